@@ -1,0 +1,232 @@
+"""Typed, frozen per-op attributes. Each op kind takes exactly one of these classes (see ``ops.OP_INFO``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Layout(Enum):
+    """Activation layout of a spatial op: TFLite graphs are NHWC, ONNX graphs NCHW."""
+
+    NHWC = "NHWC"
+    NCHW = "NCHW"
+
+    def spatial_axes(self, rank: int = 4) -> tuple[int, int]:
+        return (1, 2) if self is Layout.NHWC else (rank - 2, rank - 1)
+
+    def channel_axis(self, rank: int = 4) -> int:
+        return rank - 1 if self is Layout.NHWC else 1
+
+
+class Activation(Enum):
+    """An activation fused into the producing op (TFLite's fused_activation_function, or our fusion pass)."""
+
+    NONE = "none"
+    RELU = "relu"
+    RELU6 = "relu6"
+    RELU_N1_TO_1 = "relu_n1_to_1"
+    TANH = "tanh"
+    SIGMOID = "sigmoid"
+    HARD_SWISH = "hard_swish"
+    LEAKY_RELU = "leaky_relu"
+    CLIP = "clip"
+
+
+@dataclass(frozen=True)
+class NoAttrs:
+    pass
+
+
+@dataclass(frozen=True)
+class Padding:
+    """Explicit spatial padding in elements (top, left, bottom, right)."""
+
+    top: int = 0
+    left: int = 0
+    bottom: int = 0
+    right: int = 0
+
+    @property
+    def is_zero(self) -> bool:
+        return self.top == self.left == self.bottom == self.right == 0
+
+
+@dataclass(frozen=True)
+class ConvAttrs:
+    """CONV2D / DEPTHWISE_CONV2D / CONV_TRANSPOSE2D.
+
+    Weights: NHWC graphs use OHWI (TFLite; depthwise 1HW(C*M)); NCHW graphs use OIHW (ONNX; transpose IOHW).
+    """
+
+    kernel_hw: tuple[int, int]
+    stride_hw: tuple[int, int] = (1, 1)
+    dilation_hw: tuple[int, int] = (1, 1)
+    padding: Padding = Padding()
+    groups: int = 1
+    layout: Layout = Layout.NHWC
+    activation: Activation = Activation.NONE
+    output_padding_hw: tuple[int, int] = (0, 0)  # CONV_TRANSPOSE2D only
+
+
+@dataclass(frozen=True)
+class FullyConnectedAttrs:
+    """y = x @ W^T + b with W of shape (out_features, in_features) (TFLite, ONNX Gemm transB=1)."""
+
+    activation: Activation = Activation.NONE
+    keep_num_dims: bool = False
+
+
+@dataclass(frozen=True)
+class MatMulAttrs:
+    transpose_a: bool = False
+    transpose_b: bool = False
+    activation: Activation = Activation.NONE
+
+
+@dataclass(frozen=True)
+class PoolAttrs:
+    kernel_hw: tuple[int, int]
+    stride_hw: tuple[int, int] = (1, 1)
+    padding: Padding = Padding()
+    layout: Layout = Layout.NHWC
+    activation: Activation = Activation.NONE
+    count_include_pad: bool = False
+    ceil_mode: bool = False
+
+
+@dataclass(frozen=True)
+class ElementwiseAttrs:
+    activation: Activation = Activation.NONE
+
+
+@dataclass(frozen=True)
+class ClipAttrs:
+    """RELU6, RELU_N1_TO_1 and ONNX Clip: clamp into [min_value, max_value] (None = unbounded)."""
+
+    min_value: float | None = None
+    max_value: float | None = None
+
+
+@dataclass(frozen=True)
+class LeakyReluAttrs:
+    alpha: float = 0.01
+
+
+@dataclass(frozen=True)
+class HardSigmoidAttrs:
+    alpha: float = 0.2
+    beta: float = 0.5
+
+
+@dataclass(frozen=True)
+class GeluAttrs:
+    approximate: str = "none"  # "none" (erf) or "tanh"
+
+
+@dataclass(frozen=True)
+class ReduceAttrs:
+    """MEAN / REDUCE_MAX / REDUCE_SUM / GLOBAL_AVG_POOL over ``axes`` (normalised to non-negative)."""
+
+    axes: tuple[int, ...]
+    keepdims: bool = True
+
+
+@dataclass(frozen=True)
+class SoftmaxAttrs:
+    axis: int = -1
+    beta: float = 1.0
+
+
+@dataclass(frozen=True)
+class ReshapeAttrs:
+    new_shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TransposeAttrs:
+    perm: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ConcatAttrs:
+    axis: int
+    activation: Activation = Activation.NONE
+
+
+@dataclass(frozen=True)
+class SplitAttrs:
+    axis: int
+    sizes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SliceAttrs:
+    """Strided slice with fully resolved (non-negative, clamped) begin/end/step per axis."""
+
+    begin: tuple[int, ...]
+    end: tuple[int, ...]
+    step: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PadAttrs:
+    """Per-axis (before, after) padding; mode constant/reflect/edge."""
+
+    pads: tuple[tuple[int, int], ...]
+    mode: str = "constant"
+    constant_value: float = 0.0
+
+
+@dataclass(frozen=True)
+class QuantizeAttrs:
+    """QUANTIZE / DEQUANTIZE / REQUANTIZE: the quantization is on the tensors themselves."""
+
+    axis: int | None = None
+
+
+@dataclass(frozen=True)
+class BatchNormAttrs:
+    epsilon: float = 1e-5
+    layout: Layout = Layout.NCHW
+
+
+@dataclass(frozen=True)
+class LayerNormAttrs:
+    axis: int = -1
+    epsilon: float = 1e-5
+
+
+@dataclass(frozen=True)
+class LRNAttrs:
+    size: int
+    alpha: float = 1e-4
+    beta: float = 0.75
+    bias: float = 1.0
+    layout: Layout = Layout.NCHW
+
+
+@dataclass(frozen=True)
+class ResizeAttrs:
+    """Output spatial size is fixed at import; mode nearest/linear/cubic."""
+
+    out_hw: tuple[int, int]
+    mode: str = "nearest"
+    layout: Layout = Layout.NCHW
+    align_corners: bool = False
+    half_pixel_centers: bool = False
+
+
+@dataclass(frozen=True)
+class GatherAttrs:
+    axis: int = 0
+
+
+@dataclass(frozen=True)
+class CastAttrs:
+    to: str = "fp32"
+
+
+@dataclass(frozen=True)
+class ExpandAttrs:
+    shape: tuple[int, ...]

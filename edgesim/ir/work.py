@@ -1,0 +1,138 @@
+"""How much work a node is: MACs, simple ops and bytes per operand class. One place for these formulas."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from edgesim.ir import attrs as A
+from edgesim.ir.dtypes import DType
+from edgesim.ir.graph import Graph, Node
+from edgesim.ir.ops import OpClass, OpKind
+
+
+@dataclass(frozen=True)
+class NodeWork:
+    macs: int  # multiply-accumulates (MAC-class ops only)
+    elementwise_ops: int  # simple arithmetic ops of non-MAC ops
+    weight_bytes: int  # constant operands (weights, biases, tables)
+    input_bytes: int  # non-constant operands read
+    output_bytes: int  # results written
+    precision: str  # compute precision label: int4, int8, int16, fp16, fp32 (edgesim.hw Precision values)
+    weight_elements: int = 0
+    output_elements: int = 0
+
+
+_PRECISION_BY_DTYPE = {
+    DType.INT4: "int4", DType.UINT4: "int4", DType.INT8: "int8", DType.UINT8: "int8", DType.BOOL: "int8",
+    DType.INT16: "int16", DType.INT32: "int32", DType.INT64: "int32",
+    DType.FP16: "fp16", DType.BF16: "fp16", DType.FP32: "fp32", DType.FP64: "fp32",
+}
+
+
+def node_macs(graph: Graph, node: Node) -> int:
+    if node.op.op_class is not OpClass.MAC:
+        return 0
+    ins = graph.input_tensors(node)
+    out = graph.tensors[node.outputs[0]]
+    x, w = ins[0], ins[1]
+    assert x is not None and w is not None
+    if node.op in (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D):
+        a: A.ConvAttrs = node.attrs
+        kh, kw = a.kernel_hw
+        c_in = x.shape[a.layout.channel_axis(len(x.shape))]
+        if node.op is OpKind.DEPTHWISE_CONV2D:
+            per_output = kh * kw  # one input channel per output channel
+        else:
+            per_output = kh * kw * (c_in // max(a.groups, 1))
+        return out.num_elements * per_output
+    if node.op is OpKind.CONV_TRANSPOSE2D:
+        a = node.attrs
+        kh, kw = a.kernel_hw
+        c_out = out.shape[a.layout.channel_axis(len(out.shape))]
+        return x.num_elements * kh * kw * (c_out // max(a.groups, 1))
+    if node.op is OpKind.FULLY_CONNECTED:
+        return out.num_elements * w.shape[-1]
+    # MATMUL: every output element needs K MACs.
+    ma: A.MatMulAttrs = node.attrs
+    k = x.shape[-2] if ma.transpose_a and len(x.shape) > 1 else x.shape[-1]
+    return out.num_elements * k
+
+
+def _pool_window(node: Node) -> int:
+    a: A.PoolAttrs = node.attrs
+    return a.kernel_hw[0] * a.kernel_hw[1]
+
+
+def node_elementwise_ops(graph: Graph, node: Node) -> int:
+    if node.op.op_class is OpClass.MAC:
+        return 0
+    out_elems = sum(graph.tensors[o].num_elements for o in node.outputs)
+    info = node.op.info
+    if info.op_class is OpClass.VIEW:
+        return 0
+    if info.op_class is OpClass.DATA:
+        return out_elems * (info.elementwise_ops_per_output if node.op is OpKind.RESIZE else 0)
+    if info.op_class is OpClass.POOL:
+        return out_elems * _pool_window(node)
+    if node.op in (OpKind.MEAN, OpKind.REDUCE_MAX, OpKind.REDUCE_SUM):
+        x = graph.input_tensors(node)[0]
+        return x.num_elements if x is not None else out_elems
+    if node.op in (OpKind.ADD, OpKind.MAXIMUM, OpKind.MINIMUM):
+        return out_elems * max(len(node.inputs) - 1, 1)
+    return out_elems * info.elementwise_ops_per_output
+
+
+def node_precision(graph: Graph, node: Node) -> str:
+    ins = [t for t in graph.input_tensors(node) if t is not None]
+    acts = [t for t in ins if not t.is_const] or ins
+    weights = [t for t in ins if t.is_const and t.dtype not in (DType.INT32, DType.INT64)]
+    act_p = _PRECISION_BY_DTYPE[acts[0].dtype] if acts else "fp32"
+    if act_p == "int32":
+        act_p = "int8"
+    if weights and _PRECISION_BY_DTYPE[weights[0].dtype] == "int4" and act_p == "int8":
+        return "int4"
+    if weights and act_p in ("int8", "int16") and weights[0].dtype.is_float:
+        return "fp32"
+    return act_p
+
+
+def node_work(graph: Graph, node: Node) -> NodeWork:
+    ins = graph.input_tensors(node)
+    weight_bytes = sum(t.nbytes for t in ins if t is not None and t.is_const)
+    weight_elems = sum(t.num_elements for t in ins if t is not None and t.is_const)
+    # A tensor read twice by one op (x*x) is fetched once.
+    seen: set[str] = set()
+    input_bytes = 0
+    for name, t in zip(node.inputs, ins, strict=True):
+        if t is None or t.is_const or name in seen:
+            continue
+        seen.add(name)
+        input_bytes += t.nbytes
+    outs = graph.output_tensors(node)
+    return NodeWork(
+        macs=node_macs(graph, node),
+        elementwise_ops=node_elementwise_ops(graph, node),
+        weight_bytes=weight_bytes,
+        input_bytes=input_bytes,
+        output_bytes=sum(t.nbytes for t in outs),
+        precision=node_precision(graph, node),
+        weight_elements=weight_elems,
+        output_elements=sum(t.num_elements for t in outs),
+    )
+
+
+def graph_macs(graph: Graph) -> int:
+    return sum(node_macs(graph, n) for n in graph.nodes)
+
+
+def graph_params(graph: Graph) -> int:
+    """Number of constant parameters read by compute ops (weights and biases)."""
+    total = 0
+    counted: set[str] = set()
+    for n in graph.nodes:
+        for name, t in zip(n.inputs, graph.input_tensors(n), strict=True):
+            if t is not None and t.is_const and name not in counted and n.op.op_class is not OpClass.VIEW:
+                counted.add(name)
+                total += math.prod(t.shape) if t.shape else 1
+    return total
