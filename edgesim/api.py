@@ -1,0 +1,40 @@
+"""The stable Python API: load things, estimate (analytic) and simulate (event engine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edgesim.cost.analytic import estimate_schedule
+from edgesim.cost.estimate import Estimate
+from edgesim.ir.graph import Graph
+from edgesim.mapping.mapper import build_schedule
+from edgesim.models import load_model
+
+
+def load_profile(id_or_path: str | Path, *, clock_mhz: float | None = None) -> Any:
+    """A bundled hardware profile by id, or a YAML file."""
+    from edgesim.hw.loader import load_profile as _load
+
+    return _load(id_or_path, clock_mhz=clock_mhz)
+
+
+def resolve_runtime(profile: Any, runtime: str | None) -> tuple[Any, Any]:
+    """(RuntimeProfile, RuntimeVersion) for a 'id[@version]' spec, or the profile's default runtime."""
+    from edgesim.hw.loader import load_runtime
+
+    spec = runtime or getattr(profile, "default_runtime", None)
+    if not spec:
+        return None, None
+    return load_runtime(spec)
+
+
+def estimate(graph: Graph | str | Path, profile: Any, runtime: str | None = None) -> Estimate:
+    """Fast analytical latency/energy estimate of one inference."""
+    g = graph if isinstance(graph, Graph) else load_model(graph)
+    prof = profile if not isinstance(profile, (str, Path)) else load_profile(profile)
+    rt, version = resolve_runtime(prof, runtime)
+    return estimate_schedule(build_schedule(g, prof, rt, version), prof)
+
+
+__all__ = ["estimate", "load_model", "load_profile", "resolve_runtime"]

@@ -1,0 +1,120 @@
+"""The fast analytical path: per op, cycles = max(compute, traffic at each memory level) + overhead.
+
+This is Vela's npu_performance rule (compute and DMA overlap per op); it reads the same Schedule as the event
+engine, so the two can differ only by what contention and pipelining add.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgesim.cost.estimate import EnergyBreakdown, Estimate, LayerCost
+from edgesim.mapping.plan import OpPlan, Schedule
+
+_ENERGY_FALLBACK = {
+    "int4": ("int4", "int8"),
+    "int8": ("int8", "int16"),
+    "int16": ("int16", "int8", "fp16"),
+    "int32": ("int16", "fp32"),
+    "fp16": ("fp16", "fp32"),
+    "fp32": ("fp32", "fp16"),
+}
+
+
+def lookup_precision(table: dict[Any, float], precision: str) -> float:
+    by_label = {getattr(k, "value", k): v for k, v in table.items()}
+    for p in _ENERGY_FALLBACK.get(precision, (precision,)):
+        if p in by_label:
+            return float(by_label[p])
+    return max(by_label.values()) if by_label else 0.0
+
+
+def voltage_at(profile: Any, clock_mhz: float) -> float:
+    """Supply voltage of the lowest DVFS point that reaches ``clock_mhz`` (the highest point if none does)."""
+    points = sorted(profile.dvfs.operating_points, key=lambda p: p.freq_mhz)
+    if not points:
+        return float(profile.dvfs.nominal_voltage_v)
+    for p in points:
+        if p.freq_mhz >= clock_mhz - 1e-9:
+            return float(p.voltage_v)
+    return float(points[-1].voltage_v)
+
+
+def dynamic_energy_scale(profile: Any) -> float:
+    """Dynamic energy per operation scales with V^2 (C V^2 per switch) relative to the nominal voltage."""
+    v = voltage_at(profile, profile.clock_mhz)
+    return (v / profile.dvfs.nominal_voltage_v) ** 2
+
+
+def memory_cycles(plan: OpPlan, profile: Any) -> dict[str, float]:
+    """Cycles (unit clock) each memory level is busy for this op."""
+    out: dict[str, float] = {}
+    for t in plan.traffic:
+        mem = profile.memory(t.memory)
+        rd_bpc = mem.read_bw_bytes_per_s(profile.clock_mhz) / plan.unit_clock_hz
+        cycles = t.read_bytes / rd_bpc if t.read_bytes else 0.0
+        if t.write_bytes:
+            wr_bw = mem.write_bw_bytes_per_s(profile.clock_mhz)
+            cycles += t.write_bytes / (wr_bw / plan.unit_clock_hz) if wr_bw > 0 else 0.0
+        if t.read_bytes or t.write_bytes:
+            cycles += mem.latency_cycles
+        out[t.memory] = out.get(t.memory, 0.0) + cycles
+    return out
+
+
+def layer_energy(plan: OpPlan, profile: Any, latency_s: float, scale: float) -> EnergyBreakdown:
+    e = profile.energy
+    compute_pj = plan.macs * lookup_precision(e.mac_energy_pj, plan.precision)
+    compute_pj += plan.elementwise_ops * lookup_precision(e.elementwise_energy_pj_per_op, plan.precision)
+    mem: dict[str, float] = {}
+    for t in plan.traffic:
+        m = profile.memory(t.memory)
+        pj = t.read_bytes * m.read_energy_pj_per_byte + t.write_bytes * m.write_energy_pj_per_byte
+        if m.kind.value in ("dram", "flash", "host_link"):
+            pj += (t.read_bytes + t.write_bytes) * e.dma_energy_pj_per_byte
+        mem[t.memory] = mem.get(t.memory, 0.0) + pj * 1e-12 * scale
+    static_j = profile.power.static_power_mw * 1e-3 * latency_s
+    return EnergyBreakdown(compute_pj * 1e-12 * scale, tuple(sorted(mem.items())), static_j)
+
+
+def cost_layer(plan: OpPlan, profile: Any, scale: float) -> LayerCost:
+    if plan.unit == "-":
+        return LayerCost(plan.node, plan.op, "-", plan.precision, 0, 0.0, 0.0, 0.0, 0.0, EnergyBreakdown(),
+                         "none", (), False, plan.fused_from)
+    mem = memory_cycles(plan, profile)
+    worst_mem, worst_cycles = max(mem.items(), key=lambda kv: kv[1]) if mem else ("", 0.0)
+    busy = max(plan.compute_cycles, worst_cycles)
+    stall = busy - plan.compute_cycles
+    if plan.overhead_cycles > busy:
+        bound = "overhead"
+    elif worst_cycles > plan.compute_cycles:
+        bound = f"memory:{worst_mem}"
+    else:
+        bound = "compute"
+    cycles = busy + plan.overhead_cycles
+    latency_s = cycles / plan.unit_clock_hz
+    return LayerCost(
+        name=plan.node, op=plan.op, unit=plan.unit, precision=plan.precision, macs=plan.macs,
+        compute_cycles=plan.compute_cycles, stall_cycles=stall, overhead_cycles=plan.overhead_cycles,
+        latency_s=latency_s, energy=layer_energy(plan, profile, latency_s, scale), bound=bound,
+        bytes_by_memory=tuple((t.memory, t.read_bytes, t.write_bytes) for t in plan.traffic),
+        fallback=plan.fallback, fused_from=plan.fused_from,
+    )
+
+
+def estimate_schedule(schedule: Schedule, profile: Any) -> Estimate:
+    scale = dynamic_energy_scale(profile)
+    layers = tuple(cost_layer(p, profile, scale) for p in schedule.plans)
+    overhead_s = schedule.per_inference_overhead_cycles / schedule.host_clock_hz
+    latency_s = sum(layer.latency_s for layer in layers) + overhead_s
+    energy = EnergyBreakdown()
+    for layer in layers:
+        energy = energy + layer.energy
+    energy = energy + EnergyBreakdown(static_j=profile.power.static_power_mw * 1e-3 * overhead_s)
+    return Estimate(
+        model=schedule.model, hw=schedule.hw, runtime=schedule.runtime, latency_s=latency_s, energy=energy,
+        cycles=latency_s * schedule.host_clock_hz, layers=layers,
+        peak_activation_bytes=schedule.peak_activation_bytes, activation_memory=schedule.activation_memory,
+        activation_memory_bytes=schedule.activation_memory_bytes, total_weight_bytes=schedule.total_weight_bytes,
+        clock_mhz=profile.clock_mhz, notes=schedule.notes,
+    )

@@ -1,0 +1,66 @@
+"""The mapping's output: one OpPlan per op, the single source of truth that both cost paths consume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class MemTraffic:
+    """Bytes one op moves at one memory level."""
+
+    memory: str
+    read_bytes: int
+    write_bytes: int
+
+
+@dataclass(frozen=True)
+class TileGroup:
+    """``count`` identical tiles, each with the given compute cycles and traffic (unit clock cycles)."""
+
+    count: int
+    compute_cycles: float
+    traffic: tuple[MemTraffic, ...]
+
+
+@dataclass(frozen=True)
+class OpPlan:
+    node: str
+    op: str
+    unit: str  # name of the compute unit, or "-" for ops that move no data (views)
+    precision: str
+    macs: int
+    elementwise_ops: int
+    compute_cycles: float  # in the unit's clock, all tiles together, without memory stalls
+    traffic: tuple[MemTraffic, ...]  # summed over tiles
+    overhead_cycles: float  # runtime per-op overhead (dispatch, im2col setup...), unit clock
+    unit_clock_hz: float
+    tiles: tuple[TileGroup, ...] = ()
+    fallback: bool = False  # placed on the host because no accelerator supports it
+    fused_from: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    weight_bytes: int = 0
+    activation_bytes: int = 0
+    output_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """All op plans of a graph in execution order, plus graph-level facts the report needs."""
+
+    model: str
+    hw: str
+    runtime: str
+    plans: tuple[OpPlan, ...]
+    per_inference_overhead_cycles: float
+    host_clock_hz: float
+    peak_activation_bytes: int
+    activation_memory: str
+    activation_memory_bytes: int
+    weight_memory: str
+    total_weight_bytes: int
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def fits_on_chip(self) -> bool:
+        return self.peak_activation_bytes <= self.activation_memory_bytes

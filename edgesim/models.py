@@ -1,0 +1,58 @@
+"""Load a model from a file (.tflite, .onnx, SCALE-Sim topology .csv) or a zoo name, into the graph IR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgesim.errors import EdgesimError, ModelError
+from edgesim.ir.graph import Graph
+from edgesim.ir.verify import verify_graph
+from edgesim.passes.pipeline import run_pipeline
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """'1x3x299x299' (or '1,3,299,299') -> (1, 3, 299, 299)."""
+    parts = text.replace(",", "x").lower().split("x")
+    try:
+        dims = tuple(int(p) for p in parts if p.strip())
+    except ValueError:
+        raise EdgesimError(f"--input-shape '{text}' is not of the form 1x3x224x224") from None
+    if not dims or any(d <= 0 for d in dims):
+        raise EdgesimError(f"--input-shape '{text}' must list positive dimensions")
+    return dims
+
+
+def load_model(path_or_name: str | Path, input_shape: tuple[int, ...] | None = None) -> Graph:
+    """Import a model file or build a zoo model, verify it, and return the graph."""
+    text = str(path_or_name)
+    path = Path(text)
+    suffix = path.suffix.lower()
+    if suffix in (".tflite", ".onnx", ".csv") or path.exists():
+        if not path.exists():
+            raise ModelError(f"model file '{path}' does not exist")
+        if path.is_dir():
+            raise ModelError(f"model path '{path}' is a directory, not a model file")
+        if suffix == ".tflite":
+            from edgesim.frontends.tflite_import import import_tflite
+
+            graph = import_tflite(path, input_shape=input_shape)
+        elif suffix == ".onnx":
+            from edgesim.frontends.onnx_import import import_onnx
+
+            graph = import_onnx(path, input_shape=input_shape)
+        elif suffix == ".csv":
+            from edgesim.frontends.scalesim import read_topology, topology_to_graph
+
+            if input_shape is not None:
+                raise EdgesimError("--input-shape does not apply to a SCALE-Sim topology (shapes are per layer)")
+            graph = topology_to_graph(read_topology(path), path.stem)
+        else:
+            raise ModelError(f"'{path}': unknown model format '{suffix}' (expected .tflite, .onnx or a SCALE-Sim .csv)")
+    else:
+        from edgesim import zoo
+
+        if input_shape is not None:
+            graph = zoo.build(text, input_shape=input_shape)
+        else:
+            graph = zoo.build(text)
+    return run_pipeline(verify_graph(graph))

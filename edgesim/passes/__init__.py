@@ -1,0 +1,1 @@
+"""Graph -> Graph passes, applied in the order listed by ``pipeline.run_pipeline``."""

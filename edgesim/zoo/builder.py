@@ -1,0 +1,207 @@
+"""A small graph builder so zoo architectures read as short code (NCHW, float32, seeded random weights)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from edgesim.ir import attrs as A
+from edgesim.ir.dtypes import DType
+from edgesim.ir.graph import Graph, Node
+from edgesim.ir.ops import OpKind
+from edgesim.ir.shape_infer import infer_node
+from edgesim.ir.tensor import Tensor
+
+NCHW = A.Layout.NCHW
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Channel rounding used by the MobileNet family (never rounds down by more than 10%)."""
+    min_value = divisor if min_value is None else min_value
+    new = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if new < 0.9 * value:
+        new += divisor
+    return new
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow 'same' padding (extra row/column goes after), for Keras-defined models."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+class GraphBuilder:
+    """Appends nodes and tensors; every method returns the name of the tensor it produced.
+
+    Shapes come from the IR's own shape rules, so the builder and ``verify_graph`` cannot disagree.
+    """
+
+    def __init__(self, name: str, seed: int = 0) -> None:
+        self.name = name
+        self.rng = np.random.default_rng(seed)
+        self.tensors: dict[str, Tensor] = {}
+        self.nodes: list[Node] = []
+        self.inputs: list[str] = []
+        self._counts: dict[str, int] = {}
+
+    # -- bookkeeping ---------------------------------------------------------------------------------
+    def _uid(self, prefix: str) -> str:
+        n = self._counts.get(prefix, 0)
+        self._counts[prefix] = n + 1
+        return f"{prefix}_{n}"
+
+    def shape(self, t: str) -> tuple[int, ...]:
+        return self.tensors[t].shape
+
+    def input(self, name: str, shape: tuple[int, ...]) -> str:
+        self.tensors[name] = Tensor(name, tuple(int(d) for d in shape), DType.FP32)
+        self.inputs.append(name)
+        return name
+
+    def const(self, name: str, data: np.ndarray) -> str:
+        arr = np.ascontiguousarray(data, dtype=np.float32)
+        self.tensors[name] = Tensor(name, tuple(int(d) for d in arr.shape), DType.FP32, data=arr)
+        return name
+
+    def node(self, op: OpKind, inputs: list[str], attrs: Any, prefix: str | None = None,
+             num_outputs: int = 1) -> list[str]:
+        name = self._uid(prefix or op.value.lower())
+        outs = [f"{name}_out" if num_outputs == 1 else f"{name}_out{i}" for i in range(num_outputs)]
+        node = Node(name, op, tuple(inputs), tuple(outs), attrs)
+        shapes = infer_node(node, [self.tensors[i] if i else None for i in inputs])
+        for o, s in zip(outs, shapes, strict=True):
+            self.tensors[o] = Tensor(o, s, DType.FP32)
+        self.nodes.append(node)
+        return outs
+
+    def one(self, op: OpKind, inputs: list[str], attrs: Any, prefix: str | None = None) -> str:
+        return self.node(op, inputs, attrs, prefix)[0]
+
+    def build(self, outputs: list[str]) -> Graph:
+        return Graph.build(self.name, self.nodes, self.tensors, self.inputs, outputs, source_format="zoo")
+
+    # -- weights -------------------------------------------------------------------------------------
+    def _he(self, shape: tuple[int, ...], fan_in: int, gain: float = 2.0) -> np.ndarray:
+        # He-normal keeps activation variance roughly constant through ReLU stacks, so values stay finite.
+        return self.rng.standard_normal(shape).astype(np.float32) * np.float32(math.sqrt(gain / max(fan_in, 1)))
+
+    # -- layers --------------------------------------------------------------------------------------
+    def conv(self, x: str, cout: int, k: int | tuple[int, int], stride: int | tuple[int, int] = 1,
+             groups: int = 1, bias: bool = False, padding: A.Padding | None = None) -> str:
+        kh, kw = (k, k) if isinstance(k, int) else k
+        sh, sw = (stride, stride) if isinstance(stride, int) else stride
+        cin = self.shape(x)[1]
+        if padding is None:
+            padding = A.Padding((kh - 1) // 2, (kw - 1) // 2, (kh - 1) // 2, (kw - 1) // 2)
+        depthwise = groups > 1 and groups == cin and cout == cin
+        name = self._uid("dwconv" if depthwise else "conv")
+        w = self.const(f"{name}_w", self._he((cout, cin // groups, kh, kw), (cin // groups) * kh * kw))
+        ins = [x, w]
+        if bias:
+            ins.append(self.const(f"{name}_b", np.zeros(cout, np.float32)))
+        attrs = A.ConvAttrs(kernel_hw=(kh, kw), stride_hw=(sh, sw), padding=padding, groups=groups, layout=NCHW)
+        op = OpKind.DEPTHWISE_CONV2D if depthwise else OpKind.CONV2D
+        out = f"{name}_out"
+        node = Node(name, op, tuple(ins), (out,), attrs)
+        (shape,) = infer_node(node, [self.tensors[i] for i in ins])
+        self.tensors[out] = Tensor(out, shape, DType.FP32)
+        self.nodes.append(node)
+        return out
+
+    def dwconv(self, x: str, k: int, stride: int = 1, bias: bool = False,
+               padding: A.Padding | None = None) -> str:
+        c = self.shape(x)[1]
+        return self.conv(x, c, k, stride, groups=c, bias=bias, padding=padding)
+
+    def bn(self, x: str, epsilon: float = 1e-5) -> str:
+        c = self.shape(x)[1]
+        prefix = self._uid("bn")
+        params = [
+            self.const(f"{prefix}_gamma", np.ones(c, np.float32)),
+            self.const(f"{prefix}_beta", np.zeros(c, np.float32)),
+            self.const(f"{prefix}_mean", np.zeros(c, np.float32)),
+            self.const(f"{prefix}_var", np.ones(c, np.float32)),
+        ]
+        out = f"{prefix}_out"
+        node = Node(prefix, OpKind.BATCH_NORM, (x, *params), (out,), A.BatchNormAttrs(epsilon, NCHW))
+        self.tensors[out] = Tensor(out, self.shape(x), DType.FP32)
+        self.nodes.append(node)
+        return out
+
+    def act(self, x: str, kind: str) -> str:
+        """kind: relu, relu6, hswish, hsigmoid, sigmoid, gelu, none."""
+        if kind == "none":
+            return x
+        if kind == "relu":
+            return self.one(OpKind.RELU, [x], A.NoAttrs())
+        if kind == "relu6":
+            return self.one(OpKind.CLIP, [x], A.ClipAttrs(0.0, 6.0), prefix="relu6")
+        if kind == "hswish":
+            return self.one(OpKind.HARD_SWISH, [x], A.NoAttrs())
+        if kind == "hsigmoid":
+            # PyTorch's hardsigmoid: relu6(x + 3) / 6
+            return self.one(OpKind.HARD_SIGMOID, [x], A.HardSigmoidAttrs(alpha=1.0 / 6.0, beta=0.5))
+        if kind == "sigmoid":
+            return self.one(OpKind.SIGMOID, [x], A.NoAttrs())
+        if kind == "gelu":
+            return self.one(OpKind.GELU, [x], A.GeluAttrs())
+        raise ValueError(f"unknown activation '{kind}'")
+
+    def conv_bn_act(self, x: str, cout: int, k: int | tuple[int, int], stride: int | tuple[int, int] = 1,
+                    groups: int = 1, act: str = "relu", padding: A.Padding | None = None) -> str:
+        return self.act(self.bn(self.conv(x, cout, k, stride, groups, padding=padding)), act)
+
+    def add(self, a: str, b: str) -> str:
+        return self.one(OpKind.ADD, [a, b], A.ElementwiseAttrs())
+
+    def mul(self, a: str, b: str) -> str:
+        return self.one(OpKind.MUL, [a, b], A.ElementwiseAttrs())
+
+    def concat(self, xs: list[str], axis: int) -> str:
+        return self.one(OpKind.CONCAT, xs, A.ConcatAttrs(axis))
+
+    def maxpool(self, x: str, k: int, stride: int, pad: int = 0, ceil_mode: bool = False) -> str:
+        attrs = A.PoolAttrs((k, k), (stride, stride), A.Padding(pad, pad, pad, pad), NCHW, ceil_mode=ceil_mode)
+        return self.one(OpKind.MAX_POOL2D, [x], attrs)
+
+    def gap(self, x: str) -> str:
+        """Global average pool, as exported PyTorch models spell it: ReduceMean over H, W keeping dims."""
+        return self.one(OpKind.MEAN, [x], A.ReduceAttrs(axes=(2, 3), keepdims=True), prefix="gap")
+
+    def reshape(self, x: str, shape: tuple[int, ...]) -> str:
+        return self.one(OpKind.RESHAPE, [x], A.ReshapeAttrs(tuple(shape)))
+
+    def transpose(self, x: str, perm: tuple[int, ...]) -> str:
+        return self.one(OpKind.TRANSPOSE, [x], A.TransposeAttrs(tuple(perm)))
+
+    def flatten(self, x: str) -> str:
+        s = self.shape(x)
+        return self.reshape(x, (s[0], math.prod(s[1:])))
+
+    def fc(self, x: str, out_features: int, bias: bool = True, gain: float = 1.0) -> str:
+        in_features = self.shape(x)[-1]
+        name = self._uid("fc")
+        w = self.const(f"{name}_w", self._he((out_features, in_features), in_features, gain))
+        ins = [x, w]
+        if bias:
+            ins.append(self.const(f"{name}_b", np.zeros(out_features, np.float32)))
+        out = f"{name}_out"
+        node = Node(name, OpKind.FULLY_CONNECTED, tuple(ins), (out,), A.FullyConnectedAttrs())
+        (shape,) = infer_node(node, [self.tensors[i] for i in ins])
+        self.tensors[out] = Tensor(out, shape, DType.FP32)
+        self.nodes.append(node)
+        return out
+
+    def classifier(self, x: str, num_classes: int) -> str:
+        """Global pool -> (1, C) -> fully connected."""
+        return self.fc(self.flatten(self.gap(x)), num_classes)
+
+    def squeeze_excite(self, x: str, squeeze: int, gate: str = "hsigmoid") -> str:
+        c = self.shape(x)[1]
+        s = self.gap(x)
+        s = self.act(self.conv(s, squeeze, 1, bias=True), "relu")
+        s = self.act(self.conv(s, c, 1, bias=True), gate)
+        return self.mul(x, s)

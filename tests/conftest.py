@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+MODELS = SHARED / "models"
+REFERENCE = SHARED / "reference"
+
+SHARED_MODELS = [
+    "pretrainedResnet_quant.tflite",
+    "pretrainedResnet_large_int8.tflite",
+    "kws_ref_model.tflite",
+    "vww_96_int8.tflite",
+    "ad01_int8.tflite",
+    "str_ww_ref_model.tflite",
+]
+
+
+@pytest.fixture(scope="session")
+def shared_models() -> Path:
+    if not MODELS.is_dir():
+        pytest.skip("../shared/models is not present")
+    return MODELS
+
+
+def shared_model(name: str) -> Path:
+    path = MODELS / name
+    if not path.exists():
+        pytest.skip(f"{path} is not present")
+    return path
