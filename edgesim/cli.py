@@ -50,6 +50,54 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sustain(args: argparse.Namespace) -> int:
+    import json
+
+    from edgesim.api import resolve_runtime
+    from edgesim.models import load_model, parse_shape
+    from edgesim.report.io import atomic_write_text
+    from edgesim.thermal.governor import GovernorKind
+    from edgesim.thermal.sustain import battery_life, sustain
+
+    shape = parse_shape(args.input_shape) if args.input_shape else None
+    profile = _load_hw(args.hw, args.clock_mhz)
+    graph = load_model(args.model, input_shape=shape)
+    runtime, version = resolve_runtime(profile, args.runtime)
+    res = sustain(graph, profile, runtime=runtime, version=version, duration_s=args.duration,
+                  rate_hz=args.rate, ambient_c=args.ambient, governor=GovernorKind(args.governor),
+                  window_s=args.window)
+    data = res.as_dict()
+    onset = "never" if res.throttle_onset_s is None else f"{res.throttle_onset_s:.1f} s"
+    print(f"{graph.name} on {profile.id}, {args.duration:g} s "
+          f"{'back-to-back' if args.rate is None else f'at {args.rate:g} Hz'}, ambient {res.ambient_c:g} C, "
+          f"governor {args.governor}")
+    print(f"  max temperature {res.max_temp_c:.1f} C, final {res.final_temp_c:.1f} C, throttled: "
+          f"{'yes' if res.throttled else 'no'} (onset {onset})")
+    print(f"  mean latency {res.mean_latency_s * 1e3:.3f} ms, energy/inference {res.energy_per_inference_j * 1e3:.4g} mJ, "
+          f"average power {res.average_power_w:.3f} W, inferences {res.inferences:.0f}, "
+          f"frames missed {res.frames_missed:.0f}")
+    if args.battery_wh or args.battery_mah:
+        if args.rate is None:
+            from edgesim.errors import EdgesimError
+
+            raise EdgesimError("battery life needs --rate (inferences per second between sleeps)")
+        wh = args.battery_wh if args.battery_wh else args.battery_mah * 1e-3 * args.battery_v
+        life = battery_life(res.energy_per_inference_j, res.mean_latency_s, args.rate,
+                            profile.power.sleep_power_mw * 1e-3, wh)
+        data["battery"] = {"capacity_wh": wh, "average_power_w": life.average_power_w, "hours": life.hours,
+                           "inferences_per_charge": life.inferences_per_charge}
+        print(f"  battery {wh:.3g} Wh: {life.hours:.1f} h, {life.inferences_per_charge:.3g} inferences per charge")
+    if args.json:
+        atomic_write_text(args.json, json.dumps(data, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    if args.plot:
+        from edgesim.report.plots import plot_sustain
+
+        plot_sustain(res, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
 def cmd_profiles(args: argparse.Namespace) -> int:
     from edgesim.hw.loader import list_profiles, list_runtimes
 
@@ -79,6 +127,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", help="write the JSON report here")
     run.add_argument("--all-layers", action="store_true", help="print every layer, not the first 60")
     run.set_defaults(func=cmd_run)
+
+    sus = sub.add_parser("sustain", help="minutes of sustained inference: heating, throttling, energy, battery")
+    sus.add_argument("model")
+    sus.add_argument("--hw", required=True)
+    sus.add_argument("--runtime")
+    sus.add_argument("--input-shape")
+    sus.add_argument("--clock-mhz", type=float)
+    sus.add_argument("--duration", type=float, default=600.0, help="simulated seconds (default 600)")
+    sus.add_argument("--rate", type=float, help="inferences per second (default: back-to-back)")
+    sus.add_argument("--ambient", type=float, help="ambient temperature in C (default: the profile's)")
+    sus.add_argument("--governor", choices=["performance", "powersave", "ondemand"], default="performance")
+    sus.add_argument("--window", type=float, default=0.5, help="thermal step in seconds (default 0.5)")
+    sus.add_argument("--battery-wh", type=float)
+    sus.add_argument("--battery-mah", type=float)
+    sus.add_argument("--battery-v", type=float, default=3.7, help="battery voltage for --battery-mah (default 3.7)")
+    sus.add_argument("--json")
+    sus.add_argument("--plot", help="PNG or SVG of temperature, clock and latency over time")
+    sus.set_defaults(func=cmd_sustain)
 
     prof = sub.add_parser("profiles", help="list the bundled hardware profiles")
     prof.add_argument("--runtimes", action="store_true", help="list the runtime (inference engine) profiles instead")

@@ -46,6 +46,9 @@ class OpKind(Enum):
     MINIMUM = "MINIMUM"
     SQUARED_DIFFERENCE = "SQUARED_DIFFERENCE"
     WHERE = "WHERE"
+    EQUAL = "EQUAL"
+    LESS = "LESS"
+    GREATER = "GREATER"
     RELU = "RELU"
     CLIP = "CLIP"
     LEAKY_RELU = "LEAKY_RELU"
@@ -113,6 +116,10 @@ OP_INFO: dict[OpKind, OpInfo] = {
     OpKind.MINIMUM: OpInfo(OpClass.ELEMENTWISE, A.NoAttrs, (), (2, _VAR)),
     OpKind.SQUARED_DIFFERENCE: OpInfo(OpClass.ELEMENTWISE, A.NoAttrs, (), _EW2, elementwise_ops_per_output=2),
     OpKind.WHERE: OpInfo(OpClass.ELEMENTWISE, A.NoAttrs, (), (3, 3)),
+    # comparisons produce BOOL masks (attention masks in transformer exports)
+    OpKind.EQUAL: OpInfo(OpClass.ELEMENTWISE, A.NoAttrs, (), _EW2),
+    OpKind.LESS: OpInfo(OpClass.ELEMENTWISE, A.NoAttrs, (), _EW2),
+    OpKind.GREATER: OpInfo(OpClass.ELEMENTWISE, A.NoAttrs, (), _EW2),
     OpKind.RELU: OpInfo(OpClass.ACTIVATION, A.NoAttrs),
     OpKind.CLIP: OpInfo(OpClass.ACTIVATION, A.ClipAttrs),
     OpKind.LEAKY_RELU: OpInfo(OpClass.ACTIVATION, A.LeakyReluAttrs, elementwise_ops_per_output=2),

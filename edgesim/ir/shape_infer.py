@@ -247,7 +247,7 @@ _RULES: dict[OpKind, Callable[[Node, list[Tensor | None]], list[Shape]]] = {
     OpKind.EXPAND: _expand,
 }
 for _k in (OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.DIV, OpKind.POW, OpKind.MAXIMUM, OpKind.MINIMUM,
-           OpKind.SQUARED_DIFFERENCE, OpKind.WHERE, OpKind.PRELU):
+           OpKind.SQUARED_DIFFERENCE, OpKind.WHERE, OpKind.PRELU, OpKind.EQUAL, OpKind.LESS, OpKind.GREATER):
     _RULES[_k] = _elementwise
 for _k in OpKind:
     _RULES.setdefault(_k, _same)  # activations, softmax, norms, quantize, cast, identity keep the input shape

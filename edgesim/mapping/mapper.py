@@ -12,7 +12,8 @@ from edgesim.ir import attrs as A
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
 from edgesim.ir.work import NodeWork, node_work
-from edgesim.mapping.plan import MemTraffic, OpPlan, Schedule, TileGroup
+from edgesim.mapping.plan import OpPlan, Schedule
+from edgesim.mapping.tiling import tile_op
 
 # Precisions an integer unit may use for a wider/narrower request, best first.
 _PRECISION_FALLBACK: dict[str, tuple[str, ...]] = {
@@ -184,6 +185,19 @@ def _weight_memory(profile: Any, runtime: Any, unit: Any) -> str:
     return max((profile.memory(m) for m in unit.memories), key=lambda m: m.size_bytes).name
 
 
+def _depends_on(graph: Graph, node: Node, view_sources: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Producer ops of the node's inputs; a view is looked through to the ops that produced its input."""
+    deps: list[str] = []
+    for name in node.inputs:
+        producer = graph.producer(name) if name else None
+        if producer is None:
+            continue
+        for d in view_sources.get(producer.name, (producer.name,)):
+            if d not in deps:
+                deps.append(d)
+    return tuple(deps)
+
+
 def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any = None) -> Schedule:
     peak, live_per_op = _live_activation_peak(graph)
     act_pref = profile.placement.activations
@@ -193,9 +207,11 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
     per_op_overhead_host = (runtime.per_op_overhead_cycles if runtime is not None else 0.0) * overhead_scale
     plans: list[OpPlan] = []
     total_weights = 0
+    view_sources: dict[str, tuple[str, ...]] = {}
     for node in graph.nodes:
         work = node_work(graph, node)
         if node.op.op_class is OpClass.VIEW:
+            view_sources[node.name] = _depends_on(graph, node, view_sources)
             plans.append(OpPlan(node.name, node.op.value, "-", work.precision, 0, 0, 0.0, (), 0.0, host_clock_hz,
                                 fused_from=node.fused_from))
             continue
@@ -204,14 +220,9 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
         cycles = compute_cycles(unit, graph, node, work, runtime, version)
         act_mem = _pick_memory(profile, unit, act_pref, live_per_op.get(node.name, peak))
         w_mem = _weight_memory(profile, runtime, unit)
-        traffic: dict[str, list[int]] = {}
-        traffic.setdefault(act_mem, [0, 0])
-        traffic[act_mem][0] += work.input_bytes
-        traffic[act_mem][1] += work.output_bytes
-        if work.weight_bytes:
-            traffic.setdefault(w_mem, [0, 0])[0] += work.weight_bytes
+        tiling = tile_op(graph, node, unit, profile, work, cycles, act_mem, w_mem)
         total_weights += work.weight_bytes
-        mem_traffic = tuple(MemTraffic(m, r, w) for m, (r, w) in traffic.items())
+        mem_traffic = tiling.traffic
         overhead = per_op_overhead_host * clock_hz / host_clock_hz
         plans.append(
             OpPlan(
@@ -225,12 +236,16 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
                 traffic=mem_traffic,
                 overhead_cycles=overhead,
                 unit_clock_hz=clock_hz,
-                tiles=(TileGroup(1, cycles, mem_traffic),),
+                tiles=tiling.groups,
                 fallback=fallback,
                 fused_from=node.fused_from,
                 weight_bytes=work.weight_bytes,
                 activation_bytes=work.input_bytes,
                 output_bytes=work.output_bytes,
+                depends_on=_depends_on(graph, node, view_sources),
+                local_memory=tiling.local_memory,
+                tile_shape=tiling.tile_shape,
+                loop_order=tiling.loop_order,
             )
         )
     act_size = profile.memory(act_pref).size_bytes if act_pref else 0

@@ -21,6 +21,7 @@ class TileGroup:
     count: int
     compute_cycles: float
     traffic: tuple[MemTraffic, ...]
+    working_set_bytes: int = 0  # bytes one tile occupies in the local memory, double-buffering included
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class OpPlan:
     weight_bytes: int = 0
     activation_bytes: int = 0
     output_bytes: int = 0
+    depends_on: tuple[str, ...] = ()  # plans (node names) whose outputs this op reads, views resolved
+    local_memory: str = ""  # on-chip memory the tiles are staged in ("" = untiled)
+    tile_shape: tuple[int, int, int] = (0, 0, 0)  # (output rows, output channels, input channels) per tile
+    loop_order: str = "whole"
 
 
 @dataclass(frozen=True)

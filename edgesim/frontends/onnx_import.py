@@ -1,0 +1,561 @@
+"""ONNX importer: float, QDQ and QLinear/Integer quantized models (opsets 7..21) -> edgesim IR ``Graph`` (NCHW).
+
+Pipeline: load and validate the protobuf -> collect constants (initializers, Constant nodes) -> walk nodes in
+topological order, folding every node whose inputs are all constant (and Shape/Size of known shapes) with the onnx
+reference evaluator, mapping the rest with per-op handlers (``onnx_ops``) or the quantization handlers below ->
+``infer_shapes`` + ``verify_graph``.
+
+Quantization follows the TFLite picture: DequantizeLinear of a constant integer weight becomes that weight with
+QuantParams (data stays integer); an activation QuantizeLinear -> DequantizeLinear pair becomes a quantized
+activation tensor (the producer's output is re-typed int8/uint8), so a QDQ conv is one CONV2D over int8 tensors.
+QuantizeLinear of a graph input and DequantizeLinear into a graph output stay as QUANTIZE / DEQUANTIZE nodes.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import ModelProto
+
+from edgesim.errors import EdgesimError, ModelError, UnsupportedOpError
+from edgesim.frontends.onnx_ctx import (
+    ONNX_DTYPES,
+    Ctx,
+    OnnxNode,
+    array_from_tensor_proto,
+    dtype_of_array,
+    quant_params,
+    transpose_quant,
+)
+from edgesim.frontends.onnx_ops import FLOAT_HANDLERS, Handler
+from edgesim.ir import attrs as A
+from edgesim.ir.dtypes import DType
+from edgesim.ir.graph import Graph
+from edgesim.ir.ops import OpKind
+from edgesim.ir.shape_infer import infer_shapes
+from edgesim.ir.tensor import QuantParams
+from edgesim.ir.verify import verify_graph
+
+_MS = "com.microsoft"
+# Ops that only ever compute constants here: they must fold, there is no IR op for them.
+_FOLD_ONLY = {"Constant", "ConstantOfShape", "Shape", "Size", "Range", "NonZero", "OneHot", "EyeLike", "Not",
+              "And", "Or", "Xor", "Floor", "Ceil", "Round", "Mod", "Tile", "ScatterND", "CumSum", "Sign",
+              "GreaterOrEqual", "LessOrEqual", "Min", "Max", "ReduceProd", "ArgMax", "ArgMin", "TopK",
+              "Reciprocal"}
+_NEVER_FOLD = {"QuantizeLinear", "DequantizeLinear", "RandomNormal", "RandomUniform", "RandomNormalLike",
+               "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout"}
+
+
+# ----- loading ----------------------------------------------------------------------------------------------
+def _load(path: Path) -> ModelProto:
+    p = str(path)
+    if not path.exists():
+        raise ModelError("model file not found", file=p)
+    if path.is_dir():
+        raise ModelError("expected an ONNX file, got a directory", file=p)
+    if path.stat().st_size == 0:
+        raise ModelError("model file is empty", file=p)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = onnx.load(p)
+    except Exception as e:  # noqa: BLE001 - protobuf raises several unrelated types on garbage input
+        raise ModelError(f"not a readable ONNX model ({type(e).__name__}: {e})", file=p) from None
+    if not isinstance(model, ModelProto) or not model.HasField("graph"):
+        raise ModelError("not an ONNX model (no graph)", file=p)
+    if len(model.graph.node) == 0 or len(model.graph.output) == 0:
+        raise ModelError("ONNX graph has no nodes or no outputs", file=p)
+    return model
+
+
+def _opset(model: ModelProto) -> int:
+    for o in model.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            return int(o.version)
+    return 1 if not model.opset_import else 13
+
+
+def _value_dtypes(model: ModelProto) -> dict[str, DType]:
+    """Element types of every named value ONNX shape inference can type (used for output tensor dtypes)."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+        infos = list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input)
+    except Exception:  # noqa: BLE001 - inference is only a hint; our own inference follows
+        infos = list(model.graph.value_info) + list(model.graph.output) + list(model.graph.input)
+    out: dict[str, DType] = {}
+    for vi in infos:
+        if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type:
+            dt = ONNX_DTYPES.get(vi.type.tensor_type.elem_type)
+            if dt is not None:
+                out[vi.name] = dt
+    return out
+
+
+def _toposort(nodes: list[OnnxNode], available: set[str], path: str) -> list[OnnxNode]:
+    """Stable Kahn sort (ONNX requires sorted nodes, but some exporters do not comply); names dangling inputs."""
+    producer: dict[str, int] = {}
+    for i, n in enumerate(nodes):
+        for o in n.outputs:
+            if o:
+                producer[o] = i
+    deps: list[set[int]] = []
+    for n in nodes:
+        d: set[int] = set()
+        for inp in n.inputs:
+            if not inp:
+                continue
+            if inp in producer:
+                d.add(producer[inp])
+            elif inp not in available:
+                raise ModelError(f"reads tensor '{inp}', which nothing produces", file=path, node=n.name)
+        deps.append(d)
+    users: list[list[int]] = [[] for _ in nodes]
+    indeg = [len(d) for d in deps]
+    for i, d in enumerate(deps):
+        for j in d:
+            users[j].append(i)
+    import heapq
+
+    ready = [i for i, k in enumerate(indeg) if k == 0]
+    heapq.heapify(ready)
+    order: list[OnnxNode] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(nodes[i])
+        for u in users[i]:
+            indeg[u] -= 1
+            if indeg[u] == 0:
+                heapq.heappush(ready, u)
+    if len(order) != len(nodes):
+        raise ModelError("graph has a cycle", file=path)
+    return order
+
+
+def _input_shape(ctx: Ctx, vi: onnx.ValueInfoProto, override: tuple[int, ...] | None) -> tuple[int, ...]:
+    tt = vi.type.tensor_type
+    dims = list(tt.shape.dim) if tt.HasField("shape") else []
+    if override is not None:
+        if dims and len(dims) != len(override):
+            raise ModelError(f"input_shape {override} has rank {len(override)} but input '{vi.name}' has rank "
+                             f"{len(dims)}", file=ctx.path, field="input_shape")
+        if any(int(d) <= 0 for d in override):
+            raise ModelError(f"input_shape {override} must be positive", file=ctx.path, field="input_shape")
+        return tuple(int(d) for d in override)
+    if not tt.HasField("shape"):
+        raise ModelError(f"input '{vi.name}' has no shape; pass input_shape", file=ctx.path, field="input_shape")
+    shape = []
+    for k, d in enumerate(dims):
+        if d.HasField("dim_value") and d.dim_value > 0:
+            shape.append(int(d.dim_value))
+        elif k == 0:
+            shape.append(1)  # dynamic batch
+        else:
+            raise ModelError(f"input '{vi.name}' has dynamic dimension {k} ('{d.dim_param or '?'}'); pass "
+                             f"input_shape", file=ctx.path, field="input_shape")
+    return tuple(shape)
+
+
+# ----- constant folding -------------------------------------------------------------------------------------
+def _try_fold(ctx: Ctx, n: OnnxNode) -> bool:
+    """Evaluate ``n`` now if its result is known at import time; True when folded."""
+    if n.domain != "" or n.op_type in _NEVER_FOLD:
+        return False
+    if n.op_type in ("Shape", "Size") and ctx.has(n.input(0)):
+        shape = ctx.shape(n.input(0))
+        if n.op_type == "Size":
+            ctx.add_const(n.outputs[0], np.array(math.prod(shape), dtype=np.int64))
+            return True
+        rank = len(shape)
+        start, end = n.i("start", 0), n.attrs.get("end", rank)
+        ctx.add_const(n.outputs[0], np.array(shape[slice(start, int(end))], dtype=np.int64))
+        return True
+    ins = [i for i in n.inputs if i]
+    if any(ctx.const(i) is None for i in ins):
+        return False
+    if any(ctx.t(i).quant is not None for i in ins):
+        return _fold_quantized_view(ctx, n)
+    big = 0
+    for i in ins:
+        arr = ctx.const(i)
+        big += 0 if arr is None else int(arr.size)
+    if n.op_type not in _FOLD_ONLY and n.op_type != "Constant" and big > 4_000_000:
+        return False  # huge weight transforms stay ops rather than doubling memory at import
+    from onnx.reference import ReferenceEvaluator
+
+    feeds = {i: ctx.const(i) for i in ins}
+    proto = _proto(n)
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            results: list[Any] = list(ReferenceEvaluator(_wrap(proto, ctx.opset)).run(None, feeds))
+    except Exception as e:  # noqa: BLE001 - folding failure on corrupt constants is a model error
+        raise ModelError(f"cannot evaluate constant {n.op_type}: {type(e).__name__}: {e}", file=ctx.path,
+                         node=n.name) from None
+    for out, val in zip(n.outputs, results, strict=False):
+        if out:
+            ctx.add_const(out, np.asarray(val))
+    return True
+
+
+def _proto(n: OnnxNode) -> onnx.NodeProto:
+    proto = onnx.NodeProto()
+    if n.proto is not None:
+        proto.CopyFrom(n.proto)
+    else:
+        proto.op_type, proto.domain = n.op_type, n.domain
+        proto.input.extend(n.inputs)
+        proto.output.extend(n.outputs)
+    return proto
+
+
+def _wrap(proto: onnx.NodeProto, opset: int) -> ModelProto:
+    """A one-node model, so the evaluator picks the operator version of the model's opset (a bare node gets the
+    newest one, whose inputs/attributes may differ)."""
+    vi = onnx.helper.make_tensor_value_info
+    graph = onnx.helper.make_graph([proto], "fold", [vi(i, 0, None) for i in proto.input if i],
+                                   [vi(o, 0, None) for o in proto.output if o])
+    return onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])
+
+
+def _fold_quantized_view(ctx: Ctx, n: OnnxNode) -> bool:
+    """Transpose/Reshape/Squeeze/Unsqueeze/Identity of a quantized constant keeps the integer data and params."""
+    t = ctx.t(n.inputs[0])
+    assert t.data is not None
+    q = t.quant
+    if n.op_type == "Transpose":
+        perm = n.ints("perm") or list(range(t.data.ndim - 1, -1, -1))
+        data, q = np.transpose(t.data, perm), transpose_quant(q, perm)
+    elif n.op_type in ("Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten") and (q is None or not q.per_channel):
+        if n.op_type == "Identity":
+            data = t.data
+        else:
+            ctx_tmp = _shape_only_target(ctx, n, t.data)
+            if ctx_tmp is None:
+                return False
+            data = t.data.reshape(ctx_tmp)
+    else:
+        return False
+    ctx.add_const(n.outputs[0], np.ascontiguousarray(data), q, t.dtype)
+    return True
+
+
+def _shape_only_target(ctx: Ctx, n: OnnxNode, data: np.ndarray) -> tuple[int, ...] | None:
+    from onnx.reference import ReferenceEvaluator
+
+    proto = _proto(n)
+    feeds: dict[str, np.ndarray | None] = {}
+    for k, name in enumerate(n.inputs):
+        if name:
+            feeds[name] = np.zeros(data.shape, np.float32) if k == 0 else ctx.const(name)
+    try:
+        results: list[Any] = list(ReferenceEvaluator(_wrap(proto, ctx.opset)).run(None, feeds))
+        out = results[0]
+    except Exception:  # noqa: BLE001
+        return None
+    return tuple(int(d) for d in np.asarray(out).shape)
+
+
+# ----- quantization -----------------------------------------------------------------------------------------
+def _qparams(ctx: Ctx, n: OnnxNode, scale: str, zp: str, rank: int, axis: int | None) -> QuantParams:
+    s = ctx.need_const(scale, n, "scale")
+    z = ctx.const(zp) if zp else None
+    try:
+        return quant_params(s, z, axis, rank)
+    except ValueError as e:
+        raise ModelError(f"bad quantization parameters: {e}", file=ctx.path, node=n.name) from None
+
+
+def _qdtype(ctx: Ctx, zp: str, n: OnnxNode) -> DType:
+    z = ctx.const(zp) if zp else None
+    if z is None:
+        return DType.UINT8  # the ONNX default when the zero point is omitted
+    dt = dtype_of_array(z)
+    if not dt.is_integer:
+        raise ModelError(f"zero point '{zp}' is not an integer tensor", file=ctx.path, node=n.name)
+    return dt
+
+
+def quantize_linear(ctx: Ctx, n: OnnxNode) -> None:
+    x, y = n.inputs[0], n.outputs[0]
+    xt = ctx.t(x, n)
+    dt = _qdtype(ctx, n.input(2), n)
+    q = _qparams(ctx, n, n.input(1), n.input(2), len(xt.shape), n.i("axis", 1))
+    if xt.data is not None:  # float weight quantized in the graph: fold to integer data
+        info = np.iinfo(dt.numpy())
+        scales = np.asarray(q.scales).reshape([-1 if i == q.axis else 1 for i in range(xt.data.ndim)]) \
+            if q.per_channel else q.scale
+        zps = np.asarray(q.zero_points).reshape(np.shape(scales)) if q.per_channel else q.zero_point
+        vals = np.clip(np.rint(xt.data / scales) + zps, info.min, info.max).astype(dt.numpy())
+        ctx.add_const(y, vals, q, dt)
+        return
+    only_q = all(c.op_type == "QuantizeLinear" for c in ctx.onnx_consumers.get(x, []))
+    if ctx.name(x) in ctx.produced and x not in ctx.graph_outputs and only_q and xt.quant is None:
+        ctx.retag(x, dt, q)
+        ctx.set_alias(y, x)
+    else:
+        ctx.emit(OpKind.QUANTIZE, [x], [y], A.QuantizeAttrs(q.axis), n.name, dtypes=[dt], quants=[q])
+
+
+def dequantize_linear(ctx: Ctx, n: OnnxNode) -> None:
+    x, y = n.inputs[0], n.outputs[0]
+    xt = ctx.t(x, n)
+    q = _qparams(ctx, n, n.input(1), n.input(2), len(xt.shape), n.i("axis", 1))
+    if xt.data is not None:
+        if xt.quant is not None and xt.quant == q:
+            ctx.set_alias(y, x)
+        else:
+            ctx.add_const(y, xt.data, q, xt.dtype)
+        return
+    if y in ctx.graph_outputs:
+        if xt.quant is None:
+            ctx.retag(x, xt.dtype, q)
+        ctx.emit(OpKind.DEQUANTIZE, [x], [y], A.QuantizeAttrs(q.axis), n.name, dtypes=[DType.FP32])
+        return
+    if xt.quant is None:
+        ctx.retag(x, xt.dtype, q)
+    ctx.set_alias(y, x)
+
+
+def _tag(ctx: Ctx, n: OnnxNode, x: str, scale: str, zp: str, axis: int | None = None) -> str:
+    """Attach the quantization a QLinear/Integer op declares for one of its inputs."""
+    t = ctx.t(x, n)
+    if not scale:  # *Integer ops give zero points only; the scale lives outside the op
+        z = ctx.const(zp) if zp else None
+        q = quant_params(np.ones(1 if z is None or z.size == 1 else z.size), z, axis, len(t.shape))
+    else:
+        q = _qparams(ctx, n, scale, zp, len(t.shape), axis)
+    if t.quant == q:
+        return ctx.name(x)
+    if t.is_const:
+        name = ctx.fresh(f"{t.name}_q") if t.quant is not None else t.name
+        assert t.data is not None
+        return ctx.add_const(name, t.data, q, t.dtype)
+    return ctx.retag(x, t.dtype, q)
+
+
+def _out_quant(ctx: Ctx, n: OnnxNode, scale: str, zp: str) -> tuple[list[DType | None], list[QuantParams | None]]:
+    return [_qdtype(ctx, zp, n)], [_qparams(ctx, n, scale, zp, 0, None)]
+
+
+def qlinear_conv(ctx: Ctx, n: OnnxNode) -> None:
+    x = _tag(ctx, n, n.inputs[0], n.input(1), n.input(2))
+    w = _tag(ctx, n, n.input(3), n.input(4), n.input(5), axis=0)
+    dts, qs = _out_quant(ctx, n, n.input(6), n.input(7))
+    ctx.onnx_dtypes[n.outputs[0]] = dts[0]  # type: ignore[assignment]
+    bias = n.input(8)
+    bt = ctx.t(bias, n) if bias else None
+    if bt is not None and bt.is_const and bt.quant is None:
+        # the spec fixes the bias scale to x_scale * w_scale (per output channel), zero point 0
+        xq, wq = ctx.tensors[x].quant, ctx.tensors[w].quant
+        if xq is not None and wq is not None:
+            scales = tuple(xq.scale * s for s in wq.scales)
+            bias = ctx.retag(bias, bt.dtype, QuantParams(scales, (0,) * len(scales), 0 if len(scales) > 1 else None))
+    proxy = OnnxNode(n.name, "Conv", "", (x, w) + ((bias,) if bias else ()), n.outputs, n.attrs)
+    FLOAT_HANDLERS["Conv"](ctx, proxy)
+    ctx.retag(n.outputs[0], dts[0] or DType.UINT8, qs[0])
+
+
+def conv_integer(ctx: Ctx, n: OnnxNode) -> None:
+    x = _tag(ctx, n, n.inputs[0], "", n.input(2))
+    w = _tag(ctx, n, n.input(1), "", n.input(3), axis=0)
+    ctx.onnx_dtypes[n.outputs[0]] = DType.INT32
+    FLOAT_HANDLERS["Conv"](ctx, OnnxNode(n.name, "Conv", "", (x, w), n.outputs, n.attrs))
+
+
+def qlinear_matmul(ctx: Ctx, n: OnnxNode) -> None:
+    a = _tag(ctx, n, n.inputs[0], n.input(1), n.input(2))
+    b = _tag(ctx, n, n.input(3), n.input(4), n.input(5), axis=1)
+    dts, qs = _out_quant(ctx, n, n.input(6), n.input(7))
+    ctx.onnx_dtypes[n.outputs[0]] = dts[0]  # type: ignore[assignment]
+    FLOAT_HANDLERS["MatMul"](ctx, OnnxNode(n.name, "MatMul", "", (a, b), n.outputs, {}))
+    ctx.retag(n.outputs[0], dts[0] or DType.UINT8, qs[0])
+
+
+def matmul_integer(ctx: Ctx, n: OnnxNode) -> None:
+    a = _tag(ctx, n, n.inputs[0], "", n.input(2))
+    b = _tag(ctx, n, n.input(1), "", n.input(3), axis=1)
+    ctx.onnx_dtypes[n.outputs[0]] = DType.INT32
+    FLOAT_HANDLERS["MatMul"](ctx, OnnxNode(n.name, "MatMul", "", (a, b), n.outputs, {}))
+
+
+def _qlinear_binary(op: OpKind) -> Handler:
+    def h(ctx: Ctx, n: OnnxNode) -> None:
+        a = _tag(ctx, n, n.inputs[0], n.input(1), n.input(2))
+        b = _tag(ctx, n, n.input(3), n.input(4), n.input(5))
+        dts, qs = _out_quant(ctx, n, n.input(6), n.input(7))
+        ctx.emit(op, [a, b], [n.outputs[0]], A.ElementwiseAttrs(), n.name, dtypes=dts, quants=qs)
+    return h
+
+
+def _qlinear_unary(float_op: str) -> Handler:
+    """com.microsoft QLinear<Op>(X, X_scale, X_zp, Y_scale, Y_zp): the float op over quantized tensors."""
+    def h(ctx: Ctx, n: OnnxNode) -> None:
+        x = _tag(ctx, n, n.inputs[0], n.input(1), n.input(2))
+        dts, qs = _out_quant(ctx, n, n.input(3), n.input(4))
+        ctx.onnx_dtypes[n.outputs[0]] = dts[0]  # type: ignore[assignment]
+        attrs = {k: v for k, v in n.attrs.items() if k != "channels_last"}
+        if n.i("channels_last", 0):
+            raise UnsupportedOpError(f"{n.op_type} with channels_last", file=ctx.path, node=n.name)
+        FLOAT_HANDLERS[float_op](ctx, OnnxNode(n.name, float_op, "", (x,), n.outputs[:1], attrs))
+        ctx.retag(n.outputs[0], dts[0] or DType.UINT8, qs[0])
+    return h
+
+
+def qlinear_concat(ctx: Ctx, n: OnnxNode) -> None:
+    """QLinearConcat(Y_scale, Y_zp, X0, X0_scale, X0_zp, X1, ...)."""
+    ins = [_tag(ctx, n, n.inputs[k], n.input(k + 1), n.input(k + 2)) for k in range(2, len(n.inputs) - 2, 3)]
+    dts, qs = _out_quant(ctx, n, n.input(0), n.input(1))
+    ctx.onnx_dtypes[n.outputs[0]] = dts[0]  # type: ignore[assignment]
+    FLOAT_HANDLERS["Concat"](ctx, OnnxNode(n.name, "Concat", "", tuple(ins), n.outputs, n.attrs))
+    ctx.retag(n.outputs[0], dts[0] or DType.UINT8, qs[0])
+
+
+def qgemm(ctx: Ctx, n: OnnxNode) -> None:
+    """com.microsoft QGemm(A, a_scale, a_zp, B, b_scale, b_zp, C, y_scale, y_zp); float output without y_scale."""
+    a = _tag(ctx, n, n.inputs[0], n.input(1), n.input(2))
+    b_axis = 0 if n.i("transB", 0) else 1
+    b = _tag(ctx, n, n.input(3), n.input(4), n.input(5), axis=b_axis)
+    has_y = bool(n.input(7))
+    if has_y:
+        dts, qs = _out_quant(ctx, n, n.input(7), n.input(8))
+        ctx.onnx_dtypes[n.outputs[0]] = dts[0]  # type: ignore[assignment]
+    FLOAT_HANDLERS["Gemm"](ctx, OnnxNode(n.name, "Gemm", "", (a, b, n.input(6)), n.outputs, n.attrs))
+    if has_y:
+        ctx.retag(n.outputs[0], dts[0] or DType.UINT8, qs[0])
+
+
+def dynamic_quantize_linear(ctx: Ctx, n: OnnxNode) -> None:
+    """Run-time quantization to uint8: one QUANTIZE node. Its scale and zero point are only known at run time;
+    they become placeholder constants (1.0, 0) so the scalar scale arithmetic after it folds away (negligible
+    work) while the tensor ops (ConvInteger, MatMulInteger, Cast, Mul) stay."""
+    q = QuantParams((1.0,), (0,), None)
+    ctx.emit(OpKind.QUANTIZE, [n.inputs[0]], [n.outputs[0]], A.QuantizeAttrs(None), n.name,
+             dtypes=[DType.UINT8], quants=[q])
+    if len(n.outputs) > 1 and n.outputs[1]:
+        ctx.add_const(n.outputs[1], np.array(1.0, np.float32))
+    if len(n.outputs) > 2 and n.outputs[2]:
+        ctx.add_const(n.outputs[2], np.array(0, np.uint8))
+
+
+QUANT_HANDLERS: dict[tuple[str, str], Handler] = {
+    ("", "DynamicQuantizeLinear"): dynamic_quantize_linear,
+    (_MS, "Gelu"): FLOAT_HANDLERS["Gelu"],
+    (_MS, "QGemm"): qgemm,
+    (_MS, "QLinearConcat"): qlinear_concat,
+    (_MS, "QLinearGlobalAveragePool"): _qlinear_unary("GlobalAveragePool"),
+    (_MS, "QLinearAveragePool"): _qlinear_unary("AveragePool"),
+    (_MS, "QLinearSigmoid"): _qlinear_unary("Sigmoid"),
+    (_MS, "QLinearLeakyRelu"): _qlinear_unary("LeakyRelu"),
+    (_MS, "QLinearSoftmax"): _qlinear_unary("Softmax"),
+    ("", "QuantizeLinear"): quantize_linear,
+    ("", "DequantizeLinear"): dequantize_linear,
+    ("", "QLinearConv"): qlinear_conv,
+    ("", "ConvInteger"): conv_integer,
+    ("", "QLinearMatMul"): qlinear_matmul,
+    ("", "MatMulInteger"): matmul_integer,
+    (_MS, "QLinearAdd"): _qlinear_binary(OpKind.ADD),
+    (_MS, "QLinearMul"): _qlinear_binary(OpKind.MUL),
+    (_MS, "QuantizeLinear"): quantize_linear,
+    (_MS, "DequantizeLinear"): dequantize_linear,
+}
+
+
+def _handler(n: OnnxNode) -> Handler | None:
+    h = QUANT_HANDLERS.get((n.domain, n.op_type))
+    if h is None and n.domain == "":
+        h = FLOAT_HANDLERS.get(n.op_type)
+    return h
+
+
+# ----- entry point ------------------------------------------------------------------------------------------
+def import_onnx(path: str | Path, input_shape: tuple[int, ...] | None = None) -> Graph:
+    """Import an ONNX model as an NCHW edgesim graph (weights OIHW as stored, source_format "onnx").
+
+    ``input_shape`` overrides the first graph input's shape (in the model's own layout, e.g. (1, 3, 299, 299));
+    without it a dynamic first dimension becomes 1 and any other dynamic dimension is an error naming the input.
+    Raises ModelError (corrupt or inconsistent file) or UnsupportedOpError (listing every unsupported op type).
+    """
+    p = Path(path)
+    model = _load(p)
+    try:
+        return _import(model, str(p), input_shape)
+    except ModelError:
+        raise
+    except EdgesimError as e:
+        raise ModelError(e.message, file=e.file or str(p), field=e.field, node=e.node) from None
+    except RecursionError:
+        raise ModelError("model is too deeply nested", file=str(p)) from None
+    except Exception as e:  # noqa: BLE001 - a corrupt model must never surface as a bare traceback
+        raise ModelError(f"cannot import ({type(e).__name__}: {e})", file=str(p)) from None
+
+
+def _import(model: ModelProto, path: str, input_shape: tuple[int, ...] | None) -> Graph:
+    g = model.graph
+    nodes = [OnnxNode.from_proto(pr, i) for i, pr in enumerate(g.node)]
+    _check_supported(nodes, path)
+    init_names = {t.name for t in g.initializer}
+    real_inputs = [vi for vi in g.input if vi.name not in init_names]
+    if not real_inputs:
+        raise ModelError("graph has no (non-constant) inputs", file=path)
+    consumers: dict[str, list[OnnxNode]] = {}
+    for n in nodes:
+        for i in n.inputs:
+            if i:
+                consumers.setdefault(i, []).append(n)
+    ctx = Ctx(path=path, opset=_opset(model), graph_inputs=[vi.name for vi in real_inputs],
+              graph_outputs={o.name for o in g.output}, onnx_dtypes=_value_dtypes(model),
+              onnx_consumers=consumers)
+    for t in g.initializer:
+        ctx.add_const(t.name, array_from_tensor_proto(t, path))
+    for k, vi in enumerate(real_inputs):
+        shape = _input_shape(ctx, vi, input_shape if k == 0 else None)
+        dt = ONNX_DTYPES.get(vi.type.tensor_type.elem_type, DType.FP32)
+        from edgesim.ir.tensor import Tensor
+
+        ctx.tensors[vi.name] = Tensor(vi.name, shape, dt)
+    order = _toposort(nodes, set(ctx.tensors), path)
+    for n in order:
+        if _try_fold(ctx, n):
+            continue
+        h = _handler(n)
+        if h is None:
+            raise UnsupportedOpError(f"{n.op_type} with run-time inputs is not supported", file=path, node=n.name)
+        h(ctx, n)
+    outputs = [_graph_output(ctx, o.name) for o in g.output]
+    live = _live_tensors(ctx, outputs)
+    graph = Graph.build(g.name or Path(path).stem, ctx.nodes, {k: v for k, v in ctx.tensors.items() if k in live},
+                        ctx.graph_inputs, outputs, source_format="onnx")
+    return verify_graph(infer_shapes(graph))
+
+
+def _graph_output(ctx: Ctx, raw: str) -> str:
+    name = ctx.name(raw)
+    if name not in ctx.tensors:
+        raise ModelError(f"graph output '{raw}' is produced by no node", file=ctx.path)
+    return name
+
+
+def _live_tensors(ctx: Ctx, outputs: list[str]) -> set[str]:
+    live = set(ctx.graph_inputs) | set(outputs)
+    for nd in ctx.nodes:
+        live.update(i for i in nd.inputs if i)
+        live.update(nd.outputs)
+    return live
+
+
+def _check_supported(nodes: list[OnnxNode], path: str) -> None:
+    """Collect every unsupported op type first, so the user sees the whole list at once."""
+    missing: dict[str, str] = {}
+    for n in nodes:
+        key = n.op_type if n.domain == "" else f"{n.domain}.{n.op_type}"
+        if _handler(n) is not None or (n.domain == "" and n.op_type in _FOLD_ONLY):
+            continue
+        missing.setdefault(key, n.name)
+    if missing:
+        listed = ", ".join(f"{op} (node '{name}')" for op, name in sorted(missing.items()))
+        raise UnsupportedOpError(f"unsupported ONNX ops: {listed}", file=path)

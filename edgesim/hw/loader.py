@@ -1,0 +1,210 @@
+"""Find, merge (``extends``) and validate hardware and runtime profiles from YAML.
+
+Every failure becomes a one-line ProfileError naming the file and the dotted field path, so a user editing a
+profile sees exactly which number is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+import edgesim
+from edgesim.errors import ProfileError
+from edgesim.hw.schema import HardwareProfile, RuntimeProfile, RuntimeVersion
+
+_SUFFIXES = (".yaml", ".yml")
+
+
+def _bundled_dir(sub: str = "") -> Path:
+    """The folder of bundled profiles: the installed package data, else the repository checkout."""
+    try:
+        from importlib.resources import files
+
+        root = Path(str(files("edgesim.hw_profiles")))
+        cand = root / sub if sub else root
+        if cand.is_dir() and any(cand.glob("*.yaml")):
+            return cand
+    except (ModuleNotFoundError, TypeError):
+        pass
+    repo = Path(edgesim.__file__).resolve().parents[1] / "hw_profiles"
+    return repo / sub if sub else repo
+
+
+def profiles_dir() -> Path:
+    return _bundled_dir()
+
+
+def runtimes_dir() -> Path:
+    return _bundled_dir("runtimes")
+
+
+def _ids(folder: Path) -> list[str]:
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.iterdir() if p.suffix in _SUFFIXES and not p.name.startswith("_"))
+
+
+def _locate(id_or_path: str | Path, folder: Path, what: str) -> Path:
+    text = str(id_or_path)
+    path = Path(text)
+    if path.suffix in _SUFFIXES or path.is_file():
+        if not path.is_file():
+            raise ProfileError(f"{what} file not found", file=text)
+        return path
+    for suffix in _SUFFIXES:
+        cand = folder / f"{text}{suffix}"
+        if cand.is_file():
+            return cand
+    raise ProfileError(f"unknown {what} '{text}'; known: {', '.join(_ids(folder)) or '(none)'}")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ProfileError(f"YAML syntax error{where}: {problem}", file=str(path)) from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"top level must be a mapping, got {type(data).__name__}", file=str(path))
+    return data
+
+
+def deep_merge(parent: Any, child: Any) -> Any:
+    """Child over parent: mappings merge key by key, everything else (lists included) is replaced."""
+    if isinstance(parent, dict) and isinstance(child, dict):
+        out = dict(parent)
+        for k, v in child.items():
+            out[k] = deep_merge(parent[k], v) if k in parent else v
+        return out
+    return child
+
+
+def _resolve_extends(path: Path, folder: Path, what: str, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    path = path.resolve()
+    if path in chain:
+        cycle = " -> ".join(p.name for p in (*chain, path))
+        raise ProfileError(f"'extends' cycle: {cycle}", file=str(path), field="extends")
+    data = _read_yaml(path)
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ProfileError("'extends' must be a profile id or relative path", file=str(path), field="extends")
+    rel = path.parent / base
+    parent_path = rel if (rel.suffix in _SUFFIXES and rel.is_file()) else None
+    if parent_path is None:
+        try:
+            parent_path = _locate(base, path.parent if (path.parent / f"{base}.yaml").is_file() else folder, what)
+        except ProfileError as exc:
+            raise ProfileError(exc.message, file=str(path), field="extends") from None
+    parent = _resolve_extends(parent_path, folder, what, (*chain, path))
+    merged = deep_merge(parent, data)
+    assert isinstance(merged, dict)
+    return merged
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    # pydantic appends the validator/tag name for unions (e.g. 'list[str]'); drop those for readability.
+    parts = [str(p) for p in loc if not re.search(r"[\[\]]|^literal|^function-", str(p))]
+    return ".".join(parts)
+
+
+def _validate(model: type[BaseModel], data: dict[str, Any], path: Path) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        field = _field_path(tuple(first["loc"])) or None
+        msg = first["msg"].removeprefix("Value error, ")
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ProfileError(f"{msg}{more}", file=str(path), field=field) from None
+
+
+def load_profile(id_or_path: str | Path, *, clock_mhz: float | None = None) -> HardwareProfile:
+    """A bundled hardware profile by id, or a YAML file path; optionally at another clock."""
+    folder = profiles_dir()
+    path = _locate(id_or_path, folder, "hardware profile")
+    data = _resolve_extends(path, folder, "hardware profile")
+    profile: HardwareProfile = _validate(HardwareProfile, data, path)
+    if clock_mhz is not None:
+        if clock_mhz <= 0:
+            raise ProfileError(f"clock must be positive, got {clock_mhz}", field="clock_mhz")
+        profile = profile.with_clock(clock_mhz)
+    return profile
+
+
+def _version_key(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", v)) or (0,)
+
+
+def _nearest_version(runtime: RuntimeProfile, wanted: str) -> RuntimeVersion:
+    target = _version_key(wanted)
+    width = max(len(target), *(len(_version_key(v.version)) for v in runtime.versions))
+
+    def padded(k: tuple[int, ...]) -> tuple[int, ...]:
+        return k + (0,) * (width - len(k))
+
+    t = padded(target)
+
+    def distance(v: RuntimeVersion) -> tuple[int, ...]:
+        # Compare component by component: the first differing component dominates (10.0 is nearer 10.2 than 9.9).
+        k = padded(_version_key(v.version))
+        return tuple(abs(a - b) for a, b in zip(k, t, strict=True))
+
+    return min(runtime.versions, key=distance)
+
+
+def load_runtime(spec: str) -> tuple[RuntimeProfile, RuntimeVersion]:
+    """``id`` or ``id@version``; an unknown version resolves to the nearest known one (with a stderr notice)."""
+    rid, _, wanted = str(spec).partition("@")
+    folder = runtimes_dir()
+    path = _locate(rid, folder, "runtime")
+    data = _resolve_extends(path, folder, "runtime")
+    runtime: RuntimeProfile = _validate(RuntimeProfile, data, path)
+    if not wanted:
+        return runtime, runtime.version(runtime.default_version)
+    names = [v.version for v in runtime.versions]
+    if wanted in names:
+        return runtime, runtime.version(wanted)
+    if not re.search(r"\d", wanted):
+        raise ProfileError(f"runtime '{rid}' has no version '{wanted}'; known: {', '.join(names)}")
+    chosen = _nearest_version(runtime, wanted)
+    print(
+        f"edgesim: runtime {rid} version {wanted} is not modelled; using nearest {chosen.version}",
+        file=sys.stderr,
+    )
+    return runtime, chosen
+
+
+def _iter_described(folder: Path) -> Iterator[tuple[str, str]]:
+    for rid in _ids(folder):
+        path = next(folder / f"{rid}{s}" for s in _SUFFIXES if (folder / f"{rid}{s}").is_file())
+        try:
+            desc = _resolve_extends(path, folder, "profile").get("description", "")
+        except ProfileError as exc:
+            desc = f"(invalid: {exc.message})"
+        yield rid, " ".join(str(desc).split())
+
+
+def list_profiles() -> list[tuple[str, str]]:
+    """(id, description) of every bundled hardware profile."""
+    return list(_iter_described(profiles_dir()))
+
+
+def list_runtimes() -> list[tuple[str, str]]:
+    """(id, description) of every bundled runtime profile."""
+    return list(_iter_described(runtimes_dir()))

@@ -1,0 +1,400 @@
+"""Typed, validated hardware and runtime profiles (pydantic v2, frozen, no unknown keys).
+
+Physical numbers have no defaults: a profile that forgets one is rejected instead of silently simulated with a
+guess. Cross-field rules (names that refer to other entries, sorted DVFS points, a thermal network that can shed
+heat) are checked here so the cost model and thermal simulator can trust the object.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from edgesim.ir.ops import OpKind
+
+AMBIENT = "ambient"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Precision(str, Enum):
+    INT4 = "int4"
+    INT8 = "int8"
+    INT16 = "int16"
+    FP16 = "fp16"
+    FP32 = "fp32"
+
+
+class UnitKind(str, Enum):
+    CPU = "cpu"
+    MAC_ARRAY = "mac_array"
+    SYSTOLIC = "systolic"
+    VECTOR = "vector"
+
+
+class Dataflow(str, Enum):
+    OS = "os"
+    WS = "ws"
+    IS = "is"
+
+
+class SparsitySupport(str, Enum):
+    WEIGHT_ZERO_SKIP = "weight_zero_skip"
+    ACTIVATION_ZERO_SKIP = "activation_zero_skip"
+    NM_2_4 = "nm_2_4"
+
+
+class MemoryKind(str, Enum):
+    SRAM = "sram"
+    TCM = "tcm"
+    CACHE = "cache"
+    DRAM = "dram"
+    FLASH = "flash"
+    HOST_LINK = "host_link"
+
+
+class ChipKind(str, Enum):
+    MCU = "mcu"
+    NPU = "npu"
+    SOC = "soc"
+
+
+_OP_NAMES = frozenset(k.value for k in OpKind)
+
+
+class SystolicSpec(_Frozen):
+    rows: int = Field(gt=0)
+    cols: int = Field(gt=0)
+    dataflow: Dataflow
+
+
+class ComputeUnit(_Frozen):
+    name: str = Field(min_length=1)
+    kind: UnitKind
+    description: str
+    count: int = Field(ge=1)
+    clock_mhz: float | None = Field(default=None, gt=0)
+    macs_per_cycle: dict[Precision, float] = Field(min_length=1)
+    elementwise_ops_per_cycle: dict[Precision, float]
+    supported_ops: list[str] | Literal["all"]
+    memories: list[str] = Field(min_length=1)
+    systolic: SystolicSpec | None = None
+    sparsity: list[SparsitySupport] = Field(default_factory=list)
+    # Hardware limits an accelerator compiler enforces (e.g. Vela: kernel <= 8x8 for some ops, stride <= 3);
+    # None = no limit. The mapper falls back to the host unit when an op exceeds them.
+    max_kernel_hw: tuple[int, int] | None = None
+    max_stride: int | None = Field(default=None, ge=1)
+
+    @field_validator("macs_per_cycle", "elementwise_ops_per_cycle")
+    @classmethod
+    def _rates_non_negative(cls, v: dict[Precision, float]) -> dict[Precision, float]:
+        for p, rate in v.items():
+            if rate < 0:
+                raise ValueError(f"rate for {p.value} must be >= 0, got {rate}")
+        return v
+
+    @field_validator("supported_ops")
+    @classmethod
+    def _known_ops(cls, v: list[str] | str) -> list[str] | str:
+        if isinstance(v, list):
+            unknown = [op for op in v if op not in _OP_NAMES]
+            if unknown:
+                raise ValueError(f"unknown op kinds {unknown}; known: {sorted(_OP_NAMES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _systolic_iff_kind(self) -> ComputeUnit:
+        if self.kind is UnitKind.SYSTOLIC and self.systolic is None:
+            raise ValueError(f"unit '{self.name}' has kind systolic but no 'systolic' spec (rows, cols, dataflow)")
+        if self.kind is not UnitKind.SYSTOLIC and self.systolic is not None:
+            raise ValueError(f"unit '{self.name}' has a 'systolic' spec but kind {self.kind.value}")
+        if all(r <= 0 for r in self.macs_per_cycle.values()):
+            raise ValueError(f"unit '{self.name}' needs a positive macs_per_cycle for at least one precision")
+        return self
+
+    def supports(self, op_name: str) -> bool:
+        return self.supported_ops == "all" or op_name in self.supported_ops
+
+    def effective_clock_mhz(self, profile_clock_mhz: float) -> float:
+        return self.clock_mhz if self.clock_mhz is not None else profile_clock_mhz
+
+
+class MemoryLevel(_Frozen):
+    name: str = Field(min_length=1)
+    kind: MemoryKind
+    size_bytes: int = Field(gt=0)
+    read_bw_bytes_per_cycle: float = Field(gt=0)
+    write_bw_bytes_per_cycle: float = Field(ge=0)
+    # Clock the bandwidth is counted in; None = the profile clock (on-chip SRAM runs with the core).
+    clock_mhz: float | None = Field(default=None, gt=0)
+    latency_cycles: float = Field(ge=0)
+    read_energy_pj_per_byte: float = Field(ge=0)
+    write_energy_pj_per_byte: float = Field(ge=0)
+
+    def _clock_hz(self, profile_clock_mhz: float) -> float:
+        return (self.clock_mhz if self.clock_mhz is not None else profile_clock_mhz) * 1e6
+
+    def read_bw_bytes_per_s(self, profile_clock_mhz: float) -> float:
+        return self.read_bw_bytes_per_cycle * self._clock_hz(profile_clock_mhz)
+
+    def write_bw_bytes_per_s(self, profile_clock_mhz: float) -> float:
+        return self.write_bw_bytes_per_cycle * self._clock_hz(profile_clock_mhz)
+
+
+class Placement(_Frozen):
+    weights: str
+    activations: str
+    inputs: str | None = None
+    outputs: str | None = None
+
+
+class EnergySpec(_Frozen):
+    """Dynamic energy at the DVFS nominal voltage; the cost model scales it by (V/V_nom)^2."""
+
+    mac_energy_pj: dict[Precision, float] = Field(min_length=1)
+    elementwise_energy_pj_per_op: dict[Precision, float] = Field(min_length=1)
+    dma_energy_pj_per_byte: float = Field(ge=0)
+
+    @field_validator("mac_energy_pj", "elementwise_energy_pj_per_op")
+    @classmethod
+    def _non_negative(cls, v: dict[Precision, float]) -> dict[Precision, float]:
+        for p, e in v.items():
+            if e < 0:
+                raise ValueError(f"energy for {p.value} must be >= 0, got {e}")
+        return v
+
+
+class PowerSpec(_Frozen):
+    static_power_mw: float = Field(ge=0)
+    idle_power_mw: float = Field(ge=0)
+    sleep_power_mw: float = Field(ge=0)
+
+
+class OperatingPoint(_Frozen):
+    freq_mhz: float = Field(gt=0)
+    voltage_v: float = Field(gt=0)
+
+
+class DvfsSpec(_Frozen):
+    nominal_voltage_v: float = Field(gt=0)
+    operating_points: list[OperatingPoint] = Field(min_length=1)
+    default_freq_mhz: float = Field(gt=0)
+
+    @field_validator("operating_points")
+    @classmethod
+    def _sorted(cls, v: list[OperatingPoint]) -> list[OperatingPoint]:
+        freqs = [p.freq_mhz for p in v]
+        if any(b <= a for a, b in zip(freqs, freqs[1:], strict=False)):
+            raise ValueError(f"operating points must be sorted by strictly ascending freq_mhz, got {freqs}")
+        return v
+
+
+class ThermalNode(_Frozen):
+    name: str = Field(min_length=1)
+    capacitance_j_per_k: float = Field(gt=0)
+
+
+class ThermalLink(_Frozen):
+    a: str
+    b: str  # may be "ambient"
+    resistance_k_per_w: float = Field(gt=0)
+
+    @property
+    def name(self) -> str:
+        """How fan_link refers to this link: 'a-b'."""
+        return f"{self.a}-{self.b}"
+
+
+class TripPoint(_Frozen):
+    temp_c: float
+    max_freq_mhz: float = Field(gt=0)
+    hysteresis_c: float = Field(ge=0)
+
+
+class FanStep(_Frozen):
+    temp_c: float
+    speed_pct: float = Field(ge=0, le=100)
+    # Multiplies the fan link's resistance: forced air lowers heatsink-to-air resistance.
+    resistance_scale: float = Field(gt=0, le=1)
+
+
+class ThermalSpec(_Frozen):
+    ambient_c: float
+    nodes: list[ThermalNode] = Field(min_length=1)
+    links: list[ThermalLink] = Field(min_length=1)
+    power_node: str
+    sensor_node: str
+    trip_points: list[TripPoint] = Field(default_factory=list)
+    fan_curve: list[FanStep] = Field(default_factory=list)
+    fan_link: str | None = None  # 'a-b' of the link the fan cools
+    fan_hysteresis_c: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _network_consistent(self) -> ThermalSpec:
+        names = [n.name for n in self.nodes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"thermal node names must be unique, got {names}")
+        if AMBIENT in names:
+            raise ValueError("'ambient' is reserved and cannot be a node name")
+        known = set(names)
+        for i, link in enumerate(self.links):
+            for end in (link.a, link.b):
+                if end != AMBIENT and end not in known:
+                    raise ValueError(f"links.{i} names unknown node '{end}'; nodes: {names}")
+        for label, node in (("power_node", self.power_node), ("sensor_node", self.sensor_node)):
+            if node not in known:
+                raise ValueError(f"{label} '{node}' is not a thermal node; nodes: {names}")
+        # Without a path to ambient a node's temperature grows without bound under any power.
+        adj: dict[str, set[str]] = {n: set() for n in [*names, AMBIENT]}
+        for link in self.links:
+            adj[link.a].add(link.b)
+            adj[link.b].add(link.a)
+        seen, stack = {AMBIENT}, [AMBIENT]
+        while stack:
+            for nxt in adj[stack.pop()] - seen:
+                seen.add(nxt)
+                stack.append(nxt)
+        isolated = [n for n in names if n not in seen]
+        if isolated:
+            raise ValueError(f"thermal nodes {isolated} have no path to ambient")
+        trip_t = [t.temp_c for t in self.trip_points]
+        if trip_t != sorted(trip_t):
+            raise ValueError(f"trip_points must be sorted by ascending temp_c, got {trip_t}")
+        fan_t = [s.temp_c for s in self.fan_curve]
+        if fan_t != sorted(fan_t):
+            raise ValueError(f"fan_curve must be sorted by ascending temp_c, got {fan_t}")
+        if self.fan_curve:
+            link_names = [link.name for link in self.links]
+            if self.fan_link is None or self.fan_link not in link_names:
+                raise ValueError(f"fan_curve needs fan_link set to one of {link_names}, got {self.fan_link!r}")
+            if self.fan_hysteresis_c is None:
+                raise ValueError("fan_curve needs fan_hysteresis_c")
+        return self
+
+
+class HardwareProfile(_Frozen):
+    id: str = Field(min_length=1)
+    description: str
+    kind: ChipKind
+    clock_mhz: float = Field(gt=0)
+    units: list[ComputeUnit] = Field(min_length=1)
+    memories: list[MemoryLevel] = Field(min_length=1)
+    placement: Placement
+    host_unit: str
+    energy: EnergySpec
+    power: PowerSpec
+    dvfs: DvfsSpec
+    thermal: ThermalSpec
+    sources: list[str] = Field(min_length=1)
+    default_runtime: str | None = None  # 'id[@version]' used when the caller names none
+
+    @field_validator("description")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        if "\n" in v.strip():
+            raise ValueError("description must be one line")
+        return v.strip()
+
+    @model_validator(mode="after")
+    def _references(self) -> HardwareProfile:
+        unit_names = [u.name for u in self.units]
+        if len(set(unit_names)) != len(unit_names):
+            raise ValueError(f"unit names must be unique, got {unit_names}")
+        mem_names = [m.name for m in self.memories]
+        if len(set(mem_names)) != len(mem_names):
+            raise ValueError(f"memory names must be unique, got {mem_names}")
+        if self.host_unit not in unit_names:
+            raise ValueError(f"host_unit '{self.host_unit}' is not a unit; units: {unit_names}")
+        for i, u in enumerate(self.units):
+            bad = [m for m in u.memories if m not in mem_names]
+            if bad:
+                raise ValueError(f"units.{i}.memories names unknown memories {bad}; memories: {mem_names}")
+        for fld in ("weights", "activations", "inputs", "outputs"):
+            m = getattr(self.placement, fld)
+            if m is not None and m not in mem_names:
+                raise ValueError(f"placement.{fld} '{m}' is not a memory; memories: {mem_names}")
+        act = self.memory(self.placement.activations)
+        if act.write_bw_bytes_per_cycle <= 0:
+            raise ValueError(f"placement.activations '{act.name}' is read-only (write_bw_bytes_per_cycle = 0)")
+        freqs = [p.freq_mhz for p in self.dvfs.operating_points]
+        if self.dvfs.default_freq_mhz != self.clock_mhz and self.dvfs.default_freq_mhz not in freqs:
+            raise ValueError(
+                f"dvfs.default_freq_mhz {self.dvfs.default_freq_mhz} is neither clock_mhz {self.clock_mhz} "
+                f"nor an operating point {freqs}"
+            )
+        return self
+
+    def unit(self, name: str) -> ComputeUnit:
+        for u in self.units:
+            if u.name == name:
+                return u
+        raise KeyError(f"profile '{self.id}' has no unit '{name}'; units: {[u.name for u in self.units]}")
+
+    def memory(self, name: str) -> MemoryLevel:
+        for m in self.memories:
+            if m.name == name:
+                return m
+        raise KeyError(f"profile '{self.id}' has no memory '{name}'; memories: {[m.name for m in self.memories]}")
+
+    @property
+    def host(self) -> ComputeUnit:
+        return self.unit(self.host_unit)
+
+    def with_clock(self, mhz: float) -> HardwareProfile:
+        """A copy running at ``mhz``; units/memories with their own clock keep it."""
+        if mhz <= 0:
+            raise ValueError(f"clock must be positive, got {mhz}")
+        return self.model_copy(update={"clock_mhz": float(mhz)})
+
+
+class RuntimeVersion(_Frozen):
+    version: str = Field(min_length=1)
+    efficiency_scale: float = Field(gt=0)
+    overhead_scale: float = Field(gt=0)
+    note: str | None = None
+
+
+class RuntimeProfile(_Frozen):
+    id: str = Field(min_length=1)
+    description: str
+    versions: list[RuntimeVersion] = Field(min_length=1)
+    default_version: str
+    kernel_efficiency: dict[str, float]
+    per_op_overhead_cycles: float = Field(ge=0)
+    per_inference_overhead_cycles: float = Field(ge=0)
+    fused_activations: bool
+    weights_in: MemoryKind | None = None
+    activations_in: MemoryKind | None = None
+    applies_to: list[UnitKind] = Field(min_length=1)
+    sources: list[str] = Field(default_factory=list)
+
+    @field_validator("kernel_efficiency")
+    @classmethod
+    def _efficiencies(cls, v: dict[str, float]) -> dict[str, float]:
+        if "default" not in v:
+            raise ValueError("needs a 'default' entry")
+        for k, eff in v.items():
+            if k != "default" and k not in _OP_NAMES:
+                raise ValueError(f"'{k}' is not an op kind; known: {sorted(_OP_NAMES)}")
+            if not 0 < eff <= 1:
+                raise ValueError(f"'{k}' efficiency must be in (0, 1], got {eff}")
+        return v
+
+    @model_validator(mode="after")
+    def _default_version_known(self) -> RuntimeProfile:
+        names = [v.version for v in self.versions]
+        if len(set(names)) != len(names):
+            raise ValueError(f"version names must be unique, got {names}")
+        if self.default_version not in names:
+            raise ValueError(f"default_version '{self.default_version}' is not one of {names}")
+        return self
+
+    def version(self, name: str) -> RuntimeVersion:
+        for v in self.versions:
+            if v.version == name:
+                return v
+        raise KeyError(name)

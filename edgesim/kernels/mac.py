@@ -1,0 +1,155 @@
+"""Numba MAC kernels: conv2d (grouped, covers depthwise), fully connected / matmul, with int4 packed variants.
+
+Semantics follow TFLite's reference_integer_ops (ConvPerChannel, DepthwiseConvPerChannel, FullyConnected):
+int32 accumulation of (x + input_offset) * (w + weight_offset), + bias, per-channel MultiplyByQuantizedMultiplier,
++ output zero point, clamp to the fused activation range. Out-of-image taps are skipped, which equals padding
+with the input zero point.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from edgesim.kernels.requant import multiply_by_quantized_multiplier
+
+
+@njit(cache=True, inline="always")
+def _unpack_int4(packed: np.ndarray, start: int, count: int, out: np.ndarray) -> None:
+    # two signed nibbles per byte, low nibble first (element 2k in the low nibble of byte k)
+    for j in range(count):
+        e = start + j
+        b = np.int32(packed[e >> 1])
+        nib = (b >> (4 * (e & 1))) & 0xF
+        out[j] = nib - 16 if nib >= 8 else nib
+
+
+@njit(cache=True, inline="always")
+def _conv_channel(
+    x: np.ndarray, w_oc: np.ndarray, bias: int, in_off: int, oc: int, ic0: int,
+    mult: int, shift: int, out_zp: int, sh: int, sw: int, dh: int, dw: int, pt: int, pl: int,
+    act_min: int, act_max: int, single_rounding: bool, out: np.ndarray,
+) -> None:
+    n_b, in_h, in_w, _ = x.shape
+    kh, kw, ig = w_oc.shape
+    _, out_h, out_w, _ = out.shape
+    for b in range(n_b):
+        for oy in range(out_h):
+            for ox in range(out_w):
+                acc = np.int32(0)
+                for ky in range(kh):
+                    iy = oy * sh - pt + ky * dh
+                    if iy < 0 or iy >= in_h:
+                        continue
+                    for kx in range(kw):
+                        ix = ox * sw - pl + kx * dw
+                        if ix < 0 or ix >= in_w:
+                            continue
+                        for c in range(ig):
+                            acc += (np.int32(x[b, iy, ix, ic0 + c]) + in_off) * np.int32(w_oc[ky, kx, c])
+                acc += bias
+                v = multiply_by_quantized_multiplier(acc, mult, shift, single_rounding) + out_zp
+                v = min(max(v, act_min), act_max)
+                out[b, oy, ox, oc] = v
+
+
+@njit(cache=True)
+def conv2d_int8(
+    x: np.ndarray, w: np.ndarray, bias: np.ndarray, in_zp: int, mult: np.ndarray, shift: np.ndarray,
+    out_zp: int, stride: tuple[int, int], dilation: tuple[int, int], pad_tl: tuple[int, int],
+    out_hw: tuple[int, int], groups: int, act: tuple[int, int], single_rounding: bool,
+) -> np.ndarray:
+    """x int8 NHWC, w int8 OHWI (I = C/groups), bias int32[O]; depthwise = groups C with O = C*multiplier."""
+    n_out = w.shape[0]
+    out = np.empty((x.shape[0], out_hw[0], out_hw[1], n_out), dtype=np.int8)
+    per_group = n_out // groups
+    for oc in range(n_out):
+        ic0 = (oc // per_group) * w.shape[3]
+        _conv_channel(x, w[oc], bias[oc], -in_zp, oc, ic0, mult[oc], shift[oc], out_zp, stride[0], stride[1],
+                      dilation[0], dilation[1], pad_tl[0], pad_tl[1], act[0], act[1], single_rounding, out)
+    return out
+
+
+@njit(cache=True)
+def conv2d_int4(
+    x: np.ndarray, w_packed: np.ndarray, w_shape: tuple[int, int, int, int], bias: np.ndarray, in_zp: int,
+    mult: np.ndarray, shift: np.ndarray, out_zp: int, stride: tuple[int, int], dilation: tuple[int, int],
+    pad_tl: tuple[int, int], out_hw: tuple[int, int], groups: int, act: tuple[int, int], single_rounding: bool,
+) -> np.ndarray:
+    """As conv2d_int8 with OHWI int4 weights packed two per byte; one output channel is unpacked at a time."""
+    n_out, kh, kw, ig = w_shape
+    out = np.empty((x.shape[0], out_hw[0], out_hw[1], n_out), dtype=np.int8)
+    per_group = n_out // groups
+    per_oc = kh * kw * ig
+    buf = np.empty(per_oc, dtype=np.int8)
+    for oc in range(n_out):
+        _unpack_int4(w_packed, oc * per_oc, per_oc, buf)
+        ic0 = (oc // per_group) * ig
+        _conv_channel(x, buf.reshape((kh, kw, ig)), bias[oc], -in_zp, oc, ic0, mult[oc], shift[oc], out_zp,
+                      stride[0], stride[1], dilation[0], dilation[1], pad_tl[0], pad_tl[1], act[0], act[1],
+                      single_rounding, out)
+    return out
+
+
+@njit(cache=True, inline="always")
+def _fc_row(
+    x: np.ndarray, w_row: np.ndarray, bias: int, in_off: int, w_off: int, mult: int, shift: int, out_zp: int,
+    act_min: int, act_max: int, single_rounding: bool, n: int, out: np.ndarray,
+) -> None:
+    for m in range(x.shape[0]):
+        acc = np.int32(0)
+        for k in range(x.shape[1]):
+            acc += (np.int32(x[m, k]) + in_off) * (np.int32(w_row[k]) + w_off)
+        acc += bias
+        v = multiply_by_quantized_multiplier(acc, mult, shift, single_rounding) + out_zp
+        out[m, n] = min(max(v, act_min), act_max)
+
+
+@njit(cache=True)
+def fully_connected_int8(
+    x: np.ndarray, w: np.ndarray, bias: np.ndarray, in_zp: int, w_zp: int, mult: np.ndarray,
+    shift: np.ndarray, out_zp: int, act: tuple[int, int], single_rounding: bool,
+) -> np.ndarray:
+    """x int8 (M, K), w int8 (N, K), bias int32[N] -> int8 (M, N). Also serves batch matmul (bias zeros)."""
+    out = np.empty((x.shape[0], w.shape[0]), dtype=np.int8)
+    for n in range(w.shape[0]):
+        _fc_row(x, w[n], bias[n], -in_zp, -w_zp, mult[n], shift[n], out_zp, act[0], act[1], single_rounding, n,
+                out)
+    return out
+
+
+@njit(cache=True)
+def fully_connected_int4(
+    x: np.ndarray, w_packed: np.ndarray, n_out: int, bias: np.ndarray, in_zp: int, w_zp: int,
+    mult: np.ndarray, shift: np.ndarray, out_zp: int, act: tuple[int, int], single_rounding: bool,
+) -> np.ndarray:
+    """As fully_connected_int8 with (N, K) int4 weights packed two per byte, low nibble first."""
+    k = x.shape[1]
+    out = np.empty((x.shape[0], n_out), dtype=np.int8)
+    buf = np.empty(k, dtype=np.int8)
+    for n in range(n_out):
+        _unpack_int4(w_packed, n * k, k, buf)
+        _fc_row(x, buf, bias[n], -in_zp, -w_zp, mult[n], shift[n], out_zp, act[0], act[1], single_rounding, n,
+                out)
+    return out
+
+
+def pack_int4(values: np.ndarray) -> np.ndarray:
+    """Pack signed int4 values (in [-8, 7], any shape, C order) two per byte, low nibble first."""
+    flat = np.asarray(values, dtype=np.int16).ravel()
+    if flat.size and (flat.min() < -8 or flat.max() > 7):
+        raise ValueError("int4 values must lie in [-8, 7]")
+    if flat.size % 2:
+        flat = np.concatenate([flat, np.zeros(1, dtype=np.int16)])
+    nib = (flat & 0xF).astype(np.uint8)
+    return (nib[0::2] | (nib[1::2] << 4)).astype(np.uint8)
+
+
+def unpack_int4(packed: np.ndarray, count: int) -> np.ndarray:
+    """Inverse of ``pack_int4``: the first ``count`` values as int8."""
+    p = np.asarray(packed, dtype=np.uint8)
+    nib = np.empty(p.size * 2, dtype=np.int16)
+    nib[0::2] = p & 0xF
+    nib[1::2] = p >> 4
+    nib = np.where(nib >= 8, nib - 16, nib)
+    return nib[:count].astype(np.int8)

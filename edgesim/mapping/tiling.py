@@ -1,0 +1,257 @@
+"""Tiling: split an op into tiles whose working set fits the on-chip memory its unit computes from.
+
+Conv/FC/matmul tile output rows x output channels x input channels; other ops tile output rows. Two loop orders
+are weighed by off-chip bytes: "rows_outer" re-fetches weights once per row tile unless the whole weight tensor
+stays resident, "channels_outer" keeps each weight slice resident and re-reads the input once per channel tile.
+Units with a DMA engine (mac_array, systolic) double-buffer, so their working set counts twice.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from edgesim.errors import MappingError
+from edgesim.ir import attrs as A
+from edgesim.ir.graph import Graph, Node
+from edgesim.ir.ops import OpClass, OpKind
+from edgesim.ir.work import NodeWork
+from edgesim.mapping.plan import MemTraffic, TileGroup
+
+ON_CHIP_KINDS = ("sram", "tcm", "cache")
+DMA_UNIT_KINDS = ("mac_array", "systolic")
+_ACC_BYTES = 4  # partial sums are int32/fp32 while the input-channel loop is split
+
+
+@dataclass(frozen=True)
+class Tiling:
+    groups: tuple[TileGroup, ...]
+    traffic: tuple[MemTraffic, ...]  # summed over all tiles, re-reads included
+    local_memory: str  # the on-chip memory tiles are staged in ("" when the op is not tiled)
+    tile_shape: tuple[int, int, int]  # (rows, output channels, input channels) of a full tile
+    loop_order: str
+    working_set_bytes: int  # of one full tile, double-buffering included
+
+
+def _halve_series(n: int) -> list[int]:
+    """n, ceil(n/2), ceil(n/4), ..., 1 without repeats."""
+    out = [n]
+    while out[-1] > 1:
+        out.append(math.ceil(out[-1] / 2))
+    return out
+
+
+def local_memory(profile: Any, unit: Any) -> Any | None:
+    """The on-chip memory the unit stages tiles in: the smallest SRAM/TCM/cache it reaches."""
+    mems = [profile.memory(m) for m in unit.memories]
+    on_chip = [m for m in mems if m.kind.value in ON_CHIP_KINDS and m.write_bw_bytes_per_cycle > 0]
+    if not on_chip:
+        return None
+    return min(on_chip, key=lambda m: (m.size_bytes, m.name))
+
+
+@dataclass(frozen=True)
+class _MacShape:
+    batch: int
+    out_rows: int  # per batch element
+    out_width: int
+    in_width: int
+    c_out: int
+    c_in: int  # per group, the reduction channels
+    kernel_rows: int  # effective (dilated) kernel height
+    kernel_cols: int
+    stride_rows: int
+    depthwise: bool
+    in_bytes: int  # bytes per input element
+    w_bytes: int
+    out_bytes: int
+    weight_total: int
+    input_total: int
+    output_total: int
+
+
+def _mac_shape(graph: Graph, node: Node, work: NodeWork) -> _MacShape:
+    x = graph.tensors[node.inputs[0]]
+    out = graph.tensors[node.outputs[0]]
+    w = graph.tensors[node.inputs[1]]
+    in_b = max(1, work.input_bytes // max(x.num_elements, 1))
+    out_b = max(1, work.output_bytes // max(out.num_elements, 1))
+    w_b = max(1, w.nbytes // max(w.num_elements, 1))
+    if node.op in (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D) and len(x.shape) == 4:
+        a: A.ConvAttrs = node.attrs
+        hax, wax = a.layout.spatial_axes()
+        cax = a.layout.channel_axis()
+        kh = (a.kernel_hw[0] - 1) * a.dilation_hw[0] + 1
+        kw = (a.kernel_hw[1] - 1) * a.dilation_hw[1] + 1
+        depthwise = node.op is OpKind.DEPTHWISE_CONV2D
+        c_in = 1 if depthwise else x.shape[cax] // max(a.groups, 1)
+        return _MacShape(x.shape[0], out.shape[hax], out.shape[wax], x.shape[wax], out.shape[cax], c_in, kh, kw,
+                         a.stride_hw[0], depthwise, in_b, w_b, out_b, work.weight_bytes, work.input_bytes,
+                         work.output_bytes)
+    # FC / matmul (and any other MAC op): rows = all output positions, a 1x1 "convolution".
+    c_out = out.shape[-1] if out.shape else 1
+    k = max(1, work.macs // max(out.num_elements, 1))
+    rows = max(1, out.num_elements // max(c_out, 1))
+    return _MacShape(1, rows, 1, 1, c_out, k, 1, 1, 1, False, in_b, w_b, out_b, work.weight_bytes,
+                     work.input_bytes, work.output_bytes)
+
+
+def _working_set(s: _MacShape, th: int, tc: int, tk: int) -> int:
+    in_rows = (th - 1) * s.stride_rows + s.kernel_rows
+    ch_in = tc if s.depthwise else tk
+    inp = in_rows * s.in_width * ch_in * s.in_bytes
+    wt = s.kernel_rows * s.kernel_cols * tk * tc * s.w_bytes if not s.depthwise else (
+        s.kernel_rows * s.kernel_cols * tc * s.w_bytes)
+    acc = s.out_bytes if tk >= s.c_in else _ACC_BYTES
+    return inp + wt + th * s.out_width * tc * acc
+
+
+def _input_read_factor(s: _MacShape, th: int) -> float:
+    """Input rows fetched over all row tiles / input rows: the halo overlap between row tiles."""
+    n_rt = math.ceil(s.out_rows / th)
+    if n_rt == 1:
+        return 1.0
+    in_rows_total = (s.out_rows - 1) * s.stride_rows + s.kernel_rows
+    fetched = n_rt * ((th - 1) * s.stride_rows + s.kernel_rows)
+    return max(1.0, fetched / max(in_rows_total, 1))
+
+
+def _mac_traffic(s: _MacShape, th: int, tc: int, tk: int) -> tuple[str, int, int]:
+    """(loop order, input bytes read, weight bytes read) with re-reads, the cheaper of the two loop orders."""
+    n_rt = math.ceil(s.out_rows / th)
+    n_ct = math.ceil(s.c_out / tc)
+    n_kt = math.ceil(s.c_in / tk) if not s.depthwise else 1
+    inp_once = s.input_total * _input_read_factor(s, th)
+    # rows_outer: the input patch of a row tile is reused over channel tiles only if all of it stays resident
+    # (n_kt == 1); weights stay resident only when one slice is all of them.
+    w_rows_outer = s.weight_total * (1 if (n_ct == 1 and n_kt == 1) else n_rt * s.batch)
+    in_rows_outer = inp_once * (1 if n_kt == 1 else n_ct) if not s.depthwise else inp_once
+    # channels_outer: a weight slice stays resident over all rows; the input is re-read per channel tile.
+    w_ch_outer = s.weight_total
+    in_ch_outer = inp_once * (n_ct if not s.depthwise else 1)
+    a = ("rows_outer", int(round(in_rows_outer)), int(w_rows_outer))
+    b = ("channels_outer", int(round(in_ch_outer)), int(w_ch_outer))
+    return a if a[1] + a[2] <= b[1] + b[2] else b
+
+
+def _split(total: int, count: int) -> tuple[int, int]:
+    """(bytes per tile for the first count-1 tiles, bytes of the last tile) so the sum is exact."""
+    per = total // count
+    return per, total - per * (count - 1)
+
+
+def _groups(count: int, compute_cycles: float, traffic: dict[str, list[int]], ws: int) -> tuple[TileGroup, ...]:
+    """Spread an op's totals over ``count`` tiles: count-1 identical tiles plus a last one taking remainders."""
+    if count <= 1:
+        return (TileGroup(1, compute_cycles, tuple(MemTraffic(m, r, w) for m, (r, w) in traffic.items()), ws),)
+    per_c = compute_cycles / count
+    first: list[MemTraffic] = []
+    last: list[MemTraffic] = []
+    for m, (r, w) in traffic.items():
+        r0, r1 = _split(r, count)
+        w0, w1 = _split(w, count)
+        first.append(MemTraffic(m, r0, w0))
+        last.append(MemTraffic(m, r1, w1))
+    if first == last:
+        return (TileGroup(count, per_c, tuple(first), ws),)
+    return (TileGroup(count - 1, per_c, tuple(first), ws), TileGroup(1, per_c, tuple(last), ws))
+
+
+def _add(traffic: dict[str, list[int]], mem: str, read: int, write: int) -> None:
+    t = traffic.setdefault(mem, [0, 0])
+    t[0] += read
+    t[1] += write
+
+
+def tile_op(graph: Graph, node: Node, unit: Any, profile: Any, work: NodeWork, compute_cycles: float,
+            act_mem: str, w_mem: str) -> Tiling:
+    """Choose tile sizes and loop order for ``node`` on ``unit`` and count the bytes each tile moves."""
+    local = local_memory(profile, unit)
+    dma = unit.kind.value in DMA_UNIT_KINDS
+    act_on_chip = profile.memory(act_mem).kind.value in ON_CHIP_KINDS
+    whole: dict[str, list[int]] = {}
+    _add(whole, act_mem, work.input_bytes, work.output_bytes)
+    if work.weight_bytes:
+        _add(whole, w_mem, work.weight_bytes, 0)
+    whole_ws = work.input_bytes + work.output_bytes + work.weight_bytes
+    if local is None or (not dma and act_on_chip):
+        # A CPU computes straight from SRAM/TCM (no DMA): one tile, weights streamed from where they live.
+        return Tiling(_groups(1, compute_cycles, whole, whole_ws), _traffic(whole), "", (0, 0, 0), "whole", whole_ws)
+    capacity = local.size_bytes
+    buffers = 2 if dma else 1
+    if node.op.op_class is OpClass.MAC and len(node.inputs) > 1 and node.inputs[1]:
+        return _tile_mac(graph, node, work, compute_cycles, act_mem, w_mem, local.name, capacity, buffers)
+    return _tile_rows(graph, node, work, compute_cycles, act_mem, w_mem, local.name, capacity, buffers)
+
+
+def _traffic(t: dict[str, list[int]]) -> tuple[MemTraffic, ...]:
+    return tuple(MemTraffic(m, r, w) for m, (r, w) in t.items())
+
+
+def _tile_mac(graph: Graph, node: Node, work: NodeWork, compute_cycles: float, act_mem: str, w_mem: str,
+              local: str, capacity: int, buffers: int) -> Tiling:
+    s = _mac_shape(graph, node, work)
+    best: tuple[int, int, int, int, str, int, int] | None = None  # (bytes, tiles, th, tc, order, in, w)
+    tk_fit = 0
+    k_series = [s.c_in] if s.depthwise else _halve_series(s.c_in)
+    for tk in k_series:
+        for th in _halve_series(s.out_rows):
+            for tc in _halve_series(s.c_out):
+                if _working_set(s, th, tc, tk) * buffers > capacity:
+                    continue
+                order, rd_in, rd_w = _mac_traffic(s, th, tc, tk)
+                tiles = s.batch * math.ceil(s.out_rows / th) * math.ceil(s.c_out / tc) * (
+                    1 if s.depthwise else math.ceil(s.c_in / tk))
+                key = (rd_in + rd_w, tiles, th, tc, order, rd_in, rd_w)
+                if best is None or key[:2] < best[:2]:
+                    best = key
+        if best is not None:
+            tk_fit = tk
+            break  # splitting the reduction further only adds partial-sum traffic
+    if best is None:
+        need = _working_set(s, 1, 1, 1) * buffers
+        raise MappingError(
+            f"cannot tile {node.op.value}: the smallest tile needs {need} bytes but '{local}' holds {capacity}",
+            node=node.name,
+        )
+    _, tiles, th, tc, order, rd_in, rd_w = best
+    traffic: dict[str, list[int]] = {}
+    _add(traffic, act_mem, rd_in, s.output_total)
+    if s.weight_total:
+        _add(traffic, w_mem, rd_w, 0)
+    ws = _working_set(s, th, tc, tk_fit) * buffers
+    return Tiling(_groups(tiles, compute_cycles, traffic, ws), _traffic(traffic), local, (th, tc, tk_fit), order, ws)
+
+
+def _tile_rows(graph: Graph, node: Node, work: NodeWork, compute_cycles: float, act_mem: str, w_mem: str,
+               local: str, capacity: int, buffers: int) -> Tiling:
+    out = graph.tensors[node.outputs[0]]
+    rows = max(1, out.num_elements // max(out.shape[-1], 1)) if out.shape else 1
+    if node.op.info.op_class is OpClass.POOL and len(out.shape) == 4:
+        a = node.attrs
+        rows = out.shape[0] * out.shape[a.layout.spatial_axes()[0]]
+    streamed = work.input_bytes + work.output_bytes
+    resident = work.weight_bytes  # tables/biases stay resident over all row tiles
+    per_row = math.ceil(streamed / rows)
+    if (per_row + resident) * buffers > capacity:
+        raise MappingError(
+            f"cannot tile {node.op.value}: one row needs {(per_row + resident) * buffers} bytes but '{local}' "
+            f"holds {capacity}",
+            node=node.name,
+        )
+    th = max(1, min(rows, (capacity // buffers - resident) // max(per_row, 1)))
+    tiles = math.ceil(rows / th)
+    traffic: dict[str, list[int]] = {}
+    _add(traffic, act_mem, work.input_bytes, work.output_bytes)
+    if work.weight_bytes:
+        _add(traffic, w_mem, work.weight_bytes, 0)
+    ws = (min(th * per_row, streamed) + resident) * buffers
+    groups = _groups(tiles, compute_cycles, {act_mem: [work.input_bytes, work.output_bytes]}, ws)
+    if work.weight_bytes:
+        # Resident operands arrive with the first tile.
+        g0 = groups[0]
+        first = TileGroup(1, g0.compute_cycles, g0.traffic + (MemTraffic(w_mem, work.weight_bytes, 0),), ws)
+        rest = ((TileGroup(g0.count - 1, g0.compute_cycles, g0.traffic, ws),) if g0.count > 1 else ())
+        groups = (first,) + rest + groups[1:]
+    return Tiling(groups, _traffic(traffic), local, (th, 0, 0), "rows", ws)

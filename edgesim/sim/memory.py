@@ -1,0 +1,54 @@
+"""Memory levels as SimPy resources: one port per level, shared by every unit and DMA channel using it."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+PS_PER_S = 10**12
+
+
+def seconds_to_ps(seconds: float) -> int:
+    return int(round(seconds * PS_PER_S))
+
+
+class MemoryPort:
+    """A memory level's data port: transfers queue for it (contention) and hold it for bytes / bandwidth.
+
+    The access latency is paid after the port is released, as pipelined requests overlap their latency.
+    """
+
+    def __init__(self, env: simpy.Environment, level: Any, profile_clock_mhz: float) -> None:
+        self.env = env
+        self.name: str = level.name
+        self.kind: str = level.kind.value
+        self.port = simpy.Resource(env, capacity=1)
+        self.read_bps = float(level.read_bw_bytes_per_s(profile_clock_mhz))
+        self.write_bps = float(level.write_bw_bytes_per_s(profile_clock_mhz))
+        clock_hz = (level.clock_mhz if level.clock_mhz is not None else profile_clock_mhz) * 1e6
+        self.latency_ps = seconds_to_ps(level.latency_cycles / clock_hz)
+        self.busy_ps = 0
+        self.intervals: list[tuple[int, int, str]] = []
+
+    def service_ps(self, read_bytes: int, write_bytes: int) -> int:
+        ps = seconds_to_ps(read_bytes / self.read_bps) if read_bytes else 0
+        if write_bytes and self.write_bps > 0:
+            ps += seconds_to_ps(write_bytes / self.write_bps)
+        return ps
+
+    def transfer(self, read_bytes: int, write_bytes: int, what: str) -> Generator[Any, Any, None]:
+        """Process: move the bytes through this port."""
+        if not read_bytes and not write_bytes:
+            return
+        with self.port.request() as req:
+            yield req
+            start = self.env.now
+            service = self.service_ps(read_bytes, write_bytes)
+            if service:
+                yield self.env.timeout(service)
+            self.busy_ps += service
+            self.intervals.append((start, self.env.now, what))
+        if self.latency_ps:
+            yield self.env.timeout(self.latency_ps)

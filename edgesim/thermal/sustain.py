@@ -1,0 +1,215 @@
+"""Minutes to hours of sustained inference on two time scales.
+
+One inference is estimated once per DVFS operating point and reused; the thermal RC network (exact exponential
+integration), the fan and the governor then step on windows of ``window_s`` seconds, each window drawing the average
+power of the inferences it holds. Thermal time constants are seconds to minutes, so averaging power over sub-second
+windows loses nothing visible, and an hour of simulated time is a few thousand steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edgesim.cost.analytic import estimate_schedule, voltage_at
+from edgesim.errors import EdgesimError
+from edgesim.ir.graph import Graph
+from edgesim.mapping.mapper import build_schedule
+from edgesim.sim.thermal import RCLink, ThermalNetwork
+from edgesim.thermal.governor import FanController, GovernorKind, ThermalThrottle, choose_frequency
+
+
+@dataclass(frozen=True)
+class OperatingPointResult:
+    freq_mhz: float
+    voltage_v: float
+    latency_s: float
+    dynamic_energy_j: float  # per inference, without static power
+    static_power_w: float
+
+
+@dataclass(frozen=True)
+class SustainResult:
+    hw: str
+    model: str
+    duration_s: float
+    rate_hz: float | None
+    governor: str
+    ambient_c: float
+    throttled: bool
+    throttle_onset_s: float | None
+    max_temp_c: float
+    final_temp_c: float
+    mean_latency_s: float
+    energy_per_inference_j: float
+    inferences: float
+    frames_missed: float
+    average_power_w: float
+    time_s: tuple[float, ...] = field(repr=False)
+    temp_c: tuple[float, ...] = field(repr=False)
+    freq_mhz: tuple[float, ...] = field(repr=False)
+    latency_s: tuple[float, ...] = field(repr=False)
+    power_w: tuple[float, ...] = field(repr=False)
+    energy_per_inference_series_j: tuple[float, ...] = field(repr=False)
+    fan_pct: tuple[float, ...] = field(repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "hw": self.hw, "model": self.model, "duration_s": self.duration_s, "rate_hz": self.rate_hz,
+            "governor": self.governor, "ambient_c": self.ambient_c, "throttled": self.throttled,
+            "throttle_onset_s": self.throttle_onset_s, "max_temp_c": self.max_temp_c,
+            "final_temp_c": self.final_temp_c, "mean_latency_s": self.mean_latency_s,
+            "energy_per_inference_j": self.energy_per_inference_j, "inferences": self.inferences,
+            "frames_missed": self.frames_missed, "average_power_w": self.average_power_w,
+            "series": {
+                "time_s": list(self.time_s), "temp_c": list(self.temp_c), "freq_mhz": list(self.freq_mhz),
+                "latency_s": list(self.latency_s), "power_w": list(self.power_w),
+                "energy_per_inference_j": list(self.energy_per_inference_series_j), "fan_pct": list(self.fan_pct),
+            },
+        }
+
+
+def characterise(graph: Graph, profile: Any, runtime: Any = None, version: Any = None) -> list[OperatingPointResult]:
+    """One estimate per DVFS operating point (the multi-timescale cache)."""
+    points = sorted({p.freq_mhz for p in profile.dvfs.operating_points} | {profile.clock_mhz})
+    points = [f for f in points if f <= max(p.freq_mhz for p in profile.dvfs.operating_points) + 1e-9]
+    out = []
+    for f in points:
+        prof_f = profile.with_clock(f)
+        est = estimate_schedule(build_schedule(graph, prof_f, runtime, version), prof_f)
+        static_w = prof_f.power.static_power_mw * 1e-3
+        dyn = max(est.energy_j - static_w * est.latency_s, 0.0)
+        out.append(OperatingPointResult(f, voltage_at(prof_f, f), est.latency_s, dyn, static_w))
+    return out
+
+
+def _network(profile: Any) -> tuple[ThermalNetwork, int | None]:
+    th = profile.thermal
+    links = [RCLink(link.a, link.b, link.resistance_k_per_w) for link in th.links]
+    net = ThermalNetwork([(n.name, n.capacitance_j_per_k) for n in th.nodes], links, th.ambient_c)
+    fan_idx = None
+    if th.fan_link:
+        names = [f"{link.a}-{link.b}" for link in th.links]
+        if th.fan_link not in names:
+            raise EdgesimError(f"fan_link '{th.fan_link}' is not one of the links {names}", field="thermal.fan_link")
+        fan_idx = names.index(th.fan_link)
+    return net, fan_idx
+
+
+def sustain(
+    graph: Graph,
+    profile: Any,
+    *,
+    runtime: Any = None,
+    version: Any = None,
+    duration_s: float = 600.0,
+    rate_hz: float | None = None,
+    ambient_c: float | None = None,
+    governor: GovernorKind = GovernorKind.PERFORMANCE,
+    window_s: float = 0.5,
+    points: list[OperatingPointResult] | None = None,
+) -> SustainResult:
+    """Run ``graph`` back to back (``rate_hz`` None) or at ``rate_hz`` for ``duration_s`` seconds."""
+    if duration_s <= 0:
+        raise EdgesimError("--duration must be positive")
+    if rate_hz is not None and rate_hz <= 0:
+        raise EdgesimError("--rate must be positive")
+    if ambient_c is not None:
+        profile = profile.model_copy(update={"thermal": profile.thermal.model_copy(update={"ambient_c": ambient_c})})
+    ops = points or characterise(graph, profile, runtime, version)
+    by_f = {p.freq_mhz: p for p in ops}
+    freqs = sorted(by_f)
+    lat = {f: by_f[f].latency_s for f in freqs}
+    th = profile.thermal
+    base_net, fan_idx = _network(profile)
+    nets: dict[int, ThermalNetwork] = {-1: base_net}
+    fan = FanController(th.fan_curve, th.fan_hysteresis_c)
+    throttle = ThermalThrottle(th.trip_points)
+    trip = throttle.initial()
+    power_node, sensor = base_net.index[th.power_node], base_net.index[th.sensor_node]
+    idle_w = profile.power.idle_power_mw * 1e-3
+    temps = base_net.initial()
+    fan_level = -1
+    period = 1.0 / rate_hz if rate_hz else None
+    steps = int(np.ceil(duration_s / window_s))
+    series: dict[str, list[float]] = {k: [] for k in ("t", "T", "f", "lat", "p", "e", "fan")}
+    onset: float | None = None
+    total_inf = total_missed = total_energy = 0.0
+    lat_weighted = 0.0
+    t = 0.0
+    for _ in range(steps):
+        dt = min(window_s, duration_s - t)
+        cap = throttle.cap_mhz(trip)
+        f = choose_frequency(governor, freqs, lat, period, cap)
+        if cap is not None and cap < max(freqs) and onset is None:
+            onset = t
+        op = by_f[f]
+        if period is None:
+            done = dt / op.latency_s
+            busy = 1.0
+            missed = 0.0
+        else:
+            wanted = dt / period
+            done = min(wanted, dt / op.latency_s)
+            missed = wanted - done
+            busy = min(1.0, done * op.latency_s / dt)
+        power = op.static_power_w + done * op.dynamic_energy_j / dt + (1.0 - busy) * idle_w
+        net = nets.get(fan_level)
+        if net is None:
+            assert fan_idx is not None
+            net = base_net.with_resistance_scale(fan_idx, fan.resistance_scale(fan_level))
+            nets[fan_level] = net
+        p_vec = np.zeros(len(net.names))
+        p_vec[power_node] = power
+        temps = net.step(temps, p_vec, dt)
+        t += dt
+        t_sensor = float(temps[sensor])
+        trip = throttle.update(trip, t_sensor)
+        if fan_idx is not None:
+            fan_level = fan.update(fan_level, t_sensor)
+        total_inf += done
+        total_missed += missed
+        energy_window = power * dt
+        total_energy += energy_window
+        lat_weighted += done * op.latency_s
+        series["t"].append(t)
+        series["T"].append(t_sensor)
+        series["f"].append(f)
+        series["lat"].append(op.latency_s)
+        series["p"].append(power)
+        series["e"].append(op.dynamic_energy_j + op.static_power_w * op.latency_s)
+        series["fan"].append(fan.speed_pct(fan_level))
+    return SustainResult(
+        hw=profile.id, model=graph.name, duration_s=duration_s, rate_hz=rate_hz, governor=governor.value,
+        ambient_c=th.ambient_c, throttled=onset is not None, throttle_onset_s=onset,
+        max_temp_c=max(series["T"]), final_temp_c=series["T"][-1],
+        mean_latency_s=lat_weighted / total_inf if total_inf else 0.0,
+        energy_per_inference_j=float(np.mean(series["e"])),
+        inferences=total_inf, frames_missed=total_missed, average_power_w=total_energy / duration_s,
+        time_s=tuple(series["t"]), temp_c=tuple(series["T"]), freq_mhz=tuple(series["f"]),
+        latency_s=tuple(series["lat"]), power_w=tuple(series["p"]),
+        energy_per_inference_series_j=tuple(series["e"]), fan_pct=tuple(series["fan"]),
+    )
+
+
+@dataclass(frozen=True)
+class BatteryLife:
+    capacity_j: float
+    average_power_w: float
+    hours: float
+    inferences_per_charge: float
+
+
+def battery_life(energy_per_inference_j: float, latency_s: float, rate_hz: float, sleep_power_w: float,
+                 capacity_wh: float) -> BatteryLife:
+    """Duty-cycled life: each period runs one inference and sleeps for the rest."""
+    period = 1.0 / rate_hz
+    if latency_s > period:
+        raise EdgesimError(f"an inference takes {latency_s:.4g} s, longer than the period {period:.4g} s at "
+                           f"{rate_hz:g} Hz")
+    energy_per_period = energy_per_inference_j + sleep_power_w * (period - latency_s)
+    avg = energy_per_period / period
+    cap_j = capacity_wh * 3600.0
+    return BatteryLife(cap_j, avg, cap_j / avg / 3600.0, cap_j / energy_per_period)
