@@ -79,6 +79,7 @@ class _Exporter:
         self.float_of: dict[str, str] = {}  # quantized IR tensor -> name of its dequantized float value
         self.int_of: dict[str, str] = {}  # quantized IR tensor -> name of its integer value
         self.graph_outputs = set(graph.outputs)
+        self.qnames: dict[str, tuple[str, str, int | None]] = {}
         self.extra: dict[str, Tensor] = {}  # constants re-laid-out for NCHW (NHWC graphs)
         self.permuted: dict[tuple[str, tuple[int, ...]], str] = {}
         self.names: set[str] = set(graph.tensors)
@@ -123,26 +124,23 @@ class _Exporter:
 
     # -- quantization -----------------------------------------------------------------------------------------
     def qparams(self, t: Tensor) -> tuple[str, str, int | None]:
+        """Names of the scale and zero-point initializers of ``t`` (made once per tensor), and its axis."""
+        if t.name in self.qnames:
+            return self.qnames[t.name]
         q = t.quant
         assert q is not None
-        scale_name, zp_name = f"{t.name}__scale", f"{t.name}__zero_point"
-        if scale_name in self.inits:
-            return scale_name, zp_name, self._axis(t, q)
-        zp_np = np.dtype(t.dtype.numpy()) if t.dtype not in (DType.INT4, DType.UINT4) else (
-            np.dtype(np.int8) if t.dtype is DType.INT4 else np.dtype(np.uint8))
+        zp_np = np.int8 if t.dtype is DType.INT4 else np.uint8 if t.dtype is DType.UINT4 else t.dtype.numpy()
         axis = self._axis(t, q)
-        if axis is None:
+        if axis is None or (len(q.scales) == 1 and t.shape and t.shape[axis] != 1):
+            axis = None
             scale = np.array(q.scales[0], dtype=np.float32)
             zp = np.array(q.zero_points[0], dtype=zp_np)
         else:
             scale = np.asarray(q.scales, dtype=np.float32)
             zp = np.asarray(q.zero_points, dtype=zp_np)
-            if scale.size == 1 and t.shape and t.shape[axis] != 1:
-                scale, zp = scale.reshape(()), zp.reshape(())
-                axis = None
-        self.init(scale_name, scale, exact=True)
-        self.init(zp_name, zp, exact=True)
-        return scale_name, zp_name, axis
+        names = (self.init(f"{t.name}__scale", scale), self.init(f"{t.name}__zero_point", zp), axis)
+        self.qnames[t.name] = names
+        return names
 
     @staticmethod
     def _axis(t: Tensor, q: QuantParams) -> int | None:

@@ -7,7 +7,7 @@ heat) are checked here so the cost model and thermal simulator can trust the obj
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -21,7 +21,7 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Precision(str, Enum):
+class Precision(StrEnum):
     INT4 = "int4"
     INT8 = "int8"
     INT16 = "int16"
@@ -29,26 +29,26 @@ class Precision(str, Enum):
     FP32 = "fp32"
 
 
-class UnitKind(str, Enum):
+class UnitKind(StrEnum):
     CPU = "cpu"
     MAC_ARRAY = "mac_array"
     SYSTOLIC = "systolic"
     VECTOR = "vector"
 
 
-class Dataflow(str, Enum):
+class Dataflow(StrEnum):
     OS = "os"
     WS = "ws"
     IS = "is"
 
 
-class SparsitySupport(str, Enum):
+class SparsitySupport(StrEnum):
     WEIGHT_ZERO_SKIP = "weight_zero_skip"
     ACTIVATION_ZERO_SKIP = "activation_zero_skip"
     NM_2_4 = "nm_2_4"
 
 
-class MemoryKind(str, Enum):
+class MemoryKind(StrEnum):
     SRAM = "sram"
     TCM = "tcm"
     CACHE = "cache"
@@ -57,7 +57,7 @@ class MemoryKind(str, Enum):
     HOST_LINK = "host_link"
 
 
-class ChipKind(str, Enum):
+class ChipKind(StrEnum):
     MCU = "mcu"
     NPU = "npu"
     SOC = "soc"

@@ -14,8 +14,9 @@ from edgesim.errors import EdgesimError
 from edgesim.ir.graph import Graph
 from edgesim.ir.verify import verify_graph
 from edgesim.zoo import cnn, vit
+from edgesim.zoo.spaces import Choice, SearchSpace, Stage, search_space, search_spaces
 
-# name -> (builder, default resolution, default classes, input channels, input height/width ratio)
+# name -> (builder, default input height/width, default number of classes, input channels)
 _Builder = Callable[..., Graph]
 _MODELS: dict[str, tuple[_Builder, tuple[int, int], int, int]] = {
     "mobilenet_v1": (cnn.mobilenet_v1, (224, 224), 1000, 3),
@@ -86,4 +87,4 @@ def build(name: str, **choices: Any) -> Graph:
     return verify_graph(graph)
 
 
-__all__ = ["build", "names"]
+__all__ = ["Choice", "SearchSpace", "Stage", "build", "names", "search_space", "search_spaces"]

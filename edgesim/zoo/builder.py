@@ -48,7 +48,7 @@ class GraphBuilder:
         self._counts: dict[str, int] = {}
 
     # -- bookkeeping ---------------------------------------------------------------------------------
-    def _uid(self, prefix: str) -> str:
+    def uid(self, prefix: str) -> str:
         n = self._counts.get(prefix, 0)
         self._counts[prefix] = n + 1
         return f"{prefix}_{n}"
@@ -68,7 +68,7 @@ class GraphBuilder:
 
     def node(self, op: OpKind, inputs: list[str], attrs: Any, prefix: str | None = None,
              num_outputs: int = 1) -> list[str]:
-        name = self._uid(prefix or op.value.lower())
+        name = self.uid(prefix or op.value.lower())
         outs = [f"{name}_out" if num_outputs == 1 else f"{name}_out{i}" for i in range(num_outputs)]
         node = Node(name, op, tuple(inputs), tuple(outs), attrs)
         shapes = infer_node(node, [self.tensors[i] if i else None for i in inputs])
@@ -97,7 +97,7 @@ class GraphBuilder:
         if padding is None:
             padding = A.Padding((kh - 1) // 2, (kw - 1) // 2, (kh - 1) // 2, (kw - 1) // 2)
         depthwise = groups > 1 and groups == cin and cout == cin
-        name = self._uid("dwconv" if depthwise else "conv")
+        name = self.uid("dwconv" if depthwise else "conv")
         w = self.const(f"{name}_w", self._he((cout, cin // groups, kh, kw), (cin // groups) * kh * kw))
         ins = [x, w]
         if bias:
@@ -118,7 +118,7 @@ class GraphBuilder:
 
     def bn(self, x: str, epsilon: float = 1e-5) -> str:
         c = self.shape(x)[1]
-        prefix = self._uid("bn")
+        prefix = self.uid("bn")
         params = [
             self.const(f"{prefix}_gamma", np.ones(c, np.float32)),
             self.const(f"{prefix}_beta", np.zeros(c, np.float32)),
@@ -183,7 +183,7 @@ class GraphBuilder:
 
     def fc(self, x: str, out_features: int, bias: bool = True, gain: float = 1.0) -> str:
         in_features = self.shape(x)[-1]
-        name = self._uid("fc")
+        name = self.uid("fc")
         w = self.const(f"{name}_w", self._he((out_features, in_features), in_features, gain))
         ins = [x, w]
         if bias:

@@ -9,6 +9,7 @@ from edgesim.ir import attrs as A
 from edgesim.ir.graph import Graph
 from edgesim.ir.ops import OpKind
 from edgesim.zoo.builder import GraphBuilder, make_divisible, same_padding
+from edgesim.zoo.spaces import search_space
 
 Shape4 = tuple[int, int, int, int]
 
@@ -92,19 +93,8 @@ def mobilenet_v3_small(input_shape: Shape4, num_classes: int) -> Graph:
     return b.build([_mbv3_head(b, x, 576, 1024, num_classes)])
 
 
-# The once-for-all MobileNetV3 space (Cai et al. 2020): 5 stages of up to 4 blocks after a fixed first block.
-OFA_WIDTHS = (24, 40, 80, 112, 160)
-OFA_STRIDES = (2, 2, 2, 1, 2)
-OFA_SE = (False, True, False, True, True)
-OFA_ACTS = ("relu", "relu", "hswish", "hswish", "hswish")
-OFA_KERNELS = (3, 5, 7)
-OFA_EXPANDS = (3, 4, 6)
-OFA_DEPTHS = (2, 3, 4)
-# Closest to the published MobileNetV3-Large: its stage-3 expansions 2.5/2.3 are not in the space, so those
-# blocks use 3 (about 2% more MACs than the paper's model).
-OFA_DEFAULT_KERNELS = (3, 3, 3, 3, 5, 5, 5, 5, 3, 3, 3, 3, 3, 3, 3, 3, 5, 5, 5, 5)
-OFA_DEFAULT_EXPANDS = (4, 3, 3, 3, 3, 3, 3, 3, 6, 3, 3, 3, 6, 6, 6, 6, 6, 6, 6, 6)
-OFA_DEFAULT_DEPTHS = (2, 3, 4, 2, 3)
+# The once-for-all MobileNetV3 space (Cai et al. 2020) is data: workloads/ofa_mobilenet_v3.yaml.
+OFA_SPACE = "ofa_mobilenet_v3"
 
 
 def _check_choices(name: str, values: Sequence[int] | None, length: int, allowed: tuple[int, ...],
@@ -125,18 +115,21 @@ def _check_choices(name: str, values: Sequence[int] | None, length: int, allowed
 
 def mobilenet_v3_large(input_shape: Shape4, num_classes: int, kernel_sizes: Sequence[int] | None = None,
                        expand_ratios: Sequence[int] | None = None, depths: Sequence[int] | None = None) -> Graph:
-    ks = _check_choices("kernel_sizes", kernel_sizes, 20, OFA_KERNELS, OFA_DEFAULT_KERNELS)
-    es = _check_choices("expand_ratios", expand_ratios, 20, OFA_EXPANDS, OFA_DEFAULT_EXPANDS)
-    ds = _check_choices("depths", depths, 5, OFA_DEPTHS, OFA_DEFAULT_DEPTHS)
+    sp = search_space(OFA_SPACE)
+    picked = []
+    for name, value in (("kernel_sizes", kernel_sizes), ("expand_ratios", expand_ratios), ("depths", depths)):
+        c = sp.choice(name)
+        picked.append(_check_choices(name, value, c.length, c.values, tuple(sp.defaults[name])))
+    ks, es, ds = picked
     b, x = _start("mobilenet_v3_large", input_shape)
     x = b.conv_bn_act(x, 16, 3, 2, act="hswish")
     x = _inverted_residual(b, x, 16, 3, 1, 16, "relu")  # fixed first block, expansion 1
-    for stage in range(5):
-        for i in range(ds[stage]):
-            j = stage * 4 + i
+    for s, stage in enumerate(sp.stages):
+        for i in range(ds[s]):
+            j = s * sp.blocks_per_stage + i
             cin = b.shape(x)[1]
-            x = _inverted_residual(b, x, OFA_WIDTHS[stage], ks[j], OFA_STRIDES[stage] if i == 0 else 1,
-                                   make_divisible(cin * es[j], 8), OFA_ACTS[stage], OFA_SE[stage])
+            x = _inverted_residual(b, x, stage.width, ks[j], stage.stride if i == 0 else 1,
+                                   make_divisible(cin * es[j], 8), stage.act, stage.se)
     return b.build([_mbv3_head(b, x, 960, 1280, num_classes)])
 
 

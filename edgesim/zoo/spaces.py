@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -85,7 +85,7 @@ def _is_space(path: Path) -> bool:
     return isinstance(data, dict) and "choices" in data and "model" in data
 
 
-@lru_cache(maxsize=None)
+@cache
 def search_space(name: str = "ofa_mobilenet_v3") -> SearchSpace:
     path = _workloads_dir() / f"{name}.yaml"
     if not path.is_file():

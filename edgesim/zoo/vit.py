@@ -17,7 +17,7 @@ from edgesim.zoo.builder import GraphBuilder
 
 def _layer_norm(b: GraphBuilder, x: str) -> str:
     d = b.shape(x)[-1]
-    name = b._uid("ln")
+    name = b.uid("ln")
     gamma = b.const(f"{name}_gamma", np.ones(d, np.float32))
     beta = b.const(f"{name}_beta", np.zeros(d, np.float32))
     return b.one(OpKind.LAYER_NORM, [x, gamma, beta], A.LayerNormAttrs(axis=-1, epsilon=1e-6), prefix="layernorm")
@@ -32,7 +32,7 @@ def _attention(b: GraphBuilder, x: str, heads: int) -> str:
     k = b.transpose(b.reshape(k, (tokens, heads, head_dim)), (1, 2, 0))
     v = b.transpose(b.reshape(v, (tokens, heads, head_dim)), (1, 0, 2))
     scores = b.one(OpKind.MATMUL, [q, k], A.MatMulAttrs())
-    scale = b.const(f"{b._uid('attn_scale')}", np.array([head_dim**-0.5], np.float32))
+    scale = b.const(f"{b.uid('attn_scale')}", np.array([head_dim**-0.5], np.float32))
     probs = b.one(OpKind.SOFTMAX, [b.mul(scores, scale)], A.SoftmaxAttrs(axis=-1))
     ctx = b.one(OpKind.MATMUL, [probs, v], A.MatMulAttrs())
     ctx = b.reshape(b.transpose(ctx, (1, 0, 2)), (tokens, dim))

@@ -8,8 +8,7 @@ import pytest
 from edgesim.errors import EdgesimError
 from edgesim.ir import DType, OpKind, verify_graph
 from edgesim.ir.work import graph_macs, graph_params
-from edgesim.zoo import build, names
-from edgesim.zoo.cnn import OFA_DEFAULT_DEPTHS, OFA_DEFAULT_EXPANDS, OFA_DEFAULT_KERNELS
+from edgesim.zoo import build, names, search_space, search_spaces
 
 M = 1e6
 # Published counts at the default resolution (MACs, params; None = not checked).
@@ -115,13 +114,13 @@ def _ofa(**kw: object) -> int:
 
 def test_ofa_defaults_and_choice_monotonicity() -> None:
     base = _ofa()
-    assert base == _ofa(kernel_sizes=list(OFA_DEFAULT_KERNELS), expand_ratios=list(OFA_DEFAULT_EXPANDS),
-                        depths=list(OFA_DEFAULT_DEPTHS))
+    d = search_space("ofa_mobilenet_v3").defaults
+    assert base == _ofa(kernel_sizes=d["kernel_sizes"], expand_ratios=d["expand_ratios"], depths=d["depths"])
     assert _ofa(kernel_sizes=[7] * 20) > _ofa(kernel_sizes=[5] * 20) > _ofa(kernel_sizes=[3] * 20)
     assert _ofa(expand_ratios=[6] * 20) > _ofa(expand_ratios=[4] * 20) > _ofa(expand_ratios=[3] * 20)
     assert _ofa(depths=[4] * 5) > _ofa(depths=[3] * 5) > _ofa(depths=[2] * 5)
     # A stage uses only the first `depth` of its four entries: changing the unused fourth entry changes nothing.
-    ks = list(OFA_DEFAULT_KERNELS)
+    ks = list(d["kernel_sizes"])
     ks[3] = 7  # stage 1 has depth 2 by default
     assert _ofa(kernel_sizes=ks) == base
     ks[1] = 7
@@ -171,3 +170,23 @@ def test_bad_input_shape_is_clean_error() -> None:
         build("vit_tiny", resolution=100)  # not a multiple of the patch size
     with pytest.raises(EdgesimError):
         build("squeezenet", resolution=8)  # unpadded convs and pools shrink it below zero
+
+
+def test_ofa_search_space_data() -> None:
+    assert "ofa_mobilenet_v3" in search_spaces()
+    sp = search_space("ofa_mobilenet_v3")
+    assert sp.model == "mobilenet_v3_large"
+    assert [s.width for s in sp.stages] == [24, 40, 80, 112, 160]
+    assert [s.stride for s in sp.stages] == [2, 2, 2, 1, 2]
+    assert [s.se for s in sp.stages] == [False, True, False, True, True]
+    assert sp.choice("kernel_sizes").values == (3, 5, 7) and sp.choice("depths").length == 5
+    assert sp.resolutions[0] == 128 and sp.resolutions[-1] == 224
+    # OFA's paper counts about 10^19 subnets ((3*3)^2 + (3*3)^3 + (3*3)^4)^5 = 2e19.
+    assert sp.num_architectures() == (9**2 + 9**3 + 9**4) ** 5
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        point = sp.sample(rng, resolution=True)
+        g = build(sp.model, **point)
+        assert g.tensors[g.inputs[0]].shape == (1, 3, point["resolution"], point["resolution"])
+    with pytest.raises(EdgesimError):
+        search_space("no_such_space")
