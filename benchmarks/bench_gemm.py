@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-import sys
 
 import numpy as np
 

@@ -21,7 +21,7 @@ from edgesim.errors import EdgesimError, ModelError, ShapeError, UnsupportedOpEr
 from edgesim.frontends.tflite_ops import HANDLERS, Emit, OpCtx
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
-from edgesim.ir.shape_infer import infer_shapes
+from edgesim.ir.shape_infer import infer_node
 from edgesim.ir.tensor import QuantParams, Tensor
 from edgesim.ir.verify import verify_graph
 
@@ -53,13 +53,14 @@ def import_tflite(path: str | Path, input_shape: tuple[int, ...] | None = None) 
     """
     p = Path(path)
     buf = _read(p)
+    shape = _check_override(input_shape, p)
     try:
-        graph = _Importer(buf, p).run()
+        return _Importer(buf, p, shape).run()
     except EdgesimError as e:
         if e.file is None:
             e.file = str(p)
             e.args = (e.one_line(),)
-        if isinstance(e, ShapeError):
+        if isinstance(e, ShapeError) and shape is None:
             # The file's own shapes contradict its ops: the model is broken, not the user's request.
             raise ModelError(f"inconsistent shapes: {e.message}", file=str(p), node=e.node) from None
         raise
@@ -67,9 +68,6 @@ def import_tflite(path: str | Path, input_shape: tuple[int, ...] | None = None) 
         raise ModelError("corrupt TFLite flatbuffer (nesting too deep)", file=str(p)) from None
     except Exception as e:  # noqa: BLE001 - the flatbuffer reader fails in many ways on damaged bytes
         raise ModelError(f"corrupt TFLite flatbuffer ({type(e).__name__}: {e})", file=str(p)) from None
-    if input_shape is not None:
-        graph = _override_input(graph, tuple(input_shape), p)
-    return graph
 
 
 def _read(p: Path) -> bytes:
@@ -90,31 +88,22 @@ def _read(p: Path) -> bytes:
     return buf
 
 
-def _override_input(graph: Graph, shape: tuple[int, ...], p: Path) -> Graph:
-    if not graph.inputs:
-        raise ModelError("model has no graph input to reshape", file=str(p))
-    if not shape or any(not isinstance(d, (int, np.integer)) or d <= 0 for d in shape):
+def _check_override(shape: tuple[int, ...] | None, p: Path) -> tuple[int, ...] | None:
+    if shape is None:
+        return None
+    shape = tuple(shape)
+    if not shape or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0 for d in shape):
         raise ShapeError(f"input shape {shape} must be positive integers", file=str(p), field="input_shape")
-    name = graph.inputs[0]
-    old = graph.tensors[name]
-    if len(shape) != len(old.shape):
-        raise ShapeError(f"input shape {shape} has rank {len(shape)} but input '{name}' is {old.shape} (NHWC)",
-                         file=str(p), field="input_shape")
-    tensors = dict(graph.tensors)
-    tensors[name] = old.with_shape(shape)
-    try:
-        return verify_graph(infer_shapes(graph.rebuild(tensors=tensors)))
-    except EdgesimError as e:
-        if e.file is None:
-            e.file = str(p)
-            e.args = (e.one_line(),)
-        raise
+    return tuple(int(d) for d in shape)
 
 
 class _Importer:
-    def __init__(self, buf: bytes, path: Path) -> None:
+    def __init__(self, buf: bytes, path: Path, input_shape: tuple[int, ...] | None = None) -> None:
         self.buf = buf
         self.path = path
+        # With an override, shapes are re-inferred op by op during import, so that handlers deriving attrs from
+        # shapes (SAME padding, split sizes, squeeze) see the new shapes exactly as TFLite would at runtime.
+        self.input_shape = input_shape
         self.model: Any = tflite.Model.GetRootAsModel(buf, 0)
         self.tensors: dict[str, Tensor] = {}
         self.names: list[str] = []  # TFLite tensor index -> unique IR name
@@ -240,6 +229,8 @@ class _Importer:
         self._count(m.OperatorCodesLength(), "opcode")
         sg = m.Subgraphs(0)
         self._read_tensors(sg)
+        if self.input_shape is not None:
+            self._apply_override(sg)
         n_ops = self._count(sg.OperatorsLength(), "operator")
         ops: list[tuple[Any, int, str, list[str], list[str]]] = []
         unsupported: dict[str, str] = {}
@@ -263,7 +254,10 @@ class _Importer:
         for op, code, op_name, ins, outs in ops:
             ctx = OpCtx(op, op_name, ins, outs, self.tensors, self._new_tensor)
             for e in HANDLERS[code](ctx):
-                nodes.append(self._node(e, node_names))
+                node = self._node(e, node_names)
+                nodes.append(node)
+                if self.input_shape is not None:
+                    self._infer(node)
         g_in = [self._tensor_ref(int(x), "subgraph input") for x in (sg.InputsAsNumpy() if sg.InputsLength() else [])]
         g_out = [self._tensor_ref(int(x), "subgraph output")
                  for x in (sg.OutputsAsNumpy() if sg.OutputsLength() else [])]
@@ -274,6 +268,25 @@ class _Importer:
         tensors = {k: v for k, v in self.tensors.items() if k in referenced}
         graph = Graph.build(self.path.stem, nodes, tensors, g_in, g_out, source_format="tflite")
         return verify_graph(graph)
+
+    def _apply_override(self, sg: Any) -> None:
+        assert self.input_shape is not None
+        if not sg.InputsLength():
+            raise ModelError("model has no graph input to reshape")
+        name = self._tensor_ref(int(sg.Inputs(0)), "subgraph input")
+        old = self.tensors[name]
+        if len(self.input_shape) != len(old.shape):
+            raise ShapeError(f"input shape {self.input_shape} has rank {len(self.input_shape)} but input '{name}' "
+                             f"is {old.shape} (NHWC)", field="input_shape")
+        self.tensors[name] = old.with_shape(self.input_shape)
+
+    def _infer(self, node: Node) -> None:
+        ins = [self.tensors[i] if i else None for i in node.inputs]
+        for o, shape in zip(node.outputs, infer_node(node, ins), strict=True):
+            if any(d < 0 for d in shape):
+                raise ShapeError(f"output '{o}' would have negative shape {shape}", node=node.name)
+            if not self.tensors[o].is_const:
+                self.tensors[o] = self.tensors[o].with_shape(shape)
 
     def _node(self, e: Emit, used: set[str]) -> Node:
         base = e.outputs[0]

@@ -305,9 +305,25 @@ def _reshape(ctx: OpCtx) -> list[Emit]:
     return ctx.one(OpKind.RESHAPE, A.ReshapeAttrs(new_shape=tuple(new)), (ctx.inputs[0],))
 
 
-def _to_reshape(ctx: OpCtx) -> list[Emit]:
-    """SQUEEZE / EXPAND_DIMS: the output shape in the file is the reshape target."""
-    return ctx.one(OpKind.RESHAPE, A.ReshapeAttrs(new_shape=ctx.out().shape), (ctx.inputs[0],))
+def _squeeze(ctx: OpCtx) -> list[Emit]:
+    o = ctx.options(tflite.SqueezeOptions)
+    shape = ctx.t(0).shape
+    dims = tuple(int(d) for d in o.SqueezeDimsAsNumpy()) if o is not None and o.SqueezeDimsLength() else ()
+    if any(not -len(shape) <= d < len(shape) for d in dims):
+        raise ctx.error(f"SQUEEZE dims {dims} out of range for input {shape}")
+    drop = {d % len(shape) for d in dims} if dims else {i for i, d in enumerate(shape) if d == 1}
+    new = tuple(d for i, d in enumerate(shape) if i not in drop)
+    return ctx.one(OpKind.RESHAPE, A.ReshapeAttrs(new_shape=new), (ctx.inputs[0],))
+
+
+def _expand_dims(ctx: OpCtx) -> list[Emit]:
+    shape = ctx.t(0).shape
+    axis = ctx.const_ints(1, "axis")
+    if len(axis) != 1 or not -len(shape) - 1 <= axis[0] <= len(shape):
+        raise ctx.error(f"EXPAND_DIMS axis {axis} out of range for input {shape}")
+    a = axis[0] % (len(shape) + 1)
+    new = shape[:a] + (1,) + shape[a:]
+    return ctx.one(OpKind.RESHAPE, A.ReshapeAttrs(new_shape=new), (ctx.inputs[0],))
 
 
 def _concat(ctx: OpCtx) -> list[Emit]:
@@ -360,13 +376,14 @@ def _resolve_slice(ctx: OpCtx, dim: int, b: int | None, e: int | None, s: int) -
     return rb, re_, rs
 
 
-def _slice_then_reshape(ctx: OpCtx, attrs: A.SliceAttrs, sliced_shape: tuple[int, ...]) -> list[Emit]:
-    out = ctx.out()
-    if sliced_shape == out.shape:
+def _slice_then_reshape(ctx: OpCtx, attrs: A.SliceAttrs, sliced: tuple[int, ...],
+                        final: tuple[int, ...]) -> list[Emit]:
+    """The IR slice keeps the rank; shrunk and new axes become a RESHAPE after it."""
+    if sliced == final:
         return ctx.one(OpKind.SLICE, attrs, (ctx.inputs[0],))
-    mid = ctx.new_tensor(ctx.outputs[0] + "/slice", out.with_shape(sliced_shape))
+    mid = ctx.new_tensor(ctx.outputs[0] + "/slice", ctx.out().with_shape(sliced))
     return [Emit(OpKind.SLICE, attrs, (ctx.inputs[0],), (mid,)),
-            Emit(OpKind.RESHAPE, A.ReshapeAttrs(new_shape=out.shape), (mid,), (ctx.outputs[0],))]
+            Emit(OpKind.RESHAPE, A.ReshapeAttrs(new_shape=final), (mid,), (ctx.outputs[0],))]
 
 
 def _strided_slice(ctx: OpCtx) -> list[Emit]:
@@ -385,6 +402,7 @@ def _strided_slice(ctx: OpCtx) -> list[Emit]:
     rb: list[int] = []
     re_: list[int] = []
     rs: list[int] = []
+    final: list[int] = []  # output shape: shrunk axes dropped, new axes inserted
     axis = 0
     for i in range(n_spec):
         if (ellipsis >> i) & 1:
@@ -394,9 +412,11 @@ def _strided_slice(ctx: OpCtx) -> list[Emit]:
                 rb.append(0)
                 re_.append(shape[axis])
                 rs.append(1)
+                final.append(shape[axis])
                 axis += 1
             continue
         if (new_axis >> i) & 1:
+            final.append(1)
             continue
         if axis >= len(shape):
             raise ctx.error(f"STRIDED_SLICE spec has more axes than input {shape}")
@@ -415,13 +435,15 @@ def _strided_slice(ctx: OpCtx) -> list[Emit]:
             rb.append(x)
             re_.append(y)
             rs.append(z)
+            final.append(len(range(x, y, z)))
         axis += 1
     for d in shape[axis:]:
         rb.append(0)
         re_.append(d)
         rs.append(1)
+        final.append(d)
     sliced = tuple(len(range(b, e, s)) for b, e, s in zip(rb, re_, rs, strict=True))
-    return _slice_then_reshape(ctx, A.SliceAttrs(tuple(rb), tuple(re_), tuple(rs)), sliced)
+    return _slice_then_reshape(ctx, A.SliceAttrs(tuple(rb), tuple(re_), tuple(rs)), sliced, tuple(final))
 
 
 def _slice(ctx: OpCtx) -> list[Emit]:
@@ -518,8 +540,8 @@ HANDLERS: dict[int, Handler] = {
     BO.REDUCE_MAX: _reduce(OpKind.REDUCE_MAX),
     BO.SOFTMAX: _softmax,
     BO.RESHAPE: _reshape,
-    BO.SQUEEZE: _to_reshape,
-    BO.EXPAND_DIMS: _to_reshape,
+    BO.SQUEEZE: _squeeze,
+    BO.EXPAND_DIMS: _expand_dims,
     BO.CONCATENATION: _concat,
     BO.PAD: _pad,
     BO.PADV2: _pad,

@@ -13,7 +13,12 @@ from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpKind
 from edgesim.ir.tensor import QuantParams, Tensor
 from edgesim.kernels import mac, nonmac
-from edgesim.kernels.requant import activation_range, quantize_multiplier, quantize_multipliers, requantize_array
+from edgesim.kernels.requant import (
+    activation_range,
+    quantize_multiplier,
+    quantize_multipliers,
+    requantize_array,
+)
 
 _Values = dict[str, np.ndarray]
 

@@ -99,10 +99,16 @@ class SystolicLayer:
         stride_hw: tuple[int, int] = (1, 1),
         padding_hw: tuple[int, int] = (0, 0),
     ) -> SystolicLayer:
-        """From a framework conv; ``padding_hw`` is the total (both sides) padding, folded into the ifmap size."""
+        """From a framework conv; ``padding_hw`` is the total (both sides) padding, folded into the ifmap size.
+
+        Frameworks floor the output size; the ifmap is trimmed to the rows/cols the windows actually touch so
+        that SCALE-Sim's ceil rule gives the same output size.
+        """
+        out_h = (input_hw[0] + padding_hw[0] - kernel_hw[0]) // stride_hw[0] + 1
+        out_w = (input_hw[1] + padding_hw[1] - kernel_hw[1]) // stride_hw[1] + 1
         return cls(
-            ifmap_h=input_hw[0] + padding_hw[0],
-            ifmap_w=input_hw[1] + padding_hw[1],
+            ifmap_h=(out_h - 1) * stride_hw[0] + kernel_hw[0],
+            ifmap_w=(out_w - 1) * stride_hw[1] + kernel_hw[1],
             filter_h=kernel_hw[0],
             filter_w=kernel_hw[1],
             channels=in_channels,

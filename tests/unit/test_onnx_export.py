@@ -16,6 +16,7 @@ from edgesim.errors import EdgesimError, ModelError
 from edgesim.frontends.onnx_export import export_onnx, exportable_ops, to_onnx_model
 from edgesim.ir import DType, Graph, Node, OpKind, QuantParams, Tensor, verify_graph
 from edgesim.ir import attrs as A
+from edgesim.ir.work import graph_macs, graph_params
 from edgesim.zoo import build, names
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
@@ -371,8 +372,13 @@ def _import_tflite():  # type: ignore[no-untyped-def]
     return import_tflite
 
 
-@pytest.mark.parametrize("model", ["pretrainedResnet_quant.tflite", "kws_ref_model.tflite", "vww_96_int8.tflite"])
+SHARED_MODELS = ["pretrainedResnet_quant.tflite", "pretrainedResnet_large_int8.tflite", "kws_ref_model.tflite",
+                 "vww_96_int8.tflite", "ad01_int8.tflite", "str_ww_ref_model.tflite"]
+
+
+@pytest.mark.parametrize("model", SHARED_MODELS)
 def test_shared_tflite_models_export(model: str, tmp_path: Path) -> None:
+    """The MLPerf Tiny int8 NHWC models export as valid QDQ ONNX, run, and re-import with the same work."""
     path = SHARED / "models" / model
     if not path.is_file():
         pytest.skip(f"{path} is absent")
@@ -380,6 +386,17 @@ def test_shared_tflite_models_export(model: str, tmp_path: Path) -> None:
     g = import_tflite(path)
     export_onnx(g, tmp_path / "m.onnx")
     onnx.checker.check_model(onnx.load(str(tmp_path / "m.onnx")), full_check=True)
+    x = g.tensors[g.inputs[0]]
+    (y,) = ReferenceEvaluator(to_onnx_model(g, opset=19)).run(
+        None, {g.inputs[0]: np.zeros(x.shape, dtype=x.dtype.numpy())})
+    out = g.tensors[g.outputs[0]]
+    assert y.shape == out.shape and y.dtype == out.dtype.numpy()
+    import_onnx = _import_onnx()
+    back = import_onnx(tmp_path / "m.onnx")
+    assert graph_macs(back) == graph_macs(g) and graph_params(back) == graph_params(g)
+    # Only layout Transposes and unfused activations are added; no op kind of the original is lost.
+    added = {n.op for n in back.nodes} - {n.op for n in g.nodes}
+    assert added <= {OpKind.TRANSPOSE, OpKind.RELU, OpKind.CLIP}
 
 
 def test_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
