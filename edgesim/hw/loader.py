@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 import edgesim
 from edgesim.errors import ProfileError
+from edgesim.hw import schema
 from edgesim.hw.schema import HardwareProfile, RuntimeProfile, RuntimeVersion
 
 _SUFFIXES = (".yaml", ".yml")
@@ -122,6 +123,12 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts)
 
 
+_FIELD_NAMES = frozenset(
+    name for cls in vars(schema).values()
+    if isinstance(cls, type) and issubclass(cls, BaseModel) for name in cls.model_fields
+)
+
+
 def _validate(model: type[BaseModel], data: dict[str, Any], path: Path) -> Any:
     try:
         return model.model_validate(data)
@@ -130,6 +137,10 @@ def _validate(model: type[BaseModel], data: dict[str, Any], path: Path) -> Any:
         first = errors[0]
         field = _field_path(tuple(first["loc"])) or None
         msg = first["msg"].removeprefix("Value error, ")
+        # Cross-field validators run on the whole model (empty loc) but start their message with the field path.
+        head = re.match(r"([a-z_]+(?:\.[a-z0-9_]+)*)\b", msg)
+        if head and head.group(1).split(".")[0] in _FIELD_NAMES:
+            field = ".".join(p for p in (field, head.group(1)) if p)
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ProfileError(f"{msg}{more}", file=str(path), field=field) from None
 

@@ -45,6 +45,31 @@ class QuantParams:
 
 
 @dataclass(frozen=True)
+class WeightSparsity:
+    """Zeros in a constant weight tensor, set by the pruning passes.
+
+    ``nm`` = (n, m) means at most n non-zeros in every group of m consecutive weights along the input dimension
+    (2:4 is (2, 4)); hardware with an N:M sparse datapath skips the zeros at a fixed ratio.
+    """
+
+    zero_fraction: float
+    nm: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class WeightEncoding:
+    """How a constant is stored in memory: ``dense``, ``int4_packed`` (two per byte) or ``huffman``.
+
+    ``stored_bytes`` is what is fetched from memory; ``decode_bits_per_cycle`` is the throughput of the on-chip
+    decoder (0 = no decoder needed, the bytes are used as they are).
+    """
+
+    kind: str
+    stored_bytes: int
+    decode_bits_per_cycle: float = 0.0
+
+
+@dataclass(frozen=True)
 class Tensor:
     """A value in the graph. ``data`` holds constant contents (weights, biases, shape operands) or is None."""
 
@@ -53,6 +78,8 @@ class Tensor:
     dtype: DType
     quant: QuantParams | None = None
     data: np.ndarray | None = field(default=None, compare=False, hash=False, repr=False)
+    sparsity: WeightSparsity | None = None
+    encoding: WeightEncoding | None = None
 
     @property
     def is_const(self) -> bool:
@@ -65,6 +92,11 @@ class Tensor:
     @property
     def nbytes(self) -> int:
         return self.dtype.nbytes(self.num_elements)
+
+    @property
+    def stored_nbytes(self) -> int:
+        """Bytes this tensor occupies in memory after weight compression (``nbytes`` when not encoded)."""
+        return self.encoding.stored_bytes if self.encoding is not None else self.nbytes
 
     def with_shape(self, shape: tuple[int, ...]) -> Tensor:
         return replace(self, shape=tuple(int(s) for s in shape))

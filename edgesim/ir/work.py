@@ -21,6 +21,11 @@ class NodeWork:
     precision: str  # compute precision label: int4, int8, int16, fp16, fp32 (edgesim.hw Precision values)
     weight_elements: int = 0
     output_elements: int = 0
+    # Set by the pruning/compression passes (edgesim.passes); defaults describe a dense, uncompressed layer.
+    weight_zero_fraction: float = 0.0  # fraction of zero weights in the main weight operand
+    nm_pattern: tuple[int, int] | None = None  # (n, m): at most n non-zeros per m weights along the input dim
+    stored_weight_bytes: int | None = None  # weight bytes fetched from memory after encoding (None = weight_bytes)
+    weight_decode_bits_per_cycle: float = 0.0  # decoder throughput for encoded weights (0 = none needed)
 
 
 _PRECISION_BY_DTYPE = {
@@ -110,6 +115,10 @@ def node_work(graph: Graph, node: Node) -> NodeWork:
         seen.add(name)
         input_bytes += t.nbytes
     outs = graph.output_tensors(node)
+    consts = [t for t in ins if t is not None and t.is_const]
+    main_w = max(consts, key=lambda t: t.num_elements) if consts else None
+    encoded = [t for t in consts if t.encoding is not None]
+    decode_rates = [t.encoding.decode_bits_per_cycle for t in encoded if t.encoding is not None]
     return NodeWork(
         macs=node_macs(graph, node),
         elementwise_ops=node_elementwise_ops(graph, node),
@@ -119,6 +128,10 @@ def node_work(graph: Graph, node: Node) -> NodeWork:
         precision=node_precision(graph, node),
         weight_elements=weight_elems,
         output_elements=sum(t.num_elements for t in outs),
+        weight_zero_fraction=main_w.sparsity.zero_fraction if main_w is not None and main_w.sparsity else 0.0,
+        nm_pattern=main_w.sparsity.nm if main_w is not None and main_w.sparsity else None,
+        stored_weight_bytes=sum(t.stored_nbytes for t in consts) if encoded else None,
+        weight_decode_bits_per_cycle=min((r for r in decode_rates if r > 0), default=0.0),
     )
 
 

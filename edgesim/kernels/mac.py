@@ -1,3 +1,5 @@
+# mypy: disable-error-code="arg-type,assignment,return-value"
+# (Numba kernels mix numpy fixed-width scalars with Python ints on purpose: the widths pick the C++ overflow.)
 """Numba MAC kernels: conv2d (grouped, covers depthwise), fully connected / matmul, with int4 packed variants.
 
 Semantics follow TFLite's reference_integer_ops (ConvPerChannel, DepthwiseConvPerChannel, FullyConnected):

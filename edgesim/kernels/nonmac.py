@@ -1,3 +1,5 @@
+# mypy: disable-error-code="arg-type,assignment,return-value"
+# (Numba kernels mix numpy fixed-width scalars with Python ints on purpose: the widths pick the C++ overflow.)
 """Numba kernels for the non-MAC int8 ops, after TFLite's reference int8 kernels.
 
 ADD (left shift 20 and per-input multipliers), MUL, average/max pool, MEAN over H,W, the float-LUT softmax used by

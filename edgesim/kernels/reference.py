@@ -18,7 +18,7 @@ def _c_div(a: np.ndarray, d: int) -> np.ndarray:
     return np.where(a >= 0, q, -q)
 
 
-def mbqm(x: np.ndarray, mult: np.ndarray, shift: np.ndarray, single_rounding: bool) -> np.ndarray:
+def mbqm(x: np.ndarray, mult: np.ndarray | int, shift: np.ndarray | int, single_rounding: bool) -> np.ndarray:
     """Vectorised MultiplyByQuantizedMultiplier over broadcastable int arrays (int64 result)."""
     x = np.asarray(x, dtype=np.int64)
     mult = np.asarray(mult, dtype=np.int64)

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="arg-type,assignment,return-value"
+# (Numba kernels mix numpy fixed-width scalars with Python ints on purpose: the widths pick the C++ overflow.)
 """TFLite-compatible fixed-point requantisation.
 
 Mirrors tensorflow/lite/kernels/internal/quantization_util.cc (QuantizeMultiplier) and common.h

@@ -21,7 +21,12 @@ from edgesim.mapping.plan import MemTraffic, TileGroup
 
 ON_CHIP_KINDS = ("sram", "tcm", "cache")
 DMA_UNIT_KINDS = ("mac_array", "systolic")
-_ACC_BYTES = 4  # partial sums are int32/fp32 while the input-channel loop is split
+_ACC_BYTES = 4
+# A DMA unit overlaps the load of tile i+1 with the compute of tile i, so ops are cut into at least this many
+# tiles when that costs at most BYTES_SLACK more traffic (halo re-reads): Vela and the Edge TPU compiler also
+# stream in blocks much smaller than the buffer.
+MIN_PIPELINE_TILES = 8
+BYTES_SLACK = 0.02  # partial sums are int32/fp32 while the input-channel loop is split
 
 
 @dataclass(frozen=True)
@@ -195,7 +200,9 @@ def _tile_mac(graph: Graph, node: Node, work: NodeWork, compute_cycles: float, a
     best: tuple[int, int, int, int, str, int, int] | None = None  # (bytes, tiles, th, tc, order, in, w)
     tk_fit = 0
     k_series = [s.c_in] if s.depthwise else _halve_series(s.c_in)
+    min_tiles = MIN_PIPELINE_TILES if buffers > 1 else 1
     for tk in k_series:
+        feasible: list[tuple[int, int, int, int, str, int, int]] = []
         for th in _halve_series(s.out_rows):
             for tc in _halve_series(s.c_out):
                 if _working_set(s, th, tc, tk) * buffers > capacity:
@@ -203,10 +210,13 @@ def _tile_mac(graph: Graph, node: Node, work: NodeWork, compute_cycles: float, a
                 order, rd_in, rd_w = _mac_traffic(s, th, tc, tk)
                 tiles = s.batch * math.ceil(s.out_rows / th) * math.ceil(s.c_out / tc) * (
                     1 if s.depthwise else math.ceil(s.c_in / tk))
-                key = (rd_in + rd_w, tiles, th, tc, order, rd_in, rd_w)
-                if best is None or key[:2] < best[:2]:
-                    best = key
-        if best is not None:
+                feasible.append((rd_in + rd_w, tiles, th, tc, order, rd_in, rd_w))
+        if feasible:
+            # Fewest bytes first; among tilings within BYTES_SLACK of that, enough tiles to keep the DMA
+            # pipeline busy (one tile cannot overlap its own load, compute and write-back), then fewest tiles.
+            least = min(f[0] for f in feasible)
+            near = [f for f in feasible if f[0] <= least * (1 + BYTES_SLACK)]
+            best = min(near, key=lambda f: (max(0, min_tiles - f[1]), f[1], f[0], -f[2], -f[3]))
             tk_fit = tk
             break  # splitting the reduction further only adds partial-sum traffic
     if best is None:
@@ -241,6 +251,8 @@ def _tile_rows(graph: Graph, node: Node, work: NodeWork, compute_cycles: float, 
             node=node.name,
         )
     th = max(1, min(rows, (capacity // buffers - resident) // max(per_row, 1)))
+    if buffers > 1:
+        th = min(th, max(1, math.ceil(rows / MIN_PIPELINE_TILES)))
     tiles = math.ceil(rows / th)
     traffic: dict[str, list[int]] = {}
     _add(traffic, act_mem, work.input_bytes, work.output_bytes)

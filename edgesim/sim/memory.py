@@ -38,8 +38,11 @@ class MemoryPort:
             ps += seconds_to_ps(write_bytes / self.write_bps)
         return ps
 
-    def transfer(self, read_bytes: int, write_bytes: int, what: str) -> Generator[Any, Any, None]:
-        """Process: move the bytes through this port."""
+    def transfer(self, read_bytes: int, write_bytes: int, what: str, requests: int = 1,
+                 wait_latency: bool = True) -> Generator[Any, Any, None]:
+        """Process: move the bytes through this port as ``requests`` back-to-back requests, each paying the
+        access latency (an aggregated run of tiles stands for that many DMA requests). With
+        ``wait_latency=False`` the caller pays the latency itself (a DMA engine with requests in flight)."""
         if not read_bytes and not write_bytes:
             return
         with self.port.request() as req:
@@ -50,5 +53,5 @@ class MemoryPort:
                 yield self.env.timeout(service)
             self.busy_ps += service
             self.intervals.append((start, self.env.now, what))
-        if self.latency_ps:
-            yield self.env.timeout(self.latency_ps)
+        if self.latency_ps and wait_latency:
+            yield self.env.timeout(self.latency_ps * requests)

@@ -69,10 +69,11 @@ class UnitProcess:
     def _cycles_ps(self, cycles: float) -> int:
         return seconds_to_ps(cycles / self.clock_hz)
 
-    def _move(self, rec: OpRecord, memory: str, read_bytes: int, write_bytes: int) -> Generator[Any, Any, None]:
+    def _move(self, rec: OpRecord, memory: str, read_bytes: int, write_bytes: int,
+              requests: int = 1, wait_latency: bool = True) -> Generator[Any, Any, None]:
         port = self.ports[memory]
         t0 = self.env.now
-        yield from port.transfer(read_bytes, write_bytes, rec.node)
+        yield from port.transfer(read_bytes, write_bytes, rec.node, requests, wait_latency)
         cause = STALL_CAUSE_BY_KIND.get(port.kind, "sram")
         rec.mem_ps[cause] = rec.mem_ps.get(cause, 0) + (self.env.now - t0)
 
@@ -103,9 +104,14 @@ class UnitProcess:
             c = self._cycles_ps(g.compute_cycles) * m
             rec.compute_ps += c
             parts = [env.timeout(c)]
-            parts += [env.process(self._move(rec, t.memory, t.read_bytes * m, t.write_bytes * m))
+            parts += [env.process(self._move(rec, t.memory, t.read_bytes * m, t.write_bytes * m, m))
                       for t in g.traffic if t.read_bytes or t.write_bytes]
             yield simpy.AllOf(env, parts)
+
+    def _arrive(self, event: simpy.Event, delay_ps: int) -> Generator[Any, Any, None]:
+        if delay_ps:
+            yield self.env.timeout(delay_ps)
+        event.succeed()
 
     def _pipelined(self, rec: OpRecord, segs: list[tuple[TileGroup, int]]) -> Generator[Any, Any, None]:
         env = self.env
@@ -117,11 +123,14 @@ class UnitProcess:
             for i, (g, m) in enumerate(segs):
                 if i >= buffers:
                     yield computed[i - buffers]  # the buffer this tile goes into is free again
-                reads = [env.process(self._move(rec, t.memory, t.read_bytes * m, 0)) for t in g.traffic
-                         if t.read_bytes]
+                # The DMA queues the next tile's requests as soon as the port has streamed this tile's bytes;
+                # the access latency delays only when this tile's data is usable.
+                moves = [t for t in g.traffic if t.read_bytes]
+                reads = [env.process(self._move(rec, t.memory, t.read_bytes * m, 0, m, False)) for t in moves]
                 if reads:
                     yield simpy.AllOf(env, reads)
-                loaded[i].succeed()
+                latency = max((self.ports[t.memory].latency_ps for t in moves), default=0)
+                env.process(self._arrive(loaded[i], latency))
 
         env.process(loader())
         writebacks: list[simpy.Process] = []
@@ -132,7 +141,7 @@ class UnitProcess:
                 # Aggregated steady state: the first m-1 tiles compute while the step's data streams in and
                 # their results stream out; the last one needs all of the data. Exact when the step is compute-
                 # or memory-bound throughout.
-                writebacks += [env.process(self._move(rec, t.memory, 0, t.write_bytes * (m - 1)))
+                writebacks += [env.process(self._move(rec, t.memory, 0, t.write_bytes * (m - 1), m - 1))
                                for t in g.traffic if t.write_bytes]
                 yield env.timeout(c * (m - 1))
                 yield loaded[i]

@@ -8,19 +8,21 @@ from pathlib import Path
 import pytest
 
 from edgesim.frontends.scalesim import read_config, read_topology
-from edgesim.mapping.systolic import SystolicLayer, compute_cycles, memory_stalls
+from edgesim.mapping.systolic import SystolicLayer, SystolicMemory, compute_cycles, memory_stalls
 
 SCALESIM = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "scalesim"
 CSV = SCALESIM / "scalesim_v3_unit_mix.csv"
 
 # Measured error bounds of the memory model (approximation of SCALE-Sim's line-by-line read buffers) over the
 # shared rows, pinned so a regression shows. Relative errors in %, stall error in cycles.
-MAX_REL_ERR_PCT = {"dram_ifmap_reads": 100.0, "dram_filter_reads": 100.0, "dram_ofmap_writes": 0.2,
-                   "total_cycles_incl_stalls": 140.0}
-MEAN_REL_ERR_PCT = {"dram_ifmap_reads": 12.0, "dram_filter_reads": 11.0, "dram_ofmap_writes": 0.1,
-                    "total_cycles_incl_stalls": 19.0}
-MAX_STALL_ABS_ERR = 1600
-MEAN_STALL_ABS_ERR = 215.0
+# Measured (30 rows): ifmap max 100% / mean 12.1%, filter 20% / 1.3%, ofmap exact,
+# total cycles 69.7% / 12.9%, stalls 1475 / 185.6 cycles. CALC rows are exact (see test below).
+MAX_REL_ERR_PCT = {"dram_ifmap_reads": 100.5, "dram_filter_reads": 20.5, "dram_ofmap_writes": 0.0,
+                   "total_cycles_incl_stalls": 70.0}
+MEAN_REL_ERR_PCT = {"dram_ifmap_reads": 12.5, "dram_filter_reads": 1.5, "dram_ofmap_writes": 0.0,
+                    "total_cycles_incl_stalls": 13.5}
+MAX_STALL_ABS_ERR = 1500
+MEAN_STALL_ABS_ERR = 190.0
 
 
 def _rows() -> list[dict[str, str]]:
@@ -40,7 +42,7 @@ def _layer(r: dict[str, str]) -> SystolicLayer:
                          i["num_filters"], i["stride"], i["stride"])
 
 
-def _memory(r: dict[str, str]):  # type: ignore[no-untyped-def]
+def _memory(r: dict[str, str]) -> SystolicMemory:
     return memory_stalls(
         _layer(r), int(r["array_rows"]), int(r["array_cols"]), r["dataflow"],
         int(r["ifmap_sram_kb"]) * 1024, int(r["filter_sram_kb"]) * 1024, int(r["ofmap_sram_kb"]) * 1024,

@@ -66,7 +66,7 @@ def _bytes(plan: OpPlan, memory: str) -> tuple[int, int]:
 def test_no_rereads_when_everything_fits() -> None:
     g = conv_graph(16, 32, (8, 8))
     plan = _only(build_schedule(g, npu_profile(sram_bytes=4 * 2**20)))
-    assert sum(t.count for t in plan.tiles) == 1
+    assert 1 <= sum(t.count for t in plan.tiles) <= 8  # cut only to keep the DMA pipeline busy
     w = 32 * 16 * 9 * F32
     assert _bytes(plan, "flash") == (w, 0)
     assert _bytes(plan, "sram") == (16 * 64 * F32, 32 * 64 * F32)
