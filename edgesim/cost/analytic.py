@@ -64,8 +64,12 @@ def memory_cycles(plan: OpPlan, profile: Any) -> dict[str, float]:
 
 def layer_energy(plan: OpPlan, profile: Any, latency_s: float, scale: float) -> EnergyBreakdown:
     e = profile.energy
-    compute_pj = plan.macs * lookup_precision(e.mac_energy_pj, plan.precision)
-    compute_pj += plan.elementwise_ops * lookup_precision(e.elementwise_energy_pj_per_op, plan.precision)
+    unit = profile.unit(plan.unit)
+    if unit.active_energy_pj_per_cycle is not None:
+        compute_pj = plan.compute_cycles * unit.count * unit.active_energy_pj_per_cycle
+    else:
+        compute_pj = plan.macs * lookup_precision(e.mac_energy_pj, plan.precision)
+        compute_pj += plan.elementwise_ops * lookup_precision(e.elementwise_energy_pj_per_op, plan.precision)
     mem: dict[str, float] = {}
     for t in plan.traffic:
         m = profile.memory(t.memory)

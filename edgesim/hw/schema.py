@@ -88,6 +88,10 @@ class ComputeUnit(_Frozen):
     # None = no limit. The mapper falls back to the host unit when an op exceeds them.
     max_kernel_hw: tuple[int, int] | None = None
     max_stride: int | None = Field(default=None, ge=1)
+    # Application cores burn roughly the same power per busy cycle whatever the precision or kernel efficiency
+    # (fetch, decode, rename, caches dominate the datapath). When set, compute energy = busy cycles x count x this
+    # (at the nominal voltage) instead of MACs x energy per MAC. None = charge per operation (MCUs, NPUs).
+    active_energy_pj_per_cycle: float | None = Field(default=None, gt=0)
 
     @field_validator("macs_per_cycle", "elementwise_ops_per_cycle")
     @classmethod

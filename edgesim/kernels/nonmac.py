@@ -151,7 +151,10 @@ def lut_int8(x: np.ndarray, table: np.ndarray) -> np.ndarray:
 
 
 def activation_table(kind: str, in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> np.ndarray:
-    """PopulateLookupTable<int8>: dequantise in float32, transform, round, requantise, clamp."""
+    """PopulateLookupTable<int8>: dequantise in float32, transform, round, requantise, clamp.
+
+    hard_swish is not a float table in TFLite: it is the int16 fixed-point reference_ops::HardSwish, tabulated.
+    """
     s_in = np.float32(in_scale)
     inv_out = np.float32(np.float32(1.0) / np.float32(out_scale))
     table = np.empty(256, dtype=np.int8)
@@ -162,10 +165,72 @@ def activation_table(kind: str, in_scale: float, in_zp: int, out_scale: float, o
         elif kind == "tanh":
             t = np.float32(math.tanh(float(d)))
         elif kind == "hard_swish":
-            t = np.float32(d * np.float32(min(max(float(d) + 3.0, 0.0), 6.0)) / np.float32(6.0))
+            return hard_swish_table(in_scale, in_zp, out_scale, out_zp)
         else:
             raise ValueError(f"unknown activation table '{kind}'")
         r = float(np.float32(t * inv_out))
         q = int(math.floor(abs(r) + 0.5)) * (1 if r >= 0 else -1) + out_zp
         table[val & 0xFF] = min(max(q, -128), 127)
+    return table
+
+
+def _srdhm16(a: int, b: int) -> int:
+    if a == b == -32768:
+        return 32767
+    ab = a * b
+    num = ab + ((1 << 14) if ab >= 0 else 1 - (1 << 14))
+    q = abs(num) // (1 << 15)
+    return q if num >= 0 else -q
+
+
+def _sdhm16(a: int, b: int) -> int:
+    # SaturatingDoublingHighMul: no rounding nudge, C++ truncating division
+    if a == b == -32768:
+        return 32767
+    ab = a * b
+    q = abs(ab) // (1 << 15)
+    return q if ab >= 0 else -q
+
+
+def _rdbpot(x: int, exponent: int) -> int:
+    mask = (1 << exponent) - 1
+    return (x >> exponent) + (1 if (x & mask) > (mask >> 1) + (1 if x < 0 else 0) else 0)
+
+
+def _sat_lshift16(x: int, amount: int) -> int:
+    return min(max(x * (1 << amount), -32768), 32767)
+
+
+def _to_int16_multiplier(m32: int) -> int:
+    # DownScaleInt32ToInt16Multiplier
+    if m32 >= (1 << 31) - 1 - (1 << 15):
+        return 32767
+    return (m32 + (1 << 15)) >> 16
+
+
+def hard_swish_table(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> np.ndarray:
+    """reference_ops::HardSwish<int8> (int16 fixed point, params as HardSwishPrepare) for all 256 inputs."""
+    from edgesim.kernels.requant import quantize_multiplier
+
+    hires = np.float32(np.float32(1.0 / 128.0) * np.float32(in_scale))
+    out_m32, out_exp = quantize_multiplier(float(np.float32(hires / np.float32(out_scale))))
+    relu_m32, relu_exp = quantize_multiplier(float(np.float32(hires / np.float32(3.0 / 32768.0))))
+    out_m16, relu_m16 = _to_int16_multiplier(out_m32), _to_int16_multiplier(relu_m32)
+    if out_exp > 0:
+        raise ValueError("hard swish output multiplier must not exceed 1 (TFLite rejects the model too)")
+    table = np.empty(256, dtype=np.int8)
+    for val in range(-128, 128):
+        x_hires = (val - in_zp) * 128
+        pre_out = _srdhm16(x_hires, out_m16)
+        r = x_hires
+        if relu_exp > 0:
+            r = _sat_lshift16(r, relu_exp - 1)
+        r = _srdhm16(r, relu_m16)
+        if relu_exp > 0:
+            r = _sat_lshift16(r, 1)
+        if relu_exp < 0:
+            r = _rdbpot(r, -relu_exp)
+        r = (r + (1 << 15)) >> 1
+        y = _rdbpot(_sdhm16(r, pre_out), -out_exp) + out_zp
+        table[val & 0xFF] = min(max(y, -128), 127)
     return table

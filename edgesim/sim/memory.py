@@ -14,6 +14,11 @@ def seconds_to_ps(seconds: float) -> int:
     return int(round(seconds * PS_PER_S))
 
 
+def now_ps(env: simpy.Environment) -> int:
+    """The clock as an int: every timeout is an integer number of picoseconds, so it stays exact."""
+    return int(env.now)
+
+
 class MemoryPort:
     """A memory level's data port: transfers queue for it (contention) and hold it for bytes / bandwidth.
 
@@ -47,11 +52,11 @@ class MemoryPort:
             return
         with self.port.request() as req:
             yield req
-            start = self.env.now
+            start = now_ps(self.env)
             service = self.service_ps(read_bytes, write_bytes)
             if service:
                 yield self.env.timeout(service)
             self.busy_ps += service
-            self.intervals.append((start, self.env.now, what))
+            self.intervals.append((start, now_ps(self.env), what))
         if self.latency_ps and wait_latency:
             yield self.env.timeout(self.latency_ps * requests)

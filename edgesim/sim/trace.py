@@ -39,16 +39,16 @@ def utilisation(events: list[TraceEvent], makespan_s: float) -> dict[str, float]
         by_unit.setdefault(e.unit, []).append((e.start_s, e.end_s))
     out: dict[str, float] = {}
     for unit, spans in sorted(by_unit.items()):
-        busy, cur_s, cur_e = 0.0, None, 0.0
-        for s, e in sorted(spans):
-            if cur_s is None or s > cur_e:
-                if cur_s is not None:
-                    busy += cur_e - cur_s
-                cur_s, cur_e = s, e
+        ordered = sorted(spans)
+        busy = 0.0
+        cur_s, cur_e = ordered[0]
+        for span_s, span_e in ordered[1:]:
+            if span_s > cur_e:
+                busy += cur_e - cur_s
+                cur_s, cur_e = span_s, span_e
             else:
-                cur_e = max(cur_e, e)
-        if cur_s is not None:
-            busy += cur_e - cur_s
+                cur_e = max(cur_e, span_e)
+        busy += cur_e - cur_s
         out[unit] = busy / makespan_s if makespan_s > 0 else 0.0
     return out
 

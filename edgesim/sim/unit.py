@@ -15,7 +15,7 @@ import simpy
 
 from edgesim.mapping.plan import OpPlan, TileGroup
 from edgesim.mapping.tiling import DMA_UNIT_KINDS
-from edgesim.sim.memory import MemoryPort, seconds_to_ps
+from edgesim.sim.memory import MemoryPort, now_ps, seconds_to_ps
 
 # Groups longer than this are simulated as EDGE tiles, one aggregated middle step, EDGE tiles.
 MAX_PLAIN_TILES = 5
@@ -72,30 +72,30 @@ class UnitProcess:
     def _move(self, rec: OpRecord, memory: str, read_bytes: int, write_bytes: int,
               requests: int = 1, wait_latency: bool = True) -> Generator[Any, Any, None]:
         port = self.ports[memory]
-        t0 = self.env.now
+        t0 = now_ps(self.env)
         yield from port.transfer(read_bytes, write_bytes, rec.node, requests, wait_latency)
         cause = STALL_CAUSE_BY_KIND.get(port.kind, "sram")
-        rec.mem_ps[cause] = rec.mem_ps.get(cause, 0) + (self.env.now - t0)
+        rec.mem_ps[cause] = rec.mem_ps.get(cause, 0) + (now_ps(self.env) - t0)
 
     def run(self) -> Generator[Any, Any, None]:
         env = self.env
         for plan in self.plans:
-            rec = OpRecord(plan.node, self.name, self.clock_hz, unit_free_ps=env.now)
+            rec = OpRecord(plan.node, self.name, self.clock_hz, unit_free_ps=now_ps(env))
             self.records[plan.node] = rec
             deps = [self.done[d] for d in plan.depends_on if d in self.done]
             if deps:
                 yield simpy.AllOf(env, deps)
-            rec.start_ps = env.now
+            rec.start_ps = now_ps(env)
             overhead = self._cycles_ps(plan.overhead_cycles)
             if overhead:
                 yield env.timeout(overhead)
-            rec.exec_start_ps = env.now
+            rec.exec_start_ps = now_ps(env)
             segs = segments(plan.tiles)
             if self.double_buffer:
                 yield from self._pipelined(rec, segs)
             else:
                 yield from self._interleaved(rec, segs)
-            rec.end_ps = env.now
+            rec.end_ps = now_ps(env)
             self.done[plan.node].succeed()
 
     def _interleaved(self, rec: OpRecord, segs: list[tuple[TileGroup, int]]) -> Generator[Any, Any, None]:
@@ -103,7 +103,7 @@ class UnitProcess:
         for g, m in segs:
             c = self._cycles_ps(g.compute_cycles) * m
             rec.compute_ps += c
-            parts = [env.timeout(c)]
+            parts: list[simpy.Event] = [env.timeout(c)]
             parts += [env.process(self._move(rec, t.memory, t.read_bytes * m, t.write_bytes * m, m))
                       for t in g.traffic if t.read_bytes or t.write_bytes]
             yield simpy.AllOf(env, parts)
@@ -141,7 +141,7 @@ class UnitProcess:
                 # Aggregated steady state: the first m-1 tiles compute while the step's data streams in and
                 # their results stream out; the last one needs all of the data. Exact when the step is compute-
                 # or memory-bound throughout.
-                writebacks += [env.process(self._move(rec, t.memory, 0, t.write_bytes * (m - 1), m - 1))
+                writebacks += [env.process(self._move(rec, t.memory, 0, t.write_bytes * (m - 1)))
                                for t in g.traffic if t.write_bytes]
                 yield env.timeout(c * (m - 1))
                 yield loaded[i]

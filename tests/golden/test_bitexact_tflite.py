@@ -103,13 +103,14 @@ def test_project_importer_graph_is_bit_exact(model_path: Path) -> None:
 # ---- single-operator models for kernels the MLPerf Tiny models do not use ----
 
 def _single_op_cases() -> dict[str, tuple[list[TensorSpec], OpSpec, list[int]]]:
-    full = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)  # noqa: F841 - documents the input range
     act_none = [(0, "b", 0)]
     return {
         "logistic": ([TensorSpec((1, 256), 0.1, -5), TensorSpec((1, 256), 1 / 256, -128)], OpSpec(14, [0], [1]), [0]),
         "tanh": ([TensorSpec((1, 256), 0.05, 3), TensorSpec((1, 256), 1 / 128, 0)], OpSpec(28, [0], [1]), [0]),
         "hard_swish": ([TensorSpec((1, 256), 0.05, 10), TensorSpec((1, 256), 0.04, -20)], OpSpec(117, [0], [1]),
                        [0]),
+        "hard_swish_wide": ([TensorSpec((1, 256), 0.3, -20), TensorSpec((1, 256), 0.25, -100)],
+                            OpSpec(117, [0], [1]), [0]),
         "mul": ([TensorSpec((1, 256), 0.1, 2), TensorSpec((1, 256), 0.07, -3), TensorSpec((1, 256), 0.3, 5)],
                 OpSpec(18, [0, 1], [2], 21, act_none), [0, 1]),
         "add_broadcast_relu": (
@@ -123,8 +124,9 @@ def _single_op_cases() -> dict[str, tuple[list[TensorSpec], OpSpec, list[int]]]:
         "avg_pool_same": ([TensorSpec((1, 7, 7, 4), 0.1, 0), TensorSpec((1, 4, 4, 4), 0.1, 0)],
                           OpSpec(1, [0], [1], 5, [(0, "b", 0), (1, "i", 2), (2, "i", 2), (3, "i", 3), (4, "i", 3)]),
                           [0]),
-        "concat_rescale": ([TensorSpec((1, 2, 2, 3), 0.1, 3), TensorSpec((1, 2, 2, 5), 0.05, -7),
-                            TensorSpec((1, 2, 2, 8), 0.08, 1)], OpSpec(2, [0, 1], [2], 10, [(0, "i", 3)]), [0, 1]),
+        # the int8 interpreter kernel requires equal input/output quantization for CONCATENATION
+        "concat": ([TensorSpec((1, 2, 2, 3), 0.1, 3), TensorSpec((1, 2, 2, 5), 0.1, 3),
+                    TensorSpec((1, 2, 2, 8), 0.1, 3)], OpSpec(2, [0, 1], [2], 10, [(0, "i", 3)]), [0, 1]),
         "requantize": ([TensorSpec((1, 256), 0.1, 3), TensorSpec((1, 256), 0.07, -4)], OpSpec(114, [0], [1]), [0]),
         "relu_rescale": ([TensorSpec((1, 256), 0.1, 3), TensorSpec((1, 256), 0.06, -128)], OpSpec(19, [0], [1]), [0]),
     }

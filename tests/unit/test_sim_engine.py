@@ -16,7 +16,14 @@ from edgesim.ir.graph import Graph
 from edgesim.ir.ops import OpKind
 from edgesim.mapping.mapper import build_schedule
 from edgesim.models import load_model
-from edgesim.sim import TraceRecorder, simulate, simulate_schedule, to_estimate, utilisation, write_chrome_trace
+from edgesim.sim import (
+    TraceRecorder,
+    simulate,
+    simulate_schedule,
+    to_estimate,
+    utilisation,
+    write_chrome_trace,
+)
 from edgesim.zoo.builder import GraphBuilder
 from tests.unit.test_sim_profiles import npu_profile, systolic_profile
 

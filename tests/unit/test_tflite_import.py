@@ -528,3 +528,131 @@ def test_synthetic_const_buffer_size_mismatch(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="needs 48 bytes"):
         import_tflite(_write(tmp_path, build_tflite(tensors, [(BO.FULLY_CONNECTED, [0, 1, -1], [2], None)],
                                                    [0], [2])))
+
+
+def _opts(table: str, **fields: int | float) -> OptBuilder:
+    """Build ``<table>`` options with the generated ``<table>Add<Field>`` functions."""
+
+    def f(b: flatbuffers.Builder) -> tuple[int, int]:
+        getattr(tflite, f"{table}Start")(b)
+        for k, v in fields.items():
+            getattr(tflite, f"{table}Add{k}")(b, v)
+        return getattr(BOpt, table), getattr(tflite, f"{table}End")(b)
+
+    return f
+
+
+_I8 = tflite.TensorType.INT8
+_C = np.asarray
+# builtin, [(shape, type, const data)] inputs, [(shape, type)] outputs, options, expected IR op kind
+_CASES: list[tuple[int, list[tuple[tuple[int, ...], int, Any]], list[tuple[tuple[int, ...], int]],
+                   OptBuilder | None, OpKind]] = [
+    (BO.CONV_2D, [((1, 5, 5, 2), F32, None), ((4, 3, 3, 2), F32, np.ones((4, 3, 3, 2), np.float32)),
+                  ((4,), F32, np.zeros(4, np.float32))], [((1, 3, 3, 4), F32)],
+     _opts("Conv2DOptions", Padding=0, StrideH=2, StrideW=2, DilationHFactor=1, DilationWFactor=1), OpKind.CONV2D),
+    (BO.DEPTHWISE_CONV_2D, [((1, 5, 5, 2), F32, None), ((1, 3, 3, 4), F32, np.ones((1, 3, 3, 4), np.float32))],
+     [((1, 5, 5, 4), F32)], _opts("DepthwiseConv2DOptions", Padding=0, StrideH=1, StrideW=1, DepthMultiplier=2,
+                                  DilationHFactor=1, DilationWFactor=1), OpKind.DEPTHWISE_CONV2D),
+    (BO.TRANSPOSE_CONV, [((4,), I32, _C([1, 10, 10, 4], np.int32)),
+                         ((4, 3, 3, 2), F32, np.ones((4, 3, 3, 2), np.float32)), ((1, 5, 5, 2), F32, None)],
+     [((1, 10, 10, 4), F32)], _opts("TransposeConvOptions", Padding=0, StrideH=2, StrideW=2),
+     OpKind.CONV_TRANSPOSE2D),
+    (BO.FULLY_CONNECTED, [((2, 8), F32, None), ((3, 8), F32, np.ones((3, 8), np.float32))], [((2, 3), F32)],
+     None, OpKind.FULLY_CONNECTED),
+    (BO.BATCH_MATMUL, [((2, 3, 4), F32, None), ((2, 5, 4), F32, None)], [((2, 3, 5), F32)],
+     _opts("BatchMatMulOptions", AdjY=True), OpKind.MATMUL),
+    (BO.ADD, [((1, 4), F32, None), ((1, 4), F32, None)], [((1, 4), F32)], _opts("AddOptions"), OpKind.ADD),
+    (BO.SUB, [((1, 4), F32, None), ((1, 1), F32, None)], [((1, 4), F32)], None, OpKind.SUB),
+    (BO.MUL, [((1, 4), F32, None), ((1, 4), F32, None)], [((1, 4), F32)], None, OpKind.MUL),
+    (BO.DIV, [((1, 4), F32, None), ((1, 4), F32, None)], [((1, 4), F32)], None, OpKind.DIV),
+    (BO.MAXIMUM, [((1, 4), F32, None), ((1, 4), F32, None)], [((1, 4), F32)], None, OpKind.MAXIMUM),
+    (BO.MINIMUM, [((1, 4), F32, None), ((1, 4), F32, None)], [((1, 4), F32)], None, OpKind.MINIMUM),
+    (BO.SQUARED_DIFFERENCE, [((1, 4), F32, None), ((1, 4), F32, None)], [((1, 4), F32)], None,
+     OpKind.SQUARED_DIFFERENCE),
+    (BO.PRELU, [((1, 4), F32, None), ((4,), F32, np.ones(4, np.float32))], [((1, 4), F32)], None, OpKind.PRELU),
+    (BO.RELU, [((1, 4), F32, None)], [((1, 4), F32)], None, OpKind.RELU),
+    (BO.RELU_N1_TO_1, [((1, 4), F32, None)], [((1, 4), F32)], None, OpKind.CLIP),
+    (BO.LEAKY_RELU, [((1, 4), F32, None)], [((1, 4), F32)], _opts("LeakyReluOptions", Alpha=0.5),
+     OpKind.LEAKY_RELU),
+    (BO.TANH, [((1, 4), F32, None)], [((1, 4), F32)], None, OpKind.TANH),
+    (BO.HARD_SWISH, [((1, 4), F32, None)], [((1, 4), F32)], None, OpKind.HARD_SWISH),
+    (BO.EXP, [((1, 4), F32, None)], [((1, 4), F32)], None, OpKind.EXP),
+    (BO.LOG, [((1, 4), F32, None)], [((1, 4), F32)], None, OpKind.LOG),
+    (BO.SQRT, [((1, 4), F32, None)], [((1, 4), F32)], None, OpKind.SQRT),
+    (BO.RSQRT, [((1, 4), F32, None)], [((1, 4), F32)], None, OpKind.RSQRT),
+    (BO.ABS, [((1, 4), F32, None)], [((1, 4), F32)], None, OpKind.ABS),
+    (BO.NEG, [((1, 4), F32, None)], [((1, 4), F32)], None, OpKind.NEG),
+    (BO.CAST, [((1, 4), F32, None)], [((1, 4), I32)], None, OpKind.CAST),
+    (BO.QUANTIZE, [((1, 4), F32, None)], [((1, 4), _I8)], None, OpKind.QUANTIZE),
+    (BO.DEQUANTIZE, [((1, 4), _I8, None)], [((1, 4), F32)], None, OpKind.DEQUANTIZE),
+    (BO.AVERAGE_POOL_2D, [((1, 4, 4, 2), F32, None)], [((1, 2, 2, 2), F32)],
+     _opts("Pool2DOptions", Padding=1, StrideH=2, StrideW=2, FilterHeight=2, FilterWidth=2), OpKind.AVG_POOL2D),
+    (BO.MAX_POOL_2D, [((1, 5, 5, 2), F32, None)], [((1, 3, 3, 2), F32)],
+     _opts("Pool2DOptions", Padding=0, StrideH=2, StrideW=2, FilterHeight=3, FilterWidth=3), OpKind.MAX_POOL2D),
+    (BO.MEAN, [((1, 4, 4, 2), F32, None), ((2,), I32, _C([1, 2], np.int32))], [((1, 2), F32)], None, OpKind.MEAN),
+    (BO.SUM, [((1, 4, 4, 2), F32, None), ((1,), I32, _C([3], np.int32))], [((1, 4, 4, 1), F32)],
+     _opts("ReducerOptions", KeepDims=True), OpKind.REDUCE_SUM),
+    (BO.REDUCE_MAX, [((1, 4, 4, 2), F32, None), ((2,), I32, _C([1, 2], np.int32))], [((1, 2), F32)], None,
+     OpKind.REDUCE_MAX),
+    (BO.SOFTMAX, [((1, 4), F32, None)], [((1, 4), F32)], _opts("SoftmaxOptions", Beta=0.5), OpKind.SOFTMAX),
+    (BO.RESHAPE, [((1, 2, 3), F32, None), ((1,), I32, _C([6], np.int32))], [((6,), F32)], None, OpKind.RESHAPE),
+    (BO.SQUEEZE, [((1, 3, 1), F32, None)], [((3,), F32)], None, OpKind.RESHAPE),
+    (BO.EXPAND_DIMS, [((3,), F32, None), ((), I32, _C(0, np.int32))], [((1, 3), F32)], None, OpKind.RESHAPE),
+    (BO.CONCATENATION, [((1, 2), F32, None), ((1, 3), F32, None)], [((1, 5), F32)],
+     _opts("ConcatenationOptions", Axis=-1), OpKind.CONCAT),
+    (BO.PAD, [((1, 2), F32, None), ((2, 2), I32, _C([[0, 0], [1, 1]], np.int32))], [((1, 4), F32)], None,
+     OpKind.PAD),
+    (BO.PADV2, [((1, 2), F32, None), ((2, 2), I32, _C([[0, 0], [1, 1]], np.int32)),
+                ((), F32, _C(3.0, np.float32))], [((1, 4), F32)], None, OpKind.PAD),
+    (BO.MIRROR_PAD, [((1, 3), F32, None), ((2, 2), I32, _C([[0, 0], [1, 1]], np.int32))], [((1, 5), F32)], None,
+     OpKind.PAD),
+    (BO.SLICE, [((3, 4), F32, None), ((2,), I32, _C([1, 0], np.int32)), ((2,), I32, _C([2, -1], np.int32))],
+     [((2, 4), F32)], None, OpKind.SLICE),
+    (BO.RESIZE_BILINEAR, [((1, 2, 2, 3), F32, None), ((2,), I32, _C([4, 6], np.int32))], [((1, 4, 6, 3), F32)],
+     _opts("ResizeBilinearOptions", HalfPixelCenters=True), OpKind.RESIZE),
+    (BO.RESIZE_NEAREST_NEIGHBOR, [((1, 2, 2, 3), F32, None), ((2,), I32, _C([4, 4], np.int32))],
+     [((1, 4, 4, 3), F32)], None, OpKind.RESIZE),
+    (BO.GATHER, [((5, 3), F32, np.ones((5, 3), np.float32)), ((2,), I32, None)], [((2, 3), F32)], None,
+     OpKind.GATHER),
+]
+
+
+@pytest.mark.parametrize("case", _CASES, ids=[tflite.opcode2name(c[0]) if hasattr(tflite, "opcode2name")
+                                              else str(c[0]) for c in _CASES])
+def test_synthetic_single_op(tmp_path: Path, case: Any) -> None:
+    code, ins, outs, opt, kind = case
+    tensors: list[TensorSpec] = [(f"in{i}", s, t, d) for i, (s, t, d) in enumerate(ins)]
+    tensors += [(f"out{i}", s, t, None) for i, (s, t) in enumerate(outs)]
+    n_in = len(ins)
+    graph_in = [i for i, (_, _, d) in enumerate(ins) if d is None]
+    out_idx = list(range(n_in, n_in + len(outs)))
+    g = import_tflite(_write(tmp_path, build_tflite(tensors, [(code, list(range(n_in)), out_idx, opt)],
+                                                    graph_in, out_idx)))
+    assert [n.op for n in g.nodes] == [kind]
+    for i, (s, _) in enumerate(outs):
+        assert g.tensors[f"out{i}"].shape == s
+    a = g.nodes[0].attrs
+    if code == BO.TRANSPOSE_CONV:
+        assert g.nodes[0].inputs == ("in2", "in1") and a.output_padding_hw == (0, 0)
+    if code == BO.BATCH_MATMUL:
+        assert a.transpose_b and not a.transpose_a
+    if code == BO.SOFTMAX:
+        assert a.beta == pytest.approx(0.5)
+    if code == BO.PADV2:
+        assert a.constant_value == pytest.approx(3.0)
+    if code == BO.RESIZE_BILINEAR:
+        assert a.out_hw == (4, 6) and a.mode == "linear" and a.half_pixel_centers and a.layout is Layout.NHWC
+    if code == BO.CONCATENATION:
+        assert a.axis == 1
+    if code == BO.DEPTHWISE_CONV_2D:
+        assert a.groups == 2 and (a.padding.top, a.padding.bottom) == (1, 1)
+
+
+def test_synthetic_split_v(tmp_path: Path) -> None:
+    tensors: list[TensorSpec] = [
+        ("x", (1, 6), F32, None), ("sizes", (2,), I32, np.asarray([2, -1], np.int32)),
+        ("axis", (), I32, np.asarray(1, np.int32)), ("a", (1, 2), F32, None), ("b", (1, 4), F32, None),
+    ]
+    ops = [(BO.SPLIT_V, [0, 1, 2], [3, 4], _opts("SplitVOptions", NumSplits=2))]
+    g = import_tflite(_write(tmp_path, build_tflite(tensors, ops, [0], [3, 4])))
+    assert g.nodes[0].op is OpKind.SPLIT and g.nodes[0].attrs.sizes == (2, 4)
