@@ -41,11 +41,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     runtime, version = resolve_runtime(profile, args.runtime)
     schedule = build_schedule(graph, profile, runtime, version)
     est = estimate_schedule(schedule, profile)
-    print(f"model {graph.name} ({len(graph.nodes)} ops) on {profile.id} with runtime {schedule.runtime}, "
-          f"analytic model")
-    print(format_table(est, max_rows=None if args.all_layers else 60))
+    extra = None
+    if args.model.lower().endswith(".csv") and args.hw.lower().endswith(".cfg"):
+        # A SCALE-Sim topology on a SCALE-Sim config: report in SCALE-Sim's own terms too.
+        from edgesim.report.scalesim_report import format_scalesim, scalesim_rows
+
+        rows = scalesim_rows(args.model, args.hw)
+        print(format_scalesim(rows, Path(args.hw).name))
+        extra = {"scalesim_layers": rows}
+    else:
+        print(f"model {graph.name} ({len(graph.nodes)} ops) on {profile.id} with runtime {schedule.runtime}, "
+              f"analytic model")
+        print(format_table(est, max_rows=None if args.all_layers else 60))
     if args.json:
-        atomic_write_text(args.json, report_json(est, mode="analytic"))
+        atomic_write_text(args.json, report_json(est, mode="analytic", extra=extra))
         print(f"wrote {args.json}")
     return 0
 

@@ -16,10 +16,11 @@ INT8, INT32 = 9, 2  # tflite.TensorType
 @dataclass
 class TensorSpec:
     shape: tuple[int, ...]
-    scale: float | None = None
+    scale: float | tuple[float, ...] | None = None
     zero_point: int = 0
     dtype: int = INT8
     data: np.ndarray | None = None
+    quantized_dimension: int = 0
 
 
 @dataclass
@@ -65,11 +66,13 @@ def build_model(tensors: list[TensorSpec], op: OpSpec, inputs: list[int], output
         shape = _vec(b, "i", list(t.shape))
         quant = None
         if t.scale is not None:
-            sc = _vec(b, "f", [t.scale])
-            zp = _vec(b, "q", [t.zero_point])
+            scales = list(t.scale) if isinstance(t.scale, tuple) else [t.scale]
+            sc = _vec(b, "f", scales)
+            zp = _vec(b, "q", [t.zero_point] * len(scales))
             b.StartObject(7)
             b.PrependUOffsetTRelativeSlot(2, sc, 0)
             b.PrependUOffsetTRelativeSlot(3, zp, 0)
+            b.PrependInt32Slot(6, t.quantized_dimension, 0)
             quant = b.EndObject()
         b.StartObject(8)
         b.PrependUOffsetTRelativeSlot(0, shape, 0)

@@ -9,7 +9,7 @@ import pytest
 
 from edgesim.kernels.executor import execute, execute_all, zero_fractions
 
-from ._tflite_build import INT32, OpSpec, TensorSpec, build_model
+from ._tflite_build import INT8, INT32, OpSpec, TensorSpec, build_model
 from ._tflite_min import load
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
@@ -102,6 +102,16 @@ def test_project_importer_graph_is_bit_exact(model_path: Path) -> None:
 
 # ---- single-operator models for kernels the MLPerf Tiny models do not use ----
 
+def _conv_tensors(x_shape: tuple[int, ...], w_shape: tuple[int, ...], y_shape: tuple[int, ...],
+                  n_out: int, q_dim: int) -> list[TensorSpec]:
+    rng = np.random.default_rng(5)
+    scales = tuple(float(v) for v in rng.uniform(0.002, 0.02, size=n_out))
+    w = rng.integers(-127, 128, size=w_shape, dtype=np.int8)
+    bias = rng.integers(-3000, 3000, size=n_out).astype(np.int32)
+    return [TensorSpec(x_shape, 0.05, -9), TensorSpec(w_shape, scales, 0, INT8, w, q_dim),
+            TensorSpec((n_out,), tuple(0.05 * s for s in scales), 0, INT32, bias, 0), TensorSpec(y_shape, 0.08, 6)]
+
+
 def _single_op_cases() -> dict[str, tuple[list[TensorSpec], OpSpec, list[int]]]:
     act_none = [(0, "b", 0)]
     return {
@@ -127,6 +137,14 @@ def _single_op_cases() -> dict[str, tuple[list[TensorSpec], OpSpec, list[int]]]:
         # the int8 interpreter kernel requires equal input/output quantization for CONCATENATION
         "concat": ([TensorSpec((1, 2, 2, 3), 0.1, 3), TensorSpec((1, 2, 2, 5), 0.1, 3),
                     TensorSpec((1, 2, 2, 8), 0.1, 3)], OpSpec(2, [0, 1], [2], 10, [(0, "i", 3)]), [0, 1]),
+        # CONV_2D, SAME padding, stride 2, dilation 2, ReLU6, per-channel weights
+        "conv_dilated_same": (_conv_tensors((1, 11, 10, 3), (6, 3, 3, 3), (1, 6, 5, 6), 6, 0),
+                              OpSpec(3, [0, 1, 2], [3], 1, [(0, "b", 0), (1, "i", 2), (2, "i", 2), (3, "b", 3),
+                                                            (4, "i", 2), (5, "i", 2)]), [0]),
+        # DEPTHWISE_CONV_2D with depth multiplier 2, SAME padding, stride (2, 1)
+        "depthwise_multiplier2": (_conv_tensors((1, 9, 8, 3), (1, 3, 3, 6), (1, 5, 8, 6), 6, 3),
+                                  OpSpec(4, [0, 1, 2], [3], 2, [(0, "b", 0), (1, "i", 1), (2, "i", 2), (3, "i", 2),
+                                                                (4, "b", 0), (5, "i", 1), (6, "i", 1)]), [0]),
         "requantize": ([TensorSpec((1, 256), 0.1, 3), TensorSpec((1, 256), 0.07, -4)], OpSpec(114, [0], [1]), [0]),
         "relu_rescale": ([TensorSpec((1, 256), 0.1, 3), TensorSpec((1, 256), 0.06, -128)], OpSpec(19, [0], [1]), [0]),
     }

@@ -91,3 +91,22 @@ def test_malformed_profile_names_file_and_field(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert "p.yaml" in r.stderr and "clock_mhz" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_scalesim_topology_and_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import REFERENCE
+
+    topo = REFERENCE / "scalesim" / "unit_mix.csv"
+    if not topo.exists():
+        pytest.skip("shared SCALE-Sim files absent")
+    out = tmp_path / "s.json"
+    assert main(["run", str(topo), "--hw", str(REFERENCE / "scalesim" / "tiny8x8_ws.cfg"), "--json", str(out)]) == 0
+    assert "SCALE-Sim compatible report" in capsys.readouterr().out
+    rep = json.loads(out.read_text())
+    import csv
+
+    ref = {r["layer_name"]: r for r in csv.DictReader((REFERENCE / "scalesim" / "scalesim_v3_unit_mix.csv").open())
+           if r["config"] == "tiny8x8_ws"}
+    for row in rep["scalesim_layers"]:
+        assert row["compute_cycles"] == int(ref[row["name"]]["scalesim_compute_cycles"])
+        assert row["cycles"] == row["compute_cycles"] + row["stall_cycles"]

@@ -1,0 +1,1 @@
+"""What-if comparison, design-space sweeps and the fast NAS cost model."""
