@@ -20,7 +20,7 @@ from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpKind
-from edgesim.ir.tensor import QuantParams, Tensor
+from edgesim.ir.tensor import QuantParams, Tensor, WeightEncoding
 from edgesim.passes.float_exec import qrange, run_float, synthetic_inputs
 
 PRESETS: dict[str, tuple[int, int]] = {  # name -> (weight bits, activation bits); 0 = keep float
@@ -296,7 +296,9 @@ def quantize_graph(graph: Graph, spec: QuantSpec) -> Graph:
         axis = weight_out_axis(node, w) if spec.per_channel else None
         qw, wq = quantize_weights(w.data, p.weight_bits, axis, spec.symmetric_weights)
         wdtype = DType.INT4 if p.weight_bits == 4 else DType.INT8
-        tensors[w.name] = Tensor(w.name, w.shape, wdtype, wq, qw, w.sparsity, w.encoding)
+        # Until the compression pass packs them, int4 weights sit one per byte (the container numpy uses).
+        enc = WeightEncoding("int4_unpacked", w.num_elements) if wdtype is DType.INT4 else None
+        tensors[w.name] = Tensor(w.name, w.shape, wdtype, wq, qw, w.sparsity, enc)
         if len(node.inputs) > 2 and node.inputs[2]:
             b = graph.tensors[node.inputs[2]]
             x_q = tensors[node.inputs[0]].quant

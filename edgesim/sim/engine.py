@@ -17,7 +17,7 @@ from edgesim.cost.estimate import EnergyBreakdown, Estimate, LayerCost
 from edgesim.mapping.plan import Schedule
 from edgesim.sim.memory import PS_PER_S, MemoryPort
 from edgesim.sim.trace import Tracer
-from edgesim.sim.unit import OpRecord, UnitProcess
+from edgesim.sim.unit import STALL_CAUSE_BY_KIND, OpRecord, UnitProcess
 
 STALL_CAUSES = ("dram", "sram", "flash", "compute", "dependency")
 
@@ -31,6 +31,7 @@ class OpTiming:
     compute_cycles: float
     overhead_cycles: float
     stall_cycles: tuple[tuple[str, float], ...]  # (cause, unit cycles) for every cause in STALL_CAUSES
+    stall_by_memory: tuple[tuple[str, float], ...] = ()  # (memory level, unit cycles): the memory stalls split
 
     @property
     def total_stall_cycles(self) -> float:
@@ -57,7 +58,7 @@ class SimResult:
         raise KeyError(node)
 
 
-def _timing(rec: OpRecord, compute_cycles: float, overhead_cycles: float) -> OpTiming:
+def _timing(rec: OpRecord, compute_cycles: float, overhead_cycles: float, kinds: dict[str, str]) -> OpTiming:
     hz = rec.clock_hz
     to_cycles = hz / PS_PER_S
     # Compute is what the plan says; everything else the op spent after its overhead is a stall.
@@ -66,14 +67,17 @@ def _timing(rec: OpRecord, compute_cycles: float, overhead_cycles: float) -> OpT
     stalls["dependency"] = (rec.start_ps - rec.unit_free_ps) * to_cycles
     weights = {k: v for k, v in sorted(rec.mem_ps.items()) if v > 0}
     total_w = sum(weights.values())
+    by_memory: dict[str, float] = {}
     if stall_ps and total_w:
         # Attribute the stall to the levels in proportion to how long their transfers were in flight.
-        for cause, w in weights.items():
-            stalls[cause] += stall_ps * to_cycles * w / total_w
+        for memory, w in weights.items():
+            share = stall_ps * to_cycles * w / total_w
+            by_memory[memory] = share
+            stalls[STALL_CAUSE_BY_KIND.get(kinds[memory], "sram")] += share
     elif stall_ps:
         stalls["compute"] += stall_ps * to_cycles
     return OpTiming(rec.node, rec.unit, rec.unit_free_ps / PS_PER_S, rec.end_ps / PS_PER_S, compute_cycles,
-                    overhead_cycles, tuple(stalls.items()))
+                    overhead_cycles, tuple(stalls.items()), tuple(by_memory.items()))
 
 
 def simulate_schedule(schedule: Schedule, profile: Any, tracer: Tracer | None = None) -> SimResult:
@@ -93,7 +97,8 @@ def simulate_schedule(schedule: Schedule, profile: Any, tracer: Tracer | None = 
     missing = [p.node for p in plans if not done[p.node].triggered]
     if missing:
         raise RuntimeError(f"event engine deadlocked; ops never ran: {missing[:5]}")
-    ops = tuple(_timing(records[p.node], p.compute_cycles, p.overhead_cycles) for p in plans)
+    kinds = {name: port.kind for name, port in ports.items()}
+    ops = tuple(_timing(records[p.node], p.compute_cycles, p.overhead_cycles, kinds) for p in plans)
     makespan_ps = max((r.end_ps for r in records.values()), default=0)
     if tracer is not None:
         for p in plans:
@@ -107,9 +112,10 @@ def simulate_schedule(schedule: Schedule, profile: Any, tracer: Tracer | None = 
 
 
 def _bound(t: OpTiming) -> str:
-    parts = {"compute": t.compute_cycles, "overhead": t.overhead_cycles}
-    for cause, c in t.stall_cycles:
-        parts["dependency" if cause == "dependency" else f"memory:{cause}"] = c
+    """Same labels as the analytic path (memory:<level name>), plus "dependency" for waiting on another unit."""
+    parts = {"compute": t.compute_cycles, "overhead": t.overhead_cycles, "dependency": t.stall("dependency")}
+    for memory, c in t.stall_by_memory:
+        parts[f"memory:{memory}"] = c
     return max(parts.items(), key=lambda kv: kv[1])[0]
 
 

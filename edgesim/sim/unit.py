@@ -37,7 +37,7 @@ class OpRecord:
     exec_start_ps: int = 0
     end_ps: int = 0
     compute_ps: int = 0
-    mem_ps: dict[str, int] = field(default_factory=dict)  # stall cause -> time its transfers were in flight
+    mem_ps: dict[str, int] = field(default_factory=dict)  # memory level -> time its transfers were in flight
 
 
 def segments(groups: tuple[TileGroup, ...]) -> list[tuple[TileGroup, int]]:
@@ -74,8 +74,7 @@ class UnitProcess:
         port = self.ports[memory]
         t0 = now_ps(self.env)
         yield from port.transfer(read_bytes, write_bytes, rec.node, requests, wait_latency)
-        cause = STALL_CAUSE_BY_KIND.get(port.kind, "sram")
-        rec.mem_ps[cause] = rec.mem_ps.get(cause, 0) + (now_ps(self.env) - t0)
+        rec.mem_ps[memory] = rec.mem_ps.get(memory, 0) + (now_ps(self.env) - t0)
 
     def run(self) -> Generator[Any, Any, None]:
         env = self.env

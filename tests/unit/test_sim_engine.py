@@ -72,6 +72,19 @@ def test_memory_bound_layer_stalls_on_flash() -> None:
     assert est.layers[-1].bound == "memory:flash"
 
 
+def test_memory_bound_elementwise_stalls_on_dram() -> None:
+    # A ReLU over 2 MiB in DRAM does 1 op per 8 bytes moved: the array waits for DRAM, not for its ALUs.
+    b = GraphBuilder("relu")
+    x = b.input("x", (1, 64, 64, 128))
+    g = b.build([b.act(x, "relu")])
+    _, result, est = _run(g, systolic_profile(dram_bw=4.0))
+    (t,) = result.ops
+    assert t.unit == "tpu"
+    assert t.stall("dram") > 0.9 * t.total_stall_cycles > 0
+    assert t.stall("dram") > 10 * t.compute_cycles
+    assert est.layers[0].bound == "memory:dram"
+
+
 def test_compute_bound_conv_has_almost_no_stalls() -> None:
     _, result, est = _run(conv_graph(64, 64, 16), npu_profile(macs=2.0, flash_bw=8.0))
     (t,) = result.ops

@@ -127,3 +127,11 @@ def test_impossible_tiling_names_op_and_sizes() -> None:
     assert "conv_0" in msg and "16384" in msg and "bytes" in msg
     needed = int(msg.split("needs ")[1].split()[0])
     assert needed > 16 * 1024
+
+
+def test_impossible_row_tiling_of_an_elementwise_op() -> None:
+    b = GraphBuilder("wide")
+    x = b.input("x", (1, 1, 1, 65536))  # one row is 256 KiB of floats in and as much out
+    g = b.build([b.act(x, "relu")])
+    with pytest.raises(MappingError, match=r"one row needs \d+ bytes but 'sram' holds 65536"):
+        build_schedule(g, npu_profile(sram_bytes=64 * 1024))

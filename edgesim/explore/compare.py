@@ -1,0 +1,156 @@
+"""What-if comparison: models x hardware profiles in one table, a CSV and a chart with the Pareto front."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from edgesim.cost.estimate import Estimate
+from edgesim.errors import EdgesimError
+from edgesim.explore.pareto import pareto_mask
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    model: str
+    hw: str
+    runtime: str
+    latency_s: float
+    energy_j: float
+    average_power_w: float
+    peak_power_w: float
+    peak_activation_bytes: int
+    activation_memory_bytes: int
+    fits_on_chip: bool
+    bound: str  # the bound that accounts for most of the latency
+    macs: int
+    pareto: bool = False
+
+
+def peak_power_w(est: Estimate) -> float:
+    """Highest per-layer average power: the power the supply must sustain for the busiest layer."""
+    powers = [layer.energy_j / layer.latency_s for layer in est.layers if layer.latency_s > 0]
+    return max(powers, default=est.average_power_w)
+
+
+def dominant_bound(est: Estimate) -> str:
+    share: dict[str, float] = {}
+    for layer in est.layers:
+        share[layer.bound] = share.get(layer.bound, 0.0) + layer.latency_s
+    return max(share, key=lambda k: share[k]) if share else "none"
+
+
+def row_from_estimate(est: Estimate, model: str, hw: str) -> CompareRow:
+    return CompareRow(model=model, hw=hw, runtime=est.runtime, latency_s=est.latency_s, energy_j=est.energy_j,
+                      average_power_w=est.average_power_w, peak_power_w=peak_power_w(est),
+                      peak_activation_bytes=est.peak_activation_bytes,
+                      activation_memory_bytes=est.activation_memory_bytes, fits_on_chip=est.fits_on_chip,
+                      bound=dominant_bound(est), macs=est.macs)
+
+
+def _model_label(spec: str | Path) -> str:
+    return Path(spec).stem if Path(str(spec)).suffix else str(spec)
+
+
+def compare(models: Sequence[str | Path], hws: Sequence[str | Path | Any],
+            runtimes: Sequence[str | None] | None = None) -> list[CompareRow]:
+    """Estimate every model on every profile. ``runtimes`` is one entry for all profiles or one per profile
+    (None = the profile's default runtime). Rows on the latency/energy Pareto front have ``pareto=True``."""
+    from edgesim.api import estimate, load_profile
+    from edgesim.models import load_model
+
+    if not models:
+        raise EdgesimError("compare needs at least one model")
+    if not hws:
+        raise EdgesimError("compare needs at least one hardware profile (--hw)")
+    rts: list[str | None] = list(runtimes) if runtimes else [None]
+    if len(rts) == 1:
+        rts = rts * len(hws)
+    if len(rts) != len(hws):
+        raise EdgesimError(f"give one --runtime for all profiles or one per --hw ({len(hws)}), got {len(rts)}",
+                           field="runtime")
+    profiles = [load_profile(h) if isinstance(h, (str, Path)) else h for h in hws]
+    rows: list[CompareRow] = []
+    for m in models:
+        graph = load_model(m)
+        for prof, rt in zip(profiles, rts, strict=True):
+            rows.append(row_from_estimate(estimate(graph, prof, rt), _model_label(m), prof.id))
+    mask = pareto_mask([(r.latency_s, r.energy_j) for r in rows])
+    return [CompareRow(**{**asdict(r), "pareto": bool(p)}) for r, p in zip(rows, mask, strict=True)]
+
+
+def format_compare(rows: Sequence[CompareRow]) -> str:
+    head = (f"{'model':<22} {'hw':<16} {'runtime':<14} {'latency ms':>11} {'energy mJ':>10} {'avg W':>8} "
+            f"{'peak W':>8} {'peak act KiB':>12} {'fits':>4} {'bound':<14} pareto")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r.model[:22]:<22} {r.hw[:16]:<16} {r.runtime[:14]:<14} {r.latency_s * 1e3:>11.4g} "
+                     f"{r.energy_j * 1e3:>10.4g} {r.average_power_w:>8.3g} {r.peak_power_w:>8.3g} "
+                     f"{r.peak_activation_bytes / 1024:>12.1f} {'yes' if r.fits_on_chip else 'no':>4} "
+                     f"{r.bound[:14]:<14} {'*' if r.pareto else ''}")
+    return "\n".join(lines)
+
+
+def write_compare_csv(rows: Sequence[CompareRow], path: str | Path) -> Path:
+    from edgesim.report.io import atomic_write
+
+    names = [f.name for f in fields(CompareRow)]
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=names)
+            w.writeheader()
+            for r in rows:
+                w.writerow(asdict(r))
+
+    return atomic_write(path, write)
+
+
+def plot_tradeoff(labels: Sequence[str], latency_s: Sequence[float], energy_j: Sequence[float],
+                  path: str | Path, title: str = "", bars: bool = True) -> Path:
+    """Latency bars (optional) and a latency-vs-energy scatter with the Pareto front drawn as a step line."""
+    from edgesim.report.plots import _plt, _save
+
+    plt = _plt()
+    mask = pareto_mask(list(zip(latency_s, energy_j, strict=True)))
+    ncols = 2 if bars else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(6.5 * ncols, 4.8), squeeze=False)
+    ax = axes[0][0]
+    if bars:
+        ax.barh(range(len(labels)), [v * 1e3 for v in latency_s],
+                color=["tab:orange" if p else "tab:blue" for p in mask])
+        ax.set_yticks(range(len(labels)), list(labels), fontsize=7)
+        ax.set_xlabel("latency (ms)")
+        ax.set_xscale("log")
+        ax.set_title("latency (Pareto-optimal in orange)")
+        ax = axes[0][1]
+    lat_ms = [v * 1e3 for v in latency_s]
+    en_mj = [v * 1e3 for v in energy_j]
+    ax.scatter(lat_ms, en_mj, c="tab:blue", s=18, label="design points")
+    front = sorted((x, y) for x, y, p in zip(lat_ms, en_mj, mask, strict=True) if p)
+    if front:
+        ax.step([x for x, _ in front], [y for _, y in front], where="post", color="tab:orange")
+        ax.scatter([x for x, _ in front], [y for _, y in front], c="tab:orange", s=40, marker="D", label="Pareto")
+    if len(labels) <= 30:
+        for lbl, x, y in zip(labels, lat_ms, en_mj, strict=True):
+            ax.annotate(lbl, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("latency (ms)")
+    ax.set_ylabel("energy per inference (mJ)")
+    ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_compare(rows: Sequence[CompareRow], path: str | Path) -> Path:
+    return plot_tradeoff([f"{r.model}@{r.hw}" for r in rows], [r.latency_s for r in rows],
+                         [r.energy_j for r in rows], path, title="edgesim compare")
+
+
+__all__ = ["CompareRow", "compare", "dominant_bound", "format_compare", "peak_power_w", "plot_compare",
+           "plot_tradeoff", "row_from_estimate", "write_compare_csv"]

@@ -1,0 +1,386 @@
+"""Predict every row of a measured reference file and score the predictions.
+
+Reference format (the shared ``mlperf_tiny.csv``): columns device, runtime, runtime_version, clock_mhz,
+model_file (a file under the models folder or a zoo name), latency_ms, energy_uj (empty = not measured); an
+optional ``benchmark`` column groups rows (default: the model file). Other columns are carried along unread.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgesim.errors import EdgesimError, ProfileError
+
+REQUIRED_COLUMNS = ("device", "runtime", "clock_mhz", "model_file", "latency_ms")
+
+
+def shared_dir() -> Path:
+    """../shared relative to the repository root."""
+    return Path(__file__).resolve().parents[2].parent / "shared"
+
+
+def default_reference() -> Path:
+    return shared_dir() / "reference" / "mlperf_tiny.csv"
+
+
+@dataclass(frozen=True)
+class ReferenceRow:
+    line: int
+    device: str
+    runtime: str
+    runtime_version: str
+    clock_mhz: float | None
+    benchmark: str
+    model_file: str
+    latency_ms: float
+    energy_uj: float | None
+
+    @property
+    def runtime_spec(self) -> str:
+        return f"{self.runtime}@{self.runtime_version}" if self.runtime_version else self.runtime
+
+
+def _float_or_none(text: str | None, path: Path, line: int, col: str) -> float | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise EdgesimError(f"line {line}: '{text}' is not a number", file=str(path), field=col) from None
+
+
+def read_reference(path: str | Path) -> list[ReferenceRow]:
+    """Rows of a reference CSV; a missing column or a non-numeric cell is a one-line EdgesimError."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EdgesimError(f"cannot read reference file: {exc.strerror or exc}", file=str(p)) from None
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise EdgesimError(f"reference file lacks columns {missing}", file=str(p))
+    rows: list[ReferenceRow] = []
+    for i, rec in enumerate(reader, start=2):
+        lat = _float_or_none(rec.get("latency_ms"), p, i, "latency_ms")
+        if lat is None or lat <= 0:
+            raise EdgesimError(f"line {i}: latency_ms must be a positive number", file=str(p), field="latency_ms")
+        energy = _float_or_none(rec.get("energy_uj"), p, i, "energy_uj")
+        model = (rec.get("model_file") or "").strip()
+        rows.append(ReferenceRow(
+            line=i, device=(rec.get("device") or "").strip(), runtime=(rec.get("runtime") or "").strip(),
+            runtime_version=(rec.get("runtime_version") or "").strip(),
+            clock_mhz=_float_or_none(rec.get("clock_mhz"), p, i, "clock_mhz"),
+            benchmark=(rec.get("benchmark") or "").strip() or model, model_file=model, latency_ms=lat,
+            energy_uj=energy if energy is not None and energy > 0 else None,
+        ))
+    return rows
+
+
+@dataclass(frozen=True)
+class RowResult:
+    line: int
+    device: str
+    runtime: str
+    benchmark: str
+    model_file: str
+    clock_mhz: float | None
+    measured_latency_ms: float
+    predicted_latency_ms: float | None
+    measured_energy_uj: float | None
+    predicted_energy_uj: float | None
+    error: str | None = None  # why the row could not be predicted
+
+    @property
+    def latency_error(self) -> float | None:
+        """Signed relative error (predicted / measured - 1)."""
+        if self.predicted_latency_ms is None:
+            return None
+        return self.predicted_latency_ms / self.measured_latency_ms - 1.0
+
+    @property
+    def energy_error(self) -> float | None:
+        if self.predicted_energy_uj is None or self.measured_energy_uj is None:
+            return None
+        return self.predicted_energy_uj / self.measured_energy_uj - 1.0
+
+
+@dataclass(frozen=True)
+class BenchmarkStats:
+    benchmark: str
+    rows: int
+    latency_mape: float
+    latency_median_ape: float
+    latency_spearman: float | None  # None when fewer than 3 distinct devices
+    energy_rows: int
+    energy_mape: float | None
+    energy_median_ape: float | None
+    energy_spearman: float | None
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    reference: str
+    rows: tuple[RowResult, ...]
+    benchmarks: tuple[BenchmarkStats, ...]
+    overall: BenchmarkStats
+    skipped: tuple[RowResult, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        def row(r: RowResult) -> dict[str, Any]:
+            d = asdict(r)
+            d["latency_error"] = r.latency_error
+            d["energy_error"] = r.energy_error
+            return d
+
+        return {
+            "reference": self.reference,
+            "overall": asdict(self.overall),
+            "benchmarks": [asdict(b) for b in self.benchmarks],
+            "rows": [row(r) for r in self.rows],
+            "skipped": [row(r) for r in self.skipped],
+        }
+
+    def table(self) -> str:
+        """Per-row errors then the per-benchmark summary, as plain text."""
+        out = [f"{'line':>4} {'device':<18} {'runtime':<20} {'benchmark':<22} {'meas ms':>10} {'pred ms':>10} "
+               f"{'err':>7} {'meas uJ':>10} {'pred uJ':>10} {'err':>7}"]
+        for r in self.rows:
+            le = f"{r.latency_error:+.0%}" if r.latency_error is not None else "-"
+            ee = f"{r.energy_error:+.0%}" if r.energy_error is not None else "-"
+            me = f"{r.measured_energy_uj:.1f}" if r.measured_energy_uj is not None else "-"
+            pe = f"{r.predicted_energy_uj:.1f}" if r.energy_error is not None and r.predicted_energy_uj else "-"
+            out.append(f"{r.line:>4} {r.device:<18} {r.runtime:<20} {r.benchmark[:22]:<22} "
+                       f"{r.measured_latency_ms:>10.3f} {r.predicted_latency_ms or 0:>10.3f} {le:>7} "
+                       f"{me:>10} {pe:>10} {ee:>7}")
+        for r in self.skipped:
+            out.append(f"{r.line:>4} {r.device:<18} {r.runtime:<20} {r.benchmark[:22]:<22} skipped: {r.error}")
+        out.append("")
+        out.append(f"{'benchmark':<24} {'rows':>4} {'lat MAPE':>9} {'lat MdAPE':>9} {'lat rho':>8} "
+                   f"{'E rows':>6} {'E MAPE':>8} {'E MdAPE':>8} {'E rho':>6}")
+        for b in (*self.benchmarks, self.overall):
+            def pct(x: float | None) -> str:
+                return f"{x:.1%}" if x is not None and not math.isnan(x) else "-"
+
+            def rho(x: float | None) -> str:
+                return f"{x:.2f}" if x is not None else "-"
+
+            out.append(f"{b.benchmark[:24]:<24} {b.rows:>4} {pct(b.latency_mape):>9} {pct(b.latency_median_ape):>9} "
+                       f"{rho(b.latency_spearman):>8} {b.energy_rows:>6} {pct(b.energy_mape):>8} "
+                       f"{pct(b.energy_median_ape):>8} {rho(b.energy_spearman):>6}")
+        return "\n".join(out)
+
+
+def _ranks(values: Sequence[float]) -> list[float]:
+    """Average ranks (ties share the mean of their positions), 1-based."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    return ranks
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Spearman rank correlation with tie correction (Pearson on average ranks); None if undefined."""
+    if len(x) != len(y):
+        raise ValueError("spearman needs sequences of equal length")
+    if len(x) < 2:
+        return None
+    rx, ry = _ranks(x), _ranks(y)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    sxx = sum((a - mx) ** 2 for a in rx)
+    syy = sum((b - my) ** 2 for b in ry)
+    if sxx == 0 or syy == 0:
+        return None
+    return sxy / math.sqrt(sxx * syy)
+
+
+def _median(v: Sequence[float]) -> float:
+    s = sorted(v)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def _device_means(rows: Iterable[RowResult], pred: Callable[[RowResult], float | None],
+                  meas: Callable[[RowResult], float | None]) -> tuple[list[float], list[float]]:
+    """Geometric mean per (device, runtime, clock) so repeated submissions do not dominate the ranking."""
+    groups: dict[tuple[str, str, float | None], list[tuple[float, float]]] = {}
+    for r in rows:
+        p, m = pred(r), meas(r)
+        if p is None or m is None or p <= 0:
+            continue
+        groups.setdefault((r.device, r.runtime, r.clock_mhz), []).append((p, m))
+    ps = [math.exp(sum(math.log(a) for a, _ in g) / len(g)) for g in groups.values()]
+    ms = [math.exp(sum(math.log(b) for _, b in g) / len(g)) for g in groups.values()]
+    return ps, ms
+
+
+def summarize(name: str, rows: Sequence[RowResult]) -> BenchmarkStats:
+    lat = [abs(r.latency_error) for r in rows if r.latency_error is not None]
+    en = [abs(r.energy_error) for r in rows if r.energy_error is not None]
+    lp, lm = _device_means(rows, lambda r: r.predicted_latency_ms, lambda r: r.measured_latency_ms)
+    ep, em = _device_means(rows, lambda r: r.predicted_energy_uj, lambda r: r.measured_energy_uj)
+    return BenchmarkStats(
+        benchmark=name, rows=len(lat),
+        latency_mape=sum(lat) / len(lat) if lat else math.nan,
+        latency_median_ape=_median(lat) if lat else math.nan,
+        latency_spearman=spearman(lp, lm) if len(lp) >= 3 else None,
+        energy_rows=len(en),
+        energy_mape=sum(en) / len(en) if en else None,
+        energy_median_ape=_median(en) if en else None,
+        energy_spearman=spearman(ep, em) if len(ep) >= 3 else None,
+    )
+
+
+def resolve_model(model_file: str, models_dir: Path) -> str:
+    """A file in the models folder, an explicit path, or (otherwise) a zoo name passed through."""
+    cand = models_dir / model_file
+    if cand.is_file():
+        return str(cand)
+    return model_file
+
+
+Predictor = Callable[[ReferenceRow], tuple[float, float]]
+
+
+def api_predictor(models_dir: Path) -> Predictor:
+    """(latency_ms, energy_uj) of a row via edgesim.api.estimate; graphs and profiles are cached."""
+    from edgesim.api import estimate, load_model, load_profile
+
+    graphs: dict[str, Any] = {}
+
+    def predict(row: ReferenceRow) -> tuple[float, float]:
+        model = resolve_model(row.model_file, models_dir)
+        if model not in graphs:
+            graphs[model] = load_model(model)
+        prof = load_profile(row.device, clock_mhz=row.clock_mhz)
+        est = estimate(graphs[model], prof, row.runtime_spec)
+        return est.latency_s * 1e3, est.energy_j * 1e6
+
+    return predict
+
+
+def validate(
+    reference_csv: str | Path | None = None,
+    *,
+    models_dir: str | Path | None = None,
+    predictor: Predictor | None = None,
+    strict: bool = False,
+) -> ValidationResult:
+    """Predict every row of ``reference_csv`` (default: ../shared/reference/mlperf_tiny.csv) and score it.
+
+    Rows whose device/runtime/model cannot be loaded are reported as skipped (``strict`` raises instead).
+    """
+    ref = Path(reference_csv) if reference_csv is not None else default_reference()
+    rows = read_reference(ref)
+    mdir = Path(models_dir) if models_dir is not None else shared_dir() / "models"
+    predict = predictor or api_predictor(mdir)
+    done: list[RowResult] = []
+    skipped: list[RowResult] = []
+    notified: set[str] = set()
+    for row in rows:
+        base = dict(line=row.line, device=row.device, runtime=row.runtime_spec, benchmark=row.benchmark,
+                    model_file=row.model_file, clock_mhz=row.clock_mhz, measured_latency_ms=row.latency_ms,
+                    measured_energy_uj=row.energy_uj)
+        try:
+            lat_ms, en_uj = predict(row)
+        except (EdgesimError, ProfileError) as exc:
+            if strict:
+                raise
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if msg not in notified:
+                notified.add(msg)
+                print(f"edgesim: validate: line {row.line} skipped: {msg}", file=sys.stderr)
+            skipped.append(RowResult(**base, predicted_latency_ms=None, predicted_energy_uj=None,  # type: ignore[arg-type]
+                                     error=msg))
+            continue
+        done.append(RowResult(**base, predicted_latency_ms=lat_ms, predicted_energy_uj=en_uj))  # type: ignore[arg-type]
+    by_bench: dict[str, list[RowResult]] = {}
+    for r in done:
+        by_bench.setdefault(r.benchmark, []).append(r)
+    stats = tuple(summarize(b, rs) for b, rs in sorted(by_bench.items()))
+    return ValidationResult(str(ref), tuple(done), stats, summarize("ALL", done), tuple(skipped))
+
+
+def write_json(result: ValidationResult, path: str | Path) -> Path:
+    from edgesim.report.io import atomic_write_text
+
+    def clean(o: Any) -> Any:
+        if isinstance(o, float) and math.isnan(o):
+            return None
+        if isinstance(o, dict):
+            return {k: clean(v) for k, v in o.items()}
+        if isinstance(o, list):
+            return [clean(v) for v in o]
+        return o
+
+    return atomic_write_text(path, json.dumps(clean(result.as_dict()), indent=2) + "\n")
+
+
+def write_plot(result: ValidationResult, path: str | Path) -> Path:
+    """Predicted vs measured latency (and energy if any), log-log, with the 1:1 line; PNG/SVG by suffix."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from edgesim.report.io import atomic_write
+
+    has_energy = any(r.energy_error is not None for r in result.rows)
+    fig, axes = plt.subplots(1, 2 if has_energy else 1, figsize=(12 if has_energy else 6.5, 6), squeeze=False)
+    panels: list[tuple[str, Callable[[RowResult], float | None], Callable[[RowResult], float | None]]] = [
+        ("latency (ms)", lambda r: r.measured_latency_ms, lambda r: r.predicted_latency_ms)]
+    if has_energy:
+        panels.append(("energy (uJ)", lambda r: r.measured_energy_uj,
+                       lambda r: r.predicted_energy_uj if r.energy_error is not None else None))
+    benches = sorted({r.benchmark for r in result.rows})
+    for ax, (label, meas, pred) in zip(axes[0], panels, strict=False):
+        allv: list[float] = []
+        for b in benches:
+            pts = [(meas(r), pred(r)) for r in result.rows if r.benchmark == b]
+            xy = [(m, p) for m, p in pts if m and p and m > 0 and p > 0]
+            if not xy:
+                continue
+            ax.scatter([m for m, _ in xy], [p for _, p in xy], label=b, s=22, alpha=0.8)
+            allv += [v for pair in xy for v in pair]
+        if allv:
+            lo, hi = min(allv) / 1.5, max(allv) * 1.5
+            ax.plot([lo, hi], [lo, hi], "k-", lw=1, label="1:1")
+            ax.plot([lo, hi], [lo * 1.25, hi * 1.25], "k:", lw=0.7, label="+/-25%")
+            ax.plot([lo, hi], [lo / 1.25, hi / 1.25], "k:", lw=0.7)
+            ax.set_xlim(lo, hi)
+            ax.set_ylim(lo, hi)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"measured {label}")
+        ax.set_ylabel(f"predicted {label}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    o = result.overall
+    fig.suptitle(f"edgesim vs {Path(result.reference).name}: latency MAPE {o.latency_mape:.1%}, "
+                 f"median APE {o.latency_median_ape:.1%} ({o.rows} rows)")
+    fig.tight_layout()
+    suffix = Path(path).suffix.lstrip(".") or "png"
+
+    def write(tmp: Path) -> None:
+        fig.savefig(tmp, format=suffix, dpi=110)
+
+    try:
+        return atomic_write(path, write)
+    finally:
+        plt.close(fig)
