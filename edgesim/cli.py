@@ -107,6 +107,61 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_infer(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from edgesim.errors import EdgesimError
+    from edgesim.kernels.executor import execute
+    from edgesim.models import load_model
+    from edgesim.report.io import atomic_write
+
+    graph = load_model(args.model)
+    inputs: dict[str, np.ndarray] = {}
+    if args.input:
+        path = Path(args.input)
+        if not path.exists():
+            raise EdgesimError(f"input file '{path}' does not exist")
+        try:
+            loaded = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as e:
+            raise EdgesimError(f"'{path}' is not a readable .npy/.npz file ({e})") from None
+        if isinstance(loaded, np.ndarray):
+            if len(graph.inputs) != 1:
+                raise EdgesimError(f"model has {len(graph.inputs)} inputs {list(graph.inputs)}: pass an .npz")
+            inputs[graph.inputs[0]] = loaded
+        else:
+            inputs = {k: loaded[k] for k in loaded.files}
+    else:
+        rng = np.random.default_rng(args.seed)
+        for name in graph.inputs:
+            t = graph.tensors[name]
+            info = np.iinfo(t.dtype.numpy()) if t.dtype.is_integer else None
+            if info is None:
+                inputs[name] = rng.standard_normal(t.shape).astype(t.dtype.numpy())
+            else:
+                inputs[name] = rng.integers(info.min, info.max + 1, size=t.shape).astype(t.dtype.numpy())
+    for name in graph.inputs:
+        if name not in inputs:
+            raise EdgesimError(f"no value given for model input '{name}'")
+        want = graph.tensors[name]
+        if tuple(inputs[name].shape) != want.shape:
+            raise EdgesimError(f"input '{name}' has shape {inputs[name].shape}, the model expects {want.shape}")
+        if inputs[name].dtype != want.dtype.numpy():
+            raise EdgesimError(f"input '{name}' is {inputs[name].dtype}, the model expects {want.dtype.numpy()}")
+    outputs = execute(graph, inputs)
+    for name, value in outputs.items():
+        flat = value.reshape(-1)
+        print(f"{name}: shape {value.shape} {value.dtype}, first values {flat[:10].tolist()}")
+    if args.output:
+        if len(outputs) == 1:
+            value = next(iter(outputs.values()))
+            atomic_write(args.output, lambda p: np.save(p.open("wb"), value))
+        else:
+            atomic_write(args.output, lambda p: np.savez(p.open("wb"), **outputs))
+        print(f"wrote {args.output}")
+    return 0
+
+
 def cmd_profiles(args: argparse.Namespace) -> int:
     from edgesim.hw.loader import list_profiles, list_runtimes
 
@@ -154,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     sus.add_argument("--json")
     sus.add_argument("--plot", help="PNG or SVG of temperature, clock and latency over time")
     sus.set_defaults(func=cmd_sustain)
+
+    inf = sub.add_parser("infer", help="execute a quantized model bit-exactly with the int8/int4 kernels")
+    inf.add_argument("model", help="a quantized .tflite/.onnx file or a quantized graph")
+    inf.add_argument("--input", help=".npy (single input) or .npz keyed by input name; default: random")
+    inf.add_argument("--output", help="write the output(s) here (.npy, or .npz when several)")
+    inf.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
+    inf.set_defaults(func=cmd_infer)
 
     prof = sub.add_parser("profiles", help="list the bundled hardware profiles")
     prof.add_argument("--runtimes", action="store_true", help="list the runtime (inference engine) profiles instead")

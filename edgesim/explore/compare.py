@@ -78,8 +78,20 @@ def compare(models: Sequence[str | Path], hws: Sequence[str | Path | Any],
         graph = load_model(m)
         for prof, rt in zip(profiles, rts, strict=True):
             rows.append(row_from_estimate(estimate(graph, prof, rt), _model_label(m), prof.id))
-    mask = pareto_mask([(r.latency_s, r.energy_j) for r in rows])
+    # Different models do different work, so the front is per model: which chips are worth buying for it.
+    mask = grouped_pareto_mask([r.model for r in rows], [r.latency_s for r in rows], [r.energy_j for r in rows])
     return [CompareRow(**{**asdict(r), "pareto": bool(p)}) for r, p in zip(rows, mask, strict=True)]
+
+
+def grouped_pareto_mask(groups: Sequence[str], latency_s: Sequence[float], energy_j: Sequence[float]) -> list[bool]:
+    """Latency/energy Pareto membership computed separately within each group."""
+    out = [False] * len(groups)
+    for g in dict.fromkeys(groups):
+        idx = [i for i, x in enumerate(groups) if x == g]
+        sub = pareto_mask([(latency_s[i], energy_j[i]) for i in idx])
+        for i, p in zip(idx, sub, strict=True):
+            out[i] = bool(p)
+    return out
 
 
 def format_compare(rows: Sequence[CompareRow]) -> str:
@@ -110,12 +122,15 @@ def write_compare_csv(rows: Sequence[CompareRow], path: str | Path) -> Path:
 
 
 def plot_tradeoff(labels: Sequence[str], latency_s: Sequence[float], energy_j: Sequence[float],
-                  path: str | Path, title: str = "", bars: bool = True) -> Path:
-    """Latency bars (optional) and a latency-vs-energy scatter with the Pareto front drawn as a step line."""
+                  path: str | Path, title: str = "", bars: bool = True,
+                  groups: Sequence[str] | None = None) -> Path:
+    """Latency bars (optional) and a latency-vs-energy scatter with the Pareto front (per group when
+    ``groups`` is given) drawn as step lines."""
     from edgesim.report.plots import _plt, _save
 
     plt = _plt()
-    mask = pareto_mask(list(zip(latency_s, energy_j, strict=True)))
+    grp = list(groups) if groups is not None else [""] * len(labels)
+    mask = grouped_pareto_mask(grp, latency_s, energy_j)
     ncols = 2 if bars else 1
     fig, axes = plt.subplots(1, ncols, figsize=(6.5 * ncols, 4.8), squeeze=False)
     ax = axes[0][0]
@@ -130,10 +145,11 @@ def plot_tradeoff(labels: Sequence[str], latency_s: Sequence[float], energy_j: S
     lat_ms = [v * 1e3 for v in latency_s]
     en_mj = [v * 1e3 for v in energy_j]
     ax.scatter(lat_ms, en_mj, c="tab:blue", s=18, label="design points")
-    front = sorted((x, y) for x, y, p in zip(lat_ms, en_mj, mask, strict=True) if p)
-    if front:
+    for n, g in enumerate(dict.fromkeys(grp)):
+        front = sorted((x, y) for x, y, p, gg in zip(lat_ms, en_mj, mask, grp, strict=True) if p and gg == g)
         ax.step([x for x, _ in front], [y for _, y in front], where="post", color="tab:orange")
-        ax.scatter([x for x, _ in front], [y for _, y in front], c="tab:orange", s=40, marker="D", label="Pareto")
+        ax.scatter([x for x, _ in front], [y for _, y in front], c="tab:orange", s=40, marker="D",
+                   label="Pareto front" if n == 0 else None)
     if len(labels) <= 30:
         for lbl, x, y in zip(labels, lat_ms, en_mj, strict=True):
             ax.annotate(lbl, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
@@ -149,8 +165,9 @@ def plot_tradeoff(labels: Sequence[str], latency_s: Sequence[float], energy_j: S
 
 def plot_compare(rows: Sequence[CompareRow], path: str | Path) -> Path:
     return plot_tradeoff([f"{r.model}@{r.hw}" for r in rows], [r.latency_s for r in rows],
-                         [r.energy_j for r in rows], path, title="edgesim compare")
+                         [r.energy_j for r in rows], path, title="edgesim compare (Pareto front per model)",
+                         groups=[r.model for r in rows])
 
 
-__all__ = ["CompareRow", "compare", "dominant_bound", "format_compare", "peak_power_w", "plot_compare",
+__all__ = ["CompareRow", "compare", "dominant_bound", "format_compare", "grouped_pareto_mask", "peak_power_w", "plot_compare",
            "plot_tradeoff", "row_from_estimate", "write_compare_csv"]
