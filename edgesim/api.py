@@ -37,4 +37,12 @@ def estimate(graph: Graph | str | Path, profile: Any, runtime: str | None = None
     return estimate_schedule(build_schedule(g, prof, rt, version), prof)
 
 
-__all__ = ["estimate", "load_model", "load_profile", "resolve_runtime"]
+def simulate(graph: Graph | str | Path, profile: Any, runtime: str | None = None) -> Estimate:
+    """Event-engine (SimPy) latency/energy of one inference, with contention and overlap."""
+    from edgesim.sim import simulate as _simulate
+
+    est, _, _ = _simulate(graph, profile, runtime)
+    return est
+
+
+__all__ = ["estimate", "load_model", "load_profile", "resolve_runtime", "simulate"]

@@ -40,21 +40,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     graph = load_model(args.model, input_shape=shape)
     runtime, version = resolve_runtime(profile, args.runtime)
     schedule = build_schedule(graph, profile, runtime, version)
-    est = estimate_schedule(schedule, profile)
-    extra = None
+    mode = "analytic" if args.fast else "event"
+    extra: dict[str, Any] | None = None
+    if args.fast:
+        if args.trace:
+            from edgesim.errors import EdgesimError
+
+            raise EdgesimError("--trace needs the event engine; drop --fast")
+        est = estimate_schedule(schedule, profile)
+    else:
+        from edgesim.sim import TraceRecorder, simulate_schedule, to_estimate, utilisation, write_chrome_trace
+
+        recorder = TraceRecorder()
+        result = simulate_schedule(schedule, profile, recorder)
+        est = to_estimate(schedule, profile, result)
+        extra = {"utilisation": utilisation(recorder.events, result.makespan_s)}
+        if args.trace:
+            write_chrome_trace(recorder.events, args.trace)
+            print(f"wrote {args.trace}")
     if args.model.lower().endswith(".csv") and args.hw.lower().endswith(".cfg"):
         # A SCALE-Sim topology on a SCALE-Sim config: report in SCALE-Sim's own terms too.
         from edgesim.report.scalesim_report import format_scalesim, scalesim_rows
 
         rows = scalesim_rows(args.model, args.hw)
         print(format_scalesim(rows, Path(args.hw).name))
-        extra = {"scalesim_layers": rows}
+        extra = {**(extra or {}), "scalesim_layers": rows}
     else:
         print(f"model {graph.name} ({len(graph.nodes)} ops) on {profile.id} with runtime {schedule.runtime}, "
-              f"analytic model")
+              f"{'analytic model' if args.fast else 'event engine'}")
         print(format_table(est, max_rows=None if args.all_layers else 60))
     if args.json:
-        atomic_write_text(args.json, report_json(est, mode="analytic", extra=extra))
+        atomic_write_text(args.json, report_json(est, mode=mode, extra=extra))
         print(f"wrote {args.json}")
     return 0
 
@@ -190,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--clock-mhz", type=float, help="override the profile's clock")
     run.add_argument("--json", help="write the JSON report here")
     run.add_argument("--all-layers", action="store_true", help="print every layer, not the first 60")
+    run.add_argument("--fast", action="store_true", help="analytic cost model instead of the event engine")
+    run.add_argument("--trace", help="write a Chrome trace-event JSON (opens in Perfetto) of units and DMA")
     run.set_defaults(func=cmd_run)
 
     sus = sub.add_parser("sustain", help="minutes of sustained inference: heating, throttling, energy, battery")

@@ -182,10 +182,9 @@ def _bn(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
 
 def _clip(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     a: A.ClipAttrs = node.attrs
-    x = ins[0]
     lo = -np.inf if a.min_value is None else a.min_value
     hi = np.inf if a.max_value is None else a.max_value
-    return np.clip(x, lo, hi)
+    return np.clip(_first(ins), lo, hi)
 
 
 def _reduce(fn: Callable[..., Arr]) -> Callable[[Node, list[Arr | None], Graph], Arr]:
@@ -224,9 +223,32 @@ def _unary(fn: Callable[[Arr], Arr]) -> Callable[[Node, list[Arr | None], Graph]
     return run
 
 
+def _first(ins: list[Arr | None]) -> Arr:
+    x = ins[0]
+    assert x is not None
+    return x
+
+
 def _hard_sigmoid(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     a: A.HardSigmoidAttrs = node.attrs
-    return np.clip(a.alpha * ins[0] + a.beta, 0, 1)  # type: ignore[operator]
+    return np.clip(a.alpha * _first(ins) + a.beta, 0, 1)
+
+
+def _leaky(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    x = _first(ins)
+    return np.where(x >= 0, x, node.attrs.alpha * x)
+
+
+def _reshape(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    return _first(ins).reshape(graph.tensors[node.outputs[0]].shape)
+
+
+def _transpose(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    return _first(ins).transpose(node.attrs.perm)
+
+
+def _expand(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    return np.broadcast_to(_first(ins), graph.tensors[node.outputs[0]].shape)
 
 
 def _concat(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
@@ -237,8 +259,8 @@ def _concat(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
 def _pad(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     a: A.PadAttrs = node.attrs
     if a.mode == "constant":
-        return np.pad(ins[0], a.pads, constant_values=a.constant_value)  # type: ignore[arg-type]
-    return np.pad(ins[0], a.pads, mode="reflect" if a.mode == "reflect" else "edge")  # type: ignore[arg-type]
+        return np.pad(_first(ins), a.pads, constant_values=a.constant_value)
+    return np.pad(_first(ins), a.pads, mode="reflect" if a.mode == "reflect" else "edge")
 
 
 def _slice(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
@@ -251,7 +273,7 @@ def _slice(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
 def _split(node: Node, ins: list[Arr | None], graph: Graph) -> list[Arr]:
     a: A.SplitAttrs = node.attrs
     cuts = np.cumsum(a.sizes)[:-1]
-    return list(np.split(ins[0], cuts, axis=a.axis))  # type: ignore[arg-type]
+    return list(np.split(_first(ins), cuts, axis=a.axis))
 
 
 def _layer_norm(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
@@ -301,7 +323,7 @@ _OPS: dict[OpKind, _Run] = {
     OpKind.HARD_SWISH: _unary(lambda x: x * np.clip(x + 3, 0, 6) / 6),
     OpKind.HARD_SIGMOID: _hard_sigmoid,
     OpKind.GELU: _unary(_gelu),
-    OpKind.LEAKY_RELU: lambda n, i, g: np.where(i[0] >= 0, i[0], n.attrs.alpha * i[0]),  # type: ignore[operator]
+    OpKind.LEAKY_RELU: _leaky,
     OpKind.EXP: _unary(np.exp),
     OpKind.SQRT: _unary(np.sqrt),
     OpKind.RSQRT: _unary(lambda x: 1.0 / np.sqrt(x)),
@@ -318,15 +340,15 @@ _OPS: dict[OpKind, _Run] = {
     OpKind.REDUCE_SUM: _reduce(np.sum),
     OpKind.SOFTMAX: _softmax,
     OpKind.LOG_SOFTMAX: _softmax,
-    OpKind.RESHAPE: lambda n, i, g: i[0].reshape(g.tensors[n.outputs[0]].shape),  # type: ignore[union-attr]
-    OpKind.TRANSPOSE: lambda n, i, g: i[0].transpose(n.attrs.perm),  # type: ignore[union-attr]
+    OpKind.RESHAPE: _reshape,
+    OpKind.TRANSPOSE: _transpose,
     OpKind.CONCAT: _concat,
     OpKind.PAD: _pad,
     OpKind.SLICE: _slice,
     OpKind.SPLIT: _split,
     OpKind.IDENTITY: _unary(lambda x: x),
     OpKind.CAST: _unary(lambda x: x),
-    OpKind.EXPAND: lambda n, i, g: np.broadcast_to(i[0], g.tensors[n.outputs[0]].shape),  # type: ignore[arg-type]
+    OpKind.EXPAND: _expand,
     # Values are already real numbers here: (de)quantize only changes the grid, done by fake-quantizing outputs.
     OpKind.QUANTIZE: _unary(lambda x: x),
     OpKind.DEQUANTIZE: _unary(lambda x: x),

@@ -171,7 +171,7 @@ def fusion_report(before: Graph, after: Graph) -> FusionReport:
     for n in after.nodes:
         if len(n.fused_from) < 2:
             continue
-        removed = set()
+        removed: set[str] = set()
         for name in n.fused_from:
             try:
                 orig = before.node(name)

@@ -132,7 +132,7 @@ def load_quant_spec(path: str | Path, **defaults: object) -> QuantSpec:
     try:
         return QuantSpec(overrides=tuple(overrides), **kwargs)  # type: ignore[arg-type]
     except EdgesimError as e:
-        raise EdgesimError(e.message, file=p, field=e.field) from None
+        raise EdgesimError(e.message, file=p, field="preset" if e.field == "quant" else e.field) from None
 
 
 def is_quantized(graph: Graph) -> bool:

@@ -110,3 +110,21 @@ def test_scalesim_topology_and_config(tmp_path: Path, capsys: pytest.CaptureFixt
     for row in rep["scalesim_layers"]:
         assert row["compute_cycles"] == int(ref[row["name"]]["scalesim_compute_cycles"])
         assert row["cycles"] == row["compute_cycles"] + row["stall_cycles"]
+
+
+def test_event_engine_default_fast_and_trace(tmp_path: Path) -> None:
+    model = shared_model("kws_ref_model.tflite")
+    ev, fast, trace = tmp_path / "ev.json", tmp_path / "fast.json", tmp_path / "trace.json"
+    assert main(["run", str(model), "--hw", "ethos-u55-128", "--json", str(ev), "--trace", str(trace)]) == 0
+    assert main(["run", str(model), "--hw", "ethos-u55-128", "--json", str(fast), "--fast"]) == 0
+    e, f = json.loads(ev.read_text()), json.loads(fast.read_text())
+    assert e["mode"] == "event" and f["mode"] == "analytic"
+    assert e["latency_s"] == pytest.approx(f["latency_s"], rel=0.15)
+    assert "utilisation" in e
+    events = json.loads(trace.read_text())["traceEvents"]
+    spans = [x for x in events if x["ph"] == "X"]
+    assert spans and all({"name", "ts", "dur", "pid", "tid"} <= set(x) for x in spans)
+    # determinism: a second run gives a byte-identical report
+    again = tmp_path / "ev2.json"
+    assert main(["run", str(model), "--hw", "ethos-u55-128", "--json", str(again)]) == 0
+    assert again.read_text() == ev.read_text()

@@ -202,7 +202,7 @@ def test_error_unknown_id_lists_known() -> None:
     for pid in BUNDLED:
         assert pid in msg
     with pytest.raises(ProfileError, match="known: .*x-cube-ai"):
-        load_runtime("tensorrt")
+        load_runtime("no-such-engine")
     with pytest.raises(ProfileError, match="file not found"):
         load_profile("/nonexistent/chip.yaml")
 

@@ -1,0 +1,68 @@
+"""argparse wiring for ``edgesim compare`` and ``edgesim sweep``; edgesim/cli.py calls ``add_explore_parsers``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from edgesim.explore.compare import compare, format_compare, plot_compare, write_compare_csv
+
+    rows = compare(args.models, args.hw, args.runtime)
+    print(format_compare(rows))
+    print("* = on the latency/energy Pareto front for that model")
+    if args.csv:
+        write_compare_csv(rows, args.csv)
+        print(f"wrote {args.csv}")
+    if args.plot:
+        plot_compare(rows, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from edgesim.explore.sweep import format_pareto, read_results, run_sweep
+    from edgesim.explore.sweep_spec import load_sweep_spec
+
+    loaded = load_sweep_spec(args.spec)
+    print(f"sweep '{loaded.spec.name}': {len(loaded.points)} points "
+          f"({len(loaded.spec.profiles)} profiles x {len(loaded.spec.models)} models x axes "
+          f"{', '.join(loaded.spec.axes) or 'none'})")
+    res = run_sweep(loaded, args.output, workers=args.workers, dask_scheduler=args.dask_scheduler,
+                    progress=not args.no_progress, plot=not args.no_plot)
+    print(f"wrote {res.out}: {res.rows} rows ({res.evaluated} evaluated now, {res.rows - res.evaluated} resumed), "
+          f"{res.errors} failed points, {res.pareto} on the Pareto front")
+    front = format_pareto(read_results(res.out), loaded.axis_names)
+    if front:
+        print("Pareto front (latency, energy per model):")
+        print(front)
+    if res.plot:
+        print(f"wrote {res.plot}")
+    return 0
+
+
+def add_explore_parsers(subparsers: Any) -> None:
+    """Add the ``compare`` and ``sweep`` sub-commands to an ``argparse`` subparsers object."""
+    cmp = subparsers.add_parser("compare", help="compare models across hardware profiles (latency, energy, power)")
+    cmp.add_argument("models", nargs="+", metavar="MODEL", help="model files (.tflite/.onnx) or zoo names")
+    cmp.add_argument("--hw", action="append", required=True,
+                     help="hardware profile id or YAML path; repeat for each profile to compare")
+    cmp.add_argument("--runtime", action="append",
+                     help="runtime id[@version]: once for all profiles or once per --hw (default: each "
+                          "profile's own)")
+    cmp.add_argument("--csv", help="write the table as CSV")
+    cmp.add_argument("--plot", help="write a latency chart and latency-vs-energy scatter (PNG/SVG/PDF)")
+    cmp.set_defaults(func=cmd_compare)
+
+    sw = subparsers.add_parser("sweep", help="evaluate a design space declared in a YAML spec")
+    sw.add_argument("spec", help="sweep spec YAML (profiles, axes, models, runtime)")
+    sw.add_argument("-o", "--output", required=True, help="results .parquet (resumes if partial results exist)")
+    sw.add_argument("--dask-scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
+    sw.add_argument("--workers", type=int, help="local worker processes (default: CPU count)")
+    sw.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    sw.add_argument("--no-plot", action="store_true", help="skip the latency-vs-energy plot (OUT.png)")
+    sw.set_defaults(func=cmd_sweep)
+
+
+__all__ = ["add_explore_parsers", "cmd_compare", "cmd_sweep"]

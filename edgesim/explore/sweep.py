@@ -1,0 +1,370 @@
+"""Design-space sweeps: evaluate every point of a spec on local processes or a Dask cluster, appending
+results as part files so an interrupted sweep resumes where it stopped, then consolidate into one parquet
+file with a Pareto column and a plot.
+
+Layout: ``OUT.parquet.parts/part-<first index>-<key>.parquet`` per finished chunk, each written atomically
+(temporary file + rename), so a crash leaves only whole chunks; on resume, keys already present in the parts
+(or in an earlier consolidated OUT) are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TextIO
+
+from edgesim.errors import EdgesimError
+from edgesim.explore.sweep_spec import LoadedSpec, ModelSpec, SweepPoint, apply_overrides
+
+RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("index", "int64"), ("key", "string"), ("profile", "string"), ("model", "string"), ("runtime", "string"),
+    ("latency_s", "float64"), ("energy_j", "float64"), ("average_power_w", "float64"),
+    ("peak_power_w", "float64"), ("peak_activation_bytes", "int64"), ("fits_on_chip", "bool_"),
+    ("bound", "string"), ("macs", "int64"), ("error", "string"),
+)
+
+
+def _pa() -> Any:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        raise EdgesimError("sweep results need pyarrow: pip install pyarrow") from None
+    return pa
+
+
+def axis_column(path: str) -> str:
+    return f"axis.{path}"
+
+
+def result_schema(axes: dict[str, list[Any]]) -> Any:
+    """The parquet schema of one spec's results: fixed columns plus one typed column per axis."""
+    pa = _pa()
+    fields = [pa.field(n, getattr(pa, t)()) for n, t in RESULT_COLUMNS]
+    for path, values in axes.items():
+        if all(isinstance(v, bool) for v in values):
+            typ = pa.bool_()
+        elif all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            typ = pa.int64()
+        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            typ = pa.float64()
+        else:
+            typ = pa.string()
+        fields.append(pa.field(axis_column(path), typ))
+    return pa.schema(fields)
+
+
+# -- worker side ----------------------------------------------------------------------------------------
+@lru_cache(maxsize=8)
+def _base_profile(ref: str) -> Any:
+    from edgesim.api import load_profile
+
+    return load_profile(ref)
+
+
+@lru_cache(maxsize=16)
+def _graph(model_json: str, ref: str) -> Any:
+    from edgesim.ir.verify import verify_graph
+    from edgesim.models import load_model
+    from edgesim.passes.pipeline import run_pipeline
+
+    model = ModelSpec.model_validate_json(model_json)
+    if model.zoo is not None and model.choices:
+        from edgesim import zoo
+
+        return run_pipeline(verify_graph(zoo.build(model.zoo, **dict(model.choices))))
+    return load_model(ref)
+
+
+def evaluate_point(point: SweepPoint) -> dict[str, Any]:
+    """One result row. An EdgesimError for this point (unsupported op, bad variant...) goes into ``error``
+    instead of stopping the sweep."""
+    from edgesim.api import estimate
+    from edgesim.explore.compare import dominant_bound, peak_power_w
+
+    row: dict[str, Any] = {"index": point.index, "key": point.key, "profile": point.profile,
+                           "model": point.model.name, "runtime": point.runtime or "", "error": ""}
+    for path, value in point.overrides:
+        row[axis_column(path)] = value
+    try:
+        prof = apply_overrides(_base_profile(point.profile), point.overrides)
+        est = estimate(_graph(point.model.model_dump_json(), point.model_ref), prof, point.runtime)
+    except EdgesimError as err:
+        row["error"] = err.one_line()
+        return row
+    row.update(runtime=est.runtime, latency_s=est.latency_s, energy_j=est.energy_j,
+               average_power_w=est.average_power_w, peak_power_w=peak_power_w(est),
+               peak_activation_bytes=est.peak_activation_bytes, fits_on_chip=est.fits_on_chip,
+               bound=dominant_bound(est), macs=est.macs)
+    return row
+
+
+def evaluate_chunk(points: Sequence[SweepPoint]) -> list[dict[str, Any]]:
+    return [evaluate_point(p) for p in points]
+
+
+# -- storage --------------------------------------------------------------------------------------------
+def parts_dir(out: str | Path) -> Path:
+    out = Path(out)
+    return out.with_name(out.name + ".parts")
+
+
+def _write_part(rows: list[dict[str, Any]], schema: Any, folder: Path) -> Path:
+    pa = _pa()
+    import pyarrow.parquet as pq
+
+    from edgesim.report.io import atomic_write
+
+    rows = sorted(rows, key=lambda r: r["index"])
+    table = pa.Table.from_pylist(rows, schema=schema)
+    target = folder / f"part-{rows[0]['index']:09d}-{rows[0]['key']}.parquet"
+    return atomic_write(target, lambda p: pq.write_table(table, p))
+
+
+def _read_tables(out: Path) -> list[Any]:
+    import pyarrow.parquet as pq
+
+    tables = []
+    if out.is_file():
+        tables.append(pq.read_table(out))
+    folder = parts_dir(out)
+    if folder.is_dir():
+        for part in sorted(folder.glob("part-*.parquet")):
+            try:
+                tables.append(pq.read_table(part))
+            except Exception:  # noqa: BLE001 - a torn part (cannot happen with atomic writes, but be safe)
+                part.unlink(missing_ok=True)
+    return tables
+
+
+def done_keys(out: str | Path) -> set[str]:
+    """Keys of the points already stored for ``out`` (consolidated file and part files)."""
+    keys: set[str] = set()
+    for t in _read_tables(Path(out)):
+        keys.update(t.column("key").to_pylist())
+    return keys
+
+
+# -- progress -------------------------------------------------------------------------------------------
+class Progress:
+    """A one-line progress bar with rate and ETA on a stream (stderr); plain lines when not a terminal."""
+
+    def __init__(self, total: int, done: int = 0, stream: TextIO | None = None, enabled: bool = True) -> None:
+        self.total, self.done, self.start_done = total, done, done
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = enabled
+        self.t0 = time.monotonic()
+        self._last_pct = -1
+        self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.t0
+        new = self.done - self.start_done
+        rate = new / elapsed if elapsed > 0 else 0.0
+        left = self.total - self.done
+        eta = left / rate if rate > 0 else math.inf
+        eta_s = "--:--" if math.isinf(eta) else time.strftime("%H:%M:%S", time.gmtime(eta))
+        frac = self.done / self.total if self.total else 1.0
+        bar = "#" * int(frac * 30)
+        return f"[{bar:<30}] {self.done}/{self.total} {frac * 100:5.1f}% {rate:.2f} pts/s ETA {eta_s}"
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        if self._tty:
+            self.stream.write("\r" + self.line())
+        else:
+            pct = int(100 * self.done / self.total) // 10 if self.total else 10
+            if pct == self._last_pct and self.done != self.total:
+                return
+            self._last_pct = pct
+            self.stream.write(self.line() + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self._tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# -- driver ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SweepResult:
+    out: Path
+    rows: int
+    evaluated: int  # points evaluated by this call (the rest were resumed)
+    errors: int
+    pareto: int
+    plot: Path | None
+
+
+def _chunks(points: Sequence[SweepPoint], size: int) -> list[list[SweepPoint]]:
+    return [list(points[i:i + size]) for i in range(0, len(points), size)]
+
+
+def _run_local(chunks: list[list[SweepPoint]], workers: int,
+               on_done: Callable[[list[dict[str, Any]]], None]) -> None:
+    if workers <= 1:
+        for c in chunks:
+            on_done(evaluate_chunk(c))
+        return
+    pool = ProcessPoolExecutor(max_workers=workers)
+    try:
+        # Bounded in flight so a million-point sweep does not queue a million futures.
+        pending: set[Future[list[dict[str, Any]]]] = set()
+        it = iter(chunks)
+        for c in it:
+            pending.add(pool.submit(evaluate_chunk, c))
+            if len(pending) >= 4 * workers:
+                break
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in finished:
+                on_done(f.result())
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.add(pool.submit(evaluate_chunk, nxt))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_dask(chunks: list[list[SweepPoint]], client: Any,
+              on_done: Callable[[list[dict[str, Any]]], None]) -> None:
+    from dask.distributed import as_completed
+
+    futures = client.map(evaluate_chunk, chunks, pure=False)
+    try:
+        for fut in as_completed(futures):
+            on_done(fut.result())
+    finally:
+        client.cancel(futures)
+
+
+def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None, client: Any = None,
+              dask_scheduler: str | None = None, progress: bool = True, plot: bool = True,
+              on_chunk: Callable[[int], None] | None = None, stream: TextIO | None = None) -> SweepResult:
+    """Evaluate the points of ``loaded`` not yet stored for ``out`` and consolidate. ``client`` (a
+    dask.distributed Client) or ``dask_scheduler`` (its address) runs on Dask; otherwise ``workers`` local
+    processes (default: CPU count; 1 = in this process). ``on_chunk(points_done)`` is called after every
+    stored chunk."""
+    out = Path(out)
+    if out.suffix.lower() != ".parquet":
+        raise EdgesimError(f"sweep output must be a .parquet file, got '{out}'", field="output")
+    if not out.parent.is_dir():
+        raise EdgesimError(f"output directory '{out.parent}' does not exist", field="output")
+    schema = result_schema(loaded.spec.axes)
+    folder = parts_dir(out)
+    folder.mkdir(exist_ok=True)
+    _check_meta(folder, loaded)
+    have = done_keys(out)
+    todo = [p for p in loaded.points if p.key not in have]
+    bar = Progress(len(loaded.points), len(loaded.points) - len(todo), stream, progress)
+    counter = {"n": 0}
+
+    def store(rows: list[dict[str, Any]]) -> None:
+        _write_part(rows, schema, folder)
+        counter["n"] += len(rows)
+        bar.update(len(rows))
+        if on_chunk is not None:
+            on_chunk(counter["n"])
+
+    chunks = _chunks(todo, loaded.spec.chunk_size)
+    try:
+        if chunks:
+            if client is not None:
+                _run_dask(chunks, client, store)
+            elif dask_scheduler:
+                from dask.distributed import Client
+
+                with Client(dask_scheduler) as c:
+                    _run_dask(chunks, c, store)
+            else:
+                _run_local(chunks, workers or os.cpu_count() or 1, store)
+    finally:
+        bar.close()
+    return consolidate(loaded, out, counter["n"], plot=plot)
+
+
+def _check_meta(folder: Path, loaded: LoadedSpec) -> None:
+    # Parts from a different spec under the same output would silently mix two sweeps.
+    meta = folder / "spec.json"
+    now = json.dumps({"name": loaded.spec.name, "axes": list(loaded.spec.axes)}, sort_keys=True)
+    if meta.is_file() and meta.read_text() != now:
+        raise EdgesimError(f"'{folder}' holds parts of a different sweep; remove it or choose another output",
+                           field="output")
+    meta.write_text(now)
+
+
+def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: bool = True) -> SweepResult:
+    """Merge stored rows of this spec's points into ``out`` (one row per key, in point order) with a
+    ``pareto`` column (latency/energy front per model), write the plot, and remove the part files."""
+    pa = _pa()
+    import pyarrow.parquet as pq
+
+    from edgesim.explore.compare import grouped_pareto_mask
+    from edgesim.report.io import atomic_write
+
+    out = Path(out)
+    schema = result_schema(loaded.spec.axes)
+    wanted = {p.key: p.index for p in loaded.points}
+    rows: dict[str, dict[str, Any]] = {}
+    for t in _read_tables(out):
+        for r in t.select(schema.names).to_pylist():
+            if r["key"] in wanted:
+                rows.setdefault(r["key"], r)
+    ordered = sorted(rows.values(), key=lambda r: wanted[r["key"]])
+    ok = [r for r in ordered if not r["error"]]
+    mask = grouped_pareto_mask([r["model"] for r in ok], [r["latency_s"] for r in ok], [r["energy_j"] for r in ok])
+    on_front = {r["key"] for r, m in zip(ok, mask, strict=True) if m}
+    for r in ordered:
+        r["pareto"] = r["key"] in on_front
+    full_schema = schema.append(pa.field("pareto", pa.bool_()))
+    table = pa.Table.from_pylist(ordered, schema=full_schema)
+    atomic_write(out, lambda p: pq.write_table(table, p))
+    complete = len(ordered) == len(loaded.points)
+    if complete:
+        shutil.rmtree(parts_dir(out), ignore_errors=True)
+    plot_path = None
+    if plot and ok:
+        from edgesim.explore.compare import plot_tradeoff
+
+        plot_path = plot_tradeoff([_label(r, loaded) for r in ok], [r["latency_s"] for r in ok],
+                                  [r["energy_j"] for r in ok], out.with_suffix(".png"),
+                                  title=f"sweep {loaded.spec.name}: latency vs energy (Pareto front per model)",
+                                  bars=False, groups=[r["model"] for r in ok])
+    return SweepResult(out, len(ordered), evaluated, len(ordered) - len(ok), len(on_front), plot_path)
+
+
+def _label(row: dict[str, Any], loaded: LoadedSpec) -> str:
+    axes = ",".join(f"{p.split('.')[-1]}={row[axis_column(p)]}" for p in loaded.spec.axes)
+    return f"{row['model']}@{Path(row['profile']).stem}" + (f"[{axes}]" if axes else "")
+
+
+def read_results(out: str | Path) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    return list(pq.read_table(out).to_pylist())
+
+
+def format_pareto(rows: Iterable[dict[str, Any]], axes: Sequence[str]) -> str:
+    lines = []
+    for r in rows:
+        if r.get("pareto"):
+            vals = " ".join(f"{a}={r[axis_column(a)]}" for a in axes)
+            lines.append(f"  {r['model']:<24} {Path(r['profile']).stem:<16} {r['latency_s'] * 1e3:>10.4g} ms "
+                         f"{r['energy_j'] * 1e3:>10.4g} mJ  {vals}")
+    return "\n".join(lines)
+
+
+__all__ = ["Progress", "SweepResult", "consolidate", "done_keys", "evaluate_chunk", "evaluate_point",
+           "format_pareto", "parts_dir", "read_results", "result_schema", "run_sweep"]
