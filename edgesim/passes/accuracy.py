@@ -14,6 +14,7 @@ import numpy as np
 
 from edgesim.errors import EdgesimError
 from edgesim.ir.graph import Graph
+from edgesim.ir.ops import OpClass
 from edgesim.passes.float_exec import run_float
 
 
@@ -82,3 +83,21 @@ def accuracy_report(reference_graph: Graph, transformed_graph: Graph,
         agree = [int(np.argmax(r[first_ref])) == int(np.argmax(n[first_new]))
                  for r, n in zip(ref_runs, new_runs, strict=True)]
     return AccuracyReport(tuple(layers), out_sqnr, float(np.mean(agree)) if agree else None, len(inputs))
+
+
+def activation_zero_fractions(graph: Graph, inputs: Sequence[Mapping[str, np.ndarray]]) -> dict[str, float]:
+    """Measured fraction of exactly-zero input activations of every MAC node (node name -> fraction), averaged
+    over ``inputs``: what hardware with activation zero-skipping can skip. Quantized graphs run fake-quantized,
+    so a value equal to its zero point counts as zero."""
+    if not inputs:
+        raise EdgesimError("needs at least one input sample", field="inputs")
+    runs = [run_float(graph, s, keep_all=True) for s in inputs]
+    out: dict[str, float] = {}
+    for node in graph.nodes:
+        if node.op.op_class is not OpClass.MAC or not node.inputs or node.inputs[0] not in runs[0]:
+            continue
+        x = node.inputs[0]
+        zeros = sum(int(np.count_nonzero(r[x] == 0)) for r in runs)
+        total = sum(r[x].size for r in runs)
+        out[node.name] = zeros / max(total, 1)
+    return out

@@ -6,7 +6,6 @@ fused outputs), then pruning (on float weights), then quantization, then compres
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -16,7 +15,12 @@ import numpy as np
 from edgesim.errors import EdgesimError
 from edgesim.frontends.onnx_export import export_onnx
 from edgesim.ir.graph import Graph
-from edgesim.passes.compress import DEFAULT_DECODE_BITS_PER_CYCLE, huffman_compress, pack_int4_weights
+from edgesim.passes.compress import (
+    DEFAULT_DECODE_BITS_PER_CYCLE,
+    compression_summary,
+    huffman_compress,
+    pack_int4_weights,
+)
 from edgesim.passes.fusion import fuse_operators
 from edgesim.passes.pipeline import CANONICALIZE, Pass, run_pipeline
 from edgesim.passes.prune import PruneSpec, parse_prune, prune_graph
@@ -92,10 +96,8 @@ def write_onnx(graph: Graph, path: str | Path) -> None:
     export_onnx(graph, path)
 
 
-def describe(before: Graph, after: Graph, passes: Sequence[Pass] = ()) -> dict[str, object]:
-    """Headline numbers for a CLI summary: node counts and weight bytes before and after."""
-    from edgesim.passes.compress import compression_summary
-
+def describe(before: Graph, after: Graph) -> dict[str, int]:
+    """Headline numbers for a CLI summary: node counts and stored weight bytes before and after."""
     b, a = compression_summary(before), compression_summary(after)
     return {"nodes_before": len(before.nodes), "nodes_after": len(after.nodes),
             "weight_bytes_before": b["stored_bytes"], "weight_bytes_after": a["stored_bytes"]}

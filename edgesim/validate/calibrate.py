@@ -109,8 +109,19 @@ class CalibrationResult:
         return atomic_write_text(path, header + yaml.safe_dump(body, sort_keys=False))
 
 
+_CASES: dict[tuple[ReferenceRow, str, str, Path], _Case] = {}
+
+
 def _decompose(row: ReferenceRow, hw: str, runtime_spec: str, graphs: dict[str, Any],
                models_dir: Path) -> _Case:
+    key = (row, hw, runtime_spec, models_dir)
+    if key not in _CASES:
+        _CASES[key] = _decompose_uncached(row, hw, runtime_spec, graphs, models_dir)
+    return _CASES[key]
+
+
+def _decompose_uncached(row: ReferenceRow, hw: str, runtime_spec: str, graphs: dict[str, Any],
+                        models_dir: Path) -> _Case:
     from edgesim.api import load_model, load_profile, resolve_runtime
     from edgesim.cost.analytic import memory_cycles
     from edgesim.mapping.mapper import build_schedule
@@ -146,11 +157,13 @@ class _Model:
         lo = [_EFF_BOUNDS[0]] * len(ops) + [_OVH_BOUNDS[0]] * 2 + [_VSCALE_BOUNDS[0]] * len(self.versions)
         hi = [_EFF_BOUNDS[1]] * len(ops) + [_OVH_BOUNDS[1]] * 2 + [_VSCALE_BOUNDS[1]] * len(self.versions)
         self.lo, self.hi = np.log(lo), np.log(hi)
+        # Versions not fitted keep the profile's scale relative to the base version.
+        self.fixed_scales: dict[str, float] = {}
 
     def latency_s(self, theta: np.ndarray, case: _Case, version: str) -> float:
         eff = {o: math.exp(theta[i]) for i, o in enumerate(self.ops)}
         per_op, per_inf = math.exp(theta[len(self.ops)]), math.exp(theta[len(self.ops) + 1])
-        vs = 1.0
+        vs = self.fixed_scales.get(version, 1.0)
         if version in self.versions:
             vs = math.exp(theta[len(self.ops) + 2 + self.versions.index(version)])
         total = per_inf / case.host_clock_hz
@@ -204,7 +217,7 @@ def _fit(model: _Model, cases: list[tuple[_Case, str]], theta0: np.ndarray, iter
 
 def calibrate(
     measurements_csv: str | Path,
-    hw: str,
+    hw: str | None,
     runtime: str,
     *,
     models_dir: str | Path | None = None,
@@ -212,60 +225,134 @@ def calibrate(
     """Fit ``runtime`` (an id, optionally @version as the base) to the rows of ``measurements_csv``.
 
     Rows are filtered to ``device == hw`` when the file names several devices, and to the runtime id when it
-    names several runtimes; each row's ``runtime_version`` selects its version scale.
+    names several runtimes; each row's ``runtime_version`` selects its version scale. ``hw=None`` fits one
+    runtime across every device in the file (each row on its own device profile).
     """
-    from edgesim.hw.loader import load_runtime
-
     rows = read_reference(measurements_csv)
     rid = runtime.partition("@")[0]
-    hw_id = Path(hw).stem
-    if len({r.device for r in rows}) > 1:
+    hw_id = Path(hw).stem if hw is not None else "*"
+    if hw is not None and len({r.device for r in rows}) > 1:
         rows = [r for r in rows if r.device in (hw, hw_id)]
     if len({r.runtime for r in rows}) > 1:
         rows = [r for r in rows if r.runtime == rid]
-    if len(rows) < 2:
-        raise EdgesimError(f"calibration needs at least 2 measurements of {hw} with {rid}, found {len(rows)}",
-                           file=str(measurements_csv))
+    return calibrate_rows(rows, hw, runtime, models_dir=models_dir, source=str(measurements_csv))
+
+
+def _prepare(rows: list[ReferenceRow], hw: str | None, runtime: str, mdir: Path, graphs: dict[str, Any],
+             fit_versions: set[str] | None = None) -> tuple[_Model, np.ndarray, list[tuple[_Case, str]], str, str]:
+    from edgesim.hw.loader import load_runtime
+
+    rid = runtime.partition("@")[0]
     rt, base_v = load_runtime(runtime)
     known = [v.version for v in rt.versions]
-    mdir = Path(models_dir) if models_dir is not None else shared_dir() / "models"
-    graphs: dict[str, Any] = {}
     cases: list[tuple[_Case, str]] = []
     for row in rows:
         spec = f"{rid}@{row.runtime_version}" if row.runtime_version else f"{rid}@{base_v.version}"
         _, ver = load_runtime(spec)
         # Decompose with the base version so work cycles are version-free; the fitted scale applies on top.
-        case = _decompose(row, hw, f"{rid}@{base_v.version}", graphs, mdir)
+        case = _decompose(row, hw or row.device, f"{rid}@{base_v.version}", graphs, mdir)
         cases.append((case, ver.version))
-    used_versions = sorted({v for _, v in cases} - {base_v.version}, key=known.index)
-    ops = [o for o in FITTED_OPS if any(layer.op_key == o for c, _ in cases for layer in c.layers)]
+    present = {v for _, v in cases} - {base_v.version}
+    if fit_versions is not None:
+        present &= fit_versions
+    used_versions = sorted(present, key=known.index)
+    # Every fitted op is a parameter even if no row exercises it: the prior then keeps it at the profile value.
+    ops = list(FITTED_OPS)
     model = _Model(used_versions + [base_v.version], base_v.version, ops)
+    model.fixed_scales = {v.version: v.efficiency_scale / base_v.efficiency_scale for v in rt.versions}
     theta0 = np.array(
         [math.log(min(1.0, rt.kernel_efficiency.get(o, rt.kernel_efficiency["default"]) * base_v.efficiency_scale))
          for o in ops]
         + [math.log(max(rt.per_op_overhead_cycles * base_v.overhead_scale, 1.0)),
            math.log(max(rt.per_inference_overhead_cycles * base_v.overhead_scale, 1.0))]
-        + [math.log(rt.version(v).efficiency_scale / base_v.efficiency_scale) for v in used_versions]
+        + [math.log(model.fixed_scales[v]) for v in used_versions]
     )
-    theta0 = np.clip(theta0, model.lo, model.hi)
+    return model, np.clip(theta0, model.lo, model.hi), cases, rid, base_v.version
 
-    def errors(th: np.ndarray, subset: list[tuple[_Case, str]]) -> list[float]:
-        return [model.latency_s(th, c, v) / (c.row.latency_ms * 1e-3) - 1.0 for c, v in subset]
 
-    before = errors(theta0, cases)
+def _errors(model: _Model, th: np.ndarray, subset: list[tuple[_Case, str]]) -> list[float]:
+    return [model.latency_s(th, c, v) / (c.row.latency_ms * 1e-3) - 1.0 for c, v in subset]
+
+
+def calibrate_rows(
+    rows: list[ReferenceRow],
+    hw: str | None,
+    runtime: str,
+    *,
+    models_dir: str | Path | None = None,
+    source: str = "measurements",
+    with_loo: bool = True,
+    graphs: dict[str, Any] | None = None,
+) -> CalibrationResult:
+    """calibrate() on already-read rows (all of one runtime)."""
+    rid = runtime.partition("@")[0]
+    if len(rows) < 2:
+        raise EdgesimError(f"calibration needs at least 2 measurements of {hw or 'any device'} with {rid}, "
+                           f"found {len(rows)}", file=source)
+    mdir = Path(models_dir) if models_dir is not None else shared_dir() / "models"
+    model, theta0, cases, rid, base_version = _prepare(rows, hw, runtime, mdir, graphs if graphs is not None else {})
+    before = _errors(model, theta0, cases)
     theta = _fit(model, cases, theta0)
-    fit_err = errors(theta, cases)
+    fit_err = _errors(model, theta, cases)
     loo: list[float] = []
-    for i in range(len(cases)):
-        rest = cases[:i] + cases[i + 1:]
-        th_i = _fit(model, rest, theta0, iters=30)
-        loo += errors(th_i, [cases[i]])
-    k = len(ops)
+    for i in range(len(cases) if with_loo else 0):
+        th_i = _fit(model, cases[:i] + cases[i + 1:], theta0, iters=30)
+        loo += _errors(model, th_i, [cases[i]])
+    k = len(model.ops)
     return CalibrationResult(
-        hw=hw_id, runtime=rid, base_version=base_v.version,
-        kernel_efficiency={o: float(math.exp(theta[i])) for i, o in enumerate(ops)},
+        hw=Path(hw).stem if hw is not None else "*", runtime=rid, base_version=base_version,
+        kernel_efficiency={o: float(math.exp(theta[i])) for i, o in enumerate(model.ops)},
         per_op_overhead_cycles=float(math.exp(theta[k])),
         per_inference_overhead_cycles=float(math.exp(theta[k + 1])),
-        version_scales={v: float(math.exp(theta[k + 2 + j])) for j, v in enumerate(used_versions)},
+        version_scales={v: float(math.exp(theta[k + 2 + j])) for j, v in enumerate(model.versions)},
         rows=len(cases), fit_errors=tuple(fit_err), loo_errors=tuple(loo), before_errors=tuple(before),
     )
+
+
+def leave_one_benchmark_out(
+    reference_csv: str | Path | None = None,
+    *,
+    models_dir: str | Path | None = None,
+) -> Any:
+    """The issue's protocol: per (device, runtime), fit on the other benchmarks and predict the held-out one.
+
+    Returns a ValidationResult (latency only; energy is not fitted) whose rows are held-out predictions. Groups
+    with a single benchmark are predicted with the uncalibrated profile.
+    """
+    from edgesim.validate.core import RowResult, ValidationResult, default_reference, summarize
+
+    ref = Path(reference_csv) if reference_csv is not None else default_reference()
+    rows = read_reference(ref)
+    mdir = Path(models_dir) if models_dir is not None else shared_dir() / "models"
+    graphs: dict[str, Any] = {}
+    groups: dict[tuple[str, str], list[ReferenceRow]] = {}
+    for r in rows:
+        groups.setdefault((r.device, r.runtime), []).append(r)
+    out: list[RowResult] = []
+    skipped: list[RowResult] = []
+    for (device, rid), grp in sorted(groups.items()):
+        for bench in sorted({r.benchmark for r in grp}):
+            test = [r for r in grp if r.benchmark == bench]
+            train = [r for r in grp if r.benchmark != bench]
+            try:
+                model, theta0, cases, _, _ = _prepare(
+                    train + test, device, rid, mdir, graphs,
+                    fit_versions={r.runtime_version for r in train},
+                )
+                train_cases, test_cases = cases[:len(train)], cases[len(train):]
+                theta = _fit(model, train_cases, theta0) if len(train_cases) >= 2 else theta0
+                preds = [model.latency_s(theta, c, v) * 1e3 for c, v in test_cases]
+            except EdgesimError as exc:
+                for r in test:
+                    skipped.append(RowResult(r.line, r.device, r.runtime_spec, r.benchmark, r.model_file,
+                                             r.clock_mhz, r.latency_ms, None, r.energy_uj, None, str(exc)))
+                continue
+            for r, p in zip(test, preds, strict=True):
+                out.append(RowResult(r.line, r.device, r.runtime_spec, r.benchmark, r.model_file, r.clock_mhz,
+                                     r.latency_ms, p, r.energy_uj, None))
+    out.sort(key=lambda r: r.line)
+    by_bench: dict[str, list[RowResult]] = {}
+    for r in out:
+        by_bench.setdefault(r.benchmark, []).append(r)
+    stats = tuple(summarize(b, rs) for b, rs in sorted(by_bench.items()))
+    return ValidationResult(str(ref), tuple(out), stats, summarize("ALL", out), tuple(skipped))

@@ -182,3 +182,31 @@ def test_quantize_weights_roundtrip() -> None:
         maxabs = np.abs(w).reshape(8, -1).max(axis=1).reshape(-1, 1, 1, 1)
         assert np.all(np.abs(real - w) <= tol * maxabs + 1e-7)
     assert sqnr_db(w, w) == math.inf
+
+
+@pytest.mark.parametrize("quant", [None, "int8"])
+def test_write_onnx_roundtrip(tmp_path: Path, quant: str | None) -> None:
+    from edgesim.frontends.onnx_import import import_onnx
+    from edgesim.passes.float_exec import run_float
+    from edgesim.passes.optimize import write_onnx
+
+    g = zoo.build("resnet8")
+    o = optimize(g, options_from_cli(quant=quant))
+    path = tmp_path / "opt.onnx"
+    write_onnx(o, path)
+    back = import_onnx(path)
+    x = synthetic_inputs(g, 1, seed=6)[0]
+    a = run_float(o, x)[o.outputs[0]]
+    b = run_float(back, {back.inputs[0]: x[g.inputs[0]]})[back.outputs[0]]
+    np.testing.assert_allclose(b.reshape(a.shape), a, rtol=1e-4, atol=1e-4)
+
+
+def test_activation_zero_fractions(resnet8: Graph) -> None:
+    from edgesim.passes.accuracy import activation_zero_fractions
+
+    fr = activation_zero_fractions(resnet8, synthetic_inputs(resnet8, 2))
+    convs = [n.name for n in weighted_layers(resnet8)]
+    assert set(fr) == set(convs)
+    assert fr[convs[0]] == 0.0  # the image input has no exact zeros
+    # the conv after a fused ReLU sees roughly half zeros
+    assert 0.2 < fr["conv_2"] < 0.8

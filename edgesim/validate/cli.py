@@ -1,0 +1,49 @@
+"""`edgesim validate` and `edgesim calibrate`: hook in with add_validate_parsers(subparsers)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from edgesim.validate.calibrate import leave_one_benchmark_out
+    from edgesim.validate.core import validate, write_json, write_plot
+
+    result = (leave_one_benchmark_out(args.reference) if args.lobo else validate(args.reference))
+    print(result.table())
+    if args.json:
+        write_json(result, args.json)
+        print(f"wrote {args.json}", file=sys.stderr)
+    if args.plot:
+        write_plot(result, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from edgesim.validate.calibrate import calibrate
+
+    result = calibrate(args.measurements, args.hw, args.runtime)
+    print(result.summary())
+    if args.output:
+        result.write_calibrated_profile(args.output)
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def add_validate_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Adds 'validate' and 'calibrate'; each parser sets func=(args) -> exit code."""
+    v = subparsers.add_parser("validate", help="predict a measured reference file and report the errors")
+    v.add_argument("--reference", default=None, help="reference CSV (default ../shared/reference/mlperf_tiny.csv)")
+    v.add_argument("--json", default=None, help="write the per-row and per-benchmark results as JSON")
+    v.add_argument("--plot", default=None, help="write predicted vs measured (log-log) as PNG/SVG")
+    v.add_argument("--lobo", action="store_true",
+                   help="leave-one-benchmark-out: per device+runtime, calibrate on the other benchmarks first")
+    v.set_defaults(func=cmd_validate)
+    c = subparsers.add_parser("calibrate", help="fit a runtime's free parameters to your measurements")
+    c.add_argument("measurements", help="CSV in the reference format (device, runtime, ..., latency_ms)")
+    c.add_argument("--hw", required=True, help="hardware profile id or YAML path")
+    c.add_argument("--runtime", required=True, help="runtime id[@version] to fit")
+    c.add_argument("-o", "--output", default=None, help="write a runtime YAML that extends the original")
+    c.set_defaults(func=cmd_calibrate)

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgesim.errors import EdgesimError
+from edgesim.explore.lut import agreement, export_lut, load_lut, lut_sum
+from edgesim.explore.nas import FastCostModel, simulated_full
+from edgesim.zoo import search_space
+
+
+@pytest.fixture(scope="module")
+def model() -> FastCostModel:
+    return FastCostModel("ethos-u55-128", resolution=160)
+
+
+def _archs(n: int, seed: int = 3) -> list[dict[str, list[int]]]:
+    rng = np.random.default_rng(seed)
+    space = search_space("ofa_mobilenet_v3")
+    return [space.sample(rng) for _ in range(n)]
+
+
+def test_fast_matches_analytic_whole_network(model: FastCostModel) -> None:
+    for arch in _archs(12):
+        fast = model.estimate(arch)
+        full = model.full_estimate(arch)
+        assert fast[0] == pytest.approx(full[0], rel=0.02)
+        assert fast[1] == pytest.approx(full[1], rel=0.02)
+
+
+def test_fast_agrees_with_event_engine(model: FastCostModel) -> None:
+    ag = agreement(model, n=20, seed=5, full=simulated_full, reference="event engine")
+    assert ag.latency_median_rel_err < 0.05
+    assert ag.energy_median_rel_err < 0.05
+    assert ag.order_violations == 0
+
+
+def test_batch_equals_single(model: FastCostModel) -> None:
+    archs = _archs(50, seed=9)
+    lat, en = model.estimate_batch(archs)
+    single = np.array([model.estimate(a) for a in archs])
+    np.testing.assert_allclose(lat, single[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(en, single[:, 1], rtol=1e-12)
+
+
+def test_cost_grows_with_depth_kernel_and_expand(model: FastCostModel) -> None:
+    space = search_space("ofa_mobilenet_v3")
+    small = {"kernel_sizes": [3] * 20, "expand_ratios": [3] * 20, "depths": [2] * 5}
+    big = {"kernel_sizes": [7] * 20, "expand_ratios": [6] * 20, "depths": [4] * 5}
+    assert model.estimate(big)[0] > model.estimate(small)[0]
+    assert model.estimate(big)[1] > model.estimate(small)[1]
+    # Entries beyond a stage's depth do not count.
+    tail_changed = dict(small, kernel_sizes=[3, 3, 7, 7] * 5)
+    assert model.estimate(tail_changed) == model.estimate(small)
+    assert len(space.stages) == model.n_stages
+
+
+def test_bad_arch_and_resolution(model: FastCostModel) -> None:
+    with pytest.raises(EdgesimError):
+        model.estimate({"kernel_sizes": [4] * 20, "expand_ratios": [3] * 20, "depths": [2] * 5})
+    with pytest.raises(EdgesimError, match="depths"):
+        model.estimate({"kernel_sizes": [3] * 20, "expand_ratios": [3] * 20, "depths": [5] * 5})
+    with pytest.raises(EdgesimError, match="resolution"):
+        model.table(100)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_lut_export_roundtrip(model: FastCostModel, tmp_path: Path, suffix: str) -> None:
+    path = export_lut(model, tmp_path / f"lut{suffix}")
+    rows = load_lut(path)
+    assert len(rows) == 1 + 5 * 4 * 3 * 3
+    for arch in _archs(5, seed=11):
+        lat, en = lut_sum(rows, arch, 160, model.blocks)
+        assert (lat, en) == pytest.approx(model.estimate(arch), rel=1e-9)
+    with pytest.raises(EdgesimError):
+        export_lut(model, tmp_path / "lut.txt")
