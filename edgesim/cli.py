@@ -169,11 +169,16 @@ def cmd_infer(args: argparse.Namespace) -> int:
         flat = value.reshape(-1)
         print(f"{name}: shape {value.shape} {value.dtype}, first values {flat[:10].tolist()}")
     if args.output:
-        if len(outputs) == 1:
-            value = next(iter(outputs.values()))
-            atomic_write(args.output, lambda p: np.save(p.open("wb"), value))
-        else:
-            atomic_write(args.output, lambda p: np.savez(p.open("wb"), **outputs))
+        arrays: dict[str, Any] = dict(outputs)
+
+        def _write(p: Path) -> None:
+            with p.open("wb") as fh:
+                if len(arrays) == 1:
+                    np.save(fh, next(iter(arrays.values())))
+                else:
+                    np.savez(fh, **arrays)
+
+        atomic_write(args.output, _write)
         print(f"wrote {args.output}")
     return 0
 

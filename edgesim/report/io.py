@@ -10,7 +10,7 @@ from pathlib import Path
 from edgesim.errors import EdgesimError
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp_path)`` then rename onto ``path``; on any failure the target is untouched."""
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")

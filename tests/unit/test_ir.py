@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from edgesim.errors import ModelError, ShapeError
-from edgesim.ir import attrs as A
 from edgesim.ir import DType, Graph, Node, OpKind, QuantParams, Tensor, infer_shapes, verify_graph
+from edgesim.ir import attrs as A
 from edgesim.ir.ops import OP_INFO, OpClass
 from edgesim.ir.work import graph_macs, node_work
 
