@@ -7,6 +7,7 @@ heat) are checked here so the cost model and thermal simulator can trust the obj
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Literal
 
@@ -176,6 +177,17 @@ class PowerSpec(_Frozen):
     static_power_mw: float = Field(ge=0)
     idle_power_mw: float = Field(ge=0)
     sleep_power_mw: float = Field(ge=0)
+    # Optional temperature-dependent leakage used by sustained runs: static power x exp(coeff x (T - T_ref)), T the
+    # power node's temperature. Absent = static power independent of temperature. Subthreshold leakage of modern
+    # nodes roughly doubles every 20-30 K, i.e. 0.02-0.035 per C; above 0.1 the RC loop can run away.
+    leakage_temp_coeff_per_c: float | None = Field(default=None, ge=0, le=0.1)
+    leakage_ref_temp_c: float = 25.0  # temperature at which static_power_mw was characterised
+
+    def static_power_w_at(self, temp_c: float) -> float:
+        base = self.static_power_mw * 1e-3
+        if self.leakage_temp_coeff_per_c is None:
+            return base
+        return base * math.exp(self.leakage_temp_coeff_per_c * (temp_c - self.leakage_ref_temp_c))
 
 
 class OperatingPoint(_Frozen):

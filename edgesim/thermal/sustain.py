@@ -8,6 +8,8 @@ windows loses nothing visible, and an hour of simulated time is a few thousand s
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +87,16 @@ def characterise(graph: Graph, profile: Any, runtime: Any = None, version: Any =
     return out
 
 
+def leakage_scale(profile: Any) -> Callable[[float], float]:
+    """Factor on static power at a die temperature: exp(coeff (T - T_ref)), or 1 when the profile has no coefficient."""
+    pw = profile.power
+    coeff = pw.leakage_temp_coeff_per_c
+    if coeff is None:
+        return lambda _temp_c: 1.0
+    ref = pw.leakage_ref_temp_c
+    return lambda temp_c: math.exp(coeff * (temp_c - ref))
+
+
 def _network(profile: Any) -> tuple[ThermalNetwork, int | None]:
     th = profile.thermal
     links = [RCLink(link.a, link.b, link.resistance_k_per_w) for link in th.links]
@@ -130,6 +142,7 @@ def sustain(
     trip = throttle.initial()
     power_node, sensor = base_net.index[th.power_node], base_net.index[th.sensor_node]
     idle_w = profile.power.idle_power_mw * 1e-3
+    leak_scale = leakage_scale(profile)
     temps = base_net.initial()
     fan_level = -1
     period = 1.0 / rate_hz if rate_hz else None
@@ -155,7 +168,8 @@ def sustain(
             done = min(wanted, dt / op.latency_s)
             missed = wanted - done
             busy = min(1.0, done * op.latency_s / dt)
-        power = op.static_power_w + done * op.dynamic_energy_j / dt + (1.0 - busy) * idle_w
+        static_w = op.static_power_w * leak_scale(float(temps[power_node]))
+        power = static_w + done * op.dynamic_energy_j / dt + (1.0 - busy) * idle_w
         net = nets.get(fan_level)
         if net is None:
             assert fan_idx is not None
@@ -179,7 +193,7 @@ def sustain(
         series["f"].append(f)
         series["lat"].append(op.latency_s)
         series["p"].append(power)
-        series["e"].append(op.dynamic_energy_j + op.static_power_w * op.latency_s)
+        series["e"].append(op.dynamic_energy_j + static_w * op.latency_s)
         series["fan"].append(fan.speed_pct(fan_level))
     return SustainResult(
         hw=profile.id, model=graph.name, duration_s=duration_s, rate_hz=rate_hz, governor=governor.value,
