@@ -27,6 +27,64 @@ def _load_hw(spec: str, clock_mhz: float | None) -> Any:
     return load_profile(spec, clock_mhz=clock_mhz)
 
 
+def _add_transform_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model transformations (applied in order: fuse, prune, quantize, compress)")
+    g.add_argument("--quant", choices=["int8", "w4a8", "w4a4", "int16", "fp16"],
+                   help="post-training quantization preset for float models (quantized models are kept as they are)")
+    g.add_argument("--quant-spec", help="YAML mixed-precision spec (per-layer presets/bits)")
+    g.add_argument("--calib", help=".npy calibration inputs (default: seeded synthetic inputs)")
+    g.add_argument("--prune", help="0.5 (magnitude, per layer), global:0.5, 2:4 (N:M), channels:0.3 (structured)")
+    g.add_argument("--fuse", action=argparse.BooleanOptionalAction, default=True,
+                   help="fold BatchNorm and activations into conv/FC (default: on)")
+    g.add_argument("--compress", choices=["none", "int4", "huffman"],
+                   help="weight storage: int4 packing (2 per byte) or Huffman coding (default: none)")
+    g.add_argument("--accuracy", action=argparse.BooleanOptionalAction, default=None,
+                   help="report SQNR/top-1 agreement against the untransformed model (default: on with --quant/--prune)")
+
+
+def _transform(graph: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """Apply the requested passes; returns the new graph and what the report should say about them."""
+    from edgesim.passes.fusion import fusion_report
+    from edgesim.passes.optimize import describe, optimize, options_from_cli
+
+    opts = options_from_cli(quant=args.quant, quant_spec=args.quant_spec, calib=args.calib, prune=args.prune,
+                            fuse=args.fuse, compress=args.compress or "none", graph=graph)
+    out = optimize(graph, opts)
+    info: dict[str, Any] = {"transform": describe(graph, out)}
+    if args.fuse:
+        fr = fusion_report(graph, out)
+        info["fusion"] = {
+            "saved_activation_bytes": fr.saved_bytes,
+            "groups": [{"node": g.node, "fused_from": list(g.fused_from), "saved_bytes": g.saved_bytes}
+                       for g in fr.groups],
+        }
+    want_acc = args.accuracy if args.accuracy is not None else bool(args.quant or args.quant_spec or args.prune)
+    if want_acc:
+        from edgesim.passes.accuracy import accuracy_report
+        from edgesim.passes.float_exec import synthetic_inputs
+
+        acc = accuracy_report(graph, out, synthetic_inputs(graph, 4))
+        info["accuracy"] = {
+            "output_sqnr_db": acc.output_sqnr_db, "top1_agreement": acc.top1_agreement,
+            "num_samples": acc.num_samples,
+            "layers": [{"tensor": layer.tensor, "sqnr_db": layer.sqnr_db} for layer in acc.layers],
+        }
+        info["accuracy_summary"] = acc.summary()
+    return out, info
+
+
+def _print_transform(info: dict[str, Any]) -> None:
+    t = info["transform"]
+    line = (f"transformed: {t['nodes_before']} -> {t['nodes_after']} ops, weights {t['weight_bytes_before']} -> "
+            f"{t['weight_bytes_after']} bytes")
+    if "fusion" in info:
+        line += (f"; fused {len(info['fusion']['groups'])} groups, {info['fusion']['saved_activation_bytes']} "
+                 f"activation bytes no longer written and read back")
+    print(line)
+    if "accuracy_summary" in info:
+        print(f"accuracy vs the untransformed model: {info['accuracy_summary']}")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from edgesim.api import resolve_runtime
     from edgesim.cost.analytic import estimate_schedule
@@ -38,10 +96,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     shape = parse_shape(args.input_shape) if args.input_shape else None
     profile = _load_hw(args.hw, args.clock_mhz)
     graph = load_model(args.model, input_shape=shape)
+    graph, transform_info = _transform(graph, args)
     runtime, version = resolve_runtime(profile, args.runtime)
     schedule = build_schedule(graph, profile, runtime, version)
     mode = "analytic" if args.fast else "event"
-    extra: dict[str, Any] | None = None
+    extra: dict[str, Any] | None = dict(transform_info)
     if args.fast:
         if args.trace:
             from edgesim.errors import EdgesimError
@@ -54,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         recorder = TraceRecorder()
         result = simulate_schedule(schedule, profile, recorder)
         est = to_estimate(schedule, profile, result)
-        extra = {"utilisation": utilisation(recorder.events, result.makespan_s)}
+        extra["utilisation"] = utilisation(recorder.events, result.makespan_s)
         if args.trace:
             write_chrome_trace(recorder.events, args.trace)
             print(f"wrote {args.trace}")
@@ -69,6 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"model {graph.name} ({len(graph.nodes)} ops) on {profile.id} with runtime {schedule.runtime}, "
               f"{'analytic model' if args.fast else 'event engine'}")
         print(format_table(est, max_rows=None if args.all_layers else 60))
+    _print_transform(transform_info)
     if args.json:
         atomic_write_text(args.json, report_json(est, mode=mode, extra=extra))
         print(f"wrote {args.json}")
@@ -87,6 +147,7 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     shape = parse_shape(args.input_shape) if args.input_shape else None
     profile = _load_hw(args.hw, args.clock_mhz)
     graph = load_model(args.model, input_shape=shape)
+    graph, _ = _transform(graph, args)
     runtime, version = resolve_runtime(profile, args.runtime)
     res = sustain(graph, profile, runtime=runtime, version=version, duration_s=args.duration,
                   rate_hz=args.rate, ambient_c=args.ambient, governor=GovernorKind(args.governor),
@@ -137,16 +198,21 @@ def cmd_infer(args: argparse.Namespace) -> int:
         path = Path(args.input)
         if not path.exists():
             raise EdgesimError(f"input file '{path}' does not exist")
+        import zipfile
+
+        # Truncated/garbage files raise EOFError or BadZipFile, not only ValueError; .npz members load lazily.
         try:
             loaded = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as e:
-            raise EdgesimError(f"'{path}' is not a readable .npy/.npz file ({e})") from None
+            if not isinstance(loaded, np.ndarray):
+                loaded = {k: loaded[k] for k in loaded.files}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+            raise EdgesimError(f"'{path}' is not a readable .npy/.npz file ({' '.join(str(e).split())})") from None
         if isinstance(loaded, np.ndarray):
             if len(graph.inputs) != 1:
                 raise EdgesimError(f"model has {len(graph.inputs)} inputs {list(graph.inputs)}: pass an .npz")
             inputs[graph.inputs[0]] = loaded
         else:
-            inputs = {k: loaded[k] for k in loaded.files}
+            inputs = loaded
     else:
         rng = np.random.default_rng(args.seed)
         for name in graph.inputs:
@@ -183,6 +249,19 @@ def cmd_infer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_optimize(args: argparse.Namespace) -> int:
+    from edgesim.models import load_model, parse_shape
+    from edgesim.passes.optimize import write_onnx
+
+    shape = parse_shape(args.input_shape) if args.input_shape else None
+    graph = load_model(args.model, input_shape=shape)
+    out, info = _transform(graph, args)
+    _print_transform(info)
+    write_onnx(out, args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
 def cmd_profiles(args: argparse.Namespace) -> int:
     from edgesim.hw.loader import list_profiles, list_runtimes
 
@@ -213,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--all-layers", action="store_true", help="print every layer, not the first 60")
     run.add_argument("--fast", action="store_true", help="analytic cost model instead of the event engine")
     run.add_argument("--trace", help="write a Chrome trace-event JSON (opens in Perfetto) of units and DMA")
+    _add_transform_args(run)
     run.set_defaults(func=cmd_run)
 
     sus = sub.add_parser("sustain", help="minutes of sustained inference: heating, throttling, energy, battery")
@@ -231,7 +311,15 @@ def build_parser() -> argparse.ArgumentParser:
     sus.add_argument("--battery-v", type=float, default=3.7, help="battery voltage for --battery-mah (default 3.7)")
     sus.add_argument("--json")
     sus.add_argument("--plot", help="PNG or SVG of temperature, clock and latency over time")
+    _add_transform_args(sus)
     sus.set_defaults(func=cmd_sustain)
+
+    opt = sub.add_parser("optimize", help="apply quantization/pruning/fusion/compression and write the model as ONNX")
+    opt.add_argument("model")
+    opt.add_argument("-o", "--output", required=True, help="the transformed model (.onnx, QDQ for quantized)")
+    opt.add_argument("--input-shape")
+    _add_transform_args(opt)
+    opt.set_defaults(func=cmd_optimize)
 
     inf = sub.add_parser("infer", help="execute a quantized model bit-exactly with the int8/int4 kernels")
     inf.add_argument("model", help="a quantized .tflite/.onnx file or a quantized graph")

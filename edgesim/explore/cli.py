@@ -9,7 +9,7 @@ from typing import Any
 def cmd_compare(args: argparse.Namespace) -> int:
     from edgesim.explore.compare import compare, format_compare, plot_compare, write_compare_csv
 
-    rows = compare(args.models, args.hw, args.runtime)
+    rows = compare(args.models, args.hw, args.runtime, quant=args.quant)
     print(format_compare(rows))
     print("* = on the latency/energy Pareto front for that model")
     if args.csv:
@@ -51,6 +51,8 @@ def add_explore_parsers(subparsers: Any) -> None:
     cmp.add_argument("--runtime", action="append",
                      help="runtime id[@version]: once for all profiles or once per --hw (default: each "
                           "profile's own)")
+    cmp.add_argument("--quant", choices=["int8", "w4a8", "w4a4", "int16", "fp16"],
+                     help="quantize float models first (post-training, synthetic calibration)")
     cmp.add_argument("--csv", help="write the table as CSV")
     cmp.add_argument("--plot", help="write a latency chart and latency-vs-energy scatter (PNG/SVG/PDF)")
     cmp.set_defaults(func=cmd_compare)

@@ -55,12 +55,25 @@ def _model_label(spec: str | Path) -> str:
     return Path(spec).stem if Path(str(spec)).suffix else str(spec)
 
 
-def compare(models: Sequence[str | Path], hws: Sequence[str | Path | Any],
-            runtimes: Sequence[str | None] | None = None) -> list[CompareRow]:
-    """Estimate every model on every profile. ``runtimes`` is one entry for all profiles or one per profile
-    (None = the profile's default runtime). Rows on the latency/energy Pareto front have ``pareto=True``."""
-    from edgesim.api import estimate, load_profile
+def prepare_graph(model: str | Path, quant: str | None = None) -> Any:
+    """Load a model (file or zoo name) and, with ``quant`` (int8, w4a8, w4a4, int16, fp16), quantize it the
+    way ``edgesim run --quant`` does; already-quantized models pass through."""
     from edgesim.models import load_model
+
+    graph = load_model(model)
+    if quant is None:
+        return graph
+    from edgesim.passes.optimize import optimize, options_from_cli
+
+    return optimize(graph, options_from_cli(quant=quant, compress="none", graph=graph))
+
+
+def compare(models: Sequence[str | Path], hws: Sequence[str | Path | Any],
+            runtimes: Sequence[str | None] | None = None, quant: str | None = None) -> list[CompareRow]:
+    """Estimate every model on every profile. ``runtimes`` is one entry for all profiles or one per profile
+    (None = the profile's default runtime); ``quant`` quantizes float models first. Rows on the
+    latency/energy Pareto front of their model have ``pareto=True``."""
+    from edgesim.api import estimate, load_profile
 
     if not models:
         raise EdgesimError("compare needs at least one model")
@@ -75,7 +88,7 @@ def compare(models: Sequence[str | Path], hws: Sequence[str | Path | Any],
     profiles = [load_profile(h) if isinstance(h, (str, Path)) else h for h in hws]
     rows: list[CompareRow] = []
     for m in models:
-        graph = load_model(m)
+        graph = prepare_graph(m, quant)
         for prof, rt in zip(profiles, rts, strict=True):
             rows.append(row_from_estimate(estimate(graph, prof, rt), _model_label(m), prof.id))
     # Different models do different work, so the front is per model: which chips are worth buying for it.
@@ -170,4 +183,4 @@ def plot_compare(rows: Sequence[CompareRow], path: str | Path) -> Path:
 
 
 __all__ = ["CompareRow", "compare", "dominant_bound", "format_compare", "grouped_pareto_mask", "peak_power_w", "plot_compare",
-           "plot_tradeoff", "row_from_estimate", "write_compare_csv"]
+           "plot_tradeoff", "prepare_graph", "row_from_estimate", "write_compare_csv"]

@@ -65,7 +65,7 @@ def export_lut(model: FastCostModel, path: str | Path, resolutions: list[int] | 
         return atomic_write(target, write)
     if suffix == ".json":
         doc = {"space": model.space.name, "model": model.space.model, "profile": model.profile.id,
-               "runtime": model.runtime, "rule": "cost = base + sum of rows of present blocks",
+               "runtime": model.runtime, "quant": model.quant, "rule": "cost = base + sum of rows of present blocks",
                "rows": [asdict(r) for r in rows]}
         return atomic_write_text(target, json.dumps(doc, indent=1) + "\n")
     raise EdgesimError(f"lookup table must be .csv or .json, got '{target.name}'", field="output")
@@ -119,17 +119,14 @@ class Agreement:
 
 
 def agreement(model: FastCostModel, n: int = 100, seed: int = 0, full: FullEstimator | None = None,
-              reference: str = "analytic", order_tolerance: float = 0.10) -> Agreement:
+              reference: str = "analytic", order_tolerance: float = 0.10, calibrate: bool = False) -> Agreement:
     """Compare ``model.estimate`` with ``full`` (default: the model's own reference) on ``n`` random
-    architectures at the model's resolution."""
+    architectures at the model's resolution (``calibrate``: quantize the references with real calibration)."""
     rng = np.random.default_rng(seed)
     archs = [model.space.sample(rng) for _ in range(n)]
     fast = np.array([model.estimate(a) for a in archs])
     ref_fn = full or model.full
-    from edgesim.zoo import build
-
-    ref = np.array([ref_fn(build(model.space.model, resolution=model.resolution, **a), model.profile, model.runtime)
-                    for a in archs])
+    ref = np.array([ref_fn(model.graph(a, calibrate=calibrate), model.profile, model.runtime) for a in archs])
     rel = np.abs(fast - ref) / np.abs(ref)
     lat_f, lat_r = fast[:, 0], ref[:, 0]
     i, j = np.triu_indices(n, 1)

@@ -53,12 +53,43 @@ class BlockTable:
     energy_j: np.ndarray
 
 
+_QUANT_PRESETS = ("int8", "w4a8", "w4a4", "int16", "fp16")
+
+
+def _fixed_ranges(graph: Graph, *_: Any, **__: Any) -> dict[str, tuple[float, float]]:
+    return {name: (-1.0, 1.0) for name, t in graph.tensors.items() if t.data is None}
+
+
+def quantize_for_cost(graph: Graph, preset: str, calibrate: bool = False) -> Graph:
+    """``graph`` through the optimisation pipeline with post-training quantization ``preset`` (as ``edgesim run
+    --quant``). Without ``calibrate`` the activation ranges are fixed instead of measured: the cost model reads
+    dtypes and shapes, never scales, so costs are identical and the float executor's calibration run (seconds
+    per MobileNet) is skipped."""
+    from unittest import mock
+
+    from edgesim.passes import quantize as quant_pass
+    from edgesim.passes.optimize import Options, optimize
+
+    if preset not in _QUANT_PRESETS:
+        raise EdgesimError(f"unknown quantization preset '{preset}'; choose {', '.join(_QUANT_PRESETS)}",
+                           field="quant")
+    if calibrate:
+        return optimize(graph, Options(quant=quant_pass.QuantSpec(preset=preset), compress="none"))
+    # The pass has no "skip calibration" switch yet; patching its module-level calibrate is process-global,
+    # so this must not run concurrently with a real quantization in another thread of the same process.
+    with mock.patch.object(quant_pass, "calibrate", _fixed_ranges):
+        spec = quant_pass.QuantSpec(preset=preset, num_calibration_samples=0)
+        return optimize(graph, Options(quant=spec, compress="none"))
+
+
 class FastCostModel:
     """``estimate(arch)`` -> (latency_s, energy_j) for points of an OFA MobileNetV3-style search space, by table
-    lookup. ``arch`` is a ``SearchSpace.sample`` dict (kernel_sizes, expand_ratios, depths, optional resolution)."""
+    lookup. ``arch`` is a ``SearchSpace.sample`` dict (kernel_sizes, expand_ratios, depths, optional resolution).
+    ``quant`` (int8, w4a8, ...) costs the post-training-quantized network, as ``edgesim run --quant`` would;
+    without it the zoo's float32 network is costed (which NPUs run on their host CPU)."""
 
     def __init__(self, profile: Any, runtime: str | None = None, space: str = "ofa_mobilenet_v3",
-                 resolution: int = 224, full: FullEstimator | None = None) -> None:
+                 resolution: int = 224, full: FullEstimator | None = None, quant: str | None = None) -> None:
         from edgesim.api import load_profile
         from edgesim.zoo import search_space
 
@@ -67,6 +98,10 @@ class FastCostModel:
         self.space = search_space(space)
         self.resolution = int(resolution)
         self.full: FullEstimator = full or analytic_full
+        if quant is not None and quant not in _QUANT_PRESETS:
+            raise EdgesimError(f"unknown quantization preset '{quant}'; choose {', '.join(_QUANT_PRESETS)}",
+                               field="quant")
+        self.quant = quant
         self._tables: dict[int, BlockTable] = {}
         self.kernels = self.space.choice("kernel_sizes").values
         self.expands = self.space.choice("expand_ratios").values
@@ -78,10 +113,20 @@ class FastCostModel:
         self.table(self.resolution)
 
     # -- table construction ------------------------------------------------------------------------------
-    def _full_point(self, point: Mapping[str, Any], resolution: int) -> tuple[float, float]:
+    def graph(self, arch: Mapping[str, Any], resolution: int | None = None, calibrate: bool = False) -> Graph:
+        """The network ``arch`` as the whole-network paths see it (zoo build, passes, optional quantization;
+        ``calibrate`` runs real calibration, which costs the same but takes seconds)."""
+        from edgesim.ir.verify import verify_graph
+        from edgesim.passes.pipeline import run_pipeline
         from edgesim.zoo import build
 
-        return self.full(build(self.space.model, resolution=resolution, **point), self.profile, self.runtime)
+        point = {k: v for k, v in arch.items() if k != "resolution"}
+        res = int(resolution or arch.get("resolution", self.resolution))
+        g = run_pipeline(verify_graph(build(self.space.model, resolution=res, **point)))
+        return g if self.quant is None else quantize_for_cost(g, self.quant, calibrate)
+
+    def _full_point(self, point: Mapping[str, Any], resolution: int) -> tuple[float, float]:
+        return self.full(self.graph(point, resolution), self.profile, self.runtime)
 
     def table(self, resolution: int) -> BlockTable:
         """The block table for ``resolution`` (built on first use: about 170 whole-network estimates)."""
@@ -180,10 +225,9 @@ class FastCostModel:
         en = np.where(mask, tab.energy_j[stage, block, k, e], 0.0).sum(axis=1) + tab.base_energy_j
         return lat, en
 
-    def full_estimate(self, arch: Mapping[str, Any]) -> tuple[float, float]:
+    def full_estimate(self, arch: Mapping[str, Any], calibrate: bool = False) -> tuple[float, float]:
         """The whole-network reference for ``arch`` (slow path)."""
-        point = {k: v for k, v in arch.items() if k != "resolution"}
-        return self._full_point(point, int(arch.get("resolution", self.resolution)))
+        return self.full(self.graph(arch, calibrate=calibrate), self.profile, self.runtime)
 
 
-__all__ = ["BlockTable", "FastCostModel", "analytic_full", "simulated_full"]
+__all__ = ["BlockTable", "FastCostModel", "analytic_full", "quantize_for_cost", "simulated_full"]

@@ -72,7 +72,7 @@ def _base_profile(ref: str) -> Any:
 
 
 @lru_cache(maxsize=16)
-def _graph(model_json: str, ref: str) -> Any:
+def _graph(model_json: str, ref: str, quant: str | None) -> Any:
     from edgesim.ir.verify import verify_graph
     from edgesim.models import load_model
     from edgesim.passes.pipeline import run_pipeline
@@ -81,8 +81,14 @@ def _graph(model_json: str, ref: str) -> Any:
     if model.zoo is not None and model.choices:
         from edgesim import zoo
 
-        return run_pipeline(verify_graph(zoo.build(model.zoo, **dict(model.choices))))
-    return load_model(ref)
+        graph = run_pipeline(verify_graph(zoo.build(model.zoo, **dict(model.choices))))
+    else:
+        graph = load_model(ref)
+    if quant is None:
+        return graph
+    from edgesim.passes.optimize import optimize, options_from_cli
+
+    return optimize(graph, options_from_cli(quant=quant, compress="none", graph=graph))
 
 
 def evaluate_point(point: SweepPoint) -> dict[str, Any]:
@@ -97,7 +103,7 @@ def evaluate_point(point: SweepPoint) -> dict[str, Any]:
         row[axis_column(path)] = value
     try:
         prof = apply_overrides(_base_profile(point.profile), point.overrides)
-        est = estimate(_graph(point.model.model_dump_json(), point.model_ref), prof, point.runtime)
+        est = estimate(_graph(point.model.model_dump_json(), point.model_ref, point.quant), prof, point.runtime)
     except EdgesimError as err:
         row["error"] = err.one_line()
         return row

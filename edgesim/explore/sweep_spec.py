@@ -67,6 +67,7 @@ class SweepSpec(_Frozen):
     axes: dict[str, list[AxisValue]] = Field(default_factory=dict)
     models: list[ModelSpec] = Field(min_length=1)
     runtime: str | None = None
+    quant: str | None = None  # post-training quantization preset applied to float models
     chunk_size: int = Field(default=4, gt=0)
 
     @field_validator("models", mode="before")
@@ -82,6 +83,14 @@ class SweepSpec(_Frozen):
                 else:
                     out.append(m)
             return out
+        return v
+
+    @field_validator("quant")
+    @classmethod
+    def _quant(cls, v: str | None) -> str | None:
+        presets = ("int8", "w4a8", "w4a4", "int16", "fp16")
+        if v is not None and v not in presets:
+            raise ValueError(f"unknown quantization preset '{v}'; choose {', '.join(presets)}")
         return v
 
     @field_validator("axes")
@@ -108,6 +117,7 @@ class SweepPoint:
     model: ModelSpec
     model_ref: str  # zoo name or absolute path
     runtime: str | None
+    quant: str | None = None
 
 
 def _set_path(data: Any, path: str, value: Any) -> None:
@@ -170,10 +180,14 @@ def apply_overrides(base: Any, overrides: tuple[tuple[str, Any], ...] | list[tup
                            field=f"axes.{overrides[0][0]}" if len(overrides) == 1 else "axes") from None
 
 
-def point_key(profile: str, overrides: tuple[tuple[str, Any], ...], model: ModelSpec, runtime: str | None) -> str:
+def point_key(profile: str, overrides: tuple[tuple[str, Any], ...], model: ModelSpec, runtime: str | None,
+              quant: str | None = None) -> str:
     """Deterministic id of a design point: the same point gets the same key in every run of every spec."""
-    canon = json.dumps({"profile": profile, "axes": sorted(overrides), "model": model.model_dump(mode="json"),
-                        "runtime": runtime}, sort_keys=True, separators=(",", ":"))
+    doc: dict[str, Any] = {"profile": profile, "axes": sorted(overrides), "model": model.model_dump(mode="json"),
+                           "runtime": runtime}
+    if quant is not None:
+        doc["quant"] = quant
+    canon = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha1(canon.encode()).hexdigest()[:20]
 
 
@@ -232,8 +246,9 @@ def expand_spec(spec: SweepSpec, source: str = "<spec>", base_dir: Path | None =
                 apply_overrides(base_profile, overrides, source)
             for model in spec.models:
                 ref = model.zoo if model.zoo is not None else str(_abs(str(model.path), base))
-                points.append(SweepPoint(len(points), point_key(prof_ref, overrides, model, spec.runtime),
-                                         prof_ref, overrides, model, str(ref), spec.runtime))
+                key = point_key(prof_ref, overrides, model, spec.runtime, spec.quant)
+                points.append(SweepPoint(len(points), key, prof_ref, overrides, model, str(ref), spec.runtime,
+                                         spec.quant))
     for model in spec.models:
         if model.path is not None and not _abs(model.path, base).is_file():
             raise EdgesimError(f"model file '{model.path}' does not exist", file=source, field="models")

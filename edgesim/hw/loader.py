@@ -6,6 +6,7 @@ profile sees exactly which number is wrong.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Iterator
@@ -154,8 +155,8 @@ def load_profile(id_or_path: str | Path, *, clock_mhz: float | None = None) -> H
     data = _resolve_extends(path, folder, "hardware profile")
     profile: HardwareProfile = _validate(HardwareProfile, data, path)
     if clock_mhz is not None:
-        if clock_mhz <= 0:
-            raise ProfileError(f"clock must be positive, got {clock_mhz}", field="clock_mhz")
+        if not 0 < clock_mhz < math.inf:  # also refuses nan
+            raise ProfileError(f"clock must be positive and finite, got {clock_mhz}", field="clock_mhz")
         profile = profile.with_clock(clock_mhz)
     return profile
 

@@ -19,7 +19,8 @@ AMBIENT = "ambient"
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # inf/nan would pass gt=0 checks and poison every latency downstream: refuse them at load time.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Precision(StrEnum):
@@ -307,6 +308,9 @@ class HardwareProfile(_Frozen):
     thermal: ThermalSpec
     sources: list[str] = Field(min_length=1)
     default_runtime: str | None = None  # 'id[@version]' used when the caller names none
+    # big.LITTLE SoCs: the LITTLE CPU cluster. The mapper never sees it (it would take it for an accelerator and
+    # put every op there); edgesim.thermal.big_little swaps it in as the host unit to cost LITTLE-core runs.
+    little_cluster: ComputeUnit | None = None
 
     @field_validator("description")
     @classmethod
@@ -336,6 +340,17 @@ class HardwareProfile(_Frozen):
         act = self.memory(self.placement.activations)
         if act.write_bw_bytes_per_cycle <= 0:
             raise ValueError(f"placement.activations '{act.name}' is read-only (write_bw_bytes_per_cycle = 0)")
+        lc = self.little_cluster
+        if lc is not None:
+            if lc.kind is not UnitKind.CPU:
+                raise ValueError(f"little_cluster must have kind cpu, got {lc.kind.value}")
+            if lc.clock_mhz is None:
+                raise ValueError("little_cluster needs its own clock_mhz (profile DVFS drives the big cluster)")
+            if lc.name in unit_names:
+                raise ValueError(f"little_cluster name '{lc.name}' clashes with a unit; units: {unit_names}")
+            bad = [m for m in lc.memories if m not in mem_names]
+            if bad:
+                raise ValueError(f"little_cluster.memories names unknown memories {bad}; memories: {mem_names}")
         freqs = [p.freq_mhz for p in self.dvfs.operating_points]
         if self.dvfs.default_freq_mhz != self.clock_mhz and self.dvfs.default_freq_mhz not in freqs:
             raise ValueError(
@@ -362,8 +377,10 @@ class HardwareProfile(_Frozen):
 
     def with_clock(self, mhz: float) -> HardwareProfile:
         """A copy running at ``mhz``; units/memories with their own clock keep it."""
-        if mhz <= 0:
-            raise ValueError(f"clock must be positive, got {mhz}")
+        if not 0 < mhz < math.inf:  # also refuses nan; a ProfileError so the CLI reports it as bad input
+            from edgesim.errors import ProfileError
+
+            raise ProfileError(f"clock must be positive and finite, got {mhz}", field="clock_mhz")
         return self.model_copy(update={"clock_mhz": float(mhz)})
 
 

@@ -5,6 +5,7 @@ Ops a unit cannot run fall back to the profile's host unit, as NPU compilers (Ve
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from edgesim.errors import MappingError
@@ -13,6 +14,7 @@ from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
 from edgesim.ir.work import NodeWork, node_work
 from edgesim.mapping.plan import OpPlan, Schedule
+from edgesim.mapping.sparsity import apply_to_work, sparsity_effect
 from edgesim.mapping.tiling import tile_op
 
 # Precisions an integer unit may use for a wider/narrower request, best first.
@@ -198,7 +200,10 @@ def _depends_on(graph: Graph, node: Node, view_sources: dict[str, tuple[str, ...
     return tuple(deps)
 
 
-def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any = None) -> Schedule:
+def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any = None,
+                   activation_zero_fractions: Mapping[str, float] | None = None) -> Schedule:
+    """Place, cost and tile every op. ``activation_zero_fractions`` (node -> measured fraction of zero input
+    activations, from the kernels) feeds units that skip zero activations."""
     peak, live_per_op = _live_activation_peak(graph)
     act_pref = profile.placement.activations
     host = profile.unit(profile.host_unit)
@@ -218,6 +223,9 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
         unit, fallback = choose_unit(profile, runtime, node, work)
         clock_hz = unit.effective_clock_mhz(profile.clock_mhz) * 1e6
         cycles = compute_cycles(unit, graph, node, work, runtime, version)
+        effect = sparsity_effect(work, unit, (activation_zero_fractions or {}).get(node.name, 0.0))
+        cycles = max(cycles * effect.mac_scale, effect.decode_cycles)
+        work = apply_to_work(work, effect)
         act_mem = _pick_memory(profile, unit, act_pref, live_per_op.get(node.name, peak))
         w_mem = _weight_memory(profile, runtime, unit)
         tiling = tile_op(graph, node, unit, profile, work, cycles, act_mem, w_mem)
@@ -246,6 +254,7 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
                 local_memory=tiling.local_memory,
                 tile_shape=tiling.tile_shape,
                 loop_order=tiling.loop_order,
+                notes=(effect.note,) if effect.note else (),
             )
         )
     act_size = profile.memory(act_pref).size_bytes if act_pref else 0

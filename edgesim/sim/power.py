@@ -83,3 +83,15 @@ def summarize_power(t_s: np.ndarray, p_w: np.ndarray) -> PowerSummary:
 def power_summary(schedule: Schedule, profile: Any, result: SimResult) -> PowerSummary:
     """``peak_power_w`` / ``average_power_w`` of one simulated inference, for the report."""
     return summarize_power(*power_trace(schedule, profile, result))
+
+
+def estimate_power(est: Any) -> PowerSummary:
+    """Average and peak power of an analytic ``Estimate`` (no event engine: layers run one after another).
+
+    Each layer draws its own energy (static included) over its latency; the per-inference overhead draws static
+    power only, so the peak is the hungriest layer and the average is total energy over latency.
+    """
+    peaks = [layer.energy.total_j / layer.latency_s for layer in est.layers if layer.latency_s > 0]
+    static_w = est.energy.static_j / est.latency_s if est.latency_s > 0 else 0.0
+    avg = est.energy_j / est.latency_s if est.latency_s > 0 else 0.0
+    return PowerSummary(avg, max([static_w, avg, *peaks]), est.energy_j, est.latency_s)

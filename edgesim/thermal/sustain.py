@@ -110,6 +110,10 @@ def _network(profile: Any) -> tuple[ThermalNetwork, int | None]:
     return net, fan_idx
 
 
+# A bound on thermal steps so a typo (--window 1e-9) fails fast instead of running for days.
+_MAX_STEPS = 10_000_000
+
+
 def sustain(
     graph: Graph,
     profile: Any,
@@ -124,10 +128,18 @@ def sustain(
     points: list[OperatingPointResult] | None = None,
 ) -> SustainResult:
     """Run ``graph`` back to back (``rate_hz`` None) or at ``rate_hz`` for ``duration_s`` seconds."""
-    if duration_s <= 0:
-        raise EdgesimError("--duration must be positive")
-    if rate_hz is not None and rate_hz <= 0:
-        raise EdgesimError("--rate must be positive")
+    # 'not x > 0' (rather than 'x <= 0') also refuses nan; inf would never finish.
+    if not 0 < duration_s < math.inf:
+        raise EdgesimError(f"--duration must be positive and finite, got {duration_s}")
+    if rate_hz is not None and not 0 < rate_hz < math.inf:
+        raise EdgesimError(f"--rate must be positive and finite, got {rate_hz}")
+    if not 0 < window_s < math.inf:
+        raise EdgesimError(f"--window must be positive and finite, got {window_s}")
+    if ambient_c is not None and not -273.15 < ambient_c < 1000.0:
+        raise EdgesimError(f"--ambient must be a temperature in C above absolute zero, got {ambient_c}")
+    if duration_s / window_s > _MAX_STEPS:
+        raise EdgesimError(f"--duration {duration_s:g} s in --window {window_s:g} s steps is more than "
+                           f"{_MAX_STEPS:.0e} steps; use a longer window")
     if ambient_c is not None:
         profile = profile.model_copy(update={"thermal": profile.thermal.model_copy(update={"ambient_c": ambient_c})})
     ops = points or characterise(graph, profile, runtime, version)
@@ -168,8 +180,12 @@ def sustain(
             done = min(wanted, dt / op.latency_s)
             missed = wanted - done
             busy = min(1.0, done * op.latency_s / dt)
-        static_w = op.static_power_w * leak_scale(float(temps[power_node]))
-        power = static_w + done * op.dynamic_energy_j / dt + (1.0 - busy) * idle_w
+        # Static power is the busy chip's floor and idle power the idle chip's total, so each holds for its share
+        # of the window (charging both while idle would count the idle chip's leakage twice). Leakage grows with
+        # temperature busy or idle: the growth over static_power_mw is added for the whole window.
+        extra_leak_w = op.static_power_w * (leak_scale(float(temps[power_node])) - 1.0)
+        static_w = op.static_power_w + extra_leak_w
+        power = busy * op.static_power_w + done * op.dynamic_energy_j / dt + (1.0 - busy) * idle_w + extra_leak_w
         net = nets.get(fan_level)
         if net is None:
             assert fan_idx is not None
@@ -219,6 +235,8 @@ class BatteryLife:
 def battery_life(energy_per_inference_j: float, latency_s: float, rate_hz: float, sleep_power_w: float,
                  capacity_wh: float) -> BatteryLife:
     """Duty-cycled life: each period runs one inference and sleeps for the rest."""
+    if not 0 < capacity_wh < math.inf:
+        raise EdgesimError(f"battery capacity must be positive and finite, got {capacity_wh} Wh")
     period = 1.0 / rate_hz
     if latency_s > period:
         raise EdgesimError(f"an inference takes {latency_s:.4g} s, longer than the period {period:.4g} s at "

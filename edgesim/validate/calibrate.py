@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 
 from edgesim.errors import EdgesimError
-from edgesim.validate.core import ReferenceRow, read_reference, resolve_model, shared_dir
+from edgesim.validate.core import (
+    ReferenceRow,
+    ValidationResult,
+    load_reference_model,
+    read_reference,
+    resolve_model,
+    shared_dir,
+)
 
 FITTED_OPS = ("CONV2D", "DEPTHWISE_CONV2D", "FULLY_CONNECTED", "default")
 _EFF_BOUNDS = (1e-3, 1.0)
@@ -122,13 +129,13 @@ def _decompose(row: ReferenceRow, hw: str, runtime_spec: str, graphs: dict[str, 
 
 def _decompose_uncached(row: ReferenceRow, hw: str, runtime_spec: str, graphs: dict[str, Any],
                         models_dir: Path) -> _Case:
-    from edgesim.api import load_model, load_profile, resolve_runtime
+    from edgesim.api import load_profile, resolve_runtime
     from edgesim.cost.analytic import memory_cycles
     from edgesim.mapping.mapper import build_schedule
 
     model = resolve_model(row.model_file, models_dir)
     if model not in graphs:
-        graphs[model] = load_model(model)
+        graphs[model] = load_reference_model(model)
     prof = load_profile(hw, clock_mhz=row.clock_mhz)
     rt, version = resolve_runtime(prof, runtime_spec)
     if rt is None:
@@ -313,13 +320,13 @@ def leave_one_benchmark_out(
     reference_csv: str | Path | None = None,
     *,
     models_dir: str | Path | None = None,
-) -> Any:
+) -> ValidationResult:
     """The issue's protocol: per (device, runtime), fit on the other benchmarks and predict the held-out one.
 
     Returns a ValidationResult (latency only; energy is not fitted) whose rows are held-out predictions. Groups
     with a single benchmark are predicted with the uncalibrated profile.
     """
-    from edgesim.validate.core import RowResult, ValidationResult, default_reference, summarize
+    from edgesim.validate.core import RowResult, default_reference, summarize
 
     ref = Path(reference_csv) if reference_csv is not None else default_reference()
     rows = read_reference(ref)
@@ -350,9 +357,9 @@ def leave_one_benchmark_out(
             for r, p in zip(test, preds, strict=True):
                 out.append(RowResult(r.line, r.device, r.runtime_spec, r.benchmark, r.model_file, r.clock_mhz,
                                      r.latency_ms, p, r.energy_uj, None))
-    out.sort(key=lambda r: r.line)
+    out.sort(key=lambda res: res.line)
     by_bench: dict[str, list[RowResult]] = {}
-    for r in out:
-        by_bench.setdefault(r.benchmark, []).append(r)
+    for res in out:
+        by_bench.setdefault(res.benchmark, []).append(res)
     stats = tuple(summarize(b, rs) for b, rs in sorted(by_bench.items()))
     return ValidationResult(str(ref), tuple(out), stats, summarize("ALL", out), tuple(skipped))

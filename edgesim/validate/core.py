@@ -258,21 +258,52 @@ def resolve_model(model_file: str, models_dir: Path) -> str:
 Predictor = Callable[[ReferenceRow], tuple[float, float]]
 
 
+def load_reference_model(model: str) -> Any:
+    """A model file as is; a zoo name (float) quantized to int8, as every reference row is an int8 deployment."""
+    from edgesim.api import load_model
+
+    graph = load_model(model)
+    if Path(model).is_file():
+        return graph
+    from edgesim.passes.optimize import optimize, options_from_cli
+
+    return optimize(graph, options_from_cli(quant="int8", compress="none"))
+
+
 def api_predictor(models_dir: Path) -> Predictor:
-    """(latency_ms, energy_uj) of a row via edgesim.api.estimate; graphs and profiles are cached."""
-    from edgesim.api import estimate, load_model, load_profile
+    """(latency_ms, energy_uj) of a row via edgesim.api.estimate; graphs are cached."""
+    from edgesim.api import estimate, load_profile
 
     graphs: dict[str, Any] = {}
 
     def predict(row: ReferenceRow) -> tuple[float, float]:
         model = resolve_model(row.model_file, models_dir)
         if model not in graphs:
-            graphs[model] = load_model(model)
+            graphs[model] = load_reference_model(model)
         prof = load_profile(row.device, clock_mhz=row.clock_mhz)
         est = estimate(graphs[model], prof, row.runtime_spec)
         return est.latency_s * 1e3, est.energy_j * 1e6
 
     return predict
+
+
+def _as_reference_format(path: Path) -> Path:
+    """The edge_latency.csv layout (free-text device/model columns) is converted to a temporary reference file."""
+    try:
+        header = path.read_text(encoding="utf-8").split("\n", 1)[0].split(",")
+    except OSError:
+        return path  # read_reference reports it
+    if "model_file" in header or not {"accelerator", "model", "latency_ms"} <= set(header):
+        return path
+    import tempfile
+
+    from edgesim.validate.edge import convert_edge_latency
+
+    out = Path(tempfile.mkdtemp(prefix="edgesim-validate-")) / f"{path.stem}.reference.csv"
+    n = convert_edge_latency(path, out)
+    print(f"edgesim: validate: {path.name}: {n} int8 rows map to bundled profiles, runtimes and zoo models",
+          file=sys.stderr)
+    return out
 
 
 def validate(
@@ -287,7 +318,7 @@ def validate(
     Rows whose device/runtime/model cannot be loaded are reported as skipped (``strict`` raises instead).
     """
     ref = Path(reference_csv) if reference_csv is not None else default_reference()
-    rows = read_reference(ref)
+    rows = read_reference(_as_reference_format(ref))
     mdir = Path(models_dir) if models_dir is not None else shared_dir() / "models"
     predict = predictor or api_predictor(mdir)
     done: list[RowResult] = []

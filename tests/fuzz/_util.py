@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +24,31 @@ def shared_model(name: str) -> Path:
     return path
 
 
-def clean(fn: Callable[[], Any]) -> Any:
-    """Run ``fn``: success, or an EdgesimError with a non-empty one-line message. Anything else fails the test
-    (pytest shows the original traceback, which is the bug to fix)."""
+class Hang(Exception):
+    """An input made the code under test run past its time budget."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int) -> Iterator[None]:
+    """Fail (raise Hang) instead of hanging; SIGALRM so it works on the main thread without subprocesses."""
+    def _raise(signum: int, frame: Any) -> None:
+        raise Hang(f"no answer within {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, _raise)
+    signal.alarm(seconds)
     try:
-        return fn()
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def clean(fn: Callable[[], Any], seconds: int = 30) -> Any:
+    """Run ``fn``: success, or an EdgesimError with a non-empty one-line message. Anything else fails the test
+    (pytest shows the original traceback, which is the bug to fix); so does running past ``seconds``."""
+    try:
+        with time_limit(seconds):
+            return fn()
     except EdgesimError as exc:
         line = exc.one_line()
         assert line and "\n" not in line, repr(line)

@@ -68,3 +68,10 @@ def test_compare_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     assert "stm32l4r5" in out and "rpi5" in out
     assert (tmp_path / "o.csv").is_file() and (tmp_path / "o.png").is_file()
+
+
+def test_compare_quant_int8_is_faster_on_npu() -> None:
+    # A float zoo model falls back to the host CPU of an NPU system; int8 quantization moves it to the NPU.
+    fp32, int8 = compare(["resnet8"], ["ethos-u55-128"])[0], compare(["resnet8"], ["ethos-u55-128"], quant="int8")[0]
+    assert int8.latency_s < fp32.latency_s / 2
+    assert int8.macs == fp32.macs

@@ -76,3 +76,15 @@ def test_lut_export_roundtrip(model: FastCostModel, tmp_path: Path, suffix: str)
         assert (lat, en) == pytest.approx(model.estimate(arch), rel=1e-9)
     with pytest.raises(EdgesimError):
         export_lut(model, tmp_path / "lut.txt")
+
+
+def test_int8_table_matches_calibrated_whole_network() -> None:
+    # Quantized costing: the table (built with fixed activation ranges) must equal the estimate of the really
+    # calibrated network, and int8 on the NPU must beat the float network that falls back to the host.
+    int8 = FastCostModel("ethos-u55-128", resolution=128, quant="int8")
+    for arch in _archs(2, seed=21):
+        fast = int8.estimate(arch)
+        full = int8.full_estimate(arch, calibrate=True)
+        assert fast == pytest.approx(full, rel=1e-6)
+    with pytest.raises(EdgesimError, match="quant"):
+        FastCostModel("ethos-u55-128", quant="int3")

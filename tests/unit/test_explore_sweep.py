@@ -127,3 +127,16 @@ def test_sweep_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "2 rows" in captured.out and "Pareto front" in captured.out
     assert "ETA" in captured.err
     assert len(read_results(out)) == 2
+
+
+def test_quant_field_changes_keys_and_results(tmp_path: Path) -> None:
+    base = {**SPEC, "axes": {}, "models": ["resnet8"]}
+    plain = spec_from_dict(base)
+    quant = spec_from_dict({**base, "quant": "int8"})
+    assert plain.points[0].key != quant.points[0].key
+    a = run_sweep(plain, tmp_path / "a.parquet", workers=1, progress=False, plot=False)
+    b = run_sweep(quant, tmp_path / "b.parquet", workers=1, progress=False, plot=False)
+    assert read_results(b.out)[0]["latency_s"] < read_results(a.out)[0]["latency_s"]
+    with pytest.raises(EdgesimError) as info:
+        spec_from_dict({**base, "quant": "int3"}, "s.yaml")
+    assert info.value.field == "quant"

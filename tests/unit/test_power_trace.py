@@ -59,3 +59,14 @@ def test_parallel_units_peak_well_above_average(resnet8) -> None:  # type: ignor
     sched, prof, res, _ = _sim(resnet8, "jetson-orin-nano")
     s = power_summary(sched, prof, res)
     assert s.peak_power_w > 1.5 * s.average_power_w
+
+
+@pytest.mark.parametrize("hw", ["stm32u575", "rpi5"])
+def test_analytic_estimate_power_matches_the_sequential_trace(resnet8, hw: str) -> None:  # type: ignore[no-untyped-def]
+    # On a single-unit chip the event engine runs layers one after another, like the analytic path: same peak.
+    from edgesim.sim.power import estimate_power
+
+    sched, prof, res, est = _sim(resnet8, hw)
+    p = estimate_power(est)
+    assert p.average_power_w == pytest.approx(est.energy_j / est.latency_s, rel=1e-12)
+    assert p.peak_power_w == pytest.approx(power_summary(sched, prof, res).peak_power_w, rel=1e-6)

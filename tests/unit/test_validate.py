@@ -170,3 +170,50 @@ def test_cli_parsers_registered() -> None:
     assert a.json == "x.json" and a.plot == "x.png" and callable(a.func)
     c = p.parse_args(["calibrate", "m.csv", "--hw", "stm32l4r5", "--runtime", "tflm", "-o", "o.yaml"])
     assert c.measurements == "m.csv" and c.output == "o.yaml"
+
+
+def test_edge_latency_conversion_maps_only_known_rows(tmp_path: Path) -> None:
+    from edgesim.validate.edge import convert_edge_latency
+
+    src = tmp_path / "edge.csv"
+    src.write_text(
+        "device,accelerator,runtime,model,input_size,precision,batch,metric,latency_ms,source_url\n"
+        "Coral Dev Board,Edge TPU,libedgetpu / TFLite,MobileNet v1,224x224,int8,1,t,2.4,u1\n"
+        "Desktop CPU + Coral USB Accelerator (USB 3.0),Edge TPU,libedgetpu / TFLite,ResNet-50 V1,224,int8,1,t,50,u2\n"
+        "Desktop CPU (coral footnote 1),none,TFLite (CPU),MobileNet v1,224,int8,1,t,47,u3\n"
+        "Jetson Orin Nano,-,OpenCV DNN 4.10.0,mobilenet_v1,224,fp32,1,t,10,u4\n"
+        "Hailo-8 (performance mode),Hailo-8,HailoRT (DFC v3.27.0),Inception V3,299,int8 (quantized),1,t,1,u5\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "ref.csv"
+    assert convert_edge_latency(src, out) == 2
+    rows = read_reference(out)
+    assert [(r.device, r.runtime, r.model_file) for r in rows] == [
+        ("coral-edgetpu", "edgetpu", "mobilenet_v1"), ("coral-edgetpu-usb", "edgetpu", "resnet50")]
+
+
+def test_cli_commands_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """validate (table + JSON + plot) and calibrate (-o) through the argparse entry points on real models."""
+    import argparse
+
+    from edgesim.validate.cli import add_validate_parsers
+
+    _models()
+    ref = _csv(tmp_path, "stm32l4r5,x-cube-ai,10.2.0,120,kws,kws_ref_model.tflite,43.2,1820\n"
+                         "stm32l4r5,x-cube-ai,10.2.0,120,ad,ad01_int8.tflite,4.79,160\n"
+                         "stm32u575,x-cube-ai,10.2.0,160,ad,ad01_int8.tflite,3.2,77\n")
+    p = argparse.ArgumentParser()
+    add_validate_parsers(p.add_subparsers(dest="command"))
+    a = p.parse_args(["validate", "--reference", str(ref), "--json", str(tmp_path / "v.json"),
+                      "--plot", str(tmp_path / "v.png")])
+    assert a.func(a) == 0
+    out = capsys.readouterr().out
+    assert "kws" in out and "ALL" in out
+    data = json.loads((tmp_path / "v.json").read_text())
+    assert len(data["rows"]) == 3 and all(r["predicted_latency_ms"] > 0 for r in data["rows"])
+    assert (tmp_path / "v.png").stat().st_size > 1000
+    c = p.parse_args(["calibrate", str(ref), "--hw", "stm32l4r5", "--runtime", "x-cube-ai",
+                      "-o", str(tmp_path / "cal.yaml")])
+    assert c.func(c) == 0
+    assert "leave-one-out" in capsys.readouterr().out
+    assert "extends: x-cube-ai" in (tmp_path / "cal.yaml").read_text()

@@ -1,0 +1,144 @@
+"""One self-contained HTML report: figures embedded as base64 PNG, inline CSS, no scripts, no network."""
+
+from __future__ import annotations
+
+import base64
+import html
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from edgesim.report import plots
+from edgesim.report.io import atomic_write_text
+from edgesim.report.summary import _si
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
+color:#222;padding:0 1em}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:0.8em;width:100%}
+th,td{border:1px solid #ddd;padding:2px 6px;text-align:right}
+th{background:#f3f3f3}td.l,th.l{text-align:left}
+tr:nth-child(even){background:#fafafa}
+figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:0.85em;color:#555}
+.kv td{text-align:left}.note{color:#a50}
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _png_data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _figure(uri: str, caption: str, alt: str) -> str:
+    return (f'<figure><img src="{uri}" alt="{_e(alt)}">'
+            f"<figcaption>{_e(caption)}</figcaption></figure>")
+
+
+def _kv_table(rows: list[tuple[str, object]]) -> str:
+    body = "".join(f'<tr><th class="l">{_e(k)}</th><td>{_e(v)}</td></tr>' for k, v in rows)
+    return f'<table class="kv">{body}</table>'
+
+
+def _layer_table(est: Any) -> str:
+    head = ("<tr><th>#</th><th class='l'>layer</th><th class='l'>op</th><th class='l'>unit</th><th>MACs</th>"
+            "<th>cycles</th><th>stall cycles</th><th>latency</th><th>energy</th><th class='l'>bytes by memory "
+            "(read/write)</th><th class='l'>bound</th></tr>")
+    rows = []
+    for i, layer in enumerate(plots._compute_layers(est)):
+        moved = ", ".join(f"{m} {r}/{w}" for m, r, w in layer.bytes_by_memory)
+        bound = layer.bound + (" (fallback)" if layer.fallback else "")
+        rows.append(
+            f"<tr><td>{i}</td><td class='l' title='{_e(layer.name)}'>{_e(plots._short(layer.name, 48))}</td>"
+            f"<td class='l'>{_e(layer.op)}</td><td class='l'>{_e(layer.unit)}</td><td>{layer.macs}</td>"
+            f"<td>{layer.cycles:.0f}</td><td>{layer.stall_cycles:.0f}</td><td>{_e(_si(layer.latency_s, 's'))}</td>"
+            f"<td>{_e(_si(layer.energy_j, 'J'))}</td><td class='l'>{_e(moved)}</td><td class='l'>{_e(bound)}</td>"
+            "</tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _profile_section(profile: Any) -> str:
+    parts = [_kv_table([
+        ("id", profile.id), ("description", profile.description), ("kind", profile.kind),
+        ("clock", f"{profile.clock_mhz:g} MHz"), ("host unit", profile.host_unit),
+        ("placement", f"weights in {profile.placement.weights}, activations in {profile.placement.activations}"),
+        ("static power", f"{profile.power.static_power_mw:g} mW"),
+        ("DVFS points", ", ".join(f"{p.freq_mhz:g} MHz @ {p.voltage_v:g} V" for p in profile.dvfs.operating_points)),
+        ("default runtime", profile.default_runtime or "-"),
+    ])]
+    head = ("<tr><th class='l'>unit</th><th class='l'>kind</th><th>count</th><th>clock MHz</th>"
+            "<th class='l'>MACs/cycle</th><th class='l'>memories</th><th class='l'>sparsity</th></tr>")
+    rows = []
+    for u in profile.units:
+        rates = ", ".join(f"{getattr(k, 'value', k)}: {v:g}" for k, v in u.macs_per_cycle.items())
+        rows.append(f"<tr><td class='l'>{_e(u.name)}</td><td class='l'>{_e(getattr(u.kind, 'value', u.kind))}</td>"
+                    f"<td>{u.count}</td><td>{u.effective_clock_mhz(profile.clock_mhz):g}</td>"
+                    f"<td class='l'>{_e(rates)}</td><td class='l'>{_e(', '.join(u.memories))}</td>"
+                    f"<td class='l'>{_e(', '.join(str(getattr(s, 'value', s)) for s in u.sparsity) or '-')}</td></tr>")
+    parts.append(f"<h3>Compute units</h3><table>{head}{''.join(rows)}</table>")
+    head = ("<tr><th class='l'>memory</th><th class='l'>kind</th><th>size</th><th>read B/cycle</th>"
+            "<th>read GB/s</th><th>latency cycles</th><th>read pJ/B</th><th>write pJ/B</th></tr>")
+    rows = []
+    for m in profile.memories:
+        rows.append(f"<tr><td class='l'>{_e(m.name)}</td><td class='l'>{_e(getattr(m.kind, 'value', m.kind))}</td>"
+                    f"<td>{_e(_si(m.size_bytes, 'B'))}</td><td>{m.read_bw_bytes_per_cycle:g}</td>"
+                    f"<td>{m.read_bw_bytes_per_s(profile.clock_mhz) / 1e9:.3g}</td><td>{m.latency_cycles:g}</td>"
+                    f"<td>{m.read_energy_pj_per_byte:g}</td><td>{m.write_energy_pj_per_byte:g}</td></tr>")
+    parts.append(f"<h3>Memories</h3><table>{head}{''.join(rows)}</table>")
+    items = "".join(f"<li>{_e(s)}</li>" for s in profile.sources)
+    parts.append(f"<h3>Sources</h3><ul>{items}</ul>")
+    return "".join(parts)
+
+
+def render_html(est: Any, profile: Any, events: list[Any] | None = None,
+                compare: list[Any] | None = None, title: str | None = None) -> str:
+    """The report as one HTML string. ``events`` (sim trace) adds the timeline; ``compare`` (estimates of the
+    same model on other profiles) adds the what-if bars next to this one."""
+    figures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="edgesim-report-") as tmp:
+        d = Path(tmp)
+        specs: list[tuple[str, str, Any]] = [
+            ("roofline", "Roofline of the main compute unit: each layer at the memory level that binds it first.",
+             lambda p: plots.plot_roofline(est, profile, p)),
+        ]
+        if events:
+            specs.append(("timeline", "Event-engine timeline of compute units and memory ports.",
+                          lambda p: plots.plot_timeline(events, p, title=f"{est.model} on {est.hw}: timeline")))
+        specs += [
+            ("bytes", "Bytes moved per layer and memory level.", lambda p: plots.plot_bytes(est, p)),
+            ("energy", "Energy per layer by component.", lambda p: plots.plot_energy(est, p)),
+        ]
+        if compare:
+            specs.append(("what-if", "Latency and energy of the same model on other profiles.",
+                          lambda p: plots.plot_compare([est, *compare], p)))
+        for name, caption, draw in specs:
+            png = d / f"{name}.png"
+            draw(png)
+            figures.append(f"<h2>{_e(name)}</h2>" + _figure(_png_data_uri(png), caption, f"{name} plot"))
+    summary = _kv_table([
+        ("model", est.model), ("hardware", est.hw), ("runtime", est.runtime),
+        ("latency", _si(est.latency_s, "s")), ("energy per inference", _si(est.energy_j, "J")),
+        ("average power", _si(est.average_power_w, "W")), ("MACs", f"{est.macs:,}"),
+        ("cycles", f"{est.cycles:.0f} @ {est.clock_mhz:g} MHz"),
+        ("peak activations", f"{_si(est.peak_activation_bytes, 'B')} in '{est.activation_memory}' "
+                             f"({'fits' if est.fits_on_chip else 'does NOT fit'})"),
+        ("weights", _si(est.total_weight_bytes, "B")),
+    ])
+    notes = "".join(f"<p class='note'>note: {_e(n)}</p>" for n in est.notes)
+    heading = title or f"edgesim report: {est.model} on {est.hw}"
+    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{_e(heading)}</title><style>{_CSS}</style></head><body>"
+            f"<h1>{_e(heading)}</h1><h2>Summary</h2>{summary}{notes}"
+            f"{''.join(figures)}<h2>Per-layer costs</h2>{_layer_table(est)}"
+            f"<h2>Hardware profile assumptions</h2>{_profile_section(profile)}"
+            "</body></html>\n")
+
+
+def write_html_report(path: str | Path, est: Any, profile: Any, events: list[Any] | None = None,
+                      compare: list[Any] | None = None) -> Path:
+    """Render and write atomically (a reader never sees half a report)."""
+    return atomic_write_text(path, render_html(est, profile, events=events, compare=compare))
