@@ -77,3 +77,27 @@ def test_edge_latency_rows_pinned() -> None:
     assert res.overall.latency_mape <= 0.45  # 39.4% (Coral ResNet-50 weights exceed the 8 MB SRAM: -82%)
     mnv1 = {b.benchmark: b for b in res.benchmarks}["mobilenet_v1"]
     assert mnv1.latency_median_ape <= 0.18  # 14.8%
+
+
+# ethos-u-vela 5.2.0 `vela MODEL --accelerator-config A` (default system config Ethos_U55_High_End_Embedded,
+# 500 MHz, Shared_Sram), column inference_time of the summary CSV, in ms. Recorded 2026-11-25.
+VELA_MS = {
+    "ethos-u55-128": {"pretrainedResnet_quant": 0.403, "kws_ref_model": 0.180, "vww_96_int8": 0.442,
+                      "ad01_int8": 0.402},
+    "ethos-u55-256": {"pretrainedResnet_quant": 0.284, "kws_ref_model": 0.117, "vww_96_int8": 0.323,
+                      "ad01_int8": 0.402},
+}
+# Today's signed errors vs Vela: 128: -1%, -29%, +33%, +46%; 256: +4%, -5%, +78%, +46%. Bounds pin them.
+VELA_BOUND = {"pretrainedResnet_quant": 0.10, "kws_ref_model": 0.35, "vww_96_int8": 0.85, "ad01_int8": 0.55}
+
+
+@pytest.mark.parametrize("accel", sorted(VELA_MS))
+def test_ethos_u55_against_vela_estimator(accel: str) -> None:
+    if not (SHARED / "models").is_dir():
+        pytest.skip("../shared/models not present")
+    from edgesim.api import estimate, load_model
+
+    for model, vela_ms in VELA_MS[accel].items():
+        est = estimate(load_model(str(SHARED / "models" / f"{model}.tflite")), accel, "vela")
+        err = est.latency_s * 1e3 / vela_ms - 1.0
+        assert abs(err) <= VELA_BOUND[model], (accel, model, f"{err:+.0%}")
