@@ -3,7 +3,7 @@
 For each profile: table build time; estimates/s for random OFA MobileNetV3 archs (one call per arch, and the
 vectorised batch); relative error vs ``edgesim.api.estimate`` and vs the SimPy event engine (median/max over
 100 random archs); order violations among pairs whose reference latencies differ by more than 10%.
-Writes benchmarks/results/nas.json. Run: ``python benchmarks/bench_nas.py [--profiles a,b] [--n 100]``.
+Writes benchmarks/results/nas.json. Run: ``python benchmarks/bench_nas.py [--profiles ethos-u55-128:int8,rpi5] [--n 100]``.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from edgesim.explore.nas import FastCostModel, analytic_full, simulated_full  # 
 from edgesim.zoo import search_space  # noqa: E402
 
 
-def bench_profile(profile: str, n: int, resolution: int) -> dict[str, object]:
+def bench_profile(profile: str, n: int, resolution: int, quant: str | None) -> dict[str, object]:
     t0 = time.perf_counter()
-    model = FastCostModel(profile, resolution=resolution)
+    model = FastCostModel(profile, resolution=resolution, quant=quant)
     build_s = time.perf_counter() - t0
     rng = np.random.default_rng(0)
     space = search_space("ofa_mobilenet_v3")
@@ -45,7 +45,7 @@ def bench_profile(profile: str, n: int, resolution: int) -> dict[str, object]:
     vs_analytic = agreement(model, n=n, seed=1, full=analytic_full, reference="api.estimate")
     vs_engine = agreement(model, n=n, seed=1, full=simulated_full, reference="event engine")
     return {
-        "profile": profile, "resolution": resolution, "table_build_s": round(build_s, 2),
+        "profile": profile, "quant": quant or "none (float32)", "resolution": resolution, "table_build_s": round(build_s, 2),
         "estimates_per_s_single_call": round(per_call), "estimates_per_s_batch": round(batch),
         "estimates_per_s_batch_incl_encode": round(batch_with_encode),
         "vs_analytic": vs_analytic.as_dict(), "vs_event_engine": vs_engine.as_dict(),
@@ -54,18 +54,20 @@ def bench_profile(profile: str, n: int, resolution: int) -> dict[str, object]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--profiles", default="ethos-u55-128,stm32l4r5,coral-edgetpu")
+    ap.add_argument("--profiles", default="ethos-u55-128:int8,coral-edgetpu:int8,rpi5",
+                    help="comma-separated profile[:quant preset] list")
     ap.add_argument("--n", type=int, default=100, help="random architectures for the agreement figures")
     ap.add_argument("--resolution", type=int, default=224)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "nas.json"))
     args = ap.parse_args()
     results = []
-    for prof in args.profiles.split(","):
-        r = bench_profile(prof, args.n, args.resolution)
+    for entry in args.profiles.split(","):
+        prof, _, quant = entry.partition(":")
+        r = bench_profile(prof, args.n, args.resolution, quant or None)
         results.append(r)
         va, ve = r["vs_analytic"], r["vs_event_engine"]
         assert isinstance(va, dict) and isinstance(ve, dict)
-        print(f"{prof:<16} build {r['table_build_s']:>6}s  {r['estimates_per_s_single_call']:>8}/s single  "
+        print(f"{entry:<20} build {r['table_build_s']:>6}s  {r['estimates_per_s_single_call']:>8}/s single  "
               f"{r['estimates_per_s_batch']:>9}/s batch  median err vs estimate "
               f"{va['latency_median_rel_err']:.2e} / vs engine {ve['latency_median_rel_err']:.2e} "
               f"(max {ve['latency_max_rel_err']:.2e}), order violations {ve['order_violations']}"

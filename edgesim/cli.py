@@ -100,13 +100,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     runtime, version = resolve_runtime(profile, args.runtime)
     schedule = build_schedule(graph, profile, runtime, version)
     mode = "analytic" if args.fast else "event"
-    extra: dict[str, Any] | None = dict(transform_info)
+    extra: dict[str, Any] = dict(transform_info)
     if args.fast:
         if args.trace:
             from edgesim.errors import EdgesimError
 
             raise EdgesimError("--trace needs the event engine; drop --fast")
         est = estimate_schedule(schedule, profile)
+        from edgesim.sim.power import estimate_power
+
+        power = estimate_power(est)
     else:
         from edgesim.sim import TraceRecorder, simulate_schedule, to_estimate, utilisation, write_chrome_trace
 
@@ -114,6 +117,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = simulate_schedule(schedule, profile, recorder)
         est = to_estimate(schedule, profile, result)
         extra["utilisation"] = utilisation(recorder.events, result.makespan_s)
+        from edgesim.sim.power import power_summary
+
+        power = power_summary(schedule, profile, result)
         if args.trace:
             write_chrome_trace(recorder.events, args.trace)
             print(f"wrote {args.trace}")
@@ -123,12 +129,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         rows = scalesim_rows(args.model, args.hw)
         print(format_scalesim(rows, Path(args.hw).name))
-        extra = {**(extra or {}), "scalesim_layers": rows}
+        extra["scalesim_layers"] = rows
     else:
         print(f"model {graph.name} ({len(graph.nodes)} ops) on {profile.id} with runtime {schedule.runtime}, "
               f"{'analytic model' if args.fast else 'event engine'}")
         print(format_table(est, max_rows=None if args.all_layers else 60))
     _print_transform(transform_info)
+    print(f"power: average {power.average_power_w * 1e3:.4g} mW, peak {power.peak_power_w * 1e3:.4g} mW")
+    extra["average_power_w"] = power.average_power_w
+    extra["peak_power_w"] = power.peak_power_w
     if args.json:
         atomic_write_text(args.json, report_json(est, mode=mode, extra=extra))
         print(f"wrote {args.json}")
@@ -149,6 +158,8 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     graph = load_model(args.model, input_shape=shape)
     graph, _ = _transform(graph, args)
     runtime, version = resolve_runtime(profile, args.runtime)
+    if args.policy:
+        return _sustain_big_little(graph, profile, runtime, version, args)
     res = sustain(graph, profile, runtime=runtime, version=version, duration_s=args.duration,
                   rate_hz=args.rate, ambient_c=args.ambient, governor=GovernorKind(args.governor),
                   window_s=args.window)
@@ -262,6 +273,31 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sustain_big_little(graph: Any, profile: Any, runtime: Any, version: Any, args: argparse.Namespace) -> int:
+    import json
+
+    from edgesim.report.io import atomic_write_text
+    from edgesim.thermal.big_little import Policy, run_big_little
+
+    if args.ambient is not None:
+        profile = profile.model_copy(update={"thermal": profile.thermal.model_copy(update={"ambient_c": args.ambient})})
+    res = run_big_little(graph, profile, Policy(args.policy), runtime=runtime, version=version,
+                         duration_s=args.duration, rate_hz=args.rate, background_power_w=args.background_w,
+                         burst_on_s=args.burst_on, burst_off_s=args.burst_off, window_s=args.window)
+    onset = "never" if res.throttle_onset_s is None else f"{res.throttle_onset_s:.1f} s"
+    print(f"{graph.name} on {profile.id}, policy {args.policy}, {args.duration:g} s, background "
+          f"{args.background_w:g} W on the LITTLE cores")
+    print(f"  max temperature {res.max_temp_c:.1f} C, final {res.final_temp_c:.1f} C, throttled: "
+          f"{'yes' if res.throttled else 'no'} (onset {onset})")
+    print(f"  mean latency {res.mean_latency_s * 1e3:.3f} ms (wall time per inference "
+          f"{res.mean_effective_latency_s * 1e3:.3f} ms), average power {res.average_power_w:.3f} W, "
+          f"inferences {res.inferences:.0f}, frames missed {res.frames_missed:.0f}")
+    if args.json:
+        atomic_write_text(args.json, json.dumps(res.as_dict(), indent=1) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def cmd_profiles(args: argparse.Namespace) -> int:
     from edgesim.hw.loader import list_profiles, list_runtimes
 
@@ -311,6 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
     sus.add_argument("--battery-v", type=float, default=3.7, help="battery voltage for --battery-mah (default 3.7)")
     sus.add_argument("--json")
     sus.add_argument("--plot", help="PNG or SVG of temperature, clock and latency over time")
+    sus.add_argument("--policy", choices=["big-only", "little-only", "burst"],
+                     help="big.LITTLE placement of the inference (profiles with a little_cluster)")
+    sus.add_argument("--background-w", type=float, default=0.3, help="background load on the LITTLE cores (W)")
+    sus.add_argument("--burst-on", type=float, default=5.0, help="burst policy: seconds on the big cores")
+    sus.add_argument("--burst-off", type=float, default=5.0, help="burst policy: idle seconds between bursts")
     _add_transform_args(sus)
     sus.set_defaults(func=cmd_sustain)
 

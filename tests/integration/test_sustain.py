@@ -78,3 +78,22 @@ def test_battery_life_from_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str
     bat = json.loads(out.read_text())["battery"]
     assert bat["hours"] > 0 and bat["inferences_per_charge"] > 0
     assert main(["sustain", "resnet8", "--hw", "stm32l4r5", "--battery-wh", "1"]) == 2  # needs --rate
+
+
+def test_big_little_policies_from_cli(tmp_path: Path) -> None:
+    out = {}
+    for policy in ("big-only", "burst", "little-only"):
+        path = tmp_path / f"{policy}.json"
+        assert main(["sustain", "mobilenet_v2", "--hw", "rk3588", "--policy", policy, "--duration", "300",
+                     "--json", str(path)]) == 0
+        out[policy] = json.loads(path.read_text())
+    assert out["burst"]["max_temp_c"] < out["big-only"]["max_temp_c"]
+    assert out["little-only"]["mean_latency_s"] > out["big-only"]["mean_latency_s"]
+    assert main(["sustain", "mobilenet_v2", "--hw", "rpi5", "--policy", "burst"]) == 2  # no LITTLE cluster
+
+
+def test_run_reports_average_and_peak_power(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    assert main(["run", "resnet8", "--hw", "jetson-orin-nano", "--quant", "int8", "--json", str(path)]) == 0
+    rep = json.loads(path.read_text())
+    assert rep["peak_power_w"] >= rep["average_power_w"] > 0

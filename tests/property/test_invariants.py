@@ -19,7 +19,7 @@ from edgesim.mapping.plan import Schedule
 from tests.property._common import (MODEL_KEYS, PROFILE_IDS, analytic, event, model, profile, scale_memory,
                                     without_thermal_limits)
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 REL = 1e-9  # float summation noise allowed between two runs of the same arithmetic
 PATHS = {"analytic": analytic, "event": event}
 

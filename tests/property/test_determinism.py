@@ -1,0 +1,84 @@
+"""Identical inputs give identical reports, within a process and across processes with different hash seeds;
+an interrupted run leaves no partial output and exits non-zero without a traceback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edgesim.cli import main
+from tests.property._common import SHARED
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cli(args: list[str], hash_seed: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    env.pop("EDGESIM_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "edgesim", *args], capture_output=True, text=True, timeout=240,
+                          env=env, cwd=REPO, **kw)  # type: ignore[call-overload]
+
+
+def _model() -> str:
+    tfl = SHARED / "models" / "kws_ref_model.tflite"
+    return str(tfl) if tfl.is_file() else "resnet8"
+
+
+@pytest.mark.parametrize("extra", [["--fast"], []], ids=["analytic", "event"])
+def test_run_report_identical_across_processes(extra: list[str], tmp_path: Path) -> None:
+    outs = []
+    for i, seed in enumerate(("0", "12345")):
+        out = tmp_path / f"r{i}.json"
+        r = _cli(["run", _model(), "--hw", "ethos-u55-128", "--json", str(out), *extra], seed)
+        assert r.returncode == 0, r.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+
+
+def test_sustain_report_identical_across_processes(tmp_path: Path) -> None:
+    outs = []
+    for i, seed in enumerate(("1", "999")):
+        out = tmp_path / f"s{i}.json"
+        r = _cli(["sustain", "resnet8", "--hw", "rpi5", "--duration", "30", "--json", str(out)], seed)
+        assert r.returncode == 0, r.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+
+
+def test_run_report_identical_within_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outs = []
+    for i in range(2):
+        out = tmp_path / f"r{i}.json"
+        assert main(["run", "ds_cnn", "--hw", "stm32h7a3", "--json", str(out)]) == 0
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+
+
+def test_sigint_leaves_no_partial_file(tmp_path: Path) -> None:
+    out = tmp_path / "sustain.json"
+    out.write_text("previous report\n")  # must survive untouched: the new one is never half-written over it
+    env = {**os.environ}
+    env.pop("EDGESIM_DEBUG", None)
+    # Millions of thermal steps: runs far longer than the time we give it before Ctrl-C.
+    proc = subprocess.Popen([sys.executable, "-m", "edgesim", "sustain", "resnet8", "--hw", "rpi5",
+                             "--duration", "4000000", "--window", "0.5", "--json", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    try:
+        time.sleep(4.0)
+        assert proc.poll() is None, "finished before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert "Traceback" not in err, err
+    assert [ln for ln in err.splitlines() if ln.strip()] == ["error: interrupted"], err
+    assert out.read_text() == "previous report\n"
+    assert not list(tmp_path.glob(".*.tmp")), "temporary file left behind"
