@@ -4,7 +4,7 @@ Maximises a capacity proxy (log of the parameter count of the chosen blocks) sub
 hardware profile; every trial is costed by a table lookup (``FastCostModel``), so thousands of trials are cheap.
 The best architecture is then checked against the whole-network estimate.
 
-    python examples/nas_optuna.py --hw ethos-u55-128 --budget-ms 300 --trials 400
+    python examples/nas_optuna.py --hw ethos-u55-128 --quant int8 --budget-ms 20 --trials 400
 """
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ def params_proxy(arch: dict[str, Any], space: Any) -> float:
 
 
 def run(hw: str, budget_ms: float | None, trials: int, resolution: int, seed: int,
-        runtime: str | None = None) -> dict[str, Any]:
+        runtime: str | None = None, quant: str | None = "int8") -> dict[str, Any]:
     import numpy as np
     import optuna
 
     from edgesim.explore.nas import FastCostModel
 
     t0 = time.perf_counter()
-    model = FastCostModel(hw, runtime=runtime, resolution=resolution)
+    model = FastCostModel(hw, runtime=runtime, resolution=resolution, quant=quant)
     space = model.space
     build_s = time.perf_counter() - t0
     if budget_ms is None:
@@ -74,7 +74,7 @@ def run(hw: str, budget_ms: float | None, trials: int, resolution: int, seed: in
     search_s = time.perf_counter() - t1
     feasible = [t for t in study.trials if t.user_attrs["latency_s"] <= budget_s]
     best = max(feasible, key=lambda t: t.value or -math.inf) if feasible else None
-    result: dict[str, Any] = {"hw": model.profile.id, "budget_ms": budget_ms, "trials": trials,
+    result: dict[str, Any] = {"hw": model.profile.id, "quant": quant, "budget_ms": budget_ms, "trials": trials,
                               "feasible_trials": len(feasible), "table_build_s": build_s, "search_s": search_s,
                               "best": None}
     if best is not None:
@@ -91,13 +91,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hw", default="ethos-u55-128", help="hardware profile id or YAML path")
     ap.add_argument("--runtime", help="runtime id[@version] (default: the profile's)")
+    ap.add_argument("--quant", default="int8", help="quantization preset costed (int8, w4a8, ...; 'none' = float)")
     ap.add_argument("--budget-ms", type=float, help="latency budget (default: median of random archs)")
     ap.add_argument("--trials", type=int, default=300)
     ap.add_argument("--resolution", type=int, default=224)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    res = run(args.hw, args.budget_ms, args.trials, args.resolution, args.seed, args.runtime)
-    print(f"{res['hw']}: budget {res['budget_ms']:.3f} ms, {res['trials']} trials "
+    quant = None if args.quant == "none" else args.quant
+    res = run(args.hw, args.budget_ms, args.trials, args.resolution, args.seed, args.runtime, quant)
+    print(f"{res['hw']} ({res['quant'] or 'float32'}): budget {res['budget_ms']:.3f} ms, {res['trials']} trials "
           f"({res['feasible_trials']} within budget); table {res['table_build_s']:.1f} s, "
           f"search {res['search_s']:.1f} s")
     best = res["best"]

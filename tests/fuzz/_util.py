@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +23,15 @@ def shared_model(name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"shared model {name} not present")
     return path
+
+
+def budget(examples: int) -> int:
+    """Examples per fuzz test: the CI budget, times EDGESIM_FUZZ_SCALE (benchmarks/fuzz_long.py raises it)."""
+    try:
+        scale = float(os.environ.get("EDGESIM_FUZZ_SCALE", "1"))
+    except ValueError:
+        scale = 1.0
+    return max(1, int(examples * scale))
 
 
 class Hang(Exception):

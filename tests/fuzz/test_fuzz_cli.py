@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgesim.cli import main
-from tests.fuzz._util import MODELS, SHARED, time_limit
+from tests.fuzz._util import MODELS, SHARED, budget, time_limit
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+SETTINGS = settings(max_examples=budget(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                             HealthCheck.too_slow])
 
 MODEL_ARGS = st.sampled_from([

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from edgesim.frontends.scalesim import read_config, read_topology, topology_to_graph
 from edgesim.ir.verify import verify_graph
 from edgesim.models import load_model
-from tests.fuzz._util import SHARED, clean, shared_model
+from tests.fuzz._util import SHARED, budget, clean, shared_model
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+SETTINGS = settings(max_examples=budget(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                             HealthCheck.too_slow])
 # Small real models keep each example fast; the larger ones are covered by the golden tests.
 SMALL_TFLITE = ["ad01_int8.tflite", "kws_ref_model.tflite", "pretrainedResnet_quant.tflite"]

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from edgesim.errors import ProfileError
 from edgesim.hw.loader import _ids, load_profile, profiles_dir
-from tests.fuzz._util import clean
+from tests.fuzz._util import budget, clean
 
 PROFILE_IDS = _ids(profiles_dir())
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=budget(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 # Values of the wrong type or out of range: what a typo or a copy-paste error puts into a profile.
 BAD_VALUES = st.one_of(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ MODEL_KEYS = tuple(f"zoo:{n}:{r}" for n, r in ZOO_MODELS) + tuple(
     f"tflite:{m}" for m in TFLITE_MODELS if (SHARED / "models" / m).is_file())
 
 
-@lru_cache(maxsize=None)
+@cache
 def model(key: str) -> Graph:
     kind, rest = key.split(":", 1)
     if kind == "zoo":
@@ -39,7 +39,7 @@ def model(key: str) -> Graph:
     return load_model(SHARED / "models" / rest)
 
 
-@lru_cache(maxsize=None)
+@cache
 def profile(pid: str) -> Any:
     return load_profile(pid)
 

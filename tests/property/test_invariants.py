@@ -16,8 +16,16 @@ from hypothesis import strategies as st
 from edgesim.cost.analytic import dynamic_energy_scale, lookup_precision
 from edgesim.cost.estimate import Estimate
 from edgesim.mapping.plan import Schedule
-from tests.property._common import (MODEL_KEYS, PROFILE_IDS, analytic, event, model, profile, scale_memory,
-                                    without_thermal_limits)
+from tests.property._common import (
+    MODEL_KEYS,
+    PROFILE_IDS,
+    analytic,
+    event,
+    model,
+    profile,
+    scale_memory,
+    without_thermal_limits,
+)
 
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 REL = 1e-9  # float summation noise allowed between two runs of the same arithmetic

@@ -14,7 +14,7 @@ def test_nas_optuna_example_runs_and_respects_budget(capsys: pytest.CaptureFixtu
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    res = mod.main(["--hw", "rpi5", "--trials", "25", "--resolution", "128", "--seed", "1"])
+    res = mod.main(["--hw", "rpi5", "--trials", "25", "--resolution", "128", "--seed", "1", "--quant", "none"])
     assert res["trials"] == 25 and res["feasible_trials"] > 0
     best = res["best"]
     assert best is not None
