@@ -369,6 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
     inf.set_defaults(func=cmd_infer)
 
+    from edgesim.validate.cli import add_validate_parsers
+
+    add_validate_parsers(sub)
+
     prof = sub.add_parser("profiles", help="list the bundled hardware profiles")
     prof.add_argument("--runtimes", action="store_true", help="list the runtime (inference engine) profiles instead")
     prof.set_defaults(func=cmd_profiles)

@@ -18,6 +18,10 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
         raise EdgesimError(f"cannot write '{target}': directory '{directory}' does not exist")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     os.close(fd)
+    # mkstemp creates 0600; give the result the permissions a plain open() would (0666 less the umask).
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_name, 0o666 & ~umask)
     tmp = Path(tmp_name)
     try:
         write(tmp)

@@ -140,3 +140,13 @@ def test_chromium_check_catches_a_broken_image(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=120)
     tag = re.search(r"<html[^>]*>", r.stdout)
     assert tag is not None and 'data-bad-imgs="1"' in tag.group(0), r.stdout[:500]
+
+
+def test_fast_report_has_no_timeline(tmp_path: Path) -> None:
+    out = tmp_path / "fast.html"
+    args = _report_parser().parse_args(["report", str(shared_model("kws_ref_model.tflite")), "--hw", "stm32h7a3",
+                                        "--fast", "-o", str(out)])
+    assert args.func(args) == 0
+    text = out.read_text(encoding="utf-8")
+    assert text.count("<img ") == 3  # roofline, bytes, energy
+    assert "<h2>timeline</h2>" not in text and "<h2>roofline</h2>" in text
