@@ -37,7 +37,8 @@ def _add_transform_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fuse", action=argparse.BooleanOptionalAction, default=True,
                    help="fold BatchNorm and activations into conv/FC (default: on)")
     g.add_argument("--compress", choices=["none", "int4", "huffman"],
-                   help="weight storage: int4 packing (2 per byte) or Huffman coding (default: none)")
+                   help="weight storage: int4 packs two 4-bit weights per byte (default), none keeps one per byte, "
+                        "huffman entropy-codes the weight bytes (decoder throughput modelled)")
     g.add_argument("--accuracy", action=argparse.BooleanOptionalAction, default=None,
                    help="report SQNR/top-1 agreement against the untransformed model (default: on with --quant/--prune)")
 
@@ -48,7 +49,7 @@ def _transform(graph: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any
     from edgesim.passes.optimize import describe, optimize, options_from_cli
 
     opts = options_from_cli(quant=args.quant, quant_spec=args.quant_spec, calib=args.calib, prune=args.prune,
-                            fuse=args.fuse, compress=args.compress or "none", graph=graph)
+                            fuse=args.fuse, compress=args.compress or "int4", graph=graph)
     out = optimize(graph, opts)
     info: dict[str, Any] = {"transform": describe(graph, out)}
     if args.fuse:
@@ -100,6 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     runtime, version = resolve_runtime(profile, args.runtime)
     schedule = build_schedule(graph, profile, runtime, version)
     mode = "analytic" if args.fast else "event"
+    events = None
     extra: dict[str, Any] = dict(transform_info)
     if args.fast:
         if args.trace:
@@ -116,7 +118,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         recorder = TraceRecorder()
         result = simulate_schedule(schedule, profile, recorder)
         est = to_estimate(schedule, profile, result)
-        extra["utilisation"] = utilisation(recorder.events, result.makespan_s)
+        events = recorder.events
+        extra["utilisation"] = utilisation(events, result.makespan_s)
         from edgesim.sim.power import power_summary
 
         power = power_summary(schedule, profile, result)
@@ -141,6 +144,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         atomic_write_text(args.json, report_json(est, mode=mode, extra=extra))
         print(f"wrote {args.json}")
+    from edgesim.report.cli import handle_plot
+
+    handle_plot(args, est, profile, events)
     return 0
 
 
@@ -311,6 +317,8 @@ def cmd_profiles(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from edgesim.report.cli import add_plot_arguments, add_report_parsers
+
     p = argparse.ArgumentParser(
         prog="edgesim",
         description="Predict latency, energy and power of neural networks on edge AI hardware.",
@@ -329,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fast", action="store_true", help="analytic cost model instead of the event engine")
     run.add_argument("--trace", help="write a Chrome trace-event JSON (opens in Perfetto) of units and DMA")
     _add_transform_args(run)
+    add_plot_arguments(run)
     run.set_defaults(func=cmd_run)
 
     sus = sub.add_parser("sustain", help="minutes of sustained inference: heating, throttling, energy, battery")
@@ -372,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     from edgesim.validate.cli import add_validate_parsers
 
     add_validate_parsers(sub)
+    add_report_parsers(sub)
 
     prof = sub.add_parser("profiles", help="list the bundled hardware profiles")
     prof.add_argument("--runtimes", action="store_true", help="list the runtime (inference engine) profiles instead")

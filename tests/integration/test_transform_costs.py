@@ -75,12 +75,17 @@ def test_2_4_on_nm_hardware_halves_mac_cycles(int8_model: Graph) -> None:
     assert pr_mac == pytest.approx(dense_mac)
 
 
-def test_w4a8_shrinks_weights_4x_and_reports_sqnr(tmp_path: Path) -> None:
+def test_w4a8_shrinks_weights_and_reports_sqnr(tmp_path: Path) -> None:
+    unpacked = tmp_path / "u.json"
+    assert main(["run", "resnet8", "--hw", "stm32l4r5", "--quant", "w4a8", "--compress", "none", "--json",
+                 str(unpacked), "--fast"]) == 0
+    t = json.loads(unpacked.read_text())["transform"]
+    assert t["weight_bytes_before"] / t["weight_bytes_after"] == pytest.approx(4.0, rel=0.1)  # one int4 per byte
     out = tmp_path / "r.json"
     assert main(["run", "resnet8", "--hw", "stm32l4r5", "--quant", "w4a8", "--json", str(out), "--fast"]) == 0
     rep = json.loads(out.read_text())
     t = rep["transform"]
-    assert t["weight_bytes_before"] / t["weight_bytes_after"] == pytest.approx(4.0, rel=0.1)
+    assert t["weight_bytes_before"] / t["weight_bytes_after"] == pytest.approx(8.0, rel=0.1)  # packed, default
     assert rep["accuracy"]["output_sqnr_db"]
     assert all(v > 5 for v in rep["accuracy"]["output_sqnr_db"].values())
     assert rep["fusion"]["groups"] and rep["fusion"]["saved_activation_bytes"] > 0
