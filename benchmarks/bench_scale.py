@@ -3,8 +3,8 @@
 Cases, each in a fresh subprocess so peak RSS (ru_maxrss) belongs to that case alone:
 1. ResNet-50 at 299x299 on rpi5 (DRAM SoC) and ethos-u55-128 (MCU + NPU, heavy tiling).
 2. ViT-tiny (224x224) on rpi5.
-3. A synthetic 5,000-op graph (2,500 x [1x1 conv + residual add]) exported to ONNX, imported back and simulated.
-Peak memory is ru_maxrss of the case process (includes the interpreter and numpy, ~100 MB); tracemalloc's peak
+3. A synthetic 5,000-op graph (2,500 x [1x1 conv + residual add]) exported to ONNX, imported, simulated.
+Peak memory is ru_maxrss of the case process (interpreter and numpy included); tracemalloc's peak
 of Python allocations during the timed part is reported too (run with --tracemalloc; it slows the run ~2x).
 
 Run: python benchmarks/bench_scale.py [--tracemalloc] [--case NAME]
@@ -127,8 +127,15 @@ def main() -> int:
         else:
             results.append(json.loads(r.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]))
-    report = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-              "limit_mb": LIMIT_MB, "cases": results}
+    report = {
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "limit_mb": LIMIT_MB,
+        "cases": results,
+    }
     dest = ROOT / "benchmarks" / "results" / "scale.json"
     from edgesim.report.io import atomic_write_text
 

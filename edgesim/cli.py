@@ -12,6 +12,16 @@ from typing import Any
 EXIT_USAGE = 2
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def _load_hw(spec: str, clock_mhz: float | None) -> Any:
     if spec.lower().endswith(".cfg"):
         from edgesim.errors import ProfileError
@@ -231,6 +241,8 @@ def cmd_infer(args: argparse.Namespace) -> int:
         else:
             inputs = loaded
     else:
+        if args.seed < 0:  # numpy refuses negative seeds with a bare ValueError
+            raise EdgesimError(f"--seed must be >= 0, got {args.seed}")
         rng = np.random.default_rng(args.seed)
         for name in graph.inputs:
             t = graph.tensors[name]
@@ -375,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("model", help="a quantized .tflite/.onnx file or a quantized graph")
     inf.add_argument("--input", help=".npy (single input) or .npz keyed by input name; default: random")
     inf.add_argument("--output", help="write the output(s) here (.npy, or .npz when several)")
-    inf.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
+    inf.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the random input (default 0)")
     inf.set_defaults(func=cmd_infer)
 
     from edgesim.validate.cli import add_validate_parsers

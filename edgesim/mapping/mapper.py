@@ -176,15 +176,22 @@ def _pick_memory(profile: Any, unit: Any, preferred: str, needed_bytes: int) -> 
     return max(writable, key=lambda m: m.size_bytes).name
 
 
-def _weight_memory(profile: Any, runtime: Any, unit: Any) -> str:
+def _weight_memory(profile: Any, runtime: Any, unit: Any, model_weight_bytes: int = 0) -> str:
+    """Where this unit reads weights from. A model whose weights overflow the preferred memory (e.g. the Edge TPU's
+    8 MB parameter cache) streams them from the smallest reachable memory that holds them all (host link, DRAM)."""
     name = profile.placement.weights
     if runtime is not None and runtime.weights_in:
         for m in profile.memories:
             if m.kind.value == runtime.weights_in and m.name in unit.memories:
-                return m.name
-    if name in unit.memories:
+                name = m.name
+                break
+    reachable = [profile.memory(m) for m in unit.memories]
+    if name not in unit.memories:
+        return max(reachable, key=lambda m: m.size_bytes).name
+    if profile.memory(name).size_bytes >= model_weight_bytes:
         return name
-    return max((profile.memory(m) for m in unit.memories), key=lambda m: m.size_bytes).name
+    holding = [m for m in reachable if m.size_bytes >= model_weight_bytes]
+    return min(holding, key=lambda m: m.size_bytes).name if holding else name
 
 
 def _depends_on(graph: Graph, node: Node, view_sources: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
@@ -212,6 +219,8 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
     per_op_overhead_host = (runtime.per_op_overhead_cycles if runtime is not None else 0.0) * overhead_scale
     plans: list[OpPlan] = []
     total_weights = 0
+    model_weight_bytes = sum(apply_to_work(w, sparsity_effect(w, profile.host)).weight_bytes
+                             for w in (node_work(graph, n) for n in graph.nodes))
     view_sources: dict[str, tuple[str, ...]] = {}
     for node in graph.nodes:
         work = node_work(graph, node)
@@ -227,7 +236,7 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
         cycles = max(cycles * effect.mac_scale, effect.decode_cycles)
         work = apply_to_work(work, effect)
         act_mem = _pick_memory(profile, unit, act_pref, live_per_op.get(node.name, peak))
-        w_mem = _weight_memory(profile, runtime, unit)
+        w_mem = _weight_memory(profile, runtime, unit, model_weight_bytes)
         tiling = tile_op(graph, node, unit, profile, work, cycles, act_mem, w_mem)
         total_weights += work.weight_bytes
         mem_traffic = tiling.traffic
@@ -264,6 +273,10 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
         notes.append(
             f"activations need {peak} bytes at peak but '{act_pref}' holds {act_size}: the excess spills"
         )
+    w_pref = profile.placement.weights
+    if model_weight_bytes > profile.memory(w_pref).size_bytes:
+        notes.append(f"weights need {model_weight_bytes} bytes but '{w_pref}' holds "
+                     f"{profile.memory(w_pref).size_bytes}: they stream from a larger memory where one exists")
     return Schedule(
         model=graph.name,
         hw=profile.id,

@@ -41,6 +41,7 @@ class Hang(Exception):
 @contextlib.contextmanager
 def time_limit(seconds: int) -> Iterator[None]:
     """Fail (raise Hang) instead of hanging; SIGALRM so it works on the main thread without subprocesses."""
+
     def _raise(signum: int, frame: Any) -> None:
         raise Hang(f"no answer within {seconds} s")
 

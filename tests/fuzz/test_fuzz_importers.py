@@ -1,5 +1,6 @@
-"""Fuzz the model importers (TFLite, ONNX) and the SCALE-Sim readers with truncated, bit-flipped and random files:
-each either imports into a verified graph or raises a one-line EdgesimError; never another exception or a hang."""
+"""Fuzz the model importers (TFLite, ONNX) and the SCALE-Sim readers with truncated, bit-flipped and random
+files: each either imports into a verified graph or raises a one-line EdgesimError; never another exception or
+a hang."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from edgesim.ir.verify import verify_graph
 from edgesim.models import load_model
 from tests.fuzz._util import SHARED, budget, clean, shared_model
 
-SETTINGS = settings(max_examples=budget(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                            HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=budget(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 # Small real models keep each example fast; the larger ones are covered by the golden tests.
 SMALL_TFLITE = ["ad01_int8.tflite", "kws_ref_model.tflite", "pretrainedResnet_quant.tflite"]
 
@@ -28,8 +32,11 @@ def _corrupt(raw: bytes, cut: float, flips: list[int], junk: bytes) -> bytes:
     return bytes(out)
 
 
-CORRUPTION = dict(cut=st.one_of(st.just(1.0), st.floats(0.0, 1.0)),
-                  flips=st.lists(st.integers(0, 2**31), max_size=12), junk=st.binary(max_size=32))
+CORRUPTION = dict(
+    cut=st.one_of(st.just(1.0), st.floats(0.0, 1.0)),
+    flips=st.lists(st.integers(0, 2**31), max_size=12),
+    junk=st.binary(max_size=32),
+)
 
 
 def _import_checked(path: Path) -> None:
@@ -39,8 +46,9 @@ def _import_checked(path: Path) -> None:
 
 @SETTINGS
 @given(name=st.sampled_from(SMALL_TFLITE), **CORRUPTION)
-def test_corrupted_tflite_fails_cleanly(name: str, cut: float, flips: list[int], junk: bytes,
-                                        tmp_path: Path) -> None:
+def test_corrupted_tflite_fails_cleanly(
+    name: str, cut: float, flips: list[int], junk: bytes, tmp_path: Path
+) -> None:
     raw = shared_model(name).read_bytes()
     path = tmp_path / "fuzzed.tflite"
     path.write_bytes(_corrupt(raw, cut, flips, junk))
@@ -72,8 +80,9 @@ def onnx_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 @SETTINGS
 @given(**CORRUPTION)
-def test_corrupted_onnx_fails_cleanly(onnx_bytes: bytes, cut: float, flips: list[int], junk: bytes,
-                                      tmp_path: Path) -> None:
+def test_corrupted_onnx_fails_cleanly(
+    onnx_bytes: bytes, cut: float, flips: list[int], junk: bytes, tmp_path: Path
+) -> None:
     path = tmp_path / "fuzzed.onnx"
     path.write_bytes(_corrupt(onnx_bytes, cut, flips, junk))
     clean(lambda: _import_checked(path))
@@ -87,8 +96,9 @@ def test_mutated_onnx_proto_fails_cleanly(onnx_bytes: bytes, data: st.DataObject
 
     model = onnx.load_from_string(onnx_bytes)
     g = model.graph
-    kind = data.draw(st.sampled_from(["dim", "drop_input", "attr", "op_type", "drop_init", "rename_output",
-                                      "drop_node"]))
+    kind = data.draw(
+        st.sampled_from(["dim", "drop_input", "attr", "op_type", "drop_init", "rename_output", "drop_node"])
+    )
     if kind == "dim":
         dims = g.input[0].type.tensor_type.shape.dim
         dims[data.draw(st.integers(0, len(dims) - 1))].dim_value = data.draw(st.integers(-3, 3))
@@ -108,8 +118,11 @@ def test_mutated_onnx_proto_fails_cleanly(onnx_bytes: bytes, data: st.DataObject
                 a.f = data.draw(st.floats(allow_nan=True))
     elif kind == "op_type":
         node = g.node[data.draw(st.integers(0, len(g.node) - 1))]
-        node.op_type = data.draw(st.sampled_from(["Conv", "Relu", "Add", "Gemm", "Reshape", "NoSuchOp", "MaxPool",
-                                                  "Concat", "Transpose"]))
+        node.op_type = data.draw(
+            st.sampled_from(
+                ["Conv", "Relu", "Add", "Gemm", "Reshape", "NoSuchOp", "MaxPool", "Concat", "Transpose"]
+            )
+        )
     elif kind == "drop_init" and len(g.initializer):
         del g.initializer[data.draw(st.integers(0, len(g.initializer) - 1))]
     elif kind == "rename_output":
@@ -136,8 +149,11 @@ def _scalesim(name: str) -> Path:
     return path
 
 
-CSV_CELLS = st.one_of(st.integers(-3, 300).map(str), st.sampled_from(["", " ", "x", "1.5", "2:4", "nan", "1e9",
-                                                                     "Layer", "M", "N", "K"]), st.text(max_size=4))
+CSV_CELLS = st.one_of(
+    st.integers(-3, 300).map(str),
+    st.sampled_from(["", " ", "x", "1.5", "2:4", "nan", "1e9", "Layer", "M", "N", "K"]),
+    st.text(max_size=4),
+)
 
 
 @SETTINGS

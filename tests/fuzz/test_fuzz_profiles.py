@@ -16,13 +16,19 @@ from edgesim.hw.loader import _ids, load_profile, profiles_dir
 from tests.fuzz._util import budget, clean
 
 PROFILE_IDS = _ids(profiles_dir())
-SETTINGS = settings(max_examples=budget(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=budget(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 # Values of the wrong type or out of range: what a typo or a copy-paste error puts into a profile.
 BAD_VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=8), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=4), st.integers(),
-                                                                               max_size=2),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
     st.sampled_from([-1, -1e-9, 0, 0.0, float("nan"), float("inf"), "nan", "1e999", [], {}]),
 )
 
@@ -80,10 +86,15 @@ def test_bundled_profile_round_trips(pid: str, tmp_path: Path) -> None:
 
 
 @SETTINGS
-@given(pid=st.sampled_from(PROFILE_IDS), data=st.data(),
-       action=st.sampled_from(["delete", "set", "extra", "negate"]), value=BAD_VALUES)
-def test_mutated_profile_fails_cleanly(pid: str, data: st.DataObject, action: str, value: Any,
-                                       tmp_path: Path) -> None:
+@given(
+    pid=st.sampled_from(PROFILE_IDS),
+    data=st.data(),
+    action=st.sampled_from(["delete", "set", "extra", "negate"]),
+    value=BAD_VALUES,
+)
+def test_mutated_profile_fails_cleanly(
+    pid: str, data: st.DataObject, action: str, value: Any, tmp_path: Path
+) -> None:
     base = _resolved(pid)
     path = data.draw(st.sampled_from(_paths(base)))
     mutated = _mutate(base, path, action, value)
@@ -116,9 +127,15 @@ def _get(node: Any, path: tuple[Any, ...]) -> Any:
 
 
 @SETTINGS
-@given(pid=st.sampled_from(PROFILE_IDS), cut=st.floats(0.0, 1.0), flips=st.lists(st.integers(0, 10**6), max_size=8),
-       junk=st.binary(max_size=64))
-def test_garbage_bytes_fail_cleanly(pid: str, cut: float, flips: list[int], junk: bytes, tmp_path: Path) -> None:
+@given(
+    pid=st.sampled_from(PROFILE_IDS),
+    cut=st.floats(0.0, 1.0),
+    flips=st.lists(st.integers(0, 10**6), max_size=8),
+    junk=st.binary(max_size=64),
+)
+def test_garbage_bytes_fail_cleanly(
+    pid: str, cut: float, flips: list[int], junk: bytes, tmp_path: Path
+) -> None:
     raw = bytearray((profiles_dir() / f"{pid}.yaml").read_bytes())
     raw = raw[: int(len(raw) * cut)] + junk
     for f in flips:

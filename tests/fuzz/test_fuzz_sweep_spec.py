@@ -17,7 +17,9 @@ from edgesim.explore.sweep_spec import apply_overrides, load_sweep_spec  # noqa:
 from edgesim.hw.loader import load_profile  # noqa: E402
 from tests.fuzz._util import budget, clean  # noqa: E402
 
-SETTINGS = settings(max_examples=budget(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=budget(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 BASE: dict[str, Any] = {
     "name": "fuzz",
     "profiles": ["ethos-u55-128"],
@@ -26,21 +28,53 @@ BASE: dict[str, Any] = {
     "runtime": None,
     "chunk_size": 2,
 }
-VALUES = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(allow_nan=True),
-                   st.text(max_size=12), st.lists(st.one_of(st.integers(-3, 3), st.text(max_size=3)), max_size=3),
-                   st.sampled_from(["x.tflite", "missing.onnx", "no-such-hw", "memories.nope.size_bytes", "..",
-                                    "units.0.count", {"zoo": "resnet8", "path": "a.onnx"}, [], {}]))
+VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+    st.lists(st.one_of(st.integers(-3, 3), st.text(max_size=3)), max_size=3),
+    st.sampled_from(
+        [
+            "x.tflite",
+            "missing.onnx",
+            "no-such-hw",
+            "memories.nope.size_bytes",
+            "..",
+            "units.0.count",
+            {"zoo": "resnet8", "path": "a.onnx"},
+            [],
+            {},
+        ]
+    ),
+)
 KEYS = st.sampled_from(["name", "profiles", "axes", "models", "runtime", "quant", "chunk_size", "bogus"])
-AXES = st.sampled_from(["clock_mhz", "memories.sram.size_bytes", "memories.0.read_bw_bytes_per_cycle",
-                        "units.npu.macs_per_cycle.int8", "units.0.count", "dvfs.default_freq_mhz",
-                        "power.static_power_mw", "memories.9.size_bytes", "id", "placement.activations",
-                        "thermal.ambient_c", "units", "energy.mac_energy_pj.int8", "nope.deeper"])
+AXES = st.sampled_from(
+    [
+        "clock_mhz",
+        "memories.sram.size_bytes",
+        "memories.0.read_bw_bytes_per_cycle",
+        "units.npu.macs_per_cycle.int8",
+        "units.0.count",
+        "dvfs.default_freq_mhz",
+        "power.static_power_mw",
+        "memories.9.size_bytes",
+        "id",
+        "placement.activations",
+        "thermal.ambient_c",
+        "units",
+        "energy.mac_energy_pj.int8",
+        "nope.deeper",
+    ]
+)
 
 
 @SETTINGS
 @given(key=KEYS, value=VALUES, axis=AXES, axis_values=st.lists(VALUES, max_size=3))
-def test_mutated_spec_fails_cleanly(key: str, value: Any, axis: str, axis_values: list[Any],
-                                    tmp_path: Path) -> None:
+def test_mutated_spec_fails_cleanly(
+    key: str, value: Any, axis: str, axis_values: list[Any], tmp_path: Path
+) -> None:
     spec = copy.deepcopy(BASE)
     spec[key] = value
     if isinstance(spec.get("axes"), dict):
@@ -60,8 +94,11 @@ def test_garbage_spec_fails_cleanly(text: str, tmp_path: Path) -> None:
     clean(lambda: load_sweep_spec(path), seconds=30)
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError,
-                   reason="load_sweep_spec does not catch UnicodeDecodeError (edgesim/explore, reported)")
+@pytest.mark.xfail(
+    strict=True,
+    raises=UnicodeDecodeError,
+    reason="load_sweep_spec does not catch UnicodeDecodeError (edgesim/explore, reported)",
+)
 def test_non_utf8_spec_fails_cleanly(tmp_path: Path) -> None:
     path = tmp_path / "spec.yaml"
     path.write_bytes(b"name: \x80\xff\n")

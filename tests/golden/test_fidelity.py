@@ -39,25 +39,26 @@ def test_every_reference_row_is_predicted(plain) -> None:  # type: ignore[no-unt
 
 def test_uncalibrated_profiles_pinned(plain) -> None:  # type: ignore[no-untyped-def]
     o = plain.overall
-    assert o.latency_median_ape <= 0.20  # 17.4% on 2026-11-25
-    assert o.latency_mape <= 0.45  # 41.0%: dominated by efr32mg24 (TFLM default version, see docs)
-    assert o.latency_spearman is not None and o.latency_spearman >= 0.95  # 0.97
+    assert o.latency_median_ape <= 0.17  # 15.5% on 2026-11-25 (17.4% before TFLM drove the MVP)
+    assert o.latency_mape <= 0.31  # 28.0% (41.0% before)
+    assert o.latency_spearman is not None and o.latency_spearman >= 0.95  # 0.96
     for b in plain.benchmarks:
-        assert b.latency_median_ape <= 0.20, b
-        assert b.latency_spearman is not None and b.latency_spearman >= 0.85, b  # 0.88 .. 0.94
-    assert o.energy_mape is not None and o.energy_mape <= 0.80  # 72.5%: energy is the weak point
+        assert b.latency_median_ape <= 0.21, b  # 12.0% .. 19.2%
+        # 0.83 (image_classification) .. 0.95; the x-cube-ai cross-device fit ranks the H7A3 rows too fast
+        assert b.latency_spearman is not None and b.latency_spearman >= 0.80, b
+    assert o.energy_mape is not None and o.energy_mape <= 0.55  # 50.1% (72.5% before per-cycle MCU energy)
 
 
 def test_leave_one_benchmark_out_pinned(lobo) -> None:  # type: ignore[no-untyped-def]
     o = lobo.overall
     assert o.rows == 157
-    assert o.latency_median_ape <= 0.16  # 14.6%
-    assert o.latency_mape <= 0.23  # 20.5%
+    assert o.latency_median_ape <= 0.13  # 11.6% (14.6% before the x-cube-ai/TFLM changes)
+    assert o.latency_mape <= 0.21  # 19.4%
     assert o.latency_spearman is not None and o.latency_spearman >= 0.97  # 0.99
     by = {b.benchmark: b for b in lobo.benchmarks}
-    assert by["keyword_spotting"].latency_median_ape <= 0.11  # 9.9%
+    assert by["keyword_spotting"].latency_median_ape <= 0.11  # 9.5%
     for b in lobo.benchmarks:
-        assert b.latency_mape <= 0.28, b  # worst: anomaly_detection 25.3%
+        assert b.latency_mape <= 0.26, b  # worst: anomaly_detection 23.7%
         assert b.latency_spearman is not None and b.latency_spearman >= 0.85, b  # 0.88 .. 0.97
 
 
@@ -73,10 +74,10 @@ def test_edge_latency_rows_pinned() -> None:
     res = validate(EDGE)
     assert not res.skipped, [s.error for s in res.skipped]
     assert res.overall.rows >= 15  # 18 on 2026-11-25
-    assert res.overall.latency_median_ape <= 0.25  # 20.9%
-    assert res.overall.latency_mape <= 0.45  # 39.4% (Coral ResNet-50 weights exceed the 8 MB SRAM: -82%)
+    assert res.overall.latency_median_ape <= 0.15  # 13.4% (20.9% before weights streamed past the 8 MB SRAM)
+    assert res.overall.latency_mape <= 0.32  # 29.4%: Hailo lite0, Coral SqueezeNet and one AGX row dominate
     mnv1 = {b.benchmark: b for b in res.benchmarks}["mobilenet_v1"]
-    assert mnv1.latency_median_ape <= 0.18  # 14.8%
+    assert mnv1.latency_median_ape <= 0.10  # 8.5%
 
 
 # ethos-u-vela 5.2.0 `vela MODEL --accelerator-config A` (default system config Ethos_U55_High_End_Embedded,

@@ -18,13 +18,15 @@ from edgesim.sim import simulate_schedule, to_estimate
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 
-# One of each kind: MCU (flash weights), MCU + NPU, edge TPU (systolic), SoC (DRAM, active-cycle energy), GAP9.
+# One of each kind: MCU (flash weights), MCU + NPU, edge TPU (systolic), SoC (DRAM, active-cycle energy),
+# GAP9.
 PROFILE_IDS = ("stm32l4r5", "stm32h7a3", "ethos-u55-128", "coral-edgetpu", "rpi5", "gap9", "hailo-8")
 # Zoo models at small resolutions so each example costs milliseconds, plus real int8 TFLite where present.
 ZOO_MODELS = (("resnet8", 16), ("ds_cnn", 25), ("mobilenet_v1", 32), ("squeezenet", 48), ("vit_tiny", 32))
 TFLITE_MODELS = ("ad01_int8.tflite", "kws_ref_model.tflite", "pretrainedResnet_quant.tflite")
 MODEL_KEYS = tuple(f"zoo:{n}:{r}" for n, r in ZOO_MODELS) + tuple(
-    f"tflite:{m}" for m in TFLITE_MODELS if (SHARED / "models" / m).is_file())
+    f"tflite:{m}" for m in TFLITE_MODELS if (SHARED / "models" / m).is_file()
+)
 
 
 @cache
@@ -45,10 +47,18 @@ def profile(pid: str) -> Any:
 
 
 def scale_memory(prof: Any, mem: str, bw_scale: float = 1.0, size_scale: float = 1.0) -> Any:
-    mems = [m.model_copy(update={"read_bw_bytes_per_cycle": m.read_bw_bytes_per_cycle * bw_scale,
-                                 "write_bw_bytes_per_cycle": m.write_bw_bytes_per_cycle * bw_scale,
-                                 "size_bytes": max(1, int(m.size_bytes * size_scale))})
-            if m.name == mem else m for m in prof.memories]
+    mems = [
+        m.model_copy(
+            update={
+                "read_bw_bytes_per_cycle": m.read_bw_bytes_per_cycle * bw_scale,
+                "write_bw_bytes_per_cycle": m.write_bw_bytes_per_cycle * bw_scale,
+                "size_bytes": max(1, int(m.size_bytes * size_scale)),
+            }
+        )
+        if m.name == mem
+        else m
+        for m in prof.memories
+    ]
     return prof.model_copy(update={"memories": mems})
 
 

@@ -21,8 +21,15 @@ REPO = Path(__file__).resolve().parents[2]
 def _cli(args: list[str], hash_seed: str, **kw: object) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
     env.pop("EDGESIM_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "edgesim", *args], capture_output=True, text=True, timeout=240,
-                          env=env, cwd=REPO, **kw)  # type: ignore[call-overload]
+    return subprocess.run(
+        [sys.executable, "-m", "edgesim", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=REPO,
+        **kw,
+    )  # type: ignore[call-overload]
 
 
 def _model() -> str:
@@ -66,9 +73,28 @@ def test_sigint_leaves_no_partial_file(tmp_path: Path) -> None:
     env = {**os.environ}
     env.pop("EDGESIM_DEBUG", None)
     # Millions of thermal steps: runs far longer than the time we give it before Ctrl-C.
-    proc = subprocess.Popen([sys.executable, "-m", "edgesim", "sustain", "resnet8", "--hw", "rpi5",
-                             "--duration", "4000000", "--window", "0.5", "--json", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edgesim",
+            "sustain",
+            "resnet8",
+            "--hw",
+            "rpi5",
+            "--duration",
+            "4000000",
+            "--window",
+            "0.5",
+            "--json",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
     try:
         time.sleep(4.0)
         assert proc.poll() is None, "finished before it could be interrupted"

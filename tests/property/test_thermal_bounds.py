@@ -1,5 +1,5 @@
-"""Temperatures stay between ambient and the steady state for the power applied, for every bundled thermal network
-and for sustained runs; the exact integrator never overshoots whatever the step size."""
+"""Temperatures stay between ambient and the steady state for the power applied, for every bundled thermal
+network and for sustained runs; the exact integrator never overshoots whatever the step size."""
 
 from __future__ import annotations
 
@@ -9,17 +9,23 @@ from hypothesis import strategies as st
 
 from edgesim.hw.loader import _ids, profiles_dir
 from edgesim.thermal.sustain import _network
+from tests.fuzz._util import budget
 from tests.property._common import model, profile
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=budget(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ALL_PROFILES = _ids(profiles_dir())
 TOL_C = 1e-7
 
 
 @SETTINGS
-@given(pid=st.sampled_from(ALL_PROFILES), data=st.data(),
-       steps=st.lists(st.floats(1e-6, 1e5), min_size=1, max_size=20))
-def test_heating_stays_between_ambient_and_steady_state(pid: str, data: st.DataObject, steps: list[float]) -> None:
+@given(
+    pid=st.sampled_from(ALL_PROFILES),
+    data=st.data(),
+    steps=st.lists(st.floats(1e-6, 1e5), min_size=1, max_size=20),
+)
+def test_heating_stays_between_ambient_and_steady_state(
+    pid: str, data: st.DataObject, steps: list[float]
+) -> None:
     net, _ = _network(profile(pid))
     n = len(net.names)
     power = np.array(data.draw(st.lists(st.floats(0.0, 50.0), min_size=n, max_size=n)))
@@ -47,19 +53,33 @@ def test_cooling_never_undershoots_ambient(pid: str, data: st.DataObject, dt: fl
     assert cooled.max() <= hot.max() + TOL_C
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(pid=st.sampled_from(("stm32l4r5", "rpi5", "coral-edgetpu", "jetson-orin-nano")),
-       ambient=st.floats(-20.0, 45.0), rate=st.none() | st.floats(0.5, 50.0))
+@settings(max_examples=budget(8), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pid=st.sampled_from(("stm32l4r5", "rpi5", "coral-edgetpu", "jetson-orin-nano")),
+    ambient=st.floats(-20.0, 45.0),
+    rate=st.none() | st.floats(0.5, 50.0),
+)
 def test_sustained_run_temperatures_bounded(pid: str, ambient: float, rate: float | None) -> None:
     from edgesim.api import resolve_runtime
     from edgesim.thermal.sustain import sustain
 
     prof = profile(pid)
     rt, version = resolve_runtime(prof, None)
-    res = sustain(model("zoo:resnet8:16"), prof, runtime=rt, version=version, duration_s=60.0, rate_hz=rate,
-                  ambient_c=ambient, window_s=1.0)
-    net, _ = _network(prof.model_copy(update={"thermal": prof.thermal.model_copy(update={"ambient_c": ambient})}))
-    # Upper bound: every node at the steady state of the highest power the run ever drew, all on the power node.
+    res = sustain(
+        model("zoo:resnet8:16"),
+        prof,
+        runtime=rt,
+        version=version,
+        duration_s=60.0,
+        rate_hz=rate,
+        ambient_c=ambient,
+        window_s=1.0,
+    )
+    net, _ = _network(
+        prof.model_copy(update={"thermal": prof.thermal.model_copy(update={"ambient_c": ambient})})
+    )
+    # Upper bound: every node at the steady state of the highest power the run ever drew, all on the power
+    # node.
     peak_w = max(res.average_power_w, res.energy_per_inference_j / max(res.mean_latency_s, 1e-30))
     peak_w += prof.power.static_power_mw * 1e-3 + prof.power.idle_power_mw * 1e-3
     ss = net.steady_state(net.power_vector(peak_w * 4.0, prof.thermal.power_node))

@@ -87,3 +87,8 @@ def test_int8_table_matches_calibrated_whole_network(model: FastCostModel) -> No
         assert fast == pytest.approx(full, rel=1e-6)
     with pytest.raises(EdgesimError, match="quant"):
         FastCostModel("ethos-u55-128", quant="int3")
+
+
+def test_unknown_reference_path() -> None:
+    with pytest.raises(EdgesimError, match="reference"):
+        FastCostModel("ethos-u55-128", full="rtl")
