@@ -3,6 +3,7 @@ an interrupted run leaves no partial output and exits non-zero without a traceba
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -108,3 +109,35 @@ def test_sigint_leaves_no_partial_file(tmp_path: Path) -> None:
     assert [ln for ln in err.splitlines() if ln.strip()] == ["error: interrupted"], err
     assert out.read_text() == "previous report\n"
     assert not list(tmp_path.glob(".*.tmp")), "temporary file left behind"
+
+
+_SWEEP_SCRIPT = """
+import json, sys
+from edgesim.explore.sweep import evaluate_point
+from edgesim.explore.sweep_spec import spec_from_dict
+spec = {"name": "det", "profiles": ["ethos-u55-128", "stm32h7a3"],
+        "axes": {"clock_mhz": [200.0, 400.0], "memories.sram.size_bytes": [262144, 1048576]},
+        "models": ["resnet8", {"zoo": "ds_cnn", "label": "kws"}]}
+rows = [evaluate_point(p) for p in spec_from_dict(spec).points]
+sys.stdout.write(json.dumps(rows, sort_keys=True))
+"""
+
+
+def test_sweep_points_identical_across_processes() -> None:
+    pytest.importorskip("edgesim.explore.sweep")
+    outs = []
+    for seed in ("0", "4242"):
+        r = _cli_script(_SWEEP_SCRIPT, seed)
+        assert r.returncode == 0, r.stderr
+        outs.append(r.stdout)
+    assert outs[0] == outs[1]
+    rows = json.loads(outs[0])
+    assert len(rows) == 16
+    assert not [r["error"] for r in rows if r["error"]]
+
+
+def _cli_script(code: str, hash_seed: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=240, env=env, cwd=REPO
+    )
