@@ -27,9 +27,8 @@ from edgesim.cost.analytic import estimate_schedule
 from edgesim.errors import EdgesimError
 from edgesim.ir.graph import Graph
 from edgesim.mapping.mapper import build_schedule
-from edgesim.sim.thermal import ThermalNetwork
-from edgesim.thermal.governor import FanController, ThermalThrottle
-from edgesim.thermal.sustain import OperatingPointResult, _network, characterise, leakage_scale
+from edgesim.thermal.plant import ThermalPlant
+from edgesim.thermal.sustain import OperatingPointResult, characterise, leakage_scale
 
 
 class Policy(Enum):
@@ -139,19 +138,11 @@ def run_big_little(
     big = {p.freq_mhz: p for p in (big_points or characterise(graph, profile, runtime, version))}
     little = little_point or characterise_little(graph, profile, runtime, version)
     freqs = sorted(big)
-    th = profile.thermal
-    base_net, fan_idx = _network(profile)
-    nets: dict[int, ThermalNetwork] = {-1: base_net}
-    fan = FanController(th.fan_curve, th.fan_hysteresis_c)
-    throttle = ThermalThrottle(th.trip_points)
-    trip = throttle.initial()
-    power_node, sensor = base_net.index[th.power_node], base_net.index[th.sensor_node]
+    plant = ThermalPlant(profile)
     idle_w = profile.power.idle_power_mw * 1e-3
     leak = leakage_scale(profile)
     # The background load keeps part of the LITTLE cores: inference there gets the rest.
     little_latency_s = little.latency_s / (1.0 - background_little_share)
-    temps = base_net.initial()
-    fan_level = -1
     steps = int(np.ceil(duration_s / window_s))
     ts: list[float] = []
     temp_series: list[float] = []
@@ -162,7 +153,7 @@ def run_big_little(
     t = 0.0
     for _ in range(steps):
         dt = min(window_s, duration_s - t)
-        cap = throttle.cap_mhz(trip)
+        cap = plant.cap_mhz
         allowed = [f for f in freqs if cap is None or f <= cap + 1e-9] or [freqs[0]]
         f = max(allowed)
         if cap is not None and cap < freqs[-1] and onset is None and policy is not Policy.LITTLE_ONLY:
@@ -182,7 +173,7 @@ def run_big_little(
             missed = wanted - done
         busy_s = done * latency_s
         static_w = big[f].static_power_w
-        extra_leak_w = static_w * (leak(float(temps[power_node])) - 1.0)  # busy or idle, as in sustain()
+        extra_leak_w = static_w * (leak(plant.power_node_temp_c) - 1.0)  # busy or idle, as in sustain()
         if policy is Policy.LITTLE_ONLY:
             # The big cluster sleeps: the chip draws its idle power plus what the LITTLE inference switches.
             chip_w = idle_w + extra_leak_w
@@ -190,19 +181,8 @@ def run_big_little(
             big_busy = busy_s / dt
             chip_w = big_busy * static_w + (1.0 - big_busy) * idle_w + extra_leak_w
         power = chip_w + done * dyn_j / dt + background_power_w
-        net = nets.get(fan_level)
-        if net is None:
-            assert fan_idx is not None
-            net = base_net.with_resistance_scale(fan_idx, fan.resistance_scale(fan_level))
-            nets[fan_level] = net
-        p_vec = np.zeros(len(net.names))
-        p_vec[power_node] = power
-        temps = net.step(temps, p_vec, dt)
+        t_sensor = plant.step(power, dt)
         t += dt
-        t_sensor = float(temps[sensor])
-        trip = throttle.update(trip, t_sensor)
-        if fan_idx is not None:
-            fan_level = fan.update(fan_level, t_sensor)
         total_inf += done
         total_missed += missed
         total_energy += power * dt

@@ -19,8 +19,11 @@ from edgesim.cost.analytic import estimate_schedule, voltage_at
 from edgesim.errors import EdgesimError
 from edgesim.ir.graph import Graph
 from edgesim.mapping.mapper import build_schedule
-from edgesim.sim.thermal import RCLink, ThermalNetwork
-from edgesim.thermal.governor import FanController, GovernorKind, ThermalThrottle, choose_frequency
+from edgesim.thermal.governor import GovernorKind, choose_frequency
+from edgesim.thermal.plant import ThermalPlant
+
+# A bound on thermal steps so a typo (--window 1e-9) fails fast instead of running for days.
+_MAX_STEPS = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -97,23 +100,6 @@ def leakage_scale(profile: Any) -> Callable[[float], float]:
     return lambda temp_c: math.exp(coeff * (temp_c - ref))
 
 
-def _network(profile: Any) -> tuple[ThermalNetwork, int | None]:
-    th = profile.thermal
-    links = [RCLink(link.a, link.b, link.resistance_k_per_w) for link in th.links]
-    net = ThermalNetwork([(n.name, n.capacitance_j_per_k) for n in th.nodes], links, th.ambient_c)
-    fan_idx = None
-    if th.fan_link:
-        names = [f"{link.a}-{link.b}" for link in th.links]
-        if th.fan_link not in names:
-            raise EdgesimError(f"fan_link '{th.fan_link}' is not one of the links {names}", field="thermal.fan_link")
-        fan_idx = names.index(th.fan_link)
-    return net, fan_idx
-
-
-# A bound on thermal steps so a typo (--window 1e-9) fails fast instead of running for days.
-_MAX_STEPS = 10_000_000
-
-
 def sustain(
     graph: Graph,
     profile: Any,
@@ -147,16 +133,9 @@ def sustain(
     freqs = sorted(by_f)
     lat = {f: by_f[f].latency_s for f in freqs}
     th = profile.thermal
-    base_net, fan_idx = _network(profile)
-    nets: dict[int, ThermalNetwork] = {-1: base_net}
-    fan = FanController(th.fan_curve, th.fan_hysteresis_c)
-    throttle = ThermalThrottle(th.trip_points)
-    trip = throttle.initial()
-    power_node, sensor = base_net.index[th.power_node], base_net.index[th.sensor_node]
+    plant = ThermalPlant(profile)
     idle_w = profile.power.idle_power_mw * 1e-3
     leak_scale = leakage_scale(profile)
-    temps = base_net.initial()
-    fan_level = -1
     period = 1.0 / rate_hz if rate_hz else None
     steps = int(np.ceil(duration_s / window_s))
     series: dict[str, list[float]] = {k: [] for k in ("t", "T", "f", "lat", "p", "e", "fan")}
@@ -166,7 +145,7 @@ def sustain(
     t = 0.0
     for _ in range(steps):
         dt = min(window_s, duration_s - t)
-        cap = throttle.cap_mhz(trip)
+        cap = plant.cap_mhz
         f = choose_frequency(governor, freqs, lat, period, cap)
         if cap is not None and cap < max(freqs) and onset is None:
             onset = t
@@ -183,22 +162,11 @@ def sustain(
         # Static power is the busy chip's floor and idle power the idle chip's total, so each holds for its share
         # of the window (charging both while idle would count the idle chip's leakage twice). Leakage grows with
         # temperature busy or idle: the growth over static_power_mw is added for the whole window.
-        extra_leak_w = op.static_power_w * (leak_scale(float(temps[power_node])) - 1.0)
+        extra_leak_w = op.static_power_w * (leak_scale(plant.power_node_temp_c) - 1.0)
         static_w = op.static_power_w + extra_leak_w
         power = busy * op.static_power_w + done * op.dynamic_energy_j / dt + (1.0 - busy) * idle_w + extra_leak_w
-        net = nets.get(fan_level)
-        if net is None:
-            assert fan_idx is not None
-            net = base_net.with_resistance_scale(fan_idx, fan.resistance_scale(fan_level))
-            nets[fan_level] = net
-        p_vec = np.zeros(len(net.names))
-        p_vec[power_node] = power
-        temps = net.step(temps, p_vec, dt)
+        t_sensor = plant.step(power, dt)
         t += dt
-        t_sensor = float(temps[sensor])
-        trip = throttle.update(trip, t_sensor)
-        if fan_idx is not None:
-            fan_level = fan.update(fan_level, t_sensor)
         total_inf += done
         total_missed += missed
         energy_window = power * dt
@@ -210,7 +178,7 @@ def sustain(
         series["lat"].append(op.latency_s)
         series["p"].append(power)
         series["e"].append(op.dynamic_energy_j + static_w * op.latency_s)
-        series["fan"].append(fan.speed_pct(fan_level))
+        series["fan"].append(plant.fan_pct)
     return SustainResult(
         hw=profile.id, model=graph.name, duration_s=duration_s, rate_hz=rate_hz, governor=governor.value,
         ambient_c=th.ambient_c, throttled=onset is not None, throttle_onset_s=onset,

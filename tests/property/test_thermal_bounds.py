@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgesim.hw.loader import _ids, profiles_dir
-from edgesim.thermal.sustain import _network
+from edgesim.thermal.plant import thermal_network as _network
 from tests.fuzz._util import budget
 from tests.property._common import model, profile
 
