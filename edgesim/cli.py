@@ -394,6 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_validate_parsers(sub)
     add_report_parsers(sub)
+    from edgesim.explore.cli import add_explore_parsers
+
+    add_explore_parsers(sub)
 
     prof = sub.add_parser("profiles", help="list the bundled hardware profiles")
     prof.add_argument("--runtimes", action="store_true", help="list the runtime (inference engine) profiles instead")

@@ -271,6 +271,8 @@ def load_sweep_spec(path: str | Path, check_profiles: bool = True) -> LoadedSpec
         raise EdgesimError(f"sweep spec '{src}' does not exist")
     try:
         data = yaml.safe_load(src.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise EdgesimError(f"sweep spec '{src}' is not UTF-8 text", file=str(src)) from None
     except yaml.YAMLError as err:
         raise EdgesimError(f"not valid YAML: {' '.join(str(err).split())}", file=str(src)) from None
     spec = _validate(data, str(src))

@@ -94,11 +94,6 @@ def test_garbage_spec_fails_cleanly(text: str, tmp_path: Path) -> None:
     clean(lambda: load_sweep_spec(path), seconds=30)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason="load_sweep_spec does not catch UnicodeDecodeError (edgesim/explore, reported)",
-)
 def test_non_utf8_spec_fails_cleanly(tmp_path: Path) -> None:
     path = tmp_path / "spec.yaml"
     path.write_bytes(b"name: \x80\xff\n")
