@@ -403,6 +403,9 @@ class RuntimeProfile(_Frozen):
     weights_in: MemoryKind | None = None
     activations_in: MemoryKind | None = None
     applies_to: list[UnitKind] = Field(min_length=1)
+    # Lossless weight compression the engine applies when it packs weights for its units (Vela's weight encoder):
+    # stored bytes / raw bytes. None = weights are stored raw.
+    weight_compression_ratio: float | None = Field(default=None, gt=0, le=1)
     sources: list[str] = Field(default_factory=list)
 
     @field_validator("kernel_efficiency")

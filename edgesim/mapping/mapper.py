@@ -6,6 +6,7 @@ Ops a unit cannot run fall back to the profile's host unit, as NPU compilers (Ve
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from edgesim.errors import MappingError
@@ -14,7 +15,7 @@ from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
 from edgesim.ir.work import NodeWork, node_work
 from edgesim.mapping.plan import OpPlan, Schedule
-from edgesim.mapping.sparsity import apply_to_work, sparsity_effect
+from edgesim.mapping.sparsity import SparsityEffect, apply_to_work, sparsity_effect
 from edgesim.mapping.tiling import tile_op
 
 # Precisions an integer unit may use for a wider/narrower request, best first.
@@ -207,6 +208,15 @@ def _depends_on(graph: Graph, node: Node, view_sources: dict[str, tuple[str, ...
     return tuple(deps)
 
 
+def _engine_compression(effect: SparsityEffect, work: NodeWork, unit: Any, runtime: Any) -> SparsityEffect:
+    """Weights the runtime itself compresses for this unit (raw weights only: an explicit encoding wins)."""
+    ratio = getattr(runtime, "weight_compression_ratio", None) if runtime is not None else None
+    if (ratio is None or work.stored_weight_bytes is not None or not work.macs
+            or unit.kind.value not in {getattr(k, "value", k) for k in runtime.applies_to}):
+        return effect
+    return replace(effect, weight_bytes=int(round(effect.weight_bytes * ratio)))
+
+
 def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any = None,
                    activation_zero_fractions: Mapping[str, float] | None = None) -> Schedule:
     """Place, cost and tile every op. ``activation_zero_fractions`` (node -> measured fraction of zero input
@@ -233,6 +243,7 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
         clock_hz = unit.effective_clock_mhz(profile.clock_mhz) * 1e6
         cycles = compute_cycles(unit, graph, node, work, runtime, version)
         effect = sparsity_effect(work, unit, (activation_zero_fractions or {}).get(node.name, 0.0))
+        effect = _engine_compression(effect, work, unit, runtime)
         cycles = max(cycles * effect.mac_scale, effect.decode_cycles)
         work = apply_to_work(work, effect)
         act_mem = _pick_memory(profile, unit, act_pref, live_per_op.get(node.name, peak))

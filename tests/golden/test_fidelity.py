@@ -88,8 +88,9 @@ VELA_MS = {
     "ethos-u55-256": {"pretrainedResnet_quant": 0.284, "kws_ref_model": 0.117, "vww_96_int8": 0.323,
                       "ad01_int8": 0.402},
 }
-# Today's signed errors vs Vela: 128: -1%, -29%, +33%, +46%; 256: +4%, -5%, +78%, +46%. Bounds pin them.
-VELA_BOUND = {"pretrainedResnet_quant": 0.10, "kws_ref_model": 0.35, "vww_96_int8": 0.85, "ad01_int8": 0.55}
+# Today's signed errors vs Vela (after modelling Vela's weight compression, ratio 0.73):
+# 128: -9%, -29%, +8%, +10%; 256: -8%, -15%, +42%, +10%. Bounds pin them.
+VELA_BOUND = {"pretrainedResnet_quant": 0.12, "kws_ref_model": 0.32, "vww_96_int8": 0.45, "ad01_int8": 0.13}
 
 
 @pytest.mark.parametrize("accel", sorted(VELA_MS))
