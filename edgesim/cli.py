@@ -297,9 +297,7 @@ def _sustain_big_little(graph: Any, profile: Any, runtime: Any, version: Any, ar
     from edgesim.report.io import atomic_write_text
     from edgesim.thermal.big_little import Policy, run_big_little
 
-    if args.ambient is not None:
-        profile = profile.model_copy(update={"thermal": profile.thermal.model_copy(update={"ambient_c": args.ambient})})
-    res = run_big_little(graph, profile, Policy(args.policy), runtime=runtime, version=version,
+    res = run_big_little(graph, profile, Policy(args.policy), runtime=runtime, version=version, ambient_c=args.ambient,
                          duration_s=args.duration, rate_hz=args.rate, background_power_w=args.background_w,
                          burst_on_s=args.burst_on, burst_off_s=args.burst_off, window_s=args.window)
     onset = "never" if res.throttle_onset_s is None else f"{res.throttle_onset_s:.1f} s"

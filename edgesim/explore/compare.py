@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -120,18 +119,9 @@ def format_compare(rows: Sequence[CompareRow]) -> str:
 
 
 def write_compare_csv(rows: Sequence[CompareRow], path: str | Path) -> Path:
-    from edgesim.report.io import atomic_write
+    from edgesim.report.io import atomic_write_csv
 
-    names = [f.name for f in fields(CompareRow)]
-
-    def write(tmp: Path) -> None:
-        with tmp.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=names)
-            w.writeheader()
-            for r in rows:
-                w.writerow(asdict(r))
-
-    return atomic_write(path, write)
+    return atomic_write_csv(path, [f.name for f in fields(CompareRow)], (asdict(r) for r in rows))
 
 
 def plot_tradeoff(labels: Sequence[str], latency_s: Sequence[float], energy_j: Sequence[float],

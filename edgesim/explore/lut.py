@@ -47,22 +47,13 @@ def lut_rows(model: FastCostModel, resolutions: list[int] | None = None) -> list
 
 def export_lut(model: FastCostModel, path: str | Path, resolutions: list[int] | None = None) -> Path:
     """Write the table as CSV (``.csv``) or JSON (``.json``, with the profile/space metadata)."""
-    from edgesim.report.io import atomic_write, atomic_write_text
+    from edgesim.report.io import atomic_write_csv, atomic_write_text
 
     rows = lut_rows(model, resolutions)
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix == ".csv":
-        names = list(LutRow.__dataclass_fields__)
-
-        def write(tmp: Path) -> None:
-            with tmp.open("w", newline="", encoding="utf-8") as fh:
-                w = csv.DictWriter(fh, fieldnames=names)
-                w.writeheader()
-                for r in rows:
-                    w.writerow(asdict(r))
-
-        return atomic_write(target, write)
+        return atomic_write_csv(target, list(LutRow.__dataclass_fields__), (asdict(r) for r in rows))
     if suffix == ".json":
         doc = {"space": model.space.name, "model": model.space.model, "profile": model.profile.id,
                "runtime": model.runtime, "quant": model.quant, "rule": "cost = base + sum of rows of present blocks",

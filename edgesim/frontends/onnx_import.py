@@ -35,7 +35,7 @@ from edgesim.frontends.onnx_ctx import (
 from edgesim.frontends.onnx_ops import FLOAT_HANDLERS, Handler
 from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
-from edgesim.ir.graph import Graph
+from edgesim.ir.graph import Graph, stable_toposort
 from edgesim.ir.ops import OpKind
 from edgesim.ir.shape_infer import infer_shapes
 from edgesim.ir.tensor import QuantParams
@@ -114,26 +114,10 @@ def _toposort(nodes: list[OnnxNode], available: set[str], path: str) -> list[Onn
             elif inp not in available:
                 raise ModelError(f"reads tensor '{inp}', which nothing produces", file=path, node=n.name)
         deps.append(d)
-    users: list[list[int]] = [[] for _ in nodes]
-    indeg = [len(d) for d in deps]
-    for i, d in enumerate(deps):
-        for j in d:
-            users[j].append(i)
-    import heapq
-
-    ready = [i for i, k in enumerate(indeg) if k == 0]
-    heapq.heapify(ready)
-    order: list[OnnxNode] = []
-    while ready:
-        i = heapq.heappop(ready)
-        order.append(nodes[i])
-        for u in users[i]:
-            indeg[u] -= 1
-            if indeg[u] == 0:
-                heapq.heappush(ready, u)
+    order = stable_toposort(deps)
     if len(order) != len(nodes):
         raise ModelError("graph has a cycle", file=path)
-    return order
+    return [nodes[i] for i in order]
 
 
 def _input_shape(ctx: Ctx, vi: onnx.ValueInfoProto, override: tuple[int, ...] | None) -> tuple[int, ...]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import heapq
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -130,37 +131,50 @@ class Graph:
         return replace(old, **changes)
 
 
+def stable_toposort(deps: Sequence[Collection[int]]) -> list[int]:
+    """Kahn's algorithm over item indices, stable with respect to the given order (imports keep their file order).
+
+    ``deps[i]`` holds the indices item i waits for. Items on a cycle are left out, so a result shorter than
+    ``deps`` means the graph has a cycle.
+    """
+    users: list[list[int]] = [[] for _ in deps]
+    indegree = [len(d) for d in deps]
+    for i, d in enumerate(deps):
+        for j in d:
+            users[j].append(i)
+    ready = [i for i, k in enumerate(indegree) if k == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for u in users[i]:
+            indegree[u] -= 1
+            if indegree[u] == 0:
+                heapq.heappush(ready, u)
+    return order
+
+
 def _toposort(nodes: list[Node], graph_inputs: set[str], tensors: Mapping[str, Tensor]) -> list[Node]:
-    """Kahn's algorithm, stable with respect to the given order (so imports keep their file order)."""
     produced_by: dict[str, int] = {}
     for idx, n in enumerate(nodes):
         for o in n.outputs:
             produced_by[o] = idx
-    indegree = [0] * len(nodes)
-    users: list[list[int]] = [[] for _ in nodes]
-    for idx, n in enumerate(nodes):
-        for i in set(n.inputs):
+    deps: list[set[int]] = []
+    for n in nodes:
+        d: set[int] = set()
+        for i in n.inputs:
             if not i:
                 continue
             p = produced_by.get(i)
             if p is not None:
-                indegree[idx] += 1
-                users[p].append(idx)
+                d.add(p)
             elif i not in graph_inputs and (i not in tensors or tensors[i].data is None):
                 raise ModelError(f"node '{n.name}' reads tensor '{i}', which nothing produces")
-    import heapq
-
-    ready = [i for i, d in enumerate(indegree) if d == 0]
-    heapq.heapify(ready)
-    order: list[Node] = []
-    while ready:
-        idx = heapq.heappop(ready)
-        order.append(nodes[idx])
-        for u in users[idx]:
-            indegree[u] -= 1
-            if indegree[u] == 0:
-                heapq.heappush(ready, u)
+        deps.append(d)
+    order = stable_toposort(deps)
     if len(order) != len(nodes):
-        stuck = [nodes[i].name for i, d in enumerate(indegree) if d > 0][:5]
+        placed = set(order)
+        stuck = [nodes[i].name for i in range(len(nodes)) if i not in placed][:5]
         raise ModelError(f"graph has a cycle through nodes {stuck}")
-    return order
+    return [nodes[i] for i in order]

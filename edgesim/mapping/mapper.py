@@ -229,11 +229,11 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
     per_op_overhead_host = (runtime.per_op_overhead_cycles if runtime is not None else 0.0) * overhead_scale
     plans: list[OpPlan] = []
     total_weights = 0
-    model_weight_bytes = sum(apply_to_work(w, sparsity_effect(w, profile.host)).weight_bytes
-                             for w in (node_work(graph, n) for n in graph.nodes))
+    works = {n.name: node_work(graph, n) for n in graph.nodes}
+    model_weight_bytes = sum(apply_to_work(w, sparsity_effect(w, profile.host)).weight_bytes for w in works.values())
     view_sources: dict[str, tuple[str, ...]] = {}
     for node in graph.nodes:
-        work = node_work(graph, node)
+        work = works[node.name]
         if node.op.op_class is OpClass.VIEW:
             view_sources[node.name] = _depends_on(graph, node, view_sources)
             plans.append(OpPlan(node.name, node.op.value, "-", work.precision, 0, 0, 0.0, (), 0.0, host_clock_hz,

@@ -27,7 +27,7 @@ from edgesim.cost.analytic import estimate_schedule
 from edgesim.errors import EdgesimError
 from edgesim.ir.graph import Graph
 from edgesim.mapping.mapper import build_schedule
-from edgesim.thermal.plant import ThermalPlant
+from edgesim.thermal.plant import ThermalPlant, with_ambient
 from edgesim.thermal.sustain import OperatingPointResult, characterise, leakage_scale
 
 
@@ -133,8 +133,7 @@ def run_big_little(
     if policy is Policy.BURST and (burst_on_s <= 0 or burst_off_s < 0):
         raise EdgesimError("burst_on_s must be positive and burst_off_s non-negative")
     little_profile(profile)  # fail early on a profile without a LITTLE cluster
-    if ambient_c is not None:
-        profile = profile.model_copy(update={"thermal": profile.thermal.model_copy(update={"ambient_c": ambient_c})})
+    profile = with_ambient(profile, ambient_c)
     big = {p.freq_mhz: p for p in (big_points or characterise(graph, profile, runtime, version))}
     little = little_point or characterise_little(graph, profile, runtime, version)
     freqs = sorted(big)

@@ -14,6 +14,13 @@ from edgesim.sim.thermal import RCLink, ThermalNetwork
 from edgesim.thermal.governor import FanController, ThermalThrottle
 
 
+def with_ambient(profile: Any, ambient_c: float | None) -> Any:
+    """The profile with its thermal ambient replaced (None keeps the profile's own)."""
+    if ambient_c is None:
+        return profile
+    return profile.model_copy(update={"thermal": profile.thermal.model_copy(update={"ambient_c": ambient_c})})
+
+
 def thermal_network(profile: Any) -> tuple[ThermalNetwork, int | None]:
     """The profile's RC network and the index of the link the fan acts on (None without a fan)."""
     th = profile.thermal

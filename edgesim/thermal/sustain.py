@@ -20,7 +20,7 @@ from edgesim.errors import EdgesimError
 from edgesim.ir.graph import Graph
 from edgesim.mapping.mapper import build_schedule
 from edgesim.thermal.governor import GovernorKind, choose_frequency
-from edgesim.thermal.plant import ThermalPlant
+from edgesim.thermal.plant import ThermalPlant, with_ambient
 
 # A bound on thermal steps so a typo (--window 1e-9) fails fast instead of running for days.
 _MAX_STEPS = 10_000_000
@@ -126,8 +126,7 @@ def sustain(
     if duration_s / window_s > _MAX_STEPS:
         raise EdgesimError(f"--duration {duration_s:g} s in --window {window_s:g} s steps is more than "
                            f"{_MAX_STEPS:.0e} steps; use a longer window")
-    if ambient_c is not None:
-        profile = profile.model_copy(update={"thermal": profile.thermal.model_copy(update={"ambient_c": ambient_c})})
+    profile = with_ambient(profile, ambient_c)
     ops = points or characterise(graph, profile, runtime, version)
     by_f = {p.freq_mhz: p for p in ops}
     freqs = sorted(by_f)
