@@ -18,6 +18,9 @@ def with_ambient(profile: Any, ambient_c: float | None) -> Any:
     """The profile with its thermal ambient replaced (None keeps the profile's own)."""
     if ambient_c is None:
         return profile
+    # 'not a < x < b' also refuses nan
+    if not -273.15 < ambient_c < 1000.0:
+        raise EdgesimError(f"--ambient must be a temperature in C above absolute zero, got {ambient_c}")
     return profile.model_copy(update={"thermal": profile.thermal.model_copy(update={"ambient_c": ambient_c})})
 
 

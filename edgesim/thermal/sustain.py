@@ -121,8 +121,6 @@ def sustain(
         raise EdgesimError(f"--rate must be positive and finite, got {rate_hz}")
     if not 0 < window_s < math.inf:
         raise EdgesimError(f"--window must be positive and finite, got {window_s}")
-    if ambient_c is not None and not -273.15 < ambient_c < 1000.0:
-        raise EdgesimError(f"--ambient must be a temperature in C above absolute zero, got {ambient_c}")
     if duration_s / window_s > _MAX_STEPS:
         raise EdgesimError(f"--duration {duration_s:g} s in --window {window_s:g} s steps is more than "
                            f"{_MAX_STEPS:.0e} steps; use a longer window")

@@ -97,3 +97,8 @@ def test_run_reports_average_and_peak_power(tmp_path: Path) -> None:
     assert main(["run", "resnet8", "--hw", "jetson-orin-nano", "--quant", "int8", "--json", str(path)]) == 0
     rep = json.loads(path.read_text())
     assert rep["peak_power_w"] >= rep["average_power_w"] > 0
+
+
+def test_impossible_ambient_is_refused_for_every_policy() -> None:
+    assert main(["sustain", "resnet8", "--hw", "rk3588", "--policy", "burst", "--ambient", "-500"]) == 2
+    assert main(["sustain", "resnet8", "--hw", "rpi5", "--ambient", "nan"]) == 2
