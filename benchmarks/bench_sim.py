@@ -3,6 +3,9 @@
 1. MobileNetV2-224 (int8) on ethos-u55-128: profile load + mapping/tiling + simulation + report, as `edgesim run`
    does it (target < 1 s; model build and quantization are timed separately, they are not the engine's cost).
 2. ResNet-18 (int8) on the coral-edgetpu profile with its array resized to 32x32 (target < 2 s).
+3. Multi-core scheduling: SqueezeNet (int8, fire modules = parallel branches) on hailo-8 with its NPU cut into
+   4 cores of a quarter of the MACs each (same peak), the runtime as shipped vs. declaring inter-op parallelism and
+   layer pipelining, one frame and 8 frames in flight (throughput mode). No target: figures for the note.
 
 Run: python benchmarks/bench_sim.py
 """
@@ -48,6 +51,35 @@ def systolic_32x32() -> Any:
     return base.model_copy(update={"id": "coral-edgetpu-32x32", "units": units})
 
 
+def four_core_hailo() -> Any:
+    base = load_profile("hailo-8")
+    units = [u.model_copy(update={"count": 4, "macs_per_cycle": {k: v / 4 for k, v in u.macs_per_cycle.items()},
+                                  "elementwise_ops_per_cycle": {k: v / 4 for k, v in
+                                                                u.elementwise_ops_per_cycle.items()}})
+             if u.name == "npu" else u for u in base.units]
+    return base.model_copy(update={"id": "hailo-8-4core", "units": units})
+
+
+def multicore(graph: Graph) -> dict[str, Any]:
+    prof = four_core_hailo()
+    rt, version = resolve_runtime(prof, None)
+    assert rt is not None
+    variants = {"as_shipped": rt,
+                "inter_op": rt.model_copy(update={"inter_op_parallel": True}),
+                "inter_op_pipelined": rt.model_copy(update={"inter_op_parallel": True, "layer_pipelining": True})}
+    out: dict[str, Any] = {"profile": prof.id, "model": graph.name}
+    for label, runtime in variants.items():
+        schedule = build_schedule(graph, prof, runtime, version)
+        for frames in (1, 8):
+            t0 = time.perf_counter()
+            result = simulate_schedule(schedule, prof, frames=frames)
+            est = to_estimate(schedule, prof, result)
+            out[f"{label}_frames{frames}"] = {
+                "latency_ms": est.latency_s * 1e3, "throughput_inf_per_s": result.throughput_inf_per_s,
+                "simulation_s": time.perf_counter() - t0}
+    return out
+
+
 def run(graph: Graph, profile_id: str | None, profile: Any = None) -> dict[str, Any]:
     best: dict[str, float] = {}
     out: dict[str, Any] = {}
@@ -85,10 +117,13 @@ def main() -> None:
     a.update(target_s=1.0, model_prep_s=mbv2_prep)
     b = run(r18, None, systolic_32x32())
     b.update(target_s=2.0, model_prep_s=r18_prep)
+    sq, _ = int8_model("squeezenet")
+    c = multicore(sq)
     report = {
         "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(), "platform": platform.platform()},
         "mobilenet_v2_224_ethos_u55_128": a,
         "resnet18_systolic_32x32": b,
+        "squeezenet_hailo8_4core": c,
     }
     out = ROOT / "benchmarks" / "results" / "sim.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -99,6 +134,10 @@ def main() -> None:
         secs = r[f"seconds_best_of_{REPEATS}"]
         print(f"{key}: {secs['total_s']:.3f} s (target {r['target_s']} s), {r['tiles']} tiles, "
               f"event {r['latency_ms_event']:.3f} ms vs analytic {r['latency_ms_analytic']:.3f} ms")
+    for label, v in c.items():
+        if isinstance(v, dict):
+            print(f"squeezenet hailo-8 4-core {label}: {v['latency_ms']:.3f} ms, "
+                  f"{v['throughput_inf_per_s']:.1f} inf/s, simulated in {v['simulation_s']:.3f} s")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ def _add_transform_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--calib", help=".npy calibration inputs (default: seeded synthetic inputs)")
     g.add_argument("--prune", help="0.5 (magnitude, per layer), global:0.5, 2:4 (N:M), channels:0.3 (structured)")
     g.add_argument("--fuse", action=argparse.BooleanOptionalAction, default=True,
-                   help="fold BatchNorm and activations into conv/FC (default: on)")
+                   help="fold BatchNorm and activations into conv/FC, and residual ADDs into the conv where the "
+                        "unit's runtime fuses them (default: on)")
     g.add_argument("--compress", choices=["none", "int4", "huffman"],
                    help="weight storage: int4 packs two 4-bit weights per byte (default), none keeps one per byte, "
                         "huffman entropy-codes the weight bytes (decoder throughput modelled)")
@@ -109,7 +110,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     graph = load_model(args.model, input_shape=shape)
     graph, transform_info = _transform(graph, args)
     runtime, version = resolve_runtime(profile, args.runtime)
-    schedule = build_schedule(graph, profile, runtime, version)
+    schedule = build_schedule(graph, profile, runtime, version, fuse_residual_add=args.fuse)
+    if args.fuse and getattr(runtime, "fused_residual_add", False):
+        from edgesim.passes.fusion import record_scheduled_fusions
+
+        # Residual ADDs fuse at mapping time (only where the unit's runtime can); the summary compares plans.
+        unfused = build_schedule(graph, profile, runtime, version, fuse_residual_add=False)
+        record_scheduled_fusions(transform_info.setdefault("fusion", {}), unfused.plans, schedule.plans)
     mode = "analytic" if args.fast else "event"
     events = None
     extra: dict[str, Any] = dict(transform_info)
@@ -126,10 +133,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         from edgesim.sim import TraceRecorder, simulate_schedule, to_estimate, utilisation, write_chrome_trace
 
         recorder = TraceRecorder()
-        result = simulate_schedule(schedule, profile, recorder)
+        result = simulate_schedule(schedule, profile, recorder, args.frames)
         est = to_estimate(schedule, profile, result)
         events = recorder.events
         extra["utilisation"] = utilisation(events, result.makespan_s)
+        extra["throughput_inf_per_s"] = result.throughput_inf_per_s
         from edgesim.sim.power import power_summary
 
         power = power_summary(schedule, profile, result)
@@ -346,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--all-layers", action="store_true", help="print every layer, not the first 60")
     run.add_argument("--fast", action="store_true", help="analytic cost model instead of the event engine")
     run.add_argument("--trace", help="write a Chrome trace-event JSON (opens in Perfetto) of units and DMA")
+    run.add_argument("--frames", type=int, default=1,
+                     help="event engine: queue N inferences at once and report throughput_inf_per_s")
     _add_transform_args(run)
     add_plot_arguments(run)
     run.set_defaults(func=cmd_run)

@@ -66,7 +66,12 @@ def layer_energy(plan: OpPlan, profile: Any, latency_s: float, scale: float) -> 
     e = profile.energy
     unit = profile.unit(plan.unit)
     if unit.active_energy_pj_per_cycle is not None:
-        compute_pj = plan.compute_cycles * unit.count * unit.active_energy_pj_per_cycle
+        busy_cycles = plan.compute_cycles
+        if profile.kind.value == "mcu":
+            # An MCU draws its run current on every clock of the op (no clock gating of a stalled in-order core):
+            # the cycles it waits on flash and the runtime's per-op overhead cost as much as compute cycles.
+            busy_cycles = max(plan.compute_cycles, latency_s * plan.unit_clock_hz)
+        compute_pj = busy_cycles * unit.count * unit.active_energy_pj_per_cycle
     else:
         compute_pj = plan.macs * lookup_precision(e.mac_energy_pj, plan.precision)
         compute_pj += plan.elementwise_ops * lookup_precision(e.elementwise_energy_pj_per_op, plan.precision)

@@ -23,6 +23,7 @@ from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpKind
 from edgesim.ir.tensor import QuantParams, Tensor
 from edgesim.mapping.systolic import DATAFLOWS, SystolicLayer
+from edgesim.mapping.systolic_memory import CALC_BW_WORDS_PER_CYCLE, SCALESIM_SRAMS
 
 if TYPE_CHECKING:
     from edgesim.hw.schema import HardwareProfile
@@ -274,7 +275,9 @@ def config_to_profile_dict(cfg: ScaleSimConfig) -> dict[str, Any]:
     clock_mhz = 1000.0  # SCALE-Sim counts cycles; 1 GHz makes microseconds = kilocycles.
     wb = cfg.word_bytes
     # In CALC mode SCALE-Sim sizes the interface to the demand; a wide port stands in for "never the limit".
-    dram_bw_bytes = (cfg.bandwidth_words_per_cycle if cfg.bw_mode == "USER" else 1024.0) * wb
+    dram_bw_bytes = (cfg.bandwidth_words_per_cycle if cfg.bw_mode == "USER" else CALC_BW_WORDS_PER_CYCLE) * wb
+    # SCALE-Sim reads ifmap and filter through two ports of that bandwidth each; one DRAM read port carries both.
+    dram_read_bw_bytes = 2 * dram_bw_bytes
     sram_bw_bytes = float(max(cfg.array_rows, cfg.array_cols) * wb)
     sram = {"kind": "sram", "latency_cycles": 1, "read_energy_pj_per_byte": 1.0, "write_energy_pj_per_byte": 1.0}
     return {
@@ -291,17 +294,17 @@ def config_to_profile_dict(cfg: ScaleSimConfig) -> dict[str, Any]:
             "macs_per_cycle": {"int8": float(cfg.array_rows * cfg.array_cols)},
             "elementwise_ops_per_cycle": {"int8": float(cfg.array_cols)},
             "supported_ops": "all",
-            "memories": ["ifmap_sram", "filter_sram", "ofmap_sram", "dram"],
+            "memories": [*SCALESIM_SRAMS, "dram"],
             "systolic": {"rows": cfg.array_rows, "cols": cfg.array_cols, "dataflow": cfg.dataflow},
         }],
         "memories": [
-            {"name": "ifmap_sram", "size_bytes": cfg.ifmap_sram_bytes, "read_bw_bytes_per_cycle": sram_bw_bytes,
+            {"name": SCALESIM_SRAMS[0], "size_bytes": cfg.ifmap_sram_bytes, "read_bw_bytes_per_cycle": sram_bw_bytes,
              "write_bw_bytes_per_cycle": sram_bw_bytes, **sram},
-            {"name": "filter_sram", "size_bytes": cfg.filter_sram_bytes,
+            {"name": SCALESIM_SRAMS[1], "size_bytes": cfg.filter_sram_bytes,
              "read_bw_bytes_per_cycle": sram_bw_bytes, "write_bw_bytes_per_cycle": sram_bw_bytes, **sram},
-            {"name": "ofmap_sram", "size_bytes": cfg.ofmap_sram_bytes, "read_bw_bytes_per_cycle": sram_bw_bytes,
+            {"name": SCALESIM_SRAMS[2], "size_bytes": cfg.ofmap_sram_bytes, "read_bw_bytes_per_cycle": sram_bw_bytes,
              "write_bw_bytes_per_cycle": sram_bw_bytes, **sram},
-            {"name": "dram", "kind": "dram", "size_bytes": 1 << 32, "read_bw_bytes_per_cycle": dram_bw_bytes,
+            {"name": "dram", "kind": "dram", "size_bytes": 1 << 32, "read_bw_bytes_per_cycle": dram_read_bw_bytes,
              "write_bw_bytes_per_cycle": dram_bw_bytes, "latency_cycles": 0,
              "read_energy_pj_per_byte": 100.0, "write_energy_pj_per_byte": 100.0},
         ],

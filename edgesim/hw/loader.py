@@ -165,6 +165,16 @@ def _version_key(v: str) -> tuple[int, ...]:
     return tuple(int(x) for x in re.findall(r"\d+", v)) or (0,)
 
 
+def _same_version(a: str, b: str) -> bool:
+    """'9.0' and '9.0.0' are one release; trailing zero components do not make a version different."""
+    ka, kb = list(_version_key(a)), list(_version_key(b))
+    while len(ka) > 1 and ka[-1] == 0:
+        ka.pop()
+    while len(kb) > 1 and kb[-1] == 0:
+        kb.pop()
+    return ka == kb
+
+
 def _nearest_version(runtime: RuntimeProfile, wanted: str) -> RuntimeVersion:
     target = _version_key(wanted)
     width = max(len(target), *(len(_version_key(v.version)) for v in runtime.versions))
@@ -197,6 +207,8 @@ def load_runtime(spec: str) -> tuple[RuntimeProfile, RuntimeVersion]:
     if not re.search(r"\d", wanted):
         raise ProfileError(f"runtime '{rid}' has no version '{wanted}'; known: {', '.join(names)}")
     chosen = _nearest_version(runtime, wanted)
+    if _same_version(chosen.version, wanted):
+        return runtime, chosen  # '9.0' names release 9.0.0: nothing to warn about
     print(
         f"edgesim: runtime {rid} version {wanted} is not modelled; using nearest {chosen.version}",
         file=sys.stderr,

@@ -66,12 +66,33 @@ class ChipKind(StrEnum):
 
 
 _OP_NAMES = frozenset(k.value for k in OpKind)
+# Kernel variants an engine runs with different code: a 1x1 convolution is a plain matrix multiply (no im2col
+# gather), the fast path of CMSIS-NN-style engines. Looked up before the op kind itself.
+POINTWISE_CONV = "CONV2D_1X1"
+_KERNEL_KEYS = _OP_NAMES | {POINTWISE_CONV}
 
 
 class SystolicSpec(_Frozen):
     rows: int = Field(gt=0)
     cols: int = Field(gt=0)
     dataflow: Dataflow
+
+
+class MacBlockSpec(_Frozen):
+    """How a block-based MAC array (Arm Ethos-U: Vela's architecture_features.py) steps through a layer: it
+    computes one output micro-block (rows x cols x channels) per step, so layers are rounded up to whole
+    micro-blocks and whole input-channel blocks; depthwise layers, with no input channels to reduce over, cover a
+    few kernel positions per step instead."""
+
+    ofm_ublock_hwc: tuple[int, int, int]  # output rows x cols x channels of one micro-block
+    ifm_block_depth: int = Field(gt=0)  # input channels one depth-first step reduces over
+    ifm_ublock_depth: int = Field(gt=0)  # input channels of one part-kernel-first step (small-C_in layers)
+    cycles_per_step: float = Field(gt=0)  # cycles per micro-block per kernel position per input block
+    kernel_positions_per_step: int = Field(gt=0)  # kernel positions a depthwise / part-kernel step covers
+    # A step lasts at least this long however few micro-blocks the output has (Vela's cycles_wb: loading the
+    # weights of one micro-block's output channels); it dominates small maps and fully-connected layers.
+    min_cycles_per_step: float = Field(default=0.0, ge=0)
+    output_elements_per_cycle: float = Field(gt=0)  # output stage: requantise + activation
 
 
 class ComputeUnit(_Frozen):
@@ -90,10 +111,16 @@ class ComputeUnit(_Frozen):
     # None = no limit. The mapper falls back to the host unit when an op exceeds them.
     max_kernel_hw: tuple[int, int] | None = None
     max_stride: int | None = Field(default=None, ge=1)
+    # Block-stepping model of a mac_array NPU (Ethos-U); None = MACs / peak rate.
+    mac_block: MacBlockSpec | None = None
     # Application cores burn roughly the same power per busy cycle whatever the precision or kernel efficiency
     # (fetch, decode, rename, caches dominate the datapath). When set, compute energy = busy cycles x count x this
     # (at the nominal voltage) instead of MACs x energy per MAC. None = charge per operation (MCUs, NPUs).
     active_energy_pj_per_cycle: float | None = Field(default=None, gt=0)
+    # Fraction of peak a core reaches with the same kernel code, relative to the single-issue Cortex-M4 that
+    # runtime kernel efficiencies are referred to: a dual-issue Cortex-M7 pairs each SMLAD with its operand load,
+    # a Cortex-M33 has a shorter pipeline. Multiplies the runtime's kernel efficiency on this unit; 1.0 = M4-like.
+    kernel_efficiency_scale: float = Field(default=1.0, gt=0, le=4.0)
 
     @field_validator("macs_per_cycle", "elementwise_ops_per_cycle")
     @classmethod
@@ -140,6 +167,9 @@ class MemoryLevel(_Frozen):
     latency_cycles: float = Field(ge=0)
     read_energy_pj_per_byte: float = Field(ge=0)
     write_energy_pj_per_byte: float = Field(ge=0)
+    # Bytes one access moves (vela.ini <memory>_burst_length): a DMA reading shorter contiguous runs still pays
+    # whole bursts. None = no burst granularity modelled.
+    burst_bytes: int | None = Field(default=None, gt=0)
 
     def _clock_hz(self, profile_clock_mhz: float) -> float:
         return (self.clock_mhz if self.clock_mhz is not None else profile_clock_mhz) * 1e6
@@ -389,6 +419,37 @@ class RuntimeVersion(_Frozen):
     efficiency_scale: float = Field(gt=0)
     overhead_scale: float = Field(gt=0)
     note: str | None = None
+    # Releases speed op types up unequally (X-CUBE-AI 8.1 rewrote depthwise, 9.0 conv): per-op-kind multipliers
+    # on top of efficiency_scale; kinds not listed use 1.0.
+    op_efficiency_scale: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("op_efficiency_scale")
+    @classmethod
+    def _op_scales(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, scale in v.items():
+            if k not in _KERNEL_KEYS:
+                raise ValueError(f"'{k}' is not an op kind; known: {sorted(_KERNEL_KEYS)}")
+            if not 0 < scale < math.inf:
+                raise ValueError(f"'{k}' scale must be positive, got {scale}")
+        return v
+
+    def scale_for(self, op_name: str) -> float:
+        """Efficiency multiplier of this release for one op kind."""
+        scales = self.op_efficiency_scale
+        if op_name == POINTWISE_CONV and op_name not in scales:
+            op_name = OpKind.CONV2D.value
+        return self.efficiency_scale * scales.get(op_name, 1.0)
+
+
+def _check_efficiency_table(v: dict[str, float]) -> dict[str, float]:
+    if "default" not in v:
+        raise ValueError("needs a 'default' entry")
+    for k, eff in v.items():
+        if k != "default" and k not in _KERNEL_KEYS:
+            raise ValueError(f"'{k}' is not an op kind; known: {sorted(_KERNEL_KEYS)}")
+        if not 0 < eff <= 1:
+            raise ValueError(f"'{k}' efficiency must be in (0, 1], got {eff}")
+    return v
 
 
 class RuntimeProfile(_Frozen):
@@ -400,24 +461,41 @@ class RuntimeProfile(_Frozen):
     per_op_overhead_cycles: float = Field(ge=0)
     per_inference_overhead_cycles: float = Field(ge=0)
     fused_activations: bool
+    # The engine adds a residual (a same-shaped earlier tensor) in the conv/FC output stage, so the conv output
+    # is never written and read back by a separate ADD (TensorRT's conv + elementwise-sum fusion).
+    fused_residual_add: bool = False
     weights_in: MemoryKind | None = None
     activations_in: MemoryKind | None = None
     applies_to: list[UnitKind] = Field(min_length=1)
+    # Kernels the chip vendor wrote for an accelerator the runtime drives (Silicon Labs' MVP programs inside
+    # TFLM): efficiency per op kind as a fraction of that unit's peak, by unit kind. kernel_efficiency (the
+    # CPU kernels') is used for unit kinds not listed here.
+    unit_kernel_efficiency: dict[UnitKind, dict[str, float]] = Field(default_factory=dict)
     # Lossless weight compression the engine applies when it packs weights for its units (Vela's weight encoder):
-    # stored bytes / raw bytes. None = weights are stored raw.
+    # stored bytes / raw bytes for weights whose values are unknown; known int8 weights are entropy-coded instead
+    # (edgesim.mapping.mapper._entropy_coded_ratio). None = weights are stored raw.
     weight_compression_ratio: float | None = Field(default=None, gt=0, le=1)
+    # Independent ops run on different cores of a multi-core unit at once (ONNX Runtime's ORT_PARALLEL execution
+    # mode, RKNN/Hailo assigning layers to cores). False = one op at a time split over all cores, as TFLite's
+    # interpreter does (its threads parallelise inside an op).
+    inter_op_parallel: bool = False
+    # Layer pipelining: a consumer on another unit/core starts on a row band once its producer has written the
+    # rows it reads (halo = kernel rows - stride). Hailo's dataflow architecture streams layer to layer
+    # (hailo.ai, "Hailo-8 dataflow architecture" whitepaper); Vela's cascading runs convs on row stripes
+    # (developer.arm.com, Ethos-U Vela "cascading"). False = a consumer waits for its whole producer.
+    layer_pipelining: bool = False
     sources: list[str] = Field(default_factory=list)
 
     @field_validator("kernel_efficiency")
     @classmethod
     def _efficiencies(cls, v: dict[str, float]) -> dict[str, float]:
-        if "default" not in v:
-            raise ValueError("needs a 'default' entry")
-        for k, eff in v.items():
-            if k != "default" and k not in _OP_NAMES:
-                raise ValueError(f"'{k}' is not an op kind; known: {sorted(_OP_NAMES)}")
-            if not 0 < eff <= 1:
-                raise ValueError(f"'{k}' efficiency must be in (0, 1], got {eff}")
+        return _check_efficiency_table(v)
+
+    @field_validator("unit_kernel_efficiency")
+    @classmethod
+    def _unit_efficiencies(cls, v: dict[UnitKind, dict[str, float]]) -> dict[UnitKind, dict[str, float]]:
+        for table in v.values():
+            _check_efficiency_table(table)
         return v
 
     @model_validator(mode="after")
@@ -428,6 +506,18 @@ class RuntimeProfile(_Frozen):
         if self.default_version not in names:
             raise ValueError(f"default_version '{self.default_version}' is not one of {names}")
         return self
+
+    def efficiency_for(self, key: str, unit_kind: UnitKind | str | None = None) -> float:
+        """Kernel efficiency of an op kind or kernel variant (CONV2D_1X1 falls back to CONV2D, then default) on
+        a unit of ``unit_kind`` (its vendor kernels if listed in unit_kernel_efficiency)."""
+        table = self.kernel_efficiency
+        if unit_kind is not None and UnitKind(unit_kind) in self.unit_kernel_efficiency:
+            table = self.unit_kernel_efficiency[UnitKind(unit_kind)]
+        if key in table:
+            return table[key]
+        if key == POINTWISE_CONV and OpKind.CONV2D.value in table:
+            return table[OpKind.CONV2D.value]
+        return table["default"]
 
     def version(self, name: str) -> RuntimeVersion:
         for v in self.versions:

@@ -2,6 +2,9 @@
 # (Numba kernels mix numpy fixed-width scalars with Python ints on purpose: the widths pick the C++ overflow.)
 """Numba MAC kernels: conv2d (grouped, covers depthwise), fully connected / matmul, with int4 packed variants.
 
+Ungrouped convolutions (im2col) and fully connected layers run on the exact packed GEMM of ``gemm.py`` and are
+requantised afterwards; grouped/depthwise convolutions, which have no useful GEMM form, keep the direct loop.
+
 Semantics follow TFLite's reference_integer_ops (ConvPerChannel, DepthwiseConvPerChannel, FullyConnected):
 int32 accumulation of (x + input_offset) * (w + weight_offset), + bias, per-channel MultiplyByQuantizedMultiplier,
 + output zero point, clamp to the fused activation range. Out-of-image taps are skipped, which equals padding
@@ -13,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from edgesim.errors import ShapeError
+from edgesim.kernels import gemm
 from edgesim.kernels.requant import multiply_by_quantized_multiplier
 
 
@@ -55,13 +60,37 @@ def _conv_channel(
                 out[b, oy, ox, oc] = v
 
 
-@njit(cache=True)
+def _conv2d_gemm(
+    x: np.ndarray, w: np.ndarray, bias: np.ndarray, in_zp: int, mult: np.ndarray, shift: np.ndarray,
+    out_zp: int, stride: tuple[int, int], dilation: tuple[int, int], pad_tl: tuple[int, int],
+    out_hw: tuple[int, int], act: tuple[int, int], single_rounding: bool,
+) -> np.ndarray:
+    n_out, kh, kw, ig = w.shape
+    pw = gemm.pack_weights_nk(np.ascontiguousarray(w, dtype=np.int8).reshape(n_out, kh * kw * ig))
+    rq = gemm.Requant(mult, shift, out_zp, act, single_rounding)
+    y = gemm.conv2d_acc(x, pw, (kh, kw), in_zp, stride, dilation, pad_tl, out_hw, col_add=bias, requant=rq)
+    return y.reshape(x.shape[0], out_hw[0], out_hw[1], n_out)
+
+
 def conv2d_int8(
     x: np.ndarray, w: np.ndarray, bias: np.ndarray, in_zp: int, mult: np.ndarray, shift: np.ndarray,
     out_zp: int, stride: tuple[int, int], dilation: tuple[int, int], pad_tl: tuple[int, int],
     out_hw: tuple[int, int], groups: int, act: tuple[int, int], single_rounding: bool,
 ) -> np.ndarray:
     """x int8 NHWC, w int8 OHWI (I = C/groups), bias int32[O]; depthwise = groups C with O = C*multiplier."""
+    if groups == 1:
+        return _conv2d_gemm(x, w, bias, in_zp, mult, shift, out_zp, stride, dilation, pad_tl, out_hw, act,
+                            single_rounding)
+    return _conv2d_direct_int8(x, w, bias, in_zp, mult, shift, out_zp, stride, dilation, pad_tl, out_hw, groups,
+                               act, single_rounding)
+
+
+@njit(cache=True)
+def _conv2d_direct_int8(
+    x: np.ndarray, w: np.ndarray, bias: np.ndarray, in_zp: int, mult: np.ndarray, shift: np.ndarray,
+    out_zp: int, stride: tuple[int, int], dilation: tuple[int, int], pad_tl: tuple[int, int],
+    out_hw: tuple[int, int], groups: int, act: tuple[int, int], single_rounding: bool,
+) -> np.ndarray:
     n_out = w.shape[0]
     out = np.empty((x.shape[0], out_hw[0], out_hw[1], n_out), dtype=np.int8)
     per_group = n_out // groups
@@ -72,13 +101,27 @@ def conv2d_int8(
     return out
 
 
-@njit(cache=True)
 def conv2d_int4(
     x: np.ndarray, w_packed: np.ndarray, w_shape: tuple[int, int, int, int], bias: np.ndarray, in_zp: int,
     mult: np.ndarray, shift: np.ndarray, out_zp: int, stride: tuple[int, int], dilation: tuple[int, int],
     pad_tl: tuple[int, int], out_hw: tuple[int, int], groups: int, act: tuple[int, int], single_rounding: bool,
 ) -> np.ndarray:
-    """As conv2d_int8 with OHWI int4 weights packed two per byte; one output channel is unpacked at a time."""
+    """As conv2d_int8 with OHWI int4 weights packed two per byte (unpacked to int8 for the GEMM path)."""
+    if groups == 1:
+        w = unpack_int4(w_packed, int(np.prod(w_shape))).reshape(w_shape)
+        return _conv2d_gemm(x, w, bias, in_zp, mult, shift, out_zp, stride, dilation, pad_tl, out_hw, act,
+                            single_rounding)
+    return _conv2d_direct_int4(x, w_packed, w_shape, bias, in_zp, mult, shift, out_zp, stride, dilation, pad_tl,
+                               out_hw, groups, act, single_rounding)
+
+
+@njit(cache=True)
+def _conv2d_direct_int4(
+    x: np.ndarray, w_packed: np.ndarray, w_shape: tuple[int, int, int, int], bias: np.ndarray, in_zp: int,
+    mult: np.ndarray, shift: np.ndarray, out_zp: int, stride: tuple[int, int], dilation: tuple[int, int],
+    pad_tl: tuple[int, int], out_hw: tuple[int, int], groups: int, act: tuple[int, int], single_rounding: bool,
+) -> np.ndarray:
+    # grouped int4 conv: one output channel is unpacked at a time
     n_out, kh, kw, ig = w_shape
     out = np.empty((x.shape[0], out_hw[0], out_hw[1], n_out), dtype=np.int8)
     per_group = n_out // groups
@@ -93,47 +136,33 @@ def conv2d_int4(
     return out
 
 
-@njit(cache=True, inline="always")
-def _fc_row(
-    x: np.ndarray, w_row: np.ndarray, bias: int, in_off: int, w_off: int, mult: int, shift: int, out_zp: int,
-    act_min: int, act_max: int, single_rounding: bool, n: int, out: np.ndarray,
-) -> None:
-    for m in range(x.shape[0]):
-        acc = np.int32(0)
-        for k in range(x.shape[1]):
-            acc += (np.int32(x[m, k]) + in_off) * (np.int32(w_row[k]) + w_off)
-        acc += bias
-        v = multiply_by_quantized_multiplier(acc, mult, shift, single_rounding) + out_zp
-        out[m, n] = min(max(v, act_min), act_max)
-
-
-@njit(cache=True)
 def fully_connected_int8(
     x: np.ndarray, w: np.ndarray, bias: np.ndarray, in_zp: int, w_zp: int, mult: np.ndarray,
     shift: np.ndarray, out_zp: int, act: tuple[int, int], single_rounding: bool,
 ) -> np.ndarray:
-    """x int8 (M, K), w int8 (N, K), bias int32[N] -> int8 (M, N). Also serves batch matmul (bias zeros)."""
-    out = np.empty((x.shape[0], w.shape[0]), dtype=np.int8)
-    for n in range(w.shape[0]):
-        _fc_row(x, w[n], bias[n], -in_zp, -w_zp, mult[n], shift[n], out_zp, act[0], act[1], single_rounding, n,
-                out)
-    return out
+    """x int8 (M, K), w int8 (N, K), bias int32[N] -> int8 (M, N). Also serves batch matmul (bias zeros).
+
+    acc = sum_k (x - in_zp)(w - w_zp) + bias = GEMM(x - in_zp, w) + bias - w_zp * sum_k (x - in_zp), all int32.
+    """
+    x = np.ascontiguousarray(x, dtype=np.int8)
+    w = np.ascontiguousarray(w, dtype=np.int8)
+    if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1]:
+        raise ShapeError(f"fully connected input {x.shape} does not match weights {w.shape} (N, K)")
+    rows = None
+    if w_zp != 0:
+        rows = (-int(w_zp) * (x.astype(np.int64).sum(axis=1) - int(in_zp) * x.shape[1])).astype(np.int32)
+    rq = gemm.Requant(mult, shift, out_zp, act, single_rounding, rows)
+    return gemm.gemm_acc(x, gemm.pack_weights_nk(w), a_offset=-int(in_zp), col_add=bias, requant=rq)
 
 
-@njit(cache=True)
 def fully_connected_int4(
     x: np.ndarray, w_packed: np.ndarray, n_out: int, bias: np.ndarray, in_zp: int, w_zp: int,
     mult: np.ndarray, shift: np.ndarray, out_zp: int, act: tuple[int, int], single_rounding: bool,
 ) -> np.ndarray:
     """As fully_connected_int8 with (N, K) int4 weights packed two per byte, low nibble first."""
     k = x.shape[1]
-    out = np.empty((x.shape[0], n_out), dtype=np.int8)
-    buf = np.empty(k, dtype=np.int8)
-    for n in range(n_out):
-        _unpack_int4(w_packed, n * k, k, buf)
-        _fc_row(x, buf, bias[n], -in_zp, -w_zp, mult[n], shift[n], out_zp, act[0], act[1], single_rounding, n,
-                out)
-    return out
+    w = unpack_int4(w_packed, n_out * k).reshape(n_out, k)
+    return fully_connected_int8(x, w, bias, in_zp, w_zp, mult, shift, out_zp, act, single_rounding)
 
 
 def pack_int4(values: np.ndarray) -> np.ndarray:

@@ -9,14 +9,15 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from edgesim.errors import MappingError
-from edgesim.ir import attrs as A
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
 from edgesim.ir.work import NodeWork, node_work
 from edgesim.mapping.plan import OpPlan, Schedule
 from edgesim.mapping.sparsity import SparsityEffect, apply_to_work, sparsity_effect
-from edgesim.mapping.tiling import tile_op
+from edgesim.mapping.tiling import DMA_UNIT_KINDS, tile_op
 
 # Precisions an integer unit may use for a wider/narrower request, best first.
 _PRECISION_FALLBACK: dict[str, tuple[str, ...]] = {
@@ -69,63 +70,88 @@ def choose_unit(profile: Any, runtime: Any, node: Node, work: NodeWork) -> tuple
 
 
 def _systolic_cycles(unit: Any, graph: Graph, node: Node) -> float:
-    from edgesim.mapping.systolic import SystolicLayer, compute_cycles
+    from edgesim.mapping.systolic import compute_cycles
+    from edgesim.mapping.systolic_memory import systolic_layer
 
     spec = unit.systolic
-    rows, cols, flow = spec.rows, spec.cols, getattr(spec.dataflow, "value", spec.dataflow)
-    x = graph.tensors[node.inputs[0]]
+    layer, repeats = systolic_layer(graph, node)
+    return float(repeats * compute_cycles(layer, spec.rows, spec.cols,
+                                          getattr(spec.dataflow, "value", spec.dataflow)).compute_cycles)
+
+
+def kernel_key(node: Node) -> str:
+    """The runtime kernel-efficiency key of a node: its op kind, or CONV2D_1X1 for a pointwise convolution."""
+    if node.op is OpKind.CONV2D and tuple(node.attrs.kernel_hw) == (1, 1) and max(node.attrs.groups, 1) == 1:
+        return "CONV2D_1X1"
+    return node.op.value
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _mac_block_cycles(spec: Any, graph: Graph, node: Node, work: NodeWork) -> float:
+    """Datapath cycles of a MAC op on a block-stepping NPU (Ethos-U, as Vela's npu_performance.py estimates them):
+    whole output micro-blocks x kernel positions x input-channel blocks, or the output stage if that is slower."""
+    from edgesim.ir import attrs as A
+
+    uh, uw, ud = spec.ofm_ublock_hwc
     out = graph.tensors[node.outputs[0]]
-    if node.op in (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D):
+    if node.op in (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D) and len(out.shape) == 4:
         a: A.ConvAttrs = node.attrs
-        n = x.shape[0]
-        hx, wx = (x.shape[1], x.shape[2]) if a.layout is A.Layout.NHWC else (x.shape[2], x.shape[3])
-        c_in = x.shape[a.layout.channel_axis()]
-        c_out = out.shape[a.layout.channel_axis()]
-        kh = (a.kernel_hw[0] - 1) * a.dilation_hw[0] + 1
-        kw = (a.kernel_hw[1] - 1) * a.dilation_hw[1] + 1
-        ph, pw = hx + a.padding.top + a.padding.bottom, wx + a.padding.left + a.padding.right
-        if node.op is OpKind.DEPTHWISE_CONV2D:
-            # Each channel is an independent 1-channel convolution: the array maps channels onto columns.
-            layer = SystolicLayer(ph, pw, kh, kw, 1, c_out, a.stride_hw[0], a.stride_hw[1])
-            return float(n * compute_cycles(layer, rows, cols, flow).compute_cycles)
-        groups = max(a.groups, 1)
-        layer = SystolicLayer(ph, pw, kh, kw, c_in // groups, c_out // groups, a.stride_hw[0], a.stride_hw[1])
-        return float(n * groups * compute_cycles(layer, rows, cols, flow).compute_cycles)
-    if node.op is OpKind.FULLY_CONNECTED:
-        w = graph.tensors[node.inputs[1]]
-        k, n_out = w.shape[-1], w.shape[0]
-        m = out.num_elements // n_out
-        layer = SystolicLayer(1, m, 1, 1, k, n_out, 1, 1)
-        return float(compute_cycles(layer, rows, cols, flow).compute_cycles)
-    if node.op is OpKind.MATMUL:
-        ma: A.MatMulAttrs = node.attrs
-        k = x.shape[-2] if ma.transpose_a else x.shape[-1]
-        m, n_out = out.shape[-2], out.shape[-1]
-        batch = out.num_elements // (m * n_out)
-        layer = SystolicLayer(1, m, 1, 1, k, n_out, 1, 1)
-        return float(batch * compute_cycles(layer, rows, cols, flow).compute_cycles)
-    raise MappingError(f"{node.op.value} has no systolic mapping", node=node.name)
+        x = graph.tensors[node.inputs[0]]
+        hax, wax = a.layout.spatial_axes()
+        cax = a.layout.channel_axis()
+        n, oh, ow, oc = out.shape[0], out.shape[hax], out.shape[wax], out.shape[cax]
+        k = a.kernel_hw[0] * a.kernel_hw[1]
+        c_in = x.shape[cax] // max(a.groups, 1)
+        depthwise = node.op is OpKind.DEPTHWISE_CONV2D or (a.groups > 1 and c_in == 1)
+    else:
+        # FC / matmul: one output position per row, the reduction over the input features.
+        oc = out.shape[-1] if out.shape else 1
+        n, oh, ow = 1, max(1, out.num_elements // max(oc, 1)), 1
+        k, c_in, depthwise = 1, max(1, work.macs // max(out.num_elements, 1)), False
+    xy_blocks = _ceil(oh, uh) * _ceil(ow, uw)
+    if depthwise:
+        steps = _ceil(k, spec.kernel_positions_per_step)
+    else:
+        # Depth-first (every kernel position over ifm_block_depth channels) or, for few input channels,
+        # part-kernel-first (several kernel positions over ifm_ublock_depth channels): the compiler takes the faster.
+        steps = min(k * _ceil(c_in, spec.ifm_block_depth),
+                    _ceil(k, spec.kernel_positions_per_step) * _ceil(c_in, spec.ifm_ublock_depth))
+    dpu = n * _ceil(oc, ud) * steps * max(spec.min_cycles_per_step, spec.cycles_per_step * xy_blocks)
+    return float(max(dpu, out.num_elements / spec.output_elements_per_cycle))
 
 
-def _efficiency(runtime: Any, version: Any, op: OpKind) -> float:
+def _efficiency(runtime: Any, version: Any, node: Node, unit: Any = None) -> float:
     if runtime is None:
         return 1.0
-    eff = runtime.kernel_efficiency.get(op.value, runtime.kernel_efficiency["default"])
-    scale = version.efficiency_scale if version is not None else 1.0
-    return min(1.0, eff * scale)
+    key = kernel_key(node)
+    eff = runtime.efficiency_for(key, getattr(getattr(unit, "kind", None), "value", None))
+    scale = version.scale_for(key) if version is not None else 1.0
+    # The same kernel code runs closer to peak on a core that hides its loads (M7 dual issue): a chip property.
+    core = getattr(unit, "kernel_efficiency_scale", 1.0) if unit is not None else 1.0
+    return min(1.0, eff * scale * core)
 
 
 def compute_cycles(unit: Any, graph: Graph, node: Node, work: NodeWork, runtime: Any, version: Any) -> float:
     if node.op.op_class is OpClass.VIEW:
         return 0.0
-    eff = _efficiency(runtime, version, node.op)
+    eff = _efficiency(runtime, version, node, unit)
     if node.op.op_class is OpClass.MAC:
         if unit.kind.value == "systolic" and unit.systolic is not None:
             return _systolic_cycles(unit, graph, node) / eff
+        spec = getattr(unit, "mac_block", None)
+        if spec is not None and work.precision in ("int8", "int4"):
+            return _mac_block_cycles(spec, graph, node, work) / (unit.count * eff)
         rate = _rate(unit.macs_per_cycle, work.precision)
         assert rate is not None
         return work.macs / (rate[1] * unit.count * eff)
     if work.elementwise_ops == 0:
+        if unit.kind.value in DMA_UNIT_KINDS:
+            # An accelerator copies with its DMA engine (Vela and the Edge TPU compiler even have producers write
+            # straight into the concatenated slices): no datapath time, the op costs only its memory traffic.
+            return 0.0
         # Pure data movement (concat, pad, transpose): a copy, bounded by the memory system, one element per op.
         return work.output_elements / (unit.count * eff * 4.0)
     rate = _rate(unit.elementwise_ops_per_cycle, work.precision)
@@ -195,6 +221,25 @@ def _weight_memory(profile: Any, runtime: Any, unit: Any, model_weight_bytes: in
     return min(holding, key=lambda m: m.size_bytes).name if holding else name
 
 
+def _parameter_cache(profile: Any, unit: Any, w_mem: str, weight_bytes: int, cached: int) -> tuple[str, int]:
+    """(weight memory, bytes cached so far) for one op of an accelerator whose model overflows its on-chip weight
+    memory. The Edge TPU compiler fills the parameter cache layer by layer in execution order and streams only the
+    uncached rest over the host link each inference ("On-chip memory used for caching model parameters" / "Off-chip
+    memory used for streaming uncached model parameters"), so the first layers keep the on-chip placement."""
+    preferred = profile.placement.weights
+    if (unit.kind.value not in DMA_UNIT_KINDS or w_mem == preferred or preferred not in unit.memories
+            or not weight_bytes):
+        return w_mem, cached
+    pref = profile.memory(preferred)
+    if pref.kind.value not in ("sram", "tcm"):
+        return w_mem, cached
+    # The whole memory counts as cache: activations stream through in tiles (the Edge TPU's ~8 MB is documented as
+    # the parameter cache, coral.ai/docs/edgetpu/compiler/#parameter-data-caching).
+    if cached + weight_bytes <= pref.size_bytes:
+        return preferred, cached + weight_bytes
+    return w_mem, cached
+
+
 def _depends_on(graph: Graph, node: Node, view_sources: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
     """Producer ops of the node's inputs; a view is looked through to the ops that produced its input."""
     deps: list[str] = []
@@ -208,19 +253,52 @@ def _depends_on(graph: Graph, node: Node, view_sources: dict[str, tuple[str, ...
     return tuple(deps)
 
 
-def _engine_compression(effect: SparsityEffect, work: NodeWork, unit: Any, runtime: Any) -> SparsityEffect:
-    """Weights the runtime itself compresses for this unit (raw weights only: an explicit encoding wins)."""
+# Vela's weight stream carries, per output channel, a 40-bit bias, a 32-bit scale and a 6-bit shift packed in
+# 10 bytes (ethos-u-vela weight_compressor.py) in place of the int32 bias.
+_BIAS_SCALE_BYTES_PER_CHANNEL = 10
+
+
+def _entropy_coded_ratio(graph: Graph | None, node: Node | None) -> float | None:
+    """Stored / raw bytes of the node's constants when its 8-bit weights are entropy-coded (Vela's lossless
+    palette + Golomb-Rice encoder gets within ~10% of the order-0 entropy; zeros of pruned models cost ~1 bit) and
+    its biases become per-channel bias/scale records. None when the weight values are not known."""
+    if graph is None or node is None or len(node.inputs) < 2 or not node.inputs[1]:
+        return None
+    w = graph.tensors[node.inputs[1]]
+    if w.data is None or w.nbytes != w.num_elements or w.num_elements == 0:
+        return None
+    _, counts = np.unique(np.asarray(w.data).ravel(), return_counts=True)
+    p = counts / counts.sum()
+    stored = float(w.num_elements * -(p * np.log2(p)).sum() / 8.0)
+    raw = w.nbytes
+    for name in node.inputs[2:]:
+        b = graph.tensors[name] if name else None
+        if b is not None and b.is_const:
+            stored += b.num_elements * _BIAS_SCALE_BYTES_PER_CHANNEL
+            raw += b.nbytes
+    return stored / raw
+
+
+def _engine_compression(effect: SparsityEffect, work: NodeWork, unit: Any, runtime: Any,
+                        graph: Graph | None = None, node: Node | None = None) -> SparsityEffect:
+    """Weights the runtime itself compresses for this unit (raw weights only: an explicit encoding wins): the
+    entropy-coded size when the weight values are known, else the runtime's typical ratio."""
     ratio = getattr(runtime, "weight_compression_ratio", None) if runtime is not None else None
     if (ratio is None or work.stored_weight_bytes is not None or not work.macs
             or unit.kind.value not in {getattr(k, "value", k) for k in runtime.applies_to}):
         return effect
-    return replace(effect, weight_bytes=int(round(effect.weight_bytes * ratio)))
+    coded = _entropy_coded_ratio(graph, node)
+    return replace(effect, weight_bytes=int(round(effect.weight_bytes * (coded if coded is not None else ratio))))
 
 
 def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any = None,
-                   activation_zero_fractions: Mapping[str, float] | None = None) -> Schedule:
+                   activation_zero_fractions: Mapping[str, float] | None = None,
+                   fuse_residual_add: bool = True) -> Schedule:
     """Place, cost and tile every op. ``activation_zero_fractions`` (node -> measured fraction of zero input
-    activations, from the kernels) feeds units that skip zero activations."""
+    activations, from the kernels) feeds units that skip zero activations. ``fuse_residual_add``: merge conv/FC +
+    residual ADD pairs on units whose runtime declares ``fused_residual_add`` (edgesim.passes.fusion)."""
+    from edgesim.sim.pipeline import row_window  # the engine's row-streaming model; lazy: sim imports mapping
+
     peak, live_per_op = _live_activation_peak(graph)
     act_pref = profile.placement.activations
     host = profile.unit(profile.host_unit)
@@ -231,6 +309,7 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
     total_weights = 0
     works = {n.name: node_work(graph, n) for n in graph.nodes}
     model_weight_bytes = sum(apply_to_work(w, sparsity_effect(w, profile.host)).weight_bytes for w in works.values())
+    cached_weight_bytes = 0  # weights placed so far in an on-chip parameter cache (_parameter_cache)
     view_sources: dict[str, tuple[str, ...]] = {}
     for node in graph.nodes:
         work = works[node.name]
@@ -243,12 +322,18 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
         clock_hz = unit.effective_clock_mhz(profile.clock_mhz) * 1e6
         cycles = compute_cycles(unit, graph, node, work, runtime, version)
         effect = sparsity_effect(work, unit, (activation_zero_fractions or {}).get(node.name, 0.0))
-        effect = _engine_compression(effect, work, unit, runtime)
+        effect = _engine_compression(effect, work, unit, runtime, graph, node)
         cycles = max(cycles * effect.mac_scale, effect.decode_cycles)
         work = apply_to_work(work, effect)
         act_mem = _pick_memory(profile, unit, act_pref, live_per_op.get(node.name, peak))
         w_mem = _weight_memory(profile, runtime, unit, model_weight_bytes)
+        w_mem, cached_weight_bytes = _parameter_cache(profile, unit, w_mem, work.weight_bytes, cached_weight_bytes)
         tiling = tile_op(graph, node, unit, profile, work, cycles, act_mem, w_mem)
+        if unit.kind.value == "systolic" and node.op.op_class is OpClass.MAC:
+            from edgesim.mapping.systolic_memory import scalesim_tiling
+
+            # SCALE-Sim's memory system (three scratchpads): its per-fold DRAM traffic, re-fetches included.
+            tiling = scalesim_tiling(graph, node, unit, profile, cycles) or tiling
         total_weights += work.weight_bytes
         mem_traffic = tiling.traffic
         overhead = per_op_overhead_host * clock_hz / host_clock_hz
@@ -274,9 +359,17 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
                 local_memory=tiling.local_memory,
                 tile_shape=tiling.tile_shape,
                 loop_order=tiling.loop_order,
+                row_window=row_window(graph, node),
+                weight_memory=w_mem if work.weight_bytes else "",
                 notes=(effect.note,) if effect.note else (),
             )
         )
+    if fuse_residual_add and runtime is not None and getattr(runtime, "fused_residual_add", False):
+        from edgesim.passes.fusion import fuse_residual_plans
+
+        fusing = {u.name for u in profile.units if u.kind.value in runtime.applies_to}
+        plans = list(fuse_residual_plans(graph, plans, fusing, {u.name for u in profile.units
+                                                                if u.kind.value == "cpu"}))
     act_size = profile.memory(act_pref).size_bytes if act_pref else 0
     per_inf = (runtime.per_inference_overhead_cycles if runtime is not None else 0.0) * overhead_scale
     notes = []
@@ -301,6 +394,8 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
         activation_memory_bytes=act_size,
         weight_memory=profile.placement.weights,
         total_weight_bytes=total_weights,
+        inter_op_parallel=bool(getattr(runtime, "inter_op_parallel", False)),
+        layer_pipelining=bool(getattr(runtime, "layer_pipelining", False)),
         notes=tuple(notes),
     )
 

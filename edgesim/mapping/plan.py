@@ -47,6 +47,10 @@ class OpPlan:
     local_memory: str = ""  # on-chip memory the tiles are staged in ("" = untiled)
     tile_shape: tuple[int, int, int] = (0, 0, 0)  # (output rows, output channels, input channels) per tile
     loop_order: str = "whole"
+    # (output rows, kernel rows, stride rows, input rows) when the op's tiles are row bands of one feature map, so
+    # a consumer can stream from it (layer pipelining); zeros = it needs its whole input first.
+    row_window: tuple[int, int, int, int] = (0, 0, 0, 0)
+    weight_memory: str = ""  # where its weights are read from ("" = no weights)
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,10 @@ class Schedule:
     weight_memory: str
     total_weight_bytes: int
     notes: tuple[str, ...] = field(default=())
+    # Scheduling capabilities of the runtime (see RuntimeProfile): independent ops on different cores of a
+    # multi-core unit, and consumers streaming row bands from producers on another unit/core.
+    inter_op_parallel: bool = False
+    layer_pipelining: bool = False
 
     @property
     def fits_on_chip(self) -> bool:

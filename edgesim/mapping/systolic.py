@@ -10,7 +10,8 @@ the three GEMM dimensions onto the array and streams the third:
 
 SCALE-Sim pads partial folds to full array size in its demand matrices, so every fold takes the same number of
 cycles and the layer takes folds * cycles_per_fold - 1 (its last ofmap line is serviced one cycle before the
-matrix ends). Everything here is O(1) per layer; no demand matrices are built.
+matrix ends). Everything here is O(1) per layer; no demand matrices are built. The memory side (SRAM/DRAM
+traffic, stalls) is edgesim/mapping/systolic_memory.py.
 """
 
 from __future__ import annotations
@@ -195,94 +196,3 @@ def compute_cycles(layer: SystolicLayer, rows: int, cols: int, dataflow: str) ->
         sram_filter_reads=filter_reads,
         sram_ofmap_writes=ofmap_writes,
     )
-
-
-@dataclass(frozen=True)
-class SystolicMemory:
-    stall_cycles: int
-    total_cycles: int  # compute + stalls (SCALE-Sim's "total cycles", excluding the initial prefetch)
-    dram_ifmap_reads: int  # words
-    dram_filter_reads: int
-    dram_ofmap_writes: int
-
-
-def _round_up(n: int, step: int) -> int:
-    return _ceil_div(n, step) * step
-
-
-def memory_stalls(
-    layer: SystolicLayer,
-    rows: int,
-    cols: int,
-    dataflow: str,
-    ifmap_sram_bytes: int,
-    filter_sram_bytes: int,
-    ofmap_sram_bytes: int,
-    word_bytes: int,
-    dram_bw_words_per_cycle: float,
-    bw_mode: str = "USER",
-) -> SystolicMemory:
-    """Approximate SCALE-Sim's double-buffered scratchpads: DRAM traffic and stall cycles for one layer.
-
-    Model (an approximation of SCALE-Sim's line-by-line read buffers, checked against the shared v3 rows):
-    - ``bw_mode="CALC"``: SCALE-Sim sizes the interface bandwidth to the demand, so there are no stalls and
-      each operand element crosses DRAM once (ws/is ofmap partial sums once per row fold).
-    - ``bw_mode="USER"``: each read operand is fetched as SCALE-Sim's prefetch matrix (the im2col operand padded
-      to whole array folds) in half-SRAM blocks of bandwidth-wide lines. An operand whose valid elements fit in
-      the active half is fetched once; otherwise every element the folds demand beyond the first half costs a
-      new block. Each operand has its own DRAM port of ``dram_bw_words_per_cycle``; half of the initial fill is
-      hidden, the rest competes with compute, and the slowest port beyond compute time stalls the array.
-    Known gap: when an operand is re-read across folds and its prefetch ring is barely larger than the SRAM,
-    SCALE-Sim's circular active window thrashes and fetches 2-4x more than this model (os with col folds > 1,
-    ws with row folds > 1); see tests/golden/test_scalesim_golden.py for the measured error bounds.
-    """
-    comp = compute_cycles(layer, rows, cols, dataflow)
-    if word_bytes < 1 or dram_bw_words_per_cycle <= 0:
-        raise MappingError("word_bytes and dram_bw_words_per_cycle must be positive", field="bandwidth")
-    if bw_mode not in ("CALC", "USER"):
-        raise MappingError(f"bw_mode must be CALC or USER, got {bw_mode!r}", field="bw_mode")
-    sr, sc, t = layer.ofmap_px, layer.num_filters, layer.window
-    ofmap_dram = comp.sram_ofmap_writes if dataflow != "os" else layer.ofmap_elems
-    if bw_mode == "CALC":
-        return SystolicMemory(0, comp.compute_cycles, layer.ifmap_elems, layer.filter_elems, ofmap_dram)
-
-    bw_line = max(1, math.ceil(dram_bw_words_per_cycle))
-    if dataflow == "os":
-        ifmap_pf, ifmap_refetch = t * _round_up(sr, rows), comp.folds_col
-        filter_pf, filter_refetch = t * _round_up(sc, cols), comp.folds_row
-    elif dataflow == "ws":
-        ifmap_pf, ifmap_refetch = sr * _round_up(t, rows), comp.folds_col
-        filter_pf, filter_refetch = t * _round_up(sc, cols), 1
-    else:
-        ifmap_pf, ifmap_refetch = _round_up(t, rows) * _round_up(sr, cols), 1
-        filter_pf, filter_refetch = sc * _round_up(t, rows), comp.folds_col
-
-    def fetched(prefetch: int, valid: int, refetch: int, sram_bytes: int) -> tuple[int, int]:
-        """(DRAM words read, words of the initial fill) for one read buffer."""
-        total = max(1, sram_bytes // word_bytes)
-        half = max(1, math.ceil(total / 2))
-        block = _round_up(half, bw_line)  # SCALE-Sim requests whole bandwidth-wide lines
-        first = min(block, _round_up(prefetch, bw_line))
-        # SCALE-Sim tracks residency in sets of ~1% of the SRAM; an operand whose sets fit in the active half
-        # is never evicted, whatever the -1 padding of its prefetch matrix.
-        per_set = math.ceil(total / 100)
-        if math.ceil(valid / per_set) <= math.ceil(half / per_set):
-            return first, first
-        return first + _round_up(max(0, valid * refetch - half), block), first
-
-    if ofmap_dram > max(1, ofmap_sram_bytes // word_bytes) // 2:
-        # SCALE-Sim's write buffer, once it has drained more than its active half, counts one extra write on
-        # the final flush (matches every USER-mode reference row).
-        ofmap_dram += 1
-    dram_ifmap, ifmap_first = fetched(ifmap_pf, sr * t, ifmap_refetch, ifmap_sram_bytes)
-    dram_filter, filter_first = fetched(filter_pf, t * sc, filter_refetch, filter_sram_bytes)
-    # The initial fill happens before compute starts; what follows competes with compute. SCALE-Sim lets the
-    # array run on the half already resident while the next half streams in, which the reference rows fit best
-    # as half of the first fill being hidden.
-    transfer = [
-        max(0, dram_ifmap - ifmap_first // 2) / dram_bw_words_per_cycle,
-        max(0, dram_filter - filter_first // 2) / dram_bw_words_per_cycle,
-        ofmap_dram / dram_bw_words_per_cycle,
-    ]
-    stall = max(0, math.ceil(max(transfer)) - comp.compute_cycles)
-    return SystolicMemory(stall, comp.compute_cycles + stall, dram_ifmap, dram_filter, ofmap_dram)

@@ -186,8 +186,53 @@ def tile_op(graph: Graph, node: Node, unit: Any, profile: Any, work: NodeWork, c
     capacity = local.size_bytes
     buffers = 2 if dma else 1
     if node.op.op_class is OpClass.MAC and len(node.inputs) > 1 and node.inputs[1]:
-        return _tile_mac(graph, node, work, compute_cycles, act_mem, w_mem, local.name, capacity, buffers)
+        in_mem = _network_input_memory(graph, node, unit, profile, act_mem)
+        return _tile_mac(graph, node, work, compute_cycles, act_mem, w_mem, local.name, capacity, buffers,
+                         _input_burst_scale(graph, node, unit, profile.memory(in_mem)), in_mem)
     return _tile_rows(graph, node, work, compute_cycles, act_mem, w_mem, local.name, capacity, buffers)
+
+
+def _is_network_input(graph: Graph, name: str) -> bool:
+    """The tensor is a graph input, possibly seen through views (reshape, squeeze) that share its storage."""
+    for _ in range(len(graph.nodes) + 1):
+        if name in graph.inputs:
+            return True
+        producer = graph.producer(name)
+        if producer is None or producer.op.op_class is not OpClass.VIEW or not producer.inputs:
+            return False
+        name = producer.inputs[0]
+    return False
+
+
+def _network_input_memory(graph: Graph, node: Node, unit: Any, profile: Any, act_mem: str) -> str:
+    """Where a block-stepping NPU (mac_block) reads the network input from: ``placement.inputs`` when the unit
+    reaches it (Vela's Dedicated_Sram mode leaves the input tensor in DRAM and caches only intermediate feature
+    maps in SRAM), else the activation memory."""
+    wanted = profile.placement.inputs
+    if (getattr(unit, "mac_block", None) is None or not wanted or wanted not in unit.memories
+            or not node.inputs or not _is_network_input(graph, node.inputs[0])):
+        return act_mem
+    return str(wanted)
+
+
+def _input_burst_scale(graph: Graph, node: Node, unit: Any, memory: Any) -> float:
+    """Bytes a block-stepping NPU (mac_block) moves per input byte when it reads the network input. The input
+    stays in plain NHWC, so each DMA run is one pixel's channel block (Vela: min(32, C rounded up to 8) bytes for
+    8-bit) and a memory with longer bursts wastes the rest of each burst; intermediate tensors use the NPU's
+    brick format and read whole bursts."""
+    spec = getattr(unit, "mac_block", None)
+    burst = getattr(memory, "burst_bytes", None)
+    if spec is None or not burst or not _is_network_input(graph, node.inputs[0]):
+        return 1.0
+    if node.op not in (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D):
+        return 1.0
+    x = graph.tensors[node.inputs[0]]
+    if len(x.shape) != 4:
+        return 1.0
+    c_in = x.shape[node.attrs.layout.channel_axis()]
+    elem = max(1, x.nbytes // max(x.num_elements, 1))
+    run = min(spec.ifm_block_depth, math.ceil(c_in / spec.ifm_ublock_depth) * spec.ifm_ublock_depth) * elem
+    return burst / min(burst, run)
 
 
 def _traffic(t: dict[str, list[int]]) -> tuple[MemTraffic, ...]:
@@ -195,7 +240,8 @@ def _traffic(t: dict[str, list[int]]) -> tuple[MemTraffic, ...]:
 
 
 def _tile_mac(graph: Graph, node: Node, work: NodeWork, compute_cycles: float, act_mem: str, w_mem: str,
-              local: str, capacity: int, buffers: int) -> Tiling:
+              local: str, capacity: int, buffers: int, input_read_scale: float = 1.0,
+              input_mem: str | None = None) -> Tiling:
     s = _mac_shape(graph, node, work)
     best: tuple[int, int, int, int, str, int, int] | None = None  # (bytes, tiles, th, tc, order, in, w)
     tk_fit = 0
@@ -226,8 +272,10 @@ def _tile_mac(graph: Graph, node: Node, work: NodeWork, compute_cycles: float, a
             node=node.name,
         )
     _, tiles, th, tc, order, rd_in, rd_w = best
+    rd_in = int(round(rd_in * input_read_scale))
     traffic: dict[str, list[int]] = {}
-    _add(traffic, act_mem, rd_in, s.output_total)
+    _add(traffic, input_mem or act_mem, rd_in, 0)
+    _add(traffic, act_mem, 0, s.output_total)
     if s.weight_total:
         _add(traffic, w_mem, rd_w, 0)
     ws = _working_set(s, th, tc, tk_fit) * buffers

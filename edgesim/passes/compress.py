@@ -126,6 +126,8 @@ def _weight_tensors(graph: Graph) -> list[Tensor]:
     for n in graph.nodes:
         if n.op.op_class is OpClass.MAC:
             names.update(n.inputs[i] for i in n.op.info.weight_inputs if i < len(n.inputs) and n.inputs[i])
+            # MATMUL declares no weight position: an operand is a weight when it is constant.
+            names.update(i for i in n.inputs if i and graph.tensors[i].is_const)
     return [graph.tensors[k] for k in sorted(names) if graph.tensors[k].data is not None]
 
 

@@ -33,7 +33,7 @@ COMPRESSIONS = ("none", "int4", "huffman")
 class Options:
     quant: QuantSpec | None = None
     prune: PruneSpec | None = None
-    fuse: bool = True
+    fuse: bool = True  # graph-level BN/activation fusion; residual ADDs fuse at mapping time (mapper, per runtime)
     compress: str = "int4"  # "none", "int4" (pack int4 weights), "huffman" (Huffman-code weight bytes; packs int4)
     decode_bits_per_cycle: float = DEFAULT_DECODE_BITS_PER_CYCLE
 

@@ -26,7 +26,9 @@ from edgesim.passes.float_exec import qrange, run_float, synthetic_inputs
 PRESETS: dict[str, tuple[int, int]] = {  # name -> (weight bits, activation bits); 0 = keep float
     "int8": (8, 8), "w4a8": (4, 8), "w4a4": (4, 4), "int16": (8, 16), "fp16": (16, 16),
 }
-_WEIGHTED = (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D, OpKind.FULLY_CONNECTED, OpKind.CONV_TRANSPOSE2D)
+# MATMUL counts when its second operand is constant (TFLite BATCH_MATMUL, ONNX MatMul with a batched weight).
+_WEIGHTED = (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D, OpKind.FULLY_CONNECTED, OpKind.CONV_TRANSPOSE2D,
+             OpKind.MATMUL)
 CALIBRATION_METHODS = ("minmax", "percentile", "mse")
 
 
@@ -241,7 +243,12 @@ def quantize_weights(w: np.ndarray, bits: int, axis: int | None, symmetric: bool
 
 
 def weight_out_axis(node: Node, w: Tensor) -> int:
+    """The weight axis that indexes output channels/features (per-channel scales run along it)."""
     a = node.attrs
+    if node.op is OpKind.MATMUL and len(w.shape) >= 2:
+        # y = x @ B: B is (..., K, N), or (..., N, K) with transpose_b.
+        transposed = isinstance(a, A.MatMulAttrs) and a.transpose_b
+        return len(w.shape) - 2 if transposed else len(w.shape) - 1
     if node.op is OpKind.DEPTHWISE_CONV2D and isinstance(a, A.ConvAttrs) and a.layout is A.Layout.NHWC:
         return len(w.shape) - 1
     if node.op is OpKind.CONV_TRANSPOSE2D and isinstance(a, A.ConvAttrs) and a.layout is A.Layout.NCHW:
@@ -293,7 +300,8 @@ def quantize_graph(graph: Graph, spec: QuantSpec) -> Graph:
         w = graph.tensors[node.inputs[1]]
         if w.data is None or not w.dtype.is_float:
             continue
-        axis = weight_out_axis(node, w) if spec.per_channel else None
+        # A 1-D weight (matmul by a vector) has no output-feature axis: one scale for all of it.
+        axis = weight_out_axis(node, w) if spec.per_channel and len(w.shape) > 1 else None
         qw, wq = quantize_weights(w.data, p.weight_bits, axis, spec.symmetric_weights)
         wdtype = DType.INT4 if p.weight_bits == 4 else DType.INT8
         # Until the compression pass packs them, int4 weights sit one per byte (the container numpy uses).

@@ -58,6 +58,12 @@ def report_dict(est: Estimate, *, mode: str = "analytic", extra: dict[str, Any] 
     }
     if extra:
         out.update(extra)
+        # Residual ADDs fused at mapping time: show on the fused layer the activation bytes it no longer moves.
+        saved = {g["node"]: g["saved_bytes_by_memory"] for g in (extra.get("fusion") or {}).get("groups", [])
+                 if "saved_bytes_by_memory" in g}
+        for layer in out["layers"]:
+            if layer["name"] in saved:
+                layer["fusion_saved_bytes"] = saved[layer["name"]]
     return out
 
 

@@ -12,9 +12,9 @@ from edgesim.sim.trace import TraceEvent, Tracer, TraceRecorder, utilisation, wr
 
 
 def simulate(graph: Graph | str | Path, profile: Any, runtime: str | None = None,
-             trace_path: str | Path | None = None) -> tuple[Estimate, SimResult, list[TraceEvent]]:
+             trace_path: str | Path | None = None, frames: int = 1) -> tuple[Estimate, SimResult, list[TraceEvent]]:
     """Event-engine estimate of one inference: (estimate, raw timing, trace events); writes the Chrome trace
-    to ``trace_path`` when given."""
+    to ``trace_path`` when given. ``frames`` > 1 queues that many inferences (``SimResult.throughput_inf_per_s``)."""
     from edgesim.api import load_profile, resolve_runtime
     from edgesim.mapping.mapper import build_schedule
     from edgesim.models import load_model
@@ -24,7 +24,7 @@ def simulate(graph: Graph | str | Path, profile: Any, runtime: str | None = None
     rt, version = resolve_runtime(prof, runtime)
     schedule = build_schedule(g, prof, rt, version)
     recorder = TraceRecorder()
-    result = simulate_schedule(schedule, prof, recorder)
+    result = simulate_schedule(schedule, prof, recorder, frames)
     if trace_path is not None:
         write_chrome_trace(recorder.events, trace_path)
     return to_estimate(schedule, prof, result), result, recorder.events

@@ -2,22 +2,26 @@
 
 Time is integer picoseconds, so identical inputs give bit-identical results. Each unit runs its ops in schedule
 order and waits for the ops (on any unit) whose outputs it reads, so independent branches on an NPU and a CPU
-overlap; all units and DMA channels share one port per memory level, which is where contention comes from.
+overlap; all units, cores and DMA channels share one port per memory level, which is where contention comes from.
+What the runtime declares (Schedule.inter_op_parallel, .layer_pipelining) adds independent ops on different cores
+of one unit and consumers streaming row bands from their producers (unit.py, pipeline.py); ``frames`` queues
+several inferences at once for a throughput figure.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import simpy
 
 from edgesim.cost.analytic import dynamic_energy_scale, layer_energy
 from edgesim.cost.estimate import EnergyBreakdown, Estimate, LayerCost
-from edgesim.mapping.plan import Schedule
+from edgesim.errors import EdgesimError
+from edgesim.mapping.plan import OpPlan, Schedule
 from edgesim.sim.memory import PS_PER_S, MemoryPort
 from edgesim.sim.trace import Tracer
-from edgesim.sim.unit import STALL_CAUSE_BY_KIND, OpRecord, UnitProcess
+from edgesim.sim.unit import STALL_CAUSE_BY_KIND, OpRecord, Shared, UnitProcess
 
 STALL_CAUSES = ("dram", "sram", "flash", "compute", "dependency")
 
@@ -26,12 +30,13 @@ STALL_CAUSES = ("dram", "sram", "flash", "compute", "dependency")
 class OpTiming:
     node: str
     unit: str
-    start_s: float  # the unit was free for this op (dependency wait counts from here)
+    start_s: float  # the cores it got were free for this op (dependency wait counts from here)
     end_s: float
-    compute_cycles: float
+    compute_cycles: float  # on the cores it got: the plan's cycles x unit cores / cores used
     overhead_cycles: float
     stall_cycles: tuple[tuple[str, float], ...]  # (cause, unit cycles) for every cause in STALL_CAUSES
     stall_by_memory: tuple[tuple[str, float], ...] = ()  # (memory level, unit cycles): the memory stalls split
+    cores: tuple[int, ...] = (0,)  # which cores of its unit ran it
 
     @property
     def total_stall_cycles(self) -> float:
@@ -47,9 +52,13 @@ class OpTiming:
 
 @dataclass(frozen=True)
 class SimResult:
-    ops: tuple[OpTiming, ...]  # schedule order, views excluded
-    makespan_s: float
+    ops: tuple[OpTiming, ...]  # schedule order, views excluded (the first frame when several were simulated)
+    makespan_s: float  # one inference: the first frame's last op ends
     memory_busy_s: tuple[tuple[str, float], ...]
+    frames: int = 1
+    # Inferences per second with ``frames`` queued at once: frames / wall time until the last one ends (1 /
+    # latency for one frame); it approaches the steady state from below as frames grow, fill and drain included.
+    throughput_inf_per_s: float = 0.0
 
     def op(self, node: str) -> OpTiming:
         for o in self.ops:
@@ -58,13 +67,17 @@ class SimResult:
         raise KeyError(node)
 
 
-def _timing(rec: OpRecord, compute_cycles: float, overhead_cycles: float, kinds: dict[str, str]) -> OpTiming:
+def _timing(rec: OpRecord, node: str, compute_cycles: float, overhead_cycles: float,
+            kinds: dict[str, str]) -> OpTiming:
     hz = rec.clock_hz
     to_cycles = hz / PS_PER_S
-    # Compute is what the plan says; everything else the op spent after its overhead is a stall.
+    # Compute is what the plan says on the cores the op got; everything else it spent after its overhead is
+    # a stall: waiting for a producer's rows (dependency), else for memory.
     stall_ps = max(0, rec.end_ps - rec.exec_start_ps - rec.compute_ps)
     stalls = dict.fromkeys(STALL_CAUSES, 0.0)
-    stalls["dependency"] = (rec.start_ps - rec.unit_free_ps) * to_cycles
+    stream_ps = min(stall_ps, rec.stream_wait_ps)
+    stalls["dependency"] = (rec.start_ps - rec.unit_free_ps + stream_ps) * to_cycles
+    stall_ps -= stream_ps
     weights = {k: v for k, v in sorted(rec.mem_ps.items()) if v > 0}
     total_w = sum(weights.values())
     by_memory: dict[str, float] = {}
@@ -76,39 +89,69 @@ def _timing(rec: OpRecord, compute_cycles: float, overhead_cycles: float, kinds:
             stalls[STALL_CAUSE_BY_KIND.get(kinds[memory], "sram")] += share
     elif stall_ps:
         stalls["compute"] += stall_ps * to_cycles
-    return OpTiming(rec.node, rec.unit, rec.unit_free_ps / PS_PER_S, rec.end_ps / PS_PER_S, compute_cycles,
-                    overhead_cycles, tuple(stalls.items()), tuple(by_memory.items()))
+    return OpTiming(node, rec.unit, rec.unit_free_ps / PS_PER_S, rec.end_ps / PS_PER_S,
+                    compute_cycles * rec.core_scale, overhead_cycles, tuple(stalls.items()),
+                    tuple(by_memory.items()), rec.cores)
 
 
-def simulate_schedule(schedule: Schedule, profile: Any, tracer: Tracer | None = None) -> SimResult:
+def _frame_key(node: str, frame: int) -> str:
+    return node if frame == 0 else f"{node}#{frame}"
+
+
+def _frame_plans(plans: list[OpPlan], frames: int) -> list[OpPlan]:
+    """Every plan once per frame; frame f reads only frame f's producers."""
+    out = list(plans)
+    for f in range(1, frames):
+        out += [replace(p, node=_frame_key(p.node, f), depends_on=tuple(_frame_key(d, f) for d in p.depends_on))
+                for p in plans]
+    return out
+
+
+def simulate_schedule(schedule: Schedule, profile: Any, tracer: Tracer | None = None,
+                      frames: int = 1) -> SimResult:
+    """Run the schedule; with ``frames`` > 1, that many inferences are queued at once (throughput mode) and
+    overlap where units, cores and layer pipelining allow."""
+    if frames < 1:
+        raise EdgesimError(f"frames must be >= 1, got {frames}", field="frames")
     env = simpy.Environment()
     ports = {m.name: MemoryPort(env, m, profile.clock_mhz) for m in profile.memories}
     plans = [p for p in schedule.plans if p.unit != "-"]
-    done = {p.node: env.event() for p in plans}
-    records: dict[str, OpRecord] = {}
-    by_unit: dict[str, list[Any]] = {}
-    for p in plans:
+    all_plans = _frame_plans(plans, frames)
+    shared = Shared(env, ports, all_plans, {m.name: m.size_bytes for m in profile.memories},
+                    schedule.inter_op_parallel, schedule.layer_pipelining,
+                    {u.name: u.count for u in profile.units})
+    by_unit: dict[str, list[OpPlan]] = {}
+    for p in all_plans:
         by_unit.setdefault(p.unit, []).append(p)
+    units: list[UnitProcess] = []
     for name, unit_plans in by_unit.items():
-        unit = profile.unit(name)
-        proc = UnitProcess(env, unit, unit_plans[0].unit_clock_hz, unit_plans, ports, done, records)
+        proc = UnitProcess(env, profile.unit(name), unit_plans[0].unit_clock_hz, unit_plans, shared)
+        units.append(proc)
         env.process(proc.run())
     env.run()
-    missing = [p.node for p in plans if not done[p.node].triggered]
+    missing = [p.node for p in all_plans if not shared.done[p.node].triggered]
     if missing:
         raise RuntimeError(f"event engine deadlocked; ops never ran: {missing[:5]}")
+    records = shared.records
     kinds = {name: port.kind for name, port in ports.items()}
-    ops = tuple(_timing(records[p.node], p.compute_cycles, p.overhead_cycles, kinds) for p in plans)
-    makespan_ps = max((r.end_ps for r in records.values()), default=0)
+    ops = tuple(_timing(records[p.node], p.node, p.compute_cycles, p.overhead_cycles, kinds) for p in plans)
+    makespan_ps = max((records[p.node].end_ps for p in plans), default=0)
+    all_end_ps = max((r.end_ps for r in records.values()), default=0)
+    # The runtime's per-inference overhead (host side) is paid once per stream: the host queues the next frame
+    # while the units work, so it adds to the wall time but not per frame.
+    wall_s = all_end_ps / PS_PER_S + schedule.per_inference_overhead_cycles / schedule.host_clock_hz
+    throughput = frames / wall_s if wall_s > 0 else 0.0
     if tracer is not None:
-        for p in plans:
+        rows = {u.name: u for u in units}
+        for p in all_plans:
             r = records[p.node]
-            tracer.interval(p.unit, r.start_ps / PS_PER_S, r.end_ps / PS_PER_S, p.node)
+            for core in r.cores:
+                tracer.interval(rows[p.unit].core_label(core), r.start_ps / PS_PER_S, r.end_ps / PS_PER_S, p.node)
         for port in ports.values():
             for s, e, what in port.intervals:
                 tracer.interval(f"mem:{port.name}", s / PS_PER_S, e / PS_PER_S, what)
-    return SimResult(ops, makespan_ps / PS_PER_S,
-                     tuple((n, p.busy_ps / PS_PER_S) for n, p in ports.items()))
+    return SimResult(ops, makespan_ps / PS_PER_S, tuple((n, p.busy_ps / PS_PER_S) for n, p in ports.items()),
+                     frames, throughput)
 
 
 def _bound(t: OpTiming) -> str:

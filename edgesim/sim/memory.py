@@ -29,7 +29,8 @@ class MemoryPort:
         self.env = env
         self.name: str = level.name
         self.kind: str = level.kind.value
-        self.port = simpy.Resource(env, capacity=1)
+        # Demand transfers go before prefetches queued at the same time (lower number = served first).
+        self.port = simpy.PriorityResource(env, capacity=1)
         self.read_bps = float(level.read_bw_bytes_per_s(profile_clock_mhz))
         self.write_bps = float(level.write_bw_bytes_per_s(profile_clock_mhz))
         clock_hz = (level.clock_mhz if level.clock_mhz is not None else profile_clock_mhz) * 1e6
@@ -44,13 +45,14 @@ class MemoryPort:
         return ps
 
     def transfer(self, read_bytes: int, write_bytes: int, what: str, requests: int = 1,
-                 wait_latency: bool = True) -> Generator[Any, Any, None]:
+                 wait_latency: bool = True, priority: int = 0) -> Generator[Any, Any, None]:
         """Process: move the bytes through this port as ``requests`` back-to-back requests, each paying the
         access latency (an aggregated run of tiles stands for that many DMA requests). With
-        ``wait_latency=False`` the caller pays the latency itself (a DMA engine with requests in flight)."""
+        ``wait_latency=False`` the caller pays the latency itself (a DMA engine with requests in flight).
+        A ``priority`` above 0 (a speculative prefetch) waits while demand transfers are queued."""
         if not read_bytes and not write_bytes:
             return
-        with self.port.request() as req:
+        with self.port.request(priority=priority) as req:
             yield req
             start = now_ps(self.env)
             service = self.service_ps(read_bytes, write_bytes)

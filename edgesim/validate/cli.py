@@ -7,10 +7,16 @@ import sys
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from edgesim.validate.calibrate import leave_one_benchmark_out
+    from edgesim.validate.calibrate import leave_one_benchmark_out, leave_one_device_out
     from edgesim.validate.core import validate, write_json, write_plot
 
-    result = (leave_one_benchmark_out(args.reference) if args.lobo else validate(args.reference))
+    strict = getattr(args, "lobo_strict", False)
+    if getattr(args, "lodo", False):
+        result = leave_one_device_out(args.reference)
+    elif args.lobo or strict:
+        result = leave_one_benchmark_out(args.reference, refit_runtime=strict)
+    else:
+        result = validate(args.reference)
     print(result.table())
     if args.json:
         write_json(result, args.json)
@@ -40,6 +46,10 @@ def add_validate_parsers(subparsers: argparse._SubParsersAction) -> None:  # typ
     v.add_argument("--plot", default=None, help="write predicted vs measured (log-log) as PNG/SVG")
     v.add_argument("--lobo", action="store_true",
                    help="leave-one-benchmark-out: per device+runtime, calibrate on the other benchmarks first")
+    v.add_argument("--lobo-strict", action="store_true",
+                   help="--lobo, but first refit the runtime across devices without the held-out rows")
+    v.add_argument("--lodo", action="store_true",
+                   help="leave-one-device-out: refit each runtime without the device, predict its rows")
     v.set_defaults(func=cmd_validate)
     c = subparsers.add_parser("calibrate", help="fit a runtime's free parameters to your measurements")
     c.add_argument("measurements", help="CSV in the reference format (device, runtime, ..., latency_ms)")

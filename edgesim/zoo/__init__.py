@@ -28,6 +28,7 @@ _MODELS: dict[str, tuple[_Builder, tuple[int, int], int, int]] = {
     "resnet50": (cnn.resnet50, (224, 224), 1000, 3),
     "efficientnet_lite0": (cnn.efficientnet_lite0, (224, 224), 1000, 3),
     "squeezenet": (cnn.squeezenet, (224, 224), 1000, 3),
+    "squeezenet1_0": (cnn.squeezenet1_0, (224, 224), 1000, 3),
     "ds_cnn": (cnn.ds_cnn, (49, 10), 12, 1),
     "vit_tiny": (vit.vit_tiny, (224, 224), 1000, 3),
 }

@@ -228,6 +228,23 @@ def squeezenet(input_shape: Shape4, num_classes: int) -> Graph:
     return b.build([b.flatten(b.gap(x))])
 
 
+def squeezenet1_0(input_shape: Shape4, num_classes: int) -> Graph:
+    """SqueezeNet 1.0 (Iandola et al. 2016, Table 1): 7x7/2 96-channel stem, pools after fire4 and fire8; ~2.4x
+    the MACs of 1.1 at the same accuracy (torchvision squeezenet1_0)."""
+    b, x = _start("squeezenet1_0", input_shape)
+    x = b.act(b.conv(x, 96, 7, 2, bias=True, padding=A.Padding()), "relu")
+    x = b.maxpool(x, 3, 2, ceil_mode=True)
+    for sq, ex in ((16, 64), (16, 64), (32, 128)):
+        x = _fire(b, x, sq, ex)
+    x = b.maxpool(x, 3, 2, ceil_mode=True)
+    for sq, ex in ((32, 128), (48, 192), (48, 192), (64, 256)):
+        x = _fire(b, x, sq, ex)
+    x = b.maxpool(x, 3, 2, ceil_mode=True)
+    x = _fire(b, x, 64, 256)
+    x = b.act(b.conv(x, num_classes, 1, bias=True), "relu")
+    return b.build([b.flatten(b.gap(x))])
+
+
 # --- DS-CNN (MLPerf Tiny keyword spotting) -----------------------------------------------------------------------
 def ds_cnn(input_shape: Shape4, num_classes: int) -> Graph:
     """MLPerf Tiny KWS DS-CNN: 10x4/2 conv to 64 channels, four depthwise-separable blocks, softmax head."""

@@ -39,27 +39,60 @@ def test_every_reference_row_is_predicted(plain) -> None:  # type: ignore[no-unt
 
 def test_uncalibrated_profiles_pinned(plain) -> None:  # type: ignore[no-untyped-def]
     o = plain.overall
-    assert o.latency_median_ape <= 0.17  # 15.5% on 2026-11-25 (17.4% before TFLM drove the MVP)
-    assert o.latency_mape <= 0.31  # 28.0% (41.0% before)
-    assert o.latency_spearman is not None and o.latency_spearman >= 0.95  # 0.96
+    assert o.latency_median_ape <= 0.08  # 5.8% on 2026-11-25 (15.5% before core-class scales, 1x1-conv and
+    assert o.latency_mape <= 0.12  # 10.1%              per-release per-op factors, and the MVP's own kernels)
+    assert o.latency_spearman is not None and o.latency_spearman >= 0.97  # 0.99
     for b in plain.benchmarks:
-        assert b.latency_median_ape <= 0.21, b  # 12.0% .. 19.2%
-        # 0.83 (image_classification) .. 0.95; the x-cube-ai cross-device fit ranks the H7A3 rows too fast
-        assert b.latency_spearman is not None and b.latency_spearman >= 0.80, b
+        assert b.latency_mape <= 0.15, b  # 8.5% (anomaly_detection) .. 12.3% (visual_wake_words)
+        assert b.latency_median_ape <= 0.10, b  # 3.0% .. 8.3%
+        # the issue's ranking target, per benchmark across devices: 0.93 (image_classification) .. 0.97
+        assert b.latency_spearman is not None and b.latency_spearman >= 0.90, b
     assert o.energy_mape is not None and o.energy_mape <= 0.55  # 50.1% (72.5% before per-cycle MCU energy)
 
 
 def test_leave_one_benchmark_out_pinned(lobo) -> None:  # type: ignore[no-untyped-def]
     o = lobo.overall
     assert o.rows == 157
-    assert o.latency_median_ape <= 0.13  # 11.6% (14.6% before the x-cube-ai/TFLM changes)
-    assert o.latency_mape <= 0.21  # 19.4%
+    assert o.latency_median_ape <= 0.09  # 7.0% (11.6% before); the issue's target is 10%
+    assert o.latency_mape <= 0.13  # 11.3% (19.4% before); the issue's target is 15%
     assert o.latency_spearman is not None and o.latency_spearman >= 0.97  # 0.99
-    by = {b.benchmark: b for b in lobo.benchmarks}
-    assert by["keyword_spotting"].latency_median_ape <= 0.11  # 9.5%
     for b in lobo.benchmarks:
-        assert b.latency_mape <= 0.26, b  # worst: anomaly_detection 23.7%
-        assert b.latency_spearman is not None and b.latency_spearman >= 0.85, b  # 0.88 .. 0.97
+        assert b.latency_mape <= 0.17, b  # worst: visual_wake_words 14.3%
+        assert b.latency_spearman is not None and b.latency_spearman >= 0.90, b  # 0.94 .. 0.97
+
+
+def test_strict_leave_one_benchmark_out_pinned() -> None:
+    """LOBO with the runtime also refitted across devices without the held-out rows (the bundled runtime
+    profiles were fitted on this file, held-out rows included): the honest figure."""
+    if not REF.is_file() or not (SHARED / "models").is_dir():
+        pytest.skip("../shared reference data not present")
+    from edgesim.validate.calibrate import leave_one_benchmark_out
+
+    res = leave_one_benchmark_out(REF, refit_runtime=True)
+    o = res.overall
+    assert o.rows == 157 and not res.skipped
+    assert o.latency_median_ape <= 0.09  # 7.5% on 2026-11-25
+    assert o.latency_mape <= 0.15  # 13.0%
+    for b in res.benchmarks:
+        assert b.latency_mape <= 0.18, b  # worst: visual_wake_words 15.1%
+        assert b.latency_spearman is not None and b.latency_spearman >= 0.88, b  # 0.91 (IC) .. 0.97
+
+
+def test_leave_one_device_out_pinned() -> None:
+    """Runtimes refitted without the device, its rows predicted uncalibrated: how profiles carry over to a chip
+    they were not fitted on (rows of runtimes measured on one device only are skipped)."""
+    if not REF.is_file() or not (SHARED / "models").is_dir():
+        pytest.skip("../shared reference data not present")
+    from edgesim.validate.calibrate import leave_one_device_out
+
+    res = leave_one_device_out(REF)
+    o = res.overall
+    assert o.rows == 124 and len(res.skipped) == 33  # gapflow, leip, microtvm, onnc: one device each
+    assert o.latency_median_ape <= 0.09  # 7.4% on 2026-11-25
+    assert o.latency_mape <= 0.14  # 12.0%
+    for b in res.benchmarks:
+        assert b.latency_mape <= 0.18, b  # worst: visual_wake_words 15.5%
+        assert b.latency_spearman is not None and b.latency_spearman >= 0.90, b  # 0.95 .. 0.96
 
 
 EDGE = SHARED / "reference" / "edge_latency.csv"
@@ -73,24 +106,36 @@ def test_edge_latency_rows_pinned() -> None:
 
     res = validate(EDGE)
     assert not res.skipped, [s.error for s in res.skipped]
-    assert res.overall.rows >= 15  # 18 on 2026-11-25
-    assert res.overall.latency_median_ape <= 0.15  # 13.4% (20.9% before weights streamed past the 8 MB SRAM)
-    assert res.overall.latency_mape <= 0.32  # 29.4%: Hailo lite0, Coral SqueezeNet and one AGX row dominate
-    mnv1 = {b.benchmark: b for b in res.benchmarks}["mobilenet_v1"]
-    assert mnv1.latency_median_ape <= 0.10  # 8.5%
+    # 17 on 2026-11-25: the MLPerf MultiStream row (p99 of an 8-sample query) is not a batch-1 latency
+    assert res.overall.rows >= 15
+    assert res.overall.latency_median_ape <= 0.08  # 4.9% (13.4% before the Ethos-U/Edge TPU/Jetson fixes)
+    assert res.overall.latency_mape <= 0.12  # 8.5% (29.4% before); issue target 25%
+    by = {b.benchmark: b for b in res.benchmarks}
+    assert by["mobilenet_v1"].latency_median_ape <= 0.08  # 4.9%
+    assert by["squeezenet1_0"].latency_mape <= 0.10  # 2.0% (Coral's SqueezeNet is v1.0; +77% as v1.1)
+    # Coral ResNet-50 (25 MB of weights, 8 MB cached on chip, the rest streamed each inference): -9%
+    coral_r50 = [r for r in res.rows if r.device == "coral-edgetpu" and r.benchmark == "resnet50"]
+    assert coral_r50 and all(abs(r.latency_error or 1.0) <= 0.15 for r in coral_r50)
+    worst = max(abs(r.latency_error or 0.0) for r in res.rows)
+    assert worst <= 0.40  # Hailo-8 EfficientNet-Lite0 -34% (-73% before)
 
 
-# ethos-u-vela 5.2.0 `vela MODEL --accelerator-config A` (default system config Ethos_U55_High_End_Embedded,
-# 500 MHz, Shared_Sram), column inference_time of the summary CSV, in ms. Recorded 2026-11-25.
+# ethos-u-vela 5.2.0 `vela MODEL --accelerator-config A`, column inference_time of the summary CSV, in ms, recorded
+# 2026-11-25. U55: default system config Ethos_U55_High_End_Embedded (500 MHz, Shared_Sram). U65: the config the
+# ethos-u65-256 profile models, `--system-config Ethos_U65_High_End --memory-mode Dedicated_Sram` (1 GHz; Vela's
+# U65 default is Ethos_U65_Client_Server + Dedicated_Sram_384KB: 0.104 / 0.055 / 0.153 / 0.043 / 0.020 / 0.511).
 VELA_MS = {
-    "ethos-u55-128": {"pretrainedResnet_quant": 0.403, "kws_ref_model": 0.180, "vww_96_int8": 0.442,
-                      "ad01_int8": 0.402},
-    "ethos-u55-256": {"pretrainedResnet_quant": 0.284, "kws_ref_model": 0.117, "vww_96_int8": 0.323,
-                      "ad01_int8": 0.402},
+    "ethos-u55-128": {"pretrainedResnet_quant": 0.4035, "kws_ref_model": 0.1798, "vww_96_int8": 0.4417,
+                      "ad01_int8": 0.4024, "str_ww_ref_model": 0.1194, "pretrainedResnet_large_int8": 2.1820},
+    "ethos-u55-256": {"pretrainedResnet_quant": 0.2839, "kws_ref_model": 0.1167, "vww_96_int8": 0.3229,
+                      "ad01_int8": 0.4024, "str_ww_ref_model": 0.1140, "pretrainedResnet_large_int8": 1.4697},
+    "ethos-u65-256": {"pretrainedResnet_quant": 0.1134, "kws_ref_model": 0.0569, "vww_96_int8": 0.2461,
+                      "ad01_int8": 0.0582, "str_ww_ref_model": 0.0284, "pretrainedResnet_large_int8": 0.5424},
 }
-# Today's signed errors vs Vela (after modelling Vela's weight compression, ratio 0.73):
-# 128: -9%, -29%, +8%, +10%; 256: -8%, -15%, +42%, +10%. Bounds pin them.
-VELA_BOUND = {"pretrainedResnet_quant": 0.12, "kws_ref_model": 0.32, "vww_96_int8": 0.45, "ad01_int8": 0.13}
+# Today's signed errors vs Vela (block-stepping MAC model, entropy-coded weights, input bursts), same model order:
+# U55-128: +2%, -5%, -11%, -3%, +4%, -9%; U55-256: -4%, -2%, -12%, -3%, +6%, -11% (all within the issue's 20%);
+# U65-256: -8%, -14%, -10%, +8%, +3%, -18% (the network input read from DRAM in Dedicated_Sram mode: VWW was -55%).
+VELA_BOUND = {"ethos-u55-128": 0.15, "ethos-u55-256": 0.15, "ethos-u65-256": 0.21}
 
 
 @pytest.mark.parametrize("accel", sorted(VELA_MS))
@@ -102,4 +147,4 @@ def test_ethos_u55_against_vela_estimator(accel: str) -> None:
     for model, vela_ms in VELA_MS[accel].items():
         est = estimate(load_model(str(SHARED / "models" / f"{model}.tflite")), accel, "vela")
         err = est.latency_s * 1e3 / vela_ms - 1.0
-        assert abs(err) <= VELA_BOUND[model], (accel, model, f"{err:+.0%}")
+        assert abs(err) <= VELA_BOUND[accel], (accel, model, f"{err:+.0%}")

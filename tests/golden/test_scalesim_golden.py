@@ -1,4 +1,11 @@
-"""edgesim's closed-form systolic model against SCALE-Sim v3 reference rows (shared/reference/scalesim)."""
+"""edgesim's systolic model against SCALE-Sim v3 reference rows (shared/reference/scalesim).
+
+Compute cycles are exact. The memory side (edgesim/mapping/systolic_memory.py) replays SCALE-Sim's read-buffer
+window walk per fold; its measured errors against the 30 shared rows are pinned below so a regression shows.
+(Against 160 further rows from SCALE-Sim 3.0.0 on random small layers, USER mode, 4x16..16x16 arrays, 1-4 KiB
+scratchpads, 1-8 words/cycle: DRAM ifmap reads mean 0.1% / max 10.7%, filter 0.0 / 0.0, ofmap 0.1 / 0.7,
+total cycles 1.4 / 25.3; see the report of issue #3.)
+"""
 
 from __future__ import annotations
 
@@ -7,22 +14,32 @@ from pathlib import Path
 
 import pytest
 
-from edgesim.frontends.scalesim import read_config, read_topology
-from edgesim.mapping.systolic import SystolicLayer, SystolicMemory, compute_cycles, memory_stalls
+from edgesim.frontends.scalesim import config_to_profile, read_config, read_topology, topology_to_graph
+from edgesim.mapping.systolic import SystolicLayer, compute_cycles
+from edgesim.mapping.systolic_memory import SystolicMemory, memory_stalls
 
 SCALESIM = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "scalesim"
 CSV = SCALESIM / "scalesim_v3_unit_mix.csv"
 
-# Measured error bounds of the memory model (approximation of SCALE-Sim's line-by-line read buffers) over the
-# shared rows, pinned so a regression shows. Relative errors in %, stall error in cycles.
-# Measured (30 rows): ifmap max 100% / mean 12.1%, filter 20% / 1.3%, ofmap exact,
-# total cycles 69.7% / 12.9%, stalls 1475 / 185.6 cycles. CALC rows are exact (see test below).
-MAX_REL_ERR_PCT = {"dram_ifmap_reads": 100.5, "dram_filter_reads": 20.5, "dram_ofmap_writes": 0.0,
-                   "total_cycles_incl_stalls": 70.0}
-MEAN_REL_ERR_PCT = {"dram_ifmap_reads": 12.5, "dram_filter_reads": 1.5, "dram_ofmap_writes": 0.0,
-                    "total_cycles_incl_stalls": 13.5}
-MAX_STALL_ABS_ERR = 1500
-MEAN_STALL_ABS_ERR = 190.0
+COLUMNS = ("dram_ifmap_reads", "dram_filter_reads", "dram_ofmap_writes", "stall_cycles", "total_cycles_incl_stalls")
+# Measured (30 rows; stall error as % of the row's total cycles, the others % of the reference value):
+#                  all rows: mean / max          USER rows (15): mean / max       CALC rows: exact
+# dram_ifmap_reads          0.0 / 0.0                   0.0 / 0.0
+# dram_filter_reads         0.0 / 0.0                   0.0 / 0.0
+# dram_ofmap_writes         0.0 / 0.0                   0.0 / 0.0
+# stall_cycles              0.1 / 0.98                  0.3 / 0.98
+# total_cycles              0.1 / 0.98                  0.3 / 0.98
+# DRAM counts are exact on every row, stall and total cycles on 22 of 30 (the others within 14 cycles).
+# Before this model (closed-form half-SRAM blocks): ifmap 12.1 / 100, filter 1.3 / 20, total 12.9 / 69.7.
+MEAN_ERR_PCT = {"ALL": {"dram_ifmap_reads": 0.0, "dram_filter_reads": 0.0, "dram_ofmap_writes": 0.0,
+                        "stall_cycles": 0.3, "total_cycles_incl_stalls": 0.3},
+                "USER": {"dram_ifmap_reads": 0.0, "dram_filter_reads": 0.0, "dram_ofmap_writes": 0.0,
+                         "stall_cycles": 0.4, "total_cycles_incl_stalls": 0.4}}
+MAX_ERR_PCT = {"dram_ifmap_reads": 0.0, "dram_filter_reads": 0.0, "dram_ofmap_writes": 0.0,
+               "stall_cycles": 1.0, "total_cycles_incl_stalls": 1.0}
+MIN_EXACT = {"dram_ifmap_reads": 30, "dram_filter_reads": 30, "dram_ofmap_writes": 30, "stall_cycles": 22,
+             "total_cycles_incl_stalls": 22}
+MAX_STALL_ERR_CYCLES = 14
 
 
 def _rows() -> list[dict[str, str]]:
@@ -50,6 +67,17 @@ def _memory(r: dict[str, str]) -> SystolicMemory:
     )
 
 
+def _got(m: SystolicMemory) -> dict[str, int]:
+    return dict(zip(COLUMNS, (m.dram_ifmap_reads, m.dram_filter_reads, m.dram_ofmap_writes, m.stall_cycles,
+                              m.total_cycles), strict=True))
+
+
+def _err_pct(col: str, got: int, r: dict[str, str]) -> float:
+    ref = int(r[col])
+    scale = int(r["total_cycles_incl_stalls"]) if col == "stall_cycles" else max(ref, 1)
+    return abs(got - ref) / scale * 100
+
+
 def _id(r: dict[str, str]) -> str:
     return f"{r['config']}-{r['layer_name']}"
 
@@ -73,13 +101,12 @@ def test_compute_matches_scalesim_exactly(row: dict[str, str]) -> None:
 @pytest.mark.parametrize("row", ROWS, ids=[_id(r) for r in ROWS])
 def test_memory_within_measured_bounds(row: dict[str, str]) -> None:
     m = _memory(row)
-    got = {"dram_ifmap_reads": m.dram_ifmap_reads, "dram_filter_reads": m.dram_filter_reads,
-           "dram_ofmap_writes": m.dram_ofmap_writes, "total_cycles_incl_stalls": m.total_cycles}
-    for col, value in got.items():
-        ref = int(row[col])
-        assert abs(value - ref) / max(ref, 1) * 100 <= MAX_REL_ERR_PCT[col], col
-    assert abs(m.stall_cycles - int(row["stall_cycles"])) <= MAX_STALL_ABS_ERR
+    for col, value in _got(m).items():
+        assert _err_pct(col, value, row) <= MAX_ERR_PCT[col], (col, value, row[col])
     assert m.total_cycles == m.stall_cycles + int(row["scalesim_compute_cycles"])
+    assert sum(m.fold_dram_reads) == m.dram_ifmap_reads + m.dram_filter_reads
+    assert sum(m.fold_dram_writes) == m.dram_ofmap_writes
+    assert len(m.fold_dram_reads) == len(m.fold_dram_writes) == int(row["folds"])
     # Overall utilisation as SCALE-Sim defines it: MACs over PE-cycles including stalls.
     if m.total_cycles == int(row["total_cycles_incl_stalls"]):
         pes = int(row["array_rows"]) * int(row["array_cols"])
@@ -87,19 +114,23 @@ def test_memory_within_measured_bounds(row: dict[str, str]) -> None:
             float(row["overall_util_pct"]), abs=1e-3)
 
 
-def test_memory_mean_errors_within_bounds() -> None:
-    errs: dict[str, list[float]] = {c: [] for c in MEAN_REL_ERR_PCT}
-    stall_errs: list[float] = []
+def test_memory_mean_errors_and_exact_rows() -> None:
+    errs: dict[str, dict[str, list[float]]] = {"ALL": {c: [] for c in COLUMNS}, "USER": {c: [] for c in COLUMNS}}
+    exact = dict.fromkeys(COLUMNS, 0)
     for row in ROWS:
-        m = _memory(row)
-        got = {"dram_ifmap_reads": m.dram_ifmap_reads, "dram_filter_reads": m.dram_filter_reads,
-               "dram_ofmap_writes": m.dram_ofmap_writes, "total_cycles_incl_stalls": m.total_cycles}
+        got = _got(_memory(row))
         for col, value in got.items():
-            errs[col].append(abs(value - int(row[col])) / max(int(row[col]), 1) * 100)
-        stall_errs.append(abs(m.stall_cycles - int(row["stall_cycles"])))
-    for col, values in errs.items():
-        assert sum(values) / len(values) <= MEAN_REL_ERR_PCT[col], col
-    assert sum(stall_errs) / len(stall_errs) <= MEAN_STALL_ABS_ERR
+            e = _err_pct(col, value, row)
+            errs["ALL"][col].append(e)
+            if row["bw_mode"] == "USER":
+                errs["USER"][col].append(e)
+            exact[col] += value == int(row[col])
+        assert abs(got["stall_cycles"] - int(row["stall_cycles"])) <= MAX_STALL_ERR_CYCLES
+    for mode, cols in errs.items():
+        for col, values in cols.items():
+            assert values and sum(values) / len(values) <= MEAN_ERR_PCT[mode][col], (mode, col)
+    for col, n in exact.items():
+        assert n >= MIN_EXACT[col], col
 
 
 def test_calc_mode_rows_are_exact() -> None:
@@ -121,3 +152,66 @@ def test_topology_and_configs_reproduce_reference_rows() -> None:
         assert cfg.ifmap_sram_kb == int(row["ifmap_sram_kb"])
         c = compute_cycles(layers[row["layer_name"]], cfg.array_rows, cfg.array_cols, cfg.dataflow)
         assert c.compute_cycles == int(row["scalesim_compute_cycles"])
+
+
+# The event engine on SCALE-Sim inputs (what `edgesim run unit_mix.csv --hw CFG.cfg` runs). Its layer time
+# includes the initial scratchpad fill, which SCALE-Sim leaves out of "total cycles" and counts in "total cycles
+# incl. prefetch" (together with the final ofmap drain). Measured over the 15 USER rows: mean 21.9% / max 44.1%
+# off "incl. prefetch" (54.0% / 195.8% off "total", the fill being most of the tiny layers' time); over the
+# 15 CALC rows: mean 0.0% / max 0.4% off "total" (the engine stalls only on the first fold's fill).
+ENGINE_USER_MEAN_PCT, ENGINE_USER_MAX_PCT = 23.0, 45.0
+ENGINE_CALC_MAX_PCT = 1.0
+
+
+def test_event_engine_moves_scalesim_dram_traffic_and_tracks_rows() -> None:
+    from edgesim.mapping.mapper import build_schedule
+    from edgesim.sim import simulate_schedule
+
+    topo = read_topology(SCALESIM / "unit_mix.csv")
+    layers = dict(topo)
+    by_key = {(r["config"], r["layer_name"]): r for r in ROWS}
+    user_errs = []
+    for cfg_name in sorted({r["config"] for r in ROWS}):
+        cfg = read_config(SCALESIM / f"{cfg_name}.cfg")
+        profile = config_to_profile(cfg)
+        schedule = build_schedule(topology_to_graph(topo, "unit_mix"), profile)
+        result = simulate_schedule(schedule, profile)
+        for plan in schedule.plans:
+            row = by_key[(cfg_name, plan.node)]
+            t = result.op(plan.node)
+            assert t.compute_cycles == int(row["scalesim_compute_cycles"])
+            # The engine's DRAM port moves exactly the words SCALE-Sim's buffers move (re-fetches included).
+            m = memory_stalls(layers[plan.node], cfg.array_rows, cfg.array_cols, cfg.dataflow,
+                              cfg.ifmap_sram_bytes, cfg.filter_sram_bytes, cfg.ofmap_sram_bytes, 1,
+                              cfg.bandwidth_words_per_cycle, cfg.bw_mode)
+            dram = {tr.memory: tr for tr in plan.traffic}["dram"]
+            assert dram.read_bytes == m.dram_ifmap_reads + m.dram_filter_reads
+            assert dram.write_bytes == m.dram_ofmap_writes
+            assert sum(g.count for g in plan.tiles) == int(row["folds"])
+            if cfg.bw_mode == "CALC":
+                total = int(row["total_cycles_incl_stalls"])
+                assert abs(t.cycles - total) / total * 100 <= ENGINE_CALC_MAX_PCT
+            else:
+                ref = int(row["total_cycles_incl_prefetch"])
+                user_errs.append(abs(t.cycles - ref) / ref * 100)
+    assert len(user_errs) == 15
+    assert max(user_errs) <= ENGINE_USER_MAX_PCT
+    assert sum(user_errs) / len(user_errs) <= ENGINE_USER_MEAN_PCT
+
+
+def test_scalesim_report_rows_in_scalesim_terms() -> None:
+    """`edgesim run TOPOLOGY.csv --hw CONFIG.cfg` prints these rows: SCALE-Sim's columns, same values."""
+    from edgesim.report.scalesim_report import format_scalesim, scalesim_rows
+
+    by_key = {(r["config"], r["layer_name"]): r for r in ROWS}
+    for cfg_name in sorted({r["config"] for r in ROWS}):
+        rows = scalesim_rows(SCALESIM / "unit_mix.csv", SCALESIM / f"{cfg_name}.cfg")
+        assert "U3" in format_scalesim(rows, cfg_name)
+        for got in rows:
+            ref = by_key[(cfg_name, got["name"])]
+            assert got["cycles"] == got["compute_cycles"] + got["stall_cycles"]
+            for col in ("sram_ifmap_reads", "sram_filter_reads", "sram_ofmap_writes", "dram_ifmap_reads",
+                        "dram_filter_reads", "dram_ofmap_writes"):
+                assert got[col] == int(ref[col]), (cfg_name, got["name"], col)
+            # Overall utilisation over the total cycles: as close as the totals are (within 1%).
+            assert got["overall_utilization_pct"] == pytest.approx(float(ref["overall_util_pct"]), rel=0.011)

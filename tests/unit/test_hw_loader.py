@@ -220,5 +220,8 @@ def test_version_resolution(capsys: pytest.CaptureFixture[str]) -> None:
     _, v = load_runtime("x-cube-ai@6.0")
     assert v.version == "7.1.0"
     assert "nearest 7.1.0" in capsys.readouterr().err
+    _, v = load_runtime("x-cube-ai@9.0")  # the reference file's spelling of release 9.0.0: no notice
+    assert v.version == "9.0.0"
+    assert capsys.readouterr().err == ""
     with pytest.raises(ProfileError, match="no version 'latest'"):
         load_runtime("x-cube-ai@latest")

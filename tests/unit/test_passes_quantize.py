@@ -210,3 +210,87 @@ def test_activation_zero_fractions(resnet8: Graph) -> None:
     assert fr[convs[0]] == 0.0  # the image input has no exact zeros
     # the conv after a fused ReLU sees roughly half zeros
     assert 0.2 < fr["conv_2"] < 0.8
+
+
+def _matmul_graph(transpose_b: bool) -> Graph:
+    """x (2, 6, 16) @ B: a batched constant weight (2, 16, 8) (or (2, 8, 16) read transposed), then a 2-D one."""
+    from edgesim.ir import attrs as A
+    from edgesim.zoo.builder import GraphBuilder
+
+    b = GraphBuilder("mm", seed=3)
+    x = b.input("x", (2, 6, 16))
+    rng = np.random.default_rng(3)
+    w1 = rng.standard_normal((2, 8, 16) if transpose_b else (2, 16, 8)).astype(np.float32)
+    if transpose_b:
+        w1[:, 0, :] *= 20.0  # one output feature far larger than the rest: per-channel scales must follow it
+    else:
+        w1[:, :, 0] *= 20.0
+    y = b.one(OpKind.MATMUL, [x, b.const("w1", w1)], A.MatMulAttrs(transpose_b=transpose_b))
+    w2 = rng.standard_normal((8, 4)).astype(np.float32)
+    return b.build([b.one(OpKind.MATMUL, [y, b.const("w2", w2)], A.MatMulAttrs())])
+
+
+@pytest.mark.parametrize("transpose_b", [False, True])
+@pytest.mark.parametrize("preset", ["int8", "w4a8"])
+def test_matmul_constant_weights_are_quantized_per_output_feature(transpose_b: bool, preset: str) -> None:
+    g = _matmul_graph(transpose_b)
+    assert [n.op for n in weighted_layers(g)] == [OpKind.MATMUL, OpKind.MATMUL]
+    q = _q(g, preset=preset)
+    w1, w2 = q.tensors["w1"], q.tensors["w2"]
+    bits = 4 if preset == "w4a8" else 8
+    for w, axis, n_out in ((w1, 1 if transpose_b else 2, 8), (w2, 1, 4)):
+        assert w.dtype is (DType.INT4 if bits == 4 else DType.INT8)
+        assert w.quant is not None and w.quant.axis == axis and len(w.quant.scales) == n_out
+        assert w.data is not None and np.abs(w.data).max() <= (1 << (bits - 1)) - 1
+    # Per output feature: the scale of a feature is its own max |w| over the batch and reduction axes.
+    raw = g.tensors["w1"].data
+    assert raw is not None
+    red = (0, 2) if transpose_b else (0, 1)
+    expect = np.abs(raw).max(axis=red) / ((1 << (bits - 1)) - 1)
+    np.testing.assert_allclose(w1.quant.scales, expect, rtol=1e-6)  # type: ignore[union-attr]
+    for n in q.nodes:
+        assert node_work(q, n).precision == ("int4" if bits == 4 else "int8")
+    fp32 = _weight_bytes(g)
+    ratio = fp32 / _weight_bytes(run_pipeline(q, [pack_int4_weights]))
+    assert ratio == pytest.approx(8.0 if bits == 4 else 4.0, rel=0.02)
+    rep = accuracy_report(g, q, synthetic_inputs(g, 2, seed=5))
+    assert next(iter(rep.output_sqnr_db.values())) > (10 if bits == 4 else 25)
+
+
+def test_matmul_by_a_vector_gets_one_scale() -> None:
+    from edgesim.ir import attrs as A
+    from edgesim.zoo.builder import GraphBuilder
+
+    b = GraphBuilder("mv")
+    x = b.input("x", (3, 16))
+    v = b.const("v", np.linspace(-1, 1, 16, dtype=np.float32))
+    g = b.build([b.one(OpKind.MATMUL, [x, v], A.MatMulAttrs())])
+    q = _q(g, preset="int8")
+    assert q.tensors["v"].dtype is DType.INT8 and q.tensors["v"].quant.axis is None  # type: ignore[union-attr]
+
+
+def test_vit_w4a8_weight_bytes_and_sqnr() -> None:
+    """The zoo ViT at w4a8: ~4x fewer weight bytes than fp32 with int4 one per byte, ~8x packed (the default),
+    minus the float position embedding and LayerNorm parameters; the accuracy report gives SQNR."""
+    g = zoo.build("vit_tiny", resolution=64)  # all 5.7 M weights; 17 tokens keep calibration fast
+    fp32 = _weight_bytes(g)
+    unpacked = optimize(g, options_from_cli(quant="w4a8", compress="none", graph=g))
+    packed = optimize(g, options_from_cli(quant="w4a8", graph=g))
+    assert 3.7 < fp32 / _weight_bytes(unpacked) < 4.05
+    assert 7.0 < fp32 / _weight_bytes(packed) < 8.05
+    rep = accuracy_report(g, packed, synthetic_inputs(g, 1, seed=2))
+    assert all(math.isfinite(v) and v > 0 for v in rep.output_sqnr_db.values())
+
+
+
+def test_quantized_matmul_weights_survive_onnx_export(tmp_path: Path) -> None:
+    from edgesim.models import load_model
+    from edgesim.passes.optimize import write_onnx
+
+    q = _q(_matmul_graph(False), preset="int8")
+    write_onnx(q, tmp_path / "mm.onnx")
+    back = load_model(tmp_path / "mm.onnx")
+    mm = next(n for n in back.nodes if n.op is OpKind.MATMUL)
+    w = back.tensors[mm.inputs[1]]
+    assert w.dtype is DType.INT8 and w.quant is not None and w.quant.axis == 2 and len(w.quant.scales) == 8
+    assert w.data is not None and np.array_equal(w.data, q.tensors["w1"].data)

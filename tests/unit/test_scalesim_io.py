@@ -16,7 +16,8 @@ from edgesim.frontends.scalesim import (
     topology_to_graph,
 )
 from edgesim.ir.ops import OpKind
-from edgesim.mapping.systolic import SystolicLayer, compute_cycles, memory_stalls
+from edgesim.mapping.systolic import SystolicLayer, compute_cycles
+from edgesim.mapping.systolic_memory import SystolicMemory, memory_stalls
 
 SCALESIM = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "scalesim"
 
@@ -178,7 +179,9 @@ def test_config_to_profile() -> None:
     unit = prof.units[0]
     assert unit.systolic is not None and (unit.systolic.rows, unit.systolic.cols) == (16, 8)
     assert prof.memory("ifmap_sram").size_bytes == 4096
-    assert prof.memory("dram").read_bw_bytes_per_cycle == 6.0
+    # SCALE-Sim's ifmap and filter read ports (3 words/cycle each, 2-byte words) share the profile's read port.
+    assert prof.memory("dram").read_bw_bytes_per_cycle == 12.0
+    assert prof.memory("dram").write_bw_bytes_per_cycle == 6.0
 
 
 def test_systolic_rejects_bad_inputs() -> None:
@@ -207,3 +210,114 @@ def test_single_pe_array_is_mac_bound() -> None:
     assert c.folds == layer.ofmap_px * layer.num_filters
     assert c.compute_cycles == layer.macs - 1
     assert c.mapping_efficiency == 1.0
+
+
+# --- memory side (edgesim/mapping/systolic_memory.py) ------------------------------------------------------------
+
+
+def _mem(layer: SystolicLayer, flow: str, sram_kb: int, bw: float = 2.0, mode: str = "USER",
+         rows: int = 8, cols: int = 8) -> SystolicMemory:
+    return memory_stalls(layer, rows, cols, flow, sram_kb * 1024, sram_kb * 1024, sram_kb * 1024, 1, bw, mode)
+
+
+@pytest.mark.parametrize("flow", ["os", "ws", "is"])
+def test_operands_that_fit_are_fetched_once_and_do_not_stall(flow: str) -> None:
+    layer = SystolicLayer(10, 10, 3, 3, 3, 5)
+    m = _mem(layer, flow, 64, bw=64.0)
+    # Each read buffer fetches its first half-SRAM once (whole bandwidth-wide lines of its padded prefetch
+    # matrix) and never moves its window: no re-fetch, and a wide port hides everything.
+    assert m.dram_ifmap_reads >= layer.ifmap_elems and m.dram_filter_reads >= layer.filter_elems
+    assert m.dram_ifmap_reads < 2 * compute_cycles(layer, 8, 8, flow).sram_ifmap_reads
+    assert m.stall_cycles == 0
+    assert m.total_cycles == compute_cycles(layer, 8, 8, flow).compute_cycles
+
+
+@pytest.mark.parametrize("flow", ["os", "ws", "is"])
+def test_memory_bound_layer_stalls_and_refetches(flow: str) -> None:
+    layer = SystolicLayer(16, 16, 3, 3, 16, 32)
+    tight, roomy = _mem(layer, flow, 1, bw=1.0), _mem(layer, flow, 64, bw=1.0)
+    assert tight.stall_cycles > 0
+    # A 1 KiB scratchpad cannot hold a fold's working set: SCALE-Sim re-reads operands from DRAM.
+    assert tight.dram_ifmap_reads + tight.dram_filter_reads > roomy.dram_ifmap_reads + roomy.dram_filter_reads
+    wider = _mem(layer, flow, 1, bw=8.0)
+    assert wider.stall_cycles < tight.stall_cycles
+    assert (wider.dram_ifmap_reads, wider.dram_filter_reads) != (0, 0)
+
+
+@pytest.mark.parametrize("flow", ["os", "ws", "is"])
+@pytest.mark.parametrize("mode", ["USER", "CALC"])
+def test_per_fold_traffic_adds_up(flow: str, mode: str) -> None:
+    layer = SystolicLayer(12, 12, 3, 3, 6, 20, 2, 2)
+    m = _mem(layer, flow, 1, mode=mode)
+    folds = compute_cycles(layer, 8, 8, flow).folds
+    assert len(m.fold_dram_reads) == len(m.fold_dram_writes) == folds
+    assert sum(m.fold_dram_reads) == m.dram_ifmap_reads + m.dram_filter_reads
+    assert sum(m.fold_dram_writes) == m.dram_ofmap_writes
+    assert min(m.fold_dram_reads) >= 0 and min(m.fold_dram_writes) >= 0
+    if mode == "CALC":
+        assert m.stall_cycles == 0 and m.dram_ifmap_reads == layer.ifmap_elems
+
+
+def test_overlapping_windows_hit_resident_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    # im2col repeats an ifmap word in every window covering it and SCALE-Sim's lookup hits any resident copy:
+    # here the whole 6x6x16 ifmap fits in the active half, so after the first sweep nothing is re-read (SCALE-Sim
+    # v3 reads 8192 words), while a walk that ignores copies re-reads the padded operand matrix every sweep.
+    import edgesim.mapping.systolic_memory as sm
+
+    layer = SystolicLayer(6, 6, 3, 3, 16, 30, 1, 1)
+    with_copies = memory_stalls(layer, 8, 4, "os", 4096, 2048, 1024, 1, 4.0)
+    monkeypatch.setattr(sm, "COPY_LOOKUP_BUDGET", -1)  # no word-level lookups: set-level walk only
+    without = memory_stalls(layer, 8, 4, "os", 4096, 2048, 1024, 1, 4.0)
+    assert 4 * with_copies.dram_ifmap_reads < without.dram_ifmap_reads
+    assert with_copies.stall_cycles < without.stall_cycles
+    assert with_copies.dram_filter_reads == without.dram_filter_reads
+
+
+def test_write_buffer_back_pressure_stalls_the_array() -> None:
+    # A 1x1 conv with many filters writes far more than it reads; a 1-word/cycle port cannot drain it in time.
+    layer = SystolicLayer(8, 8, 1, 1, 2, 64)
+    m = _mem(layer, "ws", 1, bw=1.0)
+    assert m.dram_ofmap_writes > compute_cycles(layer, 8, 8, "ws").compute_cycles
+    assert m.stall_cycles > 0
+
+
+def test_memory_model_is_deterministic() -> None:
+    layer = SystolicLayer(14, 14, 3, 3, 11, 9, 2, 2)
+    assert _mem(layer, "ws", 2) == _mem(layer, "ws", 2)
+
+
+def test_memory_rejects_bad_inputs() -> None:
+    layer = SystolicLayer(8, 8, 3, 3, 4, 4)
+    with pytest.raises(MappingError, match="bw_mode"):
+        memory_stalls(layer, 8, 8, "os", 1024, 1024, 1024, 1, 2.0, "AUTO")
+    with pytest.raises(MappingError, match="ifmap_sram_bytes"):
+        memory_stalls(layer, 8, 8, "os", 0, 1024, 1024, 1, 2.0)
+
+
+def test_scalesim_profile_plans_one_tile_per_fold_with_scalesim_dram_traffic() -> None:
+    from edgesim.mapping.mapper import build_schedule
+
+    cfg = ScaleSimConfig("t", 8, 8, "os", 1, 1, 1, 2.0, "USER")
+    layers = [("a", SystolicLayer(10, 10, 3, 3, 3, 5)), ("b", SystolicLayer(9, 9, 3, 3, 7, 13, 2, 2))]
+    schedule = build_schedule(topology_to_graph(layers, "t"), config_to_profile(cfg))
+    for plan, (_, layer) in zip(schedule.plans, layers, strict=True):
+        m = memory_stalls(layer, 8, 8, "os", 1024, 1024, 1024, 1, 2.0)
+        c = compute_cycles(layer, 8, 8, "os")
+        assert sum(g.count for g in plan.tiles) == c.folds
+        assert sum(g.compute_cycles * g.count for g in plan.tiles) == pytest.approx(c.compute_cycles)
+        dram = [t for g in plan.tiles for t in g.traffic for _ in range(g.count)]
+        assert {t.memory for t in dram} == {"dram"}
+        assert sum(t.read_bytes for t in dram) == m.dram_ifmap_reads + m.dram_filter_reads
+        assert sum(t.write_bytes for t in dram) == m.dram_ofmap_writes
+        sram = {t.memory: t for t in plan.traffic}["ifmap_sram"]
+        assert sram.read_bytes == c.sram_ifmap_reads
+    assert plan.loop_order == "scalesim-os"
+
+
+def test_generic_systolic_profile_keeps_generic_tiling() -> None:
+    from edgesim.mapping.mapper import build_schedule
+    from tests.unit.test_sim_profiles import systolic_profile
+
+    layers = [("a", SystolicLayer(10, 10, 3, 3, 3, 5))]
+    schedule = build_schedule(topology_to_graph(layers, "t"), systolic_profile())
+    assert not schedule.plans[0].loop_order.startswith("scalesim")

@@ -174,9 +174,12 @@ def _compare(graph: Graph, profile: Any) -> None:
     ana = estimate_schedule(schedule, profile)
     assert abs(est.latency_s - ana.latency_s) <= EVENT_VS_ANALYTIC_BOUND * ana.latency_s, (
         est.latency_s, ana.latency_s)
-    # Same bytes and ops: dynamic energy agrees exactly; static differs only with latency.
+    # Same bytes and ops: dynamic energy agrees exactly; static differs only with latency. Cores charged per
+    # busy cycle (active_energy_pj_per_cycle) burn energy over each op's wall time, which the two paths time apart.
     dyn = est.energy.total_j - est.energy.static_j
-    assert dyn == pytest.approx(ana.energy.total_j - ana.energy.static_j, rel=1e-9)
+    per_cycle = any(u.active_energy_pj_per_cycle is not None for u in profile.units)
+    rel = EVENT_VS_ANALYTIC_BOUND if per_cycle else 1e-9
+    assert dyn == pytest.approx(ana.energy.total_j - ana.energy.static_j, rel=rel)
     assert [layer.name for layer in est.layers] == [layer.name for layer in ana.layers]
     for op in result.ops:
         assert op.total_stall_cycles >= 0

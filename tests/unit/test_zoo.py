@@ -24,6 +24,7 @@ PUBLISHED: dict[str, tuple[float, float | None]] = {
     # for Lite0 counts more than convolution/FC MACs, so the conv-MAC reference is B0's 390 M.
     "efficientnet_lite0": (390 * M, 4.7 * M),
     "squeezenet": (350 * M, 1.235 * M),  # SqueezeNet 1.1, torchvision 0.35 GFLOPs, 1.235 M params
+    "squeezenet1_0": (819 * M, 1.248 * M),  # SqueezeNet 1.0, torchvision 0.82 GFLOPs, 1.248 M params
     "ds_cnn": (2.7 * M, None),  # MLPerf Tiny KWS DS-CNN (small)
     "vit_tiny": (1.26e9, 5.7 * M),  # DeiT-Ti / ViT-Ti/16: 1.3 GFLOPs(MACs), 5.7 M params
 }
