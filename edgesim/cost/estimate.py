@@ -48,6 +48,9 @@ class LayerCost:
     bytes_by_memory: tuple[tuple[str, int, int], ...]  # (memory, read bytes, write bytes)
     fallback: bool = False
     fused_from: tuple[str, ...] = ()
+    # Latency outside ``cycles``: on SCALE-Sim configs, the scratchpad fill and the final ofmap drain that
+    # SCALE-Sim reports in "total cycles incl. prefetch" but not in "total cycles" (which ``cycles`` matches).
+    prefetch_cycles: float = 0.0
 
     @property
     def cycles(self) -> float:

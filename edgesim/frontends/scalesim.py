@@ -23,7 +23,7 @@ from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpKind
 from edgesim.ir.tensor import QuantParams, Tensor
 from edgesim.mapping.systolic import DATAFLOWS, SystolicLayer
-from edgesim.mapping.systolic_memory import CALC_BW_WORDS_PER_CYCLE, SCALESIM_SRAMS
+from edgesim.mapping.systolic_memory import CALC_BW_WORDS_PER_CYCLE, SCALESIM_READ_PORTS, SCALESIM_SRAMS
 
 if TYPE_CHECKING:
     from edgesim.hw.schema import HardwareProfile
@@ -276,10 +276,11 @@ def config_to_profile_dict(cfg: ScaleSimConfig) -> dict[str, Any]:
     wb = cfg.word_bytes
     # In CALC mode SCALE-Sim sizes the interface to the demand; a wide port stands in for "never the limit".
     dram_bw_bytes = (cfg.bandwidth_words_per_cycle if cfg.bw_mode == "USER" else CALC_BW_WORDS_PER_CYCLE) * wb
-    # SCALE-Sim reads ifmap and filter through two ports of that bandwidth each; one DRAM read port carries both.
-    dram_read_bw_bytes = 2 * dram_bw_bytes
+    # CALC mode drains the ofmap at one word per array column and cycle (single_layer_sim: ofmap_backing_bw).
+    write_bw_bytes = dram_bw_bytes if cfg.bw_mode == "USER" else float(cfg.array_cols * wb)
     sram_bw_bytes = float(max(cfg.array_rows, cfg.array_cols) * wb)
     sram = {"kind": "sram", "latency_cycles": 1, "read_energy_pj_per_byte": 1.0, "write_energy_pj_per_byte": 1.0}
+    dram = {"read_energy_pj_per_byte": 100.0, "write_energy_pj_per_byte": 100.0}
     return {
         "id": f"scalesim-{_safe(cfg.run_name)}",
         "description": f"SCALE-Sim config {cfg.run_name}: {cfg.array_rows}x{cfg.array_cols} {cfg.dataflow} "
@@ -294,7 +295,7 @@ def config_to_profile_dict(cfg: ScaleSimConfig) -> dict[str, Any]:
             "macs_per_cycle": {"int8": float(cfg.array_rows * cfg.array_cols)},
             "elementwise_ops_per_cycle": {"int8": float(cfg.array_cols)},
             "supported_ops": "all",
-            "memories": [*SCALESIM_SRAMS, "dram"],
+            "memories": [*SCALESIM_SRAMS, "dram", *SCALESIM_READ_PORTS],
             "systolic": {"rows": cfg.array_rows, "cols": cfg.array_cols, "dataflow": cfg.dataflow},
         }],
         "memories": [
@@ -304,9 +305,15 @@ def config_to_profile_dict(cfg: ScaleSimConfig) -> dict[str, Any]:
              "read_bw_bytes_per_cycle": sram_bw_bytes, "write_bw_bytes_per_cycle": sram_bw_bytes, **sram},
             {"name": SCALESIM_SRAMS[2], "size_bytes": cfg.ofmap_sram_bytes, "read_bw_bytes_per_cycle": sram_bw_bytes,
              "write_bw_bytes_per_cycle": sram_bw_bytes, **sram},
-            {"name": "dram", "kind": "dram", "size_bytes": 1 << 32, "read_bw_bytes_per_cycle": dram_read_bw_bytes,
-             "write_bw_bytes_per_cycle": dram_bw_bytes, "latency_cycles": 0,
-             "read_energy_pj_per_byte": 100.0, "write_energy_pj_per_byte": 100.0},
+            # The ofmap write port (and where the graph's tensors live). SCALE-Sim's read port answers a request
+            # line one cycle after it is issued (read_port latency 1), so back-to-back prefetches land every
+            # lines + 1 cycles; the ports pay that cycle per transfer.
+            {"name": "dram", "kind": "dram", "size_bytes": 1 << 32, "read_bw_bytes_per_cycle": dram_bw_bytes,
+             "write_bw_bytes_per_cycle": write_bw_bytes, "latency_cycles": 1, **dram},
+            # SCALE-Sim gives each read operand its own DRAM interface of that bandwidth (double_buffered_scratchpad:
+            # ifmap_port, filter_port): two more ports of the same DRAM, read-only.
+            *({"name": port, "kind": "dram", "size_bytes": 1 << 32, "read_bw_bytes_per_cycle": dram_bw_bytes,
+               "write_bw_bytes_per_cycle": 0.0, "latency_cycles": 1, **dram} for port in SCALESIM_READ_PORTS),
         ],
         "placement": {"weights": "dram", "activations": "dram"},
         "host_unit": "systolic",

@@ -13,6 +13,8 @@ with the input zero point.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from numba import njit
 
@@ -60,13 +62,43 @@ def _conv_channel(
                 out[b, oy, ox, oc] = v
 
 
+# Weights are packed once per weight array, as a runtime does at load time, not on every call: for a batch-1 FC
+# the packing costs more than the GEMM. Keyed by the caller's array object (a weak reference, so a freed array
+# never matches another that reuses its id) plus a strided sample of its bytes, which catches a whole-tensor
+# in-place edit; weights are graph constants, so finer in-place edits are not expected.
+_PACK_CACHE: dict[int, tuple[weakref.ref[np.ndarray], tuple[int, ...], bytes, gemm.PackedB]] = {}
+_PACK_CACHE_MAX = 512
+
+
+def _fingerprint(a: np.ndarray) -> bytes:
+    flat = a.reshape(-1)
+    return flat[:: max(1, flat.size // 256)].tobytes()
+
+
+def packed_weights_nk(source: np.ndarray, rows_k: np.ndarray) -> gemm.PackedB:
+    """``gemm.pack_weights_nk(rows_k)``, cached for the weight array ``source`` that ``rows_k`` was made from."""
+    key = id(source)
+    hit = _PACK_CACHE.get(key)
+    if hit is not None and hit[0]() is source and hit[1] == rows_k.shape and hit[2] == _fingerprint(rows_k):
+        return hit[3]
+    packed = gemm.pack_weights_nk(rows_k)
+    try:
+        ref = weakref.ref(source)
+    except TypeError:  # not weak-referenceable: do not cache
+        return packed
+    if len(_PACK_CACHE) >= _PACK_CACHE_MAX:
+        _PACK_CACHE.clear()
+    _PACK_CACHE[key] = (ref, rows_k.shape, _fingerprint(rows_k), packed)
+    return packed
+
+
 def _conv2d_gemm(
     x: np.ndarray, w: np.ndarray, bias: np.ndarray, in_zp: int, mult: np.ndarray, shift: np.ndarray,
     out_zp: int, stride: tuple[int, int], dilation: tuple[int, int], pad_tl: tuple[int, int],
     out_hw: tuple[int, int], act: tuple[int, int], single_rounding: bool,
 ) -> np.ndarray:
     n_out, kh, kw, ig = w.shape
-    pw = gemm.pack_weights_nk(np.ascontiguousarray(w, dtype=np.int8).reshape(n_out, kh * kw * ig))
+    pw = packed_weights_nk(w, np.ascontiguousarray(w, dtype=np.int8).reshape(n_out, kh * kw * ig))
     rq = gemm.Requant(mult, shift, out_zp, act, single_rounding)
     y = gemm.conv2d_acc(x, pw, (kh, kw), in_zp, stride, dilation, pad_tl, out_hw, col_add=bias, requant=rq)
     return y.reshape(x.shape[0], out_hw[0], out_hw[1], n_out)
@@ -145,6 +177,7 @@ def fully_connected_int8(
     acc = sum_k (x - in_zp)(w - w_zp) + bias = GEMM(x - in_zp, w) + bias - w_zp * sum_k (x - in_zp), all int32.
     """
     x = np.ascontiguousarray(x, dtype=np.int8)
+    w_source = w
     w = np.ascontiguousarray(w, dtype=np.int8)
     if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1]:
         raise ShapeError(f"fully connected input {x.shape} does not match weights {w.shape} (N, K)")
@@ -152,7 +185,7 @@ def fully_connected_int8(
     if w_zp != 0:
         rows = (-int(w_zp) * (x.astype(np.int64).sum(axis=1) - int(in_zp) * x.shape[1])).astype(np.int32)
     rq = gemm.Requant(mult, shift, out_zp, act, single_rounding, rows)
-    return gemm.gemm_acc(x, gemm.pack_weights_nk(w), a_offset=-int(in_zp), col_add=bias, requant=rq)
+    return gemm.gemm_acc(x, packed_weights_nk(w_source, w), a_offset=-int(in_zp), col_add=bias, requant=rq)
 
 
 def fully_connected_int4(

@@ -45,6 +45,15 @@ class SystolicMemory:
     # words it writes back (the last one holds the final flush); they sum to the three counts above.
     fold_dram_reads: tuple[int, ...] = ()
     fold_dram_writes: tuple[int, ...] = ()
+    # SCALE-Sim's prefetch streams, one per read operand (USER mode; CALC: the fills only): the initial fill of
+    # the active half (words), the words of every later prefetch, and the compute line (no stalls) that first
+    # demands each of them, in issue order.
+    ifmap_fill_words: int = 0
+    filter_fill_words: int = 0
+    ifmap_prefetch_words: int = 0
+    filter_prefetch_words: int = 0
+    ifmap_prefetch_lines: tuple[float, ...] = ()
+    filter_prefetch_lines: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -465,7 +474,8 @@ def memory_stalls(
         base, extra = divmod(layer.ifmap_elems + layer.filter_elems, folds)
         reads = tuple(base + (1 if i < extra else 0) for i in range(folds))
         return SystolicMemory(0, comp.compute_cycles, layer.ifmap_elems, layer.filter_elems, ofmap_dram,
-                              reads, _with_flush(ofmap_per_fold, ofmap_dram))
+                              reads, _with_flush(ofmap_per_fold, ofmap_dram),
+                              ifmap_fill_words=layer.ifmap_elems, filter_fill_words=layer.filter_elems)
 
     bw_line = max(1, math.ceil(dram_bw_words_per_cycle))
     ring_if, ring_fl = _rings(layer, rows, cols, dataflow)
@@ -516,7 +526,8 @@ def memory_stalls(
             issued = 1 + k * buf.prefetch_cycles
             per_fold[min(folds - 1, int(line) // cpf, issued // cpf + 1)] += buf.prefetch_words
     return SystolicMemory(stall, comp.compute_cycles + stall, dram_if, dram_fl, ofmap_dram, tuple(per_fold),
-                          _with_flush(ofmap_per_fold, ofmap_dram))
+                          _with_flush(ofmap_per_fold, ofmap_dram), ifm.first_fill, fil.first_fill,
+                          ifm.prefetch_words, fil.prefetch_words, tuple(ifm.advances), tuple(fil.advances))
 
 
 def _read_stalls(*bufs: _ReadBuffer) -> list[tuple[float, int]]:
@@ -586,6 +597,12 @@ def _with_flush(per_fold: list[int], total: int) -> tuple[int, ...]:
 
 # Scratchpads of a systolic unit that has SCALE-Sim's memory system (edgesim.frontends.scalesim builds them).
 SCALESIM_SRAMS = ("ifmap_sram", "filter_sram", "ofmap_sram")
+# SCALE-Sim's per-operand DRAM read interfaces (ifmap, filter); without them both streams share the DRAM port.
+SCALESIM_READ_PORTS = ("dram_ifmap", "dram_filter")
+# Plans whose tiles follow SCALE-Sim's memory semantics carry this loop-order prefix (the engine checks it).
+SCALESIM_LOOP_ORDER = "scalesim-"
+# Past this many tiles per layer run, prefetch demands and drains are snapped to a coarser line grid.
+MAX_SCALESIM_TILES = 1 << 14
 # A DRAM port at least this wide (words/cycle) stands for SCALE-Sim's CALC bandwidth mode (sized to demand).
 CALC_BW_WORDS_PER_CYCLE = 1024.0
 
@@ -630,11 +647,37 @@ def systolic_layer(graph: Any, node: Any) -> tuple[SystolicLayer, int]:
     raise MappingError(f"{node.op.value} has no systolic mapping", node=node.name)
 
 
+def follows_scalesim(plan: Any) -> bool:
+    """Whether a plan's tiles are SCALE-Sim's prefetch streams (scalesim_tiling), timed with its semantics."""
+    return str(getattr(plan, "loop_order", "")).startswith(SCALESIM_LOOP_ORDER)
+
+
+def _drain_lines(fold_writes: list[int], cpf: int, sram_words: int) -> tuple[list[float], int]:
+    """(compute line of every drain of SCALE-Sim's ofmap write buffer during the layer, words per drain).
+
+    The buffer (memory/write_buffer.py) drains its drain half to DRAM once it holds more than that; each fold's
+    ofmap words are taken as produced evenly over the fold. What is left is flushed after the last fold."""
+    drain = max(1, sram_words - _ceil_div(sram_words, 2))
+    lines: list[float] = []
+    done = 0
+    for f, words in enumerate(fold_writes):
+        if words <= 0:
+            continue
+        # Drain j starts when word j * drain + 1 arrives.
+        while (len(lines) + 1) * drain + 1 <= done + words:
+            need = (len(lines) + 1) * drain + 1 - done
+            lines.append(f * cpf + cpf * need / words)
+        done += words
+    return lines, drain
+
+
 def scalesim_tiling(graph: Any, node: Any, unit: Any, profile: Any, compute_cycles_total: float) -> Any | None:
-    """Tiles for an op on a systolic unit with SCALE-Sim's three scratchpads: one tile per fold, loading the DRAM
-    words SCALE-Sim's read buffers fetch for that fold (re-fetches included) and writing back the ofmap words
-    it produces. Runs of identical folds become one TileGroup. None when the unit lacks SCALE-Sim's memory
-    system (the generic tiling pass applies) or the op has no systolic mapping.
+    """Tiles for an op on a systolic unit with SCALE-Sim's three scratchpads, cut where SCALE-Sim's memory system
+    acts: the first tile loads both operands' initial fills, a tile starts at each compute line that demands a
+    prefetch (its words, on that operand's DRAM read port) and ends at each drain of the ofmap write buffer (its
+    words written back); the last tile writes back the final flush. Runs of identical tiles become one TileGroup.
+    The engine times these tiles as SCALE-Sim does (edgesim/sim/unit.py, follows_scalesim). None when the unit
+    lacks SCALE-Sim's memory system (the generic tiling pass applies) or the op has no systolic mapping.
     """
     from edgesim.mapping.plan import MemTraffic, TileGroup
     from edgesim.mapping.tiling import Tiling
@@ -650,32 +693,60 @@ def scalesim_tiling(graph: Any, node: Any, unit: Any, profile: Any, compute_cycl
     spec = unit.systolic
     rows, cols, flow = spec.rows, spec.cols, getattr(spec.dataflow, "value", spec.dataflow)
     word = max(1, graph.tensors[node.inputs[0]].dtype.nbytes(1))
-    dram = profile.memory(drams[0])
-    # SCALE-Sim gives each operand its own DRAM port; the profile's DRAM read port carries both read streams.
-    bw_words = dram.write_bw_bytes_per_cycle / word
+    write_port = "dram" if "dram" in drams else drams[0]
+    if_port, fl_port = (SCALESIM_READ_PORTS if set(SCALESIM_READ_PORTS) <= set(drams) else (write_port,) * 2)
+    # The read ports have the configured bandwidth (CALC mode: wide enough never to be the limit).
+    bw_words = profile.memory(if_port).read_bw_bytes_per_cycle / word
     mode = "CALC" if bw_words >= CALC_BW_WORDS_PER_CYCLE else "USER"
     sizes = [profile.memory(m).size_bytes for m in SCALESIM_SRAMS]
     comp = compute_cycles(layer, rows, cols, flow)
     mem = memory_stalls(layer, rows, cols, flow, sizes[0], sizes[1], sizes[2], word, bw_words, mode)
-    folds = comp.folds
-    per_fold_cycles = compute_cycles_total / (folds * repeats)
+    lines_total = comp.compute_cycles
+    grid = max(1, _ceil_div(lines_total, MAX_SCALESIM_TILES))
+    reads: dict[int, list[int]] = {0: [mem.ifmap_fill_words, mem.filter_fill_words]}
+    for k, (lines, words) in enumerate(((mem.ifmap_prefetch_lines, mem.ifmap_prefetch_words),
+                                        (mem.filter_prefetch_lines, mem.filter_prefetch_words))):
+        for line in lines:
+            # A demand snapped to the grid moves earlier: the array waits no later than SCALE-Sim's.
+            at = min(lines_total - 1, int(line) // grid * grid)
+            reads.setdefault(at, [0, 0])[k] += words
+    fold_writes = _fold_ofmap_words(layer, rows, cols, flow, comp.folds_row, comp.folds_col)
+    drains, drain_words = _drain_lines(fold_writes, comp.cycles_per_fold, sizes[2] // word)
+    writes: dict[int, int] = {}
+    for line in drains:
+        at = min(lines_total, max(1, _ceil_div(math.ceil(line), grid) * grid))
+        writes[at] = writes.get(at, 0) + drain_words
+    writes[lines_total] = writes.get(lines_total, 0) + mem.dram_ofmap_writes - drain_words * len(drains)
+    cuts = sorted({0, lines_total, *reads, *writes})
+    cycles_per_line = compute_cycles_total / (repeats * lines_total) if lines_total else 0.0
     ws = sum(sizes)
     groups: list[TileGroup] = []
-    for reads, writes in zip(mem.fold_dram_reads, mem.fold_dram_writes, strict=True):
-        traffic = (MemTraffic(dram.name, reads * word, writes * word),)
-        if groups and groups[-1].traffic == traffic:
-            groups[-1] = TileGroup(groups[-1].count + 1, per_fold_cycles, traffic, ws)
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        r_if, r_fl = reads.get(a, (0, 0))
+        moves = {if_port: [r_if * word, 0]}
+        moves.setdefault(fl_port, [0, 0])[0] += r_fl * word
+        moves.setdefault(write_port, [0, 0])[1] += writes.get(b, 0) * word
+        traffic = tuple(MemTraffic(m, rd, wr) for m, (rd, wr) in moves.items() if rd or wr)
+        tile = TileGroup(1, (b - a) * cycles_per_line, traffic, ws)
+        if groups and groups[-1].traffic == traffic and groups[-1].compute_cycles == tile.compute_cycles:
+            groups[-1] = TileGroup(groups[-1].count + 1, tile.compute_cycles, traffic, ws)
         else:
-            groups.append(TileGroup(1, per_fold_cycles, traffic, ws))
+            groups.append(tile)
     all_groups = tuple(groups) * repeats
-    dram_r = sum(g.traffic[0].read_bytes * g.count for g in all_groups)
-    dram_w = sum(g.traffic[0].write_bytes * g.count for g in all_groups)
     # The array reads its operands from the scratchpads as it computes (SCALE-Sim's SRAM reads/writes): counted
     # in the op's traffic, not as tile loads, since the scratchpads feed the array at the demand rate.
-    totals = (MemTraffic(dram.name, dram_r, dram_w),
-              MemTraffic(SCALESIM_SRAMS[0], comp.sram_ifmap_reads * word * repeats, mem.dram_ifmap_reads * word * repeats),
+    dram_moves: dict[str, list[int]] = {}
+    for g in all_groups:
+        for t in g.traffic:
+            acc = dram_moves.setdefault(t.memory, [0, 0])
+            acc[0] += t.read_bytes * g.count
+            acc[1] += t.write_bytes * g.count
+    totals = (*(MemTraffic(m, rd, wr) for m, (rd, wr) in dram_moves.items()),
+              MemTraffic(SCALESIM_SRAMS[0], comp.sram_ifmap_reads * word * repeats,
+                         mem.dram_ifmap_reads * word * repeats),
               MemTraffic(SCALESIM_SRAMS[1], comp.sram_filter_reads * word * repeats,
                          mem.dram_filter_reads * word * repeats),
               MemTraffic(SCALESIM_SRAMS[2], mem.dram_ofmap_writes * word * repeats,
                          comp.sram_ofmap_writes * word * repeats))
-    return Tiling(all_groups, totals, SCALESIM_SRAMS[0], (rows, cols, comp.cycles_per_fold), f"scalesim-{flow}", ws)
+    return Tiling(all_groups, totals, SCALESIM_SRAMS[0], (rows, cols, comp.cycles_per_fold),
+                  f"{SCALESIM_LOOP_ORDER}{flow}", ws)

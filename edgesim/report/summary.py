@@ -19,6 +19,7 @@ def _layer_dict(layer: LayerCost, clock_mhz: float) -> dict[str, Any]:
         "stall_cycles": round(layer.stall_cycles + layer.overhead_cycles, 3),
         "overhead_cycles": round(layer.overhead_cycles, 3),
         "cycles": round(layer.cycles, 3),
+        "prefetch_cycles": round(layer.prefetch_cycles, 3),
         "latency_s": layer.latency_s,
         "energy_j": layer.energy_j,
         "energy_breakdown_j": layer.energy.as_dict(),

@@ -37,6 +37,9 @@ class OpTiming:
     stall_cycles: tuple[tuple[str, float], ...]  # (cause, unit cycles) for every cause in STALL_CAUSES
     stall_by_memory: tuple[tuple[str, float], ...] = ()  # (memory level, unit cycles): the memory stalls split
     cores: tuple[int, ...] = (0,)  # which cores of its unit ran it
+    # Time outside ``cycles`` (SCALE-Sim-semantics ops only): the scratchpad fill before the first fold and the
+    # ofmap drain after the last, SCALE-Sim's "total cycles incl. prefetch" minus its "total cycles".
+    prefetch_cycles: float = 0.0
 
     @property
     def total_stall_cycles(self) -> float:
@@ -73,7 +76,7 @@ def _timing(rec: OpRecord, node: str, compute_cycles: float, overhead_cycles: fl
     to_cycles = hz / PS_PER_S
     # Compute is what the plan says on the cores the op got; everything else it spent after its overhead is
     # a stall: waiting for a producer's rows (dependency), else for memory.
-    stall_ps = max(0, rec.end_ps - rec.exec_start_ps - rec.compute_ps)
+    stall_ps = max(0, rec.end_ps - rec.exec_start_ps - rec.compute_ps - rec.prefetch_ps)
     stalls = dict.fromkeys(STALL_CAUSES, 0.0)
     stream_ps = min(stall_ps, rec.stream_wait_ps)
     stalls["dependency"] = (rec.start_ps - rec.unit_free_ps + stream_ps) * to_cycles
@@ -91,7 +94,7 @@ def _timing(rec: OpRecord, node: str, compute_cycles: float, overhead_cycles: fl
         stalls["compute"] += stall_ps * to_cycles
     return OpTiming(node, rec.unit, rec.unit_free_ps / PS_PER_S, rec.end_ps / PS_PER_S,
                     compute_cycles * rec.core_scale, overhead_cycles, tuple(stalls.items()),
-                    tuple(by_memory.items()), rec.cores)
+                    tuple(by_memory.items()), rec.cores, rec.prefetch_ps * to_cycles)
 
 
 def _frame_key(node: str, frame: int) -> str:
@@ -175,7 +178,7 @@ def to_estimate(schedule: Schedule, profile: Any, result: SimResult) -> Estimate
                                     "none", (), False, p.fused_from))
             continue
         t = timing[p.node]
-        latency_s = t.cycles / p.unit_clock_hz
+        latency_s = (t.cycles + t.prefetch_cycles) / p.unit_clock_hz
         energy = layer_energy(p, profile, latency_s, scale)
         dynamic = dynamic + EnergyBreakdown(energy.compute_j, energy.memory_j, 0.0)
         layers.append(LayerCost(
@@ -183,7 +186,7 @@ def to_estimate(schedule: Schedule, profile: Any, result: SimResult) -> Estimate
             compute_cycles=t.compute_cycles, stall_cycles=t.total_stall_cycles, overhead_cycles=t.overhead_cycles,
             latency_s=latency_s, energy=energy, bound=_bound(t),
             bytes_by_memory=tuple((m.memory, m.read_bytes, m.write_bytes) for m in p.traffic),
-            fallback=p.fallback, fused_from=p.fused_from,
+            fallback=p.fallback, fused_from=p.fused_from, prefetch_cycles=t.prefetch_cycles,
         ))
     latency_s = result.makespan_s + schedule.per_inference_overhead_cycles / schedule.host_clock_hz
     # Static power burns once over the wall-clock time, however many units run at once.

@@ -21,6 +21,7 @@ from typing import Any
 import simpy
 
 from edgesim.mapping.plan import OpPlan, TileGroup
+from edgesim.mapping.systolic_memory import follows_scalesim
 from edgesim.mapping.tiling import DMA_UNIT_KINDS
 from edgesim.sim.memory import MemoryPort, now_ps, seconds_to_ps
 from edgesim.sim.pipeline import RowModel, RowProgress, row_model, stream_tiles, streams_from
@@ -52,6 +53,9 @@ class OpRecord:
     cores: tuple[int, ...] = (0,)
     core_scale: float = 1.0  # unit cores / cores this op got: its compute stretches by this
     stream_wait_ps: int = 0  # compute waited for a producer's rows (layer pipelining)
+    # SCALE-Sim-semantics ops only: the scratchpad fill before the first fold and the ofmap drain after the last,
+    # which SCALE-Sim reports outside "total cycles" (in "total cycles incl. prefetch").
+    prefetch_ps: int = 0
 
 
 def segments(groups: tuple[TileGroup, ...], middle_steps: int = 1) -> list[tuple[TileGroup, int]]:
@@ -219,7 +223,9 @@ class UnitProcess:
         rec.exec_start_ps = now_ps(env)
         streaming = plan.node in self.shared.progress or plan.node in self.shared.streamed
         segs = segments(stream_tiles(plan), STREAM_STEPS) if streaming else segments(plan.tiles)
-        if self.double_buffer:
+        if self.double_buffer and follows_scalesim(plan):
+            yield from self._scalesim(plan, rec, segs)
+        elif self.double_buffer:
             yield from self._pipelined(plan, rec, segs)
         else:
             yield from self._interleaved(plan, rec, segs)
@@ -378,6 +384,68 @@ class UnitProcess:
             self._advance(plan, tiles)
         if writebacks:
             yield simpy.AllOf(env, writebacks)
+
+    def _scalesim(self, plan: OpPlan, rec: OpRecord, segs: list[tuple[TileGroup, int]]
+                  ) -> Generator[Any, Any, None]:
+        """SCALE-Sim v3's memory semantics (the tiles of mapping.systolic_memory.scalesim_tiling): each DRAM read
+        port streams its operand's prefetches back to back, prefetch k+1 as soon as prefetch k landed, whether or
+        not the array has caught up (read_buffer.new_prefetch); the ports' initial fills are timed to land
+        together, when the array starts. A tile whose prefetch is still in flight stalls the array twice the
+        shortfall, as SCALE-Sim counts it (read_buffer.service_reads adds the shortfall to its line offset twice,
+        so "stall cycles" carry it twice). Ofmap write-backs leave in the background on the write port. The
+        fill before the first tile and the drain after the last go to ``rec.prefetch_ps``."""
+        env = self.env
+        memories = sorted({t.memory for g, _ in segs for t in g.traffic if t.read_bytes})
+        ready = {m: [env.event() for _ in segs] for m in memories}
+
+        def fill_ps(memory: str) -> int:
+            port = self.ports[memory]
+            nbytes = sum(t.read_bytes for t in segs[0][0].traffic if t.memory == memory) * segs[0][1]
+            return port.service_ps(nbytes, 0) + (port.latency_ps if nbytes else 0)
+
+        lead = max((fill_ps(m) for m in memories), default=0)
+
+        def stream(memory: str) -> Generator[Any, Any, None]:
+            if lead > fill_ps(memory):
+                yield env.timeout(lead - fill_ps(memory))
+            for i, (g, m) in enumerate(segs):
+                nbytes = sum(t.read_bytes for t in g.traffic if t.memory == memory) * m
+                if nbytes:
+                    yield from self._move(rec, memory, nbytes, 0, m)
+                ready[memory][i].succeed()
+
+        for memory in memories:
+            env.process(stream(memory))
+
+        def loaded(i: int) -> simpy.Event:
+            events = [ready[m][i] for m in memories]
+            return events[0] if len(events) == 1 else simpy.AllOf(env, events)
+
+        writebacks: list[simpy.Process] = []
+        tiles = 0
+        for i, (g, m) in enumerate(segs):
+            c = self._cycles_ps(g.compute_cycles * rec.core_scale)
+            rec.compute_ps += c * m
+            if m > 1:
+                # Aggregated identical tiles: they compute while their prefetches stream; the last one waits.
+                yield env.timeout(c * (m - 1))
+            t0 = now_ps(env)
+            if memories:
+                yield loaded(i)
+            waited = now_ps(env) - t0
+            if i == 0:
+                rec.prefetch_ps += now_ps(env) - rec.exec_start_ps
+            elif waited:
+                yield env.timeout(waited)  # SCALE-Sim's second count of the shortfall
+            yield env.timeout(c)
+            writebacks += [env.process(self._move(rec, t.memory, 0, t.write_bytes * m)) for t in g.traffic
+                           if t.write_bytes]
+            tiles += m
+            self._advance(plan, tiles)
+        computed = now_ps(env)
+        if writebacks:
+            yield simpy.AllOf(env, writebacks)
+        rec.prefetch_ps += now_ps(env) - computed
 
     def _wait_loaded(self, rec: OpRecord, loaded: simpy.Event, rows_at: list[int], i: int
                      ) -> Generator[Any, Any, None]:

@@ -45,6 +45,9 @@ class ReferenceRow:
     model_file: str
     latency_ms: float
     energy_uj: float | None
+    # "latency" (one inference) or "throughput" (latency_ms is the period between frames of a stream, 1000 / FPS;
+    # optional column, written by edgesim.validate.edge for the Hailo model-zoo rows)
+    metric: str = "latency"
 
     @property
     def runtime_spec(self) -> str:
@@ -78,12 +81,16 @@ def read_reference(path: str | Path) -> list[ReferenceRow]:
             raise EdgesimError(f"line {i}: latency_ms must be a positive number", file=str(p), field="latency_ms")
         energy = _float_or_none(rec.get("energy_uj"), p, i, "energy_uj")
         model = (rec.get("model_file") or "").strip()
+        metric = (rec.get("metric") or "").strip().lower() or "latency"
+        if metric not in ("latency", "throughput"):
+            raise EdgesimError(f"line {i}: metric must be 'latency' or 'throughput', got '{metric}'", file=str(p),
+                               field="metric")
         rows.append(ReferenceRow(
             line=i, device=(rec.get("device") or "").strip(), runtime=(rec.get("runtime") or "").strip(),
             runtime_version=(rec.get("runtime_version") or "").strip(),
             clock_mhz=_float_or_none(rec.get("clock_mhz"), p, i, "clock_mhz"),
             benchmark=(rec.get("benchmark") or "").strip() or model, model_file=model, latency_ms=lat,
-            energy_uj=energy if energy is not None and energy > 0 else None,
+            energy_uj=energy if energy is not None and energy > 0 else None, metric=metric,
         ))
     return rows
 
@@ -101,6 +108,7 @@ class RowResult:
     measured_energy_uj: float | None
     predicted_energy_uj: float | None
     error: str | None = None  # why the row could not be predicted
+    metric: str = "latency"  # "throughput": both latencies are the period between frames of a stream
 
     @property
     def latency_error(self) -> float | None:
@@ -332,8 +340,11 @@ def load_reference_model(model: str) -> Any:
 
 
 def api_predictor(models_dir: Path) -> Predictor:
-    """(latency_ms, energy_uj) of a row via edgesim.api.estimate; graphs are cached."""
-    from edgesim.api import estimate, load_profile
+    """(latency_ms, energy_uj) of a row via edgesim.api.estimate; graphs are cached. A throughput row's
+    latency_ms is the event engine's steady-state period between frames (edgesim.validate.edge.stream_period_s)."""
+    from edgesim.api import estimate, load_profile, resolve_runtime
+    from edgesim.mapping.mapper import build_schedule
+    from edgesim.validate.edge import stream_period_s
 
     graphs: dict[str, Any] = {}
 
@@ -343,6 +354,10 @@ def api_predictor(models_dir: Path) -> Predictor:
             graphs[model] = load_reference_model(model)
         prof = load_profile(row.device, clock_mhz=row.clock_mhz)
         est = estimate(graphs[model], prof, row.runtime_spec)
+        if row.metric == "throughput":
+            rt, version = resolve_runtime(prof, row.runtime_spec)
+            period_s = stream_period_s(build_schedule(graphs[model], prof, rt, version), prof)
+            return period_s * 1e3, est.energy_j * 1e6
         return est.latency_s * 1e3, est.energy_j * 1e6
 
     return predict
@@ -388,7 +403,7 @@ def validate(
     for row in rows:
         base = dict(line=row.line, device=row.device, runtime=row.runtime_spec, benchmark=row.benchmark,
                     model_file=row.model_file, clock_mhz=row.clock_mhz, measured_latency_ms=row.latency_ms,
-                    measured_energy_uj=row.energy_uj)
+                    measured_energy_uj=row.energy_uj, metric=row.metric)
         try:
             lat_ms, en_uj = predict(row)
         except (EdgesimError, ProfileError) as exc:

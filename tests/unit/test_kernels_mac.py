@@ -93,3 +93,23 @@ def test_int4_pack_roundtrip_low_nibble_first(values: list[int]) -> None:
         assert packed[0] & 0xF == values[0] & 0xF
         assert packed[0] >> 4 == values[1] & 0xF
     np.testing.assert_array_equal(mac.unpack_int4(packed, len(values)), arr)
+
+
+def test_fc_weights_are_packed_once_and_an_in_place_edit_is_seen() -> None:
+    from edgesim.kernels import mac as mac_mod
+
+    rng = np.random.default_rng(7)
+    w = rng.integers(-128, 128, size=(40, 64), dtype=np.int8)
+    x = rng.integers(-128, 128, size=(3, 64), dtype=np.int8)
+    mult = np.full(40, 1 << 30, dtype=np.int32)
+    shift = np.full(40, -8, dtype=np.int32)
+    bias = np.zeros(40, dtype=np.int32)
+    args = (bias, 0, 0, mult, shift, 0, (-128, 127), False)
+    first = mac_mod.fully_connected_int8(x, w, *args)
+    packed = mac_mod.packed_weights_nk(w, w)
+    assert mac_mod.packed_weights_nk(w, w) is packed  # cached: the same object, no repacking
+    w[:, 0] = -w[:, 0] // 2 + 3  # edit the weights in place: the cache must not serve the old packing
+    second = mac_mod.fully_connected_int8(x, w, *args)
+    fresh = mac_mod.fully_connected_int8(x, w.copy(), *args)
+    assert np.array_equal(second, fresh)
+    assert not np.array_equal(first, second)
