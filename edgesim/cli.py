@@ -148,13 +148,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         # A SCALE-Sim topology on a SCALE-Sim config: report in SCALE-Sim's own terms too.
         from edgesim.report.scalesim_report import format_scalesim, scalesim_rows
 
-        rows = scalesim_rows(args.model, args.hw)
+        # Stalls as the JSON layers have them (the event engine); the closed form under --fast.
+        rows = scalesim_rows(args.model, args.hw, None if args.fast else est)
         print(format_scalesim(rows, Path(args.hw).name))
         extra["scalesim_layers"] = rows
     else:
         print(f"model {graph.name} ({len(graph.nodes)} ops) on {profile.id} with runtime {schedule.runtime}, "
               f"{'analytic model' if args.fast else 'event engine'}")
         print(format_table(est, max_rows=None if args.all_layers else 60))
+    if not args.fast and args.frames > 1:
+        # The table's latency is the first frame's, sharing the units with the frames queued behind it.
+        tput = float(extra["throughput_inf_per_s"])
+        print(f"throughput: {tput:.1f} inferences/s with {args.frames} frames queued at once (fill and drain "
+              f"included; latency above is the first frame's, its units shared with the other frames)")
     _print_transform(transform_info)
     print(f"power: average {power.average_power_w * 1e3:.4g} mW, peak {power.peak_power_w * 1e3:.4g} mW")
     extra["average_power_w"] = power.average_power_w

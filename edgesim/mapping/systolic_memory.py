@@ -1,5 +1,5 @@
 """SCALE-Sim v3's memory side for a systolic layer: DRAM traffic and stall cycles of its double-buffered
-scratchpads, and the mapping seam that hands them to the event engine as per-fold tiles.
+scratchpads, and the mapping seam that hands its prefetch streams to the event engine as tiles.
 
 SCALE-Sim (memory/read_buffer.py) lays each read operand out as a "prefetch matrix" (the operand in fold order;
 anti-diagonal order for the operand streamed through the array), cuts its valid words into sets of
@@ -17,6 +17,12 @@ ofmap write buffer stalls the array when it cannot drain at the port's bandwidth
 Windows hanging over the ifmap edge (SCALE-Sim's round-up output size) hold no words: SCALE-Sim drops them
 from its prefetch order, so set boundaries are counted over the words that exist. Measured errors against the
 shared SCALE-Sim rows: tests/golden/test_scalesim_golden.py.
+
+The seam (scalesim_tiling) cuts a layer where this walk says SCALE-Sim's memory acts: the fills, each prefetch
+at the line demanding it, each ofmap buffer drain. The event engine then times those tiles as SCALE-Sim does
+(edgesim/sim/unit.py UnitProcess._scalesim: per-operand read ports, free-running prefetch streams, the doubled
+shortfall), and reports the fill and the final drain apart from the layer's cycles, as SCALE-Sim's "Total
+Cycles" leaves them out.
 """
 
 from __future__ import annotations

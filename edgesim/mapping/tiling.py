@@ -282,6 +282,42 @@ def _tile_mac(graph: Graph, node: Node, work: NodeWork, compute_cycles: float, a
     return Tiling(_groups(tiles, compute_cycles, traffic, ws), _traffic(traffic), local, (th, tc, tk_fit), order, ws)
 
 
+# Ops whose output channels depend only on the same input channels: a row too wide for the local memory can be
+# split across channels (a global average pool over a 25x5 map with 64 channels on a 1 KiB scratchpad).
+_CHANNEL_SPLITTABLE = frozenset({OpClass.POOL, OpClass.ELEMENTWISE, OpClass.ACTIVATION, OpClass.QUANT})
+
+
+def _tile_row_channels(node: Node, work: NodeWork, compute_cycles: float, act_mem: str, w_mem: str, local: str,
+                       capacity: int, buffers: int, rows: int, out: Any) -> Tiling:
+    channels = max(1, int(out.shape[-1]) if out.shape else 1)
+    if node.op.info.op_class is OpClass.POOL and len(out.shape) == 4:
+        channels = int(out.shape[node.attrs.layout.channel_axis()])
+    streamed = work.input_bytes + work.output_bytes
+    resident = work.weight_bytes
+    per_row_channel = math.ceil(streamed / (rows * channels))
+    room = capacity // buffers - resident
+    if per_row_channel > room:
+        raise MappingError(
+            f"cannot tile {node.op.value}: one row of one channel needs {(per_row_channel + resident) * buffers} "
+            f"bytes but '{local}' holds {capacity}",
+            node=node.name,
+        )
+    tc = max(1, min(channels, room // per_row_channel))
+    tiles = rows * math.ceil(channels / tc)
+    traffic: dict[str, list[int]] = {}
+    _add(traffic, act_mem, work.input_bytes, work.output_bytes)
+    if work.weight_bytes:
+        _add(traffic, w_mem, work.weight_bytes, 0)
+    ws = (tc * per_row_channel + resident) * buffers
+    groups = _groups(tiles, compute_cycles, {act_mem: [work.input_bytes, work.output_bytes]}, ws)
+    if work.weight_bytes:  # resident operands (tables, biases) arrive with the first tile
+        g0 = groups[0]
+        first = TileGroup(1, g0.compute_cycles, g0.traffic + (MemTraffic(w_mem, work.weight_bytes, 0),), ws)
+        rest = ((TileGroup(g0.count - 1, g0.compute_cycles, g0.traffic, ws),) if g0.count > 1 else ())
+        groups = (first,) + rest + groups[1:]
+    return Tiling(groups, _traffic(traffic), local, (1, tc, 0), "rows-channels", ws)
+
+
 def _tile_rows(graph: Graph, node: Node, work: NodeWork, compute_cycles: float, act_mem: str, w_mem: str,
                local: str, capacity: int, buffers: int) -> Tiling:
     out = graph.tensors[node.outputs[0]]
@@ -292,6 +328,8 @@ def _tile_rows(graph: Graph, node: Node, work: NodeWork, compute_cycles: float, 
     streamed = work.input_bytes + work.output_bytes
     resident = work.weight_bytes  # tables/biases stay resident over all row tiles
     per_row = math.ceil(streamed / rows)
+    if (per_row + resident) * buffers > capacity and node.op.info.op_class in _CHANNEL_SPLITTABLE:
+        return _tile_row_channels(node, work, compute_cycles, act_mem, w_mem, local, capacity, buffers, rows, out)
     if (per_row + resident) * buffers > capacity:
         raise MappingError(
             f"cannot tile {node.op.value}: one row needs {(per_row + resident) * buffers} bytes but '{local}' "

@@ -324,12 +324,22 @@ def load_reference_model(model: str) -> Any:
     from edgesim.api import load_model
 
     name, at, res = model.rpartition("@")
-    if at and res.isdigit() and not Path(model).is_file():
+    sized = bool(at and res.isdigit())
+    # "mobilenet_v2:alpha=1.4": a zoo model's width option (edge_latency.csv's Hailo mobilenet_v2_1.4 row)
+    base, colon, option = (name if sized else model).partition(":")
+    if (sized or colon) and not Path(model).is_file():
         # "resnet50@299": the zoo model at another input resolution (edge_latency.csv rows, edgesim.validate.edge)
         from edgesim import zoo
         from edgesim.passes.pipeline import run_pipeline
 
-        graph = run_pipeline(zoo.build(name, resolution=int(res)))
+        key, _, value = option.partition("=")
+        choices: dict[str, Any] = {"resolution": int(res)} if sized else {}
+        if colon:
+            try:
+                choices[key.strip()] = float(value)
+            except ValueError:
+                raise EdgesimError(f"'{model}': a zoo option is 'name:key=number'", field="model_file") from None
+        graph = run_pipeline(zoo.build(base, **choices))
     else:
         graph = load_model(model)
     if Path(model).is_file():

@@ -40,6 +40,8 @@ _RUNTIMES: tuple[tuple[str, str], ...] = (
 _MODELS: tuple[tuple[str, str], ...] = (
     (r"^mobilenet[ _]?v1( \(imagenet\))?$", "mobilenet_v1"),
     (r"^mobilenet[ _]?v2( \(imagenet\))?$", "mobilenet_v2"),
+    # Hailo's width-1.4 MobileNet v2 (OPS 1.18 G = 0.59 G MACs; the zoo's alpha=1.4 build has 0.58 G)
+    (r"^mobilenet_v2_1\.4$", "mobilenet_v2:alpha=1.4"),
     (r"^resnet-50( v1| v1\.5)?$|^resnet_v1_50$", "resnet50"),
     # Coral's table says only "SqueezeNet"; its CPU time there (232 ms, 1.41x MobileNet v1's 164 ms on the same
     # CPU) matches SqueezeNet 1.0 (819 M MACs, 1.44x MobileNet v1), not 1.1 (349 M, 0.61x).
@@ -142,7 +144,8 @@ def convert_edge_latency(edge_csv: str | Path, out_csv: str | Path) -> int:
             clock = f"{std_clock[device]:g}"
         res = _resolution(rec.get("input_size", ""))
         model_file = model if res in (None, _ZOO_DEFAULT_RESOLUTION) else f"{model}@{res}"
-        w.writerow([device, runtime, "", clock, model, model_file, lat, "", row_metric(rec.get("metric", "")),
+        benchmark = model.replace(":alpha=", "_")  # mobilenet_v2_1.4, as the source names it
+        w.writerow([device, runtime, "", clock, benchmark, model_file, lat, "", row_metric(rec.get("metric", "")),
                     rec.get("source_url", "")])
         n += 1
     atomic_write_text(out_csv, out.getvalue())

@@ -106,10 +106,19 @@ def test_edge_latency_rows_pinned() -> None:
 
     res = validate(EDGE)
     assert not res.skipped, [s.error for s in res.skipped]
-    # 17 on 2026-11-25: the MLPerf MultiStream row (p99 of an 8-sample query) is not a batch-1 latency
-    assert res.overall.rows >= 15
-    assert res.overall.latency_median_ape <= 0.08  # 4.9% (13.4% before the Ethos-U/Edge TPU/Jetson fixes)
-    assert res.overall.latency_mape <= 0.12  # 8.5% (29.4% before); issue target 25%
+    # 18 on 2026-11-25 (17 + Hailo's mobilenet_v2_1.4, the zoo's alpha=1.4 build): the MLPerf MultiStream row
+    # (p99 of an 8-sample query) is not a batch-1 latency
+    assert res.overall.rows >= 18
+    assert res.overall.latency_median_ape <= 0.08  # 6.0% (the 17 older rows 4.9%; 13.4% before the Ethos-U/...)
+    assert res.overall.latency_mape <= 0.11  # 9.0% (17 older rows 7.9%, 8.5% before issue #6; 29.4%); target 25%
+    # Hailo model-zoo rows are FPS of a pipelined stream: predicted as the event engine's steady-state period on
+    # Hailo-8's 8 clusters. resnet_v1_50 and mobilenet_v1 set HailoRT's CONV2D / DEPTHWISE_CONV2D efficiencies;
+    # EfficientNet-Lite0 -23% and MobileNet v2 1.4 -29% are held out (-34% / -37% as one inference's latency).
+    hailo = {r.benchmark: r for r in res.rows if r.device == "hailo-8"}
+    assert {r.metric for r in hailo.values()} == {"throughput"}
+    assert all(abs(hailo[b].latency_error or 1.0) <= 0.02 for b in ("resnet50", "mobilenet_v1"))
+    assert -0.28 <= (hailo["efficientnet_lite0"].latency_error or 1.0) <= -0.15
+    assert -0.34 <= (hailo["mobilenet_v2_1.4"].latency_error or 1.0) <= -0.20
     by = {b.benchmark: b for b in res.benchmarks}
     assert by["mobilenet_v1"].latency_median_ape <= 0.08  # 4.9%
     assert by["squeezenet1_0"].latency_mape <= 0.10  # 2.0% (Coral's SqueezeNet is v1.0; +77% as v1.1)
@@ -117,7 +126,7 @@ def test_edge_latency_rows_pinned() -> None:
     coral_r50 = [r for r in res.rows if r.device == "coral-edgetpu" and r.benchmark == "resnet50"]
     assert coral_r50 and all(abs(r.latency_error or 1.0) <= 0.15 for r in coral_r50)
     worst = max(abs(r.latency_error or 0.0) for r in res.rows)
-    assert worst <= 0.40  # Hailo-8 EfficientNet-Lite0 -34% (-73% before)
+    assert worst <= 0.32  # Hailo-8 MobileNet v2 1.4 -29% (EfficientNet-Lite0 was -34%, -73% before that)
 
 
 # ethos-u-vela 5.2.0 `vela MODEL --accelerator-config A`, column inference_time of the summary CSV, in ms, recorded

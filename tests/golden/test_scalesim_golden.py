@@ -274,3 +274,26 @@ def test_scalesim_report_rows_in_scalesim_terms() -> None:
                 assert got[col] == int(ref[col]), (cfg_name, got["name"], col)
             # Overall utilisation over the total cycles: as close as the totals are (within 1%).
             assert got["overall_utilization_pct"] == pytest.approx(float(ref["overall_util_pct"]), rel=0.011)
+
+
+def test_scalesim_report_with_engine_says_what_the_json_layers_say() -> None:
+    """`edgesim run` (event engine) prints the engine's stalls in the SCALE-Sim table, so the table, the JSON
+    `layers` and the JSON `scalesim_layers` carry one number per column."""
+    from edgesim.mapping.mapper import build_schedule
+    from edgesim.report.scalesim_report import format_scalesim, scalesim_rows
+    from edgesim.sim import simulate_schedule, to_estimate
+
+    cfg_path = SCALESIM / "tiny8x8_os.cfg"
+    profile = config_to_profile(read_config(cfg_path))
+    schedule = build_schedule(topology_to_graph(read_topology(SCALESIM / "unit_mix.csv"), "unit_mix"), profile)
+    est = to_estimate(schedule, profile, simulate_schedule(schedule, profile))
+    rows = scalesim_rows(SCALESIM / "unit_mix.csv", cfg_path, est)
+    assert "incl_pf" in format_scalesim(rows, "tiny8x8_os")
+    ref = {r["layer_name"]: r for r in ROWS if r["config"] == "tiny8x8_os"}
+    for row, layer in zip(rows, est.layers, strict=True):
+        assert row["stall_cycles"] == round(layer.stall_cycles)
+        assert row["cycles"] == round(layer.cycles)
+        assert row["cycles_incl_prefetch"] == row["cycles"] + round(layer.prefetch_cycles)
+        assert abs(row["stall_cycles"] - row["closed_form_stall_cycles"]) <= ENGINE_MAX_STALL_ERR_CYCLES
+        incl = int(ref[row["name"]]["total_cycles_incl_prefetch"])
+        assert abs(row["cycles_incl_prefetch"] - incl) / incl * 100 <= ENGINE_MAX_PCT["USER"]["incl"]

@@ -179,9 +179,16 @@ def test_config_to_profile() -> None:
     unit = prof.units[0]
     assert unit.systolic is not None and (unit.systolic.rows, unit.systolic.cols) == (16, 8)
     assert prof.memory("ifmap_sram").size_bytes == 4096
-    # SCALE-Sim's ifmap and filter read ports (3 words/cycle each, 2-byte words) share the profile's read port.
-    assert prof.memory("dram").read_bw_bytes_per_cycle == 12.0
+    # SCALE-Sim's ifmap and filter read ports (3 words/cycle each, 2-byte words) and its ofmap write port.
+    assert prof.memory("dram_ifmap").read_bw_bytes_per_cycle == 6.0
+    assert prof.memory("dram_filter").read_bw_bytes_per_cycle == 6.0
+    assert prof.memory("dram_ifmap").write_bw_bytes_per_cycle == 0.0
     assert prof.memory("dram").write_bw_bytes_per_cycle == 6.0
+    assert set(unit.memories) == {"ifmap_sram", "filter_sram", "ofmap_sram", "dram", "dram_ifmap", "dram_filter"}
+    # CALC mode: reads sized to demand, the ofmap drained one word per array column and cycle.
+    calc = config_to_profile(ScaleSimConfig("run 2", 16, 8, "os", 4, 4, 2, 3.0, "CALC", word_bytes=2))
+    assert calc.memory("dram_ifmap").read_bw_bytes_per_cycle >= 1024 * 2
+    assert calc.memory("dram").write_bw_bytes_per_cycle == 16.0
 
 
 def test_systolic_rejects_bad_inputs() -> None:
@@ -294,7 +301,7 @@ def test_memory_rejects_bad_inputs() -> None:
         memory_stalls(layer, 8, 8, "os", 0, 1024, 1024, 1, 2.0)
 
 
-def test_scalesim_profile_plans_one_tile_per_fold_with_scalesim_dram_traffic() -> None:
+def test_scalesim_profile_cuts_tiles_at_scalesim_prefetches() -> None:
     from edgesim.mapping.mapper import build_schedule
 
     cfg = ScaleSimConfig("t", 8, 8, "os", 1, 1, 1, 2.0, "USER")
@@ -303,15 +310,58 @@ def test_scalesim_profile_plans_one_tile_per_fold_with_scalesim_dram_traffic() -
     for plan, (_, layer) in zip(schedule.plans, layers, strict=True):
         m = memory_stalls(layer, 8, 8, "os", 1024, 1024, 1024, 1, 2.0)
         c = compute_cycles(layer, 8, 8, "os")
-        assert sum(g.count for g in plan.tiles) == c.folds
-        assert sum(g.compute_cycles * g.count for g in plan.tiles) == pytest.approx(c.compute_cycles)
-        dram = [t for g in plan.tiles for t in g.traffic for _ in range(g.count)]
-        assert {t.memory for t in dram} == {"dram"}
-        assert sum(t.read_bytes for t in dram) == m.dram_ifmap_reads + m.dram_filter_reads
-        assert sum(t.write_bytes for t in dram) == m.dram_ofmap_writes
+        assert m.ifmap_prefetch_lines  # these layers re-fetch: the test would say nothing otherwise
+        tiles = [g for g in plan.tiles for _ in range(g.count)]
+        assert sum(g.compute_cycles for g in tiles) == pytest.approx(c.compute_cycles)
+        moved = [t for g in tiles for t in g.traffic]
+        assert {t.memory for t in moved} == {"dram", "dram_ifmap", "dram_filter"}
+        assert sum(t.read_bytes for t in moved if t.memory == "dram_ifmap") == m.dram_ifmap_reads
+        assert sum(t.read_bytes for t in moved if t.memory == "dram_filter") == m.dram_filter_reads
+        assert sum(t.write_bytes for t in moved) == m.dram_ofmap_writes
+        # Tile 0 loads the fills; each later prefetch is loaded by the tile starting at the line demanding it.
+        starts, line = [], 0.0
+        for g in tiles:
+            starts.append((round(line), {t.memory: t.read_bytes for t in g.traffic if t.read_bytes}))
+            line += g.compute_cycles
+        assert starts[0][1] == {"dram_ifmap": m.ifmap_fill_words, "dram_filter": m.filter_fill_words}
+        for port, lines, words in (("dram_ifmap", m.ifmap_prefetch_lines, m.ifmap_prefetch_words),
+                                   ("dram_filter", m.filter_prefetch_lines, m.filter_prefetch_words)):
+            want: dict[int, int] = {}
+            for x in lines:
+                want[int(x)] = want.get(int(x), 0) + words
+            got = {at: r[port] for at, r in starts[1:] if port in r}
+            assert got == want, port
         sram = {t.memory: t for t in plan.traffic}["ifmap_sram"]
         assert sram.read_bytes == c.sram_ifmap_reads
     assert plan.loop_order == "scalesim-os"
+
+
+def test_engine_scalesim_semantics_fill_apart_and_late_prefetch_counted_twice() -> None:
+    """A hand-timed op on a SCALE-Sim profile (2 words/cycle ports, 1-cycle latency): a 100-word fill lands after
+    50 + 1 cycles (prefetch time, not stall); the 200-word prefetch streams right after it and lands at 152; the
+    array reaches it at 61, so it stalls 2 x 91 cycles; the 40-word write-back after the last tile drains in
+    20 + 1 cycles (prefetch time)."""
+    from dataclasses import replace
+
+    from edgesim.mapping.mapper import build_schedule
+    from edgesim.mapping.plan import MemTraffic, TileGroup
+    from edgesim.sim import simulate_schedule
+
+    profile = config_to_profile(ScaleSimConfig("t", 8, 8, "os", 1, 1, 1, 2.0, "USER"))
+    schedule = build_schedule(topology_to_graph([("a", SystolicLayer(10, 10, 3, 3, 3, 5))], "t"), profile)
+    tiles = (TileGroup(1, 10.0, (MemTraffic("dram_ifmap", 100, 0),)),
+             TileGroup(1, 10.0, (MemTraffic("dram_ifmap", 200, 0), MemTraffic("dram", 0, 40))))
+    plan = replace(schedule.plans[0], tiles=tiles, compute_cycles=20.0, overhead_cycles=0.0)
+    t = simulate_schedule(replace(schedule, plans=(plan,)), profile).op(plan.node)
+    assert t.compute_cycles == pytest.approx(20.0)
+    assert t.total_stall_cycles == pytest.approx(182.0)
+    assert t.prefetch_cycles == pytest.approx(51.0 + 21.0)
+    assert t.end_s * 1e9 == pytest.approx(20.0 + 182.0 + 72.0)
+    # The same tiles as a generic plan: one shared timeline, the fill a stall, the shortfall counted once.
+    generic = replace(plan, loop_order="rows_outer")
+    g = simulate_schedule(replace(schedule, plans=(generic,)), profile).op(plan.node)
+    assert g.prefetch_cycles == 0.0
+    assert g.total_stall_cycles < t.total_stall_cycles
 
 
 def test_generic_systolic_profile_keeps_generic_tiling() -> None:

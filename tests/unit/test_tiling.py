@@ -129,9 +129,40 @@ def test_impossible_tiling_names_op_and_sizes() -> None:
     assert needed > 16 * 1024
 
 
-def test_impossible_row_tiling_of_an_elementwise_op() -> None:
+def test_a_row_too_wide_for_sram_is_split_across_channels_when_the_op_allows_it() -> None:
     b = GraphBuilder("wide")
     x = b.input("x", (1, 1, 1, 65536))  # one row is 256 KiB of floats in and as much out
     g = b.build([b.act(x, "relu")])
+    profile = npu_profile(sram_bytes=64 * 1024)
+    sched = build_schedule(g, profile)  # elementwise: any split of the row is exact
+    plan = next(p for p in sched.plans if p.unit != "-")
+    assert plan.loop_order == "rows-channels" and sum(t.count for t in plan.tiles) > 1
+    assert _check_consistent(sched, profile) == 1
+
+
+def test_impossible_row_tiling_of_a_row_reduction() -> None:
+    b = GraphBuilder("wide")
+    x = b.input("x", (1, 1, 1, 65536))  # a reduction (MEAN) needs its whole 256 KiB row at once
+    g = b.build([b.gap(x)])
     with pytest.raises(MappingError, match=r"one row needs \d+ bytes but 'sram' holds 65536"):
         build_schedule(g, npu_profile(sram_bytes=64 * 1024))
+
+
+def test_global_pool_wider_than_a_tiny_scratchpad_maps_by_channels() -> None:
+    # DS-CNN's 25x5x64 average pool on SCALE-Sim's 8x8 array with 1 KiB scratchpads used to be refused.
+    from pathlib import Path
+
+    shared = Path(__file__).resolve().parents[2].parent / "shared"
+    model, cfg = shared / "models" / "kws_ref_model.tflite", shared / "reference" / "scalesim" / "tiny8x8_ws.cfg"
+    if not model.is_file() or not cfg.is_file():
+        pytest.skip("../shared not present")
+    from edgesim.frontends.scalesim import config_to_profile, read_config
+
+    profile = config_to_profile(read_config(cfg))
+    sched = build_schedule(load_model(str(model)), profile)
+    pool = next(p for p in sched.plans if p.op == "AVG_POOL2D")
+    assert pool.loop_order == "rows-channels" and sum(g.count for g in pool.tiles) > 1
+    size = profile.memory(pool.local_memory).size_bytes
+    assert all(0 < g.working_set_bytes <= size for g in pool.tiles)
+    for t in pool.traffic:
+        assert sum(g.count * x.read_bytes for g in pool.tiles for x in g.traffic if x.memory == t.memory) == t.read_bytes
