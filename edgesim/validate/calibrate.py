@@ -485,7 +485,7 @@ def leave_one_benchmark_out(
     devices on this file, held-out rows included, so first the runtime is refitted across all devices without
     the held-out rows, then calibrated on the device's other benchmarks from there.
     """
-    from edgesim.validate.core import RowResult, default_reference, summarize
+    from edgesim.validate.core import RowResult, default_reference
 
     ref = Path(reference_csv) if reference_csv is not None else default_reference()
     rows = read_reference(ref)
@@ -519,8 +519,15 @@ def leave_one_benchmark_out(
             for r, p in zip(test, preds, strict=True):
                 out.append(RowResult(r.line, r.device, r.runtime_spec, r.benchmark, r.model_file, r.clock_mhz,
                                      r.latency_ms, p, r.energy_uj, None))
+    return _result(ref, out, skipped)
+
+
+def _result(ref: Path, out: list[Any], skipped: list[Any]) -> ValidationResult:
+    """Held-out predictions in file order, summarised per benchmark and overall."""
+    from edgesim.validate.core import summarize
+
     out.sort(key=lambda res: res.line)
-    by_bench: dict[str, list[RowResult]] = {}
+    by_bench: dict[str, list[Any]] = {}
     for res in out:
         by_bench.setdefault(res.benchmark, []).append(res)
     stats = tuple(summarize(b, rs) for b, rs in sorted(by_bench.items()))
@@ -538,7 +545,7 @@ def leave_one_device_out(
 
     The chips' kernel_efficiency_scale values stay as bundled (the Cortex-M7 one was read off STM32H7A3 rows).
     """
-    from edgesim.validate.core import RowResult, default_reference, summarize
+    from edgesim.validate.core import RowResult, default_reference
 
     ref = Path(reference_csv) if reference_csv is not None else default_reference()
     rows = read_reference(ref)
@@ -559,9 +566,4 @@ def leave_one_device_out(
         preds = model.batch(cases[len(others):]).latency_s(theta) * 1e3
         out += [RowResult(r.line, r.device, r.runtime_spec, r.benchmark, r.model_file, r.clock_mhz, r.latency_ms,
                           float(p), r.energy_uj, None) for r, p in zip(test, preds, strict=True)]
-    out.sort(key=lambda res: res.line)
-    by_bench: dict[str, list[RowResult]] = {}
-    for res in out:
-        by_bench.setdefault(res.benchmark, []).append(res)
-    stats = tuple(summarize(b, rs) for b, rs in sorted(by_bench.items()))
-    return ValidationResult(str(ref), tuple(out), stats, summarize("ALL", out), tuple(skipped))
+    return _result(ref, out, skipped)

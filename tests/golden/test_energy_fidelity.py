@@ -11,19 +11,8 @@ import math
 import statistics
 from pathlib import Path
 
-import pytest
-
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 REF = SHARED / "reference" / "mlperf_tiny.csv"
-
-
-@pytest.fixture(scope="module")
-def plain():  # type: ignore[no-untyped-def]
-    if not REF.is_file() or not (SHARED / "models").is_dir():
-        pytest.skip("../shared reference data not present")
-    from edgesim.validate import validate
-
-    return validate(REF)
 
 
 def test_energy_where_latency_is_right_meets_the_issue_target(plain) -> None:  # type: ignore[no-untyped-def]

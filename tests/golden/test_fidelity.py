@@ -15,15 +15,6 @@ REF = SHARED / "reference" / "mlperf_tiny.csv"
 
 
 @pytest.fixture(scope="module")
-def plain():  # type: ignore[no-untyped-def]
-    if not REF.is_file() or not (SHARED / "models").is_dir():
-        pytest.skip("../shared reference data not present")
-    from edgesim.validate import validate
-
-    return validate(REF)
-
-
-@pytest.fixture(scope="module")
 def lobo():  # type: ignore[no-untyped-def]
     if not REF.is_file() or not (SHARED / "models").is_dir():
         pytest.skip("../shared reference data not present")

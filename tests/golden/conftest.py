@@ -1,0 +1,20 @@
+"""Shared fixtures of the golden tests: one uncalibrated validation run of mlperf_tiny.csv per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+REF = SHARED / "reference" / "mlperf_tiny.csv"
+
+
+@pytest.fixture(scope="session")
+def plain():  # type: ignore[no-untyped-def]
+    """``edgesim validate`` of the shared MLPerf Tiny reference with the profiles as shipped."""
+    if not REF.is_file() or not (SHARED / "models").is_dir():
+        pytest.skip("../shared reference data not present")
+    from edgesim.validate import validate
+
+    return validate(REF)
