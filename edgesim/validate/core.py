@@ -23,6 +23,8 @@ REQUIRED_COLUMNS = ("device", "runtime", "clock_mhz", "model_file", "latency_ms"
 # Energy is judged "where latency is right" (issue #5): rows whose latency error is within this bound. Energy
 # errors on the other rows mostly repeat their latency error, which the power error below factors out.
 LATENCY_RIGHT = 0.10
+# Deployment precisions of a zoo model in the optional ``precision`` column (load_reference_model).
+REFERENCE_PRECISIONS = ("int8", "fp16", "fp32")
 
 
 def shared_dir() -> Path:
@@ -48,6 +50,9 @@ class ReferenceRow:
     # "latency" (one inference) or "throughput" (latency_ms is the period between frames of a stream, 1000 / FPS;
     # optional column, written by edgesim.validate.edge for the Hailo model-zoo rows)
     metric: str = "latency"
+    # Precision the zoo model is deployed at (optional column): int8 = edgesim's PTQ, fp16 = its fp16 pass,
+    # fp32 = kept float; written by edgesim.validate.edge for the OpenCV DNN rows. Model files are used as is.
+    precision: str = "int8"
 
     @property
     def runtime_spec(self) -> str:
@@ -85,12 +90,16 @@ def read_reference(path: str | Path) -> list[ReferenceRow]:
         if metric not in ("latency", "throughput"):
             raise EdgesimError(f"line {i}: metric must be 'latency' or 'throughput', got '{metric}'", file=str(p),
                                field="metric")
+        precision = (rec.get("precision") or "").strip().lower() or "int8"
+        if precision not in REFERENCE_PRECISIONS:
+            raise EdgesimError(f"line {i}: precision must be one of {', '.join(REFERENCE_PRECISIONS)}, got "
+                               f"'{precision}'", file=str(p), field="precision")
         rows.append(ReferenceRow(
             line=i, device=(rec.get("device") or "").strip(), runtime=(rec.get("runtime") or "").strip(),
             runtime_version=(rec.get("runtime_version") or "").strip(),
             clock_mhz=_float_or_none(rec.get("clock_mhz"), p, i, "clock_mhz"),
             benchmark=(rec.get("benchmark") or "").strip() or model, model_file=model, latency_ms=lat,
-            energy_uj=energy if energy is not None and energy > 0 else None, metric=metric,
+            energy_uj=energy if energy is not None and energy > 0 else None, metric=metric, precision=precision,
         ))
     return rows
 
@@ -319,8 +328,9 @@ def resolve_model(model_file: str, models_dir: Path) -> str:
 Predictor = Callable[[ReferenceRow], tuple[float, float]]
 
 
-def load_reference_model(model: str) -> Any:
-    """A model file as is; a zoo name (float) quantized to int8, as every reference row is an int8 deployment."""
+def load_reference_model(model: str, precision: str = "int8") -> Any:
+    """A model file as is; a zoo name (float) deployed at ``precision``: quantized to int8 (the default: most
+    reference rows are int8 deployments), converted to fp16, or kept fp32."""
     from edgesim.api import load_model
 
     name, at, res = model.rpartition("@")
@@ -346,7 +356,10 @@ def load_reference_model(model: str) -> Any:
         return graph
     from edgesim.passes.optimize import optimize, options_from_cli
 
-    return optimize(graph, options_from_cli(quant="int8", compress="none"))
+    if precision not in REFERENCE_PRECISIONS:
+        raise EdgesimError(f"precision must be one of {', '.join(REFERENCE_PRECISIONS)}, got '{precision}'",
+                           field="precision")
+    return optimize(graph, options_from_cli(quant=None if precision == "fp32" else precision, compress="none"))
 
 
 def api_predictor(models_dir: Path) -> Predictor:
@@ -360,13 +373,14 @@ def api_predictor(models_dir: Path) -> Predictor:
 
     def predict(row: ReferenceRow) -> tuple[float, float]:
         model = resolve_model(row.model_file, models_dir)
-        if model not in graphs:
-            graphs[model] = load_reference_model(model)
+        key = f"{model}#{row.precision}"
+        if key not in graphs:
+            graphs[key] = load_reference_model(model, row.precision)
         prof = load_profile(row.device, clock_mhz=row.clock_mhz)
-        est = estimate(graphs[model], prof, row.runtime_spec)
+        est = estimate(graphs[key], prof, row.runtime_spec)
         if row.metric == "throughput":
             rt, version = resolve_runtime(prof, row.runtime_spec)
-            period_s = stream_period_s(build_schedule(graphs[model], prof, rt, version), prof)
+            period_s = stream_period_s(build_schedule(graphs[key], prof, rt, version), prof)
             return period_s * 1e3, est.energy_j * 1e6
         return est.latency_s * 1e3, est.energy_j * 1e6
 
@@ -387,7 +401,7 @@ def _as_reference_format(path: Path) -> Path:
 
     out = Path(tempfile.mkdtemp(prefix="edgesim-validate-")) / f"{path.stem}.reference.csv"
     n = convert_edge_latency(path, out)
-    print(f"edgesim: validate: {path.name}: {n} int8 rows map to bundled profiles, runtimes and zoo models",
+    print(f"edgesim: validate: {path.name}: {n} rows map to bundled profiles, runtimes and zoo models",
           file=sys.stderr)
     return out
 

@@ -97,10 +97,36 @@ def test_edge_latency_rows_pinned() -> None:
 
     res = validate(EDGE)
     assert not res.skipped, [s.error for s in res.skipped]
+    # OpenCV DNN rows (issue #6: opencv_zoo's Python benchmark on Raspberry Pi 4, Orin Nano CPU/GPU, Khadas Edge2),
+    # 16 on 2026-11-25. Fitted rows are listed in hw_profiles/runtimes/opencv-dnn*.yaml; held out: Edge2 fp32
+    # -32% and int8 -50%, Orin CPU int8 MobileNet v1 +5% / v2 -27%, Orin CUDA fp32 MobileNet v1 +10%, CUDA fp16
+    # MobileNet v1 -26% / v2 -22% (held-out MAPE 24.6%).
+    from dataclasses import replace
+
+    from edgesim.validate.core import summarize
+
+    assert res.overall.rows >= 34
+    assert res.overall.latency_mape <= 0.13  # 11.7% over all 34 rows; target 25%
+    assert res.overall.latency_median_ape <= 0.08  # 6.7%
+    opencv = [r for r in res.rows if r.runtime.startswith("opencv-dnn")]
+    ocv = summarize("opencv", opencv)
+    assert ocv.rows == 16
+    assert ocv.latency_mape <= 0.17  # 14.6%
+    assert ocv.latency_median_ape <= 0.11  # 8.1%
+    units = {r.runtime.split("@")[0] for r in opencv if r.device == "jetson-orin-nano"}
+    assert units == {"opencv-dnn", "opencv-dnn-int8", "opencv-dnn-cuda", "opencv-dnn-cuda-fp16"}
+    edge2 = {r.runtime.split("@")[0]: r.latency_error or 0.0 for r in opencv if r.device == "rk3588"}
+    assert -0.40 <= edge2["opencv-dnn"] <= -0.22  # -32%: predicted on the A76 cluster alone
+    assert -0.58 <= edge2["opencv-dnn-int8"] <= -0.40  # -50%
+    assert all(abs(r.latency_error or 1.0) <= 0.30 for r in opencv if r.device != "rk3588")  # worst -28%
+    # The checks below are on the other engines' rows (18: MAPE 9.0%, median 6.0%, unchanged by the OpenCV rows).
+    rest = tuple(r for r in res.rows if not r.runtime.startswith("opencv-dnn"))
+    res = replace(res, rows=rest, overall=summarize("ALL", rest), benchmarks=tuple(
+        summarize(b, [r for r in rest if r.benchmark == b]) for b in sorted({r.benchmark for r in rest})))
     # 18 on 2026-11-25 (17 + Hailo's mobilenet_v2_1.4, the zoo's alpha=1.4 build): the MLPerf MultiStream row
     # (p99 of an 8-sample query) is not a batch-1 latency
     assert res.overall.rows >= 18
-    assert res.overall.latency_median_ape <= 0.08  # 6.0% (the 17 older rows 4.9%; 13.4% before the Ethos-U/...)
+    assert res.overall.latency_median_ape <= 0.08  # 6.0% (the 17 older rows 4.9%; 13.4% at session start)
     assert res.overall.latency_mape <= 0.11  # 9.0% (17 older rows 7.9%, 8.5% before issue #6; 29.4%); target 25%
     # Hailo model-zoo rows are FPS of a pipelined stream: predicted as the event engine's steady-state period on
     # Hailo-8's 8 clusters. resnet_v1_50 and mobilenet_v1 set HailoRT's CONV2D / DEPTHWISE_CONV2D efficiencies;

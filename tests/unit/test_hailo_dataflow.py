@@ -113,13 +113,17 @@ def test_fps_rows_are_throughput_rows_and_the_metric_column_is_checked(tmp_path:
         "device,accelerator,runtime,model,input_size,precision,batch,metric,latency_ms,source_url\n"
         "Coral Dev Board,Edge TPU,libedgetpu / TFLite,MobileNet v1,224x224,int8,1,time per inference,2.4,u1\n"
         "Hailo-8 (performance mode),Hailo-8 26 TOPS,HailoRT (DFC v3.27.0),resnet_v1_50,224x224,int8 (quantized),1,"
-        "\"FPS batch=1 (streaming throughput, NOT single-frame latency)\",0.717,u2\n",
+        "\"FPS batch=1 (streaming throughput, NOT single-frame latency)\",0.717,u2\n"
+        "Hailo-8 (performance mode),Hailo-8 26 TOPS,HailoRT (DFC v3.27.0),mobilenet_v2_1.4,224x224,int8 (quantized),"
+        "1,\"FPS batch=1 (streaming throughput, NOT single-frame latency)\",0.599,u3\n",
         encoding="utf-8",
     )
     out = tmp_path / "ref.csv"
-    assert convert_edge_latency(src, out) == 2
-    assert [(r.device, r.metric) for r in read_reference(out)] == [("coral-edgetpu", "latency"),
-                                                                   ("hailo-8", "throughput")]
+    assert convert_edge_latency(src, out) == 3
+    assert [(r.device, r.benchmark, r.model_file, r.metric) for r in read_reference(out)] == [
+        ("coral-edgetpu", "mobilenet_v1", "mobilenet_v1", "latency"),
+        ("hailo-8", "resnet50", "resnet50", "throughput"),
+        ("hailo-8", "mobilenet_v2_1.4", "mobilenet_v2:alpha=1.4", "throughput")]
     bad = tmp_path / "bad.csv"
     bad.write_text("device,runtime,clock_mhz,model_file,latency_ms,metric\nhailo-8,hailort,,m,1.0,fps\n",
                    encoding="utf-8")
@@ -155,3 +159,15 @@ def test_cli_run_prints_latency_for_one_frame_and_throughput_for_a_stream(
     assert main([*args, "--frames", "8"]) == 0
     many = capsys.readouterr().out
     assert "throughput:" in many and "8 frames queued at once" in many
+
+
+def test_a_zoo_width_option_in_the_model_file_builds_that_width() -> None:
+    from edgesim import zoo
+    from edgesim.ir.work import graph_macs
+
+    wide = load_reference_model("mobilenet_v2:alpha=1.4@96")
+    assert wide.name == zoo.build("mobilenet_v2", alpha=1.4, resolution=96).name
+    ratio = graph_macs(wide) / graph_macs(load_reference_model("mobilenet_v2@96"))
+    assert 1.7 < ratio < 2.1  # width 1.4: about 1.4^2 the MACs
+    with pytest.raises(EdgesimError, match="model_file"):
+        load_reference_model("mobilenet_v2:alpha=wide")

@@ -197,10 +197,12 @@ def test_edge_latency_conversion_maps_only_known_rows(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     out = tmp_path / "ref.csv"
-    assert convert_edge_latency(src, out) == 2
+    assert convert_edge_latency(src, out) == 3
     rows = read_reference(out)
-    assert [(r.device, r.runtime, r.model_file) for r in rows] == [
-        ("coral-edgetpu", "edgetpu", "mobilenet_v1"), ("coral-edgetpu-usb", "edgetpu", "resnet50")]
+    # OpenCV DNN rows are kept at their own precision since issue #6 (tests/unit/test_edge_opencv.py)
+    assert [(r.device, r.runtime, r.model_file, r.precision) for r in rows] == [
+        ("coral-edgetpu", "edgetpu", "mobilenet_v1", "int8"), ("coral-edgetpu-usb", "edgetpu", "resnet50", "int8"),
+        ("jetson-orin-nano", "opencv-dnn", "mobilenet_v1", "fp32")]
 
 
 def test_cli_commands_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
