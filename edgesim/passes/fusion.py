@@ -116,6 +116,20 @@ def _activation_of(graph: Graph, node: Node) -> A.Activation | None:
     return None
 
 
+_CLAMPS = frozenset({A.Activation.RELU, A.Activation.RELU6, A.Activation.RELU_N1_TO_1})
+
+
+def _qdq_clamp(graph: Graph, node: Node, produced: Tensor, activated: Tensor, act: A.Activation) -> bool:
+    """ONNX QDQ writes ``DQ -> Conv -> Relu/Clip -> Q``: the conv's own output is a float intermediate with no
+    quantization and only the clamp's output is quantized. Runtimes execute that as one int8 conv with a fused
+    clamp (onnxruntime's QDQ Conv+Relu/Clip fusion into QLinearConv; TFLite's fused activations), so the pair
+    fuses into a conv writing the quantized tensor. Only clamps: they commute with requantization."""
+    if act not in _CLAMPS or produced.quant is not None or activated.quant is None or produced.dtype.bits != 32:
+        return False
+    x = graph.tensors[node.inputs[0]]
+    return x.quant is not None and x.dtype.bits <= 16
+
+
 def _fuse_activation_once(graph: Graph) -> Graph | None:
     for node in graph.nodes:
         if node.op not in _ACT_TARGETS or not hasattr(node.attrs, "activation"):
@@ -129,8 +143,9 @@ def _fuse_activation_once(graph: Graph) -> Graph | None:
         if act is None:
             continue
         # Quantized graphs fuse only when the activation output keeps the producer's grid semantics;
-        # we conservatively fuse float graphs and graphs whose tensors share dtype.
-        if graph.tensors[node.outputs[0]].dtype is not graph.tensors[act_node.outputs[0]].dtype:
+        # we conservatively fuse float graphs and graphs whose tensors share dtype, plus the QDQ pattern below.
+        produced, activated = graph.tensors[node.outputs[0]], graph.tensors[act_node.outputs[0]]
+        if produced.dtype is not activated.dtype and not _qdq_clamp(graph, node, produced, activated, act):
             continue
         return _merge(graph, node, act_node, replace(node.attrs, activation=act))
     return None
