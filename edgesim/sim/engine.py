@@ -122,7 +122,7 @@ def simulate_schedule(schedule: Schedule, profile: Any, tracer: Tracer | None = 
     all_plans = _frame_plans(plans, frames)
     shared = Shared(env, ports, all_plans, {m.name: m.size_bytes for m in profile.memories},
                     schedule.inter_op_parallel, schedule.layer_pipelining,
-                    {u.name: u.count for u in profile.units})
+                    {u.name: u.count for u in profile.units}, latency_first=frames == 1)
     by_unit: dict[str, list[OpPlan]] = {}
     for p in all_plans:
         by_unit.setdefault(p.unit, []).append(p)

@@ -81,8 +81,11 @@ class Shared:
 
     def __init__(self, env: simpy.Environment, ports: dict[str, MemoryPort], plans: list[OpPlan],
                  capacity_bytes: dict[str, int], inter_op_parallel: bool, layer_pipelining: bool,
-                 unit_cores: dict[str, int]) -> None:
+                 unit_cores: dict[str, int], latency_first: bool = True) -> None:
         self.env = env
+        # One frame: dispatch for the frame's latency (an op may wait for all cores). Several frames: for
+        # throughput (idle cores always take ready work, usually another frame's).
+        self.latency_first = latency_first
         self.ports = ports
         self.capacity_bytes = capacity_bytes
         self.inter_op_parallel = inter_op_parallel
@@ -146,6 +149,7 @@ class UnitProcess:
         self.core_free_ps = [0] * self.count
         self.prefetched: dict[str, tuple[str, int, simpy.Process]] = {}  # node -> (memory, bytes, transfer)
         self.running: list[str] = []  # ops on the cores now, in start order
+        self.expected_end_ps: dict[str, int] = {}  # running op -> when its compute and overhead alone end
 
     def core_label(self, core: int) -> str:
         """Trace row of one core: the unit's name when it has a single core."""
@@ -183,13 +187,35 @@ class UnitProcess:
         ready = [p for p in self.pending if shared.ready(p)][:len(self.idle)]
         if not ready:
             return False
-        for plan, k in zip(ready, self._share_cores(ready), strict=False):
+        shares = list(zip(ready, self._share_cores(ready), strict=False))
+        if (shared.latency_first and len(shares) > 1
+                and any(self._better_to_wait(plan, k) for plan, k in shares)):
+            shares = [(ready[0], len(self.idle))]  # no split that leaves an op stuck on too few cores
+        started = False
+        for plan, k in shares:
             if plan.node in shared.feeds_same_unit and k > 1:
                 k //= 2  # leave cores for the consumer that will stream from it (a layer per core set)
+            if shared.latency_first and self._better_to_wait(plan, k):
+                continue
             self.pending.remove(plan)
             self._start(plan, self.idle[:k])
-        shared.notify()
-        return True
+            started = True
+        if started:
+            shared.notify()
+        return started
+
+    def _better_to_wait(self, plan: OpPlan, k: int) -> bool:
+        """An op cannot grow onto cores that free up after it starts, so starting a long op on the few cores left
+        idle can end it later than waiting for the running ops and then taking every core. Wait when that is
+        faster (compute and overhead decide, as in _share_cores)."""
+        if k >= self.count or not self.running:
+            return False
+        now = now_ps(self.env)
+        overhead = self._cycles_ps(plan.overhead_cycles)
+        end_now = now + overhead + self._cycles_ps(plan.compute_cycles * self.count / k)
+        all_free = max(self.expected_end_ps.get(n, now) for n in self.running)
+        end_after = max(all_free, now) + overhead + self._cycles_ps(plan.compute_cycles)
+        return end_after < end_now
 
     def _share_cores(self, ready: list[OpPlan]) -> list[int]:
         """Cores for each ready op (in order): side by side, each core going to the op that would otherwise
@@ -213,6 +239,8 @@ class UnitProcess:
         self.shared.records[plan.node] = rec
         self.shared.started.add(plan.node)
         self.running.append(plan.node)
+        self.expected_end_ps[plan.node] = (now + self._cycles_ps(plan.overhead_cycles)
+                                           + self._cycles_ps(plan.compute_cycles * rec.core_scale))
         self.env.process(self._execute(plan, rec))
 
     def _execute(self, plan: OpPlan, rec: OpRecord) -> Generator[Any, Any, None]:
@@ -234,6 +262,7 @@ class UnitProcess:
             self.core_free_ps[c] = rec.end_ps
         self.idle = sorted(self.idle + list(rec.cores))
         self.running.remove(plan.node)
+        self.expected_end_ps.pop(plan.node, None)
         self.shared.done[plan.node].succeed()
         self.shared.notify()
 

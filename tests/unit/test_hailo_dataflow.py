@@ -88,6 +88,19 @@ def test_a_stream_raises_throughput_over_one_frame(hailo: tuple[Any, Any, Any], 
     assert period <= stream_period_s(serial, prof) * 1.001
 
 
+@pytest.mark.parametrize("model", [MODEL, "resnet50@96"])
+def test_one_frame_with_inter_op_parallelism_is_never_slower_than_one_op_at_a_time(
+        hailo: tuple[Any, Any, Any], model: str) -> None:
+    # A running op cannot grow onto clusters that free up later, so starting a long op on the few idle clusters
+    # can end it after waiting for every cluster would have: the dispatcher waits then (one frame only).
+    prof, rt, version = hailo
+    graph = load_reference_model(model)
+    parallel = simulate_schedule(build_schedule(graph, prof, rt, version), prof)
+    serial_rt = rt.model_copy(update={"inter_op_parallel": False, "layer_pipelining": False})
+    serial = simulate_schedule(build_schedule(graph, prof, serial_rt, version), prof)
+    assert parallel.makespan_s <= serial.makespan_s * 1.001
+
+
 def test_stream_period_is_the_steady_state_bounded_by_the_chip_rate(
         hailo: tuple[Any, Any, Any], schedule: Schedule) -> None:
     prof = hailo[0]
