@@ -85,7 +85,7 @@ def _ort_session(
 
 def _tile_instructions() -> dict[str, int]:
     """Count the multiply instructions in a fresh (uncached, so inspectable) build of the GEMM tile kernel."""
-    tile = gemm.make_tile_kernel(gemm.target_has_vnni())
+    tile = gemm.make_tile_kernel(gemm.tile_kind())
 
     @numba.njit
     def one_tile(a, b, init, c):  # type: ignore[no-untyped-def]
@@ -96,6 +96,12 @@ def _tile_instructions() -> dict[str, int]:
     asm = one_tile.inspect_asm(one_tile.signatures[0])
     names = ("vpdpbusd", "vpdpwssd", "vpmaddwd", "vpmulld", "vpmaddubsw")
     return {n: len(re.findall(rf"\b{n}\b", asm)) for n in names}
+
+
+def _exactness(name: str, theirs: np.ndarray, exact: np.ndarray) -> dict[str, object]:
+    diff = np.abs(theirs.astype(np.int64) - exact.astype(np.int64))
+    return {f"{name}_exact": bool(diff.max() == 0), f"{name}_max_abs_error": int(diff.max()),
+            f"{name}_wrong_fraction": float(np.count_nonzero(diff) / diff.size)}
 
 
 def _bench_gemm(rng: np.random.Generator, threads: int) -> dict[str, object]:
@@ -114,13 +120,17 @@ def _bench_gemm(rng: np.random.Generator, threads: int) -> dict[str, object]:
     )
     a_u8 = (a.astype(np.int16) + 128).astype(np.uint8)  # u8 with zero point 128 holds the same values
     theirs = None
+    ort_exact: dict[str, object] = {}
     if run is not None:
-        assert np.array_equal(np.asarray(run({"A": a_u8})[0]), ours), "onnxruntime and numba GEMM disagree"
+        # MLAS's u8 x s8 kernel without VNNI (AVX2 vpmaddubsw) saturates pairwise int16 sums, so onnxruntime is not
+        # exact on such machines; ours is (checked above). Record it rather than stop.
+        ort_exact = _exactness("onnxruntime_matmulinteger", np.asarray(run({"A": a_u8})[0]), ours)
         theirs = lambda: run({"A": a_u8})  # noqa: E731
     t = _timed_pair(lambda: gemm.gemm_acc(a, pb), theirs)
     ops = 2.0 * M * N * K
     res: dict[str, object] = {"shape_mnk": [M, N, K], "edgesim_numba_gops": ops / t["edgesim_best_s"] / 1e9,
                               "edgesim_numba_gops_median": ops / t["edgesim_median_s"] / 1e9}
+    res |= ort_exact
     if theirs is not None:
         res |= {"onnxruntime_op": "MatMulInteger u8 x s8 (B initializer)",
                 "onnxruntime_gops": ops / t["onnxruntime_best_s"] / 1e9,
@@ -162,7 +172,7 @@ def _bench_conv(rng: np.random.Generator, threads: int) -> dict[str, object]:
     theirs = None
     if run is not None:
         got = np.asarray(run({"X": x_nchw})[0]).transpose(0, 2, 3, 1)
-        assert np.array_equal(got, acc), "onnxruntime ConvInteger and numba conv disagree"
+        res |= _exactness("onnxruntime_convinteger", got, acc)
         theirs = lambda: run({"X": x_nchw})  # noqa: E731
     t = _timed_pair(ours_acc, theirs)
     res |= {"edgesim_conv_acc_gops": ops / t["edgesim_best_s"] / 1e9,
@@ -209,7 +219,8 @@ def main() -> dict[str, object]:
         "numba_version": numba.__version__, "threading_layer_requested": getattr(numba.config, "THREADING_LAYER", None),
         "edgesim_numba_threads": THREADS, "onnxruntime_intra_op_threads": THREADS, "repeats": REPEATS,
         "load_average_before": os.getloadavg()[0],
-        "tile_kernel": "vpdpbusd (AVX-512 VNNI)" if gemm.target_has_vnni() else "portable vector IR",
+        "tile_kernel": {"vnni": "vpdpbusd (AVX-512 VNNI)", "avx2": "vpmaddwd (AVX2), 2x16 sub-tiles",
+                        "portable": "portable vector IR"}[gemm.tile_kind()],
         "tile_kernel_instruction_counts": _tile_instructions(),
     }
     try:

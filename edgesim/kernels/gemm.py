@@ -17,13 +17,18 @@ Layout, as in oneDNN/MLAS u8s8 kernels:
   run its tiles and, for a layer, requantise its outputs to int8 while they are still in L1. Calls below
   ``PARALLEL_MIN_MACS`` stay on the calling thread.
 
-The tile kernel is LLVM IR emitted by a Numba intrinsic. Where the compile target has AVX-512 VNNI it calls
-``vpdpbusd`` (64 multiply-accumulates per instruction) directly: LLVM's loop vectoriser does not form it from a
-scalar ``acc += int32(u8) * int32(s8)`` reduction (it widens to dwords and uses ``vpdpwssd`` on 16 lanes, or
-``vpmaddwd`` for int16 inputs). Elsewhere the same tile is written in portable vector IR (widen, multiply, add
-adjacent product pairs into 32 lanes per 16 outputs, which X86 lowers to vpmaddwd/vpdpwssd, and fold the pairs
-once after the loop); both compute the identical exact result. Which one is used is decided from the
-target Numba compiles for, which is also part of Numba's cache key, so a cached VNNI build never runs elsewhere.
+The tile kernel is LLVM IR emitted by a Numba intrinsic, in one of three forms (``tile_kind()``):
+
+* AVX-512 VNNI: ``vpdpbusd`` (64 multiply-accumulates per instruction) called directly: LLVM's loop vectoriser
+  does not form it from a scalar ``acc += int32(u8) * int32(s8)`` reduction.
+* AVX2: ``vpmaddwd`` on B sign-extended and A zero-extended to int16, exact (pair sums of u8 x s8 products stay far
+  inside int32), unlike the saturating ``vpmaddubsw`` that onnxruntime's MLAS uses on such machines. The tile is
+  done as 2 x 16 sub-tiles so that their 8 accumulators stay in the 16 ymm registers (the whole 8 x 32 tile at
+  once spilled and ran at half the speed).
+* Elsewhere the same sub-tiles in plain vector IR (widen, multiply, add adjacent pairs).
+
+Each leaves two pair sums per output, folded once after the reduction loop. Which one is used is decided from
+the target Numba compiles for, which is also part of Numba's cache key, so a cached VNNI build never runs elsewhere.
 
 Exactness: vpdpbusd wraps (no saturation), so every partial sum is correct modulo 2^32 and the final int32 equals
 the true dot product whenever that fits int32 (always for K < 131072 int8 terms).
@@ -82,31 +87,56 @@ def _data_ptr(context: object, builder: ir.IRBuilder, ty: types.Array, val: ir.V
     return arr.data
 
 
-def _dot2_portable(builder: ir.IRBuilder, acc: ir.Value, a_u8x4: ir.Value, b_s8: ir.Value) -> ir.Value:
-    """acc[2l + h] += sum_{t<2} zext(a[4l + 2h + t]) * sext(b[4l + 2h + t]): pair sums in 32 dword lanes.
+def target_has_avx2() -> bool:
+    """True when Numba compiles for x86-64 with AVX2 (then the tile kernel without VNNI calls vpmaddwd)."""
+    return "+avx2" in set(_target_features().split(","))
 
-    The add of adjacent products is the shape X86 lowers to (v)pmaddwd; the pairs of a lane are summed only once,
-    after the reduction loop, so the loop needs no cross-lane shuffles.
-    """
+
+def tile_kind() -> str:
+    """The tile kernel this compile target gets: 'vnni', 'avx2' or 'portable'."""
+    return "vnni" if target_has_vnni() else "avx2" if target_has_avx2() else "portable"
+
+
+TILE_KINDS = ("vnni", "avx2", "portable")
+SUB_ROWS = 2  # rows of a non-VNNI sub-tile
+SUB_COLS = 16  # columns of a non-VNNI sub-tile: 2 x 4 accumulators of 8 dwords, fits AVX2's 16 registers
+
+
+def _pmaddwd(builder: ir.IRBuilder, a16: ir.Value, b16: ir.Value, avx2: bool) -> ir.Value:
+    """<16 x i16> x <16 x i16> -> <8 x i32>: out[l] = a[2l] * b[2l] + a[2l + 1] * b[2l + 1], exact for these
+    inputs (u8 times s8 products: a pair sum stays far inside int32). AVX2's vpmaddwd, or the same in plain IR."""
     i32 = ir.IntType(32)
-    w64 = ir.VectorType(i32, 64)
-    prod = builder.mul(builder.zext(a_u8x4, w64), builder.sext(b_s8, w64))
-    even = ir.Constant(ir.VectorType(i32, 32), [2 * j for j in range(32)])
-    odd = ir.Constant(ir.VectorType(i32, 32), [2 * j + 1 for j in range(32)])
-    undef = ir.Constant(w64, ir.Undefined)
-    pair = builder.add(builder.shuffle_vector(prod, undef, even), builder.shuffle_vector(prod, undef, odd))
-    return builder.add(acc, pair)
+    v8 = ir.VectorType(i32, 8)
+    if avx2:
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(v8, [a16.type, b16.type]), "llvm.x86.avx2.pmadd.wd")
+        return builder.call(fn, [a16, b16])
+    w16 = ir.VectorType(i32, 16)
+    prod = builder.mul(builder.sext(a16, w16), builder.sext(b16, w16))
+    undef = ir.Constant(w16, ir.Undefined)
+    even = builder.shuffle_vector(prod, undef, ir.Constant(v8, [2 * j for j in range(8)]))
+    odd = builder.shuffle_vector(prod, undef, ir.Constant(v8, [2 * j + 1 for j in range(8)]))
+    return builder.add(even, odd)
 
 
-def make_tile_kernel(vnni: bool) -> Any:
-    """A Numba intrinsic computing one MR x NR int32 tile; ``vnni`` picks vpdpbusd or the portable IR.
+def make_tile_kernel(kind: str) -> Any:
+    """A Numba intrinsic computing one MR x NR int32 tile; ``kind`` (TILE_KINDS) picks vpdpbusd, vpmaddwd or
+    plain vector IR.
 
     ``tile(a, a_off, lda, b, b_off, kq, init, init_off, c, c_off, ldc)``: for i < MR, j < NR,
     ``c[c_off + i*ldc + j] = init[init_off + j] + sum_{k < 4*kq} a[a_off + i*lda + k] * panel(k, j)`` where
     ``a`` is uint8, the panel is int8 at byte ``b_off`` of ``b`` and ``c``/``init`` are int32 (offsets in elements
     of the flat arrays, ``a``/``b`` offsets in bytes). There are no bounds checks: the drivers size every buffer
     (A blocks of MR rows, B padded to whole panels and k quads, C padded to whole tiles).
+
+    Without VNNI the tile is computed as SUB_ROWS x SUB_COLS sub-tiles, each over the whole reduction, so that
+    its accumulators stay in 256-bit registers: per k quad and 4 columns, one sign-extended 16-byte load of B
+    (4 columns x 4 k) meets the row's 4 A bytes zero-extended and broadcast, and vpmaddwd leaves two pair sums per
+    column, added once after the loop.
     """
+    if kind not in TILE_KINDS:
+        raise ValueError(f"tile kernel kind must be one of {TILE_KINDS}, got {kind!r}")
+    vnni = kind == "vnni"
 
     @intrinsic
     def tile(typingctx, a, a_off, lda, b, b_off, kq, init, init_off, c, c_off, ldc):  # type: ignore[no-untyped-def]
@@ -122,8 +152,6 @@ def make_tile_kernel(vnni: bool) -> Any:
         def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
             at = signature.args
             i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
-            v16 = ir.VectorType(i32, 16)
-            b64 = ir.VectorType(i8, 64)
             a_off_v, lda_v, b_off_v, kq_v, init_off_v, c_off_v, ldc_v = (
                 _intp(context, builder, args[i], at[i]) for i in (1, 2, 4, 5, 7, 9, 10))
             a_p = builder.gep(builder.bitcast(_data_ptr(context, builder, at[0], args[0]), i8.as_pointer()),
@@ -135,48 +163,14 @@ def make_tile_kernel(vnni: bool) -> Any:
             c_p = builder.gep(builder.bitcast(_data_ptr(context, builder, at[8], args[8]), i32.as_pointer()),
                               [c_off_v])
             rows = [builder.gep(a_p, [builder.mul(lda_v, ir.Constant(i64, i))]) for i in range(MR)]
+            c_rows = [builder.gep(c_p, [builder.mul(ldc_v, ir.Constant(i64, i))]) for i in range(MR)]
             if vnni:
-                dpbusd = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v16, [v16, v16, v16]),
-                                                        "llvm.x86.avx512.vpdpbusd.512")
-            # stack slots that SROA/mem2reg promote to vector registers: MR x NV dword accumulators for vpdpbusd;
-            # the portable tile keeps two pair sums per output (32 lanes) and starts them at 0
-            acc_ty = v16 if vnni else ir.VectorType(i32, 32)
-            accs = [[cgutils.alloca_once(builder, acc_ty) for _ in range(NV)] for _ in range(MR)]
-            init_vecs = [builder.load(builder.bitcast(builder.gep(init_p, [ir.Constant(i64, 16 * v)]),
-                                                      v16.as_pointer()), align=4) for v in range(NV)]
-            for v in range(NV):
-                for i in range(MR):
-                    builder.store(init_vecs[v] if vnni else ir.Constant(acc_ty, [0] * 32), accs[i][v])
-            splat0 = ir.Constant(v16, [0] * 16)
-            with cgutils.for_range(builder, kq_v) as loop:
-                k = loop.index
-                bk = builder.gep(b_p, [builder.mul(k, ir.Constant(i64, 4 * NR))])
-                bvec = [builder.load(builder.bitcast(builder.gep(bk, [ir.Constant(i64, 64 * v)]),
-                                                     b64.as_pointer()), align=1) for v in range(NV)]
-                k4 = builder.mul(k, ir.Constant(i64, 4))
-                for i in range(MR):
-                    word = builder.load(builder.bitcast(builder.gep(rows[i], [k4]), i32.as_pointer()), align=1)
-                    one = builder.insert_element(ir.Constant(v16, ir.Undefined), word, ir.Constant(i32, 0))
-                    a_splat = builder.shuffle_vector(one, ir.Constant(v16, ir.Undefined), splat0)
-                    for v in range(NV):
-                        acc = builder.load(accs[i][v])
-                        if vnni:
-                            acc = builder.call(dpbusd, [acc, a_splat, builder.bitcast(bvec[v], v16)])
-                        else:
-                            acc = _dot2_portable(builder, acc, builder.bitcast(a_splat, b64), bvec[v])
-                        builder.store(acc, accs[i][v])
-            even = ir.Constant(v16, [2 * j for j in range(16)])
-            odd = ir.Constant(v16, [2 * j + 1 for j in range(16)])
-            for i in range(MR):
-                row = builder.gep(c_p, [builder.mul(ldc_v, ir.Constant(i64, i))])
-                for v in range(NV):
-                    out = builder.load(accs[i][v])
-                    if not vnni:
-                        pairs = builder.add(builder.shuffle_vector(out, ir.Constant(acc_ty, ir.Undefined), even),
-                                            builder.shuffle_vector(out, ir.Constant(acc_ty, ir.Undefined), odd))
-                        out = builder.add(init_vecs[v], pairs)
-                    dst = builder.bitcast(builder.gep(row, [ir.Constant(i64, 16 * v)]), v16.as_pointer())
-                    builder.store(out, dst, align=4)
+                _vnni_tile(builder, rows, b_p, kq_v, init_p, c_rows)
+            else:
+                for col0 in range(0, NR, SUB_COLS):
+                    for row0 in range(0, MR, SUB_ROWS):
+                        _sub_tile(builder, rows[row0:row0 + SUB_ROWS], b_p, col0, kq_v, init_p,
+                                  c_rows[row0:row0 + SUB_ROWS], kind == "avx2")
             return context.get_dummy_value()
 
         return sig, codegen
@@ -184,7 +178,99 @@ def make_tile_kernel(vnni: bool) -> Any:
     return tile
 
 
-_tile = make_tile_kernel(target_has_vnni())
+def _load_a_word(builder: ir.IRBuilder, row: ir.Value, k: ir.Value) -> ir.Value:
+    """The row's 4 A bytes of k quad ``k`` as one i32."""
+    i32, i64 = ir.IntType(32), ir.IntType(64)
+    k4 = builder.mul(k, ir.Constant(i64, 4))
+    return builder.load(builder.bitcast(builder.gep(row, [k4]), i32.as_pointer()), align=1)
+
+
+def _vnni_tile(builder: ir.IRBuilder, rows: list[ir.Value], b_p: ir.Value, kq_v: ir.Value, init_p: ir.Value,
+               c_rows: list[ir.Value]) -> None:
+    """MR x NV vpdpbusd accumulators (16 dwords each) over the whole reduction, started at ``init``."""
+    i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
+    v16 = ir.VectorType(i32, 16)
+    b64 = ir.VectorType(i8, 64)
+    dpbusd = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v16, [v16, v16, v16]),
+                                            "llvm.x86.avx512.vpdpbusd.512")
+    # stack slots that SROA/mem2reg promote to vector registers
+    accs = [[cgutils.alloca_once(builder, v16) for _ in range(NV)] for _ in range(MR)]
+    init_vecs = [builder.load(builder.bitcast(builder.gep(init_p, [ir.Constant(i64, 16 * v)]),
+                                              v16.as_pointer()), align=4) for v in range(NV)]
+    for v in range(NV):
+        for i in range(MR):
+            builder.store(init_vecs[v], accs[i][v])
+    splat0 = ir.Constant(v16, [0] * 16)
+    with cgutils.for_range(builder, kq_v) as loop:
+        k = loop.index
+        bk = builder.gep(b_p, [builder.mul(k, ir.Constant(i64, 4 * NR))])
+        bvec = [builder.bitcast(builder.load(builder.bitcast(builder.gep(bk, [ir.Constant(i64, 64 * v)]),
+                                                             b64.as_pointer()), align=1), v16) for v in range(NV)]
+        for i in range(MR):
+            one = builder.insert_element(ir.Constant(v16, ir.Undefined), _load_a_word(builder, rows[i], k),
+                                         ir.Constant(i32, 0))
+            a_splat = builder.shuffle_vector(one, ir.Constant(v16, ir.Undefined), splat0)
+            for v in range(NV):
+                builder.store(builder.call(dpbusd, [builder.load(accs[i][v]), a_splat, bvec[v]]), accs[i][v])
+    for i in range(MR):
+        for v in range(NV):
+            dst = builder.bitcast(builder.gep(c_rows[i], [ir.Constant(i64, 16 * v)]), v16.as_pointer())
+            builder.store(builder.load(accs[i][v]), dst, align=4)
+
+
+def _sub_tile(builder: ir.IRBuilder, rows: list[ir.Value], b_p: ir.Value, col0: int, kq_v: ir.Value,
+              init_p: ir.Value, c_rows: list[ir.Value], avx2: bool) -> None:
+    """Columns col0 .. col0 + SUB_COLS of the given rows, over the whole reduction (see make_tile_kernel)."""
+    i8, i16, i32, i64 = ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
+    v8 = ir.VectorType(i32, 8)
+    groups = SUB_COLS // 4  # 4 columns x 4 k per 16-byte load of the panel
+    accs = [[cgutils.alloca_once(builder, v8) for _ in range(groups)] for _ in rows]
+    for row_accs in accs:
+        for acc in row_accs:
+            builder.store(ir.Constant(v8, [0] * 8), acc)
+    b16_ty = ir.VectorType(i8, 16)
+    w16_ty = ir.VectorType(i16, 16)
+    q4 = ir.VectorType(i64, 4)
+    with cgutils.for_range(builder, kq_v) as loop:
+        k = loop.index
+        bk = builder.gep(b_p, [builder.add(builder.mul(k, ir.Constant(i64, 4 * NR)), ir.Constant(i64, 4 * col0))])
+        bvec = [builder.sext(builder.load(builder.bitcast(builder.gep(bk, [ir.Constant(i64, 16 * g)]),
+                                                          b16_ty.as_pointer()), align=1), w16_ty)
+                for g in range(groups)]
+        for r, row in enumerate(rows):
+            a4 = builder.zext(builder.bitcast(_load_a_word(builder, row, k), ir.VectorType(i8, 4)),
+                              ir.VectorType(i16, 4))
+            one = builder.insert_element(ir.Constant(q4, ir.Undefined), builder.bitcast(a4, i64),
+                                         ir.Constant(i32, 0))
+            a_splat = builder.bitcast(builder.shuffle_vector(one, ir.Constant(q4, ir.Undefined),
+                                                             ir.Constant(ir.VectorType(i32, 4), [0] * 4)), w16_ty)
+            for g in range(groups):
+                acc = builder.load(accs[r][g])
+                builder.store(builder.add(acc, _pmaddwd(builder, a_splat, bvec[g], avx2)), accs[r][g])
+    # two pair sums per column: lanes (8g + 2m, 8g + 2m + 1) belong to column 4g + m
+    w32 = ir.VectorType(i32, 2 * SUB_COLS)
+    vout = ir.VectorType(i32, SUB_COLS)
+    even = ir.Constant(vout, [2 * j for j in range(SUB_COLS)])
+    odd = ir.Constant(vout, [2 * j + 1 for j in range(SUB_COLS)])
+    init_vec = builder.load(builder.bitcast(builder.gep(init_p, [ir.Constant(i64, col0)]), vout.as_pointer()),
+                            align=4)
+    for r in range(len(rows)):
+        parts = [builder.load(a) for a in accs[r]]
+        while len(parts) > 1:  # concatenate the 8-lane accumulators into one vector of 2 x SUB_COLS lanes
+            parts = [builder.shuffle_vector(parts[j], parts[j + 1],
+                                            ir.Constant(ir.VectorType(i32, 2 * parts[j].type.count),
+                                                        list(range(2 * parts[j].type.count))))
+                     for j in range(0, len(parts), 2)]
+        allp = parts[0]
+        assert allp.type == w32
+        undef = ir.Constant(w32, ir.Undefined)
+        out = builder.add(init_vec, builder.add(builder.shuffle_vector(allp, undef, even),
+                                                builder.shuffle_vector(allp, undef, odd)))
+        dst = builder.bitcast(builder.gep(c_rows[r], [ir.Constant(i64, col0)]), vout.as_pointer())
+        builder.store(out, dst, align=4)
+
+
+_tile = make_tile_kernel(tile_kind())
 
 
 def _claim_typer(typingctx, counter):  # type: ignore[no-untyped-def]

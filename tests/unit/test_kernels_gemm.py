@@ -122,12 +122,15 @@ def test_conv_acc_equals_direct_sum(seed: int, nb: int, c: int, k: int, dil: int
     np.testing.assert_array_equal(got, _conv_ref(x, w, in_zp, (sh, sw), (dil, dil), pad_tl, out_hw) + bias)
 
 
-@pytest.mark.parametrize("vnni", [False, True])
-def test_tile_kernel_both_code_paths(vnni: bool) -> None:
-    # the portable IR runs anywhere; the vpdpbusd one only where the compile target has AVX-512 VNNI
-    if vnni and not gemm.target_has_vnni():
+@pytest.mark.parametrize("kind", gemm.TILE_KINDS)
+def test_tile_kernel_every_code_path(kind: str) -> None:
+    # the portable IR runs anywhere; vpmaddwd needs AVX2 and vpdpbusd AVX-512 VNNI in the compile target
+    if kind == "vnni" and not gemm.target_has_vnni():
         pytest.skip("compile target has no AVX-512 VNNI")
-    tile = gemm.make_tile_kernel(vnni)
+    if kind == "avx2" and not gemm.target_has_avx2():
+        pytest.skip("compile target has no AVX2")
+    vnni = kind == "vnni"
+    tile = gemm.make_tile_kernel(kind)
 
     @njit
     def run(a, lda, b, kq, init, c):  # type: ignore[no-untyped-def]
@@ -150,6 +153,12 @@ def test_tile_kernel_both_code_paths(vnni: bool) -> None:
         # MR x NV dot products per k quad (LLVM may unroll the k loop), no widening multiplies
         assert len(re.findall(r"\bvpdpbusd\b", asm)) % (gemm.MR * gemm.NV) == 0
         assert re.search(r"\bvpdpbusd\b", asm) and not re.search(r"\b(vpmulld|vpmaddwd)\b", asm)
+    elif kind == "avx2":
+        asm = run.inspect_asm(run.signatures[0])
+        # exact pairwise int16 products (never the saturating vpmaddubsw), no 32-bit multiplies
+        assert re.search(r"\bvpmaddwd\b", asm) and not re.search(r"\b(vpmulld|vpmaddubsw)\b", asm)
+    with pytest.raises(ValueError, match="kind"):
+        gemm.make_tile_kernel("sse9")
 
 
 def test_bad_shapes_raise_one_line_errors() -> None:
