@@ -359,6 +359,7 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
                 local_memory=tiling.local_memory,
                 tile_shape=tiling.tile_shape,
                 loop_order=tiling.loop_order,
+                fill_lead_cycles=tiling.fill_lead_cycles,
                 row_window=row_window(graph, node),
                 weight_memory=w_mem if work.weight_bytes else "",
                 notes=(effect.note,) if effect.note else (),

@@ -51,6 +51,7 @@ class OpPlan:
     # a consumer can stream from it (layer pipelining); zeros = it needs its whole input first.
     row_window: tuple[int, int, int, int] = (0, 0, 0, 0)
     weight_memory: str = ""  # where its weights are read from ("" = no weights)
+    fill_lead_cycles: float = 0.0  # the first fill takes at least this long (Tiling.fill_lead_cycles)
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,9 @@ class SystolicMemory:
     filter_prefetch_words: int = 0
     ifmap_prefetch_lines: tuple[float, ...] = ()
     filter_prefetch_lines: tuple[float, ...] = ()
+    # CALC mode only: cycles SCALE-Sim's bandwidth-estimate read buffers (read_buffer_estimate_bw) date their
+    # initial fill before the array starts, the longer of the two operands (see _calc_fill_lead).
+    calc_fill_lead_cycles: int = 0
 
 
 @dataclass(frozen=True)
@@ -501,9 +504,12 @@ def _memory_stalls(
         # Each operand word crosses DRAM once; the reads are spread evenly over the folds.
         base, extra = divmod(layer.ifmap_elems + layer.filter_elems, folds)
         reads = tuple(base + (1 if i < extra else 0) for i in range(folds))
+        lead = max(_calc_fill_lead(layer.ifmap_elems, ifmap_sram_bytes // word_bytes),
+                   _calc_fill_lead(layer.filter_elems, filter_sram_bytes // word_bytes))
         return SystolicMemory(0, comp.compute_cycles, layer.ifmap_elems, layer.filter_elems, ofmap_dram,
                               reads, _with_flush(ofmap_per_fold, ofmap_dram),
-                              ifmap_fill_words=layer.ifmap_elems, filter_fill_words=layer.filter_elems)
+                              ifmap_fill_words=layer.ifmap_elems, filter_fill_words=layer.filter_elems,
+                              calc_fill_lead_cycles=lead)
 
     bw_line = max(1, math.ceil(dram_bw_words_per_cycle))
     ring_if, ring_fl = _rings(layer, rows, cols, dataflow)
@@ -556,6 +562,25 @@ def _memory_stalls(
     return SystolicMemory(stall, comp.compute_cycles + stall, dram_if, dram_fl, ofmap_dram, tuple(per_fold),
                           _with_flush(ofmap_per_fold, ofmap_dram), ifm.first_fill, fil.first_fill,
                           ifm.prefetch_words, fil.prefetch_words, tuple(ifm.advances), tuple(fil.advances))
+
+
+# SCALE-Sim's CALC mode (single_layer_sim: "the number 10 elems per cycle is arbitrary") fills its estimate
+# buffers at this notional rate, in sets of SRAM words / 100, half of the 100 sets active.
+CALC_FILL_WORDS_PER_CYCLE = 10
+CALC_ACTIVE_SETS = 50
+
+
+def _calc_fill_lead(operand_words: int, sram_words: int) -> int:
+    """Cycles before the first array line at which SCALE-Sim's CALC-mode buffer starts its initial fill: the
+    whole sets the operand occupies, at most the active half, at CALC_FILL_WORDS_PER_CYCLE. Its "Total Cycles
+    (incl. prefetch)" runs from there to the last ofmap write. Matches all 15 shared CALC rows exactly (operands
+    within the active half; for larger ones SCALE-Sim dates the fill from the operand's first demand, which is
+    cycle 0 in os and may be later in ws/is, so this can overstate the lead by those few cycles)."""
+    if operand_words <= 0:
+        return 0
+    per_set = max(1, sram_words // 100)
+    sets = min(_ceil_div(operand_words, per_set), CALC_ACTIVE_SETS)
+    return _ceil_div(sets * per_set, CALC_FILL_WORDS_PER_CYCLE)
 
 
 def _read_stalls(*bufs: _ReadBuffer) -> list[tuple[float, int]]:
@@ -776,5 +801,7 @@ def scalesim_tiling(graph: Any, node: Any, unit: Any, profile: Any, compute_cycl
                          mem.dram_filter_reads * word * repeats),
               MemTraffic(SCALESIM_SRAMS[2], mem.dram_ofmap_writes * word * repeats,
                          comp.sram_ofmap_writes * word * repeats))
+    # SCALE-Sim's trace counts the first fill cycle and the last drain cycle as one: the lead is one short.
+    lead = max(0, mem.calc_fill_lead_cycles - 1) * cycles_per_line
     return Tiling(all_groups, totals, SCALESIM_SRAMS[0], (rows, cols, comp.cycles_per_fold),
-                  f"{SCALESIM_LOOP_ORDER}{flow}", ws)
+                  f"{SCALESIM_LOOP_ORDER}{flow}", ws, fill_lead_cycles=lead)

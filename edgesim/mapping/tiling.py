@@ -37,6 +37,8 @@ class Tiling:
     tile_shape: tuple[int, int, int]  # (rows, output channels, input channels) of a full tile
     loop_order: str
     working_set_bytes: int  # of one full tile, double-buffering included
+    # Cycles the op's first fill starts before its first tile at the least (SCALE-Sim CALC mode), unit clock
+    fill_lead_cycles: float = 0.0
 
 
 def _halve_series(n: int) -> list[int]:

@@ -432,7 +432,7 @@ class UnitProcess:
             nbytes = sum(t.read_bytes for t in segs[0][0].traffic if t.memory == memory) * segs[0][1]
             return port.service_ps(nbytes, 0) + (port.latency_ps if nbytes else 0)
 
-        lead = max((fill_ps(m) for m in memories), default=0)
+        lead = max(max((fill_ps(m) for m in memories), default=0), self._cycles_ps(plan.fill_lead_cycles))
 
         def stream(memory: str) -> Generator[Any, Any, None]:
             if lead > fill_ps(memory):

@@ -162,15 +162,17 @@ def test_topology_and_configs_reproduce_reference_rows() -> None:
 #                          USER rows (15): mean / max        CALC rows (15): mean / max
 # stall_cycles                     0.24 / 0.98                     0.0 / 0.0   (max 12 cycles off)
 # cycles vs total                  0.24 / 0.98                     0.0 / 0.0   (9 USER, 15 CALC rows exact)
-# + prefetch vs incl. prefetch     1.80 / 7.04                    16.7 / 43.6
+# + prefetch vs incl. prefetch     1.80 / 7.04                     0.20 / 0.69  (at most 1 cycle off)
 # Before (one shared read port, fill inside the layer, stalls counted once): USER 54.0 / 195.8 off "total"
 # (21.9 / 44.1 off "incl. prefetch"), CALC 0.0 / 0.4 off "total" (30.3 / 53.3 off "incl. prefetch").
-# CALC "incl. prefetch" stays far off: SCALE-Sim's bandwidth-estimate buffers fill whole sets of SRAM/100 words
-# at a notional 10 words/cycle, which no port of the profile stands for.
+# CALC "incl. prefetch" was 16.7 / 43.6 off until the plans carried the lead of SCALE-Sim's bandwidth-estimate
+# buffers, which date their fill (whole sets of SRAM/100 words at a notional 10 words/cycle) before the array
+# starts (systolic_memory._calc_fill_lead).
 ENGINE_MEAN_PCT = {"USER": {"stall": 0.3, "total": 0.3, "incl": 2.0}, "CALC": {"stall": 0.0, "total": 0.0,
-                                                                             "incl": 17.0}}
+                                                                             "incl": 0.3}}
 ENGINE_MAX_PCT = {"USER": {"stall": 1.0, "total": 1.0, "incl": 7.5}, "CALC": {"stall": 0.0, "total": 0.0,
-                                                                           "incl": 44.0}}
+                                                                           "incl": 0.75}}
+ENGINE_MAX_CALC_INCL_ERR_CYCLES = 1.0
 ENGINE_MAX_STALL_ERR_CYCLES = 12
 ENGINE_MIN_EXACT_TOTAL = {"USER": 9, "CALC": 15}
 
@@ -228,6 +230,8 @@ def test_event_engine_cycles_follow_scalesim_columns() -> None:
         e["total"].append(abs(layer.cycles - total) / total * 100)
         e["incl"].append(abs(layer.cycles + layer.prefetch_cycles - incl) / incl * 100)
         exact[mode] += round(layer.cycles) == total
+        if mode == "CALC":
+            assert abs(layer.cycles + layer.prefetch_cycles - incl) <= ENGINE_MAX_CALC_INCL_ERR_CYCLES
     assert set(errs) == {"USER", "CALC"}
     for mode, cols in errs.items():
         assert len(cols["total"]) == 15
