@@ -192,6 +192,9 @@ def _nearest_version(runtime: RuntimeProfile, wanted: str) -> RuntimeVersion:
     return min(runtime.versions, key=distance)
 
 
+_DEFAULT_VERSION_NOTED: set[str] = set()
+
+
 def load_runtime(spec: str) -> tuple[RuntimeProfile, RuntimeVersion]:
     """``id`` or ``id@version``; an unknown version resolves to the nearest known one (with a stderr notice)."""
     rid, _, wanted = str(spec).partition("@")
@@ -200,6 +203,12 @@ def load_runtime(spec: str) -> tuple[RuntimeProfile, RuntimeVersion]:
     data = _resolve_extends(path, folder, "runtime")
     runtime: RuntimeProfile = _validate(RuntimeProfile, data, path)
     if not wanted:
+        if len(runtime.versions) > 1 and rid not in _DEFAULT_VERSION_NOTED:
+            # Releases of one engine differ by up to ~1.5x: say which one stands in (once per runtime and run).
+            _DEFAULT_VERSION_NOTED.add(rid)
+            print(f"edgesim: runtime {rid}: no version given; using its default {runtime.default_version} "
+                  f"(known: {', '.join(v.version for v in runtime.versions)}; pick one with {rid}@VERSION)",
+                  file=sys.stderr)
         return runtime, runtime.version(runtime.default_version)
     names = [v.version for v in runtime.versions]
     if wanted in names:

@@ -80,7 +80,8 @@ def _invoke(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return code, err
 
 
-_VERSION_NOTICE = re.compile(r"^edgesim: runtime \S+ version \S+ is not modelled; using nearest \S+$")
+_VERSION_NOTICE = re.compile(r"^edgesim: runtime (\S+ version \S+ is not modelled; using nearest \S+"
+                             r"|\S+: no version given; using its default .*)$")
 
 
 def _check(code: int, err: str, argv: list[str]) -> None:

@@ -225,3 +225,18 @@ def test_version_resolution(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().err == ""
     with pytest.raises(ProfileError, match="no version 'latest'"):
         load_runtime("x-cube-ai@latest")
+
+
+def test_missing_version_takes_the_default_and_says_so_once(capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import edgesim.hw.loader as loader
+
+    monkeypatch.setattr(loader, "_DEFAULT_VERSION_NOTED", set())
+    rt, v = load_runtime("x-cube-ai")
+    assert v.version == rt.default_version
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no version given" in err and rt.default_version in err
+    load_runtime("x-cube-ai")
+    assert capsys.readouterr().err == ""  # once per runtime and run: validate rows do not repeat it
+    load_runtime("hailort")  # one version only: nothing to choose between
+    assert capsys.readouterr().err == ""
