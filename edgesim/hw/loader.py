@@ -195,7 +195,7 @@ def _nearest_version(runtime: RuntimeProfile, wanted: str) -> RuntimeVersion:
 _DEFAULT_VERSION_NOTED: set[str] = set()
 
 
-def load_runtime(spec: str) -> tuple[RuntimeProfile, RuntimeVersion]:
+def load_runtime(spec: str, note_missing_version: bool = True) -> tuple[RuntimeProfile, RuntimeVersion]:
     """``id`` or ``id@version``; an unknown version resolves to the nearest known one (with a stderr notice)."""
     rid, _, wanted = str(spec).partition("@")
     folder = runtimes_dir()
@@ -203,7 +203,7 @@ def load_runtime(spec: str) -> tuple[RuntimeProfile, RuntimeVersion]:
     data = _resolve_extends(path, folder, "runtime")
     runtime: RuntimeProfile = _validate(RuntimeProfile, data, path)
     if not wanted:
-        if len(runtime.versions) > 1 and rid not in _DEFAULT_VERSION_NOTED:
+        if note_missing_version and len(runtime.versions) > 1 and rid not in _DEFAULT_VERSION_NOTED:
             # Releases of one engine differ by up to ~1.5x: say which one stands in (once per runtime and run).
             _DEFAULT_VERSION_NOTED.add(rid)
             print(f"edgesim: runtime {rid}: no version given; using its default {runtime.default_version} "

@@ -240,3 +240,24 @@ def test_missing_version_takes_the_default_and_says_so_once(capsys: pytest.Captu
     assert capsys.readouterr().err == ""  # once per runtime and run: validate rows do not repeat it
     load_runtime("hailort")  # one version only: nothing to choose between
     assert capsys.readouterr().err == ""
+
+
+def test_missing_version_takes_the_release_the_chip_profile_names(capsys: pytest.CaptureFixture[str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import edgesim.hw.loader as loader
+    from edgesim.api import resolve_runtime
+
+    monkeypatch.setattr(loader, "_DEFAULT_VERSION_NOTED", set())
+    m467 = load_profile("m467")
+    assert m467.default_runtime == "tflm@2.11.0"
+    _, v = resolve_runtime(m467, "tflm")
+    assert v.version == "2.11.0"
+    assert "using 2.11.0, the version profile m467 names" in capsys.readouterr().err
+    # A chip whose default is another engine: the engine's own default release, with its notice.
+    rt, v = resolve_runtime(load_profile("stm32l4r5"), "tflm")
+    assert v.version == rt.default_version
+    assert "no version given" in capsys.readouterr().err
+    # No runtime named: the profile's default, silently.
+    resolve_runtime(m467, None)
+    assert capsys.readouterr().err == ""
+
