@@ -179,7 +179,9 @@ def to_estimate(schedule: Schedule, profile: Any, result: SimResult) -> Estimate
             continue
         t = timing[p.node]
         latency_s = (t.cycles + t.prefetch_cycles) / p.unit_clock_hz
-        energy = layer_energy(p, profile, latency_s, scale)
+        # Energy over the time the op kept its unit busy: waiting idle for another unit's producer is that
+        # unit's time, already charged to its op (an MCU's board power would otherwise count twice).
+        energy = layer_energy(p, profile, latency_s - t.stall("dependency") / p.unit_clock_hz, scale)
         dynamic = dynamic + EnergyBreakdown(energy.compute_j, energy.memory_j, 0.0)
         layers.append(LayerCost(
             name=p.node, op=p.op, unit=p.unit, precision=p.precision, macs=p.macs,

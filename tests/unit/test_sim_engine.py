@@ -237,3 +237,21 @@ def test_aggregated_tiles_match_tile_by_tile(model: str, kind: str, monkeypatch:
     for a, b in zip(fast.ops, slow.ops, strict=True):
         assert a.compute_cycles == b.compute_cycles
         assert a.cycles == pytest.approx(b.cycles, rel=0.05, abs=50)
+
+
+@pytest.mark.parametrize("hw", ["efr32mg24", "gap9"])
+def test_a_unit_waiting_for_another_is_not_charged_energy_twice(hw: str) -> None:
+    # Two units, one after the other: the CPU op waits idle (a "dependency" stall) while the accelerator works.
+    # MCU energy is board power x the time an op keeps its unit busy, so the wait must not be charged again:
+    # the event engine then agrees with the analytic path, which runs the ops one after the other.
+    from edgesim.api import estimate, load_profile, simulate
+
+    shared = Path(__file__).resolve().parents[2].parent / "shared" / "models" / "kws_ref_model.tflite"
+    if not shared.is_file():
+        pytest.skip("../shared/models is not available")
+    prof = load_profile(hw)
+    graph = load_model(shared)
+    event, fast = simulate(graph, prof), estimate(graph, prof)
+    assert any(layer.bound == "dependency" for layer in event.layers)  # the situation this test is about
+    assert event.energy_j == pytest.approx(fast.energy_j, rel=0.05)
+    assert event.energy_j <= 1.05 * fast.energy_j * event.latency_s / fast.latency_s
