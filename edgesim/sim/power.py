@@ -46,16 +46,19 @@ def power_trace(schedule: Schedule, profile: Any, result: SimResult) -> tuple[np
         if p.unit == "-":
             continue
         t = timing[p.node]
-        op_latency_s = t.cycles / p.unit_clock_hz
-        e = layer_energy(p, profile, op_latency_s, scale)
+        # As sim.engine.to_estimate: the op draws power while it keeps its unit busy, not while the unit waited
+        # idle for another unit's producer (that wait comes first; the other unit's op draws the power then).
+        dependency_s = t.stall("dependency") / p.unit_clock_hz
+        e = layer_energy(p, profile, (t.cycles + t.prefetch_cycles) / p.unit_clock_hz - dependency_s, scale)
         dynamic_j = e.total_j - e.static_j
-        span = t.end_s - t.start_s
+        start_s = min(t.start_s + dependency_s, t.end_s)
+        span = t.end_s - start_s
         if dynamic_j <= 0.0:
             continue
         if span <= 0.0:  # a zero-length op still spent its energy: put it on a 1 ps sliver
             span = 1e-12
-        starts.append(t.start_s)
-        ends.append(t.start_s + span)
+        starts.append(start_s)
+        ends.append(start_s + span)
         powers.append(dynamic_j / span)
     edges = np.unique(np.concatenate([[0.0, max(latency_s, 0.0)], starts, ends]))
     edges = edges[edges <= max(latency_s, max(ends, default=0.0))]

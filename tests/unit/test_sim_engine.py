@@ -255,3 +255,12 @@ def test_a_unit_waiting_for_another_is_not_charged_energy_twice(hw: str) -> None
     assert any(layer.bound == "dependency" for layer in event.layers)  # the situation this test is about
     assert event.energy_j == pytest.approx(fast.energy_j, rel=0.05)
     assert event.energy_j <= 1.05 * fast.energy_j * event.latency_s / fast.latency_s
+    # The power trace spreads the same energy over the inference (not the wait as well).
+    from edgesim.api import resolve_runtime
+    from edgesim.sim.power import power_summary
+
+    rt, version = resolve_runtime(prof, None)
+    schedule = build_schedule(graph, prof, rt, version)
+    result = simulate_schedule(schedule, prof)
+    summary = power_summary(schedule, prof, result)
+    assert summary.energy_j == pytest.approx(to_estimate(schedule, prof, result).energy_j, rel=1e-6)
