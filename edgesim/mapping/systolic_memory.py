@@ -448,6 +448,10 @@ def _walk_streamed_copies(buf: _ReadBuffer, diag: _DiagOrder, block: int, line0:
         d = d1 + 1
 
 
+# Networks repeat layer shapes (ResNet-18: 20 layers, 11 distinct), and the mapper and the SCALE-Sim report both
+# ask for each layer: the replay is a pure function of its (frozen, hashable) arguments, so it is computed once per
+# distinct key (COPY_LOOKUP_BUDGET is a module constant; whoever changes it must call memory_stalls.cache_clear()).
+@functools.lru_cache(maxsize=1024)
 def memory_stalls(
     layer: SystolicLayer,
     rows: int,
@@ -466,27 +470,6 @@ def memory_stalls(
     operand element crosses DRAM once (ws/is ofmap partial sums once per row fold).
     ``bw_mode="USER"``: every read operand streams through its own port of ``dram_bw_words_per_cycle`` words.
     """
-    return _memory_stalls(layer, rows, cols, dataflow, ifmap_sram_bytes, filter_sram_bytes, ofmap_sram_bytes,
-                          word_bytes, dram_bw_words_per_cycle, bw_mode, COPY_LOOKUP_BUDGET)
-
-
-# Networks repeat layer shapes (ResNet-18: 20 layers, 11 distinct), and the mapper and the SCALE-Sim report both
-# ask for each layer: the replay is a pure function of its (frozen, hashable) arguments and of the word-lookup
-# budget, so it is computed once per distinct key.
-@functools.lru_cache(maxsize=1024)
-def _memory_stalls(
-    layer: SystolicLayer,
-    rows: int,
-    cols: int,
-    dataflow: str,
-    ifmap_sram_bytes: int,
-    filter_sram_bytes: int,
-    ofmap_sram_bytes: int,
-    word_bytes: int,
-    dram_bw_words_per_cycle: float,
-    bw_mode: str,
-    copy_lookup_budget: int,  # part of the cache key: the walk reads COPY_LOOKUP_BUDGET itself
-) -> SystolicMemory:
     comp = compute_cycles(layer, rows, cols, dataflow)
     if word_bytes < 1 or dram_bw_words_per_cycle <= 0:
         raise MappingError("word_bytes and dram_bw_words_per_cycle must be positive", field="bandwidth")

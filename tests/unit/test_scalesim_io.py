@@ -274,7 +274,9 @@ def test_overlapping_windows_hit_resident_copies(monkeypatch: pytest.MonkeyPatch
     layer = SystolicLayer(6, 6, 3, 3, 16, 30, 1, 1)
     with_copies = memory_stalls(layer, 8, 4, "os", 4096, 2048, 1024, 1, 4.0)
     monkeypatch.setattr(sm, "COPY_LOOKUP_BUDGET", -1)  # no word-level lookups: set-level walk only
+    sm.memory_stalls.cache_clear()  # results are cached per layer and config, not per budget
     without = memory_stalls(layer, 8, 4, "os", 4096, 2048, 1024, 1, 4.0)
+    sm.memory_stalls.cache_clear()
     assert 4 * with_copies.dram_ifmap_reads < without.dram_ifmap_reads
     assert with_copies.stall_cycles < without.stall_cycles
     assert with_copies.dram_filter_reads == without.dram_filter_reads
