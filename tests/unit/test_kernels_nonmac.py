@@ -80,7 +80,9 @@ def test_softmax_equals_reference_and_probabilities(seed: int, rows: int, depth:
     np.testing.assert_array_equal(got, reference.softmax(x, table, 1.0 / 256, -128))
     probs = (got.astype(np.int64) + 128) / 256.0
     assert np.all(np.abs(probs.sum(axis=1) - 1.0) <= depth / 256.0 + 1e-9)
-    assert np.all(np.argmax(got, axis=1) == np.argmax(x, axis=1)) or np.any(got.max(axis=1) == 127)
+    # Softmax is monotonic: the largest input gets the largest output (quantization may tie it with others).
+    top = got[np.arange(rows), np.argmax(x, axis=1)]
+    assert np.all(top == got.max(axis=1))
 
 
 def test_activation_tables() -> None:
