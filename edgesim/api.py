@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +24,10 @@ def resolve_runtime(profile: Any, runtime: str | None) -> tuple[Any, Any]:
     from edgesim.hw.loader import load_runtime
 
     default = getattr(profile, "default_runtime", None)
-    spec = runtime or default
-    if not spec:
-        return None, None
-    if runtime is not None and "@" not in runtime and default and default.partition("@")[0] == runtime:
-        # The engine named without a release: take the release the chip's profile names for it (the one its
-        # numbers were built with) when it names one, rather than the engine's overall default.
-        spec = default
-        if "@" in default:
-            print(f"edgesim: runtime {runtime}: no version given; using {default.partition('@')[2]}, the version "
-                  f"profile {getattr(profile, 'id', '?')} names", file=sys.stderr)
-    # The profile's own default names the engine it was built with: no notice for a version it leaves out.
-    return load_runtime(spec, note_missing_version=runtime is not None and spec == runtime)
+    if not runtime:
+        # The profile's own default names the engine it was built with: no notice for a version it leaves out.
+        return load_runtime(default, note_missing_version=False) if default else (None, None)
+    return load_runtime(runtime, profile_default=default, profile_id=getattr(profile, "id", "?"))
 
 
 def estimate(graph: Graph | str | Path, profile: Any, runtime: str | None = None) -> Estimate:

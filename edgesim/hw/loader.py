@@ -192,24 +192,42 @@ def _nearest_version(runtime: RuntimeProfile, wanted: str) -> RuntimeVersion:
     return min(runtime.versions, key=distance)
 
 
-_DEFAULT_VERSION_NOTED: set[str] = set()
+_DEFAULT_VERSION_NOTED: set[str] = set()  # missing-version notices already printed this run
 
 
-def load_runtime(spec: str, note_missing_version: bool = True) -> tuple[RuntimeProfile, RuntimeVersion]:
-    """``id`` or ``id@version``; an unknown version resolves to the nearest known one (with a stderr notice)."""
+def _note_once(message: str) -> None:
+    # A validate run resolves the same spec for many rows: each notice is printed once per run.
+    if message not in _DEFAULT_VERSION_NOTED:
+        _DEFAULT_VERSION_NOTED.add(message)
+        print(message, file=sys.stderr)
+
+
+def load_runtime(spec: str, note_missing_version: bool = True, profile_default: str | None = None,
+                 profile_id: str = "?") -> tuple[RuntimeProfile, RuntimeVersion]:
+    """``id`` or ``id@version``; an unknown version resolves to the nearest known one (with a stderr notice).
+
+    Without a version: the release ``profile_default`` (a chip profile's ``default_runtime``) names for this
+    engine, the one the chip's numbers were built with, else the engine's default; either with a notice (once per
+    run) unless ``note_missing_version`` is off."""
     rid, _, wanted = str(spec).partition("@")
     folder = runtimes_dir()
     path = _locate(rid, folder, "runtime")
     data = _resolve_extends(path, folder, "runtime")
     runtime: RuntimeProfile = _validate(RuntimeProfile, data, path)
     if not wanted:
-        if note_missing_version and len(runtime.versions) > 1 and rid not in _DEFAULT_VERSION_NOTED:
-            # Releases of one engine differ by up to ~1.5x: say which one stands in (once per runtime and run).
-            _DEFAULT_VERSION_NOTED.add(rid)
-            print(f"edgesim: runtime {rid}: no version given; using its default {runtime.default_version} "
-                  f"(known: {', '.join(v.version for v in runtime.versions)}; pick one with {rid}@VERSION)",
-                  file=sys.stderr)
-        return runtime, runtime.version(runtime.default_version)
+        chip_rid, _, chip_version = (profile_default or "").partition("@")
+        if chip_rid == rid and chip_version:
+            if note_missing_version:
+                _note_once(f"edgesim: runtime {rid}: no version given; using {chip_version}, the version profile "
+                           f"{profile_id} names")
+            wanted = chip_version
+        else:
+            if note_missing_version and len(runtime.versions) > 1:
+                # Releases of one engine differ by up to ~1.5x: say which one stands in.
+                _note_once(f"edgesim: runtime {rid}: no version given; using its default {runtime.default_version} "
+                           f"(known: {', '.join(v.version for v in runtime.versions)}; pick one with "
+                           f"{rid}@VERSION)")
+            return runtime, runtime.version(runtime.default_version)
     names = [v.version for v in runtime.versions]
     if wanted in names:
         return runtime, runtime.version(wanted)

@@ -52,6 +52,12 @@ class OpTiming:
     def stall(self, cause: str) -> float:
         return dict(self.stall_cycles).get(cause, 0.0)
 
+    @property
+    def busy_cycles(self) -> float:
+        """Cycles the op kept its unit busy (what its energy is charged over): its cycles and prefetch, less the
+        idle wait for another unit's producer, which is that unit's time, charged to its own op."""
+        return self.cycles + self.prefetch_cycles - self.stall("dependency")
+
 
 @dataclass(frozen=True)
 class SimResult:
@@ -179,9 +185,8 @@ def to_estimate(schedule: Schedule, profile: Any, result: SimResult) -> Estimate
             continue
         t = timing[p.node]
         latency_s = (t.cycles + t.prefetch_cycles) / p.unit_clock_hz
-        # Energy over the time the op kept its unit busy: waiting idle for another unit's producer is that
-        # unit's time, already charged to its op (an MCU's board power would otherwise count twice).
-        energy = layer_energy(p, profile, latency_s - t.stall("dependency") / p.unit_clock_hz, scale)
+        # Not charged over latency_s: an MCU's board power would count twice while the unit waits for another.
+        energy = layer_energy(p, profile, t.busy_cycles / p.unit_clock_hz, scale)
         dynamic = dynamic + EnergyBreakdown(energy.compute_j, energy.memory_j, 0.0)
         layers.append(LayerCost(
             name=p.node, op=p.op, unit=p.unit, precision=p.precision, macs=p.macs,

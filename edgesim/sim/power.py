@@ -46,10 +46,10 @@ def power_trace(schedule: Schedule, profile: Any, result: SimResult) -> tuple[np
         if p.unit == "-":
             continue
         t = timing[p.node]
-        # As sim.engine.to_estimate: the op draws power while it keeps its unit busy, not while the unit waited
-        # idle for another unit's producer (that wait comes first; the other unit's op draws the power then).
+        # As sim.engine.to_estimate: the op draws power while it keeps its unit busy (OpTiming.busy_cycles), not
+        # while the unit waited idle for another unit's producer (that wait comes first).
         dependency_s = t.stall("dependency") / p.unit_clock_hz
-        e = layer_energy(p, profile, (t.cycles + t.prefetch_cycles) / p.unit_clock_hz - dependency_s, scale)
+        e = layer_energy(p, profile, t.busy_cycles / p.unit_clock_hz, scale)
         dynamic_j = e.total_j - e.static_j
         start_s = min(t.start_s + dependency_s, t.end_s)
         span = t.end_s - start_s

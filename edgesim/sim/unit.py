@@ -148,8 +148,8 @@ class UnitProcess:
         self.idle = list(range(self.count))
         self.core_free_ps = [0] * self.count
         self.prefetched: dict[str, tuple[str, int, simpy.Process]] = {}  # node -> (memory, bytes, transfer)
-        self.running: list[str] = []  # ops on the cores now, in start order
-        self.expected_end_ps: dict[str, int] = {}  # running op -> when its compute and overhead alone end
+        # ops on the cores now, in start order -> when their compute and overhead alone end
+        self.running: dict[str, int] = {}
 
     def core_label(self, core: int) -> str:
         """Trace row of one core: the unit's name when it has a single core."""
@@ -213,7 +213,7 @@ class UnitProcess:
         now = now_ps(self.env)
         overhead = self._cycles_ps(plan.overhead_cycles)
         end_now = now + overhead + self._cycles_ps(plan.compute_cycles * self.count / k)
-        all_free = max(self.expected_end_ps.get(n, now) for n in self.running)
+        all_free = max(self.running.values())
         end_after = max(all_free, now) + overhead + self._cycles_ps(plan.compute_cycles)
         return end_after < end_now
 
@@ -238,9 +238,8 @@ class UnitProcess:
                        start_ps=now, cores=tuple(cores), core_scale=self.count / len(cores))
         self.shared.records[plan.node] = rec
         self.shared.started.add(plan.node)
-        self.running.append(plan.node)
-        self.expected_end_ps[plan.node] = (now + self._cycles_ps(plan.overhead_cycles)
-                                           + self._cycles_ps(plan.compute_cycles * rec.core_scale))
+        self.running[plan.node] = (now + self._cycles_ps(plan.overhead_cycles)
+                                   + self._cycles_ps(plan.compute_cycles * rec.core_scale))
         self.env.process(self._execute(plan, rec))
 
     def _execute(self, plan: OpPlan, rec: OpRecord) -> Generator[Any, Any, None]:
@@ -261,8 +260,7 @@ class UnitProcess:
         for c in rec.cores:
             self.core_free_ps[c] = rec.end_ps
         self.idle = sorted(self.idle + list(rec.cores))
-        self.running.remove(plan.node)
-        self.expected_end_ps.pop(plan.node, None)
+        del self.running[plan.node]
         self.shared.done[plan.node].succeed()
         self.shared.notify()
 
