@@ -51,11 +51,8 @@ def memory_cycles(plan: OpPlan, profile: Any) -> dict[str, float]:
     out: dict[str, float] = {}
     for t in plan.traffic:
         mem = profile.memory(t.memory)
-        rd_bpc = mem.read_bw_bytes_per_s(profile.clock_mhz) / plan.unit_clock_hz
-        cycles = t.read_bytes / rd_bpc if t.read_bytes else 0.0
-        if t.write_bytes:
-            wr_bw = mem.write_bw_bytes_per_s(profile.clock_mhz)
-            cycles += t.write_bytes / (wr_bw / plan.unit_clock_hz) if wr_bw > 0 else 0.0
+        read_s, write_s = mem.transfer_s(t.read_bytes, t.write_bytes, profile.clock_mhz)
+        cycles = (read_s + write_s) * plan.unit_clock_hz
         if t.read_bytes or t.write_bytes:
             cycles += mem.latency_cycles
         out[t.memory] = out.get(t.memory, 0.0) + cycles
@@ -82,7 +79,7 @@ def layer_energy(plan: OpPlan, profile: Any, latency_s: float, scale: float) -> 
         if m.kind.value in ("dram", "flash", "host_link"):
             pj += (t.read_bytes + t.write_bytes) * e.dma_energy_pj_per_byte
         mem[t.memory] = mem.get(t.memory, 0.0) + pj * 1e-12 * scale
-    static_j = profile.power.static_power_mw * 1e-3 * latency_s
+    static_j = profile.power.static_power_w * latency_s
     return EnergyBreakdown(compute_pj * 1e-12 * scale, tuple(sorted(mem.items())), static_j)
 
 
@@ -119,7 +116,7 @@ def estimate_schedule(schedule: Schedule, profile: Any) -> Estimate:
     energy = EnergyBreakdown()
     for layer in layers:
         energy = energy + layer.energy
-    energy = energy + EnergyBreakdown(static_j=profile.power.static_power_mw * 1e-3 * overhead_s)
+    energy = energy + EnergyBreakdown(static_j=profile.power.static_power_w * overhead_s)
     return Estimate(
         model=schedule.model, hw=schedule.hw, runtime=schedule.runtime, latency_s=latency_s, energy=energy,
         cycles=latency_s * schedule.host_clock_hz, layers=layers,

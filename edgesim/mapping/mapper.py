@@ -7,17 +7,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from edgesim.errors import MappingError
+from edgesim.hw.schema import ComputeUnit, RuntimeProfile, RuntimeVersion
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
 from edgesim.ir.work import NodeWork, node_work
-from edgesim.mapping.plan import OpPlan, Schedule
+from edgesim.mapping.memo import node_signature, plan_memo
+from edgesim.mapping.plan import OpPlan, Schedule, TimingDiscipline
+from edgesim.mapping.rows import row_window
 from edgesim.mapping.sparsity import SparsityEffect, apply_to_work, sparsity_effect
-from edgesim.mapping.tiling import DMA_UNIT_KINDS, tile_op
+from edgesim.mapping.tiling import DMA_UNIT_KINDS, Tiling, tile_op
 
 # Precisions an integer unit may use for a wider/narrower request, best first.
 _PRECISION_FALLBACK: dict[str, tuple[str, ...]] = {
@@ -124,10 +128,17 @@ def _mac_block_cycles(spec: Any, graph: Graph, node: Node, work: NodeWork) -> fl
 
 
 def _efficiency(runtime: Any, version: Any, node: Node, unit: Any = None) -> float:
+    return kernel_efficiency(runtime, version, kernel_key(node), unit)
+
+
+def kernel_efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | None, key: str,
+                      unit: ComputeUnit | None = None) -> float:
+    """Fraction of the unit's peak a runtime's kernel for ``key`` reaches: the runtime's efficiency (per unit
+    kind), its release's scale and the core's own scale, capped at 1. The one lookup both cost paths and the
+    calibration use."""
     if runtime is None:
         return 1.0
-    key = kernel_key(node)
-    eff = runtime.efficiency_for(key, getattr(getattr(unit, "kind", None), "value", None))
+    eff = runtime.efficiency_for(key, unit.kind.value if unit is not None else None)
     scale = version.scale_for(key) if version is not None else 1.0
     # The same kernel code runs closer to peak on a core that hides its loads (M7 dual issue): a chip property.
     core = getattr(unit, "kernel_efficiency_scale", 1.0) if unit is not None else 1.0
@@ -291,13 +302,43 @@ def _engine_compression(effect: SparsityEffect, work: NodeWork, unit: Any, runti
     return replace(effect, weight_bytes=int(round(effect.weight_bytes * (coded if coded is not None else ratio))))
 
 
+def _timing(unit: Any, tiling: Any) -> TimingDiscipline:
+    """How the event engine times the op's tiles on ``unit``."""
+    if unit.kind.value not in DMA_UNIT_KINDS:
+        return TimingDiscipline.INTERLEAVED
+    return TimingDiscipline.SCALESIM if tiling.follows_scalesim else TimingDiscipline.DOUBLE_BUFFERED
+
+
+def _place(profile: Any, runtime: Any, version: Any, graph: Graph, node: Node, work: NodeWork, zero: float
+           ) -> tuple[Any, bool, float, SparsityEffect, NodeWork]:
+    """(unit, fallback, compute cycles, sparsity effect, work after it) of one op: what does not depend on where
+    its tensors live."""
+    unit, fallback = choose_unit(profile, runtime, node, work)
+    cycles = compute_cycles(unit, graph, node, work, runtime, version)
+    effect = sparsity_effect(work, unit, zero)
+    effect = _engine_compression(effect, work, unit, runtime, graph, node)
+    cycles = max(cycles * effect.mac_scale, effect.decode_cycles)
+    return unit, fallback, cycles, effect, apply_to_work(work, effect)
+
+
+def _tile(profile: Any, graph: Graph, node: Node, placed: tuple[Any, bool, float, SparsityEffect, NodeWork],
+          act_mem: str, w_mem: str) -> Tiling:
+    unit, _, cycles, _, work = placed
+    tiling = tile_op(graph, node, unit, profile, work, cycles, act_mem, w_mem)
+    if unit.kind.value == "systolic" and node.op.op_class is OpClass.MAC:
+        from edgesim.mapping.systolic_memory import scalesim_tiling
+
+        # SCALE-Sim's memory system (three scratchpads): its per-fold DRAM traffic, re-fetches included.
+        tiling = scalesim_tiling(graph, node, unit, profile, cycles) or tiling
+    return tiling
+
+
 def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any = None,
                    activation_zero_fractions: Mapping[str, float] | None = None,
                    fuse_residual_add: bool = True) -> Schedule:
     """Place, cost and tile every op. ``activation_zero_fractions`` (node -> measured fraction of zero input
     activations, from the kernels) feeds units that skip zero activations. ``fuse_residual_add``: merge conv/FC +
     residual ADD pairs on units whose runtime declares ``fused_residual_add`` (edgesim.passes.fusion)."""
-    from edgesim.sim.pipeline import row_window  # the engine's row-streaming model; lazy: sim imports mapping
 
     peak, live_per_op = _live_activation_peak(graph)
     act_pref = profile.placement.activations
@@ -307,7 +348,10 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
     per_op_overhead_host = (runtime.per_op_overhead_cycles if runtime is not None else 0.0) * overhead_scale
     plans: list[OpPlan] = []
     total_weights = 0
-    works = {n.name: node_work(graph, n) for n in graph.nodes}
+    memo = plan_memo(profile, runtime, version)
+    with_data = runtime is not None and getattr(runtime, "weight_compression_ratio", None) is not None
+    sigs = {n.name: node_signature(graph, n, with_data) for n in graph.nodes}
+    works = {n.name: memo.lookup(memo.works, sigs[n.name], partial(node_work, graph, n)) for n in graph.nodes}
     model_weight_bytes = sum(apply_to_work(w, sparsity_effect(w, profile.host)).weight_bytes for w in works.values())
     cached_weight_bytes = 0  # weights placed so far in an on-chip parameter cache (_parameter_cache)
     view_sources: dict[str, tuple[str, ...]] = {}
@@ -318,22 +362,17 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
             plans.append(OpPlan(node.name, node.op.value, "-", work.precision, 0, 0, 0.0, (), 0.0, host_clock_hz,
                                 fused_from=node.fused_from))
             continue
-        unit, fallback = choose_unit(profile, runtime, node, work)
+        sig = sigs[node.name]
+        zero = (activation_zero_fractions or {}).get(node.name, 0.0)
+        placed = memo.lookup(memo.placed, (sig, zero),
+                             partial(_place, profile, runtime, version, graph, node, work, zero))
+        unit, fallback, cycles, effect, work = placed
         clock_hz = unit.effective_clock_mhz(profile.clock_mhz) * 1e6
-        cycles = compute_cycles(unit, graph, node, work, runtime, version)
-        effect = sparsity_effect(work, unit, (activation_zero_fractions or {}).get(node.name, 0.0))
-        effect = _engine_compression(effect, work, unit, runtime, graph, node)
-        cycles = max(cycles * effect.mac_scale, effect.decode_cycles)
-        work = apply_to_work(work, effect)
         act_mem = _pick_memory(profile, unit, act_pref, live_per_op.get(node.name, peak))
         w_mem = _weight_memory(profile, runtime, unit, model_weight_bytes)
         w_mem, cached_weight_bytes = _parameter_cache(profile, unit, w_mem, work.weight_bytes, cached_weight_bytes)
-        tiling = tile_op(graph, node, unit, profile, work, cycles, act_mem, w_mem)
-        if unit.kind.value == "systolic" and node.op.op_class is OpClass.MAC:
-            from edgesim.mapping.systolic_memory import scalesim_tiling
-
-            # SCALE-Sim's memory system (three scratchpads): its per-fold DRAM traffic, re-fetches included.
-            tiling = scalesim_tiling(graph, node, unit, profile, cycles) or tiling
+        tiling = memo.lookup(memo.tilings, (sig, zero, act_mem, w_mem),
+                             partial(_tile, profile, graph, node, placed, act_mem, w_mem))
         total_weights += work.weight_bytes
         mem_traffic = tiling.traffic
         overhead = per_op_overhead_host * clock_hz / host_clock_hz
@@ -359,6 +398,7 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
                 local_memory=tiling.local_memory,
                 tile_shape=tiling.tile_shape,
                 loop_order=tiling.loop_order,
+                timing=_timing(unit, tiling),
                 fill_lead_cycles=tiling.fill_lead_cycles,
                 row_window=row_window(graph, node),
                 weight_memory=w_mem if work.weight_bytes else "",
@@ -366,7 +406,7 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
             )
         )
     if fuse_residual_add and runtime is not None and getattr(runtime, "fused_residual_add", False):
-        from edgesim.passes.fusion import fuse_residual_plans
+        from edgesim.mapping.fusion import fuse_residual_plans
 
         fusing = {u.name for u in profile.units if u.kind.value in runtime.applies_to}
         plans = list(fuse_residual_plans(graph, plans, fusing, {u.name for u in profile.units

@@ -39,6 +39,7 @@ class Tiling:
     working_set_bytes: int  # of one full tile, double-buffering included
     # Cycles the op's first fill starts before its first tile at the least (SCALE-Sim CALC mode), unit clock
     fill_lead_cycles: float = 0.0
+    follows_scalesim: bool = False  # tiles are SCALE-Sim's prefetch streams, timed with its semantics
 
 
 def _halve_series(n: int) -> list[int]:

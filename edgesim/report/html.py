@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from edgesim.files import atomic_write_text
 from edgesim.report import plots
-from edgesim.report.io import atomic_write_text
 from edgesim.report.summary import _si
 
 _CSS = """

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgesim.report.io import atomic_write
+from edgesim.files import atomic_write
 
 
-def _plt() -> Any:
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -17,9 +17,9 @@ def _plt() -> Any:
     return plt
 
 
-def _save(fig: Any, path: str | Path) -> Path:
+def save_figure(fig: Any, path: str | Path) -> Path:
     fmt = Path(path).suffix.lstrip(".") or "png"
-    plt = _plt()
+    plt = pyplot()
     try:
         return atomic_write(path, lambda p: fig.savefig(p, format=fmt, dpi=120, bbox_inches="tight"))
     finally:
@@ -28,7 +28,7 @@ def _save(fig: Any, path: str | Path) -> Path:
 
 def plot_sustain(result: Any, path: str | Path) -> Path:
     """Temperature, clock and latency over time for a sustained run."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(3, 1, figsize=(8, 7.5), sharex=True)
     t = result.time_s
     axes[0].plot(t, result.temp_c, color="tab:red")
@@ -44,7 +44,7 @@ def plot_sustain(result: Any, path: str | Path) -> Path:
     axes[2].set_xlabel("time (s)")
     rate = f"{result.rate_hz:g} Hz" if result.rate_hz else "back-to-back"
     fig.suptitle(f"{result.model} on {result.hw}: sustained {rate}, ambient {result.ambient_c:g} C")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -115,7 +115,7 @@ def plot_roofline(est: Any, profile: Any, path: str | Path) -> Path:
     """Roofline of the main unit: one roof per memory level it reaches, each MAC layer a point coloured by op."""
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     unit = main_unit(est, profile)
     peak = peak_ops_per_s(unit, profile)
     points = roofline_points(est, profile)
@@ -150,12 +150,12 @@ def plot_roofline(est: Any, profile: Any, path: str | Path) -> Path:
                  f"(peak {peak / 1e9:.3g} GOPS @ {unit.effective_clock_mhz(profile.clock_mhz):g} MHz)", fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(True, which="both", lw=0.3, alpha=0.5)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_timeline(events: list[Any], path: str | Path, title: str = "") -> Path:
     """Gantt chart of the sim trace: one row per compute unit and per memory port ("mem:<level>")."""
-    plt = _plt()
+    plt = pyplot()
     units = sorted({e.unit for e in events}, key=lambda u: (u.startswith("mem:"), u))
     end_s = max((e.end_s for e in events), default=0.0)
     scale, tunit = (1e3, "ms") if end_s >= 1e-3 else (1e6, "us")
@@ -173,7 +173,7 @@ def plot_timeline(events: list[Any], path: str | Path, title: str = "") -> Path:
     ax.set_xlim(0, end_s * scale * 1.01 if end_s > 0 else 1)
     ax.set_title(title or "timeline (compute units blue, memory ports orange)", fontsize=10)
     ax.grid(True, axis="x", lw=0.3, alpha=0.5)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _stacked_bars(ax: Any, labels: list[str], series: dict[str, list[float]], colours: dict[str, str]) -> None:
@@ -209,7 +209,7 @@ def bytes_by_level(est: Any) -> tuple[list[str], dict[str, list[float]]]:
 
 def plot_bytes(est: Any, path: str | Path) -> Path:
     """Bytes moved per memory level per layer (stacked: read and write of each level)."""
-    plt = _plt()
+    plt = pyplot()
     labels, series = bytes_by_level(est)
     colours = {k: _OP_COLOURS[i % len(_OP_COLOURS)] for i, k in enumerate(series)}
     fig, ax = plt.subplots(figsize=(max(8, 0.18 * len(labels) + 3), 5))
@@ -218,7 +218,7 @@ def plot_bytes(est: Any, path: str | Path) -> Path:
     total = sum(sum(v) for v in series.values())
     ax.set_title(f"{est.model} on {est.hw}: bytes moved per layer and memory level ({total / 1e6:.3g} MB total)",
                  fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def energy_by_component(est: Any) -> tuple[list[str], dict[str, list[float]]]:
@@ -235,7 +235,7 @@ def energy_by_component(est: Any) -> tuple[list[str], dict[str, list[float]]]:
 
 def plot_energy(est: Any, path: str | Path) -> Path:
     """Energy per layer split into compute, each memory level and static (leakage over the layer's time)."""
-    plt = _plt()
+    plt = pyplot()
     labels, series = energy_by_component(est)
     colours = {k: _OP_COLOURS[i % len(_OP_COLOURS)] for i, k in enumerate(series)}
     fig, ax = plt.subplots(figsize=(max(8, 0.18 * len(labels) + 3), 5))
@@ -243,7 +243,7 @@ def plot_energy(est: Any, path: str | Path) -> Path:
     ax.set_ylabel("energy (uJ)")
     ax.set_title(f"{est.model} on {est.hw}: energy per layer by component ({est.energy_j * 1e3:.3g} mJ total)",
                  fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_compare(estimates: list[Any], path: str | Path, labels: list[str] | None = None) -> Path:
@@ -255,7 +255,7 @@ def plot_compare(estimates: list[Any], path: str | Path, labels: list[str] | Non
     names = labels or [e.hw for e in estimates]
     if len(names) != len(estimates):
         raise EdgesimError(f"{len(names)} labels for {len(estimates)} estimates")
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.1 * len(names) + 4), 4.5))
     lat = [e.latency_s * 1e3 for e in estimates]
     en = [e.energy_j * 1e3 for e in estimates]
@@ -272,7 +272,7 @@ def plot_compare(estimates: list[Any], path: str | Path, labels: list[str] | Non
     models = sorted({e.model for e in estimates})
     fig.suptitle(f"what-if: {', '.join(models)}", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 PLOT_KINDS = ("roofline", "timeline", "bytes", "energy")

@@ -174,7 +174,7 @@ def _bound(t: OpTiming) -> str:
 def to_estimate(schedule: Schedule, profile: Any, result: SimResult) -> Estimate:
     """The simulation as the shared Estimate/LayerCost report; energy from the analytic path's formulas."""
     scale = dynamic_energy_scale(profile)
-    static_w = profile.power.static_power_mw * 1e-3
+    static_w = profile.power.static_power_w
     timing = {t.node: t for t in result.ops}
     layers: list[LayerCost] = []
     dynamic = EnergyBreakdown()

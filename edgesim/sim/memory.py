@@ -31,18 +31,16 @@ class MemoryPort:
         self.kind: str = level.kind.value
         # Demand transfers go before prefetches queued at the same time (lower number = served first).
         self.port = simpy.PriorityResource(env, capacity=1)
-        self.read_bps = float(level.read_bw_bytes_per_s(profile_clock_mhz))
-        self.write_bps = float(level.write_bw_bytes_per_s(profile_clock_mhz))
+        self.level = level
+        self.profile_clock_mhz = profile_clock_mhz
         clock_hz = (level.clock_mhz if level.clock_mhz is not None else profile_clock_mhz) * 1e6
         self.latency_ps = seconds_to_ps(level.latency_cycles / clock_hz)
         self.busy_ps = 0
         self.intervals: list[tuple[int, int, str]] = []
 
     def service_ps(self, read_bytes: int, write_bytes: int) -> int:
-        ps = seconds_to_ps(read_bytes / self.read_bps) if read_bytes else 0
-        if write_bytes and self.write_bps > 0:
-            ps += seconds_to_ps(write_bytes / self.write_bps)
-        return ps
+        read_s, write_s = self.level.transfer_s(read_bytes, write_bytes, self.profile_clock_mhz)
+        return seconds_to_ps(read_s) + seconds_to_ps(write_s)
 
     def transfer(self, read_bytes: int, write_bytes: int, what: str, requests: int = 1,
                  wait_latency: bool = True, priority: int = 0) -> Generator[Any, Any, None]:

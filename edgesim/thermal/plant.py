@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from edgesim.errors import EdgesimError
-from edgesim.sim.thermal import RCLink, ThermalNetwork
 from edgesim.thermal.governor import FanController, ThermalThrottle
+from edgesim.thermal.rc import RCLink, ThermalNetwork
 
 
 def with_ambient(profile: Any, ambient_c: float | None) -> Any:

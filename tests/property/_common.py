@@ -6,13 +6,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from edgesim.api import load_profile, resolve_runtime
+from edgesim.api import load_model, load_profile, resolve_runtime
 from edgesim.cost.analytic import estimate_schedule
 from edgesim.cost.estimate import Estimate
 from edgesim.ir.graph import Graph
 from edgesim.mapping.mapper import build_schedule
 from edgesim.mapping.plan import Schedule
-from edgesim.models import load_model
 from edgesim.passes.pipeline import run_pipeline
 from edgesim.sim import simulate_schedule, to_estimate
 

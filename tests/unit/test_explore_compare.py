@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from edgesim.cli.explore import add_explore_parsers
 from edgesim.errors import EdgesimError
-from edgesim.explore.cli import add_explore_parsers
 from edgesim.explore.compare import compare, format_compare, plot_compare, write_compare_csv
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"

@@ -16,6 +16,7 @@ from edgesim.frontends.scalesim import (
     topology_to_graph,
 )
 from edgesim.ir.ops import OpKind
+from edgesim.mapping.plan import TimingDiscipline
 from edgesim.mapping.systolic import SystolicLayer, compute_cycles
 from edgesim.mapping.systolic_memory import SystolicMemory, memory_stalls
 
@@ -335,7 +336,7 @@ def test_scalesim_profile_cuts_tiles_at_scalesim_prefetches() -> None:
             assert got == want, port
         sram = {t.memory: t for t in plan.traffic}["ifmap_sram"]
         assert sram.read_bytes == c.sram_ifmap_reads
-    assert plan.loop_order == "scalesim-os"
+    assert plan.loop_order == "os" and plan.timing is TimingDiscipline.SCALESIM
 
 
 def test_engine_scalesim_semantics_fill_apart_and_late_prefetch_counted_twice() -> None:

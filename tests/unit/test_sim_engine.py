@@ -10,21 +10,21 @@ from typing import Any
 
 import pytest
 
+from edgesim.api import load_model
 from edgesim.cost.analytic import estimate_schedule
 from edgesim.errors import EdgesimError
 from edgesim.ir.graph import Graph
 from edgesim.ir.ops import OpKind
 from edgesim.mapping.mapper import build_schedule
-from edgesim.models import load_model
 from edgesim.sim import (
     TraceRecorder,
-    simulate,
     simulate_schedule,
     to_estimate,
     utilisation,
     write_chrome_trace,
 )
 from edgesim.zoo.builder import GraphBuilder
+from tests._helpers import simulate
 from tests.unit.test_sim_profiles import npu_profile, systolic_profile
 
 SHARED_MODELS = Path(__file__).resolve().parents[2].parent / "shared" / "models"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from edgesim.api import load_model
 from edgesim.errors import MappingError
 from edgesim.ir.graph import Graph
 from edgesim.mapping.mapper import build_schedule
 from edgesim.mapping.plan import OpPlan, Schedule
-from edgesim.models import load_model
 from edgesim.zoo.builder import GraphBuilder
 from tests.unit.test_sim_profiles import make_profile, npu_profile, systolic_profile
 

@@ -170,7 +170,7 @@ def test_calibrate_needs_two_rows(tmp_path: Path) -> None:
 def test_cli_parsers_registered() -> None:
     import argparse
 
-    from edgesim.validate.cli import add_validate_parsers
+    from edgesim.cli.validate import add_validate_parsers
 
     p = argparse.ArgumentParser()
     add_validate_parsers(p.add_subparsers(dest="command"))
@@ -209,7 +209,7 @@ def test_cli_commands_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[s
     """validate (table + JSON + plot) and calibrate (-o) through the argparse entry points on real models."""
     import argparse
 
-    from edgesim.validate.cli import add_validate_parsers
+    from edgesim.cli.validate import add_validate_parsers
 
     _models()
     ref = _csv(tmp_path, "stm32l4r5,x-cube-ai,10.2.0,120,kws,kws_ref_model.tflite,43.2,1820\n"
