@@ -24,9 +24,11 @@ def simulate(graph: Graph | str, profile: HardwareProfile | str, runtime: str | 
     return res.estimate, res.sim, list(res.events)
 
 
-def base_run(model: Graph | str, profile: HardwareProfile | str, runtime: str | None = None) -> RunResult:
-    """An analytic run of ``model`` on ``profile`` as ``edgesim run --fast`` makes it (the thermal model's base)."""
-    return run(RunSpec(model, profile, runtime, transform=TransformOptions(accuracy=False)))
+def base_run(model: Graph | str, profile: HardwareProfile | str, runtime: str | None = None,
+             fuse: bool = True) -> RunResult:
+    """An analytic run of ``model`` on ``profile`` as ``edgesim run --fast`` makes it (the thermal model's base);
+    ``fuse=False`` costs the graph as built (BatchNorm and activations as separate ops)."""
+    return run(RunSpec(model, profile, runtime, transform=TransformOptions(fuse=fuse, accuracy=False)))
 
 
 def reference_graph(model: str, precision: str = "int8") -> Graph:

@@ -11,7 +11,6 @@ from edgesim.cli.args import (
     add_target_arguments,
     add_transform_arguments,
     non_negative_int,
-    positive_int,
     spec_from_args,
     transform_from_args,
 )
@@ -114,6 +113,18 @@ def cmd_infer(args: argparse.Namespace) -> int:
     return infer(args.model, args.input, args.output, args.seed)
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from edgesim import zoo
+    from edgesim.files import bundled_models
+
+    print("bundled model files (run them by name, e.g. edgesim run kws_ref_model.tflite --hw stm32l4r5):")
+    for path in bundled_models():
+        print(f"  {path.name}")
+    print("zoo models (float32, seeded random weights; --quant int8 quantizes them):")
+    print("  " + ", ".join(zoo.names()))
+    return 0
+
+
 def cmd_profiles(args: argparse.Namespace) -> int:
     from edgesim.hw.loader import list_profiles, list_runtimes
 
@@ -130,7 +141,7 @@ def add_run_parsers(sub: Any) -> None:
     run.add_argument("--all-layers", action="store_true", help="print every layer, not the first 60")
     run.add_argument("--fast", action="store_true", help="analytic cost model instead of the event engine")
     run.add_argument("--trace", help="write a Chrome trace-event JSON (opens in Perfetto) of units and DMA")
-    run.add_argument("--frames", type=positive_int, default=1,
+    run.add_argument("--frames", type=int, default=1,
                      help="event engine: queue N inferences at once and report throughput_inf_per_s")
     add_transform_arguments(run)
     add_plot_arguments(run)
@@ -149,6 +160,9 @@ def add_run_parsers(sub: Any) -> None:
     inf.add_argument("--output", help="write the output(s) here (.npy, or .npz when several)")
     inf.add_argument("--seed", type=non_negative_int, default=0, help="seed of the random input (default 0)")
     inf.set_defaults(func=cmd_infer)
+
+    models = sub.add_parser("models", help="list the bundled model files and the zoo models")
+    models.set_defaults(func=cmd_models)
 
     prof = sub.add_parser("profiles", help="list the bundled hardware profiles")
     prof.add_argument("--runtimes", action="store_true", help="list the runtime (inference engine) profiles instead")

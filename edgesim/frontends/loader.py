@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesim.errors import EdgesimError, ModelError
+from edgesim.files import data_path
 from edgesim.ir.graph import Graph
 from edgesim.ir.verify import verify_graph
 
@@ -31,6 +32,8 @@ def load_model(path_or_name: str | Path, input_shape: tuple[int, ...] | None = N
     text = str(path_or_name)
     path = Path(text)
     suffix = path.suffix.lower()
+    if not path.exists() and path.parent == Path(".") and data_path("models", path.name).is_file():
+        path = data_path("models", path.name)  # a bundled model by file name (``edgesim models`` lists them)
     if suffix in (".tflite", ".onnx", ".csv") or path.exists():
         if zoo_choices:
             raise EdgesimError(f"'{text}' is a model file; zoo options ({', '.join(zoo_choices)}) do not apply")

@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 
 from edgesim.errors import MappingError
-from edgesim.hw.schema import ComputeUnit, RuntimeProfile, RuntimeVersion
+from edgesim.hw.schema import (
+    ComputeUnit,
+    HardwareProfile,
+    MemoryKind,
+    RuntimeProfile,
+    RuntimeVersion,
+    UnitKind,
+)
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
 from edgesim.ir.work import NodeWork, node_work
@@ -43,11 +50,11 @@ def _rate(table: dict[Any, float], precision: str) -> tuple[str, float] | None:
     return None
 
 
-def unit_can_run(unit: Any, node: Node, work: NodeWork) -> bool:
+def unit_can_run(unit: ComputeUnit, node: Node, work: NodeWork) -> bool:
     if not unit.supports(node.op.value):
         return False
     table = unit.macs_per_cycle if node.op.op_class is OpClass.MAC else unit.elementwise_ops_per_cycle
-    if unit.kind.value != "cpu":
+    if unit.kind is not UnitKind.CPU:
         # Accelerators run only the precisions they list; a CPU can always emulate a wider type.
         by_label = {getattr(k, "value", k) for k, v in table.items() if v > 0}
         wanted = "int8" if work.precision == "int4" else work.precision
@@ -55,13 +62,13 @@ def unit_can_run(unit: Any, node: Node, work: NodeWork) -> bool:
     return _rate(table, work.precision) is not None
 
 
-def choose_unit(profile: Any, runtime: Any, node: Node, work: NodeWork) -> tuple[Any, bool]:
+def choose_unit(profile: HardwareProfile, runtime: RuntimeProfile | None, node: Node, work: NodeWork) -> tuple[Any, bool]:
     """(unit, fallback): the first accelerator that supports the op, else the host unit."""
     host = profile.unit(profile.host_unit)
     for unit in profile.units:
         if unit.name == profile.host_unit:
             continue
-        if runtime is not None and runtime.applies_to and unit.kind.value not in runtime.applies_to:
+        if runtime is not None and runtime.applies_to and unit.kind not in runtime.applies_to:
             continue
         if unit_can_run(unit, node, work):
             return unit, False
@@ -73,14 +80,14 @@ def choose_unit(profile: Any, runtime: Any, node: Node, work: NodeWork) -> tuple
     return host, bool(accelerators)
 
 
-def _systolic_cycles(unit: Any, graph: Graph, node: Node) -> float:
+def _systolic_cycles(unit: ComputeUnit, graph: Graph, node: Node) -> float:
     from edgesim.mapping.systolic import compute_cycles
     from edgesim.mapping.systolic_memory import systolic_layer
 
     spec = unit.systolic
+    assert spec is not None  # callers check the unit kind
     layer, repeats = systolic_layer(graph, node)
-    return float(repeats * compute_cycles(layer, spec.rows, spec.cols,
-                                          getattr(spec.dataflow, "value", spec.dataflow)).compute_cycles)
+    return float(repeats * compute_cycles(layer, spec.rows, spec.cols, spec.dataflow.value).compute_cycles)
 
 
 def kernel_key(node: Node) -> str:
@@ -127,7 +134,7 @@ def _mac_block_cycles(spec: Any, graph: Graph, node: Node, work: NodeWork) -> fl
     return float(max(dpu, out.num_elements / spec.output_elements_per_cycle))
 
 
-def _efficiency(runtime: Any, version: Any, node: Node, unit: Any = None) -> float:
+def _efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | None, node: Node, unit: ComputeUnit | None = None) -> float:
     return kernel_efficiency(runtime, version, kernel_key(node), unit)
 
 
@@ -141,25 +148,25 @@ def kernel_efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | 
     eff = runtime.efficiency_for(key, unit.kind.value if unit is not None else None)
     scale = version.scale_for(key) if version is not None else 1.0
     # The same kernel code runs closer to peak on a core that hides its loads (M7 dual issue): a chip property.
-    core = getattr(unit, "kernel_efficiency_scale", 1.0) if unit is not None else 1.0
+    core = unit.kernel_efficiency_scale if unit is not None else 1.0
     return min(1.0, eff * scale * core)
 
 
-def compute_cycles(unit: Any, graph: Graph, node: Node, work: NodeWork, runtime: Any, version: Any) -> float:
+def compute_cycles(unit: ComputeUnit, graph: Graph, node: Node, work: NodeWork, runtime: RuntimeProfile | None, version: RuntimeVersion | None) -> float:
     if node.op.op_class is OpClass.VIEW:
         return 0.0
     eff = _efficiency(runtime, version, node, unit)
     if node.op.op_class is OpClass.MAC:
-        if unit.kind.value == "systolic" and unit.systolic is not None:
+        if unit.kind is UnitKind.SYSTOLIC and unit.systolic is not None:
             return _systolic_cycles(unit, graph, node) / eff
-        spec = getattr(unit, "mac_block", None)
+        spec = unit.mac_block
         if spec is not None and work.precision in ("int8", "int4"):
             return _mac_block_cycles(spec, graph, node, work) / (unit.count * eff)
         rate = _rate(unit.macs_per_cycle, work.precision)
         assert rate is not None
         return work.macs / (rate[1] * unit.count * eff)
     if work.elementwise_ops == 0:
-        if unit.kind.value in DMA_UNIT_KINDS:
+        if unit.kind in DMA_UNIT_KINDS:
             # An accelerator copies with its DMA engine (Vela and the Edge TPU compiler even have producers write
             # straight into the concatenated slices): no datapath time, the op costs only its memory traffic.
             return 0.0
@@ -198,7 +205,7 @@ def _live_activation_peak(graph: Graph) -> tuple[int, dict[str, int]]:
     return peak, per_op
 
 
-def _pick_memory(profile: Any, unit: Any, preferred: str, needed_bytes: int) -> str:
+def _pick_memory(profile: HardwareProfile, unit: ComputeUnit, preferred: str, needed_bytes: int) -> str:
     """``preferred`` if the unit reaches it and it is large enough, else the largest memory the unit reaches."""
     reachable = [profile.memory(m) for m in unit.memories]
     by_name = {m.name: m for m in reachable}
@@ -214,13 +221,13 @@ def _pick_memory(profile: Any, unit: Any, preferred: str, needed_bytes: int) -> 
     return max(writable, key=lambda m: m.size_bytes).name
 
 
-def _weight_memory(profile: Any, runtime: Any, unit: Any, model_weight_bytes: int = 0) -> str:
+def _weight_memory(profile: HardwareProfile, runtime: RuntimeProfile | None, unit: ComputeUnit, model_weight_bytes: int = 0) -> str:
     """Where this unit reads weights from. A model whose weights overflow the preferred memory (e.g. the Edge TPU's
     8 MB parameter cache) streams them from the smallest reachable memory that holds them all (host link, DRAM)."""
     name = profile.placement.weights
     if runtime is not None and runtime.weights_in:
         for m in profile.memories:
-            if m.kind.value == runtime.weights_in and m.name in unit.memories:
+            if m.kind is runtime.weights_in and m.name in unit.memories:
                 name = m.name
                 break
     reachable = [profile.memory(m) for m in unit.memories]
@@ -232,17 +239,17 @@ def _weight_memory(profile: Any, runtime: Any, unit: Any, model_weight_bytes: in
     return min(holding, key=lambda m: m.size_bytes).name if holding else name
 
 
-def _parameter_cache(profile: Any, unit: Any, w_mem: str, weight_bytes: int, cached: int) -> tuple[str, int]:
+def _parameter_cache(profile: HardwareProfile, unit: ComputeUnit, w_mem: str, weight_bytes: int, cached: int) -> tuple[str, int]:
     """(weight memory, bytes cached so far) for one op of an accelerator whose model overflows its on-chip weight
     memory. The Edge TPU compiler fills the parameter cache layer by layer in execution order and streams only the
     uncached rest over the host link each inference ("On-chip memory used for caching model parameters" / "Off-chip
     memory used for streaming uncached model parameters"), so the first layers keep the on-chip placement."""
     preferred = profile.placement.weights
-    if (unit.kind.value not in DMA_UNIT_KINDS or w_mem == preferred or preferred not in unit.memories
+    if (unit.kind not in DMA_UNIT_KINDS or w_mem == preferred or preferred not in unit.memories
             or not weight_bytes):
         return w_mem, cached
     pref = profile.memory(preferred)
-    if pref.kind.value not in ("sram", "tcm"):
+    if pref.kind not in (MemoryKind.SRAM, MemoryKind.TCM):
         return w_mem, cached
     # The whole memory counts as cache: activations stream through in tiles (the Edge TPU's ~8 MB is documented as
     # the parameter cache, coral.ai/docs/edgetpu/compiler/#parameter-data-caching).
@@ -290,26 +297,26 @@ def _entropy_coded_ratio(graph: Graph | None, node: Node | None) -> float | None
     return stored / raw
 
 
-def _engine_compression(effect: SparsityEffect, work: NodeWork, unit: Any, runtime: Any,
+def _engine_compression(effect: SparsityEffect, work: NodeWork, unit: ComputeUnit, runtime: RuntimeProfile | None,
                         graph: Graph | None = None, node: Node | None = None) -> SparsityEffect:
     """Weights the runtime itself compresses for this unit (raw weights only: an explicit encoding wins): the
     entropy-coded size when the weight values are known, else the runtime's typical ratio."""
-    ratio = getattr(runtime, "weight_compression_ratio", None) if runtime is not None else None
-    if (ratio is None or work.stored_weight_bytes is not None or not work.macs
-            or unit.kind.value not in {getattr(k, "value", k) for k in runtime.applies_to}):
+    ratio = runtime.weight_compression_ratio if runtime is not None else None
+    if (runtime is None or ratio is None or work.stored_weight_bytes is not None or not work.macs
+            or unit.kind not in runtime.applies_to):
         return effect
     coded = _entropy_coded_ratio(graph, node)
     return replace(effect, weight_bytes=int(round(effect.weight_bytes * (coded if coded is not None else ratio))))
 
 
-def _timing(unit: Any, tiling: Any) -> TimingDiscipline:
+def _timing(unit: ComputeUnit, tiling: Any) -> TimingDiscipline:
     """How the event engine times the op's tiles on ``unit``."""
-    if unit.kind.value not in DMA_UNIT_KINDS:
+    if unit.kind not in DMA_UNIT_KINDS:
         return TimingDiscipline.INTERLEAVED
     return TimingDiscipline.SCALESIM if tiling.follows_scalesim else TimingDiscipline.DOUBLE_BUFFERED
 
 
-def _place(profile: Any, runtime: Any, version: Any, graph: Graph, node: Node, work: NodeWork, zero: float
+def _place(profile: HardwareProfile, runtime: RuntimeProfile | None, version: RuntimeVersion | None, graph: Graph, node: Node, work: NodeWork, zero: float
            ) -> tuple[Any, bool, float, SparsityEffect, NodeWork]:
     """(unit, fallback, compute cycles, sparsity effect, work after it) of one op: what does not depend on where
     its tensors live."""
@@ -321,11 +328,11 @@ def _place(profile: Any, runtime: Any, version: Any, graph: Graph, node: Node, w
     return unit, fallback, cycles, effect, apply_to_work(work, effect)
 
 
-def _tile(profile: Any, graph: Graph, node: Node, placed: tuple[Any, bool, float, SparsityEffect, NodeWork],
+def _tile(profile: HardwareProfile, graph: Graph, node: Node, placed: tuple[Any, bool, float, SparsityEffect, NodeWork],
           act_mem: str, w_mem: str) -> Tiling:
     unit, _, cycles, _, work = placed
     tiling = tile_op(graph, node, unit, profile, work, cycles, act_mem, w_mem)
-    if unit.kind.value == "systolic" and node.op.op_class is OpClass.MAC:
+    if unit.kind is UnitKind.SYSTOLIC and node.op.op_class is OpClass.MAC:
         from edgesim.mapping.systolic_memory import scalesim_tiling
 
         # SCALE-Sim's memory system (three scratchpads): its per-fold DRAM traffic, re-fetches included.
@@ -333,7 +340,7 @@ def _tile(profile: Any, graph: Graph, node: Node, placed: tuple[Any, bool, float
     return tiling
 
 
-def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any = None,
+def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfile | None = None, version: RuntimeVersion | None = None,
                    activation_zero_fractions: Mapping[str, float] | None = None,
                    fuse_residual_add: bool = True) -> Schedule:
     """Place, cost and tile every op. ``activation_zero_fractions`` (node -> measured fraction of zero input
@@ -349,7 +356,7 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
     plans: list[OpPlan] = []
     total_weights = 0
     memo = plan_memo(profile, runtime, version)
-    with_data = runtime is not None and getattr(runtime, "weight_compression_ratio", None) is not None
+    with_data = runtime is not None and runtime.weight_compression_ratio is not None
     sigs = {n.name: node_signature(graph, n, with_data) for n in graph.nodes}
     works = {n.name: memo.lookup(memo.works, sigs[n.name], partial(node_work, graph, n)) for n in graph.nodes}
     model_weight_bytes = sum(apply_to_work(w, sparsity_effect(w, profile.host)).weight_bytes for w in works.values())
@@ -405,12 +412,12 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
                 notes=(effect.note,) if effect.note else (),
             )
         )
-    if fuse_residual_add and runtime is not None and getattr(runtime, "fused_residual_add", False):
+    if fuse_residual_add and runtime is not None and runtime.fused_residual_add:
         from edgesim.mapping.fusion import fuse_residual_plans
 
-        fusing = {u.name for u in profile.units if u.kind.value in runtime.applies_to}
+        fusing = {u.name for u in profile.units if u.kind in runtime.applies_to}
         plans = list(fuse_residual_plans(graph, plans, fusing, {u.name for u in profile.units
-                                                                if u.kind.value == "cpu"}))
+                                                                if u.kind is UnitKind.CPU}))
     act_size = profile.memory(act_pref).size_bytes if act_pref else 0
     per_inf = (runtime.per_inference_overhead_cycles if runtime is not None else 0.0) * overhead_scale
     notes = []
@@ -435,8 +442,8 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
         activation_memory_bytes=act_size,
         weight_memory=profile.placement.weights,
         total_weight_bytes=total_weights,
-        inter_op_parallel=bool(getattr(runtime, "inter_op_parallel", False)),
-        layer_pipelining=bool(getattr(runtime, "layer_pipelining", False)),
+        inter_op_parallel=runtime is not None and runtime.inter_op_parallel,
+        layer_pipelining=runtime is not None and runtime.layer_pipelining,
         notes=tuple(notes),
     )
 

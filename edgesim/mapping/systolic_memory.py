@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from edgesim.errors import MappingError
+from edgesim.hw.schema import ComputeUnit, HardwareProfile, MemoryKind
 from edgesim.hw.systolic import (
     CALC_BW_WORDS_PER_CYCLE,
     SCALESIM_READ_PORTS,
@@ -703,7 +704,7 @@ def _drain_lines(fold_writes: list[int], cpf: int, sram_words: int) -> tuple[lis
     return lines, drain
 
 
-def scalesim_tiling(graph: Any, node: Any, unit: Any, profile: Any, compute_cycles_total: float) -> Any | None:
+def scalesim_tiling(graph: Any, node: Any, unit: ComputeUnit, profile: HardwareProfile, compute_cycles_total: float) -> Any | None:
     """Tiles for an op on a systolic unit with SCALE-Sim's three scratchpads, cut where SCALE-Sim's memory system
     acts: the first tile loads both operands' initial fills, a tile starts at each compute line that demands a
     prefetch (its words, on that operand's DRAM read port) and ends at each drain of the ofmap write buffer (its
@@ -715,7 +716,7 @@ def scalesim_tiling(graph: Any, node: Any, unit: Any, profile: Any, compute_cycl
     from edgesim.mapping.tiling import Tiling
 
     names = set(unit.memories)
-    drams = [m for m in unit.memories if profile.memory(m).kind.value == "dram"]
+    drams = [m for m in unit.memories if profile.memory(m).kind is MemoryKind.DRAM]
     if not set(SCALESIM_SRAMS) <= names or not drams or unit.systolic is None:
         return None
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesim.files import atomic_write_text
+from edgesim.hw.schema import HardwareProfile
 from edgesim.report import plots
 from edgesim.report.summary import _si
 
@@ -61,7 +62,7 @@ def _layer_table(est: Any) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def _profile_section(profile: Any) -> str:
+def _profile_section(profile: HardwareProfile) -> str:
     parts = [_kv_table([
         ("id", profile.id), ("description", profile.description), ("kind", profile.kind),
         ("clock", f"{profile.clock_mhz:g} MHz"), ("host unit", profile.host_unit),
@@ -94,7 +95,7 @@ def _profile_section(profile: Any) -> str:
     return "".join(parts)
 
 
-def render_html(est: Any, profile: Any, events: list[Any] | None = None,
+def render_html(est: Any, profile: HardwareProfile, events: list[Any] | None = None,
                 compare: list[Any] | None = None, title: str | None = None) -> str:
     """The report as one HTML string. ``events`` (sim trace) adds the timeline; ``compare`` (estimates of the
     same model on other profiles) adds the what-if bars next to this one."""
@@ -138,7 +139,7 @@ def render_html(est: Any, profile: Any, events: list[Any] | None = None,
             "</body></html>\n")
 
 
-def write_html_report(path: str | Path, est: Any, profile: Any, events: list[Any] | None = None,
+def write_html_report(path: str | Path, est: Any, profile: HardwareProfile, events: list[Any] | None = None,
                       compare: list[Any] | None = None) -> Path:
     """Render and write atomically (a reader never sees half a report)."""
     return atomic_write_text(path, render_html(est, profile, events=events, compare=compare))

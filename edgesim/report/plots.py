@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesim.files import atomic_write
+from edgesim.hw.schema import ComputeUnit, HardwareProfile
 
 
 def pyplot() -> Any:
@@ -70,7 +71,7 @@ def _short(name: str, width: int = 28) -> str:
     return tail if len(tail) <= width else "..." + tail[-(width - 3):]
 
 
-def main_unit(est: Any, profile: Any) -> Any:
+def main_unit(est: Any, profile: HardwareProfile) -> Any:
     """The compute unit that does the most MACs in ``est`` (the one whose roofline matters)."""
     macs: dict[str, int] = {}
     for layer in _compute_layers(est):
@@ -79,14 +80,14 @@ def main_unit(est: Any, profile: Any) -> Any:
     return profile.unit(name)
 
 
-def peak_ops_per_s(unit: Any, profile: Any, precision: str = "int8") -> float:
+def peak_ops_per_s(unit: ComputeUnit, profile: HardwareProfile, precision: str = "int8") -> float:
     """Peak ops/s (1 MAC = 2 ops) of ``unit`` at ``precision``, or its best precision if it lacks that one."""
     rates = {str(k.value if hasattr(k, "value") else k): v for k, v in unit.macs_per_cycle.items()}
     per_cycle = rates.get(precision) or max(rates.values())
     return 2.0 * per_cycle * unit.count * unit.effective_clock_mhz(profile.clock_mhz) * 1e6
 
 
-def roofline_points(est: Any, profile: Any) -> list[tuple[str, str, float, float]]:
+def roofline_points(est: Any, profile: HardwareProfile) -> list[tuple[str, str, float, float]]:
     """(layer, memory level, arithmetic intensity ops/byte, attained ops/s) for each MAC layer of the main unit.
 
     Each layer is placed at the level whose roof is lowest for it (bandwidth x intensity), i.e. the level
@@ -111,7 +112,7 @@ def roofline_points(est: Any, profile: Any) -> list[tuple[str, str, float, float
     return out
 
 
-def plot_roofline(est: Any, profile: Any, path: str | Path) -> Path:
+def plot_roofline(est: Any, profile: HardwareProfile, path: str | Path) -> Path:
     """Roofline of the main unit: one roof per memory level it reaches, each MAC layer a point coloured by op."""
     import numpy as np
 
@@ -278,7 +279,7 @@ def plot_compare(estimates: list[Any], path: str | Path, labels: list[str] | Non
 PLOT_KINDS = ("roofline", "timeline", "bytes", "energy")
 
 
-def plot_kind(kind: str, est: Any, profile: Any, path: str | Path, events: list[Any] | None = None) -> Path:
+def plot_kind(kind: str, est: Any, profile: HardwareProfile, path: str | Path, events: list[Any] | None = None) -> Path:
     """One of ``PLOT_KINDS`` by name (what ``run --plot`` calls); the timeline needs the sim trace events."""
     from edgesim.errors import EdgesimError
 

@@ -7,17 +7,16 @@ which is what makes the peak higher than the average on multi-unit chips.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from edgesim.cost.analytic import dynamic_energy_scale, layer_energy
 from edgesim.cost.power import PowerSummary, summarize_power
+from edgesim.hw.schema import HardwareProfile
 from edgesim.mapping.plan import Schedule
 from edgesim.sim.engine import SimResult
 
 
-def power_trace(schedule: Schedule, profile: Any, result: SimResult) -> tuple[np.ndarray, np.ndarray]:
+def power_trace(schedule: Schedule, profile: HardwareProfile, result: SimResult) -> tuple[np.ndarray, np.ndarray]:
     """Piecewise-constant power of one inference: ``p_w[i]`` holds on ``[t_s[i], t_s[i+1])``.
 
     ``t_s`` has one more element than ``p_w`` (the edges; ``matplotlib.pyplot.stairs(p_w, t_s)`` draws it). The
@@ -62,6 +61,6 @@ def power_trace(schedule: Schedule, profile: Any, result: SimResult) -> tuple[np
     return edges, np.maximum(p_w, static_w)
 
 
-def power_summary(schedule: Schedule, profile: Any, result: SimResult) -> PowerSummary:
+def power_summary(schedule: Schedule, profile: HardwareProfile, result: SimResult) -> PowerSummary:
     """``peak_power_w`` / ``average_power_w`` of one simulated inference, for the report."""
     return summarize_power(*power_trace(schedule, profile, result))

@@ -20,6 +20,7 @@ from typing import Any
 
 import simpy
 
+from edgesim.hw.schema import ComputeUnit
 from edgesim.mapping.plan import OpPlan, TileGroup
 from edgesim.sim.memory import MemoryPort, now_ps, seconds_to_ps
 from edgesim.sim.pipeline import RowModel, RowProgress, row_model, stream_tiles, streams_from
@@ -134,7 +135,7 @@ class Shared:
 
 
 class UnitProcess:
-    def __init__(self, env: simpy.Environment, unit: Any, clock_hz: float, plans: list[OpPlan],
+    def __init__(self, env: simpy.Environment, unit: ComputeUnit, clock_hz: float, plans: list[OpPlan],
                  shared: Shared) -> None:
         self.env = env
         self.name: str = unit.name

@@ -26,9 +26,9 @@ from edgesim.ir.ops import OpKind
 from edgesim.validate.core import (
     ReferenceRow,
     ValidationResult,
+    bundled_models_dir,
     read_reference,
     row_spec,
-    shared_dir,
 )
 
 FITTED_OPS = ("CONV2D", "CONV2D_1X1", "DEPTHWISE_CONV2D", "FULLY_CONNECTED", "default")
@@ -176,11 +176,11 @@ def _decompose_uncached(row: ReferenceRow, hw: str, runtime_spec: str, models_di
             continue
         kkey = kernel_key(graph.node(plan.node))
         unit = units.get(plan.unit)
-        kind = getattr(getattr(unit, "kind", None), "value", None)
+        kind = unit.kind.value if unit is not None else None
         # Vendor kernels on an accelerator are not the engine's CPU kernels: their efficiency is not fitted.
         vendor = kind is not None and kind in {k.value for k in rt.unit_kernel_efficiency}
         key = FIXED_GROUP if vendor else (kkey if kkey in FITTED_OPS else "default")
-        core = float(getattr(unit, "kernel_efficiency_scale", 1.0))
+        core = unit.kernel_efficiency_scale if unit is not None else 1.0
         eff = kernel_efficiency(rt, version, kkey, unit)
         mem = max(memory_cycles(plan, prof).values(), default=0.0)
         # A fixed layer keeps its cycles as costed (efficiency 1 in the fit).
@@ -421,7 +421,7 @@ def calibrate_rows(
     if len(rows) < 2:
         raise EdgesimError(f"calibration needs at least 2 measurements of {hw or 'any device'} with {rid}, "
                            f"found {len(rows)}", file=source)
-    mdir = Path(models_dir) if models_dir is not None else shared_dir() / "models"
+    mdir = Path(models_dir) if models_dir is not None else bundled_models_dir()
     model, theta0, cases, rid, base_version = _prepare(rows, hw, runtime, mdir)
     before = _errors(model, theta0, cases)
     theta = _fit(model, cases, theta0)
@@ -481,7 +481,7 @@ def leave_one_benchmark_out(
 
     ref = Path(reference_csv) if reference_csv is not None else default_reference()
     rows = read_reference(ref)
-    mdir = Path(models_dir) if models_dir is not None else shared_dir() / "models"
+    mdir = Path(models_dir) if models_dir is not None else bundled_models_dir()
     groups: dict[tuple[str, str], list[ReferenceRow]] = {}
     for r in rows:
         groups.setdefault((r.device, r.runtime), []).append(r)
@@ -539,7 +539,7 @@ def leave_one_device_out(
 
     ref = Path(reference_csv) if reference_csv is not None else default_reference()
     rows = read_reference(ref)
-    mdir = Path(models_dir) if models_dir is not None else shared_dir() / "models"
+    mdir = Path(models_dir) if models_dir is not None else bundled_models_dir()
     out: list[RowResult] = []
     skipped: list[RowResult] = []
     for device, rid in sorted({(r.device, r.runtime) for r in rows}):

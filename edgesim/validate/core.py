@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgesim.errors import EdgesimError, ProfileError
+from edgesim.files import data_path
 from edgesim.passes.choices import QuantPreset
 
 if TYPE_CHECKING:
@@ -31,13 +32,13 @@ LATENCY_RIGHT = 0.10
 REFERENCE_PRECISIONS = ("int8", "fp16", "fp32")
 
 
-def shared_dir() -> Path:
-    """../shared relative to the repository root."""
-    return Path(__file__).resolve().parents[2].parent / "shared"
+def bundled_models_dir() -> Path:
+    """The bundled MLPerf Tiny models the reference rows name (shipped in the package)."""
+    return data_path("models")
 
 
 def default_reference() -> Path:
-    return shared_dir() / "reference" / "mlperf_tiny.csv"
+    return data_path("reference", "mlperf_tiny.csv")
 
 
 @dataclass(frozen=True)
@@ -410,13 +411,13 @@ def validate(
     predictor: Predictor | None = None,
     strict: bool = False,
 ) -> ValidationResult:
-    """Predict every row of ``reference_csv`` (default: ../shared/reference/mlperf_tiny.csv) and score it.
+    """Predict every row of ``reference_csv`` (default: the bundled mlperf_tiny.csv) and score it.
 
     Rows whose device/runtime/model cannot be loaded are reported as skipped (``strict`` raises instead).
     """
     ref = Path(reference_csv) if reference_csv is not None else default_reference()
     rows = read_reference(_as_reference_format(ref))
-    mdir = Path(models_dir) if models_dir is not None else shared_dir() / "models"
+    mdir = Path(models_dir) if models_dir is not None else bundled_models_dir()
     predict = predictor or api_predictor(mdir)
     done: list[RowResult] = []
     skipped: list[RowResult] = []

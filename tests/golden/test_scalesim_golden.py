@@ -10,15 +10,15 @@ total cycles 1.4 / 25.3; see the report of issue #3.)
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pytest
 
 from edgesim.frontends.scalesim import config_to_profile, read_config, read_topology, topology_to_graph
 from edgesim.mapping.systolic import SystolicLayer, compute_cycles
 from edgesim.mapping.systolic_memory import SystolicMemory, memory_stalls
+from tests.conftest import REFERENCE
 
-SCALESIM = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "scalesim"
+SCALESIM = REFERENCE / "scalesim"
 CSV = SCALESIM / "scalesim_v3_unit_mix.csv"
 
 COLUMNS = ("dram_ifmap_reads", "dram_filter_reads", "dram_ofmap_writes", "stall_cycles", "total_cycles_incl_stalls")

@@ -12,6 +12,7 @@ from edgesim.errors import EdgesimError
 from edgesim.validate.core import read_reference
 from edgesim.validate.edge import convert_edge_latency
 from tests._helpers import reference_graph
+from tests.conftest import REFERENCE
 
 HEADER = ("device,accelerator,runtime,model,input_size,precision,batch,metric,latency_ms,throughput_ips,power_w,"
           "energy_mj_per_inf,source_url,source_kind,notes")
@@ -140,7 +141,7 @@ def test_cuda_fp16_faster_than_fp32_and_int8_depthwise_slow() -> None:
 
 
 def test_shared_file_opencv_rows(tmp_path: Path) -> None:
-    edge = Path(__file__).resolve().parents[3] / "shared" / "reference" / "edge_latency.csv"
+    edge = REFERENCE / "edge_latency.csv"
     if not edge.is_file():
         pytest.skip("../shared/reference/edge_latency.csv not present")
     out = tmp_path / "ref.csv"

@@ -29,8 +29,9 @@ from edgesim.passes.quantize import (
     quantize_weights,
     weighted_layers,
 )
+from tests.conftest import DATA
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = DATA
 
 
 @pytest.fixture(scope="module")

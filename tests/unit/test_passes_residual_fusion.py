@@ -23,8 +23,9 @@ from edgesim.passes.optimize import optimize, options_from_cli
 from edgesim.passes.pipeline import run_pipeline
 from edgesim.sim import simulate_schedule
 from edgesim.zoo.builder import GraphBuilder
+from tests.conftest import DATA
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = DATA
 RESNET8_TFLITE = SHARED / "models" / "pretrainedResnet_quant.tflite"
 
 

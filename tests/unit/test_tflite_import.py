@@ -23,8 +23,9 @@ from edgesim.ir.attrs import Activation, Layout
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph
 from edgesim.ir.ops import OpKind
+from tests.conftest import DATA
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = DATA
 MODELS = SHARED / "models"
 
 

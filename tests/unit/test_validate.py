@@ -11,8 +11,9 @@ import pytest
 from edgesim.errors import EdgesimError
 from edgesim.validate import RowResult, read_reference, spearman, validate, write_json, write_plot
 from edgesim.validate.core import ReferenceRow, summarize
+from tests.conftest import DATA
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = DATA
 HEADER = "device,runtime,runtime_version,clock_mhz,benchmark,model_file,latency_ms,energy_uj\n"
 
 
