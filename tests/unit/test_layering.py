@@ -108,3 +108,9 @@ def test_the_check_catches_an_upward_import(tmp_path: Path, source: str) -> None
     (line, module, names), = _imports(path)
     dst = _target(module, names)
     assert dst is not None and LAYER_OF[dst] > LAYER_OF["cost"]
+
+
+def test_the_architecture_page_names_every_package() -> None:
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    missing = [name for group in LAYERS for name in group if name not in text]
+    assert not missing, missing
