@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from edgesim.errors import ModelError, UnsupportedOpError
-from edgesim.frontends.onnx_ctx import ONNX_DTYPES, Ctx, OnnxNode, transpose_quant
+from edgesim.frontends.onnx_ctx import ONNX_DTYPES, Ctx, OnnxNode, elem_type_name, transpose_quant
 from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
 from edgesim.ir.ops import OpKind
@@ -35,6 +35,21 @@ def _axis(ctx: Ctx, n: OnnxNode, axis: int, rank: int) -> int:
     if not -rank <= axis < rank:
         raise ModelError(f"axis {axis} is out of range for rank {rank}", file=ctx.path, node=n.name)
     return axis % rank
+
+
+def dropout(ctx: Ctx, n: OnnxNode) -> None:
+    """Inference Dropout is the identity; training mode draws a random mask, which is refused."""
+    mode = n.input(2)
+    if mode:
+        flag = ctx.need_const(mode, n, "training_mode")
+        if bool(np.asarray(flag).reshape(-1)[0]):
+            raise UnsupportedOpError("Dropout with training_mode true (random masks are not modelled)",
+                                     file=ctx.path, node=n.name)
+    if len(n.outputs) > 1 and n.outputs[1]:
+        if n.outputs[1] in ctx.graph_outputs:
+            raise UnsupportedOpError("Dropout mask as a graph output", file=ctx.path, node=n.name)
+        ctx.add_const(n.outputs[1], np.ones(ctx.shape(_x(n)), dtype=bool))  # inference keeps every element
+    _pass_through(ctx, n)
 
 
 def _pass_through(ctx: Ctx, n: OnnxNode) -> None:
@@ -100,8 +115,9 @@ def _conv_common(ctx: Ctx, n: OnnxNode, transpose: bool) -> None:
     strides = tuple(n.ints("strides") or [1] * nd)
     dil = tuple(n.ints("dilations") or [1] * nd)
     group = n.i("group", 1)
+    opad: tuple[int, ...] = (0,) * nd
     if transpose:
-        pads = _conv_transpose_pads(ctx, n, xs[2:], kernel, strides, dil)
+        pads, opad = _conv_transpose_pads(ctx, n, xs[2:], kernel, strides, dil)
     else:
         pads = _spatial_pads(ctx, n, xs[2:], kernel, strides, dil)
     if nd == 1:
@@ -118,7 +134,7 @@ def _conv_common(ctx: Ctx, n: OnnxNode, transpose: bool) -> None:
         op = OpKind.DEPTHWISE_CONV2D
     else:
         op = OpKind.CONV2D
-    out_pad = _hw(n.ints("output_padding"), nd, 0) if transpose else (0, 0)
+    out_pad = _hw(list(opad), nd, 0)
     attrs = A.ConvAttrs(kernel_hw=_hw(list(kernel), nd, 1), stride_hw=_hw(list(strides), nd, 1),
                         dilation_hw=_hw(list(dil), nd, 1), padding=pads, groups=group, layout=NCHW,
                         output_padding_hw=out_pad)
@@ -130,24 +146,27 @@ def _conv_common(ctx: Ctx, n: OnnxNode, transpose: bool) -> None:
 
 
 def _conv_transpose_pads(ctx: Ctx, n: OnnxNode, in_hw: tuple[int, ...], kernel: tuple[int, ...],
-                         strides: tuple[int, ...], dil: tuple[int, ...]) -> A.Padding:
+                         strides: tuple[int, ...], dil: tuple[int, ...]) -> tuple[A.Padding, tuple[int, ...]]:
+    """Padding and output padding. An ``output_shape`` larger than the natural output grows the far end (onnx's
+    reference); SAME_UPPER puts the smaller half first, as onnx's reference implementation does."""
     nd = len(in_hw)
     out_shape = n.ints("output_shape")
     auto = n.s("auto_pad", "NOTSET")
+    opad = list(n.ints("output_padding") or [0] * nd)
     if out_shape or auto in ("SAME_UPPER", "SAME_LOWER"):
-        opad = n.ints("output_padding") or [0] * nd
         target = out_shape[-nd:] if out_shape else [in_hw[i] * strides[i] for i in range(nd)]
         before, after = [], []
         for i in range(nd):
-            total = max(strides[i] * (in_hw[i] - 1) + opad[i] + (kernel[i] - 1) * dil[i] + 1 - target[i], 0)
+            total = strides[i] * (in_hw[i] - 1) + opad[i] + (kernel[i] - 1) * dil[i] + 1 - target[i]
+            if total < 0:
+                opad[i] -= total
+                total = 0
             small, big = total // 2, total - total // 2
-            # SAME_UPPER puts the extra padding at the beginning for ConvTranspose (onnx spec text).
-            before.append(big if auto != "SAME_LOWER" else small)
-            after.append(small if auto != "SAME_LOWER" else big)
-        if nd == 1:
-            return A.Padding(0, before[0], 0, after[0])
-        return A.Padding(before[0], before[1], after[0], after[1])
-    return _spatial_pads(ctx, n, in_hw, kernel, strides, dil)
+            before.append(big if auto == "SAME_LOWER" else small)
+            after.append(small if auto == "SAME_LOWER" else big)
+        pads = A.Padding(0, before[0], 0, after[0]) if nd == 1 else A.Padding(before[0], before[1], after[0], after[1])
+        return pads, tuple(opad)
+    return _spatial_pads(ctx, n, in_hw, kernel, strides, dil), tuple(opad)
 
 
 def conv(ctx: Ctx, n: OnnxNode) -> None:
@@ -234,11 +253,23 @@ def gemm(ctx: Ctx, n: OnnxNode) -> None:
         ins = [a, w] + ([bias] if bias else [])
         ctx.emit(OpKind.FULLY_CONNECTED, ins, [out], A.FullyConnectedAttrs(), n.name)
     else:
-        out = _out(n) if not c else ctx.fresh(_out(n))
+        out = _out(n) if not c and alpha == 1.0 else ctx.fresh(_out(n))
         ctx.emit(OpKind.MATMUL, [a, b], [out], A.MatMulAttrs(transpose_b=trans_b), n.name)
         bias = None
+        if alpha != 1.0:  # run-time B: alpha scales the product (it cannot be folded into a weight)
+            scaled = _out(n) if not c else ctx.fresh(_out(n))
+            ctx.emit(OpKind.MUL, [out, _scalar(ctx, n, alpha)], [scaled], A.ElementwiseAttrs(), f"{n.name}_alpha")
+            out = scaled
     if c and bias is None:
+        if beta != 1.0:
+            cb = ctx.fresh(f"{c}_beta")
+            ctx.emit(OpKind.MUL, [c, _scalar(ctx, n, beta)], [cb], A.ElementwiseAttrs(), f"{n.name}_beta")
+            c = cb
         ctx.emit(OpKind.ADD, [out, c], [_out(n)], A.ElementwiseAttrs(), f"{n.name}_bias")
+
+
+def _scalar(ctx: Ctx, n: OnnxNode, value: float) -> str:
+    return ctx.add_const(ctx.fresh(f"{n.name}_k"), np.array(value, dtype=np.float32))
 
 
 def matmul(ctx: Ctx, n: OnnxNode) -> None:
@@ -495,17 +526,54 @@ def pad(ctx: Ctx, n: OnnxNode) -> None:
         axes = list(range(rank))
     else:
         flat = [int(v) for v in ctx.need_const(n.input(1), n, "pads").reshape(-1)]
-        cv = ctx.const(n.input(2))
+        cv = ctx.need_const(n.input(2), n, "constant_value") if n.input(2) else None
         value = float(cv.reshape(-1)[0]) if cv is not None and cv.size else 0.0
         axes = ([_axis(ctx, n, int(v), rank) for v in ctx.need_const(n.input(3), n, "axes").reshape(-1)]
                 if n.input(3) else list(range(rank)))
     k = len(axes)
     if len(flat) != 2 * k:
         raise ModelError(f"pads {flat} do not fit rank {rank}", file=ctx.path, node=n.name)
+    if any(v < 0 for v in flat):
+        raise UnsupportedOpError(f"Pad with negative pads {flat} (cropping)", file=ctx.path, node=n.name)
+    if mode not in ("constant", "reflect", "edge", "wrap"):
+        raise UnsupportedOpError(f"Pad mode '{mode}' (attribute 'mode')", file=ctx.path, node=n.name)
     per_axis = [(0, 0)] * rank
     for j, ax in enumerate(axes):
         per_axis[ax] = (flat[j], flat[j + k])
     ctx.emit(OpKind.PAD, [_x(n)], [_out(n)], A.PadAttrs(tuple(per_axis), mode, value), n.name)
+
+
+_RESIZE_COORDS = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn")
+
+
+def _resize_targets(ctx: Ctx, n: OnnxNode, shape: tuple[int, ...]) -> tuple[list[int], list[float] | None]:
+    """Full output shape, and the per-axis scales when the model states scales (None when it gives sizes)."""
+    if n.op_type == "Upsample" and ctx.opset < 9:
+        scales: list[float] | None = [float(v) for v in (n.attrs.get("scales") or [])]
+        sizes = None
+    elif n.op_type == "Upsample" or ctx.opset < 11:
+        scales, sizes = [float(v) for v in ctx.need_const(n.input(1), n, "scales").reshape(-1)], None
+    elif n.input(3):
+        sizes = [int(v) for v in ctx.need_const(n.input(3), n, "sizes").reshape(-1)]
+        scales = None
+    else:
+        scales, sizes = [float(v) for v in ctx.need_const(n.input(2), n, "scales").reshape(-1)], None
+    rank = len(shape)
+    axes = [a % rank for a in (n.ints("axes") or list(range(rank)))]
+    given = sizes if sizes is not None else scales
+    if given is None or len(given) != len(axes):
+        raise ModelError(f"{n.op_type} scales/sizes {given} do not match axes {axes}", file=ctx.path, node=n.name)
+    full = list(shape)
+    full_scales = [1.0] * rank
+    for j, ax in enumerate(axes):
+        if sizes is not None:
+            full[ax] = sizes[j]
+            full_scales[ax] = sizes[j] / shape[ax]
+        else:
+            assert scales is not None
+            full[ax] = int(math.floor(shape[ax] * scales[j]))
+            full_scales[ax] = scales[j]
+    return full, (full_scales if scales is not None else None)
 
 
 def resize(ctx: Ctx, n: OnnxNode) -> None:
@@ -513,35 +581,29 @@ def resize(ctx: Ctx, n: OnnxNode) -> None:
     if len(shape) != 4:
         raise UnsupportedOpError(f"{n.op_type} of a rank-{len(shape)} tensor (only NCHW)", file=ctx.path,
                                  node=n.name)
-    sizes = scales = None
-    if n.op_type == "Upsample" and ctx.opset < 9:
-        scales = [float(v) for v in (n.attrs.get("scales") or [])]
-    elif n.op_type == "Upsample" or ctx.opset < 11:
-        scales = [float(v) for v in ctx.need_const(n.input(1), n, "scales").reshape(-1)]
-    else:
-        sz, sc = ctx.const(n.input(3)), ctx.const(n.input(2))
-        if sz is not None and sz.size:
-            sizes = [int(v) for v in sz.reshape(-1)]
-        elif sc is not None and sc.size:
-            scales = [float(v) for v in sc.reshape(-1)]
-        else:
-            raise UnsupportedOpError("Resize needs constant scales or sizes", file=ctx.path, node=n.name)
-    axes = n.ints("axes") or list(range(4))
-    full = list(shape)
-    for j, ax in enumerate(axes):
-        ax %= 4
-        if sizes is not None:
-            full[ax] = sizes[j]
-        elif scales is not None and j < len(scales):
-            full[ax] = int(math.floor(shape[ax] * scales[j]))
+    if n.i("antialias", 0) or n.i("exclude_outside", 0):
+        raise UnsupportedOpError(f"{n.op_type} with antialias/exclude_outside", file=ctx.path, node=n.name)
+    if n.s("keep_aspect_ratio_policy", "stretch") != "stretch":
+        raise UnsupportedOpError(f"{n.op_type} keep_aspect_ratio_policy "
+                                 f"'{n.s('keep_aspect_ratio_policy', '')}'", file=ctx.path, node=n.name)
+    full, scales = _resize_targets(ctx, n, shape)
     if full[0] != shape[0] or full[1] != shape[1]:
         raise UnsupportedOpError("Resize of the batch or channel axis", file=ctx.path, node=n.name)
     mode = n.s("mode", "nearest").lower()
     mode = "linear" if mode in ("bilinear", "linear") else mode
-    ctm = n.s("coordinate_transformation_mode", "half_pixel" if ctx.opset >= 11 and n.op_type == "Resize"
-              else "asymmetric")
+    if mode not in ("nearest", "linear"):
+        raise UnsupportedOpError(f"{n.op_type} mode '{mode}' (attribute 'mode')", file=ctx.path, node=n.name)
+    modern = ctx.opset >= 11 and n.op_type == "Resize"
+    ctm = n.s("coordinate_transformation_mode", "half_pixel") if modern else "asymmetric"
+    if ctm not in _RESIZE_COORDS:
+        raise UnsupportedOpError(f"{n.op_type} coordinate_transformation_mode '{ctm}'", file=ctx.path,
+                                 node=n.name)
+    # opset < 11 nearest rounds down (onnx's reference Upsample / Resize-10)
+    nearest = n.s("nearest_mode", "round_prefer_floor") if modern else "floor"
     attrs = A.ResizeAttrs((full[2], full[3]), mode, NCHW, align_corners=ctm == "align_corners",
-                          half_pixel_centers=ctm in ("half_pixel", "pytorch_half_pixel", "half_pixel_symmetric"))
+                          half_pixel_centers=ctm in ("half_pixel", "pytorch_half_pixel"),
+                          coordinate_mode=ctm, nearest_mode=nearest,
+                          scales_hw=(scales[2], scales[3]) if scales is not None else None)
     ctx.emit(OpKind.RESIZE, [_x(n)], [_out(n)], attrs, n.name)
 
 
@@ -561,9 +623,25 @@ def where(ctx: Ctx, n: OnnxNode) -> None:
              dtypes=[ctx.t(n.input(1)).dtype])
 
 
-def cast(ctx: Ctx, n: OnnxNode) -> None:
-    to = ONNX_DTYPES.get(n.i("to", 1), DType.FP32)
+def _cast_to(ctx: Ctx, n: OnnxNode, code: int) -> None:
+    to = ONNX_DTYPES.get(code)
+    # int4 casts saturate/wrap by rules the executor does not model; float8/float4/int2/string have no IR type
+    if to is None or to in (DType.INT4, DType.UINT4):
+        raise UnsupportedOpError(f"{n.op_type} to {elem_type_name(code)} (attribute 'to') is not modelled",
+                                 file=ctx.path, node=n.name)
+    if n.i("saturate", 1) != 1 or n.s("round_mode", "up") != "up":
+        raise UnsupportedOpError(f"{n.op_type} with saturate/round_mode", file=ctx.path, node=n.name)
     ctx.emit(OpKind.CAST, [_x(n)], [_out(n)], A.CastAttrs(to.label), n.name, dtypes=[to])
+
+
+def cast(ctx: Ctx, n: OnnxNode) -> None:
+    _cast_to(ctx, n, n.i("to", 1))
+
+
+def cast_like(ctx: Ctx, n: OnnxNode) -> None:
+    target = ctx.t(n.input(1), n).dtype
+    code = next((k for k, v in ONNX_DTYPES.items() if v is target), 0)
+    _cast_to(ctx, n, code)
 
 
 FLOAT_HANDLERS: dict[str, Handler] = {
@@ -584,7 +662,7 @@ FLOAT_HANDLERS: dict[str, Handler] = {
     "GlobalAveragePool": _global_pool(OpKind.MEAN),
     "GlobalMaxPool": _global_pool(OpKind.REDUCE_MAX),
     "LRN": lrn,
-    "Dropout": _pass_through,
+    "Dropout": dropout,
     "Identity": _pass_through,
     "Concat": concat,
     "Add": _simple(OpKind.ADD),
@@ -624,6 +702,7 @@ FLOAT_HANDLERS: dict[str, Handler] = {
     "ReduceMax": _reduce(OpKind.REDUCE_MAX, 18),
     "ReduceSum": _reduce(OpKind.REDUCE_SUM, 13),
     "Cast": cast,
+    "CastLike": cast_like,
     "Equal": _compare(OpKind.EQUAL),
     "Less": _compare(OpKind.LESS),
     "Greater": _compare(OpKind.GREATER),

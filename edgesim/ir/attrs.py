@@ -180,9 +180,13 @@ class PadAttrs:
 
 @dataclass(frozen=True)
 class QuantizeAttrs:
-    """QUANTIZE / DEQUANTIZE / REQUANTIZE: the quantization is on the tensors themselves."""
+    """QUANTIZE / DEQUANTIZE / REQUANTIZE: the quantization is on the tensors themselves.
+
+    ``dynamic``: the scale and zero point are computed at run time from the data (ONNX DynamicQuantizeLinear);
+    the output tensor's QuantParams are then a placeholder, and value-level executors pass real values through."""
 
     axis: int | None = None
+    dynamic: bool = False
 
 
 @dataclass(frozen=True)
@@ -208,13 +212,20 @@ class LRNAttrs:
 
 @dataclass(frozen=True)
 class ResizeAttrs:
-    """Output spatial size is fixed at import; mode nearest/linear/cubic."""
+    """Output spatial size is fixed at import; mode nearest/linear/cubic.
+
+    ``coordinate_mode`` "" keeps TFLite's semantics (from align_corners / half_pixel_centers); ONNX graphs name
+    their coordinate_transformation_mode and nearest_mode, and give ``scales_hw`` when the model states scales
+    (ONNX maps coordinates with the stated scale, not output/input)."""
 
     out_hw: tuple[int, int]
     mode: str = "nearest"
     layout: Layout = Layout.NCHW
     align_corners: bool = False
     half_pixel_centers: bool = False
+    coordinate_mode: str = ""
+    nearest_mode: str = "floor"
+    scales_hw: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -73,14 +73,23 @@ def _conv(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     return [_pack(n, cout, oh, ow, a.layout)]
 
 
+def _ceil_out(size: int, k: int, s: int, before: int, after: int) -> int:
+    """ceil_mode output length; a last window that would start inside the end padding is dropped (ONNX and
+    PyTorch rule), which keeps every window overlapping the input."""
+    out = -(-(size + before + after - k) // s) + 1
+    if (out - 1) * s >= size + before:
+        out -= 1
+    return out
+
+
 def _pool(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     a: A.PoolAttrs = node.attrs
     n, c, h, w = _nchw_dims(_req(ins[0], node).shape, a.layout)
     kh, kw = a.kernel_hw
     sh, sw = a.stride_hw
     if a.ceil_mode:
-        oh = -(-(h + a.padding.top + a.padding.bottom - kh) // sh) + 1
-        ow = -(-(w + a.padding.left + a.padding.right - kw) // sw) + 1
+        oh = _ceil_out(h, kh, sh, a.padding.top, a.padding.bottom)
+        ow = _ceil_out(w, kw, sw, a.padding.left, a.padding.right)
     else:
         oh = conv_out(h, kh, sh, 1, a.padding.top, a.padding.bottom)
         ow = conv_out(w, kw, sw, 1, a.padding.left, a.padding.right)
