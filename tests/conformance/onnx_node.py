@@ -176,6 +176,9 @@ def _run(d: Path, rtol: float, atol: float) -> tuple[str, str]:
         bad = _mismatch(graph, o, got[o], want, rtol, atol)
         if bad:
             return "wrong", f"output {k}: {bad}"
+    int_leg = _run_integer(graph, feeds, expected, rtol, atol)
+    if int_leg:
+        return int_leg
     try:
         from edgesim.api import estimate
 
@@ -203,6 +206,38 @@ def _import_binding(path: Path, feeds: dict[str, np.ndarray | None]) -> object:
             if value is None or e.input_name in bind:
                 raise
             bind[e.input_name] = value
+
+
+def _run_integer(graph: object, feeds: dict[str, np.ndarray | None], expected: list[np.ndarray | None],
+                 rtol: float, atol: float) -> tuple[str, str] | None:
+    """A quantized graph also runs on the integer kernels, on the test's raw integer inputs. An op without an
+    integer kernel is not a failure (the float executor ran it); a wrong integer answer is."""
+    from edgesim.errors import UnsupportedOpError
+    from edgesim.ir.graph import Graph
+    from edgesim.kernels.executor import execute, supported_ops
+
+    assert isinstance(graph, Graph)
+    if not any(t.quant is not None and t.dtype.is_integer for t in graph.tensors.values()):
+        return None
+    if any(n.op not in supported_ops() for n in graph.nodes):
+        return None
+    try:
+        got = execute(graph, {n: v for n, v in feeds.items() if n in graph.inputs and v is not None})
+    except UnsupportedOpError as e:
+        if "dynamic" in e.message:
+            return None
+        return "noexec", "int kernels: " + _one_line(e)
+    for k, (o, want) in enumerate(zip(graph.outputs, expected, strict=True)):
+        if want is None:
+            return "wrong", "expected output is not a tensor"
+        g = np.asarray(got[o], np.float64)
+        w = np.asarray(want, np.float64)
+        if g.shape != w.shape:
+            return "wrong", f"int kernels output {k}: shape {g.shape} != {w.shape}"
+        ok = np.array_equal(g, w) if want.dtype.kind in "iub" else np.allclose(g, w, rtol=rtol, atol=max(atol, 1e-5))
+        if not ok:
+            return "wrong", f"int kernels output {k}: max abs error {np.max(np.abs(g - w)):.3g}"
+    return None
 
 
 _PROFILE: list[object] = []
