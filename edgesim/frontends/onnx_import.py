@@ -35,6 +35,7 @@ from edgesim.frontends.onnx_ctx import (
     transpose_quant,
 )
 from edgesim.frontends.onnx_ops import FLOAT_HANDLERS, Handler
+from edgesim.frontends.onnx_ops_ext import EXT_HANDLERS
 from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, stable_toposort
@@ -148,7 +149,7 @@ def _input_shape(ctx: Ctx, vi: onnx.ValueInfoProto, override: tuple[int, ...] | 
         raise ModelError(f"input '{vi.name}' has no shape; pass input_shape", file=ctx.path, field="input_shape")
     shape = []
     for k, d in enumerate(dims):
-        if d.HasField("dim_value") and d.dim_value > 0:
+        if d.HasField("dim_value") and d.dim_value >= 0:  # 0: an empty tensor, refused if a node reads it
             shape.append(int(d.dim_value))
         elif k == 0:
             shape.append(1)  # dynamic batch
@@ -473,7 +474,7 @@ QUANT_HANDLERS: dict[tuple[str, str], Handler] = {
 def _handler(n: OnnxNode) -> Handler | None:
     h = QUANT_HANDLERS.get((n.domain, n.op_type))
     if h is None and n.domain == "":
-        h = FLOAT_HANDLERS.get(n.op_type)
+        h = FLOAT_HANDLERS.get(n.op_type) or EXT_HANDLERS.get(n.op_type)
     return h
 
 
@@ -540,11 +541,23 @@ def _import(model: ModelProto, path: str, input_shape: tuple[int, ...] | None, b
         if h is None:
             raise UnsupportedOpError(f"{n.op_type} with run-time inputs is not supported", file=path, node=n.name)
         h(ctx, n)
+    _refuse_empty_operands(ctx)
     outputs = [_graph_output(ctx, o.name) for o in g.output]
     live = _live_tensors(ctx, outputs)
     graph = Graph.build(g.name or Path(path).stem, ctx.nodes, {k: v for k, v in ctx.tensors.items() if k in live},
                         ctx.graph_inputs, outputs, source_format="onnx")
     return verify_graph(infer_shapes(graph))
+
+
+def _refuse_empty_operands(ctx: Ctx) -> None:
+    """Empty (zero-element) run-time tensors have no cost to model and edge cases (reductions over nothing) the
+    executors do not define; an input that only carries a type (CastLike's) is fine."""
+    for nd in ctx.nodes:
+        for name in nd.inputs:
+            t = ctx.tensors.get(name) if name else None
+            if t is not None and not t.is_const and 0 in t.shape:
+                raise UnsupportedOpError(f"reads the empty tensor '{name}' (shape {t.shape})", file=ctx.path,
+                                         node=nd.name)
 
 
 def _graph_output(ctx: Ctx, raw: str) -> str:

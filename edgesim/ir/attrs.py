@@ -241,3 +241,58 @@ class CastAttrs:
 @dataclass(frozen=True)
 class ExpandAttrs:
     shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class MathAttrs:
+    """UNARY_MATH / BINARY_MATH: ``fn`` names the ONNX function (sin, elu, softplus, mod, and, ...); alpha/beta/
+    gamma carry its parameters (Elu alpha, Selu alpha/gamma, Shrink lambd/bias, Mod fmod)."""
+
+    fn: str
+    alpha: float = 0.0
+    beta: float = 0.0
+    gamma: float = 0.0
+
+
+@dataclass(frozen=True)
+class ReduceMathAttrs:
+    """REDUCE_MATH over ``axes``: fn min / prod / l1 / l2 / log_sum / log_sum_exp / sum_square."""
+
+    axes: tuple[int, ...]
+    keepdims: bool = True
+    fn: str = "min"
+
+
+@dataclass(frozen=True)
+class ArgReduceAttrs:
+    """ARG_REDUCE: index of the max (fn "max") or min along ``axis`` (int64 output)."""
+
+    axis: int
+    keepdims: bool = True
+    select_last_index: bool = False
+    fn: str = "max"
+
+
+@dataclass(frozen=True)
+class CumSumAttrs:
+    axis: int
+    exclusive: bool = False
+    reverse: bool = False
+
+
+@dataclass(frozen=True)
+class TriluAttrs:
+    """Keep the upper (or lower) triangle of the last two axes, diagonal offset ``k``."""
+
+    upper: bool = True
+    k: int = 0
+
+
+@dataclass(frozen=True)
+class GroupNormAttrs:
+    """GROUP_NORM over (channels of a group, spatial) per sample; InstanceNormalization is groups == channels.
+    Scale and bias are per channel (NCHW)."""
+
+    groups: int
+    epsilon: float = 1e-5
+

@@ -143,6 +143,15 @@ def _reduce(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     return [tuple(d for i, d in enumerate(shape) if i not in axes)]
 
 
+def _arg_reduce(node: Node, ins: list[Tensor | None]) -> list[Shape]:
+    a: A.ArgReduceAttrs = node.attrs
+    shape = _req(ins[0], node).shape
+    ax = a.axis % len(shape) if shape else 0
+    if a.keepdims:
+        return [tuple(1 if i == ax else d for i, d in enumerate(shape))]
+    return [tuple(d for i, d in enumerate(shape) if i != ax)]
+
+
 def _reshape(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     a: A.ReshapeAttrs = node.attrs
     x = _req(ins[0], node)
@@ -254,6 +263,9 @@ _RULES: dict[OpKind, Callable[[Node, list[Tensor | None]], list[Shape]]] = {
     OpKind.RESIZE: _resize,
     OpKind.GATHER: _gather,
     OpKind.EXPAND: _expand,
+    OpKind.REDUCE_MATH: _reduce,
+    OpKind.ARG_REDUCE: _arg_reduce,
+    OpKind.BINARY_MATH: _elementwise,
 }
 for _k in (OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.DIV, OpKind.POW, OpKind.MAXIMUM, OpKind.MINIMUM,
            OpKind.SQUARED_DIFFERENCE, OpKind.WHERE, OpKind.PRELU, OpKind.EQUAL, OpKind.LESS, OpKind.GREATER):
