@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from edgesim.errors import ModelError, UnsupportedOpError
-from edgesim.frontends.onnx_ctx import ONNX_DTYPES, Ctx, OnnxNode, elem_type_name, transpose_quant
+from edgesim.frontends.onnx_ctx import Ctx, OnnxNode, transpose_quant
 from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
 from edgesim.ir.ops import OpKind
@@ -35,21 +35,6 @@ def _axis(ctx: Ctx, n: OnnxNode, axis: int, rank: int) -> int:
     if not -rank <= axis < rank:
         raise ModelError(f"axis {axis} is out of range for rank {rank}", file=ctx.path, node=n.name)
     return axis % rank
-
-
-def dropout(ctx: Ctx, n: OnnxNode) -> None:
-    """Inference Dropout is the identity; training mode draws a random mask, which is refused."""
-    mode = n.input(2)
-    if mode:
-        flag = ctx.need_const(mode, n, "training_mode")
-        if bool(np.asarray(flag).reshape(-1)[0]):
-            raise UnsupportedOpError("Dropout with training_mode true (random masks are not modelled)",
-                                     file=ctx.path, node=n.name)
-    if len(n.outputs) > 1 and n.outputs[1]:
-        if n.outputs[1] in ctx.graph_outputs:
-            raise UnsupportedOpError("Dropout mask as a graph output", file=ctx.path, node=n.name)
-        ctx.add_const(n.outputs[1], np.ones(ctx.shape(_x(n)), dtype=bool))  # inference keeps every element
-    _pass_through(ctx, n)
 
 
 def _pass_through(ctx: Ctx, n: OnnxNode) -> None:
@@ -517,96 +502,6 @@ def slice_(ctx: Ctx, n: OnnxNode) -> None:
     ctx.emit(OpKind.SLICE, [_x(n)], [_out(n)], A.SliceAttrs(tuple(begin), tuple(end), tuple(step)), n.name)
 
 
-def pad(ctx: Ctx, n: OnnxNode) -> None:
-    rank = ctx.rank(_x(n))
-    mode = n.s("mode", "constant")
-    if ctx.opset < 11:
-        flat = n.ints("pads") or n.ints("paddings") or [0] * (2 * rank)
-        value = n.f("value", 0.0)
-        axes = list(range(rank))
-    else:
-        flat = [int(v) for v in ctx.need_const(n.input(1), n, "pads").reshape(-1)]
-        cv = ctx.need_const(n.input(2), n, "constant_value") if n.input(2) else None
-        value = float(cv.reshape(-1)[0]) if cv is not None and cv.size else 0.0
-        axes = ([_axis(ctx, n, int(v), rank) for v in ctx.need_const(n.input(3), n, "axes").reshape(-1)]
-                if n.input(3) else list(range(rank)))
-    k = len(axes)
-    if len(flat) != 2 * k:
-        raise ModelError(f"pads {flat} do not fit rank {rank}", file=ctx.path, node=n.name)
-    if any(v < 0 for v in flat):
-        raise UnsupportedOpError(f"Pad with negative pads {flat} (cropping)", file=ctx.path, node=n.name)
-    if mode not in ("constant", "reflect", "edge", "wrap"):
-        raise UnsupportedOpError(f"Pad mode '{mode}' (attribute 'mode')", file=ctx.path, node=n.name)
-    per_axis = [(0, 0)] * rank
-    for j, ax in enumerate(axes):
-        per_axis[ax] = (flat[j], flat[j + k])
-    ctx.emit(OpKind.PAD, [_x(n)], [_out(n)], A.PadAttrs(tuple(per_axis), mode, value), n.name)
-
-
-_RESIZE_COORDS = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn")
-
-
-def _resize_targets(ctx: Ctx, n: OnnxNode, shape: tuple[int, ...]) -> tuple[list[int], list[float] | None]:
-    """Full output shape, and the per-axis scales when the model states scales (None when it gives sizes)."""
-    if n.op_type == "Upsample" and ctx.opset < 9:
-        scales: list[float] | None = [float(v) for v in (n.attrs.get("scales") or [])]
-        sizes = None
-    elif n.op_type == "Upsample" or ctx.opset < 11:
-        scales, sizes = [float(v) for v in ctx.need_const(n.input(1), n, "scales").reshape(-1)], None
-    elif n.input(3):
-        sizes = [int(v) for v in ctx.need_const(n.input(3), n, "sizes").reshape(-1)]
-        scales = None
-    else:
-        scales, sizes = [float(v) for v in ctx.need_const(n.input(2), n, "scales").reshape(-1)], None
-    rank = len(shape)
-    axes = [a % rank for a in (n.ints("axes") or list(range(rank)))]
-    given = sizes if sizes is not None else scales
-    if given is None or len(given) != len(axes):
-        raise ModelError(f"{n.op_type} scales/sizes {given} do not match axes {axes}", file=ctx.path, node=n.name)
-    full = list(shape)
-    full_scales = [1.0] * rank
-    for j, ax in enumerate(axes):
-        if sizes is not None:
-            full[ax] = sizes[j]
-            full_scales[ax] = sizes[j] / shape[ax]
-        else:
-            assert scales is not None
-            full[ax] = int(math.floor(shape[ax] * scales[j]))
-            full_scales[ax] = scales[j]
-    return full, (full_scales if scales is not None else None)
-
-
-def resize(ctx: Ctx, n: OnnxNode) -> None:
-    shape = ctx.shape(_x(n))
-    if len(shape) != 4:
-        raise UnsupportedOpError(f"{n.op_type} of a rank-{len(shape)} tensor (only NCHW)", file=ctx.path,
-                                 node=n.name)
-    if n.i("antialias", 0) or n.i("exclude_outside", 0):
-        raise UnsupportedOpError(f"{n.op_type} with antialias/exclude_outside", file=ctx.path, node=n.name)
-    if n.s("keep_aspect_ratio_policy", "stretch") != "stretch":
-        raise UnsupportedOpError(f"{n.op_type} keep_aspect_ratio_policy "
-                                 f"'{n.s('keep_aspect_ratio_policy', '')}'", file=ctx.path, node=n.name)
-    full, scales = _resize_targets(ctx, n, shape)
-    if full[0] != shape[0] or full[1] != shape[1]:
-        raise UnsupportedOpError("Resize of the batch or channel axis", file=ctx.path, node=n.name)
-    mode = n.s("mode", "nearest").lower()
-    mode = "linear" if mode in ("bilinear", "linear") else mode
-    if mode not in ("nearest", "linear"):
-        raise UnsupportedOpError(f"{n.op_type} mode '{mode}' (attribute 'mode')", file=ctx.path, node=n.name)
-    modern = ctx.opset >= 11 and n.op_type == "Resize"
-    ctm = n.s("coordinate_transformation_mode", "half_pixel") if modern else "asymmetric"
-    if ctm not in _RESIZE_COORDS:
-        raise UnsupportedOpError(f"{n.op_type} coordinate_transformation_mode '{ctm}'", file=ctx.path,
-                                 node=n.name)
-    # opset < 11 nearest rounds down (onnx's reference Upsample / Resize-10)
-    nearest = n.s("nearest_mode", "round_prefer_floor") if modern else "floor"
-    attrs = A.ResizeAttrs((full[2], full[3]), mode, NCHW, align_corners=ctm == "align_corners",
-                          half_pixel_centers=ctm in ("half_pixel", "pytorch_half_pixel"),
-                          coordinate_mode=ctm, nearest_mode=nearest,
-                          scales_hw=(scales[2], scales[3]) if scales is not None else None)
-    ctx.emit(OpKind.RESIZE, [_x(n)], [_out(n)], attrs, n.name)
-
-
 def gather(ctx: Ctx, n: OnnxNode) -> None:
     rank = ctx.rank(_x(n))
     ctx.emit(OpKind.GATHER, [_x(n), n.input(1)], [_out(n)], A.GatherAttrs(_axis(ctx, n, n.i("axis", 0), rank)),
@@ -621,27 +516,6 @@ def expand(ctx: Ctx, n: OnnxNode) -> None:
 def where(ctx: Ctx, n: OnnxNode) -> None:
     ctx.emit(OpKind.WHERE, list(n.inputs[:3]), [_out(n)], A.NoAttrs(), n.name,
              dtypes=[ctx.t(n.input(1)).dtype])
-
-
-def _cast_to(ctx: Ctx, n: OnnxNode, code: int) -> None:
-    to = ONNX_DTYPES.get(code)
-    # int4 casts saturate/wrap by rules the executor does not model; float8/float4/int2/string have no IR type
-    if to is None or to in (DType.INT4, DType.UINT4):
-        raise UnsupportedOpError(f"{n.op_type} to {elem_type_name(code)} (attribute 'to') is not modelled",
-                                 file=ctx.path, node=n.name)
-    if n.i("saturate", 1) != 1 or n.s("round_mode", "up") != "up":
-        raise UnsupportedOpError(f"{n.op_type} with saturate/round_mode", file=ctx.path, node=n.name)
-    ctx.emit(OpKind.CAST, [_x(n)], [_out(n)], A.CastAttrs(to.label), n.name, dtypes=[to])
-
-
-def cast(ctx: Ctx, n: OnnxNode) -> None:
-    _cast_to(ctx, n, n.i("to", 1))
-
-
-def cast_like(ctx: Ctx, n: OnnxNode) -> None:
-    target = ctx.t(n.input(1), n).dtype
-    code = next((k for k, v in ONNX_DTYPES.items() if v is target), 0)
-    _cast_to(ctx, n, code)
 
 
 FLOAT_HANDLERS: dict[str, Handler] = {
@@ -662,7 +536,6 @@ FLOAT_HANDLERS: dict[str, Handler] = {
     "GlobalAveragePool": _global_pool(OpKind.MEAN),
     "GlobalMaxPool": _global_pool(OpKind.REDUCE_MAX),
     "LRN": lrn,
-    "Dropout": dropout,
     "Identity": _pass_through,
     "Concat": concat,
     "Add": _simple(OpKind.ADD),
@@ -689,9 +562,6 @@ FLOAT_HANDLERS: dict[str, Handler] = {
     "Unsqueeze": unsqueeze,
     "Split": split,
     "Slice": slice_,
-    "Pad": pad,
-    "Resize": resize,
-    "Upsample": resize,
     "Softmax": _softmax(OpKind.SOFTMAX),
     "LogSoftmax": _softmax(OpKind.LOG_SOFTMAX),
     "LayerNormalization": layer_norm,
@@ -701,8 +571,6 @@ FLOAT_HANDLERS: dict[str, Handler] = {
     "ReduceMean": _reduce(OpKind.MEAN, 18),
     "ReduceMax": _reduce(OpKind.REDUCE_MAX, 18),
     "ReduceSum": _reduce(OpKind.REDUCE_SUM, 13),
-    "Cast": cast,
-    "CastLike": cast_like,
     "Equal": _compare(OpKind.EQUAL),
     "Less": _compare(OpKind.LESS),
     "Greater": _compare(OpKind.GREATER),
