@@ -309,7 +309,7 @@ def _engine_compression(effect: SparsityEffect, work: NodeWork, unit: ComputeUni
     return replace(effect, weight_bytes=int(round(effect.weight_bytes * (coded if coded is not None else ratio))))
 
 
-def _timing(unit: ComputeUnit, tiling: Any) -> TimingDiscipline:
+def _timing(unit: ComputeUnit, tiling: Tiling) -> TimingDiscipline:
     """How the event engine times the op's tiles on ``unit``."""
     if unit.kind not in DMA_UNIT_KINDS:
         return TimingDiscipline.INTERLEAVED

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgesim.errors import MappingError
-from edgesim.hw.schema import ComputeUnit, HardwareProfile, MemoryKind, UnitKind
+from edgesim.hw.schema import ComputeUnit, HardwareProfile, MemoryKind, MemoryLevel, UnitKind
 from edgesim.ir import attrs as A
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
@@ -219,7 +219,7 @@ def _network_input_memory(graph: Graph, node: Node, unit: ComputeUnit, profile: 
     return str(wanted)
 
 
-def _input_burst_scale(graph: Graph, node: Node, unit: ComputeUnit, memory: Any) -> float:
+def _input_burst_scale(graph: Graph, node: Node, unit: ComputeUnit, memory: MemoryLevel) -> float:
     """Bytes a block-stepping NPU (mac_block) moves per input byte when it reads the network input. The input
     stays in plain NHWC, so each DMA run is one pixel's channel block (Vela: min(32, C rounded up to 8) bytes for
     8-bit) and a memory with longer bursts wastes the rest of each burst; intermediate tensors use the NPU's
