@@ -13,7 +13,7 @@ from typing import Any
 from edgesim.errors import EdgesimError
 from edgesim.ir.graph import Graph
 from edgesim.ir.verify import verify_graph
-from edgesim.zoo import cnn, vit
+from edgesim.zoo import cnn, vit, yolo
 from edgesim.zoo.spaces import Choice, SearchSpace, Stage, search_space, search_spaces
 
 # name -> (builder, default input height/width, default number of classes, input channels)
@@ -31,6 +31,17 @@ _MODELS: dict[str, tuple[_Builder, tuple[int, int], int, int]] = {
     "squeezenet1_0": (cnn.squeezenet1_0, (224, 224), 1000, 3),
     "ds_cnn": (cnn.ds_cnn, (49, 10), 12, 1),
     "vit_tiny": (vit.vit_tiny, (224, 224), 1000, 3),
+    # Detectors (COCO heads; decode/NMS are host post-processing, see yolo.py).
+    "yolov5n": (yolo.yolov5n, (640, 640), 80, 3),
+    "yolov5s": (yolo.yolov5s, (640, 640), 80, 3),
+    "yolov5m": (yolo.yolov5m, (640, 640), 80, 3),
+    "yolov8n": (yolo.yolov8n, (640, 640), 80, 3),
+    "yolov8s": (yolo.yolov8s, (640, 640), 80, 3),
+    "yolov8m": (yolo.yolov8m, (640, 640), 80, 3),
+    "yolo11n": (yolo.yolo11n, (640, 640), 80, 3),
+    "yolo11s": (yolo.yolo11s, (640, 640), 80, 3),
+    "yolo11m": (yolo.yolo11m, (640, 640), 80, 3),
+    "yolov3_tiny": (yolo.yolov3_tiny, (416, 416), 80, 3),  # OpenVINO yolo-v3-tiny-tf runs 416x416
 }
 
 

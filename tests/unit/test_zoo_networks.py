@@ -1,0 +1,97 @@
+"""The vendor-table networks of issue #17: MACs and parameters within 3% of the published counts, the published
+output shapes, and every network costed on a CPU and an NPU profile."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgesim.api import estimate, load_profile
+from edgesim.errors import EdgesimError
+from edgesim.ir import Graph, OpKind, verify_graph
+from edgesim.ir.work import graph_macs, graph_params
+from edgesim.models import load_model
+from edgesim.zoo import build
+
+M, G = 1e6, 1e9
+# name -> (MACs, params) at the default input, with the source of each number. Ultralytics and Darknet/OpenVINO
+# publish GFLOPs = 2 x MACs, so those are halved here.
+PUBLISHED: dict[str, tuple[float, float]] = {
+    # docs.ultralytics.com/models/yolov5 table (v7.0, 640): FLOPs (B) 4.5/16.5/49.0, params (M) 1.9/7.2/21.2
+    "yolov5n": (4.5 / 2 * G, 1.9 * M),
+    "yolov5s": (16.5 / 2 * G, 7.2 * M),
+    "yolov5m": (49.0 / 2 * G, 21.2 * M),
+    # docs.ultralytics.com/models/yolov8 table (640): FLOPs (B) 8.7/28.6/78.9, params (M) 3.2/11.2/25.9
+    "yolov8n": (8.7 / 2 * G, 3.2 * M),
+    "yolov8s": (28.6 / 2 * G, 11.2 * M),
+    "yolov8m": (78.9 / 2 * G, 25.9 * M),
+    # docs.ultralytics.com/models/yolo11 table (640): FLOPs (B) 6.5/21.5/68.0, params (M) 2.6/9.4/20.1
+    "yolo11n": (6.5 / 2 * G, 2.6 * M),
+    "yolo11s": (21.5 / 2 * G, 9.4 * M),
+    "yolo11m": (68.0 / 2 * G, 20.1 * M),
+    # Open Model Zoo yolo-v3-tiny-tf (416x416): 5.582 GFLOPs, 8.848 M params (Darknet prints 5.571 BFLOPs)
+    "yolov3_tiny": (5.582 / 2 * G, 8.848 * M),
+}
+
+# name -> output shapes at the default input
+OUTPUTS: dict[str, list[tuple[int, ...]]] = {
+    **{f"yolov5{s}": [(1, 255, 80, 80), (1, 255, 40, 40), (1, 255, 20, 20)] for s in "nsm"},
+    **{f"{f}{s}": [(1, 144, 80, 80), (1, 144, 40, 40), (1, 144, 20, 20)] for f in ("yolov8", "yolo11") for s in "nsm"},
+    "yolov3_tiny": [(1, 255, 13, 13), (1, 255, 26, 26)],
+}
+
+# Smaller inputs for the costing runs, so the whole file stays fast; the default inputs are covered above.
+SMALL_INPUT: dict[str, tuple[int, ...]] = {
+    **{n: (1, 3, 160, 160) for n in PUBLISHED if n.startswith("yolo") and n != "yolov3_tiny"},
+    "yolov3_tiny": (1, 3, 160, 160),
+}
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, Graph]:
+    return {n: build(n) for n in PUBLISHED}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_macs_and_params_match_published(name: str, built: dict[str, Graph]) -> None:
+    g = built[name]
+    macs, params = PUBLISHED[name]
+    got_m, got_p = graph_macs(g), graph_params(g)
+    assert abs(got_m - macs) / macs < 0.03, f"{name}: {got_m / G:.3f} G MACs vs {macs / G:.3f} G published"
+    assert abs(got_p - params) / params < 0.03, f"{name}: {got_p / M:.3f} M params vs {params / M:.3f} M"
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_output_shapes(name: str, built: dict[str, Graph]) -> None:
+    g = verify_graph(built[name])
+    assert [g.tensors[o].shape for o in g.outputs] == OUTPUTS[name]
+
+
+def test_yolo_heads_and_blocks_are_the_published_ones(built: dict[str, Graph]) -> None:
+    v8 = {n.op for n in built["yolov8n"].nodes}
+    assert {OpKind.SPLIT, OpKind.RESIZE, OpKind.SIGMOID, OpKind.MUL, OpKind.MAX_POOL2D} <= v8
+    assert OpKind.SOFTMAX not in v8
+    v11 = {n.op for n in built["yolo11n"].nodes}
+    assert {OpKind.MATMUL, OpKind.SOFTMAX, OpKind.DEPTHWISE_CONV2D} <= v11  # C2PSA attention, DW class head
+    pools = [n for n in built["yolov8n"].nodes if n.op is OpKind.MAX_POOL2D]
+    assert len(pools) == 3 and all(p.attrs.kernel_hw == (5, 5) for p in pools)  # SPPF
+    tiny = built["yolov3_tiny"]
+    assert sum(n.op is OpKind.LEAKY_RELU for n in tiny.nodes) == 11
+
+
+def test_input_shape_scales_detectors() -> None:
+    g = load_model("yolov8n", input_shape=(1, 3, 320, 320))
+    assert g.tensors[g.inputs[0]].shape == (1, 3, 320, 320)
+    assert abs(graph_macs(build("yolov8n", input_shape=(1, 3, 320, 320))) / graph_macs(build("yolov8n")) - 0.25) < 0.01
+    with pytest.raises(EdgesimError, match="divisible by 32"):
+        build("yolov8n", input_shape=(1, 3, 300, 300))
+    with pytest.raises(EdgesimError, match="COCO"):
+        build("yolov5s", num_classes=20)
+
+
+@pytest.mark.parametrize("profile_id", ["rpi5", "hailo-8"])
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_every_network_is_costed(name: str, profile_id: str) -> None:
+    g = load_model(name, input_shape=SMALL_INPUT.get(name))
+    est = estimate(g, load_profile(profile_id))
+    assert est.latency_s > 0 and est.energy_j > 0
+    assert est.macs == graph_macs(g)
