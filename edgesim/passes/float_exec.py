@@ -339,7 +339,10 @@ def _gather(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     a: A.GatherAttrs = node.attrs
     data, idx = ins[0], ins[1]
     assert data is not None and idx is not None
-    return np.take(data, np.asarray(np.rint(idx), np.int64), axis=a.axis)
+    n = data.shape[a.axis]
+    i = np.asarray(np.rint(idx), np.int64)
+    # Negative indices count from the end (ONNX); calibration feeds synthetic values, so clamp into the table.
+    return np.take(data, np.clip(np.where(i < 0, i + n, i), 0, n - 1), axis=a.axis)
 
 
 _Run = Callable[[Node, list[Arr | None], Graph], "Arr | list[Arr]"]

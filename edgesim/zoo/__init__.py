@@ -13,7 +13,7 @@ from typing import Any
 from edgesim.errors import EdgesimError
 from edgesim.ir.graph import Graph
 from edgesim.ir.verify import verify_graph
-from edgesim.zoo import cnn, vit, yolo
+from edgesim.zoo import bert, cnn, vit, yolo
 from edgesim.zoo.spaces import Choice, SearchSpace, Stage, search_space, search_spaces
 
 # name -> (builder, default input height/width, default number of classes, input channels)
@@ -45,9 +45,39 @@ _MODELS: dict[str, tuple[_Builder, tuple[int, int], int, int]] = {
 }
 
 
+# Sequence models: name -> (builder taking seq_len, default sequence length). Input shape (1, SEQ) token ids.
+_SEQ_MODELS: dict[str, tuple[_Builder, int]] = {
+    "bert_base": (bert.bert_base, 128),  # OpenVINO's bert-base-cased benchmark runs 128 tokens
+    "distilbert": (bert.distilbert, 384),  # Qualcomm AI Hub runs the BERT family at 384 tokens
+    "mobilebert": (bert.mobilebert, 384),
+}
+
+
 def names() -> list[str]:
     """Names accepted by ``build``."""
-    return sorted(_MODELS)
+    return sorted([*_MODELS, *_SEQ_MODELS])
+
+
+def _build_sequence(name: str, choices: dict[str, Any]) -> Graph:
+    builder, default_seq = _SEQ_MODELS[name]
+    input_shape = choices.pop("input_shape", None)
+    seq = choices.pop("seq_len", None)
+    for key in choices:
+        raise EdgesimError(f"{name} has no option '{key}'; options: input_shape, seq_len", field=key)
+    if input_shape is not None:
+        try:
+            shape = tuple(int(d) for d in input_shape)
+        except (TypeError, ValueError):
+            raise EdgesimError(f"must be (1, SEQ), got {input_shape!r}", field="input_shape") from None
+        if len(shape) != 2 or shape[0] != 1 or shape[1] <= 0:
+            raise EdgesimError(f"{name} takes token ids of shape 1xSEQ (e.g. 1x128), got "
+                               f"{'x'.join(str(d) for d in shape)}", field="input_shape")
+        seq = shape[1]
+    if seq is None:
+        seq = default_seq
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq <= 0:
+        raise EdgesimError(f"must be a positive integer, got {seq!r}", field="seq_len")
+    return verify_graph(builder(seq))
 
 
 def _input_shape(name: str, default_hw: tuple[int, int], channels: int, resolution: Any,
@@ -75,7 +105,10 @@ def _input_shape(name: str, default_hw: tuple[int, int], channels: int, resoluti
 def build(name: str, **choices: Any) -> Graph:
     """Build the zoo model ``name``; ``choices`` are ``resolution``, ``num_classes``, ``input_shape`` and the
     model's own options (``alpha`` for MobileNet V1/V2, OFA ``kernel_sizes``/``expand_ratios``/``depths`` for
-    mobilenet_v3_large). Raises EdgesimError for unknown names or invalid choices."""
+    mobilenet_v3_large). Sequence models (BERT family) take ``input_shape=(1, SEQ)`` or ``seq_len`` instead.
+    Raises EdgesimError for unknown names or invalid choices."""
+    if name in _SEQ_MODELS:
+        return _build_sequence(name, dict(choices))
     if name not in _MODELS:
         raise EdgesimError(f"unknown zoo model '{name}'; known models: {', '.join(names())}")
     builder, default_hw, default_classes, channels = _MODELS[name]

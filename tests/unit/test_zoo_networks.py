@@ -30,31 +30,55 @@ PUBLISHED: dict[str, tuple[float, float]] = {
     "yolo11m": (68.0 / 2 * G, 20.1 * M),
     # Open Model Zoo yolo-v3-tiny-tf (416x416): 5.582 GFLOPs, 8.848 M params (Darknet prints 5.571 BFLOPs)
     "yolov3_tiny": (5.582 / 2 * G, 8.848 * M),
+    # BERT-base at 128 tokens: 22.5 B FLOPs (Sun et al. 2020, MobileBERT Table 4), 110 M params (Devlin et al. 2019;
+    # bert-base-uncased has 109.48 M with embeddings and pooler)
+    "bert_base": (22.5 / 2 * G, 110 * M),
+    # DistilBERT: 66 M params (Sanh et al. 2019, Table 3); half of BERT-base's layers, so half its encoder MACs
+    "distilbert": (22.5 / 4 * G, 66 * M),
+    # MobileBERT: 25.3 M params (Sun et al. 2020, Table 4). MACs: the paper's 5.7 B FLOPs is 6% above twice the
+    # MACs its own layer sizes give, so MACs are pinned to those sizes (see _mobilebert_macs), counted independently.
+    "mobilebert": (0.0, 25.3 * M),
 }
+BUILD_OPTIONS: dict[str, dict[str, int]] = {"distilbert": {"seq_len": 128}, "mobilebert": {"seq_len": 128}}
+
+
+def _mobilebert_macs(seq: int = 128, layers: int = 24, hidden: int = 512, inner: int = 128, ffn: int = 512,
+                     stacked: int = 4) -> float:
+    """MobileBERT MACs from the paper's Table 1 sizes: two 512->128 bottlenecks, Q/K 128->128, V 512->128, the
+    attention products, the 128->128 output, four 128->512->128 FFNs, the 128->512 output bottleneck; plus the
+    trigram embedding projection (3*128 -> 512) and the pooler."""
+    per_token = 2 * hidden * inner + 2 * inner * inner + hidden * inner + inner * inner
+    per_token += stacked * 2 * inner * ffn + inner * hidden + 2 * seq * inner
+    return layers * seq * per_token + seq * 3 * 128 * hidden + hidden * hidden
 
 # name -> output shapes at the default input
 OUTPUTS: dict[str, list[tuple[int, ...]]] = {
     **{f"yolov5{s}": [(1, 255, 80, 80), (1, 255, 40, 40), (1, 255, 20, 20)] for s in "nsm"},
     **{f"{f}{s}": [(1, 144, 80, 80), (1, 144, 40, 40), (1, 144, 20, 20)] for f in ("yolov8", "yolo11") for s in "nsm"},
     "yolov3_tiny": [(1, 255, 13, 13), (1, 255, 26, 26)],
+    "bert_base": [(1, 128, 768), (1, 768)],
+    "distilbert": [(1, 128, 768)],
+    "mobilebert": [(1, 128, 512), (1, 512)],
 }
 
 # Smaller inputs for the costing runs, so the whole file stays fast; the default inputs are covered above.
 SMALL_INPUT: dict[str, tuple[int, ...]] = {
     **{n: (1, 3, 160, 160) for n in PUBLISHED if n.startswith("yolo") and n != "yolov3_tiny"},
     "yolov3_tiny": (1, 3, 160, 160),
+    "bert_base": (1, 32), "distilbert": (1, 32), "mobilebert": (1, 32),
 }
 
 
 @pytest.fixture(scope="module")
 def built() -> dict[str, Graph]:
-    return {n: build(n) for n in PUBLISHED}
+    return {n: build(n, **BUILD_OPTIONS.get(n, {})) for n in PUBLISHED}
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_macs_and_params_match_published(name: str, built: dict[str, Graph]) -> None:
     g = built[name]
     macs, params = PUBLISHED[name]
+    macs = macs or _mobilebert_macs()
     got_m, got_p = graph_macs(g), graph_params(g)
     assert abs(got_m - macs) / macs < 0.03, f"{name}: {got_m / G:.3f} G MACs vs {macs / G:.3f} G published"
     assert abs(got_p - params) / params < 0.03, f"{name}: {got_p / M:.3f} M params vs {params / M:.3f} M"
@@ -95,3 +119,18 @@ def test_every_network_is_costed(name: str, profile_id: str) -> None:
     est = estimate(g, load_profile(profile_id))
     assert est.latency_s > 0 and est.energy_j > 0
     assert est.macs == graph_macs(g)
+
+
+def test_sequence_models_take_token_ids() -> None:
+    g = load_model("bert_base", input_shape=(1, 384))
+    x = g.tensors[g.inputs[0]]
+    assert x.shape == (1, 384) and x.dtype.is_integer
+    assert g.tensors[g.outputs[0]].shape == (1, 384, 768)
+    assert build("distilbert").tensors["input_ids"].shape == (1, 384)  # Qualcomm AI Hub's length
+    ops = {n.op for n in g.nodes}
+    assert {OpKind.GATHER, OpKind.LAYER_NORM, OpKind.GELU, OpKind.SOFTMAX, OpKind.MATMUL} <= ops
+    mb = {n.op for n in build("mobilebert", seq_len=16).nodes}
+    assert OpKind.LAYER_NORM not in mb and OpKind.GELU not in mb  # NoNorm and ReLU
+    for bad in ((1, 3, 1, 384), (2, 128), (1, 513)):
+        with pytest.raises(EdgesimError):
+            build("bert_base", input_shape=bad)
