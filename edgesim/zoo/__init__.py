@@ -13,7 +13,7 @@ from typing import Any
 from edgesim.errors import EdgesimError
 from edgesim.ir.graph import Graph
 from edgesim.ir.verify import verify_graph
-from edgesim.zoo import bert, cnn, vit, yolo
+from edgesim.zoo import bert, classic, cnn, vit, yolo
 from edgesim.zoo.spaces import Choice, SearchSpace, Stage, search_space, search_spaces
 
 # name -> (builder, default input height/width, default number of classes, input channels)
@@ -31,6 +31,14 @@ _MODELS: dict[str, tuple[_Builder, tuple[int, int], int, int]] = {
     "squeezenet1_0": (cnn.squeezenet1_0, (224, 224), 1000, 3),
     "ds_cnn": (cnn.ds_cnn, (49, 10), 12, 1),
     "vit_tiny": (vit.vit_tiny, (224, 224), 1000, 3),
+    "vit_small": (vit.vit_small, (224, 224), 1000, 3),
+    "vit_base": (vit.vit_base, (224, 224), 1000, 3),
+    "squeezenet1_1": (cnn.squeezenet, (224, 224), 1000, 3),  # torchvision's name for the zoo's "squeezenet"
+    "resnet34": (classic.resnet34, (224, 224), 1000, 3),
+    "efficientnet_b0": (classic.efficientnet_b0, (224, 224), 1000, 3),
+    "densenet121": (classic.densenet121, (224, 224), 1000, 3),
+    "inception_v1": (classic.inception_v1, (224, 224), 1000, 3),
+    "inception_v3": (classic.inception_v3, (299, 299), 1000, 3),
     # Detectors (COCO heads; decode/NMS are host post-processing, see yolo.py).
     "yolov5n": (yolo.yolov5n, (640, 640), 80, 3),
     "yolov5s": (yolo.yolov5s, (640, 640), 80, 3),

@@ -3,13 +3,19 @@ output shapes, and every network costed on a CPU and an NPU profile."""
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pytest
 
 from edgesim.api import estimate, load_profile
+from edgesim.cli import main
 from edgesim.errors import EdgesimError
-from edgesim.ir import Graph, OpKind, verify_graph
+from edgesim.ir import DType, Graph, OpKind, verify_graph
 from edgesim.ir.work import graph_macs, graph_params
 from edgesim.models import load_model
+from edgesim.passes.float_exec import run_float, synthetic_inputs
+from edgesim.passes.quantize import QuantSpec, quantize_graph
 from edgesim.zoo import build
 
 M, G = 1e6, 1e9
@@ -30,6 +36,16 @@ PUBLISHED: dict[str, tuple[float, float]] = {
     "yolo11m": (68.0 / 2 * G, 20.1 * M),
     # Open Model Zoo yolo-v3-tiny-tf (416x416): 5.582 GFLOPs, 8.848 M params (Darknet prints 5.571 BFLOPs)
     "yolov3_tiny": (5.582 / 2 * G, 8.848 * M),
+    # torchvision classification table ("GFLOPS" there are multiply-adds), params (M)
+    "resnet34": (3.66 * G, 21.798 * M),
+    "efficientnet_b0": (0.39 * G, 5.289 * M),  # also Tan & Le 2019 Table 2: 0.39 B FLOPs (MACs), 5.3 M
+    "densenet121": (2.83 * G, 7.979 * M),
+    "inception_v1": (1.50 * G, 6.625 * M),  # torchvision googlenet (eval: no aux heads)
+    "inception_v3": (5.71 * G, 23.9 * M),  # torchvision 5.71 at 299; params without aux: Keras applications 23.9 M
+    "squeezenet1_1": (0.35 * G, 1.235 * M),
+    # timm vit_small_patch16_224: 4.6 GMACs, 22.1 M; torchvision vit_b_16: 17.56 GFLOPS (MACs), 86.57 M
+    "vit_small": (4.6 * G, 22.05 * M),
+    "vit_base": (17.56 * G, 86.567 * M),
     # BERT-base at 128 tokens: 22.5 B FLOPs (Sun et al. 2020, MobileBERT Table 4), 110 M params (Devlin et al. 2019;
     # bert-base-uncased has 109.48 M with embeddings and pooler)
     "bert_base": (22.5 / 2 * G, 110 * M),
@@ -56,6 +72,8 @@ OUTPUTS: dict[str, list[tuple[int, ...]]] = {
     **{f"yolov5{s}": [(1, 255, 80, 80), (1, 255, 40, 40), (1, 255, 20, 20)] for s in "nsm"},
     **{f"{f}{s}": [(1, 144, 80, 80), (1, 144, 40, 40), (1, 144, 20, 20)] for f in ("yolov8", "yolo11") for s in "nsm"},
     "yolov3_tiny": [(1, 255, 13, 13), (1, 255, 26, 26)],
+    **{n: [(1, 1000)] for n in ("resnet34", "efficientnet_b0", "densenet121", "inception_v1", "inception_v3",
+                                "squeezenet1_1", "vit_small", "vit_base")},
     "bert_base": [(1, 128, 768), (1, 768)],
     "distilbert": [(1, 128, 768)],
     "mobilebert": [(1, 128, 512), (1, 512)],
@@ -66,6 +84,8 @@ SMALL_INPUT: dict[str, tuple[int, ...]] = {
     **{n: (1, 3, 160, 160) for n in PUBLISHED if n.startswith("yolo") and n != "yolov3_tiny"},
     "yolov3_tiny": (1, 3, 160, 160),
     "bert_base": (1, 32), "distilbert": (1, 32), "mobilebert": (1, 32),
+    "vit_small": (1, 3, 96, 96), "vit_base": (1, 3, 64, 64), "inception_v3": (1, 3, 160, 160),
+    "resnet34": (1, 3, 128, 128), "densenet121": (1, 3, 128, 128),
 }
 
 
@@ -134,3 +154,23 @@ def test_sequence_models_take_token_ids() -> None:
     for bad in ((1, 3, 1, 384), (2, 128), (1, 513)):
         with pytest.raises(EdgesimError):
             build("bert_base", input_shape=bad)
+
+
+@pytest.mark.parametrize("name, shape", [("yolov8n", "1x3x64x64"), ("yolo11n", "1x3x64x64")])
+def test_int8_quantization_calibrates_through_the_new_ops(name: str, shape: str,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", name, "--hw", "rpi5", "--input-shape", shape, "--fast", "--quant", "int8"]) == 0
+    out = capsys.readouterr().out
+    sqnr_db = [float(v) for v in re.findall(r"(-?[\d.]+|nan) dB", out)]
+    assert sqnr_db and all(s > 10 for s in sqnr_db), out  # finite, and int8 keeps the outputs recognisable
+
+
+def test_int8_quantization_of_a_transformer_with_embeddings() -> None:
+    g = build("distilbert", seq_len=8)
+    q = quantize_graph(g, QuantSpec(preset="int8", num_calibration_samples=1))
+    fcs = [n for n in q.nodes if n.op is OpKind.FULLY_CONNECTED]
+    assert fcs and all(q.tensors[n.inputs[1]].dtype is DType.INT8 for n in fcs)
+    x = synthetic_inputs(g, 1)[0]
+    ref, got = run_float(g, x)[g.outputs[0]], run_float(q, x)[q.outputs[0]]
+    assert np.isfinite(got).all()
+    assert 10 * np.log10(np.sum(ref**2) / np.sum((ref - got) ** 2)) > 10  # SQNR in dB
