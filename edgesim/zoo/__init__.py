@@ -13,7 +13,7 @@ from typing import Any
 from edgesim.errors import EdgesimError
 from edgesim.ir.graph import Graph
 from edgesim.ir.verify import verify_graph
-from edgesim.zoo import bert, classic, cnn, vit, yolo
+from edgesim.zoo import bert, classic, cnn, detection, vit, yolo
 from edgesim.zoo.spaces import Choice, SearchSpace, Stage, search_space, search_spaces
 
 # name -> (builder, default input height/width, default number of classes, input channels)
@@ -50,6 +50,10 @@ _MODELS: dict[str, tuple[_Builder, tuple[int, int], int, int]] = {
     "yolo11s": (yolo.yolo11s, (640, 640), 80, 3),
     "yolo11m": (yolo.yolo11m, (640, 640), 80, 3),
     "yolov3_tiny": (yolo.yolov3_tiny, (416, 416), 80, 3),  # OpenVINO yolo-v3-tiny-tf runs 416x416
+    "ssd_mobilenet_v1": (detection.ssd_mobilenet_v1, (300, 300), 91, 3),
+    "ssd_mobilenet_v2": (detection.ssd_mobilenet_v2, (300, 300), 91, 3),
+    "deeplabv3_mobilenet_v2": (detection.deeplabv3_mobilenet_v2, (513, 513), 21, 3),  # PASCAL VOC classes
+    "efficientdet_d0": (detection.efficientdet_d0, (512, 512), 90, 3),
 }
 
 

@@ -111,19 +111,21 @@ class GraphBuilder:
 
     # -- layers --------------------------------------------------------------------------------------
     def conv(self, x: str, cout: int, k: int | tuple[int, int], stride: int | tuple[int, int] = 1,
-             groups: int = 1, bias: bool = False, padding: A.Padding | None = None) -> str:
+             groups: int = 1, bias: bool = False, padding: A.Padding | None = None, dilation: int = 1) -> str:
         kh, kw = (k, k) if isinstance(k, int) else k
         sh, sw = (stride, stride) if isinstance(stride, int) else stride
         cin = self.shape(x)[1]
         if padding is None:
-            padding = A.Padding((kh - 1) // 2, (kw - 1) // 2, (kh - 1) // 2, (kw - 1) // 2)
+            ph, pw = (kh - 1) // 2 * dilation, (kw - 1) // 2 * dilation
+            padding = A.Padding(ph, pw, ph, pw)
         depthwise = groups > 1 and groups == cin and cout == cin
         name = self.uid("dwconv" if depthwise else "conv")
         w = self.const(f"{name}_w", self._he((cout, cin // groups, kh, kw), (cin // groups) * kh * kw))
         ins = [x, w]
         if bias:
             ins.append(self.const(f"{name}_b", np.zeros(cout, np.float32)))
-        attrs = A.ConvAttrs(kernel_hw=(kh, kw), stride_hw=(sh, sw), padding=padding, groups=groups, layout=NCHW)
+        attrs = A.ConvAttrs(kernel_hw=(kh, kw), stride_hw=(sh, sw), dilation_hw=(dilation, dilation), padding=padding,
+                            groups=groups, layout=NCHW)
         op = OpKind.DEPTHWISE_CONV2D if depthwise else OpKind.CONV2D
         out = f"{name}_out"
         node = Node(name, op, tuple(ins), (out,), attrs)
@@ -133,9 +135,9 @@ class GraphBuilder:
         return out
 
     def dwconv(self, x: str, k: int, stride: int = 1, bias: bool = False,
-               padding: A.Padding | None = None) -> str:
+               padding: A.Padding | None = None, dilation: int = 1) -> str:
         c = self.shape(x)[1]
-        return self.conv(x, c, k, stride, groups=c, bias=bias, padding=padding)
+        return self.conv(x, c, k, stride, groups=c, bias=bias, padding=padding, dilation=dilation)
 
     def bn(self, x: str, epsilon: float = 1e-5) -> str:
         c = self.shape(x)[1]

@@ -36,6 +36,15 @@ PUBLISHED: dict[str, tuple[float, float]] = {
     "yolo11m": (68.0 / 2 * G, 20.1 * M),
     # Open Model Zoo yolo-v3-tiny-tf (416x416): 5.582 GFLOPs, 8.848 M params (Darknet prints 5.571 BFLOPs)
     "yolov3_tiny": (5.582 / 2 * G, 8.848 * M),
+    # Open Model Zoo ssd_mobilenet_v1_coco (300x300): 2.494 GFLOPs, 6.807 M params
+    "ssd_mobilenet_v1": (2.494 / 2 * G, 6.807 * M),
+    # hailo_model_zoo ssd_mobilenet_v2 (an SSDLite head): 1.52 G OPS, 4.46 M params (OMZ ssdlite_mobilenet_v2:
+    # 1.525 GFLOPs, 4.475 M)
+    "ssd_mobilenet_v2": (1.52 / 2 * G, 4.46 * M),
+    # Sandler et al. 2018 (MobileNetV2) Table 7, Mobile DeepLabv3 at OS 16 without ASPP: 2.75 B MAdds, 2.11 M params
+    "deeplabv3_mobilenet_v2": (2.75 * G, 2.11 * M),
+    # Tan et al. 2020 (EfficientDet) Table 2, D0 at 512: 2.5 B FLOPs (multiply-adds, as for EfficientNet), 3.9 M
+    "efficientdet_d0": (2.5 * G, 3.9 * M),
     # torchvision classification table ("GFLOPS" there are multiply-adds), params (M)
     "resnet34": (3.66 * G, 21.798 * M),
     "efficientnet_b0": (0.39 * G, 5.289 * M),  # also Tan & Le 2019 Table 2: 0.39 B FLOPs (MACs), 5.3 M
@@ -72,6 +81,10 @@ OUTPUTS: dict[str, list[tuple[int, ...]]] = {
     **{f"yolov5{s}": [(1, 255, 80, 80), (1, 255, 40, 40), (1, 255, 20, 20)] for s in "nsm"},
     **{f"{f}{s}": [(1, 144, 80, 80), (1, 144, 40, 40), (1, 144, 20, 20)] for f in ("yolov8", "yolo11") for s in "nsm"},
     "yolov3_tiny": [(1, 255, 13, 13), (1, 255, 26, 26)],
+    "ssd_mobilenet_v1": [(1, 1917, 4), (1, 1917, 91)],
+    "ssd_mobilenet_v2": [(1, 1917, 4), (1, 1917, 91)],
+    "deeplabv3_mobilenet_v2": [(1, 21, 33, 33)],
+    "efficientdet_d0": [(1, 49104, 4), (1, 49104, 90)],  # 9 anchors x (64^2 + 32^2 + 16^2 + 8^2 + 4^2)
     **{n: [(1, 1000)] for n in ("resnet34", "efficientnet_b0", "densenet121", "inception_v1", "inception_v3",
                                 "squeezenet1_1", "vit_small", "vit_base")},
     "bert_base": [(1, 128, 768), (1, 768)],
@@ -86,6 +99,7 @@ SMALL_INPUT: dict[str, tuple[int, ...]] = {
     "bert_base": (1, 32), "distilbert": (1, 32), "mobilebert": (1, 32),
     "vit_small": (1, 3, 96, 96), "vit_base": (1, 3, 64, 64), "inception_v3": (1, 3, 160, 160),
     "resnet34": (1, 3, 128, 128), "densenet121": (1, 3, 128, 128),
+    "efficientdet_d0": (1, 3, 256, 256), "deeplabv3_mobilenet_v2": (1, 3, 257, 257),
 }
 
 
@@ -174,3 +188,23 @@ def test_int8_quantization_of_a_transformer_with_embeddings() -> None:
     ref, got = run_float(g, x)[g.outputs[0]], run_float(q, x)[q.outputs[0]]
     assert np.isfinite(got).all()
     assert 10 * np.log10(np.sum(ref**2) / np.sum((ref - got) ** 2)) > 10  # SQNR in dB
+
+
+def test_detection_and_segmentation_structure(built: dict[str, Graph]) -> None:
+    v1_ops = {n.op for n in built["ssd_mobilenet_v1"].nodes}
+    assert OpKind.DEPTHWISE_CONV2D in v1_ops and OpKind.CONCAT in v1_ops
+    dl = built["deeplabv3_mobilenet_v2"]
+    dilated = [n for n in dl.nodes if n.op is OpKind.DEPTHWISE_CONV2D and n.attrs.dilation_hw == (2, 2)]
+    assert len(dilated) == 3  # OS 16: the last stride becomes rate 2 for the blocks after it (160, 160, 320)
+    assert any(n.op is OpKind.RESIZE and n.attrs.mode == "linear" for n in dl.nodes)  # image-pooling branch
+    os8 = build("deeplabv3_mobilenet_v2", output_stride=8)
+    assert os8.tensors[os8.outputs[0]].shape == (1, 21, 65, 65)
+    assert graph_macs(os8) > 3 * graph_macs(dl)
+    ed = built["efficientdet_d0"]
+    # class/box nets share their convolutions across the five levels: 4 separable convs per net
+    shared = {n.inputs[1] for n in ed.nodes if n.name.startswith("shconv")}
+    assert len(shared) == 2 * 2 * (3 + 1)
+    with pytest.raises(EdgesimError, match="divisible by 128"):
+        build("efficientdet_d0", input_shape=(1, 3, 300, 300))
+    with pytest.raises(EdgesimError, match="output_stride"):
+        build("deeplabv3_mobilenet_v2", output_stride=4)
