@@ -17,54 +17,11 @@ from edgesim.models import load_model
 from edgesim.passes.float_exec import run_float, synthetic_inputs
 from edgesim.passes.quantize import QuantSpec, quantize_graph
 from edgesim.zoo import build
+from edgesim.zoo.published import PUBLISHED
 
 M, G = 1e6, 1e9
-# name -> (MACs, params) at the default input, with the source of each number. Ultralytics and Darknet/OpenVINO
-# publish GFLOPs = 2 x MACs, so those are halved here.
-PUBLISHED: dict[str, tuple[float, float]] = {
-    # docs.ultralytics.com/models/yolov5 table (v7.0, 640): FLOPs (B) 4.5/16.5/49.0, params (M) 1.9/7.2/21.2
-    "yolov5n": (4.5 / 2 * G, 1.9 * M),
-    "yolov5s": (16.5 / 2 * G, 7.2 * M),
-    "yolov5m": (49.0 / 2 * G, 21.2 * M),
-    # docs.ultralytics.com/models/yolov8 table (640): FLOPs (B) 8.7/28.6/78.9, params (M) 3.2/11.2/25.9
-    "yolov8n": (8.7 / 2 * G, 3.2 * M),
-    "yolov8s": (28.6 / 2 * G, 11.2 * M),
-    "yolov8m": (78.9 / 2 * G, 25.9 * M),
-    # docs.ultralytics.com/models/yolo11 table (640): FLOPs (B) 6.5/21.5/68.0, params (M) 2.6/9.4/20.1
-    "yolo11n": (6.5 / 2 * G, 2.6 * M),
-    "yolo11s": (21.5 / 2 * G, 9.4 * M),
-    "yolo11m": (68.0 / 2 * G, 20.1 * M),
-    # Open Model Zoo yolo-v3-tiny-tf (416x416): 5.582 GFLOPs, 8.848 M params (Darknet prints 5.571 BFLOPs)
-    "yolov3_tiny": (5.582 / 2 * G, 8.848 * M),
-    # Open Model Zoo ssd_mobilenet_v1_coco (300x300): 2.494 GFLOPs, 6.807 M params
-    "ssd_mobilenet_v1": (2.494 / 2 * G, 6.807 * M),
-    # hailo_model_zoo ssd_mobilenet_v2 (an SSDLite head): 1.52 G OPS, 4.46 M params (OMZ ssdlite_mobilenet_v2:
-    # 1.525 GFLOPs, 4.475 M)
-    "ssd_mobilenet_v2": (1.52 / 2 * G, 4.46 * M),
-    # Sandler et al. 2018 (MobileNetV2) Table 7, Mobile DeepLabv3 at OS 16 without ASPP: 2.75 B MAdds, 2.11 M params
-    "deeplabv3_mobilenet_v2": (2.75 * G, 2.11 * M),
-    # Tan et al. 2020 (EfficientDet) Table 2, D0 at 512: 2.5 B FLOPs (multiply-adds, as for EfficientNet), 3.9 M
-    "efficientdet_d0": (2.5 * G, 3.9 * M),
-    # torchvision classification table ("GFLOPS" there are multiply-adds), params (M)
-    "resnet34": (3.66 * G, 21.798 * M),
-    "efficientnet_b0": (0.39 * G, 5.289 * M),  # also Tan & Le 2019 Table 2: 0.39 B FLOPs (MACs), 5.3 M
-    "densenet121": (2.83 * G, 7.979 * M),
-    "inception_v1": (1.50 * G, 6.625 * M),  # torchvision googlenet (eval: no aux heads)
-    "inception_v3": (5.71 * G, 23.9 * M),  # torchvision 5.71 at 299; params without aux: Keras applications 23.9 M
-    "squeezenet1_1": (0.35 * G, 1.235 * M),
-    # timm vit_small_patch16_224: 4.6 GMACs, 22.1 M; torchvision vit_b_16: 17.56 GFLOPS (MACs), 86.57 M
-    "vit_small": (4.6 * G, 22.05 * M),
-    "vit_base": (17.56 * G, 86.567 * M),
-    # BERT-base at 128 tokens: 22.5 B FLOPs (Sun et al. 2020, MobileBERT Table 4), 110 M params (Devlin et al. 2019;
-    # bert-base-uncased has 109.48 M with embeddings and pooler)
-    "bert_base": (22.5 / 2 * G, 110 * M),
-    # DistilBERT: 66 M params (Sanh et al. 2019, Table 3); half of BERT-base's layers, so half its encoder MACs
-    "distilbert": (22.5 / 4 * G, 66 * M),
-    # MobileBERT: 25.3 M params (Sun et al. 2020, Table 4). MACs: the paper's 5.7 B FLOPs is 6% above twice the
-    # MACs its own layer sizes give, so MACs are pinned to those sizes (see _mobilebert_macs), counted independently.
-    "mobilebert": (0.0, 25.3 * M),
-}
-BUILD_OPTIONS: dict[str, dict[str, int]] = {"distilbert": {"seq_len": 128}, "mobilebert": {"seq_len": 128}}
+# name -> build options of the published reference (the sequence models' counts are at 128 tokens)
+BUILD_OPTIONS: dict[str, dict[str, int]] = {n: {"seq_len": p.seq_len} for n, p in PUBLISHED.items() if p.seq_len}
 
 
 def _mobilebert_macs(seq: int = 128, layers: int = 24, hidden: int = 512, inner: int = 128, ffn: int = 512,
@@ -111,8 +68,10 @@ def built() -> dict[str, Graph]:
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_macs_and_params_match_published(name: str, built: dict[str, Graph]) -> None:
     g = built[name]
-    macs, params = PUBLISHED[name]
-    macs = macs or _mobilebert_macs()
+    ref = PUBLISHED[name]
+    macs = ref.macs if ref.macs is not None else _mobilebert_macs()
+    params = ref.params
+    assert params is not None
     got_m, got_p = graph_macs(g), graph_params(g)
     assert abs(got_m - macs) / macs < 0.03, f"{name}: {got_m / G:.3f} G MACs vs {macs / G:.3f} G published"
     assert abs(got_p - params) / params < 0.03, f"{name}: {got_p / M:.3f} M params vs {params / M:.3f} M"
