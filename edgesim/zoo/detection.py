@@ -7,12 +7,15 @@
   config: MobileNetV2 taps layer_15/expansion_output (19x19x576) and layer_19 (10x10x1280), depthwise-separable
   extras and predictors).
 - ``deeplabv3_mobilenet_v2``: TF DeepLab ``mobilenetv2_coco_voc_trainaug`` (rknn_model_zoo's deeplabv3 demo): atrous
-  MobileNetV2 to layer_18 at output stride 16 (option ``output_stride=8``), image pooling + 1x1 branch, 1x1
+  MobileNetV2 to layer_18 at output stride 8 (option ``output_stride=16``), image pooling + 1x1 branch, 1x1
   projection, 21 VOC logits. (No ASPP rates and no decoder: the DeepLab authors drop both for MobileNetV2.)
+- ``deeplabv3plus_mobilenet``: the DeepLabV3+ MobileNet Qualcomm AI Hub times (jfzhang95/pytorch-deeplab-xception,
+  OS 16): ASPP with rates 6/12/18 and image pooling, a decoder fusing the 1/4-resolution 24-channel features,
+  and the model's own bilinear upsampling of the logits to the input size.
 - ``efficientdet_d0``: Tan et al. 2020 (automl): EfficientNet-B0 P3-P5, P6/P7 by 1x1 conv + max-pool, three BiFPN
   layers of width 64 with fast normalised fusion, class/box nets of depth 3 with weights shared across levels.
 
-Graphs stop at the predictor outputs (box encodings and class logits, or segmentation logits at 1/16 resolution):
+Graphs stop at the predictor outputs (box encodings and class logits, or DeepLabv3's segmentation logits at 1/8 resolution):
 anchor decoding, NMS and the final upsampling of the mask are host post-processing in the vendor demos.
 """
 
@@ -59,11 +62,12 @@ def _mbv1_body(b: GraphBuilder, x: str) -> list[str]:
     return taps
 
 
-def _mbv2_body(b: GraphBuilder, x: str, output_stride: int = 32, tap_expansion: int | None = None
-               ) -> tuple[str, str | None]:
+def _mbv2_body(b: GraphBuilder, x: str, output_stride: int = 32, tap_expansion: int | None = None,
+               tap_block: int | None = None) -> tuple[str, str | None]:
     """MobileNetV2 blocks (no 1280 head). Strides past ``output_stride`` turn into dilation (TF slim's rule: the
     converted layer keeps the current rate, later layers multiply it). Returns the last block's output and the
-    expansion output of block ``tap_expansion`` (TF name layer_{index + 2}/expansion_output)."""
+    expansion output of block ``tap_expansion`` (TF name layer_{index + 2}/expansion_output) or the output of block
+    ``tap_block``."""
     x = b.conv_bn_act(x, 32, 3, 2, act="relu6")
     stride, rate, idx, tap = 2, 1, 0, None
     for t, c, n, s in _MBV2:
@@ -81,6 +85,8 @@ def _mbv2_body(b: GraphBuilder, x: str, output_stride: int = 32, tap_expansion: 
             y = b.act(b.bn(b.dwconv(y, 3, block_stride, dilation=block_rate)), "relu6")
             y = b.bn(b.conv(y, c, 1))
             x = b.add(x, y) if block_stride == 1 and cin == c else y
+            if idx == tap_block:
+                tap = x
             idx += 1
     return x, tap
 
@@ -124,9 +130,9 @@ def ssd_mobilenet_v2(input_shape: Shape4, num_classes: int) -> Graph:
 
 
 # --- DeepLab v3 -----------------------------------------------------------------------------------------------------
-def deeplabv3_mobilenet_v2(input_shape: Shape4, num_classes: int, output_stride: int = 16) -> Graph:
-    """``output_stride`` 16 is the configuration whose 2.75 B multiply-adds at 513x513 the DeepLab model zoo lists
-    (and the DeepLabV3+ MobileNet exports use); 8 quadruples the work of the last two stages."""
+def deeplabv3_mobilenet_v2(input_shape: Shape4, num_classes: int, output_stride: int = 8) -> Graph:
+    """``output_stride`` 8 is rknn_model_zoo's deeplabv3 demo (65x65 logits at 513x513); 16 is the configuration
+    whose 2.75 B multiply-adds the MobileNetV2 paper lists (the last two stages do a quarter of the work)."""
     if output_stride not in (8, 16, 32):
         raise EdgesimError(f"must be 8, 16 or 32, got {output_stride!r}", field="output_stride")
     b, x = _start("deeplabv3_mobilenet_v2", input_shape)
@@ -137,6 +143,25 @@ def deeplabv3_mobilenet_v2(input_shape: Shape4, num_classes: int, output_stride:
     y = b.concat([pooled, b.conv_bn_act(feat, 256, 1)], axis=1)
     y = b.conv_bn_act(y, 256, 1)
     return b.build([b.conv(y, num_classes, 1, bias=True)])
+
+
+def deeplabv3plus_mobilenet(input_shape: Shape4, num_classes: int) -> Graph:
+    b, x = _start("deeplabv3plus_mobilenet", input_shape)
+    feat, low = _mbv2_body(b, x, output_stride=16, tap_block=2)
+    assert low is not None
+    _, _, h, w = b.shape(feat)
+    branches = [b.conv_bn_act(feat, 256, 1)]
+    for rate in (6, 12, 18):
+        branches.append(b.act(b.bn(b.conv(feat, 256, 3, dilation=rate)), "relu"))
+    pooled = b.conv_bn_act(b.gap(feat), 256, 1)
+    branches.append(b.resize(pooled, (h, w), mode="linear", align_corners=True))
+    y = b.conv_bn_act(b.concat(branches, axis=1), 256, 1)
+    low = b.conv_bn_act(low, 48, 1)
+    _, _, lh, lw = b.shape(low)
+    y = b.concat([b.resize(y, (lh, lw), mode="linear", align_corners=True), low], axis=1)
+    y = b.conv_bn_act(b.conv_bn_act(y, 256, 3), 256, 3)
+    y = b.conv(y, num_classes, 1, bias=True)
+    return b.build([b.resize(y, (input_shape[2], input_shape[3]), mode="linear", align_corners=True)])
 
 
 # --- EfficientDet-D0 ------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ class PublishedCount:
     macs: float | None  # multiply-accumulates at the reference input (None: no usable published figure)
     params: float | None
     source: str
-    seq_len: int | None = None  # sequence models: the token count the MACs refer to
+    options: tuple[tuple[str, int], ...] = ()  # zoo.build options of the published configuration
 
 
 _ULTRA = "docs.ultralytics.com/models/{} table at 640 (FLOPs = 2 x MACs)"
@@ -44,7 +44,10 @@ PUBLISHED = MappingProxyType({
                                        "(OMZ ssdlite_mobilenet_v2: 1.525 GFLOPs, 4.475 MParams)"),
     "deeplabv3_mobilenet_v2": PublishedCount(2.75 * G, 2.11 * M,
                                              "Sandler et al. 2018 Table 7: Mobile DeepLabv3, OS 16, no ASPP, 513x513: "
-                                             "2.75 B MAdds, 2.11 M params"),
+                                             "2.75 B MAdds, 2.11 M params", options=(("output_stride", 16),)),
+    # No published MAC count: the test counts the ASPP and decoder MACs from the layer sizes instead.
+    "deeplabv3plus_mobilenet": PublishedCount(None, 5.80 * M, "Qualcomm AI Hub DeepLabV3-Plus-MobileNet model card: "
+                                                              "5.80 M params"),
     "efficientdet_d0": PublishedCount(2.5 * G, 3.9 * M, "Tan et al. 2020 Table 2: D0 at 512, 2.5 B FLOPs (MAdds), "
                                                         "3.9 M params (OMZ efficientdet-d0-tf: 2.54, 3.9)"),
     "resnet34": PublishedCount(3.66 * G, 21.798 * M, _TV),
@@ -57,10 +60,10 @@ PUBLISHED = MappingProxyType({
     "vit_small": PublishedCount(4.6 * G, 22.05 * M, "timm vit_small_patch16_224: 4.6 GMACs, 22.1 M params"),
     "vit_base": PublishedCount(17.56 * G, 86.567 * M, _TV + " (vit_b_16)"),
     "bert_base": PublishedCount(22.5 / 2 * G, 110 * M, "Sun et al. 2020 (MobileBERT) Table 4: BERT-base 22.5 B FLOPs "
-                                                       "at 128 tokens; Devlin et al. 2019: 110 M params", seq_len=128),
+                                                       "at 128 tokens; Devlin et al. 2019: 110 M params", options=(("seq_len", 128),)),
     "distilbert": PublishedCount(22.5 / 4 * G, 66 * M, "Sanh et al. 2019 Table 3: 66 M params; half of BERT-base's "
-                                                       "layers, so half its 22.5 B FLOPs at 128 tokens", seq_len=128),
+                                                       "layers, so half its 22.5 B FLOPs at 128 tokens", options=(("seq_len", 128),)),
     # The paper's 5.7 B FLOPs is 6% above twice the MACs its own Table 1 sizes give; the test counts MACs from those
     # sizes instead.
-    "mobilebert": PublishedCount(None, 25.3 * M, "Sun et al. 2020 Table 4: 25.3 M params", seq_len=128),
+    "mobilebert": PublishedCount(None, 25.3 * M, "Sun et al. 2020 Table 4: 25.3 M params", options=(("seq_len", 128),)),
 })

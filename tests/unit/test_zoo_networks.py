@@ -21,7 +21,7 @@ from edgesim.zoo.published import PUBLISHED
 
 M, G = 1e6, 1e9
 # name -> build options of the published reference (the sequence models' counts are at 128 tokens)
-BUILD_OPTIONS: dict[str, dict[str, int]] = {n: {"seq_len": p.seq_len} for n, p in PUBLISHED.items() if p.seq_len}
+BUILD_OPTIONS: dict[str, dict[str, int]] = {n: dict(p.options) for n, p in PUBLISHED.items() if p.options}
 
 
 def _mobilebert_macs(seq: int = 128, layers: int = 24, hidden: int = 512, inner: int = 128, ffn: int = 512,
@@ -33,7 +33,19 @@ def _mobilebert_macs(seq: int = 128, layers: int = 24, hidden: int = 512, inner:
     per_token += stacked * 2 * inner * ffn + inner * hidden + 2 * seq * inner
     return layers * seq * per_token + seq * 3 * 128 * hidden + hidden * hidden
 
-# name -> output shapes at the default input
+def _deeplabv3plus_macs() -> float:
+    """DeepLabV3+ = DeepLabv3's OS-16 MobileNetV2 body + ASPP (1x1, three 3x3, image pooling, 1x1 projection) at
+    33x33 + decoder (24->48 1x1, two 3x3 convs to 256, 1x1 to 21 classes) at 129x129."""
+    v3 = build("deeplabv3_mobilenet_v2", output_stride=16)
+    n33, n129 = 33 * 33, 129 * 129
+    body = graph_macs(v3) - (320 * 256 + n33 * (320 * 256 + 512 * 256 + 256 * 21))
+    aspp = n33 * (320 * 256 + 3 * 9 * 320 * 256 + 1280 * 256) + 320 * 256
+    return body + aspp + n129 * (24 * 48 + 9 * 304 * 256 + 9 * 256 * 256 + 256 * 21)
+
+
+_UNPUBLISHED_MACS = {"mobilebert": _mobilebert_macs, "deeplabv3plus_mobilenet": _deeplabv3plus_macs}
+
+# name -> output shapes at the published configuration
 OUTPUTS: dict[str, list[tuple[int, ...]]] = {
     **{f"yolov5{s}": [(1, 255, 80, 80), (1, 255, 40, 40), (1, 255, 20, 20)] for s in "nsm"},
     **{f"{f}{s}": [(1, 144, 80, 80), (1, 144, 40, 40), (1, 144, 20, 20)] for f in ("yolov8", "yolo11") for s in "nsm"},
@@ -41,6 +53,7 @@ OUTPUTS: dict[str, list[tuple[int, ...]]] = {
     "ssd_mobilenet_v1": [(1, 1917, 4), (1, 1917, 91)],
     "ssd_mobilenet_v2": [(1, 1917, 4), (1, 1917, 91)],
     "deeplabv3_mobilenet_v2": [(1, 21, 33, 33)],
+    "deeplabv3plus_mobilenet": [(1, 21, 513, 513)],
     "efficientdet_d0": [(1, 49104, 4), (1, 49104, 90)],  # 9 anchors x (64^2 + 32^2 + 16^2 + 8^2 + 4^2)
     **{n: [(1, 1000)] for n in ("resnet34", "efficientnet_b0", "densenet121", "inception_v1", "inception_v3",
                                 "squeezenet1_1", "vit_small", "vit_base")},
@@ -57,6 +70,7 @@ SMALL_INPUT: dict[str, tuple[int, ...]] = {
     "vit_small": (1, 3, 96, 96), "vit_base": (1, 3, 64, 64), "inception_v3": (1, 3, 160, 160),
     "resnet34": (1, 3, 128, 128), "densenet121": (1, 3, 128, 128),
     "efficientdet_d0": (1, 3, 256, 256), "deeplabv3_mobilenet_v2": (1, 3, 257, 257),
+    "deeplabv3plus_mobilenet": (1, 3, 129, 129),
 }
 
 
@@ -69,7 +83,7 @@ def built() -> dict[str, Graph]:
 def test_macs_and_params_match_published(name: str, built: dict[str, Graph]) -> None:
     g = built[name]
     ref = PUBLISHED[name]
-    macs = ref.macs if ref.macs is not None else _mobilebert_macs()
+    macs = ref.macs if ref.macs is not None else _UNPUBLISHED_MACS[name]()
     params = ref.params
     assert params is not None
     got_m, got_p = graph_macs(g), graph_params(g)
@@ -156,7 +170,7 @@ def test_detection_and_segmentation_structure(built: dict[str, Graph]) -> None:
     dilated = [n for n in dl.nodes if n.op is OpKind.DEPTHWISE_CONV2D and n.attrs.dilation_hw == (2, 2)]
     assert len(dilated) == 3  # OS 16: the last stride becomes rate 2 for the blocks after it (160, 160, 320)
     assert any(n.op is OpKind.RESIZE and n.attrs.mode == "linear" for n in dl.nodes)  # image-pooling branch
-    os8 = build("deeplabv3_mobilenet_v2", output_stride=8)
+    os8 = build("deeplabv3_mobilenet_v2")  # rknn_model_zoo's demo: 65x65 logits at 513x513
     assert os8.tensors[os8.outputs[0]].shape == (1, 21, 65, 65)
     assert graph_macs(os8) > 3 * graph_macs(dl)
     ed = built["efficientdet_d0"]
