@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from edgesim.api import estimate, load_profile
+from edgesim.api import estimate, load_profile, simulate
 from edgesim.cli import main
 from edgesim.errors import EdgesimError
 from edgesim.ir import DType, Graph, OpKind, verify_graph
@@ -181,3 +181,13 @@ def test_detection_and_segmentation_structure(built: dict[str, Graph]) -> None:
         build("efficientdet_d0", input_shape=(1, 3, 300, 300))
     with pytest.raises(EdgesimError, match="output_stride"):
         build("deeplabv3_mobilenet_v2", output_stride=4)
+
+
+@pytest.mark.parametrize("name, shape", [("yolo11n", (1, 3, 64, 64)), ("distilbert", (1, 8)),
+                                         ("efficientdet_d0", (1, 3, 128, 128))])
+def test_event_engine_agrees_with_the_analytic_model(name: str, shape: tuple[int, ...]) -> None:
+    g = load_model(name, input_shape=shape)
+    prof = load_profile("rpi5")
+    fast, sim = estimate(g, prof), simulate(g, prof)
+    assert sim.macs == fast.macs == graph_macs(g)
+    assert sim.latency_s == pytest.approx(fast.latency_s, rel=0.25)
