@@ -7,9 +7,8 @@ import re
 
 import numpy as np
 import pytest
-from edgesim.models import load_model
 
-from edgesim.api import estimate, load_profile, simulate
+from edgesim.api import estimate, load_model, load_profile, simulate
 from edgesim.cli import main
 from edgesim.errors import EdgesimError
 from edgesim.ir import DType, Graph, OpKind, verify_graph
