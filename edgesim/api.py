@@ -30,11 +30,21 @@ def resolve_runtime(profile: Any, runtime: str | None) -> tuple[Any, Any]:
     return load_runtime(runtime, profile_default=default, profile_id=getattr(profile, "id", "?"))
 
 
-def estimate(graph: Graph | str | Path, profile: Any, runtime: str | None = None) -> Estimate:
-    """Fast analytical latency/energy estimate of one inference."""
+def bind(profile: Any, runtime: str | None, threads: int | None = None) -> tuple[Any, Any, Any]:
+    """(profile as the runtime sees it, RuntimeProfile, RuntimeVersion): refuses a runtime the chip cannot run
+    (edgesim.hw.targeting), narrows the accelerator to the cores the runtime uses and the CPU to ``threads``."""
+    from edgesim.hw.targeting import bind_runtime
+
+    rt, version = resolve_runtime(profile, runtime)
+    return bind_runtime(profile, rt, threads), rt, version
+
+
+def estimate(graph: Graph | str | Path, profile: Any, runtime: str | None = None,
+             threads: int | None = None) -> Estimate:
+    """Fast analytical latency/energy estimate of one inference (``threads``: CPU threads of the runtime)."""
     g = graph if isinstance(graph, Graph) else load_model(graph)
     prof = profile if not isinstance(profile, (str, Path)) else load_profile(profile)
-    rt, version = resolve_runtime(prof, runtime)
+    prof, rt, version = bind(prof, runtime, threads)
     return estimate_schedule(build_schedule(g, prof, rt, version), prof)
 
 
@@ -46,4 +56,4 @@ def simulate(graph: Graph | str | Path, profile: Any, runtime: str | None = None
     return est
 
 
-__all__ = ["estimate", "load_model", "load_profile", "resolve_runtime", "simulate"]
+__all__ = ["bind", "estimate", "load_model", "load_profile", "resolve_runtime", "simulate"]

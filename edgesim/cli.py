@@ -22,6 +22,13 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def _load_hw(spec: str, clock_mhz: float | None) -> Any:
     if spec.lower().endswith(".cfg"):
         from edgesim.errors import ProfileError
@@ -98,7 +105,7 @@ def _print_transform(info: dict[str, Any]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from edgesim.api import resolve_runtime
+    from edgesim.api import bind
     from edgesim.cost.analytic import estimate_schedule
     from edgesim.mapping.mapper import build_schedule
     from edgesim.models import load_model, parse_shape
@@ -109,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     profile = _load_hw(args.hw, args.clock_mhz)
     graph = load_model(args.model, input_shape=shape)
     graph, transform_info = _transform(graph, args)
-    runtime, version = resolve_runtime(profile, args.runtime)
+    profile, runtime, version = bind(profile, args.runtime, args.threads)
     schedule = build_schedule(graph, profile, runtime, version, fuse_residual_add=args.fuse)
     if args.fuse and getattr(runtime, "fused_residual_add", False):
         from edgesim.passes.fusion import record_scheduled_fusions
@@ -360,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--all-layers", action="store_true", help="print every layer, not the first 60")
     run.add_argument("--fast", action="store_true", help="analytic cost model instead of the event engine")
     run.add_argument("--trace", help="write a Chrome trace-event JSON (opens in Perfetto) of units and DMA")
+    run.add_argument("--threads", type=_positive_int, default=None,
+                     help="CPU threads the runtime uses (TFLite XNNPACK, OpenVINO CPU); default: all host cores")
     run.add_argument("--frames", type=int, default=1,
                      help="event engine: queue N inferences at once and report throughput_inf_per_s")
     _add_transform_args(run)

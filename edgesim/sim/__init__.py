@@ -15,13 +15,13 @@ def simulate(graph: Graph | str | Path, profile: Any, runtime: str | None = None
              trace_path: str | Path | None = None, frames: int = 1) -> tuple[Estimate, SimResult, list[TraceEvent]]:
     """Event-engine estimate of one inference: (estimate, raw timing, trace events); writes the Chrome trace
     to ``trace_path`` when given. ``frames`` > 1 queues that many inferences (``SimResult.throughput_inf_per_s``)."""
-    from edgesim.api import load_profile, resolve_runtime
+    from edgesim.api import bind, load_profile
     from edgesim.mapping.mapper import build_schedule
     from edgesim.models import load_model
 
     g = graph if isinstance(graph, Graph) else load_model(graph)
     prof = profile if not isinstance(profile, (str, Path)) else load_profile(profile)
-    rt, version = resolve_runtime(prof, runtime)
+    prof, rt, version = bind(prof, runtime)
     schedule = build_schedule(g, prof, rt, version)
     recorder = TraceRecorder()
     result = simulate_schedule(schedule, prof, recorder, frames)
