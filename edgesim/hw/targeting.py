@@ -20,15 +20,15 @@ def _targeted_units(profile: HardwareProfile, runtime: RuntimeProfile) -> list[s
 
 def runtime_fit_problem(profile: HardwareProfile, runtime: RuntimeProfile) -> str | None:
     """Why ``runtime`` cannot drive ``profile`` (one line naming both), or None when it can."""
-    if runtime.chips and profile.id not in runtime.chips:
-        return (f"device {profile.id}, runtime {runtime.id}: the runtime targets only "
-                f"{', '.join(runtime.chips)}")
     # Runtimes that declare no targets (the MCU-era profiles) keep running everything on the host when the chip
     # lacks their unit kind; issue #15 decides whether those are refused too.
     if runtime.targets and not _targeted_units(profile, runtime):
         wanted = "/".join(t.value for t in runtime.targets) or "/".join(k.value for k in runtime.applies_to)
         units = ", ".join(f"{u.name} ({u.device.value})" for u in profile.units)
         return f"device {profile.id}, runtime {runtime.id}: no {wanted} unit on this chip (units: {units})"
+    if runtime.chips and profile.id not in runtime.chips:
+        return (f"device {profile.id}, runtime {runtime.id}: the runtime targets only "
+                f"{', '.join(runtime.chips)}")
     return None
 
 
