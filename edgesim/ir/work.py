@@ -115,6 +115,10 @@ def node_work(graph: Graph, node: Node) -> NodeWork:
         seen.add(name)
         input_bytes += t.nbytes
     outs = graph.output_tensors(node)
+    if node.op is OpKind.GATHER and ins[0] is not None and ins[0].is_const:
+        # An embedding lookup fetches only the indexed rows of its table, not the whole table (BERT's 94 MB
+        # vocabulary is read 128 rows at a time).
+        weight_bytes = min(weight_bytes, sum(t.nbytes for t in outs))
     consts = [t for t in ins if t is not None and t.is_const]
     main_w = max(consts, key=lambda t: t.num_elements) if consts else None
     encoded = [t for t in consts if t.encoding is not None]

@@ -306,6 +306,45 @@ def _gelu(x: Arr) -> Arr:
     return (0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))).astype(np.float32)
 
 
+def _resize_axis(size_in: int, size_out: int, a: A.ResizeAttrs) -> tuple[Arr, Arr, Arr]:
+    """Source indices (lo, hi) and the weight of hi for one spatial axis, per ONNX Resize's coordinate modes."""
+    out = np.arange(size_out, dtype=np.float64)
+    if a.align_corners and size_out > 1:
+        src = out * (size_in - 1) / (size_out - 1)
+    elif a.half_pixel_centers or a.mode != "nearest":
+        src = (out + 0.5) * size_in / size_out - 0.5
+    else:
+        src = out * size_in / size_out  # asymmetric, as nn.Upsample(mode="nearest") exports
+    if a.mode == "nearest":
+        idx = np.clip(np.floor(src + (0.5 if a.align_corners or a.half_pixel_centers else 0.0)), 0, size_in - 1)
+        idx = idx.astype(np.int64)
+        return idx, idx, np.zeros(size_out)
+    src = np.clip(src, 0, size_in - 1)
+    lo = np.floor(src).astype(np.int64)
+    hi = np.minimum(lo + 1, size_in - 1)
+    return lo, hi, src - lo
+
+
+def _resize(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    """Nearest or (bi)linear resize; cubic is computed as linear (the zoo and cost models only need the shape)."""
+    a: A.ResizeAttrs = node.attrs
+    x = _to_nchw(_first(ins), a.layout)
+    (hl, hh, hf), (wl, wh, wf) = (_resize_axis(x.shape[2], a.out_hw[0], a), _resize_axis(x.shape[3], a.out_hw[1], a))
+    rows = x[:, :, hl, :] * (1 - hf)[:, None] + x[:, :, hh, :] * hf[:, None]
+    y = rows[:, :, :, wl] * (1 - wf) + rows[:, :, :, wh] * wf
+    return _from_nchw(y.astype(np.float32), a.layout)
+
+
+def _gather(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    a: A.GatherAttrs = node.attrs
+    data, idx = ins[0], ins[1]
+    assert data is not None and idx is not None
+    n = data.shape[a.axis]
+    i = np.asarray(np.rint(idx), np.int64)
+    # Negative indices count from the end (ONNX); calibration feeds synthetic values, so clamp into the table.
+    return np.take(data, np.clip(np.where(i < 0, i + n, i), 0, n - 1), axis=a.axis)
+
+
 _Run = Callable[[Node, list[Arr | None], Graph], "Arr | list[Arr]"]
 _OPS: dict[OpKind, _Run] = {
     OpKind.CONV2D: _conv,
@@ -352,6 +391,8 @@ _OPS: dict[OpKind, _Run] = {
     # Values are already real numbers here: (de)quantize only changes the grid, done by fake-quantizing outputs.
     OpKind.QUANTIZE: _unary(lambda x: x),
     OpKind.DEQUANTIZE: _unary(lambda x: x),
+    OpKind.RESIZE: _resize,
+    OpKind.GATHER: _gather,
 }
 
 

@@ -39,8 +39,13 @@ class GraphBuilder:
     Shapes come from the IR's own shape rules, so the builder and ``verify_graph`` cannot disagree.
     """
 
-    def __init__(self, name: str, seed: int = 0) -> None:
+    def __init__(self, name: str, seed: int = 0, uniform_weights: bool = False) -> None:
         self.name = name
+        # The large detectors and transformers (tens of millions of weights) take their weights as read-only
+        # windows into one uniform random pool per weight scale, so a build draws a few million numbers, not
+        # every weight, and BERT-base costs ~100 MB less memory. Per-tensor statistics are unchanged.
+        self.uniform_weights = uniform_weights
+        self._pools: dict[float, np.ndarray] = {}
         self.rng = np.random.default_rng(seed)
         self.tensors: dict[str, Tensor] = {}
         self.nodes: list[Node] = []
@@ -86,7 +91,23 @@ class GraphBuilder:
     # -- weights -------------------------------------------------------------------------------------
     def _he(self, shape: tuple[int, ...], fan_in: int, gain: float = 2.0) -> np.ndarray:
         # He-normal keeps activation variance roughly constant through ReLU stacks, so values stay finite.
+        if self.uniform_weights:  # same variance: U(-a, a) has variance a^2 / 3
+            return self.uniform(shape, math.sqrt(3.0 * gain / max(fan_in, 1)))
         return self.rng.standard_normal(shape).astype(np.float32) * np.float32(math.sqrt(gain / max(fan_in, 1)))
+
+    def uniform(self, shape: tuple[int, ...], half_width: float) -> np.ndarray:
+        """U(-half_width, half_width) values of ``shape``: a read-only window at a random offset of a pool."""
+        n = math.prod(shape)
+        pool = self._pools.get(half_width)
+        if pool is None or pool.size < n:
+            size = max(n, 2 * (pool.size if pool is not None else 0), 1 << 16)
+            pool = self.rng.random(size, dtype=np.float32)
+            pool -= np.float32(0.5)
+            pool *= np.float32(2.0 * half_width)
+            pool.flags.writeable = False
+            self._pools[half_width] = pool
+        off = int(self.rng.integers(0, pool.size - n + 1))
+        return pool[off:off + n].reshape(shape)
 
     # -- layers --------------------------------------------------------------------------------------
     def conv(self, x: str, cout: int, k: int | tuple[int, int], stride: int | tuple[int, int] = 1,
@@ -132,9 +153,14 @@ class GraphBuilder:
         return out
 
     def act(self, x: str, kind: str) -> str:
-        """kind: relu, relu6, hswish, hsigmoid, sigmoid, gelu, none."""
+        """kind: relu, relu6, hswish, hsigmoid, sigmoid, gelu, silu, leaky (slope 0.1, Darknet), none."""
         if kind == "none":
             return x
+        if kind == "silu":
+            # SiLU as exported to ONNX/TFLite (Sigmoid then Mul): vendor runtimes see and fuse these two ops.
+            return self.mul(x, self.one(OpKind.SIGMOID, [x], A.NoAttrs()))
+        if kind == "leaky":
+            return self.one(OpKind.LEAKY_RELU, [x], A.LeakyReluAttrs(alpha=0.1))
         if kind == "relu":
             return self.one(OpKind.RELU, [x], A.NoAttrs())
         if kind == "relu6":
@@ -166,6 +192,14 @@ class GraphBuilder:
     def maxpool(self, x: str, k: int, stride: int, pad: int = 0, ceil_mode: bool = False) -> str:
         attrs = A.PoolAttrs((k, k), (stride, stride), A.Padding(pad, pad, pad, pad), NCHW, ceil_mode=ceil_mode)
         return self.one(OpKind.MAX_POOL2D, [x], attrs)
+
+    def upsample(self, x: str, factor: int = 2, mode: str = "nearest") -> str:
+        """Resize by an integer factor (nn.Upsample / ONNX Resize), NCHW."""
+        _, _, h, w = self.shape(x)
+        return self.one(OpKind.RESIZE, [x], A.ResizeAttrs((h * factor, w * factor), mode, NCHW))
+
+    def resize(self, x: str, out_hw: tuple[int, int], mode: str = "linear", align_corners: bool = False) -> str:
+        return self.one(OpKind.RESIZE, [x], A.ResizeAttrs(out_hw, mode, NCHW, align_corners=align_corners))
 
     def gap(self, x: str) -> str:
         """Global average pool, as exported PyTorch models spell it: ReduceMean over H, W keeping dims."""
