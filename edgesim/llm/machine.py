@@ -20,7 +20,7 @@ class Machine:
     cores: int  # cores used (threads on a CPU, 1 for a GPU/NPU unit)
     clock_hz: float
     macs_per_s: dict[str, float]  # peak MAC rate per precision with the cores used
-    dram_bw_bytes_per_s: float
+    dram_bw_bytes_per_s: float  # what the unit can stream: the CPU's sustained share, else the peak
     dram_bytes: int
     dram_pj_per_byte: float
     mac_energy_pj: dict[str, float]
@@ -37,12 +37,23 @@ class Machine:
         return max(self.macs_per_s.values())
 
 
-def _dram(profile: HardwareProfile) -> tuple[float, int, float]:
+# CPU cores sustain only part of an LPDDR interface's peak when streaming (a core's outstanding misses cap it; GPU
+# and NPU DMA engines get close to peak). Used when a profile does not characterise it (MemoryLevel
+# cpu_stream_fraction). Estimate from tinymembench memcpy in llm_edge.csv notes: Raspberry Pi CM5 6.0 GB/s copy =
+# 12 GB/s of traffic on 17 GB/s LPDDR4X (0.71); Radxa Dragon Q6A 8.2 GB/s copy on ~25 GB/s LPDDR4X (0.65).
+DEFAULT_CPU_STREAM_FRACTION = 0.68
+
+
+def _dram(profile: HardwareProfile, unit: str) -> tuple[float, int, float]:
     drams = [m for m in profile.memories if m.kind is MemoryKind.DRAM]
     if not drams:
         raise ProfileError(f"profile '{profile.id}' has no DRAM memory level; an LLM needs one", field="memories")
     m = max(drams, key=lambda m: m.size_bytes)
-    return m.read_bw_bytes_per_s(profile.clock_mhz), m.size_bytes, m.read_energy_pj_per_byte
+    bw = m.read_bw_bytes_per_s(profile.clock_mhz)
+    if unit == "cpu":
+        frac = getattr(m, "cpu_stream_fraction", None)
+        bw *= frac if frac is not None else DEFAULT_CPU_STREAM_FRACTION
+    return bw, m.size_bytes, m.read_energy_pj_per_byte
 
 
 def find_unit(profile: HardwareProfile, unit: str) -> ComputeUnit:
@@ -64,7 +75,7 @@ def find_unit(profile: HardwareProfile, unit: str) -> ComputeUnit:
 def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine:
     """The board as seen by a runtime on ``unit`` with ``threads`` CPU threads (None = all big cores)."""
     u = find_unit(profile, unit)
-    bw, size, pj = _dram(profile)
+    bw, size, pj = _dram(profile, unit)
     clock_hz = u.effective_clock_mhz(profile.clock_mhz) * 1e6
     rates: dict[str, float] = {}
     if u.kind is UnitKind.CPU:

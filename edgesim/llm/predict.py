@@ -113,7 +113,9 @@ def _profile(hw: str | HardwareProfile) -> HardwareProfile:
         return hw
     from edgesim.api import load_profile
 
-    prof = load_profile(hw)
+    # A profile this checkout ships wins over an installed copy (an editable install may point elsewhere).
+    local = Path(__file__).resolve().parents[2] / "hw_profiles" / f"{hw}.yaml"
+    prof = load_profile(str(local) if local.is_file() else hw)
     assert isinstance(prof, HardwareProfile)
     return prof
 
@@ -132,7 +134,8 @@ class Setup:
     profile: HardwareProfile
 
 
-def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | None = None, quant: str | None = None,
+def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmRuntime | None = None,
+          quant: str | None = None,
           threads: int | None = None, unit: str | None = None) -> Setup:
     if threads is not None and threads < 1:
         raise EdgesimError(f"threads must be >= 1, got {threads}", field="threads")
@@ -141,7 +144,10 @@ def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | None
     else:
         res = resolve_model(str(model))
     arch = res.arch
-    rt = load_llm_runtime(runtime or DEFAULT_RUNTIME.get(unit or "cpu", "llama.cpp"))
+    if isinstance(runtime, LlmRuntime):
+        rt = runtime
+    else:
+        rt = load_llm_runtime(runtime or DEFAULT_RUNTIME.get(unit or "cpu", "llama.cpp"))
     u, _ = rt.placement(unit)
     if res.file_scheme is not None and quant is None:
         qs = res.file_scheme
@@ -151,7 +157,8 @@ def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | None
     return Setup(arch, qs, rt, u, machine(prof, u, threads), prof)
 
 
-def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | None = None, quant: str | None = None,
+def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmRuntime | None = None,
+            quant: str | None = None,
             threads: int | None = None, unit: str | None = None, prompt: int = 512, gen: int = 128,
             context: int | None = None) -> LlmEstimate:
     """Prefill of ``prompt`` tokens then decode of ``gen`` tokens; ``context`` sizes the KV cache (default
@@ -196,7 +203,7 @@ def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | No
 
 
 def decode_curve(model: str | ModelArch, hw: str | HardwareProfile, contexts: np.ndarray | list[int],
-                 runtime: str | None = None, quant: str | None = None, threads: int | None = None,
+                 runtime: str | LlmRuntime | None = None, quant: str | None = None, threads: int | None = None,
                  unit: str | None = None) -> np.ndarray:
     """Seconds per decoded token at each context length (KV cache and attention grow with it)."""
     s = setup(model, hw, runtime, quant, threads, unit)

@@ -112,11 +112,20 @@ def runtimes_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "hw_profiles" / "llm_runtimes"
 
 
+FIT_SUFFIX = ".fit.yaml"
+
+
 def runtime_ids() -> list[str]:
-    return sorted(p.stem for p in runtimes_dir().glob("*.yaml"))
+    return sorted(p.name.removesuffix(".yaml") for p in runtimes_dir().glob("*.yaml")
+                  if not p.name.endswith(FIT_SUFFIX))
 
 
-def _raw(path: Path) -> dict[str, Any]:
+def fit_path(runtime_id: str) -> Path:
+    """The generated overlay ``edgesim llm-fit`` writes: fitted placement numbers and the rows they came from."""
+    return runtimes_dir() / f"{runtime_id}{FIT_SUFFIX}"
+
+
+def _raw(path: Path, fitted: bool = True) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -128,7 +137,8 @@ def _raw(path: Path) -> dict[str, Any]:
         return data
     from edgesim.hw.loader import deep_merge
 
-    parent = _raw(_locate(str(base)))
+    ppath = _locate(str(base))
+    parent = _with_fit(ppath, _raw(ppath, fitted), fitted)
     merged = deep_merge(parent, data)
     assert isinstance(merged, dict)
     return merged
@@ -146,11 +156,26 @@ def _locate(spec: str) -> Path:
     return cand
 
 
+def _with_fit(path: Path, data: dict[str, Any], fitted: bool) -> dict[str, Any]:
+    overlay = path.with_name(path.name.removesuffix(".yaml") + FIT_SUFFIX)
+    if not fitted or not overlay.is_file():
+        return data
+    from edgesim.hw.loader import deep_merge
+
+    extra = yaml.safe_load(overlay.read_text(encoding="utf-8"))
+    if not isinstance(extra, dict):
+        raise ProfileError("top level must be a mapping", file=str(overlay))
+    merged = deep_merge(data, extra)
+    assert isinstance(merged, dict)
+    return merged
+
+
 @lru_cache(maxsize=64)
-def load_llm_runtime(spec: str) -> LlmRuntime:
-    """An LLM runtime by id (hw_profiles/llm_runtimes/ID.yaml) or YAML path; ``inherits`` merges a parent."""
+def load_llm_runtime(spec: str, fitted: bool = True) -> LlmRuntime:
+    """An LLM runtime by id (hw_profiles/llm_runtimes/ID.yaml) or YAML path; ``inherits`` merges a parent, and the
+    fitted overlay ID.fit.yaml (if any, and ``fitted``) goes on top. fitted=False gives the sourced priors."""
     path = _locate(spec)
-    data = _raw(path)
+    data = _with_fit(path, _raw(path, fitted), fitted)
     try:
         return LlmRuntime.model_validate(data)
     except ValidationError as exc:
