@@ -411,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     from edgesim.explore.cli import add_explore_parsers
 
     add_explore_parsers(sub)
+    __import__("edgesim.llm.cli", fromlist=["add_llm_parser"]).add_llm_parser(sub)
 
     prof = sub.add_parser("profiles", help="list the bundled hardware profiles")
     prof.add_argument("--runtimes", action="store_true", help="list the runtime (inference engine) profiles instead")

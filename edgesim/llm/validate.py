@@ -111,7 +111,7 @@ def _runtime_for(r: RefRow, fitted: dict[tuple[str, str], LlmRuntime]) -> LlmRun
     if r.runtime == "ollama" and ("llama.cpp", r.unit) in fitted:
         base = fitted[("llama.cpp", r.unit)]
         own = load_llm_runtime("ollama", fitted=False)
-        return own.model_copy(update={"placements": {**own.placements, r.unit: base.placements[r.unit]}})
+        return own.model_copy(update={"placements": {**own.placements, r.unit: base.placements[r.unit]}})  # type: ignore[index]
     return load_llm_runtime(r.runtime or "", fitted=False)
 
 
