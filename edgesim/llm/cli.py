@@ -111,6 +111,20 @@ def cmd_llm_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def validate_llm(args: argparse.Namespace) -> int:
+    """`edgesim validate --reference llm_edge.csv`: fit, held-out, leave-one-device/model-out errors."""
+    from edgesim.llm.validate import validate, write_plot
+
+    v = validate(args.reference)
+    print(v.table())
+    if args.json:
+        _write_json(args.json, v.as_dict())
+    if args.plot:
+        write_plot(v, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
 def add_llm_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("llm", help="language model on a board: prefill/decode tokens/s, memory fit, energy")
     p.add_argument("model", help="zoo name (e.g. llama-3.2-1b), a Hugging Face config.json or a .gguf file")

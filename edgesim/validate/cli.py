@@ -10,6 +10,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from edgesim.validate.calibrate import leave_one_benchmark_out, leave_one_device_out
     from edgesim.validate.core import validate, write_json, write_plot
 
+    if args.reference and __import__("edgesim.llm.reference", fromlist=["_"]).is_llm_reference(args.reference):
+        return int(__import__("edgesim.llm.cli", fromlist=["_"]).validate_llm(args))  # llm_edge.csv-style file
     strict = getattr(args, "lobo_strict", False)
     if getattr(args, "lodo", False):
         result = leave_one_device_out(args.reference)
