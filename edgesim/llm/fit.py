@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgesim.errors import EdgesimError
-from edgesim.llm.model import decode_steps, model_work
+from edgesim.llm.model import _attention_pairs, decode_steps, model_work
 from edgesim.llm.predict import setup
 from edgesim.llm.reference import RefRow
 from edgesim.llm.runtime import FitRecord, LlmRuntime, PlacementParams
@@ -42,12 +42,13 @@ class _PrefillTerms:
 def _prefill_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _PrefillTerms:
     s = setup(row.model or "", row.hw or "", rt, row.quant, row.threads, row.unit)
     arch, work, m = s.arch, model_work(s.arch, s.qs), s.m
-    head_tokens = float(row.prompt) if rt.prefill_logits_all else 1.0
+    new = row.prompt - row.cached
+    head_tokens = float(new) if rt.prefill_logits_all else 1.0
     terms: dict[str, float] = {}
     for k in work.kernels:
-        terms[k.kernel] = terms.get(k.kernel, 0.0) + (k.macs_per_token * row.prompt + k.head_macs_per_token
+        terms[k.kernel] = terms.get(k.kernel, 0.0) + (k.macs_per_token * new + k.head_macs_per_token
                                                       * head_tokens) / m.rate(k.precision)
-    pairs = arch.num_layers * row.prompt * (row.prompt + 1) / 2.0
+    pairs = _attention_pairs(arch, row.prompt) - _attention_pairs(arch, row.cached)
     attn = 2.0 * arch.q_dim * pairs / (m.rate("fp16") * p.efficiency("attention"))
     return _PrefillTerms(terms, attn + p.per_layer_overhead_s * arch.num_layers, measured_time_s(row))
 

@@ -122,25 +122,32 @@ class PrefillCost:
     macs: float
 
 
-def prefill_cost(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p: PlacementParams,
-                 prompt: int) -> PrefillCost:
-    if prompt <= 0:
-        return PrefillCost(0.0, 0.0, 0.0, 0.0, 0.0)
-    head_tokens = float(prompt) if rt.prefill_logits_all else 1.0
-    t_w = _weight_compute_s(work, m, p, float(prompt), head_tokens, 1.0)
-    # attention of token t over t positions (local layers over at most the window): sum over t = 1..P
+def _attention_pairs(arch: ModelArch, n: int) -> float:
+    """Sum over tokens t = 1..n of the positions token t attends to, over all layers (local layers: the window)."""
     full = arch.num_layers - (arch.sliding_layers if arch.sliding_window else 0)
-    pairs = full * prompt * (prompt + 1) / 2.0
+    pairs = full * n * (n + 1) / 2.0
     if arch.sliding_window:
-        w = min(arch.sliding_window, prompt)
-        pairs += arch.sliding_layers * (w * (w + 1) / 2.0 + (prompt - w) * w)
-    attn_macs = 2.0 * arch.q_dim * pairs
+        w = min(arch.sliding_window, n)
+        pairs += arch.sliding_layers * (w * (w + 1) / 2.0 + (n - w) * w)
+    return pairs
+
+
+def prefill_cost(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p: PlacementParams,
+                 prompt: int, cached: int = 0) -> PrefillCost:
+    """Prefill of the prompt's last ``prompt - cached`` tokens; the first ``cached`` are already in the KV cache
+    (a chat's history with prefix caching) and only cost attention reads."""
+    new = prompt - cached
+    if new <= 0:
+        return PrefillCost(0.0, 0.0, 0.0, 0.0, 0.0)
+    head_tokens = float(new) if rt.prefill_logits_all else 1.0
+    t_w = _weight_compute_s(work, m, p, float(new), head_tokens, 1.0)
+    attn_macs = 2.0 * arch.q_dim * (_attention_pairs(arch, prompt) - _attention_pairs(arch, cached))
     t_comp = t_w + attn_macs / _attn_rate(m, p)
-    batches = math.ceil(prompt / UBATCH)
+    batches = math.ceil(new / UBATCH)
     nbytes = work.bytes_per_token * batches
     t_mem = nbytes / effective_bw(m, p)
     t = float(_blend(t_mem, t_comp, p.overlap_exponent)) + p.per_layer_overhead_s * arch.num_layers * batches
-    macs = work.macs_per_token * prompt + attn_macs
+    macs = work.macs_per_token * new + attn_macs
     return PrefillCost(t, t_mem, t_comp, nbytes, macs)
 
 

@@ -160,11 +160,14 @@ def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmR
 def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmRuntime | None = None,
             quant: str | None = None,
             threads: int | None = None, unit: str | None = None, prompt: int = 512, gen: int = 128,
-            context: int | None = None) -> LlmEstimate:
+            context: int | None = None, cached: int = 0) -> LlmEstimate:
     """Prefill of ``prompt`` tokens then decode of ``gen`` tokens; ``context`` sizes the KV cache (default
-    prompt + gen). A model that does not fit the board's memory gets fits=False and no timings."""
+    prompt + gen); the first ``cached`` prompt tokens are already in the KV cache (prefix caching). A model that
+    does not fit the board's memory gets fits=False and no timings."""
     if prompt < 0 or gen < 0:
         raise EdgesimError(f"prompt and gen must be >= 0, got {prompt} and {gen}", field="prompt")
+    if not 0 <= cached <= prompt:
+        raise EdgesimError(f"cached tokens must be within the prompt (0..{prompt}), got {cached}", field="cached")
     s = setup(model, hw, runtime, quant, threads, unit)
     arch, rt, m = s.arch, s.rt, s.m
     ctx = context if context is not None else prompt + gen
@@ -182,10 +185,10 @@ def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | Ll
               f"({m.dram_bytes / 1e9:.2f} GB DRAM less {rt.os_reserved_bytes / 1e9:.2f} GB for the OS)")
     pre = dec = None
     if fits:
-        pc = prefill_cost(arch, work, m, rt, params, prompt)
+        pc = prefill_cost(arch, work, m, rt, params, prompt, cached)
         prec = "int8" if any(k.precision == "int8" for k in work.kernels) else "fp16"
-        if prompt:
-            pre = Phase(pc.time_s, prompt / pc.time_s, _bound(pc.mem_s, pc.comp_s), pc.bytes, pc.macs,
+        if prompt > cached:
+            pre = Phase(pc.time_s, (prompt - cached) / pc.time_s, _bound(pc.mem_s, pc.comp_s), pc.bytes, pc.macs,
                         energy_j(m, pc.time_s, pc.bytes, pc.macs, prec))
         if gen:
             steps = decode_steps(arch, work, m, rt, params, np.arange(prompt, prompt + gen))

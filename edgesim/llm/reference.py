@@ -30,6 +30,7 @@ class RefRow:
     threads: int | None
     prompt: int
     gen: int
+    cached: int  # prompt tokens already in the KV cache (TinyChat's cached chat history)
     metric: str
     value: float | None
     approximate: bool  # a range or '~' value as published (midpoint used)
@@ -143,6 +144,8 @@ def _row(line: int, r: dict[str, str]) -> RefRow:
     else:
         prompt = prompt or 0
         gen = gen or 128
+    m_new = re.search(r"prefill of (\d+) new tokens", r.get("note", ""))
+    cached = max(prompt - int(m_new.group(1)), 0) if m_new else 0
     status = ""
     if metric == "mixed_tps":
         status = "prefill and decode not separable"
@@ -157,7 +160,7 @@ def _row(line: int, r: dict[str, str]) -> RefRow:
     elif hw is None:
         status = "no profile"
     return RefRow(line, r["device"], hw, runtime, unit, r["model_config"] or None, quant,
-                  _int(r.get("threads", "")), prompt, gen, metric, value, approx, r.get("note", ""), status)
+                  _int(r.get("threads", "")), prompt, gen, cached, metric, value, approx, r.get("note", ""), status)
 
 
 def read_reference(path: str | Path | None = None) -> list[RefRow]:

@@ -47,7 +47,8 @@ def predict_row(row: RefRow, rt: LlmRuntime) -> tuple[float | None, str]:
     if row.status:
         return None, row.status
     try:
-        est = predict(row.model or "", row.hw or "", rt, row.quant, row.threads, row.unit, row.prompt, row.gen)
+        est = predict(row.model or "", row.hw or "", rt, row.quant, row.threads, row.unit, row.prompt, row.gen,
+                      cached=row.cached)
     except EdgesimError as exc:
         msg = exc.message
         if "unknown hardware profile" in msg:
