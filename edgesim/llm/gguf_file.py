@@ -15,7 +15,7 @@ import gguf
 
 from edgesim.errors import ModelError
 from edgesim.llm.arch import GGUF_ARCH, ModelArch, WeightTensor, arch_from_config
-from edgesim.llm.quant import QuantScheme, TensorFormat, ggml_bits_per_weight
+from edgesim.llm.quant import QuantScheme, TensorFormat, ggml_format
 
 _BLK = re.compile(r"^blk\.(\d+)\.([a-z_0-9]+)\.weight$")
 
@@ -106,8 +106,7 @@ def _scheme(tensors: list[Any], p: Path) -> QuantScheme:
         for d in shape[1:]:
             rows_n *= d
         wt = WeightTensor(t.name, role, layer, shape[0], rows_n)
-        act = "fp32" if typ in ("F32", "F16", "BF16") else "int8"
-        rows.append((wt, TensorFormat(typ, ggml_bits_per_weight(typ), act)))
+        rows.append((wt, ggml_format(typ)))
     if not rows:
         raise ModelError("GGUF holds no weight matrices", file=str(p))
     return QuantScheme("gguf:" + p.name, tuple(rows))

@@ -64,9 +64,11 @@ def ggml_bits_per_weight(type_name: str) -> float:
     return 8.0 * type_bytes / block
 
 
-def _ggml_fmt(type_name: str) -> TensorFormat:
+def ggml_format(type_name: str) -> TensorFormat:
     t = type_name.upper()
-    act = "fp32" if t in ("F32", "F16", "BF16") else "int8"
+    # ggml's F16 kernels use FP16 vector arithmetic where the core has it (the profile's fp16 rate; A72-class
+    # profiles set it to the fp32 rate); BF16 and F32 run in fp32 on cores without BF16 dot products.
+    act = {"F16": "fp16", "BF16": "fp32", "F32": "fp32"}.get(t, "int8")
     return TensorFormat(t, ggml_bits_per_weight(t), act)
 
 
@@ -235,7 +237,7 @@ def scheme(name: str, arch: ModelArch) -> QuantScheme:
     rows: list[tuple[WeightTensor, TensorFormat]] = []
     if q in _FTYPE_BASE:
         for t in arch.weights():
-            rows.append((t, _ggml_fmt(gguf_tensor_type(q, t, arch))))
+            rows.append((t, ggml_format(gguf_tensor_type(q, t, arch))))
         return QuantScheme(q, tuple(rows))
     g = GROUP_FORMATS[q]
     kernel = f"w{g.weight_bits}" if g.weight_bits < 16 else "f16"
