@@ -85,7 +85,7 @@ def _decode_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> tuple[floa
     st = decode_steps(s.arch, model_work(s.arch, s.qs), s.m, rt, unit_p, ctx)
     core_bw = p.core_bw_bytes_per_cycle
     t_mem = float(st.mem_s.mean())
-    if core_bw is not None and s.m.unit == "cpu":
+    if core_bw is not None:
         # a per-core limit below the DRAM peak: express it as the peak time scaled up
         limit = s.m.cores * core_bw * s.m.clock_hz
         t_mem *= max(1.0, s.m.dram_bw_bytes_per_s / limit)

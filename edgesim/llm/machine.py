@@ -17,7 +17,7 @@ class Machine:
     hw: str
     unit: str  # cpu | gpu | npu
     unit_name: str
-    cores: int  # cores used (threads on a CPU, 1 for a GPU/NPU unit)
+    cores: int  # cores used (threads on a CPU, the unit's count for a GPU/NPU)
     clock_hz: float
     macs_per_s: dict[str, float]  # peak MAC rate per precision with the cores used
     dram_bw_bytes_per_s: float  # what the unit can stream: the CPU's sustained share, else the peak
@@ -82,6 +82,9 @@ def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine
         n = u.count if threads is None else threads
         if n < 1:
             raise ProfileError(f"threads must be >= 1, got {n}", field="threads")
+        total = u.count + (profile.little_cluster.count if profile.little_cluster is not None else 0)
+        if n > total:
+            raise ProfileError(f"{n} threads on '{profile.id}', which has {total} CPU cores", field="threads")
         big = min(n, u.count)
         for p, r in u.macs_per_cycle.items():
             rates[p.value] = big * r * clock_hz
@@ -93,7 +96,7 @@ def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine
                 rates[p.value] = rates.get(p.value, 0.0) + extra * r * lc.clock_mhz * 1e6
         cores = n
     else:
-        cores = 1
+        cores = u.count  # NPU cores / GPU units: the per-core bandwidth limit counts them
         rates = {p.value: r * u.count * clock_hz for p, r in u.macs_per_cycle.items()}
     return Machine(
         hw=profile.id, unit=unit, unit_name=u.name, cores=cores, clock_hz=clock_hz, macs_per_s=rates,

@@ -63,8 +63,10 @@ def model_work(arch: ModelArch, qs: QuantScheme) -> ModelWork:
 
 
 def effective_bw(m: Machine, p: PlacementParams) -> float:
+    """Sustained decode bandwidth: the DRAM share, capped by what the cores used can pull (CPU threads, NPU cores:
+    each has a bounded number of outstanding reads)."""
     bw = p.bw_efficiency * m.dram_bw_bytes_per_s
-    if m.unit == "cpu" and p.core_bw_bytes_per_cycle is not None:
+    if p.core_bw_bytes_per_cycle is not None:
         bw = min(bw, m.cores * p.core_bw_bytes_per_cycle * m.clock_hz)
     return bw
 
