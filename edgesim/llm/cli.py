@@ -100,6 +100,12 @@ def cmd_llm(args: argparse.Namespace) -> int:
     _print_estimate(d)
     if args.context_plot:
         _context_plot(args)
+    if args.html:
+        from edgesim.llm.report import write_llm_html
+
+        write_llm_html(args.html, est, args.model, args.hw, runtime=args.runtime, threads=args.threads,
+                       unit=args.unit)
+        print(f"wrote {args.html}", file=sys.stderr)
     return 0
 
 
@@ -140,6 +146,7 @@ def add_llm_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--context", type=_positive_int, default=None, help="KV cache size in tokens (default prompt+gen)")
     p.add_argument("--context-plot", default=None, help="write decode latency vs context length (PNG/SVG)")
     p.add_argument("--json", default=None, help="write the estimate as JSON")
+    p.add_argument("--html", default=None, help="write the LLM report (decode roofline by format, context curve)")
     p.add_argument("--chat-session", type=float, default=None, metavar="SECONDS",
                    help="simulate a chat of this many seconds (prompt, answer, --think idle) with heating/throttling")
     p.add_argument("--think", type=float, default=20.0, help="idle seconds between turns in --chat-session")

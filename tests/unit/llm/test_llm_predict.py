@@ -74,8 +74,10 @@ def test_cli_json_has_the_issue_fields(tmp_path: Path, gguf_file: Callable[..., 
     out = tmp_path / "e.json"
     path = gguf_file()
     r = subprocess.run([sys.executable, "-m", "edgesim", "llm", str(path), "--hw", "rpi5", "--prompt", "64",
-                        "--gen", "16", "--json", str(out)], cwd=REPO, capture_output=True, text=True)
+                        "--gen", "16", "--json", str(out), "--html", str(tmp_path / "r.html")],
+                       cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+    assert (tmp_path / "r.html").read_text().count("<img") == 2
     d = json.loads(out.read_text())
     for key in ("prefill_tokens_per_s", "decode_tokens_per_s", "ttft_s", "energy_per_token_j", "weights_bytes",
                 "kv_cache_bytes", "memory_bytes", "fits"):
