@@ -133,7 +133,8 @@ def validate_llm(args: argparse.Namespace) -> int:
 
 def add_llm_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("llm", help="language model on a board: prefill/decode tokens/s, memory fit, energy")
-    p.add_argument("model", help="zoo name (e.g. llama-3.2-1b), a Hugging Face config.json or a .gguf file")
+    p.add_argument("model", help="zoo name (e.g. llama-3.2-1b), a Hugging Face config.json, a .gguf file or a "
+                                  "decoder .onnx with past key/values")
     p.add_argument("--hw", required=True, help="hardware profile id or YAML")
     p.add_argument("--runtime", default=None, help="LLM runtime: llama.cpp, ollama, mlc, rkllm, hailo-genai, "
                                                    "tinychat, tensorrt-llm, executorch, hf-transformers")

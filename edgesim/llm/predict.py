@@ -91,20 +91,22 @@ class ResolvedModel:
 
 @lru_cache(maxsize=128)
 def resolve_model(spec: str) -> ResolvedModel:
-    """A zoo name, a config.json or a .gguf file."""
+    """A zoo name, a config.json, a .gguf file or a decoder .onnx with past key/values."""
     p = Path(spec)
     if p.suffix.lower() == ".gguf":
         from edgesim.llm.gguf_file import read_gguf
 
         g = read_gguf(p)
         return ResolvedModel(g.arch, g.scheme)
+    if p.suffix.lower() == ".onnx":
+        from edgesim.llm.onnx_decoder import read_onnx_decoder
+
+        arch, qs = read_onnx_decoder(p)
+        return ResolvedModel(arch, qs)
     if p.suffix.lower() == ".json" or p.is_file():
         if not p.is_file():
             raise ModelError("model file not found", file=spec)
         return ResolvedModel(load_config(p), None)
-    if p.suffix.lower() in (".onnx",):
-        raise ModelError("decoder ONNX graphs are not imported by 'edgesim llm' yet; give its config.json",
-                         file=spec)
     return ResolvedModel(zoo_arch(spec), None)
 
 

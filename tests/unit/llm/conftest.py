@@ -7,6 +7,7 @@ from pathlib import Path
 
 import gguf
 import numpy as np
+import onnx
 import pytest
 
 Q = gguf.GGMLQuantizationType
@@ -56,3 +57,46 @@ def gguf_file(tmp_path: Path) -> Callable[..., Path]:
     def make(name: str = "tiny.gguf", **kw: object) -> Path:
         return write_gguf(tmp_path / name, **kw)  # type: ignore[arg-type]
     return make
+
+
+def write_onnx_decoder(path: Path, *, layers: int = 2, hidden: int = 256, ff: int = 512, heads: int = 4,
+                       kv_heads: int = 2, vocab: int = 1000, nbits_q: bool = True) -> Path:
+    """A decoder graph as Optimum exports it, reduced to what the importer reads: past key/value inputs, the
+    embedding Gather, one MatMul (or MatMulNBits, int4 block 32) per projection."""
+    from onnx import TensorProto, helper
+
+    hd = hidden // heads
+    inits, nodes = [], []
+    inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])]
+
+    def weight(name: str, k: int, n: int) -> None:
+        inits.append(helper.make_tensor(name, TensorProto.FLOAT16, [k, n], vals=np.zeros(k * n, np.float16).tobytes(),
+                                        raw=True))
+        nodes.append(helper.make_node("MatMul", ["x", name], [name + "_out"]))
+
+    inits.append(helper.make_tensor("embed", TensorProto.FLOAT16, [vocab, hidden],
+                                    vals=np.zeros(vocab * hidden, np.float16).tobytes(), raw=True))
+    nodes.append(helper.make_node("Gather", ["embed", "input_ids"], ["x"]))
+    for i in range(layers):
+        for kind in ("key", "value"):
+            inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{kind}", TensorProto.FLOAT16,
+                                                        ["batch", kv_heads, "past", hd]))
+        if nbits_q:
+            packed = np.zeros(heads * hd * hidden // 2, np.uint8)
+            inits.append(helper.make_tensor(f"q{i}", TensorProto.UINT8, [heads * hd, hidden // 32, 16],
+                                            vals=packed.tobytes(), raw=True))
+            nodes.append(helper.make_node("MatMulNBits", ["x", f"q{i}", f"q{i}_scales"], [f"q{i}_out"],
+                                          domain="com.microsoft", K=hidden, N=heads * hd, bits=4, block_size=32))
+        else:
+            weight(f"q{i}", hidden, heads * hd)
+        weight(f"k{i}", hidden, kv_heads * hd)
+        weight(f"v{i}", hidden, kv_heads * hd)
+        weight(f"o{i}", heads * hd, hidden)
+        weight(f"gate{i}", hidden, ff)
+        weight(f"up{i}", hidden, ff)
+        weight(f"down{i}", ff, hidden)
+    weight("lm_head", hidden, vocab)
+    graph = helper.make_graph(nodes, "decoder", inputs,
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT16, None)], inits)
+    onnx.save(helper.make_model(graph), str(path))
+    return path

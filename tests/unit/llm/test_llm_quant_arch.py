@@ -112,3 +112,23 @@ def test_corrupt_or_truncated_gguf_is_one_clean_error(gguf_file: Callable[..., P
 def test_unknown_quant_is_refused() -> None:
     with pytest.raises(EdgesimError, match="quant"):
         scheme("Q7_Z", zoo_arch("llama-3.2-1b"))
+
+
+def test_onnx_decoder_with_past_key_values_imports(tmp_path: Path) -> None:
+    from edgesim.llm.onnx_decoder import read_onnx_decoder
+    from edgesim.llm.predict import predict
+    from tests.unit.llm.conftest import write_onnx_decoder
+
+    path = write_onnx_decoder(tmp_path / "decoder_model.onnx")
+    arch, qs = read_onnx_decoder(path)
+    assert (arch.num_layers, arch.hidden_size, arch.intermediate_size, arch.num_heads, arch.num_kv_heads,
+            arch.head_dim, arch.vocab_size) == (2, 256, 512, 4, 2, 64, 1000)
+    assert arch.gated_mlp and not arch.tied_embeddings
+    fmts = {t.name: f for t, f in qs.tensors}
+    assert fmts["q0"].bits_per_weight == pytest.approx(4.5) and fmts["k0"].bits_per_weight == 16
+    est = predict(str(path), "rpi5", prompt=16, gen=8)
+    assert est.fits and est.decode is not None and est.quant == "onnx:decoder_model.onnx"
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00garbage")
+    with pytest.raises(ModelError, match="bad.onnx"):
+        read_onnx_decoder(bad)
