@@ -18,7 +18,7 @@ from edgesim.errors import EdgesimError
 from edgesim.llm.model import _attention_pairs, decode_steps, model_work
 from edgesim.llm.predict import setup
 from edgesim.llm.reference import RefRow
-from edgesim.llm.runtime import FitRecord, LlmRuntime, PlacementParams
+from edgesim.llm.runtime import FitRecord, LlmRuntime, PlacementParams, load_llm_runtime
 
 PREFILL_METRICS = ("prefill_tps", "ttft_ms")
 DECODE_METRICS = ("decode_tps", "decode_ms_per_token")
@@ -39,8 +39,13 @@ class _PrefillTerms:
     measured_s: float
 
 
+def _quant(row: RefRow) -> str:
+    """The row's format, or the default of the runtime it was measured with (ollama's tag defaults)."""
+    return row.quant or load_llm_runtime(row.runtime or "", fitted=False).quant_for(row.model or "")
+
+
 def _prefill_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _PrefillTerms:
-    s = setup(row.model or "", row.hw or "", rt, row.quant, row.threads, row.unit)
+    s = setup(row.model or "", row.hw or "", rt, _quant(row), row.threads, row.unit)
     arch, work, m = s.arch, model_work(s.arch, s.qs), s.m
     new = row.prompt - row.cached
     head_tokens = float(new) if rt.prefill_logits_all else 1.0
@@ -79,7 +84,7 @@ def fit_kernels(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> dict[
 
 def _decode_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> tuple[float, float, float]:
     """(memory time at bw_efficiency 1, compute time, per-layer overhead) of the row's mean decode step."""
-    s = setup(row.model or "", row.hw or "", rt, row.quant, row.threads, row.unit)
+    s = setup(row.model or "", row.hw or "", rt, _quant(row), row.threads, row.unit)
     unit_p = p.model_copy(update={"bw_efficiency": 1.0, "per_token_overhead_s": 0.0, "core_bw_bytes_per_cycle": None})
     ctx = np.arange(row.prompt, row.prompt + max(row.gen, 1))
     st = decode_steps(s.arch, model_work(s.arch, s.qs), s.m, rt, unit_p, ctx)
@@ -101,7 +106,10 @@ def fit_decode(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> tuple[
     tl = np.array([t[0][2] for t in terms])[None, None, :]
     meas = np.array([t[1] for t in terms])[None, None, :]
     effs = np.linspace(0.1, 1.0, 181)[:, None, None]
-    ovh = np.concatenate([[0.0], np.logspace(-4, -1, 61)])[None, :, None]
+    # fewer than three rows cannot separate bandwidth from a fixed cost: keep the prior overhead then
+    few = len(terms) < 3
+    ovh = (np.array([p.per_token_overhead_s]) if few else np.concatenate([[0.0], np.logspace(-4, -1, 61)]))[
+        None, :, None]
     pe = p.overlap_exponent
     pred = ((tm / effs) ** pe + tc ** pe) ** (1.0 / pe) + ovh + tl
     loss = (np.log(pred / meas) ** 2).sum(axis=2)

@@ -9,6 +9,7 @@ more than 30% apart) stay in and are listed.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,8 +67,22 @@ def predict_row(row: RefRow, rt: LlmRuntime) -> tuple[float | None, str]:
     return (tps if row.metric == "decode_tps" else 1e3 / tps), ""
 
 
+def _engine(r: RefRow) -> str:
+    # ollama runs llama.cpp: one engine, one set of fitted efficiencies per placement
+    return "llama.cpp" if r.runtime == "ollama" else (r.runtime or "")
+
+
 def _key(r: RefRow) -> tuple[str, str]:
-    return r.runtime or "", r.unit
+    return _engine(r), r.unit
+
+
+_DOUBTFUL = re.compile(r"low credibility|conflict|low traceability", re.IGNORECASE)
+
+
+def fit_eligible(r: RefRow) -> bool:
+    """Rows whose source flags them as doubtful (low credibility, conflicting reports) are predicted and reported
+    but never fitted on."""
+    return not _DOUBTFUL.search(r.note)
 
 
 def _predictable(rows: list[RefRow]) -> list[RefRow]:
@@ -88,17 +103,23 @@ def _fit_runtime(rt_id: str, unit: str, rows: list[RefRow], reference: str) -> L
 
 
 def fit_rows(rows: list[RefRow]) -> dict[tuple[str, str], list[RefRow]]:
-    """Per (runtime, placement): the rows of the board with the most rows (the others are held out)."""
-    by: dict[tuple[str, str], dict[str, list[RefRow]]] = defaultdict(lambda: defaultdict(list))
+    """Per (engine, placement): the board with the most fit-eligible rows, and on it the runtime with the most
+    rows (llama.cpp's own llama-bench rows before ollama's where both exist). Every other row is held out."""
+    by: dict[tuple[str, str], dict[str, dict[str, list[RefRow]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list)))
     for r in rows:
-        if r.runtime != "ollama":  # ollama is llama.cpp with default tags: checked, never fitted on
-            by[_key(r)][r.hw or ""].append(r)
-    return {k: max(boards.values(), key=len) for k, boards in by.items()}
+        if fit_eligible(r):
+            by[_key(r)][r.hw or ""][r.runtime or ""].append(r)
+    out = {}
+    for k, boards in by.items():
+        board = max(boards.values(), key=lambda b: sum(len(v) for v in b.values()))
+        out[k] = max(board.values(), key=len)
+    return out
 
 
 def fitted_runtimes(rows: list[RefRow], reference: str, exclude: Callable[[RefRow], bool] | None = None
                     ) -> dict[tuple[str, str], LlmRuntime]:
-    """Runtimes refitted on ``rows`` (minus ``exclude``d ones); placements without rows keep their priors."""
+    """Engines refitted on ``rows`` (minus ``exclude``d ones); placements without rows keep their priors."""
     keep = [r for r in rows if not (exclude and exclude(r))]
     out = {}
     for (rt_id, unit), fr in fit_rows(keep).items():
@@ -107,13 +128,13 @@ def fitted_runtimes(rows: list[RefRow], reference: str, exclude: Callable[[RefRo
 
 
 def _runtime_for(r: RefRow, fitted: dict[tuple[str, str], LlmRuntime]) -> LlmRuntime:
-    if _key(r) in fitted:
-        return fitted[_key(r)]
-    if r.runtime == "ollama" and ("llama.cpp", r.unit) in fitted:
-        base = fitted[("llama.cpp", r.unit)]
-        own = load_llm_runtime("ollama", fitted=False)
-        return own.model_copy(update={"placements": {**own.placements, r.unit: base.placements[r.unit]}})  # type: ignore[index]
-    return load_llm_runtime(r.runtime or "", fitted=False)
+    if _key(r) not in fitted:
+        return load_llm_runtime(r.runtime or "", fitted=False)
+    base = fitted[_key(r)]
+    if r.runtime == base.id:
+        return base
+    own = load_llm_runtime(r.runtime or "", fitted=False)
+    return own.model_copy(update={"placements": {**own.placements, r.unit: base.placements[r.unit]}})  # type: ignore[index]
 
 
 @dataclass
@@ -219,7 +240,7 @@ def _cross(rows: list[RefRow], reference: str, key: Callable[[RefRow], str]) -> 
         for r in rows:
             if key(r) != g:
                 continue
-            if _key(r) not in fitted and not (r.runtime == "ollama" and ("llama.cpp", r.unit) in fitted):
+            if _key(r) not in fitted:
                 out.append(RowResult(r, None, "no rows left to fit its runtime", "held-out"))
                 continue
             pred, status = predict_row(r, _runtime_for(r, fitted))
