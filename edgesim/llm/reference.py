@@ -26,6 +26,7 @@ class RefRow:
     runtime: str | None  # LLM runtime id
     unit: str
     model: str | None
+    model_text: str  # the model as the source names it (rows without a config are told apart by it)
     quant: str | None  # None = the runtime's default for the model
     threads: int | None
     prompt: int
@@ -162,7 +163,7 @@ def _row(line: int, r: dict[str, str]) -> RefRow:
         status = qstatus
     elif hw is None:
         status = "no profile"
-    return RefRow(line, r["device"], hw, runtime, unit, r["model_config"] or None, quant,
+    return RefRow(line, r["device"], hw, runtime, unit, r["model_config"] or None, r.get("model", ""), quant,
                   _int(r.get("threads", "")), prompt, gen, cached, metric, value, approx, r.get("note", ""), status)
 
 

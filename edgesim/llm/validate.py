@@ -224,7 +224,7 @@ def contradictions(rows: list[RefRow]) -> list[tuple[int, int, float]]:
     groups: dict[tuple[Any, ...], list[RefRow]] = defaultdict(list)
     for r in rows:
         if r.value:
-            groups[(r.hw or r.device, r.runtime, r.model, r.quant, r.metric, r.prompt, r.gen)].append(r)
+            groups[(r.hw or r.device, r.runtime, r.model_text, r.quant, r.metric, r.prompt, r.gen)].append(r)
     out = []
     for g in groups.values():
         lo, hi = min(g, key=lambda r: r.value or 0), max(g, key=lambda r: r.value or 0)
