@@ -173,6 +173,9 @@ def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | Ll
     s = setup(model, hw, runtime, quant, threads, unit)
     arch, rt, m = s.arch, s.rt, s.m
     ctx = context if context is not None else prompt + gen
+    if ctx < prompt + gen:
+        raise EdgesimError(f"--context {ctx} is smaller than prompt + gen = {prompt + gen}: the KV cache must hold "
+                           "every token of the run", field="context")
     if prompt + gen > arch.max_context or ctx > arch.max_context:
         raise EdgesimError(f"prompt + gen = {max(prompt + gen, ctx)} tokens exceeds the model's context of "
                            f"{arch.max_context}", field="prompt")

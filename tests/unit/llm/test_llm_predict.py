@@ -86,7 +86,8 @@ def test_cli_json_has_the_issue_fields(tmp_path: Path, gguf_file: Callable[..., 
 
 
 @pytest.mark.parametrize("args,needle", [(["--threads", "0"], "threads"), (["--prompt", "5000"], "context"),
-                                         (["--quant", "Q9_X"], "quant"), (["--unit", "npu"], "npu")])
+                                         (["--quant", "Q9_X"], "quant"), (["--unit", "npu"], "npu"),
+                                         (["--context", "100"], "context"), (["--chat-session", "-5"], "chat")])
 def test_bad_input_is_one_line_exit_2(args: list[str], needle: str) -> None:
     r = subprocess.run([sys.executable, "-m", "edgesim", "llm", "tinyllama-1.1b", "--hw", "rpi5", *args],
                        cwd=REPO, capture_output=True, text=True)
