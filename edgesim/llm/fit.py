@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgesim.errors import EdgesimError
-from edgesim.llm.model import _attention_pairs, decode_steps, model_work
+from edgesim.llm.model import _attention_pairs, decode_steps, kernel_peak, model_work
 from edgesim.llm.predict import setup
 from edgesim.llm.reference import RefRow
 from edgesim.llm.runtime import FitRecord, LlmRuntime, PlacementParams, load_llm_runtime
@@ -52,7 +52,7 @@ def _prefill_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _PrefillT
     terms: dict[str, float] = {}
     for k in work.kernels:
         terms[k.kernel] = terms.get(k.kernel, 0.0) + (k.macs_per_token * new + k.head_macs_per_token
-                                                      * head_tokens) / m.rate(k.precision)
+                                                      * head_tokens) / kernel_peak(m, k.precision)
     pairs = _attention_pairs(arch, row.prompt) - _attention_pairs(arch, row.cached)
     attn = 2.0 * arch.q_dim * pairs / (m.rate("fp16") * p.efficiency("attention"))
     return _PrefillTerms(terms, attn + p.per_layer_overhead_s * arch.num_layers, measured_time_s(row))

@@ -20,6 +20,8 @@ class Machine:
     cores: int  # cores used (threads on a CPU, the unit's count for a GPU/NPU)
     clock_hz: float
     macs_per_s: dict[str, float]  # peak MAC rate per precision with the cores used
+    # SIMD issue rate (elementwise ops/s) per precision: what instruction-bound kernels scale with
+    simd_ops_per_s: dict[str, float]
     dram_bw_bytes_per_s: float  # what the unit can stream: the CPU's sustained share, else the peak
     dram_bytes: int
     dram_pj_per_byte: float
@@ -27,6 +29,11 @@ class Machine:
     active_pj_per_cycle: float | None  # application cores: energy per busy core cycle
     static_power_w: float
     idle_power_w: float
+
+    def simd_rate(self, precision: str) -> float:
+        """Elementwise vector ops/s in ``precision`` (falls back to the MAC rate where the unit lists none)."""
+        r = self.simd_ops_per_s.get(precision, 0.0)
+        return r if r > 0 else self.rate(precision)
 
     def rate(self, precision: str) -> float:
         """Peak MACs/s in ``precision``; a precision the unit lacks runs in the next wider one."""
@@ -78,6 +85,7 @@ def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine
     bw, size, pj = _dram(profile, unit)
     clock_hz = u.effective_clock_mhz(profile.clock_mhz) * 1e6
     rates: dict[str, float] = {}
+    simd: dict[str, float] = {}
     if u.kind is UnitKind.CPU:
         n = u.count if threads is None else threads
         if n < 1:
@@ -88,19 +96,24 @@ def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine
         big = min(n, u.count)
         for p, r in u.macs_per_cycle.items():
             rates[p.value] = big * r * clock_hz
+        for p, r in u.elementwise_ops_per_cycle.items():
+            simd[p.value] = big * r * clock_hz
         lc = profile.little_cluster
         # Threads beyond the big cores land on the LITTLE cluster (big.LITTLE SoCs), if there is one.
         if n > u.count and lc is not None and lc.clock_mhz is not None:
             extra = min(n - u.count, lc.count)
             for p, r in lc.macs_per_cycle.items():
                 rates[p.value] = rates.get(p.value, 0.0) + extra * r * lc.clock_mhz * 1e6
+            for p, r in lc.elementwise_ops_per_cycle.items():
+                simd[p.value] = simd.get(p.value, 0.0) + extra * r * lc.clock_mhz * 1e6
         cores = n
     else:
         cores = u.count  # NPU cores / GPU units: the per-core bandwidth limit counts them
         rates = {p.value: r * u.count * clock_hz for p, r in u.macs_per_cycle.items()}
+        simd = {p.value: r * u.count * clock_hz for p, r in u.elementwise_ops_per_cycle.items()}
     return Machine(
         hw=profile.id, unit=unit, unit_name=u.name, cores=cores, clock_hz=clock_hz, macs_per_s=rates,
-        dram_bw_bytes_per_s=bw, dram_bytes=size, dram_pj_per_byte=pj,
+        simd_ops_per_s=simd, dram_bw_bytes_per_s=bw, dram_bytes=size, dram_pj_per_byte=pj,
         mac_energy_pj={p.value: e for p, e in profile.energy.mac_energy_pj.items()},
         active_pj_per_cycle=u.active_energy_pj_per_cycle, static_power_w=profile.power.static_power_mw * 1e-3,
         idle_power_w=profile.power.idle_power_mw * 1e-3,

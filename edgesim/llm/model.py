@@ -75,11 +75,21 @@ def _attn_rate(m: Machine, p: PlacementParams) -> float:
     return m.rate("fp16") * p.efficiency("attention")
 
 
+def kernel_peak(m: Machine, precision: str) -> float:
+    """The rate a weight kernel's efficiency is a fraction of. On CPUs, block-quantized dot products (int8
+    activations against unpacked 2-8-bit blocks) are bound by the unpack/shift/scale instructions around the dot
+    product, so they scale with the SIMD issue rate, not the dot-product MAC rate (a core with SDOT does 4x the
+    MACs per cycle of an A72 but issues only 2x the vector ops); float kernels are FMA-bound (MAC rate)."""
+    if m.unit == "cpu" and precision == "int8":
+        return m.simd_rate("int8")
+    return m.rate(precision)
+
+
 def _weight_compute_s(work: ModelWork, m: Machine, p: PlacementParams, tokens: float, head_tokens: float,
                       scale: float) -> float:
     t = 0.0
     for k in work.kernels:
-        rate = m.rate(k.precision) * p.efficiency(k.kernel) * scale
+        rate = kernel_peak(m, k.precision) * p.efficiency(k.kernel) * scale
         t += (k.macs_per_token * tokens + k.head_macs_per_token * head_tokens) / rate
     return t
 
