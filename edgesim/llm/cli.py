@@ -29,7 +29,7 @@ def _non_negative_int(text: str) -> int:
 
 
 def _write_json(path: str, data: dict[str, Any]) -> None:
-    from edgesim.report.io import atomic_write_text
+    from edgesim.files import atomic_write_text
 
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
     print(f"wrote {path}", file=sys.stderr)

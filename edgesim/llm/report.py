@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from edgesim.files import atomic_write_text
 from edgesim.llm.model import effective_bw
 from edgesim.llm.predict import LlmEstimate, decode_curve, predict, setup
 from edgesim.llm.quant import GROUP_FORMATS
 from edgesim.report.html import CSS, e, figure, kv_table, png_data_uri
-from edgesim.report.io import atomic_write_text
 from edgesim.report.plots import pyplot
 
 _CPU_FORMATS = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "IQ4_NL", "Q3_K_M", "Q2_K")
