@@ -29,7 +29,7 @@ def _non_negative_int(text: str) -> int:
 
 
 def _write_json(path: str, data: dict[str, Any]) -> None:
-    from edgesim.report.io import atomic_write_text
+    from edgesim.files import atomic_write_text
 
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
     print(f"wrote {path}", file=sys.stderr)
@@ -54,20 +54,20 @@ def _context_plot(args: argparse.Namespace) -> None:
     import numpy as np
 
     from edgesim.llm.predict import decode_curve, resolve_model
-    from edgesim.report.plots import _plt, _save
+    from edgesim.report.plots import pyplot, save_figure
 
     arch = resolve_model(args.model).arch
     top = min(arch.max_context, max(4096, args.prompt + args.gen))
     ctx = np.unique(np.linspace(1, top, 256).astype(int))
     sec = decode_curve(args.model, args.hw, ctx, args.runtime, args.quant, args.threads, args.unit)
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(ctx, sec * 1e3)
     ax.set_xlabel("context length (tokens)")
     ax.set_ylabel("decode latency per token (ms)")
     ax.set_title(f"{arch.name} on {args.hw}: KV cache and attention grow with context")
     ax.grid(alpha=0.3)
-    _save(fig, args.context_plot)
+    save_figure(fig, args.context_plot)
     print(f"wrote {args.context_plot}", file=sys.stderr)
 
 

@@ -73,6 +73,9 @@ def find_unit(profile: HardwareProfile, unit: str) -> ComputeUnit:
     else:
         cpus = [u for u in profile.units if u.kind in (UnitKind.MAC_ARRAY, UnitKind.SYSTOLIC)
                 and "gpu" not in u.name.lower()]
+    # profiles that declare what a unit is (device_class) are taken at their word
+    declared = [u for u in profile.units if str(getattr(u, "device_class", None) or "").lower() == unit]
+    cpus = declared or cpus
     if not cpus:
         raise ProfileError(f"profile '{profile.id}' has no {unit} unit; units: "
                            f"{', '.join(u.name for u in profile.units)}", field="unit")

@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from edgesim.files import atomic_write_text
 from edgesim.llm.model import effective_bw
 from edgesim.llm.predict import LlmEstimate, decode_curve, predict, setup
 from edgesim.llm.quant import GROUP_FORMATS
 from edgesim.report.html import _CSS, _e, _figure, _kv_table, _png_data_uri
-from edgesim.report.io import atomic_write_text
-from edgesim.report.plots import _plt
+from edgesim.report.plots import pyplot
 
 _CPU_FORMATS = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "IQ4_NL", "Q3_K_M", "Q2_K")
 _GROUP = ("fp16", "w8a8", "q4f16", "int4-awq-g128", "w4a16")
@@ -30,7 +30,7 @@ def _quant(est: LlmEstimate) -> str | None:
 
 
 def _roofline(est: LlmEstimate, model: str, hw: Any, kw: dict[str, Any], path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     s = setup(model, hw, kw.get("runtime"), _quant(est), kw.get("threads"), kw.get("unit"))
     bw = effective_bw(s.m, s.rt.placement(s.unit)[1])
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -59,7 +59,7 @@ def _roofline(est: LlmEstimate, model: str, hw: Any, kw: dict[str, Any], path: P
 
 
 def _context(est: LlmEstimate, model: str, hw: Any, kw: dict[str, Any], path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     s = setup(model, hw, kw.get("runtime"), _quant(est), kw.get("threads"), kw.get("unit"))
     ctx = np.unique(np.linspace(1, min(s.arch.max_context, 8192), 200).astype(int))
     sec = decode_curve(model, hw, ctx, kw.get("runtime"), _quant(est), kw.get("threads"), kw.get("unit"))

@@ -48,8 +48,16 @@ def predict_row(row: RefRow, rt: LlmRuntime) -> tuple[float | None, str]:
     if row.status:
         return None, row.status
     try:
-        est = predict(row.model or "", row.hw or "", rt, row.quant, row.threads, row.unit, row.prompt, row.gen,
-                      cached=row.cached)
+        try:
+            est = predict(row.model or "", row.hw or "", rt, row.quant, row.threads, row.unit, row.prompt, row.gen,
+                          cached=row.cached)
+        except EdgesimError as exc:
+            if exc.field != "threads":
+                raise
+            # the source ran more threads than the profile models cores (a prime core or a third cluster the
+            # profile leaves out): every modelled core is busy either way
+            est = predict(row.model or "", row.hw or "", rt, row.quant, None, row.unit, row.prompt, row.gen,
+                          cached=row.cached)
     except EdgesimError as exc:
         msg = exc.message
         if "unknown hardware profile" in msg:
