@@ -170,6 +170,11 @@ class Validation:
                 out[k] = _spearman([r.predicted or 0.0 for r in g], [r.row.value or 0.0 for r in g])
         return out
 
+    def _by_device(self) -> dict[str, dict[str, dict[str, float | int]]]:
+        boards = sorted({r.row.hw or "" for r in self.lodo})
+        return {b: {m: self.summary([r for r in self.lodo if r.row.hw == b], mm)
+                    for m, mm in (("decode", DECODE), ("prefill", PREFILL))} for b in boards}
+
     def status_counts(self) -> dict[str, int]:
         c: dict[str, int] = defaultdict(int)
         for r in self.rows:
@@ -190,6 +195,7 @@ class Validation:
             "held_out": {m: self.summary(held, mm) for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
             "lodo": {m: self.summary(self.lodo, mm) for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
             "lomo": {m: self.summary(self.lomo, mm) for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
+            "lodo_by_device": self._by_device(),
             "spearman_decode": self.spearman(self.rows),
             "contradictions": [{"line": a, "other_line": b, "ratio": q} for a, b, q in self.contradictions],
             "rows": rows(self.rows), "lodo_rows": rows(self.lodo), "lomo_rows": rows(self.lomo),
@@ -207,6 +213,11 @@ class Validation:
                                  f"MAPE {s['mape_pct']:5.1f}%")
                 else:
                     lines.append(f"{part:9s} {m:8s} n=  0")
+        for b, parts in d["lodo_by_device"].items():
+            cells = [f"{m} n={s['n']} median {s['median_pct']:.1f}% MAPE {s['mape_pct']:.1f}%"
+                     for m, s in parts.items() if s.get("n")]
+            if cells:
+                lines.append(f"  lodo {b}: " + "; ".join(cells))
         for k, rho in sorted(d["spearman_decode"].items()):
             lines.append(f"spearman decode (model, quant) order on {k}: {rho:.3f}")
         lines.append(f"contradicting row pairs (>30% apart, kept): {len(self.contradictions)}")
