@@ -193,6 +193,9 @@ class Validation:
             "fit": {m: self.summary([r for r in self.rows if r.split == "fit"], mm)
                     for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
             "held_out": {m: self.summary(held, mm) for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
+            # the same without rows whose source flags them (low credibility, conflicting reports)
+            "held_out_credible": {m: self.summary([r for r in held if fit_eligible(r.row)], mm)
+                                  for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
             "lodo": {m: self.summary(self.lodo, mm) for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
             "lomo": {m: self.summary(self.lomo, mm) for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
             "lodo_by_device": self._by_device(),
@@ -205,14 +208,14 @@ class Validation:
         d = self.as_dict()
         lines = [f"LLM validation against {self.reference} ({len(self.rows)} rows)",
                  "rows: " + ", ".join(f"{k} {v}" for k, v in d["status_counts"].items())]
-        for part in ("fit", "held_out", "lodo", "lomo"):
+        for part in ("fit", "held_out", "held_out_credible", "lodo", "lomo"):
             for m in ("decode", "prefill"):
                 s = d[part][m]
                 if s.get("n"):
-                    lines.append(f"{part:9s} {m:8s} n={s['n']:3d}  median |err| {s['median_pct']:5.1f}%  "
+                    lines.append(f"{part:17s} {m:8s} n={s['n']:3d}  median |err| {s['median_pct']:5.1f}%  "
                                  f"MAPE {s['mape_pct']:5.1f}%")
                 else:
-                    lines.append(f"{part:9s} {m:8s} n=  0")
+                    lines.append(f"{part:17s} {m:8s} n=  0")
         for b, parts in d["lodo_by_device"].items():
             cells = [f"{m} n={s['n']} median {s['median_pct']:.1f}% MAPE {s['mape_pct']:.1f}%"
                      for m, s in parts.items() if s.get("n")]
