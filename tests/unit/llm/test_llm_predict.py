@@ -152,3 +152,15 @@ def test_npu_runtime_places_on_the_npu_and_w4_decodes_faster() -> None:
         predict("qwen2.5-1.5b", "rpi5", runtime="rkllm")
     with pytest.raises(EdgesimError, match="threads"):
         predict("qwen2.5-1.5b", "rpi5", threads=9)
+
+
+def test_quantized_kv_cache_shrinks_memory_and_long_context_latency() -> None:
+    f16 = predict("llama-3.1-8b", "jetson-orin-nano", runtime="mlc", prompt=4000, gen=64)
+    q4 = predict("llama-3.1-8b", "jetson-orin-nano", runtime="mlc", prompt=4000, gen=64, kv_cache="q4_0")
+    assert f16.kv_cache == "f16" and q4.kv_cache == "q4_0"
+    assert q4.kv_cache_bytes == pytest.approx(f16.kv_cache_bytes * 4.5 / 16)
+    assert q4.decode and f16.decode and q4.decode.tokens_per_s > f16.decode.tokens_per_s
+    # GQA: Llama-3.1-8B keeps 8 KV heads of 128 for 32 query heads: 128 KB of f16 K+V per token
+    assert f16.kv_cache_bytes / (4000 + 64) == pytest.approx(2 * 32 * 8 * 128 * 2)
+    with pytest.raises(EdgesimError, match="KV cache"):
+        predict("llama-3.1-8b", "rpi5", kv_cache="q3_z")
