@@ -107,7 +107,19 @@ def _predictable(rows: list[RefRow]) -> list[RefRow]:
 def _fit_runtime(rt_id: str, unit: str, rows: list[RefRow], reference: str) -> LlmRuntime:
     prior = load_llm_runtime(rt_id, fitted=False)
     p = fit_placement(rows, prior, unit, FIT_COMMAND, reference)
-    return with_placement(prior, unit, p)
+    fitted = with_placement(prior, unit, p)
+    # record how well the fitted numbers reproduce their own rows (in-sample MAPE, %)
+    errs: dict[str, list[float]] = {"decode": [], "prefill": []}
+    for r in rows:
+        rt = fitted if r.runtime == rt_id else load_llm_runtime(r.runtime or "", fitted=False).model_copy(
+            update={"placements": {**load_llm_runtime(r.runtime or "", fitted=False).placements, unit: p}})
+        pred, status = predict_row(r, rt)
+        if pred is not None and r.value and not status:
+            errs["decode" if r.metric in DECODE else "prefill"].append(abs(pred / r.value - 1.0) * 100)
+    assert p.fit is not None
+    rec = p.fit.model_copy(update={f"{k}_mape_pct": round(float(np.mean(v)), 2) if v else None
+                                   for k, v in errs.items()})
+    return with_placement(prior, unit, p.model_copy(update={"fit": rec}))
 
 
 def fit_rows(rows: list[RefRow]) -> dict[tuple[str, str], list[RefRow]]:
