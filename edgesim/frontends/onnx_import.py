@@ -24,6 +24,7 @@ import onnx
 from onnx import ModelProto
 
 from edgesim.errors import EdgesimError, ModelError, UnsupportedOpError
+from edgesim.frontends.onnx_attention import attention
 from edgesim.frontends.onnx_ctx import (
     ONNX_DTYPES,
     Ctx,
@@ -471,10 +472,13 @@ QUANT_HANDLERS: dict[tuple[str, str], Handler] = {
 }
 
 
+_MORE: dict[str, Handler] = {"Attention": attention}
+
+
 def _handler(n: OnnxNode) -> Handler | None:
     h = QUANT_HANDLERS.get((n.domain, n.op_type))
     if h is None and n.domain == "":
-        h = FLOAT_HANDLERS.get(n.op_type) or EXT_HANDLERS.get(n.op_type)
+        h = FLOAT_HANDLERS.get(n.op_type) or EXT_HANDLERS.get(n.op_type) or _MORE.get(n.op_type)
     return h
 
 
