@@ -278,7 +278,8 @@ def _qdtype(ctx: Ctx, zp: str, n: OnnxNode) -> DType:
         raise UnsupportedOpError(f"{n.op_type} with output_dtype", file=ctx.path, node=n.name)
     if z is None:
         return DType.UINT8  # the ONNX default when the zero point is omitted
-    dt = dtype_of_array(z)
+    # numpy has no int4: onnx hands 4-bit zero points over as ml_dtypes int4/uint4 arrays
+    dt = {"int4": DType.INT4, "uint4": DType.UINT4}.get(str(z.dtype)) or dtype_of_array(z)
     if not dt.is_integer:
         raise ModelError(f"zero point '{zp}' is not an integer tensor", file=ctx.path, node=n.name)
     return dt

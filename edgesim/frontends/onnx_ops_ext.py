@@ -52,9 +52,7 @@ def unary(ctx: Ctx, n: OnnxNode) -> None:
 
 def binary(ctx: Ctx, n: OnnxNode) -> None:
     fn = _BINARY[n.op_type]
-    attrs = A.MathAttrs(fn, float(n.i("fmod", 0)))
-    if fn == "mod" and not attrs.alpha and ctx.t(_x(n)).dtype.is_float:
-        raise ModelError("Mod of floating-point tensors needs fmod=1", file=ctx.path, node=n.name)
+    attrs = A.MathAttrs(fn, float(n.i("fmod", 0)))  # fmod=0 on floats: the divisor's sign, as numpy.mod
     dt = [DType.BOOL] if n.op_type in _BOOL_OUT else None
     ctx.emit(OpKind.BINARY_MATH, list(n.inputs[:2]), [_out(n)], attrs, n.name, dtypes=dt)
 
@@ -262,8 +260,8 @@ def resize(ctx: Ctx, n: OnnxNode) -> None:
     if len(shape) != 4:
         raise UnsupportedOpError(f"{n.op_type} of a rank-{len(shape)} tensor (only NCHW)", file=ctx.path,
                                  node=n.name)
-    if n.i("antialias", 0) or n.i("exclude_outside", 0):
-        raise UnsupportedOpError(f"{n.op_type} with antialias/exclude_outside", file=ctx.path, node=n.name)
+    if n.i("antialias", 0):
+        raise UnsupportedOpError(f"{n.op_type} with antialias", file=ctx.path, node=n.name)
     if n.s("keep_aspect_ratio_policy", "stretch") != "stretch":
         raise UnsupportedOpError(f"{n.op_type} keep_aspect_ratio_policy "
                                  f"'{n.s('keep_aspect_ratio_policy', '')}'", file=ctx.path, node=n.name)
@@ -272,7 +270,7 @@ def resize(ctx: Ctx, n: OnnxNode) -> None:
         raise UnsupportedOpError("Resize of the batch or channel axis", file=ctx.path, node=n.name)
     mode = n.s("mode", "nearest").lower()
     mode = "linear" if mode in ("bilinear", "linear") else mode
-    if mode not in ("nearest", "linear"):
+    if mode not in ("nearest", "linear", "cubic"):
         raise UnsupportedOpError(f"{n.op_type} mode '{mode}' (attribute 'mode')", file=ctx.path, node=n.name)
     modern = ctx.opset >= 11 and n.op_type == "Resize"
     ctm = n.s("coordinate_transformation_mode", "half_pixel") if modern else "asymmetric"
@@ -284,7 +282,8 @@ def resize(ctx: Ctx, n: OnnxNode) -> None:
     attrs = A.ResizeAttrs((full[2], full[3]), mode, NCHW, align_corners=ctm == "align_corners",
                           half_pixel_centers=ctm in ("half_pixel", "pytorch_half_pixel"),
                           coordinate_mode=ctm, nearest_mode=nearest,
-                          scales_hw=(scales[2], scales[3]) if scales is not None else None)
+                          scales_hw=(scales[2], scales[3]) if scales is not None else None,
+                          cubic_coeff_a=n.f("cubic_coeff_a", -0.75), exclude_outside=bool(n.i("exclude_outside", 0)))
     ctx.emit(OpKind.RESIZE, [_x(n)], [_out(n)], attrs, n.name)
 
 

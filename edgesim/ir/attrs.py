@@ -226,6 +226,8 @@ class ResizeAttrs:
     coordinate_mode: str = ""
     nearest_mode: str = "floor"
     scales_hw: tuple[float, float] | None = None
+    cubic_coeff_a: float = -0.75  # cubic mode: the kernel's A (ONNX default; TensorFlow uses -0.5)
+    exclude_outside: bool = False  # cubic mode: taps outside the input get weight 0, the rest renormalised
 
 
 @dataclass(frozen=True)

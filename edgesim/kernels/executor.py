@@ -295,6 +295,7 @@ def _quantize(ctx: _Ctx, node: Node) -> None:
     out_q = _quant(out_t, node)
     x = np.asarray(ctx.value(node.inputs[0]))
     info = np.iinfo(out_t.dtype.numpy())
+    lo, hi = onnx_int.int_range(out_t.dtype)  # int4 values live in int8 storage but saturate at 4 bits
     if x_t.dtype.is_float:
         scale, zp = _axis_params(out_q, x.ndim)
         r = x.astype(np.float32) / scale
@@ -302,7 +303,7 @@ def _quantize(ctx: _Ctx, node: Node) -> None:
             q = np.rint(r)  # ONNX QuantizeLinear rounds ties to even
         else:
             q = np.sign(r) * np.floor(np.abs(r) + np.float32(0.5))  # std::round, half away from zero
-        y = np.clip(q.astype(np.int64) + zp, info.min, info.max)
+        y = np.clip(q.astype(np.int64) + zp, lo, hi)
         ctx.values[node.outputs[0]] = y.astype(out_t.dtype.numpy())
     else:
         y = _requant(x, _quant(x_t, node), out_q, int(info.min), int(info.max), ctx.single_rounding)
