@@ -160,3 +160,60 @@ def _finish(b: _Builder, n: OnnxNode, scores: str, v: str, like: str, lens: tupl
     bsz, h, s, dv = ctx.shape(y)
     t = b.op(OpKind.TRANSPOSE, [y], A.TransposeAttrs((0, 2, 1, 3)))
     b.op(OpKind.RESHAPE, [t], A.ReshapeAttrs((bsz, s, h * dv)), out=outs[0])
+
+
+def _slice_last(b: _Builder, x: str, start: int, stop: int, step: int = 1) -> str:
+    shape = b.ctx.shape(x)
+    begin = (0,) * (len(shape) - 1) + (start,)
+    end = tuple(shape[:-1]) + (stop,)
+    return b.op(OpKind.SLICE, [x], A.SliceAttrs(begin, end, (1,) * (len(shape) - 1) + (step,)))
+
+
+def rotary_embedding(ctx: Ctx, n: OnnxNode) -> None:
+    """ONNX RotaryEmbedding (opset 23) as slices, multiplies and concatenations on (batch, seq, heads, head)."""
+    b = _Builder(ctx, n)
+    x, cos, sin, pos = n.inputs[0], n.input(1), n.input(2), n.input(3)
+    orig = ctx.shape(x)
+    if len(orig) == 4:
+        x = b.op(OpKind.TRANSPOSE, [x], A.TransposeAttrs((0, 2, 1, 3)))
+    elif len(orig) == 3:
+        heads = n.i("num_heads", 0)
+        if heads <= 0 or orig[2] % heads:
+            raise ModelError("3-D RotaryEmbedding needs num_heads dividing the hidden size", file=ctx.path,
+                             node=n.name)
+        x = b.op(OpKind.RESHAPE, [x], A.ReshapeAttrs((orig[0], orig[1], heads, orig[2] // heads)))
+    else:
+        raise UnsupportedOpError(f"RotaryEmbedding on rank-{len(orig)} input", file=ctx.path, node=n.name)
+    bsz, seq, heads, head = ctx.shape(x)
+    rot = n.i("rotary_embedding_dim", 0) or head
+    half = rot // 2
+    caches = []
+    for c in (cos, sin):
+        if pos:
+            c = b.op(OpKind.GATHER, [c, pos], A.GatherAttrs(0))
+        if ctx.shape(c)[-1] != half:
+            raise ModelError(f"cache width {ctx.shape(c)[-1]} is not rotary_embedding_dim/2 = {half}",
+                             file=ctx.path, node=n.name)
+        caches.append(b.op(OpKind.RESHAPE, [c], A.ReshapeAttrs((bsz, seq, 1, half))))
+    cos_c, sin_c = caches
+    xr = _slice_last(b, x, 0, rot) if rot < head else x
+    interleaved = bool(n.i("interleaved", 0))
+    if interleaved:
+        x1, x2 = _slice_last(b, xr, 0, rot, 2), _slice_last(b, xr, 1, rot, 2)
+    else:
+        x1, x2 = _slice_last(b, xr, 0, half), _slice_last(b, xr, half, rot)
+    real = b.op(OpKind.SUB, [b.op(OpKind.MUL, [cos_c, x1], _EW), b.op(OpKind.MUL, [sin_c, x2], _EW)], _EW)
+    imag = b.op(OpKind.ADD, [b.op(OpKind.MUL, [sin_c, x1], _EW), b.op(OpKind.MUL, [cos_c, x2], _EW)], _EW)
+    if interleaved:
+        pair = (bsz, seq, heads, half, 1)
+        parts = [b.op(OpKind.RESHAPE, [t], A.ReshapeAttrs(pair)) for t in (real, imag)]
+        both = b.op(OpKind.CONCAT, parts, A.ConcatAttrs(4))
+        y = b.op(OpKind.RESHAPE, [both], A.ReshapeAttrs((bsz, seq, heads, rot)))
+    else:
+        y = b.op(OpKind.CONCAT, [real, imag], A.ConcatAttrs(3))
+    if rot < head:
+        y = b.op(OpKind.CONCAT, [y, _slice_last(b, x, rot, head)], A.ConcatAttrs(3))
+    if len(orig) == 3:
+        b.op(OpKind.RESHAPE, [y], A.ReshapeAttrs(orig), out=n.outputs[0])
+    else:
+        b.op(OpKind.TRANSPOSE, [y], A.TransposeAttrs((0, 2, 1, 3)), out=n.outputs[0])

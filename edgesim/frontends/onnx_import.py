@@ -24,7 +24,7 @@ import onnx
 from onnx import ModelProto
 
 from edgesim.errors import EdgesimError, ModelError, UnsupportedOpError
-from edgesim.frontends.onnx_attention import attention
+from edgesim.frontends.onnx_attention import attention, rotary_embedding
 from edgesim.frontends.onnx_ctx import (
     ONNX_DTYPES,
     Ctx,
@@ -35,6 +35,7 @@ from edgesim.frontends.onnx_ctx import (
     quant_params,
     transpose_quant,
 )
+from edgesim.frontends.onnx_einsum import einsum
 from edgesim.frontends.onnx_ops import FLOAT_HANDLERS, Handler
 from edgesim.frontends.onnx_ops_ext import EXT_HANDLERS
 from edgesim.ir import attrs as A
@@ -473,7 +474,7 @@ QUANT_HANDLERS: dict[tuple[str, str], Handler] = {
 }
 
 
-_MORE: dict[str, Handler] = {"Attention": attention}
+_MORE: dict[str, Handler] = {"Attention": attention, "RotaryEmbedding": rotary_embedding, "Einsum": einsum}
 
 
 def _handler(n: OnnxNode) -> Handler | None:
@@ -558,6 +559,8 @@ def _refuse_empty_operands(ctx: Ctx) -> None:
     """Empty (zero-element) run-time tensors have no cost to model and edge cases (reductions over nothing) the
     executors do not define; an input that only carries a type (CastLike's) is fine."""
     for nd in ctx.nodes:
+        if nd.op is OpKind.CONCAT:
+            continue  # an empty piece of a concatenation contributes nothing (RotaryEmbedding with full rotation)
         for name in nd.inputs:
             t = ctx.tensors.get(name) if name else None
             if t is not None and not t.is_const and 0 in t.shape:
