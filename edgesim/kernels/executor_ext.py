@@ -19,7 +19,7 @@ from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Node
 from edgesim.ir.ops import OpKind
 from edgesim.ir.resize_coords import nearest_indices
-from edgesim.ir.tensor import Tensor
+from edgesim.ir.tensor import QuantParams, Tensor
 from edgesim.kernels import onnx_int
 from edgesim.kernels.requant import quantize_multiplier, requantize_array
 
@@ -122,9 +122,7 @@ def _arg_reduce(ctx: _Ctx, node: Node) -> None:
 def nchw_wrapped(inner: Kernel) -> Kernel:
     """Run an NHWC-only kernel (pooling, spatial mean) on an NCHW node by transposing around it."""
     def run(ctx: _Ctx, node: Node) -> None:
-        layout = getattr(node.attrs, "layout", A.Layout.NHWC)
-        is_nchw_mean = node.op is OpKind.MEAN and tuple(sorted(node.attrs.axes)) == (2, 3)
-        if layout is not A.Layout.NCHW and not is_nchw_mean:
+        if not is_nchw_spatial(node):
             inner(ctx, node)
             return
         g = ctx.graph
@@ -135,20 +133,37 @@ def nchw_wrapped(inner: Kernel) -> Kernel:
         tmp_in, tmp_out = f"{x_name}__nhwc", f"{y_name}__nhwc"
         nhwc = (0, 2, 3, 1)
         out_shape = tuple(y_t.shape[i] for i in nhwc) if len(y_t.shape) == 4 else y_t.shape
-        attrs = _nhwc_attrs(node)
-        shadow = Node(node.name, node.op, (tmp_in,), (tmp_out,), attrs)
-        ctx.extra_tensors[tmp_in] = x_t.with_shape(tuple(x_t.shape[i] for i in nhwc))
+        shadow = Node(node.name, node.op, (tmp_in,), (tmp_out,), _nhwc_attrs(node))
+        # uint8 codes run as int8 codes 128 lower (zero points too): the same real values, exactly
+        x_shift = 128 if x_t.dtype is DType.UINT8 else 0
         # TFLite pooling kernels assume the output keeps the input's quantization: pool on the input's grid,
         # then requantize into the output's (MEAN requantizes itself)
-        pool_q = x_t.quant if node.op is not OpKind.MEAN else y_t.quant
-        ctx.extra_tensors[tmp_out] = Tensor(tmp_out, out_shape, x_t.dtype, pool_q)
-        ctx.values[tmp_in] = np.ascontiguousarray(np.transpose(ctx.value(x_name), nhwc))
+        pool_t = x_t if node.op is not OpKind.MEAN else y_t
+        y_shift = 128 if pool_t.dtype is DType.UINT8 else 0
+        ctx.extra_tensors[tmp_in] = Tensor(tmp_in, tuple(x_t.shape[i] for i in nhwc), DType.INT8,
+                                           _shifted(x_t.quant, x_shift))
+        ctx.extra_tensors[tmp_out] = Tensor(tmp_out, out_shape, DType.INT8, _shifted(pool_t.quant, y_shift))
+        codes = np.asarray(ctx.value(x_name)).astype(np.int16) - x_shift
+        ctx.values[tmp_in] = np.ascontiguousarray(np.transpose(codes, nhwc)).astype(np.int8)
         inner(ctx, shadow)
-        y = ctx.values.pop(tmp_out)
+        y = ctx.values.pop(tmp_out).astype(np.int16) + y_shift
         ctx.values.pop(tmp_in)
-        y = np.transpose(y, (0, 3, 1, 2)) if y.ndim == 4 else y.reshape(y_t.shape)
+        y = (np.transpose(y, (0, 3, 1, 2)) if y.ndim == 4 else y.reshape(y_t.shape)).astype(pool_t.dtype.numpy())
         ctx.values[y_name] = _to_out(ctx, node, x_name, y) if node.op is not OpKind.MEAN else y
     return run
+
+
+def _shifted(q: QuantParams | None, shift: int) -> QuantParams | None:
+    if q is None or not shift:
+        return q
+    return QuantParams(q.scales, tuple(z - shift for z in q.zero_points), q.axis)
+
+
+def is_nchw_spatial(node: Node) -> bool:
+    """A pooling or spatial-mean node of an NCHW graph (run by ``nchw_wrapped``, any 8-bit type)."""
+    if node.op is OpKind.MEAN:
+        return tuple(sorted(node.attrs.axes)) == (2, 3)
+    return node.op in (OpKind.AVG_POOL2D, OpKind.MAX_POOL2D) and node.attrs.layout is A.Layout.NCHW
 
 
 def _nhwc_attrs(node: Node) -> object:
@@ -191,7 +206,7 @@ UINT8_SAFE = frozenset({OpKind.QUANTIZE, OpKind.DEQUANTIZE, OpKind.RESHAPE, OpKi
 
 
 def check_uint8(graph: Graph, node: Node) -> None:
-    if node.op in UINT8_SAFE:
+    if node.op in UINT8_SAFE or is_nchw_spatial(node):
         return
     for name in (*node.inputs, *node.outputs):
         if name and graph.tensor(name).dtype is DType.UINT8:

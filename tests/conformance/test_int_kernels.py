@@ -95,3 +95,44 @@ def test_integer_kernels_match_the_fake_quantized_float_graph(build: object, tmp
         # the integer path requantizes every layer; the simulation rounds the same grids from exact values
         assert np.max(np.abs(real - sim[name])) <= 2.5 * t.quant.scale, name
         assert np.std(sim[name]) > 10 * t.quant.scale  # a non-trivial output, not a constant
+
+
+def _ort_quantized(tmp_path: Path, fmt: str, per_channel: bool) -> Path:
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Conv", ["p", "w2"], ["q"]),
+             helper.make_node("GlobalAveragePool", ["q"], ["y"])]
+    inits = [_w("w", (8, 3, 3, 3)), _w("b", (8,)), _w("w2", (4, 8, 1, 1))]
+    g = helper.make_graph(nodes, "m", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 1, 1])], inits)
+    fp = tmp_path / "f.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(fp))
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.data = iter([{"x": rng.standard_normal((1, 3, 8, 8)).astype(np.float32)} for _ in range(8)])
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.data, None)
+
+    out = tmp_path / f"{fmt}.onnx"
+    quantize_static(str(fp), str(out), Reader(), quant_format=getattr(QuantFormat, fmt), per_channel=per_channel,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    return out
+
+
+@pytest.mark.parametrize("fmt,per_channel", [("QOperator", False), ("QDQ", True)])
+def test_onnxruntime_quantized_models_run_exactly_on_the_integer_kernels(tmp_path: Path, fmt: str,
+                                                                          per_channel: bool) -> None:
+    # onnxruntime's own static quantization: uint8 activations, int8 weights, NCHW QLinearConv or QDQ Conv
+    ort = pytest.importorskip("onnxruntime")
+    path = _ort_quantized(tmp_path, fmt, per_channel)
+    x = np.random.default_rng(1).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    g = import_onnx(path)
+    got = execute(g, {g.inputs[0]: x})[g.outputs[0]]
+    np.testing.assert_array_equal(got, want)
