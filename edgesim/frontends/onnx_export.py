@@ -676,6 +676,25 @@ def _group_norm(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
         raise UnsupportedOpError(f"GroupNormalization needs opset 21 (exporting opset {e.opset})", node=n.name)
 
 
+def _gather_elements(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
+    e.emit("GatherElements", ins[:2], outs, name=n.name, axis=int(n.attrs.axis))
+
+
+def _gather_nd(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
+    e.emit("GatherND", ins[:2], outs, name=n.name, batch_dims=int(n.attrs.batch_dims))
+
+
+def _scatter_elements(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
+    a: A.ScatterAttrs = n.attrs
+    kw: dict[str, Any] = {} if a.reduction == "none" else {"reduction": a.reduction}
+    e.emit("ScatterElements", ins[:3], outs, name=n.name, axis=a.axis, **kw)
+
+
+def _topk(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
+    a: A.TopKAttrs = n.attrs
+    e.emit("TopK", [ins[0], e.ints("topk_k", [a.k])], outs, name=n.name, axis=a.axis, largest=int(a.largest))
+
+
 _HANDLERS: dict[OpKind, _Handler] = {
     OpKind.CONV2D: _conv, OpKind.DEPTHWISE_CONV2D: _conv, OpKind.CONV_TRANSPOSE2D: _conv,
     OpKind.FULLY_CONNECTED: _fc, OpKind.MATMUL: _matmul, OpKind.ADD: _add,
@@ -691,7 +710,8 @@ _HANDLERS: dict[OpKind, _Handler] = {
     OpKind.RESIZE: _resize, OpKind.GATHER: _gather, OpKind.EXPAND: _expand, OpKind.CAST: _cast,
     OpKind.UNARY_MATH: _math, OpKind.BINARY_MATH: _math, OpKind.REDUCE_MATH: _reduce_math,
     OpKind.ARG_REDUCE: _arg_reduce, OpKind.CUMSUM: _cumsum, OpKind.TRILU: _trilu, OpKind.RMS_NORM: _rms_norm,
-    OpKind.GROUP_NORM: _group_norm,
+    OpKind.GROUP_NORM: _group_norm, OpKind.GATHER_ELEMENTS: _gather_elements, OpKind.GATHER_ND: _gather_nd,
+    OpKind.SCATTER_ELEMENTS: _scatter_elements, OpKind.TOPK: _topk,
 }
 for _k in _UNARY:
     _HANDLERS[_k] = _unary

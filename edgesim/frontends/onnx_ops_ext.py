@@ -304,8 +304,40 @@ def cast(ctx: Ctx, n: OnnxNode) -> None:
 
 def cast_like(ctx: Ctx, n: OnnxNode) -> None:
     target = ctx.t(n.input(1), n).dtype
+    data = ctx.const(n.inputs[0])
+    if data is not None and target is not DType.BF16 and (target.is_float or data.dtype.kind in "iub"):
+        # a constant cast to a run-time tensor's type (function bodies build -inf / 0 this way): fold it
+        ctx.add_const(_out(n), np.asarray(data).astype(target.numpy()), dtype=target)
+        return
     code = next((k for k, v in ONNX_DTYPES.items() if v is target), 0)
     _cast_to(ctx, n, code)
+
+
+def gather_elements(ctx: Ctx, n: OnnxNode) -> None:
+    axis = _axis(ctx, n, n.i("axis", 0), ctx.rank(_x(n)))
+    ctx.emit(OpKind.GATHER_ELEMENTS, [_x(n), n.input(1)], [_out(n)], A.GatherAttrs(axis), n.name)
+
+
+def gather_nd(ctx: Ctx, n: OnnxNode) -> None:
+    ctx.emit(OpKind.GATHER_ND, [_x(n), n.input(1)], [_out(n)], A.GatherNDAttrs(n.i("batch_dims", 0)), n.name)
+
+
+def scatter_elements(ctx: Ctx, n: OnnxNode) -> None:
+    axis = _axis(ctx, n, n.i("axis", 0), ctx.rank(_x(n)))
+    red = n.s("reduction", "none")
+    if red not in ("none", "add", "mul", "max", "min"):
+        raise UnsupportedOpError(f"ScatterElements reduction '{red}'", file=ctx.path, node=n.name)
+    ctx.emit(OpKind.SCATTER_ELEMENTS, list(n.inputs[:3]), [_out(n)], A.ScatterAttrs(axis, red), n.name)
+
+
+def topk(ctx: Ctx, n: OnnxNode) -> None:
+    rank = ctx.rank(_x(n))
+    k = int(n.attrs["k"]) if ctx.opset < 10 else int(ctx.need_const(n.input(1), n, "k").reshape(-1)[0])
+    if not n.i("sorted", 1):
+        raise UnsupportedOpError("TopK with sorted=0 (unspecified order)", file=ctx.path, node=n.name)
+    attrs = A.TopKAttrs(_axis(ctx, n, n.i("axis", -1), rank), k, bool(n.i("largest", 1)))
+    outs = [o or ctx.fresh(f"{n.name}_unused") for o in (list(n.outputs) + ["", ""])[:2]]
+    ctx.emit(OpKind.TOPK, [_x(n)], outs, attrs, n.name, dtypes=[None, DType.INT64])
 
 
 EXT_HANDLERS: dict[str, Handler] = {
@@ -329,4 +361,8 @@ EXT_HANDLERS: dict[str, Handler] = {
     "DepthToSpace": depth_space,
     "SpaceToDepth": depth_space,
     "Tile": tile,
+    "GatherElements": gather_elements,
+    "GatherND": gather_nd,
+    "ScatterElements": scatter_elements,
+    "TopK": topk,
 }

@@ -291,6 +291,28 @@ class TriluAttrs:
 
 
 @dataclass(frozen=True)
+class GatherNDAttrs:
+    batch_dims: int = 0
+
+
+@dataclass(frozen=True)
+class ScatterAttrs:
+    """SCATTER_ELEMENTS: write updates at indices along ``axis``; reduction none/add/mul/max/min."""
+
+    axis: int = 0
+    reduction: str = "none"
+
+
+@dataclass(frozen=True)
+class TopKAttrs:
+    """TOPK: the k largest (or smallest) along ``axis``, values then int64 indices, ties to the lower index."""
+
+    axis: int
+    k: int
+    largest: bool = True
+
+
+@dataclass(frozen=True)
 class GroupNormAttrs:
     """GROUP_NORM over (channels of a group, spatial) per sample; InstanceNormalization is groups == channels.
     Scale and bias are per channel (NCHW)."""

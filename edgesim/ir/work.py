@@ -82,7 +82,8 @@ def node_elementwise_ops(graph: Graph, node: Node) -> int:
         return out_elems * _pool_window(node)
     if node.op is OpKind.UNARY_MATH:
         return out_elems * MATH_OPS_PER_ELEMENT.get(node.attrs.fn, info.elementwise_ops_per_output)
-    if node.op in (OpKind.MEAN, OpKind.REDUCE_MAX, OpKind.REDUCE_SUM, OpKind.REDUCE_MATH, OpKind.ARG_REDUCE):
+    if node.op in (OpKind.MEAN, OpKind.REDUCE_MAX, OpKind.REDUCE_SUM, OpKind.REDUCE_MATH, OpKind.ARG_REDUCE,
+                   OpKind.TOPK):
         x = graph.input_tensors(node)[0]
         return x.num_elements if x is not None else out_elems
     if node.op in (OpKind.ADD, OpKind.MAXIMUM, OpKind.MINIMUM):
