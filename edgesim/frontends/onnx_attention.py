@@ -56,18 +56,24 @@ def _repeat_heads(b: _Builder, x: str, reps: int) -> str:
     return b.op(OpKind.RESHAPE, [e], A.ReshapeAttrs((bsz, h * reps, s, d)))
 
 
-def _frontier_bias(q_len: int, kv_len: int, offset: int, causal: bool, left: int, right: int) -> np.ndarray | None:
-    """Constant additive bias (0 / -inf) of the causal and sliding-window constraints (bottom-right aligned)."""
-    if not causal and left < 0 and right < 0:
+def _frontier_bias(q_len: int, kv_len: int, offset: int | np.ndarray, causal: bool, left: int, right: int,
+                   nonpad: np.ndarray | None = None) -> np.ndarray | None:
+    """Constant additive bias (0 / -inf) of the causal and sliding-window constraints (bottom-right aligned) and
+    of the key padding of an external cache (``nonpad``: valid keys per batch; the bias is then per batch)."""
+    if not causal and left < 0 and right < 0 and nonpad is None:
         return None
+    if nonpad is not None:
+        offset = (nonpad.reshape(-1) - q_len).reshape(-1, 1, 1, 1)
     diff = (np.arange(q_len)[:, None] + offset) - np.arange(kv_len)[None, :]
-    allowed = np.ones((q_len, kv_len), bool)
+    allowed = np.ones(np.shape(diff), bool)
     if causal:
         allowed &= diff >= 0
     if left >= 0:
         allowed &= diff <= left
     if right >= 0:
         allowed &= -diff <= right
+    if nonpad is not None:
+        allowed &= np.arange(kv_len)[None, :] < nonpad.reshape(-1, 1, 1, 1)
     return np.where(allowed, 0.0, -np.inf)
 
 
@@ -85,8 +91,11 @@ def _mask_bias(b: _Builder, mask: str, kv_len: int, like: str) -> str:
 
 
 def attention(ctx: Ctx, n: OnnxNode) -> None:
+    nonpad = None
     if n.input(6):
-        raise UnsupportedOpError("Attention with nonpad_kv_seqlen", file=ctx.path, node=n.name)
+        if n.input(4):
+            raise ModelError("nonpad_kv_seqlen cannot be combined with past_key", file=ctx.path, node=n.name)
+        nonpad = np.asarray(ctx.need_const(n.input(6), n, "nonpad_kv_seqlen")).astype(np.int64)
     if bool(n.input(4)) != bool(n.input(5)):
         raise ModelError("past_key and past_value must be given together", file=ctx.path, node=n.name)
     b = _Builder(ctx, n)
@@ -120,11 +129,11 @@ def attention(ctx: Ctx, n: OnnxNode) -> None:
     qs = b.op(OpKind.MUL, [q, b.const(root, q)], _EW)
     ks = b.op(OpKind.MUL, [k, b.const(root, q)], _EW)
     scores = b.op(OpKind.MATMUL, [qs, ks], A.MatMulAttrs(transpose_b=True))
-    _finish(b, n, scores, v, q, (q_len, kv_len, past_len), outs, rank)
+    _finish(b, n, scores, v, q, (q_len, kv_len, past_len), outs, rank, nonpad)
 
 
 def _finish(b: _Builder, n: OnnxNode, scores: str, v: str, like: str, lens: tuple[int, int, int],
-            outs: list[str], rank: int) -> None:
+            outs: list[str], rank: int, nonpad: np.ndarray | None) -> None:
     ctx = b.ctx
     q_len, kv_len, past_len = lens
     mode = n.i("qk_matmul_output_mode", 0)
@@ -136,7 +145,7 @@ def _finish(b: _Builder, n: OnnxNode, scores: str, v: str, like: str, lens: tupl
     stages = {0: scores, 1: scores}  # onnx's reference reports the softcapped product for modes 0 and 1
     bias = b.const(m, like) if (m := _frontier_bias(q_len, kv_len, past_len, bool(n.i("is_causal", 0)),
                                                        n.i("left_window_size", -1),
-                                                       n.i("right_window_size", -1))) is not None else ""
+                                                       n.i("right_window_size", -1), nonpad)) is not None else ""
     if n.input(3):
         mb = _mask_bias(b, n.input(3), kv_len, like)
         bias = b.op(OpKind.ADD, [mb, bias], _EW) if bias else mb

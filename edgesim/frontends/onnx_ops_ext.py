@@ -340,6 +340,57 @@ def topk(ctx: Ctx, n: OnnxNode) -> None:
     ctx.emit(OpKind.TOPK, [_x(n)], outs, attrs, n.name, dtypes=[None, DType.INT64])
 
 
+def hardmax(ctx: Ctx, n: OnnxNode) -> None:
+    """1 at the first maximum along the axis, 0 elsewhere: ARG_REDUCE, compare with the axis positions, cast.
+    Before opset 13 the input is flattened to 2-D at ``axis`` (as Softmax)."""
+    x, shape = _x(n), ctx.shape(_x(n))
+    rank = len(shape)
+    axis = _axis(ctx, n, n.i("axis", -1 if ctx.opset >= 13 else 1), rank)
+    if ctx.opset < 13 and axis != rank - 1:
+        flat = ctx.fresh(f"{n.name}_flat")
+        ctx.emit(OpKind.RESHAPE, [x], [flat], A.ReshapeAttrs((math.prod(shape[:axis]), math.prod(shape[axis:]))),
+                 f"{n.name}_flatten")
+        x, axis = flat, 1
+    xs = ctx.shape(x)
+    am, eq, out = ctx.fresh(f"{n.name}_arg"), ctx.fresh(f"{n.name}_eq"), _out(n)
+    ctx.emit(OpKind.ARG_REDUCE, [x], [am], A.ArgReduceAttrs(axis, True, False, "max"), f"{n.name}_argmax",
+             dtypes=[DType.INT64])
+    iota = np.arange(xs[axis], dtype=np.int64).reshape([-1 if i == axis else 1 for i in range(len(xs))])
+    pos = ctx.add_const(ctx.fresh(f"{n.name}_pos"), iota)
+    ctx.emit(OpKind.EQUAL, [am, pos], [eq], A.NoAttrs(), f"{n.name}_eq", dtypes=[DType.BOOL])
+    dt = ctx.t(x).dtype
+    target = out if xs == shape else ctx.fresh(f"{n.name}_2d")
+    ctx.emit(OpKind.CAST, [eq], [target], A.CastAttrs(dt.label), n.name, dtypes=[dt])
+    if target != out:
+        ctx.emit(OpKind.RESHAPE, [target], [out], A.ReshapeAttrs(shape), f"{n.name}_unflatten")
+
+
+def one_hot(ctx: Ctx, n: OnnxNode) -> None:
+    """OneHot: negative indices count from the end, out-of-range ones select nothing; a compare with the
+    positions along the new axis, then a select between the off and on values."""
+    idx = _x(n)
+    depth = int(np.asarray(ctx.need_const(n.input(1), n, "depth")).reshape(-1)[0])
+    values = np.asarray(ctx.need_const(n.input(2), n, "values")).reshape(-1)
+    shape = ctx.shape(idx)
+    axis = _axis(ctx, n, n.i("axis", -1), len(shape) + 1)
+    it = ctx.t(idx).dtype
+    zero = ctx.add_const(ctx.fresh(f"{n.name}_zero"), np.zeros((), it.numpy()))
+    dep = ctx.add_const(ctx.fresh(f"{n.name}_depth"), np.array(depth, it.numpy()))
+    neg, wrapped, fixed = (ctx.fresh(f"{n.name}_{k}") for k in ("neg", "wrapped", "fixed"))
+    ctx.emit(OpKind.LESS, [idx, zero], [neg], A.NoAttrs(), f"{n.name}_neg", dtypes=[DType.BOOL])
+    ctx.emit(OpKind.ADD, [idx, dep], [wrapped], A.ElementwiseAttrs(), f"{n.name}_wrap")
+    ctx.emit(OpKind.WHERE, [neg, wrapped, idx], [fixed], A.NoAttrs(), f"{n.name}_fix", dtypes=[it])
+    unsq = ctx.fresh(f"{n.name}_unsq")
+    ctx.emit(OpKind.RESHAPE, [fixed], [unsq], A.ReshapeAttrs(shape[:axis] + (1,) + shape[axis:]), f"{n.name}_unsq")
+    iota = np.arange(depth).astype(it.numpy()).reshape([-1 if i == axis else 1 for i in range(len(shape) + 1)])
+    pos = ctx.add_const(ctx.fresh(f"{n.name}_pos"), iota)
+    eq = ctx.fresh(f"{n.name}_eq")
+    ctx.emit(OpKind.EQUAL, [unsq, pos], [eq], A.NoAttrs(), f"{n.name}_eq", dtypes=[DType.BOOL])
+    off = ctx.add_const(ctx.fresh(f"{n.name}_off"), values[:1].reshape(()))
+    on = ctx.add_const(ctx.fresh(f"{n.name}_on"), values[1:2].reshape(()))
+    ctx.emit(OpKind.WHERE, [eq, on, off], [_out(n)], A.NoAttrs(), n.name, dtypes=[ctx.t(on).dtype])
+
+
 EXT_HANDLERS: dict[str, Handler] = {
     "Dropout": dropout,
     "Pad": pad,
@@ -365,4 +416,6 @@ EXT_HANDLERS: dict[str, Handler] = {
     "GatherND": gather_nd,
     "ScatterElements": scatter_elements,
     "TopK": topk,
+    "Hardmax": hardmax,
+    "OneHot": one_hot,
 }
