@@ -690,6 +690,12 @@ def _scatter_elements(e: _Exporter, n: Node, ins: list[str], outs: list[str]) ->
     e.emit("ScatterElements", ins[:3], outs, name=n.name, axis=a.axis, **kw)
 
 
+def _scatter_nd(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
+    a: A.ScatterAttrs = n.attrs
+    kw: dict[str, Any] = {} if a.reduction == "none" else {"reduction": a.reduction}
+    e.emit("ScatterND", ins[:3], outs, name=n.name, **kw)
+
+
 def _topk(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
     a: A.TopKAttrs = n.attrs
     e.emit("TopK", [ins[0], e.ints("topk_k", [a.k])], outs, name=n.name, axis=a.axis, largest=int(a.largest))
@@ -711,7 +717,7 @@ _HANDLERS: dict[OpKind, _Handler] = {
     OpKind.UNARY_MATH: _math, OpKind.BINARY_MATH: _math, OpKind.REDUCE_MATH: _reduce_math,
     OpKind.ARG_REDUCE: _arg_reduce, OpKind.CUMSUM: _cumsum, OpKind.TRILU: _trilu, OpKind.RMS_NORM: _rms_norm,
     OpKind.GROUP_NORM: _group_norm, OpKind.GATHER_ELEMENTS: _gather_elements, OpKind.GATHER_ND: _gather_nd,
-    OpKind.SCATTER_ELEMENTS: _scatter_elements, OpKind.TOPK: _topk,
+    OpKind.SCATTER_ELEMENTS: _scatter_elements, OpKind.TOPK: _topk, OpKind.SCATTER_ND: _scatter_nd,
 }
 for _k in _UNARY:
     _HANDLERS[_k] = _unary

@@ -222,7 +222,8 @@ def pad(ctx: Ctx, n: OnnxNode) -> None:
     ctx.emit(OpKind.PAD, [_x(n)], [_out(n)], A.PadAttrs(tuple(per_axis), mode, value), n.name)
 
 
-_RESIZE_COORDS = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn")
+_RESIZE_COORDS = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn",
+                  "half_pixel_symmetric")
 
 
 def _resize_targets(ctx: Ctx, n: OnnxNode, shape: tuple[int, ...]) -> tuple[list[int], list[float] | None]:
@@ -244,6 +245,14 @@ def _resize_targets(ctx: Ctx, n: OnnxNode, shape: tuple[int, ...]) -> tuple[list
         raise ModelError(f"{n.op_type} scales/sizes {given} do not match axes {axes}", file=ctx.path, node=n.name)
     full = list(shape)
     full_scales = [1.0] * rank
+    policy = n.s("keep_aspect_ratio_policy", "stretch")
+    if sizes is not None and policy in ("not_larger", "not_smaller"):
+        # one scale for every resized axis (the smallest / largest ratio), sizes rounded half up (onnx)
+        ratios = [sizes[j] / shape[ax] for j, ax in enumerate(axes)]
+        s = min(ratios) if policy == "not_larger" else max(ratios)
+        for ax in axes:
+            full[ax], full_scales[ax] = int(s * shape[ax] + 0.5), s
+        return full, full_scales
     for j, ax in enumerate(axes):
         if sizes is not None:
             full[ax] = sizes[j]
@@ -262,7 +271,7 @@ def resize(ctx: Ctx, n: OnnxNode) -> None:
                                  node=n.name)
     if n.i("antialias", 0):
         raise UnsupportedOpError(f"{n.op_type} with antialias", file=ctx.path, node=n.name)
-    if n.s("keep_aspect_ratio_policy", "stretch") != "stretch":
+    if n.s("keep_aspect_ratio_policy", "stretch") not in ("stretch", "not_larger", "not_smaller"):
         raise UnsupportedOpError(f"{n.op_type} keep_aspect_ratio_policy "
                                  f"'{n.s('keep_aspect_ratio_policy', '')}'", file=ctx.path, node=n.name)
     full, scales = _resize_targets(ctx, n, shape)
@@ -323,11 +332,13 @@ def gather_nd(ctx: Ctx, n: OnnxNode) -> None:
 
 
 def scatter_elements(ctx: Ctx, n: OnnxNode) -> None:
-    axis = _axis(ctx, n, n.i("axis", 0), ctx.rank(_x(n)))
+    nd = n.op_type == "ScatterND"
+    axis = 0 if nd else _axis(ctx, n, n.i("axis", 0), ctx.rank(_x(n)))
     red = n.s("reduction", "none")
     if red not in ("none", "add", "mul", "max", "min"):
-        raise UnsupportedOpError(f"ScatterElements reduction '{red}'", file=ctx.path, node=n.name)
-    ctx.emit(OpKind.SCATTER_ELEMENTS, list(n.inputs[:3]), [_out(n)], A.ScatterAttrs(axis, red), n.name)
+        raise UnsupportedOpError(f"{n.op_type} reduction '{red}'", file=ctx.path, node=n.name)
+    op = OpKind.SCATTER_ND if nd else OpKind.SCATTER_ELEMENTS
+    ctx.emit(op, list(n.inputs[:3]), [_out(n)], A.ScatterAttrs(axis, red), n.name)
 
 
 def topk(ctx: Ctx, n: OnnxNode) -> None:
@@ -415,6 +426,7 @@ EXT_HANDLERS: dict[str, Handler] = {
     "GatherElements": gather_elements,
     "GatherND": gather_nd,
     "ScatterElements": scatter_elements,
+    "ScatterND": scatter_elements,
     "TopK": topk,
     "Hardmax": hardmax,
     "OneHot": one_hot,

@@ -100,6 +100,7 @@ class OpKind(Enum):
     GATHER_ND = "GATHER_ND"
     SCATTER_ELEMENTS = "SCATTER_ELEMENTS"
     TOPK = "TOPK"
+    SCATTER_ND = "SCATTER_ND"
 
     @property
     def info(self) -> OpInfo:
@@ -184,6 +185,7 @@ OP_INFO: dict[OpKind, OpInfo] = {
     OpKind.GATHER_ND: OpInfo(OpClass.DATA, A.GatherNDAttrs, (), (2, 2)),
     OpKind.SCATTER_ELEMENTS: OpInfo(OpClass.DATA, A.ScatterAttrs, (), (3, 3)),
     OpKind.TOPK: OpInfo(OpClass.REDUCE, A.TopKAttrs, (), (1, 1), (2, 2)),
+    OpKind.SCATTER_ND: OpInfo(OpClass.DATA, A.ScatterAttrs, (), (3, 3)),
 }
 
 assert set(OP_INFO) == set(OpKind), "every op kind needs its OpInfo"

@@ -27,6 +27,10 @@ def source_coords(out_len: int, in_len: int, scale: float, mode: str) -> Arr:
         return (x + 0.5) / scale - 0.5 if out_len > 1 else np.full(out_len, -0.5)
     if mode == "half_pixel":
         return (x + 0.5) / scale - 0.5
+    if mode == "half_pixel_symmetric":
+        # centres the sampled window when the output length was rounded from in_len * scale
+        offset = in_len / 2 * (1 - out_len / (in_len * scale))
+        return offset + (x + 0.5) / scale - 0.5
     raise UnsupportedOpError(f"resize coordinate mode {mode}")
 
 

@@ -204,6 +204,21 @@ def scatter_elements(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     return y
 
 
+def scatter_nd(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    a: A.ScatterAttrs = node.attrs
+    y = _in(ins, 0).copy()
+    idx, upd = _in(ins, 1).astype(np.int64), _in(ins, 2)
+    k = idx.shape[-1]
+    where = tuple(idx.reshape(-1, k).T)
+    vals = upd.reshape((-1,) + y.shape[k:])
+    if a.reduction == "none":
+        y[where] = vals
+    else:
+        ufunc = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}[a.reduction]
+        ufunc.at(y, where, vals)
+    return y
+
+
 def topk(node: Node, ins: list[Arr | None], graph: Graph) -> list[Arr]:
     a: A.TopKAttrs = node.attrs
     x = _in(ins, 0).astype(np.float64)
@@ -225,4 +240,5 @@ MATH_OPS: dict[OpKind, Run] = {
     OpKind.GATHER_ND: gather_nd,
     OpKind.SCATTER_ELEMENTS: scatter_elements,
     OpKind.TOPK: topk,
+    OpKind.SCATTER_ND: scatter_nd,
 }
