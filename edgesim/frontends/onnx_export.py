@@ -696,6 +696,15 @@ def _scatter_nd(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
     e.emit("ScatterND", ins[:3], outs, name=n.name, **kw)
 
 
+def _grid_sample(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
+    a: A.GridSampleAttrs = n.attrs
+    mode = a.mode if e.opset >= 20 else {"linear": "bilinear", "cubic": "bicubic"}.get(a.mode, a.mode)
+    if e.opset < 16:
+        raise UnsupportedOpError(f"GridSample needs opset 16 (exporting opset {e.opset})", node=n.name)
+    e.emit("GridSample", ins[:2], outs, name=n.name, mode=mode, padding_mode=a.padding_mode,
+           align_corners=int(a.align_corners))
+
+
 def _topk(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
     a: A.TopKAttrs = n.attrs
     e.emit("TopK", [ins[0], e.ints("topk_k", [a.k])], outs, name=n.name, axis=a.axis, largest=int(a.largest))
@@ -718,6 +727,7 @@ _HANDLERS: dict[OpKind, _Handler] = {
     OpKind.ARG_REDUCE: _arg_reduce, OpKind.CUMSUM: _cumsum, OpKind.TRILU: _trilu, OpKind.RMS_NORM: _rms_norm,
     OpKind.GROUP_NORM: _group_norm, OpKind.GATHER_ELEMENTS: _gather_elements, OpKind.GATHER_ND: _gather_nd,
     OpKind.SCATTER_ELEMENTS: _scatter_elements, OpKind.TOPK: _topk, OpKind.SCATTER_ND: _scatter_nd,
+    OpKind.GRID_SAMPLE: _grid_sample,
 }
 for _k in _UNARY:
     _HANDLERS[_k] = _unary

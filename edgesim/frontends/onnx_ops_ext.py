@@ -402,6 +402,15 @@ def one_hot(ctx: Ctx, n: OnnxNode) -> None:
     ctx.emit(OpKind.WHERE, [eq, on, off], [_out(n)], A.NoAttrs(), n.name, dtypes=[ctx.t(on).dtype])
 
 
+def grid_sample(ctx: Ctx, n: OnnxNode) -> None:
+    mode = {"bilinear": "linear", "bicubic": "cubic"}.get(n.s("mode", "linear"), n.s("mode", "linear"))
+    pad = n.s("padding_mode", "zeros")
+    if mode not in ("nearest", "linear", "cubic") or pad not in ("zeros", "border", "reflection"):
+        raise UnsupportedOpError(f"GridSample mode '{mode}' / padding_mode '{pad}'", file=ctx.path, node=n.name)
+    attrs = A.GridSampleAttrs(mode, pad, bool(n.i("align_corners", 0)))
+    ctx.emit(OpKind.GRID_SAMPLE, [_x(n), n.input(1)], [_out(n)], attrs, n.name)
+
+
 EXT_HANDLERS: dict[str, Handler] = {
     "Dropout": dropout,
     "Pad": pad,
@@ -430,4 +439,5 @@ EXT_HANDLERS: dict[str, Handler] = {
     "TopK": topk,
     "Hardmax": hardmax,
     "OneHot": one_hot,
+    "GridSample": grid_sample,
 }

@@ -313,6 +313,15 @@ class TopKAttrs:
 
 
 @dataclass(frozen=True)
+class GridSampleAttrs:
+    """GRID_SAMPLE (NCHW or NCDHW): mode nearest/linear/cubic, padding_mode zeros/border/reflection."""
+
+    mode: str = "linear"
+    padding_mode: str = "zeros"
+    align_corners: bool = False
+
+
+@dataclass(frozen=True)
 class GroupNormAttrs:
     """GROUP_NORM over (channels of a group, spatial) per sample; InstanceNormalization is groups == channels.
     Scale and bias are per channel (NCHW)."""

@@ -101,6 +101,7 @@ class OpKind(Enum):
     SCATTER_ELEMENTS = "SCATTER_ELEMENTS"
     TOPK = "TOPK"
     SCATTER_ND = "SCATTER_ND"
+    GRID_SAMPLE = "GRID_SAMPLE"
 
     @property
     def info(self) -> OpInfo:
@@ -186,6 +187,7 @@ OP_INFO: dict[OpKind, OpInfo] = {
     OpKind.SCATTER_ELEMENTS: OpInfo(OpClass.DATA, A.ScatterAttrs, (), (3, 3)),
     OpKind.TOPK: OpInfo(OpClass.REDUCE, A.TopKAttrs, (), (1, 1), (2, 2)),
     OpKind.SCATTER_ND: OpInfo(OpClass.DATA, A.ScatterAttrs, (), (3, 3)),
+    OpKind.GRID_SAMPLE: OpInfo(OpClass.DATA, A.GridSampleAttrs, (), (2, 2), elementwise_ops_per_output=8),
 }
 
 assert set(OP_INFO) == set(OpKind), "every op kind needs its OpInfo"

@@ -155,6 +155,13 @@ def _gather_nd(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     return [tuple(idx[:-1]) + tuple(data[a.batch_dims + idx[-1]:])]
 
 
+def _grid_sample(node: Node, ins: list[Tensor | None]) -> list[Shape]:
+    x, grid = _req(ins[0], node).shape, _req(ins[1], node).shape
+    if len(grid) != len(x) or grid[-1] != len(x) - 2:
+        raise ShapeError(f"GridSample grid {grid} does not fit input {x}", node=node.name)
+    return [tuple(x[:2]) + tuple(grid[1:-1])]
+
+
 def _topk(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     a: A.TopKAttrs = node.attrs
     shape = list(_req(ins[0], node).shape)
@@ -290,6 +297,7 @@ _RULES: dict[OpKind, Callable[[Node, list[Tensor | None]], list[Shape]]] = {
     OpKind.GATHER_ELEMENTS: _gather_elements,
     OpKind.GATHER_ND: _gather_nd,
     OpKind.TOPK: _topk,
+    OpKind.GRID_SAMPLE: _grid_sample,
 }
 for _k in (OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.DIV, OpKind.POW, OpKind.MAXIMUM, OpKind.MINIMUM,
            OpKind.SQUARED_DIFFERENCE, OpKind.WHERE, OpKind.PRELU, OpKind.EQUAL, OpKind.LESS, OpKind.GREATER):
