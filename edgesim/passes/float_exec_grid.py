@@ -87,10 +87,11 @@ def grid_sample(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     strides = np.cumprod((1,) + dims[::-1])[::-1][1:]
     y = np.zeros((n, c, g.shape[1]))
     for combo in itertools.product(*per_axis):
-        lin = np.zeros(g.shape[:2], np.int64)
+        points = g.shape[1]
+        lin = np.zeros((n, points), np.int64)
         for (idx, _, _), stride in zip(combo, strides, strict=True):
             lin = lin + idx * int(stride)
         weight = np.prod([w * m for _, m, w in combo], axis=0)
-        vals = np.take_along_axis(flat, np.broadcast_to(lin[:, None, :], (n, c, lin.shape[1])), axis=2)
+        vals = np.take_along_axis(flat, np.broadcast_to(lin[:, None, :], (n, c, points)), axis=2)
         y += vals * weight[:, None, :]
     return y.reshape((n, c) + tuple(out_sp)).astype(np.float32)
