@@ -338,34 +338,6 @@ def batch_norm(ctx: Ctx, n: OnnxNode) -> None:
              n.name)
 
 
-def layer_norm(ctx: Ctx, n: OnnxNode) -> None:
-    rank = ctx.rank(_x(n))
-    axis = _axis(ctx, n, n.i("axis", -1), rank)
-    ins = [i for i in n.inputs[:3]]
-    eps = n.f("epsilon", 1e-5)
-    ctx.emit(OpKind.LAYER_NORM, ins, [_out(n)], A.LayerNormAttrs(axis, eps), n.name)
-    mean_out, inv_out = n.outputs[1] if len(n.outputs) > 1 else "", n.outputs[2] if len(n.outputs) > 2 else ""
-    if mean_out or inv_out:
-        _layer_norm_stats(ctx, n, axis, eps, mean_out, inv_out)
-
-
-def _layer_norm_stats(ctx: Ctx, n: OnnxNode, axis: int, eps: float, mean_out: str, inv_out: str) -> None:
-    """LayerNormalization's optional Mean and InvStdDev outputs, from reductions over axis..last."""
-    rank = ctx.rank(_x(n))
-    red = A.ReduceAttrs(tuple(range(axis, rank)), True)
-    mean = mean_out or ctx.fresh(f"{n.name}_mean")
-    ctx.emit(OpKind.MEAN, [_x(n)], [mean], red, f"{n.name}_mean")
-    if not inv_out:
-        return
-    d, sq, var = ctx.fresh(f"{n.name}_d"), ctx.fresh(f"{n.name}_sq"), ctx.fresh(f"{n.name}_var")
-    ve = ctx.fresh(f"{n.name}_ve")
-    ctx.emit(OpKind.SUB, [_x(n), mean], [d], A.ElementwiseAttrs(), f"{n.name}_centre")
-    ctx.emit(OpKind.MUL, [d, d], [sq], A.ElementwiseAttrs(), f"{n.name}_square")
-    ctx.emit(OpKind.MEAN, [sq], [var], red, f"{n.name}_var")
-    ctx.emit(OpKind.ADD, [var, _scalar(ctx, n, eps)], [ve], A.ElementwiseAttrs(), f"{n.name}_eps")
-    ctx.emit(OpKind.RSQRT, [ve], [inv_out], A.NoAttrs(), f"{n.name}_inv_std")
-
-
 def lrn(ctx: Ctx, n: OnnxNode) -> None:
     ctx.emit(OpKind.LRN, [_x(n)], [_out(n)],
              A.LRNAttrs(n.i("size", 1), n.f("alpha", 1e-4), n.f("beta", 0.75), n.f("bias", 1.0), NCHW), n.name)
@@ -585,7 +557,6 @@ FLOAT_HANDLERS: dict[str, Handler] = {
     "Slice": slice_,
     "Softmax": _softmax(OpKind.SOFTMAX),
     "LogSoftmax": _softmax(OpKind.LOG_SOFTMAX),
-    "LayerNormalization": layer_norm,
     "Gather": gather,
     "Expand": expand,
     "Where": where,
