@@ -185,6 +185,30 @@ def _conv_transpose(ctx: _Ctx, node: Node) -> None:
     ctx.values[node.outputs[0]] = y
 
 
+def _sub(ctx: _Ctx, node: Node) -> None:
+    """int8 SUB as TFLite's reference kernel: both inputs scaled to a common grid (left shift 20, the larger
+    input scale doubled), subtracted, requantized to the output; the multipliers as ADD's Prepare computes."""
+    from edgesim.kernels.executor import _act
+
+    at: A.ElementwiseAttrs = node.attrs
+    a_t, b_t, out_t = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1]), ctx.tensor(node.outputs[0])
+    if a_t.quant is None or b_t.quant is None or out_t.quant is None:
+        raise UnsupportedOpError("integer SUB needs quantized tensors", node=node.name)
+    a_q, b_q, out_q = a_t.quant, b_t.quant, out_t.quant
+    a = np.asarray(ctx.value(node.inputs[0]), np.int64)
+    b = np.asarray(ctx.value(node.inputs[1]), np.int64)
+    twice_max = float(2 * max(np.float32(a_q.scale), np.float32(b_q.scale)))
+    am, ash = quantize_multiplier(float(a_q.scale) / twice_max)
+    bm, bsh = quantize_multiplier(float(b_q.scale) / twice_max)
+    om, osh = quantize_multiplier(twice_max / float(np.float32((1 << 20) * np.float32(out_q.scale))))
+    sr = ctx.single_rounding
+    ra = requantize_array((a - a_q.zero_point) << 20, am, ash, sr)
+    diff = ra - requantize_array((b - b_q.zero_point) << 20, bm, bsh, sr)
+    y = requantize_array(np.asarray(diff), om, osh, sr) + out_q.zero_point
+    lo, hi = _act(node, at.activation, out_q)
+    ctx.values[node.outputs[0]] = np.clip(y, lo, hi).astype(out_t.dtype.numpy()).reshape(out_t.shape)
+
+
 EXT_KERNELS: dict[OpKind, Kernel] = {
     OpKind.SLICE: _select(_slice),
     OpKind.RESIZE: _select(_resize_nearest),
@@ -197,6 +221,7 @@ EXT_KERNELS: dict[OpKind, Kernel] = {
     OpKind.MINIMUM: _min_max,
     OpKind.ARG_REDUCE: _arg_reduce,
     OpKind.CONV_TRANSPOSE2D: _conv_transpose,
+    OpKind.SUB: _sub,
 }
 
 # Ops whose kernels work on codes of any 8-bit type (the rest cast to int8 and must not see uint8 tensors).
