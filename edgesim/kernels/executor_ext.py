@@ -209,6 +209,22 @@ def _sub(ctx: _Ctx, node: Node) -> None:
     ctx.values[node.outputs[0]] = np.clip(y, lo, hi).astype(out_t.dtype.numpy()).reshape(out_t.shape)
 
 
+def _leaky_relu(ctx: _Ctx, node: Node) -> None:
+    """int8 LEAKY_RELU as TFLite's reference kernel: one fixed-point multiplier for x >= 0 (identity rescale)
+    and one for x < 0 (alpha folded in), both computed in float32 as its Prepare does."""
+    x_t, out_t = ctx.tensor(node.inputs[0]), ctx.tensor(node.outputs[0])
+    if x_t.quant is None or out_t.quant is None:
+        raise UnsupportedOpError("integer LEAKY_RELU needs quantized tensors", node=node.name)
+    s_in, s_out = np.float32(x_t.quant.scale), np.float32(out_t.quant.scale)
+    mi, si = quantize_multiplier(float(s_in / s_out))
+    ma, sa = quantize_multiplier(float(s_in * np.float32(node.attrs.alpha) / s_out))
+    v = np.asarray(ctx.value(node.inputs[0]), np.int64) - x_t.quant.zero_point
+    sr = ctx.single_rounding
+    y = np.where(v >= 0, requantize_array(v, mi, si, sr), requantize_array(v, ma, sa, sr)) + out_t.quant.zero_point
+    lo, hi = onnx_int.int_range(out_t.dtype)
+    ctx.values[node.outputs[0]] = np.clip(y, lo, hi).astype(out_t.dtype.numpy())
+
+
 EXT_KERNELS: dict[OpKind, Kernel] = {
     OpKind.SLICE: _select(_slice),
     OpKind.RESIZE: _select(_resize_nearest),
@@ -222,6 +238,7 @@ EXT_KERNELS: dict[OpKind, Kernel] = {
     OpKind.ARG_REDUCE: _arg_reduce,
     OpKind.CONV_TRANSPOSE2D: _conv_transpose,
     OpKind.SUB: _sub,
+    OpKind.LEAKY_RELU: _leaky_relu,
 }
 
 # Ops whose kernels work on codes of any 8-bit type (the rest cast to int8 and must not see uint8 tensors).

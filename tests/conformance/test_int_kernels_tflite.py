@@ -1,5 +1,5 @@
 """Integer kernels added for the conformance work, bit-exact against the TFLite interpreter on single-operator
-int8 flatbuffers: SUB (broadcast, fused ReLU), MAXIMUM, MINIMUM, STRIDED_SLICE, GATHER, nearest RESIZE, REDUCE_MAX,
+int8 flatbuffers: SUB (broadcast, fused ReLU), LEAKY_RELU, MAXIMUM, MINIMUM, STRIDED_SLICE, GATHER, nearest RESIZE, REDUCE_MAX,
 ARG_MAX and SPLIT.
 """
 
@@ -51,6 +51,8 @@ CASES: dict[str, tuple[list[TensorSpec], OpSpec, list[int]]] = {
                    OpSpec(BO.REDUCE_MAX, [0, 1], [2], OPT.ReducerOptions, [(0, "B", 0)], version=2), [0]),
     "arg_max": ([_q((3, 7)), _c32(1), TensorSpec((3,), None, 0, I64)],
                 OpSpec(BO.ARG_MAX, [0, 1], [2], OPT.ArgMaxOptions, [(0, "b", I64)], version=2), [0]),
+    "leaky_relu": ([_q((1, 256), 0.05, -10), _q((1, 256), 0.04, 20)],
+                   OpSpec(BO.LEAKY_RELU, [0], [1], OPT.LeakyReluOptions, [(0, "f", 0.2)], version=2), [0]),
     "split": ([_c32(1), _q((2, 6)), _q((2, 2)), _q((2, 2)), _q((2, 2))],
               OpSpec(BO.SPLIT, [0, 1], [2, 3, 4], OPT.SplitOptions, [(0, "i", 3)], version=2), [1]),
 }
