@@ -174,10 +174,44 @@ def _nhwc_attrs(node: Node) -> object:
     return replace(node.attrs, layout=A.Layout.NHWC)
 
 
+def _transpose_conv_nhwc(ctx: _Ctx, node: Node) -> None:
+    """TFLite int8 TRANSPOSE_CONV (reference kernel): each input pixel (minus its zero point) scatters
+    input x weight into an int32 scratch at stride offsets, cropped by the padding; then bias and a per-channel
+    fixed-point requantization. Weights OHWI, symmetric."""
+    from edgesim.kernels.executor import _act, _channel_multipliers
+
+    a: A.ConvAttrs = node.attrs
+    x_t, w_t, out_t = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1]), ctx.tensor(node.outputs[0])
+    if x_t.quant is None or w_t.quant is None or out_t.quant is None or any(w_t.quant.zero_points):
+        raise UnsupportedOpError("integer TRANSPOSE_CONV needs quantized tensors and symmetric weights",
+                                 node=node.name)
+    x = np.asarray(ctx.value(node.inputs[0]), np.float64) - x_t.quant.zero_point
+    w = np.asarray(ctx.value(node.inputs[1]), np.float64)  # (C_out, kh, kw, C_in)
+    n, h, wd, _ = x.shape
+    cout, kh, kw, _ = w.shape
+    (sh, sw), p = a.stride_hw, a.padding
+    oh, ow = out_t.shape[1], out_t.shape[2]
+    full = np.zeros((n, p.top + oh + kh + sh * h, p.left + ow + kw + sw * wd, cout))
+    for i in range(kh):
+        for j in range(kw):
+            full[:, i:i + sh * (h - 1) + 1:sh, j:j + sw * (wd - 1) + 1:sw] += np.einsum("nhwc,oc->nhwo", x,
+                                                                                      w[:, i, j, :])
+    acc = np.rint(full[:, p.top:p.top + oh, p.left:p.left + ow]).astype(np.int64)
+    if len(node.inputs) > 2 and node.inputs[2]:
+        acc = acc + np.asarray(ctx.value(node.inputs[2]), np.int64)
+    mult, shift = _channel_multipliers(x_t.quant, w_t.quant, out_t.quant, cout)
+    y = np.empty(acc.shape, np.int64)
+    for c in range(cout):
+        y[..., c] = requantize_array(acc[..., c], int(mult[c]), int(shift[c]), ctx.single_rounding)
+    lo, hi = _act(node, a.activation, out_t.quant)
+    ctx.values[node.outputs[0]] = np.clip(y + out_t.quant.zero_point, lo, hi).astype(out_t.dtype.numpy())
+
+
 def _conv_transpose(ctx: _Ctx, node: Node) -> None:
     a: A.ConvAttrs = node.attrs
     if a.layout is not A.Layout.NCHW:
-        raise UnsupportedOpError("integer transposed convolution runs NCHW (ONNX) graphs only", node=node.name)
+        _transpose_conv_nhwc(ctx, node)
+        return
     x_t, w_t, out_t = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1]), ctx.tensor(node.outputs[0])
     bias = ctx.value(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
     y = onnx_int.conv_transpose_nchw(x_t, ctx.value(node.inputs[0]), w_t, ctx.value(node.inputs[1]), bias, out_t,

@@ -1,5 +1,5 @@
 """Integer kernels added for the conformance work, bit-exact against the TFLite interpreter on single-operator
-int8 flatbuffers: SUB (broadcast, fused ReLU), LEAKY_RELU, MAXIMUM, MINIMUM, STRIDED_SLICE, GATHER, nearest RESIZE, REDUCE_MAX,
+int8 flatbuffers: TRANSPOSE_CONV (per-channel, SAME/VALID), SUB (broadcast, fused ReLU), LEAKY_RELU, MAXIMUM, MINIMUM, STRIDED_SLICE, GATHER, nearest RESIZE, REDUCE_MAX,
 ARG_MAX and SPLIT.
 """
 
@@ -29,7 +29,22 @@ def _c32(*v: int) -> TensorSpec:
     return TensorSpec((len(v),), None, 0, INT32, np.array(v, np.int32))
 
 
+def _transpose_conv(padding: int) -> tuple[list[TensorSpec], OpSpec, list[int]]:
+    rng = np.random.default_rng(9)
+    scales = tuple(float(v) for v in rng.uniform(0.002, 0.02, size=6))
+    w = rng.integers(-127, 128, size=(6, 3, 3, 3), dtype=np.int8)
+    bias = rng.integers(-2000, 2000, size=6).astype(np.int32)
+    out_hw = (8, 10) if padding == 0 else (9, 11)
+    tensors = [_c32(1, *out_hw, 6), TensorSpec((6, 3, 3, 3), scales, 0, 9, w, 0), _q((1, 4, 5, 3), 0.05, -9),
+               TensorSpec((6,), tuple(0.05 * s for s in scales), 0, INT32, bias, 0), _q((1, *out_hw, 6), 0.08, 6)]
+    op = OpSpec(BO.TRANSPOSE_CONV, [0, 1, 2, 3], [4], OPT.TransposeConvOptions,
+                [(0, "b", padding), (1, "i", 2), (2, "i", 2)], version=3)
+    return tensors, op, [2]
+
+
 CASES: dict[str, tuple[list[TensorSpec], OpSpec, list[int]]] = {
+    "transpose_conv_same": _transpose_conv(0),
+    "transpose_conv_valid": _transpose_conv(1),
     "sub_broadcast_relu": ([_q((1, 4, 4, 3), 0.1, 2), _q((1, 1, 1, 3), 0.07, -3), _q((1, 4, 4, 3), 0.12, -7)],
                            OpSpec(BO.SUB, [0, 1], [2], OPT.SubOptions, [(0, "b", 1)], version=2), [0, 1]),
     "sub": ([_q((1, 256), 0.05, 0), _q((1, 256), 0.2, 10), _q((1, 256), 0.3, -5)],
