@@ -39,7 +39,8 @@ _MODELS: dict[str, tuple[_Builder, tuple[int, int], int, int]] = {
     "densenet121": (classic.densenet121, (224, 224), 1000, 3),
     "inception_v1": (classic.inception_v1, (224, 224), 1000, 3),
     "inception_v3": (classic.inception_v3, (299, 299), 1000, 3),
-    # Detectors (COCO heads; decode/NMS are host post-processing, see yolo.py).
+    # Detectors: default num_classes is the published COCO head (TF OD API counts the background class; YOLO
+    # and EfficientDet do not). Decode/NMS are host post-processing (see yolo.py, detection.py).
     "yolov5n": (yolo.yolov5n, (640, 640), 80, 3),
     "yolov5s": (yolo.yolov5s, (640, 640), 80, 3),
     "yolov5m": (yolo.yolov5m, (640, 640), 80, 3),

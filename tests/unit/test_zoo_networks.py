@@ -115,8 +115,10 @@ def test_input_shape_scales_detectors() -> None:
     assert abs(graph_macs(build("yolov8n", input_shape=(1, 3, 320, 320))) / graph_macs(build("yolov8n")) - 0.25) < 0.01
     with pytest.raises(EdgesimError, match="divisible by 32"):
         build("yolov8n", input_shape=(1, 3, 300, 300))
-    with pytest.raises(EdgesimError, match="COCO"):
-        build("yolov5s", num_classes=20)
+    voc = build("yolov8n", num_classes=20, input_shape=(1, 3, 320, 320))
+    assert [voc.tensors[o].shape[1] for o in voc.outputs] == [64 + 20] * 3  # DFL box bins + class logits
+    v5 = build("yolov5s", num_classes=20, input_shape=(1, 3, 320, 320))
+    assert [v5.tensors[o].shape[1] for o in v5.outputs] == [3 * (5 + 20)] * 3  # anchors x (box, objectness, classes)
 
 
 @pytest.mark.parametrize("profile_id", ["rpi5", "hailo-8"])
