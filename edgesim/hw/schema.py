@@ -38,6 +38,16 @@ class UnitKind(StrEnum):
     VECTOR = "vector"
 
 
+class DeviceClass(StrEnum):
+    """What a unit is to a runtime: OpenVINO's CPU, GPU and NPU plugins (and QNN's CPU/GPU/HTP backends) each
+    drive one class, whatever the unit's datapath kind (an iGPU and an NPU are both MAC arrays here)."""
+
+    CPU = "cpu"
+    GPU = "gpu"
+    NPU = "npu"
+    DSP = "dsp"
+
+
 class Dataflow(StrEnum):
     OS = "os"
     WS = "ws"
@@ -121,6 +131,14 @@ class ComputeUnit(_Frozen):
     # runtime kernel efficiencies are referred to: a dual-issue Cortex-M7 pairs each SMLAD with its operand load,
     # a Cortex-M33 has a shorter pipeline. Multiplies the runtime's kernel efficiency on this unit; 1.0 = M4-like.
     kernel_efficiency_scale: float = Field(default=1.0, gt=0, le=4.0)
+    # What the unit is to a runtime (RuntimeProfile.targets); None = cpu for kind cpu, npu otherwise.
+    device_class: DeviceClass | None = None
+
+    @property
+    def device(self) -> DeviceClass:
+        if self.device_class is not None:
+            return self.device_class
+        return DeviceClass.CPU if self.kind is UnitKind.CPU else DeviceClass.NPU
 
     @field_validator("macs_per_cycle", "elementwise_ops_per_cycle")
     @classmethod
@@ -180,6 +198,14 @@ class MemoryLevel(_Frozen):
     def write_bw_bytes_per_s(self, profile_clock_mhz: float) -> float:
         return self.write_bw_bytes_per_cycle * self._clock_hz(profile_clock_mhz)
 
+    def transfer_s(self, read_bytes: int, write_bytes: int, profile_clock_mhz: float) -> tuple[float, float]:
+        """(read, write) seconds the port is busy moving these bytes at its bandwidth (no access latency): the one
+        memory-transfer formula of both cost paths. A port without write bandwidth takes writes for free."""
+        read_s = read_bytes / self.read_bw_bytes_per_s(profile_clock_mhz) if read_bytes else 0.0
+        wr_bw = self.write_bw_bytes_per_s(profile_clock_mhz)
+        write_s = write_bytes / wr_bw if write_bytes and wr_bw > 0 else 0.0
+        return read_s, write_s
+
 
 class Placement(_Frozen):
     weights: str
@@ -214,11 +240,20 @@ class PowerSpec(_Frozen):
     leakage_temp_coeff_per_c: float | None = Field(default=None, ge=0, le=0.1)
     leakage_ref_temp_c: float = 25.0  # temperature at which static_power_mw was characterised
 
-    def static_power_w_at(self, temp_c: float) -> float:
-        base = self.static_power_mw * 1e-3
+    @property
+    def static_power_w(self) -> float:
+        """The one static-power figure every cost path charges (at the characterisation temperature)."""
+        return self.static_power_mw * 1e-3
+
+    def leakage_factor_at(self, temp_c: float) -> float:
+        """Static power at ``temp_c`` over static power at the characterisation temperature (1 without a
+        coefficient)."""
         if self.leakage_temp_coeff_per_c is None:
-            return base
-        return base * math.exp(self.leakage_temp_coeff_per_c * (temp_c - self.leakage_ref_temp_c))
+            return 1.0
+        return math.exp(self.leakage_temp_coeff_per_c * (temp_c - self.leakage_ref_temp_c))
+
+    def static_power_w_at(self, temp_c: float) -> float:
+        return self.static_power_w * self.leakage_factor_at(temp_c)
 
 
 class OperatingPoint(_Frozen):
@@ -484,7 +519,34 @@ class RuntimeProfile(_Frozen):
     # (hailo.ai, "Hailo-8 dataflow architecture" whitepaper); Vela's cascading runs convs on row stripes
     # (developer.arm.com, Ethos-U Vela "cascading"). False = a consumer waits for its whole producer.
     layer_pipelining: bool = False
+    # Device classes of the units the runtime places ops on (OpenVINO's NPU plugin: [npu]); empty = any unit of
+    # an applies_to kind. A chip with no unit of a listed class cannot run the runtime (edgesim.hw.targeting).
+    targets: list[DeviceClass] = Field(default_factory=list)
+    # Hardware profile ids (chip families) the runtime ships for, e.g. RKNN's Rockchip parts; empty = any.
+    # Informational here; edgesim.hw.targeting.runtime_fit_problem reports a mismatch.
+    chips: list[str] = Field(default_factory=list)
+    # Op kinds the runtime's accelerator backend can place (its op support list); None = whatever the unit
+    # supports. Other ops run on the host CPU when host_fallback, as RKNN, HailoRT and the TFLite delegates do.
+    supported_ops: list[str] | None = None
+    # False: the runtime has no CPU fallback (ai8x synthesises the whole network onto the CNN engine; OpenVINO's
+    # MYRIAD plugin without HETERO): an op it cannot place is refused instead of run on the host.
+    host_fallback: bool = True
+    # Precisions the runtime deploys on its accelerator (int8, fp16, int16 = w8a16 activations); empty = any the
+    # unit has. An accelerator-only runtime asked for another precision is refused (edgesim.hw.targeting).
+    precisions: list[Precision] = Field(default_factory=list)
+    # Cores of a multi-core accelerator one model runs on by default (RKNN's core mask AUTO picks one of the
+    # RK3588's three); None = all of them. Threads of a CPU runtime are set per run (--threads).
+    cores_used: int | None = Field(default=None, ge=1)
     sources: list[str] = Field(default_factory=list)
+
+    @field_validator("supported_ops")
+    @classmethod
+    def _runtime_ops(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            unknown = [op for op in v if op not in _OP_NAMES]
+            if unknown:
+                raise ValueError(f"unknown op kinds {unknown}; known: {sorted(_OP_NAMES)}")
+        return v
 
     @field_validator("kernel_efficiency")
     @classmethod

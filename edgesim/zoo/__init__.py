@@ -12,7 +12,6 @@ from typing import Any
 
 from edgesim.errors import EdgesimError
 from edgesim.ir.graph import Graph
-from edgesim.ir.verify import verify_graph
 from edgesim.zoo import bert, classic, cnn, detection, vit, yolo
 from edgesim.zoo.spaces import Choice, SearchSpace, Stage, search_space, search_spaces
 
@@ -91,7 +90,7 @@ def _build_sequence(name: str, choices: dict[str, Any]) -> Graph:
         seq = default_seq
     if isinstance(seq, bool) or not isinstance(seq, int) or seq <= 0:
         raise EdgesimError(f"must be a positive integer, got {seq!r}", field="seq_len")
-    return verify_graph(builder(seq))
+    return builder(seq)  # the loader verifies
 
 
 def _input_shape(name: str, default_hw: tuple[int, int], channels: int, resolution: Any,
@@ -143,7 +142,8 @@ def build(name: str, **choices: Any) -> Graph:
         raise
     except (ValueError, ZeroDivisionError) as e:
         raise EdgesimError(f"cannot build {name} for input {shape}: {e}") from None
-    return verify_graph(graph)
+    # The builder infers every output shape as it adds a node; the loader verifies the graph once more.
+    return graph
 
 
 __all__ = ["Choice", "SearchSpace", "Stage", "build", "names", "search_space", "search_spaces"]

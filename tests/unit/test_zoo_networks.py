@@ -8,12 +8,11 @@ import re
 import numpy as np
 import pytest
 
-from edgesim.api import estimate, load_profile, simulate
+from edgesim.api import estimate, load_model, load_profile, simulate
 from edgesim.cli import main
 from edgesim.errors import EdgesimError
 from edgesim.ir import DType, Graph, OpKind, verify_graph
 from edgesim.ir.work import graph_macs, graph_params
-from edgesim.models import load_model
 from edgesim.passes.float_exec import run_float, synthetic_inputs
 from edgesim.passes.quantize import QuantSpec, quantize_graph
 from edgesim.zoo import build

@@ -1,4 +1,4 @@
-"""`edgesim validate` and `edgesim calibrate`: hook in with add_validate_parsers(subparsers)."""
+"""``edgesim validate`` and ``edgesim calibrate``: predictions against measured silicon, and fitting a runtime."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import sys
 def cmd_validate(args: argparse.Namespace) -> int:
     from edgesim.validate.calibrate import leave_one_benchmark_out, leave_one_device_out
     from edgesim.validate.core import validate, write_json, write_plot
+    from edgesim.validate.npu_vendor import cmd_vendor, is_vendor_table
 
+    if args.reference and is_vendor_table(args.reference):
+        return cmd_vendor(args)  # issue #17's vendor NPU tables (hw_profile/runtime_id/zoo_model columns)
     strict = getattr(args, "lobo_strict", False)
     if getattr(args, "lodo", False):
         result = leave_one_device_out(args.reference)
