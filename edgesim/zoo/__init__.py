@@ -71,6 +71,11 @@ def names() -> list[str]:
     return sorted([*_MODELS, *_SEQ_MODELS])
 
 
+def is_sequence_model(name: str) -> bool:
+    """True for the token-id models (input shape 1xSEQ) rather than images (1xCxHxW)."""
+    return name in _SEQ_MODELS
+
+
 def _build_sequence(name: str, choices: dict[str, Any]) -> Graph:
     builder, default_seq = _SEQ_MODELS[name]
     input_shape = choices.pop("input_shape", None)
@@ -146,4 +151,4 @@ def build(name: str, **choices: Any) -> Graph:
     return graph
 
 
-__all__ = ["Choice", "SearchSpace", "Stage", "build", "names", "search_space", "search_spaces"]
+__all__ = ["Choice", "SearchSpace", "Stage", "build", "is_sequence_model", "names", "search_space", "search_spaces"]
