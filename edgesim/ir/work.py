@@ -104,6 +104,10 @@ MATH_OPS_PER_ELEMENT: dict[str, int] = {
 
 def node_precision(graph: Graph, node: Node) -> str:
     ins = [t for t in graph.input_tensors(node) if t is not None]
+    if node.op is OpKind.GATHER and ins and ins[0].dtype not in (DType.INT32, DType.INT64, DType.BOOL):
+        # A lookup moves rows of its table: the table's type is the op's precision, not the int32 indices'.
+        p = _PRECISION_BY_DTYPE[ins[0].dtype]
+        return "int8" if p == "int4" else p
     acts = [t for t in ins if not t.is_const] or ins
     weights = [t for t in ins if t.is_const and t.dtype not in (DType.INT32, DType.INT64)]
     act_p = _PRECISION_BY_DTYPE[acts[0].dtype] if acts else "fp32"

@@ -186,10 +186,17 @@ def row_spec(row: VendorRow) -> RunSpec:
 
     # Fixed activation ranges: they do not change what a layer costs, and PTQ calibration of a YOLO or BERT
     # graph runs the float executor for seconds.
+    from edgesim.zoo import is_sequence_model
+
     quant = None if row.precision == "fp32" else QuantPreset(row.precision)
     transform = TransformOptions(quant=quant, calibration="fixed", accuracy=False)
-    return RunSpec(row.network, row.device, row.runtime, input_shape=parse_shape(row.input_shape)
-                   if row.input_shape else None, threads=row.threads, transform=transform)
+    shape = parse_shape(row.input_shape) if row.input_shape else None
+    if shape is not None and len(shape) == 4 and is_sequence_model(row.network):
+        # The table writes the BERT family's token input image-style (1x3x1xSEQ, input_size "1xSEQ"); the
+        # model's input is one row of SEQ token ids.
+        shape = (1, shape[-1])
+    return RunSpec(row.network, row.device, row.runtime, input_shape=shape, threads=row.threads,
+                   transform=transform)
 
 
 def predict_row(row: VendorRow) -> float:
