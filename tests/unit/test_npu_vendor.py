@@ -118,3 +118,18 @@ def test_validate_reports_skips_and_figures(tmp_path: Path) -> None:
     assert [r.line for r in v.held_out] == [3] and v.held_out[0].predicted_ms == pytest.approx(2.0)
     text = v.table()
     assert "rk3566" in text and "leave-one-device-out" in text and "no runtime_id mapping" in text
+
+
+def test_lodo_divides_out_a_baked_fit_for_single_device_runtimes() -> None:
+    results = [_res(2, "a", "esp-dl", "n1", 10.0, 10.0), _res(3, "b", "qnn", "n1", 2.0, 1.0),
+               _res(4, "c", "qnn", "n1", 2.0, 1.0)]
+    lodo = {r.device: r for r in leave_one_device_out(results, baked=lambda spec: 5.0 if spec == "esp-dl" else 1.0)}
+    assert lodo["a"].predicted_ms == pytest.approx(2.0)  # esp-dl on no other device: its x5 fit undone
+    assert lodo["b"].predicted_ms == pytest.approx(2.0)  # refit on c replaces anything baked
+
+
+def test_sequence_models_take_token_shapes() -> None:
+    from edgesim.validate.npu_vendor import _model_shape
+
+    assert _model_shape("bert_base", "1x3x1x384") == "1x384"
+    assert _model_shape("yolov8n", "1x3x640x640") == "1x3x640x640"
