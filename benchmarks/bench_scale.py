@@ -81,8 +81,8 @@ def run_case(name: str, trace: bool) -> dict[str, Any]:
         graph = run_pipeline(verify_graph(zoo.build("vit_tiny", resolution=224)))
         hw = "rpi5"
     elif name.startswith("chain5000"):
+        from edgesim.api import load_model
         from edgesim.frontends.onnx_export import export_onnx
-        from edgesim.models import load_model
 
         raw = _chain_graph(2500)
         out["ops_built"] = len(raw.nodes)
@@ -137,7 +137,7 @@ def main() -> int:
         "cases": results,
     }
     dest = ROOT / "benchmarks" / "results" / "scale.json"
-    from edgesim.report.io import atomic_write_text
+    from edgesim.files import atomic_write_text
 
     atomic_write_text(dest, json.dumps(report, indent=1) + "\n")
     print(f"wrote {dest}")

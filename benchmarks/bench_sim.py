@@ -27,11 +27,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgesim.api import load_profile, resolve_runtime  # noqa: E402
+from edgesim.api import (  # noqa: E402
+    load_model,  # noqa: E402
+    load_profile,
+    resolve_runtime,
+)
 from edgesim.cost.analytic import estimate_schedule  # noqa: E402
 from edgesim.ir.graph import Graph  # noqa: E402
 from edgesim.mapping.mapper import build_schedule  # noqa: E402
-from edgesim.models import load_model  # noqa: E402
 from edgesim.passes.optimize import optimize, options_from_cli, write_onnx  # noqa: E402
 from edgesim.sim import TraceRecorder, simulate_schedule, to_estimate, utilisation  # noqa: E402
 from edgesim.validate.edge import stream_period_s  # noqa: E402

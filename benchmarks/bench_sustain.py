@@ -20,7 +20,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgesim.api import load_model, load_profile, resolve_runtime  # noqa: E402
+from edgesim.api import load_model  # noqa: E402
+from edgesim.pipeline import RunSpec, TransformOptions, run  # noqa: E402
 from edgesim.thermal.big_little import compare_policies  # noqa: E402
 from edgesim.thermal.sustain import characterise, sustain  # noqa: E402
 
@@ -35,11 +36,10 @@ def bench_sustain(model: str, hw: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for _ in range(REPEATS):
         t0 = time.perf_counter()
-        prof = load_profile(hw)
-        rt, ver = resolve_runtime(prof, None)
-        points = characterise(graph, prof, rt, ver)
+        base = run(RunSpec(graph, hw, transform=TransformOptions(accuracy=False)))
+        points = characterise(base)
         t1 = time.perf_counter()
-        res = sustain(graph, prof, runtime=rt, version=ver, duration_s=DURATION_S, points=points)
+        res = sustain(base, duration_s=DURATION_S, points=points)
         t2 = time.perf_counter()
         for k, v in (("characterise_s", t1 - t0), ("thermal_loop_s", t2 - t1), ("total_s", t2 - t0)):
             best[k] = min(best.get(k, v), v)
@@ -56,9 +56,8 @@ def bench_big_little(model: str, hw: str) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for _ in range(REPEATS):
         t0 = time.perf_counter()
-        prof = load_profile(hw)
-        rt, ver = resolve_runtime(prof, None)
-        res = compare_policies(graph, prof, runtime=rt, version=ver, duration_s=DURATION_S)
+        base = run(RunSpec(graph, hw, transform=TransformOptions(accuracy=False)))
+        res = compare_policies(base, duration_s=DURATION_S)
         best = min(best, time.perf_counter() - t0)
         summary = {k: {"max_temp_c": round(r.max_temp_c, 2), "mean_latency_ms": round(r.mean_latency_s * 1e3, 3),
                        "mean_effective_latency_ms": round(r.mean_effective_latency_s * 1e3, 3),

@@ -45,10 +45,10 @@ def _atheris_target(target: str) -> None:
         # Imported here (not lazily inside load_model) so the importers are instrumented for coverage.
         import edgesim.frontends.onnx_import
         import edgesim.frontends.tflite_import  # noqa: F401
+        from edgesim.api import load_model
         from edgesim.errors import EdgesimError
         from edgesim.frontends.scalesim import read_config, read_topology
         from edgesim.hw.loader import load_profile
-        from edgesim.models import load_model
     suffix = {"tflite": ".tflite", "onnx": ".onnx", "profile": ".yaml", "scalesim": ".csv"}[target]
     tmp = Path(tempfile.mkdtemp()) / f"input{suffix}"
 

@@ -1,59 +1,79 @@
-"""The stable Python API: load things, estimate (analytic) and simulate (event engine)."""
+"""The stable Python API: load things, estimate (analytic) and simulate (event engine), all through the one
+pipeline driver (``edgesim.pipeline``), so the answers equal the CLI's for the same question."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from edgesim.cost.analytic import estimate_schedule
 from edgesim.cost.estimate import Estimate
+from edgesim.hw.schema import HardwareProfile, RuntimeProfile, RuntimeVersion
 from edgesim.ir.graph import Graph
-from edgesim.mapping.mapper import build_schedule
-from edgesim.models import load_model
+from edgesim.passes.choices import Compression, QuantPreset
+from edgesim.pipeline import (
+    Engine,
+    RunResult,
+    RunSpec,
+    TransformOptions,
+    load_source,
+    resolve_profile,
+    run,
+)
+from edgesim.pipeline import bind as _bind
+from edgesim.pipeline import resolve_runtime as _resolve_runtime
 
 
-def load_profile(id_or_path: str | Path, *, clock_mhz: float | None = None) -> Any:
-    """A bundled hardware profile by id, or a YAML file."""
-    from edgesim.hw.loader import load_profile as _load
-
-    return _load(id_or_path, clock_mhz=clock_mhz)
+def load_model(path_or_name: str | Path, input_shape: tuple[int, ...] | None = None) -> Graph:
+    """A model file (.tflite, .onnx, SCALE-Sim .csv) or a zoo name, imported, verified and canonicalized."""
+    return load_source(path_or_name, input_shape)
 
 
-def resolve_runtime(profile: Any, runtime: str | None) -> tuple[Any, Any]:
-    """(RuntimeProfile, RuntimeVersion) for a 'id[@version]' spec, or the profile's default runtime."""
-    from edgesim.hw.loader import load_runtime
-
-    default = getattr(profile, "default_runtime", None)
-    if not runtime:
-        # The profile's own default names the engine it was built with: no notice for a version it leaves out.
-        return load_runtime(default, note_missing_version=False) if default else (None, None)
-    return load_runtime(runtime, profile_default=default, profile_id=getattr(profile, "id", "?"))
+def load_profile(id_or_path: str | Path, *, clock_mhz: float | None = None) -> HardwareProfile:
+    """A bundled hardware profile by id, a YAML file or a SCALE-Sim .cfg; optionally at another clock."""
+    return resolve_profile(id_or_path, clock_mhz)
 
 
-def bind(profile: Any, runtime: str | None, threads: int | None = None) -> tuple[Any, Any, Any]:
-    """(profile as the runtime sees it, RuntimeProfile, RuntimeVersion): refuses a runtime the chip cannot run
-    (edgesim.hw.targeting), narrows the accelerator to the cores the runtime uses and the CPU to ``threads``."""
-    from edgesim.hw.targeting import bind_runtime
-
-    rt, version = resolve_runtime(profile, runtime)
-    return bind_runtime(profile, rt, threads), rt, version
+def resolve_runtime(profile: HardwareProfile, runtime: str | None
+                    ) -> tuple[RuntimeProfile | None, RuntimeVersion | None]:
+    """(runtime, release) for an 'id[@version]' spec, or the profile's default runtime."""
+    return _resolve_runtime(profile, runtime)
 
 
-def estimate(graph: Graph | str | Path, profile: Any, runtime: str | None = None,
+def bind(profile: HardwareProfile, runtime: str | None, threads: int | None = None
+         ) -> tuple[HardwareProfile, RuntimeProfile | None, RuntimeVersion | None]:
+    """(the profile as ``runtime`` sees it, runtime, release); refuses a runtime the chip cannot run."""
+    return _bind(profile, runtime, threads)
+
+
+def _spec(model: Graph | str | Path, hw: HardwareProfile | str | Path, runtime: str | None, engine: Engine,
+          quant: str | None, prune: str | None, fuse: bool, compress: str, input_shape: tuple[int, ...] | None,
+          clock_mhz: float | None, threads: int | None, frames: int = 1) -> RunSpec:
+    transform = TransformOptions(quant=QuantPreset(quant) if quant else None, prune=prune, fuse=fuse,
+                                 compress=Compression(compress), accuracy=False)
+    return RunSpec(model=model, hw=hw, runtime=runtime, input_shape=input_shape, clock_mhz=clock_mhz,
+                   threads=threads, transform=transform, engine=engine, frames=frames)
+
+
+def estimate(model: Graph | str | Path, profile: HardwareProfile | str | Path, runtime: str | None = None, *,
+             quant: str | None = None, prune: str | None = None, fuse: bool = True, compress: str = "int4",
+             input_shape: tuple[int, ...] | None = None, clock_mhz: float | None = None,
              threads: int | None = None) -> Estimate:
-    """Fast analytical latency/energy estimate of one inference (``threads``: CPU threads of the runtime)."""
-    g = graph if isinstance(graph, Graph) else load_model(graph)
-    prof = profile if not isinstance(profile, (str, Path)) else load_profile(profile)
-    prof, rt, version = bind(prof, runtime, threads)
-    return estimate_schedule(build_schedule(g, prof, rt, version), prof)
+    """Analytic latency/energy estimate of one inference (``edgesim run --fast``).
+
+    ``quant`` (int8, w4a8, w4a4, int16, fp16) quantizes a float model first, ``prune`` prunes it (0.5, 2:4,
+    channels:0.3), ``fuse`` folds BatchNorm/activations, ``compress`` stores weights (none, int4, huffman);
+    ``threads``: CPU threads of the runtime."""
+    return run(_spec(model, profile, runtime, Engine.ANALYTIC, quant, prune, fuse, compress, input_shape,
+                     clock_mhz, threads)).estimate
 
 
-def simulate(graph: Graph | str | Path, profile: Any, runtime: str | None = None) -> Estimate:
-    """Event-engine (SimPy) latency/energy of one inference, with contention and overlap."""
-    from edgesim.sim import simulate as _simulate
+def simulate(model: Graph | str | Path, profile: HardwareProfile | str | Path, runtime: str | None = None, *,
+             quant: str | None = None, prune: str | None = None, fuse: bool = True, compress: str = "int4",
+             input_shape: tuple[int, ...] | None = None, clock_mhz: float | None = None,
+             threads: int | None = None, frames: int = 1) -> Estimate:
+    """Event-engine (SimPy) latency/energy of one inference, with contention and DMA/compute overlap (``edgesim
+    run``); ``frames`` queues that many inferences. ``edgesim.run(RunSpec(...))`` returns the raw timing too."""
+    return run(_spec(model, profile, runtime, Engine.EVENT, quant, prune, fuse, compress, input_shape, clock_mhz,
+                     threads, frames)).estimate
 
-    est, _, _ = _simulate(graph, profile, runtime)
-    return est
 
-
-__all__ = ["bind", "estimate", "load_model", "load_profile", "resolve_runtime", "simulate"]
+__all__ = ["RunResult", "RunSpec", "bind", "estimate", "load_model", "load_profile", "resolve_runtime", "run", "simulate"]

@@ -13,9 +13,10 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-MODELS = SHARED / "models"
-REFERENCE = SHARED / "reference"
+# The tests read the copies shipped in the package (edgesim/data), not ../shared, where new data only arrives.
+DATA = REPO / "edgesim" / "data"
+MODELS = DATA / "models"
+REFERENCE = DATA / "reference"
 
 SHARED_MODELS = [
     "pretrainedResnet_quant.tflite",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgesim.cost.estimate import EnergyBreakdown, Estimate, LayerCost
+from edgesim.hw.schema import ChipKind, HardwareProfile, MemoryKind
 from edgesim.mapping.plan import OpPlan, Schedule
 
 _ENERGY_FALLBACK = {
@@ -29,7 +30,7 @@ def lookup_precision(table: dict[Any, float], precision: str) -> float:
     return max(by_label.values()) if by_label else 0.0
 
 
-def voltage_at(profile: Any, clock_mhz: float) -> float:
+def voltage_at(profile: HardwareProfile, clock_mhz: float) -> float:
     """Supply voltage of the lowest DVFS point that reaches ``clock_mhz`` (the highest point if none does)."""
     points = sorted(profile.dvfs.operating_points, key=lambda p: p.freq_mhz)
     if not points:
@@ -40,34 +41,31 @@ def voltage_at(profile: Any, clock_mhz: float) -> float:
     return float(points[-1].voltage_v)
 
 
-def dynamic_energy_scale(profile: Any) -> float:
+def dynamic_energy_scale(profile: HardwareProfile) -> float:
     """Dynamic energy per operation scales with V^2 (C V^2 per switch) relative to the nominal voltage."""
     v = voltage_at(profile, profile.clock_mhz)
     return (v / profile.dvfs.nominal_voltage_v) ** 2
 
 
-def memory_cycles(plan: OpPlan, profile: Any) -> dict[str, float]:
+def memory_cycles(plan: OpPlan, profile: HardwareProfile) -> dict[str, float]:
     """Cycles (unit clock) each memory level is busy for this op."""
     out: dict[str, float] = {}
     for t in plan.traffic:
         mem = profile.memory(t.memory)
-        rd_bpc = mem.read_bw_bytes_per_s(profile.clock_mhz) / plan.unit_clock_hz
-        cycles = t.read_bytes / rd_bpc if t.read_bytes else 0.0
-        if t.write_bytes:
-            wr_bw = mem.write_bw_bytes_per_s(profile.clock_mhz)
-            cycles += t.write_bytes / (wr_bw / plan.unit_clock_hz) if wr_bw > 0 else 0.0
+        read_s, write_s = mem.transfer_s(t.read_bytes, t.write_bytes, profile.clock_mhz)
+        cycles = (read_s + write_s) * plan.unit_clock_hz
         if t.read_bytes or t.write_bytes:
             cycles += mem.latency_cycles
         out[t.memory] = out.get(t.memory, 0.0) + cycles
     return out
 
 
-def layer_energy(plan: OpPlan, profile: Any, latency_s: float, scale: float) -> EnergyBreakdown:
+def layer_energy(plan: OpPlan, profile: HardwareProfile, latency_s: float, scale: float) -> EnergyBreakdown:
     e = profile.energy
     unit = profile.unit(plan.unit)
     if unit.active_energy_pj_per_cycle is not None:
         busy_cycles = plan.compute_cycles
-        if profile.kind.value == "mcu":
+        if profile.kind is ChipKind.MCU:
             # An MCU draws its run current on every clock of the op (no clock gating of a stalled in-order core):
             # the cycles it waits on flash and the runtime's per-op overhead cost as much as compute cycles.
             busy_cycles = max(plan.compute_cycles, latency_s * plan.unit_clock_hz)
@@ -79,14 +77,14 @@ def layer_energy(plan: OpPlan, profile: Any, latency_s: float, scale: float) -> 
     for t in plan.traffic:
         m = profile.memory(t.memory)
         pj = t.read_bytes * m.read_energy_pj_per_byte + t.write_bytes * m.write_energy_pj_per_byte
-        if m.kind.value in ("dram", "flash", "host_link"):
+        if m.kind in (MemoryKind.DRAM, MemoryKind.FLASH, MemoryKind.HOST_LINK):
             pj += (t.read_bytes + t.write_bytes) * e.dma_energy_pj_per_byte
         mem[t.memory] = mem.get(t.memory, 0.0) + pj * 1e-12 * scale
-    static_j = profile.power.static_power_mw * 1e-3 * latency_s
+    static_j = profile.power.static_power_w * latency_s
     return EnergyBreakdown(compute_pj * 1e-12 * scale, tuple(sorted(mem.items())), static_j)
 
 
-def cost_layer(plan: OpPlan, profile: Any, scale: float) -> LayerCost:
+def cost_layer(plan: OpPlan, profile: HardwareProfile, scale: float) -> LayerCost:
     if plan.unit == "-":
         return LayerCost(plan.node, plan.op, "-", plan.precision, 0, 0.0, 0.0, 0.0, 0.0, EnergyBreakdown(),
                          "none", (), False, plan.fused_from)
@@ -111,7 +109,7 @@ def cost_layer(plan: OpPlan, profile: Any, scale: float) -> LayerCost:
     )
 
 
-def estimate_schedule(schedule: Schedule, profile: Any) -> Estimate:
+def estimate_schedule(schedule: Schedule, profile: HardwareProfile) -> Estimate:
     scale = dynamic_energy_scale(profile)
     layers = tuple(cost_layer(p, profile, scale) for p in schedule.plans)
     overhead_s = schedule.per_inference_overhead_cycles / schedule.host_clock_hz
@@ -119,7 +117,7 @@ def estimate_schedule(schedule: Schedule, profile: Any) -> Estimate:
     energy = EnergyBreakdown()
     for layer in layers:
         energy = energy + layer.energy
-    energy = energy + EnergyBreakdown(static_j=profile.power.static_power_mw * 1e-3 * overhead_s)
+    energy = energy + EnergyBreakdown(static_j=profile.power.static_power_w * overhead_s)
     return Estimate(
         model=schedule.model, hw=schedule.hw, runtime=schedule.runtime, latency_s=latency_s, energy=energy,
         cycles=latency_s * schedule.host_clock_hz, layers=layers,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
 
 from edgesim.cost.estimate import Estimate
 from edgesim.errors import EdgesimError
 from edgesim.explore.pareto import pareto_mask
+from edgesim.hw.schema import HardwareProfile
 
 
 @dataclass(frozen=True)
@@ -54,25 +54,13 @@ def _model_label(spec: str | Path) -> str:
     return Path(spec).stem if Path(str(spec)).suffix else str(spec)
 
 
-def prepare_graph(model: str | Path, quant: str | None = None) -> Any:
-    """Load a model (file or zoo name) and, with ``quant`` (int8, w4a8, w4a4, int16, fp16), quantize it the
-    way ``edgesim run --quant`` does; already-quantized models pass through."""
-    from edgesim.models import load_model
-
-    graph = load_model(model)
-    if quant is None:
-        return graph
-    from edgesim.passes.optimize import optimize, options_from_cli
-
-    return optimize(graph, options_from_cli(quant=quant, compress="none", graph=graph))
-
-
-def compare(models: Sequence[str | Path], hws: Sequence[str | Path | Any],
+def compare(models: Sequence[str | Path], hws: Sequence[str | Path | HardwareProfile],
             runtimes: Sequence[str | None] | None = None, quant: str | None = None) -> list[CompareRow]:
     """Estimate every model on every profile. ``runtimes`` is one entry for all profiles or one per profile
     (None = the profile's default runtime); ``quant`` quantizes float models first. Rows on the
     latency/energy Pareto front of their model have ``pareto=True``."""
-    from edgesim.api import estimate, load_profile
+    from edgesim.passes.choices import QuantPreset
+    from edgesim.pipeline import RunSpec, TransformOptions, resolve_profile, run
 
     if not models:
         raise EdgesimError("compare needs at least one model")
@@ -84,12 +72,14 @@ def compare(models: Sequence[str | Path], hws: Sequence[str | Path | Any],
     if len(rts) != len(hws):
         raise EdgesimError(f"give one --runtime for all profiles or one per --hw ({len(hws)}), got {len(rts)}",
                            field="runtime")
-    profiles = [load_profile(h) if isinstance(h, (str, Path)) else h for h in hws]
+    profiles = [resolve_profile(h) for h in hws]
+    # The same transformations as ``edgesim run --quant`` (the driver caches the transformed graph per model).
+    transform = TransformOptions(quant=QuantPreset(quant) if quant else None, accuracy=False)
     rows: list[CompareRow] = []
     for m in models:
-        graph = prepare_graph(m, quant)
         for prof, rt in zip(profiles, rts, strict=True):
-            rows.append(row_from_estimate(estimate(graph, prof, rt), _model_label(m), prof.id))
+            est = run(RunSpec(m, prof, rt, transform=transform)).estimate
+            rows.append(row_from_estimate(est, _model_label(m), prof.id))
     # Different models do different work, so the front is per model: which chips are worth buying for it.
     mask = grouped_pareto_mask([r.model for r in rows], [r.latency_s for r in rows], [r.energy_j for r in rows])
     return [CompareRow(**{**asdict(r), "pareto": bool(p)}) for r, p in zip(rows, mask, strict=True)]
@@ -119,7 +109,7 @@ def format_compare(rows: Sequence[CompareRow]) -> str:
 
 
 def write_compare_csv(rows: Sequence[CompareRow], path: str | Path) -> Path:
-    from edgesim.report.io import atomic_write_csv
+    from edgesim.files import atomic_write_csv
 
     return atomic_write_csv(path, [f.name for f in fields(CompareRow)], (asdict(r) for r in rows))
 
@@ -129,9 +119,9 @@ def plot_tradeoff(labels: Sequence[str], latency_s: Sequence[float], energy_j: S
                   groups: Sequence[str] | None = None) -> Path:
     """Latency bars (optional) and a latency-vs-energy scatter with the Pareto front (per group when
     ``groups`` is given) drawn as step lines."""
-    from edgesim.report.plots import _plt, _save
+    from edgesim.report.plots import pyplot, save_figure
 
-    plt = _plt()
+    plt = pyplot()
     grp = list(groups) if groups is not None else [""] * len(labels)
     mask = grouped_pareto_mask(grp, latency_s, energy_j)
     ncols = 2 if bars else 1
@@ -163,7 +153,7 @@ def plot_tradeoff(labels: Sequence[str], latency_s: Sequence[float], energy_j: S
     ax.legend(fontsize=7)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_compare(rows: Sequence[CompareRow], path: str | Path) -> Path:
@@ -173,4 +163,4 @@ def plot_compare(rows: Sequence[CompareRow], path: str | Path) -> Path:
 
 
 __all__ = ["CompareRow", "compare", "dominant_bound", "format_compare", "grouped_pareto_mask", "peak_power_w", "plot_compare",
-           "plot_tradeoff", "prepare_graph", "row_from_estimate", "write_compare_csv"]
+           "plot_tradeoff", "row_from_estimate", "write_compare_csv"]

@@ -47,7 +47,7 @@ def lut_rows(model: FastCostModel, resolutions: list[int] | None = None) -> list
 
 def export_lut(model: FastCostModel, path: str | Path, resolutions: list[int] | None = None) -> Path:
     """Write the table as CSV (``.csv``) or JSON (``.json``, with the profile/space metadata)."""
-    from edgesim.report.io import atomic_write_csv, atomic_write_text
+    from edgesim.files import atomic_write_csv, atomic_write_text
 
     rows = lut_rows(model, resolutions)
     target = Path(path)
@@ -117,7 +117,7 @@ def agreement(model: FastCostModel, n: int = 100, seed: int = 0, full: FullEstim
     archs = [model.space.sample(rng) for _ in range(n)]
     fast = np.array([model.estimate(a) for a in archs])
     ref_fn = full or model.full
-    ref = np.array([ref_fn(model.graph(a, calibrate=calibrate), model.profile, model.runtime) for a in archs])
+    ref = np.array([ref_fn(model.spec(a, calibrate=calibrate)) for a in archs])
     rel = np.abs(fast - ref) / np.abs(ref)
     lat_f, lat_r = fast[:, 0], ref[:, 0]
     i, j = np.triu_indices(n, 1)

@@ -1,39 +1,37 @@
 """A fast latency/energy cost model for once-for-all style NAS: a per-block table lookup plus a sum.
 
-Each block's cost is measured by differencing whole-network estimates from the same mapping/cost path as
-``edgesim.api.estimate``, so whatever the mapper does (fusion, placement, fallbacks) is in the table; the table
+Each block's cost is measured by differencing whole-network estimates from the pipeline driver (the same run
+as ``edgesim run --fast``), so whatever the mapper does (fusion, placement, fallbacks) is in the table; the table
 is exact where the per-layer costs are additive and the benchmark (benchmarks/bench_nas.py) measures the rest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgesim.errors import EdgesimError
-from edgesim.ir.graph import Graph
+from edgesim.hw.schema import HardwareProfile
+from edgesim.passes.choices import QuantPreset
+from edgesim.pipeline import Engine, RunSpec, TransformOptions, resolve_profile, run
 
-# (latency_s, energy_j) of one whole network
-FullEstimator = Callable[[Graph, Any, "str | None"], tuple[float, float]]
+# (latency_s, energy_j) of one whole network, asked of the driver
+FullEstimator = Callable[[RunSpec], tuple[float, float]]
 
 
-def analytic_full(graph: Graph, profile: Any, runtime: str | None) -> tuple[float, float]:
+def analytic_full(spec: RunSpec) -> tuple[float, float]:
     """Whole-network (latency_s, energy_j) from the analytic path, the reference the table is built from."""
-    from edgesim.api import estimate
-
-    est = estimate(graph, profile, runtime)
+    est = run(replace(spec, engine=Engine.ANALYTIC)).estimate
     return float(est.latency_s), float(est.energy_j)
 
 
-def simulated_full(graph: Graph, profile: Any, runtime: str | None) -> tuple[float, float]:
+def simulated_full(spec: RunSpec) -> tuple[float, float]:
     """Whole-network (latency_s, energy_j) from the SimPy event engine."""
-    from edgesim.sim import simulate
-
-    est, _, _ = simulate(graph, profile, runtime)
+    est = run(replace(spec, engine=Engine.EVENT)).estimate
     return float(est.latency_s), float(est.energy_j)
 
 
@@ -53,35 +51,6 @@ class BlockTable:
     energy_j: np.ndarray
 
 
-_QUANT_PRESETS = ("int8", "w4a8", "w4a4", "int16", "fp16")
-
-
-def _fixed_ranges(graph: Graph, *_: Any, **__: Any) -> dict[str, tuple[float, float]]:
-    return {name: (-1.0, 1.0) for name, t in graph.tensors.items() if t.data is None}
-
-
-def quantize_for_cost(graph: Graph, preset: str, calibrate: bool = False) -> Graph:
-    """``graph`` through the optimisation pipeline with post-training quantization ``preset`` (as ``edgesim run
-    --quant``). Without ``calibrate`` the activation ranges are fixed instead of measured: the cost model reads
-    dtypes and shapes, never scales, so costs are identical and the float executor's calibration run (seconds
-    per MobileNet) is skipped."""
-    from unittest import mock
-
-    from edgesim.passes import quantize as quant_pass
-    from edgesim.passes.optimize import Options, optimize
-
-    if preset not in _QUANT_PRESETS:
-        raise EdgesimError(f"unknown quantization preset '{preset}'; choose {', '.join(_QUANT_PRESETS)}",
-                           field="quant")
-    if calibrate:
-        return optimize(graph, Options(quant=quant_pass.QuantSpec(preset=preset), compress="none"))
-    # The pass has no "skip calibration" switch yet; patching its module-level calibrate is process-global,
-    # so this must not run concurrently with a real quantization in another thread of the same process.
-    with mock.patch.object(quant_pass, "calibrate", _fixed_ranges):
-        spec = quant_pass.QuantSpec(preset=preset, num_calibration_samples=0)
-        return optimize(graph, Options(quant=spec, compress="none"))
-
-
 class FastCostModel:
     """``estimate(arch)`` -> (latency_s, energy_j) for points of an OFA MobileNetV3-style search space, by table
     lookup. ``arch`` is a ``SearchSpace.sample`` dict (kernel_sizes, expand_ratios, depths, optional resolution).
@@ -90,12 +59,11 @@ class FastCostModel:
     whole-network path the table is measured with: "analytic" (``api.estimate``, default), "engine" (the SimPy
     event engine, about 1.5x slower to build) or a callable (graph, profile, runtime) -> (latency_s, energy_j)."""
 
-    def __init__(self, profile: Any, runtime: str | None = None, space: str = "ofa_mobilenet_v3",
+    def __init__(self, profile: str | Path | HardwareProfile, runtime: str | None = None, space: str = "ofa_mobilenet_v3",
                  resolution: int = 224, full: FullEstimator | str | None = None, quant: str | None = None) -> None:
-        from edgesim.api import load_profile
         from edgesim.zoo import search_space
 
-        self.profile = load_profile(profile) if isinstance(profile, (str, Path)) else profile
+        self.profile = resolve_profile(profile)
         self.runtime = runtime
         self.space = search_space(space)
         self.resolution = int(resolution)
@@ -107,10 +75,10 @@ class FastCostModel:
             self.full = full
         else:
             raise EdgesimError(f"unknown reference '{full}'; use 'analytic', 'engine' or a callable", field="full")
-        if quant is not None and quant not in _QUANT_PRESETS:
-            raise EdgesimError(f"unknown quantization preset '{quant}'; choose {', '.join(_QUANT_PRESETS)}",
+        if quant is not None and quant not in list(QuantPreset):
+            raise EdgesimError(f"unknown quantization preset '{quant}'; choose {', '.join(QuantPreset)}",
                                field="quant")
-        self.quant = quant
+        self.quant = QuantPreset(quant) if quant is not None else None
         self._tables: dict[int, BlockTable] = {}
         self.kernels = self.space.choice("kernel_sizes").values
         self.expands = self.space.choice("expand_ratios").values
@@ -122,20 +90,18 @@ class FastCostModel:
         self.table(self.resolution)
 
     # -- table construction ------------------------------------------------------------------------------
-    def graph(self, arch: Mapping[str, Any], resolution: int | None = None, calibrate: bool = False) -> Graph:
-        """The network ``arch`` as the whole-network paths see it (zoo build, passes, optional quantization;
-        ``calibrate`` runs real calibration, which costs the same but takes seconds)."""
-        from edgesim.ir.verify import verify_graph
-        from edgesim.passes.pipeline import run_pipeline
-        from edgesim.zoo import build
-
+    def spec(self, arch: Mapping[str, Any], resolution: int | None = None, calibrate: bool = False) -> RunSpec:
+        """The driver's question for ``arch``: the zoo network with those choices, quantized as ``edgesim run
+        --quant`` would (``calibrate``: measure activation ranges, which costs the same but takes seconds)."""
         point = {k: v for k, v in arch.items() if k != "resolution"}
         res = int(resolution or arch.get("resolution", self.resolution))
-        g = run_pipeline(verify_graph(build(self.space.model, resolution=res, **point)))
-        return g if self.quant is None else quantize_for_cost(g, self.quant, calibrate)
+        choices = tuple(sorted({**point, "resolution": res}.items()))
+        transform = TransformOptions(quant=self.quant, accuracy=False,
+                                     calibration="minmax" if calibrate else "fixed")
+        return RunSpec(self.space.model, self.profile, self.runtime, zoo_choices=choices, transform=transform)
 
     def _full_point(self, point: Mapping[str, Any], resolution: int) -> tuple[float, float]:
-        return self.full(self.graph(point, resolution), self.profile, self.runtime)
+        return self.full(self.spec(point, resolution))
 
     def table(self, resolution: int) -> BlockTable:
         """The block table for ``resolution`` (built on first use: about 170 whole-network estimates)."""
@@ -236,7 +202,7 @@ class FastCostModel:
 
     def full_estimate(self, arch: Mapping[str, Any], calibrate: bool = False) -> tuple[float, float]:
         """The whole-network reference for ``arch`` (slow path)."""
-        return self.full(self.graph(arch, calibrate=calibrate), self.profile, self.runtime)
+        return self.full(self.spec(arch, calibrate=calibrate))
 
 
-__all__ = ["BlockTable", "FastCostModel", "analytic_full", "quantize_for_cost", "simulated_full"]
+__all__ = ["BlockTable", "FastCostModel", "analytic_full", "simulated_full"]

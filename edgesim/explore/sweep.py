@@ -20,10 +20,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from edgesim.errors import EdgesimError
-from edgesim.explore.sweep_spec import LoadedSpec, ModelSpec, SweepPoint, apply_overrides
+from edgesim.explore.sweep_spec import LoadedSpec, SweepPoint, apply_overrides
+from edgesim.hw.schema import HardwareProfile
+
+if TYPE_CHECKING:
+    from edgesim.pipeline import RunSpec
 
 RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("index", "int64"), ("key", "string"), ("profile", "string"), ("model", "string"), ("runtime", "string"),
@@ -65,37 +69,28 @@ def result_schema(axes: dict[str, list[Any]]) -> Any:
 
 # -- worker side ----------------------------------------------------------------------------------------
 @lru_cache(maxsize=8)
-def _base_profile(ref: str) -> Any:
-    from edgesim.api import load_profile
+def _base_profile(ref: str) -> HardwareProfile:
+    from edgesim.pipeline import resolve_profile
 
-    return load_profile(ref)
+    return resolve_profile(ref)
 
 
-@lru_cache(maxsize=16)
-def _graph(model_json: str, ref: str, quant: str | None) -> Any:
-    from edgesim.ir.verify import verify_graph
-    from edgesim.models import load_model
-    from edgesim.passes.pipeline import run_pipeline
+def point_spec(point: SweepPoint, profile: HardwareProfile) -> RunSpec:
+    """The driver's question for one sweep point (the driver caches the loaded, transformed model)."""
+    from edgesim.passes.choices import QuantPreset
+    from edgesim.pipeline import RunSpec, TransformOptions
 
-    model = ModelSpec.model_validate_json(model_json)
-    if model.zoo is not None and model.choices:
-        from edgesim import zoo
-
-        graph = run_pipeline(verify_graph(zoo.build(model.zoo, **dict(model.choices))))
-    else:
-        graph = load_model(ref)
-    if quant is None:
-        return graph
-    from edgesim.passes.optimize import optimize, options_from_cli
-
-    return optimize(graph, options_from_cli(quant=quant, compress="none", graph=graph))
+    model = point.model
+    choices = tuple(sorted(model.choices.items())) if model.zoo is not None else ()
+    transform = TransformOptions(quant=QuantPreset(point.quant) if point.quant else None, accuracy=False)
+    return RunSpec(point.model_ref, profile, point.runtime, zoo_choices=choices, transform=transform)
 
 
 def evaluate_point(point: SweepPoint) -> dict[str, Any]:
     """One result row. An EdgesimError for this point (unsupported op, bad variant...) goes into ``error``
     instead of stopping the sweep."""
-    from edgesim.api import estimate
     from edgesim.explore.compare import dominant_bound, peak_power_w
+    from edgesim.pipeline import run
 
     row: dict[str, Any] = {"index": point.index, "key": point.key, "profile": point.profile,
                            "model": point.model.name, "runtime": point.runtime or "", "error": ""}
@@ -103,7 +98,7 @@ def evaluate_point(point: SweepPoint) -> dict[str, Any]:
         row[axis_column(path)] = value
     try:
         prof = apply_overrides(_base_profile(point.profile), point.overrides)
-        est = estimate(_graph(point.model.model_dump_json(), point.model_ref, point.quant), prof, point.runtime)
+        est = run(point_spec(point, prof)).estimate
     except EdgesimError as err:
         row["error"] = err.one_line()
         return row
@@ -128,7 +123,7 @@ def _write_part(rows: list[dict[str, Any]], schema: Any, folder: Path) -> Path:
     pa = _pa()
     import pyarrow.parquet as pq
 
-    from edgesim.report.io import atomic_write
+    from edgesim.files import atomic_write
 
     rows = sorted(rows, key=lambda r: r["index"])
     table = pa.Table.from_pylist(rows, schema=schema)
@@ -318,7 +313,7 @@ def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: b
     import pyarrow.parquet as pq
 
     from edgesim.explore.compare import grouped_pareto_mask
-    from edgesim.report.io import atomic_write
+    from edgesim.files import atomic_write
 
     out = Path(out)
     schema = result_schema(loaded.spec.axes)

@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edgesim.errors import EdgesimError, ProfileError
+from edgesim.passes.choices import QuantPreset
 
 AxisValue = int | float | str | bool
 
@@ -88,9 +89,8 @@ class SweepSpec(_Frozen):
     @field_validator("quant")
     @classmethod
     def _quant(cls, v: str | None) -> str | None:
-        presets = ("int8", "w4a8", "w4a4", "int16", "fp16")
-        if v is not None and v not in presets:
-            raise ValueError(f"unknown quantization preset '{v}'; choose {', '.join(presets)}")
+        if v is not None and v not in list(QuantPreset):
+            raise ValueError(f"unknown quantization preset '{v}'; choose {', '.join(QuantPreset)}")
         return v
 
     @field_validator("axes")
@@ -227,7 +227,7 @@ def expand_spec(spec: SweepSpec, source: str = "<spec>", base_dir: Path | None =
                 check_profiles: bool = True) -> LoadedSpec:
     """All design points of ``spec``; profile variants are validated up front so a bad axis value fails
     before any work starts."""
-    from edgesim.api import load_profile
+    from edgesim.pipeline import resolve_profile as load_profile
 
     base = base_dir or Path.cwd()
     profiles = [_resolve_profile(p, base) for p in spec.profiles]

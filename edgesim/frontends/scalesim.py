@@ -17,13 +17,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgesim.errors import EdgesimError
+from edgesim.hw.systolic import (
+    CALC_BW_WORDS_PER_CYCLE,
+    DATAFLOWS,
+    SCALESIM_READ_PORTS,
+    SCALESIM_SRAMS,
+    SystolicLayer,
+)
 from edgesim.ir.attrs import ConvAttrs, Layout, Padding
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpKind
 from edgesim.ir.tensor import QuantParams, Tensor
-from edgesim.mapping.systolic import DATAFLOWS, SystolicLayer
-from edgesim.mapping.systolic_memory import CALC_BW_WORDS_PER_CYCLE, SCALESIM_READ_PORTS, SCALESIM_SRAMS
 
 if TYPE_CHECKING:
     from edgesim.hw.schema import HardwareProfile
@@ -212,7 +217,7 @@ def read_config(path: str | Path) -> ScaleSimConfig:
     )
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
     return re.sub(r"[^0-9A-Za-z_.-]", "_", name)
 
 
@@ -236,7 +241,7 @@ def topology_to_graph(layers: list[tuple[str, SystolicLayer]], name: str) -> Gra
     prev_out: str | None = None
     prev_shape: tuple[int, ...] | None = None
     for layer_name, layer in layers:
-        base = _safe(layer_name)
+        base = safe_name(layer_name)
         in_shape = (1, layer.ifmap_h, layer.ifmap_w, layer.channels)
         if prev_out is not None and prev_shape == in_shape:
             x = prev_out
@@ -282,7 +287,7 @@ def config_to_profile_dict(cfg: ScaleSimConfig) -> dict[str, Any]:
     sram = {"kind": "sram", "latency_cycles": 1, "read_energy_pj_per_byte": 1.0, "write_energy_pj_per_byte": 1.0}
     dram = {"read_energy_pj_per_byte": 100.0, "write_energy_pj_per_byte": 100.0}
     return {
-        "id": f"scalesim-{_safe(cfg.run_name)}",
+        "id": f"scalesim-{safe_name(cfg.run_name)}",
         "description": f"SCALE-Sim config {cfg.run_name}: {cfg.array_rows}x{cfg.array_cols} {cfg.dataflow} "
                        f"systolic array, bandwidth {cfg.bw_mode}",
         "kind": "npu",

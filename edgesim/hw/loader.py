@@ -9,26 +9,26 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-import edgesim
 from edgesim.errors import ProfileError
 from edgesim.hw import schema
 from edgesim.hw.schema import HardwareProfile, RuntimeProfile, RuntimeVersion
 
 _SUFFIXES = (".yaml", ".yml")
+_M = TypeVar("_M", bound=BaseModel)
 
 
 def _bundled_dir(sub: str = "") -> Path:
     """The folder of bundled profiles: the checkout this edgesim package was imported from, else the installed
     package data. The checkout goes first: an editable install maps edgesim.hw_profiles to the tree it was
     installed from, which a second git worktree importing its own edgesim must not read."""
-    repo = Path(edgesim.__file__).resolve().parents[1] / "hw_profiles"
+    repo = Path(__file__).resolve().parents[2] / "hw_profiles"
     cand = repo / sub if sub else repo
     if cand.is_dir() and any(cand.glob("*.yaml")):
         return cand
@@ -41,8 +41,7 @@ def _bundled_dir(sub: str = "") -> Path:
             return cand
     except (ModuleNotFoundError, TypeError):
         pass
-    repo = Path(edgesim.__file__).resolve().parents[1] / "hw_profiles"
-    return repo / sub if sub else repo
+    return cand
 
 
 def profiles_dir() -> Path:
@@ -102,12 +101,16 @@ def deep_merge(parent: Any, child: Any) -> Any:
     return child
 
 
-def _resolve_extends(path: Path, folder: Path, what: str, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+def _resolve_extends(path: Path, folder: Path, what: str, chain: tuple[Path, ...] = (),
+                     read: list[Path] | None = None) -> dict[str, Any]:
+    """The profile at ``path`` merged over its ``extends`` parents; ``read`` collects every file it read."""
     path = path.resolve()
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain, path))
         raise ProfileError(f"'extends' cycle: {cycle}", file=str(path), field="extends")
     data = _read_yaml(path)
+    if read is not None:
+        read.append(path)
     base = data.pop("extends", None)
     if base is None:
         return data
@@ -120,10 +123,36 @@ def _resolve_extends(path: Path, folder: Path, what: str, chain: tuple[Path, ...
             parent_path = _locate(base, path.parent if (path.parent / f"{base}.yaml").is_file() else folder, what)
         except ProfileError as exc:
             raise ProfileError(exc.message, file=str(path), field="extends") from None
-    parent = _resolve_extends(parent_path, folder, what, (*chain, path))
+    parent = _resolve_extends(parent_path, folder, what, (*chain, path), read)
     merged = deep_merge(parent, data)
     assert isinstance(merged, dict)
     return merged
+
+
+def _stamp(paths: Sequence[Path]) -> tuple[tuple[Path, int, int], ...] | None:
+    try:
+        return tuple((p, (st := p.stat()).st_mtime_ns, st.st_size) for p in paths)
+    except OSError:
+        return None
+
+
+# Validated profiles by (schema, file): with the stamps (mtime, size) of every file their ``extends`` chain read, so
+# an edited file (or parent) is read again. A sweep or validation run loads the same few profiles thousands of times.
+_LOADED: dict[tuple[type[BaseModel], Path], tuple[tuple[tuple[Path, int, int], ...], BaseModel]] = {}
+
+
+def _load_validated(model: type[_M], path: Path, folder: Path, what: str) -> _M:
+    key = (model, path.resolve())
+    hit = _LOADED.get(key)
+    if hit is not None and _stamp([p for p, _, _ in hit[0]]) == hit[0]:
+        assert isinstance(hit[1], model)
+        return hit[1]
+    read: list[Path] = []
+    obj: _M = _validate(model, _resolve_extends(path, folder, what, read=read), path)
+    stamps = _stamp(read)
+    if stamps is not None:
+        _LOADED[key] = (stamps, obj)
+    return obj
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
@@ -158,8 +187,7 @@ def load_profile(id_or_path: str | Path, *, clock_mhz: float | None = None) -> H
     """A bundled hardware profile by id, or a YAML file path; optionally at another clock."""
     folder = profiles_dir()
     path = _locate(id_or_path, folder, "hardware profile")
-    data = _resolve_extends(path, folder, "hardware profile")
-    profile: HardwareProfile = _validate(HardwareProfile, data, path)
+    profile = _load_validated(HardwareProfile, path, folder, "hardware profile")
     if clock_mhz is not None:
         if not 0 < clock_mhz < math.inf:  # also refuses nan
             raise ProfileError(f"clock must be positive and finite, got {clock_mhz}", field="clock_mhz")
@@ -218,8 +246,7 @@ def load_runtime(spec: str, note_missing_version: bool = True, profile_default: 
     rid, _, wanted = str(spec).partition("@")
     folder = runtimes_dir()
     path = _locate(rid, folder, "runtime")
-    data = _resolve_extends(path, folder, "runtime")
-    runtime: RuntimeProfile = _validate(RuntimeProfile, data, path)
+    runtime = _load_validated(RuntimeProfile, path, folder, "runtime")
     if not wanted:
         chip_rid, _, chip_version = (profile_default or "").partition("@")
         if chip_rid == rid and chip_version:

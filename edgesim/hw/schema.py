@@ -198,6 +198,14 @@ class MemoryLevel(_Frozen):
     def write_bw_bytes_per_s(self, profile_clock_mhz: float) -> float:
         return self.write_bw_bytes_per_cycle * self._clock_hz(profile_clock_mhz)
 
+    def transfer_s(self, read_bytes: int, write_bytes: int, profile_clock_mhz: float) -> tuple[float, float]:
+        """(read, write) seconds the port is busy moving these bytes at its bandwidth (no access latency): the one
+        memory-transfer formula of both cost paths. A port without write bandwidth takes writes for free."""
+        read_s = read_bytes / self.read_bw_bytes_per_s(profile_clock_mhz) if read_bytes else 0.0
+        wr_bw = self.write_bw_bytes_per_s(profile_clock_mhz)
+        write_s = write_bytes / wr_bw if write_bytes and wr_bw > 0 else 0.0
+        return read_s, write_s
+
 
 class Placement(_Frozen):
     weights: str
@@ -232,11 +240,20 @@ class PowerSpec(_Frozen):
     leakage_temp_coeff_per_c: float | None = Field(default=None, ge=0, le=0.1)
     leakage_ref_temp_c: float = 25.0  # temperature at which static_power_mw was characterised
 
-    def static_power_w_at(self, temp_c: float) -> float:
-        base = self.static_power_mw * 1e-3
+    @property
+    def static_power_w(self) -> float:
+        """The one static-power figure every cost path charges (at the characterisation temperature)."""
+        return self.static_power_mw * 1e-3
+
+    def leakage_factor_at(self, temp_c: float) -> float:
+        """Static power at ``temp_c`` over static power at the characterisation temperature (1 without a
+        coefficient)."""
         if self.leakage_temp_coeff_per_c is None:
-            return base
-        return base * math.exp(self.leakage_temp_coeff_per_c * (temp_c - self.leakage_ref_temp_c))
+            return 1.0
+        return math.exp(self.leakage_temp_coeff_per_c * (temp_c - self.leakage_ref_temp_c))
+
+    def static_power_w_at(self, temp_c: float) -> float:
+        return self.static_power_w * self.leakage_factor_at(temp_c)
 
 
 class OperatingPoint(_Frozen):

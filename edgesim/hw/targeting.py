@@ -61,7 +61,7 @@ def bind_runtime(profile: HardwareProfile, runtime: RuntimeProfile | None,
             return profile
         units = [u.model_copy(update={"count": min(u.count, threads)}) if u.name == profile.host_unit else u
                  for u in profile.units]
-        return profile.model_copy(update={"units": units})
+        return profile if units == profile.units else profile.model_copy(update={"units": units})
     problem = runtime_fit_problem(profile, runtime)
     if problem is not None:
         raise ProfileError(problem, field="runtime")
@@ -74,4 +74,5 @@ def bind_runtime(profile: HardwareProfile, runtime: RuntimeProfile | None,
         elif u.name in targeted and u.name != profile.host_unit and runtime.cores_used is not None:
             count = min(count, runtime.cores_used)
         units.append(u if count == u.count else u.model_copy(update={"count": count}))
-    return profile.model_copy(update={"units": units})
+    # The profile itself when nothing narrows: the driver's memos know it by identity.
+    return profile if units == profile.units else profile.model_copy(update={"units": units})

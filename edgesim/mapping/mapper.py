@@ -7,17 +7,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from edgesim.errors import MappingError
+from edgesim.hw.schema import (
+    ComputeUnit,
+    HardwareProfile,
+    MemoryKind,
+    RuntimeProfile,
+    RuntimeVersion,
+    UnitKind,
+)
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
 from edgesim.ir.work import NodeWork, node_work
-from edgesim.mapping.plan import OpPlan, Schedule
+from edgesim.mapping.memo import node_signature, plan_memo
+from edgesim.mapping.plan import OpPlan, Schedule, TimingDiscipline
+from edgesim.mapping.rows import row_window
 from edgesim.mapping.sparsity import SparsityEffect, apply_to_work, sparsity_effect
-from edgesim.mapping.tiling import DMA_UNIT_KINDS, tile_op
+from edgesim.mapping.tiling import DMA_UNIT_KINDS, Tiling, tile_op
 
 # Precisions an integer unit may use for a wider/narrower request, best first.
 _PRECISION_FALLBACK: dict[str, tuple[str, ...]] = {
@@ -39,11 +50,11 @@ def _rate(table: dict[Any, float], precision: str) -> tuple[str, float] | None:
     return None
 
 
-def unit_can_run(unit: Any, node: Node, work: NodeWork) -> bool:
+def unit_can_run(unit: ComputeUnit, node: Node, work: NodeWork) -> bool:
     if not unit.supports(node.op.value):
         return False
     table = unit.macs_per_cycle if node.op.op_class is OpClass.MAC else unit.elementwise_ops_per_cycle
-    if unit.kind.value != "cpu":
+    if unit.kind is not UnitKind.CPU:
         # Accelerators run only the precisions they list; a CPU can always emulate a wider type.
         by_label = {getattr(k, "value", k) for k, v in table.items() if v > 0}
         wanted = "int8" if work.precision == "int4" else work.precision
@@ -51,26 +62,27 @@ def unit_can_run(unit: Any, node: Node, work: NodeWork) -> bool:
     return _rate(table, work.precision) is not None
 
 
-def _runtime_places_on(runtime: Any, unit: Any) -> bool:
+def _runtime_places_on(runtime: RuntimeProfile | None, unit: ComputeUnit) -> bool:
     """The runtime drives this unit: its kind is in applies_to and its device class in targets (if listed)."""
     if runtime is None:
         return True
-    if runtime.applies_to and unit.kind.value not in runtime.applies_to:
+    if runtime.applies_to and unit.kind not in runtime.applies_to:
         return False
-    targets = getattr(runtime, "targets", None)
-    return not targets or unit.device.value in {getattr(t, "value", t) for t in targets}
+    return not runtime.targets or unit.device in runtime.targets
 
 
-def _runtime_supports(runtime: Any, node: Node, work: NodeWork) -> bool:
+def _runtime_supports(runtime: RuntimeProfile | None, node: Node, work: NodeWork) -> bool:
     """The runtime's accelerator backend has a kernel for this op (its op support list) at this precision."""
-    ops = getattr(runtime, "supported_ops", None) if runtime is not None else None
-    if ops is not None and node.op.value not in ops:
+    if runtime is None:
+        return True
+    if runtime.supported_ops is not None and node.op.value not in runtime.supported_ops:
         return False
-    precs = {getattr(p, "value", p) for p in (getattr(runtime, "precisions", None) or ())}
+    precs = {p.value for p in runtime.precisions or ()}
     return not precs or work.precision in precs or (work.precision == "int4" and "int8" in precs)
 
 
-def choose_unit(profile: Any, runtime: Any, node: Node, work: NodeWork) -> tuple[Any, bool]:
+def choose_unit(profile: HardwareProfile, runtime: RuntimeProfile | None, node: Node, work: NodeWork
+                ) -> tuple[ComputeUnit, bool]:
     """(unit, fallback): the first accelerator the runtime drives that supports the op, else the host unit.
 
     An accelerator-only runtime (no host_fallback, or no target the host belongs to) that cannot place the op
@@ -83,7 +95,7 @@ def choose_unit(profile: Any, runtime: Any, node: Node, work: NodeWork) -> tuple
         targeted.append(unit)
         if _runtime_supports(runtime, node, work) and unit_can_run(unit, node, work):
             return unit, False
-    if runtime is not None and targeted and not getattr(runtime, "host_fallback", True):
+    if runtime is not None and targeted and not runtime.host_fallback:
         raise MappingError(
             f"device {profile.id}, runtime {runtime.id}: op {node.op.value} at {work.precision} cannot be placed on "
             f"{', '.join(u.name for u in targeted)} and {runtime.id} has no CPU fallback", node=node.name)
@@ -95,14 +107,14 @@ def choose_unit(profile: Any, runtime: Any, node: Node, work: NodeWork) -> tuple
     return host, bool(accelerators)
 
 
-def _systolic_cycles(unit: Any, graph: Graph, node: Node) -> float:
+def _systolic_cycles(unit: ComputeUnit, graph: Graph, node: Node) -> float:
     from edgesim.mapping.systolic import compute_cycles
     from edgesim.mapping.systolic_memory import systolic_layer
 
     spec = unit.systolic
+    assert spec is not None  # callers check the unit kind
     layer, repeats = systolic_layer(graph, node)
-    return float(repeats * compute_cycles(layer, spec.rows, spec.cols,
-                                          getattr(spec.dataflow, "value", spec.dataflow)).compute_cycles)
+    return float(repeats * compute_cycles(layer, spec.rows, spec.cols, spec.dataflow.value).compute_cycles)
 
 
 def kernel_key(node: Node) -> str:
@@ -149,32 +161,39 @@ def _mac_block_cycles(spec: Any, graph: Graph, node: Node, work: NodeWork) -> fl
     return float(max(dpu, out.num_elements / spec.output_elements_per_cycle))
 
 
-def _efficiency(runtime: Any, version: Any, node: Node, unit: Any = None) -> float:
+def _efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | None, node: Node, unit: ComputeUnit | None = None) -> float:
+    return kernel_efficiency(runtime, version, kernel_key(node), unit)
+
+
+def kernel_efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | None, key: str,
+                      unit: ComputeUnit | None = None) -> float:
+    """Fraction of the unit's peak a runtime's kernel for ``key`` reaches: the runtime's efficiency (per unit
+    kind), its release's scale and the core's own scale, capped at 1. The one lookup both cost paths and the
+    calibration use."""
     if runtime is None:
         return 1.0
-    key = kernel_key(node)
-    eff = runtime.efficiency_for(key, getattr(getattr(unit, "kind", None), "value", None))
+    eff = runtime.efficiency_for(key, unit.kind.value if unit is not None else None)
     scale = version.scale_for(key) if version is not None else 1.0
     # The same kernel code runs closer to peak on a core that hides its loads (M7 dual issue): a chip property.
-    core = getattr(unit, "kernel_efficiency_scale", 1.0) if unit is not None else 1.0
+    core = unit.kernel_efficiency_scale if unit is not None else 1.0
     return min(1.0, eff * scale * core)
 
 
-def compute_cycles(unit: Any, graph: Graph, node: Node, work: NodeWork, runtime: Any, version: Any) -> float:
+def compute_cycles(unit: ComputeUnit, graph: Graph, node: Node, work: NodeWork, runtime: RuntimeProfile | None, version: RuntimeVersion | None) -> float:
     if node.op.op_class is OpClass.VIEW:
         return 0.0
     eff = _efficiency(runtime, version, node, unit)
     if node.op.op_class is OpClass.MAC:
-        if unit.kind.value == "systolic" and unit.systolic is not None:
+        if unit.kind is UnitKind.SYSTOLIC and unit.systolic is not None:
             return _systolic_cycles(unit, graph, node) / eff
-        spec = getattr(unit, "mac_block", None)
+        spec = unit.mac_block
         if spec is not None and work.precision in ("int8", "int4"):
             return _mac_block_cycles(spec, graph, node, work) / (unit.count * eff)
         rate = _rate(unit.macs_per_cycle, work.precision)
         assert rate is not None
         return work.macs / (rate[1] * unit.count * eff)
     if work.elementwise_ops == 0:
-        if unit.kind.value in DMA_UNIT_KINDS:
+        if unit.kind in DMA_UNIT_KINDS:
             # An accelerator copies with its DMA engine (Vela and the Edge TPU compiler even have producers write
             # straight into the concatenated slices): no datapath time, the op costs only its memory traffic.
             return 0.0
@@ -213,7 +232,7 @@ def _live_activation_peak(graph: Graph) -> tuple[int, dict[str, int]]:
     return peak, per_op
 
 
-def _pick_memory(profile: Any, unit: Any, preferred: str, needed_bytes: int) -> str:
+def _pick_memory(profile: HardwareProfile, unit: ComputeUnit, preferred: str, needed_bytes: int) -> str:
     """``preferred`` if the unit reaches it and it is large enough, else the largest memory the unit reaches."""
     reachable = [profile.memory(m) for m in unit.memories]
     by_name = {m.name: m for m in reachable}
@@ -229,13 +248,13 @@ def _pick_memory(profile: Any, unit: Any, preferred: str, needed_bytes: int) -> 
     return max(writable, key=lambda m: m.size_bytes).name
 
 
-def _weight_memory(profile: Any, runtime: Any, unit: Any, model_weight_bytes: int = 0) -> str:
+def _weight_memory(profile: HardwareProfile, runtime: RuntimeProfile | None, unit: ComputeUnit, model_weight_bytes: int = 0) -> str:
     """Where this unit reads weights from. A model whose weights overflow the preferred memory (e.g. the Edge TPU's
     8 MB parameter cache) streams them from the smallest reachable memory that holds them all (host link, DRAM)."""
     name = profile.placement.weights
     if runtime is not None and runtime.weights_in:
         for m in profile.memories:
-            if m.kind.value == runtime.weights_in and m.name in unit.memories:
+            if m.kind is runtime.weights_in and m.name in unit.memories:
                 name = m.name
                 break
     reachable = [profile.memory(m) for m in unit.memories]
@@ -247,17 +266,17 @@ def _weight_memory(profile: Any, runtime: Any, unit: Any, model_weight_bytes: in
     return min(holding, key=lambda m: m.size_bytes).name if holding else name
 
 
-def _parameter_cache(profile: Any, unit: Any, w_mem: str, weight_bytes: int, cached: int) -> tuple[str, int]:
+def _parameter_cache(profile: HardwareProfile, unit: ComputeUnit, w_mem: str, weight_bytes: int, cached: int) -> tuple[str, int]:
     """(weight memory, bytes cached so far) for one op of an accelerator whose model overflows its on-chip weight
     memory. The Edge TPU compiler fills the parameter cache layer by layer in execution order and streams only the
     uncached rest over the host link each inference ("On-chip memory used for caching model parameters" / "Off-chip
     memory used for streaming uncached model parameters"), so the first layers keep the on-chip placement."""
     preferred = profile.placement.weights
-    if (unit.kind.value not in DMA_UNIT_KINDS or w_mem == preferred or preferred not in unit.memories
+    if (unit.kind not in DMA_UNIT_KINDS or w_mem == preferred or preferred not in unit.memories
             or not weight_bytes):
         return w_mem, cached
     pref = profile.memory(preferred)
-    if pref.kind.value not in ("sram", "tcm"):
+    if pref.kind not in (MemoryKind.SRAM, MemoryKind.TCM):
         return w_mem, cached
     # The whole memory counts as cache: activations stream through in tiles (the Edge TPU's ~8 MB is documented as
     # the parameter cache, coral.ai/docs/edgetpu/compiler/#parameter-data-caching).
@@ -305,25 +324,55 @@ def _entropy_coded_ratio(graph: Graph | None, node: Node | None) -> float | None
     return stored / raw
 
 
-def _engine_compression(effect: SparsityEffect, work: NodeWork, unit: Any, runtime: Any,
+def _engine_compression(effect: SparsityEffect, work: NodeWork, unit: ComputeUnit, runtime: RuntimeProfile | None,
                         graph: Graph | None = None, node: Node | None = None) -> SparsityEffect:
     """Weights the runtime itself compresses for this unit (raw weights only: an explicit encoding wins): the
     entropy-coded size when the weight values are known, else the runtime's typical ratio."""
-    ratio = getattr(runtime, "weight_compression_ratio", None) if runtime is not None else None
-    if (ratio is None or work.stored_weight_bytes is not None or not work.macs
-            or unit.kind.value not in {getattr(k, "value", k) for k in runtime.applies_to}):
+    ratio = runtime.weight_compression_ratio if runtime is not None else None
+    if (runtime is None or ratio is None or work.stored_weight_bytes is not None or not work.macs
+            or unit.kind not in runtime.applies_to):
         return effect
     coded = _entropy_coded_ratio(graph, node)
     return replace(effect, weight_bytes=int(round(effect.weight_bytes * (coded if coded is not None else ratio))))
 
 
-def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any = None,
+def _timing(unit: ComputeUnit, tiling: Tiling) -> TimingDiscipline:
+    """How the event engine times the op's tiles on ``unit``."""
+    if unit.kind not in DMA_UNIT_KINDS:
+        return TimingDiscipline.INTERLEAVED
+    return TimingDiscipline.SCALESIM if tiling.follows_scalesim else TimingDiscipline.DOUBLE_BUFFERED
+
+
+def _place(profile: HardwareProfile, runtime: RuntimeProfile | None, version: RuntimeVersion | None, graph: Graph, node: Node, work: NodeWork, zero: float
+           ) -> tuple[Any, bool, float, SparsityEffect, NodeWork]:
+    """(unit, fallback, compute cycles, sparsity effect, work after it) of one op: what does not depend on where
+    its tensors live."""
+    unit, fallback = choose_unit(profile, runtime, node, work)
+    cycles = compute_cycles(unit, graph, node, work, runtime, version)
+    effect = sparsity_effect(work, unit, zero)
+    effect = _engine_compression(effect, work, unit, runtime, graph, node)
+    cycles = max(cycles * effect.mac_scale, effect.decode_cycles)
+    return unit, fallback, cycles, effect, apply_to_work(work, effect)
+
+
+def _tile(profile: HardwareProfile, graph: Graph, node: Node, placed: tuple[Any, bool, float, SparsityEffect, NodeWork],
+          act_mem: str, w_mem: str) -> Tiling:
+    unit, _, cycles, _, work = placed
+    tiling = tile_op(graph, node, unit, profile, work, cycles, act_mem, w_mem)
+    if unit.kind is UnitKind.SYSTOLIC and node.op.op_class is OpClass.MAC:
+        from edgesim.mapping.systolic_memory import scalesim_tiling
+
+        # SCALE-Sim's memory system (three scratchpads): its per-fold DRAM traffic, re-fetches included.
+        tiling = scalesim_tiling(graph, node, unit, profile, cycles) or tiling
+    return tiling
+
+
+def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfile | None = None, version: RuntimeVersion | None = None,
                    activation_zero_fractions: Mapping[str, float] | None = None,
                    fuse_residual_add: bool = True) -> Schedule:
     """Place, cost and tile every op. ``activation_zero_fractions`` (node -> measured fraction of zero input
     activations, from the kernels) feeds units that skip zero activations. ``fuse_residual_add``: merge conv/FC +
     residual ADD pairs on units whose runtime declares ``fused_residual_add`` (edgesim.passes.fusion)."""
-    from edgesim.sim.pipeline import row_window  # the engine's row-streaming model; lazy: sim imports mapping
 
     peak, live_per_op = _live_activation_peak(graph)
     act_pref = profile.placement.activations
@@ -333,7 +382,10 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
     per_op_overhead_host = (runtime.per_op_overhead_cycles if runtime is not None else 0.0) * overhead_scale
     plans: list[OpPlan] = []
     total_weights = 0
-    works = {n.name: node_work(graph, n) for n in graph.nodes}
+    memo = plan_memo(profile, runtime, version)
+    with_data = runtime is not None and runtime.weight_compression_ratio is not None
+    sigs = {n.name: node_signature(graph, n, with_data) for n in graph.nodes}
+    works = {n.name: memo.lookup(memo.works, sigs[n.name], partial(node_work, graph, n)) for n in graph.nodes}
     model_weight_bytes = sum(apply_to_work(w, sparsity_effect(w, profile.host)).weight_bytes for w in works.values())
     cached_weight_bytes = 0  # weights placed so far in an on-chip parameter cache (_parameter_cache)
     view_sources: dict[str, tuple[str, ...]] = {}
@@ -344,22 +396,17 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
             plans.append(OpPlan(node.name, node.op.value, "-", work.precision, 0, 0, 0.0, (), 0.0, host_clock_hz,
                                 fused_from=node.fused_from))
             continue
-        unit, fallback = choose_unit(profile, runtime, node, work)
+        sig = sigs[node.name]
+        zero = (activation_zero_fractions or {}).get(node.name, 0.0)
+        placed = memo.lookup(memo.placed, (sig, zero),
+                             partial(_place, profile, runtime, version, graph, node, work, zero))
+        unit, fallback, cycles, effect, work = placed
         clock_hz = unit.effective_clock_mhz(profile.clock_mhz) * 1e6
-        cycles = compute_cycles(unit, graph, node, work, runtime, version)
-        effect = sparsity_effect(work, unit, (activation_zero_fractions or {}).get(node.name, 0.0))
-        effect = _engine_compression(effect, work, unit, runtime, graph, node)
-        cycles = max(cycles * effect.mac_scale, effect.decode_cycles)
-        work = apply_to_work(work, effect)
         act_mem = _pick_memory(profile, unit, act_pref, live_per_op.get(node.name, peak))
         w_mem = _weight_memory(profile, runtime, unit, model_weight_bytes)
         w_mem, cached_weight_bytes = _parameter_cache(profile, unit, w_mem, work.weight_bytes, cached_weight_bytes)
-        tiling = tile_op(graph, node, unit, profile, work, cycles, act_mem, w_mem)
-        if unit.kind.value == "systolic" and node.op.op_class is OpClass.MAC:
-            from edgesim.mapping.systolic_memory import scalesim_tiling
-
-            # SCALE-Sim's memory system (three scratchpads): its per-fold DRAM traffic, re-fetches included.
-            tiling = scalesim_tiling(graph, node, unit, profile, cycles) or tiling
+        tiling = memo.lookup(memo.tilings, (sig, zero, act_mem, w_mem),
+                             partial(_tile, profile, graph, node, placed, act_mem, w_mem))
         total_weights += work.weight_bytes
         mem_traffic = tiling.traffic
         overhead = per_op_overhead_host * clock_hz / host_clock_hz
@@ -385,18 +432,19 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
                 local_memory=tiling.local_memory,
                 tile_shape=tiling.tile_shape,
                 loop_order=tiling.loop_order,
+                timing=_timing(unit, tiling),
                 fill_lead_cycles=tiling.fill_lead_cycles,
                 row_window=row_window(graph, node),
                 weight_memory=w_mem if work.weight_bytes else "",
                 notes=(effect.note,) if effect.note else (),
             )
         )
-    if fuse_residual_add and runtime is not None and getattr(runtime, "fused_residual_add", False):
-        from edgesim.passes.fusion import fuse_residual_plans
+    if fuse_residual_add and runtime is not None and runtime.fused_residual_add:
+        from edgesim.mapping.fusion import fuse_residual_plans
 
-        fusing = {u.name for u in profile.units if u.kind.value in runtime.applies_to}
+        fusing = {u.name for u in profile.units if u.kind in runtime.applies_to}
         plans = list(fuse_residual_plans(graph, plans, fusing, {u.name for u in profile.units
-                                                                if u.kind.value == "cpu"}))
+                                                                if u.kind is UnitKind.CPU}))
     act_size = profile.memory(act_pref).size_bytes if act_pref else 0
     per_inf = (runtime.per_inference_overhead_cycles if runtime is not None else 0.0) * overhead_scale
     notes = []
@@ -421,8 +469,8 @@ def build_schedule(graph: Graph, profile: Any, runtime: Any = None, version: Any
         activation_memory_bytes=act_size,
         weight_memory=profile.placement.weights,
         total_weight_bytes=total_weights,
-        inter_op_parallel=bool(getattr(runtime, "inter_op_parallel", False)),
-        layer_pipelining=bool(getattr(runtime, "layer_pipelining", False)),
+        inter_op_parallel=runtime is not None and runtime.inter_op_parallel,
+        layer_pipelining=runtime is not None and runtime.layer_pipelining,
         notes=tuple(notes),
     )
 

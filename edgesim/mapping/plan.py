@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class TimingDiscipline(StrEnum):
+    """How the event engine times an op's tiles (edgesim.sim.timing has one class per discipline)."""
+
+    INTERLEAVED = "interleaved"  # no DMA (CPUs): a tile's loads, stores and arithmetic interleave
+    DOUBLE_BUFFERED = "double_buffered"  # DMA units: the next tile loads while this one computes
+    SCALESIM = "scalesim"  # SCALE-Sim v3's memory semantics on its systolic configs
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class OpPlan:
     local_memory: str = ""  # on-chip memory the tiles are staged in ("" = untiled)
     tile_shape: tuple[int, int, int] = (0, 0, 0)  # (output rows, output channels, input channels) per tile
     loop_order: str = "whole"
+    timing: TimingDiscipline = TimingDiscipline.INTERLEAVED  # how the event engine times the tiles
     # (output rows, kernel rows, stride rows, input rows) when the op's tiles are row bands of one feature map, so
     # a consumer can stream from it (layer pipelining); zeros = it needs its whole input first.
     row_window: tuple[int, int, int, int] = (0, 0, 0, 0)

@@ -7,8 +7,8 @@ where weights are stored encoded (int4 packing, Huffman), whose decoder throughp
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
+from edgesim.hw.schema import ComputeUnit
 from edgesim.ir.work import NodeWork
 
 _NM_INDEX_BITS = 2  # 2:4 metadata: a 2-bit position per kept weight (Ampere-style sparse tensor format)
@@ -22,7 +22,7 @@ class SparsityEffect:
     note: str = ""
 
 
-def sparsity_effect(work: NodeWork, unit: Any, activation_zero_fraction: float = 0.0) -> SparsityEffect:
+def sparsity_effect(work: NodeWork, unit: ComputeUnit, activation_zero_fraction: float = 0.0) -> SparsityEffect:
     support = {getattr(s, "value", s) for s in getattr(unit, "sparsity", ())}
     mac_scale = 1.0
     weight_bytes = work.stored_weight_bytes if work.stored_weight_bytes is not None else work.weight_bytes

@@ -35,7 +35,17 @@ from typing import Any
 import numpy as np
 
 from edgesim.errors import MappingError
-from edgesim.mapping.systolic import SystolicLayer, _ceil_div, compute_cycles
+from edgesim.hw.schema import ComputeUnit, HardwareProfile, MemoryKind
+from edgesim.hw.systolic import (
+    CALC_BW_WORDS_PER_CYCLE,
+    SCALESIM_READ_PORTS,
+    SCALESIM_SRAMS,
+    SystolicLayer,
+    ceil_div,
+)
+from edgesim.ir.graph import Graph, Node
+from edgesim.mapping.systolic import compute_cycles
+from edgesim.mapping.tiling import Tiling
 
 # Word-copy positions looked up per operand and layer before falling back to set-level walking (about 50 ms).
 COPY_LOOKUP_BUDGET = 1 << 20
@@ -96,17 +106,17 @@ class _ReadBuffer:
 
     def __init__(self, ring: _Ring, sram_words: int, bw_line: int, valid: int | None = None) -> None:
         self.ring = ring
-        self.set_elems = max(1, _ceil_div(sram_words, 100))
-        active = _ceil_div(sram_words, 2)
+        self.set_elems = max(1, ceil_div(sram_words, 100))
+        active = ceil_div(sram_words, 2)
         prefetch = sram_words - active
         valid = ring.valid if valid is None else valid  # words in the ring (-1 entries excluded)
         self.num_sets = valid // self.set_elems + 1  # SCALE-Sim keeps the trailing partial (even empty) set
-        self.active_sets = min(_ceil_div(active, self.set_elems), self.num_sets)
-        self.step_sets = min(_ceil_div(prefetch, self.set_elems), self.num_sets - self.active_sets)
-        fetch_lines = _ceil_div(ring.padded, bw_line)
-        self.first_fill = min(_ceil_div(active, bw_line), fetch_lines) * bw_line
-        self.prefetch_words = _ceil_div(prefetch, bw_line) * bw_line
-        self.prefetch_cycles = _ceil_div(prefetch, bw_line) + 1  # one request line per cycle, +1 latency
+        self.active_sets = min(ceil_div(active, self.set_elems), self.num_sets)
+        self.step_sets = min(ceil_div(prefetch, self.set_elems), self.num_sets - self.active_sets)
+        fetch_lines = ceil_div(ring.padded, bw_line)
+        self.first_fill = min(ceil_div(active, bw_line), fetch_lines) * bw_line
+        self.prefetch_words = ceil_div(prefetch, bw_line) * bw_line
+        self.prefetch_cycles = ceil_div(prefetch, bw_line) + 1  # one request line per cycle, +1 latency
         self.start = 0  # window start, set index
         self.advances: list[float] = []  # demand line (compute time) of every window advance
         self.copy_lookups = 0  # word-copy positions looked up so far (bounded by COPY_LOOKUP_BUDGET)
@@ -142,7 +152,7 @@ def _rings(layer: SystolicLayer, rows: int, cols: int, dataflow: str) -> tuple[_
     sr, sc, t = layer.ofmap_px, layer.num_filters, layer.window
 
     def ring(extent: int, width: int, height: int) -> _Ring:
-        blocks = _ceil_div(extent, width)
+        blocks = ceil_div(extent, width)
         return _Ring(blocks, height, width, extent - (blocks - 1) * width)
 
     if dataflow == "os":  # anti-diagonal: ifmap blocks = pixel (row) folds, filter blocks = filter (col) folds
@@ -255,7 +265,7 @@ class _IfmapCopies:
     def build(cls, ly: SystolicLayer, cols: int, copies: bool) -> _IfmapCopies:
         prefix = None
         if _partial_windows(ly):
-            blocks = _ceil_div(ly.ofmap_px, cols)
+            blocks = ceil_div(ly.ofmap_px, cols)
             b, t, c = np.meshgrid(np.arange(blocks), np.arange(ly.window), np.arange(cols), indexing="ij")
             p = (b * cols + c).ravel()
             valid = (p < ly.ofmap_px) & _in_range(ly, t.ravel(), np.minimum(p, ly.ofmap_px - 1))
@@ -562,8 +572,8 @@ def _calc_fill_lead(operand_words: int, sram_words: int) -> int:
     if operand_words <= 0:
         return 0
     per_set = max(1, sram_words // 100)
-    sets = min(_ceil_div(operand_words, per_set), CALC_ACTIVE_SETS)
-    return _ceil_div(sets * per_set, CALC_FILL_WORDS_PER_CYCLE)
+    sets = min(ceil_div(operand_words, per_set), CALC_ACTIVE_SETS)
+    return ceil_div(sets * per_set, CALC_FILL_WORDS_PER_CYCLE)
 
 
 def _read_stalls(*bufs: _ReadBuffer) -> list[tuple[float, int]]:
@@ -632,15 +642,9 @@ def _with_flush(per_fold: list[int], total: int) -> tuple[int, ...]:
 # --------------------------------------------------------------------------------------------------------------
 
 # Scratchpads of a systolic unit that has SCALE-Sim's memory system (edgesim.frontends.scalesim builds them).
-SCALESIM_SRAMS = ("ifmap_sram", "filter_sram", "ofmap_sram")
-# SCALE-Sim's per-operand DRAM read interfaces (ifmap, filter); without them both streams share the DRAM port.
-SCALESIM_READ_PORTS = ("dram_ifmap", "dram_filter")
 # Plans whose tiles follow SCALE-Sim's memory semantics carry this loop-order prefix (the engine checks it).
-SCALESIM_LOOP_ORDER = "scalesim-"
 # Past this many tiles per layer run, prefetch demands and drains are snapped to a coarser line grid.
 MAX_SCALESIM_TILES = 1 << 14
-# A DRAM port at least this wide (words/cycle) stands for SCALE-Sim's CALC bandwidth mode (sized to demand).
-CALC_BW_WORDS_PER_CYCLE = 1024.0
 
 
 def systolic_layer(graph: Any, node: Any) -> tuple[SystolicLayer, int]:
@@ -661,7 +665,7 @@ def systolic_layer(graph: Any, node: Any) -> tuple[SystolicLayer, int]:
         ph, pw = hx + a.padding.top + a.padding.bottom, wx + a.padding.left + a.padding.right
         sh, sw = a.stride_hw
         if (a.padding.top == a.padding.left == 0 and hx >= kh and wx >= kw
-                and _ceil_div(hx - kh, sh) == (ph - kh) // sh and _ceil_div(wx - kw, sw) == (pw - kw) // sw):
+                and ceil_div(hx - kh, sh) == (ph - kh) // sh and ceil_div(wx - kw, sw) == (pw - kw) // sw):
             # Only bottom/right padding that SCALE-Sim's round-up output size already implies (partial windows,
             # as SCALE-Sim topologies describe them): the padding holds no words to fetch.
             ph, pw = hx, wx
@@ -683,17 +687,12 @@ def systolic_layer(graph: Any, node: Any) -> tuple[SystolicLayer, int]:
     raise MappingError(f"{node.op.value} has no systolic mapping", node=node.name)
 
 
-def follows_scalesim(plan: Any) -> bool:
-    """Whether a plan's tiles are SCALE-Sim's prefetch streams (scalesim_tiling), timed with its semantics."""
-    return str(getattr(plan, "loop_order", "")).startswith(SCALESIM_LOOP_ORDER)
-
-
 def _drain_lines(fold_writes: list[int], cpf: int, sram_words: int) -> tuple[list[float], int]:
     """(compute line of every drain of SCALE-Sim's ofmap write buffer during the layer, words per drain).
 
     The buffer (memory/write_buffer.py) drains its drain half to DRAM once it holds more than that; each fold's
     ofmap words are taken as produced evenly over the fold. What is left is flushed after the last fold."""
-    drain = max(1, sram_words - _ceil_div(sram_words, 2))
+    drain = max(1, sram_words - ceil_div(sram_words, 2))
     lines: list[float] = []
     done = 0
     for f, words in enumerate(fold_writes):
@@ -707,19 +706,19 @@ def _drain_lines(fold_writes: list[int], cpf: int, sram_words: int) -> tuple[lis
     return lines, drain
 
 
-def scalesim_tiling(graph: Any, node: Any, unit: Any, profile: Any, compute_cycles_total: float) -> Any | None:
+def scalesim_tiling(graph: Graph, node: Node, unit: ComputeUnit, profile: HardwareProfile,
+                    compute_cycles_total: float) -> Tiling | None:
     """Tiles for an op on a systolic unit with SCALE-Sim's three scratchpads, cut where SCALE-Sim's memory system
     acts: the first tile loads both operands' initial fills, a tile starts at each compute line that demands a
     prefetch (its words, on that operand's DRAM read port) and ends at each drain of the ofmap write buffer (its
     words written back); the last tile writes back the final flush. Runs of identical tiles become one TileGroup.
-    The engine times these tiles as SCALE-Sim does (edgesim/sim/unit.py, follows_scalesim). None when the unit
+    The engine times these tiles as SCALE-Sim does (edgesim/sim/timing.py, ScaleSimTiming). None when the unit
     lacks SCALE-Sim's memory system (the generic tiling pass applies) or the op has no systolic mapping.
     """
     from edgesim.mapping.plan import MemTraffic, TileGroup
-    from edgesim.mapping.tiling import Tiling
 
     names = set(unit.memories)
-    drams = [m for m in unit.memories if profile.memory(m).kind.value == "dram"]
+    drams = [m for m in unit.memories if profile.memory(m).kind is MemoryKind.DRAM]
     if not set(SCALESIM_SRAMS) <= names or not drams or unit.systolic is None:
         return None
     try:
@@ -738,7 +737,7 @@ def scalesim_tiling(graph: Any, node: Any, unit: Any, profile: Any, compute_cycl
     comp = compute_cycles(layer, rows, cols, flow)
     mem = memory_stalls(layer, rows, cols, flow, sizes[0], sizes[1], sizes[2], word, bw_words, mode)
     lines_total = comp.compute_cycles
-    grid = max(1, _ceil_div(lines_total, MAX_SCALESIM_TILES))
+    grid = max(1, ceil_div(lines_total, MAX_SCALESIM_TILES))
     reads: dict[int, list[int]] = {0: [mem.ifmap_fill_words, mem.filter_fill_words]}
     for k, (lines, words) in enumerate(((mem.ifmap_prefetch_lines, mem.ifmap_prefetch_words),
                                         (mem.filter_prefetch_lines, mem.filter_prefetch_words))):
@@ -750,7 +749,7 @@ def scalesim_tiling(graph: Any, node: Any, unit: Any, profile: Any, compute_cycl
     drains, drain_words = _drain_lines(fold_writes, comp.cycles_per_fold, sizes[2] // word)
     writes: dict[int, int] = {}
     for line in drains:
-        at = min(lines_total, max(1, _ceil_div(math.ceil(line), grid) * grid))
+        at = min(lines_total, max(1, ceil_div(math.ceil(line), grid) * grid))
         writes[at] = writes.get(at, 0) + drain_words
     writes[lines_total] = writes.get(lines_total, 0) + mem.dram_ofmap_writes - drain_words * len(drains)
     cuts = sorted({0, lines_total, *reads, *writes})
@@ -787,4 +786,4 @@ def scalesim_tiling(graph: Any, node: Any, unit: Any, profile: Any, compute_cycl
     # SCALE-Sim's trace counts the first fill cycle and the last drain cycle as one: the lead is one short.
     lead = max(0, mem.calc_fill_lead_cycles - 1) * cycles_per_line
     return Tiling(all_groups, totals, SCALESIM_SRAMS[0], (rows, cols, comp.cycles_per_fold),
-                  f"{SCALESIM_LOOP_ORDER}{flow}", ws, fill_lead_cycles=lead)
+                  flow, ws, fill_lead_cycles=lead, follows_scalesim=True)

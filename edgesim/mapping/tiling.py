@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgesim.errors import MappingError
+from edgesim.hw.schema import ComputeUnit, HardwareProfile, MemoryKind, MemoryLevel, UnitKind
 from edgesim.ir import attrs as A
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
 from edgesim.ir.work import NodeWork
 from edgesim.mapping.plan import MemTraffic, TileGroup
 
-ON_CHIP_KINDS = ("sram", "tcm", "cache")
-DMA_UNIT_KINDS = ("mac_array", "systolic")
+ON_CHIP_KINDS = frozenset({MemoryKind.SRAM, MemoryKind.TCM, MemoryKind.CACHE})
+DMA_UNIT_KINDS = frozenset({UnitKind.MAC_ARRAY, UnitKind.SYSTOLIC})
 _ACC_BYTES = 4
 # A DMA unit overlaps the load of tile i+1 with the compute of tile i, so ops are cut into at least this many
 # tiles when that costs at most BYTES_SLACK more traffic (halo re-reads): Vela and the Edge TPU compiler also
@@ -39,6 +40,7 @@ class Tiling:
     working_set_bytes: int  # of one full tile, double-buffering included
     # Cycles the op's first fill starts before its first tile at the least (SCALE-Sim CALC mode), unit clock
     fill_lead_cycles: float = 0.0
+    follows_scalesim: bool = False  # tiles are SCALE-Sim's prefetch streams, timed with its semantics
 
 
 def _halve_series(n: int) -> list[int]:
@@ -49,10 +51,10 @@ def _halve_series(n: int) -> list[int]:
     return out
 
 
-def local_memory(profile: Any, unit: Any) -> Any | None:
+def local_memory(profile: HardwareProfile, unit: ComputeUnit) -> Any | None:
     """The on-chip memory the unit stages tiles in: the smallest SRAM/TCM/cache it reaches."""
     mems = [profile.memory(m) for m in unit.memories]
-    on_chip = [m for m in mems if m.kind.value in ON_CHIP_KINDS and m.write_bw_bytes_per_cycle > 0]
+    on_chip = [m for m in mems if m.kind in ON_CHIP_KINDS and m.write_bw_bytes_per_cycle > 0]
     if not on_chip:
         return None
     return min(on_chip, key=lambda m: (m.size_bytes, m.name))
@@ -171,12 +173,12 @@ def _add(traffic: dict[str, list[int]], mem: str, read: int, write: int) -> None
     t[1] += write
 
 
-def tile_op(graph: Graph, node: Node, unit: Any, profile: Any, work: NodeWork, compute_cycles: float,
+def tile_op(graph: Graph, node: Node, unit: ComputeUnit, profile: HardwareProfile, work: NodeWork, compute_cycles: float,
             act_mem: str, w_mem: str) -> Tiling:
     """Choose tile sizes and loop order for ``node`` on ``unit`` and count the bytes each tile moves."""
     local = local_memory(profile, unit)
-    dma = unit.kind.value in DMA_UNIT_KINDS
-    act_on_chip = profile.memory(act_mem).kind.value in ON_CHIP_KINDS
+    dma = unit.kind in DMA_UNIT_KINDS
+    act_on_chip = profile.memory(act_mem).kind in ON_CHIP_KINDS
     whole: dict[str, list[int]] = {}
     _add(whole, act_mem, work.input_bytes, work.output_bytes)
     if work.weight_bytes:
@@ -206,23 +208,23 @@ def _is_network_input(graph: Graph, name: str) -> bool:
     return False
 
 
-def _network_input_memory(graph: Graph, node: Node, unit: Any, profile: Any, act_mem: str) -> str:
+def _network_input_memory(graph: Graph, node: Node, unit: ComputeUnit, profile: HardwareProfile, act_mem: str) -> str:
     """Where a block-stepping NPU (mac_block) reads the network input from: ``placement.inputs`` when the unit
     reaches it (Vela's Dedicated_Sram mode leaves the input tensor in DRAM and caches only intermediate feature
     maps in SRAM), else the activation memory."""
     wanted = profile.placement.inputs
-    if (getattr(unit, "mac_block", None) is None or not wanted or wanted not in unit.memories
+    if (unit.mac_block is None or not wanted or wanted not in unit.memories
             or not node.inputs or not _is_network_input(graph, node.inputs[0])):
         return act_mem
     return str(wanted)
 
 
-def _input_burst_scale(graph: Graph, node: Node, unit: Any, memory: Any) -> float:
+def _input_burst_scale(graph: Graph, node: Node, unit: ComputeUnit, memory: MemoryLevel) -> float:
     """Bytes a block-stepping NPU (mac_block) moves per input byte when it reads the network input. The input
     stays in plain NHWC, so each DMA run is one pixel's channel block (Vela: min(32, C rounded up to 8) bytes for
     8-bit) and a memory with longer bursts wastes the rest of each burst; intermediate tensors use the NPU's
     brick format and read whole bursts."""
-    spec = getattr(unit, "mac_block", None)
+    spec = unit.mac_block
     burst = getattr(memory, "burst_bytes", None)
     if spec is None or not burst or not _is_network_input(graph, node.inputs[0]):
         return 1.0

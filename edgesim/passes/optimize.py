@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from edgesim.errors import EdgesimError
-from edgesim.frontends.onnx_export import export_onnx
 from edgesim.ir.graph import Graph
+from edgesim.passes.choices import Compression
 from edgesim.passes.compress import (
     DEFAULT_DECODE_BITS_PER_CYCLE,
     compression_summary,
@@ -26,7 +26,7 @@ from edgesim.passes.pipeline import CANONICALIZE, Pass, run_pipeline
 from edgesim.passes.prune import PruneSpec, parse_prune, prune_graph
 from edgesim.passes.quantize import PRESETS, QuantSpec, load_calibration, load_quant_spec, quantize_graph
 
-COMPRESSIONS = ("none", "int4", "huffman")
+COMPRESSIONS = tuple(c.value for c in Compression)
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def optimization_pipeline(options: Options) -> list[Pass]:
 
 def options_from_cli(quant: str | None = None, quant_spec: str | Path | None = None, calib: str | Path | None = None,
                      prune: str | None = None, fuse: bool = True, compress: str | None = None,
-                     graph: Graph | None = None) -> Options:
+                     graph: Graph | None = None, calibration: str = "minmax") -> Options:
     """Build Options from the ``edgesim optimize`` flags. ``graph`` is needed to shape ``--calib`` data."""
     spec: QuantSpec | None = None
     if quant is not None and quant not in PRESETS:
@@ -77,7 +77,7 @@ def options_from_cli(quant: str | None = None, quant_spec: str | Path | None = N
             defaults["preset"] = quant
         spec = load_quant_spec(quant_spec, **defaults)
     elif quant is not None:
-        spec = QuantSpec(preset=quant, calibration_data=calib_data)
+        spec = QuantSpec(preset=quant, calibration_data=calib_data, calibration=calibration)
     elif calib is not None:
         raise EdgesimError("--calib needs --quant or --quant-spec", field="calib")
     return Options(quant=spec, prune=parse_prune(prune) if prune else None, fuse=fuse,
@@ -87,13 +87,6 @@ def options_from_cli(quant: str | None = None, quant_spec: str | Path | None = N
 def optimize(graph: Graph, options: Options) -> Graph:
     """Apply the pipeline; every pass's result is verified."""
     return run_pipeline(graph, optimization_pipeline(options))
-
-
-def write_onnx(graph: Graph, path: str | Path) -> None:
-    """Write an optimized graph as ONNX (quantized tensors become QDQ pairs); the file appears whole or not at all.
-
-    Sparsity/encoding annotations are not representable in ONNX and are dropped (the zeros stay in the weights)."""
-    export_onnx(graph, path)
 
 
 def describe(before: Graph, after: Graph) -> dict[str, int]:

@@ -21,15 +21,19 @@ from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpKind
 from edgesim.ir.tensor import QuantParams, Tensor, WeightEncoding
+from edgesim.passes.choices import QuantPreset
 from edgesim.passes.float_exec import qrange, run_float, synthetic_inputs
 
-PRESETS: dict[str, tuple[int, int]] = {  # name -> (weight bits, activation bits); 0 = keep float
-    "int8": (8, 8), "w4a8": (4, 8), "w4a4": (4, 4), "int16": (8, 16), "fp16": (16, 16),
+PRESETS: dict[str, tuple[int, int]] = {  # preset -> (weight bits, activation bits)
+    QuantPreset.INT8: (8, 8), QuantPreset.W4A8: (4, 8), QuantPreset.W4A4: (4, 4), QuantPreset.INT16: (8, 16),
+    QuantPreset.FP16: (16, 16),
 }
 # MATMUL counts when its second operand is constant (TFLite BATCH_MATMUL, ONNX MatMul with a batched weight).
 _WEIGHTED = (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D, OpKind.FULLY_CONNECTED, OpKind.CONV_TRANSPOSE2D,
              OpKind.MATMUL)
-CALIBRATION_METHODS = ("minmax", "percentile", "mse")
+# "fixed": every activation range is [-1, 1], no float run. For costing only: the cost model reads dtypes and shapes,
+# never scales, so costs are identical and the calibration run (seconds per MobileNet) is skipped.
+CALIBRATION_METHODS = ("minmax", "percentile", "mse", "fixed")
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,8 @@ def _precision_from(entry: dict, where: str, path: str) -> LayerPrecision:
     if "preset" in entry:
         p = entry["preset"]
         if p not in PRESETS or p == "fp16":
-            raise EdgesimError(f"unknown per-layer preset {p!r}; use int8, w4a8, w4a4 or int16", file=path,
+            layer_presets = ", ".join(q for q in QuantPreset if q is not QuantPreset.FP16)
+            raise EdgesimError(f"unknown per-layer preset {p!r}; use {layer_presets}", file=path,
                                field=f"{where}.preset")
         return LayerPrecision(*PRESETS[p])
     try:
@@ -186,6 +191,17 @@ def _mse_range(x: np.ndarray, bits: int, symmetric: bool) -> tuple[float, float]
     return best
 
 
+def _activation_ranges(graph: Graph, spec: QuantSpec, act_bits: dict[str, int]) -> dict[str, tuple[float, float]]:
+    if spec.calibration == "fixed":
+        return {name: (-1.0, 1.0) for name, t in graph.tensors.items() if t.data is None}
+    samples: list[dict[str, np.ndarray]]
+    if spec.calibration_data:
+        samples = [_as_input(graph, arr) for arr in spec.calibration_data]
+    else:
+        samples = synthetic_inputs(graph, spec.num_calibration_samples, spec.seed)
+    return calibrate(graph, samples, spec.calibration, spec.percentile, act_bits)
+
+
 def calibrate(graph: Graph, samples: Sequence[dict[str, np.ndarray]], method: str = "minmax",
               percentile: float = 99.99, bits: dict[str, int] | None = None) -> dict[str, tuple[float, float]]:
     """Real-value range (lo, hi) of every non-constant tensor over ``samples`` run through the float executor."""
@@ -282,12 +298,7 @@ def quantize_graph(graph: Graph, spec: QuantSpec) -> Graph:
     for name in graph.inputs:
         cons = graph.consumers(name)
         act_bits[name] = prec.get(cons[0].name, default).activation_bits if cons else default.activation_bits
-    samples: list[dict[str, np.ndarray]]
-    if spec.calibration_data:
-        samples = [_as_input(graph, arr) for arr in spec.calibration_data]
-    else:
-        samples = synthetic_inputs(graph, spec.num_calibration_samples, spec.seed)
-    ranges = calibrate(graph, samples, spec.calibration, spec.percentile, act_bits)
+    ranges = _activation_ranges(graph, spec, act_bits)
     tensors = dict(graph.tensors)
     for name, (lo, hi) in ranges.items():
         t = tensors[name]

@@ -5,12 +5,16 @@ from __future__ import annotations
 import base64
 import html
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from edgesim.cost.estimate import Estimate
+from edgesim.files import atomic_write_text
+from edgesim.hw.schema import HardwareProfile
 from edgesim.report import plots
-from edgesim.report.io import atomic_write_text
 from edgesim.report.summary import _si
+from edgesim.sim.trace import TraceEvent
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
@@ -44,7 +48,7 @@ def _kv_table(rows: list[tuple[str, object]]) -> str:
     return f'<table class="kv">{body}</table>'
 
 
-def _layer_table(est: Any) -> str:
+def _layer_table(est: Estimate) -> str:
     head = ("<tr><th>#</th><th class='l'>layer</th><th class='l'>op</th><th class='l'>unit</th><th>MACs</th>"
             "<th>cycles</th><th>stall cycles</th><th>latency</th><th>energy</th><th class='l'>bytes by memory "
             "(read/write)</th><th class='l'>bound</th></tr>")
@@ -61,7 +65,7 @@ def _layer_table(est: Any) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def _profile_section(profile: Any) -> str:
+def _profile_section(profile: HardwareProfile) -> str:
     parts = [_kv_table([
         ("id", profile.id), ("description", profile.description), ("kind", profile.kind),
         ("clock", f"{profile.clock_mhz:g} MHz"), ("host unit", profile.host_unit),
@@ -94,7 +98,7 @@ def _profile_section(profile: Any) -> str:
     return "".join(parts)
 
 
-def render_html(est: Any, profile: Any, events: list[Any] | None = None,
+def render_html(est: Estimate, profile: HardwareProfile, events: Sequence[TraceEvent] | None = None,
                 compare: list[Any] | None = None, title: str | None = None) -> str:
     """The report as one HTML string. ``events`` (sim trace) adds the timeline; ``compare`` (estimates of the
     same model on other profiles) adds the what-if bars next to this one."""
@@ -138,7 +142,7 @@ def render_html(est: Any, profile: Any, events: list[Any] | None = None,
             "</body></html>\n")
 
 
-def write_html_report(path: str | Path, est: Any, profile: Any, events: list[Any] | None = None,
+def write_html_report(path: str | Path, est: Estimate, profile: HardwareProfile, events: Sequence[TraceEvent] | None = None,
                       compare: list[Any] | None = None) -> Path:
     """Render and write atomically (a reader never sees half a report)."""
     return atomic_write_text(path, render_html(est, profile, events=events, compare=compare))

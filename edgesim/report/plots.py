@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from edgesim.report.io import atomic_write
+from edgesim.cost.estimate import Estimate
+from edgesim.files import atomic_write
+from edgesim.hw.schema import ComputeUnit, HardwareProfile
+from edgesim.sim.trace import TraceEvent
 
 
-def _plt() -> Any:
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -17,9 +21,9 @@ def _plt() -> Any:
     return plt
 
 
-def _save(fig: Any, path: str | Path) -> Path:
+def save_figure(fig: Any, path: str | Path) -> Path:
     fmt = Path(path).suffix.lstrip(".") or "png"
-    plt = _plt()
+    plt = pyplot()
     try:
         return atomic_write(path, lambda p: fig.savefig(p, format=fmt, dpi=120, bbox_inches="tight"))
     finally:
@@ -28,7 +32,7 @@ def _save(fig: Any, path: str | Path) -> Path:
 
 def plot_sustain(result: Any, path: str | Path) -> Path:
     """Temperature, clock and latency over time for a sustained run."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(3, 1, figsize=(8, 7.5), sharex=True)
     t = result.time_s
     axes[0].plot(t, result.temp_c, color="tab:red")
@@ -44,7 +48,7 @@ def plot_sustain(result: Any, path: str | Path) -> Path:
     axes[2].set_xlabel("time (s)")
     rate = f"{result.rate_hz:g} Hz" if result.rate_hz else "back-to-back"
     fig.suptitle(f"{result.model} on {result.hw}: sustained {rate}, ambient {result.ambient_c:g} C")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -55,7 +59,7 @@ _OP_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
 
-def _compute_layers(est: Any) -> list[Any]:
+def _compute_layers(est: Estimate) -> list[Any]:
     # Layers on unit "-" are graph plumbing (reshape views etc.) that cost nothing; plotting them adds noise.
     return [layer for layer in est.layers if layer.unit != "-"]
 
@@ -70,7 +74,7 @@ def _short(name: str, width: int = 28) -> str:
     return tail if len(tail) <= width else "..." + tail[-(width - 3):]
 
 
-def main_unit(est: Any, profile: Any) -> Any:
+def main_unit(est: Estimate, profile: HardwareProfile) -> Any:
     """The compute unit that does the most MACs in ``est`` (the one whose roofline matters)."""
     macs: dict[str, int] = {}
     for layer in _compute_layers(est):
@@ -79,14 +83,14 @@ def main_unit(est: Any, profile: Any) -> Any:
     return profile.unit(name)
 
 
-def peak_ops_per_s(unit: Any, profile: Any, precision: str = "int8") -> float:
+def peak_ops_per_s(unit: ComputeUnit, profile: HardwareProfile, precision: str = "int8") -> float:
     """Peak ops/s (1 MAC = 2 ops) of ``unit`` at ``precision``, or its best precision if it lacks that one."""
     rates = {str(k.value if hasattr(k, "value") else k): v for k, v in unit.macs_per_cycle.items()}
     per_cycle = rates.get(precision) or max(rates.values())
     return 2.0 * per_cycle * unit.count * unit.effective_clock_mhz(profile.clock_mhz) * 1e6
 
 
-def roofline_points(est: Any, profile: Any) -> list[tuple[str, str, float, float]]:
+def roofline_points(est: Estimate, profile: HardwareProfile) -> list[tuple[str, str, float, float]]:
     """(layer, memory level, arithmetic intensity ops/byte, attained ops/s) for each MAC layer of the main unit.
 
     Each layer is placed at the level whose roof is lowest for it (bandwidth x intensity), i.e. the level
@@ -111,11 +115,11 @@ def roofline_points(est: Any, profile: Any) -> list[tuple[str, str, float, float
     return out
 
 
-def plot_roofline(est: Any, profile: Any, path: str | Path) -> Path:
+def plot_roofline(est: Estimate, profile: HardwareProfile, path: str | Path) -> Path:
     """Roofline of the main unit: one roof per memory level it reaches, each MAC layer a point coloured by op."""
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     unit = main_unit(est, profile)
     peak = peak_ops_per_s(unit, profile)
     points = roofline_points(est, profile)
@@ -150,12 +154,12 @@ def plot_roofline(est: Any, profile: Any, path: str | Path) -> Path:
                  f"(peak {peak / 1e9:.3g} GOPS @ {unit.effective_clock_mhz(profile.clock_mhz):g} MHz)", fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(True, which="both", lw=0.3, alpha=0.5)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def plot_timeline(events: list[Any], path: str | Path, title: str = "") -> Path:
+def plot_timeline(events: Sequence[TraceEvent], path: str | Path, title: str = "") -> Path:
     """Gantt chart of the sim trace: one row per compute unit and per memory port ("mem:<level>")."""
-    plt = _plt()
+    plt = pyplot()
     units = sorted({e.unit for e in events}, key=lambda u: (u.startswith("mem:"), u))
     end_s = max((e.end_s for e in events), default=0.0)
     scale, tunit = (1e3, "ms") if end_s >= 1e-3 else (1e6, "us")
@@ -173,7 +177,7 @@ def plot_timeline(events: list[Any], path: str | Path, title: str = "") -> Path:
     ax.set_xlim(0, end_s * scale * 1.01 if end_s > 0 else 1)
     ax.set_title(title or "timeline (compute units blue, memory ports orange)", fontsize=10)
     ax.grid(True, axis="x", lw=0.3, alpha=0.5)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _stacked_bars(ax: Any, labels: list[str], series: dict[str, list[float]], colours: dict[str, str]) -> None:
@@ -189,7 +193,7 @@ def _stacked_bars(ax: Any, labels: list[str], series: dict[str, list[float]], co
     ax.legend(fontsize=7)
 
 
-def bytes_by_level(est: Any) -> tuple[list[str], dict[str, list[float]]]:
+def bytes_by_level(est: Estimate) -> tuple[list[str], dict[str, list[float]]]:
     """(layer labels, {"<level> read"/"<level> write": bytes per layer}) for the compute layers."""
     layers = _compute_layers(est)
     keys: list[str] = []
@@ -207,9 +211,9 @@ def bytes_by_level(est: Any) -> tuple[list[str], dict[str, list[float]]]:
     return [f"{i}:{layer.op}" for i, layer in enumerate(layers)], series
 
 
-def plot_bytes(est: Any, path: str | Path) -> Path:
+def plot_bytes(est: Estimate, path: str | Path) -> Path:
     """Bytes moved per memory level per layer (stacked: read and write of each level)."""
-    plt = _plt()
+    plt = pyplot()
     labels, series = bytes_by_level(est)
     colours = {k: _OP_COLOURS[i % len(_OP_COLOURS)] for i, k in enumerate(series)}
     fig, ax = plt.subplots(figsize=(max(8, 0.18 * len(labels) + 3), 5))
@@ -218,10 +222,10 @@ def plot_bytes(est: Any, path: str | Path) -> Path:
     total = sum(sum(v) for v in series.values())
     ax.set_title(f"{est.model} on {est.hw}: bytes moved per layer and memory level ({total / 1e6:.3g} MB total)",
                  fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def energy_by_component(est: Any) -> tuple[list[str], dict[str, list[float]]]:
+def energy_by_component(est: Estimate) -> tuple[list[str], dict[str, list[float]]]:
     """(layer labels, {component: joules per layer}); components as in ``EnergyBreakdown.as_dict``."""
     layers = _compute_layers(est)
     keys: list[str] = []
@@ -233,9 +237,9 @@ def energy_by_component(est: Any) -> tuple[list[str], dict[str, list[float]]]:
     return [f"{i}:{layer.op}" for i, layer in enumerate(layers)], {k: v for k, v in series.items() if any(v)}
 
 
-def plot_energy(est: Any, path: str | Path) -> Path:
+def plot_energy(est: Estimate, path: str | Path) -> Path:
     """Energy per layer split into compute, each memory level and static (leakage over the layer's time)."""
-    plt = _plt()
+    plt = pyplot()
     labels, series = energy_by_component(est)
     colours = {k: _OP_COLOURS[i % len(_OP_COLOURS)] for i, k in enumerate(series)}
     fig, ax = plt.subplots(figsize=(max(8, 0.18 * len(labels) + 3), 5))
@@ -243,7 +247,7 @@ def plot_energy(est: Any, path: str | Path) -> Path:
     ax.set_ylabel("energy (uJ)")
     ax.set_title(f"{est.model} on {est.hw}: energy per layer by component ({est.energy_j * 1e3:.3g} mJ total)",
                  fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_compare(estimates: list[Any], path: str | Path, labels: list[str] | None = None) -> Path:
@@ -255,7 +259,7 @@ def plot_compare(estimates: list[Any], path: str | Path, labels: list[str] | Non
     names = labels or [e.hw for e in estimates]
     if len(names) != len(estimates):
         raise EdgesimError(f"{len(names)} labels for {len(estimates)} estimates")
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.1 * len(names) + 4), 4.5))
     lat = [e.latency_s * 1e3 for e in estimates]
     en = [e.energy_j * 1e3 for e in estimates]
@@ -272,13 +276,13 @@ def plot_compare(estimates: list[Any], path: str | Path, labels: list[str] | Non
     models = sorted({e.model for e in estimates})
     fig.suptitle(f"what-if: {', '.join(models)}", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 PLOT_KINDS = ("roofline", "timeline", "bytes", "energy")
 
 
-def plot_kind(kind: str, est: Any, profile: Any, path: str | Path, events: list[Any] | None = None) -> Path:
+def plot_kind(kind: str, est: Estimate, profile: HardwareProfile, path: str | Path, events: Sequence[TraceEvent] | None = None) -> Path:
     """One of ``PLOT_KINDS`` by name (what ``run --plot`` calls); the timeline needs the sim trace events."""
     from edgesim.errors import EdgesimError
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesim.cost.estimate import Estimate
-from edgesim.frontends.scalesim import ScaleSimConfig, _safe, read_config, read_topology
+from edgesim.frontends.scalesim import ScaleSimConfig, read_config, read_topology, safe_name
 from edgesim.mapping.systolic import compute_cycles
 from edgesim.mapping.systolic_memory import memory_stalls
 
@@ -29,7 +29,7 @@ def scalesim_rows(topology: str | Path, config: str | Path | ScaleSimConfig,
         mem = memory_stalls(layer, cfg.array_rows, cfg.array_cols, cfg.dataflow, cfg.ifmap_sram_kb * 1024,
                             cfg.filter_sram_kb * 1024, cfg.ofmap_sram_kb * 1024, cfg.word_bytes,
                             cfg.bandwidth_words_per_cycle, cfg.bw_mode)
-        t = timed.get(_safe(name))
+        t = timed.get(safe_name(name))
         stall = mem.stall_cycles if t is None else round(t.stall_cycles)
         extra = {} if t is None else {"prefetch_cycles": round(t.prefetch_cycles),
                                       "cycles_incl_prefetch": comp.compute_cycles + stall + round(t.prefetch_cycles)}

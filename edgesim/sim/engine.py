@@ -11,13 +11,13 @@ several inferences at once for a throughput figure.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 import simpy
 
 from edgesim.cost.analytic import dynamic_energy_scale, layer_energy
 from edgesim.cost.estimate import EnergyBreakdown, Estimate, LayerCost
 from edgesim.errors import EdgesimError
+from edgesim.hw.schema import HardwareProfile
 from edgesim.mapping.plan import OpPlan, Schedule
 from edgesim.sim.memory import PS_PER_S, MemoryPort
 from edgesim.sim.trace import Tracer
@@ -116,7 +116,7 @@ def _frame_plans(plans: list[OpPlan], frames: int) -> list[OpPlan]:
     return out
 
 
-def simulate_schedule(schedule: Schedule, profile: Any, tracer: Tracer | None = None,
+def simulate_schedule(schedule: Schedule, profile: HardwareProfile, tracer: Tracer | None = None,
                       frames: int = 1) -> SimResult:
     """Run the schedule; with ``frames`` > 1, that many inferences are queued at once (throughput mode) and
     overlap where units, cores and layer pipelining allow."""
@@ -171,10 +171,10 @@ def _bound(t: OpTiming) -> str:
     return max(parts.items(), key=lambda kv: kv[1])[0]
 
 
-def to_estimate(schedule: Schedule, profile: Any, result: SimResult) -> Estimate:
+def to_estimate(schedule: Schedule, profile: HardwareProfile, result: SimResult) -> Estimate:
     """The simulation as the shared Estimate/LayerCost report; energy from the analytic path's formulas."""
     scale = dynamic_energy_scale(profile)
-    static_w = profile.power.static_power_mw * 1e-3
+    static_w = profile.power.static_power_w
     timing = {t.node: t for t in result.ops}
     layers: list[LayerCost] = []
     dynamic = EnergyBreakdown()

@@ -7,6 +7,8 @@ from typing import Any
 
 import simpy
 
+from edgesim.hw.schema import MemoryLevel
+
 PS_PER_S = 10**12
 
 
@@ -25,24 +27,22 @@ class MemoryPort:
     The access latency is paid after the port is released, as pipelined requests overlap their latency.
     """
 
-    def __init__(self, env: simpy.Environment, level: Any, profile_clock_mhz: float) -> None:
+    def __init__(self, env: simpy.Environment, level: MemoryLevel, profile_clock_mhz: float) -> None:
         self.env = env
         self.name: str = level.name
         self.kind: str = level.kind.value
         # Demand transfers go before prefetches queued at the same time (lower number = served first).
         self.port = simpy.PriorityResource(env, capacity=1)
-        self.read_bps = float(level.read_bw_bytes_per_s(profile_clock_mhz))
-        self.write_bps = float(level.write_bw_bytes_per_s(profile_clock_mhz))
+        self.level = level
+        self.profile_clock_mhz = profile_clock_mhz
         clock_hz = (level.clock_mhz if level.clock_mhz is not None else profile_clock_mhz) * 1e6
         self.latency_ps = seconds_to_ps(level.latency_cycles / clock_hz)
         self.busy_ps = 0
         self.intervals: list[tuple[int, int, str]] = []
 
     def service_ps(self, read_bytes: int, write_bytes: int) -> int:
-        ps = seconds_to_ps(read_bytes / self.read_bps) if read_bytes else 0
-        if write_bytes and self.write_bps > 0:
-            ps += seconds_to_ps(write_bytes / self.write_bps)
-        return ps
+        read_s, write_s = self.level.transfer_s(read_bytes, write_bytes, self.profile_clock_mhz)
+        return seconds_to_ps(read_s) + seconds_to_ps(write_s)
 
     def transfer(self, read_bytes: int, write_bytes: int, what: str, requests: int = 1,
                  wait_latency: bool = True, priority: int = 0) -> Generator[Any, Any, None]:

@@ -7,36 +7,23 @@ which is what makes the peak higher than the average on multi-unit chips.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
 from edgesim.cost.analytic import dynamic_energy_scale, layer_energy
+from edgesim.cost.power import PowerSummary, summarize_power
+from edgesim.hw.schema import HardwareProfile
 from edgesim.mapping.plan import Schedule
 from edgesim.sim.engine import SimResult
 
 
-@dataclass(frozen=True)
-class PowerSummary:
-    average_power_w: float
-    peak_power_w: float
-    energy_j: float
-    latency_s: float
-
-    def as_dict(self) -> dict[str, float]:
-        return {"average_power_w": self.average_power_w, "peak_power_w": self.peak_power_w,
-                "energy_j": self.energy_j, "latency_s": self.latency_s}
-
-
-def power_trace(schedule: Schedule, profile: Any, result: SimResult) -> tuple[np.ndarray, np.ndarray]:
+def power_trace(schedule: Schedule, profile: HardwareProfile, result: SimResult) -> tuple[np.ndarray, np.ndarray]:
     """Piecewise-constant power of one inference: ``p_w[i]`` holds on ``[t_s[i], t_s[i+1])``.
 
     ``t_s`` has one more element than ``p_w`` (the edges; ``matplotlib.pyplot.stairs(p_w, t_s)`` draws it). The
     trace ends at the inference latency (makespan plus the per-inference overhead, which draws static power only).
     """
     scale = dynamic_energy_scale(profile)
-    static_w = profile.power.static_power_mw * 1e-3
+    static_w = profile.power.static_power_w
     timing = {t.node: t for t in result.ops}
     latency_s = result.makespan_s + schedule.per_inference_overhead_cycles / schedule.host_clock_hz
     starts: list[float] = []
@@ -74,27 +61,6 @@ def power_trace(schedule: Schedule, profile: Any, result: SimResult) -> tuple[np
     return edges, np.maximum(p_w, static_w)
 
 
-def summarize_power(t_s: np.ndarray, p_w: np.ndarray) -> PowerSummary:
-    """Average (energy / duration) and peak of a ``power_trace``."""
-    widths = np.diff(t_s)
-    energy_j = float(np.sum(widths * p_w))
-    duration = float(t_s[-1] - t_s[0])
-    avg = energy_j / duration if duration > 0 else float(p_w[0]) if len(p_w) else 0.0
-    return PowerSummary(avg, float(np.max(p_w)) if len(p_w) else 0.0, energy_j, duration)
-
-
-def power_summary(schedule: Schedule, profile: Any, result: SimResult) -> PowerSummary:
+def power_summary(schedule: Schedule, profile: HardwareProfile, result: SimResult) -> PowerSummary:
     """``peak_power_w`` / ``average_power_w`` of one simulated inference, for the report."""
     return summarize_power(*power_trace(schedule, profile, result))
-
-
-def estimate_power(est: Any) -> PowerSummary:
-    """Average and peak power of an analytic ``Estimate`` (no event engine: layers run one after another).
-
-    Each layer draws its own energy (static included) over its latency; the per-inference overhead draws static
-    power only, so the peak is the hungriest layer and the average is total energy over latency.
-    """
-    peaks = [layer.energy.total_j / layer.latency_s for layer in est.layers if layer.latency_s > 0]
-    static_w = est.energy.static_j / est.latency_s if est.latency_s > 0 else 0.0
-    avg = est.energy_j / est.latency_s if est.latency_s > 0 else 0.0
-    return PowerSummary(avg, max([static_w, avg, *peaks]), est.energy_j, est.latency_s)

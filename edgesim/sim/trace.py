@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from edgesim.files import atomic_write_text
+
 
 class Tracer(Protocol):
     def interval(self, unit: str, start_s: float, end_s: float, what: str) -> None: ...
+
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class TraceRecorder:
         self.events.append(TraceEvent(unit, start_s, end_s, what))
 
 
-def utilisation(events: list[TraceEvent], makespan_s: float) -> dict[str, float]:
+def utilisation(events: Sequence[TraceEvent], makespan_s: float) -> dict[str, float]:
     """Busy fraction of each unit/port over the makespan (overlapping intervals of one unit are merged)."""
     by_unit: dict[str, list[tuple[float, float]]] = {}
     for e in events:
@@ -53,7 +55,7 @@ def utilisation(events: list[TraceEvent], makespan_s: float) -> dict[str, float]
     return out
 
 
-def chrome_trace(events: list[TraceEvent]) -> dict[str, object]:
+def chrome_trace(events: Sequence[TraceEvent]) -> dict[str, object]:
     """Trace-event JSON: one complete ("X") event per interval, one thread row per unit, times in us."""
     tids: dict[str, int] = {}
     for e in events:
@@ -68,16 +70,6 @@ def chrome_trace(events: list[TraceEvent]) -> dict[str, object]:
     return {"traceEvents": out, "displayTimeUnit": "ns"}
 
 
-def write_chrome_trace(events: list[TraceEvent], path: str | Path) -> None:
+def write_chrome_trace(events: Sequence[TraceEvent], path: str | Path) -> None:
     """Write atomically: a reader never sees a half-written file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(chrome_trace(events), f, separators=(",", ":"))
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, json.dumps(chrome_trace(events), separators=(",", ":")))

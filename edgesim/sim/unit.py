@@ -20,11 +20,11 @@ from typing import Any
 
 import simpy
 
+from edgesim.hw.schema import ComputeUnit
 from edgesim.mapping.plan import OpPlan, TileGroup
-from edgesim.mapping.systolic_memory import follows_scalesim
-from edgesim.mapping.tiling import DMA_UNIT_KINDS
 from edgesim.sim.memory import MemoryPort, now_ps, seconds_to_ps
 from edgesim.sim.pipeline import RowModel, RowProgress, row_model, stream_tiles, streams_from
+from edgesim.sim.timing import TIMINGS
 
 # Groups longer than this are simulated as EDGE tiles, one aggregated middle step, EDGE tiles.
 MAX_PLAIN_TILES = 5
@@ -135,12 +135,11 @@ class Shared:
 
 
 class UnitProcess:
-    def __init__(self, env: simpy.Environment, unit: Any, clock_hz: float, plans: list[OpPlan],
+    def __init__(self, env: simpy.Environment, unit: ComputeUnit, clock_hz: float, plans: list[OpPlan],
                  shared: Shared) -> None:
         self.env = env
         self.name: str = unit.name
         self.count: int = unit.count
-        self.double_buffer = unit.kind.value in DMA_UNIT_KINDS
         self.clock_hz = clock_hz
         self.pending = list(plans)  # schedule order; frames one after the other
         self.shared = shared
@@ -155,10 +154,10 @@ class UnitProcess:
         """Trace row of one core: the unit's name when it has a single core."""
         return self.name if self.count == 1 else f"{self.name}.core{core}"
 
-    def _cycles_ps(self, cycles: float) -> int:
+    def cycles_ps(self, cycles: float) -> int:
         return seconds_to_ps(cycles / self.clock_hz)
 
-    def _move(self, rec: OpRecord, memory: str, read_bytes: int, write_bytes: int,
+    def move(self, rec: OpRecord, memory: str, read_bytes: int, write_bytes: int,
               requests: int = 1, wait_latency: bool = True) -> Generator[Any, Any, None]:
         port = self.ports[memory]
         t0 = now_ps(self.env)
@@ -211,10 +210,10 @@ class UnitProcess:
         if k >= self.count or not self.running:
             return False
         now = now_ps(self.env)
-        overhead = self._cycles_ps(plan.overhead_cycles)
-        end_now = now + overhead + self._cycles_ps(plan.compute_cycles * self.count / k)
+        overhead = self.cycles_ps(plan.overhead_cycles)
+        end_now = now + overhead + self.cycles_ps(plan.compute_cycles * self.count / k)
         all_free = max(self.running.values())
-        end_after = max(all_free, now) + overhead + self._cycles_ps(plan.compute_cycles)
+        end_after = max(all_free, now) + overhead + self.cycles_ps(plan.compute_cycles)
         return end_after < end_now
 
     def _share_cores(self, ready: list[OpPlan]) -> list[int]:
@@ -238,24 +237,19 @@ class UnitProcess:
                        start_ps=now, cores=tuple(cores), core_scale=self.count / len(cores))
         self.shared.records[plan.node] = rec
         self.shared.started.add(plan.node)
-        self.running[plan.node] = (now + self._cycles_ps(plan.overhead_cycles)
-                                   + self._cycles_ps(plan.compute_cycles * rec.core_scale))
+        self.running[plan.node] = (now + self.cycles_ps(plan.overhead_cycles)
+                                   + self.cycles_ps(plan.compute_cycles * rec.core_scale))
         self.env.process(self._execute(plan, rec))
 
     def _execute(self, plan: OpPlan, rec: OpRecord) -> Generator[Any, Any, None]:
         env = self.env
-        overhead = self._cycles_ps(plan.overhead_cycles)
+        overhead = self.cycles_ps(plan.overhead_cycles)
         if overhead:
             yield env.timeout(overhead)
         rec.exec_start_ps = now_ps(env)
         streaming = plan.node in self.shared.progress or plan.node in self.shared.streamed
         segs = segments(stream_tiles(plan), STREAM_STEPS) if streaming else segments(plan.tiles)
-        if self.double_buffer and follows_scalesim(plan):
-            yield from self._scalesim(plan, rec, segs)
-        elif self.double_buffer:
-            yield from self._pipelined(plan, rec, segs)
-        else:
-            yield from self._interleaved(plan, rec, segs)
+        yield from TIMINGS[plan.timing].run(self, plan, rec, segs)
         rec.end_ps = now_ps(env)
         for c in rec.cores:
             self.core_free_ps[c] = rec.end_ps
@@ -266,7 +260,7 @@ class UnitProcess:
 
     # --- layer pipelining -----------------------------------------------------------------------------------
 
-    def _rows_ready(self, plan: OpPlan, tile: int) -> simpy.Event | None:
+    def rows_ready(self, plan: OpPlan, tile: int) -> simpy.Event | None:
         """An event for when every producer this op streams from has written the rows tile ``tile`` reads."""
         srcs = self.shared.streamed.get(plan.node)
         if not srcs:
@@ -277,33 +271,14 @@ class UnitProcess:
             return None
         return waits[0] if len(waits) == 1 else simpy.AllOf(self.env, waits)
 
-    def _advance(self, plan: OpPlan, tiles_done: int) -> None:
+    def advance(self, plan: OpPlan, tiles_done: int) -> None:
         progress = self.shared.progress.get(plan.node)
         if progress is not None:
             progress.advance(tiles_done)
 
     # --- execution ------------------------------------------------------------------------------------------
 
-    def _interleaved(self, plan: OpPlan, rec: OpRecord, segs: list[tuple[TileGroup, int]]
-                     ) -> Generator[Any, Any, None]:
-        env = self.env
-        tiles = 0
-        for g, m in segs:
-            rows = self._rows_ready(plan, tiles + m - 1)
-            if rows is not None:
-                t0 = now_ps(env)
-                yield rows
-                rec.stream_wait_ps += now_ps(env) - t0
-            c = self._cycles_ps(g.compute_cycles * rec.core_scale) * m
-            rec.compute_ps += c
-            parts: list[simpy.Event] = [env.timeout(c)]
-            parts += [env.process(self._move(rec, t.memory, t.read_bytes * m, t.write_bytes * m, m))
-                      for t in g.traffic if t.read_bytes or t.write_bytes]
-            yield simpy.AllOf(env, parts)
-            tiles += m
-            self._advance(plan, tiles)
-
-    def _arrive(self, event: simpy.Event, delay_ps: int, after: simpy.Process | None = None
+    def arrive(self, event: simpy.Event, delay_ps: int, after: simpy.Process | None = None
                 ) -> Generator[Any, Any, None]:
         if after is not None:
             yield after
@@ -311,7 +286,7 @@ class UnitProcess:
             yield self.env.timeout(delay_ps)
         event.succeed()
 
-    def _prefetch_next(self, plan: OpPlan) -> None:
+    def prefetch_next(self, plan: OpPlan) -> None:
         """Fetch the next op's first-tile weights now, while this op's last tiles compute, if the local memory
         holds the running ops' buffers and one more tile's worth next to them."""
         if not self.pending:
@@ -333,7 +308,7 @@ class UnitProcess:
         # Only an op that out-computes its weight memory gains: its first fetch is pure pipeline fill. When the
         # port is its bottleneck the bytes take as long whenever they move, and the op never beats its roofline.
         port_ps = sum(port.service_ps(t.read_bytes, t.write_bytes) for t in nxt.traffic if t.memory == memory)
-        if port_ps > self._cycles_ps(nxt.compute_cycles):
+        if port_ps > self.cycles_ps(nxt.compute_cycles):
             return
         first_reads = sum(t.read_bytes for t in nxt.tiles[0].traffic if t.memory == memory)
         op_reads = sum(t.read_bytes for t in nxt.traffic if t.memory == memory)
@@ -348,133 +323,7 @@ class UnitProcess:
         proc = self.env.process(port.transfer(nbytes, 0, f"{nxt.node}:prefetch", priority=1))
         self.prefetched[nxt.node] = (memory, nbytes, proc)
 
-    def _pipelined(self, plan: OpPlan, rec: OpRecord, segs: list[tuple[TileGroup, int]]
-                   ) -> Generator[Any, Any, None]:
-        env = self.env
-        buffers = 2
-        loaded = [env.event() for _ in segs]
-        computed = [env.event() for _ in segs]
-        rows_at = [0] * len(segs)  # when the producer rows segment i reads were there
-        prefetch = self.prefetched.pop(plan.node, None)
-
-        def loader() -> Generator[Any, Any, None]:
-            tiles = 0
-            for i, (g, m) in enumerate(segs):
-                if i >= buffers:
-                    yield computed[i - buffers]  # the buffer this tile goes into is free again
-                rows = self._rows_ready(plan, tiles + m - 1)
-                if rows is not None:
-                    yield rows
-                rows_at[i] = now_ps(env)
-                tiles += m
-                # The DMA queues the next tile's requests as soon as the port has streamed this tile's bytes;
-                # the access latency delays only when this tile's data is usable.
-                after = None
-                reads = []
-                latency = 0
-                for t in g.traffic:
-                    nbytes = t.read_bytes * m
-                    if i == 0 and prefetch is not None and t.memory == prefetch[0]:
-                        nbytes = max(0, nbytes - prefetch[1])
-                        after = prefetch[2]  # it paid its own access latency
-                    if nbytes:
-                        reads.append(env.process(self._move(rec, t.memory, nbytes, 0, m, False)))
-                        latency = max(latency, self.ports[t.memory].latency_ps)
-                if reads:
-                    yield simpy.AllOf(env, reads)
-                env.process(self._arrive(loaded[i], latency, after))
-            self._prefetch_next(plan)
-
-        env.process(loader())
-        writebacks: list[simpy.Process] = []
-        tiles = 0
-        for i, (g, m) in enumerate(segs):
-            c = self._cycles_ps(g.compute_cycles * rec.core_scale)
-            rec.compute_ps += c * m
-            if m > 1:
-                # Aggregated steady state: the first m-1 tiles compute while the step's data streams in and
-                # their results stream out; the last one needs all of the data. Exact when the step is compute-
-                # or memory-bound throughout.
-                writebacks += [env.process(self._move(rec, t.memory, 0, t.write_bytes * (m - 1)))
-                               for t in g.traffic if t.write_bytes]
-                yield env.timeout(c * (m - 1))
-                yield from self._wait_loaded(rec, loaded[i], rows_at, i)
-                yield env.timeout(c)
-            else:
-                yield from self._wait_loaded(rec, loaded[i], rows_at, i)
-                if c:
-                    yield env.timeout(c)
-            computed[i].succeed()
-            writebacks += [env.process(self._move(rec, t.memory, 0, t.write_bytes)) for t in g.traffic
-                           if t.write_bytes]
-            tiles += m
-            self._advance(plan, tiles)
-        if writebacks:
-            yield simpy.AllOf(env, writebacks)
-
-    def _scalesim(self, plan: OpPlan, rec: OpRecord, segs: list[tuple[TileGroup, int]]
-                  ) -> Generator[Any, Any, None]:
-        """SCALE-Sim v3's memory semantics (the tiles of mapping.systolic_memory.scalesim_tiling): each DRAM read
-        port streams its operand's prefetches back to back, prefetch k+1 as soon as prefetch k landed, whether or
-        not the array has caught up (read_buffer.new_prefetch); the ports' initial fills are timed to land
-        together, when the array starts. A tile whose prefetch is still in flight stalls the array twice the
-        shortfall, as SCALE-Sim counts it (read_buffer.service_reads adds the shortfall to its line offset twice,
-        so "stall cycles" carry it twice). Ofmap write-backs leave in the background on the write port. The
-        fill before the first tile and the drain after the last go to ``rec.prefetch_ps``."""
-        env = self.env
-        memories = sorted({t.memory for g, _ in segs for t in g.traffic if t.read_bytes})
-        ready = {m: [env.event() for _ in segs] for m in memories}
-
-        def fill_ps(memory: str) -> int:
-            port = self.ports[memory]
-            nbytes = sum(t.read_bytes for t in segs[0][0].traffic if t.memory == memory) * segs[0][1]
-            return port.service_ps(nbytes, 0) + (port.latency_ps if nbytes else 0)
-
-        lead = max(max((fill_ps(m) for m in memories), default=0), self._cycles_ps(plan.fill_lead_cycles))
-
-        def stream(memory: str) -> Generator[Any, Any, None]:
-            if lead > fill_ps(memory):
-                yield env.timeout(lead - fill_ps(memory))
-            for i, (g, m) in enumerate(segs):
-                nbytes = sum(t.read_bytes for t in g.traffic if t.memory == memory) * m
-                if nbytes:
-                    yield from self._move(rec, memory, nbytes, 0, m)
-                ready[memory][i].succeed()
-
-        for memory in memories:
-            env.process(stream(memory))
-
-        def loaded(i: int) -> simpy.Event:
-            events = [ready[m][i] for m in memories]
-            return events[0] if len(events) == 1 else simpy.AllOf(env, events)
-
-        writebacks: list[simpy.Process] = []
-        tiles = 0
-        for i, (g, m) in enumerate(segs):
-            c = self._cycles_ps(g.compute_cycles * rec.core_scale)
-            rec.compute_ps += c * m
-            if m > 1:
-                # Aggregated identical tiles: they compute while their prefetches stream; the last one waits.
-                yield env.timeout(c * (m - 1))
-            t0 = now_ps(env)
-            if memories:
-                yield loaded(i)
-            waited = now_ps(env) - t0
-            if i == 0:
-                rec.prefetch_ps += now_ps(env) - rec.exec_start_ps
-            elif waited:
-                yield env.timeout(waited)  # SCALE-Sim's second count of the shortfall
-            yield env.timeout(c)
-            writebacks += [env.process(self._move(rec, t.memory, 0, t.write_bytes * m)) for t in g.traffic
-                           if t.write_bytes]
-            tiles += m
-            self._advance(plan, tiles)
-        computed = now_ps(env)
-        if writebacks:
-            yield simpy.AllOf(env, writebacks)
-        rec.prefetch_ps += now_ps(env) - computed
-
-    def _wait_loaded(self, rec: OpRecord, loaded: simpy.Event, rows_at: list[int], i: int
+    def wait_loaded(self, rec: OpRecord, loaded: simpy.Event, rows_at: list[int], i: int
                      ) -> Generator[Any, Any, None]:
         """Wait for a tile's data; the part of the wait before the producer's rows existed is a dependency
         stall, not a memory one."""

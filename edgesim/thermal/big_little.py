@@ -21,14 +21,19 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-import numpy as np
-
-from edgesim.cost.analytic import estimate_schedule
 from edgesim.errors import EdgesimError
-from edgesim.ir.graph import Graph
-from edgesim.mapping.mapper import build_schedule
-from edgesim.thermal.plant import ThermalPlant, with_ambient
-from edgesim.thermal.sustain import OperatingPointResult, characterise, leakage_scale
+from edgesim.hw.schema import HardwareProfile
+from edgesim.pipeline import RunResult, run_on
+from edgesim.thermal.governor import GovernorKind, choose_frequency
+from edgesim.thermal.loop import (
+    OperatingPointResult,
+    WindowPolicy,
+    WindowWork,
+    check_run_arguments,
+    run_windows,
+)
+from edgesim.thermal.plant import with_ambient
+from edgesim.thermal.sustain import characterise
 
 
 class Policy(Enum):
@@ -73,7 +78,7 @@ class BigLittleResult:
         }
 
 
-def little_profile(profile: Any) -> Any:
+def little_profile(profile: HardwareProfile) -> HardwareProfile:
     """The profile with its LITTLE cluster as the only (host) unit, for costing an inference on it."""
     lc = profile.little_cluster
     if lc is None:
@@ -82,14 +87,17 @@ def little_profile(profile: Any) -> Any:
     return profile.model_copy(update={"units": [lc], "host_unit": lc.name, "little_cluster": None})
 
 
-def characterise_little(graph: Graph, profile: Any, runtime: Any = None, version: Any = None) -> OperatingPointResult:
-    """One inference on the LITTLE cluster (fixed clock). Dynamic energy only; static power is the chip's."""
-    prof = little_profile(profile)
-    est = estimate_schedule(build_schedule(graph, prof, runtime, version), prof)
-    static_w = prof.power.static_power_mw * 1e-3
+def characterise_little(base: RunResult) -> OperatingPointResult:
+    """One inference of ``base`` on the LITTLE cluster (fixed clock). Dynamic energy only; static power is the
+    chip's."""
+    prof = little_profile(base.profile)
+    est = run_on(base, prof).estimate
+    static_w = prof.power.static_power_w
     dyn = max(est.energy_j - static_w * est.latency_s, 0.0)
-    lc = profile.little_cluster
-    return OperatingPointResult(float(lc.clock_mhz), float(profile.dvfs.nominal_voltage_v), est.latency_s, dyn, 0.0)
+    lc = base.profile.little_cluster
+    assert lc is not None and lc.clock_mhz is not None
+    return OperatingPointResult(float(lc.clock_mhz), float(base.profile.dvfs.nominal_voltage_v), est.latency_s,
+                                dyn, 0.0)
 
 
 def _on_fraction(t0: float, t1: float, on_s: float, off_s: float) -> float:
@@ -103,13 +111,44 @@ def _on_fraction(t0: float, t1: float, on_s: float, off_s: float) -> float:
     return (on_time_until(t1) - on_time_until(t0)) / (t1 - t0) if t1 > t0 else 0.0
 
 
+class BigLittlePolicy(WindowPolicy):
+    """Inference on the big cluster (performance governor), on the LITTLE cores beside a background load, or in
+    bursts on the big cluster; the background load always runs on the LITTLE cores."""
+
+    def __init__(self, policy: Policy, big: list[OperatingPointResult], little: OperatingPointResult,
+                 background_power_w: float, background_little_share: float, burst_on_s: float,
+                 burst_off_s: float) -> None:
+        self.policy = policy
+        self.big = {p.freq_mhz: p for p in big}
+        self.freqs = sorted(self.big)
+        # The background load keeps part of the LITTLE cores: inference there gets the rest.
+        self.little = OperatingPointResult(little.freq_mhz, little.voltage_v,
+                                           little.latency_s / (1.0 - background_little_share),
+                                           little.dynamic_energy_j, little.static_power_w)
+        self.background_power_w = background_power_w
+        self.burst_on_s, self.burst_off_s = burst_on_s, burst_off_s
+
+    def work(self, t_s: float, dt_s: float, cap_mhz: float | None) -> WindowWork:
+        latencies = {f: p.latency_s for f, p in self.big.items()}
+        f = choose_frequency(GovernorKind.PERFORMANCE, self.freqs, latencies, None, cap_mhz)
+        static_w = self.big[f].static_power_w
+        if self.policy is Policy.LITTLE_ONLY:
+            return WindowWork(0.0, self.little, static_w)
+        avail = (_on_fraction(t_s, t_s + dt_s, self.burst_on_s, self.burst_off_s)
+                 if self.policy is Policy.BURST else 1.0)
+        return WindowWork(f, self.big[f], static_w, avail, cap_mhz is not None and cap_mhz < self.freqs[-1])
+
+    def chip_power_w(self, w: WindowWork, busy: float, idle_w: float, extra_leak_w: float) -> float:
+        if self.policy is Policy.LITTLE_ONLY:
+            # The big cluster sleeps: the chip draws its idle power plus what the LITTLE inference switches.
+            return idle_w + extra_leak_w
+        return super().chip_power_w(w, busy, idle_w, extra_leak_w)
+
+
 def run_big_little(
-    graph: Graph,
-    profile: Any,
+    base: RunResult,
     policy: Policy,
     *,
-    runtime: Any = None,
-    version: Any = None,
     duration_s: float = 600.0,
     rate_hz: float | None = None,
     background_power_w: float = 0.3,
@@ -121,91 +160,33 @@ def run_big_little(
     big_points: list[OperatingPointResult] | None = None,
     little_point: OperatingPointResult | None = None,
 ) -> BigLittleResult:
-    """Sustained inference on a big.LITTLE SoC under ``policy`` (performance governor on the big cluster)."""
-    if duration_s <= 0 or window_s <= 0:
-        raise EdgesimError("duration and window must be positive")
-    if rate_hz is not None and rate_hz <= 0:
-        raise EdgesimError("rate must be positive")
+    """Sustained inference of ``base`` (a pipeline run) on a big.LITTLE SoC under ``policy``."""
+    check_run_arguments(duration_s, rate_hz, window_s)
     if not 0.0 <= background_little_share < 1.0:
         raise EdgesimError(f"background_little_share must be in [0, 1), got {background_little_share}")
-    if background_power_w < 0:
-        raise EdgesimError(f"background power must be >= 0, got {background_power_w}")
-    if policy is Policy.BURST and (burst_on_s <= 0 or burst_off_s < 0):
-        raise EdgesimError("burst_on_s must be positive and burst_off_s non-negative")
-    little_profile(profile)  # fail early on a profile without a LITTLE cluster
-    profile = with_ambient(profile, ambient_c)
-    big = {p.freq_mhz: p for p in (big_points or characterise(graph, profile, runtime, version))}
-    little = little_point or characterise_little(graph, profile, runtime, version)
-    freqs = sorted(big)
-    plant = ThermalPlant(profile)
-    idle_w = profile.power.idle_power_mw * 1e-3
-    leak = leakage_scale(profile)
-    # The background load keeps part of the LITTLE cores: inference there gets the rest.
-    little_latency_s = little.latency_s / (1.0 - background_little_share)
-    steps = int(np.ceil(duration_s / window_s))
-    ts: list[float] = []
-    temp_series: list[float] = []
-    f_series: list[float] = []
-    p_series: list[float] = []
-    onset: float | None = None
-    total_inf = total_missed = total_energy = lat_weighted = 0.0
-    t = 0.0
-    for _ in range(steps):
-        dt = min(window_s, duration_s - t)
-        cap = plant.cap_mhz
-        allowed = [f for f in freqs if cap is None or f <= cap + 1e-9] or [freqs[0]]
-        f = max(allowed)
-        if cap is not None and cap < freqs[-1] and onset is None and policy is not Policy.LITTLE_ONLY:
-            onset = t
-        if policy is Policy.LITTLE_ONLY:
-            latency_s, dyn_j, avail = little_latency_s, little.dynamic_energy_j, 1.0
-        else:
-            op = big[f]
-            latency_s, dyn_j = op.latency_s, op.dynamic_energy_j
-            avail = _on_fraction(t, t + dt, burst_on_s, burst_off_s) if policy is Policy.BURST else 1.0
-        capacity = avail * dt / latency_s
-        if rate_hz is None:
-            done, missed = capacity, 0.0
-        else:
-            wanted = rate_hz * dt
-            done = min(wanted, capacity)
-            missed = wanted - done
-        busy_s = done * latency_s
-        static_w = big[f].static_power_w
-        extra_leak_w = static_w * (leak(plant.power_node_temp_c) - 1.0)  # busy or idle, as in sustain()
-        if policy is Policy.LITTLE_ONLY:
-            # The big cluster sleeps: the chip draws its idle power plus what the LITTLE inference switches.
-            chip_w = idle_w + extra_leak_w
-        else:
-            big_busy = busy_s / dt
-            chip_w = big_busy * static_w + (1.0 - big_busy) * idle_w + extra_leak_w
-        power = chip_w + done * dyn_j / dt + background_power_w
-        t_sensor = plant.step(power, dt)
-        t += dt
-        total_inf += done
-        total_missed += missed
-        total_energy += power * dt
-        lat_weighted += done * latency_s
-        ts.append(t)
-        temp_series.append(t_sensor)
-        f_series.append(f if policy is not Policy.LITTLE_ONLY else 0.0)
-        p_series.append(power)
+    if not 0 <= background_power_w < float("inf"):
+        raise EdgesimError(f"background power must be >= 0 and finite, got {background_power_w}")
+    if policy is Policy.BURST and not (0 < burst_on_s < float("inf") and 0 <= burst_off_s < float("inf")):
+        raise EdgesimError("burst_on_s must be positive and burst_off_s non-negative (both finite)")
+    little_profile(base.profile)  # fail early on a profile without a LITTLE cluster
+    profile = with_ambient(base.profile, ambient_c)
+    pol = BigLittlePolicy(policy, big_points or characterise(base), little_point or characterise_little(base),
+                          background_power_w, background_little_share, burst_on_s, burst_off_s)
+    w = run_windows(profile, pol, duration_s, rate_hz, window_s)
     return BigLittleResult(
-        hw=profile.id, model=graph.name, policy=policy.value, duration_s=duration_s, rate_hz=rate_hz,
+        hw=profile.id, model=base.graph.name, policy=policy.value, duration_s=duration_s, rate_hz=rate_hz,
         background_power_w=background_power_w,
-        throttled=onset is not None, throttle_onset_s=onset,
-        max_temp_c=max(temp_series), final_temp_c=temp_series[-1],
-        mean_latency_s=lat_weighted / total_inf if total_inf else 0.0,
-        mean_effective_latency_s=duration_s / total_inf if total_inf else float("inf"),
-        inferences=total_inf, frames_missed=total_missed, average_power_w=total_energy / duration_s,
-        time_s=tuple(ts), temp_c=tuple(temp_series), big_freq_mhz=tuple(f_series), power_w=tuple(p_series),
+        throttled=w.throttle_onset_s is not None, throttle_onset_s=w.throttle_onset_s,
+        max_temp_c=max(w.temp_c), final_temp_c=w.temp_c[-1], mean_latency_s=w.mean_latency_s,
+        mean_effective_latency_s=duration_s / w.inferences if w.inferences else float("inf"),
+        inferences=w.inferences, frames_missed=w.frames_missed, average_power_w=w.energy_j / duration_s,
+        time_s=w.time_s, temp_c=w.temp_c, big_freq_mhz=w.freq_mhz, power_w=w.power_w,
     )
 
 
-def compare_policies(graph: Graph, profile: Any, *, runtime: Any = None, version: Any = None,
-                     **kw: Any) -> dict[str, BigLittleResult]:
-    """All three policies on the same model and profile, characterising each cluster once."""
-    big_points = characterise(graph, profile, runtime, version)
-    little_point = characterise_little(graph, profile, runtime, version)
-    return {p.value: run_big_little(graph, profile, p, runtime=runtime, version=version, big_points=big_points,
-                                    little_point=little_point, **kw) for p in Policy}
+def compare_policies(base: RunResult, **kw: Any) -> dict[str, BigLittleResult]:
+    """All three policies on the same run, characterising each cluster once."""
+    big_points = characterise(base)
+    little_point = characterise_little(base)
+    return {p.value: run_big_little(base, p, big_points=big_points, little_point=little_point, **kw)
+            for p in Policy}

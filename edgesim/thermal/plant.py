@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 
 from edgesim.errors import EdgesimError
-from edgesim.sim.thermal import RCLink, ThermalNetwork
+from edgesim.hw.schema import HardwareProfile
 from edgesim.thermal.governor import FanController, ThermalThrottle
+from edgesim.thermal.rc import RCLink, ThermalNetwork
 
 
-def with_ambient(profile: Any, ambient_c: float | None) -> Any:
+def with_ambient(profile: HardwareProfile, ambient_c: float | None) -> Any:
     """The profile with its thermal ambient replaced (None keeps the profile's own)."""
     if ambient_c is None:
         return profile
@@ -24,7 +25,7 @@ def with_ambient(profile: Any, ambient_c: float | None) -> Any:
     return profile.model_copy(update={"thermal": profile.thermal.model_copy(update={"ambient_c": ambient_c})})
 
 
-def thermal_network(profile: Any) -> tuple[ThermalNetwork, int | None]:
+def thermal_network(profile: HardwareProfile) -> tuple[ThermalNetwork, int | None]:
     """The profile's RC network and the index of the link the fan acts on (None without a fan)."""
     th = profile.thermal
     links = [RCLink(link.a, link.b, link.resistance_k_per_w) for link in th.links]
@@ -41,7 +42,7 @@ def thermal_network(profile: Any) -> tuple[ThermalNetwork, int | None]:
 class ThermalPlant:
     """Temperatures, fan level and throttle state of one device; ``step`` applies a window of constant power."""
 
-    def __init__(self, profile: Any) -> None:
+    def __init__(self, profile: HardwareProfile) -> None:
         th = profile.thermal
         self._base, self._fan_idx = thermal_network(profile)
         self._nets: dict[int, ThermalNetwork] = {-1: self._base}

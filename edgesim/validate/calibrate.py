@@ -26,10 +26,9 @@ from edgesim.ir.ops import OpKind
 from edgesim.validate.core import (
     ReferenceRow,
     ValidationResult,
-    load_reference_model,
+    bundled_models_dir,
     read_reference,
-    resolve_model,
-    shared_dir,
+    row_spec,
 )
 
 FITTED_OPS = ("CONV2D", "CONV2D_1X1", "DEPTHWISE_CONV2D", "FULLY_CONNECTED", "default")
@@ -108,8 +107,8 @@ class CalibrationResult:
         """A runtime YAML that ``extends:`` the original and overrides only the fitted numbers."""
         import yaml
 
+        from edgesim.files import atomic_write_text
         from edgesim.hw.loader import load_runtime
-        from edgesim.report.io import atomic_write_text
 
         base, _ = load_runtime(self.runtime)
         base_v = base.version(self.base_version)
@@ -154,41 +153,35 @@ class CalibrationResult:
 _CASES: dict[tuple[ReferenceRow, str, str, Path], _Case] = {}
 
 
-def _decompose(row: ReferenceRow, hw: str, runtime_spec: str, graphs: dict[str, Any],
-               models_dir: Path) -> _Case:
+def _decompose(row: ReferenceRow, hw: str, runtime_spec: str, models_dir: Path) -> _Case:
     key = (row, hw, runtime_spec, models_dir)
     if key not in _CASES:
-        _CASES[key] = _decompose_uncached(row, hw, runtime_spec, graphs, models_dir)
+        _CASES[key] = _decompose_uncached(row, hw, runtime_spec, models_dir)
     return _CASES[key]
 
 
-def _decompose_uncached(row: ReferenceRow, hw: str, runtime_spec: str, graphs: dict[str, Any],
-                        models_dir: Path) -> _Case:
-    from edgesim.api import load_profile, resolve_runtime
+def _decompose_uncached(row: ReferenceRow, hw: str, runtime_spec: str, models_dir: Path) -> _Case:
     from edgesim.cost.analytic import memory_cycles
-    from edgesim.mapping.mapper import build_schedule, kernel_key
+    from edgesim.mapping.mapper import kernel_efficiency, kernel_key
+    from edgesim.pipeline import run
 
-    model = resolve_model(row.model_file, models_dir)
-    if model not in graphs:
-        graphs[model] = load_reference_model(model)
-    prof = load_profile(hw, clock_mhz=row.clock_mhz)
-    rt, version = resolve_runtime(prof, runtime_spec)
-    if rt is None:
+    res = run(row_spec(row, models_dir, device=hw, runtime=runtime_spec))
+    rt, version, prof, sched, graph = res.runtime, res.version, res.profile, res.schedule, res.graph
+    if rt is None or version is None:
         raise EdgesimError(f"profile '{hw}' has no default runtime; pass --runtime")
-    sched = build_schedule(graphs[model], prof, rt, version)
     units = {u.name: u for u in prof.units}
     layers = []
     for plan in sched.plans:
         if plan.unit == "-":
             continue
-        kkey = kernel_key(graphs[model].node(plan.node))
+        kkey = kernel_key(graph.node(plan.node))
         unit = units.get(plan.unit)
-        kind = getattr(getattr(unit, "kind", None), "value", None)
+        kind = unit.kind.value if unit is not None else None
         # Vendor kernels on an accelerator are not the engine's CPU kernels: their efficiency is not fitted.
         vendor = kind is not None and kind in {k.value for k in rt.unit_kernel_efficiency}
         key = FIXED_GROUP if vendor else (kkey if kkey in FITTED_OPS else "default")
-        core = float(getattr(unit, "kernel_efficiency_scale", 1.0))
-        eff = min(1.0, rt.efficiency_for(kkey, kind) * version.scale_for(kkey) * core)
+        core = unit.kernel_efficiency_scale if unit is not None else 1.0
+        eff = kernel_efficiency(rt, version, kkey, unit)
         mem = max(memory_cycles(plan, prof).values(), default=0.0)
         # A fixed layer keeps its cycles as costed (efficiency 1 in the fit).
         work = plan.compute_cycles if vendor else plan.compute_cycles * eff
@@ -372,7 +365,7 @@ def calibrate(
     return calibrate_rows(rows, hw, runtime, models_dir=models_dir, source=str(measurements_csv))
 
 
-def _prepare(rows: list[ReferenceRow], hw: str | None, runtime: str, mdir: Path, graphs: dict[str, Any],
+def _prepare(rows: list[ReferenceRow], hw: str | None, runtime: str, mdir: Path,
              fit_rows: int | None = None) -> tuple[_Model, np.ndarray, list[tuple[_Case, str]], str, str]:
     """Model, start vector, cases. Only releases present in the first ``fit_rows`` rows (default: all) get
     fitted parameters; the others keep the profile's scales."""
@@ -388,7 +381,7 @@ def _prepare(rows: list[ReferenceRow], hw: str | None, runtime: str, mdir: Path,
         if spec not in resolved:
             resolved[spec] = load_runtime(spec)[1].version
         # Decompose with the base version so work cycles are version-free; the fitted scale applies on top.
-        case = _decompose(row, hw or row.device, f"{rid}@{base_v.version}", graphs, mdir)
+        case = _decompose(row, hw or row.device, f"{rid}@{base_v.version}", mdir)
         cases.append((case, resolved[spec]))
     present = {v for _, v in cases[:fit_rows]} - {base_v.version}
     used_versions = sorted(present, key=known.index)
@@ -422,15 +415,14 @@ def calibrate_rows(
     models_dir: str | Path | None = None,
     source: str = "measurements",
     with_loo: bool = True,
-    graphs: dict[str, Any] | None = None,
 ) -> CalibrationResult:
     """calibrate() on already-read rows (all of one runtime)."""
     rid = runtime.partition("@")[0]
     if len(rows) < 2:
         raise EdgesimError(f"calibration needs at least 2 measurements of {hw or 'any device'} with {rid}, "
                            f"found {len(rows)}", file=source)
-    mdir = Path(models_dir) if models_dir is not None else shared_dir() / "models"
-    model, theta0, cases, rid, base_version = _prepare(rows, hw, runtime, mdir, graphs if graphs is not None else {})
+    mdir = Path(models_dir) if models_dir is not None else bundled_models_dir()
+    model, theta0, cases, rid, base_version = _prepare(rows, hw, runtime, mdir)
     before = _errors(model, theta0, cases)
     theta = _fit(model, cases, theta0)
     fit_err = _errors(model, theta, cases)
@@ -489,8 +481,7 @@ def leave_one_benchmark_out(
 
     ref = Path(reference_csv) if reference_csv is not None else default_reference()
     rows = read_reference(ref)
-    mdir = Path(models_dir) if models_dir is not None else shared_dir() / "models"
-    graphs: dict[str, Any] = {}
+    mdir = Path(models_dir) if models_dir is not None else bundled_models_dir()
     groups: dict[tuple[str, str], list[ReferenceRow]] = {}
     for r in rows:
         groups.setdefault((r.device, r.runtime), []).append(r)
@@ -501,12 +492,11 @@ def leave_one_benchmark_out(
             test = [r for r in grp if r.benchmark == bench]
             train = [r for r in grp if r.benchmark != bench]
             try:
-                model, theta0, cases, _, _ = _prepare(train + test, device, rid, mdir, graphs,
-                                                      fit_rows=len(train))
+                model, theta0, cases, _, _ = _prepare(train + test, device, rid, mdir, fit_rows=len(train))
                 if refit_runtime:
                     others = [r for r in rows if r.runtime == rid and r not in test]
                     if len(others) >= 2:
-                        cm, c0, ccases, _, _ = _prepare(others, None, rid, mdir, graphs)
+                        cm, c0, ccases, _, _ = _prepare(others, None, rid, mdir)
                         theta0 = _seed_from(model, theta0, cm, _fit(cm, ccases, c0))
                 train_cases, test_cases = cases[:len(train)], cases[len(train):]
                 theta = _fit(model, train_cases, theta0) if len(train_cases) >= 2 else theta0
@@ -549,8 +539,7 @@ def leave_one_device_out(
 
     ref = Path(reference_csv) if reference_csv is not None else default_reference()
     rows = read_reference(ref)
-    mdir = Path(models_dir) if models_dir is not None else shared_dir() / "models"
-    graphs: dict[str, Any] = {}
+    mdir = Path(models_dir) if models_dir is not None else bundled_models_dir()
     out: list[RowResult] = []
     skipped: list[RowResult] = []
     for device, rid in sorted({(r.device, r.runtime) for r in rows}):
@@ -561,7 +550,7 @@ def leave_one_device_out(
                                   r.latency_ms, None, r.energy_uj, None, f"{rid} has no other device")
                         for r in test]
             continue
-        model, theta0, cases, _, _ = _prepare(others + test, None, rid, mdir, graphs, fit_rows=len(others))
+        model, theta0, cases, _, _ = _prepare(others + test, None, rid, mdir, fit_rows=len(others))
         theta = _fit(model, cases[:len(others)], theta0)
         preds = model.batch(cases[len(others):]).latency_s(theta) * 1e3
         out += [RowResult(r.line, r.device, r.runtime_spec, r.benchmark, r.model_file, r.clock_mhz, r.latency_ms,

@@ -13,27 +13,32 @@ import json
 import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgesim.errors import EdgesimError, ProfileError
+from edgesim.files import data_path
+from edgesim.passes.choices import QuantPreset
+
+if TYPE_CHECKING:
+    from edgesim.pipeline import RunSpec
 
 REQUIRED_COLUMNS = ("device", "runtime", "clock_mhz", "model_file", "latency_ms")
 # Energy is judged "where latency is right" (issue #5): rows whose latency error is within this bound. Energy
 # errors on the other rows mostly repeat their latency error, which the power error below factors out.
 LATENCY_RIGHT = 0.10
-# Deployment precisions of a zoo model in the optional ``precision`` column (load_reference_model).
+# Deployment precisions of a zoo model in the optional ``precision`` column (reference_spec).
 REFERENCE_PRECISIONS = ("int8", "fp16", "fp32")
 
 
-def shared_dir() -> Path:
-    """../shared relative to the repository root."""
-    return Path(__file__).resolve().parents[2].parent / "shared"
+def bundled_models_dir() -> Path:
+    """The bundled MLPerf Tiny models the reference rows name (shipped in the package)."""
+    return data_path("models")
 
 
 def default_reference() -> Path:
-    return shared_dir() / "reference" / "mlperf_tiny.csv"
+    return data_path("reference", "mlperf_tiny.csv")
 
 
 @dataclass(frozen=True)
@@ -328,60 +333,53 @@ def resolve_model(model_file: str, models_dir: Path) -> str:
 Predictor = Callable[[ReferenceRow], tuple[float, float]]
 
 
-def load_reference_model(model: str, precision: str = "int8") -> Any:
-    """A model file as is; a zoo name (float) deployed at ``precision``: quantized to int8 (the default: most
-    reference rows are int8 deployments), converted to fp16, or kept fp32."""
-    from edgesim.api import load_model
+def reference_spec(model: str, precision: str = "int8") -> RunSpec:
+    """The driver's question for a reference model: a model file as is; a zoo name (float) deployed at
+    ``precision``: quantized to int8 (the default: most reference rows are int8 deployments), converted to fp16, or
+    kept fp32. The device, runtime and clock are the row's (``row_spec``)."""
+    from edgesim.pipeline import RunSpec, TransformOptions
 
+    no_accuracy = TransformOptions(accuracy=False)
+    if Path(model).is_file():
+        return RunSpec(model, "-", transform=no_accuracy)
     name, at, res = model.rpartition("@")
     sized = bool(at and res.isdigit())
     # "mobilenet_v2:alpha=1.4": a zoo model's width option (edge_latency.csv's Hailo mobilenet_v2_1.4 row)
     base, colon, option = (name if sized else model).partition(":")
-    if (sized or colon) and not Path(model).is_file():
-        # "resnet50@299": the zoo model at another input resolution (edge_latency.csv rows, edgesim.validate.edge)
-        from edgesim import zoo
-        from edgesim.passes.pipeline import run_pipeline
-
+    # "resnet50@299": the zoo model at another input resolution (edge_latency.csv rows, edgesim.validate.edge)
+    choices: dict[str, object] = {"resolution": int(res)} if sized else {}
+    if colon:
         key, _, value = option.partition("=")
-        choices: dict[str, Any] = {"resolution": int(res)} if sized else {}
-        if colon:
-            try:
-                choices[key.strip()] = float(value)
-            except ValueError:
-                raise EdgesimError(f"'{model}': a zoo option is 'name:key=number'", field="model_file") from None
-        graph = run_pipeline(zoo.build(base, **choices))
-    else:
-        graph = load_model(model)
-    if Path(model).is_file():
-        return graph
-    from edgesim.passes.optimize import optimize, options_from_cli
-
+        try:
+            choices[key.strip()] = float(value)
+        except ValueError:
+            raise EdgesimError(f"'{model}': a zoo option is 'name:key=number'", field="model_file") from None
     if precision not in REFERENCE_PRECISIONS:
         raise EdgesimError(f"precision must be one of {', '.join(REFERENCE_PRECISIONS)}, got '{precision}'",
                            field="precision")
-    return optimize(graph, options_from_cli(quant=None if precision == "fp32" else precision, compress="none"))
+    quant = None if precision == "fp32" else QuantPreset(precision)
+    return RunSpec(base if choices else model, "-", zoo_choices=tuple(sorted(choices.items())),
+                   transform=replace(no_accuracy, quant=quant))
+
+
+def row_spec(row: ReferenceRow, models_dir: Path, device: str | None = None, runtime: str | None = None
+             ) -> RunSpec:
+    """The driver's question for a reference row (``device``/``runtime`` override the row's)."""
+    spec = reference_spec(resolve_model(row.model_file, models_dir), row.precision)
+    return replace(spec, hw=device or row.device, runtime=runtime or row.runtime_spec, clock_mhz=row.clock_mhz)
 
 
 def api_predictor(models_dir: Path) -> Predictor:
-    """(latency_ms, energy_uj) of a row via edgesim.api.estimate; graphs are cached. A throughput row's
+    """(latency_ms, energy_uj) of a row through the pipeline driver (which caches the graphs). A throughput row's
     latency_ms is the event engine's steady-state period between frames (edgesim.validate.edge.stream_period_s)."""
-    from edgesim.api import estimate, load_profile, resolve_runtime
-    from edgesim.mapping.mapper import build_schedule
+    from edgesim.pipeline import run
     from edgesim.validate.edge import stream_period_s
 
-    graphs: dict[str, Any] = {}
-
     def predict(row: ReferenceRow) -> tuple[float, float]:
-        model = resolve_model(row.model_file, models_dir)
-        key = f"{model}#{row.precision}"
-        if key not in graphs:
-            graphs[key] = load_reference_model(model, row.precision)
-        prof = load_profile(row.device, clock_mhz=row.clock_mhz)
-        est = estimate(graphs[key], prof, row.runtime_spec)
+        spec = row_spec(row, models_dir)
+        est = run(spec).estimate
         if row.metric == "throughput":
-            rt, version = resolve_runtime(prof, row.runtime_spec)
-            period_s = stream_period_s(build_schedule(graphs[key], prof, rt, version), prof)
-            return period_s * 1e3, est.energy_j * 1e6
+            return stream_period_s(spec) * 1e3, est.energy_j * 1e6
         return est.latency_s * 1e3, est.energy_j * 1e6
 
     return predict
@@ -413,13 +411,13 @@ def validate(
     predictor: Predictor | None = None,
     strict: bool = False,
 ) -> ValidationResult:
-    """Predict every row of ``reference_csv`` (default: ../shared/reference/mlperf_tiny.csv) and score it.
+    """Predict every row of ``reference_csv`` (default: the bundled mlperf_tiny.csv) and score it.
 
     Rows whose device/runtime/model cannot be loaded are reported as skipped (``strict`` raises instead).
     """
     ref = Path(reference_csv) if reference_csv is not None else default_reference()
     rows = read_reference(_as_reference_format(ref))
-    mdir = Path(models_dir) if models_dir is not None else shared_dir() / "models"
+    mdir = Path(models_dir) if models_dir is not None else bundled_models_dir()
     predict = predictor or api_predictor(mdir)
     done: list[RowResult] = []
     skipped: list[RowResult] = []
@@ -449,7 +447,7 @@ def validate(
 
 
 def write_json(result: ValidationResult, path: str | Path) -> Path:
-    from edgesim.report.io import atomic_write_text
+    from edgesim.files import atomic_write_text
 
     def clean(o: Any) -> Any:
         if isinstance(o, float) and math.isnan(o):
@@ -470,7 +468,7 @@ def write_plot(result: ValidationResult, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from edgesim.report.io import atomic_write
+    from edgesim.files import atomic_write
 
     has_energy = any(r.energy_error is not None for r in result.rows)
     fig, axes = plt.subplots(1, 2 if has_energy else 1, figsize=(12 if has_energy else 6.5, 6), squeeze=False)

@@ -16,10 +16,14 @@ import csv
 import io
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from edgesim.errors import EdgesimError
-from edgesim.report.io import atomic_write_text
+from edgesim.files import atomic_write_text
+from edgesim.sim.stream import STREAM_FRAMES, schedule_period_s
+
+if TYPE_CHECKING:
+    from edgesim.pipeline import RunSpec
 
 # (regex on the device column, profile id); first match wins, order matters (USB before Dev Board).
 _DEVICES: tuple[tuple[str, str], ...] = (
@@ -75,7 +79,7 @@ _MODELS: tuple[tuple[str, str], ...] = (
 
 
 # Input resolution every zoo model above is built at by default; rows at another size carry "@<size>" in
-# model_file (edgesim.validate.core.load_reference_model builds the zoo model at that resolution).
+# model_file (edgesim.validate.core.reference_spec asks the driver for the zoo model at that resolution).
 _ZOO_DEFAULT_RESOLUTION = 224
 # libedgetpu1-std runs the Edge TPU at its reduced clock (coral.ai/docs/edgetpu/performance): such rows are
 # predicted at the Edge TPU profile's lowest DVFS operating point instead of the default (libedgetpu1-max) clock.
@@ -86,27 +90,15 @@ _EDGETPU_STD = re.compile(r"libedgetpu1?-std", flags=re.I)
 # throughput, NOT single-frame latency)", whose latency_ms is 1000 / FPS. On a dataflow chip frames overlap in the
 # pipeline, so that is the period between frames, shorter than a frame's latency.
 _THROUGHPUT_METRIC = re.compile(r"\bFPS\b|throughput", flags=re.I)
-# Frames in flight for the steady-state period: the difference of two streams' wall times cancels pipeline fill
-# and drain. Below ~8 frames a 50-layer CNN on Hailo-8's 8 clusters is still filling (marginal frames come
-# cheaper), and single wall times carry +-5% dispatch noise, so the span is wide: 8 -> 32 frames agree with
-# 16 -> 48 within 0.3% on ResNet-50, MobileNet v1 and EfficientNet-Lite0.
-STREAM_FRAMES = (8, 32)
 
 
-def stream_period_s(schedule: Any, profile: Any, frames: tuple[int, int] = STREAM_FRAMES) -> float:
-    """Seconds between frames of a steady stream of ``schedule``: the event engine's wall time with ``frames[1]``
-    frames queued at once minus that with ``frames[0]``, per extra frame. It is 1 / throughput of the
-    bottleneck once the pipeline is full, whatever the fill and drain cost (a one-off per-stream overhead
-    included)."""
-    from edgesim.sim import simulate_schedule
+def stream_period_s(spec: RunSpec, frames: tuple[int, int] = STREAM_FRAMES) -> float:
+    """Seconds between frames of a steady stream of ``spec`` (``edgesim.sim.stream.schedule_period_s`` of the
+    driver's schedule)."""
+    from edgesim.pipeline import run
 
-    lo, hi = frames
-    if not 1 <= lo < hi:
-        raise EdgesimError(f"need 1 <= frames[0] < frames[1], got {frames}", field="frames")
-    rates = [simulate_schedule(schedule, profile, frames=n).throughput_inf_per_s for n in (lo, hi)]
-    if min(rates) <= 0:
-        return 0.0  # nothing to run (every op a view): no time between frames
-    return (hi / rates[1] - lo / rates[0]) / (hi - lo)
+    result = run(spec)
+    return schedule_period_s(result.schedule, result.profile, frames)
 
 
 def row_metric(metric_text: str) -> str:
@@ -128,9 +120,9 @@ def _resolution(text: str) -> int | None:
 
 
 def _lowest_operating_point(device: str) -> float:
-    from edgesim.api import load_profile
+    from edgesim.pipeline import resolve_profile
 
-    prof = load_profile(device)
+    prof = resolve_profile(device)
     return min((p.freq_mhz for p in prof.dvfs.operating_points), default=float(prof.clock_mhz))
 
 

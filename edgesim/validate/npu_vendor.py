@@ -23,10 +23,15 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgesim.errors import EdgesimError
+from edgesim.passes.choices import QuantPreset
 from edgesim.validate.core import spearman
+
+if TYPE_CHECKING:
+    from edgesim.mapping.plan import Schedule
+    from edgesim.pipeline import RunSpec
 
 REQUIRED = ("hw_profile", "runtime_id", "zoo_model", "input_shape", "precision", "metric", "value")
 # Runtimes that run a float model at fp16 on their accelerator (OpenVINO GPU/NPU plugins' default inference
@@ -186,48 +191,39 @@ def _model_shape(network: str, shape: str) -> str:
     return shape
 
 
-class _Graphs:
-    """Zoo graphs built at the row's input shape and deployed at its precision, built once per combination."""
+def row_spec(row: VendorRow) -> RunSpec:
+    """The driver's question for a vendor row: the zoo network at the row's input shape, deployed at its precision
+    on the row's device, runtime and CPU threads (the driver caches the built, quantized graph)."""
+    from edgesim.frontends.loader import parse_shape
+    from edgesim.pipeline import RunSpec, TransformOptions
 
-    def __init__(self) -> None:
-        self._cache: dict[tuple[str, str, str], Any] = {}
-
-    def get(self, network: str, shape: str, precision: str) -> Any:
-        key = (network, shape, precision)
-        if key not in self._cache:
-            from edgesim import zoo
-            from edgesim.models import load_model, parse_shape
-            from edgesim.passes.optimize import Options, optimize
-            from edgesim.passes.quantize import QuantSpec
-
-            if network not in zoo.names():
-                raise EdgesimError(f"the zoo has no '{network}' yet", field="zoo_model")
-            graph = load_model(network, input_shape=parse_shape(_model_shape(network, shape)) if shape else None)
-            # One calibration sample: the activation ranges do not change what a layer costs, and PTQ of a
-            # YOLO or BERT graph over the default four samples takes ~20-30 s.
-            quant = None if precision == "fp32" else QuantSpec(preset=precision, num_calibration_samples=1)
-            self._cache[key] = optimize(graph, Options(quant=quant, prune=None, fuse=True, compress="none"))
-        return self._cache[key]
+    # Fixed activation ranges: they do not change what a layer costs, and PTQ calibration of a YOLO or BERT
+    # graph runs the float executor for seconds.
+    quant = None if row.precision == "fp32" else QuantPreset(row.precision)
+    transform = TransformOptions(quant=quant, calibration="fixed", accuracy=False)
+    shape = parse_shape(_model_shape(row.network, row.input_shape)) if row.input_shape else None
+    return RunSpec(row.network, row.device, row.runtime, input_shape=shape, threads=row.threads,
+                   transform=transform)
 
 
-def predict_row(row: VendorRow, graphs: _Graphs) -> float:
+def predict_row(row: VendorRow) -> float:
     """Milliseconds: one inference (analytic model) or the steady-state period of a stream of frames."""
-    from edgesim.api import bind, load_profile
-    from edgesim.cost.analytic import estimate_schedule
+    from edgesim import zoo
     from edgesim.hw.targeting import check_precision
-    from edgesim.mapping.mapper import build_schedule
-    from edgesim.validate.edge import stream_period_s
+    from edgesim.pipeline import run
+    from edgesim.sim.stream import schedule_period_s
 
-    prof, rt, version = bind(load_profile(row.device), row.runtime, row.threads)
-    if rt is not None:
-        check_precision(prof, rt, row.precision)
-    schedule = build_schedule(graphs.get(row.network, row.input_shape, row.precision), prof, rt, version)
+    if row.network not in zoo.names():
+        raise EdgesimError(f"the zoo has no '{row.network}' yet", field="zoo_model")
+    result = run(row_spec(row))
+    if result.runtime is not None:
+        check_precision(result.profile, result.runtime, row.precision)
     if row.metric == "throughput":
-        return stream_period_s(schedule, prof, stream_frames(schedule)) * 1e3
-    return estimate_schedule(schedule, prof).latency_s * 1e3
+        return schedule_period_s(result.schedule, result.profile, stream_frames(result.schedule)) * 1e3
+    return result.estimate.latency_s * 1e3
 
 
-def stream_frames(schedule: Any) -> tuple[int, int]:
+def stream_frames(schedule: Schedule) -> tuple[int, int]:
     """Frames whose wall-time difference gives the steady-state period. A runtime that neither pipelines layers
     nor runs frames on different cores at once only overlaps the next frame's host overhead with this one's
     compute, so the stream is steady from the second frame (2 -> 4 frames); multi-stream runtimes need more
@@ -243,8 +239,7 @@ Predictor = Callable[[VendorRow], float]
 
 def predict_all(rows: Iterable[VendorRow], predictor: Predictor | None = None) -> list[VendorResult]:
     """Every row predicted; a row the simulator refuses keeps its one-line reason (predicted_ms None)."""
-    graphs = _Graphs()
-    predict = predictor or (lambda r: predict_row(r, graphs))
+    predict = predictor or predict_row
     out: list[VendorResult] = []
     noted: set[str] = set()
     for row in rows:

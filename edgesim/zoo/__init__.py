@@ -12,8 +12,7 @@ from typing import Any
 
 from edgesim.errors import EdgesimError
 from edgesim.ir.graph import Graph
-from edgesim.ir.verify import verify_graph
-from edgesim.zoo import bert, classic, cnn, vit, yolo
+from edgesim.zoo import bert, classic, cnn, detection, vit, yolo
 from edgesim.zoo.spaces import Choice, SearchSpace, Stage, search_space, search_spaces
 
 # name -> (builder, default input height/width, default number of classes, input channels)
@@ -39,7 +38,8 @@ _MODELS: dict[str, tuple[_Builder, tuple[int, int], int, int]] = {
     "densenet121": (classic.densenet121, (224, 224), 1000, 3),
     "inception_v1": (classic.inception_v1, (224, 224), 1000, 3),
     "inception_v3": (classic.inception_v3, (299, 299), 1000, 3),
-    # Detectors (COCO heads; decode/NMS are host post-processing, see yolo.py).
+    # Detectors: default num_classes is the published COCO head (TF OD API counts the background class; YOLO
+    # and EfficientDet do not). Decode/NMS are host post-processing (see yolo.py, detection.py).
     "yolov5n": (yolo.yolov5n, (640, 640), 80, 3),
     "yolov5s": (yolo.yolov5s, (640, 640), 80, 3),
     "yolov5m": (yolo.yolov5m, (640, 640), 80, 3),
@@ -50,6 +50,11 @@ _MODELS: dict[str, tuple[_Builder, tuple[int, int], int, int]] = {
     "yolo11s": (yolo.yolo11s, (640, 640), 80, 3),
     "yolo11m": (yolo.yolo11m, (640, 640), 80, 3),
     "yolov3_tiny": (yolo.yolov3_tiny, (416, 416), 80, 3),  # OpenVINO yolo-v3-tiny-tf runs 416x416
+    "ssd_mobilenet_v1": (detection.ssd_mobilenet_v1, (300, 300), 91, 3),
+    "ssd_mobilenet_v2": (detection.ssd_mobilenet_v2, (300, 300), 91, 3),
+    "deeplabv3_mobilenet_v2": (detection.deeplabv3_mobilenet_v2, (513, 513), 21, 3),  # PASCAL VOC classes
+    "deeplabv3plus_mobilenet": (detection.deeplabv3plus_mobilenet, (513, 513), 21, 3),
+    "efficientdet_d0": (detection.efficientdet_d0, (512, 512), 90, 3),
 }
 
 
@@ -85,7 +90,7 @@ def _build_sequence(name: str, choices: dict[str, Any]) -> Graph:
         seq = default_seq
     if isinstance(seq, bool) or not isinstance(seq, int) or seq <= 0:
         raise EdgesimError(f"must be a positive integer, got {seq!r}", field="seq_len")
-    return verify_graph(builder(seq))
+    return builder(seq)  # the loader verifies
 
 
 def _input_shape(name: str, default_hw: tuple[int, int], channels: int, resolution: Any,
@@ -137,7 +142,8 @@ def build(name: str, **choices: Any) -> Graph:
         raise
     except (ValueError, ZeroDivisionError) as e:
         raise EdgesimError(f"cannot build {name} for input {shape}: {e}") from None
-    return verify_graph(graph)
+    # The builder infers every output shape as it adds a node; the loader verifies the graph once more.
+    return graph
 
 
 __all__ = ["Choice", "SearchSpace", "Stage", "build", "names", "search_space", "search_spaces"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import zlib
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -33,6 +36,43 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+# Seeded He-normal weights by (model, seed, layer name, shape, fan-in, gain), shared by every build that asks for
+# them: a search over a supernet's subnets rebuilds the same layers thousands of times (as an OFA supernet shares
+# its weights). Bounded by bytes; arrays are read-only since builds share them.
+_WEIGHTS: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()
+_WEIGHT_CACHE_BYTES = 256 << 20
+_weight_cache_bytes = 0
+
+
+@functools.lru_cache(maxsize=1024)
+def filled(count: int, value: float) -> np.ndarray:
+    """A read-only float32 vector of ``value`` (BatchNorm's identity parameters), shared by every build."""
+    out = np.full(count, value, np.float32)
+    out.flags.writeable = False
+    return out
+
+
+def he_weights(key: tuple[object, ...]) -> np.ndarray:
+    """He-normal float32 weights (variance gain / fan-in keeps activations finite through ReLU stacks), from a
+    generator seeded by ``key`` = (model, seed, layer, shape, fan_in, gain): the same layer gets the same weights
+    in any build, whatever was built before."""
+    global _weight_cache_bytes
+    hit = _WEIGHTS.get(key)
+    if hit is not None:
+        _WEIGHTS.move_to_end(key)
+        return hit
+    _, _, _, shape, fan_in, gain = key
+    assert isinstance(shape, tuple) and isinstance(fan_in, int) and isinstance(gain, float)
+    rng = np.random.default_rng(zlib.crc32(repr(key).encode()))
+    w = rng.standard_normal(shape, dtype=np.float32) * np.float32(math.sqrt(gain / max(fan_in, 1)))
+    w.flags.writeable = False
+    _WEIGHTS[key] = w
+    _weight_cache_bytes += w.nbytes
+    while _weight_cache_bytes > _WEIGHT_CACHE_BYTES and len(_WEIGHTS) > 1:
+        _weight_cache_bytes -= _WEIGHTS.popitem(last=False)[1].nbytes
+    return w
+
+
 class GraphBuilder:
     """Appends nodes and tensors; every method returns the name of the tensor it produced.
 
@@ -41,6 +81,7 @@ class GraphBuilder:
 
     def __init__(self, name: str, seed: int = 0, uniform_weights: bool = False) -> None:
         self.name = name
+        self.seed = seed
         # The large detectors and transformers (tens of millions of weights) take their weights as read-only
         # windows into one uniform random pool per weight scale, so a build draws a few million numbers, not
         # every weight, and BERT-base costs ~100 MB less memory. Per-tensor statistics are unchanged.
@@ -89,11 +130,10 @@ class GraphBuilder:
         return Graph.build(self.name, self.nodes, self.tensors, self.inputs, outputs, source_format="zoo")
 
     # -- weights -------------------------------------------------------------------------------------
-    def _he(self, shape: tuple[int, ...], fan_in: int, gain: float = 2.0) -> np.ndarray:
-        # He-normal keeps activation variance roughly constant through ReLU stacks, so values stay finite.
+    def _he(self, name: str, shape: tuple[int, ...], fan_in: int, gain: float = 2.0) -> np.ndarray:
         if self.uniform_weights:  # same variance: U(-a, a) has variance a^2 / 3
             return self.uniform(shape, math.sqrt(3.0 * gain / max(fan_in, 1)))
-        return self.rng.standard_normal(shape).astype(np.float32) * np.float32(math.sqrt(gain / max(fan_in, 1)))
+        return he_weights((self.name, self.seed, name, tuple(int(d) for d in shape), int(fan_in), float(gain)))
 
     def uniform(self, shape: tuple[int, ...], half_width: float) -> np.ndarray:
         """U(-half_width, half_width) values of ``shape``: a read-only window at a random offset of a pool."""
@@ -111,19 +151,21 @@ class GraphBuilder:
 
     # -- layers --------------------------------------------------------------------------------------
     def conv(self, x: str, cout: int, k: int | tuple[int, int], stride: int | tuple[int, int] = 1,
-             groups: int = 1, bias: bool = False, padding: A.Padding | None = None) -> str:
+             groups: int = 1, bias: bool = False, padding: A.Padding | None = None, dilation: int = 1) -> str:
         kh, kw = (k, k) if isinstance(k, int) else k
         sh, sw = (stride, stride) if isinstance(stride, int) else stride
         cin = self.shape(x)[1]
         if padding is None:
-            padding = A.Padding((kh - 1) // 2, (kw - 1) // 2, (kh - 1) // 2, (kw - 1) // 2)
+            ph, pw = (kh - 1) // 2 * dilation, (kw - 1) // 2 * dilation
+            padding = A.Padding(ph, pw, ph, pw)
         depthwise = groups > 1 and groups == cin and cout == cin
         name = self.uid("dwconv" if depthwise else "conv")
-        w = self.const(f"{name}_w", self._he((cout, cin // groups, kh, kw), (cin // groups) * kh * kw))
+        w = self.const(f"{name}_w", self._he(name, (cout, cin // groups, kh, kw), (cin // groups) * kh * kw))
         ins = [x, w]
         if bias:
-            ins.append(self.const(f"{name}_b", np.zeros(cout, np.float32)))
-        attrs = A.ConvAttrs(kernel_hw=(kh, kw), stride_hw=(sh, sw), padding=padding, groups=groups, layout=NCHW)
+            ins.append(self.const(f"{name}_b", filled(cout, 0.0)))
+        attrs = A.ConvAttrs(kernel_hw=(kh, kw), stride_hw=(sh, sw), dilation_hw=(dilation, dilation), padding=padding,
+                            groups=groups, layout=NCHW)
         op = OpKind.DEPTHWISE_CONV2D if depthwise else OpKind.CONV2D
         out = f"{name}_out"
         node = Node(name, op, tuple(ins), (out,), attrs)
@@ -133,18 +175,18 @@ class GraphBuilder:
         return out
 
     def dwconv(self, x: str, k: int, stride: int = 1, bias: bool = False,
-               padding: A.Padding | None = None) -> str:
+               padding: A.Padding | None = None, dilation: int = 1) -> str:
         c = self.shape(x)[1]
-        return self.conv(x, c, k, stride, groups=c, bias=bias, padding=padding)
+        return self.conv(x, c, k, stride, groups=c, bias=bias, padding=padding, dilation=dilation)
 
     def bn(self, x: str, epsilon: float = 1e-5) -> str:
         c = self.shape(x)[1]
         prefix = self.uid("bn")
         params = [
-            self.const(f"{prefix}_gamma", np.ones(c, np.float32)),
-            self.const(f"{prefix}_beta", np.zeros(c, np.float32)),
-            self.const(f"{prefix}_mean", np.zeros(c, np.float32)),
-            self.const(f"{prefix}_var", np.ones(c, np.float32)),
+            self.const(f"{prefix}_gamma", filled(c, 1.0)),
+            self.const(f"{prefix}_beta", filled(c, 0.0)),
+            self.const(f"{prefix}_mean", filled(c, 0.0)),
+            self.const(f"{prefix}_var", filled(c, 1.0)),
         ]
         out = f"{prefix}_out"
         node = Node(prefix, OpKind.BATCH_NORM, (x, *params), (out,), A.BatchNormAttrs(epsilon, NCHW))
@@ -218,10 +260,10 @@ class GraphBuilder:
     def fc(self, x: str, out_features: int, bias: bool = True, gain: float = 1.0) -> str:
         in_features = self.shape(x)[-1]
         name = self.uid("fc")
-        w = self.const(f"{name}_w", self._he((out_features, in_features), in_features, gain))
+        w = self.const(f"{name}_w", self._he(name, (out_features, in_features), in_features, gain))
         ins = [x, w]
         if bias:
-            ins.append(self.const(f"{name}_b", np.zeros(out_features, np.float32)))
+            ins.append(self.const(f"{name}_b", filled(out_features, 0.0)))
         out = f"{name}_out"
         node = Node(name, OpKind.FULLY_CONNECTED, tuple(ins), (out,), A.FullyConnectedAttrs())
         (shape,) = infer_node(node, [self.tensors[i] for i in ins])

@@ -37,7 +37,7 @@ def _avgpool(b: GraphBuilder, x: str, k: int, s: int, pad: int = 0) -> str:
 
 
 def resnet34(input_shape: Shape4, num_classes: int) -> Graph:
-    return _resnet("resnet34", input_shape, num_classes, (3, 4, 6, 3), bottleneck=False)
+    return _resnet("resnet34", input_shape, num_classes, (3, 4, 6, 3), bottleneck=False, uniform_weights=True)
 
 
 # --- EfficientNet-B0 ----------------------------------------------------------------------------------------------

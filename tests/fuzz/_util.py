@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from edgesim.errors import EdgesimError
+from tests.conftest import DATA
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = DATA
 MODELS = SHARED / "models"
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from edgesim.api import load_model
 from edgesim.frontends.scalesim import read_config, read_topology, topology_to_graph
 from edgesim.ir.verify import verify_graph
-from edgesim.models import load_model
 from tests.fuzz._util import SHARED, budget, clean, shared_model
 
 SETTINGS = settings(

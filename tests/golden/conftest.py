@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+from tests.conftest import DATA
+
+SHARED = DATA
 REF = SHARED / "reference" / "mlperf_tiny.csv"
 
 

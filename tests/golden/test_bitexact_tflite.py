@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from edgesim.kernels.executor import execute, execute_all, zero_fractions
+from tests.conftest import DATA
 
 from ._tflite_build import INT8, INT32, OpSpec, TensorSpec, build_model
 from ._tflite_min import load
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = DATA
 MODELS = sorted((SHARED / "models").glob("*.tflite")) if SHARED.is_dir() else []
 
 litert = pytest.importorskip("ai_edge_litert.interpreter")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 import statistics
-from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+from tests.conftest import DATA
+
+SHARED = DATA
 REF = SHARED / "reference" / "mlperf_tiny.csv"
 
 

@@ -6,11 +6,11 @@ a change to a profile, runtime or the cost model that makes predictions worse fa
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+from tests.conftest import DATA
+
+SHARED = DATA
 REF = SHARED / "reference" / "mlperf_tiny.csv"
 
 

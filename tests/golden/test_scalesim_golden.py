@@ -10,15 +10,15 @@ total cycles 1.4 / 25.3; see the report of issue #3.)
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pytest
 
 from edgesim.frontends.scalesim import config_to_profile, read_config, read_topology, topology_to_graph
 from edgesim.mapping.systolic import SystolicLayer, compute_cycles
 from edgesim.mapping.systolic_memory import SystolicMemory, memory_stalls
+from tests.conftest import REFERENCE
 
-SCALESIM = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "scalesim"
+SCALESIM = REFERENCE / "scalesim"
 CSV = SCALESIM / "scalesim_v3_unit_mix.csv"
 
 COLUMNS = ("dram_ifmap_reads", "dram_filter_reads", "dram_ofmap_writes", "stall_cycles", "total_cycles_incl_stalls")
@@ -245,7 +245,7 @@ def test_event_engine_scalesim_semantics_only_on_scalesim_units() -> None:
     """The doubled stall and the separate fill belong to SCALE-Sim's units; a plain systolic profile keeps its
     generic tiling (no SCALE-Sim scratchpads) and reports no prefetch time."""
     from edgesim.mapping.mapper import build_schedule
-    from edgesim.mapping.systolic_memory import follows_scalesim
+    from edgesim.mapping.plan import TimingDiscipline
     from edgesim.sim import simulate_schedule
 
     cfg = read_config(SCALESIM / "tiny8x8_os.cfg")
@@ -257,7 +257,7 @@ def test_event_engine_scalesim_semantics_only_on_scalesim_units() -> None:
     plain = HardwareProfile.model_validate(data)
     graph = topology_to_graph(read_topology(SCALESIM / "unit_mix.csv"), "unit_mix")
     schedule = build_schedule(graph, plain)
-    assert not any(follows_scalesim(p) for p in schedule.plans)
+    assert not any(p.timing is TimingDiscipline.SCALESIM for p in schedule.plans)
     result = simulate_schedule(schedule, plain)
     assert all(t.prefetch_cycles == 0.0 for t in result.ops)
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import MODELS
+
 REPO = Path(__file__).resolve().parents[2]
 TUTORIAL = REPO / "docs" / "tutorial"
 SCRIPTS = sorted(p for p in TUTORIAL.glob("*.py") if not p.name.startswith("_"))
@@ -27,7 +29,7 @@ def test_every_script_is_known_and_embedded() -> None:
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_docs_script_runs(script: Path, tmp_path: Path) -> None:
-    if not (REPO.parent / "shared" / "models").is_dir():
+    if not MODELS.is_dir():
         pytest.skip("../shared/models is not present")
     env = {**os.environ, "EDGESIM_DOCS_FAST": "1", "EDGESIM_DOCS_OUT": str(tmp_path), "MPLBACKEND": "Agg",
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}

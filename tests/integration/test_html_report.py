@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from edgesim.api import load_model, load_profile
-from edgesim.report.cli import add_plot_arguments, add_report_parsers, handle_plot
+from edgesim.cli import main
+from edgesim.cli.report import add_report_parser
 from edgesim.report.html import render_html
-from edgesim.sim import simulate
+from tests._helpers import simulate
 from tests.conftest import shared_model
 
 # Injected into a copy of the report (the report itself carries no script): records console errors, page errors
@@ -35,7 +36,7 @@ document.documentElement.setAttribute('data-errors',String(window.__errs.length)
 
 def _report_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgesim")
-    add_report_parsers(parser.add_subparsers(dest="command"))
+    add_report_parser(parser.add_subparsers(dest="command"))
     return parser
 
 
@@ -87,15 +88,11 @@ def test_report_rejects_non_html_output(tmp_path: Path) -> None:
 
 
 def test_run_plot_hook(tmp_path: Path) -> None:
-    parser = argparse.ArgumentParser()
-    add_plot_arguments(parser)
-    graph = load_model(shared_model("kws_ref_model.tflite"))
-    profile = load_profile("ethos-u55-128")
-    est, _, events = simulate(graph, profile)
-    args = parser.parse_args(["--plot", str(tmp_path / "t.svg"), "--plot-kind", "timeline"])
-    handle_plot(args, est, profile, events)
-    assert "<svg" in (tmp_path / "t.svg").read_text()
-    handle_plot(parser.parse_args([]), est, profile, events)  # no --plot: nothing written
+    out = tmp_path / "t.svg"
+    assert main(["run", str(shared_model("kws_ref_model.tflite")), "--hw", "ethos-u55-128", "--plot", str(out),
+                 "--plot-kind", "timeline"]) == 0
+    assert "<svg" in out.read_text()
+    assert main(["run", str(shared_model("kws_ref_model.tflite")), "--hw", "ethos-u55-128"]) == 0  # no --plot
     assert [p.name for p in tmp_path.iterdir()] == ["t.svg"]
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from edgesim.api import load_model, load_profile, resolve_runtime
+from edgesim.api import load_model
 from edgesim.cli import main
 from edgesim.thermal.governor import GovernorKind
 from edgesim.thermal.sustain import sustain
+from tests._helpers import base_run
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +20,7 @@ def heavy_model():  # type: ignore[no-untyped-def]
 
 
 def _run(model, hw: str, **kw):  # type: ignore[no-untyped-def]
-    prof = load_profile(hw)
-    rt, ver = resolve_runtime(prof, None)
-    return sustain(model, prof, runtime=rt, version=ver, **kw)
+    return sustain(base_run(model, hw), **kw)
 
 
 def test_bare_pi5_reaches_80c_within_minutes_and_settles_in_band(heavy_model) -> None:  # type: ignore[no-untyped-def]

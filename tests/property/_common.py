@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from edgesim.api import load_profile, resolve_runtime
+from edgesim.api import load_model, load_profile, resolve_runtime
 from edgesim.cost.analytic import estimate_schedule
 from edgesim.cost.estimate import Estimate
 from edgesim.ir.graph import Graph
 from edgesim.mapping.mapper import build_schedule
 from edgesim.mapping.plan import Schedule
-from edgesim.models import load_model
 from edgesim.passes.pipeline import run_pipeline
 from edgesim.sim import simulate_schedule, to_estimate
+from tests.conftest import DATA
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = DATA
 
 # One of each kind: MCU (flash weights), MCU + NPU, edge TPU (systolic), SoC (DRAM, active-cycle energy),
 # GAP9.

@@ -60,16 +60,12 @@ def test_cooling_never_undershoots_ambient(pid: str, data: st.DataObject, dt: fl
     rate=st.none() | st.floats(0.5, 50.0),
 )
 def test_sustained_run_temperatures_bounded(pid: str, ambient: float, rate: float | None) -> None:
-    from edgesim.api import resolve_runtime
     from edgesim.thermal.sustain import sustain
+    from tests._helpers import base_run
 
     prof = profile(pid)
-    rt, version = resolve_runtime(prof, None)
     res = sustain(
-        model("zoo:resnet8:16"),
-        prof,
-        runtime=rt,
-        version=version,
+        base_run(model("zoo:resnet8:16"), prof),
         duration_s=60.0,
         rate_hz=rate,
         ambient_c=ambient,

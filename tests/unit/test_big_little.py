@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from edgesim.api import load_model, load_profile, resolve_runtime
+from edgesim.api import load_profile
 from edgesim.errors import EdgesimError
+from edgesim.pipeline import run_on
 from edgesim.thermal.big_little import (
     Policy,
     _on_fraction,
@@ -15,19 +16,18 @@ from edgesim.thermal.big_little import (
     run_big_little,
 )
 from edgesim.thermal.sustain import characterise
+from tests._helpers import base_run
 
 
 @pytest.fixture(scope="module")
 def ctx():  # type: ignore[no-untyped-def]
-    graph = load_model("mobilenet_v2")
-    prof = load_profile("rk3588")
-    rt, ver = resolve_runtime(prof, None)
-    return graph, prof, rt, ver, characterise(graph, prof, rt, ver), characterise_little(graph, prof, rt, ver)
+    base = base_run("mobilenet_v2", "rk3588")
+    return base, base.profile, base.runtime, base.version, characterise(base), characterise_little(base)
 
 
 def _run(ctx, policy: Policy, **kw):  # type: ignore[no-untyped-def]
-    graph, prof, rt, ver, big, little = ctx
-    return run_big_little(graph, prof, policy, runtime=rt, version=ver, big_points=big, little_point=little, **kw)
+    base, _, _, _, big, little = ctx
+    return run_big_little(base, policy, big_points=big, little_point=little, **kw)
 
 
 def test_on_fraction_of_a_square_wave() -> None:
@@ -49,8 +49,7 @@ def test_little_cluster_is_slower_and_cheaper_per_second(ctx) -> None:  # type: 
 
 
 def test_policies_trade_temperature_for_latency(ctx) -> None:  # type: ignore[no-untyped-def]
-    graph, prof, rt, ver, _, _ = ctx
-    res = compare_policies(graph, prof, runtime=rt, version=ver, duration_s=900.0)
+    res = compare_policies(ctx[0], duration_s=900.0)
     big, little, burst = res["big-only"], res["little-only"], res["burst"]
     # Burst runs cooler than big-only, and the gaps cost wall time per inference.
     assert burst.max_temp_c < big.max_temp_c - 5.0
@@ -99,17 +98,24 @@ def test_rate_limited_little_only_misses_frames(ctx) -> None:  # type: ignore[no
 
 
 def test_profile_without_little_cluster_is_rejected(ctx) -> None:  # type: ignore[no-untyped-def]
-    graph = ctx[0]
     with pytest.raises(EdgesimError, match="little_cluster"):
-        run_big_little(graph, load_profile("rpi5"), Policy.BURST, duration_s=10.0)
+        run_big_little(run_on(ctx[0], load_profile("rpi5")), Policy.BURST, duration_s=10.0)
     with pytest.raises(EdgesimError, match="background_little_share"):
         _run(ctx, Policy.LITTLE_ONLY, background_little_share=1.0)
 
 
 def test_temperature_dependent_leakage_heats_every_policy(ctx) -> None:  # type: ignore[no-untyped-def]
-    graph, prof, rt, ver, big, little = ctx
+    base, prof, _, _, big, little = ctx
     leaky = prof.model_copy(update={"power": prof.power.model_copy(update={"leakage_temp_coeff_per_c": 0.02})})
     for policy in Policy:
-        kw = dict(runtime=rt, version=ver, big_points=big, little_point=little, duration_s=300.0)
-        assert (run_big_little(graph, leaky, policy, **kw).final_temp_c
-                > run_big_little(graph, prof, policy, **kw).final_temp_c + 1.0)
+        kw = dict(big_points=big, little_point=little, duration_s=300.0)
+        assert (run_big_little(run_on(base, leaky), policy, **kw).final_temp_c
+                > run_big_little(base, policy, **kw).final_temp_c + 1.0)
+
+
+def test_bad_durations_are_one_line_errors(ctx) -> None:  # type: ignore[no-untyped-def]
+    # nan passed every '<= 0' guard and ended as a ValueError (exit 3) before the loops shared their guards.
+    for kw in ({"duration_s": float("nan")}, {"window_s": float("nan")}, {"rate_hz": float("inf")},
+               {"background_power_w": float("nan")}):
+        with pytest.raises(EdgesimError):
+            _run(ctx, Policy.BIG_ONLY, **kw)

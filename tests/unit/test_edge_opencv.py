@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from edgesim.errors import EdgesimError
-from edgesim.validate.core import load_reference_model, read_reference
+from edgesim.validate.core import read_reference
 from edgesim.validate.edge import convert_edge_latency
+from tests._helpers import reference_graph
+from tests.conftest import REFERENCE
 
 HEADER = ("device,accelerator,runtime,model,input_size,precision,batch,metric,latency_ms,throughput_ips,power_w,"
           "energy_mj_per_inf,source_url,source_kind,notes")
@@ -98,11 +100,11 @@ def _mac_precisions(graph: object) -> set[str]:
 
 
 def test_zoo_model_deployed_at_row_precision() -> None:
-    assert _mac_precisions(load_reference_model("mobilenet_v1@96", "fp32")) == {"fp32"}
-    assert _mac_precisions(load_reference_model("mobilenet_v1@96", "fp16")) == {"fp16"}
-    assert _mac_precisions(load_reference_model("mobilenet_v1@96")) == {"int8"}
+    assert _mac_precisions(reference_graph("mobilenet_v1@96", "fp32")) == {"fp32"}
+    assert _mac_precisions(reference_graph("mobilenet_v1@96", "fp16")) == {"fp16"}
+    assert _mac_precisions(reference_graph("mobilenet_v1@96")) == {"int8"}
     with pytest.raises(EdgesimError, match="precision"):
-        load_reference_model("mobilenet_v1@96", "int3")
+        reference_graph("mobilenet_v1@96", "int3")
 
 
 @pytest.mark.parametrize(("runtime", "precision", "unit"), [
@@ -118,7 +120,7 @@ def test_runtime_id_picks_the_backend_unit(runtime: str, precision: str, unit: s
 
     rt, version = load_runtime(f"{runtime}@4.10.0")
     assert version.version == "4.10.0"
-    sched = build_schedule(load_reference_model("mobilenet_v1@96", precision), load_profile("jetson-orin-nano"),
+    sched = build_schedule(reference_graph("mobilenet_v1@96", precision), load_profile("jetson-orin-nano"),
                            rt, version)
     convs = [p for p in sched.plans if p.op in ("CONV2D", "DEPTHWISE_CONV2D")]
     assert convs and {p.unit for p in convs} == {unit}
@@ -131,15 +133,15 @@ def test_cuda_fp16_faster_than_fp32_and_int8_depthwise_slow() -> None:
     from edgesim.api import estimate, load_profile
 
     orin = load_profile("jetson-orin-nano")
-    g32, g16 = load_reference_model("resnet50@112", "fp32"), load_reference_model("resnet50@112", "fp16")
+    g32, g16 = reference_graph("resnet50@112", "fp32"), reference_graph("resnet50@112", "fp16")
     assert estimate(g16, orin, "opencv-dnn-cuda-fp16").latency_s < estimate(g32, orin, "opencv-dnn-cuda").latency_s
     pi = load_profile("rpi4")
-    m32, m8 = load_reference_model("mobilenet_v2@160", "fp32"), load_reference_model("mobilenet_v2@160")
+    m32, m8 = reference_graph("mobilenet_v2@160", "fp32"), reference_graph("mobilenet_v2@160")
     assert estimate(m8, pi, "opencv-dnn-int8").latency_s > estimate(m32, pi, "opencv-dnn").latency_s
 
 
 def test_shared_file_opencv_rows(tmp_path: Path) -> None:
-    edge = Path(__file__).resolve().parents[3] / "shared" / "reference" / "edge_latency.csv"
+    edge = REFERENCE / "edge_latency.csv"
     if not edge.is_file():
         pytest.skip("../shared/reference/edge_latency.csv not present")
     out = tmp_path / "ref.csv"

@@ -149,7 +149,7 @@ def test_edge_rows_semantics(tmp_path: Path) -> None:
 
 
 def test_resolution_suffix_builds_the_zoo_model_at_that_size() -> None:
-    from edgesim.validate.core import load_reference_model
+    from tests._helpers import reference_graph as load_reference_model
 
     g = load_reference_model("mobilenet_v1@160")
     x = g.tensors[g.inputs[0]]
@@ -159,7 +159,7 @@ def test_resolution_suffix_builds_the_zoo_model_at_that_size() -> None:
 
 
 def test_edge_tpu_caches_the_first_parameters_and_streams_the_rest() -> None:
-    from edgesim.validate.core import load_reference_model
+    from tests._helpers import reference_graph as load_reference_model
 
     g = load_reference_model("resnet50")  # ~25 MB of int8 weights vs the Edge TPU's 8 MB parameter cache
     prof = load_profile("coral-edgetpu")

@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from edgesim.cli.explore import add_explore_parsers
 from edgesim.errors import EdgesimError, ProfileError
-from edgesim.explore.cli import add_explore_parsers
 from edgesim.explore.sweep import done_keys, parts_dir, read_results, run_sweep
 from edgesim.explore.sweep_spec import apply_overrides, load_sweep_spec, spec_from_dict
 

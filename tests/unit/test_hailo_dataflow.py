@@ -15,10 +15,12 @@ from edgesim.hw.schema import Precision
 from edgesim.mapping.mapper import build_schedule
 from edgesim.mapping.plan import Schedule
 from edgesim.sim import TraceRecorder, simulate_schedule
+from edgesim.sim.stream import STREAM_FRAMES
+from edgesim.sim.stream import schedule_period_s as stream_period_s
 from edgesim.sim.trace import TraceEvent
 from edgesim.validate import read_reference, validate
-from edgesim.validate.core import load_reference_model
-from edgesim.validate.edge import STREAM_FRAMES, convert_edge_latency, row_metric, stream_period_s
+from edgesim.validate.edge import convert_edge_latency, row_metric
+from tests._helpers import reference_graph
 
 # SqueezeNet at 96x96, int8: fire modules give independent branches, and it maps and simulates in well under 1 s.
 MODEL = "squeezenet@96"
@@ -34,7 +36,7 @@ def hailo() -> tuple[Any, Any, Any]:
 @pytest.fixture(scope="module")
 def schedule(hailo: tuple[Any, Any, Any]) -> Schedule:
     prof, rt, version = hailo
-    return build_schedule(load_reference_model(MODEL), prof, rt, version)
+    return build_schedule(reference_graph(MODEL), prof, rt, version)
 
 
 def _max_concurrent_ops(events: list[TraceEvent]) -> int:
@@ -84,7 +86,7 @@ def test_a_stream_raises_throughput_over_one_frame(hailo: tuple[Any, Any, Any], 
     assert period < 1.0 / one.throughput_inf_per_s  # the steady state beats one frame's latency
     # Inter-op parallelism and pipelining are what the runtime declares; without them the stream is no faster.
     serial_rt = rt.model_copy(update={"inter_op_parallel": False, "layer_pipelining": False})
-    serial = build_schedule(load_reference_model(MODEL), prof, serial_rt, version)
+    serial = build_schedule(reference_graph(MODEL), prof, serial_rt, version)
     assert period <= stream_period_s(serial, prof) * 1.001
 
 
@@ -94,7 +96,7 @@ def test_one_frame_with_inter_op_parallelism_is_never_slower_than_one_op_at_a_ti
     # A running op cannot grow onto clusters that free up later, so starting a long op on the few idle clusters
     # can end it after waiting for every cluster would have: the dispatcher waits then (one frame only).
     prof, rt, version = hailo
-    graph = load_reference_model(model)
+    graph = reference_graph(model)
     parallel = simulate_schedule(build_schedule(graph, prof, rt, version), prof)
     serial_rt = rt.model_copy(update={"inter_op_parallel": False, "layer_pipelining": False})
     serial = simulate_schedule(build_schedule(graph, prof, serial_rt, version), prof)
@@ -155,7 +157,7 @@ def test_validate_predicts_a_throughput_row_as_the_stream_period(
     res = validate(ref, models_dir=tmp_path, strict=True)
     lat_row, thr_row = res.rows
     assert (lat_row.metric, thr_row.metric) == ("latency", "throughput")
-    graph = load_reference_model(MODEL)
+    graph = reference_graph(MODEL)
     assert lat_row.predicted_latency_ms == pytest.approx(estimate(graph, prof, "hailort").latency_s * 1e3)
     assert thr_row.predicted_latency_ms == pytest.approx(stream_period_s(schedule, prof) * 1e3, rel=1e-9)
     assert (thr_row.predicted_latency_ms or 0.0) < (lat_row.predicted_latency_ms or 0.0)
@@ -178,9 +180,9 @@ def test_a_zoo_width_option_in_the_model_file_builds_that_width() -> None:
     from edgesim import zoo
     from edgesim.ir.work import graph_macs
 
-    wide = load_reference_model("mobilenet_v2:alpha=1.4@96")
+    wide = reference_graph("mobilenet_v2:alpha=1.4@96")
     assert wide.name == zoo.build("mobilenet_v2", alpha=1.4, resolution=96).name
-    ratio = graph_macs(wide) / graph_macs(load_reference_model("mobilenet_v2@96"))
+    ratio = graph_macs(wide) / graph_macs(reference_graph("mobilenet_v2@96"))
     assert 1.7 < ratio < 2.1  # width 1.4: about 1.4^2 the MACs
     with pytest.raises(EdgesimError, match="model_file"):
-        load_reference_model("mobilenet_v2:alpha=wide")
+        reference_graph("mobilenet_v2:alpha=wide")

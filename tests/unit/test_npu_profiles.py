@@ -13,7 +13,7 @@ from edgesim.errors import EdgesimError, MappingError, ProfileError
 from edgesim.hw.loader import load_runtime, profiles_dir
 from edgesim.hw.schema import DeviceClass, Precision, UnitKind
 from edgesim.hw.targeting import check_precision, runtime_fit_problem
-from edgesim.validate.core import load_reference_model
+from tests._helpers import reference_graph as load_reference_model
 
 ISSUE17 = ["rk3588", "rk3566", "rk3576", "rk3562", "rv1126", "rv1109", "rk1808", "hailo-8l", "hailo-10h",
            "core-ultra-7-155h", "core-ultra-7-165h", "core-ultra-9-288v", "atom-x6425e", "celeron-6305e",

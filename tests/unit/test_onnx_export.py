@@ -18,8 +18,9 @@ from edgesim.ir import DType, Graph, Node, OpKind, QuantParams, Tensor, verify_g
 from edgesim.ir import attrs as A
 from edgesim.ir.work import graph_macs, graph_params
 from edgesim.zoo import build, names
+from tests.conftest import DATA
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = DATA
 
 
 def _import_onnx():  # type: ignore[no-untyped-def]

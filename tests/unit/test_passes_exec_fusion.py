@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -16,8 +14,9 @@ from edgesim.ir.tensor import Tensor
 from edgesim.passes.float_exec import run_float, synthetic_inputs
 from edgesim.passes.fusion import fuse_operators, fusion_report
 from edgesim.passes.pipeline import run_pipeline
+from tests.conftest import DATA
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = DATA
 
 
 def _naive_conv(x: np.ndarray, w: np.ndarray, stride: int, pad: int, groups: int) -> np.ndarray:

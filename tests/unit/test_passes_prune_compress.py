@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -28,8 +26,9 @@ from edgesim.passes.optimize import Options, optimize
 from edgesim.passes.pipeline import run_pipeline
 from edgesim.passes.prune import PruneSpec, parse_prune, prune_channels, prune_magnitude, prune_nm
 from edgesim.passes.quantize import QuantSpec, weighted_layers
+from tests.conftest import DATA
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = DATA
 
 
 @pytest.fixture(scope="module")

@@ -29,8 +29,9 @@ from edgesim.passes.quantize import (
     quantize_weights,
     weighted_layers,
 )
+from tests.conftest import DATA
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = DATA
 
 
 @pytest.fixture(scope="module")
@@ -186,9 +187,9 @@ def test_quantize_weights_roundtrip() -> None:
 
 @pytest.mark.parametrize("quant", [None, "int8"])
 def test_write_onnx_roundtrip(tmp_path: Path, quant: str | None) -> None:
+    from edgesim.frontends.onnx_export import export_onnx as write_onnx
     from edgesim.frontends.onnx_import import import_onnx
     from edgesim.passes.float_exec import run_float
-    from edgesim.passes.optimize import write_onnx
 
     g = zoo.build("resnet8")
     o = optimize(g, options_from_cli(quant=quant))
@@ -284,8 +285,8 @@ def test_vit_w4a8_weight_bytes_and_sqnr() -> None:
 
 
 def test_quantized_matmul_weights_survive_onnx_export(tmp_path: Path) -> None:
-    from edgesim.models import load_model
-    from edgesim.passes.optimize import write_onnx
+    from edgesim.api import load_model
+    from edgesim.frontends.onnx_export import export_onnx as write_onnx
 
     q = _q(_matmul_graph(False), preset="int8")
     write_onnx(q, tmp_path / "mm.onnx")

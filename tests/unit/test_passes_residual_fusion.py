@@ -15,15 +15,17 @@ from edgesim.cost.analytic import estimate_schedule
 from edgesim.ir import attrs as A
 from edgesim.ir.graph import Graph
 from edgesim.ir.ops import OpKind
+from edgesim.mapping.fusion import residual_adds, scheduled_fusions
 from edgesim.mapping.mapper import build_schedule
 from edgesim.mapping.plan import Schedule
-from edgesim.passes.fusion import fuse_operators, residual_adds, scheduled_fusions
+from edgesim.passes.fusion import fuse_operators
 from edgesim.passes.optimize import optimize, options_from_cli
 from edgesim.passes.pipeline import run_pipeline
 from edgesim.sim import simulate_schedule
 from edgesim.zoo.builder import GraphBuilder
+from tests.conftest import DATA
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = DATA
 RESNET8_TFLITE = SHARED / "models" / "pretrainedResnet_quant.tflite"
 
 

@@ -9,7 +9,7 @@ import pytest
 from edgesim.api import estimate, load_model, load_profile
 from edgesim.errors import EdgesimError
 from edgesim.report import plots
-from edgesim.sim import simulate
+from tests._helpers import base_run, simulate
 from tests.conftest import shared_model
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -97,7 +97,7 @@ def test_sustain_plot(tmp_path: Path) -> None:
     from edgesim.thermal.sustain import sustain
 
     graph = load_model(shared_model("kws_ref_model.tflite"))
-    result = sustain(graph, load_profile("rpi5"), duration_s=30.0, window_s=1.0)
+    result = sustain(base_run(graph, load_profile("rpi5")), duration_s=30.0, window_s=1.0)
     assert _is_png(plots.plot_sustain(result, tmp_path / "s.png"))
 
 

@@ -7,17 +7,20 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from edgesim.api import load_model, load_profile, resolve_runtime
+from edgesim.api import load_model, load_profile
 from edgesim.hw.schema import PowerSpec
-from edgesim.thermal.sustain import characterise, leakage_scale, sustain
+from edgesim.pipeline import run_on
+from edgesim.thermal.loop import leakage_scale
+from edgesim.thermal.sustain import characterise, sustain
+from tests._helpers import base_run
 
 
 @pytest.fixture(scope="module")
 def setup():  # type: ignore[no-untyped-def]
     graph = load_model("resnet8")
     prof = load_profile("rpi5-cooler")
-    rt, ver = resolve_runtime(prof, None)
-    return graph, prof, rt, ver, characterise(graph, prof, rt, ver)
+    base = run_on(base_run(graph, prof), prof)
+    return base, prof, characterise(base)
 
 
 def _with_leak(prof, coeff: float | None, ref_c: float = 25.0):  # type: ignore[no-untyped-def]
@@ -36,10 +39,10 @@ def test_scale_formula() -> None:
 
 
 def test_leakage_raises_steady_temperature(setup) -> None:  # type: ignore[no-untyped-def]
-    graph, prof, rt, ver, points = setup
-    kw = dict(runtime=rt, version=ver, duration_s=900.0, rate_hz=20.0, points=points)
-    base = sustain(graph, prof, **kw)
-    hot = sustain(graph, _with_leak(prof, 0.02), **kw)
+    run, prof, points = setup
+    kw = dict(duration_s=900.0, rate_hz=20.0, points=points)
+    base = sustain(run, **kw)
+    hot = sustain(run_on(run, _with_leak(prof, 0.02)), **kw)
     assert hot.final_temp_c > base.final_temp_c + 3.0
     assert hot.average_power_w > base.average_power_w
     # The extra power is the leakage factor at the final die temperature (power node = sensor node on the Pi).
@@ -47,15 +50,15 @@ def test_leakage_raises_steady_temperature(setup) -> None:  # type: ignore[no-un
     expected = points[-1].static_power_w * (math.exp(0.02 * (hot.temp_c[-2] - 25.0)) - 1.0)
     assert extra == pytest.approx(expected, rel=1e-6)
     # Referenced at a hotter temperature, the same coefficient leaks less below it: cooler.
-    cool = sustain(graph, _with_leak(prof, 0.02, ref_c=90.0), **kw)
+    cool = sustain(run_on(run, _with_leak(prof, 0.02, ref_c=90.0)), **kw)
     assert cool.final_temp_c < base.final_temp_c
 
 
 def test_absent_or_zero_coefficient_is_a_no_op(setup) -> None:  # type: ignore[no-untyped-def]
-    graph, prof, rt, ver, points = setup
+    run, prof, points = setup
     assert prof.power.leakage_temp_coeff_per_c is None
     assert leakage_scale(prof)(120.0) == 1.0
-    kw = dict(runtime=rt, version=ver, duration_s=300.0, rate_hz=20.0, points=points)
-    base = sustain(graph, prof, **kw)
-    zero = sustain(graph, _with_leak(prof, 0.0), **kw)
+    kw = dict(duration_s=300.0, rate_hz=20.0, points=points)
+    base = sustain(run, **kw)
+    zero = sustain(run_on(run, _with_leak(prof, 0.0)), **kw)
     assert zero.temp_c == base.temp_c and zero.power_w == base.power_w

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from edgesim.api import load_model, load_profile, resolve_runtime
+from edgesim.cost.power import summarize_power
 from edgesim.mapping.mapper import build_schedule
 from edgesim.sim.engine import simulate_schedule, to_estimate
-from edgesim.sim.power import power_summary, power_trace, summarize_power
+from edgesim.sim.power import power_summary, power_trace
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,7 @@ def test_parallel_units_peak_well_above_average(resnet8) -> None:  # type: ignor
 @pytest.mark.parametrize("hw", ["stm32u575", "rpi5"])
 def test_analytic_estimate_power_matches_the_sequential_trace(resnet8, hw: str) -> None:  # type: ignore[no-untyped-def]
     # On a single-unit chip the event engine runs layers one after another, like the analytic path: same peak.
-    from edgesim.sim.power import estimate_power
+    from edgesim.cost.power import estimate_power
 
     sched, prof, res, est = _sim(resnet8, hw)
     p = estimate_power(est)

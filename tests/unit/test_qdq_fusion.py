@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from edgesim.api import estimate, load_profile
+from edgesim.api import estimate, load_model, load_profile
+from edgesim.frontends.onnx_export import export_onnx as write_onnx
 from edgesim.ir.attrs import Activation
 from edgesim.ir.ops import OpKind
-from edgesim.models import load_model
-from edgesim.passes.optimize import optimize, options_from_cli, write_onnx
+from edgesim.passes.optimize import optimize, options_from_cli
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,12 @@ from edgesim.frontends.scalesim import (
     topology_to_graph,
 )
 from edgesim.ir.ops import OpKind
+from edgesim.mapping.plan import TimingDiscipline
 from edgesim.mapping.systolic import SystolicLayer, compute_cycles
 from edgesim.mapping.systolic_memory import SystolicMemory, memory_stalls
+from tests.conftest import REFERENCE
 
-SCALESIM = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "scalesim"
+SCALESIM = REFERENCE / "scalesim"
 
 HEADER = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
 GOOD_CFG = """[general]
@@ -335,7 +337,7 @@ def test_scalesim_profile_cuts_tiles_at_scalesim_prefetches() -> None:
             assert got == want, port
         sram = {t.memory: t for t in plan.traffic}["ifmap_sram"]
         assert sram.read_bytes == c.sram_ifmap_reads
-    assert plan.loop_order == "scalesim-os"
+    assert plan.loop_order == "os" and plan.timing is TimingDiscipline.SCALESIM
 
 
 def test_engine_scalesim_semantics_fill_apart_and_late_prefetch_counted_twice() -> None:
@@ -360,7 +362,7 @@ def test_engine_scalesim_semantics_fill_apart_and_late_prefetch_counted_twice() 
     assert t.prefetch_cycles == pytest.approx(51.0 + 21.0)
     assert t.end_s * 1e9 == pytest.approx(20.0 + 182.0 + 72.0)
     # The same tiles as a generic plan: one shared timeline, the fill a stall, the shortfall counted once.
-    generic = replace(plan, loop_order="rows_outer")
+    generic = replace(plan, loop_order="rows_outer", timing=TimingDiscipline.DOUBLE_BUFFERED)
     g = simulate_schedule(replace(schedule, plans=(generic,)), profile).op(plan.node)
     assert g.prefetch_cycles == 0.0
     assert g.total_stall_cycles < t.total_stall_cycles

@@ -10,24 +10,25 @@ from typing import Any
 
 import pytest
 
+from edgesim.api import load_model
 from edgesim.cost.analytic import estimate_schedule
 from edgesim.errors import EdgesimError
 from edgesim.ir.graph import Graph
 from edgesim.ir.ops import OpKind
 from edgesim.mapping.mapper import build_schedule
-from edgesim.models import load_model
 from edgesim.sim import (
     TraceRecorder,
-    simulate,
     simulate_schedule,
     to_estimate,
     utilisation,
     write_chrome_trace,
 )
 from edgesim.zoo.builder import GraphBuilder
+from tests._helpers import simulate
+from tests.conftest import MODELS
 from tests.unit.test_sim_profiles import npu_profile, systolic_profile
 
-SHARED_MODELS = Path(__file__).resolve().parents[2].parent / "shared" / "models"
+SHARED_MODELS = MODELS
 
 # Stated bound: the event engine's latency is within this fraction of the analytic path's on the same schedule.
 # They differ only by pipeline fill/drain per op, per-tile access latency and contention; both see the same bytes.
@@ -135,6 +136,7 @@ def test_determinism_bit_identical(tmp_path: Path) -> None:
 
 def test_chrome_trace_is_valid_and_atomic(tmp_path: Path) -> None:
     out = tmp_path / "sub" / "trace.json"
+    out.parent.mkdir()  # one atomic-write helper for every output: a missing directory is an error, not created
     est, result, events = simulate(branch_graph(), npu_profile(macs=4.0), trace_path=out)
     assert sorted(os.listdir(out.parent)) == ["trace.json"]  # no temp file left behind
     doc = json.loads(out.read_text())
@@ -246,7 +248,7 @@ def test_a_unit_waiting_for_another_is_not_charged_energy_twice(hw: str) -> None
     # the event engine then agrees with the analytic path, which runs the ops one after the other.
     from edgesim.api import estimate, load_profile, simulate
 
-    shared = Path(__file__).resolve().parents[2].parent / "shared" / "models" / "kws_ref_model.tflite"
+    shared = MODELS / "kws_ref_model.tflite"
     if not shared.is_file():
         pytest.skip("../shared/models is not available")
     prof = load_profile(hw)

@@ -163,7 +163,7 @@ def _weights_chain() -> Graph:
 def _no_prefetch(monkeypatch: pytest.MonkeyPatch) -> None:
     import edgesim.sim.unit as unit_mod
 
-    monkeypatch.setattr(unit_mod.UnitProcess, "_prefetch_next", lambda self, plan: None)
+    monkeypatch.setattr(unit_mod.UnitProcess, "prefetch_next", lambda self, plan: None)
 
 
 def test_prefetching_the_next_ops_weights_hides_their_first_fetch(monkeypatch: pytest.MonkeyPatch) -> None:

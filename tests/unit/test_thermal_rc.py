@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgesim.errors import ProfileError
-from edgesim.sim.thermal import RCLink, ThermalNetwork
+from edgesim.thermal.rc import RCLink, ThermalNetwork
 
 
 def test_one_node_step_response_matches_analytic_to_0_01_c() -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from edgesim.api import load_model
 from edgesim.errors import MappingError
 from edgesim.ir.graph import Graph
 from edgesim.mapping.mapper import build_schedule
 from edgesim.mapping.plan import OpPlan, Schedule
-from edgesim.models import load_model
 from edgesim.zoo.builder import GraphBuilder
+from tests.conftest import DATA
 from tests.unit.test_sim_profiles import make_profile, npu_profile, systolic_profile
 
 F32 = 4
@@ -150,9 +151,8 @@ def test_impossible_row_tiling_of_a_row_reduction() -> None:
 
 def test_global_pool_wider_than_a_tiny_scratchpad_maps_by_channels() -> None:
     # DS-CNN's 25x5x64 average pool on SCALE-Sim's 8x8 array with 1 KiB scratchpads used to be refused.
-    from pathlib import Path
 
-    shared = Path(__file__).resolve().parents[2].parent / "shared"
+    shared = DATA
     model, cfg = shared / "models" / "kws_ref_model.tflite", shared / "reference" / "scalesim" / "tiny8x8_ws.cfg"
     if not model.is_file() or not cfg.is_file():
         pytest.skip("../shared not present")

@@ -11,8 +11,9 @@ import pytest
 from edgesim.errors import EdgesimError
 from edgesim.validate import RowResult, read_reference, spearman, validate, write_json, write_plot
 from edgesim.validate.core import ReferenceRow, summarize
+from tests.conftest import DATA
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = DATA
 HEADER = "device,runtime,runtime_version,clock_mhz,benchmark,model_file,latency_ms,energy_uj\n"
 
 
@@ -170,7 +171,7 @@ def test_calibrate_needs_two_rows(tmp_path: Path) -> None:
 def test_cli_parsers_registered() -> None:
     import argparse
 
-    from edgesim.validate.cli import add_validate_parsers
+    from edgesim.cli.validate import add_validate_parsers
 
     p = argparse.ArgumentParser()
     add_validate_parsers(p.add_subparsers(dest="command"))
@@ -209,7 +210,7 @@ def test_cli_commands_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[s
     """validate (table + JSON + plot) and calibrate (-o) through the argparse entry points on real models."""
     import argparse
 
-    from edgesim.validate.cli import add_validate_parsers
+    from edgesim.cli.validate import add_validate_parsers
 
     _models()
     ref = _csv(tmp_path, "stm32l4r5,x-cube-ai,10.2.0,120,kws,kws_ref_model.tflite,43.2,1820\n"

@@ -8,54 +8,19 @@ import re
 import numpy as np
 import pytest
 
-from edgesim.api import estimate, load_profile
+from edgesim.api import estimate, load_model, load_profile, simulate
 from edgesim.cli import main
 from edgesim.errors import EdgesimError
 from edgesim.ir import DType, Graph, OpKind, verify_graph
 from edgesim.ir.work import graph_macs, graph_params
-from edgesim.models import load_model
 from edgesim.passes.float_exec import run_float, synthetic_inputs
 from edgesim.passes.quantize import QuantSpec, quantize_graph
 from edgesim.zoo import build
+from edgesim.zoo.published import PUBLISHED
 
 M, G = 1e6, 1e9
-# name -> (MACs, params) at the default input, with the source of each number. Ultralytics and Darknet/OpenVINO
-# publish GFLOPs = 2 x MACs, so those are halved here.
-PUBLISHED: dict[str, tuple[float, float]] = {
-    # docs.ultralytics.com/models/yolov5 table (v7.0, 640): FLOPs (B) 4.5/16.5/49.0, params (M) 1.9/7.2/21.2
-    "yolov5n": (4.5 / 2 * G, 1.9 * M),
-    "yolov5s": (16.5 / 2 * G, 7.2 * M),
-    "yolov5m": (49.0 / 2 * G, 21.2 * M),
-    # docs.ultralytics.com/models/yolov8 table (640): FLOPs (B) 8.7/28.6/78.9, params (M) 3.2/11.2/25.9
-    "yolov8n": (8.7 / 2 * G, 3.2 * M),
-    "yolov8s": (28.6 / 2 * G, 11.2 * M),
-    "yolov8m": (78.9 / 2 * G, 25.9 * M),
-    # docs.ultralytics.com/models/yolo11 table (640): FLOPs (B) 6.5/21.5/68.0, params (M) 2.6/9.4/20.1
-    "yolo11n": (6.5 / 2 * G, 2.6 * M),
-    "yolo11s": (21.5 / 2 * G, 9.4 * M),
-    "yolo11m": (68.0 / 2 * G, 20.1 * M),
-    # Open Model Zoo yolo-v3-tiny-tf (416x416): 5.582 GFLOPs, 8.848 M params (Darknet prints 5.571 BFLOPs)
-    "yolov3_tiny": (5.582 / 2 * G, 8.848 * M),
-    # torchvision classification table ("GFLOPS" there are multiply-adds), params (M)
-    "resnet34": (3.66 * G, 21.798 * M),
-    "efficientnet_b0": (0.39 * G, 5.289 * M),  # also Tan & Le 2019 Table 2: 0.39 B FLOPs (MACs), 5.3 M
-    "densenet121": (2.83 * G, 7.979 * M),
-    "inception_v1": (1.50 * G, 6.625 * M),  # torchvision googlenet (eval: no aux heads)
-    "inception_v3": (5.71 * G, 23.9 * M),  # torchvision 5.71 at 299; params without aux: Keras applications 23.9 M
-    "squeezenet1_1": (0.35 * G, 1.235 * M),
-    # timm vit_small_patch16_224: 4.6 GMACs, 22.1 M; torchvision vit_b_16: 17.56 GFLOPS (MACs), 86.57 M
-    "vit_small": (4.6 * G, 22.05 * M),
-    "vit_base": (17.56 * G, 86.567 * M),
-    # BERT-base at 128 tokens: 22.5 B FLOPs (Sun et al. 2020, MobileBERT Table 4), 110 M params (Devlin et al. 2019;
-    # bert-base-uncased has 109.48 M with embeddings and pooler)
-    "bert_base": (22.5 / 2 * G, 110 * M),
-    # DistilBERT: 66 M params (Sanh et al. 2019, Table 3); half of BERT-base's layers, so half its encoder MACs
-    "distilbert": (22.5 / 4 * G, 66 * M),
-    # MobileBERT: 25.3 M params (Sun et al. 2020, Table 4). MACs: the paper's 5.7 B FLOPs is 6% above twice the
-    # MACs its own layer sizes give, so MACs are pinned to those sizes (see _mobilebert_macs), counted independently.
-    "mobilebert": (0.0, 25.3 * M),
-}
-BUILD_OPTIONS: dict[str, dict[str, int]] = {"distilbert": {"seq_len": 128}, "mobilebert": {"seq_len": 128}}
+# name -> build options of the published reference (the sequence models' counts are at 128 tokens)
+BUILD_OPTIONS: dict[str, dict[str, int]] = {n: dict(p.options) for n, p in PUBLISHED.items() if p.options}
 
 
 def _mobilebert_macs(seq: int = 128, layers: int = 24, hidden: int = 512, inner: int = 128, ffn: int = 512,
@@ -67,11 +32,28 @@ def _mobilebert_macs(seq: int = 128, layers: int = 24, hidden: int = 512, inner:
     per_token += stacked * 2 * inner * ffn + inner * hidden + 2 * seq * inner
     return layers * seq * per_token + seq * 3 * 128 * hidden + hidden * hidden
 
-# name -> output shapes at the default input
+def _deeplabv3plus_macs() -> float:
+    """DeepLabV3+ = DeepLabv3's OS-16 MobileNetV2 body + ASPP (1x1, three 3x3, image pooling, 1x1 projection) at
+    33x33 + decoder (24->48 1x1, two 3x3 convs to 256, 1x1 to 21 classes) at 129x129."""
+    v3 = build("deeplabv3_mobilenet_v2", output_stride=16)
+    n33, n129 = 33 * 33, 129 * 129
+    body = graph_macs(v3) - (320 * 256 + n33 * (320 * 256 + 512 * 256 + 256 * 21))
+    aspp = n33 * (320 * 256 + 3 * 9 * 320 * 256 + 1280 * 256) + 320 * 256
+    return body + aspp + n129 * (24 * 48 + 9 * 304 * 256 + 9 * 256 * 256 + 256 * 21)
+
+
+_UNPUBLISHED_MACS = {"mobilebert": _mobilebert_macs, "deeplabv3plus_mobilenet": _deeplabv3plus_macs}
+
+# name -> output shapes at the published configuration
 OUTPUTS: dict[str, list[tuple[int, ...]]] = {
     **{f"yolov5{s}": [(1, 255, 80, 80), (1, 255, 40, 40), (1, 255, 20, 20)] for s in "nsm"},
     **{f"{f}{s}": [(1, 144, 80, 80), (1, 144, 40, 40), (1, 144, 20, 20)] for f in ("yolov8", "yolo11") for s in "nsm"},
     "yolov3_tiny": [(1, 255, 13, 13), (1, 255, 26, 26)],
+    "ssd_mobilenet_v1": [(1, 1917, 4), (1, 1917, 91)],
+    "ssd_mobilenet_v2": [(1, 1917, 4), (1, 1917, 91)],
+    "deeplabv3_mobilenet_v2": [(1, 21, 33, 33)],
+    "deeplabv3plus_mobilenet": [(1, 21, 513, 513)],
+    "efficientdet_d0": [(1, 49104, 4), (1, 49104, 90)],  # 9 anchors x (64^2 + 32^2 + 16^2 + 8^2 + 4^2)
     **{n: [(1, 1000)] for n in ("resnet34", "efficientnet_b0", "densenet121", "inception_v1", "inception_v3",
                                 "squeezenet1_1", "vit_small", "vit_base")},
     "bert_base": [(1, 128, 768), (1, 768)],
@@ -86,6 +68,8 @@ SMALL_INPUT: dict[str, tuple[int, ...]] = {
     "bert_base": (1, 32), "distilbert": (1, 32), "mobilebert": (1, 32),
     "vit_small": (1, 3, 96, 96), "vit_base": (1, 3, 64, 64), "inception_v3": (1, 3, 160, 160),
     "resnet34": (1, 3, 128, 128), "densenet121": (1, 3, 128, 128),
+    "efficientdet_d0": (1, 3, 256, 256), "deeplabv3_mobilenet_v2": (1, 3, 257, 257),
+    "deeplabv3plus_mobilenet": (1, 3, 129, 129),
 }
 
 
@@ -97,8 +81,10 @@ def built() -> dict[str, Graph]:
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_macs_and_params_match_published(name: str, built: dict[str, Graph]) -> None:
     g = built[name]
-    macs, params = PUBLISHED[name]
-    macs = macs or _mobilebert_macs()
+    ref = PUBLISHED[name]
+    macs = ref.macs if ref.macs is not None else _UNPUBLISHED_MACS[name]()
+    params = ref.params
+    assert params is not None
     got_m, got_p = graph_macs(g), graph_params(g)
     assert abs(got_m - macs) / macs < 0.03, f"{name}: {got_m / G:.3f} G MACs vs {macs / G:.3f} G published"
     assert abs(got_p - params) / params < 0.03, f"{name}: {got_p / M:.3f} M params vs {params / M:.3f} M"
@@ -128,8 +114,10 @@ def test_input_shape_scales_detectors() -> None:
     assert abs(graph_macs(build("yolov8n", input_shape=(1, 3, 320, 320))) / graph_macs(build("yolov8n")) - 0.25) < 0.01
     with pytest.raises(EdgesimError, match="divisible by 32"):
         build("yolov8n", input_shape=(1, 3, 300, 300))
-    with pytest.raises(EdgesimError, match="COCO"):
-        build("yolov5s", num_classes=20)
+    voc = build("yolov8n", num_classes=20, input_shape=(1, 3, 320, 320))
+    assert [voc.tensors[o].shape[1] for o in voc.outputs] == [64 + 20] * 3  # DFL box bins + class logits
+    v5 = build("yolov5s", num_classes=20, input_shape=(1, 3, 320, 320))
+    assert [v5.tensors[o].shape[1] for o in v5.outputs] == [3 * (5 + 20)] * 3  # anchors x (box, objectness, classes)
 
 
 @pytest.mark.parametrize("profile_id", ["rpi5", "hailo-8"])
@@ -174,3 +162,33 @@ def test_int8_quantization_of_a_transformer_with_embeddings() -> None:
     ref, got = run_float(g, x)[g.outputs[0]], run_float(q, x)[q.outputs[0]]
     assert np.isfinite(got).all()
     assert 10 * np.log10(np.sum(ref**2) / np.sum((ref - got) ** 2)) > 10  # SQNR in dB
+
+
+def test_detection_and_segmentation_structure(built: dict[str, Graph]) -> None:
+    v1_ops = {n.op for n in built["ssd_mobilenet_v1"].nodes}
+    assert OpKind.DEPTHWISE_CONV2D in v1_ops and OpKind.CONCAT in v1_ops
+    dl = built["deeplabv3_mobilenet_v2"]
+    dilated = [n for n in dl.nodes if n.op is OpKind.DEPTHWISE_CONV2D and n.attrs.dilation_hw == (2, 2)]
+    assert len(dilated) == 3  # OS 16: the last stride becomes rate 2 for the blocks after it (160, 160, 320)
+    assert any(n.op is OpKind.RESIZE and n.attrs.mode == "linear" for n in dl.nodes)  # image-pooling branch
+    os8 = build("deeplabv3_mobilenet_v2")  # rknn_model_zoo's demo: 65x65 logits at 513x513
+    assert os8.tensors[os8.outputs[0]].shape == (1, 21, 65, 65)
+    assert graph_macs(os8) > 3 * graph_macs(dl)
+    ed = built["efficientdet_d0"]
+    # class/box nets share their convolutions across the five levels: 4 separable convs per net
+    shared = {n.inputs[1] for n in ed.nodes if n.name.startswith("shconv")}
+    assert len(shared) == 2 * 2 * (3 + 1)
+    with pytest.raises(EdgesimError, match="divisible by 128"):
+        build("efficientdet_d0", input_shape=(1, 3, 300, 300))
+    with pytest.raises(EdgesimError, match="output_stride"):
+        build("deeplabv3_mobilenet_v2", output_stride=4)
+
+
+@pytest.mark.parametrize("name, shape", [("yolo11n", (1, 3, 64, 64)), ("distilbert", (1, 8)),
+                                         ("efficientdet_d0", (1, 3, 128, 128))])
+def test_event_engine_agrees_with_the_analytic_model(name: str, shape: tuple[int, ...]) -> None:
+    g = load_model(name, input_shape=shape)
+    prof = load_profile("rpi5")
+    fast, sim = estimate(g, prof), simulate(g, prof)
+    assert sim.macs == fast.macs == graph_macs(g)
+    assert sim.latency_s == pytest.approx(fast.latency_s, rel=0.25)

@@ -1,13 +1,16 @@
-"""Load a model from a file (.tflite, .onnx, SCALE-Sim topology .csv) or a zoo name, into the graph IR."""
+"""Load a model from a file (.tflite, .onnx, SCALE-Sim topology .csv) or a zoo name, into the graph IR.
+
+The graph comes back verified but not canonicalized: the pipeline driver (``edgesim.pipeline``) runs the passes."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from edgesim.errors import EdgesimError, ModelError
+from edgesim.files import data_path
 from edgesim.ir.graph import Graph
 from edgesim.ir.verify import verify_graph
-from edgesim.passes.pipeline import run_pipeline
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -22,12 +25,18 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return dims
 
 
-def load_model(path_or_name: str | Path, input_shape: tuple[int, ...] | None = None) -> Graph:
-    """Import a model file or build a zoo model, verify it, and return the graph."""
+def load_model(path_or_name: str | Path, input_shape: tuple[int, ...] | None = None,
+               zoo_choices: dict[str, Any] | None = None) -> Graph:
+    """Import a model file or build a zoo model (with ``zoo_choices``: resolution, width, OFA choices...), verify
+    it, and return the graph."""
     text = str(path_or_name)
     path = Path(text)
     suffix = path.suffix.lower()
+    if not path.exists() and path.parent == Path(".") and data_path("models", path.name).is_file():
+        path = data_path("models", path.name)  # a bundled model by file name (``edgesim models`` lists them)
     if suffix in (".tflite", ".onnx", ".csv") or path.exists():
+        if zoo_choices:
+            raise EdgesimError(f"'{text}' is a model file; zoo options ({', '.join(zoo_choices)}) do not apply")
         if not path.exists():
             raise ModelError(f"model file '{path}' does not exist")
         if path.is_dir():
@@ -51,8 +60,8 @@ def load_model(path_or_name: str | Path, input_shape: tuple[int, ...] | None = N
     else:
         from edgesim import zoo
 
+        choices = dict(zoo_choices or {})
         if input_shape is not None:
-            graph = zoo.build(text, input_shape=input_shape)
-        else:
-            graph = zoo.build(text)
-    return run_pipeline(verify_graph(graph))
+            choices["input_shape"] = input_shape
+        graph = zoo.build(text, **choices)
+    return verify_graph(graph)

@@ -1,4 +1,4 @@
-"""`edgesim validate` and `edgesim calibrate`: hook in with add_validate_parsers(subparsers)."""
+"""``edgesim validate`` and ``edgesim calibrate``: predictions against measured silicon, and fitting a runtime."""
 
 from __future__ import annotations
 

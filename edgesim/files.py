@@ -1,4 +1,5 @@
-"""Atomic output files: written to a temporary file beside the target and renamed, so no half-written file."""
+"""Files: atomic outputs (written to a temporary file beside the target and renamed, so no half-written file) and
+the data shipped inside the package."""
 
 from __future__ import annotations
 
@@ -10,6 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from edgesim.errors import EdgesimError
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def data_path(*parts: str) -> Path:
+    """A file shipped in the package (``edgesim/data``: bundled models and reference measurements)."""
+    return DATA_DIR.joinpath(*parts)
+
+
+def bundled_models() -> list[Path]:
+    """The bundled model files (the MLPerf Tiny int8 TFLite models), by name."""
+    return sorted(data_path("models").glob("*.tflite"))
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:

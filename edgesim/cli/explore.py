@@ -1,9 +1,11 @@
-"""argparse wiring for ``edgesim compare`` and ``edgesim sweep``; edgesim/cli.py calls ``add_explore_parsers``."""
+"""``edgesim compare`` and ``edgesim sweep``: what-if tables and design-space sweeps."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
+
+from edgesim.cli.args import add_quant_argument
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -51,8 +53,7 @@ def add_explore_parsers(subparsers: Any) -> None:
     cmp.add_argument("--runtime", action="append",
                      help="runtime id[@version]: once for all profiles or once per --hw (default: each "
                           "profile's own)")
-    cmp.add_argument("--quant", choices=["int8", "w4a8", "w4a4", "int16", "fp16"],
-                     help="quantize float models first (post-training, synthetic calibration)")
+    add_quant_argument(cmp, "quantize float models first (post-training, synthetic calibration)")
     cmp.add_argument("--csv", help="write the table as CSV")
     cmp.add_argument("--plot", help="write a latency chart and latency-vs-energy scatter (PNG/SVG/PDF)")
     cmp.set_defaults(func=cmd_compare)

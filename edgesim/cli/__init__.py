@@ -1,0 +1,63 @@
+"""Command-line interface: thin doors onto the pipeline driver. Heavy modules are imported inside commands so
+``edgesim --help`` is instant."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from edgesim.cli.explore import add_explore_parsers
+    from edgesim.cli.report import add_report_parser
+    from edgesim.cli.run import add_run_parsers
+    from edgesim.cli.sustain import add_sustain_parser
+    from edgesim.cli.validate import add_validate_parsers
+
+    p = argparse.ArgumentParser(
+        prog="edgesim",
+        description="Predict latency, energy and power of neural networks on edge AI hardware.",
+    )
+    p.add_argument("--version", action="version", version="edgesim 0.1.0")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    add_run_parsers(sub)
+    add_sustain_parser(sub)
+    add_validate_parsers(sub)
+    add_report_parser(sub)
+    add_explore_parsers(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    from edgesim.errors import EdgesimError
+
+    try:
+        return int(args.func(args))
+    except EdgesimError as e:
+        print(f"error: {e.one_line()}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # a bug, not bad input: still one line, with a way to get the traceback
+        if os.environ.get("EDGESIM_DEBUG"):
+            raise
+        msg = " ".join(str(e).split())
+        print(f"error: internal error ({type(e).__name__}: {msg}); set EDGESIM_DEBUG=1 for the traceback",
+              file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

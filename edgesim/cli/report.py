@@ -1,0 +1,43 @@
+"""``edgesim report``: one self-contained HTML file (summary, layers, plots, profile, what-if bars)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from typing import Any
+
+from edgesim.cli.args import (
+    add_model_argument,
+    add_target_arguments,
+    add_transform_arguments,
+    spec_from_args,
+)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from edgesim.errors import EdgesimError
+    from edgesim.pipeline import Engine, run
+    from edgesim.report.html import write_html_report
+
+    if not args.output.lower().endswith((".html", ".htm")):
+        raise EdgesimError(f"-o '{args.output}' must end in .html")
+    spec = spec_from_args(args, fast=args.fast, record_trace=not args.fast)
+    result = run(spec)
+    # The what-if bars: the same question on other profiles (their own default runtimes), analytic.
+    compare = [run(replace(spec, hw=other, runtime=None, clock_mhz=None, engine=Engine.ANALYTIC,
+                           record_trace=False)).estimate for other in args.compare or []]
+    write_html_report(args.output, result.estimate, result.profile,
+                      events=list(result.events) if result.events is not None else None, compare=compare)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def add_report_parser(sub: Any) -> None:
+    rep = sub.add_parser("report", help="one self-contained HTML report: summary, layers, plots, profile")
+    add_model_argument(rep)
+    add_target_arguments(rep)
+    rep.add_argument("--fast", action="store_true", help="analytic model only (no timeline)")
+    rep.add_argument("--compare", nargs="+", metavar="HW", help="other profiles for the what-if bars")
+    rep.add_argument("-o", "--output", required=True, help="the .html file to write")
+    add_transform_arguments(rep)
+    rep.set_defaults(func=cmd_report)

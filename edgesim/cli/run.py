@@ -1,0 +1,169 @@
+"""``edgesim run``, ``optimize``, ``infer`` and ``profiles``: thin doors onto the pipeline driver."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgesim.cli.args import (
+    add_model_argument,
+    add_target_arguments,
+    add_transform_arguments,
+    non_negative_int,
+    spec_from_args,
+    transform_from_args,
+)
+
+if TYPE_CHECKING:
+    from edgesim.pipeline import RunResult, TransformReport
+
+
+def add_plot_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--plot OUT.png|svg`` and ``--plot-kind``."""
+    from edgesim.report.plots import PLOT_KINDS
+
+    parser.add_argument("--plot", help="write a figure (PNG or SVG by suffix); see --plot-kind")
+    parser.add_argument("--plot-kind", choices=PLOT_KINDS, default="roofline",
+                        help="which figure --plot draws (default roofline; timeline needs the event engine)")
+
+
+def print_transform(report: TransformReport) -> None:
+    print(report.summary_line())
+    if report.accuracy is not None:
+        print(f"accuracy vs the untransformed model: {report.accuracy.summary()}")
+
+
+def run_report_extra(result: RunResult) -> dict[str, Any]:
+    """The JSON report's entries beyond the estimate: transformations, utilisation, throughput, power."""
+    from edgesim.pipeline import transform_report_with_mapping
+
+    extra: dict[str, Any] = dict(transform_report_with_mapping(result).as_dict())
+    if result.sim is not None:
+        from edgesim.sim.trace import utilisation
+
+        if result.events is not None:
+            extra["utilisation"] = utilisation(result.events, result.sim.makespan_s)
+        extra["throughput_inf_per_s"] = result.sim.throughput_inf_per_s
+    extra["average_power_w"] = result.power.average_power_w
+    extra["peak_power_w"] = result.power.peak_power_w
+    return extra
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edgesim.files import atomic_write_text
+    from edgesim.pipeline import run, transform_report_with_mapping
+    from edgesim.report.summary import format_table, report_json
+
+    result = run(spec_from_args(args, fast=args.fast, frames=args.frames, record_trace=not args.fast))
+    est = result.estimate
+    if args.trace and result.events is not None:
+        from edgesim.sim.trace import write_chrome_trace
+
+        write_chrome_trace(result.events, args.trace)
+        print(f"wrote {args.trace}")
+    extra = run_report_extra(result)
+    if args.model.lower().endswith(".csv") and args.hw.lower().endswith(".cfg"):
+        # A SCALE-Sim topology on a SCALE-Sim config: report in SCALE-Sim's own terms too.
+        from edgesim.report.scalesim_report import format_scalesim, scalesim_rows
+
+        # Stalls as the JSON layers have them (the event engine); the closed form under --fast.
+        rows = scalesim_rows(args.model, args.hw, None if args.fast else est)
+        print(format_scalesim(rows, Path(args.hw).name))
+        extra["scalesim_layers"] = rows
+    else:
+        print(f"model {result.graph.name} ({len(result.graph.nodes)} ops) on {result.profile.id} with runtime "
+              f"{result.schedule.runtime}, {'analytic model' if args.fast else 'event engine'}")
+        print(format_table(est, max_rows=None if args.all_layers else 60))
+    if result.sim is not None and args.frames > 1:
+        # The table's latency is the first frame's, sharing the units with the frames queued behind it.
+        print(f"throughput: {result.sim.throughput_inf_per_s:.1f} inferences/s with {args.frames} frames queued at "
+              f"once (fill and drain included; latency above is the first frame's, its units shared with the "
+              f"other frames)")
+    print_transform(transform_report_with_mapping(result))
+    print(f"power: average {result.power.average_power_w * 1e3:.4g} mW, peak {result.power.peak_power_w * 1e3:.4g} mW")
+    if args.json:
+        atomic_write_text(args.json, report_json(est, mode=result.spec.engine.value, extra=extra))
+        print(f"wrote {args.json}")
+    if args.plot:
+        from edgesim.report.plots import plot_kind
+
+        plot_kind(args.plot_kind, est, result.profile, args.plot,
+                  list(result.events) if result.events is not None else None)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    from edgesim.frontends.loader import parse_shape
+    from edgesim.frontends.onnx_export import export_onnx
+    from edgesim.pipeline import load_source, transform_graph
+
+    shape = parse_shape(args.input_shape) if args.input_shape else None
+    graph, report = transform_graph(load_source(args.model, shape), transform_from_args(args))
+    print_transform(report)
+    export_onnx(graph, args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    from edgesim.cli.infer import infer
+
+    return infer(args.model, args.input, args.output, args.seed)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from edgesim import zoo
+    from edgesim.files import bundled_models
+
+    print("bundled model files (run them by name, e.g. edgesim run kws_ref_model.tflite --hw stm32l4r5):")
+    for path in bundled_models():
+        print(f"  {path.name}")
+    print("zoo models (float32, seeded random weights; --quant int8 quantizes them):")
+    print("  " + ", ".join(zoo.names()))
+    return 0
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    from edgesim.hw.loader import list_profiles, list_runtimes
+
+    for rid, desc in (list_runtimes() if args.runtimes else list_profiles()):
+        print(f"{rid:<20} {desc}")
+    return 0
+
+
+def add_run_parsers(sub: Any) -> None:
+    run = sub.add_parser("run", help="simulate one inference of MODEL on a hardware profile")
+    add_model_argument(run)
+    add_target_arguments(run)
+    run.add_argument("--json", help="write the JSON report here")
+    run.add_argument("--all-layers", action="store_true", help="print every layer, not the first 60")
+    run.add_argument("--fast", action="store_true", help="analytic cost model instead of the event engine")
+    run.add_argument("--trace", help="write a Chrome trace-event JSON (opens in Perfetto) of units and DMA")
+    run.add_argument("--frames", type=int, default=1,
+                     help="event engine: queue N inferences at once and report throughput_inf_per_s")
+    add_transform_arguments(run)
+    add_plot_arguments(run)
+    run.set_defaults(func=cmd_run)
+
+    opt = sub.add_parser("optimize", help="apply quantization/pruning/fusion/compression and write the model as ONNX")
+    add_model_argument(opt)
+    opt.add_argument("-o", "--output", required=True, help="the transformed model (.onnx, QDQ for quantized)")
+    opt.add_argument("--input-shape", help="override the input shape in the model's own layout, e.g. 1x3x299x299")
+    add_transform_arguments(opt)
+    opt.set_defaults(func=cmd_optimize)
+
+    inf = sub.add_parser("infer", help="execute a quantized model bit-exactly with the int8/int4 kernels")
+    inf.add_argument("model", help="a quantized .tflite/.onnx file or a quantized graph")
+    inf.add_argument("--input", help=".npy (single input) or .npz keyed by input name; default: random")
+    inf.add_argument("--output", help="write the output(s) here (.npy, or .npz when several)")
+    inf.add_argument("--seed", type=non_negative_int, default=0, help="seed of the random input (default 0)")
+    inf.set_defaults(func=cmd_infer)
+
+    models = sub.add_parser("models", help="list the bundled model files and the zoo models")
+    models.set_defaults(func=cmd_models)
+
+    prof = sub.add_parser("profiles", help="list the bundled hardware profiles")
+    prof.add_argument("--runtimes", action="store_true", help="list the runtime (inference engine) profiles instead")
+    prof.set_defaults(func=cmd_profiles)

@@ -1,0 +1,110 @@
+"""``edgesim sustain``: minutes of sustained inference through the thermal model (one cluster or big.LITTLE)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from edgesim.cli.args import (
+    add_model_argument,
+    add_target_arguments,
+    add_transform_arguments,
+    spec_from_args,
+)
+
+if TYPE_CHECKING:
+    from edgesim.pipeline import RunResult
+
+
+def cmd_sustain(args: argparse.Namespace) -> int:
+    import json
+
+    from edgesim.files import atomic_write_text
+    from edgesim.pipeline import run
+    from edgesim.thermal.governor import GovernorKind
+    from edgesim.thermal.sustain import battery_life, sustain
+
+    base = run(spec_from_args(args))
+    graph, profile = base.graph, base.profile
+    if args.policy:
+        return _sustain_big_little(base, args)
+    res = sustain(base, duration_s=args.duration,
+                  rate_hz=args.rate, ambient_c=args.ambient, governor=GovernorKind(args.governor),
+                  window_s=args.window)
+    data = res.as_dict()
+    onset = "never" if res.throttle_onset_s is None else f"{res.throttle_onset_s:.1f} s"
+    print(f"{graph.name} on {profile.id}, {args.duration:g} s "
+          f"{'back-to-back' if args.rate is None else f'at {args.rate:g} Hz'}, ambient {res.ambient_c:g} C, "
+          f"governor {args.governor}")
+    print(f"  max temperature {res.max_temp_c:.1f} C, final {res.final_temp_c:.1f} C, throttled: "
+          f"{'yes' if res.throttled else 'no'} (onset {onset})")
+    print(f"  mean latency {res.mean_latency_s * 1e3:.3f} ms, energy/inference {res.energy_per_inference_j * 1e3:.4g} mJ, "
+          f"average power {res.average_power_w:.3f} W, inferences {res.inferences:.0f}, "
+          f"frames missed {res.frames_missed:.0f}")
+    if args.battery_wh or args.battery_mah:
+        if args.rate is None:
+            from edgesim.errors import EdgesimError
+
+            raise EdgesimError("battery life needs --rate (inferences per second between sleeps)")
+        wh = args.battery_wh if args.battery_wh else args.battery_mah * 1e-3 * args.battery_v
+        life = battery_life(res.energy_per_inference_j, res.mean_latency_s, args.rate,
+                            profile.power.sleep_power_mw * 1e-3, wh)
+        data["battery"] = {"capacity_wh": wh, "average_power_w": life.average_power_w, "hours": life.hours,
+                           "inferences_per_charge": life.inferences_per_charge}
+        print(f"  battery {wh:.3g} Wh: {life.hours:.1f} h, {life.inferences_per_charge:.3g} inferences per charge")
+    if args.json:
+        atomic_write_text(args.json, json.dumps(data, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    if args.plot:
+        from edgesim.report.plots import plot_sustain
+
+        plot_sustain(res, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _sustain_big_little(base: RunResult, args: argparse.Namespace) -> int:
+    import json
+
+    from edgesim.files import atomic_write_text
+    from edgesim.thermal.big_little import Policy, run_big_little
+
+    graph, profile = base.graph, base.profile
+    res = run_big_little(base, Policy(args.policy), ambient_c=args.ambient,
+                         duration_s=args.duration, rate_hz=args.rate, background_power_w=args.background_w,
+                         burst_on_s=args.burst_on, burst_off_s=args.burst_off, window_s=args.window)
+    onset = "never" if res.throttle_onset_s is None else f"{res.throttle_onset_s:.1f} s"
+    print(f"{graph.name} on {profile.id}, policy {args.policy}, {args.duration:g} s, background "
+          f"{args.background_w:g} W on the LITTLE cores")
+    print(f"  max temperature {res.max_temp_c:.1f} C, final {res.final_temp_c:.1f} C, throttled: "
+          f"{'yes' if res.throttled else 'no'} (onset {onset})")
+    print(f"  mean latency {res.mean_latency_s * 1e3:.3f} ms (wall time per inference "
+          f"{res.mean_effective_latency_s * 1e3:.3f} ms), average power {res.average_power_w:.3f} W, "
+          f"inferences {res.inferences:.0f}, frames missed {res.frames_missed:.0f}")
+    if args.json:
+        atomic_write_text(args.json, json.dumps(res.as_dict(), indent=1) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def add_sustain_parser(sub: Any) -> None:
+    sus = sub.add_parser("sustain", help="minutes of sustained inference: heating, throttling, energy, battery")
+    add_model_argument(sus)
+    add_target_arguments(sus, cfg=False)
+    sus.add_argument("--duration", type=float, default=600.0, help="simulated seconds (default 600)")
+    sus.add_argument("--rate", type=float, help="inferences per second (default: back-to-back)")
+    sus.add_argument("--ambient", type=float, help="ambient temperature in C (default: the profile's)")
+    sus.add_argument("--governor", choices=["performance", "powersave", "ondemand"], default="performance")
+    sus.add_argument("--window", type=float, default=0.5, help="thermal step in seconds (default 0.5)")
+    sus.add_argument("--battery-wh", type=float)
+    sus.add_argument("--battery-mah", type=float)
+    sus.add_argument("--battery-v", type=float, default=3.7, help="battery voltage for --battery-mah (default 3.7)")
+    sus.add_argument("--json")
+    sus.add_argument("--plot", help="PNG or SVG of temperature, clock and latency over time")
+    sus.add_argument("--policy", choices=["big-only", "little-only", "burst"],
+                     help="big.LITTLE placement of the inference (profiles with a little_cluster)")
+    sus.add_argument("--background-w", type=float, default=0.3, help="background load on the LITTLE cores (W)")
+    sus.add_argument("--burst-on", type=float, default=5.0, help="burst policy: seconds on the big cores")
+    sus.add_argument("--burst-off", type=float, default=5.0, help="burst policy: idle seconds between bursts")
+    add_transform_arguments(sus)
+    sus.set_defaults(func=cmd_sustain)

@@ -1,0 +1,105 @@
+"""Per-op costs remembered by op signature, so repeated layers (and the layers a search's candidates share) cost
+nothing the second time.
+
+An op's placement, compute cycles and tiling depend on the op (kind, attributes), the shapes, types, sparsity and
+encoding of its tensors, whether its input is the network input, the weight values where the runtime entropy-codes
+them, and the profile, runtime and release; nothing else of the graph. ``node_signature`` is that key; one memo
+per (profile, runtime, release) object holds the results.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from edgesim.ir.graph import Graph, Node
+from edgesim.ir.ops import OpClass
+from edgesim.ir.tensor import Tensor
+
+_T = TypeVar("_T")
+_ENTRIES_PER_MEMO = 50_000  # a memo is dropped whole when full (a long sweep over ever-new shapes)
+_MEMOS_KEPT = 32
+
+
+def _tensor_signature(t: Tensor, with_data: bool) -> Hashable:
+    data_id = id(t.data) if with_data and t.data is not None else None
+    return (t.shape, t.dtype, t.data is not None, t.sparsity, t.encoding, data_id)
+
+
+def _reads_network_input(graph: Graph, node: Node) -> bool:
+    """The op's first input is a graph input, possibly seen through views that share its storage."""
+    name = node.inputs[0] if node.inputs else ""
+    for _ in range(len(graph.nodes) + 1):
+        if not name:
+            return False
+        if name in graph.inputs:
+            return True
+        producer = graph.producer(name)
+        if producer is None or producer.op.op_class is not OpClass.VIEW or not producer.inputs:
+            return False
+        name = producer.inputs[0]
+    return False
+
+
+# Weight arrays named by id in a signature are kept alive here, so their ids cannot be reused while keyed.
+_PINNED: dict[int, object] = {}
+
+
+def node_signature(graph: Graph, node: Node, with_data: bool) -> Hashable | None:
+    """What an op's costs depend on (see the module doc); None when it cannot be hashed (then it is not memoised).
+    ``with_data``: the weight values matter (the runtime entropy-codes them), named by their arrays' identity."""
+    ins = tuple(_tensor_signature(graph.tensors[i], with_data) if i else None for i in node.inputs)
+    outs = tuple((graph.tensors[o].shape, graph.tensors[o].dtype) for o in node.outputs)
+    sig = (node.op, node.attrs, ins, outs, _reads_network_input(graph, node))
+    try:
+        hash(sig)
+    except TypeError:
+        return None
+    if with_data:
+        for i in node.inputs:
+            if i and graph.tensors[i].data is not None:
+                _PINNED[id(graph.tensors[i].data)] = graph.tensors[i].data
+    return sig
+
+
+class PlanMemo:
+    """Costs of ops already mapped with one (profile, runtime, release)."""
+
+    def __init__(self, refs: tuple[object, ...]) -> None:
+        self.refs = refs  # the profile, runtime and release objects: their ids key this memo
+        self.works: dict[Hashable, Any] = {}
+        self.placed: dict[Hashable, Any] = {}
+        self.tilings: dict[Hashable, Any] = {}
+
+    def lookup(self, table: dict[Hashable, Any], key: Hashable, compute: Callable[[], _T]) -> _T:
+        if key is None or (isinstance(key, tuple) and key and key[0] is None):  # an unhashable op
+            return compute()
+        hit = table.get(key)
+        if hit is None:
+            if len(table) >= _ENTRIES_PER_MEMO:
+                table.clear()
+                _PINNED.clear()
+            hit = table[key] = compute()
+        return hit  # type: ignore[no-any-return]
+
+
+_MEMOS: OrderedDict[tuple[int, ...], PlanMemo] = OrderedDict()
+
+
+def plan_memo(profile: object, runtime: object, version: object) -> PlanMemo:
+    """The memo of a (profile, runtime, release) triple (objects are identified by identity, checked on hit)."""
+    key = (id(profile), id(runtime), id(version))
+    memo = _MEMOS.get(key)
+    if memo is not None and all(a is b for a, b in zip(memo.refs, (profile, runtime, version), strict=True)):
+        _MEMOS.move_to_end(key)
+        return memo
+    memo = _MEMOS[key] = PlanMemo((profile, runtime, version))
+    while len(_MEMOS) > _MEMOS_KEPT:
+        _MEMOS.popitem(last=False)
+    return memo
+
+
+def clear_memos() -> None:
+    _MEMOS.clear()
+    _PINNED.clear()

@@ -1,0 +1,173 @@
+"""What one run asks (``RunSpec``) and what it answers (``RunResult``): the typed contract of the driver.
+
+Every door (the CLI commands, ``edgesim.api``, compare, sweep, validate, calibrate, thermal) builds a ``RunSpec``
+and hands it to ``edgesim.pipeline.run``, so one question gets one answer whichever door it comes through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from edgesim.cost.estimate import Estimate
+from edgesim.cost.power import PowerSummary
+from edgesim.errors import EdgesimError
+from edgesim.hw.schema import HardwareProfile, RuntimeProfile, RuntimeVersion
+from edgesim.ir.graph import Graph
+from edgesim.mapping.plan import Schedule
+from edgesim.passes.accuracy import AccuracyReport
+from edgesim.passes.choices import Compression, QuantPreset
+from edgesim.sim.engine import SimResult
+from edgesim.sim.trace import TraceEvent
+
+
+class Engine(StrEnum):
+    """How the schedule is costed: closed-form per op (``--fast``) or the SimPy event engine."""
+
+    ANALYTIC = "analytic"
+    EVENT = "event"
+
+
+@dataclass(frozen=True)
+class TransformOptions:
+    """The model transformations, applied in order: fuse, prune, quantize, compress (``edgesim.passes.optimize``).
+
+    ``compress`` defaults to int4 packing (a no-op unless weights are 4-bit), for every door alike."""
+
+    quant: QuantPreset | None = None
+    quant_spec: str | Path | None = None  # YAML mixed-precision spec
+    calib: str | Path | None = None  # .npy calibration inputs
+    prune: str | None = None  # 0.5, global:0.5, 2:4, channels:0.3
+    fuse: bool = True
+    compress: Compression = Compression.INT4
+    accuracy: bool | None = None  # None: measured when quantizing or pruning (needs the float executor)
+    # Activation ranges for --quant: minmax/percentile/mse run the float executor on calibration inputs; "fixed"
+    # skips it (costs read dtypes and shapes, never scales: identical costs, for cost-only searches).
+    calibration: str = "minmax"
+
+    @property
+    def changes_weights(self) -> bool:
+        return bool(self.quant or self.quant_spec or self.prune)
+
+    @property
+    def wants_accuracy(self) -> bool:
+        return self.accuracy if self.accuracy is not None else self.changes_weights
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One question: this model, transformed so, on this hardware and runtime, costed by this engine.
+
+    ``model`` is a file (.tflite/.onnx/SCALE-Sim .csv), a zoo name, or a prebuilt graph (used as given: the
+    transformations still apply). ``hw`` is a bundled id, a profile YAML, a SCALE-Sim .cfg or a profile object.
+    ``zoo_choices`` are a zoo model's options (resolution, alpha, OFA kernel_sizes...), as sorted pairs."""
+
+    model: str | Path | Graph
+    hw: str | Path | HardwareProfile
+    runtime: str | None = None  # 'id[@version]'; None: the profile's default runtime
+    input_shape: tuple[int, ...] | None = None
+    clock_mhz: float | None = None
+    zoo_choices: tuple[tuple[str, object], ...] = ()
+    transform: TransformOptions = field(default_factory=TransformOptions)
+    engine: Engine = Engine.ANALYTIC
+    threads: int | None = None  # CPU threads of the runtime (TFLite XNNPACK, OpenVINO CPU); None: all host cores
+    frames: int = 1  # event engine: inferences queued at once (throughput)
+    record_trace: bool = False  # event engine: keep the trace events (Chrome trace, timeline plot)
+
+    def __post_init__(self) -> None:
+        if self.frames < 1:
+            raise EdgesimError(f"frames must be >= 1, got {self.frames}", field="frames")
+        if self.frames > 1 and self.engine is not Engine.EVENT:
+            raise EdgesimError("--frames needs the event engine; drop --fast", field="frames")
+        if self.record_trace and self.engine is not Engine.EVENT:
+            raise EdgesimError("--trace needs the event engine; drop --fast", field="trace")
+
+
+@dataclass(frozen=True)
+class FusedGroupInfo:
+    node: str
+    fused_from: tuple[str, ...]
+    saved_bytes: int
+    saved_bytes_by_memory: tuple[tuple[str, int], ...] = ()  # residual ADDs fused at mapping time only
+    residual_add: bool = False
+
+
+@dataclass(frozen=True)
+class TransformReport:
+    """What the transformations did: op counts, stored weight bytes, fused groups, accuracy when measured."""
+
+    nodes_before: int
+    nodes_after: int
+    weight_bytes_before: int
+    weight_bytes_after: int
+    fused: tuple[FusedGroupInfo, ...] | None  # None: fusion off
+    accuracy: AccuracyReport | None  # against the untransformed model, when measured
+
+    @property
+    def saved_activation_bytes(self) -> int:
+        return sum(g.saved_bytes for g in self.fused or ())
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON report's ``transform``/``fusion``/``accuracy`` entries."""
+        out: dict[str, object] = {"transform": {
+            "nodes_before": self.nodes_before, "nodes_after": self.nodes_after,
+            "weight_bytes_before": self.weight_bytes_before, "weight_bytes_after": self.weight_bytes_after}}
+        if self.fused is not None:
+            groups: list[dict[str, object]] = []
+            for g in self.fused:
+                entry: dict[str, object] = {"node": g.node, "fused_from": list(g.fused_from),
+                                            "saved_bytes": g.saved_bytes}
+                if g.residual_add:
+                    entry.update(saved_bytes_by_memory=dict(g.saved_bytes_by_memory), residual_add=True)
+                groups.append(entry)
+            out["fusion"] = {"saved_activation_bytes": self.saved_activation_bytes, "groups": groups}
+        if self.accuracy is not None:
+            a = self.accuracy
+            out["accuracy"] = {"output_sqnr_db": a.output_sqnr_db, "top1_agreement": a.top1_agreement,
+                               "num_samples": a.num_samples,
+                               "layers": [{"tensor": x.tensor, "sqnr_db": x.sqnr_db} for x in a.layers]}
+            out["accuracy_summary"] = a.summary()
+        return out
+
+    def summary_line(self) -> str:
+        line = (f"transformed: {self.nodes_before} -> {self.nodes_after} ops, weights {self.weight_bytes_before} -> "
+                f"{self.weight_bytes_after} bytes")
+        if self.fused is not None:
+            line += (f"; fused {len(self.fused)} groups, {self.saved_activation_bytes} activation bytes no longer "
+                     f"written and read back")
+        return line
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything one run produced, stage by stage."""
+
+    spec: RunSpec
+    profile: HardwareProfile
+    source_graph: Graph  # as loaded (canonicalized), before the transformations
+    graph: Graph  # as costed
+    transform: TransformReport
+    runtime: RuntimeProfile | None
+    version: RuntimeVersion | None
+    schedule: Schedule
+    estimate: Estimate
+    power: PowerSummary
+    sim: SimResult | None  # event engine only
+    events: tuple[TraceEvent, ...] | None  # event engine with record_trace only
+
+    @property
+    def latency_s(self) -> float:
+        return self.estimate.latency_s
+
+    @property
+    def energy_j(self) -> float:
+        return self.estimate.energy_j
+
+    @property
+    def throughput_inf_per_s(self) -> float | None:
+        return self.sim.throughput_inf_per_s if self.sim is not None else None
+
+
+__all__ = ["Engine", "FusedGroupInfo", "RunResult", "RunSpec", "TransformOptions",
+           "TransformReport"]

@@ -1,0 +1,263 @@
+"""The stages of one run, each a function of the state so far, listed once in ``STAGES``.
+
+load the profile -> load the model -> transform it -> resolve the runtime -> map (place, tile, plan) -> cost
+(analytic or event engine) -> power. ``edgesim.pipeline.run`` runs them in this order for every door.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TypeVar
+
+from edgesim.cost.analytic import estimate_schedule
+from edgesim.cost.estimate import Estimate
+from edgesim.cost.power import PowerSummary, estimate_power
+from edgesim.errors import EdgesimError, ProfileError
+from edgesim.frontends.loader import load_model
+from edgesim.hw.loader import load_profile, load_runtime
+from edgesim.hw.schema import HardwareProfile, RuntimeProfile, RuntimeVersion
+from edgesim.hw.targeting import bind_runtime
+from edgesim.ir.graph import Graph
+from edgesim.mapping.mapper import build_schedule
+from edgesim.mapping.plan import Schedule
+from edgesim.passes.accuracy import AccuracyReport
+from edgesim.passes.pipeline import run_pipeline
+from edgesim.pipeline.spec import (
+    Engine,
+    FusedGroupInfo,
+    RunSpec,
+    TransformOptions,
+    TransformReport,
+)
+from edgesim.sim.engine import SimResult
+from edgesim.sim.trace import TraceEvent
+
+_R = TypeVar("_R")
+
+
+@dataclass(frozen=True)
+class State:
+    """What the stages have produced so far (each stage fills its fields)."""
+
+    spec: RunSpec
+    profile: HardwareProfile | None = None
+    source_graph: Graph | None = None
+    graph: Graph | None = None
+    transform: TransformReport | None = None
+    runtime: RuntimeProfile | None = None
+    version: RuntimeVersion | None = None
+    schedule: Schedule | None = None
+    estimate: Estimate | None = None
+    sim: SimResult | None = None
+    events: tuple[TraceEvent, ...] | None = None
+    power: PowerSummary | None = None
+
+
+def resolve_profile(hw: str | Path | HardwareProfile, clock_mhz: float | None = None) -> HardwareProfile:
+    """A profile object as given, a bundled id, a profile YAML or a SCALE-Sim .cfg; at ``clock_mhz`` if given."""
+    if clock_mhz is not None and not 0 < clock_mhz < math.inf:  # also refuses nan
+        raise ProfileError(f"clock must be positive and finite, got {clock_mhz}", field="clock_mhz")
+    if isinstance(hw, HardwareProfile):
+        return hw.with_clock(clock_mhz) if clock_mhz is not None else hw
+    if str(hw).lower().endswith(".cfg"):
+        from edgesim.frontends.scalesim import config_to_profile, read_config
+
+        path = Path(hw)
+        if not path.exists():
+            raise ProfileError(f"SCALE-Sim config '{hw}' does not exist")
+        profile = config_to_profile(read_config(path))
+        return profile.with_clock(clock_mhz) if clock_mhz is not None else profile
+    return load_profile(hw, clock_mhz=clock_mhz)
+
+
+def resolve_runtime(profile: HardwareProfile, runtime: str | None
+                    ) -> tuple[RuntimeProfile | None, RuntimeVersion | None]:
+    """(runtime, release) for an 'id[@version]' spec, or the profile's default runtime; (None, None) for a
+    profile that names none (peak hardware, no runtime)."""
+    default = profile.default_runtime
+    if not runtime:
+        # The profile's own default names the engine it was built with: no notice for a version it leaves out.
+        return load_runtime(default, note_missing_version=False) if default else (None, None)
+    return load_runtime(runtime, profile_default=default, profile_id=profile.id)
+
+
+def _file_stamp(ref: str | Path | None) -> tuple[int, int] | None:
+    if ref is None:
+        return None
+    try:
+        st = Path(ref).stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+# Loaded (and transformed) graphs by what produced them: compare, sweep and validate ask for the same model many
+# times. Small, since a float ResNet-50 holds ~100 MB of weights.
+_GRAPHS: OrderedDict[tuple[object, ...], tuple[Graph, Graph, TransformReport]] = OrderedDict()
+_GRAPH_CACHE_SIZE = 8
+
+
+def _graph_key(spec: RunSpec) -> tuple[object, ...]:
+    t = spec.transform
+    if isinstance(spec.model, Graph):
+        # A prebuilt graph is immutable: its identity (checked below, ids are reused after collection) names it.
+        return ("graph", id(spec.model), t)
+    # repr: zoo choices may hold lists (OFA kernel sizes per block)
+    return (str(spec.model), _file_stamp(spec.model), spec.input_shape, repr(spec.zoo_choices), t,
+            _file_stamp(t.quant_spec), _file_stamp(t.calib))
+
+
+def load_source(model: str | Path | Graph, input_shape: tuple[int, ...] | None = None,
+                zoo_choices: tuple[tuple[str, object], ...] = ()) -> Graph:
+    """The model as a canonical graph (a prebuilt graph is used as given)."""
+    if isinstance(model, Graph):
+        if input_shape is not None or zoo_choices:
+            raise EdgesimError("input shape and zoo options apply to model files and zoo names, not to a graph")
+        return model
+    return run_pipeline(load_model(model, input_shape=input_shape, zoo_choices=dict(zoo_choices) or None))
+
+
+def transform_graph(graph: Graph, options: TransformOptions) -> tuple[Graph, TransformReport]:
+    """Apply the transformations; the report says what they did (and how accurate, when measured)."""
+    from edgesim.passes.compress import compression_summary
+    from edgesim.passes.optimize import optimize, options_from_cli
+
+    opts = options_from_cli(quant=options.quant, quant_spec=options.quant_spec, calib=options.calib,
+                            prune=options.prune, fuse=options.fuse, compress=options.compress, graph=graph,
+                            calibration=options.calibration)
+    out = optimize(graph, opts)
+    fused = None
+    if options.fuse:
+        from edgesim.passes.fusion import fusion_report
+
+        fused = tuple(FusedGroupInfo(g.node, tuple(g.fused_from), g.saved_bytes)
+                      for g in fusion_report(graph, out).groups)
+    accuracy = _accuracy(graph, out) if options.wants_accuracy else None
+    before, after = compression_summary(graph), compression_summary(out)
+    return out, TransformReport(len(graph.nodes), len(out.nodes), before["stored_bytes"], after["stored_bytes"],
+                                fused, accuracy)
+
+
+def _accuracy(reference: Graph, transformed: Graph) -> AccuracyReport:
+    from edgesim.passes.accuracy import accuracy_report
+    from edgesim.passes.float_exec import synthetic_inputs
+
+    return accuracy_report(reference, transformed, synthetic_inputs(reference, 4))
+
+
+# -- the stages ----------------------------------------------------------------------------------------------
+def stage_profile(s: State) -> State:
+    return replace(s, profile=resolve_profile(s.spec.hw, s.spec.clock_mhz))
+
+
+def stage_load_and_transform(s: State) -> State:
+    key = _graph_key(s.spec)
+    hit = _GRAPHS.get(key)
+    if hit is not None and isinstance(s.spec.model, Graph) and hit[0] is not s.spec.model:
+        hit = None  # another graph now has the id of a collected one
+    if hit is None:
+        source = load_source(s.spec.model, s.spec.input_shape, s.spec.zoo_choices)
+        graph, report = transform_graph(source, s.spec.transform)
+        hit = (source, graph, report)
+        _GRAPHS[key] = hit
+        while len(_GRAPHS) > _GRAPH_CACHE_SIZE:
+            _GRAPHS.popitem(last=False)
+    else:
+        _GRAPHS.move_to_end(key)
+    return replace(s, source_graph=hit[0], graph=hit[1], transform=hit[2])
+
+
+def bind(profile: HardwareProfile, runtime: str | None, threads: int | None = None
+         ) -> tuple[HardwareProfile, RuntimeProfile | None, RuntimeVersion | None]:
+    """(the profile as the runtime sees it, runtime, release): the runtime resolved and bound to the chip, refused
+    where it cannot drive it (edgesim.hw.targeting), the accelerator narrowed to the cores the runtime uses, the
+    host CPU to ``threads``."""
+    rt, version = resolve_runtime(profile, runtime)
+    bound = _BOUND.get((profile, rt), (threads,), lambda: bind_runtime(profile, rt, threads))
+    return bound, rt, version
+
+
+def stage_runtime(s: State) -> State:
+    assert s.profile is not None
+    profile, rt, version = bind(s.profile, s.spec.runtime, s.spec.threads)
+    return replace(s, profile=profile, runtime=rt, version=version)
+
+
+class _IdentityMemo:
+    """Results by the identity of the immutable objects they were computed from (kept alive with them, so an id
+    is never reused while keyed): asking the same question of the same objects again costs a lookup."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple[object, ...], tuple[tuple[object, ...], object]] = OrderedDict()
+
+    def get(self, sources: tuple[object, ...], flags: tuple[object, ...], compute: Callable[[], _R]) -> _R:
+        key = (*(id(x) for x in sources), *flags)
+        hit = self.entries.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], sources, strict=True)):
+            self.entries.move_to_end(key)
+            return hit[1]  # type: ignore[return-value]
+        value = compute()
+        self.entries[key] = (sources, value)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+        return value
+
+
+_SCHEDULES = _IdentityMemo(64)
+_BOUND = _IdentityMemo(64)
+_ESTIMATES = _IdentityMemo(64)
+
+
+def stage_map(s: State) -> State:
+    graph, profile = s.graph, s.profile
+    assert graph is not None and profile is not None
+    fuse = s.spec.transform.fuse
+    schedule = _SCHEDULES.get((graph, profile, s.runtime, s.version), (fuse,), lambda: build_schedule(
+        graph, profile, s.runtime, s.version, fuse_residual_add=fuse))
+    return replace(s, schedule=schedule)
+
+
+def _analytic(schedule: Schedule, profile: HardwareProfile) -> tuple[Estimate, PowerSummary]:
+    est = estimate_schedule(schedule, profile)
+    return est, estimate_power(est)
+
+
+def stage_cost(s: State) -> State:
+    schedule, profile = s.schedule, s.profile
+    assert schedule is not None and profile is not None
+    if s.spec.engine is Engine.ANALYTIC:
+        est, power = _ESTIMATES.get((schedule, profile), (), lambda: _analytic(schedule, profile))
+        return replace(s, estimate=est, power=power)
+    from edgesim.sim.engine import simulate_schedule, to_estimate
+    from edgesim.sim.power import power_summary
+    from edgesim.sim.trace import TraceRecorder
+
+    recorder = TraceRecorder() if s.spec.record_trace else None
+    result = simulate_schedule(schedule, profile, recorder, s.spec.frames)
+    return replace(s, estimate=to_estimate(schedule, profile, result), sim=result,
+                   events=tuple(recorder.events) if recorder is not None else None,
+                   power=power_summary(schedule, profile, result))
+
+
+Stage = Callable[[State], State]
+
+# The one list of stages. Every door runs all of them, in this order.
+STAGES: tuple[tuple[str, Stage], ...] = (
+    ("profile", stage_profile),
+    ("load+transform", stage_load_and_transform),
+    ("runtime", stage_runtime),
+    ("map", stage_map),
+    ("cost", stage_cost),
+)
+
+
+def clear_caches() -> None:
+    """Forget loaded graphs, schedules and estimates (tests that edit a model file in place use it)."""
+    _GRAPHS.clear()
+    _SCHEDULES.entries.clear()
+    _ESTIMATES.entries.clear()
