@@ -409,7 +409,7 @@ def write_plot(v: VendorValidation, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from edgesim.report.io import atomic_write
+    from edgesim.files import atomic_write
 
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
     allv: list[float] = []
@@ -445,7 +445,7 @@ def cmd_vendor(args: Any) -> int:
     import json
     from dataclasses import asdict
 
-    from edgesim.report.io import atomic_write_text
+    from edgesim.files import atomic_write_text
 
     v = validate_vendor(args.reference)
     print(v.table())

@@ -133,3 +133,20 @@ def test_sequence_models_take_token_shapes() -> None:
 
     assert _model_shape("bert_base", "1x3x1x384") == "1x384"
     assert _model_shape("yolov8n", "1x3x640x640") == "1x3x640x640"
+
+
+def test_cli_validate_vendor_table_writes_table_json_and_plot(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from edgesim.cli import main
+
+    p = _table(tmp_path / "t.csv", [
+        ["a", "rk3566", "", "rknn", "", "resnet8", "1x3x32x32", "INT8", "1", "throughput_fps", "900", "FPS"],
+        ["b", "rk3562", "", "rknn", "", "resnet8", "1x3x32x32", "INT8", "1", "throughput_fps", "1000", "FPS"],
+        ["c", "imx8mp", "1", "tflite-xnnpack", "", "resnet8", "1x3x32x32", "INT8", "1", "latency_ms", "3.8", "ms"],
+    ])
+    rc = main(["validate", "--reference", str(p), "--json", str(tmp_path / "v.json"),
+               "--plot", str(tmp_path / "v.png")])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "rk3566" in out and "tflite-xnnpack" in out and "leave-one-device-out" in out
+    assert (tmp_path / "v.json").stat().st_size > 0 and (tmp_path / "v.png").stat().st_size > 0
