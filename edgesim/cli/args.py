@@ -33,7 +33,9 @@ def add_target_arguments(p: argparse.ArgumentParser, *, cfg: bool = True) -> Non
                    + (", or a SCALE-Sim .cfg" if cfg else ""))
     p.add_argument("--runtime", help="inference engine id, optionally with @version (e.g. x-cube-ai@7.3.0)")
     p.add_argument("--input-shape", help="override the input shape in the model's own layout, e.g. 1x3x299x299")
-    p.add_argument("--clock-mhz", type=float, help="override the profile's clock")
+    p.add_argument("--clock-mhz", type=float, help="override the profile's clock (within its DVFS table)")
+    p.add_argument("--overclock", action="store_true",
+                   help="allow --clock-mhz outside the profile's DVFS table (output marked 'overclocked what-if')")
 
 
 def add_quant_argument(p: argparse.ArgumentParser | argparse._ArgumentGroup, help_text: str) -> None:
@@ -75,5 +77,6 @@ def spec_from_args(args: argparse.Namespace, *, fast: bool = True, frames: int =
 
     shape = parse_shape(args.input_shape) if getattr(args, "input_shape", None) else None
     return RunSpec(model=args.model, hw=args.hw, runtime=getattr(args, "runtime", None), input_shape=shape,
-                   clock_mhz=getattr(args, "clock_mhz", None), transform=transform_from_args(args),
+                   clock_mhz=getattr(args, "clock_mhz", None), overclock=getattr(args, "overclock", False),
+                   transform=transform_from_args(args),
                    engine=Engine.ANALYTIC if fast else Engine.EVENT, frames=frames, record_trace=record_trace)

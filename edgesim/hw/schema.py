@@ -501,6 +501,10 @@ class RuntimeProfile(_Frozen):
     # (hailo.ai, "Hailo-8 dataflow architecture" whitepaper); Vela's cascading runs convs on row stripes
     # (developer.arm.com, Ethos-U Vela "cascading"). False = a consumer waits for its whole producer.
     layer_pipelining: bool = False
+    # Bytes the engine keeps in the activation memory besides the tensors themselves (interpreter state, per-tensor
+    # metadata, scratch buffers): counted against the activation memory by the fit verdict. None = not declared
+    # (counted as 0); give its source in ``sources`` when set.
+    arena_overhead_bytes: int | None = Field(default=None, ge=0)
     sources: list[str] = Field(default_factory=list)
 
     @field_validator("kernel_efficiency")

@@ -1,0 +1,133 @@
+"""Issue #15: the driver refuses or flags implausible questions, for every door (checked through the driver, the
+JSON report and the run command)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edgesim.errors import EdgesimError
+from edgesim.hw.loader import load_profile
+from edgesim.passes.choices import QuantPreset
+from edgesim.pipeline import RunSpec, TransformOptions, run
+from edgesim.pipeline.checks import clock_range_mhz
+
+INT8 = TransformOptions(quant=QuantPreset.INT8, calibration="fixed")
+
+
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from edgesim.cli import main
+
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# -- clock range -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("clock", [1e6, 1e-9, 121.0])
+def test_clock_outside_dvfs_table_is_refused_naming_profile_and_range(clock: float) -> None:
+    with pytest.raises(EdgesimError) as exc:
+        run(RunSpec("resnet8", "stm32l4r5", clock_mhz=clock))
+    msg = str(exc.value)
+    assert "stm32l4r5" in msg and "26-120 MHz" in msg and "--overclock" in msg
+
+
+def test_clock_inside_the_table_runs_unmarked() -> None:
+    low, high = clock_range_mhz(load_profile("stm32l4r5"))
+    for clock in (low, 80.0, high):
+        assert not run(RunSpec("resnet8", "stm32l4r5", clock_mhz=clock)).overclocked
+
+
+def test_overclock_runs_the_what_if_and_marks_it(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    result = run(RunSpec("resnet8", "stm32l4r5", clock_mhz=240.0, overclock=True))
+    assert result.overclocked and any("overclocked what-if" in w for w in result.warnings())
+    out_json = tmp_path / "r.json"
+    code, out, _ = _cli(["run", "resnet8", "--hw", "stm32l4r5", "--fast", "--clock-mhz", "240", "--overclock",
+                         "--json", str(out_json)], capsys)
+    assert code == 0 and "overclocked what-if" in out
+    assert json.loads(out_json.read_text())["overclocked"] is True
+
+
+def test_cli_clock_out_of_range_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _cli(["run", "resnet8", "--hw", "stm32l4r5", "--fast", "--clock-mhz", "1000000"], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1 and "26-120 MHz" in err
+
+
+def test_profile_object_with_a_clock_beyond_its_table_is_refused() -> None:
+    # A sweep's clock axis hands the driver a profile object whose clock it already changed.
+    fast = load_profile("ethos-u55-128").model_copy(update={"clock_mhz": 1100.0})
+    with pytest.raises(EdgesimError, match="ethos-u55-128"):
+        run(RunSpec("resnet8", fast, transform=INT8))
+
+
+# -- fit verdict ------------------------------------------------------------------------------------------------
+def test_model_too_big_for_an_mcu_does_not_fit_and_says_why() -> None:
+    result = run(RunSpec("mobilenet_v2", "stm32l4r5", transform=INT8))
+    assert not result.fit.fits
+    problems = " | ".join(result.fit.problems)
+    assert "weights need 3.54 MB but 'flash' holds 2.1 MB" in problems
+    assert "peak activations need 1.51 MB but 'sram' holds 655 kB" in problems
+
+
+def test_small_model_fits_and_weights_streamed_from_a_host_fit() -> None:
+    assert run(RunSpec("kws_ref_model.tflite", "stm32l4r5")).fit.fits
+    # 25 MB of int8 weights on an 8 MB Edge TPU: the compiler streams the rest over the host link.
+    assert run(RunSpec("resnet50", "coral-edgetpu", transform=INT8)).fit.fits
+
+
+def test_weights_sharing_the_activation_memory_count_together(tmp_path: Path) -> None:
+    # GAP9 keeps weights and activations in its 1.5 MB L2: each alone fits, together they must too.
+    result = run(RunSpec("mobilenet_v2", "gap9", transform=INT8))
+    assert not result.fit.fits and "weights" in result.fit.problems[-1] and "'l2'" in result.fit.problems[-1]
+
+
+def test_runtime_arena_overhead_counts_against_activation_memory() -> None:
+    from edgesim.pipeline.checks import fit_verdict
+
+    base = run(RunSpec("kws_ref_model.tflite", "stm32l4r5"))
+    assert base.fit.fits and base.runtime is not None
+    arena = base.profile.memory("sram").size_bytes  # the whole SRAM taken by the engine: nothing left
+    runtime = base.runtime.model_copy(update={"arena_overhead_bytes": arena})
+    verdict = fit_verdict(base.schedule, base.profile, runtime)
+    assert not verdict.fits and "runtime arena" in verdict.problems[0]
+
+
+def test_json_report_and_summary_line_carry_the_verdict(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_json = tmp_path / "r.json"
+    code, out, _ = _cli(["run", "mobilenet_v2", "--hw", "stm32l4r5", "--quant", "int8", "--fast", "--json",
+                         str(out_json)], capsys)
+    assert code == 0
+    memory_line = next(line for line in out.splitlines() if line.startswith("memory:"))
+    assert "does NOT fit" in memory_line and "flash" in memory_line
+    report = json.loads(out_json.read_text())
+    assert report["fits"] is False and len(report["fit_problems"]) == 2
+
+
+# -- fallback, zoo accuracy, no runtime ---------------------------------------------------------------------------
+def test_float_model_on_int8_npu_warns_with_cause_and_fix() -> None:
+    result = run(RunSpec("resnet8", "coral-edgetpu"))
+    assert result.fallback is not None
+    line = result.fallback.line()
+    assert "'cpu'" in line and "fp32" in line and "--quant int8" in line and "100%" in line
+    assert run(RunSpec("resnet8", "coral-edgetpu", transform=INT8)).fallback is None
+
+
+def test_zoo_models_report_no_accuracy(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run(RunSpec("resnet8", "stm32l4r5", transform=TransformOptions(quant=QuantPreset.INT8)))
+    assert result.transform.accuracy is None
+    assert result.transform.accuracy_note == "zoo weights are random: accuracy not reported"
+    code, out, _ = _cli(["run", "resnet8", "--hw", "stm32l4r5", "--quant", "int8", "--fast"], capsys)
+    assert code == 0 and "top-1" not in out and "zoo weights are random: accuracy not reported" in out
+
+
+def test_profile_without_runtime_is_labelled_peak_hardware(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                            ) -> None:
+    prof = tmp_path / "bare.yaml"
+    prof.write_text("extends: stm32l4r5\nid: bare\ndefault_runtime: null\n")
+    result = run(RunSpec("resnet8", prof))
+    assert result.peak_hardware and any("peak hardware, no runtime" in w for w in result.warnings())
+    code, out, _ = _cli(["run", "resnet8", "--hw", str(prof), "--fast"], capsys)
+    assert code == 0 and "runtime none (peak hardware, no runtime)" in out
