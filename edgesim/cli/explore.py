@@ -35,13 +35,34 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                     progress=not args.no_progress, plot=not args.no_plot)
     print(f"wrote {res.out}: {res.rows} rows ({res.evaluated} evaluated now, {res.rows - res.evaluated} resumed), "
           f"{res.errors} failed points, {res.pareto} on the Pareto front")
-    front = format_pareto(read_results(res.out), loaded.axis_names)
+    rows = read_results(res.out)
+    for line in excluded_summary(rows, res):
+        print(line)
+    front = format_pareto(rows, loaded.axis_names)
     if front:
         print("Pareto front (latency, energy per model):")
         print(front)
     if res.plot:
         print(f"wrote {res.plot}")
     return 0
+
+
+def excluded_summary(rows: list[dict[str, Any]], res: Any) -> list[str]:
+    """What is off the Pareto front and why: failed points (with their most common errors, e.g. a clock axis
+    beyond the DVFS table), points that do not fit, points without a runtime."""
+    from collections import Counter
+
+    out = []
+    if res.errors:
+        common = Counter(r["error"] for r in rows if r["error"]).most_common(3)
+        out.append(f"excluded from the Pareto front: {res.errors} failed points (errors in the 'error' column), "
+                   f"most often: " + " | ".join(f"{n}x {msg}" for msg, n in common))
+    if res.misfits:
+        out.append(f"excluded from the Pareto front: {res.misfits} points that do not fit the chip's memories "
+                   f"(see 'fit_problems')")
+    if res.peak_hardware:
+        out.append(f"excluded from the Pareto front: {res.peak_hardware} points without a runtime (peak hardware)")
+    return out
 
 
 def add_explore_parsers(subparsers: Any) -> None:

@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("index", "int64"), ("key", "string"), ("profile", "string"), ("model", "string"), ("runtime", "string"),
     ("latency_s", "float64"), ("energy_j", "float64"), ("average_power_w", "float64"),
-    ("peak_power_w", "float64"), ("peak_activation_bytes", "int64"), ("fits_on_chip", "bool_"),
-    ("bound", "string"), ("macs", "int64"), ("error", "string"),
+    ("peak_power_w", "float64"), ("peak_activation_bytes", "int64"), ("fits", "bool_"),
+    ("fit_problems", "string"), ("peak_hardware", "bool_"), ("bound", "string"), ("macs", "int64"),
+    ("error", "string"),
 )
 
 
@@ -98,13 +99,15 @@ def evaluate_point(point: SweepPoint) -> dict[str, Any]:
         row[axis_column(path)] = value
     try:
         prof = apply_overrides(_base_profile(point.profile), point.overrides)
-        est = run(point_spec(point, prof)).estimate
-    except EdgesimError as err:
+        result = run(point_spec(point, prof))
+    except EdgesimError as err:  # a clock axis beyond the DVFS table lands here too: an error, not a point
         row["error"] = err.one_line()
         return row
+    est = result.estimate
     row.update(runtime=est.runtime, latency_s=est.latency_s, energy_j=est.energy_j,
                average_power_w=est.average_power_w, peak_power_w=peak_power_w(est),
-               peak_activation_bytes=est.peak_activation_bytes, fits_on_chip=est.fits_on_chip,
+               peak_activation_bytes=est.peak_activation_bytes, fits=result.fit.fits,
+               fit_problems="; ".join(result.fit.problems), peak_hardware=result.peak_hardware,
                bound=dominant_bound(est), macs=est.macs)
     return row
 
@@ -207,6 +210,8 @@ class SweepResult:
     errors: int
     pareto: int
     plot: Path | None
+    misfits: int = 0  # points that do not fit the chip's memories: kept off the Pareto front
+    peak_hardware: int = 0  # points costed without a runtime: kept off the Pareto front
 
 
 def _chunks(points: Sequence[SweepPoint], size: int) -> list[list[SweepPoint]]:
@@ -299,7 +304,9 @@ def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None
 def _check_meta(folder: Path, loaded: LoadedSpec) -> None:
     # Parts from a different spec under the same output would silently mix two sweeps.
     meta = folder / "spec.json"
-    now = json.dumps({"name": loaded.spec.name, "axes": list(loaded.spec.axes)}, sort_keys=True)
+    # The result columns too: parts written by an older edgesim lack columns this one stores.
+    now = json.dumps({"name": loaded.spec.name, "axes": list(loaded.spec.axes),
+                      "columns": [n for n, _ in RESULT_COLUMNS]}, sort_keys=True)
     if meta.is_file() and meta.read_text() != now:
         raise EdgesimError(f"'{folder}' holds parts of a different sweep; remove it or choose another output",
                            field="output")
@@ -325,7 +332,10 @@ def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: b
                 rows.setdefault(r["key"], r)
     ordered = sorted(rows.values(), key=lambda r: wanted[r["key"]])
     ok = [r for r in ordered if not r["error"]]
-    mask = grouped_pareto_mask([r["model"] for r in ok], [r["latency_s"] for r in ok], [r["energy_j"] for r in ok])
+    # Points that do not fit, or have no runtime, are no options: off the front (and dominating nothing).
+    eligible = [bool(r["fits"]) and not r["peak_hardware"] for r in ok]
+    mask = grouped_pareto_mask([r["model"] for r in ok], [r["latency_s"] for r in ok], [r["energy_j"] for r in ok],
+                               eligible)
     on_front = {r["key"] for r, m in zip(ok, mask, strict=True) if m}
     for r in ordered:
         r["pareto"] = r["key"] in on_front
@@ -343,7 +353,9 @@ def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: b
                                   [r["energy_j"] for r in ok], out.with_suffix(".png"),
                                   title=f"sweep {loaded.spec.name}: latency vs energy (Pareto front per model)",
                                   bars=False, groups=[r["model"] for r in ok])
-    return SweepResult(out, len(ordered), evaluated, len(ordered) - len(ok), len(on_front), plot_path)
+    return SweepResult(out, len(ordered), evaluated, len(ordered) - len(ok), len(on_front), plot_path,
+                       misfits=sum(1 for r in ok if not r["fits"]),
+                       peak_hardware=sum(1 for r in ok if r["peak_hardware"]))
 
 
 def _label(row: dict[str, Any], loaded: LoadedSpec) -> str:

@@ -131,3 +131,48 @@ def test_profile_without_runtime_is_labelled_peak_hardware(tmp_path: Path, capsy
     assert result.peak_hardware and any("peak hardware, no runtime" in w for w in result.warnings())
     code, out, _ = _cli(["run", "resnet8", "--hw", str(prof), "--fast"], capsys)
     assert code == 0 and "runtime none (peak hardware, no runtime)" in out
+
+
+# -- compare and sweep keep implausible points off the Pareto front ------------------------------------------------
+def test_compare_fits_column_is_the_full_verdict_and_front_excludes_misfits(tmp_path: Path) -> None:
+    from edgesim.explore.compare import compare, format_compare
+
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("extends: stm32l4r5\nid: bare\ndefault_runtime: null\n")
+    rows = compare(["mobilenet_v2"], ["stm32l4r5", "ethos-u55-128", str(bare)], quant="int8")
+    by_hw = {r.hw: r for r in rows}
+    # mobilenet_v2 int8: 1.5 MB of activations overflow the MCU's SRAM and 3.5 MB of weights its flash
+    # (activations alone, the old column, said "no" too; weights now count as well)
+    assert not by_hw["stm32l4r5"].fits and "flash" in by_hw["stm32l4r5"].fit_problems
+    assert by_hw["ethos-u55-128"].fits and by_hw["ethos-u55-128"].pareto
+    assert not by_hw["stm32l4r5"].pareto and not by_hw["bare"].pareto and by_hw["bare"].peak_hardware
+    text = format_compare(rows)
+    assert "excluded from the Pareto front: mobilenet_v2 on stm32l4r5 does not fit" in text
+    assert "mobilenet_v2 on bare" in text and "peak hardware" in text
+
+
+def test_sweep_clock_beyond_the_table_is_an_error_point_and_misfits_leave_the_front(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    from edgesim.explore.sweep import read_results
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump({
+        "name": "u55-clock", "profiles": ["ethos-u55-128", "stm32l4r5"], "quant": "int8",
+        "axes": {"clock_mhz": [100.0, 500.0, 1100.0]}, "models": ["mobilenet_v2"], "chunk_size": 3}))
+    out = tmp_path / "r.parquet"
+    code, text, _ = _cli(["sweep", str(spec), "-o", str(out), "--workers", "1", "--no-progress", "--no-plot"],
+                         capsys)
+    assert code == 0
+    rows = {(r["profile"], r["axis.clock_mhz"]): r for r in read_results(out)}
+    # ethos-u55-128 is a 200-500 MHz part: 1100 MHz (and 100 MHz) are errors naming the range, never Pareto points
+    for clock in (100.0, 1100.0):
+        bad = rows[("ethos-u55-128", clock)]
+        assert "200-500 MHz" in bad["error"] and not bad["pareto"]
+    assert rows[("ethos-u55-128", 500.0)]["pareto"]
+    # stm32l4r5 at 100 MHz is in its table but mobilenet_v2 does not fit it: a point, off the front
+    mcu = rows[("stm32l4r5", 100.0)]
+    assert not mcu["error"] and not mcu["fits"] and not mcu["pareto"] and "flash" in mcu["fit_problems"]
+    assert "4 failed points" in text and "outside profile ethos-u55-128's range" in text
+    assert "excluded from the Pareto front: 1 points that do not fit" in text
