@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from edgesim.errors import ProfileError
+from edgesim.errors import ProfileError, did_you_mean
 from edgesim.hw import schema
 from edgesim.hw.schema import HardwareProfile, RuntimeProfile, RuntimeVersion
 
@@ -25,7 +25,13 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 def _bundled_dir(sub: str = "") -> Path:
-    """The folder of bundled profiles: the installed package data, else the repository checkout."""
+    """The folder of bundled profiles: the repository checkout this code runs from, else the installed package
+    data. The checkout comes first: an editable install maps ``edgesim.hw_profiles`` to the checkout it was
+    installed from, which need not be the one running (a second worktree would read the first one's profiles)."""
+    repo = Path(__file__).resolve().parents[2] / "hw_profiles"
+    cand = repo / sub if sub else repo
+    if cand.is_dir() and any(cand.glob("*.yaml")):
+        return cand
     try:
         from importlib.resources import files
 
@@ -35,8 +41,7 @@ def _bundled_dir(sub: str = "") -> Path:
             return cand
     except (ModuleNotFoundError, TypeError):
         pass
-    repo = Path(__file__).resolve().parents[2] / "hw_profiles"
-    return repo / sub if sub else repo
+    return cand
 
 
 def profiles_dir() -> Path:
@@ -64,7 +69,8 @@ def _locate(id_or_path: str | Path, folder: Path, what: str) -> Path:
         cand = folder / f"{text}{suffix}"
         if cand.is_file():
             return cand
-    raise ProfileError(f"unknown {what} '{text}'; known: {', '.join(_ids(folder)) or '(none)'}")
+    known = _ids(folder)
+    raise ProfileError(f"unknown {what} '{text}'{did_you_mean(text, known)} (known: {', '.join(known) or 'none'})")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
