@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from edgesim.cli.args import add_quant_argument
@@ -24,15 +25,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from edgesim.explore.sweep import format_pareto, read_results, run_sweep
+    from edgesim.explore.sweep import SweepInterrupted, format_pareto, read_results, run_sweep
     from edgesim.explore.sweep_spec import load_sweep_spec
 
     loaded = load_sweep_spec(args.spec)
     print(f"sweep '{loaded.spec.name}': {len(loaded.points)} points "
           f"({len(loaded.spec.profiles)} profiles x {len(loaded.spec.models)} models x axes "
           f"{', '.join(loaded.spec.axes) or 'none'})")
-    res = run_sweep(loaded, args.output, workers=args.workers, dask_scheduler=args.dask_scheduler,
-                    progress=not args.no_progress, plot=not args.no_plot)
+    try:
+        res = run_sweep(loaded, args.output, workers=args.workers, dask_scheduler=args.dask_scheduler,
+                        progress=not args.no_progress, plot=not args.no_plot)
+    except SweepInterrupted as stop:
+        done = stop.result
+        print(f"interrupted: {done.rows} of {len(loaded.points)} points kept in {done.out} ({done.evaluated} "
+              f"evaluated now); run the same command again to evaluate the rest", file=sys.stderr)
+        return 130
     print(f"wrote {res.out}: {res.rows} rows ({res.evaluated} evaluated now, {res.rows - res.evaluated} resumed), "
           f"{res.errors} failed points, {res.pareto} on the Pareto front")
     rows = read_results(res.out)

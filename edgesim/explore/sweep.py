@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -112,8 +114,27 @@ def evaluate_point(point: SweepPoint) -> dict[str, Any]:
     return row
 
 
+# Set in each local worker process (``_init_worker``): Ctrl-C in the parent sets it, and a worker stops after the
+# point it is evaluating, returning the points it finished instead of losing its whole chunk.
+_STOP: Any = None
+
+
+def _init_worker(stop: Any) -> None:
+    global _STOP
+    # The terminal sends SIGINT to the whole process group: the workers leave it to the parent, which asks them
+    # to stop through ``stop`` (a worker dying mid-chunk would lose the chunk and break the pool).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _STOP = stop
+
+
 def evaluate_chunk(points: Sequence[SweepPoint]) -> list[dict[str, Any]]:
-    return [evaluate_point(p) for p in points]
+    """The rows of ``points``; fewer when the parent asked the worker to stop (the finished ones)."""
+    rows = []
+    for p in points:
+        if _STOP is not None and _STOP.is_set():
+            break
+        rows.append(evaluate_point(p))
+    return rows
 
 
 # -- storage --------------------------------------------------------------------------------------------
@@ -122,7 +143,9 @@ def parts_dir(out: str | Path) -> Path:
     return out.with_name(out.name + ".parts")
 
 
-def _write_part(rows: list[dict[str, Any]], schema: Any, folder: Path) -> Path:
+def _write_part(rows: list[dict[str, Any]], schema: Any, folder: Path) -> Path | None:
+    if not rows:
+        return None
     pa = _pa()
     import pyarrow.parquet as pq
 
@@ -218,16 +241,33 @@ def _chunks(points: Sequence[SweepPoint], size: int) -> list[list[SweepPoint]]:
     return [list(points[i:i + size]) for i in range(0, len(points), size)]
 
 
+# After Ctrl-C, how long the workers get to finish the point they are on before they are terminated.
+STOP_GRACE_S = 0.25
+
+
+def _run_in_process(chunks: list[list[SweepPoint]], on_done: Callable[[list[dict[str, Any]]], None]) -> None:
+    for c in chunks:
+        rows: list[dict[str, Any]] = []
+        try:
+            for p in c:
+                rows.append(evaluate_point(p))
+        except KeyboardInterrupt:
+            on_done(rows)  # the points of this chunk finished before Ctrl-C
+            raise
+        on_done(rows)
+
+
 def _run_local(chunks: list[list[SweepPoint]], workers: int,
                on_done: Callable[[list[dict[str, Any]]], None]) -> None:
     if workers <= 1:
-        for c in chunks:
-            on_done(evaluate_chunk(c))
+        _run_in_process(chunks, on_done)
         return
-    pool = ProcessPoolExecutor(max_workers=workers)
+    ctx = multiprocessing.get_context()
+    stop = ctx.Event()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(stop,))
+    pending: set[Future[list[dict[str, Any]]]] = set()
     try:
         # Bounded in flight so a million-point sweep does not queue a million futures.
-        pending: set[Future[list[dict[str, Any]]]] = set()
         it = iter(chunks)
         for c in it:
             pending.add(pool.submit(evaluate_chunk, c))
@@ -240,8 +280,27 @@ def _run_local(chunks: list[list[SweepPoint]], workers: int,
                 nxt = next(it, None)
                 if nxt is not None:
                     pending.add(pool.submit(evaluate_chunk, nxt))
+    except KeyboardInterrupt:
+        _stop_pool(pool, stop, pending, on_done)
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_pool(pool: ProcessPoolExecutor, stop: Any, pending: set[Future[list[dict[str, Any]]]],
+               on_done: Callable[[list[dict[str, Any]]], None]) -> None:
+    """Ctrl-C: ask the workers to stop after their current point, store what they return within the grace
+    period, and terminate the rest (a point that takes longer is lost; every finished one is stored)."""
+    stop.set()
+    for f in pending:
+        f.cancel()  # not started yet
+    finished, _ = wait(pending, timeout=STOP_GRACE_S)
+    for f in finished:
+        if not f.cancelled() and f.exception() is None:
+            on_done(f.result())
+    # The executor has no public way to end a worker mid-task; its process table is the only handle.
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        proc.terminate()
 
 
 def _run_dask(chunks: list[list[SweepPoint]], client: Any,
@@ -285,6 +344,7 @@ def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None
             on_chunk(counter["n"])
 
     chunks = _chunks(todo, loaded.spec.chunk_size)
+    interrupted = False
     try:
         if chunks:
             if client is not None:
@@ -296,9 +356,22 @@ def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None
                     _run_dask(chunks, c, store)
             else:
                 _run_local(chunks, workers or os.cpu_count() or 1, store)
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         bar.close()
+    if interrupted:
+        # Every finished point is in the parts; write them out now (no plot: stop fast) and let the caller say so.
+        raise SweepInterrupted(consolidate(loaded, out, counter["n"], plot=False))
     return consolidate(loaded, out, counter["n"], plot=plot)
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep: ``result`` holds the points finished so far (rerun the sweep to resume)."""
+
+    def __init__(self, result: SweepResult) -> None:
+        super().__init__("sweep interrupted")
+        self.result = result
 
 
 def _check_meta(folder: Path, loaded: LoadedSpec) -> None:
@@ -379,5 +452,5 @@ def format_pareto(rows: Iterable[dict[str, Any]], axes: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Progress", "SweepResult", "consolidate", "done_keys", "evaluate_chunk", "evaluate_point",
+__all__ = ["Progress", "SweepInterrupted", "SweepResult", "consolidate", "done_keys", "evaluate_chunk", "evaluate_point",
            "format_pareto", "parts_dir", "read_results", "result_schema", "run_sweep"]
