@@ -185,8 +185,10 @@ def done_keys(out: str | Path) -> set[str]:
 class Progress:
     """A one-line progress bar with rate and ETA on a stream (stderr); plain lines when not a terminal."""
 
-    def __init__(self, total: int, done: int = 0, stream: TextIO | None = None, enabled: bool = True) -> None:
+    def __init__(self, total: int, done: int = 0, stream: TextIO | None = None, enabled: bool = True,
+                 label: str = "", unit: str = "pts") -> None:
         self.total, self.done, self.start_done = total, done, done
+        self.label, self.unit = label, unit
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled
         self.t0 = time.monotonic()
@@ -202,7 +204,8 @@ class Progress:
         eta_s = "--:--" if math.isinf(eta) else time.strftime("%H:%M:%S", time.gmtime(eta))
         frac = self.done / self.total if self.total else 1.0
         bar = "#" * int(frac * 30)
-        return f"[{bar:<30}] {self.done}/{self.total} {frac * 100:5.1f}% {rate:.2f} pts/s ETA {eta_s}"
+        head = f"{self.label}: " if self.label else ""
+        return f"{head}[{bar:<30}] {self.done}/{self.total} {frac * 100:5.1f}% {rate:.2f} {self.unit}/s ETA {eta_s}"
 
     def update(self, n: int) -> None:
         self.done += n
