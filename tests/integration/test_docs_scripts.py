@@ -20,9 +20,10 @@ FIGURES = {name: f"{name}.png" for name in build.SCRIPTS}
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """Every script once, full settings (about 20 s), into a temporary build folder."""
-    out = tmp_path_factory.mktemp("tutorial")
+def built() -> tuple[Path, dict[str, str]]:
+    """Every script once, full settings (about 20 s), into the tutorial's own untracked build folder (which the
+    docs site build then finds ready)."""
+    out = TUTORIAL / "_build"
     return out, build.run_scripts(out)
 
 
