@@ -12,8 +12,8 @@ from edgesim.cli.args import add_quant_argument
 def cmd_compare(args: argparse.Namespace) -> int:
     from edgesim.explore.compare import compare, format_compare, plot_compare, write_compare_csv
 
-    rows = compare(args.models, args.hw, args.runtime, quant=args.quant)
-    print(format_compare(rows))
+    rows = compare(args.models, args.hw, args.runtime, quant=args.quant, peak_on_front=args.peak_on_front)
+    print(format_compare(rows, args.peak_on_front))
     print("* = on the latency/energy Pareto front for that model")
     if args.csv:
         write_compare_csv(rows, args.csv)
@@ -34,7 +34,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
           f"{', '.join(loaded.spec.axes) or 'none'})")
     try:
         res = run_sweep(loaded, args.output, workers=args.workers, dask_scheduler=args.dask_scheduler,
-                        progress=not args.no_progress, plot=not args.no_plot)
+                        progress=not args.no_progress, plot=not args.no_plot, peak_on_front=args.peak_on_front)
     except SweepInterrupted as stop:
         done = stop.result
         print(f"interrupted: {done.rows} of {len(loaded.points)} points kept in {done.out} ({done.evaluated} "
@@ -83,6 +83,8 @@ def add_explore_parsers(subparsers: Any) -> None:
                           "profile's own)")
     add_quant_argument(cmp, "quantize float models first (post-training, synthetic calibration)")
     cmp.add_argument("--csv", help="write the table as CSV")
+    cmp.add_argument("--peak-on-front", action="store_true",
+                     help="let profiles without a runtime (peak hardware speed) onto the Pareto front")
     cmp.add_argument("--plot", help="write a latency chart and latency-vs-energy scatter (PNG/SVG/PDF)")
     cmp.set_defaults(func=cmd_compare)
 
@@ -93,6 +95,8 @@ def add_explore_parsers(subparsers: Any) -> None:
     sw.add_argument("--workers", type=int, help="local worker processes (default: CPU count)")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     sw.add_argument("--no-plot", action="store_true", help="skip the latency-vs-energy plot (OUT.png)")
+    sw.add_argument("--peak-on-front", action="store_true",
+                    help="let points without a runtime (peak hardware speed) onto the Pareto front")
     sw.set_defaults(func=cmd_sweep)
 
 

@@ -30,10 +30,10 @@ class CompareRow:
     peak_hardware: bool = False  # no runtime: the hardware's peak, not an engine's
     pareto: bool = False
 
-    @property
-    def pareto_eligible(self) -> bool:
-        """Only points that fit and were costed with a runtime compete for the Pareto front."""
-        return self.fits and not self.peak_hardware
+    def pareto_eligible(self, peak_on_front: bool = False) -> bool:
+        """Only points that fit and were costed with a runtime (or, when asked, at peak hardware speed) compete
+        for the Pareto front."""
+        return self.fits and (peak_on_front or not self.peak_hardware)
 
 
 def peak_power_w(est: Estimate) -> float:
@@ -65,10 +65,12 @@ def _model_label(spec: str | Path) -> str:
 
 
 def compare(models: Sequence[str | Path], hws: Sequence[str | Path | HardwareProfile],
-            runtimes: Sequence[str | None] | None = None, quant: str | None = None) -> list[CompareRow]:
+            runtimes: Sequence[str | None] | None = None, quant: str | None = None,
+            peak_on_front: bool = False) -> list[CompareRow]:
     """Estimate every model on every profile. ``runtimes`` is one entry for all profiles or one per profile
     (None = the profile's default runtime); ``quant`` quantizes float models first. Rows on the
-    latency/energy Pareto front of their model have ``pareto=True``."""
+    latency/energy Pareto front of their model have ``pareto=True``; rows that do not fit never are, nor rows
+    without a runtime (peak hardware) unless ``peak_on_front``."""
     from edgesim.passes.choices import QuantPreset
     from edgesim.pipeline import RunSpec, TransformOptions, resolve_profile, run
 
@@ -95,7 +97,7 @@ def compare(models: Sequence[str | Path], hws: Sequence[str | Path | HardwarePro
     # Different models do different work, so the front is per model: which chips are worth buying for it. A
     # point that does not fit, or has no runtime, is no option: it stays off the front.
     mask = grouped_pareto_mask([r.model for r in rows], [r.latency_s for r in rows], [r.energy_j for r in rows],
-                               [r.pareto_eligible for r in rows])
+                               [r.pareto_eligible(peak_on_front) for r in rows])
     return [CompareRow(**{**asdict(r), "pareto": bool(p)}) for r, p in zip(rows, mask, strict=True)]
 
 
@@ -115,7 +117,7 @@ def grouped_pareto_mask(groups: Sequence[str], latency_s: Sequence[float], energ
     return out
 
 
-def format_compare(rows: Sequence[CompareRow]) -> str:
+def format_compare(rows: Sequence[CompareRow], peak_on_front: bool = False) -> str:
     """The table, then a line per excluded point saying why it is off the Pareto front."""
     from edgesim.report.units import si, si_bytes
 
@@ -128,16 +130,16 @@ def format_compare(rows: Sequence[CompareRow]) -> str:
                      f"{si(r.energy_j, 'J'):>10} {si(r.average_power_w, 'W'):>10} {si(r.peak_power_w, 'W'):>10} "
                      f"{si_bytes(r.peak_activation_bytes):>9} {'yes' if r.fits else 'no':>4} "
                      f"{r.bound[:14]:<14} {'*' if r.pareto else ''}")
-    lines.extend(excluded_lines(rows))
+    lines.extend(excluded_lines(rows, peak_on_front))
     return "\n".join(lines)
 
 
-def excluded_lines(rows: Sequence[CompareRow]) -> list[str]:
-    """Why each point is kept off the Pareto front (does not fit; no runtime)."""
+def excluded_lines(rows: Sequence[CompareRow], peak_on_front: bool = False) -> list[str]:
+    """Why each point is kept off the Pareto front (does not fit; no runtime, unless ``peak_on_front``)."""
     out = []
     for r in rows:
         why = ([f"does not fit ({r.fit_problems})"] if not r.fits else []) + \
-              (["has no runtime (peak hardware)"] if r.peak_hardware else [])
+              (["has no runtime (peak hardware)"] if r.peak_hardware and not peak_on_front else [])
         if why:
             out.append(f"excluded from the Pareto front: {r.model} on {r.hw} {' and '.join(why)}")
     return out

@@ -320,11 +320,12 @@ def _run_dask(chunks: list[list[SweepPoint]], client: Any,
 
 def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None, client: Any = None,
               dask_scheduler: str | None = None, progress: bool = True, plot: bool = True,
+              peak_on_front: bool = False,
               on_chunk: Callable[[int], None] | None = None, stream: TextIO | None = None) -> SweepResult:
     """Evaluate the points of ``loaded`` not yet stored for ``out`` and consolidate. ``client`` (a
     dask.distributed Client) or ``dask_scheduler`` (its address) runs on Dask; otherwise ``workers`` local
     processes (default: CPU count; 1 = in this process). ``on_chunk(points_done)`` is called after every
-    stored chunk."""
+    stored chunk. ``peak_on_front`` lets points costed without a runtime (peak hardware) onto the Pareto front."""
     out = Path(out)
     if out.suffix.lower() != ".parquet":
         raise EdgesimError(f"sweep output must be a .parquet file, got '{out}'", field="output")
@@ -365,8 +366,8 @@ def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None
         bar.close()
     if interrupted:
         # Every finished point is in the parts; write them out now (no plot: stop fast) and let the caller say so.
-        raise SweepInterrupted(consolidate(loaded, out, counter["n"], plot=False))
-    return consolidate(loaded, out, counter["n"], plot=plot)
+        raise SweepInterrupted(consolidate(loaded, out, counter["n"], plot=False, peak_on_front=peak_on_front))
+    return consolidate(loaded, out, counter["n"], plot=plot, peak_on_front=peak_on_front)
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -389,7 +390,8 @@ def _check_meta(folder: Path, loaded: LoadedSpec) -> None:
     meta.write_text(now)
 
 
-def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: bool = True) -> SweepResult:
+def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: bool = True,
+                peak_on_front: bool = False) -> SweepResult:
     """Merge stored rows of this spec's points into ``out`` (one row per key, in point order) with a
     ``pareto`` column (latency/energy front per model), write the plot, and remove the part files."""
     pa = _pa()
@@ -409,7 +411,7 @@ def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: b
     ordered = sorted(rows.values(), key=lambda r: wanted[r["key"]])
     ok = [r for r in ordered if not r["error"]]
     # Points that do not fit, or have no runtime, are no options: off the front (and dominating nothing).
-    eligible = [bool(r["fits"]) and not r["peak_hardware"] for r in ok]
+    eligible = [bool(r["fits"]) and (peak_on_front or not r["peak_hardware"]) for r in ok]
     mask = grouped_pareto_mask([r["model"] for r in ok], [r["latency_s"] for r in ok], [r["energy_j"] for r in ok],
                                eligible)
     on_front = {r["key"] for r, m in zip(ok, mask, strict=True) if m}
@@ -431,7 +433,7 @@ def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: b
                                   bars=False, groups=[r["model"] for r in ok])
     return SweepResult(out, len(ordered), evaluated, len(ordered) - len(ok), len(on_front), plot_path,
                        misfits=sum(1 for r in ok if not r["fits"]),
-                       peak_hardware=sum(1 for r in ok if r["peak_hardware"]))
+                       peak_hardware=0 if peak_on_front else sum(1 for r in ok if r["peak_hardware"]))
 
 
 def _label(row: dict[str, Any], loaded: LoadedSpec) -> str:

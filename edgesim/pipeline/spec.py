@@ -18,7 +18,7 @@ from edgesim.ir.graph import Graph
 from edgesim.mapping.plan import Schedule
 from edgesim.passes.accuracy import AccuracyReport
 from edgesim.passes.choices import Compression, QuantPreset
-from edgesim.pipeline.checks import FallbackWarning, FitVerdict
+from edgesim.pipeline.checks import FallbackWarning, FitVerdict, clock_range_mhz
 from edgesim.report.units import si_bytes
 from edgesim.sim.engine import SimResult
 from edgesim.sim.trace import TraceEvent
@@ -178,8 +178,10 @@ class RunResult:
         """One-line flags every door prints with the summary."""
         out = []
         if self.overclocked:
-            out.append(f"overclocked what-if: {self.profile.clock_mhz:g} MHz is outside profile "
-                       f"{self.profile.id}'s DVFS table")
+            low, high = clock_range_mhz(self.profile)
+            which = "overclocked" if self.profile.clock_mhz > high else "underclocked"
+            out.append(f"{which} what-if: {self.profile.clock_mhz:g} MHz is outside profile {self.profile.id}'s "
+                       f"DVFS table ({low:g}-{high:g} MHz)")
         if self.peak_hardware:
             out.append("peak hardware, no runtime: the profile names no default_runtime; give --runtime for what "
                        "an inference engine achieves")

@@ -52,7 +52,8 @@ def report_dict(est: Estimate, *, mode: str = "analytic", extra: dict[str, Any] 
         "peak_activation_bytes": est.peak_activation_bytes,
         "activation_memory": est.activation_memory,
         "activation_memory_bytes": est.activation_memory_bytes,
-        "fits_on_chip": est.fits_on_chip,
+        # Activations alone; the run's full verdict (weights, arena too) is the top-level "fits" the driver adds.
+        "activations_fit": est.fits_on_chip,
         "total_weight_bytes": est.total_weight_bytes,
         "bound_counts": bound_counts,
         "fallback_ops": sorted({f"{layer.op}" for layer in est.layers if layer.fallback}),

@@ -176,3 +176,26 @@ def test_sweep_clock_beyond_the_table_is_an_error_point_and_misfits_leave_the_fr
     assert not mcu["error"] and not mcu["fits"] and not mcu["pareto"] and "flash" in mcu["fit_problems"]
     assert "4 failed points" in text and "outside profile ethos-u55-128's range" in text
     assert "excluded from the Pareto front: 1 points that do not fit" in text
+
+
+def test_json_has_one_fit_verdict_not_two(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # "fits_on_chip" (activations only) sat beside the verdict and contradicted it for mobilenet_v2's weights
+    out_json = tmp_path / "r.json"
+    code, _, _ = _cli(["run", "kws_ref_model.tflite", "--hw", "stm32l4r5", "--fast", "--json", str(out_json)],
+                      capsys)
+    report = json.loads(out_json.read_text())
+    assert code == 0 and "fits_on_chip" not in report and report["fits"] is True
+    assert report["activations_fit"] is True
+
+
+def test_peak_hardware_joins_the_front_only_when_asked(tmp_path: Path) -> None:
+    from edgesim.explore.compare import compare, format_compare
+
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("extends: stm32h7a3\nid: bare-h7\ndefault_runtime: null\n")
+    hws = ["stm32l4r5", str(bare)]
+    default = {r.hw: r for r in compare(["resnet8"], hws)}
+    assert default["bare-h7"].fits and not default["bare-h7"].pareto  # faster at peak, but no engine: off
+    asked_rows = compare(["resnet8"], hws, peak_on_front=True)
+    asked = {r.hw: r for r in asked_rows}
+    assert asked["bare-h7"].pareto and "excluded" not in format_compare(asked_rows, peak_on_front=True)
