@@ -28,6 +28,7 @@ class CompareRow:
     macs: int
     fit_problems: str = ""  # the verdict's reasons, '; '-joined
     peak_hardware: bool = False  # no runtime: the hardware's peak, not an engine's
+    warnings: str = ""  # the run's plausibility warnings (fallback, overclock), '; '-joined
     pareto: bool = False
 
     def pareto_eligible(self, peak_on_front: bool = False) -> bool:
@@ -50,14 +51,14 @@ def dominant_bound(est: Estimate) -> str:
 
 
 def row_from_estimate(est: Estimate, model: str, hw: str, *, fits: bool | None = None, fit_problems: str = "",
-                      peak_hardware: bool = False) -> CompareRow:
+                      peak_hardware: bool = False, warnings: str = "") -> CompareRow:
     """A table row; ``fits`` is the run's fit verdict (default: activations only, for a bare estimate)."""
     return CompareRow(model=model, hw=hw, runtime=est.runtime, latency_s=est.latency_s, energy_j=est.energy_j,
                       average_power_w=est.average_power_w, peak_power_w=peak_power_w(est),
                       peak_activation_bytes=est.peak_activation_bytes,
                       activation_memory_bytes=est.activation_memory_bytes,
                       fits=est.fits_on_chip if fits is None else fits, bound=dominant_bound(est), macs=est.macs,
-                      fit_problems=fit_problems, peak_hardware=peak_hardware)
+                      fit_problems=fit_problems, peak_hardware=peak_hardware, warnings=warnings)
 
 
 def _model_label(spec: str | Path) -> str:
@@ -93,7 +94,8 @@ def compare(models: Sequence[str | Path], hws: Sequence[str | Path | HardwarePro
             res = run(RunSpec(m, prof, rt, transform=transform))
             rows.append(row_from_estimate(res.estimate, _model_label(m), prof.id, fits=res.fit.fits,
                                           fit_problems="; ".join(res.fit.problems),
-                                          peak_hardware=res.peak_hardware))
+                                          peak_hardware=res.peak_hardware,
+                                          warnings="; ".join(w for w in res.warnings() if "peak hardware" not in w)))
     # Different models do different work, so the front is per model: which chips are worth buying for it. A
     # point that does not fit, or has no runtime, is no option: it stays off the front.
     mask = grouped_pareto_mask([r.model for r in rows], [r.latency_s for r in rows], [r.energy_j for r in rows],
@@ -131,6 +133,7 @@ def format_compare(rows: Sequence[CompareRow], peak_on_front: bool = False) -> s
                      f"{si_bytes(r.peak_activation_bytes):>9} {'yes' if r.fits else 'no':>4} "
                      f"{r.bound[:14]:<14} {'*' if r.pareto else ''}")
     lines.extend(excluded_lines(rows, peak_on_front))
+    lines.extend(f"warning: {r.model} on {r.hw}: {r.warnings}" for r in rows if r.warnings)
     return "\n".join(lines)
 
 

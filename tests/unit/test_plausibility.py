@@ -148,6 +148,9 @@ def test_compare_fits_column_is_the_full_verdict_and_front_excludes_misfits(tmp_
     assert not by_hw["stm32l4r5"].pareto and not by_hw["bare"].pareto and by_hw["bare"].peak_hardware
     text = format_compare(rows)
     assert "excluded from the Pareto front: mobilenet_v2 on stm32l4r5 does not fit" in text
+    assert "warning: mobilenet_v2" not in text  # int8 on the U55: no fallback to warn about
+    float_rows = compare(["resnet8"], ["coral-edgetpu"])
+    assert "warning: resnet8 on coral-edgetpu: 100% of the MACs fall back" in format_compare(float_rows)
     assert "mobilenet_v2 on bare" in text and "peak hardware" in text
 
 
