@@ -1,7 +1,7 @@
 """Plausibility checks of one run, in the driver so every door (CLI, API, compare, sweep, thermal) gets them.
 
 - the clock: inside the profile's DVFS table, or refused unless the spec says ``overclock`` (a what-if, marked);
-- the fit verdict: weights vs the memory they are read from, peak activations (plus the runtime's arena overhead)
+- the fit verdict: weights vs the memory that stores them, peak activations (plus the runtime's arena overhead)
   vs the activation memory, both when they share one memory;
 - the fallback warning: more than a tenth of the MACs on the host because the accelerator cannot run them;
 - the runtime-vs-chip targeting check is a hook here (``check_runtime_targets``), filled by the branch that adds
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from edgesim.errors import ProfileError
 from edgesim.hw.schema import HardwareProfile, MemoryKind, RuntimeProfile
@@ -76,21 +77,22 @@ def check_clock(base: HardwareProfile, clock_mhz: float, overclock: bool, *, inc
 
 
 def fit_verdict(schedule: Schedule, profile: HardwareProfile, runtime: RuntimeProfile | None) -> FitVerdict:
-    """Weights per memory they are read from, and peak activations plus the runtime's arena overhead in the
-    activation memory (together when they share it), against the memories' sizes."""
-    weights: Counter[str] = Counter()
-    for plan in schedule.plans:
-        if plan.weight_bytes and plan.weight_memory:
-            weights[plan.weight_memory] += plan.weight_bytes
+    """Weights against the memory that stores them, and peak activations plus the runtime's arena overhead (plus
+    the weights, when one memory holds both) against the activation memory.
+
+    Weights are stored in ``placement.weights`` (an MCU's flash); a model too big for it fits only if a larger
+    memory can hold them all and stream them (the Edge TPU compiler's host-memory streaming, coral.ai "parameter
+    data caching"). Where a unit reads weights through a staging memory is mapping, not storage."""
     problems: list[str] = []
+    weights = schedule.total_weight_bytes
+    w_mem = profile.memory(profile.placement.weights)
     act_mem = schedule.activation_memory
-    for mem_name, need in sorted(weights.items()):
-        size = profile.memory(mem_name).size_bytes
-        if mem_name != act_mem and need > size:
-            problems.append(f"weights need {si_bytes(need)} but '{mem_name}' holds {si_bytes(size)}")
+    shared = weights if w_mem.name == act_mem else 0
+    if not shared and weights > w_mem.size_bytes and not any(
+            m.name != w_mem.name and m.size_bytes >= weights for m in profile.memories):
+        problems.append(f"weights need {si_bytes(weights)} but '{w_mem.name}' holds {si_bytes(w_mem.size_bytes)}")
     if act_mem:
         arena = runtime.arena_overhead_bytes if runtime is not None and runtime.arena_overhead_bytes else 0
-        shared = weights.get(act_mem, 0)
         need = schedule.peak_activation_bytes + arena + shared
         size = profile.memory(act_mem).size_bytes
         if need > size and not _can_spill(profile, need):
@@ -112,7 +114,8 @@ def _can_spill(profile: HardwareProfile, need: int) -> bool:
 def fallback_warning(schedule: Schedule, profile: HardwareProfile,
                      runtime: RuntimeProfile | None) -> FallbackWarning | None:
     """A warning when more than ``FALLBACK_WARN_SHARE`` of the MACs run on a fallback unit, naming the cause:
-    precisions the accelerator does not run (a float model on an int8 NPU) or op kinds it does not support."""
+    precisions the accelerator does not run (a float model on an int8 NPU, or ops quantization left in float) or
+    op kinds it does not support, the kinds with the most fallen-back MACs first."""
     total = sum(p.macs for p in schedule.plans)
     fell = [p for p in schedule.plans if p.fallback]
     fell_macs = sum(p.macs for p in fell)
@@ -120,20 +123,39 @@ def fallback_warning(schedule: Schedule, profile: HardwareProfile,
         return None
     accels = [u for u in profile.units if u.name != profile.host_unit
               and (runtime is None or not runtime.applies_to or u.kind in runtime.applies_to)]
+    runs = sorted({k.value for u in accels for k, v in u.macs_per_cycle.items() if v > 0})
     by_precision = [p for p in fell if any(u.supports(p.op) for u in accels)]
-    unsupported = Counter(p.op for p in fell if p not in by_precision)
+    unsupported = [p for p in fell if p not in by_precision]
+    # A model with no quantized MAC op is a float model: quantizing it is the fix. Otherwise these ops stayed in
+    # float (or another precision) through quantization, and --quant would change nothing.
+    float_model = not any(p.precision in _QUANTIZED for p in schedule.plans if p.macs)
     causes, fixes = [], []
     if by_precision:
-        precs = sorted({p.precision for p in by_precision})
-        runs = sorted({k.value for u in accels for k, v in u.macs_per_cycle.items() if v > 0})
-        causes.append(f"{'/'.join(precs)} ops on an accelerator that runs {'/'.join(runs) or 'other precisions'}")
-        fixes.append("--quant int8" if "int8" in runs else f"quantize to {'/'.join(runs)}")
+        precs = "/".join(sorted({p.precision for p in by_precision}))
+        causes.append(f"{precs} ops ({_top_kinds(by_precision)}) on an accelerator that runs "
+                      f"{'/'.join(runs) or 'other precisions'}")
+        if float_model and "int8" in runs:
+            fixes.append("--quant int8")
+        else:
+            fixes.append(f"quantize those ops to {'/'.join(runs)} (--quant-spec) or pick hardware that runs {precs}")
     if unsupported:
-        top = ", ".join(f"{op} x{n}" for op, n in unsupported.most_common(3))
-        causes.append(f"op kinds the accelerator does not support ({top})")
+        causes.append(f"op kinds the accelerator does not support ({_top_kinds(unsupported)})")
         fixes.append("replace those ops or pick hardware that runs them")
-    unit = fell[0].unit
-    return FallbackWarning(unit, fell_macs / total, " and ".join(causes), "; ".join(fixes))
+    return FallbackWarning(fell[0].unit, fell_macs / total, " and ".join(causes), "; ".join(fixes))
+
+
+_QUANTIZED = ("int8", "int4", "int16")
+
+
+def _top_kinds(plans: list[Any]) -> str:
+    """The three op kinds with the most MACs among ``plans`` (then the most ops), with their op counts."""
+    macs: Counter[str] = Counter()
+    count: Counter[str] = Counter()
+    for p in plans:
+        macs[p.op] += p.macs
+        count[p.op] += 1
+    top = sorted(count, key=lambda k: (-macs[k], -count[k], k))[:3]
+    return ", ".join(f"{k} x{count[k]}" for k in top)
 
 
 def check_runtime_targets(profile: HardwareProfile, runtime: RuntimeProfile | None) -> None:
