@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from edgesim.pipeline import RunResult
 
 
+def verdict_dict(base: RunResult) -> dict[str, Any]:
+    """The JSON report's top-level fit verdict and warnings, as ``edgesim run`` writes them."""
+    return {"fits": base.fit.fits, "fit_problems": list(base.fit.problems), "warnings": list(base.warnings())}
+
+
 def cmd_sustain(args: argparse.Namespace) -> int:
     import json
 
@@ -36,7 +41,7 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     res = sustain(base, duration_s=args.duration,
                   rate_hz=args.rate, ambient_c=args.ambient, governor=GovernorKind(args.governor),
                   window_s=args.window)
-    data = res.as_dict()
+    data = {**verdict_dict(base), **res.as_dict()}
     onset = "never" if res.throttle_onset_s is None else f"{res.throttle_onset_s:.1f} s"
     print(f"{graph.name} on {profile.id}, {args.duration:g} s "
           f"{'back-to-back' if args.rate is None else f'at {args.rate:g} Hz'}, ambient {res.ambient_c:g} C, "
@@ -94,7 +99,7 @@ def _sustain_big_little(base: RunResult, args: argparse.Namespace) -> int:
           f"{res.mean_effective_latency_s * 1e3:.3f} ms), average power {si(res.average_power_w, 'W')}, "
           f"inferences {res.inferences:.0f}, frames missed {res.frames_missed:.0f}")
     if args.json:
-        atomic_write_text(args.json, json.dumps(res.as_dict(), indent=1) + "\n")
+        atomic_write_text(args.json, json.dumps({**verdict_dict(base), **res.as_dict()}, indent=1) + "\n")
         print(f"wrote {args.json}")
     return 0
 

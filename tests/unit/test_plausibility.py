@@ -224,3 +224,12 @@ def test_every_measured_mlperf_tiny_configuration_fits() -> None:
     assert len(pairs) >= 20
     misfits = [(d, m, run(RunSpec(m, d)).fit.problems) for d, m in sorted(pairs)]
     assert [x for x in misfits if x[2]] == []
+
+
+def test_sustain_json_carries_the_verdict_too(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_json = tmp_path / "s.json"
+    code, _, _ = _cli(["sustain", "resnet8", "--hw", "coral-edgetpu", "--duration", "5", "--json", str(out_json)],
+                      capsys)
+    report = json.loads(out_json.read_text())
+    assert code == 0 and report["fits"] is True and report["fit_problems"] == []
+    assert any("fall back to unit 'cpu'" in w for w in report["warnings"])  # float resnet8 on the Edge TPU
