@@ -35,8 +35,8 @@ RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("index", "int64"), ("key", "string"), ("profile", "string"), ("model", "string"), ("runtime", "string"),
     ("latency_s", "float64"), ("energy_j", "float64"), ("average_power_w", "float64"),
     ("peak_power_w", "float64"), ("peak_activation_bytes", "int64"), ("fits", "bool_"),
-    ("fit_problems", "string"), ("peak_hardware", "bool_"), ("bound", "string"), ("macs", "int64"),
-    ("error", "string"),
+    ("fit_problems", "string"), ("peak_hardware", "bool_"), ("warnings", "string"), ("bound", "string"),
+    ("macs", "int64"), ("error", "string"),
 )
 
 
@@ -110,6 +110,7 @@ def evaluate_point(point: SweepPoint) -> dict[str, Any]:
                average_power_w=est.average_power_w, peak_power_w=peak_power_w(est),
                peak_activation_bytes=est.peak_activation_bytes, fits=result.fit.fits,
                fit_problems="; ".join(result.fit.problems), peak_hardware=result.peak_hardware,
+               warnings="; ".join(w for w in result.warnings() if "peak hardware" not in w),
                bound=dominant_bound(est), macs=est.macs)
     return row
 
