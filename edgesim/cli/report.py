@@ -30,6 +30,9 @@ def cmd_report(args: argparse.Namespace) -> int:
                       events=list(result.events) if result.events is not None else None, compare=compare,
                       fit_summary=result.fit.summary(), warnings=result.warnings())
     print(f"wrote {args.output}")
+    print(f"memory: {result.fit.summary()}")
+    for line in result.warnings():
+        print(f"warning: {line}")
     return 0
 
 
