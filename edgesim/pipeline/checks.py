@@ -12,18 +12,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 from edgesim.errors import ProfileError
 from edgesim.hw.schema import HardwareProfile, MemoryKind, RuntimeProfile
-from edgesim.mapping.plan import Schedule
+from edgesim.mapping.plan import OpPlan, Schedule
 from edgesim.report.units import si_bytes
 
 # More than this share of the MACs on a fallback unit earns a summary warning: below it the fallback ops are the
 # odd softmax or reshape a runtime leaves on the CPU by design; above it the accelerator is mostly idle.
 FALLBACK_WARN_SHARE = 0.10
 
-# Memories that grow a spill target for an activation memory too small for the peak: a cache or scratchpad
+# Memories that can take the spill of an activation memory too small for the peak: a cache or scratchpad
 # overflowing into DRAM (or host memory over the link) is slower, not impossible.
 _SPILL_KINDS = (MemoryKind.DRAM, MemoryKind.HOST_LINK)
 
@@ -147,7 +146,7 @@ def fallback_warning(schedule: Schedule, profile: HardwareProfile,
 _QUANTIZED = ("int8", "int4", "int16")
 
 
-def _top_kinds(plans: list[Any]) -> str:
+def _top_kinds(plans: list[OpPlan]) -> str:
     """The three op kinds with the most MACs among ``plans`` (then the most ops), with their op counts."""
     macs: Counter[str] = Counter()
     count: Counter[str] = Counter()
