@@ -27,8 +27,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     compare = [run(replace(spec, hw=other, runtime=None, clock_mhz=None, engine=Engine.ANALYTIC,
                            record_trace=False)).estimate for other in args.compare or []]
     write_html_report(args.output, result.estimate, result.profile,
-                      events=list(result.events) if result.events is not None else None, compare=compare)
+                      events=list(result.events) if result.events is not None else None, compare=compare,
+                      fit_summary=result.fit.summary(), warnings=result.warnings())
     print(f"wrote {args.output}")
+    print(f"memory: {result.fit.summary()}")
+    for line in result.warnings():
+        print(f"warning: {line}")
     return 0
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -32,8 +34,9 @@ if TYPE_CHECKING:
 RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("index", "int64"), ("key", "string"), ("profile", "string"), ("model", "string"), ("runtime", "string"),
     ("latency_s", "float64"), ("energy_j", "float64"), ("average_power_w", "float64"),
-    ("peak_power_w", "float64"), ("peak_activation_bytes", "int64"), ("fits_on_chip", "bool_"),
-    ("bound", "string"), ("macs", "int64"), ("error", "string"),
+    ("peak_power_w", "float64"), ("peak_activation_bytes", "int64"), ("fits", "bool_"),
+    ("fit_problems", "string"), ("peak_hardware", "bool_"), ("warnings", "string"), ("bound", "string"),
+    ("macs", "int64"), ("error", "string"),
 )
 
 
@@ -98,19 +101,41 @@ def evaluate_point(point: SweepPoint) -> dict[str, Any]:
         row[axis_column(path)] = value
     try:
         prof = apply_overrides(_base_profile(point.profile), point.overrides)
-        est = run(point_spec(point, prof)).estimate
-    except EdgesimError as err:
+        result = run(point_spec(point, prof))
+    except EdgesimError as err:  # a clock axis beyond the DVFS table lands here too: an error, not a point
         row["error"] = err.one_line()
         return row
+    est = result.estimate
     row.update(runtime=est.runtime, latency_s=est.latency_s, energy_j=est.energy_j,
                average_power_w=est.average_power_w, peak_power_w=peak_power_w(est),
-               peak_activation_bytes=est.peak_activation_bytes, fits_on_chip=est.fits_on_chip,
+               peak_activation_bytes=est.peak_activation_bytes, fits=result.fit.fits,
+               fit_problems="; ".join(result.fit.problems), peak_hardware=result.peak_hardware,
+               warnings="; ".join(w for w in result.warnings() if "peak hardware" not in w),
                bound=dominant_bound(est), macs=est.macs)
     return row
 
 
+# Set in each local worker process (``_init_worker``): Ctrl-C in the parent sets it, and a worker stops after the
+# point it is evaluating, returning the points it finished instead of losing its whole chunk.
+_STOP: Any = None
+
+
+def _init_worker(stop: Any) -> None:
+    global _STOP
+    # The terminal sends SIGINT to the whole process group: the workers leave it to the parent, which asks them
+    # to stop through ``stop`` (a worker dying mid-chunk would lose the chunk and break the pool).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _STOP = stop
+
+
 def evaluate_chunk(points: Sequence[SweepPoint]) -> list[dict[str, Any]]:
-    return [evaluate_point(p) for p in points]
+    """The rows of ``points``; fewer when the parent asked the worker to stop (the finished ones)."""
+    rows = []
+    for p in points:
+        if _STOP is not None and _STOP.is_set():
+            break
+        rows.append(evaluate_point(p))
+    return rows
 
 
 # -- storage --------------------------------------------------------------------------------------------
@@ -119,7 +144,9 @@ def parts_dir(out: str | Path) -> Path:
     return out.with_name(out.name + ".parts")
 
 
-def _write_part(rows: list[dict[str, Any]], schema: Any, folder: Path) -> Path:
+def _write_part(rows: list[dict[str, Any]], schema: Any, folder: Path) -> Path | None:
+    if not rows:
+        return None
     pa = _pa()
     import pyarrow.parquet as pq
 
@@ -159,8 +186,10 @@ def done_keys(out: str | Path) -> set[str]:
 class Progress:
     """A one-line progress bar with rate and ETA on a stream (stderr); plain lines when not a terminal."""
 
-    def __init__(self, total: int, done: int = 0, stream: TextIO | None = None, enabled: bool = True) -> None:
+    def __init__(self, total: int, done: int = 0, stream: TextIO | None = None, enabled: bool = True,
+                 label: str = "", unit: str = "pts") -> None:
         self.total, self.done, self.start_done = total, done, done
+        self.label, self.unit = label, unit
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled
         self.t0 = time.monotonic()
@@ -176,7 +205,8 @@ class Progress:
         eta_s = "--:--" if math.isinf(eta) else time.strftime("%H:%M:%S", time.gmtime(eta))
         frac = self.done / self.total if self.total else 1.0
         bar = "#" * int(frac * 30)
-        return f"[{bar:<30}] {self.done}/{self.total} {frac * 100:5.1f}% {rate:.2f} pts/s ETA {eta_s}"
+        head = f"{self.label}: " if self.label else ""
+        return f"{head}[{bar:<30}] {self.done}/{self.total} {frac * 100:5.1f}% {rate:.2f} {self.unit}/s ETA {eta_s}"
 
     def update(self, n: int) -> None:
         self.done += n
@@ -207,22 +237,41 @@ class SweepResult:
     errors: int
     pareto: int
     plot: Path | None
+    misfits: int = 0  # points that do not fit the chip's memories: kept off the Pareto front
+    peak_hardware: int = 0  # points costed without a runtime: kept off the Pareto front
 
 
 def _chunks(points: Sequence[SweepPoint], size: int) -> list[list[SweepPoint]]:
     return [list(points[i:i + size]) for i in range(0, len(points), size)]
 
 
+# After Ctrl-C, how long the workers get to finish the point they are on before they are terminated.
+STOP_GRACE_S = 0.25
+
+
+def _run_in_process(chunks: list[list[SweepPoint]], on_done: Callable[[list[dict[str, Any]]], None]) -> None:
+    for c in chunks:
+        rows: list[dict[str, Any]] = []
+        try:
+            for p in c:
+                rows.append(evaluate_point(p))
+        except KeyboardInterrupt:
+            on_done(rows)  # the points of this chunk finished before Ctrl-C
+            raise
+        on_done(rows)
+
+
 def _run_local(chunks: list[list[SweepPoint]], workers: int,
                on_done: Callable[[list[dict[str, Any]]], None]) -> None:
     if workers <= 1:
-        for c in chunks:
-            on_done(evaluate_chunk(c))
+        _run_in_process(chunks, on_done)
         return
-    pool = ProcessPoolExecutor(max_workers=workers)
+    ctx = multiprocessing.get_context()
+    stop = ctx.Event()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(stop,))
+    pending: set[Future[list[dict[str, Any]]]] = set()
     try:
         # Bounded in flight so a million-point sweep does not queue a million futures.
-        pending: set[Future[list[dict[str, Any]]]] = set()
         it = iter(chunks)
         for c in it:
             pending.add(pool.submit(evaluate_chunk, c))
@@ -235,8 +284,27 @@ def _run_local(chunks: list[list[SweepPoint]], workers: int,
                 nxt = next(it, None)
                 if nxt is not None:
                     pending.add(pool.submit(evaluate_chunk, nxt))
+    except KeyboardInterrupt:
+        _stop_pool(pool, stop, pending, on_done)
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_pool(pool: ProcessPoolExecutor, stop: Any, pending: set[Future[list[dict[str, Any]]]],
+               on_done: Callable[[list[dict[str, Any]]], None]) -> None:
+    """Ctrl-C: ask the workers to stop after their current point, store what they return within the grace
+    period, and terminate the rest (a point that takes longer is lost; every finished one is stored)."""
+    stop.set()
+    for f in pending:
+        f.cancel()  # not started yet
+    finished, _ = wait(pending, timeout=STOP_GRACE_S)
+    for f in finished:
+        if not f.cancelled() and f.exception() is None:
+            on_done(f.result())
+    # The executor has no public way to end a worker mid-task; its process table is the only handle.
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        proc.terminate()
 
 
 def _run_dask(chunks: list[list[SweepPoint]], client: Any,
@@ -253,11 +321,12 @@ def _run_dask(chunks: list[list[SweepPoint]], client: Any,
 
 def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None, client: Any = None,
               dask_scheduler: str | None = None, progress: bool = True, plot: bool = True,
+              peak_on_front: bool = False,
               on_chunk: Callable[[int], None] | None = None, stream: TextIO | None = None) -> SweepResult:
     """Evaluate the points of ``loaded`` not yet stored for ``out`` and consolidate. ``client`` (a
     dask.distributed Client) or ``dask_scheduler`` (its address) runs on Dask; otherwise ``workers`` local
     processes (default: CPU count; 1 = in this process). ``on_chunk(points_done)`` is called after every
-    stored chunk."""
+    stored chunk. ``peak_on_front`` lets points costed without a runtime (peak hardware) onto the Pareto front."""
     out = Path(out)
     if out.suffix.lower() != ".parquet":
         raise EdgesimError(f"sweep output must be a .parquet file, got '{out}'", field="output")
@@ -280,6 +349,7 @@ def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None
             on_chunk(counter["n"])
 
     chunks = _chunks(todo, loaded.spec.chunk_size)
+    interrupted = False
     try:
         if chunks:
             if client is not None:
@@ -291,22 +361,38 @@ def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None
                     _run_dask(chunks, c, store)
             else:
                 _run_local(chunks, workers or os.cpu_count() or 1, store)
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         bar.close()
-    return consolidate(loaded, out, counter["n"], plot=plot)
+    if interrupted:
+        # Every finished point is in the parts; write them out now (no plot: stop fast) and let the caller say so.
+        raise SweepInterrupted(consolidate(loaded, out, counter["n"], plot=False, peak_on_front=peak_on_front))
+    return consolidate(loaded, out, counter["n"], plot=plot, peak_on_front=peak_on_front)
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep: ``result`` holds the points finished so far (rerun the sweep to resume)."""
+
+    def __init__(self, result: SweepResult) -> None:
+        super().__init__("sweep interrupted")
+        self.result = result
 
 
 def _check_meta(folder: Path, loaded: LoadedSpec) -> None:
     # Parts from a different spec under the same output would silently mix two sweeps.
     meta = folder / "spec.json"
-    now = json.dumps({"name": loaded.spec.name, "axes": list(loaded.spec.axes)}, sort_keys=True)
+    # The result columns too: parts written by an older edgesim lack columns this one stores.
+    now = json.dumps({"name": loaded.spec.name, "axes": list(loaded.spec.axes),
+                      "columns": [n for n, _ in RESULT_COLUMNS]}, sort_keys=True)
     if meta.is_file() and meta.read_text() != now:
         raise EdgesimError(f"'{folder}' holds parts of a different sweep; remove it or choose another output",
                            field="output")
     meta.write_text(now)
 
 
-def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: bool = True) -> SweepResult:
+def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: bool = True,
+                peak_on_front: bool = False) -> SweepResult:
     """Merge stored rows of this spec's points into ``out`` (one row per key, in point order) with a
     ``pareto`` column (latency/energy front per model), write the plot, and remove the part files."""
     pa = _pa()
@@ -325,7 +411,10 @@ def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: b
                 rows.setdefault(r["key"], r)
     ordered = sorted(rows.values(), key=lambda r: wanted[r["key"]])
     ok = [r for r in ordered if not r["error"]]
-    mask = grouped_pareto_mask([r["model"] for r in ok], [r["latency_s"] for r in ok], [r["energy_j"] for r in ok])
+    # Points that do not fit, or have no runtime, are no options: off the front (and dominating nothing).
+    eligible = [bool(r["fits"]) and (peak_on_front or not r["peak_hardware"]) for r in ok]
+    mask = grouped_pareto_mask([r["model"] for r in ok], [r["latency_s"] for r in ok], [r["energy_j"] for r in ok],
+                               eligible)
     on_front = {r["key"] for r, m in zip(ok, mask, strict=True) if m}
     for r in ordered:
         r["pareto"] = r["key"] in on_front
@@ -343,7 +432,9 @@ def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: b
                                   [r["energy_j"] for r in ok], out.with_suffix(".png"),
                                   title=f"sweep {loaded.spec.name}: latency vs energy (Pareto front per model)",
                                   bars=False, groups=[r["model"] for r in ok])
-    return SweepResult(out, len(ordered), evaluated, len(ordered) - len(ok), len(on_front), plot_path)
+    return SweepResult(out, len(ordered), evaluated, len(ordered) - len(ok), len(on_front), plot_path,
+                       misfits=sum(1 for r in ok if not r["fits"]),
+                       peak_hardware=0 if peak_on_front else sum(1 for r in ok if r["peak_hardware"]))
 
 
 def _label(row: dict[str, Any], loaded: LoadedSpec) -> str:
@@ -367,5 +458,5 @@ def format_pareto(rows: Iterable[dict[str, Any]], axes: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Progress", "SweepResult", "consolidate", "done_keys", "evaluate_chunk", "evaluate_point",
+__all__ = ["Progress", "SweepInterrupted", "SweepResult", "consolidate", "done_keys", "evaluate_chunk", "evaluate_point",
            "format_pareto", "parts_dir", "read_results", "result_schema", "run_sweep"]
