@@ -6,6 +6,7 @@ profile sees exactly which number is wrong.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import sys
@@ -24,6 +25,7 @@ _SUFFIXES = (".yaml", ".yml")
 _M = TypeVar("_M", bound=BaseModel)
 
 
+@functools.lru_cache(maxsize=8)
 def _bundled_dir(sub: str = "") -> Path:
     """The folder of bundled profiles: the repository checkout this code runs from, else the installed package
     data. The checkout comes first: an editable install maps ``edgesim.hw_profiles`` to the checkout it was

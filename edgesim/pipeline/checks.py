@@ -123,8 +123,9 @@ def fallback_warning(schedule: Schedule, profile: HardwareProfile,
     accels = [u for u in profile.units if u.name != profile.host_unit
               and (runtime is None or not runtime.applies_to or u.kind in runtime.applies_to)]
     runs = sorted({k.value for u in accels for k, v in u.macs_per_cycle.items() if v > 0})
-    by_precision = [p for p in fell if any(u.supports(p.op) for u in accels)]
-    unsupported = [p for p in fell if p not in by_precision]
+    supported = [any(u.supports(p.op) for u in accels) for p in fell]
+    by_precision = [p for p, ok in zip(fell, supported, strict=True) if ok]
+    unsupported = [p for p, ok in zip(fell, supported, strict=True) if not ok]
     # A model with no quantized MAC op is a float model: quantizing it is the fix. Otherwise these ops stayed in
     # float (or another precision) through quantization, and --quant would change nothing.
     float_model = not any(p.precision in _QUANTIZED for p in schedule.plans if p.macs)

@@ -245,6 +245,7 @@ class _IdentityMemo:
 
 _SCHEDULES = _IdentityMemo(64)
 _BOUND = _IdentityMemo(64)
+_CHECKS = _IdentityMemo(64)
 _ESTIMATES = _IdentityMemo(64)
 
 
@@ -260,9 +261,11 @@ def stage_map(s: State) -> State:
 def stage_checks(s: State) -> State:
     """The fit verdict and the fallback warning of the mapped schedule (before the costing: they are about what
     was placed where)."""
-    assert s.schedule is not None and s.profile is not None
-    return replace(s, fit=fit_verdict(s.schedule, s.profile, s.runtime),
-                   fallback=fallback_warning(s.schedule, s.profile, s.runtime))
+    schedule, profile = s.schedule, s.profile
+    assert schedule is not None and profile is not None
+    fit, fallback = _CHECKS.get((schedule, profile, s.runtime), (), lambda: (
+        fit_verdict(schedule, profile, s.runtime), fallback_warning(schedule, profile, s.runtime)))
+    return replace(s, fit=fit, fallback=fallback)
 
 
 def _analytic(schedule: Schedule, profile: HardwareProfile) -> tuple[Estimate, PowerSummary]:
@@ -305,3 +308,5 @@ def clear_caches() -> None:
     _GRAPHS.clear()
     _SCHEDULES.entries.clear()
     _ESTIMATES.entries.clear()
+    _BOUND.entries.clear()
+    _CHECKS.entries.clear()
