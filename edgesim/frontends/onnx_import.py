@@ -38,7 +38,7 @@ from edgesim.frontends.onnx_ctx import (
 from edgesim.frontends.onnx_einsum import einsum
 from edgesim.frontends.onnx_ops import FLOAT_HANDLERS, Handler
 from edgesim.frontends.onnx_ops_ext import EXT_HANDLERS
-from edgesim.frontends.onnx_rnn import gru, lstm
+from edgesim.frontends.onnx_rnn import gru, lstm, rnn
 from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, stable_toposort
@@ -476,7 +476,7 @@ QUANT_HANDLERS: dict[tuple[str, str], Handler] = {
 
 
 _MORE: dict[str, Handler] = {"Attention": attention, "RotaryEmbedding": rotary_embedding, "Einsum": einsum,
-                             "LSTM": lstm, "GRU": gru}
+                             "LSTM": lstm, "GRU": gru, "RNN": rnn}
 
 
 def _handler(n: OnnxNode) -> Handler | None:
