@@ -483,6 +483,25 @@ def center_crop_pad(ctx: Ctx, n: OnnxNode) -> None:
         _pass_through(ctx, n)
 
 
+def lp_pool(ctx: Ctx, n: OnnxNode) -> None:
+    """LpPool as (sum over the window of |x|^p)^(1/p): the window sum is an average pool that counts the zero
+    padding, times the window size."""
+    from edgesim.frontends.onnx_ops import FLOAT_HANDLERS
+
+    p = n.i("p", 2)
+    if p <= 0:
+        raise ModelError(f"LpPool p={p} must be positive", file=ctx.path, node=n.name)
+    kernel = n.ints("kernel_shape") or []
+    absx, powered, pooled, total = (ctx.fresh(f"{n.name}_{k}") for k in ("abs", "pow", "avg", "sum"))
+    ctx.emit(OpKind.ABS, [_x(n)], [absx], A.NoAttrs(), f"{n.name}_abs")
+    ctx.emit(OpKind.POW, [absx, _scalar(ctx, n, float(p))], [powered], A.NoAttrs(), f"{n.name}_pow")
+    attrs = {k: v for k, v in n.attrs.items() if k != "p"} | {"count_include_pad": 1}
+    FLOAT_HANDLERS["AveragePool"](ctx, OnnxNode(n.name, "AveragePool", "", (powered,), (pooled,), attrs))
+    ctx.emit(OpKind.MUL, [pooled, _scalar(ctx, n, float(math.prod(kernel)))], [total], A.ElementwiseAttrs(),
+             f"{n.name}_sum")
+    ctx.emit(OpKind.POW, [total, _scalar(ctx, n, 1.0 / p)], [_out(n)], A.NoAttrs(), f"{n.name}_root")
+
+
 EXT_HANDLERS: dict[str, Handler] = {
     "Dropout": dropout,
     "Pad": pad,
@@ -499,6 +518,7 @@ EXT_HANDLERS: dict[str, Handler] = {
     "CumProd": cumsum,
     "LpNormalization": lp_normalization,
     "CenterCropPad": center_crop_pad,
+    "LpPool": lp_pool,
     "Trilu": trilu,
     "RMSNormalization": rms_norm,
     "InstanceNormalization": group_norm,
