@@ -49,10 +49,7 @@ from edgesim.ir.verify import verify_graph
 
 _MS = "com.microsoft"
 # Ops that only ever compute constants here: they must fold, there is no IR op for them.
-_FOLD_ONLY = {"Constant", "ConstantOfShape", "Shape", "Size", "Range", "NonZero", "OneHot", "EyeLike", "Not",
-              "And", "Or", "Xor", "Floor", "Ceil", "Round", "Mod", "Tile", "ScatterND", "CumSum", "Sign",
-              "GreaterOrEqual", "LessOrEqual", "Min", "Max", "ReduceProd", "ArgMax", "ArgMin", "TopK",
-              "Reciprocal"}
+_FOLD_ONLY = {"Constant", "ConstantOfShape", "Shape", "Size", "Range", "NonZero", "EyeLike"}
 _NEVER_FOLD = {"QuantizeLinear", "DequantizeLinear", "RandomNormal", "RandomUniform", "RandomNormalLike",
                "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout"}
 
