@@ -149,7 +149,8 @@ def _input_shape(ctx: Ctx, vi: onnx.ValueInfoProto, override: tuple[int, ...] | 
         raise ModelError(f"input '{vi.name}' has no shape; pass input_shape", file=ctx.path, field="input_shape")
     shape = []
     for k, d in enumerate(dims):
-        if d.HasField("dim_value") and d.dim_value >= 0:  # 0: an empty tensor, refused if a node reads it
+        # a 0 batch is how some exporters spell "dynamic"; elsewhere 0 is an empty tensor (refused if read)
+        if d.HasField("dim_value") and (d.dim_value > 0 or (d.dim_value == 0 and k > 0)):
             shape.append(int(d.dim_value))
         elif k == 0:
             shape.append(1)  # dynamic batch
