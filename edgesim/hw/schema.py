@@ -188,6 +188,9 @@ class MemoryLevel(_Frozen):
     # Bytes one access moves (vela.ini <memory>_burst_length): a DMA reading shorter contiguous runs still pays
     # whole bursts. None = no burst granularity modelled.
     burst_bytes: int | None = Field(default=None, gt=0)
+    # Fraction of read_bw_bytes_per_cycle CPU cores sustain when streaming (STREAM / tinymembench); None = not
+    # characterised (consumers pick their own default). 1.0 when read_bw is itself a measured streaming figure.
+    cpu_stream_fraction: float | None = Field(default=None, gt=0, le=1)
 
     def _clock_hz(self, profile_clock_mhz: float) -> float:
         return (self.clock_mhz if self.clock_mhz is not None else profile_clock_mhz) * 1e6

@@ -212,6 +212,10 @@ def calibrate(graph: Graph, samples: Sequence[dict[str, np.ndarray]], method: st
     ranges: dict[str, tuple[float, float]] = {}
     for name, parts in collected.items():
         x = np.concatenate(parts).astype(np.float64)
+        # infinite values (attention masks add -inf) saturate on any integer grid: the range covers the finite
+        x = x[np.isfinite(x)]
+        if x.size == 0:
+            x = np.zeros(1)
         if method == "minmax":
             lo, hi = float(x.min()), float(x.max())
         elif method == "percentile":

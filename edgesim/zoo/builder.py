@@ -87,11 +87,18 @@ class GraphBuilder:
         # every weight, and BERT-base costs ~100 MB less memory. Per-tensor statistics are unchanged.
         self.uniform_weights = uniform_weights
         self._pools: dict[float, np.ndarray] = {}
-        self.rng = np.random.default_rng(seed)
+        self._rng: np.random.Generator | None = None
         self.tensors: dict[str, Tensor] = {}
         self.nodes: list[Node] = []
         self.inputs: list[str] = []
         self._counts: dict[str, int] = {}
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The build's own seeded generator, made on first use (most builds take cached weights and need none)."""
+        if self._rng is None:
+            self._rng = np.random.default_rng(self.seed)
+        return self._rng
 
     # -- bookkeeping ---------------------------------------------------------------------------------
     def uid(self, prefix: str) -> str:
