@@ -105,11 +105,11 @@ class OpKind(Enum):
 
     @property
     def info(self) -> OpInfo:
-        return OP_INFO[self]
+        return self._info  # type: ignore[attr-defined,no-any-return]  # set once below, beside OP_INFO
 
     @property
     def op_class(self) -> OpClass:
-        return OP_INFO[self].op_class
+        return self._info.op_class  # type: ignore[attr-defined,no-any-return]
 
 
 _VAR = -1
@@ -191,3 +191,7 @@ OP_INFO: dict[OpKind, OpInfo] = {
 }
 
 assert set(OP_INFO) == set(OpKind), "every op kind needs its OpInfo"
+# Each member carries its info: ops ask for it on every node of every pass, and an enum-keyed dict lookup goes
+# through Enum.__hash__ in Python each time.
+for _kind, _info in OP_INFO.items():
+    _kind._info = _info  # type: ignore[attr-defined]

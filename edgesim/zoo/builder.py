@@ -115,8 +115,8 @@ class GraphBuilder:
         return name
 
     def const(self, name: str, data: np.ndarray) -> str:
-        arr = np.ascontiguousarray(data, dtype=np.float32)
-        self.tensors[name] = Tensor(name, tuple(int(d) for d in arr.shape), DType.FP32, data=arr)
+        arr = data if data.dtype == np.float32 and data.flags.c_contiguous else np.ascontiguousarray(data, np.float32)
+        self.tensors[name] = Tensor(name, arr.shape, DType.FP32, data=arr)
         return name
 
     def node(self, op: OpKind, inputs: list[str], attrs: Any, prefix: str | None = None,
