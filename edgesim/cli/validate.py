@@ -10,6 +10,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from edgesim.validate.calibrate import leave_one_benchmark_out, leave_one_device_out
     from edgesim.validate.core import validate, write_json, write_plot
 
+    if args.calibrate_intervals or args.coverage:
+        return _cmd_intervals(args)
     strict = getattr(args, "lobo_strict", False)
     if getattr(args, "lodo", False):
         result = leave_one_device_out(args.reference)
@@ -24,6 +26,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.plot:
         write_plot(result, args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _cmd_intervals(args: argparse.Namespace) -> int:
+    """--calibrate-intervals: rewrite the shipped interval calibration; --coverage: only measure it."""
+    from edgesim.pipeline.intervals import check_confidence
+    from edgesim.validate.intervals import collect_residuals, coverage, coverage_table, write_calibration
+
+    confidence = check_confidence(args.confidence)
+    if args.calibrate_intervals:
+        path, residuals = write_calibration(args.reference)
+        print(f"wrote {path} ({len(residuals)} held-out residuals)", file=sys.stderr)
+    else:
+        residuals = collect_residuals(args.reference)
+    print(coverage_table(coverage(residuals, confidence), confidence))
     return 0
 
 
@@ -50,6 +67,12 @@ def add_validate_parsers(subparsers: argparse._SubParsersAction) -> None:  # typ
                    help="--lobo, but first refit the runtime across devices without the held-out rows")
     v.add_argument("--lodo", action="store_true",
                    help="leave-one-device-out: refit each runtime without the device, predict its rows")
+    v.add_argument("--calibrate-intervals", action="store_true",
+                   help="recompute the held-out residuals per novelty class, write the interval calibration the "
+                        "package ships (edgesim/data/calibration/intervals.json) and print its coverage")
+    v.add_argument("--coverage", action="store_true",
+                   help="print the prediction intervals' coverage and width per novelty class, each device held out")
+    v.add_argument("--confidence", type=float, default=0.8, help="confidence of --coverage (default 0.8)")
     v.set_defaults(func=cmd_validate)
     c = subparsers.add_parser("calibrate", help="fit a runtime's free parameters to your measurements")
     c.add_argument("measurements", help="CSV in the reference format (device, runtime, ..., latency_ms)")

@@ -1,0 +1,59 @@
+"""What the predicting commands print and write about how sure they are: the interval line and JSON entries, the
+sensitivity table. One place, so run, sustain and the report say it the same way."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edgesim.pipeline import RunResult
+    from edgesim.pipeline.intervals import PredictionInterval
+
+_CLASS_TEXT = {
+    "measured_device": "this device and runtime have measured rows",
+    "known_family": "new device; its core/unit families have measured devices",
+    "new_family": "a core or unit family no measured device has",
+    "new_runtime": "a runtime no measured row used",
+}
+
+
+def interval_of(result: RunResult, args: argparse.Namespace) -> PredictionInterval:
+    from edgesim.pipeline.intervals import check_confidence, interval
+
+    return interval(result, check_confidence(getattr(args, "confidence", 0.8)))
+
+
+def interval_lines(iv: PredictionInterval) -> list[str]:
+    """'latency 12-17 ms (80%), energy ...' and what the width comes from."""
+    from edgesim.pipeline.intervals import format_range
+
+    line = (f"interval: latency {format_range(iv.latency_s, iv.confidence, 's')}, energy "
+            f"{format_range(iv.energy_j, iv.confidence, 'J')}")
+    if iv.throughput_inf_per_s is not None:
+        t = iv.throughput_inf_per_s
+        line += f", throughput {t.lo:.4g}-{t.hi:.4g} inferences/s"
+    why = f"  novelty: {iv.novelty.value} ({_CLASS_TEXT[iv.novelty.value]}; {iv.calibration_rows} held-out rows)"
+    if iv.uncertain_fields:
+        why += f"; {iv.uncertain_fields} profile fields with ranges propagated"
+    if iv.capped:
+        why += "; too few calibration rows for this confidence: the widest residual bounds it"
+    return [line, why]
+
+
+def trust_report(result: RunResult, args: argparse.Namespace) -> dict[str, Any]:
+    """Print the interval (and the sensitivity with --sensitivity); the JSON entries they add."""
+    iv = interval_of(result, args)
+    for line in interval_lines(iv):
+        print(line)
+    extra: dict[str, Any] = {"latency_interval_s": iv.latency_s.as_list(),
+                             "energy_interval_j": iv.energy_j.as_list(), "interval": iv.as_dict()}
+    if iv.throughput_inf_per_s is not None:
+        extra["throughput_interval_inf_per_s"] = iv.throughput_inf_per_s.as_list()
+    if getattr(args, "sensitivity", False):
+        from edgesim.pipeline.sensitivity import sensitivity
+
+        sens = sensitivity(result)
+        print(sens.table())
+        extra["sensitivity"] = sens.as_dict()
+    return extra
