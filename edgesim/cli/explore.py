@@ -5,15 +5,23 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from edgesim.cli.args import add_quant_argument
+from edgesim.cli.args import add_quant_argument, add_trust_arguments
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from edgesim.explore.compare import compare, format_compare, plot_compare, write_compare_csv
+    from edgesim.explore.compare import (
+        compare,
+        format_compare,
+        format_indistinguishable,
+        plot_compare,
+        write_compare_csv,
+    )
 
-    rows = compare(args.models, args.hw, args.runtime, quant=args.quant)
+    rows = compare(args.models, args.hw, args.runtime, quant=args.quant, confidence=args.confidence)
     print(format_compare(rows))
     print("* = on the latency/energy Pareto front for that model")
+    if text := format_indistinguishable(rows):
+        print(text)
     if args.csv:
         write_compare_csv(rows, args.csv)
         print(f"wrote {args.csv}")
@@ -32,12 +40,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
           f"({len(loaded.spec.profiles)} profiles x {len(loaded.spec.models)} models x axes "
           f"{', '.join(loaded.spec.axes) or 'none'})")
     res = run_sweep(loaded, args.output, workers=args.workers, dask_scheduler=args.dask_scheduler,
-                    progress=not args.no_progress, plot=not args.no_plot)
+                    progress=not args.no_progress, plot=not args.no_plot, confidence=args.confidence)
     print(f"wrote {res.out}: {res.rows} rows ({res.evaluated} evaluated now, {res.rows - res.evaluated} resumed), "
           f"{res.errors} failed points, {res.pareto} on the Pareto front")
     front = format_pareto(read_results(res.out), loaded.axis_names)
     if front:
-        print("Pareto front (latency, energy per model):")
+        print(f"Pareto front (latency ({args.confidence:.0%} interval), energy per model):")
         print(front)
     if res.plot:
         print(f"wrote {res.plot}")
@@ -56,6 +64,7 @@ def add_explore_parsers(subparsers: Any) -> None:
     add_quant_argument(cmp, "quantize float models first (post-training, synthetic calibration)")
     cmp.add_argument("--csv", help="write the table as CSV")
     cmp.add_argument("--plot", help="write a latency chart and latency-vs-energy scatter (PNG/SVG/PDF)")
+    add_trust_arguments(cmp)
     cmp.set_defaults(func=cmd_compare)
 
     sw = subparsers.add_parser("sweep", help="evaluate a design space declared in a YAML spec")
@@ -65,6 +74,7 @@ def add_explore_parsers(subparsers: Any) -> None:
     sw.add_argument("--workers", type=int, help="local worker processes (default: CPU count)")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     sw.add_argument("--no-plot", action="store_true", help="skip the latency-vs-energy plot (OUT.png)")
+    add_trust_arguments(sw)
     sw.set_defaults(func=cmd_sweep)
 
 

@@ -9,6 +9,7 @@ from edgesim.cli.args import (
     add_model_argument,
     add_target_arguments,
     add_transform_arguments,
+    add_trust_arguments,
     spec_from_args,
 )
 
@@ -19,11 +20,14 @@ if TYPE_CHECKING:
 def cmd_sustain(args: argparse.Namespace) -> int:
     import json
 
+    from edgesim.cli.trust import sustained_intervals
     from edgesim.files import atomic_write_text
     from edgesim.pipeline import run
+    from edgesim.pipeline.intervals import check_confidence
     from edgesim.thermal.governor import GovernorKind
     from edgesim.thermal.sustain import battery_life, sustain
 
+    check_confidence(args.confidence)
     base = run(spec_from_args(args))
     graph, profile = base.graph, base.profile
     if args.policy:
@@ -41,6 +45,7 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     print(f"  mean latency {res.mean_latency_s * 1e3:.3f} ms, energy/inference {res.energy_per_inference_j * 1e3:.4g} mJ, "
           f"average power {res.average_power_w:.3f} W, inferences {res.inferences:.0f}, "
           f"frames missed {res.frames_missed:.0f}")
+    data.update(sustained_intervals(base, args, res.mean_latency_s, res.energy_per_inference_j))
     if args.battery_wh or args.battery_mah:
         if args.rate is None:
             from edgesim.errors import EdgesimError
@@ -107,4 +112,5 @@ def add_sustain_parser(sub: Any) -> None:
     sus.add_argument("--burst-on", type=float, default=5.0, help="burst policy: seconds on the big cores")
     sus.add_argument("--burst-off", type=float, default=5.0, help="burst policy: idle seconds between bursts")
     add_transform_arguments(sus)
+    add_trust_arguments(sus)
     sus.set_defaults(func=cmd_sustain)

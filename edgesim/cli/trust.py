@@ -57,3 +57,18 @@ def trust_report(result: RunResult, args: argparse.Namespace) -> dict[str, Any]:
         print(sens.table())
         extra["sensitivity"] = sens.as_dict()
     return extra
+
+
+def sustained_intervals(base: RunResult, args: argparse.Namespace, mean_latency_s: float,
+                        energy_per_inference_j: float) -> dict[str, Any]:
+    """A sustained run's mean latency and energy per inference with the single run's relative interval (the
+    model and profile errors are the same; the thermal model's own error is not in it). Printed; JSON entries."""
+    from edgesim.pipeline.intervals import Interval, format_range
+
+    iv = interval_of(base, args)
+    lat = Interval(mean_latency_s * iv.latency_s.lo / base.latency_s, mean_latency_s * iv.latency_s.hi / base.latency_s)
+    en = Interval(energy_per_inference_j * iv.energy_j.lo / base.energy_j,
+                  energy_per_inference_j * iv.energy_j.hi / base.energy_j)
+    print(f"  interval: mean latency {format_range(lat, iv.confidence, 's')}, energy/inference "
+          f"{format_range(en, iv.confidence, 'J')}; novelty {iv.novelty.value}")
+    return {"latency_interval_s": lat.as_list(), "energy_interval_j": en.as_list(), "interval": iv.as_dict()}

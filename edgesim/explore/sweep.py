@@ -34,6 +34,9 @@ RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("latency_s", "float64"), ("energy_j", "float64"), ("average_power_w", "float64"),
     ("peak_power_w", "float64"), ("peak_activation_bytes", "int64"), ("fits_on_chip", "bool_"),
     ("bound", "string"), ("macs", "int64"), ("error", "string"),
+    # The prediction interval at the sweep's confidence (edgesim.pipeline.intervals).
+    ("latency_lo_s", "float64"), ("latency_hi_s", "float64"), ("energy_lo_j", "float64"), ("energy_hi_j", "float64"),
+    ("novelty", "string"),
 )
 
 
@@ -86,11 +89,12 @@ def point_spec(point: SweepPoint, profile: HardwareProfile) -> RunSpec:
     return RunSpec(point.model_ref, profile, point.runtime, zoo_choices=choices, transform=transform)
 
 
-def evaluate_point(point: SweepPoint) -> dict[str, Any]:
-    """One result row. An EdgesimError for this point (unsupported op, bad variant...) goes into ``error``
-    instead of stopping the sweep."""
+def evaluate_point(point: SweepPoint, confidence: float = 0.8) -> dict[str, Any]:
+    """One result row with its interval at ``confidence``. An EdgesimError for this point (unsupported op, bad
+    variant...) goes into ``error`` instead of stopping the sweep."""
     from edgesim.explore.compare import dominant_bound, peak_power_w
     from edgesim.pipeline import run
+    from edgesim.pipeline.intervals import NoveltyClass, interval
 
     row: dict[str, Any] = {"index": point.index, "key": point.key, "profile": point.profile,
                            "model": point.model.name, "runtime": point.runtime or "", "error": ""}
@@ -98,10 +102,15 @@ def evaluate_point(point: SweepPoint) -> dict[str, Any]:
         row[axis_column(path)] = value
     try:
         prof = apply_overrides(_base_profile(point.profile), point.overrides)
-        est = run(point_spec(point, prof)).estimate
+        result = run(point_spec(point, prof))
+        # A point that changes profile numbers is a chip nobody measured, even when its base was.
+        iv = interval(result, confidence, at_least=NoveltyClass.KNOWN_FAMILY if point.overrides else None)
     except EdgesimError as err:
         row["error"] = err.one_line()
         return row
+    est = result.estimate
+    row.update(latency_lo_s=iv.latency_s.lo, latency_hi_s=iv.latency_s.hi, energy_lo_j=iv.energy_j.lo,
+               energy_hi_j=iv.energy_j.hi, novelty=iv.novelty.value)
     row.update(runtime=est.runtime, latency_s=est.latency_s, energy_j=est.energy_j,
                average_power_w=est.average_power_w, peak_power_w=peak_power_w(est),
                peak_activation_bytes=est.peak_activation_bytes, fits_on_chip=est.fits_on_chip,
@@ -109,8 +118,8 @@ def evaluate_point(point: SweepPoint) -> dict[str, Any]:
     return row
 
 
-def evaluate_chunk(points: Sequence[SweepPoint]) -> list[dict[str, Any]]:
-    return [evaluate_point(p) for p in points]
+def evaluate_chunk(points: Sequence[SweepPoint], confidence: float = 0.8) -> list[dict[str, Any]]:
+    return [evaluate_point(p, confidence) for p in points]
 
 
 # -- storage --------------------------------------------------------------------------------------------
@@ -214,10 +223,10 @@ def _chunks(points: Sequence[SweepPoint], size: int) -> list[list[SweepPoint]]:
 
 
 def _run_local(chunks: list[list[SweepPoint]], workers: int,
-               on_done: Callable[[list[dict[str, Any]]], None]) -> None:
+               on_done: Callable[[list[dict[str, Any]]], None], confidence: float = 0.8) -> None:
     if workers <= 1:
         for c in chunks:
-            on_done(evaluate_chunk(c))
+            on_done(evaluate_chunk(c, confidence))
         return
     pool = ProcessPoolExecutor(max_workers=workers)
     try:
@@ -225,7 +234,7 @@ def _run_local(chunks: list[list[SweepPoint]], workers: int,
         pending: set[Future[list[dict[str, Any]]]] = set()
         it = iter(chunks)
         for c in it:
-            pending.add(pool.submit(evaluate_chunk, c))
+            pending.add(pool.submit(evaluate_chunk, c, confidence))
             if len(pending) >= 4 * workers:
                 break
         while pending:
@@ -234,16 +243,16 @@ def _run_local(chunks: list[list[SweepPoint]], workers: int,
                 on_done(f.result())
                 nxt = next(it, None)
                 if nxt is not None:
-                    pending.add(pool.submit(evaluate_chunk, nxt))
+                    pending.add(pool.submit(evaluate_chunk, nxt, confidence))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_dask(chunks: list[list[SweepPoint]], client: Any,
-              on_done: Callable[[list[dict[str, Any]]], None]) -> None:
+              on_done: Callable[[list[dict[str, Any]]], None], confidence: float = 0.8) -> None:
     from dask.distributed import as_completed
 
-    futures = client.map(evaluate_chunk, chunks, pure=False)
+    futures = client.map(evaluate_chunk, chunks, [confidence] * len(chunks), pure=False)
     try:
         for fut in as_completed(futures):
             on_done(fut.result())
@@ -253,11 +262,15 @@ def _run_dask(chunks: list[list[SweepPoint]], client: Any,
 
 def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None, client: Any = None,
               dask_scheduler: str | None = None, progress: bool = True, plot: bool = True,
-              on_chunk: Callable[[int], None] | None = None, stream: TextIO | None = None) -> SweepResult:
+              on_chunk: Callable[[int], None] | None = None, stream: TextIO | None = None,
+              confidence: float = 0.8) -> SweepResult:
     """Evaluate the points of ``loaded`` not yet stored for ``out`` and consolidate. ``client`` (a
     dask.distributed Client) or ``dask_scheduler`` (its address) runs on Dask; otherwise ``workers`` local
     processes (default: CPU count; 1 = in this process). ``on_chunk(points_done)`` is called after every
-    stored chunk."""
+    stored chunk. Every row carries its prediction interval at ``confidence``."""
+    from edgesim.pipeline.intervals import check_confidence
+
+    check_confidence(confidence)
     out = Path(out)
     if out.suffix.lower() != ".parquet":
         raise EdgesimError(f"sweep output must be a .parquet file, got '{out}'", field="output")
@@ -283,14 +296,14 @@ def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None
     try:
         if chunks:
             if client is not None:
-                _run_dask(chunks, client, store)
+                _run_dask(chunks, client, store, confidence)
             elif dask_scheduler:
                 from dask.distributed import Client
 
                 with Client(dask_scheduler) as c:
-                    _run_dask(chunks, c, store)
+                    _run_dask(chunks, c, store, confidence)
             else:
-                _run_local(chunks, workers or os.cpu_count() or 1, store)
+                _run_local(chunks, workers or os.cpu_count() or 1, store, confidence)
     finally:
         bar.close()
     return consolidate(loaded, out, counter["n"], plot=plot)
@@ -339,10 +352,12 @@ def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: b
     if plot and ok:
         from edgesim.explore.compare import plot_tradeoff
 
+        ivs = [(r["latency_lo_s"], r["latency_hi_s"], r["energy_lo_j"], r["energy_hi_j"]) for r in ok]
         plot_path = plot_tradeoff([_label(r, loaded) for r in ok], [r["latency_s"] for r in ok],
                                   [r["energy_j"] for r in ok], out.with_suffix(".png"),
                                   title=f"sweep {loaded.spec.name}: latency vs energy (Pareto front per model)",
-                                  bars=False, groups=[r["model"] for r in ok])
+                                  bars=False, groups=[r["model"] for r in ok],
+                                  intervals=ivs if all(None not in iv for iv in ivs) else None)
     return SweepResult(out, len(ordered), evaluated, len(ordered) - len(ok), len(on_front), plot_path)
 
 
@@ -362,7 +377,9 @@ def format_pareto(rows: Iterable[dict[str, Any]], axes: Sequence[str]) -> str:
     for r in rows:
         if r.get("pareto"):
             vals = " ".join(f"{a}={r[axis_column(a)]}" for a in axes)
-            lines.append(f"  {r['model']:<24} {Path(r['profile']).stem:<16} {r['latency_s'] * 1e3:>10.4g} ms "
+            span = (f" ({r['latency_lo_s'] * 1e3:.3g}-{r['latency_hi_s'] * 1e3:.3g})"
+                    if r.get("latency_lo_s") is not None and r.get("latency_hi_s") is not None else "")
+            lines.append(f"  {r['model']:<24} {Path(r['profile']).stem:<16} {r['latency_s'] * 1e3:>10.4g} ms{span} "
                          f"{r['energy_j'] * 1e3:>10.4g} mJ  {vals}")
     return "\n".join(lines)
 

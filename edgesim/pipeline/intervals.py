@@ -260,12 +260,17 @@ def combine(nominal: float, profile_log: tuple[float, float], model_log: tuple[f
     return Interval(nominal * math.exp(-lo), nominal * math.exp(hi))
 
 
-def interval(result: RunResult, confidence: float = DEFAULT_CONFIDENCE) -> PredictionInterval:
+def interval(result: RunResult, confidence: float = DEFAULT_CONFIDENCE, *,
+             at_least: NoveltyClass | None = None) -> PredictionInterval:
     """The latency/energy (and throughput) interval of ``result`` at ``confidence``: profile ranges and model
-    error by novelty class, combined. Costs one analytic map+cost plus two per ranged profile field."""
+    error by novelty class (``at_least`` this novel: a sweep point that edits a measured chip's numbers is a new
+    chip), combined. Costs one analytic map+cost plus two per ranged profile field."""
     check_confidence(confidence)
     table = calibration_table()
     cls = novelty(result.profile, result.runtime, table)
+    order = list(NoveltyClass)
+    if at_least is not None and order.index(at_least) > order.index(cls):
+        cls = at_least
     effects: tuple[FieldEffect, ...] = ()
     if ranged_fields(result.profile) or (result.runtime is not None and ranged_fields(result.runtime)):
         _, effects = perturbed_runs(result)

@@ -156,3 +156,41 @@ def test_cli_bad_confidence_is_one_line_exit_2(bad: str, capsys: pytest.CaptureF
     captured = capsys.readouterr()
     assert captured.err.strip().startswith("error:") and len(captured.err.strip().splitlines()) == 1
     assert "confidence" in captured.err and captured.out == ""
+
+
+def test_compare_marks_overlapping_intervals_and_draws_them(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from edgesim.explore.compare import compare, indistinguishable
+
+    rows = compare(["kws_ref_model.tflite"], ["stm32h7a3", "ra8d1", "stm32l4r5"], confidence=0.8)
+    assert all(r.latency_lo_s is not None and r.latency_lo_s < r.latency_s < (r.latency_hi_s or 0) for r in rows)
+    pairs = {(a.hw, b.hw) for a, b in indistinguishable(rows)}
+    for a in rows:  # overlap is exactly what is reported
+        for b in rows:
+            if a.hw < b.hw:
+                assert a.latency_lo_s is not None and a.latency_hi_s is not None
+                assert b.latency_lo_s is not None and b.latency_hi_s is not None
+                overlap = a.latency_lo_s <= b.latency_hi_s and b.latency_lo_s <= a.latency_hi_s
+                assert overlap == ((a.hw, b.hw) in pairs or (b.hw, a.hw) in pairs)
+    assert ("stm32h7a3", "ra8d1") in pairs  # ~10 ms vs ~7.5 ms, both intervals about +/-20-40%
+    plot = tmp_path / "c.png"
+    assert main(["compare", "kws_ref_model.tflite", "--hw", "stm32h7a3", "--hw", "ra8d1", "--hw", "stm32l4r5",
+                 "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "latency 80% ms" in out and "not distinguishable at 80%" in out and "stm32h7a3 vs ra8d1" in out
+    assert plot.stat().st_size > 10_000
+
+
+def test_sustain_and_api_report_intervals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import edgesim
+
+    out = tmp_path / "s.json"
+    assert main(["sustain", "kws_ref_model.tflite", "--hw", "stm32l4r5", "--duration", "5", "--json", str(out)]) == 0
+    assert "interval: mean latency" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["latency_interval_s"][0] < data["mean_latency_s"] < data["latency_interval_s"][1]
+    iv = edgesim.interval("kws_ref_model.tflite", "stm32l4r5", confidence=0.9)
+    same = edgesim.interval(edgesim.run(RunSpec("kws_ref_model.tflite", "stm32l4r5")), confidence=0.9)
+    assert iv == same and iv.latency_s.lo < edgesim.estimate("kws_ref_model.tflite", "stm32l4r5").latency_s
+    with pytest.raises(EdgesimError, match="confidence"):
+        edgesim.interval("kws_ref_model.tflite", "stm32l4r5", confidence=1.0)
