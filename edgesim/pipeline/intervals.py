@@ -32,6 +32,7 @@ from edgesim.files import data_path
 from edgesim.hw.family import profile_families
 from edgesim.hw.schema import HardwareProfile, RuntimeProfile
 from edgesim.hw.uncertain import UncertainField, ranged_fields, with_field
+from edgesim.pipeline.spec import Engine
 
 if TYPE_CHECKING:
     from edgesim.pipeline.spec import RunResult
@@ -146,17 +147,46 @@ class FieldEffect:
     energy_j: tuple[float, float, float]
 
 
-def rerun(result: RunResult, profile: HardwareProfile, runtime: RuntimeProfile | None = None) -> RunResult:
-    """``result``'s model, as transformed, mapped and costed analytically on ``profile`` (and ``runtime``)."""
+def rerun(result: RunResult, profile: HardwareProfile, runtime: RuntimeProfile | None = None, *,
+          keep_schedule: bool = False) -> RunResult:
+    """``result``'s model, as transformed, mapped and costed analytically on ``profile`` (and ``runtime``).
+    ``keep_schedule``: cost ``result``'s schedule on ``profile`` without mapping again (valid when the two
+    profiles differ only in energy and power numbers, which placement and tiling never read)."""
     from edgesim.pipeline import _finish
     from edgesim.pipeline.spec import Engine
     from edgesim.pipeline.stages import STAGES, State
 
     spec = replace(result.spec, hw=profile, clock_mhz=None, engine=Engine.ANALYTIC, frames=1, record_trace=False)
     state = State(spec, profile=profile, source_graph=result.source_graph, graph=result.graph,
-                  transform=result.transform, runtime=runtime or result.runtime, version=result.version)
+                  transform=result.transform, runtime=runtime or result.runtime, version=result.version,
+                  schedule=result.schedule if keep_schedule else None)
     names = [name for name, _ in STAGES]
-    return _finish(state, STAGES[names.index("runtime") + 1:])
+    return _finish(state, STAGES[names.index("map" if not keep_schedule else "cost"):])
+
+
+_COST_ONLY_MEMORY_FIELDS = ("read_bw_bytes_per_cycle", "write_bw_bytes_per_cycle", "latency_cycles")
+
+
+def cost_only(profile: HardwareProfile, path: str, lo: float) -> bool:
+    """A field the mapper never reads, only the cost model: energy and power numbers, and a memory's bandwidth
+    and latency (placement asks only whether a port can be written, tiling only sizes; the SCALE-Sim memory
+    model of systolic units does read bandwidth). Its ends need a cost run on the same schedule, not a new map.
+    tests/unit/test_trust_intervals.py checks the shortcut against full runs."""
+    parts = path.split(".")
+    if parts[0] in ("energy", "power") or any("energy" in p for p in parts):
+        return True
+    if parts[0] == "dvfs" and parts[-1] == "voltage_v":
+        return True
+    systolic = any(u.systolic is not None for u in profile.units)
+    return parts[0] == "memories" and parts[-1] in _COST_ONLY_MEMORY_FIELDS and not systolic and lo > 0
+
+
+def relevant(result: RunResult, f: UncertainField) -> bool:
+    """False for a per-precision energy no layer of this run uses (its range cannot move the estimate)."""
+    parts = f.path.split(".")
+    if len(parts) == 3 and parts[0] == "energy" and parts[1] in ("mac_energy_pj", "elementwise_energy_pj_per_op"):
+        return parts[2] in {layer.precision for layer in result.estimate.layers}
+    return True
 
 
 def set_field(obj: HardwareProfile | RuntimeProfile, path: str, value: float) -> HardwareProfile | RuntimeProfile:
@@ -168,22 +198,22 @@ def set_field(obj: HardwareProfile | RuntimeProfile, path: str, value: float) ->
 
 def perturbed_runs(result: RunResult) -> tuple[RunResult, tuple[FieldEffect, ...]]:
     """The analytic baseline and, per ranged field of the profile and runtime, the runs at its two ends."""
-    base = rerun(result, result.profile)
+    base = rerun(result, result.profile) if result.spec.engine is not Engine.ANALYTIC else result
     effects: list[FieldEffect] = []
     owners: list[tuple[str, HardwareProfile | RuntimeProfile, tuple[UncertainField, ...]]] = [
         ("hw", result.profile, ranged_fields(result.profile))]
     if result.runtime is not None:
         owners.append(("runtime", result.runtime, ranged_fields(result.runtime)))
     for owner, obj, fields in owners:
-        for f in fields:
+        for f in (f for f in fields if relevant(base, f)):
             ends: list[tuple[float, float]] = []
             for v in (f.lo, f.hi):
                 if v == f.value:
                     ends.append((base.latency_s, base.energy_j))
                     continue
                 new = set_field(obj, f.path, v)
-                run = (rerun(result, new) if isinstance(new, HardwareProfile)
-                       else rerun(result, result.profile, new))
+                run = (rerun(base, new, keep_schedule=cost_only(new, f.path, f.lo)) if isinstance(new, HardwareProfile)
+                       else rerun(base, base.profile, new))
                 ends.append((run.latency_s, run.energy_j))
             effects.append(FieldEffect(f, owner, (ends[0][0], base.latency_s, ends[1][0]),
                                        (ends[0][1], base.energy_j, ends[1][1])))
