@@ -72,3 +72,14 @@ def sustained_intervals(base: RunResult, args: argparse.Namespace, mean_latency_
     print(f"  interval: mean latency {format_range(lat, iv.confidence, 's')}, energy/inference "
           f"{format_range(en, iv.confidence, 'J')}; novelty {iv.novelty.value}")
     return {"latency_interval_s": lat.as_list(), "energy_interval_j": en.as_list(), "interval": iv.as_dict()}
+
+
+def report_trust_html(result: RunResult, args: argparse.Namespace) -> str:
+    """The HTML report's interval and sensitivity section (sensitivity always: the report is the long form)."""
+    from edgesim.pipeline.sensitivity import sensitivity
+    from edgesim.report.trust import LayerRow, ParamRow, trust_section_html
+
+    sens = sensitivity(result)
+    params = [ParamRow(e.label, e.value, e.latency, e.energy) for e in sens.parameters[:10]]
+    layers = [LayerRow(s.layer, s.share, s.top, s.elasticity) for s in sens.layers]
+    return trust_section_html(interval_lines(interval_of(result, args)), params, layers)

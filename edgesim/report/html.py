@@ -96,9 +96,10 @@ def _profile_section(profile: HardwareProfile) -> str:
 
 
 def render_html(est: Any, profile: HardwareProfile, events: list[Any] | None = None,
-                compare: list[Any] | None = None, title: str | None = None) -> str:
+                compare: list[Any] | None = None, title: str | None = None, trust_html: str = "") -> str:
     """The report as one HTML string. ``events`` (sim trace) adds the timeline; ``compare`` (estimates of the
-    same model on other profiles) adds the what-if bars next to this one."""
+    same model on other profiles) adds the what-if bars next to this one; ``trust_html`` (report.trust) the
+    interval and sensitivity section after the summary."""
     figures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="edgesim-report-") as tmp:
         d = Path(tmp)
@@ -133,13 +134,13 @@ def render_html(est: Any, profile: HardwareProfile, events: list[Any] | None = N
     heading = title or f"edgesim report: {est.model} on {est.hw}"
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<title>{_e(heading)}</title><style>{_CSS}</style></head><body>"
-            f"<h1>{_e(heading)}</h1><h2>Summary</h2>{summary}{notes}"
+            f"<h1>{_e(heading)}</h1><h2>Summary</h2>{summary}{notes}{trust_html}"
             f"{''.join(figures)}<h2>Per-layer costs</h2>{_layer_table(est)}"
             f"<h2>Hardware profile assumptions</h2>{_profile_section(profile)}"
             "</body></html>\n")
 
 
 def write_html_report(path: str | Path, est: Any, profile: HardwareProfile, events: list[Any] | None = None,
-                      compare: list[Any] | None = None) -> Path:
+                      compare: list[Any] | None = None, trust_html: str = "") -> Path:
     """Render and write atomically (a reader never sees half a report)."""
-    return atomic_write_text(path, render_html(est, profile, events=events, compare=compare))
+    return atomic_write_text(path, render_html(est, profile, events=events, compare=compare, trust_html=trust_html))

@@ -122,3 +122,12 @@ def test_interval_of_a_new_chip_has_a_profile_part() -> None:
     iv = interval(run(RunSpec("kws_ref_model.tflite", prof, "x-cube-ai@10.2.0")))
     assert iv.uncertain_fields >= 2 and iv.profile_latency_log[1] > 0
     assert iv.novelty.value == "known_family"  # Cortex-M7 has measured devices
+
+
+def test_html_report_has_the_interval_and_sensitivity_section(tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    assert main(["report", "vww_96_int8.tflite", "--hw", "ethos-u55-128", "--fast", "--confidence", "0.9",
+                 "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "How sure: interval and sensitivity" in text and "(90%)" in text
+    assert "memories[flash].read_bw_bytes_per_cycle" in text and "moves most with" in text
