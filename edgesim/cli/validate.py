@@ -32,14 +32,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_intervals(args: argparse.Namespace) -> int:
     """--calibrate-intervals: rewrite the shipped interval calibration; --coverage: only measure it."""
     from edgesim.pipeline.intervals import check_confidence
-    from edgesim.validate.intervals import collect_residuals, coverage, coverage_table, write_calibration
+    from edgesim.validate.intervals import (
+        collect_residuals,
+        coverage,
+        coverage_table,
+        shipped_residuals,
+        write_calibration,
+    )
 
     confidence = check_confidence(args.confidence)
     if args.calibrate_intervals:
         path, residuals = write_calibration(args.reference)
         print(f"wrote {path} ({len(residuals)} held-out residuals)", file=sys.stderr)
     else:
-        residuals = collect_residuals(args.reference)
+        # the shipped calibration's residuals, or fresh ones for another reference file
+        residuals = collect_residuals(args.reference) if args.reference else shipped_residuals()
     print(coverage_table(coverage(residuals, confidence), confidence))
     return 0
 
