@@ -181,11 +181,27 @@ def cost_only(profile: HardwareProfile, path: str, lo: float) -> bool:
     return parts[0] == "memories" and parts[-1] in _COST_ONLY_MEMORY_FIELDS and not systolic and lo > 0
 
 
+def affine_energy(path: str) -> bool:
+    """A per-operation, per-byte or per-cycle energy or a power in mW: the estimate's energy is affine in it
+    (counts x energy, power x time) and its latency does not depend on it. DVFS voltages are not (V^2)."""
+    last = path.split(".")[-1] if path.split(".")[0] != "energy" else path.split(".")[1]
+    return path.split(".")[0] != "dvfs" and last.endswith(("_pj", "_pj_per_byte", "_pj_per_cycle", "_pj_per_op",
+                                                           "_power_mw"))
+
+
 def relevant(result: RunResult, f: UncertainField) -> bool:
-    """False for a per-precision energy no layer of this run uses (its range cannot move the estimate)."""
+    """False when the field's range cannot move this run's estimate: a per-precision energy no layer uses; a
+    number of a unit no op runs on (placement asks only whether a unit supports an op at a precision, i.e. a
+    rate > 0, which a positive range keeps); a rate, latency or energy of a memory no layer moves bytes through."""
     parts = f.path.split(".")
     if len(parts) == 3 and parts[0] == "energy" and parts[1] in ("mac_energy_pj", "elementwise_energy_pj_per_op"):
         return parts[2] in {layer.precision for layer in result.estimate.layers}
+    if parts[0] == "units" and len(parts) > 2 and f.lo > 0:
+        unit = result.profile.units[int(parts[1])].name
+        return any(plan.unit == unit for plan in result.schedule.plans)
+    if parts[0] == "memories" and len(parts) == 3 and f.lo > 0 and parts[2] != "size_bytes":
+        mem = result.profile.memories[int(parts[1])].name
+        return any(m == mem and (r or w) for layer in result.estimate.layers for m, r, w in layer.bytes_by_memory)
     return True
 
 
@@ -210,6 +226,12 @@ def perturbed_runs(result: RunResult) -> tuple[RunResult, tuple[FieldEffect, ...
             for v in (f.lo, f.hi):
                 if v == f.value:
                     ends.append((base.latency_s, base.energy_j))
+                    continue
+                if ends and affine_energy(f.path) and ends[0] != (base.latency_s, base.energy_j):
+                    # energy is a sum of counts x this number: the high end follows from the low end exactly
+                    e_lo = ends[0][1]
+                    ends.append((base.latency_s, base.energy_j + (e_lo - base.energy_j) * (v - f.value)
+                                 / (f.lo - f.value)))
                     continue
                 new = set_field(obj, f.path, v)
                 run = (rerun(base, new, keep_schedule=cost_only(new, f.path, f.lo)) if isinstance(new, HardwareProfile)

@@ -14,7 +14,7 @@ from edgesim.hw.family import FAMILIES, profile_families
 from edgesim.hw.loader import load_profile
 from edgesim.hw.uncertain import ranged_fields, uncertain_fields, with_field
 from edgesim.pipeline import RunSpec, run
-from edgesim.pipeline.intervals import cost_only, interval, rerun
+from edgesim.pipeline.intervals import affine_energy, cost_only, interval, perturbed_runs, rerun
 from edgesim.pipeline.sensitivity import sensitivity
 
 
@@ -101,6 +101,15 @@ def test_cost_only_fields_give_the_same_answer_as_mapping_again() -> None:
         assert short.energy_j == pytest.approx(full.energy_j, rel=1e-12), f.path
         checked += 1
     assert checked >= 4
+    # energy fields: the high end is extrapolated from the low end (energy is affine in them); check it is exact
+    _, effects = perturbed_runs(result)
+    for e in effects:
+        if affine_energy(e.field.path):
+            full = rerun(result, with_field(prof, e.field.path, e.field.hi))
+            assert e.energy_j[2] == pytest.approx(full.energy_j, rel=1e-9), e.field.path
+            assert e.latency_s[2] == pytest.approx(full.latency_s, rel=1e-12)
+            checked += 1
+    assert checked >= 6
 
 
 def test_sensitivity_separates_memory_from_compute_bound_layers(capsys: pytest.CaptureFixture[str]) -> None:
