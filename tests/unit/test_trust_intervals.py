@@ -194,3 +194,12 @@ def test_sustain_and_api_report_intervals(tmp_path: Path, capsys: pytest.Capture
     assert iv == same and iv.latency_s.lo < edgesim.estimate("kws_ref_model.tflite", "stm32l4r5").latency_s
     with pytest.raises(EdgesimError, match="confidence"):
         edgesim.interval("kws_ref_model.tflite", "stm32l4r5", confidence=1.0)
+
+
+def test_event_engine_frames_get_a_throughput_interval(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    assert main(["run", "kws_ref_model.tflite", "--hw", "stm32h7a3", "--frames", "2", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    lo, hi = data["throughput_interval_inf_per_s"]
+    assert lo < data["throughput_inf_per_s"] < hi
+    assert data["latency_interval_s"][0] < data["latency_s"] < data["latency_interval_s"][1]
