@@ -198,13 +198,21 @@ class Coverage:
 
 
 def _group(x: Residual) -> str:
-    # A measured device's other benchmarks are in the calibration at run time: hold out (device, benchmark).
-    return f"{x.device}/{x.benchmark}" if x.cls is NoveltyClass.MEASURED_DEVICE else x.device
+    """The unit a case is new in, held out whole: a measured device's other benchmarks are in the calibration at
+    run time, so (device, benchmark); a new runtime's rows, the runtime; otherwise the device."""
+    if x.cls is NoveltyClass.MEASURED_DEVICE:
+        return f"{x.device}/{x.benchmark}"
+    return f"runtime:{x.runtime}" if x.cls is NoveltyClass.NEW_RUNTIME else x.device
+
+
+def _power_group(cls: NoveltyClass, device: str, benchmark: str) -> str:
+    # board power is a property of the device: held out with the device (with its benchmark for measured_device)
+    return f"{device}/{benchmark}" if cls is NoveltyClass.MEASURED_DEVICE else device
 
 
 def coverage(residuals: Sequence[Residual], confidence: float = 0.8) -> list[Coverage]:
-    """Per class and metric: bounds from the other groups' residuals (devices; (device, benchmark) for
-    measured_device), coverage of each group's own rows. Energy bounds also leave the group's board power out."""
+    """Per class and metric: bounds from the other groups' residuals (``_group``), coverage of each group's own
+    rows. Energy bounds also leave the held-out rows' boards' power out."""
     check_confidence(confidence)
     power = [(x.device, x.benchmark, x.power_log) for x in residuals
              if x.cls is NoveltyClass.MEASURED_DEVICE and x.power_log is not None]
@@ -222,7 +230,8 @@ def coverage(residuals: Sequence[Residual], confidence: float = 0.8) -> list[Cov
                 if metric == "latency":
                     lo, hi, cap = conformal_bounds(train, confidence)
                 else:
-                    pw = [p for d, b, p in power if (f"{d}/{b}" if cls is NoveltyClass.MEASURED_DEVICE else d) != g]
+                    boards = {_power_group(cls, x.device, x.benchmark) for x in held}
+                    pw = [p for d, b, p in power if _power_group(cls, d, b) not in boards]
                     lo, hi, cap = energy_bounds(train, pw, confidence)
                 for x in held:
                     v = x.latency_log if metric == "latency" else x.energy_log
@@ -238,7 +247,7 @@ def coverage(residuals: Sequence[Residual], confidence: float = 0.8) -> list[Cov
     return out
 def coverage_table(cov: Sequence[Coverage], confidence: float) -> str:
     lines = [f"interval coverage at {confidence:.0%} (bounds from the other groups' residuals; a group is a device, for "
-             "measured_device a device's benchmark):",
+             "measured_device a device's benchmark, for new_runtime a runtime):",
              f"{'class':<16} {'metric':<8} {'rows':>5} {'groups':>7} {'covered':>8} {'median half-width':>18}"]
     for c in cov:
         lines.append(f"{c.cls.value:<16} {c.metric:<8} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
