@@ -203,3 +203,20 @@ def test_event_engine_frames_get_a_throughput_interval(tmp_path: Path) -> None:
     lo, hi = data["throughput_interval_inf_per_s"]
     assert lo < data["throughput_inf_per_s"] < hi
     assert data["latency_interval_s"][0] < data["latency_s"] < data["latency_interval_s"][1]
+
+
+def test_sweep_rows_carry_intervals_and_edited_chips_count_as_new() -> None:
+    from edgesim.explore.sweep import evaluate_point
+    from edgesim.explore.sweep_spec import spec_from_dict
+    from edgesim.files import data_path
+
+    model = str(data_path("models", "kws_ref_model.tflite"))
+    loaded = spec_from_dict({"name": "t", "profiles": ["stm32l4r5"], "axes": {"clock_mhz": [80.0, 120.0]},
+                             "models": [model]})
+    plain = spec_from_dict({"name": "p", "profiles": ["stm32l4r5"], "models": [model]})
+    for point in loaded.points:
+        row = evaluate_point(point, 0.8)
+        assert not row["error"] and row["latency_lo_s"] < row["latency_s"] < row["latency_hi_s"]
+        assert row["novelty"] == "known_family"  # an edited measured chip is a new chip of a known family
+    row = evaluate_point(plain.points[0], 0.8)
+    assert row["novelty"] == "measured_device" and row["energy_lo_j"] < row["energy_j"] < row["energy_hi_j"]
