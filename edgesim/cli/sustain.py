@@ -86,8 +86,13 @@ def _sustain_big_little(base: RunResult, args: argparse.Namespace) -> int:
     print(f"  mean latency {res.mean_latency_s * 1e3:.3f} ms (wall time per inference "
           f"{res.mean_effective_latency_s * 1e3:.3f} ms), average power {res.average_power_w:.3f} W, "
           f"inferences {res.inferences:.0f}, frames missed {res.frames_missed:.0f}")
+    from edgesim.cli.trust import sustained_intervals
+
+    # energy per inference as the run drew it (average power x time / inferences), with the single run's interval
+    energy = res.average_power_w * res.duration_s / res.inferences if res.inferences else base.energy_j
+    data = {**res.as_dict(), **sustained_intervals(base, args, res.mean_latency_s, energy)}
     if args.json:
-        atomic_write_text(args.json, json.dumps(res.as_dict(), indent=1) + "\n")
+        atomic_write_text(args.json, json.dumps(data, indent=1) + "\n")
         print(f"wrote {args.json}")
     return 0
 

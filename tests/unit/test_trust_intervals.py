@@ -220,3 +220,16 @@ def test_sweep_rows_carry_intervals_and_edited_chips_count_as_new() -> None:
         assert row["novelty"] == "known_family"  # an edited measured chip is a new chip of a known family
     row = evaluate_point(plain.points[0], 0.8)
     assert row["novelty"] == "measured_device" and row["energy_lo_j"] < row["energy_j"] < row["energy_hi_j"]
+
+
+def test_runtime_ranges_are_propagated_too(tmp_path: Path) -> None:
+    rt = tmp_path / "rt.yaml"
+    rt.write_text("extends: x-cube-ai\nid: x-cube-ai-next\nkernel_efficiency:\n"
+                  "  CONV2D: {value: 0.305, range: [0.2, 0.4], reason: \"a new release, conv kernels rewritten\"}\n",
+                  encoding="utf-8")
+    result = run(RunSpec("pretrainedResnet_quant.tflite", "stm32l4r5", runtime=f"{rt}@10.2.0"))
+    _, (effect,) = perturbed_runs(result)
+    slow, nominal, fast = effect.latency_s
+    assert effect.owner == "runtime" and slow > nominal > fast  # ResNet-8 is mostly 3x3 convolutions
+    iv = interval(result)
+    assert iv.novelty is NoveltyClass.NEW_RUNTIME and iv.uncertain_fields == 1
