@@ -10,6 +10,7 @@ from setuptools import find_packages, setup
 DATA_PACKAGES = {
     "edgesim.hw_profiles": "hw_profiles",
     "edgesim.hw_profiles.runtimes": "hw_profiles/runtimes",
+    "edgesim.hw_profiles.llm_runtimes": "hw_profiles/llm_runtimes",
     "edgesim.workloads": "workloads",
 }
 

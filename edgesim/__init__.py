@@ -17,6 +17,10 @@ def __getattr__(name: str) -> Any:
         from edgesim import api
 
         return getattr(api, name)
+    if name == "llm":  # edgesim.llm(...) predicts (a callable module); edgesim.llm.predict etc. also work
+        import importlib
+
+        return importlib.import_module("edgesim.llm")
     if name == "zoo":
         import importlib
 

@@ -18,6 +18,7 @@ from edgesim.pipeline import (
     resolve_profile,
     run,
 )
+from edgesim.pipeline import bind as _bind
 from edgesim.pipeline import resolve_runtime as _resolve_runtime
 from edgesim.pipeline.intervals import DEFAULT_CONFIDENCE, PredictionInterval, check_confidence
 from edgesim.pipeline.intervals import interval as _interval
@@ -41,39 +42,48 @@ def resolve_runtime(profile: HardwareProfile, runtime: str | None
     return _resolve_runtime(profile, runtime)
 
 
+def bind(profile: HardwareProfile, runtime: str | None, threads: int | None = None
+         ) -> tuple[HardwareProfile, RuntimeProfile | None, RuntimeVersion | None]:
+    """(the profile as ``runtime`` sees it, runtime, release); refuses a runtime the chip cannot run."""
+    return _bind(profile, runtime, threads)
+
+
 def _spec(model: Graph | str | Path, hw: HardwareProfile | str | Path, runtime: str | None, engine: Engine,
           quant: str | None, prune: str | None, fuse: bool, compress: str, input_shape: tuple[int, ...] | None,
-          clock_mhz: float | None, frames: int = 1) -> RunSpec:
+          clock_mhz: float | None, threads: int | None, frames: int = 1) -> RunSpec:
     transform = TransformOptions(quant=QuantPreset(quant) if quant else None, prune=prune, fuse=fuse,
                                  compress=Compression(compress), accuracy=False)
     return RunSpec(model=model, hw=hw, runtime=runtime, input_shape=input_shape, clock_mhz=clock_mhz,
-                   transform=transform, engine=engine, frames=frames)
+                   threads=threads, transform=transform, engine=engine, frames=frames)
 
 
 def estimate(model: Graph | str | Path, profile: HardwareProfile | str | Path, runtime: str | None = None, *,
              quant: str | None = None, prune: str | None = None, fuse: bool = True, compress: str = "int4",
-             input_shape: tuple[int, ...] | None = None, clock_mhz: float | None = None) -> Estimate:
+             input_shape: tuple[int, ...] | None = None, clock_mhz: float | None = None,
+             threads: int | None = None) -> Estimate:
     """Analytic latency/energy estimate of one inference (``edgesim run --fast``).
 
     ``quant`` (int8, w4a8, w4a4, int16, fp16) quantizes a float model first, ``prune`` prunes it (0.5, 2:4,
-    channels:0.3), ``fuse`` folds BatchNorm/activations, ``compress`` stores weights (none, int4, huffman)."""
+    channels:0.3), ``fuse`` folds BatchNorm/activations, ``compress`` stores weights (none, int4, huffman);
+    ``threads``: CPU threads of the runtime."""
     return run(_spec(model, profile, runtime, Engine.ANALYTIC, quant, prune, fuse, compress, input_shape,
-                     clock_mhz)).estimate
+                     clock_mhz, threads)).estimate
 
 
 def simulate(model: Graph | str | Path, profile: HardwareProfile | str | Path, runtime: str | None = None, *,
              quant: str | None = None, prune: str | None = None, fuse: bool = True, compress: str = "int4",
              input_shape: tuple[int, ...] | None = None, clock_mhz: float | None = None,
-             frames: int = 1) -> Estimate:
+             threads: int | None = None, frames: int = 1) -> Estimate:
     """Event-engine (SimPy) latency/energy of one inference, with contention and DMA/compute overlap (``edgesim
     run``); ``frames`` queues that many inferences. ``edgesim.run(RunSpec(...))`` returns the raw timing too."""
     return run(_spec(model, profile, runtime, Engine.EVENT, quant, prune, fuse, compress, input_shape, clock_mhz,
-                     frames)).estimate
+                     threads, frames)).estimate
 
 
 def interval(model: Graph | str | Path | RunResult, profile: HardwareProfile | str | Path | None = None,
              runtime: str | None = None, *, confidence: float = DEFAULT_CONFIDENCE, quant: str | None = None,
-             input_shape: tuple[int, ...] | None = None, clock_mhz: float | None = None) -> PredictionInterval:
+             input_shape: tuple[int, ...] | None = None, clock_mhz: float | None = None,
+             threads: int | None = None) -> PredictionInterval:
     """The latency/energy interval of an analytic estimate at ``confidence`` (``edgesim run --confidence``):
     the profile's ranges propagated and the model's error for how novel the chip/runtime is. Also takes a
     ``RunResult`` (from ``edgesim.run``) directly."""
@@ -84,7 +94,8 @@ def interval(model: Graph | str | Path | RunResult, profile: HardwareProfile | s
         from edgesim.errors import EdgesimError
 
         raise EdgesimError("interval needs a hardware profile", field="profile")
-    result = run(_spec(model, profile, runtime, Engine.ANALYTIC, quant, None, True, "int4", input_shape, clock_mhz))
+    result = run(_spec(model, profile, runtime, Engine.ANALYTIC, quant, None, True, "int4", input_shape, clock_mhz,
+                       threads))
     return _interval(result, confidence)
 
 
@@ -93,5 +104,5 @@ def sensitivity(result: RunResult) -> Sensitivity:
     return _sensitivity(result)
 
 
-__all__ = ["PredictionInterval", "RunResult", "RunSpec", "Sensitivity", "estimate", "interval", "load_model",
-           "load_profile", "resolve_runtime", "run", "sensitivity", "simulate"]
+__all__ = ["PredictionInterval", "RunResult", "RunSpec", "Sensitivity", "bind", "estimate", "interval",
+           "load_model", "load_profile", "resolve_runtime", "run", "sensitivity", "simulate"]

@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     from edgesim.cli.run import add_run_parsers
     from edgesim.cli.sustain import add_sustain_parser
     from edgesim.cli.validate import add_validate_parsers
+    from edgesim.llm.cli import add_llm_parser
 
     p = argparse.ArgumentParser(
         prog="edgesim",
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     add_explore_parsers(sub)
     add_profile_parser(sub)
+    add_llm_parser(sub)
     return p
 
 

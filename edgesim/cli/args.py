@@ -34,6 +34,8 @@ def add_target_arguments(p: argparse.ArgumentParser, *, cfg: bool = True) -> Non
     p.add_argument("--runtime", help="inference engine id, optionally with @version (e.g. x-cube-ai@7.3.0)")
     p.add_argument("--input-shape", help="override the input shape in the model's own layout, e.g. 1x3x299x299")
     p.add_argument("--clock-mhz", type=float, help="override the profile's clock")
+    p.add_argument("--threads", type=int, help="CPU threads the runtime uses (TFLite XNNPACK, OpenVINO CPU); "
+                   "default: all host cores")
 
 
 def add_quant_argument(p: argparse.ArgumentParser | argparse._ArgumentGroup, help_text: str) -> None:
@@ -75,7 +77,8 @@ def spec_from_args(args: argparse.Namespace, *, fast: bool = True, frames: int =
 
     shape = parse_shape(args.input_shape) if getattr(args, "input_shape", None) else None
     return RunSpec(model=args.model, hw=args.hw, runtime=getattr(args, "runtime", None), input_shape=shape,
-                   clock_mhz=getattr(args, "clock_mhz", None), transform=transform_from_args(args),
+                   clock_mhz=getattr(args, "clock_mhz", None), threads=getattr(args, "threads", None),
+                   transform=transform_from_args(args),
                    engine=Engine.ANALYTIC if fast else Engine.EVENT, frames=frames, record_trace=record_trace)
 
 

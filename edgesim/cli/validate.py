@@ -7,13 +7,20 @@ import sys
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from edgesim.llm.cli import validate_llm
+    from edgesim.llm.reference import is_llm_reference
     from edgesim.pipeline.intervals import check_confidence
     from edgesim.validate.calibrate import leave_one_benchmark_out, leave_one_device_out
     from edgesim.validate.core import validate, write_json, write_plot
+    from edgesim.validate.npu_vendor import cmd_vendor, is_vendor_table
 
     check_confidence(args.confidence)
     if args.calibrate_intervals or args.coverage:
         return _cmd_intervals(args)
+    if args.reference and is_vendor_table(args.reference):
+        return cmd_vendor(args)  # issue #17's vendor NPU tables (hw_profile/runtime_id/zoo_model columns)
+    if args.reference and is_llm_reference(args.reference):
+        return validate_llm(args)  # llm_edge.csv-style language-model measurements (issue #16)
     strict = getattr(args, "lobo_strict", False)
     if getattr(args, "lodo", False):
         result = leave_one_device_out(args.reference)

@@ -36,11 +36,29 @@ ONNX_DTYPES: dict[int, DType] = {
     TensorProto.UINT64: DType.INT64,
     TensorProto.BFLOAT16: DType.BF16,
 }
-# Newer element types exist only in newer onnx releases.
-for _name, _dt in (("INT4", DType.INT4), ("UINT4", DType.UINT4), ("FLOAT8E4M3FN", DType.INT8),
-                   ("FLOAT8E5M2", DType.INT8)):
+# Newer element types exist only in newer onnx releases. Float8/float4/int2 have no IR type and are refused at
+# import (``unsupported_elem_type``): treating float8 codes as int8 would compute wrong values.
+for _name, _dt in (("INT4", DType.INT4), ("UINT4", DType.UINT4)):
     if hasattr(TensorProto, _name):
         ONNX_DTYPES[getattr(TensorProto, _name)] = _dt
+
+
+def elem_type_name(code: int) -> str:
+    try:
+        return str(TensorProto.DataType.Name(code))
+    except ValueError:
+        return f"type {code}"
+
+
+class NeedsConstantError(UnsupportedOpError):
+    """An op needs an input's value at import time (a shape, axes, pads, a quantization parameter) but it is
+    computed at run time; ``input_name`` names it so a caller that knows the value can bind it
+    (``import_onnx(..., bind={name: value})``), as an ahead-of-time compiler takes static shapes."""
+
+    def __init__(self, message: str, *, input_name: str, file: str | None = None, node: str | None = None
+                 ) -> None:
+        super().__init__(message, file=file, node=node)
+        self.input_name = input_name
 
 
 def dtype_of_array(arr: np.ndarray) -> DType:
@@ -153,9 +171,9 @@ class Ctx:
     def need_const(self, raw: str, node: OnnxNode, what: str) -> np.ndarray:
         v = self.const(raw)
         if v is None:
-            raise UnsupportedOpError(
+            raise NeedsConstantError(
                 f"{node.op_type} needs a constant {what} (input '{raw}' is computed at run time)",
-                file=self.path, node=node.name)
+                input_name=self.name(raw), file=self.path, node=node.name)
         return v
 
     def fresh(self, base: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,12 @@ from edgesim.frontends.onnx_ctx import (
     OnnxNode,
     array_from_tensor_proto,
     dtype_of_array,
+    elem_type_name,
     quant_params,
     transpose_quant,
 )
 from edgesim.frontends.onnx_ops import FLOAT_HANDLERS, Handler
+from edgesim.frontends.onnx_ops_ext import EXT_HANDLERS
 from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, stable_toposort
@@ -80,19 +83,59 @@ def _opset(model: ModelProto) -> int:
     return 1 if not model.opset_import else 13
 
 
-def _value_dtypes(model: ModelProto) -> dict[str, DType]:
-    """Element types of every named value ONNX shape inference can type (used for output tensor dtypes)."""
+# Initializers above this many elements are declared to shape inference by type and shape only: it needs the
+# values of small ones (Reshape targets, Resize scales), never of weights, and serializing megabytes of weights
+# into it cost more than the rest of an import (60 of 250 ms for a MobileNetV3).
+_INFERENCE_VALUE_LIMIT = 1024
+
+
+def _without_large_initializers(model: ModelProto) -> ModelProto:
+    big = [t for t in model.graph.initializer if int(np.prod(t.dims, dtype=np.int64)) > _INFERENCE_VALUE_LIMIT]
+    if not big:
+        return model
+    slim = ModelProto()  # built field by field: CopyFrom would copy the weights we leave out
+    slim.ir_version, slim.producer_name = model.ir_version, model.producer_name
+    slim.opset_import.extend(model.opset_import)
+    slim.functions.extend(model.functions)
+    g = slim.graph
+    g.name = model.graph.name
+    g.node.extend(model.graph.node)
+    big_names = {t.name for t in big}
+    g.initializer.extend(t for t in model.graph.initializer if t.name not in big_names)
+    g.input.extend(model.graph.input)
+    declared = {vi.name for vi in model.graph.input}
+    g.input.extend(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+                   for t in big if t.name not in declared)
+    g.output.extend(model.graph.output)
+    g.value_info.extend(model.graph.value_info)
+    return slim
+
+
+def _value_dtypes(model: ModelProto, path: str) -> dict[str, DType]:
+    """Element types of every named value ONNX shape inference can type (used for output tensor dtypes).
+
+    A value of a type the IR cannot hold (strings, complex, float8, float4, int2) is refused here, naming it:
+    computing it as some other type would give wrong numbers."""
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+        inferred = onnx.shape_inference.infer_shapes(_without_large_initializers(model), strict_mode=False)
         infos = list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input)
     except Exception:  # noqa: BLE001 - inference is only a hint; our own inference follows
         infos = list(model.graph.value_info) + list(model.graph.output) + list(model.graph.input)
     out: dict[str, DType] = {}
     for vi in infos:
-        if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type:
-            dt = ONNX_DTYPES.get(vi.type.tensor_type.elem_type)
-            if dt is not None:
-                out[vi.name] = dt
+        if not vi.type.HasField("tensor_type"):
+            raise UnsupportedOpError(f"value '{vi.name}' is not a tensor (sequence, map or optional)", file=path)
+        code = vi.type.tensor_type.elem_type
+        if code:
+            dt = ONNX_DTYPES.get(code)
+            if dt is None:
+                raise UnsupportedOpError(f"value '{vi.name}' has element type {elem_type_name(code)}, which "
+                                         f"edgesim does not model", file=path)
+            out[vi.name] = dt
+    for t in model.graph.initializer:
+        if t.data_type not in ONNX_DTYPES:
+            raise UnsupportedOpError(f"initializer '{t.name}' has element type {elem_type_name(t.data_type)}, "
+                                     f"which edgesim does not model", file=path)
     return out
 
 
@@ -134,7 +177,7 @@ def _input_shape(ctx: Ctx, vi: onnx.ValueInfoProto, override: tuple[int, ...] | 
         raise ModelError(f"input '{vi.name}' has no shape; pass input_shape", file=ctx.path, field="input_shape")
     shape = []
     for k, d in enumerate(dims):
-        if d.HasField("dim_value") and d.dim_value > 0:
+        if d.HasField("dim_value") and d.dim_value >= 0:  # 0: an empty tensor, refused if a node reads it
             shape.append(int(d.dim_value))
         elif k == 0:
             shape.append(1)  # dynamic batch
@@ -247,7 +290,9 @@ def _shape_only_target(ctx: Ctx, n: OnnxNode, data: np.ndarray) -> tuple[int, ..
 # ----- quantization -----------------------------------------------------------------------------------------
 def _qparams(ctx: Ctx, n: OnnxNode, scale: str, zp: str, rank: int, axis: int | None) -> QuantParams:
     s = ctx.need_const(scale, n, "scale")
-    z = ctx.const(zp) if zp else None
+    z = ctx.need_const(zp, n, "zero point") if zp else None
+    if n.i("block_size", 0):
+        raise UnsupportedOpError(f"{n.op_type} with block_size (blocked quantization)", file=ctx.path, node=n.name)
     try:
         return quant_params(s, z, axis, rank)
     except ValueError as e:
@@ -255,7 +300,9 @@ def _qparams(ctx: Ctx, n: OnnxNode, scale: str, zp: str, rank: int, axis: int | 
 
 
 def _qdtype(ctx: Ctx, zp: str, n: OnnxNode) -> DType:
-    z = ctx.const(zp) if zp else None
+    z = ctx.need_const(zp, n, "zero point") if zp else None
+    if n.attrs.get("output_dtype"):
+        raise UnsupportedOpError(f"{n.op_type} with output_dtype", file=ctx.path, node=n.name)
     if z is None:
         return DType.UINT8  # the ONNX default when the zero point is omitted
     dt = dtype_of_array(z)
@@ -309,7 +356,7 @@ def _tag(ctx: Ctx, n: OnnxNode, x: str, scale: str, zp: str, axis: int | None = 
     """Attach the quantization a QLinear/Integer op declares for one of its inputs."""
     t = ctx.t(x, n)
     if not scale:  # *Integer ops give zero points only; the scale lives outside the op
-        z = ctx.const(zp) if zp else None
+        z = ctx.need_const(zp, n, "zero point") if zp else None
         q = quant_params(np.ones(1 if z is None or z.size == 1 else z.size), z, axis, len(t.shape))
     else:
         q = _qparams(ctx, n, scale, zp, len(t.shape), axis)
@@ -417,8 +464,11 @@ def dynamic_quantize_linear(ctx: Ctx, n: OnnxNode) -> None:
     """Run-time quantization to uint8: one QUANTIZE node. Its scale and zero point are only known at run time;
     they become placeholder constants (1.0, 0) so the scalar scale arithmetic after it folds away (negligible
     work) while the tensor ops (ConvInteger, MatMulInteger, Cast, Mul) stay."""
+    if any(o in ctx.graph_outputs for o in n.outputs):
+        raise UnsupportedOpError("DynamicQuantizeLinear feeding a graph output: its run-time scale and zero point "
+                                 "are modelled, not computed", file=ctx.path, node=n.name)
     q = QuantParams((1.0,), (0,), None)
-    ctx.emit(OpKind.QUANTIZE, [n.inputs[0]], [n.outputs[0]], A.QuantizeAttrs(None), n.name,
+    ctx.emit(OpKind.QUANTIZE, [n.inputs[0]], [n.outputs[0]], A.QuantizeAttrs(None, dynamic=True), n.name,
              dtypes=[DType.UINT8], quants=[q])
     if len(n.outputs) > 1 and n.outputs[1]:
         ctx.add_const(n.outputs[1], np.array(1.0, np.float32))
@@ -452,22 +502,25 @@ QUANT_HANDLERS: dict[tuple[str, str], Handler] = {
 def _handler(n: OnnxNode) -> Handler | None:
     h = QUANT_HANDLERS.get((n.domain, n.op_type))
     if h is None and n.domain == "":
-        h = FLOAT_HANDLERS.get(n.op_type)
+        h = FLOAT_HANDLERS.get(n.op_type) or EXT_HANDLERS.get(n.op_type)
     return h
 
 
 # ----- entry point ------------------------------------------------------------------------------------------
-def import_onnx(path: str | Path, input_shape: tuple[int, ...] | None = None) -> Graph:
+def import_onnx(path: str | Path, input_shape: tuple[int, ...] | None = None,
+                bind: Mapping[str, np.ndarray] | None = None) -> Graph:
     """Import an ONNX model as an NCHW edgesim graph (weights OIHW as stored, source_format "onnx").
 
     ``input_shape`` overrides the first graph input's shape (in the model's own layout, e.g. (1, 3, 299, 299));
     without it a dynamic first dimension becomes 1 and any other dynamic dimension is an error naming the input.
+    ``bind`` gives fixed values for named graph inputs, which then import as constants (shape, axes or
+    quantization-parameter inputs that an op needs at import time; ``NeedsConstantError.input_name`` names them).
     Raises ModelError (corrupt or inconsistent file) or UnsupportedOpError (listing every unsupported op type).
     """
     p = Path(path)
     model = _load(p)
     try:
-        return _import(model, str(p), input_shape)
+        return _import(model, str(p), input_shape, dict(bind or {}))
     except ModelError:
         raise
     except EdgesimError as e:
@@ -478,12 +531,16 @@ def import_onnx(path: str | Path, input_shape: tuple[int, ...] | None = None) ->
         raise ModelError(f"cannot import ({type(e).__name__}: {e})", file=str(p)) from None
 
 
-def _import(model: ModelProto, path: str, input_shape: tuple[int, ...] | None) -> Graph:
+def _import(model: ModelProto, path: str, input_shape: tuple[int, ...] | None, bind: dict[str, np.ndarray]
+            ) -> Graph:
     g = model.graph
     nodes = [OnnxNode.from_proto(pr, i) for i, pr in enumerate(g.node)]
     _check_supported(nodes, path)
     init_names = {t.name for t in g.initializer}
-    real_inputs = [vi for vi in g.input if vi.name not in init_names]
+    unknown = sorted(set(bind) - {vi.name for vi in g.input})
+    if unknown:
+        raise ModelError(f"bind names {unknown}, which are not graph inputs", file=path, field="bind")
+    real_inputs = [vi for vi in g.input if vi.name not in init_names and vi.name not in bind]
     if not real_inputs:
         raise ModelError("graph has no (non-constant) inputs", file=path)
     consumers: dict[str, list[OnnxNode]] = {}
@@ -492,10 +549,12 @@ def _import(model: ModelProto, path: str, input_shape: tuple[int, ...] | None) -
             if i:
                 consumers.setdefault(i, []).append(n)
     ctx = Ctx(path=path, opset=_opset(model), graph_inputs=[vi.name for vi in real_inputs],
-              graph_outputs={o.name for o in g.output}, onnx_dtypes=_value_dtypes(model),
+              graph_outputs={o.name for o in g.output}, onnx_dtypes=_value_dtypes(model, path),
               onnx_consumers=consumers)
     for t in g.initializer:
         ctx.add_const(t.name, array_from_tensor_proto(t, path))
+    for name, value in bind.items():
+        ctx.add_const(name, np.asarray(value))
     for k, vi in enumerate(real_inputs):
         shape = _input_shape(ctx, vi, input_shape if k == 0 else None)
         dt = ONNX_DTYPES.get(vi.type.tensor_type.elem_type, DType.FP32)
@@ -510,11 +569,23 @@ def _import(model: ModelProto, path: str, input_shape: tuple[int, ...] | None) -
         if h is None:
             raise UnsupportedOpError(f"{n.op_type} with run-time inputs is not supported", file=path, node=n.name)
         h(ctx, n)
+    _refuse_empty_operands(ctx)
     outputs = [_graph_output(ctx, o.name) for o in g.output]
     live = _live_tensors(ctx, outputs)
     graph = Graph.build(g.name or Path(path).stem, ctx.nodes, {k: v for k, v in ctx.tensors.items() if k in live},
                         ctx.graph_inputs, outputs, source_format="onnx")
     return verify_graph(infer_shapes(graph))
+
+
+def _refuse_empty_operands(ctx: Ctx) -> None:
+    """Empty (zero-element) run-time tensors have no cost to model and edge cases (reductions over nothing) the
+    executors do not define; an input that only carries a type (CastLike's) is fine."""
+    for nd in ctx.nodes:
+        for name in nd.inputs:
+            t = ctx.tensors.get(name) if name else None
+            if t is not None and not t.is_const and 0 in t.shape:
+                raise UnsupportedOpError(f"reads the empty tensor '{name}' (shape {t.shape})", file=ctx.path,
+                                         node=nd.name)
 
 
 def _graph_output(ctx: Ctx, raw: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from edgesim.errors import ModelError, UnsupportedOpError
-from edgesim.frontends.onnx_ctx import ONNX_DTYPES, Ctx, OnnxNode, transpose_quant
+from edgesim.frontends.onnx_ctx import Ctx, OnnxNode, transpose_quant
 from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
 from edgesim.ir.ops import OpKind
@@ -100,8 +100,9 @@ def _conv_common(ctx: Ctx, n: OnnxNode, transpose: bool) -> None:
     strides = tuple(n.ints("strides") or [1] * nd)
     dil = tuple(n.ints("dilations") or [1] * nd)
     group = n.i("group", 1)
+    opad: tuple[int, ...] = (0,) * nd
     if transpose:
-        pads = _conv_transpose_pads(ctx, n, xs[2:], kernel, strides, dil)
+        pads, opad = _conv_transpose_pads(ctx, n, xs[2:], kernel, strides, dil)
     else:
         pads = _spatial_pads(ctx, n, xs[2:], kernel, strides, dil)
     if nd == 1:
@@ -118,7 +119,7 @@ def _conv_common(ctx: Ctx, n: OnnxNode, transpose: bool) -> None:
         op = OpKind.DEPTHWISE_CONV2D
     else:
         op = OpKind.CONV2D
-    out_pad = _hw(n.ints("output_padding"), nd, 0) if transpose else (0, 0)
+    out_pad = _hw(list(opad), nd, 0)
     attrs = A.ConvAttrs(kernel_hw=_hw(list(kernel), nd, 1), stride_hw=_hw(list(strides), nd, 1),
                         dilation_hw=_hw(list(dil), nd, 1), padding=pads, groups=group, layout=NCHW,
                         output_padding_hw=out_pad)
@@ -130,24 +131,27 @@ def _conv_common(ctx: Ctx, n: OnnxNode, transpose: bool) -> None:
 
 
 def _conv_transpose_pads(ctx: Ctx, n: OnnxNode, in_hw: tuple[int, ...], kernel: tuple[int, ...],
-                         strides: tuple[int, ...], dil: tuple[int, ...]) -> A.Padding:
+                         strides: tuple[int, ...], dil: tuple[int, ...]) -> tuple[A.Padding, tuple[int, ...]]:
+    """Padding and output padding. An ``output_shape`` larger than the natural output grows the far end (onnx's
+    reference); SAME_UPPER puts the smaller half first, as onnx's reference implementation does."""
     nd = len(in_hw)
     out_shape = n.ints("output_shape")
     auto = n.s("auto_pad", "NOTSET")
+    opad = list(n.ints("output_padding") or [0] * nd)
     if out_shape or auto in ("SAME_UPPER", "SAME_LOWER"):
-        opad = n.ints("output_padding") or [0] * nd
         target = out_shape[-nd:] if out_shape else [in_hw[i] * strides[i] for i in range(nd)]
         before, after = [], []
         for i in range(nd):
-            total = max(strides[i] * (in_hw[i] - 1) + opad[i] + (kernel[i] - 1) * dil[i] + 1 - target[i], 0)
+            total = strides[i] * (in_hw[i] - 1) + opad[i] + (kernel[i] - 1) * dil[i] + 1 - target[i]
+            if total < 0:
+                opad[i] -= total
+                total = 0
             small, big = total // 2, total - total // 2
-            # SAME_UPPER puts the extra padding at the beginning for ConvTranspose (onnx spec text).
-            before.append(big if auto != "SAME_LOWER" else small)
-            after.append(small if auto != "SAME_LOWER" else big)
-        if nd == 1:
-            return A.Padding(0, before[0], 0, after[0])
-        return A.Padding(before[0], before[1], after[0], after[1])
-    return _spatial_pads(ctx, n, in_hw, kernel, strides, dil)
+            before.append(big if auto == "SAME_LOWER" else small)
+            after.append(small if auto == "SAME_LOWER" else big)
+        pads = A.Padding(0, before[0], 0, after[0]) if nd == 1 else A.Padding(before[0], before[1], after[0], after[1])
+        return pads, tuple(opad)
+    return _spatial_pads(ctx, n, in_hw, kernel, strides, dil), tuple(opad)
 
 
 def conv(ctx: Ctx, n: OnnxNode) -> None:
@@ -234,11 +238,23 @@ def gemm(ctx: Ctx, n: OnnxNode) -> None:
         ins = [a, w] + ([bias] if bias else [])
         ctx.emit(OpKind.FULLY_CONNECTED, ins, [out], A.FullyConnectedAttrs(), n.name)
     else:
-        out = _out(n) if not c else ctx.fresh(_out(n))
+        out = _out(n) if not c and alpha == 1.0 else ctx.fresh(_out(n))
         ctx.emit(OpKind.MATMUL, [a, b], [out], A.MatMulAttrs(transpose_b=trans_b), n.name)
         bias = None
+        if alpha != 1.0:  # run-time B: alpha scales the product (it cannot be folded into a weight)
+            scaled = _out(n) if not c else ctx.fresh(_out(n))
+            ctx.emit(OpKind.MUL, [out, _scalar(ctx, n, alpha)], [scaled], A.ElementwiseAttrs(), f"{n.name}_alpha")
+            out = scaled
     if c and bias is None:
+        if beta != 1.0:
+            cb = ctx.fresh(f"{c}_beta")
+            ctx.emit(OpKind.MUL, [c, _scalar(ctx, n, beta)], [cb], A.ElementwiseAttrs(), f"{n.name}_beta")
+            c = cb
         ctx.emit(OpKind.ADD, [out, c], [_out(n)], A.ElementwiseAttrs(), f"{n.name}_bias")
+
+
+def _scalar(ctx: Ctx, n: OnnxNode, value: float) -> str:
+    return ctx.add_const(ctx.fresh(f"{n.name}_k"), np.array(value, dtype=np.float32))
 
 
 def matmul(ctx: Ctx, n: OnnxNode) -> None:
@@ -486,65 +502,6 @@ def slice_(ctx: Ctx, n: OnnxNode) -> None:
     ctx.emit(OpKind.SLICE, [_x(n)], [_out(n)], A.SliceAttrs(tuple(begin), tuple(end), tuple(step)), n.name)
 
 
-def pad(ctx: Ctx, n: OnnxNode) -> None:
-    rank = ctx.rank(_x(n))
-    mode = n.s("mode", "constant")
-    if ctx.opset < 11:
-        flat = n.ints("pads") or n.ints("paddings") or [0] * (2 * rank)
-        value = n.f("value", 0.0)
-        axes = list(range(rank))
-    else:
-        flat = [int(v) for v in ctx.need_const(n.input(1), n, "pads").reshape(-1)]
-        cv = ctx.const(n.input(2))
-        value = float(cv.reshape(-1)[0]) if cv is not None and cv.size else 0.0
-        axes = ([_axis(ctx, n, int(v), rank) for v in ctx.need_const(n.input(3), n, "axes").reshape(-1)]
-                if n.input(3) else list(range(rank)))
-    k = len(axes)
-    if len(flat) != 2 * k:
-        raise ModelError(f"pads {flat} do not fit rank {rank}", file=ctx.path, node=n.name)
-    per_axis = [(0, 0)] * rank
-    for j, ax in enumerate(axes):
-        per_axis[ax] = (flat[j], flat[j + k])
-    ctx.emit(OpKind.PAD, [_x(n)], [_out(n)], A.PadAttrs(tuple(per_axis), mode, value), n.name)
-
-
-def resize(ctx: Ctx, n: OnnxNode) -> None:
-    shape = ctx.shape(_x(n))
-    if len(shape) != 4:
-        raise UnsupportedOpError(f"{n.op_type} of a rank-{len(shape)} tensor (only NCHW)", file=ctx.path,
-                                 node=n.name)
-    sizes = scales = None
-    if n.op_type == "Upsample" and ctx.opset < 9:
-        scales = [float(v) for v in (n.attrs.get("scales") or [])]
-    elif n.op_type == "Upsample" or ctx.opset < 11:
-        scales = [float(v) for v in ctx.need_const(n.input(1), n, "scales").reshape(-1)]
-    else:
-        sz, sc = ctx.const(n.input(3)), ctx.const(n.input(2))
-        if sz is not None and sz.size:
-            sizes = [int(v) for v in sz.reshape(-1)]
-        elif sc is not None and sc.size:
-            scales = [float(v) for v in sc.reshape(-1)]
-        else:
-            raise UnsupportedOpError("Resize needs constant scales or sizes", file=ctx.path, node=n.name)
-    axes = n.ints("axes") or list(range(4))
-    full = list(shape)
-    for j, ax in enumerate(axes):
-        ax %= 4
-        if sizes is not None:
-            full[ax] = sizes[j]
-        elif scales is not None and j < len(scales):
-            full[ax] = int(math.floor(shape[ax] * scales[j]))
-    if full[0] != shape[0] or full[1] != shape[1]:
-        raise UnsupportedOpError("Resize of the batch or channel axis", file=ctx.path, node=n.name)
-    mode = n.s("mode", "nearest").lower()
-    mode = "linear" if mode in ("bilinear", "linear") else mode
-    ctm = n.s("coordinate_transformation_mode", "half_pixel" if ctx.opset >= 11 and n.op_type == "Resize"
-              else "asymmetric")
-    attrs = A.ResizeAttrs((full[2], full[3]), mode, NCHW, align_corners=ctm == "align_corners",
-                          half_pixel_centers=ctm in ("half_pixel", "pytorch_half_pixel", "half_pixel_symmetric"))
-    ctx.emit(OpKind.RESIZE, [_x(n)], [_out(n)], attrs, n.name)
-
-
 def gather(ctx: Ctx, n: OnnxNode) -> None:
     rank = ctx.rank(_x(n))
     ctx.emit(OpKind.GATHER, [_x(n), n.input(1)], [_out(n)], A.GatherAttrs(_axis(ctx, n, n.i("axis", 0), rank)),
@@ -559,11 +516,6 @@ def expand(ctx: Ctx, n: OnnxNode) -> None:
 def where(ctx: Ctx, n: OnnxNode) -> None:
     ctx.emit(OpKind.WHERE, list(n.inputs[:3]), [_out(n)], A.NoAttrs(), n.name,
              dtypes=[ctx.t(n.input(1)).dtype])
-
-
-def cast(ctx: Ctx, n: OnnxNode) -> None:
-    to = ONNX_DTYPES.get(n.i("to", 1), DType.FP32)
-    ctx.emit(OpKind.CAST, [_x(n)], [_out(n)], A.CastAttrs(to.label), n.name, dtypes=[to])
 
 
 FLOAT_HANDLERS: dict[str, Handler] = {
@@ -584,7 +536,6 @@ FLOAT_HANDLERS: dict[str, Handler] = {
     "GlobalAveragePool": _global_pool(OpKind.MEAN),
     "GlobalMaxPool": _global_pool(OpKind.REDUCE_MAX),
     "LRN": lrn,
-    "Dropout": _pass_through,
     "Identity": _pass_through,
     "Concat": concat,
     "Add": _simple(OpKind.ADD),
@@ -611,9 +562,6 @@ FLOAT_HANDLERS: dict[str, Handler] = {
     "Unsqueeze": unsqueeze,
     "Split": split,
     "Slice": slice_,
-    "Pad": pad,
-    "Resize": resize,
-    "Upsample": resize,
     "Softmax": _softmax(OpKind.SOFTMAX),
     "LogSoftmax": _softmax(OpKind.LOG_SOFTMAX),
     "LayerNormalization": layer_norm,
@@ -623,7 +571,6 @@ FLOAT_HANDLERS: dict[str, Handler] = {
     "ReduceMean": _reduce(OpKind.MEAN, 18),
     "ReduceMax": _reduce(OpKind.REDUCE_MAX, 18),
     "ReduceSum": _reduce(OpKind.REDUCE_SUM, 13),
-    "Cast": cast,
     "Equal": _compare(OpKind.EQUAL),
     "Less": _compare(OpKind.LESS),
     "Greater": _compare(OpKind.GREATER),

@@ -18,13 +18,16 @@ import tflite
 from tflite.BuiltinOperator import BuiltinOperator as BO
 
 from edgesim.errors import EdgesimError, ModelError, ShapeError, UnsupportedOpError
-from edgesim.frontends.tflite_ops import HANDLERS, Emit, OpCtx
+from edgesim.frontends.tflite_ops import HANDLERS as _CORE_HANDLERS
+from edgesim.frontends.tflite_ops import Emit, OpCtx
+from edgesim.frontends.tflite_ops_ext import EXT_HANDLERS
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.shape_infer import infer_node
 from edgesim.ir.tensor import QuantParams, Tensor
 from edgesim.ir.verify import verify_graph
 
+HANDLERS = {**_CORE_HANDLERS, **EXT_HANDLERS}
 _TT = tflite.TensorType
 _DTYPES: dict[int, DType] = {
     _TT.FLOAT32: DType.FP32,

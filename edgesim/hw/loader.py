@@ -26,7 +26,13 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 def _bundled_dir(sub: str = "") -> Path:
-    """The folder of bundled profiles: the installed package data, else the repository checkout."""
+    """The folder of bundled profiles: the checkout this edgesim package was imported from, else the installed
+    package data. The checkout goes first: an editable install maps edgesim.hw_profiles to the tree it was
+    installed from, which a second git worktree importing its own edgesim must not read."""
+    repo = Path(__file__).resolve().parents[2] / "hw_profiles"
+    cand = repo / sub if sub else repo
+    if cand.is_dir() and any(cand.glob("*.yaml")):
+        return cand
     try:
         from importlib.resources import files
 
@@ -36,8 +42,7 @@ def _bundled_dir(sub: str = "") -> Path:
             return cand
     except (ModuleNotFoundError, TypeError):
         pass
-    repo = Path(__file__).resolve().parents[2] / "hw_profiles"
-    return repo / sub if sub else repo
+    return cand
 
 
 def profiles_dir() -> Path:

@@ -40,6 +40,16 @@ class UnitKind(StrEnum):
     VECTOR = "vector"
 
 
+class DeviceClass(StrEnum):
+    """What a unit is to a runtime: OpenVINO's CPU, GPU and NPU plugins (and QNN's CPU/GPU/HTP backends) each
+    drive one class, whatever the unit's datapath kind (an iGPU and an NPU are both MAC arrays here)."""
+
+    CPU = "cpu"
+    GPU = "gpu"
+    NPU = "npu"
+    DSP = "dsp"
+
+
 class Dataflow(StrEnum):
     OS = "os"
     WS = "ws"
@@ -123,6 +133,14 @@ class ComputeUnit(_Frozen):
     # runtime kernel efficiencies are referred to: a dual-issue Cortex-M7 pairs each SMLAD with its operand load,
     # a Cortex-M33 has a shorter pipeline. Multiplies the runtime's kernel efficiency on this unit; 1.0 = M4-like.
     kernel_efficiency_scale: float = Field(default=1.0, gt=0, le=4.0)
+    # What the unit is to a runtime (RuntimeProfile.targets); None = cpu for kind cpu, npu otherwise.
+    device_class: DeviceClass | None = None
+
+    @property
+    def device(self) -> DeviceClass:
+        if self.device_class is not None:
+            return self.device_class
+        return DeviceClass.CPU if self.kind is UnitKind.CPU else DeviceClass.NPU
 
     @field_validator("macs_per_cycle", "elementwise_ops_per_cycle")
     @classmethod
@@ -172,6 +190,9 @@ class MemoryLevel(_Frozen):
     # Bytes one access moves (vela.ini <memory>_burst_length): a DMA reading shorter contiguous runs still pays
     # whole bursts. None = no burst granularity modelled.
     burst_bytes: int | None = Field(default=None, gt=0)
+    # Fraction of read_bw_bytes_per_cycle CPU cores sustain when streaming (STREAM / tinymembench); None = not
+    # characterised (consumers pick their own default). 1.0 when read_bw is itself a measured streaming figure.
+    cpu_stream_fraction: float | None = Field(default=None, gt=0, le=1)
 
     def _clock_hz(self, profile_clock_mhz: float) -> float:
         return (self.clock_mhz if self.clock_mhz is not None else profile_clock_mhz) * 1e6
@@ -503,7 +524,34 @@ class RuntimeProfile(_Frozen):
     # (hailo.ai, "Hailo-8 dataflow architecture" whitepaper); Vela's cascading runs convs on row stripes
     # (developer.arm.com, Ethos-U Vela "cascading"). False = a consumer waits for its whole producer.
     layer_pipelining: bool = False
+    # Device classes of the units the runtime places ops on (OpenVINO's NPU plugin: [npu]); empty = any unit of
+    # an applies_to kind. A chip with no unit of a listed class cannot run the runtime (edgesim.hw.targeting).
+    targets: list[DeviceClass] = Field(default_factory=list)
+    # Hardware profile ids (chip families) the runtime ships for, e.g. RKNN's Rockchip parts; empty = any.
+    # Informational here; edgesim.hw.targeting.runtime_fit_problem reports a mismatch.
+    chips: list[str] = Field(default_factory=list)
+    # Op kinds the runtime's accelerator backend can place (its op support list); None = whatever the unit
+    # supports. Other ops run on the host CPU when host_fallback, as RKNN, HailoRT and the TFLite delegates do.
+    supported_ops: list[str] | None = None
+    # False: the runtime has no CPU fallback (ai8x synthesises the whole network onto the CNN engine; OpenVINO's
+    # MYRIAD plugin without HETERO): an op it cannot place is refused instead of run on the host.
+    host_fallback: bool = True
+    # Precisions the runtime deploys on its accelerator (int8, fp16, int16 = w8a16 activations); empty = any the
+    # unit has. An accelerator-only runtime asked for another precision is refused (edgesim.hw.targeting).
+    precisions: list[Precision] = Field(default_factory=list)
+    # Cores of a multi-core accelerator one model runs on by default (RKNN's core mask AUTO picks one of the
+    # RK3588's three); None = all of them. Threads of a CPU runtime are set per run (--threads).
+    cores_used: int | None = Field(default=None, ge=1)
     sources: list[str] = Field(default_factory=list)
+
+    @field_validator("supported_ops")
+    @classmethod
+    def _runtime_ops(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            unknown = [op for op in v if op not in _OP_NAMES]
+            if unknown:
+                raise ValueError(f"unknown op kinds {unknown}; known: {sorted(_OP_NAMES)}")
+        return v
 
     @field_validator("kernel_efficiency")
     @classmethod

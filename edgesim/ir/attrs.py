@@ -180,9 +180,13 @@ class PadAttrs:
 
 @dataclass(frozen=True)
 class QuantizeAttrs:
-    """QUANTIZE / DEQUANTIZE / REQUANTIZE: the quantization is on the tensors themselves."""
+    """QUANTIZE / DEQUANTIZE / REQUANTIZE: the quantization is on the tensors themselves.
+
+    ``dynamic``: the scale and zero point are computed at run time from the data (ONNX DynamicQuantizeLinear);
+    the output tensor's QuantParams are then a placeholder, and value-level executors pass real values through."""
 
     axis: int | None = None
+    dynamic: bool = False
 
 
 @dataclass(frozen=True)
@@ -208,13 +212,20 @@ class LRNAttrs:
 
 @dataclass(frozen=True)
 class ResizeAttrs:
-    """Output spatial size is fixed at import; mode nearest/linear/cubic."""
+    """Output spatial size is fixed at import; mode nearest/linear/cubic.
+
+    ``coordinate_mode`` "" keeps TFLite's semantics (from align_corners / half_pixel_centers); ONNX graphs name
+    their coordinate_transformation_mode and nearest_mode, and give ``scales_hw`` when the model states scales
+    (ONNX maps coordinates with the stated scale, not output/input)."""
 
     out_hw: tuple[int, int]
     mode: str = "nearest"
     layout: Layout = Layout.NCHW
     align_corners: bool = False
     half_pixel_centers: bool = False
+    coordinate_mode: str = ""
+    nearest_mode: str = "floor"
+    scales_hw: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -230,3 +241,58 @@ class CastAttrs:
 @dataclass(frozen=True)
 class ExpandAttrs:
     shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class MathAttrs:
+    """UNARY_MATH / BINARY_MATH: ``fn`` names the ONNX function (sin, elu, softplus, mod, and, ...); alpha/beta/
+    gamma carry its parameters (Elu alpha, Selu alpha/gamma, Shrink lambd/bias, Mod fmod)."""
+
+    fn: str
+    alpha: float = 0.0
+    beta: float = 0.0
+    gamma: float = 0.0
+
+
+@dataclass(frozen=True)
+class ReduceMathAttrs:
+    """REDUCE_MATH over ``axes``: fn min / prod / l1 / l2 / log_sum / log_sum_exp / sum_square."""
+
+    axes: tuple[int, ...]
+    keepdims: bool = True
+    fn: str = "min"
+
+
+@dataclass(frozen=True)
+class ArgReduceAttrs:
+    """ARG_REDUCE: index of the max (fn "max") or min along ``axis`` (int64 output)."""
+
+    axis: int
+    keepdims: bool = True
+    select_last_index: bool = False
+    fn: str = "max"
+
+
+@dataclass(frozen=True)
+class CumSumAttrs:
+    axis: int
+    exclusive: bool = False
+    reverse: bool = False
+
+
+@dataclass(frozen=True)
+class TriluAttrs:
+    """Keep the upper (or lower) triangle of the last two axes, diagonal offset ``k``."""
+
+    upper: bool = True
+    k: int = 0
+
+
+@dataclass(frozen=True)
+class GroupNormAttrs:
+    """GROUP_NORM over (channels of a group, spatial) per sample; InstanceNormalization is groups == channels.
+    Scale and bias are per channel (NCHW)."""
+
+    groups: int
+    epsilon: float = 1e-5
+

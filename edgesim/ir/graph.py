@@ -172,6 +172,8 @@ def _toposort(nodes: list[Node], graph_inputs: set[str], tensors: Mapping[str, T
             elif i not in graph_inputs and (i not in tensors or tensors[i].data is None):
                 raise ModelError(f"node '{n.name}' reads tensor '{i}', which nothing produces")
         deps.append(d)
+    if all(not d or max(d) < idx for idx, d in enumerate(deps)):
+        return nodes  # already in order: the stable sort would return it unchanged (builders, most imports)
     order = stable_toposort(deps)
     if len(order) != len(nodes):
         placed = set(order)

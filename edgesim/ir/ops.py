@@ -88,6 +88,14 @@ class OpKind(Enum):
     IDENTITY = "IDENTITY"
     QUANTIZE = "QUANTIZE"
     DEQUANTIZE = "DEQUANTIZE"
+    UNARY_MATH = "UNARY_MATH"
+    BINARY_MATH = "BINARY_MATH"
+    REDUCE_MATH = "REDUCE_MATH"
+    ARG_REDUCE = "ARG_REDUCE"
+    CUMSUM = "CUMSUM"
+    TRILU = "TRILU"
+    RMS_NORM = "RMS_NORM"
+    GROUP_NORM = "GROUP_NORM"
 
     @property
     def info(self) -> OpInfo:
@@ -159,6 +167,15 @@ OP_INFO: dict[OpKind, OpInfo] = {
     OpKind.IDENTITY: OpInfo(OpClass.VIEW, A.NoAttrs),
     OpKind.QUANTIZE: OpInfo(OpClass.QUANT, A.QuantizeAttrs, (), (1, 3)),
     OpKind.DEQUANTIZE: OpInfo(OpClass.QUANT, A.QuantizeAttrs, (), (1, 3)),
+    # the long tail of ONNX math, one kind per family; per-function work is in ir.work.MATH_OPS_PER_ELEMENT
+    OpKind.UNARY_MATH: OpInfo(OpClass.ACTIVATION, A.MathAttrs, elementwise_ops_per_output=4),
+    OpKind.BINARY_MATH: OpInfo(OpClass.ELEMENTWISE, A.MathAttrs, (), _EW2),
+    OpKind.REDUCE_MATH: OpInfo(OpClass.REDUCE, A.ReduceMathAttrs),
+    OpKind.ARG_REDUCE: OpInfo(OpClass.REDUCE, A.ArgReduceAttrs),
+    OpKind.CUMSUM: OpInfo(OpClass.REDUCE, A.CumSumAttrs),
+    OpKind.TRILU: OpInfo(OpClass.DATA, A.TriluAttrs),
+    OpKind.RMS_NORM: OpInfo(OpClass.REDUCE, A.LayerNormAttrs, (1,), (1, 2), elementwise_ops_per_output=6),
+    OpKind.GROUP_NORM: OpInfo(OpClass.REDUCE, A.GroupNormAttrs, (1, 2), (3, 3), elementwise_ops_per_output=8),
 }
 
 assert set(OP_INFO) == set(OpKind), "every op kind needs its OpInfo"

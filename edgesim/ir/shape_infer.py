@@ -73,14 +73,23 @@ def _conv(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     return [_pack(n, cout, oh, ow, a.layout)]
 
 
+def _ceil_out(size: int, k: int, s: int, before: int, after: int) -> int:
+    """ceil_mode output length; a last window that would start inside the end padding is dropped (ONNX and
+    PyTorch rule), which keeps every window overlapping the input."""
+    out = -(-(size + before + after - k) // s) + 1
+    if (out - 1) * s >= size + before:
+        out -= 1
+    return out
+
+
 def _pool(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     a: A.PoolAttrs = node.attrs
     n, c, h, w = _nchw_dims(_req(ins[0], node).shape, a.layout)
     kh, kw = a.kernel_hw
     sh, sw = a.stride_hw
     if a.ceil_mode:
-        oh = -(-(h + a.padding.top + a.padding.bottom - kh) // sh) + 1
-        ow = -(-(w + a.padding.left + a.padding.right - kw) // sw) + 1
+        oh = _ceil_out(h, kh, sh, a.padding.top, a.padding.bottom)
+        ow = _ceil_out(w, kw, sw, a.padding.left, a.padding.right)
     else:
         oh = conv_out(h, kh, sh, 1, a.padding.top, a.padding.bottom)
         ow = conv_out(w, kw, sw, 1, a.padding.left, a.padding.right)
@@ -132,6 +141,15 @@ def _reduce(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     if a.keepdims:
         return [tuple(1 if i in axes else d for i, d in enumerate(shape))]
     return [tuple(d for i, d in enumerate(shape) if i not in axes)]
+
+
+def _arg_reduce(node: Node, ins: list[Tensor | None]) -> list[Shape]:
+    a: A.ArgReduceAttrs = node.attrs
+    shape = _req(ins[0], node).shape
+    ax = a.axis % len(shape) if shape else 0
+    if a.keepdims:
+        return [tuple(1 if i == ax else d for i, d in enumerate(shape))]
+    return [tuple(d for i, d in enumerate(shape) if i != ax)]
 
 
 def _reshape(node: Node, ins: list[Tensor | None]) -> list[Shape]:
@@ -245,6 +263,9 @@ _RULES: dict[OpKind, Callable[[Node, list[Tensor | None]], list[Shape]]] = {
     OpKind.RESIZE: _resize,
     OpKind.GATHER: _gather,
     OpKind.EXPAND: _expand,
+    OpKind.REDUCE_MATH: _reduce,
+    OpKind.ARG_REDUCE: _arg_reduce,
+    OpKind.BINARY_MATH: _elementwise,
 }
 for _k in (OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.DIV, OpKind.POW, OpKind.MAXIMUM, OpKind.MINIMUM,
            OpKind.SQUARED_DIFFERENCE, OpKind.WHERE, OpKind.PRELU, OpKind.EQUAL, OpKind.LESS, OpKind.GREATER):

@@ -80,12 +80,24 @@ def node_elementwise_ops(graph: Graph, node: Node) -> int:
         return out_elems * (info.elementwise_ops_per_output if node.op is OpKind.RESIZE else 0)
     if info.op_class is OpClass.POOL:
         return out_elems * _pool_window(node)
-    if node.op in (OpKind.MEAN, OpKind.REDUCE_MAX, OpKind.REDUCE_SUM):
+    if node.op is OpKind.UNARY_MATH:
+        return out_elems * MATH_OPS_PER_ELEMENT.get(node.attrs.fn, info.elementwise_ops_per_output)
+    if node.op in (OpKind.MEAN, OpKind.REDUCE_MAX, OpKind.REDUCE_SUM, OpKind.REDUCE_MATH, OpKind.ARG_REDUCE):
         x = graph.input_tensors(node)[0]
         return x.num_elements if x is not None else out_elems
     if node.op in (OpKind.ADD, OpKind.MAXIMUM, OpKind.MINIMUM):
         return out_elems * max(len(node.inputs) - 1, 1)
     return out_elems * info.elementwise_ops_per_output
+
+
+# Arithmetic ops per element of UNARY_MATH functions: 1 for compare/select/round-type functions, ~4 for one
+# transcendental (the same weight as EXP/TANH in ir.ops), more for compositions (mish = x * tanh(softplus(x))).
+MATH_OPS_PER_ELEMENT: dict[str, int] = {
+    "floor": 1, "ceil": 1, "round": 1, "sign": 1, "not": 1, "isnan": 1, "isinf": 1, "thresholded_relu": 2,
+    "shrink": 3, "softsign": 3, "elu": 5, "selu": 6, "celu": 6, "softplus": 8, "mish": 14, "swish": 5,
+    "sin": 4, "cos": 4, "tan": 8, "asin": 8, "acos": 8, "atan": 8, "sinh": 8, "cosh": 8, "asinh": 10,
+    "acosh": 10, "atanh": 10, "reciprocal": 4, "hardmax": 2,
+}
 
 
 def node_precision(graph: Graph, node: Node) -> str:
@@ -115,6 +127,10 @@ def node_work(graph: Graph, node: Node) -> NodeWork:
         seen.add(name)
         input_bytes += t.nbytes
     outs = graph.output_tensors(node)
+    if node.op is OpKind.GATHER and ins[0] is not None and ins[0].is_const:
+        # An embedding lookup fetches only the indexed rows of its table, not the whole table (BERT's 94 MB
+        # vocabulary is read 128 rows at a time).
+        weight_bytes = min(weight_bytes, sum(t.nbytes for t in outs))
     consts = [t for t in ins if t is not None and t.is_const]
     main_w = max(consts, key=lambda t: t.num_elements) if consts else None
     encoded = [t for t in consts if t.encoding is not None]

@@ -12,7 +12,7 @@ from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpKind
 from edgesim.ir.tensor import QuantParams, Tensor
-from edgesim.kernels import mac, nonmac
+from edgesim.kernels import mac, nonmac, onnx_int
 from edgesim.kernels.requant import (
     activation_range,
     quantize_multiplier,
@@ -89,10 +89,29 @@ def _weights_zero_offset(w_q: QuantParams, node: Node) -> int:
     return int(zps.pop())
 
 
+def _act_clip(node: Node, activation: A.Activation, out_t: Tensor, y: np.ndarray) -> np.ndarray:
+    if activation is A.Activation.NONE or out_t.quant is None:
+        return y
+    lo, hi = _act(node, activation, out_t.quant)
+    return np.clip(y, lo, hi).astype(y.dtype)
+
+
+def _conv_onnx(ctx: _Ctx, node: Node) -> None:
+    """NCHW (ONNX QLinearConv / ConvInteger / QDQ) convolutions: ONNX requantization semantics."""
+    at: A.ConvAttrs = node.attrs
+    x_t, w_t, out_t = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1]), ctx.tensor(node.outputs[0])
+    bias = ctx.value(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+    p = at.padding
+    y = onnx_int.conv2d_nchw(x_t, ctx.value(node.inputs[0]), w_t, ctx.value(node.inputs[1]), bias, out_t,
+                             at.stride_hw, at.dilation_hw, (p.top, p.left, p.bottom, p.right), max(at.groups, 1))
+    ctx.values[node.outputs[0]] = _act_clip(node, at.activation, out_t, y)
+
+
 def _conv(ctx: _Ctx, node: Node) -> None:
     at: A.ConvAttrs = node.attrs
     if at.layout is not A.Layout.NHWC:
-        raise UnsupportedOpError("the int8 executor runs NHWC convolutions only", node=node.name)
+        _conv_onnx(ctx, node)
+        return
     x_t, w_t, out_t = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1]), ctx.tensor(node.outputs[0])
     x = np.ascontiguousarray(ctx.value(node.inputs[0]), dtype=np.int8)
     w = np.asarray(ctx.value(node.inputs[1]), dtype=np.int8)
@@ -124,6 +143,13 @@ def _conv(ctx: _Ctx, node: Node) -> None:
 def _fully_connected(ctx: _Ctx, node: Node) -> None:
     at: A.FullyConnectedAttrs = node.attrs
     x_t, w_t, out_t = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1]), ctx.tensor(node.outputs[0])
+    if onnx_int.needs_onnx_path(x_t, w_t, out_t):
+        bias = ctx.value(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+        k = w_t.shape[1]
+        y = onnx_int.matmul(x_t, ctx.value(node.inputs[0]).reshape(-1, k), w_t, ctx.value(node.inputs[1]), out_t,
+                            b_is_nk=True, bias=bias)
+        ctx.values[node.outputs[0]] = _act_clip(node, at.activation, out_t, y).reshape(out_t.shape)
+        return
     w = np.ascontiguousarray(ctx.value(node.inputs[1]), dtype=np.int8)
     n_out, k = w.shape
     x = np.ascontiguousarray(ctx.value(node.inputs[0]), dtype=np.int8).reshape(-1, k)
@@ -141,6 +167,13 @@ def _fully_connected(ctx: _Ctx, node: Node) -> None:
 def _matmul(ctx: _Ctx, node: Node) -> None:
     at: A.MatMulAttrs = node.attrs
     a_t, b_t, out_t = ctx.tensor(node.inputs[0]), ctx.tensor(node.inputs[1]), ctx.tensor(node.outputs[0])
+    if onnx_int.needs_onnx_path(a_t, b_t, out_t):
+        av, bv = np.asarray(ctx.value(node.inputs[0])), np.asarray(ctx.value(node.inputs[1]))
+        av = np.swapaxes(av, -1, -2) if at.transpose_a else av
+        bv = np.swapaxes(bv, -1, -2) if at.transpose_b else bv
+        y = onnx_int.matmul(a_t, av, b_t, bv, out_t, b_is_nk=False)
+        ctx.values[node.outputs[0]] = _act_clip(node, at.activation, out_t, y)
+        return
     a = np.asarray(ctx.value(node.inputs[0]), dtype=np.int8)
     b = np.asarray(ctx.value(node.inputs[1]), dtype=np.int8)
     if at.transpose_a:
@@ -255,14 +288,21 @@ def _clamp_activation(ctx: _Ctx, node: Node) -> None:
 
 
 def _quantize(ctx: _Ctx, node: Node) -> None:
+    if getattr(node.attrs, "dynamic", False):
+        raise UnsupportedOpError("run-time (dynamic) quantization: the integer executor needs the scale and zero "
+                                 "point fixed in the model", node=node.name)
     x_t, out_t = ctx.tensor(node.inputs[0]), ctx.tensor(node.outputs[0])
     out_q = _quant(out_t, node)
     x = np.asarray(ctx.value(node.inputs[0]))
     info = np.iinfo(out_t.dtype.numpy())
     if x_t.dtype.is_float:
-        r = x.astype(np.float32) / np.float32(out_q.scale)
-        q = np.sign(r) * np.floor(np.abs(r) + np.float32(0.5))  # std::round, half away from zero
-        y = np.clip(q.astype(np.int64) + out_q.zero_point, info.min, info.max)
+        scale, zp = _axis_params(out_q, x.ndim)
+        r = x.astype(np.float32) / scale
+        if ctx.graph.source_format == "onnx":
+            q = np.rint(r)  # ONNX QuantizeLinear rounds ties to even
+        else:
+            q = np.sign(r) * np.floor(np.abs(r) + np.float32(0.5))  # std::round, half away from zero
+        y = np.clip(q.astype(np.int64) + zp, info.min, info.max)
         ctx.values[node.outputs[0]] = y.astype(out_t.dtype.numpy())
     else:
         y = _requant(x, _quant(x_t, node), out_q, int(info.min), int(info.max), ctx.single_rounding)
@@ -273,7 +313,18 @@ def _dequantize(ctx: _Ctx, node: Node) -> None:
     x_t = ctx.tensor(node.inputs[0])
     q = _quant(x_t, node)
     x = np.asarray(ctx.value(node.inputs[0]), dtype=np.int32)
-    ctx.values[node.outputs[0]] = (np.float32(q.scale) * (x - q.zero_point).astype(np.float32)).astype(np.float32)
+    scale, zp = _axis_params(q, x.ndim)
+    ctx.values[node.outputs[0]] = (scale * (x - zp).astype(np.float32)).astype(np.float32)
+
+
+def _axis_params(q: QuantParams, rank: int) -> tuple[np.ndarray, np.ndarray]:
+    """float32 scales and int64 zero points shaped to broadcast along the quantization axis (per-axis)."""
+    s, z = np.asarray(q.scales, np.float32), np.asarray(q.zero_points, np.int64)
+    if q.axis is None or s.size == 1:
+        return s.reshape(()) if s.size == 1 else s, z.reshape(()) if z.size == 1 else z
+    shape = [1] * rank
+    shape[q.axis] = -1
+    return s.reshape(shape), z.reshape(shape)
 
 
 def _reshape(ctx: _Ctx, node: Node) -> None:

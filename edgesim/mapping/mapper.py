@@ -62,16 +62,43 @@ def unit_can_run(unit: ComputeUnit, node: Node, work: NodeWork) -> bool:
     return _rate(table, work.precision) is not None
 
 
-def choose_unit(profile: HardwareProfile, runtime: RuntimeProfile | None, node: Node, work: NodeWork) -> tuple[Any, bool]:
-    """(unit, fallback): the first accelerator that supports the op, else the host unit."""
+def _runtime_places_on(runtime: RuntimeProfile | None, unit: ComputeUnit) -> bool:
+    """The runtime drives this unit: its kind is in applies_to and its device class in targets (if listed)."""
+    if runtime is None:
+        return True
+    if runtime.applies_to and unit.kind not in runtime.applies_to:
+        return False
+    return not runtime.targets or unit.device in runtime.targets
+
+
+def _runtime_supports(runtime: RuntimeProfile | None, node: Node, work: NodeWork) -> bool:
+    """The runtime's accelerator backend has a kernel for this op (its op support list) at this precision."""
+    if runtime is None:
+        return True
+    if runtime.supported_ops is not None and node.op.value not in runtime.supported_ops:
+        return False
+    precs = {p.value for p in runtime.precisions or ()}
+    return not precs or work.precision in precs or (work.precision == "int4" and "int8" in precs)
+
+
+def choose_unit(profile: HardwareProfile, runtime: RuntimeProfile | None, node: Node, work: NodeWork
+                ) -> tuple[ComputeUnit, bool]:
+    """(unit, fallback): the first accelerator the runtime drives that supports the op, else the host unit.
+
+    An accelerator-only runtime (no host_fallback, or no target the host belongs to) that cannot place the op
+    is refused with the device, runtime and op named, as the real compiler refuses the model."""
     host = profile.unit(profile.host_unit)
+    targeted = []
     for unit in profile.units:
-        if unit.name == profile.host_unit:
+        if unit.name == profile.host_unit or not _runtime_places_on(runtime, unit):
             continue
-        if runtime is not None and runtime.applies_to and unit.kind not in runtime.applies_to:
-            continue
-        if unit_can_run(unit, node, work):
+        targeted.append(unit)
+        if _runtime_supports(runtime, node, work) and unit_can_run(unit, node, work):
             return unit, False
+    if runtime is not None and targeted and not runtime.host_fallback:
+        raise MappingError(
+            f"device {profile.id}, runtime {runtime.id}: op {node.op.value} at {work.precision} cannot be placed on "
+            f"{', '.join(u.name for u in targeted)} and {runtime.id} has no CPU fallback", node=node.name)
     accelerators = [u for u in profile.units if u.name != profile.host_unit]
     if not unit_can_run(host, node, work):
         raise MappingError(
@@ -309,7 +336,7 @@ def _engine_compression(effect: SparsityEffect, work: NodeWork, unit: ComputeUni
     return replace(effect, weight_bytes=int(round(effect.weight_bytes * (coded if coded is not None else ratio))))
 
 
-def _timing(unit: ComputeUnit, tiling: Any) -> TimingDiscipline:
+def _timing(unit: ComputeUnit, tiling: Tiling) -> TimingDiscipline:
     """How the event engine times the op's tiles on ``unit``."""
     if unit.kind not in DMA_UNIT_KINDS:
         return TimingDiscipline.INTERLEAVED

@@ -14,8 +14,8 @@ from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from edgesim.ir.graph import Graph, Node
-from edgesim.ir.ops import OpClass
 from edgesim.ir.tensor import Tensor
+from edgesim.mapping.tiling import is_network_input
 
 _T = TypeVar("_T")
 _ENTRIES_PER_MEMO = 50_000  # a memo is dropped whole when full (a long sweep over ever-new shapes)
@@ -27,21 +27,6 @@ def _tensor_signature(t: Tensor, with_data: bool) -> Hashable:
     return (t.shape, t.dtype, t.data is not None, t.sparsity, t.encoding, data_id)
 
 
-def _reads_network_input(graph: Graph, node: Node) -> bool:
-    """The op's first input is a graph input, possibly seen through views that share its storage."""
-    name = node.inputs[0] if node.inputs else ""
-    for _ in range(len(graph.nodes) + 1):
-        if not name:
-            return False
-        if name in graph.inputs:
-            return True
-        producer = graph.producer(name)
-        if producer is None or producer.op.op_class is not OpClass.VIEW or not producer.inputs:
-            return False
-        name = producer.inputs[0]
-    return False
-
-
 # Weight arrays named by id in a signature are kept alive here, so their ids cannot be reused while keyed.
 _PINNED: dict[int, object] = {}
 
@@ -51,7 +36,7 @@ def node_signature(graph: Graph, node: Node, with_data: bool) -> Hashable | None
     ``with_data``: the weight values matter (the runtime entropy-codes them), named by their arrays' identity."""
     ins = tuple(_tensor_signature(graph.tensors[i], with_data) if i else None for i in node.inputs)
     outs = tuple((graph.tensors[o].shape, graph.tensors[o].dtype) for o in node.outputs)
-    sig = (node.op, node.attrs, ins, outs, _reads_network_input(graph, node))
+    sig = (node.op, node.attrs, ins, outs, bool(node.inputs) and is_network_input(graph, node.inputs[0]))
     try:
         hash(sig)
     except TypeError:

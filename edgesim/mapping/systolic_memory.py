@@ -43,7 +43,9 @@ from edgesim.hw.systolic import (
     SystolicLayer,
     ceil_div,
 )
+from edgesim.ir.graph import Graph, Node
 from edgesim.mapping.systolic import compute_cycles
+from edgesim.mapping.tiling import Tiling
 
 # Word-copy positions looked up per operand and layer before falling back to set-level walking (about 50 ms).
 COPY_LOOKUP_BUDGET = 1 << 20
@@ -704,7 +706,8 @@ def _drain_lines(fold_writes: list[int], cpf: int, sram_words: int) -> tuple[lis
     return lines, drain
 
 
-def scalesim_tiling(graph: Any, node: Any, unit: ComputeUnit, profile: HardwareProfile, compute_cycles_total: float) -> Any | None:
+def scalesim_tiling(graph: Graph, node: Node, unit: ComputeUnit, profile: HardwareProfile,
+                    compute_cycles_total: float) -> Tiling | None:
     """Tiles for an op on a systolic unit with SCALE-Sim's three scratchpads, cut where SCALE-Sim's memory system
     acts: the first tile loads both operands' initial fills, a tile starts at each compute line that demands a
     prefetch (its words, on that operand's DRAM read port) and ends at each drain of the ofmap write buffer (its
@@ -713,7 +716,6 @@ def scalesim_tiling(graph: Any, node: Any, unit: ComputeUnit, profile: HardwareP
     lacks SCALE-Sim's memory system (the generic tiling pass applies) or the op has no systolic mapping.
     """
     from edgesim.mapping.plan import MemTraffic, TileGroup
-    from edgesim.mapping.tiling import Tiling
 
     names = set(unit.memories)
     drams = [m for m in unit.memories if profile.memory(m).kind is MemoryKind.DRAM]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgesim.errors import MappingError
-from edgesim.hw.schema import ComputeUnit, HardwareProfile, MemoryKind, UnitKind
+from edgesim.hw.schema import ComputeUnit, HardwareProfile, MemoryKind, MemoryLevel, UnitKind
 from edgesim.ir import attrs as A
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
@@ -196,7 +196,7 @@ def tile_op(graph: Graph, node: Node, unit: ComputeUnit, profile: HardwareProfil
     return _tile_rows(graph, node, work, compute_cycles, act_mem, w_mem, local.name, capacity, buffers)
 
 
-def _is_network_input(graph: Graph, name: str) -> bool:
+def is_network_input(graph: Graph, name: str) -> bool:
     """The tensor is a graph input, possibly seen through views (reshape, squeeze) that share its storage."""
     for _ in range(len(graph.nodes) + 1):
         if name in graph.inputs:
@@ -214,19 +214,19 @@ def _network_input_memory(graph: Graph, node: Node, unit: ComputeUnit, profile: 
     maps in SRAM), else the activation memory."""
     wanted = profile.placement.inputs
     if (unit.mac_block is None or not wanted or wanted not in unit.memories
-            or not node.inputs or not _is_network_input(graph, node.inputs[0])):
+            or not node.inputs or not is_network_input(graph, node.inputs[0])):
         return act_mem
     return str(wanted)
 
 
-def _input_burst_scale(graph: Graph, node: Node, unit: ComputeUnit, memory: Any) -> float:
+def _input_burst_scale(graph: Graph, node: Node, unit: ComputeUnit, memory: MemoryLevel) -> float:
     """Bytes a block-stepping NPU (mac_block) moves per input byte when it reads the network input. The input
     stays in plain NHWC, so each DMA run is one pixel's channel block (Vela: min(32, C rounded up to 8) bytes for
     8-bit) and a memory with longer bursts wastes the rest of each burst; intermediate tensors use the NPU's
     brick format and read whole bursts."""
     spec = unit.mac_block
     burst = getattr(memory, "burst_bytes", None)
-    if spec is None or not burst or not _is_network_input(graph, node.inputs[0]):
+    if spec is None or not burst or not is_network_input(graph, node.inputs[0]):
         return 1.0
     if node.op not in (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D):
         return 1.0

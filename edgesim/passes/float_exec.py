@@ -18,6 +18,8 @@ from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpKind
 from edgesim.ir.tensor import QuantParams, Tensor
+from edgesim.passes.float_exec_math import MATH_OPS
+from edgesim.passes.float_exec_nn import EXTRA_OPS, round_bf16
 
 Arr = np.ndarray
 
@@ -49,8 +51,10 @@ def dequantize(t: Tensor, data: Arr) -> Arr:
 
 def fake_quantize(t: Tensor, x: Arr) -> Arr:
     """Quantize real ``x`` to ``t``'s integer grid and back (used for activations of quantized graphs)."""
-    if t.dtype is DType.FP16 or t.dtype is DType.BF16:
+    if t.dtype is DType.FP16:
         return x.astype(np.float16).astype(np.float32)
+    if t.dtype is DType.BF16:
+        return round_bf16(x)
     if t.quant is None or t.dtype.is_float:
         return x
     lo, hi = qrange(t.dtype)
@@ -260,7 +264,9 @@ def _pad(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     a: A.PadAttrs = node.attrs
     if a.mode == "constant":
         return np.pad(_first(ins), a.pads, constant_values=a.constant_value)
-    return np.pad(_first(ins), a.pads, mode="reflect" if a.mode == "reflect" else "edge")
+    if a.mode not in ("reflect", "edge", "wrap"):
+        raise UnsupportedOpError(f"pad mode {a.mode} is not supported by the float executor", node=node.name)
+    return np.pad(_first(ins), a.pads, mode=a.mode)  # type: ignore[call-overload]
 
 
 def _slice(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
@@ -280,8 +286,10 @@ def _layer_norm(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     a: A.LayerNormAttrs = node.attrs
     x = ins[0]
     assert x is not None
-    mu = x.mean(axis=a.axis, keepdims=True)
-    var = x.var(axis=a.axis, keepdims=True)
+    # ONNX normalises over every axis from `axis` to the last, not over `axis` alone
+    axes = tuple(range(a.axis % x.ndim, x.ndim)) if x.ndim else ()
+    mu = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True)
     y = (x - mu) / np.sqrt(var + a.epsilon)
     if len(ins) > 1 and ins[1] is not None:
         y = y * ins[1]
@@ -301,9 +309,51 @@ def _matmul(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     return apply_activation(x @ y, a.activation)
 
 
-def _gelu(x: Arr) -> Arr:
+def _gelu(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    x = _first(ins).astype(np.float64)
+    if node.attrs.approximate == "tanh":
+        return (0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))).astype(np.float32)
     erf = np.vectorize(math.erf, otypes=[np.float64])
     return (0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))).astype(np.float32)
+
+
+def _resize_axis(size_in: int, size_out: int, a: A.ResizeAttrs) -> tuple[Arr, Arr, Arr]:
+    """Source indices (lo, hi) and the weight of hi for one spatial axis, per ONNX Resize's coordinate modes."""
+    out = np.arange(size_out, dtype=np.float64)
+    if a.align_corners and size_out > 1:
+        src = out * (size_in - 1) / (size_out - 1)
+    elif a.half_pixel_centers or a.mode != "nearest":
+        src = (out + 0.5) * size_in / size_out - 0.5
+    else:
+        src = out * size_in / size_out  # asymmetric, as nn.Upsample(mode="nearest") exports
+    if a.mode == "nearest":
+        idx = np.clip(np.floor(src + (0.5 if a.align_corners or a.half_pixel_centers else 0.0)), 0, size_in - 1)
+        idx = idx.astype(np.int64)
+        return idx, idx, np.zeros(size_out)
+    src = np.clip(src, 0, size_in - 1)
+    lo = np.floor(src).astype(np.int64)
+    hi = np.minimum(lo + 1, size_in - 1)
+    return lo, hi, src - lo
+
+
+def _resize(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    """Nearest or (bi)linear resize; cubic is computed as linear (the zoo and cost models only need the shape)."""
+    a: A.ResizeAttrs = node.attrs
+    x = _to_nchw(_first(ins), a.layout)
+    (hl, hh, hf), (wl, wh, wf) = (_resize_axis(x.shape[2], a.out_hw[0], a), _resize_axis(x.shape[3], a.out_hw[1], a))
+    rows = x[:, :, hl, :] * (1 - hf)[:, None] + x[:, :, hh, :] * hf[:, None]
+    y = rows[:, :, :, wl] * (1 - wf) + rows[:, :, :, wh] * wf
+    return _from_nchw(y.astype(np.float32), a.layout)
+
+
+def _gather(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    a: A.GatherAttrs = node.attrs
+    data, idx = ins[0], ins[1]
+    assert data is not None and idx is not None
+    n = data.shape[a.axis]
+    i = np.asarray(np.rint(idx), np.int64)
+    # Negative indices count from the end (ONNX); calibration feeds synthetic values, so clamp into the table.
+    return np.take(data, np.clip(np.where(i < 0, i + n, i), 0, n - 1), axis=a.axis)
 
 
 _Run = Callable[[Node, list[Arr | None], Graph], "Arr | list[Arr]"]
@@ -322,7 +372,7 @@ _OPS: dict[OpKind, _Run] = {
     OpKind.TANH: _unary(np.tanh),
     OpKind.HARD_SWISH: _unary(lambda x: x * np.clip(x + 3, 0, 6) / 6),
     OpKind.HARD_SIGMOID: _hard_sigmoid,
-    OpKind.GELU: _unary(_gelu),
+    OpKind.GELU: _gelu,
     OpKind.LEAKY_RELU: _leaky,
     OpKind.EXP: _unary(np.exp),
     OpKind.SQRT: _unary(np.sqrt),
@@ -352,7 +402,13 @@ _OPS: dict[OpKind, _Run] = {
     # Values are already real numbers here: (de)quantize only changes the grid, done by fake-quantizing outputs.
     OpKind.QUANTIZE: _unary(lambda x: x),
     OpKind.DEQUANTIZE: _unary(lambda x: x),
+    OpKind.RESIZE: _resize,
+    OpKind.GATHER: _gather,
 }
+
+
+_OPS.update(EXTRA_OPS)
+_OPS.update(MATH_OPS)
 
 
 def supported_ops() -> frozenset[OpKind]:
@@ -385,8 +441,11 @@ def run_float(graph: Graph, inputs: Mapping[str, Arr], keep_all: bool = False) -
         args = [values[i] if i else None for i in node.inputs]
         res = fn(node, args, graph)
         outs = res if isinstance(res, list) else [res]
+        # a run-time (dynamic) quantization's grid is unknown here: its real values pass through unrounded
+        dynamic = node.op is OpKind.QUANTIZE and node.attrs.dynamic
         for name, y in zip(node.outputs, outs, strict=True):
-            values[name] = fake_quantize(graph.tensors[name], np.asarray(y, np.float32))
+            y = np.asarray(y, np.float32)
+            values[name] = y if dynamic else fake_quantize(graph.tensors[name], y)
     if keep_all:
         return {k: v for k, v in values.items() if not graph.tensors[k].is_const}
     return {o: values[o] for o in graph.outputs}

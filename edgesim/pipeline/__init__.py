@@ -24,6 +24,7 @@ from edgesim.pipeline.stages import (
     STAGES,
     Stage,
     State,
+    bind,
     clear_caches,
     load_source,
     resolve_profile,
@@ -79,6 +80,6 @@ def transform_report_with_mapping(result: RunResult) -> TransformReport:
     return replace(report, fused=(*report.fused, *extra))
 
 
-__all__ = ["STAGES", "Engine", "FusedGroupInfo", "RunResult", "RunSpec",
+__all__ = ["STAGES", "bind", "Engine", "FusedGroupInfo", "RunResult", "RunSpec",
            "TransformOptions", "TransformReport", "clear_caches", "load_source", "residual_fusions",
            "resolve_profile", "resolve_runtime", "run", "run_on", "transform_graph", "transform_report_with_mapping"]

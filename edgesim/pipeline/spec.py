@@ -71,6 +71,7 @@ class RunSpec:
     zoo_choices: tuple[tuple[str, object], ...] = ()
     transform: TransformOptions = field(default_factory=TransformOptions)
     engine: Engine = Engine.ANALYTIC
+    threads: int | None = None  # CPU threads of the runtime (TFLite XNNPACK, OpenVINO CPU); None: all host cores
     frames: int = 1  # event engine: inferences queued at once (throughput)
     record_trace: bool = False  # event engine: keep the trace events (Chrome trace, timeline plot)
 

@@ -20,6 +20,7 @@ from edgesim.errors import EdgesimError, ProfileError
 from edgesim.frontends.loader import load_model
 from edgesim.hw.loader import load_profile, load_runtime
 from edgesim.hw.schema import HardwareProfile, RuntimeProfile, RuntimeVersion
+from edgesim.hw.targeting import bind_runtime
 from edgesim.ir.graph import Graph
 from edgesim.mapping.mapper import build_schedule
 from edgesim.mapping.plan import Schedule
@@ -170,10 +171,20 @@ def stage_load_and_transform(s: State) -> State:
     return replace(s, source_graph=hit[0], graph=hit[1], transform=hit[2])
 
 
+def bind(profile: HardwareProfile, runtime: str | None, threads: int | None = None
+         ) -> tuple[HardwareProfile, RuntimeProfile | None, RuntimeVersion | None]:
+    """(the profile as the runtime sees it, runtime, release): the runtime resolved and bound to the chip, refused
+    where it cannot drive it (edgesim.hw.targeting), the accelerator narrowed to the cores the runtime uses, the
+    host CPU to ``threads``."""
+    rt, version = resolve_runtime(profile, runtime)
+    bound = _BOUND.get((profile, rt), (threads,), lambda: bind_runtime(profile, rt, threads))
+    return bound, rt, version
+
+
 def stage_runtime(s: State) -> State:
     assert s.profile is not None
-    rt, version = resolve_runtime(s.profile, s.spec.runtime)
-    return replace(s, runtime=rt, version=version)
+    profile, rt, version = bind(s.profile, s.spec.runtime, s.spec.threads)
+    return replace(s, profile=profile, runtime=rt, version=version)
 
 
 class _IdentityMemo:
@@ -198,6 +209,7 @@ class _IdentityMemo:
 
 
 _SCHEDULES = _IdentityMemo(64)
+_BOUND = _IdentityMemo(64)
 _ESTIMATES = _IdentityMemo(64)
 
 

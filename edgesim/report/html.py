@@ -5,15 +5,18 @@ from __future__ import annotations
 import base64
 import html
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from edgesim.cost.estimate import Estimate
 from edgesim.files import atomic_write_text
 from edgesim.hw.schema import HardwareProfile
 from edgesim.report import plots
 from edgesim.report.summary import _si
+from edgesim.sim.trace import TraceEvent
 
-_CSS = """
+CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
 color:#222;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd}
@@ -27,25 +30,25 @@ figcaption{font-size:0.85em;color:#555}
 """
 
 
-def _e(value: object) -> str:
+def e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _png_data_uri(path: Path) -> str:
+def png_data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def _figure(uri: str, caption: str, alt: str) -> str:
-    return (f'<figure><img src="{uri}" alt="{_e(alt)}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
+def figure(uri: str, caption: str, alt: str) -> str:
+    return (f'<figure><img src="{uri}" alt="{e(alt)}">'
+            f"<figcaption>{e(caption)}</figcaption></figure>")
 
 
-def _kv_table(rows: list[tuple[str, object]]) -> str:
-    body = "".join(f'<tr><th class="l">{_e(k)}</th><td>{_e(v)}</td></tr>' for k, v in rows)
+def kv_table(rows: list[tuple[str, object]]) -> str:
+    body = "".join(f'<tr><th class="l">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in rows)
     return f'<table class="kv">{body}</table>'
 
 
-def _layer_table(est: Any) -> str:
+def _layer_table(est: Estimate) -> str:
     head = ("<tr><th>#</th><th class='l'>layer</th><th class='l'>op</th><th class='l'>unit</th><th>MACs</th>"
             "<th>cycles</th><th>stall cycles</th><th>latency</th><th>energy</th><th class='l'>bytes by memory "
             "(read/write)</th><th class='l'>bound</th></tr>")
@@ -54,16 +57,16 @@ def _layer_table(est: Any) -> str:
         moved = ", ".join(f"{m} {r}/{w}" for m, r, w in layer.bytes_by_memory)
         bound = layer.bound + (" (fallback)" if layer.fallback else "")
         rows.append(
-            f"<tr><td>{i}</td><td class='l' title='{_e(layer.name)}'>{_e(plots._short(layer.name, 48))}</td>"
-            f"<td class='l'>{_e(layer.op)}</td><td class='l'>{_e(layer.unit)}</td><td>{layer.macs}</td>"
-            f"<td>{layer.cycles:.0f}</td><td>{layer.stall_cycles:.0f}</td><td>{_e(_si(layer.latency_s, 's'))}</td>"
-            f"<td>{_e(_si(layer.energy_j, 'J'))}</td><td class='l'>{_e(moved)}</td><td class='l'>{_e(bound)}</td>"
+            f"<tr><td>{i}</td><td class='l' title='{e(layer.name)}'>{e(plots._short(layer.name, 48))}</td>"
+            f"<td class='l'>{e(layer.op)}</td><td class='l'>{e(layer.unit)}</td><td>{layer.macs}</td>"
+            f"<td>{layer.cycles:.0f}</td><td>{layer.stall_cycles:.0f}</td><td>{e(_si(layer.latency_s, 's'))}</td>"
+            f"<td>{e(_si(layer.energy_j, 'J'))}</td><td class='l'>{e(moved)}</td><td class='l'>{e(bound)}</td>"
             "</tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 
 
 def _profile_section(profile: HardwareProfile) -> str:
-    parts = [_kv_table([
+    parts = [kv_table([
         ("id", profile.id), ("description", profile.description), ("kind", profile.kind),
         ("clock", f"{profile.clock_mhz:g} MHz"), ("host unit", profile.host_unit),
         ("placement", f"weights in {profile.placement.weights}, activations in {profile.placement.activations}"),
@@ -76,26 +79,26 @@ def _profile_section(profile: HardwareProfile) -> str:
     rows = []
     for u in profile.units:
         rates = ", ".join(f"{getattr(k, 'value', k)}: {v:g}" for k, v in u.macs_per_cycle.items())
-        rows.append(f"<tr><td class='l'>{_e(u.name)}</td><td class='l'>{_e(getattr(u.kind, 'value', u.kind))}</td>"
+        rows.append(f"<tr><td class='l'>{e(u.name)}</td><td class='l'>{e(getattr(u.kind, 'value', u.kind))}</td>"
                     f"<td>{u.count}</td><td>{u.effective_clock_mhz(profile.clock_mhz):g}</td>"
-                    f"<td class='l'>{_e(rates)}</td><td class='l'>{_e(', '.join(u.memories))}</td>"
-                    f"<td class='l'>{_e(', '.join(str(getattr(s, 'value', s)) for s in u.sparsity) or '-')}</td></tr>")
+                    f"<td class='l'>{e(rates)}</td><td class='l'>{e(', '.join(u.memories))}</td>"
+                    f"<td class='l'>{e(', '.join(str(getattr(s, 'value', s)) for s in u.sparsity) or '-')}</td></tr>")
     parts.append(f"<h3>Compute units</h3><table>{head}{''.join(rows)}</table>")
     head = ("<tr><th class='l'>memory</th><th class='l'>kind</th><th>size</th><th>read B/cycle</th>"
             "<th>read GB/s</th><th>latency cycles</th><th>read pJ/B</th><th>write pJ/B</th></tr>")
     rows = []
     for m in profile.memories:
-        rows.append(f"<tr><td class='l'>{_e(m.name)}</td><td class='l'>{_e(getattr(m.kind, 'value', m.kind))}</td>"
-                    f"<td>{_e(_si(m.size_bytes, 'B'))}</td><td>{m.read_bw_bytes_per_cycle:g}</td>"
+        rows.append(f"<tr><td class='l'>{e(m.name)}</td><td class='l'>{e(getattr(m.kind, 'value', m.kind))}</td>"
+                    f"<td>{e(_si(m.size_bytes, 'B'))}</td><td>{m.read_bw_bytes_per_cycle:g}</td>"
                     f"<td>{m.read_bw_bytes_per_s(profile.clock_mhz) / 1e9:.3g}</td><td>{m.latency_cycles:g}</td>"
                     f"<td>{m.read_energy_pj_per_byte:g}</td><td>{m.write_energy_pj_per_byte:g}</td></tr>")
     parts.append(f"<h3>Memories</h3><table>{head}{''.join(rows)}</table>")
-    items = "".join(f"<li>{_e(s)}</li>" for s in profile.sources)
+    items = "".join(f"<li>{e(s)}</li>" for s in profile.sources)
     parts.append(f"<h3>Sources</h3><ul>{items}</ul>")
     return "".join(parts)
 
 
-def render_html(est: Any, profile: HardwareProfile, events: list[Any] | None = None,
+def render_html(est: Estimate, profile: HardwareProfile, events: Sequence[TraceEvent] | None = None,
                 compare: list[Any] | None = None, title: str | None = None, trust_html: str = "") -> str:
     """The report as one HTML string. ``events`` (sim trace) adds the timeline; ``compare`` (estimates of the
     same model on other profiles) adds the what-if bars next to this one; ``trust_html`` (report.trust) the
@@ -120,8 +123,8 @@ def render_html(est: Any, profile: HardwareProfile, events: list[Any] | None = N
         for name, caption, draw in specs:
             png = d / f"{name}.png"
             draw(png)
-            figures.append(f"<h2>{_e(name)}</h2>" + _figure(_png_data_uri(png), caption, f"{name} plot"))
-    summary = _kv_table([
+            figures.append(f"<h2>{e(name)}</h2>" + figure(png_data_uri(png), caption, f"{name} plot"))
+    summary = kv_table([
         ("model", est.model), ("hardware", est.hw), ("runtime", est.runtime),
         ("latency", _si(est.latency_s, "s")), ("energy per inference", _si(est.energy_j, "J")),
         ("average power", _si(est.average_power_w, "W")), ("MACs", f"{est.macs:,}"),
@@ -130,17 +133,17 @@ def render_html(est: Any, profile: HardwareProfile, events: list[Any] | None = N
                              f"({'fits' if est.fits_on_chip else 'does NOT fit'})"),
         ("weights", _si(est.total_weight_bytes, "B")),
     ])
-    notes = "".join(f"<p class='note'>note: {_e(n)}</p>" for n in est.notes)
+    notes = "".join(f"<p class='note'>note: {e(n)}</p>" for n in est.notes)
     heading = title or f"edgesim report: {est.model} on {est.hw}"
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{_e(heading)}</title><style>{_CSS}</style></head><body>"
-            f"<h1>{_e(heading)}</h1><h2>Summary</h2>{summary}{notes}{trust_html}"
+            f"<title>{e(heading)}</title><style>{CSS}</style></head><body>"
+            f"<h1>{e(heading)}</h1><h2>Summary</h2>{summary}{notes}{trust_html}"
             f"{''.join(figures)}<h2>Per-layer costs</h2>{_layer_table(est)}"
             f"<h2>Hardware profile assumptions</h2>{_profile_section(profile)}"
             "</body></html>\n")
 
 
-def write_html_report(path: str | Path, est: Any, profile: HardwareProfile, events: list[Any] | None = None,
+def write_html_report(path: str | Path, est: Estimate, profile: HardwareProfile, events: Sequence[TraceEvent] | None = None,
                       compare: list[Any] | None = None, trust_html: str = "") -> Path:
     """Render and write atomically (a reader never sees half a report)."""
     return atomic_write_text(path, render_html(est, profile, events=events, compare=compare, trust_html=trust_html))

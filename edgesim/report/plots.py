@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from edgesim.cost.estimate import Estimate
 from edgesim.files import atomic_write
 from edgesim.hw.schema import ComputeUnit, HardwareProfile
+from edgesim.sim.trace import TraceEvent
 
 
 def pyplot() -> Any:
@@ -56,7 +59,7 @@ _OP_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
 
-def _compute_layers(est: Any) -> list[Any]:
+def _compute_layers(est: Estimate) -> list[Any]:
     # Layers on unit "-" are graph plumbing (reshape views etc.) that cost nothing; plotting them adds noise.
     return [layer for layer in est.layers if layer.unit != "-"]
 
@@ -71,7 +74,7 @@ def _short(name: str, width: int = 28) -> str:
     return tail if len(tail) <= width else "..." + tail[-(width - 3):]
 
 
-def main_unit(est: Any, profile: HardwareProfile) -> Any:
+def main_unit(est: Estimate, profile: HardwareProfile) -> Any:
     """The compute unit that does the most MACs in ``est`` (the one whose roofline matters)."""
     macs: dict[str, int] = {}
     for layer in _compute_layers(est):
@@ -87,7 +90,7 @@ def peak_ops_per_s(unit: ComputeUnit, profile: HardwareProfile, precision: str =
     return 2.0 * per_cycle * unit.count * unit.effective_clock_mhz(profile.clock_mhz) * 1e6
 
 
-def roofline_points(est: Any, profile: HardwareProfile) -> list[tuple[str, str, float, float]]:
+def roofline_points(est: Estimate, profile: HardwareProfile) -> list[tuple[str, str, float, float]]:
     """(layer, memory level, arithmetic intensity ops/byte, attained ops/s) for each MAC layer of the main unit.
 
     Each layer is placed at the level whose roof is lowest for it (bandwidth x intensity), i.e. the level
@@ -112,7 +115,7 @@ def roofline_points(est: Any, profile: HardwareProfile) -> list[tuple[str, str, 
     return out
 
 
-def plot_roofline(est: Any, profile: HardwareProfile, path: str | Path) -> Path:
+def plot_roofline(est: Estimate, profile: HardwareProfile, path: str | Path) -> Path:
     """Roofline of the main unit: one roof per memory level it reaches, each MAC layer a point coloured by op."""
     import numpy as np
 
@@ -154,7 +157,7 @@ def plot_roofline(est: Any, profile: HardwareProfile, path: str | Path) -> Path:
     return save_figure(fig, path)
 
 
-def plot_timeline(events: list[Any], path: str | Path, title: str = "") -> Path:
+def plot_timeline(events: Sequence[TraceEvent], path: str | Path, title: str = "") -> Path:
     """Gantt chart of the sim trace: one row per compute unit and per memory port ("mem:<level>")."""
     plt = pyplot()
     units = sorted({e.unit for e in events}, key=lambda u: (u.startswith("mem:"), u))
@@ -190,7 +193,7 @@ def _stacked_bars(ax: Any, labels: list[str], series: dict[str, list[float]], co
     ax.legend(fontsize=7)
 
 
-def bytes_by_level(est: Any) -> tuple[list[str], dict[str, list[float]]]:
+def bytes_by_level(est: Estimate) -> tuple[list[str], dict[str, list[float]]]:
     """(layer labels, {"<level> read"/"<level> write": bytes per layer}) for the compute layers."""
     layers = _compute_layers(est)
     keys: list[str] = []
@@ -208,7 +211,7 @@ def bytes_by_level(est: Any) -> tuple[list[str], dict[str, list[float]]]:
     return [f"{i}:{layer.op}" for i, layer in enumerate(layers)], series
 
 
-def plot_bytes(est: Any, path: str | Path) -> Path:
+def plot_bytes(est: Estimate, path: str | Path) -> Path:
     """Bytes moved per memory level per layer (stacked: read and write of each level)."""
     plt = pyplot()
     labels, series = bytes_by_level(est)
@@ -222,7 +225,7 @@ def plot_bytes(est: Any, path: str | Path) -> Path:
     return save_figure(fig, path)
 
 
-def energy_by_component(est: Any) -> tuple[list[str], dict[str, list[float]]]:
+def energy_by_component(est: Estimate) -> tuple[list[str], dict[str, list[float]]]:
     """(layer labels, {component: joules per layer}); components as in ``EnergyBreakdown.as_dict``."""
     layers = _compute_layers(est)
     keys: list[str] = []
@@ -234,7 +237,7 @@ def energy_by_component(est: Any) -> tuple[list[str], dict[str, list[float]]]:
     return [f"{i}:{layer.op}" for i, layer in enumerate(layers)], {k: v for k, v in series.items() if any(v)}
 
 
-def plot_energy(est: Any, path: str | Path) -> Path:
+def plot_energy(est: Estimate, path: str | Path) -> Path:
     """Energy per layer split into compute, each memory level and static (leakage over the layer's time)."""
     plt = pyplot()
     labels, series = energy_by_component(est)
@@ -279,7 +282,7 @@ def plot_compare(estimates: list[Any], path: str | Path, labels: list[str] | Non
 PLOT_KINDS = ("roofline", "timeline", "bytes", "energy")
 
 
-def plot_kind(kind: str, est: Any, profile: HardwareProfile, path: str | Path, events: list[Any] | None = None) -> Path:
+def plot_kind(kind: str, est: Estimate, profile: HardwareProfile, path: str | Path, events: Sequence[TraceEvent] | None = None) -> Path:
     """One of ``PLOT_KINDS`` by name (what ``run --plot`` calls); the timeline needs the sim trace events."""
     from edgesim.errors import EdgesimError
 

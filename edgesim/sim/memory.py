@@ -7,6 +7,8 @@ from typing import Any
 
 import simpy
 
+from edgesim.hw.schema import MemoryLevel
+
 PS_PER_S = 10**12
 
 
@@ -25,7 +27,7 @@ class MemoryPort:
     The access latency is paid after the port is released, as pipelined requests overlap their latency.
     """
 
-    def __init__(self, env: simpy.Environment, level: Any, profile_clock_mhz: float) -> None:
+    def __init__(self, env: simpy.Environment, level: MemoryLevel, profile_clock_mhz: float) -> None:
         self.env = env
         self.name: str = level.name
         self.kind: str = level.kind.value

@@ -28,7 +28,7 @@ REQUIRED_COLUMNS = ("device", "runtime", "clock_mhz", "model_file", "latency_ms"
 # Energy is judged "where latency is right" (issue #5): rows whose latency error is within this bound. Energy
 # errors on the other rows mostly repeat their latency error, which the power error below factors out.
 LATENCY_RIGHT = 0.10
-# Deployment precisions of a zoo model in the optional ``precision`` column (load_reference_model).
+# Deployment precisions of a zoo model in the optional ``precision`` column (reference_spec).
 REFERENCE_PRECISIONS = ("int8", "fp16", "fp32")
 
 

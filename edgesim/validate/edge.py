@@ -79,7 +79,7 @@ _MODELS: tuple[tuple[str, str], ...] = (
 
 
 # Input resolution every zoo model above is built at by default; rows at another size carry "@<size>" in
-# model_file (edgesim.validate.core.load_reference_model builds the zoo model at that resolution).
+# model_file (edgesim.validate.core.reference_spec asks the driver for the zoo model at that resolution).
 _ZOO_DEFAULT_RESOLUTION = 224
 # libedgetpu1-std runs the Edge TPU at its reduced clock (coral.ai/docs/edgetpu/performance): such rows are
 # predicted at the Edge TPU profile's lowest DVFS operating point instead of the default (libedgetpu1-max) clock.

@@ -12,7 +12,7 @@ from typing import Any
 
 from edgesim.errors import EdgesimError
 from edgesim.ir.graph import Graph
-from edgesim.zoo import cnn, vit
+from edgesim.zoo import bert, classic, cnn, detection, vit, yolo
 from edgesim.zoo.spaces import Choice, SearchSpace, Stage, search_space, search_spaces
 
 # name -> (builder, default input height/width, default number of classes, input channels)
@@ -30,12 +30,66 @@ _MODELS: dict[str, tuple[_Builder, tuple[int, int], int, int]] = {
     "squeezenet1_0": (cnn.squeezenet1_0, (224, 224), 1000, 3),
     "ds_cnn": (cnn.ds_cnn, (49, 10), 12, 1),
     "vit_tiny": (vit.vit_tiny, (224, 224), 1000, 3),
+    "vit_small": (vit.vit_small, (224, 224), 1000, 3),
+    "vit_base": (vit.vit_base, (224, 224), 1000, 3),
+    "squeezenet1_1": (cnn.squeezenet, (224, 224), 1000, 3),  # torchvision's name for the zoo's "squeezenet"
+    "resnet34": (classic.resnet34, (224, 224), 1000, 3),
+    "efficientnet_b0": (classic.efficientnet_b0, (224, 224), 1000, 3),
+    "densenet121": (classic.densenet121, (224, 224), 1000, 3),
+    "inception_v1": (classic.inception_v1, (224, 224), 1000, 3),
+    "inception_v3": (classic.inception_v3, (299, 299), 1000, 3),
+    # Detectors (COCO heads; decode/NMS are host post-processing, see yolo.py).
+    "yolov5n": (yolo.yolov5n, (640, 640), 80, 3),
+    "yolov5s": (yolo.yolov5s, (640, 640), 80, 3),
+    "yolov5m": (yolo.yolov5m, (640, 640), 80, 3),
+    "yolov8n": (yolo.yolov8n, (640, 640), 80, 3),
+    "yolov8s": (yolo.yolov8s, (640, 640), 80, 3),
+    "yolov8m": (yolo.yolov8m, (640, 640), 80, 3),
+    "yolo11n": (yolo.yolo11n, (640, 640), 80, 3),
+    "yolo11s": (yolo.yolo11s, (640, 640), 80, 3),
+    "yolo11m": (yolo.yolo11m, (640, 640), 80, 3),
+    "yolov3_tiny": (yolo.yolov3_tiny, (416, 416), 80, 3),  # OpenVINO yolo-v3-tiny-tf runs 416x416
+    "ssd_mobilenet_v1": (detection.ssd_mobilenet_v1, (300, 300), 91, 3),
+    "ssd_mobilenet_v2": (detection.ssd_mobilenet_v2, (300, 300), 91, 3),
+    "deeplabv3_mobilenet_v2": (detection.deeplabv3_mobilenet_v2, (513, 513), 21, 3),  # PASCAL VOC classes
+    "deeplabv3plus_mobilenet": (detection.deeplabv3plus_mobilenet, (513, 513), 21, 3),
+    "efficientdet_d0": (detection.efficientdet_d0, (512, 512), 90, 3),
+}
+
+
+# Sequence models: name -> (builder taking seq_len, default sequence length). Input shape (1, SEQ) token ids.
+_SEQ_MODELS: dict[str, tuple[_Builder, int]] = {
+    "bert_base": (bert.bert_base, 128),  # OpenVINO's bert-base-cased benchmark runs 128 tokens
+    "distilbert": (bert.distilbert, 384),  # Qualcomm AI Hub runs the BERT family at 384 tokens
+    "mobilebert": (bert.mobilebert, 384),
 }
 
 
 def names() -> list[str]:
     """Names accepted by ``build``."""
-    return sorted(_MODELS)
+    return sorted([*_MODELS, *_SEQ_MODELS])
+
+
+def _build_sequence(name: str, choices: dict[str, Any]) -> Graph:
+    builder, default_seq = _SEQ_MODELS[name]
+    input_shape = choices.pop("input_shape", None)
+    seq = choices.pop("seq_len", None)
+    for key in choices:
+        raise EdgesimError(f"{name} has no option '{key}'; options: input_shape, seq_len", field=key)
+    if input_shape is not None:
+        try:
+            shape = tuple(int(d) for d in input_shape)
+        except (TypeError, ValueError):
+            raise EdgesimError(f"must be (1, SEQ), got {input_shape!r}", field="input_shape") from None
+        if len(shape) != 2 or shape[0] != 1 or shape[1] <= 0:
+            raise EdgesimError(f"{name} takes token ids of shape 1xSEQ (e.g. 1x128), got "
+                               f"{'x'.join(str(d) for d in shape)}", field="input_shape")
+        seq = shape[1]
+    if seq is None:
+        seq = default_seq
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq <= 0:
+        raise EdgesimError(f"must be a positive integer, got {seq!r}", field="seq_len")
+    return builder(seq)  # the loader verifies
 
 
 def _input_shape(name: str, default_hw: tuple[int, int], channels: int, resolution: Any,
@@ -63,7 +117,10 @@ def _input_shape(name: str, default_hw: tuple[int, int], channels: int, resoluti
 def build(name: str, **choices: Any) -> Graph:
     """Build the zoo model ``name``; ``choices`` are ``resolution``, ``num_classes``, ``input_shape`` and the
     model's own options (``alpha`` for MobileNet V1/V2, OFA ``kernel_sizes``/``expand_ratios``/``depths`` for
-    mobilenet_v3_large). Raises EdgesimError for unknown names or invalid choices."""
+    mobilenet_v3_large). Sequence models (BERT family) take ``input_shape=(1, SEQ)`` or ``seq_len`` instead.
+    Raises EdgesimError for unknown names or invalid choices."""
+    if name in _SEQ_MODELS:
+        return _build_sequence(name, dict(choices))
     if name not in _MODELS:
         raise EdgesimError(f"unknown zoo model '{name}'; known models: {', '.join(names())}")
     builder, default_hw, default_classes, channels = _MODELS[name]

@@ -79,14 +79,26 @@ class GraphBuilder:
     Shapes come from the IR's own shape rules, so the builder and ``verify_graph`` cannot disagree.
     """
 
-    def __init__(self, name: str, seed: int = 0) -> None:
+    def __init__(self, name: str, seed: int = 0, uniform_weights: bool = False) -> None:
         self.name = name
         self.seed = seed
-        self.rng = np.random.default_rng(seed)
+        # The large detectors and transformers (tens of millions of weights) take their weights as read-only
+        # windows into one uniform random pool per weight scale, so a build draws a few million numbers, not
+        # every weight, and BERT-base costs ~100 MB less memory. Per-tensor statistics are unchanged.
+        self.uniform_weights = uniform_weights
+        self._pools: dict[float, np.ndarray] = {}
+        self._rng: np.random.Generator | None = None
         self.tensors: dict[str, Tensor] = {}
         self.nodes: list[Node] = []
         self.inputs: list[str] = []
         self._counts: dict[str, int] = {}
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The build's own seeded generator, made on first use (most builds take cached weights and need none)."""
+        if self._rng is None:
+            self._rng = np.random.default_rng(self.seed)
+        return self._rng
 
     # -- bookkeeping ---------------------------------------------------------------------------------
     def uid(self, prefix: str) -> str:
@@ -126,23 +138,41 @@ class GraphBuilder:
 
     # -- weights -------------------------------------------------------------------------------------
     def _he(self, name: str, shape: tuple[int, ...], fan_in: int, gain: float = 2.0) -> np.ndarray:
+        if self.uniform_weights:  # same variance: U(-a, a) has variance a^2 / 3
+            return self.uniform(shape, math.sqrt(3.0 * gain / max(fan_in, 1)))
         return he_weights((self.name, self.seed, name, tuple(int(d) for d in shape), int(fan_in), float(gain)))
+
+    def uniform(self, shape: tuple[int, ...], half_width: float) -> np.ndarray:
+        """U(-half_width, half_width) values of ``shape``: a read-only window at a random offset of a pool."""
+        n = math.prod(shape)
+        pool = self._pools.get(half_width)
+        if pool is None or pool.size < n:
+            size = max(n, 2 * (pool.size if pool is not None else 0), 1 << 16)
+            pool = self.rng.random(size, dtype=np.float32)
+            pool -= np.float32(0.5)
+            pool *= np.float32(2.0 * half_width)
+            pool.flags.writeable = False
+            self._pools[half_width] = pool
+        off = int(self.rng.integers(0, pool.size - n + 1))
+        return pool[off:off + n].reshape(shape)
 
     # -- layers --------------------------------------------------------------------------------------
     def conv(self, x: str, cout: int, k: int | tuple[int, int], stride: int | tuple[int, int] = 1,
-             groups: int = 1, bias: bool = False, padding: A.Padding | None = None) -> str:
+             groups: int = 1, bias: bool = False, padding: A.Padding | None = None, dilation: int = 1) -> str:
         kh, kw = (k, k) if isinstance(k, int) else k
         sh, sw = (stride, stride) if isinstance(stride, int) else stride
         cin = self.shape(x)[1]
         if padding is None:
-            padding = A.Padding((kh - 1) // 2, (kw - 1) // 2, (kh - 1) // 2, (kw - 1) // 2)
+            ph, pw = (kh - 1) // 2 * dilation, (kw - 1) // 2 * dilation
+            padding = A.Padding(ph, pw, ph, pw)
         depthwise = groups > 1 and groups == cin and cout == cin
         name = self.uid("dwconv" if depthwise else "conv")
         w = self.const(f"{name}_w", self._he(name, (cout, cin // groups, kh, kw), (cin // groups) * kh * kw))
         ins = [x, w]
         if bias:
             ins.append(self.const(f"{name}_b", filled(cout, 0.0)))
-        attrs = A.ConvAttrs(kernel_hw=(kh, kw), stride_hw=(sh, sw), padding=padding, groups=groups, layout=NCHW)
+        attrs = A.ConvAttrs(kernel_hw=(kh, kw), stride_hw=(sh, sw), dilation_hw=(dilation, dilation), padding=padding,
+                            groups=groups, layout=NCHW)
         op = OpKind.DEPTHWISE_CONV2D if depthwise else OpKind.CONV2D
         out = f"{name}_out"
         node = Node(name, op, tuple(ins), (out,), attrs)
@@ -152,9 +182,9 @@ class GraphBuilder:
         return out
 
     def dwconv(self, x: str, k: int, stride: int = 1, bias: bool = False,
-               padding: A.Padding | None = None) -> str:
+               padding: A.Padding | None = None, dilation: int = 1) -> str:
         c = self.shape(x)[1]
-        return self.conv(x, c, k, stride, groups=c, bias=bias, padding=padding)
+        return self.conv(x, c, k, stride, groups=c, bias=bias, padding=padding, dilation=dilation)
 
     def bn(self, x: str, epsilon: float = 1e-5) -> str:
         c = self.shape(x)[1]
@@ -172,9 +202,14 @@ class GraphBuilder:
         return out
 
     def act(self, x: str, kind: str) -> str:
-        """kind: relu, relu6, hswish, hsigmoid, sigmoid, gelu, none."""
+        """kind: relu, relu6, hswish, hsigmoid, sigmoid, gelu, silu, leaky (slope 0.1, Darknet), none."""
         if kind == "none":
             return x
+        if kind == "silu":
+            # SiLU as exported to ONNX/TFLite (Sigmoid then Mul): vendor runtimes see and fuse these two ops.
+            return self.mul(x, self.one(OpKind.SIGMOID, [x], A.NoAttrs()))
+        if kind == "leaky":
+            return self.one(OpKind.LEAKY_RELU, [x], A.LeakyReluAttrs(alpha=0.1))
         if kind == "relu":
             return self.one(OpKind.RELU, [x], A.NoAttrs())
         if kind == "relu6":
@@ -206,6 +241,14 @@ class GraphBuilder:
     def maxpool(self, x: str, k: int, stride: int, pad: int = 0, ceil_mode: bool = False) -> str:
         attrs = A.PoolAttrs((k, k), (stride, stride), A.Padding(pad, pad, pad, pad), NCHW, ceil_mode=ceil_mode)
         return self.one(OpKind.MAX_POOL2D, [x], attrs)
+
+    def upsample(self, x: str, factor: int = 2, mode: str = "nearest") -> str:
+        """Resize by an integer factor (nn.Upsample / ONNX Resize), NCHW."""
+        _, _, h, w = self.shape(x)
+        return self.one(OpKind.RESIZE, [x], A.ResizeAttrs((h * factor, w * factor), mode, NCHW))
+
+    def resize(self, x: str, out_hw: tuple[int, int], mode: str = "linear", align_corners: bool = False) -> str:
+        return self.one(OpKind.RESIZE, [x], A.ResizeAttrs(out_hw, mode, NCHW, align_corners=align_corners))
 
     def gap(self, x: str) -> str:
         """Global average pool, as exported PyTorch models spell it: ReduceMean over H, W keeping dims."""

@@ -167,8 +167,10 @@ def resnet8(input_shape: Shape4, num_classes: int) -> Graph:
     return b.build([b.classifier(x, num_classes)])
 
 
-def _resnet(name: str, input_shape: Shape4, num_classes: int, blocks: tuple[int, ...], bottleneck: bool) -> Graph:
-    b, x = _start(name, input_shape)
+def _resnet(name: str, input_shape: Shape4, num_classes: int, blocks: tuple[int, ...], bottleneck: bool,
+            uniform_weights: bool = False) -> Graph:
+    b = GraphBuilder(name, uniform_weights=uniform_weights)
+    x = b.input("input", input_shape)
     x = b.conv_bn_act(x, 64, 7, 2)
     x = b.maxpool(x, 3, 2, pad=1)
     for stage, n in enumerate(blocks):

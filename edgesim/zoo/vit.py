@@ -1,4 +1,4 @@
-"""ViT-Ti/16 (Dosovitskiy et al. 2021; DeiT-Tiny sizes): patch conv, class token, pre-norm encoder blocks.
+"""ViT-Ti/S/B 16 (Dosovitskiy et al. 2021; DeiT sizes): patch conv, class token, pre-norm encoder blocks.
 
 Batch 1 is implicit after the patch embedding: tokens are a (T, D) matrix, so every linear layer is a plain
 FULLY_CONNECTED (ONNX Gemm) and attention heads are the batch dimension of MATMUL.
@@ -41,10 +41,25 @@ def _attention(b: GraphBuilder, x: str, heads: int) -> str:
 
 def vit_tiny(input_shape: tuple[int, int, int, int], num_classes: int, patch: int = 16, dim: int = 192,
              depth: int = 12, heads: int = 3, mlp_dim: int = 768) -> Graph:
+    return _vit("vit_tiny", input_shape, num_classes, patch, dim, depth, heads, mlp_dim)
+
+
+def vit_small(input_shape: tuple[int, int, int, int], num_classes: int) -> Graph:
+    """ViT-S/16 (DeiT-S sizes, timm vit_small_patch16_224): width 384, 12 layers, 6 heads, MLP 1536."""
+    return _vit("vit_small", input_shape, num_classes, 16, 384, 12, 6, 1536, uniform_weights=True)
+
+
+def vit_base(input_shape: tuple[int, int, int, int], num_classes: int) -> Graph:
+    """ViT-B/16 (Dosovitskiy et al. 2021, Table 1): width 768, 12 layers, 12 heads, MLP 3072."""
+    return _vit("vit_base", input_shape, num_classes, 16, 768, 12, 12, 3072, uniform_weights=True)
+
+
+def _vit(name: str, input_shape: tuple[int, int, int, int], num_classes: int, patch: int, dim: int, depth: int,
+         heads: int, mlp_dim: int, uniform_weights: bool = False) -> Graph:
     _, _, h, w = input_shape
     if h % patch or w % patch:
         raise EdgesimError(f"input {h}x{w} is not a multiple of the {patch}x{patch} patch", field="resolution")
-    b = GraphBuilder("vit_tiny")
+    b = GraphBuilder(name, uniform_weights=uniform_weights)
     x = b.input("input", input_shape)
     x = b.conv(x, dim, patch, patch, bias=True, padding=A.Padding())
     num_patches = (h // patch) * (w // patch)

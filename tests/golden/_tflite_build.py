@@ -29,8 +29,9 @@ class OpSpec:
     inputs: list[int]
     outputs: list[int]
     options_type: int = 0
-    # (slot, kind, value) scalars of the options table; kind "b" byte, "i" int32, "B" bool
-    options: list[tuple[int, str, int]] = field(default_factory=list)
+    # (slot, kind, value) scalars of the options table; kind "b" byte, "i" int32, "B" bool, "f" float32
+    options: list[tuple[int, str, float]] = field(default_factory=list)
+    version: int = 1  # operator-code version (some builtins register from version 2 only)
 
 
 def _vec(b: flatbuffers.Builder, kind: str, values: list) -> int:
@@ -86,7 +87,8 @@ def build_model(tensors: list[TensorSpec], op: OpSpec, inputs: list[int], output
     if op.options_type:
         b.StartObject(max([s for s, _, _ in op.options] + [0]) + 1)
         for slot, kind, value in op.options:
-            {"b": b.PrependInt8Slot, "i": b.PrependInt32Slot, "B": b.PrependBoolSlot}[kind](slot, value, 0)
+            {"b": b.PrependInt8Slot, "i": b.PrependInt32Slot, "B": b.PrependBoolSlot,
+             "f": b.PrependFloat32Slot}[kind](slot, value, 0)
         opts = b.EndObject()
     op_in, op_out = _vec(b, "i", op.inputs), _vec(b, "i", op.outputs)
     b.StartObject(5)
@@ -99,7 +101,7 @@ def build_model(tensors: list[TensorSpec], op: OpSpec, inputs: list[int], output
     op_off = b.EndObject()
     b.StartObject(4)
     b.PrependInt8Slot(0, min(op.builtin, 127), 0)
-    b.PrependInt32Slot(2, 1, 1)
+    b.PrependInt32Slot(2, op.version, 1)
     b.PrependInt32Slot(3, op.builtin, 0)
     code_off = b.EndObject()
 

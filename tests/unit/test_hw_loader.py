@@ -238,7 +238,7 @@ def test_missing_version_takes_the_default_and_says_so_once(capsys: pytest.Captu
     assert err.count("\n") == 1 and "no version given" in err and rt.default_version in err
     load_runtime("x-cube-ai")
     assert capsys.readouterr().err == ""  # once per runtime and run: validate rows do not repeat it
-    load_runtime("hailort")  # one version only: nothing to choose between
+    load_runtime("ai8x")  # one version only: nothing to choose between
     assert capsys.readouterr().err == ""
 
 

@@ -28,7 +28,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"sim"}),
     frozenset({"report"}),
     frozenset({"pipeline"}),  # the one driver
-    frozenset({"thermal", "explore", "validate", "llm"}),  # applications on top of the driver
+    frozenset({"thermal"}),  # sustained runs: the thermal loop over the driver's runs
+    frozenset({"explore", "validate", "llm"}),  # applications on top of the driver (llm's chat heats via thermal)
     frozenset({"api"}),
     frozenset({"cli"}),  # the doors
     frozenset({"__main__", "__init__"}),  # entry point; the package root re-exports the API lazily

@@ -1,0 +1,50 @@
+"""Regenerate the validation block of docs/llm.md: the same run as
+`edgesim validate --reference ../shared/reference/llm_edge.csv` (fit, held-out, leave-one-device-out,
+leave-one-model-out), plus the predicted-vs-measured plot in $EDGESIM_DOCS_OUT (default build/docs/, untracked).
+
+Run: python docs/tutorial/llm/llm_validation.py [--update-doc]   (about two minutes: every LODO/LOMO refit)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO))
+
+from edgesim.llm.validate import validate, write_plot  # noqa: E402
+
+BEGIN, END = "<!-- BEGIN GENERATED llm_validation.py -->", "<!-- END GENERATED llm_validation.py -->"
+
+
+def main() -> None:
+    shared = REPO.parent / "shared" / "reference" / "llm_edge.csv"
+    v = validate(shared if shared.is_file() else None)
+    out = Path(os.environ.get("EDGESIM_DOCS_OUT", REPO / "build" / "docs"))
+    out.mkdir(parents=True, exist_ok=True)
+    write_plot(v, out / "llm_validation.png")
+    d = v.as_dict()
+    lines = ["```", v.table().replace(str(shared), "../shared/reference/llm_edge.csv"), "```", "",
+             "Largest held-out decode errors (row = CSV line):", "",
+             "| line | board | runtime | model | format | measured | predicted | error |", "|---|---|---|---|---|---|---|---|"]
+    held = [r for r in d["rows"] if r["split"] == "held-out" and r["error"] is not None
+            and r["metric"] in ("decode_tps", "decode_ms_per_token")]
+    for r in sorted(held, key=lambda r: -abs(r["error"]))[:10]:
+        lines.append(f"| {r['line']} | {r['hw']} | {r['runtime']} | {r['model']} | {r['quant'] or 'default'} | "
+                     f"{r['measured']:g} | {r['predicted']:.3g} | {r['error'] * 100:+.0f}% |")
+    lines += ["", "Contradicting row pairs (kept in, listed): " + ", ".join(
+        f"{c['line']}/{c['other_line']} (x{c['ratio']})" for c in d["contradictions"])]
+    text = "\n".join(lines)
+    print(text)
+    if "--update-doc" in sys.argv:
+        doc = REPO / "docs" / "llm.md"
+        page = doc.read_text(encoding="utf-8")
+        head, rest = page.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        doc.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Which chips and units a runtime can drive, and the profile a run sees once a runtime is bound to it.
+
+OpenVINO's NPU plugin on a chip without an NPU, QNN's HTP backend asked for fp16 on an int8-only Hexagon, RKNN
+on a non-Rockchip part: the real tools refuse these, so edgesim does too (one line naming device, runtime and the
+missing unit or precision) instead of silently running everything on the host CPU.
+"""
+
+from __future__ import annotations
+
+from edgesim.errors import ProfileError
+from edgesim.hw.schema import DeviceClass, HardwareProfile, RuntimeProfile
+
+
+def _targeted_units(profile: HardwareProfile, runtime: RuntimeProfile) -> list[str]:
+    kinds = {k.value for k in runtime.applies_to}
+    classes = {t.value for t in runtime.targets}
+    return [u.name for u in profile.units
+            if u.kind.value in kinds and (not classes or u.device.value in classes)]
+
+
+def runtime_fit_problem(profile: HardwareProfile, runtime: RuntimeProfile) -> str | None:
+    """Why ``runtime`` cannot drive ``profile`` (one line naming both), or None when it can."""
+    # Runtimes that declare no targets (the MCU-era profiles) keep running everything on the host when the chip
+    # lacks their unit kind; issue #15 decides whether those are refused too.
+    if runtime.targets and not _targeted_units(profile, runtime):
+        wanted = "/".join(t.value for t in runtime.targets) or "/".join(k.value for k in runtime.applies_to)
+        units = ", ".join(f"{u.name} ({u.device.value})" for u in profile.units)
+        return f"device {profile.id}, runtime {runtime.id}: no {wanted} unit on this chip (units: {units})"
+    if runtime.chips and profile.id not in runtime.chips:
+        return (f"device {profile.id}, runtime {runtime.id}: the runtime targets only "
+                f"{', '.join(runtime.chips)}")
+    return None
+
+
+def check_precision(profile: HardwareProfile, runtime: RuntimeProfile, precision: str) -> None:
+    """Refuse a deployment precision none of the runtime's accelerator units has (e.g. fp16 on the int8-only
+    Hexagon v68 HTP), for runtimes without a CPU target; CPU runtimes can always emulate a type."""
+    if DeviceClass.CPU in runtime.targets or not runtime.targets:
+        return
+    units = [profile.unit(n) for n in _targeted_units(profile, runtime)]
+    wanted = "int8" if precision == "int4" else precision
+    declared = {p.value for p in runtime.precisions}
+    for u in units:
+        rates = {p.value for p, r in u.macs_per_cycle.items() if r > 0}
+        if wanted in rates and (not declared or wanted in declared):
+            return
+    names = ", ".join(u.name for u in units)
+    raise ProfileError(f"device {profile.id}, runtime {runtime.id}: unit {names} has no {precision} "
+                       f"(op CONV2D/FULLY_CONNECTED at {precision} cannot be placed)")
+
+
+def bind_runtime(profile: HardwareProfile, runtime: RuntimeProfile | None,
+                 threads: int | None = None) -> HardwareProfile:
+    """The profile a run with ``runtime`` sees: refused if the runtime cannot drive the chip; its accelerator
+    narrowed to the cores the runtime uses by default (RKNN: one of RK3588's three); the host CPU narrowed to
+    ``threads`` (TFLite/OpenVINO --threads N)."""
+    if threads is not None and threads < 1:
+        raise ProfileError(f"threads must be >= 1, got {threads}", field="threads")
+    if runtime is None:
+        if threads is None:
+            return profile
+        units = [u.model_copy(update={"count": min(u.count, threads)}) if u.name == profile.host_unit else u
+                 for u in profile.units]
+        return profile if units == profile.units else profile.model_copy(update={"units": units})
+    problem = runtime_fit_problem(profile, runtime)
+    if problem is not None:
+        raise ProfileError(problem, field="runtime")
+    targeted = set(_targeted_units(profile, runtime))
+    units = []
+    for u in profile.units:
+        count = u.count
+        if u.name == profile.host_unit and threads is not None:
+            count = min(count, threads)
+        elif u.name in targeted and u.name != profile.host_unit and runtime.cores_used is not None:
+            count = min(count, runtime.cores_used)
+        units.append(u if count == u.count else u.model_copy(update={"count": count}))
+    # The profile itself when nothing narrows: the driver's memos know it by identity.
+    return profile if units == profile.units else profile.model_copy(update={"units": units})

@@ -1,0 +1,158 @@
+"""`edgesim llm` (one prediction, context plot, chat session) and `edgesim llm-fit`; hook: add_llm_parser(sub)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
+def _write_json(path: str, data: dict[str, Any]) -> None:
+    from edgesim.files import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def _print_estimate(d: dict[str, Any]) -> None:
+    print(f"{d['model']} on {d['hw']} ({d['runtime']}, {d['unit']}, {d['quant']}, "
+          f"{d['bits_per_weight']:.2f} bits/weight)")
+    print(f"memory: {d['fit_reason']}")
+    if d["prefill"]:
+        p = d["prefill"]
+        print(f"prefill {d['prompt_tokens']} tokens: {p['tokens_per_s']:.1f} tokens/s, TTFT {d['ttft_s']:.3f} s "
+              f"({p['bound']}-bound)")
+    if d["decode"]:
+        q = d["decode"]
+        print(f"decode {d['gen_tokens']} tokens: {q['tokens_per_s']:.2f} tokens/s ({q['bound']}-bound), "
+              f"{d['decode_bytes_per_token'] / 1e6:.0f} MB of weights per token, "
+              f"{d['energy_per_token_j']:.3f} J/token")
+
+
+def _context_plot(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from edgesim.llm.predict import decode_curve, resolve_model
+    from edgesim.report.plots import pyplot, save_figure
+
+    arch = resolve_model(args.model).arch
+    top = min(arch.max_context, max(4096, args.prompt + args.gen))
+    ctx = np.unique(np.linspace(1, top, 256).astype(int))
+    sec = decode_curve(args.model, args.hw, ctx, args.runtime, args.quant, args.threads, args.unit)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(ctx, sec * 1e3)
+    ax.set_xlabel("context length (tokens)")
+    ax.set_ylabel("decode latency per token (ms)")
+    ax.set_title(f"{arch.name} on {args.hw}: KV cache and attention grow with context")
+    ax.grid(alpha=0.3)
+    save_figure(fig, args.context_plot)
+    print(f"wrote {args.context_plot}", file=sys.stderr)
+
+
+def cmd_llm(args: argparse.Namespace) -> int:
+    from edgesim.errors import EdgesimError
+
+    if args.chat_session is not None:
+        from edgesim.llm.chat import chat_session
+
+        r = chat_session(args.model, args.hw, duration_s=args.chat_session, prompt=args.prompt, gen=args.gen,
+                         think_s=args.think, ambient_c=args.ambient, runtime=args.runtime, quant=args.quant,
+                         threads=args.threads, unit=args.unit)
+        d = r.as_dict()
+        onset = "never" if r.throttle_onset_s is None else f"at {r.throttle_onset_s:.0f} s"
+        print(f"chat on {r.hw}: {r.turns} turns in {r.duration_s:g} s, max {r.max_temp_c:.1f} C, throttled {onset}; "
+              f"decode {r.first_turn_decode_tps:.2f} -> {r.last_turn_decode_tps:.2f} tokens/s, "
+              f"TTFT {r.first_turn_ttft_s:.2f} -> {r.last_turn_ttft_s:.2f} s, {r.energy_j:.0f} J")
+        if args.json:
+            _write_json(args.json, d)
+        return 0
+    from edgesim.llm.predict import predict
+
+    est = predict(args.model, args.hw, args.runtime, args.quant, args.threads, args.unit, args.prompt, args.gen,
+                  args.context)
+    d = est.as_dict()
+    if args.json:
+        _write_json(args.json, d)
+    if not est.fits:
+        raise EdgesimError(f"{est.model} ({est.quant}) on {est.hw}: {est.fit_reason}")
+    _print_estimate(d)
+    if args.context_plot:
+        _context_plot(args)
+    if args.html:
+        from edgesim.llm.report import write_llm_html
+
+        write_llm_html(args.html, est, args.model, args.hw, runtime=args.runtime, threads=args.threads,
+                       unit=args.unit)
+        print(f"wrote {args.html}", file=sys.stderr)
+    return 0
+
+
+def cmd_llm_fit(args: argparse.Namespace) -> int:
+    from edgesim.llm.validate import write_fits
+
+    for path in write_fits(args.reference):
+        print(f"wrote {path}")
+    return 0
+
+
+def validate_llm(args: argparse.Namespace) -> int:
+    """`edgesim validate --reference llm_edge.csv`: fit, held-out, leave-one-device/model-out errors."""
+    from edgesim.llm.validate import validate, write_plot
+
+    v = validate(args.reference)
+    print(v.table())
+    if args.json:
+        _write_json(args.json, v.as_dict())
+    if args.plot:
+        write_plot(v, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def add_llm_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("llm", help="language model on a board: prefill/decode tokens/s, memory fit, energy")
+    p.add_argument("model", help="zoo name (e.g. llama-3.2-1b), a Hugging Face config.json, a .gguf file or a "
+                                  "decoder .onnx with past key/values")
+    p.add_argument("--hw", required=True, help="hardware profile id or YAML")
+    p.add_argument("--runtime", default=None, help="LLM runtime: llama.cpp, ollama, mlc, rkllm, hailo-genai, "
+                                                   "tinychat, tensorrt-llm, executorch, hf-transformers")
+    p.add_argument("--quant", default=None, help="Q4_K_M, Q4_0, Q8_0, IQ4_NL, F16, q4f16, int4-awq-g128, w8a8, ... "
+                                                 "(default: the runtime's default for the model / the GGUF's own)")
+    p.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (default: all big cores)")
+    p.add_argument("--unit", choices=["cpu", "gpu", "npu"], default=None, help="placement (default: the runtime's)")
+    p.add_argument("--prompt", type=_non_negative_int, default=512, help="prompt tokens (default 512)")
+    p.add_argument("--gen", type=_non_negative_int, default=128, help="generated tokens (default 128)")
+    p.add_argument("--context", type=_positive_int, default=None, help="KV cache size in tokens (default prompt+gen)")
+    p.add_argument("--context-plot", default=None, help="write decode latency vs context length (PNG/SVG)")
+    p.add_argument("--json", default=None, help="write the estimate as JSON")
+    p.add_argument("--html", default=None, help="write the LLM report (decode roofline by format, context curve)")
+    p.add_argument("--chat-session", type=float, default=None, metavar="SECONDS",
+                   help="simulate a chat of this many seconds (prompt, answer, --think idle) with heating/throttling")
+    p.add_argument("--think", type=float, default=20.0, help="idle seconds between turns in --chat-session")
+    p.add_argument("--ambient", type=float, default=None, help="ambient temperature C for --chat-session")
+    p.set_defaults(func=cmd_llm)
+    f = sub.add_parser("llm-fit", help="refit LLM runtime efficiencies on a reference CSV (writes *.fit.yaml)")
+    f.add_argument("--reference", default=None, help="llm_edge.csv (default: the bundled copy)")
+    f.set_defaults(func=cmd_llm_fit)

@@ -1,0 +1,134 @@
+"""Fit an LLM runtime placement's efficiencies to measured rows (``edgesim llm-fit`` writes them as an overlay).
+
+Two closed steps, so a fit takes well under a second and cannot wander:
+1. Kernel efficiencies from prefill rows. Prefill time is compute-bound and linear in 1/efficiency of each weight
+   kernel: t = sum_k MACs_k / (peak_k x eff_k) + attention. Weighted least squares in relative error, with a
+   ridge toward the prior so a kernel seen only as a small share of a mix (Q6_K in Q4_K_M) stays sane.
+2. Sustained bandwidth fraction and per-token overhead from decode rows, by grid search on the log error of
+   t = ((t_mem / bw_eff)^p + t_comp^p)^(1/p) + overhead (+ per-layer overhead x layers, kept from the prior).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgesim.errors import EdgesimError
+from edgesim.llm.model import _attention_pairs, decode_steps, kernel_peak, model_work
+from edgesim.llm.predict import setup
+from edgesim.llm.reference import RefRow
+from edgesim.llm.runtime import FitRecord, LlmRuntime, PlacementParams, load_llm_runtime
+
+PREFILL_METRICS = ("prefill_tps", "ttft_ms")
+DECODE_METRICS = ("decode_tps", "decode_ms_per_token")
+_RIDGE = 0.05  # weight of the pull toward the prior efficiency, relative to one measured row
+
+
+def measured_time_s(row: RefRow) -> float:
+    """The measured quantity as seconds: prefill of the prompt, or one decode step."""
+    assert row.value is not None
+    return {"prefill_tps": lambda v: row.prompt / v, "ttft_ms": lambda v: v / 1e3,
+            "decode_tps": lambda v: 1.0 / v, "decode_ms_per_token": lambda v: v / 1e3}[row.metric](row.value)
+
+
+@dataclass(frozen=True)
+class _PrefillTerms:
+    per_kernel_s: dict[str, float]  # time at efficiency 1
+    fixed_s: float  # attention + per-layer overheads at the prior
+    measured_s: float
+
+
+def _quant(row: RefRow) -> str:
+    """The row's format, or the default of the runtime it was measured with (ollama's tag defaults)."""
+    return row.quant or load_llm_runtime(row.runtime or "", fitted=False).quant_for(row.model or "")
+
+
+def _prefill_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _PrefillTerms:
+    s = setup(row.model or "", row.hw or "", rt, _quant(row), row.threads, row.unit)
+    arch, work, m = s.arch, model_work(s.arch, s.qs), s.m
+    new = row.prompt - row.cached
+    head_tokens = float(new) if rt.prefill_logits_all else 1.0
+    terms: dict[str, float] = {}
+    for k in work.kernels:
+        terms[k.kernel] = terms.get(k.kernel, 0.0) + (k.macs_per_token * new + k.head_macs_per_token
+                                                      * head_tokens) / kernel_peak(m, k.precision)
+    pairs = _attention_pairs(arch, row.prompt) - _attention_pairs(arch, row.cached)
+    attn = 2.0 * arch.q_dim * pairs / (m.rate("fp16") * p.efficiency("attention"))
+    return _PrefillTerms(terms, attn + p.per_layer_overhead_s * arch.num_layers, measured_time_s(row))
+
+
+def fit_kernels(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> dict[str, float]:
+    terms = [_prefill_terms(r, rt, p) for r in rows if r.metric in PREFILL_METRICS]
+    if not terms:
+        return dict(p.kernel_efficiency)
+    kernels = sorted({k for t in terms for k in t.per_kernel_s})
+    a = np.array([[t.per_kernel_s.get(k, 0.0) / t.measured_s for k in kernels] for t in terms])
+    b = np.array([max(t.measured_s - t.fixed_s, 0.05 * t.measured_s) / t.measured_s for t in terms])
+    prior = np.array([1.0 / p.efficiency(k) for k in kernels])
+    # ridge rows: sqrt(lambda) x (x_k - prior_k) / prior_k
+    a_r = np.vstack([a, np.diag(np.sqrt(_RIDGE) / prior)])
+    b_r = np.concatenate([b, np.full(len(kernels), np.sqrt(_RIDGE))])
+    x, *_ = np.linalg.lstsq(a_r, b_r, rcond=None)
+    x = np.maximum(x, 1.0)  # efficiency <= 1
+    eff = dict(p.kernel_efficiency)
+    share = a.sum(axis=0)
+    for k, xi, sh in zip(kernels, x, share, strict=True):
+        if sh > 0:
+            eff[k] = round(float(1.0 / xi), 4)
+    fitted = [eff[k] for k, sh in zip(kernels, share, strict=True) if sh > 0]
+    if fitted:
+        eff["default"] = round(float(np.exp(np.mean(np.log(fitted)))), 4)
+    return eff
+
+
+def _decode_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> tuple[float, float, float]:
+    """(memory time at bw_efficiency 1, compute time, per-layer overhead) of the row's mean decode step."""
+    s = setup(row.model or "", row.hw or "", rt, _quant(row), row.threads, row.unit)
+    unit_p = p.model_copy(update={"bw_efficiency": 1.0, "per_token_overhead_s": 0.0, "core_bw_bytes_per_cycle": None})
+    ctx = np.arange(row.prompt, row.prompt + max(row.gen, 1))
+    st = decode_steps(s.arch, model_work(s.arch, s.qs), s.m, rt, unit_p, ctx)
+    core_bw = p.core_bw_bytes_per_cycle
+    t_mem = float(st.mem_s.mean())
+    if core_bw is not None:
+        # a per-core limit below the DRAM peak: express it as the peak time scaled up
+        limit = s.m.cores * core_bw * s.m.clock_hz
+        t_mem *= max(1.0, s.m.dram_bw_bytes_per_s / limit)
+    return t_mem, float(st.comp_s.mean()), p.per_layer_overhead_s * s.arch.num_layers
+
+
+def fit_decode(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> tuple[float, float]:
+    terms = [(_decode_terms(r, rt, p), measured_time_s(r)) for r in rows if r.metric in DECODE_METRICS]
+    if not terms:
+        return p.bw_efficiency, p.per_token_overhead_s
+    tm = np.array([t[0][0] for t in terms])[None, None, :]
+    tc = np.array([t[0][1] for t in terms])[None, None, :]
+    tl = np.array([t[0][2] for t in terms])[None, None, :]
+    meas = np.array([t[1] for t in terms])[None, None, :]
+    effs = np.linspace(0.1, 1.0, 181)[:, None, None]
+    # fewer than three rows cannot separate bandwidth from a fixed cost: keep the prior overhead then
+    few = len(terms) < 3
+    ovh = (np.array([p.per_token_overhead_s]) if few else np.concatenate([[0.0], np.logspace(-4, -1, 61)]))[
+        None, :, None]
+    pe = p.overlap_exponent
+    pred = ((tm / effs) ** pe + tc ** pe) ** (1.0 / pe) + ovh + tl
+    loss = (np.log(pred / meas) ** 2).sum(axis=2)
+    i, j = np.unravel_index(int(np.argmin(loss)), loss.shape)
+    return round(float(effs[i, 0, 0]), 4), round(float(ovh[0, j, 0]), 6)
+
+
+def fit_placement(rows: list[RefRow], rt: LlmRuntime, unit: str, command: str, reference: str) -> PlacementParams:
+    """Refit ``rt``'s ``unit`` placement on ``rows`` (all of that runtime and placement)."""
+    if not rows:
+        raise EdgesimError(f"no rows to fit {rt.id} on the {unit}")
+    _, p = rt.placement(unit)
+    eff = fit_kernels(rows, rt, p)
+    p1 = p.model_copy(update={"kernel_efficiency": eff})
+    bw, ovh = fit_decode(rows, rt, p1)
+    p2 = p1.model_copy(update={"bw_efficiency": bw, "per_token_overhead_s": ovh})
+    rec = FitRecord(command=command, reference=reference, rows=sorted(r.line for r in rows))
+    return p2.model_copy(update={"fit": rec})
+
+
+def with_placement(rt: LlmRuntime, unit: str, p: PlacementParams) -> LlmRuntime:
+    return rt.model_copy(update={"placements": {**rt.placements, unit: p}})

@@ -1,0 +1,120 @@
+"""What an LLM runtime sees of a board: DRAM bandwidth and size, the MAC rate of the unit it runs on.
+
+Read from the shared HardwareProfile schema (DRAM = the MemoryLevel of kind dram; compute = the unit's
+macs_per_cycle x count x clock), so a new board profile needs no LLM-specific fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgesim.errors import ProfileError
+from edgesim.hw.schema import ComputeUnit, HardwareProfile, MemoryKind, UnitKind
+
+
+@dataclass(frozen=True)
+class Machine:
+    hw: str
+    unit: str  # cpu | gpu | npu
+    unit_name: str
+    cores: int  # cores used (threads on a CPU, the unit's count for a GPU/NPU)
+    clock_hz: float
+    macs_per_s: dict[str, float]  # peak MAC rate per precision with the cores used
+    # SIMD issue rate (elementwise ops/s) per precision: what instruction-bound kernels scale with
+    simd_ops_per_s: dict[str, float]
+    dram_bw_bytes_per_s: float  # what the unit can stream: the CPU's sustained share, else the peak
+    dram_bytes: int
+    dram_pj_per_byte: float
+    mac_energy_pj: dict[str, float]
+    active_pj_per_cycle: float | None  # application cores: energy per busy core cycle
+    static_power_w: float
+    idle_power_w: float
+
+    def simd_rate(self, precision: str) -> float:
+        """Elementwise vector ops/s in ``precision`` (falls back to the MAC rate where the unit lists none)."""
+        r = self.simd_ops_per_s.get(precision, 0.0)
+        return r if r > 0 else self.rate(precision)
+
+    def rate(self, precision: str) -> float:
+        """Peak MACs/s in ``precision``; a precision the unit lacks runs in the next wider one."""
+        for p in {"int4": ("int4", "int8", "fp16", "fp32"), "int8": ("int8", "int16", "fp16", "fp32"),
+                  "fp16": ("fp16", "fp32"), "fp32": ("fp32", "fp16")}.get(precision, (precision, "fp32")):
+            if self.macs_per_s.get(p, 0.0) > 0:
+                return self.macs_per_s[p]
+        return max(self.macs_per_s.values())
+
+
+# CPU cores sustain only part of an LPDDR interface's peak when streaming (a core's outstanding misses cap it; GPU
+# and NPU DMA engines get close to peak). Used when a profile does not characterise it (MemoryLevel
+# cpu_stream_fraction). Estimate from tinymembench memcpy in llm_edge.csv notes: Raspberry Pi CM5 6.0 GB/s copy =
+# 12 GB/s of traffic on 17 GB/s LPDDR4X (0.71); Radxa Dragon Q6A 8.2 GB/s copy on ~25 GB/s LPDDR4X (0.65).
+DEFAULT_CPU_STREAM_FRACTION = 0.68
+
+
+def _dram(profile: HardwareProfile, unit: str) -> tuple[float, int, float]:
+    drams = [m for m in profile.memories if m.kind is MemoryKind.DRAM]
+    if not drams:
+        raise ProfileError(f"profile '{profile.id}' has no DRAM memory level; an LLM needs one", field="memories")
+    m = max(drams, key=lambda m: m.size_bytes)
+    bw = m.read_bw_bytes_per_s(profile.clock_mhz)
+    if unit == "cpu":
+        frac = getattr(m, "cpu_stream_fraction", None)
+        bw *= frac if frac is not None else DEFAULT_CPU_STREAM_FRACTION
+    return bw, m.size_bytes, m.read_energy_pj_per_byte
+
+
+def find_unit(profile: HardwareProfile, unit: str) -> ComputeUnit:
+    if unit == "cpu":
+        if profile.host.kind is UnitKind.CPU:
+            return profile.host
+        cpus = [u for u in profile.units if u.kind is UnitKind.CPU]
+    elif unit == "gpu":
+        cpus = [u for u in profile.units if "gpu" in u.name.lower() or "gpu" in u.description.lower()]
+    else:
+        cpus = [u for u in profile.units if u.kind in (UnitKind.MAC_ARRAY, UnitKind.SYSTOLIC)
+                and "gpu" not in u.name.lower()]
+    if not cpus:
+        raise ProfileError(f"profile '{profile.id}' has no {unit} unit; units: "
+                           f"{', '.join(u.name for u in profile.units)}", field="unit")
+    return cpus[0]
+
+
+def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine:
+    """The board as seen by a runtime on ``unit`` with ``threads`` CPU threads (None = all big cores)."""
+    u = find_unit(profile, unit)
+    bw, size, pj = _dram(profile, unit)
+    clock_hz = u.effective_clock_mhz(profile.clock_mhz) * 1e6
+    rates: dict[str, float] = {}
+    simd: dict[str, float] = {}
+    if u.kind is UnitKind.CPU:
+        n = u.count if threads is None else threads
+        if n < 1:
+            raise ProfileError(f"threads must be >= 1, got {n}", field="threads")
+        total = u.count + (profile.little_cluster.count if profile.little_cluster is not None else 0)
+        if n > total:
+            raise ProfileError(f"{n} threads on '{profile.id}', which has {total} CPU cores", field="threads")
+        big = min(n, u.count)
+        for p, r in u.macs_per_cycle.items():
+            rates[p.value] = big * r * clock_hz
+        for p, r in u.elementwise_ops_per_cycle.items():
+            simd[p.value] = big * r * clock_hz
+        lc = profile.little_cluster
+        # Threads beyond the big cores land on the LITTLE cluster (big.LITTLE SoCs), if there is one.
+        if n > u.count and lc is not None and lc.clock_mhz is not None:
+            extra = min(n - u.count, lc.count)
+            for p, r in lc.macs_per_cycle.items():
+                rates[p.value] = rates.get(p.value, 0.0) + extra * r * lc.clock_mhz * 1e6
+            for p, r in lc.elementwise_ops_per_cycle.items():
+                simd[p.value] = simd.get(p.value, 0.0) + extra * r * lc.clock_mhz * 1e6
+        cores = n
+    else:
+        cores = u.count  # NPU cores / GPU units: the per-core bandwidth limit counts them
+        rates = {p.value: r * u.count * clock_hz for p, r in u.macs_per_cycle.items()}
+        simd = {p.value: r * u.count * clock_hz for p, r in u.elementwise_ops_per_cycle.items()}
+    return Machine(
+        hw=profile.id, unit=unit, unit_name=u.name, cores=cores, clock_hz=clock_hz, macs_per_s=rates,
+        simd_ops_per_s=simd, dram_bw_bytes_per_s=bw, dram_bytes=size, dram_pj_per_byte=pj,
+        mac_energy_pj={p.value: e for p, e in profile.energy.mac_energy_pj.items()},
+        active_pj_per_cycle=u.active_energy_pj_per_cycle, static_power_w=profile.power.static_power_mw * 1e-3,
+        idle_power_w=profile.power.idle_power_mw * 1e-3,
+    )

@@ -1,0 +1,175 @@
+"""Prefill and decode time, memory and energy of a decoder LLM on a board (the mechanisms, no fitted rows).
+
+Decode step at context c (one token, GEMV):
+  t_mem  = (weight bytes read + KV bytes of the c attended positions) / sustained DRAM bandwidth
+  t_comp = sum over weight kernels of MACs / (peak rate of its precision x kernel efficiency x GEMV scale)
+           + attention MACs (2 x q_dim x attended positions) / (float rate x attention efficiency)
+  t      = (t_mem^p + t_comp^p)^(1/p) + per-token overhead + per-layer overhead x layers
+Prefill of P tokens (GEMM, ubatches of 512): the same with P x the MACs (logits for the last token only where the
+runtime does that), attention growing as P^2/2, and the weights streamed once per ubatch.
+CPU bandwidth saturates with threads: min(bw_efficiency x peak, threads x per-core bytes/cycle x clock).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from edgesim.llm.arch import ModelArch
+from edgesim.llm.machine import Machine
+from edgesim.llm.quant import QuantScheme, kv_bits
+from edgesim.llm.runtime import LlmRuntime, PlacementParams
+
+UBATCH = 512  # llama.cpp's default physical batch: weights are streamed once per ubatch in prefill
+
+
+@dataclass(frozen=True)
+class KernelWork:
+    """MACs per token and bytes of one weight kernel (e.g. all Q6_K tensors of a Q4_K_M file)."""
+
+    kernel: str
+    precision: str
+    macs_per_token: float  # excluding the LM head
+    head_macs_per_token: float
+    bytes_read: float  # bytes decode streams per token (the embedding table is gathered, not streamed)
+
+
+@dataclass(frozen=True)
+class ModelWork:
+    kernels: tuple[KernelWork, ...]
+    weights_bytes: float  # everything stored (memory footprint)
+    bytes_per_token: float  # weight bytes one decode step streams
+    macs_per_token: float
+
+
+@lru_cache(maxsize=512)
+def model_work(arch: ModelArch, qs: QuantScheme) -> ModelWork:
+    acc: dict[tuple[str, str], list[float]] = {}
+    for t, f in qs.tensors:
+        head = t.role == "output" or (arch.tied_embeddings and t.role == "token_embd")
+        k = acc.setdefault((f.kernel, f.act_precision), [0.0, 0.0, 0.0])
+        nbytes = t.elements * f.bits_per_weight / 8
+        if t.role == "token_embd" and not head:
+            k[2] += t.ne0 * f.bits_per_weight / 8  # one row gathered per token
+            continue
+        k[1 if head else 0] += t.elements
+        k[2] += nbytes
+    kernels = tuple(KernelWork(kern, prec, v[0], v[1], v[2]) for (kern, prec), v in sorted(acc.items()))
+    return ModelWork(kernels, qs.weights_bytes, sum(k.bytes_read for k in kernels),
+                     sum(k.macs_per_token + k.head_macs_per_token for k in kernels))
+
+
+def effective_bw(m: Machine, p: PlacementParams) -> float:
+    """Sustained decode bandwidth: the DRAM share, capped by what the cores used can pull (CPU threads, NPU cores:
+    each has a bounded number of outstanding reads)."""
+    bw = p.bw_efficiency * m.dram_bw_bytes_per_s
+    if p.core_bw_bytes_per_cycle is not None:
+        bw = min(bw, m.cores * p.core_bw_bytes_per_cycle * m.clock_hz)
+    return bw
+
+
+def _attn_rate(m: Machine, p: PlacementParams) -> float:
+    return m.rate("fp16") * p.efficiency("attention")
+
+
+def kernel_peak(m: Machine, precision: str) -> float:
+    """The rate a weight kernel's efficiency is a fraction of. On CPUs, block-quantized dot products (int8
+    activations against unpacked 2-8-bit blocks) are bound by the unpack/shift/scale instructions around the dot
+    product, so they scale with the SIMD issue rate, not the dot-product MAC rate (a core with SDOT does 4x the
+    MACs per cycle of an A72 but issues only 2x the vector ops); float kernels are FMA-bound (MAC rate)."""
+    if m.unit == "cpu" and precision == "int8":
+        return m.simd_rate("int8")
+    return m.rate(precision)
+
+
+def _weight_compute_s(work: ModelWork, m: Machine, p: PlacementParams, tokens: float, head_tokens: float,
+                      scale: float) -> float:
+    t = 0.0
+    for k in work.kernels:
+        rate = kernel_peak(m, k.precision) * p.efficiency(k.kernel) * scale
+        t += (k.macs_per_token * tokens + k.head_macs_per_token * head_tokens) / rate
+    return t
+
+
+def _blend(t_mem: np.ndarray | float, t_comp: np.ndarray | float, p: float) -> np.ndarray | float:
+    return (np.power(t_mem, p) + np.power(t_comp, p)) ** (1.0 / p)
+
+
+@dataclass(frozen=True)
+class StepCost:
+    time_s: np.ndarray
+    mem_s: np.ndarray
+    comp_s: np.ndarray
+    bytes: np.ndarray
+    macs: np.ndarray
+
+
+def decode_steps(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p: PlacementParams,
+                 contexts: np.ndarray) -> StepCost:
+    """Cost of one decode step at each context length in ``contexts`` (vectorised: a 4k curve is one call)."""
+    kv_b = kv_bits(rt.kv_cache) / 8
+    win, local = arch.sliding_window, arch.sliding_layers if arch.sliding_window else 0
+    c = contexts.astype(float)
+    attended = (arch.num_layers - local) * c + local * np.minimum(c, win or 0)
+    kv_bytes = 2.0 * arch.kv_dim * attended * kv_b
+    nbytes = work.bytes_per_token + kv_bytes
+    t_mem = nbytes / effective_bw(m, p)
+    attn_macs = 2.0 * arch.q_dim * attended
+    t_w = _weight_compute_s(work, m, p, 1.0, 1.0, p.decode_compute_scale)
+    t_comp = t_w + attn_macs / _attn_rate(m, p)
+    fixed = p.per_token_overhead_s + p.per_layer_overhead_s * arch.num_layers
+    t = np.asarray(_blend(t_mem, t_comp, p.overlap_exponent)) + fixed
+    return StepCost(t, t_mem, np.asarray(t_comp), nbytes, work.macs_per_token + attn_macs)
+
+
+@dataclass(frozen=True)
+class PrefillCost:
+    time_s: float
+    mem_s: float
+    comp_s: float
+    bytes: float
+    macs: float
+
+
+def _attention_pairs(arch: ModelArch, n: int) -> float:
+    """Sum over tokens t = 1..n of the positions token t attends to, over all layers (local layers: the window)."""
+    full = arch.num_layers - (arch.sliding_layers if arch.sliding_window else 0)
+    pairs = full * n * (n + 1) / 2.0
+    if arch.sliding_window:
+        w = min(arch.sliding_window, n)
+        pairs += arch.sliding_layers * (w * (w + 1) / 2.0 + (n - w) * w)
+    return pairs
+
+
+def prefill_cost(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p: PlacementParams,
+                 prompt: int, cached: int = 0) -> PrefillCost:
+    """Prefill of the prompt's last ``prompt - cached`` tokens; the first ``cached`` are already in the KV cache
+    (a chat's history with prefix caching) and only cost attention reads."""
+    new = prompt - cached
+    if new <= 0:
+        return PrefillCost(0.0, 0.0, 0.0, 0.0, 0.0)
+    head_tokens = float(new) if rt.prefill_logits_all else 1.0
+    t_w = _weight_compute_s(work, m, p, float(new), head_tokens, 1.0)
+    attn_macs = 2.0 * arch.q_dim * (_attention_pairs(arch, prompt) - _attention_pairs(arch, cached))
+    t_comp = t_w + attn_macs / _attn_rate(m, p)
+    batches = math.ceil(new / UBATCH)
+    nbytes = work.bytes_per_token * batches
+    t_mem = nbytes / effective_bw(m, p)
+    t = float(_blend(t_mem, t_comp, p.overlap_exponent)) + p.per_layer_overhead_s * arch.num_layers * batches
+    macs = work.macs_per_token * new + attn_macs
+    return PrefillCost(t, t_mem, t_comp, nbytes, macs)
+
+
+def energy_j(m: Machine, time_s: float, nbytes: float, macs: float, precision: str) -> float:
+    """Static power over the time, DRAM energy per byte, and the compute: busy cores x energy per busy cycle for
+    application CPUs (their power barely depends on the instruction mix), energy per MAC for accelerators."""
+    dram = nbytes * m.dram_pj_per_byte * 1e-12
+    if m.unit == "cpu" and m.active_pj_per_cycle is not None:
+        compute = m.active_pj_per_cycle * 1e-12 * m.clock_hz * min(m.cores, 64) * time_s
+    else:
+        e_mac = m.mac_energy_pj.get(precision, max(m.mac_energy_pj.values()))
+        compute = macs * e_mac * 1e-12
+    return m.static_power_w * time_s + dram + compute

@@ -1,0 +1,218 @@
+"""``edgesim.llm.predict``: one (model, board, runtime, quant, prompt, gen) point, and decode-latency curves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesim.errors import EdgesimError, ModelError
+from edgesim.hw.schema import HardwareProfile
+from edgesim.llm.arch import ModelArch, load_config, zoo_arch
+from edgesim.llm.machine import Machine, machine
+from edgesim.llm.model import decode_steps, energy_j, model_work, prefill_cost
+from edgesim.llm.quant import QuantScheme, kv_bits, scheme
+from edgesim.llm.runtime import LlmRuntime, load_llm_runtime
+
+DEFAULT_RUNTIME = {"cpu": "llama.cpp", "gpu": "mlc", "npu": "rkllm"}
+
+
+@dataclass(frozen=True)
+class Phase:
+    time_s: float
+    tokens_per_s: float
+    bound: str  # memory | compute
+    bytes: float
+    macs: float
+    energy_j: float
+
+
+@dataclass(frozen=True)
+class LlmEstimate:
+    model: str
+    hw: str
+    runtime: str
+    unit: str
+    quant: str
+    threads: int | None
+    prompt_tokens: int
+    gen_tokens: int
+    context_tokens: int
+    bits_per_weight: float
+    weights_bytes: float
+    kv_cache_bytes: float
+    runtime_bytes: float
+    memory_bytes: float
+    available_bytes: float
+    fits: bool
+    fit_reason: str
+    decode_bytes_per_token: float
+    prefill: Phase | None  # None when the model does not fit
+    decode: Phase | None
+
+    @property
+    def ttft_s(self) -> float | None:
+        return None if self.prefill is None else self.prefill.time_s
+
+    @property
+    def energy_per_token_j(self) -> float | None:
+        if self.decode is None or self.gen_tokens == 0:
+            return None
+        return self.decode.energy_j / self.gen_tokens
+
+    def as_dict(self) -> dict[str, Any]:
+        def phase(ph: Phase | None) -> dict[str, Any] | None:
+            return None if ph is None else {"time_s": ph.time_s, "tokens_per_s": ph.tokens_per_s,
+                                            "bound": ph.bound, "bytes": ph.bytes, "macs": ph.macs,
+                                            "energy_j": ph.energy_j}
+        return {
+            "model": self.model, "hw": self.hw, "runtime": self.runtime, "unit": self.unit, "quant": self.quant,
+            "threads": self.threads, "prompt_tokens": self.prompt_tokens, "gen_tokens": self.gen_tokens,
+            "context_tokens": self.context_tokens, "bits_per_weight": self.bits_per_weight,
+            "weights_bytes": self.weights_bytes, "kv_cache_bytes": self.kv_cache_bytes,
+            "runtime_bytes": self.runtime_bytes, "memory_bytes": self.memory_bytes,
+            "available_bytes": self.available_bytes, "fits": self.fits, "fit_reason": self.fit_reason,
+            "decode_bytes_per_token": self.decode_bytes_per_token,
+            "prefill_tokens_per_s": None if self.prefill is None else self.prefill.tokens_per_s,
+            "decode_tokens_per_s": None if self.decode is None else self.decode.tokens_per_s,
+            "ttft_s": self.ttft_s, "energy_per_token_j": self.energy_per_token_j,
+            "prefill": phase(self.prefill), "decode": phase(self.decode),
+        }
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    arch: ModelArch
+    file_scheme: QuantScheme | None  # the per-tensor types of a GGUF file; None for configs
+
+
+@lru_cache(maxsize=128)
+def resolve_model(spec: str) -> ResolvedModel:
+    """A zoo name, a config.json, a .gguf file or a decoder .onnx with past key/values."""
+    p = Path(spec)
+    if p.suffix.lower() == ".gguf":
+        from edgesim.llm.gguf_file import read_gguf
+
+        g = read_gguf(p)
+        return ResolvedModel(g.arch, g.scheme)
+    if p.suffix.lower() == ".onnx":
+        from edgesim.llm.onnx_decoder import read_onnx_decoder
+
+        arch, qs = read_onnx_decoder(p)
+        return ResolvedModel(arch, qs)
+    if p.suffix.lower() == ".json" or p.is_file():
+        if not p.is_file():
+            raise ModelError("model file not found", file=spec)
+        return ResolvedModel(load_config(p), None)
+    return ResolvedModel(zoo_arch(spec), None)
+
+
+def _profile(hw: str | HardwareProfile) -> HardwareProfile:
+    if isinstance(hw, HardwareProfile):
+        return hw
+    from edgesim.pipeline import resolve_profile
+
+    return resolve_profile(hw)  # the loader reads the checkout's own profiles first
+
+
+def _bound(mem_s: float, comp_s: float) -> str:
+    return "memory" if mem_s >= comp_s else "compute"
+
+
+@dataclass(frozen=True)
+class Setup:
+    arch: ModelArch
+    qs: QuantScheme
+    rt: LlmRuntime
+    unit: str
+    m: Machine
+    profile: HardwareProfile
+
+
+def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmRuntime | None = None,
+          quant: str | None = None,
+          threads: int | None = None, unit: str | None = None) -> Setup:
+    if threads is not None and threads < 1:
+        raise EdgesimError(f"threads must be >= 1, got {threads}", field="threads")
+    if isinstance(model, ModelArch):
+        res = ResolvedModel(model, None)
+    else:
+        res = resolve_model(str(model))
+    arch = res.arch
+    if isinstance(runtime, LlmRuntime):
+        rt = runtime
+    else:
+        rt = load_llm_runtime(runtime or DEFAULT_RUNTIME.get(unit or "cpu", "llama.cpp"))
+    u, _ = rt.placement(unit)
+    if res.file_scheme is not None and quant is None:
+        qs = res.file_scheme
+    else:
+        qs = scheme(quant or rt.quant_for(arch.name), arch)
+    prof = _profile(hw)
+    return Setup(arch, qs, rt, u, machine(prof, u, threads), prof)
+
+
+def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmRuntime | None = None,
+            quant: str | None = None,
+            threads: int | None = None, unit: str | None = None, prompt: int = 512, gen: int = 128,
+            context: int | None = None, cached: int = 0) -> LlmEstimate:
+    """Prefill of ``prompt`` tokens then decode of ``gen`` tokens; ``context`` sizes the KV cache (default
+    prompt + gen); the first ``cached`` prompt tokens are already in the KV cache (prefix caching). A model that
+    does not fit the board's memory gets fits=False and no timings."""
+    if prompt < 0 or gen < 0:
+        raise EdgesimError(f"prompt and gen must be >= 0, got {prompt} and {gen}", field="prompt")
+    if not 0 <= cached <= prompt:
+        raise EdgesimError(f"cached tokens must be within the prompt (0..{prompt}), got {cached}", field="cached")
+    s = setup(model, hw, runtime, quant, threads, unit)
+    arch, rt, m = s.arch, s.rt, s.m
+    ctx = context if context is not None else prompt + gen
+    if ctx < prompt + gen:
+        raise EdgesimError(f"--context {ctx} is smaller than prompt + gen = {prompt + gen}: the KV cache must hold "
+                           "every token of the run", field="context")
+    if prompt + gen > arch.max_context or ctx > arch.max_context:
+        raise EdgesimError(f"prompt + gen = {max(prompt + gen, ctx)} tokens exceeds the model's context of "
+                           f"{arch.max_context}", field="prompt")
+    _, params = rt.placement(s.unit)
+    work = model_work(arch, s.qs)
+    kv_bytes = arch.kv_elements(max(ctx, 1)) * kv_bits(rt.kv_cache) / 8
+    mem = work.weights_bytes + kv_bytes + rt.runtime_memory_bytes
+    avail = float(m.dram_bytes - rt.os_reserved_bytes)
+    fits = mem <= avail
+    reason = (f"needs {mem / 1e9:.2f} GB (weights {work.weights_bytes / 1e9:.2f} + KV cache {kv_bytes / 1e9:.2f} + "
+              f"runtime {rt.runtime_memory_bytes / 1e9:.2f}) of {avail / 1e9:.2f} GB available "
+              f"({m.dram_bytes / 1e9:.2f} GB DRAM less {rt.os_reserved_bytes / 1e9:.2f} GB for the OS)")
+    pre = dec = None
+    if fits:
+        pc = prefill_cost(arch, work, m, rt, params, prompt, cached)
+        prec = "int8" if any(k.precision == "int8" for k in work.kernels) else "fp16"
+        if prompt > cached:
+            pre = Phase(pc.time_s, (prompt - cached) / pc.time_s, _bound(pc.mem_s, pc.comp_s), pc.bytes, pc.macs,
+                        energy_j(m, pc.time_s, pc.bytes, pc.macs, prec))
+        if gen:
+            steps = decode_steps(arch, work, m, rt, params, np.arange(prompt, prompt + gen))
+            t = float(steps.time_s.sum())
+            nb, nm = float(steps.bytes.sum()), float(steps.macs.sum())
+            dec = Phase(t, gen / t, _bound(float(steps.mem_s.sum()), float(steps.comp_s.sum())), nb, nm,
+                        energy_j(m, t, nb, nm, prec))
+    return LlmEstimate(
+        model=arch.name, hw=m.hw, runtime=rt.id, unit=s.unit, quant=s.qs.name, threads=threads,
+        prompt_tokens=prompt, gen_tokens=gen, context_tokens=ctx, bits_per_weight=s.qs.bits_per_weight,
+        weights_bytes=work.weights_bytes, kv_cache_bytes=kv_bytes, runtime_bytes=float(rt.runtime_memory_bytes),
+        memory_bytes=mem, available_bytes=avail, fits=fits, fit_reason=("fits: " if fits else "does not fit: ")
+        + reason, decode_bytes_per_token=work.bytes_per_token, prefill=pre, decode=dec,
+    )
+
+
+def decode_curve(model: str | ModelArch, hw: str | HardwareProfile, contexts: np.ndarray | list[int],
+                 runtime: str | LlmRuntime | None = None, quant: str | None = None, threads: int | None = None,
+                 unit: str | None = None) -> np.ndarray:
+    """Seconds per decoded token at each context length (KV cache and attention grow with it)."""
+    s = setup(model, hw, runtime, quant, threads, unit)
+    _, params = s.rt.placement(s.unit)
+    ctx = np.asarray(contexts)
+    if ctx.size and int(ctx.max()) > s.arch.max_context:
+        raise EdgesimError(f"context {int(ctx.max())} exceeds the model's {s.arch.max_context}", field="context")
+    return decode_steps(s.arch, model_work(s.arch, s.qs), s.m, s.rt, params, ctx).time_s

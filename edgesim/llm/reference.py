@@ -1,0 +1,180 @@
+"""Rows of llm_edge.csv mapped to what edgesim can run: board profile, LLM runtime and placement, model, quant.
+
+Every row keeps a status; rows that cannot be predicted (no profile yet, a runtime or format edgesim has no
+profile for, prefill and decode not separable) are counted and reported, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgesim.errors import EdgesimError
+
+BUNDLED = Path(__file__).resolve().parent / "data" / "llm_edge.csv"
+LLM_COLUMNS = {"device", "hw_profile", "runtime", "model_config", "quant", "metric", "value", "prompt_tokens"}
+METRICS = ("decode_tps", "prefill_tps", "ttft_ms", "decode_ms_per_token", "mixed_tps")
+
+
+@dataclass(frozen=True)
+class RefRow:
+    line: int  # line number in the CSV (header = 1)
+    device: str
+    hw: str | None  # profile id edgesim would use
+    runtime: str | None  # LLM runtime id
+    unit: str
+    model: str | None
+    model_text: str  # the model as the source names it (rows without a config are told apart by it)
+    quant: str | None  # None = the runtime's default for the model
+    threads: int | None
+    prompt: int
+    gen: int
+    cached: int  # prompt tokens already in the KV cache (TinyChat's cached chat history)
+    metric: str
+    value: float | None
+    approximate: bool  # a range or '~' value as published (midpoint used)
+    note: str
+    status: str  # '' = predictable; else why not
+
+
+def is_llm_reference(path: str | Path) -> bool:
+    """True when the CSV has llm_edge.csv's columns (the validate hook dispatches on this)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), [])
+    except OSError:
+        return False
+    return LLM_COLUMNS <= set(header)
+
+
+# Devices without a hw_profile in the CSV: the CM5 is the Pi 5's BCM2712 with the same LPDDR4X; the Orin NX
+# profiles are created with this package (the unnamed-size NX in MAXN is taken as the 16GB); the others are
+# profiles the npu-hw branch adds (ids fixed by the project), so their rows light up once those exist.
+_DEVICE_IDS = (("Raspberry Pi CM5", "rpi5"), ("Jetson Orin NX 16GB (MAXN_SUPER)", "jetson-orin-nx-16gb-super"),
+               ("Jetson Orin NX 16GB", "jetson-orin-nx-16gb"), ("Jetson Orin NX 8GB", "jetson-orin-nx-8gb"),
+               ("Jetson Orin NX (JetPack 6.0, nvpmodel -m 0)", "jetson-orin-nx-16gb"), ("RK3576", "rk3576"), ("QCS6490", "qcs6490"), ("Hailo-10H", "hailo-10h"),
+               ("Snapdragon 8 Gen 3", "snapdragon-8-gen3"), ("Dragon Q8B", "qcs8550"))
+
+
+def map_hw(device: str, hw_profile: str) -> str | None:
+    if hw_profile == "jetson-orin-nano" and ("Super" in device or "102 GB/s" in device):
+        return "jetson-orin-nano-super"
+    if hw_profile:
+        return hw_profile
+    for key, pid in _DEVICE_IDS:
+        if key in device:
+            return pid
+    return None
+
+
+def map_runtime(runtime: str, accelerator: str) -> tuple[str | None, str]:
+    r, acc = runtime.lower(), accelerator.lower()
+    unit = "gpu" if ("gpu" in acc or "cuda" in acc) else ("npu" if "npu" in acc else "cpu")
+    if r.startswith("ollama"):
+        return "ollama", unit
+    if r.startswith("llama.cpp") or r.startswith("llamafile"):
+        return "llama.cpp", unit
+    if r.startswith("mlc"):
+        return "mlc", "gpu"
+    if r.startswith("rkllm"):
+        return "rkllm", "npu"
+    if r.startswith("hailort genai"):
+        return "hailo-genai", "npu"
+    if r.startswith("tinychat"):
+        return "tinychat", "gpu"
+    if "fp16" in r and ("hf" in r or "transformers" in r):
+        return "hf-transformers", "gpu"
+    if r.startswith("tensorrt"):
+        return "tensorrt-llm", "gpu"
+    if r.startswith("executorch"):
+        return "executorch", "cpu"
+    return None, unit
+
+
+_QUANT = {"int4 (mlc)": "q4f16", "q4f16_ft": "q4f16", "q4f16_1": "q4f16", "4-bit (exact mlc quant not in excerpt)":
+          "q4f16", "not stated (mlc)": "q4f16", "int4 awq": "int4-awq-g128", "int4 awq (w4a16 g128)": "int4-awq-g128",
+          "a8w4": "w4a8", "w8a8": "w8a8", "w4a16": "w4a16", "fp16": "fp16", "nvfp4": "nvfp4",
+          "spinquant (4-bit)": "w4a8", "qlora (qat+lora 4-bit)": "w4a8", "q4_0 (ggml)": "Q4_0"}
+
+
+def map_quant(text: str, runtime: str | None) -> tuple[str | None, str]:
+    """(format, status): None = the runtime's default; status names a format edgesim cannot cost."""
+    t = text.strip()
+    low = t.lower()
+    if low.startswith("ollama default") or low == "":
+        return None, ""
+    if low in _QUANT:
+        q = _QUANT[low]
+        if runtime in ("llama.cpp", "ollama", "executorch") and q == "fp16":
+            return "F16", ""
+        return q, ""
+    if runtime == "executorch" and low == "bf16":
+        return "bf16", ""
+    if re.fullmatch(r"(i?q\d_[a-z0-9_]+|f16|bf16|f32)", low):
+        return t.upper(), ""
+    return None, f"format '{t}' has no edgesim equivalent"
+
+
+def _value(text: str) -> tuple[float | None, bool]:
+    t = text.strip().lstrip("~")
+    approx = text.strip() != t
+    m = re.fullmatch(r"([\d.]+)\s*-\s*([\d.]+)", t)
+    if m:
+        return (float(m.group(1)) + float(m.group(2))) / 2, True
+    try:
+        return float(t), approx
+    except ValueError:
+        return None, approx
+
+
+def _int(text: str) -> int | None:
+    t = text.strip().lstrip("~")
+    return int(t) if t.isdigit() else None
+
+
+def _row(line: int, r: dict[str, str]) -> RefRow:
+    metric = r["metric"]
+    hw = map_hw(r["device"], r["hw_profile"])
+    runtime, unit = map_runtime(r["runtime"], r.get("accelerator", ""))
+    quant, qstatus = map_quant(r["quant"], runtime)
+    value, approx = _value(r["value"])
+    prompt, gen = _int(r["prompt_tokens"]), _int(r["gen_tokens"])
+    if metric in ("prefill_tps", "ttft_ms"):
+        prompt = prompt or 128  # rows without a stated prompt: a short chat prompt (marked approximate)
+        approx = approx or not r["prompt_tokens"].strip()
+        gen = 0
+    else:
+        prompt = prompt or 0
+        gen = gen or 128
+    m_new = re.search(r"prefill of (\d+) new tokens", r.get("note", ""))
+    cached = max(prompt - int(m_new.group(1)), 0) if m_new else 0
+    status = ""
+    if metric == "mixed_tps":
+        status = "prefill and decode not separable"
+    elif metric not in METRICS or value is None:
+        status = f"unreadable value '{r['value']}'"
+    elif not r["model_config"]:
+        status = "no model config"
+    elif runtime is None:
+        status = f"no LLM runtime profile for '{r['runtime']}'"
+    elif qstatus:
+        status = qstatus
+    elif hw is None:
+        status = "no profile"
+    return RefRow(line, r["device"], hw, runtime, unit, r["model_config"] or None, r.get("model", ""), quant,
+                  _int(r.get("threads", "")), prompt, gen, cached, metric, value, approx, r.get("note", ""), status)
+
+
+def read_reference(path: str | Path | None = None) -> list[RefRow]:
+    p = Path(path) if path else BUNDLED
+    try:
+        with open(p, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = LLM_COLUMNS - set(reader.fieldnames or [])
+            if missing:
+                raise EdgesimError(f"not an LLM reference CSV: missing columns {sorted(missing)}", file=str(p))
+            return [_row(i + 2, r) for i, r in enumerate(reader)]
+    except OSError as exc:
+        raise EdgesimError(f"cannot read: {exc.strerror or exc}", file=str(p)) from None

@@ -1,0 +1,184 @@
+"""LLM runtime profiles (llama.cpp, ollama, mlc, rkllm, ...): sourced or fitted efficiencies per placement.
+
+The hardware profile says what the board can do (DRAM bandwidth and size, MACs per cycle, cores); a runtime
+profile says how much of it an inference engine gets: the sustained fraction of DRAM bandwidth in decode, the
+fraction of peak MAC rate its kernels reach per weight format, fixed costs per token and per layer, and the memory
+it needs besides weights and KV cache. Numbers that ``edgesim llm-fit`` produced carry the rows they were fitted on.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edgesim.errors import ProfileError
+
+Unit = Literal["cpu", "gpu", "npu"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class FitRecord(_Frozen):
+    """Where fitted numbers came from: the command and the reference rows (CSV line numbers) they used."""
+
+    command: str
+    reference: str
+    rows: list[int] = Field(min_length=1)
+    decode_mape_pct: float | None = None
+    prefill_mape_pct: float | None = None
+
+
+class PlacementParams(_Frozen):
+    # Sustained fraction of the DRAM peak (read_bw x clock) a decode step streams at with all threads.
+    bw_efficiency: float = Field(gt=0, le=1)
+    # CPU only: bytes per core clock one thread can stream (a core's outstanding-miss limit); None = no per-core
+    # limit (GPU/NPU DMA engines saturate DRAM on their own).
+    core_bw_bytes_per_cycle: float | None = Field(default=None, gt=0)
+    # Memory and compute time of a step blend as (t_mem^p + t_comp^p)^(1/p): p -> inf is a perfect roofline
+    # (full overlap), p = 1 no overlap. 2 is what llama.cpp's CPU kernels show (fit on the Pi 4 sweep).
+    overlap_exponent: float = Field(default=2.0, ge=1, le=16)
+    per_token_overhead_s: float = Field(ge=0)  # sampling, graph build, framework per token
+    per_layer_overhead_s: float = Field(default=0.0, ge=0)  # kernel launches / synchronisation per layer per step
+    # Fraction of peak MAC rate the kernel of each weight format reaches (keys: GGUF types Q4_0, Q4_K, ..., group
+    # kernels w4/w8/f16, 'attention' for the score/value products, 'default' for the rest).
+    kernel_efficiency: dict[str, float]
+    # Decode (GEMV, one token) reaches this fraction of the prefill kernel's rate: no reuse of an unpacked block.
+    decode_compute_scale: float = Field(default=1.0, gt=0, le=4)
+    fit: FitRecord | None = None
+
+    @field_validator("kernel_efficiency")
+    @classmethod
+    def _eff(cls, v: dict[str, float]) -> dict[str, float]:
+        if "default" not in v:
+            raise ValueError("needs a 'default' entry")
+        for k, e in v.items():
+            if not 0 < e <= 1:
+                raise ValueError(f"'{k}' efficiency must be in (0, 1], got {e}")
+        return v
+
+    def efficiency(self, kernel: str) -> float:
+        return self.kernel_efficiency.get(kernel, self.kernel_efficiency["default"])
+
+
+class LlmRuntime(_Frozen):
+    id: str = Field(min_length=1)
+    description: str
+    default_unit: Unit
+    placements: dict[Unit, PlacementParams] = Field(min_length=1)
+    default_quant: str
+    # Per zoo model, the format the runtime's default download uses (ollama's default tags).
+    default_quant_by_model: dict[str, str] = Field(default_factory=dict)
+    kv_cache: str = "f16"
+    # Memory the runtime needs besides weights and KV cache (compute buffers, CUDA context, the engine itself).
+    runtime_memory_bytes: int = Field(ge=0)
+    # Memory the OS and desktop keep on a board that runs the runtime (not available to the model).
+    os_reserved_bytes: int = Field(ge=0)
+    # llama.cpp computes logits only for the last prompt token; HF transformers for all of them.
+    prefill_logits_all: bool = False
+    sources: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _default_unit_known(self) -> LlmRuntime:
+        if self.default_unit not in self.placements:
+            raise ValueError(f"default_unit '{self.default_unit}' has no placement; have {sorted(self.placements)}")
+        return self
+
+    def placement(self, unit: str | None) -> tuple[str, PlacementParams]:
+        u = unit or self.default_unit
+        if u not in self.placements:
+            raise ProfileError(f"runtime '{self.id}' cannot run on the {u}; placements: "
+                               f"{', '.join(sorted(self.placements))}", field="unit")
+        return u, self.placements[u]  # type: ignore[index]
+
+    def quant_for(self, model_name: str) -> str:
+        return self.default_quant_by_model.get(model_name, self.default_quant)
+
+
+def runtimes_dir() -> Path:
+    try:
+        from importlib.resources import files
+
+        cand = Path(str(files("edgesim.hw_profiles.llm_runtimes")))
+        if cand.is_dir() and any(cand.glob("*.yaml")):
+            return cand
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parents[2] / "hw_profiles" / "llm_runtimes"
+
+
+FIT_SUFFIX = ".fit.yaml"
+
+
+def runtime_ids() -> list[str]:
+    return sorted(p.name.removesuffix(".yaml") for p in runtimes_dir().glob("*.yaml")
+                  if not p.name.endswith(FIT_SUFFIX))
+
+
+def fit_path(runtime_id: str) -> Path:
+    """The generated overlay ``edgesim llm-fit`` writes: fitted placement numbers and the rows they came from."""
+    return runtimes_dir() / f"{runtime_id}{FIT_SUFFIX}"
+
+
+def _raw(path: Path, fitted: bool = True) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ProfileError(f"cannot read LLM runtime: {exc}", file=str(path)) from None
+    if not isinstance(data, dict):
+        raise ProfileError("top level must be a mapping", file=str(path))
+    base = data.pop("inherits", None)
+    if base is None:
+        return data
+    from edgesim.hw.loader import deep_merge
+
+    ppath = _locate(str(base))
+    parent = _with_fit(ppath, _raw(ppath, fitted), fitted)
+    merged = deep_merge(parent, data)
+    assert isinstance(merged, dict)
+    return merged
+
+
+def _locate(spec: str) -> Path:
+    p = Path(spec)
+    if p.suffix in (".yaml", ".yml"):
+        if not p.is_file():
+            raise ProfileError("LLM runtime file not found", file=spec)
+        return p
+    cand = runtimes_dir() / f"{spec}.yaml"
+    if not cand.is_file():
+        raise ProfileError(f"unknown LLM runtime '{spec}'; known: {', '.join(runtime_ids())}", field="runtime")
+    return cand
+
+
+def _with_fit(path: Path, data: dict[str, Any], fitted: bool) -> dict[str, Any]:
+    overlay = path.with_name(path.name.removesuffix(".yaml") + FIT_SUFFIX)
+    if not fitted or not overlay.is_file():
+        return data
+    from edgesim.hw.loader import deep_merge
+
+    extra = yaml.safe_load(overlay.read_text(encoding="utf-8"))
+    if not isinstance(extra, dict):
+        raise ProfileError("top level must be a mapping", file=str(overlay))
+    merged = deep_merge(data, extra)
+    assert isinstance(merged, dict)
+    return merged
+
+
+@lru_cache(maxsize=64)
+def load_llm_runtime(spec: str, fitted: bool = True) -> LlmRuntime:
+    """An LLM runtime by id (hw_profiles/llm_runtimes/ID.yaml) or YAML path; ``inherits`` merges a parent, and the
+    fitted overlay ID.fit.yaml (if any, and ``fitted``) goes on top. fitted=False gives the sourced priors."""
+    path = _locate(spec)
+    data = _with_fit(path, _raw(path, fitted), fitted)
+    try:
+        return LlmRuntime.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise ProfileError(err["msg"], file=str(path), field=loc) from None

@@ -1,0 +1,318 @@
+"""Validate LLM predictions against llm_edge.csv: fitted rows, held-out rows, leave-one-device/model-out.
+
+The fit uses, per runtime placement, the rows of ONE board (the one with the most rows); every other board's rows
+are held out. Leave-one-device-out refits each placement without a board and predicts that board; leave-one-model-
+out does the same per model. Rows that contradict each other (same board, runtime, model, format and sizes, values
+more than 30% apart) stay in and are listed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from edgesim.errors import EdgesimError
+from edgesim.llm.fit import fit_placement, with_placement
+from edgesim.llm.predict import predict
+from edgesim.llm.reference import BUNDLED, RefRow, read_reference
+from edgesim.llm.runtime import LlmRuntime, fit_path, load_llm_runtime
+
+FIT_COMMAND = "edgesim llm-fit"
+PREFILL = ("prefill_tps", "ttft_ms")
+DECODE = ("decode_tps", "decode_ms_per_token")
+
+
+@dataclass(frozen=True)
+class RowResult:
+    row: RefRow
+    predicted: float | None
+    status: str  # '' = predicted
+    split: str  # fit | held-out
+
+    @property
+    def error(self) -> float | None:
+        if self.predicted is None or not self.row.value:
+            return None
+        return self.predicted / self.row.value - 1.0
+
+
+def predict_row(row: RefRow, rt: LlmRuntime) -> tuple[float | None, str]:
+    if row.status:
+        return None, row.status
+    try:
+        est = predict(row.model or "", row.hw or "", rt, row.quant, row.threads, row.unit, row.prompt, row.gen,
+                      cached=row.cached)
+    except EdgesimError as exc:
+        msg = exc.message
+        if "unknown hardware profile" in msg:
+            return None, "no profile"
+        return None, msg
+    if not est.fits:
+        return None, est.fit_reason
+    if row.metric == "prefill_tps":
+        return (est.prefill.tokens_per_s if est.prefill else None), ""
+    if row.metric == "ttft_ms":
+        return (est.prefill.time_s * 1e3 if est.prefill else None), ""
+    if est.decode is None:
+        return None, "no decode"
+    tps = est.decode.tokens_per_s
+    return (tps if row.metric == "decode_tps" else 1e3 / tps), ""
+
+
+def _engine(r: RefRow) -> str:
+    # ollama runs llama.cpp: one engine, one set of fitted efficiencies per placement
+    return "llama.cpp" if r.runtime == "ollama" else (r.runtime or "")
+
+
+def _key(r: RefRow) -> tuple[str, str]:
+    return _engine(r), r.unit
+
+
+_DOUBTFUL = re.compile(r"low credibility|conflict|low traceability", re.IGNORECASE)
+
+
+def fit_eligible(r: RefRow) -> bool:
+    """Rows whose source flags them as doubtful (low credibility, conflicting reports) are predicted and reported
+    but never fitted on."""
+    return not _DOUBTFUL.search(r.note)
+
+
+def _predictable(rows: list[RefRow]) -> list[RefRow]:
+    out = []
+    for r in rows:
+        if r.status:
+            continue
+        _, status = predict_row(r, load_llm_runtime(r.runtime or "", fitted=False))
+        if not status:
+            out.append(r)
+    return out
+
+
+def _fit_runtime(rt_id: str, unit: str, rows: list[RefRow], reference: str) -> LlmRuntime:
+    prior = load_llm_runtime(rt_id, fitted=False)
+    p = fit_placement(rows, prior, unit, FIT_COMMAND, reference)
+    return with_placement(prior, unit, p)
+
+
+def fit_rows(rows: list[RefRow]) -> dict[tuple[str, str], list[RefRow]]:
+    """Per (engine, placement): the board with the most fit-eligible rows, and on it the runtime with the most
+    rows (llama.cpp's own llama-bench rows before ollama's where both exist). Every other row is held out."""
+    by: dict[tuple[str, str], dict[str, dict[str, list[RefRow]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list)))
+    for r in rows:
+        if fit_eligible(r):
+            by[_key(r)][r.hw or ""][r.runtime or ""].append(r)
+    out = {}
+    for k, boards in by.items():
+        board = max(boards.values(), key=lambda b: sum(len(v) for v in b.values()))
+        out[k] = max(board.values(), key=len)
+    return out
+
+
+def fitted_runtimes(rows: list[RefRow], reference: str, exclude: Callable[[RefRow], bool] | None = None
+                    ) -> dict[tuple[str, str], LlmRuntime]:
+    """Engines refitted on ``rows`` (minus ``exclude``d ones); placements without rows keep their priors."""
+    keep = [r for r in rows if not (exclude and exclude(r))]
+    out = {}
+    for (rt_id, unit), fr in fit_rows(keep).items():
+        out[(rt_id, unit)] = _fit_runtime(rt_id, unit, fr, reference)
+    return out
+
+
+def _runtime_for(r: RefRow, fitted: dict[tuple[str, str], LlmRuntime]) -> LlmRuntime:
+    if _key(r) not in fitted:
+        return load_llm_runtime(r.runtime or "", fitted=False)
+    base = fitted[_key(r)]
+    if r.runtime == base.id:
+        return base
+    own = load_llm_runtime(r.runtime or "", fitted=False)
+    return own.model_copy(update={"placements": {**own.placements, r.unit: base.placements[r.unit]}})  # type: ignore[index]
+
+
+@dataclass
+class Validation:
+    reference: str
+    rows: list[RowResult]
+    lodo: list[RowResult] = field(default_factory=list)
+    lomo: list[RowResult] = field(default_factory=list)
+    contradictions: list[tuple[int, int, float]] = field(default_factory=list)
+
+    def summary(self, results: list[RowResult], metrics: tuple[str, ...]) -> dict[str, float | int]:
+        errs = np.array([abs(e) for r in results if r.row.metric in metrics and (e := r.error) is not None])
+        if not errs.size:
+            return {"n": 0}
+        return {"n": int(errs.size), "median_pct": float(np.median(errs) * 100), "mape_pct": float(errs.mean() * 100)}
+
+    def spearman(self, results: list[RowResult]) -> dict[str, float]:
+        groups: dict[str, list[RowResult]] = defaultdict(list)
+        for r in results:
+            if r.row.metric == "decode_tps" and r.predicted is not None:
+                groups[f"{r.row.hw}/{r.row.runtime}"].append(r)
+        out = {}
+        for k, g in groups.items():
+            if len(g) >= 4:
+                out[k] = _spearman([r.predicted or 0.0 for r in g], [r.row.value or 0.0 for r in g])
+        return out
+
+    def status_counts(self) -> dict[str, int]:
+        c: dict[str, int] = defaultdict(int)
+        for r in self.rows:
+            c[r.status.split(":")[0] if r.status else "predicted"] += 1
+        return dict(sorted(c.items(), key=lambda kv: -kv[1]))
+
+    def as_dict(self) -> dict[str, Any]:
+        def rows(rs: list[RowResult]) -> list[dict[str, Any]]:
+            return [{"line": r.row.line, "device": r.row.device, "hw": r.row.hw, "runtime": r.row.runtime,
+                     "model": r.row.model, "quant": r.row.quant, "metric": r.row.metric, "measured": r.row.value,
+                     "predicted": r.predicted, "error": r.error, "status": r.status, "split": r.split,
+                     "approximate": r.row.approximate} for r in rs]
+        held = [r for r in self.rows if r.split == "held-out"]
+        return {
+            "reference": self.reference, "status_counts": self.status_counts(),
+            "fit": {m: self.summary([r for r in self.rows if r.split == "fit"], mm)
+                    for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
+            "held_out": {m: self.summary(held, mm) for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
+            "lodo": {m: self.summary(self.lodo, mm) for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
+            "lomo": {m: self.summary(self.lomo, mm) for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
+            "spearman_decode": self.spearman(self.rows),
+            "contradictions": [{"line": a, "other_line": b, "ratio": q} for a, b, q in self.contradictions],
+            "rows": rows(self.rows), "lodo_rows": rows(self.lodo), "lomo_rows": rows(self.lomo),
+        }
+
+    def table(self) -> str:
+        d = self.as_dict()
+        lines = [f"LLM validation against {self.reference} ({len(self.rows)} rows)",
+                 "rows: " + ", ".join(f"{k} {v}" for k, v in d["status_counts"].items())]
+        for part in ("fit", "held_out", "lodo", "lomo"):
+            for m in ("decode", "prefill"):
+                s = d[part][m]
+                if s.get("n"):
+                    lines.append(f"{part:9s} {m:8s} n={s['n']:3d}  median |err| {s['median_pct']:5.1f}%  "
+                                 f"MAPE {s['mape_pct']:5.1f}%")
+                else:
+                    lines.append(f"{part:9s} {m:8s} n=  0")
+        for k, rho in sorted(d["spearman_decode"].items()):
+            lines.append(f"spearman decode (model, quant) order on {k}: {rho:.3f}")
+        lines.append(f"contradicting row pairs (>30% apart, kept): {len(self.contradictions)}")
+        return "\n".join(lines)
+
+
+def _spearman(a: list[float], b: list[float]) -> float:
+    def rank(x: list[float]) -> np.ndarray:
+        arr = np.asarray(x)
+        order = arr.argsort()
+        r = np.empty(len(arr))
+        r[order] = np.arange(len(arr))
+        for v in np.unique(arr):  # average ties
+            r[arr == v] = r[arr == v].mean()
+        return r
+    ra, rb = rank(a), rank(b)
+    if ra.std() == 0 or rb.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def contradictions(rows: list[RefRow]) -> list[tuple[int, int, float]]:
+    groups: dict[tuple[Any, ...], list[RefRow]] = defaultdict(list)
+    for r in rows:
+        if r.value:
+            groups[(r.hw or r.device, r.runtime, r.model_text, r.quant, r.metric, r.prompt, r.gen)].append(r)
+    out = []
+    for g in groups.values():
+        lo, hi = min(g, key=lambda r: r.value or 0), max(g, key=lambda r: r.value or 0)
+        if lo.value and hi.value and hi.value / lo.value > 1.3:
+            out.append((lo.line, hi.line, round(hi.value / lo.value, 3)))
+    return out
+
+
+def _cross(rows: list[RefRow], reference: str, key: Callable[[RefRow], str]) -> list[RowResult]:
+    out = []
+    for g in sorted({key(r) for r in rows}):
+        fitted = fitted_runtimes(rows, reference, exclude=lambda r, g=g: key(r) == g)  # type: ignore[misc]
+        for r in rows:
+            if key(r) != g:
+                continue
+            if _key(r) not in fitted:
+                out.append(RowResult(r, None, "no rows left to fit its runtime", "held-out"))
+                continue
+            pred, status = predict_row(r, _runtime_for(r, fitted))
+            out.append(RowResult(r, pred, status, "held-out"))
+    return out
+
+
+def validate(reference: str | Path | None = None, cross: bool = True) -> Validation:
+    ref = str(reference or BUNDLED)
+    rows = read_reference(ref)
+    ok = _predictable(rows)
+    fitted = fitted_runtimes(ok, ref)
+    fit_lines = {r.line for fr in fit_rows(ok).values() for r in fr}
+    results = []
+    for r in rows:
+        pred, status = predict_row(r, _runtime_for(r, fitted)) if not r.status else (None, r.status)
+        results.append(RowResult(r, pred, status, "fit" if r.line in fit_lines else "held-out"))
+    v = Validation(ref, results, contradictions=contradictions(rows))
+    if cross:
+        v.lodo = _cross(ok, ref, lambda r: r.hw or "")
+        v.lomo = _cross(ok, ref, lambda r: r.model or "")
+    return v
+
+
+def write_fits(reference: str | Path | None = None) -> list[Path]:
+    """Fit every runtime placement with rows and write its overlay (ID.fit.yaml) next to the runtime YAML."""
+    ref = str(reference or BUNDLED)
+    rows = _predictable(read_reference(ref))
+    by_rt: dict[str, dict[str, Any]] = defaultdict(dict)
+    for (rt_id, unit), rt in fitted_runtimes(rows, Path(ref).name).items():
+        p = rt.placements[unit]  # type: ignore[index]
+        by_rt[rt_id][unit] = {k: v for k, v in p.model_dump().items() if v is not None and k in
+                              ("bw_efficiency", "per_token_overhead_s", "kernel_efficiency", "fit")}
+    written = []
+    for rt_id, placements in sorted(by_rt.items()):
+        path = fit_path(rt_id)
+        text = (f"# Generated by '{FIT_COMMAND}' from {Path(ref).name}; do not edit (re-run the command).\n"
+                f"# fit.rows are CSV line numbers (header = 1) of the rows the numbers were fitted on.\n")
+        text += yaml.safe_dump({"placements": placements}, sort_keys=True, width=110)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    load_llm_runtime.cache_clear()
+    return written
+
+
+def write_plot(v: Validation, path: str | Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+    for ax, metrics, title in ((axes[0], DECODE, "decode"), (axes[1], PREFILL, "prefill / TTFT")):
+        for split, marker in (("fit", "o"), ("held-out", "^")):
+            pts = [(r.row.value, r.predicted) for r in v.rows
+                   if r.row.metric in metrics and r.predicted is not None and r.split == split]
+            if pts:
+                x, y = zip(*pts, strict=True)
+                ax.loglog(x, y, marker, alpha=0.6, label=f"{split} ({len(pts)})")
+        lims = [v for r in v.rows if r.row.metric in metrics and r.predicted for v in (r.row.value, r.predicted)]
+        if lims:
+            lo, hi = min(lims) / 1.5, max(lims) * 1.5  # type: ignore[type-var, operator]
+            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+            ax.fill_between([lo, hi], [lo / 1.2, hi / 1.2], [lo * 1.2, hi * 1.2], color="0.9")
+        ax.set_xlabel("measured")
+        ax.set_ylabel("predicted")
+        ax.set_title(f"LLM {title} (tokens/s or ms as published)")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def nan_to_none(x: float) -> float | None:
+    return None if math.isnan(x) else x

@@ -1,0 +1,180 @@
+"""Float-executor kernels for the ONNX math long tail (trigonometric and smooth activations, integer/boolean
+binary ops, the remaining reductions, arg-reductions, cumulative sums, triangles, RMS and group normalisation).
+Formulas follow the ONNX operator specification; the conformance suite checks them against onnx's expected
+outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from edgesim.errors import UnsupportedOpError
+from edgesim.ir import attrs as A
+from edgesim.ir.graph import Graph, Node
+from edgesim.ir.ops import OpKind
+
+Arr = np.ndarray
+Run = Callable[[Node, list[Arr | None], Graph], "Arr | list[Arr]"]
+
+
+def _in(ins: list[Arr | None], k: int) -> Arr:
+    x = ins[k]
+    assert x is not None
+    return x
+
+
+def _softplus(x: Arr) -> Arr:
+    return np.logaddexp(0.0, x)
+
+
+def _elu(x: Arr, alpha: float) -> Arr:
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+_UNARY: dict[str, Callable[[Arr, A.MathAttrs], Arr]] = {
+    "sin": lambda x, a: np.sin(x), "cos": lambda x, a: np.cos(x), "tan": lambda x, a: np.tan(x),
+    "asin": lambda x, a: np.arcsin(x), "acos": lambda x, a: np.arccos(x), "atan": lambda x, a: np.arctan(x),
+    "sinh": lambda x, a: np.sinh(x), "cosh": lambda x, a: np.cosh(x), "asinh": lambda x, a: np.arcsinh(x),
+    "acosh": lambda x, a: np.arccosh(x), "atanh": lambda x, a: np.arctanh(x),
+    "elu": lambda x, a: _elu(x, a.alpha),
+    "selu": lambda x, a: a.gamma * _elu(x, a.alpha),
+    "celu": lambda x, a: np.maximum(x, 0) + np.minimum(0, a.alpha * np.expm1(np.minimum(x, 0) / a.alpha)),
+    "softplus": lambda x, a: _softplus(x),
+    "softsign": lambda x, a: x / (1 + np.abs(x)),
+    "mish": lambda x, a: x * np.tanh(_softplus(x)),
+    "swish": lambda x, a: x / (1 + np.exp(-a.alpha * x)),
+    "floor": lambda x, a: np.floor(x), "ceil": lambda x, a: np.ceil(x),
+    "round": lambda x, a: np.rint(x),  # ONNX Round: ties to even
+    "sign": lambda x, a: np.sign(x),
+    "not": lambda x, a: (x == 0).astype(np.float32),
+    "isnan": lambda x, a: np.isnan(x).astype(np.float32),
+    # alpha / beta: detect_negative / detect_positive
+    "isinf": lambda x, a: ((np.isneginf(x) & bool(a.alpha)) | (np.isposinf(x) & bool(a.beta))).astype(np.float32),
+    "thresholded_relu": lambda x, a: np.where(x > a.alpha, x, 0),
+    "shrink": lambda x, a: np.where(x < -a.alpha, x + a.beta, np.where(x > a.alpha, x - a.beta, 0)),
+}
+
+_BINARY: dict[str, Callable[[Arr, Arr, A.MathAttrs], Arr]] = {
+    # fmod = 1 (alpha): C fmod, sign of the dividend; otherwise integer modulo with the sign of the divisor
+    "mod": lambda x, y, a: np.fmod(x, y) if a.alpha else np.mod(x, y),
+    "and": lambda x, y, a: np.logical_and(x != 0, y != 0),
+    "or": lambda x, y, a: np.logical_or(x != 0, y != 0),
+    "xor": lambda x, y, a: np.logical_xor(x != 0, y != 0),
+    "greater_equal": lambda x, y, a: x >= y,
+    "less_equal": lambda x, y, a: x <= y,
+}
+
+UNARY_FUNCTIONS = frozenset(_UNARY)
+BINARY_FUNCTIONS = frozenset(_BINARY)
+
+
+def unary_math(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    a: A.MathAttrs = node.attrs
+    fn = _UNARY.get(a.fn)
+    if fn is None:
+        raise UnsupportedOpError(f"math function '{a.fn}' is not supported by the float executor", node=node.name)
+    return np.asarray(fn(_in(ins, 0).astype(np.float64), a), np.float32)
+
+
+def binary_math(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    a: A.MathAttrs = node.attrs
+    fn = _BINARY.get(a.fn)
+    if fn is None:
+        raise UnsupportedOpError(f"math function '{a.fn}' is not supported by the float executor", node=node.name)
+    x, y = _in(ins, 0).astype(np.float64), _in(ins, 1).astype(np.float64)
+    return np.asarray(fn(x, y, a), np.float32)
+
+
+def reduce_math(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    a: A.ReduceMathAttrs = node.attrs
+    x = _in(ins, 0).astype(np.float64)
+    ax = tuple(a.axes)
+    kd = a.keepdims
+    if a.fn == "min":
+        y = np.min(x, axis=ax, keepdims=kd, initial=np.inf)
+    elif a.fn == "prod":
+        y = np.prod(x, axis=ax, keepdims=kd)
+    elif a.fn == "l1":
+        y = np.sum(np.abs(x), axis=ax, keepdims=kd)
+    elif a.fn == "l2":
+        y = np.sqrt(np.sum(x * x, axis=ax, keepdims=kd))
+    elif a.fn == "sum_square":
+        y = np.sum(x * x, axis=ax, keepdims=kd)
+    elif a.fn == "log_sum":
+        y = np.log(np.sum(x, axis=ax, keepdims=kd))
+    elif a.fn == "log_sum_exp":
+        m = np.max(x, axis=ax, keepdims=True, initial=-np.inf)
+        m = np.where(np.isfinite(m), m, 0.0)
+        y = np.log(np.sum(np.exp(x - m), axis=ax, keepdims=True)) + m
+        y = y if kd else np.squeeze(y, axis=ax)
+    else:
+        raise UnsupportedOpError(f"reduction '{a.fn}' is not supported by the float executor", node=node.name)
+    return np.asarray(y, np.float32).reshape(graph.tensors[node.outputs[0]].shape)
+
+
+def arg_reduce(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    a: A.ArgReduceAttrs = node.attrs
+    x = _in(ins, 0)
+    ax = a.axis % x.ndim
+    pick = np.argmax if a.fn == "max" else np.argmin
+    if a.select_last_index:
+        idx = x.shape[ax] - 1 - pick(np.flip(x, axis=ax), axis=ax)
+    else:
+        idx = pick(x, axis=ax)
+    return np.asarray(idx, np.float32).reshape(graph.tensors[node.outputs[0]].shape)
+
+
+def cumsum(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    a: A.CumSumAttrs = node.attrs
+    x = _in(ins, 0).astype(np.float64)
+    ax = a.axis % x.ndim
+    if a.reverse:
+        x = np.flip(x, axis=ax)
+    y = np.cumsum(x, axis=ax)
+    if a.exclusive:
+        y = y - x
+    if a.reverse:
+        y = np.flip(y, axis=ax)
+    return y.astype(np.float32)
+
+
+def trilu(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    a: A.TriluAttrs = node.attrs
+    x = _in(ins, 0)
+    return np.triu(x, a.k) if a.upper else np.tril(x, a.k)
+
+
+def rms_norm(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    a: A.LayerNormAttrs = node.attrs
+    x = _in(ins, 0).astype(np.float64)
+    axes = tuple(range(a.axis % x.ndim, x.ndim))
+    y = x / np.sqrt(np.mean(x * x, axis=axes, keepdims=True) + a.epsilon)
+    if len(ins) > 1 and ins[1] is not None:
+        y = y * ins[1]
+    return y.astype(np.float32)
+
+
+def group_norm(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    a: A.GroupNormAttrs = node.attrs
+    x = _in(ins, 0).astype(np.float64)
+    n, c = x.shape[0], x.shape[1]
+    g = x.reshape(n, a.groups, -1)
+    mu = g.mean(axis=2, keepdims=True)
+    var = g.var(axis=2, keepdims=True)
+    y = ((g - mu) / np.sqrt(var + a.epsilon)).reshape(x.shape)
+    bshape = (1, c) + (1,) * (x.ndim - 2)
+    return (y * _in(ins, 1).reshape(bshape) + _in(ins, 2).reshape(bshape)).astype(np.float32)
+
+
+MATH_OPS: dict[OpKind, Run] = {
+    OpKind.UNARY_MATH: unary_math,
+    OpKind.BINARY_MATH: binary_math,
+    OpKind.REDUCE_MATH: reduce_math,
+    OpKind.ARG_REDUCE: arg_reduce,
+    OpKind.CUMSUM: cumsum,
+    OpKind.TRILU: trilu,
+    OpKind.RMS_NORM: rms_norm,
+    OpKind.GROUP_NORM: group_norm,
+}

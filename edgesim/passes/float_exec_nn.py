@@ -1,0 +1,235 @@
+"""Float-executor kernels for the ops real ONNX/TFLite models add beyond the core set: transposed convolution,
+LRN, PReLU, resize, gather, select and comparisons, and the dtype-exact elementwise ops (integer division,
+casts). Each follows the ONNX operator specification (the conformance suite checks them against onnx's own
+expected outputs); NHWC graphs are computed in NCHW and transposed back, as in ``float_exec``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from edgesim.errors import UnsupportedOpError
+from edgesim.ir import attrs as A
+from edgesim.ir.dtypes import DType
+from edgesim.ir.graph import Graph, Node
+from edgesim.ir.ops import OpKind
+
+Arr = np.ndarray
+Run = Callable[[Node, list[Arr | None], Graph], "Arr | list[Arr]"]
+
+
+def _in(ins: list[Arr | None], k: int) -> Arr:
+    x = ins[k]
+    assert x is not None
+    return x
+
+
+def _nchw(x: Arr, layout: A.Layout) -> Arr:
+    return x.transpose(0, 3, 1, 2) if layout is A.Layout.NHWC else x
+
+
+def _back(x: Arr, layout: A.Layout) -> Arr:
+    return x.transpose(0, 2, 3, 1) if layout is A.Layout.NHWC else x
+
+
+def _out_dtype(node: Node, graph: Graph, k: int = 0) -> DType:
+    return graph.tensors[node.outputs[k]].dtype
+
+
+def conv_transpose(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    """Scatter form: every input pixel adds its weighted kernel footprint into the full output, which is
+    then cropped by the padding (output_padding extends the far end)."""
+    from edgesim.passes.float_exec import apply_activation
+
+    a: A.ConvAttrs = node.attrs
+    x, w = _nchw(_in(ins, 0), a.layout), _in(ins, 1)
+    # ONNX weights are (C_in, C_out/g, kh, kw); TFLite's are (C_out, kh, kw, C_in)
+    w = w.transpose(3, 0, 1, 2) if a.layout is A.Layout.NHWC else w
+    groups = max(a.groups, 1) if a.layout is A.Layout.NCHW else 1
+    n, cin, h, wd = x.shape
+    kh, kw = a.kernel_hw
+    (sh, sw), (dh, dw) = a.stride_hw, a.dilation_hw
+    cin_g, cout_g = cin // groups, w.shape[1]
+    full_h = sh * (h - 1) + dh * (kh - 1) + 1 + a.output_padding_hw[0]
+    full_w = sw * (wd - 1) + dw * (kw - 1) + 1 + a.output_padding_hw[1]
+    full = np.zeros((n, cout_g * groups, full_h, full_w), np.float64)
+    for g in range(groups):
+        xg = x[:, g * cin_g:(g + 1) * cin_g].astype(np.float64)
+        wg = w[g * cin_g:(g + 1) * cin_g].astype(np.float64)
+        for i in range(kh):
+            for j in range(kw):
+                contrib = np.einsum("nchw,co->nohw", xg, wg[:, :, i, j])
+                full[:, g * cout_g:(g + 1) * cout_g, i * dh:i * dh + sh * (h - 1) + 1:sh,
+                     j * dw:j * dw + sw * (wd - 1) + 1:sw] += contrib
+    p = a.padding
+    y = full[:, :, p.top:full_h - p.bottom, p.left:full_w - p.right]
+    if len(ins) > 2 and ins[2] is not None:
+        y = y + ins[2].reshape(1, -1, 1, 1)
+    return _back(apply_activation(y.astype(np.float32), a.activation), a.layout)
+
+
+def lrn(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    """ONNX LRN: across channels, window [c - floor((size-1)/2), c + ceil((size-1)/2)], alpha divided by size."""
+    a: A.LRNAttrs = node.attrs
+    x = _nchw(_in(ins, 0), a.layout).astype(np.float64)
+    c = x.shape[1]
+    lo, hi = (a.size - 1) // 2, -(-(a.size - 1) // 2)
+    sq = np.pad(x * x, [(0, 0), (lo, hi)] + [(0, 0)] * (x.ndim - 2))
+    csum = np.concatenate([np.zeros_like(sq[:, :1]), np.cumsum(sq, axis=1)], axis=1)
+    window = csum[:, a.size:a.size + c] - csum[:, :c]
+    y = x / (a.bias + a.alpha / a.size * window) ** a.beta
+    return _back(y.astype(np.float32), a.layout)
+
+
+def prelu(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    x, slope = _in(ins, 0), _in(ins, 1)
+    return np.where(x < 0, slope * x, x)
+
+
+def _source_coords(out_len: int, in_len: int, scale: float, mode: str) -> Arr:
+    """Input coordinate of every output position (ONNX coordinate_transformation_mode)."""
+    x = np.arange(out_len, dtype=np.float64)
+    if mode == "align_corners":
+        # ONNX measures the resized length as in_len * scale (unfloored) when the model states scales
+        resized = in_len * scale
+        return x * (in_len - 1) / (resized - 1) if resized > 1 else np.zeros(out_len)
+    if mode == "asymmetric":
+        return x / scale
+    if mode == "tf_half_pixel_for_nn":
+        return (x + 0.5) / scale
+    if mode == "pytorch_half_pixel":
+        return (x + 0.5) / scale - 0.5 if out_len > 1 else np.zeros(out_len)
+    if mode == "half_pixel":
+        return (x + 0.5) / scale - 0.5
+    raise UnsupportedOpError(f"resize coordinate mode {mode}")
+
+
+def _tflite_mode(a: A.ResizeAttrs) -> tuple[str, str]:
+    """TFLite's resize semantics as (coordinate mode, nearest rounding)."""
+    if a.align_corners:
+        return "align_corners", "round_prefer_ceil"
+    if a.half_pixel_centers:
+        return ("tf_half_pixel_for_nn", "floor") if a.mode == "nearest" else ("half_pixel", "floor")
+    return "asymmetric", "floor"
+
+
+def _nearest_index(coord: Arr, rounding: str, in_len: int) -> Arr:
+    if rounding == "round_prefer_floor":
+        idx = np.ceil(coord - 0.5)
+    elif rounding == "round_prefer_ceil":
+        idx = np.floor(coord + 0.5)
+    elif rounding == "ceil":
+        idx = np.ceil(coord)
+    else:
+        idx = np.floor(coord)
+    return np.clip(idx, 0, in_len - 1).astype(np.int64)
+
+
+def resize(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    a: A.ResizeAttrs = node.attrs
+    x = _nchw(_in(ins, 0), a.layout).astype(np.float64)
+    coord_mode, rounding = (a.coordinate_mode, a.nearest_mode) if a.coordinate_mode else _tflite_mode(a)
+    y = x
+    for axis, out_len in ((2, a.out_hw[0]), (3, a.out_hw[1])):
+        in_len = x.shape[axis]
+        scale = a.scales_hw[axis - 2] if a.scales_hw is not None else out_len / in_len
+        coord = _source_coords(out_len, in_len, scale, coord_mode)
+        if a.mode == "nearest":
+            y = np.take(y, _nearest_index(coord, rounding, in_len), axis=axis)
+            continue
+        if a.mode != "linear":
+            raise UnsupportedOpError(f"resize mode {a.mode} is not supported by the float executor",
+                                     node=node.name)
+        c = np.clip(coord, 0, in_len - 1)
+        i0 = np.floor(c).astype(np.int64)
+        i1 = np.minimum(i0 + 1, in_len - 1)
+        frac_shape = [1] * y.ndim
+        frac_shape[axis] = out_len
+        f = (c - i0).reshape(frac_shape)
+        y = np.take(y, i0, axis=axis) * (1 - f) + np.take(y, i1, axis=axis) * f
+    return _back(y.astype(np.float32), a.layout)
+
+
+def gather(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    x, idx = _in(ins, 0), _in(ins, 1)
+    return np.take(x, np.asarray(idx).astype(np.int64), axis=node.attrs.axis)
+
+
+def where(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    return np.where(_in(ins, 0) != 0, _in(ins, 1), _in(ins, 2))
+
+
+def _compare(fn: Callable[[Arr, Arr], Arr]) -> Run:
+    def run(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+        return fn(_in(ins, 0), _in(ins, 1)).astype(np.float32)
+    return run
+
+
+def divide(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    """Integer tensors divide with truncation toward zero (C semantics, as ONNX's integer Div)."""
+    from edgesim.passes.float_exec import apply_activation
+
+    x, y = _in(ins, 0), _in(ins, 1)
+    dt = _out_dtype(node, graph)
+    if dt.is_integer and graph.tensors[node.outputs[0]].quant is None:
+        q = np.trunc(x.astype(np.float64) / y.astype(np.float64))
+        return q.astype(np.float32)
+    act = getattr(node.attrs, "activation", A.Activation.NONE)
+    return apply_activation(np.divide(x, y), act)
+
+
+def power(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    y = np.power(_in(ins, 0).astype(np.float64), _in(ins, 1).astype(np.float64))
+    if _out_dtype(node, graph).is_integer:
+        y = np.trunc(y)
+    return y.astype(np.float32)
+
+
+_ERF = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def erf(x: Arr) -> Arr:
+    return _ERF(np.asarray(x, np.float64)).astype(np.float32)
+
+
+def cast(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    """Values on the target type's grid: integers truncate toward zero, bool is x != 0; float16/bfloat16
+    rounding is applied by the executor to every fp16/bf16 tensor."""
+    x = _in(ins, 0)
+    to = DType.from_label(node.attrs.to)
+    if to is DType.BOOL:
+        return (x != 0).astype(np.float32)
+    if to.is_integer and graph.tensors[node.outputs[0]].quant is None:
+        with np.errstate(invalid="ignore"):
+            return np.trunc(x).astype(np.float32)
+    return x
+
+
+def round_bf16(x: Arr) -> Arr:
+    """Round float32 values to bfloat16 (round to nearest, ties to even) and back."""
+    bits = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    out = rounded.astype(np.uint32).view(np.float32)
+    return np.where(np.isnan(x), x, out)
+
+
+EXTRA_OPS: dict[OpKind, Run] = {
+    OpKind.CONV_TRANSPOSE2D: conv_transpose,
+    OpKind.LRN: lrn,
+    OpKind.PRELU: prelu,
+    OpKind.RESIZE: resize,
+    OpKind.GATHER: gather,
+    OpKind.WHERE: where,
+    OpKind.EQUAL: _compare(np.equal),
+    OpKind.LESS: _compare(np.less),
+    OpKind.GREATER: _compare(np.greater),
+    OpKind.DIV: divide,
+    OpKind.POW: power,
+    OpKind.ERF: lambda node, ins, graph: erf(_in(ins, 0)),
+    OpKind.LOG: lambda node, ins, graph: np.log(_in(ins, 0)),
+    OpKind.SQUARED_DIFFERENCE: lambda node, ins, graph: np.square(_in(ins, 0) - _in(ins, 1)),
+    OpKind.CAST: cast,
+}

@@ -1,0 +1,154 @@
+"""Prefill/decode mechanisms, memory verdict, CLI contract, validation on a slice of llm_edge.csv, chat session."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import edgesim
+from edgesim.errors import EdgesimError
+from edgesim.llm.arch import zoo_names
+from edgesim.llm.predict import decode_curve, predict
+from edgesim.llm.reference import BUNDLED, is_llm_reference, read_reference
+from edgesim.llm.validate import validate
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_every_zoo_model_predicts_on_a_cpu_and_a_gpu_board() -> None:
+    for name in zoo_names():
+        est = predict(name, "rpi5", prompt=128, gen=16)
+        if est.fits:
+            assert est.decode is not None and est.decode.tokens_per_s > 0
+            assert est.prefill is not None and est.prefill.tokens_per_s > est.decode.tokens_per_s
+        gpu = predict(name, "jetson-agx-orin", runtime="mlc", prompt=128, gen=16)
+        assert gpu.fits == (gpu.memory_bytes <= gpu.available_bytes)
+
+
+def test_decode_is_memory_bound_and_scales_with_bytes() -> None:
+    q4 = predict("llama-3.2-3b", "rpi5", quant="Q4_0", prompt=0, gen=64)
+    q8 = predict("llama-3.2-3b", "rpi5", quant="Q8_0", prompt=0, gen=64)
+    assert q4.decode and q8.decode and q4.decode.bound == "memory"
+    ratio = q4.decode.tokens_per_s / q8.decode.tokens_per_s
+    assert 1.4 < ratio < q8.decode_bytes_per_token / q4.decode_bytes_per_token + 0.01
+    pre = predict("llama-3.2-3b", "rpi5", quant="Q4_0", prompt=512, gen=0)
+    assert pre.prefill and pre.prefill.bound == "compute"
+
+
+def test_bandwidth_saturates_with_threads() -> None:
+    tps = [predict("llama-3.2-1b", "rpi5", quant="Q4_0", threads=n, prompt=0, gen=32).decode.tokens_per_s  # type: ignore[union-attr]
+           for n in (1, 2, 4)]
+    assert tps[0] < tps[1] <= tps[2]
+    assert tps[2] / tps[1] < tps[1] / tps[0] + 1e-9  # diminishing returns
+
+
+def test_context_curve_grows_and_sliding_window_flattens_it() -> None:
+    ctx = np.array([128, 2048, 4096])
+    full = decode_curve("llama-3.2-1b", "rpi5", ctx)
+    assert full[0] < full[1] < full[2]
+    local = decode_curve("gemma-3-1b", "rpi5", ctx)
+    growth_full = (full[2] - full[1]) / full[1]
+    growth_local = (local[2] - local[1]) / local[1]
+    assert growth_local < 0.5 * growth_full
+
+
+def test_70b_is_refused_on_an_8gb_board_and_cli_says_why(tmp_path: Path) -> None:
+    est = predict("llama-2-70b", "rpi5")
+    assert not est.fits and est.decode is None and "does not fit" in est.fit_reason
+    out = tmp_path / "e.json"
+    r = subprocess.run([sys.executable, "-m", "edgesim", "llm", "llama-2-70b", "--hw", "rpi5", "--json", str(out)],
+                       cwd=REPO, capture_output=True, text=True)
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert r.returncode == 2 and len(errors) == 1 and "Traceback" not in r.stderr
+    assert json.loads(out.read_text())["fits"] is False
+
+
+def test_cli_json_has_the_issue_fields(tmp_path: Path, gguf_file: Callable[..., Path]) -> None:
+    out = tmp_path / "e.json"
+    path = gguf_file()
+    r = subprocess.run([sys.executable, "-m", "edgesim", "llm", str(path), "--hw", "rpi5", "--prompt", "64",
+                        "--gen", "16", "--json", str(out), "--html", str(tmp_path / "r.html")],
+                       cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "r.html").read_text().count("<img") == 2
+    d = json.loads(out.read_text())
+    for key in ("prefill_tokens_per_s", "decode_tokens_per_s", "ttft_s", "energy_per_token_j", "weights_bytes",
+                "kv_cache_bytes", "memory_bytes", "fits"):
+        assert d[key] is not None, key
+    assert d["prefill"]["bound"] in ("compute", "memory") and d["decode"]["bound"] in ("compute", "memory")
+
+
+@pytest.mark.parametrize("args,needle", [(["--threads", "0"], "threads"), (["--prompt", "5000"], "context"),
+                                         (["--quant", "Q9_X"], "quant"), (["--unit", "npu"], "npu"),
+                                         (["--context", "100"], "context"), (["--chat-session", "-5"], "chat")])
+def test_bad_input_is_one_line_exit_2(args: list[str], needle: str) -> None:
+    r = subprocess.run([sys.executable, "-m", "edgesim", "llm", "tinyllama-1.1b", "--hw", "rpi5", *args],
+                       cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_api_is_callable_from_the_top_level() -> None:
+    est = edgesim.llm("qwen2.5-0.5b", "rpi5", quant="Q8_0", prompt=32, gen=8)  # type: ignore[operator]
+    assert est.quant == "Q8_0" and est.fits
+    with pytest.raises(EdgesimError):
+        predict("qwen2.5-0.5b", "rpi5", threads=0)
+
+
+def test_validation_on_a_slice_fits_and_reports_every_row(tmp_path: Path) -> None:
+    with open(BUNDLED, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    keep = [r for r in rows if r["hw_profile"] == "rpi4" and r["model_config"] in ("llama-3.2-1b", "qwen3-0.6b")]
+    keep += [r for r in rows if r["device"].startswith("RK3576")][:2] + [r for r in rows if r["metric"] == "mixed_tps"][:1]
+    path = tmp_path / "slice.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(keep)
+    assert is_llm_reference(path) and not is_llm_reference(REPO / "pyproject.toml")
+    v = validate(path, cross=False)
+    assert len(v.rows) == len(keep)
+    d = v.as_dict()
+    assert d["fit"]["decode"]["mape_pct"] < 15 and d["fit"]["prefill"]["mape_pct"] < 25
+    counts = d["status_counts"]
+    assert counts.get("prefill and decode not separable") == 1 and sum(counts.values()) == len(keep)
+    assert min(v.spearman(v.rows).values()) > 0.8
+
+
+def test_reference_rows_map_runtimes_and_ranges() -> None:
+    rows = read_reference()
+    assert len(rows) == 341
+    rng = next(r for r in rows if r.device.startswith("Jetson Orin NX 8GB") and r.model == "tinyllama-1.1b")
+    assert rng.approximate and rng.value == pytest.approx(24.5)
+    assert {r.runtime for r in rows if "RK3588" in r.device} == {"rkllm", "mlc"}
+
+
+def test_chat_session_on_a_bare_pi5_heats_up() -> None:
+    from edgesim.llm.chat import chat_session
+
+    r = chat_session("llama-3.2-3b", "rpi5", duration_s=600, prompt=256, gen=256, think_s=5, quant="Q4_K_M",
+                     window_s=2.0)
+    assert r.turns >= 3 and r.max_temp_c > 60 and r.energy_j > 0
+    cool = chat_session("llama-3.2-3b", "rpi5", duration_s=600, prompt=256, gen=256, think_s=5, quant="Q4_K_M",
+                        window_s=2.0, ambient_c=0.0)
+    assert cool.max_temp_c < r.max_temp_c
+
+
+def test_npu_runtime_places_on_the_npu_and_w4_decodes_faster() -> None:
+    from edgesim.api import load_profile
+
+    prof = load_profile("rk3588")  # its 3-core NPU is in the bundled profile
+    w8 = predict("qwen2.5-1.5b", prof, runtime="rkllm", prompt=128, gen=64)  # type: ignore[arg-type]
+    w4 = predict("qwen2.5-1.5b", prof, runtime="rkllm", quant="w4a16", prompt=128, gen=64)  # type: ignore[arg-type]
+    assert w8.unit == "npu" and w8.quant == "w8a8" and w8.decode and w4.decode
+    assert w4.decode.tokens_per_s > 1.3 * w8.decode.tokens_per_s
+    with pytest.raises(EdgesimError, match="npu"):
+        predict("qwen2.5-1.5b", "rpi5", runtime="rkllm")  # a chip without an NPU
+    with pytest.raises(EdgesimError, match="threads"):
+        predict("qwen2.5-1.5b", "rpi5", threads=9)

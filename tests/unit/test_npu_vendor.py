@@ -1,0 +1,120 @@
+"""edgesim.validate.npu_vendor: reading the vendor table, predicting a few rows, the per-runtime fit and the
+leave-one-device-out figures."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from edgesim.errors import EdgesimError
+from edgesim.validate.npu_vendor import (
+    VendorResult,
+    VendorRow,
+    bundled_reference,
+    deploy_precision,
+    fit_runtime_scales,
+    is_vendor_table,
+    leave_one_device_out,
+    network_rank_rho,
+    predict_all,
+    read_vendor,
+    validate_vendor,
+)
+
+HEADER = ["device", "hw_profile", "threads", "runtime_id", "runtime_version", "zoo_model", "input_shape",
+          "precision", "batch", "metric", "value", "unit"]
+
+
+def _table(path: Path, rows: list[list[str]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(HEADER)
+        w.writerows(rows)
+    return path
+
+
+def test_bundled_copy_is_the_shared_table() -> None:
+    shared = Path(__file__).resolve().parents[3] / "shared" / "reference" / "npu_vendor.csv"
+    assert bundled_reference().is_file() and is_vendor_table(bundled_reference())
+    if shared.is_file():
+        assert bundled_reference().read_bytes() == shared.read_bytes()
+    rows, skipped = read_vendor("npu_vendor")
+    assert len(rows) + len(skipped) == 731
+
+
+def test_precisions_map_to_deployments() -> None:
+    assert deploy_precision("W8A16", "qnn") == "int16"
+    assert deploy_precision("INT8 (Hailo quantized; some layers 16-bit)", "hailort") == "int8"
+    assert deploy_precision('float (AI Hub "float" precision)', "qnn") == "fp16"
+    assert deploy_precision("FP32", "openvino-cpu") == "fp32"
+    assert deploy_precision("FP32", "openvino-npu") == "fp16"
+    with pytest.raises(EdgesimError, match="precision"):
+        deploy_precision("bf12", "qnn")
+
+
+def test_read_converts_fps_to_a_period_and_skips_unmapped(tmp_path: Path) -> None:
+    p = _table(tmp_path / "t.csv", [
+        ["a", "rk3566", "", "rknn", "rknn_model_zoo (RKNPU1 SDK)", "resnet8", "1x3x32x32", "INT8", "1",
+         "throughput_fps", "250", "FPS"],
+        ["b", "imx8mp", "4", "tflite-xnnpack", "", "resnet8", "1x3x32x32", "INT8", "1", "latency_ms", "1.5", "ms"],
+        ["c", "imx8mp", "", "tflite-vx", "", "", "", "INT8", "1", "latency_ms", "3", "ms"],
+    ])
+    rows, skipped = read_vendor(p)
+    assert [r.line for r in rows] == [2, 3] and skipped[0].error == "no zoo_model mapping in the table"
+    assert rows[0].metric == "throughput" and rows[0].measured_ms == pytest.approx(4.0)
+    assert rows[0].runtime == "rknn@1.7.5" and rows[1].threads == 4
+
+
+def test_bad_value_is_one_line_error(tmp_path: Path) -> None:
+    p = _table(tmp_path / "t.csv", [["a", "imx8mp", "", "tflite-vx", "", "resnet8", "", "INT8", "1",
+                                     "latency_ms", "fast", "ms"]])
+    with pytest.raises(EdgesimError, match="line 2: value must be a positive number"):
+        read_vendor(p)
+
+
+def test_real_rows_predict_and_throughput_is_a_stream_period(tmp_path: Path) -> None:
+    rows = [VendorRow(2, "rk3566", "rknn", "resnet8", "1x3x32x32", None, "int8", "latency", 1.0),
+            VendorRow(3, "rk3566", "rknn", "resnet8", "1x3x32x32", None, "int8", "throughput", 1.0),
+            VendorRow(4, "imx8mp", "tflite-vx", "no_such_net", "", None, "int8", "latency", 1.0)]
+    lat, period, missing = predict_all(rows)
+    assert lat.predicted_ms and period.predicted_ms
+    # frames overlap the per-inference host overhead: the period between frames is shorter than one latency
+    assert period.predicted_ms < lat.predicted_ms
+    assert missing.predicted_ms is None and "no_such_net" in (missing.error or "")
+
+
+def _res(line: int, device: str, runtime: str, net: str, meas: float, pred: float) -> VendorResult:
+    return VendorResult(line, device, runtime, net, "int8", "latency", meas, pred)
+
+
+def test_fit_and_leave_one_device_out_never_see_the_held_out_device() -> None:
+    results = [_res(2, "a", "rknn", "n1", 2.0, 1.0), _res(3, "b", "rknn", "n1", 4.0, 1.0),
+               _res(4, "c", "qnn", "n1", 3.0, 1.0)]
+    assert fit_runtime_scales(results, lambda r: True)["rknn"] == pytest.approx(2.0 ** 1.5)
+    lodo = {r.device: r for r in leave_one_device_out(results)}
+    assert lodo["a"].predicted_ms == pytest.approx(4.0)  # fitted on b only
+    assert lodo["b"].predicted_ms == pytest.approx(2.0)  # fitted on a only
+    assert lodo["c"].predicted_ms == pytest.approx(1.0)  # qnn seen on no other device: unfitted
+
+
+def test_network_rank_per_device() -> None:
+    good = [_res(i, "a", "rknn", f"n{i}", float(i), float(i) * 3) for i in range(2, 6)]
+    assert network_rank_rho(good) == [pytest.approx(1.0)]
+    bad = [_res(i, "a", "rknn", f"n{i}", float(i), 10.0 - i) for i in range(2, 6)]
+    assert network_rank_rho(bad) == [pytest.approx(-1.0)]
+
+
+def test_validate_reports_skips_and_figures(tmp_path: Path) -> None:
+    p = _table(tmp_path / "t.csv", [
+        ["a", "rk3566", "", "rknn", "", "net", "", "INT8", "1", "latency_ms", "2", "ms"],
+        ["b", "rk3562", "", "rknn", "", "net", "", "INT8", "1", "latency_ms", "4", "ms"],
+        ["c", "rk3562", "", "", "", "net", "", "INT8", "1", "latency_ms", "4", "ms"],
+    ])
+    v = validate_vendor(p, predictor=lambda r: 1.0)
+    assert len(v.raw) == 2 and len(v.skipped) == 1
+    assert dict(v.scales) == {"rknn": pytest.approx(2.0)}  # fitted on line 2 only (even lines)
+    assert [r.line for r in v.held_out] == [3] and v.held_out[0].predicted_ms == pytest.approx(2.0)
+    text = v.table()
+    assert "rk3566" in text and "leave-one-device-out" in text and "no runtime_id mapping" in text

@@ -1,0 +1,192 @@
+"""The vendor-table networks of issue #17: MACs and parameters within 3% of the published counts, the published
+output shapes, and every network costed on a CPU and an NPU profile."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from edgesim.api import estimate, load_model, load_profile, simulate
+from edgesim.cli import main
+from edgesim.errors import EdgesimError
+from edgesim.ir import DType, Graph, OpKind, verify_graph
+from edgesim.ir.work import graph_macs, graph_params
+from edgesim.passes.float_exec import run_float, synthetic_inputs
+from edgesim.passes.quantize import QuantSpec, quantize_graph
+from edgesim.zoo import build
+from edgesim.zoo.published import PUBLISHED
+
+M, G = 1e6, 1e9
+# name -> build options of the published reference (the sequence models' counts are at 128 tokens)
+BUILD_OPTIONS: dict[str, dict[str, int]] = {n: dict(p.options) for n, p in PUBLISHED.items() if p.options}
+
+
+def _mobilebert_macs(seq: int = 128, layers: int = 24, hidden: int = 512, inner: int = 128, ffn: int = 512,
+                     stacked: int = 4) -> float:
+    """MobileBERT MACs from the paper's Table 1 sizes: two 512->128 bottlenecks, Q/K 128->128, V 512->128, the
+    attention products, the 128->128 output, four 128->512->128 FFNs, the 128->512 output bottleneck; plus the
+    trigram embedding projection (3*128 -> 512) and the pooler."""
+    per_token = 2 * hidden * inner + 2 * inner * inner + hidden * inner + inner * inner
+    per_token += stacked * 2 * inner * ffn + inner * hidden + 2 * seq * inner
+    return layers * seq * per_token + seq * 3 * 128 * hidden + hidden * hidden
+
+def _deeplabv3plus_macs() -> float:
+    """DeepLabV3+ = DeepLabv3's OS-16 MobileNetV2 body + ASPP (1x1, three 3x3, image pooling, 1x1 projection) at
+    33x33 + decoder (24->48 1x1, two 3x3 convs to 256, 1x1 to 21 classes) at 129x129."""
+    v3 = build("deeplabv3_mobilenet_v2", output_stride=16)
+    n33, n129 = 33 * 33, 129 * 129
+    body = graph_macs(v3) - (320 * 256 + n33 * (320 * 256 + 512 * 256 + 256 * 21))
+    aspp = n33 * (320 * 256 + 3 * 9 * 320 * 256 + 1280 * 256) + 320 * 256
+    return body + aspp + n129 * (24 * 48 + 9 * 304 * 256 + 9 * 256 * 256 + 256 * 21)
+
+
+_UNPUBLISHED_MACS = {"mobilebert": _mobilebert_macs, "deeplabv3plus_mobilenet": _deeplabv3plus_macs}
+
+# name -> output shapes at the published configuration
+OUTPUTS: dict[str, list[tuple[int, ...]]] = {
+    **{f"yolov5{s}": [(1, 255, 80, 80), (1, 255, 40, 40), (1, 255, 20, 20)] for s in "nsm"},
+    **{f"{f}{s}": [(1, 144, 80, 80), (1, 144, 40, 40), (1, 144, 20, 20)] for f in ("yolov8", "yolo11") for s in "nsm"},
+    "yolov3_tiny": [(1, 255, 13, 13), (1, 255, 26, 26)],
+    "ssd_mobilenet_v1": [(1, 1917, 4), (1, 1917, 91)],
+    "ssd_mobilenet_v2": [(1, 1917, 4), (1, 1917, 91)],
+    "deeplabv3_mobilenet_v2": [(1, 21, 33, 33)],
+    "deeplabv3plus_mobilenet": [(1, 21, 513, 513)],
+    "efficientdet_d0": [(1, 49104, 4), (1, 49104, 90)],  # 9 anchors x (64^2 + 32^2 + 16^2 + 8^2 + 4^2)
+    **{n: [(1, 1000)] for n in ("resnet34", "efficientnet_b0", "densenet121", "inception_v1", "inception_v3",
+                                "squeezenet1_1", "vit_small", "vit_base")},
+    "bert_base": [(1, 128, 768), (1, 768)],
+    "distilbert": [(1, 128, 768)],
+    "mobilebert": [(1, 128, 512), (1, 512)],
+}
+
+# Smaller inputs for the costing runs, so the whole file stays fast; the default inputs are covered above.
+SMALL_INPUT: dict[str, tuple[int, ...]] = {
+    **{n: (1, 3, 160, 160) for n in PUBLISHED if n.startswith("yolo") and n != "yolov3_tiny"},
+    "yolov3_tiny": (1, 3, 160, 160),
+    "bert_base": (1, 32), "distilbert": (1, 32), "mobilebert": (1, 32),
+    "vit_small": (1, 3, 96, 96), "vit_base": (1, 3, 64, 64), "inception_v3": (1, 3, 160, 160),
+    "resnet34": (1, 3, 128, 128), "densenet121": (1, 3, 128, 128),
+    "efficientdet_d0": (1, 3, 256, 256), "deeplabv3_mobilenet_v2": (1, 3, 257, 257),
+    "deeplabv3plus_mobilenet": (1, 3, 129, 129),
+}
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, Graph]:
+    return {n: build(n, **BUILD_OPTIONS.get(n, {})) for n in PUBLISHED}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_macs_and_params_match_published(name: str, built: dict[str, Graph]) -> None:
+    g = built[name]
+    ref = PUBLISHED[name]
+    macs = ref.macs if ref.macs is not None else _UNPUBLISHED_MACS[name]()
+    params = ref.params
+    assert params is not None
+    got_m, got_p = graph_macs(g), graph_params(g)
+    assert abs(got_m - macs) / macs < 0.03, f"{name}: {got_m / G:.3f} G MACs vs {macs / G:.3f} G published"
+    assert abs(got_p - params) / params < 0.03, f"{name}: {got_p / M:.3f} M params vs {params / M:.3f} M"
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_output_shapes(name: str, built: dict[str, Graph]) -> None:
+    g = verify_graph(built[name])
+    assert [g.tensors[o].shape for o in g.outputs] == OUTPUTS[name]
+
+
+def test_yolo_heads_and_blocks_are_the_published_ones(built: dict[str, Graph]) -> None:
+    v8 = {n.op for n in built["yolov8n"].nodes}
+    assert {OpKind.SPLIT, OpKind.RESIZE, OpKind.SIGMOID, OpKind.MUL, OpKind.MAX_POOL2D} <= v8
+    assert OpKind.SOFTMAX not in v8
+    v11 = {n.op for n in built["yolo11n"].nodes}
+    assert {OpKind.MATMUL, OpKind.SOFTMAX, OpKind.DEPTHWISE_CONV2D} <= v11  # C2PSA attention, DW class head
+    pools = [n for n in built["yolov8n"].nodes if n.op is OpKind.MAX_POOL2D]
+    assert len(pools) == 3 and all(p.attrs.kernel_hw == (5, 5) for p in pools)  # SPPF
+    tiny = built["yolov3_tiny"]
+    assert sum(n.op is OpKind.LEAKY_RELU for n in tiny.nodes) == 11
+
+
+def test_input_shape_scales_detectors() -> None:
+    g = load_model("yolov8n", input_shape=(1, 3, 320, 320))
+    assert g.tensors[g.inputs[0]].shape == (1, 3, 320, 320)
+    assert abs(graph_macs(build("yolov8n", input_shape=(1, 3, 320, 320))) / graph_macs(build("yolov8n")) - 0.25) < 0.01
+    with pytest.raises(EdgesimError, match="divisible by 32"):
+        build("yolov8n", input_shape=(1, 3, 300, 300))
+    with pytest.raises(EdgesimError, match="COCO"):
+        build("yolov5s", num_classes=20)
+
+
+@pytest.mark.parametrize("profile_id", ["rpi5", "hailo-8"])
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_every_network_is_costed(name: str, profile_id: str) -> None:
+    g = load_model(name, input_shape=SMALL_INPUT.get(name))
+    est = estimate(g, load_profile(profile_id))
+    assert est.latency_s > 0 and est.energy_j > 0
+    assert est.macs == graph_macs(g)
+
+
+def test_sequence_models_take_token_ids() -> None:
+    g = load_model("bert_base", input_shape=(1, 384))
+    x = g.tensors[g.inputs[0]]
+    assert x.shape == (1, 384) and x.dtype.is_integer
+    assert g.tensors[g.outputs[0]].shape == (1, 384, 768)
+    assert build("distilbert").tensors["input_ids"].shape == (1, 384)  # Qualcomm AI Hub's length
+    ops = {n.op for n in g.nodes}
+    assert {OpKind.GATHER, OpKind.LAYER_NORM, OpKind.GELU, OpKind.SOFTMAX, OpKind.MATMUL} <= ops
+    mb = {n.op for n in build("mobilebert", seq_len=16).nodes}
+    assert OpKind.LAYER_NORM not in mb and OpKind.GELU not in mb  # NoNorm and ReLU
+    for bad in ((1, 3, 1, 384), (2, 128), (1, 513)):
+        with pytest.raises(EdgesimError):
+            build("bert_base", input_shape=bad)
+
+
+@pytest.mark.parametrize("name, shape", [("yolov8n", "1x3x64x64"), ("yolo11n", "1x3x64x64")])
+def test_int8_quantization_calibrates_through_the_new_ops(name: str, shape: str,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", name, "--hw", "rpi5", "--input-shape", shape, "--fast", "--quant", "int8"]) == 0
+    out = capsys.readouterr().out
+    sqnr_db = [float(v) for v in re.findall(r"(-?[\d.]+|nan) dB", out)]
+    assert sqnr_db and all(s > 10 for s in sqnr_db), out  # finite, and int8 keeps the outputs recognisable
+
+
+def test_int8_quantization_of_a_transformer_with_embeddings() -> None:
+    g = build("distilbert", seq_len=8)
+    q = quantize_graph(g, QuantSpec(preset="int8", num_calibration_samples=1))
+    fcs = [n for n in q.nodes if n.op is OpKind.FULLY_CONNECTED]
+    assert fcs and all(q.tensors[n.inputs[1]].dtype is DType.INT8 for n in fcs)
+    x = synthetic_inputs(g, 1)[0]
+    ref, got = run_float(g, x)[g.outputs[0]], run_float(q, x)[q.outputs[0]]
+    assert np.isfinite(got).all()
+    assert 10 * np.log10(np.sum(ref**2) / np.sum((ref - got) ** 2)) > 10  # SQNR in dB
+
+
+def test_detection_and_segmentation_structure(built: dict[str, Graph]) -> None:
+    v1_ops = {n.op for n in built["ssd_mobilenet_v1"].nodes}
+    assert OpKind.DEPTHWISE_CONV2D in v1_ops and OpKind.CONCAT in v1_ops
+    dl = built["deeplabv3_mobilenet_v2"]
+    dilated = [n for n in dl.nodes if n.op is OpKind.DEPTHWISE_CONV2D and n.attrs.dilation_hw == (2, 2)]
+    assert len(dilated) == 3  # OS 16: the last stride becomes rate 2 for the blocks after it (160, 160, 320)
+    assert any(n.op is OpKind.RESIZE and n.attrs.mode == "linear" for n in dl.nodes)  # image-pooling branch
+    os8 = build("deeplabv3_mobilenet_v2")  # rknn_model_zoo's demo: 65x65 logits at 513x513
+    assert os8.tensors[os8.outputs[0]].shape == (1, 21, 65, 65)
+    assert graph_macs(os8) > 3 * graph_macs(dl)
+    ed = built["efficientdet_d0"]
+    # class/box nets share their convolutions across the five levels: 4 separable convs per net
+    shared = {n.inputs[1] for n in ed.nodes if n.name.startswith("shconv")}
+    assert len(shared) == 2 * 2 * (3 + 1)
+    with pytest.raises(EdgesimError, match="divisible by 128"):
+        build("efficientdet_d0", input_shape=(1, 3, 300, 300))
+    with pytest.raises(EdgesimError, match="output_stride"):
+        build("deeplabv3_mobilenet_v2", output_stride=4)
+
+
+@pytest.mark.parametrize("name, shape", [("yolo11n", (1, 3, 64, 64)), ("distilbert", (1, 8)),
+                                         ("efficientdet_d0", (1, 3, 128, 128))])
+def test_event_engine_agrees_with_the_analytic_model(name: str, shape: tuple[int, ...]) -> None:
+    g = load_model(name, input_shape=shape)
+    prof = load_profile("rpi5")
+    fast, sim = estimate(g, prof), simulate(g, prof)
+    assert sim.macs == fast.macs == graph_macs(g)
+    assert sim.latency_s == pytest.approx(fast.latency_s, rel=0.25)
