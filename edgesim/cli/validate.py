@@ -46,6 +46,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_intervals(args: argparse.Namespace) -> int:
     """--calibrate-intervals: rewrite the shipped interval calibration; --coverage: only measure it."""
+    from edgesim.llm.intervals import llm_coverage_table, llm_table, write_llm_calibration
     from edgesim.pipeline.intervals import check_confidence
     from edgesim.validate.intervals import (
         collect_residuals,
@@ -59,10 +60,15 @@ def _cmd_intervals(args: argparse.Namespace) -> int:
     if args.calibrate_intervals:
         path, residuals = write_calibration(args.reference)
         print(f"wrote {path} ({len(residuals)} held-out residuals)", file=sys.stderr)
+        llm_path, llm_rows = write_llm_calibration()
+        print(f"wrote {llm_path} ({len(llm_rows)} held-out LLM residuals)", file=sys.stderr)
     else:
         # the shipped calibration's residuals, or fresh ones for another reference file
         residuals = collect_residuals(args.reference) if args.reference else shipped_residuals()
+        llm_rows = list(llm_table()[1])
     print(coverage_table(coverage(residuals, confidence), confidence))
+    print()
+    print(llm_coverage_table(llm_rows, confidence))
     return 0
 
 

@@ -44,6 +44,13 @@ def test_intervals_doc_tables_are_the_shipped_calibrations(index: int, confidenc
     assert quoted == coverage_table(coverage(shipped_residuals(), confidence), confidence)
 
 
+def test_intervals_doc_llm_table_is_the_shipped_calibration() -> None:
+    from edgesim.llm.intervals import llm_coverage_table, llm_table
+
+    quoted = _blocks("intervals.md", "text", "Language models")[0]
+    assert quoted == llm_coverage_table(list(llm_table()[1]), 0.8)
+
+
 def test_shipped_calibration_is_what_the_command_regenerates(tmp_path: Path) -> None:
     import json
 

@@ -233,3 +233,26 @@ def test_runtime_ranges_are_propagated_too(tmp_path: Path) -> None:
     assert effect.owner == "runtime" and slow > nominal > fast  # ResNet-8 is mostly 3x3 convolutions
     iv = interval(result)
     assert iv.novelty is NoveltyClass.NEW_RUNTIME and iv.uncertain_fields == 1
+
+
+def test_llm_estimates_get_tokens_per_s_and_ttft_intervals(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from edgesim.llm.intervals import llm_interval, llm_table
+    from edgesim.llm.predict import predict
+
+    devices, rows = llm_table()
+    assert "rpi5" in devices and {r.cls for r in rows} == {"measured_device", "new_device"}
+    est = predict("llama-3.2-1b", "rpi5")
+    iv = llm_interval(est, 0.8)
+    assert iv.novelty == "measured_device"
+    assert est.decode is not None and iv.decode_tokens_per_s is not None
+    assert iv.decode_tokens_per_s.lo <= est.decode.tokens_per_s <= iv.decode_tokens_per_s.hi
+    assert iv.ttft_s is not None and est.ttft_s is not None and iv.ttft_s.lo <= est.ttft_s <= iv.ttft_s.hi
+    wide = llm_interval(est, 0.95)
+    assert wide.decode_tokens_per_s is not None and wide.decode_tokens_per_s.hi >= iv.decode_tokens_per_s.hi
+    out = tmp_path / "l.json"
+    assert main(["llm", "llama-3.2-1b", "--hw", "rpi5", "--json", str(out)]) == 0
+    assert "interval (80%, measured_device)" in capsys.readouterr().out
+    assert json.loads(out.read_text())["interval"]["decode_tokens_per_s_interval"][0] > 0
+    assert main(["llm", "llama-3.2-1b", "--hw", "rpi5", "--confidence", "1"]) == 2
+    assert "confidence" in capsys.readouterr().err
