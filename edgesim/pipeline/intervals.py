@@ -194,6 +194,8 @@ def relevant(result: RunResult, f: UncertainField) -> bool:
     number of a unit no op runs on (placement asks only whether a unit supports an op at a precision, i.e. a
     rate > 0, which a positive range keeps); a rate, latency or energy of a memory no layer moves bytes through."""
     parts = f.path.split(".")
+    if parts[0] in ("dvfs", "thermal"):
+        return False  # read by sustained runs (governor, RC network), never by one inference's estimate
     if len(parts) == 3 and parts[0] == "energy" and parts[1] in ("mac_energy_pj", "elementwise_energy_pj_per_op"):
         return parts[2] in {layer.precision for layer in result.estimate.layers}
     if parts[0] == "units" and len(parts) > 2 and f.lo > 0:
@@ -233,7 +235,13 @@ def perturbed_runs(result: RunResult) -> tuple[RunResult, tuple[FieldEffect, ...
                     ends.append((base.latency_s, base.energy_j + (e_lo - base.energy_j) * (v - f.value)
                                  / (f.lo - f.value)))
                     continue
-                new = set_field(obj, f.path, v)
+                try:
+                    new = set_field(obj, f.path, v)
+                except EdgesimError:
+                    # the end makes the profile invalid (e.g. breaks an ordering a validator checks): that end of
+                    # the range cannot be realised, so it adds no width
+                    ends.append((base.latency_s, base.energy_j))
+                    continue
                 run = (rerun(base, new, keep_schedule=cost_only(new, f.path, f.lo)) if isinstance(new, HardwareProfile)
                        else rerun(base, base.profile, new))
                 ends.append((run.latency_s, run.energy_j))

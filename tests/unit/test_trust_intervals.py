@@ -256,3 +256,13 @@ def test_llm_estimates_get_tokens_per_s_and_ttft_intervals(tmp_path: Path,
     assert json.loads(out.read_text())["interval"]["decode_tokens_per_s_interval"][0] > 0
     assert main(["llm", "llama-3.2-1b", "--hw", "rpi5", "--confidence", "1"]) == 2
     assert "confidence" in capsys.readouterr().err
+
+
+def test_ranges_a_single_inference_never_reads_add_no_width(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text("extends: stm32l4r5\nid: l4-thermal\nthermal:\n  ambient_c: {value: 25.0, range: [20.0, 35.0], "
+                    "source: lab}\ndvfs:\n  nominal_voltage_v: {value: 1.28, rel: 0.05, reason: assumed}\n",
+                    encoding="utf-8")
+    result = run(RunSpec("kws_ref_model.tflite", str(path)))
+    iv = interval(result)
+    assert iv.uncertain_fields == 0 and iv.profile_latency_log == (0.0, 0.0)
