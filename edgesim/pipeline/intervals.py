@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -251,17 +252,21 @@ def perturbed_runs(result: RunResult) -> tuple[RunResult, tuple[FieldEffect, ...
 
 
 def _surrogate_quantiles(effects: Sequence[FieldEffect], metric: str, confidence: float) -> tuple[float, float]:
-    """(lo, hi) of log(value / nominal) over the fields' uniform ranges, additive in log space, seeded."""
+    """(lo, hi) of log(value / nominal) over the fields' uniform ranges, additive in log space: a seeded Latin
+    hypercube (each field's range cut into _MC_DRAWS strata, one draw per stratum, strata paired at random), which
+    needs fewer draws than plain sampling; the stdlib generator spares numpy.random's import on every CLI run."""
     if not effects:
         return 0.0, 0.0
-    rng = np.random.default_rng(_SEED)
+    rng = random.Random(_SEED)
     total = np.zeros(_MC_DRAWS)
     for e in effects:
         f = e.field
         lo_v, nom_v, hi_v = e.latency_s if metric == "latency" else e.energy_j
         if nom_v <= 0:
             continue
-        u = rng.uniform(f.lo, f.hi, _MC_DRAWS)
+        strata = list(range(_MC_DRAWS))
+        rng.shuffle(strata)
+        u = f.lo + (np.asarray(strata, dtype=float) + 0.5) / _MC_DRAWS * (f.hi - f.lo)
         xs = np.array([f.lo, f.value, f.hi])
         ys = np.log(np.array([max(lo_v, 1e-30), nom_v, max(hi_v, 1e-30)]) / nom_v)
         if xs[0] == xs[1]:  # one-sided range: interpolate on the side that exists
