@@ -24,6 +24,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from edgesim.errors import EdgesimError, ModelError, UnsupportedOpError
+from edgesim.frontends.onnx_export_ext import EXT_EXPORT
 from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
@@ -601,81 +602,6 @@ def _cast(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
     e.emit("Cast", ins[:1], outs, name=n.name, to=_onnx_type(to, f"cast in node '{n.name}'"))
 
 
-# UNARY_MATH / BINARY_MATH functions -> ONNX op and its attributes (from MathAttrs alpha, beta, gamma)
-_MATH_EXPORT: dict[str, tuple[str, tuple[str, ...]]] = {
-    "sin": ("Sin", ()), "cos": ("Cos", ()), "tan": ("Tan", ()), "asin": ("Asin", ()), "acos": ("Acos", ()),
-    "atan": ("Atan", ()), "sinh": ("Sinh", ()), "cosh": ("Cosh", ()), "asinh": ("Asinh", ()),
-    "acosh": ("Acosh", ()), "atanh": ("Atanh", ()), "elu": ("Elu", ("alpha",)),
-    "selu": ("Selu", ("alpha", "", "gamma")), "celu": ("Celu", ("alpha",)), "softplus": ("Softplus", ()),
-    "softsign": ("Softsign", ()), "mish": ("Mish", ()), "floor": ("Floor", ()), "ceil": ("Ceil", ()),
-    "round": ("Round", ()), "sign": ("Sign", ()), "not": ("Not", ()), "isnan": ("IsNaN", ()),
-    "isinf": ("IsInf", ("detect_negative", "detect_positive")), "thresholded_relu": ("ThresholdedRelu", ("alpha",)),
-    "shrink": ("Shrink", ("lambd", "bias")), "mod": ("Mod", ("fmod",)), "and": ("And", ()), "or": ("Or", ()),
-    "xor": ("Xor", ()), "greater_equal": ("GreaterOrEqual", ()), "less_equal": ("LessOrEqual", ()),
-}
-_INT_ATTRS = {"detect_negative", "detect_positive", "fmod"}
-
-
-def _math(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
-    a: A.MathAttrs = n.attrs
-    if a.fn not in _MATH_EXPORT:
-        raise UnsupportedOpError(f"math function '{a.fn}' has no ONNX export", node=n.name)
-    op_type, names = _MATH_EXPORT[a.fn]
-    kw: dict[str, Any] = {}
-    for name, v in zip(names, (a.alpha, a.beta, a.gamma), strict=False):
-        if name:
-            kw[name] = int(v) if name in _INT_ATTRS else float(v)
-    e.emit(op_type, ins[:2] if n.op is OpKind.BINARY_MATH else ins[:1], outs, name=n.name, **kw)
-
-
-_REDUCE_EXPORT = {"min": "ReduceMin", "prod": "ReduceProd", "l1": "ReduceL1", "l2": "ReduceL2",
-                  "log_sum": "ReduceLogSum", "log_sum_exp": "ReduceLogSumExp", "sum_square": "ReduceSumSquare"}
-
-
-def _reduce_math(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
-    a: A.ReduceMathAttrs = n.attrs
-    axes = [int(x) for x in a.axes]
-    if e.opset >= 18:
-        e.emit(_REDUCE_EXPORT[a.fn], [ins[0], e.ints("axes", axes)], outs, name=n.name, keepdims=int(a.keepdims))
-    else:
-        e.emit(_REDUCE_EXPORT[a.fn], ins[:1], outs, name=n.name, axes=axes, keepdims=int(a.keepdims))
-
-
-def _arg_reduce(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
-    a: A.ArgReduceAttrs = n.attrs
-    e.emit("ArgMax" if a.fn == "max" else "ArgMin", ins[:1], outs, name=n.name, axis=a.axis,
-           keepdims=int(a.keepdims), select_last_index=int(a.select_last_index))
-
-
-def _cumsum(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
-    a: A.CumSumAttrs = n.attrs
-    e.emit("CumSum", [ins[0], e.init("cumsum_axis", np.array(a.axis, np.int64))], outs, name=n.name,
-           exclusive=int(a.exclusive), reverse=int(a.reverse))
-
-
-def _trilu(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
-    a: A.TriluAttrs = n.attrs
-    e.emit("Trilu", [ins[0], e.init("trilu_k", np.array(a.k, np.int64))], outs, name=n.name, upper=int(a.upper))
-
-
-def _rms_norm(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
-    if e.opset < 23:
-        raise UnsupportedOpError(f"RMSNormalization needs opset 23 (exporting opset {e.opset})", node=n.name)
-    a: A.LayerNormAttrs = n.attrs
-    e.emit("RMSNormalization", ins[:2], outs, name=n.name, axis=a.axis, epsilon=a.epsilon)
-
-
-def _group_norm(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
-    a: A.GroupNormAttrs = n.attrs
-    channels = e.g.tensor(n.inputs[0]).shape[1]
-    if a.groups == channels:
-        e.emit("InstanceNormalization", ins[:3], outs, name=n.name, epsilon=a.epsilon)
-    elif e.opset >= 21:
-        e.emit("GroupNormalization", ins[:3], outs, name=n.name, num_groups=a.groups, epsilon=a.epsilon)
-    else:
-        raise UnsupportedOpError(f"GroupNormalization needs opset 21 (exporting opset {e.opset})", node=n.name)
-
-
 _HANDLERS: dict[OpKind, _Handler] = {
     OpKind.CONV2D: _conv, OpKind.DEPTHWISE_CONV2D: _conv, OpKind.CONV_TRANSPOSE2D: _conv,
     OpKind.FULLY_CONNECTED: _fc, OpKind.MATMUL: _matmul, OpKind.ADD: _add,
@@ -689,9 +615,7 @@ _HANDLERS: dict[OpKind, _Handler] = {
     OpKind.LAYER_NORM: _layer_norm, OpKind.LRN: _lrn, OpKind.RESHAPE: _reshape, OpKind.TRANSPOSE: _transpose,
     OpKind.CONCAT: _concat, OpKind.SPLIT: _split, OpKind.SLICE: _slice, OpKind.PAD: _pad,
     OpKind.RESIZE: _resize, OpKind.GATHER: _gather, OpKind.EXPAND: _expand, OpKind.CAST: _cast,
-    OpKind.UNARY_MATH: _math, OpKind.BINARY_MATH: _math, OpKind.REDUCE_MATH: _reduce_math,
-    OpKind.ARG_REDUCE: _arg_reduce, OpKind.CUMSUM: _cumsum, OpKind.TRILU: _trilu, OpKind.RMS_NORM: _rms_norm,
-    OpKind.GROUP_NORM: _group_norm,
+    **EXT_EXPORT,
 }
 for _k in _UNARY:
     _HANDLERS[_k] = _unary

@@ -24,6 +24,7 @@ import onnx
 from onnx import ModelProto
 
 from edgesim.errors import EdgesimError, ModelError, UnsupportedOpError
+from edgesim.frontends.onnx_attention import attention, rotary_embedding
 from edgesim.frontends.onnx_ctx import (
     ONNX_DTYPES,
     Ctx,
@@ -34,8 +35,10 @@ from edgesim.frontends.onnx_ctx import (
     quant_params,
     transpose_quant,
 )
+from edgesim.frontends.onnx_einsum import einsum
 from edgesim.frontends.onnx_ops import FLOAT_HANDLERS, Handler
 from edgesim.frontends.onnx_ops_ext import EXT_HANDLERS
+from edgesim.frontends.onnx_rnn import gru, lstm
 from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, stable_toposort
@@ -305,7 +308,8 @@ def _qdtype(ctx: Ctx, zp: str, n: OnnxNode) -> DType:
         raise UnsupportedOpError(f"{n.op_type} with output_dtype", file=ctx.path, node=n.name)
     if z is None:
         return DType.UINT8  # the ONNX default when the zero point is omitted
-    dt = dtype_of_array(z)
+    # numpy has no int4: onnx hands 4-bit zero points over as ml_dtypes int4/uint4 arrays
+    dt = {"int4": DType.INT4, "uint4": DType.UINT4}.get(str(z.dtype)) or dtype_of_array(z)
     if not dt.is_integer:
         raise ModelError(f"zero point '{zp}' is not an integer tensor", file=ctx.path, node=n.name)
     return dt
@@ -499,10 +503,14 @@ QUANT_HANDLERS: dict[tuple[str, str], Handler] = {
 }
 
 
+_MORE: dict[str, Handler] = {"Attention": attention, "RotaryEmbedding": rotary_embedding, "Einsum": einsum,
+                             "LSTM": lstm, "GRU": gru}
+
+
 def _handler(n: OnnxNode) -> Handler | None:
     h = QUANT_HANDLERS.get((n.domain, n.op_type))
     if h is None and n.domain == "":
-        h = FLOAT_HANDLERS.get(n.op_type) or EXT_HANDLERS.get(n.op_type)
+        h = FLOAT_HANDLERS.get(n.op_type) or EXT_HANDLERS.get(n.op_type) or _MORE.get(n.op_type)
     return h
 
 
@@ -581,6 +589,8 @@ def _refuse_empty_operands(ctx: Ctx) -> None:
     """Empty (zero-element) run-time tensors have no cost to model and edge cases (reductions over nothing) the
     executors do not define; an input that only carries a type (CastLike's) is fine."""
     for nd in ctx.nodes:
+        if nd.op is OpKind.CONCAT:
+            continue  # an empty piece of a concatenation contributes nothing (RotaryEmbedding with full rotation)
         for name in nd.inputs:
             t = ctx.tensors.get(name) if name else None
             if t is not None and not t.is_const and 0 in t.shape:

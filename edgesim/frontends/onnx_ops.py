@@ -338,13 +338,6 @@ def batch_norm(ctx: Ctx, n: OnnxNode) -> None:
              n.name)
 
 
-def layer_norm(ctx: Ctx, n: OnnxNode) -> None:
-    rank = ctx.rank(_x(n))
-    axis = _axis(ctx, n, n.i("axis", -1), rank)
-    ins = [i for i in n.inputs[:3]]
-    ctx.emit(OpKind.LAYER_NORM, ins, [_out(n)], A.LayerNormAttrs(axis, n.f("epsilon", 1e-5)), n.name)
-
-
 def lrn(ctx: Ctx, n: OnnxNode) -> None:
     ctx.emit(OpKind.LRN, [_x(n)], [_out(n)],
              A.LRNAttrs(n.i("size", 1), n.f("alpha", 1e-4), n.f("beta", 0.75), n.f("bias", 1.0), NCHW), n.name)
@@ -564,7 +557,6 @@ FLOAT_HANDLERS: dict[str, Handler] = {
     "Slice": slice_,
     "Softmax": _softmax(OpKind.SOFTMAX),
     "LogSoftmax": _softmax(OpKind.LOG_SOFTMAX),
-    "LayerNormalization": layer_norm,
     "Gather": gather,
     "Expand": expand,
     "Where": where,

@@ -11,7 +11,7 @@ import numpy as np
 
 from edgesim.errors import ModelError, UnsupportedOpError
 from edgesim.frontends.onnx_ctx import ONNX_DTYPES, Ctx, OnnxNode, elem_type_name
-from edgesim.frontends.onnx_ops import NCHW, Handler, _axes_arg, _axis, _out, _pass_through, _x
+from edgesim.frontends.onnx_ops import NCHW, Handler, _axes_arg, _axis, _out, _pass_through, _scalar, _x
 from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
 from edgesim.ir.ops import OpKind
@@ -52,9 +52,7 @@ def unary(ctx: Ctx, n: OnnxNode) -> None:
 
 def binary(ctx: Ctx, n: OnnxNode) -> None:
     fn = _BINARY[n.op_type]
-    attrs = A.MathAttrs(fn, float(n.i("fmod", 0)))
-    if fn == "mod" and not attrs.alpha and ctx.t(_x(n)).dtype.is_float:
-        raise ModelError("Mod of floating-point tensors needs fmod=1", file=ctx.path, node=n.name)
+    attrs = A.MathAttrs(fn, float(n.i("fmod", 0)))  # fmod=0 on floats: the divisor's sign, as numpy.mod
     dt = [DType.BOOL] if n.op_type in _BOOL_OUT else None
     ctx.emit(OpKind.BINARY_MATH, list(n.inputs[:2]), [_out(n)], attrs, n.name, dtypes=dt)
 
@@ -224,7 +222,8 @@ def pad(ctx: Ctx, n: OnnxNode) -> None:
     ctx.emit(OpKind.PAD, [_x(n)], [_out(n)], A.PadAttrs(tuple(per_axis), mode, value), n.name)
 
 
-_RESIZE_COORDS = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn")
+_RESIZE_COORDS = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn",
+                  "half_pixel_symmetric")
 
 
 def _resize_targets(ctx: Ctx, n: OnnxNode, shape: tuple[int, ...]) -> tuple[list[int], list[float] | None]:
@@ -246,6 +245,14 @@ def _resize_targets(ctx: Ctx, n: OnnxNode, shape: tuple[int, ...]) -> tuple[list
         raise ModelError(f"{n.op_type} scales/sizes {given} do not match axes {axes}", file=ctx.path, node=n.name)
     full = list(shape)
     full_scales = [1.0] * rank
+    policy = n.s("keep_aspect_ratio_policy", "stretch")
+    if sizes is not None and policy in ("not_larger", "not_smaller"):
+        # one scale for every resized axis (the smallest / largest ratio), sizes rounded half up (onnx)
+        ratios = [sizes[j] / shape[ax] for j, ax in enumerate(axes)]
+        s = min(ratios) if policy == "not_larger" else max(ratios)
+        for ax in axes:
+            full[ax], full_scales[ax] = int(s * shape[ax] + 0.5), s
+        return full, full_scales
     for j, ax in enumerate(axes):
         if sizes is not None:
             full[ax] = sizes[j]
@@ -262,9 +269,9 @@ def resize(ctx: Ctx, n: OnnxNode) -> None:
     if len(shape) != 4:
         raise UnsupportedOpError(f"{n.op_type} of a rank-{len(shape)} tensor (only NCHW)", file=ctx.path,
                                  node=n.name)
-    if n.i("antialias", 0) or n.i("exclude_outside", 0):
-        raise UnsupportedOpError(f"{n.op_type} with antialias/exclude_outside", file=ctx.path, node=n.name)
-    if n.s("keep_aspect_ratio_policy", "stretch") != "stretch":
+    if n.i("antialias", 0):
+        raise UnsupportedOpError(f"{n.op_type} with antialias", file=ctx.path, node=n.name)
+    if n.s("keep_aspect_ratio_policy", "stretch") not in ("stretch", "not_larger", "not_smaller"):
         raise UnsupportedOpError(f"{n.op_type} keep_aspect_ratio_policy "
                                  f"'{n.s('keep_aspect_ratio_policy', '')}'", file=ctx.path, node=n.name)
     full, scales = _resize_targets(ctx, n, shape)
@@ -272,7 +279,7 @@ def resize(ctx: Ctx, n: OnnxNode) -> None:
         raise UnsupportedOpError("Resize of the batch or channel axis", file=ctx.path, node=n.name)
     mode = n.s("mode", "nearest").lower()
     mode = "linear" if mode in ("bilinear", "linear") else mode
-    if mode not in ("nearest", "linear"):
+    if mode not in ("nearest", "linear", "cubic"):
         raise UnsupportedOpError(f"{n.op_type} mode '{mode}' (attribute 'mode')", file=ctx.path, node=n.name)
     modern = ctx.opset >= 11 and n.op_type == "Resize"
     ctm = n.s("coordinate_transformation_mode", "half_pixel") if modern else "asymmetric"
@@ -284,7 +291,8 @@ def resize(ctx: Ctx, n: OnnxNode) -> None:
     attrs = A.ResizeAttrs((full[2], full[3]), mode, NCHW, align_corners=ctm == "align_corners",
                           half_pixel_centers=ctm in ("half_pixel", "pytorch_half_pixel"),
                           coordinate_mode=ctm, nearest_mode=nearest,
-                          scales_hw=(scales[2], scales[3]) if scales is not None else None)
+                          scales_hw=(scales[2], scales[3]) if scales is not None else None,
+                          cubic_coeff_a=n.f("cubic_coeff_a", -0.75), exclude_outside=bool(n.i("exclude_outside", 0)))
     ctx.emit(OpKind.RESIZE, [_x(n)], [_out(n)], attrs, n.name)
 
 
@@ -305,8 +313,130 @@ def cast(ctx: Ctx, n: OnnxNode) -> None:
 
 def cast_like(ctx: Ctx, n: OnnxNode) -> None:
     target = ctx.t(n.input(1), n).dtype
+    data = ctx.const(n.inputs[0])
+    if data is not None and target is not DType.BF16 and (target.is_float or data.dtype.kind in "iub"):
+        # a constant cast to a run-time tensor's type (function bodies build -inf / 0 this way): fold it
+        ctx.add_const(_out(n), np.asarray(data).astype(target.numpy()), dtype=target)
+        return
     code = next((k for k, v in ONNX_DTYPES.items() if v is target), 0)
     _cast_to(ctx, n, code)
+
+
+def gather_elements(ctx: Ctx, n: OnnxNode) -> None:
+    axis = _axis(ctx, n, n.i("axis", 0), ctx.rank(_x(n)))
+    ctx.emit(OpKind.GATHER_ELEMENTS, [_x(n), n.input(1)], [_out(n)], A.GatherAttrs(axis), n.name)
+
+
+def gather_nd(ctx: Ctx, n: OnnxNode) -> None:
+    ctx.emit(OpKind.GATHER_ND, [_x(n), n.input(1)], [_out(n)], A.GatherNDAttrs(n.i("batch_dims", 0)), n.name)
+
+
+def scatter_elements(ctx: Ctx, n: OnnxNode) -> None:
+    nd = n.op_type == "ScatterND"
+    axis = 0 if nd else _axis(ctx, n, n.i("axis", 0), ctx.rank(_x(n)))
+    red = n.s("reduction", "none")
+    if red not in ("none", "add", "mul", "max", "min"):
+        raise UnsupportedOpError(f"{n.op_type} reduction '{red}'", file=ctx.path, node=n.name)
+    op = OpKind.SCATTER_ND if nd else OpKind.SCATTER_ELEMENTS
+    ctx.emit(op, list(n.inputs[:3]), [_out(n)], A.ScatterAttrs(axis, red), n.name)
+
+
+def topk(ctx: Ctx, n: OnnxNode) -> None:
+    rank = ctx.rank(_x(n))
+    k = int(n.attrs["k"]) if ctx.opset < 10 else int(ctx.need_const(n.input(1), n, "k").reshape(-1)[0])
+    if not n.i("sorted", 1):
+        raise UnsupportedOpError("TopK with sorted=0 (unspecified order)", file=ctx.path, node=n.name)
+    attrs = A.TopKAttrs(_axis(ctx, n, n.i("axis", -1), rank), k, bool(n.i("largest", 1)))
+    outs = [o or ctx.fresh(f"{n.name}_unused") for o in (list(n.outputs) + ["", ""])[:2]]
+    ctx.emit(OpKind.TOPK, [_x(n)], outs, attrs, n.name, dtypes=[None, DType.INT64])
+
+
+def hardmax(ctx: Ctx, n: OnnxNode) -> None:
+    """1 at the first maximum along the axis, 0 elsewhere: ARG_REDUCE, compare with the axis positions, cast.
+    Before opset 13 the input is flattened to 2-D at ``axis`` (as Softmax)."""
+    x, shape = _x(n), ctx.shape(_x(n))
+    rank = len(shape)
+    axis = _axis(ctx, n, n.i("axis", -1 if ctx.opset >= 13 else 1), rank)
+    if ctx.opset < 13 and axis != rank - 1:
+        flat = ctx.fresh(f"{n.name}_flat")
+        ctx.emit(OpKind.RESHAPE, [x], [flat], A.ReshapeAttrs((math.prod(shape[:axis]), math.prod(shape[axis:]))),
+                 f"{n.name}_flatten")
+        x, axis = flat, 1
+    xs = ctx.shape(x)
+    am, eq, out = ctx.fresh(f"{n.name}_arg"), ctx.fresh(f"{n.name}_eq"), _out(n)
+    ctx.emit(OpKind.ARG_REDUCE, [x], [am], A.ArgReduceAttrs(axis, True, False, "max"), f"{n.name}_argmax",
+             dtypes=[DType.INT64])
+    iota = np.arange(xs[axis], dtype=np.int64).reshape([-1 if i == axis else 1 for i in range(len(xs))])
+    pos = ctx.add_const(ctx.fresh(f"{n.name}_pos"), iota)
+    ctx.emit(OpKind.EQUAL, [am, pos], [eq], A.NoAttrs(), f"{n.name}_eq", dtypes=[DType.BOOL])
+    dt = ctx.t(x).dtype
+    target = out if xs == shape else ctx.fresh(f"{n.name}_2d")
+    ctx.emit(OpKind.CAST, [eq], [target], A.CastAttrs(dt.label), n.name, dtypes=[dt])
+    if target != out:
+        ctx.emit(OpKind.RESHAPE, [target], [out], A.ReshapeAttrs(shape), f"{n.name}_unflatten")
+
+
+def one_hot(ctx: Ctx, n: OnnxNode) -> None:
+    """OneHot: negative indices count from the end, out-of-range ones select nothing; a compare with the
+    positions along the new axis, then a select between the off and on values."""
+    idx = _x(n)
+    depth = int(np.asarray(ctx.need_const(n.input(1), n, "depth")).reshape(-1)[0])
+    values = np.asarray(ctx.need_const(n.input(2), n, "values")).reshape(-1)
+    shape = ctx.shape(idx)
+    axis = _axis(ctx, n, n.i("axis", -1), len(shape) + 1)
+    it = ctx.t(idx).dtype
+    zero = ctx.add_const(ctx.fresh(f"{n.name}_zero"), np.zeros((), it.numpy()))
+    dep = ctx.add_const(ctx.fresh(f"{n.name}_depth"), np.array(depth, it.numpy()))
+    neg, wrapped, fixed = (ctx.fresh(f"{n.name}_{k}") for k in ("neg", "wrapped", "fixed"))
+    ctx.emit(OpKind.LESS, [idx, zero], [neg], A.NoAttrs(), f"{n.name}_neg", dtypes=[DType.BOOL])
+    ctx.emit(OpKind.ADD, [idx, dep], [wrapped], A.ElementwiseAttrs(), f"{n.name}_wrap")
+    ctx.emit(OpKind.WHERE, [neg, wrapped, idx], [fixed], A.NoAttrs(), f"{n.name}_fix", dtypes=[it])
+    unsq = ctx.fresh(f"{n.name}_unsq")
+    ctx.emit(OpKind.RESHAPE, [fixed], [unsq], A.ReshapeAttrs(shape[:axis] + (1,) + shape[axis:]), f"{n.name}_unsq")
+    iota = np.arange(depth).astype(it.numpy()).reshape([-1 if i == axis else 1 for i in range(len(shape) + 1)])
+    pos = ctx.add_const(ctx.fresh(f"{n.name}_pos"), iota)
+    eq = ctx.fresh(f"{n.name}_eq")
+    ctx.emit(OpKind.EQUAL, [unsq, pos], [eq], A.NoAttrs(), f"{n.name}_eq", dtypes=[DType.BOOL])
+    off = ctx.add_const(ctx.fresh(f"{n.name}_off"), values[:1].reshape(()))
+    on = ctx.add_const(ctx.fresh(f"{n.name}_on"), values[1:2].reshape(()))
+    ctx.emit(OpKind.WHERE, [eq, on, off], [_out(n)], A.NoAttrs(), n.name, dtypes=[ctx.t(on).dtype])
+
+
+def grid_sample(ctx: Ctx, n: OnnxNode) -> None:
+    mode = {"bilinear": "linear", "bicubic": "cubic"}.get(n.s("mode", "linear"), n.s("mode", "linear"))
+    pad = n.s("padding_mode", "zeros")
+    if mode not in ("nearest", "linear", "cubic") or pad not in ("zeros", "border", "reflection"):
+        raise UnsupportedOpError(f"GridSample mode '{mode}' / padding_mode '{pad}'", file=ctx.path, node=n.name)
+    attrs = A.GridSampleAttrs(mode, pad, bool(n.i("align_corners", 0)))
+    ctx.emit(OpKind.GRID_SAMPLE, [_x(n), n.input(1)], [_out(n)], attrs, n.name)
+
+
+def layer_norm(ctx: Ctx, n: OnnxNode) -> None:
+    rank = ctx.rank(_x(n))
+    axis = _axis(ctx, n, n.i("axis", -1), rank)
+    ins = [i for i in n.inputs[:3]]
+    eps = n.f("epsilon", 1e-5)
+    ctx.emit(OpKind.LAYER_NORM, ins, [_out(n)], A.LayerNormAttrs(axis, eps), n.name)
+    mean_out, inv_out = n.outputs[1] if len(n.outputs) > 1 else "", n.outputs[2] if len(n.outputs) > 2 else ""
+    if mean_out or inv_out:
+        _layer_norm_stats(ctx, n, axis, eps, mean_out, inv_out)
+
+
+def _layer_norm_stats(ctx: Ctx, n: OnnxNode, axis: int, eps: float, mean_out: str, inv_out: str) -> None:
+    """LayerNormalization's optional Mean and InvStdDev outputs, from reductions over axis..last."""
+    rank = ctx.rank(_x(n))
+    red = A.ReduceAttrs(tuple(range(axis, rank)), True)
+    mean = mean_out or ctx.fresh(f"{n.name}_mean")
+    ctx.emit(OpKind.MEAN, [_x(n)], [mean], red, f"{n.name}_mean")
+    if not inv_out:
+        return
+    d, sq, var = ctx.fresh(f"{n.name}_d"), ctx.fresh(f"{n.name}_sq"), ctx.fresh(f"{n.name}_var")
+    ve = ctx.fresh(f"{n.name}_ve")
+    ctx.emit(OpKind.SUB, [_x(n), mean], [d], A.ElementwiseAttrs(), f"{n.name}_centre")
+    ctx.emit(OpKind.MUL, [d, d], [sq], A.ElementwiseAttrs(), f"{n.name}_square")
+    ctx.emit(OpKind.MEAN, [sq], [var], red, f"{n.name}_var")
+    ctx.emit(OpKind.ADD, [var, _scalar(ctx, n, eps)], [ve], A.ElementwiseAttrs(), f"{n.name}_eps")
+    ctx.emit(OpKind.RSQRT, [ve], [inv_out], A.NoAttrs(), f"{n.name}_inv_std")
 
 
 EXT_HANDLERS: dict[str, Handler] = {
@@ -330,4 +460,13 @@ EXT_HANDLERS: dict[str, Handler] = {
     "DepthToSpace": depth_space,
     "SpaceToDepth": depth_space,
     "Tile": tile,
+    "GatherElements": gather_elements,
+    "GatherND": gather_nd,
+    "ScatterElements": scatter_elements,
+    "ScatterND": scatter_elements,
+    "TopK": topk,
+    "Hardmax": hardmax,
+    "OneHot": one_hot,
+    "GridSample": grid_sample,
+    "LayerNormalization": layer_norm,
 }

@@ -226,6 +226,8 @@ class ResizeAttrs:
     coordinate_mode: str = ""
     nearest_mode: str = "floor"
     scales_hw: tuple[float, float] | None = None
+    cubic_coeff_a: float = -0.75  # cubic mode: the kernel's A (ONNX default; TensorFlow uses -0.5)
+    exclude_outside: bool = False  # cubic mode: taps outside the input get weight 0, the rest renormalised
 
 
 @dataclass(frozen=True)
@@ -286,6 +288,37 @@ class TriluAttrs:
 
     upper: bool = True
     k: int = 0
+
+
+@dataclass(frozen=True)
+class GatherNDAttrs:
+    batch_dims: int = 0
+
+
+@dataclass(frozen=True)
+class ScatterAttrs:
+    """SCATTER_ELEMENTS: write updates at indices along ``axis``; reduction none/add/mul/max/min."""
+
+    axis: int = 0
+    reduction: str = "none"
+
+
+@dataclass(frozen=True)
+class TopKAttrs:
+    """TOPK: the k largest (or smallest) along ``axis``, values then int64 indices, ties to the lower index."""
+
+    axis: int
+    k: int
+    largest: bool = True
+
+
+@dataclass(frozen=True)
+class GridSampleAttrs:
+    """GRID_SAMPLE (NCHW or NCDHW): mode nearest/linear/cubic, padding_mode zeros/border/reflection."""
+
+    mode: str = "linear"
+    padding_mode: str = "zeros"
+    align_corners: bool = False
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,12 @@ class OpKind(Enum):
     TRILU = "TRILU"
     RMS_NORM = "RMS_NORM"
     GROUP_NORM = "GROUP_NORM"
+    GATHER_ELEMENTS = "GATHER_ELEMENTS"
+    GATHER_ND = "GATHER_ND"
+    SCATTER_ELEMENTS = "SCATTER_ELEMENTS"
+    TOPK = "TOPK"
+    SCATTER_ND = "SCATTER_ND"
+    GRID_SAMPLE = "GRID_SAMPLE"
 
     @property
     def info(self) -> OpInfo:
@@ -176,6 +182,12 @@ OP_INFO: dict[OpKind, OpInfo] = {
     OpKind.TRILU: OpInfo(OpClass.DATA, A.TriluAttrs),
     OpKind.RMS_NORM: OpInfo(OpClass.REDUCE, A.LayerNormAttrs, (1,), (1, 2), elementwise_ops_per_output=6),
     OpKind.GROUP_NORM: OpInfo(OpClass.REDUCE, A.GroupNormAttrs, (1, 2), (3, 3), elementwise_ops_per_output=8),
+    OpKind.GATHER_ELEMENTS: OpInfo(OpClass.DATA, A.GatherAttrs, (), (2, 2)),
+    OpKind.GATHER_ND: OpInfo(OpClass.DATA, A.GatherNDAttrs, (), (2, 2)),
+    OpKind.SCATTER_ELEMENTS: OpInfo(OpClass.DATA, A.ScatterAttrs, (), (3, 3)),
+    OpKind.TOPK: OpInfo(OpClass.REDUCE, A.TopKAttrs, (), (1, 1), (2, 2)),
+    OpKind.SCATTER_ND: OpInfo(OpClass.DATA, A.ScatterAttrs, (), (3, 3)),
+    OpKind.GRID_SAMPLE: OpInfo(OpClass.DATA, A.GridSampleAttrs, (), (2, 2), elementwise_ops_per_output=8),
 }
 
 assert set(OP_INFO) == set(OpKind), "every op kind needs its OpInfo"

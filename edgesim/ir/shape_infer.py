@@ -143,6 +143,34 @@ def _reduce(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     return [tuple(d for i, d in enumerate(shape) if i not in axes)]
 
 
+def _gather_elements(node: Node, ins: list[Tensor | None]) -> list[Shape]:
+    return [_req(ins[1], node).shape]
+
+
+def _gather_nd(node: Node, ins: list[Tensor | None]) -> list[Shape]:
+    a: A.GatherNDAttrs = node.attrs
+    data, idx = _req(ins[0], node).shape, _req(ins[1], node).shape
+    if not idx or idx[-1] > len(data) - a.batch_dims:
+        raise ShapeError(f"GatherND indices {idx} do not fit data {data}", node=node.name)
+    return [tuple(idx[:-1]) + tuple(data[a.batch_dims + idx[-1]:])]
+
+
+def _grid_sample(node: Node, ins: list[Tensor | None]) -> list[Shape]:
+    x, grid = _req(ins[0], node).shape, _req(ins[1], node).shape
+    if len(grid) != len(x) or grid[-1] != len(x) - 2:
+        raise ShapeError(f"GridSample grid {grid} does not fit input {x}", node=node.name)
+    return [tuple(x[:2]) + tuple(grid[1:-1])]
+
+
+def _topk(node: Node, ins: list[Tensor | None]) -> list[Shape]:
+    a: A.TopKAttrs = node.attrs
+    shape = list(_req(ins[0], node).shape)
+    if not 0 < a.k <= shape[a.axis]:
+        raise ShapeError(f"TopK k={a.k} for an axis of {shape[a.axis]}", node=node.name)
+    shape[a.axis] = a.k
+    return [tuple(shape), tuple(shape)]
+
+
 def _arg_reduce(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     a: A.ArgReduceAttrs = node.attrs
     shape = _req(ins[0], node).shape
@@ -266,6 +294,10 @@ _RULES: dict[OpKind, Callable[[Node, list[Tensor | None]], list[Shape]]] = {
     OpKind.REDUCE_MATH: _reduce,
     OpKind.ARG_REDUCE: _arg_reduce,
     OpKind.BINARY_MATH: _elementwise,
+    OpKind.GATHER_ELEMENTS: _gather_elements,
+    OpKind.GATHER_ND: _gather_nd,
+    OpKind.TOPK: _topk,
+    OpKind.GRID_SAMPLE: _grid_sample,
 }
 for _k in (OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.DIV, OpKind.POW, OpKind.MAXIMUM, OpKind.MINIMUM,
            OpKind.SQUARED_DIFFERENCE, OpKind.WHERE, OpKind.PRELU, OpKind.EQUAL, OpKind.LESS, OpKind.GREATER):

@@ -77,12 +77,14 @@ def node_elementwise_ops(graph: Graph, node: Node) -> int:
     if info.op_class is OpClass.VIEW:
         return 0
     if info.op_class is OpClass.DATA:
-        return out_elems * (info.elementwise_ops_per_output if node.op is OpKind.RESIZE else 0)
+        # interpolating data ops do arithmetic per output; pure copies do none
+        return out_elems * (info.elementwise_ops_per_output if node.op in (OpKind.RESIZE, OpKind.GRID_SAMPLE) else 0)
     if info.op_class is OpClass.POOL:
         return out_elems * _pool_window(node)
     if node.op is OpKind.UNARY_MATH:
         return out_elems * MATH_OPS_PER_ELEMENT.get(node.attrs.fn, info.elementwise_ops_per_output)
-    if node.op in (OpKind.MEAN, OpKind.REDUCE_MAX, OpKind.REDUCE_SUM, OpKind.REDUCE_MATH, OpKind.ARG_REDUCE):
+    if node.op in (OpKind.MEAN, OpKind.REDUCE_MAX, OpKind.REDUCE_SUM, OpKind.REDUCE_MATH, OpKind.ARG_REDUCE,
+                   OpKind.TOPK):
         x = graph.input_tensors(node)[0]
         return x.num_elements if x is not None else out_elems
     if node.op in (OpKind.ADD, OpKind.MAXIMUM, OpKind.MINIMUM):
@@ -102,6 +104,10 @@ MATH_OPS_PER_ELEMENT: dict[str, int] = {
 
 def node_precision(graph: Graph, node: Node) -> str:
     ins = [t for t in graph.input_tensors(node) if t is not None]
+    if node.op is OpKind.GATHER and ins and ins[0].dtype not in (DType.INT32, DType.INT64, DType.BOOL):
+        # A lookup moves rows of its table: the table's type is the op's precision, not the int32 indices'.
+        p = _PRECISION_BY_DTYPE[ins[0].dtype]
+        return "int8" if p == "int4" else p
     acts = [t for t in ins if not t.is_const] or ins
     weights = [t for t in ins if t.is_const and t.dtype not in (DType.INT32, DType.INT64)]
     act_p = _PRECISION_BY_DTYPE[acts[0].dtype] if acts else "fp32"

@@ -12,7 +12,7 @@ from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpKind
 from edgesim.ir.tensor import QuantParams, Tensor
-from edgesim.kernels import mac, nonmac, onnx_int
+from edgesim.kernels import executor_ext, mac, nonmac, onnx_int
 from edgesim.kernels.requant import (
     activation_range,
     quantize_multiplier,
@@ -34,6 +34,7 @@ class _Ctx:
         self.values = values
         self.forced_rounding = single_rounding
         self.single_rounding = False
+        self.extra_tensors: dict[str, Tensor] = {}  # layout shadows of tensors (executor_ext's NCHW wrapper)
 
     def enter(self, node: Node) -> None:
         if self.forced_rounding is None:
@@ -42,7 +43,7 @@ class _Ctx:
             self.single_rounding = self.forced_rounding
 
     def tensor(self, name: str) -> Tensor:
-        return self.graph.tensor(name)
+        return self.extra_tensors.get(name) or self.graph.tensor(name)
 
     def value(self, name: str) -> np.ndarray:
         if name in self.values:
@@ -295,6 +296,7 @@ def _quantize(ctx: _Ctx, node: Node) -> None:
     out_q = _quant(out_t, node)
     x = np.asarray(ctx.value(node.inputs[0]))
     info = np.iinfo(out_t.dtype.numpy())
+    lo, hi = onnx_int.int_range(out_t.dtype)  # int4 values live in int8 storage but saturate at 4 bits
     if x_t.dtype.is_float:
         scale, zp = _axis_params(out_q, x.ndim)
         r = x.astype(np.float32) / scale
@@ -302,7 +304,7 @@ def _quantize(ctx: _Ctx, node: Node) -> None:
             q = np.rint(r)  # ONNX QuantizeLinear rounds ties to even
         else:
             q = np.sign(r) * np.floor(np.abs(r) + np.float32(0.5))  # std::round, half away from zero
-        y = np.clip(q.astype(np.int64) + zp, info.min, info.max)
+        y = np.clip(q.astype(np.int64) + zp, lo, hi)
         ctx.values[node.outputs[0]] = y.astype(out_t.dtype.numpy())
     else:
         y = _requant(x, _quant(x_t, node), out_q, int(info.min), int(info.max), ctx.single_rounding)
@@ -394,6 +396,11 @@ _DISPATCH: dict[OpKind, Callable[[_Ctx, Node], None]] = {
 }
 
 
+_DISPATCH.update(executor_ext.EXT_KERNELS)
+for _k in (OpKind.AVG_POOL2D, OpKind.MAX_POOL2D, OpKind.MEAN):
+    _DISPATCH[_k] = executor_ext.nchw_wrapped(_DISPATCH[_k])
+
+
 def supported_ops() -> frozenset[OpKind]:
     return frozenset(_DISPATCH)
 
@@ -419,6 +426,7 @@ def execute_all(graph: Graph, inputs: Mapping[str, np.ndarray], single_rounding:
         raise UnsupportedOpError(f"graph '{graph.name}' uses ops the executor cannot run: {', '.join(unsupported)}")
     ctx = _Ctx(graph, values, single_rounding)
     for node in graph.nodes:
+        executor_ext.check_uint8(graph, node)
         ctx.enter(node)
         _DISPATCH[node.op](ctx, node)
     return values

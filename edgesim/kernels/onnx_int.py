@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
 from edgesim.ir.tensor import QuantParams, Tensor
 
@@ -84,6 +85,34 @@ def conv2d_nchw(x_t: Tensor, x: np.ndarray, w_t: Tensor, w: np.ndarray, bias: np
         acc += np.asarray(bias, np.float64).reshape(1, -1, 1, 1)
     in_scale = x_t.quant.scale if x_t.quant is not None else 1.0
     w_scales, _ = channel_params(w_t.quant, cout)
+    return requantize(acc, in_scale, w_scales, out, 1)
+
+
+def conv_transpose_nchw(x_t: Tensor, x: np.ndarray, w_t: Tensor, w: np.ndarray, bias: np.ndarray | None,
+                        out: Tensor, a: A.ConvAttrs) -> np.ndarray:
+    """Integer NCHW transposed convolution (weights (C_in, C_out/groups, kh, kw)), scatter form then crop."""
+    xc, wc = centred(x_t, x, 1), centred(w_t, w, 1)
+    n, cin, h, wd = xc.shape
+    groups = max(a.groups, 1)
+    cin_g, cout_g = cin // groups, wc.shape[1]
+    kh, kw = a.kernel_hw
+    (sh, sw), (dh, dw) = a.stride_hw, a.dilation_hw
+    full_h = sh * (h - 1) + dh * (kh - 1) + 1 + a.output_padding_hw[0]
+    full_w = sw * (wd - 1) + dw * (kw - 1) + 1 + a.output_padding_hw[1]
+    acc = np.zeros((n, cout_g * groups, full_h, full_w))
+    for g in range(groups):
+        xg, wg = xc[:, g * cin_g:(g + 1) * cin_g], wc[g * cin_g:(g + 1) * cin_g]
+        for i in range(kh):
+            for j in range(kw):
+                acc[:, g * cout_g:(g + 1) * cout_g, i * dh:i * dh + sh * (h - 1) + 1:sh,
+                    j * dw:j * dw + sw * (wd - 1) + 1:sw] += np.einsum("nchw,co->nohw", xg, wg[:, :, i, j])
+    p = a.padding
+    acc = acc[:, :, p.top:full_h - p.bottom, p.left:full_w - p.right]
+    if bias is not None:
+        acc = acc + np.asarray(bias, np.float64).reshape(1, -1, 1, 1)
+    in_scale = x_t.quant.scale if x_t.quant is not None else 1.0
+    # per-channel weight scales run along axis 1 (C_out / groups), the same for every group
+    w_scales = np.tile(channel_params(w_t.quant, cout_g)[0], groups)
     return requantize(acc, in_scale, w_scales, out, 1)
 
 

@@ -97,32 +97,40 @@ def chat_session(model: str, hw: str | HardwareProfile, duration_s: float = 600.
     idle_w = profile.power.idle_power_mw * 1e-3
     series: dict[str, list[float]] = {"t": [], "T": [], "f": [], "p": []}
     t, energy, onset, turns = 0.0, 0.0, None, 0
-    turn_stats: list[tuple[float, float]] = []  # (ttft, decode tps) per started turn
-    phase, left, cur = 2, 0.0, pts[freqs[-1]]  # "after think time": the first step starts a prompt
+    turn_stats: list[tuple[float, float]] = []  # (TTFT, decode tokens/s) of each completed answer
+    # The governor re-decides every window, so a trip point that engages in the middle of a long prefill slows the
+    # rest of it: progress is tracked as the fraction of the phase's work done, not its remaining seconds.
+    phase, left, elapsed, ttft = 2, 0.0, 0.0, 0.0
     while t < duration_s - 1e-12:
-        if left <= 1e-12:  # next phase; the governor runs flat out under the thermal cap
-            cap = plant.cap_mhz
-            f = max([x for x in freqs if cap is None or x <= cap + 1e-9] or [freqs[0]])
-            if cap is not None and onset is None and cap < freqs[-1]:
-                onset = t
-            cur = pts[f]
-            phase = (phase + 1) % 3
-            left = (cur.prefill_s, cur.decode_s, think_s)[phase]
+        if left <= 1e-12:
             if phase == 0:
-                turn_stats.append((cur.prefill_s, gen / cur.decode_s))
-            elif phase == 2:
+                ttft = elapsed
+            elif phase == 1:
+                turn_stats.append((ttft, gen / elapsed))
                 turns += 1
+            phase, left, elapsed = (phase + 1) % 3, 1.0, 0.0
+            if phase == 2 and think_s == 0:
+                left = 0.0
             continue
+        cap = plant.cap_mhz
+        f = max([x for x in freqs if cap is None or x <= cap + 1e-9] or [freqs[0]])
+        if cap is not None and onset is None and cap < freqs[-1]:
+            onset = t
+        cur = pts[f]
+        length = (cur.prefill_s, cur.decode_s, think_s)[phase]
         power = (cur.prefill_w, cur.decode_w, idle_w)[phase]
-        dt = min(window_s, left, duration_s - t)
+        dt = min(window_s, left * length, duration_s - t)
         temp = plant.step(power, dt)
         t += dt
-        left -= dt
+        elapsed += dt
+        left -= dt / length
         energy += power * dt
         series["t"].append(t)
         series["T"].append(temp)
         series["f"].append(cur.freq_mhz)
         series["p"].append(power)
+    if not turn_stats:
+        raise EdgesimError(f"no answer completed in {duration_s:g} s; lengthen --chat-session", field="chat")
     first, last = turn_stats[0], turn_stats[-1]
     return ChatResult(profile.id, model, duration_s, turns, onset is not None, onset, max(series["T"]), first[1],
                       last[1], first[0], last[0], energy, tuple(series["t"]), tuple(series["T"]),

@@ -59,7 +59,7 @@ def _context_plot(args: argparse.Namespace) -> None:
     arch = resolve_model(args.model).arch
     top = min(arch.max_context, max(4096, args.prompt + args.gen))
     ctx = np.unique(np.linspace(1, top, 256).astype(int))
-    sec = decode_curve(args.model, args.hw, ctx, args.runtime, args.quant, args.threads, args.unit)
+    sec = decode_curve(args.model, args.hw, ctx, args.runtime, args.quant, args.threads, args.unit, args.kv_cache)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(ctx, sec * 1e3)
@@ -79,7 +79,7 @@ def cmd_llm(args: argparse.Namespace) -> int:
 
         r = chat_session(args.model, args.hw, duration_s=args.chat_session, prompt=args.prompt, gen=args.gen,
                          think_s=args.think, ambient_c=args.ambient, runtime=args.runtime, quant=args.quant,
-                         threads=args.threads, unit=args.unit)
+                         threads=args.threads, unit=args.unit, kv_cache=args.kv_cache)
         d = r.as_dict()
         onset = "never" if r.throttle_onset_s is None else f"at {r.throttle_onset_s:.0f} s"
         print(f"chat on {r.hw}: {r.turns} turns in {r.duration_s:g} s, max {r.max_temp_c:.1f} C, throttled {onset}; "
@@ -94,7 +94,7 @@ def cmd_llm(args: argparse.Namespace) -> int:
 
     check_confidence(args.confidence)
     est = predict(args.model, args.hw, args.runtime, args.quant, args.threads, args.unit, args.prompt, args.gen,
-                  args.context)
+                  args.context, kv_cache=args.kv_cache)
     d = est.as_dict()
     iv = llm_interval(est, args.confidence) if est.fits else None
     if iv is not None:
@@ -116,7 +116,7 @@ def cmd_llm(args: argparse.Namespace) -> int:
         from edgesim.llm.report import write_llm_html
 
         write_llm_html(args.html, est, args.model, args.hw, runtime=args.runtime, threads=args.threads,
-                       unit=args.unit)
+                       unit=args.unit, kv_cache=args.kv_cache)
         print(f"wrote {args.html}", file=sys.stderr)
     return 0
 
@@ -156,6 +156,8 @@ def add_llm_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--unit", choices=["cpu", "gpu", "npu"], default=None, help="placement (default: the runtime's)")
     p.add_argument("--prompt", type=_non_negative_int, default=512, help="prompt tokens (default 512)")
     p.add_argument("--gen", type=_non_negative_int, default=128, help="generated tokens (default 128)")
+    p.add_argument("--kv-cache", default=None, choices=["f16", "q8_0", "q4_0"],
+                   help="KV cache element type (llama.cpp --cache-type-k/v; default: the runtime's)")
     p.add_argument("--context", type=_positive_int, default=None, help="KV cache size in tokens (default prompt+gen)")
     p.add_argument("--context-plot", default=None, help="write decode latency vs context length (PNG/SVG)")
     p.add_argument("--json", default=None, help="write the estimate as JSON")

@@ -16,7 +16,7 @@ import numpy as np
 
 from edgesim.errors import EdgesimError
 from edgesim.llm.model import _attention_pairs, decode_steps, kernel_peak, model_work
-from edgesim.llm.predict import setup
+from edgesim.llm.predict import Setup, setup
 from edgesim.llm.reference import RefRow
 from edgesim.llm.runtime import FitRecord, LlmRuntime, PlacementParams, load_llm_runtime
 
@@ -44,8 +44,17 @@ def _quant(row: RefRow) -> str:
     return row.quant or load_llm_runtime(row.runtime or "", fitted=False).quant_for(row.model or "")
 
 
+def _setup(row: RefRow, rt: LlmRuntime) -> Setup:
+    try:
+        return setup(row.model or "", row.hw or "", rt, _quant(row), row.threads, row.unit)
+    except EdgesimError as exc:
+        if exc.field != "threads":
+            raise
+        return setup(row.model or "", row.hw or "", rt, _quant(row), None, row.unit)  # as validate.predict_row
+
+
 def _prefill_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _PrefillTerms:
-    s = setup(row.model or "", row.hw or "", rt, _quant(row), row.threads, row.unit)
+    s = _setup(row, rt)
     arch, work, m = s.arch, model_work(s.arch, s.qs), s.m
     new = row.prompt - row.cached
     head_tokens = float(new) if rt.prefill_logits_all else 1.0
@@ -84,7 +93,7 @@ def fit_kernels(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> dict[
 
 def _decode_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> tuple[float, float, float]:
     """(memory time at bw_efficiency 1, compute time, per-layer overhead) of the row's mean decode step."""
-    s = setup(row.model or "", row.hw or "", rt, _quant(row), row.threads, row.unit)
+    s = _setup(row, rt)
     unit_p = p.model_copy(update={"bw_efficiency": 1.0, "per_token_overhead_s": 0.0, "core_bw_bytes_per_cycle": None})
     ctx = np.arange(row.prompt, row.prompt + max(row.gen, 1))
     st = decode_steps(s.arch, model_work(s.arch, s.qs), s.m, rt, unit_p, ctx)

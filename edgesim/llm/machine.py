@@ -44,11 +44,11 @@ class Machine:
         return max(self.macs_per_s.values())
 
 
-# CPU cores sustain only part of an LPDDR interface's peak when streaming (a core's outstanding misses cap it; GPU
-# and NPU DMA engines get close to peak). Used when a profile does not characterise it (MemoryLevel
-# cpu_stream_fraction). Estimate from tinymembench memcpy in llm_edge.csv notes: Raspberry Pi CM5 6.0 GB/s copy =
-# 12 GB/s of traffic on 17 GB/s LPDDR4X (0.71); Radxa Dragon Q6A 8.2 GB/s copy on ~25 GB/s LPDDR4X (0.65).
-DEFAULT_CPU_STREAM_FRACTION = 0.68
+# CPU cores sustain only part of an LPDDR interface's bandwidth when streaming (a core's outstanding misses and the
+# cluster's port cap it; GPU and NPU DMA engines get closer to the peak). Profiles state it per DRAM level
+# (MemoryLevel.cpu_stream_fraction, derived from tinymembench memcpy: rpi5 0.55, qcs6490 0.42); for the others the
+# mean of those two (estimate).
+DEFAULT_CPU_STREAM_FRACTION = 0.5
 
 
 def _dram(profile: HardwareProfile, unit: str) -> tuple[float, int, float]:
@@ -73,6 +73,9 @@ def find_unit(profile: HardwareProfile, unit: str) -> ComputeUnit:
     else:
         cpus = [u for u in profile.units if u.kind in (UnitKind.MAC_ARRAY, UnitKind.SYSTOLIC)
                 and "gpu" not in u.name.lower()]
+    # profiles that declare what a unit is (device_class) are taken at their word
+    declared = [u for u in profile.units if str(getattr(u, "device_class", None) or "").lower() == unit]
+    cpus = declared or cpus
     if not cpus:
         raise ProfileError(f"profile '{profile.id}' has no {unit} unit; units: "
                            f"{', '.join(u.name for u in profile.units)}", field="unit")

@@ -37,6 +37,7 @@ class LlmEstimate:
     runtime: str
     unit: str
     quant: str
+    kv_cache: str
     threads: int | None
     prompt_tokens: int
     gen_tokens: int
@@ -70,6 +71,7 @@ class LlmEstimate:
                                             "energy_j": ph.energy_j}
         return {
             "model": self.model, "hw": self.hw, "runtime": self.runtime, "unit": self.unit, "quant": self.quant,
+            "kv_cache": self.kv_cache,
             "threads": self.threads, "prompt_tokens": self.prompt_tokens, "gen_tokens": self.gen_tokens,
             "context_tokens": self.context_tokens, "bits_per_weight": self.bits_per_weight,
             "weights_bytes": self.weights_bytes, "kv_cache_bytes": self.kv_cache_bytes,
@@ -134,7 +136,7 @@ class Setup:
 
 def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmRuntime | None = None,
           quant: str | None = None,
-          threads: int | None = None, unit: str | None = None) -> Setup:
+          threads: int | None = None, unit: str | None = None, kv_cache: str | None = None) -> Setup:
     if threads is not None and threads < 1:
         raise EdgesimError(f"threads must be >= 1, got {threads}", field="threads")
     if isinstance(model, ModelArch):
@@ -146,6 +148,9 @@ def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmR
         rt = runtime
     else:
         rt = load_llm_runtime(runtime or DEFAULT_RUNTIME.get(unit or "cpu", "llama.cpp"))
+    if kv_cache is not None:
+        kv_bits(kv_cache)  # refuses an unknown cache type by name
+        rt = rt.model_copy(update={"kv_cache": kv_cache})
     u, _ = rt.placement(unit)
     if res.file_scheme is not None and quant is None:
         qs = res.file_scheme
@@ -158,15 +163,16 @@ def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmR
 def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmRuntime | None = None,
             quant: str | None = None,
             threads: int | None = None, unit: str | None = None, prompt: int = 512, gen: int = 128,
-            context: int | None = None, cached: int = 0) -> LlmEstimate:
+            context: int | None = None, cached: int = 0, kv_cache: str | None = None) -> LlmEstimate:
     """Prefill of ``prompt`` tokens then decode of ``gen`` tokens; ``context`` sizes the KV cache (default
     prompt + gen); the first ``cached`` prompt tokens are already in the KV cache (prefix caching). A model that
-    does not fit the board's memory gets fits=False and no timings."""
+    does not fit the board's memory gets fits=False and no timings. ``kv_cache`` (f16, q8_0, q4_0) overrides the
+    runtime's KV cache type."""
     if prompt < 0 or gen < 0:
         raise EdgesimError(f"prompt and gen must be >= 0, got {prompt} and {gen}", field="prompt")
     if not 0 <= cached <= prompt:
         raise EdgesimError(f"cached tokens must be within the prompt (0..{prompt}), got {cached}", field="cached")
-    s = setup(model, hw, runtime, quant, threads, unit)
+    s = setup(model, hw, runtime, quant, threads, unit, kv_cache)
     arch, rt, m = s.arch, s.rt, s.m
     ctx = context if context is not None else prompt + gen
     if ctx < prompt + gen:
@@ -198,7 +204,7 @@ def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | Ll
             dec = Phase(t, gen / t, _bound(float(steps.mem_s.sum()), float(steps.comp_s.sum())), nb, nm,
                         energy_j(m, t, nb, nm, prec))
     return LlmEstimate(
-        model=arch.name, hw=m.hw, runtime=rt.id, unit=s.unit, quant=s.qs.name, threads=threads,
+        model=arch.name, hw=m.hw, runtime=rt.id, unit=s.unit, quant=s.qs.name, kv_cache=rt.kv_cache, threads=threads,
         prompt_tokens=prompt, gen_tokens=gen, context_tokens=ctx, bits_per_weight=s.qs.bits_per_weight,
         weights_bytes=work.weights_bytes, kv_cache_bytes=kv_bytes, runtime_bytes=float(rt.runtime_memory_bytes),
         memory_bytes=mem, available_bytes=avail, fits=fits, fit_reason=("fits: " if fits else "does not fit: ")
@@ -208,9 +214,9 @@ def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | Ll
 
 def decode_curve(model: str | ModelArch, hw: str | HardwareProfile, contexts: np.ndarray | list[int],
                  runtime: str | LlmRuntime | None = None, quant: str | None = None, threads: int | None = None,
-                 unit: str | None = None) -> np.ndarray:
+                 unit: str | None = None, kv_cache: str | None = None) -> np.ndarray:
     """Seconds per decoded token at each context length (KV cache and attention grow with it)."""
-    s = setup(model, hw, runtime, quant, threads, unit)
+    s = setup(model, hw, runtime, quant, threads, unit, kv_cache)
     _, params = s.rt.placement(s.unit)
     ctx = np.asarray(contexts)
     if ctx.size and int(ctx.max()) > s.arch.max_context:

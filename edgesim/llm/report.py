@@ -31,7 +31,7 @@ def _quant(est: LlmEstimate) -> str | None:
 
 def _roofline(est: LlmEstimate, model: str, hw: Any, kw: dict[str, Any], path: Path) -> None:
     plt = pyplot()
-    s = setup(model, hw, kw.get("runtime"), _quant(est), kw.get("threads"), kw.get("unit"))
+    s = setup(model, hw, kw.get("runtime"), _quant(est), kw.get("threads"), kw.get("unit"), kw.get("kv_cache"))
     bw = effective_bw(s.m, s.rt.placement(s.unit)[1])
     fig, ax = plt.subplots(figsize=(7, 4.5))
     pts = []
@@ -60,9 +60,10 @@ def _roofline(est: LlmEstimate, model: str, hw: Any, kw: dict[str, Any], path: P
 
 def _context(est: LlmEstimate, model: str, hw: Any, kw: dict[str, Any], path: Path) -> None:
     plt = pyplot()
-    s = setup(model, hw, kw.get("runtime"), _quant(est), kw.get("threads"), kw.get("unit"))
+    s = setup(model, hw, kw.get("runtime"), _quant(est), kw.get("threads"), kw.get("unit"), kw.get("kv_cache"))
     ctx = np.unique(np.linspace(1, min(s.arch.max_context, 8192), 200).astype(int))
-    sec = decode_curve(model, hw, ctx, kw.get("runtime"), _quant(est), kw.get("threads"), kw.get("unit"))
+    sec = decode_curve(model, hw, ctx, kw.get("runtime"), _quant(est), kw.get("threads"), kw.get("unit"),
+                       kw.get("kv_cache"))
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.plot(ctx, sec * 1e3)
     ax.set_xlabel("context length (tokens)")

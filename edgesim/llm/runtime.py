@@ -101,6 +101,11 @@ class LlmRuntime(_Frozen):
 
 
 def runtimes_dir() -> Path:
+    # This checkout's folder first (an editable install may map the package data to another checkout, and
+    # `edgesim llm-fit` must write next to the code that ran), else the installed package data.
+    local = Path(__file__).resolve().parents[2] / "hw_profiles" / "llm_runtimes"
+    if local.is_dir() and any(local.glob("*.yaml")):
+        return local
     try:
         from importlib.resources import files
 
@@ -109,7 +114,7 @@ def runtimes_dir() -> Path:
             return cand
     except (ModuleNotFoundError, TypeError):
         pass
-    return Path(__file__).resolve().parents[2] / "hw_profiles" / "llm_runtimes"
+    return local
 
 
 FIT_SUFFIX = ".fit.yaml"

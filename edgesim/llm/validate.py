@@ -48,8 +48,16 @@ def predict_row(row: RefRow, rt: LlmRuntime) -> tuple[float | None, str]:
     if row.status:
         return None, row.status
     try:
-        est = predict(row.model or "", row.hw or "", rt, row.quant, row.threads, row.unit, row.prompt, row.gen,
-                      cached=row.cached)
+        try:
+            est = predict(row.model or "", row.hw or "", rt, row.quant, row.threads, row.unit, row.prompt, row.gen,
+                          cached=row.cached)
+        except EdgesimError as exc:
+            if exc.field != "threads":
+                raise
+            # the source ran more threads than the profile models cores (a prime core or a third cluster the
+            # profile leaves out): every modelled core is busy either way
+            est = predict(row.model or "", row.hw or "", rt, row.quant, None, row.unit, row.prompt, row.gen,
+                          cached=row.cached)
     except EdgesimError as exc:
         msg = exc.message
         if "unknown hardware profile" in msg:
@@ -99,7 +107,19 @@ def _predictable(rows: list[RefRow]) -> list[RefRow]:
 def _fit_runtime(rt_id: str, unit: str, rows: list[RefRow], reference: str) -> LlmRuntime:
     prior = load_llm_runtime(rt_id, fitted=False)
     p = fit_placement(rows, prior, unit, FIT_COMMAND, reference)
-    return with_placement(prior, unit, p)
+    fitted = with_placement(prior, unit, p)
+    # record how well the fitted numbers reproduce their own rows (in-sample MAPE, %)
+    errs: dict[str, list[float]] = {"decode": [], "prefill": []}
+    for r in rows:
+        rt = fitted if r.runtime == rt_id else load_llm_runtime(r.runtime or "", fitted=False).model_copy(
+            update={"placements": {**load_llm_runtime(r.runtime or "", fitted=False).placements, unit: p}})
+        pred, status = predict_row(r, rt)
+        if pred is not None and r.value and not status:
+            errs["decode" if r.metric in DECODE else "prefill"].append(abs(pred / r.value - 1.0) * 100)
+    assert p.fit is not None
+    rec = p.fit.model_copy(update={f"{k}_mape_pct": round(float(np.mean(v)), 2) if v else None
+                                   for k, v in errs.items()})
+    return with_placement(prior, unit, p.model_copy(update={"fit": rec}))
 
 
 def fit_rows(rows: list[RefRow]) -> dict[tuple[str, str], list[RefRow]]:
@@ -162,6 +182,11 @@ class Validation:
                 out[k] = _spearman([r.predicted or 0.0 for r in g], [r.row.value or 0.0 for r in g])
         return out
 
+    def _by_device(self) -> dict[str, dict[str, dict[str, float | int]]]:
+        boards = sorted({r.row.hw or "" for r in self.lodo})
+        return {b: {m: self.summary([r for r in self.lodo if r.row.hw == b], mm)
+                    for m, mm in (("decode", DECODE), ("prefill", PREFILL))} for b in boards}
+
     def status_counts(self) -> dict[str, int]:
         c: dict[str, int] = defaultdict(int)
         for r in self.rows:
@@ -180,8 +205,12 @@ class Validation:
             "fit": {m: self.summary([r for r in self.rows if r.split == "fit"], mm)
                     for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
             "held_out": {m: self.summary(held, mm) for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
+            # the same without rows whose source flags them (low credibility, conflicting reports)
+            "held_out_credible": {m: self.summary([r for r in held if fit_eligible(r.row)], mm)
+                                  for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
             "lodo": {m: self.summary(self.lodo, mm) for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
             "lomo": {m: self.summary(self.lomo, mm) for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
+            "lodo_by_device": self._by_device(),
             "spearman_decode": self.spearman(self.rows),
             "contradictions": [{"line": a, "other_line": b, "ratio": q} for a, b, q in self.contradictions],
             "rows": rows(self.rows), "lodo_rows": rows(self.lodo), "lomo_rows": rows(self.lomo),
@@ -191,14 +220,19 @@ class Validation:
         d = self.as_dict()
         lines = [f"LLM validation against {self.reference} ({len(self.rows)} rows)",
                  "rows: " + ", ".join(f"{k} {v}" for k, v in d["status_counts"].items())]
-        for part in ("fit", "held_out", "lodo", "lomo"):
+        for part in ("fit", "held_out", "held_out_credible", "lodo", "lomo"):
             for m in ("decode", "prefill"):
                 s = d[part][m]
                 if s.get("n"):
-                    lines.append(f"{part:9s} {m:8s} n={s['n']:3d}  median |err| {s['median_pct']:5.1f}%  "
+                    lines.append(f"{part:17s} {m:8s} n={s['n']:3d}  median |err| {s['median_pct']:5.1f}%  "
                                  f"MAPE {s['mape_pct']:5.1f}%")
                 else:
-                    lines.append(f"{part:9s} {m:8s} n=  0")
+                    lines.append(f"{part:17s} {m:8s} n=  0")
+        for b, parts in d["lodo_by_device"].items():
+            cells = [f"{m} n={s['n']} median {s['median_pct']:.1f}% MAPE {s['mape_pct']:.1f}%"
+                     for m, s in parts.items() if s.get("n")]
+            if cells:
+                lines.append(f"  lodo {b}: " + "; ".join(cells))
         for k, rho in sorted(d["spearman_decode"].items()):
             lines.append(f"spearman decode (model, quant) order on {k}: {rho:.3f}")
         lines.append(f"contradicting row pairs (>30% apart, kept): {len(self.contradictions)}")

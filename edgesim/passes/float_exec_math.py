@@ -168,6 +168,65 @@ def group_norm(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     return (y * _in(ins, 1).reshape(bshape) + _in(ins, 2).reshape(bshape)).astype(np.float32)
 
 
+def gather_elements(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    x, idx = _in(ins, 0), _in(ins, 1).astype(np.int64)
+    ax = node.attrs.axis % x.ndim
+    idx = np.where(idx < 0, idx + x.shape[ax], idx)  # ONNX allows negative indices
+    return np.take_along_axis(x, idx, axis=ax)
+
+
+def gather_nd(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    x, idx = _in(ins, 0), _in(ins, 1).astype(np.int64)
+    bd = node.attrs.batch_dims
+    batch = x.shape[:bd]
+    xs = x.reshape((-1,) + x.shape[bd:])
+    ids = idx.reshape((xs.shape[0], -1, idx.shape[-1]))
+    out = np.stack([xs[b][tuple(ids[b].T)] for b in range(xs.shape[0])])
+    return out.reshape(tuple(batch) + idx.shape[bd:-1] + x.shape[bd + idx.shape[-1]:])
+
+
+def scatter_elements(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    a: A.ScatterAttrs = node.attrs
+    y = _in(ins, 0).copy()
+    idx, upd = _in(ins, 1).astype(np.int64), _in(ins, 2)
+    ax = a.axis % y.ndim
+    idx = np.where(idx < 0, idx + y.shape[ax], idx)
+    # every update's full coordinate: its own position with the axis coordinate replaced by the index
+    coords: list[np.ndarray] = list(np.indices(idx.shape))
+    coords[ax] = idx
+    where = tuple(c.ravel() for c in coords)
+    vals = upd.ravel()
+    if a.reduction == "none":
+        y[where] = vals
+    else:
+        ufunc = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}[a.reduction]
+        ufunc.at(y, where, vals)
+    return y
+
+
+def scatter_nd(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    a: A.ScatterAttrs = node.attrs
+    y = _in(ins, 0).copy()
+    idx, upd = _in(ins, 1).astype(np.int64), _in(ins, 2)
+    k = idx.shape[-1]
+    where = tuple(idx.reshape(-1, k).T)
+    vals = upd.reshape((-1,) + y.shape[k:])
+    if a.reduction == "none":
+        y[where] = vals
+    else:
+        ufunc = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}[a.reduction]
+        ufunc.at(y, where, vals)
+    return y
+
+
+def topk(node: Node, ins: list[Arr | None], graph: Graph) -> list[Arr]:
+    a: A.TopKAttrs = node.attrs
+    x = _in(ins, 0).astype(np.float64)
+    order = np.argsort(-x if a.largest else x, axis=a.axis, kind="stable")  # ties: the lower index first
+    idx = np.take(order, np.arange(a.k), axis=a.axis)
+    return [np.take_along_axis(x, idx, axis=a.axis).astype(np.float32), idx.astype(np.float32)]
+
+
 MATH_OPS: dict[OpKind, Run] = {
     OpKind.UNARY_MATH: unary_math,
     OpKind.BINARY_MATH: binary_math,
@@ -177,4 +236,9 @@ MATH_OPS: dict[OpKind, Run] = {
     OpKind.TRILU: trilu,
     OpKind.RMS_NORM: rms_norm,
     OpKind.GROUP_NORM: group_norm,
+    OpKind.GATHER_ELEMENTS: gather_elements,
+    OpKind.GATHER_ND: gather_nd,
+    OpKind.SCATTER_ELEMENTS: scatter_elements,
+    OpKind.TOPK: topk,
+    OpKind.SCATTER_ND: scatter_nd,
 }

@@ -16,6 +16,7 @@ from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpKind
+from edgesim.ir.resize_coords import nearest_index, source_coords, tflite_mode
 
 Arr = np.ndarray
 Run = Callable[[Node, list[Arr | None], Graph], "Arr | list[Arr]"]
@@ -89,58 +90,48 @@ def prelu(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     return np.where(x < 0, slope * x, x)
 
 
-def _source_coords(out_len: int, in_len: int, scale: float, mode: str) -> Arr:
-    """Input coordinate of every output position (ONNX coordinate_transformation_mode)."""
-    x = np.arange(out_len, dtype=np.float64)
-    if mode == "align_corners":
-        # ONNX measures the resized length as in_len * scale (unfloored) when the model states scales
-        resized = in_len * scale
-        return x * (in_len - 1) / (resized - 1) if resized > 1 else np.zeros(out_len)
-    if mode == "asymmetric":
-        return x / scale
-    if mode == "tf_half_pixel_for_nn":
-        return (x + 0.5) / scale
-    if mode == "pytorch_half_pixel":
-        return (x + 0.5) / scale - 0.5 if out_len > 1 else np.zeros(out_len)
-    if mode == "half_pixel":
-        return (x + 0.5) / scale - 0.5
-    raise UnsupportedOpError(f"resize coordinate mode {mode}")
+def _cubic_kernel(d: Arr, a: float) -> Arr:
+    d = np.abs(d)
+    near = ((a + 2) * d - (a + 3)) * d * d + 1
+    far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return np.where(d <= 1, near, np.where(d < 2, far, 0.0))
 
 
-def _tflite_mode(a: A.ResizeAttrs) -> tuple[str, str]:
-    """TFLite's resize semantics as (coordinate mode, nearest rounding)."""
-    if a.align_corners:
-        return "align_corners", "round_prefer_ceil"
-    if a.half_pixel_centers:
-        return ("tf_half_pixel_for_nn", "floor") if a.mode == "nearest" else ("half_pixel", "floor")
-    return "asymmetric", "floor"
-
-
-def _nearest_index(coord: Arr, rounding: str, in_len: int) -> Arr:
-    if rounding == "round_prefer_floor":
-        idx = np.ceil(coord - 0.5)
-    elif rounding == "round_prefer_ceil":
-        idx = np.floor(coord + 0.5)
-    elif rounding == "ceil":
-        idx = np.ceil(coord)
-    else:
-        idx = np.floor(coord)
-    return np.clip(idx, 0, in_len - 1).astype(np.int64)
+def _cubic_weights(coord: Arr, in_len: int, a: float, exclude_outside: bool) -> Arr:
+    """(out, in) interpolation matrix of the 4-tap cubic kernel; taps beyond the edge repeat the edge pixel
+    (or get weight 0 with exclude_outside). An integral coordinate uses the taps left of it (onnx's choice)."""
+    base = np.where(coord == np.floor(coord), coord - 1, np.floor(coord))
+    ratio = coord - base
+    w = np.zeros((coord.size, in_len))
+    rows = np.arange(coord.size)
+    taps = [(base - 1, ratio + 1), (base, ratio), (base + 1, 1 - ratio), (base + 2, 2 - ratio)]
+    coeffs = np.stack([_cubic_kernel(d, a) for _, d in taps])
+    idx = np.stack([i for i, _ in taps]).astype(np.int64)
+    if exclude_outside:
+        coeffs = coeffs * ((idx >= 0) & (idx < in_len))
+        coeffs = coeffs / coeffs.sum(axis=0, keepdims=True)
+    for j in range(4):
+        np.add.at(w, (rows, np.clip(idx[j], 0, in_len - 1)), coeffs[j])
+    return w
 
 
 def resize(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     a: A.ResizeAttrs = node.attrs
     x = _nchw(_in(ins, 0), a.layout).astype(np.float64)
-    coord_mode, rounding = (a.coordinate_mode, a.nearest_mode) if a.coordinate_mode else _tflite_mode(a)
+    coord_mode, rounding = (a.coordinate_mode, a.nearest_mode) if a.coordinate_mode else tflite_mode(a)
     y = x
     for axis, out_len in ((2, a.out_hw[0]), (3, a.out_hw[1])):
         in_len = x.shape[axis]
         scale = a.scales_hw[axis - 2] if a.scales_hw is not None else out_len / in_len
-        coord = _source_coords(out_len, in_len, scale, coord_mode)
+        coord = source_coords(out_len, in_len, scale, coord_mode)
         if a.mode == "nearest":
-            y = np.take(y, _nearest_index(coord, rounding, in_len), axis=axis)
+            y = np.take(y, nearest_index(coord, rounding, in_len), axis=axis)
             continue
-        if a.mode != "linear":
+        if a.mode == "cubic":
+            w = _cubic_weights(coord, in_len, a.cubic_coeff_a, a.exclude_outside)
+            y = np.moveaxis(np.tensordot(w, np.moveaxis(y, axis, 0), axes=1), 0, axis)
+            continue
+        if a.mode != "linear":  # (cubic returned above)
             raise UnsupportedOpError(f"resize mode {a.mode} is not supported by the float executor",
                                      node=node.name)
         c = np.clip(coord, 0, in_len - 1)

@@ -212,6 +212,10 @@ def calibrate(graph: Graph, samples: Sequence[dict[str, np.ndarray]], method: st
     ranges: dict[str, tuple[float, float]] = {}
     for name, parts in collected.items():
         x = np.concatenate(parts).astype(np.float64)
+        # infinite values (attention masks add -inf) saturate on any integer grid: the range covers the finite
+        x = x[np.isfinite(x)]
+        if x.size == 0:
+            x = np.zeros(1)
         if method == "minmax":
             lo, hi = float(x.min()), float(x.max())
         elif method == "percentile":
@@ -330,7 +334,23 @@ def quantize_graph(graph: Graph, spec: QuantSpec) -> Graph:
             qb = np.clip(qb, -(2**31), 2**31 - 1).astype(np.int32)
             bq = QuantParams(tuple(float(s) for s in bscale), (0,) * len(bscale), 0 if len(bscale) > 1 else None)
             tensors[b.name] = Tensor(b.name, b.shape, DType.INT32, bq, qb)
+    _quantize_embedding_tables(graph, tensors)
     return graph.rebuild(tensors=tensors)
+
+
+def _quantize_embedding_tables(graph: Graph, tensors: dict[str, Tensor]) -> None:
+    """Constant tables a GATHER reads (BERT's word/position/segment embeddings) become int8, one symmetric scale
+    per table, as TFLite, QNN and OpenVINO deploy them; an int8 lookup output takes the table's scale, since
+    its values are the table's rows."""
+    for node in graph.nodes:
+        table = graph.tensors[node.inputs[0]] if node.op is OpKind.GATHER else None
+        if table is None or table.data is None or not table.dtype.is_float:
+            continue
+        q, tq = quantize_weights(table.data, 8, None, symmetric=True)
+        tensors[table.name] = Tensor(table.name, table.shape, DType.INT8, tq, q)
+        out = tensors[node.outputs[0]]
+        if out.dtype is DType.INT8:
+            tensors[out.name] = out.with_dtype(DType.INT8, tq)
 
 
 def _as_input(graph: Graph, arr: np.ndarray) -> dict[str, np.ndarray]:

@@ -38,7 +38,8 @@ REQUIRED = ("hw_profile", "runtime_id", "zoo_model", "input_shape", "precision",
 # precision, MYRIAD's FP16-only NCEs, QNN HTP's float path, RKNN/SyNAP/VX float mode).
 _FLOAT_AS_FP16 = frozenset({"openvino-gpu", "openvino-npu", "openvino-myriad", "qnn", "rknn", "synap", "tflite-vx"})
 # Rows whose runtime_version names the RKNPU1 SDK run with that release of the rknn runtime profile.
-_VERSION_RULES: tuple[tuple[str, str, str], ...] = (("rknn", r"RKNPU1", "1.7.5"),)
+_VERSION_RULES: tuple[tuple[str, str, str], ...] = (("rknn", r"RKNPU1", "1.7.5"),
+                                                    ("hailort", r"v2\.17|v3\.33", "4.23"))
 
 
 def bundled_reference() -> Path:
@@ -178,6 +179,8 @@ def read_vendor(path: str | Path) -> tuple[list[VendorRow], list[VendorResult]]:
     return rows, skipped
 
 
+
+
 def row_spec(row: VendorRow) -> RunSpec:
     """The driver's question for a vendor row: the zoo network at the row's input shape, deployed at its precision
     on the row's device, runtime and CPU threads (the driver caches the built, quantized graph)."""
@@ -186,10 +189,17 @@ def row_spec(row: VendorRow) -> RunSpec:
 
     # Fixed activation ranges: they do not change what a layer costs, and PTQ calibration of a YOLO or BERT
     # graph runs the float executor for seconds.
+    from edgesim.zoo import is_sequence_model
+
     quant = None if row.precision == "fp32" else QuantPreset(row.precision)
     transform = TransformOptions(quant=quant, calibration="fixed", accuracy=False)
-    return RunSpec(row.network, row.device, row.runtime, input_shape=parse_shape(row.input_shape)
-                   if row.input_shape else None, threads=row.threads, transform=transform)
+    shape = parse_shape(row.input_shape) if row.input_shape else None
+    if shape is not None and len(shape) == 4 and is_sequence_model(row.network):
+        # The table writes the BERT family's token input image-style (1x3x1xSEQ, input_size "1xSEQ"); the
+        # model's input is one row of SEQ token ids.
+        shape = (1, shape[-1])
+    return RunSpec(row.network, row.device, row.runtime, input_shape=shape, threads=row.threads,
+                   transform=transform)
 
 
 def predict_row(row: VendorRow) -> float:
@@ -213,11 +223,10 @@ def stream_frames(schedule: Schedule) -> tuple[int, int]:
     """Frames whose wall-time difference gives the steady-state period. A runtime that neither pipelines layers
     nor runs frames on different cores at once only overlaps the next frame's host overhead with this one's
     compute, so the stream is steady from the second frame (2 -> 4 frames); multi-stream runtimes need more
-    frames in flight (4 -> 12); a layer-pipelined dataflow chip fills over ~8 (edge.STREAM_FRAMES)."""
-    from edgesim.validate.edge import STREAM_FRAMES
-
+    frames in flight (4 -> 12); a layer-pipelined dataflow chip fills over ~8 frames (edge.STREAM_FRAMES uses
+    8 -> 32; 8 -> 16 keeps a YOLOv8m stream affordable per row)."""
     if schedule.layer_pipelining:
-        return STREAM_FRAMES
+        return (8, 16)
     return (4, 12) if schedule.inter_op_parallel else (2, 4)
 
 
@@ -257,12 +266,30 @@ def scaled(results: Iterable[VendorResult], scales: dict[str, float]) -> list[Ve
             for r in results]
 
 
-def leave_one_device_out(results: Sequence[VendorResult]) -> list[VendorResult]:
-    """Each device's rows predicted with runtime multipliers fitted on the other devices' rows only."""
+def baked_scale(runtime_spec: str) -> float:
+    """The latency multiplier a runtime version already carries from a fit on this table (its note starts with
+    'fitted'; efficiency_scale = 1 / multiplier), else 1.0."""
+    from edgesim.hw.loader import load_runtime
+
+    try:
+        _, version = load_runtime(runtime_spec, note_missing_version=False)
+    except EdgesimError:
+        return 1.0
+    return 1.0 / version.efficiency_scale if (version.note or "").startswith("fitted") else 1.0
+
+
+def leave_one_device_out(results: Sequence[VendorResult],
+                         baked: Callable[[str], float] = lambda spec: 1.0) -> list[VendorResult]:
+    """Each device's rows predicted with runtime multipliers fitted on the other devices' rows only. A refit
+    multiplier replaces any fit baked into the runtime profile; a runtime seen on no other device has that baked
+    fit divided out (``baked``: runtime spec -> multiplier), so it is predicted unfitted."""
     out: list[VendorResult] = []
     for device in sorted({r.device for r in results}):
         scales = fit_runtime_scales(results, lambda r, d=device: r.device != d)  # type: ignore[misc]
-        out += scaled([r for r in results if r.device == device], scales)
+        for r in results:
+            if r.device == device and r.predicted_ms is not None:
+                k = scales[r.runtime_id] if r.runtime_id in scales else 1.0 / baked(r.runtime)
+                out.append(replace(r, predicted_ms=r.predicted_ms * k))
     return sorted(out, key=lambda r: r.line)
 
 
@@ -367,7 +394,8 @@ def validate_vendor(reference: str | Path = "npu_vendor", predictor: Predictor |
     scales = fit_runtime_scales(done, lambda r: r.line % 2 == 0)
     held = scaled([r for r in done if r.line % 2 == 1], scales)
     return VendorValidation(str(reference), tuple(done), tuple(skipped + refused), tuple(sorted(scales.items())),
-                            tuple(held), tuple(leave_one_device_out(done)))
+                            tuple(held), tuple(leave_one_device_out(done, baked_scale if predictor is None
+                                                                    else lambda spec: 1.0)))
 
 
 def write_plot(v: VendorValidation, path: str | Path) -> Path:

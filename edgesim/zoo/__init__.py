@@ -38,7 +38,8 @@ _MODELS: dict[str, tuple[_Builder, tuple[int, int], int, int]] = {
     "densenet121": (classic.densenet121, (224, 224), 1000, 3),
     "inception_v1": (classic.inception_v1, (224, 224), 1000, 3),
     "inception_v3": (classic.inception_v3, (299, 299), 1000, 3),
-    # Detectors (COCO heads; decode/NMS are host post-processing, see yolo.py).
+    # Detectors: default num_classes is the published COCO head (TF OD API counts the background class; YOLO
+    # and EfficientDet do not). Decode/NMS are host post-processing (see yolo.py, detection.py).
     "yolov5n": (yolo.yolov5n, (640, 640), 80, 3),
     "yolov5s": (yolo.yolov5s, (640, 640), 80, 3),
     "yolov5m": (yolo.yolov5m, (640, 640), 80, 3),
@@ -68,6 +69,11 @@ _SEQ_MODELS: dict[str, tuple[_Builder, int]] = {
 def names() -> list[str]:
     """Names accepted by ``build``."""
     return sorted([*_MODELS, *_SEQ_MODELS])
+
+
+def is_sequence_model(name: str) -> bool:
+    """True for the token-id models (input shape 1xSEQ) rather than images (1xCxHxW)."""
+    return name in _SEQ_MODELS
 
 
 def _build_sequence(name: str, choices: dict[str, Any]) -> Graph:
@@ -145,4 +151,4 @@ def build(name: str, **choices: Any) -> Graph:
     return graph
 
 
-__all__ = ["Choice", "SearchSpace", "Stage", "build", "names", "search_space", "search_spaces"]
+__all__ = ["Choice", "SearchSpace", "Stage", "build", "is_sequence_model", "names", "search_space", "search_spaces"]

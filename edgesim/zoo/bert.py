@@ -4,8 +4,8 @@ distilbert-base-uncased, google/mobilebert-uncased).
 
 The input is one int32 row of token ids, shape (1, SEQ). Batch 1 is implicit inside: tokens are a (SEQ, D) matrix,
 so linear layers are FULLY_CONNECTED and attention heads are MATMUL's batch dimension (as in ``vit.py``). The
-embedding lookups are GATHERs on the vocabulary tables (counted as parameters, no MACs); position and token-type
-embeddings are the table rows for positions 0..SEQ-1 and segment 0. No attention mask: every vendor table times
+embedding lookups are GATHERs on the vocabulary, position (constant ids 0..SEQ-1) and token-type (segment 0) tables,
+counted as parameters, no MACs. No attention mask: every vendor table times
 an unpadded sequence of the stated length. Outputs: the sequence output (1, SEQ, D), plus the pooled [CLS] output
 (1, D) for the models that have a pooler.
 """
@@ -34,7 +34,9 @@ def _start(name: str, seq: int) -> tuple[GraphBuilder, str]:
     ids = "input_ids"
     b.tensors[ids] = Tensor(ids, (1, seq), DType.INT32)
     b.inputs.append(ids)
-    return b, b.reshape(ids, (seq,))
+    flat = b.reshape(ids, (seq,))
+    b.tensors[flat] = b.tensors[flat].with_dtype(DType.INT32)  # still token ids: quantization must not touch them
+    return b, flat
 
 
 def _table(b: GraphBuilder, name: str, rows: int, dim: int) -> str:
@@ -47,14 +49,27 @@ def _rows(b: GraphBuilder, table: str, n: int) -> str:
     return b.one(OpKind.SLICE, [table], A.SliceAttrs(begin=(0, 0), end=(n, dim), step=(1, 1)))
 
 
+def _lookup(b: GraphBuilder, table: str, ids: np.ndarray) -> str:
+    """Rows ``ids`` of an embedding table, as Hugging Face's ONNX export looks up positions and segments: a
+    GATHER with constant indices (it reads only those rows)."""
+    name = b.uid("ids")
+    b.tensors[name] = Tensor(name, tuple(int(d) for d in ids.shape), DType.INT32, data=ids.astype(np.int32))
+    return b.one(OpKind.GATHER, [table, name], A.GatherAttrs(axis=0))
+
+
+def _position_and_segment(b: GraphBuilder, x: str, seq: int, dim: int) -> str:
+    """x + position embeddings of 0..SEQ-1 + segment-0 embedding (broadcast over the tokens)."""
+    x = b.add(x, _lookup(b, _table(b, "position_embeddings", _MAX_POSITIONS, dim), np.arange(seq)))
+    return b.add(x, _lookup(b, _table(b, "token_type_embeddings", 2, dim), np.zeros(1, np.int64)))
+
+
 def _embed(b: GraphBuilder, ids: str, dim: int, token_types: bool) -> str:
     """Word + position (+ segment 0) embeddings."""
     seq = b.shape(ids)[0]
     x = b.one(OpKind.GATHER, [_table(b, "word_embeddings", _VOCAB, dim), ids], A.GatherAttrs(axis=0))
-    x = b.add(x, _rows(b, _table(b, "position_embeddings", _MAX_POSITIONS, dim), seq))
     if token_types:
-        x = b.add(x, _rows(b, _table(b, "token_type_embeddings", 2, dim), 1))
-    return x
+        return _position_and_segment(b, x, seq, dim)
+    return b.add(x, _lookup(b, _table(b, "position_embeddings", _MAX_POSITIONS, dim), np.arange(seq)))
 
 
 def _post_norm_layer(b: GraphBuilder, x: str, heads: int, ffn: int) -> str:
@@ -152,8 +167,7 @@ def mobilebert(seq_len: int) -> Graph:
     prv = b.one(OpKind.PAD, [b.one(OpKind.SLICE, [e], A.SliceAttrs((0, 0), (seq_len - 1, emb_dim), (1, 1)))],
                 A.PadAttrs(((1, 0), (0, 0))))
     x = b.fc(b.concat([nxt, e, prv], axis=1), hidden)
-    x = b.add(x, _rows(b, _table(b, "position_embeddings", _MAX_POSITIONS, hidden), seq_len))
-    x = _no_norm(b, b.add(x, _rows(b, _table(b, "token_type_embeddings", 2, hidden), 1)))
+    x = _no_norm(b, _position_and_segment(b, x, seq_len, hidden))
     for _ in range(24):
         x = _mobilebert_layer(b, x, 128, 4, 512, 4)
     return b.build([b.reshape(x, (1, seq_len, hidden)), _pooler(b, x)])

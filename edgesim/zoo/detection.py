@@ -34,8 +34,6 @@ from edgesim.zoo.classic import _B0, _mbconv
 from edgesim.zoo.cnn import _MBV1, _MBV2
 
 Shape4 = tuple[int, int, int, int]
-_COCO_TF = 91  # TF OD API COCO label map: 90 classes + background
-_COCO_EFFDET = 90
 
 
 def _start(name: str, input_shape: Shape4) -> tuple[GraphBuilder, str]:
@@ -96,7 +94,7 @@ _SSD_EXTRA_DEPTHS = (512, 256, 256, 128)
 _SSD_ANCHORS = (3, 6, 6, 6, 6, 6)
 
 
-def _ssd(name: str, input_shape: Shape4, lite: bool) -> Graph:
+def _ssd(name: str, input_shape: Shape4, num_classes: int, lite: bool) -> Graph:
     b, x = _start(name, input_shape)
     if lite:
         last, tap = _mbv2_body(b, x, tap_expansion=13)
@@ -115,18 +113,18 @@ def _ssd(name: str, input_shape: Shape4, lite: bool) -> Graph:
     boxes: list[str] = []
     classes: list[str] = []
     for f, anchors in zip(feats, _SSD_ANCHORS, strict=True):
-        for out, per_anchor in ((boxes, 4), (classes, _COCO_TF)):
+        for out, per_anchor in ((boxes, 4), (classes, num_classes)):
             z = b.act(b.bn(b.dwconv(f, 3)), "relu6") if lite else f
             out.append(b.conv(z, anchors * per_anchor, 1, bias=True))
-    return b.build([_flat_predictions(b, boxes, 4), _flat_predictions(b, classes, _COCO_TF)])
+    return b.build([_flat_predictions(b, boxes, 4), _flat_predictions(b, classes, num_classes)])
 
 
 def ssd_mobilenet_v1(input_shape: Shape4, num_classes: int) -> Graph:
-    return _ssd("ssd_mobilenet_v1", input_shape, lite=False)
+    return _ssd("ssd_mobilenet_v1", input_shape, num_classes, lite=False)
 
 
 def ssd_mobilenet_v2(input_shape: Shape4, num_classes: int) -> Graph:
-    return _ssd("ssd_mobilenet_v2", input_shape, lite=True)
+    return _ssd("ssd_mobilenet_v2", input_shape, num_classes, lite=True)
 
 
 # --- DeepLab v3 -----------------------------------------------------------------------------------------------------
@@ -258,6 +256,6 @@ def efficientdet_d0(input_shape: Shape4, num_classes: int) -> Graph:
     feats = [*taps, p6, b.maxpool(p6, 3, 2, pad=1)]
     for layer in range(_FPN_LAYERS):
         feats = _bifpn_layer(b, feats, first=layer == 0)
-    classes = _effdet_head(b, feats, _COCO_EFFDET)
+    classes = _effdet_head(b, feats, num_classes)
     boxes = _effdet_head(b, feats, 4)
-    return b.build([_flat_predictions(b, boxes, 4), _flat_predictions(b, classes, _COCO_EFFDET)])
+    return b.build([_flat_predictions(b, boxes, 4), _flat_predictions(b, classes, num_classes)])

@@ -31,7 +31,6 @@ Shape4 = tuple[int, int, int, int]
 _V5_SCALES = {"n": (0.33, 0.25, 1024), "s": (0.33, 0.50, 1024), "m": (0.67, 0.75, 1024)}
 _V8_SCALES = {"n": (0.33, 0.25, 1024), "s": (0.33, 0.50, 1024), "m": (0.67, 0.75, 768)}
 _V11_SCALES = {"n": (0.50, 0.25, 1024), "s": (0.50, 0.50, 1024), "m": (0.50, 1.00, 512)}
-_NUM_CLASSES = 80  # COCO, as every vendor table runs these models
 _REG_MAX = 16  # DFL bins per box side (YOLOv8/11)
 
 
@@ -137,11 +136,11 @@ def _c2psa(b: GraphBuilder, x: str, n: int) -> str:
     return _conv(b, b.concat([a, t], axis=1), c1, 1)
 
 
-def _detect_v8(b: GraphBuilder, feats: list[str], legacy: bool) -> list[str]:
+def _detect_v8(b: GraphBuilder, feats: list[str], nc: int, legacy: bool) -> list[str]:
     """Decoupled anchor-free head: a box branch (to 4*reg_max DFL bins) and a class branch per level."""
     ch0 = b.shape(feats[0])[1]
     c2 = max(16, ch0 // 4, _REG_MAX * 4)
-    c3 = max(ch0, min(_NUM_CLASSES, 100))
+    c3 = max(ch0, min(nc, 100))
     outs = []
     for f in feats:
         box = _head_conv(b, _conv(b, _conv(b, f, c2, 3), c2, 3), 4 * _REG_MAX)
@@ -151,11 +150,11 @@ def _detect_v8(b: GraphBuilder, feats: list[str], legacy: bool) -> list[str]:
             cin = b.shape(f)[1]
             cls = _conv(b, _conv(b, f, cin, 3, g=cin), c3, 1)
             cls = _conv(b, _conv(b, cls, c3, 3, g=c3), c3, 1)
-        outs.append(b.concat([box, _head_conv(b, cls, _NUM_CLASSES)], axis=1))
+        outs.append(b.concat([box, _head_conv(b, cls, nc)], axis=1))
     return outs
 
 
-def _yolov8_like(name: str, input_shape: Shape4, sc: _Scaler, v11: bool) -> Graph:
+def _yolov8_like(name: str, input_shape: Shape4, nc: int, sc: _Scaler, v11: bool) -> Graph:
     _check(name, input_shape)
     b = GraphBuilder(name, uniform_weights=True)
     x = b.input("images", input_shape)
@@ -186,10 +185,10 @@ def _yolov8_like(name: str, input_shape: Shape4, sc: _Scaler, v11: bool) -> Grap
     p3 = block(b.concat([b.upsample(p4), taps[1]], axis=1), 256)
     n4 = block(b.concat([_conv(b, p3, sc.ch(256), 3, 2), p4], axis=1), 512)
     n5 = block(b.concat([_conv(b, n4, sc.ch(512), 3, 2), p5], axis=1), 1024, last=True)
-    return b.build(_detect_v8(b, [p3, n4, n5], legacy=not v11))
+    return b.build(_detect_v8(b, [p3, n4, n5], nc, legacy=not v11))
 
 
-def _yolov5(name: str, input_shape: Shape4, sc: _Scaler) -> Graph:
+def _yolov5(name: str, input_shape: Shape4, nc: int, sc: _Scaler) -> Graph:
     _check(name, input_shape)
     b = GraphBuilder(name, uniform_weights=True)
     x = b.input("images", input_shape)
@@ -205,19 +204,17 @@ def _yolov5(name: str, input_shape: Shape4, sc: _Scaler) -> Graph:
     p3 = _c3(b, b.concat([b.upsample(h14), taps[1]], axis=1), sc.ch(256), sc.n(3), False)
     p4 = _c3(b, b.concat([_conv(b, p3, sc.ch(256), 3, 2), h14], axis=1), sc.ch(512), sc.n(3), False)
     p5 = _c3(b, b.concat([_conv(b, p4, sc.ch(512), 3, 2), h10], axis=1), sc.ch(1024), sc.n(3), False)
-    return b.build([_head_conv(b, p, 3 * (5 + _NUM_CLASSES)) for p in (p3, p4, p5)])
+    return b.build([_head_conv(b, p, 3 * (5 + nc)) for p in (p3, p4, p5)])
 
 
 def _make(family: str, scale: str) -> Callable[[Shape4, int], Graph]:
     def builder(input_shape: Shape4, num_classes: int) -> Graph:
         name = f"{family}{scale}"
-        if num_classes != _NUM_CLASSES:
-            raise EdgesimError(f"{name} is built with its COCO head ({_NUM_CLASSES} classes)", field="num_classes")
         if family == "yolov5":
-            return _yolov5(name, input_shape, _Scaler(*_V5_SCALES[scale]))
+            return _yolov5(name, input_shape, num_classes, _Scaler(*_V5_SCALES[scale]))
         table = _V8_SCALES if family == "yolov8" else _V11_SCALES
-        return _yolov8_like(name, input_shape, _Scaler(*table[scale], c3k_all=family == "yolo11" and scale == "m"),
-                            v11=family == "yolo11")
+        sc = _Scaler(*table[scale], c3k_all=family == "yolo11" and scale == "m")
+        return _yolov8_like(name, input_shape, num_classes, sc, v11=family == "yolo11")
 
     builder.__name__ = f"{family}{scale}"
     return builder

@@ -75,3 +75,26 @@ def test_quant_cli_on_a_model_with_lrn(capsys: pytest.CaptureFixture[str]) -> No
     path = _path("inception_v1")
     assert main(["run", str(path), "--hw", "ethos-u55-256", "--quant", "int8", "--fast"]) == 0
     assert "total: latency" in capsys.readouterr().out
+
+
+def test_quant_cli_on_a_causal_attention_block(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a causal mask adds -inf to the attention scores: calibration must range the finite values only
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(0)
+
+    def w(name: str, shape: tuple[int, ...]) -> onnx.TensorProto:
+        return numpy_helper.from_array((rng.standard_normal(shape) * 0.2).astype(np.float32), name)
+
+    nodes = [helper.make_node("MatMul", ["x", f"w{c}"], [c]) for c in "qkv"]
+    nodes += [helper.make_node("Attention", ["q", "k", "v"], ["a"], q_num_heads=4, kv_num_heads=2, is_causal=1),
+              helper.make_node("RMSNormalization", ["a", "g"], ["r"]),
+              helper.make_node("Einsum", ["r", "we"], ["y"], equation="bsd,de->bse")]
+    inits = [w("wq", (32, 32)), w("wk", (32, 16)), w("wv", (32, 16)), w("g", (32,)), w("we", (32, 8))]
+    g = helper.make_graph(nodes, "block", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 32])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    path = tmp_path / "block.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 23)]), str(path))
+    assert main(["run", str(path), "--hw", "ethos-u55-256", "--quant", "int8", "--fast"]) == 0
+    out = capsys.readouterr().out
+    assert "total: latency" in out and "SQNR" in out

@@ -62,3 +62,27 @@ def test_qlinear_and_integer_ops_run_on_the_integer_kernels(outcomes: dict[str, 
                  "test_convinteger_with_padding", "test_matmulinteger", "test_quantizelinear_axis",
                  "test_dequantizelinear_axis"):
         assert outcomes[name].status == "pass", (name, outcomes[name].reason)
+
+
+def test_bind_turns_a_shape_input_into_a_constant(tmp_path: object) -> None:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+
+    from edgesim.errors import ModelError
+    from edgesim.frontends.onnx_ctx import NeedsConstantError
+    from edgesim.frontends.onnx_import import import_onnx
+
+    g = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"])], "r",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6]),
+                           helper.make_tensor_value_info("shape", TensorProto.INT64, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    path = f"{tmp_path}/r.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    with pytest.raises(NeedsConstantError) as e:
+        import_onnx(path)
+    assert e.value.input_name == "shape" and "\n" not in str(e.value)
+    graph = import_onnx(path, bind={"shape": np.array([3, 4], np.int64)})
+    assert graph.inputs == ("x",) and graph.tensors[graph.outputs[0]].shape == (3, 4)
+    with pytest.raises(ModelError, match="not graph inputs"):
+        import_onnx(path, bind={"nope": np.array([1])})

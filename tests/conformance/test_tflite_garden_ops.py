@@ -81,6 +81,10 @@ CASES = [
     Case("lrn", BO.LOCAL_RESPONSE_NORMALIZATION, [_t((1, 2, 2, 9))], [_t((1, 2, 2, 9))],
          OPT.LocalResponseNormalizationOptions, [(0, "i", 2), (1, "f", 1.5), (2, "f", 0.3), (3, "f", 0.75)]),
     Case("log_softmax", BO.LOG_SOFTMAX, [_t((2, 5))], [_t((2, 5))]),
+    Case("transpose_conv_same", BO.TRANSPOSE_CONV,
+         [_t((4,), I32, _i32(1, 8, 10, 4)), _t((4, 3, 3, 3), F32, np.random.default_rng(2).standard_normal(
+             (4, 3, 3, 3)).astype(np.float32)), _t((1, 4, 5, 3))], [_t((1, 8, 10, 4))], OPT.TransposeConvOptions,
+         [(0, "b", 0), (1, "i", 2), (2, "i", 2)]),
 ]
 
 

@@ -118,3 +118,35 @@ def test_validate_reports_skips_and_figures(tmp_path: Path) -> None:
     assert [r.line for r in v.held_out] == [3] and v.held_out[0].predicted_ms == pytest.approx(2.0)
     text = v.table()
     assert "rk3566" in text and "leave-one-device-out" in text and "no runtime_id mapping" in text
+
+
+def test_lodo_divides_out_a_baked_fit_for_single_device_runtimes() -> None:
+    results = [_res(2, "a", "esp-dl", "n1", 10.0, 10.0), _res(3, "b", "qnn", "n1", 2.0, 1.0),
+               _res(4, "c", "qnn", "n1", 2.0, 1.0)]
+    lodo = {r.device: r for r in leave_one_device_out(results, baked=lambda spec: 5.0 if spec == "esp-dl" else 1.0)}
+    assert lodo["a"].predicted_ms == pytest.approx(2.0)  # esp-dl on no other device: its x5 fit undone
+    assert lodo["b"].predicted_ms == pytest.approx(2.0)  # refit on c replaces anything baked
+
+
+def test_sequence_models_take_token_shapes() -> None:
+    from edgesim.validate.npu_vendor import _model_shape
+
+    assert _model_shape("bert_base", "1x3x1x384") == "1x384"
+    assert _model_shape("yolov8n", "1x3x640x640") == "1x3x640x640"
+
+
+def test_cli_validate_vendor_table_writes_table_json_and_plot(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from edgesim.cli import main
+
+    p = _table(tmp_path / "t.csv", [
+        ["a", "rk3566", "", "rknn", "", "resnet8", "1x3x32x32", "INT8", "1", "throughput_fps", "900", "FPS"],
+        ["b", "rk3562", "", "rknn", "", "resnet8", "1x3x32x32", "INT8", "1", "throughput_fps", "1000", "FPS"],
+        ["c", "imx8mp", "1", "tflite-xnnpack", "", "resnet8", "1x3x32x32", "INT8", "1", "latency_ms", "3.8", "ms"],
+    ])
+    rc = main(["validate", "--reference", str(p), "--json", str(tmp_path / "v.json"),
+               "--plot", str(tmp_path / "v.png")])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "rk3566" in out and "tflite-xnnpack" in out and "leave-one-device-out" in out
+    assert (tmp_path / "v.json").stat().st_size > 0 and (tmp_path / "v.png").stat().st_size > 0

@@ -12,10 +12,10 @@ from edgesim.api import estimate, load_model, load_profile, simulate
 from edgesim.cli import main
 from edgesim.errors import EdgesimError
 from edgesim.ir import DType, Graph, OpKind, verify_graph
-from edgesim.ir.work import graph_macs, graph_params
+from edgesim.ir.work import graph_macs, graph_params, node_precision
 from edgesim.passes.float_exec import run_float, synthetic_inputs
 from edgesim.passes.quantize import QuantSpec, quantize_graph
-from edgesim.zoo import build
+from edgesim.zoo import build, is_sequence_model
 from edgesim.zoo.published import PUBLISHED
 
 M, G = 1e6, 1e9
@@ -114,8 +114,10 @@ def test_input_shape_scales_detectors() -> None:
     assert abs(graph_macs(build("yolov8n", input_shape=(1, 3, 320, 320))) / graph_macs(build("yolov8n")) - 0.25) < 0.01
     with pytest.raises(EdgesimError, match="divisible by 32"):
         build("yolov8n", input_shape=(1, 3, 300, 300))
-    with pytest.raises(EdgesimError, match="COCO"):
-        build("yolov5s", num_classes=20)
+    voc = build("yolov8n", num_classes=20, input_shape=(1, 3, 320, 320))
+    assert [voc.tensors[o].shape[1] for o in voc.outputs] == [64 + 20] * 3  # DFL box bins + class logits
+    v5 = build("yolov5s", num_classes=20, input_shape=(1, 3, 320, 320))
+    assert [v5.tensors[o].shape[1] for o in v5.outputs] == [3 * (5 + 20)] * 3  # anchors x (box, objectness, classes)
 
 
 @pytest.mark.parametrize("profile_id", ["rpi5", "hailo-8"])
@@ -156,6 +158,12 @@ def test_int8_quantization_of_a_transformer_with_embeddings() -> None:
     q = quantize_graph(g, QuantSpec(preset="int8", num_calibration_samples=1))
     fcs = [n for n in q.nodes if n.op is OpKind.FULLY_CONNECTED]
     assert fcs and all(q.tensors[n.inputs[1]].dtype is DType.INT8 for n in fcs)
+    lookups = [n for n in q.nodes if n.op is OpKind.GATHER]  # word and position embeddings
+    assert len(lookups) == 2
+    for n in lookups:  # int8 tables, token ids untouched, the output on the table's grid
+        table, ids, out = (q.tensors[t] for t in (*n.inputs, n.outputs[0]))
+        assert table.dtype is DType.INT8 and ids.dtype is DType.INT32 and out.quant == table.quant
+        assert node_precision(q, n) == "int8"
     x = synthetic_inputs(g, 1)[0]
     ref, got = run_float(g, x)[g.outputs[0]], run_float(q, x)[q.outputs[0]]
     assert np.isfinite(got).all()
@@ -190,3 +198,15 @@ def test_event_engine_agrees_with_the_analytic_model(name: str, shape: tuple[int
     fast, sim = estimate(g, prof), simulate(g, prof)
     assert sim.macs == fast.macs == graph_macs(g)
     assert sim.latency_s == pytest.approx(fast.latency_s, rel=0.25)
+
+
+def test_vendor_rows_of_sequence_models_run_on_token_ids() -> None:
+    from edgesim.validate.npu_vendor import read_vendor, row_spec
+
+    assert is_sequence_model("bert_base") and not is_sequence_model("yolov8n")
+    rows, _ = read_vendor("npu_vendor")
+    qnn = [r for r in rows if r.network in ("bert_base", "distilbert", "mobilebert") and r.input_shape]
+    assert qnn and all(r.input_shape == "1x3x1x384" for r in qnn)  # the table writes tokens image-style
+    assert {row_spec(r).input_shape for r in qnn} == {(1, 384)}
+    image = next(r for r in rows if r.network == "yolov8n" and r.input_shape)
+    assert row_spec(image).input_shape == (1, 3, 608, 608) or row_spec(image).input_shape == (1, 3, 640, 640)

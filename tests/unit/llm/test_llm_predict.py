@@ -135,20 +135,32 @@ def test_chat_session_on_a_bare_pi5_heats_up() -> None:
     r = chat_session("llama-3.2-3b", "rpi5", duration_s=600, prompt=256, gen=256, think_s=5, quant="Q4_K_M",
                      window_s=2.0)
     assert r.turns >= 3 and r.max_temp_c > 60 and r.energy_j > 0
+    assert r.throttled and r.last_turn_ttft_s > r.first_turn_ttft_s  # the 80 C trip slows the compute-bound prefill
+    # decode is memory-bound: it loses a smaller share than prefill
+    assert r.last_turn_decode_tps / r.first_turn_decode_tps > r.first_turn_ttft_s / r.last_turn_ttft_s
     cool = chat_session("llama-3.2-3b", "rpi5", duration_s=600, prompt=256, gen=256, think_s=5, quant="Q4_K_M",
                         window_s=2.0, ambient_c=0.0)
     assert cool.max_temp_c < r.max_temp_c
 
 
 def test_npu_runtime_places_on_the_npu_and_w4_decodes_faster() -> None:
-    from edgesim.api import load_profile
-
-    prof = load_profile("rk3588")  # its 3-core NPU is in the bundled profile
-    w8 = predict("qwen2.5-1.5b", prof, runtime="rkllm", prompt=128, gen=64)  # type: ignore[arg-type]
-    w4 = predict("qwen2.5-1.5b", prof, runtime="rkllm", quant="w4a16", prompt=128, gen=64)  # type: ignore[arg-type]
+    w8 = predict("qwen2.5-1.5b", "rk3588", runtime="rkllm", prompt=128, gen=64)
+    w4 = predict("qwen2.5-1.5b", "rk3588", runtime="rkllm", quant="w4a16", prompt=128, gen=64)
     assert w8.unit == "npu" and w8.quant == "w8a8" and w8.decode and w4.decode
     assert w4.decode.tokens_per_s > 1.3 * w8.decode.tokens_per_s
     with pytest.raises(EdgesimError, match="npu"):
-        predict("qwen2.5-1.5b", "rpi5", runtime="rkllm")  # a chip without an NPU
+        predict("qwen2.5-1.5b", "rpi5", runtime="rkllm")
     with pytest.raises(EdgesimError, match="threads"):
         predict("qwen2.5-1.5b", "rpi5", threads=9)
+
+
+def test_quantized_kv_cache_shrinks_memory_and_long_context_latency() -> None:
+    f16 = predict("llama-3.1-8b", "jetson-orin-nano", runtime="mlc", prompt=4000, gen=64)
+    q4 = predict("llama-3.1-8b", "jetson-orin-nano", runtime="mlc", prompt=4000, gen=64, kv_cache="q4_0")
+    assert f16.kv_cache == "f16" and q4.kv_cache == "q4_0"
+    assert q4.kv_cache_bytes == pytest.approx(f16.kv_cache_bytes * 4.5 / 16)
+    assert q4.decode and f16.decode and q4.decode.tokens_per_s > f16.decode.tokens_per_s
+    # GQA: Llama-3.1-8B keeps 8 KV heads of 128 for 32 query heads: 128 KB of f16 K+V per token
+    assert f16.kv_cache_bytes / (4000 + 64) == pytest.approx(2 * 32 * 8 * 128 * 2)
+    with pytest.raises(EdgesimError, match="KV cache"):
+        predict("llama-3.1-8b", "rpi5", kv_cache="q3_z")
