@@ -54,6 +54,7 @@ def _cmd_intervals(args: argparse.Namespace) -> int:
         coverage_table,
         shipped_residuals,
         write_calibration,
+        write_npu_calibration,
     )
 
     confidence = check_confidence(args.confidence)
@@ -62,6 +63,10 @@ def _cmd_intervals(args: argparse.Namespace) -> int:
         print(f"wrote {path} ({len(residuals)} held-out residuals)", file=sys.stderr)
         llm_path, llm_rows = write_llm_calibration()
         print(f"wrote {llm_path} ({len(llm_rows)} held-out LLM residuals)", file=sys.stderr)
+        if args.reference is None:  # the vendor NPU tables (minutes: every row is predicted)
+            npu_path, npu_rows = write_npu_calibration()
+            print(f"wrote {npu_path} ({len(npu_rows)} held-out vendor-table residuals)", file=sys.stderr)
+            residuals = residuals + npu_rows
     else:
         # the shipped calibration's residuals, or fresh ones for another reference file
         residuals = collect_residuals(args.reference) if args.reference else shipped_residuals()

@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -50,6 +51,14 @@ class NoveltyClass(StrEnum):
     KNOWN_FAMILY = "known_family"  # a new device whose core/unit families all have measured devices
     NEW_FAMILY = "new_family"  # a core or unit family no measured device has
     NEW_RUNTIME = "new_runtime"  # a runtime no measured row used (or none: peak hardware)
+    # Edge NPUs and SoCs, calibrated on the vendor benchmark tables (npu_vendor.csv) instead of MLPerf Tiny:
+    NPU_MEASURED_DEVICE = "npu_measured_device"  # this board and runtime have vendor-table rows
+    NPU_NEW_DEVICE = "npu_new_device"  # a runtime with vendor-table rows on other boards only
+
+
+# The less novel class an edited chip (a sweep point that changes its numbers) moves up from, per domain.
+_NEW_CHIP = {NoveltyClass.MEASURED_DEVICE: NoveltyClass.KNOWN_FAMILY,
+             NoveltyClass.NPU_MEASURED_DEVICE: NoveltyClass.NPU_NEW_DEVICE}
 
 
 def check_confidence(confidence: float) -> float:
@@ -70,34 +79,51 @@ class CalibrationTable:
     devices: frozenset[tuple[str, str]]  # (device, runtime) pairs with measured rows
     families: frozenset[str]
     runtimes: frozenset[str]
+    npu_devices: frozenset[tuple[str, str]] = frozenset()  # (board, runtime) pairs with vendor-table rows
+    npu_runtimes: frozenset[str] = frozenset()
 
     def residuals(self, cls: NoveltyClass) -> tuple[float, ...]:
         return dict(self.latency).get(cls, ())
 
 
 CALIBRATION_FILE = ("calibration", "intervals.json")
+NPU_CALIBRATION_FILE = ("calibration", "npu_intervals.json")
 
 
-@lru_cache(maxsize=1)
-def calibration_table() -> CalibrationTable:
-    path = data_path(*CALIBRATION_FILE)
+def _read_json(path: Path) -> dict[str, object]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise EdgesimError(f"cannot read the interval calibration ({exc}); regenerate it with "
                            "'edgesim validate --calibrate-intervals'", file=str(path)) from None
+    if not isinstance(raw, dict):
+        raise EdgesimError("the interval calibration is not a mapping", file=str(path))
+    return raw
 
-    def classes(key: str) -> tuple[tuple[NoveltyClass, tuple[float, ...]], ...]:
-        return tuple((NoveltyClass(c), tuple(sorted(float(x) for x in v))) for c, v in raw[key].items())
 
-    return CalibrationTable(raw["method"], classes("latency"), tuple(sorted(float(x) for x in raw["power"])),
+@lru_cache(maxsize=1)
+def calibration_table() -> CalibrationTable:
+    raw: dict[str, Any] = _read_json(data_path(*CALIBRATION_FILE))
+    npu_path = data_path(*NPU_CALIBRATION_FILE)
+    npu: dict[str, Any] = _read_json(npu_path) if npu_path.is_file() else {"latency": {}, "devices": [],
+                                                                          "runtimes": []}
+
+    def classes(d: dict[str, Any]) -> list[tuple[NoveltyClass, tuple[float, ...]]]:
+        return [(NoveltyClass(c), tuple(sorted(float(x) for x in v))) for c, v in d["latency"].items()]
+
+    return CalibrationTable(raw["method"], tuple(classes(raw) + classes(npu)),
+                            tuple(sorted(float(x) for x in raw["power"])),
                             frozenset((d, r) for d, r in raw["devices"]), frozenset(raw["families"]),
-                            frozenset(raw["runtimes"]))
+                            frozenset(raw["runtimes"]), frozenset((d, r) for d, r in npu["devices"]),
+                            frozenset(npu["runtimes"]))
 
 
 def novelty(profile: HardwareProfile, runtime: RuntimeProfile | None, table: CalibrationTable | None = None
             ) -> NoveltyClass:
     t = table or calibration_table()
+    if runtime is not None and runtime.id not in t.runtimes and runtime.id in t.npu_runtimes:
+        return (NoveltyClass.NPU_MEASURED_DEVICE if (profile.id, runtime.id) in t.npu_devices
+                else NoveltyClass.NPU_NEW_DEVICE)
     if runtime is None or runtime.id not in t.runtimes:
         return NoveltyClass.NEW_RUNTIME
     if (profile.id, runtime.id) in t.devices:
@@ -328,14 +354,13 @@ def combine(nominal: float, profile_log: tuple[float, float], model_log: tuple[f
 def interval(result: RunResult, confidence: float = DEFAULT_CONFIDENCE, *,
              at_least: NoveltyClass | None = None) -> PredictionInterval:
     """The latency/energy (and throughput) interval of ``result`` at ``confidence``: profile ranges and model
-    error by novelty class (``at_least`` this novel: a sweep point that edits a measured chip's numbers is a new
-    chip), combined. Costs one analytic map+cost plus two per ranged profile field."""
+    error by novelty class (``at_least``: a sweep point that edits a measured chip's numbers is a new chip of its
+    family), combined. Costs one analytic map+cost plus two per ranged profile field."""
     check_confidence(confidence)
     table = calibration_table()
     cls = novelty(result.profile, result.runtime, table)
-    order = list(NoveltyClass)
-    if at_least is not None and order.index(at_least) > order.index(cls):
-        cls = at_least
+    if at_least is not None and cls in _NEW_CHIP:
+        cls = _NEW_CHIP[cls]
     effects: tuple[FieldEffect, ...] = ()
     if ranged_fields(result.profile) or (result.runtime is not None and ranged_fields(result.runtime)):
         _, effects = perturbed_runs(result)

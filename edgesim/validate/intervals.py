@@ -29,6 +29,7 @@ from edgesim.hw.family import profile_families
 from edgesim.hw.loader import load_profile
 from edgesim.pipeline.intervals import (
     CALIBRATION_FILE,
+    NPU_CALIBRATION_FILE,
     NoveltyClass,
     check_confidence,
     conformal_bounds,
@@ -42,6 +43,9 @@ from edgesim.validate.core import (
     read_reference,
     validate,
 )
+
+_MCU_CLASSES = (NoveltyClass.MEASURED_DEVICE, NoveltyClass.KNOWN_FAMILY, NoveltyClass.NEW_FAMILY,
+                NoveltyClass.NEW_RUNTIME)
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,43 @@ def collect_residuals(reference: str | Path | None = None) -> list[Residual]:
     return out
 
 
+def collect_npu_residuals() -> list[Residual]:
+    """Edge NPUs and SoCs (``edgesim.validate.npu_vendor``, the bundled vendor tables): boards with rows from the
+    odd lines predicted with runtime multipliers fitted on the even ones; new boards from leave-one-device-out.
+    Slow (every table row is predicted): minutes."""
+    from edgesim.validate.npu_vendor import validate_vendor
+
+    v = validate_vendor()
+    out: list[Residual] = []
+    for cls, results in ((NoveltyClass.NPU_MEASURED_DEVICE, v.held_out), (NoveltyClass.NPU_NEW_DEVICE, v.lodo)):
+        out += [Residual(r.line, r.device, r.runtime_id, r.network, cls, math.log(r.measured_ms / r.predicted_ms),
+                         None) for r in results if r.predicted_ms and r.measured_ms > 0]
+    return out
+
+
+def npu_calibration_dict(residuals: Sequence[Residual]) -> dict[str, object]:
+    mine = [x for x in residuals if x.cls in (NoveltyClass.NPU_MEASURED_DEVICE, NoveltyClass.NPU_NEW_DEVICE)]
+    return {
+        "method": "split conformal on held-out log residuals of the vendor NPU tables (edgesim.validate.intervals)",
+        "latency": {c.value: sorted(round(x.latency_log, 6) for x in mine if x.cls is c)
+                    for c in (NoveltyClass.NPU_MEASURED_DEVICE, NoveltyClass.NPU_NEW_DEVICE)},
+        "devices": sorted({(x.device, x.runtime) for x in mine}),
+        "runtimes": sorted({x.runtime for x in mine}),
+        "rows": [{"line": x.line, "device": x.device, "runtime": x.runtime, "benchmark": x.benchmark,
+                  "class": x.cls.value, "latency_log": round(x.latency_log, 6), "power_log": None} for x in mine],
+    }
+
+
+def write_npu_calibration(path: str | Path | None = None) -> tuple[Path, list[Residual]]:
+    residuals = collect_npu_residuals()
+    target = Path(path) if path is not None else data_path(*NPU_CALIBRATION_FILE)
+    atomic_write_text(target, json.dumps(npu_calibration_dict(residuals), indent=1) + "\n")
+    from edgesim.pipeline.intervals import calibration_table
+
+    calibration_table.cache_clear()
+    return target, residuals
+
+
 def calibration_dict(residuals: Sequence[Residual], reference: str) -> dict[str, object]:
     rows = read_reference(reference)
     devices = sorted({(r.device, r.runtime) for r in rows if r.metric == "latency"})
@@ -145,7 +186,7 @@ def calibration_dict(residuals: Sequence[Residual], reference: str) -> dict[str,
     return {
         "method": "split conformal on held-out log residuals per novelty class (edgesim.validate.intervals)",
         "reference": Path(reference).name,
-        "latency": {c.value: sorted(round(x.latency_log, 6) for x in residuals if x.cls is c) for c in NoveltyClass},
+        "latency": {c.value: sorted(round(x.latency_log, 6) for x in residuals if x.cls is c) for c in _MCU_CLASSES},
         # One power residual per measured row (taken from the measured_device set, which holds every row once).
         "power": sorted(round(x.power_log, 6) for x in residuals
                         if x.cls is NoveltyClass.MEASURED_DEVICE and x.power_log is not None),
@@ -173,17 +214,23 @@ def write_calibration(reference: str | Path | None = None, path: str | Path | No
     return target, residuals
 
 
-def shipped_residuals(path: str | Path | None = None) -> list[Residual]:
-    """The held-out residuals the shipped calibration was made from (no prediction is rerun)."""
-    target = Path(path) if path is not None else data_path(*CALIBRATION_FILE)
-    try:
-        raw = json.loads(target.read_text(encoding="utf-8"))
-        return [Residual(int(r["line"]), r["device"], r["runtime"], r["benchmark"], NoveltyClass(r["class"]),
-                         float(r["latency_log"]), None if r["power_log"] is None else float(r["power_log"]))
-                for r in raw["rows"]]
-    except (OSError, ValueError, KeyError) as exc:
-        raise EdgesimError(f"cannot read the interval calibration ({exc}); regenerate it with "
-                           "'edgesim validate --calibrate-intervals'", file=str(target)) from None
+def shipped_residuals(path: str | Path | None = None, npu: bool = True) -> list[Residual]:
+    """The held-out residuals the shipped calibration was made from (no prediction is rerun); ``npu``: with the
+    vendor-table ones."""
+    targets = [Path(path) if path is not None else data_path(*CALIBRATION_FILE)]
+    if npu and path is None and data_path(*NPU_CALIBRATION_FILE).is_file():
+        targets.append(data_path(*NPU_CALIBRATION_FILE))
+    out: list[Residual] = []
+    for target in targets:
+        try:
+            raw = json.loads(target.read_text(encoding="utf-8"))
+            out += [Residual(int(r["line"]), r["device"], r["runtime"], r["benchmark"], NoveltyClass(r["class"]),
+                             float(r["latency_log"]), None if r["power_log"] is None else float(r["power_log"]))
+                    for r in raw["rows"]]
+        except (OSError, ValueError, KeyError) as exc:
+            raise EdgesimError(f"cannot read the interval calibration ({exc}); regenerate it with "
+                               "'edgesim validate --calibrate-intervals'", file=str(target)) from None
+    return out
 
 
 @dataclass(frozen=True)
@@ -200,7 +247,7 @@ class Coverage:
 def _group(x: Residual) -> str:
     """The unit a case is new in, held out whole: a measured device's other benchmarks are in the calibration at
     run time, so (device, benchmark); a new runtime's rows, the runtime; otherwise the device."""
-    if x.cls is NoveltyClass.MEASURED_DEVICE:
+    if x.cls in (NoveltyClass.MEASURED_DEVICE, NoveltyClass.NPU_MEASURED_DEVICE):
         return f"{x.device}/{x.benchmark}"
     return f"runtime:{x.runtime}" if x.cls is NoveltyClass.NEW_RUNTIME else x.device
 
@@ -247,9 +294,9 @@ def coverage(residuals: Sequence[Residual], confidence: float = 0.8) -> list[Cov
     return out
 def coverage_table(cov: Sequence[Coverage], confidence: float) -> str:
     lines = [f"interval coverage at {confidence:.0%} (bounds from the other groups' residuals; a group is a device, for "
-             "measured_device a device's benchmark, for new_runtime a runtime):",
-             f"{'class':<16} {'metric':<8} {'rows':>5} {'groups':>7} {'covered':>8} {'median half-width':>18}"]
+             "measured_device and npu_measured_device a device's benchmark, for new_runtime a runtime):",
+             f"{'class':<20} {'metric':<8} {'rows':>5} {'groups':>7} {'covered':>8} {'median half-width':>18}"]
     for c in cov:
-        lines.append(f"{c.cls.value:<16} {c.metric:<8} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
+        lines.append(f"{c.cls.value:<20} {c.metric:<8} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
                      f"{c.median_half_width:>17.0%}" + (f"  ({c.capped_rows} rows capped)" if c.capped_rows else ""))
     return "\n".join(lines)

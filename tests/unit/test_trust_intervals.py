@@ -266,3 +266,16 @@ def test_ranges_a_single_inference_never_reads_add_no_width(tmp_path: Path) -> N
     result = run(RunSpec("kws_ref_model.tflite", str(path)))
     iv = interval(result)
     assert iv.uncertain_fields == 0 and iv.profile_latency_log == (0.0, 0.0)
+
+
+def test_npu_boards_use_the_vendor_table_calibration(tmp_path: Path) -> None:
+    table = calibration_table()
+    assert len(table.residuals(NoveltyClass.NPU_MEASURED_DEVICE)) >= 50
+    assert len(table.residuals(NoveltyClass.NPU_NEW_DEVICE)) >= 50
+    device, rid = sorted(table.npu_devices)[0]
+    runtime, _ = load_runtime(rid, note_missing_version=False)
+    assert rid not in table.runtimes  # an MCU runtime would take the MLPerf Tiny classes first
+    assert novelty(load_profile(device), runtime, table) is NoveltyClass.NPU_MEASURED_DEVICE
+    clone = tmp_path / "clone.yaml"
+    clone.write_text(f"extends: {device}\nid: {device}-next\n", encoding="utf-8")
+    assert novelty(load_profile(clone), runtime, table) is NoveltyClass.NPU_NEW_DEVICE
