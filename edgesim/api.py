@@ -50,34 +50,36 @@ def bind(profile: HardwareProfile, runtime: str | None, threads: int | None = No
 
 def _spec(model: Graph | str | Path, hw: HardwareProfile | str | Path, runtime: str | None, engine: Engine,
           quant: str | None, prune: str | None, fuse: bool, compress: str, input_shape: tuple[int, ...] | None,
-          clock_mhz: float | None, threads: int | None, frames: int = 1) -> RunSpec:
+          clock_mhz: float | None, threads: int | None, frames: int = 1, overclock: bool = False) -> RunSpec:
     transform = TransformOptions(quant=QuantPreset(quant) if quant else None, prune=prune, fuse=fuse,
                                  compress=Compression(compress), accuracy=False)
     return RunSpec(model=model, hw=hw, runtime=runtime, input_shape=input_shape, clock_mhz=clock_mhz,
-                   threads=threads, transform=transform, engine=engine, frames=frames)
+                   threads=threads, transform=transform, engine=engine, frames=frames, overclock=overclock)
 
 
 def estimate(model: Graph | str | Path, profile: HardwareProfile | str | Path, runtime: str | None = None, *,
              quant: str | None = None, prune: str | None = None, fuse: bool = True, compress: str = "int4",
              input_shape: tuple[int, ...] | None = None, clock_mhz: float | None = None,
-             threads: int | None = None) -> Estimate:
+             threads: int | None = None, overclock: bool = False) -> Estimate:
     """Analytic latency/energy estimate of one inference (``edgesim run --fast``).
 
     ``quant`` (int8, w4a8, w4a4, int16, fp16) quantizes a float model first, ``prune`` prunes it (0.5, 2:4,
     channels:0.3), ``fuse`` folds BatchNorm/activations, ``compress`` stores weights (none, int4, huffman);
-    ``threads``: CPU threads of the runtime."""
+    ``threads``: CPU threads of the runtime. ``clock_mhz`` must lie in the profile's DVFS table unless
+    ``overclock`` (a what-if). The fit verdict and warnings are on ``edgesim.run(RunSpec(...))``'s result
+    (``.fit``, ``.warnings()``)."""
     return run(_spec(model, profile, runtime, Engine.ANALYTIC, quant, prune, fuse, compress, input_shape,
-                     clock_mhz, threads)).estimate
+                     clock_mhz, threads, overclock=overclock)).estimate
 
 
 def simulate(model: Graph | str | Path, profile: HardwareProfile | str | Path, runtime: str | None = None, *,
              quant: str | None = None, prune: str | None = None, fuse: bool = True, compress: str = "int4",
              input_shape: tuple[int, ...] | None = None, clock_mhz: float | None = None,
-             threads: int | None = None, frames: int = 1) -> Estimate:
+             threads: int | None = None, frames: int = 1, overclock: bool = False) -> Estimate:
     """Event-engine (SimPy) latency/energy of one inference, with contention and DMA/compute overlap (``edgesim
     run``); ``frames`` queues that many inferences. ``edgesim.run(RunSpec(...))`` returns the raw timing too."""
     return run(_spec(model, profile, runtime, Engine.EVENT, quant, prune, fuse, compress, input_shape, clock_mhz,
-                     threads, frames)).estimate
+                     threads, frames, overclock)).estimate
 
 
 def interval(model: Graph | str | Path | RunResult, profile: HardwareProfile | str | Path | None = None,

@@ -5,6 +5,9 @@ The CLI prints ``error: <message>`` on one line and exits with status 2; library
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class EdgesimError(Exception):
     """A clean, user-facing error naming where the problem is (file, field or node)."""
@@ -34,6 +37,20 @@ class EdgesimError(Exception):
         prefix = ": ".join(where)
         text = f"{prefix}: {self.message}" if prefix else self.message
         return " ".join(text.split())  # guarantee a single line
+
+
+def did_you_mean(name: str, known: Iterable[str], n: int = 3) -> str:
+    """'; did you mean 'x'?' naming the closest of ``known`` to ``name``, case-insensitively (an id typed in the
+    wrong case is suggested as is); '' when nothing is close."""
+    by_lower: dict[str, str] = {}
+    for k in known:
+        by_lower.setdefault(k.lower(), k)
+    exact = by_lower.get(name.lower())
+    close = [name.lower()] if exact is not None else \
+        difflib.get_close_matches(name.lower(), list(by_lower), n=n, cutoff=0.6)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(f"'{by_lower[c]}'" for c in close) + "?"
 
 
 class ModelError(EdgesimError):

@@ -1,11 +1,14 @@
-"""Shared bits of the tutorial scripts: where figures go, the fast switch, and profile edits.
+"""Shared bits of the tutorial scripts: where figures and numbers go, the fast switch, and profile edits.
 
-EDGESIM_DOCS_FAST=1 shrinks sweeps and simulated time so the test suite can run every script in seconds;
-EDGESIM_DOCS_OUT redirects the figures (the test writes them to a temporary folder)."""
+Every script writes its figure and the numbers memory_wall.md quotes (``quote``) into the build folder
+``docs/tutorial/_build/`` (untracked; EDGESIM_DOCS_OUT redirects it), never into tracked files.
+EDGESIM_DOCS_FAST=1 shrinks sweeps and simulated time for a quick look (its numbers are not the quoted ones)."""
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +18,29 @@ matplotlib.use("Agg")
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-MODELS = REPO.parent / "shared" / "models"
+MODELS = REPO / "edgesim" / "data" / "models"  # the bundled MLPerf Tiny models (edgesim.files.data_path)
 FAST = os.environ.get("EDGESIM_DOCS_FAST", "") not in ("", "0")
 
 
+BUILD = HERE / "_build"
+_NUMBERS: dict[str, str] = {}
+
+
 def out_path(name: str) -> Path:
-    out = Path(os.environ.get("EDGESIM_DOCS_OUT", HERE / "figures"))
+    out = Path(os.environ.get("EDGESIM_DOCS_OUT", BUILD))
     out.mkdir(parents=True, exist_ok=True)
     return out / name
+
+
+def quote(key: str, value: float, fmt: str) -> str:
+    """``value`` formatted as memory_wall.md quotes it (``<!--q:SCRIPT.key-->text<!--/q-->``), recorded in
+    ``_build/numbers/SCRIPT.json`` so a test compares the page with what the script computes."""
+    text = format(value, fmt)
+    _NUMBERS[key] = text
+    path = out_path("numbers") / f"{Path(sys.argv[0]).stem}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_NUMBERS, indent=1, sort_keys=True) + "\n")
+    return text
 
 
 def with_memory_size(profile: Any, memory: str, size_bytes: int) -> Any:

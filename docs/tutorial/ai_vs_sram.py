@@ -6,7 +6,7 @@ intensity at the flash level falls and latency rises."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from _common import FAST, MODELS, bytes_per_level, int8, save, with_memory_size
+from _common import FAST, MODELS, bytes_per_level, int8, quote, save, with_memory_size
 
 from edgesim.api import estimate, load_model, load_profile
 from edgesim.errors import EdgesimError
@@ -20,6 +20,7 @@ if not FAST:
     models["mobilenet_v1 0.5 @160 int8"] = int8(build("mobilenet_v1", resolution=160, alpha=0.5))
 
 fig, (ax_ai, ax_lat) = plt.subplots(1, 2, figsize=(11, 4.2))
+curves = {}
 for label, graph in models.items():
     xs, ai, lat = [], [], []
     for kb in sizes_kb:
@@ -33,6 +34,7 @@ for label, graph in models.items():
         lat.append(est.latency_s * 1e3)
         print(f"{label:28s} sram {kb:5d} KiB: {flash:9d} B from flash, intensity {ai[-1]:7.1f} ops/B, "
               f"{lat[-1]:.3f} ms")
+    curves[label] = (xs, ai, lat)
     ax_ai.plot(xs, ai, marker="o", label=label)
     ax_lat.plot(xs, [v / lat[-1] for v in lat], marker="o", label=label)
 for ax in (ax_ai, ax_lat):
@@ -44,3 +46,26 @@ ax_lat.set_ylabel(f"latency relative to {sizes_kb[-1]} KiB SRAM")
 ax_ai.legend(fontsize=8)
 fig.suptitle("Ethos-U55-128: arithmetic intensity at the flash level vs SRAM size")
 save(fig, "ai_vs_sram.png")
+
+
+def knee_kb(xs: list[int], ys: list[float]) -> int:
+    """The smallest SRAM from which the curve stays at its last value (to 0.5%)."""
+    k = len(ys) - 1
+    while k > 0 and abs(ys[k - 1] - ys[-1]) <= 0.005 * ys[-1]:
+        k -= 1
+    return xs[k]
+
+
+xs, ai, lat = curves["resnet (CIFAR) int8"]
+quote("resnet_full_ai", ai[-1], ".0f")
+quote("resnet_knee_kb", knee_kb(xs, ai), "d")
+quote("resnet_smallest_kb", xs[0], "d")
+quote("resnet_smallest_ai", ai[0], ".0f")
+xs, ai, _ = curves["vww_96_int8"]
+quote("vww_knee_kb", knee_kb(xs, ai), "d")
+if not FAST:
+    xs, ai, lat = curves["mobilenet_v1 0.5 @160 int8"]
+    quote("mnv1_knee_kb", knee_kb(xs, ai), "d")
+    quote("mnv1_smallest_kb", xs[0], "d")
+    quote("mnv1_flash_x", ai[-1] / ai[0], ".1f")  # same MACs: the intensity ratio is the flash-bytes ratio
+    quote("mnv1_slower_x", lat[0] / lat[-1], ".1f")

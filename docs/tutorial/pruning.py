@@ -6,7 +6,7 @@ Raspberry Pi 5's Cortex-A76 cores compute every MAC and read every weight byte w
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from _common import bytes_per_level, int8, save
+from _common import bytes_per_level, int8, quote, save
 
 from edgesim.api import estimate, load_profile
 from edgesim.passes.fusion import fold_batch_norm, fuse_activations
@@ -36,3 +36,7 @@ ax.set_ylim(0, 1.15)
 ax.legend(fontsize=8)
 ax.set_title("ResNet-18 @96 int8, 50% weights zeroed (2:4): only sparse hardware gains")
 save(fig, "pruning.png")
+
+for hw, lat, moved in rows:
+    quote(f"{hw}_latency_x", lat, ".2f")
+    quote(f"{hw}_bytes_x", moved, ".2f")

@@ -6,7 +6,7 @@ depends on what binds: the Cortex-M7 here is compute-bound, so its latency follo
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from _common import bytes_per_level, int8, save
+from _common import bytes_per_level, int8, quote, save
 
 from edgesim.api import estimate, load_profile
 from edgesim.passes.fusion import fold_batch_norm, fuse_activations
@@ -22,6 +22,7 @@ for label, graph in variants.items():
     moved = sum(bytes_per_level(est).values())
     base = base or (moved, est.macs, est.latency_s)
     rows.append((label, moved / base[0], est.macs / base[1], est.latency_s / base[2]))
+    quote(f"{label}_moved_mb", moved / 1e6, ".2f")
     print(f"{label:5s}: {moved:9d} B moved, {est.total_weight_bytes:7d} B weights, {est.macs} MACs, "
           f"{est.latency_s * 1e3:.2f} ms")
 
@@ -37,3 +38,7 @@ ax.set_ylim(0, 1.3)
 ax.legend(fontsize=8)
 ax.set_title("ResNet-8 on STM32H7A3: quantization shrinks bytes, not MACs")
 save(fig, "quantization.png")
+
+by_label = {r[0]: r for r in rows}
+quote("int8_latency_x", by_label["int8"][3], ".2f")
+quote("fp16_latency_x", by_label["fp16"][3], ".2f")

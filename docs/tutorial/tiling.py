@@ -7,7 +7,7 @@ channel tile, whichever costs fewer off-chip bytes."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from _common import FAST, int8, save, with_memory_size
+from _common import FAST, int8, quote, save, with_memory_size
 
 from edgesim.api import estimate, load_profile
 from edgesim.zoo.builder import GraphBuilder
@@ -16,7 +16,7 @@ b = GraphBuilder("one_conv")
 x = b.input("x", (1, 64, 56, 56))
 graph = int8(b.build([b.conv(x, 128, 3, 1)]))
 profile = load_profile("ethos-u55-128")
-sizes_kb = [32, 128, 512] if FAST else [24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 1024]
+sizes_kb = [24, 128, 512] if FAST else [24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 1024]
 unique = {"weights": 64 * 128 * 9, "input": 64 * 56 * 56, "output": 128 * 56 * 56}
 
 rows = []
@@ -41,3 +41,17 @@ ax.set_title("One 3x3 conv, 56x56x64 -> 128, int8 on Ethos-U55-128: re-reads vs 
 ax.legend(fontsize=8)
 ax.grid(True, which="both", lw=0.3)
 save(fig, "tiling.png")
+
+flash_once = rows[-1][1]
+once_from = min(r[0] for r in rows if r[1] == flash_once)
+by_kb = {r[0]: r for r in rows}
+quote("flash_once_kb", flash_once / 1e3, ".1f")
+quote("once_from_kb", once_from, "d")
+quote("mid_kb", 128, "d")
+quote("mid_flash_kb", by_kb[128][1] / 1e3, ".0f")
+quote("mid_x", by_kb[128][1] / flash_once, ".0f")
+quote("small_kb", rows[0][0], "d")
+quote("small_flash_mb", rows[0][1] / 1e6, ".2f")
+quote("small_x", rows[0][1] / flash_once, ".0f")
+quote("small_ms", rows[0][3] * 1e3, ".2f")
+quote("large_ms", rows[-1][3] * 1e3, ".2f")

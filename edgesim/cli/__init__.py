@@ -7,8 +7,32 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 EXIT_USAGE = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its errors on one line, with the command's short usage (its positionals and required flags)
+    and where the full help is, instead of a multi-line usage dump; exit 2 as before."""
+
+    def short_usage(self) -> str:
+        parts = [self.prog]
+        for action in self._actions:
+            if action.option_strings:
+                if action.required:
+                    parts.append(f"{action.option_strings[0]} {action.metavar or action.dest.upper()}")
+            elif action.nargs != argparse.PARSER:
+                parts.append(str(action.metavar or action.dest).upper() if action.dest != "command" else "COMMAND")
+            else:
+                parts.append("COMMAND")
+        if any(a.option_strings and not a.required and a.dest != "help" for a in self._actions):
+            parts.append("[options]")
+        return " ".join(parts)
+
+    def error(self, message: str) -> NoReturn:
+        text = " ".join(message.split())
+        self.exit(EXIT_USAGE, f"error: {text} (usage: {self.short_usage()}; see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     from edgesim.cli.validate import add_validate_parsers
     from edgesim.llm.cli import add_llm_parser
 
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="edgesim",
         description="Predict latency, energy and power of neural networks on edge AI hardware.",
     )
@@ -42,9 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    from edgesim.cli.outputs import check_outputs
     from edgesim.errors import EdgesimError
 
     try:
+        check_outputs(args)  # before the work: a long run must not fail on its output path at the end
         return int(args.func(args))
     except EdgesimError as e:
         print(f"error: {e.one_line()}", file=sys.stderr)

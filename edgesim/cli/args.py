@@ -33,7 +33,11 @@ def add_target_arguments(p: argparse.ArgumentParser, *, cfg: bool = True) -> Non
                    + (", or a SCALE-Sim .cfg" if cfg else ""))
     p.add_argument("--runtime", help="inference engine id, optionally with @version (e.g. x-cube-ai@7.3.0)")
     p.add_argument("--input-shape", help="override the input shape in the model's own layout, e.g. 1x3x299x299")
-    p.add_argument("--clock-mhz", type=float, help="override the profile's clock")
+    p.add_argument("--clock-mhz", type=float, help="override the profile's clock (within its DVFS table)")
+    p.add_argument("--overclock", action="store_true",
+                   help="allow --clock-mhz outside the profile's DVFS table (output marked 'overclocked what-if')")
+    p.add_argument("--force", action="store_true",
+                   help="run a runtime on a chip it does not target (output marked 'forced what-if')")
     p.add_argument("--threads", type=int, help="CPU threads the runtime uses (TFLite XNNPACK, OpenVINO CPU); "
                    "default: all host cores")
 
@@ -78,6 +82,7 @@ def spec_from_args(args: argparse.Namespace, *, fast: bool = True, frames: int =
     shape = parse_shape(args.input_shape) if getattr(args, "input_shape", None) else None
     return RunSpec(model=args.model, hw=args.hw, runtime=getattr(args, "runtime", None), input_shape=shape,
                    clock_mhz=getattr(args, "clock_mhz", None), threads=getattr(args, "threads", None),
+                   overclock=getattr(args, "overclock", False), force=getattr(args, "force", False),
                    transform=transform_from_args(args),
                    engine=Engine.ANALYTIC if fast else Engine.EVENT, frames=frames, record_trace=record_trace)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from edgesim.cli.args import add_quant_argument, add_trust_arguments
@@ -17,8 +18,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         write_compare_csv,
     )
 
-    rows = compare(args.models, args.hw, args.runtime, quant=args.quant, confidence=args.confidence)
-    print(format_compare(rows))
+    rows = compare(args.models, args.hw, args.runtime, quant=args.quant, peak_on_front=args.peak_on_front,
+                   confidence=args.confidence)
+    print(format_compare(rows, args.peak_on_front))
     print("* = on the latency/energy Pareto front for that model")
     if text := format_indistinguishable(rows):
         print(text)
@@ -32,24 +34,52 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from edgesim.explore.sweep import format_pareto, read_results, run_sweep
+    from edgesim.explore.sweep import SweepInterrupted, format_pareto, read_results, run_sweep
     from edgesim.explore.sweep_spec import load_sweep_spec
 
     loaded = load_sweep_spec(args.spec)
     print(f"sweep '{loaded.spec.name}': {len(loaded.points)} points "
           f"({len(loaded.spec.profiles)} profiles x {len(loaded.spec.models)} models x axes "
           f"{', '.join(loaded.spec.axes) or 'none'})")
-    res = run_sweep(loaded, args.output, workers=args.workers, dask_scheduler=args.dask_scheduler,
-                    progress=not args.no_progress, plot=not args.no_plot, confidence=args.confidence)
+    try:
+        res = run_sweep(loaded, args.output, workers=args.workers, dask_scheduler=args.dask_scheduler,
+                        progress=not args.no_progress, plot=not args.no_plot, peak_on_front=args.peak_on_front,
+                        confidence=args.confidence)
+    except SweepInterrupted as stop:
+        done = stop.result
+        print(f"interrupted: {done.rows} of {len(loaded.points)} points kept in {done.out} ({done.evaluated} "
+              f"evaluated now); run the same command again to evaluate the rest", file=sys.stderr)
+        return 130
     print(f"wrote {res.out}: {res.rows} rows ({res.evaluated} evaluated now, {res.rows - res.evaluated} resumed), "
           f"{res.errors} failed points, {res.pareto} on the Pareto front")
-    front = format_pareto(read_results(res.out), loaded.axis_names)
+    rows = read_results(res.out)
+    for line in excluded_summary(rows, res):
+        print(line)
+    front = format_pareto(rows, loaded.axis_names)
     if front:
         print(f"Pareto front (latency ({args.confidence:.0%} interval), energy per model):")
         print(front)
     if res.plot:
         print(f"wrote {res.plot}")
     return 0
+
+
+def excluded_summary(rows: list[dict[str, Any]], res: Any) -> list[str]:
+    """What is off the Pareto front and why: failed points (with their most common errors, e.g. a clock axis
+    beyond the DVFS table), points that do not fit, points without a runtime."""
+    from collections import Counter
+
+    out = []
+    if res.errors:
+        common = Counter(r["error"] for r in rows if r["error"]).most_common(3)
+        out.append(f"excluded from the Pareto front: {res.errors} failed points (errors in the 'error' column), "
+                   f"most often: " + " | ".join(f"{n}x {msg}" for msg, n in common))
+    if res.misfits:
+        out.append(f"excluded from the Pareto front: {res.misfits} points that do not fit the chip's memories "
+                   f"(see 'fit_problems')")
+    if res.peak_hardware:
+        out.append(f"excluded from the Pareto front: {res.peak_hardware} points without a runtime (peak hardware)")
+    return out
 
 
 def add_explore_parsers(subparsers: Any) -> None:
@@ -63,6 +93,8 @@ def add_explore_parsers(subparsers: Any) -> None:
                           "profile's own)")
     add_quant_argument(cmp, "quantize float models first (post-training, synthetic calibration)")
     cmp.add_argument("--csv", help="write the table as CSV")
+    cmp.add_argument("--peak-on-front", action="store_true",
+                     help="let profiles without a runtime (peak hardware speed) onto the Pareto front")
     cmp.add_argument("--plot", help="write a latency chart and latency-vs-energy scatter (PNG/SVG/PDF)")
     add_trust_arguments(cmp)
     cmp.set_defaults(func=cmd_compare)
@@ -74,6 +106,8 @@ def add_explore_parsers(subparsers: Any) -> None:
     sw.add_argument("--workers", type=int, help="local worker processes (default: CPU count)")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     sw.add_argument("--no-plot", action="store_true", help="skip the latency-vs-energy plot (OUT.png)")
+    sw.add_argument("--peak-on-front", action="store_true",
+                    help="let points without a runtime (peak hardware speed) onto the Pareto front")
     add_trust_arguments(sw)
     sw.set_defaults(func=cmd_sweep)
 

@@ -33,8 +33,12 @@ def cmd_report(args: argparse.Namespace) -> int:
                            record_trace=False)).estimate for other in args.compare or []]
     write_html_report(args.output, result.estimate, result.profile,
                       events=list(result.events) if result.events is not None else None, compare=compare,
+                      fit_summary=result.fit.summary(), warnings=result.warnings(),
                       trust_html=report_trust_html(result, args))
     print(f"wrote {args.output}")
+    print(f"memory: {result.fit.summary()}")
+    for line in result.warnings():
+        print(f"warning: {line}")
     return 0
 
 

@@ -33,13 +33,21 @@ def print_transform(report: TransformReport) -> None:
     print(report.summary_line())
     if report.accuracy is not None:
         print(f"accuracy vs the untransformed model: {report.accuracy.summary()}")
+    if report.accuracy_note is not None:
+        print(report.accuracy_note)
 
 
 def run_report_extra(result: RunResult) -> dict[str, Any]:
     """The JSON report's entries beyond the estimate: transformations, utilisation, throughput, power."""
     from edgesim.pipeline import transform_report_with_mapping
 
-    extra: dict[str, Any] = dict(transform_report_with_mapping(result).as_dict())
+    extra: dict[str, Any] = {"fits": result.fit.fits, "fit_problems": list(result.fit.problems),
+                             "warnings": list(result.warnings()), "overclocked": result.overclocked,
+                             "peak_hardware": result.peak_hardware}
+    if result.fallback is not None:
+        f = result.fallback
+        extra["fallback"] = {"unit": f.unit, "mac_share": f.share, "cause": f.cause, "fix": f.fix}
+    extra.update(transform_report_with_mapping(result).as_dict())
     if result.sim is not None:
         from edgesim.sim.trace import utilisation
 
@@ -51,11 +59,17 @@ def run_report_extra(result: RunResult) -> dict[str, Any]:
     return extra
 
 
+def runtime_label(result: RunResult) -> str:
+    """The runtime as every output names it; a run without one says its numbers are the hardware's peak."""
+    return "none (peak hardware, no runtime)" if result.peak_hardware else result.schedule.runtime
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from edgesim.files import atomic_write_text
     from edgesim.pipeline import run, transform_report_with_mapping
     from edgesim.pipeline.intervals import check_confidence
-    from edgesim.report.summary import format_table, report_json
+    from edgesim.report.summary import format_table, op_count_line, report_json
+    from edgesim.report.units import si
 
     check_confidence(args.confidence)  # before the run: bad input is refused, not answered
     result = run(spec_from_args(args, fast=args.fast, frames=args.frames, record_trace=not args.fast))
@@ -75,16 +89,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(format_scalesim(rows, Path(args.hw).name))
         extra["scalesim_layers"] = rows
     else:
-        print(f"model {result.graph.name} ({len(result.graph.nodes)} ops) on {result.profile.id} with runtime "
-              f"{result.schedule.runtime}, {'analytic model' if args.fast else 'event engine'}")
-        print(format_table(est, max_rows=None if args.all_layers else 60))
+        print(f"model {result.graph.name} on {result.profile.id} with runtime {runtime_label(result)}, "
+              f"{'analytic model' if args.fast else 'event engine'}")
+        print(op_count_line(len(result.graph.nodes), est))
+        print(format_table(est, max_rows=None if args.all_layers else 60, fit_summary=result.fit.summary()))
     if result.sim is not None and args.frames > 1:
         # The table's latency is the first frame's, sharing the units with the frames queued behind it.
         print(f"throughput: {result.sim.throughput_inf_per_s:.1f} inferences/s with {args.frames} frames queued at "
               f"once (fill and drain included; latency above is the first frame's, its units shared with the "
               f"other frames)")
     print_transform(transform_report_with_mapping(result))
-    print(f"power: average {result.power.average_power_w * 1e3:.4g} mW, peak {result.power.peak_power_w * 1e3:.4g} mW")
+    print(f"power: average {si(result.power.average_power_w, 'W')}, peak {si(result.power.peak_power_w, 'W')}")
+    for line in result.warnings():
+        print(f"warning: {line}")
     from edgesim.cli.trust import trust_report
 
     extra.update(trust_report(result, args))
@@ -101,12 +118,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
-    from edgesim.frontends.loader import parse_shape
+    from edgesim.frontends.loader import is_zoo_name, parse_shape
     from edgesim.frontends.onnx_export import export_onnx
     from edgesim.pipeline import load_source, transform_graph
 
     shape = parse_shape(args.input_shape) if args.input_shape else None
-    graph, report = transform_graph(load_source(args.model, shape), transform_from_args(args))
+    graph, report = transform_graph(load_source(args.model, shape), transform_from_args(args),
+                                    random_weights=is_zoo_name(args.model))
     print_transform(report)
     export_onnx(graph, args.output)
     print(f"wrote {args.output}")

@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from edgesim.pipeline import RunResult
 
 
+def verdict_dict(base: RunResult) -> dict[str, Any]:
+    """The JSON report's top-level fit verdict and warnings, as ``edgesim run`` writes them."""
+    return {"fits": base.fit.fits, "fit_problems": list(base.fit.problems), "warnings": list(base.warnings())}
+
+
 def cmd_sustain(args: argparse.Namespace) -> int:
     import json
 
@@ -24,18 +29,23 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     from edgesim.files import atomic_write_text
     from edgesim.pipeline import run
     from edgesim.pipeline.intervals import check_confidence
+    from edgesim.report.units import si
     from edgesim.thermal.governor import GovernorKind
     from edgesim.thermal.sustain import battery_life, sustain
 
     check_confidence(args.confidence)
     base = run(spec_from_args(args))
     graph, profile = base.graph, base.profile
+    for line in base.warnings():
+        print(f"warning: {line}")
+    if not base.fit.fits:
+        print(f"warning: {base.fit.summary()}")
     if args.policy:
         return _sustain_big_little(base, args)
     res = sustain(base, duration_s=args.duration,
                   rate_hz=args.rate, ambient_c=args.ambient, governor=GovernorKind(args.governor),
                   window_s=args.window)
-    data = res.as_dict()
+    data = {**verdict_dict(base), **res.as_dict()}
     onset = "never" if res.throttle_onset_s is None else f"{res.throttle_onset_s:.1f} s"
     print(f"{graph.name} on {profile.id}, {args.duration:g} s "
           f"{'back-to-back' if args.rate is None else f'at {args.rate:g} Hz'}, ambient {res.ambient_c:g} C, "
@@ -43,7 +53,7 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     print(f"  max temperature {res.max_temp_c:.1f} C, final {res.final_temp_c:.1f} C, throttled: "
           f"{'yes' if res.throttled else 'no'} (onset {onset})")
     print(f"  mean latency {res.mean_latency_s * 1e3:.3f} ms, energy/inference {res.energy_per_inference_j * 1e3:.4g} mJ, "
-          f"average power {res.average_power_w:.3f} W, inferences {res.inferences:.0f}, "
+          f"average power {si(res.average_power_w, 'W')}, inferences {res.inferences:.0f}, "
           f"frames missed {res.frames_missed:.0f}")
     data.update(sustained_intervals(base, args, res.mean_latency_s, res.energy_per_inference_j))
     if args.battery_wh or args.battery_mah:
@@ -55,8 +65,14 @@ def cmd_sustain(args: argparse.Namespace) -> int:
         life = battery_life(res.energy_per_inference_j, res.mean_latency_s, args.rate,
                             profile.power.sleep_power_mw * 1e-3, wh)
         data["battery"] = {"capacity_wh": wh, "average_power_w": life.average_power_w, "hours": life.hours,
-                           "inferences_per_charge": life.inferences_per_charge}
-        print(f"  battery {wh:.3g} Wh: {life.hours:.1f} h, {life.inferences_per_charge:.3g} inferences per charge")
+                           "inferences_per_charge": life.inferences_per_charge, "period_s": life.period_s,
+                           "active_s": life.active_s, "duty_cycle": life.duty_cycle,
+                           "energy_per_inference_j": life.energy_per_inference_j,
+                           "sleep_power_w": life.sleep_power_w}
+        # The sustained run above idles between frames (idle power); on a battery the chip sleeps instead.
+        print(f"  {life.explain()}")
+        print("  (the battery model sleeps between inferences; the average power above is the sustained run's, "
+              "idling between frames)")
     if args.json:
         atomic_write_text(args.json, json.dumps(data, indent=1) + "\n")
         print(f"wrote {args.json}")
@@ -72,6 +88,7 @@ def _sustain_big_little(base: RunResult, args: argparse.Namespace) -> int:
     import json
 
     from edgesim.files import atomic_write_text
+    from edgesim.report.units import si
     from edgesim.thermal.big_little import Policy, run_big_little
 
     graph, profile = base.graph, base.profile
@@ -84,7 +101,7 @@ def _sustain_big_little(base: RunResult, args: argparse.Namespace) -> int:
     print(f"  max temperature {res.max_temp_c:.1f} C, final {res.final_temp_c:.1f} C, throttled: "
           f"{'yes' if res.throttled else 'no'} (onset {onset})")
     print(f"  mean latency {res.mean_latency_s * 1e3:.3f} ms (wall time per inference "
-          f"{res.mean_effective_latency_s * 1e3:.3f} ms), average power {res.average_power_w:.3f} W, "
+          f"{res.mean_effective_latency_s * 1e3:.3f} ms), average power {si(res.average_power_w, 'W')}, "
           f"inferences {res.inferences:.0f}, frames missed {res.frames_missed:.0f}")
     from edgesim.cli.trust import sustained_intervals
 
@@ -92,7 +109,7 @@ def _sustain_big_little(base: RunResult, args: argparse.Namespace) -> int:
     energy = res.average_power_w * res.duration_s / res.inferences if res.inferences else base.energy_j
     data = {**res.as_dict(), **sustained_intervals(base, args, res.mean_latency_s, energy)}
     if args.json:
-        atomic_write_text(args.json, json.dumps(data, indent=1) + "\n")
+        atomic_write_text(args.json, json.dumps({**verdict_dict(base), **data}, indent=1) + "\n")
         print(f"wrote {args.json}")
     return 0
 

@@ -23,9 +23,12 @@ class CompareRow:
     peak_power_w: float
     peak_activation_bytes: int
     activation_memory_bytes: int
-    fits_on_chip: bool
+    fits: bool  # the run's full fit verdict: weights, activations and runtime arena against their memories
     bound: str  # the bound that accounts for most of the latency
     macs: int
+    fit_problems: str = ""  # the verdict's reasons, '; '-joined
+    peak_hardware: bool = False  # no runtime: the hardware's peak, not an engine's
+    warnings: str = ""  # the run's plausibility warnings (fallback, overclock), '; '-joined
     pareto: bool = False
     # The prediction interval at ``confidence`` (edgesim.pipeline.intervals); None when not computed.
     latency_lo_s: float | None = None
@@ -34,6 +37,11 @@ class CompareRow:
     energy_hi_j: float | None = None
     confidence: float | None = None
     novelty: str = ""
+
+    def pareto_eligible(self, peak_on_front: bool = False) -> bool:
+        """Only points that fit and were costed with a runtime (or, when asked, at peak hardware speed) compete
+        for the Pareto front."""
+        return self.fits and (peak_on_front or not self.peak_hardware)
 
 
 def peak_power_w(est: Estimate) -> float:
@@ -49,12 +57,15 @@ def dominant_bound(est: Estimate) -> str:
     return max(share, key=lambda k: share[k]) if share else "none"
 
 
-def row_from_estimate(est: Estimate, model: str, hw: str) -> CompareRow:
+def row_from_estimate(est: Estimate, model: str, hw: str, *, fits: bool | None = None, fit_problems: str = "",
+                      peak_hardware: bool = False, warnings: str = "") -> CompareRow:
+    """A table row; ``fits`` is the run's fit verdict (default: activations only, for a bare estimate)."""
     return CompareRow(model=model, hw=hw, runtime=est.runtime, latency_s=est.latency_s, energy_j=est.energy_j,
                       average_power_w=est.average_power_w, peak_power_w=peak_power_w(est),
                       peak_activation_bytes=est.peak_activation_bytes,
-                      activation_memory_bytes=est.activation_memory_bytes, fits_on_chip=est.fits_on_chip,
-                      bound=dominant_bound(est), macs=est.macs)
+                      activation_memory_bytes=est.activation_memory_bytes,
+                      fits=est.fits_on_chip if fits is None else fits, bound=dominant_bound(est), macs=est.macs,
+                      fit_problems=fit_problems, peak_hardware=peak_hardware, warnings=warnings)
 
 
 def _model_label(spec: str | Path) -> str:
@@ -63,11 +74,12 @@ def _model_label(spec: str | Path) -> str:
 
 def compare(models: Sequence[str | Path], hws: Sequence[str | Path | HardwareProfile],
             runtimes: Sequence[str | None] | None = None, quant: str | None = None,
-            confidence: float | None = 0.8) -> list[CompareRow]:
+            peak_on_front: bool = False, confidence: float | None = 0.8) -> list[CompareRow]:
     """Estimate every model on every profile. ``runtimes`` is one entry for all profiles or one per profile
     (None = the profile's default runtime); ``quant`` quantizes float models first. Rows on the
-    latency/energy Pareto front of their model have ``pareto=True``; each row carries its interval at
-    ``confidence`` (None: no intervals)."""
+    latency/energy Pareto front of their model have ``pareto=True``; rows that do not fit never are, nor rows
+    without a runtime (peak hardware) unless ``peak_on_front``. Each row carries its interval at ``confidence``
+    (None: no intervals)."""
     from edgesim.passes.choices import QuantPreset
     from edgesim.pipeline import RunSpec, TransformOptions, resolve_profile, run
     from edgesim.pipeline.intervals import check_confidence, interval
@@ -91,24 +103,34 @@ def compare(models: Sequence[str | Path], hws: Sequence[str | Path | HardwarePro
     rows: list[CompareRow] = []
     for m in models:
         for prof, rt in zip(profiles, rts, strict=True):
-            result = run(RunSpec(m, prof, rt, transform=transform))
-            row = row_from_estimate(result.estimate, _model_label(m), prof.id)
+            res = run(RunSpec(m, prof, rt, transform=transform))
+            rows.append(row_from_estimate(res.estimate, _model_label(m), prof.id, fits=res.fit.fits,
+                                          fit_problems="; ".join(res.fit.problems),
+                                          peak_hardware=res.peak_hardware,
+                                          warnings="; ".join(w for w in res.warnings() if "peak hardware" not in w)))
             if confidence is not None:
-                iv = interval(result, confidence)
-                row = CompareRow(**{**asdict(row), "latency_lo_s": iv.latency_s.lo, "latency_hi_s": iv.latency_s.hi,
-                                    "energy_lo_j": iv.energy_j.lo, "energy_hi_j": iv.energy_j.hi,
-                                    "confidence": confidence, "novelty": iv.novelty.value})
-            rows.append(row)
-    # Different models do different work, so the front is per model: which chips are worth buying for it.
-    mask = grouped_pareto_mask([r.model for r in rows], [r.latency_s for r in rows], [r.energy_j for r in rows])
+                iv = interval(res, confidence)
+                rows[-1] = CompareRow(**{**asdict(rows[-1]), "latency_lo_s": iv.latency_s.lo,
+                                         "latency_hi_s": iv.latency_s.hi, "energy_lo_j": iv.energy_j.lo,
+                                         "energy_hi_j": iv.energy_j.hi, "confidence": confidence,
+                                         "novelty": iv.novelty.value})
+    # Different models do different work, so the front is per model: which chips are worth buying for it. A
+    # point that does not fit, or has no runtime, is no option: it stays off the front.
+    mask = grouped_pareto_mask([r.model for r in rows], [r.latency_s for r in rows], [r.energy_j for r in rows],
+                               [r.pareto_eligible(peak_on_front) for r in rows])
     return [CompareRow(**{**asdict(r), "pareto": bool(p)}) for r, p in zip(rows, mask, strict=True)]
 
 
-def grouped_pareto_mask(groups: Sequence[str], latency_s: Sequence[float], energy_j: Sequence[float]) -> list[bool]:
-    """Latency/energy Pareto membership computed separately within each group."""
+def grouped_pareto_mask(groups: Sequence[str], latency_s: Sequence[float], energy_j: Sequence[float],
+                        eligible: Sequence[bool] | None = None) -> list[bool]:
+    """Latency/energy Pareto membership computed separately within each group, among the ``eligible`` points
+    (default all); ineligible points are never on the front and dominate nothing."""
     out = [False] * len(groups)
+    ok = list(eligible) if eligible is not None else [True] * len(groups)
     for g in dict.fromkeys(groups):
-        idx = [i for i, x in enumerate(groups) if x == g]
+        idx = [i for i, x in enumerate(groups) if x == g and ok[i]]
+        if not idx:
+            continue
         sub = pareto_mask([(latency_s[i], energy_j[i]) for i in idx])
         for i, p in zip(idx, sub, strict=True):
             out[i] = bool(p)
@@ -138,23 +160,40 @@ def format_indistinguishable(rows: Sequence[CompareRow]) -> str:
     return "\n".join(lines)
 
 
-def format_compare(rows: Sequence[CompareRow]) -> str:
+def format_compare(rows: Sequence[CompareRow], peak_on_front: bool = False) -> str:
+    """The table, then a line per excluded point saying why it is off the Pareto front."""
+    from edgesim.report.units import si, si_bytes
+
     conf = next((r.confidence for r in rows if r.confidence is not None), None)
-    rng = f"{'latency ' + format(conf, '.0%') + ' ms':>17} " if conf is not None else ""
-    head = (f"{'model':<22} {'hw':<16} {'runtime':<14} {'latency ms':>11} {rng}{'energy mJ':>10} {'avg W':>8} "
-            f"{'peak W':>8} {'peak act KiB':>12} {'fits':>4} {'bound':<14} pareto")
+    rng = f"{'latency ' + format(conf, '.0%'):>20} " if conf is not None else ""
+    head = (f"{'model':<22} {'hw':<16} {'runtime':<18} {'latency':>10} {rng}{'energy':>10} {'avg power':>10} "
+            f"{'peak power':>10} {'peak act':>9} {'fits':>4} {'bound':<14} pareto")
     lines = [head, "-" * len(head)]
     for r in rows:
+        runtime = "none (peak)" if r.peak_hardware else r.runtime
         span = ""
         if conf is not None:
-            span = (f"{r.latency_lo_s * 1e3:.3g}-{r.latency_hi_s * 1e3:.3g}"
+            span = (f"{si(r.latency_lo_s, 's')}-{si(r.latency_hi_s, 's')}"
                     if r.latency_lo_s is not None and r.latency_hi_s is not None else "-")
-            span = f"{span:>17} "
-        lines.append(f"{r.model[:22]:<22} {r.hw[:16]:<16} {r.runtime[:14]:<14} {r.latency_s * 1e3:>11.4g} {span}"
-                     f"{r.energy_j * 1e3:>10.4g} {r.average_power_w:>8.3g} {r.peak_power_w:>8.3g} "
-                     f"{r.peak_activation_bytes / 1024:>12.1f} {'yes' if r.fits_on_chip else 'no':>4} "
+            span = f"{span:>20} "
+        lines.append(f"{r.model[:22]:<22} {r.hw[:16]:<16} {runtime[:18]:<18} {si(r.latency_s, 's'):>10} {span}"
+                     f"{si(r.energy_j, 'J'):>10} {si(r.average_power_w, 'W'):>10} {si(r.peak_power_w, 'W'):>10} "
+                     f"{si_bytes(r.peak_activation_bytes):>9} {'yes' if r.fits else 'no':>4} "
                      f"{r.bound[:14]:<14} {'*' if r.pareto else ''}")
+    lines.extend(excluded_lines(rows, peak_on_front))
+    lines.extend(f"warning: {r.model} on {r.hw}: {r.warnings}" for r in rows if r.warnings)
     return "\n".join(lines)
+
+
+def excluded_lines(rows: Sequence[CompareRow], peak_on_front: bool = False) -> list[str]:
+    """Why each point is kept off the Pareto front (does not fit; no runtime, unless ``peak_on_front``)."""
+    out = []
+    for r in rows:
+        why = ([f"does not fit ({r.fit_problems})"] if not r.fits else []) + \
+              (["has no runtime (peak hardware)"] if r.peak_hardware and not peak_on_front else [])
+        if why:
+            out.append(f"excluded from the Pareto front: {r.model} on {r.hw} {' and '.join(why)}")
+    return out
 
 
 def write_compare_csv(rows: Sequence[CompareRow], path: str | Path) -> Path:

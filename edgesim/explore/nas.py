@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
 from edgesim.errors import EdgesimError
+from edgesim.explore.sweep import Progress
 from edgesim.hw.schema import HardwareProfile
 from edgesim.passes.choices import QuantPreset
 from edgesim.pipeline import Engine, RunSpec, TransformOptions, resolve_profile, run
@@ -57,10 +58,13 @@ class FastCostModel:
     ``quant`` (int8, w4a8, ...) costs the post-training-quantized network, as ``edgesim run --quant`` would;
     without it the zoo's float32 network is costed (which NPUs run on their host CPU). ``full`` picks the
     whole-network path the table is measured with: "analytic" (``api.estimate``, default), "engine" (the SimPy
-    event engine, about 1.5x slower to build) or a callable (graph, profile, runtime) -> (latency_s, energy_j)."""
+    event engine, about 1.5x slower to build) or a callable (graph, profile, runtime) -> (latency_s, energy_j).
+    Building a table takes ~170 whole-network estimates: ``progress`` shows them on stderr (or on the stream
+    given); False keeps quiet."""
 
     def __init__(self, profile: str | Path | HardwareProfile, runtime: str | None = None, space: str = "ofa_mobilenet_v3",
-                 resolution: int = 224, full: FullEstimator | str | None = None, quant: str | None = None) -> None:
+                 resolution: int = 224, full: FullEstimator | str | None = None, quant: str | None = None,
+                 progress: bool | TextIO = True) -> None:
         from edgesim.zoo import search_space
 
         self.profile = resolve_profile(profile)
@@ -80,6 +84,7 @@ class FastCostModel:
                                field="quant")
         self.quant = QuantPreset(quant) if quant is not None else None
         self._tables: dict[int, BlockTable] = {}
+        self.progress = progress
         self.kernels = self.space.choice("kernel_sizes").values
         self.expands = self.space.choice("expand_ratios").values
         self.depth_values = self.space.choice("depths").values
@@ -101,7 +106,29 @@ class FastCostModel:
         return RunSpec(self.space.model, self.profile, self.runtime, zoo_choices=choices, transform=transform)
 
     def _full_point(self, point: Mapping[str, Any], resolution: int) -> tuple[float, float]:
-        return self.full(self.spec(point, resolution))
+        out = self.full(self.spec(point, resolution))
+        if self._bar is not None:
+            self._bar.update(1)
+        return out
+
+    _bar: Progress | None = None
+
+    def table_size(self) -> int:
+        """Whole-network estimates one table takes: the base, per block its kernel x expand choices (less the
+        base's own for always-present blocks), and the shorter reference network for each optional block but
+        the first."""
+        min_depth = min(self.depth_values)
+        choices = len(self.kernels) * len(self.expands)
+        per_stage = sum(choices - (1 if b < min_depth else 0) + (1 if b > min_depth else 0)
+                        for b in range(self.blocks))
+        return 1 + self.n_stages * per_stage
+
+    def _progress_bar(self, resolution: int) -> Progress | None:
+        if self.progress is False:
+            return None
+        stream = None if self.progress is True else self.progress
+        return Progress(self.table_size(), stream=stream, label=f"cost table at resolution {resolution}",
+                        unit="estimates")
 
     def table(self, resolution: int) -> BlockTable:
         """The block table for ``resolution`` (built on first use: about 170 whole-network estimates)."""
@@ -115,6 +142,15 @@ class FastCostModel:
         k0, e0 = self.kernels[0], self.expands[0]
         base = {"kernel_sizes": [k0] * n_blocks, "expand_ratios": [e0] * n_blocks,
                 "depths": [min_depth] * self.n_stages}
+        self._bar = self._progress_bar(resolution)
+        try:
+            return self._build_table(resolution, base, min_depth)
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+            self._bar = None
+
+    def _build_table(self, resolution: int, base: dict[str, list[int]], min_depth: int) -> BlockTable:
         base_lat, base_en = self._full_point(base, resolution)
         shape = (self.n_stages, self.blocks, len(self.kernels), len(self.expands))
         lat = np.zeros(shape)

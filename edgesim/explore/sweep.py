@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -32,12 +34,15 @@ if TYPE_CHECKING:
 RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("index", "int64"), ("key", "string"), ("profile", "string"), ("model", "string"), ("runtime", "string"),
     ("latency_s", "float64"), ("energy_j", "float64"), ("average_power_w", "float64"),
-    ("peak_power_w", "float64"), ("peak_activation_bytes", "int64"), ("fits_on_chip", "bool_"),
-    ("bound", "string"), ("macs", "int64"), ("error", "string"),
+    ("peak_power_w", "float64"), ("peak_activation_bytes", "int64"), ("fits", "bool_"),
+    ("fit_problems", "string"), ("peak_hardware", "bool_"), ("warnings", "string"), ("bound", "string"),
+    ("macs", "int64"), ("error", "string"),
     # The prediction interval at the sweep's confidence (edgesim.pipeline.intervals).
     ("latency_lo_s", "float64"), ("latency_hi_s", "float64"), ("energy_lo_j", "float64"), ("energy_hi_j", "float64"),
     ("novelty", "string"),
 )
+# The confidence of the rows' intervals: set by run_sweep here and in every worker (_init_worker, _at_confidence).
+_CONFIDENCE = 0.8
 
 
 def _pa() -> Any:
@@ -89,7 +94,7 @@ def point_spec(point: SweepPoint, profile: HardwareProfile) -> RunSpec:
     return RunSpec(point.model_ref, profile, point.runtime, zoo_choices=choices, transform=transform)
 
 
-def evaluate_point(point: SweepPoint, confidence: float = 0.8) -> dict[str, Any]:
+def evaluate_point(point: SweepPoint, confidence: float | None = None) -> dict[str, Any]:
     """One result row with its interval at ``confidence``. An EdgesimError for this point (unsupported op, bad
     variant...) goes into ``error`` instead of stopping the sweep."""
     from edgesim.explore.compare import dominant_bound, peak_power_w
@@ -104,8 +109,9 @@ def evaluate_point(point: SweepPoint, confidence: float = 0.8) -> dict[str, Any]
         prof = apply_overrides(_base_profile(point.profile), point.overrides)
         result = run(point_spec(point, prof))
         # A point that changes profile numbers is a chip nobody measured, even when its base was.
-        iv = interval(result, confidence, at_least=NoveltyClass.KNOWN_FAMILY if point.overrides else None)
-    except EdgesimError as err:
+        iv = interval(result, confidence if confidence is not None else _CONFIDENCE,
+                      at_least=NoveltyClass.KNOWN_FAMILY if point.overrides else None)
+    except EdgesimError as err:  # a clock axis beyond the DVFS table lands here too: an error, not a point
         row["error"] = err.one_line()
         return row
     est = result.estimate
@@ -113,13 +119,42 @@ def evaluate_point(point: SweepPoint, confidence: float = 0.8) -> dict[str, Any]
                energy_hi_j=iv.energy_j.hi, novelty=iv.novelty.value)
     row.update(runtime=est.runtime, latency_s=est.latency_s, energy_j=est.energy_j,
                average_power_w=est.average_power_w, peak_power_w=peak_power_w(est),
-               peak_activation_bytes=est.peak_activation_bytes, fits_on_chip=est.fits_on_chip,
+               peak_activation_bytes=est.peak_activation_bytes, fits=result.fit.fits,
+               fit_problems="; ".join(result.fit.problems), peak_hardware=result.peak_hardware,
+               warnings="; ".join(w for w in result.warnings() if "peak hardware" not in w),
                bound=dominant_bound(est), macs=est.macs)
     return row
 
 
-def evaluate_chunk(points: Sequence[SweepPoint], confidence: float = 0.8) -> list[dict[str, Any]]:
-    return [evaluate_point(p, confidence) for p in points]
+# Set in each local worker process (``_init_worker``): Ctrl-C in the parent sets it, and a worker stops after the
+# point it is evaluating, returning the points it finished instead of losing its whole chunk.
+_STOP: Any = None
+
+
+def _init_worker(stop: Any, confidence: float = 0.8) -> None:
+    global _STOP, _CONFIDENCE
+    _CONFIDENCE = confidence
+    # The terminal sends SIGINT to the whole process group: the workers leave it to the parent, which asks them
+    # to stop through ``stop`` (a worker dying mid-chunk would lose the chunk and break the pool).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _STOP = stop
+
+
+def evaluate_chunk(points: Sequence[SweepPoint]) -> list[dict[str, Any]]:
+    """The rows of ``points``; fewer when the parent asked the worker to stop (the finished ones)."""
+    rows = []
+    for p in points:
+        if _STOP is not None and _STOP.is_set():
+            break
+        rows.append(evaluate_point(p))
+    return rows
+
+
+def _at_confidence(points: Sequence[SweepPoint], confidence: float) -> list[dict[str, Any]]:
+    """evaluate_chunk on a Dask worker, with the sweep's interval confidence."""
+    global _CONFIDENCE
+    _CONFIDENCE = confidence
+    return evaluate_chunk(points)
 
 
 # -- storage --------------------------------------------------------------------------------------------
@@ -128,7 +163,9 @@ def parts_dir(out: str | Path) -> Path:
     return out.with_name(out.name + ".parts")
 
 
-def _write_part(rows: list[dict[str, Any]], schema: Any, folder: Path) -> Path:
+def _write_part(rows: list[dict[str, Any]], schema: Any, folder: Path) -> Path | None:
+    if not rows:
+        return None
     pa = _pa()
     import pyarrow.parquet as pq
 
@@ -168,8 +205,10 @@ def done_keys(out: str | Path) -> set[str]:
 class Progress:
     """A one-line progress bar with rate and ETA on a stream (stderr); plain lines when not a terminal."""
 
-    def __init__(self, total: int, done: int = 0, stream: TextIO | None = None, enabled: bool = True) -> None:
+    def __init__(self, total: int, done: int = 0, stream: TextIO | None = None, enabled: bool = True,
+                 label: str = "", unit: str = "pts") -> None:
         self.total, self.done, self.start_done = total, done, done
+        self.label, self.unit = label, unit
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled
         self.t0 = time.monotonic()
@@ -185,7 +224,8 @@ class Progress:
         eta_s = "--:--" if math.isinf(eta) else time.strftime("%H:%M:%S", time.gmtime(eta))
         frac = self.done / self.total if self.total else 1.0
         bar = "#" * int(frac * 30)
-        return f"[{bar:<30}] {self.done}/{self.total} {frac * 100:5.1f}% {rate:.2f} pts/s ETA {eta_s}"
+        head = f"{self.label}: " if self.label else ""
+        return f"{head}[{bar:<30}] {self.done}/{self.total} {frac * 100:5.1f}% {rate:.2f} {self.unit}/s ETA {eta_s}"
 
     def update(self, n: int) -> None:
         self.done += n
@@ -216,25 +256,45 @@ class SweepResult:
     errors: int
     pareto: int
     plot: Path | None
+    misfits: int = 0  # points that do not fit the chip's memories: kept off the Pareto front
+    peak_hardware: int = 0  # points costed without a runtime: kept off the Pareto front
 
 
 def _chunks(points: Sequence[SweepPoint], size: int) -> list[list[SweepPoint]]:
     return [list(points[i:i + size]) for i in range(0, len(points), size)]
 
 
+# After Ctrl-C, how long the workers get to finish the point they are on before they are terminated.
+STOP_GRACE_S = 0.25
+
+
+def _run_in_process(chunks: list[list[SweepPoint]], on_done: Callable[[list[dict[str, Any]]], None]) -> None:
+    for c in chunks:
+        rows: list[dict[str, Any]] = []
+        try:
+            for p in c:
+                rows.append(evaluate_point(p))
+        except KeyboardInterrupt:
+            on_done(rows)  # the points of this chunk finished before Ctrl-C
+            raise
+        on_done(rows)
+
+
 def _run_local(chunks: list[list[SweepPoint]], workers: int,
                on_done: Callable[[list[dict[str, Any]]], None], confidence: float = 0.8) -> None:
     if workers <= 1:
-        for c in chunks:
-            on_done(evaluate_chunk(c, confidence))
+        _run_in_process(chunks, on_done)
         return
-    pool = ProcessPoolExecutor(max_workers=workers)
+    ctx = multiprocessing.get_context()
+    stop = ctx.Event()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                               initargs=(stop, confidence))
+    pending: set[Future[list[dict[str, Any]]]] = set()
     try:
         # Bounded in flight so a million-point sweep does not queue a million futures.
-        pending: set[Future[list[dict[str, Any]]]] = set()
         it = iter(chunks)
         for c in it:
-            pending.add(pool.submit(evaluate_chunk, c, confidence))
+            pending.add(pool.submit(evaluate_chunk, c))
             if len(pending) >= 4 * workers:
                 break
         while pending:
@@ -243,16 +303,35 @@ def _run_local(chunks: list[list[SweepPoint]], workers: int,
                 on_done(f.result())
                 nxt = next(it, None)
                 if nxt is not None:
-                    pending.add(pool.submit(evaluate_chunk, nxt, confidence))
+                    pending.add(pool.submit(evaluate_chunk, nxt))
+    except KeyboardInterrupt:
+        _stop_pool(pool, stop, pending, on_done)
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_pool(pool: ProcessPoolExecutor, stop: Any, pending: set[Future[list[dict[str, Any]]]],
+               on_done: Callable[[list[dict[str, Any]]], None]) -> None:
+    """Ctrl-C: ask the workers to stop after their current point, store what they return within the grace
+    period, and terminate the rest (a point that takes longer is lost; every finished one is stored)."""
+    stop.set()
+    for f in pending:
+        f.cancel()  # not started yet
+    finished, _ = wait(pending, timeout=STOP_GRACE_S)
+    for f in finished:
+        if not f.cancelled() and f.exception() is None:
+            on_done(f.result())
+    # The executor has no public way to end a worker mid-task; its process table is the only handle.
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        proc.terminate()
 
 
 def _run_dask(chunks: list[list[SweepPoint]], client: Any,
               on_done: Callable[[list[dict[str, Any]]], None], confidence: float = 0.8) -> None:
     from dask.distributed import as_completed
 
-    futures = client.map(evaluate_chunk, chunks, [confidence] * len(chunks), pure=False)
+    futures = client.map(_at_confidence, chunks, [confidence] * len(chunks), pure=False)
     try:
         for fut in as_completed(futures):
             on_done(fut.result())
@@ -262,15 +341,18 @@ def _run_dask(chunks: list[list[SweepPoint]], client: Any,
 
 def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None, client: Any = None,
               dask_scheduler: str | None = None, progress: bool = True, plot: bool = True,
+              peak_on_front: bool = False,
               on_chunk: Callable[[int], None] | None = None, stream: TextIO | None = None,
               confidence: float = 0.8) -> SweepResult:
     """Evaluate the points of ``loaded`` not yet stored for ``out`` and consolidate. ``client`` (a
     dask.distributed Client) or ``dask_scheduler`` (its address) runs on Dask; otherwise ``workers`` local
     processes (default: CPU count; 1 = in this process). ``on_chunk(points_done)`` is called after every
-    stored chunk. Every row carries its prediction interval at ``confidence``."""
+    stored chunk. ``peak_on_front`` lets points costed without a runtime (peak hardware) onto the Pareto front.
+    Every row carries its prediction interval at ``confidence``."""
+    global _CONFIDENCE
     from edgesim.pipeline.intervals import check_confidence
 
-    check_confidence(confidence)
+    _CONFIDENCE = check_confidence(confidence)
     out = Path(out)
     if out.suffix.lower() != ".parquet":
         raise EdgesimError(f"sweep output must be a .parquet file, got '{out}'", field="output")
@@ -293,6 +375,7 @@ def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None
             on_chunk(counter["n"])
 
     chunks = _chunks(todo, loaded.spec.chunk_size)
+    interrupted = False
     try:
         if chunks:
             if client is not None:
@@ -304,22 +387,38 @@ def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None
                     _run_dask(chunks, c, store, confidence)
             else:
                 _run_local(chunks, workers or os.cpu_count() or 1, store, confidence)
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         bar.close()
-    return consolidate(loaded, out, counter["n"], plot=plot)
+    if interrupted:
+        # Every finished point is in the parts; write them out now (no plot: stop fast) and let the caller say so.
+        raise SweepInterrupted(consolidate(loaded, out, counter["n"], plot=False, peak_on_front=peak_on_front))
+    return consolidate(loaded, out, counter["n"], plot=plot, peak_on_front=peak_on_front)
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep: ``result`` holds the points finished so far (rerun the sweep to resume)."""
+
+    def __init__(self, result: SweepResult) -> None:
+        super().__init__("sweep interrupted")
+        self.result = result
 
 
 def _check_meta(folder: Path, loaded: LoadedSpec) -> None:
     # Parts from a different spec under the same output would silently mix two sweeps.
     meta = folder / "spec.json"
-    now = json.dumps({"name": loaded.spec.name, "axes": list(loaded.spec.axes)}, sort_keys=True)
+    # The result columns too: parts written by an older edgesim lack columns this one stores.
+    now = json.dumps({"name": loaded.spec.name, "axes": list(loaded.spec.axes),
+                      "columns": [n for n, _ in RESULT_COLUMNS]}, sort_keys=True)
     if meta.is_file() and meta.read_text() != now:
         raise EdgesimError(f"'{folder}' holds parts of a different sweep; remove it or choose another output",
                            field="output")
     meta.write_text(now)
 
 
-def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: bool = True) -> SweepResult:
+def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: bool = True,
+                peak_on_front: bool = False) -> SweepResult:
     """Merge stored rows of this spec's points into ``out`` (one row per key, in point order) with a
     ``pareto`` column (latency/energy front per model), write the plot, and remove the part files."""
     pa = _pa()
@@ -338,7 +437,10 @@ def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: b
                 rows.setdefault(r["key"], r)
     ordered = sorted(rows.values(), key=lambda r: wanted[r["key"]])
     ok = [r for r in ordered if not r["error"]]
-    mask = grouped_pareto_mask([r["model"] for r in ok], [r["latency_s"] for r in ok], [r["energy_j"] for r in ok])
+    # Points that do not fit, or have no runtime, are no options: off the front (and dominating nothing).
+    eligible = [bool(r["fits"]) and (peak_on_front or not r["peak_hardware"]) for r in ok]
+    mask = grouped_pareto_mask([r["model"] for r in ok], [r["latency_s"] for r in ok], [r["energy_j"] for r in ok],
+                               eligible)
     on_front = {r["key"] for r, m in zip(ok, mask, strict=True) if m}
     for r in ordered:
         r["pareto"] = r["key"] in on_front
@@ -353,12 +455,15 @@ def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: b
         from edgesim.explore.compare import plot_tradeoff
 
         ivs = [(r["latency_lo_s"], r["latency_hi_s"], r["energy_lo_j"], r["energy_hi_j"]) for r in ok]
+        ivs = [(r["latency_lo_s"], r["latency_hi_s"], r["energy_lo_j"], r["energy_hi_j"]) for r in ok]
         plot_path = plot_tradeoff([_label(r, loaded) for r in ok], [r["latency_s"] for r in ok],
                                   [r["energy_j"] for r in ok], out.with_suffix(".png"),
                                   title=f"sweep {loaded.spec.name}: latency vs energy (Pareto front per model)",
                                   bars=False, groups=[r["model"] for r in ok],
                                   intervals=ivs if all(None not in iv for iv in ivs) else None)
-    return SweepResult(out, len(ordered), evaluated, len(ordered) - len(ok), len(on_front), plot_path)
+    return SweepResult(out, len(ordered), evaluated, len(ordered) - len(ok), len(on_front), plot_path,
+                       misfits=sum(1 for r in ok if not r["fits"]),
+                       peak_hardware=0 if peak_on_front else sum(1 for r in ok if r["peak_hardware"]))
 
 
 def _label(row: dict[str, Any], loaded: LoadedSpec) -> str:
@@ -384,5 +489,5 @@ def format_pareto(rows: Iterable[dict[str, Any]], axes: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Progress", "SweepResult", "consolidate", "done_keys", "evaluate_chunk", "evaluate_point",
+__all__ = ["Progress", "SweepInterrupted", "SweepResult", "consolidate", "done_keys", "evaluate_chunk", "evaluate_point",
            "format_pareto", "parts_dir", "read_results", "result_schema", "run_sweep"]

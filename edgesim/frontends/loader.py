@@ -25,6 +25,15 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return dims
 
 
+def is_zoo_name(path_or_name: str | Path) -> bool:
+    """True when ``load_model`` builds this from the zoo (seeded random weights) rather than reading a file."""
+    text = str(path_or_name)
+    path = Path(text)
+    if path.suffix.lower() in (".tflite", ".onnx", ".csv") or path.exists():
+        return False
+    return not (path.parent == Path(".") and data_path("models", path.name).is_file())
+
+
 def load_model(path_or_name: str | Path, input_shape: tuple[int, ...] | None = None,
                zoo_choices: dict[str, Any] | None = None) -> Graph:
     """Import a model file or build a zoo model (with ``zoo_choices``: resolution, width, OFA choices...), verify

@@ -65,7 +65,8 @@ def _arg_reduce(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
 
 def _cumsum(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
     a: A.CumSumAttrs = n.attrs
-    e.emit("CumSum", [ins[0], e.init("cumsum_axis", np.array(a.axis, np.int64))], outs, name=n.name,
+    e.emit("CumProd" if a.product else "CumSum", [ins[0], e.init("cumsum_axis", np.array(a.axis, np.int64))], outs,
+           name=n.name,
            exclusive=int(a.exclusive), reverse=int(a.reverse))
 
 

@@ -38,7 +38,7 @@ from edgesim.frontends.onnx_ctx import (
 from edgesim.frontends.onnx_einsum import einsum
 from edgesim.frontends.onnx_ops import FLOAT_HANDLERS, Handler
 from edgesim.frontends.onnx_ops_ext import EXT_HANDLERS
-from edgesim.frontends.onnx_rnn import gru, lstm
+from edgesim.frontends.onnx_rnn import gru, lstm, rnn
 from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, stable_toposort
@@ -49,10 +49,7 @@ from edgesim.ir.verify import verify_graph
 
 _MS = "com.microsoft"
 # Ops that only ever compute constants here: they must fold, there is no IR op for them.
-_FOLD_ONLY = {"Constant", "ConstantOfShape", "Shape", "Size", "Range", "NonZero", "OneHot", "EyeLike", "Not",
-              "And", "Or", "Xor", "Floor", "Ceil", "Round", "Mod", "Tile", "ScatterND", "CumSum", "Sign",
-              "GreaterOrEqual", "LessOrEqual", "Min", "Max", "ReduceProd", "ArgMax", "ArgMin", "TopK",
-              "Reciprocal"}
+_FOLD_ONLY = {"Constant", "ConstantOfShape", "Shape", "Size", "Range", "NonZero", "EyeLike"}
 _NEVER_FOLD = {"QuantizeLinear", "DequantizeLinear", "RandomNormal", "RandomUniform", "RandomNormalLike",
                "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout"}
 
@@ -180,7 +177,8 @@ def _input_shape(ctx: Ctx, vi: onnx.ValueInfoProto, override: tuple[int, ...] | 
         raise ModelError(f"input '{vi.name}' has no shape; pass input_shape", file=ctx.path, field="input_shape")
     shape = []
     for k, d in enumerate(dims):
-        if d.HasField("dim_value") and d.dim_value >= 0:  # 0: an empty tensor, refused if a node reads it
+        # a 0 batch is how some exporters spell "dynamic"; elsewhere 0 is an empty tensor (refused if read)
+        if d.HasField("dim_value") and (d.dim_value > 0 or (d.dim_value == 0 and k > 0)):
             shape.append(int(d.dim_value))
         elif k == 0:
             shape.append(1)  # dynamic batch
@@ -504,7 +502,7 @@ QUANT_HANDLERS: dict[tuple[str, str], Handler] = {
 
 
 _MORE: dict[str, Handler] = {"Attention": attention, "RotaryEmbedding": rotary_embedding, "Einsum": einsum,
-                             "LSTM": lstm, "GRU": gru}
+                             "LSTM": lstm, "GRU": gru, "RNN": rnn}
 
 
 def _handler(n: OnnxNode) -> Handler | None:

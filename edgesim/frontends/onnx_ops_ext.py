@@ -80,7 +80,8 @@ def arg_reduce(ctx: Ctx, n: OnnxNode) -> None:
 def cumsum(ctx: Ctx, n: OnnxNode) -> None:
     rank = ctx.rank(_x(n))
     axis = int(ctx.need_const(n.input(1), n, "axis").reshape(-1)[0])
-    attrs = A.CumSumAttrs(_axis(ctx, n, axis, rank), bool(n.i("exclusive", 0)), bool(n.i("reverse", 0)))
+    attrs = A.CumSumAttrs(_axis(ctx, n, axis, rank), bool(n.i("exclusive", 0)), bool(n.i("reverse", 0)),
+                          n.op_type == "CumProd")
     ctx.emit(OpKind.CUMSUM, [_x(n)], [_out(n)], attrs, n.name)
 
 
@@ -439,6 +440,68 @@ def _layer_norm_stats(ctx: Ctx, n: OnnxNode, axis: int, eps: float, mean_out: st
     ctx.emit(OpKind.RSQRT, [ve], [inv_out], A.NoAttrs(), f"{n.name}_inv_std")
 
 
+def lp_normalization(ctx: Ctx, n: OnnxNode) -> None:
+    """x / ||x||_p along the axis (p 1 or 2); a zero norm gives 0, as onnx's reference."""
+    p = n.i("p", 2)
+    if p not in (1, 2):
+        raise UnsupportedOpError(f"LpNormalization with p={p}", file=ctx.path, node=n.name)
+    x = _x(n)
+    axis = _axis(ctx, n, n.i("axis", -1), ctx.rank(x))
+    norm, zero, ratio = (ctx.fresh(f"{n.name}_{k}") for k in ("norm", "zero", "ratio"))
+    ctx.emit(OpKind.REDUCE_MATH, [x], [norm], A.ReduceMathAttrs((axis,), True, "l1" if p == 1 else "l2"),
+             f"{n.name}_norm")
+    z = ctx.add_const(ctx.fresh(f"{n.name}_0"), np.zeros((), np.float32))
+    ctx.emit(OpKind.EQUAL, [norm, z], [zero], A.NoAttrs(), f"{n.name}_iszero", dtypes=[DType.BOOL])
+    ctx.emit(OpKind.DIV, [x, norm], [ratio], A.ElementwiseAttrs(), f"{n.name}_div")
+    ctx.emit(OpKind.WHERE, [zero, z, ratio], [_out(n)], A.NoAttrs(), n.name, dtypes=[ctx.t(x).dtype])
+
+
+def center_crop_pad(ctx: Ctx, n: OnnxNode) -> None:
+    """Centred crop (SLICE) and zero pad (PAD) to the target shape; an odd difference goes to the end."""
+    x = _x(n)
+    shape = ctx.shape(x)
+    rank = len(shape)
+    target = [int(v) for v in ctx.need_const(n.input(1), n, "shape").reshape(-1)]
+    axes = [_axis(ctx, n, a, rank) for a in (n.ints("axes") or list(range(rank)))]
+    if len(axes) != len(target):
+        raise ModelError(f"shape {target} does not match axes {axes}", file=ctx.path, node=n.name)
+    begin, end, pads = [0] * rank, list(shape), [(0, 0)] * rank
+    for ax, want in zip(axes, target, strict=True):
+        d = abs(shape[ax] - want)
+        if want < shape[ax]:
+            begin[ax], end[ax] = d // 2, d // 2 + want
+        elif want > shape[ax]:
+            pads[ax] = (d // 2, d - d // 2)
+    cur = x
+    padded = any(p != (0, 0) for p in pads)
+    if begin != [0] * rank or end != list(shape):
+        cur = ctx.fresh(f"{n.name}_crop") if padded else _out(n)
+        ctx.emit(OpKind.SLICE, [x], [cur], A.SliceAttrs(tuple(begin), tuple(end), (1,) * rank), f"{n.name}_crop")
+    if padded:
+        ctx.emit(OpKind.PAD, [cur], [_out(n)], A.PadAttrs(tuple(pads), "constant", 0.0), n.name)
+    elif cur == x:
+        _pass_through(ctx, n)
+
+
+def lp_pool(ctx: Ctx, n: OnnxNode) -> None:
+    """LpPool as (sum over the window of |x|^p)^(1/p): the window sum is an average pool that counts the zero
+    padding, times the window size."""
+    from edgesim.frontends.onnx_ops import FLOAT_HANDLERS
+
+    p = n.i("p", 2)
+    if p <= 0:
+        raise ModelError(f"LpPool p={p} must be positive", file=ctx.path, node=n.name)
+    kernel = n.ints("kernel_shape") or []
+    absx, powered, pooled, total = (ctx.fresh(f"{n.name}_{k}") for k in ("abs", "pow", "avg", "sum"))
+    ctx.emit(OpKind.ABS, [_x(n)], [absx], A.NoAttrs(), f"{n.name}_abs")
+    ctx.emit(OpKind.POW, [absx, _scalar(ctx, n, float(p))], [powered], A.NoAttrs(), f"{n.name}_pow")
+    attrs = {k: v for k, v in n.attrs.items() if k != "p"} | {"count_include_pad": 1}
+    FLOAT_HANDLERS["AveragePool"](ctx, OnnxNode(n.name, "AveragePool", "", (powered,), (pooled,), attrs))
+    ctx.emit(OpKind.MUL, [pooled, _scalar(ctx, n, float(math.prod(kernel)))], [total], A.ElementwiseAttrs(),
+             f"{n.name}_sum")
+    ctx.emit(OpKind.POW, [total, _scalar(ctx, n, 1.0 / p)], [_out(n)], A.NoAttrs(), f"{n.name}_root")
+
+
 EXT_HANDLERS: dict[str, Handler] = {
     "Dropout": dropout,
     "Pad": pad,
@@ -452,6 +515,10 @@ EXT_HANDLERS: dict[str, Handler] = {
     "ArgMax": arg_reduce,
     "ArgMin": arg_reduce,
     "CumSum": cumsum,
+    "CumProd": cumsum,
+    "LpNormalization": lp_normalization,
+    "CenterCropPad": center_crop_pad,
+    "LpPool": lp_pool,
     "Trilu": trilu,
     "RMSNormalization": rms_norm,
     "InstanceNormalization": group_norm,

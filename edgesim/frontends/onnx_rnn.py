@@ -17,7 +17,7 @@ from edgesim.ir import attrs as A
 from edgesim.ir.ops import OpKind
 
 _EW = A.ElementwiseAttrs()
-_DEFAULT_ACTS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"]}
+_DEFAULT_ACTS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"], "RNN": ["Tanh"]}
 
 
 @dataclass
@@ -157,6 +157,20 @@ def _gru_dir(rnn: _Rnn, x: str, w: np.ndarray, r: np.ndarray, b: np.ndarray, d: 
     return hs, h
 
 
+def _rnn_dir(rnn: _Rnn, x: str, w: np.ndarray, r: np.ndarray, b: np.ndarray, d: int,
+             reverse: bool) -> tuple[list[str], str]:
+    hd = rnn.hidden
+    steps = _steps(rnn, x, w, b[:hd] + b[hd:])
+    h = _initial(rnn, rnn.n.input(5), d)
+    rc = rnn.const(r)
+    hs: list[str] = [""] * rnn.seq
+    for t in (range(rnn.seq - 1, -1, -1) if reverse else range(rnn.seq)):
+        pre = rnn.op(OpKind.ADD, [steps[t], rnn.op(OpKind.FULLY_CONNECTED, [h, rc], A.FullyConnectedAttrs())], _EW)
+        h = rnn.act(rnn.clip(pre), OpKind.TANH)
+        hs[t] = h
+    return hs, h
+
+
 def _outputs(rnn: _Rnn, per_dir: list[tuple[list[str], list[str]]]) -> None:
     """Y (seq, dirs, batch, hidden) and the final states (dirs, batch, hidden), batch-major when layout=1."""
     n, outs = rnn.n, list(rnn.n.outputs) + ["", "", ""]
@@ -203,3 +217,13 @@ def gru(ctx: Ctx, n: OnnxNode) -> None:
         hs, h = _gru_dir(rnn, x, w[d], r[d], b[d], d, reverse)
         per_dir.append((hs, [h]))
     _outputs(rnn, per_dir)
+
+
+def rnn(ctx: Ctx, n: OnnxNode) -> None:
+    """The simple (Elman) RNN: H_t = tanh(X_t W^T + H_{t-1} R^T + Wb + Rb)."""
+    state, x, w, r, b, dirs = _setup(ctx, n, 1)
+    per_dir = []
+    for d, reverse in enumerate(_directions(n, dirs)):
+        hs, h = _rnn_dir(state, x, w[d], r[d], b[d], d, reverse)
+        per_dir.append((hs, [h]))
+    _outputs(state, per_dir)

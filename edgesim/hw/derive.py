@@ -179,8 +179,35 @@ def new_profile_data(chip: NewChip) -> dict[str, Any]:
 
 def new_profile(chip: NewChip) -> tuple[dict[str, Any], HardwareProfile]:
     """The new chip's YAML mapping and its validated profile (a ProfileError if the numbers do not make one)."""
-    data = new_profile_data(chip)
-    plain, fields = split_uncertain(data, f"{chip.id}.yaml")
     from pathlib import Path
 
-    return data, attach(_validate(HardwareProfile, plain, Path(f"{chip.id}.yaml")), fields)
+    data = new_profile_data(chip)
+    plain, fields = split_uncertain(data, f"{chip.id}.yaml")
+    profile = _validate(HardwareProfile, plain, Path(f"{chip.id}.yaml"))
+    runtime = _default_runtime(profile)
+    if runtime != profile.default_runtime:
+        data["default_runtime"] = plain["default_runtime"] = runtime
+        profile = _validate(HardwareProfile, plain, Path(f"{chip.id}.yaml"))
+    return data, attach(profile, fields)
+
+
+# Engines a new chip falls back to when its template's default runtime is tied to the vendor's own parts
+# (X-CUBE-AI runs on STM32 only): the portable ones, in order.
+_PORTABLE_RUNTIMES = ("tflm", "tflite-xnnpack")
+
+
+def _default_runtime(profile: HardwareProfile) -> str | None:
+    """The template's default runtime if it can drive the new chip, else the first portable one that can."""
+    from edgesim.hw.loader import load_runtime
+    from edgesim.hw.targeting import runtime_fit_problem
+
+    for spec in (profile.default_runtime, *_PORTABLE_RUNTIMES):
+        if spec is None:
+            continue
+        try:
+            rt, _ = load_runtime(spec, note_missing_version=False)
+        except ProfileError:
+            continue
+        if runtime_fit_problem(profile, rt) is None:
+            return spec
+    return profile.default_runtime

@@ -6,6 +6,7 @@ profile sees exactly which number is wrong.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import sys
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from edgesim.errors import ProfileError
+from edgesim.errors import ProfileError, did_you_mean
 from edgesim.hw import schema
 from edgesim.hw.schema import HardwareProfile, RuntimeProfile, RuntimeVersion
 from edgesim.hw.uncertain import attach, split_uncertain
@@ -25,10 +26,11 @@ _SUFFIXES = (".yaml", ".yml")
 _M = TypeVar("_M", bound=BaseModel)
 
 
+@functools.lru_cache(maxsize=8)
 def _bundled_dir(sub: str = "") -> Path:
-    """The folder of bundled profiles: the checkout this edgesim package was imported from, else the installed
-    package data. The checkout goes first: an editable install maps edgesim.hw_profiles to the tree it was
-    installed from, which a second git worktree importing its own edgesim must not read."""
+    """The folder of bundled profiles: the repository checkout this code runs from, else the installed package
+    data. The checkout comes first: an editable install maps ``edgesim.hw_profiles`` to the checkout it was
+    installed from, which need not be the one running (a second worktree would read the first one's profiles)."""
     repo = Path(__file__).resolve().parents[2] / "hw_profiles"
     cand = repo / sub if sub else repo
     if cand.is_dir() and any(cand.glob("*.yaml")):
@@ -70,7 +72,8 @@ def _locate(id_or_path: str | Path, folder: Path, what: str) -> Path:
         cand = folder / f"{text}{suffix}"
         if cand.is_file():
             return cand
-    raise ProfileError(f"unknown {what} '{text}'; known: {', '.join(_ids(folder)) or '(none)'}")
+    known = _ids(folder)
+    raise ProfileError(f"unknown {what} '{text}'{did_you_mean(text, known)} (known: {', '.join(known) or 'none'})")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -542,6 +542,10 @@ class RuntimeProfile(_Frozen):
     # Cores of a multi-core accelerator one model runs on by default (RKNN's core mask AUTO picks one of the
     # RK3588's three); None = all of them. Threads of a CPU runtime are set per run (--threads).
     cores_used: int | None = Field(default=None, ge=1)
+    # Bytes the engine keeps in the activation memory besides the tensors themselves (interpreter state, per-tensor
+    # metadata, scratch buffers): counted against the activation memory by the fit verdict. None = not declared
+    # (counted as 0); give its source in ``sources`` when set.
+    arena_overhead_bytes: int | None = Field(default=None, ge=0)
     sources: list[str] = Field(default_factory=list)
 
     @field_validator("supported_ops")

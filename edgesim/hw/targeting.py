@@ -7,6 +7,8 @@ missing unit or precision) instead of silently running everything on the host CP
 
 from __future__ import annotations
 
+import fnmatch
+
 from edgesim.errors import ProfileError
 from edgesim.hw.schema import DeviceClass, HardwareProfile, RuntimeProfile
 
@@ -26,7 +28,7 @@ def runtime_fit_problem(profile: HardwareProfile, runtime: RuntimeProfile) -> st
         wanted = "/".join(t.value for t in runtime.targets) or "/".join(k.value for k in runtime.applies_to)
         units = ", ".join(f"{u.name} ({u.device.value})" for u in profile.units)
         return f"device {profile.id}, runtime {runtime.id}: no {wanted} unit on this chip (units: {units})"
-    if runtime.chips and profile.id not in runtime.chips:
+    if runtime.chips and not any(fnmatch.fnmatchcase(profile.id, c) for c in runtime.chips):
         return (f"device {profile.id}, runtime {runtime.id}: the runtime targets only "
                 f"{', '.join(runtime.chips)}")
     return None
@@ -50,7 +52,7 @@ def check_precision(profile: HardwareProfile, runtime: RuntimeProfile, precision
 
 
 def bind_runtime(profile: HardwareProfile, runtime: RuntimeProfile | None,
-                 threads: int | None = None) -> HardwareProfile:
+                 threads: int | None = None, force: bool = False) -> HardwareProfile:
     """The profile a run with ``runtime`` sees: refused if the runtime cannot drive the chip; its accelerator
     narrowed to the cores the runtime uses by default (RKNN: one of RK3588's three); the host CPU narrowed to
     ``threads`` (TFLite/OpenVINO --threads N)."""
@@ -63,8 +65,8 @@ def bind_runtime(profile: HardwareProfile, runtime: RuntimeProfile | None,
                  for u in profile.units]
         return profile if units == profile.units else profile.model_copy(update={"units": units})
     problem = runtime_fit_problem(profile, runtime)
-    if problem is not None:
-        raise ProfileError(problem, field="runtime")
+    if problem is not None and not force:
+        raise ProfileError(f"{problem}; --force runs it as a what-if", field="runtime")
     targeted = set(_targeted_units(profile, runtime))
     units = []
     for u in profile.units:

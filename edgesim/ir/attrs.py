@@ -277,9 +277,12 @@ class ArgReduceAttrs:
 
 @dataclass(frozen=True)
 class CumSumAttrs:
+    """CUMSUM (or the cumulative product when ``product``) along ``axis``."""
+
     axis: int
     exclusive: bool = False
     reverse: bool = False
+    product: bool = False
 
 
 @dataclass(frozen=True)

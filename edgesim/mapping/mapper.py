@@ -449,13 +449,11 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
     per_inf = (runtime.per_inference_overhead_cycles if runtime is not None else 0.0) * overhead_scale
     notes = []
     if peak > act_size:
-        notes.append(
-            f"activations need {peak} bytes at peak but '{act_pref}' holds {act_size}: the excess spills"
-        )
+        # The sizes are on the report's memory line and in the fit verdict, in the report's units.
+        notes.append(f"peak activations exceed '{act_pref}': the excess spills to a larger memory where one exists")
     w_pref = profile.placement.weights
     if model_weight_bytes > profile.memory(w_pref).size_bytes:
-        notes.append(f"weights need {model_weight_bytes} bytes but '{w_pref}' holds "
-                     f"{profile.memory(w_pref).size_bytes}: they stream from a larger memory where one exists")
+        notes.append(f"weights exceed '{w_pref}': they stream from a larger memory where one exists")
     return Schedule(
         model=graph.name,
         hw=profile.id,

@@ -331,6 +331,10 @@ def _tile_rows(graph: Graph, node: Node, work: NodeWork, compute_cycles: float, 
         rows = out.shape[0] * out.shape[a.layout.spatial_axes()[0]]
     streamed = work.input_bytes + work.output_bytes
     resident = work.weight_bytes  # tables/biases stay resident over all row tiles
+    if node.op is OpKind.GATHER:
+        # An embedding lookup reads one table row per output row (node_work counts only the rows it gathers):
+        # they stream with the output rows; nothing of the table stays resident.
+        streamed, resident = streamed + resident, 0
     per_row = math.ceil(streamed / rows)
     if (per_row + resident) * buffers > capacity and node.op.info.op_class in _CHANNEL_SPLITTABLE:
         return _tile_row_channels(node, work, compute_cycles, act_mem, w_mem, local, capacity, buffers, rows, out)
@@ -349,8 +353,11 @@ def _tile_rows(graph: Graph, node: Node, work: NodeWork, compute_cycles: float, 
     if work.weight_bytes:
         _add(traffic, w_mem, work.weight_bytes, 0)
     ws = (min(th * per_row, streamed) + resident) * buffers
-    groups = _groups(tiles, compute_cycles, {act_mem: [work.input_bytes, work.output_bytes]}, ws)
-    if work.weight_bytes:
+    per_tile: dict[str, list[int]] = {act_mem: [work.input_bytes, work.output_bytes]}
+    if work.weight_bytes and not resident:
+        _add(per_tile, w_mem, work.weight_bytes, 0)  # gathered rows, spread over the tiles
+    groups = _groups(tiles, compute_cycles, per_tile, ws)
+    if work.weight_bytes and resident:
         # Resident operands arrive with the first tile.
         g0 = groups[0]
         first = TileGroup(1, g0.compute_cycles, g0.traffic + (MemTraffic(w_mem, work.weight_bytes, 0),), ws)

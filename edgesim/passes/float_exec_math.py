@@ -132,9 +132,10 @@ def cumsum(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     ax = a.axis % x.ndim
     if a.reverse:
         x = np.flip(x, axis=ax)
-    y = np.cumsum(x, axis=ax)
-    if a.exclusive:
-        y = y - x
+    y = np.cumprod(x, axis=ax) if a.product else np.cumsum(x, axis=ax)
+    if a.exclusive:  # shift by one along the axis, starting from the identity (0 for sums, 1 for products)
+        first = np.full_like(np.take(y, [0], axis=ax), 1.0 if a.product else 0.0)
+        y = np.concatenate([first, np.take(y, np.arange(y.shape[ax] - 1), axis=ax)], axis=ax)
     if a.reverse:
         y = np.flip(y, axis=ax)
     return y.astype(np.float32)

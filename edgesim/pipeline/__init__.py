@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from edgesim.hw.schema import HardwareProfile
 from edgesim.mapping.fusion import ScheduledFusion, scheduled_fusions
+from edgesim.pipeline.checks import FallbackWarning, FitVerdict, clock_range_mhz
 from edgesim.pipeline.spec import (
     Engine,
     FusedGroupInfo,
@@ -44,18 +45,21 @@ def _finish(state: State, stages: Sequence[tuple[str, Stage]]) -> RunResult:
     s = state
     assert (s.profile is not None and s.source_graph is not None and s.graph is not None
             and s.transform is not None and s.schedule is not None and s.estimate is not None
-            and s.power is not None)
+            and s.power is not None and s.fit is not None)
     return RunResult(spec=s.spec, profile=s.profile, source_graph=s.source_graph, graph=s.graph,
                      transform=s.transform, runtime=s.runtime, version=s.version, schedule=s.schedule,
-                     estimate=s.estimate, power=s.power, sim=s.sim, events=s.events)
+                     estimate=s.estimate, power=s.power, sim=s.sim, events=s.events,
+                     fit=s.fit, fallback=s.fallback, overclocked=s.overclocked,
+                     forced=s.forced)
 
 
 def run_on(result: RunResult, profile: HardwareProfile) -> RunResult:
     """The same model, transformed the same way, on another profile (another clock, one cluster of the chip):
     the stages after loading and transforming run again."""
     spec = replace(result.spec, hw=profile, clock_mhz=None)
+    low, high = clock_range_mhz(profile)
     state = State(spec, profile=profile, source_graph=result.source_graph, graph=result.graph,
-                  transform=result.transform)
+                  transform=result.transform, overclocked=not low <= profile.clock_mhz <= high)
     return _finish(state, STAGES[[name for name, _ in STAGES].index("load+transform") + 1:])
 
 
@@ -80,6 +84,6 @@ def transform_report_with_mapping(result: RunResult) -> TransformReport:
     return replace(report, fused=(*report.fused, *extra))
 
 
-__all__ = ["STAGES", "bind", "Engine", "FusedGroupInfo", "RunResult", "RunSpec",
+__all__ = ["STAGES", "bind", "Engine", "FallbackWarning", "FitVerdict", "FusedGroupInfo", "RunResult", "RunSpec",
            "TransformOptions", "TransformReport", "clear_caches", "load_source", "residual_fusions",
            "resolve_profile", "resolve_runtime", "run", "run_on", "transform_graph", "transform_report_with_mapping"]

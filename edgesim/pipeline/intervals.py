@@ -188,7 +188,8 @@ def rerun(result: RunResult, profile: HardwareProfile, runtime: RuntimeProfile |
                   transform=result.transform, runtime=runtime or result.runtime, version=result.version,
                   schedule=result.schedule if keep_schedule else None)
     names = [name for name, _ in STAGES]
-    return _finish(state, STAGES[names.index("map" if not keep_schedule else "cost"):])
+    # with the schedule kept: every stage after mapping (the checks, then the cost)
+    return _finish(state, STAGES[names.index("map") + (1 if keep_schedule else 0):])
 
 
 _COST_ONLY_MEMORY_FIELDS = ("read_bw_bytes_per_cycle", "write_bw_bytes_per_cycle", "latency_cycles")

@@ -18,6 +18,8 @@ from edgesim.ir.graph import Graph
 from edgesim.mapping.plan import Schedule
 from edgesim.passes.accuracy import AccuracyReport
 from edgesim.passes.choices import Compression, QuantPreset
+from edgesim.pipeline.checks import FallbackWarning, FitVerdict, clock_range_mhz
+from edgesim.report.units import si_bytes
 from edgesim.sim.engine import SimResult
 from edgesim.sim.trace import TraceEvent
 
@@ -74,6 +76,12 @@ class RunSpec:
     threads: int | None = None  # CPU threads of the runtime (TFLite XNNPACK, OpenVINO CPU); None: all host cores
     frames: int = 1  # event engine: inferences queued at once (throughput)
     record_trace: bool = False  # event engine: keep the trace events (Chrome trace, timeline plot)
+    # A clock outside the profile's DVFS table is refused unless this is set: then the run is an overclocked
+    # what-if, marked so in every output (RunResult.overclocked).
+    overclock: bool = False
+    # A runtime on a chip it does not target (Vela on an MCU without an Ethos-U, TensorRT off a Jetson) is refused
+    # unless this is set: then the run is a forced what-if, marked so in every output (RunResult.forced).
+    force: bool = False
 
     def __post_init__(self) -> None:
         if self.frames < 1:
@@ -103,6 +111,9 @@ class TransformReport:
     weight_bytes_after: int
     fused: tuple[FusedGroupInfo, ...] | None  # None: fusion off
     accuracy: AccuracyReport | None  # against the untransformed model, when measured
+    # Why accuracy is not reported although the transformations change weights (zoo models carry seeded random
+    # weights: agreement between two random networks means nothing); None = no such reason.
+    accuracy_note: str | None = None
 
     @property
     def saved_activation_bytes(self) -> int:
@@ -128,14 +139,16 @@ class TransformReport:
                                "num_samples": a.num_samples,
                                "layers": [{"tensor": x.tensor, "sqnr_db": x.sqnr_db} for x in a.layers]}
             out["accuracy_summary"] = a.summary()
+        if self.accuracy_note is not None:
+            out["accuracy_note"] = self.accuracy_note
         return out
 
     def summary_line(self) -> str:
-        line = (f"transformed: {self.nodes_before} -> {self.nodes_after} ops, weights {self.weight_bytes_before} -> "
-                f"{self.weight_bytes_after} bytes")
+        line = (f"transformed: {self.nodes_before} -> {self.nodes_after} ops, weights "
+                f"{si_bytes(self.weight_bytes_before)} -> {si_bytes(self.weight_bytes_after)}")
         if self.fused is not None:
-            line += (f"; fused {len(self.fused)} groups, {self.saved_activation_bytes} activation bytes no longer "
-                     f"written and read back")
+            line += (f"; fused {len(self.fused)} groups, {si_bytes(self.saved_activation_bytes)} of activations no "
+                     f"longer written and read back")
         return line
 
 
@@ -155,6 +168,33 @@ class RunResult:
     power: PowerSummary
     sim: SimResult | None  # event engine only
     events: tuple[TraceEvent, ...] | None  # event engine with record_trace only
+    fit: FitVerdict  # weights and activations against the chip's memories
+    fallback: FallbackWarning | None  # more than a tenth of the MACs on a fallback unit
+    overclocked: bool  # the clock is outside the profile's DVFS table (spec.overclock allowed it)
+    forced: str | None = None  # why the runtime does not target this chip, when spec.force ran it anyway
+
+    @property
+    def peak_hardware(self) -> bool:
+        """No runtime: the profile names none and the caller gave none, so the numbers are the hardware's peak
+        (no kernel efficiency, no dispatch overhead), not what any engine achieves."""
+        return self.runtime is None
+
+    def warnings(self) -> tuple[str, ...]:
+        """One-line flags every door prints with the summary."""
+        out = []
+        if self.overclocked:
+            low, high = clock_range_mhz(self.profile)
+            which = "overclocked" if self.profile.clock_mhz > high else "underclocked"
+            out.append(f"{which} what-if: {self.profile.clock_mhz:g} MHz is outside profile {self.profile.id}'s "
+                       f"DVFS table ({low:g}-{high:g} MHz)")
+        if self.forced is not None:
+            out.append(f"forced what-if: {self.forced}")
+        if self.peak_hardware:
+            out.append("peak hardware, no runtime: the profile names no default_runtime; give --runtime for what "
+                       "an inference engine achieves")
+        if self.fallback is not None:
+            out.append(self.fallback.line().removeprefix("warning: "))
+        return tuple(out)
 
     @property
     def latency_s(self) -> float:

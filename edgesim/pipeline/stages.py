@@ -17,15 +17,22 @@ from edgesim.cost.analytic import estimate_schedule
 from edgesim.cost.estimate import Estimate
 from edgesim.cost.power import PowerSummary, estimate_power
 from edgesim.errors import EdgesimError, ProfileError
-from edgesim.frontends.loader import load_model
+from edgesim.frontends.loader import is_zoo_name, load_model
 from edgesim.hw.loader import load_profile, load_runtime
 from edgesim.hw.schema import HardwareProfile, RuntimeProfile, RuntimeVersion
-from edgesim.hw.targeting import bind_runtime
+from edgesim.hw.targeting import bind_runtime, runtime_fit_problem
 from edgesim.ir.graph import Graph
 from edgesim.mapping.mapper import build_schedule
 from edgesim.mapping.plan import Schedule
 from edgesim.passes.accuracy import AccuracyReport
 from edgesim.passes.pipeline import run_pipeline
+from edgesim.pipeline.checks import (
+    FallbackWarning,
+    FitVerdict,
+    check_clock,
+    fallback_warning,
+    fit_verdict,
+)
 from edgesim.pipeline.spec import (
     Engine,
     FusedGroupInfo,
@@ -55,6 +62,10 @@ class State:
     sim: SimResult | None = None
     events: tuple[TraceEvent, ...] | None = None
     power: PowerSummary | None = None
+    overclocked: bool = False
+    forced: str | None = None
+    fit: FitVerdict | None = None
+    fallback: FallbackWarning | None = None
 
 
 def resolve_profile(hw: str | Path | HardwareProfile, clock_mhz: float | None = None) -> HardwareProfile:
@@ -121,8 +132,15 @@ def load_source(model: str | Path | Graph, input_shape: tuple[int, ...] | None =
     return run_pipeline(load_model(model, input_shape=input_shape, zoo_choices=dict(zoo_choices) or None))
 
 
-def transform_graph(graph: Graph, options: TransformOptions) -> tuple[Graph, TransformReport]:
-    """Apply the transformations; the report says what they did (and how accurate, when measured)."""
+RANDOM_WEIGHTS_NOTE = "zoo weights are random: accuracy not reported"
+
+
+def transform_graph(graph: Graph, options: TransformOptions, *, random_weights: bool = False
+                    ) -> tuple[Graph, TransformReport]:
+    """Apply the transformations; the report says what they did (and how accurate, when measured).
+
+    ``random_weights`` (a zoo model): accuracy is not measured unless asked explicitly, since agreement between a
+    random network and its quantized copy says nothing about a trained one; the report says so."""
     from edgesim.passes.compress import compression_summary
     from edgesim.passes.optimize import optimize, options_from_cli
 
@@ -136,10 +154,15 @@ def transform_graph(graph: Graph, options: TransformOptions) -> tuple[Graph, Tra
 
         fused = tuple(FusedGroupInfo(g.node, tuple(g.fused_from), g.saved_bytes)
                       for g in fusion_report(graph, out).groups)
-    accuracy = _accuracy(graph, out) if options.wants_accuracy else None
+    note = None
+    if random_weights and options.changes_weights:
+        note = RANDOM_WEIGHTS_NOTE if options.accuracy is not True else \
+            "zoo weights are random: the accuracy figures compare two random networks, not a trained model"
+    wanted = options.wants_accuracy and (options.accuracy is True or not random_weights)
+    accuracy = _accuracy(graph, out) if wanted else None
     before, after = compression_summary(graph), compression_summary(out)
     return out, TransformReport(len(graph.nodes), len(out.nodes), before["stored_bytes"], after["stored_bytes"],
-                                fused, accuracy)
+                                fused, accuracy, note)
 
 
 def _accuracy(reference: Graph, transformed: Graph) -> AccuracyReport:
@@ -151,7 +174,17 @@ def _accuracy(reference: Graph, transformed: Graph) -> AccuracyReport:
 
 # -- the stages ----------------------------------------------------------------------------------------------
 def stage_profile(s: State) -> State:
-    return replace(s, profile=resolve_profile(s.spec.hw, s.spec.clock_mhz))
+    """The profile at the spec's clock, refused outside its DVFS table unless the spec allows overclocking."""
+    spec = s.spec
+    base = resolve_profile(spec.hw)
+    if spec.clock_mhz is not None:
+        resolve_profile(base, spec.clock_mhz)  # positive and finite first: its message is the plainer one
+        overclocked = check_clock(base, spec.clock_mhz, spec.overclock)
+        return replace(s, profile=base.with_clock(spec.clock_mhz), overclocked=overclocked)
+    # A profile object may carry a clock set by its maker (a sweep's clock axis): its own table still bounds it.
+    own = isinstance(spec.hw, HardwareProfile)
+    return replace(s, profile=base, overclocked=own and check_clock(base, base.clock_mhz, spec.overclock,
+                                                                     include_own_clock=False))
 
 
 def stage_load_and_transform(s: State) -> State:
@@ -161,7 +194,8 @@ def stage_load_and_transform(s: State) -> State:
         hit = None  # another graph now has the id of a collected one
     if hit is None:
         source = load_source(s.spec.model, s.spec.input_shape, s.spec.zoo_choices)
-        graph, report = transform_graph(source, s.spec.transform)
+        zoo = not isinstance(s.spec.model, Graph) and is_zoo_name(s.spec.model)
+        graph, report = transform_graph(source, s.spec.transform, random_weights=zoo)
         hit = (source, graph, report)
         _GRAPHS[key] = hit
         while len(_GRAPHS) > _GRAPH_CACHE_SIZE:
@@ -171,20 +205,21 @@ def stage_load_and_transform(s: State) -> State:
     return replace(s, source_graph=hit[0], graph=hit[1], transform=hit[2])
 
 
-def bind(profile: HardwareProfile, runtime: str | None, threads: int | None = None
+def bind(profile: HardwareProfile, runtime: str | None, threads: int | None = None, force: bool = False
          ) -> tuple[HardwareProfile, RuntimeProfile | None, RuntimeVersion | None]:
     """(the profile as the runtime sees it, runtime, release): the runtime resolved and bound to the chip, refused
     where it cannot drive it (edgesim.hw.targeting), the accelerator narrowed to the cores the runtime uses, the
     host CPU to ``threads``."""
     rt, version = resolve_runtime(profile, runtime)
-    bound = _BOUND.get((profile, rt), (threads,), lambda: bind_runtime(profile, rt, threads))
+    bound = _BOUND.get((profile, rt), (threads, force), lambda: bind_runtime(profile, rt, threads, force))
     return bound, rt, version
 
 
 def stage_runtime(s: State) -> State:
     assert s.profile is not None
-    profile, rt, version = bind(s.profile, s.spec.runtime, s.spec.threads)
-    return replace(s, profile=profile, runtime=rt, version=version)
+    profile, rt, version = bind(s.profile, s.spec.runtime, s.spec.threads, s.spec.force)
+    forced = runtime_fit_problem(s.profile, rt) if rt is not None and s.spec.force else None
+    return replace(s, profile=profile, runtime=rt, version=version, forced=forced)
 
 
 class _IdentityMemo:
@@ -210,6 +245,7 @@ class _IdentityMemo:
 
 _SCHEDULES = _IdentityMemo(64)
 _BOUND = _IdentityMemo(64)
+_CHECKS = _IdentityMemo(64)
 _ESTIMATES = _IdentityMemo(64)
 
 
@@ -220,6 +256,16 @@ def stage_map(s: State) -> State:
     schedule = _SCHEDULES.get((graph, profile, s.runtime, s.version), (fuse,), lambda: build_schedule(
         graph, profile, s.runtime, s.version, fuse_residual_add=fuse))
     return replace(s, schedule=schedule)
+
+
+def stage_checks(s: State) -> State:
+    """The fit verdict and the fallback warning of the mapped schedule (before the costing: they are about what
+    was placed where)."""
+    schedule, profile = s.schedule, s.profile
+    assert schedule is not None and profile is not None
+    fit, fallback = _CHECKS.get((schedule, profile, s.runtime), (), lambda: (
+        fit_verdict(schedule, profile, s.runtime), fallback_warning(schedule, profile, s.runtime)))
+    return replace(s, fit=fit, fallback=fallback)
 
 
 def _analytic(schedule: Schedule, profile: HardwareProfile) -> tuple[Estimate, PowerSummary]:
@@ -252,6 +298,7 @@ STAGES: tuple[tuple[str, Stage], ...] = (
     ("load+transform", stage_load_and_transform),
     ("runtime", stage_runtime),
     ("map", stage_map),
+    ("checks", stage_checks),
     ("cost", stage_cost),
 )
 
@@ -261,3 +308,5 @@ def clear_caches() -> None:
     _GRAPHS.clear()
     _SCHEDULES.entries.clear()
     _ESTIMATES.entries.clear()
+    _BOUND.entries.clear()
+    _CHECKS.entries.clear()

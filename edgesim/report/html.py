@@ -13,7 +13,8 @@ from edgesim.cost.estimate import Estimate
 from edgesim.files import atomic_write_text
 from edgesim.hw.schema import HardwareProfile
 from edgesim.report import plots
-from edgesim.report.summary import _si
+from edgesim.report.summary import _si, display_names
+from edgesim.report.units import si_bytes
 from edgesim.sim.trace import TraceEvent
 
 CSS = """
@@ -53,11 +54,13 @@ def _layer_table(est: Estimate) -> str:
             "<th>cycles</th><th>stall cycles</th><th>latency</th><th>energy</th><th class='l'>bytes by memory "
             "(read/write)</th><th class='l'>bound</th></tr>")
     rows = []
-    for i, layer in enumerate(plots._compute_layers(est)):
+    layers = plots._compute_layers(est)
+    names = display_names([layer.name for layer in layers], 48)
+    for i, layer in enumerate(layers):
         moved = ", ".join(f"{m} {r}/{w}" for m, r, w in layer.bytes_by_memory)
         bound = layer.bound + (" (fallback)" if layer.fallback else "")
         rows.append(
-            f"<tr><td>{i}</td><td class='l' title='{e(layer.name)}'>{e(plots._short(layer.name, 48))}</td>"
+            f"<tr><td>{i}</td><td class='l' title='{e(layer.name)}'>{e(names[i])}</td>"
             f"<td class='l'>{e(layer.op)}</td><td class='l'>{e(layer.unit)}</td><td>{layer.macs}</td>"
             f"<td>{layer.cycles:.0f}</td><td>{layer.stall_cycles:.0f}</td><td>{e(_si(layer.latency_s, 's'))}</td>"
             f"<td>{e(_si(layer.energy_j, 'J'))}</td><td class='l'>{e(moved)}</td><td class='l'>{e(bound)}</td>"
@@ -99,10 +102,12 @@ def _profile_section(profile: HardwareProfile) -> str:
 
 
 def render_html(est: Estimate, profile: HardwareProfile, events: Sequence[TraceEvent] | None = None,
-                compare: list[Any] | None = None, title: str | None = None, trust_html: str = "") -> str:
+                compare: list[Any] | None = None, title: str | None = None, fit_summary: str | None = None,
+                warnings: Sequence[str] = (), trust_html: str = "") -> str:
     """The report as one HTML string. ``events`` (sim trace) adds the timeline; ``compare`` (estimates of the
-    same model on other profiles) adds the what-if bars next to this one; ``trust_html`` (report.trust) the
-    interval and sensitivity section after the summary."""
+    same model on other profiles) adds the what-if bars next to this one; ``fit_summary`` and ``warnings`` are the
+    run's fit verdict and plausibility warnings (the same lines ``edgesim run`` prints); ``trust_html``
+    (report.trust) the interval and sensitivity section after the summary."""
     figures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="edgesim-report-") as tmp:
         d = Path(tmp)
@@ -129,11 +134,13 @@ def render_html(est: Estimate, profile: HardwareProfile, events: Sequence[TraceE
         ("latency", _si(est.latency_s, "s")), ("energy per inference", _si(est.energy_j, "J")),
         ("average power", _si(est.average_power_w, "W")), ("MACs", f"{est.macs:,}"),
         ("cycles", f"{est.cycles:.0f} @ {est.clock_mhz:g} MHz"),
-        ("peak activations", f"{_si(est.peak_activation_bytes, 'B')} in '{est.activation_memory}' "
-                             f"({'fits' if est.fits_on_chip else 'does NOT fit'})"),
-        ("weights", _si(est.total_weight_bytes, "B")),
+        ("peak activations", f"{si_bytes(est.peak_activation_bytes)} in '{est.activation_memory}' "
+                             f"({si_bytes(est.activation_memory_bytes)})"),
+        ("weights", si_bytes(est.total_weight_bytes)),
+        ("memory fit", fit_summary or ("activations fit" if est.fits_on_chip else "activations do NOT fit")),
     ])
-    notes = "".join(f"<p class='note'>note: {e(n)}</p>" for n in est.notes)
+    notes = "".join(f"<p class='note'>warning: {e(w)}</p>" for w in warnings)
+    notes += "".join(f"<p class='note'>note: {e(n)}</p>" for n in est.notes)
     heading = title or f"edgesim report: {est.model} on {est.hw}"
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<title>{e(heading)}</title><style>{CSS}</style></head><body>"
@@ -143,7 +150,9 @@ def render_html(est: Estimate, profile: HardwareProfile, events: Sequence[TraceE
             "</body></html>\n")
 
 
-def write_html_report(path: str | Path, est: Estimate, profile: HardwareProfile, events: Sequence[TraceEvent] | None = None,
-                      compare: list[Any] | None = None, trust_html: str = "") -> Path:
+def write_html_report(path: str | Path, est: Estimate, profile: HardwareProfile,
+                      events: Sequence[TraceEvent] | None = None, compare: list[Any] | None = None,
+                      fit_summary: str | None = None, warnings: Sequence[str] = (), trust_html: str = "") -> Path:
     """Render and write atomically (a reader never sees half a report)."""
-    return atomic_write_text(path, render_html(est, profile, events=events, compare=compare, trust_html=trust_html))
+    return atomic_write_text(path, render_html(est, profile, events=events, compare=compare,
+                                               fit_summary=fit_summary, warnings=warnings, trust_html=trust_html))

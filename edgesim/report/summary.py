@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from edgesim.cost.estimate import Estimate, LayerCost
+from edgesim.report.units import si, si_bytes
 
 
 def _layer_dict(layer: LayerCost, clock_mhz: float) -> dict[str, Any]:
@@ -50,7 +52,8 @@ def report_dict(est: Estimate, *, mode: str = "analytic", extra: dict[str, Any] 
         "peak_activation_bytes": est.peak_activation_bytes,
         "activation_memory": est.activation_memory,
         "activation_memory_bytes": est.activation_memory_bytes,
-        "fits_on_chip": est.fits_on_chip,
+        # Activations alone; the run's full verdict (weights, arena too) is the top-level "fits" the driver adds.
+        "activations_fit": est.fits_on_chip,
         "total_weight_bytes": est.total_weight_bytes,
         "bound_counts": bound_counts,
         "fallback_ops": sorted({f"{layer.op}" for layer in est.layers if layer.fallback}),
@@ -73,37 +76,67 @@ def report_json(est: Estimate, **kw: Any) -> str:
 
 
 def _si(value: float, unit: str) -> str:
-    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n")):
-        if abs(value) >= factor:
-            return f"{value / factor:.3g} {prefix}{unit}"
-    return f"{value:.3g} {unit}"
+    return si(value, unit)
 
 
-def format_table(est: Estimate, max_rows: int | None = None) -> str:
+def display_names(names: Sequence[str], width: int = 36) -> list[str]:
+    """Readable layer names, the same in every output: the first ';'-joined tensor name (TFLite joins the names of
+    fused ops; the first is the op's output), shortened to its shortest '/'-suffix unique among ``names``, and
+    cut on the right (never the left, which holds the layer's own name) past ``width``."""
+    firsts = [n.split(";")[0] or n for n in names]
+    parts = [f.split("/") for f in firsts]
+    out = []
+    for segs in parts:
+        short = "/".join(segs)
+        for k in range(1, len(segs) + 1):
+            cand = segs[-k:]
+            if sum(1 for other in parts if other[-k:] == cand) == 1:
+                short = "/".join(cand)
+                break
+        out.append(short if len(short) <= width else short[:width - 1] + "~")
+    return out
+
+
+def op_count_line(n_ops: int, est: Estimate) -> str:
+    """How the model's op count splits into the table's rows, the hidden zero-cost views and the ops fused away
+    at mapping time, so the numbers add up."""
+    rows = sum(1 for layer in est.layers if layer.unit != "-")
+    views = sum(1 for layer in est.layers if layer.unit == "-")
+    fused = n_ops - len(est.layers)
+    parts = [f"{rows} costed rows"]
+    if views:
+        parts.append(f"{views} zero-cost view{'s' if views > 1 else ''} (reshapes; not shown)")
+    if fused > 0:
+        parts.append(f"{fused} residual ADDs fused into convs at mapping time")
+    return f"{n_ops} ops = " + " + ".join(parts)
+
+
+def format_table(est: Estimate, max_rows: int | None = None, fit_summary: str | None = None) -> str:
+    """The per-layer table and the totals; ``fit_summary`` is the run's fit verdict (else activations only)."""
     head = f"{'#':>4} {'layer':<36} {'op':<18} {'unit':<10} {'MACs':>10} {'cycles':>12} {'latency':>10} " \
            f"{'energy':>10} bound"
     lines = [head, "-" * len(head)]
     layers = [layer for layer in est.layers if layer.unit != "-"]
+    names = display_names([layer.name for layer in layers])
     shown = layers if max_rows is None else layers[:max_rows]
     for i, layer in enumerate(shown):
-        name = layer.name if len(layer.name) <= 36 else "..." + layer.name[-33:]
         flag = " (fallback)" if layer.fallback else ""
         lines.append(
-            f"{i:>4} {name:<36} {layer.op:<18} {layer.unit:<10} {layer.macs:>10} {layer.cycles:>12.0f} "
-            f"{_si(layer.latency_s, 's'):>10} {_si(layer.energy_j, 'J'):>10} {layer.bound}{flag}"
+            f"{i:>4} {names[i]:<36} {layer.op:<18} {layer.unit:<10} {layer.macs:>10} {layer.cycles:>12.0f} "
+            f"{si(layer.latency_s, 's'):>10} {si(layer.energy_j, 'J'):>10} {layer.bound}{flag}"
         )
     if len(shown) < len(layers):
-        lines.append(f"     ... {len(layers) - len(shown)} more layers (see --json)")
+        lines.append(f"     ... {len(layers) - len(shown)} more layers (see --all-layers or --json)")
     lines.append("-" * len(head))
     lines.append(
-        f"total: latency {_si(est.latency_s, 's')}, energy {_si(est.energy_j, 'J')}, "
-        f"avg power {_si(est.average_power_w, 'W')}, {est.macs / 1e6:.2f} M MACs, "
+        f"total: latency {si(est.latency_s, 's')}, energy {si(est.energy_j, 'J')}, "
+        f"avg power {si(est.average_power_w, 'W')}, {si(est.macs, '').strip()} MACs, "
         f"{est.cycles:.0f} cycles @ {est.clock_mhz:g} MHz"
     )
+    fits = fit_summary or ("activations fit" if est.fits_on_chip else "activations do NOT fit")
     lines.append(
-        f"memory: peak activations {est.peak_activation_bytes} B in '{est.activation_memory}' "
-        f"({est.activation_memory_bytes} B, {'fits' if est.fits_on_chip else 'does NOT fit'}), "
-        f"weights {est.total_weight_bytes} B"
+        f"memory: peak activations {si_bytes(est.peak_activation_bytes)} in '{est.activation_memory}' "
+        f"({si_bytes(est.activation_memory_bytes)}), weights {si_bytes(est.total_weight_bytes)}: {fits}"
     )
     for note in est.notes:
         lines.append(f"note: {note}")

@@ -128,10 +128,32 @@ def sustain(
 
 @dataclass(frozen=True)
 class BatteryLife:
+    """Duty-cycled battery life and the assumptions it follows from: each period of 1/rate runs one inference
+    (its energy) and sleeps the rest at the profile's sleep power, so hours = capacity / average power."""
+
     capacity_j: float
     average_power_w: float
     hours: float
     inferences_per_charge: float
+    period_s: float = 0.0
+    active_s: float = 0.0  # one inference
+    energy_per_inference_j: float = 0.0
+    sleep_power_w: float = 0.0  # between inferences (PowerSpec.sleep_power_mw)
+
+    @property
+    def duty_cycle(self) -> float:
+        return self.active_s / self.period_s if self.period_s > 0 else 0.0
+
+    def explain(self) -> str:
+        """The battery line: every number the hours follow from."""
+        from edgesim.report.units import si
+
+        sleep_s = self.period_s - self.active_s
+        return (f"battery {self.capacity_j / 3600:.3g} Wh: one inference ({si(self.energy_per_inference_j, 'J')} in "
+                f"{si(self.active_s, 's')}) every {si(self.period_s, 's')} (duty cycle {self.duty_cycle:.3%}), "
+                f"asleep at {si(self.sleep_power_w, 'W')} for the other {si(sleep_s, 's')}: average "
+                f"{si(self.average_power_w, 'W')} -> {self.hours:.4g} h, {self.inferences_per_charge:.3g} "
+                f"inferences per charge")
 
 
 def battery_life(energy_per_inference_j: float, latency_s: float, rate_hz: float, sleep_power_w: float,
@@ -146,4 +168,5 @@ def battery_life(energy_per_inference_j: float, latency_s: float, rate_hz: float
     energy_per_period = energy_per_inference_j + sleep_power_w * (period - latency_s)
     avg = energy_per_period / period
     cap_j = capacity_wh * 3600.0
-    return BatteryLife(cap_j, avg, cap_j / avg / 3600.0, cap_j / energy_per_period)
+    return BatteryLife(cap_j, avg, cap_j / avg / 3600.0, cap_j / energy_per_period, period, latency_s,
+                       energy_per_inference_j, sleep_power_w)

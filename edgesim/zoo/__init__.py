@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from edgesim.errors import EdgesimError
+from edgesim.errors import EdgesimError, did_you_mean
 from edgesim.ir.graph import Graph
 from edgesim.zoo import bert, classic, cnn, detection, vit, yolo
 from edgesim.zoo.spaces import Choice, SearchSpace, Stage, search_space, search_spaces
@@ -128,7 +128,12 @@ def build(name: str, **choices: Any) -> Graph:
     if name in _SEQ_MODELS:
         return _build_sequence(name, dict(choices))
     if name not in _MODELS:
-        raise EdgesimError(f"unknown zoo model '{name}'; known models: {', '.join(names())}")
+        from edgesim.files import bundled_models
+
+        # A name that is no zoo model may be a bundled model file typed without its suffix, or a typo.
+        hint = did_you_mean(name, [*names(), *(p.name for p in bundled_models())])
+        raise EdgesimError(f"unknown model '{name}': not a model file and not a zoo model{hint} (zoo models: "
+                           f"{', '.join(names())}; 'edgesim models' lists the bundled files too)")
     builder, default_hw, default_classes, channels = _MODELS[name]
     resolution = choices.pop("resolution", None)
     input_shape = choices.pop("input_shape", None)

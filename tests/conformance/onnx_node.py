@@ -203,9 +203,16 @@ def _import_binding(path: Path, feeds: dict[str, np.ndarray | None]) -> object:
     from edgesim.frontends.onnx_import import import_onnx
 
     bind: dict[str, np.ndarray] = {}
+    # the importer reads a declared batch of 0 as dynamic (1); a test that feeds an empty batch says so, as a
+    # user would with --input-shape
+    first = next(iter(feeds.values()), None)
+    model = onnx.load(str(path), load_external_data=False)
+    dims = model.graph.input[0].type.tensor_type.shape.dim if model.graph.input else []
+    empty_batch = bool(dims) and dims[0].HasField("dim_value") and dims[0].dim_value == 0
+    override = tuple(first.shape) if empty_batch and first is not None else None
     while True:
         try:
-            return import_onnx(path, bind=bind)
+            return import_onnx(path, input_shape=override, bind=bind)
         except NeedsConstantError as e:
             value = feeds.get(e.input_name)
             if value is None or e.input_name in bind:

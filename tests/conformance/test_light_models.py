@@ -54,9 +54,9 @@ def test_light_model_float_matches_onnx_and_is_costed(name: str) -> None:
         assert est.latency_s > 0 and est.energy_j > 0
 
 
-# int8 for the five that run in seconds here (the three with LRN among them); benchmarks/bench_light_models.py
-# quantizes all nine (VGG-19's 140 M weights alone take ~10 s to quantize on a shared 2-core runner).
-@pytest.mark.parametrize("name", ["bvlc_alexnet", "zfnet512", "inception_v1", "squeezenet", "shufflenet"])
+# int8 for four that run in seconds here (two with LRN); benchmarks/bench_light_models.py quantizes all nine
+# (VGG-19's 140 M weights alone take ~10 s to quantize on a shared 2-core runner).
+@pytest.mark.parametrize("name", ["bvlc_alexnet", "inception_v1", "squeezenet", "shufflenet"])
 def test_light_model_int8_is_faster_on_cpu_and_npu(name: str) -> None:
     g = import_onnx(_path(name))
     x = _reference_input(g.tensors[g.inputs[0]].shape)
@@ -73,7 +73,8 @@ def test_light_model_int8_is_faster_on_cpu_and_npu(name: str) -> None:
 def test_quant_cli_on_a_model_with_lrn(capsys: pytest.CaptureFixture[str]) -> None:
     # Inception v1 has LRN, which used to stop --quant with "LRN is not supported by the float executor"
     path = _path("inception_v1")
-    assert main(["run", str(path), "--hw", "ethos-u55-256", "--quant", "int8", "--fast"]) == 0
+    # (--no-accuracy: the int8 test above already runs the quantized graphs; this checks the command's path)
+    assert main(["run", str(path), "--hw", "ethos-u55-256", "--quant", "int8", "--fast", "--no-accuracy"]) == 0
     assert "total: latency" in capsys.readouterr().out
 
 

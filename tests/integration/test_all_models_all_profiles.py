@@ -15,14 +15,24 @@ from edgesim.hw.loader import list_profiles
 from edgesim.ir.graph import Graph
 from edgesim.mapping.mapper import build_schedule
 from edgesim.sim import simulate_schedule, to_estimate
+from edgesim.zoo.published import PUBLISHED
 from tests.conftest import MODELS, SHARED_MODELS
 
 PROFILE_IDS = [pid for pid, _ in list_profiles()]
 
 
+# The issue-17 vendor networks (up to 110 M parameters and 27 GMACs) join at reduced inputs, one per family;
+# tests/unit/test_zoo_networks.py covers all of them at their published sizes.
+SMALL_VENDOR = {"yolov8n": (1, 3, 128, 128), "yolo11n": (1, 3, 128, 128), "ssd_mobilenet_v2": (1, 3, 96, 96),
+                "efficientdet_d0": (1, 3, 128, 128), "deeplabv3plus_mobilenet": (1, 3, 65, 65),
+                "inception_v1": (1, 3, 96, 96), "mobilebert": (1, 16)}
+CLASSIC = [n for n in zoo.names() if n not in PUBLISHED]
+
+
 @pytest.fixture(scope="module")
 def graphs() -> dict[str, Graph]:
-    out = {name: load_model(name) for name in zoo.names()}
+    out = {name: load_model(name) for name in CLASSIC}
+    out.update({name: load_model(name, input_shape=shape) for name, shape in SMALL_VENDOR.items()})
     if MODELS.is_dir():
         for f in SHARED_MODELS:
             out[f] = load_model(MODELS / f)
@@ -36,7 +46,7 @@ def test_bundled_profiles_include_the_starting_four() -> None:
 @pytest.mark.parametrize("pid", PROFILE_IDS)
 def test_every_model_simulates(pid: str, graphs: dict[str, Graph]) -> None:
     if MODELS.is_dir():
-        assert len(graphs) == len(zoo.names()) + len(SHARED_MODELS)
+        assert len(graphs) == len(CLASSIC) + len(SMALL_VENDOR) + len(SHARED_MODELS)
     prof = load_profile(pid)
     rt, ver = resolve_runtime(prof, None)
     ran = 0

@@ -28,7 +28,7 @@ def test_compare_rows_and_front(tmp_path: Path) -> None:
     for r in rows:
         assert r.latency_s > 0 and r.energy_j > 0
         assert r.peak_power_w >= r.average_power_w * (1 - 1e-9)
-        assert r.fits_on_chip == (r.peak_activation_bytes <= r.activation_memory_bytes)
+        assert r.fits  # small models: the full verdict (weights, activations, arena) holds everywhere
     for model in ("ad01_int8", "resnet8"):
         mine = [r for r in rows if r.model == model]
         assert any(r.pareto for r in mine)

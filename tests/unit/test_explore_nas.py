@@ -94,3 +94,25 @@ def test_int8_table_matches_calibrated_whole_network(model: FastCostModel) -> No
 def test_unknown_reference_path() -> None:
     with pytest.raises(EdgesimError, match="reference"):
         FastCostModel("ethos-u55-128", full="rtl")
+
+
+def test_table_build_shows_progress_on_the_stream(capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    calls = {"n": 0}
+
+    def counting(spec: object) -> tuple[float, float]:
+        calls["n"] += 1  # stands in for a whole-network estimate: this test is about the progress, not the costs
+        return 1e-3 * calls["n"], 1e-6
+
+    stream = io.StringIO()
+    fast = FastCostModel("ethos-u55-128", resolution=128, full=counting, progress=stream)
+    lines = stream.getvalue().splitlines()
+    assert calls["n"] == fast.table_size() > 100
+    assert lines and lines[0].startswith("cost table at resolution 128: [")
+    assert f"{calls['n']}/{calls['n']} 100.0%" in lines[-1] and "estimates/s" in lines[-1]
+    capsys.readouterr()
+    FastCostModel("ethos-u55-128", resolution=128, full=counting, progress=False)
+    assert capsys.readouterr().err == ""
+    FastCostModel("ethos-u55-128", resolution=128, full=counting)  # default: stderr
+    assert "cost table at resolution 128" in capsys.readouterr().err

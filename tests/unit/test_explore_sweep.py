@@ -140,3 +140,43 @@ def test_quant_field_changes_keys_and_results(tmp_path: Path) -> None:
     with pytest.raises(EdgesimError) as info:
         spec_from_dict({**base, "quant": "int3"}, "s.yaml")
     assert info.value.field == "quant"
+
+
+def test_ctrl_c_keeps_every_finished_point_and_resumes(tmp_path: Path) -> None:
+    from edgesim.explore.sweep import SweepInterrupted
+
+    loaded = load_sweep_spec(_write(tmp_path, SPEC))
+    out = tmp_path / "res.parquet"
+
+    def ctrl_c(done: int) -> None:
+        if done >= 2:
+            raise KeyboardInterrupt  # what the terminal's SIGINT raises in the parent
+
+    with pytest.raises(SweepInterrupted) as stop:
+        run_sweep(loaded, out, workers=2, progress=False, plot=False, on_chunk=ctrl_c)
+    kept = stop.value.result
+    assert 2 <= kept.rows < len(loaded.points)
+    assert len(read_results(out)) == kept.rows == len(done_keys(out))  # written out, not only in parts
+    res = run_sweep(loaded, out, workers=2, progress=False, plot=False)
+    assert res.evaluated == len(loaded.points) - kept.rows and res.rows == len(loaded.points)
+
+
+def test_ctrl_c_in_process_keeps_the_points_of_the_unfinished_chunk(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import edgesim.explore.sweep as sweep
+
+    loaded = load_sweep_spec(_write(tmp_path, SPEC))  # chunks of 2 points
+    out = tmp_path / "res.parquet"
+    real = sweep.evaluate_point
+    calls = {"n": 0}
+
+    def evaluate(point: Any) -> dict[str, Any]:
+        calls["n"] += 1
+        if calls["n"] == 4:  # the second point of the second chunk
+            raise KeyboardInterrupt
+        return real(point)
+
+    monkeypatch.setattr(sweep, "evaluate_point", evaluate)
+    with pytest.raises(sweep.SweepInterrupted) as stop:
+        run_sweep(loaded, out, workers=1, progress=False, plot=False)
+    assert stop.value.result.rows == 3  # two from the first chunk, one finished in the second

@@ -129,10 +129,13 @@ def test_lodo_divides_out_a_baked_fit_for_single_device_runtimes() -> None:
 
 
 def test_sequence_models_take_token_shapes() -> None:
-    from edgesim.validate.npu_vendor import _model_shape
+    from edgesim.validate.npu_vendor import row_spec
 
-    assert _model_shape("bert_base", "1x3x1x384") == "1x384"
-    assert _model_shape("yolov8n", "1x3x640x640") == "1x3x640x640"
+    def shape(network: str, text: str) -> tuple[int, ...] | None:
+        return row_spec(VendorRow(2, "rk3588", "rknn", network, text, None, "int8", "latency", 1.0)).input_shape
+
+    assert shape("bert_base", "1x3x1x384") == (1, 384)
+    assert shape("yolov8n", "1x3x640x640") == (1, 3, 640, 640)
 
 
 def test_cli_validate_vendor_table_writes_table_json_and_plot(tmp_path: Path,

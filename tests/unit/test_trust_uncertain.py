@@ -20,7 +20,7 @@ from edgesim.hw.uncertain import (
 
 CHILD = """\
 extends: stm32l4r5
-id: l4-uncertain
+id: stm32l4-uncertain
 clock_mhz: {value: 120.0, source: "DS12023"}
 memories:
   - name: sram

@@ -36,7 +36,7 @@ def built() -> dict[str, object]:
 
 
 def test_names_cover_the_published_table() -> None:
-    from tests.unit.test_zoo_networks import PUBLISHED as NETWORKS  # the issue-17 networks are pinned there
+    from edgesim.zoo.published import PUBLISHED as NETWORKS  # the issue-17 networks (test_zoo_networks.py)
 
     assert sorted({*PUBLISHED, *NETWORKS}) == names()
 

@@ -210,3 +210,33 @@ def test_vendor_rows_of_sequence_models_run_on_token_ids() -> None:
     assert {row_spec(r).input_shape for r in qnn} == {(1, 384)}
     image = next(r for r in rows if r.network == "yolov8n" and r.input_shape)
     assert row_spec(image).input_shape == (1, 3, 608, 608) or row_spec(image).input_shape == (1, 3, 640, 640)
+
+
+ONNX_CASES = [("yolov8n", (1, 3, 64, 64)), ("yolo11n", (1, 3, 64, 64)), ("yolov5n", (1, 3, 64, 64)),
+              ("yolov3_tiny", (1, 3, 64, 64)), ("ssd_mobilenet_v2", (1, 3, 96, 96)),
+              ("deeplabv3plus_mobilenet", (1, 3, 65, 65)), ("efficientdet_d0", (1, 3, 128, 128)),
+              ("inception_v1", (1, 3, 64, 64)), ("mobilebert", (1, 8))]
+
+
+@pytest.mark.parametrize("name, shape", ONNX_CASES)
+def test_exports_to_onnx_and_onnxruntime_agrees_with_the_float_executor(name: str, shape: tuple[int, ...]) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    from edgesim.frontends.onnx_export import to_onnx_model
+
+    g = build(name, input_shape=shape)
+    model = to_onnx_model(g)
+    onnx.checker.check_model(model)
+    x_t = g.tensors[g.inputs[0]]
+    rng = np.random.default_rng(0)
+    if x_t.dtype.is_integer:
+        x = rng.integers(0, 30522, x_t.shape).astype(np.int32)  # token ids
+    else:
+        x = rng.standard_normal(x_t.shape).astype(np.float32)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {g.inputs[0]: x})
+    ref = run_float(g, {g.inputs[0]: x})
+    for out, y in zip(g.outputs, got, strict=True):
+        assert y.shape == g.tensors[out].shape
+        np.testing.assert_allclose(y, ref[out], rtol=2e-3, atol=2e-3 * float(np.abs(ref[out]).max()))

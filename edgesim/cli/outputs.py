@@ -1,0 +1,64 @@
+"""Every output path a command will write, checked before the work starts: a run that takes minutes must not end
+in an error about its ``--json`` argument.
+
+Each command names its output flags and the suffixes they take (``OUTPUTS``); ``check_outputs`` refuses a
+directory, a missing or unwritable parent folder, or a suffix the writer cannot produce, in one line naming the
+flag."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from edgesim.errors import EdgesimError
+
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+JSON = (".json",)
+
+# (command, argparse dest) -> (flag as the user types it, suffixes the writer produces)
+OUTPUTS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
+    ("run", "json"): ("--json", JSON),
+    ("run", "trace"): ("--trace", JSON),
+    ("run", "plot"): ("--plot", PLOT_SUFFIXES),
+    ("report", "output"): ("-o", (".html", ".htm")),
+    ("optimize", "output"): ("-o", (".onnx",)),
+    ("infer", "output"): ("--output", (".npy", ".npz")),
+    ("sustain", "json"): ("--json", JSON),
+    ("sustain", "plot"): ("--plot", PLOT_SUFFIXES),
+    ("validate", "json"): ("--json", JSON),
+    ("validate", "plot"): ("--plot", PLOT_SUFFIXES),
+    ("calibrate", "output"): ("-o", (".yaml", ".yml")),
+    ("compare", "csv"): ("--csv", (".csv",)),
+    ("compare", "plot"): ("--plot", PLOT_SUFFIXES),
+    ("sweep", "output"): ("-o", (".parquet",)),
+}
+
+
+def check_output_path(path: str, flag: str, suffixes: tuple[str, ...]) -> None:
+    """Refuse, in one line naming ``flag``, a path this command could not write."""
+    p = Path(path)
+    want = " or ".join([", ".join(suffixes[:-1]), suffixes[-1]] if len(suffixes) > 1 else suffixes)
+    if p.is_dir():
+        raise EdgesimError(f"{flag} '{path}' is a directory; give a file name ending in {want}")
+    if p.suffix.lower() not in suffixes:
+        raise EdgesimError(f"{flag} '{path}' must end in {want}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise EdgesimError(f"{flag} '{path}': folder '{parent}' does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise EdgesimError(f"{flag} '{path}': folder '{parent}' is not writable")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise EdgesimError(f"{flag} '{path}' exists and is not writable")
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Check every output flag the parsed command was given (before it runs)."""
+    command = getattr(args, "command", None)
+    for (cmd, dest), (flag, suffixes) in OUTPUTS.items():
+        value = getattr(args, dest, None)
+        if cmd == command and value:
+            check_output_path(str(value), flag, suffixes)
+
+
+__all__ = ["OUTPUTS", "PLOT_SUFFIXES", "check_output_path", "check_outputs"]
