@@ -9,7 +9,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = {"estimate", "load_model", "load_profile", "simulate", "run", "RunSpec"}
+_API = {"estimate", "load_model", "load_profile", "simulate", "run", "RunSpec", "interval", "sensitivity"}
 
 
 def __getattr__(name: str) -> Any:
@@ -28,4 +28,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'edgesim' has no attribute '{name}'")
 
 
-__all__ = ["RunSpec", "__version__", "estimate", "load_model", "load_profile", "run", "simulate"]
+__all__ = ["RunSpec", "__version__", "estimate", "interval", "load_model", "load_profile", "run", "sensitivity",
+           "simulate"]

@@ -20,6 +20,10 @@ from edgesim.pipeline import (
 )
 from edgesim.pipeline import bind as _bind
 from edgesim.pipeline import resolve_runtime as _resolve_runtime
+from edgesim.pipeline.intervals import DEFAULT_CONFIDENCE, PredictionInterval, check_confidence
+from edgesim.pipeline.intervals import interval as _interval
+from edgesim.pipeline.sensitivity import Sensitivity
+from edgesim.pipeline.sensitivity import sensitivity as _sensitivity
 
 
 def load_model(path_or_name: str | Path, input_shape: tuple[int, ...] | None = None) -> Graph:
@@ -78,4 +82,29 @@ def simulate(model: Graph | str | Path, profile: HardwareProfile | str | Path, r
                      threads, frames, overclock)).estimate
 
 
-__all__ = ["RunResult", "RunSpec", "bind", "estimate", "load_model", "load_profile", "resolve_runtime", "run", "simulate"]
+def interval(model: Graph | str | Path | RunResult, profile: HardwareProfile | str | Path | None = None,
+             runtime: str | None = None, *, confidence: float = DEFAULT_CONFIDENCE, quant: str | None = None,
+             input_shape: tuple[int, ...] | None = None, clock_mhz: float | None = None,
+             threads: int | None = None) -> PredictionInterval:
+    """The latency/energy interval of an analytic estimate at ``confidence`` (``edgesim run --confidence``):
+    the profile's ranges propagated and the model's error for how novel the chip/runtime is. Also takes a
+    ``RunResult`` (from ``edgesim.run``) directly."""
+    check_confidence(confidence)
+    if isinstance(model, RunResult):
+        return _interval(model, confidence)
+    if profile is None:
+        from edgesim.errors import EdgesimError
+
+        raise EdgesimError("interval needs a hardware profile", field="profile")
+    result = run(_spec(model, profile, runtime, Engine.ANALYTIC, quant, None, True, "int4", input_shape, clock_mhz,
+                       threads))
+    return _interval(result, confidence)
+
+
+def sensitivity(result: RunResult) -> Sensitivity:
+    """Elasticities of latency and energy to the profile's parameters (``edgesim run --sensitivity``)."""
+    return _sensitivity(result)
+
+
+__all__ = ["PredictionInterval", "RunResult", "RunSpec", "Sensitivity", "bind", "estimate", "interval",
+           "load_model", "load_profile", "resolve_runtime", "run", "sensitivity", "simulate"]

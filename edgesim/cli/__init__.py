@@ -37,6 +37,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from edgesim.cli.explore import add_explore_parsers
+    from edgesim.cli.profile import add_profile_parser
     from edgesim.cli.report import add_report_parser
     from edgesim.cli.run import add_run_parsers
     from edgesim.cli.sustain import add_sustain_parser
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_validate_parsers(sub)
     add_report_parser(sub)
     add_explore_parsers(sub)
+    add_profile_parser(sub)
     add_llm_parser(sub)
     return p
 

@@ -85,3 +85,14 @@ def spec_from_args(args: argparse.Namespace, *, fast: bool = True, frames: int =
                    overclock=getattr(args, "overclock", False), force=getattr(args, "force", False),
                    transform=transform_from_args(args),
                    engine=Engine.ANALYTIC if fast else Engine.EVENT, frames=frames, record_trace=record_trace)
+
+
+def add_trust_arguments(p: argparse.ArgumentParser, *, sensitivity: bool = False) -> None:
+    """--confidence (every predicting command) and --sensitivity (run): how sure the prediction is."""
+    # Checked by the command (edgesim.pipeline.intervals.check_confidence): a one-line error, exit 2.
+    p.add_argument("--confidence", type=float, default=0.8,
+                   help="confidence of the reported latency/energy interval, in (0, 1) (default 0.8)")
+    if sensitivity:
+        p.add_argument("--sensitivity", action="store_true",
+                       help="list the profile parameters latency and energy depend on most (elasticities), for "
+                            "the whole network and per layer")

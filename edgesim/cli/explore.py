@@ -6,15 +6,24 @@ import argparse
 import sys
 from typing import Any
 
-from edgesim.cli.args import add_quant_argument
+from edgesim.cli.args import add_quant_argument, add_trust_arguments
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from edgesim.explore.compare import compare, format_compare, plot_compare, write_compare_csv
+    from edgesim.explore.compare import (
+        compare,
+        format_compare,
+        format_indistinguishable,
+        plot_compare,
+        write_compare_csv,
+    )
 
-    rows = compare(args.models, args.hw, args.runtime, quant=args.quant, peak_on_front=args.peak_on_front)
+    rows = compare(args.models, args.hw, args.runtime, quant=args.quant, peak_on_front=args.peak_on_front,
+                   confidence=args.confidence)
     print(format_compare(rows, args.peak_on_front))
     print("* = on the latency/energy Pareto front for that model")
+    if text := format_indistinguishable(rows):
+        print(text)
     if args.csv:
         write_compare_csv(rows, args.csv)
         print(f"wrote {args.csv}")
@@ -34,7 +43,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
           f"{', '.join(loaded.spec.axes) or 'none'})")
     try:
         res = run_sweep(loaded, args.output, workers=args.workers, dask_scheduler=args.dask_scheduler,
-                        progress=not args.no_progress, plot=not args.no_plot, peak_on_front=args.peak_on_front)
+                        progress=not args.no_progress, plot=not args.no_plot, peak_on_front=args.peak_on_front,
+                        confidence=args.confidence)
     except SweepInterrupted as stop:
         done = stop.result
         print(f"interrupted: {done.rows} of {len(loaded.points)} points kept in {done.out} ({done.evaluated} "
@@ -47,7 +57,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(line)
     front = format_pareto(rows, loaded.axis_names)
     if front:
-        print("Pareto front (latency, energy per model):")
+        print(f"Pareto front (latency ({args.confidence:.0%} interval), energy per model):")
         print(front)
     if res.plot:
         print(f"wrote {res.plot}")
@@ -86,6 +96,7 @@ def add_explore_parsers(subparsers: Any) -> None:
     cmp.add_argument("--peak-on-front", action="store_true",
                      help="let profiles without a runtime (peak hardware speed) onto the Pareto front")
     cmp.add_argument("--plot", help="write a latency chart and latency-vs-energy scatter (PNG/SVG/PDF)")
+    add_trust_arguments(cmp)
     cmp.set_defaults(func=cmd_compare)
 
     sw = subparsers.add_parser("sweep", help="evaluate a design space declared in a YAML spec")
@@ -97,6 +108,7 @@ def add_explore_parsers(subparsers: Any) -> None:
     sw.add_argument("--no-plot", action="store_true", help="skip the latency-vs-energy plot (OUT.png)")
     sw.add_argument("--peak-on-front", action="store_true",
                     help="let points without a runtime (peak hardware speed) onto the Pareto front")
+    add_trust_arguments(sw)
     sw.set_defaults(func=cmd_sweep)
 
 

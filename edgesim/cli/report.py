@@ -10,6 +10,7 @@ from edgesim.cli.args import (
     add_model_argument,
     add_target_arguments,
     add_transform_arguments,
+    add_trust_arguments,
     spec_from_args,
 )
 
@@ -21,6 +22,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if not args.output.lower().endswith((".html", ".htm")):
         raise EdgesimError(f"-o '{args.output}' must end in .html")
+    from edgesim.cli.trust import report_trust_html
+    from edgesim.pipeline.intervals import check_confidence
+
+    check_confidence(args.confidence)
     spec = spec_from_args(args, fast=args.fast, record_trace=not args.fast)
     result = run(spec)
     # The what-if bars: the same question on other profiles (their own default runtimes), analytic.
@@ -28,7 +33,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                            record_trace=False)).estimate for other in args.compare or []]
     write_html_report(args.output, result.estimate, result.profile,
                       events=list(result.events) if result.events is not None else None, compare=compare,
-                      fit_summary=result.fit.summary(), warnings=result.warnings())
+                      fit_summary=result.fit.summary(), warnings=result.warnings(),
+                      trust_html=report_trust_html(result, args))
     print(f"wrote {args.output}")
     print(f"memory: {result.fit.summary()}")
     for line in result.warnings():
@@ -44,4 +50,5 @@ def add_report_parser(sub: Any) -> None:
     rep.add_argument("--compare", nargs="+", metavar="HW", help="other profiles for the what-if bars")
     rep.add_argument("-o", "--output", required=True, help="the .html file to write")
     add_transform_arguments(rep)
+    add_trust_arguments(rep)
     rep.set_defaults(func=cmd_report)

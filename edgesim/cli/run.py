@@ -10,6 +10,7 @@ from edgesim.cli.args import (
     add_model_argument,
     add_target_arguments,
     add_transform_arguments,
+    add_trust_arguments,
     non_negative_int,
     spec_from_args,
     transform_from_args,
@@ -66,9 +67,11 @@ def runtime_label(result: RunResult) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from edgesim.files import atomic_write_text
     from edgesim.pipeline import run, transform_report_with_mapping
+    from edgesim.pipeline.intervals import check_confidence
     from edgesim.report.summary import format_table, op_count_line, report_json
     from edgesim.report.units import si
 
+    check_confidence(args.confidence)  # before the run: bad input is refused, not answered
     result = run(spec_from_args(args, fast=args.fast, frames=args.frames, record_trace=not args.fast))
     est = result.estimate
     if args.trace and result.events is not None:
@@ -99,6 +102,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"power: average {si(result.power.average_power_w, 'W')}, peak {si(result.power.peak_power_w, 'W')}")
     for line in result.warnings():
         print(f"warning: {line}")
+    from edgesim.cli.trust import trust_report
+
+    extra.update(trust_report(result, args))
     if args.json:
         atomic_write_text(args.json, report_json(est, mode=result.spec.engine.value, extra=extra))
         print(f"wrote {args.json}")
@@ -163,6 +169,7 @@ def add_run_parsers(sub: Any) -> None:
                      help="event engine: queue N inferences at once and report throughput_inf_per_s")
     add_transform_arguments(run)
     add_plot_arguments(run)
+    add_trust_arguments(run, sensitivity=True)
     run.set_defaults(func=cmd_run)
 
     opt = sub.add_parser("optimize", help="apply quantization/pruning/fusion/compression and write the model as ONNX")

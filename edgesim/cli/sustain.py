@@ -9,6 +9,7 @@ from edgesim.cli.args import (
     add_model_argument,
     add_target_arguments,
     add_transform_arguments,
+    add_trust_arguments,
     spec_from_args,
 )
 
@@ -24,12 +25,15 @@ def verdict_dict(base: RunResult) -> dict[str, Any]:
 def cmd_sustain(args: argparse.Namespace) -> int:
     import json
 
+    from edgesim.cli.trust import sustained_intervals
     from edgesim.files import atomic_write_text
     from edgesim.pipeline import run
+    from edgesim.pipeline.intervals import check_confidence
     from edgesim.report.units import si
     from edgesim.thermal.governor import GovernorKind
     from edgesim.thermal.sustain import battery_life, sustain
 
+    check_confidence(args.confidence)
     base = run(spec_from_args(args))
     graph, profile = base.graph, base.profile
     for line in base.warnings():
@@ -51,6 +55,7 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     print(f"  mean latency {res.mean_latency_s * 1e3:.3f} ms, energy/inference {res.energy_per_inference_j * 1e3:.4g} mJ, "
           f"average power {si(res.average_power_w, 'W')}, inferences {res.inferences:.0f}, "
           f"frames missed {res.frames_missed:.0f}")
+    data.update(sustained_intervals(base, args, res.mean_latency_s, res.energy_per_inference_j))
     if args.battery_wh or args.battery_mah:
         if args.rate is None:
             from edgesim.errors import EdgesimError
@@ -98,8 +103,13 @@ def _sustain_big_little(base: RunResult, args: argparse.Namespace) -> int:
     print(f"  mean latency {res.mean_latency_s * 1e3:.3f} ms (wall time per inference "
           f"{res.mean_effective_latency_s * 1e3:.3f} ms), average power {si(res.average_power_w, 'W')}, "
           f"inferences {res.inferences:.0f}, frames missed {res.frames_missed:.0f}")
+    from edgesim.cli.trust import sustained_intervals
+
+    # energy per inference as the run drew it (average power x time / inferences), with the single run's interval
+    energy = res.average_power_w * res.duration_s / res.inferences if res.inferences else base.energy_j
+    data = {**res.as_dict(), **sustained_intervals(base, args, res.mean_latency_s, energy)}
     if args.json:
-        atomic_write_text(args.json, json.dumps({**verdict_dict(base), **res.as_dict()}, indent=1) + "\n")
+        atomic_write_text(args.json, json.dumps({**verdict_dict(base), **data}, indent=1) + "\n")
         print(f"wrote {args.json}")
     return 0
 
@@ -124,4 +134,5 @@ def add_sustain_parser(sub: Any) -> None:
     sus.add_argument("--burst-on", type=float, default=5.0, help="burst policy: seconds on the big cores")
     sus.add_argument("--burst-off", type=float, default=5.0, help="burst policy: idle seconds between bursts")
     add_transform_arguments(sus)
+    add_trust_arguments(sus)
     sus.set_defaults(func=cmd_sustain)

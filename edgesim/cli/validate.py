@@ -9,10 +9,14 @@ import sys
 def cmd_validate(args: argparse.Namespace) -> int:
     from edgesim.llm.cli import validate_llm
     from edgesim.llm.reference import is_llm_reference
+    from edgesim.pipeline.intervals import check_confidence
     from edgesim.validate.calibrate import leave_one_benchmark_out, leave_one_device_out
     from edgesim.validate.core import validate, write_json, write_plot
     from edgesim.validate.npu_vendor import cmd_vendor, is_vendor_table
 
+    check_confidence(args.confidence)
+    if args.calibrate_intervals or args.coverage:
+        return _cmd_intervals(args)
     if args.reference and is_vendor_table(args.reference):
         return cmd_vendor(args)  # issue #17's vendor NPU tables (hw_profile/runtime_id/zoo_model columns)
     if args.reference and is_llm_reference(args.reference):
@@ -25,12 +29,51 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         result = validate(args.reference)
     print(result.table())
+    if args.reference is None:
+        # How well the prediction intervals cover held-out rows, per novelty class (the shipped calibration).
+        from edgesim.validate.intervals import coverage, coverage_table, shipped_residuals
+
+        print()
+        print(coverage_table(coverage(shipped_residuals(), args.confidence), args.confidence))
     if args.json:
         write_json(result, args.json)
         print(f"wrote {args.json}", file=sys.stderr)
     if args.plot:
         write_plot(result, args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _cmd_intervals(args: argparse.Namespace) -> int:
+    """--calibrate-intervals: rewrite the shipped interval calibration; --coverage: only measure it."""
+    from edgesim.llm.intervals import llm_coverage_table, llm_table, write_llm_calibration
+    from edgesim.pipeline.intervals import check_confidence
+    from edgesim.validate.intervals import (
+        collect_residuals,
+        coverage,
+        coverage_table,
+        shipped_residuals,
+        write_calibration,
+        write_npu_calibration,
+    )
+
+    confidence = check_confidence(args.confidence)
+    if args.calibrate_intervals:
+        path, residuals = write_calibration(args.reference)
+        print(f"wrote {path} ({len(residuals)} held-out residuals)", file=sys.stderr)
+        llm_path, llm_rows = write_llm_calibration()
+        print(f"wrote {llm_path} ({len(llm_rows)} held-out LLM residuals)", file=sys.stderr)
+        if args.reference is None:  # the vendor NPU tables (minutes: every row is predicted)
+            npu_path, npu_rows = write_npu_calibration()
+            print(f"wrote {npu_path} ({len(npu_rows)} held-out vendor-table residuals)", file=sys.stderr)
+            residuals = residuals + npu_rows
+    else:
+        # the shipped calibration's residuals, or fresh ones for another reference file
+        residuals = collect_residuals(args.reference) if args.reference else shipped_residuals()
+        llm_rows = list(llm_table()[1])
+    print(coverage_table(coverage(residuals, confidence), confidence))
+    print()
+    print(llm_coverage_table(llm_rows, confidence))
     return 0
 
 
@@ -57,6 +100,13 @@ def add_validate_parsers(subparsers: argparse._SubParsersAction) -> None:  # typ
                    help="--lobo, but first refit the runtime across devices without the held-out rows")
     v.add_argument("--lodo", action="store_true",
                    help="leave-one-device-out: refit each runtime without the device, predict its rows")
+    v.add_argument("--calibrate-intervals", action="store_true",
+                   help="recompute the held-out residuals per novelty class, write the interval calibration the "
+                        "package ships (edgesim/data/calibration/intervals.json) and print its coverage")
+    v.add_argument("--coverage", action="store_true",
+                   help="print the prediction intervals' coverage and width per novelty class, each device held out")
+    v.add_argument("--confidence", type=float, default=0.8,
+                   help="confidence of the interval coverage table (default 0.8)")
     v.set_defaults(func=cmd_validate)
     c = subparsers.add_parser("calibrate", help="fit a runtime's free parameters to your measurements")
     c.add_argument("measurements", help="CSV in the reference format (device, runtime, ..., latency_ms)")

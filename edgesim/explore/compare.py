@@ -30,6 +30,13 @@ class CompareRow:
     peak_hardware: bool = False  # no runtime: the hardware's peak, not an engine's
     warnings: str = ""  # the run's plausibility warnings (fallback, overclock), '; '-joined
     pareto: bool = False
+    # The prediction interval at ``confidence`` (edgesim.pipeline.intervals); None when not computed.
+    latency_lo_s: float | None = None
+    latency_hi_s: float | None = None
+    energy_lo_j: float | None = None
+    energy_hi_j: float | None = None
+    confidence: float | None = None
+    novelty: str = ""
 
     def pareto_eligible(self, peak_on_front: bool = False) -> bool:
         """Only points that fit and were costed with a runtime (or, when asked, at peak hardware speed) compete
@@ -67,13 +74,18 @@ def _model_label(spec: str | Path) -> str:
 
 def compare(models: Sequence[str | Path], hws: Sequence[str | Path | HardwareProfile],
             runtimes: Sequence[str | None] | None = None, quant: str | None = None,
-            peak_on_front: bool = False) -> list[CompareRow]:
+            peak_on_front: bool = False, confidence: float | None = 0.8) -> list[CompareRow]:
     """Estimate every model on every profile. ``runtimes`` is one entry for all profiles or one per profile
     (None = the profile's default runtime); ``quant`` quantizes float models first. Rows on the
     latency/energy Pareto front of their model have ``pareto=True``; rows that do not fit never are, nor rows
-    without a runtime (peak hardware) unless ``peak_on_front``."""
+    without a runtime (peak hardware) unless ``peak_on_front``. Each row carries its interval at ``confidence``
+    (None: no intervals)."""
     from edgesim.passes.choices import QuantPreset
     from edgesim.pipeline import RunSpec, TransformOptions, resolve_profile, run
+    from edgesim.pipeline.intervals import check_confidence, interval
+
+    if confidence is not None:
+        check_confidence(confidence)
 
     if not models:
         raise EdgesimError("compare needs at least one model")
@@ -96,6 +108,12 @@ def compare(models: Sequence[str | Path], hws: Sequence[str | Path | HardwarePro
                                           fit_problems="; ".join(res.fit.problems),
                                           peak_hardware=res.peak_hardware,
                                           warnings="; ".join(w for w in res.warnings() if "peak hardware" not in w)))
+            if confidence is not None:
+                iv = interval(res, confidence)
+                rows[-1] = CompareRow(**{**asdict(rows[-1]), "latency_lo_s": iv.latency_s.lo,
+                                         "latency_hi_s": iv.latency_s.hi, "energy_lo_j": iv.energy_j.lo,
+                                         "energy_hi_j": iv.energy_j.hi, "confidence": confidence,
+                                         "novelty": iv.novelty.value})
     # Different models do different work, so the front is per model: which chips are worth buying for it. A
     # point that does not fit, or has no runtime, is no option: it stays off the front.
     mask = grouped_pareto_mask([r.model for r in rows], [r.latency_s for r in rows], [r.energy_j for r in rows],
@@ -119,16 +137,46 @@ def grouped_pareto_mask(groups: Sequence[str], latency_s: Sequence[float], energ
     return out
 
 
+def indistinguishable(rows: Sequence[CompareRow]) -> list[tuple[CompareRow, CompareRow]]:
+    """Pairs of rows of one model whose latency intervals overlap: the prediction cannot tell which is faster."""
+    out = []
+    for i, a in enumerate(rows):
+        for b in rows[i + 1:]:
+            if a.model != b.model or a.latency_lo_s is None or b.latency_lo_s is None:
+                continue
+            assert a.latency_hi_s is not None and b.latency_hi_s is not None
+            if a.latency_lo_s <= b.latency_hi_s and b.latency_lo_s <= a.latency_hi_s:
+                out.append((a, b))
+    return out
+
+
+def format_indistinguishable(rows: Sequence[CompareRow]) -> str:
+    pairs = indistinguishable(rows)
+    if not pairs:
+        return ""
+    conf = pairs[0][0].confidence or 0.0
+    lines = [f"not distinguishable at {conf:.0%} (latency intervals overlap):"]
+    lines += [f"  {a.model}: {a.hw} vs {b.hw}" for a, b in pairs]
+    return "\n".join(lines)
+
+
 def format_compare(rows: Sequence[CompareRow], peak_on_front: bool = False) -> str:
     """The table, then a line per excluded point saying why it is off the Pareto front."""
     from edgesim.report.units import si, si_bytes
 
-    head = (f"{'model':<22} {'hw':<16} {'runtime':<18} {'latency':>10} {'energy':>10} {'avg power':>10} "
+    conf = next((r.confidence for r in rows if r.confidence is not None), None)
+    rng = f"{'latency ' + format(conf, '.0%'):>20} " if conf is not None else ""
+    head = (f"{'model':<22} {'hw':<16} {'runtime':<18} {'latency':>10} {rng}{'energy':>10} {'avg power':>10} "
             f"{'peak power':>10} {'peak act':>9} {'fits':>4} {'bound':<14} pareto")
     lines = [head, "-" * len(head)]
     for r in rows:
         runtime = "none (peak)" if r.peak_hardware else r.runtime
-        lines.append(f"{r.model[:22]:<22} {r.hw[:16]:<16} {runtime[:18]:<18} {si(r.latency_s, 's'):>10} "
+        span = ""
+        if conf is not None:
+            span = (f"{si(r.latency_lo_s, 's')}-{si(r.latency_hi_s, 's')}"
+                    if r.latency_lo_s is not None and r.latency_hi_s is not None else "-")
+            span = f"{span:>20} "
+        lines.append(f"{r.model[:22]:<22} {r.hw[:16]:<16} {runtime[:18]:<18} {si(r.latency_s, 's'):>10} {span}"
                      f"{si(r.energy_j, 'J'):>10} {si(r.average_power_w, 'W'):>10} {si(r.peak_power_w, 'W'):>10} "
                      f"{si_bytes(r.peak_activation_bytes):>9} {'yes' if r.fits else 'no':>4} "
                      f"{r.bound[:14]:<14} {'*' if r.pareto else ''}")
@@ -156,9 +204,11 @@ def write_compare_csv(rows: Sequence[CompareRow], path: str | Path) -> Path:
 
 def plot_tradeoff(labels: Sequence[str], latency_s: Sequence[float], energy_j: Sequence[float],
                   path: str | Path, title: str = "", bars: bool = True,
-                  groups: Sequence[str] | None = None) -> Path:
+                  groups: Sequence[str] | None = None,
+                  intervals: Sequence[tuple[float, float, float, float]] | None = None) -> Path:
     """Latency bars (optional) and a latency-vs-energy scatter with the Pareto front (per group when
-    ``groups`` is given) drawn as step lines."""
+    ``groups`` is given) drawn as step lines; ``intervals`` (latency lo, hi s, energy lo, hi J per point) are
+    drawn as error bars."""
     from edgesim.report.plots import pyplot, save_figure
 
     plt = pyplot()
@@ -168,7 +218,10 @@ def plot_tradeoff(labels: Sequence[str], latency_s: Sequence[float], energy_j: S
     fig, axes = plt.subplots(1, ncols, figsize=(6.5 * ncols, 4.8), squeeze=False)
     ax = axes[0][0]
     if bars:
-        ax.barh(range(len(labels)), [v * 1e3 for v in latency_s],
+        bar_err = None if intervals is None else [
+            [(v - lo) * 1e3 for v, (lo, _, _, _) in zip(latency_s, intervals, strict=True)],
+            [(hi - v) * 1e3 for v, (_, hi, _, _) in zip(latency_s, intervals, strict=True)]]
+        ax.barh(range(len(labels)), [v * 1e3 for v in latency_s], xerr=bar_err, ecolor="tab:gray",
                 color=["tab:orange" if p else "tab:blue" for p in mask])
         ax.set_yticks(range(len(labels)), list(labels), fontsize=7)
         ax.set_xlabel("latency (ms)")
@@ -178,6 +231,13 @@ def plot_tradeoff(labels: Sequence[str], latency_s: Sequence[float], energy_j: S
     lat_ms = [v * 1e3 for v in latency_s]
     en_mj = [v * 1e3 for v in energy_j]
     ax.scatter(lat_ms, en_mj, c="tab:blue", s=18, label="design points")
+    if intervals is not None:
+        xerr = [[x - lo * 1e3 for x, (lo, _, _, _) in zip(lat_ms, intervals, strict=True)],
+                [hi * 1e3 - x for x, (_, hi, _, _) in zip(lat_ms, intervals, strict=True)]]
+        yerr = [[y - lo * 1e3 for y, (_, _, lo, _) in zip(en_mj, intervals, strict=True)],
+                [hi * 1e3 - y for y, (_, _, _, hi) in zip(en_mj, intervals, strict=True)]]
+        ax.errorbar(lat_ms, en_mj, xerr=xerr, yerr=yerr, fmt="none", ecolor="tab:gray", elinewidth=0.8,
+                    alpha=0.7, label="prediction interval")
     for n, g in enumerate(dict.fromkeys(grp)):
         front = sorted((x, y) for x, y, p, gg in zip(lat_ms, en_mj, mask, grp, strict=True) if p and gg == g)
         ax.step([x for x, _ in front], [y for _, y in front], where="post", color="tab:orange")
@@ -197,10 +257,16 @@ def plot_tradeoff(labels: Sequence[str], latency_s: Sequence[float], energy_j: S
 
 
 def plot_compare(rows: Sequence[CompareRow], path: str | Path) -> Path:
+    ivs: list[tuple[float, float, float, float]] | None = None
+    if all(r.latency_lo_s is not None for r in rows):
+        ivs = [(r.latency_lo_s or 0.0, r.latency_hi_s or 0.0, r.energy_lo_j or 0.0, r.energy_hi_j or 0.0)
+               for r in rows]
+    conf = f", {rows[0].confidence:.0%} intervals" if rows and rows[0].confidence is not None else ""
     return plot_tradeoff([f"{r.model}@{r.hw}" for r in rows], [r.latency_s for r in rows],
-                         [r.energy_j for r in rows], path, title="edgesim compare (Pareto front per model)",
-                         groups=[r.model for r in rows])
+                         [r.energy_j for r in rows], path, title=f"edgesim compare (Pareto front per model{conf})",
+                         groups=[r.model for r in rows], intervals=ivs)
 
 
-__all__ = ["CompareRow", "compare", "dominant_bound", "format_compare", "grouped_pareto_mask", "peak_power_w", "plot_compare",
+__all__ = ["CompareRow", "compare", "dominant_bound", "format_compare", "format_indistinguishable",
+           "indistinguishable", "grouped_pareto_mask", "peak_power_w", "plot_compare",
            "plot_tradeoff", "row_from_estimate", "write_compare_csv"]

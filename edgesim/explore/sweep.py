@@ -37,7 +37,12 @@ RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("peak_power_w", "float64"), ("peak_activation_bytes", "int64"), ("fits", "bool_"),
     ("fit_problems", "string"), ("peak_hardware", "bool_"), ("warnings", "string"), ("bound", "string"),
     ("macs", "int64"), ("error", "string"),
+    # The prediction interval at the sweep's confidence (edgesim.pipeline.intervals).
+    ("latency_lo_s", "float64"), ("latency_hi_s", "float64"), ("energy_lo_j", "float64"), ("energy_hi_j", "float64"),
+    ("novelty", "string"),
 )
+# The confidence of the rows' intervals: set by run_sweep here and in every worker (_init_worker, _at_confidence).
+_CONFIDENCE = 0.8
 
 
 def _pa() -> Any:
@@ -89,11 +94,12 @@ def point_spec(point: SweepPoint, profile: HardwareProfile) -> RunSpec:
     return RunSpec(point.model_ref, profile, point.runtime, zoo_choices=choices, transform=transform)
 
 
-def evaluate_point(point: SweepPoint) -> dict[str, Any]:
-    """One result row. An EdgesimError for this point (unsupported op, bad variant...) goes into ``error``
-    instead of stopping the sweep."""
+def evaluate_point(point: SweepPoint, confidence: float | None = None) -> dict[str, Any]:
+    """One result row with its interval at ``confidence``. An EdgesimError for this point (unsupported op, bad
+    variant...) goes into ``error`` instead of stopping the sweep."""
     from edgesim.explore.compare import dominant_bound, peak_power_w
     from edgesim.pipeline import run
+    from edgesim.pipeline.intervals import NoveltyClass, interval
 
     row: dict[str, Any] = {"index": point.index, "key": point.key, "profile": point.profile,
                            "model": point.model.name, "runtime": point.runtime or "", "error": ""}
@@ -102,10 +108,15 @@ def evaluate_point(point: SweepPoint) -> dict[str, Any]:
     try:
         prof = apply_overrides(_base_profile(point.profile), point.overrides)
         result = run(point_spec(point, prof))
+        # A point that changes profile numbers is a chip nobody measured, even when its base was.
+        iv = interval(result, confidence if confidence is not None else _CONFIDENCE,
+                      at_least=NoveltyClass.KNOWN_FAMILY if point.overrides else None)
     except EdgesimError as err:  # a clock axis beyond the DVFS table lands here too: an error, not a point
         row["error"] = err.one_line()
         return row
     est = result.estimate
+    row.update(latency_lo_s=iv.latency_s.lo, latency_hi_s=iv.latency_s.hi, energy_lo_j=iv.energy_j.lo,
+               energy_hi_j=iv.energy_j.hi, novelty=iv.novelty.value)
     row.update(runtime=est.runtime, latency_s=est.latency_s, energy_j=est.energy_j,
                average_power_w=est.average_power_w, peak_power_w=peak_power_w(est),
                peak_activation_bytes=est.peak_activation_bytes, fits=result.fit.fits,
@@ -120,8 +131,9 @@ def evaluate_point(point: SweepPoint) -> dict[str, Any]:
 _STOP: Any = None
 
 
-def _init_worker(stop: Any) -> None:
-    global _STOP
+def _init_worker(stop: Any, confidence: float = 0.8) -> None:
+    global _STOP, _CONFIDENCE
+    _CONFIDENCE = confidence
     # The terminal sends SIGINT to the whole process group: the workers leave it to the parent, which asks them
     # to stop through ``stop`` (a worker dying mid-chunk would lose the chunk and break the pool).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -136,6 +148,13 @@ def evaluate_chunk(points: Sequence[SweepPoint]) -> list[dict[str, Any]]:
             break
         rows.append(evaluate_point(p))
     return rows
+
+
+def _at_confidence(points: Sequence[SweepPoint], confidence: float) -> list[dict[str, Any]]:
+    """evaluate_chunk on a Dask worker, with the sweep's interval confidence."""
+    global _CONFIDENCE
+    _CONFIDENCE = confidence
+    return evaluate_chunk(points)
 
 
 # -- storage --------------------------------------------------------------------------------------------
@@ -262,13 +281,14 @@ def _run_in_process(chunks: list[list[SweepPoint]], on_done: Callable[[list[dict
 
 
 def _run_local(chunks: list[list[SweepPoint]], workers: int,
-               on_done: Callable[[list[dict[str, Any]]], None]) -> None:
+               on_done: Callable[[list[dict[str, Any]]], None], confidence: float = 0.8) -> None:
     if workers <= 1:
         _run_in_process(chunks, on_done)
         return
     ctx = multiprocessing.get_context()
     stop = ctx.Event()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(stop,))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                               initargs=(stop, confidence))
     pending: set[Future[list[dict[str, Any]]]] = set()
     try:
         # Bounded in flight so a million-point sweep does not queue a million futures.
@@ -308,10 +328,10 @@ def _stop_pool(pool: ProcessPoolExecutor, stop: Any, pending: set[Future[list[di
 
 
 def _run_dask(chunks: list[list[SweepPoint]], client: Any,
-              on_done: Callable[[list[dict[str, Any]]], None]) -> None:
+              on_done: Callable[[list[dict[str, Any]]], None], confidence: float = 0.8) -> None:
     from dask.distributed import as_completed
 
-    futures = client.map(evaluate_chunk, chunks, pure=False)
+    futures = client.map(_at_confidence, chunks, [confidence] * len(chunks), pure=False)
     try:
         for fut in as_completed(futures):
             on_done(fut.result())
@@ -322,11 +342,17 @@ def _run_dask(chunks: list[list[SweepPoint]], client: Any,
 def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None, client: Any = None,
               dask_scheduler: str | None = None, progress: bool = True, plot: bool = True,
               peak_on_front: bool = False,
-              on_chunk: Callable[[int], None] | None = None, stream: TextIO | None = None) -> SweepResult:
+              on_chunk: Callable[[int], None] | None = None, stream: TextIO | None = None,
+              confidence: float = 0.8) -> SweepResult:
     """Evaluate the points of ``loaded`` not yet stored for ``out`` and consolidate. ``client`` (a
     dask.distributed Client) or ``dask_scheduler`` (its address) runs on Dask; otherwise ``workers`` local
     processes (default: CPU count; 1 = in this process). ``on_chunk(points_done)`` is called after every
-    stored chunk. ``peak_on_front`` lets points costed without a runtime (peak hardware) onto the Pareto front."""
+    stored chunk. ``peak_on_front`` lets points costed without a runtime (peak hardware) onto the Pareto front.
+    Every row carries its prediction interval at ``confidence``."""
+    global _CONFIDENCE
+    from edgesim.pipeline.intervals import check_confidence
+
+    _CONFIDENCE = check_confidence(confidence)
     out = Path(out)
     if out.suffix.lower() != ".parquet":
         raise EdgesimError(f"sweep output must be a .parquet file, got '{out}'", field="output")
@@ -353,14 +379,14 @@ def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None
     try:
         if chunks:
             if client is not None:
-                _run_dask(chunks, client, store)
+                _run_dask(chunks, client, store, confidence)
             elif dask_scheduler:
                 from dask.distributed import Client
 
                 with Client(dask_scheduler) as c:
-                    _run_dask(chunks, c, store)
+                    _run_dask(chunks, c, store, confidence)
             else:
-                _run_local(chunks, workers or os.cpu_count() or 1, store)
+                _run_local(chunks, workers or os.cpu_count() or 1, store, confidence)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -428,10 +454,13 @@ def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: b
     if plot and ok:
         from edgesim.explore.compare import plot_tradeoff
 
+        ivs = [(r["latency_lo_s"], r["latency_hi_s"], r["energy_lo_j"], r["energy_hi_j"]) for r in ok]
+        ivs = [(r["latency_lo_s"], r["latency_hi_s"], r["energy_lo_j"], r["energy_hi_j"]) for r in ok]
         plot_path = plot_tradeoff([_label(r, loaded) for r in ok], [r["latency_s"] for r in ok],
                                   [r["energy_j"] for r in ok], out.with_suffix(".png"),
                                   title=f"sweep {loaded.spec.name}: latency vs energy (Pareto front per model)",
-                                  bars=False, groups=[r["model"] for r in ok])
+                                  bars=False, groups=[r["model"] for r in ok],
+                                  intervals=ivs if all(None not in iv for iv in ivs) else None)
     return SweepResult(out, len(ordered), evaluated, len(ordered) - len(ok), len(on_front), plot_path,
                        misfits=sum(1 for r in ok if not r["fits"]),
                        peak_hardware=0 if peak_on_front else sum(1 for r in ok if r["peak_hardware"]))
@@ -453,7 +482,9 @@ def format_pareto(rows: Iterable[dict[str, Any]], axes: Sequence[str]) -> str:
     for r in rows:
         if r.get("pareto"):
             vals = " ".join(f"{a}={r[axis_column(a)]}" for a in axes)
-            lines.append(f"  {r['model']:<24} {Path(r['profile']).stem:<16} {r['latency_s'] * 1e3:>10.4g} ms "
+            span = (f" ({r['latency_lo_s'] * 1e3:.3g}-{r['latency_hi_s'] * 1e3:.3g})"
+                    if r.get("latency_lo_s") is not None and r.get("latency_hi_s") is not None else "")
+            lines.append(f"  {r['model']:<24} {Path(r['profile']).stem:<16} {r['latency_s'] * 1e3:>10.4g} ms{span} "
                          f"{r['energy_j'] * 1e3:>10.4g} mJ  {vals}")
     return "\n".join(lines)
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from edgesim.errors import ProfileError, did_you_mean
 from edgesim.hw import schema
 from edgesim.hw.schema import HardwareProfile, RuntimeProfile, RuntimeVersion
+from edgesim.hw.uncertain import attach, split_uncertain
 
 _SUFFIXES = (".yaml", ".yml")
 _M = TypeVar("_M", bound=BaseModel)
@@ -95,8 +96,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def deep_merge(parent: Any, child: Any) -> Any:
-    """Child over parent: mappings merge key by key, everything else (lists included) is replaced."""
-    if isinstance(parent, dict) and isinstance(child, dict):
+    """Child over parent: mappings merge key by key, everything else (lists included) is replaced. An uncertain
+    number in the child ({value: ...}) replaces the parent's whole, range and source included."""
+    if isinstance(parent, dict) and isinstance(child, dict) and "value" not in child:
         out = dict(parent)
         for k, v in child.items():
             out[k] = deep_merge(parent[k], v) if k in parent else v
@@ -151,7 +153,9 @@ def _load_validated(model: type[_M], path: Path, folder: Path, what: str) -> _M:
         assert isinstance(hit[1], model)
         return hit[1]
     read: list[Path] = []
-    obj: _M = _validate(model, _resolve_extends(path, folder, what, read=read), path)
+    # Uncertain numbers ({value, range|rel, source}) become their value; the ranges ride along on the object.
+    data, uncertain = split_uncertain(_resolve_extends(path, folder, what, read=read), str(path))
+    obj: _M = attach(_validate(model, data, path), uncertain)
     stamps = _stamp(read)
     if stamps is not None:
         _LOADED[key] = (stamps, obj)

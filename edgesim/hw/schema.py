@@ -11,7 +11,7 @@ import math
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from edgesim.ir.ops import OpKind
 
@@ -21,6 +21,8 @@ AMBIENT = "ambient"
 class _Frozen(BaseModel):
     # inf/nan would pass gt=0 checks and poison every latency downstream: refuse them at load time.
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    # The YAML's uncertain numbers (edgesim.hw.uncertain): beside the nominal values, never read by the cost model.
+    _uncertain: tuple[object, ...] = PrivateAttr(default=())
 
 
 class Precision(StrEnum):

@@ -88,16 +88,28 @@ def cmd_llm(args: argparse.Namespace) -> int:
         if args.json:
             _write_json(args.json, d)
         return 0
+    from edgesim.llm.intervals import llm_interval
     from edgesim.llm.predict import predict
+    from edgesim.pipeline.intervals import check_confidence, format_range
 
+    check_confidence(args.confidence)
     est = predict(args.model, args.hw, args.runtime, args.quant, args.threads, args.unit, args.prompt, args.gen,
                   args.context, kv_cache=args.kv_cache)
     d = est.as_dict()
+    iv = llm_interval(est, args.confidence) if est.fits else None
+    if iv is not None:
+        d["interval"] = iv.as_dict()
     if args.json:
         _write_json(args.json, d)
     if not est.fits:
         raise EdgesimError(f"{est.model} ({est.quant}) on {est.hw}: {est.fit_reason}")
     _print_estimate(d)
+    if iv is not None:
+        parts = [f"{name} {t.lo:.3g}-{t.hi:.3g} tokens/s" for name, t in
+                 (("prefill", iv.prefill_tokens_per_s), ("decode", iv.decode_tokens_per_s)) if t is not None]
+        if iv.ttft_s is not None:
+            parts.append(f"TTFT {format_range(iv.ttft_s, iv.confidence, 's')}")
+        print(f"interval ({iv.confidence:.0%}, {iv.novelty}): " + ", ".join(parts))
     if args.context_plot:
         _context_plot(args)
     if args.html:
@@ -149,6 +161,8 @@ def add_llm_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--context", type=_positive_int, default=None, help="KV cache size in tokens (default prompt+gen)")
     p.add_argument("--context-plot", default=None, help="write decode latency vs context length (PNG/SVG)")
     p.add_argument("--json", default=None, help="write the estimate as JSON")
+    p.add_argument("--confidence", type=float, default=0.8,
+                   help="confidence of the tokens/s and TTFT intervals, in (0, 1) (default 0.8)")
     p.add_argument("--html", default=None, help="write the LLM report (decode roofline by format, context curve)")
     p.add_argument("--chat-session", type=float, default=None, metavar="SECONDS",
                    help="simulate a chat of this many seconds (prompt, answer, --think idle) with heating/throttling")

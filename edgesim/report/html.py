@@ -103,10 +103,11 @@ def _profile_section(profile: HardwareProfile) -> str:
 
 def render_html(est: Estimate, profile: HardwareProfile, events: Sequence[TraceEvent] | None = None,
                 compare: list[Any] | None = None, title: str | None = None, fit_summary: str | None = None,
-                warnings: Sequence[str] = ()) -> str:
+                warnings: Sequence[str] = (), trust_html: str = "") -> str:
     """The report as one HTML string. ``events`` (sim trace) adds the timeline; ``compare`` (estimates of the
     same model on other profiles) adds the what-if bars next to this one; ``fit_summary`` and ``warnings`` are the
-    run's fit verdict and plausibility warnings (the same lines ``edgesim run`` prints)."""
+    run's fit verdict and plausibility warnings (the same lines ``edgesim run`` prints); ``trust_html``
+    (report.trust) the interval and sensitivity section after the summary."""
     figures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="edgesim-report-") as tmp:
         d = Path(tmp)
@@ -143,7 +144,7 @@ def render_html(est: Estimate, profile: HardwareProfile, events: Sequence[TraceE
     heading = title or f"edgesim report: {est.model} on {est.hw}"
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<title>{e(heading)}</title><style>{CSS}</style></head><body>"
-            f"<h1>{e(heading)}</h1><h2>Summary</h2>{summary}{notes}"
+            f"<h1>{e(heading)}</h1><h2>Summary</h2>{summary}{notes}{trust_html}"
             f"{''.join(figures)}<h2>Per-layer costs</h2>{_layer_table(est)}"
             f"<h2>Hardware profile assumptions</h2>{_profile_section(profile)}"
             "</body></html>\n")
@@ -151,7 +152,7 @@ def render_html(est: Estimate, profile: HardwareProfile, events: Sequence[TraceE
 
 def write_html_report(path: str | Path, est: Estimate, profile: HardwareProfile,
                       events: Sequence[TraceEvent] | None = None, compare: list[Any] | None = None,
-                      fit_summary: str | None = None, warnings: Sequence[str] = ()) -> Path:
+                      fit_summary: str | None = None, warnings: Sequence[str] = (), trust_html: str = "") -> Path:
     """Render and write atomically (a reader never sees half a report)."""
     return atomic_write_text(path, render_html(est, profile, events=events, compare=compare,
-                                               fit_summary=fit_summary, warnings=warnings))
+                                               fit_summary=fit_summary, warnings=warnings, trust_html=trust_html))

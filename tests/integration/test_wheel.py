@@ -52,6 +52,7 @@ def test_the_wheel_runs_validates_and_reports_outside_the_checkout(venv: tuple[P
     run = _edgesim(venv, tmp_path, "run", "pretrainedResnet_quant.tflite", "--hw", "stm32l4r5")
     assert run.returncode == 0, run.stderr
     assert "total: latency" in run.stdout
+    assert "interval: latency" in run.stdout  # the interval calibration ships in the wheel
     val = _edgesim(venv, tmp_path, "validate")
     assert val.returncode == 0, val.stderr
     assert "MAPE" in val.stdout

@@ -1,0 +1,87 @@
+"""What the predicting commands print and write about how sure they are: the interval line and JSON entries, the
+sensitivity table. One place, so run, sustain and the report say it the same way."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edgesim.pipeline import RunResult
+    from edgesim.pipeline.intervals import PredictionInterval
+
+_CLASS_TEXT = {
+    "measured_device": "this device and runtime have measured rows",
+    "known_family": "new device; its core/unit families have measured devices",
+    "new_family": "a core or unit family no measured device has",
+    "new_runtime": "a runtime no measured row used",
+    "npu_measured_device": "this board and runtime have vendor benchmark-table rows",
+    "npu_new_device": "a runtime with vendor benchmark-table rows on other boards only",
+}
+
+
+def interval_of(result: RunResult, args: argparse.Namespace) -> PredictionInterval:
+    from edgesim.pipeline.intervals import check_confidence, interval
+
+    return interval(result, check_confidence(getattr(args, "confidence", 0.8)))
+
+
+def interval_lines(iv: PredictionInterval) -> list[str]:
+    """'latency 12-17 ms (80%), energy ...' and what the width comes from."""
+    from edgesim.pipeline.intervals import format_range
+
+    line = (f"interval: latency {format_range(iv.latency_s, iv.confidence, 's')}, energy "
+            f"{format_range(iv.energy_j, iv.confidence, 'J')}")
+    if iv.throughput_inf_per_s is not None:
+        t = iv.throughput_inf_per_s
+        line += f", throughput {t.lo:.4g}-{t.hi:.4g} inferences/s"
+    why = f"  novelty: {iv.novelty.value} ({_CLASS_TEXT[iv.novelty.value]}; {iv.calibration_rows} held-out rows)"
+    if iv.uncertain_fields:
+        why += f"; {iv.uncertain_fields} profile fields with ranges propagated"
+    if iv.capped:
+        why += "; too few calibration rows for this confidence: the widest residual bounds it"
+    return [line, why]
+
+
+def trust_report(result: RunResult, args: argparse.Namespace) -> dict[str, Any]:
+    """Print the interval (and the sensitivity with --sensitivity); the JSON entries they add."""
+    iv = interval_of(result, args)
+    for line in interval_lines(iv):
+        print(line)
+    extra: dict[str, Any] = {"latency_interval_s": iv.latency_s.as_list(),
+                             "energy_interval_j": iv.energy_j.as_list(), "interval": iv.as_dict()}
+    if iv.throughput_inf_per_s is not None:
+        extra["throughput_interval_inf_per_s"] = iv.throughput_inf_per_s.as_list()
+    if getattr(args, "sensitivity", False):
+        from edgesim.pipeline.sensitivity import sensitivity
+
+        sens = sensitivity(result)
+        print(sens.table())
+        extra["sensitivity"] = sens.as_dict()
+    return extra
+
+
+def sustained_intervals(base: RunResult, args: argparse.Namespace, mean_latency_s: float,
+                        energy_per_inference_j: float) -> dict[str, Any]:
+    """A sustained run's mean latency and energy per inference with the single run's relative interval (the
+    model and profile errors are the same; the thermal model's own error is not in it). Printed; JSON entries."""
+    from edgesim.pipeline.intervals import Interval, format_range
+
+    iv = interval_of(base, args)
+    lat = Interval(mean_latency_s * iv.latency_s.lo / base.latency_s, mean_latency_s * iv.latency_s.hi / base.latency_s)
+    en = Interval(energy_per_inference_j * iv.energy_j.lo / base.energy_j,
+                  energy_per_inference_j * iv.energy_j.hi / base.energy_j)
+    print(f"  interval: mean latency {format_range(lat, iv.confidence, 's')}, energy/inference "
+          f"{format_range(en, iv.confidence, 'J')}; novelty {iv.novelty.value}")
+    return {"latency_interval_s": lat.as_list(), "energy_interval_j": en.as_list(), "interval": iv.as_dict()}
+
+
+def report_trust_html(result: RunResult, args: argparse.Namespace) -> str:
+    """The HTML report's interval and sensitivity section (sensitivity always: the report is the long form)."""
+    from edgesim.pipeline.sensitivity import sensitivity
+    from edgesim.report.trust import LayerRow, ParamRow, trust_section_html
+
+    sens = sensitivity(result)
+    params = [ParamRow(e.label, e.value, e.latency, e.energy) for e in sens.parameters[:10]]
+    layers = [LayerRow(s.layer, s.share, s.top, s.elasticity) for s in sens.layers]
+    return trust_section_html(interval_lines(interval_of(result, args)), params, layers)

@@ -1,0 +1,172 @@
+"""Prediction intervals for ``edgesim llm``: tokens/s (prefill, decode) and time to first token, at a confidence.
+
+Split conformal prediction, as for the CNN runs (``edgesim.pipeline.intervals``), on held-out residuals of the
+language-model measurements (``edgesim.llm.validate``): log(measured / predicted) tokens/s of
+
+- ``measured_device``: leave-one-model-out (the board has rows; the model is new to the fit), held out by model;
+- ``new_device``: leave-one-device-out (the runtime refitted without the board), held out by board.
+
+Time-type metrics (ttft_ms, decode_ms_per_token) enter as the tokens/s they imply. The table ships in
+``edgesim/data/calibration/llm_intervals.json``; ``edgesim validate --calibrate-intervals`` regenerates it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgesim.errors import EdgesimError
+from edgesim.files import atomic_write_text, data_path
+from edgesim.pipeline.intervals import Interval, check_confidence, conformal_bounds
+
+if TYPE_CHECKING:
+    from edgesim.llm.predict import LlmEstimate
+    from edgesim.llm.validate import RowResult
+
+LLM_CALIBRATION_FILE = ("calibration", "llm_intervals.json")
+CLASSES = ("measured_device", "new_device")
+PHASES = {"prefill": ("prefill_tps", "ttft_ms"), "decode": ("decode_tps", "decode_ms_per_token")}
+
+
+@dataclass(frozen=True)
+class LlmResidual:
+    line: int
+    hw: str
+    model: str
+    phase: str  # prefill | decode
+    cls: str  # one of CLASSES
+    tps_log: float  # log(measured / predicted) tokens/s
+
+
+def _residual(r: RowResult, cls: str) -> LlmResidual | None:
+    if r.predicted is None or not r.row.value or r.predicted <= 0 or r.row.value <= 0:
+        return None
+    phase = next((p for p, ms in PHASES.items() if r.row.metric in ms), None)
+    if phase is None:
+        return None
+    ratio = r.row.value / r.predicted
+    if r.row.metric.endswith("_ms") or r.row.metric.endswith("_per_token"):
+        ratio = 1.0 / ratio  # a time: more time measured = fewer tokens/s
+    return LlmResidual(r.row.line, r.row.hw or r.row.device, r.row.model or "", phase, cls, math.log(ratio))
+
+
+def collect_llm_residuals(reference: str | Path | None = None) -> list[LlmResidual]:
+    from edgesim.llm.validate import validate
+
+    v = validate(reference, cross=True)
+    out = [_residual(r, "measured_device") for r in v.lomo] + [_residual(r, "new_device") for r in v.lodo]
+    return [x for x in out if x is not None]
+
+
+def write_llm_calibration(reference: str | Path | None = None, path: str | Path | None = None
+                          ) -> tuple[Path, list[LlmResidual]]:
+    res = collect_llm_residuals(reference)
+    target = Path(path) if path is not None else data_path(*LLM_CALIBRATION_FILE)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    body: dict[str, Any] = {
+        "method": "split conformal on leave-one-model-out / leave-one-device-out log tokens/s residuals "
+                  "(edgesim.llm.intervals)",
+        "devices": sorted({x.hw for x in res if x.cls == "measured_device"}),
+        "rows": [{"line": x.line, "hw": x.hw, "model": x.model, "phase": x.phase, "class": x.cls,
+                  "tps_log": round(x.tps_log, 6)} for x in res]}
+    atomic_write_text(target, json.dumps(body, indent=1) + "\n")
+    llm_table.cache_clear()
+    return target, res
+
+
+@lru_cache(maxsize=1)
+def llm_table() -> tuple[frozenset[str], tuple[LlmResidual, ...]]:
+    path = data_path(*LLM_CALIBRATION_FILE)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        rows = tuple(LlmResidual(int(r["line"]), r["hw"], r["model"], r["phase"], r["class"], float(r["tps_log"]))
+                     for r in raw["rows"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise EdgesimError(f"cannot read the LLM interval calibration ({exc}); regenerate it with "
+                           "'edgesim validate --calibrate-intervals'", file=str(path)) from None
+    return frozenset(raw["devices"]), rows
+
+
+@dataclass(frozen=True)
+class LlmInterval:
+    confidence: float
+    novelty: str
+    prefill_tokens_per_s: Interval | None
+    decode_tokens_per_s: Interval | None
+    ttft_s: Interval | None
+    capped: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        def lst(iv: Interval | None) -> list[float] | None:
+            return None if iv is None else iv.as_list()
+
+        return {"confidence": self.confidence, "novelty_class": self.novelty,
+                "prefill_tokens_per_s_interval": lst(self.prefill_tokens_per_s),
+                "decode_tokens_per_s_interval": lst(self.decode_tokens_per_s),
+                "ttft_interval_s": lst(self.ttft_s), "capped": self.capped}
+
+
+def _bounds(rows: Sequence[LlmResidual], phase: str, cls: str, confidence: float) -> tuple[float, float, bool]:
+    return conformal_bounds([x.tps_log for x in rows if x.phase == phase and x.cls == cls], confidence)
+
+
+def llm_interval(est: LlmEstimate, confidence: float = 0.8) -> LlmInterval:
+    """Tokens/s and TTFT intervals of an LLM estimate, by whether its board has measured rows."""
+    check_confidence(confidence)
+    devices, rows = llm_table()
+    cls = "measured_device" if est.hw in devices else "new_device"
+    capped = False
+    pre = dec = ttft = None
+    if est.prefill is not None:
+        lo, hi, c = _bounds(rows, "prefill", cls, confidence)
+        t = est.prefill.tokens_per_s
+        pre = Interval(t * math.exp(min(lo, 0.0)), t * math.exp(max(hi, 0.0)))
+        ttft_s = est.ttft_s
+        if ttft_s is not None:
+            ttft = Interval(ttft_s * math.exp(-max(hi, 0.0)), ttft_s * math.exp(-min(lo, 0.0)))
+        capped |= c
+    if est.decode is not None:
+        lo, hi, c = _bounds(rows, "decode", cls, confidence)
+        t = est.decode.tokens_per_s
+        dec = Interval(t * math.exp(min(lo, 0.0)), t * math.exp(max(hi, 0.0)))
+        capped |= c
+    return LlmInterval(confidence, cls, pre, dec, ttft, capped)
+
+
+def llm_coverage(rows: Sequence[LlmResidual], confidence: float = 0.8) -> list[tuple[str, str, int, int, float, float]]:
+    """(class, phase, rows, groups, covered, median half-width): bounds from the other groups (models for
+    measured_device, boards for new_device), each group's rows counted inside or out."""
+    out = []
+    for cls in CLASSES:
+        for phase in PHASES:
+            mine = [x for x in rows if x.cls == cls and x.phase == phase]
+            key = (lambda x: x.model) if cls == "measured_device" else (lambda x: x.hw)
+            groups = sorted({key(x) for x in mine})
+            hits, n, widths = 0, 0, []
+            for g in groups:
+                train = [x.tps_log for x in mine if key(x) != g]
+                if len(train) < 2:
+                    continue
+                lo, hi, _ = conformal_bounds(train, confidence)
+                for x in (x for x in mine if key(x) == g):
+                    n += 1
+                    hits += lo <= x.tps_log <= hi
+                    widths.append((math.exp(max(hi, 0)) - math.exp(min(lo, 0))) / 2)
+            if n:
+                widths.sort()
+                out.append((cls, phase, n, len(groups), hits / n, widths[len(widths) // 2]))
+    return out
+
+
+def llm_coverage_table(rows: Sequence[LlmResidual], confidence: float) -> str:
+    lines = [f"LLM tokens/s interval coverage at {confidence:.0%} (bounds from the other groups: models for "
+             "measured_device, boards for new_device):",
+             f"{'class':<16} {'phase':<8} {'rows':>5} {'groups':>7} {'covered':>8} {'median half-width':>18}"]
+    for cls, phase, n, g, cov, w in llm_coverage(rows, confidence):
+        lines.append(f"{cls:<16} {phase:<8} {n:>5} {g:>7} {cov:>8.0%} {w:>17.0%}")
+    return "\n".join(lines)

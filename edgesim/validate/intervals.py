@@ -1,0 +1,302 @@
+"""Calibrate the model-error part of prediction intervals, and measure their coverage on held-out devices.
+
+Residuals are log(measured / predicted) of predictions the fit never saw, one set per novelty class
+(``edgesim.pipeline.intervals.NoveltyClass``):
+
+- measured_device: the device's row of one benchmark, with the runtime refitted across all devices without that
+  device's rows of that benchmark (the device has measured rows, the model is new to it);
+- known_family / new_family: leave-one-device-out (``leave_one_device_out``: the runtime refitted without the
+  device), split by whether the device's core/unit families appear on the other measured devices;
+- new_runtime: each row predicted with every other bundled runtime measured on the same device (the engine's
+  kernels unknown, the chip known).
+
+Energy residuals: the class's latency prediction times the power the bundled profile predicts for the row.
+``edgesim validate --calibrate-intervals`` writes them to ``edgesim/data/calibration/intervals.json``; the coverage
+check recomputes the conformal bounds with each device left out and counts the device's rows inside them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgesim.errors import EdgesimError
+from edgesim.files import atomic_write_text, data_path
+from edgesim.hw.family import profile_families
+from edgesim.hw.loader import load_profile
+from edgesim.pipeline.intervals import (
+    CALIBRATION_FILE,
+    NPU_CALIBRATION_FILE,
+    NoveltyClass,
+    check_confidence,
+    conformal_bounds,
+    energy_bounds,
+)
+from edgesim.validate.calibrate import _fit, _prepare, leave_one_device_out
+from edgesim.validate.core import (
+    ReferenceRow,
+    bundled_models_dir,
+    default_reference,
+    read_reference,
+    validate,
+)
+
+_MCU_CLASSES = (NoveltyClass.MEASURED_DEVICE, NoveltyClass.KNOWN_FAMILY, NoveltyClass.NEW_FAMILY,
+                NoveltyClass.NEW_RUNTIME)
+
+
+@dataclass(frozen=True)
+class Residual:
+    line: int
+    device: str
+    runtime: str
+    benchmark: str
+    cls: NoveltyClass
+    latency_log: float  # log(measured / predicted)
+    # log(measured power / the bundled profile's predicted power) of the row, None without an energy measurement:
+    # a property of the device's board power, not of the class; energy = latency x power, so its log residual is
+    # latency_log + power_log.
+    power_log: float | None
+
+    @property
+    def energy_log(self) -> float | None:
+        return None if self.power_log is None else self.latency_log + self.power_log
+
+
+def _families(device: str) -> frozenset[str]:
+    return profile_families(load_profile(device))
+
+
+def _held_out_benchmark(rows: list[ReferenceRow], mdir: Path) -> dict[int, float]:
+    """Predicted latency (ms) of every row whose device has other measured benchmarks with the same runtime."""
+    out: dict[int, float] = {}
+    groups = sorted({(r.device, r.runtime, r.benchmark) for r in rows})
+    for device, rid, bench in groups:
+        test = [r for r in rows if (r.device, r.runtime, r.benchmark) == (device, rid, bench)]
+        if not any(r.device == device and r.runtime == rid and r.benchmark != bench for r in rows):
+            continue  # the device has no other rows with this runtime: not a measured device for this case
+        others = [r for r in rows if r.runtime == rid and not (r.device == device and r.benchmark == bench)]
+        if len(others) < 2:
+            continue
+        model, theta0, cases, _, _ = _prepare(others + test, None, rid, mdir, fit_rows=len(others))
+        theta = _fit(model, cases[:len(others)], theta0)
+        preds = model.batch(cases[len(others):]).latency_s(theta) * 1e3
+        out.update({r.line: float(p) for r, p in zip(test, preds, strict=True)})
+    return out
+
+
+def _substituted_runtime(rows: list[ReferenceRow], mdir: Path) -> list[tuple[ReferenceRow, float, float]]:
+    """(row, latency ms, energy uJ) of each row predicted with each other runtime measured on its device."""
+    from edgesim.pipeline import run
+    from edgesim.validate.core import row_spec
+
+    by_device: dict[str, set[str]] = {}
+    for r in rows:
+        by_device.setdefault(r.device, set()).add(r.runtime)
+    out: list[tuple[ReferenceRow, float, float]] = []
+    for r in rows:
+        for other in sorted(by_device[r.device] - {r.runtime}):
+            try:
+                est = run(row_spec(r, mdir, runtime=other)).estimate
+            except EdgesimError:
+                continue
+            out.append((r, est.latency_s * 1e3, est.energy_j * 1e6))
+    return out
+
+
+def collect_residuals(reference: str | Path | None = None) -> list[Residual]:
+    ref = Path(reference) if reference is not None else default_reference()
+    rows = [r for r in read_reference(ref) if r.metric == "latency"]
+    mdir = bundled_models_dir()
+    by_line = {r.line: r for r in rows}
+    # The bundled profiles' own power per row (energy / latency): energy = the class's latency x this power.
+    plain = {r.line: r for r in validate(ref).rows}
+
+    def power_log(row: ReferenceRow) -> float | None:
+        p = plain.get(row.line)
+        if row.energy_uj is None or p is None or p.power_error is None:
+            return None
+        return -math.log1p(p.power_error)
+
+    out: list[Residual] = []
+    for line, pred in sorted(_held_out_benchmark(rows, mdir).items()):
+        r = by_line[line]
+        out.append(Residual(line, r.device, r.runtime, r.benchmark, NoveltyClass.MEASURED_DEVICE,
+                            math.log(r.latency_ms / pred), power_log(r)))
+    devices = sorted({r.device for r in rows})
+    fam = {d: _families(d) for d in devices}
+    for res in leave_one_device_out(ref).rows:
+        if res.predicted_latency_ms is None or res.line not in by_line:
+            continue
+        r = by_line[res.line]
+        seen = frozenset().union(*(fam[d] for d in devices if d != r.device))
+        cls = NoveltyClass.KNOWN_FAMILY if fam[r.device] <= seen else NoveltyClass.NEW_FAMILY
+        out.append(Residual(r.line, r.device, r.runtime, r.benchmark, cls,
+                            math.log(r.latency_ms / res.predicted_latency_ms), power_log(r)))
+    for r, lat, _ in _substituted_runtime(rows, mdir):
+        out.append(Residual(r.line, r.device, r.runtime, r.benchmark, NoveltyClass.NEW_RUNTIME,
+                            math.log(r.latency_ms / lat), power_log(r)))
+    return out
+
+
+def collect_npu_residuals() -> list[Residual]:
+    """Edge NPUs and SoCs (``edgesim.validate.npu_vendor``, the bundled vendor tables): boards with rows from the
+    odd lines predicted with runtime multipliers fitted on the even ones; new boards from leave-one-device-out.
+    Slow (every table row is predicted): minutes."""
+    from edgesim.validate.npu_vendor import validate_vendor
+
+    v = validate_vendor()
+    out: list[Residual] = []
+    for cls, results in ((NoveltyClass.NPU_MEASURED_DEVICE, v.held_out), (NoveltyClass.NPU_NEW_DEVICE, v.lodo)):
+        out += [Residual(r.line, r.device, r.runtime_id, r.network, cls, math.log(r.measured_ms / r.predicted_ms),
+                         None) for r in results if r.predicted_ms and r.measured_ms > 0]
+    return out
+
+
+def npu_calibration_dict(residuals: Sequence[Residual]) -> dict[str, object]:
+    mine = [x for x in residuals if x.cls in (NoveltyClass.NPU_MEASURED_DEVICE, NoveltyClass.NPU_NEW_DEVICE)]
+    return {
+        "method": "split conformal on held-out log residuals of the vendor NPU tables (edgesim.validate.intervals)",
+        "latency": {c.value: sorted(round(x.latency_log, 6) for x in mine if x.cls is c)
+                    for c in (NoveltyClass.NPU_MEASURED_DEVICE, NoveltyClass.NPU_NEW_DEVICE)},
+        "devices": sorted({(x.device, x.runtime) for x in mine}),
+        "runtimes": sorted({x.runtime for x in mine}),
+        "rows": [{"line": x.line, "device": x.device, "runtime": x.runtime, "benchmark": x.benchmark,
+                  "class": x.cls.value, "latency_log": round(x.latency_log, 6), "power_log": None} for x in mine],
+    }
+
+
+def write_npu_calibration(path: str | Path | None = None) -> tuple[Path, list[Residual]]:
+    residuals = collect_npu_residuals()
+    target = Path(path) if path is not None else data_path(*NPU_CALIBRATION_FILE)
+    atomic_write_text(target, json.dumps(npu_calibration_dict(residuals), indent=1) + "\n")
+    from edgesim.pipeline.intervals import calibration_table
+
+    calibration_table.cache_clear()
+    return target, residuals
+
+
+def calibration_dict(residuals: Sequence[Residual], reference: str) -> dict[str, object]:
+    rows = read_reference(reference)
+    devices = sorted({(r.device, r.runtime) for r in rows if r.metric == "latency"})
+    fams = sorted(frozenset().union(*(_families(d) for d in {d for d, _ in devices})))
+    return {
+        "method": "split conformal on held-out log residuals per novelty class (edgesim.validate.intervals)",
+        "reference": Path(reference).name,
+        "latency": {c.value: sorted(round(x.latency_log, 6) for x in residuals if x.cls is c) for c in _MCU_CLASSES},
+        # One power residual per measured row (taken from the measured_device set, which holds every row once).
+        "power": sorted(round(x.power_log, 6) for x in residuals
+                        if x.cls is NoveltyClass.MEASURED_DEVICE and x.power_log is not None),
+        "devices": [list(d) for d in devices],
+        # every held-out residual with where it comes from, so coverage can be recomputed from the shipped file
+        "rows": [{"line": x.line, "device": x.device, "runtime": x.runtime, "benchmark": x.benchmark,
+                  "class": x.cls.value, "latency_log": round(x.latency_log, 6),
+                  "power_log": None if x.power_log is None else round(x.power_log, 6)} for x in residuals],
+        "families": fams,
+        "runtimes": sorted({r for _, r in devices}),
+    }
+
+
+def write_calibration(reference: str | Path | None = None, path: str | Path | None = None
+                      ) -> tuple[Path, list[Residual]]:
+    """Recompute the residuals and write the calibration table the package ships (or to ``path``)."""
+    ref = str(reference) if reference is not None else str(default_reference())
+    residuals = collect_residuals(ref)
+    target = Path(path) if path is not None else data_path(*CALIBRATION_FILE)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(target, json.dumps(calibration_dict(residuals, ref), indent=1) + "\n")
+    from edgesim.pipeline.intervals import calibration_table
+
+    calibration_table.cache_clear()
+    return target, residuals
+
+
+def shipped_residuals(path: str | Path | None = None, npu: bool = True) -> list[Residual]:
+    """The held-out residuals the shipped calibration was made from (no prediction is rerun); ``npu``: with the
+    vendor-table ones."""
+    targets = [Path(path) if path is not None else data_path(*CALIBRATION_FILE)]
+    if npu and path is None and data_path(*NPU_CALIBRATION_FILE).is_file():
+        targets.append(data_path(*NPU_CALIBRATION_FILE))
+    out: list[Residual] = []
+    for target in targets:
+        try:
+            raw = json.loads(target.read_text(encoding="utf-8"))
+            out += [Residual(int(r["line"]), r["device"], r["runtime"], r["benchmark"], NoveltyClass(r["class"]),
+                             float(r["latency_log"]), None if r["power_log"] is None else float(r["power_log"]))
+                    for r in raw["rows"]]
+        except (OSError, ValueError, KeyError) as exc:
+            raise EdgesimError(f"cannot read the interval calibration ({exc}); regenerate it with "
+                               "'edgesim validate --calibrate-intervals'", file=str(target)) from None
+    return out
+
+
+@dataclass(frozen=True)
+class Coverage:
+    cls: NoveltyClass
+    metric: str
+    rows: int
+    devices: int  # held-out groups: devices, or (device, benchmark) for measured_device
+    covered: float  # share of rows inside the bounds computed without their device
+    median_half_width: float  # median (hi - lo) / 2 over the prediction
+    capped_rows: int  # rows whose bounds used the extreme residual (too few others)
+
+
+def _group(x: Residual) -> str:
+    """The unit a case is new in, held out whole: a measured device's other benchmarks are in the calibration at
+    run time, so (device, benchmark); a new runtime's rows, the runtime; otherwise the device."""
+    if x.cls in (NoveltyClass.MEASURED_DEVICE, NoveltyClass.NPU_MEASURED_DEVICE):
+        return f"{x.device}/{x.benchmark}"
+    return f"runtime:{x.runtime}" if x.cls is NoveltyClass.NEW_RUNTIME else x.device
+
+
+def _power_group(cls: NoveltyClass, device: str, benchmark: str) -> str:
+    # board power is a property of the device: held out with the device (with its benchmark for measured_device)
+    return f"{device}/{benchmark}" if cls is NoveltyClass.MEASURED_DEVICE else device
+
+
+def coverage(residuals: Sequence[Residual], confidence: float = 0.8) -> list[Coverage]:
+    """Per class and metric: bounds from the other groups' residuals (``_group``), coverage of each group's own
+    rows. Energy bounds also leave the held-out rows' boards' power out."""
+    check_confidence(confidence)
+    power = [(x.device, x.benchmark, x.power_log) for x in residuals
+             if x.cls is NoveltyClass.MEASURED_DEVICE and x.power_log is not None]
+    out: list[Coverage] = []
+    for metric in ("latency", "energy"):
+        for cls in NoveltyClass:
+            mine = [x for x in residuals if x.cls is cls]
+            hits, widths, capped, n = 0, [], 0, 0
+            groups = sorted({_group(x) for x in mine if metric == "latency" or x.energy_log is not None})
+            for g in groups:
+                held = [x for x in mine if _group(x) == g]
+                train = [x.latency_log for x in mine if _group(x) != g]
+                if len(train) < 2:
+                    continue
+                if metric == "latency":
+                    lo, hi, cap = conformal_bounds(train, confidence)
+                else:
+                    boards = {_power_group(cls, x.device, x.benchmark) for x in held}
+                    pw = [p for d, b, p in power if _power_group(cls, d, b) not in boards]
+                    lo, hi, cap = energy_bounds(train, pw, confidence)
+                for x in held:
+                    v = x.latency_log if metric == "latency" else x.energy_log
+                    if v is None:
+                        continue
+                    n += 1
+                    hits += lo <= v <= hi
+                    capped += cap
+                    widths.append((math.exp(max(hi, 0)) - math.exp(min(lo, 0))) / 2)
+            if n:
+                widths.sort()
+                out.append(Coverage(cls, metric, n, len(groups), hits / n, widths[len(widths) // 2], capped))
+    return out
+def coverage_table(cov: Sequence[Coverage], confidence: float) -> str:
+    lines = [f"interval coverage at {confidence:.0%} (bounds from the other groups' residuals; a group is a device, for "
+             "measured_device and npu_measured_device a device's benchmark, for new_runtime a runtime):",
+             f"{'class':<20} {'metric':<8} {'rows':>5} {'groups':>7} {'covered':>8} {'median half-width':>18}"]
+    for c in cov:
+        lines.append(f"{c.cls.value:<20} {c.metric:<8} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
+                     f"{c.median_half_width:>17.0%}" + (f"  ({c.capped_rows} rows capped)" if c.capped_rows else ""))
+    return "\n".join(lines)
