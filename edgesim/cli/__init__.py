@@ -37,12 +37,12 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from edgesim.cli.explore import add_explore_parsers
+    from edgesim.cli.llm import add_llm_parser
     from edgesim.cli.profile import add_profile_parser
     from edgesim.cli.report import add_report_parser
     from edgesim.cli.run import add_run_parsers
     from edgesim.cli.sustain import add_sustain_parser
     from edgesim.cli.validate import add_validate_parsers
-    from edgesim.llm.cli import add_llm_parser
 
     p = OneLineParser(
         prog="edgesim",

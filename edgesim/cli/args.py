@@ -23,6 +23,13 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def positive_int(text: str) -> int:
+    value = non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def add_model_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="a .tflite or .onnx file, a SCALE-Sim topology .csv, or a zoo model name")
 

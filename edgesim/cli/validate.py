@@ -7,7 +7,7 @@ import sys
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from edgesim.llm.cli import validate_llm
+    from edgesim.cli.llm import validate_llm
     from edgesim.llm.reference import is_llm_reference
     from edgesim.pipeline.intervals import check_confidence
     from edgesim.validate.calibrate import leave_one_benchmark_out, leave_one_device_out

@@ -304,7 +304,10 @@ STAGES: tuple[tuple[str, Stage], ...] = (
 
 
 def clear_caches() -> None:
-    """Forget loaded graphs, schedules and estimates (tests that edit a model file in place use it)."""
+    """Forget loaded graphs, schedules, estimates and per-op costs (tests that edit a model file in place use it)."""
+    from edgesim.mapping.memo import clear_memos
+
+    clear_memos()
     _GRAPHS.clear()
     _SCHEDULES.entries.clear()
     _ESTIMATES.entries.clear()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from edgesim.cost.estimate import Estimate
 from edgesim.files import atomic_write
-from edgesim.hw.schema import ComputeUnit, HardwareProfile
-from edgesim.sim.trace import TraceEvent
+
+if TYPE_CHECKING:  # types only: `edgesim --help` builds the --plot-kind choices from this module
+    from edgesim.cost.estimate import Estimate
+    from edgesim.hw.schema import ComputeUnit, HardwareProfile
+    from edgesim.sim.trace import TraceEvent
 
 
 def pyplot() -> Any:

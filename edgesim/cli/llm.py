@@ -1,4 +1,5 @@
-"""`edgesim llm` (one prediction, context plot, chat session) and `edgesim llm-fit`; hook: add_llm_parser(sub)."""
+"""`edgesim llm` (one prediction, context plot, chat session) and `edgesim llm-fit`: doors onto edgesim.llm, imported
+only when a command runs (the package loads the model zoo and runtime profiles)."""
 
 from __future__ import annotations
 
@@ -7,25 +8,7 @@ import json
 import sys
 from typing import Any
 
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
-    return v
+from edgesim.cli.args import non_negative_int, positive_int
 
 
 def _write_json(path: str, data: dict[str, Any]) -> None:
@@ -152,13 +135,13 @@ def add_llm_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
                                                    "tinychat, tensorrt-llm, executorch, hf-transformers")
     p.add_argument("--quant", default=None, help="Q4_K_M, Q4_0, Q8_0, IQ4_NL, F16, q4f16, int4-awq-g128, w8a8, ... "
                                                  "(default: the runtime's default for the model / the GGUF's own)")
-    p.add_argument("--threads", type=_positive_int, default=None, help="CPU threads (default: all big cores)")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: all big cores)")
     p.add_argument("--unit", choices=["cpu", "gpu", "npu"], default=None, help="placement (default: the runtime's)")
-    p.add_argument("--prompt", type=_non_negative_int, default=512, help="prompt tokens (default 512)")
-    p.add_argument("--gen", type=_non_negative_int, default=128, help="generated tokens (default 128)")
+    p.add_argument("--prompt", type=non_negative_int, default=512, help="prompt tokens (default 512)")
+    p.add_argument("--gen", type=non_negative_int, default=128, help="generated tokens (default 128)")
     p.add_argument("--kv-cache", default=None, choices=["f16", "q8_0", "q4_0"],
                    help="KV cache element type (llama.cpp --cache-type-k/v; default: the runtime's)")
-    p.add_argument("--context", type=_positive_int, default=None, help="KV cache size in tokens (default prompt+gen)")
+    p.add_argument("--context", type=positive_int, default=None, help="KV cache size in tokens (default prompt+gen)")
     p.add_argument("--context-plot", default=None, help="write decode latency vs context length (PNG/SVG)")
     p.add_argument("--json", default=None, help="write the estimate as JSON")
     p.add_argument("--confidence", type=float, default=0.8,
