@@ -373,17 +373,24 @@ def _axes_arg(ctx: Ctx, n: OnnxNode, input_since: int) -> list[int] | None:
     return n.ints("axes")
 
 
+def _reduce_axes(ctx: Ctx, n: OnnxNode, input_since: int) -> tuple[int, ...] | None:
+    """The normalised axes of an ONNX reduction (attribute, or input from ``input_since``); None when it has no
+    axes and ``noop_with_empty_axes`` makes it a pass-through (already emitted)."""
+    rank = ctx.rank(_x(n))
+    axes = _axes_arg(ctx, n, input_since)
+    if not axes:
+        if n.i("noop_with_empty_axes", 0):
+            _pass_through(ctx, n)
+            return None
+        axes = list(range(rank))
+    return tuple(sorted({_axis(ctx, n, a, rank) for a in axes}))
+
+
 def _reduce(op: OpKind, input_since: int) -> Handler:
     def h(ctx: Ctx, n: OnnxNode) -> None:
-        rank = ctx.rank(_x(n))
-        axes = _axes_arg(ctx, n, input_since)
-        if not axes:
-            if n.i("noop_with_empty_axes", 0):
-                _pass_through(ctx, n)
-                return
-            axes = list(range(rank))
-        norm = tuple(sorted({_axis(ctx, n, a, rank) for a in axes}))
-        ctx.emit(op, [_x(n)], [_out(n)], A.ReduceAttrs(norm, bool(n.i("keepdims", 1))), n.name)
+        norm = _reduce_axes(ctx, n, input_since)
+        if norm is not None:
+            ctx.emit(op, [_x(n)], [_out(n)], A.ReduceAttrs(norm, bool(n.i("keepdims", 1))), n.name)
     return h
 
 

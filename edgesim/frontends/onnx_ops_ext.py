@@ -11,7 +11,16 @@ import numpy as np
 
 from edgesim.errors import ModelError, UnsupportedOpError
 from edgesim.frontends.onnx_ctx import ONNX_DTYPES, Ctx, OnnxNode, elem_type_name
-from edgesim.frontends.onnx_ops import NCHW, Handler, _axes_arg, _axis, _out, _pass_through, _scalar, _x
+from edgesim.frontends.onnx_ops import (
+    NCHW,
+    Handler,
+    _axis,
+    _out,
+    _pass_through,
+    _reduce_axes,
+    _scalar,
+    _x,
+)
 from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
 from edgesim.ir.ops import OpKind
@@ -58,16 +67,10 @@ def binary(ctx: Ctx, n: OnnxNode) -> None:
 
 
 def reduce(ctx: Ctx, n: OnnxNode) -> None:
-    rank = ctx.rank(_x(n))
-    axes = _axes_arg(ctx, n, 18)
-    if not axes:
-        if n.i("noop_with_empty_axes", 0):
-            _pass_through(ctx, n)
-            return
-        axes = list(range(rank))
-    norm = tuple(sorted({_axis(ctx, n, a, rank) for a in axes}))
-    ctx.emit(OpKind.REDUCE_MATH, [_x(n)], [_out(n)],
-             A.ReduceMathAttrs(norm, bool(n.i("keepdims", 1)), _REDUCE[n.op_type]), n.name)
+    norm = _reduce_axes(ctx, n, 18)
+    if norm is not None:
+        ctx.emit(OpKind.REDUCE_MATH, [_x(n)], [_out(n)],
+                 A.ReduceMathAttrs(norm, bool(n.i("keepdims", 1)), _REDUCE[n.op_type]), n.name)
 
 
 def arg_reduce(ctx: Ctx, n: OnnxNode) -> None:
