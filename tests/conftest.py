@@ -31,7 +31,7 @@ SHARED_MODELS = [
 @pytest.fixture(scope="session")
 def shared_models() -> Path:
     if not MODELS.is_dir():
-        pytest.skip("../shared/models is not present")
+        pytest.skip("bundled models (edgesim/data/models) not present")
     return MODELS
 
 

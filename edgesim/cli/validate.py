@@ -91,7 +91,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def add_validate_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Adds 'validate' and 'calibrate'; each parser sets func=(args) -> exit code."""
     v = subparsers.add_parser("validate", help="predict a measured reference file and report the errors")
-    v.add_argument("--reference", default=None, help="reference CSV (default ../shared/reference/mlperf_tiny.csv)")
+    v.add_argument("--reference", default=None, help="reference CSV (default: the bundled mlperf_tiny.csv)")
     v.add_argument("--json", default=None, help="write the per-row and per-benchmark results as JSON")
     v.add_argument("--plot", default=None, help="write predicted vs measured (log-log) as PNG/SVG")
     v.add_argument("--lobo", action="store_true",

@@ -14,7 +14,7 @@ REF = SHARED / "reference" / "mlperf_tiny.csv"
 def plain():  # type: ignore[no-untyped-def]
     """``edgesim validate`` of the shared MLPerf Tiny reference with the profiles as shipped."""
     if not REF.is_file() or not (SHARED / "models").is_dir():
-        pytest.skip("../shared reference data not present")
+        pytest.skip("bundled reference data (edgesim/data) not present")
     from edgesim.validate import validate
 
     return validate(REF)

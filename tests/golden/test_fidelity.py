@@ -17,7 +17,7 @@ REF = SHARED / "reference" / "mlperf_tiny.csv"
 @pytest.fixture(scope="module")
 def lobo():  # type: ignore[no-untyped-def]
     if not REF.is_file() or not (SHARED / "models").is_dir():
-        pytest.skip("../shared reference data not present")
+        pytest.skip("bundled reference data (edgesim/data) not present")
     from edgesim.validate.calibrate import leave_one_benchmark_out
 
     return leave_one_benchmark_out(REF)
@@ -56,7 +56,7 @@ def test_strict_leave_one_benchmark_out_pinned() -> None:
     """LOBO with the runtime also refitted across devices without the held-out rows (the bundled runtime
     profiles were fitted on this file, held-out rows included): the honest figure."""
     if not REF.is_file() or not (SHARED / "models").is_dir():
-        pytest.skip("../shared reference data not present")
+        pytest.skip("bundled reference data (edgesim/data) not present")
     from edgesim.validate.calibrate import leave_one_benchmark_out
 
     res = leave_one_benchmark_out(REF, refit_runtime=True)
@@ -73,7 +73,7 @@ def test_leave_one_device_out_pinned() -> None:
     """Runtimes refitted without the device, its rows predicted uncalibrated: how profiles carry over to a chip
     they were not fitted on (rows of runtimes measured on one device only are skipped)."""
     if not REF.is_file() or not (SHARED / "models").is_dir():
-        pytest.skip("../shared reference data not present")
+        pytest.skip("bundled reference data (edgesim/data) not present")
     from edgesim.validate.calibrate import leave_one_device_out
 
     res = leave_one_device_out(REF)
@@ -92,7 +92,7 @@ EDGE = SHARED / "reference" / "edge_latency.csv"
 def test_edge_latency_rows_pinned() -> None:
     """Coral / Jetson / Hailo rows of edge_latency.csv whose models are in the zoo (int8-quantized)."""
     if not EDGE.is_file():
-        pytest.skip("../shared/reference/edge_latency.csv not present")
+        pytest.skip("bundled edge_latency.csv (edgesim/data) not present")
     from edgesim.validate import validate
 
     res = validate(EDGE)
@@ -167,7 +167,7 @@ VELA_BOUND = {"ethos-u55-128": 0.15, "ethos-u55-256": 0.15, "ethos-u65-256": 0.2
 @pytest.mark.parametrize("accel", sorted(VELA_MS))
 def test_ethos_u55_against_vela_estimator(accel: str) -> None:
     if not (SHARED / "models").is_dir():
-        pytest.skip("../shared/models not present")
+        pytest.skip("bundled models (edgesim/data/models) not present")
     from edgesim.api import estimate, load_model
 
     for model, vela_ms in VELA_MS[accel].items():

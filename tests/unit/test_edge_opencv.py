@@ -143,7 +143,7 @@ def test_cuda_fp16_faster_than_fp32_and_int8_depthwise_slow() -> None:
 def test_shared_file_opencv_rows(tmp_path: Path) -> None:
     edge = REFERENCE / "edge_latency.csv"
     if not edge.is_file():
-        pytest.skip("../shared/reference/edge_latency.csv not present")
+        pytest.skip("bundled edge_latency.csv (edgesim/data) not present")
     out = tmp_path / "ref.csv"
     convert_edge_latency(edge, out)
     rows = [r for r in read_reference(out) if r.runtime.startswith("opencv-dnn")]

@@ -17,7 +17,7 @@ SHARED = DATA
 def _ad01() -> Path:
     path = SHARED / "models" / "ad01_int8.tflite"
     if not path.is_file():
-        pytest.skip("../shared/models is not present")
+        pytest.skip("bundled models (edgesim/data/models) not present")
     return path
 
 

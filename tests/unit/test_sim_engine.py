@@ -250,7 +250,7 @@ def test_a_unit_waiting_for_another_is_not_charged_energy_twice(hw: str) -> None
 
     shared = MODELS / "kws_ref_model.tflite"
     if not shared.is_file():
-        pytest.skip("../shared/models is not available")
+        pytest.skip("bundled models (edgesim/data/models) not present")
     prof = load_profile(hw)
     graph = load_model(shared)
     event, fast = simulate(graph, prof), estimate(graph, prof)

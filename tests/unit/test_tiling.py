@@ -155,7 +155,7 @@ def test_global_pool_wider_than_a_tiny_scratchpad_maps_by_channels() -> None:
     shared = DATA
     model, cfg = shared / "models" / "kws_ref_model.tflite", shared / "reference" / "scalesim" / "tiny8x8_ws.cfg"
     if not model.is_file() or not cfg.is_file():
-        pytest.skip("../shared not present")
+        pytest.skip("bundled data (edgesim/data) not present")
     from edgesim.frontends.scalesim import config_to_profile, read_config
 
     profile = config_to_profile(read_config(cfg))

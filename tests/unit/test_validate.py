@@ -120,7 +120,7 @@ def test_profile_facts_order_cores() -> None:
 
 def _models() -> Path:
     if not (SHARED / "models").is_dir():
-        pytest.skip("../shared/models not present")
+        pytest.skip("bundled models (edgesim/data/models) not present")
     return SHARED / "models"
 
 
