@@ -27,7 +27,7 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 @functools.lru_cache(maxsize=8)
-def _bundled_dir(sub: str = "") -> Path:
+def bundled_dir(sub: str = "") -> Path:
     """The folder of bundled profiles: the repository checkout this code runs from, else the installed package
     data. The checkout comes first: an editable install maps ``edgesim.hw_profiles`` to the checkout it was
     installed from, which need not be the one running (a second worktree would read the first one's profiles)."""
@@ -48,11 +48,11 @@ def _bundled_dir(sub: str = "") -> Path:
 
 
 def profiles_dir() -> Path:
-    return _bundled_dir()
+    return bundled_dir()
 
 
 def runtimes_dir() -> Path:
-    return _bundled_dir("runtimes")
+    return bundled_dir("runtimes")
 
 
 def _ids(folder: Path) -> list[str]:

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edgesim.errors import ProfileError
+from edgesim.hw.loader import bundled_dir
 
 Unit = Literal["cpu", "gpu", "npu"]
 
@@ -101,20 +102,8 @@ class LlmRuntime(_Frozen):
 
 
 def runtimes_dir() -> Path:
-    # This checkout's folder first (an editable install may map the package data to another checkout, and
-    # `edgesim llm-fit` must write next to the code that ran), else the installed package data.
-    local = Path(__file__).resolve().parents[2] / "hw_profiles" / "llm_runtimes"
-    if local.is_dir() and any(local.glob("*.yaml")):
-        return local
-    try:
-        from importlib.resources import files
-
-        cand = Path(str(files("edgesim.hw_profiles.llm_runtimes")))
-        if cand.is_dir() and any(cand.glob("*.yaml")):
-            return cand
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return local
+    # The running checkout's folder first (`edgesim llm-fit` writes next to the code that ran), else the package data.
+    return bundled_dir("llm_runtimes")
 
 
 FIT_SUFFIX = ".fit.yaml"
