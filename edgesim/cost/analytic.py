@@ -73,6 +73,7 @@ def layer_energy(plan: OpPlan, profile: HardwareProfile, latency_s: float, scale
     else:
         compute_pj = plan.macs * lookup_precision(e.mac_energy_pj, plan.precision)
         compute_pj += plan.elementwise_ops * lookup_precision(e.elementwise_energy_pj_per_op, plan.precision)
+    compute_pj *= profile.power.board_power_factor  # measured board power / datasheet figures (1.0 = none)
     mem: dict[str, float] = {}
     for t in plan.traffic:
         m = profile.memory(t.memory)

@@ -145,7 +145,8 @@ def test_energy_never_below_floor(pid: str, key: str, path: str) -> None:
         else:
             min_pj = lookup_precision(prof.energy.mac_energy_pj, plan.precision)
             floor_j += plan.macs * min_pj * 1e-12 * scale
-    floor_j += prof.power.static_power_mw * 1e-3 * est.latency_s
+    floor_j *= prof.power.board_power_factor  # compute energy is scaled by the board-power factor
+    floor_j += prof.power.static_power_w * est.latency_s
     assert est.energy_j >= floor_j * (1 - 1e-6), (path, pid, key, est.energy_j, floor_j)
     for layer in est.layers:
         assert layer.energy_j >= 0 and np.isfinite(layer.energy_j), layer

@@ -77,7 +77,7 @@ def test_sustained_run_temperatures_bounded(pid: str, ambient: float, rate: floa
     # Upper bound: every node at the steady state of the highest power the run ever drew, all on the power
     # node.
     peak_w = max(res.average_power_w, res.energy_per_inference_j / max(res.mean_latency_s, 1e-30))
-    peak_w += prof.power.static_power_mw * 1e-3 + prof.power.idle_power_mw * 1e-3
+    peak_w += prof.power.static_power_w + prof.power.idle_power_mw * 1e-3
     ss = net.steady_state(net.power_vector(peak_w * 4.0, prof.thermal.power_node))
     assert ambient - TOL_C <= res.final_temp_c <= res.max_temp_c + TOL_C
     assert res.max_temp_c <= ss.max() + 1e-6, (pid, res.max_temp_c, ss.max())

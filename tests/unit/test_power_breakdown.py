@@ -23,7 +23,7 @@ def test_parts_sum_to_total_and_static_is_power_times_latency(resnet8, hw: str) 
     prof = load_profile(hw)
     rt, ver = resolve_runtime(prof, None)
     sched = build_schedule(resnet8, prof, rt, ver)
-    static_w = prof.power.static_power_mw * 1e-3
+    static_w = prof.power.static_power_w
     analytic = estimate_schedule(sched, prof)
     simulated = to_estimate(sched, prof, simulate_schedule(sched, prof))
     for est in (analytic, simulated):
@@ -55,5 +55,6 @@ def test_parts_sum_to_total_and_static_is_power_times_latency(resnet8, hw: str) 
                 continue
             plan = plans[layer.name]
             cycles = max(plan.compute_cycles, layer.latency_s * plan.unit_clock_hz) if mcu else plan.compute_cycles
-            expected_j = cycles * unit.count * unit.active_energy_pj_per_cycle * 1e-12 * scale
+            expected_j = (cycles * unit.count * unit.active_energy_pj_per_cycle * 1e-12 * scale
+                          * prof.power.board_power_factor)
             assert layer.energy.compute_j == pytest.approx(expected_j, rel=1e-9), layer.name

@@ -32,7 +32,7 @@ def test_trace_integrates_to_the_reported_energy(resnet8, hw: str) -> None:  # t
     assert len(t_s) == len(p_w) + 1
     assert np.all(np.diff(t_s) >= 0)
     assert t_s[0] == 0.0 and t_s[-1] == pytest.approx(est.latency_s, rel=1e-12)
-    static_w = prof.power.static_power_mw * 1e-3
+    static_w = prof.power.static_power_w
     assert np.all(p_w >= static_w * (1 - 1e-12))
     s = summarize_power(t_s, p_w)
     assert s.energy_j == pytest.approx(est.energy_j, rel=1e-9)
@@ -45,7 +45,7 @@ def test_each_op_draws_its_energy_over_its_interval(resnet8) -> None:  # type: i
     # Single-unit MCU: ops never overlap, so the power in the middle of an op is exactly static + E_op / span.
     sched, prof, res, est = _sim(resnet8, "stm32l4r5")
     t_s, p_w = power_trace(sched, prof, res)
-    static_w = prof.power.static_power_mw * 1e-3
+    static_w = prof.power.static_power_w
     layers = {layer.name: layer for layer in est.layers}
     for op in res.ops:
         mid = 0.5 * (op.start_s + op.end_s)
@@ -60,7 +60,7 @@ def test_parallel_units_peak_well_above_average(resnet8) -> None:  # type: ignor
     sched, prof, res, _ = _sim(resnet8, "jetson-orin-nano")
     s = power_summary(sched, prof, res)
     # Static power (3 W module idle) is flat; the bursts are in the dynamic part.
-    static_w = prof.power.static_power_mw * 1e-3
+    static_w = prof.power.static_power_w
     assert s.peak_power_w - static_w > 1.5 * (s.average_power_w - static_w) > 0
 
 

@@ -1,0 +1,216 @@
+"""Per-device board-power factors (``power.board_power_factor``) fitted on MLPerf Tiny energy rows, and how well
+they carry over to rows and devices they were not fitted on.
+
+MLPerf Tiny's EnergyRunner measures the whole DUT supply while ML kernels keep the DSP datapath, the SRAM banks
+and the flash busy, so a board draws more than its datasheet run current x supply says, by a factor that differs
+between parts (how each datasheet states its run current, which regulator the board uses). The profiles carry the
+datasheet basis and one factor that multiplies compute energy and static power (memory traffic is per byte and
+not scaled):
+
+    predicted energy(k) = E_fixed + E_scaled x k / k_shipped
+
+so each energy row gives the factor that would make its power exact, and a device's factor is the geometric mean
+of its rows' (least squares in log space: power errors are ratios). Three figures judge it:
+
+- **fit**: every device at its own factor (rows used for fitting: in-sample);
+- **held-out benchmark**: each row predicted with the factor fitted on the device's OTHER benchmarks;
+- **leave-one-device-out**: each device predicted with the fallback a new chip would get: the geometric mean of
+  the other devices of the same basis (Cortex-M MCUs charged per datasheet run current); a device whose basis has
+  no other device keeps its unscaled datasheet basis (factor 1).
+
+The fallback for devices without energy rows is the geometric mean over all devices of the basis, with their
+smallest and largest factor as the range (``BoardPowerFit.fallback``; profiles write it as a derived number).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgesim.validate.core import bundled_models_dir, default_reference, read_reference, row_spec
+
+# The profiles charged by the MCU board-power rule (docs/validation.md): a Cortex-M core's datasheet run current x
+# the board supply. Other bases (GAP9's per-cluster-cycle energy from its product brief) are not comparable.
+RUN_CURRENT_BASIS = "cortex-m run current"
+_FLOOR = 1e-3  # a row whose measured power is below the unscaled part says "factor ~0", not negative
+
+
+@dataclass(frozen=True)
+class PowerRow:
+    """One measured energy row against the shipped profile."""
+
+    line: int
+    device: str
+    runtime: str
+    benchmark: str
+    basis: str  # RUN_CURRENT_BASIS or the device id (a basis of its own)
+    shipped_factor: float
+    measured_energy_uj: float
+    predicted_energy_uj: float
+    measured_latency_ms: float
+    predicted_latency_ms: float
+    scaled_fraction: float  # share of the predicted energy the factor multiplies (compute + static)
+
+    @property
+    def exact_factor(self) -> float:
+        """The board-power factor that makes this row's predicted power equal the measured one."""
+        measured_mw = self.measured_energy_uj / self.measured_latency_ms
+        predicted_mw = self.predicted_energy_uj / self.predicted_latency_ms
+        fixed_mw = predicted_mw * (1.0 - self.scaled_fraction)
+        scaled_mw = predicted_mw * self.scaled_fraction
+        return self.shipped_factor * max(measured_mw - fixed_mw, _FLOOR * scaled_mw) / scaled_mw
+
+    def energy_error_at(self, factor: float) -> float:
+        """Signed energy error (predicted / measured - 1) with the device's factor set to ``factor``."""
+        s = self.scaled_fraction
+        energy = self.predicted_energy_uj * ((1.0 - s) + s * factor / self.shipped_factor)
+        return energy / self.measured_energy_uj - 1.0
+
+
+@dataclass(frozen=True)
+class DeviceFactor:
+    device: str
+    basis: str
+    rows: int
+    shipped: float
+    fitted: float
+    log_sd: float  # spread of the rows' exact factors (standard deviation of their logs)
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """The factor a device without energy rows gets: geometric mean of the basis, range min..max."""
+
+    basis: str
+    value: float
+    lo: float
+    hi: float
+    devices: int
+
+
+@dataclass(frozen=True)
+class BoardPowerFit:
+    rows: tuple[PowerRow, ...]
+    devices: tuple[DeviceFactor, ...]
+    fallback: Fallback
+    fit_errors: tuple[float, ...]  # per row, the device at its fitted factor
+    held_out_benchmark_errors: tuple[float, ...]  # per row, factor fitted on the device's other benchmarks
+    lodo_errors: tuple[float, ...]  # per row, the device's factor replaced by the basis fallback without it
+    shipped_errors: tuple[float, ...]  # per row, as the profiles ship
+
+    def table(self) -> str:
+        def mape(errs: Sequence[float]) -> str:
+            return f"{sum(abs(e) for e in errs) / len(errs):.1%}" if errs else "-"
+
+        out = [f"{'device':<12} {'rows':>4} {'shipped':>8} {'fitted':>7} {'log sd':>7} {'shipped E':>10} "
+               f"{'fit E':>7} {'held-out bench E':>17} {'LODO E':>7}"]
+        for d in self.devices:
+            idx = [i for i, r in enumerate(self.rows) if r.device == d.device]
+
+            def pick(errs: Sequence[float], idx: list[int] = idx) -> list[float]:
+                return [errs[i] for i in idx]
+
+            out.append(f"{d.device:<12} {d.rows:>4} {d.shipped:>8.3f} {d.fitted:>7.3f} {d.log_sd:>7.2f} "
+                       f"{mape(pick(self.shipped_errors)):>10} {mape(pick(self.fit_errors)):>7} "
+                       f"{mape(pick(self.held_out_benchmark_errors)):>17} {mape(pick(self.lodo_errors)):>7}")
+        out.append(f"{'ALL':<12} {len(self.rows):>4} {'':>8} {'':>7} {'':>7} {mape(self.shipped_errors):>10} "
+                   f"{mape(self.fit_errors):>7} {mape(self.held_out_benchmark_errors):>17} "
+                   f"{mape(self.lodo_errors):>7}")
+        f = self.fallback
+        out.append(f"fallback for devices without energy rows ({f.basis}, {f.devices} devices): "
+                   f"{f.value:.3f}, range [{f.lo:.3f}, {f.hi:.3f}]")
+        return "\n".join(out)
+
+
+def _geomean(values: Sequence[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def _log_sd(values: Sequence[float]) -> float:
+    logs = [math.log(v) for v in values]
+    mean = sum(logs) / len(logs)
+    return math.sqrt(sum((x - mean) ** 2 for x in logs) / len(logs))
+
+
+def power_basis(device: str) -> str:
+    """RUN_CURRENT_BASIS for a Cortex-M MCU (charged per datasheet run current), else the device's own id."""
+    from edgesim.hw.family import profile_families
+    from edgesim.hw.loader import load_profile
+    from edgesim.hw.schema import ChipKind
+
+    prof = load_profile(device)
+    if prof.kind is ChipKind.MCU and any(f.startswith("cortex-m") for f in profile_families(prof)):
+        return RUN_CURRENT_BASIS
+    return device
+
+
+def power_rows(reference_csv: str | Path | None = None) -> tuple[PowerRow, ...]:
+    """The reference's energy rows predicted with the shipped profiles (analytic path, as ``validate``)."""
+    from edgesim.hw.loader import load_profile
+    from edgesim.pipeline import run
+
+    ref = Path(reference_csv) if reference_csv is not None else default_reference()
+    mdir = bundled_models_dir()
+    out: list[PowerRow] = []
+    bases: dict[str, str] = {}
+    for row in read_reference(ref):
+        if row.energy_uj is None:
+            continue
+        est = run(row_spec(row, mdir)).estimate
+        scaled = est.energy.compute_j + est.energy.static_j
+        if row.device not in bases:
+            bases[row.device] = power_basis(row.device)
+        out.append(PowerRow(
+            line=row.line, device=row.device, runtime=row.runtime, benchmark=row.benchmark,
+            basis=bases[row.device], shipped_factor=load_profile(row.device).power.board_power_factor,
+            measured_energy_uj=row.energy_uj, predicted_energy_uj=est.energy_j * 1e6,
+            measured_latency_ms=row.latency_ms, predicted_latency_ms=est.latency_s * 1e3,
+            scaled_fraction=scaled / est.energy_j if est.energy_j > 0 else 0.0,
+        ))
+    return tuple(out)
+
+
+def fit_board_power(rows: Sequence[PowerRow]) -> BoardPowerFit:
+    """Per-device factors, the fallback, and the errors of the three protocols (module docstring)."""
+    by_device: dict[str, list[PowerRow]] = {}
+    for r in rows:
+        by_device.setdefault(r.device, []).append(r)
+    devices = tuple(
+        DeviceFactor(d, rs[0].basis, len(rs), rs[0].shipped_factor, _geomean([r.exact_factor for r in rs]),
+                     _log_sd([r.exact_factor for r in rs]))
+        for d, rs in sorted(by_device.items()))
+    fitted = {d.device: d.fitted for d in devices}
+    basis_of = {d.device: d.basis for d in devices}
+
+    def fallback_without(device: str) -> float:
+        peers = [fitted[d] for d in fitted if d != device and basis_of[d] == basis_of[device]]
+        return _geomean(peers) if peers else 1.0  # no peer of its basis: the unscaled datasheet basis
+
+    def held_out_benchmark(r: PowerRow) -> float:
+        others = [x.exact_factor for x in by_device[r.device] if x.benchmark != r.benchmark]
+        return r.energy_error_at(_geomean(others) if others else fallback_without(r.device))
+
+    basis_factors = [d.fitted for d in devices if d.basis == RUN_CURRENT_BASIS]
+    fallback = Fallback(RUN_CURRENT_BASIS, _geomean(basis_factors) if basis_factors else 1.0,
+                        min(basis_factors, default=1.0), max(basis_factors, default=1.0), len(basis_factors))
+    return BoardPowerFit(
+        rows=tuple(rows), devices=devices, fallback=fallback,
+        fit_errors=tuple(r.energy_error_at(fitted[r.device]) for r in rows),
+        held_out_benchmark_errors=tuple(held_out_benchmark(r) for r in rows),
+        lodo_errors=tuple(r.energy_error_at(fallback_without(r.device)) for r in rows),
+        shipped_errors=tuple(r.energy_error_at(r.shipped_factor) for r in rows),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m edgesim.validate.board_power [REFERENCE.csv]``: print the fit and its held-out errors."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    print(fit_board_power(power_rows(args[0] if args else None)).table())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

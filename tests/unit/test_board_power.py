@@ -1,0 +1,69 @@
+"""The board-power factor: the schema field scales compute energy and static power, and the fit's arithmetic."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from edgesim.api import load_model, load_profile, resolve_runtime
+from edgesim.cost.analytic import estimate_schedule
+from edgesim.hw.uncertain import uncertain_fields, with_field
+from edgesim.mapping.mapper import build_schedule
+from edgesim.validate.board_power import RUN_CURRENT_BASIS, PowerRow, fit_board_power, power_basis
+
+
+def _row(device: str, bench: str, meas_mw: float, pred_mw: float, *, s: float = 0.9, k: float = 1.5,
+         basis: str = RUN_CURRENT_BASIS) -> PowerRow:
+    # 10 ms measured and predicted: energy uJ = mW x 10
+    return PowerRow(1, device, "x-cube-ai", bench, basis, k, meas_mw * 10.0, pred_mw * 10.0, 10.0, 10.0, s)
+
+
+def test_factor_scales_compute_and_static_energy_not_memory() -> None:
+    prof = load_profile("stm32u575")
+    graph = load_model("resnet8")
+    rt, ver = resolve_runtime(prof, None)
+    sched = build_schedule(graph, prof, rt, ver)
+    base = estimate_schedule(sched, prof)
+    k = prof.power.board_power_factor
+    doubled = with_field(prof, "power.board_power_factor", 2 * k)
+    est = estimate_schedule(sched, doubled)
+    assert est.latency_s == base.latency_s
+    assert est.energy.compute_j == pytest.approx(2 * base.energy.compute_j, rel=1e-12)
+    assert est.energy.static_j == pytest.approx(2 * base.energy.static_j, rel=1e-12)
+    assert dict(est.energy.memory_j) == pytest.approx(dict(base.energy.memory_j), rel=1e-12)
+
+
+def test_exact_factor_makes_the_row_power_exact() -> None:
+    r = _row("a", "kws", meas_mw=30.0, pred_mw=40.0, s=0.8, k=1.5)
+    # fixed part 8 mW stays; scaled 32 mW must become 22 mW -> k = 1.5 x 22 / 32
+    assert r.exact_factor == pytest.approx(1.5 * 22.0 / 32.0)
+    assert r.energy_error_at(r.exact_factor) == pytest.approx(0.0, abs=1e-12)
+    assert r.energy_error_at(1.5) == pytest.approx(40.0 / 30.0 - 1.0)
+    # measured below the unscaled part: a tiny positive factor, never a negative one
+    assert _row("a", "kws", meas_mw=1.0, pred_mw=40.0, s=0.5).exact_factor > 0
+
+
+def test_fit_protocols_hold_out_what_they_claim() -> None:
+    rows = [_row("a", "kws", 30, 20), _row("a", "vww", 36, 20), _row("b", "kws", 20, 20), _row("b", "ic", 22, 20),
+            _row("g", "kws", 10, 10, basis="g")]
+    fit = fit_board_power(rows)
+    fa = {d.device: d.fitted for d in fit.devices}
+    assert fa["a"] == pytest.approx(math.sqrt(rows[0].exact_factor * rows[1].exact_factor))
+    # held-out benchmark: row 0 predicted with the factor of row 1 alone
+    assert fit.held_out_benchmark_errors[0] == pytest.approx(rows[0].energy_error_at(rows[1].exact_factor))
+    # leave-one-device-out: device a gets b's factor (the only other device of its basis); g has no peer: 1.0
+    assert fit.lodo_errors[0] == pytest.approx(rows[0].energy_error_at(fa["b"]))
+    assert fit.lodo_errors[4] == pytest.approx(rows[4].energy_error_at(1.0))
+    assert fit.fallback.devices == 2 and fit.fallback.lo == min(fa["a"], fa["b"])
+    assert fit.fallback.value == pytest.approx(math.sqrt(fa["a"] * fa["b"]))
+    assert "fallback" in fit.table()
+
+
+def test_profiles_without_energy_rows_carry_a_derived_ranged_factor() -> None:
+    for device in ("nrf5340", "ra6m4", "m467", "psoc62", "stm32g0b1", "stm32f746", "ra8d1"):
+        prof = load_profile(device)
+        f = {u.path: u for u in uncertain_fields(prof)}["power.board_power_factor"]
+        assert f.derived and f.lo < f.value < f.hi, device
+        assert power_basis(device) == RUN_CURRENT_BASIS
+    assert power_basis("gap9") == "gap9"
