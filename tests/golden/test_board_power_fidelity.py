@@ -44,3 +44,14 @@ def test_fallback_range_covers_every_fitted_mcu(fit) -> None:  # type: ignore[no
     fb = fit.fallback
     assert fb.devices == 5 and fb.lo < fb.value < fb.hi
     assert 1.3 <= fb.value <= 1.6  # 1.477: the old global k_ML 1.5 was this mean, fitted by hand
+
+
+def test_validation_doc_quotes_the_fit() -> None:
+    from edgesim.validate.board_power import summary
+    from tests.conftest import REPO
+
+    if not REF.is_file():
+        pytest.skip("bundled reference data (edgesim/data) not present")
+    text = (REPO / "docs" / "validation.md").read_text(encoding="utf-8")
+    block = text.split("<!-- board-power:begin -->", 1)[1].split("<!-- board-power:end -->", 1)[0]
+    assert block.strip() == f"```text\n{summary(REF)}\n```"
