@@ -29,6 +29,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         result = validate(args.reference)
     print(result.table())
+    if getattr(args, "lodo", False):
+        from edgesim.validate.devices import device_table
+
+        print()
+        print(device_table(result))  # issue #18: the new-device figure, per device
     if args.reference is None:
         # How well the prediction intervals cover held-out rows, per novelty class (the shipped calibration).
         from edgesim.validate.intervals import coverage, coverage_table, shipped_residuals
