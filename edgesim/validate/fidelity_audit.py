@@ -85,6 +85,8 @@ ENTRIES: tuple[AuditEntry, ...] = (
                "128-bit VMLADAV over 16 int8 lanes in two beats per cycle"),
     AuditEntry("Armv8.1-M Helium (Cortex-M85)", "ra8d1", "cpu", None, "peak", 8.0, "equal", 0.0, HELIUM,
                "the M85 implements Helium dual-beat as the M55 (the M52 is the single-beat part)"),
+    AuditEntry("Armv8.1-M Helium (Cortex-M85), int16", "ra8d1", "cpu", None, "peak_int16", 4.0, "equal", 0.0,
+               HELIUM, "was 8 (int8's rate): an int16 VMLADAV has 8 lanes, half the int8 MACs per beat"),
     AuditEntry("GAP9 cluster (Xpulp SIMD)", "gap9", "cpu", None, "peak", 32.0, "equal", 0.0,
                "PULP RI5CY/Xpulp: pv.sdotsp.b, 4 int8 MACs per cycle per core, 8 worker cores",
                "the 9th core dispatches; 8 x 4 MACs/cycle"),
@@ -142,7 +144,8 @@ def implied_macs_per_cycle(entry: AuditEntry) -> float:
     from edgesim.mapping.mapper import kernel_efficiency
 
     unit = load_profile(entry.profile).unit(entry.unit)
-    peak = unit.macs_per_cycle[Precision.INT8] * unit.count
+    precision = Precision.INT16 if entry.op == "peak_int16" else Precision.INT8
+    peak = unit.macs_per_cycle[precision] * unit.count
     if entry.runtime is None:
         return peak
     runtime, version = load_runtime(entry.runtime, note_missing_version=False)
