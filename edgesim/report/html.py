@@ -73,7 +73,11 @@ def _profile_section(profile: HardwareProfile) -> str:
         ("id", profile.id), ("description", profile.description), ("kind", profile.kind),
         ("clock", f"{profile.clock_mhz:g} MHz"), ("host unit", profile.host_unit),
         ("placement", f"weights in {profile.placement.weights}, activations in {profile.placement.activations}"),
-        ("static power", f"{profile.power.static_power_mw:g} mW"),
+        # The board-level figure energy is charged with: datasheet static power x the board-power factor.
+        ("static power", f"{profile.power.static_power_w * 1e3:.3g} mW"
+                         + (f" (datasheet {profile.power.static_power_mw:g} mW x board factor "
+                            f"{profile.power.board_power_factor:g})" if profile.power.board_power_factor != 1.0
+                            else "")),
         ("DVFS points", ", ".join(f"{p.freq_mhz:g} MHz @ {p.voltage_v:g} V" for p in profile.dvfs.operating_points)),
         ("default runtime", profile.default_runtime or "-"),
     ])]
