@@ -463,6 +463,9 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
     if peak > act_size:
         # The sizes are on the report's memory line and in the fit verdict, in the report's units.
         notes.append(f"peak activations exceed '{act_pref}': the excess spills to a larger memory where one exists")
+    contexts = contexts_needed(profile, plans)
+    if contexts > 1:
+        notes.append(f"weights exceed one context of the accelerator: run as {contexts} contexts in sequence")
     w_pref = profile.placement.weights
     if model_weight_bytes > profile.memory(w_pref).size_bytes:
         notes.append(f"weights exceed '{w_pref}': they stream from a larger memory where one exists")
@@ -482,5 +485,21 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
         inter_op_parallel=runtime is not None and runtime.inter_op_parallel,
         layer_pipelining=runtime is not None and runtime.layer_pipelining,
         notes=tuple(notes),
+        contexts=contexts,
+        context_switch_cycles=(runtime.context_switch_cycles * overhead_scale if runtime is not None else 0.0),
     )
+
+
+def contexts_needed(profile: HardwareProfile, plans: tuple[OpPlan, ...] | list[OpPlan]) -> int:
+    """Contexts a dataflow compiler splits the network into: for every unit with a per-context weight capacity,
+    the weights placed on it over that capacity (rounded up); 1 when every unit holds its share at once."""
+    per_unit: dict[str, int] = {}
+    for p in plans:
+        per_unit[p.unit] = per_unit.get(p.unit, 0) + p.weight_bytes
+    n = 1
+    for u in profile.units:
+        cap = u.context_weight_bytes
+        if cap and per_unit.get(u.name, 0) > cap:
+            n = max(n, -(-per_unit[u.name] // cap))
+    return n
 
