@@ -113,7 +113,8 @@ def cost_layer(plan: OpPlan, profile: HardwareProfile, scale: float) -> LayerCos
 def estimate_schedule(schedule: Schedule, profile: HardwareProfile) -> Estimate:
     scale = dynamic_energy_scale(profile)
     layers = tuple(cost_layer(p, profile, scale) for p in schedule.plans)
-    overhead_s = schedule.per_inference_overhead_cycles / schedule.host_clock_hz
+    # A multi-context network also switches contexts once per inference (Schedule.context_switch_s).
+    overhead_s = schedule.per_inference_overhead_cycles / schedule.host_clock_hz + schedule.context_switch_s
     latency_s = sum(layer.latency_s for layer in layers) + overhead_s
     energy = EnergyBreakdown()
     for layer in layers:

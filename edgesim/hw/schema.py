@@ -135,6 +135,10 @@ class ComputeUnit(_Frozen):
     kernel_efficiency_scale: float = Field(default=1.0, gt=0, le=4.0)
     # What the unit is to a runtime (RuntimeProfile.targets); None = cpu for kind cpu, npu otherwise.
     device_class: DeviceClass | None = None
+    # Weight bytes one configuration ("context") of a dataflow accelerator holds on chip (Hailo): a network with
+    # more weights is compiled into several contexts that run one after another, each loaded per inference
+    # (or once per batch). None = the whole network is resident at once (or the unit streams its weights).
+    context_weight_bytes: int | None = Field(default=None, gt=0)
 
     @property
     def device(self) -> DeviceClass:
@@ -552,6 +556,10 @@ class RuntimeProfile(_Frozen):
     # metadata, scratch buffers): counted against the activation memory by the fit verdict. None = not declared
     # (counted as 0); give its source in ``sources`` when set.
     arena_overhead_bytes: int | None = Field(default=None, ge=0)
+    # Host cycles the runtime spends switching a multi-context network to its next context (reloading the
+    # context's weights and configuration over the host link: HailoRT's context switch); used for units with a
+    # context_weight_bytes.
+    context_switch_cycles: float = Field(default=0.0, ge=0)
     sources: list[str] = Field(default_factory=list)
 
     @field_validator("supported_ops")

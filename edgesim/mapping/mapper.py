@@ -248,6 +248,17 @@ def _pick_memory(profile: HardwareProfile, unit: ComputeUnit, preferred: str, ne
     return max(writable, key=lambda m: m.size_bytes).name
 
 
+def _activation_preference(profile: HardwareProfile, runtime: RuntimeProfile | None, unit: ComputeUnit) -> str:
+    """The memory a unit's activations go to first: the unit's memory of the runtime's ``activations_in`` kind
+    (QNN's HTP keeps tensors in its VTCM and spills only what does not fit to DDR), else the profile's placement.
+    _pick_memory still moves a live set that overflows it to a larger memory."""
+    if runtime is not None and runtime.activations_in is not None:
+        for m in profile.memories:
+            if m.kind is runtime.activations_in and m.name in unit.memories:
+                return m.name
+    return profile.placement.activations
+
+
 def _weight_memory(profile: HardwareProfile, runtime: RuntimeProfile | None, unit: ComputeUnit, model_weight_bytes: int = 0) -> str:
     """Where this unit reads weights from. A model whose weights overflow the preferred memory (e.g. the Edge TPU's
     8 MB parameter cache) streams them from the smallest reachable memory that holds them all (host link, DRAM)."""
@@ -402,7 +413,8 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
                              partial(_place, profile, runtime, version, graph, node, work, zero))
         unit, fallback, cycles, effect, work = placed
         clock_hz = unit.effective_clock_mhz(profile.clock_mhz) * 1e6
-        act_mem = _pick_memory(profile, unit, act_pref, live_per_op.get(node.name, peak))
+        act_mem = _pick_memory(profile, unit, _activation_preference(profile, runtime, unit),
+                               live_per_op.get(node.name, peak))
         w_mem = _weight_memory(profile, runtime, unit, model_weight_bytes)
         w_mem, cached_weight_bytes = _parameter_cache(profile, unit, w_mem, work.weight_bytes, cached_weight_bytes)
         tiling = memo.lookup(memo.tilings, (sig, zero, act_mem, w_mem),
@@ -451,6 +463,9 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
     if peak > act_size:
         # The sizes are on the report's memory line and in the fit verdict, in the report's units.
         notes.append(f"peak activations exceed '{act_pref}': the excess spills to a larger memory where one exists")
+    contexts = contexts_needed(profile, plans)
+    if contexts > 1:
+        notes.append(f"weights exceed one context of the accelerator: run as {contexts} contexts in sequence")
     w_pref = profile.placement.weights
     if model_weight_bytes > profile.memory(w_pref).size_bytes:
         notes.append(f"weights exceed '{w_pref}': they stream from a larger memory where one exists")
@@ -470,5 +485,21 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
         inter_op_parallel=runtime is not None and runtime.inter_op_parallel,
         layer_pipelining=runtime is not None and runtime.layer_pipelining,
         notes=tuple(notes),
+        contexts=contexts,
+        context_switch_cycles=(runtime.context_switch_cycles * overhead_scale if runtime is not None else 0.0),
     )
+
+
+def contexts_needed(profile: HardwareProfile, plans: tuple[OpPlan, ...] | list[OpPlan]) -> int:
+    """Contexts a dataflow compiler splits the network into: for every unit with a per-context weight capacity,
+    the weights placed on it over that capacity (rounded up); 1 when every unit holds its share at once."""
+    per_unit: dict[str, int] = {}
+    for p in plans:
+        per_unit[p.unit] = per_unit.get(p.unit, 0) + p.weight_bytes
+    n = 1
+    for u in profile.units:
+        cap = u.context_weight_bytes
+        if cap and per_unit.get(u.name, 0) > cap:
+            n = max(n, -(-per_unit[u.name] // cap))
+    return n
 

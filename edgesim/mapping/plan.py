@@ -84,6 +84,15 @@ class Schedule:
     # multi-core unit, and consumers streaming row bands from producers on another unit/core.
     inter_op_parallel: bool = False
     layer_pipelining: bool = False
+    # Multi-context execution (ComputeUnit.context_weight_bytes): contexts run one after another per inference,
+    # each switch costing context_switch_cycles of the host clock; 1 = the network is resident at once.
+    contexts: int = 1
+    context_switch_cycles: float = 0.0
+
+    @property
+    def context_switch_s(self) -> float:
+        """Seconds one inference (or one batch) spends switching contexts."""
+        return self.contexts * self.context_switch_cycles / self.host_clock_hz if self.contexts > 1 else 0.0
 
     @property
     def fits_on_chip(self) -> bool:

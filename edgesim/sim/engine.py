@@ -195,7 +195,8 @@ def to_estimate(schedule: Schedule, profile: HardwareProfile, result: SimResult)
             bytes_by_memory=tuple((m.memory, m.read_bytes, m.write_bytes) for m in p.traffic),
             fallback=p.fallback, fused_from=p.fused_from, prefetch_cycles=t.prefetch_cycles,
         ))
-    latency_s = result.makespan_s + schedule.per_inference_overhead_cycles / schedule.host_clock_hz
+    latency_s = (result.makespan_s + schedule.per_inference_overhead_cycles / schedule.host_clock_hz
+                 + schedule.context_switch_s)
     # Static power burns once over the wall-clock time, however many units run at once.
     energy = dynamic + EnergyBreakdown(static_j=static_w * latency_s)
     return Estimate(

@@ -25,7 +25,8 @@ def power_trace(schedule: Schedule, profile: HardwareProfile, result: SimResult)
     scale = dynamic_energy_scale(profile)
     static_w = profile.power.static_power_w
     timing = {t.node: t for t in result.ops}
-    latency_s = result.makespan_s + schedule.per_inference_overhead_cycles / schedule.host_clock_hz
+    latency_s = (result.makespan_s + schedule.per_inference_overhead_cycles / schedule.host_clock_hz
+                 + schedule.context_switch_s)
     starts: list[float] = []
     ends: list[float] = []
     powers: list[float] = []

@@ -70,6 +70,7 @@ class VendorRow:
     precision: str  # int8, int16 (w8a16), fp16, fp32
     metric: str  # "latency" or "throughput"
     measured_ms: float  # latency, or the period between frames (1000 / FPS)
+    batch: int = 1  # frames per inference call (hailortcli --batch-size): a multi-context network switches per batch
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ def _row(rec: dict[str, str], line: int, path: Path) -> VendorRow | str:
         raise EdgesimError(f"line {line}: metric must be latency_ms or throughput_fps, got '{metric}'",
                            file=str(path), field="metric")
     threads = _to_float(rec.get("threads"))
+    batch = _to_float(rec.get("batch"))
     try:
         precision = deploy_precision(rec.get("precision", ""), runtime)
     except EdgesimError as exc:
@@ -154,7 +156,8 @@ def _row(rec: dict[str, str], line: int, path: Path) -> VendorRow | str:
                      network=network, input_shape=rec.get("input_shape", "").strip(),
                      threads=int(threads) if threads else None, precision=precision,
                      metric="throughput" if metric == "throughput_fps" else "latency",
-                     measured_ms=1000.0 / value if metric == "throughput_fps" else value)
+                     measured_ms=1000.0 / value if metric == "throughput_fps" else value,
+                     batch=int(batch) if batch and batch >= 1 else 1)
 
 
 def read_vendor(path: str | Path) -> tuple[list[VendorRow], list[VendorResult]]:
@@ -215,7 +218,7 @@ def predict_row(row: VendorRow) -> float:
     if result.runtime is not None:
         check_precision(result.profile, result.runtime, row.precision)
     if row.metric == "throughput":
-        return schedule_period_s(result.schedule, result.profile, stream_frames(result.schedule)) * 1e3
+        return schedule_period_s(result.schedule, result.profile, stream_frames(result.schedule), row.batch) * 1e3
     return result.estimate.latency_s * 1e3
 
 
