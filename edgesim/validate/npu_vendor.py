@@ -133,6 +133,24 @@ def _to_float(text: str | None) -> float | None:
         return None
 
 
+# The table's free-text input_size column where input_shape is empty: ESP-DL writes "H*W*C" (also with "×"),
+# nncase "[1,3,H,W]". Only unambiguous image sizes (C = 1 or 3) become an NCHW shape; anything else leaves
+# the zoo network at its default input.
+_HWC = re.compile(r"^\s*(\d+)\s*[*×x]\s*(\d+)\s*[*×x]\s*([13])\s*$")
+_NCHW = re.compile(r"^\s*\[\s*1\s*,\s*([13])\s*,\s*(\d+)\s*,\s*(\d+)\s*\]\s*$")
+
+
+def shape_from_input_size(text: str) -> str:
+    """NCHW shape text ('1x3x320x320') of an image input_size cell ('320*320*3', '[1,3,320,320]'), or ''."""
+    if m := _HWC.match(text or ""):
+        h, w, c = m.groups()
+        return f"1x{c}x{h}x{w}"
+    if m := _NCHW.match(text or ""):
+        c, h, w = m.groups()
+        return f"1x{c}x{h}x{w}"
+    return ""
+
+
 def _row(rec: dict[str, str], line: int, path: Path) -> VendorRow | str:
     """A runnable row, or the reason it is skipped."""
     device, runtime, network = (rec.get(k, "").strip() for k in ("hw_profile", "runtime_id", "zoo_model"))
@@ -153,7 +171,8 @@ def _row(rec: dict[str, str], line: int, path: Path) -> VendorRow | str:
     except EdgesimError as exc:
         raise EdgesimError(f"line {line}: {exc.message}", file=str(path), field="precision") from None
     return VendorRow(line=line, device=device, runtime=_runtime_spec(runtime, rec.get("runtime_version", "")),
-                     network=network, input_shape=rec.get("input_shape", "").strip(),
+                     network=network,
+                     input_shape=rec.get("input_shape", "").strip() or shape_from_input_size(rec.get("input_size", "")),
                      threads=int(threads) if threads else None, precision=precision,
                      metric="throughput" if metric == "throughput_fps" else "latency",
                      measured_ms=1000.0 / value if metric == "throughput_fps" else value,

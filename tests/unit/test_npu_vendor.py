@@ -20,6 +20,7 @@ from edgesim.validate.npu_vendor import (
     network_rank_rho,
     predict_all,
     read_vendor,
+    shape_from_input_size,
     validate_vendor,
 )
 
@@ -65,6 +66,27 @@ def test_read_converts_fps_to_a_period_and_skips_unmapped(tmp_path: Path) -> Non
     assert [r.line for r in rows] == [2, 3] and skipped[0].error == "no zoo_model mapping in the table"
     assert rows[0].metric == "throughput" and rows[0].measured_ms == pytest.approx(4.0)
     assert rows[0].runtime == "rknn@1.7.5" and rows[1].threads == 4
+
+
+def test_empty_input_shape_falls_back_to_an_image_input_size(tmp_path: Path) -> None:
+    """ESP-DL's rows give the size only as input_size ('320*320*3'): the row runs at that size, not the zoo
+    default; text that is not an unambiguous image size leaves the shape empty (zoo default)."""
+    assert shape_from_input_size("320*320*3") == "1x3x320x320"
+    assert shape_from_input_size("640×640×3") == "1x3x640x640"
+    assert shape_from_input_size("[1,3,224,224]") == "1x3x224x224"
+    for text in ("", "128 tokens", "(1, 640)", "[1, 513, 513, 1]", "1280x720 (HD)", "3x32x32"):
+        assert shape_from_input_size(text) == ""
+    header = [*HEADER, "input_size"]
+    p = tmp_path / "t.csv"
+    with open(p, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerow(["e", "esp32-s3", "", "esp-dl", "", "yolo11n", "", "INT8", "1", "latency_ms", "6161.8", "ms",
+                    "320*320*3"])
+        w.writerow(["f", "esp32-s3", "", "esp-dl", "", "yolo11n", "1x3x640x640", "INT8", "1", "latency_ms", "9",
+                    "ms", "320*320*3"])
+    rows, _ = read_vendor(p)
+    assert [r.input_shape for r in rows] == ["1x3x320x320", "1x3x640x640"]
 
 
 def test_bad_value_is_one_line_error(tmp_path: Path) -> None:
