@@ -504,6 +504,9 @@ class RuntimeProfile(_Frozen):
     # The engine adds a residual (a same-shaped earlier tensor) in the conv/FC output stage, so the conv output
     # is never written and read back by a separate ADD (TensorRT's conv + elementwise-sum fusion).
     fused_residual_add: bool = False
+    # SiLU / Swish written as SIGMOID + MUL(x, sigmoid(x)) runs as the producer conv/FC's epilogue (OpenVINO's
+    # eltwise Swish post-op): applied on the schedule like fused_residual_add (edgesim.mapping.fusion).
+    fused_silu: bool = False
     weights_in: MemoryKind | None = None
     activations_in: MemoryKind | None = None
     applies_to: list[UnitKind] = Field(min_length=1)
