@@ -182,10 +182,19 @@ def kernel_efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | 
     return min(1.0, eff * scale * core)
 
 
+def parallel_cores(unit: ComputeUnit, runtime: RuntimeProfile | None) -> float:
+    """Cores' worth of speed an op split over the unit's cores gets: all of them, except that a CPU runtime's
+    extra threads add only ``thread_scaling`` of a core each."""
+    if runtime is None or unit.kind is not UnitKind.CPU:
+        return float(unit.count)
+    return 1.0 + (unit.count - 1) * runtime.thread_scaling
+
+
 def compute_cycles(unit: ComputeUnit, graph: Graph, node: Node, work: NodeWork, runtime: RuntimeProfile | None, version: RuntimeVersion | None) -> float:
     if node.op.op_class is OpClass.VIEW:
         return 0.0
-    eff = _efficiency(runtime, version, node, unit)
+    # Rates below are per core: dividing by count / cores gives the same cycles split over the unit's cores.
+    eff = _efficiency(runtime, version, node, unit) * parallel_cores(unit, runtime) / unit.count
     if node.op.op_class is OpClass.MAC:
         if unit.kind is UnitKind.SYSTOLIC and unit.systolic is not None:
             return _systolic_cycles(unit, graph, node) / eff

@@ -85,3 +85,18 @@ def _p_only_ms() -> float:
 def test_npu_runtime_is_not_multi_stream_on_the_npu() -> None:
     rt, _ = load_runtime("openvino-npu", note_missing_version=False)
     assert not rt.inter_op_parallel
+
+
+def test_cpu_threads_scale_by_the_runtimes_thread_scaling() -> None:
+    """XNNPACK's extra threads add 0.63 of a core each on the i.MX 8M Plus A53s; accelerators are untouched."""
+    from edgesim.api import bind
+    from edgesim.mapping.mapper import parallel_cores
+
+    rt, _ = load_runtime("tflite-xnnpack", note_missing_version=False)
+    assert rt.thread_scaling == pytest.approx(0.63)
+    four, _, _ = bind(load_profile("imx8mp"), "tflite-xnnpack", threads=4)
+    one, _, _ = bind(load_profile("imx8mp"), "tflite-xnnpack", threads=1)
+    assert parallel_cores(four.host, rt) == pytest.approx(1 + 3 * 0.63)
+    assert parallel_cores(one.host, rt) == 1.0
+    assert parallel_cores(four.host, rt.model_copy(update={"thread_scaling": 1.0})) == 4.0
+    assert parallel_cores(four.unit("npu"), rt) == four.unit("npu").count
