@@ -514,6 +514,9 @@ class RuntimeProfile(_Frozen):
     # The engine adds a residual (a same-shaped earlier tensor) in the conv/FC output stage, so the conv output
     # is never written and read back by a separate ADD (TensorRT's conv + elementwise-sum fusion).
     fused_residual_add: bool = False
+    # SiLU / Swish written as SIGMOID + MUL(x, sigmoid(x)) runs as the producer conv/FC's epilogue (OpenVINO's
+    # eltwise Swish post-op): applied on the schedule like fused_residual_add (edgesim.mapping.fusion).
+    fused_silu: bool = False
     weights_in: MemoryKind | None = None
     activations_in: MemoryKind | None = None
     applies_to: list[UnitKind] = Field(min_length=1)
@@ -529,6 +532,10 @@ class RuntimeProfile(_Frozen):
     # mode, RKNN/Hailo assigning layers to cores). False = one op at a time split over all cores, as TFLite's
     # interpreter does (its threads parallelise inside an op).
     inter_op_parallel: bool = False
+    # Speedup each extra CPU thread adds to one op, as a fraction of a core: threads share the L2 and DRAM and meet
+    # at a barrier after every op (XNNPACK's pthreadpool). n threads run an op 1 + (n - 1) x this faster than one;
+    # 1.0 = linear. Accelerator units are not affected.
+    thread_scaling: float = Field(default=1.0, gt=0, le=1)
     # Layer pipelining: a consumer on another unit/core starts on a row band once its producer has written the
     # rows it reads (halo = kernel rows - stride). Hailo's dataflow architecture streams layer to layer
     # (hailo.ai, "Hailo-8 dataflow architecture" whitepaper); Vela's cascading runs convs on row stripes

@@ -1,12 +1,15 @@
-"""Residual ADD fusion, applied to the schedule, where the unit running each op is known.
+"""Epilogue fusions applied to the schedule, where the unit running each op is known.
 
 A conv/FC whose only consumer is a residual ADD can add the residual in its output stage when the unit's runtime
-fuses it (TensorRT, Vela): the conv output is never written and read back. This works on plans, so it is mapping.
+fuses it (TensorRT, Vela): the conv output is never written and read back. A conv/FC followed by SiLU written as
+SIGMOID + MUL(x, sigmoid(x)) (how YOLOv5/v8/11 and EfficientNet export it) runs the two as the conv's epilogue
+when the runtime fuses SiLU (OpenVINO's Swish post-op): neither the conv output nor the sigmoid is written and
+read back, and there is one dispatch instead of three. This works on plans, so it is mapping.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,14 +31,17 @@ class ResidualAdd:
     residual: str  # the ADD's other operand, read by the fused op instead
 
 
-def residual_adds(graph: Graph) -> tuple[ResidualAdd, ...]:
+def residual_adds(graph: Graph, silu_tails: Mapping[str, str] | None = None) -> tuple[ResidualAdd, ...]:
     """Every conv/FC -> ADD pair a fusing runtime can merge into one op (conv epilogue adds the residual).
+    ``silu_tails`` (MUL node -> conv node, from ``silu_epilogues``): a conv whose SiLU is already fused writes the
+    MUL's output, so a residual ADD after that MUL fuses into the conv as well (conv + SiLU + sum post-ops).
 
     The ADD must not broadcast (TensorRT's conv+elementwise fusion requires it, and an epilogue reads one residual
     element per output element) and must not read a constant (that is a bias, folded elsewhere)."""
     found: dict[str, ResidualAdd] = {}
+    tails = silu_tails or {}
     for node in graph.nodes:
-        if node.op not in _RESIDUAL_PRODUCERS or len(node.outputs) != 1:
+        if (node.op not in _RESIDUAL_PRODUCERS and node.name not in tails) or len(node.outputs) != 1:
             continue
         mid = node.outputs[0]
         add = sole_consumer(graph, mid)
@@ -47,8 +53,91 @@ def residual_adds(graph: Graph) -> tuple[ResidualAdd, ...]:
             continue
         # When both operands come from convs (main path + projection shortcut), the later one in execution
         # order takes the ADD: the other's output is then ready as its residual.
-        found[add.name] = ResidualAdd(node.name, add.name, mid, other)
+        found[add.name] = ResidualAdd(tails.get(node.name, node.name), add.name, mid, other)
     return tuple(found.values())
+
+
+@dataclass(frozen=True)
+class SiluEpilogue:
+    """A conv/FC whose output x feeds only SIGMOID(x) and MUL(x, sigmoid(x)): SiLU / Swish as two graph ops."""
+
+    producer: str  # the conv/FC node
+    sigmoid: str
+    mul: str
+
+
+def silu_epilogues(graph: Graph) -> tuple[SiluEpilogue, ...]:
+    """Every conv/FC -> SIGMOID -> MUL(x, sigmoid(x)) chain a runtime fusing SiLU runs as one op. The conv output
+    must feed nothing else (else it is written anyway) and the sigmoid only the MUL."""
+    found = []
+    for node in graph.nodes:
+        if node.op not in _RESIDUAL_PRODUCERS or len(node.outputs) != 1 or node.outputs[0] in graph.outputs:
+            continue
+        x = node.outputs[0]
+        cons = graph.consumers(x)
+        sig = next((c for c in cons if c.op is OpKind.SIGMOID and c.inputs == (x,)), None)
+        if len(cons) != 2 or sig is None or len(sig.outputs) != 1:
+            continue
+        mul = sole_consumer(graph, sig.outputs[0])
+        if mul is None or mul.op is not OpKind.MUL or sorted(mul.inputs) != sorted((x, sig.outputs[0])):
+            continue
+        if mul not in cons:
+            continue
+        found.append(SiluEpilogue(node.name, sig.name, mul.name))
+    return tuple(found)
+
+
+def _merge_silu(conv: OpPlan, sig: OpPlan, mul: OpPlan, cpu: bool) -> OpPlan:
+    """One plan doing ``conv`` and SiLU on its output: it reads what the conv read and writes the MUL's output;
+    the sigmoid's and MUL's own reads and the conv's and sigmoid's writes are gone, and so are their dispatches."""
+    totals: dict[str, list[int]] = {}
+    for t in conv.traffic:
+        totals.setdefault(t.memory, [0, 0])[0] += t.read_bytes
+    for t in mul.traffic:
+        totals.setdefault(t.memory, [0, 0])[1] += t.write_bytes
+    traffic = tuple(MemTraffic(k, r, w) for k, (r, w) in totals.items())
+    # A CPU evaluates the sigmoid and product in the conv's store loop (its vector ALU still does the work); an
+    # accelerator's output stage (activation LUT + multiplier) works while the MAC array computes the next block.
+    act = sig.compute_cycles + mul.compute_cycles
+    cycles = conv.compute_cycles + act if cpu else max(conv.compute_cycles, act)
+    return replace(
+        conv, elementwise_ops=conv.elementwise_ops + sig.elementwise_ops + mul.elementwise_ops,
+        compute_cycles=cycles, traffic=traffic, tiles=_spread_tiles(conv.tiles, cycles, traffic),
+        fused_from=(*(conv.fused_from or (conv.node,)), *(sig.fused_from or (sig.node,)),
+                    *(mul.fused_from or (mul.node,))),
+        notes=(*conv.notes, *sig.notes, *mul.notes), output_bytes=mul.output_bytes,
+    )
+
+
+def fuse_silu_plans(graph: Graph, plans: Sequence[OpPlan], fusing_units: Collection[str],
+                    serial_units: Collection[str] = ()) -> tuple[tuple[OpPlan, ...], dict[str, str]]:
+    """Merge the plans of every ``silu_epilogues`` chain whose three ops sit on one of ``fusing_units`` (none a
+    host fallback); ``serial_units`` (CPUs) compute the SiLU after the MACs, not alongside. The merged plan keeps
+    the conv's name and place (its inputs are the conv's); plans that waited for the MUL wait for it instead.
+    Returns the plans and the fused chains as MUL node -> conv node (for ``residual_adds``)."""
+    by_name = {p.node: p for p in plans}
+    merged: dict[str, OpPlan] = {}
+    renamed: dict[str, str] = {}  # sigmoid / MUL node -> conv node
+    for e in silu_epilogues(graph):
+        parts = [by_name.get(n) for n in (e.producer, e.sigmoid, e.mul)]
+        conv, sig, mul = parts
+        if (conv is None or sig is None or mul is None or len({p.unit for p in (conv, sig, mul)}) != 1
+                or conv.unit not in fusing_units or any(p.fallback for p in (conv, sig, mul))):
+            continue
+        merged[e.producer] = _merge_silu(conv, sig, mul, conv.unit in serial_units)
+        renamed[e.sigmoid] = renamed[e.mul] = e.producer
+    if not merged:
+        return tuple(plans), {}
+    out = []
+    for p in plans:
+        if p.node in renamed:
+            continue
+        p = merged.get(p.node, p)
+        if any(d in renamed for d in p.depends_on):
+            p = replace(p, depends_on=tuple(dict.fromkeys(renamed.get(d, d) for d in p.depends_on)))
+        out.append(p)
+    tails = {e.mul: e.producer for e in silu_epilogues(graph) if e.producer in merged}
+    return tuple(out), tails
 
 
 def _spread_tiles(template: tuple[TileGroup, ...], compute_cycles: float,
@@ -99,7 +188,8 @@ def _merge_plans(conv: OpPlan, add: OpPlan, residual_bytes: int, cpu: bool) -> O
 
 
 def fuse_residual_plans(graph: Graph, plans: Sequence[OpPlan], fusing_units: Collection[str],
-                        serial_units: Collection[str] = ()) -> tuple[OpPlan, ...]:
+                        serial_units: Collection[str] = (),
+                        silu_tails: Mapping[str, str] | None = None) -> tuple[OpPlan, ...]:
     """Merge the plans of every ``residual_adds`` pair placed on one of ``fusing_units`` (the units whose runtime
     fuses a residual ADD into the conv output stage); ``serial_units`` (CPUs) add after the MACs, not alongside.
 
@@ -109,7 +199,7 @@ def fuse_residual_plans(graph: Graph, plans: Sequence[OpPlan], fusing_units: Col
     merged: dict[str, OpPlan] = {}  # add name -> fused plan
     dropped: set[str] = set()
     renamed: dict[str, str] = {}
-    for r in residual_adds(graph):
+    for r in residual_adds(graph, silu_tails):
         conv, add = by_name.get(r.producer), by_name.get(r.add)
         if (conv is None or add is None or conv.unit != add.unit or conv.unit not in fusing_units
                 or conv.fallback or add.fallback):
@@ -132,11 +222,13 @@ def fuse_residual_plans(graph: Graph, plans: Sequence[OpPlan], fusing_units: Col
 
 @dataclass(frozen=True)
 class ScheduledFusion:
-    """A residual ADD fused at mapping time, and the activation bytes it no longer moves, per memory."""
+    """An epilogue (residual ADD and/or SiLU) fused at mapping time, and the activation bytes it no longer moves,
+    per memory."""
 
     node: str
     fused_from: tuple[str, ...]
     saved_bytes_by_memory: tuple[tuple[str, int], ...]
+    residual_add: bool = True  # False: a SiLU epilogue alone
 
     @property
     def saved_bytes(self) -> int:
@@ -144,7 +236,7 @@ class ScheduledFusion:
 
 
 def scheduled_fusions(unfused: Sequence[OpPlan], fused: Sequence[OpPlan]) -> tuple[ScheduledFusion, ...]:
-    """Compare plans before and after ``fuse_residual_plans``: traffic of the parts minus that of the fused op."""
+    """Compare plans before and after the epilogue fusions: traffic of the parts minus that of the fused op."""
     before = {p.node: p for p in unfused}
     groups = []
     for p in fused:
@@ -157,7 +249,8 @@ def scheduled_fusions(unfused: Sequence[OpPlan], fused: Sequence[OpPlan]) -> tup
                 moved[t.memory] = moved.get(t.memory, 0) + t.read_bytes + t.write_bytes
         for t in p.traffic:
             moved[t.memory] = moved.get(t.memory, 0) - t.read_bytes - t.write_bytes
-        groups.append(ScheduledFusion(p.node, p.fused_from, tuple(sorted((m, b) for m, b in moved.items() if b))))
+        groups.append(ScheduledFusion(p.node, p.fused_from, tuple(sorted((m, b) for m, b in moved.items() if b)),
+                                      residual_add=any(q.op == OpKind.ADD.value for q in parts)))
     return tuple(groups)
 
 
@@ -166,5 +259,5 @@ def record_scheduled_fusions(summary: dict[str, Any], unfused: Sequence[OpPlan],
     for f in scheduled_fusions(unfused, fused):
         summary.setdefault("groups", []).append({
             "node": f.node, "fused_from": list(f.fused_from), "saved_bytes": f.saved_bytes,
-            "saved_bytes_by_memory": dict(f.saved_bytes_by_memory), "residual_add": True})
+            "saved_bytes_by_memory": dict(f.saved_bytes_by_memory), "residual_add": f.residual_add})
         summary["saved_activation_bytes"] = summary.get("saved_activation_bytes", 0) + f.saved_bytes

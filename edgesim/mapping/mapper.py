@@ -104,7 +104,10 @@ def choose_unit(profile: HardwareProfile, runtime: RuntimeProfile | None, node: 
         raise MappingError(
             f"no unit of profile '{profile.id}' can run {node.op.value} at {work.precision}", node=node.name
         )
-    return host, bool(accelerators)
+    # A runtime that targets the host's device class (OpenVINO's CPU plugin, XNNPACK) placed the op where it
+    # meant to: not a fallback even on a chip that also has accelerators.
+    chosen = runtime is not None and bool(runtime.targets) and host.device in runtime.targets
+    return host, bool(accelerators) and not chosen
 
 
 def _systolic_cycles(unit: ComputeUnit, graph: Graph, node: Node) -> float:
@@ -179,10 +182,19 @@ def kernel_efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | 
     return min(1.0, eff * scale * core)
 
 
+def parallel_cores(unit: ComputeUnit, runtime: RuntimeProfile | None) -> float:
+    """Cores' worth of speed an op split over the unit's cores gets: all of them, except that a CPU runtime's
+    extra threads add only ``thread_scaling`` of a core each."""
+    if runtime is None or unit.kind is not UnitKind.CPU:
+        return float(unit.count)
+    return 1.0 + (unit.count - 1) * runtime.thread_scaling
+
+
 def compute_cycles(unit: ComputeUnit, graph: Graph, node: Node, work: NodeWork, runtime: RuntimeProfile | None, version: RuntimeVersion | None) -> float:
     if node.op.op_class is OpClass.VIEW:
         return 0.0
-    eff = _efficiency(runtime, version, node, unit)
+    # Rates below are per core: dividing by count / cores gives the same cycles split over the unit's cores.
+    eff = _efficiency(runtime, version, node, unit) * parallel_cores(unit, runtime) / unit.count
     if node.op.op_class is OpClass.MAC:
         if unit.kind is UnitKind.SYSTOLIC and unit.systolic is not None:
             return _systolic_cycles(unit, graph, node) / eff
@@ -378,12 +390,29 @@ def _tile(profile: HardwareProfile, graph: Graph, node: Node, placed: tuple[Any,
     return tiling
 
 
+def _fuse_epilogues(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfile,
+                    plans: list[OpPlan]) -> list[OpPlan]:
+    """SiLU first: a residual ADD after a fused SiLU then fuses into the same conv (conv + swish + sum)."""
+    from edgesim.mapping.fusion import fuse_residual_plans, fuse_silu_plans
+
+    fusing = {u.name for u in profile.units if u.kind in runtime.applies_to}
+    cpus = {u.name for u in profile.units if u.kind is UnitKind.CPU}
+    tails: dict[str, str] = {}
+    if runtime.fused_silu:
+        fused, tails = fuse_silu_plans(graph, plans, fusing, cpus)
+        plans = list(fused)
+    if runtime.fused_residual_add:
+        plans = list(fuse_residual_plans(graph, plans, fusing, cpus, tails))
+    return plans
+
+
 def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfile | None = None, version: RuntimeVersion | None = None,
                    activation_zero_fractions: Mapping[str, float] | None = None,
                    fuse_residual_add: bool = True) -> Schedule:
     """Place, cost and tile every op. ``activation_zero_fractions`` (node -> measured fraction of zero input
-    activations, from the kernels) feeds units that skip zero activations. ``fuse_residual_add``: merge conv/FC +
-    residual ADD pairs on units whose runtime declares ``fused_residual_add`` (edgesim.passes.fusion)."""
+    activations, from the kernels) feeds units that skip zero activations. ``fuse_residual_add``: apply the
+    runtime's epilogue fusions, conv/FC + SiLU (``fused_silu``) and conv/FC + residual ADD
+    (``fused_residual_add``), on units the runtime drives (edgesim.mapping.fusion); False maps the graph as is."""
 
     peak, live_per_op = _live_activation_peak(graph)
     act_pref = profile.placement.activations
@@ -451,12 +480,8 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
                 notes=(effect.note,) if effect.note else (),
             )
         )
-    if fuse_residual_add and runtime is not None and runtime.fused_residual_add:
-        from edgesim.mapping.fusion import fuse_residual_plans
-
-        fusing = {u.name for u in profile.units if u.kind in runtime.applies_to}
-        plans = list(fuse_residual_plans(graph, plans, fusing, {u.name for u in profile.units
-                                                                if u.kind is UnitKind.CPU}))
+    if fuse_residual_add and runtime is not None:
+        plans = _fuse_epilogues(graph, profile, runtime, plans)
     act_size = profile.memory(act_pref).size_bytes if act_pref else 0
     per_inf = (runtime.per_inference_overhead_cycles if runtime is not None else 0.0) * overhead_scale
     notes = []

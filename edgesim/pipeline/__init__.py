@@ -64,9 +64,10 @@ def run_on(result: RunResult, profile: HardwareProfile) -> RunResult:
 
 
 def residual_fusions(result: RunResult) -> tuple[ScheduledFusion, ...]:
-    """The residual ADDs the runtime fused at mapping time, and the activation bytes each no longer moves
+    """The residual ADDs and SiLUs the runtime fused at mapping time, and the activation bytes each no longer moves
     (maps the graph once more without them to compare)."""
-    if not (result.spec.transform.fuse and result.runtime is not None and result.runtime.fused_residual_add):
+    if not (result.spec.transform.fuse and result.runtime is not None
+            and (result.runtime.fused_residual_add or result.runtime.fused_silu)):
         return ()
     from edgesim.mapping.mapper import build_schedule
 
@@ -77,7 +78,8 @@ def residual_fusions(result: RunResult) -> tuple[ScheduledFusion, ...]:
 def transform_report_with_mapping(result: RunResult) -> TransformReport:
     """The transformation report with the residual ADDs fused at mapping time added to its fused groups."""
     report = result.transform
-    extra = tuple(FusedGroupInfo(f.node, f.fused_from, f.saved_bytes, f.saved_bytes_by_memory, residual_add=True)
+    extra = tuple(FusedGroupInfo(f.node, f.fused_from, f.saved_bytes, f.saved_bytes_by_memory,
+                                 residual_add=f.residual_add)
                   for f in residual_fusions(result))
     if not extra or report.fused is None:
         return report

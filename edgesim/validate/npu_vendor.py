@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgesim.errors import EdgesimError
+from edgesim.hw.schema import DeviceClass
 from edgesim.passes.choices import QuantPreset
 from edgesim.validate.core import spearman
 
 if TYPE_CHECKING:
     from edgesim.mapping.plan import Schedule
-    from edgesim.pipeline import RunSpec
+    from edgesim.pipeline import RunResult, RunSpec
 
 REQUIRED = ("hw_profile", "runtime_id", "zoo_model", "input_shape", "precision", "metric", "value")
 # Runtimes that run a float model at fp16 on their accelerator (OpenVINO GPU/NPU plugins' default inference
@@ -237,8 +238,28 @@ def predict_row(row: VendorRow) -> float:
     if result.runtime is not None:
         check_precision(result.profile, result.runtime, row.precision)
     if row.metric == "throughput":
-        return schedule_period_s(result.schedule, result.profile, stream_frames(result.schedule), row.batch) * 1e3
+        period_s = schedule_period_s(result.schedule, result.profile, stream_frames(result.schedule), row.batch)
+        little_s = little_cluster_period_s(result)
+        if little_s:
+            period_s = 1.0 / (1.0 / period_s + 1.0 / little_s)
+        return period_s * 1e3
     return result.estimate.latency_s * 1e3
+
+
+def little_cluster_period_s(result: RunResult) -> float | None:
+    """Seconds between frames of the streams a multi-stream CPU runtime adds on a hybrid CPU's other core type
+    (OpenVINO's THROUGHPUT hint runs streams on the E-cores too; its LATENCY hint only on the P-cores, the
+    profile's host unit); None when the runtime or the chip has no such streams."""
+    from edgesim.pipeline import run_on
+    from edgesim.sim.stream import schedule_period_s
+
+    rt, profile = result.runtime, result.profile
+    lc = profile.little_cluster
+    if rt is None or lc is None or not rt.inter_op_parallel or rt.targets != [DeviceClass.CPU]:
+        return None
+    little = profile.model_copy(update={"units": [lc], "host_unit": lc.name, "little_cluster": None})
+    other = run_on(result, little)
+    return schedule_period_s(other.schedule, other.profile, stream_frames(other.schedule)) or None
 
 
 def stream_frames(schedule: Schedule) -> tuple[int, int]:
