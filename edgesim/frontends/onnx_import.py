@@ -40,6 +40,7 @@ from edgesim.frontends.onnx_ops import FLOAT_HANDLERS, Handler
 from edgesim.frontends.onnx_ops_ext import EXT_HANDLERS
 from edgesim.frontends.onnx_rnn import gru, lstm, rnn
 from edgesim.ir import attrs as A
+from edgesim.ir import lowbit
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, stable_toposort
 from edgesim.ir.ops import OpKind
@@ -306,8 +307,14 @@ def _qdtype(ctx: Ctx, zp: str, n: OnnxNode) -> DType:
         raise UnsupportedOpError(f"{n.op_type} with output_dtype", file=ctx.path, node=n.name)
     if z is None:
         return DType.UINT8  # the ONNX default when the zero point is omitted
-    # numpy has no int4: onnx hands 4-bit zero points over as ml_dtypes int4/uint4 arrays
-    dt = {"int4": DType.INT4, "uint4": DType.UINT4}.get(str(z.dtype)) or dtype_of_array(z)
+    # numpy has no int4/float8: onnx hands those zero points over as ml_dtypes arrays, which dtype_of_array knows
+    dt = dtype_of_array(z)
+    if dt.is_low_bit_float and dt is not DType.FP8_E8M0:
+        if np.any(np.asarray(z, np.float32) != 0):  # float8/float4 quantization has no zero point
+            raise ModelError(f"zero point '{zp}' of type {dt.label} is not 0", file=ctx.path, node=n.name)
+        if not n.i("saturate", 1):
+            raise UnsupportedOpError(f"{n.op_type} to {dt.label} with saturate=0", file=ctx.path, node=n.name)
+        return dt
     if not dt.is_integer:
         raise ModelError(f"zero point '{zp}' is not an integer tensor", file=ctx.path, node=n.name)
     return dt
@@ -318,12 +325,17 @@ def quantize_linear(ctx: Ctx, n: OnnxNode) -> None:
     xt = ctx.t(x, n)
     dt = _qdtype(ctx, n.input(2), n)
     q = _qparams(ctx, n, n.input(1), n.input(2), len(xt.shape), n.i("axis", 1))
+    if xt.data is not None and dt.is_low_bit_float:  # float weight coded as float8/float4: fold
+        per_axis = np.asarray(q.scales).reshape([-1 if i == q.axis else 1 for i in range(xt.data.ndim)])
+        ctx.add_const(y, lowbit.codes(dt, xt.data, per_axis), q, dt)
+        return
     if xt.data is not None:  # float weight quantized in the graph: fold to integer data
-        info = np.iinfo(dt.numpy())
+        info = np.iinfo(dt.numpy())  # int4/int2 sit in int8 storage but saturate at their own width
+        lo, hi = (0, (1 << dt.bits) - 1) if info.min == 0 else (-(1 << (dt.bits - 1)), (1 << (dt.bits - 1)) - 1)
         scales = np.asarray(q.scales).reshape([-1 if i == q.axis else 1 for i in range(xt.data.ndim)]) \
             if q.per_channel else q.scale
         zps = np.asarray(q.zero_points).reshape(np.shape(scales)) if q.per_channel else q.zero_point
-        vals = np.clip(np.rint(xt.data / scales) + zps, info.min, info.max).astype(dt.numpy())
+        vals = np.clip(np.rint(xt.data / scales) + zps, lo, hi).astype(dt.numpy())
         ctx.add_const(y, vals, q, dt)
         return
     only_q = all(c.op_type == "QuantizeLinear" for c in ctx.onnx_consumers.get(x, []))

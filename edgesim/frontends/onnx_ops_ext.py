@@ -302,13 +302,15 @@ def resize(ctx: Ctx, n: OnnxNode) -> None:
 
 def _cast_to(ctx: Ctx, n: OnnxNode, code: int) -> None:
     to = ONNX_DTYPES.get(code)
-    # int4 casts saturate/wrap by rules the executor does not model; float8/float4/int2/string have no IR type
-    if to is None or to in (DType.INT4, DType.UINT4):
+    if to is None:  # strings and complex numbers have no IR type
         raise UnsupportedOpError(f"{n.op_type} to {elem_type_name(code)} (attribute 'to') is not modelled",
                                  file=ctx.path, node=n.name)
-    if n.i("saturate", 1) != 1 or n.s("round_mode", "up") != "up":
-        raise UnsupportedOpError(f"{n.op_type} with saturate/round_mode", file=ctx.path, node=n.name)
-    ctx.emit(OpKind.CAST, [_x(n)], [_out(n)], A.CastAttrs(to.label), n.name, dtypes=[to])
+    round_mode = n.s("round_mode", "up")
+    if round_mode not in ("up", "down", "nearest"):
+        raise ModelError(f"{n.op_type} round_mode '{round_mode}' is not up, down or nearest", file=ctx.path,
+                         node=n.name)
+    ctx.emit(OpKind.CAST, [_x(n)], [_out(n)], A.CastAttrs(to.label, bool(n.i("saturate", 1)), round_mode),
+             n.name, dtypes=[to])
 
 
 def cast(ctx: Ctx, n: OnnxNode) -> None:
@@ -318,7 +320,7 @@ def cast(ctx: Ctx, n: OnnxNode) -> None:
 def cast_like(ctx: Ctx, n: OnnxNode) -> None:
     target = ctx.t(n.input(1), n).dtype
     data = ctx.const(n.inputs[0])
-    if data is not None and target is not DType.BF16 and (target.is_float or data.dtype.kind in "iub"):
+    if data is not None and target is not DType.BF16 and target.ml_name is None and (target.is_float or data.dtype.kind in "iub"):
         # a constant cast to a run-time tensor's type (function bodies build -inf / 0 this way): fold it
         ctx.add_const(_out(n), np.asarray(data).astype(target.numpy()), dtype=target)
         return

@@ -238,6 +238,10 @@ class GatherAttrs:
 @dataclass(frozen=True)
 class CastAttrs:
     to: str = "fp32"
+    # float8 targets: clamp out-of-range values to the largest finite value (ONNX Cast-19 default) instead of
+    # mapping them to inf/NaN; e8m0 targets: how a value between two powers of two rounds (up, down, nearest)
+    saturate: bool = True
+    round_mode: str = "up"
 
 
 @dataclass(frozen=True)

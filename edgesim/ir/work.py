@@ -32,6 +32,11 @@ _PRECISION_BY_DTYPE = {
     DType.INT4: "int4", DType.UINT4: "int4", DType.INT8: "int8", DType.UINT8: "int8", DType.BOOL: "int8",
     DType.INT16: "int16", DType.INT32: "int32", DType.INT64: "int32",
     DType.FP16: "fp16", DType.BF16: "fp16", DType.FP32: "fp32", DType.FP64: "fp32",
+    # 2-bit integers run on the narrowest integer datapath; float8/float4 are storage formats that edge
+    # hardware without native units widens to fp16 before computing
+    DType.INT2: "int4", DType.UINT2: "int4",
+    DType.FP8_E4M3FN: "fp16", DType.FP8_E4M3FNUZ: "fp16", DType.FP8_E5M2: "fp16", DType.FP8_E5M2FNUZ: "fp16",
+    DType.FP8_E8M0: "fp16", DType.FP4_E2M1: "fp16",
 }
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from edgesim.errors import EdgesimError, UnsupportedOpError
 from edgesim.ir import attrs as A
+from edgesim.ir import lowbit
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpKind
@@ -27,7 +28,7 @@ Arr = np.ndarray
 
 def qrange(dtype: DType) -> tuple[int, int]:
     bits = dtype.bits
-    if dtype in (DType.UINT8, DType.UINT4):
+    if dtype in (DType.UINT8, DType.UINT4, DType.UINT2):
         return 0, (1 << bits) - 1
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
@@ -44,6 +45,8 @@ def _broadcast_q(q: QuantParams, rank: int) -> tuple[Arr, Arr]:
 
 def dequantize(t: Tensor, data: Arr) -> Arr:
     """Real values of integer ``data`` held by tensor ``t`` (float data passes through as float32)."""
+    if t.quant is not None and t.dtype.is_low_bit_float:
+        return lowbit.dequantize_float(t.dtype, data, _broadcast_q(t.quant, np.ndim(data))[0])
     if t.quant is None or t.dtype.is_float:
         return np.asarray(data, np.float32)
     s, z = _broadcast_q(t.quant, data.ndim)
@@ -56,6 +59,12 @@ def fake_quantize(t: Tensor, x: Arr) -> Arr:
         return x.astype(np.float16).astype(np.float32)
     if t.dtype is DType.BF16:
         return round_bf16(x)
+    if t.dtype.is_low_bit_float:
+        if t.quant is None:
+            return lowbit.on_grid(t.dtype, x)
+        return lowbit.quantize_float(t.dtype, x, _broadcast_q(t.quant, x.ndim)[0])
+    if t.quant is None and t.dtype.ml_name is not None:
+        return lowbit.on_grid(t.dtype, x)  # int4/int2 values (Cast output): wrap like the type does
     if t.quant is None or t.dtype.is_float:
         return x
     lo, hi = qrange(t.dtype)

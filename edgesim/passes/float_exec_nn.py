@@ -13,6 +13,7 @@ import numpy as np
 
 from edgesim.errors import UnsupportedOpError
 from edgesim.ir import attrs as A
+from edgesim.ir import lowbit
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpKind
@@ -193,6 +194,8 @@ def cast(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     to = DType.from_label(node.attrs.to)
     if to is DType.BOOL:
         return (x != 0).astype(np.float32)
+    if to.ml_name is not None and graph.tensors[node.outputs[0]].quant is None:
+        return lowbit.cast(x, to, node.attrs.saturate, node.attrs.round_mode)
     if to.is_integer and graph.tensors[node.outputs[0]].quant is None:
         with np.errstate(invalid="ignore"):
             return np.trunc(x).astype(np.float32)
