@@ -595,12 +595,19 @@ def _import(model: ModelProto, path: str, input_shape: tuple[int, ...] | None, b
     return verify_graph(infer_shapes(graph))
 
 
+# Ops whose result on an empty (zero-element) input is defined and computed: per-element ops give empty results,
+# reductions over nothing give their identity (0 for sums, -inf/+inf for max/min, 1 for products).
+_EMPTY_OK = frozenset({OpKind.CONCAT, OpKind.REDUCE_SUM, OpKind.REDUCE_MAX, OpKind.REDUCE_MATH, OpKind.ABS,
+                       OpKind.MUL, OpKind.EXP, OpKind.SQRT, OpKind.LOG, OpKind.CAST})
+
+
 def _refuse_empty_operands(ctx: Ctx) -> None:
-    """Empty (zero-element) run-time tensors have no cost to model and edge cases (reductions over nothing) the
-    executors do not define; an input that only carries a type (CastLike's) is fine."""
+    """Empty (zero-element) run-time tensors are refused unless the op's result on them is defined (``_EMPTY_OK``);
+    other ops have edge cases the executors do not define. An input that only carries a type (CastLike's) is
+    fine."""
     for nd in ctx.nodes:
-        if nd.op is OpKind.CONCAT:
-            continue  # an empty piece of a concatenation contributes nothing (RotaryEmbedding with full rotation)
+        if nd.op in _EMPTY_OK:
+            continue
         for name in nd.inputs:
             t = ctx.tensors.get(name) if name else None
             if t is not None and not t.is_const and 0 in t.shape:

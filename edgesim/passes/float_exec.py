@@ -209,6 +209,16 @@ def _reduce(fn: Callable[..., Arr]) -> Callable[[Node, list[Arr | None], Graph],
     return run
 
 
+def _reduce_max(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    """The max over nothing is the smallest value of the output type (ONNX ReduceMax of an empty set)."""
+    t = graph.tensors[node.outputs[0]]
+    out = t.dtype  # values here are real numbers: only a plain integer/bool output has a finite lowest value
+    lowest = -np.inf if out.is_float or t.quant is not None else 0 if out is DType.BOOL else np.iinfo(out.numpy()).min
+    a: A.ReduceAttrs = node.attrs
+    y = np.max(_first(ins), axis=tuple(a.axes), keepdims=a.keepdims, initial=lowest)
+    return np.asarray(y).reshape(t.shape)
+
+
 def _softmax(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     a: A.SoftmaxAttrs = node.attrs
     x = ins[0]
@@ -404,7 +414,7 @@ _OPS: dict[OpKind, _Run] = {
     OpKind.MAXIMUM: _elementwise_act(np.maximum),
     OpKind.MINIMUM: _elementwise_act(np.minimum),
     OpKind.MEAN: _reduce(np.mean),
-    OpKind.REDUCE_MAX: _reduce(np.max),
+    OpKind.REDUCE_MAX: _reduce_max,
     OpKind.REDUCE_SUM: _reduce(np.sum),
     OpKind.SOFTMAX: _softmax,
     OpKind.LOG_SOFTMAX: _softmax,
