@@ -35,6 +35,7 @@ from edgesim.frontends.onnx_ctx import (
     quant_params,
     transpose_quant,
 )
+from edgesim.frontends.onnx_detect import non_max_suppression
 from edgesim.frontends.onnx_einsum import einsum
 from edgesim.frontends.onnx_ops import FLOAT_HANDLERS, Handler
 from edgesim.frontends.onnx_ops_ext import EXT_HANDLERS
@@ -514,7 +515,7 @@ QUANT_HANDLERS: dict[tuple[str, str], Handler] = {
 
 
 _MORE: dict[str, Handler] = {"Attention": attention, "RotaryEmbedding": rotary_embedding, "Einsum": einsum,
-                             "LSTM": lstm, "GRU": gru, "RNN": rnn}
+                             "LSTM": lstm, "GRU": gru, "RNN": rnn, "NonMaxSuppression": non_max_suppression}
 
 
 def _handler(n: OnnxNode) -> Handler | None:

@@ -320,6 +320,21 @@ class TopKAttrs:
 
 
 @dataclass(frozen=True)
+class NmsAttrs:
+    """NON_MAX_SUPPRESSION (ONNX NonMaxSuppression): boxes (B, N, 4), scores (B, C, N) -> int64 rows (batch,
+    class, box) of the boxes kept per class, best score first, greedy over IoU > ``iou_threshold``.
+
+    The number of rows is known only at run time: the IR output shape is its upper bound,
+    B * C * min(max_boxes_per_class, N) rows (what a static-shape runtime allocates); executors return the rows
+    actually selected."""
+
+    max_boxes_per_class: int
+    iou_threshold: float = 0.0
+    score_threshold: float | None = None  # keep only scores strictly above it (None: no score filter)
+    center_point_box: bool = False  # boxes as (x_center, y_center, width, height) instead of (y1, x1, y2, x2)
+
+
+@dataclass(frozen=True)
 class GridSampleAttrs:
     """GRID_SAMPLE (NCHW or NCDHW): mode nearest/linear/cubic, padding_mode zeros/border/reflection."""
 

@@ -102,6 +102,7 @@ class OpKind(Enum):
     TOPK = "TOPK"
     SCATTER_ND = "SCATTER_ND"
     GRID_SAMPLE = "GRID_SAMPLE"
+    NON_MAX_SUPPRESSION = "NON_MAX_SUPPRESSION"
 
     @property
     def info(self) -> OpInfo:
@@ -188,6 +189,7 @@ OP_INFO: dict[OpKind, OpInfo] = {
     OpKind.TOPK: OpInfo(OpClass.REDUCE, A.TopKAttrs, (), (1, 1), (2, 2)),
     OpKind.SCATTER_ND: OpInfo(OpClass.DATA, A.ScatterAttrs, (), (3, 3)),
     OpKind.GRID_SAMPLE: OpInfo(OpClass.DATA, A.GridSampleAttrs, (), (2, 2), elementwise_ops_per_output=8),
+    OpKind.NON_MAX_SUPPRESSION: OpInfo(OpClass.REDUCE, A.NmsAttrs, (), (2, 2)),
 }
 
 assert set(OP_INFO) == set(OpKind), "every op kind needs its OpInfo"

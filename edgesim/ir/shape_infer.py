@@ -171,6 +171,15 @@ def _topk(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     return [tuple(shape), tuple(shape)]
 
 
+def _nms(node: Node, ins: list[Tensor | None]) -> list[Shape]:
+    a: A.NmsAttrs = node.attrs
+    boxes, scores = _req(ins[0], node).shape, _req(ins[1], node).shape
+    if len(boxes) != 3 or boxes[2] != 4 or len(scores) != 3 or scores[0] != boxes[0] or scores[2] != boxes[1]:
+        raise ShapeError(f"NonMaxSuppression boxes {boxes} and scores {scores} are not (B, N, 4) and (B, C, N)",
+                         node=node.name)
+    return [(boxes[0] * scores[1] * min(a.max_boxes_per_class, boxes[1]), 3)]  # the upper bound (see NmsAttrs)
+
+
 def _arg_reduce(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     a: A.ArgReduceAttrs = node.attrs
     shape = _req(ins[0], node).shape
@@ -298,6 +307,7 @@ _RULES: dict[OpKind, Callable[[Node, list[Tensor | None]], list[Shape]]] = {
     OpKind.GATHER_ND: _gather_nd,
     OpKind.TOPK: _topk,
     OpKind.GRID_SAMPLE: _grid_sample,
+    OpKind.NON_MAX_SUPPRESSION: _nms,
 }
 for _k in (OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.DIV, OpKind.POW, OpKind.MAXIMUM, OpKind.MINIMUM,
            OpKind.SQUARED_DIFFERENCE, OpKind.WHERE, OpKind.PRELU, OpKind.EQUAL, OpKind.LESS, OpKind.GREATER):

@@ -92,9 +92,22 @@ def node_elementwise_ops(graph: Graph, node: Node) -> int:
                    OpKind.TOPK):
         x = graph.input_tensors(node)[0]
         return x.num_elements if x is not None else out_elems
+    if node.op is OpKind.NON_MAX_SUPPRESSION:
+        return _nms_ops(graph, node)
     if node.op in (OpKind.ADD, OpKind.MAXIMUM, OpKind.MINIMUM):
         return out_elems * max(len(node.inputs) - 1, 1)
     return out_elems * info.elementwise_ops_per_output
+
+
+def _nms_ops(graph: Graph, node: Node) -> int:
+    """Greedy NMS, worst case: per (batch, class) a sort of the N scores (N log2 N compares) and an IoU test of
+    every candidate against each kept box (up to min(max_boxes, N) of them), ~12 ops per IoU (4 min/max,
+    2 widths, 3 areas, a division, a compare)."""
+    scores = graph.input_tensors(node)[1]
+    assert scores is not None
+    b, c, n = scores.shape
+    kept = min(node.attrs.max_boxes_per_class, n)
+    return b * c * (n * max(math.ceil(math.log2(max(n, 2))), 1) + 12 * n * kept)
 
 
 # Arithmetic ops per element of UNARY_MATH functions: 1 for compare/select/round-type functions, ~4 for one
