@@ -582,8 +582,13 @@ def _resize(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
     if a.layout is A.Layout.NHWC:
         n_, h, w, c = e.shape_of(n.outputs[0])
     sizes = e.ints("sizes", (n_, c, h, w))
+    if a.roi_hw is not None:
+        raise UnsupportedOpError("Resize tf_crop_and_resize has no ONNX export here", node=n.name)
+    if a.antialias and e.opset < 18:
+        raise UnsupportedOpError(f"Resize with antialias needs opset 18 (exporting opset {e.opset})", node=n.name)
     e.emit("Resize", [ins[0], "", "", sizes], outs, name=n.name, mode=mode, coordinate_transformation_mode=coord,
-           nearest_mode="floor" if mode == "nearest" and coord == "asymmetric" else None)
+           nearest_mode="floor" if mode == "nearest" and coord == "asymmetric" else None,
+           antialias=1 if a.antialias else None)
 
 
 def _gather(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:

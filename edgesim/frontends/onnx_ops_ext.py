@@ -227,7 +227,20 @@ def pad(ctx: Ctx, n: OnnxNode) -> None:
 
 
 _RESIZE_COORDS = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn",
-                  "half_pixel_symmetric")
+                  "half_pixel_symmetric", "tf_crop_and_resize")
+
+
+def _resize_roi(ctx: Ctx, n: OnnxNode, rank: int) -> tuple[float, float, float, float]:
+    """tf_crop_and_resize's window over H and W; batch and channel must be taken whole."""
+    axes = [a % rank for a in (n.ints("axes") or list(range(rank)))]
+    roi = [float(v) for v in ctx.need_const(n.input(1), n, "roi").reshape(-1)]
+    if len(roi) != 2 * len(axes):
+        raise ModelError(f"roi has {len(roi)} values for {len(axes)} axes", file=ctx.path, node=n.name)
+    window = {ax: (roi[j], roi[j + len(axes)]) for j, ax in enumerate(axes)}
+    if any(window.get(ax, (0.0, 1.0)) != (0.0, 1.0) for ax in (0, 1)):
+        raise UnsupportedOpError("Resize cropping the batch or channel axis", file=ctx.path, node=n.name)
+    (h0, h1), (w0, w1) = window.get(2, (0.0, 1.0)), window.get(3, (0.0, 1.0))
+    return h0, w0, h1, w1
 
 
 def _resize_targets(ctx: Ctx, n: OnnxNode, shape: tuple[int, ...]) -> tuple[list[int], list[float] | None]:
@@ -273,8 +286,9 @@ def resize(ctx: Ctx, n: OnnxNode) -> None:
     if len(shape) != 4:
         raise UnsupportedOpError(f"{n.op_type} of a rank-{len(shape)} tensor (only NCHW)", file=ctx.path,
                                  node=n.name)
-    if n.i("antialias", 0):
-        raise UnsupportedOpError(f"{n.op_type} with antialias", file=ctx.path, node=n.name)
+    antialias = bool(n.i("antialias", 0))
+    if antialias and n.s("mode", "nearest").lower() == "nearest":
+        raise UnsupportedOpError(f"{n.op_type} nearest with antialias", file=ctx.path, node=n.name)
     if n.s("keep_aspect_ratio_policy", "stretch") not in ("stretch", "not_larger", "not_smaller"):
         raise UnsupportedOpError(f"{n.op_type} keep_aspect_ratio_policy "
                                  f"'{n.s('keep_aspect_ratio_policy', '')}'", file=ctx.path, node=n.name)
@@ -296,7 +310,9 @@ def resize(ctx: Ctx, n: OnnxNode) -> None:
                           half_pixel_centers=ctm in ("half_pixel", "pytorch_half_pixel"),
                           coordinate_mode=ctm, nearest_mode=nearest,
                           scales_hw=(scales[2], scales[3]) if scales is not None else None,
-                          cubic_coeff_a=n.f("cubic_coeff_a", -0.75), exclude_outside=bool(n.i("exclude_outside", 0)))
+                          cubic_coeff_a=n.f("cubic_coeff_a", -0.75), exclude_outside=bool(n.i("exclude_outside", 0)),
+                          antialias=antialias, extrapolation_value=n.f("extrapolation_value", 0.0),
+                          roi_hw=_resize_roi(ctx, n, len(shape)) if ctm == "tf_crop_and_resize" else None)
     ctx.emit(OpKind.RESIZE, [_x(n)], [_out(n)], attrs, n.name)
 
 

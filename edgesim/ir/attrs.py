@@ -228,6 +228,11 @@ class ResizeAttrs:
     scales_hw: tuple[float, float] | None = None
     cubic_coeff_a: float = -0.75  # cubic mode: the kernel's A (ONNX default; TensorFlow uses -0.5)
     exclude_outside: bool = False  # cubic mode: taps outside the input get weight 0, the rest renormalised
+    antialias: bool = False  # linear/cubic downscaling: the kernel is stretched by 1/scale (a low-pass filter)
+    # coordinate_mode "tf_crop_and_resize": the (start_h, start_w, end_h, end_w) window of the input, in
+    # normalised coordinates, that is resized; output points falling outside the input get extrapolation_value
+    roi_hw: tuple[float, float, float, float] | None = None
+    extrapolation_value: float = 0.0
 
 
 @dataclass(frozen=True)
