@@ -482,6 +482,8 @@ def _pool(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
     p = a.padding
     attrs: dict[str, Any] = dict(kernel_shape=list(a.kernel_hw), strides=list(a.stride_hw),
                                  pads=[p.top, p.left, p.bottom, p.right], ceil_mode=int(a.ceil_mode))
+    if a.dilation_hw != (1, 1):
+        attrs["dilations"] = list(a.dilation_hw)
     if n.op is OpKind.AVG_POOL2D:
         e.main(n, "AveragePool", ins[:1], outs[0], count_include_pad=int(a.count_include_pad), **attrs)
     else:

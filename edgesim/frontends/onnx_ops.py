@@ -48,6 +48,15 @@ def _pass_through(ctx: Ctx, n: OnnxNode) -> None:
 # ----- convolution and pooling ------------------------------------------------------------------------------
 def _spatial_pads(ctx: Ctx, n: OnnxNode, in_hw: tuple[int, ...], kernel: tuple[int, ...],
                   strides: tuple[int, ...], dilations: tuple[int, ...]) -> A.Padding:
+    before, after = pad_lists(ctx, n, in_hw, kernel, strides, dilations)
+    if len(in_hw) == 1:
+        return A.Padding(0, before[0], 0, after[0])
+    return A.Padding(before[0], before[1], after[0], after[1])
+
+
+def pad_lists(ctx: Ctx, n: OnnxNode, in_hw: tuple[int, ...], kernel: tuple[int, ...], strides: tuple[int, ...],
+              dilations: tuple[int, ...]) -> tuple[list[int], list[int]]:
+    """Padding before and after each spatial axis (explicit pads or auto_pad)."""
     auto = n.s("auto_pad", "NOTSET")
     nd = len(in_hw)
     if auto in ("SAME_UPPER", "SAME_LOWER"):
@@ -65,9 +74,7 @@ def _spatial_pads(ctx: Ctx, n: OnnxNode, in_hw: tuple[int, ...], kernel: tuple[i
         if len(pads) != 2 * nd:
             raise ModelError(f"pads {pads} do not fit {nd} spatial dimensions", file=ctx.path, node=n.name)
         before, after = pads[:nd], pads[nd:]
-    if nd == 1:
-        return A.Padding(0, before[0], 0, after[0])
-    return A.Padding(before[0], before[1], after[0], after[1])
+    return list(before), list(after)
 
 
 def _hw(vals: list[int] | None, nd: int, default: int) -> tuple[int, int]:
@@ -166,7 +173,7 @@ def _pool(op: OpKind) -> Handler:
     def h(ctx: Ctx, n: OnnxNode) -> None:
         x = _x(n)
         xs = ctx.shape(x)
-        if len(xs) not in (3, 4):
+        if len(xs) not in (3, 4, 5):
             raise UnsupportedOpError(f"{n.op_type} on rank-{len(xs)} input", file=ctx.path, node=n.name)
         nd = len(xs) - 2
         kernel = tuple(n.ints("kernel_shape") or [])
@@ -174,12 +181,15 @@ def _pool(op: OpKind) -> Handler:
             raise ModelError(f"kernel_shape {kernel} does not fit the input rank", file=ctx.path, node=n.name)
         strides = tuple(n.ints("strides") or [1] * nd)
         dil = tuple(n.ints("dilations") or [1] * nd)
-        if any(d != 1 for d in dil):
-            raise UnsupportedOpError(f"{n.op_type} with dilations {dil}", file=ctx.path, node=n.name)
+        if nd == 3:
+            from edgesim.frontends.onnx_pool3d import pool3d
+
+            pool3d(ctx, n, op, kernel, strides, dil)
+            return
         pads = _spatial_pads(ctx, n, xs[2:], kernel, strides, dil)
         attrs = A.PoolAttrs(kernel_hw=_hw(list(kernel), nd, 1), stride_hw=_hw(list(strides), nd, 1),
                             padding=pads, layout=NCHW, count_include_pad=bool(n.i("count_include_pad", 0)),
-                            ceil_mode=bool(n.i("ceil_mode", 0)))
+                            ceil_mode=bool(n.i("ceil_mode", 0)), dilation_hw=_hw(list(dil), nd, 1))
         if nd == 1:
             tmp_in = _to_2d(ctx, n, x)
             tmp = ctx.fresh(_out(n))

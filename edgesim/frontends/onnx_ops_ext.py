@@ -186,17 +186,22 @@ def tile(ctx: Ctx, n: OnnxNode) -> None:
 
 # ----- moved from onnx_ops (size): dropout, pad, resize, cast ------------------------------------------
 def dropout(ctx: Ctx, n: OnnxNode) -> None:
-    """Inference Dropout is the identity; training mode draws a random mask, which is refused."""
+    """Inference Dropout is the identity, and so is training mode with ratio 0 (nothing dropped, nothing
+    rescaled); any other training mode draws a random mask, which is refused."""
     mode = n.input(2)
-    if mode:
-        flag = ctx.need_const(mode, n, "training_mode")
-        if bool(np.asarray(flag).reshape(-1)[0]):
-            raise UnsupportedOpError("Dropout with training_mode true (random masks are not modelled)",
-                                     file=ctx.path, node=n.name)
+    if mode and bool(np.asarray(ctx.need_const(mode, n, "training_mode")).reshape(-1)[0]):
+        ratio = float(np.asarray(ctx.need_const(n.input(1), n, "ratio")).reshape(-1)[0]) if n.input(1) else 0.5
+        if ratio != 0.0:
+            raise UnsupportedOpError(f"Dropout with training_mode true and ratio {ratio:g} (random masks are not "
+                                     "modelled)", file=ctx.path, node=n.name)
     if len(n.outputs) > 1 and n.outputs[1]:
-        if n.outputs[1] in ctx.graph_outputs:
-            raise UnsupportedOpError("Dropout mask as a graph output", file=ctx.path, node=n.name)
-        ctx.add_const(n.outputs[1], np.ones(ctx.shape(_x(n)), dtype=bool))  # inference keeps every element
+        shape = ctx.shape(_x(n))
+        if n.outputs[1] in ctx.graph_outputs:  # a runtime writes the all-true mask: one broadcast store
+            one = ctx.add_const(ctx.fresh(f"{n.name}_true"), np.ones((), dtype=bool))
+            ctx.emit(OpKind.EXPAND, [one], [n.outputs[1]], A.ExpandAttrs(shape), f"{n.name}_mask",
+                     dtypes=[DType.BOOL])
+        else:
+            ctx.add_const(n.outputs[1], np.ones(shape, dtype=bool))  # every element kept
     _pass_through(ctx, n)
 
 

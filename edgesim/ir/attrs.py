@@ -93,6 +93,7 @@ class PoolAttrs:
     activation: Activation = Activation.NONE
     count_include_pad: bool = False
     ceil_mode: bool = False
+    dilation_hw: tuple[int, int] = (1, 1)  # ONNX pools: window taps dilation apart (the window spans (k-1)*d+1)
 
 
 @dataclass(frozen=True)

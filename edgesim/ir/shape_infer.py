@@ -85,7 +85,7 @@ def _ceil_out(size: int, k: int, s: int, before: int, after: int) -> int:
 def _pool(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     a: A.PoolAttrs = node.attrs
     n, c, h, w = _nchw_dims(_req(ins[0], node).shape, a.layout)
-    kh, kw = a.kernel_hw
+    kh, kw = ((k - 1) * d + 1 for k, d in zip(a.kernel_hw, a.dilation_hw, strict=True))  # the window's span
     sh, sw = a.stride_hw
     if a.ceil_mode:
         oh = _ceil_out(h, kh, sh, a.padding.top, a.padding.bottom)

@@ -162,24 +162,25 @@ def _pool(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     assert x is not None
     x = _to_nchw(x, a.layout)
     kh, kw = a.kernel_hw
+    dh, dw = a.dilation_hw
     out_shape = graph.tensors[node.outputs[0]].shape
     oh, ow = (out_shape[2], out_shape[3]) if a.layout is A.Layout.NCHW else (out_shape[1], out_shape[2])
     p = a.padding
     # Extra bottom/right padding covers ceil_mode windows.
-    need_h = (oh - 1) * a.stride_hw[0] + kh - (x.shape[2] + p.top)
-    need_w = (ow - 1) * a.stride_hw[1] + kw - (x.shape[3] + p.left)
+    need_h = (oh - 1) * a.stride_hw[0] + (kh - 1) * dh + 1 - (x.shape[2] + p.top)
+    need_w = (ow - 1) * a.stride_hw[1] + (kw - 1) * dw + 1 - (x.shape[3] + p.left)
     pads = ((0, 0), (0, 0), (p.top, max(need_h, p.bottom)), (p.left, max(need_w, p.right)))
     if node.op is OpKind.MAX_POOL2D:
         xp = np.pad(x, pads, constant_values=-np.inf)
-        y = _windows(xp, kh, kw, *a.stride_hw, 1, 1)[:, :, :oh, :ow].max(axis=(4, 5))
+        y = _windows(xp, kh, kw, *a.stride_hw, dh, dw)[:, :, :oh, :ow].max(axis=(4, 5))
     else:
         xp = np.pad(x, pads)
         ones = np.pad(np.ones((1, 1, *x.shape[2:]), np.float32), pads)
         if a.count_include_pad:
             ones = np.pad(np.ones((1, 1, x.shape[2] + p.top + p.bottom, x.shape[3] + p.left + p.right),
                                   np.float32), ((0, 0), (0, 0), (0, pads[2][1] - p.bottom), (0, pads[3][1] - p.right)))
-        s = _windows(xp, kh, kw, *a.stride_hw, 1, 1)[:, :, :oh, :ow].sum(axis=(4, 5))
-        cnt = _windows(ones, kh, kw, *a.stride_hw, 1, 1)[:, :, :oh, :ow].sum(axis=(4, 5))
+        s = _windows(xp, kh, kw, *a.stride_hw, dh, dw)[:, :, :oh, :ow].sum(axis=(4, 5))
+        cnt = _windows(ones, kh, kw, *a.stride_hw, dh, dw)[:, :, :oh, :ow].sum(axis=(4, 5))
         y = s / np.maximum(cnt, 1)
     return _from_nchw(apply_activation(y.astype(np.float32), a.activation), a.layout)
 
