@@ -36,6 +36,7 @@ from edgesim.frontends.onnx_ctx import (
     transpose_quant,
 )
 from edgesim.frontends.onnx_detect import non_max_suppression
+from edgesim.frontends.onnx_dynq import dynamic_quantize_exact, quantize_runtime
 from edgesim.frontends.onnx_einsum import einsum
 from edgesim.frontends.onnx_ops import FLOAT_HANDLERS, Handler
 from edgesim.frontends.onnx_ops_ext import EXT_HANDLERS
@@ -324,6 +325,12 @@ def _qdtype(ctx: Ctx, zp: str, n: OnnxNode) -> DType:
 def quantize_linear(ctx: Ctx, n: OnnxNode) -> None:
     x, y = n.inputs[0], n.outputs[0]
     xt = ctx.t(x, n)
+    zp = n.input(2)
+    computed = [v for v in (n.input(1), zp) if v and ctx.const(v) is None]
+    if computed and not any(ctx.name(v) in ctx.graph_inputs for v in computed):
+        # computed by the graph (a graph input instead can be bound: need_const below names it)
+        quantize_runtime(ctx, n, ctx.t(zp, n).dtype if zp else DType.UINT8)
+        return
     dt = _qdtype(ctx, n.input(2), n)
     q = _qparams(ctx, n, n.input(1), n.input(2), len(xt.shape), n.i("axis", 1))
     if xt.data is not None and dt.is_low_bit_float:  # float weight coded as float8/float4: fold
@@ -479,9 +486,9 @@ def dynamic_quantize_linear(ctx: Ctx, n: OnnxNode) -> None:
     """Run-time quantization to uint8: one QUANTIZE node. Its scale and zero point are only known at run time;
     they become placeholder constants (1.0, 0) so the scalar scale arithmetic after it folds away (negligible
     work) while the tensor ops (ConvInteger, MatMulInteger, Cast, Mul) stay."""
-    if any(o in ctx.graph_outputs for o in n.outputs):
-        raise UnsupportedOpError("DynamicQuantizeLinear feeding a graph output: its run-time scale and zero point "
-                                 "are modelled, not computed", file=ctx.path, node=n.name)
+    if any(o in ctx.graph_outputs for o in n.outputs):  # the computed values leave the graph: compute them
+        dynamic_quantize_exact(ctx, n)
+        return
     q = QuantParams((1.0,), (0,), None)
     ctx.emit(OpKind.QUANTIZE, [n.inputs[0]], [n.outputs[0]], A.QuantizeAttrs(None, dynamic=True), n.name,
              dtypes=[DType.UINT8], quants=[q])
