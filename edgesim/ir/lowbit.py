@@ -82,3 +82,16 @@ def quantize_float(dtype: DType, x: Arr, scale: Arr) -> Arr:
 def codes(dtype: DType, x: Arr, scale: Arr) -> Arr:
     """QuantizeLinear of real ``x`` to a float8/float4 type: the coded values (on the type's grid, in float32)."""
     return cast(np.asarray(x / scale, np.float32), dtype, saturate=True, round_mode="up")
+
+
+def storage_bytes(dtype: DType, data: Arr) -> bytes:
+    """The bytes of ``data`` stored as ``dtype``: one code per byte for 8-bit types, sub-byte codes packed low
+    bits first (ONNX's packing of int4/float4/int2)."""
+    codes = np.ascontiguousarray(np.asarray(data).astype(np.float32).astype(ml_type(dtype))).view(np.uint8).ravel()
+    if dtype.bits == 8:
+        return codes.tobytes()
+    per_byte = 8 // dtype.bits
+    groups: Arr = np.concatenate([codes & ((1 << dtype.bits) - 1),
+                                  np.zeros(-codes.size % per_byte, np.uint8)]).reshape(-1, per_byte)
+    shifts = np.arange(per_byte, dtype=np.uint8) * dtype.bits
+    return np.bitwise_or.reduce(groups << shifts, axis=1).astype(np.uint8).tobytes()

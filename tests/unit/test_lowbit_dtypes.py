@@ -107,3 +107,20 @@ def test_float8_zero_point_must_be_zero(tmp_path: Path) -> None:
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)]), str(path))
     with pytest.raises(ModelError, match="zero point 'z' of type fp8e4m3fn is not 0"):
         import_onnx(path)
+
+
+def test_storage_bytes_are_the_codes_packed_like_onnx(tmp_path: Path) -> None:
+    from onnx.numpy_helper import _pack_4bitx2
+
+    from edgesim.frontends.onnx_import import import_onnx
+    from edgesim.passes.compress import huffman_compress
+
+    x = np.array([0.5, 1, -2, 6, 3], np.float32)
+    assert lowbit.storage_bytes(DType.FP4_E2M1, x) == _pack_4bitx2(x.astype(ml_dtypes.float4_e2m1fn)).tobytes()
+    assert lowbit.storage_bytes(DType.FP8_E4M3FN, x) == x.astype(ml_dtypes.float8_e4m3fn).tobytes()
+    assert len(lowbit.storage_bytes(DType.INT2, np.array([1, -1, 0, 1, -2], np.float32))) == 2
+    path = tmp_path / "fp8.onnx"
+    _fp8_model(path)
+    packed = huffman_compress(import_onnx(path))
+    w = next(t for t in packed.tensors.values() if t.is_const and t.dtype is DType.FP8_E4M3FN)
+    assert w.stored_nbytes <= w.nbytes == 128  # entropy coding of the 1-byte codes, not of float32 copies
