@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from edgesim.errors import UnsupportedOpError
+from edgesim.errors import ModelError, UnsupportedOpError
 from edgesim.frontends.onnx_ctx import Ctx, OnnxNode
 from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
@@ -81,3 +81,55 @@ def quantize_runtime(ctx: Ctx, n: OnnxNode, dtype: DType) -> None:
     em = _Emit(ctx, n)
     zp_real = em.op(OpKind.CAST, [zp], A.CastAttrs(DType.FP32.label)) if zp else None
     quantize_values(em, n.inputs[0], scale, zp_real, dtype, n.outputs[0])
+
+
+def _blocks(ctx: Ctx, n: OnnxNode, x_shape: tuple[int, ...], p_shape: tuple[int, ...]) -> tuple[
+        tuple[int, ...], tuple[int, ...]]:
+    """Blocked quantization: parameters have x's shape with the ``axis`` dimension divided by ``block_size``.
+    Returns x's shape with that axis split into (blocks, block) and the parameters' shape broadcast against it."""
+    rank, block = len(x_shape), n.i("block_size", 0)
+    axis = n.i("axis", 1) % max(rank, 1)
+    want = tuple(-(-d // block) if i == axis else d for i, d in enumerate(x_shape))
+    if p_shape != want:
+        raise ModelError(f"blocked scale shape {p_shape} does not fit input {x_shape} with block_size {block} on "
+                         f"axis {axis} (expected {want})", file=ctx.path, node=n.name)
+    if x_shape[axis] % block:
+        raise UnsupportedOpError(f"{n.op_type} with a partial last block ({x_shape[axis]} not a multiple of "
+                                 f"block_size {block})", file=ctx.path, node=n.name)
+    split = x_shape[:axis] + (x_shape[axis] // block, block) + x_shape[axis + 1:]
+    return split, x_shape[:axis] + (x_shape[axis] // block, 1) + x_shape[axis + 1:]
+
+
+def _param(em: _Emit, raw: str, what: str, shape: tuple[int, ...]) -> str:
+    value = np.asarray(em.ctx.need_const(raw, em.n, what)).astype(np.float32).reshape(shape)
+    return em.ctx.add_const(em.ctx.fresh(f"{em.n.name}_{what.replace(' ', '_')}"), value)
+
+
+def blocked_dequantize(ctx: Ctx, n: OnnxNode) -> None:
+    """DequantizeLinear with block_size: (x - zero_point) * scale, each parameter shared by ``block_size``
+    consecutive elements along ``axis`` (x is viewed with that axis split into blocks, the parameters broadcast)."""
+    em = _Emit(ctx, n)
+    x = n.inputs[0]
+    shape = ctx.shape(x)
+    split, p_shape = _blocks(ctx, n, shape, ctx.shape(n.input(1)))
+    # widen first: a constant (weight) x is then read, at its own width, by a costed op
+    v = em.op(OpKind.RESHAPE, [em.op(OpKind.CAST, [x], A.CastAttrs(DType.FP32.label))], A.ReshapeAttrs(split))
+    if n.input(2):
+        v = em.op(OpKind.SUB, [v, _param(em, n.input(2), "zero point", p_shape)], A.ElementwiseAttrs())
+    v = em.op(OpKind.MUL, [v, _param(em, n.input(1), "scale", p_shape)], A.ElementwiseAttrs())
+    em.op(OpKind.RESHAPE, [v], A.ReshapeAttrs(shape), n.outputs[0])
+
+
+def blocked_quantize(ctx: Ctx, n: OnnxNode, dtype: DType) -> None:
+    """QuantizeLinear with block_size: saturate(round(x / scale) + zero_point) per block (see blocked_dequantize)."""
+    if dtype not in _INTEGER_CODES:
+        raise UnsupportedOpError(f"blocked {n.op_type} to {dtype.label}", file=ctx.path, node=n.name)
+    em = _Emit(ctx, n)
+    x = n.inputs[0]
+    shape = ctx.shape(x)
+    split, p_shape = _blocks(ctx, n, shape, ctx.shape(n.input(1)))
+    xs = em.op(OpKind.RESHAPE, [x], A.ReshapeAttrs(split))
+    zp = _param(em, n.input(2), "zero point", p_shape) if n.input(2) else None
+    q = ctx.fresh(f"{n.name}_q")
+    quantize_values(em, xs, _param(em, n.input(1), "scale", p_shape), zp, dtype, q)
+    em.op(OpKind.RESHAPE, [q], A.ReshapeAttrs(shape), n.outputs[0], dtype)

@@ -36,7 +36,12 @@ from edgesim.frontends.onnx_ctx import (
     transpose_quant,
 )
 from edgesim.frontends.onnx_detect import non_max_suppression
-from edgesim.frontends.onnx_dynq import dynamic_quantize_exact, quantize_runtime
+from edgesim.frontends.onnx_dynq import (
+    blocked_dequantize,
+    blocked_quantize,
+    dynamic_quantize_exact,
+    quantize_runtime,
+)
 from edgesim.frontends.onnx_einsum import einsum
 from edgesim.frontends.onnx_ops import FLOAT_HANDLERS, Handler
 from edgesim.frontends.onnx_ops_ext import EXT_HANDLERS
@@ -305,14 +310,19 @@ def _qparams(ctx: Ctx, n: OnnxNode, scale: str, zp: str, rank: int, axis: int | 
 
 def _qdtype(ctx: Ctx, zp: str, n: OnnxNode) -> DType:
     z = ctx.need_const(zp, n, "zero point") if zp else None
-    if n.attrs.get("output_dtype"):
-        raise UnsupportedOpError(f"{n.op_type} with output_dtype", file=ctx.path, node=n.name)
-    if z is None:
-        return DType.UINT8  # the ONNX default when the zero point is omitted
-    # numpy has no int4/float8: onnx hands those zero points over as ml_dtypes arrays, which dtype_of_array knows
-    dt = dtype_of_array(z)
+    code = int(n.attrs.get("output_dtype") or 0)
+    stated = ONNX_DTYPES.get(code) if code else None
+    if code and (stated is None or code == onnx.TensorProto.UINT16):  # uint16 would be held as int32
+        raise UnsupportedOpError(f"{n.op_type} with output_dtype {elem_type_name(code)}", file=ctx.path,
+                                 node=n.name)
+    # numpy has no int4/float8: onnx hands those zero points over as ml_dtypes arrays, which dtype_of_array knows;
+    # without a zero point the type is output_dtype's, else uint8 (ONNX's default)
+    dt = dtype_of_array(z) if z is not None else stated or DType.UINT8
+    if stated is not None and dt is not stated:
+        raise ModelError(f"output_dtype {stated.label} differs from the zero point's type {dt.label}", file=ctx.path,
+                         node=n.name)
     if dt.is_low_bit_float and dt is not DType.FP8_E8M0:
-        if np.any(np.asarray(z, np.float32) != 0):  # float8/float4 quantization has no zero point
+        if z is not None and np.any(np.asarray(z, np.float32) != 0):  # float8/float4 have no zero point
             raise ModelError(f"zero point '{zp}' of type {dt.label} is not 0", file=ctx.path, node=n.name)
         if not n.i("saturate", 1):
             raise UnsupportedOpError(f"{n.op_type} to {dt.label} with saturate=0", file=ctx.path, node=n.name)
@@ -326,6 +336,9 @@ def quantize_linear(ctx: Ctx, n: OnnxNode) -> None:
     x, y = n.inputs[0], n.outputs[0]
     xt = ctx.t(x, n)
     zp = n.input(2)
+    if n.i("block_size", 0):
+        blocked_quantize(ctx, n, _qdtype(ctx, zp, n))
+        return
     computed = [v for v in (n.input(1), zp) if v and ctx.const(v) is None]
     if computed and not any(ctx.name(v) in ctx.graph_inputs for v in computed):
         # computed by the graph (a graph input instead can be bound: need_const below names it)
@@ -356,6 +369,9 @@ def quantize_linear(ctx: Ctx, n: OnnxNode) -> None:
 
 def dequantize_linear(ctx: Ctx, n: OnnxNode) -> None:
     x, y = n.inputs[0], n.outputs[0]
+    if n.i("block_size", 0):
+        blocked_dequantize(ctx, n)
+        return
     xt = ctx.t(x, n)
     q = _qparams(ctx, n, n.input(1), n.input(2), len(xt.shape), n.i("axis", 1))
     if xt.data is not None:

@@ -48,3 +48,39 @@ def test_quantize_with_a_computed_scale(tmp_path: Path) -> None:
     path = tmp_path / "q.onnx"
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
     _check(path, {"x": np.random.default_rng(3).standard_normal((4, 5)).astype(np.float32)})
+
+
+def test_blocked_int4_weight_dequantizes_exactly_and_keeps_its_bytes(tmp_path: Path) -> None:
+    import ml_dtypes
+
+    from edgesim.frontends.onnx_import import import_onnx
+
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.integers(-8, 8, (64, 32)).astype(ml_dtypes.int4), "w")
+    s = numpy_helper.from_array(rng.uniform(0.01, 0.1, (4, 32)).astype(np.float32), "s")
+    z = numpy_helper.from_array(rng.integers(-2, 3, (4, 32)).astype(ml_dtypes.int4), "z")
+    nodes = [helper.make_node("DequantizeLinear", ["w", "s", "z"], ["wf"], axis=0, block_size=16),
+             helper.make_node("MatMul", ["x", "wf"], ["y"])]
+    g = helper.make_graph(nodes, "b", [helper.make_tensor_value_info("x", T.FLOAT, [1, 64])],
+                          [helper.make_tensor_value_info("y", T.FLOAT, [1, 32])], [w, s, z])
+    path = tmp_path / "b.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)]), str(path))
+    _check(path, {"x": rng.standard_normal((1, 64)).astype(np.float32)})
+    graph = import_onnx(path)
+    weight = graph.tensors["w"]
+    assert weight.nbytes == 64 * 32 // 2 and graph.consumers("w")[0].op.value == "CAST"
+
+
+def test_blocked_quantize_refuses_a_partial_block(tmp_path: Path) -> None:
+    from edgesim.errors import ModelError
+    from edgesim.frontends.onnx_import import import_onnx
+
+    s = numpy_helper.from_array(np.ones((2, 3), np.float32), "s")
+    g = helper.make_graph([helper.make_node("QuantizeLinear", ["x", "s"], ["q"], axis=0, block_size=4,
+                                            output_dtype=T.INT8)], "q",
+                          [helper.make_tensor_value_info("x", T.FLOAT, [6, 3])],
+                          [helper.make_tensor_value_info("q", T.INT8, [6, 3])], [s])
+    path = tmp_path / "q.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)]), str(path))
+    with pytest.raises(ModelError, match="partial last block"):
+        import_onnx(path)
