@@ -40,3 +40,19 @@ def non_max_suppression(ctx: Ctx, n: OnnxNode) -> None:
         raise UnsupportedOpError("NonMaxSuppression keeping no boxes (max_output_boxes_per_class 0)",
                                  file=ctx.path, node=n.name)
     ctx.emit(OpKind.NON_MAX_SUPPRESSION, [n.inputs[0], n.inputs[1]], [out], attrs, n.name, dtypes=[DType.INT64])
+
+
+def roi_align(ctx: Ctx, n: OnnxNode) -> None:
+    mode = n.s("mode", "avg").lower()
+    if mode not in ("avg", "max"):
+        raise ModelError(f"RoiAlign mode '{mode}' is not avg or max", file=ctx.path, node=n.name)
+    ctm = n.s("coordinate_transformation_mode", "half_pixel" if ctx.opset >= 16 else "output_half_pixel")
+    if ctm not in ("half_pixel", "output_half_pixel"):
+        raise ModelError(f"RoiAlign coordinate_transformation_mode '{ctm}'", file=ctx.path, node=n.name)
+    out_hw = (n.i("output_height", 1), n.i("output_width", 1))
+    if min(out_hw) < 1 or n.i("sampling_ratio", 0) < 0:
+        raise ModelError(f"RoiAlign output {out_hw} / sampling_ratio {n.i('sampling_ratio', 0)} out of range",
+                         file=ctx.path, node=n.name)
+    attrs = A.RoiAlignAttrs(out_hw, n.i("sampling_ratio", 0), n.f("spatial_scale", 1.0), mode,
+                            ctm == "half_pixel")
+    ctx.emit(OpKind.ROI_ALIGN, list(n.inputs[:3]), [n.outputs[0]], attrs, n.name)

@@ -35,7 +35,7 @@ from edgesim.frontends.onnx_ctx import (
     quant_params,
     transpose_quant,
 )
-from edgesim.frontends.onnx_detect import non_max_suppression
+from edgesim.frontends.onnx_detect import non_max_suppression, roi_align
 from edgesim.frontends.onnx_dynq import (
     blocked_dequantize,
     blocked_quantize,
@@ -538,7 +538,8 @@ QUANT_HANDLERS: dict[tuple[str, str], Handler] = {
 
 
 _MORE: dict[str, Handler] = {"Attention": attention, "RotaryEmbedding": rotary_embedding, "Einsum": einsum,
-                             "LSTM": lstm, "GRU": gru, "RNN": rnn, "NonMaxSuppression": non_max_suppression}
+                             "LSTM": lstm, "GRU": gru, "RNN": rnn, "NonMaxSuppression": non_max_suppression,
+                             "RoiAlign": roi_align}
 
 
 def _handler(n: OnnxNode) -> Handler | None:

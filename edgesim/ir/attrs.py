@@ -341,6 +341,19 @@ class NmsAttrs:
 
 
 @dataclass(frozen=True)
+class RoiAlignAttrs:
+    """ROI_ALIGN (ONNX RoiAlign, NCHW): each roi (x1, y1, x2, y2, scaled by ``spatial_scale``) of its batch item is
+    cut into ``output_hw`` bins, each the average (or ONNX's max) of sampling_ratio^2 bilinear samples (0: an
+    adaptive ceil(roi size / bins) per axis); ``half_pixel`` shifts coordinates by -0.5 (opset 16's default)."""
+
+    output_hw: tuple[int, int]
+    sampling_ratio: int = 0
+    spatial_scale: float = 1.0
+    mode: str = "avg"
+    half_pixel: bool = True
+
+
+@dataclass(frozen=True)
 class GridSampleAttrs:
     """GRID_SAMPLE (NCHW or NCDHW): mode nearest/linear/cubic, padding_mode zeros/border/reflection."""
 

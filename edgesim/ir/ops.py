@@ -103,6 +103,7 @@ class OpKind(Enum):
     SCATTER_ND = "SCATTER_ND"
     GRID_SAMPLE = "GRID_SAMPLE"
     NON_MAX_SUPPRESSION = "NON_MAX_SUPPRESSION"
+    ROI_ALIGN = "ROI_ALIGN"
 
     @property
     def info(self) -> OpInfo:
@@ -190,6 +191,7 @@ OP_INFO: dict[OpKind, OpInfo] = {
     OpKind.SCATTER_ND: OpInfo(OpClass.DATA, A.ScatterAttrs, (), (3, 3)),
     OpKind.GRID_SAMPLE: OpInfo(OpClass.DATA, A.GridSampleAttrs, (), (2, 2), elementwise_ops_per_output=8),
     OpKind.NON_MAX_SUPPRESSION: OpInfo(OpClass.REDUCE, A.NmsAttrs, (), (2, 2)),
+    OpKind.ROI_ALIGN: OpInfo(OpClass.DATA, A.RoiAlignAttrs, (), (3, 3), elementwise_ops_per_output=8),
 }
 
 assert set(OP_INFO) == set(OpKind), "every op kind needs its OpInfo"

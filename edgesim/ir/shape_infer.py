@@ -180,6 +180,15 @@ def _nms(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     return [(boxes[0] * scores[1] * min(a.max_boxes_per_class, boxes[1]), 3)]  # the upper bound (see NmsAttrs)
 
 
+def _roi_align(node: Node, ins: list[Tensor | None]) -> list[Shape]:
+    a: A.RoiAlignAttrs = node.attrs
+    x, rois, idx = (_req(t, node).shape for t in ins[:3])
+    if len(x) != 4 or len(rois) != 2 or rois[1] != 4 or idx != (rois[0],):
+        raise ShapeError(f"RoiAlign input {x}, rois {rois} and batch_indices {idx} are not (N, C, H, W), (R, 4) "
+                         "and (R,)", node=node.name)
+    return [(rois[0], x[1], *a.output_hw)]
+
+
 def _arg_reduce(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     a: A.ArgReduceAttrs = node.attrs
     shape = _req(ins[0], node).shape
@@ -308,6 +317,7 @@ _RULES: dict[OpKind, Callable[[Node, list[Tensor | None]], list[Shape]]] = {
     OpKind.TOPK: _topk,
     OpKind.GRID_SAMPLE: _grid_sample,
     OpKind.NON_MAX_SUPPRESSION: _nms,
+    OpKind.ROI_ALIGN: _roi_align,
 }
 for _k in (OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.DIV, OpKind.POW, OpKind.MAXIMUM, OpKind.MINIMUM,
            OpKind.SQUARED_DIFFERENCE, OpKind.WHERE, OpKind.PRELU, OpKind.EQUAL, OpKind.LESS, OpKind.GREATER):

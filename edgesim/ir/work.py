@@ -81,6 +81,11 @@ def node_elementwise_ops(graph: Graph, node: Node) -> int:
     info = node.op.info
     if info.op_class is OpClass.VIEW:
         return 0
+    if node.op is OpKind.ROI_ALIGN:
+        # 4 weighted taps per bilinear sample; an adaptive grid (0) is taken as 2x2 samples per bin, detectors'
+        # usual roi size on its pyramid level (about two feature pixels per output bin)
+        grid = node.attrs.sampling_ratio or 2
+        return out_elems * grid * grid * info.elementwise_ops_per_output
     if info.op_class is OpClass.DATA:
         # interpolating data ops do arithmetic per output; pure copies do none
         return out_elems * (info.elementwise_ops_per_output if node.op in (OpKind.RESIZE, OpKind.GRID_SAMPLE) else 0)

@@ -19,7 +19,7 @@ from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpKind
 from edgesim.ir.tensor import QuantParams, Tensor
-from edgesim.passes.float_exec_detect import nms
+from edgesim.passes.float_exec_detect import nms, roi_align
 from edgesim.passes.float_exec_grid import grid_sample
 from edgesim.passes.float_exec_math import MATH_OPS
 from edgesim.passes.float_exec_nn import EXTRA_OPS, round_bf16
@@ -441,6 +441,7 @@ _OPS.update(EXTRA_OPS)
 _OPS.update(MATH_OPS)
 _OPS[OpKind.GRID_SAMPLE] = grid_sample
 _OPS[OpKind.NON_MAX_SUPPRESSION] = nms
+_OPS[OpKind.ROI_ALIGN] = roi_align
 
 
 def supported_ops() -> frozenset[OpKind]:

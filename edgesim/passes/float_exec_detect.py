@@ -63,3 +63,44 @@ def nms(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     rows = [(b, c, k) for b in range(scores.shape[0]) for c in range(scores.shape[1])
             for k in _select(boxes[b], scores[b, c], a)]
     return np.asarray(rows, np.int64).reshape(-1, 3)
+
+
+def _axis_samples(start: float, bin_size: float, bins: int, grid: int, size: int) -> tuple[Arr, Arr, Arr, Arr]:
+    """Bilinear taps of the sample points along one axis, (bins, grid) each: low index, high index, their weights
+    (0 for points beyond the map by more than one pixel, onnx's rule), as onnx's reference pre-computes them."""
+    pos = start + np.arange(bins)[:, None] * bin_size + (np.arange(grid)[None, :] + 0.5) * bin_size / grid
+    valid = (pos >= -1.0) & (pos <= size)
+    p = np.maximum(pos, 0.0)
+    low = np.floor(p).astype(np.int64)
+    edge = low >= size - 1
+    low = np.where(edge, size - 1, low)
+    high = np.where(edge, size - 1, low + 1)
+    frac = np.where(edge, 0.0, p - low)
+    return low, high, (1.0 - frac) * valid, frac * valid
+
+
+def roi_align(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    a: A.RoiAlignAttrs = node.attrs
+    x, rois, idx = ins[0], ins[1], ins[2]
+    assert x is not None and rois is not None and idx is not None
+    oh, ow = a.output_hw
+    out = np.zeros((rois.shape[0], x.shape[1], oh, ow), np.float64)
+    offset = 0.5 if a.half_pixel else 0.0
+    for r in range(rois.shape[0]):
+        x0, y0, x1, y1 = (float(v) * a.spatial_scale - offset for v in rois[r])
+        rw, rh = x1 - x0, y1 - y0
+        if not a.half_pixel:  # malformed rois become 1x1
+            rw, rh = max(rw, 1.0), max(rh, 1.0)
+        gh = a.sampling_ratio or int(np.ceil(rh / oh))
+        gw = a.sampling_ratio or int(np.ceil(rw / ow))
+        ylo, yhi, wyl, wyh = _axis_samples(y0, rh / oh, oh, gh, x.shape[2])
+        xlo, xhi, wxl, wxh = _axis_samples(x0, rw / ow, ow, gw, x.shape[3])
+        img = x[int(idx[r])].astype(np.float64)  # (C, H, W)
+        # the four taps of every sample: (C, oh, gh, ow, gw)
+        taps = [img[:, yi[:, :, None, None], xi[None, None, :, :]] * (wy[:, :, None, None] * wx[None, None, :, :])
+                for yi, wy in ((ylo, wyl), (yhi, wyh)) for xi, wx in ((xlo, wxl), (xhi, wxh))]
+        if a.mode == "avg":
+            out[r] = sum(taps).sum(axis=(2, 4)) / max(gh * gw, 1)
+        else:  # onnx's max: the largest weighted tap over the bin's samples
+            out[r] = np.max(np.maximum.reduce(taps), axis=(2, 4)) if gh * gw else 0.0
+    return out.astype(np.float32)
