@@ -485,9 +485,13 @@ def run_float(graph: Graph, inputs: Mapping[str, Arr], keep_all: bool = False) -
 
 
 def synthetic_inputs(graph: Graph, num_samples: int = 4, seed: int = 0) -> list[dict[str, Arr]]:
-    """Seeded standard-normal inputs for every graph input (calibration when the user gives no data)."""
+    """Seeded standard-normal inputs for every graph input (calibration when the user gives no data). RoiAlign's
+    batch indices get 0, the one index valid for any batch (random reals would point past the batch)."""
     rng = np.random.default_rng(seed)
-    return [
-        {n: rng.standard_normal(graph.tensors[n].shape).astype(np.float32) for n in graph.inputs}
-        for _ in range(num_samples)
-    ]
+    batch_index = {nd.inputs[2] for nd in graph.nodes if nd.op is OpKind.ROI_ALIGN}
+
+    def one(name: str) -> Arr:
+        shape = graph.tensors[name].shape
+        return np.zeros(shape, np.float32) if name in batch_index else rng.standard_normal(shape).astype(np.float32)
+
+    return [{n: one(n) for n in graph.inputs} for _ in range(num_samples)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgesim.errors import EdgesimError
 from edgesim.ir import attrs as A
 from edgesim.ir.graph import Graph, Node
 
@@ -84,6 +85,9 @@ def roi_align(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     x, rois, idx = ins[0], ins[1], ins[2]
     assert x is not None and rois is not None and idx is not None
     oh, ow = a.output_hw
+    bad = [int(i) for i in np.asarray(idx).reshape(-1) if not 0 <= int(i) < x.shape[0]]
+    if bad:
+        raise EdgesimError(f"RoiAlign batch index {bad[0]} is outside 0..{x.shape[0] - 1}", node=node.name)
     out = np.zeros((rois.shape[0], x.shape[1], oh, ow), np.float64)
     offset = 0.5 if a.half_pixel else 0.0
     for r in range(rois.shape[0]):

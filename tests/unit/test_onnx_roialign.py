@@ -52,3 +52,20 @@ def test_roi_align_costs_on_cpu_and_npu_profiles(tmp_path: Path) -> None:
     graph = import_onnx(path)
     for hw in ("rpi5", "ethos-u55-128"):
         assert estimate(graph, load_profile(hw)).latency_s > 0
+
+
+def test_batch_index_out_of_range_is_an_error_and_calibration_uses_zero(tmp_path: Path) -> None:
+    from edgesim.errors import EdgesimError
+    from edgesim.frontends.onnx_import import import_onnx
+    from edgesim.passes.float_exec import run_float, synthetic_inputs
+
+    path = tmp_path / "roi.onnx"
+    _model(path, "avg", "half_pixel", 2, n_rois=2)
+    graph = import_onnx(path)
+    feeds = {"x": np.ones((2, 3, 12, 10), np.float32), "rois": np.array([[0, 0, 4, 4]] * 2, np.float32),
+             "idx": np.array([0, 2], np.int64)}
+    with pytest.raises(EdgesimError, match="batch index 2 is outside 0..1"):
+        run_float(graph, feeds)
+    sample = synthetic_inputs(graph, 1)[0]
+    assert not sample["idx"].any() and sample["x"].std() > 0.5
+    assert run_float(graph, sample)[graph.outputs[0]].shape == (2, 3, 3, 4)
