@@ -22,7 +22,7 @@ from edgesim.ir.ops import OpKind
 _INTEGER_CODES = frozenset({DType.INT2, DType.UINT2, DType.INT4, DType.UINT4, DType.INT8, DType.UINT8, DType.INT16})
 
 
-class _Emit:
+class Emit:
     def __init__(self, ctx: Ctx, n: OnnxNode) -> None:
         self.ctx, self.n, self.k = ctx, n, 0
 
@@ -36,7 +36,7 @@ class _Emit:
         return out
 
 
-def quantize_values(em: _Emit, x: str, scale: str, zp_real: str | None, dtype: DType, out: str) -> None:
+def quantize_values(em: Emit, x: str, scale: str, zp_real: str | None, dtype: DType, out: str) -> None:
     """out = saturate(round_half_even(x / scale) + zero_point), an integer tensor of ``dtype``."""
     lo, hi = (0, (1 << dtype.bits) - 1) if dtype in (DType.UINT8, DType.UINT4, DType.UINT2) else \
         (-(1 << (dtype.bits - 1)), (1 << (dtype.bits - 1)) - 1)
@@ -49,7 +49,7 @@ def quantize_values(em: _Emit, x: str, scale: str, zp_real: str | None, dtype: D
 
 def dynamic_quantize_exact(ctx: Ctx, n: OnnxNode) -> None:
     """ONNX DynamicQuantizeLinear (uint8): the range [min(x, 0), max(x, 0)] onto 0..255."""
-    em = _Emit(ctx, n)
+    em = Emit(ctx, n)
     x = n.inputs[0]
     axes = tuple(range(len(ctx.shape(x))))
     zero = em.const(0.0)
@@ -78,7 +78,7 @@ def quantize_runtime(ctx: Ctx, n: OnnxNode, dtype: DType) -> None:
         ctx.need_const(zp, n, "zero point")
     if dtype not in _INTEGER_CODES or n.i("block_size", 0):
         raise UnsupportedOpError(f"{n.op_type} to {dtype.label} with a run-time scale", file=ctx.path, node=n.name)
-    em = _Emit(ctx, n)
+    em = Emit(ctx, n)
     zp_real = em.op(OpKind.CAST, [zp], A.CastAttrs(DType.FP32.label)) if zp else None
     quantize_values(em, n.inputs[0], scale, zp_real, dtype, n.outputs[0])
 
@@ -100,7 +100,7 @@ def _blocks(ctx: Ctx, n: OnnxNode, x_shape: tuple[int, ...], p_shape: tuple[int,
     return split, x_shape[:axis] + (x_shape[axis] // block, 1) + x_shape[axis + 1:]
 
 
-def _param(em: _Emit, raw: str, what: str, shape: tuple[int, ...]) -> str:
+def _param(em: Emit, raw: str, what: str, shape: tuple[int, ...]) -> str:
     value = np.asarray(em.ctx.need_const(raw, em.n, what)).astype(np.float32).reshape(shape)
     return em.ctx.add_const(em.ctx.fresh(f"{em.n.name}_{what.replace(' ', '_')}"), value)
 
@@ -108,7 +108,7 @@ def _param(em: _Emit, raw: str, what: str, shape: tuple[int, ...]) -> str:
 def blocked_dequantize(ctx: Ctx, n: OnnxNode) -> None:
     """DequantizeLinear with block_size: (x - zero_point) * scale, each parameter shared by ``block_size``
     consecutive elements along ``axis`` (x is viewed with that axis split into blocks, the parameters broadcast)."""
-    em = _Emit(ctx, n)
+    em = Emit(ctx, n)
     x = n.inputs[0]
     shape = ctx.shape(x)
     split, p_shape = _blocks(ctx, n, shape, ctx.shape(n.input(1)))
@@ -124,7 +124,7 @@ def blocked_quantize(ctx: Ctx, n: OnnxNode, dtype: DType) -> None:
     """QuantizeLinear with block_size: saturate(round(x / scale) + zero_point) per block (see blocked_dequantize)."""
     if dtype not in _INTEGER_CODES:
         raise UnsupportedOpError(f"blocked {n.op_type} to {dtype.label}", file=ctx.path, node=n.name)
-    em = _Emit(ctx, n)
+    em = Emit(ctx, n)
     x = n.inputs[0]
     shape = ctx.shape(x)
     split, p_shape = _blocks(ctx, n, shape, ctx.shape(n.input(1)))

@@ -344,6 +344,11 @@ def prelu(ctx: Ctx, n: OnnxNode) -> None:
 
 
 def batch_norm(ctx: Ctx, n: OnnxNode) -> None:
+    if ctx.opset >= 14 and n.i("training_mode", 0):
+        from edgesim.frontends.onnx_bn_train import batch_norm_training
+
+        batch_norm_training(ctx, n)
+        return
     ctx.emit(OpKind.BATCH_NORM, list(n.inputs[:5]), [_out(n)], A.BatchNormAttrs(n.f("epsilon", 1e-5), NCHW),
              n.name)
 
