@@ -22,6 +22,7 @@ from edgesim.frontends.onnx_ops import (
     _x,
 )
 from edgesim.ir import attrs as A
+from edgesim.ir import lowbit
 from edgesim.ir.dtypes import DType
 from edgesim.ir.ops import OpKind
 
@@ -338,12 +339,23 @@ def cast(ctx: Ctx, n: OnnxNode) -> None:
     _cast_to(ctx, n, n.i("to", 1))
 
 
+def _cast_const(data: np.ndarray, target: DType, n: OnnxNode) -> np.ndarray:
+    if target is DType.BF16:
+        import ml_dtypes
+
+        return data.astype(np.float32).astype(ml_dtypes.bfloat16).astype(np.float32)
+    if target.ml_name is not None:
+        return lowbit.cast(data.astype(np.float32), target, bool(n.i("saturate", 1)), "up").astype(target.numpy())
+    return data.astype(target.numpy())
+
+
 def cast_like(ctx: Ctx, n: OnnxNode) -> None:
     target = ctx.t(n.input(1), n).dtype
     data = ctx.const(n.inputs[0])
-    if data is not None and target is not DType.BF16 and target.ml_name is None and (target.is_float or data.dtype.kind in "iub"):
-        # a constant cast to a run-time tensor's type (function bodies build -inf / 0 this way): fold it
-        ctx.add_const(_out(n), np.asarray(data).astype(target.numpy()), dtype=target)
+    if data is not None and (target.is_float or np.asarray(data).dtype.kind in "iub"):
+        # a constant cast to a run-time tensor's type (function bodies build -inf / 0 this way): fold it, on the
+        # target's grid (bfloat16 and the low-bit types are held in a wider numpy type)
+        ctx.add_const(_out(n), _cast_const(np.asarray(data), target, n), dtype=target)
         return
     code = next((k for k, v in ONNX_DTYPES.items() if v is target), 0)
     _cast_to(ctx, n, code)

@@ -124,3 +124,21 @@ def test_storage_bytes_are_the_codes_packed_like_onnx(tmp_path: Path) -> None:
     packed = huffman_compress(import_onnx(path))
     w = next(t for t in packed.tensors.values() if t.is_const and t.dtype is DType.FP8_E4M3FN)
     assert w.stored_nbytes <= w.nbytes == 128  # entropy coding of the 1-byte codes, not of float32 copies
+
+
+@pytest.mark.parametrize(("elem", "dtype", "want"), [(T.BFLOAT16, DType.BF16, [-np.inf, 1.0, 3.140625]),
+                                                     (T.FLOAT8E4M3FN, DType.FP8_E4M3FN, [-448.0, 1.0, 3.25])])
+def test_castlike_of_a_constant_folds_on_the_target_grid(tmp_path: Path, elem: int, dtype: DType,
+                                                         want: list[float]) -> None:
+    from edgesim.frontends.onnx_import import import_onnx
+
+    c = numpy_helper.from_array(np.array([-np.inf, 1.0039, 3.1416], np.float32), "c")
+    nodes = [helper.make_node("CastLike", ["c", "x"], ["k"]), helper.make_node("Add", ["x", "k"], ["y"])]
+    g = helper.make_graph(nodes, "cl", [helper.make_tensor_value_info("x", elem, [3])],
+                          [helper.make_tensor_value_info("y", elem, [3])], [c])
+    path = tmp_path / "cl.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)]), str(path))
+    graph = import_onnx(path)
+    k = next(t for t in graph.tensors.values() if t.is_const)
+    assert k.dtype is dtype
+    np.testing.assert_array_equal(np.asarray(k.data, np.float32), want)
