@@ -113,10 +113,13 @@ def _conv_common(ctx: Ctx, n: OnnxNode, transpose: bool) -> None:
     else:
         pads = _spatial_pads(ctx, n, xs[2:], kernel, strides, dil)
     if nd == 1:
-        if wt.data is None:
-            raise UnsupportedOpError("1-D convolution with run-time weights", file=ctx.path, node=n.name)
-        w = ctx.add_const(ctx.fresh(f"{w}_2d"), wt.data.reshape(wt.shape[:2] + (1,) + wt.shape[2:]),
-                          wt.quant, wt.dtype)
+        shape_2d = wt.shape[:2] + (1,) + wt.shape[2:]
+        if wt.data is None:  # weights computed at run time: the same view, as a node
+            w2 = ctx.fresh(f"{w}_2d")
+            ctx.emit(OpKind.RESHAPE, [w], [w2], A.ReshapeAttrs(shape_2d), f"{n.name}_w2d")
+            w = w2
+        else:
+            w = ctx.add_const(ctx.fresh(f"{w}_2d"), wt.data.reshape(shape_2d), wt.quant, wt.dtype)
         x = _to_2d(ctx, n, x)
     cin = ctx.shape(x)[1]
     cout = ctx.t(w).shape[0]
@@ -126,7 +129,7 @@ def _conv_common(ctx: Ctx, n: OnnxNode, transpose: bool) -> None:
         op = OpKind.DEPTHWISE_CONV2D
     else:
         op = OpKind.CONV2D
-    out_pad = _hw(list(opad), nd, 0)
+    out_pad = (0, opad[0]) if nd == 1 else (opad[0], opad[1])  # a 1-D conv runs as H=1: no padding there
     attrs = A.ConvAttrs(kernel_hw=_hw(list(kernel), nd, 1), stride_hw=_hw(list(strides), nd, 1),
                         dilation_hw=_hw(list(dil), nd, 1), padding=pads, groups=group, layout=NCHW,
                         output_padding_hw=out_pad)
