@@ -36,6 +36,7 @@ from edgesim.frontends.onnx_ctx import (
 )
 from edgesim.frontends.onnx_detect import non_max_suppression, roi_align
 from edgesim.frontends.onnx_einsum import einsum
+from edgesim.frontends.onnx_functions import expand_functions, without_large_initializers
 from edgesim.frontends.onnx_ops import FLOAT_HANDLERS, Handler
 from edgesim.frontends.onnx_ops_ext import EXT_HANDLERS
 from edgesim.frontends.onnx_quant import QUANT_HANDLERS
@@ -84,38 +85,13 @@ def _opset(model: ModelProto) -> int:
 # Initializers above this many elements are declared to shape inference by type and shape only: it needs the
 # values of small ones (Reshape targets, Resize scales), never of weights, and serializing megabytes of weights
 # into it cost more than the rest of an import (60 of 250 ms for a MobileNetV3).
-_INFERENCE_VALUE_LIMIT = 1024
-
-
-def _without_large_initializers(model: ModelProto) -> ModelProto:
-    big = [t for t in model.graph.initializer if int(np.prod(t.dims, dtype=np.int64)) > _INFERENCE_VALUE_LIMIT]
-    if not big:
-        return model
-    slim = ModelProto()  # built field by field: CopyFrom would copy the weights we leave out
-    slim.ir_version, slim.producer_name = model.ir_version, model.producer_name
-    slim.opset_import.extend(model.opset_import)
-    slim.functions.extend(model.functions)
-    g = slim.graph
-    g.name = model.graph.name
-    g.node.extend(model.graph.node)
-    big_names = {t.name for t in big}
-    g.initializer.extend(t for t in model.graph.initializer if t.name not in big_names)
-    g.input.extend(model.graph.input)
-    declared = {vi.name for vi in model.graph.input}
-    g.input.extend(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
-                   for t in big if t.name not in declared)
-    g.output.extend(model.graph.output)
-    g.value_info.extend(model.graph.value_info)
-    return slim
-
-
 def _value_dtypes(model: ModelProto, path: str) -> dict[str, DType]:
     """Element types of every named value ONNX shape inference can type (used for output tensor dtypes).
 
     A value of a type the IR cannot hold (strings, complex, float8, float4, int2) is refused here, naming it:
     computing it as some other type would give wrong numbers."""
     try:
-        inferred = onnx.shape_inference.infer_shapes(_without_large_initializers(model), strict_mode=False)
+        inferred = onnx.shape_inference.infer_shapes(without_large_initializers(model), strict_mode=False)
         infos = list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input)
     except Exception:  # noqa: BLE001 - inference is only a hint; our own inference follows
         infos = list(model.graph.value_info) + list(model.graph.output) + list(model.graph.input)
@@ -325,6 +301,8 @@ def import_onnx(path: str | Path, input_shape: tuple[int, ...] | None = None,
 
 def _import(model: ModelProto, path: str, input_shape: tuple[int, ...] | None, bind: dict[str, np.ndarray]
             ) -> Graph:
+    model = expand_functions(model, lambda pr: _handler(OnnxNode.from_proto(pr, 0)) is not None or (
+        pr.domain == "" and pr.op_type in _FOLD_ONLY), _opset(model))
     g = model.graph
     nodes = [OnnxNode.from_proto(pr, i) for i, pr in enumerate(g.node)]
     _check_supported(nodes, path)
