@@ -29,6 +29,7 @@ from edgesim.frontends.onnx_attention import attention, rotary_embedding
 from edgesim.frontends.onnx_ctx import (
     ONNX_DTYPES,
     Ctx,
+    NeedsConstantError,
     OnnxNode,
     array_from_tensor_proto,
     elem_type_name,
@@ -336,8 +337,11 @@ def _import(model: ModelProto, path: str, input_shape: tuple[int, ...] | None, b
         if _try_fold(ctx, n):
             continue
         h = _handler(n)
-        if h is None:
-            raise UnsupportedOpError(f"{n.op_type} with run-time inputs is not supported", file=path, node=n.name)
+        if h is None:  # a fold-only op (Range, ConstantOfShape, NonZero...): its output shape is its inputs' values
+            runtime = next(i for i in n.inputs if i and ctx.const(i) is None)
+            raise NeedsConstantError(f"{n.op_type} needs a constant input '{runtime}' (it sets the output shape, and "
+                                     "it is computed at run time)", input_name=ctx.name(runtime), file=path,
+                                     node=n.name)
         h(ctx, n)
     _refuse_empty_operands(ctx)
     outputs = [_graph_output(ctx, o.name) for o in g.output]
