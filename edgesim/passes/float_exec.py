@@ -466,7 +466,8 @@ def run_float(graph: Graph, inputs: Mapping[str, Arr], keep_all: bool = False) -
             if t.quant is not None or t.dtype.is_float:
                 values[t.name] = dequantize(t, t.data)
             else:
-                values[t.name] = t.data  # shape operands, indices
+                # shape operands, indices; int4/int2 constants arrive as ml_dtypes arrays: numbers in int8 here
+                values[t.name] = t.data.astype(t.dtype.numpy()) if t.dtype.ml_name else t.data
     for node in graph.nodes:
         fn = _OPS.get(node.op)
         if fn is None:
