@@ -486,6 +486,8 @@ def _pool(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
         attrs["dilations"] = list(a.dilation_hw)
     if n.op is OpKind.AVG_POOL2D:
         e.main(n, "AveragePool", ins[:1], outs[0], count_include_pad=int(a.count_include_pad), **attrs)
+    elif len(outs) > 1:  # values and indices (an activation is not fused into such a pool)
+        e.emit("MaxPool", ins[:1], outs[:2], name=n.name, **attrs)
     else:
         e.main(n, "MaxPool", ins[:1], outs[0], **attrs)
 

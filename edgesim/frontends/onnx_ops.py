@@ -184,6 +184,10 @@ def _pool(op: OpKind) -> Handler:
             raise ModelError(f"kernel_shape {kernel} does not fit the input rank", file=ctx.path, node=n.name)
         strides = tuple(n.ints("strides") or [1] * nd)
         dil = tuple(n.ints("dilations") or [1] * nd)
+        indices = len(n.outputs) > 1 and bool(n.outputs[1])
+        if indices and (nd != 2 or n.i("storage_order", 0)):
+            what = "column-major (storage_order=1)" if nd == 2 else f"of a {nd}-D pool"
+            raise UnsupportedOpError(f"{n.op_type} indices {what}", file=ctx.path, node=n.name)
         if nd == 3:
             from edgesim.frontends.onnx_pool3d import pool3d
 
@@ -199,7 +203,8 @@ def _pool(op: OpKind) -> Handler:
             ctx.emit(op, [tmp_in], [tmp], attrs, n.name)
             _from_2d(ctx, n, tmp)
         else:
-            ctx.emit(op, [x], [_out(n)], attrs, n.name)
+            outs = [_out(n), n.outputs[1]] if indices else [_out(n)]
+            ctx.emit(op, [x], outs, attrs, n.name, dtypes=[None, DType.INT64][:len(outs)])
     return h
 
 

@@ -152,7 +152,7 @@ OP_INFO: dict[OpKind, OpInfo] = {
     OpKind.LOG: OpInfo(OpClass.ACTIVATION, A.NoAttrs, elementwise_ops_per_output=4),
     OpKind.ABS: OpInfo(OpClass.ACTIVATION, A.NoAttrs),
     OpKind.NEG: OpInfo(OpClass.ACTIVATION, A.NoAttrs),
-    OpKind.MAX_POOL2D: OpInfo(OpClass.POOL, A.PoolAttrs),
+    OpKind.MAX_POOL2D: OpInfo(OpClass.POOL, A.PoolAttrs, (), (1, 1), (1, 2)),  # values, optional argmax indices
     OpKind.AVG_POOL2D: OpInfo(OpClass.POOL, A.PoolAttrs),
     OpKind.MEAN: OpInfo(OpClass.REDUCE, A.ReduceAttrs),
     OpKind.REDUCE_MAX: OpInfo(OpClass.REDUCE, A.ReduceAttrs),

@@ -95,7 +95,7 @@ def _pool(node: Node, ins: list[Tensor | None]) -> list[Shape]:
         ow = conv_out(w, kw, sw, 1, a.padding.left, a.padding.right)
     if oh <= 0 or ow <= 0:
         raise ShapeError(f"pooling output would be {oh}x{ow} for input {(n, c, h, w)}", node=node.name)
-    return [_pack(n, c, oh, ow, a.layout)]
+    return [_pack(n, c, oh, ow, a.layout)] * len(node.outputs)  # MaxPool's indices have the values' shape
 
 
 def _fc(node: Node, ins: list[Tensor | None]) -> list[Shape]:

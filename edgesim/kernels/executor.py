@@ -226,8 +226,8 @@ def _binary(ctx: _Ctx, node: Node) -> None:
 
 def _pool(ctx: _Ctx, node: Node) -> None:
     at: A.PoolAttrs = node.attrs
-    if at.dilation_hw != (1, 1):
-        raise UnsupportedOpError(f"integer pooling with dilations {at.dilation_hw}", node=node.name)
+    if at.dilation_hw != (1, 1) or len(node.outputs) > 1:
+        raise UnsupportedOpError("integer pooling with dilations or argmax indices", node=node.name)
     out_t = ctx.tensor(node.outputs[0])
     x = np.ascontiguousarray(ctx.value(node.inputs[0]), dtype=np.int8)
     act = _act(node, at.activation, _quant(out_t, node))

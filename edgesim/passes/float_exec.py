@@ -156,7 +156,7 @@ def _fc(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     return apply_activation(y, a.activation).reshape(out_shape)
 
 
-def _pool(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+def _pool(node: Node, ins: list[Arr | None], graph: Graph) -> Arr | list[Arr]:
     a: A.PoolAttrs = node.attrs
     x = ins[0]
     assert x is not None
@@ -172,7 +172,11 @@ def _pool(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     pads = ((0, 0), (0, 0), (p.top, max(need_h, p.bottom)), (p.left, max(need_w, p.right)))
     if node.op is OpKind.MAX_POOL2D:
         xp = np.pad(x, pads, constant_values=-np.inf)
-        y = _windows(xp, kh, kw, *a.stride_hw, dh, dw)[:, :, :oh, :ow].max(axis=(4, 5))
+        win = _windows(xp, kh, kw, *a.stride_hw, dh, dw)[:, :, :oh, :ow]
+        y = win.max(axis=(4, 5))
+        if len(node.outputs) > 1:  # ONNX MaxPool's Indices: NCHW-flat position of each window's first maximum
+            return [_from_nchw(apply_activation(y.astype(np.float32), a.activation), a.layout),
+                    _argmax_indices(win, x.shape, a)]
     else:
         xp = np.pad(x, pads)
         ones = np.pad(np.ones((1, 1, *x.shape[2:]), np.float32), pads)
@@ -183,6 +187,15 @@ def _pool(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
         cnt = _windows(ones, kh, kw, *a.stride_hw, dh, dw)[:, :, :oh, :ow].sum(axis=(4, 5))
         y = s / np.maximum(cnt, 1)
     return _from_nchw(apply_activation(y.astype(np.float32), a.activation), a.layout)
+
+
+def _argmax_indices(win: Arr, in_shape: tuple[int, ...], a: A.PoolAttrs) -> Arr:
+    n, c, oh, ow, kh, kw = win.shape
+    k = win.reshape(n, c, oh, ow, kh * kw).argmax(axis=4)  # the first maximum in row-major window order
+    h = np.arange(oh)[:, None] * a.stride_hw[0] - a.padding.top + (k // kw) * a.dilation_hw[0]
+    w = np.arange(ow)[None, :] * a.stride_hw[1] - a.padding.left + (k % kw) * a.dilation_hw[1]
+    plane = (np.arange(n)[:, None, None, None] * c + np.arange(c)[None, :, None, None]) * in_shape[2] * in_shape[3]
+    return (plane + h * in_shape[3] + w).astype(np.int64)
 
 
 def _bn(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:

@@ -43,3 +43,27 @@ def test_pool_matches_reference(tmp_path: Path, op: str, shape: tuple[int, ...],
     assert graph.tensors[graph.outputs[0]].shape == want.shape
     got = run_float(graph, {"x": x})[graph.outputs[0]]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("pads", "dil", "ceil"), [((0, 0, 0, 0), (1, 1), 0), ((1, 0, 1, 1), (2, 1), 1)])
+def test_maxpool_indices_match_reference(tmp_path: Path, pads: tuple[int, ...], dil: tuple[int, int],
+                                         ceil: int) -> None:
+    from onnx.reference import ReferenceEvaluator
+
+    from edgesim.frontends.onnx_import import import_onnx
+    from edgesim.passes.float_exec import run_float
+
+    node = helper.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=[3, 2], strides=[2, 2], pads=list(pads),
+                            dilations=list(dil), ceil_mode=ceil)
+    g = helper.make_graph([node], "p", [helper.make_tensor_value_info("x", T.FLOAT, [2, 3, 9, 8])],
+                          [helper.make_tensor_value_info("y", T.FLOAT, None),
+                           helper.make_tensor_value_info("i", T.INT64, None)])
+    path = tmp_path / "mp.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 12)]), str(path))
+    x = np.random.default_rng(6).standard_normal((2, 3, 9, 8)).astype(np.float32)
+    x[0, 0, :2, :2] = 1.5  # a tie: the first maximum in row-major window order wins
+    want = ReferenceEvaluator(str(path)).run(None, {"x": x})
+    graph = import_onnx(path)
+    got = run_float(graph, {"x": x})
+    for name, w in zip(graph.outputs, want, strict=True):
+        np.testing.assert_array_equal(got[name], w)
