@@ -36,9 +36,12 @@ ONNX_DTYPES: dict[int, DType] = {
     TensorProto.UINT64: DType.INT64,
     TensorProto.BFLOAT16: DType.BF16,
 }
-# Newer element types exist only in newer onnx releases. Float8/float4/int2 have no IR type and are refused at
-# import (``unsupported_elem_type``): treating float8 codes as int8 would compute wrong values.
-for _name, _dt in (("INT4", DType.INT4), ("UINT4", DType.UINT4)):
+# Newer element types exist only in newer onnx releases. Float8/float4/int2/int4 values are held on their
+# type's grid (the executors round with ml_dtypes, ONNX's own reference); strings and complex stay refused.
+for _name, _dt in (("INT4", DType.INT4), ("UINT4", DType.UINT4), ("INT2", DType.INT2), ("UINT2", DType.UINT2),
+                   ("FLOAT8E4M3FN", DType.FP8_E4M3FN), ("FLOAT8E4M3FNUZ", DType.FP8_E4M3FNUZ),
+                   ("FLOAT8E5M2", DType.FP8_E5M2), ("FLOAT8E5M2FNUZ", DType.FP8_E5M2FNUZ),
+                   ("FLOAT8E8M0", DType.FP8_E8M0), ("FLOAT4E2M1", DType.FP4_E2M1)):
     if hasattr(TensorProto, _name):
         ONNX_DTYPES[getattr(TensorProto, _name)] = _dt
 

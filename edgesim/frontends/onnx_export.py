@@ -482,8 +482,12 @@ def _pool(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
     p = a.padding
     attrs: dict[str, Any] = dict(kernel_shape=list(a.kernel_hw), strides=list(a.stride_hw),
                                  pads=[p.top, p.left, p.bottom, p.right], ceil_mode=int(a.ceil_mode))
+    if a.dilation_hw != (1, 1):
+        attrs["dilations"] = list(a.dilation_hw)
     if n.op is OpKind.AVG_POOL2D:
         e.main(n, "AveragePool", ins[:1], outs[0], count_include_pad=int(a.count_include_pad), **attrs)
+    elif len(outs) > 1:  # values and indices (an activation is not fused into such a pool)
+        e.emit("MaxPool", ins[:1], outs[:2], name=n.name, **attrs)
     else:
         e.main(n, "MaxPool", ins[:1], outs[0], **attrs)
 
@@ -582,8 +586,13 @@ def _resize(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
     if a.layout is A.Layout.NHWC:
         n_, h, w, c = e.shape_of(n.outputs[0])
     sizes = e.ints("sizes", (n_, c, h, w))
+    if a.roi_hw is not None:
+        raise UnsupportedOpError("Resize tf_crop_and_resize has no ONNX export here", node=n.name)
+    if a.antialias and e.opset < 18:
+        raise UnsupportedOpError(f"Resize with antialias needs opset 18 (exporting opset {e.opset})", node=n.name)
     e.emit("Resize", [ins[0], "", "", sizes], outs, name=n.name, mode=mode, coordinate_transformation_mode=coord,
-           nearest_mode="floor" if mode == "nearest" and coord == "asymmetric" else None)
+           nearest_mode="floor" if mode == "nearest" and coord == "asymmetric" else None,
+           antialias=1 if a.antialias else None)
 
 
 def _gather(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:

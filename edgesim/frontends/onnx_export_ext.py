@@ -127,10 +127,30 @@ def _topk(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
     e.emit("TopK", [ins[0], e.ints("topk_k", [a.k])], outs, name=n.name, axis=a.axis, largest=int(a.largest))
 
 
+def _nms(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
+    a: A.NmsAttrs = n.attrs
+    extra = [e.ints("nms_max_boxes", [a.max_boxes_per_class]),
+             e.init("nms_iou", np.array([a.iou_threshold], np.float32))]
+    if a.score_threshold is not None:
+        extra.append(e.init("nms_score", np.array([a.score_threshold], np.float32)))
+    e.emit("NonMaxSuppression", ins[:2] + extra, outs, name=n.name, center_point_box=int(a.center_point_box))
+
+
+def _roi_align(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
+    a: A.RoiAlignAttrs = n.attrs
+    if e.opset < 16:
+        raise UnsupportedOpError(f"RoiAlign with coordinate modes needs opset 16 (exporting opset {e.opset})",
+                                 node=n.name)
+    e.emit("RoiAlign", ins[:3], outs, name=n.name, mode=a.mode, output_height=a.output_hw[0],
+           output_width=a.output_hw[1], sampling_ratio=a.sampling_ratio, spatial_scale=a.spatial_scale,
+           coordinate_transformation_mode="half_pixel" if a.half_pixel else "output_half_pixel")
+
+
 EXT_EXPORT: dict[OpKind, Callable[[_Exporter, Node, list[str], list[str]], None]] = {
     OpKind.UNARY_MATH: _math, OpKind.BINARY_MATH: _math, OpKind.REDUCE_MATH: _reduce_math,
     OpKind.ARG_REDUCE: _arg_reduce, OpKind.CUMSUM: _cumsum, OpKind.TRILU: _trilu, OpKind.RMS_NORM: _rms_norm,
     OpKind.GROUP_NORM: _group_norm, OpKind.GATHER_ELEMENTS: _gather_elements, OpKind.GATHER_ND: _gather_nd,
     OpKind.SCATTER_ELEMENTS: _scatter_elements, OpKind.TOPK: _topk, OpKind.SCATTER_ND: _scatter_nd,
-    OpKind.GRID_SAMPLE: _grid_sample,
+    OpKind.GRID_SAMPLE: _grid_sample, OpKind.NON_MAX_SUPPRESSION: _nms,
+    OpKind.ROI_ALIGN: _roi_align,
 }

@@ -2,7 +2,8 @@
 
 Pipeline: load and validate the protobuf -> collect constants (initializers, Constant nodes) -> walk nodes in
 topological order, folding every node whose inputs are all constant (and Shape/Size of known shapes) with the onnx
-reference evaluator, mapping the rest with per-op handlers (``onnx_ops``) or the quantization handlers below ->
+reference evaluator, mapping the rest with per-op handlers (``onnx_ops``, ``onnx_ops_ext``, ...) or the quantization handlers
+(``onnx_quant``) ->
 ``infer_shapes`` + ``verify_graph``.
 
 Quantization follows the TFLite picture: DequantizeLinear of a constant integer weight becomes that weight with
@@ -28,26 +29,25 @@ from edgesim.frontends.onnx_attention import attention, rotary_embedding
 from edgesim.frontends.onnx_ctx import (
     ONNX_DTYPES,
     Ctx,
+    NeedsConstantError,
     OnnxNode,
     array_from_tensor_proto,
-    dtype_of_array,
     elem_type_name,
-    quant_params,
     transpose_quant,
 )
+from edgesim.frontends.onnx_detect import non_max_suppression, roi_align
 from edgesim.frontends.onnx_einsum import einsum
+from edgesim.frontends.onnx_functions import expand_functions, without_large_initializers
 from edgesim.frontends.onnx_ops import FLOAT_HANDLERS, Handler
 from edgesim.frontends.onnx_ops_ext import EXT_HANDLERS
+from edgesim.frontends.onnx_quant import QUANT_HANDLERS
 from edgesim.frontends.onnx_rnn import gru, lstm, rnn
-from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, stable_toposort
 from edgesim.ir.ops import OpKind
 from edgesim.ir.shape_infer import infer_shapes
-from edgesim.ir.tensor import QuantParams
 from edgesim.ir.verify import verify_graph
 
-_MS = "com.microsoft"
 # Ops that only ever compute constants here: they must fold, there is no IR op for them.
 _FOLD_ONLY = {"Constant", "ConstantOfShape", "Shape", "Size", "Range", "NonZero", "EyeLike"}
 _NEVER_FOLD = {"QuantizeLinear", "DequantizeLinear", "RandomNormal", "RandomUniform", "RandomNormalLike",
@@ -86,38 +86,13 @@ def _opset(model: ModelProto) -> int:
 # Initializers above this many elements are declared to shape inference by type and shape only: it needs the
 # values of small ones (Reshape targets, Resize scales), never of weights, and serializing megabytes of weights
 # into it cost more than the rest of an import (60 of 250 ms for a MobileNetV3).
-_INFERENCE_VALUE_LIMIT = 1024
-
-
-def _without_large_initializers(model: ModelProto) -> ModelProto:
-    big = [t for t in model.graph.initializer if int(np.prod(t.dims, dtype=np.int64)) > _INFERENCE_VALUE_LIMIT]
-    if not big:
-        return model
-    slim = ModelProto()  # built field by field: CopyFrom would copy the weights we leave out
-    slim.ir_version, slim.producer_name = model.ir_version, model.producer_name
-    slim.opset_import.extend(model.opset_import)
-    slim.functions.extend(model.functions)
-    g = slim.graph
-    g.name = model.graph.name
-    g.node.extend(model.graph.node)
-    big_names = {t.name for t in big}
-    g.initializer.extend(t for t in model.graph.initializer if t.name not in big_names)
-    g.input.extend(model.graph.input)
-    declared = {vi.name for vi in model.graph.input}
-    g.input.extend(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
-                   for t in big if t.name not in declared)
-    g.output.extend(model.graph.output)
-    g.value_info.extend(model.graph.value_info)
-    return slim
-
-
 def _value_dtypes(model: ModelProto, path: str) -> dict[str, DType]:
     """Element types of every named value ONNX shape inference can type (used for output tensor dtypes).
 
     A value of a type the IR cannot hold (strings, complex, float8, float4, int2) is refused here, naming it:
     computing it as some other type would give wrong numbers."""
     try:
-        inferred = onnx.shape_inference.infer_shapes(_without_large_initializers(model), strict_mode=False)
+        inferred = onnx.shape_inference.infer_shapes(without_large_initializers(model), strict_mode=False)
         infos = list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input)
     except Exception:  # noqa: BLE001 - inference is only a hint; our own inference follows
         infos = list(model.graph.value_info) + list(model.graph.output) + list(model.graph.input)
@@ -288,221 +263,9 @@ def _shape_only_target(ctx: Ctx, n: OnnxNode, data: np.ndarray) -> tuple[int, ..
     return tuple(int(d) for d in np.asarray(out).shape)
 
 
-# ----- quantization -----------------------------------------------------------------------------------------
-def _qparams(ctx: Ctx, n: OnnxNode, scale: str, zp: str, rank: int, axis: int | None) -> QuantParams:
-    s = ctx.need_const(scale, n, "scale")
-    z = ctx.need_const(zp, n, "zero point") if zp else None
-    if n.i("block_size", 0):
-        raise UnsupportedOpError(f"{n.op_type} with block_size (blocked quantization)", file=ctx.path, node=n.name)
-    try:
-        return quant_params(s, z, axis, rank)
-    except ValueError as e:
-        raise ModelError(f"bad quantization parameters: {e}", file=ctx.path, node=n.name) from None
-
-
-def _qdtype(ctx: Ctx, zp: str, n: OnnxNode) -> DType:
-    z = ctx.need_const(zp, n, "zero point") if zp else None
-    if n.attrs.get("output_dtype"):
-        raise UnsupportedOpError(f"{n.op_type} with output_dtype", file=ctx.path, node=n.name)
-    if z is None:
-        return DType.UINT8  # the ONNX default when the zero point is omitted
-    # numpy has no int4: onnx hands 4-bit zero points over as ml_dtypes int4/uint4 arrays
-    dt = {"int4": DType.INT4, "uint4": DType.UINT4}.get(str(z.dtype)) or dtype_of_array(z)
-    if not dt.is_integer:
-        raise ModelError(f"zero point '{zp}' is not an integer tensor", file=ctx.path, node=n.name)
-    return dt
-
-
-def quantize_linear(ctx: Ctx, n: OnnxNode) -> None:
-    x, y = n.inputs[0], n.outputs[0]
-    xt = ctx.t(x, n)
-    dt = _qdtype(ctx, n.input(2), n)
-    q = _qparams(ctx, n, n.input(1), n.input(2), len(xt.shape), n.i("axis", 1))
-    if xt.data is not None:  # float weight quantized in the graph: fold to integer data
-        info = np.iinfo(dt.numpy())
-        scales = np.asarray(q.scales).reshape([-1 if i == q.axis else 1 for i in range(xt.data.ndim)]) \
-            if q.per_channel else q.scale
-        zps = np.asarray(q.zero_points).reshape(np.shape(scales)) if q.per_channel else q.zero_point
-        vals = np.clip(np.rint(xt.data / scales) + zps, info.min, info.max).astype(dt.numpy())
-        ctx.add_const(y, vals, q, dt)
-        return
-    only_q = all(c.op_type == "QuantizeLinear" for c in ctx.onnx_consumers.get(x, []))
-    if ctx.name(x) in ctx.produced and x not in ctx.graph_outputs and only_q and xt.quant is None:
-        ctx.retag(x, dt, q)
-        ctx.set_alias(y, x)
-    else:
-        ctx.emit(OpKind.QUANTIZE, [x], [y], A.QuantizeAttrs(q.axis), n.name, dtypes=[dt], quants=[q])
-
-
-def dequantize_linear(ctx: Ctx, n: OnnxNode) -> None:
-    x, y = n.inputs[0], n.outputs[0]
-    xt = ctx.t(x, n)
-    q = _qparams(ctx, n, n.input(1), n.input(2), len(xt.shape), n.i("axis", 1))
-    if xt.data is not None:
-        if xt.quant is not None and xt.quant == q:
-            ctx.set_alias(y, x)
-        else:
-            ctx.add_const(y, xt.data, q, xt.dtype)
-        return
-    if y in ctx.graph_outputs:
-        if xt.quant is None:
-            ctx.retag(x, xt.dtype, q)
-        ctx.emit(OpKind.DEQUANTIZE, [x], [y], A.QuantizeAttrs(q.axis), n.name, dtypes=[DType.FP32])
-        return
-    if xt.quant is None:
-        ctx.retag(x, xt.dtype, q)
-    ctx.set_alias(y, x)
-
-
-def _tag(ctx: Ctx, n: OnnxNode, x: str, scale: str, zp: str, axis: int | None = None) -> str:
-    """Attach the quantization a QLinear/Integer op declares for one of its inputs."""
-    t = ctx.t(x, n)
-    if not scale:  # *Integer ops give zero points only; the scale lives outside the op
-        z = ctx.need_const(zp, n, "zero point") if zp else None
-        q = quant_params(np.ones(1 if z is None or z.size == 1 else z.size), z, axis, len(t.shape))
-    else:
-        q = _qparams(ctx, n, scale, zp, len(t.shape), axis)
-    if t.quant == q:
-        return ctx.name(x)
-    if t.is_const:
-        name = ctx.fresh(f"{t.name}_q") if t.quant is not None else t.name
-        assert t.data is not None
-        return ctx.add_const(name, t.data, q, t.dtype)
-    return ctx.retag(x, t.dtype, q)
-
-
-def _out_quant(ctx: Ctx, n: OnnxNode, scale: str, zp: str) -> tuple[list[DType | None], list[QuantParams | None]]:
-    return [_qdtype(ctx, zp, n)], [_qparams(ctx, n, scale, zp, 0, None)]
-
-
-def qlinear_conv(ctx: Ctx, n: OnnxNode) -> None:
-    x = _tag(ctx, n, n.inputs[0], n.input(1), n.input(2))
-    w = _tag(ctx, n, n.input(3), n.input(4), n.input(5), axis=0)
-    dts, qs = _out_quant(ctx, n, n.input(6), n.input(7))
-    ctx.onnx_dtypes[n.outputs[0]] = dts[0]  # type: ignore[assignment]
-    bias = n.input(8)
-    bt = ctx.t(bias, n) if bias else None
-    if bt is not None and bt.is_const and bt.quant is None:
-        # the spec fixes the bias scale to x_scale * w_scale (per output channel), zero point 0
-        xq, wq = ctx.tensors[x].quant, ctx.tensors[w].quant
-        if xq is not None and wq is not None:
-            scales = tuple(xq.scale * s for s in wq.scales)
-            bias = ctx.retag(bias, bt.dtype, QuantParams(scales, (0,) * len(scales), 0 if len(scales) > 1 else None))
-    proxy = OnnxNode(n.name, "Conv", "", (x, w) + ((bias,) if bias else ()), n.outputs, n.attrs)
-    FLOAT_HANDLERS["Conv"](ctx, proxy)
-    ctx.retag(n.outputs[0], dts[0] or DType.UINT8, qs[0])
-
-
-def conv_integer(ctx: Ctx, n: OnnxNode) -> None:
-    x = _tag(ctx, n, n.inputs[0], "", n.input(2))
-    w = _tag(ctx, n, n.input(1), "", n.input(3), axis=0)
-    ctx.onnx_dtypes[n.outputs[0]] = DType.INT32
-    FLOAT_HANDLERS["Conv"](ctx, OnnxNode(n.name, "Conv", "", (x, w), n.outputs, n.attrs))
-
-
-def qlinear_matmul(ctx: Ctx, n: OnnxNode) -> None:
-    a = _tag(ctx, n, n.inputs[0], n.input(1), n.input(2))
-    b = _tag(ctx, n, n.input(3), n.input(4), n.input(5), axis=1)
-    dts, qs = _out_quant(ctx, n, n.input(6), n.input(7))
-    ctx.onnx_dtypes[n.outputs[0]] = dts[0]  # type: ignore[assignment]
-    FLOAT_HANDLERS["MatMul"](ctx, OnnxNode(n.name, "MatMul", "", (a, b), n.outputs, {}))
-    ctx.retag(n.outputs[0], dts[0] or DType.UINT8, qs[0])
-
-
-def matmul_integer(ctx: Ctx, n: OnnxNode) -> None:
-    a = _tag(ctx, n, n.inputs[0], "", n.input(2))
-    b = _tag(ctx, n, n.input(1), "", n.input(3), axis=1)
-    ctx.onnx_dtypes[n.outputs[0]] = DType.INT32
-    FLOAT_HANDLERS["MatMul"](ctx, OnnxNode(n.name, "MatMul", "", (a, b), n.outputs, {}))
-
-
-def _qlinear_binary(op: OpKind) -> Handler:
-    def h(ctx: Ctx, n: OnnxNode) -> None:
-        a = _tag(ctx, n, n.inputs[0], n.input(1), n.input(2))
-        b = _tag(ctx, n, n.input(3), n.input(4), n.input(5))
-        dts, qs = _out_quant(ctx, n, n.input(6), n.input(7))
-        ctx.emit(op, [a, b], [n.outputs[0]], A.ElementwiseAttrs(), n.name, dtypes=dts, quants=qs)
-    return h
-
-
-def _qlinear_unary(float_op: str) -> Handler:
-    """com.microsoft QLinear<Op>(X, X_scale, X_zp, Y_scale, Y_zp): the float op over quantized tensors."""
-    def h(ctx: Ctx, n: OnnxNode) -> None:
-        x = _tag(ctx, n, n.inputs[0], n.input(1), n.input(2))
-        dts, qs = _out_quant(ctx, n, n.input(3), n.input(4))
-        ctx.onnx_dtypes[n.outputs[0]] = dts[0]  # type: ignore[assignment]
-        attrs = {k: v for k, v in n.attrs.items() if k != "channels_last"}
-        if n.i("channels_last", 0):
-            raise UnsupportedOpError(f"{n.op_type} with channels_last", file=ctx.path, node=n.name)
-        FLOAT_HANDLERS[float_op](ctx, OnnxNode(n.name, float_op, "", (x,), n.outputs[:1], attrs))
-        ctx.retag(n.outputs[0], dts[0] or DType.UINT8, qs[0])
-    return h
-
-
-def qlinear_concat(ctx: Ctx, n: OnnxNode) -> None:
-    """QLinearConcat(Y_scale, Y_zp, X0, X0_scale, X0_zp, X1, ...)."""
-    ins = [_tag(ctx, n, n.inputs[k], n.input(k + 1), n.input(k + 2)) for k in range(2, len(n.inputs) - 2, 3)]
-    dts, qs = _out_quant(ctx, n, n.input(0), n.input(1))
-    ctx.onnx_dtypes[n.outputs[0]] = dts[0]  # type: ignore[assignment]
-    FLOAT_HANDLERS["Concat"](ctx, OnnxNode(n.name, "Concat", "", tuple(ins), n.outputs, n.attrs))
-    ctx.retag(n.outputs[0], dts[0] or DType.UINT8, qs[0])
-
-
-def qgemm(ctx: Ctx, n: OnnxNode) -> None:
-    """com.microsoft QGemm(A, a_scale, a_zp, B, b_scale, b_zp, C, y_scale, y_zp); float output without y_scale."""
-    a = _tag(ctx, n, n.inputs[0], n.input(1), n.input(2))
-    b_axis = 0 if n.i("transB", 0) else 1
-    b = _tag(ctx, n, n.input(3), n.input(4), n.input(5), axis=b_axis)
-    has_y = bool(n.input(7))
-    if has_y:
-        dts, qs = _out_quant(ctx, n, n.input(7), n.input(8))
-        ctx.onnx_dtypes[n.outputs[0]] = dts[0]  # type: ignore[assignment]
-    FLOAT_HANDLERS["Gemm"](ctx, OnnxNode(n.name, "Gemm", "", (a, b, n.input(6)), n.outputs, n.attrs))
-    if has_y:
-        ctx.retag(n.outputs[0], dts[0] or DType.UINT8, qs[0])
-
-
-def dynamic_quantize_linear(ctx: Ctx, n: OnnxNode) -> None:
-    """Run-time quantization to uint8: one QUANTIZE node. Its scale and zero point are only known at run time;
-    they become placeholder constants (1.0, 0) so the scalar scale arithmetic after it folds away (negligible
-    work) while the tensor ops (ConvInteger, MatMulInteger, Cast, Mul) stay."""
-    if any(o in ctx.graph_outputs for o in n.outputs):
-        raise UnsupportedOpError("DynamicQuantizeLinear feeding a graph output: its run-time scale and zero point "
-                                 "are modelled, not computed", file=ctx.path, node=n.name)
-    q = QuantParams((1.0,), (0,), None)
-    ctx.emit(OpKind.QUANTIZE, [n.inputs[0]], [n.outputs[0]], A.QuantizeAttrs(None, dynamic=True), n.name,
-             dtypes=[DType.UINT8], quants=[q])
-    if len(n.outputs) > 1 and n.outputs[1]:
-        ctx.add_const(n.outputs[1], np.array(1.0, np.float32))
-    if len(n.outputs) > 2 and n.outputs[2]:
-        ctx.add_const(n.outputs[2], np.array(0, np.uint8))
-
-
-QUANT_HANDLERS: dict[tuple[str, str], Handler] = {
-    ("", "DynamicQuantizeLinear"): dynamic_quantize_linear,
-    (_MS, "Gelu"): FLOAT_HANDLERS["Gelu"],
-    (_MS, "QGemm"): qgemm,
-    (_MS, "QLinearConcat"): qlinear_concat,
-    (_MS, "QLinearGlobalAveragePool"): _qlinear_unary("GlobalAveragePool"),
-    (_MS, "QLinearAveragePool"): _qlinear_unary("AveragePool"),
-    (_MS, "QLinearSigmoid"): _qlinear_unary("Sigmoid"),
-    (_MS, "QLinearLeakyRelu"): _qlinear_unary("LeakyRelu"),
-    (_MS, "QLinearSoftmax"): _qlinear_unary("Softmax"),
-    ("", "QuantizeLinear"): quantize_linear,
-    ("", "DequantizeLinear"): dequantize_linear,
-    ("", "QLinearConv"): qlinear_conv,
-    ("", "ConvInteger"): conv_integer,
-    ("", "QLinearMatMul"): qlinear_matmul,
-    ("", "MatMulInteger"): matmul_integer,
-    (_MS, "QLinearAdd"): _qlinear_binary(OpKind.ADD),
-    (_MS, "QLinearMul"): _qlinear_binary(OpKind.MUL),
-    (_MS, "QuantizeLinear"): quantize_linear,
-    (_MS, "DequantizeLinear"): dequantize_linear,
-}
-
-
 _MORE: dict[str, Handler] = {"Attention": attention, "RotaryEmbedding": rotary_embedding, "Einsum": einsum,
-                             "LSTM": lstm, "GRU": gru, "RNN": rnn}
+                             "LSTM": lstm, "GRU": gru, "RNN": rnn, "NonMaxSuppression": non_max_suppression,
+                             "RoiAlign": roi_align}
 
 
 def _handler(n: OnnxNode) -> Handler | None:
@@ -539,6 +302,8 @@ def import_onnx(path: str | Path, input_shape: tuple[int, ...] | None = None,
 
 def _import(model: ModelProto, path: str, input_shape: tuple[int, ...] | None, bind: dict[str, np.ndarray]
             ) -> Graph:
+    model = expand_functions(model, lambda pr: _handler(OnnxNode.from_proto(pr, 0)) is not None or (
+        pr.domain == "" and pr.op_type in _FOLD_ONLY), _opset(model))
     g = model.graph
     nodes = [OnnxNode.from_proto(pr, i) for i, pr in enumerate(g.node)]
     _check_supported(nodes, path)
@@ -572,8 +337,11 @@ def _import(model: ModelProto, path: str, input_shape: tuple[int, ...] | None, b
         if _try_fold(ctx, n):
             continue
         h = _handler(n)
-        if h is None:
-            raise UnsupportedOpError(f"{n.op_type} with run-time inputs is not supported", file=path, node=n.name)
+        if h is None:  # a fold-only op (Range, ConstantOfShape, NonZero...): its output shape is its inputs' values
+            runtime = next(i for i in n.inputs if i and ctx.const(i) is None)
+            raise NeedsConstantError(f"{n.op_type} needs a constant input '{runtime}' (it sets the output shape, and "
+                                     "it is computed at run time)", input_name=ctx.name(runtime), file=path,
+                                     node=n.name)
         h(ctx, n)
     _refuse_empty_operands(ctx)
     outputs = [_graph_output(ctx, o.name) for o in g.output]
@@ -583,12 +351,19 @@ def _import(model: ModelProto, path: str, input_shape: tuple[int, ...] | None, b
     return verify_graph(infer_shapes(graph))
 
 
+# Ops whose result on an empty (zero-element) input is defined and computed: per-element ops give empty results,
+# reductions over nothing give their identity (0 for sums, -inf/+inf for max/min, 1 for products).
+_EMPTY_OK = frozenset({OpKind.CONCAT, OpKind.REDUCE_SUM, OpKind.REDUCE_MAX, OpKind.REDUCE_MATH, OpKind.ABS,
+                       OpKind.MUL, OpKind.EXP, OpKind.SQRT, OpKind.LOG, OpKind.CAST})
+
+
 def _refuse_empty_operands(ctx: Ctx) -> None:
-    """Empty (zero-element) run-time tensors have no cost to model and edge cases (reductions over nothing) the
-    executors do not define; an input that only carries a type (CastLike's) is fine."""
+    """Empty (zero-element) run-time tensors are refused unless the op's result on them is defined (``_EMPTY_OK``);
+    other ops have edge cases the executors do not define. An input that only carries a type (CastLike's) is
+    fine."""
     for nd in ctx.nodes:
-        if nd.op is OpKind.CONCAT:
-            continue  # an empty piece of a concatenation contributes nothing (RotaryEmbedding with full rotation)
+        if nd.op in _EMPTY_OK:
+            continue
         for name in nd.inputs:
             t = ctx.tensors.get(name) if name else None
             if t is not None and not t.is_const and 0 in t.shape:

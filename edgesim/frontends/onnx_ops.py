@@ -48,6 +48,15 @@ def _pass_through(ctx: Ctx, n: OnnxNode) -> None:
 # ----- convolution and pooling ------------------------------------------------------------------------------
 def _spatial_pads(ctx: Ctx, n: OnnxNode, in_hw: tuple[int, ...], kernel: tuple[int, ...],
                   strides: tuple[int, ...], dilations: tuple[int, ...]) -> A.Padding:
+    before, after = pad_lists(ctx, n, in_hw, kernel, strides, dilations)
+    if len(in_hw) == 1:
+        return A.Padding(0, before[0], 0, after[0])
+    return A.Padding(before[0], before[1], after[0], after[1])
+
+
+def pad_lists(ctx: Ctx, n: OnnxNode, in_hw: tuple[int, ...], kernel: tuple[int, ...], strides: tuple[int, ...],
+              dilations: tuple[int, ...]) -> tuple[list[int], list[int]]:
+    """Padding before and after each spatial axis (explicit pads or auto_pad)."""
     auto = n.s("auto_pad", "NOTSET")
     nd = len(in_hw)
     if auto in ("SAME_UPPER", "SAME_LOWER"):
@@ -65,9 +74,7 @@ def _spatial_pads(ctx: Ctx, n: OnnxNode, in_hw: tuple[int, ...], kernel: tuple[i
         if len(pads) != 2 * nd:
             raise ModelError(f"pads {pads} do not fit {nd} spatial dimensions", file=ctx.path, node=n.name)
         before, after = pads[:nd], pads[nd:]
-    if nd == 1:
-        return A.Padding(0, before[0], 0, after[0])
-    return A.Padding(before[0], before[1], after[0], after[1])
+    return list(before), list(after)
 
 
 def _hw(vals: list[int] | None, nd: int, default: int) -> tuple[int, int]:
@@ -106,10 +113,13 @@ def _conv_common(ctx: Ctx, n: OnnxNode, transpose: bool) -> None:
     else:
         pads = _spatial_pads(ctx, n, xs[2:], kernel, strides, dil)
     if nd == 1:
-        if wt.data is None:
-            raise UnsupportedOpError("1-D convolution with run-time weights", file=ctx.path, node=n.name)
-        w = ctx.add_const(ctx.fresh(f"{w}_2d"), wt.data.reshape(wt.shape[:2] + (1,) + wt.shape[2:]),
-                          wt.quant, wt.dtype)
+        shape_2d = wt.shape[:2] + (1,) + wt.shape[2:]
+        if wt.data is None:  # weights computed at run time: the same view, as a node
+            w2 = ctx.fresh(f"{w}_2d")
+            ctx.emit(OpKind.RESHAPE, [w], [w2], A.ReshapeAttrs(shape_2d), f"{n.name}_w2d")
+            w = w2
+        else:
+            w = ctx.add_const(ctx.fresh(f"{w}_2d"), wt.data.reshape(shape_2d), wt.quant, wt.dtype)
         x = _to_2d(ctx, n, x)
     cin = ctx.shape(x)[1]
     cout = ctx.t(w).shape[0]
@@ -119,7 +129,7 @@ def _conv_common(ctx: Ctx, n: OnnxNode, transpose: bool) -> None:
         op = OpKind.DEPTHWISE_CONV2D
     else:
         op = OpKind.CONV2D
-    out_pad = _hw(list(opad), nd, 0)
+    out_pad = (0, opad[0]) if nd == 1 else (opad[0], opad[1])  # a 1-D conv runs as H=1: no padding there
     attrs = A.ConvAttrs(kernel_hw=_hw(list(kernel), nd, 1), stride_hw=_hw(list(strides), nd, 1),
                         dilation_hw=_hw(list(dil), nd, 1), padding=pads, groups=group, layout=NCHW,
                         output_padding_hw=out_pad)
@@ -166,7 +176,7 @@ def _pool(op: OpKind) -> Handler:
     def h(ctx: Ctx, n: OnnxNode) -> None:
         x = _x(n)
         xs = ctx.shape(x)
-        if len(xs) not in (3, 4):
+        if len(xs) not in (3, 4, 5):
             raise UnsupportedOpError(f"{n.op_type} on rank-{len(xs)} input", file=ctx.path, node=n.name)
         nd = len(xs) - 2
         kernel = tuple(n.ints("kernel_shape") or [])
@@ -174,19 +184,27 @@ def _pool(op: OpKind) -> Handler:
             raise ModelError(f"kernel_shape {kernel} does not fit the input rank", file=ctx.path, node=n.name)
         strides = tuple(n.ints("strides") or [1] * nd)
         dil = tuple(n.ints("dilations") or [1] * nd)
-        if any(d != 1 for d in dil):
-            raise UnsupportedOpError(f"{n.op_type} with dilations {dil}", file=ctx.path, node=n.name)
+        indices = len(n.outputs) > 1 and bool(n.outputs[1])
+        if indices and (nd != 2 or n.i("storage_order", 0)):
+            what = "column-major (storage_order=1)" if nd == 2 else f"of a {nd}-D pool"
+            raise UnsupportedOpError(f"{n.op_type} indices {what}", file=ctx.path, node=n.name)
+        if nd == 3:
+            from edgesim.frontends.onnx_pool3d import pool3d
+
+            pool3d(ctx, n, op, kernel, strides, dil)
+            return
         pads = _spatial_pads(ctx, n, xs[2:], kernel, strides, dil)
         attrs = A.PoolAttrs(kernel_hw=_hw(list(kernel), nd, 1), stride_hw=_hw(list(strides), nd, 1),
                             padding=pads, layout=NCHW, count_include_pad=bool(n.i("count_include_pad", 0)),
-                            ceil_mode=bool(n.i("ceil_mode", 0)))
+                            ceil_mode=bool(n.i("ceil_mode", 0)), dilation_hw=_hw(list(dil), nd, 1))
         if nd == 1:
             tmp_in = _to_2d(ctx, n, x)
             tmp = ctx.fresh(_out(n))
             ctx.emit(op, [tmp_in], [tmp], attrs, n.name)
             _from_2d(ctx, n, tmp)
         else:
-            ctx.emit(op, [x], [_out(n)], attrs, n.name)
+            outs = [_out(n), n.outputs[1]] if indices else [_out(n)]
+            ctx.emit(op, [x], outs, attrs, n.name, dtypes=[None, DType.INT64][:len(outs)])
     return h
 
 
@@ -334,6 +352,11 @@ def prelu(ctx: Ctx, n: OnnxNode) -> None:
 
 
 def batch_norm(ctx: Ctx, n: OnnxNode) -> None:
+    if ctx.opset >= 14 and n.i("training_mode", 0):
+        from edgesim.frontends.onnx_bn_train import batch_norm_training
+
+        batch_norm_training(ctx, n)
+        return
     ctx.emit(OpKind.BATCH_NORM, list(n.inputs[:5]), [_out(n)], A.BatchNormAttrs(n.f("epsilon", 1e-5), NCHW),
              n.name)
 

@@ -22,6 +22,7 @@ from edgesim.frontends.onnx_ops import (
     _x,
 )
 from edgesim.ir import attrs as A
+from edgesim.ir import lowbit
 from edgesim.ir.dtypes import DType
 from edgesim.ir.ops import OpKind
 
@@ -186,17 +187,22 @@ def tile(ctx: Ctx, n: OnnxNode) -> None:
 
 # ----- moved from onnx_ops (size): dropout, pad, resize, cast ------------------------------------------
 def dropout(ctx: Ctx, n: OnnxNode) -> None:
-    """Inference Dropout is the identity; training mode draws a random mask, which is refused."""
+    """Inference Dropout is the identity, and so is training mode with ratio 0 (nothing dropped, nothing
+    rescaled); any other training mode draws a random mask, which is refused."""
     mode = n.input(2)
-    if mode:
-        flag = ctx.need_const(mode, n, "training_mode")
-        if bool(np.asarray(flag).reshape(-1)[0]):
-            raise UnsupportedOpError("Dropout with training_mode true (random masks are not modelled)",
-                                     file=ctx.path, node=n.name)
+    if mode and bool(np.asarray(ctx.need_const(mode, n, "training_mode")).reshape(-1)[0]):
+        ratio = float(np.asarray(ctx.need_const(n.input(1), n, "ratio")).reshape(-1)[0]) if n.input(1) else 0.5
+        if ratio != 0.0:
+            raise UnsupportedOpError(f"Dropout with training_mode true and ratio {ratio:g} (random masks are not "
+                                     "modelled)", file=ctx.path, node=n.name)
     if len(n.outputs) > 1 and n.outputs[1]:
-        if n.outputs[1] in ctx.graph_outputs:
-            raise UnsupportedOpError("Dropout mask as a graph output", file=ctx.path, node=n.name)
-        ctx.add_const(n.outputs[1], np.ones(ctx.shape(_x(n)), dtype=bool))  # inference keeps every element
+        shape = ctx.shape(_x(n))
+        if n.outputs[1] in ctx.graph_outputs:  # a runtime writes the all-true mask: one broadcast store
+            one = ctx.add_const(ctx.fresh(f"{n.name}_true"), np.ones((), dtype=bool))
+            ctx.emit(OpKind.EXPAND, [one], [n.outputs[1]], A.ExpandAttrs(shape), f"{n.name}_mask",
+                     dtypes=[DType.BOOL])
+        else:
+            ctx.add_const(n.outputs[1], np.ones(shape, dtype=bool))  # every element kept
     _pass_through(ctx, n)
 
 
@@ -227,7 +233,20 @@ def pad(ctx: Ctx, n: OnnxNode) -> None:
 
 
 _RESIZE_COORDS = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn",
-                  "half_pixel_symmetric")
+                  "half_pixel_symmetric", "tf_crop_and_resize")
+
+
+def _resize_roi(ctx: Ctx, n: OnnxNode, rank: int) -> tuple[float, float, float, float]:
+    """tf_crop_and_resize's window over H and W; batch and channel must be taken whole."""
+    axes = [a % rank for a in (n.ints("axes") or list(range(rank)))]
+    roi = [float(v) for v in ctx.need_const(n.input(1), n, "roi").reshape(-1)]
+    if len(roi) != 2 * len(axes):
+        raise ModelError(f"roi has {len(roi)} values for {len(axes)} axes", file=ctx.path, node=n.name)
+    window = {ax: (roi[j], roi[j + len(axes)]) for j, ax in enumerate(axes)}
+    if any(window.get(ax, (0.0, 1.0)) != (0.0, 1.0) for ax in (0, 1)):
+        raise UnsupportedOpError("Resize cropping the batch or channel axis", file=ctx.path, node=n.name)
+    (h0, h1), (w0, w1) = window.get(2, (0.0, 1.0)), window.get(3, (0.0, 1.0))
+    return h0, w0, h1, w1
 
 
 def _resize_targets(ctx: Ctx, n: OnnxNode, shape: tuple[int, ...]) -> tuple[list[int], list[float] | None]:
@@ -273,8 +292,9 @@ def resize(ctx: Ctx, n: OnnxNode) -> None:
     if len(shape) != 4:
         raise UnsupportedOpError(f"{n.op_type} of a rank-{len(shape)} tensor (only NCHW)", file=ctx.path,
                                  node=n.name)
-    if n.i("antialias", 0):
-        raise UnsupportedOpError(f"{n.op_type} with antialias", file=ctx.path, node=n.name)
+    antialias = bool(n.i("antialias", 0))
+    if antialias and n.s("mode", "nearest").lower() == "nearest":
+        raise UnsupportedOpError(f"{n.op_type} nearest with antialias", file=ctx.path, node=n.name)
     if n.s("keep_aspect_ratio_policy", "stretch") not in ("stretch", "not_larger", "not_smaller"):
         raise UnsupportedOpError(f"{n.op_type} keep_aspect_ratio_policy "
                                  f"'{n.s('keep_aspect_ratio_policy', '')}'", file=ctx.path, node=n.name)
@@ -296,31 +316,46 @@ def resize(ctx: Ctx, n: OnnxNode) -> None:
                           half_pixel_centers=ctm in ("half_pixel", "pytorch_half_pixel"),
                           coordinate_mode=ctm, nearest_mode=nearest,
                           scales_hw=(scales[2], scales[3]) if scales is not None else None,
-                          cubic_coeff_a=n.f("cubic_coeff_a", -0.75), exclude_outside=bool(n.i("exclude_outside", 0)))
+                          cubic_coeff_a=n.f("cubic_coeff_a", -0.75), exclude_outside=bool(n.i("exclude_outside", 0)),
+                          antialias=antialias, extrapolation_value=n.f("extrapolation_value", 0.0),
+                          roi_hw=_resize_roi(ctx, n, len(shape)) if ctm == "tf_crop_and_resize" else None)
     ctx.emit(OpKind.RESIZE, [_x(n)], [_out(n)], attrs, n.name)
 
 
 def _cast_to(ctx: Ctx, n: OnnxNode, code: int) -> None:
     to = ONNX_DTYPES.get(code)
-    # int4 casts saturate/wrap by rules the executor does not model; float8/float4/int2/string have no IR type
-    if to is None or to in (DType.INT4, DType.UINT4):
+    if to is None:  # strings and complex numbers have no IR type
         raise UnsupportedOpError(f"{n.op_type} to {elem_type_name(code)} (attribute 'to') is not modelled",
                                  file=ctx.path, node=n.name)
-    if n.i("saturate", 1) != 1 or n.s("round_mode", "up") != "up":
-        raise UnsupportedOpError(f"{n.op_type} with saturate/round_mode", file=ctx.path, node=n.name)
-    ctx.emit(OpKind.CAST, [_x(n)], [_out(n)], A.CastAttrs(to.label), n.name, dtypes=[to])
+    round_mode = n.s("round_mode", "up")
+    if round_mode not in ("up", "down", "nearest"):
+        raise ModelError(f"{n.op_type} round_mode '{round_mode}' is not up, down or nearest", file=ctx.path,
+                         node=n.name)
+    ctx.emit(OpKind.CAST, [_x(n)], [_out(n)], A.CastAttrs(to.label, bool(n.i("saturate", 1)), round_mode),
+             n.name, dtypes=[to])
 
 
 def cast(ctx: Ctx, n: OnnxNode) -> None:
     _cast_to(ctx, n, n.i("to", 1))
 
 
+def _cast_const(data: np.ndarray, target: DType, n: OnnxNode) -> np.ndarray:
+    if target is DType.BF16:
+        import ml_dtypes
+
+        return data.astype(np.float32).astype(ml_dtypes.bfloat16).astype(np.float32)
+    if target.ml_name is not None:
+        return lowbit.cast(data.astype(np.float32), target, bool(n.i("saturate", 1)), "up").astype(target.numpy())
+    return data.astype(target.numpy())
+
+
 def cast_like(ctx: Ctx, n: OnnxNode) -> None:
     target = ctx.t(n.input(1), n).dtype
     data = ctx.const(n.inputs[0])
-    if data is not None and target is not DType.BF16 and (target.is_float or data.dtype.kind in "iub"):
-        # a constant cast to a run-time tensor's type (function bodies build -inf / 0 this way): fold it
-        ctx.add_const(_out(n), np.asarray(data).astype(target.numpy()), dtype=target)
+    if data is not None and (target.is_float or np.asarray(data).dtype.kind in "iub"):
+        # a constant cast to a run-time tensor's type (function bodies build -inf / 0 this way): fold it, on the
+        # target's grid (bfloat16 and the low-bit types are held in a wider numpy type)
+        ctx.add_const(_out(n), _cast_const(np.asarray(data), target, n), dtype=target)
         return
     code = next((k for k, v in ONNX_DTYPES.items() if v is target), 0)
     _cast_to(ctx, n, code)

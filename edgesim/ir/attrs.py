@@ -93,6 +93,7 @@ class PoolAttrs:
     activation: Activation = Activation.NONE
     count_include_pad: bool = False
     ceil_mode: bool = False
+    dilation_hw: tuple[int, int] = (1, 1)  # ONNX pools: window taps dilation apart (the window spans (k-1)*d+1)
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,11 @@ class ResizeAttrs:
     scales_hw: tuple[float, float] | None = None
     cubic_coeff_a: float = -0.75  # cubic mode: the kernel's A (ONNX default; TensorFlow uses -0.5)
     exclude_outside: bool = False  # cubic mode: taps outside the input get weight 0, the rest renormalised
+    antialias: bool = False  # linear/cubic downscaling: the kernel is stretched by 1/scale (a low-pass filter)
+    # coordinate_mode "tf_crop_and_resize": the (start_h, start_w, end_h, end_w) window of the input, in
+    # normalised coordinates, that is resized; output points falling outside the input get extrapolation_value
+    roi_hw: tuple[float, float, float, float] | None = None
+    extrapolation_value: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -238,6 +244,10 @@ class GatherAttrs:
 @dataclass(frozen=True)
 class CastAttrs:
     to: str = "fp32"
+    # float8 targets: clamp out-of-range values to the largest finite value (ONNX Cast-19 default) instead of
+    # mapping them to inf/NaN; e8m0 targets: how a value between two powers of two rounds (up, down, nearest)
+    saturate: bool = True
+    round_mode: str = "up"
 
 
 @dataclass(frozen=True)
@@ -313,6 +323,34 @@ class TopKAttrs:
     axis: int
     k: int
     largest: bool = True
+
+
+@dataclass(frozen=True)
+class NmsAttrs:
+    """NON_MAX_SUPPRESSION (ONNX NonMaxSuppression): boxes (B, N, 4), scores (B, C, N) -> int64 rows (batch,
+    class, box) of the boxes kept per class, best score first, greedy over IoU > ``iou_threshold``.
+
+    The number of rows is known only at run time: the IR output shape is its upper bound,
+    B * C * min(max_boxes_per_class, N) rows (what a static-shape runtime allocates); executors return the rows
+    actually selected."""
+
+    max_boxes_per_class: int
+    iou_threshold: float = 0.0
+    score_threshold: float | None = None  # keep only scores strictly above it (None: no score filter)
+    center_point_box: bool = False  # boxes as (x_center, y_center, width, height) instead of (y1, x1, y2, x2)
+
+
+@dataclass(frozen=True)
+class RoiAlignAttrs:
+    """ROI_ALIGN (ONNX RoiAlign, NCHW): each roi (x1, y1, x2, y2, scaled by ``spatial_scale``) of its batch item is
+    cut into ``output_hw`` bins, each the average (or ONNX's max) of sampling_ratio^2 bilinear samples (0: an
+    adaptive ceil(roi size / bins) per axis); ``half_pixel`` shifts coordinates by -0.5 (opset 16's default)."""
+
+    output_hw: tuple[int, int]
+    sampling_ratio: int = 0
+    spatial_scale: float = 1.0
+    mode: str = "avg"
+    half_pixel: bool = True
 
 
 @dataclass(frozen=True)

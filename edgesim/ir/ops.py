@@ -102,6 +102,8 @@ class OpKind(Enum):
     TOPK = "TOPK"
     SCATTER_ND = "SCATTER_ND"
     GRID_SAMPLE = "GRID_SAMPLE"
+    NON_MAX_SUPPRESSION = "NON_MAX_SUPPRESSION"
+    ROI_ALIGN = "ROI_ALIGN"
 
     @property
     def info(self) -> OpInfo:
@@ -150,7 +152,7 @@ OP_INFO: dict[OpKind, OpInfo] = {
     OpKind.LOG: OpInfo(OpClass.ACTIVATION, A.NoAttrs, elementwise_ops_per_output=4),
     OpKind.ABS: OpInfo(OpClass.ACTIVATION, A.NoAttrs),
     OpKind.NEG: OpInfo(OpClass.ACTIVATION, A.NoAttrs),
-    OpKind.MAX_POOL2D: OpInfo(OpClass.POOL, A.PoolAttrs),
+    OpKind.MAX_POOL2D: OpInfo(OpClass.POOL, A.PoolAttrs, (), (1, 1), (1, 2)),  # values, optional argmax indices
     OpKind.AVG_POOL2D: OpInfo(OpClass.POOL, A.PoolAttrs),
     OpKind.MEAN: OpInfo(OpClass.REDUCE, A.ReduceAttrs),
     OpKind.REDUCE_MAX: OpInfo(OpClass.REDUCE, A.ReduceAttrs),
@@ -188,6 +190,8 @@ OP_INFO: dict[OpKind, OpInfo] = {
     OpKind.TOPK: OpInfo(OpClass.REDUCE, A.TopKAttrs, (), (1, 1), (2, 2)),
     OpKind.SCATTER_ND: OpInfo(OpClass.DATA, A.ScatterAttrs, (), (3, 3)),
     OpKind.GRID_SAMPLE: OpInfo(OpClass.DATA, A.GridSampleAttrs, (), (2, 2), elementwise_ops_per_output=8),
+    OpKind.NON_MAX_SUPPRESSION: OpInfo(OpClass.REDUCE, A.NmsAttrs, (), (2, 2)),
+    OpKind.ROI_ALIGN: OpInfo(OpClass.DATA, A.RoiAlignAttrs, (), (3, 3), elementwise_ops_per_output=8),
 }
 
 assert set(OP_INFO) == set(OpKind), "every op kind needs its OpInfo"

@@ -12,9 +12,16 @@ from edgesim.ir import attrs as A
 Arr = np.ndarray
 
 
-def source_coords(out_len: int, in_len: int, scale: float, mode: str) -> Arr:
-    """Input coordinate of every output position (ONNX coordinate_transformation_mode)."""
+def source_coords(out_len: int, in_len: int, scale: float, mode: str,
+                  roi: tuple[float, float] = (0.0, 1.0)) -> Arr:
+    """Input coordinate of every output position (ONNX coordinate_transformation_mode; ``roi`` is the
+    (start, end) window of tf_crop_and_resize)."""
     x = np.arange(out_len, dtype=np.float64)
+    if mode == "tf_crop_and_resize":
+        span = (roi[1] - roi[0]) * (in_len - 1)
+        resized = in_len * scale
+        rel = x * span / (resized - 1) if resized > 1 else np.full(out_len, span / 2)
+        return rel + roi[0] * (in_len - 1)
     if mode == "align_corners":
         # ONNX measures the resized length as in_len * scale (unfloored) when the model states scales
         resized = in_len * scale
@@ -62,5 +69,7 @@ def nearest_indices(a: A.ResizeAttrs, in_hw: tuple[int, int]) -> tuple[Arr, Arr]
     for k in range(2):
         in_len, out_len = in_hw[k], a.out_hw[k]
         scale = a.scales_hw[k] if a.scales_hw is not None else out_len / in_len
+        if coord_mode == "tf_crop_and_resize":
+            raise UnsupportedOpError("integer resize with tf_crop_and_resize (extrapolated points)")
         out.append(nearest_index(source_coords(out_len, in_len, scale, coord_mode), rounding, in_len))
     return out[0], out[1]

@@ -85,7 +85,7 @@ def _ceil_out(size: int, k: int, s: int, before: int, after: int) -> int:
 def _pool(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     a: A.PoolAttrs = node.attrs
     n, c, h, w = _nchw_dims(_req(ins[0], node).shape, a.layout)
-    kh, kw = a.kernel_hw
+    kh, kw = ((k - 1) * d + 1 for k, d in zip(a.kernel_hw, a.dilation_hw, strict=True))  # the window's span
     sh, sw = a.stride_hw
     if a.ceil_mode:
         oh = _ceil_out(h, kh, sh, a.padding.top, a.padding.bottom)
@@ -95,7 +95,7 @@ def _pool(node: Node, ins: list[Tensor | None]) -> list[Shape]:
         ow = conv_out(w, kw, sw, 1, a.padding.left, a.padding.right)
     if oh <= 0 or ow <= 0:
         raise ShapeError(f"pooling output would be {oh}x{ow} for input {(n, c, h, w)}", node=node.name)
-    return [_pack(n, c, oh, ow, a.layout)]
+    return [_pack(n, c, oh, ow, a.layout)] * len(node.outputs)  # MaxPool's indices have the values' shape
 
 
 def _fc(node: Node, ins: list[Tensor | None]) -> list[Shape]:
@@ -169,6 +169,24 @@ def _topk(node: Node, ins: list[Tensor | None]) -> list[Shape]:
         raise ShapeError(f"TopK k={a.k} for an axis of {shape[a.axis]}", node=node.name)
     shape[a.axis] = a.k
     return [tuple(shape), tuple(shape)]
+
+
+def _nms(node: Node, ins: list[Tensor | None]) -> list[Shape]:
+    a: A.NmsAttrs = node.attrs
+    boxes, scores = _req(ins[0], node).shape, _req(ins[1], node).shape
+    if len(boxes) != 3 or boxes[2] != 4 or len(scores) != 3 or scores[0] != boxes[0] or scores[2] != boxes[1]:
+        raise ShapeError(f"NonMaxSuppression boxes {boxes} and scores {scores} are not (B, N, 4) and (B, C, N)",
+                         node=node.name)
+    return [(boxes[0] * scores[1] * min(a.max_boxes_per_class, boxes[1]), 3)]  # the upper bound (see NmsAttrs)
+
+
+def _roi_align(node: Node, ins: list[Tensor | None]) -> list[Shape]:
+    a: A.RoiAlignAttrs = node.attrs
+    x, rois, idx = (_req(t, node).shape for t in ins[:3])
+    if len(x) != 4 or len(rois) != 2 or rois[1] != 4 or idx != (rois[0],):
+        raise ShapeError(f"RoiAlign input {x}, rois {rois} and batch_indices {idx} are not (N, C, H, W), (R, 4) "
+                         "and (R,)", node=node.name)
+    return [(rois[0], x[1], *a.output_hw)]
 
 
 def _arg_reduce(node: Node, ins: list[Tensor | None]) -> list[Shape]:
@@ -298,6 +316,8 @@ _RULES: dict[OpKind, Callable[[Node, list[Tensor | None]], list[Shape]]] = {
     OpKind.GATHER_ND: _gather_nd,
     OpKind.TOPK: _topk,
     OpKind.GRID_SAMPLE: _grid_sample,
+    OpKind.NON_MAX_SUPPRESSION: _nms,
+    OpKind.ROI_ALIGN: _roi_align,
 }
 for _k in (OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.DIV, OpKind.POW, OpKind.MAXIMUM, OpKind.MINIMUM,
            OpKind.SQUARED_DIFFERENCE, OpKind.WHERE, OpKind.PRELU, OpKind.EQUAL, OpKind.LESS, OpKind.GREATER):

@@ -32,6 +32,11 @@ _PRECISION_BY_DTYPE = {
     DType.INT4: "int4", DType.UINT4: "int4", DType.INT8: "int8", DType.UINT8: "int8", DType.BOOL: "int8",
     DType.INT16: "int16", DType.INT32: "int32", DType.INT64: "int32",
     DType.FP16: "fp16", DType.BF16: "fp16", DType.FP32: "fp32", DType.FP64: "fp32",
+    # 2-bit integers run on the narrowest integer datapath; float8/float4 are storage formats that edge
+    # hardware without native units widens to fp16 before computing
+    DType.INT2: "int4", DType.UINT2: "int4",
+    DType.FP8_E4M3FN: "fp16", DType.FP8_E4M3FNUZ: "fp16", DType.FP8_E5M2: "fp16", DType.FP8_E5M2FNUZ: "fp16",
+    DType.FP8_E8M0: "fp16", DType.FP4_E2M1: "fp16",
 }
 
 
@@ -76,6 +81,11 @@ def node_elementwise_ops(graph: Graph, node: Node) -> int:
     info = node.op.info
     if info.op_class is OpClass.VIEW:
         return 0
+    if node.op is OpKind.ROI_ALIGN:
+        # 4 weighted taps per bilinear sample; an adaptive grid (0) is taken as 2x2 samples per bin, detectors'
+        # usual roi size on its pyramid level (about two feature pixels per output bin)
+        grid = node.attrs.sampling_ratio or 2
+        return out_elems * grid * grid * info.elementwise_ops_per_output
     if info.op_class is OpClass.DATA:
         # interpolating data ops do arithmetic per output; pure copies do none
         return out_elems * (info.elementwise_ops_per_output if node.op in (OpKind.RESIZE, OpKind.GRID_SAMPLE) else 0)
@@ -87,9 +97,22 @@ def node_elementwise_ops(graph: Graph, node: Node) -> int:
                    OpKind.TOPK):
         x = graph.input_tensors(node)[0]
         return x.num_elements if x is not None else out_elems
+    if node.op is OpKind.NON_MAX_SUPPRESSION:
+        return _nms_ops(graph, node)
     if node.op in (OpKind.ADD, OpKind.MAXIMUM, OpKind.MINIMUM):
         return out_elems * max(len(node.inputs) - 1, 1)
     return out_elems * info.elementwise_ops_per_output
+
+
+def _nms_ops(graph: Graph, node: Node) -> int:
+    """Greedy NMS, worst case: per (batch, class) a sort of the N scores (N log2 N compares) and an IoU test of
+    every candidate against each kept box (up to min(max_boxes, N) of them), ~12 ops per IoU (4 min/max,
+    2 widths, 3 areas, a division, a compare)."""
+    scores = graph.input_tensors(node)[1]
+    assert scores is not None
+    b, c, n = scores.shape
+    kept = min(node.attrs.max_boxes_per_class, n)
+    return b * c * (n * max(math.ceil(math.log2(max(n, 2))), 1) + 12 * n * kept)
 
 
 # Arithmetic ops per element of UNARY_MATH functions: 1 for compare/select/round-type functions, ~4 for one

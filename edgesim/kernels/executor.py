@@ -226,6 +226,8 @@ def _binary(ctx: _Ctx, node: Node) -> None:
 
 def _pool(ctx: _Ctx, node: Node) -> None:
     at: A.PoolAttrs = node.attrs
+    if at.dilation_hw != (1, 1) or len(node.outputs) > 1:
+        raise UnsupportedOpError("integer pooling with dilations or argmax indices", node=node.name)
     out_t = ctx.tensor(node.outputs[0])
     x = np.ascontiguousarray(ctx.value(node.inputs[0]), dtype=np.int8)
     act = _act(node, at.activation, _quant(out_t, node))
@@ -295,7 +297,6 @@ def _quantize(ctx: _Ctx, node: Node) -> None:
     x_t, out_t = ctx.tensor(node.inputs[0]), ctx.tensor(node.outputs[0])
     out_q = _quant(out_t, node)
     x = np.asarray(ctx.value(node.inputs[0]))
-    info = np.iinfo(out_t.dtype.numpy())
     lo, hi = onnx_int.int_range(out_t.dtype)  # int4 values live in int8 storage but saturate at 4 bits
     if x_t.dtype.is_float:
         scale, zp = _axis_params(out_q, x.ndim)
@@ -307,7 +308,7 @@ def _quantize(ctx: _Ctx, node: Node) -> None:
         y = np.clip(q.astype(np.int64) + zp, lo, hi)
         ctx.values[node.outputs[0]] = y.astype(out_t.dtype.numpy())
     else:
-        y = _requant(x, _quant(x_t, node), out_q, int(info.min), int(info.max), ctx.single_rounding)
+        y = _requant(x, _quant(x_t, node), out_q, lo, hi, ctx.single_rounding)
         ctx.values[node.outputs[0]] = y.astype(out_t.dtype.numpy())
 
 

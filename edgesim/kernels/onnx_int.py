@@ -18,7 +18,7 @@ from edgesim.ir.tensor import QuantParams, Tensor
 
 
 def int_range(dtype: DType) -> tuple[int, int]:
-    if dtype in (DType.UINT8, DType.UINT4):
+    if dtype in (DType.UINT8, DType.UINT4, DType.UINT2):
         return 0, (1 << dtype.bits) - 1
     return -(1 << (dtype.bits - 1)), (1 << (dtype.bits - 1)) - 1
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from edgesim.errors import EdgesimError
 from edgesim.ir.graph import Graph
-from edgesim.ir.ops import OpClass
+from edgesim.ir.ops import OpClass, OpKind
 from edgesim.passes.float_exec import run_float
 
 
@@ -45,7 +45,7 @@ class AccuracyReport:
     num_samples: int
 
     def summary(self) -> str:
-        outs = ", ".join(f"{k}: {v:.1f} dB" for k, v in self.output_sqnr_db.items())
+        outs = ", ".join(f"{k}: {v:.1f} dB" for k, v in self.output_sqnr_db.items()) or "n/a (index outputs only)"
         top1 = "n/a" if self.top1_agreement is None else f"{100 * self.top1_agreement:.1f}%"
         return f"output SQNR {outs}; top-1 agreement {top1} over {self.num_samples} samples"
 
@@ -69,7 +69,11 @@ def accuracy_report(reference_graph: Graph, transformed_graph: Graph,
             layers.append(LayerSqnr(o, node.name, sqnr_db(ref, new)))
     out_sqnr: dict[str, float] = {}
     agree: list[bool] = []
+    # kept-box indices (NonMaxSuppression): their count follows the scores, and an SQNR of indices means nothing
+    selections = {o for nd in transformed_graph.nodes if nd.op is OpKind.NON_MAX_SUPPRESSION for o in nd.outputs}
     for ro, to in zip(reference_graph.outputs, transformed_graph.outputs, strict=True):
+        if to in selections:
+            continue
         ref = np.concatenate([r[ro].ravel() for r in ref_runs])
         new = np.concatenate([r[to].ravel() for r in new_runs])
         if ref.shape != new.shape:

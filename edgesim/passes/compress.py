@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from edgesim.errors import EdgesimError
+from edgesim.ir import lowbit
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph
 from edgesim.ir.ops import OpClass
@@ -136,6 +137,8 @@ def stored_bytes_of(t: Tensor) -> bytes:
     assert t.data is not None
     if t.dtype in (DType.INT4, DType.UINT4):
         return pack_int4(t.data).tobytes()
+    if t.dtype.ml_name is not None:  # float8/float4/int2: their own codes, not the float32 they are held in
+        return lowbit.storage_bytes(t.dtype, t.data)
     return np.ascontiguousarray(t.data.astype(t.dtype.numpy())).tobytes()
 
 

@@ -14,10 +14,12 @@ import numpy as np
 
 from edgesim.errors import EdgesimError, UnsupportedOpError
 from edgesim.ir import attrs as A
+from edgesim.ir import lowbit
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpKind
 from edgesim.ir.tensor import QuantParams, Tensor
+from edgesim.passes.float_exec_detect import nms, roi_align
 from edgesim.passes.float_exec_grid import grid_sample
 from edgesim.passes.float_exec_math import MATH_OPS
 from edgesim.passes.float_exec_nn import EXTRA_OPS, round_bf16
@@ -27,7 +29,7 @@ Arr = np.ndarray
 
 def qrange(dtype: DType) -> tuple[int, int]:
     bits = dtype.bits
-    if dtype in (DType.UINT8, DType.UINT4):
+    if dtype in (DType.UINT8, DType.UINT4, DType.UINT2):
         return 0, (1 << bits) - 1
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
@@ -44,6 +46,8 @@ def _broadcast_q(q: QuantParams, rank: int) -> tuple[Arr, Arr]:
 
 def dequantize(t: Tensor, data: Arr) -> Arr:
     """Real values of integer ``data`` held by tensor ``t`` (float data passes through as float32)."""
+    if t.quant is not None and t.dtype.is_low_bit_float:
+        return lowbit.dequantize_float(t.dtype, data, _broadcast_q(t.quant, np.ndim(data))[0])
     if t.quant is None or t.dtype.is_float:
         return np.asarray(data, np.float32)
     s, z = _broadcast_q(t.quant, data.ndim)
@@ -56,6 +60,12 @@ def fake_quantize(t: Tensor, x: Arr) -> Arr:
         return x.astype(np.float16).astype(np.float32)
     if t.dtype is DType.BF16:
         return round_bf16(x)
+    if t.dtype.is_low_bit_float:
+        if t.quant is None:
+            return lowbit.on_grid(t.dtype, x)
+        return lowbit.quantize_float(t.dtype, x, _broadcast_q(t.quant, x.ndim)[0])
+    if t.quant is None and t.dtype.ml_name is not None:
+        return lowbit.on_grid(t.dtype, x)  # int4/int2 values (Cast output): wrap like the type does
     if t.quant is None or t.dtype.is_float:
         return x
     lo, hi = qrange(t.dtype)
@@ -146,32 +156,46 @@ def _fc(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     return apply_activation(y, a.activation).reshape(out_shape)
 
 
-def _pool(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+def _pool(node: Node, ins: list[Arr | None], graph: Graph) -> Arr | list[Arr]:
     a: A.PoolAttrs = node.attrs
     x = ins[0]
     assert x is not None
     x = _to_nchw(x, a.layout)
     kh, kw = a.kernel_hw
+    dh, dw = a.dilation_hw
     out_shape = graph.tensors[node.outputs[0]].shape
     oh, ow = (out_shape[2], out_shape[3]) if a.layout is A.Layout.NCHW else (out_shape[1], out_shape[2])
     p = a.padding
     # Extra bottom/right padding covers ceil_mode windows.
-    need_h = (oh - 1) * a.stride_hw[0] + kh - (x.shape[2] + p.top)
-    need_w = (ow - 1) * a.stride_hw[1] + kw - (x.shape[3] + p.left)
+    need_h = (oh - 1) * a.stride_hw[0] + (kh - 1) * dh + 1 - (x.shape[2] + p.top)
+    need_w = (ow - 1) * a.stride_hw[1] + (kw - 1) * dw + 1 - (x.shape[3] + p.left)
     pads = ((0, 0), (0, 0), (p.top, max(need_h, p.bottom)), (p.left, max(need_w, p.right)))
     if node.op is OpKind.MAX_POOL2D:
         xp = np.pad(x, pads, constant_values=-np.inf)
-        y = _windows(xp, kh, kw, *a.stride_hw, 1, 1)[:, :, :oh, :ow].max(axis=(4, 5))
+        win = _windows(xp, kh, kw, *a.stride_hw, dh, dw)[:, :, :oh, :ow]
+        y = win.max(axis=(4, 5))
+        if len(node.outputs) > 1:  # ONNX MaxPool's Indices: NCHW-flat position of each window's first maximum
+            return [_from_nchw(apply_activation(y.astype(np.float32), a.activation), a.layout),
+                    _argmax_indices(win, x.shape, a)]
     else:
         xp = np.pad(x, pads)
         ones = np.pad(np.ones((1, 1, *x.shape[2:]), np.float32), pads)
         if a.count_include_pad:
             ones = np.pad(np.ones((1, 1, x.shape[2] + p.top + p.bottom, x.shape[3] + p.left + p.right),
                                   np.float32), ((0, 0), (0, 0), (0, pads[2][1] - p.bottom), (0, pads[3][1] - p.right)))
-        s = _windows(xp, kh, kw, *a.stride_hw, 1, 1)[:, :, :oh, :ow].sum(axis=(4, 5))
-        cnt = _windows(ones, kh, kw, *a.stride_hw, 1, 1)[:, :, :oh, :ow].sum(axis=(4, 5))
+        s = _windows(xp, kh, kw, *a.stride_hw, dh, dw)[:, :, :oh, :ow].sum(axis=(4, 5))
+        cnt = _windows(ones, kh, kw, *a.stride_hw, dh, dw)[:, :, :oh, :ow].sum(axis=(4, 5))
         y = s / np.maximum(cnt, 1)
     return _from_nchw(apply_activation(y.astype(np.float32), a.activation), a.layout)
+
+
+def _argmax_indices(win: Arr, in_shape: tuple[int, ...], a: A.PoolAttrs) -> Arr:
+    n, c, oh, ow, kh, kw = win.shape
+    k = win.reshape(n, c, oh, ow, kh * kw).argmax(axis=4)  # the first maximum in row-major window order
+    h = np.arange(oh)[:, None] * a.stride_hw[0] - a.padding.top + (k // kw) * a.dilation_hw[0]
+    w = np.arange(ow)[None, :] * a.stride_hw[1] - a.padding.left + (k % kw) * a.dilation_hw[1]
+    plane = (np.arange(n)[:, None, None, None] * c + np.arange(c)[None, :, None, None]) * in_shape[2] * in_shape[3]
+    return (plane + h * in_shape[3] + w).astype(np.int64)
 
 
 def _bn(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
@@ -198,6 +222,16 @@ def _reduce(fn: Callable[..., Arr]) -> Callable[[Node, list[Arr | None], Graph],
         y = fn(ins[0], axis=tuple(a.axes), keepdims=a.keepdims)
         return np.asarray(y).reshape(graph.tensors[node.outputs[0]].shape)
     return run
+
+
+def _reduce_max(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
+    """The max over nothing is the smallest value of the output type (ONNX ReduceMax of an empty set)."""
+    t = graph.tensors[node.outputs[0]]
+    out = t.dtype  # values here are real numbers: only a plain integer/bool output has a finite lowest value
+    lowest = -np.inf if out.is_float or t.quant is not None else 0 if out is DType.BOOL else np.iinfo(out.numpy()).min
+    a: A.ReduceAttrs = node.attrs
+    y = np.max(_first(ins), axis=tuple(a.axes), keepdims=a.keepdims, initial=lowest)
+    return np.asarray(y).reshape(t.shape)
 
 
 def _softmax(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
@@ -395,7 +429,7 @@ _OPS: dict[OpKind, _Run] = {
     OpKind.MAXIMUM: _elementwise_act(np.maximum),
     OpKind.MINIMUM: _elementwise_act(np.minimum),
     OpKind.MEAN: _reduce(np.mean),
-    OpKind.REDUCE_MAX: _reduce(np.max),
+    OpKind.REDUCE_MAX: _reduce_max,
     OpKind.REDUCE_SUM: _reduce(np.sum),
     OpKind.SOFTMAX: _softmax,
     OpKind.LOG_SOFTMAX: _softmax,
@@ -419,6 +453,8 @@ _OPS: dict[OpKind, _Run] = {
 _OPS.update(EXTRA_OPS)
 _OPS.update(MATH_OPS)
 _OPS[OpKind.GRID_SAMPLE] = grid_sample
+_OPS[OpKind.NON_MAX_SUPPRESSION] = nms
+_OPS[OpKind.ROI_ALIGN] = roi_align
 
 
 def supported_ops() -> frozenset[OpKind]:
@@ -443,7 +479,8 @@ def run_float(graph: Graph, inputs: Mapping[str, Arr], keep_all: bool = False) -
             if t.quant is not None or t.dtype.is_float:
                 values[t.name] = dequantize(t, t.data)
             else:
-                values[t.name] = t.data  # shape operands, indices
+                # shape operands, indices; int4/int2 constants arrive as ml_dtypes arrays: numbers in int8 here
+                values[t.name] = t.data.astype(t.dtype.numpy()) if t.dtype.ml_name else t.data
     for node in graph.nodes:
         fn = _OPS.get(node.op)
         if fn is None:
@@ -462,9 +499,13 @@ def run_float(graph: Graph, inputs: Mapping[str, Arr], keep_all: bool = False) -
 
 
 def synthetic_inputs(graph: Graph, num_samples: int = 4, seed: int = 0) -> list[dict[str, Arr]]:
-    """Seeded standard-normal inputs for every graph input (calibration when the user gives no data)."""
+    """Seeded standard-normal inputs for every graph input (calibration when the user gives no data). RoiAlign's
+    batch indices get 0, the one index valid for any batch (random reals would point past the batch)."""
     rng = np.random.default_rng(seed)
-    return [
-        {n: rng.standard_normal(graph.tensors[n].shape).astype(np.float32) for n in graph.inputs}
-        for _ in range(num_samples)
-    ]
+    batch_index = {nd.inputs[2] for nd in graph.nodes if nd.op is OpKind.ROI_ALIGN}
+
+    def one(name: str) -> Arr:
+        shape = graph.tensors[name].shape
+        return np.zeros(shape, np.float32) if name in batch_index else rng.standard_normal(shape).astype(np.float32)
+
+    return [{n: one(n) for n in graph.inputs} for _ in range(num_samples)]

@@ -13,6 +13,7 @@ import numpy as np
 
 from edgesim.errors import UnsupportedOpError
 from edgesim.ir import attrs as A
+from edgesim.ir import lowbit
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpKind
@@ -115,17 +116,51 @@ def _cubic_weights(coord: Arr, in_len: int, a: float, exclude_outside: bool) -> 
     return w
 
 
+def _antialias_weights(coord: Arr, in_len: int, scale: float, a: A.ResizeAttrs) -> Arr:
+    """(out, in) matrix of a downscaling resize with antialias: the linear (triangle) or cubic kernel stretched
+    by 1/scale so every input pixel under it contributes, normalised to sum 1 (onnx's reference
+    ``_linear_coeffs_antialias`` / ``_cubic_coeffs_antialias``). Taps beyond the edge repeat the edge pixel."""
+    reach = 1 if a.mode == "linear" else 2  # the kernel's half-width in output pixels
+    start = int(math.floor(-reach / scale) + 1)
+    offsets = np.arange(start, 2 - start)  # taps relative to the pixel left of the coordinate
+    base = np.where(coord == np.floor(coord), coord - 1, np.floor(coord))
+    dist = np.abs((offsets[None, :] - (coord - base)[:, None]) * scale)
+    if a.mode == "linear":
+        coeffs = np.clip(1 - dist, 0, 1)
+    else:
+        coeffs = _cubic_kernel(dist, a.cubic_coeff_a)
+    coeffs = coeffs / coeffs.sum(axis=1, keepdims=True)
+    idx = (base[:, None] + offsets[None, :]).astype(np.int64)
+    if a.exclude_outside:
+        coeffs = coeffs * ((idx >= 0) & (idx < in_len))
+        coeffs = coeffs / coeffs.sum(axis=1, keepdims=True)
+    w = np.zeros((coord.size, in_len))
+    np.add.at(w, (np.repeat(np.arange(coord.size), offsets.size), np.clip(idx, 0, in_len - 1).ravel()),
+              coeffs.ravel())
+    return w
+
+
 def resize(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     a: A.ResizeAttrs = node.attrs
     x = _nchw(_in(ins, 0), a.layout).astype(np.float64)
     coord_mode, rounding = (a.coordinate_mode, a.nearest_mode) if a.coordinate_mode else tflite_mode(a)
     y = x
+    outside = np.zeros((1, 1, 1, 1), bool)
     for axis, out_len in ((2, a.out_hw[0]), (3, a.out_hw[1])):
         in_len = x.shape[axis]
         scale = a.scales_hw[axis - 2] if a.scales_hw is not None else out_len / in_len
-        coord = source_coords(out_len, in_len, scale, coord_mode)
+        roi = (a.roi_hw[axis - 2], a.roi_hw[axis]) if a.roi_hw is not None else (0.0, 1.0)
+        coord = source_coords(out_len, in_len, scale, coord_mode, roi)
+        if a.roi_hw is not None:  # points outside the input take the extrapolation value (after the loop)
+            shape = [1] * y.ndim
+            shape[axis] = out_len
+            outside = outside | ((coord < 0) | (coord > in_len - 1)).reshape(shape)
         if a.mode == "nearest":
             y = np.take(y, nearest_index(coord, rounding, in_len), axis=axis)
+            continue
+        if a.mode in ("linear", "cubic") and a.antialias and scale < 1:
+            w = _antialias_weights(coord, in_len, scale, a)
+            y = np.moveaxis(np.tensordot(w, np.moveaxis(y, axis, 0), axes=1), 0, axis)
             continue
         if a.mode == "cubic":
             w = _cubic_weights(coord, in_len, a.cubic_coeff_a, a.exclude_outside)
@@ -141,6 +176,7 @@ def resize(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
         frac_shape[axis] = out_len
         f = (c - i0).reshape(frac_shape)
         y = np.take(y, i0, axis=axis) * (1 - f) + np.take(y, i1, axis=axis) * f
+    y = np.where(outside, a.extrapolation_value, y)
     return _back(y.astype(np.float32), a.layout)
 
 
@@ -193,6 +229,8 @@ def cast(node: Node, ins: list[Arr | None], graph: Graph) -> Arr:
     to = DType.from_label(node.attrs.to)
     if to is DType.BOOL:
         return (x != 0).astype(np.float32)
+    if to.ml_name is not None and graph.tensors[node.outputs[0]].quant is None:
+        return lowbit.cast(x, to, node.attrs.saturate, node.attrs.round_mode)
     if to.is_integer and graph.tensors[node.outputs[0]].quant is None:
         with np.errstate(invalid="ignore"):
             return np.trunc(x).astype(np.float32)
