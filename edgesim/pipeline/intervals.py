@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-import random
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -160,7 +160,7 @@ def energy_bounds(latency: Sequence[float], power: Sequence[float], confidence: 
     q_hi = math.ceil((n + 1) * (1 - alpha / 2) - 1e-9) / n
     q_lo = math.floor((n + 1) * (alpha / 2) + 1e-9) / n
     capped = q_hi > 1 or q_lo <= 0
-    return (float(np.quantile(sums, min(max(q_lo, 0.0), 1.0))), float(np.quantile(sums, min(q_hi, 1.0))), capped)
+    return _quantile(sums, min(max(q_lo, 0.0), 1.0)), _quantile(sums, min(q_hi, 1.0)), capped
 
 
 # -- (a) propagation of the profile's ranges ------------------------------------------------------------------
@@ -235,11 +235,31 @@ def relevant(result: RunResult, f: UncertainField) -> bool:
     return True
 
 
+# Perturbed profiles by (identity of the profile, path, value), the profile kept alive with its entry so an id is
+# never reused while keyed. The same perturbed object each time lets the mapper's per-op memo and the driver's
+# schedule/estimate memos (keyed by profile identity) serve every later interval on this profile: a sweep or a
+# search asks for many graphs on one chip, and their shared ops are mapped once per end of each range.
+_PERTURBED: OrderedDict[tuple[int, str, float], tuple[object, HardwareProfile | RuntimeProfile]] = OrderedDict()
+_PERTURBED_KEPT = 256
+
+
 def set_field(obj: HardwareProfile | RuntimeProfile, path: str, value: float) -> HardwareProfile | RuntimeProfile:
-    """A copy of a hardware or runtime profile with one number changed (the clock through ``with_clock``)."""
+    """A copy of a hardware or runtime profile with one number changed (the clock through ``with_clock``);
+    asking again for the same change of the same profile object returns the same copy."""
+    key = (id(obj), path, value)
+    hit = _PERTURBED.get(key)
+    if hit is not None and hit[0] is obj:
+        _PERTURBED.move_to_end(key)
+        return hit[1]
+    new: HardwareProfile | RuntimeProfile
     if isinstance(obj, HardwareProfile) and path == "clock_mhz":
-        return obj.with_clock(value)  # the DVFS default follows the clock
-    return with_field(obj, path, value)
+        new = obj.with_clock(value)  # the DVFS default follows the clock
+    else:
+        new = with_field(obj, path, value)
+    _PERTURBED[key] = (obj, new)
+    while len(_PERTURBED) > _PERTURBED_KEPT:
+        _PERTURBED.popitem(last=False)
+    return new
 
 
 def perturbed_runs(result: RunResult) -> tuple[RunResult, tuple[FieldEffect, ...]]:
@@ -278,22 +298,39 @@ def perturbed_runs(result: RunResult) -> tuple[RunResult, tuple[FieldEffect, ...
     return base, tuple(effects)
 
 
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser, elementwise on uint64 (wrapping arithmetic): a fixed, well-mixed hash."""
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+@lru_cache(maxsize=64)
+def _stratum_order(j: int) -> np.ndarray:
+    """The seeded order of the _MC_DRAWS strata of the j-th field: a permutation by sorting hashed indices (no
+    random generator state, so every process and every call pairs strata alike; numpy.random's import is spared).
+    Read-only: cached and shared."""
+    keys = _splitmix64(np.arange(_MC_DRAWS, dtype=np.uint64) + np.uint64(_SEED) + np.uint64(j * _MC_DRAWS))
+    order = (np.argsort(keys, kind="stable").astype(float) + 0.5) / _MC_DRAWS
+    order.flags.writeable = False
+    return order
+
+
 def _surrogate_quantiles(effects: Sequence[FieldEffect], metric: str, confidence: float) -> tuple[float, float]:
     """(lo, hi) of log(value / nominal) over the fields' uniform ranges, additive in log space: a seeded Latin
-    hypercube (each field's range cut into _MC_DRAWS strata, one draw per stratum, strata paired at random), which
-    needs fewer draws than plain sampling; the stdlib generator spares numpy.random's import on every CLI run."""
+    hypercube (each field's range cut into _MC_DRAWS strata, one draw per stratum, strata paired by a fixed
+    hashed order per field), which needs fewer draws than plain sampling."""
     if not effects:
         return 0.0, 0.0
-    rng = random.Random(_SEED)
     total = np.zeros(_MC_DRAWS)
-    for e in effects:
+    for j, e in enumerate(effects):
         f = e.field
         lo_v, nom_v, hi_v = e.latency_s if metric == "latency" else e.energy_j
         if nom_v <= 0:
             continue
-        strata = list(range(_MC_DRAWS))
-        rng.shuffle(strata)
-        u = f.lo + (np.asarray(strata, dtype=float) + 0.5) / _MC_DRAWS * (f.hi - f.lo)
+        u = f.lo + _stratum_order(j) * (f.hi - f.lo)
         xs = np.array([f.lo, f.value, f.hi])
         ys = np.log(np.array([max(lo_v, 1e-30), nom_v, max(hi_v, 1e-30)]) / nom_v)
         if xs[0] == xs[1]:  # one-sided range: interpolate on the side that exists
@@ -302,7 +339,15 @@ def _surrogate_quantiles(effects: Sequence[FieldEffect], metric: str, confidence
             xs, ys = xs[:2], ys[:2]
         total += np.interp(u, xs, ys)
     alpha = 1 - confidence
-    return float(np.quantile(total, alpha / 2)), float(np.quantile(total, 1 - alpha / 2))
+    return _quantile(total, alpha / 2), _quantile(total, 1 - alpha / 2)
+
+
+def _quantile(x: np.ndarray, q: float) -> float:
+    """np.quantile's default (linear between order statistics), without its first-call import of numpy.ma."""
+    h = (len(x) - 1) * q
+    k = math.floor(h)
+    part = np.partition(x, (k, min(k + 1, len(x) - 1)))
+    return float(part[k] + (h - k) * (part[min(k + 1, len(x) - 1)] - part[k]))
 
 
 # -- the combined interval ------------------------------------------------------------------------------------
