@@ -31,7 +31,7 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     from edgesim.pipeline.intervals import check_confidence
     from edgesim.report.units import si
     from edgesim.thermal.governor import GovernorKind
-    from edgesim.thermal.sustain import battery_life, sustain
+    from edgesim.thermal.sustain import battery_life, characterise, sustain, throttle_onset_interval
 
     check_confidence(args.confidence)
     base = run(spec_from_args(args))
@@ -42,9 +42,10 @@ def cmd_sustain(args: argparse.Namespace) -> int:
         print(f"warning: {base.fit.summary()}")
     if args.policy:
         return _sustain_big_little(base, args)
-    res = sustain(base, duration_s=args.duration,
-                  rate_hz=args.rate, ambient_c=args.ambient, governor=GovernorKind(args.governor),
-                  window_s=args.window)
+    points = characterise(base)
+    run_args: dict[str, Any] = {"duration_s": args.duration, "rate_hz": args.rate, "ambient_c": args.ambient,
+                                "governor": GovernorKind(args.governor), "window_s": args.window}
+    res = sustain(base, points=points, **run_args)
     data = {**verdict_dict(base), **res.as_dict()}
     onset = "never" if res.throttle_onset_s is None else f"{res.throttle_onset_s:.1f} s"
     print(f"{graph.name} on {profile.id}, {args.duration:g} s "
@@ -55,7 +56,8 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     print(f"  mean latency {res.mean_latency_s * 1e3:.3f} ms, energy/inference {res.energy_per_inference_j * 1e3:.4g} mJ, "
           f"average power {si(res.average_power_w, 'W')}, inferences {res.inferences:.0f}, "
           f"frames missed {res.frames_missed:.0f}")
-    data.update(sustained_intervals(base, args, res.mean_latency_s, res.energy_per_inference_j))
+    data.update(sustained_intervals(base, args, res.mean_latency_s, res.energy_per_inference_j,
+                                    lambda ratio: throttle_onset_interval(base, ratio, points, **run_args)))
     if args.battery_wh or args.battery_mah:
         if args.rate is None:
             from edgesim.errors import EdgesimError
@@ -79,7 +81,7 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     if args.plot:
         from edgesim.report.plots import plot_sustain
 
-        plot_sustain(res, args.plot)
+        plot_sustain(res, args.plot, onset_interval_s=data.get("throttle_onset_interval_s"))
         print(f"wrote {args.plot}")
     return 0
 
