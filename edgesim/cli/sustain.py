@@ -91,12 +91,19 @@ def _sustain_big_little(base: RunResult, args: argparse.Namespace) -> int:
 
     from edgesim.files import atomic_write_text
     from edgesim.report.units import si
-    from edgesim.thermal.big_little import Policy, run_big_little
+    from edgesim.thermal.big_little import Policy, characterise_little, run_big_little
+    from edgesim.thermal.sustain import characterise, scaled_point
 
     graph, profile = base.graph, base.profile
-    res = run_big_little(base, Policy(args.policy), ambient_c=args.ambient,
-                         duration_s=args.duration, rate_hz=args.rate, background_power_w=args.background_w,
-                         burst_on_s=args.burst_on, burst_off_s=args.burst_off, window_s=args.window)
+    big, little = characterise(base), characterise_little(base)
+    run_args: dict[str, Any] = {"ambient_c": args.ambient, "duration_s": args.duration, "rate_hz": args.rate,
+                                "background_power_w": args.background_w, "burst_on_s": args.burst_on,
+                                "burst_off_s": args.burst_off, "window_s": args.window}
+    res = run_big_little(base, Policy(args.policy), big_points=big, little_point=little, **run_args)
+
+    def onset_at(k: float) -> float | None:  # both clusters drawing k times the power predicted
+        return run_big_little(base, Policy(args.policy), big_points=[scaled_point(p, k) for p in big],
+                              little_point=scaled_point(little, k), **run_args).throttle_onset_s
     onset = "never" if res.throttle_onset_s is None else f"{res.throttle_onset_s:.1f} s"
     print(f"{graph.name} on {profile.id}, policy {args.policy}, {args.duration:g} s, background "
           f"{args.background_w:g} W on the LITTLE cores")
@@ -109,7 +116,8 @@ def _sustain_big_little(base: RunResult, args: argparse.Namespace) -> int:
 
     # energy per inference as the run drew it (average power x time / inferences), with the single run's interval
     energy = res.average_power_w * res.duration_s / res.inferences if res.inferences else base.energy_j
-    data = {**res.as_dict(), **sustained_intervals(base, args, res.mean_latency_s, energy)}
+    data = {**res.as_dict(), **sustained_intervals(base, args, res.mean_latency_s, energy,
+                                                   lambda ratio: (onset_at(ratio[1]), onset_at(ratio[0])))}
     if args.json:
         atomic_write_text(args.json, json.dumps({**verdict_dict(base), **data}, indent=1) + "\n")
         print(f"wrote {args.json}")

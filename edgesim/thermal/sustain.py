@@ -126,6 +126,11 @@ def sustain(
     )
 
 
+def scaled_point(p: OperatingPointResult, k: float) -> OperatingPointResult:
+    """The operating point drawing ``k`` times the power (dynamic energy and static power), as fast."""
+    return replace(p, dynamic_energy_j=p.dynamic_energy_j * k, static_power_w=p.static_power_w * k)
+
+
 def throttle_onset_interval(base: RunResult, power_ratio: tuple[float, float], points: list[OperatingPointResult],
                             *, duration_s: float, rate_hz: float | None, ambient_c: float | None,
                             governor: GovernorKind, window_s: float) -> tuple[float | None, float | None]:
@@ -135,13 +140,9 @@ def throttle_onset_interval(base: RunResult, power_ratio: tuple[float, float], p
     Power, not latency, heats the die, so the latency error enters only through the power interval (energy /
     latency of one inference). The thermal network's own error (its R and C) is not in it."""
 
-    def scaled(k: float) -> list[OperatingPointResult]:
-        return [replace(p, dynamic_energy_j=p.dynamic_energy_j * k, static_power_w=p.static_power_w * k)
-                for p in points]
-
     def onset(k: float) -> float | None:
         return sustain(base, duration_s=duration_s, rate_hz=rate_hz, ambient_c=ambient_c, governor=governor,
-                       window_s=window_s, points=scaled(k)).throttle_onset_s
+                       window_s=window_s, points=[scaled_point(p, k) for p in points]).throttle_onset_s
 
     lo, hi = power_ratio
     return onset(hi), onset(lo)

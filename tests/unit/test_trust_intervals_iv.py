@@ -104,6 +104,15 @@ def test_throttle_onset_interval_brackets_the_onset(tmp_path: Path, capsys: pyte
     assert plot.stat().st_size > 10_000
 
 
+def test_big_little_runs_get_an_onset_interval_too(tmp_path: Path) -> None:
+    out = tmp_path / "bl.json"
+    assert main(["sustain", "mobilenet_v2", "--hw", "rk3588", "--policy", "big-only", "--duration", "300",
+                 "--ambient", "45", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    early, late = data["throttle_onset_interval_s"]
+    assert early <= (data["throttle_onset_s"] or math.inf) and (late is None or late >= early)
+
+
 def test_onset_interval_is_none_when_even_the_hot_end_never_throttles() -> None:
     from edgesim.thermal.governor import GovernorKind
     from edgesim.thermal.sustain import characterise, throttle_onset_interval
