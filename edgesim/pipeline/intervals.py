@@ -161,6 +161,18 @@ def set_field(obj: HardwareProfile | RuntimeProfile, path: str, value: float) ->
     return new
 
 
+def rerun_changed(base: RunResult, new: HardwareProfile | RuntimeProfile, path: str, lo: float) -> RunResult:
+    """``base`` on a chip (or runtime) with the number at ``path`` changed (``lo``: the least value it takes),
+    by the cheapest exact way: a cost-only number on the same schedule; a unit's compute rate with the nominal
+    chip's per-op plans seeded (``interval_remap``); anything else mapped again."""
+    if not isinstance(new, HardwareProfile):
+        return rerun(base, base.profile, new)
+    keep = cost_only(new, path, lo)
+    if not keep and (unit := compute_only(new, path, lo)) is not None:
+        seed_plan_memo(base, new, unit)  # the map in rerun assembles the memo's ops
+    return rerun(base, new, keep_schedule=keep)
+
+
 def perturbed_runs(result: RunResult) -> tuple[RunResult, tuple[FieldEffect, ...]]:
     """The analytic baseline and, per ranged field of the profile and runtime, the runs at its two ends."""
     base = rerun(result, result.profile) if result.spec.engine is not Engine.ANALYTIC else result
@@ -189,13 +201,7 @@ def perturbed_runs(result: RunResult) -> tuple[RunResult, tuple[FieldEffect, ...
                     # the range cannot be realised, so it adds no width
                     ends.append((base.latency_s, base.energy_j))
                     continue
-                if isinstance(new, HardwareProfile):
-                    keep = cost_only(new, f.path, f.lo)
-                    if not keep and (unit := compute_only(new, f.path, f.lo)) is not None:
-                        seed_plan_memo(base, new, unit)  # the map below assembles the memo's ops
-                    run = rerun(base, new, keep_schedule=keep)
-                else:
-                    run = rerun(base, base.profile, new)
+                run = rerun_changed(base, new, f.path, f.lo)
                 ends.append((run.latency_s, run.energy_j))
             effects.append(FieldEffect(f, owner, (ends[0][0], base.latency_s, ends[1][0]),
                                        (ends[0][1], base.energy_j, ends[1][1])))
@@ -345,4 +351,4 @@ __all__ = ["CALIBRATION_FILE", "DEFAULT_CONFIDENCE", "GROUP_WEIGHTED", "NPU_CALI
            "FieldEffect", "Interval", "NoveltyClass", "PredictionInterval", "calibration_table", "check_confidence",
            "combine", "conformal_bounds", "energy_bounds", "format_range", "group_weights", "interval",
            "model_bounds", "new_board_energy_bounds", "novelty", "perturbed_runs", "power_log_bounds", "rerun",
-           "set_field", "shared_margin", "weight_group", "weighted_bounds"]
+           "rerun_changed", "set_field", "shared_margin", "weight_group", "weighted_bounds"]

@@ -202,3 +202,19 @@ def test_a_seeded_compute_rate_maps_as_a_full_map_does(model: str, hw: str, path
         (p.unit, p.traffic, p.tile_shape) for p in full.plans]
     assert seeded.latency_s == pytest.approx(rerun(base, fresh_profile).latency_s, rel=1e-9)
     assert seeded.latency_s != pytest.approx(base.latency_s, rel=1e-6)  # the rate did matter
+
+
+def test_sensitivity_takes_the_short_ways_and_gets_the_full_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import edgesim.pipeline.sensitivity as sens
+    from edgesim.hw.schema import HardwareProfile
+    from edgesim.pipeline.intervals import _PERTURBED, rerun
+
+    result = run(RunSpec("kws_ref_model.tflite", "ethos-u55-128"))
+    short = sens.sensitivity(result)
+    _PERTURBED.clear()  # new perturbed chips: empty memos, full maps
+    monkeypatch.setattr(sens, "rerun_changed", lambda base, new, path, lo: rerun(base, new) if isinstance(
+        new, HardwareProfile) else rerun(base, base.profile, new))
+    full = sens.sensitivity(result)
+    assert [(e.path, e.latency, e.energy) for e in short.parameters] == [
+        (e.path, pytest.approx(e.latency, abs=1e-9), pytest.approx(e.energy, abs=1e-9)) for e in full.parameters]
+    assert short.layers == full.layers
