@@ -260,22 +260,32 @@ def _t_quantiles(df: int, k: int = 200) -> np.ndarray:
 
 
 def new_board_energy_bounds(latency: Sequence[float], board_power: Sequence[Sequence[float]],
-                            confidence: float, latency_weights: Sequence[float] | None = None
-                            ) -> tuple[float, float, bool]:
-    """(lo, hi) of log(measured/predicted) energy on a board without energy rows. Its power error is mostly one
-    offset per board (how its regulators, clocks and peripherals differ from the datasheet figures), so the other
-    boards are the sample, not their rows: a board with many rows must not count many times, and a few boards are
-    too few for a distribution-free rank. The offset is taken as normal across boards, predicted for a new board by
-    Student's t (mean and spread of the board means, t with n-1 degrees of freedom, scale s sqrt(1 + 1/n)); each
-    row's deviation from its board's mean is added (each board's deviations weighing one), then the latency
+                            confidence: float, latency_weights: Sequence[float] | None = None,
+                            own: Sequence[float] = ()) -> tuple[float, float, bool]:
+    """(lo, hi) of log(measured/predicted) energy from the board power's error by board. Power error is mostly one
+    offset per board (how its regulators, clocks and peripherals differ from the datasheet figures), so boards are
+    the sample, not rows: a board with many rows must not count many times, and a few boards are too few for a
+    distribution-free rank. The offset is taken as normal and given by Student's t:
+
+    - a board without energy rows (``own`` empty): across boards, from the mean and spread of the board means
+      (n - 1 degrees of freedom, scale s sqrt(1 + 1/n));
+    - a board with at least 2 (``own``, its power residuals): its own mean, give or take its standard error
+      (n_own - 1 degrees of freedom, scale s_own / sqrt(n_own)).
+
+    Each row's deviation from its board's mean is added (each board's deviations weighing one), then the latency
     residual (weighted by ``latency_weights`` when its class is group-weighted). ``capped`` with fewer than 3
     boards: the row-pooled bounds (``energy_bounds``) are used."""
     boards = [np.asarray(b, dtype=float) for b in board_power if len(b)]
-    if len(boards) < 3 or not latency:
+    if len(boards) < 3 or not len(latency):
         return energy_bounds(latency, [x for b in boards for x in b], confidence)[:2] + (True,)
-    means = np.array([b.mean() for b in boards])
-    n = len(means)
-    offset = means.mean() + means.std(ddof=1) * math.sqrt(1 + 1 / n) * _t_quantiles(n - 1)
+    if len(own) >= 2:
+        mine = np.asarray(own, dtype=float)
+        offset = mine.mean() + mine.std(ddof=1) / math.sqrt(len(mine)) * _t_quantiles(len(mine) - 1)
+    else:
+        means = np.array([b.mean() for b in boards])
+        n = len(means)
+        offset = means.mean() + means.std(ddof=1) * math.sqrt(1 + 1 / n) * _t_quantiles(n - 1)
+    boards = [b for b in boards if len(b) >= 2] or boards  # a lone row has no deviation from its board's mean
     within = np.concatenate([b - b.mean() for b in boards])
     w_within = np.concatenate([np.full(len(b), 1.0 / len(b)) for b in boards])
     w_lat = np.ones(len(latency)) if latency_weights is None else np.asarray(latency_weights, dtype=float)
@@ -311,36 +321,33 @@ def _quantile(x: np.ndarray, q: float) -> float:
 
 def _energy_model_bounds(table: CalibrationTable, cls: NoveltyClass, board: str, confidence: float
                          ) -> tuple[float, float, bool]:
-    return _energy_bounds_for(table, cls, board in dict(table.board_power), confidence)
+    own = dict(table.board_power).get(board, ())
+    return _energy_bounds_for(table, cls, board if len(own) >= 2 else "", confidence)
 
 
 @lru_cache(maxsize=64)
-def _energy_bounds_for(table: CalibrationTable, cls: NoveltyClass, measured_board: bool, confidence: float
+def _energy_bounds_for(table: CalibrationTable, cls: NoveltyClass, board: str, confidence: float
                        ) -> tuple[float, float, bool]:
-    """Energy's model-error bounds: the class's latency residuals plus the board power's. A board with energy
-    rows has a measured power error (its residuals are in the pooled rows); a board without gets the spread of
-    board offsets (``new_board_energy_bounds``). Cached: the table is fixed for the process."""
-    lat_res = table.residuals(cls)
+    """Energy's model-error bounds: the class's latency residuals plus the board power's, by board
+    (``new_board_energy_bounds``: ``board`` names one with energy rows, '' one without). Cached: the table is
+    fixed for the process."""
     boards = dict(table.board_power)
-    if measured_board or len(boards) < 3:
-        return energy_bounds(lat_res, table.power, confidence)
-    return new_board_energy_bounds(lat_res, list(boards.values()), confidence, table.residual_weights(cls))
+    return new_board_energy_bounds(table.residuals(cls), list(boards.values()), confidence,
+                                   table.residual_weights(cls), boards.get(board, ()))
 
 
-@lru_cache(maxsize=16)
-def _power_bounds_for(table: CalibrationTable, measured_board: bool, confidence: float) -> tuple[float, float]:
-    """Log bounds of the board power's error: split conformal on the power residuals of boards with energy rows;
-    a new board's from the spread of board offsets (``new_board_energy_bounds`` with no latency error)."""
-    boards = dict(table.board_power)
+@lru_cache(maxsize=64)
+def _power_bounds_for(table: CalibrationTable, board: str, confidence: float) -> tuple[float, float]:
+    """Log bounds of the board power's error alone (``new_board_energy_bounds`` with no latency error)."""
     if not table.power:
         return 0.0, 0.0
-    if measured_board or len(boards) < 3:
-        return conformal_bounds(table.power, confidence)[:2]
-    return new_board_energy_bounds([0.0], list(boards.values()), confidence)[:2]
+    boards = dict(table.board_power)
+    return new_board_energy_bounds([0.0], list(boards.values()), confidence, None, boards.get(board, ()))[:2]
 
 
 def power_log_bounds(board: str, confidence: float) -> tuple[float, float]:
-    """Log bounds of a board's power error at ``confidence`` (``_power_bounds_for``): measured boards' from the
-    pooled power residuals, others' from the spread between boards."""
+    """Log bounds of a board's power error at ``confidence`` (``_power_bounds_for``): a board with energy rows
+    from its own offset, others' from the spread between boards."""
     table = calibration_table()
-    return _power_bounds_for(table, board in dict(table.board_power), check_confidence(confidence))
+    known = len(dict(table.board_power).get(board, ())) >= 2
+    return _power_bounds_for(table, board if known else "", check_confidence(confidence))

@@ -38,7 +38,6 @@ from edgesim.pipeline.interval_calibration import (
     CalibrationTable,
     NoveltyClass,
     _energy_model_bounds,
-    _power_bounds_for,
     _quantile,
     calibration_table,
     check_confidence,
@@ -326,7 +325,7 @@ def interval(result: RunResult, confidence: float = DEFAULT_CONFIDENCE, *,
     lat = combine(result.latency_s, p_lat, (m_lo, m_hi))
     en = combine(result.energy_j, p_en, (e_lo, e_hi))
     power = combine(1.0, _surrogate_quantiles(effects, "power", confidence),
-                    _power_bounds_for(table, result.profile.id in dict(table.board_power), confidence))
+                    power_log_bounds(result.profile.id, confidence))
     thr = None
     if result.sim is not None and result.spec.frames > 1:
         t = result.sim.throughput_inf_per_s

@@ -150,7 +150,9 @@ def test_cli_run_prints_and_writes_the_interval(tmp_path: Path, capsys: pytest.C
     lo, hi = data["latency_interval_s"]
     assert lo < data["latency_s"] < hi
     elo, ehi = data["energy_interval_j"]
-    assert elo < data["energy_j"] < ehi
+    # This board's own energy rows all read above its predicted power: the interval starts at the point and
+    # reaches well above it (the point always inside, never moved).
+    assert elo == data["energy_j"] and ehi > 1.1 * data["energy_j"]
     assert data["interval"]["confidence"] == 0.9
 
 
@@ -223,7 +225,7 @@ def test_sweep_rows_carry_intervals_and_edited_chips_count_as_new() -> None:
         assert not row["error"] and row["latency_lo_s"] < row["latency_s"] < row["latency_hi_s"]
         assert row["novelty"] == "known_family"  # an edited measured chip is a new chip of a known family
     row = evaluate_point(plain.points[0], 0.8)
-    assert row["novelty"] == "measured_device" and row["energy_lo_j"] < row["energy_j"] < row["energy_hi_j"]
+    assert row["novelty"] == "measured_device" and row["energy_lo_j"] <= row["energy_j"] < row["energy_hi_j"]
 
 
 def test_runtime_ranges_are_propagated_too(tmp_path: Path) -> None:
