@@ -101,7 +101,7 @@ def cmd_llm(args: argparse.Namespace) -> int:
         from edgesim.llm.report import write_llm_html
 
         write_llm_html(args.html, est, args.model, args.hw, runtime=args.runtime, threads=args.threads,
-                       unit=args.unit, kv_cache=args.kv_cache)
+                       unit=args.unit, kv_cache=args.kv_cache, confidence=args.confidence)
         print(f"wrote {args.html}", file=sys.stderr)
     return 0
 

@@ -125,9 +125,10 @@ def test_onset_interval_is_none_when_even_the_hot_end_never_throttles() -> None:
 
 
 def test_llm_energy_per_token_interval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "l.json"
-    assert main(["llm", "llama-3.2-1b", "--hw", "rpi5", "--json", str(out)]) == 0
+    out, html = tmp_path / "l.json", tmp_path / "l.html"
+    assert main(["llm", "llama-3.2-1b", "--hw", "rpi5", "--json", str(out), "--html", str(html)]) == 0
     assert "energy/token" in capsys.readouterr().out
+    assert "interval (80%, measured_device)" in html.read_text() and "energy/token" in html.read_text()
     data = json.loads(out.read_text())
     lo, hi = data["interval"]["energy_per_token_interval_j"]
     assert lo < data["energy_per_token_j"] < hi
