@@ -122,7 +122,7 @@ def calibration_table() -> CalibrationTable:
 
     def weights(d: dict[str, Any]) -> list[tuple[NoveltyClass, tuple[float, ...]]]:
         out = []
-        for cls in GROUP_WEIGHTED:
+        for cls in sorted(GROUP_WEIGHTED):  # a fixed order, whatever the hash seed
             rows = [r for r in d.get("rows", ()) if r["class"] == cls.value]
             if rows:
                 pairs = group_weights([(float(r["latency_log"]), weight_group(cls, r["device"], r["runtime"]))
