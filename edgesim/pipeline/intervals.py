@@ -83,11 +83,14 @@ def rerun(result: RunResult, profile: HardwareProfile, runtime: RuntimeProfile |
 
     spec = replace(result.spec, hw=profile, clock_mhz=None, engine=Engine.ANALYTIC, frames=1, record_trace=False)
     state = State(spec, profile=profile, source_graph=result.source_graph, graph=result.graph,
-                  transform=result.transform, runtime=runtime or result.runtime, version=result.version,
-                  schedule=result.schedule if keep_schedule else None)
+                  transform=result.transform, runtime=runtime or result.runtime, version=result.version)
     names = [name for name, _ in STAGES]
-    # with the schedule kept: every stage after mapping (the checks, then the cost)
-    return _finish(state, STAGES[names.index("map") + (1 if keep_schedule else 0):])
+    if keep_schedule:
+        # The fit verdict and the fallback warning read sizes, placement and whether rates are positive, none of
+        # which a cost-only number changes: the cost stage alone.
+        state = replace(state, schedule=result.schedule, fit=result.fit, fallback=result.fallback)
+        return _finish(state, STAGES[names.index("checks") + 1:])
+    return _finish(state, STAGES[names.index("map"):])
 
 
 _COST_ONLY_MEMORY_FIELDS = ("read_bw_bytes_per_cycle", "write_bw_bytes_per_cycle", "latency_cycles")
