@@ -92,6 +92,8 @@ def cmd_llm(args: argparse.Namespace) -> int:
                  (("prefill", iv.prefill_tokens_per_s), ("decode", iv.decode_tokens_per_s)) if t is not None]
         if iv.ttft_s is not None:
             parts.append(f"TTFT {format_range(iv.ttft_s, iv.confidence, 's')}")
+        if iv.energy_per_token_j is not None:
+            parts.append(f"energy/token {format_range(iv.energy_per_token_j, iv.confidence, 'J')}")
         print(f"interval ({iv.confidence:.0%}, {iv.novelty}): " + ", ".join(parts))
     if args.context_plot:
         _context_plot(args)
@@ -99,7 +101,7 @@ def cmd_llm(args: argparse.Namespace) -> int:
         from edgesim.llm.report import write_llm_html
 
         write_llm_html(args.html, est, args.model, args.hw, runtime=args.runtime, threads=args.threads,
-                       unit=args.unit, kv_cache=args.kv_cache)
+                       unit=args.unit, kv_cache=args.kv_cache, confidence=args.confidence)
         print(f"wrote {args.html}", file=sys.stderr)
     return 0
 

@@ -31,7 +31,7 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     from edgesim.pipeline.intervals import check_confidence
     from edgesim.report.units import si
     from edgesim.thermal.governor import GovernorKind
-    from edgesim.thermal.sustain import battery_life, sustain
+    from edgesim.thermal.sustain import battery_life, characterise, sustain, throttle_onset_interval
 
     check_confidence(args.confidence)
     base = run(spec_from_args(args))
@@ -42,9 +42,10 @@ def cmd_sustain(args: argparse.Namespace) -> int:
         print(f"warning: {base.fit.summary()}")
     if args.policy:
         return _sustain_big_little(base, args)
-    res = sustain(base, duration_s=args.duration,
-                  rate_hz=args.rate, ambient_c=args.ambient, governor=GovernorKind(args.governor),
-                  window_s=args.window)
+    points = characterise(base)
+    run_args: dict[str, Any] = {"duration_s": args.duration, "rate_hz": args.rate, "ambient_c": args.ambient,
+                                "governor": GovernorKind(args.governor), "window_s": args.window}
+    res = sustain(base, points=points, **run_args)
     data = {**verdict_dict(base), **res.as_dict()}
     onset = "never" if res.throttle_onset_s is None else f"{res.throttle_onset_s:.1f} s"
     print(f"{graph.name} on {profile.id}, {args.duration:g} s "
@@ -55,7 +56,8 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     print(f"  mean latency {res.mean_latency_s * 1e3:.3f} ms, energy/inference {res.energy_per_inference_j * 1e3:.4g} mJ, "
           f"average power {si(res.average_power_w, 'W')}, inferences {res.inferences:.0f}, "
           f"frames missed {res.frames_missed:.0f}")
-    data.update(sustained_intervals(base, args, res.mean_latency_s, res.energy_per_inference_j))
+    data.update(sustained_intervals(base, args, res.mean_latency_s, res.energy_per_inference_j,
+                                    lambda ratio: throttle_onset_interval(base, ratio, points, **run_args)))
     if args.battery_wh or args.battery_mah:
         if args.rate is None:
             from edgesim.errors import EdgesimError
@@ -79,7 +81,7 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     if args.plot:
         from edgesim.report.plots import plot_sustain
 
-        plot_sustain(res, args.plot)
+        plot_sustain(res, args.plot, onset_interval_s=data.get("throttle_onset_interval_s"))
         print(f"wrote {args.plot}")
     return 0
 
@@ -89,12 +91,19 @@ def _sustain_big_little(base: RunResult, args: argparse.Namespace) -> int:
 
     from edgesim.files import atomic_write_text
     from edgesim.report.units import si
-    from edgesim.thermal.big_little import Policy, run_big_little
+    from edgesim.thermal.big_little import Policy, characterise_little, run_big_little
+    from edgesim.thermal.sustain import characterise, scaled_point
 
     graph, profile = base.graph, base.profile
-    res = run_big_little(base, Policy(args.policy), ambient_c=args.ambient,
-                         duration_s=args.duration, rate_hz=args.rate, background_power_w=args.background_w,
-                         burst_on_s=args.burst_on, burst_off_s=args.burst_off, window_s=args.window)
+    big, little = characterise(base), characterise_little(base)
+    run_args: dict[str, Any] = {"ambient_c": args.ambient, "duration_s": args.duration, "rate_hz": args.rate,
+                                "background_power_w": args.background_w, "burst_on_s": args.burst_on,
+                                "burst_off_s": args.burst_off, "window_s": args.window}
+    res = run_big_little(base, Policy(args.policy), big_points=big, little_point=little, **run_args)
+
+    def onset_at(k: float) -> float | None:  # both clusters drawing k times the power predicted
+        return run_big_little(base, Policy(args.policy), big_points=[scaled_point(p, k) for p in big],
+                              little_point=scaled_point(little, k), **run_args).throttle_onset_s
     onset = "never" if res.throttle_onset_s is None else f"{res.throttle_onset_s:.1f} s"
     print(f"{graph.name} on {profile.id}, policy {args.policy}, {args.duration:g} s, background "
           f"{args.background_w:g} W on the LITTLE cores")
@@ -107,7 +116,8 @@ def _sustain_big_little(base: RunResult, args: argparse.Namespace) -> int:
 
     # energy per inference as the run drew it (average power x time / inferences), with the single run's interval
     energy = res.average_power_w * res.duration_s / res.inferences if res.inferences else base.energy_j
-    data = {**res.as_dict(), **sustained_intervals(base, args, res.mean_latency_s, energy)}
+    data = {**res.as_dict(), **sustained_intervals(base, args, res.mean_latency_s, energy,
+                                                   lambda ratio: (onset_at(ratio[1]), onset_at(ratio[0])))}
     if args.json:
         atomic_write_text(args.json, json.dumps({**verdict_dict(base), **data}, indent=1) + "\n")
         print(f"wrote {args.json}")

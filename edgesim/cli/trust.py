@@ -4,6 +4,7 @@ sensitivity table. One place, so run, sustain and the report say it the same way
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -62,9 +63,13 @@ def trust_report(result: RunResult, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def sustained_intervals(base: RunResult, args: argparse.Namespace, mean_latency_s: float,
-                        energy_per_inference_j: float) -> dict[str, Any]:
+                        energy_per_inference_j: float, onset: Callable[[tuple[float, float]],
+                                                                       tuple[float | None, float | None]]
+                        | None = None) -> dict[str, Any]:
     """A sustained run's mean latency and energy per inference with the single run's relative interval (the
-    model and profile errors are the same; the thermal model's own error is not in it). Printed; JSON entries."""
+    model and profile errors are the same; the thermal model's own error is not in it), and with ``onset`` (the
+    run again at a power ratio: ``thermal.sustain.throttle_onset_interval``) the throttle onset's. Printed; JSON
+    entries."""
     from edgesim.pipeline.intervals import Interval, format_range
 
     iv = interval_of(base, args)
@@ -73,7 +78,26 @@ def sustained_intervals(base: RunResult, args: argparse.Namespace, mean_latency_
                   energy_per_inference_j * iv.energy_j.hi / base.energy_j)
     print(f"  interval: mean latency {format_range(lat, iv.confidence, 's')}, energy/inference "
           f"{format_range(en, iv.confidence, 'J')}; novelty {iv.novelty.value}")
-    return {"latency_interval_s": lat.as_list(), "energy_interval_j": en.as_list(), "interval": iv.as_dict()}
+    out: dict[str, Any] = {"latency_interval_s": lat.as_list(), "energy_interval_j": en.as_list(),
+                           "interval": iv.as_dict()}
+    if onset is not None:
+        # Back to back the chip draws its running power all the time; at a rate, energy per inference decides.
+        ratio = iv.power_ratio if getattr(args, "rate", None) is None else (
+            iv.energy_j.lo / base.energy_j, iv.energy_j.hi / base.energy_j)
+        early, late = onset(ratio)
+        out["throttle_onset_interval_s"] = None if early is None else [early, late]
+        print(f"  interval: throttle onset {onset_text(early, late, iv.confidence)} (power "
+              f"x{ratio[0]:.2f}-x{ratio[1]:.2f})")
+    return out
+
+
+def onset_text(early: float | None, late: float | None, confidence: float) -> str:
+    """'40-95 s (80%)'; 'from 40 s, or not within the run (80%)'; 'none within the run (80%)'."""
+    if early is None:
+        return f"none within the run ({confidence:.0%})"
+    if late is None:
+        return f"from {early:.0f} s, or not within the run ({confidence:.0%})"
+    return f"{early:.0f}-{late:.0f} s ({confidence:.0%})"
 
 
 def report_trust_html(result: RunResult, args: argparse.Namespace) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -37,6 +38,10 @@ class CompareRow:
     energy_hi_j: float | None = None
     confidence: float | None = None
     novelty: str = ""
+    # the profile-range part of the latency interval, log offsets (lo <= 0 <= hi): what does not cancel between
+    # two chips on one runtime (``indistinguishable``)
+    latency_profile_lo_log: float = 0.0
+    latency_profile_hi_log: float = 0.0
 
     def pareto_eligible(self, peak_on_front: bool = False) -> bool:
         """Only points that fit and were costed with a runtime (or, when asked, at peak hardware speed) compete
@@ -113,7 +118,9 @@ def compare(models: Sequence[str | Path], hws: Sequence[str | Path | HardwarePro
                 rows[-1] = CompareRow(**{**asdict(rows[-1]), "latency_lo_s": iv.latency_s.lo,
                                          "latency_hi_s": iv.latency_s.hi, "energy_lo_j": iv.energy_j.lo,
                                          "energy_hi_j": iv.energy_j.hi, "confidence": confidence,
-                                         "novelty": iv.novelty.value})
+                                         "novelty": iv.novelty.value,
+                                         "latency_profile_lo_log": min(iv.profile_latency_log[0], 0.0),
+                                         "latency_profile_hi_log": max(iv.profile_latency_log[1], 0.0)})
     # Different models do different work, so the front is per model: which chips are worth buying for it. A
     # point that does not fit, or has no runtime, is no option: it stays off the front.
     mask = grouped_pareto_mask([r.model for r in rows], [r.latency_s for r in rows], [r.energy_j for r in rows],
@@ -138,16 +145,35 @@ def grouped_pareto_mask(groups: Sequence[str], latency_s: Sequence[float], energ
 
 
 def indistinguishable(rows: Sequence[CompareRow]) -> list[tuple[CompareRow, CompareRow]]:
-    """Pairs of rows of one model whose latency intervals overlap: the prediction cannot tell which is faster."""
+    """Pairs of rows of one model the prediction cannot tell apart in latency at their confidence. Two chips on
+    the same runtime in the same novelty class share most of the model's error (the runtime's kernels, the
+    model's cost), which cancels in their ratio: they differ when the ratio exceeds the calibrated spread of
+    such differences (``shared_margin``) with their profile ranges added in quadrature. Other pairs, whose
+    errors are independent, differ when their intervals do not overlap."""
     out = []
     for i, a in enumerate(rows):
         for b in rows[i + 1:]:
             if a.model != b.model or a.latency_lo_s is None or b.latency_lo_s is None:
                 continue
             assert a.latency_hi_s is not None and b.latency_hi_s is not None
-            if a.latency_lo_s <= b.latency_hi_s and b.latency_lo_s <= a.latency_hi_s:
+            margin = _shared_margin(a, b)
+            if margin is not None:
+                slow, fast = (a, b) if a.latency_s >= b.latency_s else (b, a)
+                limit = math.hypot(margin, slow.latency_profile_lo_log, fast.latency_profile_hi_log)
+                if math.log(slow.latency_s / fast.latency_s) <= limit:
+                    out.append((a, b))
+            elif a.latency_lo_s <= b.latency_hi_s and b.latency_lo_s <= a.latency_hi_s:
                 out.append((a, b))
     return out
+
+
+def _shared_margin(a: CompareRow, b: CompareRow) -> float | None:
+    """The calibrated log-latency margin when a and b share their model error, else None."""
+    if a.runtime != b.runtime or a.novelty != b.novelty or not a.novelty or a.peak_hardware or b.peak_hardware:
+        return None
+    from edgesim.pipeline.intervals import NoveltyClass, shared_margin
+
+    return shared_margin(NoveltyClass(a.novelty), a.confidence or 0.8)
 
 
 def format_indistinguishable(rows: Sequence[CompareRow]) -> str:
@@ -155,8 +181,10 @@ def format_indistinguishable(rows: Sequence[CompareRow]) -> str:
     if not pairs:
         return ""
     conf = pairs[0][0].confidence or 0.0
-    lines = [f"not distinguishable at {conf:.0%} (latency intervals overlap):"]
-    lines += [f"  {a.model}: {a.hw} vs {b.hw}" for a, b in pairs]
+    lines = [f"not distinguishable at {conf:.0%} (latency intervals overlap; on one runtime and novelty class, the "
+             "ratio is within the calibrated spread of such pairs):"]
+    lines += [f"  {a.model}: {a.hw} vs {b.hw}" + (" (shared runtime error)" if _shared_margin(a, b) is not None
+                                                  else "") for a, b in pairs]
     return "\n".join(lines)
 
 

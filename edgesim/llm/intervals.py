@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgesim.errors import EdgesimError
 from edgesim.files import atomic_write_text, data_path
-from edgesim.pipeline.intervals import Interval, check_confidence, conformal_bounds
+from edgesim.pipeline.intervals import Interval, check_confidence, combine, conformal_bounds, power_log_bounds
 
 if TYPE_CHECKING:
     from edgesim.llm.predict import LlmEstimate
@@ -100,6 +100,7 @@ class LlmInterval:
     decode_tokens_per_s: Interval | None
     ttft_s: Interval | None
     capped: bool
+    energy_per_token_j: Interval | None = None
 
     def as_dict(self) -> dict[str, Any]:
         def lst(iv: Interval | None) -> list[float] | None:
@@ -108,7 +109,8 @@ class LlmInterval:
         return {"confidence": self.confidence, "novelty_class": self.novelty,
                 "prefill_tokens_per_s_interval": lst(self.prefill_tokens_per_s),
                 "decode_tokens_per_s_interval": lst(self.decode_tokens_per_s),
-                "ttft_interval_s": lst(self.ttft_s), "capped": self.capped}
+                "ttft_interval_s": lst(self.ttft_s), "energy_per_token_interval_j": lst(self.energy_per_token_j),
+                "capped": self.capped}
 
 
 def _bounds(rows: Sequence[LlmResidual], phase: str, cls: str, confidence: float) -> tuple[float, float, bool]:
@@ -121,7 +123,7 @@ def llm_interval(est: LlmEstimate, confidence: float = 0.8) -> LlmInterval:
     devices, rows = llm_table()
     cls = "measured_device" if est.hw in devices else "new_device"
     capped = False
-    pre = dec = ttft = None
+    pre = dec = ttft = energy = None
     if est.prefill is not None:
         lo, hi, c = _bounds(rows, "prefill", cls, confidence)
         t = est.prefill.tokens_per_s
@@ -135,7 +137,13 @@ def llm_interval(est: LlmEstimate, confidence: float = 0.8) -> LlmInterval:
         t = est.decode.tokens_per_s
         dec = Interval(t * math.exp(min(lo, 0.0)), t * math.exp(max(hi, 0.0)))
         capped |= c
-    return LlmInterval(confidence, cls, pre, dec, ttft, capped)
+        e_tok = est.energy_per_token_j
+        if e_tok is not None and e_tok > 0:
+            # energy per token = board power x time per token: the decode time's bounds (tokens/s inverted) and
+            # the board power's (the CNN calibration's; no LLM row with a profile measured power) independent
+            p_lo, p_hi = power_log_bounds(est.hw, confidence)
+            energy = combine(e_tok, (min(-hi, 0.0), max(-lo, 0.0)), (p_lo, p_hi))
+    return LlmInterval(confidence, cls, pre, dec, ttft, capped, energy)
 
 
 def llm_coverage(rows: Sequence[LlmResidual], confidence: float = 0.8) -> list[tuple[str, str, int, int, float, float]]:

@@ -48,6 +48,13 @@ def _roofline(est: LlmEstimate, model: str, hw: Any, kw: dict[str, Any], path: P
     if est.decode is not None:
         ax.loglog(est.decode_bytes_per_token, est.decode.tokens_per_s, "*", ms=14, color="tab:red",
                   label=f"this run ({est.quant}, context {est.prompt_tokens}..{est.prompt_tokens + est.gen_tokens})")
+        from edgesim.llm.intervals import llm_interval
+
+        dec = llm_interval(est, float(kw.get("confidence", 0.8))).decode_tokens_per_s
+        if dec is not None:  # the decode interval as a bar on this run's point
+            y = est.decode.tokens_per_s
+            ax.errorbar([est.decode_bytes_per_token], [y], yerr=[[y - dec.lo], [dec.hi - y]], fmt="none",
+                        ecolor="tab:red", capsize=4, lw=1)
     ax.set_xlabel("bytes read per decoded token")
     ax.set_ylabel("decode tokens/s")
     ax.set_title(f"{est.model} on {est.hw}: decode roofline by weight format")
@@ -75,6 +82,19 @@ def _context(est: LlmEstimate, model: str, hw: Any, kw: dict[str, Any], path: Pa
     plt.close(fig)
 
 
+def _interval_row(est: LlmEstimate, confidence: float) -> tuple[str, object]:
+    """The intervals ``edgesim llm`` prints (``edgesim.llm.intervals``), as one summary row."""
+    from edgesim.llm.intervals import llm_interval
+    from edgesim.pipeline.intervals import format_range
+
+    iv = llm_interval(est, confidence)
+    parts = [f"{name} {t.lo:.3g}-{t.hi:.3g} tokens/s" for name, t in
+             (("prefill", iv.prefill_tokens_per_s), ("decode", iv.decode_tokens_per_s)) if t is not None]
+    parts += [f"{name} {format_range(t, confidence, unit)}" for name, t, unit in
+              (("TTFT", iv.ttft_s, "s"), ("energy/token", iv.energy_per_token_j, "J")) if t is not None]
+    return f"interval ({confidence:.0%}, {iv.novelty})", ", ".join(parts)
+
+
 def render_llm_html(est: LlmEstimate, model: str, hw: Any, **kw: Any) -> str:
     """``model``/``hw`` as given to predict; ``kw`` = runtime, threads, unit of the same call."""
     d = est.as_dict()
@@ -87,6 +107,7 @@ def render_llm_html(est: LlmEstimate, model: str, hw: Any, **kw: Any) -> str:
                              f"TTFT {est.prefill.time_s:.3f} s"),
                  ("decode", f"{est.decode.tokens_per_s:.2f} tokens/s ({est.decode.bound}-bound)"),
                  ("energy per token", f"{d['energy_per_token_j']:.3f} J")]
+        rows.append(_interval_row(est, float(kw.get("confidence", 0.8))))
     figs = []
     with tempfile.TemporaryDirectory(prefix="edgesim-llm-") as tmp:
         roof, ctx = Path(tmp) / "roof.png", Path(tmp) / "ctx.png"

@@ -17,151 +17,49 @@ the point estimate.
 
 from __future__ import annotations
 
-import json
 import math
-import random
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from functools import lru_cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgesim.errors import EdgesimError
-from edgesim.files import data_path
-from edgesim.hw.family import profile_families
 from edgesim.hw.schema import HardwareProfile, RuntimeProfile
 from edgesim.hw.uncertain import UncertainField, ranged_fields, with_field
+from edgesim.pipeline.interval_calibration import (
+    _NEW_CHIP,
+    CALIBRATION_FILE,
+    DEFAULT_CONFIDENCE,
+    GROUP_WEIGHTED,
+    NPU_CALIBRATION_FILE,
+    CalibrationTable,
+    NoveltyClass,
+    _energy_model_bounds,
+    _quantile,
+    calibration_table,
+    check_confidence,
+    conformal_bounds,
+    energy_bounds,
+    group_weights,
+    model_bounds,
+    new_board_energy_bounds,
+    novelty,
+    power_log_bounds,
+    shared_margin,
+    weight_group,
+    weighted_bounds,
+)
+from edgesim.pipeline.interval_remap import compute_only, seed_plan_memo
 from edgesim.pipeline.spec import Engine
 
 if TYPE_CHECKING:
     from edgesim.pipeline.spec import RunResult
 
-DEFAULT_CONFIDENCE = 0.8
 _MC_DRAWS = 4000
 _SEED = 20261206
-
-
-class NoveltyClass(StrEnum):
-    """How far a prediction is from the measurements the model was checked on (least novel first)."""
-
-    MEASURED_DEVICE = "measured_device"  # this device with this runtime has measured rows
-    KNOWN_FAMILY = "known_family"  # a new device whose core/unit families all have measured devices
-    NEW_FAMILY = "new_family"  # a core or unit family no measured device has
-    NEW_RUNTIME = "new_runtime"  # a runtime no measured row used (or none: peak hardware)
-    # Edge NPUs and SoCs, calibrated on the vendor benchmark tables (npu_vendor.csv) instead of MLPerf Tiny:
-    NPU_MEASURED_DEVICE = "npu_measured_device"  # this board and runtime have vendor-table rows
-    NPU_NEW_DEVICE = "npu_new_device"  # a runtime with vendor-table rows on other boards only
-
-
-# The less novel class an edited chip (a sweep point that changes its numbers) moves up from, per domain.
-_NEW_CHIP = {NoveltyClass.MEASURED_DEVICE: NoveltyClass.KNOWN_FAMILY,
-             NoveltyClass.NPU_MEASURED_DEVICE: NoveltyClass.NPU_NEW_DEVICE}
-
-
-def check_confidence(confidence: float) -> float:
-    if not 0 < confidence < 1 or math.isnan(confidence):
-        raise EdgesimError(f"confidence must be strictly between 0 and 1, got {confidence:g}", field="confidence")
-    return float(confidence)
-
-
-# -- (b) the calibration table --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CalibrationTable:
-    """Sorted log residuals log(measured / predicted) of latency per novelty class and of board power (one per
-    measured energy row: energy's residual is latency's plus power's), and what the measurements cover."""
-
-    method: str
-    latency: tuple[tuple[NoveltyClass, tuple[float, ...]], ...]
-    power: tuple[float, ...]
-    devices: frozenset[tuple[str, str]]  # (device, runtime) pairs with measured rows
-    families: frozenset[str]
-    runtimes: frozenset[str]
-    npu_devices: frozenset[tuple[str, str]] = frozenset()  # (board, runtime) pairs with vendor-table rows
-    npu_runtimes: frozenset[str] = frozenset()
-
-    def residuals(self, cls: NoveltyClass) -> tuple[float, ...]:
-        return dict(self.latency).get(cls, ())
-
-
-CALIBRATION_FILE = ("calibration", "intervals.json")
-NPU_CALIBRATION_FILE = ("calibration", "npu_intervals.json")
-
-
-def _read_json(path: Path) -> dict[str, object]:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise EdgesimError(f"cannot read the interval calibration ({exc}); regenerate it with "
-                           "'edgesim validate --calibrate-intervals'", file=str(path)) from None
-    if not isinstance(raw, dict):
-        raise EdgesimError("the interval calibration is not a mapping", file=str(path))
-    return raw
-
-
-@lru_cache(maxsize=1)
-def calibration_table() -> CalibrationTable:
-    raw: dict[str, Any] = _read_json(data_path(*CALIBRATION_FILE))
-    npu_path = data_path(*NPU_CALIBRATION_FILE)
-    npu: dict[str, Any] = _read_json(npu_path) if npu_path.is_file() else {"latency": {}, "devices": [],
-                                                                          "runtimes": []}
-
-    def classes(d: dict[str, Any]) -> list[tuple[NoveltyClass, tuple[float, ...]]]:
-        return [(NoveltyClass(c), tuple(sorted(float(x) for x in v))) for c, v in d["latency"].items()]
-
-    return CalibrationTable(raw["method"], tuple(classes(raw) + classes(npu)),
-                            tuple(sorted(float(x) for x in raw["power"])),
-                            frozenset((d, r) for d, r in raw["devices"]), frozenset(raw["families"]),
-                            frozenset(raw["runtimes"]), frozenset((d, r) for d, r in npu["devices"]),
-                            frozenset(npu["runtimes"]))
-
-
-def novelty(profile: HardwareProfile, runtime: RuntimeProfile | None, table: CalibrationTable | None = None
-            ) -> NoveltyClass:
-    t = table or calibration_table()
-    if runtime is not None and runtime.id not in t.runtimes and runtime.id in t.npu_runtimes:
-        return (NoveltyClass.NPU_MEASURED_DEVICE if (profile.id, runtime.id) in t.npu_devices
-                else NoveltyClass.NPU_NEW_DEVICE)
-    if runtime is None or runtime.id not in t.runtimes:
-        return NoveltyClass.NEW_RUNTIME
-    if (profile.id, runtime.id) in t.devices:
-        return NoveltyClass.MEASURED_DEVICE
-    if profile_families(profile) <= t.families:
-        return NoveltyClass.KNOWN_FAMILY
-    return NoveltyClass.NEW_FAMILY
-
-
-def conformal_bounds(residuals: Sequence[float], confidence: float) -> tuple[float, float, bool]:
-    """Split conformal (lo, hi) offsets of log(measured/predicted) at ``confidence``, equal tails; ``capped`` when
-    the finite-sample rank falls outside the residuals (too few of them) and the extreme is used instead."""
-    r = sorted(residuals)
-    n = len(r)
-    if n == 0:
-        raise EdgesimError("no calibration residuals for this class; regenerate the calibration")
-    alpha = 1.0 - confidence
-    # 1-based ranks; the 1e-9 keeps binary rounding (1 - 0.8 = 0.19999...) from moving a rank by one
-    k_hi = math.ceil((n + 1) * (1 - alpha / 2) - 1e-9)
-    k_lo = math.floor((n + 1) * (alpha / 2) + 1e-9)
-    capped = k_hi > n or k_lo < 1
-    return r[max(k_lo, 1) - 1], r[min(k_hi, n) - 1], capped
-
-
-def energy_bounds(latency: Sequence[float], power: Sequence[float], confidence: float) -> tuple[float, float, bool]:
-    """Conformal-style (lo, hi) of log(measured/predicted) energy = latency residual + power residual, the two
-    independent (the latency error is the model's, the power error the board's): quantiles of every pairwise sum,
-    at the finite-sample levels of the smaller set."""
-    if not latency or not power:
-        return conformal_bounds(latency, confidence) if latency else (0.0, 0.0, True)
-    sums = np.add.outer(np.asarray(latency), np.asarray(power)).ravel()
-    n = min(len(latency), len(power))
-    alpha = 1.0 - confidence
-    q_hi = math.ceil((n + 1) * (1 - alpha / 2) - 1e-9) / n
-    q_lo = math.floor((n + 1) * (alpha / 2) + 1e-9) / n
-    capped = q_hi > 1 or q_lo <= 0
-    return (float(np.quantile(sums, min(max(q_lo, 0.0), 1.0))), float(np.quantile(sums, min(q_hi, 1.0))), capped)
-
 
 # -- (a) propagation of the profile's ranges ------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -185,11 +83,14 @@ def rerun(result: RunResult, profile: HardwareProfile, runtime: RuntimeProfile |
 
     spec = replace(result.spec, hw=profile, clock_mhz=None, engine=Engine.ANALYTIC, frames=1, record_trace=False)
     state = State(spec, profile=profile, source_graph=result.source_graph, graph=result.graph,
-                  transform=result.transform, runtime=runtime or result.runtime, version=result.version,
-                  schedule=result.schedule if keep_schedule else None)
+                  transform=result.transform, runtime=runtime or result.runtime, version=result.version)
     names = [name for name, _ in STAGES]
-    # with the schedule kept: every stage after mapping (the checks, then the cost)
-    return _finish(state, STAGES[names.index("map") + (1 if keep_schedule else 0):])
+    if keep_schedule:
+        # The fit verdict and the fallback warning read sizes, placement and whether rates are positive, none of
+        # which a cost-only number changes: the cost stage alone.
+        state = replace(state, schedule=result.schedule, fit=result.fit, fallback=result.fallback)
+        return _finish(state, STAGES[names.index("checks") + 1:])
+    return _finish(state, STAGES[names.index("map"):])
 
 
 _COST_ONLY_MEMORY_FIELDS = ("read_bw_bytes_per_cycle", "write_bw_bytes_per_cycle", "latency_cycles")
@@ -235,11 +136,43 @@ def relevant(result: RunResult, f: UncertainField) -> bool:
     return True
 
 
+# Perturbed profiles by (identity of the profile, path, value), the profile kept alive with its entry so an id is
+# never reused while keyed. The same perturbed object each time lets the mapper's per-op memo and the driver's
+# schedule/estimate memos (keyed by profile identity) serve every later interval on this profile: a sweep or a
+# search asks for many graphs on one chip, and their shared ops are mapped once per end of each range.
+_PERTURBED: OrderedDict[tuple[int, str, float], tuple[object, HardwareProfile | RuntimeProfile]] = OrderedDict()
+_PERTURBED_KEPT = 256
+
+
 def set_field(obj: HardwareProfile | RuntimeProfile, path: str, value: float) -> HardwareProfile | RuntimeProfile:
-    """A copy of a hardware or runtime profile with one number changed (the clock through ``with_clock``)."""
+    """A copy of a hardware or runtime profile with one number changed (the clock through ``with_clock``);
+    asking again for the same change of the same profile object returns the same copy."""
+    key = (id(obj), path, value)
+    hit = _PERTURBED.get(key)
+    if hit is not None and hit[0] is obj:
+        _PERTURBED.move_to_end(key)
+        return hit[1]
+    new: HardwareProfile | RuntimeProfile
     if isinstance(obj, HardwareProfile) and path == "clock_mhz":
-        return obj.with_clock(value)  # the DVFS default follows the clock
-    return with_field(obj, path, value)
+        new = obj.with_clock(value)  # the DVFS default follows the clock
+    else:
+        new = with_field(obj, path, value)
+    _PERTURBED[key] = (obj, new)
+    while len(_PERTURBED) > _PERTURBED_KEPT:
+        _PERTURBED.popitem(last=False)
+    return new
+
+
+def rerun_changed(base: RunResult, new: HardwareProfile | RuntimeProfile, path: str, lo: float) -> RunResult:
+    """``base`` on a chip (or runtime) with the number at ``path`` changed (``lo``: the least value it takes),
+    by the cheapest exact way: a cost-only number on the same schedule; a unit's compute rate with the nominal
+    chip's per-op plans seeded (``interval_remap``); anything else mapped again."""
+    if not isinstance(new, HardwareProfile):
+        return rerun(base, base.profile, new)
+    keep = cost_only(new, path, lo)
+    if not keep and (unit := compute_only(new, path, lo)) is not None:
+        seed_plan_memo(base, new, unit)  # the map in rerun assembles the memo's ops
+    return rerun(base, new, keep_schedule=keep)
 
 
 def perturbed_runs(result: RunResult) -> tuple[RunResult, tuple[FieldEffect, ...]]:
@@ -270,30 +203,49 @@ def perturbed_runs(result: RunResult) -> tuple[RunResult, tuple[FieldEffect, ...
                     # the range cannot be realised, so it adds no width
                     ends.append((base.latency_s, base.energy_j))
                     continue
-                run = (rerun(base, new, keep_schedule=cost_only(new, f.path, f.lo)) if isinstance(new, HardwareProfile)
-                       else rerun(base, base.profile, new))
+                run = rerun_changed(base, new, f.path, f.lo)
                 ends.append((run.latency_s, run.energy_j))
             effects.append(FieldEffect(f, owner, (ends[0][0], base.latency_s, ends[1][0]),
                                        (ends[0][1], base.energy_j, ends[1][1])))
     return base, tuple(effects)
 
 
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser, elementwise on uint64 (wrapping arithmetic): a fixed, well-mixed hash."""
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+@lru_cache(maxsize=64)
+def _stratum_order(j: int) -> np.ndarray:
+    """The seeded order of the _MC_DRAWS strata of the j-th field: a permutation by sorting hashed indices (no
+    random generator state, so every process and every call pairs strata alike; numpy.random's import is spared).
+    Read-only: cached and shared."""
+    keys = _splitmix64(np.arange(_MC_DRAWS, dtype=np.uint64) + np.uint64(_SEED) + np.uint64(j * _MC_DRAWS))
+    order = (np.argsort(keys, kind="stable").astype(float) + 0.5) / _MC_DRAWS
+    order.flags.writeable = False
+    return order
+
+
 def _surrogate_quantiles(effects: Sequence[FieldEffect], metric: str, confidence: float) -> tuple[float, float]:
     """(lo, hi) of log(value / nominal) over the fields' uniform ranges, additive in log space: a seeded Latin
-    hypercube (each field's range cut into _MC_DRAWS strata, one draw per stratum, strata paired at random), which
-    needs fewer draws than plain sampling; the stdlib generator spares numpy.random's import on every CLI run."""
+    hypercube (each field's range cut into _MC_DRAWS strata, one draw per stratum, strata paired by a fixed
+    hashed order per field), which needs fewer draws than plain sampling."""
     if not effects:
         return 0.0, 0.0
-    rng = random.Random(_SEED)
     total = np.zeros(_MC_DRAWS)
-    for e in effects:
+    for j, e in enumerate(effects):
         f = e.field
-        lo_v, nom_v, hi_v = e.latency_s if metric == "latency" else e.energy_j
+        if metric == "power":  # average power while running: energy over latency
+            lo_v, nom_v, hi_v = (en / max(t, 1e-30) for en, t in zip(e.energy_j, e.latency_s, strict=True))
+        else:
+            lo_v, nom_v, hi_v = e.latency_s if metric == "latency" else e.energy_j
         if nom_v <= 0:
             continue
-        strata = list(range(_MC_DRAWS))
-        rng.shuffle(strata)
-        u = f.lo + (np.asarray(strata, dtype=float) + 0.5) / _MC_DRAWS * (f.hi - f.lo)
+        u = f.lo + _stratum_order(j) * (f.hi - f.lo)
         xs = np.array([f.lo, f.value, f.hi])
         ys = np.log(np.array([max(lo_v, 1e-30), nom_v, max(hi_v, 1e-30)]) / nom_v)
         if xs[0] == xs[1]:  # one-sided range: interpolate on the side that exists
@@ -302,7 +254,7 @@ def _surrogate_quantiles(effects: Sequence[FieldEffect], metric: str, confidence
             xs, ys = xs[:2], ys[:2]
         total += np.interp(u, xs, ys)
     alpha = 1 - confidence
-    return float(np.quantile(total, alpha / 2)), float(np.quantile(total, 1 - alpha / 2))
+    return _quantile(total, alpha / 2), _quantile(total, 1 - alpha / 2)
 
 
 # -- the combined interval ------------------------------------------------------------------------------------
@@ -332,6 +284,9 @@ class PredictionInterval:
     uncertain_fields: int  # ranged fields propagated
     capped: bool  # too few calibration residuals for this confidence: the widest residual was used
     calibration_rows: int
+    # relative bounds of the average power while running (energy / latency): the board's power error, what a
+    # sustained run's heating follows (edgesim.thermal.sustain.throttle_onset_interval)
+    power_ratio: tuple[float, float] = (1.0, 1.0)
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -339,7 +294,7 @@ class PredictionInterval:
             "latency_interval_s": self.latency_s.as_list(), "energy_interval_j": self.energy_j.as_list(),
             "profile_part_log": list(self.profile_latency_log), "model_part_log": list(self.model_latency_log),
             "uncertain_fields": self.uncertain_fields, "calibration_rows": self.calibration_rows,
-            "capped": self.capped}
+            "capped": self.capped, "power_ratio_interval": list(self.power_ratio)}
         if self.throughput_inf_per_s is not None:
             out["throughput_interval_inf_per_s"] = self.throughput_inf_per_s.as_list()
         return out
@@ -368,17 +323,19 @@ def interval(result: RunResult, confidence: float = DEFAULT_CONFIDENCE, *,
     p_lat = _surrogate_quantiles(effects, "latency", confidence)
     p_en = _surrogate_quantiles(effects, "energy", confidence)
     lat_res = table.residuals(cls)
-    m_lo, m_hi, capped = conformal_bounds(lat_res, confidence)
-    e_lo, e_hi, e_capped = energy_bounds(lat_res, table.power, confidence)
+    m_lo, m_hi, capped = model_bounds(table, cls, confidence)
+    e_lo, e_hi, e_capped = _energy_model_bounds(table, cls, result.profile.id, confidence)
     lat = combine(result.latency_s, p_lat, (m_lo, m_hi))
     en = combine(result.energy_j, p_en, (e_lo, e_hi))
+    power = combine(1.0, _surrogate_quantiles(effects, "power", confidence),
+                    power_log_bounds(result.profile.id, confidence))
     thr = None
     if result.sim is not None and result.spec.frames > 1:
         t = result.sim.throughput_inf_per_s
         # Throughput moves inversely with the time per frame: the latency interval's relative bounds, swapped.
         thr = Interval(t * result.latency_s / lat.hi, t * result.latency_s / lat.lo)
     return PredictionInterval(confidence, cls, lat, en, thr, p_lat, (m_lo, m_hi), len(effects),
-                              capped or e_capped, len(lat_res))
+                              capped or e_capped, len(lat_res), (power.lo, power.hi))
 
 
 def format_range(iv: Interval, confidence: float, unit: str) -> str:
@@ -389,3 +346,11 @@ def format_range(iv: Interval, confidence: float, unit: str) -> str:
             scale, prefix = factor, p
             break
     return f"{iv.lo / scale:.3g}-{iv.hi / scale:.3g} {prefix}{unit} ({confidence:.0%})"
+
+
+# The model-error names live in interval_calibration; callers ask this module for them (one door for intervals).
+__all__ = ["CALIBRATION_FILE", "DEFAULT_CONFIDENCE", "GROUP_WEIGHTED", "NPU_CALIBRATION_FILE", "CalibrationTable",
+           "FieldEffect", "Interval", "NoveltyClass", "PredictionInterval", "calibration_table", "check_confidence",
+           "combine", "conformal_bounds", "energy_bounds", "format_range", "group_weights", "interval",
+           "model_bounds", "new_board_energy_bounds", "novelty", "perturbed_runs", "power_log_bounds", "rerun",
+           "rerun_changed", "set_field", "shared_margin", "weight_group", "weighted_bounds"]

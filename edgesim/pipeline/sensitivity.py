@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from edgesim.errors import EdgesimError
 from edgesim.hw.schema import HardwareProfile, RuntimeProfile
 from edgesim.hw.uncertain import display_path, ranged_fields
-from edgesim.pipeline.intervals import rerun, set_field
+from edgesim.pipeline.intervals import rerun, rerun_changed, set_field
 from edgesim.pipeline.spec import RunResult
 
 STEP = 0.10
@@ -112,7 +112,7 @@ def _run_at(result: RunResult, owner: str, path: str, value: float) -> RunResult
         new = set_field(obj, path, value)
     except EdgesimError:
         return None  # outside the field's valid range (an efficiency above 1): the other side only
-    return rerun(result, new) if isinstance(new, HardwareProfile) else rerun(result, result.profile, new)
+    return rerun_changed(result, new, path, value)  # cost-only and compute-rate numbers take the short ways
 
 
 def sensitivity(result: RunResult) -> Sensitivity:

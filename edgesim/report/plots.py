@@ -32,11 +32,17 @@ def save_figure(fig: Any, path: str | Path) -> Path:
         plt.close(fig)
 
 
-def plot_sustain(result: Any, path: str | Path) -> Path:
-    """Temperature, clock and latency over time for a sustained run."""
+def plot_sustain(result: Any, path: str | Path, onset_interval_s: Sequence[float | None] | None = None) -> Path:
+    """Temperature, clock and latency over time for a sustained run; ``onset_interval_s`` (earliest, latest or
+    None: not within the run) shades where throttling may start."""
     plt = pyplot()
     fig, axes = plt.subplots(3, 1, figsize=(8, 7.5), sharex=True)
     t = result.time_s
+    if onset_interval_s is not None and onset_interval_s[0] is not None:
+        late = onset_interval_s[1] if onset_interval_s[1] is not None else t[-1]
+        for ax in axes:
+            ax.axvspan(onset_interval_s[0], late, color="grey", alpha=0.15, lw=0)
+        axes[0].annotate("onset interval", (onset_interval_s[0], max(result.temp_c)), fontsize=8, va="top")
     axes[0].plot(t, result.temp_c, color="tab:red")
     axes[0].set_ylabel("temperature (C)")
     if result.throttle_onset_s is not None:

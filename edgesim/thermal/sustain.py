@@ -9,7 +9,7 @@ windows loses nothing visible, and an hour of simulated time is a few thousand s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -124,6 +124,28 @@ def sustain(
         time_s=w.time_s, temp_c=w.temp_c, freq_mhz=w.freq_mhz, latency_s=w.latency_s, power_w=w.power_w,
         energy_per_inference_series_j=w.energy_per_inference_j, fan_pct=w.fan_pct,
     )
+
+
+def scaled_point(p: OperatingPointResult, k: float) -> OperatingPointResult:
+    """The operating point drawing ``k`` times the power (dynamic energy and static power), as fast."""
+    return replace(p, dynamic_energy_j=p.dynamic_energy_j * k, static_power_w=p.static_power_w * k)
+
+
+def throttle_onset_interval(base: RunResult, power_ratio: tuple[float, float], points: list[OperatingPointResult],
+                            *, duration_s: float, rate_hz: float | None, ambient_c: float | None,
+                            governor: GovernorKind, window_s: float) -> tuple[float | None, float | None]:
+    """(earliest, latest) throttle onset in seconds when the chip draws ``power_ratio`` (lo, hi) times the power
+    predicted: the same sustained run with every operating point's dynamic energy and static power scaled by the
+    high end (hotter: the earliest onset) and by the low end (the latest; None: no throttling within the run).
+    Power, not latency, heats the die, so the latency error enters only through the power interval (energy /
+    latency of one inference). The thermal network's own error (its R and C) is not in it."""
+
+    def onset(k: float) -> float | None:
+        return sustain(base, duration_s=duration_s, rate_hz=rate_hz, ambient_c=ambient_c, governor=governor,
+                       window_s=window_s, points=[scaled_point(p, k) for p in points]).throttle_onset_s
+
+    lo, hi = power_ratio
+    return onset(hi), onset(lo)
 
 
 @dataclass(frozen=True)

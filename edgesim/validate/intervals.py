@@ -29,11 +29,16 @@ from edgesim.hw.family import profile_families
 from edgesim.hw.loader import load_profile
 from edgesim.pipeline.intervals import (
     CALIBRATION_FILE,
+    GROUP_WEIGHTED,
     NPU_CALIBRATION_FILE,
     NoveltyClass,
     check_confidence,
     conformal_bounds,
     energy_bounds,
+    group_weights,
+    new_board_energy_bounds,
+    weight_group,
+    weighted_bounds,
 )
 from edgesim.validate.calibrate import _fit, _prepare, leave_one_device_out
 from edgesim.validate.core import (
@@ -252,17 +257,50 @@ def _group(x: Residual) -> str:
     return f"runtime:{x.runtime}" if x.cls is NoveltyClass.NEW_RUNTIME else x.device
 
 
-def _power_group(cls: NoveltyClass, device: str, benchmark: str) -> str:
-    # board power is a property of the device: held out with the device (with its benchmark for measured_device)
-    return f"{device}/{benchmark}" if cls is NoveltyClass.MEASURED_DEVICE else device
+def _power_group(cls: NoveltyClass, x: Residual) -> str:
+    """The power rows held out with a case: board power is a property of the device, so a new device's all; a
+    measured device's benchmark, that benchmark's; a new runtime's, the board's rows with that runtime (its rows
+    with other runtimes are known at run time too)."""
+    if cls is NoveltyClass.MEASURED_DEVICE:
+        return f"{x.device}/{x.benchmark}"
+    return f"{x.device}/{x.runtime}" if cls is NoveltyClass.NEW_RUNTIME else x.device
+
+
+def _latency_bounds(cls: NoveltyClass, train: Sequence[Residual], confidence: float) -> tuple[float, float, bool]:
+    """The class's latency bounds from ``train`` as ``model_bounds`` computes them at run time."""
+    if cls in GROUP_WEIGHTED:
+        pairs = group_weights([(x.latency_log, weight_group(cls, x.device, x.runtime)) for x in train])
+        return weighted_bounds([v for v, _ in pairs], [w for _, w in pairs], confidence)
+    return conformal_bounds([x.latency_log for x in train], confidence)
+
+
+def _held_out_energy_bounds(cls: NoveltyClass, held: Sequence[Residual], board: str, train_rows: Sequence[Residual],
+                            power: Sequence[Residual], confidence: float) -> tuple[float, float, bool]:
+    """Energy bounds for a held-out group as ``interval`` would compute them at run time: the held-out rows'
+    power residuals left out; a board with at least 2 power rows left (a measured device's other benchmarks, a new
+    runtime's board with other runtimes) is a board with energy rows (its own offset), one without is a new board
+    (the spread of board offsets). ``board``: the held-out row's."""
+    boards = {_power_group(cls, x) for x in held}
+    left = [(y.device, y.power_log) for y in power if _power_group(cls, y) not in boards and y.power_log is not None]
+    by_board: dict[str, list[float]] = {}
+    for d, p in left:
+        by_board.setdefault(d, []).append(p)
+    own = by_board.get(board, [])
+    if len(own) == 1 or len(by_board) < 3:  # one power row is no offset and no deviation: the pooled rows
+        return energy_bounds([x.latency_log for x in train_rows], [p for _, p in left], confidence)
+    if cls in GROUP_WEIGHTED:
+        pairs = group_weights([(x.latency_log, weight_group(cls, x.device, x.runtime)) for x in train_rows])
+        return new_board_energy_bounds([v for v, _ in pairs], list(by_board.values()), confidence,
+                                       [w for _, w in pairs], own)
+    return new_board_energy_bounds([x.latency_log for x in train_rows], list(by_board.values()), confidence,
+                                   own=own)
 
 
 def coverage(residuals: Sequence[Residual], confidence: float = 0.8) -> list[Coverage]:
     """Per class and metric: bounds from the other groups' residuals (``_group``), coverage of each group's own
-    rows. Energy bounds also leave the held-out rows' boards' power out."""
+    rows. Energy bounds also leave the held-out rows' power out, and are each held-out board's."""
     check_confidence(confidence)
-    power = [(x.device, x.benchmark, x.power_log) for x in residuals
-             if x.cls is NoveltyClass.MEASURED_DEVICE and x.power_log is not None]
+    power = [x for x in residuals if x.cls is NoveltyClass.MEASURED_DEVICE and x.power_log is not None]
     out: list[Coverage] = []
     for metric in ("latency", "energy"):
         for cls in NoveltyClass:
@@ -271,19 +309,18 @@ def coverage(residuals: Sequence[Residual], confidence: float = 0.8) -> list[Cov
             groups = sorted({_group(x) for x in mine if metric == "latency" or x.energy_log is not None})
             for g in groups:
                 held = [x for x in mine if _group(x) == g]
-                train = [x.latency_log for x in mine if _group(x) != g]
+                train = [x for x in mine if _group(x) != g]
                 if len(train) < 2:
                     continue
-                if metric == "latency":
-                    lo, hi, cap = conformal_bounds(train, confidence)
-                else:
-                    boards = {_power_group(cls, x.device, x.benchmark) for x in held}
-                    pw = [p for d, b, p in power if _power_group(cls, d, b) not in boards]
-                    lo, hi, cap = energy_bounds(train, pw, confidence)
+                bounds: dict[str, tuple[float, float, bool]] = {}
                 for x in held:
                     v = x.latency_log if metric == "latency" else x.energy_log
                     if v is None:
                         continue
+                    if x.device not in bounds:
+                        bounds[x.device] = (_latency_bounds(cls, train, confidence) if metric == "latency" else
+                                            _held_out_energy_bounds(cls, held, x.device, train, power, confidence))
+                    lo, hi, cap = bounds[x.device]
                     n += 1
                     hits += lo <= v <= hi
                     capped += cap
@@ -292,6 +329,8 @@ def coverage(residuals: Sequence[Residual], confidence: float = 0.8) -> list[Cov
                 widths.sort()
                 out.append(Coverage(cls, metric, n, len(groups), hits / n, widths[len(widths) // 2], capped))
     return out
+
+
 def coverage_table(cov: Sequence[Coverage], confidence: float) -> str:
     lines = [f"interval coverage at {confidence:.0%} (bounds from the other groups' residuals; a group is a device, for "
              "measured_device and npu_measured_device a device's benchmark, for new_runtime a runtime):",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from pathlib import Path
 
 import pytest
@@ -121,19 +120,24 @@ def test_profile_ranges_are_propagated(tmp_path: Path) -> None:
     assert interval(result) == iv
 
 
-def test_interval_costs_at_most_3x_a_fast_point_estimate(tmp_path: Path) -> None:
+def test_interval_maps_only_for_fields_the_mapper_reads_and_reuses_perturbed_chips(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the interval costs, counted in map runs (benchmarks/bench_intervals.py measures the time): the clock's
+    one-sided range maps once (its high end is the nominal), the flash bandwidth is costed on the same schedule,
+    and a second interval on the same chip maps nothing: the perturbed chips are the same objects, memoised."""
+    from edgesim.pipeline import stages
+    from edgesim.pipeline.intervals import set_field
+
     path = tmp_path / "ranged.yaml"
     path.write_text(RANGED, encoding="utf-8")
-    spec = RunSpec("kws_ref_model.tflite", str(path))
-    run(spec)  # the model loaded once, as any door has by the time it asks for an interval
-    t0 = time.perf_counter()
-    for _ in range(3):
-        result = run(spec)
-    point = (time.perf_counter() - t0) / 3
-    t0 = time.perf_counter()
-    interval(result)
-    # A generous bound for a loaded CI machine; benchmarks/bench_intervals.py measures the ratio itself.
-    assert time.perf_counter() - t0 < max(10 * point, 0.5)
+    result = run(RunSpec("kws_ref_model.tflite", str(path)))
+    maps: list[object] = []
+    real = stages.build_schedule
+    monkeypatch.setattr(stages, "build_schedule", lambda *a, **k: maps.append(a[1]) or real(*a, **k))
+    first = interval(result)
+    assert len(maps) == 1 and maps[0].clock_mhz == 100.0  # type: ignore[attr-defined]
+    assert interval(result) == first and len(maps) == 1
+    assert set_field(result.profile, "clock_mhz", 100.0) is set_field(result.profile, "clock_mhz", 100.0)
 
 
 def test_cli_run_prints_and_writes_the_interval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -146,7 +150,9 @@ def test_cli_run_prints_and_writes_the_interval(tmp_path: Path, capsys: pytest.C
     lo, hi = data["latency_interval_s"]
     assert lo < data["latency_s"] < hi
     elo, ehi = data["energy_interval_j"]
-    assert elo < data["energy_j"] < ehi
+    # This board's own energy rows all read above its predicted power: the interval starts at the point and
+    # reaches well above it (the point always inside, never moved).
+    assert elo == data["energy_j"] and ehi > 1.1 * data["energy_j"]
     assert data["interval"]["confidence"] == 0.9
 
 
@@ -219,7 +225,7 @@ def test_sweep_rows_carry_intervals_and_edited_chips_count_as_new() -> None:
         assert not row["error"] and row["latency_lo_s"] < row["latency_s"] < row["latency_hi_s"]
         assert row["novelty"] == "known_family"  # an edited measured chip is a new chip of a known family
     row = evaluate_point(plain.points[0], 0.8)
-    assert row["novelty"] == "measured_device" and row["energy_lo_j"] < row["energy_j"] < row["energy_hi_j"]
+    assert row["novelty"] == "measured_device" and row["energy_lo_j"] <= row["energy_j"] < row["energy_hi_j"]
 
 
 def test_runtime_ranges_are_propagated_too(tmp_path: Path) -> None:
@@ -279,3 +285,16 @@ def test_npu_boards_use_the_vendor_table_calibration(tmp_path: Path) -> None:
     clone = tmp_path / "clone.yaml"
     clone.write_text(f"extends: {device}\nid: {device}-next\n", encoding="utf-8")
     assert novelty(load_profile(clone), runtime, table) is NoveltyClass.NPU_NEW_DEVICE
+
+
+def test_surrogate_quantiles_match_numpy_and_strata_are_permutations() -> None:
+    import numpy as np
+
+    from edgesim.pipeline.intervals import _MC_DRAWS, _quantile, _stratum_order
+
+    x = np.sin(np.arange(1001.0)) * 3
+    for q in (0.0, 0.05, 0.1, 0.5, 0.9, 0.95, 1.0):
+        assert _quantile(x, q) == pytest.approx(float(np.quantile(x, q)), abs=1e-12)
+    a, b = _stratum_order(0), _stratum_order(1)
+    assert sorted(a) == sorted(b) and len(set(a)) == _MC_DRAWS and not (a == b).all()
+    assert abs(float(np.corrcoef(a, b)[0, 1])) < 0.1  # fields paired at random, not in step

@@ -1,0 +1,353 @@
+"""The model-error part of prediction intervals (``edgesim.pipeline.intervals``): novelty classes, the shipped
+calibration table and the bounds it gives, by split conformal prediction on held-out residuals, group-weighted
+where a case is a new device, and for energy and power by board (``edgesim.validate.intervals`` makes the table
+and checks its coverage).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesim.errors import EdgesimError
+from edgesim.files import data_path
+from edgesim.hw.family import profile_families
+from edgesim.hw.schema import HardwareProfile, RuntimeProfile
+
+DEFAULT_CONFIDENCE = 0.8
+
+
+class NoveltyClass(StrEnum):
+    """How far a prediction is from the measurements the model was checked on (least novel first)."""
+
+    MEASURED_DEVICE = "measured_device"  # this device with this runtime has measured rows
+    KNOWN_FAMILY = "known_family"  # a new device whose core/unit families all have measured devices
+    NEW_FAMILY = "new_family"  # a core or unit family no measured device has
+    NEW_RUNTIME = "new_runtime"  # a runtime no measured row used (or none: peak hardware)
+    # Edge NPUs and SoCs, calibrated on the vendor benchmark tables (npu_vendor.csv) instead of MLPerf Tiny:
+    NPU_MEASURED_DEVICE = "npu_measured_device"  # this board and runtime have vendor-table rows
+    NPU_NEW_DEVICE = "npu_new_device"  # a runtime with vendor-table rows on other boards only
+
+
+# The less novel class an edited chip (a sweep point that changes its numbers) moves up from, per domain.
+_NEW_CHIP = {NoveltyClass.MEASURED_DEVICE: NoveltyClass.KNOWN_FAMILY,
+             NoveltyClass.NPU_MEASURED_DEVICE: NoveltyClass.NPU_NEW_DEVICE}
+
+
+def check_confidence(confidence: float) -> float:
+    if not 0 < confidence < 1 or math.isnan(confidence):
+        raise EdgesimError(f"confidence must be strictly between 0 and 1, got {confidence:g}", field="confidence")
+    return float(confidence)
+
+
+# -- (b) the calibration table --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CalibrationTable:
+    """Sorted log residuals log(measured / predicted) of latency per novelty class and of board power (one per
+    measured energy row: energy's residual is latency's plus power's), and what the measurements cover."""
+
+    method: str
+    latency: tuple[tuple[NoveltyClass, tuple[float, ...]], ...]
+    power: tuple[float, ...]
+    devices: frozenset[tuple[str, str]]  # (device, runtime) pairs with measured rows
+    families: frozenset[str]
+    runtimes: frozenset[str]
+    npu_devices: frozenset[tuple[str, str]] = frozenset()  # (board, runtime) pairs with vendor-table rows
+    npu_runtimes: frozenset[str] = frozenset()
+    # the power residuals by board (the same rows as ``power``): boards with energy rows, and how boards differ
+    board_power: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    # per class in GROUP_WEIGHTED, each residual's weight (aligned with ``latency``'s sorted residuals)
+    weights: tuple[tuple[NoveltyClass, tuple[float, ...]], ...] = ()
+    # per class, |difference| of the residuals of two devices on one runtime and benchmark (``shared_margin``)
+    pair_diffs: tuple[tuple[NoveltyClass, tuple[float, ...]], ...] = ()
+
+    def residuals(self, cls: NoveltyClass) -> tuple[float, ...]:
+        return dict(self.latency).get(cls, ())
+
+    def residual_weights(self, cls: NoveltyClass) -> tuple[float, ...] | None:
+        return dict(self.weights).get(cls)
+
+
+CALIBRATION_FILE = ("calibration", "intervals.json")
+NPU_CALIBRATION_FILE = ("calibration", "npu_intervals.json")
+
+
+def _read_json(path: Path) -> dict[str, object]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EdgesimError(f"cannot read the interval calibration ({exc}); regenerate it with "
+                           "'edgesim validate --calibrate-intervals'", file=str(path)) from None
+    if not isinstance(raw, dict):
+        raise EdgesimError("the interval calibration is not a mapping", file=str(path))
+    return raw
+
+
+# A new runtime's residuals come from substituting other runtimes, so two of them on one row's runtime do not
+# share the substituted engine's error: no pairs for it.
+_UNPAIRED = frozenset({NoveltyClass.NEW_RUNTIME})
+
+
+def pair_diffs(d: dict[str, Any]) -> list[tuple[NoveltyClass, tuple[float, ...]]]:
+    """Per class: |r_a - r_b| for every two rows of different devices with the same runtime and benchmark."""
+    groups: dict[tuple[str, str, str], list[tuple[str, float]]] = {}
+    for r in d.get("rows", ()):
+        if NoveltyClass(r["class"]) not in _UNPAIRED:
+            groups.setdefault((r["class"], r["runtime"], r["benchmark"]), []).append(
+                (r["device"], float(r["latency_log"])))
+    out: dict[NoveltyClass, list[float]] = {}
+    for (cls, _, _), rows in sorted(groups.items()):
+        out.setdefault(NoveltyClass(cls), []).extend(
+            abs(ra - rb) for i, (da, ra) in enumerate(rows) for db, rb in rows[i + 1:] if da != db)
+    return [(c, tuple(sorted(v))) for c, v in out.items() if v]
+
+
+@lru_cache(maxsize=1)
+def calibration_table() -> CalibrationTable:
+    raw: dict[str, Any] = _read_json(data_path(*CALIBRATION_FILE))
+    npu_path = data_path(*NPU_CALIBRATION_FILE)
+    npu: dict[str, Any] = _read_json(npu_path) if npu_path.is_file() else {"latency": {}, "devices": [],
+                                                                          "runtimes": []}
+
+    def classes(d: dict[str, Any]) -> list[tuple[NoveltyClass, tuple[float, ...]]]:
+        return [(NoveltyClass(c), tuple(sorted(float(x) for x in v))) for c, v in d["latency"].items()]
+
+    def weights(d: dict[str, Any]) -> list[tuple[NoveltyClass, tuple[float, ...]]]:
+        out = []
+        for cls in sorted(GROUP_WEIGHTED):  # a fixed order, whatever the hash seed
+            rows = [r for r in d.get("rows", ()) if r["class"] == cls.value]
+            if rows:
+                pairs = group_weights([(float(r["latency_log"]), weight_group(cls, r["device"], r["runtime"]))
+                                       for r in rows])
+                out.append((cls, tuple(w for _, w in pairs)))
+        return out
+
+    boards: dict[str, list[float]] = {}
+    for row in raw.get("rows", ()):
+        if row["class"] == NoveltyClass.MEASURED_DEVICE.value and row["power_log"] is not None:
+            boards.setdefault(row["device"], []).append(float(row["power_log"]))
+    return CalibrationTable(raw["method"], tuple(classes(raw) + classes(npu)),
+                            tuple(sorted(float(x) for x in raw["power"])),
+                            frozenset((d, r) for d, r in raw["devices"]), frozenset(raw["families"]),
+                            frozenset(raw["runtimes"]), frozenset((d, r) for d, r in npu["devices"]),
+                            frozenset(npu["runtimes"]),
+                            tuple((d, tuple(sorted(v))) for d, v in sorted(boards.items())),
+                            tuple(weights(raw) + weights(npu)), tuple(pair_diffs(raw) + pair_diffs(npu)))
+
+
+def novelty(profile: HardwareProfile, runtime: RuntimeProfile | None, table: CalibrationTable | None = None
+            ) -> NoveltyClass:
+    t = table or calibration_table()
+    if runtime is not None and runtime.id not in t.runtimes and runtime.id in t.npu_runtimes:
+        return (NoveltyClass.NPU_MEASURED_DEVICE if (profile.id, runtime.id) in t.npu_devices
+                else NoveltyClass.NPU_NEW_DEVICE)
+    if runtime is None or runtime.id not in t.runtimes:
+        return NoveltyClass.NEW_RUNTIME
+    if (profile.id, runtime.id) in t.devices:
+        return NoveltyClass.MEASURED_DEVICE
+    if profile_families(profile) <= t.families:
+        return NoveltyClass.KNOWN_FAMILY
+    return NoveltyClass.NEW_FAMILY
+
+
+# Classes whose cases are new devices: a device's residuals are not independent of each other (one chip's clocks,
+# memories and kernels), so the device, not the row, is the unit a new case is drawn like. Each device's residuals
+# together weigh one: a device with 28 rows does not decide the tails for one with 6.
+GROUP_WEIGHTED = frozenset({NoveltyClass.KNOWN_FAMILY, NoveltyClass.NEW_FAMILY})
+
+
+def weight_group(cls: NoveltyClass, device: str, runtime: str) -> str:
+    """What a residual of ``cls`` is weighted by (the device, for GROUP_WEIGHTED classes)."""
+    return device if cls in GROUP_WEIGHTED else f"{device}/{runtime}"
+
+
+def group_weights(values: Sequence[tuple[float, str]]) -> list[tuple[float, float]]:
+    """(value, weight) sorted by value, each group's values weighing 1 / (its count) together."""
+    counts: dict[str, int] = {}
+    for _, g in values:
+        counts[g] = counts.get(g, 0) + 1
+    return sorted((v, 1.0 / counts[g]) for v, g in values)
+
+
+def weighted_bounds(residuals: Sequence[float] | np.ndarray, weights: Sequence[float] | np.ndarray,
+                    confidence: float) -> tuple[float, float, bool]:
+    """(lo, hi) of the weighted residuals at ``confidence``, equal tails, each end conservative (at most alpha/2
+    of the weight strictly outside it). Residuals sorted ascending; never capped (groups are too few for a
+    group-level conformal rank, so these are plain levels of the group mixture, checked by held-out coverage)."""
+    if len(residuals) == 0:
+        raise EdgesimError("no calibration residuals for this class; regenerate the calibration")
+    cw = np.cumsum(np.asarray(weights, dtype=float))
+    cw /= cw[-1]
+    alpha = 1.0 - confidence
+    n = len(residuals)
+    lo = residuals[min(int(np.searchsorted(cw, alpha / 2 + 1e-12, side="right")), n - 1)]
+    hi = residuals[min(int(np.searchsorted(cw, 1 - alpha / 2 - 1e-12, side="left")), n - 1)]
+    return float(lo), float(hi), False
+
+
+def model_bounds(table: CalibrationTable, cls: NoveltyClass, confidence: float) -> tuple[float, float, bool]:
+    """The class's model-error bounds on log latency: group-weighted for new devices, split conformal otherwise."""
+    res, w = table.residuals(cls), table.residual_weights(cls)
+    return weighted_bounds(res, w, confidence) if w is not None else conformal_bounds(res, confidence)
+
+
+MIN_PAIRS = 20
+
+
+def shared_margin(cls: NoveltyClass, confidence: float) -> float | None:
+    """How far apart (in log latency) two predictions of one class on one runtime must be to differ at
+    ``confidence``: the split-conformal rank of |r_a - r_b| over held-out pairs of devices measured on the same
+    runtime and benchmark. Their shared error (the runtime's kernels, the model's cost) cancels in the ratio,
+    which two overlapping intervals would count twice. None with fewer than MIN_PAIRS pairs."""
+    d = dict(calibration_table().pair_diffs).get(cls, ())
+    if len(d) < MIN_PAIRS:
+        return None
+    return d[min(math.ceil((len(d) + 1) * check_confidence(confidence) - 1e-9), len(d)) - 1]
+
+
+def conformal_bounds(residuals: Sequence[float], confidence: float) -> tuple[float, float, bool]:
+    """Split conformal (lo, hi) offsets of log(measured/predicted) at ``confidence``, equal tails; ``capped`` when
+    the finite-sample rank falls outside the residuals (too few of them) and the extreme is used instead."""
+    r = sorted(residuals)
+    n = len(r)
+    if n == 0:
+        raise EdgesimError("no calibration residuals for this class; regenerate the calibration")
+    alpha = 1.0 - confidence
+    # 1-based ranks; the 1e-9 keeps binary rounding (1 - 0.8 = 0.19999...) from moving a rank by one
+    k_hi = math.ceil((n + 1) * (1 - alpha / 2) - 1e-9)
+    k_lo = math.floor((n + 1) * (alpha / 2) + 1e-9)
+    capped = k_hi > n or k_lo < 1
+    return r[max(k_lo, 1) - 1], r[min(k_hi, n) - 1], capped
+
+
+def energy_bounds(latency: Sequence[float], power: Sequence[float], confidence: float) -> tuple[float, float, bool]:
+    """Conformal-style (lo, hi) of log(measured/predicted) energy = latency residual + power residual, the two
+    independent (the latency error is the model's, the power error the board's): quantiles of every pairwise sum,
+    at the finite-sample levels of the smaller set."""
+    if not latency or not power:
+        return conformal_bounds(latency, confidence) if latency else (0.0, 0.0, True)
+    sums = np.add.outer(np.asarray(latency), np.asarray(power)).ravel()
+    n = min(len(latency), len(power))
+    alpha = 1.0 - confidence
+    q_hi = math.ceil((n + 1) * (1 - alpha / 2) - 1e-9) / n
+    q_lo = math.floor((n + 1) * (alpha / 2) + 1e-9) / n
+    capped = q_hi > 1 or q_lo <= 0
+    return _quantile(sums, min(max(q_lo, 0.0), 1.0)), _quantile(sums, min(q_hi, 1.0)), capped
+
+
+@lru_cache(maxsize=16)
+def _t_quantiles(df: int, k: int = 200) -> np.ndarray:
+    """The k mid-quantiles (i + 0.5) / k of Student's t with ``df`` degrees of freedom: its CDF integrated on
+    x = tan(theta), theta in [0, pi/2), where the density is finite and smooth for every df >= 1 (no tail cut)."""
+    theta = np.linspace(0.0, math.pi / 2, 20001)
+    x = np.tan(theta[:-1])
+    dens = np.append((1 + x * x / df) ** (-(df + 1) / 2) / np.cos(theta[:-1]) ** 2, 1.0 if df == 1 else 0.0)
+    cdf = np.concatenate(([0.0], np.cumsum((dens[1:] + dens[:-1]) / 2 * np.diff(theta))))
+    cdf = 0.5 + 0.5 * cdf / cdf[-1]
+    q = (np.arange(k) + 0.5) / k
+    upper = np.tan(np.interp(np.abs(q - 0.5) + 0.5, cdf, theta))
+    out = np.where(q >= 0.5, upper, -upper)
+    out.flags.writeable = False
+    return out
+
+
+def new_board_energy_bounds(latency: Sequence[float], board_power: Sequence[Sequence[float]],
+                            confidence: float, latency_weights: Sequence[float] | None = None,
+                            own: Sequence[float] = ()) -> tuple[float, float, bool]:
+    """(lo, hi) of log(measured/predicted) energy from the board power's error by board. Power error is mostly one
+    offset per board (how its regulators, clocks and peripherals differ from the datasheet figures), so boards are
+    the sample, not rows: a board with many rows must not count many times, and a few boards are too few for a
+    distribution-free rank. The offset is taken as normal and given by Student's t:
+
+    - a board without energy rows (``own`` empty): across boards, from the mean and spread of the board means
+      (n - 1 degrees of freedom, scale s sqrt(1 + 1/n));
+    - a board with at least 2 (``own``, its power residuals): its own mean, give or take its standard error
+      (n_own - 1 degrees of freedom, scale s_own / sqrt(n_own)).
+
+    Each row's deviation from its board's mean is added (each board's deviations weighing one), then the latency
+    residual (weighted by ``latency_weights`` when its class is group-weighted). ``capped`` with fewer than 3
+    boards: the row-pooled bounds (``energy_bounds``) are used."""
+    boards = [np.asarray(b, dtype=float) for b in board_power if len(b)]
+    if len(boards) < 3 or not len(latency):
+        return energy_bounds(latency, [x for b in boards for x in b], confidence)[:2] + (True,)
+    if len(own) >= 2:
+        mine = np.asarray(own, dtype=float)
+        offset = mine.mean() + mine.std(ddof=1) / math.sqrt(len(mine)) * _t_quantiles(len(mine) - 1)
+    else:
+        means = np.array([b.mean() for b in boards])
+        n = len(means)
+        offset = means.mean() + means.std(ddof=1) * math.sqrt(1 + 1 / n) * _t_quantiles(n - 1)
+    boards = [b for b in boards if len(b) >= 2] or boards  # a lone row has no deviation from its board's mean
+    within = np.concatenate([b - b.mean() for b in boards])
+    w_within = np.concatenate([np.full(len(b), 1.0 / len(b)) for b in boards])
+    w_lat = np.ones(len(latency)) if latency_weights is None else np.asarray(latency_weights, dtype=float)
+    # the board's part (offset + deviation), then the latency's: two small outer sums
+    board, w_board = _compress((within[:, None] + offset[None, :]).ravel(),
+                               np.repeat(w_within, len(offset)), 128)
+    lat, w_lat = _compress(np.asarray(latency, dtype=float), w_lat)
+    total = (lat[:, None] + board[None, :]).ravel()
+    weight = (w_lat[:, None] * w_board[None, :]).ravel()
+    order = np.argsort(total, kind="stable")
+    lo, hi, _ = weighted_bounds(total[order], weight[order], confidence)
+    return lo, hi, False
+
+
+def _compress(values: np.ndarray, weights: np.ndarray, k: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """At most k equal-mass points of a weighted sample (its (i + 0.5) / k weighted quantiles): the sums of three
+    such samples stay small enough to sort at run time (a few hundred thousand, not millions)."""
+    if len(values) <= k:
+        return values, weights
+    order = np.argsort(values, kind="stable")
+    v, cw = values[order], np.cumsum(weights[order])
+    idx = np.searchsorted(cw / cw[-1], (np.arange(k) + 0.5) / k)
+    return v[np.minimum(idx, len(v) - 1)], np.full(k, 1.0 / k)
+
+
+def _quantile(x: np.ndarray, q: float) -> float:
+    """np.quantile's default (linear between order statistics), without its first-call import of numpy.ma."""
+    h = (len(x) - 1) * q
+    k = math.floor(h)
+    part = np.partition(x, (k, min(k + 1, len(x) - 1)))
+    return float(part[k] + (h - k) * (part[min(k + 1, len(x) - 1)] - part[k]))
+
+
+def _energy_model_bounds(table: CalibrationTable, cls: NoveltyClass, board: str, confidence: float
+                         ) -> tuple[float, float, bool]:
+    own = dict(table.board_power).get(board, ())
+    return _energy_bounds_for(table, cls, board if len(own) >= 2 else "", confidence)
+
+
+@lru_cache(maxsize=64)
+def _energy_bounds_for(table: CalibrationTable, cls: NoveltyClass, board: str, confidence: float
+                       ) -> tuple[float, float, bool]:
+    """Energy's model-error bounds: the class's latency residuals plus the board power's, by board
+    (``new_board_energy_bounds``: ``board`` names one with energy rows, '' one without). Cached: the table is
+    fixed for the process."""
+    boards = dict(table.board_power)
+    return new_board_energy_bounds(table.residuals(cls), list(boards.values()), confidence,
+                                   table.residual_weights(cls), boards.get(board, ()))
+
+
+@lru_cache(maxsize=64)
+def _power_bounds_for(table: CalibrationTable, board: str, confidence: float) -> tuple[float, float]:
+    """Log bounds of the board power's error alone (``new_board_energy_bounds`` with no latency error)."""
+    if not table.power:
+        return 0.0, 0.0
+    boards = dict(table.board_power)
+    return new_board_energy_bounds([0.0], list(boards.values()), confidence, None, boards.get(board, ()))[:2]
+
+
+def power_log_bounds(board: str, confidence: float) -> tuple[float, float]:
+    """Log bounds of a board's power error at ``confidence`` (``_power_bounds_for``): a board with energy rows
+    from its own offset, others' from the spread between boards."""
+    table = calibration_table()
+    known = len(dict(table.board_power).get(board, ())) >= 2
+    return _power_bounds_for(table, board if known else "", check_confidence(confidence))
