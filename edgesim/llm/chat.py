@@ -62,7 +62,7 @@ def _phase_power(est: LlmEstimate, profile: HardwareProfile, f: float) -> tuple[
         raise EdgesimError(est.fit_reason if not est.fits else "chat needs prompt > 0 and gen > 0", field="chat")
     # dynamic energy scales with V^2 at the operating point; static power does not
     scale = (voltage_at(profile, f) / profile.dvfs.nominal_voltage_v) ** 2
-    static = profile.power.static_power_mw * 1e-3
+    static = profile.power.static_power_w  # with the board-power factor, as machine.py's static_power_w
 
     def watts(e: float, t: float) -> float:
         return static + max(e - static * t, 0.0) * scale / t

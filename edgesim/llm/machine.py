@@ -114,10 +114,14 @@ def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine
         cores = u.count  # NPU cores / GPU units: the per-core bandwidth limit counts them
         rates = {p.value: r * u.count * clock_hz for p, r in u.macs_per_cycle.items()}
         simd = {p.value: r * u.count * clock_hz for p, r in u.elementwise_ops_per_cycle.items()}
+    k = profile.power.board_power_factor
     return Machine(
         hw=profile.id, unit=unit, unit_name=u.name, cores=cores, clock_hz=clock_hz, macs_per_s=rates,
         simd_ops_per_s=simd, dram_bw_bytes_per_s=bw, dram_bytes=size, dram_pj_per_byte=pj,
-        mac_energy_pj={p.value: e for p, e in profile.energy.mac_energy_pj.items()},
-        active_pj_per_cycle=u.active_energy_pj_per_cycle, static_power_w=profile.power.static_power_mw * 1e-3,
+        # Compute energy and static power carry the board-power factor (measured board / datasheet figures), as in
+        # cost/analytic.py; DRAM energy is per byte and not scaled.
+        mac_energy_pj={p.value: e * k for p, e in profile.energy.mac_energy_pj.items()},
+        active_pj_per_cycle=None if u.active_energy_pj_per_cycle is None else u.active_energy_pj_per_cycle * k,
+        static_power_w=profile.power.static_power_w,
         idle_power_w=profile.power.idle_power_mw * 1e-3,
     )

@@ -68,6 +68,15 @@ class CalibrationTable:
     weights: tuple[tuple[NoveltyClass, tuple[float, ...]], ...] = ()
     # per class, |difference| of the residuals of two devices on one runtime and benchmark (``shared_margin``)
     pair_diffs: tuple[tuple[NoveltyClass, tuple[float, ...]], ...] = ()
+    # the power residuals by board as a NEW board would get them (its board-power factor the fallback fitted
+    # without it): how far a board without energy rows can be off. ``board_power`` holds the residuals at factors
+    # fitted without the row only (a measured board's own offset); its spread between boards would be in-sample.
+    new_board_power: tuple[tuple[str, tuple[float, ...]], ...] = ()
+
+    def spread_boards(self) -> list[tuple[float, ...]]:
+        """The boards whose offsets give a new board's spread (``board_power`` in a table that predates
+        ``new_board_power``)."""
+        return [v for _, v in (self.new_board_power or self.board_power)]
 
     def residuals(self, cls: NoveltyClass) -> tuple[float, ...]:
         return dict(self.latency).get(cls, ())
@@ -131,16 +140,22 @@ def calibration_table() -> CalibrationTable:
         return out
 
     boards: dict[str, list[float]] = {}
+    new_boards: dict[str, list[float]] = {}
     for row in raw.get("rows", ()):
-        if row["class"] == NoveltyClass.MEASURED_DEVICE.value and row["power_log"] is not None:
+        if row["power_log"] is None:
+            continue
+        if row["class"] == NoveltyClass.MEASURED_DEVICE.value:
             boards.setdefault(row["device"], []).append(float(row["power_log"]))
+        elif NoveltyClass(row["class"]) in NEW_BOARD_POWER_CLASSES:
+            new_boards.setdefault(row["device"], []).append(float(row["power_log"]))
     return CalibrationTable(raw["method"], tuple(classes(raw) + classes(npu)),
                             tuple(sorted(float(x) for x in raw["power"])),
                             frozenset((d, r) for d, r in raw["devices"]), frozenset(raw["families"]),
                             frozenset(raw["runtimes"]), frozenset((d, r) for d, r in npu["devices"]),
                             frozenset(npu["runtimes"]),
                             tuple((d, tuple(sorted(v))) for d, v in sorted(boards.items())),
-                            tuple(weights(raw) + weights(npu)), tuple(pair_diffs(raw) + pair_diffs(npu)))
+                            tuple(weights(raw) + weights(npu)), tuple(pair_diffs(raw) + pair_diffs(npu)),
+                            tuple((d, tuple(sorted(v))) for d, v in sorted(new_boards.items())))
 
 
 def novelty(profile: HardwareProfile, runtime: RuntimeProfile | None, table: CalibrationTable | None = None
@@ -157,6 +172,9 @@ def novelty(profile: HardwareProfile, runtime: RuntimeProfile | None, table: Cal
         return NoveltyClass.KNOWN_FAMILY
     return NoveltyClass.NEW_FAMILY
 
+
+# The classes whose power residuals are a new board's (leave-one-device-out: each row once, in one of the two).
+NEW_BOARD_POWER_CLASSES = frozenset({NoveltyClass.KNOWN_FAMILY, NoveltyClass.NEW_FAMILY})
 
 # Classes whose cases are new devices: a device's residuals are not independent of each other (one chip's clocks,
 # memories and kernels), so the device, not the row, is the unit a new case is drawn like. Each device's residuals
@@ -331,9 +349,9 @@ def _energy_bounds_for(table: CalibrationTable, cls: NoveltyClass, board: str, c
     """Energy's model-error bounds: the class's latency residuals plus the board power's, by board
     (``new_board_energy_bounds``: ``board`` names one with energy rows, '' one without). Cached: the table is
     fixed for the process."""
-    boards = dict(table.board_power)
-    return new_board_energy_bounds(table.residuals(cls), list(boards.values()), confidence,
-                                   table.residual_weights(cls), boards.get(board, ()))
+    own = dict(table.board_power).get(board, ())
+    boards = list(dict(table.board_power).values()) if own else table.spread_boards()
+    return new_board_energy_bounds(table.residuals(cls), boards, confidence, table.residual_weights(cls), own)
 
 
 @lru_cache(maxsize=64)
@@ -341,8 +359,9 @@ def _power_bounds_for(table: CalibrationTable, board: str, confidence: float) ->
     """Log bounds of the board power's error alone (``new_board_energy_bounds`` with no latency error)."""
     if not table.power:
         return 0.0, 0.0
-    boards = dict(table.board_power)
-    return new_board_energy_bounds([0.0], list(boards.values()), confidence, None, boards.get(board, ()))[:2]
+    own = dict(table.board_power).get(board, ())
+    boards = list(dict(table.board_power).values()) if own else table.spread_boards()
+    return new_board_energy_bounds([0.0], boards, confidence, None, own)[:2]
 
 
 def power_log_bounds(board: str, confidence: float) -> tuple[float, float]:

@@ -34,6 +34,7 @@ from edgesim.pipeline.interval_calibration import (
     CALIBRATION_FILE,
     DEFAULT_CONFIDENCE,
     GROUP_WEIGHTED,
+    NEW_BOARD_POWER_CLASSES,
     NPU_CALIBRATION_FILE,
     CalibrationTable,
     NoveltyClass,
@@ -118,10 +119,22 @@ def affine_energy(path: str) -> bool:
                                                            "_power_mw"))
 
 
+# The board-power factor's range is not propagated in part (a): part (b)'s energy and power bounds already hold
+# the board-power error, calibrated on held-out boards (a board with energy rows: its own offset at factors fitted
+# without the row; any other: the spread of board offsets at the fallback factor fitted without each board). A
+# derived factor's range (the fallback's min..max over the fitted boards) describes that same spread, so applying
+# both would count one uncertainty twice. Part (b) is the one kept: its coverage is measured on held-out boards
+# (``edgesim validate --coverage``), the range's is not. docs/intervals.md, "Board power".
+BOARD_POWER_FIELD = "power.board_power_factor"
+
+
 def relevant(result: RunResult, f: UncertainField) -> bool:
     """False when the field's range cannot move this run's estimate: a per-precision energy no layer uses; a
     number of a unit no op runs on (placement asks only whether a unit supports an op at a precision, i.e. a
-    rate > 0, which a positive range keeps); a rate, latency or energy of a memory no layer moves bytes through."""
+    rate > 0, which a positive range keeps); a rate, latency or energy of a memory no layer moves bytes through.
+    Also False for the board-power factor, whose uncertainty the model-error part counts (BOARD_POWER_FIELD)."""
+    if f.path == BOARD_POWER_FIELD:
+        return False
     parts = f.path.split(".")
     if parts[0] in ("dvfs", "thermal"):
         return False  # read by sustained runs (governor, RC network), never by one inference's estimate
@@ -349,7 +362,8 @@ def format_range(iv: Interval, confidence: float, unit: str) -> str:
 
 
 # The model-error names live in interval_calibration; callers ask this module for them (one door for intervals).
-__all__ = ["CALIBRATION_FILE", "DEFAULT_CONFIDENCE", "GROUP_WEIGHTED", "NPU_CALIBRATION_FILE", "CalibrationTable",
+__all__ = ["BOARD_POWER_FIELD", "CALIBRATION_FILE", "DEFAULT_CONFIDENCE", "GROUP_WEIGHTED", "NEW_BOARD_POWER_CLASSES",
+           "NPU_CALIBRATION_FILE", "CalibrationTable",
            "FieldEffect", "Interval", "NoveltyClass", "PredictionInterval", "calibration_table", "check_confidence",
            "combine", "conformal_bounds", "energy_bounds", "format_range", "group_weights", "interval",
            "model_bounds", "new_board_energy_bounds", "novelty", "perturbed_runs", "power_log_bounds", "rerun",

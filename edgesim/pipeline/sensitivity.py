@@ -43,7 +43,7 @@ class LayerSensitivity:
 
 @dataclass(frozen=True)
 class Sensitivity:
-    parameters: tuple[Elasticity, ...]  # by |latency elasticity|, then |energy elasticity|, largest first
+    parameters: tuple[Elasticity, ...]  # by the larger of |latency| and |energy elasticity|, largest first
     layers: tuple[LayerSensitivity, ...]  # in schedule order
 
     def as_dict(self, top: int = 10) -> dict[str, object]:
@@ -69,8 +69,8 @@ class Sensitivity:
 
 def candidates(result: RunResult) -> list[tuple[str, str, float]]:
     """(owner, path, value) of every non-zero number the estimate can depend on: the clock, the rates and
-    energies of the units and memories the schedule uses, static power, the runtime's efficiencies and overheads,
-    and every ranged field of the profile."""
+    energies of the units and memories the schedule uses, static power and the board-power factor, the runtime's
+    efficiencies and overheads, and every ranged field of the profile."""
     prof = result.profile
     used_units = {p.unit for p in result.schedule.plans}
     used_prec = {layer.precision for layer in result.estimate.layers}
@@ -94,6 +94,8 @@ def candidates(result: RunResult) -> list[tuple[str, str, float]]:
         if prec.value in used_prec:
             out.append(("hw", f"energy.mac_energy_pj.{prec.value}", v))
     out.append(("hw", "power.static_power_mw", prof.power.static_power_mw))
+    # measured board power / datasheet figures: multiplies compute energy and static power (cost/analytic.py)
+    out.append(("hw", "power.board_power_factor", prof.power.board_power_factor))
     rt = result.runtime
     if rt is not None:
         out += [("runtime", f"kernel_efficiency.{k}", v) for k, v in rt.kernel_efficiency.items()]
@@ -139,7 +141,9 @@ def sensitivity(result: RunResult) -> Sensitivity:
         if len(l0) == len(l1) == len(names):
             for i in range(len(names)):
                 per_layer[i].append((label, _el(l1[i].latency_s, l0[i].latency_s, dlog)))
-    params.sort(key=lambda e: (-abs(e.latency), -abs(e.energy)))
+    # Larger of the two first: a number only energy depends on (the board-power factor, a memory's pJ per byte)
+    # can decide a prediction as much as one latency depends on.
+    params.sort(key=lambda e: (-max(abs(e.latency), abs(e.energy)), -abs(e.latency)))
     total = sum(base_layers) or 1.0
     layers = []
     for name, lat, els in zip(names, base_layers, per_layer, strict=True):

@@ -183,15 +183,12 @@ def fit_board_power(rows: Sequence[PowerRow]) -> BoardPowerFit:
                      _log_sd([r.exact_factor for r in rs]))
         for d, rs in sorted(by_device.items()))
     fitted = {d.device: d.fitted for d in devices}
-    basis_of = {d.device: d.basis for d in devices}
 
     def fallback_without(device: str) -> float:
-        peers = [fitted[d] for d in fitted if d != device and basis_of[d] == basis_of[device]]
-        return _geomean(peers) if peers else 1.0  # no peer of its basis: the unscaled datasheet basis
+        return _fallback_without(devices, device)
 
     def held_out_benchmark(r: PowerRow) -> float:
-        others = [x.exact_factor for x in by_device[r.device] if x.benchmark != r.benchmark]
-        return r.energy_error_at(_geomean(others) if others else fallback_without(r.device))
+        return r.energy_error_at(_held_out_factor(rows, devices, r, "benchmark"))
 
     basis_factors = [d.fitted for d in devices if d.basis == RUN_CURRENT_BASIS]
     fallback = Fallback(RUN_CURRENT_BASIS, _geomean(basis_factors) if basis_factors else 1.0,
@@ -202,6 +199,50 @@ def fit_board_power(rows: Sequence[PowerRow]) -> BoardPowerFit:
         held_out_benchmark_errors=tuple(held_out_benchmark(r) for r in rows),
         lodo_errors=tuple(r.energy_error_at(fallback_without(r.device)) for r in rows),
         shipped_errors=tuple(r.energy_error_at(r.shipped_factor) for r in rows),
+    )
+
+
+def _fallback_without(devices: Sequence[DeviceFactor], device: str) -> float:
+    """The factor ``device`` would get as a new chip: the geometric mean of the other devices of its basis."""
+    basis = next(d.basis for d in devices if d.device == device)
+    peers = [d.fitted for d in devices if d.device != device and d.basis == basis]
+    return _geomean(peers) if peers else 1.0  # no peer of its basis: the unscaled datasheet basis
+
+
+def _held_out_factor(rows: Sequence[PowerRow], devices: Sequence[DeviceFactor], r: PowerRow, left_out: str) -> float:
+    """The factor fitted on ``r``'s device without the rows that share its ``left_out`` ("benchmark" or
+    "runtime"); the new-chip fallback when the device has no other rows."""
+    others = [x.exact_factor for x in rows
+              if x.device == r.device and getattr(x, left_out) != getattr(r, left_out)]
+    return _geomean(others) if others else _fallback_without(devices, r.device)
+
+
+def power_log_at(r: PowerRow, energy_error: float) -> float:
+    """log(measured / predicted power) of a row whose energy error at the shipped latency is ``energy_error``."""
+    return -math.log((1.0 + energy_error) * r.measured_latency_ms / r.predicted_latency_ms)
+
+
+@dataclass(frozen=True)
+class HeldOutPower:
+    """Per reference line, log(measured / predicted power) with a factor fitted without the row, as each novelty
+    class would see the board (``edgesim.validate.intervals``): a measured device's row with the factor of its
+    other benchmarks; a new device's with the fallback fitted without the device (the factor a new chip of its
+    basis gets); a new runtime's with the factor of the device's rows with other runtimes (the fallback without
+    the device when it has none)."""
+
+    measured_device: tuple[tuple[int, float], ...]
+    new_device: tuple[tuple[int, float], ...]
+    new_runtime: tuple[tuple[int, float], ...]
+
+
+def held_out_power_logs(fit: BoardPowerFit) -> HeldOutPower:
+    rows, devs = fit.rows, fit.devices
+    return HeldOutPower(
+        tuple((r.line, power_log_at(r, r.energy_error_at(_held_out_factor(rows, devs, r, "benchmark"))))
+              for r in rows),
+        tuple((r.line, power_log_at(r, r.energy_error_at(_fallback_without(devs, r.device)))) for r in rows),
+        tuple((r.line, power_log_at(r, r.energy_error_at(_held_out_factor(rows, devs, r, "runtime"))))
+              for r in rows),
     )
 
 

@@ -10,7 +10,11 @@ Residuals are log(measured / predicted) of predictions the fit never saw, one se
 - new_runtime: each row predicted with every other bundled runtime measured on the same device (the engine's
   kernels unknown, the chip known).
 
-Energy residuals: the class's latency prediction times the power the bundled profile predicts for the row.
+Energy residuals: the class's latency residual plus a power residual taken as the class sees the board: the
+profiles' ``power.board_power_factor`` is fitted on these energy rows, so each row's power is predicted with the
+factor fitted without it (``board_power.held_out_power_logs``): a measured device's with its other benchmarks'
+factor, a new device's with the fallback a new chip of its basis gets (fitted without the device), a new
+runtime's with the factor of the board's rows with other runtimes.
 ``edgesim validate --calibrate-intervals`` writes them to ``edgesim/data/calibration/intervals.json``; the coverage
 check recomputes the conformal bounds with each device left out and counts the device's rows inside them.
 """
@@ -30,6 +34,7 @@ from edgesim.hw.loader import load_profile
 from edgesim.pipeline.intervals import (
     CALIBRATION_FILE,
     GROUP_WEIGHTED,
+    NEW_BOARD_POWER_CLASSES,
     NPU_CALIBRATION_FILE,
     NoveltyClass,
     check_confidence,
@@ -40,13 +45,13 @@ from edgesim.pipeline.intervals import (
     weight_group,
     weighted_bounds,
 )
+from edgesim.validate.board_power import fit_board_power, held_out_power_logs, power_rows
 from edgesim.validate.calibrate import _fit, _prepare, leave_one_device_out
 from edgesim.validate.core import (
     ReferenceRow,
     bundled_models_dir,
     default_reference,
     read_reference,
-    validate,
 )
 
 _MCU_CLASSES = (NoveltyClass.MEASURED_DEVICE, NoveltyClass.KNOWN_FAMILY, NoveltyClass.NEW_FAMILY,
@@ -117,20 +122,22 @@ def collect_residuals(reference: str | Path | None = None) -> list[Residual]:
     rows = [r for r in read_reference(ref) if r.metric == "latency"]
     mdir = bundled_models_dir()
     by_line = {r.line: r for r in rows}
-    # The bundled profiles' own power per row (energy / latency): energy = the class's latency x this power.
-    plain = {r.line: r for r in validate(ref).rows}
+    # The profiles' power.board_power_factor is fitted on these very energy rows, so the shipped profiles' power
+    # is in-sample. Each class's power residual uses the factor fitted without the row instead, as that class
+    # would see the board (board_power.HeldOutPower): energy = the class's latency x that power.
+    held = held_out_power_logs(fit_board_power(power_rows(ref)))
+    by_cls = {NoveltyClass.MEASURED_DEVICE: dict(held.measured_device), NoveltyClass.KNOWN_FAMILY:
+              dict(held.new_device), NoveltyClass.NEW_FAMILY: dict(held.new_device),
+              NoveltyClass.NEW_RUNTIME: dict(held.new_runtime)}
 
-    def power_log(row: ReferenceRow) -> float | None:
-        p = plain.get(row.line)
-        if row.energy_uj is None or p is None or p.power_error is None:
-            return None
-        return -math.log1p(p.power_error)
+    def power_log(row: ReferenceRow, cls: NoveltyClass) -> float | None:
+        return by_cls[cls].get(row.line) if row.energy_uj is not None else None
 
     out: list[Residual] = []
     for line, pred in sorted(_held_out_benchmark(rows, mdir).items()):
         r = by_line[line]
         out.append(Residual(line, r.device, r.runtime, r.benchmark, NoveltyClass.MEASURED_DEVICE,
-                            math.log(r.latency_ms / pred), power_log(r)))
+                            math.log(r.latency_ms / pred), power_log(r, NoveltyClass.MEASURED_DEVICE)))
     devices = sorted({r.device for r in rows})
     fam = {d: _families(d) for d in devices}
     for res in leave_one_device_out(ref).rows:
@@ -140,10 +147,10 @@ def collect_residuals(reference: str | Path | None = None) -> list[Residual]:
         seen = frozenset().union(*(fam[d] for d in devices if d != r.device))
         cls = NoveltyClass.KNOWN_FAMILY if fam[r.device] <= seen else NoveltyClass.NEW_FAMILY
         out.append(Residual(r.line, r.device, r.runtime, r.benchmark, cls,
-                            math.log(r.latency_ms / res.predicted_latency_ms), power_log(r)))
+                            math.log(r.latency_ms / res.predicted_latency_ms), power_log(r, cls)))
     for r, lat, _ in _substituted_runtime(rows, mdir):
         out.append(Residual(r.line, r.device, r.runtime, r.benchmark, NoveltyClass.NEW_RUNTIME,
-                            math.log(r.latency_ms / lat), power_log(r)))
+                            math.log(r.latency_ms / lat), power_log(r, NoveltyClass.NEW_RUNTIME)))
     return out
 
 
@@ -275,17 +282,26 @@ def _latency_bounds(cls: NoveltyClass, train: Sequence[Residual], confidence: fl
 
 
 def _held_out_energy_bounds(cls: NoveltyClass, held: Sequence[Residual], board: str, train_rows: Sequence[Residual],
-                            power: Sequence[Residual], confidence: float) -> tuple[float, float, bool]:
+                            power: Sequence[Residual], new_power: Sequence[Residual], confidence: float
+                            ) -> tuple[float, float, bool]:
     """Energy bounds for a held-out group as ``interval`` would compute them at run time: the held-out rows'
     power residuals left out; a board with at least 2 power rows left (a measured device's other benchmarks, a new
-    runtime's board with other runtimes) is a board with energy rows (its own offset), one without is a new board
-    (the spread of board offsets). ``board``: the held-out row's."""
+    runtime's board with other runtimes) is a board with energy rows (its own offset, from ``power``: residuals at
+    factors fitted without the row), one without is a new board (the spread of board offsets, from ``new_power``:
+    residuals at the fallback factor each board would get as a new chip). ``board``: the held-out row's."""
     boards = {_power_group(cls, x) for x in held}
-    left = [(y.device, y.power_log) for y in power if _power_group(cls, y) not in boards and y.power_log is not None]
-    by_board: dict[str, list[float]] = {}
-    for d, p in left:
-        by_board.setdefault(d, []).append(p)
-    own = by_board.get(board, [])
+
+    def left_by_board(src: Sequence[Residual]) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {}
+        for y in src:
+            if _power_group(cls, y) not in boards and y.power_log is not None:
+                out.setdefault(y.device, []).append(y.power_log)
+        return out
+
+    measured = left_by_board(power)
+    own = measured.get(board, [])
+    by_board = measured if own else left_by_board(new_power)
+    left = [(d, p) for d, ps in by_board.items() for p in ps]
     if len(own) == 1 or len(by_board) < 3:  # one power row is no offset and no deviation: the pooled rows
         return energy_bounds([x.latency_log for x in train_rows], [p for _, p in left], confidence)
     if cls in GROUP_WEIGHTED:
@@ -301,6 +317,7 @@ def coverage(residuals: Sequence[Residual], confidence: float = 0.8) -> list[Cov
     rows. Energy bounds also leave the held-out rows' power out, and are each held-out board's."""
     check_confidence(confidence)
     power = [x for x in residuals if x.cls is NoveltyClass.MEASURED_DEVICE and x.power_log is not None]
+    new_power = [x for x in residuals if x.cls in NEW_BOARD_POWER_CLASSES and x.power_log is not None]
     out: list[Coverage] = []
     for metric in ("latency", "energy"):
         for cls in NoveltyClass:
@@ -319,7 +336,8 @@ def coverage(residuals: Sequence[Residual], confidence: float = 0.8) -> list[Cov
                         continue
                     if x.device not in bounds:
                         bounds[x.device] = (_latency_bounds(cls, train, confidence) if metric == "latency" else
-                                            _held_out_energy_bounds(cls, held, x.device, train, power, confidence))
+                                            _held_out_energy_bounds(cls, held, x.device, train, power, new_power,
+                                                                    confidence))
                     lo, hi, cap = bounds[x.device]
                     n += 1
                     hits += lo <= v <= hi

@@ -10,13 +10,20 @@ from edgesim.api import load_model, load_profile, resolve_runtime
 from edgesim.cost.analytic import estimate_schedule
 from edgesim.hw.uncertain import uncertain_fields, with_field
 from edgesim.mapping.mapper import build_schedule
-from edgesim.validate.board_power import RUN_CURRENT_BASIS, PowerRow, fit_board_power, power_basis
+from edgesim.validate.board_power import (
+    RUN_CURRENT_BASIS,
+    PowerRow,
+    fit_board_power,
+    held_out_power_logs,
+    power_basis,
+    power_log_at,
+)
 
 
 def _row(device: str, bench: str, meas_mw: float, pred_mw: float, *, s: float = 0.9, k: float = 1.5,
-         basis: str = RUN_CURRENT_BASIS) -> PowerRow:
+         basis: str = RUN_CURRENT_BASIS, line: int = 1, runtime: str = "x-cube-ai") -> PowerRow:
     # 10 ms measured and predicted: energy uJ = mW x 10
-    return PowerRow(1, device, "x-cube-ai", bench, basis, k, meas_mw * 10.0, pred_mw * 10.0, 10.0, 10.0, s)
+    return PowerRow(line, device, runtime, bench, basis, k, meas_mw * 10.0, pred_mw * 10.0, 10.0, 10.0, s)
 
 
 def test_factor_scales_compute_and_static_energy_not_memory() -> None:
@@ -67,3 +74,39 @@ def test_profiles_without_energy_rows_carry_a_derived_ranged_factor() -> None:
         assert f.derived and f.lo < f.value < f.hi, device
         assert power_basis(device) == RUN_CURRENT_BASIS
     assert power_basis("gap9") == "gap9"
+
+
+def test_held_out_power_logs_never_use_the_rows_own_factor() -> None:
+    rows = [_row("a", "kws", 30, 20, line=1), _row("a", "vww", 36, 20, line=2, runtime="tflm"),
+            _row("a", "ic", 33, 20, line=3, runtime="tflm"), _row("b", "kws", 20, 20, line=4),
+            _row("b", "ic", 22, 20, line=5), _row("c", "kws", 15, 20, line=6)]
+    fit = fit_board_power(rows)
+    held = held_out_power_logs(fit)
+    fa = {d.device: d.fitted for d in fit.devices}
+    r = rows[0]
+    # 10 ms predicted and measured: log(measured / predicted power) = -log(1 + energy error)
+    assert power_log_at(r, 0.25) == pytest.approx(-math.log(1.25))
+    # measured device: the factor of the device's other benchmarks
+    others = math.sqrt(rows[1].exact_factor * rows[2].exact_factor)
+    assert dict(held.measured_device)[1] == pytest.approx(-math.log1p(r.energy_error_at(others)))
+    # new device: the fallback fitted without it (b and c, not a)
+    fallback = math.sqrt(fa["b"] * fa["c"])
+    assert dict(held.new_device)[1] == pytest.approx(-math.log1p(r.energy_error_at(fallback)))
+    assert dict(held.new_device)[1] != pytest.approx(-math.log1p(r.energy_error_at(fa["a"])))
+    # new runtime: the device's rows with other runtimes (a's tflm rows); b has one runtime only: the fallback
+    assert dict(held.new_runtime)[1] == pytest.approx(-math.log1p(r.energy_error_at(others)))
+    assert dict(held.new_runtime)[2] == pytest.approx(-math.log1p(rows[1].energy_error_at(rows[0].exact_factor)))
+    fb_b = math.sqrt(fa["a"] * fa["c"])
+    assert dict(held.new_runtime)[4] == pytest.approx(-math.log1p(rows[3].energy_error_at(fb_b)))
+
+
+def test_llm_machine_carries_the_board_power_factor_like_the_cost_model() -> None:
+    from edgesim.llm.machine import machine
+
+    prof = load_profile("rpi5")
+    doubled = with_field(prof, "power.board_power_factor", 2 * prof.power.board_power_factor)
+    a, b = machine(prof, "cpu", None), machine(doubled, "cpu", None)
+    assert b.static_power_w == pytest.approx(2 * a.static_power_w) and b.static_power_w == doubled.power.static_power_w
+    assert a.active_pj_per_cycle is not None and b.active_pj_per_cycle == pytest.approx(2 * a.active_pj_per_cycle)
+    assert b.mac_energy_pj == pytest.approx({p: 2 * e for p, e in a.mac_energy_pj.items()})
+    assert b.dram_pj_per_byte == a.dram_pj_per_byte  # per byte, not scaled (cost/analytic.py)

@@ -11,6 +11,7 @@ import pytest
 from edgesim.cli import main
 from edgesim.errors import EdgesimError
 from edgesim.hw.loader import load_profile, load_runtime
+from edgesim.hw.uncertain import ranged_fields
 from edgesim.pipeline import RunSpec, run
 from edgesim.pipeline.intervals import (
     NoveltyClass,
@@ -22,6 +23,7 @@ from edgesim.pipeline.intervals import (
     interval,
     novelty,
     perturbed_runs,
+    power_log_bounds,
 )
 
 RANGED = """\
@@ -150,9 +152,11 @@ def test_cli_run_prints_and_writes_the_interval(tmp_path: Path, capsys: pytest.C
     lo, hi = data["latency_interval_s"]
     assert lo < data["latency_s"] < hi
     elo, ehi = data["energy_interval_j"]
-    # This board's own energy rows all read above its predicted power: the interval starts at the point and
-    # reaches well above it (the point always inside, never moved).
-    assert elo == data["energy_j"] and ehi > 1.1 * data["energy_j"]
+    # This board's power factor is fitted on its own energy rows, so its held-out power residuals centre on the
+    # prediction: the interval reaches both sides of the point, narrower than a board without energy rows gets.
+    assert elo < data["energy_j"] < ehi
+    own, new = power_log_bounds("stm32l4r5", 0.9), power_log_bounds("no-such-board", 0.9)
+    assert own[0] < 0 < own[1] and own[1] - own[0] < new[1] - new[0]
     assert data["interval"]["confidence"] == 0.9
 
 
@@ -298,3 +302,21 @@ def test_surrogate_quantiles_match_numpy_and_strata_are_permutations() -> None:
     a, b = _stratum_order(0), _stratum_order(1)
     assert sorted(a) == sorted(b) and len(set(a)) == _MC_DRAWS and not (a == b).all()
     assert abs(float(np.corrcoef(a, b)[0, 1])) < 0.1  # fields paired at random, not in step
+
+
+def test_board_power_range_is_counted_once_in_the_model_part(tmp_path: Path) -> None:
+    """A derived board-power factor's range and the model part's spread of board offsets describe the same
+    uncertainty: the range is not propagated, so a ranged factor gives the same energy interval as a plain one,
+    and the model part alone makes it wider than the point."""
+    ranged = tmp_path / "ranged.yaml"
+    ranged.write_text("extends: m467\nid: m467-ranged\n")
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("extends: m467\nid: m467-plain\npower:\n  static_power_mw: 8.580\n  idle_power_mw: 38.61\n"
+                     "  sleep_power_mw: 0.01\n  board_power_factor: 1.477\n")
+    p_ranged, p_plain = load_profile(ranged), load_profile(plain)
+    assert any(f.path == "power.board_power_factor" for f in ranged_fields(p_ranged))
+    assert p_ranged.power.board_power_factor == p_plain.power.board_power_factor
+    a = interval(run(RunSpec("kws_ref_model.tflite", p_ranged)))
+    b = interval(run(RunSpec("kws_ref_model.tflite", p_plain)))
+    assert a.energy_j.lo < run(RunSpec("kws_ref_model.tflite", p_ranged)).energy_j < a.energy_j.hi
+    assert (a.energy_j.lo, a.energy_j.hi) == pytest.approx((b.energy_j.lo, b.energy_j.hi), rel=1e-9)

@@ -78,11 +78,26 @@ def test_energy_of_a_board_without_energy_rows_uses_the_board_spread() -> None:
     known = power_log_bounds("stm32l4r5", 0.8)
     new = power_log_bounds("m467", 0.8)
     assert new[0] < 0 < new[1]  # a new board: the spread of board offsets, about their mean
-    assert 0 < known[0] < known[1]  # this board's rows all draw more than its datasheet numbers predict
+    # this board's factor is fitted on its own rows: its held-out residuals centre on the prediction, and its own
+    # offset is known better than a new board's
+    assert known[0] < 0 < known[1] and known[1] - known[0] < new[1] - new[0]
     iv = interval(run(RunSpec("kws_ref_model.tflite", "m467")))
     assert iv.novelty is NoveltyClass.KNOWN_FAMILY
     assert iv.power_ratio == pytest.approx((math.exp(new[0]), math.exp(new[1])))
     assert iv.energy_j.lo < run(RunSpec("kws_ref_model.tflite", "m467")).energy_j < iv.energy_j.hi
+
+
+def test_new_board_spread_comes_from_fallback_factor_residuals_not_in_sample_ones() -> None:
+    """The profiles' board-power factors are fitted on the measured boards' energy rows. A new board's spread
+    must come from residuals at the factor each board would get as a new chip (the fallback fitted without it),
+    whose board means differ; the held-out-benchmark residuals each board's own offset uses centre on zero."""
+    table = calibration_table()
+    own = {d: sum(v) / len(v) for d, v in table.board_power}
+    spread = {d: sum(v) / len(v) for d, v in table.new_board_power}
+    assert len(spread) >= 3 and set(spread) <= set(own)
+    assert max(abs(m) for m in own.values()) < 0.05
+    assert max(spread.values()) - min(spread.values()) > 0.2
+    assert table.spread_boards() == [v for _, v in table.new_board_power]
 
 
 def test_coverage_computes_bounds_as_the_run_time_does() -> None:
