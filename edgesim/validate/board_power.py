@@ -202,10 +202,11 @@ def fit_board_power(rows: Sequence[PowerRow]) -> BoardPowerFit:
     )
 
 
-def _fallback_without(devices: Sequence[DeviceFactor], device: str) -> float:
-    """The factor ``device`` would get as a new chip: the geometric mean of the other devices of its basis."""
+def _fallback_without(devices: Sequence[DeviceFactor], device: str, also: str = "") -> float:
+    """The factor ``device`` would get as a new chip: the geometric mean of the other devices of its basis
+    (``also``: one more device left out, for a coverage check that holds that one out too)."""
     basis = next(d.basis for d in devices if d.device == device)
-    peers = [d.fitted for d in devices if d.device != device and d.basis == basis]
+    peers = [d.fitted for d in devices if d.device not in (device, also) and d.basis == basis]
     return _geomean(peers) if peers else 1.0  # no peer of its basis: the unscaled datasheet basis
 
 
@@ -233,6 +234,9 @@ class HeldOutPower:
     measured_device: tuple[tuple[int, float], ...]
     new_device: tuple[tuple[int, float], ...]
     new_runtime: tuple[tuple[int, float], ...]
+    # per line, the new-device residual with one more board of the basis left out of the fallback, by that board:
+    # what a coverage check that holds that board out must use for this row (nested leave-one-device-out)
+    new_device_without: tuple[tuple[int, tuple[tuple[str, float], ...]], ...] = ()
 
 
 def held_out_power_logs(fit: BoardPowerFit) -> HeldOutPower:
@@ -242,6 +246,10 @@ def held_out_power_logs(fit: BoardPowerFit) -> HeldOutPower:
               for r in rows),
         tuple((r.line, power_log_at(r, r.energy_error_at(_fallback_without(devs, r.device)))) for r in rows),
         tuple((r.line, power_log_at(r, r.energy_error_at(_held_out_factor(rows, devs, r, "runtime"))))
+              for r in rows),
+        tuple((r.line, tuple((d.device, power_log_at(r, r.energy_error_at(_fallback_without(devs, r.device,
+                                                                                           d.device))))
+                             for d in devs if d.device != r.device and d.basis == r.basis))
               for r in rows),
     )
 

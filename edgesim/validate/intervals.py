@@ -70,6 +70,9 @@ class Residual:
     # a property of the device's board power, not of the class; energy = latency x power, so its log residual is
     # latency_log + power_log.
     power_log: float | None
+    # new-device classes: power_log with one more board (the key) left out of the fallback factor; the coverage
+    # check uses it for this row when it holds that board out (``board_power.HeldOutPower.new_device_without``)
+    power_log_without: tuple[tuple[str, float], ...] = ()
 
     @property
     def energy_log(self) -> float | None:
@@ -130,8 +133,13 @@ def collect_residuals(reference: str | Path | None = None) -> list[Residual]:
               dict(held.new_device), NoveltyClass.NEW_FAMILY: dict(held.new_device),
               NoveltyClass.NEW_RUNTIME: dict(held.new_runtime)}
 
+    without = dict(held.new_device_without)
+
     def power_log(row: ReferenceRow, cls: NoveltyClass) -> float | None:
         return by_cls[cls].get(row.line) if row.energy_uj is not None else None
+
+    def nested(row: ReferenceRow) -> tuple[tuple[str, float], ...]:
+        return without.get(row.line, ()) if row.energy_uj is not None else ()
 
     out: list[Residual] = []
     for line, pred in sorted(_held_out_benchmark(rows, mdir).items()):
@@ -147,7 +155,7 @@ def collect_residuals(reference: str | Path | None = None) -> list[Residual]:
         seen = frozenset().union(*(fam[d] for d in devices if d != r.device))
         cls = NoveltyClass.KNOWN_FAMILY if fam[r.device] <= seen else NoveltyClass.NEW_FAMILY
         out.append(Residual(r.line, r.device, r.runtime, r.benchmark, cls,
-                            math.log(r.latency_ms / res.predicted_latency_ms), power_log(r, cls)))
+                            math.log(r.latency_ms / res.predicted_latency_ms), power_log(r, cls), nested(r)))
     for r, lat, _ in _substituted_runtime(rows, mdir):
         out.append(Residual(r.line, r.device, r.runtime, r.benchmark, NoveltyClass.NEW_RUNTIME,
                             math.log(r.latency_ms / lat), power_log(r, NoveltyClass.NEW_RUNTIME)))
@@ -206,7 +214,9 @@ def calibration_dict(residuals: Sequence[Residual], reference: str) -> dict[str,
         # every held-out residual with where it comes from, so coverage can be recomputed from the shipped file
         "rows": [{"line": x.line, "device": x.device, "runtime": x.runtime, "benchmark": x.benchmark,
                   "class": x.cls.value, "latency_log": round(x.latency_log, 6),
-                  "power_log": None if x.power_log is None else round(x.power_log, 6)} for x in residuals],
+                  "power_log": None if x.power_log is None else round(x.power_log, 6),
+                  **({"power_log_without": {d: round(v, 6) for d, v in x.power_log_without}}
+                     if x.power_log_without else {})} for x in residuals],
         "families": fams,
         "runtimes": sorted({r for _, r in devices}),
     }
@@ -237,7 +247,8 @@ def shipped_residuals(path: str | Path | None = None, npu: bool = True) -> list[
         try:
             raw = json.loads(target.read_text(encoding="utf-8"))
             out += [Residual(int(r["line"]), r["device"], r["runtime"], r["benchmark"], NoveltyClass(r["class"]),
-                             float(r["latency_log"]), None if r["power_log"] is None else float(r["power_log"]))
+                             float(r["latency_log"]), None if r["power_log"] is None else float(r["power_log"]),
+                             tuple((d, float(v)) for d, v in sorted(r.get("power_log_without", {}).items())))
                     for r in raw["rows"]]
         except (OSError, ValueError, KeyError) as exc:
             raise EdgesimError(f"cannot read the interval calibration ({exc}); regenerate it with "
@@ -295,7 +306,8 @@ def _held_out_energy_bounds(cls: NoveltyClass, held: Sequence[Residual], board: 
         out: dict[str, list[float]] = {}
         for y in src:
             if _power_group(cls, y) not in boards and y.power_log is not None:
-                out.setdefault(y.device, []).append(y.power_log)
+                # a new-board residual's fallback left the held-out board out too (nested), when it was fitted on it
+                out.setdefault(y.device, []).append(dict(y.power_log_without).get(board, y.power_log))
         return out
 
     measured = left_by_board(power)

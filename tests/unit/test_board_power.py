@@ -98,6 +98,10 @@ def test_held_out_power_logs_never_use_the_rows_own_factor() -> None:
     assert dict(held.new_runtime)[2] == pytest.approx(-math.log1p(rows[1].energy_error_at(rows[0].exact_factor)))
     fb_b = math.sqrt(fa["a"] * fa["c"])
     assert dict(held.new_runtime)[4] == pytest.approx(-math.log1p(rows[3].energy_error_at(fb_b)))
+    # nested for the coverage check: a's row with b also left out of the fallback gets c's factor alone
+    nested = dict(dict(held.new_device_without)[1])
+    assert set(nested) == {"b", "c"}
+    assert nested["b"] == pytest.approx(-math.log1p(r.energy_error_at(fa["c"])))
 
 
 def test_llm_machine_carries_the_board_power_factor_like_the_cost_model() -> None:
