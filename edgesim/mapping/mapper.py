@@ -391,6 +391,7 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
     host_clock_hz = host.effective_clock_mhz(profile.clock_mhz) * 1e6
     overhead_scale = version.overhead_scale if version is not None else 1.0
     per_op_overhead_host = (runtime.per_op_overhead_cycles if runtime is not None else 0.0) * overhead_scale
+    unit_clocked_overhead = runtime is not None and runtime.overhead_clock == "unit"
     plans: list[OpPlan] = []
     total_weights = 0
     memo = plan_memo(profile, runtime, version)
@@ -421,7 +422,7 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
                              partial(_tile, profile, graph, node, placed, act_mem, w_mem))
         total_weights += work.weight_bytes
         mem_traffic = tiling.traffic
-        overhead = per_op_overhead_host * clock_hz / host_clock_hz
+        overhead = per_op_overhead_host * (1.0 if unit_clocked_overhead else clock_hz / host_clock_hz)
         plans.append(
             OpPlan(
                 node=node.name,
