@@ -159,3 +159,23 @@ def test_vendor_rows_carry_their_batch(tmp_path: Path) -> None:
         w.writerow(["b", "hailo-8l", "hailort", "resnet50", "1x3x224x224", "INT8", "", "throughput_fps", "130"])
     rows, _ = read_vendor(p)
     assert [r.batch for r in rows] == [8, 1]
+
+
+# --- QNN quantizes every static tensor ---------------------------------------------------------------------------
+
+def test_qnn_runs_float_parameter_ops_on_the_htp_at_the_activation_precision() -> None:
+    from edgesim.passes.choices import QuantPreset
+    from edgesim.pipeline import RunSpec, TransformOptions, run
+
+    # DenseNet's pre-activation BatchNorms follow a concat, not a conv: they stay unfolded with float parameters
+    spec = RunSpec("densenet121", "qcs9075", "qnn", input_shape=(1, 3, 64, 64),
+                   transform=TransformOptions(quant=QuantPreset("int8"), calibration="fixed", accuracy=False))
+    res = run(spec)
+    assert res.runtime is not None and res.runtime.quantizes_params
+    bns = [p for p in res.schedule.plans if p.op == "BATCH_NORM"]
+    assert bns and all(p.unit == "npu" and p.precision == "int8" and not p.fallback for p in bns)
+    # without it, the same ops are float ops the HTP (no fp32) leaves to the CPU
+    plain = res.runtime.model_copy(update={"quantizes_params": False})
+    sched = build_schedule(res.graph, res.profile, plain, res.version)
+    bns = [p for p in sched.plans if p.op == "BATCH_NORM"]
+    assert bns and all(p.unit == "cpu" and p.precision == "fp32" for p in bns)
