@@ -510,7 +510,16 @@ class RuntimeProfile(_Frozen):
     kernel_efficiency: dict[str, float]
     per_op_overhead_cycles: float = Field(ge=0)
     per_inference_overhead_cycles: float = Field(ge=0)
+    # Whose clock per_op_overhead_cycles counts: "host" = the host CPU dispatches every op (TFLite, ONNX Runtime
+    # kernels); "unit" = the accelerator's own control processor sequences the graph, so the per-op cost is in
+    # the cycles of the unit running the op and scales with its clock (QNN's HTP executes a whole graph from one
+    # FastRPC call; the per-inference overhead stays on the host).
+    overhead_clock: Literal["host", "unit"] = "host"
     fused_activations: bool
+    # The converter quantizes every op's constant parameters, not only conv/FC weights (QNN's converter
+    # quantizes all static tensors: an unfolded BATCH_NORM, LAYER_NORM's gamma/beta, a MUL by a constant), so
+    # such an op runs at its activations' integer precision on the accelerator instead of as a float op.
+    quantizes_params: bool = False
     # The engine adds a residual (a same-shaped earlier tensor) in the conv/FC output stage, so the conv output
     # is never written and read back by a separate ADD (TensorRT's conv + elementwise-sum fusion).
     fused_residual_add: bool = False

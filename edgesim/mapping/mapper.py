@@ -21,6 +21,7 @@ from edgesim.hw.schema import (
     RuntimeVersion,
     UnitKind,
 )
+from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
 from edgesim.ir.work import NodeWork, node_work
@@ -383,10 +384,21 @@ def _timing(unit: ComputeUnit, tiling: Tiling) -> TimingDiscipline:
     return TimingDiscipline.SCALESIM if tiling.follows_scalesim else TimingDiscipline.DOUBLE_BUFFERED
 
 
+def _converter_precision(runtime: RuntimeProfile | None, graph: Graph, node: Node, work: NodeWork) -> NodeWork:
+    """A float op on integer activations (float constant parameters, edgesim.ir.work.node_precision) at its
+    activations' precision when the runtime's converter quantizes every constant (quantizes_params)."""
+    if runtime is None or not runtime.quantizes_params or work.precision != "fp32":
+        return work
+    acts = [t for t in graph.input_tensors(node) if t is not None and not t.is_const]
+    precision = {DType.INT8: "int8", DType.UINT8: "int8", DType.INT16: "int16"}.get(acts[0].dtype) if acts else None
+    return replace(work, precision=precision) if precision else work
+
+
 def _place(profile: HardwareProfile, runtime: RuntimeProfile | None, version: RuntimeVersion | None, graph: Graph, node: Node, work: NodeWork, zero: float
            ) -> tuple[Any, bool, float, SparsityEffect, NodeWork]:
     """(unit, fallback, compute cycles, sparsity effect, work after it) of one op: what does not depend on where
     its tensors live."""
+    work = _converter_precision(runtime, graph, node, work)
     unit, fallback = choose_unit(profile, runtime, node, work)
     cycles = compute_cycles(unit, graph, node, work, runtime, version)
     effect = sparsity_effect(work, unit, zero)
@@ -437,6 +449,7 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
     host_clock_hz = host.effective_clock_mhz(profile.clock_mhz) * 1e6
     overhead_scale = version.overhead_scale if version is not None else 1.0
     per_op_overhead_host = (runtime.per_op_overhead_cycles if runtime is not None else 0.0) * overhead_scale
+    unit_clocked_overhead = runtime is not None and runtime.overhead_clock == "unit"
     plans: list[OpPlan] = []
     total_weights = 0
     memo = plan_memo(profile, runtime, version)
@@ -467,7 +480,7 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
                              partial(_tile, profile, graph, node, placed, act_mem, w_mem))
         total_weights += work.weight_bytes
         mem_traffic = tiling.traffic
-        overhead = per_op_overhead_host * clock_hz / host_clock_hz
+        overhead = per_op_overhead_host * (1.0 if unit_clocked_overhead else clock_hz / host_clock_hz)
         plans.append(
             OpPlan(
                 node=node.name,

@@ -66,12 +66,48 @@ def test_qnn_runs_a_graph_on_one_htp_core() -> None:
     assert full.unit("npu").count == 2 and prof.unit("npu").count == 1
 
 
+def _int8_macs_per_s(pid: str) -> float:
+    npu = load_profile(pid).unit("npu")
+    return npu.macs_per_cycle[Precision.INT8] * npu.effective_clock_mhz(load_profile(pid).clock_mhz) * 1e6
+
+
 def test_8_gen_3_htp_is_faster_than_x_elite_and_8_gen_2() -> None:
-    rate = {pid: load_profile(pid).unit("npu").macs_per_cycle[Precision.INT8]
-            for pid in ("snapdragon-8-gen3", "snapdragon-x-elite", "qcs8550")}
-    # "98% faster" than the previous generation (8 Gen 2 ~ QCS8550's HTP)
-    assert rate["snapdragon-8-gen3"] == pytest.approx(2 * rate["qcs8550"])
+    rate = {pid: _int8_macs_per_s(pid) for pid in ("snapdragon-8-gen3", "snapdragon-x-elite", "qcs8550")}
+    # "98% faster" than the previous generation (8 Gen 2 ~ QCS8550's HTP), as a faster clock
+    assert rate["snapdragon-8-gen3"] == pytest.approx(2 * rate["qcs8550"], rel=0.01)
     assert rate["snapdragon-8-gen3"] > rate["snapdragon-x-elite"]
+    gen3, elite = load_profile("snapdragon-8-gen3").unit("npu"), load_profile("snapdragon-x-elite").unit("npu")
+    assert gen3.macs_per_cycle[Precision.INT8] == elite.macs_per_cycle[Precision.INT8]
+    assert (gen3.clock_mhz or 0) > (elite.clock_mhz or 0)
+
+
+def _npu_overheads_s(schedule: Schedule) -> list[float]:
+    return [p.overhead_cycles / p.unit_clock_hz for p in schedule.plans if p.unit == "npu"]
+
+
+def test_qnn_per_op_overhead_runs_at_the_htp_clock() -> None:
+    graph = reference_graph("mobilenet_v2@96", "int8")
+    prof, rt, version = bind(load_profile("snapdragon-x-elite"), "qnn")
+    assert rt is not None and version is not None and rt.overhead_clock == "unit"
+    base = _npu_overheads_s(build_schedule(graph, prof, rt, version))
+    expect = rt.per_op_overhead_cycles * version.overhead_scale / (prof.unit("npu").clock_mhz or 0) / 1e6
+    assert base and all(o == pytest.approx(expect) for o in base)
+    # a faster host leaves the HTP's per-op cost alone; a faster HTP shortens it
+    assert _npu_overheads_s(build_schedule(graph, prof.with_clock(prof.clock_mhz * 2), rt, version)) == \
+        pytest.approx(base)
+    fast_npu = prof.model_copy(update={"units": [u.model_copy(update={"clock_mhz": 2 * (u.clock_mhz or 0)})
+                                                  if u.name == "npu" else u for u in prof.units]})
+    assert _npu_overheads_s(build_schedule(graph, fast_npu, rt, version)) == pytest.approx([o / 2 for o in base])
+
+
+def test_host_counted_overhead_follows_the_host_clock() -> None:
+    graph = reference_graph("mobilenet_v2@96", "int8")
+    prof, rt, version = bind(load_profile("snapdragon-x-elite"), "qnn")
+    assert rt is not None
+    host_rt = rt.model_copy(update={"overhead_clock": "host"})
+    base = _npu_overheads_s(build_schedule(graph, prof, host_rt, version))
+    doubled = _npu_overheads_s(build_schedule(graph, prof.with_clock(prof.clock_mhz * 2), host_rt, version))
+    assert doubled == pytest.approx([o / 2 for o in base])
 
 
 # --- Hailo-8L multi-context execution -------------------------------------------------------------------------
@@ -123,3 +159,23 @@ def test_vendor_rows_carry_their_batch(tmp_path: Path) -> None:
         w.writerow(["b", "hailo-8l", "hailort", "resnet50", "1x3x224x224", "INT8", "", "throughput_fps", "130"])
     rows, _ = read_vendor(p)
     assert [r.batch for r in rows] == [8, 1]
+
+
+# --- QNN quantizes every static tensor ---------------------------------------------------------------------------
+
+def test_qnn_runs_float_parameter_ops_on_the_htp_at_the_activation_precision() -> None:
+    from edgesim.passes.choices import QuantPreset
+    from edgesim.pipeline import RunSpec, TransformOptions, run
+
+    # DenseNet's pre-activation BatchNorms follow a concat, not a conv: they stay unfolded with float parameters
+    spec = RunSpec("densenet121", "qcs9075", "qnn", input_shape=(1, 3, 64, 64),
+                   transform=TransformOptions(quant=QuantPreset("int8"), calibration="fixed", accuracy=False))
+    res = run(spec)
+    assert res.runtime is not None and res.runtime.quantizes_params
+    bns = [p for p in res.schedule.plans if p.op == "BATCH_NORM"]
+    assert bns and all(p.unit == "npu" and p.precision == "int8" and not p.fallback for p in bns)
+    # without it, the same ops are float ops the HTP (no fp32) leaves to the CPU
+    plain = res.runtime.model_copy(update={"quantizes_params": False})
+    sched = build_schedule(res.graph, res.profile, plain, res.version)
+    bns = [p for p in sched.plans if p.op == "BATCH_NORM"]
+    assert bns and all(p.unit == "cpu" and p.precision == "fp32" for p in bns)
