@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgesim.errors import EdgesimError
-from edgesim.hw.schema import DeviceClass
+from edgesim.hw.schema import DeviceClass, Precision
 from edgesim.passes.choices import QuantPreset
 from edgesim.validate.core import spearman
 
@@ -72,6 +72,9 @@ class VendorRow:
     metric: str  # "latency" or "throughput"
     measured_ms: float  # latency, or the period between frames (1000 / FPS)
     batch: int = 1  # frames per inference call (hailortcli --batch-size): a multi-context network switches per batch
+    # False when the table does not state the precision ("not stated"): int8 is assumed, unless the device's
+    # accelerators have no int8 datapath (a Maxwell GPU), where the runtime builds fp16 kernels (row_spec).
+    precision_stated: bool = True
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,26 @@ def _row(rec: dict[str, str], line: int, path: Path) -> VendorRow | str:
                      threads=int(threads) if threads else None, precision=precision,
                      metric="throughput" if metric == "throughput_fps" else "latency",
                      measured_ms=1000.0 / value if metric == "throughput_fps" else value,
-                     batch=int(batch) if batch and batch >= 1 else 1)
+                     batch=int(batch) if batch and batch >= 1 else 1,
+                     precision_stated=not _unstated(rec.get("precision", "")))
+
+
+def _unstated(text: str) -> bool:
+    t = (text or "").lower()
+    return "not stated" in t or t.startswith("unspecified")
+
+
+def _unstated_precision(row: VendorRow) -> str:
+    """The precision a runtime deploys when the table does not say: int8 where the device's accelerators run it,
+    else fp16 where they run that (TensorRT builds fp16 kernels on a GPU without DP4A/tensor cores), else fp32."""
+    from edgesim.pipeline import resolve_profile
+
+    profile = resolve_profile(row.device)
+    rates = [u.macs_per_cycle for u in profile.units if u.name != profile.host_unit]
+    for precision in ("int8", "fp16"):
+        if any(r.get(Precision(precision), 0.0) > 0 for r in rates):
+            return precision
+    return "fp32"
 
 
 def read_vendor(path: str | Path) -> tuple[list[VendorRow], list[VendorResult]]:
@@ -214,7 +236,8 @@ def row_spec(row: VendorRow) -> RunSpec:
     # graph runs the float executor for seconds.
     from edgesim.zoo import is_sequence_model
 
-    quant = None if row.precision == "fp32" else QuantPreset(row.precision)
+    precision = row.precision if row.precision_stated else _unstated_precision(row)
+    quant = None if precision == "fp32" else QuantPreset(precision)
     transform = TransformOptions(quant=quant, calibration="fixed", accuracy=False)
     shape = parse_shape(row.input_shape) if row.input_shape else None
     if shape is not None and len(shape) == 4 and is_sequence_model(row.network):
@@ -236,7 +259,8 @@ def predict_row(row: VendorRow) -> float:
         raise EdgesimError(f"the zoo has no '{row.network}' yet", field="zoo_model")
     result = run(row_spec(row))
     if result.runtime is not None:
-        check_precision(result.profile, result.runtime, row.precision)
+        check_precision(result.profile, result.runtime,
+                        row.precision if row.precision_stated else _unstated_precision(row))
     if row.metric == "throughput":
         period_s = schedule_period_s(result.schedule, result.profile, stream_frames(result.schedule), row.batch)
         little_s = little_cluster_period_s(result)

@@ -175,3 +175,24 @@ def test_cli_validate_vendor_table_writes_table_json_and_plot(tmp_path: Path,
     out = capsys.readouterr().out
     assert "rk3566" in out and "tflite-xnnpack" in out and "leave-one-device-out" in out
     assert (tmp_path / "v.json").stat().st_size > 0 and (tmp_path / "v.png").stat().st_size > 0
+
+
+def test_unstated_precision_is_int8_unless_the_accelerator_has_no_int8_datapath(tmp_path: Path) -> None:
+    """A row that does not state its precision runs int8 where the accelerator has int8 MACs (rk3588's NPU) and
+    fp16 on a GPU without an int8 datapath (the Jetson Nano's Maxwell), as TensorRT builds it; both predict."""
+    from edgesim.validate.npu_vendor import _unstated_precision, row_spec
+
+    p = _table(tmp_path / "t.csv", [
+        ["a", "jetson-nano", "", "tensorrt", "", "resnet8", "1x3x32x32", "not stated", "1", "latency_ms", "5", "ms"],
+        ["b", "rk3588", "", "rknn", "", "resnet8", "1x3x32x32", "not stated", "1", "latency_ms", "1", "ms"],
+        ["c", "jetson-nano", "", "tensorrt", "", "resnet8", "1x3x32x32", "FP16", "1", "latency_ms", "5", "ms"],
+    ])
+    rows, _ = read_vendor(p)
+    assert [r.precision_stated for r in rows] == [False, False, True]
+    assert [_unstated_precision(r) for r in rows[:2]] == ["fp16", "int8"]
+    quant = row_spec(rows[0]).transform.quant
+    assert quant is not None and quant.value == "fp16"
+    results = predict_all(rows)
+    assert all(r.predicted_ms is not None and r.predicted_ms > 0 for r in results), [r.error for r in results]
+    # the unstated Nano row is the fp16 deployment, not a CPU fallback of int8 ops
+    assert results[0].predicted_ms == pytest.approx(results[2].predicted_ms)
