@@ -4,8 +4,9 @@ Two closed steps, so a fit takes well under a second and cannot wander:
 1. Kernel efficiencies from prefill rows. Prefill time is compute-bound and linear in 1/efficiency of each weight
    kernel: t = sum_k MACs_k / (peak_k x eff_k) + attention. Weighted least squares in relative error, with a
    ridge toward the prior so a kernel seen only as a small share of a mix (Q6_K in Q4_K_M) stays sane.
-2. Sustained bandwidth fraction and per-token overhead from decode rows, by grid search on the log error of
-   t = ((t_mem / bw_eff)^p + t_comp^p)^(1/p) + overhead (+ per-layer overhead x layers, kept from the prior).
+2. Sustained bandwidth fraction, per-token overhead and (GPU/NPU, enough rows) per-layer overhead from decode
+   rows, by grid search on the log error of t = ((t_mem / bw_eff)^p + t_comp^p)^(1/p) + per-token + per-layer x
+   layers (+ an unfused soft-capped LM head, where fit rows have one, at a fitted efficiency).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgesim.errors import EdgesimError
-from edgesim.llm.model import _attention_pairs, decode_steps, kernel_peak, model_work
+from edgesim.llm.model import _attention_pairs, decode_steps, kernel_peak, model_work, softcap_head_s
 from edgesim.llm.predict import Setup, setup
 from edgesim.llm.reference import RefRow
 from edgesim.llm.runtime import FitRecord, LlmRuntime, PlacementParams, load_llm_runtime
@@ -64,7 +65,7 @@ def _prefill_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _PrefillT
                                                       * head_tokens) / kernel_peak(m, k.precision)
     pairs = _attention_pairs(arch, row.prompt) - _attention_pairs(arch, row.cached)
     attn = 2.0 * arch.q_dim * pairs / (m.rate("fp16") * p.efficiency("attention"))
-    return _PrefillTerms(terms, attn + p.per_layer_overhead_s * arch.num_layers, measured_time_s(row))
+    return _PrefillTerms(terms, attn + p.layer_overhead_s(m.clock_hz) * arch.num_layers, measured_time_s(row))
 
 
 def fit_kernels(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> dict[str, float]:
@@ -91,39 +92,91 @@ def fit_kernels(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> dict[
     return eff
 
 
-def _decode_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> tuple[float, float, float]:
-    """(memory time at bw_efficiency 1, compute time, per-layer overhead) of the row's mean decode step."""
+@dataclass(frozen=True)
+class _DecodeTerms:
+    mem_s: float  # memory time of the mean decode step at bw_efficiency 1 (and the per-core limit, if any)
+    comp_s: float
+    layers: int
+    clock_hz: float
+    softcap_head_s: float  # the unfused soft-capped LM head at efficiency 1; 0 for plain logits
+    measured_s: float
+
+
+def _decode_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _DecodeTerms:
     s = _setup(row, rt)
-    unit_p = p.model_copy(update={"bw_efficiency": 1.0, "per_token_overhead_s": 0.0, "core_bw_bytes_per_cycle": None})
+    unit_p = p.model_copy(update={"bw_efficiency": 1.0, "per_token_overhead_s": 0.0, "core_bw_bytes_per_cycle": None,
+                                  "per_layer_overhead_s": 0.0, "per_layer_overhead_cycles": 0.0,
+                                  "softcap_head_efficiency": None})
     ctx = np.arange(row.prompt, row.prompt + max(row.gen, 1))
-    st = decode_steps(s.arch, model_work(s.arch, s.qs), s.m, rt, unit_p, ctx)
+    work = model_work(s.arch, s.qs)
+    st = decode_steps(s.arch, work, s.m, rt, unit_p, ctx)
     core_bw = p.core_bw_bytes_per_cycle
     t_mem = float(st.mem_s.mean())
     if core_bw is not None:
         # a per-core limit below the DRAM peak: express it as the peak time scaled up
         limit = s.m.cores * core_bw * s.m.clock_hz
         t_mem *= max(1.0, s.m.dram_bw_bytes_per_s / limit)
-    return t_mem, float(st.comp_s.mean()), p.per_layer_overhead_s * s.arch.num_layers
+    head = softcap_head_s(s.arch, work, s.m, unit_p.model_copy(update={"softcap_head_efficiency": 1.0}))
+    return _DecodeTerms(t_mem, float(st.comp_s.mean()), s.arch.num_layers, s.m.clock_hz, head,
+                        measured_time_s(row))
 
 
-def fit_decode(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> tuple[float, float]:
-    terms = [(_decode_terms(r, rt, p), measured_time_s(r)) for r in rows if r.metric in DECODE_METRICS]
+@dataclass(frozen=True)
+class DecodeFit:
+    bw_efficiency: float
+    per_token_overhead_s: float
+    per_layer_overhead_s: float
+    per_layer_overhead_cycles: float
+    softcap_head_efficiency: float | None
+
+
+# Per-layer overhead (kernel launches, latency-bound small kernels, per-layer synchronisation) is fitted, in unit
+# clock cycles, where the prior has one (GPU/NPU runtimes) and there are enough rows of different depths to tell
+# it from the per-token cost. The grid spans 1k to 2M cycles (1.6 us to 3.2 ms per layer at 625 MHz).
+_MIN_ROWS_PER_LAYER = 5
+_LAYER_CYCLES_GRID = np.concatenate([[0.0], np.logspace(3, 6.3, 23)])
+_HEAD_GRID: list[float | None] = [None, *np.round(np.logspace(-3, 0, 19), 5).tolist()]  # None = no extra cost
+
+
+def fit_decode(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> DecodeFit:
+    """Grid search on the log error of t = blend(t_mem / bw_eff, t_comp) + per-token + per-layer x layers
+    (+ the unfused soft-capped head / its efficiency): closed, bounded, and quick enough to refit per fold."""
+    terms = [_decode_terms(r, rt, p) for r in rows if r.metric in DECODE_METRICS]
     if not terms:
-        return p.bw_efficiency, p.per_token_overhead_s
-    tm = np.array([t[0][0] for t in terms])[None, None, :]
-    tc = np.array([t[0][1] for t in terms])[None, None, :]
-    tl = np.array([t[0][2] for t in terms])[None, None, :]
-    meas = np.array([t[1] for t in terms])[None, None, :]
+        return DecodeFit(p.bw_efficiency, p.per_token_overhead_s, p.per_layer_overhead_s,
+                         p.per_layer_overhead_cycles, p.softcap_head_efficiency)
+    tm = np.array([t.mem_s for t in terms])[None, None, :]
+    tc = np.array([t.comp_s for t in terms])[None, None, :]
+    layers = np.array([t.layers for t in terms], dtype=float)[None, None, :]
+    per_cycle = layers / np.array([t.clock_hz for t in terms])[None, None, :]
+    head = np.array([t.softcap_head_s for t in terms])[None, None, :]
+    meas = np.array([t.measured_s for t in terms])[None, None, :]
     effs = np.linspace(0.1, 1.0, 181)[:, None, None]
     # fewer than three rows cannot separate bandwidth from a fixed cost: keep the prior overhead then
     few = len(terms) < 3
     ovh = (np.array([p.per_token_overhead_s]) if few else np.concatenate([[0.0], np.logspace(-4, -1, 61)]))[
         None, :, None]
+    has_layer_cost = p.per_layer_overhead_s > 0 or p.per_layer_overhead_cycles > 0
+    fit_layers = has_layer_cost and len(terms) >= _MIN_ROWS_PER_LAYER and np.ptp(layers) > 0
+    # a fitted per-layer cost replaces the prior's (seconds and cycles) by cycles only
+    layer_s = 0.0 if fit_layers else p.per_layer_overhead_s
+    layer_grid = _LAYER_CYCLES_GRID if fit_layers else np.array([p.per_layer_overhead_cycles])
+    # only runtimes whose prior declares the unfused soft-capped head fit it (one Gemma-2 row must not invent it)
+    head_grid = _HEAD_GRID if head.max() > 0 and p.softcap_head_efficiency is not None else [
+        p.softcap_head_efficiency]
     pe = p.overlap_exponent
-    pred = ((tm / effs) ** pe + tc ** pe) ** (1.0 / pe) + ovh + tl
-    loss = (np.log(pred / meas) ** 2).sum(axis=2)
-    i, j = np.unravel_index(int(np.argmin(loss)), loss.shape)
-    return round(float(effs[i, 0, 0]), 4), round(float(ovh[0, j, 0]), 6)
+    base = ((tm / effs) ** pe + tc ** pe) ** (1.0 / pe) + ovh
+    best: tuple[float, DecodeFit] | None = None
+    for pl in layer_grid:
+        for he in head_grid:
+            extra = layer_s * layers + pl * per_cycle + (head / he if he is not None else 0.0)
+            loss = (np.log((base + extra) / meas) ** 2).sum(axis=2)
+            i, j = np.unravel_index(int(np.argmin(loss)), loss.shape)
+            if best is None or loss[i, j] < best[0] - 1e-12:
+                best = (float(loss[i, j]), DecodeFit(round(float(effs[i, 0, 0]), 4), round(float(ovh[0, j, 0]), 6),
+                                                     layer_s, round(float(pl), 1), he))
+    assert best is not None
+    return best[1]
 
 
 def fit_placement(rows: list[RefRow], rt: LlmRuntime, unit: str, command: str, reference: str) -> PlacementParams:
@@ -133,8 +186,11 @@ def fit_placement(rows: list[RefRow], rt: LlmRuntime, unit: str, command: str, r
     _, p = rt.placement(unit)
     eff = fit_kernels(rows, rt, p)
     p1 = p.model_copy(update={"kernel_efficiency": eff})
-    bw, ovh = fit_decode(rows, rt, p1)
-    p2 = p1.model_copy(update={"bw_efficiency": bw, "per_token_overhead_s": ovh})
+    d = fit_decode(rows, rt, p1)
+    p2 = p1.model_copy(update={"bw_efficiency": d.bw_efficiency, "per_token_overhead_s": d.per_token_overhead_s,
+                               "per_layer_overhead_s": d.per_layer_overhead_s,
+                               "per_layer_overhead_cycles": d.per_layer_overhead_cycles,
+                               "softcap_head_efficiency": d.softcap_head_efficiency})
     rec = FitRecord(command=command, reference=reference, rows=sorted(r.line for r in rows))
     return p2.model_copy(update={"fit": rec})
 

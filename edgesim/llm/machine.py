@@ -22,7 +22,7 @@ class Machine:
     macs_per_s: dict[str, float]  # peak MAC rate per precision with the cores used
     # SIMD issue rate (elementwise ops/s) per precision: what instruction-bound kernels scale with
     simd_ops_per_s: dict[str, float]
-    dram_bw_bytes_per_s: float  # what the unit can stream: the CPU's sustained share, else the peak
+    dram_bw_bytes_per_s: float  # what the unit can stream: the CPU's sustained share, else the interface peak
     dram_bytes: int
     dram_pj_per_byte: float
     mac_energy_pj: dict[str, float]
@@ -46,8 +46,11 @@ class Machine:
 
 # CPU cores sustain only part of an LPDDR interface's bandwidth when streaming (a core's outstanding misses and the
 # cluster's port cap it; GPU and NPU DMA engines get closer to the peak). Profiles state it per DRAM level
-# (MemoryLevel.cpu_stream_fraction, derived from tinymembench memcpy: rpi5 0.55, qcs6490 0.42); for the others the
-# mean of those two (estimate).
+# (MemoryLevel.cpu_stream_fraction, of read_bw, derived from tinymembench memcpy: rpi5 0.55 of its 17 GB/s peak,
+# qcs6490 0.42 of a read_bw that is 0.6 of its 51.2 GB/s peak = 0.25 of the peak). Where a profile states the
+# interface (bus width x MT/s) but no CPU share, the CPU streams the mean of those two as a fraction of the peak
+# (0.40); where it states neither, half of read_bw (estimate).
+DEFAULT_CPU_PEAK_FRACTION = 0.40
 DEFAULT_CPU_STREAM_FRACTION = 0.5
 
 
@@ -56,10 +59,18 @@ def _dram(profile: HardwareProfile, unit: str) -> tuple[float, int, float]:
     if not drams:
         raise ProfileError(f"profile '{profile.id}' has no DRAM memory level; an LLM needs one", field="memories")
     m = max(drams, key=lambda m: m.size_bytes)
-    bw = m.read_bw_bytes_per_s(profile.clock_mhz)
     if unit == "cpu":
-        frac = getattr(m, "cpu_stream_fraction", None)
-        bw *= frac if frac is not None else DEFAULT_CPU_STREAM_FRACTION
+        if m.cpu_stream_fraction is not None:
+            bw = m.read_bw_bytes_per_s(profile.clock_mhz) * m.cpu_stream_fraction
+        elif m.bus_width_bits is not None and m.transfer_rate_mts is not None:
+            bw = m.peak_read_bw_bytes_per_s(profile.clock_mhz) * DEFAULT_CPU_PEAK_FRACTION
+        else:
+            bw = m.read_bw_bytes_per_s(profile.clock_mhz) * DEFAULT_CPU_STREAM_FRACTION
+    else:
+        # GPU and NPU DMA engines stream from the interface peak (bus width x transfer rate); the runtime's fitted
+        # bw_efficiency is the fraction of it they sustain. Profiles whose read_bw is a CPU-sustained estimate
+        # (RK3588: 20 of 33.8 GB/s) state the interface so an NPU is not capped at the CPU's share.
+        bw = m.peak_read_bw_bytes_per_s(profile.clock_mhz)
     return bw, m.size_bytes, m.read_energy_pj_per_byte
 
 

@@ -5,6 +5,7 @@ Decode step at context c (one token, GEMV):
   t_comp = sum over weight kernels of MACs / (peak rate of its precision x kernel efficiency x GEMV scale)
            + attention MACs (2 x q_dim x attended positions) / (float rate x attention efficiency)
   t      = (t_mem^p + t_comp^p)^(1/p) + per-token overhead + per-layer overhead x layers
+           (+ an unfused soft-capped LM head where the runtime has one, see softcap_head_s)
 Prefill of P tokens (GEMM, ubatches of 512): the same with P x the MACs (logits for the last token only where the
 runtime does that), attention growing as P^2/2, and the weights streamed once per ubatch.
 CPU bandwidth saturates with threads: min(bw_efficiency x peak, threads x per-core bytes/cycle x clock).
@@ -98,6 +99,14 @@ def _blend(t_mem: np.ndarray | float, t_comp: np.ndarray | float, p: float) -> n
     return (np.power(t_mem, p) + np.power(t_comp, p)) ** (1.0 / p)
 
 
+def softcap_head_s(arch: ModelArch, work: ModelWork, m: Machine, p: PlacementParams) -> float:
+    """Extra time per token of an LM head whose soft-capped logits keep it from running as a fused GEMV."""
+    if arch.final_logit_softcap is None or p.softcap_head_efficiency is None:
+        return 0.0
+    head_macs = sum(k.head_macs_per_token for k in work.kernels)
+    return head_macs / (m.rate("fp16") * p.softcap_head_efficiency)
+
+
 @dataclass(frozen=True)
 class StepCost:
     time_s: np.ndarray
@@ -120,7 +129,7 @@ def decode_steps(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
     attn_macs = 2.0 * arch.q_dim * attended
     t_w = _weight_compute_s(work, m, p, 1.0, 1.0, p.decode_compute_scale)
     t_comp = t_w + attn_macs / _attn_rate(m, p)
-    fixed = p.per_token_overhead_s + p.per_layer_overhead_s * arch.num_layers
+    fixed = p.per_token_overhead_s + p.layer_overhead_s(m.clock_hz) * arch.num_layers + softcap_head_s(arch, work, m, p)
     t = np.asarray(_blend(t_mem, t_comp, p.overlap_exponent)) + fixed
     return StepCost(t, t_mem, np.asarray(t_comp), nbytes, work.macs_per_token + attn_macs)
 
@@ -158,7 +167,7 @@ def prefill_cost(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
     batches = math.ceil(new / UBATCH)
     nbytes = work.bytes_per_token * batches
     t_mem = nbytes / effective_bw(m, p)
-    t = float(_blend(t_mem, t_comp, p.overlap_exponent)) + p.per_layer_overhead_s * arch.num_layers * batches
+    t = float(_blend(t_mem, t_comp, p.overlap_exponent)) + p.layer_overhead_s(m.clock_hz) * arch.num_layers * batches
     macs = work.macs_per_token * new + attn_macs
     return PrefillCost(t, t_mem, t_comp, nbytes, macs)
 

@@ -46,6 +46,14 @@ class PlacementParams(_Frozen):
     overlap_exponent: float = Field(default=2.0, ge=1, le=16)
     per_token_overhead_s: float = Field(ge=0)  # sampling, graph build, framework per token
     per_layer_overhead_s: float = Field(default=0.0, ge=0)  # kernel launches / synchronisation per layer per step
+    # The same in cycles of the unit's clock: a layer's small latency-bound kernels (norms, RoPE, attention over a
+    # short context, residual adds) and the gaps between launches take a number of GPU/NPU cycles, so this part
+    # shrinks as the clock rises (Orin Nano 625 MHz -> Super 1020 MHz). 'edgesim llm-fit' fits this one.
+    per_layer_overhead_cycles: float = Field(default=0.0, ge=0)
+    # Fraction of the fp16 peak the LM head reaches on a model with soft-capped logits (Gemma 2), where the
+    # runtime's compiled head cannot fuse the tanh epilogue into its dequantising GEMV and runs it as a separate,
+    # compute-bound matmul after the memory-bound step; None = the head costs no more than any other GEMV.
+    softcap_head_efficiency: float | None = Field(default=None, gt=0, le=1)
     # Fraction of peak MAC rate the kernel of each weight format reaches (keys: GGUF types Q4_0, Q4_K, ..., group
     # kernels w4/w8/f16, 'attention' for the score/value products, 'default' for the rest).
     kernel_efficiency: dict[str, float]
@@ -62,6 +70,10 @@ class PlacementParams(_Frozen):
             if not 0 < e <= 1:
                 raise ValueError(f"'{k}' efficiency must be in (0, 1], got {e}")
         return v
+
+    def layer_overhead_s(self, clock_hz: float) -> float:
+        """Fixed cost of one layer in one step (a decode step, or one prefill ubatch) on a unit at ``clock_hz``."""
+        return self.per_layer_overhead_s + self.per_layer_overhead_cycles / clock_hz
 
     def efficiency(self, kernel: str) -> float:
         return self.kernel_efficiency.get(kernel, self.kernel_efficiency["default"])

@@ -26,6 +26,9 @@ from edgesim.llm.reference import BUNDLED, RefRow, read_reference
 from edgesim.llm.runtime import LlmRuntime, fit_path, load_llm_runtime
 
 FIT_COMMAND = "edgesim llm-fit"
+# The placement fields 'edgesim llm-fit' writes to the overlay (the rest stay as the runtime YAML states them)
+FITTED_FIELDS = ("bw_efficiency", "per_token_overhead_s", "per_layer_overhead_s", "per_layer_overhead_cycles",
+                 "softcap_head_efficiency", "kernel_efficiency", "fit")
 PREFILL = ("prefill_tps", "ttft_ms")
 DECODE = ("decode_tps", "decode_ms_per_token")
 
@@ -306,8 +309,7 @@ def write_fits(reference: str | Path | None = None) -> list[Path]:
     by_rt: dict[str, dict[str, Any]] = defaultdict(dict)
     for (rt_id, unit), rt in fitted_runtimes(rows, Path(ref).name).items():
         p = rt.placements[unit]  # type: ignore[index]
-        by_rt[rt_id][unit] = {k: v for k, v in p.model_dump().items() if v is not None and k in
-                              ("bw_efficiency", "per_token_overhead_s", "kernel_efficiency", "fit")}
+        by_rt[rt_id][unit] = {k: v for k, v in p.model_dump().items() if v is not None and k in FITTED_FIELDS}
     written = []
     for rt_id, placements in sorted(by_rt.items()):
         path = fit_path(rt_id)
