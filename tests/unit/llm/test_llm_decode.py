@@ -4,6 +4,8 @@ the decode fit recovering known parameters, and the (model, format) rank order M
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,6 +75,14 @@ def test_gemma2_logits_are_soft_capped_and_cost_mlc_an_unfused_head() -> None:
     # llama.cpp's CPU placement declares no such cost
     _, cpu = load_llm_runtime("llama.cpp").placement("cpu")
     assert cpu.softcap_head_efficiency is None
+
+
+def test_gguf_soft_cap_is_read_from_the_file(gguf_file: Callable[..., Path]) -> None:
+    from edgesim.llm.gguf_file import read_gguf
+
+    capped = read_gguf(gguf_file("c.gguf", floats={"llama.final_logit_softcapping": 20.0})).arch
+    plain = read_gguf(gguf_file("p.gguf")).arch
+    assert capped.final_logit_softcap == pytest.approx(20.0) and plain.final_logit_softcap is None
 
 
 def _row(line: int, model: str, tps: float) -> RefRow:
