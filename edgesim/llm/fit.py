@@ -65,7 +65,8 @@ def _prefill_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _PrefillT
                                                       * head_tokens) / kernel_peak(m, k.precision)
     pairs = _attention_pairs(arch, row.prompt) - _attention_pairs(arch, row.cached)
     attn = 2.0 * arch.q_dim * pairs / (m.rate("fp16") * p.efficiency("attention"))
-    return _PrefillTerms(terms, attn + p.layer_overhead_s(m.clock_hz) * arch.num_layers, measured_time_s(row))
+    layer_s = p.layer_overhead_s(m.clock_hz, m.host_clock_hz)
+    return _PrefillTerms(terms, attn + layer_s * arch.num_layers, measured_time_s(row))
 
 
 def fit_kernels(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> dict[str, float]:
@@ -117,8 +118,8 @@ def _decode_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _DecodeTer
         limit = s.m.cores * core_bw * s.m.clock_hz
         t_mem *= max(1.0, s.m.dram_bw_bytes_per_s / limit)
     head = softcap_head_s(s.arch, work, s.m, unit_p.model_copy(update={"softcap_head_efficiency": 1.0}))
-    return _DecodeTerms(t_mem, float(st.comp_s.mean()), s.arch.num_layers, s.m.clock_hz, head,
-                        measured_time_s(row))
+    clock = p.layer_clock_hz(s.m.clock_hz, s.m.host_clock_hz)
+    return _DecodeTerms(t_mem, float(st.comp_s.mean()), s.arch.num_layers, clock, head, measured_time_s(row))
 
 
 @dataclass(frozen=True)
@@ -132,9 +133,9 @@ class DecodeFit:
 
 # Per-layer overhead (kernel launches, latency-bound small kernels, per-layer synchronisation) is fitted, in unit
 # clock cycles, where the prior has one (GPU/NPU runtimes) and there are enough rows of different depths to tell
-# it from the per-token cost. The grid spans 1k to 2M cycles (1.6 us to 3.2 ms per layer at 625 MHz).
+# it from the per-token cost. The grid spans 1k to 4M cycles (1.6 us to 6.4 ms per layer at 625 MHz).
 _MIN_ROWS_PER_LAYER = 5
-_LAYER_CYCLES_GRID = np.concatenate([[0.0], np.logspace(3, 6.3, 23)])
+_LAYER_CYCLES_GRID = np.concatenate([[0.0], np.logspace(3, 6.6, 25)])
 _HEAD_GRID: list[float | None] = [None, *np.round(np.logspace(-3, 0, 19), 5).tolist()]  # None = no extra cost
 
 

@@ -19,6 +19,7 @@ class Machine:
     unit_name: str
     cores: int  # cores used (threads on a CPU, the unit's count for a GPU/NPU)
     clock_hz: float
+    host_clock_hz: float  # the host CPU's clock: what launching kernels from the host runs at
     macs_per_s: dict[str, float]  # peak MAC rate per precision with the cores used
     # SIMD issue rate (elementwise ops/s) per precision: what instruction-bound kernels scale with
     simd_ops_per_s: dict[str, float]
@@ -126,7 +127,8 @@ def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine
         rates = {p.value: r * u.count * clock_hz for p, r in u.macs_per_cycle.items()}
         simd = {p.value: r * u.count * clock_hz for p, r in u.elementwise_ops_per_cycle.items()}
     return Machine(
-        hw=profile.id, unit=unit, unit_name=u.name, cores=cores, clock_hz=clock_hz, macs_per_s=rates,
+        hw=profile.id, unit=unit, unit_name=u.name, cores=cores, clock_hz=clock_hz,
+        host_clock_hz=profile.host.effective_clock_mhz(profile.clock_mhz) * 1e6, macs_per_s=rates,
         simd_ops_per_s=simd, dram_bw_bytes_per_s=bw, dram_bytes=size, dram_pj_per_byte=pj,
         mac_energy_pj={p.value: e for p, e in profile.energy.mac_energy_pj.items()},
         active_pj_per_cycle=u.active_energy_pj_per_cycle, static_power_w=profile.power.static_power_mw * 1e-3,

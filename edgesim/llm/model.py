@@ -129,7 +129,8 @@ def decode_steps(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
     attn_macs = 2.0 * arch.q_dim * attended
     t_w = _weight_compute_s(work, m, p, 1.0, 1.0, p.decode_compute_scale)
     t_comp = t_w + attn_macs / _attn_rate(m, p)
-    fixed = p.per_token_overhead_s + p.layer_overhead_s(m.clock_hz) * arch.num_layers + softcap_head_s(arch, work, m, p)
+    layer_s = p.layer_overhead_s(m.clock_hz, m.host_clock_hz)
+    fixed = p.per_token_overhead_s + layer_s * arch.num_layers + softcap_head_s(arch, work, m, p)
     t = np.asarray(_blend(t_mem, t_comp, p.overlap_exponent)) + fixed
     return StepCost(t, t_mem, np.asarray(t_comp), nbytes, work.macs_per_token + attn_macs)
 
@@ -167,7 +168,8 @@ def prefill_cost(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
     batches = math.ceil(new / UBATCH)
     nbytes = work.bytes_per_token * batches
     t_mem = nbytes / effective_bw(m, p)
-    t = float(_blend(t_mem, t_comp, p.overlap_exponent)) + p.layer_overhead_s(m.clock_hz) * arch.num_layers * batches
+    layer_s = p.layer_overhead_s(m.clock_hz, m.host_clock_hz)
+    t = float(_blend(t_mem, t_comp, p.overlap_exponent)) + layer_s * arch.num_layers * batches
     macs = work.macs_per_token * new + attn_macs
     return PrefillCost(t, t_mem, t_comp, nbytes, macs)
 

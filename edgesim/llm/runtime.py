@@ -50,6 +50,9 @@ class PlacementParams(_Frozen):
     # short context, residual adds) and the gaps between launches take a number of GPU/NPU cycles, so this part
     # shrinks as the clock rises (Orin Nano 625 MHz -> Super 1020 MHz). 'edgesim llm-fit' fits this one.
     per_layer_overhead_cycles: float = Field(default=0.0, ge=0)
+    # Whose clock those cycles are: the unit's (kernels captured in a CUDA graph or queued by the NPU driver: the
+    # device's own latency) or the host CPU's (a runtime that launches every kernel from a host thread).
+    layer_overhead_clock: Literal["unit", "host"] = "unit"
     # Fraction of the fp16 peak the LM head reaches on a model with soft-capped logits (Gemma 2), where the
     # runtime's compiled head cannot fuse the tanh epilogue into its dequantising GEMV and runs it as a separate,
     # compute-bound matmul after the memory-bound step; None = the head costs no more than any other GEMV.
@@ -71,9 +74,13 @@ class PlacementParams(_Frozen):
                 raise ValueError(f"'{k}' efficiency must be in (0, 1], got {e}")
         return v
 
-    def layer_overhead_s(self, clock_hz: float) -> float:
-        """Fixed cost of one layer in one step (a decode step, or one prefill ubatch) on a unit at ``clock_hz``."""
-        return self.per_layer_overhead_s + self.per_layer_overhead_cycles / clock_hz
+    def layer_overhead_s(self, clock_hz: float, host_clock_hz: float) -> float:
+        """Fixed cost of one layer in one step (a decode step, or one prefill ubatch)."""
+        cycles_s = self.per_layer_overhead_cycles / self.layer_clock_hz(clock_hz, host_clock_hz)
+        return self.per_layer_overhead_s + cycles_s
+
+    def layer_clock_hz(self, clock_hz: float, host_clock_hz: float) -> float:
+        return host_clock_hz if self.layer_overhead_clock == "host" else clock_hz
 
     def efficiency(self, kernel: str) -> float:
         return self.kernel_efficiency.get(kernel, self.kernel_efficiency["default"])

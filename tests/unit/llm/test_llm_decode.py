@@ -51,6 +51,11 @@ def test_per_layer_cost_is_in_unit_cycles_and_shrinks_with_the_clock() -> None:
     saved = float(t_slow.time_s[0] - t_fast.time_s[0])
     assert saved >= 0.999 * layer_s * (1 / s.m.clock_hz - 1 / fast.clock_hz)
     assert t_slow.mem_s[0] == t_fast.mem_s[0]
+    # llama.cpp's CUDA backend launches its kernels from the host: its per-layer cycles are host CPU cycles
+    _, lc = load_llm_runtime("llama.cpp").placement("gpu")
+    assert lc.layer_overhead_clock == "host" and lc.per_layer_overhead_cycles > 0
+    assert lc.layer_overhead_s(1e9, 2e9) == pytest.approx(lc.per_layer_overhead_s + lc.per_layer_overhead_cycles / 2e9)
+    assert p.layer_overhead_s(1e9, 2e9) == pytest.approx(p.per_layer_overhead_s + p.per_layer_overhead_cycles / 1e9)
 
 
 def test_gemma2_logits_are_soft_capped_and_cost_mlc_an_unfused_head() -> None:
