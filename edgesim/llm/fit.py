@@ -131,9 +131,10 @@ class DecodeFit:
     softcap_head_efficiency: float | None
 
 
-# Per-layer overhead (kernel launches, latency-bound small kernels, per-layer synchronisation) is fitted, in unit
-# clock cycles, where the prior has one (GPU/NPU runtimes) and there are enough rows of different depths to tell
-# it from the per-token cost. The grid spans 1k to 4M cycles (1.6 us to 6.4 ms per layer at 625 MHz).
+# Per-layer overhead (kernel launches, latency-bound small kernels, per-layer synchronisation) is fitted, in cycles
+# of the clock that runs it (the unit's, or the host CPU's for host-launched kernels: layer_overhead_clock), where
+# the prior has one (GPU/NPU runtimes) and there are enough rows of different depths to tell it from the per-token
+# cost. The grid spans 1k to 4M cycles (1.6 us to 6.4 ms per layer at 625 MHz).
 _MIN_ROWS_PER_LAYER = 5
 _LAYER_CYCLES_GRID = np.concatenate([[0.0], np.logspace(3, 6.6, 25)])
 _HEAD_GRID: list[float | None] = [None, *np.round(np.logspace(-3, 0, 19), 5).tolist()]  # None = no extra cost
