@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgesim.errors import EdgesimError
-from edgesim.llm.model import _attention_pairs, decode_steps, kernel_peak, model_work
+from edgesim.llm.cpu_gemm import gemm_time_s
+from edgesim.llm.machine import Machine
+from edgesim.llm.model import UBATCH, _attention_pairs, decode_steps, effective_bw, kernel_peak, model_work
 from edgesim.llm.predict import Setup, setup
 from edgesim.llm.reference import RefRow
 from edgesim.llm.runtime import FitRecord, LlmRuntime, PlacementParams, load_llm_runtime
@@ -91,6 +93,78 @@ def fit_kernels(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> dict[
     return eff
 
 
+@dataclass(frozen=True)
+class _CpuRow:
+    parts: tuple[tuple[str, str, float], ...]  # (GGUF type, precision, MACs) of the prefill's weight GEMMs
+    m: Machine
+    attn_s: float  # attention at the prior efficiency (not fitted here)
+    mem_s: float  # weights streamed once per ubatch
+    layer_s: float
+    measured_s: float
+
+
+def _cpu_row(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _CpuRow:
+    s = _setup(row, rt)
+    work = model_work(s.arch, s.qs)
+    new = row.prompt - row.cached
+    head = float(new) if rt.prefill_logits_all else 1.0
+    parts = tuple((k.kernel, k.precision, k.macs_per_token * new + k.head_macs_per_token * head)
+                  for k in work.kernels)
+    pairs = _attention_pairs(s.arch, row.prompt) - _attention_pairs(s.arch, row.cached)
+    attn = 2.0 * s.arch.q_dim * pairs / (s.m.rate("fp16") * p.efficiency("attention"))
+    batches = -(-new // UBATCH)
+    mem = work.bytes_per_token * batches / effective_bw(s.m, p)
+    return _CpuRow(parts, s.m, attn, mem, p.per_layer_overhead_s * s.arch.num_layers * batches,
+                   measured_time_s(row))
+
+
+def _cpu_log_errors(u: np.ndarray, idx: dict[str, int], data: list[_CpuRow], p: PlacementParams) -> np.ndarray:
+    assert p.cpu_gemm is not None
+    out = []
+    for r in data:
+        comp = r.attn_s + sum(gemm_time_s(macs, k, prec, r.m, p.cpu_gemm, float(u[idx[k]])) for k, prec, macs
+                              in r.parts)
+        pe = p.overlap_exponent
+        t = (r.mem_s ** pe + comp ** pe) ** (1.0 / pe) + r.layer_s
+        out.append(np.log(t / r.measured_s))
+    return np.array(out)
+
+
+def fit_cpu_overheads(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> dict[str, float]:
+    """Overhead slots per GGUF type (edgesim.llm.cpu_gemm) from the prefill rows: damped Gauss-Newton on the log
+    error, with a ridge toward the prior so a type seen only inside a mix (Q6_K in Q4_K_M) stays near it."""
+    cg = p.cpu_gemm
+    assert cg is not None
+    data = [_cpu_row(r, rt, p) for r in rows if r.metric in PREFILL_METRICS]
+    if not data:
+        return dict(cg.overhead_slots)
+    kernels = sorted({k for r in data for k, _, _ in r.parts})
+    idx = {k: i for i, k in enumerate(kernels)}
+    prior = np.array([cg.overhead(k) for k in kernels])
+    scale = np.maximum(prior, 1.0)
+    u = prior.copy()
+
+    def resid(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([_cpu_log_errors(x, idx, data, p), np.sqrt(_RIDGE) * (x - prior) / scale])
+
+    for _ in range(25):
+        r0 = resid(u)
+        jac = np.empty((r0.size, u.size))
+        for j in range(u.size):
+            du = np.zeros_like(u)
+            du[j] = 1e-3 * scale[j]
+            jac[:, j] = (resid(u + du) - r0) / du[j]
+        step, *_ = np.linalg.lstsq(jac.T @ jac + 1e-6 * np.eye(u.size), -jac.T @ r0, rcond=None)
+        u_new = np.clip(u + step, 0.0, 400.0)
+        if float(np.max(np.abs(u_new - u))) < 1e-4:
+            u = u_new
+            break
+        u = u_new
+    out = dict(cg.overhead_slots)
+    out.update({k: round(float(u[idx[k]]), 3) for k in kernels})
+    return out
+
+
 def _decode_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> tuple[float, float, float]:
     """(memory time at bw_efficiency 1, compute time, per-layer overhead) of the row's mean decode step."""
     s = _setup(row, rt)
@@ -133,6 +207,9 @@ def fit_placement(rows: list[RefRow], rt: LlmRuntime, unit: str, command: str, r
     _, p = rt.placement(unit)
     eff = fit_kernels(rows, rt, p)
     p1 = p.model_copy(update={"kernel_efficiency": eff})
+    if p.cpu_gemm is not None and unit == "cpu":
+        cg = p.cpu_gemm.model_copy(update={"overhead_slots": fit_cpu_overheads(rows, rt, p)})
+        p1 = p1.model_copy(update={"cpu_gemm": cg})
     bw, ovh = fit_decode(rows, rt, p1)
     p2 = p1.model_copy(update={"bw_efficiency": bw, "per_token_overhead_s": ovh})
     rec = FitRecord(command=command, reference=reference, rows=sorted(r.line for r in rows))

@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from edgesim.llm.arch import ModelArch
+from edgesim.llm.cpu_gemm import gemm_time_s
 from edgesim.llm.machine import Machine
 from edgesim.llm.quant import QuantScheme, kv_bits
 from edgesim.llm.runtime import LlmRuntime, PlacementParams
@@ -94,6 +95,14 @@ def _weight_compute_s(work: ModelWork, m: Machine, p: PlacementParams, tokens: f
     return t
 
 
+def _prefill_weight_s(work: ModelWork, m: Machine, p: PlacementParams, tokens: float, head_tokens: float) -> float:
+    """Weight GEMMs of a prefill: per core ISA and kernel path on CPUs with a cpu_gemm model, else peak x eff."""
+    if p.cpu_gemm is None or m.unit != "cpu" or not m.core_groups:
+        return _weight_compute_s(work, m, p, tokens, head_tokens, 1.0)
+    return sum(gemm_time_s(k.macs_per_token * tokens + k.head_macs_per_token * head_tokens, k.kernel,
+                           k.precision, m, p.cpu_gemm) for k in work.kernels)
+
+
 def _blend(t_mem: np.ndarray | float, t_comp: np.ndarray | float, p: float) -> np.ndarray | float:
     return (np.power(t_mem, p) + np.power(t_comp, p)) ** (1.0 / p)
 
@@ -152,7 +161,7 @@ def prefill_cost(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
     if new <= 0:
         return PrefillCost(0.0, 0.0, 0.0, 0.0, 0.0)
     head_tokens = float(new) if rt.prefill_logits_all else 1.0
-    t_w = _weight_compute_s(work, m, p, float(new), head_tokens, 1.0)
+    t_w = _prefill_weight_s(work, m, p, float(new), head_tokens)
     attn_macs = 2.0 * arch.q_dim * (_attention_pairs(arch, prompt) - _attention_pairs(arch, cached))
     t_comp = t_w + attn_macs / _attn_rate(m, p)
     batches = math.ceil(new / UBATCH)

@@ -35,6 +35,44 @@ class FitRecord(_Frozen):
     prefill_mape_pct: float | None = None
 
 
+class CpuGemm(_Frozen):
+    """llama.cpp's CPU GEMM kernels in prefill (edgesim.llm.cpu_gemm): which GGUF types ggml repacks per ISA path,
+    the issue slots of the dot product per 16 int8 MACs per path, and the fitted overhead slots per GGUF type."""
+
+    # slots per 16 int8 MACs of the dot product itself: neon (emulated), dotprod (SDOT), i8mm (SMMLA), avx2
+    dot_slots: dict[str, float]
+    # ISA path -> GGUF types ggml repacks into interleaved GEMM tiles on that path
+    repack: dict[str, list[str]] = Field(default_factory=dict)
+    repack_reuse: float = Field(default=4.0, ge=1, le=16)  # activation rows per unpacked weight tile
+    mmla_types: list[str] = Field(default_factory=list)  # types with an nrc=2 SMMLA vec_dot
+    mmla_reuse: float = Field(default=2.0, ge=1, le=8)
+    chunks_per_thread: float = Field(default=4.0, ge=1)
+    # slots per 16 MACs around the dot (loads, unpack, scales, accumulate) per GGUF type; 'default' for the rest
+    overhead_slots: dict[str, float]
+
+    @field_validator("dot_slots")
+    @classmethod
+    def _paths(cls, v: dict[str, float]) -> dict[str, float]:
+        missing = {"neon", "dotprod", "i8mm"} - set(v)
+        if missing:
+            raise ValueError(f"needs entries for {sorted(missing)}")
+        if any(x <= 0 for x in v.values()):
+            raise ValueError("dot slots must be > 0")
+        return v
+
+    @field_validator("overhead_slots")
+    @classmethod
+    def _overhead(cls, v: dict[str, float]) -> dict[str, float]:
+        if "default" not in v:
+            raise ValueError("needs a 'default' entry")
+        if any(not 0 <= x <= 400 for x in v.values()):
+            raise ValueError("overhead slots must be in [0, 400]")
+        return v
+
+    def overhead(self, kernel: str) -> float:
+        return self.overhead_slots.get(kernel, self.overhead_slots["default"])
+
+
 class PlacementParams(_Frozen):
     # Sustained fraction of the DRAM peak (read_bw x clock) a decode step streams at with all threads.
     bw_efficiency: float = Field(gt=0, le=1)
@@ -51,6 +89,8 @@ class PlacementParams(_Frozen):
     kernel_efficiency: dict[str, float]
     # Decode (GEMV, one token) reaches this fraction of the prefill kernel's rate: no reuse of an unpacked block.
     decode_compute_scale: float = Field(default=1.0, gt=0, le=4)
+    # CPU placements: prefill GEMMs costed per core ISA and kernel path (None = kernel_efficiency x peak)
+    cpu_gemm: CpuGemm | None = None
     fit: FitRecord | None = None
 
     @field_validator("kernel_efficiency")

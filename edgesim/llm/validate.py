@@ -308,6 +308,8 @@ def write_fits(reference: str | Path | None = None) -> list[Path]:
         p = rt.placements[unit]  # type: ignore[index]
         by_rt[rt_id][unit] = {k: v for k, v in p.model_dump().items() if v is not None and k in
                               ("bw_efficiency", "per_token_overhead_s", "kernel_efficiency", "fit")}
+        if p.cpu_gemm is not None:  # only the fitted part; the kernel-path facts stay in the runtime YAML
+            by_rt[rt_id][unit]["cpu_gemm"] = {"overhead_slots": dict(p.cpu_gemm.overhead_slots)}
     written = []
     for rt_id, placements in sorted(by_rt.items()):
         path = fit_path(rt_id)

@@ -1,0 +1,74 @@
+"""llama.cpp's CPU matrix multiplies in prefill: kernel path per (GGUF type, core ISA) and an issue-slot cost model.
+
+A block-quantized dot product on a CPU is bound by vector instruction issue, not by the dot-product unit alone:
+per 16 int8 MACs a core issues the dot product itself (``dot_slots``: ~1 SDOT, 1/2 SMMLA, or the SMULL/SADALP
+emulation on cores without SDOT) plus the work around it, the same on every core (``overhead_slots``: weight
+and activation loads, nibble/high-bit unpacking, block-scale multiply and float accumulate; fitted per GGUF
+type). Kernels that reuse an unpacked weight register across several activation rows divide that overhead:
+ggml's repacked GEMMs (Q4_0 4x4/4x8, Q4_K 8x8, IQ4_NL 4x4: 4 activation rows per tile) and its nrc=2 SMMLA
+vec_dot (2 rows). So one core runs a kernel at
+
+    MACs/s = 16 x vector slots per cycle x clock / (overhead / reuse + dot)
+
+and the threads' cores add up (ggml hands out row chunks dynamically, ~4 per thread), with a tail where a slow
+LITTLE core finishes the last chunk. The same overhead fitted on a Cortex-A72 (no SDOT) then predicts an A76
+(SDOT) or an X3 (SMMLA) through the mechanism, not through a per-board factor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgesim.llm.machine import CoreGroup, Machine
+from edgesim.llm.runtime import CpuGemm
+
+
+@dataclass(frozen=True)
+class KernelPath:
+    name: str  # neon | dotprod | i8mm | <path>-repack | fma
+    dot_slots: float
+    reuse: float
+
+
+def kernel_path(kernel: str, precision: str, core: CoreGroup, cg: CpuGemm) -> KernelPath:
+    """The path ggml takes for ``kernel`` weights on ``core`` (repack first, as ggml_repack_get_optimal_repack_type
+    checks i8mm before dotprod; then vec_dot with SMMLA pairs, SDOT or the emulated dot)."""
+    isa = core.isa
+    if precision != "int8":
+        # float weights: FMA of 8 fp16 lanes per 128-bit instruction where the core has FP16 arithmetic, else 4
+        lanes = 8.0 if precision == "fp16" and isa.fp16_arith else 4.0
+        return KernelPath("fma", 16.0 / lanes, 1.0)
+    paths = ["avx2"] if isa.x86 else [p for p, ok in (("i8mm", isa.i8mm), ("dotprod", isa.dotprod),
+                                                      ("neon", True)) if ok]
+    for p in paths:
+        if kernel in cg.repack.get(p, ()):
+            return KernelPath(f"{p}-repack", cg.dot_slots.get(p, cg.dot_slots["dotprod"]), cg.repack_reuse)
+    if isa.i8mm and kernel in cg.mmla_types:
+        return KernelPath("i8mm", cg.dot_slots["i8mm"], cg.mmla_reuse)
+    if isa.dotprod:
+        return KernelPath("dotprod", cg.dot_slots["dotprod"], 1.0)
+    return KernelPath("neon", cg.dot_slots["neon"], 1.0)
+
+
+def core_rate(kernel: str, precision: str, core: CoreGroup, cg: CpuGemm, overhead: float | None = None) -> float:
+    """MACs/s one core of ``core`` reaches on ``kernel`` weights."""
+    path = kernel_path(kernel, precision, core, cg)
+    u = cg.overhead(kernel) if overhead is None else overhead
+    return 16.0 * core.vector_slots_per_cycle * core.clock_hz / (u / path.reuse + path.dot_slots)
+
+
+def gemm_time_s(macs: float, kernel: str, precision: str, m: Machine, cg: CpuGemm,
+                overhead: float | None = None) -> float:
+    """Seconds for ``macs`` MACs of one weight kernel on the machine's threads (dynamic chunks, slow-core tail)."""
+    if macs <= 0:
+        return 0.0
+    per_core = [core_rate(kernel, precision, g, cg, overhead) for g in m.core_groups]
+    total = sum(g.count * r for g, r in zip(m.core_groups, per_core, strict=True))
+    n = sum(g.count for g in m.core_groups)
+    t = macs / total
+    slowest, mean = min(per_core), total / n
+    if slowest < mean:
+        # the last chunk lands on a slow core half the time: half a chunk at its rate beyond the balanced finish
+        chunk = macs / (cg.chunks_per_thread * n)
+        t += 0.5 * chunk * (1.0 / slowest - 1.0 / mean)
+    return t
