@@ -25,7 +25,7 @@ from edgesim.llm.runtime import CpuGemm
 
 @dataclass(frozen=True)
 class KernelPath:
-    name: str  # neon | dotprod | i8mm | <path>-repack | fma
+    name: str  # neon | dotprod | i8mm | <path>-repack | fma16 | fma32
     dot_slots: float
     reuse: float
 
@@ -36,8 +36,9 @@ def kernel_path(kernel: str, precision: str, core: CoreGroup, cg: CpuGemm) -> Ke
     isa = core.isa
     if precision != "int8":
         # float weights: FMA of 8 fp16 lanes per 128-bit instruction where the core has FP16 arithmetic, else 4
-        lanes = 8.0 if precision == "fp16" and isa.fp16_arith else 4.0
-        return KernelPath("fma", 16.0 / lanes, 1.0)
+        if precision == "fp16" and isa.fp16_arith:
+            return KernelPath("fma16", 2.0, 1.0)
+        return KernelPath("fma32", 4.0, 1.0)
     paths = ["avx2"] if isa.x86 else [p for p, ok in (("i8mm", isa.i8mm), ("dotprod", isa.dotprod),
                                                       ("neon", True)) if ok]
     for p in paths:
@@ -53,7 +54,13 @@ def kernel_path(kernel: str, precision: str, core: CoreGroup, cg: CpuGemm) -> Ke
 def core_rate(kernel: str, precision: str, core: CoreGroup, cg: CpuGemm, overhead: float | None = None) -> float:
     """MACs/s one core of ``core`` reaches on ``kernel`` weights."""
     path = kernel_path(kernel, precision, core, cg)
-    u = cg.overhead(kernel) if overhead is None else overhead
+    if path.name == "fma16":
+        u = cg.fp16_fma_overhead_slots  # tinyBLAS on FP16 cores: not the converting path the F16 fit saw
+    elif overhead is not None:
+        u = overhead
+    else:
+        # prefill attention runs ggml's F16 mul_mat against the f16 KV cache: the F16 weight path
+        u = cg.overhead("F16" if kernel == "attention" else kernel)
     return 16.0 * core.vector_slots_per_cycle * core.clock_hz / (u / path.reuse + path.dot_slots)
 
 

@@ -97,7 +97,7 @@ def fit_kernels(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> dict[
 class _CpuRow:
     parts: tuple[tuple[str, str, float], ...]  # (GGUF type, precision, MACs) of the prefill's weight GEMMs
     m: Machine
-    attn_s: float  # attention at the prior efficiency (not fitted here)
+    attn_macs: float  # attention runs the F16 path (its overhead is fitted with the F16 weights)
     mem_s: float  # weights streamed once per ubatch
     layer_s: float
     measured_s: float
@@ -111,10 +111,9 @@ def _cpu_row(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _CpuRow:
     parts = tuple((k.kernel, k.precision, k.macs_per_token * new + k.head_macs_per_token * head)
                   for k in work.kernels)
     pairs = _attention_pairs(s.arch, row.prompt) - _attention_pairs(s.arch, row.cached)
-    attn = 2.0 * s.arch.q_dim * pairs / (s.m.rate("fp16") * p.efficiency("attention"))
     batches = -(-new // UBATCH)
     mem = work.bytes_per_token * batches / effective_bw(s.m, p)
-    return _CpuRow(parts, s.m, attn, mem, p.per_layer_overhead_s * s.arch.num_layers * batches,
+    return _CpuRow(parts, s.m, 2.0 * s.arch.q_dim * pairs, mem, p.per_layer_overhead_s * s.arch.num_layers * batches,
                    measured_time_s(row))
 
 
@@ -122,7 +121,9 @@ def _cpu_log_errors(u: np.ndarray, idx: dict[str, int], data: list[_CpuRow], p: 
     assert p.cpu_gemm is not None
     out = []
     for r in data:
-        comp = r.attn_s + sum(gemm_time_s(macs, k, prec, r.m, p.cpu_gemm, float(u[idx[k]])) for k, prec, macs
+        attn = gemm_time_s(r.attn_macs, "attention", "fp16", r.m, p.cpu_gemm,
+                           float(u[idx["F16"]]) if "F16" in idx else None)
+        comp = attn + sum(gemm_time_s(macs, k, prec, r.m, p.cpu_gemm, float(u[idx[k]])) for k, prec, macs
                               in r.parts)
         pe = p.overlap_exponent
         t = (r.mem_s ** pe + comp ** pe) ** (1.0 / pe) + r.layer_s

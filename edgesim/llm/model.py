@@ -103,6 +103,14 @@ def _prefill_weight_s(work: ModelWork, m: Machine, p: PlacementParams, tokens: f
                            k.precision, m, p.cpu_gemm) for k in work.kernels)
 
 
+def prefill_attention_s(attn_macs: float, m: Machine, p: PlacementParams) -> float:
+    """Attention of a prefill: on CPUs with a cpu_gemm model an fp16 FMA GEMM per core (it grows as P^2 and is
+    what makes pp4096 slower per token than pp512), else the float rate x the attention efficiency."""
+    if p.cpu_gemm is None or m.unit != "cpu" or not m.core_groups:
+        return attn_macs / _attn_rate(m, p)
+    return gemm_time_s(attn_macs, "attention", "fp16", m, p.cpu_gemm)
+
+
 def _blend(t_mem: np.ndarray | float, t_comp: np.ndarray | float, p: float) -> np.ndarray | float:
     return (np.power(t_mem, p) + np.power(t_comp, p)) ** (1.0 / p)
 
@@ -163,7 +171,7 @@ def prefill_cost(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
     head_tokens = float(new) if rt.prefill_logits_all else 1.0
     t_w = _prefill_weight_s(work, m, p, float(new), head_tokens)
     attn_macs = 2.0 * arch.q_dim * (_attention_pairs(arch, prompt) - _attention_pairs(arch, cached))
-    t_comp = t_w + attn_macs / _attn_rate(m, p)
+    t_comp = t_w + prefill_attention_s(attn_macs, m, p)
     batches = math.ceil(new / UBATCH)
     nbytes = work.bytes_per_token * batches
     t_mem = nbytes / effective_bw(m, p)

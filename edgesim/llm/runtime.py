@@ -47,6 +47,10 @@ class CpuGemm(_Frozen):
     mmla_types: list[str] = Field(default_factory=list)  # types with an nrc=2 SMMLA vec_dot
     mmla_reuse: float = Field(default=2.0, ge=1, le=8)
     chunks_per_thread: float = Field(default=4.0, ge=1)
+    # overhead slots of ggml's fp16 FMA GEMM on cores with FP16 arithmetic (llamafile tinyBLAS, register-tiled):
+    # F16 weights and prefill attention against the f16 KV cache. Cores without it convert to fp32 in
+    # ggml_vec_dot_f16 and take the F16 overhead fitted on such a core.
+    fp16_fma_overhead_slots: float = Field(default=2.0, ge=0, le=64)
     # slots per 16 MACs around the dot (loads, unpack, scales, accumulate) per GGUF type; 'default' for the rest
     overhead_slots: dict[str, float]
 
