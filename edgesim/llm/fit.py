@@ -10,6 +10,7 @@ Two closed steps, so a fit takes well under a second and cannot wander:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,8 @@ import numpy as np
 from edgesim.errors import EdgesimError
 from edgesim.llm.cpu_gemm import gemm_time_s
 from edgesim.llm.machine import Machine
-from edgesim.llm.model import UBATCH, _attention_pairs, decode_steps, effective_bw, kernel_peak, model_work
+from edgesim.llm.model import (UBATCH, _attention_pairs, _blend, decode_steps, effective_bw, kernel_peak, model_work,
+                               prefill_cost)
 from edgesim.llm.predict import Setup, setup
 from edgesim.llm.reference import RefRow
 from edgesim.llm.runtime import FitRecord, LlmRuntime, PlacementParams, load_llm_runtime
@@ -166,6 +168,29 @@ def fit_cpu_overheads(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) ->
     return out
 
 
+def fit_token_block(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> float | None:
+    """The prompt-token block per weight pass of an NPU prefill (prefill_token_block), by grid search on the log
+    error of the prefill rows with the compute side at its prior efficiency."""
+    pre = [r for r in rows if r.metric in PREFILL_METRICS]
+    if p.prefill_token_block is None or not pre:
+        return p.prefill_token_block
+    terms = []
+    for r in pre:
+        s = _setup(r, rt)
+        work = model_work(s.arch, s.qs)
+        pc = prefill_cost(s.arch, work, s.m, rt, p, r.prompt, r.cached)
+        layer = pc.time_s - float(_blend(pc.mem_s, pc.comp_s, p.overlap_exponent))
+        terms.append((r.prompt - r.cached, work.bytes_per_token / effective_bw(s.m, p), pc.comp_s, layer,
+                      measured_time_s(r)))
+    blocks = np.geomspace(1.0, 512.0, 181)
+    loss = []
+    for b in blocks:
+        err = [np.log((float(_blend(per_pass * math.ceil(n / b), comp, p.overlap_exponent)) + layer) / meas)
+               for n, per_pass, comp, layer, meas in terms]
+        loss.append(float(np.sum(np.square(err))))
+    return round(float(blocks[int(np.argmin(loss))]), 2)
+
+
 def _decode_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> tuple[float, float, float]:
     """(memory time at bw_efficiency 1, compute time, per-layer overhead) of the row's mean decode step."""
     s = _setup(row, rt)
@@ -206,8 +231,11 @@ def fit_placement(rows: list[RefRow], rt: LlmRuntime, unit: str, command: str, r
     if not rows:
         raise EdgesimError(f"no rows to fit {rt.id} on the {unit}")
     _, p = rt.placement(unit)
-    eff = fit_kernels(rows, rt, p)
-    p1 = p.model_copy(update={"kernel_efficiency": eff})
+    if p.prefill_token_block is not None:
+        # an NPU prefill that re-streams the weights per token block: fit the block, keep the compute prior
+        p1 = p.model_copy(update={"prefill_token_block": fit_token_block(rows, rt, p)})
+    else:
+        p1 = p.model_copy(update={"kernel_efficiency": fit_kernels(rows, rt, p)})
     if p.cpu_gemm is not None and unit == "cpu":
         cg = p.cpu_gemm.model_copy(update={"overhead_slots": fit_cpu_overheads(rows, rt, p)})
         p1 = p1.model_copy(update={"cpu_gemm": cg})

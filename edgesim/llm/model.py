@@ -103,6 +103,12 @@ def _prefill_weight_s(work: ModelWork, m: Machine, p: PlacementParams, tokens: f
                            k.precision, m, p.cpu_gemm) for k in work.kernels)
 
 
+def prefill_weight_passes(tokens: int, p: PlacementParams) -> int:
+    """How often a prefill of ``tokens`` streams the weights: once per ubatch, or once per token block on NPUs
+    whose buffer holds only a block's activations (the weights of a layer are re-read for every block)."""
+    return math.ceil(tokens / (p.prefill_token_block or UBATCH))
+
+
 def prefill_attention_s(attn_macs: float, m: Machine, p: PlacementParams) -> float:
     """Attention of a prefill: on CPUs with a cpu_gemm model an fp16 FMA GEMM per core (it grows as P^2 and is
     what makes pp4096 slower per token than pp512), else the float rate x the attention efficiency."""
@@ -173,7 +179,7 @@ def prefill_cost(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
     attn_macs = 2.0 * arch.q_dim * (_attention_pairs(arch, prompt) - _attention_pairs(arch, cached))
     t_comp = t_w + prefill_attention_s(attn_macs, m, p)
     batches = math.ceil(new / UBATCH)
-    nbytes = work.bytes_per_token * batches
+    nbytes = work.bytes_per_token * prefill_weight_passes(new, p)
     t_mem = nbytes / effective_bw(m, p)
     t = float(_blend(t_mem, t_comp, p.overlap_exponent)) + p.per_layer_overhead_s * arch.num_layers * batches
     macs = work.macs_per_token * new + attn_macs

@@ -93,6 +93,9 @@ class PlacementParams(_Frozen):
     kernel_efficiency: dict[str, float]
     # Decode (GEMV, one token) reaches this fraction of the prefill kernel's rate: no reuse of an unpacked block.
     decode_compute_scale: float = Field(default=1.0, gt=0, le=4)
+    # NPU placements whose on-chip buffer holds the activations of only a block of prompt tokens: prefill streams
+    # every weight once per block of this many tokens (None = once per 512-token ubatch, as llama.cpp)
+    prefill_token_block: float | None = Field(default=None, gt=0, le=4096)
     # CPU placements: prefill GEMMs costed per core ISA and kernel path (None = kernel_efficiency x peak)
     cpu_gemm: CpuGemm | None = None
     fit: FitRecord | None = None

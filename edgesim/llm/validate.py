@@ -307,7 +307,8 @@ def write_fits(reference: str | Path | None = None) -> list[Path]:
     for (rt_id, unit), rt in fitted_runtimes(rows, Path(ref).name).items():
         p = rt.placements[unit]  # type: ignore[index]
         by_rt[rt_id][unit] = {k: v for k, v in p.model_dump().items() if v is not None and k in
-                              ("bw_efficiency", "per_token_overhead_s", "kernel_efficiency", "fit")}
+                              ("bw_efficiency", "per_token_overhead_s", "kernel_efficiency", "prefill_token_block",
+                                        "fit")}
         if p.cpu_gemm is not None:  # only the fitted part; the kernel-path facts stay in the runtime YAML
             by_rt[rt_id][unit]["cpu_gemm"] = {"overhead_slots": dict(p.cpu_gemm.overhead_slots)}
     written = []
