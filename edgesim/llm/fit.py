@@ -4,6 +4,9 @@ Two closed steps, so a fit takes well under a second and cannot wander:
 1. Kernel efficiencies from prefill rows. Prefill time is compute-bound and linear in 1/efficiency of each weight
    kernel: t = sum_k MACs_k / (peak_k x eff_k) + attention. Weighted least squares in relative error, with a
    ridge toward the prior so a kernel seen only as a small share of a mix (Q6_K in Q4_K_M) stays sane.
+   CPU placements with a cpu_gemm model also get their overhead slots per GGUF type (edgesim.llm.cpu_gemm) by
+   damped Gauss-Newton; NPU placements that re-stream weights per prompt-token block get that block by grid
+   search (their compute efficiency stays at its prior).
 2. Sustained bandwidth fraction and per-token overhead from decode rows, by grid search on the log error of
    t = ((t_mem / bw_eff)^p + t_comp^p)^(1/p) + overhead (+ per-layer overhead x layers, kept from the prior).
 """
@@ -18,8 +21,16 @@ import numpy as np
 from edgesim.errors import EdgesimError
 from edgesim.llm.cpu_gemm import gemm_time_s
 from edgesim.llm.machine import Machine
-from edgesim.llm.model import (UBATCH, _attention_pairs, _blend, decode_steps, effective_bw, kernel_peak, model_work,
-                               prefill_cost)
+from edgesim.llm.model import (
+    UBATCH,
+    _attention_pairs,
+    _blend,
+    decode_steps,
+    effective_bw,
+    kernel_peak,
+    model_work,
+    prefill_cost,
+)
 from edgesim.llm.predict import Setup, setup
 from edgesim.llm.reference import RefRow
 from edgesim.llm.runtime import FitRecord, LlmRuntime, PlacementParams, load_llm_runtime

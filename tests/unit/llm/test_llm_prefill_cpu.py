@@ -107,3 +107,28 @@ def test_overhead_fit_recovers_the_slots_that_made_the_rows() -> None:
     fitted = fit_cpu_overheads(rows, rt, p)
     assert fitted["Q4_0"] == pytest.approx(5.0, rel=0.05)
     assert fitted["Q8_0"] == pytest.approx(9.0, rel=0.05)
+
+
+def _rkllm_rows(rt, models: tuple[str, ...]) -> list[RefRow]:  # type: ignore[no-untyped-def]
+    rows = []
+    for i, model in enumerate(models):
+        est = predict(model, "rk3588", rt, "w8a8", prompt=128, gen=0)
+        assert est.prefill is not None
+        rows.append(RefRow(line=i + 2, device="RK3588", hw="rk3588", runtime="rkllm", unit="npu", model=model,
+                           model_text=model, quant="w8a8", threads=None, prompt=128, gen=0, cached=0,
+                           metric="ttft_ms", value=est.prefill.time_s * 1e3, approximate=False, note="", status=""))
+    return rows
+
+
+def test_npu_prefill_restreams_weights_per_token_block_and_the_fit_finds_the_block() -> None:
+    from edgesim.llm.fit import fit_token_block
+
+    rt = load_llm_runtime("rkllm", fitted=False)
+    p = rt.placements["npu"]
+    true_rt = rt.model_copy(update={"placements": {"npu": p.model_copy(update={"prefill_token_block": 16.0})}})
+    rows = _rkllm_rows(true_rt, ("qwen2-0.5b", "tinyllama-1.1b", "phi-3-mini"))
+    assert fit_token_block(rows, rt, p) == pytest.approx(16.0, rel=0.1)
+    # the same runtime on a board with half the DRAM bandwidth and the same NPU peak prefills slower
+    fast = predict("tinyllama-1.1b", "rk3588", true_rt, "w8a8", prompt=128, gen=0).prefill
+    slow = predict("tinyllama-1.1b", "rk3576", true_rt, "w8a8", prompt=128, gen=0).prefill
+    assert fast and slow and slow.time_s > 1.5 * fast.time_s and slow.bound == "memory"
