@@ -243,15 +243,18 @@ def fit_placement(rows: list[RefRow], rt: LlmRuntime, unit: str, command: str, r
         raise EdgesimError(f"no rows to fit {rt.id} on the {unit}")
     _, p = rt.placement(unit)
     if p.prefill_token_block is not None:
-        # an NPU prefill that re-streams the weights per token block: fit the block, keep the compute prior
-        p1 = p.model_copy(update={"prefill_token_block": fit_token_block(rows, rt, p)})
+        # an NPU prefill that re-streams the weights per token block: its memory time uses the bandwidth decode
+        # sustains, so fit decode first, then the block; the compute efficiency stays at its prior
+        bw, ovh = fit_decode(rows, rt, p)
+        p1 = p.model_copy(update={"bw_efficiency": bw, "per_token_overhead_s": ovh})
+        p2 = p1.model_copy(update={"prefill_token_block": fit_token_block(rows, rt, p1)})
     else:
         p1 = p.model_copy(update={"kernel_efficiency": fit_kernels(rows, rt, p)})
-    if p.cpu_gemm is not None and unit == "cpu":
-        cg = p.cpu_gemm.model_copy(update={"overhead_slots": fit_cpu_overheads(rows, rt, p)})
-        p1 = p1.model_copy(update={"cpu_gemm": cg})
-    bw, ovh = fit_decode(rows, rt, p1)
-    p2 = p1.model_copy(update={"bw_efficiency": bw, "per_token_overhead_s": ovh})
+        if p.cpu_gemm is not None and unit == "cpu":
+            cg = p.cpu_gemm.model_copy(update={"overhead_slots": fit_cpu_overheads(rows, rt, p)})
+            p1 = p1.model_copy(update={"cpu_gemm": cg})
+        bw, ovh = fit_decode(rows, rt, p1)
+        p2 = p1.model_copy(update={"bw_efficiency": bw, "per_token_overhead_s": ovh})
     rec = FitRecord(command=command, reference=reference, rows=sorted(r.line for r in rows))
     return p2.model_copy(update={"fit": rec})
 
