@@ -44,6 +44,8 @@ def kernel_path(kernel: str, precision: str, core: CoreGroup, cg: CpuGemm) -> Ke
     for p in paths:
         if kernel in cg.repack.get(p, ()):
             return KernelPath(f"{p}-repack", cg.dot_slots.get(p, cg.dot_slots["dotprod"]), cg.repack_reuse)
+    if isa.x86:
+        return KernelPath("avx2", cg.dot_slots.get("avx2", cg.dot_slots["dotprod"]), 1.0)
     if isa.i8mm and kernel in cg.mmla_types:
         return KernelPath("i8mm", cg.dot_slots["i8mm"], cg.mmla_reuse)
     if isa.dotprod:

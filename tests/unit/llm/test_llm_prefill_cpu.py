@@ -50,10 +50,15 @@ def test_kernel_paths_follow_ggml_repack_rules() -> None:
     cg = _cg()
     a72, a76, x3 = (CoreGroup(core_isa(n, 32.0, 8.0), 1, 2e9, 2.0) for n in ("cortex-a72", "cortex-a76", "cortex-x3"))
     assert kernel_path("Q4_0", "int8", a76, cg).name == "dotprod-repack"
-    assert kernel_path("Q4_K", "int8", a76, cg).name == "dotprod"
+    assert kernel_path("Q4_K", "int8", a76, cg).name == "dotprod-repack"
     assert kernel_path("Q4_K", "int8", x3, cg).name == "i8mm-repack"
-    assert kernel_path("Q8_0", "int8", x3, cg).name == "i8mm"  # nrc=2 SMMLA vec_dot
+    assert kernel_path("Q4_1", "int8", x3, cg).name == "i8mm"  # nrc=2 SMMLA vec_dot, not repacked
+    assert kernel_path("Q3_K", "int8", x3, cg).name == "dotprod"  # neither: SDOT vec_dot
     assert kernel_path("Q6_K", "int8", a72, cg).name == "neon"
+    assert kernel_path("IQ4_NL", "int8", a72, cg).name == "neon-repack"
+    x86 = CoreGroup(core_isa("Redwood Cove, AVX-VNNI", 64.0, 16.0), 1, 2e9, 4.0)
+    assert kernel_path("Q4_K", "int8", x86, cg).name == "avx2-repack"
+    assert kernel_path("Q6_K", "int8", x86, cg).name == "avx2"
     assert kernel_path("F16", "fp16", a72, cg).name == "fma32"
     assert kernel_path("F16", "fp16", a76, cg).name == "fma16"
     # same clock and issue width: SMMLA tiles > SDOT > emulated dot
