@@ -17,10 +17,51 @@ LITTLE core finishes the last chunk. The same overhead fitted on a Cortex-A72 (n
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date
 
 from edgesim.llm.machine import CoreGroup, Machine
-from edgesim.llm.runtime import CpuGemm
+from edgesim.llm.runtime import CpuGemm, LlmRuntime
+
+# llama.cpp build numbers at known dates, from benchmark logs that print both: 4696 on 2025-02-12
+# (geerlingguy/ai-benchmarks#20), 7070 on 2025-10-23 (llama.cpp PR #16739), 7190 on 2025-11-28 (ai-benchmarks#37),
+# 7365 on 2025-12-16 (PR #18096), 8664 on 2026-04-04 (ai-benchmarks#51), 10334 on 2026-09-10 (ai-benchmarks#53).
+_BUILD_AT = ((date(2025, 2, 12), 4696), (date(2025, 10, 23), 7070), (date(2025, 11, 28), 7190),
+             (date(2025, 12, 16), 7365), (date(2026, 4, 4), 8664), (date(2026, 9, 10), 10334))
+_MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                                           "nov", "dec"))}
+
+
+def _build_at(d: date) -> int:
+    pts = _BUILD_AT
+    i = next((k for k in range(1, len(pts)) if d <= pts[k][0]), len(pts) - 1)
+    (d0, b0), (d1, b1) = pts[i - 1], pts[i]
+    return max(1, round(b0 + (b1 - b0) * (d - d0).days / (d1 - d0).days))
+
+
+def llama_build(version: str) -> int | None:
+    """The llama.cpp build a published version string names: 'build 9c699074c (8664)', 'b10964', or a date
+    ('2024-03-26', '(Nov 2025)') through the dated builds above; None when it names none."""
+    m = re.search(r"\((\d{3,5})\)|\bb(\d{3,5})\b", version)
+    if m:
+        return int(m.group(1) or m.group(2))
+    m = re.search(r"(20\d\d)-(\d\d)(?:-(\d\d))?", version)
+    if m:
+        return _build_at(date(int(m.group(1)), int(m.group(2)), int(m.group(3) or 15)))
+    m = re.search(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? (20\d\d)", version, re.IGNORECASE)
+    if m:
+        return _build_at(date(int(m.group(2)), _MONTHS[m.group(1).lower()], 15))
+    return None
+
+
+def at_build(rt: LlmRuntime, build: int | None) -> LlmRuntime:
+    """``rt`` with its CPU GEMM model set to llama.cpp build ``build`` (kernels repacked only from their build)."""
+    p = rt.placements.get("cpu")
+    if build is None or p is None or p.cpu_gemm is None:
+        return rt
+    cg = p.cpu_gemm.model_copy(update={"build": build})
+    return rt.model_copy(update={"placements": {**rt.placements, "cpu": p.model_copy(update={"cpu_gemm": cg})}})
 
 
 @dataclass(frozen=True)
@@ -42,7 +83,7 @@ def kernel_path(kernel: str, precision: str, core: CoreGroup, cg: CpuGemm) -> Ke
     paths = ["avx2"] if isa.x86 else [p for p, ok in (("i8mm", isa.i8mm), ("dotprod", isa.dotprod),
                                                       ("neon", True)) if ok]
     for p in paths:
-        if kernel in cg.repack.get(p, ()):
+        if cg.repacks(kernel, p):
             return KernelPath(f"{p}-repack", cg.dot_slots.get(p, cg.dot_slots["dotprod"]), cg.repack_reuse)
     if isa.x86:
         return KernelPath("avx2", cg.dot_slots.get("avx2", cg.dot_slots["dotprod"]), 1.0)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgesim.errors import EdgesimError
-from edgesim.llm.cpu_gemm import gemm_time_s
+from edgesim.llm.cpu_gemm import at_build, gemm_time_s, llama_build
 from edgesim.llm.machine import Machine
 from edgesim.llm.model import (
     UBATCH,
@@ -33,7 +33,7 @@ from edgesim.llm.model import (
 )
 from edgesim.llm.predict import Setup, setup
 from edgesim.llm.reference import RefRow
-from edgesim.llm.runtime import FitRecord, LlmRuntime, PlacementParams, load_llm_runtime
+from edgesim.llm.runtime import CpuGemm, FitRecord, LlmRuntime, PlacementParams, load_llm_runtime
 
 PREFILL_METRICS = ("prefill_tps", "ttft_ms")
 DECODE_METRICS = ("decode_tps", "decode_ms_per_token")
@@ -60,6 +60,7 @@ def _quant(row: RefRow) -> str:
 
 
 def _setup(row: RefRow, rt: LlmRuntime) -> Setup:
+    rt = at_build(rt, llama_build(row.runtime_version))  # the llama.cpp build the row names, if any
     try:
         return setup(row.model or "", row.hw or "", rt, _quant(row), row.threads, row.unit)
     except EdgesimError as exc:
@@ -110,6 +111,7 @@ def fit_kernels(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> dict[
 class _CpuRow:
     parts: tuple[tuple[str, str, float], ...]  # (GGUF type, precision, MACs) of the prefill's weight GEMMs
     m: Machine
+    cg: CpuGemm  # the runtime's kernel model at the row's llama.cpp build
     attn_macs: float  # attention runs the F16 path (its overhead is fitted with the F16 weights)
     mem_s: float  # weights streamed once per ubatch
     layer_s: float
@@ -126,7 +128,9 @@ def _cpu_row(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _CpuRow:
     pairs = _attention_pairs(s.arch, row.prompt) - _attention_pairs(s.arch, row.cached)
     batches = -(-new // UBATCH)
     mem = work.bytes_per_token * batches / effective_bw(s.m, p)
-    return _CpuRow(parts, s.m, 2.0 * s.arch.q_dim * pairs, mem, p.per_layer_overhead_s * s.arch.num_layers * batches,
+    sp = s.rt.placements["cpu"]
+    assert sp.cpu_gemm is not None
+    return _CpuRow(parts, s.m, sp.cpu_gemm, 2.0 * s.arch.q_dim * pairs, mem, p.per_layer_overhead_s * s.arch.num_layers * batches,
                    measured_time_s(row))
 
 
@@ -134,9 +138,9 @@ def _cpu_log_errors(u: np.ndarray, idx: dict[str, int], data: list[_CpuRow], p: 
     assert p.cpu_gemm is not None
     out = []
     for r in data:
-        attn = gemm_time_s(r.attn_macs, "attention", "fp16", r.m, p.cpu_gemm,
+        attn = gemm_time_s(r.attn_macs, "attention", "fp16", r.m, r.cg,
                            float(u[idx["F16"]]) if "F16" in idx else None)
-        comp = attn + sum(gemm_time_s(macs, k, prec, r.m, p.cpu_gemm, float(u[idx[k]])) for k, prec, macs
+        comp = attn + sum(gemm_time_s(macs, k, prec, r.m, r.cg, float(u[idx[k]])) for k, prec, macs
                               in r.parts)
         pe = p.overlap_exponent
         t = (r.mem_s ** pe + comp ** pe) ** (1.0 / pe) + r.layer_s

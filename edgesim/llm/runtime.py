@@ -8,6 +8,7 @@ it needs besides weights and KV cache. Numbers that ``edgesim llm-fit`` produced
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -43,6 +44,10 @@ class CpuGemm(_Frozen):
     dot_slots: dict[str, float]
     # ISA path -> GGUF types ggml repacks into interleaved GEMM tiles on that path
     repack: dict[str, list[str]] = Field(default_factory=dict)
+    # first llama.cpp build that repacks a type ("Q4_K" or "Q4_K/dotprod"); older builds run vec_dot for it
+    repack_since_build: dict[str, int] = Field(default_factory=dict)
+    # the llama.cpp build modelled (None = the newest, every repack in 'repack')
+    build: int | None = Field(default=None, ge=1)
     repack_reuse: float = Field(default=4.0, ge=1, le=16)  # activation rows per unpacked weight tile
     mmla_types: list[str] = Field(default_factory=list)  # types with an nrc=2 SMMLA vec_dot
     mmla_reuse: float = Field(default=2.0, ge=1, le=8)
@@ -75,6 +80,13 @@ class CpuGemm(_Frozen):
 
     def overhead(self, kernel: str) -> float:
         return self.overhead_slots.get(kernel, self.overhead_slots["default"])
+
+    def repacks(self, kernel: str, path: str) -> bool:
+        """Whether the modelled build repacks ``kernel`` weights on ISA ``path``."""
+        if kernel not in self.repack.get(path, ()):
+            return False
+        since = self.repack_since_build.get(f"{kernel}/{path}", self.repack_since_build.get(kernel))
+        return self.build is None or since is None or self.build >= since
 
 
 class PlacementParams(_Frozen):
@@ -214,7 +226,18 @@ def _with_fit(path: Path, data: dict[str, Any], fitted: bool) -> dict[str, Any]:
 @lru_cache(maxsize=64)
 def load_llm_runtime(spec: str, fitted: bool = True) -> LlmRuntime:
     """An LLM runtime by id (hw_profiles/llm_runtimes/ID.yaml) or YAML path; ``inherits`` merges a parent, and the
-    fitted overlay ID.fit.yaml (if any, and ``fitted``) goes on top. fitted=False gives the sourced priors."""
+    fitted overlay ID.fit.yaml (if any, and ``fitted``) goes on top. fitted=False gives the sourced priors.
+    'ID@bNNNN' (llama.cpp and its relatives) models that build's CPU kernels."""
+    base, sep, build = spec.partition("@")
+    if sep:
+        if not re.fullmatch(r"b?\d{1,6}", build):
+            raise ProfileError(f"'{build}' is not a llama.cpp build (e.g. {base}@b7070)", field="runtime")
+        rt = load_llm_runtime(base, fitted)
+        p = rt.placements.get("cpu")
+        if p is None or p.cpu_gemm is None:
+            raise ProfileError(f"runtime '{base}' has no CPU kernel model to set a build on", field="runtime")
+        cg = p.cpu_gemm.model_copy(update={"build": int(build.lstrip("b"))})
+        return rt.model_copy(update={"placements": {**rt.placements, "cpu": p.model_copy(update={"cpu_gemm": cg})}})
     path = _locate(spec)
     data = _with_fit(path, _raw(path, fitted), fitted)
     try:

@@ -20,6 +20,7 @@ import numpy as np
 import yaml
 
 from edgesim.errors import EdgesimError
+from edgesim.llm.cpu_gemm import at_build, llama_build
 from edgesim.llm.fit import fit_placement, with_placement
 from edgesim.llm.predict import predict
 from edgesim.llm.reference import BUNDLED, RefRow, read_reference
@@ -47,6 +48,7 @@ class RowResult:
 def predict_row(row: RefRow, rt: LlmRuntime) -> tuple[float | None, str]:
     if row.status:
         return None, row.status
+    rt = at_build(rt, llama_build(row.runtime_version))  # the llama.cpp build the row names, if any
     try:
         try:
             est = predict(row.model or "", row.hw or "", rt, row.quant, row.threads, row.unit, row.prompt, row.gen,

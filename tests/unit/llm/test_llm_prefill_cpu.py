@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from edgesim.errors import EdgesimError
 from edgesim.llm.cpu_cores import core_isa
 from edgesim.llm.cpu_gemm import core_rate, gemm_time_s, kernel_path
 from edgesim.llm.fit import fit_cpu_overheads
@@ -137,3 +138,31 @@ def test_npu_prefill_restreams_weights_per_token_block_and_the_fit_finds_the_blo
     fast = predict("tinyllama-1.1b", "rk3588", true_rt, "w8a8", prompt=128, gen=0).prefill
     slow = predict("tinyllama-1.1b", "rk3576", true_rt, "w8a8", prompt=128, gen=0).prefill
     assert fast and slow and slow.time_s > 1.5 * fast.time_s and slow.bound == "memory"
+
+
+@pytest.mark.parametrize(("text", "build"), [("build 9c699074c (8664)", 8664), ("f40a2e5f1 (7095)", 7095),
+                                             ("llama.cpp b10964 (2026-09)", 10964), ("0.1.42", None), ("~1.3.0", None)])
+def test_llama_build_from_a_published_version(text: str, build: int | None) -> None:
+    from edgesim.llm.cpu_gemm import llama_build
+
+    assert llama_build(text) == build
+
+
+def test_dated_versions_map_between_the_known_builds() -> None:
+    from edgesim.llm.cpu_gemm import llama_build
+
+    nov, dec = llama_build("(Nov 2025)"), llama_build("2025-12-16")
+    assert nov is not None and dec is not None and 7070 < nov < dec <= 7365
+    assert (llama_build("2024-03-26") or 0) < 4282  # before any online repacking
+
+
+def test_older_builds_run_k_quants_without_repacking() -> None:
+    new = predict("tinyllama-1.1b", "rpi5", "llama.cpp", "Q4_K_M", prompt=512, gen=0).prefill
+    old = predict("tinyllama-1.1b", "rpi5", "llama.cpp@b7000", "Q4_K_M", prompt=512, gen=0).prefill
+    q40_old = predict("tinyllama-1.1b", "rpi5", "llama.cpp@b7000", "Q4_0", prompt=512, gen=0).prefill
+    assert new and old and q40_old and new.tokens_per_s > 1.5 * old.tokens_per_s
+    assert q40_old.tokens_per_s > 1.5 * old.tokens_per_s  # Q4_0 was repacked long before Q4_K
+    with pytest.raises(EdgesimError):
+        load_llm_runtime("llama.cpp@latest")
+    with pytest.raises(EdgesimError):
+        load_llm_runtime("rkllm@b7000")
