@@ -10,9 +10,9 @@ vec_dot (2 rows). So one core runs a kernel at
 
     MACs/s = 16 x vector slots per cycle x clock / (overhead / reuse + dot)
 
-and the threads' cores add up (ggml hands out row chunks dynamically, ~4 per thread), with a tail where a slow
-LITTLE core finishes the last chunk. The same overhead fitted on a Cortex-A72 (no SDOT) then predicts an A76
-(SDOT) or an X3 (SMMLA) through the mechanism, not through a per-board factor.
+and the threads' cores add up (ggml hands out chunks through an atomic counter; a repacked GEMM cuts only ~4 per
+thread, so a slow LITTLE core holding one of the last chunks sets the finish). The same overhead fitted on a
+Cortex-A72 (no SDOT) then predicts an A76 (SDOT) or an X3 (SMMLA) through the mechanism, not a per-board factor.
 """
 
 from __future__ import annotations
@@ -107,18 +107,28 @@ def core_rate(kernel: str, precision: str, core: CoreGroup, cg: CpuGemm, overhea
     return 16.0 * core.vector_slots_per_cycle * core.clock_hz / (u / path.reuse + path.dot_slots)
 
 
+def _chunked_finish(rates: list[float], chunks: int) -> float:
+    """When the last of ``chunks`` equal chunks (1 work unit in total) is done: each thread starts on its own
+    chunk and then takes the next free one (ggml's atomic chunk counter), so a slow core holding the last chunk
+    sets the finish."""
+    free = [0.0] * len(rates)
+    size = 1.0 / chunks
+    for _ in range(chunks):
+        i = min(range(len(rates)), key=lambda k: free[k])  # the thread free first takes it
+        free[i] += size / rates[i]
+    return max(free)
+
+
 def gemm_time_s(macs: float, kernel: str, precision: str, m: Machine, cg: CpuGemm,
                 overhead: float | None = None) -> float:
-    """Seconds for ``macs`` MACs of one weight kernel on the machine's threads (dynamic chunks, slow-core tail)."""
+    """Seconds for ``macs`` MACs of one weight kernel on the machine's threads. Repacked GEMMs hand out
+    ``chunks_per_thread`` chunks per thread, so on big.LITTLE the last chunks on slow cores set the finish; the
+    vec_dot path cuts 16x16 output tiles (thousands of chunks) and balances to the sum of the cores' rates."""
     if macs <= 0:
         return 0.0
     per_core = [core_rate(kernel, precision, g, cg, overhead) for g in m.core_groups]
     total = sum(g.count * r for g, r in zip(m.core_groups, per_core, strict=True))
-    n = sum(g.count for g in m.core_groups)
-    t = macs / total
-    slowest, mean = min(per_core), total / n
-    if slowest < mean:
-        # the last chunk lands on a slow core half the time: half a chunk at its rate beyond the balanced finish
-        chunk = macs / (cg.chunks_per_thread * n)
-        t += 0.5 * chunk * (1.0 / slowest - 1.0 / mean)
-    return t
+    if len(set(per_core)) <= 1 or not kernel_path(kernel, precision, m.core_groups[0], cg).name.endswith("repack"):
+        return macs / total
+    rates = [r for g, r in zip(m.core_groups, per_core, strict=True) for _ in range(g.count)]
+    return macs * _chunked_finish(rates, max(1, round(cg.chunks_per_thread * len(rates))))
