@@ -29,6 +29,7 @@ from edgesim.llm.model import (
     effective_bw,
     kernel_peak,
     model_work,
+    prefill_attention_macs,
     prefill_cost,
 )
 from edgesim.llm.predict import Setup, setup
@@ -125,12 +126,12 @@ def _cpu_row(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _CpuRow:
     head = float(new) if rt.prefill_logits_all else 1.0
     parts = tuple((k.kernel, k.precision, k.macs_per_token * new + k.head_macs_per_token * head)
                   for k in work.kernels)
-    pairs = _attention_pairs(s.arch, row.prompt) - _attention_pairs(s.arch, row.cached)
     batches = -(-new // UBATCH)
     mem = work.bytes_per_token * batches / effective_bw(s.m, p)
     sp = s.rt.placements["cpu"]
     assert sp.cpu_gemm is not None
-    return _CpuRow(parts, s.m, sp.cpu_gemm, 2.0 * s.arch.q_dim * pairs, mem, p.per_layer_overhead_s * s.arch.num_layers * batches,
+    attn = prefill_attention_macs(s.arch, p, row.prompt, row.cached)
+    return _CpuRow(parts, s.m, sp.cpu_gemm, attn, mem, p.per_layer_overhead_s * s.arch.num_layers * batches,
                    measured_time_s(row))
 
 
@@ -138,10 +139,8 @@ def _cpu_log_errors(u: np.ndarray, idx: dict[str, int], data: list[_CpuRow], p: 
     assert p.cpu_gemm is not None
     out = []
     for r in data:
-        attn = gemm_time_s(r.attn_macs, "attention", "fp16", r.m, r.cg,
-                           float(u[idx["F16"]]) if "F16" in idx else None)
-        comp = attn + sum(gemm_time_s(macs, k, prec, r.m, r.cg, float(u[idx[k]])) for k, prec, macs
-                              in r.parts)
+        attn = gemm_time_s(r.attn_macs, "attention", "fp16", r.m, r.cg, float(u[idx["F16"]]) if "F16" in idx else None)
+        comp = attn + sum(gemm_time_s(macs, k, prec, r.m, r.cg, float(u[idx[k]])) for k, prec, macs in r.parts)
         pe = p.overlap_exponent
         t = (r.mem_s ** pe + comp ** pe) ** (1.0 / pe) + r.layer_s
         out.append(np.log(t / r.measured_s))

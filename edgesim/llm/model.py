@@ -109,6 +109,16 @@ def prefill_weight_passes(tokens: int, p: PlacementParams) -> int:
     return math.ceil(tokens / (p.prefill_token_block or UBATCH))
 
 
+def prefill_attention_macs(arch: ModelArch, p: PlacementParams, prompt: int, cached: int) -> float:
+    """Attention MACs of prefilling tokens cached+1..prompt: the causal pairs (Q.K^T and scores.V), or the full
+    rectangle of every new token against every position where the runtime masks instead of skipping."""
+    causal = _attention_pairs(arch, prompt) - _attention_pairs(arch, cached)
+    if p.cpu_gemm is not None and p.cpu_gemm.masked_full_attention and causal > 0:
+        full = _attention_pairs(arch, prompt) * 2.0 * prompt / (prompt + 1) * (prompt - cached) / prompt
+        causal = max(causal, full)
+    return 2.0 * arch.q_dim * causal
+
+
 def prefill_attention_s(attn_macs: float, m: Machine, p: PlacementParams) -> float:
     """Attention of a prefill: on CPUs with a cpu_gemm model an fp16 FMA GEMM per core (it grows as P^2 and is
     what makes pp4096 slower per token than pp512), else the float rate x the attention efficiency."""
@@ -176,7 +186,7 @@ def prefill_cost(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
         return PrefillCost(0.0, 0.0, 0.0, 0.0, 0.0)
     head_tokens = float(new) if rt.prefill_logits_all else 1.0
     t_w = _prefill_weight_s(work, m, p, float(new), head_tokens)
-    attn_macs = 2.0 * arch.q_dim * (_attention_pairs(arch, prompt) - _attention_pairs(arch, cached))
+    attn_macs = prefill_attention_macs(arch, p, prompt, cached)
     t_comp = t_w + prefill_attention_s(attn_macs, m, p)
     batches = math.ceil(new / UBATCH)
     nbytes = work.bytes_per_token * prefill_weight_passes(new, p)

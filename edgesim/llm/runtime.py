@@ -56,6 +56,9 @@ class CpuGemm(_Frozen):
     # F16 weights and prefill attention against the f16 KV cache. Cores without it convert to fp32 in
     # ggml_vec_dot_f16 and take the F16 overhead fitted on such a core.
     fp16_fma_overhead_slots: float = Field(default=2.0, ge=0, le=64)
+    # without flash attention ggml multiplies Q by the K of every cached position and masks the future ones: a
+    # prefill computes the full prompt x prompt rectangle, twice the causal triangle
+    masked_full_attention: bool = True
     # slots per 16 MACs around the dot (loads, unpack, scales, accumulate) per GGUF type; 'default' for the rest
     overhead_slots: dict[str, float]
 
