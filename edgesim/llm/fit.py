@@ -4,6 +4,9 @@ Two closed steps, so a fit takes well under a second and cannot wander:
 1. Kernel efficiencies from prefill rows. Prefill time is compute-bound and linear in 1/efficiency of each weight
    kernel: t = sum_k MACs_k / (peak_k x eff_k) + attention. Weighted least squares in relative error, with a
    ridge toward the prior so a kernel seen only as a small share of a mix (Q6_K in Q4_K_M) stays sane.
+   CPU placements with a cpu_gemm model also get their overhead slots per GGUF type (edgesim.llm.cpu_gemm) by
+   damped Gauss-Newton; NPU placements that re-stream weights per prompt-token block get that block by grid
+   search (their compute efficiency stays at its prior).
 2. Sustained bandwidth fraction, per-token overhead and (GPU/NPU, enough rows) per-layer overhead from decode
    rows, by grid search on the log error of t = ((t_mem / bw_eff)^p + t_comp^p)^(1/p) + per-token + per-layer x
    layers (+ an unfused soft-capped LM head, where fit rows have one, at a fitted efficiency).
@@ -11,15 +14,29 @@ Two closed steps, so a fit takes well under a second and cannot wander:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from edgesim.errors import EdgesimError
-from edgesim.llm.model import _attention_pairs, decode_steps, kernel_peak, model_work, softcap_head_s
+from edgesim.llm.cpu_gemm import at_build, gemm_time_s, llama_build
+from edgesim.llm.machine import Machine
+from edgesim.llm.model import (
+    UBATCH,
+    _attention_pairs,
+    _blend,
+    decode_steps,
+    effective_bw,
+    kernel_peak,
+    model_work,
+    prefill_attention_macs,
+    prefill_cost,
+    softcap_head_s,
+)
 from edgesim.llm.predict import Setup, setup
 from edgesim.llm.reference import RefRow
-from edgesim.llm.runtime import FitRecord, LlmRuntime, PlacementParams, load_llm_runtime
+from edgesim.llm.runtime import CpuGemm, FitRecord, LlmRuntime, PlacementParams, load_llm_runtime
 
 PREFILL_METRICS = ("prefill_tps", "ttft_ms")
 DECODE_METRICS = ("decode_tps", "decode_ms_per_token")
@@ -46,6 +63,7 @@ def _quant(row: RefRow) -> str:
 
 
 def _setup(row: RefRow, rt: LlmRuntime) -> Setup:
+    rt = at_build(rt, llama_build(row.runtime_version))  # the llama.cpp build the row names, if any
     try:
         return setup(row.model or "", row.hw or "", rt, _quant(row), row.threads, row.unit)
     except EdgesimError as exc:
@@ -91,6 +109,103 @@ def fit_kernels(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> dict[
     if fitted:
         eff["default"] = round(float(np.exp(np.mean(np.log(fitted)))), 4)
     return eff
+
+
+@dataclass(frozen=True)
+class _CpuRow:
+    parts: tuple[tuple[str, str, float], ...]  # (GGUF type, precision, MACs) of the prefill's weight GEMMs
+    m: Machine
+    cg: CpuGemm  # the runtime's kernel model at the row's llama.cpp build
+    attn_macs: float  # attention runs the F16 path (its overhead is fitted with the F16 weights)
+    mem_s: float  # weights streamed once per ubatch
+    layer_s: float
+    measured_s: float
+
+
+def _cpu_row(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _CpuRow:
+    s = _setup(row, rt)
+    work = model_work(s.arch, s.qs)
+    new = row.prompt - row.cached
+    head = float(new) if rt.prefill_logits_all else 1.0
+    parts = tuple((k.kernel, k.precision, k.macs_per_token * new + k.head_macs_per_token * head)
+                  for k in work.kernels)
+    batches = -(-new // UBATCH)
+    mem = work.bytes_per_token * batches / effective_bw(s.m, p)
+    sp = s.rt.placements["cpu"]
+    assert sp.cpu_gemm is not None
+    attn = prefill_attention_macs(s.arch, p, row.prompt, row.cached)
+    layer = p.layer_overhead_s(s.m.clock_hz, s.m.host_clock_hz) * s.arch.num_layers * batches
+    return _CpuRow(parts, s.m, sp.cpu_gemm, attn, mem, layer, measured_time_s(row))
+
+
+def _cpu_log_errors(u: np.ndarray, idx: dict[str, int], data: list[_CpuRow], p: PlacementParams) -> np.ndarray:
+    assert p.cpu_gemm is not None
+    out = []
+    for r in data:
+        attn = gemm_time_s(r.attn_macs, "attention", "fp16", r.m, r.cg, float(u[idx["F16"]]) if "F16" in idx else None)
+        comp = attn + sum(gemm_time_s(macs, k, prec, r.m, r.cg, float(u[idx[k]])) for k, prec, macs in r.parts)
+        pe = p.overlap_exponent
+        t = (r.mem_s ** pe + comp ** pe) ** (1.0 / pe) + r.layer_s
+        out.append(np.log(t / r.measured_s))
+    return np.array(out)
+
+
+def fit_cpu_overheads(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> dict[str, float]:
+    """Overhead slots per GGUF type (edgesim.llm.cpu_gemm) from the prefill rows: damped Gauss-Newton on the log
+    error, with a ridge toward the prior so a type seen only inside a mix (Q6_K in Q4_K_M) stays near it."""
+    cg = p.cpu_gemm
+    assert cg is not None
+    data = [_cpu_row(r, rt, p) for r in rows if r.metric in PREFILL_METRICS]
+    if not data:
+        return dict(cg.overhead_slots)
+    kernels = sorted({k for r in data for k, _, _ in r.parts})
+    idx = {k: i for i, k in enumerate(kernels)}
+    prior = np.array([cg.overhead(k) for k in kernels])
+    scale = np.maximum(prior, 1.0)
+    u = prior.copy()
+
+    def resid(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([_cpu_log_errors(x, idx, data, p), np.sqrt(_RIDGE) * (x - prior) / scale])
+
+    for _ in range(25):
+        r0 = resid(u)
+        jac = np.empty((r0.size, u.size))
+        for j in range(u.size):
+            du = np.zeros_like(u)
+            du[j] = 1e-3 * scale[j]
+            jac[:, j] = (resid(u + du) - r0) / du[j]
+        step, *_ = np.linalg.lstsq(jac.T @ jac + 1e-6 * np.eye(u.size), -jac.T @ r0, rcond=None)
+        u_new = np.clip(u + step, 0.0, 400.0)
+        if float(np.max(np.abs(u_new - u))) < 1e-4:
+            u = u_new
+            break
+        u = u_new
+    out = dict(cg.overhead_slots)
+    out.update({k: round(float(u[idx[k]]), 3) for k in kernels})
+    return out
+
+
+def fit_token_block(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> float | None:
+    """The prompt-token block per weight pass of an NPU prefill (prefill_token_block), by grid search on the log
+    error of the prefill rows with the compute side at its prior efficiency."""
+    pre = [r for r in rows if r.metric in PREFILL_METRICS]
+    if p.prefill_token_block is None or not pre:
+        return p.prefill_token_block
+    terms = []
+    for r in pre:
+        s = _setup(r, rt)
+        work = model_work(s.arch, s.qs)
+        pc = prefill_cost(s.arch, work, s.m, rt, p, r.prompt, r.cached)
+        layer = pc.time_s - float(_blend(pc.mem_s, pc.comp_s, p.overlap_exponent))
+        terms.append((r.prompt - r.cached, work.bytes_per_token / effective_bw(s.m, p), pc.comp_s, layer,
+                      measured_time_s(r)))
+    blocks = np.geomspace(1.0, 512.0, 181)
+    loss = []
+    for b in blocks:
+        err = [np.log((float(_blend(per_pass * math.ceil(n / b), comp, p.overlap_exponent)) + layer) / meas)
+               for n, per_pass, comp, layer, meas in terms]
+        loss.append(float(np.sum(np.square(err))))
+    return round(float(blocks[int(np.argmin(loss))]), 2)
 
 
 @dataclass(frozen=True)
@@ -181,18 +296,29 @@ def fit_decode(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> Decode
     return best[1]
 
 
+def _with_decode(p: PlacementParams, d: DecodeFit) -> PlacementParams:
+    return p.model_copy(update={"bw_efficiency": d.bw_efficiency, "per_token_overhead_s": d.per_token_overhead_s,
+                                "per_layer_overhead_s": d.per_layer_overhead_s,
+                                "per_layer_overhead_cycles": d.per_layer_overhead_cycles,
+                                "softcap_head_efficiency": d.softcap_head_efficiency})
+
+
 def fit_placement(rows: list[RefRow], rt: LlmRuntime, unit: str, command: str, reference: str) -> PlacementParams:
     """Refit ``rt``'s ``unit`` placement on ``rows`` (all of that runtime and placement)."""
     if not rows:
         raise EdgesimError(f"no rows to fit {rt.id} on the {unit}")
     _, p = rt.placement(unit)
-    eff = fit_kernels(rows, rt, p)
-    p1 = p.model_copy(update={"kernel_efficiency": eff})
-    d = fit_decode(rows, rt, p1)
-    p2 = p1.model_copy(update={"bw_efficiency": d.bw_efficiency, "per_token_overhead_s": d.per_token_overhead_s,
-                               "per_layer_overhead_s": d.per_layer_overhead_s,
-                               "per_layer_overhead_cycles": d.per_layer_overhead_cycles,
-                               "softcap_head_efficiency": d.softcap_head_efficiency})
+    if p.prefill_token_block is not None:
+        # an NPU prefill that re-streams the weights per token block: its memory time uses the bandwidth decode
+        # sustains, so fit decode first, then the block; the compute efficiency stays at its prior
+        p1 = _with_decode(p, fit_decode(rows, rt, p))
+        p2 = p1.model_copy(update={"prefill_token_block": fit_token_block(rows, rt, p1)})
+    else:
+        p1 = p.model_copy(update={"kernel_efficiency": fit_kernels(rows, rt, p)})
+        if p.cpu_gemm is not None and unit == "cpu":
+            cg = p.cpu_gemm.model_copy(update={"overhead_slots": fit_cpu_overheads(rows, rt, p)})
+            p1 = p1.model_copy(update={"cpu_gemm": cg})
+        p2 = _with_decode(p1, fit_decode(rows, rt, p1))
     rec = FitRecord(command=command, reference=reference, rows=sorted(r.line for r in rows))
     return p2.model_copy(update={"fit": rec})
 

@@ -9,7 +9,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgesim.errors import ProfileError
-from edgesim.hw.schema import ComputeUnit, HardwareProfile, MemoryKind, UnitKind
+from edgesim.hw.schema import ComputeUnit, HardwareProfile, MemoryKind, Precision, UnitKind
+from edgesim.llm.cpu_cores import CoreIsa, core_isa
+
+
+@dataclass(frozen=True)
+class CoreGroup:
+    """Threads that run on one kind of CPU core: its ISA, clock and 128-bit vector issue slots per cycle (the
+    profile's fp32 FMA rate / 4 lanes: A55 0.5, A72 1, A76 2, X-class 4)."""
+
+    isa: CoreIsa
+    count: int
+    clock_hz: float
+    vector_slots_per_cycle: float
+
+
+def _core_group(u: ComputeUnit, n: int, clock_hz: float) -> CoreGroup:
+    i8 = u.macs_per_cycle.get(Precision.INT8, 0.0)
+    f32 = u.macs_per_cycle.get(Precision.FP32, 0.0) or u.macs_per_cycle.get(Precision.FP16, 0.0) / 2
+    return CoreGroup(core_isa(u.description, i8, f32), n, clock_hz, max(f32, 1.0) / 4.0)
 
 
 @dataclass(frozen=True)
@@ -30,6 +48,8 @@ class Machine:
     active_pj_per_cycle: float | None  # application cores: energy per busy core cycle
     static_power_w: float
     idle_power_w: float
+    # CPU placements: the threads' cores, big cluster first (llama.cpp's GEMM kernels are chosen per core ISA)
+    core_groups: tuple[CoreGroup, ...] = ()
 
     def simd_rate(self, precision: str) -> float:
         """Elementwise vector ops/s in ``precision`` (falls back to the MAC rate where the unit lists none)."""
@@ -101,6 +121,7 @@ def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine
     clock_hz = u.effective_clock_mhz(profile.clock_mhz) * 1e6
     rates: dict[str, float] = {}
     simd: dict[str, float] = {}
+    groups: list[CoreGroup] = []
     if u.kind is UnitKind.CPU:
         n = u.count if threads is None else threads
         if n < 1:
@@ -109,6 +130,7 @@ def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine
         if n > total:
             raise ProfileError(f"{n} threads on '{profile.id}', which has {total} CPU cores", field="threads")
         big = min(n, u.count)
+        groups.append(_core_group(u, big, clock_hz))
         for p, r in u.macs_per_cycle.items():
             rates[p.value] = big * r * clock_hz
         for p, r in u.elementwise_ops_per_cycle.items():
@@ -117,6 +139,7 @@ def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine
         # Threads beyond the big cores land on the LITTLE cluster (big.LITTLE SoCs), if there is one.
         if n > u.count and lc is not None and lc.clock_mhz is not None:
             extra = min(n - u.count, lc.count)
+            groups.append(_core_group(lc, extra, lc.clock_mhz * 1e6))
             for p, r in lc.macs_per_cycle.items():
                 rates[p.value] = rates.get(p.value, 0.0) + extra * r * lc.clock_mhz * 1e6
             for p, r in lc.elementwise_ops_per_cycle.items():
@@ -132,5 +155,5 @@ def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine
         simd_ops_per_s=simd, dram_bw_bytes_per_s=bw, dram_bytes=size, dram_pj_per_byte=pj,
         mac_energy_pj={p.value: e for p, e in profile.energy.mac_energy_pj.items()},
         active_pj_per_cycle=u.active_energy_pj_per_cycle, static_power_w=profile.power.static_power_mw * 1e-3,
-        idle_power_w=profile.power.idle_power_mw * 1e-3,
+        idle_power_w=profile.power.idle_power_mw * 1e-3, core_groups=tuple(groups),
     )

@@ -20,6 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from edgesim.llm.arch import ModelArch
+from edgesim.llm.cpu_gemm import gemm_time_s
 from edgesim.llm.machine import Machine
 from edgesim.llm.quant import QuantScheme, kv_bits
 from edgesim.llm.runtime import LlmRuntime, PlacementParams
@@ -95,6 +96,38 @@ def _weight_compute_s(work: ModelWork, m: Machine, p: PlacementParams, tokens: f
     return t
 
 
+def _prefill_weight_s(work: ModelWork, m: Machine, p: PlacementParams, tokens: float, head_tokens: float) -> float:
+    """Weight GEMMs of a prefill: per core ISA and kernel path on CPUs with a cpu_gemm model, else peak x eff."""
+    if p.cpu_gemm is None or m.unit != "cpu" or not m.core_groups:
+        return _weight_compute_s(work, m, p, tokens, head_tokens, 1.0)
+    return sum(gemm_time_s(k.macs_per_token * tokens + k.head_macs_per_token * head_tokens, k.kernel,
+                           k.precision, m, p.cpu_gemm) for k in work.kernels)
+
+
+def prefill_weight_passes(tokens: int, p: PlacementParams) -> int:
+    """How often a prefill of ``tokens`` streams the weights: once per ubatch, or once per token block on NPUs
+    whose buffer holds only a block's activations (the weights of a layer are re-read for every block)."""
+    return math.ceil(tokens / (p.prefill_token_block or UBATCH))
+
+
+def prefill_attention_macs(arch: ModelArch, p: PlacementParams, prompt: int, cached: int) -> float:
+    """Attention MACs of prefilling tokens cached+1..prompt: the causal pairs (Q.K^T and scores.V), or the full
+    rectangle of every new token against every position where the runtime masks instead of skipping."""
+    causal = _attention_pairs(arch, prompt) - _attention_pairs(arch, cached)
+    if p.cpu_gemm is not None and p.cpu_gemm.masked_full_attention and causal > 0:
+        full = _attention_pairs(arch, prompt) * 2.0 * prompt / (prompt + 1) * (prompt - cached) / prompt
+        causal = max(causal, full)
+    return 2.0 * arch.q_dim * causal
+
+
+def prefill_attention_s(attn_macs: float, m: Machine, p: PlacementParams) -> float:
+    """Attention of a prefill: on CPUs with a cpu_gemm model an fp16 FMA GEMM per core (it grows as P^2 and is
+    what makes pp4096 slower per token than pp512), else the float rate x the attention efficiency."""
+    if p.cpu_gemm is None or m.unit != "cpu" or not m.core_groups:
+        return attn_macs / _attn_rate(m, p)
+    return gemm_time_s(attn_macs, "attention", "fp16", m, p.cpu_gemm)
+
+
 def _blend(t_mem: np.ndarray | float, t_comp: np.ndarray | float, p: float) -> np.ndarray | float:
     return (np.power(t_mem, p) + np.power(t_comp, p)) ** (1.0 / p)
 
@@ -162,11 +195,11 @@ def prefill_cost(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
     if new <= 0:
         return PrefillCost(0.0, 0.0, 0.0, 0.0, 0.0)
     head_tokens = float(new) if rt.prefill_logits_all else 1.0
-    t_w = _weight_compute_s(work, m, p, float(new), head_tokens, 1.0)
-    attn_macs = 2.0 * arch.q_dim * (_attention_pairs(arch, prompt) - _attention_pairs(arch, cached))
-    t_comp = t_w + attn_macs / _attn_rate(m, p)
+    t_w = _prefill_weight_s(work, m, p, float(new), head_tokens)
+    attn_macs = prefill_attention_macs(arch, p, prompt, cached)
+    t_comp = t_w + prefill_attention_s(attn_macs, m, p)
     batches = math.ceil(new / UBATCH)
-    nbytes = work.bytes_per_token * batches
+    nbytes = work.bytes_per_token * prefill_weight_passes(new, p)
     t_mem = nbytes / effective_bw(m, p)
     layer_s = p.layer_overhead_s(m.clock_hz, m.host_clock_hz)
     t = float(_blend(t_mem, t_comp, p.overlap_exponent)) + layer_s * arch.num_layers * batches

@@ -20,6 +20,7 @@ import numpy as np
 import yaml
 
 from edgesim.errors import EdgesimError
+from edgesim.llm.cpu_gemm import at_build, llama_build
 from edgesim.llm.fit import fit_placement, with_placement
 from edgesim.llm.predict import predict
 from edgesim.llm.reference import BUNDLED, RefRow, read_reference
@@ -28,7 +29,7 @@ from edgesim.llm.runtime import LlmRuntime, fit_path, load_llm_runtime
 FIT_COMMAND = "edgesim llm-fit"
 # The placement fields 'edgesim llm-fit' writes to the overlay (the rest stay as the runtime YAML states them)
 FITTED_FIELDS = ("bw_efficiency", "per_token_overhead_s", "per_layer_overhead_s", "per_layer_overhead_cycles",
-                 "softcap_head_efficiency", "kernel_efficiency", "fit")
+                 "softcap_head_efficiency", "kernel_efficiency", "prefill_token_block", "fit")
 PREFILL = ("prefill_tps", "ttft_ms")
 DECODE = ("decode_tps", "decode_ms_per_token")
 
@@ -50,6 +51,7 @@ class RowResult:
 def predict_row(row: RefRow, rt: LlmRuntime) -> tuple[float | None, str]:
     if row.status:
         return None, row.status
+    rt = at_build(rt, llama_build(row.runtime_version))  # the llama.cpp build the row names, if any
     try:
         try:
             est = predict(row.model or "", row.hw or "", rt, row.quant, row.threads, row.unit, row.prompt, row.gen,
@@ -310,6 +312,8 @@ def write_fits(reference: str | Path | None = None) -> list[Path]:
     for (rt_id, unit), rt in fitted_runtimes(rows, Path(ref).name).items():
         p = rt.placements[unit]  # type: ignore[index]
         by_rt[rt_id][unit] = {k: v for k, v in p.model_dump().items() if v is not None and k in FITTED_FIELDS}
+        if p.cpu_gemm is not None:  # only the fitted part; the kernel-path facts stay in the runtime YAML
+            by_rt[rt_id][unit]["cpu_gemm"] = {"overhead_slots": dict(p.cpu_gemm.overhead_slots)}
     written = []
     for rt_id, placements in sorted(by_rt.items()):
         path = fit_path(rt_id)
