@@ -166,3 +166,18 @@ def test_older_builds_run_k_quants_without_repacking() -> None:
         load_llm_runtime("llama.cpp@latest")
     with pytest.raises(EdgesimError):
         load_llm_runtime("rkllm@b7000")
+
+
+def test_llama_cpp_prefill_attention_is_the_masked_rectangle() -> None:
+    from edgesim.llm.arch import zoo_arch
+    from edgesim.llm.model import _attention_pairs, prefill_attention_macs
+
+    arch = zoo_arch("llama-3.2-1b")
+    cpu = load_llm_runtime("llama.cpp").placements["cpu"]
+    npu = load_llm_runtime("rkllm").placements["npu"]
+    causal = 2.0 * arch.q_dim * _attention_pairs(arch, 512)
+    assert prefill_attention_macs(arch, npu, 512, 0) == pytest.approx(causal)
+    assert prefill_attention_macs(arch, cpu, 512, 0) == pytest.approx(2.0 * arch.q_dim * arch.num_layers * 512 * 512)
+    # a cached history: the new tokens against every position, still more than their causal share
+    assert prefill_attention_macs(arch, cpu, 512, 384) > 2.0 * arch.q_dim * (
+        _attention_pairs(arch, 512) - _attention_pairs(arch, 384))
