@@ -202,7 +202,9 @@ def prefill_cost(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
     nbytes = work.bytes_per_token * prefill_weight_passes(new, p)
     t_mem = nbytes / effective_bw(m, p)
     layer_s = p.layer_overhead_s(m.clock_hz, m.host_clock_hz)
-    t = float(_blend(t_mem, t_comp, p.overlap_exponent)) + layer_s * arch.num_layers * batches
+    # the prompt's logits pay the unfused soft-capped head as decode's do (once where only the last token's count)
+    head_s = softcap_head_s(arch, work, m, p) * head_tokens
+    t = float(_blend(t_mem, t_comp, p.overlap_exponent)) + layer_s * arch.num_layers * batches + head_s
     macs = work.macs_per_token * new + attn_macs
     return PrefillCost(t, t_mem, t_comp, nbytes, macs)
 

@@ -187,6 +187,21 @@ class Validation:
                 out[k] = _spearman([r.predicted or 0.0 for r in g], [r.row.value or 0.0 for r in g])
         return out
 
+    def spearman_pairs(self, results: list[RowResult]) -> dict[str, float]:
+        """The issue's measure: rank order of the (model, quant) pairs on a board, each pair's rows pooled by
+        geometric mean (repeat measurements of one pair differ by noise the model cannot order); >= 3 pairs."""
+        groups: dict[str, dict[tuple[str, str], list[RowResult]]] = defaultdict(lambda: defaultdict(list))
+        for r in results:
+            if r.row.metric == "decode_tps" and r.predicted is not None and r.row.value:
+                groups[f"{r.row.hw}/{r.row.runtime}"][(r.row.model or "", r.row.quant or "")].append(r)
+        out = {}
+        for k, pairs in groups.items():
+            if len(pairs) >= 3:
+                pred = [float(np.exp(np.mean(np.log([r.predicted or 0.0 for r in g])))) for g in pairs.values()]
+                meas = [float(np.exp(np.mean(np.log([r.row.value or 0.0 for r in g])))) for g in pairs.values()]
+                out[k] = _spearman(pred, meas)
+        return out
+
     def _by_device(self) -> dict[str, dict[str, dict[str, float | int]]]:
         boards = sorted({r.row.hw or "" for r in self.lodo})
         return {b: {m: self.summary([r for r in self.lodo if r.row.hw == b], mm)
@@ -217,6 +232,7 @@ class Validation:
             "lomo": {m: self.summary(self.lomo, mm) for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
             "lodo_by_device": self._by_device(),
             "spearman_decode": self.spearman(self.rows),
+            "spearman_decode_pairs": self.spearman_pairs(self.rows),
             "contradictions": [{"line": a, "other_line": b, "ratio": q} for a, b, q in self.contradictions],
             "rows": rows(self.rows), "lodo_rows": rows(self.lodo), "lomo_rows": rows(self.lomo),
         }
@@ -238,10 +254,17 @@ class Validation:
                      for m, s in parts.items() if s.get("n")]
             if cells:
                 lines.append(f"  lodo {b}: " + "; ".join(cells))
+        pairs = d["spearman_decode_pairs"]
         for k, rho in sorted(d["spearman_decode"].items()):
-            lines.append(f"spearman decode (model, quant) order on {k}: {rho:.3f}")
+            pair = f"; (model, quant) pairs {pairs[k]:.3f}" if k in pairs else ""
+            lines.append(f"spearman decode order on {k}: rows {_rho(rho)}{pair}")
         lines.append(f"contradicting row pairs (>30% apart, kept): {len(self.contradictions)}")
         return "\n".join(lines)
+
+
+def _rho(rho: float) -> str:
+    # every row of the board predicted alike (models of one shape, e.g. Qwen2 and Qwen2.5 1.5B): no order to test
+    return "n/a (all predictions equal)" if math.isnan(rho) else f"{rho:.3f}"
 
 
 def _spearman(a: list[float], b: list[float]) -> float:

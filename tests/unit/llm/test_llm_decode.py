@@ -15,11 +15,11 @@ from edgesim.errors import EdgesimError
 from edgesim.llm.arch import arch_from_config, zoo_arch
 from edgesim.llm.fit import fit_decode
 from edgesim.llm.machine import machine
-from edgesim.llm.model import decode_steps, model_work, softcap_head_s
+from edgesim.llm.model import decode_steps, model_work, prefill_cost, softcap_head_s
 from edgesim.llm.predict import predict, setup
 from edgesim.llm.reference import BUNDLED, RefRow
 from edgesim.llm.runtime import load_llm_runtime
-from edgesim.llm.validate import _spearman
+from edgesim.llm.validate import RowResult, Validation, _spearman
 
 
 def test_npu_streams_from_the_interface_peak_and_the_cpu_from_its_share() -> None:
@@ -82,6 +82,24 @@ def test_gemma2_logits_are_soft_capped_and_cost_mlc_an_unfused_head() -> None:
     assert cpu.softcap_head_efficiency is None
 
 
+def test_prefill_pays_the_soft_capped_head_for_each_token_whose_logits_it_computes() -> None:
+    g2 = zoo_arch("gemma-2-2b")
+    mlc = load_llm_runtime("mlc")
+    _, p = mlc.placement("gpu")
+    s = setup(g2, "jetson-orin-nano", mlc, "q4f16", None, "gpu")
+    work = model_work(g2, s.qs)
+    off = p.model_copy(update={"softcap_head_efficiency": None})
+    head = softcap_head_s(g2, work, s.m, p)
+    with_head = prefill_cost(g2, work, s.m, mlc, p, 128).time_s
+    without = prefill_cost(g2, work, s.m, mlc, off, 128).time_s
+    # MLC computes logits for the last prompt token only: one head pass, not one per prompt token
+    assert not mlc.prefill_logits_all
+    assert with_head - without == pytest.approx(head, rel=1e-9)
+    every = mlc.model_copy(update={"prefill_logits_all": True})
+    assert prefill_cost(g2, work, s.m, every, p, 128).time_s - prefill_cost(g2, work, s.m, every, off, 128).time_s \
+        == pytest.approx(128 * head, rel=1e-9)
+
+
 def test_gguf_soft_cap_is_read_from_the_file(gguf_file: Callable[..., Path]) -> None:
     from edgesim.llm.gguf_file import read_gguf
 
@@ -131,3 +149,24 @@ def test_mlc_rank_order_on_the_held_out_super_board() -> None:
         assert est.decode is not None
         pred.append(est.decode.tokens_per_s)
     assert _spearman(pred, meas) >= 0.9
+
+
+def _decode_result(line: int, model: str, measured: float, predicted: float) -> RowResult:
+    row = RefRow(line, "board", "hw", "rt", "gpu", model, model, "q4", None, 64, 128, 0, "decode_tps", measured,
+                 False, "", "")
+    return RowResult(row, predicted, "", "held-out")
+
+
+def test_pair_rank_order_pools_repeats_and_tied_predictions_are_reported_not_nan() -> None:
+    # three reports of one (model, quant) pair, one of them far off (a board not at full power): the row-level
+    # order suffers, the pairs' order (7b > 13b > 70b) is what the model predicts
+    res = [_decode_result(1, "7b", 46.9, 41.5), _decode_result(2, "7b", 42.9, 41.5), _decode_result(3, "7b", 19.3, 41.5),
+           _decode_result(4, "13b", 20.6, 22.7), _decode_result(5, "70b", 5.0, 4.6)]
+    v = Validation("x.csv", res)
+    assert v.spearman(res)["hw/rt"] < 0.9
+    assert v.spearman_pairs(res)["hw/rt"] == pytest.approx(1.0)
+    swapped = res[:4] + [_decode_result(5, "70b", 25.0, 4.6)]  # a pair out of order still counts against it
+    assert v.spearman_pairs(swapped)["hw/rt"] < 0.9
+    assert "hw/rt" not in v.spearman_pairs(res[:4])  # two pairs: no order to test
+    tied = [_decode_result(i, m, 8.0 + i / 10, 8.0) for i, m in enumerate(("a", "a", "b", "b"))]
+    assert "rows n/a (all predictions equal)" in Validation("x.csv", tied).table()
