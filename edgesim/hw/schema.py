@@ -197,12 +197,23 @@ class MemoryLevel(_Frozen):
     # Fraction of read_bw_bytes_per_cycle CPU cores sustain when streaming (STREAM / tinymembench); None = not
     # characterised (consumers pick their own default). 1.0 when read_bw is itself a measured streaming figure.
     cpu_stream_fraction: float | None = Field(default=None, gt=0, le=1)
+    # The DRAM interface as the datasheet states it: bus width and transfer rate give the peak (width / 8 x MT/s).
+    # Set where read_bw_bytes_per_cycle is a sustained estimate rather than the peak; consumers that model their
+    # own achievable fraction of the peak (the LLM decode model's GPU/NPU DMA streams) start from it.
+    bus_width_bits: int | None = Field(default=None, gt=0)
+    transfer_rate_mts: float | None = Field(default=None, gt=0)
 
     def _clock_hz(self, profile_clock_mhz: float) -> float:
         return (self.clock_mhz if self.clock_mhz is not None else profile_clock_mhz) * 1e6
 
     def read_bw_bytes_per_s(self, profile_clock_mhz: float) -> float:
         return self.read_bw_bytes_per_cycle * self._clock_hz(profile_clock_mhz)
+
+    def peak_read_bw_bytes_per_s(self, profile_clock_mhz: float) -> float:
+        """The interface peak (bus width x transfer rate) where the profile states it, else the read bandwidth."""
+        if self.bus_width_bits is not None and self.transfer_rate_mts is not None:
+            return self.bus_width_bits / 8 * self.transfer_rate_mts * 1e6
+        return self.read_bw_bytes_per_s(profile_clock_mhz)
 
     def write_bw_bytes_per_s(self, profile_clock_mhz: float) -> float:
         return self.write_bw_bytes_per_cycle * self._clock_hz(profile_clock_mhz)

@@ -42,6 +42,10 @@ GGUF_ARCH = {"llama": "llama", "mistral": "mistral", "qwen2": "qwen2", "qwen3": 
              "gemma": "gemma", "gemma2": "gemma2", "gemma3": "gemma3", "gptneox": "gpt_neox",
              "chatglm": "chatglm", "internlm2": "internlm2", "stablelm": "stablelm"}
 
+# Families whose config class soft-caps the final logits by default (transformers Gemma2Config:
+# final_logit_softcapping=30.0; Gemma3TextConfig defaults to None); a config.json field overrides it.
+_SOFTCAP_DEFAULT = {"gemma2": 30.0}
+
 _REQUIRED = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
 
 
@@ -79,6 +83,9 @@ class ModelArch:
     sliding_window: int | None  # tokens a local layer attends to; None = full attention everywhere
     sliding_layers: int  # how many layers use the window
     source: str
+    # Logits soft-capped as cap x tanh(logits / cap) (Gemma 2); None = plain logits. A runtime whose LM head
+    # kernel cannot fuse that epilogue pays for it per token (PlacementParams.softcap_head_efficiency).
+    final_logit_softcap: float | None = None
 
     @property
     def kv_dim(self) -> int:
@@ -172,11 +179,15 @@ def arch_from_config(cfg: dict[str, Any], name: str, where: str) -> ModelArch:
     layers = vals["num_hidden_layers"]
     local = 0 if window is None else (layers if pattern == 1 else layers - layers // pattern)
     source = str(cfg.get("_source", where))
+    cap = cfg.get("final_logit_softcapping", _SOFTCAP_DEFAULT.get(family))
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, float)) or cap <= 0):
+        raise ModelError(f"must be a positive number or null, got {cap!r}", file=where, field="final_logit_softcapping")
     return ModelArch(
         name=name, family=family, hidden_size=vals["hidden_size"], intermediate_size=vals["intermediate_size"],
         num_layers=layers, num_heads=heads, num_kv_heads=kv_heads, head_dim=head_dim,
         vocab_size=vals["vocab_size"], max_context=ctx, tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
         gated_mlp=gated, fused_qkv=fused, sliding_window=window, sliding_layers=local, source=source,
+        final_logit_softcap=None if cap is None else float(cap),
     )
 
 

@@ -1,9 +1,11 @@
 """A chat session on the thermal clock: prompt (prefill), answer (decode), think time, repeated.
 
-Each phase is costed once per DVFS operating point (edgesim.llm.predict on the profile at that clock) and its
-average power drives edgesim.thermal.plant.ThermalPlant; the trip points cap the clock for the next phase, so a
-bare Raspberry Pi 5 that heats past 80 C answers more slowly later in the session. Decode is mostly memory-bound,
-so throttling hurts prefill (compute) more than tokens/s.
+Each phase is costed once per DVFS operating point (edgesim.llm.predict on the profile at that clock). The session
+runs on the one thermal loop ``sustain`` uses (edgesim.thermal.loop.run_windows) through ``ChatPolicy``: each
+window's phase and clock give its power (leakage growing with temperature included, as in sustain), the trip
+points cap the clock for the next window, and a window is cut where a phase ends so prefill, decode and idle power
+never blend. A bare Raspberry Pi 5 that heats past 80 C answers more slowly later in the session; decode is mostly
+memory-bound, so throttling hurts prefill (compute) more than tokens/s.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from edgesim.cost.analytic import voltage_at
 from edgesim.errors import EdgesimError
 from edgesim.hw.schema import HardwareProfile
 from edgesim.llm.predict import LlmEstimate, _profile, predict
-from edgesim.thermal.plant import ThermalPlant, with_ambient
+from edgesim.thermal.loop import OperatingPointResult, WindowPolicy, WindowWork, run_windows
+from edgesim.thermal.plant import with_ambient
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,49 @@ def _points(model: str, profile: HardwareProfile, prompt: int, gen: int, **kw: A
     return out
 
 
+class ChatPolicy(WindowPolicy):
+    """Turns of (prefill, decode, think) under the thermal cap. Progress is kept as the fraction of the current
+    phase's work done, so a trip point that engages in the middle of a long prefill slows only the rest of it."""
+
+    def __init__(self, pts: dict[float, _Point], static_w: float, think_s: float, gen: int) -> None:
+        self.pts, self.freqs, self.static_w = pts, sorted(pts), static_w
+        self.think_s, self.gen = think_s, gen
+        self.phase, self.left, self.elapsed, self.ttft = 2, 0.0, 0.0, 0.0  # start as if a think phase just ended
+        self.turn_stats: list[tuple[float, float]] = []  # (TTFT, decode tokens/s) of each completed answer
+        self._last: tuple[float, float] | None = None  # (phase length, seconds) of the window handed out last
+
+    def _advance(self) -> None:
+        """Account the last window, and move to the next phase once the current one is done."""
+        if self._last is not None:
+            length, dt = self._last
+            self.elapsed += dt
+            self.left -= dt / length
+        while self.left <= 1e-12:
+            if self.phase == 0:
+                self.ttft = self.elapsed
+            elif self.phase == 1:
+                self.turn_stats.append((self.ttft, self.gen / self.elapsed))
+            self.phase, self.left, self.elapsed = (self.phase + 1) % 3, 1.0, 0.0
+            if self.phase == 2 and self.think_s == 0:
+                self.left = 0.0
+
+    def work(self, t_s: float, dt_s: float, cap_mhz: float | None) -> WindowWork:
+        self._advance()
+        f = max([x for x in self.freqs if cap_mhz is None or x <= cap_mhz + 1e-9] or [self.freqs[0]])
+        cur = self.pts[f]
+        length, watts = ((cur.prefill_s, cur.prefill_w), (cur.decode_s, cur.decode_w), (self.think_s, 0.0))[
+            self.phase]
+        dt = min(dt_s, self.left * length)
+        self._last = (length, dt)
+        throttled = cap_mhz is not None and cap_mhz < self.freqs[-1]
+        if self.phase == 2:  # thinking: the chip idles (no work in the window), its leakage still follows the die
+            idle = OperatingPointResult(f, 0.0, length, 0.0, self.static_w)
+            return WindowWork(f, idle, self.static_w, available=0.0, throttled=throttled, window_s=dt)
+        # the phase runs back to back: one 'inference' is the whole phase, its dynamic energy spread over it
+        op = OperatingPointResult(f, 0.0, length, (watts - self.static_w) * length, self.static_w)
+        return WindowWork(f, op, self.static_w, throttled=throttled, window_s=dt)
+
+
 def chat_session(model: str, hw: str | HardwareProfile, duration_s: float = 600.0, prompt: int = 256,
                  gen: int = 256, think_s: float = 20.0, ambient_c: float | None = None, window_s: float = 1.0,
                  **kw: Any) -> ChatResult:
@@ -91,47 +137,11 @@ def chat_session(model: str, hw: str | HardwareProfile, duration_s: float = 600.
     if duration_s / window_s > 2_000_000:
         raise EdgesimError("chat session too long for its window; use a longer --window", field="chat")
     profile = with_ambient(_profile(hw), ambient_c)
-    pts = _points(model, profile, prompt, gen, **kw)
-    freqs = sorted(pts)
-    plant = ThermalPlant(profile)
-    idle_w = profile.power.idle_power_mw * 1e-3
-    series: dict[str, list[float]] = {"t": [], "T": [], "f": [], "p": []}
-    t, energy, onset, turns = 0.0, 0.0, None, 0
-    turn_stats: list[tuple[float, float]] = []  # (TTFT, decode tokens/s) of each completed answer
-    # The governor re-decides every window, so a trip point that engages in the middle of a long prefill slows the
-    # rest of it: progress is tracked as the fraction of the phase's work done, not its remaining seconds.
-    phase, left, elapsed, ttft = 2, 0.0, 0.0, 0.0
-    while t < duration_s - 1e-12:
-        if left <= 1e-12:
-            if phase == 0:
-                ttft = elapsed
-            elif phase == 1:
-                turn_stats.append((ttft, gen / elapsed))
-                turns += 1
-            phase, left, elapsed = (phase + 1) % 3, 1.0, 0.0
-            if phase == 2 and think_s == 0:
-                left = 0.0
-            continue
-        cap = plant.cap_mhz
-        f = max([x for x in freqs if cap is None or x <= cap + 1e-9] or [freqs[0]])
-        if cap is not None and onset is None and cap < freqs[-1]:
-            onset = t
-        cur = pts[f]
-        length = (cur.prefill_s, cur.decode_s, think_s)[phase]
-        power = (cur.prefill_w, cur.decode_w, idle_w)[phase]
-        dt = min(window_s, left * length, duration_s - t)
-        temp = plant.step(power, dt)
-        t += dt
-        elapsed += dt
-        left -= dt / length
-        energy += power * dt
-        series["t"].append(t)
-        series["T"].append(temp)
-        series["f"].append(cur.freq_mhz)
-        series["p"].append(power)
-    if not turn_stats:
+    pol = ChatPolicy(_points(model, profile, prompt, gen, **kw), profile.power.static_power_mw * 1e-3, think_s, gen)
+    w = run_windows(profile, pol, duration_s, None, window_s)
+    if not pol.turn_stats:
         raise EdgesimError(f"no answer completed in {duration_s:g} s; lengthen --chat-session", field="chat")
-    first, last = turn_stats[0], turn_stats[-1]
-    return ChatResult(profile.id, model, duration_s, turns, onset is not None, onset, max(series["T"]), first[1],
-                      last[1], first[0], last[0], energy, tuple(series["t"]), tuple(series["T"]),
-                      tuple(series["f"]), tuple(series["p"]))
+    first, last = pol.turn_stats[0], pol.turn_stats[-1]
+    return ChatResult(profile.id, model, duration_s, len(pol.turn_stats), w.throttle_onset_s is not None,
+                      w.throttle_onset_s, max(w.temp_c), first[1], last[1], first[0], last[0], w.energy_j,
+                      w.time_s, w.temp_c, w.freq_mhz, w.power_w)

@@ -77,6 +77,7 @@ def read_gguf(path: str | Path) -> GgufModel:
         "vocab_size": vocab,
         "max_position_embeddings": _field(reader, f"{a}.context_length"),
         "sliding_window": _field(reader, f"{a}.attention.sliding_window"),
+        "final_logit_softcapping": _field(reader, f"{a}.final_logit_softcapping"),
         "tie_word_embeddings": "output.weight" not in names,
         "_source": str(p),
     }

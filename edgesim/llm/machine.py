@@ -9,7 +9,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgesim.errors import ProfileError
-from edgesim.hw.schema import ComputeUnit, HardwareProfile, MemoryKind, UnitKind
+from edgesim.hw.schema import ComputeUnit, HardwareProfile, MemoryKind, Precision, UnitKind
+from edgesim.llm.cpu_cores import CoreIsa, core_isa
+
+
+@dataclass(frozen=True)
+class CoreGroup:
+    """Threads that run on one kind of CPU core: its ISA, clock and 128-bit vector issue slots per cycle (the
+    profile's fp32 FMA rate / 4 lanes: A55 0.5, A72 1, A76 2, X-class 4)."""
+
+    isa: CoreIsa
+    count: int
+    clock_hz: float
+    vector_slots_per_cycle: float
+
+
+def _core_group(u: ComputeUnit, n: int, clock_hz: float) -> CoreGroup:
+    i8 = u.macs_per_cycle.get(Precision.INT8, 0.0)
+    f32 = u.macs_per_cycle.get(Precision.FP32, 0.0) or u.macs_per_cycle.get(Precision.FP16, 0.0) / 2
+    return CoreGroup(core_isa(u.description, i8, f32), n, clock_hz, max(f32, 1.0) / 4.0)
 
 
 @dataclass(frozen=True)
@@ -19,16 +37,19 @@ class Machine:
     unit_name: str
     cores: int  # cores used (threads on a CPU, the unit's count for a GPU/NPU)
     clock_hz: float
+    host_clock_hz: float  # the host CPU's clock: what launching kernels from the host runs at
     macs_per_s: dict[str, float]  # peak MAC rate per precision with the cores used
     # SIMD issue rate (elementwise ops/s) per precision: what instruction-bound kernels scale with
     simd_ops_per_s: dict[str, float]
-    dram_bw_bytes_per_s: float  # what the unit can stream: the CPU's sustained share, else the peak
+    dram_bw_bytes_per_s: float  # what the unit can stream: the CPU's sustained share, else the interface peak
     dram_bytes: int
     dram_pj_per_byte: float
     mac_energy_pj: dict[str, float]
     active_pj_per_cycle: float | None  # application cores: energy per busy core cycle
     static_power_w: float
     idle_power_w: float
+    # CPU placements: the threads' cores, big cluster first (llama.cpp's GEMM kernels are chosen per core ISA)
+    core_groups: tuple[CoreGroup, ...] = ()
 
     def simd_rate(self, precision: str) -> float:
         """Elementwise vector ops/s in ``precision`` (falls back to the MAC rate where the unit lists none)."""
@@ -46,8 +67,11 @@ class Machine:
 
 # CPU cores sustain only part of an LPDDR interface's bandwidth when streaming (a core's outstanding misses and the
 # cluster's port cap it; GPU and NPU DMA engines get closer to the peak). Profiles state it per DRAM level
-# (MemoryLevel.cpu_stream_fraction, derived from tinymembench memcpy: rpi5 0.55, qcs6490 0.42); for the others the
-# mean of those two (estimate).
+# (MemoryLevel.cpu_stream_fraction, of read_bw, derived from tinymembench memcpy: rpi5 0.55 of its 17 GB/s peak,
+# qcs6490 0.42 of a read_bw that is 0.6 of its 51.2 GB/s peak = 0.25 of the peak). Where a profile states the
+# interface (bus width x MT/s) but no CPU share, the CPU streams the mean of those two as a fraction of the peak
+# (0.40); where it states neither, half of read_bw (estimate).
+DEFAULT_CPU_PEAK_FRACTION = 0.40
 DEFAULT_CPU_STREAM_FRACTION = 0.5
 
 
@@ -56,10 +80,18 @@ def _dram(profile: HardwareProfile, unit: str) -> tuple[float, int, float]:
     if not drams:
         raise ProfileError(f"profile '{profile.id}' has no DRAM memory level; an LLM needs one", field="memories")
     m = max(drams, key=lambda m: m.size_bytes)
-    bw = m.read_bw_bytes_per_s(profile.clock_mhz)
     if unit == "cpu":
-        frac = getattr(m, "cpu_stream_fraction", None)
-        bw *= frac if frac is not None else DEFAULT_CPU_STREAM_FRACTION
+        if m.cpu_stream_fraction is not None:
+            bw = m.read_bw_bytes_per_s(profile.clock_mhz) * m.cpu_stream_fraction
+        elif m.bus_width_bits is not None and m.transfer_rate_mts is not None:
+            bw = m.peak_read_bw_bytes_per_s(profile.clock_mhz) * DEFAULT_CPU_PEAK_FRACTION
+        else:
+            bw = m.read_bw_bytes_per_s(profile.clock_mhz) * DEFAULT_CPU_STREAM_FRACTION
+    else:
+        # GPU and NPU DMA engines stream from the interface peak (bus width x transfer rate); the runtime's fitted
+        # bw_efficiency is the fraction of it they sustain. Profiles whose read_bw is a CPU-sustained estimate
+        # (RK3588: 20 of 33.8 GB/s) state the interface so an NPU is not capped at the CPU's share.
+        bw = m.peak_read_bw_bytes_per_s(profile.clock_mhz)
     return bw, m.size_bytes, m.read_energy_pj_per_byte
 
 
@@ -89,6 +121,7 @@ def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine
     clock_hz = u.effective_clock_mhz(profile.clock_mhz) * 1e6
     rates: dict[str, float] = {}
     simd: dict[str, float] = {}
+    groups: list[CoreGroup] = []
     if u.kind is UnitKind.CPU:
         n = u.count if threads is None else threads
         if n < 1:
@@ -97,6 +130,7 @@ def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine
         if n > total:
             raise ProfileError(f"{n} threads on '{profile.id}', which has {total} CPU cores", field="threads")
         big = min(n, u.count)
+        groups.append(_core_group(u, big, clock_hz))
         for p, r in u.macs_per_cycle.items():
             rates[p.value] = big * r * clock_hz
         for p, r in u.elementwise_ops_per_cycle.items():
@@ -105,6 +139,7 @@ def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine
         # Threads beyond the big cores land on the LITTLE cluster (big.LITTLE SoCs), if there is one.
         if n > u.count and lc is not None and lc.clock_mhz is not None:
             extra = min(n - u.count, lc.count)
+            groups.append(_core_group(lc, extra, lc.clock_mhz * 1e6))
             for p, r in lc.macs_per_cycle.items():
                 rates[p.value] = rates.get(p.value, 0.0) + extra * r * lc.clock_mhz * 1e6
             for p, r in lc.elementwise_ops_per_cycle.items():
@@ -116,12 +151,13 @@ def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine
         simd = {p.value: r * u.count * clock_hz for p, r in u.elementwise_ops_per_cycle.items()}
     k = profile.power.board_power_factor
     return Machine(
-        hw=profile.id, unit=unit, unit_name=u.name, cores=cores, clock_hz=clock_hz, macs_per_s=rates,
+        hw=profile.id, unit=unit, unit_name=u.name, cores=cores, clock_hz=clock_hz,
+        host_clock_hz=profile.host.effective_clock_mhz(profile.clock_mhz) * 1e6, macs_per_s=rates,
         simd_ops_per_s=simd, dram_bw_bytes_per_s=bw, dram_bytes=size, dram_pj_per_byte=pj,
         # Compute energy and static power carry the board-power factor (measured board / datasheet figures), as in
         # cost/analytic.py; DRAM energy is per byte and not scaled.
         mac_energy_pj={p.value: e * k for p, e in profile.energy.mac_energy_pj.items()},
         active_pj_per_cycle=None if u.active_energy_pj_per_cycle is None else u.active_energy_pj_per_cycle * k,
         static_power_w=profile.power.static_power_w,
-        idle_power_w=profile.power.idle_power_mw * 1e-3,
+        idle_power_w=profile.power.idle_power_mw * 1e-3, core_groups=tuple(groups),
     )

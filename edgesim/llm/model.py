@@ -5,6 +5,7 @@ Decode step at context c (one token, GEMV):
   t_comp = sum over weight kernels of MACs / (peak rate of its precision x kernel efficiency x GEMV scale)
            + attention MACs (2 x q_dim x attended positions) / (float rate x attention efficiency)
   t      = (t_mem^p + t_comp^p)^(1/p) + per-token overhead + per-layer overhead x layers
+           (+ an unfused soft-capped LM head where the runtime has one, see softcap_head_s)
 Prefill of P tokens (GEMM, ubatches of 512): the same with P x the MACs (logits for the last token only where the
 runtime does that), attention growing as P^2/2, and the weights streamed once per ubatch.
 CPU bandwidth saturates with threads: min(bw_efficiency x peak, threads x per-core bytes/cycle x clock).
@@ -19,6 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from edgesim.llm.arch import ModelArch
+from edgesim.llm.cpu_gemm import gemm_time_s
 from edgesim.llm.machine import Machine
 from edgesim.llm.quant import QuantScheme, kv_bits
 from edgesim.llm.runtime import LlmRuntime, PlacementParams
@@ -94,8 +96,48 @@ def _weight_compute_s(work: ModelWork, m: Machine, p: PlacementParams, tokens: f
     return t
 
 
+def _prefill_weight_s(work: ModelWork, m: Machine, p: PlacementParams, tokens: float, head_tokens: float) -> float:
+    """Weight GEMMs of a prefill: per core ISA and kernel path on CPUs with a cpu_gemm model, else peak x eff."""
+    if p.cpu_gemm is None or m.unit != "cpu" or not m.core_groups:
+        return _weight_compute_s(work, m, p, tokens, head_tokens, 1.0)
+    return sum(gemm_time_s(k.macs_per_token * tokens + k.head_macs_per_token * head_tokens, k.kernel,
+                           k.precision, m, p.cpu_gemm) for k in work.kernels)
+
+
+def prefill_weight_passes(tokens: int, p: PlacementParams) -> int:
+    """How often a prefill of ``tokens`` streams the weights: once per ubatch, or once per token block on NPUs
+    whose buffer holds only a block's activations (the weights of a layer are re-read for every block)."""
+    return math.ceil(tokens / (p.prefill_token_block or UBATCH))
+
+
+def prefill_attention_macs(arch: ModelArch, p: PlacementParams, prompt: int, cached: int) -> float:
+    """Attention MACs of prefilling tokens cached+1..prompt: the causal pairs (Q.K^T and scores.V), or the full
+    rectangle of every new token against every position where the runtime masks instead of skipping."""
+    causal = _attention_pairs(arch, prompt) - _attention_pairs(arch, cached)
+    if p.cpu_gemm is not None and p.cpu_gemm.masked_full_attention and causal > 0:
+        full = _attention_pairs(arch, prompt) * 2.0 * prompt / (prompt + 1) * (prompt - cached) / prompt
+        causal = max(causal, full)
+    return 2.0 * arch.q_dim * causal
+
+
+def prefill_attention_s(attn_macs: float, m: Machine, p: PlacementParams) -> float:
+    """Attention of a prefill: on CPUs with a cpu_gemm model an fp16 FMA GEMM per core (it grows as P^2 and is
+    what makes pp4096 slower per token than pp512), else the float rate x the attention efficiency."""
+    if p.cpu_gemm is None or m.unit != "cpu" or not m.core_groups:
+        return attn_macs / _attn_rate(m, p)
+    return gemm_time_s(attn_macs, "attention", "fp16", m, p.cpu_gemm)
+
+
 def _blend(t_mem: np.ndarray | float, t_comp: np.ndarray | float, p: float) -> np.ndarray | float:
     return (np.power(t_mem, p) + np.power(t_comp, p)) ** (1.0 / p)
+
+
+def softcap_head_s(arch: ModelArch, work: ModelWork, m: Machine, p: PlacementParams) -> float:
+    """Extra time per token of an LM head whose soft-capped logits keep it from running as a fused GEMV."""
+    if arch.final_logit_softcap is None or p.softcap_head_efficiency is None:
+        return 0.0
+    head_macs = sum(k.head_macs_per_token for k in work.kernels)
+    return head_macs / (m.rate("fp16") * p.softcap_head_efficiency)
 
 
 @dataclass(frozen=True)
@@ -120,7 +162,8 @@ def decode_steps(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
     attn_macs = 2.0 * arch.q_dim * attended
     t_w = _weight_compute_s(work, m, p, 1.0, 1.0, p.decode_compute_scale)
     t_comp = t_w + attn_macs / _attn_rate(m, p)
-    fixed = p.per_token_overhead_s + p.per_layer_overhead_s * arch.num_layers
+    layer_s = p.layer_overhead_s(m.clock_hz, m.host_clock_hz)
+    fixed = p.per_token_overhead_s + layer_s * arch.num_layers + softcap_head_s(arch, work, m, p)
     t = np.asarray(_blend(t_mem, t_comp, p.overlap_exponent)) + fixed
     return StepCost(t, t_mem, np.asarray(t_comp), nbytes, work.macs_per_token + attn_macs)
 
@@ -152,13 +195,16 @@ def prefill_cost(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
     if new <= 0:
         return PrefillCost(0.0, 0.0, 0.0, 0.0, 0.0)
     head_tokens = float(new) if rt.prefill_logits_all else 1.0
-    t_w = _weight_compute_s(work, m, p, float(new), head_tokens, 1.0)
-    attn_macs = 2.0 * arch.q_dim * (_attention_pairs(arch, prompt) - _attention_pairs(arch, cached))
-    t_comp = t_w + attn_macs / _attn_rate(m, p)
+    t_w = _prefill_weight_s(work, m, p, float(new), head_tokens)
+    attn_macs = prefill_attention_macs(arch, p, prompt, cached)
+    t_comp = t_w + prefill_attention_s(attn_macs, m, p)
     batches = math.ceil(new / UBATCH)
-    nbytes = work.bytes_per_token * batches
+    nbytes = work.bytes_per_token * prefill_weight_passes(new, p)
     t_mem = nbytes / effective_bw(m, p)
-    t = float(_blend(t_mem, t_comp, p.overlap_exponent)) + p.per_layer_overhead_s * arch.num_layers * batches
+    layer_s = p.layer_overhead_s(m.clock_hz, m.host_clock_hz)
+    # the prompt's logits pay the unfused soft-capped head as decode's do (once where only the last token's count)
+    head_s = softcap_head_s(arch, work, m, p) * head_tokens
+    t = float(_blend(t_mem, t_comp, p.overlap_exponent)) + layer_s * arch.num_layers * batches + head_s
     macs = work.macs_per_token * new + attn_macs
     return PrefillCost(t, t_mem, t_comp, nbytes, macs)
 

@@ -37,6 +37,7 @@ class RefRow:
     approximate: bool  # a range or '~' value as published (midpoint used)
     note: str
     status: str  # '' = predictable; else why not
+    runtime_version: str = ""  # as published (llama.cpp build number or date, rkllm release, ...)
 
 
 def is_llm_reference(path: str | Path) -> bool:
@@ -164,7 +165,8 @@ def _row(line: int, r: dict[str, str]) -> RefRow:
     elif hw is None:
         status = "no profile"
     return RefRow(line, r["device"], hw, runtime, unit, r["model_config"] or None, r.get("model", ""), quant,
-                  _int(r.get("threads", "")), prompt, gen, cached, metric, value, approx, r.get("note", ""), status)
+                  _int(r.get("threads", "")), prompt, gen, cached, metric, value, approx, r.get("note", ""), status,
+                  r.get("runtime_version", "") or "")
 
 
 def read_reference(path: str | Path | None = None) -> list[RefRow]:

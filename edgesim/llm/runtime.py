@@ -8,6 +8,7 @@ it needs besides weights and KV cache. Numbers that ``edgesim llm-fit`` produced
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +36,62 @@ class FitRecord(_Frozen):
     prefill_mape_pct: float | None = None
 
 
+class CpuGemm(_Frozen):
+    """llama.cpp's CPU GEMM kernels in prefill (edgesim.llm.cpu_gemm): which GGUF types ggml repacks per ISA path,
+    the issue slots of the dot product per 16 int8 MACs per path, and the fitted overhead slots per GGUF type."""
+
+    # slots per 16 int8 MACs of the dot product itself: neon (emulated), dotprod (SDOT), i8mm (SMMLA), avx2
+    dot_slots: dict[str, float]
+    # ISA path -> GGUF types ggml repacks into interleaved GEMM tiles on that path
+    repack: dict[str, list[str]] = Field(default_factory=dict)
+    # first llama.cpp build that repacks a type ("Q4_K" or "Q4_K/dotprod"); older builds run vec_dot for it
+    repack_since_build: dict[str, int] = Field(default_factory=dict)
+    # the llama.cpp build modelled (None = the newest, every repack in 'repack')
+    build: int | None = Field(default=None, ge=1)
+    repack_reuse: float = Field(default=4.0, ge=1, le=16)  # activation rows per unpacked weight tile
+    mmla_types: list[str] = Field(default_factory=list)  # types with an nrc=2 SMMLA vec_dot
+    mmla_reuse: float = Field(default=2.0, ge=1, le=8)
+    chunks_per_thread: float = Field(default=4.0, ge=1)
+    # overhead slots of ggml's fp16 FMA GEMM on cores with FP16 arithmetic (llamafile tinyBLAS, register-tiled):
+    # F16 weights and prefill attention against the f16 KV cache. Cores without it convert to fp32 in
+    # ggml_vec_dot_f16 and take the F16 overhead fitted on such a core.
+    fp16_fma_overhead_slots: float = Field(default=2.0, ge=0, le=64)
+    # without flash attention ggml multiplies Q by the K of every cached position and masks the future ones: a
+    # prefill computes the full prompt x prompt rectangle, twice the causal triangle
+    masked_full_attention: bool = True
+    # slots per 16 MACs around the dot (loads, unpack, scales, accumulate) per GGUF type; 'default' for the rest
+    overhead_slots: dict[str, float]
+
+    @field_validator("dot_slots")
+    @classmethod
+    def _paths(cls, v: dict[str, float]) -> dict[str, float]:
+        missing = {"neon", "dotprod", "i8mm"} - set(v)
+        if missing:
+            raise ValueError(f"needs entries for {sorted(missing)}")
+        if any(x <= 0 for x in v.values()):
+            raise ValueError("dot slots must be > 0")
+        return v
+
+    @field_validator("overhead_slots")
+    @classmethod
+    def _overhead(cls, v: dict[str, float]) -> dict[str, float]:
+        if "default" not in v:
+            raise ValueError("needs a 'default' entry")
+        if any(not 0 <= x <= 400 for x in v.values()):
+            raise ValueError("overhead slots must be in [0, 400]")
+        return v
+
+    def overhead(self, kernel: str) -> float:
+        return self.overhead_slots.get(kernel, self.overhead_slots["default"])
+
+    def repacks(self, kernel: str, path: str) -> bool:
+        """Whether the modelled build repacks ``kernel`` weights on ISA ``path``."""
+        if kernel not in self.repack.get(path, ()):
+            return False
+        since = self.repack_since_build.get(f"{kernel}/{path}", self.repack_since_build.get(kernel))
+        return self.build is None or since is None or self.build >= since
+
+
 class PlacementParams(_Frozen):
     # Sustained fraction of the DRAM peak (read_bw x clock) a decode step streams at with all threads.
     bw_efficiency: float = Field(gt=0, le=1)
@@ -46,11 +103,27 @@ class PlacementParams(_Frozen):
     overlap_exponent: float = Field(default=2.0, ge=1, le=16)
     per_token_overhead_s: float = Field(ge=0)  # sampling, graph build, framework per token
     per_layer_overhead_s: float = Field(default=0.0, ge=0)  # kernel launches / synchronisation per layer per step
+    # The same in cycles of the unit's clock: a layer's small latency-bound kernels (norms, RoPE, attention over a
+    # short context, residual adds) and the gaps between launches take a number of GPU/NPU cycles, so this part
+    # shrinks as the clock rises (Orin Nano 625 MHz -> Super 1020 MHz). 'edgesim llm-fit' fits this one.
+    per_layer_overhead_cycles: float = Field(default=0.0, ge=0)
+    # Whose clock those cycles are: the unit's (kernels captured in a CUDA graph or queued by the NPU driver: the
+    # device's own latency) or the host CPU's (a runtime that launches every kernel from a host thread).
+    layer_overhead_clock: Literal["unit", "host"] = "unit"
+    # Fraction of the fp16 peak the LM head reaches on a model with soft-capped logits (Gemma 2), where the
+    # runtime's compiled head cannot fuse the tanh epilogue into its dequantising GEMV and runs it as a separate,
+    # compute-bound matmul after the memory-bound step; None = the head costs no more than any other GEMV.
+    softcap_head_efficiency: float | None = Field(default=None, gt=0, le=1)
     # Fraction of peak MAC rate the kernel of each weight format reaches (keys: GGUF types Q4_0, Q4_K, ..., group
     # kernels w4/w8/f16, 'attention' for the score/value products, 'default' for the rest).
     kernel_efficiency: dict[str, float]
     # Decode (GEMV, one token) reaches this fraction of the prefill kernel's rate: no reuse of an unpacked block.
     decode_compute_scale: float = Field(default=1.0, gt=0, le=4)
+    # NPU placements whose on-chip buffer holds the activations of only a block of prompt tokens: prefill streams
+    # every weight once per block of this many tokens (None = once per 512-token ubatch, as llama.cpp)
+    prefill_token_block: float | None = Field(default=None, gt=0, le=4096)
+    # CPU placements: prefill GEMMs costed per core ISA and kernel path (None = kernel_efficiency x peak)
+    cpu_gemm: CpuGemm | None = None
     fit: FitRecord | None = None
 
     @field_validator("kernel_efficiency")
@@ -62,6 +135,14 @@ class PlacementParams(_Frozen):
             if not 0 < e <= 1:
                 raise ValueError(f"'{k}' efficiency must be in (0, 1], got {e}")
         return v
+
+    def layer_overhead_s(self, clock_hz: float, host_clock_hz: float) -> float:
+        """Fixed cost of one layer in one step (a decode step, or one prefill ubatch)."""
+        cycles_s = self.per_layer_overhead_cycles / self.layer_clock_hz(clock_hz, host_clock_hz)
+        return self.per_layer_overhead_s + cycles_s
+
+    def layer_clock_hz(self, clock_hz: float, host_clock_hz: float) -> float:
+        return host_clock_hz if self.layer_overhead_clock == "host" else clock_hz
 
     def efficiency(self, kernel: str) -> float:
         return self.kernel_efficiency.get(kernel, self.kernel_efficiency["default"])
@@ -167,7 +248,18 @@ def _with_fit(path: Path, data: dict[str, Any], fitted: bool) -> dict[str, Any]:
 @lru_cache(maxsize=64)
 def load_llm_runtime(spec: str, fitted: bool = True) -> LlmRuntime:
     """An LLM runtime by id (hw_profiles/llm_runtimes/ID.yaml) or YAML path; ``inherits`` merges a parent, and the
-    fitted overlay ID.fit.yaml (if any, and ``fitted``) goes on top. fitted=False gives the sourced priors."""
+    fitted overlay ID.fit.yaml (if any, and ``fitted``) goes on top. fitted=False gives the sourced priors.
+    'ID@bNNNN' (llama.cpp and its relatives) models that build's CPU kernels."""
+    base, sep, build = spec.partition("@")
+    if sep:
+        if not re.fullmatch(r"b?\d{1,6}", build):
+            raise ProfileError(f"'{build}' is not a llama.cpp build (e.g. {base}@b7070)", field="runtime")
+        rt = load_llm_runtime(base, fitted)
+        p = rt.placements.get("cpu")
+        if p is None or p.cpu_gemm is None:
+            raise ProfileError(f"runtime '{base}' has no CPU kernel model to set a build on", field="runtime")
+        cg = p.cpu_gemm.model_copy(update={"build": int(build.lstrip("b"))})
+        return rt.model_copy(update={"placements": {**rt.placements, "cpu": p.model_copy(update={"cpu_gemm": cg})}})
     path = _locate(spec)
     data = _with_fit(path, _raw(path, fitted), fitted)
     try:

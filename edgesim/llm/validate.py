@@ -20,12 +20,16 @@ import numpy as np
 import yaml
 
 from edgesim.errors import EdgesimError
+from edgesim.llm.cpu_gemm import at_build, llama_build
 from edgesim.llm.fit import fit_placement, with_placement
 from edgesim.llm.predict import predict
 from edgesim.llm.reference import BUNDLED, RefRow, read_reference
 from edgesim.llm.runtime import LlmRuntime, fit_path, load_llm_runtime
 
 FIT_COMMAND = "edgesim llm-fit"
+# The placement fields 'edgesim llm-fit' writes to the overlay (the rest stay as the runtime YAML states them)
+FITTED_FIELDS = ("bw_efficiency", "per_token_overhead_s", "per_layer_overhead_s", "per_layer_overhead_cycles",
+                 "softcap_head_efficiency", "kernel_efficiency", "prefill_token_block", "fit")
 PREFILL = ("prefill_tps", "ttft_ms")
 DECODE = ("decode_tps", "decode_ms_per_token")
 
@@ -47,6 +51,7 @@ class RowResult:
 def predict_row(row: RefRow, rt: LlmRuntime) -> tuple[float | None, str]:
     if row.status:
         return None, row.status
+    rt = at_build(rt, llama_build(row.runtime_version))  # the llama.cpp build the row names, if any
     try:
         try:
             est = predict(row.model or "", row.hw or "", rt, row.quant, row.threads, row.unit, row.prompt, row.gen,
@@ -182,6 +187,21 @@ class Validation:
                 out[k] = _spearman([r.predicted or 0.0 for r in g], [r.row.value or 0.0 for r in g])
         return out
 
+    def spearman_pairs(self, results: list[RowResult]) -> dict[str, float]:
+        """The issue's measure: rank order of the (model, quant) pairs on a board, each pair's rows pooled by
+        geometric mean (repeat measurements of one pair differ by noise the model cannot order); >= 3 pairs."""
+        groups: dict[str, dict[tuple[str, str], list[RowResult]]] = defaultdict(lambda: defaultdict(list))
+        for r in results:
+            if r.row.metric == "decode_tps" and r.predicted is not None and r.row.value:
+                groups[f"{r.row.hw}/{r.row.runtime}"][(r.row.model or "", r.row.quant or "")].append(r)
+        out = {}
+        for k, pairs in groups.items():
+            if len(pairs) >= 3:
+                pred = [float(np.exp(np.mean(np.log([r.predicted or 0.0 for r in g])))) for g in pairs.values()]
+                meas = [float(np.exp(np.mean(np.log([r.row.value or 0.0 for r in g])))) for g in pairs.values()]
+                out[k] = _spearman(pred, meas)
+        return out
+
     def _by_device(self) -> dict[str, dict[str, dict[str, float | int]]]:
         boards = sorted({r.row.hw or "" for r in self.lodo})
         return {b: {m: self.summary([r for r in self.lodo if r.row.hw == b], mm)
@@ -212,6 +232,7 @@ class Validation:
             "lomo": {m: self.summary(self.lomo, mm) for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
             "lodo_by_device": self._by_device(),
             "spearman_decode": self.spearman(self.rows),
+            "spearman_decode_pairs": self.spearman_pairs(self.rows),
             "contradictions": [{"line": a, "other_line": b, "ratio": q} for a, b, q in self.contradictions],
             "rows": rows(self.rows), "lodo_rows": rows(self.lodo), "lomo_rows": rows(self.lomo),
         }
@@ -233,10 +254,17 @@ class Validation:
                      for m, s in parts.items() if s.get("n")]
             if cells:
                 lines.append(f"  lodo {b}: " + "; ".join(cells))
+        pairs = d["spearman_decode_pairs"]
         for k, rho in sorted(d["spearman_decode"].items()):
-            lines.append(f"spearman decode (model, quant) order on {k}: {rho:.3f}")
+            pair = f"; (model, quant) pairs {pairs[k]:.3f}" if k in pairs else ""
+            lines.append(f"spearman decode order on {k}: rows {_rho(rho)}{pair}")
         lines.append(f"contradicting row pairs (>30% apart, kept): {len(self.contradictions)}")
         return "\n".join(lines)
+
+
+def _rho(rho: float) -> str:
+    # every row of the board predicted alike (models of one shape, e.g. Qwen2 and Qwen2.5 1.5B): no order to test
+    return "n/a (all predictions equal)" if math.isnan(rho) else f"{rho:.3f}"
 
 
 def _spearman(a: list[float], b: list[float]) -> float:
@@ -306,8 +334,9 @@ def write_fits(reference: str | Path | None = None) -> list[Path]:
     by_rt: dict[str, dict[str, Any]] = defaultdict(dict)
     for (rt_id, unit), rt in fitted_runtimes(rows, Path(ref).name).items():
         p = rt.placements[unit]  # type: ignore[index]
-        by_rt[rt_id][unit] = {k: v for k, v in p.model_dump().items() if v is not None and k in
-                              ("bw_efficiency", "per_token_overhead_s", "kernel_efficiency", "fit")}
+        by_rt[rt_id][unit] = {k: v for k, v in p.model_dump().items() if v is not None and k in FITTED_FIELDS}
+        if p.cpu_gemm is not None:  # only the fitted part; the kernel-path facts stay in the runtime YAML
+            by_rt[rt_id][unit]["cpu_gemm"] = {"overhead_slots": dict(p.cpu_gemm.overhead_slots)}
     written = []
     for rt_id, placements in sorted(by_rt.items()):
         path = fit_path(rt_id)

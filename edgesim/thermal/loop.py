@@ -40,6 +40,10 @@ class WindowWork:
     static_power_w: float  # the busy chip's static power at this window's operating point
     available: float = 1.0  # fraction of the window the inference may use (burst gaps)
     throttled: bool = False  # the thermal cap binds this window (throttle onset)
+    # The policy ends the window early, after this many seconds, and is asked again for the rest of it: a chat
+    # turn's phases (prefill, decode, think) end mid-window and the next one draws a different power. None = the
+    # whole window.
+    window_s: float | None = None
 
 
 class WindowPolicy:
@@ -97,53 +101,82 @@ def leakage_scale(profile: HardwareProfile) -> Callable[[float], float]:
     return profile.power.leakage_factor_at
 
 
+@dataclass
+class _Totals:
+    """Running series and totals of one run (the loop appends one entry per window or window part)."""
+
+    ts: list[float]
+    temps: list[float]
+    freqs: list[float]
+    lats: list[float]
+    powers: list[float]
+    energies: list[float]
+    fans: list[float]
+    onset: float | None = None
+    inferences: float = 0.0
+    missed: float = 0.0
+    energy_j: float = 0.0
+    lat_weighted: float = 0.0
+
+
+def _step(plant: ThermalPlant, policy: WindowPolicy, w: WindowWork, t: float, dt: float, rate_hz: float | None,
+          idle_w: float, leak: Callable[[float], float], acc: _Totals) -> None:
+    """One window (or window part) of ``dt`` seconds at constant power through the plant."""
+    if w.throttled and acc.onset is None:
+        acc.onset = t
+    op = w.point
+    capacity = w.available * dt / op.latency_s
+    if rate_hz is None:
+        done, missed = capacity, 0.0
+    else:
+        wanted = rate_hz * dt
+        done = min(wanted, capacity)
+        missed = wanted - done
+    busy = min(1.0, done * op.latency_s / dt)
+    extra_leak_w = w.static_power_w * (leak(plant.power_node_temp_c) - 1.0)
+    power = (policy.chip_power_w(w, busy, idle_w, extra_leak_w) + done * op.dynamic_energy_j / dt
+             + policy.background_power_w)
+    acc.temps.append(plant.step(power, dt))
+    acc.inferences += done
+    acc.missed += missed
+    acc.energy_j += power * dt
+    acc.lat_weighted += done * op.latency_s
+    acc.ts.append(t + dt)
+    acc.freqs.append(w.freq_mhz)
+    acc.lats.append(op.latency_s)
+    acc.powers.append(power)
+    acc.energies.append(op.dynamic_energy_j + (w.static_power_w + extra_leak_w) * op.latency_s)
+    acc.fans.append(plant.fan_pct)
+
+
 def run_windows(profile: HardwareProfile, policy: WindowPolicy, duration_s: float, rate_hz: float | None,
                 window_s: float) -> WindowSeries:
     """Step ``policy`` through ``duration_s`` seconds in ``window_s`` windows, back to back (``rate_hz`` None) or
-    at ``rate_hz`` inferences per second."""
+    at ``rate_hz`` inferences per second. A policy that ends a window early (``WindowWork.window_s``) is asked
+    again for the rest of it."""
     check_run_arguments(duration_s, rate_hz, window_s)
     plant = ThermalPlant(profile)
     idle_w = profile.power.idle_power_mw * 1e-3
     leak = leakage_scale(profile)
-    steps = math.ceil(duration_s / window_s)
-    ts: list[float] = []
-    temps: list[float] = []
-    freqs: list[float] = []
-    lats: list[float] = []
-    powers: list[float] = []
-    energies: list[float] = []
-    fans: list[float] = []
-    onset: float | None = None
-    total_inf = total_missed = total_energy = lat_weighted = 0.0
+    acc = _Totals([], [], [], [], [], [], [])
     t = 0.0
-    for _ in range(steps):
-        dt = min(window_s, duration_s - t)
-        w = policy.work(t, dt, plant.cap_mhz)
-        if w.throttled and onset is None:
-            onset = t
-        op = w.point
-        capacity = w.available * dt / op.latency_s
-        if rate_hz is None:
-            done, missed = capacity, 0.0
-        else:
-            wanted = rate_hz * dt
-            done = min(wanted, capacity)
-            missed = wanted - done
-        busy = min(1.0, done * op.latency_s / dt)
-        extra_leak_w = w.static_power_w * (leak(plant.power_node_temp_c) - 1.0)
-        power = (policy.chip_power_w(w, busy, idle_w, extra_leak_w) + done * op.dynamic_energy_j / dt
-                 + policy.background_power_w)
-        temps.append(plant.step(power, dt))
-        t += dt
-        total_inf += done
-        total_missed += missed
-        total_energy += power * dt
-        lat_weighted += done * op.latency_s
-        ts.append(t)
-        freqs.append(w.freq_mhz)
-        lats.append(op.latency_s)
-        powers.append(power)
-        energies.append(op.dynamic_energy_j + (w.static_power_w + extra_leak_w) * op.latency_s)
-        fans.append(plant.fan_pct)
-    return WindowSeries(tuple(ts), tuple(temps), tuple(freqs), tuple(lats), tuple(powers), tuple(energies),
-                        tuple(fans), onset, total_inf, total_missed, total_energy, lat_weighted)
+    parts = 0
+    for _ in range(math.ceil(duration_s / window_s)):
+        left = min(window_s, duration_s - t)
+        first = True  # every window runs at least once, exactly as before policies could cut windows
+        while first or left > 1e-12 * window_s:
+            first = False
+            w = policy.work(t, left, plant.cap_mhz)
+            if w.window_s is not None and not w.window_s > 0:
+                raise EdgesimError(f"a thermal policy ended a window after {w.window_s} s; it must be > 0")
+            dt = left if w.window_s is None else min(left, w.window_s)
+            parts += 1
+            if parts > MAX_STEPS:
+                raise EdgesimError(f"more than {MAX_STEPS:.0e} thermal steps (windows cut by short phases); "
+                                   "use longer phases or a longer window")
+            _step(plant, policy, w, t, dt, rate_hz, idle_w, leak, acc)
+            t += dt
+            left -= dt
+    return WindowSeries(tuple(acc.ts), tuple(acc.temps), tuple(acc.freqs), tuple(acc.lats), tuple(acc.powers),
+                        tuple(acc.energies), tuple(acc.fans), acc.onset, acc.inferences, acc.missed, acc.energy_j,
+                        acc.lat_weighted)

@@ -15,9 +15,12 @@ Q = gguf.GGMLQuantizationType
 
 def write_gguf(path: Path, *, layers: int = 2, hidden: int = 256, ff: int = 512, heads: int = 4, kv_heads: int = 2,
                vocab: int = 1000, ctx: int = 1024, tied: bool = False, arch: str = "llama",
-               types: dict[str, gguf.GGMLQuantizationType] | None = None) -> Path:
+               types: dict[str, gguf.GGMLQuantizationType] | None = None,
+               floats: dict[str, float] | None = None) -> Path:
     types = types or {}
     w = gguf.GGUFWriter(str(path), arch)
+    for key, val in (floats or {}).items():
+        w.add_float32(key, val)
     w.add_block_count(layers)
     w.add_embedding_length(hidden)
     w.add_feed_forward_length(ff)

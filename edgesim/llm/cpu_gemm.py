@@ -1,0 +1,134 @@
+"""llama.cpp's CPU matrix multiplies in prefill: kernel path per (GGUF type, core ISA) and an issue-slot cost model.
+
+A block-quantized dot product on a CPU is bound by vector instruction issue, not by the dot-product unit alone:
+per 16 int8 MACs a core issues the dot product itself (``dot_slots``: ~1 SDOT, 1/2 SMMLA, or the SMULL/SADALP
+emulation on cores without SDOT) plus the work around it, the same on every core (``overhead_slots``: weight
+and activation loads, nibble/high-bit unpacking, block-scale multiply and float accumulate; fitted per GGUF
+type). Kernels that reuse an unpacked weight register across several activation rows divide that overhead:
+ggml's repacked GEMMs (Q4_0 4x4/4x8, Q4_K 8x8, IQ4_NL 4x4: 4 activation rows per tile) and its nrc=2 SMMLA
+vec_dot (2 rows). So one core runs a kernel at
+
+    MACs/s = 16 x vector slots per cycle x clock / (overhead / reuse + dot)
+
+and the threads' cores add up (ggml hands out chunks through an atomic counter; a repacked GEMM cuts only ~4 per
+thread, so a slow LITTLE core holding one of the last chunks sets the finish). The same overhead fitted on a
+Cortex-A72 (no SDOT) then predicts an A76 (SDOT) or an X3 (SMMLA) through the mechanism, not a per-board factor.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from edgesim.llm.machine import CoreGroup, Machine
+from edgesim.llm.runtime import CpuGemm, LlmRuntime
+
+# llama.cpp build numbers at known dates, from benchmark logs that print both: 4696 on 2025-02-12
+# (geerlingguy/ai-benchmarks#20), 7070 on 2025-10-23 (llama.cpp PR #16739), 7190 on 2025-11-28 (ai-benchmarks#37),
+# 7365 on 2025-12-16 (PR #18096), 8664 on 2026-04-04 (ai-benchmarks#51), 10334 on 2026-09-10 (ai-benchmarks#53).
+_BUILD_AT = ((date(2025, 2, 12), 4696), (date(2025, 10, 23), 7070), (date(2025, 11, 28), 7190),
+             (date(2025, 12, 16), 7365), (date(2026, 4, 4), 8664), (date(2026, 9, 10), 10334))
+_MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                                           "nov", "dec"))}
+
+
+def _build_at(d: date) -> int:
+    pts = _BUILD_AT
+    i = next((k for k in range(1, len(pts)) if d <= pts[k][0]), len(pts) - 1)
+    (d0, b0), (d1, b1) = pts[i - 1], pts[i]
+    return max(1, round(b0 + (b1 - b0) * (d - d0).days / (d1 - d0).days))
+
+
+def llama_build(version: str) -> int | None:
+    """The llama.cpp build a published version string names: 'build 9c699074c (8664)', 'b10964', or a date
+    ('2024-03-26', '(Nov 2025)') through the dated builds above; None when it names none."""
+    m = re.search(r"\((\d{3,5})\)|\bb(\d{3,5})\b", version)
+    if m:
+        return int(m.group(1) or m.group(2))
+    m = re.search(r"(20\d\d)-(\d\d)(?:-(\d\d))?", version)
+    if m:
+        return _build_at(date(int(m.group(1)), int(m.group(2)), int(m.group(3) or 15)))
+    m = re.search(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? (20\d\d)", version, re.IGNORECASE)
+    if m:
+        return _build_at(date(int(m.group(2)), _MONTHS[m.group(1).lower()], 15))
+    return None
+
+
+def at_build(rt: LlmRuntime, build: int | None) -> LlmRuntime:
+    """``rt`` with its CPU GEMM model set to llama.cpp build ``build`` (kernels repacked only from their build)."""
+    p = rt.placements.get("cpu")
+    if build is None or p is None or p.cpu_gemm is None:
+        return rt
+    cg = p.cpu_gemm.model_copy(update={"build": build})
+    return rt.model_copy(update={"placements": {**rt.placements, "cpu": p.model_copy(update={"cpu_gemm": cg})}})
+
+
+@dataclass(frozen=True)
+class KernelPath:
+    name: str  # neon | dotprod | i8mm | <path>-repack | fma16 | fma32
+    dot_slots: float
+    reuse: float
+
+
+def kernel_path(kernel: str, precision: str, core: CoreGroup, cg: CpuGemm) -> KernelPath:
+    """The path ggml takes for ``kernel`` weights on ``core`` (repack first, as ggml_repack_get_optimal_repack_type
+    checks i8mm before dotprod; then vec_dot with SMMLA pairs, SDOT or the emulated dot)."""
+    isa = core.isa
+    if precision != "int8":
+        # float weights: FMA of 8 fp16 lanes per 128-bit instruction where the core has FP16 arithmetic, else 4
+        if precision == "fp16" and isa.fp16_arith:
+            return KernelPath("fma16", 2.0, 1.0)
+        return KernelPath("fma32", 4.0, 1.0)
+    paths = ["avx2"] if isa.x86 else [p for p, ok in (("i8mm", isa.i8mm), ("dotprod", isa.dotprod),
+                                                      ("neon", True)) if ok]
+    for p in paths:
+        if cg.repacks(kernel, p):
+            return KernelPath(f"{p}-repack", cg.dot_slots.get(p, cg.dot_slots["dotprod"]), cg.repack_reuse)
+    if isa.x86:
+        return KernelPath("avx2", cg.dot_slots.get("avx2", cg.dot_slots["dotprod"]), 1.0)
+    if isa.i8mm and kernel in cg.mmla_types:
+        return KernelPath("i8mm", cg.dot_slots["i8mm"], cg.mmla_reuse)
+    if isa.dotprod:
+        return KernelPath("dotprod", cg.dot_slots["dotprod"], 1.0)
+    return KernelPath("neon", cg.dot_slots["neon"], 1.0)
+
+
+def core_rate(kernel: str, precision: str, core: CoreGroup, cg: CpuGemm, overhead: float | None = None) -> float:
+    """MACs/s one core of ``core`` reaches on ``kernel`` weights."""
+    path = kernel_path(kernel, precision, core, cg)
+    if path.name == "fma16":
+        u = cg.fp16_fma_overhead_slots  # tinyBLAS on FP16 cores: not the converting path the F16 fit saw
+    elif overhead is not None:
+        u = overhead
+    else:
+        # prefill attention runs ggml's F16 mul_mat against the f16 KV cache: the F16 weight path
+        u = cg.overhead("F16" if kernel == "attention" else kernel)
+    return 16.0 * core.vector_slots_per_cycle * core.clock_hz / (u / path.reuse + path.dot_slots)
+
+
+def _chunked_finish(rates: list[float], chunks: int) -> float:
+    """When the last of ``chunks`` equal chunks (1 work unit in total) is done: each thread starts on its own
+    chunk and then takes the next free one (ggml's atomic chunk counter), so a slow core holding the last chunk
+    sets the finish."""
+    free = [0.0] * len(rates)
+    size = 1.0 / chunks
+    for _ in range(chunks):
+        i = min(range(len(rates)), key=lambda k: free[k])  # the thread free first takes it
+        free[i] += size / rates[i]
+    return max(free)
+
+
+def gemm_time_s(macs: float, kernel: str, precision: str, m: Machine, cg: CpuGemm,
+                overhead: float | None = None) -> float:
+    """Seconds for ``macs`` MACs of one weight kernel on the machine's threads. Repacked GEMMs hand out
+    ``chunks_per_thread`` chunks per thread, so on big.LITTLE the last chunks on slow cores set the finish; the
+    vec_dot path cuts 16x16 output tiles (thousands of chunks) and balances to the sum of the cores' rates."""
+    if macs <= 0:
+        return 0.0
+    per_core = [core_rate(kernel, precision, g, cg, overhead) for g in m.core_groups]
+    total = sum(g.count * r for g, r in zip(m.core_groups, per_core, strict=True))
+    if len(set(per_core)) <= 1 or not kernel_path(kernel, precision, m.core_groups[0], cg).name.endswith("repack"):
+        return macs / total
+    rates = [r for g, r in zip(m.core_groups, per_core, strict=True) for _ in range(g.count)]
+    return macs * _chunked_finish(rates, max(1, round(cg.chunks_per_thread * len(rates))))

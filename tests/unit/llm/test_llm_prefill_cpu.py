@@ -1,0 +1,183 @@
+"""CPU prefill: core ISA from the profile, llama.cpp kernel path per GGUF type, issue-slot rates, big.LITTLE
+threads, attention growing with the prompt, and the per-type overhead fit recovering known values."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgesim.errors import EdgesimError
+from edgesim.llm.cpu_cores import core_isa
+from edgesim.llm.cpu_gemm import core_rate, gemm_time_s, kernel_path
+from edgesim.llm.fit import fit_cpu_overheads
+from edgesim.llm.machine import CoreGroup, machine
+from edgesim.llm.predict import _profile, predict
+from edgesim.llm.reference import RefRow
+from edgesim.llm.runtime import load_llm_runtime
+
+
+def _cg():  # type: ignore[no-untyped-def]
+    cg = load_llm_runtime("llama.cpp").placements["cpu"].cpu_gemm
+    assert cg is not None
+    return cg
+
+
+@pytest.mark.parametrize(("desc", "dot", "mm"), [
+    ("4x Cortex-A72, 2x 64-bit-issue NEON pipes, no dot-product instructions", False, False),
+    ("4x Cortex-A76 (2x 128-bit ASIMD with SDOT)", True, False),
+    ("LITTLE cluster, 4x Cortex-A55 (in-order)", True, False),
+    ("1x Cortex-X3 + 4x A715/A710 (NEON with SDOT), modelled as 5 equal cores", True, True),
+    ("12x Oryon (4x 128-bit NEON with SDOT/I8MM per core)", True, True),
+    ("8x Neoverse-V2", True, True),
+])
+def test_core_isa_from_the_named_core(desc: str, dot: bool, mm: bool) -> None:
+    isa = core_isa(desc, 32.0, 8.0)
+    assert (isa.dotprod, isa.i8mm) == (dot, mm)
+
+
+def test_unnamed_core_is_classified_from_its_rates() -> None:
+    assert core_isa("some cpu", 32.0, 8.0).dotprod
+    assert not core_isa("some cpu", 8.0, 4.0).dotprod
+    assert core_isa("6x Redwood Cove P cores, AVX-VNNI", 64.0, 16.0).x86
+
+
+def test_machine_lists_big_then_little_cores() -> None:
+    m = machine(_profile("rk3588"), "cpu", 8)
+    assert [(g.isa.name, g.count) for g in m.core_groups] == [("a76", 4), ("a55", 4)]
+    assert m.core_groups[0].vector_slots_per_cycle > m.core_groups[1].vector_slots_per_cycle
+    assert [g.count for g in machine(_profile("rk3588"), "cpu", 2).core_groups] == [2]
+
+
+def test_kernel_paths_follow_ggml_repack_rules() -> None:
+    cg = _cg()
+    a72, a76, x3 = (CoreGroup(core_isa(n, 32.0, 8.0), 1, 2e9, 2.0) for n in ("cortex-a72", "cortex-a76", "cortex-x3"))
+    assert kernel_path("Q4_0", "int8", a76, cg).name == "dotprod-repack"
+    assert kernel_path("Q4_K", "int8", a76, cg).name == "dotprod-repack"
+    assert kernel_path("Q4_K", "int8", x3, cg).name == "i8mm-repack"
+    assert kernel_path("Q4_1", "int8", x3, cg).name == "i8mm"  # nrc=2 SMMLA vec_dot, not repacked
+    assert kernel_path("Q3_K", "int8", x3, cg).name == "dotprod"  # neither: SDOT vec_dot
+    assert kernel_path("Q6_K", "int8", a72, cg).name == "neon"
+    assert kernel_path("IQ4_NL", "int8", a72, cg).name == "neon-repack"
+    x86 = CoreGroup(core_isa("Redwood Cove, AVX-VNNI", 64.0, 16.0), 1, 2e9, 4.0)
+    assert kernel_path("Q4_K", "int8", x86, cg).name == "avx2-repack"
+    assert kernel_path("Q6_K", "int8", x86, cg).name == "avx2"
+    assert kernel_path("F16", "fp16", a72, cg).name == "fma32"
+    assert kernel_path("F16", "fp16", a76, cg).name == "fma16"
+    # same clock and issue width: SMMLA tiles > SDOT > emulated dot
+    assert core_rate("Q4_K", "int8", x3, cg) > core_rate("Q4_K", "int8", a76, cg) > core_rate("Q4_K", "int8", a72, cg)
+
+
+def test_little_cores_add_threads_but_leave_a_tail() -> None:
+    cg = _cg()
+    big = CoreGroup(core_isa("cortex-a76", 32.0, 8.0), 4, 2.4e9, 2.0)
+    little = CoreGroup(core_isa("cortex-a55", 8.0, 2.0), 4, 1.8e9, 0.5)
+    m4 = machine(_profile("rk3588"), "cpu", 4)
+    m8 = machine(_profile("rk3588"), "cpu", 8)
+    assert m4.core_groups[0].count == 4 and len(m8.core_groups) == 2
+    t4, t8 = (gemm_time_s(1e12, "Q4_K", "int8", m, cg) for m in (m4, m8))
+    ideal = 1e12 / (4 * core_rate("Q4_K", "int8", big, cg) + 4 * core_rate("Q4_K", "int8", little, cg))
+    assert ideal < t4  # the LITTLE cores add throughput on paper ...
+    # ... but the last chunk on an A55 (~1/5 of an A76) costs more than they add: -t 8 is no faster than -t 4
+    assert t8 > ideal * 1.05 and t8 > 0.95 * t4
+
+
+def test_prefill_transfers_from_a72_to_sdot_and_smmla_boards() -> None:
+    tps = {hw: predict("tinyllama-1.1b", hw, "llama.cpp", "Q4_K_M", prompt=512, gen=0).prefill.tokens_per_s  # type: ignore[union-attr]
+           for hw in ("rpi4", "rpi5", "qcs8550")}
+    assert tps["rpi4"] < tps["rpi5"] < tps["qcs8550"]
+    # a Pi 5 per clock and core beats a Pi 4 by more than the issue-width ratio alone (SDOT replaces the emulation)
+    assert tps["rpi5"] / tps["rpi4"] > 2.0 * 2.4 / 1.5
+
+
+def test_prefill_attention_grows_with_the_prompt() -> None:
+    short = predict("llama-3.2-3b", "rpi5", "llama.cpp", "Q4_K_M", prompt=512, gen=0).prefill
+    long = predict("llama-3.2-3b", "rpi5", "llama.cpp", "Q4_K_M", prompt=4096, gen=0).prefill
+    assert short and long and long.tokens_per_s < 0.95 * short.tokens_per_s
+
+
+def test_overhead_fit_recovers_the_slots_that_made_the_rows() -> None:
+    rt = load_llm_runtime("llama.cpp", fitted=False)
+    p = rt.placements["cpu"]
+    assert p.cpu_gemm is not None
+    truth = {"Q4_0": 5.0, "Q8_0": 9.0, "default": 8.0}
+    true_p = p.model_copy(update={"cpu_gemm": p.cpu_gemm.model_copy(update={"overhead_slots": truth})})
+    true_rt = rt.model_copy(update={"placements": {**rt.placements, "cpu": true_p}})
+    rows = []
+    for i, (model, quant) in enumerate([(mo, q) for mo in ("llama-3.2-1b", "qwen2.5-0.5b", "gemma-3-1b")
+                                        for q in ("Q4_0", "Q8_0")]):
+        est = predict(model, "rpi4", true_rt, quant, prompt=512, gen=0)
+        assert est.prefill is not None
+        rows.append(RefRow(line=i + 2, device="Raspberry Pi 4", hw="rpi4", runtime="llama.cpp", unit="cpu",
+                           model=model, model_text=model, quant=quant, threads=4, prompt=512, gen=0, cached=0,
+                           metric="prefill_tps", value=est.prefill.tokens_per_s, approximate=False, note="",
+                           status=""))
+    fitted = fit_cpu_overheads(rows, rt, p)
+    assert fitted["Q4_0"] == pytest.approx(5.0, rel=0.05)
+    assert fitted["Q8_0"] == pytest.approx(9.0, rel=0.05)
+
+
+def _rkllm_rows(rt, models: tuple[str, ...]) -> list[RefRow]:  # type: ignore[no-untyped-def]
+    rows = []
+    for i, model in enumerate(models):
+        est = predict(model, "rk3588", rt, "w8a8", prompt=128, gen=0)
+        assert est.prefill is not None
+        rows.append(RefRow(line=i + 2, device="RK3588", hw="rk3588", runtime="rkllm", unit="npu", model=model,
+                           model_text=model, quant="w8a8", threads=None, prompt=128, gen=0, cached=0,
+                           metric="ttft_ms", value=est.prefill.time_s * 1e3, approximate=False, note="", status=""))
+    return rows
+
+
+def test_npu_prefill_restreams_weights_per_token_block_and_the_fit_finds_the_block() -> None:
+    from edgesim.llm.fit import fit_token_block
+
+    rt = load_llm_runtime("rkllm", fitted=False)
+    p = rt.placements["npu"]
+    true_rt = rt.model_copy(update={"placements": {"npu": p.model_copy(update={"prefill_token_block": 16.0})}})
+    rows = _rkllm_rows(true_rt, ("qwen2-0.5b", "tinyllama-1.1b", "phi-3-mini"))
+    assert fit_token_block(rows, rt, p) == pytest.approx(16.0, rel=0.1)
+    # the same runtime on a board with half the DRAM bandwidth and the same NPU peak prefills slower
+    fast = predict("tinyllama-1.1b", "rk3588", true_rt, "w8a8", prompt=128, gen=0).prefill
+    slow = predict("tinyllama-1.1b", "rk3576", true_rt, "w8a8", prompt=128, gen=0).prefill
+    assert fast and slow and slow.time_s > 1.5 * fast.time_s and slow.bound == "memory"
+
+
+@pytest.mark.parametrize(("text", "build"), [("build 9c699074c (8664)", 8664), ("f40a2e5f1 (7095)", 7095),
+                                             ("llama.cpp b10964 (2026-09)", 10964), ("0.1.42", None), ("~1.3.0", None)])
+def test_llama_build_from_a_published_version(text: str, build: int | None) -> None:
+    from edgesim.llm.cpu_gemm import llama_build
+
+    assert llama_build(text) == build
+
+
+def test_dated_versions_map_between_the_known_builds() -> None:
+    from edgesim.llm.cpu_gemm import llama_build
+
+    nov, dec = llama_build("(Nov 2025)"), llama_build("2025-12-16")
+    assert nov is not None and dec is not None and 7070 < nov < dec <= 7365
+    assert (llama_build("2024-03-26") or 0) < 4282  # before any online repacking
+
+
+def test_older_builds_run_k_quants_without_repacking() -> None:
+    new = predict("tinyllama-1.1b", "rpi5", "llama.cpp", "Q4_K_M", prompt=512, gen=0).prefill
+    old = predict("tinyllama-1.1b", "rpi5", "llama.cpp@b7000", "Q4_K_M", prompt=512, gen=0).prefill
+    q40_old = predict("tinyllama-1.1b", "rpi5", "llama.cpp@b7000", "Q4_0", prompt=512, gen=0).prefill
+    assert new and old and q40_old and new.tokens_per_s > 1.5 * old.tokens_per_s
+    assert q40_old.tokens_per_s > 1.5 * old.tokens_per_s  # Q4_0 was repacked long before Q4_K
+    with pytest.raises(EdgesimError):
+        load_llm_runtime("llama.cpp@latest")
+    with pytest.raises(EdgesimError):
+        load_llm_runtime("rkllm@b7000")
+
+
+def test_llama_cpp_prefill_attention_is_the_masked_rectangle() -> None:
+    from edgesim.llm.arch import zoo_arch
+    from edgesim.llm.model import _attention_pairs, prefill_attention_macs
+
+    arch = zoo_arch("llama-3.2-1b")
+    cpu = load_llm_runtime("llama.cpp").placements["cpu"]
+    npu = load_llm_runtime("rkllm").placements["npu"]
+    causal = 2.0 * arch.q_dim * _attention_pairs(arch, 512)
+    assert prefill_attention_macs(arch, npu, 512, 0) == pytest.approx(causal)
+    assert prefill_attention_macs(arch, cpu, 512, 0) == pytest.approx(2.0 * arch.q_dim * arch.num_layers * 512 * 512)
+    # a cached history: the new tokens against every position, still more than their causal share
+    assert prefill_attention_macs(arch, cpu, 512, 384) > 2.0 * arch.q_dim * (
+        _attention_pairs(arch, 512) - _attention_pairs(arch, 384))
