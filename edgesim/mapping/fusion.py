@@ -128,16 +128,8 @@ def fuse_silu_plans(graph: Graph, plans: Sequence[OpPlan], fusing_units: Collect
         renamed[e.sigmoid] = renamed[e.mul] = e.producer
     if not merged:
         return tuple(plans), {}
-    out = []
-    for p in plans:
-        if p.node in renamed:
-            continue
-        p = merged.get(p.node, p)
-        if any(d in renamed for d in p.depends_on):
-            p = replace(p, depends_on=tuple(dict.fromkeys(renamed.get(d, d) for d in p.depends_on)))
-        out.append(p)
     tails = {e.mul: e.producer for e in silu_epilogues(graph) if e.producer in merged}
-    return tuple(out), tails
+    return _replace_plans(plans, set(renamed), merged, renamed), tails
 
 
 def _spread_tiles(template: tuple[TileGroup, ...], compute_cycles: float,
@@ -209,9 +201,16 @@ def fuse_residual_plans(graph: Graph, plans: Sequence[OpPlan], fusing_units: Col
         renamed[r.add] = r.producer
     if not merged:
         return tuple(plans)
+    return _replace_plans(plans, dropped, merged, renamed)
+
+
+def _replace_plans(plans: Sequence[OpPlan], drop: set[str], merged: dict[str, OpPlan],
+                   renamed: dict[str, str]) -> tuple[OpPlan, ...]:
+    """``plans`` without the absorbed ones, each fused plan in its producer's place, and dependencies on an
+    absorbed op redirected to the op that now runs it."""
     out = []
     for p in plans:
-        if p.node in dropped:
+        if p.node in drop:
             continue
         p = merged.get(p.node, p)
         if any(d in renamed for d in p.depends_on):
