@@ -68,6 +68,14 @@ def test_run_report_identical_within_process(tmp_path: Path, capsys: pytest.Capt
     assert outs[0] == outs[1]
 
 
+def _sigint_as_at_a_terminal() -> None:
+    """The child starts with SIGINT at its default and unblocked, as under a terminal's Ctrl-C: an ignored or blocked
+    SIGINT is inherited across exec, so a disposition left in the test process by another test (a library that
+    ignores or masks it) would otherwise make the child deaf to the signal this test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_sigint_leaves_no_partial_file(tmp_path: Path) -> None:
     out = tmp_path / "sustain.json"
     out.write_text("previous report\n")  # must survive untouched: the new one is never half-written over it
@@ -95,6 +103,7 @@ def test_sigint_leaves_no_partial_file(tmp_path: Path) -> None:
         text=True,
         env=env,
         cwd=REPO,
+        preexec_fn=_sigint_as_at_a_terminal,
     )
     try:
         time.sleep(4.0)
