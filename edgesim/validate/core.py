@@ -73,17 +73,24 @@ def _float_or_none(text: str | None, path: Path, line: int, col: str) -> float |
         raise EdgesimError(f"line {line}: '{text}' is not a number", file=str(path), field=col) from None
 
 
-def read_reference(path: str | Path) -> list[ReferenceRow]:
-    """Rows of a reference CSV; a missing column or a non-numeric cell is a one-line EdgesimError."""
-    p = Path(path)
+def open_table(p: Path, required: Sequence[str], what: str) -> csv.DictReader[str]:
+    """The rows of a reference CSV, once its header has every ``required`` column; an unreadable file or a
+    missing column is a one-line EdgesimError naming the file."""
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise EdgesimError(f"cannot read reference file: {exc.strerror or exc}", file=str(p)) from None
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
     if missing:
-        raise EdgesimError(f"reference file lacks columns {missing}", file=str(p))
+        raise EdgesimError(f"{what} lacks columns {missing}", file=str(p))
+    return reader
+
+
+def read_reference(path: str | Path) -> list[ReferenceRow]:
+    """Rows of a reference CSV; a missing column or a non-numeric cell is a one-line EdgesimError."""
+    p = Path(path)
+    reader = open_table(p, REQUIRED_COLUMNS, "reference file")
     rows: list[ReferenceRow] = []
     for i, rec in enumerate(reader, start=2):
         lat = _float_or_none(rec.get("latency_ms"), p, i, "latency_ms")

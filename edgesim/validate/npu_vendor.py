@@ -15,8 +15,6 @@ over the rows it is fitted on), so the chip numbers keep coming from datasheets.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 import sys
@@ -28,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from edgesim.errors import EdgesimError
 from edgesim.hw.schema import DeviceClass, Precision
 from edgesim.passes.choices import QuantPreset
-from edgesim.validate.core import spearman
+from edgesim.validate.core import open_table, spearman
 
 if TYPE_CHECKING:
     from edgesim.mapping.plan import Schedule
@@ -205,14 +203,7 @@ def _unstated_precision(row: VendorRow) -> str:
 def read_vendor(path: str | Path) -> tuple[list[VendorRow], list[VendorResult]]:
     """(runnable rows, skipped rows with their reason); a missing column or bad number is a one-line error."""
     p = bundled_reference() if str(path) == "npu_vendor" else Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise EdgesimError(f"cannot read reference file: {exc.strerror or exc}", file=str(p)) from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-    if missing:
-        raise EdgesimError(f"vendor table lacks columns {missing}", file=str(p))
+    reader = open_table(p, REQUIRED, "vendor table")
     rows: list[VendorRow] = []
     skipped: list[VendorResult] = []
     for line, rec in enumerate(reader, start=2):
