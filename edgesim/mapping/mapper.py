@@ -113,7 +113,7 @@ def choose_unit(profile: HardwareProfile, runtime: RuntimeProfile | None, node: 
 
 def _systolic_cycles(unit: ComputeUnit, graph: Graph, node: Node) -> float:
     from edgesim.mapping.systolic import compute_cycles
-    from edgesim.mapping.systolic_memory import systolic_layer
+    from edgesim.mapping.systolic_seam import systolic_layer
 
     spec = unit.systolic
     assert spec is not None  # callers check the unit kind
@@ -412,7 +412,7 @@ def _tile(profile: HardwareProfile, graph: Graph, node: Node, placed: tuple[Any,
     unit, _, cycles, _, work = placed
     tiling = tile_op(graph, node, unit, profile, work, cycles, act_mem, w_mem)
     if unit.kind is UnitKind.SYSTOLIC and node.op.op_class is OpClass.MAC:
-        from edgesim.mapping.systolic_memory import scalesim_tiling
+        from edgesim.mapping.systolic_seam import scalesim_tiling
 
         # SCALE-Sim's memory system (three scratchpads): its per-fold DRAM traffic, re-fetches included.
         tiling = scalesim_tiling(graph, node, unit, profile, cycles) or tiling
