@@ -185,10 +185,13 @@ def kernel_efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | 
     return min(1.0, eff * scale * core)
 
 
-def int8_isa_scale(runtime: RuntimeProfile | None, unit: ComputeUnit) -> float:
-    """Speed factor of a CPU runtime's int8 MAC kernels on this unit's cores (their dot-product instructions and
-    issue style, ``RuntimeProfile.int8_isa_scale``); 1.0 for other units, runtimes and unnamed cores."""
+def int8_isa_scale(runtime: RuntimeProfile | None, unit: ComputeUnit, op: str = "CONV2D") -> float:
+    """Speed factor of a CPU runtime's int8 GEMM kernels on this unit's cores (their dot-product instructions and
+    issue style, ``RuntimeProfile.int8_isa_scale``); 1.0 for other units, runtimes, unnamed cores and depthwise
+    convolutions (XNNPACK runs those with its dwconv kernels, which multiply per channel: no dot product)."""
     if runtime is None or runtime.int8_isa_scale is None or unit.kind is not UnitKind.CPU:
+        return 1.0
+    if op == OpKind.DEPTHWISE_CONV2D.value:
         return 1.0
     return runtime.int8_isa_scale.factor(core_int8(f"{unit.description} {unit.name}"))
 
@@ -215,7 +218,7 @@ def compute_cycles(unit: ComputeUnit, graph: Graph, node: Node, work: NodeWork, 
         rate = _rate(unit.macs_per_cycle, work.precision)
         assert rate is not None
         # The int8 kernels are the ones that change with the core's dot-product instructions (SDOT, SMMLA).
-        isa = int8_isa_scale(runtime, unit) if rate[0] in (Precision.INT8, Precision.INT4) else 1.0
+        isa = int8_isa_scale(runtime, unit, node.op.value) if rate[0] in (Precision.INT8, Precision.INT4) else 1.0
         return work.macs / (rate[1] * unit.count * eff * isa)
     if work.elementwise_ops == 0:
         if unit.kind in DMA_UNIT_KINDS:

@@ -207,9 +207,9 @@ PUBLISHED: tuple[PublishedLatency, ...] = (
                      "X-CUBE-AI of 2021 (7.0; the nearest modelled release is 7.1)"),
     PublishedLatency("mobilenet_v2:alpha=0.3@80", "stm32f746", "plumerai@2022", 77.0, 0.10, PLUMERAI,
                      "Plumerai's engine of 2021 (the modelled base release)"),
-    PublishedLatency("mobilenet_v1", "rpi4", XNN_RT, 24.0, 0.35, XNN_README,
+    PublishedLatency("mobilenet_v1", "rpi4", XNN_RT, 24.0, 0.40, XNN_README,
                      "RPi 4 (BCM2711, ARM64), 4 threads; XNNPACK alone (no TFLite interpreter)", threads=4),
-    PublishedLatency("mobilenet_v2", "rpi4", XNN_RT, 17.0, 0.35, XNN_README,
+    PublishedLatency("mobilenet_v2", "rpi4", XNN_RT, 17.0, 0.40, XNN_README,
                      "RPi 4 (BCM2711, ARM64), 4 threads; XNNPACK alone (no TFLite interpreter)", threads=4),
 )
 
@@ -226,7 +226,7 @@ def implied_macs_per_cycle(entry: AuditEntry) -> float:
     if entry.runtime is None:
         return peak
     runtime, version = load_runtime(entry.runtime, note_missing_version=False)
-    isa = int8_isa_scale(runtime, unit) if precision is Precision.INT8 else 1.0
+    isa = int8_isa_scale(runtime, unit, entry.op) if precision is Precision.INT8 else 1.0
     return peak * kernel_efficiency(runtime, version, entry.op, unit) * isa
 
 

@@ -88,7 +88,8 @@ def test_compute_cycles_apply_the_scale_to_int8_mac_ops_only() -> None:
     graph = res.graph
     conv = next(n for n in graph.nodes if n.op is OpKind.CONV2D)
     add = next(n for n in graph.nodes if n.op is OpKind.ADD)
-    for node, expected in ((conv, res.runtime.int8_isa_scale.out_of_order), (add, 1.0)):
+    dw = next(n for n in graph.nodes if n.op is OpKind.DEPTHWISE_CONV2D)  # XNNPACK's dwconv: no dot product
+    for node, expected in ((conv, res.runtime.int8_isa_scale.out_of_order), (add, 1.0), (dw, 1.0)):
         work = node_work(graph, node)
         with_scale = compute_cycles(unit, graph, node, work, res.runtime, res.version)
         without = compute_cycles(unit, graph, node, work, plain, res.version)
