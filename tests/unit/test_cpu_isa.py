@@ -94,3 +94,23 @@ def test_compute_cycles_apply_the_scale_to_int8_mac_ops_only() -> None:
         with_scale = compute_cycles(unit, graph, node, work, res.runtime, res.version)
         without = compute_cycles(unit, graph, node, work, plain, res.version)
         assert without / with_scale == pytest.approx(expected), node.op
+
+
+def test_the_llm_core_table_agrees_on_every_bundled_core() -> None:
+    """edgesim.llm.cpu_cores keeps its own core table for llama.cpp's kernels: both must give each bundled Arm
+    core the same dot-product features (a follow-up can make the LLM side import this one)."""
+    from edgesim.hw.schema import Precision
+    from edgesim.llm.cpu_cores import core_isa
+
+    for pid, _ in list_profiles():
+        prof = load_profile(pid)
+        cpus = [u for u in prof.units if u.kind is UnitKind.CPU]
+        cpus += [prof.little_cluster] if prof.little_cluster is not None else []
+        for u in cpus:
+            ours = core_int8(f"{u.description} {u.name}")
+            if ours is None:
+                continue
+            llm = core_isa(u.description, u.macs_per_cycle.get(Precision.INT8, 0.0),
+                           u.macs_per_cycle.get(Precision.FP32, 0.0))
+            assert (llm.dotprod, llm.i8mm) == (ours.path is not Int8Path.NEON, ours.path is Int8Path.I8MM), \
+                (pid, u.name, ours, llm)
