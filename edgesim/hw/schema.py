@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from edgesim.hw.cpu_isa import CoreInt8, Int8Path
 from edgesim.hw.schema_base import Frozen as _Frozen
 from edgesim.hw.schema_thermal import (
     DvfsSpec,
@@ -407,6 +408,24 @@ def _check_efficiency_table(v: dict[str, float]) -> dict[str, float]:
     return v
 
 
+class Int8IsaScale(_Frozen):
+    """Int8 MAC-op speed of a CPU runtime's kernels on a core, relative to the core the kernel efficiencies were
+    set on, by the core's int8 path and issue style (edgesim.hw.cpu_isa): path factor x out_of_order where the core
+    issues out of order. A core the description does not name gets 1.0."""
+
+    neon: float = Field(default=1.0, gt=0)
+    dotprod: float = Field(default=1.0, gt=0)
+    i8mm: float = Field(default=1.0, gt=0)
+    out_of_order: float = Field(default=1.0, gt=0)
+    source: str
+
+    def factor(self, core: CoreInt8 | None) -> float:
+        if core is None:
+            return 1.0
+        path = {Int8Path.NEON: self.neon, Int8Path.DOTPROD: self.dotprod, Int8Path.I8MM: self.i8mm}[core.path]
+        return path * (1.0 if core.in_order else self.out_of_order)
+
+
 class RuntimeProfile(_Frozen):
     id: str = Field(min_length=1)
     description: str
@@ -481,6 +500,9 @@ class RuntimeProfile(_Frozen):
     # context's weights and configuration over the host link: HailoRT's context switch); used for units with a
     # context_weight_bytes.
     context_switch_cycles: float = Field(default=0.0, ge=0)
+    # The runtime's int8 GEMM kernels differ by the CPU core's dot-product instructions (XNNPACK: SMLAL, SDOT or
+    # SMMLA microkernels): applied to int8 MAC ops on CPU units (edgesim.mapping.mapper.int8_isa_scale).
+    int8_isa_scale: Int8IsaScale | None = None
     sources: list[str] = Field(default_factory=list)
 
     @field_validator("supported_ops")
