@@ -140,6 +140,28 @@ def test_npu_prefill_restreams_weights_per_token_block_and_the_fit_finds_the_blo
     assert fast and slow and slow.time_s > 1.5 * fast.time_s and slow.bound == "memory"
 
 
+def test_every_npu_token_block_pays_the_per_layer_cost_and_the_block_fit_accounts_for_it() -> None:
+    from edgesim.llm.arch import zoo_arch
+    from edgesim.llm.fit import fit_token_block
+    from edgesim.llm.model import model_work, prefill_cost
+    from edgesim.llm.predict import setup
+
+    rt = load_llm_runtime("rkllm", fitted=False)
+    p = rt.placements["npu"].model_copy(update={"prefill_token_block": 16.0, "per_layer_overhead_cycles": 3e5})
+    no_layer = p.model_copy(update={"per_layer_overhead_cycles": 0.0, "per_layer_overhead_s": 0.0})
+    arch = zoo_arch("qwen2-0.5b")
+    s = setup(arch, "rk3588", rt, "w8a8", None, "npu")
+    work = model_work(arch, s.qs)
+    with_cost, without = (prefill_cost(arch, work, s.m, rt, q, 128).time_s for q in (p, no_layer))
+    # 128 tokens in blocks of 16: eight passes, each running all layers once
+    per_pass = p.layer_overhead_s(s.m.clock_hz, s.m.host_clock_hz) * arch.num_layers
+    assert with_cost - without == pytest.approx(8 * per_pass, rel=1e-6)
+    true_rt = rt.model_copy(update={"placements": {"npu": p}})
+    rows = _rkllm_rows(true_rt, ("qwen2-0.5b", "tinyllama-1.1b", "phi-3-mini"))
+    assert fit_token_block(rows, rt, p.model_copy(update={"prefill_token_block": 64.0})) == pytest.approx(16.0,
+                                                                                                          rel=0.1)
+
+
 @pytest.mark.parametrize(("text", "build"), [("build 9c699074c (8664)", 8664), ("f40a2e5f1 (7095)", 7095),
                                              ("llama.cpp b10964 (2026-09)", 10964), ("0.1.42", None), ("~1.3.0", None)])
 def test_llama_build_from_a_published_version(text: str, build: int | None) -> None:
