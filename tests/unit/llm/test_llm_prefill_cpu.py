@@ -47,6 +47,23 @@ def test_machine_lists_big_then_little_cores() -> None:
     assert [g.count for g in machine(_profile("rk3588"), "cpu", 2).core_groups] == [2]
 
 
+def test_vector_width_comes_from_the_core_table_not_the_profile_rates() -> None:
+    from edgesim.hw.schema import Precision
+
+    prof = _profile("rk3588")
+    lc = prof.little_cluster
+    assert lc is not None
+    # a profile retuned for CNN fidelity (A55 fp32 FMA rate doubled) leaves the LLM's A55 where Arm's guide puts it
+    wider = lc.model_copy(update={"macs_per_cycle": {**lc.macs_per_cycle, Precision.FP32: 8.0, Precision.INT8: 32.0}})
+    m = machine(prof.model_copy(update={"little_cluster": wider}), "cpu", 8)
+    assert [g.vector_slots_per_cycle for g in m.core_groups] == [2.0, 0.5]
+    # a unit naming several core types ("1x X3 + 4x A715/A710 modelled as 5 equal cores") keeps its averaged rate
+    isa = core_isa("1x Cortex-X3 + 4x A715/A710 (NEON with SDOT), modelled as 5 equal cores", 36.0, 9.0)
+    assert isa.name == "x3" and isa.i8mm and isa.vector_slots_per_cycle is None
+    assert machine(_profile("qcs8550"), "cpu", None).core_groups[0].vector_slots_per_cycle == pytest.approx(2.25)
+    assert core_isa("4x Cortex-X1C", 64.0, 16.0).vector_slots_per_cycle == 4.0
+
+
 def test_kernel_paths_follow_ggml_repack_rules() -> None:
     cg = _cg()
     a72, a76, x3 = (CoreGroup(core_isa(n, 32.0, 8.0), 1, 2e9, 2.0) for n in ("cortex-a72", "cortex-a76", "cortex-x3"))
