@@ -138,11 +138,14 @@ def _fit_runtime(rt_id: str, unit: str, rows: list[RefRow], reference: str) -> L
 
 def fit_rows(rows: list[RefRow]) -> dict[tuple[str, str], list[RefRow]]:
     """Per (engine, placement): the board with the most fit-eligible rows, and on it the runtime with the most
-    rows (llama.cpp's own llama-bench rows before ollama's where both exist). Every other row is held out."""
+    rows (llama.cpp's own llama-bench rows before ollama's where both exist). Every other row is held out. The two
+    ends of a contradicting pair (same board and setup, >30% apart) are not fit-eligible either: one of them is
+    wrong and nothing says which."""
     by: dict[tuple[str, str], dict[str, dict[str, list[RefRow]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list)))
+    contradicting = {line for a, b, _ in contradictions(rows) for line in (a, b)}
     for r in rows:
-        if fit_eligible(r):
+        if fit_eligible(r) and r.line not in contradicting:
             by[_key(r)][r.hw or ""][r.runtime or ""].append(r)
     out = {}
     for k, boards in by.items():

@@ -70,3 +70,31 @@ def test_every_flagged_row_of_the_bundled_csv_is_not_credible() -> None:
     assert len(flagged) >= 4
     assert not any(credible(r) for r in flagged)
     assert not any(credible(r) for r in rows if r.approximate)
+
+
+def test_cix_p1_boards_share_one_i8mm_profile() -> None:
+    for device in ("MetaComputing Framework 13 Arm mainboard (Cix CP8180)", "Radxa Orion O6 16GB (Cix P1)",
+                   "Minisforum MS-R1 (Arm)"):
+        assert map_hw(device, "") == "cix-p1"
+    m = machine(_profile("cix-p1"), "cpu", 12)
+    assert [(g.isa.name, g.count) for g in m.core_groups] == [("a720", 8), ("a520", 4)]
+    assert all(g.isa.i8mm for g in m.core_groups)
+    cg = load_llm_runtime("llama.cpp").placements["cpu"].cpu_gemm
+    assert cg is not None
+    old = cg.model_copy(update={"build": 7000})  # before the Q4_K SMMLA repack (PR #16739)
+    assert kernel_path("Q4_K", "int8", m.core_groups[0], cg).name == "i8mm-repack"
+    assert kernel_path("Q4_K", "int8", m.core_groups[0], old).name == "dotprod"
+
+
+def test_contradicting_rows_are_reported_but_never_fitted() -> None:
+    from edgesim.llm.validate import contradictions, fit_rows
+
+    def row(line: int, value: float, hw: str = "rpi4") -> RefRow:
+        return RefRow(line=line, device=hw, hw=hw, runtime="llama.cpp", unit="cpu", model="llama-3.2-1b",
+                      model_text="m", quant="Q4_0", threads=4, prompt=0, gen=128, cached=0, metric="decode_tps",
+                      value=value, approximate=False, note="", status="")
+
+    rows = [row(2, 10.0), row(3, 20.0), row(4, 10.5, "rpi5"), row(5, 10.4, "rpi5")]
+    assert contradictions(rows) == [(2, 3, 2.0)]
+    # rpi4 has as many rows as rpi5, but its two disagree: the fit takes rpi5's
+    assert [r.line for r in fit_rows(rows)[("llama.cpp", "cpu")]] == [4, 5]
