@@ -98,3 +98,15 @@ def test_contradicting_rows_are_reported_but_never_fitted() -> None:
     assert contradictions(rows) == [(2, 3, 2.0)]
     # rpi4 has as many rows as rpi5, but its two disagree: the fit takes rpi5's
     assert [r.line for r in fit_rows(rows)[("llama.cpp", "cpu")]] == [4, 5]
+
+
+def test_llama_cpp_and_ollama_default_to_cuda_on_orin_jetsons_only() -> None:
+    from edgesim.llm.predict import setup
+
+    for rt in ("llama.cpp", "ollama"):
+        assert setup("llama-3.2-3b", "jetson-orin-nano", rt).unit == "gpu"
+        assert setup("llama-3.2-3b", "jetson-agx-orin", rt).unit == "gpu"
+        assert setup("llama-3.2-3b", "jetson-nano", rt).unit == "cpu"  # Maxwell / JetPack 4: no current CUDA build
+        assert setup("llama-3.2-3b", "rk3588", rt).unit == "cpu"  # a Mali GPU needs a Vulkan/OpenCL build
+        assert setup("llama-3.2-3b", "jetson-orin-nano", rt, unit="cpu").unit == "cpu"  # --unit still wins
+    assert setup("llama-3.2-3b", "jetson-orin-nano", "executorch").unit == "cpu"  # runtimes without the rule
