@@ -32,8 +32,10 @@ from edgesim.files import atomic_write_text, data_path
 from edgesim.hw.family import profile_families
 from edgesim.hw.loader import load_profile
 from edgesim.pipeline.intervals import (
+    BY_RUNTIME,
     CALIBRATION_FILE,
     GROUP_WEIGHTED,
+    MIN_BIN_ROWS,
     NEW_BOARD_POWER_CLASSES,
     NPU_CALIBRATION_FILE,
     NoveltyClass,
@@ -42,6 +44,7 @@ from edgesim.pipeline.intervals import (
     energy_bounds,
     group_weights,
     new_board_energy_bounds,
+    runtime_bin,
     weight_group,
     weighted_bounds,
 )
@@ -265,6 +268,7 @@ class Coverage:
     covered: float  # share of rows inside the bounds computed without their device
     median_half_width: float  # median (hi - lo) / 2 over the prediction
     capped_rows: int  # rows whose bounds used the extreme residual (too few others)
+    runtime: str | None = None  # the runtime's rows only (``coverage(by_runtime=True)``)
 
 
 def _group(x: Residual) -> str:
@@ -284,8 +288,19 @@ def _power_group(cls: NoveltyClass, x: Residual) -> str:
     return f"{x.device}/{x.runtime}" if cls is NoveltyClass.NEW_RUNTIME else x.device
 
 
+def _calibration_rows(cls: NoveltyClass, train: Sequence[Residual], runtime: str, confidence: float
+                      ) -> Sequence[Residual]:
+    """The residuals a case of ``cls`` on ``runtime`` is calibrated on, as ``latency_sample`` picks them at run
+    time: the runtime's own bin in the BY_RUNTIME classes when ``train`` makes one, else all of ``train``."""
+    if cls in BY_RUNTIME and runtime_bin([(x.runtime, x.device, x.latency_log) for x in train], runtime,
+                                         confidence) is not None:
+        return [x for x in train if x.runtime == runtime]
+    return train
+
+
 def _latency_bounds(cls: NoveltyClass, train: Sequence[Residual], confidence: float) -> tuple[float, float, bool]:
-    """The class's latency bounds from ``train`` as ``model_bounds`` computes them at run time."""
+    """The class's latency bounds from ``train`` (already ``_calibration_rows``) as ``model_bounds`` computes them
+    at run time."""
     if cls in GROUP_WEIGHTED:
         pairs = group_weights([(x.latency_log, weight_group(cls, x.device, x.runtime)) for x in train])
         return weighted_bounds([v for v, _ in pairs], [w for _, w in pairs], confidence)
@@ -324,40 +339,69 @@ def _held_out_energy_bounds(cls: NoveltyClass, held: Sequence[Residual], board: 
                                    own=own)
 
 
-def coverage(residuals: Sequence[Residual], confidence: float = 0.8) -> list[Coverage]:
+@dataclass(frozen=True)
+class _Hit:
+    row: Residual
+    covered: bool
+    half_width: float  # (hi - lo) / 2 over the prediction
+    capped: bool
+
+
+def _held_out_hits(cls: NoveltyClass, metric: str, mine: Sequence[Residual], power: Sequence[Residual],
+                   new_power: Sequence[Residual], confidence: float) -> tuple[list[_Hit], int]:
+    """Each of the class's rows against the bounds computed without its group (``_group``), and how many groups."""
+    out: list[_Hit] = []
+    groups = sorted({_group(x) for x in mine if metric == "latency" or x.energy_log is not None})
+    for g in groups:
+        held = [x for x in mine if _group(x) == g]
+        train = [x for x in mine if _group(x) != g]
+        if len(train) < 2:
+            continue
+        bounds: dict[tuple[str, str], tuple[float, float, bool]] = {}
+        for x in held:
+            v = x.latency_log if metric == "latency" else x.energy_log
+            if v is None:
+                continue
+            if (x.device, x.runtime) not in bounds:
+                rows = _calibration_rows(cls, train, x.runtime, confidence)
+                bounds[x.device, x.runtime] = (
+                    _latency_bounds(cls, rows, confidence) if metric == "latency" else
+                    _held_out_energy_bounds(cls, held, x.device, rows, power, new_power, confidence))
+            lo, hi, cap = bounds[x.device, x.runtime]
+            out.append(_Hit(x, lo <= v <= hi, (math.exp(max(hi, 0)) - math.exp(min(lo, 0))) / 2, cap))
+    return out, len(groups)
+
+
+def _summary(cls: NoveltyClass, metric: str, hits: Sequence[_Hit], groups: int, runtime: str | None = None
+             ) -> Coverage:
+    widths = sorted(h.half_width for h in hits)
+    return Coverage(cls, metric, len(hits), groups, sum(h.covered for h in hits) / len(hits),
+                    widths[len(widths) // 2], sum(h.capped for h in hits), runtime)
+
+
+def coverage(residuals: Sequence[Residual], confidence: float = 0.8, by_runtime: bool = False) -> list[Coverage]:
     """Per class and metric: bounds from the other groups' residuals (``_group``), coverage of each group's own
-    rows. Energy bounds also leave the held-out rows' power out, and are each held-out board's."""
+    rows. Energy bounds also leave the held-out rows' power out, and are each held-out board's. ``by_runtime``:
+    per runtime instead, for the BY_RUNTIME classes (runtimes with at least MIN_BIN_ROWS held-out rows)."""
     check_confidence(confidence)
     power = [x for x in residuals if x.cls is NoveltyClass.MEASURED_DEVICE and x.power_log is not None]
     new_power = [x for x in residuals if x.cls in NEW_BOARD_POWER_CLASSES and x.power_log is not None]
     out: list[Coverage] = []
     for metric in ("latency", "energy"):
         for cls in NoveltyClass:
-            mine = [x for x in residuals if x.cls is cls]
-            hits, widths, capped, n = 0, [], 0, 0
-            groups = sorted({_group(x) for x in mine if metric == "latency" or x.energy_log is not None})
-            for g in groups:
-                held = [x for x in mine if _group(x) == g]
-                train = [x for x in mine if _group(x) != g]
-                if len(train) < 2:
-                    continue
-                bounds: dict[str, tuple[float, float, bool]] = {}
-                for x in held:
-                    v = x.latency_log if metric == "latency" else x.energy_log
-                    if v is None:
-                        continue
-                    if x.device not in bounds:
-                        bounds[x.device] = (_latency_bounds(cls, train, confidence) if metric == "latency" else
-                                            _held_out_energy_bounds(cls, held, x.device, train, power, new_power,
-                                                                    confidence))
-                    lo, hi, cap = bounds[x.device]
-                    n += 1
-                    hits += lo <= v <= hi
-                    capped += cap
-                    widths.append((math.exp(max(hi, 0)) - math.exp(min(lo, 0))) / 2)
-            if n:
-                widths.sort()
-                out.append(Coverage(cls, metric, n, len(groups), hits / n, widths[len(widths) // 2], capped))
+            if by_runtime and cls not in BY_RUNTIME:
+                continue
+            hits, groups = _held_out_hits(cls, metric, [x for x in residuals if x.cls is cls], power, new_power,
+                                          confidence)
+            if not hits:
+                continue
+            if not by_runtime:
+                out.append(_summary(cls, metric, hits, groups))
+                continue
+            for rid in sorted({h.row.runtime for h in hits}):
+                mine = [h for h in hits if h.row.runtime == rid]
+                if len(mine) >= MIN_BIN_ROWS:
+                    out.append(_summary(cls, metric, mine, len({_group(h.row) for h in mine}), rid))
     return out
 
 
@@ -367,5 +411,16 @@ def coverage_table(cov: Sequence[Coverage], confidence: float) -> str:
              f"{'class':<20} {'metric':<8} {'rows':>5} {'groups':>7} {'covered':>8} {'median half-width':>18}"]
     for c in cov:
         lines.append(f"{c.cls.value:<20} {c.metric:<8} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
+                     f"{c.median_half_width:>17.0%}" + (f"  ({c.capped_rows} rows capped)" if c.capped_rows else ""))
+    return "\n".join(lines)
+
+
+def runtime_coverage_table(cov: Sequence[Coverage], confidence: float) -> str:
+    """``coverage(by_runtime=True)``: the per-runtime check of the classes calibrated per runtime."""
+    lines = [f"per runtime at {confidence:.0%} (classes calibrated per runtime; runtimes with at least {MIN_BIN_ROWS} "
+             "held-out rows):",
+             f"{'class':<20} {'runtime':<16} {'rows':>5} {'groups':>7} {'covered':>8} {'median half-width':>18}"]
+    for c in cov:
+        lines.append(f"{c.cls.value:<20} {c.runtime or '':<16} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
                      f"{c.median_half_width:>17.0%}" + (f"  ({c.capped_rows} rows capped)" if c.capped_rows else ""))
     return "\n".join(lines)
