@@ -76,6 +76,8 @@ class Residual:
     # new-device classes: power_log with one more board (the key) left out of the fallback factor; the coverage
     # check uses it for this row when it holds that board out (``board_power.HeldOutPower.new_device_without``)
     power_log_without: tuple[tuple[str, float], ...] = ()
+    # new_runtime: the runtime the row was predicted with instead of its own (its profile fitted on its own rows)
+    substitute: str | None = None
 
     @property
     def energy_log(self) -> float | None:
@@ -104,22 +106,23 @@ def _held_out_benchmark(rows: list[ReferenceRow], mdir: Path) -> dict[int, float
     return out
 
 
-def _substituted_runtime(rows: list[ReferenceRow], mdir: Path) -> list[tuple[ReferenceRow, float, float]]:
-    """(row, latency ms, energy uJ) of each row predicted with each other runtime measured on its device."""
+def _substituted_runtime(rows: list[ReferenceRow], mdir: Path) -> list[tuple[ReferenceRow, str, float, float]]:
+    """(row, other runtime, latency ms, energy uJ) of each row predicted with each other runtime measured on its
+    device."""
     from edgesim.pipeline import run
     from edgesim.validate.core import row_spec
 
     by_device: dict[str, set[str]] = {}
     for r in rows:
         by_device.setdefault(r.device, set()).add(r.runtime)
-    out: list[tuple[ReferenceRow, float, float]] = []
+    out: list[tuple[ReferenceRow, str, float, float]] = []
     for r in rows:
         for other in sorted(by_device[r.device] - {r.runtime}):
             try:
                 est = run(row_spec(r, mdir, runtime=other)).estimate
             except EdgesimError:
                 continue
-            out.append((r, est.latency_s * 1e3, est.energy_j * 1e6))
+            out.append((r, other, est.latency_s * 1e3, est.energy_j * 1e6))
     return out
 
 
@@ -159,9 +162,9 @@ def collect_residuals(reference: str | Path | None = None) -> list[Residual]:
         cls = NoveltyClass.KNOWN_FAMILY if fam[r.device] <= seen else NoveltyClass.NEW_FAMILY
         out.append(Residual(r.line, r.device, r.runtime, r.benchmark, cls,
                             math.log(r.latency_ms / res.predicted_latency_ms), power_log(r, cls), nested(r)))
-    for r, lat, _ in _substituted_runtime(rows, mdir):
+    for r, other, lat, _ in _substituted_runtime(rows, mdir):
         out.append(Residual(r.line, r.device, r.runtime, r.benchmark, NoveltyClass.NEW_RUNTIME,
-                            math.log(r.latency_ms / lat), power_log(r, NoveltyClass.NEW_RUNTIME)))
+                            math.log(r.latency_ms / lat), power_log(r, NoveltyClass.NEW_RUNTIME), substitute=other))
     return out
 
 
@@ -219,7 +222,8 @@ def calibration_dict(residuals: Sequence[Residual], reference: str) -> dict[str,
                   "class": x.cls.value, "latency_log": round(x.latency_log, 6),
                   "power_log": None if x.power_log is None else round(x.power_log, 6),
                   **({"power_log_without": {d: round(v, 6) for d, v in x.power_log_without}}
-                     if x.power_log_without else {})} for x in residuals],
+                     if x.power_log_without else {}),
+                  **({"substitute": x.substitute} if x.substitute else {})} for x in residuals],
         "families": fams,
         "runtimes": sorted({r for _, r in devices}),
     }
@@ -251,7 +255,8 @@ def shipped_residuals(path: str | Path | None = None, npu: bool = True) -> list[
             raw = json.loads(target.read_text(encoding="utf-8"))
             out += [Residual(int(r["line"]), r["device"], r["runtime"], r["benchmark"], NoveltyClass(r["class"]),
                              float(r["latency_log"]), None if r["power_log"] is None else float(r["power_log"]),
-                             tuple((d, float(v)) for d, v in sorted(r.get("power_log_without", {}).items())))
+                             tuple((d, float(v)) for d, v in sorted(r.get("power_log_without", {}).items())),
+                             r.get("substitute"))
                     for r in raw["rows"]]
         except (OSError, ValueError, KeyError) as exc:
             raise EdgesimError(f"cannot read the interval calibration ({exc}); regenerate it with "
@@ -339,6 +344,12 @@ def _held_out_energy_bounds(cls: NoveltyClass, held: Sequence[Residual], board: 
                                    own=own)
 
 
+def _uses_held_out_runtime(x: Residual, group: str) -> bool:
+    """A new-runtime residual predicted WITH the held-out runtime (its profile fitted on the held-out rows): a
+    runtime nobody measured has no such residuals, so the check leaves them out of the calibration too."""
+    return x.substitute is not None and group == f"runtime:{x.substitute}"
+
+
 @dataclass(frozen=True)
 class _Hit:
     row: Residual
@@ -354,7 +365,7 @@ def _held_out_hits(cls: NoveltyClass, metric: str, mine: Sequence[Residual], pow
     groups = sorted({_group(x) for x in mine if metric == "latency" or x.energy_log is not None})
     for g in groups:
         held = [x for x in mine if _group(x) == g]
-        train = [x for x in mine if _group(x) != g]
+        train = [x for x in mine if _group(x) != g and not _uses_held_out_runtime(x, g)]
         if len(train) < 2:
             continue
         bounds: dict[tuple[str, str], tuple[float, float, bool]] = {}

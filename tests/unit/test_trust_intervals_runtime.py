@@ -120,3 +120,23 @@ def test_an_npu_run_reports_its_runtime_bin() -> None:
     assert iv.model_latency_log == model_bounds(table, iv.novelty, 0.8, rid)[:2]
     assert iv.calibration_rows == len(table.runtime_bin(iv.novelty, rid, 0.8) or ())
     assert iv.as_dict()["calibration_runtime"] == rid
+
+
+def test_new_runtime_check_leaves_out_residuals_predicted_with_the_held_out_runtime() -> None:
+    """A runtime nobody measured has no fitted profile, so no residual of another runtime's rows predicted with
+    it: the held-out check leaves those out too (they mirror the held-out runtime's own error)."""
+    from edgesim.validate.intervals import _held_out_hits
+
+    rng = np.random.default_rng(8)
+    cls = NoveltyClass.NEW_RUNTIME
+    res: list[Residual] = []
+    for rt in ("a", "b", "c"):
+        for sub in sorted({"a", "b", "c"} - {rt}):
+            res += [Residual(len(res), "board", rt, "net", cls, float(v), None, substitute=sub)
+                    for v in rng.normal(0.0, 0.05, 10)]
+        res += [Residual(len(res), "board", rt, "net", cls, 2.0, None, substitute="x") for _ in range(10)]
+    res += [Residual(len(res), "board", "x", "net", cls, 2.0, None, substitute="a") for _ in range(30)]
+    hits, groups = _held_out_hits(cls, "latency", res, [], [], 0.8)
+    assert groups == 4 and len(hits) == len(res)
+    # with the mirror rows in, x's rows would sit inside the band (a third of the others' residuals are 2.0)
+    assert not any(h.covered for h in hits if h.row.runtime == "x")
