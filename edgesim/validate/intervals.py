@@ -35,7 +35,6 @@ from edgesim.pipeline.intervals import (
     BY_RUNTIME,
     CALIBRATION_FILE,
     GROUP_WEIGHTED,
-    MIN_BIN_ROWS,
     NEW_BOARD_POWER_CLASSES,
     NPU_CALIBRATION_FILE,
     NoveltyClass,
@@ -390,17 +389,24 @@ def _summary(cls: NoveltyClass, metric: str, hits: Sequence[_Hit], groups: int, 
                     widths[len(widths) // 2], sum(h.capped for h in hits), runtime)
 
 
+# The per-runtime table: the classes calibrated per runtime, and new_runtime (held out by runtime already).
+_PER_RUNTIME = BY_RUNTIME | {NoveltyClass.NEW_RUNTIME}
+# A runtime's held-out rows the per-runtime table needs to show it (a coverage of fewer rows is mostly noise).
+REPORT_MIN_ROWS = 10
+
+
 def coverage(residuals: Sequence[Residual], confidence: float = 0.8, by_runtime: bool = False) -> list[Coverage]:
     """Per class and metric: bounds from the other groups' residuals (``_group``), coverage of each group's own
     rows. Energy bounds also leave the held-out rows' power out, and are each held-out board's. ``by_runtime``:
-    per runtime instead, for the BY_RUNTIME classes (runtimes with at least MIN_BIN_ROWS held-out rows)."""
+    per runtime instead (runtimes with at least REPORT_MIN_ROWS held-out rows), for the classes calibrated per
+    runtime and for new_runtime."""
     check_confidence(confidence)
     power = [x for x in residuals if x.cls is NoveltyClass.MEASURED_DEVICE and x.power_log is not None]
     new_power = [x for x in residuals if x.cls in NEW_BOARD_POWER_CLASSES and x.power_log is not None]
     out: list[Coverage] = []
     for metric in ("latency", "energy"):
         for cls in NoveltyClass:
-            if by_runtime and cls not in BY_RUNTIME:
+            if by_runtime and cls not in _PER_RUNTIME:
                 continue
             hits, groups = _held_out_hits(cls, metric, [x for x in residuals if x.cls is cls], power, new_power,
                                           confidence)
@@ -411,7 +417,7 @@ def coverage(residuals: Sequence[Residual], confidence: float = 0.8, by_runtime:
                 continue
             for rid in sorted({h.row.runtime for h in hits}):
                 mine = [h for h in hits if h.row.runtime == rid]
-                if len(mine) >= MIN_BIN_ROWS:
+                if len(mine) >= REPORT_MIN_ROWS:
                     out.append(_summary(cls, metric, mine, len({_group(h.row) for h in mine}), rid))
     return out
 
@@ -428,10 +434,11 @@ def coverage_table(cov: Sequence[Coverage], confidence: float) -> str:
 
 def runtime_coverage_table(cov: Sequence[Coverage], confidence: float) -> str:
     """``coverage(by_runtime=True)``: the per-runtime check of the classes calibrated per runtime."""
-    lines = [f"per runtime at {confidence:.0%} (classes calibrated per runtime; runtimes with at least {MIN_BIN_ROWS} "
-             "held-out rows):",
-             f"{'class':<20} {'runtime':<16} {'rows':>5} {'groups':>7} {'covered':>8} {'median half-width':>18}"]
+    lines = [f"per runtime at {confidence:.0%} (classes calibrated per runtime, and new_runtime; runtimes with at least "
+             f"{REPORT_MIN_ROWS} held-out rows):",
+             f"{'class':<20} {'runtime':<16} {'metric':<8} {'rows':>5} {'groups':>7} {'covered':>8} "
+             f"{'median half-width':>18}"]
     for c in cov:
-        lines.append(f"{c.cls.value:<20} {c.runtime or '':<16} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
+        lines.append(f"{c.cls.value:<20} {c.runtime or '':<16} {c.metric:<8} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
                      f"{c.median_half_width:>17.0%}" + (f"  ({c.capped_rows} rows capped)" if c.capped_rows else ""))
     return "\n".join(lines)

@@ -22,6 +22,7 @@ from edgesim.pipeline.intervals import (
     runtime_bin,
 )
 from edgesim.validate.intervals import (
+    REPORT_MIN_ROWS,
     Residual,
     _calibration_rows,
     _latency_bounds,
@@ -107,7 +108,7 @@ def test_shipped_npu_calibration_has_bins_and_reports_per_runtime_coverage() -> 
     assert binned, counts
     cov = coverage(res, 0.8, by_runtime=True)
     assert {c.runtime for c in cov if c.cls is NEW} >= set(binned)
-    assert all(c.rows >= MIN_BIN_ROWS for c in cov)
+    assert all(c.rows >= REPORT_MIN_ROWS for c in cov)
 
 
 def test_an_npu_run_reports_its_runtime_bin() -> None:
