@@ -40,24 +40,26 @@ def _plus_read(traffic: tuple[MemTraffic, ...], memory: str, extra: int) -> tupl
     return traffic + (MemTraffic(memory, extra, 0),)
 
 
+def _with_head_read(tiles: tuple[TileGroup, ...], memory: str, extra: int) -> tuple[TileGroup, ...]:
+    """The first tile (the one that issues the prefetch) split off with ``extra`` more bytes read on ``memory``."""
+    first = tiles[0]
+    head = TileGroup(1, first.compute_cycles, _plus_read(first.traffic, memory, extra), first.working_set_bytes)
+    rest = (replace(first, count=first.count - 1),) if first.count > 1 else ()
+    return (head,) + rest + tiles[1:]
+
+
 def _scaled_tiles(tiles: tuple[TileGroup, ...], memory: str, old: int, new: int) -> tuple[TileGroup, ...]:
     """Tiles with their reads on ``memory`` rescaled from ``old`` to ``new`` bytes in total (all of it on the first
-    tile, which issues the prefetch, when the tiles read none yet); rounding is settled on the first tile."""
+    tile when the tiles read none yet); rounding is settled on the first tile."""
     if not tiles:
         return tiles
     if old <= 0:
-        first = tiles[0]
-        head = TileGroup(1, first.compute_cycles, _plus_read(first.traffic, memory, new), first.working_set_bytes)
-        rest = (replace(first, count=first.count - 1),) if first.count > 1 else ()
-        return (head,) + rest + tiles[1:]
+        return _with_head_read(tiles, memory, new)
     f = new / old
-    out = [replace(g, traffic=tuple(replace(t, read_bytes=int(t.read_bytes * f)) if t.memory == memory else t
-                                    for t in g.traffic)) for g in tiles]
+    out = tuple(replace(g, traffic=tuple(replace(t, read_bytes=int(t.read_bytes * f)) if t.memory == memory else t
+                                         for t in g.traffic)) for g in tiles)
     got = sum(g.count * sum(t.read_bytes for t in g.traffic if t.memory == memory) for g in out)
-    first = out[0]
-    head = TileGroup(1, first.compute_cycles, _plus_read(first.traffic, memory, new - got), first.working_set_bytes)
-    rest = [replace(first, count=first.count - 1)] if first.count > 1 else []
-    return tuple([head] + rest + out[1:])
+    return _with_head_read(out, memory, new - got) if new != got else out
 
 
 def _with_read(plan: OpPlan, memory: str, new_read: int) -> OpPlan:

@@ -113,3 +113,26 @@ def test_weight_prefetch_stays_within_half_the_vtcm() -> None:
     # no op pulls in more weight bytes ahead of use than the staging window
     extra = [a - b for a, b in zip(_dram_read(on), _dram_read(off), strict=True)]
     assert max(extra) <= window
+
+
+def test_a_quantized_batchnorm_dispatches_twice() -> None:
+    """DenseNet's pre-activation BatchNorm (after a concat, not foldable into a conv): on the int8 graph the QNN
+    converter makes it a multiply and an add, so it pays the elementwise per-op overhead twice; at fp16 once."""
+    from edgesim.passes.choices import QuantPreset
+    from edgesim.pipeline import TransformOptions, transform_graph
+
+    b = GraphBuilder("dense")
+    x = b.input("x", (1, 32, 16, 16))
+    cat = b.concat([x, b.conv(x, 32, 3)], axis=1)
+    g = b.build([b.conv(b.act(b.bn(cat), "relu"), 32, 1)])
+    prof, rt, ver = bind(load_profile("snapdragon-x-elite"), "qnn")
+    assert rt is not None and ver is not None and rt.quantizes_params
+    clock = prof.unit("npu").clock_mhz or 0.0
+    overhead = {}
+    for quant in ("int8", "fp16"):
+        q = transform_graph(g, TransformOptions(quant=QuantPreset(quant), calibration="fixed", accuracy=False))[0]
+        bn = [p for p in build_schedule(q, prof, rt, ver).plans if p.op == "BATCH_NORM"]
+        assert len(bn) == 1 and bn[0].unit == "npu"
+        overhead[quant] = bn[0].overhead_cycles
+    one = rt.op_overhead_cycles("BATCH_NORM", "elementwise") * ver.overhead_scale
+    assert overhead["fp16"] == pytest.approx(one) and overhead["int8"] == pytest.approx(2 * one) and clock > 0
