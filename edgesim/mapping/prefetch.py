@@ -49,12 +49,16 @@ def _with_head_read(tiles: tuple[TileGroup, ...], memory: str, extra: int) -> tu
 
 
 def _scaled_tiles(tiles: tuple[TileGroup, ...], memory: str, old: int, new: int) -> tuple[TileGroup, ...]:
-    """Tiles with their reads on ``memory`` rescaled from ``old`` to ``new`` bytes in total (all of it on the first
-    tile when the tiles read none yet); rounding is settled on the first tile."""
+    """Tiles with their reads on ``memory`` rescaled from ``old`` to ``new`` bytes in total (spread evenly when the
+    tiles read none yet); rounding is settled on the first tile."""
     if not tiles:
         return tiles
     if old <= 0:
-        return _with_head_read(tiles, memory, new)
+        # spread over every tile, so the event engine overlaps the prefetch with the op's compute tile by tile
+        per = new // sum(g.count for g in tiles)
+        spread = tuple(replace(g, traffic=_plus_read(g.traffic, memory, per)) for g in tiles) if per else tiles
+        got = per * sum(g.count for g in tiles)
+        return _with_head_read(spread, memory, new - got) if new != got else spread
     f = new / old
     out = tuple(replace(g, traffic=tuple(replace(t, read_bytes=int(t.read_bytes * f)) if t.memory == memory else t
                                          for t in g.traffic)) for g in tiles)

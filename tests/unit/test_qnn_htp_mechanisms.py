@@ -105,6 +105,12 @@ def test_weight_prefetch_moves_bytes_earlier_and_hides_the_weight_stall() -> Non
                 assert tiles == sum(t.read_bytes for t in p.traffic if t.memory == mem)
     t_on, t_off = estimate_schedule(on, prof).latency_s, estimate_schedule(off, prof).latency_s
     assert t_on < t_off
+    # the event engine sees the same overlap (prefetched bytes ride on every tile of the op that issues them)
+    from edgesim.sim import simulate_schedule
+
+    ev_on, ev_off = simulate_schedule(on, prof).makespan_s, simulate_schedule(off, prof).makespan_s
+    per_inference_s = on.per_inference_overhead_cycles / on.host_clock_hz
+    assert ev_on < ev_off and ev_on + per_inference_s == pytest.approx(t_on, rel=0.1)
 
 
 def test_weight_prefetch_stays_within_half_the_vtcm() -> None:
