@@ -19,7 +19,7 @@ from edgesim.hw.schema_thermal import (
     DvfsSpec,
     ThermalSpec,
 )
-from edgesim.ir.ops import OpKind
+from edgesim.ir.ops import OpClass, OpKind
 
 
 class Precision(StrEnum):
@@ -439,6 +439,10 @@ class RuntimeProfile(_Frozen):
     # the cycles of the unit running the op and scales with its clock (QNN's HTP executes a whole graph from one
     # FastRPC call; the per-inference overhead stays on the host).
     overhead_clock: Literal["host", "unit"] = "host"
+    # Multiplier of per_op_overhead_cycles by op kind (CONV2D, CONV2D_1X1) or, failing that, by op class ("mac",
+    # "elementwise", "data", ...; 1.0 where neither is listed), where the runtime's fixed cost per op differs by
+    # kind (an HTP conv's setup hides behind its HMX pipeline; a separate HVX pass does not).
+    op_overhead_scale: dict[str, float] = Field(default_factory=dict)
     fused_activations: bool
     # The converter quantizes every op's constant parameters, not only conv/FC weights (QNN's converter
     # quantizes all static tensors: an unfolded BATCH_NORM, LAYER_NORM's gamma/beta, a MUL by a constant), so
@@ -450,6 +454,12 @@ class RuntimeProfile(_Frozen):
     # SiLU / Swish written as SIGMOID + MUL(x, sigmoid(x)) runs as the producer conv/FC's epilogue (OpenVINO's
     # eltwise Swish post-op): applied on the schedule like fused_residual_add (edgesim.mapping.fusion).
     fused_silu: bool = False
+    # Channels per activation block of the accelerator's layout: MAC ops cost their channel counts rounded up to
+    # it (QNN HTP: blocks of 32, edgesim.mapping.granule). None = channels are not padded.
+    channel_granule: int | None = Field(default=None, ge=1)
+    # The accelerator's DMA loads the next ops' DRAM weights during the current op, within half its on-chip memory
+    # (QNN HTP weight DMA into VTCM), so only a weight load no earlier op could hide stalls (mapping.prefetch).
+    weight_prefetch: bool = False
     weights_in: MemoryKind | None = None
     activations_in: MemoryKind | None = None
     applies_to: list[UnitKind] = Field(min_length=1)
@@ -518,6 +528,26 @@ class RuntimeProfile(_Frozen):
     @classmethod
     def _efficiencies(cls, v: dict[str, float]) -> dict[str, float]:
         return _check_efficiency_table(v)
+
+    @field_validator("op_overhead_scale")
+    @classmethod
+    def _overhead_scales(cls, v: dict[str, float]) -> dict[str, float]:
+        classes = {c.value for c in OpClass}
+        for k, scale in v.items():
+            if k not in _KERNEL_KEYS and k not in classes:
+                raise ValueError(f"'{k}' is not an op kind or class; known: {sorted(_KERNEL_KEYS | classes)}")
+            if scale < 0:
+                raise ValueError(f"'{k}' overhead scale must be >= 0, got {scale}")
+        return v
+
+    def op_overhead_cycles(self, key: str, op_class: str | None = None) -> float:
+        """Per-op overhead of an op kind or kernel variant of class ``op_class``: per_op_overhead_cycles x its
+        op_overhead_scale (CONV2D_1X1 falls back to CONV2D's scale, a kind not listed to its class's)."""
+        scales = self.op_overhead_scale
+        for k in (key, OpKind.CONV2D.value if key == POINTWISE_CONV else None, op_class):
+            if k is not None and k in scales:
+                return self.per_op_overhead_cycles * scales[k]
+        return self.per_op_overhead_cycles
 
     @field_validator("unit_kernel_efficiency")
     @classmethod

@@ -27,11 +27,12 @@ from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
 from edgesim.ir.work import NodeWork, node_work
+from edgesim.mapping.granule import padded_mac_factor
 from edgesim.mapping.memo import node_signature, plan_memo
 from edgesim.mapping.plan import OpPlan, Schedule, TimingDiscipline
 from edgesim.mapping.rows import row_window
 from edgesim.mapping.sparsity import SparsityEffect, apply_to_work, sparsity_effect
-from edgesim.mapping.tiling import DMA_UNIT_KINDS, Tiling, tile_op
+from edgesim.mapping.tiling import DMA_UNIT_KINDS, Tiling, local_memory, tile_op
 
 # Precisions an integer unit may use for a wider/narrower request, best first.
 _PRECISION_FALLBACK: dict[str, tuple[str, ...]] = {
@@ -204,6 +205,13 @@ def parallel_cores(unit: ComputeUnit, runtime: RuntimeProfile | None) -> float:
     return 1.0 + (unit.count - 1) * runtime.thread_scaling
 
 
+def _granule_factor(runtime: RuntimeProfile | None, unit: ComputeUnit, graph: Graph, node: Node) -> float:
+    """Padded / nominal MACs on an accelerator whose runtime lays activations out in channel blocks."""
+    if runtime is None or runtime.channel_granule is None or unit.kind is UnitKind.CPU:
+        return 1.0
+    return padded_mac_factor(graph, node, runtime.channel_granule)
+
+
 def compute_cycles(unit: ComputeUnit, graph: Graph, node: Node, work: NodeWork, runtime: RuntimeProfile | None, version: RuntimeVersion | None) -> float:
     if node.op.op_class is OpClass.VIEW:
         return 0.0
@@ -219,7 +227,7 @@ def compute_cycles(unit: ComputeUnit, graph: Graph, node: Node, work: NodeWork, 
         assert rate is not None
         # The int8 kernels are the ones that change with the core's dot-product instructions (SDOT, SMMLA).
         isa = int8_isa_scale(runtime, unit, node.op.value) if rate[0] in (Precision.INT8, Precision.INT4) else 1.0
-        return work.macs / (rate[1] * unit.count * eff * isa)
+        return work.macs * _granule_factor(runtime, unit, graph, node) / (rate[1] * unit.count * eff * isa)
     if work.elementwise_ops == 0:
         if unit.kind in DMA_UNIT_KINDS:
             # An accelerator copies with its DMA engine (Vela and the Edge TPU compiler even have producers write
@@ -409,6 +417,15 @@ def _converter_precision(runtime: RuntimeProfile | None, graph: Graph, node: Nod
     return replace(work, precision=precision) if precision else work
 
 
+def _runtime_ops(runtime: RuntimeProfile, node: Node, work: NodeWork) -> int:
+    """Ops the runtime executes for one graph op. A BatchNorm whose parameters the converter quantizes
+    (quantizes_params) becomes a multiply and an add on integer activations: AI Hub's quantized DenseNet-121 has
+    125 more layers than its float one (498 vs 373, layer counts in npu_vendor.csv's notes), two per BatchNorm."""
+    if runtime.quantizes_params and node.op is OpKind.BATCH_NORM and work.precision in ("int4", "int8", "int16"):
+        return 2
+    return 1
+
+
 def _place(profile: HardwareProfile, runtime: RuntimeProfile | None, version: RuntimeVersion | None, graph: Graph, node: Node, work: NodeWork, zero: float
            ) -> tuple[Any, bool, float, SparsityEffect, NodeWork]:
     """(unit, fallback, compute cycles, sparsity effect, work after it) of one op: what does not depend on where
@@ -450,6 +467,17 @@ def _fuse_epilogues(graph: Graph, profile: HardwareProfile, runtime: RuntimeProf
     return plans
 
 
+def _prefetch(profile: HardwareProfile, runtime: RuntimeProfile, plans: list[OpPlan]) -> list[OpPlan]:
+    """Weight prefetch on each DMA unit the runtime drives, within half of the unit's local memory."""
+    from edgesim.mapping.prefetch import prefetch_weights
+
+    for unit in profile.units:
+        local = local_memory(profile, unit)
+        if unit.kind in DMA_UNIT_KINDS and unit.kind in runtime.applies_to and local is not None:
+            plans = prefetch_weights(plans, profile, frozenset({unit.name}), local.size_bytes // 2)
+    return plans
+
+
 def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfile | None = None, version: RuntimeVersion | None = None,
                    activation_zero_fractions: Mapping[str, float] | None = None,
                    fuse_residual_add: bool = True) -> Schedule:
@@ -463,7 +491,6 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
     host = profile.unit(profile.host_unit)
     host_clock_hz = host.effective_clock_mhz(profile.clock_mhz) * 1e6
     overhead_scale = version.overhead_scale if version is not None else 1.0
-    per_op_overhead_host = (runtime.per_op_overhead_cycles if runtime is not None else 0.0) * overhead_scale
     unit_clocked_overhead = runtime is not None and runtime.overhead_clock == "unit"
     plans: list[OpPlan] = []
     total_weights = 0
@@ -495,7 +522,9 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
                              partial(_tile, profile, graph, node, placed, act_mem, w_mem))
         total_weights += work.weight_bytes
         mem_traffic = tiling.traffic
-        overhead = per_op_overhead_host * (1.0 if unit_clocked_overhead else clock_hz / host_clock_hz)
+        per_op = (runtime.op_overhead_cycles(kernel_key(node), node.op.op_class.value) * overhead_scale
+                  * _runtime_ops(runtime, node, work) if runtime is not None else 0.0)
+        overhead = per_op * (1.0 if unit_clocked_overhead else clock_hz / host_clock_hz)
         plans.append(
             OpPlan(
                 node=node.name,
@@ -527,6 +556,8 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
         )
     if fuse_residual_add and runtime is not None:
         plans = _fuse_epilogues(graph, profile, runtime, plans)
+    if runtime is not None and runtime.weight_prefetch:
+        plans = _prefetch(profile, runtime, plans)
     act_size = profile.memory(act_pref).size_bytes if act_pref else 0
     per_inf = (runtime.per_inference_overhead_cycles if runtime is not None else 0.0) * overhead_scale
     notes = []

@@ -14,6 +14,7 @@ from edgesim.api import bind, load_profile
 from edgesim.cost.analytic import estimate_schedule
 from edgesim.errors import EdgesimError
 from edgesim.hw.schema import MemoryKind, Precision
+from edgesim.ir.ops import OpKind
 from edgesim.mapping.mapper import build_schedule
 from edgesim.mapping.plan import Schedule
 from edgesim.sim.stream import schedule_period_s
@@ -89,9 +90,12 @@ def test_qnn_per_op_overhead_runs_at_the_htp_clock() -> None:
     graph = reference_graph("mobilenet_v2@96", "int8")
     prof, rt, version = bind(load_profile("snapdragon-x-elite"), "qnn")
     assert rt is not None and version is not None and rt.overhead_clock == "unit"
-    base = _npu_overheads_s(build_schedule(graph, prof, rt, version))
-    expect = rt.per_op_overhead_cycles * version.overhead_scale / (prof.unit("npu").clock_mhz or 0) / 1e6
-    assert base and all(o == pytest.approx(expect) for o in base)
+    sched = build_schedule(graph, prof, rt, version)
+    base = _npu_overheads_s(sched)
+    # each op's own kind's (or class's) overhead, in HTP cycles
+    expect = [rt.op_overhead_cycles(p.op, OpKind(p.op).op_class.value) * version.overhead_scale
+              / (prof.unit("npu").clock_mhz or 0) / 1e6 for p in sched.plans if p.unit == "npu"]
+    assert base == pytest.approx(expect) and max(base) > 0
     # a faster host leaves the HTP's per-op cost alone; a faster HTP shortens it
     assert _npu_overheads_s(build_schedule(graph, prof.with_clock(prof.clock_mhz * 2), rt, version)) == \
         pytest.approx(base)
