@@ -84,7 +84,7 @@ def _prefill_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _PrefillT
                                                       * head_tokens) / kernel_peak(m, k.precision)
     pairs = _attention_pairs(arch, row.prompt) - _attention_pairs(arch, row.cached)
     attn = 2.0 * arch.q_dim * pairs / (m.rate("fp16") * p.efficiency("attention"))
-    layer_s = p.layer_overhead_s(m.clock_hz, m.host_clock_hz)
+    layer_s = p.layer_overhead_s(m)
     return _PrefillTerms(terms, attn + layer_s * arch.num_layers, measured_time_s(row))
 
 
@@ -135,7 +135,7 @@ def _cpu_row(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _CpuRow:
     sp = s.rt.placements["cpu"]
     assert sp.cpu_gemm is not None
     attn = prefill_attention_macs(s.arch, p, row.prompt, row.cached)
-    layer = p.layer_overhead_s(s.m.clock_hz, s.m.host_clock_hz) * s.arch.num_layers * batches
+    layer = p.layer_overhead_s(s.m) * s.arch.num_layers * batches
     return _CpuRow(parts, s.m, sp.cpu_gemm, attn, mem, layer, measured_time_s(row))
 
 
@@ -198,7 +198,7 @@ def fit_token_block(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> f
         work = model_work(s.arch, s.qs)
         pc = prefill_cost(s.arch, work, s.m, rt, p, r.prompt, r.cached)
         # each pass through the weights also pays every layer's fixed cost once (prefill_cost)
-        layer = p.layer_overhead_s(s.m.clock_hz, s.m.host_clock_hz) * s.arch.num_layers
+        layer = p.layer_overhead_s(s.m) * s.arch.num_layers
         passes = prefill_weight_passes(r.prompt - r.cached, p)
         rest = pc.time_s - float(_blend(pc.mem_s, pc.comp_s, p.overlap_exponent)) - layer * passes
         terms.append((r.prompt - r.cached, work.bytes_per_token / effective_bw(s.m, p), pc.comp_s, layer, rest,
@@ -237,7 +237,7 @@ def _decode_terms(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _DecodeTer
         limit = s.m.cores * core_bw * s.m.clock_hz
         t_mem *= max(1.0, s.m.dram_bw_bytes_per_s / limit)
     head = softcap_head_s(s.arch, work, s.m, unit_p.model_copy(update={"softcap_head_efficiency": 1.0}))
-    clock = p.layer_clock_hz(s.m.clock_hz, s.m.host_clock_hz)
+    clock = p.layer_clock_hz(s.m)
     return _DecodeTerms(t_mem, float(st.comp_s.mean()), s.arch.num_layers, clock, head, measured_time_s(row))
 
 

@@ -40,6 +40,9 @@ class Machine:
     cores: int  # cores used (threads on a CPU, the unit's count for a GPU/NPU)
     clock_hz: float
     host_clock_hz: float  # the host CPU's clock: what launching kernels from the host runs at
+    # the host core's 128-bit vector issue slots per cycle (edgesim.llm.cpu_cores; A72 1, A76 2): what the host-side
+    # work between an accelerator's kernels (norms, RoPE, activation conversions) runs at
+    host_vector_slots_per_cycle: float
     macs_per_s: dict[str, float]  # peak MAC rate per precision with the cores used
     # SIMD issue rate (elementwise ops/s) per precision: what instruction-bound kernels scale with
     simd_ops_per_s: dict[str, float]
@@ -152,9 +155,12 @@ def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine
         rates = {p.value: r * u.count * clock_hz for p, r in u.macs_per_cycle.items()}
         simd = {p.value: r * u.count * clock_hz for p, r in u.elementwise_ops_per_cycle.items()}
     k = profile.power.board_power_factor
+    host_hz = profile.host.effective_clock_mhz(profile.clock_mhz) * 1e6
+    host = _core_group(profile.host, 1, host_hz) if profile.host.kind is UnitKind.CPU else None
     return Machine(
         hw=profile.id, unit=unit, unit_name=u.name, cores=cores, clock_hz=clock_hz,
-        host_clock_hz=profile.host.effective_clock_mhz(profile.clock_mhz) * 1e6, macs_per_s=rates,
+        host_clock_hz=host_hz, host_vector_slots_per_cycle=host.vector_slots_per_cycle if host else 1.0,
+        macs_per_s=rates,
         simd_ops_per_s=simd, dram_bw_bytes_per_s=bw, dram_bytes=size, dram_pj_per_byte=pj,
         # Compute energy and static power carry the board-power factor (measured board / datasheet figures), as in
         # cost/analytic.py; DRAM energy is per byte and not scaled.

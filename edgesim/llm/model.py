@@ -162,7 +162,7 @@ def decode_steps(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
     attn_macs = 2.0 * arch.q_dim * attended
     t_w = _weight_compute_s(work, m, p, 1.0, 1.0, p.decode_compute_scale)
     t_comp = t_w + attn_macs / _attn_rate(m, p)
-    layer_s = p.layer_overhead_s(m.clock_hz, m.host_clock_hz)
+    layer_s = p.layer_overhead_s(m)
     fixed = p.per_token_overhead_s + layer_s * arch.num_layers + softcap_head_s(arch, work, m, p)
     t = np.asarray(_blend(t_mem, t_comp, p.overlap_exponent)) + fixed
     return StepCost(t, t_mem, np.asarray(t_comp), nbytes, work.macs_per_token + attn_macs)
@@ -203,7 +203,7 @@ def prefill_cost(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
     t_mem = nbytes / effective_bw(m, p)
     # every pass through the weights (a ubatch, or an NPU's token block) runs every layer once and pays its fixed
     # per-layer cost (launches, synchronisation) as a decode step does
-    layer_s = p.layer_overhead_s(m.clock_hz, m.host_clock_hz)
+    layer_s = p.layer_overhead_s(m)
     # the prompt's logits pay the unfused soft-capped head as decode's do (once where only the last token's count)
     head_s = softcap_head_s(arch, work, m, p) * head_tokens
     t = float(_blend(t_mem, t_comp, p.overlap_exponent)) + layer_s * arch.num_layers * passes + head_s

@@ -11,13 +11,16 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edgesim.errors import ProfileError
 from edgesim.hw.loader import bundled_dir
+
+if TYPE_CHECKING:
+    from edgesim.llm.machine import Machine
 
 Unit = Literal["cpu", "gpu", "npu"]
 
@@ -108,8 +111,11 @@ class PlacementParams(_Frozen):
     # shrinks as the clock rises (Orin Nano 625 MHz -> Super 1020 MHz). 'edgesim llm-fit' fits this one.
     per_layer_overhead_cycles: float = Field(default=0.0, ge=0)
     # Whose clock those cycles are: the unit's (kernels captured in a CUDA graph or queued by the NPU driver: the
-    # device's own latency) or the host CPU's (a runtime that launches every kernel from a host thread).
-    layer_overhead_clock: Literal["unit", "host"] = "unit"
+    # device's own latency), the host CPU's (a runtime that launches every kernel from a host thread), or the host
+    # core's vector issue slots (host_vector: the cycles are 128-bit vector-issue slots of one host core, for a
+    # runtime that runs the small per-layer operators between its accelerator kernels on the CPU, vectorised, so
+    # an A72 host (1 slot per cycle) takes twice the cycles of an A76 (2), edgesim.llm.cpu_cores).
+    layer_overhead_clock: Literal["unit", "host", "host_vector"] = "unit"
     # Fraction of the fp16 peak the LM head reaches on a model with soft-capped logits (Gemma 2), where the
     # runtime's compiled head cannot fuse the tanh epilogue into its dequantising GEMV and runs it as a separate,
     # compute-bound matmul after the memory-bound step; None = the head costs no more than any other GEMV.
@@ -136,13 +142,17 @@ class PlacementParams(_Frozen):
                 raise ValueError(f"'{k}' efficiency must be in (0, 1], got {e}")
         return v
 
-    def layer_overhead_s(self, clock_hz: float, host_clock_hz: float) -> float:
+    def layer_overhead_s(self, m: Machine) -> float:
         """Fixed cost of one layer in one step (a decode step, or one prefill ubatch)."""
-        cycles_s = self.per_layer_overhead_cycles / self.layer_clock_hz(clock_hz, host_clock_hz)
-        return self.per_layer_overhead_s + cycles_s
+        return self.per_layer_overhead_s + self.per_layer_overhead_cycles / self.layer_clock_hz(m)
 
-    def layer_clock_hz(self, clock_hz: float, host_clock_hz: float) -> float:
-        return host_clock_hz if self.layer_overhead_clock == "host" else clock_hz
+    def layer_clock_hz(self, m: Machine) -> float:
+        """The rate per_layer_overhead_cycles are spent at (cycles, or host vector-issue slots, per second)."""
+        if self.layer_overhead_clock == "host":
+            return m.host_clock_hz
+        if self.layer_overhead_clock == "host_vector":
+            return m.host_clock_hz * m.host_vector_slots_per_cycle
+        return m.clock_hz
 
     def efficiency(self, kernel: str) -> float:
         return self.kernel_efficiency.get(kernel, self.kernel_efficiency["default"])

@@ -54,8 +54,9 @@ def test_per_layer_cost_is_in_unit_cycles_and_shrinks_with_the_clock() -> None:
     # llama.cpp's CUDA backend launches its kernels from the host: its per-layer cycles are host CPU cycles
     _, lc = load_llm_runtime("llama.cpp").placement("gpu")
     assert lc.layer_overhead_clock == "host" and lc.per_layer_overhead_cycles > 0
-    assert lc.layer_overhead_s(1e9, 2e9) == pytest.approx(lc.per_layer_overhead_s + lc.per_layer_overhead_cycles / 2e9)
-    assert p.layer_overhead_s(1e9, 2e9) == pytest.approx(p.per_layer_overhead_s + p.per_layer_overhead_cycles / 1e9)
+    clocks = s.m.__class__(**{**s.m.__dict__, "clock_hz": 1e9, "host_clock_hz": 2e9})
+    assert lc.layer_overhead_s(clocks) == pytest.approx(lc.per_layer_overhead_s + lc.per_layer_overhead_cycles / 2e9)
+    assert p.layer_overhead_s(clocks) == pytest.approx(p.per_layer_overhead_s + p.per_layer_overhead_cycles / 1e9)
 
 
 def test_gemma2_logits_are_soft_capped_and_cost_mlc_an_unfused_head() -> None:
@@ -191,4 +192,33 @@ def test_llama_cpp_cpu_per_layer_cost_is_fitted_in_core_cycles_from_rows_of_diff
     assert d.per_token_overhead_s == pytest.approx(0.002, abs=0.0015)
     # the fitted cost is in cycles of the cores that run it: at 3 GHz a layer costs half what it does at 1.5 GHz
     _, fitted = load_llm_runtime("llama.cpp").placement("cpu")
-    assert fitted.layer_overhead_s(3e9, 3e9) == pytest.approx(0.5 * fitted.layer_overhead_s(1.5e9, 1.5e9))
+    m0 = setup("tinyllama-1.1b", "rpi4", "llama.cpp", "Q4_0", 4, "cpu").m
+    fast, slow = (m0.__class__(**{**m0.__dict__, "clock_hz": f, "host_clock_hz": f}) for f in (3e9, 1.5e9))
+    assert fitted.layer_overhead_s(fast) == pytest.approx(0.5 * fitted.layer_overhead_s(slow))
+
+
+def test_rkllm_per_layer_cost_runs_on_host_vector_slots_so_an_a72_host_pays_more_than_an_a76() -> None:
+    # the host cores' vector issue width comes from the core table: RK3588's A76 2 slots, RK3576's A72 1
+    rt = load_llm_runtime("rkllm")
+    _, p = rt.placement("npu")
+    assert p.layer_overhead_clock == "host_vector" and p.per_layer_overhead_cycles > 0 and p.fit is not None
+    m88 = setup("qwen2-0.5b", "rk3588", rt, "w8a8", None, "npu").m
+    m76 = setup("qwen2-0.5b", "rk3576", rt, "w8a8", None, "npu").m
+    assert (m88.host_vector_slots_per_cycle, m76.host_vector_slots_per_cycle) == (2.0, 1.0)
+    assert m88.clock_hz == m76.clock_hz  # both NPUs at 1 GHz: the unit clock alone would not tell them apart
+    ratio = (m88.host_clock_hz * 2.0) / (m76.host_clock_hz * 1.0)
+    assert p.layer_overhead_s(m76) == pytest.approx(ratio * p.layer_overhead_s(m88))
+    assert ratio > 2.0
+    # the same cycles counted in NPU cycles ('unit') would cost both boards the same
+    unit = p.model_copy(update={"layer_overhead_clock": "unit"})
+    assert unit.layer_overhead_s(m76) == pytest.approx(unit.layer_overhead_s(m88))
+    # and the decode step time carries it: RK3576 pays its layers at the A72's slower issue rate
+    arch = zoo_arch("qwen2-0.5b")
+    s76 = setup(arch, "rk3576", rt, "w8a8", None, "npu")
+    work = model_work(arch, s76.qs)
+    ctx = np.array([128])
+    t_host = decode_steps(arch, work, s76.m, rt, p, ctx).time_s[0]
+    t_unit = decode_steps(arch, work, s76.m, rt, unit, ctx).time_s[0]
+    layer_unit = p.per_layer_overhead_cycles / s76.m.clock_hz
+    layer_host = p.per_layer_overhead_cycles / (s76.m.host_clock_hz * s76.m.host_vector_slots_per_cycle)
+    assert t_host - t_unit == pytest.approx(arch.num_layers * (layer_host - layer_unit), rel=1e-6)

@@ -171,7 +171,7 @@ def test_every_npu_token_block_pays_the_per_layer_cost_and_the_block_fit_account
     work = model_work(arch, s.qs)
     with_cost, without = (prefill_cost(arch, work, s.m, rt, q, 128).time_s for q in (p, no_layer))
     # 128 tokens in blocks of 16: eight passes, each running all layers once
-    per_pass = p.layer_overhead_s(s.m.clock_hz, s.m.host_clock_hz) * arch.num_layers
+    per_pass = p.layer_overhead_s(s.m) * arch.num_layers
     assert with_cost - without == pytest.approx(8 * per_pass, rel=1e-6)
     true_rt = rt.model_copy(update={"placements": {"npu": p}})
     rows = _rkllm_rows(true_rt, ("qwen2-0.5b", "tinyllama-1.1b", "phi-3-mini"))
