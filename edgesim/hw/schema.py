@@ -537,6 +537,10 @@ class RuntimeProfile(_Frozen):
     # SiLU / Swish written as SIGMOID + MUL(x, sigmoid(x)) runs as the producer conv/FC's epilogue (OpenVINO's
     # eltwise Swish post-op): applied on the schedule like fused_residual_add (edgesim.mapping.fusion).
     fused_silu: bool = False
+    # Op kinds whose kernels compute in a wider type than an integer model's tensors, with that type's unit rate
+    # (traffic keeps the tensor type): OpenVINO's CPU plugin runs ops LPT leaves unquantized (Sigmoid, Multiply)
+    # in fp32, and its int8 depthwise kernels widen u8 to int32 lanes (no VNNI reduction within one channel).
+    widened_ops: dict[str, Precision] = Field(default_factory=dict)
     weights_in: MemoryKind | None = None
     activations_in: MemoryKind | None = None
     applies_to: list[UnitKind] = Field(min_length=1)
@@ -588,6 +592,14 @@ class RuntimeProfile(_Frozen):
     # context_weight_bytes.
     context_switch_cycles: float = Field(default=0.0, ge=0)
     sources: list[str] = Field(default_factory=list)
+
+    @field_validator("widened_ops")
+    @classmethod
+    def _widened_ops(cls, v: dict[str, Precision]) -> dict[str, Precision]:
+        unknown = [op for op in v if op not in _OP_NAMES]
+        if unknown:
+            raise ValueError(f"unknown op kinds {unknown}; known: {sorted(_OP_NAMES)}")
+        return v
 
     @field_validator("supported_ops")
     @classmethod
