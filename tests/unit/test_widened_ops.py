@@ -44,7 +44,8 @@ def _cycles(graph: Graph, rt: RuntimeProfile) -> dict[str, float]:
 
 
 def test_openvino_cpu_widens_sigmoid_mul_and_depthwise(cpu_runtime: RuntimeProfile) -> None:
-    assert cpu_runtime.widened_ops == {"DEPTHWISE_CONV2D": "int16", "SIGMOID": "fp32", "MUL": "fp32"}
+    assert cpu_runtime.widened_ops == {"DEPTHWISE_CONV2D": "int16", "SIGMOID": "fp32", "MUL": "fp32",
+                                       "GELU": "fp32", "SOFTMAX": "fp32", "LAYER_NORM": "fp32"}
 
 
 def test_integer_ops_get_the_wider_rate_float_ops_keep_theirs(cpu_runtime: RuntimeProfile) -> None:
