@@ -460,6 +460,10 @@ class RuntimeProfile(_Frozen):
     # The accelerator's DMA loads the next ops' DRAM weights during the current op, within half its on-chip memory
     # (QNN HTP weight DMA into VTCM), so only a weight load no earlier op could hide stalls (mapping.prefetch).
     weight_prefetch: bool = False
+    # Op kinds whose kernels compute in a wider type than an integer model's tensors, with that type's unit rate
+    # (traffic keeps the tensor type): OpenVINO's CPU plugin runs ops LPT leaves unquantized (Sigmoid, Multiply)
+    # in fp32, and its int8 depthwise kernels widen u8 to int32 lanes (no VNNI reduction within one channel).
+    widened_ops: dict[str, Precision] = Field(default_factory=dict)
     weights_in: MemoryKind | None = None
     activations_in: MemoryKind | None = None
     applies_to: list[UnitKind] = Field(min_length=1)
@@ -514,6 +518,14 @@ class RuntimeProfile(_Frozen):
     # SMMLA microkernels): applied to int8 MAC ops on CPU units (edgesim.mapping.mapper.int8_isa_scale).
     int8_isa_scale: Int8IsaScale | None = None
     sources: list[str] = Field(default_factory=list)
+
+    @field_validator("widened_ops")
+    @classmethod
+    def _widened_ops(cls, v: dict[str, Precision]) -> dict[str, Precision]:
+        unknown = [op for op in v if op not in _OP_NAMES]
+        if unknown:
+            raise ValueError(f"unknown op kinds {unknown}; known: {sorted(_OP_NAMES)}")
+        return v
 
     @field_validator("supported_ops")
     @classmethod

@@ -212,18 +212,31 @@ def _granule_factor(runtime: RuntimeProfile | None, unit: ComputeUnit, graph: Gr
     return padded_mac_factor(graph, node, runtime.channel_granule)
 
 
+_INTEGER = frozenset({"int4", "int8", "int16"})
+
+
+def compute_precision(runtime: RuntimeProfile | None, node: Node, precision: str) -> str:
+    """The type an op's kernel computes in: the tensors' own, or the wider one the runtime's ``widened_ops``
+    names for this op kind when the tensors are integer (float tensors are never narrowed)."""
+    if runtime is None or precision not in _INTEGER:
+        return precision
+    wide = runtime.widened_ops.get(node.op.value)
+    return wide.value if wide is not None else precision
+
+
 def compute_cycles(unit: ComputeUnit, graph: Graph, node: Node, work: NodeWork, runtime: RuntimeProfile | None, version: RuntimeVersion | None) -> float:
     if node.op.op_class is OpClass.VIEW:
         return 0.0
     # Rates below are per core: dividing by count / cores gives the same cycles split over the unit's cores.
     eff = _efficiency(runtime, version, node, unit) * parallel_cores(unit, runtime) / unit.count
+    precision = compute_precision(runtime, node, work.precision)
     if node.op.op_class is OpClass.MAC:
         if unit.kind is UnitKind.SYSTOLIC and unit.systolic is not None:
             return _systolic_cycles(unit, graph, node) / eff
         spec = unit.mac_block
         if spec is not None and work.precision in ("int8", "int4"):
             return _mac_block_cycles(spec, graph, node, work) / (unit.count * eff)
-        rate = _rate(unit.macs_per_cycle, work.precision)
+        rate = _rate(unit.macs_per_cycle, precision) or _rate(unit.macs_per_cycle, work.precision)
         assert rate is not None
         # The int8 kernels are the ones that change with the core's dot-product instructions (SDOT, SMMLA).
         isa = int8_isa_scale(runtime, unit, node.op.value) if rate[0] in (Precision.INT8, Precision.INT4) else 1.0
@@ -235,7 +248,7 @@ def compute_cycles(unit: ComputeUnit, graph: Graph, node: Node, work: NodeWork, 
             return 0.0
         # Pure data movement (concat, pad, transpose): a copy, bounded by the memory system, one element per op.
         return work.output_elements / (unit.count * eff * 4.0)
-    rate = _rate(unit.elementwise_ops_per_cycle, work.precision)
+    rate = _rate(unit.elementwise_ops_per_cycle, precision) or _rate(unit.elementwise_ops_per_cycle, work.precision)
     assert rate is not None
     return work.elementwise_ops / (rate[1] * unit.count * eff)
 
