@@ -591,6 +591,9 @@ class RuntimeProfile(_Frozen):
     # context's weights and configuration over the host link: HailoRT's context switch); used for units with a
     # context_weight_bytes.
     context_switch_cycles: float = Field(default=0.0, ge=0)
+    # Host cycles per hardware layer (mapper.hardware_layers) of a multi-context network, once per switch of the
+    # whole network: each layer's configuration is loaded with its context.
+    context_switch_layer_cycles: float = Field(default=0.0, ge=0)
     # Hardware layers the runtime's compiler builds for one op of a kind (default 1), counted against a unit's
     # context_layers_per_core: an op the compiler decomposes into several layers (Hailo's LayerNorm) takes as
     # many layers' control resources.

@@ -542,6 +542,9 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
         notes=tuple(notes),
         contexts=contexts,
         context_switch_cycles=(runtime.context_switch_cycles * overhead_scale if runtime is not None else 0.0),
+        context_layers=context_layers(profile, plans, runtime.layers_per_op if runtime is not None else None),
+        context_switch_layer_cycles=(runtime.context_switch_layer_cycles * overhead_scale
+                                     if runtime is not None else 0.0),
     )
 
 
@@ -562,6 +565,13 @@ def contexts_needed(profile: HardwareProfile, plans: tuple[OpPlan, ...] | list[O
             layers = hardware_layers(plans, u.name, layers_per_op)
             n = max(n, -(-layers // (u.context_layers_per_core * u.count)))
     return n
+
+
+def context_layers(profile: HardwareProfile, plans: tuple[OpPlan, ...] | list[OpPlan],
+                   layers_per_op: Mapping[str, int] | None = None) -> int:
+    """Hardware layers on the units that run in contexts (a context_weight_bytes or context_layers_per_core)."""
+    return sum(hardware_layers(plans, u.name, layers_per_op) for u in profile.units
+               if u.context_weight_bytes or u.context_layers_per_core)
 
 
 def hardware_layers(plans: tuple[OpPlan, ...] | list[OpPlan], unit: str,

@@ -91,3 +91,15 @@ def test_layers_per_op_names_known_ops_and_positive_counts() -> None:
     for bad in ({"NOT_AN_OP": 2}, {"LAYER_NORM": 0}):
         with pytest.raises(ValidationError, match="layers_per_op"):
             type(rt).model_validate({**data, "layers_per_op": bad})
+
+
+def test_switching_pays_per_context_and_per_layer_once_per_batch() -> None:
+    from edgesim.mapping.plan import Schedule
+
+    base = Schedule(model="m", hw="h", runtime="r", plans=(), per_inference_overhead_cycles=0.0, host_clock_hz=1e9,
+                    peak_activation_bytes=0, activation_memory="", activation_memory_bytes=0, weight_memory="",
+                    total_weight_bytes=0, contexts=3, context_switch_cycles=1e6, context_layers=100,
+                    context_switch_layer_cycles=1e4)
+    assert base.context_switch_s == pytest.approx((3 * 1e6 + 100 * 1e4) / 1e9)
+    # a resident network (one context) switches nothing, whatever its layers
+    assert replace(base, contexts=1).context_switch_s == 0.0
