@@ -61,6 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The console script. Ctrl-C anywhere after the interpreter has started (while the command modules import,
+    while arguments parse, during the work) ends with one line and exit 130, never a traceback."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -75,9 +85,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EdgesimError as e:
         print(f"error: {e.one_line()}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:
         return 0
     except Exception as e:  # a bug, not bad input: still one line, with a way to get the traceback

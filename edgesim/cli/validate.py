@@ -57,6 +57,7 @@ def _cmd_intervals(args: argparse.Namespace) -> int:
         collect_residuals,
         coverage,
         coverage_table,
+        runtime_coverage_table,
         shipped_residuals,
         write_calibration,
         write_npu_calibration,
@@ -81,6 +82,9 @@ def _cmd_intervals(args: argparse.Namespace) -> int:
         residuals = collect_residuals(args.reference) if args.reference else shipped_residuals()
         llm_rows = list(llm_table()[1])
     print(coverage_table(coverage(residuals, confidence), confidence))
+    if by_rt := coverage(residuals, confidence, by_runtime=True):
+        print()
+        print(runtime_coverage_table(by_rt, confidence))
     print()
     print(llm_coverage_table(llm_rows, confidence))
     return 0

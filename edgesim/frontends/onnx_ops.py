@@ -7,34 +7,17 @@ that vanish, such as Dropout). Opset-dependent attribute/input conventions are r
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 
 from edgesim.errors import ModelError, UnsupportedOpError
 from edgesim.frontends.onnx_ctx import Ctx, OnnxNode, transpose_quant
+from edgesim.frontends.onnx_shape import SHAPE_HANDLERS, Handler, _axes_arg, _axis, _out, _x
 from edgesim.ir import attrs as A
 from edgesim.ir.dtypes import DType
 from edgesim.ir.ops import OpKind
 
-Handler = Callable[[Ctx, OnnxNode], None]
 NCHW = A.Layout.NCHW
-
-
-def _x(n: OnnxNode) -> str:
-    return n.inputs[0]
-
-
-def _out(n: OnnxNode) -> str:
-    return n.outputs[0]
-
-
-def _axis(ctx: Ctx, n: OnnxNode, axis: int, rank: int) -> int:
-    if rank == 0:
-        return 0
-    if not -rank <= axis < rank:
-        raise ModelError(f"axis {axis} is out of range for rank {rank}", file=ctx.path, node=n.name)
-    return axis % rank
 
 
 def _pass_through(ctx: Ctx, n: OnnxNode) -> None:
@@ -388,14 +371,6 @@ def _softmax(op: OpKind) -> Handler:
     return h
 
 
-def _axes_arg(ctx: Ctx, n: OnnxNode, input_since: int) -> list[int] | None:
-    """Axes from the attribute (older opsets) or the second input (opset >= input_since)."""
-    if ctx.opset >= input_since:
-        ax = n.input(1)
-        return None if not ax else [int(v) for v in ctx.need_const(ax, n, "axes").reshape(-1)]
-    return n.ints("axes")
-
-
 def _reduce_axes(ctx: Ctx, n: OnnxNode, input_since: int) -> tuple[int, ...] | None:
     """The normalised axes of an ONNX reduction (attribute, or input from ``input_since``); None when it has no
     axes and ``noop_with_empty_axes`` makes it a pass-through (already emitted)."""
@@ -417,128 +392,9 @@ def _reduce(op: OpKind, input_since: int) -> Handler:
     return h
 
 
-# ----- shape and data movement -------------------------------------------------------------------------------
-def _reshape_to(ctx: Ctx, n: OnnxNode, shape: tuple[int, ...]) -> None:
-    ctx.emit(OpKind.RESHAPE, [_x(n)], [_out(n)], A.ReshapeAttrs(tuple(int(d) for d in shape)), n.name)
-
-
-def reshape(ctx: Ctx, n: OnnxNode) -> None:
-    in_shape = ctx.shape(_x(n))
-    if ctx.opset < 5:
-        target = n.ints("shape") or []
-    else:
-        target = [int(v) for v in ctx.need_const(n.input(1), n, "shape").reshape(-1)]
-    allow_zero = bool(n.i("allowzero", 0))
-    new = [in_shape[i] if (d == 0 and not allow_zero and i < len(in_shape)) else d for i, d in enumerate(target)]
-    if new.count(-1) == 1:
-        known = math.prod(d for d in new if d != -1)
-        total = math.prod(in_shape)
-        if known == 0 or total % known:
-            raise ModelError(f"cannot reshape {in_shape} to {target}", file=ctx.path, node=n.name)
-        new[new.index(-1)] = total // known
-    _reshape_to(ctx, n, tuple(new))
-
-
-def flatten(ctx: Ctx, n: OnnxNode) -> None:
-    shape = ctx.shape(_x(n))
-    axis = n.i("axis", 1)
-    axis = axis + len(shape) if axis < 0 else axis
-    _reshape_to(ctx, n, (math.prod(shape[:axis]), math.prod(shape[axis:])))
-
-
-def squeeze(ctx: Ctx, n: OnnxNode) -> None:
-    shape = ctx.shape(_x(n))
-    axes = _axes_arg(ctx, n, 13)
-    drop = {i for i, d in enumerate(shape) if d == 1} if not axes else {a % len(shape) for a in axes}
-    _reshape_to(ctx, n, tuple(d for i, d in enumerate(shape) if i not in drop))
-
-
-def unsqueeze(ctx: Ctx, n: OnnxNode) -> None:
-    shape = list(ctx.shape(_x(n)))
-    axes = _axes_arg(ctx, n, 13) or []
-    out_rank = len(shape) + len(axes)
-    for a in sorted(a % out_rank for a in axes):
-        shape.insert(a, 1)
-    _reshape_to(ctx, n, tuple(shape))
-
-
-def transpose(ctx: Ctx, n: OnnxNode) -> None:
-    rank = ctx.rank(_x(n))
-    perm = n.ints("perm") or list(range(rank - 1, -1, -1))
-    ctx.emit(OpKind.TRANSPOSE, [_x(n)], [_out(n)], A.TransposeAttrs(tuple(perm)), n.name)
-
-
-def concat(ctx: Ctx, n: OnnxNode) -> None:
-    ins = [i for i in n.inputs if i]
-    rank = ctx.rank(ins[0])
-    ctx.emit(OpKind.CONCAT, ins, [_out(n)], A.ConcatAttrs(_axis(ctx, n, n.i("axis", 0), rank)), n.name)
-
-
-def split(ctx: Ctx, n: OnnxNode) -> None:
-    shape = ctx.shape(_x(n))
-    axis = _axis(ctx, n, n.i("axis", 0), len(shape))
-    dim = shape[axis]
-    outs = [o for o in n.outputs]
-    if ctx.opset >= 13 and n.input(1):
-        sizes = [int(v) for v in ctx.need_const(n.input(1), n, "split").reshape(-1)]
-    elif ctx.opset < 13 and n.ints("split"):
-        sizes = n.ints("split") or []
-    else:
-        parts = n.i("num_outputs", len(outs))
-        chunk = -(-dim // parts)
-        sizes = [min(chunk, dim - k * chunk) for k in range(parts)]
-    if len(sizes) != len(outs) or sum(sizes) != dim:
-        raise ModelError(f"split sizes {sizes} do not cover {dim} into {len(outs)} outputs", file=ctx.path,
-                         node=n.name)
-    ctx.emit(OpKind.SPLIT, [_x(n)], outs, A.SplitAttrs(axis, tuple(sizes)), n.name)
-
-
-def slice_(ctx: Ctx, n: OnnxNode) -> None:
-    shape = ctx.shape(_x(n))
-    rank = len(shape)
-    if ctx.opset < 10:
-        starts, ends = n.ints("starts") or [], n.ints("ends") or []
-        axes = n.ints("axes") or list(range(len(starts)))
-        steps = [1] * len(starts)
-    else:
-        starts = [int(v) for v in ctx.need_const(n.input(1), n, "starts").reshape(-1)]
-        ends = [int(v) for v in ctx.need_const(n.input(2), n, "ends").reshape(-1)]
-        axes = ([int(v) for v in ctx.need_const(n.input(3), n, "axes").reshape(-1)] if n.input(3)
-                else list(range(len(starts))))
-        steps = ([int(v) for v in ctx.need_const(n.input(4), n, "steps").reshape(-1)] if n.input(4)
-                 else [1] * len(starts))
-    begin, end, step = [0] * rank, list(shape), [1] * rank
-    for s, e, a, st in zip(starts, ends, axes, steps, strict=False):
-        ax = _axis(ctx, n, a, rank)
-        d = shape[ax]
-        if st == 0:
-            raise ModelError("slice step 0", file=ctx.path, node=n.name)
-        s = s + d if s < 0 else s
-        e = e + d if e < 0 else e
-        if st > 0:
-            s, e = min(max(s, 0), d), min(max(e, 0), d)
-        else:
-            s, e = min(max(s, 0), d - 1), min(max(e, -1), d - 1)
-            if e == -1:
-                e = -(d + 1)  # python-slice spelling of "through index 0" for a negative step
-        begin[ax], end[ax], step[ax] = s, e, st
-    ctx.emit(OpKind.SLICE, [_x(n)], [_out(n)], A.SliceAttrs(tuple(begin), tuple(end), tuple(step)), n.name)
-
-
-def gather(ctx: Ctx, n: OnnxNode) -> None:
-    rank = ctx.rank(_x(n))
-    ctx.emit(OpKind.GATHER, [_x(n), n.input(1)], [_out(n)], A.GatherAttrs(_axis(ctx, n, n.i("axis", 0), rank)),
-             n.name)
-
-
-def expand(ctx: Ctx, n: OnnxNode) -> None:
-    shape = tuple(int(v) for v in ctx.need_const(n.input(1), n, "shape").reshape(-1))
-    ctx.emit(OpKind.EXPAND, [_x(n)], [_out(n)], A.ExpandAttrs(shape), n.name)
-
-
-def where(ctx: Ctx, n: OnnxNode) -> None:
-    ctx.emit(OpKind.WHERE, list(n.inputs[:3]), [_out(n)], A.NoAttrs(), n.name,
-             dtypes=[ctx.t(n.input(1)).dtype])
+def reciprocal(ctx: Ctx, n: OnnxNode) -> None:
+    one = ctx.add_const(ctx.fresh(f"{n.name}_one"), np.array(1.0, dtype=np.float32))
+    ctx.emit(OpKind.DIV, [one, _x(n)], [_out(n)], A.ElementwiseAttrs(), n.name)
 
 
 FLOAT_HANDLERS: dict[str, Handler] = {
@@ -560,7 +416,6 @@ FLOAT_HANDLERS: dict[str, Handler] = {
     "GlobalMaxPool": _global_pool(OpKind.REDUCE_MAX),
     "LRN": lrn,
     "Identity": _pass_through,
-    "Concat": concat,
     "Add": _simple(OpKind.ADD),
     "Sum": _variadic(OpKind.ADD),
     "Mul": _simple(OpKind.MUL),
@@ -570,7 +425,7 @@ FLOAT_HANDLERS: dict[str, Handler] = {
     "Max": _variadic(OpKind.MAXIMUM),
     "Min": _variadic(OpKind.MINIMUM),
     "Sqrt": _simple(OpKind.SQRT),
-    "Reciprocal": None,  # type: ignore[dict-item]  # replaced below: 1/x as DIV needs a constant
+    "Reciprocal": reciprocal,
     "Exp": _simple(OpKind.EXP),
     "Log": _simple(OpKind.LOG),
     "Neg": _simple(OpKind.NEG),
@@ -578,18 +433,8 @@ FLOAT_HANDLERS: dict[str, Handler] = {
     "Erf": _simple(OpKind.ERF),
     "Gelu": gelu,
     "PRelu": prelu,
-    "Reshape": reshape,
-    "Flatten": flatten,
-    "Transpose": transpose,
-    "Squeeze": squeeze,
-    "Unsqueeze": unsqueeze,
-    "Split": split,
-    "Slice": slice_,
     "Softmax": _softmax(OpKind.SOFTMAX),
     "LogSoftmax": _softmax(OpKind.LOG_SOFTMAX),
-    "Gather": gather,
-    "Expand": expand,
-    "Where": where,
     "ReduceMean": _reduce(OpKind.MEAN, 18),
     "ReduceMax": _reduce(OpKind.REDUCE_MAX, 18),
     "ReduceSum": _reduce(OpKind.REDUCE_SUM, 13),
@@ -597,11 +442,4 @@ FLOAT_HANDLERS: dict[str, Handler] = {
     "Less": _compare(OpKind.LESS),
     "Greater": _compare(OpKind.GREATER),
 }
-
-
-def reciprocal(ctx: Ctx, n: OnnxNode) -> None:
-    one = ctx.add_const(ctx.fresh(f"{n.name}_one"), np.array(1.0, dtype=np.float32))
-    ctx.emit(OpKind.DIV, [one, _x(n)], [_out(n)], A.ElementwiseAttrs(), n.name)
-
-
-FLOAT_HANDLERS["Reciprocal"] = reciprocal
+FLOAT_HANDLERS.update(SHAPE_HANDLERS)

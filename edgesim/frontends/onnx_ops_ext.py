@@ -11,16 +11,8 @@ import numpy as np
 
 from edgesim.errors import ModelError, UnsupportedOpError
 from edgesim.frontends.onnx_ctx import ONNX_DTYPES, Ctx, OnnxNode, elem_type_name
-from edgesim.frontends.onnx_ops import (
-    NCHW,
-    Handler,
-    _axis,
-    _out,
-    _pass_through,
-    _reduce_axes,
-    _scalar,
-    _x,
-)
+from edgesim.frontends.onnx_ops import NCHW, _pass_through, _reduce_axes, _scalar
+from edgesim.frontends.onnx_shape import Handler, _axis, _out, _x
 from edgesim.ir import attrs as A
 from edgesim.ir import lowbit
 from edgesim.ir.dtypes import DType

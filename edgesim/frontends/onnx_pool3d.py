@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 
 from edgesim.frontends.onnx_ctx import Ctx, OnnxNode
-from edgesim.frontends.onnx_ops import _out, _x, pad_lists
+from edgesim.frontends.onnx_ops import pad_lists
+from edgesim.frontends.onnx_shape import _out, _x
 from edgesim.ir import attrs as A
 from edgesim.ir.ops import OpKind
 

@@ -11,18 +11,15 @@ import math
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from edgesim.hw.cpu_isa import CoreInt8, Int8Path
+from edgesim.hw.schema_base import Frozen as _Frozen
+from edgesim.hw.schema_thermal import (
+    DvfsSpec,
+    ThermalSpec,
+)
 from edgesim.ir.ops import OpKind
-
-AMBIENT = "ambient"
-
-
-class _Frozen(BaseModel):
-    # inf/nan would pass gt=0 checks and poison every latency downstream: refuse them at load time.
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-    # The YAML's uncertain numbers (edgesim.hw.uncertain): beside the nominal values, never read by the cost model.
-    _uncertain: tuple[object, ...] = PrivateAttr(default=())
 
 
 class Precision(StrEnum):
@@ -286,108 +283,6 @@ class PowerSpec(_Frozen):
         return self.static_power_w * self.leakage_factor_at(temp_c)
 
 
-class OperatingPoint(_Frozen):
-    freq_mhz: float = Field(gt=0)
-    voltage_v: float = Field(gt=0)
-
-
-class DvfsSpec(_Frozen):
-    nominal_voltage_v: float = Field(gt=0)
-    operating_points: list[OperatingPoint] = Field(min_length=1)
-    default_freq_mhz: float = Field(gt=0)
-
-    @field_validator("operating_points")
-    @classmethod
-    def _sorted(cls, v: list[OperatingPoint]) -> list[OperatingPoint]:
-        freqs = [p.freq_mhz for p in v]
-        if any(b <= a for a, b in zip(freqs, freqs[1:], strict=False)):
-            raise ValueError(f"operating points must be sorted by strictly ascending freq_mhz, got {freqs}")
-        return v
-
-
-class ThermalNode(_Frozen):
-    name: str = Field(min_length=1)
-    capacitance_j_per_k: float = Field(gt=0)
-
-
-class ThermalLink(_Frozen):
-    a: str
-    b: str  # may be "ambient"
-    resistance_k_per_w: float = Field(gt=0)
-
-    @property
-    def name(self) -> str:
-        """How fan_link refers to this link: 'a-b'."""
-        return f"{self.a}-{self.b}"
-
-
-class TripPoint(_Frozen):
-    temp_c: float
-    max_freq_mhz: float = Field(gt=0)
-    hysteresis_c: float = Field(ge=0)
-
-
-class FanStep(_Frozen):
-    temp_c: float
-    speed_pct: float = Field(ge=0, le=100)
-    # Multiplies the fan link's resistance: forced air lowers heatsink-to-air resistance.
-    resistance_scale: float = Field(gt=0, le=1)
-
-
-class ThermalSpec(_Frozen):
-    ambient_c: float
-    nodes: list[ThermalNode] = Field(min_length=1)
-    links: list[ThermalLink] = Field(min_length=1)
-    power_node: str
-    sensor_node: str
-    trip_points: list[TripPoint] = Field(default_factory=list)
-    fan_curve: list[FanStep] = Field(default_factory=list)
-    fan_link: str | None = None  # 'a-b' of the link the fan cools
-    fan_hysteresis_c: float | None = Field(default=None, ge=0)
-
-    @model_validator(mode="after")
-    def _network_consistent(self) -> ThermalSpec:
-        names = [n.name for n in self.nodes]
-        if len(set(names)) != len(names):
-            raise ValueError(f"thermal node names must be unique, got {names}")
-        if AMBIENT in names:
-            raise ValueError("'ambient' is reserved and cannot be a node name")
-        known = set(names)
-        for i, link in enumerate(self.links):
-            for end in (link.a, link.b):
-                if end != AMBIENT and end not in known:
-                    raise ValueError(f"links.{i} names unknown node '{end}'; nodes: {names}")
-        for label, node in (("power_node", self.power_node), ("sensor_node", self.sensor_node)):
-            if node not in known:
-                raise ValueError(f"{label} '{node}' is not a thermal node; nodes: {names}")
-        # Without a path to ambient a node's temperature grows without bound under any power.
-        adj: dict[str, set[str]] = {n: set() for n in [*names, AMBIENT]}
-        for link in self.links:
-            adj[link.a].add(link.b)
-            adj[link.b].add(link.a)
-        seen, stack = {AMBIENT}, [AMBIENT]
-        while stack:
-            for nxt in adj[stack.pop()] - seen:
-                seen.add(nxt)
-                stack.append(nxt)
-        isolated = [n for n in names if n not in seen]
-        if isolated:
-            raise ValueError(f"thermal nodes {isolated} have no path to ambient")
-        trip_t = [t.temp_c for t in self.trip_points]
-        if trip_t != sorted(trip_t):
-            raise ValueError(f"trip_points must be sorted by ascending temp_c, got {trip_t}")
-        fan_t = [s.temp_c for s in self.fan_curve]
-        if fan_t != sorted(fan_t):
-            raise ValueError(f"fan_curve must be sorted by ascending temp_c, got {fan_t}")
-        if self.fan_curve:
-            link_names = [link.name for link in self.links]
-            if self.fan_link is None or self.fan_link not in link_names:
-                raise ValueError(f"fan_curve needs fan_link set to one of {link_names}, got {self.fan_link!r}")
-            if self.fan_hysteresis_c is None:
-                raise ValueError("fan_curve needs fan_hysteresis_c")
-        return self
-
-
 class HardwareProfile(_Frozen):
     id: str = Field(min_length=1)
     description: str
@@ -517,6 +412,24 @@ def _check_efficiency_table(v: dict[str, float]) -> dict[str, float]:
     return v
 
 
+class Int8IsaScale(_Frozen):
+    """Int8 MAC-op speed of a CPU runtime's kernels on a core, relative to the core the kernel efficiencies were
+    set on, by the core's int8 path and issue style (edgesim.hw.cpu_isa): path factor x out_of_order where the core
+    issues out of order. A core the description does not name gets 1.0."""
+
+    neon: float = Field(default=1.0, gt=0)
+    dotprod: float = Field(default=1.0, gt=0)
+    i8mm: float = Field(default=1.0, gt=0)
+    out_of_order: float = Field(default=1.0, gt=0)
+    source: str
+
+    def factor(self, core: CoreInt8 | None) -> float:
+        if core is None:
+            return 1.0
+        path = {Int8Path.NEON: self.neon, Int8Path.DOTPROD: self.dotprod, Int8Path.I8MM: self.i8mm}[core.path]
+        return path * (1.0 if core.in_order else self.out_of_order)
+
+
 class RuntimeProfile(_Frozen):
     id: str = Field(min_length=1)
     description: str
@@ -598,6 +511,9 @@ class RuntimeProfile(_Frozen):
     # context_layers_per_core: an op the compiler decomposes into several layers (Hailo's LayerNorm) takes as
     # many layers' control resources.
     layers_per_op: dict[str, int] = Field(default_factory=dict)
+    # The runtime's int8 GEMM kernels differ by the CPU core's dot-product instructions (XNNPACK: SMLAL, SDOT or
+    # SMMLA microkernels): applied to int8 MAC ops on CPU units (edgesim.mapping.mapper.int8_isa_scale).
+    int8_isa_scale: Int8IsaScale | None = None
     sources: list[str] = Field(default_factory=list)
 
     @field_validator("layers_per_op")

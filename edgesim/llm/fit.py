@@ -32,6 +32,7 @@ from edgesim.llm.model import (
     model_work,
     prefill_attention_macs,
     prefill_cost,
+    prefill_weight_passes,
     softcap_head_s,
 )
 from edgesim.llm.predict import Setup, setup
@@ -196,14 +197,17 @@ def fit_token_block(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> f
         s = _setup(r, rt)
         work = model_work(s.arch, s.qs)
         pc = prefill_cost(s.arch, work, s.m, rt, p, r.prompt, r.cached)
-        layer = pc.time_s - float(_blend(pc.mem_s, pc.comp_s, p.overlap_exponent))
-        terms.append((r.prompt - r.cached, work.bytes_per_token / effective_bw(s.m, p), pc.comp_s, layer,
+        # each pass through the weights also pays every layer's fixed cost once (prefill_cost)
+        layer = p.layer_overhead_s(s.m.clock_hz, s.m.host_clock_hz) * s.arch.num_layers
+        passes = prefill_weight_passes(r.prompt - r.cached, p)
+        rest = pc.time_s - float(_blend(pc.mem_s, pc.comp_s, p.overlap_exponent)) - layer * passes
+        terms.append((r.prompt - r.cached, work.bytes_per_token / effective_bw(s.m, p), pc.comp_s, layer, rest,
                       measured_time_s(r)))
     blocks = np.geomspace(1.0, 512.0, 181)
     loss = []
     for b in blocks:
-        err = [np.log((float(_blend(per_pass * math.ceil(n / b), comp, p.overlap_exponent)) + layer) / meas)
-               for n, per_pass, comp, layer, meas in terms]
+        err = [np.log((float(_blend(per_pass * math.ceil(n / b), comp, p.overlap_exponent)) + layer * math.ceil(n / b)
+                       + rest) / meas) for n, per_pass, comp, layer, rest, meas in terms]
         loss.append(float(np.sum(np.square(err))))
     return round(float(blocks[int(np.argmin(loss))]), 2)
 

@@ -15,8 +15,8 @@ from edgesim.llm.cpu_cores import CoreIsa, core_isa
 
 @dataclass(frozen=True)
 class CoreGroup:
-    """Threads that run on one kind of CPU core: its ISA, clock and 128-bit vector issue slots per cycle (the
-    profile's fp32 FMA rate / 4 lanes: A55 0.5, A72 1, A76 2, X-class 4)."""
+    """Threads that run on one kind of CPU core: its ISA, clock and 128-bit vector issue slots per cycle (the core
+    table's, edgesim.llm.cpu_cores: A55 0.5, A72 1, A76 2, X-class 4; else the profile's fp32 FMA rate / 4 lanes)."""
 
     isa: CoreIsa
     count: int
@@ -27,7 +27,9 @@ class CoreGroup:
 def _core_group(u: ComputeUnit, n: int, clock_hz: float) -> CoreGroup:
     i8 = u.macs_per_cycle.get(Precision.INT8, 0.0)
     f32 = u.macs_per_cycle.get(Precision.FP32, 0.0) or u.macs_per_cycle.get(Precision.FP16, 0.0) / 2
-    return CoreGroup(core_isa(u.description, i8, f32), n, clock_hz, max(f32, 1.0) / 4.0)
+    isa = core_isa(u.description, i8, f32)
+    slots = isa.vector_slots_per_cycle if isa.vector_slots_per_cycle is not None else max(f32, 1.0) / 4.0
+    return CoreGroup(isa, n, clock_hz, slots)
 
 
 @dataclass(frozen=True)

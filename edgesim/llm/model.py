@@ -198,13 +198,15 @@ def prefill_cost(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
     t_w = _prefill_weight_s(work, m, p, float(new), head_tokens)
     attn_macs = prefill_attention_macs(arch, p, prompt, cached)
     t_comp = t_w + prefill_attention_s(attn_macs, m, p)
-    batches = math.ceil(new / UBATCH)
-    nbytes = work.bytes_per_token * prefill_weight_passes(new, p)
+    passes = prefill_weight_passes(new, p)
+    nbytes = work.bytes_per_token * passes
     t_mem = nbytes / effective_bw(m, p)
+    # every pass through the weights (a ubatch, or an NPU's token block) runs every layer once and pays its fixed
+    # per-layer cost (launches, synchronisation) as a decode step does
     layer_s = p.layer_overhead_s(m.clock_hz, m.host_clock_hz)
     # the prompt's logits pay the unfused soft-capped head as decode's do (once where only the last token's count)
     head_s = softcap_head_s(arch, work, m, p) * head_tokens
-    t = float(_blend(t_mem, t_comp, p.overlap_exponent)) + layer_s * arch.num_layers * batches + head_s
+    t = float(_blend(t_mem, t_comp, p.overlap_exponent)) + layer_s * arch.num_layers * passes + head_s
     macs = work.macs_per_token * new + attn_macs
     return PrefillCost(t, t_mem, t_comp, nbytes, macs)
 

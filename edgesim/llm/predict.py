@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from edgesim.errors import EdgesimError, ModelError
+from edgesim.errors import EdgesimError, ModelError, ProfileError
 from edgesim.hw.schema import HardwareProfile
 from edgesim.llm.arch import ModelArch, load_config, zoo_arch
-from edgesim.llm.machine import Machine, machine
+from edgesim.llm.machine import Machine, find_unit, machine
 from edgesim.llm.model import decode_steps, energy_j, model_work, prefill_cost
 from edgesim.llm.quant import QuantScheme, kv_bits, scheme
 from edgesim.llm.runtime import LlmRuntime, load_llm_runtime
@@ -151,13 +151,22 @@ def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmR
     if kv_cache is not None:
         kv_bits(kv_cache)  # refuses an unknown cache type by name
         rt = rt.model_copy(update={"kv_cache": kv_cache})
-    u, _ = rt.placement(unit)
+    prof = _profile(hw)
+    u, _ = rt.placement(unit or rt.unit_for_board(_gpu_description(prof)))
     if res.file_scheme is not None and quant is None:
         qs = res.file_scheme
     else:
         qs = scheme(quant or rt.quant_for(arch.name), arch)
-    prof = _profile(hw)
     return Setup(arch, qs, rt, u, machine(prof, u, threads), prof)
+
+
+def _gpu_description(prof: HardwareProfile) -> str | None:
+    """The board's GPU as its profile describes it (with the board's own description), None without a GPU."""
+    try:
+        gpu = find_unit(prof, "gpu")
+    except ProfileError:
+        return None
+    return f"{prof.description} / {gpu.description}"
 
 
 def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmRuntime | None = None,

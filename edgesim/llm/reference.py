@@ -52,11 +52,14 @@ def is_llm_reference(path: str | Path) -> bool:
 
 # Devices without a hw_profile in the CSV: the CM5 is the Pi 5's BCM2712 with the same LPDDR4X; the Orin NX
 # profiles are created with this package (the unnamed-size NX in MAXN is taken as the 16GB); the others are
-# profiles the npu-hw branch adds (ids fixed by the project), so their rows light up once those exist.
+# profiles the npu-hw branch adds (ids fixed by the project), so their rows light up once those exist. The Radxa
+# Dragon Q8B is a Snapdragon 8cx Gen 3 (SC8280XP: 4x X1C + 4x A78C, no I8MM; Radxa docs, sbc-bench#141), not a
+# QCS8550. The Cix P1 boards (Orion O6, MS-R1, the Framework 13 mainboard's CP8180) share one SoC profile.
 _DEVICE_IDS = (("Raspberry Pi CM5", "rpi5"), ("Jetson Orin NX 16GB (MAXN_SUPER)", "jetson-orin-nx-16gb-super"),
                ("Jetson Orin NX 16GB", "jetson-orin-nx-16gb"), ("Jetson Orin NX 8GB", "jetson-orin-nx-8gb"),
                ("Jetson Orin NX (JetPack 6.0, nvpmodel -m 0)", "jetson-orin-nx-16gb"), ("RK3576", "rk3576"), ("QCS6490", "qcs6490"), ("Hailo-10H", "hailo-10h"),
-               ("Snapdragon 8 Gen 3", "snapdragon-8-gen3"), ("Dragon Q8B", "qcs8550"))
+               ("Snapdragon 8 Gen 3", "snapdragon-8-gen3"), ("Dragon Q8B", "sc8280xp"),
+               ("Cix CP8180", "cix-p1"), ("Cix P1", "cix-p1"), ("Minisforum MS-R1", "cix-p1"))
 
 
 def map_hw(device: str, hw_profile: str) -> str | None:

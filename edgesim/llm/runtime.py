@@ -152,6 +152,10 @@ class LlmRuntime(_Frozen):
     id: str = Field(min_length=1)
     description: str
     default_unit: Unit
+    # Placement the runtime's standard build takes by itself on boards with a GPU of one of these families (regex
+    # on the GPU unit's or the board's description): llama.cpp and Ollama built for a Jetson offload every layer to
+    # CUDA by default (llama-bench -ngl 99, Ollama's JetPack runners); elsewhere default_unit.
+    gpu_default_on: str | None = None
     placements: dict[Unit, PlacementParams] = Field(min_length=1)
     default_quant: str
     # Per zoo model, the format the runtime's default download uses (ollama's default tags).
@@ -177,6 +181,14 @@ class LlmRuntime(_Frozen):
             raise ProfileError(f"runtime '{self.id}' cannot run on the {u}; placements: "
                                f"{', '.join(sorted(self.placements))}", field="unit")
         return u, self.placements[u]  # type: ignore[index]
+
+    def unit_for_board(self, gpu_description: str | None) -> Unit:
+        """The placement used when none is asked for: the GPU where the board's GPU is one this runtime's standard
+        build offloads to (gpu_default_on), else default_unit."""
+        if (gpu_description is not None and self.gpu_default_on is not None and "gpu" in self.placements
+                and re.search(self.gpu_default_on, gpu_description, re.IGNORECASE)):
+            return "gpu"
+        return self.default_unit
 
     def quant_for(self, model_name: str) -> str:
         return self.default_quant_by_model.get(model_name, self.default_quant)

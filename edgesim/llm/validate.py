@@ -89,13 +89,22 @@ def _key(r: RefRow) -> tuple[str, str]:
     return _engine(r), r.unit
 
 
-_DOUBTFUL = re.compile(r"low credibility|conflict|low traceability", re.IGNORECASE)
+# What the CSV's notes say of a doubtful row: a low-credibility or conflicting hobby report, a user who could not
+# reproduce the published figure, a board that probably did not run at its rated clocks.
+_DOUBTFUL = re.compile(r"low credibility|conflict|low traceability|could not reproduce|not max clocks",
+                       re.IGNORECASE)
 
 
 def fit_eligible(r: RefRow) -> bool:
-    """Rows whose source flags them as doubtful (low credibility, conflicting reports) are predicted and reported
-    but never fitted on."""
+    """Rows whose source flags them as doubtful (low credibility, conflicting reports, not reproduced, not at full
+    clocks) are predicted and reported but never fitted on."""
     return not _DOUBTFUL.search(r.note)
+
+
+def credible(r: RefRow) -> bool:
+    """A row neither flagged doubtful nor approximate (a published range or '~' value, or a prompt length the
+    source does not state): the 'held_out_credible' figures use these; the plain held-out figures keep them all."""
+    return fit_eligible(r) and not r.approximate
 
 
 def _predictable(rows: list[RefRow]) -> list[RefRow]:
@@ -129,11 +138,14 @@ def _fit_runtime(rt_id: str, unit: str, rows: list[RefRow], reference: str) -> L
 
 def fit_rows(rows: list[RefRow]) -> dict[tuple[str, str], list[RefRow]]:
     """Per (engine, placement): the board with the most fit-eligible rows, and on it the runtime with the most
-    rows (llama.cpp's own llama-bench rows before ollama's where both exist). Every other row is held out."""
+    rows (llama.cpp's own llama-bench rows before ollama's where both exist). Every other row is held out. The two
+    ends of a contradicting pair (same board and setup, >30% apart) are not fit-eligible either: one of them is
+    wrong and nothing says which."""
     by: dict[tuple[str, str], dict[str, dict[str, list[RefRow]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list)))
+    contradicting = {line for a, b, _ in contradictions(rows) for line in (a, b)}
     for r in rows:
-        if fit_eligible(r):
+        if fit_eligible(r) and r.line not in contradicting:
             by[_key(r)][r.hw or ""][r.runtime or ""].append(r)
     out = {}
     for k, boards in by.items():
@@ -225,9 +237,11 @@ class Validation:
             "fit": {m: self.summary([r for r in self.rows if r.split == "fit"], mm)
                     for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
             "held_out": {m: self.summary(held, mm) for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
-            # the same without rows whose source flags them (low credibility, conflicting reports)
-            "held_out_credible": {m: self.summary([r for r in held if fit_eligible(r.row)], mm)
+            # the same without rows whose source flags them (doubtful or approximate: see credible())
+            "held_out_credible": {m: self.summary([r for r in held if credible(r.row)], mm)
                                   for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
+            # which held-out rows the credible figures leave out (kept in every other figure)
+            "held_out_not_credible": sorted(r.row.line for r in held if not credible(r.row) and r.error is not None),
             "lodo": {m: self.summary(self.lodo, mm) for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
             "lomo": {m: self.summary(self.lomo, mm) for m, mm in (("decode", DECODE), ("prefill", PREFILL))},
             "lodo_by_device": self._by_device(),
@@ -249,6 +263,8 @@ class Validation:
                                  f"MAPE {s['mape_pct']:5.1f}%")
                 else:
                     lines.append(f"{part:17s} {m:8s} n=  0")
+        lines.append("held-out rows left out of the credible figures (doubtful or approximate): "
+                     + (", ".join(str(x) for x in d["held_out_not_credible"]) or "none"))
         for b, parts in d["lodo_by_device"].items():
             cells = [f"{m} n={s['n']} median {s['median_pct']:.1f}% MAPE {s['mape_pct']:.1f}%"
                      for m, s in parts.items() if s.get("n")]

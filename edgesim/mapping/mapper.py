@@ -13,10 +13,12 @@ from typing import Any
 import numpy as np
 
 from edgesim.errors import MappingError
+from edgesim.hw.cpu_isa import core_int8
 from edgesim.hw.schema import (
     ComputeUnit,
     HardwareProfile,
     MemoryKind,
+    Precision,
     RuntimeProfile,
     RuntimeVersion,
     UnitKind,
@@ -113,7 +115,7 @@ def choose_unit(profile: HardwareProfile, runtime: RuntimeProfile | None, node: 
 
 def _systolic_cycles(unit: ComputeUnit, graph: Graph, node: Node) -> float:
     from edgesim.mapping.systolic import compute_cycles
-    from edgesim.mapping.systolic_memory import systolic_layer
+    from edgesim.mapping.systolic_seam import systolic_layer
 
     spec = unit.systolic
     assert spec is not None  # callers check the unit kind
@@ -183,6 +185,17 @@ def kernel_efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | 
     return min(1.0, eff * scale * core)
 
 
+def int8_isa_scale(runtime: RuntimeProfile | None, unit: ComputeUnit, op: str = "CONV2D") -> float:
+    """Speed factor of a CPU runtime's int8 GEMM kernels on this unit's cores (their dot-product instructions and
+    issue style, ``RuntimeProfile.int8_isa_scale``); 1.0 for other units, runtimes, unnamed cores and depthwise
+    convolutions (XNNPACK runs those with its dwconv kernels, which multiply per channel: no dot product)."""
+    if runtime is None or runtime.int8_isa_scale is None or unit.kind is not UnitKind.CPU:
+        return 1.0
+    if op == OpKind.DEPTHWISE_CONV2D.value:
+        return 1.0
+    return runtime.int8_isa_scale.factor(core_int8(f"{unit.description} {unit.name}"))
+
+
 def parallel_cores(unit: ComputeUnit, runtime: RuntimeProfile | None) -> float:
     """Cores' worth of speed an op split over the unit's cores gets: all of them, except that a CPU runtime's
     extra threads add only ``thread_scaling`` of a core each."""
@@ -204,7 +217,9 @@ def compute_cycles(unit: ComputeUnit, graph: Graph, node: Node, work: NodeWork, 
             return _mac_block_cycles(spec, graph, node, work) / (unit.count * eff)
         rate = _rate(unit.macs_per_cycle, work.precision)
         assert rate is not None
-        return work.macs / (rate[1] * unit.count * eff)
+        # The int8 kernels are the ones that change with the core's dot-product instructions (SDOT, SMMLA).
+        isa = int8_isa_scale(runtime, unit, node.op.value) if rate[0] in (Precision.INT8, Precision.INT4) else 1.0
+        return work.macs / (rate[1] * unit.count * eff * isa)
     if work.elementwise_ops == 0:
         if unit.kind in DMA_UNIT_KINDS:
             # An accelerator copies with its DMA engine (Vela and the Edge TPU compiler even have producers write
@@ -412,7 +427,7 @@ def _tile(profile: HardwareProfile, graph: Graph, node: Node, placed: tuple[Any,
     unit, _, cycles, _, work = placed
     tiling = tile_op(graph, node, unit, profile, work, cycles, act_mem, w_mem)
     if unit.kind is UnitKind.SYSTOLIC and node.op.op_class is OpClass.MAC:
-        from edgesim.mapping.systolic_memory import scalesim_tiling
+        from edgesim.mapping.systolic_seam import scalesim_tiling
 
         # SCALE-Sim's memory system (three scratchpads): its per-fold DRAM traffic, re-fetches included.
         tiling = scalesim_tiling(graph, node, unit, profile, cycles) or tiling

@@ -1,5 +1,6 @@
 """SCALE-Sim v3's memory side for a systolic layer: DRAM traffic and stall cycles of its double-buffered
-scratchpads, and the mapping seam that hands its prefetch streams to the event engine as tiles.
+scratchpads (the operand geometry is edgesim/mapping/systolic_copies.py; the mapping seam that hands the
+prefetch streams to the event engine as tiles is edgesim/mapping/systolic_seam.py).
 
 SCALE-Sim (memory/read_buffer.py) lays each read operand out as a "prefetch matrix" (the operand in fold order;
 anti-diagonal order for the operand streamed through the array), cuts its valid words into sets of
@@ -18,7 +19,7 @@ Windows hanging over the ifmap edge (SCALE-Sim's round-up output size) hold no w
 from its prefetch order, so set boundaries are counted over the words that exist. Measured errors against the
 shared SCALE-Sim rows: tests/golden/test_scalesim_golden.py.
 
-The seam (scalesim_tiling) cuts a layer where this walk says SCALE-Sim's memory acts: the fills, each prefetch
+The seam (edgesim/mapping/systolic_seam.py, scalesim_tiling) cuts a layer where this walk says SCALE-Sim's memory acts: the fills, each prefetch
 at the line demanding it, each ofmap buffer drain. The event engine then times those tiles as SCALE-Sim does
 (edgesim/sim/unit.py UnitProcess._scalesim: per-operand read ports, free-running prefetch streams, the doubled
 shortfall), and reports the fill and the final drain apart from the layer's cycles, as SCALE-Sim's "Total
@@ -30,22 +31,16 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from edgesim.errors import MappingError
-from edgesim.hw.schema import ComputeUnit, HardwareProfile, MemoryKind
 from edgesim.hw.systolic import (
-    CALC_BW_WORDS_PER_CYCLE,
-    SCALESIM_READ_PORTS,
-    SCALESIM_SRAMS,
     SystolicLayer,
     ceil_div,
 )
-from edgesim.ir.graph import Graph, Node
 from edgesim.mapping.systolic import compute_cycles
-from edgesim.mapping.tiling import Tiling
+from edgesim.mapping.systolic_copies import _DiagOrder, _IfmapCopies, _partial_windows, _Ring
 
 # Word-copy positions looked up per operand and layer before falling back to set-level walking (about 50 ms).
 COPY_LOOKUP_BUDGET = 1 << 20
@@ -74,31 +69,6 @@ class SystolicMemory:
     # CALC mode only: cycles SCALE-Sim's bandwidth-estimate read buffers (read_buffer_estimate_bw) date their
     # initial fill before the array starts, the longer of the two operands (see _calc_fill_lead).
     calc_fill_lead_cycles: int = 0
-
-
-@dataclass(frozen=True)
-class _Ring:
-    """One read operand as SCALE-Sim's read buffer sees it: blocks of `height` x `width` (used columns `used`)."""
-
-    blocks: int
-    height: int
-    width: int
-    last_used: int  # used columns of the last block (the others are full)
-
-    def used(self, b: int) -> int:
-        return self.last_used if b == self.blocks - 1 else self.width
-
-    def start(self, b: int) -> int:
-        """Valid elements before block b."""
-        return b * self.height * self.width if b < self.blocks else self.valid
-
-    @property
-    def valid(self) -> int:
-        return (self.blocks - 1) * self.height * self.width + self.height * self.last_used
-
-    @property
-    def padded(self) -> int:
-        return self.blocks * self.height * self.width
 
 
 class _ReadBuffer:
@@ -218,174 +188,6 @@ def _walk_stationary(buf: _ReadBuffer, block: int, row_fold: int, rows: int, lin
                 buf.start = (buf.start + buf.step_sets) % buf.num_sets
                 buf.advances.append(line0 + j)
             k += 1
-
-
-def _word_copies(ly: SystolicLayer, t: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (window element, pixel) of the im2col ifmap holding the same ifmap word as (t, p): word (y, x, c) is
-    element (fh, fw, c) of each window (oy, ox) with oy*s + fh = y, ox*s + fw = x. Shapes (n, copies)."""
-    fh, rem = np.divmod(t, ly.filter_w * ly.channels)
-    fw, ch = np.divmod(rem, ly.channels)
-    oy, ox = np.divmod(p, ly.ofmap_w)
-    dy = np.arange(-((ly.filter_h - 1) // ly.stride_h), (ly.filter_h - 1) // ly.stride_h + 1)
-    dx = np.arange(-((ly.filter_w - 1) // ly.stride_w), (ly.filter_w - 1) // ly.stride_w + 1)
-    ddy, ddx = (g.ravel()[None, :] for g in np.meshgrid(dy, dx, indexing="ij"))
-    oy2, ox2 = oy[:, None] + ddy, ox[:, None] + ddx
-    fh2, fw2 = fh[:, None] - ddy * ly.stride_h, fw[:, None] - ddx * ly.stride_w
-    ok = ((oy2 >= 0) & (oy2 < ly.ofmap_h) & (ox2 >= 0) & (ox2 < ly.ofmap_w)
-          & (fh2 >= 0) & (fh2 < ly.filter_h) & (fw2 >= 0) & (fw2 < ly.filter_w))
-    t2 = (fh2 * ly.filter_w + fw2) * ly.channels + ch[:, None]
-    return t2, oy2 * ly.ofmap_w + ox2, ok
-
-
-def _partial_windows(ly: SystolicLayer) -> bool:
-    """Whether SCALE-Sim's round-up output size leaves windows hanging over the ifmap's bottom/right edge."""
-    return ((ly.ofmap_h - 1) * ly.stride_h + ly.filter_h > ly.ifmap_h
-            or (ly.ofmap_w - 1) * ly.stride_w + ly.filter_w > ly.ifmap_w)
-
-
-def _in_range(ly: SystolicLayer, t: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Window element t of pixel p lies inside the ifmap (SCALE-Sim writes -1, no word, for the others)."""
-    fh, rem = np.divmod(t, ly.filter_w * ly.channels)
-    oy, ox = np.divmod(p, ly.ofmap_w)
-    return (oy * ly.stride_h + fh < ly.ifmap_h) & (ox * ly.stride_w + rem // ly.channels < ly.ifmap_w)
-
-
-@dataclass(frozen=True)
-class _IfmapCopies:
-    """Where SCALE-Sim's is-dataflow ifmap prefetch matrix (window rows x pixel-fold blocks, row-major) holds
-    copies of each word."""
-
-    layer: SystolicLayer
-    cols: int
-    copies: bool  # windows overlap, so words repeat
-    # Valid words before each padded position, when windows hang over the ifmap edge (None: none do).
-    valid_prefix: np.ndarray | None
-
-    @classmethod
-    def build(cls, ly: SystolicLayer, cols: int, copies: bool) -> _IfmapCopies:
-        prefix = None
-        if _partial_windows(ly):
-            blocks = ceil_div(ly.ofmap_px, cols)
-            b, t, c = np.meshgrid(np.arange(blocks), np.arange(ly.window), np.arange(cols), indexing="ij")
-            p = (b * cols + c).ravel()
-            valid = (p < ly.ofmap_px) & _in_range(ly, t.ravel(), np.minimum(p, ly.ofmap_px - 1))
-            prefix = np.concatenate(([0], np.cumsum(valid)))
-        return cls(ly, cols, copies, prefix)
-
-    def pos(self, t: np.ndarray, p: np.ndarray) -> np.ndarray:
-        """Valid position of window element t of pixel p in the row-major (window x pixel-fold) order."""
-        ly = self.layer
-        b = p // self.cols
-        if self.valid_prefix is not None:
-            return self.valid_prefix[b * ly.window * self.cols + t * self.cols + p % self.cols]
-        last_b = (ly.ofmap_px - 1) // self.cols
-        u = np.where(b == last_b, ly.ofmap_px - last_b * self.cols, self.cols)
-        return b * ly.window * self.cols + t * u + p % self.cols
-
-    def sets(self, t: int, block: int, u: int, set_elems: int, num_sets: int) -> np.ndarray:
-        """Sets holding row t of the block (one row per word, one column per copy; -1: none). A word that is
-        not there at all (window over the edge) is never demanded: its row is all -2."""
-        ly = self.layer
-        p = block * self.cols + np.arange(u)
-        tt = np.full(u, t)
-        if self.copies:
-            t2, p2, ok = _word_copies(ly, tt, p)
-        else:
-            t2, p2, ok = tt[:, None], p[:, None], np.ones((u, 1), dtype=bool)
-        pos = self.pos(np.where(ok, t2, 0), np.where(ok, p2, 0))
-        out = np.where(ok, np.minimum(pos // set_elems, num_sets - 1), -1)
-        if self.valid_prefix is not None:
-            out[~_in_range(ly, tt, p)] = -2
-        return out
-
-
-class _DiagOrder:
-    """SCALE-Sim's anti-diagonal prefetch order of a streamed operand as valid positions: the ifmap (os: window
-    rows x pixel-fold blocks; ws: pixel rows x window-fold blocks), with the positions of every copy of a word,
-    or the filter (``ifmap=False``; os, is), whose words are all distinct."""
-
-    def __init__(self, layer: SystolicLayer, ring: _Ring, pixel_rows: bool, copies: bool,
-                 ifmap: bool = True) -> None:
-        self.layer, self.ring, self.pixel_rows, self.copies = layer, ring, pixel_rows, copies and ifmap
-        self.rows_total = ring.blocks * ring.height
-        m, w, u = self.rows_total, ring.width, ring.last_used
-        self.last_block_row = (ring.blocks - 1) * ring.height
-        d = np.arange(m + w - 1)
-        top, bot = np.minimum(d, m - 1), np.maximum(0, d - w + 1)
-        self.padded_before = np.concatenate(([0], np.cumsum(top - bot + 1)))
-        self.valid_prefix: np.ndarray | None = None
-        if ifmap and _partial_windows(layer):
-            # Windows over the ifmap edge hold no words: count valid words along the whole padded order.
-            r, c = self._all_elements(d, top, bot)
-            used = np.where(r // ring.height == ring.blocks - 1, u, w)
-            ok = (c < used) & self.present(r, np.where(c < used, c, 0))
-            self.valid_prefix = np.concatenate(([0], np.cumsum(ok)))
-            self.valid_before = self.valid_prefix[self.padded_before]
-            self.valid = int(self.valid_prefix[-1])
-            return
-        inv = np.maximum(0, np.minimum(top, d - u) - np.maximum(self.last_block_row, bot) + 1) if u < w else 0
-        self.valid_before = np.concatenate(([0], np.cumsum(top - bot + 1 - inv)))
-        self.valid = ring.valid
-
-    @staticmethod
-    def _all_elements(d: np.ndarray, top: np.ndarray, bot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n = top - bot + 1
-        offs = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-        r = np.repeat(top, n) - offs
-        return r, np.repeat(d, n) - r
-
-    def _tp(self, r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(window element, pixel) of tall-matrix elements."""
-        h, w = self.ring.height, self.ring.width
-        blk, row = np.divmod(r, h)
-        if self.pixel_rows:  # ws: row = pixel, column = window element within the block's window slice
-            return blk * w + c, row
-        return row, blk * w + c  # os: row = window element, column = pixel within the block's pixel fold
-
-    def present(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
-        """Elements holding an ifmap word (not a window position over the ifmap edge)."""
-        t, p = self._tp(r, c)
-        ly = self.layer
-        return _in_range(ly, np.minimum(t, ly.window - 1), np.minimum(p, ly.ofmap_px - 1))
-
-    def positions(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
-        """Valid position (padding and words over the edge skipped) of tall-matrix elements (r, c)."""
-        m, u = self.rows_total, self.ring.last_used
-        d = r + c
-        top = np.minimum(d, m - 1)
-        if self.valid_prefix is not None:
-            return self.valid_prefix[self.padded_before[d] + top - r]
-        pos = self.valid_before[d] + top - r
-        if u < self.ring.width:
-            pos = pos - np.maximum(0, np.minimum(top, d - u) - np.maximum(r + 1, self.last_block_row) + 1)
-        return pos
-
-    def elements(self, block: int, d0: int, d1: int) -> tuple[np.ndarray, np.ndarray]:
-        """Block `block`'s elements on anti-diagonals d0..d1 (of the tall matrix) in SCALE-Sim's order."""
-        h, u = self.ring.height, self.ring.used(block)
-        base = block * h
-        d = np.arange(d0, d1 + 1)
-        hi = np.minimum(d, base + h - 1)
-        lo = np.maximum(base, d - u + 1)
-        n = np.maximum(0, hi - lo + 1)
-        dd = np.repeat(d, n)
-        first = np.repeat(hi, n)
-        offs = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-        r = first - offs
-        return r, dd - r
-
-    def copy_sets(self, r: np.ndarray, c: np.ndarray, set_elems: int, num_sets: int) -> np.ndarray:
-        if not self.copies:
-            return np.minimum(self.positions(r, c) // set_elems, num_sets - 1)[:, None]
-        h, w = self.ring.height, self.ring.width
-        t, p = self._tp(r, c)
-        t2, p2, ok = _word_copies(self.layer, t, p)
-        if self.pixel_rows:
-            r2, c2 = (t2 // w) * h + p2, t2 % w
-        else:
-            r2, c2 = (p2 // w) * h + t2, p2 % w
-        pos = self.positions(np.where(ok, r2, 0), np.where(ok, c2, 0))
-        return np.where(ok, np.minimum(pos // set_elems, num_sets - 1), -1)
 
 
 def _walk_streamed_copies(buf: _ReadBuffer, diag: _DiagOrder, block: int, line0: float, lines: int) -> None:
@@ -635,155 +437,3 @@ def _fold_ofmap_words(layer: SystolicLayer, rows: int, cols: int, dataflow: str,
 def _with_flush(per_fold: list[int], total: int) -> tuple[int, ...]:
     """Per-fold ofmap writes with what the final flush adds beyond them booked on the last fold."""
     return (*per_fold[:-1], per_fold[-1] + total - sum(per_fold))
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Mapping seam: SCALE-Sim's per-fold DRAM traffic as the event engine's tiles.
-# --------------------------------------------------------------------------------------------------------------
-
-# Scratchpads of a systolic unit that has SCALE-Sim's memory system (edgesim.frontends.scalesim builds them).
-# Plans whose tiles follow SCALE-Sim's memory semantics carry this loop-order prefix (the engine checks it).
-# Past this many tiles per layer run, prefetch demands and drains are snapped to a coarser line grid.
-MAX_SCALESIM_TILES = 1 << 14
-
-
-def systolic_layer(graph: Any, node: Any) -> tuple[SystolicLayer, int]:
-    """(SCALE-Sim layer, how many times the array runs it) for a conv, depthwise conv, FC or matmul node."""
-    from edgesim.ir import attrs as A
-    from edgesim.ir.ops import OpKind
-
-    x = graph.tensors[node.inputs[0]]
-    out = graph.tensors[node.outputs[0]]
-    if node.op in (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D):
-        a: A.ConvAttrs = node.attrs
-        n = x.shape[0]
-        hx, wx = (x.shape[1], x.shape[2]) if a.layout is A.Layout.NHWC else (x.shape[2], x.shape[3])
-        c_in = x.shape[a.layout.channel_axis()]
-        c_out = out.shape[a.layout.channel_axis()]
-        kh = (a.kernel_hw[0] - 1) * a.dilation_hw[0] + 1
-        kw = (a.kernel_hw[1] - 1) * a.dilation_hw[1] + 1
-        ph, pw = hx + a.padding.top + a.padding.bottom, wx + a.padding.left + a.padding.right
-        sh, sw = a.stride_hw
-        if (a.padding.top == a.padding.left == 0 and hx >= kh and wx >= kw
-                and ceil_div(hx - kh, sh) == (ph - kh) // sh and ceil_div(wx - kw, sw) == (pw - kw) // sw):
-            # Only bottom/right padding that SCALE-Sim's round-up output size already implies (partial windows,
-            # as SCALE-Sim topologies describe them): the padding holds no words to fetch.
-            ph, pw = hx, wx
-        if node.op is OpKind.DEPTHWISE_CONV2D:
-            # Each channel is an independent 1-channel convolution: the array maps channels onto columns.
-            return SystolicLayer(ph, pw, kh, kw, 1, c_out, a.stride_hw[0], a.stride_hw[1]), n
-        groups = max(a.groups, 1)
-        return (SystolicLayer(ph, pw, kh, kw, c_in // groups, c_out // groups, a.stride_hw[0], a.stride_hw[1]),
-                n * groups)
-    if node.op is OpKind.FULLY_CONNECTED:
-        w = graph.tensors[node.inputs[1]]
-        k, n_out = w.shape[-1], w.shape[0]
-        return SystolicLayer(1, out.num_elements // n_out, 1, 1, k, n_out, 1, 1), 1
-    if node.op is OpKind.MATMUL:
-        ma: A.MatMulAttrs = node.attrs
-        k = x.shape[-2] if ma.transpose_a else x.shape[-1]
-        m, n_out = out.shape[-2], out.shape[-1]
-        return SystolicLayer(1, m, 1, 1, k, n_out, 1, 1), out.num_elements // (m * n_out)
-    raise MappingError(f"{node.op.value} has no systolic mapping", node=node.name)
-
-
-def _drain_lines(fold_writes: list[int], cpf: int, sram_words: int) -> tuple[list[float], int]:
-    """(compute line of every drain of SCALE-Sim's ofmap write buffer during the layer, words per drain).
-
-    The buffer (memory/write_buffer.py) drains its drain half to DRAM once it holds more than that; each fold's
-    ofmap words are taken as produced evenly over the fold. What is left is flushed after the last fold."""
-    drain = max(1, sram_words - ceil_div(sram_words, 2))
-    lines: list[float] = []
-    done = 0
-    for f, words in enumerate(fold_writes):
-        if words <= 0:
-            continue
-        # Drain j starts when word j * drain + 1 arrives.
-        while (len(lines) + 1) * drain + 1 <= done + words:
-            need = (len(lines) + 1) * drain + 1 - done
-            lines.append(f * cpf + cpf * need / words)
-        done += words
-    return lines, drain
-
-
-def scalesim_tiling(graph: Graph, node: Node, unit: ComputeUnit, profile: HardwareProfile,
-                    compute_cycles_total: float) -> Tiling | None:
-    """Tiles for an op on a systolic unit with SCALE-Sim's three scratchpads, cut where SCALE-Sim's memory system
-    acts: the first tile loads both operands' initial fills, a tile starts at each compute line that demands a
-    prefetch (its words, on that operand's DRAM read port) and ends at each drain of the ofmap write buffer (its
-    words written back); the last tile writes back the final flush. Runs of identical tiles become one TileGroup.
-    The engine times these tiles as SCALE-Sim does (edgesim/sim/timing.py, ScaleSimTiming). None when the unit
-    lacks SCALE-Sim's memory system (the generic tiling pass applies) or the op has no systolic mapping.
-    """
-    from edgesim.mapping.plan import MemTraffic, TileGroup
-
-    names = set(unit.memories)
-    drams = [m for m in unit.memories if profile.memory(m).kind is MemoryKind.DRAM]
-    if not set(SCALESIM_SRAMS) <= names or not drams or unit.systolic is None:
-        return None
-    try:
-        layer, repeats = systolic_layer(graph, node)
-    except MappingError:
-        return None
-    spec = unit.systolic
-    rows, cols, flow = spec.rows, spec.cols, getattr(spec.dataflow, "value", spec.dataflow)
-    word = max(1, graph.tensors[node.inputs[0]].dtype.nbytes(1))
-    write_port = "dram" if "dram" in drams else drams[0]
-    if_port, fl_port = (SCALESIM_READ_PORTS if set(SCALESIM_READ_PORTS) <= set(drams) else (write_port,) * 2)
-    # The read ports have the configured bandwidth (CALC mode: wide enough never to be the limit).
-    bw_words = profile.memory(if_port).read_bw_bytes_per_cycle / word
-    mode = "CALC" if bw_words >= CALC_BW_WORDS_PER_CYCLE else "USER"
-    sizes = [profile.memory(m).size_bytes for m in SCALESIM_SRAMS]
-    comp = compute_cycles(layer, rows, cols, flow)
-    mem = memory_stalls(layer, rows, cols, flow, sizes[0], sizes[1], sizes[2], word, bw_words, mode)
-    lines_total = comp.compute_cycles
-    grid = max(1, ceil_div(lines_total, MAX_SCALESIM_TILES))
-    reads: dict[int, list[int]] = {0: [mem.ifmap_fill_words, mem.filter_fill_words]}
-    for k, (lines, words) in enumerate(((mem.ifmap_prefetch_lines, mem.ifmap_prefetch_words),
-                                        (mem.filter_prefetch_lines, mem.filter_prefetch_words))):
-        for line in lines:
-            # A demand snapped to the grid moves earlier: the array waits no later than SCALE-Sim's.
-            at = min(lines_total - 1, int(line) // grid * grid)
-            reads.setdefault(at, [0, 0])[k] += words
-    fold_writes = _fold_ofmap_words(layer, rows, cols, flow, comp.folds_row, comp.folds_col)
-    drains, drain_words = _drain_lines(fold_writes, comp.cycles_per_fold, sizes[2] // word)
-    writes: dict[int, int] = {}
-    for line in drains:
-        at = min(lines_total, max(1, ceil_div(math.ceil(line), grid) * grid))
-        writes[at] = writes.get(at, 0) + drain_words
-    writes[lines_total] = writes.get(lines_total, 0) + mem.dram_ofmap_writes - drain_words * len(drains)
-    cuts = sorted({0, lines_total, *reads, *writes})
-    cycles_per_line = compute_cycles_total / (repeats * lines_total) if lines_total else 0.0
-    ws = sum(sizes)
-    groups: list[TileGroup] = []
-    for a, b in zip(cuts, cuts[1:], strict=False):
-        r_if, r_fl = reads.get(a, (0, 0))
-        moves = {if_port: [r_if * word, 0]}
-        moves.setdefault(fl_port, [0, 0])[0] += r_fl * word
-        moves.setdefault(write_port, [0, 0])[1] += writes.get(b, 0) * word
-        traffic = tuple(MemTraffic(m, rd, wr) for m, (rd, wr) in moves.items() if rd or wr)
-        tile = TileGroup(1, (b - a) * cycles_per_line, traffic, ws)
-        if groups and groups[-1].traffic == traffic and groups[-1].compute_cycles == tile.compute_cycles:
-            groups[-1] = TileGroup(groups[-1].count + 1, tile.compute_cycles, traffic, ws)
-        else:
-            groups.append(tile)
-    all_groups = tuple(groups) * repeats
-    # The array reads its operands from the scratchpads as it computes (SCALE-Sim's SRAM reads/writes): counted
-    # in the op's traffic, not as tile loads, since the scratchpads feed the array at the demand rate.
-    dram_moves: dict[str, list[int]] = {}
-    for g in all_groups:
-        for t in g.traffic:
-            acc = dram_moves.setdefault(t.memory, [0, 0])
-            acc[0] += t.read_bytes * g.count
-            acc[1] += t.write_bytes * g.count
-    totals = (*(MemTraffic(m, rd, wr) for m, (rd, wr) in dram_moves.items()),
-              MemTraffic(SCALESIM_SRAMS[0], comp.sram_ifmap_reads * word * repeats,
-                         mem.dram_ifmap_reads * word * repeats),
-              MemTraffic(SCALESIM_SRAMS[1], comp.sram_filter_reads * word * repeats,
-                         mem.dram_filter_reads * word * repeats),
-              MemTraffic(SCALESIM_SRAMS[2], mem.dram_ofmap_writes * word * repeats,
-                         comp.sram_ofmap_writes * word * repeats))
-    # SCALE-Sim's trace counts the first fill cycle and the last drain cycle as one: the lead is one short.
-    lead = max(0, mem.calc_fill_lead_cycles - 1) * cycles_per_line
-    return Tiling(all_groups, totals, SCALESIM_SRAMS[0], (rows, cols, comp.cycles_per_fold),
-                  flow, ws, fill_lead_cycles=lead, follows_scalesim=True)

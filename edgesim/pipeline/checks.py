@@ -110,11 +110,12 @@ def _can_spill(profile: HardwareProfile, need: int) -> bool:
                for m in profile.memories)
 
 
-def fallback_warning(schedule: Schedule, profile: HardwareProfile,
-                     runtime: RuntimeProfile | None) -> FallbackWarning | None:
+def fallback_warning(schedule: Schedule, profile: HardwareProfile, runtime: RuntimeProfile | None,
+                     low_bit_float_graph: bool = False) -> FallbackWarning | None:
     """A warning when more than ``FALLBACK_WARN_SHARE`` of the MACs run on a fallback unit, naming the cause:
     precisions the accelerator does not run (a float model on an int8 NPU, or ops quantization left in float) or
-    op kinds it does not support, the kinds with the most fallen-back MACs first."""
+    op kinds it does not support, the kinds with the most fallen-back MACs first. ``low_bit_float_graph``: the
+    graph is already quantized to float8/float4, which ``--quant`` leaves as it is, so it is not the fix."""
     total = sum(p.macs for p in schedule.plans)
     fell = [p for p in schedule.plans if p.fallback]
     fell_macs = sum(p.macs for p in fell)
@@ -134,7 +135,10 @@ def fallback_warning(schedule: Schedule, profile: HardwareProfile,
         precs = "/".join(sorted({p.precision for p in by_precision}))
         causes.append(f"{precs} ops ({_top_kinds(by_precision)}) on an accelerator that runs "
                       f"{'/'.join(runs) or 'other precisions'}")
-        if float_model and "int8" in runs:
+        if float_model and "int8" in runs and low_bit_float_graph:
+            fixes.append("re-export the model quantized to int8 (--quant leaves a float8/float4-quantized graph as "
+                         f"it is) or pick hardware that runs {precs}")
+        elif float_model and "int8" in runs:
             fixes.append("--quant int8")
         else:
             fixes.append(f"quantize those ops to {'/'.join(runs)} (--quant-spec) or pick hardware that runs {precs}")

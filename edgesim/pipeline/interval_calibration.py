@@ -48,6 +48,10 @@ def check_confidence(confidence: float) -> float:
     return float(confidence)
 
 
+# (runtime id, device, log residual) of one held-out row
+BinRow = tuple[str, str, float]
+
+
 # -- (b) the calibration table --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CalibrationTable:
@@ -72,6 +76,8 @@ class CalibrationTable:
     # without it): how far a board without energy rows can be off. ``board_power`` holds the residuals at factors
     # fitted without the row only (a measured board's own offset); its spread between boards would be in-sample.
     new_board_power: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    # per class in BY_RUNTIME, every residual as (runtime, device, log residual): the runtimes' own bins
+    runtime_rows: tuple[tuple[NoveltyClass, tuple[BinRow, ...]], ...] = ()
 
     def spread_boards(self) -> list[tuple[float, ...]]:
         """The boards whose offsets give a new board's spread (``board_power`` in a table that predates
@@ -83,6 +89,38 @@ class CalibrationTable:
 
     def residual_weights(self, cls: NoveltyClass) -> tuple[float, ...] | None:
         return dict(self.weights).get(cls)
+
+    def runtime_bin(self, cls: NoveltyClass, runtime: str | None, confidence: float) -> tuple[float, ...] | None:
+        """The residuals of ``runtime``'s own bin in ``cls`` (``runtime_bin``), None: the class's pooled ones."""
+        if cls not in BY_RUNTIME or runtime is None:
+            return None
+        return runtime_bin(dict(self.runtime_rows).get(cls, ()), runtime, confidence)
+
+# Classes calibrated per runtime (Mondrian split conformal): on the edge NPUs and SoCs the model's error depends
+# mostly on the runtime (held-out MAPE from ~10% for ESP-DL and TFLite-VX to ~30% for QNN and HailoRT and ~90% for
+# OpenVINO's MYRIAD plugin: how well a vendor's compiler and kernels are described by the datasheet model differs
+# by vendor), so one pooled quantile makes every runtime's interval as wide as the worst runtimes need and
+# under-covers those. Each runtime with enough residuals gets the conformal bounds of its own; the others the
+# pooled ones. The MCU classes are not split: their runtimes are fewer, and the new-runtime class's residuals
+# substitute one engine for another (the held-out runtime has no bin of its own by construction).
+BY_RUNTIME = frozenset({NoveltyClass.NPU_MEASURED_DEVICE, NoveltyClass.NPU_NEW_DEVICE})
+# A runtime's bin needs this many residuals (so that its 90% conformal bounds are finite-sample ranks inside it)
+# from this many devices (one board's rows share its clocks and memories: a bin of one board says nothing of
+# the runtime on another; it also makes the held-out check test the bins it uses: with a device held out, a
+# runtime measured on one board falls back to the pooled bounds at run time and in the check alike).
+MIN_BIN_ROWS = 20
+MIN_BIN_DEVICES = 2
+
+
+def runtime_bin(rows: Sequence[BinRow], runtime: str, confidence: float) -> tuple[float, ...] | None:
+    """The sorted residuals of ``runtime`` among ``rows`` when they make a bin of their own: at least MIN_BIN_ROWS
+    rows from MIN_BIN_DEVICES devices, and enough for a finite-sample conformal rank at ``confidence`` (a bin
+    too small for it would fall back on its extreme residual; the pooled ones are better then). None: pool."""
+    mine = [(d, v) for r, d, v in rows if r == runtime]
+    if len(mine) < MIN_BIN_ROWS or len({d for d, _ in mine}) < MIN_BIN_DEVICES:
+        return None
+    values = tuple(sorted(v for _, v in mine))
+    return None if conformal_bounds(values, confidence)[2] else values
 
 
 CALIBRATION_FILE = ("calibration", "intervals.json")
@@ -155,7 +193,16 @@ def calibration_table() -> CalibrationTable:
                             frozenset(npu["runtimes"]),
                             tuple((d, tuple(sorted(v))) for d, v in sorted(boards.items())),
                             tuple(weights(raw) + weights(npu)), tuple(pair_diffs(raw) + pair_diffs(npu)),
-                            tuple((d, tuple(sorted(v))) for d, v in sorted(new_boards.items())))
+                            tuple((d, tuple(sorted(v))) for d, v in sorted(new_boards.items())),
+                            tuple(_runtime_rows(raw) + _runtime_rows(npu)))
+
+
+def _runtime_rows(d: dict[str, Any]) -> list[tuple[NoveltyClass, tuple[BinRow, ...]]]:
+    out: dict[NoveltyClass, list[BinRow]] = {}
+    for r in d.get("rows", ()):
+        if NoveltyClass(r["class"]) in BY_RUNTIME:
+            out.setdefault(NoveltyClass(r["class"]), []).append((r["runtime"], r["device"], float(r["latency_log"])))
+    return [(c, tuple(sorted(v))) for c, v in sorted(out.items())]
 
 
 def novelty(profile: HardwareProfile, runtime: RuntimeProfile | None, table: CalibrationTable | None = None
@@ -211,9 +258,21 @@ def weighted_bounds(residuals: Sequence[float] | np.ndarray, weights: Sequence[f
     return float(lo), float(hi), False
 
 
-def model_bounds(table: CalibrationTable, cls: NoveltyClass, confidence: float) -> tuple[float, float, bool]:
-    """The class's model-error bounds on log latency: group-weighted for new devices, split conformal otherwise."""
-    res, w = table.residuals(cls), table.residual_weights(cls)
+def latency_sample(table: CalibrationTable, cls: NoveltyClass, runtime: str | None, confidence: float
+                   ) -> tuple[tuple[float, ...], tuple[float, ...] | None, str | None]:
+    """The latency residuals (and their weights, for group-weighted classes) a case of ``cls`` on ``runtime`` is
+    calibrated on, and the runtime whose own bin they are (None: the class's pooled residuals)."""
+    own = table.runtime_bin(cls, runtime, confidence)
+    if own is not None:
+        return own, None, runtime
+    return table.residuals(cls), table.residual_weights(cls), None
+
+
+def model_bounds(table: CalibrationTable, cls: NoveltyClass, confidence: float, runtime: str | None = None
+                 ) -> tuple[float, float, bool]:
+    """The class's model-error bounds on log latency: group-weighted for new devices, split conformal otherwise
+    (per runtime in the BY_RUNTIME classes, ``latency_sample``)."""
+    res, w, _ = latency_sample(table, cls, runtime, confidence)
     return weighted_bounds(res, w, confidence) if w is not None else conformal_bounds(res, confidence)
 
 
@@ -337,21 +396,23 @@ def _quantile(x: np.ndarray, q: float) -> float:
     return float(part[k] + (h - k) * (part[min(k + 1, len(x) - 1)] - part[k]))
 
 
-def _energy_model_bounds(table: CalibrationTable, cls: NoveltyClass, board: str, confidence: float
-                         ) -> tuple[float, float, bool]:
+def _energy_model_bounds(table: CalibrationTable, cls: NoveltyClass, board: str, confidence: float,
+                         runtime: str | None = None) -> tuple[float, float, bool]:
     own = dict(table.board_power).get(board, ())
-    return _energy_bounds_for(table, cls, board if len(own) >= 2 else "", confidence)
+    _, _, bin_runtime = latency_sample(table, cls, runtime, confidence)
+    return _energy_bounds_for(table, cls, board if len(own) >= 2 else "", confidence, bin_runtime)
 
 
 @lru_cache(maxsize=64)
-def _energy_bounds_for(table: CalibrationTable, cls: NoveltyClass, board: str, confidence: float
-                       ) -> tuple[float, float, bool]:
-    """Energy's model-error bounds: the class's latency residuals plus the board power's, by board
-    (``new_board_energy_bounds``: ``board`` names one with energy rows, '' one without). Cached: the table is
-    fixed for the process."""
+def _energy_bounds_for(table: CalibrationTable, cls: NoveltyClass, board: str, confidence: float,
+                       runtime: str | None = None) -> tuple[float, float, bool]:
+    """Energy's model-error bounds: the class's latency residuals (``runtime``'s bin when it has one) plus the
+    board power's, by board (``new_board_energy_bounds``: ``board`` names one with energy rows, '' one without).
+    Cached: the table is fixed for the process."""
     own = dict(table.board_power).get(board, ())
     boards = list(dict(table.board_power).values()) if own else table.spread_boards()
-    return new_board_energy_bounds(table.residuals(cls), boards, confidence, table.residual_weights(cls), own)
+    lat, w, _ = latency_sample(table, cls, runtime, confidence)
+    return new_board_energy_bounds(lat, boards, confidence, w, own)
 
 
 @lru_cache(maxsize=64)

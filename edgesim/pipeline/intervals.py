@@ -31,9 +31,11 @@ from edgesim.hw.schema import HardwareProfile, RuntimeProfile
 from edgesim.hw.uncertain import UncertainField, ranged_fields, with_field
 from edgesim.pipeline.interval_calibration import (
     _NEW_CHIP,
+    BY_RUNTIME,
     CALIBRATION_FILE,
     DEFAULT_CONFIDENCE,
     GROUP_WEIGHTED,
+    MIN_BIN_ROWS,
     NEW_BOARD_POWER_CLASSES,
     NPU_CALIBRATION_FILE,
     CalibrationTable,
@@ -45,10 +47,12 @@ from edgesim.pipeline.interval_calibration import (
     conformal_bounds,
     energy_bounds,
     group_weights,
+    latency_sample,
     model_bounds,
     new_board_energy_bounds,
     novelty,
     power_log_bounds,
+    runtime_bin,
     shared_margin,
     weight_group,
     weighted_bounds,
@@ -300,6 +304,8 @@ class PredictionInterval:
     # relative bounds of the average power while running (energy / latency): the board's power error, what a
     # sustained run's heating follows (edgesim.thermal.sustain.throttle_onset_interval)
     power_ratio: tuple[float, float] = (1.0, 1.0)
+    # the runtime whose own residuals calibrated the model part (BY_RUNTIME classes), None: the class's pooled ones
+    calibration_runtime: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -307,7 +313,8 @@ class PredictionInterval:
             "latency_interval_s": self.latency_s.as_list(), "energy_interval_j": self.energy_j.as_list(),
             "profile_part_log": list(self.profile_latency_log), "model_part_log": list(self.model_latency_log),
             "uncertain_fields": self.uncertain_fields, "calibration_rows": self.calibration_rows,
-            "capped": self.capped, "power_ratio_interval": list(self.power_ratio)}
+            "capped": self.capped, "power_ratio_interval": list(self.power_ratio),
+            "calibration_runtime": self.calibration_runtime}
         if self.throughput_inf_per_s is not None:
             out["throughput_interval_inf_per_s"] = self.throughput_inf_per_s.as_list()
         return out
@@ -335,9 +342,10 @@ def interval(result: RunResult, confidence: float = DEFAULT_CONFIDENCE, *,
         _, effects = perturbed_runs(result)
     p_lat = _surrogate_quantiles(effects, "latency", confidence)
     p_en = _surrogate_quantiles(effects, "energy", confidence)
-    lat_res = table.residuals(cls)
-    m_lo, m_hi, capped = model_bounds(table, cls, confidence)
-    e_lo, e_hi, e_capped = _energy_model_bounds(table, cls, result.profile.id, confidence)
+    rid = result.runtime.id if result.runtime is not None else None
+    lat_res, _, bin_runtime = latency_sample(table, cls, rid, confidence)
+    m_lo, m_hi, capped = model_bounds(table, cls, confidence, rid)
+    e_lo, e_hi, e_capped = _energy_model_bounds(table, cls, result.profile.id, confidence, rid)
     lat = combine(result.latency_s, p_lat, (m_lo, m_hi))
     en = combine(result.energy_j, p_en, (e_lo, e_hi))
     power = combine(1.0, _surrogate_quantiles(effects, "power", confidence),
@@ -348,7 +356,7 @@ def interval(result: RunResult, confidence: float = DEFAULT_CONFIDENCE, *,
         # Throughput moves inversely with the time per frame: the latency interval's relative bounds, swapped.
         thr = Interval(t * result.latency_s / lat.hi, t * result.latency_s / lat.lo)
     return PredictionInterval(confidence, cls, lat, en, thr, p_lat, (m_lo, m_hi), len(effects),
-                              capped or e_capped, len(lat_res), (power.lo, power.hi))
+                              capped or e_capped, len(lat_res), (power.lo, power.hi), bin_runtime)
 
 
 def format_range(iv: Interval, confidence: float, unit: str) -> str:
@@ -362,9 +370,10 @@ def format_range(iv: Interval, confidence: float, unit: str) -> str:
 
 
 # The model-error names live in interval_calibration; callers ask this module for them (one door for intervals).
-__all__ = ["BOARD_POWER_FIELD", "CALIBRATION_FILE", "DEFAULT_CONFIDENCE", "GROUP_WEIGHTED", "NEW_BOARD_POWER_CLASSES",
-           "NPU_CALIBRATION_FILE", "CalibrationTable",
+__all__ = ["BOARD_POWER_FIELD", "BY_RUNTIME", "CALIBRATION_FILE", "DEFAULT_CONFIDENCE", "GROUP_WEIGHTED",
+           "MIN_BIN_ROWS", "NEW_BOARD_POWER_CLASSES", "NPU_CALIBRATION_FILE", "CalibrationTable",
            "FieldEffect", "Interval", "NoveltyClass", "PredictionInterval", "calibration_table", "check_confidence",
            "combine", "conformal_bounds", "energy_bounds", "format_range", "group_weights", "interval",
-           "model_bounds", "new_board_energy_bounds", "novelty", "perturbed_runs", "power_log_bounds", "rerun",
-           "rerun_changed", "set_field", "shared_margin", "weight_group", "weighted_bounds"]
+           "latency_sample", "model_bounds", "new_board_energy_bounds", "novelty", "perturbed_runs",
+           "power_log_bounds", "rerun", "rerun_changed", "runtime_bin", "set_field", "shared_margin", "weight_group",
+           "weighted_bounds"]

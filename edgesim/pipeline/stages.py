@@ -261,10 +261,11 @@ def stage_map(s: State) -> State:
 def stage_checks(s: State) -> State:
     """The fit verdict and the fallback warning of the mapped schedule (before the costing: they are about what
     was placed where)."""
-    schedule, profile = s.schedule, s.profile
-    assert schedule is not None and profile is not None
+    schedule, profile, graph = s.schedule, s.profile, s.graph
+    assert schedule is not None and profile is not None and graph is not None
+    low_bit_float = any(t.dtype.is_low_bit_float for t in graph.tensors.values())
     fit, fallback = _CHECKS.get((schedule, profile, s.runtime), (), lambda: (
-        fit_verdict(schedule, profile, s.runtime), fallback_warning(schedule, profile, s.runtime)))
+        fit_verdict(schedule, profile, s.runtime), fallback_warning(schedule, profile, s.runtime, low_bit_float)))
     return replace(s, fit=fit, fallback=fallback)
 
 

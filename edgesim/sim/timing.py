@@ -125,7 +125,7 @@ class ScaleSimTiming(TileTiming):
 
     def run(self, up: UnitProcess, plan: OpPlan, rec: OpRecord, segs: list[tuple[TileGroup, int]]
                   ) -> Generator[Any, Any, None]:
-        """SCALE-Sim v3's memory semantics (the tiles of mapping.systolic_memory.scalesim_tiling): each DRAM read
+        """SCALE-Sim v3's memory semantics (the tiles of mapping.systolic_seam.scalesim_tiling): each DRAM read
         port streams its operand's prefetches back to back, prefetch k+1 as soon as prefetch k landed, whether or
         not the array has caught up (read_buffer.new_prefetch); the ports' initial fills are timed to land
         together, when the array starts. A tile whose prefetch is still in flight stalls the array twice the

@@ -20,6 +20,11 @@ of its rows' (least squares in log space: power errors are ratios). Three figure
 
 The fallback for devices without energy rows is the geometric mean over all devices of the basis, with their
 smallest and largest factor as the range (``BoardPowerFit.fallback``; profiles write it as a derived number).
+
+A measurement run at another supply voltage than the profile's basis, on a part whose supply current does not
+depend on V_DD (an internal linear regulator), draws the basis's power x its supply / the basis supply; its row is
+predicted at its own supply (``edgesim.validate.supply``, ``PowerRow.supply_scale``), so the factor stays the board's at the
+basis supply instead of a blend of two supplies.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgesim.validate.core import bundled_models_dir, default_reference, read_reference, row_spec
+from edgesim.validate.supply import supply_scales
 
 # The profiles charged by the MCU board-power rule (docs/validation.md): a Cortex-M core's datasheet run current x
 # the board supply. Other bases (GAP9's per-cluster-cycle energy from its product brief) are not comparable.
@@ -53,11 +59,13 @@ class PowerRow:
     measured_latency_ms: float
     predicted_latency_ms: float
     scaled_fraction: float  # share of the predicted energy the factor multiplies (compute + static)
+    # the row's supply / the profile's basis supply, for a part whose power follows its supply (validate.supply)
+    supply_scale: float = 1.0
 
     @property
     def exact_factor(self) -> float:
-        """The board-power factor that makes this row's predicted power equal the measured one."""
-        measured_mw = self.measured_energy_uj / self.measured_latency_ms
+        """The board-power factor that makes this row's predicted power (at its supply) equal the measured one."""
+        measured_mw = self.measured_energy_uj / self.measured_latency_ms / self.supply_scale
         predicted_mw = self.predicted_energy_uj / self.predicted_latency_ms
         fixed_mw = predicted_mw * (1.0 - self.scaled_fraction)
         scaled_mw = predicted_mw * self.scaled_fraction
@@ -66,8 +74,10 @@ class PowerRow:
     def energy_error_at(self, factor: float) -> float:
         """Signed energy error (predicted / measured - 1) with the device's factor set to ``factor``."""
         s = self.scaled_fraction
-        energy = self.predicted_energy_uj * ((1.0 - s) + s * factor / self.shipped_factor)
+        energy = self.predicted_energy_uj * ((1.0 - s) + s * factor / self.shipped_factor) * self.supply_scale
         return energy / self.measured_energy_uj - 1.0
+
+
 
 
 @dataclass(frozen=True)
@@ -154,6 +164,7 @@ def power_rows(reference_csv: str | Path | None = None) -> tuple[PowerRow, ...]:
 
     ref = Path(reference_csv) if reference_csv is not None else default_reference()
     mdir = bundled_models_dir()
+    supply = supply_scales(ref)
     out: list[PowerRow] = []
     bases: dict[str, str] = {}
     for row in read_reference(ref):
@@ -169,6 +180,7 @@ def power_rows(reference_csv: str | Path | None = None) -> tuple[PowerRow, ...]:
             measured_energy_uj=row.energy_uj, predicted_energy_uj=est.energy_j * 1e6,
             measured_latency_ms=row.latency_ms, predicted_latency_ms=est.latency_s * 1e3,
             scaled_fraction=scaled / est.energy_j if est.energy_j > 0 else 0.0,
+            supply_scale=supply.get(row.line, 1.0),
         ))
     return tuple(out)
 

@@ -422,8 +422,13 @@ def validate(
 
     Rows whose device/runtime/model cannot be loaded are reported as skipped (``strict`` raises instead).
     """
+    from edgesim.validate.supply import supply_scales
+
     ref = Path(reference_csv) if reference_csv is not None else default_reference()
-    rows = read_reference(_as_reference_format(ref))
+    source = _as_reference_format(ref)
+    rows = read_reference(source)
+    # a row measured at another supply than its profile's basis, on a part whose power follows the supply
+    supply = supply_scales(source)
     mdir = Path(models_dir) if models_dir is not None else bundled_models_dir()
     predict = predictor or api_predictor(mdir)
     done: list[RowResult] = []
@@ -445,7 +450,8 @@ def validate(
             skipped.append(RowResult(**base, predicted_latency_ms=None, predicted_energy_uj=None,  # type: ignore[arg-type]
                                      error=msg))
             continue
-        done.append(RowResult(**base, predicted_latency_ms=lat_ms, predicted_energy_uj=en_uj))  # type: ignore[arg-type]
+        done.append(RowResult(**base, predicted_latency_ms=lat_ms,  # type: ignore[arg-type]
+                              predicted_energy_uj=en_uj * supply.get(row.line, 1.0)))
     by_bench: dict[str, list[RowResult]] = {}
     for r in done:
         by_bench.setdefault(r.benchmark, []).append(r)

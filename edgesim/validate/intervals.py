@@ -32,6 +32,7 @@ from edgesim.files import atomic_write_text, data_path
 from edgesim.hw.family import profile_families
 from edgesim.hw.loader import load_profile
 from edgesim.pipeline.intervals import (
+    BY_RUNTIME,
     CALIBRATION_FILE,
     GROUP_WEIGHTED,
     NEW_BOARD_POWER_CLASSES,
@@ -42,6 +43,7 @@ from edgesim.pipeline.intervals import (
     energy_bounds,
     group_weights,
     new_board_energy_bounds,
+    runtime_bin,
     weight_group,
     weighted_bounds,
 )
@@ -73,6 +75,8 @@ class Residual:
     # new-device classes: power_log with one more board (the key) left out of the fallback factor; the coverage
     # check uses it for this row when it holds that board out (``board_power.HeldOutPower.new_device_without``)
     power_log_without: tuple[tuple[str, float], ...] = ()
+    # new_runtime: the runtime the row was predicted with instead of its own (its profile fitted on its own rows)
+    substitute: str | None = None
 
     @property
     def energy_log(self) -> float | None:
@@ -101,22 +105,23 @@ def _held_out_benchmark(rows: list[ReferenceRow], mdir: Path) -> dict[int, float
     return out
 
 
-def _substituted_runtime(rows: list[ReferenceRow], mdir: Path) -> list[tuple[ReferenceRow, float, float]]:
-    """(row, latency ms, energy uJ) of each row predicted with each other runtime measured on its device."""
+def _substituted_runtime(rows: list[ReferenceRow], mdir: Path) -> list[tuple[ReferenceRow, str, float, float]]:
+    """(row, other runtime, latency ms, energy uJ) of each row predicted with each other runtime measured on its
+    device."""
     from edgesim.pipeline import run
     from edgesim.validate.core import row_spec
 
     by_device: dict[str, set[str]] = {}
     for r in rows:
         by_device.setdefault(r.device, set()).add(r.runtime)
-    out: list[tuple[ReferenceRow, float, float]] = []
+    out: list[tuple[ReferenceRow, str, float, float]] = []
     for r in rows:
         for other in sorted(by_device[r.device] - {r.runtime}):
             try:
                 est = run(row_spec(r, mdir, runtime=other)).estimate
             except EdgesimError:
                 continue
-            out.append((r, est.latency_s * 1e3, est.energy_j * 1e6))
+            out.append((r, other, est.latency_s * 1e3, est.energy_j * 1e6))
     return out
 
 
@@ -156,9 +161,9 @@ def collect_residuals(reference: str | Path | None = None) -> list[Residual]:
         cls = NoveltyClass.KNOWN_FAMILY if fam[r.device] <= seen else NoveltyClass.NEW_FAMILY
         out.append(Residual(r.line, r.device, r.runtime, r.benchmark, cls,
                             math.log(r.latency_ms / res.predicted_latency_ms), power_log(r, cls), nested(r)))
-    for r, lat, _ in _substituted_runtime(rows, mdir):
+    for r, other, lat, _ in _substituted_runtime(rows, mdir):
         out.append(Residual(r.line, r.device, r.runtime, r.benchmark, NoveltyClass.NEW_RUNTIME,
-                            math.log(r.latency_ms / lat), power_log(r, NoveltyClass.NEW_RUNTIME)))
+                            math.log(r.latency_ms / lat), power_log(r, NoveltyClass.NEW_RUNTIME), substitute=other))
     return out
 
 
@@ -179,7 +184,8 @@ def collect_npu_residuals() -> list[Residual]:
 def npu_calibration_dict(residuals: Sequence[Residual]) -> dict[str, object]:
     mine = [x for x in residuals if x.cls in (NoveltyClass.NPU_MEASURED_DEVICE, NoveltyClass.NPU_NEW_DEVICE)]
     return {
-        "method": "split conformal on held-out log residuals of the vendor NPU tables (edgesim.validate.intervals)",
+        "method": "split conformal on held-out log residuals of the vendor NPU tables, per runtime where a runtime "
+                  "has enough (Mondrian; edgesim.pipeline.interval_calibration.BY_RUNTIME), else pooled",
         "latency": {c.value: sorted(round(x.latency_log, 6) for x in mine if x.cls is c)
                     for c in (NoveltyClass.NPU_MEASURED_DEVICE, NoveltyClass.NPU_NEW_DEVICE)},
         "devices": sorted({(x.device, x.runtime) for x in mine}),
@@ -216,7 +222,8 @@ def calibration_dict(residuals: Sequence[Residual], reference: str) -> dict[str,
                   "class": x.cls.value, "latency_log": round(x.latency_log, 6),
                   "power_log": None if x.power_log is None else round(x.power_log, 6),
                   **({"power_log_without": {d: round(v, 6) for d, v in x.power_log_without}}
-                     if x.power_log_without else {})} for x in residuals],
+                     if x.power_log_without else {}),
+                  **({"substitute": x.substitute} if x.substitute else {})} for x in residuals],
         "families": fams,
         "runtimes": sorted({r for _, r in devices}),
     }
@@ -248,7 +255,8 @@ def shipped_residuals(path: str | Path | None = None, npu: bool = True) -> list[
             raw = json.loads(target.read_text(encoding="utf-8"))
             out += [Residual(int(r["line"]), r["device"], r["runtime"], r["benchmark"], NoveltyClass(r["class"]),
                              float(r["latency_log"]), None if r["power_log"] is None else float(r["power_log"]),
-                             tuple((d, float(v)) for d, v in sorted(r.get("power_log_without", {}).items())))
+                             tuple((d, float(v)) for d, v in sorted(r.get("power_log_without", {}).items())),
+                             r.get("substitute"))
                     for r in raw["rows"]]
         except (OSError, ValueError, KeyError) as exc:
             raise EdgesimError(f"cannot read the interval calibration ({exc}); regenerate it with "
@@ -265,6 +273,7 @@ class Coverage:
     covered: float  # share of rows inside the bounds computed without their device
     median_half_width: float  # median (hi - lo) / 2 over the prediction
     capped_rows: int  # rows whose bounds used the extreme residual (too few others)
+    runtime: str | None = None  # the runtime's rows only (``coverage(by_runtime=True)``)
 
 
 def _group(x: Residual) -> str:
@@ -284,8 +293,19 @@ def _power_group(cls: NoveltyClass, x: Residual) -> str:
     return f"{x.device}/{x.runtime}" if cls is NoveltyClass.NEW_RUNTIME else x.device
 
 
+def _calibration_rows(cls: NoveltyClass, train: Sequence[Residual], runtime: str, confidence: float
+                      ) -> Sequence[Residual]:
+    """The residuals a case of ``cls`` on ``runtime`` is calibrated on, as ``latency_sample`` picks them at run
+    time: the runtime's own bin in the BY_RUNTIME classes when ``train`` makes one, else all of ``train``."""
+    if cls in BY_RUNTIME and runtime_bin([(x.runtime, x.device, x.latency_log) for x in train], runtime,
+                                         confidence) is not None:
+        return [x for x in train if x.runtime == runtime]
+    return train
+
+
 def _latency_bounds(cls: NoveltyClass, train: Sequence[Residual], confidence: float) -> tuple[float, float, bool]:
-    """The class's latency bounds from ``train`` as ``model_bounds`` computes them at run time."""
+    """The class's latency bounds from ``train`` (already ``_calibration_rows``) as ``model_bounds`` computes them
+    at run time."""
     if cls in GROUP_WEIGHTED:
         pairs = group_weights([(x.latency_log, weight_group(cls, x.device, x.runtime)) for x in train])
         return weighted_bounds([v for v, _ in pairs], [w for _, w in pairs], confidence)
@@ -324,40 +344,82 @@ def _held_out_energy_bounds(cls: NoveltyClass, held: Sequence[Residual], board: 
                                    own=own)
 
 
-def coverage(residuals: Sequence[Residual], confidence: float = 0.8) -> list[Coverage]:
+def _uses_held_out_runtime(x: Residual, group: str) -> bool:
+    """A new-runtime residual predicted WITH the held-out runtime (its profile fitted on the held-out rows): a
+    runtime nobody measured has no such residuals, so the check leaves them out of the calibration too."""
+    return x.substitute is not None and group == f"runtime:{x.substitute}"
+
+
+@dataclass(frozen=True)
+class _Hit:
+    row: Residual
+    covered: bool
+    half_width: float  # (hi - lo) / 2 over the prediction
+    capped: bool
+
+
+def _held_out_hits(cls: NoveltyClass, metric: str, mine: Sequence[Residual], power: Sequence[Residual],
+                   new_power: Sequence[Residual], confidence: float) -> tuple[list[_Hit], int]:
+    """Each of the class's rows against the bounds computed without its group (``_group``), and how many groups."""
+    out: list[_Hit] = []
+    groups = sorted({_group(x) for x in mine if metric == "latency" or x.energy_log is not None})
+    for g in groups:
+        held = [x for x in mine if _group(x) == g]
+        train = [x for x in mine if _group(x) != g and not _uses_held_out_runtime(x, g)]
+        if len(train) < 2:
+            continue
+        bounds: dict[tuple[str, str], tuple[float, float, bool]] = {}
+        for x in held:
+            v = x.latency_log if metric == "latency" else x.energy_log
+            if v is None:
+                continue
+            if (x.device, x.runtime) not in bounds:
+                rows = _calibration_rows(cls, train, x.runtime, confidence)
+                bounds[x.device, x.runtime] = (
+                    _latency_bounds(cls, rows, confidence) if metric == "latency" else
+                    _held_out_energy_bounds(cls, held, x.device, rows, power, new_power, confidence))
+            lo, hi, cap = bounds[x.device, x.runtime]
+            out.append(_Hit(x, lo <= v <= hi, (math.exp(max(hi, 0)) - math.exp(min(lo, 0))) / 2, cap))
+    return out, len(groups)
+
+
+def _summary(cls: NoveltyClass, metric: str, hits: Sequence[_Hit], groups: int, runtime: str | None = None
+             ) -> Coverage:
+    widths = sorted(h.half_width for h in hits)
+    return Coverage(cls, metric, len(hits), groups, sum(h.covered for h in hits) / len(hits),
+                    widths[len(widths) // 2], sum(h.capped for h in hits), runtime)
+
+
+# The per-runtime table: the classes calibrated per runtime, and new_runtime (held out by runtime already).
+_PER_RUNTIME = BY_RUNTIME | {NoveltyClass.NEW_RUNTIME}
+# A runtime's held-out rows the per-runtime table needs to show it (a coverage of fewer rows is mostly noise).
+REPORT_MIN_ROWS = 10
+
+
+def coverage(residuals: Sequence[Residual], confidence: float = 0.8, by_runtime: bool = False) -> list[Coverage]:
     """Per class and metric: bounds from the other groups' residuals (``_group``), coverage of each group's own
-    rows. Energy bounds also leave the held-out rows' power out, and are each held-out board's."""
+    rows. Energy bounds also leave the held-out rows' power out, and are each held-out board's. ``by_runtime``:
+    per runtime instead (runtimes with at least REPORT_MIN_ROWS held-out rows), for the classes calibrated per
+    runtime and for new_runtime."""
     check_confidence(confidence)
     power = [x for x in residuals if x.cls is NoveltyClass.MEASURED_DEVICE and x.power_log is not None]
     new_power = [x for x in residuals if x.cls in NEW_BOARD_POWER_CLASSES and x.power_log is not None]
     out: list[Coverage] = []
     for metric in ("latency", "energy"):
         for cls in NoveltyClass:
-            mine = [x for x in residuals if x.cls is cls]
-            hits, widths, capped, n = 0, [], 0, 0
-            groups = sorted({_group(x) for x in mine if metric == "latency" or x.energy_log is not None})
-            for g in groups:
-                held = [x for x in mine if _group(x) == g]
-                train = [x for x in mine if _group(x) != g]
-                if len(train) < 2:
-                    continue
-                bounds: dict[str, tuple[float, float, bool]] = {}
-                for x in held:
-                    v = x.latency_log if metric == "latency" else x.energy_log
-                    if v is None:
-                        continue
-                    if x.device not in bounds:
-                        bounds[x.device] = (_latency_bounds(cls, train, confidence) if metric == "latency" else
-                                            _held_out_energy_bounds(cls, held, x.device, train, power, new_power,
-                                                                    confidence))
-                    lo, hi, cap = bounds[x.device]
-                    n += 1
-                    hits += lo <= v <= hi
-                    capped += cap
-                    widths.append((math.exp(max(hi, 0)) - math.exp(min(lo, 0))) / 2)
-            if n:
-                widths.sort()
-                out.append(Coverage(cls, metric, n, len(groups), hits / n, widths[len(widths) // 2], capped))
+            if by_runtime and cls not in _PER_RUNTIME:
+                continue
+            hits, groups = _held_out_hits(cls, metric, [x for x in residuals if x.cls is cls], power, new_power,
+                                          confidence)
+            if not hits:
+                continue
+            if not by_runtime:
+                out.append(_summary(cls, metric, hits, groups))
+                continue
+            for rid in sorted({h.row.runtime for h in hits}):
+                mine = [h for h in hits if h.row.runtime == rid]
+                if len(mine) >= REPORT_MIN_ROWS:
+                    out.append(_summary(cls, metric, mine, len({_group(h.row) for h in mine}), rid))
     return out
 
 
@@ -367,5 +429,17 @@ def coverage_table(cov: Sequence[Coverage], confidence: float) -> str:
              f"{'class':<20} {'metric':<8} {'rows':>5} {'groups':>7} {'covered':>8} {'median half-width':>18}"]
     for c in cov:
         lines.append(f"{c.cls.value:<20} {c.metric:<8} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
+                     f"{c.median_half_width:>17.0%}" + (f"  ({c.capped_rows} rows capped)" if c.capped_rows else ""))
+    return "\n".join(lines)
+
+
+def runtime_coverage_table(cov: Sequence[Coverage], confidence: float) -> str:
+    """``coverage(by_runtime=True)``: the per-runtime check of the classes calibrated per runtime."""
+    lines = [f"per runtime at {confidence:.0%} (classes calibrated per runtime, and new_runtime; runtimes with at least "
+             f"{REPORT_MIN_ROWS} held-out rows):",
+             f"{'class':<20} {'runtime':<16} {'metric':<8} {'rows':>5} {'groups':>7} {'covered':>8} "
+             f"{'median half-width':>18}"]
+    for c in cov:
+        lines.append(f"{c.cls.value:<20} {c.runtime or '':<16} {c.metric:<8} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
                      f"{c.median_half_width:>17.0%}" + (f"  ({c.capped_rows} rows capped)" if c.capped_rows else ""))
     return "\n".join(lines)

@@ -34,16 +34,17 @@ def test_shipped_factors_are_the_fitted_ones(fit) -> None:  # type: ignore[no-un
 
 def test_energy_on_rows_not_used_for_fitting(fit) -> None:  # type: ignore[no-untyped-def]
     assert len(fit.rows) == 83
-    assert _mape(fit.shipped_errors) <= 0.16  # 14.9% (22.4% with one global factor 1.5)
-    assert _mape(fit.held_out_benchmark_errors) <= 0.17  # 15.3%: the factor fitted on the device's other benchmarks
-    # A new device gets the fallback fitted on the others: no better than the single global factor was (25.4%).
-    assert _mape(fit.lodo_errors) <= 0.28
+    # 2026-12-07, each submission at its supply (edgesim.validate.supply); 2026-12-06 without: 14.9%, 15.3%, 25.4%
+    assert _mape(fit.shipped_errors) <= 0.135  # 11.8% (22.4% with one global factor 1.5)
+    assert _mape(fit.held_out_benchmark_errors) <= 0.14  # 12.3%: the factor fitted on the device's other benchmarks
+    # A new device gets the fallback fitted on the others (22.7%; 25.4% with the single global factor).
+    assert _mape(fit.lodo_errors) <= 0.25
 
 
 def test_fallback_range_covers_every_fitted_mcu(fit) -> None:  # type: ignore[no-untyped-def]
     fb = fit.fallback
     assert fb.devices == 5 and fb.lo < fb.value < fb.hi
-    assert 1.3 <= fb.value <= 1.6  # 1.477: the old global k_ML 1.5 was this mean, fitted by hand
+    assert 1.3 <= fb.value <= 1.6  # 1.452 (1.477 before the supplies): the old global k_ML 1.5 was this mean
 
 
 def test_validation_doc_quotes_the_fit() -> None:

@@ -35,7 +35,20 @@ def test_published_speedups(ratio: fa.RatioEntry) -> None:
     assert ratio.cited_lo - 1e-9 <= r <= ratio.cited_hi, (ratio.family, r)
 
 
-@pytest.mark.parametrize("pub", fa.PUBLISHED, ids=[p.runtime for p in fa.PUBLISHED])
+@pytest.mark.parametrize("ts", fa.THREADS, ids=[f"{s.runtime}:{s.threads}" for s in fa.THREADS])
+def test_thread_scaling_within_the_published_speedups(ts: fa.ThreadScaling) -> None:
+    assert min(ts.speedups) <= ts.implied() <= max(ts.speedups), (ts.runtime, ts.implied(), ts.speedups)
+
+
+def test_a55_peak_is_the_sdot_rate_and_xnnpack_stays_under_its_kernels() -> None:
+    # The A55 row was a "recommend" finding (8 MACs/cycle/core); adopted as the SWOG's 16, it is pinned now.
+    a55 = [e for e in fa.ARM_A_ENTRIES if "Cortex-A55" in e.family and e.runtime is None]
+    assert a55 and all(e.relation == "equal" for e in a55)
+    xnn = [e for e in fa.ARM_A_ENTRIES if e.runtime]
+    assert {e.profile for e in xnn} >= {"imx8mp", "rk3566", "rpi5", "rpi4", "snapdragon-8-gen3"}
+
+
+@pytest.mark.parametrize("pub", fa.PUBLISHED, ids=[f"{p.runtime}:{p.profile}:{p.model}" for p in fa.PUBLISHED])
 def test_published_latency_on_a_chip_without_mlperf_rows(pub: fa.PublishedLatency) -> None:
     pred = fa.published_prediction_ms(pub)
     assert abs(pred / pub.measured_ms - 1) <= pub.tolerance, (pub.runtime, pred, pub.measured_ms)

@@ -142,3 +142,15 @@ def test_castlike_of_a_constant_folds_on_the_target_grid(tmp_path: Path, elem: i
     k = next(t for t in graph.tensors.values() if t.is_const)
     assert k.dtype is dtype
     np.testing.assert_array_equal(np.asarray(k.data, np.float32), want)
+
+
+def test_float8_model_on_an_int8_npu_is_not_told_to_use_quant(tmp_path: Path) -> None:
+    # --quant leaves an already float8-quantized graph as it is, so the fallback warning must not suggest it
+    from edgesim.pipeline import RunSpec, run
+
+    path = tmp_path / "fp8.onnx"
+    _fp8_model(path)
+    result = run(RunSpec(str(path), "coral-edgetpu"))
+    assert result.fallback is not None
+    line = result.fallback.line()
+    assert "--quant int8" not in line and "re-export the model quantized to int8" in line

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from edgesim.cli import main
-from edgesim.validate.intervals import coverage, coverage_table, shipped_residuals
+from edgesim.validate.intervals import coverage, coverage_table, runtime_coverage_table, shipped_residuals
 from tests.conftest import REPO
 
 
@@ -41,7 +41,9 @@ def test_profiles_worked_example_runs_and_prints_what_the_doc_quotes(
 @pytest.mark.parametrize("index, confidence", [(0, 0.8), (1, 0.9)])
 def test_intervals_doc_tables_are_the_shipped_calibrations(index: int, confidence: float) -> None:
     quoted = _blocks("intervals.md", "text", "edgesim validate --coverage")[index]
-    assert quoted == coverage_table(coverage(shipped_residuals(), confidence), confidence)
+    res = shipped_residuals()
+    assert quoted == (coverage_table(coverage(res, confidence), confidence) + "\n\n"
+                      + runtime_coverage_table(coverage(res, confidence, by_runtime=True), confidence))
 
 
 def test_intervals_doc_llm_table_is_the_shipped_calibration() -> None:

@@ -312,7 +312,7 @@ def test_board_power_range_is_counted_once_in_the_model_part(tmp_path: Path) -> 
     ranged.write_text("extends: m467\nid: m467-ranged\n")
     plain = tmp_path / "plain.yaml"
     plain.write_text("extends: m467\nid: m467-plain\npower:\n  static_power_mw: 8.580\n  idle_power_mw: 38.61\n"
-                     "  sleep_power_mw: 0.01\n  board_power_factor: 1.477\n")
+                     "  sleep_power_mw: 0.01\n  board_power_factor: 1.452\n")
     p_ranged, p_plain = load_profile(ranged), load_profile(plain)
     assert any(f.path == "power.board_power_factor" for f in ranged_fields(p_ranged))
     assert p_ranged.power.board_power_factor == p_plain.power.board_power_factor

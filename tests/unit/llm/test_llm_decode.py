@@ -170,3 +170,25 @@ def test_pair_rank_order_pools_repeats_and_tied_predictions_are_reported_not_nan
     assert "hw/rt" not in v.spearman_pairs(res[:4])  # two pairs: no order to test
     tied = [_decode_result(i, m, 8.0 + i / 10, 8.0) for i, m in enumerate(("a", "a", "b", "b"))]
     assert "rows n/a (all predictions equal)" in Validation("x.csv", tied).table()
+
+
+def test_llama_cpp_cpu_per_layer_cost_is_fitted_in_core_cycles_from_rows_of_different_depths() -> None:
+    prior = load_llm_runtime("llama.cpp", fitted=False)
+    _, p0 = prior.placement("cpu")
+    assert p0.per_layer_overhead_cycles > 0 and p0.layer_overhead_clock == "unit"  # the prior opens the fit
+    truth = p0.model_copy(update={"bw_efficiency": 0.9, "per_token_overhead_s": 0.002,
+                                  "per_layer_overhead_cycles": 300_000.0})
+    true_rt = prior.model_copy(update={"placements": {**prior.placements, "cpu": truth}})
+    rows = []
+    for i, m in enumerate(["qwen2.5-0.5b", "llama-3.2-1b", "tinyllama-1.1b", "qwen2.5-1.5b", "llama-3.2-3b",
+                           "phi-3.5-mini", "gemma-2-2b"]):
+        est = predict(m, "rpi4", true_rt, "Q4_0", 4, "cpu", prompt=0, gen=128)
+        assert est.decode is not None
+        rows.append(RefRow(i + 2, "synthetic", "rpi4", "llama.cpp", "cpu", m, m, "Q4_0", 4, 0, 128, 0,
+                           "decode_tps", est.decode.tokens_per_s, False, "", ""))
+    d = fit_decode(rows, prior, p0)
+    assert d.per_layer_overhead_cycles == pytest.approx(300_000.0, rel=0.5)
+    assert d.per_token_overhead_s == pytest.approx(0.002, abs=0.0015)
+    # the fitted cost is in cycles of the cores that run it: at 3 GHz a layer costs half what it does at 1.5 GHz
+    _, fitted = load_llm_runtime("llama.cpp").placement("cpu")
+    assert fitted.layer_overhead_s(3e9, 3e9) == pytest.approx(0.5 * fitted.layer_overhead_s(1.5e9, 1.5e9))

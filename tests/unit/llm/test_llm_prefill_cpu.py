@@ -47,6 +47,23 @@ def test_machine_lists_big_then_little_cores() -> None:
     assert [g.count for g in machine(_profile("rk3588"), "cpu", 2).core_groups] == [2]
 
 
+def test_vector_width_comes_from_the_core_table_not_the_profile_rates() -> None:
+    from edgesim.hw.schema import Precision
+
+    prof = _profile("rk3588")
+    lc = prof.little_cluster
+    assert lc is not None
+    # a profile retuned for CNN fidelity (A55 fp32 FMA rate doubled) leaves the LLM's A55 where Arm's guide puts it
+    wider = lc.model_copy(update={"macs_per_cycle": {**lc.macs_per_cycle, Precision.FP32: 8.0, Precision.INT8: 32.0}})
+    m = machine(prof.model_copy(update={"little_cluster": wider}), "cpu", 8)
+    assert [g.vector_slots_per_cycle for g in m.core_groups] == [2.0, 0.5]
+    # a unit naming several core types ("1x X3 + 4x A715/A710 modelled as 5 equal cores") keeps its averaged rate
+    isa = core_isa("1x Cortex-X3 + 4x A715/A710 (NEON with SDOT), modelled as 5 equal cores", 36.0, 9.0)
+    assert isa.name == "x3" and isa.i8mm and isa.vector_slots_per_cycle is None
+    assert machine(_profile("qcs8550"), "cpu", None).core_groups[0].vector_slots_per_cycle == pytest.approx(2.25)
+    assert core_isa("4x Cortex-X1C", 64.0, 16.0).vector_slots_per_cycle == 4.0
+
+
 def test_kernel_paths_follow_ggml_repack_rules() -> None:
     cg = _cg()
     a72, a76, x3 = (CoreGroup(core_isa(n, 32.0, 8.0), 1, 2e9, 2.0) for n in ("cortex-a72", "cortex-a76", "cortex-x3"))
@@ -138,6 +155,28 @@ def test_npu_prefill_restreams_weights_per_token_block_and_the_fit_finds_the_blo
     fast = predict("tinyllama-1.1b", "rk3588", true_rt, "w8a8", prompt=128, gen=0).prefill
     slow = predict("tinyllama-1.1b", "rk3576", true_rt, "w8a8", prompt=128, gen=0).prefill
     assert fast and slow and slow.time_s > 1.5 * fast.time_s and slow.bound == "memory"
+
+
+def test_every_npu_token_block_pays_the_per_layer_cost_and_the_block_fit_accounts_for_it() -> None:
+    from edgesim.llm.arch import zoo_arch
+    from edgesim.llm.fit import fit_token_block
+    from edgesim.llm.model import model_work, prefill_cost
+    from edgesim.llm.predict import setup
+
+    rt = load_llm_runtime("rkllm", fitted=False)
+    p = rt.placements["npu"].model_copy(update={"prefill_token_block": 16.0, "per_layer_overhead_cycles": 3e5})
+    no_layer = p.model_copy(update={"per_layer_overhead_cycles": 0.0, "per_layer_overhead_s": 0.0})
+    arch = zoo_arch("qwen2-0.5b")
+    s = setup(arch, "rk3588", rt, "w8a8", None, "npu")
+    work = model_work(arch, s.qs)
+    with_cost, without = (prefill_cost(arch, work, s.m, rt, q, 128).time_s for q in (p, no_layer))
+    # 128 tokens in blocks of 16: eight passes, each running all layers once
+    per_pass = p.layer_overhead_s(s.m.clock_hz, s.m.host_clock_hz) * arch.num_layers
+    assert with_cost - without == pytest.approx(8 * per_pass, rel=1e-6)
+    true_rt = rt.model_copy(update={"placements": {"npu": p}})
+    rows = _rkllm_rows(true_rt, ("qwen2-0.5b", "tinyllama-1.1b", "phi-3-mini"))
+    assert fit_token_block(rows, rt, p.model_copy(update={"prefill_token_block": 64.0})) == pytest.approx(16.0,
+                                                                                                          rel=0.1)
 
 
 @pytest.mark.parametrize(("text", "build"), [("build 9c699074c (8664)", 8664), ("f40a2e5f1 (7095)", 7095),
