@@ -535,7 +535,7 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
         notes.append(f"peak activations exceed '{act_pref}': the excess spills to a larger memory where one exists")
     contexts = contexts_needed(profile, plans, runtime.layers_per_op if runtime is not None else None)
     if contexts > 1:
-        notes.append(f"weights exceed one context of the accelerator: run as {contexts} contexts in sequence")
+        notes.append(f"weights or layers exceed one context of the accelerator: run as {contexts} contexts in sequence")
     w_pref = profile.placement.weights
     if model_weight_bytes > profile.memory(w_pref).size_bytes:
         notes.append(f"weights exceed '{w_pref}': they stream from a larger memory where one exists")
