@@ -136,6 +136,10 @@ class ComputeUnit(_Frozen):
     # more weights is compiled into several contexts that run one after another, each loaded per inference
     # (or once per batch). None = the whole network is resident at once (or the unit streams its weights).
     context_weight_bytes: int | None = Field(default=None, gt=0)
+    # Layers one context holds per core (cluster): a dataflow compiler gives every layer its own control block
+    # (Hailo's Layer Controller Units), so a network with more layers than count x this is split into contexts
+    # too (edgesim.mapping.mapper.hardware_layers). None = no such limit.
+    context_layers_per_core: int | None = Field(default=None, gt=0)
 
     @property
     def device(self) -> DeviceClass:
@@ -514,6 +518,13 @@ class RuntimeProfile(_Frozen):
     # context's weights and configuration over the host link: HailoRT's context switch); used for units with a
     # context_weight_bytes.
     context_switch_cycles: float = Field(default=0.0, ge=0)
+    # Host cycles per hardware layer (mapper.hardware_layers) of a multi-context network, once per switch of the
+    # whole network: each layer's configuration is loaded with its context.
+    context_switch_layer_cycles: float = Field(default=0.0, ge=0)
+    # Hardware layers the runtime's compiler builds for one op of a kind (default 1), counted against a unit's
+    # context_layers_per_core: an op the compiler decomposes into several layers (Hailo's LayerNorm) takes as
+    # many layers' control resources.
+    layers_per_op: dict[str, int] = Field(default_factory=dict)
     # The runtime's int8 GEMM kernels differ by the CPU core's dot-product instructions (XNNPACK: SMLAL, SDOT or
     # SMMLA microkernels): applied to int8 MAC ops on CPU units (edgesim.mapping.mapper.int8_isa_scale).
     int8_isa_scale: Int8IsaScale | None = None
@@ -525,6 +536,14 @@ class RuntimeProfile(_Frozen):
         unknown = [op for op in v if op not in _OP_NAMES]
         if unknown:
             raise ValueError(f"unknown op kinds {unknown}; known: {sorted(_OP_NAMES)}")
+        return v
+
+    @field_validator("layers_per_op")
+    @classmethod
+    def _layer_ops(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = [k for k, n in v.items() if k not in _OP_NAMES or n < 1]
+        if bad:
+            raise ValueError(f"layers_per_op needs known op kinds and counts >= 1, got {bad}")
         return v
 
     @field_validator("supported_ops")

@@ -88,11 +88,18 @@ class Schedule:
     # each switch costing context_switch_cycles of the host clock; 1 = the network is resident at once.
     contexts: int = 1
     context_switch_cycles: float = 0.0
+    # and, per switch of the whole network, context_switch_layer_cycles for each of its context_layers hardware
+    # layers (every layer's configuration is loaded once per inference or batch).
+    context_layers: int = 0
+    context_switch_layer_cycles: float = 0.0
 
     @property
     def context_switch_s(self) -> float:
         """Seconds one inference (or one batch) spends switching contexts."""
-        return self.contexts * self.context_switch_cycles / self.host_clock_hz if self.contexts > 1 else 0.0
+        if self.contexts <= 1:
+            return 0.0
+        cycles = self.contexts * self.context_switch_cycles + self.context_layers * self.context_switch_layer_cycles
+        return cycles / self.host_clock_hz
 
     @property
     def fits_on_chip(self) -> bool:

@@ -139,7 +139,9 @@ def test_context_switches_add_to_latency_and_batching_amortises_them(hailo8l: tu
     prof, rt, version = hailo8l
     sched = build_schedule(reference_graph("resnet50@64", "int8"), prof, rt, version)
     one = replace(sched, contexts=1)
-    switch_s = sched.contexts * rt.context_switch_cycles * version.overhead_scale / sched.host_clock_hz
+    assert sched.context_layers > 0 and rt.context_switch_layer_cycles > 0
+    switch_s = ((sched.contexts * rt.context_switch_cycles + sched.context_layers * rt.context_switch_layer_cycles)
+                * version.overhead_scale / sched.host_clock_hz)
     assert sched.context_switch_s == pytest.approx(switch_s)
     assert estimate_schedule(sched, prof).latency_s == pytest.approx(
         estimate_schedule(one, prof).latency_s + switch_s)
