@@ -138,7 +138,7 @@ class ComputeUnit(_Frozen):
     context_weight_bytes: int | None = Field(default=None, gt=0)
     # Layers one context holds per core (cluster): a dataflow compiler gives every layer its own control block
     # (Hailo's Layer Controller Units), so a network with more layers than count x this is split into contexts
-    # too (edgesim.mapping.mapper.hardware_layers). None = no such limit.
+    # too (edgesim.mapping.contexts.hardware_layers). None = no such limit.
     context_layers_per_core: int | None = Field(default=None, gt=0)
 
     @property
@@ -518,7 +518,7 @@ class RuntimeProfile(_Frozen):
     # context's weights and configuration over the host link: HailoRT's context switch); used for units with a
     # context_weight_bytes.
     context_switch_cycles: float = Field(default=0.0, ge=0)
-    # Host cycles per hardware layer (mapper.hardware_layers) of a multi-context network, once per switch of the
+    # Host cycles per hardware layer (mapping.contexts.hardware_layers) of a multi-context network, once per switch of the
     # whole network: each layer's configuration is loaded with its context.
     context_switch_layer_cycles: float = Field(default=0.0, ge=0)
     # Hardware layers the runtime's compiler builds for one op of a kind (default 1), counted against a unit's
@@ -526,7 +526,7 @@ class RuntimeProfile(_Frozen):
     # many layers' control resources.
     layers_per_op: dict[str, int] = Field(default_factory=dict)
     # The runtime's int8 GEMM kernels differ by the CPU core's dot-product instructions (XNNPACK: SMLAL, SDOT or
-    # SMMLA microkernels): applied to int8 MAC ops on CPU units (edgesim.mapping.mapper.int8_isa_scale).
+    # SMMLA microkernels): applied to int8 MAC ops on CPU units (edgesim.mapping.compute.int8_isa_scale).
     int8_isa_scale: Int8IsaScale | None = None
     sources: list[str] = Field(default_factory=list)
 

@@ -13,12 +13,10 @@ from typing import Any
 import numpy as np
 
 from edgesim.errors import MappingError
-from edgesim.hw.cpu_isa import core_int8
 from edgesim.hw.schema import (
     ComputeUnit,
     HardwareProfile,
     MemoryKind,
-    Precision,
     RuntimeProfile,
     RuntimeVersion,
     UnitKind,
@@ -27,31 +25,17 @@ from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
 from edgesim.ir.work import NodeWork, node_work
-from edgesim.mapping.granule import padded_mac_factor
+from edgesim.mapping.compute import (
+    _rate,
+    compute_cycles,
+    kernel_key,
+)
+from edgesim.mapping.contexts import context_layers, contexts_needed
 from edgesim.mapping.memo import node_signature, plan_memo
 from edgesim.mapping.plan import OpPlan, Schedule, TimingDiscipline
 from edgesim.mapping.rows import row_window
 from edgesim.mapping.sparsity import SparsityEffect, apply_to_work, sparsity_effect
 from edgesim.mapping.tiling import DMA_UNIT_KINDS, Tiling, local_memory, tile_op
-
-# Precisions an integer unit may use for a wider/narrower request, best first.
-_PRECISION_FALLBACK: dict[str, tuple[str, ...]] = {
-    "int4": ("int4", "int8", "int16", "fp16", "fp32"),
-    "int8": ("int8", "int16", "fp16", "fp32"),
-    "int16": ("int16", "fp16", "fp32"),
-    "int32": ("int16", "fp32"),
-    "fp16": ("fp16", "fp32"),
-    "fp32": ("fp32",),
-}
-
-
-def _rate(table: dict[Any, float], precision: str) -> tuple[str, float] | None:
-    """The unit's rate for ``precision`` or the nearest precision it can run the op at."""
-    by_label = {getattr(k, "value", k): v for k, v in table.items()}
-    for p in _PRECISION_FALLBACK.get(precision, (precision,)):
-        if p in by_label and by_label[p] > 0:
-            return p, float(by_label[p])
-    return None
 
 
 def unit_can_run(unit: ComputeUnit, node: Node, work: NodeWork) -> bool:
@@ -112,145 +96,6 @@ def choose_unit(profile: HardwareProfile, runtime: RuntimeProfile | None, node: 
     # meant to: not a fallback even on a chip that also has accelerators.
     chosen = runtime is not None and bool(runtime.targets) and host.device in runtime.targets
     return host, bool(accelerators) and not chosen
-
-
-def _systolic_cycles(unit: ComputeUnit, graph: Graph, node: Node) -> float:
-    from edgesim.mapping.systolic import compute_cycles
-    from edgesim.mapping.systolic_seam import systolic_layer
-
-    spec = unit.systolic
-    assert spec is not None  # callers check the unit kind
-    layer, repeats = systolic_layer(graph, node)
-    return float(repeats * compute_cycles(layer, spec.rows, spec.cols, spec.dataflow.value).compute_cycles)
-
-
-def kernel_key(node: Node) -> str:
-    """The runtime kernel-efficiency key of a node: its op kind, or CONV2D_1X1 for a pointwise convolution."""
-    if node.op is OpKind.CONV2D and tuple(node.attrs.kernel_hw) == (1, 1) and max(node.attrs.groups, 1) == 1:
-        return "CONV2D_1X1"
-    return node.op.value
-
-
-def _ceil(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def _mac_block_cycles(spec: Any, graph: Graph, node: Node, work: NodeWork) -> float:
-    """Datapath cycles of a MAC op on a block-stepping NPU (Ethos-U, as Vela's npu_performance.py estimates them):
-    whole output micro-blocks x kernel positions x input-channel blocks, or the output stage if that is slower."""
-    from edgesim.ir import attrs as A
-
-    uh, uw, ud = spec.ofm_ublock_hwc
-    out = graph.tensors[node.outputs[0]]
-    if node.op in (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D) and len(out.shape) == 4:
-        a: A.ConvAttrs = node.attrs
-        x = graph.tensors[node.inputs[0]]
-        hax, wax = a.layout.spatial_axes()
-        cax = a.layout.channel_axis()
-        n, oh, ow, oc = out.shape[0], out.shape[hax], out.shape[wax], out.shape[cax]
-        k = a.kernel_hw[0] * a.kernel_hw[1]
-        c_in = x.shape[cax] // max(a.groups, 1)
-        depthwise = node.op is OpKind.DEPTHWISE_CONV2D or (a.groups > 1 and c_in == 1)
-    else:
-        # FC / matmul: one output position per row, the reduction over the input features.
-        oc = out.shape[-1] if out.shape else 1
-        n, oh, ow = 1, max(1, out.num_elements // max(oc, 1)), 1
-        k, c_in, depthwise = 1, max(1, work.macs // max(out.num_elements, 1)), False
-    xy_blocks = _ceil(oh, uh) * _ceil(ow, uw)
-    if depthwise:
-        steps = _ceil(k, spec.kernel_positions_per_step)
-    else:
-        # Depth-first (every kernel position over ifm_block_depth channels) or, for few input channels,
-        # part-kernel-first (several kernel positions over ifm_ublock_depth channels): the compiler takes the faster.
-        steps = min(k * _ceil(c_in, spec.ifm_block_depth),
-                    _ceil(k, spec.kernel_positions_per_step) * _ceil(c_in, spec.ifm_ublock_depth))
-    dpu = n * _ceil(oc, ud) * steps * max(spec.min_cycles_per_step, spec.cycles_per_step * xy_blocks)
-    return float(max(dpu, out.num_elements / spec.output_elements_per_cycle))
-
-
-def _efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | None, node: Node, unit: ComputeUnit | None = None) -> float:
-    return kernel_efficiency(runtime, version, kernel_key(node), unit)
-
-
-def kernel_efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | None, key: str,
-                      unit: ComputeUnit | None = None) -> float:
-    """Fraction of the unit's peak a runtime's kernel for ``key`` reaches: the runtime's efficiency (per unit
-    kind), its release's scale and the core's own scale, capped at 1. The one lookup both cost paths and the
-    calibration use."""
-    if runtime is None:
-        return 1.0
-    eff = runtime.efficiency_for(key, unit.kind.value if unit is not None else None)
-    scale = version.scale_for(key) if version is not None else 1.0
-    # The same kernel code runs closer to peak on a core that hides its loads (M7 dual issue): a chip property.
-    core = unit.kernel_efficiency_scale if unit is not None else 1.0
-    return min(1.0, eff * scale * core)
-
-
-def int8_isa_scale(runtime: RuntimeProfile | None, unit: ComputeUnit, op: str = "CONV2D") -> float:
-    """Speed factor of a CPU runtime's int8 GEMM kernels on this unit's cores (their dot-product instructions and
-    issue style, ``RuntimeProfile.int8_isa_scale``); 1.0 for other units, runtimes, unnamed cores and depthwise
-    convolutions (XNNPACK runs those with its dwconv kernels, which multiply per channel: no dot product)."""
-    if runtime is None or runtime.int8_isa_scale is None or unit.kind is not UnitKind.CPU:
-        return 1.0
-    if op == OpKind.DEPTHWISE_CONV2D.value:
-        return 1.0
-    return runtime.int8_isa_scale.factor(core_int8(f"{unit.description} {unit.name}"))
-
-
-def parallel_cores(unit: ComputeUnit, runtime: RuntimeProfile | None) -> float:
-    """Cores' worth of speed an op split over the unit's cores gets: all of them, except that a CPU runtime's
-    extra threads add only ``thread_scaling`` of a core each."""
-    if runtime is None or unit.kind is not UnitKind.CPU:
-        return float(unit.count)
-    return 1.0 + (unit.count - 1) * runtime.thread_scaling
-
-
-def _granule_factor(runtime: RuntimeProfile | None, unit: ComputeUnit, graph: Graph, node: Node) -> float:
-    """Padded / nominal MACs on an accelerator whose runtime lays activations out in channel blocks."""
-    if runtime is None or runtime.channel_granule is None or unit.kind is UnitKind.CPU:
-        return 1.0
-    return padded_mac_factor(graph, node, runtime.channel_granule)
-
-
-_INTEGER = frozenset({"int4", "int8", "int16"})
-
-
-def compute_precision(runtime: RuntimeProfile | None, node: Node, precision: str) -> str:
-    """The type an op's kernel computes in: the tensors' own, or the wider one the runtime's ``widened_ops``
-    names for this op kind when the tensors are integer (float tensors are never narrowed)."""
-    if runtime is None or precision not in _INTEGER:
-        return precision
-    wide = runtime.widened_ops.get(node.op.value)
-    return wide.value if wide is not None else precision
-
-
-def compute_cycles(unit: ComputeUnit, graph: Graph, node: Node, work: NodeWork, runtime: RuntimeProfile | None, version: RuntimeVersion | None) -> float:
-    if node.op.op_class is OpClass.VIEW:
-        return 0.0
-    # Rates below are per core: dividing by count / cores gives the same cycles split over the unit's cores.
-    eff = _efficiency(runtime, version, node, unit) * parallel_cores(unit, runtime) / unit.count
-    precision = compute_precision(runtime, node, work.precision)
-    if node.op.op_class is OpClass.MAC:
-        if unit.kind is UnitKind.SYSTOLIC and unit.systolic is not None:
-            return _systolic_cycles(unit, graph, node) / eff
-        spec = unit.mac_block
-        if spec is not None and work.precision in ("int8", "int4"):
-            return _mac_block_cycles(spec, graph, node, work) / (unit.count * eff)
-        rate = _rate(unit.macs_per_cycle, precision) or _rate(unit.macs_per_cycle, work.precision)
-        assert rate is not None
-        # The int8 kernels are the ones that change with the core's dot-product instructions (SDOT, SMMLA).
-        isa = int8_isa_scale(runtime, unit, node.op.value) if rate[0] in (Precision.INT8, Precision.INT4) else 1.0
-        return work.macs * _granule_factor(runtime, unit, graph, node) / (rate[1] * unit.count * eff * isa)
-    if work.elementwise_ops == 0:
-        if unit.kind in DMA_UNIT_KINDS:
-            # An accelerator copies with its DMA engine (Vela and the Edge TPU compiler even have producers write
-            # straight into the concatenated slices): no datapath time, the op costs only its memory traffic.
-            return 0.0
-        # Pure data movement (concat, pad, transpose): a copy, bounded by the memory system, one element per op.
-        return work.output_elements / (unit.count * eff * 4.0)
-    rate = _rate(unit.elementwise_ops_per_cycle, precision) or _rate(unit.elementwise_ops_per_cycle, work.precision)
-    assert rate is not None
-    return work.elementwise_ops / (rate[1] * unit.count * eff)
 
 
 def _live_activation_peak(graph: Graph) -> tuple[int, dict[str, int]]:
@@ -605,57 +450,3 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
         context_switch_layer_cycles=(runtime.context_switch_layer_cycles * overhead_scale
                                      if runtime is not None else 0.0),
     )
-
-
-def contexts_needed(profile: HardwareProfile, plans: tuple[OpPlan, ...] | list[OpPlan],
-                    layers_per_op: Mapping[str, int] | None = None) -> int:
-    """Contexts a dataflow compiler splits the network into: for every unit with a per-context capacity, the
-    weights placed on it over its context_weight_bytes and its hardware layers over count x
-    context_layers_per_core (each rounded up); 1 when every unit holds its share at once."""
-    per_unit: dict[str, int] = {}
-    for p in plans:
-        per_unit[p.unit] = per_unit.get(p.unit, 0) + p.weight_bytes
-    n = 1
-    for u in profile.units:
-        cap = u.context_weight_bytes
-        if cap and per_unit.get(u.name, 0) > cap:
-            n = max(n, -(-per_unit[u.name] // cap))
-        if u.context_layers_per_core:
-            layers = hardware_layers(plans, u.name, layers_per_op)
-            n = max(n, -(-layers // (u.context_layers_per_core * u.count)))
-    return n
-
-
-def context_layers(profile: HardwareProfile, plans: tuple[OpPlan, ...] | list[OpPlan],
-                   layers_per_op: Mapping[str, int] | None = None) -> int:
-    """Hardware layers on the units that run in contexts (a context_weight_bytes or context_layers_per_core)."""
-    return sum(hardware_layers(plans, u.name, layers_per_op) for u in profile.units
-               if u.context_weight_bytes or u.context_layers_per_core)
-
-
-def hardware_layers(plans: tuple[OpPlan, ...] | list[OpPlan], unit: str,
-                    layers_per_op: Mapping[str, int] | None = None) -> int:
-    """Layers ``unit`` runs as a dataflow compiler counts them: every plan on it except views and the
-    activations that are part of their conv/FC layer (an activation reading only conv/FC outputs, and the MUL of
-    a SiLU, x * sigmoid(x), whose sigmoid is such an activation); an op the compiler decomposes counts as
-    ``layers_per_op[op]`` layers. Hailo's network format gives a conv layer its activation (hailo_model_zoo
-    cfg/alls: change_output_activation(conv42, sigmoid))."""
-    ops = {p.node: OpKind(p.op) if p.op in OpKind.__members__ else None for p in plans}
-    epilogue: set[str] = set()
-    for p in plans:
-        kind = ops[p.node]
-        if kind is None or not p.depends_on:
-            continue
-        producers = [ops.get(d) for d in p.depends_on]
-        if kind.op_class is OpClass.ACTIVATION and all(k is not None and k.op_class is OpClass.MAC
-                                                       for k in producers):
-            epilogue.add(p.node)
-        elif kind is OpKind.MUL and len(p.depends_on) == 2 and any(d in epilogue for d in p.depends_on):
-            epilogue.add(p.node)
-    per_op = layers_per_op or {}
-    count = 0
-    for p in plans:
-        kind = ops[p.node]
-        if p.unit == unit and p.node not in epilogue and (kind is None or kind.op_class is not OpClass.VIEW):
-            count += per_op.get(p.op, 1)
-    return count

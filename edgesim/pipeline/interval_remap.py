@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from edgesim.hw.schema import HardwareProfile
-from edgesim.mapping.mapper import compute_cycles
+from edgesim.mapping.compute import compute_cycles
 from edgesim.mapping.memo import node_signature, plan_memo
 
 if TYPE_CHECKING:

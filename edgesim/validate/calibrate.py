@@ -162,7 +162,7 @@ def _decompose(row: ReferenceRow, hw: str, runtime_spec: str, models_dir: Path) 
 
 def _decompose_uncached(row: ReferenceRow, hw: str, runtime_spec: str, models_dir: Path) -> _Case:
     from edgesim.cost.analytic import memory_cycles
-    from edgesim.mapping.mapper import kernel_efficiency, kernel_key
+    from edgesim.mapping.compute import kernel_efficiency, kernel_key
     from edgesim.pipeline import run
 
     res = run(row_spec(row, models_dir, device=hw, runtime=runtime_spec))

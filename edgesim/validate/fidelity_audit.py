@@ -6,7 +6,7 @@ with no MLPerf Tiny rows.
     python -m edgesim.validate.fidelity_audit --write    # regenerate docs/fidelity.md (tests check it is current)
 
 An implied figure is ``unit.macs_per_cycle[int8] x unit.count x kernel_efficiency(runtime, release, op, unit)``,
-the very lookup both cost paths use (``edgesim.mapping.mapper.kernel_efficiency``); "peak" entries leave the
+the very lookup both cost paths use (``edgesim.mapping.compute.kernel_efficiency``); "peak" entries leave the
 runtime out. Each entry states how it must relate to its cited figure (equal within a tolerance, at most, at
 least); ``tests/unit/test_fidelity_audit.py`` pins every one.
 """
@@ -246,7 +246,7 @@ def implied_macs_per_cycle(entry: AuditEntry) -> float:
     """What the bundled profile and runtime give for the entry's unit and op (int8 MACs per unit-clock cycle)."""
     from edgesim.hw.loader import load_profile, load_runtime
     from edgesim.hw.schema import Precision
-    from edgesim.mapping.mapper import int8_isa_scale, kernel_efficiency
+    from edgesim.mapping.compute import int8_isa_scale, kernel_efficiency
 
     unit = load_profile(entry.profile).unit(entry.unit)
     precision = Precision.INT16 if entry.op == "peak_int16" else Precision.INT8

@@ -14,7 +14,7 @@ from edgesim.hw.loader import list_profiles, load_profile, load_runtime
 from edgesim.hw.schema import Int8IsaScale, UnitKind
 from edgesim.ir.ops import OpKind
 from edgesim.ir.work import node_work
-from edgesim.mapping.mapper import compute_cycles, int8_isa_scale
+from edgesim.mapping.compute import compute_cycles, int8_isa_scale
 from edgesim.pipeline import run
 from edgesim.validate.core import reference_spec
 

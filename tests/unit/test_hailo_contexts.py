@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from edgesim.api import load_profile
-from edgesim.mapping.mapper import contexts_needed, hardware_layers
+from edgesim.mapping.contexts import contexts_needed, hardware_layers
 from edgesim.mapping.plan import OpPlan
 from edgesim.validate.npu_vendor import VendorRow, row_spec
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from edgesim.hw.loader import load_runtime
-from edgesim.mapping.mapper import kernel_efficiency
+from edgesim.mapping.compute import kernel_efficiency
 from edgesim.pipeline import run
 from edgesim.validate.npu_vendor import VendorRow, row_spec
 

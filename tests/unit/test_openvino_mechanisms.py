@@ -90,7 +90,7 @@ def test_npu_runtime_is_not_multi_stream_on_the_npu() -> None:
 def test_cpu_threads_scale_by_the_runtimes_thread_scaling() -> None:
     """XNNPACK's extra threads add 0.63 of a core each on the i.MX 8M Plus A53s; accelerators are untouched."""
     from edgesim.api import bind
-    from edgesim.mapping.mapper import parallel_cores
+    from edgesim.mapping.compute import parallel_cores
 
     rt, _ = load_runtime("tflite-xnnpack", note_missing_version=False)
     assert rt.thread_scaling == pytest.approx(0.63)

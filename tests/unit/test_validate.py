@@ -254,7 +254,7 @@ def test_version_op_scales_and_pointwise_key(tmp_path: Path) -> None:
 
     from edgesim.api import load_model
     from edgesim.hw.schema import RuntimeVersion
-    from edgesim.mapping.mapper import kernel_key
+    from edgesim.mapping.compute import kernel_key
 
     v = RuntimeVersion(version="1", efficiency_scale=0.5, overhead_scale=1.0,
                        op_efficiency_scale={"CONV2D": 2.0, "DEPTHWISE_CONV2D": 3.0})

@@ -13,7 +13,8 @@ from edgesim.hw.schema import RuntimeProfile
 from edgesim.ir import attrs as A
 from edgesim.ir.graph import Graph
 from edgesim.ir.ops import OpKind
-from edgesim.mapping.mapper import build_schedule, compute_precision
+from edgesim.mapping.compute import compute_precision
+from edgesim.mapping.mapper import build_schedule
 from edgesim.passes.fusion import fuse_operators
 from edgesim.passes.optimize import optimize, options_from_cli
 from edgesim.passes.pipeline import run_pipeline
