@@ -11,6 +11,8 @@ _PREFIXES = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, 
 def si(value: float, unit: str, digits: int = 3) -> str:
     """``value`` in ``unit`` with the SI prefix that puts it in [1, 1000): ``si(0.0356, 'W') == '35.6 mW'``."""
     largest = 1.0 if unit == "s" else 1e9
+    # Round first: 999.6 us must pick "ms" and read "1 ms", not "1e+03 us".
+    value = float(f"{value:.{digits}g}")
     for factor, prefix in _PREFIXES:
         if factor > largest:
             continue

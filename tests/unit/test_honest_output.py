@@ -23,6 +23,7 @@ def test_si_units() -> None:
     assert si(0.0356, "W") == "35.6 mW"  # MCU power in mW, not "0.0356 W"
     assert si(4.37e9, "s") == "4.37e+09 s"  # never "4.37 Gs"
     assert si(0.0, "J") == "0 J"
+    assert si(999.6e-6, "s") == "1 ms"  # rounded before the prefix is chosen, never "1e+03 us"
     assert si_bytes(512) == "512 B" and si_bytes(16000) == "16 kB" and si_bytes(2097152) == "2.1 MB"
 
 
