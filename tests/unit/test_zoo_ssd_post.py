@@ -104,3 +104,24 @@ def test_nms_placement_follows_the_runtime_op_support() -> None:
     bare = estimate(build("ssd_mobilenet_v1", input_shape=(1, 3, 96, 96), postprocess=0), "core-ultra-7-165h",
                     "openvino-npu", quant="int8")
     assert nms_layer("core-ultra-7-165h", "openvino-npu", "int8")[1] > bare.latency_s
+
+
+def test_decode_ops_fuse_into_the_nms_layer() -> None:
+    from edgesim.api import estimate
+    from edgesim.mapping.detect_fusion import postprocess_cone
+
+    g = build("ssd_mobilenet_v1", input_shape=(1, 3, 96, 96))
+    cone = postprocess_cone(g, _nms(g))
+    ops = {next(n for n in g.nodes if n.name == c).op for c in cone}
+    assert {OpKind.MUL, OpKind.ADD, OpKind.SUB, OpKind.EXP, OpKind.SPLIT, OpKind.CONCAT} <= ops
+    assert not ops & {OpKind.CONV2D, OpKind.RESHAPE}  # the heads and their flattening stay separate layers
+    est = estimate(g, "core-ultra-7-165h", "openvino-gpu", quant="int8")
+    nms = next(layer for layer in est.layers if layer.op == "NON_MAX_SUPPRESSION")
+    decode = {c for c in cone if next(n for n in g.nodes if n.name == c).op in (OpKind.MUL, OpKind.SUB, OpKind.EXP)}
+    assert len(decode) == 5 and decode <= set(nms.fused_from)
+    assert not any(layer.op in ("EXP", "SUB") for layer in est.layers)  # one dispatch, not one per decode op
+    # the decode's arithmetic stays in the fused layer's work
+    bare = next(layer for layer in estimate(build("ssd_mobilenet_v1", input_shape=(1, 3, 96, 96), num_classes=2),
+                                            "core-ultra-7-165h", "openvino-gpu", quant="int8").layers
+                if layer.op == "NON_MAX_SUPPRESSION")
+    assert bare.compute_cycles < nms.compute_cycles
