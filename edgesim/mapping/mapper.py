@@ -311,7 +311,8 @@ def _tile(profile: HardwareProfile, graph: Graph, node: Node, placed: tuple[Any,
 
 def _fuse_epilogues(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfile,
                     plans: list[OpPlan]) -> list[OpPlan]:
-    """SiLU first: a residual ADD after a fused SiLU then fuses into the same conv (conv + swish + sum)."""
+    """SiLU first: a residual ADD after a fused SiLU then fuses into the same conv (conv + swish + sum); then
+    detector post-processing into its NMS."""
     from edgesim.mapping.fusion import fuse_residual_plans, fuse_silu_plans
 
     fusing = {u.name for u in profile.units if u.kind in runtime.applies_to}
@@ -322,7 +323,9 @@ def _fuse_epilogues(graph: Graph, profile: HardwareProfile, runtime: RuntimeProf
         plans = list(fused)
     if runtime.fused_residual_add:
         plans = list(fuse_residual_plans(graph, plans, fusing, cpus, tails))
-    return plans
+    from edgesim.mapping.detect_fusion import fuse_postprocess_plans
+
+    return list(fuse_postprocess_plans(graph, plans))  # every runtime's NMS layer decodes the boxes itself
 
 
 def _prefetch(profile: HardwareProfile, runtime: RuntimeProfile, plans: list[OpPlan]) -> list[OpPlan]:

@@ -39,7 +39,8 @@ _MODELS: dict[str, tuple[_Builder, tuple[int, int], int, int]] = {
     "inception_v1": (classic.inception_v1, (224, 224), 1000, 3),
     "inception_v3": (classic.inception_v3, (299, 299), 1000, 3),
     # Detectors: default num_classes is the published COCO head (TF OD API counts the background class; YOLO
-    # and EfficientDet do not). Decode/NMS are host post-processing (see yolo.py, detection.py).
+    # and EfficientDet do not). YOLO/EfficientDet decode and NMS are host post-processing (yolo.py, detection.py);
+    # the SSDs end in their published decode + NMS (ssd_post.py; postprocess=0 leaves it off).
     "yolov5n": (yolo.yolov5n, (640, 640), 80, 3),
     "yolov5s": (yolo.yolov5s, (640, 640), 80, 3),
     "yolov5m": (yolo.yolov5m, (640, 640), 80, 3),

@@ -15,8 +15,10 @@
 - ``efficientdet_d0``: Tan et al. 2020 (automl): EfficientNet-B0 P3-P5, P6/P7 by 1x1 conv + max-pool, three BiFPN
   layers of width 64 with fast normalised fusion, class/box nets of depth 3 with weights shared across levels.
 
-Graphs stop at the predictor outputs (box encodings and class logits, or DeepLabv3's segmentation logits at 1/8 resolution):
-anchor decoding, NMS and the final upsampling of the mask are host post-processing in the vendor demos.
+The SSD graphs end, as the published TF OD API / Open Model Zoo models do, with box decoding, sigmoid scores and
+per-class NMS (``ssd_post``; ``postprocess=0`` stops at the box encodings and class logits). The other graphs stop at
+the predictor outputs (DeepLabv3's segmentation logits at 1/8 resolution): their anchor decoding, NMS and mask
+upsampling are host post-processing in the vendor demos.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpKind
 from edgesim.ir.shape_infer import infer_node
 from edgesim.ir.tensor import Tensor
+from edgesim.zoo import ssd_post
 from edgesim.zoo.builder import GraphBuilder
 from edgesim.zoo.classic import _B0, _mbconv
 from edgesim.zoo.cnn import _MBV1, _MBV2
@@ -94,7 +97,7 @@ _SSD_EXTRA_DEPTHS = (512, 256, 256, 128)
 _SSD_ANCHORS = (3, 6, 6, 6, 6, 6)
 
 
-def _ssd(name: str, input_shape: Shape4, num_classes: int, lite: bool) -> Graph:
+def _ssd(name: str, input_shape: Shape4, num_classes: int, lite: bool, postprocess: int) -> Graph:
     b, x = _start(name, input_shape)
     if lite:
         last, tap = _mbv2_body(b, x, tap_expansion=13)
@@ -116,15 +119,23 @@ def _ssd(name: str, input_shape: Shape4, num_classes: int, lite: bool) -> Graph:
         for out, per_anchor in ((boxes, 4), (classes, num_classes)):
             z = b.act(b.bn(b.dwconv(f, 3)), "relu6") if lite else f
             out.append(b.conv(z, anchors * per_anchor, 1, bias=True))
-    return b.build([_flat_predictions(b, boxes, 4), _flat_predictions(b, classes, num_classes)])
+    encodings, logits = _flat_predictions(b, boxes, 4), _flat_predictions(b, classes, num_classes)
+    if postprocess not in (0, 1):
+        raise EdgesimError(f"must be 0 or 1, got {postprocess!r}", field="postprocess")
+    if not postprocess:
+        return b.build([encodings, logits])
+    grids = [(b.shape(f)[2], b.shape(f)[3]) for f in feats]
+    cfg = ssd_post.SSDLITE_MOBILENET_V2_POST if lite else ssd_post.SSD_MOBILENET_V1_POST
+    return b.build([ssd_post.postprocess(b, encodings, logits, grids, cfg)])
 
 
-def ssd_mobilenet_v1(input_shape: Shape4, num_classes: int) -> Graph:
-    return _ssd("ssd_mobilenet_v1", input_shape, num_classes, lite=False)
+def ssd_mobilenet_v1(input_shape: Shape4, num_classes: int, postprocess: int = 1) -> Graph:
+    """``postprocess=0`` stops at the box encodings and class logits (the heads whose MACs are published)."""
+    return _ssd("ssd_mobilenet_v1", input_shape, num_classes, lite=False, postprocess=postprocess)
 
 
-def ssd_mobilenet_v2(input_shape: Shape4, num_classes: int) -> Graph:
-    return _ssd("ssd_mobilenet_v2", input_shape, num_classes, lite=True)
+def ssd_mobilenet_v2(input_shape: Shape4, num_classes: int, postprocess: int = 1) -> Graph:
+    return _ssd("ssd_mobilenet_v2", input_shape, num_classes, lite=True, postprocess=postprocess)
 
 
 # --- DeepLab v3 -----------------------------------------------------------------------------------------------------

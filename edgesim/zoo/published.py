@@ -38,10 +38,12 @@ PUBLISHED = MappingProxyType({
     "yolov3_tiny": PublishedCount(5.582 / 2 * G, 8.848 * M,
                                   "Open Model Zoo yolo-v3-tiny-tf at 416: 5.582 GFLOPs, 8.848 MParams"),
     "ssd_mobilenet_v1": PublishedCount(2.494 / 2 * G, 6.807 * M,
-                                       "Open Model Zoo ssd_mobilenet_v1_coco at 300: 2.494 GFLOPs, 6.807 MParams"),
+                                       "Open Model Zoo ssd_mobilenet_v1_coco at 300: 2.494 GFLOPs, 6.807 MParams",
+                                       options=(("postprocess", 0),)),  # heads only: decode/NMS add no MACs
     "ssd_mobilenet_v2": PublishedCount(1.52 / 2 * G, 4.46 * M,
                                        "hailo_model_zoo ssd_mobilenet_v2 (SSDLite head): 1.52 GOPS, 4.46 M params "
-                                       "(OMZ ssdlite_mobilenet_v2: 1.525 GFLOPs, 4.475 MParams)"),
+                                       "(OMZ ssdlite_mobilenet_v2: 1.525 GFLOPs, 4.475 MParams)",
+                                       options=(("postprocess", 0),)),
     "deeplabv3_mobilenet_v2": PublishedCount(2.75 * G, 2.11 * M,
                                              "Sandler et al. 2018 Table 7: Mobile DeepLabv3, OS 16, no ASPP, 513x513: "
                                              "2.75 B MAdds, 2.11 M params", options=(("output_stride", 16),)),
