@@ -15,7 +15,8 @@ from edgesim.api import load_model, load_profile
 from edgesim.hw.loader import load_runtime
 from edgesim.ir import attrs as A
 from edgesim.ir.work import node_work
-from edgesim.mapping.mapper import _entropy_coded_ratio, _mac_block_cycles, build_schedule
+from edgesim.mapping.compute import _mac_block_cycles
+from edgesim.mapping.mapper import _entropy_coded_ratio, build_schedule
 from edgesim.mapping.tiling import _input_burst_scale
 from tests.conftest import shared_model
 
