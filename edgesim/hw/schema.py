@@ -530,14 +530,6 @@ class RuntimeProfile(_Frozen):
     int8_isa_scale: Int8IsaScale | None = None
     sources: list[str] = Field(default_factory=list)
 
-    @field_validator("widened_ops")
-    @classmethod
-    def _widened_ops(cls, v: dict[str, Precision]) -> dict[str, Precision]:
-        unknown = [op for op in v if op not in _OP_NAMES]
-        if unknown:
-            raise ValueError(f"unknown op kinds {unknown}; known: {sorted(_OP_NAMES)}")
-        return v
-
     @field_validator("layers_per_op")
     @classmethod
     def _layer_ops(cls, v: dict[str, int]) -> dict[str, int]:
@@ -546,13 +538,13 @@ class RuntimeProfile(_Frozen):
             raise ValueError(f"layers_per_op needs known op kinds and counts >= 1, got {bad}")
         return v
 
-    @field_validator("supported_ops")
+    @field_validator("supported_ops", "widened_ops")
     @classmethod
-    def _runtime_ops(cls, v: list[str] | None) -> list[str] | None:
-        if v is not None:
-            unknown = [op for op in v if op not in _OP_NAMES]
-            if unknown:
-                raise ValueError(f"unknown op kinds {unknown}; known: {sorted(_OP_NAMES)}")
+    def _known_ops(cls, v: list[str] | dict[str, Precision] | None) -> list[str] | dict[str, Precision] | None:
+        # op-kind names (a list, or a table's keys) must be IR op kinds: a typo would silently match nothing
+        unknown = [op for op in (v or ()) if op not in _OP_NAMES]
+        if unknown:
+            raise ValueError(f"unknown op kinds {unknown}; known: {sorted(_OP_NAMES)}")
         return v
 
     @field_validator("kernel_efficiency")
