@@ -348,7 +348,6 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
     (``fused_residual_add``), on units the runtime drives (edgesim.mapping.fusion); False maps the graph as is."""
 
     peak, live_per_op = _live_activation_peak(graph)
-    act_pref = profile.placement.activations
     host = profile.unit(profile.host_unit)
     host_clock_hz = host.effective_clock_mhz(profile.clock_mhz) * 1e6
     overhead_scale = version.overhead_scale if version is not None else 1.0
@@ -382,39 +381,56 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
         tiling = memo.lookup(memo.tilings, (sig, zero, act_mem, w_mem),
                              partial(_tile, profile, graph, node, placed, act_mem, w_mem))
         total_weights += work.weight_bytes
-        mem_traffic = tiling.traffic
         per_op = (runtime.op_overhead_cycles(kernel_key(node), node.op.op_class.value) * overhead_scale
                   * _runtime_ops(runtime, node, work) if runtime is not None else 0.0)
         overhead = per_op * (1.0 if unit_clocked_overhead else clock_hz / host_clock_hz)
-        plans.append(
-            OpPlan(
-                node=node.name,
-                op=node.op.value,
-                unit=unit.name,
-                precision=work.precision,
-                macs=work.macs,
-                elementwise_ops=work.elementwise_ops,
-                compute_cycles=cycles,
-                traffic=mem_traffic,
-                overhead_cycles=overhead,
-                unit_clock_hz=clock_hz,
-                tiles=tiling.groups,
-                fallback=fallback,
-                fused_from=node.fused_from,
-                weight_bytes=work.weight_bytes,
-                activation_bytes=work.input_bytes,
-                output_bytes=work.output_bytes,
-                depends_on=_depends_on(graph, node, view_sources),
-                local_memory=tiling.local_memory,
-                tile_shape=tiling.tile_shape,
-                loop_order=tiling.loop_order,
-                timing=_timing(unit, tiling),
-                fill_lead_cycles=tiling.fill_lead_cycles,
-                row_window=row_window(graph, node),
-                weight_memory=w_mem if work.weight_bytes else "",
-                notes=(effect.note,) if effect.note else (),
-            )
-        )
+        plans.append(_node_plan(graph, node, work, placed[:4], tiling, w_mem, overhead, clock_hz,
+                                _depends_on(graph, node, view_sources)))
+    return _assemble(graph, profile, runtime, version, plans, fuse_residual_add, peak=peak,
+                     model_weight_bytes=model_weight_bytes, total_weights=total_weights, host_clock_hz=host_clock_hz)
+
+
+def _node_plan(graph: Graph, node: Node, work: NodeWork, placed: tuple[ComputeUnit, bool, float, SparsityEffect],
+               tiling: Tiling, w_mem: str, overhead: float, clock_hz: float, depends_on: tuple[str, ...]) -> OpPlan:
+    """The plan of one placed, tiled op (``placed``: its unit, whether that is a fallback, its compute cycles and
+    sparsity effect)."""
+    unit, fallback, cycles, effect = placed
+    return OpPlan(
+        node=node.name,
+        op=node.op.value,
+        unit=unit.name,
+        precision=work.precision,
+        macs=work.macs,
+        elementwise_ops=work.elementwise_ops,
+        compute_cycles=cycles,
+        traffic=tiling.traffic,
+        overhead_cycles=overhead,
+        unit_clock_hz=clock_hz,
+        tiles=tiling.groups,
+        fallback=fallback,
+        fused_from=node.fused_from,
+        weight_bytes=work.weight_bytes,
+        activation_bytes=work.input_bytes,
+        output_bytes=work.output_bytes,
+        depends_on=depends_on,
+        local_memory=tiling.local_memory,
+        tile_shape=tiling.tile_shape,
+        loop_order=tiling.loop_order,
+        timing=_timing(unit, tiling),
+        fill_lead_cycles=tiling.fill_lead_cycles,
+        row_window=row_window(graph, node),
+        weight_memory=w_mem if work.weight_bytes else "",
+        notes=(effect.note,) if effect.note else (),
+    )
+
+
+def _assemble(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfile | None,
+              version: RuntimeVersion | None, plans: list[OpPlan], fuse_residual_add: bool, *, peak: int,
+              model_weight_bytes: int, total_weights: int, host_clock_hz: float) -> Schedule:
+    """The schedule of the placed plans: the runtime's epilogue fusions and weight prefetch applied, the
+    per-inference and context-switch costs, and the notes on what does not fit where."""
+    overhead_scale = version.overhead_scale if version is not None else 1.0
+    act_pref = profile.placement.activations
     if fuse_residual_add and runtime is not None:
         plans = _fuse_epilogues(graph, profile, runtime, plans)
     if runtime is not None and runtime.weight_prefetch:
