@@ -8,71 +8,26 @@ heat) are checked here so the cost model and thermal simulator can trust the obj
 from __future__ import annotations
 
 import math
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from edgesim.hw.cpu_isa import CoreInt8, Int8Path
+from edgesim.hw.schema_base import (
+    ChipKind,
+    Dataflow,
+    DeviceClass,
+    MemoryKind,
+    Precision,
+    SparsitySupport,
+    UnitKind,
+)
 from edgesim.hw.schema_base import Frozen as _Frozen
 from edgesim.hw.schema_thermal import (
     DvfsSpec,
     ThermalSpec,
 )
 from edgesim.ir.ops import OpClass, OpKind
-
-
-class Precision(StrEnum):
-    INT4 = "int4"
-    INT8 = "int8"
-    INT16 = "int16"
-    FP16 = "fp16"
-    FP32 = "fp32"
-
-
-class UnitKind(StrEnum):
-    CPU = "cpu"
-    MAC_ARRAY = "mac_array"
-    SYSTOLIC = "systolic"
-    VECTOR = "vector"
-
-
-class DeviceClass(StrEnum):
-    """What a unit is to a runtime: OpenVINO's CPU, GPU and NPU plugins (and QNN's CPU/GPU/HTP backends) each
-    drive one class, whatever the unit's datapath kind (an iGPU and an NPU are both MAC arrays here)."""
-
-    CPU = "cpu"
-    GPU = "gpu"
-    NPU = "npu"
-    DSP = "dsp"
-
-
-class Dataflow(StrEnum):
-    OS = "os"
-    WS = "ws"
-    IS = "is"
-
-
-class SparsitySupport(StrEnum):
-    WEIGHT_ZERO_SKIP = "weight_zero_skip"
-    ACTIVATION_ZERO_SKIP = "activation_zero_skip"
-    NM_2_4 = "nm_2_4"
-
-
-class MemoryKind(StrEnum):
-    SRAM = "sram"
-    TCM = "tcm"
-    CACHE = "cache"
-    DRAM = "dram"
-    FLASH = "flash"
-    HOST_LINK = "host_link"
-
-
-class ChipKind(StrEnum):
-    MCU = "mcu"
-    NPU = "npu"
-    SOC = "soc"
-
 
 _OP_NAMES = frozenset(k.value for k in OpKind)
 # Kernel variants an engine runs with different code: a 1x1 convolution is a plain matrix multiply (no im2col
