@@ -50,12 +50,24 @@ _CORE_RE = re.compile(r"neoverse[- ]?([nv]\d)|cortex[- ]?(a\d{1,3}(?:ae|c)?|x\d{
                       r"|\b(carmel|oryon)\b", re.IGNORECASE)
 
 
-def core_int8(description: str) -> CoreInt8 | None:
-    """The int8 path of the first Arm core the description names; None when it names none edgesim knows (x86
-    cores, accelerators, an unnamed core): runtimes then apply no path-specific scale."""
+def named_cores(description: str) -> list[str]:
+    """The table keys of the Arm cores a unit description names, in the order named (unknown names left out)."""
+    keys = []
     for m in _CORE_RE.finditer(description):
         key = f"neoverse-{m.group(1).lower()}" if m.group(1) else (m.group(2) or m.group(3) or m.group(4)).lower()
         if key in _CORES:
-            path, in_order = _CORES[key]
-            return CoreInt8(key, path, in_order)
-    return None
+            keys.append(key)
+    return keys
+
+
+def core_int8_of(key: str) -> CoreInt8:
+    """The int8 path and issue style of a core named by its table key (one of ``named_cores``)."""
+    path, in_order = _CORES[key]
+    return CoreInt8(key, path, in_order)
+
+
+def core_int8(description: str) -> CoreInt8 | None:
+    """The int8 path of the first Arm core the description names; None when it names none edgesim knows (x86
+    cores, accelerators, an unnamed core): runtimes then apply no path-specific scale."""
+    keys = named_cores(description)
+    return core_int8_of(keys[0]) if keys else None

@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from edgesim.hw.cpu_isa import Int8Path, core_int8_of, named_cores
+
 
 @dataclass(frozen=True)
 class CoreIsa:
@@ -33,22 +35,8 @@ class CoreIsa:
     vector_slots_per_cycle: float | None = None
 
 
-# Architecture versions from Arm's Technical Reference Manuals (feature lists, "Cortex-A76 ... implements the
-# Armv8.2-A extension, Dot Product ...", "Cortex-A710 ... Armv9.0-A ... Int8 matrix multiply"); Carmel (Xavier)
-# from NVIDIA's Xavier TRM (Armv8.2); Oryon from Qualcomm's Snapdragon X Elite brief (Armv8.7 with I8MM).
-_ARM: dict[str, tuple[bool, bool, bool]] = {
-    # name: (dotprod, i8mm, fp16 arithmetic)
-    "a53": (False, False, False), "a57": (False, False, False), "a72": (False, False, False),
-    "a73": (False, False, False), "a35": (False, False, False),
-    "a55": (True, False, True), "a65": (True, False, True), "a75": (True, False, True), "a76": (True, False, True),
-    "a77": (True, False, True), "a78": (True, False, True), "a78ae": (True, False, True), "a78c": (True, False, True),
-    "x1": (True, False, True), "neoverse-n1": (True, False, True), "carmel": (True, False, True),
-    "a510": (True, True, True), "a520": (True, True, True), "a710": (True, True, True), "a715": (True, True, True),
-    "a720": (True, True, True), "a725": (True, True, True), "x2": (True, True, True), "x3": (True, True, True),
-    "x4": (True, True, True), "x925": (True, True, True), "neoverse-v1": (True, True, True),
-    "neoverse-n2": (True, True, True), "neoverse-v2": (True, True, True), "oryon": (True, True, True),
-}
-
+# Which dot-product instructions a core has is the one table of edgesim.hw.cpu_isa (sources there); every
+# dot-product core in it also has Armv8.2's FP16 vector arithmetic, and none of the Armv8.0 cores does.
 # 128-bit ASIMD ops per cycle, from Arm's Software Optimization Guides (pipes x width): A53/A55/A35 two 64-bit
 # pipes and a 64-bit load path (a Q-form op every other cycle on the load-bound dot kernels: 0.5), A57/A72/A73 two
 # 64-bit-issue FP/ASIMD pipes (1 Q-form op per cycle), A75-A78, A510 pairs, A710-A725, Neoverse N1/N2 two 128-bit
@@ -61,29 +49,20 @@ _SLOTS: dict[str, float] = {
     "x1": 4.0, "x2": 4.0, "x3": 4.0, "x4": 4.0, "x925": 4.0, "neoverse-v1": 4.0, "neoverse-v2": 4.0, "oryon": 4.0,
 }
 
-_CORE_RE = re.compile(r"neoverse[- ]?([nv]\d)|cortex[- ]?(a\d{2,3}(?:ae|c)?|x\d{1,3})|\b(a\d{2,3}(?:ae|c)?|x\d)\b"
-                      r"|\b(carmel|oryon)\b", re.IGNORECASE)
 _X86_RE = re.compile(r"x86|intel|amd|ryzen|core i\d|atom|celeron|pentium|avx|redwood|crestmont|gracemont|lion cove"
                      r"|skymont|golden cove|zen", re.IGNORECASE)
-
-
-def _named_cores(description: str) -> list[str]:
-    keys = []
-    for m in _CORE_RE.finditer(description):
-        key = f"neoverse-{m.group(1).lower()}" if m.group(1) else (m.group(2) or m.group(3) or m.group(4)).lower()
-        if key in _ARM:
-            keys.append(key)
-    return keys
 
 
 def core_isa(description: str, int8_macs_per_cycle: float, fp32_macs_per_cycle: float) -> CoreIsa:
     """The ISA of the first core the description names (with its vector width where it is the only core type
     named); an unnamed core from its int8:fp32 MAC ratio."""
-    keys = _named_cores(description)
+    keys = named_cores(description)
     if keys:
         key = keys[0]
-        dot, mm, f16 = _ARM[key]
-        return CoreIsa(key, dot, mm, f16, vector_slots_per_cycle=_SLOTS.get(key) if len(set(keys)) == 1 else None)
+        path = core_int8_of(key).path
+        dot = path is not Int8Path.NEON
+        return CoreIsa(key, dot, path is Int8Path.I8MM, dot,
+                       vector_slots_per_cycle=_SLOTS.get(key) if len(set(keys)) == 1 else None)
     dot = fp32_macs_per_cycle > 0 and int8_macs_per_cycle >= 4 * fp32_macs_per_cycle
     if _X86_RE.search(description):
         return CoreIsa("x86", True, False, False, x86=True)

@@ -97,8 +97,8 @@ def test_compute_cycles_apply_the_scale_to_int8_mac_ops_only() -> None:
 
 
 def test_the_llm_core_table_agrees_on_every_bundled_core() -> None:
-    """edgesim.llm.cpu_cores keeps its own core table for llama.cpp's kernels: both must give each bundled Arm
-    core the same dot-product features (a follow-up can make the LLM side import this one)."""
+    """edgesim.llm.cpu_cores (llama.cpp's kernel choice) reads its dot-product features from this module's table:
+    both must give each bundled Arm core the same features."""
     from edgesim.hw.schema import Precision
     from edgesim.llm.cpu_cores import core_isa
 
