@@ -25,12 +25,12 @@ from edgesim.mapping.plan import MemTraffic, OpPlan
 _MOVERS = (OpClass.DATA, OpClass.VIEW)  # absorbed only between absorbed ops, never at the cone's entry
 
 
-def _ancestors(graph: Graph, nms: Node, producer: dict[str, Node]) -> set[str]:
+def _ancestors(graph: Graph, nms: Node) -> set[str]:
     """Non-MAC ops upstream of the NMS, stopping at MAC ops and graph inputs."""
     seen: set[str] = set()
     stack = [t for t in nms.inputs if t]
     while stack:
-        p = producer.get(stack.pop())
+        p = graph.producer(stack.pop())
         if p is None or p.name in seen or p.op.op_class is OpClass.MAC:
             continue
         seen.add(p.name)
@@ -41,22 +41,17 @@ def _ancestors(graph: Graph, nms: Node, producer: dict[str, Node]) -> set[str]:
 def postprocess_cone(graph: Graph, nms: Node) -> tuple[str, ...]:
     """The ops computed only for ``nms``: every consumer is in the cone (or the NMS), no output leaves the graph,
     and a data-movement op's inputs come from the cone (so the heads' own reshapes and concats stay out)."""
-    producer = {o: n for n in graph.nodes for o in n.outputs}
-    consumers: dict[str, list[str]] = {}
-    for n in graph.nodes:
-        for t in n.inputs:
-            consumers.setdefault(t, []).append(n.name)
     by_name = {n.name: n for n in graph.nodes}
-    cone = _ancestors(graph, nms, producer)
+    cone = _ancestors(graph, nms)
     changed = True
     while changed:  # removals cascade upstream and downstream until stable
         changed = False
         for name in list(cone):
             n = by_name[name]
             bad = any(o in graph.outputs for o in n.outputs) or any(
-                c not in cone and c != nms.name for o in n.outputs for c in consumers.get(o, []))
+                c.name not in cone and c.name != nms.name for o in n.outputs for c in graph.consumers(o))
             if n.op.op_class in _MOVERS:
-                bad = bad or any(producer.get(t) is None or producer[t].name not in cone
+                bad = bad or any((src := graph.producer(t)) is None or src.name not in cone
                                  for t in n.inputs if t and not graph.tensors[t].is_const)
             if bad:
                 cone.discard(name)
