@@ -67,12 +67,9 @@ def _scaled_tiles(tiles: tuple[TileGroup, ...], memory: str, old: int, new: int)
 
 
 def _with_read(plan: OpPlan, memory: str, new_read: int) -> OpPlan:
-    old = _read_on(plan, memory)
-    if any(t.memory == memory for t in plan.traffic):
-        traffic = tuple(replace(t, read_bytes=new_read) if t.memory == memory else t for t in plan.traffic)
-    else:
-        traffic = plan.traffic + (MemTraffic(memory, new_read, 0),)
-    return replace(plan, traffic=traffic, tiles=_scaled_tiles(plan.tiles, memory, old, new_read))
+    old = _read_on(plan, memory)  # a plan's traffic has one entry per memory
+    return replace(plan, traffic=_plus_read(plan.traffic, memory, new_read - old),
+                   tiles=_scaled_tiles(plan.tiles, memory, old, new_read))
 
 
 def prefetch_weights(plans: Sequence[OpPlan], profile: HardwareProfile, units: frozenset[str],
