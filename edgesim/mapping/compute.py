@@ -8,6 +8,7 @@ from typing import Any
 
 from edgesim.hw.cpu_isa import core_int8
 from edgesim.hw.schema import ComputeUnit, Precision, RuntimeProfile, RuntimeVersion, UnitKind
+from edgesim.hw.systolic import ceil_div
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
 from edgesim.ir.work import NodeWork
@@ -51,10 +52,6 @@ def kernel_key(node: Node) -> str:
     return node.op.value
 
 
-def _ceil(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 def _mac_block_cycles(spec: Any, graph: Graph, node: Node, work: NodeWork) -> float:
     """Datapath cycles of a MAC op on a block-stepping NPU (Ethos-U, as Vela's npu_performance.py estimates them):
     whole output micro-blocks x kernel positions x input-channel blocks, or the output stage if that is slower."""
@@ -76,15 +73,15 @@ def _mac_block_cycles(spec: Any, graph: Graph, node: Node, work: NodeWork) -> fl
         oc = out.shape[-1] if out.shape else 1
         n, oh, ow = 1, max(1, out.num_elements // max(oc, 1)), 1
         k, c_in, depthwise = 1, max(1, work.macs // max(out.num_elements, 1)), False
-    xy_blocks = _ceil(oh, uh) * _ceil(ow, uw)
+    xy_blocks = ceil_div(oh, uh) * ceil_div(ow, uw)
     if depthwise:
-        steps = _ceil(k, spec.kernel_positions_per_step)
+        steps = ceil_div(k, spec.kernel_positions_per_step)
     else:
         # Depth-first (every kernel position over ifm_block_depth channels) or, for few input channels,
         # part-kernel-first (several kernel positions over ifm_ublock_depth channels): the compiler takes the faster.
-        steps = min(k * _ceil(c_in, spec.ifm_block_depth),
-                    _ceil(k, spec.kernel_positions_per_step) * _ceil(c_in, spec.ifm_ublock_depth))
-    dpu = n * _ceil(oc, ud) * steps * max(spec.min_cycles_per_step, spec.cycles_per_step * xy_blocks)
+        steps = min(k * ceil_div(c_in, spec.ifm_block_depth),
+                    ceil_div(k, spec.kernel_positions_per_step) * ceil_div(c_in, spec.ifm_ublock_depth))
+    dpu = n * ceil_div(oc, ud) * steps * max(spec.min_cycles_per_step, spec.cycles_per_step * xy_blocks)
     return float(max(dpu, out.num_elements / spec.output_elements_per_cycle))
 
 

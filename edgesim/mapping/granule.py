@@ -8,12 +8,13 @@ engine executes with every channel count rounded up to the granule to the op's o
 
 from __future__ import annotations
 
+from edgesim.hw.systolic import ceil_div
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpKind
 
 
 def _round_up(n: int, granule: int) -> int:
-    return -(-n // granule) * granule
+    return ceil_div(n, granule) * granule
 
 
 def _pad(n: int, granule: int) -> float:
