@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgesim.validate.core import bundled_models_dir, default_reference, read_reference, row_spec
-from edgesim.validate.supply import supply_scales
+from edgesim.validate.supply import supply_scale
 
 # The profiles charged by the MCU board-power rule (docs/validation.md): a Cortex-M core's datasheet run current x
 # the board supply. Other bases (GAP9's per-cluster-cycle energy from its product brief) are not comparable.
@@ -164,7 +164,6 @@ def power_rows(reference_csv: str | Path | None = None) -> tuple[PowerRow, ...]:
 
     ref = Path(reference_csv) if reference_csv is not None else default_reference()
     mdir = bundled_models_dir()
-    supply = supply_scales(ref)
     out: list[PowerRow] = []
     bases: dict[str, str] = {}
     for row in read_reference(ref):
@@ -180,7 +179,7 @@ def power_rows(reference_csv: str | Path | None = None) -> tuple[PowerRow, ...]:
             measured_energy_uj=row.energy_uj, predicted_energy_uj=est.energy_j * 1e6,
             measured_latency_ms=row.latency_ms, predicted_latency_ms=est.latency_s * 1e3,
             scaled_fraction=scaled / est.energy_j if est.energy_j > 0 else 0.0,
-            supply_scale=supply.get(row.line, 1.0),
+            supply_scale=supply_scale(row),
         ))
     return tuple(out)
 

@@ -58,6 +58,10 @@ class ReferenceRow:
     # Precision the zoo model is deployed at (optional column): int8 = edgesim's PTQ, fp16 = its fp16 pass,
     # fp32 = kept float; written by edgesim.validate.edge for the OpenCV DNN rows. Model files are used as is.
     precision: str = "int8"
+    # The MLPerf Tiny submission a row comes from (optional columns): what its system description says of the
+    # setup, such as the supply voltage (edgesim.validate.supply), is matched on them.
+    submitter: str = ""
+    mlperf_version: str = ""
 
     @property
     def runtime_spec(self) -> str:
@@ -112,6 +116,7 @@ def read_reference(path: str | Path) -> list[ReferenceRow]:
             clock_mhz=_float_or_none(rec.get("clock_mhz"), p, i, "clock_mhz"),
             benchmark=(rec.get("benchmark") or "").strip() or model, model_file=model, latency_ms=lat,
             energy_uj=energy if energy is not None and energy > 0 else None, metric=metric, precision=precision,
+            submitter=(rec.get("submitter") or "").strip(), mlperf_version=(rec.get("mlperf_version") or "").strip(),
         ))
     return rows
 
@@ -422,13 +427,11 @@ def validate(
 
     Rows whose device/runtime/model cannot be loaded are reported as skipped (``strict`` raises instead).
     """
-    from edgesim.validate.supply import supply_scales
+    from edgesim.validate.supply import supply_scale
 
     ref = Path(reference_csv) if reference_csv is not None else default_reference()
     source = _as_reference_format(ref)
     rows = read_reference(source)
-    # a row measured at another supply than its profile's basis, on a part whose power follows the supply
-    supply = supply_scales(source)
     mdir = Path(models_dir) if models_dir is not None else bundled_models_dir()
     predict = predictor or api_predictor(mdir)
     done: list[RowResult] = []
@@ -451,7 +454,9 @@ def validate(
                                      error=msg))
             continue
         done.append(RowResult(**base, predicted_latency_ms=lat_ms,  # type: ignore[arg-type]
-                              predicted_energy_uj=en_uj * supply.get(row.line, 1.0)))
+                              # a row measured at another supply than its profile's basis, on a part whose
+                              # power follows the supply
+                              predicted_energy_uj=en_uj * supply_scale(row)))
     by_bench: dict[str, list[RowResult]] = {}
     for r in done:
         by_bench.setdefault(r.benchmark, []).append(r)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgesim.validate.core import open_table
+from edgesim.validate.core import ReferenceRow, read_reference
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,15 @@ SUPPLY_SETUPS = (
 )
 
 
+_SCALES = {(s.device, s.submitter, s.mlperf_version): s.supply_v / s.basis_v for s in SUPPLY_SETUPS}
+
+
+def supply_scale(row: ReferenceRow) -> float:
+    """The row's supply / its profile's basis supply (SUPPLY_SETUPS; 1 elsewhere, and for a reference without
+    submitter/mlperf_version columns)."""
+    return _SCALES.get((row.device, row.submitter, row.mlperf_version), 1.0)
+
+
 def supply_scales(reference_csv: Path) -> dict[int, float]:
-    """Per reference line, the row's supply / its profile's basis supply (SUPPLY_SETUPS; 1 elsewhere, and for a
-    reference without submitter/mlperf_version columns)."""
-    setups = {(s.device, s.submitter, s.mlperf_version): s.supply_v / s.basis_v for s in SUPPLY_SETUPS}
-    out: dict[int, float] = {}
-    for i, rec in enumerate(open_table(reference_csv, (), "reference file"), start=2):
-        device, submitter, version = ((rec.get(c) or "").strip() for c in ("device", "submitter", "mlperf_version"))
-        if (device, submitter, version) in setups:
-            out[i] = setups[device, submitter, version]
-    return out
+    """Per reference line, ``supply_scale`` of the rows measured at another supply than their basis."""
+    return {row.line: scale for row in read_reference(reference_csv) if (scale := supply_scale(row)) != 1.0}
