@@ -188,7 +188,9 @@ class GroupFormat:
     scale_bits: int
     zero_bits: int
     act_precision: str
-    head_bits: float | None  # None = the LM head is quantized like the rest; else its bits (AWQ keeps fp16)
+    # None = the LM head is quantized like the rest; else its bits: 16 = a float head (AWQ keeps fp16), 8 = an
+    # int8 per-channel head run with int8 activations (ExecuTorch 8da4w)
+    head_bits: float | None
 
     def bpw(self, ne0: int) -> float:
         g = self.group or ne0
@@ -206,6 +208,11 @@ GROUP_FORMATS: dict[str, GroupFormat] = {
     "w4a16": GroupFormat(4, 128, 16, 0, "fp16", None),
     "w8a8": GroupFormat(8, 0, 32, 0, "int8", None),
     "w4a8": GroupFormat(4, 128, 16, 0, "int8", None),
+    # ExecuTorch 8da4w (Llama 3.2 SpinQuant / QLoRA .pte files): 4-bit weights in groups of 32 with an fp32 scale
+    # (torchao Int8DynActInt4WeightQuantizer's default scales_precision), int8 dynamic per-token activations, the
+    # classification layer (LM head) int8 per channel (Llama 3.2 model card, 'Quantization scheme'). Checked on
+    # the card's file sizes: 1B 1083 MiB, 3B 2435 MiB (tests/unit/llm/test_quant_executorch.py).
+    "w4a8-g32": GroupFormat(4, 32, 32, 0, "int8", 8.0),
     "nvfp4": GroupFormat(4, 16, 8, 0, "fp16", None),
     "fp16": GroupFormat(16, 0, 0, 0, "fp16", None),
     "bf16": GroupFormat(16, 0, 0, 0, "fp16", None),
@@ -244,10 +251,18 @@ def scheme(name: str, arch: ModelArch) -> QuantScheme:
     for t in arch.weights():
         head = t.role == "output" or (arch.tied_embeddings and t.role == "token_embd")
         if head and g.head_bits is not None:
-            rows.append((t, TensorFormat("f16", g.head_bits, "fp16")))
+            rows.append((t, _head_format(g.head_bits)))
         else:
             rows.append((t, TensorFormat(kernel, g.bpw(t.ne0), g.act_precision)))
     return QuantScheme(q, tuple(rows))
+
+
+def _head_format(bits: float) -> TensorFormat:
+    """An LM head a group format keeps apart: float (fp16 GEMV) at 16 bits, else int8 per channel (one scale per
+    output row, negligible) run against int8 activations."""
+    if bits >= 16:
+        return TensorFormat("f16", bits, "fp16")
+    return TensorFormat(f"w{int(bits)}", bits, "int8")
 
 
 # KV cache element formats (llama.cpp --cache-type-k/v): f16, q8_0 (34 B / 32), q4_0 (18 B / 32)

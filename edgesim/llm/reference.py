@@ -100,7 +100,7 @@ def map_runtime(runtime: str, accelerator: str) -> tuple[str | None, str]:
 _QUANT = {"int4 (mlc)": "q4f16", "q4f16_ft": "q4f16", "q4f16_1": "q4f16", "4-bit (exact mlc quant not in excerpt)":
           "q4f16", "not stated (mlc)": "q4f16", "int4 awq": "int4-awq-g128", "int4 awq (w4a16 g128)": "int4-awq-g128",
           "a8w4": "w4a8", "w8a8": "w8a8", "w4a16": "w4a16", "fp16": "fp16", "nvfp4": "nvfp4",
-          "spinquant (4-bit)": "w4a8", "qlora (qat+lora 4-bit)": "w4a8", "q4_0 (ggml)": "Q4_0"}
+          "spinquant (4-bit)": "w4a8-g32", "qlora (qat+lora 4-bit)": "w4a8-g32", "q4_0 (ggml)": "Q4_0"}
 
 
 def map_quant(text: str, runtime: str | None) -> tuple[str | None, str]:
