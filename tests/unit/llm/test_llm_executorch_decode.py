@@ -8,6 +8,7 @@ from edgesim.api import load_profile
 from edgesim.llm.arch import zoo_arch
 from edgesim.llm.machine import machine
 from edgesim.llm.model import model_work
+from edgesim.llm.predict import predict
 from edgesim.llm.quant import scheme
 from edgesim.llm.reference import map_quant
 
@@ -49,3 +50,10 @@ def test_snapdragon_cpu_streams_what_its_bf16_decode_demonstrates() -> None:
     m = machine(load_profile("snapdragon-8-gen3"), "cpu", None)
     bf16_bytes = model_work(zoo_arch("llama-3.2-1b"), scheme("bf16", zoo_arch("llama-3.2-1b"))).bytes_per_token
     assert m.dram_bw_bytes_per_s >= 0.95 * bf16_bytes * 19.2
+
+
+def test_the_oneplus_12s_3b_bf16_model_fits_the_profile() -> None:
+    # the ExecuTorch rows ran on a OnePlus 12 (12 GB at least): 6.4 GB of bf16 weights plus Android's share fit
+    est = predict("llama-3.2-3b", "snapdragon-8-gen3", "executorch", "bf16", prompt=64, gen=8)
+    assert est.fits, est.fit_reason
+    assert est.decode is not None
