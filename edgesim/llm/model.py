@@ -51,7 +51,7 @@ class ModelWork:
 def model_work(arch: ModelArch, qs: QuantScheme) -> ModelWork:
     acc: dict[tuple[str, str], list[float]] = {}
     for t, f in qs.tensors:
-        head = t.role == "output" or (arch.tied_embeddings and t.role == "token_embd")
+        head = t.role == "output" or (arch.tied_embeddings and not qs.untied and t.role == "token_embd")
         k = acc.setdefault((f.kernel, f.act_precision), [0.0, 0.0, 0.0])
         nbytes = t.elements * f.bits_per_weight / 8
         if t.role == "token_embd" and not head:

@@ -34,6 +34,9 @@ class QuantScheme:
 
     name: str
     tensors: tuple[tuple[WeightTensor, TensorFormat], ...]
+    # the file stores the tied embedding twice: a gathered embedding table and a separate LM head (ExecuTorch
+    # quantizes the two apart), so the token_embd tensor is not the head
+    untied: bool = False
 
     def bytes_of(self, roles_excluded: frozenset[str] = frozenset()) -> float:
         return sum(t.elements * f.bits_per_weight / 8 for t, f in self.tensors if t.role not in roles_excluded)
@@ -191,6 +194,9 @@ class GroupFormat:
     # None = the LM head is quantized like the rest; else its bits: 16 = a float head (AWQ keeps fp16), 8 = an
     # int8 per-channel head run with int8 activations (ExecuTorch 8da4w)
     head_bits: float | None
+    # bits of the embedding table where the format stores it apart from the head (ExecuTorch: int8 per channel,
+    # and a tied model's head is stored a second time); None = the embedding is quantized like the rest
+    untied_embedding_bits: float | None = None
 
     def bpw(self, ne0: int) -> float:
         g = self.group or ne0
@@ -212,7 +218,7 @@ GROUP_FORMATS: dict[str, GroupFormat] = {
     # (torchao Int8DynActInt4WeightQuantizer's default scales_precision), int8 dynamic per-token activations, the
     # classification layer (LM head) int8 per channel (Llama 3.2 model card, 'Quantization scheme'). Checked on
     # the card's file sizes: 1B 1083 MiB, 3B 2435 MiB (tests/unit/llm/test_quant_executorch.py).
-    "w4a8-g32": GroupFormat(4, 32, 32, 0, "int8", 8.0),
+    "w4a8-g32": GroupFormat(4, 32, 32, 0, "int8", 8.0, untied_embedding_bits=8.0),
     "nvfp4": GroupFormat(4, 16, 8, 0, "fp16", None),
     "fp16": GroupFormat(16, 0, 0, 0, "fp16", None),
     "bf16": GroupFormat(16, 0, 0, 0, "fp16", None),
@@ -248,13 +254,21 @@ def scheme(name: str, arch: ModelArch) -> QuantScheme:
         return QuantScheme(q, tuple(rows))
     g = GROUP_FORMATS[q]
     kernel = f"w{g.weight_bits}" if g.weight_bits < 16 else "f16"
+    untie = arch.tied_embeddings and g.untied_embedding_bits is not None
     for t in arch.weights():
         head = t.role == "output" or (arch.tied_embeddings and t.role == "token_embd")
-        if head and g.head_bits is not None:
+        if g.untied_embedding_bits is not None and t.role == "token_embd":
+            bits = g.untied_embedding_bits
+            rows.append((t, TensorFormat(f"w{int(bits)}", bits, "int8")))
+            if untie:  # the head the tied model shares it with, stored apart
+                head_fmt = _head_format(g.head_bits) if g.head_bits is not None else TensorFormat(
+                    kernel, g.bpw(t.ne0), g.act_precision)
+                rows.append((WeightTensor("output.weight", "output", -1, t.ne0, t.rows), head_fmt))
+        elif head and g.head_bits is not None:
             rows.append((t, _head_format(g.head_bits)))
         else:
             rows.append((t, TensorFormat(kernel, g.bpw(t.ne0), g.act_precision)))
-    return QuantScheme(q, tuple(rows))
+    return QuantScheme(q, tuple(rows), untied=untie)
 
 
 def _head_format(bits: float) -> TensorFormat:
