@@ -187,7 +187,8 @@ def npu_calibration_dict(residuals: Sequence[Residual]) -> dict[str, object]:
     mine = [x for x in residuals if x.cls in (NoveltyClass.NPU_MEASURED_DEVICE, NoveltyClass.NPU_NEW_DEVICE)]
     return {
         "method": "split conformal on held-out log residuals of the vendor NPU tables, per runtime where a runtime "
-                  "has enough (Mondrian; edgesim.pipeline.interval_calibration.BY_RUNTIME), else pooled",
+                  "has enough (Mondrian; edgesim.pipeline.interval_calibration.BY_RUNTIME), else normalised by "
+                  "per-runtime scales where the runtime has MIN_SCALE_ROWS residuals, else pooled",
         "latency": {c.value: sorted(round(x.latency_log, 6) for x in mine if x.cls is c)
                     for c in (NoveltyClass.NPU_MEASURED_DEVICE, NoveltyClass.NPU_NEW_DEVICE)},
         "devices": sorted({(x.device, x.runtime) for x in mine}),
