@@ -55,6 +55,12 @@ class CpuGemm(_Frozen):
     mmla_types: list[str] = Field(default_factory=list)  # types with an nrc=2 SMMLA vec_dot
     mmla_reuse: float = Field(default=2.0, ge=1, le=8)
     chunks_per_thread: float = Field(default=4.0, ge=1)
+    # first llama.cpp build whose GEMM of a split family hands out chunks through the atomic counter ('repack':
+    # repack.cpp, 'tinyblas': llamafile's float tinyBLAS); older builds cut it into one equal piece per thread
+    chunked_since_build: dict[str, int] = Field(default_factory=dict)
+    # GGUF types llamafile's tinyBLAS_Q0_ARM multiplies where they are not repacked (SDOT cores): it cuts its
+    # tiles into one equal piece per thread in every build
+    tinyblas_q0_types: list[str] = Field(default_factory=list)
     # overhead slots of ggml's fp16 FMA GEMM on cores with FP16 arithmetic (llamafile tinyBLAS, register-tiled):
     # F16 weights and prefill attention against the f16 KV cache. Cores without it convert to fp32 in
     # ggml_vec_dot_f16 and take the F16 overhead fitted on such a core.
@@ -86,6 +92,11 @@ class CpuGemm(_Frozen):
 
     def overhead(self, kernel: str) -> float:
         return self.overhead_slots.get(kernel, self.overhead_slots["default"])
+
+    def chunked(self, family: str) -> bool:
+        """Whether the modelled build hands ``family``'s GEMM chunks out dynamically (else one piece a thread)."""
+        since = self.chunked_since_build.get(family)
+        return self.build is None or since is None or self.build >= since
 
     def repacks(self, kernel: str, path: str) -> bool:
         """Whether the modelled build repacks ``kernel`` weights on ISA ``path``."""

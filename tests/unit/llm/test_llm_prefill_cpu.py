@@ -220,3 +220,43 @@ def test_llama_cpp_prefill_attention_is_the_masked_rectangle() -> None:
     # a cached history: the new tokens against every position, still more than their causal share
     assert prefill_attention_macs(arch, cpu, 512, 384) > 2.0 * arch.q_dim * (
         _attention_pairs(arch, 512) - _attention_pairs(arch, 384))
+
+
+def test_builds_before_chunking_split_repacked_gemms_equally_so_the_little_cores_set_the_finish() -> None:
+    # llama.cpp PR #16833 (2025-10-30): repacked GEMMs hand out 4 chunks per thread; before it each thread got an
+    # equal slice of the weight rows, and an A55 (~1/5 of an A76) holding 1/8 of the work finished last
+    rt = load_llm_runtime("llama.cpp")
+    old, new = (predict("llama-3.2-1b", "rk3588", f"llama.cpp@b{b}", "Q4_0", threads=8, prompt=512,
+                        gen=0).prefill for b in (7000, 7200))
+    old4 = predict("llama-3.2-1b", "rk3588", "llama.cpp@b7000", "Q4_0", threads=4, prompt=512, gen=0).prefill
+    assert old and new and old4
+    assert old.tokens_per_s < 0.6 * new.tokens_per_s
+    assert old.tokens_per_s < 0.6 * old4.tokens_per_s  # -t 8 well below -t 4 on such a build
+    # four equal big cores: the split does not matter, the build's kernels are the same
+    a, b = (predict("llama-3.2-1b", "rpi5", r, "Q4_0", threads=4, prompt=512, gen=0).prefill
+            for r in ("llama.cpp@b7000", "llama.cpp@b7200"))
+    assert a and b and a.tokens_per_s == pytest.approx(b.tokens_per_s)
+    assert rt.placements["cpu"].cpu_gemm is not None
+
+
+def test_split_families_follow_ggml() -> None:
+    from edgesim.llm.cpu_gemm import split_chunks
+
+    cg = _cg()
+    a76 = CoreGroup(core_isa("cortex-a76", 32.0, 8.0), 4, 2.4e9, 2.0)
+    old = cg.model_copy(update={"build": 4000})
+    # vec_dot: thousands of 16x16 tiles from the atomic counter in every build
+    assert split_chunks("Q6_K", kernel_path("Q6_K", "int8", a76, old), 8, old, False) is None
+    # repacked: one piece a thread before the chunking PR, 4 a thread after
+    assert split_chunks("Q4_0", kernel_path("Q4_0", "int8", a76, cg), 8, cg, False) == 32
+    q8_old = cg.model_copy(update={"build": 7200})
+    assert kernel_path("Q8_0", "int8", a76, q8_old).name == "dotprod"
+    # tinyBLAS_Q0_ARM takes Q8_0 before its repack and splits statically; the float tinyBLAS chunks since b4227
+    assert split_chunks("Q8_0", kernel_path("Q8_0", "int8", a76, q8_old), 8, q8_old, False) == 8
+    assert split_chunks("F16", kernel_path("F16", "fp16", a76, old), 8, old, False) == 8
+    assert split_chunks("F16", kernel_path("F16", "fp16", a76, cg), 8, cg, False) is None
+    # the static split's finish is the slowest thread's equal share
+    m8 = machine(_profile("rk3588"), "cpu", 8)
+    t = gemm_time_s(1e12, "Q8_0", "int8", m8, q8_old)
+    slow = min(core_rate("Q8_0", "int8", g, q8_old) for g in m8.core_groups)
+    assert t == pytest.approx(1e12 / 8 / slow)
