@@ -68,6 +68,12 @@ class CpuGemm(_Frozen):
     # without flash attention ggml multiplies Q by the K of every cached position and masks the future ones: a
     # prefill computes the full prompt x prompt rectangle, twice the causal triangle
     masked_full_attention: bool = True
+    # DRAM bytes per (head, query, key) pair the materialised scores of that path cost (edgesim.llm.model
+    # prefill_attention_bytes); 0 where the scores stay in cache (flash attention)
+    score_bytes_per_pair: float = Field(default=0.0, ge=0, le=64)
+    # soft_max over those scores per score element: 128-bit vector ops, and cycles of its scalar max chain
+    softmax_vector_ops_per_score: float = Field(default=0.0, ge=0, le=64)
+    softmax_chain_cycles_per_score: float = Field(default=0.0, ge=0, le=64)
     # slots per 16 MACs around the dot (loads, unpack, scales, accumulate) per GGUF type; 'default' for the rest
     overhead_slots: dict[str, float]
 

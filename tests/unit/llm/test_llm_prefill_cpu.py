@@ -260,3 +260,36 @@ def test_split_families_follow_ggml() -> None:
     t = gemm_time_s(1e12, "Q8_0", "int8", m8, q8_old)
     slow = min(core_rate("Q8_0", "int8", g, q8_old) for g in m8.core_groups)
     assert t == pytest.approx(1e12 / 8 / slow)
+
+
+def test_long_prompts_attend_per_ubatch_to_the_cells_used_so_far() -> None:
+    from edgesim.llm.arch import zoo_arch
+    from edgesim.llm.model import _attention_pairs, prefill_attention_macs
+
+    arch = zoo_arch("llama-3.2-3b")
+    cpu = load_llm_runtime("llama.cpp").placements["cpu"]
+    # 8 ubatches of 512 against 512, 1024, ... 4096 cells: 36 x 512^2 pairs a layer, not the 4096^2 rectangle
+    rect = 2.0 * arch.q_dim * arch.num_layers * 512 * 512 * 36
+    assert prefill_attention_macs(arch, cpu, 4096, 0) == pytest.approx(rect)
+    assert prefill_attention_macs(arch, cpu, 4096, 0) > 2.0 * arch.q_dim * _attention_pairs(arch, 4096)
+
+
+def test_materialised_scores_cost_traffic_and_a_statically_split_softmax() -> None:
+    from edgesim.llm.arch import zoo_arch
+    from edgesim.llm.model import attention_scores, prefill_attention_bytes, prefill_attention_s, softmax_s
+
+    arch = zoo_arch("tinyllama-1.1b")
+    p = load_llm_runtime("llama.cpp").placements["cpu"]
+    scores = attention_scores(arch, p, 512, 0)
+    assert scores == pytest.approx(arch.num_heads * arch.num_layers * 512 * 512)
+    assert prefill_attention_bytes(arch, p, 512, 0) == pytest.approx(20.0 * scores)
+    m = machine(_profile("qcs6490"), "cpu", 8)
+    macs = 2.0 * arch.q_dim * arch.num_layers * 512 * 512
+    assert prefill_attention_s(macs, m, p, prefill_attention_bytes(arch, p, 512, 0), scores) > \
+        prefill_attention_s(macs, m, p) * 1.1
+    # soft_max rows go round-robin: with four A55 threads the softmax takes longer than on the four A78s alone
+    m4 = machine(_profile("qcs6490"), "cpu", 4)
+    assert softmax_s(scores, m, p) > softmax_s(scores, m4, p)
+    # NPU placements (no cpu_gemm model) pay none of it
+    npu = load_llm_runtime("rkllm").placements["npu"]
+    assert prefill_attention_bytes(arch, npu, 512, 0) == 0.0
