@@ -127,14 +127,16 @@ def split_chunks(kernel: str, path: KernelPath, threads: int, cg: CpuGemm, x86: 
       #16833 (2025-10-30); before it one equal slice of weight rows per thread;
     - llamafile's float tinyBLAS (F16 weights, attention against the f16 KV cache): jobs from the counter since
       PR #10714 (2024-12-24); before it one equal run of tiles per thread ("duty = tiles / nth");
-    - tinyBLAS_Q0_ARM (Q4_0 / Q8_0 not repacked, on SDOT cores; llamafile_sgemm is tried before vec_dot): one
-      equal run of tiles per thread in every build.
+    - quantized tinyBLAS (tinyBLAS_Q0_ARM for Q4_0 / Q8_0 on SDOT cores, tinyBLAS_Q0_AVX for Q4_0, Q5_0, Q8_0,
+      IQ4_NL on x86, where not repacked; llamafile_sgemm is tried before vec_dot): one equal run of tiles per
+      thread in every build.
     With one equal piece per thread the slowest core sets the finish: on big.LITTLE the LITTLE threads' share."""
     if path.name.endswith("repack"):
         return max(1, round(cg.chunks_per_thread * threads)) if cg.chunked("repack") else threads
     if path.name in ("fma16", "fma32"):
         return None if cg.chunked("tinyblas") else threads
-    if not x86 and path.name in ("dotprod", "i8mm") and kernel in cg.tinyblas_q0_types:
+    q0 = cg.tinyblas_q0_types.get("x86" if x86 else "arm", [])
+    if kernel in q0 and path.name in (("avx2",) if x86 else ("dotprod", "i8mm")):
         return threads
     return None
 

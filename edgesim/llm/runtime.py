@@ -58,9 +58,9 @@ class CpuGemm(_Frozen):
     # first llama.cpp build whose GEMM of a split family hands out chunks through the atomic counter ('repack':
     # repack.cpp, 'tinyblas': llamafile's float tinyBLAS); older builds cut it into one equal piece per thread
     chunked_since_build: dict[str, int] = Field(default_factory=dict)
-    # GGUF types llamafile's tinyBLAS_Q0_ARM multiplies where they are not repacked (SDOT cores): it cuts its
-    # tiles into one equal piece per thread in every build
-    tinyblas_q0_types: list[str] = Field(default_factory=list)
+    # GGUF types llamafile's quantized tinyBLAS (tinyBLAS_Q0_ARM on SDOT cores, tinyBLAS_Q0_AVX on x86) multiplies
+    # where they are not repacked, per family ('arm', 'x86'): it cuts its tiles into one equal piece per thread
+    tinyblas_q0_types: dict[str, list[str]] = Field(default_factory=dict)
     # overhead slots of ggml's fp16 FMA GEMM on cores with FP16 arithmetic (llamafile tinyBLAS, register-tiled):
     # F16 weights and prefill attention against the f16 KV cache. Cores without it convert to fp32 in
     # ggml_vec_dot_f16 and take the F16 overhead fitted on such a core.
