@@ -136,7 +136,8 @@ def split_chunks(kernel: str, path: KernelPath, threads: int, cg: CpuGemm, x86: 
     if path.name in ("fma16", "fma32"):
         return None if cg.chunked("tinyblas") else threads
     q0 = cg.tinyblas_q0_types.get("x86" if x86 else "arm", [])
-    if kernel in q0 and path.name in (("avx2",) if x86 else ("dotprod", "i8mm")):
+    has_sgemm = cg.build is None or cg.build >= cg.tinyblas_since_build
+    if has_sgemm and kernel in q0 and path.name in (("avx2",) if x86 else ("dotprod", "i8mm")):
         return threads
     return None
 

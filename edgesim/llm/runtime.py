@@ -61,6 +61,7 @@ class CpuGemm(_Frozen):
     # GGUF types llamafile's quantized tinyBLAS (tinyBLAS_Q0_ARM on SDOT cores, tinyBLAS_Q0_AVX on x86) multiplies
     # where they are not repacked, per family ('arm', 'x86'): it cuts its tiles into one equal piece per thread
     tinyblas_q0_types: dict[str, list[str]] = Field(default_factory=dict)
+    tinyblas_since_build: int = Field(default=1, ge=1)  # first build with llamafile_sgemm (older: vec_dot)
     # overhead slots of ggml's fp16 FMA GEMM on cores with FP16 arithmetic (llamafile tinyBLAS, register-tiled):
     # F16 weights and prefill attention against the f16 KV cache. Cores without it convert to fp32 in
     # ggml_vec_dot_f16 and take the F16 overhead fitted on such a core.

@@ -255,6 +255,9 @@ def test_split_families_follow_ggml() -> None:
     assert split_chunks("Q8_0", kernel_path("Q8_0", "int8", a76, q8_old), 8, q8_old, False) == 8
     assert split_chunks("F16", kernel_path("F16", "fp16", a76, old), 8, old, False) == 8
     assert split_chunks("F16", kernel_path("F16", "fp16", a76, cg), 8, cg, False) is None
+    # builds before llamafile's sgemm ran Q8_0 through vec_dot's fine tiles
+    pre = cg.model_copy(update={"build": 2500})
+    assert split_chunks("Q8_0", kernel_path("Q8_0", "int8", a76, pre), 8, pre, False) is None
     # on x86 tinyBLAS_Q0_AVX takes Q8_0 and Q5_0 (not repacked there) and splits statically too
     x86 = CoreGroup(core_isa("Redwood Cove, AVX-VNNI", 64.0, 16.0), 6, 3e9, 4.0)
     assert split_chunks("Q5_0", kernel_path("Q5_0", "int8", x86, cg), 14, cg, True) == 14
