@@ -36,7 +36,8 @@ def interval_lines(iv: PredictionInterval) -> list[str]:
     if iv.throughput_inf_per_s is not None:
         t = iv.throughput_inf_per_s
         line += f", throughput {t.lo:.4g}-{t.hi:.4g} inferences/s"
-    rows = f"{iv.calibration_rows} held-out rows" + (f" of {iv.calibration_runtime}" if iv.calibration_runtime else "")
+    bin_text = f" scaled to {iv.calibration_runtime}" if iv.calibration_scaled else f" of {iv.calibration_runtime}"
+    rows = f"{iv.calibration_rows} held-out rows" + (bin_text if iv.calibration_runtime else "")
     why = f"  novelty: {iv.novelty.value} ({_CLASS_TEXT[iv.novelty.value]}; {rows})"
     if iv.uncertain_fields:
         why += f"; {iv.uncertain_fields} profile fields with ranges propagated"

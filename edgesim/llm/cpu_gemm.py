@@ -119,16 +119,42 @@ def _chunked_finish(rates: list[float], chunks: int) -> float:
     return max(free)
 
 
+def split_chunks(kernel: str, path: KernelPath, threads: int, cg: CpuGemm, x86: bool) -> int | None:
+    """How many pieces ggml cuts one weight GEMM into for ``threads`` threads; None = thousands (balanced).
+
+    - vec_dot (ggml-cpu.c ggml_compute_forward_mul_mat): 16x16 output tiles from an atomic counter: balanced;
+    - repacked GEMMs (repack.cpp forward_mul_mat): "4x chunks per thread" from the counter since llama.cpp PR
+      #16833 (2025-10-30); before it one equal slice of weight rows per thread;
+    - llamafile's float tinyBLAS (F16 weights, attention against the f16 KV cache): jobs from the counter since
+      PR #10714 (2024-12-24); before it one equal run of tiles per thread ("duty = tiles / nth");
+    - quantized tinyBLAS (tinyBLAS_Q0_ARM for Q4_0 / Q8_0 on SDOT cores, tinyBLAS_Q0_AVX for Q4_0, Q5_0, Q8_0,
+      IQ4_NL on x86, where not repacked; llamafile_sgemm is tried before vec_dot): one equal run of tiles per
+      thread in every build.
+    With one equal piece per thread the slowest core sets the finish: on big.LITTLE the LITTLE threads' share."""
+    if path.name.endswith("repack"):
+        return max(1, round(cg.chunks_per_thread * threads)) if cg.chunked("repack") else threads
+    if path.name in ("fma16", "fma32"):
+        return None if cg.chunked("tinyblas") else threads
+    q0 = cg.tinyblas_q0_types.get("x86" if x86 else "arm", [])
+    has_sgemm = cg.build is None or cg.build >= cg.tinyblas_since_build
+    if has_sgemm and kernel in q0 and path.name in (("avx2",) if x86 else ("dotprod", "i8mm")):
+        return threads
+    return None
+
+
 def gemm_time_s(macs: float, kernel: str, precision: str, m: Machine, cg: CpuGemm,
                 overhead: float | None = None) -> float:
-    """Seconds for ``macs`` MACs of one weight kernel on the machine's threads. Repacked GEMMs hand out
-    ``chunks_per_thread`` chunks per thread, so on big.LITTLE the last chunks on slow cores set the finish; the
-    vec_dot path cuts 16x16 output tiles (thousands of chunks) and balances to the sum of the cores' rates."""
+    """Seconds for ``macs`` MACs of one weight kernel on the machine's threads: the sum of the cores' rates where
+    ggml cuts the GEMM fine (vec_dot tiles), else the finish of its few chunks on cores of unequal speed
+    (split_chunks: a slow LITTLE core holding one of the last chunks, or its equal share, sets it)."""
     if macs <= 0:
         return 0.0
     per_core = [core_rate(kernel, precision, g, cg, overhead) for g in m.core_groups]
     total = sum(g.count * r for g, r in zip(m.core_groups, per_core, strict=True))
-    if len(set(per_core)) <= 1 or not kernel_path(kernel, precision, m.core_groups[0], cg).name.endswith("repack"):
+    first = m.core_groups[0]
+    threads = sum(g.count for g in m.core_groups)
+    chunks = split_chunks(kernel, kernel_path(kernel, precision, first, cg), threads, cg, first.isa.x86)
+    if len(set(per_core)) <= 1 or chunks is None:
         return macs / total
     rates = [r for g, r in zip(m.core_groups, per_core, strict=True) for _ in range(g.count)]
-    return macs * _chunked_finish(rates, max(1, round(cg.chunks_per_thread * len(rates))))
+    return macs * _chunked_finish(rates, chunks)

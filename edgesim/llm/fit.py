@@ -26,14 +26,17 @@ from edgesim.llm.model import (
     UBATCH,
     _attention_pairs,
     _blend,
+    attention_scores,
     decode_steps,
     effective_bw,
     kernel_peak,
     model_work,
+    prefill_attention_bytes,
     prefill_attention_macs,
     prefill_cost,
     prefill_weight_passes,
     softcap_head_s,
+    softmax_s,
 )
 from edgesim.llm.predict import Setup, setup
 from edgesim.llm.reference import RefRow
@@ -118,6 +121,7 @@ class _CpuRow:
     m: Machine
     cg: CpuGemm  # the runtime's kernel model at the row's llama.cpp build
     attn_macs: float  # attention runs the F16 path (its overhead is fitted with the F16 weights)
+    attn_mem_s: float  # streaming the materialised scores and the soft_max over them
     mem_s: float  # weights streamed once per ubatch
     layer_s: float
     measured_s: float
@@ -135,15 +139,19 @@ def _cpu_row(row: RefRow, rt: LlmRuntime, p: PlacementParams) -> _CpuRow:
     sp = s.rt.placements["cpu"]
     assert sp.cpu_gemm is not None
     attn = prefill_attention_macs(s.arch, p, row.prompt, row.cached)
+    # streaming the materialised scores and the soft_max over them do not depend on the fitted overheads
+    attn_mem = (prefill_attention_bytes(s.arch, p, row.prompt, row.cached) / effective_bw(s.m, p)
+                + softmax_s(attention_scores(s.arch, p, row.prompt, row.cached), s.m, p))
     layer = p.layer_overhead_s(s.m) * s.arch.num_layers * batches
-    return _CpuRow(parts, s.m, sp.cpu_gemm, attn, mem, layer, measured_time_s(row))
+    return _CpuRow(parts, s.m, sp.cpu_gemm, attn, attn_mem, mem, layer, measured_time_s(row))
 
 
 def _cpu_log_errors(u: np.ndarray, idx: dict[str, int], data: list[_CpuRow], p: PlacementParams) -> np.ndarray:
     assert p.cpu_gemm is not None
     out = []
     for r in data:
-        attn = gemm_time_s(r.attn_macs, "attention", "fp16", r.m, r.cg, float(u[idx["F16"]]) if "F16" in idx else None)
+        attn = gemm_time_s(r.attn_macs, "attention", "fp16", r.m, r.cg,
+                           float(u[idx["F16"]]) if "F16" in idx else None) + r.attn_mem_s
         comp = attn + sum(gemm_time_s(macs, k, prec, r.m, r.cg, float(u[idx[k]])) for k, prec, macs in r.parts)
         pe = p.overlap_exponent
         t = (r.mem_s ** pe + comp ** pe) ** (1.0 / pe) + r.layer_s

@@ -110,22 +110,73 @@ def prefill_weight_passes(tokens: int, p: PlacementParams) -> int:
     return math.ceil(tokens / (p.prefill_token_block or UBATCH))
 
 
-def prefill_attention_macs(arch: ModelArch, p: PlacementParams, prompt: int, cached: int) -> float:
-    """Attention MACs of prefilling tokens cached+1..prompt: the causal pairs (Q.K^T and scores.V), or the full
-    rectangle of every new token against every position where the runtime masks instead of skipping."""
+def _masked_rectangle(prompt: int, cached: int) -> float:
+    """Query x key positions ggml multiplies without flash attention for tokens cached+1..prompt: each ubatch of
+    new tokens against the cells the KV cache uses once it is placed (llama.cpp llama_kv_cache::get_n_kv pads the
+    used cells, not the context size), so a long prompt's early ubatches see short caches."""
+    total = 0.0
+    start = cached
+    while start < prompt:
+        end = min(prompt, start + UBATCH)
+        total += float(end - start) * end
+        start = end
+    return total
+
+
+def _masked_pairs(arch: ModelArch, p: PlacementParams, prompt: int, cached: int) -> float:
+    """Attention (query, key) pairs over all layers: causal, or the masked rectangles where the runtime masks
+    instead of skipping (window layers scale with the full ones)."""
     causal = _attention_pairs(arch, prompt) - _attention_pairs(arch, cached)
     if p.cpu_gemm is not None and p.cpu_gemm.masked_full_attention and causal > 0:
-        full = _attention_pairs(arch, prompt) * 2.0 * prompt / (prompt + 1) * (prompt - cached) / prompt
-        causal = max(causal, full)
-    return 2.0 * arch.q_dim * causal
+        triangle = (prompt * (prompt + 1) - cached * (cached + 1)) / 2.0
+        causal = max(causal, causal * _masked_rectangle(prompt, cached) / triangle)
+    return causal
 
 
-def prefill_attention_s(attn_macs: float, m: Machine, p: PlacementParams) -> float:
+def prefill_attention_macs(arch: ModelArch, p: PlacementParams, prompt: int, cached: int) -> float:
+    """Attention MACs of prefilling tokens cached+1..prompt: Q.K^T and scores.V over the causal pairs, or over
+    the masked rectangles where the runtime masks instead of skipping."""
+    return 2.0 * arch.q_dim * _masked_pairs(arch, p, prompt, cached)
+
+
+def attention_scores(arch: ModelArch, p: PlacementParams, prompt: int, cached: int) -> float:
+    """(head, query, key) score elements a prefill computes: heads x the (masked) pairs over all layers."""
+    return arch.num_heads * _masked_pairs(arch, p, prompt, cached)
+
+
+def prefill_attention_bytes(arch: ModelArch, p: PlacementParams, prompt: int, cached: int) -> float:
+    """DRAM traffic of the attention scores where ggml materialises them (no flash attention): per head and
+    pair the f32 KQ is written, soft_max reads it and writes its f32 result, KQV's src1 conversion reads that and
+    writes f16 that the GEMM reads (score_bytes_per_pair: 4+4+4+4+2+2); a layer's scores (heads x ubatch x n_kv
+    x 4 B, 25 MB for 24 heads at pp512) exceed the CPU caches."""
+    if p.cpu_gemm is None:
+        return 0.0
+    return attention_scores(arch, p, prompt, cached) * p.cpu_gemm.score_bytes_per_pair
+
+
+def softmax_s(scores: float, m: Machine, p: PlacementParams) -> float:
+    """ggml's soft_max over materialised scores: rows dealt round-robin to the threads (ops.cpp
+    ggml_compute_forward_soft_max_f32, 'i01 = ith; i01 += nth'), so every thread does an equal share and the
+    slowest core sets the time; per score the vector work (copy, scale, f16 mask add, expf, normalise) at the
+    core's issue width plus the scalar max loop's dependent compare chain (ggml_vec_max_f32)."""
+    cg = p.cpu_gemm
+    if cg is None or m.unit != "cpu" or not m.core_groups or scores <= 0:
+        return 0.0
+    threads = sum(g.count for g in m.core_groups)
+    per_score = max((cg.softmax_vector_ops_per_score / g.vector_slots_per_cycle + cg.softmax_chain_cycles_per_score)
+                    / g.clock_hz for g in m.core_groups)
+    return scores / threads * per_score
+
+
+def prefill_attention_s(attn_macs: float, m: Machine, p: PlacementParams, attn_bytes: float = 0.0,
+                        scores: float = 0.0) -> float:
     """Attention of a prefill: on CPUs with a cpu_gemm model an fp16 FMA GEMM per core (it grows as P^2 and is
-    what makes pp4096 slower per token than pp512), else the float rate x the attention efficiency."""
+    what makes pp4096 slower per token than pp512), the streaming of its materialised scores and the soft_max
+    over them (separate ops between the two GEMMs), else the float rate x the attention efficiency."""
     if p.cpu_gemm is None or m.unit != "cpu" or not m.core_groups:
         return attn_macs / _attn_rate(m, p)
-    return gemm_time_s(attn_macs, "attention", "fp16", m, p.cpu_gemm)
+    return (gemm_time_s(attn_macs, "attention", "fp16", m, p.cpu_gemm) + attn_bytes / effective_bw(m, p)
+            + softmax_s(scores, m, p))
 
 
 def _blend(t_mem: np.ndarray | float, t_comp: np.ndarray | float, p: float) -> np.ndarray | float:
@@ -197,7 +248,9 @@ def prefill_cost(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
     head_tokens = float(new) if rt.prefill_logits_all else 1.0
     t_w = _prefill_weight_s(work, m, p, float(new), head_tokens)
     attn_macs = prefill_attention_macs(arch, p, prompt, cached)
-    t_comp = t_w + prefill_attention_s(attn_macs, m, p)
+    attn_bytes = prefill_attention_bytes(arch, p, prompt, cached) if m.unit == "cpu" else 0.0
+    scores = attention_scores(arch, p, prompt, cached) if m.unit == "cpu" else 0.0
+    t_comp = t_w + prefill_attention_s(attn_macs, m, p, attn_bytes, scores)
     passes = prefill_weight_passes(new, p)
     nbytes = work.bytes_per_token * passes
     t_mem = nbytes / effective_bw(m, p)

@@ -55,6 +55,13 @@ class CpuGemm(_Frozen):
     mmla_types: list[str] = Field(default_factory=list)  # types with an nrc=2 SMMLA vec_dot
     mmla_reuse: float = Field(default=2.0, ge=1, le=8)
     chunks_per_thread: float = Field(default=4.0, ge=1)
+    # first llama.cpp build whose GEMM of a split family hands out chunks through the atomic counter ('repack':
+    # repack.cpp, 'tinyblas': llamafile's float tinyBLAS); older builds cut it into one equal piece per thread
+    chunked_since_build: dict[str, int] = Field(default_factory=dict)
+    # GGUF types llamafile's quantized tinyBLAS (tinyBLAS_Q0_ARM on SDOT cores, tinyBLAS_Q0_AVX on x86) multiplies
+    # where they are not repacked, per family ('arm', 'x86'): it cuts its tiles into one equal piece per thread
+    tinyblas_q0_types: dict[str, list[str]] = Field(default_factory=dict)
+    tinyblas_since_build: int = Field(default=1, ge=1)  # first build with llamafile_sgemm (older: vec_dot)
     # overhead slots of ggml's fp16 FMA GEMM on cores with FP16 arithmetic (llamafile tinyBLAS, register-tiled):
     # F16 weights and prefill attention against the f16 KV cache. Cores without it convert to fp32 in
     # ggml_vec_dot_f16 and take the F16 overhead fitted on such a core.
@@ -62,6 +69,12 @@ class CpuGemm(_Frozen):
     # without flash attention ggml multiplies Q by the K of every cached position and masks the future ones: a
     # prefill computes the full prompt x prompt rectangle, twice the causal triangle
     masked_full_attention: bool = True
+    # DRAM bytes per (head, query, key) pair the materialised scores of that path cost (edgesim.llm.model
+    # prefill_attention_bytes); 0 where the scores stay in cache (flash attention)
+    score_bytes_per_pair: float = Field(default=0.0, ge=0, le=64)
+    # soft_max over those scores per score element: 128-bit vector ops, and cycles of its scalar max chain
+    softmax_vector_ops_per_score: float = Field(default=0.0, ge=0, le=64)
+    softmax_chain_cycles_per_score: float = Field(default=0.0, ge=0, le=64)
     # slots per 16 MACs around the dot (loads, unpack, scales, accumulate) per GGUF type; 'default' for the rest
     overhead_slots: dict[str, float]
 
@@ -86,6 +99,11 @@ class CpuGemm(_Frozen):
 
     def overhead(self, kernel: str) -> float:
         return self.overhead_slots.get(kernel, self.overhead_slots["default"])
+
+    def chunked(self, family: str) -> bool:
+        """Whether the modelled build hands ``family``'s GEMM chunks out dynamically (else one piece a thread)."""
+        since = self.chunked_since_build.get(family)
+        return self.build is None or since is None or self.build >= since
 
     def repacks(self, kernel: str, path: str) -> bool:
         """Whether the modelled build repacks ``kernel`` weights on ISA ``path``."""

@@ -96,6 +96,14 @@ class CalibrationTable:
             return None
         return runtime_bin(dict(self.runtime_rows).get(cls, ()), runtime, confidence)
 
+    def scaled_bin(self, cls: NoveltyClass, runtime: str | None) -> tuple[float, ...] | None:
+        """The class's residuals normalised by their runtimes' scales and rescaled to ``runtime``'s
+        (``scaled_sample``; the scales from every BY_RUNTIME class's rows), None: ``runtime`` has no scale."""
+        if cls not in BY_RUNTIME or runtime is None:
+            return None
+        scales = runtime_scales([r for c, rows in self.runtime_rows if c in BY_RUNTIME for r in rows])
+        return scaled_sample(dict(self.runtime_rows).get(cls, ()), scales, runtime)
+
 # Classes calibrated per runtime (Mondrian split conformal): on the edge NPUs and SoCs the model's error depends
 # mostly on the runtime (held-out MAPE from ~10% for ESP-DL and TFLite-VX to ~30% for QNN and HailoRT and ~90% for
 # OpenVINO's MYRIAD plugin: how well a vendor's compiler and kernels are described by the datasheet model differs
@@ -121,6 +129,34 @@ def runtime_bin(rows: Sequence[BinRow], runtime: str, confidence: float) -> tupl
         return None
     values = tuple(sorted(v for _, v in mine))
     return None if conformal_bounds(values, confidence)[2] else values
+
+
+# A runtime without a bin of its own (measured on one board, or on too few rows) but with at least MIN_SCALE_ROWS
+# residuals on any boards, in either NPU class, gets the class's pooled residuals normalised by each runtime's scale
+# (normalised split conformal, ``scaled_sample``): its own rows set how wide, every runtime's rows the shape. The
+# pooled residuals alone gave OpenVINO NPU's new boards (two boards: one left when the other is held out) the
+# pooled width, which its SSD/YOLO rows' errors exceed (65% covered at 80%, held out).
+MIN_SCALE_ROWS = 10
+
+
+def runtime_scales(rows: Sequence[BinRow]) -> dict[str, float]:
+    """Per runtime with at least MIN_SCALE_ROWS residuals: their root mean square, how far the model's predictions
+    with that runtime are typically off (in log)."""
+    by: dict[str, list[float]] = {}
+    for r, _, v in rows:
+        by.setdefault(r, []).append(v)
+    return {r: math.sqrt(sum(v * v for v in vs) / len(vs)) for r, vs in sorted(by.items())
+            if len(vs) >= MIN_SCALE_ROWS and any(vs)}
+
+
+def scaled_sample(rows: Sequence[BinRow], scales: dict[str, float], runtime: str) -> tuple[float, ...] | None:
+    """The sorted residuals of ``rows`` whose runtime has a scale, each divided by its runtime's scale and
+    multiplied by ``runtime``'s (their conformal bounds are ``runtime``'s normalised-conformal ones). None:
+    ``runtime`` has no scale."""
+    if runtime not in scales:
+        return None
+    s = scales[runtime]
+    return tuple(sorted(v / scales[r] * s for r, _, v in rows if r in scales))
 
 
 CALIBRATION_FILE = ("calibration", "intervals.json")
@@ -261,10 +297,14 @@ def weighted_bounds(residuals: Sequence[float] | np.ndarray, weights: Sequence[f
 def latency_sample(table: CalibrationTable, cls: NoveltyClass, runtime: str | None, confidence: float
                    ) -> tuple[tuple[float, ...], tuple[float, ...] | None, str | None]:
     """The latency residuals (and their weights, for group-weighted classes) a case of ``cls`` on ``runtime`` is
-    calibrated on, and the runtime whose own bin they are (None: the class's pooled residuals)."""
+    calibrated on, and the runtime whose own bin or scale they are (None: the class's pooled residuals): in the
+    BY_RUNTIME classes the runtime's own bin, else the class's residuals rescaled to its scale, else pooled."""
     own = table.runtime_bin(cls, runtime, confidence)
     if own is not None:
         return own, None, runtime
+    scaled = table.scaled_bin(cls, runtime)
+    if scaled is not None:
+        return scaled, None, runtime
     return table.residuals(cls), table.residual_weights(cls), None
 
 
@@ -341,34 +381,36 @@ def new_board_energy_bounds(latency: Sequence[float], board_power: Sequence[Sequ
                             own: Sequence[float] = ()) -> tuple[float, float, bool]:
     """(lo, hi) of log(measured/predicted) energy from the board power's error by board. Power error is mostly one
     offset per board (how its regulators, clocks and peripherals differ from the datasheet figures), so boards are
-    the sample, not rows: a board with many rows must not count many times, and a few boards are too few for a
-    distribution-free rank. The offset is taken as normal and given by Student's t:
+    the sample, not rows: a board with many rows must not count many times.
 
-    - a board without energy rows (``own`` empty): across boards, from the mean and spread of the board means
-      (n - 1 degrees of freedom, scale s sqrt(1 + 1/n));
+    - a board without energy rows (``own`` empty): the mixture of the boards' power residuals, each board's
+      together weighing one (plain levels of that mixture, as the new-device latency classes' bounds are: with
+      3-5 boards no board-level conformal rank exists, and a Student t over so few board means, with 2-3 degrees
+      of freedom, made every new board's bounds as wide as the t's tails; held out, 95-96% at 80%);
     - a board with at least 2 (``own``, its power residuals): its own mean, give or take its standard error
-      (n_own - 1 degrees of freedom, scale s_own / sqrt(n_own)).
+      (n_own - 1 degrees of freedom, scale s_own / sqrt(n_own)), plus each row's deviation from its board's mean
+      (each board's deviations weighing one).
 
-    Each row's deviation from its board's mean is added (each board's deviations weighing one), then the latency
-    residual (weighted by ``latency_weights`` when its class is group-weighted). ``capped`` with fewer than 3
-    boards: the row-pooled bounds (``energy_bounds``) are used."""
+    The latency residual is added as independent (weighted by ``latency_weights`` when its class is
+    group-weighted): across the new-device boards, how far a board's latency is off and how far its power is
+    are nearly unrelated next to the power's spread (docs/intervals.md). ``capped`` with fewer than 3 boards: the
+    row-pooled bounds (``energy_bounds``) are used."""
     boards = [np.asarray(b, dtype=float) for b in board_power if len(b)]
     if len(boards) < 3 or not len(latency):
         return energy_bounds(latency, [x for b in boards for x in b], confidence)[:2] + (True,)
     if len(own) >= 2:
         mine = np.asarray(own, dtype=float)
         offset = mine.mean() + mine.std(ddof=1) / math.sqrt(len(mine)) * _t_quantiles(len(mine) - 1)
+        spread = [b for b in boards if len(b) >= 2] or boards  # a lone row has no deviation from its board's mean
+        within = np.concatenate([b - b.mean() for b in spread])
+        w_within = np.concatenate([np.full(len(b), 1.0 / len(b)) for b in spread])
+        part, w_part = (within[:, None] + offset[None, :]).ravel(), np.repeat(w_within, len(offset))
     else:
-        means = np.array([b.mean() for b in boards])
-        n = len(means)
-        offset = means.mean() + means.std(ddof=1) * math.sqrt(1 + 1 / n) * _t_quantiles(n - 1)
-    boards = [b for b in boards if len(b) >= 2] or boards  # a lone row has no deviation from its board's mean
-    within = np.concatenate([b - b.mean() for b in boards])
-    w_within = np.concatenate([np.full(len(b), 1.0 / len(b)) for b in boards])
+        part = np.concatenate(boards)
+        w_part = np.concatenate([np.full(len(b), 1.0 / len(b)) for b in boards])
     w_lat = np.ones(len(latency)) if latency_weights is None else np.asarray(latency_weights, dtype=float)
-    # the board's part (offset + deviation), then the latency's: two small outer sums
-    board, w_board = _compress((within[:, None] + offset[None, :]).ravel(),
-                               np.repeat(w_within, len(offset)), 128)
+    # the board's part, then the latency's: two small outer sums
+    board, w_board = _compress(part, w_part, 128)
     lat, w_lat = _compress(np.asarray(latency, dtype=float), w_lat)
     total = (lat[:, None] + board[None, :]).ravel()
     weight = (w_lat[:, None] * w_board[None, :]).ravel()

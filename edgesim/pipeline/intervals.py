@@ -53,6 +53,8 @@ from edgesim.pipeline.interval_calibration import (
     novelty,
     power_log_bounds,
     runtime_bin,
+    runtime_scales,
+    scaled_sample,
     shared_margin,
     weight_group,
     weighted_bounds,
@@ -306,6 +308,8 @@ class PredictionInterval:
     power_ratio: tuple[float, float] = (1.0, 1.0)
     # the runtime whose own residuals calibrated the model part (BY_RUNTIME classes), None: the class's pooled ones
     calibration_runtime: str | None = None
+    # True: that runtime has no bin of its own; the class's residuals rescaled to its scale (``scaled_sample``)
+    calibration_scaled: bool = False
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -314,7 +318,7 @@ class PredictionInterval:
             "profile_part_log": list(self.profile_latency_log), "model_part_log": list(self.model_latency_log),
             "uncertain_fields": self.uncertain_fields, "calibration_rows": self.calibration_rows,
             "capped": self.capped, "power_ratio_interval": list(self.power_ratio),
-            "calibration_runtime": self.calibration_runtime}
+            "calibration_runtime": self.calibration_runtime, "calibration_scaled": self.calibration_scaled}
         if self.throughput_inf_per_s is not None:
             out["throughput_interval_inf_per_s"] = self.throughput_inf_per_s.as_list()
         return out
@@ -356,7 +360,8 @@ def interval(result: RunResult, confidence: float = DEFAULT_CONFIDENCE, *,
         # Throughput moves inversely with the time per frame: the latency interval's relative bounds, swapped.
         thr = Interval(t * result.latency_s / lat.hi, t * result.latency_s / lat.lo)
     return PredictionInterval(confidence, cls, lat, en, thr, p_lat, (m_lo, m_hi), len(effects),
-                              capped or e_capped, len(lat_res), (power.lo, power.hi), bin_runtime)
+                              capped or e_capped, len(lat_res), (power.lo, power.hi), bin_runtime,
+                              bin_runtime is not None and table.runtime_bin(cls, rid, confidence) is None)
 
 
 def format_range(iv: Interval, confidence: float, unit: str) -> str:
@@ -375,5 +380,5 @@ __all__ = ["BOARD_POWER_FIELD", "BY_RUNTIME", "CALIBRATION_FILE", "DEFAULT_CONFI
            "FieldEffect", "Interval", "NoveltyClass", "PredictionInterval", "calibration_table", "check_confidence",
            "combine", "conformal_bounds", "energy_bounds", "format_range", "group_weights", "interval",
            "latency_sample", "model_bounds", "new_board_energy_bounds", "novelty", "perturbed_runs",
-           "power_log_bounds", "rerun", "rerun_changed", "runtime_bin", "set_field", "shared_margin", "weight_group",
+           "power_log_bounds", "rerun", "rerun_changed", "runtime_bin", "runtime_scales", "scaled_sample", "set_field", "shared_margin", "weight_group",
            "weighted_bounds"]

@@ -44,6 +44,8 @@ from edgesim.pipeline.intervals import (
     group_weights,
     new_board_energy_bounds,
     runtime_bin,
+    runtime_scales,
+    scaled_sample,
     weight_group,
     weighted_bounds,
 )
@@ -185,7 +187,8 @@ def npu_calibration_dict(residuals: Sequence[Residual]) -> dict[str, object]:
     mine = [x for x in residuals if x.cls in (NoveltyClass.NPU_MEASURED_DEVICE, NoveltyClass.NPU_NEW_DEVICE)]
     return {
         "method": "split conformal on held-out log residuals of the vendor NPU tables, per runtime where a runtime "
-                  "has enough (Mondrian; edgesim.pipeline.interval_calibration.BY_RUNTIME), else pooled",
+                  "has enough (Mondrian; edgesim.pipeline.interval_calibration.BY_RUNTIME), else normalised by "
+                  "per-runtime scales where the runtime has MIN_SCALE_ROWS residuals, else pooled",
         "latency": {c.value: sorted(round(x.latency_log, 6) for x in mine if x.cls is c)
                     for c in (NoveltyClass.NPU_MEASURED_DEVICE, NoveltyClass.NPU_NEW_DEVICE)},
         "devices": sorted({(x.device, x.runtime) for x in mine}),
@@ -293,14 +296,24 @@ def _power_group(cls: NoveltyClass, x: Residual) -> str:
     return f"{x.device}/{x.runtime}" if cls is NoveltyClass.NEW_RUNTIME else x.device
 
 
-def _calibration_rows(cls: NoveltyClass, train: Sequence[Residual], runtime: str, confidence: float
-                      ) -> Sequence[Residual]:
+def _calibration_rows(cls: NoveltyClass, train: Sequence[Residual], runtime: str, confidence: float,
+                      scale_rows: Sequence[Residual] = ()) -> Sequence[Residual]:
     """The residuals a case of ``cls`` on ``runtime`` is calibrated on, as ``latency_sample`` picks them at run
-    time: the runtime's own bin in the BY_RUNTIME classes when ``train`` makes one, else all of ``train``."""
-    if cls in BY_RUNTIME and runtime_bin([(x.runtime, x.device, x.latency_log) for x in train], runtime,
-                                         confidence) is not None:
+    time: in the BY_RUNTIME classes the runtime's own bin when ``train`` makes one, else ``train`` rescaled to the
+    runtime's scale when ``train`` and ``scale_rows`` (the other BY_RUNTIME classes' rows the case may see) give it
+    one (``scaled_sample``), else all of ``train``."""
+    if cls not in BY_RUNTIME:
+        return train
+    rows = [(x.runtime, x.device, x.latency_log) for x in train]
+    if runtime_bin(rows, runtime, confidence) is not None:
         return [x for x in train if x.runtime == runtime]
-    return train
+    scales = runtime_scales(rows + [(x.runtime, x.device, x.latency_log) for x in scale_rows])
+    scaled = scaled_sample(rows, scales, runtime)
+    if scaled is None:
+        return train
+    # the rescaled values stand in for the rows (the bounds read only latency_log; these classes are not
+    # group-weighted)
+    return [Residual(-1, "", runtime, "", cls, v, None) for v in scaled]
 
 
 def _latency_bounds(cls: NoveltyClass, train: Sequence[Residual], confidence: float) -> tuple[float, float, bool]:
@@ -359,8 +372,11 @@ class _Hit:
 
 
 def _held_out_hits(cls: NoveltyClass, metric: str, mine: Sequence[Residual], power: Sequence[Residual],
-                   new_power: Sequence[Residual], confidence: float) -> tuple[list[_Hit], int]:
-    """Each of the class's rows against the bounds computed without its group (``_group``), and how many groups."""
+                   new_power: Sequence[Residual], confidence: float, others: Sequence[Residual] = ()
+                   ) -> tuple[list[_Hit], int]:
+    """Each of the class's rows against the bounds computed without its group (``_group``), and how many groups.
+    ``others``: the other BY_RUNTIME classes' rows (runtime scales); the held-out group's devices' are left out
+    (they are the same measurements, predicted another way)."""
     out: list[_Hit] = []
     groups = sorted({_group(x) for x in mine if metric == "latency" or x.energy_log is not None})
     for g in groups:
@@ -368,13 +384,15 @@ def _held_out_hits(cls: NoveltyClass, metric: str, mine: Sequence[Residual], pow
         train = [x for x in mine if _group(x) != g and not _uses_held_out_runtime(x, g)]
         if len(train) < 2:
             continue
+        held_devices = {x.device for x in held}
+        scale_rows = [y for y in others if y.device not in held_devices]
         bounds: dict[tuple[str, str], tuple[float, float, bool]] = {}
         for x in held:
             v = x.latency_log if metric == "latency" else x.energy_log
             if v is None:
                 continue
             if (x.device, x.runtime) not in bounds:
-                rows = _calibration_rows(cls, train, x.runtime, confidence)
+                rows = _calibration_rows(cls, train, x.runtime, confidence, scale_rows)
                 bounds[x.device, x.runtime] = (
                     _latency_bounds(cls, rows, confidence) if metric == "latency" else
                     _held_out_energy_bounds(cls, held, x.device, rows, power, new_power, confidence))
@@ -409,8 +427,9 @@ def coverage(residuals: Sequence[Residual], confidence: float = 0.8, by_runtime:
         for cls in NoveltyClass:
             if by_runtime and cls not in _PER_RUNTIME:
                 continue
+            others = [x for x in residuals if cls in BY_RUNTIME and x.cls in BY_RUNTIME and x.cls is not cls]
             hits, groups = _held_out_hits(cls, metric, [x for x in residuals if x.cls is cls], power, new_power,
-                                          confidence)
+                                          confidence, others)
             if not hits:
                 continue
             if not by_runtime:

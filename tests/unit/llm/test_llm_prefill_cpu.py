@@ -220,3 +220,83 @@ def test_llama_cpp_prefill_attention_is_the_masked_rectangle() -> None:
     # a cached history: the new tokens against every position, still more than their causal share
     assert prefill_attention_macs(arch, cpu, 512, 384) > 2.0 * arch.q_dim * (
         _attention_pairs(arch, 512) - _attention_pairs(arch, 384))
+
+
+def test_builds_before_chunking_split_repacked_gemms_equally_so_the_little_cores_set_the_finish() -> None:
+    # llama.cpp PR #16833 (2025-10-30): repacked GEMMs hand out 4 chunks per thread; before it each thread got an
+    # equal slice of the weight rows, and an A55 (~1/5 of an A76) holding 1/8 of the work finished last
+    rt = load_llm_runtime("llama.cpp")
+    old, new = (predict("llama-3.2-1b", "rk3588", f"llama.cpp@b{b}", "Q4_0", threads=8, prompt=512,
+                        gen=0).prefill for b in (7000, 7200))
+    old4 = predict("llama-3.2-1b", "rk3588", "llama.cpp@b7000", "Q4_0", threads=4, prompt=512, gen=0).prefill
+    assert old and new and old4
+    assert old.tokens_per_s < 0.6 * new.tokens_per_s
+    assert old.tokens_per_s < 0.6 * old4.tokens_per_s  # -t 8 well below -t 4 on such a build
+    # four equal big cores: the split does not matter, the build's kernels are the same
+    a, b = (predict("llama-3.2-1b", "rpi5", r, "Q4_0", threads=4, prompt=512, gen=0).prefill
+            for r in ("llama.cpp@b7000", "llama.cpp@b7200"))
+    assert a and b and a.tokens_per_s == pytest.approx(b.tokens_per_s)
+    assert rt.placements["cpu"].cpu_gemm is not None
+
+
+def test_split_families_follow_ggml() -> None:
+    from edgesim.llm.cpu_gemm import split_chunks
+
+    cg = _cg()
+    a76 = CoreGroup(core_isa("cortex-a76", 32.0, 8.0), 4, 2.4e9, 2.0)
+    old = cg.model_copy(update={"build": 4000})
+    # vec_dot: thousands of 16x16 tiles from the atomic counter in every build
+    assert split_chunks("Q6_K", kernel_path("Q6_K", "int8", a76, old), 8, old, False) is None
+    # repacked: one piece a thread before the chunking PR, 4 a thread after
+    assert split_chunks("Q4_0", kernel_path("Q4_0", "int8", a76, cg), 8, cg, False) == 32
+    q8_old = cg.model_copy(update={"build": 7200})
+    assert kernel_path("Q8_0", "int8", a76, q8_old).name == "dotprod"
+    # tinyBLAS_Q0_ARM takes Q8_0 before its repack and splits statically; the float tinyBLAS chunks since b4227
+    assert split_chunks("Q8_0", kernel_path("Q8_0", "int8", a76, q8_old), 8, q8_old, False) == 8
+    assert split_chunks("F16", kernel_path("F16", "fp16", a76, old), 8, old, False) == 8
+    assert split_chunks("F16", kernel_path("F16", "fp16", a76, cg), 8, cg, False) is None
+    # builds before llamafile's sgemm ran Q8_0 through vec_dot's fine tiles
+    pre = cg.model_copy(update={"build": 2500})
+    assert split_chunks("Q8_0", kernel_path("Q8_0", "int8", a76, pre), 8, pre, False) is None
+    # on x86 tinyBLAS_Q0_AVX takes Q8_0 and Q5_0 (not repacked there) and splits statically too
+    x86 = CoreGroup(core_isa("Redwood Cove, AVX-VNNI", 64.0, 16.0), 6, 3e9, 4.0)
+    assert split_chunks("Q5_0", kernel_path("Q5_0", "int8", x86, cg), 14, cg, True) == 14
+    assert split_chunks("Q6_K", kernel_path("Q6_K", "int8", x86, cg), 14, cg, True) is None
+    # the static split's finish is the slowest thread's equal share
+    m8 = machine(_profile("rk3588"), "cpu", 8)
+    t = gemm_time_s(1e12, "Q8_0", "int8", m8, q8_old)
+    slow = min(core_rate("Q8_0", "int8", g, q8_old) for g in m8.core_groups)
+    assert t == pytest.approx(1e12 / 8 / slow)
+
+
+def test_long_prompts_attend_per_ubatch_to_the_cells_used_so_far() -> None:
+    from edgesim.llm.arch import zoo_arch
+    from edgesim.llm.model import _attention_pairs, prefill_attention_macs
+
+    arch = zoo_arch("llama-3.2-3b")
+    cpu = load_llm_runtime("llama.cpp").placements["cpu"]
+    # 8 ubatches of 512 against 512, 1024, ... 4096 cells: 36 x 512^2 pairs a layer, not the 4096^2 rectangle
+    rect = 2.0 * arch.q_dim * arch.num_layers * 512 * 512 * 36
+    assert prefill_attention_macs(arch, cpu, 4096, 0) == pytest.approx(rect)
+    assert prefill_attention_macs(arch, cpu, 4096, 0) > 2.0 * arch.q_dim * _attention_pairs(arch, 4096)
+
+
+def test_materialised_scores_cost_traffic_and_a_statically_split_softmax() -> None:
+    from edgesim.llm.arch import zoo_arch
+    from edgesim.llm.model import attention_scores, prefill_attention_bytes, prefill_attention_s, softmax_s
+
+    arch = zoo_arch("tinyllama-1.1b")
+    p = load_llm_runtime("llama.cpp").placements["cpu"]
+    scores = attention_scores(arch, p, 512, 0)
+    assert scores == pytest.approx(arch.num_heads * arch.num_layers * 512 * 512)
+    assert prefill_attention_bytes(arch, p, 512, 0) == pytest.approx(20.0 * scores)
+    m = machine(_profile("qcs6490"), "cpu", 8)
+    macs = 2.0 * arch.q_dim * arch.num_layers * 512 * 512
+    assert prefill_attention_s(macs, m, p, prefill_attention_bytes(arch, p, 512, 0), scores) > \
+        prefill_attention_s(macs, m, p) * 1.1
+    # soft_max rows go round-robin: with four A55 threads the softmax takes longer than on the four A78s alone
+    m4 = machine(_profile("qcs6490"), "cpu", 4)
+    assert softmax_s(scores, m, p) > softmax_s(scores, m4, p)
+    # NPU placements (no cpu_gemm model) pay none of it
+    npu = load_llm_runtime("rkllm").placements["npu"]
+    assert prefill_attention_bytes(arch, npu, 512, 0) == 0.0
