@@ -202,15 +202,15 @@ def _walk_streamed_copies(buf: _ReadBuffer, diag: _DiagOrder, block: int, line0:
         return
     r = buf.ring
     h, u = r.height, r.used(block)
-    d_first, d_last = block * h, block * h + h - 1 + u - 1
+    sweep = _DiagSweep(line0, lines, block * h, block * h + h - 1 + u - 1)
     lo = int(diag.positions(np.array([block * h]), np.array([0]))[0])
     hi = int(diag.positions(np.array([block * h + h - 1]), np.array([u - 1]))[0])
     if buf.resident(lo, hi):
         return
     n, a_sets, e = buf.num_sets, buf.active_sets, buf.set_elems
     step = max(1, 4096 // max(1, u))  # anti-diagonals enumerated at a time where the window edge is near
-    d = d_first
-    while d <= d_last:
+    d = sweep.d_first
+    while d <= sweep.d_last:
         first = int(diag.valid_before[d])
         rel = (min(first // e, n - 1) - buf.start) % n
         if rel < a_sets:
@@ -222,42 +222,70 @@ def _walk_streamed_copies(buf: _ReadBuffer, diag: _DiagOrder, block: int, line0:
             if d_edge > d:
                 d = d_edge
                 continue
-        d1 = min(d_last, d + step - 1)
+        d1 = min(sweep.d_last, d + step - 1)
         rr, cc = diag.elements(block, d, d1)
         if diag.valid_prefix is not None:
             keep = diag.present(rr, cc)
             rr, cc = rr[keep], cc[keep]
-        own = np.minimum(diag.positions(rr, cc) // e, n - 1)
-        k = 0
-        while k < own.size:
-            out = np.flatnonzero((own[k:] - buf.start) % n >= a_sets)
-            if out.size == 0:
-                break
-            k += int(out[0])
-            # The first word outside the window with no resident copy moves it; copies are looked up in growing
-            # slices since that word is usually close.
-            width, miss_at = 256, -1
-            while k < own.size:
-                if buf.copy_lookups > COPY_LOOKUP_BUDGET:  # out of budget: this word moves the window
-                    miss_at, mine = k, own[k:k + 1]
-                    break
-                sets = diag.copy_sets(rr[k:k + width], cc[k:k + width], e, n)
-                buf.copy_lookups += sets.size
-                miss = np.flatnonzero(~(((sets - buf.start) % n < a_sets) & (sets >= 0)).any(axis=1))
-                if miss.size:
-                    miss_at, mine = k + int(miss[0]), sets[int(miss[0])]
-                    break
-                k += width
-                width = min(4 * width, 1 << 14)
-            if miss_at < 0:
-                break
-            k = miss_at
-            line = line0 + lines * (rr[k] + cc[k] - d_first) / max(1, d_last - d_first)
-            while not (((mine - buf.start) % n < a_sets) & (mine >= 0)).any():
-                buf.start = (buf.start + buf.step_sets) % n
-                buf.advances.append(line)
-            k += 1
+        _advance_past_misses(buf, diag, rr, cc, sweep)
         d = d1 + 1
+
+
+@dataclass(frozen=True)
+class _DiagSweep:
+    """One block's anti-diagonals d_first..d_last, demanded linearly over compute lines line0..line0 + lines."""
+
+    line0: float
+    lines: int
+    d_first: int
+    d_last: int
+
+    def line_at(self, row: int, col: int) -> float:
+        """The compute line that demands element (row, col), which lies on anti-diagonal row + col."""
+        return self.line0 + self.lines * (row + col - self.d_first) / max(1, self.d_last - self.d_first)
+
+
+def _advance_past_misses(buf: _ReadBuffer, diag: _DiagOrder, rr: np.ndarray, cc: np.ndarray,
+                         sweep: _DiagSweep) -> None:
+    """Demand elements (rr, cc) in order: each word outside the window with no resident copy moves it."""
+    n, a_sets = buf.num_sets, buf.active_sets
+    own = np.minimum(diag.positions(rr, cc) // buf.set_elems, n - 1)
+    k = 0
+    while k < own.size:
+        out = np.flatnonzero((own[k:] - buf.start) % n >= a_sets)
+        if out.size == 0:
+            break
+        k += int(out[0])
+        miss = _first_uncopied(buf, diag, rr, cc, own, k)
+        if miss is None:
+            break
+        k, mine = miss
+        line = sweep.line_at(rr[k], cc[k])
+        while not (((mine - buf.start) % n < a_sets) & (mine >= 0)).any():
+            buf.start = (buf.start + buf.step_sets) % n
+            buf.advances.append(line)
+        k += 1
+
+
+def _first_uncopied(buf: _ReadBuffer, diag: _DiagOrder, rr: np.ndarray, cc: np.ndarray, own: np.ndarray,
+                    k: int) -> tuple[int, np.ndarray] | None:
+    """(index from k on of the first word with no copy in the window, the sets of its copies), or None.
+
+    Copies are looked up in growing slices since that word is usually close; out of budget, word k is taken as
+    the miss (its own set only)."""
+    n, a_sets, e = buf.num_sets, buf.active_sets, buf.set_elems
+    width = 256
+    while k < own.size:
+        if buf.copy_lookups > COPY_LOOKUP_BUDGET:  # out of budget: this word moves the window
+            return k, own[k:k + 1]
+        sets = diag.copy_sets(rr[k:k + width], cc[k:k + width], e, n)
+        buf.copy_lookups += sets.size
+        miss = np.flatnonzero(~(((sets - buf.start) % n < a_sets) & (sets >= 0)).any(axis=1))
+        if miss.size:
+            return k + int(miss[0]), sets[int(miss[0])]
+        k += width
+        width = min(4 * width, 1 << 14)
+    return None
 
 
 # Networks repeat layer shapes (ResNet-18: 20 layers, 11 distinct), and the mapper and the SCALE-Sim report both
