@@ -65,6 +65,28 @@ def read_topology(path: str | Path) -> list[tuple[str, SystolicLayer]]:
     SCALE-Sim's conv view: ifmap M x K, filter 1 x K, one channel, N filters, stride 1.
     """
     p = Path(path)
+    rows = _topology_rows(p)
+    header = _TopologyHeader.parse(p, *rows[0])
+    layers: list[tuple[str, SystolicLayer]] = []
+    seen: set[str] = set()
+    for line_no, cells in rows[1:]:
+        if len(cells) < header.need:
+            raise EdgesimError(f"line {line_no}: expected {header.need} columns, got {len(cells)}", file=str(p),
+                               field="columns")
+        name = cells[0]
+        if not name:
+            raise EdgesimError(f"line {line_no}: layer name is empty", file=str(p), field="Layer name")
+        if name in seen:
+            raise EdgesimError(f"line {line_no}: duplicate layer name {name!r}", file=str(p), field="Layer name")
+        seen.add(name)
+        layers.append((name, _topology_layer(p, line_no, cells, header)))
+    if not layers:
+        raise EdgesimError("topology has a header but no layers", file=str(p))
+    return layers
+
+
+def _topology_rows(p: Path) -> list[tuple[int, list[str]]]:
+    """(line number, stripped cells) of every non-blank line, trailing empty cells dropped."""
     rows = [
         (i + 1, [c.strip() for c in row])
         for i, row in enumerate(csv.reader(_read_text(p).splitlines()))
@@ -74,54 +96,56 @@ def read_topology(path: str | Path) -> list[tuple[str, SystolicLayer]]:
     rows = [(n, cells) for n, cells in rows if cells]
     if not rows:
         raise EdgesimError("topology is empty (expected a header line and at least one layer)", file=str(p))
-    header_no, header = rows[0]
-    norm = [h.lower().replace(" ", "") for h in header]
-    is_gemm = len(norm) >= 4 and norm[1:4] == ["m", "n", "k"]
-    if not is_gemm and (len(norm) < 8 or not any("ifmap" in h for h in norm)):
-        raise EdgesimError(
-            f"line {header_no}: header must be 'Layer name, IFMAP Height, IFMAP Width, Filter Height, "
-            "Filter Width, Channels, Num Filter, Strides' or 'Layer, M, N, K'", file=str(p), field="header")
-    # Some topologies split the stride into height and width columns.
-    split_stride = not is_gemm and len(norm) >= 9 and "stride" in norm[7] and "stride" in norm[8]
-    need = 4 if is_gemm else (9 if split_stride else 8)
-    layers: list[tuple[str, SystolicLayer]] = []
-    seen: set[str] = set()
-    for line_no, cells in rows[1:]:
-        if len(cells) < need:
-            raise EdgesimError(f"line {line_no}: expected {need} columns, got {len(cells)}", file=str(p),
-                               field="columns")
-        name = cells[0]
-        if not name:
-            raise EdgesimError(f"line {line_no}: layer name is empty", file=str(p), field="Layer name")
-        if name in seen:
-            raise EdgesimError(f"line {line_no}: duplicate layer name {name!r}", file=str(p), field="Layer name")
-        seen.add(name)
-        for j, extra in enumerate(cells[need:], start=need):
-            col = header[j] if j < len(header) else f"column {j + 1}"
-            if "sparsity" in col.lower() and extra and not _SPARSITY_RE.match(extra):
-                raise EdgesimError(f"line {line_no}: sparsity must look like 'N:M', got {extra!r}", file=str(p),
-                                   field=col)
-        if is_gemm:
-            m, n, k = (_positive_int(cells[j], p, line_no, "MNK"[j - 1]) for j in (1, 2, 3))
-            layer_args: dict[str, int] = dict(ifmap_h=m, ifmap_w=k, filter_h=1, filter_w=k, channels=1,
-                                              num_filters=n, stride_h=1, stride_w=1)
-        else:
-            vals = [_positive_int(cells[j + 1], p, line_no, header[j + 1] if j + 1 < len(header)
-                                  else _CONV_FIELDS[j]) for j in range(7)]
-            stride_w = _positive_int(cells[8], p, line_no, header[8]) if split_stride else vals[6]
-            layer_args = dict(ifmap_h=vals[0], ifmap_w=vals[1], filter_h=vals[2], filter_w=vals[3],
-                              channels=vals[4], num_filters=vals[5], stride_h=vals[6], stride_w=stride_w)
-            if vals[2] > vals[0] or vals[3] > vals[1]:
-                raise EdgesimError(f"line {line_no}: filter {vals[2]}x{vals[3]} is larger than ifmap "
-                                   f"{vals[0]}x{vals[1]}", file=str(p), field="Filter Height")
-        try:
-            layer = SystolicLayer(**layer_args)
-        except EdgesimError as exc:
-            raise EdgesimError(f"line {line_no}: {exc.message}", file=str(p), field=exc.field) from None
-        layers.append((name, layer))
-    if not layers:
-        raise EdgesimError("topology has a header but no layers", file=str(p))
-    return layers
+    return rows
+
+
+@dataclass(frozen=True)
+class _TopologyHeader:
+    """A topology's header line: its column names, the format it announces and the columns a layer needs."""
+
+    names: tuple[str, ...]
+    is_gemm: bool
+    split_stride: bool  # conv format with separate stride H and stride W columns
+    need: int
+
+    @classmethod
+    def parse(cls, p: Path, line_no: int, header: list[str]) -> _TopologyHeader:
+        norm = [h.lower().replace(" ", "") for h in header]
+        is_gemm = len(norm) >= 4 and norm[1:4] == ["m", "n", "k"]
+        if not is_gemm and (len(norm) < 8 or not any("ifmap" in h for h in norm)):
+            raise EdgesimError(
+                f"line {line_no}: header must be 'Layer name, IFMAP Height, IFMAP Width, Filter Height, "
+                "Filter Width, Channels, Num Filter, Strides' or 'Layer, M, N, K'", file=str(p), field="header")
+        # Some topologies split the stride into height and width columns.
+        split_stride = not is_gemm and len(norm) >= 9 and "stride" in norm[7] and "stride" in norm[8]
+        return cls(tuple(header), is_gemm, split_stride, 4 if is_gemm else (9 if split_stride else 8))
+
+
+def _topology_layer(p: Path, line_no: int, cells: list[str], hdr: _TopologyHeader) -> SystolicLayer:
+    """The layer one topology row describes, its extra columns (a sparsity ratio) checked."""
+    header = hdr.names
+    for j, extra in enumerate(cells[hdr.need:], start=hdr.need):
+        col = header[j] if j < len(header) else f"column {j + 1}"
+        if "sparsity" in col.lower() and extra and not _SPARSITY_RE.match(extra):
+            raise EdgesimError(f"line {line_no}: sparsity must look like 'N:M', got {extra!r}", file=str(p),
+                               field=col)
+    if hdr.is_gemm:
+        m, n, k = (_positive_int(cells[j], p, line_no, "MNK"[j - 1]) for j in (1, 2, 3))
+        layer_args: dict[str, int] = dict(ifmap_h=m, ifmap_w=k, filter_h=1, filter_w=k, channels=1,
+                                          num_filters=n, stride_h=1, stride_w=1)
+    else:
+        vals = [_positive_int(cells[j + 1], p, line_no, header[j + 1] if j + 1 < len(header)
+                              else _CONV_FIELDS[j]) for j in range(7)]
+        stride_w = _positive_int(cells[8], p, line_no, header[8]) if hdr.split_stride else vals[6]
+        layer_args = dict(ifmap_h=vals[0], ifmap_w=vals[1], filter_h=vals[2], filter_w=vals[3],
+                          channels=vals[4], num_filters=vals[5], stride_h=vals[6], stride_w=stride_w)
+        if vals[2] > vals[0] or vals[3] > vals[1]:
+            raise EdgesimError(f"line {line_no}: filter {vals[2]}x{vals[3]} is larger than ifmap "
+                               f"{vals[0]}x{vals[1]}", file=str(p), field="Filter Height")
+    try:
+        return SystolicLayer(**layer_args)
+    except EdgesimError as exc:
+        raise EdgesimError(f"line {line_no}: {exc.message}", file=str(p), field=exc.field) from None
 
 
 @dataclass(frozen=True)
