@@ -187,58 +187,70 @@ def read_config(path: str | Path) -> ScaleSimConfig:
     except configparser.Error as exc:
         first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise EdgesimError(f"not a valid SCALE-Sim config: {first}", file=str(p)) from None
-
-    def get(section: str, key: str, default: str | None = None) -> str:
-        if parser.has_option(section, key):
-            return parser.get(section, key).strip()
-        if default is not None:
-            return default
-        raise EdgesimError(f"missing required key in [{section}]", file=str(p), field=key)
-
-    def get_int(section: str, key: str, default: str | None = None, minimum: int = 1) -> int:
-        raw = get(section, key, default)
-        try:
-            value = int(raw)
-        except ValueError:
-            raise EdgesimError(f"must be an integer, got {raw!r}", file=str(p), field=key) from None
-        if value < minimum:
-            raise EdgesimError(f"must be >= {minimum}, got {value}", file=str(p), field=key)
-        return value
-
+    cfg = _ConfigKeys(parser, p)
     arch = "architecture_presets"
     if not parser.has_section(arch):
         raise EdgesimError("missing section [architecture_presets]", file=str(p), field=arch)
-    dataflow = get(arch, "Dataflow").lower()
+    dataflow = cfg.get(arch, "Dataflow").lower()
     if dataflow not in DATAFLOWS:
         raise EdgesimError(f"must be one of {', '.join(DATAFLOWS)}, got {dataflow!r}", file=str(p),
                            field="Dataflow")
-    bw_mode = get("run_presets", "InterfaceBandwidth", "USER").upper() if parser.has_section("run_presets") \
+    bw_mode = cfg.get("run_presets", "InterfaceBandwidth", "USER").upper() if parser.has_section("run_presets") \
         else "USER"
     if bw_mode not in ("CALC", "USER"):
         raise EdgesimError(f"must be CALC or USER, got {bw_mode!r}", file=str(p), field="InterfaceBandwidth")
-    raw_bw = get(arch, "Bandwidth", "10")
-    try:
-        bandwidth = float(raw_bw)
-    except ValueError:
-        raise EdgesimError(f"must be a number, got {raw_bw!r}", file=str(p), field="Bandwidth") from None
-    if not bandwidth > 0:
-        raise EdgesimError(f"must be > 0, got {raw_bw}", file=str(p), field="Bandwidth")
-    run_name = get("general", "run_name", p.stem) if parser.has_section("general") else p.stem
+    bandwidth = cfg.get_positive_float(arch, "Bandwidth", "10")
+    run_name = cfg.get("general", "run_name", p.stem) if parser.has_section("general") else p.stem
     return ScaleSimConfig(
         run_name=run_name or p.stem,
-        array_rows=get_int(arch, "ArrayHeight"),
-        array_cols=get_int(arch, "ArrayWidth"),
+        array_rows=cfg.get_int(arch, "ArrayHeight"),
+        array_cols=cfg.get_int(arch, "ArrayWidth"),
         dataflow=dataflow,
-        ifmap_sram_kb=get_int(arch, "IfmapSramSzkB"),
-        filter_sram_kb=get_int(arch, "FilterSramSzkB"),
-        ofmap_sram_kb=get_int(arch, "OfmapSramSzkB"),
+        ifmap_sram_kb=cfg.get_int(arch, "IfmapSramSzkB"),
+        filter_sram_kb=cfg.get_int(arch, "FilterSramSzkB"),
+        ofmap_sram_kb=cfg.get_int(arch, "OfmapSramSzkB"),
         bandwidth_words_per_cycle=bandwidth,
         bw_mode=bw_mode,
-        word_bytes=get_int(arch, "WordSize", "1"),
-        ifmap_offset=get_int(arch, "IfmapOffset", "0", minimum=0),
-        filter_offset=get_int(arch, "FilterOffset", "10000000", minimum=0),
-        ofmap_offset=get_int(arch, "OfmapOffset", "20000000", minimum=0),
+        word_bytes=cfg.get_int(arch, "WordSize", "1"),
+        ifmap_offset=cfg.get_int(arch, "IfmapOffset", "0", minimum=0),
+        filter_offset=cfg.get_int(arch, "FilterOffset", "10000000", minimum=0),
+        ofmap_offset=cfg.get_int(arch, "OfmapOffset", "20000000", minimum=0),
     )
+
+
+@dataclass(frozen=True)
+class _ConfigKeys:
+    """Typed key lookups in a parsed .cfg; a missing or malformed value names the file and the key."""
+
+    parser: configparser.ConfigParser
+    path: Path
+
+    def get(self, section: str, key: str, default: str | None = None) -> str:
+        if self.parser.has_option(section, key):
+            return self.parser.get(section, key).strip()
+        if default is not None:
+            return default
+        raise EdgesimError(f"missing required key in [{section}]", file=str(self.path), field=key)
+
+    def get_int(self, section: str, key: str, default: str | None = None, minimum: int = 1) -> int:
+        raw = self.get(section, key, default)
+        try:
+            value = int(raw)
+        except ValueError:
+            raise EdgesimError(f"must be an integer, got {raw!r}", file=str(self.path), field=key) from None
+        if value < minimum:
+            raise EdgesimError(f"must be >= {minimum}, got {value}", file=str(self.path), field=key)
+        return value
+
+    def get_positive_float(self, section: str, key: str, default: str) -> float:
+        raw = self.get(section, key, default)
+        try:
+            value = float(raw)
+        except ValueError:
+            raise EdgesimError(f"must be a number, got {raw!r}", file=str(self.path), field=key) from None
+        if not value > 0:
+            raise EdgesimError(f"must be > 0, got {raw}", file=str(self.path), field=key)
+        return value
 
 
 def safe_name(name: str) -> str:
