@@ -148,25 +148,9 @@ class ScaleSimTiming(TileTiming):
         env = up.env
         memories = sorted({t.memory for g, _ in segs for t in g.traffic if t.read_bytes})
         ready = {m: [env.event() for _ in segs] for m in memories}
-
-        def fill_ps(memory: str) -> int:
-            port = up.ports[memory]
-            nbytes = sum(t.read_bytes for t in segs[0][0].traffic if t.memory == memory) * segs[0][1]
-            return port.service_ps(nbytes, 0) + (port.latency_ps if nbytes else 0)
-
-        lead = max(max((fill_ps(m) for m in memories), default=0), up.cycles_ps(plan.fill_lead_cycles))
-
-        def stream(memory: str) -> Generator[Any, Any, None]:
-            if lead > fill_ps(memory):
-                yield env.timeout(lead - fill_ps(memory))
-            for i, (g, m) in enumerate(segs):
-                nbytes = sum(t.read_bytes for t in g.traffic if t.memory == memory) * m
-                if nbytes:
-                    yield from up.move(rec, memory, nbytes, 0, m)
-                ready[memory][i].succeed()
-
+        lead = max(max((_fill_ps(up, segs, m) for m in memories), default=0), up.cycles_ps(plan.fill_lead_cycles))
         for memory in memories:
-            env.process(stream(memory))
+            env.process(_stream(up, rec, segs, memory, lead, ready[memory]))
 
         def loaded(i: int) -> simpy.Event:
             events = [ready[m][i] for m in memories]
@@ -197,6 +181,26 @@ class ScaleSimTiming(TileTiming):
         if writebacks:
             yield simpy.AllOf(env, writebacks)
         rec.prefetch_ps += now_ps(env) - computed
+
+
+def _fill_ps(up: UnitProcess, segs: list[tuple[TileGroup, int]], memory: str) -> int:
+    """Picoseconds the read port ``memory`` takes to deliver the first segment's words (the initial fill)."""
+    port = up.ports[memory]
+    nbytes = sum(t.read_bytes for t in segs[0][0].traffic if t.memory == memory) * segs[0][1]
+    return port.service_ps(nbytes, 0) + (port.latency_ps if nbytes else 0)
+
+
+def _stream(up: UnitProcess, rec: OpRecord, segs: list[tuple[TileGroup, int]], memory: str, lead: int,
+            ready: list[simpy.Event]) -> Generator[Any, Any, None]:
+    """One read port streaming its operand's words segment after segment, its fill timed to land at ``lead``."""
+    env = up.env
+    if lead > _fill_ps(up, segs, memory):
+        yield env.timeout(lead - _fill_ps(up, segs, memory))
+    for i, (g, m) in enumerate(segs):
+        nbytes = sum(t.read_bytes for t in g.traffic if t.memory == memory) * m
+        if nbytes:
+            yield from up.move(rec, memory, nbytes, 0, m)
+        ready[i].succeed()
 
 
 TIMINGS: dict[TimingDiscipline, TileTiming] = {
