@@ -15,6 +15,7 @@ from edgesim.cli.args import (
 
 if TYPE_CHECKING:
     from edgesim.pipeline import RunResult
+    from edgesim.thermal.sustain import SustainResult
 
 
 def verdict_dict(base: RunResult) -> dict[str, Any]:
@@ -23,19 +24,14 @@ def verdict_dict(base: RunResult) -> dict[str, Any]:
 
 
 def cmd_sustain(args: argparse.Namespace) -> int:
-    import json
-
     from edgesim.cli.trust import sustained_intervals
-    from edgesim.files import atomic_write_text
     from edgesim.pipeline import run
     from edgesim.pipeline.intervals import check_confidence
-    from edgesim.report.units import si
     from edgesim.thermal.governor import GovernorKind
-    from edgesim.thermal.sustain import battery_life, characterise, sustain, throttle_onset_interval
+    from edgesim.thermal.sustain import characterise, sustain, throttle_onset_interval
 
     check_confidence(args.confidence)
     base = run(spec_from_args(args))
-    graph, profile = base.graph, base.profile
     for line in base.warnings():
         print(f"warning: {line}")
     if not base.fit.fits:
@@ -47,8 +43,21 @@ def cmd_sustain(args: argparse.Namespace) -> int:
                                 "governor": GovernorKind(args.governor), "window_s": args.window}
     res = sustain(base, points=points, **run_args)
     data = {**verdict_dict(base), **res.as_dict()}
+    _print_sustained(base, args, res)
+    data.update(sustained_intervals(base, args, res.mean_latency_s, res.energy_per_inference_j,
+                                    lambda ratio: throttle_onset_interval(base, ratio, points, **run_args)))
+    if args.battery_wh or args.battery_mah:
+        data["battery"] = _battery(base, args, res)
+    _write_sustain_outputs(args, data, res)
+    return 0
+
+
+def _print_sustained(base: RunResult, args: argparse.Namespace, res: SustainResult) -> None:
+    """The sustained run's summary: conditions, temperatures and throttling, latency, energy and power."""
+    from edgesim.report.units import si
+
     onset = "never" if res.throttle_onset_s is None else f"{res.throttle_onset_s:.1f} s"
-    print(f"{graph.name} on {profile.id}, {args.duration:g} s "
+    print(f"{base.graph.name} on {base.profile.id}, {args.duration:g} s "
           f"{'back-to-back' if args.rate is None else f'at {args.rate:g} Hz'}, ambient {res.ambient_c:g} C, "
           f"governor {args.governor}")
     print(f"  max temperature {res.max_temp_c:.1f} C, final {res.final_temp_c:.1f} C, throttled: "
@@ -56,25 +65,35 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     print(f"  mean latency {res.mean_latency_s * 1e3:.3f} ms, energy/inference {res.energy_per_inference_j * 1e3:.4g} mJ, "
           f"average power {si(res.average_power_w, 'W')}, inferences {res.inferences:.0f}, "
           f"frames missed {res.frames_missed:.0f}")
-    data.update(sustained_intervals(base, args, res.mean_latency_s, res.energy_per_inference_j,
-                                    lambda ratio: throttle_onset_interval(base, ratio, points, **run_args)))
-    if args.battery_wh or args.battery_mah:
-        if args.rate is None:
-            from edgesim.errors import EdgesimError
 
-            raise EdgesimError("battery life needs --rate (inferences per second between sleeps)")
-        wh = args.battery_wh if args.battery_wh else args.battery_mah * 1e-3 * args.battery_v
-        life = battery_life(res.energy_per_inference_j, res.mean_latency_s, args.rate,
-                            profile.power.sleep_power_mw * 1e-3, wh)
-        data["battery"] = {"capacity_wh": wh, "average_power_w": life.average_power_w, "hours": life.hours,
-                           "inferences_per_charge": life.inferences_per_charge, "period_s": life.period_s,
-                           "active_s": life.active_s, "duty_cycle": life.duty_cycle,
-                           "energy_per_inference_j": life.energy_per_inference_j,
-                           "sleep_power_w": life.sleep_power_w}
-        # The sustained run above idles between frames (idle power); on a battery the chip sleeps instead.
-        print(f"  {life.explain()}")
-        print("  (the battery model sleeps between inferences; the average power above is the sustained run's, "
-              "idling between frames)")
+
+def _battery(base: RunResult, args: argparse.Namespace, res: SustainResult) -> dict[str, float]:
+    """Battery life at ``--rate`` (printed), as the JSON report's "battery" entry."""
+    from edgesim.thermal.sustain import battery_life
+
+    if args.rate is None:
+        from edgesim.errors import EdgesimError
+
+        raise EdgesimError("battery life needs --rate (inferences per second between sleeps)")
+    wh = args.battery_wh if args.battery_wh else args.battery_mah * 1e-3 * args.battery_v
+    life = battery_life(res.energy_per_inference_j, res.mean_latency_s, args.rate,
+                        base.profile.power.sleep_power_mw * 1e-3, wh)
+    # The sustained run above idles between frames (idle power); on a battery the chip sleeps instead.
+    print(f"  {life.explain()}")
+    print("  (the battery model sleeps between inferences; the average power above is the sustained run's, "
+          "idling between frames)")
+    return {"capacity_wh": wh, "average_power_w": life.average_power_w, "hours": life.hours,
+            "inferences_per_charge": life.inferences_per_charge, "period_s": life.period_s,
+            "active_s": life.active_s, "duty_cycle": life.duty_cycle,
+            "energy_per_inference_j": life.energy_per_inference_j, "sleep_power_w": life.sleep_power_w}
+
+
+def _write_sustain_outputs(args: argparse.Namespace, data: dict[str, Any], res: SustainResult) -> None:
+    """The JSON report (--json) and the temperature/clock/latency plot (--plot), when asked for."""
+    import json
+
+    from edgesim.files import atomic_write_text
+
     if args.json:
         atomic_write_text(args.json, json.dumps(data, indent=1) + "\n")
         print(f"wrote {args.json}")
@@ -83,7 +102,6 @@ def cmd_sustain(args: argparse.Namespace) -> int:
 
         plot_sustain(res, args.plot, onset_interval_s=data.get("throttle_onset_interval_s"))
         print(f"wrote {args.plot}")
-    return 0
 
 
 def _sustain_big_little(base: RunResult, args: argparse.Namespace) -> int:

@@ -65,6 +65,28 @@ def read_topology(path: str | Path) -> list[tuple[str, SystolicLayer]]:
     SCALE-Sim's conv view: ifmap M x K, filter 1 x K, one channel, N filters, stride 1.
     """
     p = Path(path)
+    rows = _topology_rows(p)
+    header = _TopologyHeader.parse(p, *rows[0])
+    layers: list[tuple[str, SystolicLayer]] = []
+    seen: set[str] = set()
+    for line_no, cells in rows[1:]:
+        if len(cells) < header.need:
+            raise EdgesimError(f"line {line_no}: expected {header.need} columns, got {len(cells)}", file=str(p),
+                               field="columns")
+        name = cells[0]
+        if not name:
+            raise EdgesimError(f"line {line_no}: layer name is empty", file=str(p), field="Layer name")
+        if name in seen:
+            raise EdgesimError(f"line {line_no}: duplicate layer name {name!r}", file=str(p), field="Layer name")
+        seen.add(name)
+        layers.append((name, _topology_layer(p, line_no, cells, header)))
+    if not layers:
+        raise EdgesimError("topology has a header but no layers", file=str(p))
+    return layers
+
+
+def _topology_rows(p: Path) -> list[tuple[int, list[str]]]:
+    """(line number, stripped cells) of every non-blank line, trailing empty cells dropped."""
     rows = [
         (i + 1, [c.strip() for c in row])
         for i, row in enumerate(csv.reader(_read_text(p).splitlines()))
@@ -74,54 +96,56 @@ def read_topology(path: str | Path) -> list[tuple[str, SystolicLayer]]:
     rows = [(n, cells) for n, cells in rows if cells]
     if not rows:
         raise EdgesimError("topology is empty (expected a header line and at least one layer)", file=str(p))
-    header_no, header = rows[0]
-    norm = [h.lower().replace(" ", "") for h in header]
-    is_gemm = len(norm) >= 4 and norm[1:4] == ["m", "n", "k"]
-    if not is_gemm and (len(norm) < 8 or not any("ifmap" in h for h in norm)):
-        raise EdgesimError(
-            f"line {header_no}: header must be 'Layer name, IFMAP Height, IFMAP Width, Filter Height, "
-            "Filter Width, Channels, Num Filter, Strides' or 'Layer, M, N, K'", file=str(p), field="header")
-    # Some topologies split the stride into height and width columns.
-    split_stride = not is_gemm and len(norm) >= 9 and "stride" in norm[7] and "stride" in norm[8]
-    need = 4 if is_gemm else (9 if split_stride else 8)
-    layers: list[tuple[str, SystolicLayer]] = []
-    seen: set[str] = set()
-    for line_no, cells in rows[1:]:
-        if len(cells) < need:
-            raise EdgesimError(f"line {line_no}: expected {need} columns, got {len(cells)}", file=str(p),
-                               field="columns")
-        name = cells[0]
-        if not name:
-            raise EdgesimError(f"line {line_no}: layer name is empty", file=str(p), field="Layer name")
-        if name in seen:
-            raise EdgesimError(f"line {line_no}: duplicate layer name {name!r}", file=str(p), field="Layer name")
-        seen.add(name)
-        for j, extra in enumerate(cells[need:], start=need):
-            col = header[j] if j < len(header) else f"column {j + 1}"
-            if "sparsity" in col.lower() and extra and not _SPARSITY_RE.match(extra):
-                raise EdgesimError(f"line {line_no}: sparsity must look like 'N:M', got {extra!r}", file=str(p),
-                                   field=col)
-        if is_gemm:
-            m, n, k = (_positive_int(cells[j], p, line_no, "MNK"[j - 1]) for j in (1, 2, 3))
-            layer_args: dict[str, int] = dict(ifmap_h=m, ifmap_w=k, filter_h=1, filter_w=k, channels=1,
-                                              num_filters=n, stride_h=1, stride_w=1)
-        else:
-            vals = [_positive_int(cells[j + 1], p, line_no, header[j + 1] if j + 1 < len(header)
-                                  else _CONV_FIELDS[j]) for j in range(7)]
-            stride_w = _positive_int(cells[8], p, line_no, header[8]) if split_stride else vals[6]
-            layer_args = dict(ifmap_h=vals[0], ifmap_w=vals[1], filter_h=vals[2], filter_w=vals[3],
-                              channels=vals[4], num_filters=vals[5], stride_h=vals[6], stride_w=stride_w)
-            if vals[2] > vals[0] or vals[3] > vals[1]:
-                raise EdgesimError(f"line {line_no}: filter {vals[2]}x{vals[3]} is larger than ifmap "
-                                   f"{vals[0]}x{vals[1]}", file=str(p), field="Filter Height")
-        try:
-            layer = SystolicLayer(**layer_args)
-        except EdgesimError as exc:
-            raise EdgesimError(f"line {line_no}: {exc.message}", file=str(p), field=exc.field) from None
-        layers.append((name, layer))
-    if not layers:
-        raise EdgesimError("topology has a header but no layers", file=str(p))
-    return layers
+    return rows
+
+
+@dataclass(frozen=True)
+class _TopologyHeader:
+    """A topology's header line: its column names, the format it announces and the columns a layer needs."""
+
+    names: tuple[str, ...]
+    is_gemm: bool
+    split_stride: bool  # conv format with separate stride H and stride W columns
+    need: int
+
+    @classmethod
+    def parse(cls, p: Path, line_no: int, header: list[str]) -> _TopologyHeader:
+        norm = [h.lower().replace(" ", "") for h in header]
+        is_gemm = len(norm) >= 4 and norm[1:4] == ["m", "n", "k"]
+        if not is_gemm and (len(norm) < 8 or not any("ifmap" in h for h in norm)):
+            raise EdgesimError(
+                f"line {line_no}: header must be 'Layer name, IFMAP Height, IFMAP Width, Filter Height, "
+                "Filter Width, Channels, Num Filter, Strides' or 'Layer, M, N, K'", file=str(p), field="header")
+        # Some topologies split the stride into height and width columns.
+        split_stride = not is_gemm and len(norm) >= 9 and "stride" in norm[7] and "stride" in norm[8]
+        return cls(tuple(header), is_gemm, split_stride, 4 if is_gemm else (9 if split_stride else 8))
+
+
+def _topology_layer(p: Path, line_no: int, cells: list[str], hdr: _TopologyHeader) -> SystolicLayer:
+    """The layer one topology row describes, its extra columns (a sparsity ratio) checked."""
+    header = hdr.names
+    for j, extra in enumerate(cells[hdr.need:], start=hdr.need):
+        col = header[j] if j < len(header) else f"column {j + 1}"
+        if "sparsity" in col.lower() and extra and not _SPARSITY_RE.match(extra):
+            raise EdgesimError(f"line {line_no}: sparsity must look like 'N:M', got {extra!r}", file=str(p),
+                               field=col)
+    if hdr.is_gemm:
+        m, n, k = (_positive_int(cells[j], p, line_no, "MNK"[j - 1]) for j in (1, 2, 3))
+        layer_args: dict[str, int] = dict(ifmap_h=m, ifmap_w=k, filter_h=1, filter_w=k, channels=1,
+                                          num_filters=n, stride_h=1, stride_w=1)
+    else:
+        vals = [_positive_int(cells[j + 1], p, line_no, header[j + 1] if j + 1 < len(header)
+                              else _CONV_FIELDS[j]) for j in range(7)]
+        stride_w = _positive_int(cells[8], p, line_no, header[8]) if hdr.split_stride else vals[6]
+        layer_args = dict(ifmap_h=vals[0], ifmap_w=vals[1], filter_h=vals[2], filter_w=vals[3],
+                          channels=vals[4], num_filters=vals[5], stride_h=vals[6], stride_w=stride_w)
+        if vals[2] > vals[0] or vals[3] > vals[1]:
+            raise EdgesimError(f"line {line_no}: filter {vals[2]}x{vals[3]} is larger than ifmap "
+                               f"{vals[0]}x{vals[1]}", file=str(p), field="Filter Height")
+    try:
+        return SystolicLayer(**layer_args)
+    except EdgesimError as exc:
+        raise EdgesimError(f"line {line_no}: {exc.message}", file=str(p), field=exc.field) from None
 
 
 @dataclass(frozen=True)
@@ -163,58 +187,70 @@ def read_config(path: str | Path) -> ScaleSimConfig:
     except configparser.Error as exc:
         first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise EdgesimError(f"not a valid SCALE-Sim config: {first}", file=str(p)) from None
-
-    def get(section: str, key: str, default: str | None = None) -> str:
-        if parser.has_option(section, key):
-            return parser.get(section, key).strip()
-        if default is not None:
-            return default
-        raise EdgesimError(f"missing required key in [{section}]", file=str(p), field=key)
-
-    def get_int(section: str, key: str, default: str | None = None, minimum: int = 1) -> int:
-        raw = get(section, key, default)
-        try:
-            value = int(raw)
-        except ValueError:
-            raise EdgesimError(f"must be an integer, got {raw!r}", file=str(p), field=key) from None
-        if value < minimum:
-            raise EdgesimError(f"must be >= {minimum}, got {value}", file=str(p), field=key)
-        return value
-
+    cfg = _ConfigKeys(parser, p)
     arch = "architecture_presets"
     if not parser.has_section(arch):
         raise EdgesimError("missing section [architecture_presets]", file=str(p), field=arch)
-    dataflow = get(arch, "Dataflow").lower()
+    dataflow = cfg.get(arch, "Dataflow").lower()
     if dataflow not in DATAFLOWS:
         raise EdgesimError(f"must be one of {', '.join(DATAFLOWS)}, got {dataflow!r}", file=str(p),
                            field="Dataflow")
-    bw_mode = get("run_presets", "InterfaceBandwidth", "USER").upper() if parser.has_section("run_presets") \
+    bw_mode = cfg.get("run_presets", "InterfaceBandwidth", "USER").upper() if parser.has_section("run_presets") \
         else "USER"
     if bw_mode not in ("CALC", "USER"):
         raise EdgesimError(f"must be CALC or USER, got {bw_mode!r}", file=str(p), field="InterfaceBandwidth")
-    raw_bw = get(arch, "Bandwidth", "10")
-    try:
-        bandwidth = float(raw_bw)
-    except ValueError:
-        raise EdgesimError(f"must be a number, got {raw_bw!r}", file=str(p), field="Bandwidth") from None
-    if not bandwidth > 0:
-        raise EdgesimError(f"must be > 0, got {raw_bw}", file=str(p), field="Bandwidth")
-    run_name = get("general", "run_name", p.stem) if parser.has_section("general") else p.stem
+    bandwidth = cfg.get_positive_float(arch, "Bandwidth", "10")
+    run_name = cfg.get("general", "run_name", p.stem) if parser.has_section("general") else p.stem
     return ScaleSimConfig(
         run_name=run_name or p.stem,
-        array_rows=get_int(arch, "ArrayHeight"),
-        array_cols=get_int(arch, "ArrayWidth"),
+        array_rows=cfg.get_int(arch, "ArrayHeight"),
+        array_cols=cfg.get_int(arch, "ArrayWidth"),
         dataflow=dataflow,
-        ifmap_sram_kb=get_int(arch, "IfmapSramSzkB"),
-        filter_sram_kb=get_int(arch, "FilterSramSzkB"),
-        ofmap_sram_kb=get_int(arch, "OfmapSramSzkB"),
+        ifmap_sram_kb=cfg.get_int(arch, "IfmapSramSzkB"),
+        filter_sram_kb=cfg.get_int(arch, "FilterSramSzkB"),
+        ofmap_sram_kb=cfg.get_int(arch, "OfmapSramSzkB"),
         bandwidth_words_per_cycle=bandwidth,
         bw_mode=bw_mode,
-        word_bytes=get_int(arch, "WordSize", "1"),
-        ifmap_offset=get_int(arch, "IfmapOffset", "0", minimum=0),
-        filter_offset=get_int(arch, "FilterOffset", "10000000", minimum=0),
-        ofmap_offset=get_int(arch, "OfmapOffset", "20000000", minimum=0),
+        word_bytes=cfg.get_int(arch, "WordSize", "1"),
+        ifmap_offset=cfg.get_int(arch, "IfmapOffset", "0", minimum=0),
+        filter_offset=cfg.get_int(arch, "FilterOffset", "10000000", minimum=0),
+        ofmap_offset=cfg.get_int(arch, "OfmapOffset", "20000000", minimum=0),
     )
+
+
+@dataclass(frozen=True)
+class _ConfigKeys:
+    """Typed key lookups in a parsed .cfg; a missing or malformed value names the file and the key."""
+
+    parser: configparser.ConfigParser
+    path: Path
+
+    def get(self, section: str, key: str, default: str | None = None) -> str:
+        if self.parser.has_option(section, key):
+            return self.parser.get(section, key).strip()
+        if default is not None:
+            return default
+        raise EdgesimError(f"missing required key in [{section}]", file=str(self.path), field=key)
+
+    def get_int(self, section: str, key: str, default: str | None = None, minimum: int = 1) -> int:
+        raw = self.get(section, key, default)
+        try:
+            value = int(raw)
+        except ValueError:
+            raise EdgesimError(f"must be an integer, got {raw!r}", file=str(self.path), field=key) from None
+        if value < minimum:
+            raise EdgesimError(f"must be >= {minimum}, got {value}", file=str(self.path), field=key)
+        return value
+
+    def get_positive_float(self, section: str, key: str, default: str) -> float:
+        raw = self.get(section, key, default)
+        try:
+            value = float(raw)
+        except ValueError:
+            raise EdgesimError(f"must be a number, got {raw!r}", file=str(self.path), field=key) from None
+        if not value > 0:
+            raise EdgesimError(f"must be > 0, got {raw}", file=str(self.path), field=key)
+        return value
 
 
 def safe_name(name: str) -> str:

@@ -39,7 +39,7 @@ from edgesim.hw.systolic import (
     SystolicLayer,
     ceil_div,
 )
-from edgesim.mapping.systolic import compute_cycles
+from edgesim.mapping.systolic import SystolicCompute, compute_cycles
 from edgesim.mapping.systolic_copies import _DiagOrder, _IfmapCopies, _partial_windows, _Ring
 
 # Word-copy positions looked up per operand and layer before falling back to set-level walking (about 50 ms).
@@ -202,15 +202,15 @@ def _walk_streamed_copies(buf: _ReadBuffer, diag: _DiagOrder, block: int, line0:
         return
     r = buf.ring
     h, u = r.height, r.used(block)
-    d_first, d_last = block * h, block * h + h - 1 + u - 1
+    sweep = _DiagSweep(line0, lines, block * h, block * h + h - 1 + u - 1)
     lo = int(diag.positions(np.array([block * h]), np.array([0]))[0])
     hi = int(diag.positions(np.array([block * h + h - 1]), np.array([u - 1]))[0])
     if buf.resident(lo, hi):
         return
     n, a_sets, e = buf.num_sets, buf.active_sets, buf.set_elems
     step = max(1, 4096 // max(1, u))  # anti-diagonals enumerated at a time where the window edge is near
-    d = d_first
-    while d <= d_last:
+    d = sweep.d_first
+    while d <= sweep.d_last:
         first = int(diag.valid_before[d])
         rel = (min(first // e, n - 1) - buf.start) % n
         if rel < a_sets:
@@ -222,42 +222,70 @@ def _walk_streamed_copies(buf: _ReadBuffer, diag: _DiagOrder, block: int, line0:
             if d_edge > d:
                 d = d_edge
                 continue
-        d1 = min(d_last, d + step - 1)
+        d1 = min(sweep.d_last, d + step - 1)
         rr, cc = diag.elements(block, d, d1)
         if diag.valid_prefix is not None:
             keep = diag.present(rr, cc)
             rr, cc = rr[keep], cc[keep]
-        own = np.minimum(diag.positions(rr, cc) // e, n - 1)
-        k = 0
-        while k < own.size:
-            out = np.flatnonzero((own[k:] - buf.start) % n >= a_sets)
-            if out.size == 0:
-                break
-            k += int(out[0])
-            # The first word outside the window with no resident copy moves it; copies are looked up in growing
-            # slices since that word is usually close.
-            width, miss_at = 256, -1
-            while k < own.size:
-                if buf.copy_lookups > COPY_LOOKUP_BUDGET:  # out of budget: this word moves the window
-                    miss_at, mine = k, own[k:k + 1]
-                    break
-                sets = diag.copy_sets(rr[k:k + width], cc[k:k + width], e, n)
-                buf.copy_lookups += sets.size
-                miss = np.flatnonzero(~(((sets - buf.start) % n < a_sets) & (sets >= 0)).any(axis=1))
-                if miss.size:
-                    miss_at, mine = k + int(miss[0]), sets[int(miss[0])]
-                    break
-                k += width
-                width = min(4 * width, 1 << 14)
-            if miss_at < 0:
-                break
-            k = miss_at
-            line = line0 + lines * (rr[k] + cc[k] - d_first) / max(1, d_last - d_first)
-            while not (((mine - buf.start) % n < a_sets) & (mine >= 0)).any():
-                buf.start = (buf.start + buf.step_sets) % n
-                buf.advances.append(line)
-            k += 1
+        _advance_past_misses(buf, diag, rr, cc, sweep)
         d = d1 + 1
+
+
+@dataclass(frozen=True)
+class _DiagSweep:
+    """One block's anti-diagonals d_first..d_last, demanded linearly over compute lines line0..line0 + lines."""
+
+    line0: float
+    lines: int
+    d_first: int
+    d_last: int
+
+    def line_at(self, row: int, col: int) -> float:
+        """The compute line that demands element (row, col), which lies on anti-diagonal row + col."""
+        return self.line0 + self.lines * (row + col - self.d_first) / max(1, self.d_last - self.d_first)
+
+
+def _advance_past_misses(buf: _ReadBuffer, diag: _DiagOrder, rr: np.ndarray, cc: np.ndarray,
+                         sweep: _DiagSweep) -> None:
+    """Demand elements (rr, cc) in order: each word outside the window with no resident copy moves it."""
+    n, a_sets = buf.num_sets, buf.active_sets
+    own = np.minimum(diag.positions(rr, cc) // buf.set_elems, n - 1)
+    k = 0
+    while k < own.size:
+        out = np.flatnonzero((own[k:] - buf.start) % n >= a_sets)
+        if out.size == 0:
+            break
+        k += int(out[0])
+        miss = _first_uncopied(buf, diag, rr, cc, own, k)
+        if miss is None:
+            break
+        k, mine = miss
+        line = sweep.line_at(rr[k], cc[k])
+        while not (((mine - buf.start) % n < a_sets) & (mine >= 0)).any():
+            buf.start = (buf.start + buf.step_sets) % n
+            buf.advances.append(line)
+        k += 1
+
+
+def _first_uncopied(buf: _ReadBuffer, diag: _DiagOrder, rr: np.ndarray, cc: np.ndarray, own: np.ndarray,
+                    k: int) -> tuple[int, np.ndarray] | None:
+    """(index from k on of the first word with no copy in the window, the sets of its copies), or None.
+
+    Copies are looked up in growing slices since that word is usually close; out of budget, word k is taken as
+    the miss (its own set only)."""
+    n, a_sets, e = buf.num_sets, buf.active_sets, buf.set_elems
+    width = 256
+    while k < own.size:
+        if buf.copy_lookups > COPY_LOOKUP_BUDGET:  # out of budget: this word moves the window
+            return k, own[k:k + 1]
+        sets = diag.copy_sets(rr[k:k + width], cc[k:k + width], e, n)
+        buf.copy_lookups += sets.size
+        miss = np.flatnonzero(~(((sets - buf.start) % n < a_sets) & (sets >= 0)).any(axis=1))
+        if miss.size:
+            return k + int(miss[0]), sets[int(miss[0])]
+        k += width
+        width = min(4 * width, 1 << 14)
+    return None
 
 
 # Networks repeat layer shapes (ResNet-18: 20 layers, 11 distinct), and the mapper and the SCALE-Sim report both
@@ -283,61 +311,18 @@ def memory_stalls(
     ``bw_mode="USER"``: every read operand streams through its own port of ``dram_bw_words_per_cycle`` words.
     """
     comp = compute_cycles(layer, rows, cols, dataflow)
-    if word_bytes < 1 or dram_bw_words_per_cycle <= 0:
-        raise MappingError("word_bytes and dram_bw_words_per_cycle must be positive", field="bandwidth")
-    if bw_mode not in ("CALC", "USER"):
-        raise MappingError(f"bw_mode must be CALC or USER, got {bw_mode!r}", field="bw_mode")
-    for name, size in (("ifmap_sram_bytes", ifmap_sram_bytes), ("filter_sram_bytes", filter_sram_bytes),
-                       ("ofmap_sram_bytes", ofmap_sram_bytes)):
-        if size < word_bytes:
-            raise MappingError(f"{name} must hold at least one word, got {size}", field=name)
-    sr, sc = layer.ofmap_px, layer.num_filters
+    _check_memory_args(ifmap_sram_bytes, filter_sram_bytes, ofmap_sram_bytes, word_bytes, dram_bw_words_per_cycle,
+                       bw_mode)
     ofmap_dram = comp.sram_ofmap_writes if dataflow != "os" else layer.ofmap_elems
-    folds, cpf = comp.folds, comp.cycles_per_fold
     ofmap_per_fold = _fold_ofmap_words(layer, rows, cols, dataflow, comp.folds_row, comp.folds_col)
     if bw_mode == "CALC":
-        # Each operand word crosses DRAM once; the reads are spread evenly over the folds.
-        base, extra = divmod(layer.ifmap_elems + layer.filter_elems, folds)
-        reads = tuple(base + (1 if i < extra else 0) for i in range(folds))
-        lead = max(_calc_fill_lead(layer.ifmap_elems, ifmap_sram_bytes // word_bytes),
-                   _calc_fill_lead(layer.filter_elems, filter_sram_bytes // word_bytes))
-        return SystolicMemory(0, comp.compute_cycles, layer.ifmap_elems, layer.filter_elems, ofmap_dram,
-                              reads, _with_flush(ofmap_per_fold, ofmap_dram),
-                              ifmap_fill_words=layer.ifmap_elems, filter_fill_words=layer.filter_elems,
-                              calc_fill_lead_cycles=lead)
-
+        return _calc_memory(layer, comp, ofmap_dram, ofmap_per_fold, ifmap_sram_bytes // word_bytes,
+                            filter_sram_bytes // word_bytes)
     bw_line = max(1, math.ceil(dram_bw_words_per_cycle))
-    ring_if, ring_fl = _rings(layer, rows, cols, dataflow)
-    overlap = layer.filter_h > layer.stride_h or layer.filter_w > layer.stride_w
-    if dataflow == "is":  # stationary ifmap (row-major), streamed filter (anti-diagonal)
-        copies = _IfmapCopies.build(layer, cols, overlap) if overlap or _partial_windows(layer) else None
-        valid_if = ring_if.valid if copies is None or copies.valid_prefix is None else int(copies.valid_prefix[-1])
-        order = _DiagOrder(layer, ring_fl, False, False, ifmap=False)
-    else:  # streamed ifmap (anti-diagonal); os filter anti-diagonal, ws filter stationary (row-major)
-        copies = None
-        order = _DiagOrder(layer, ring_if, dataflow == "ws", overlap)
-        valid_if = order.valid
-    ifm = _ReadBuffer(ring_if, ifmap_sram_bytes // word_bytes, bw_line, valid_if)
-    fil = _ReadBuffer(ring_fl, filter_sram_bytes // word_bytes, bw_line)
-    filter_order = _DiagOrder(layer, ring_fl, False, False, ifmap=False) if dataflow == "os" else None
-    streamed, stationary = (fil, ifm) if dataflow == "is" else (ifm, fil)
-    sweep_from, settled = 0, False
-    for fc in range(comp.folds_col):
-        # An ifmap sweep that moved no window (every word had a resident copy) repeats for every later sweep.
-        settled = settled or (dataflow != "is" and fc >= 1 and len(streamed.advances) == sweep_from)
-        sweep_from = len(streamed.advances)
-        for fr in range(comp.folds_row):
-            line0 = (fc * comp.folds_row + fr) * cpf
-            if dataflow == "os":
-                if not settled:
-                    _walk_streamed_copies(ifm, order, fr, line0, layer.window + rows - 1)
-                assert filter_order is not None
-                _walk_streamed_copies(fil, filter_order, fc, line0, layer.window + cols - 1)
-                continue
-            _walk_stationary(stationary, fc, fr, rows, line0, copies)
-            if not settled:
-                _walk_streamed_copies(streamed, order, fr, line0 + rows, (sr if dataflow == "ws" else sc) + rows - 1)
-
+    walk = _UserWalk.build(layer, rows, cols, dataflow, ifmap_sram_bytes // word_bytes,
+                           filter_sram_bytes // word_bytes, bw_line)
+    walk.replay(layer, comp, rows, cols, dataflow)
+    ifm, fil = walk.ifmap, walk.filter
     stall = _stall_cycles(_read_stalls(ifm, fil), ofmap_dram, ofmap_sram_bytes // word_bytes, bw_line,
                           comp.compute_cycles)
     if ofmap_dram > max(1, ofmap_sram_bytes // word_bytes) // 2:
@@ -346,6 +331,94 @@ def memory_stalls(
         ofmap_dram += 1
     dram_if = ifm.first_fill + len(ifm.advances) * ifm.prefetch_words
     dram_fl = fil.first_fill + len(fil.advances) * fil.prefetch_words
+    return SystolicMemory(stall, comp.compute_cycles + stall, dram_if, dram_fl, ofmap_dram,
+                          _fold_dram_reads(ifm, fil, comp.folds, comp.cycles_per_fold),
+                          _with_flush(ofmap_per_fold, ofmap_dram), ifm.first_fill, fil.first_fill,
+                          ifm.prefetch_words, fil.prefetch_words, tuple(ifm.advances), tuple(fil.advances))
+
+
+def _check_memory_args(ifmap_sram_bytes: int, filter_sram_bytes: int, ofmap_sram_bytes: int, word_bytes: int,
+                       dram_bw_words_per_cycle: float, bw_mode: str) -> None:
+    """Refuse a word size, bandwidth, mode or scratchpad that cannot describe SCALE-Sim's memory system."""
+    if word_bytes < 1 or dram_bw_words_per_cycle <= 0:
+        raise MappingError("word_bytes and dram_bw_words_per_cycle must be positive", field="bandwidth")
+    if bw_mode not in ("CALC", "USER"):
+        raise MappingError(f"bw_mode must be CALC or USER, got {bw_mode!r}", field="bw_mode")
+    for name, size in (("ifmap_sram_bytes", ifmap_sram_bytes), ("filter_sram_bytes", filter_sram_bytes),
+                       ("ofmap_sram_bytes", ofmap_sram_bytes)):
+        if size < word_bytes:
+            raise MappingError(f"{name} must hold at least one word, got {size}", field=name)
+
+
+def _calc_memory(layer: SystolicLayer, comp: SystolicCompute, ofmap_dram: int, ofmap_per_fold: list[int],
+                 ifmap_sram_words: int, filter_sram_words: int) -> SystolicMemory:
+    """CALC mode: each operand word crosses DRAM once, no stalls; the reads are spread evenly over the folds."""
+    folds = comp.folds
+    base, extra = divmod(layer.ifmap_elems + layer.filter_elems, folds)
+    reads = tuple(base + (1 if i < extra else 0) for i in range(folds))
+    lead = max(_calc_fill_lead(layer.ifmap_elems, ifmap_sram_words),
+               _calc_fill_lead(layer.filter_elems, filter_sram_words))
+    return SystolicMemory(0, comp.compute_cycles, layer.ifmap_elems, layer.filter_elems, ofmap_dram,
+                          reads, _with_flush(ofmap_per_fold, ofmap_dram),
+                          ifmap_fill_words=layer.ifmap_elems, filter_fill_words=layer.filter_elems,
+                          calc_fill_lead_cycles=lead)
+
+
+@dataclass(frozen=True)
+class _UserWalk:
+    """USER mode's two read buffers and the demand orders their window walks follow (the buffers themselves
+    are mutable: the walk moves their windows)."""
+
+    ifmap: _ReadBuffer
+    filter: _ReadBuffer
+    order: _DiagOrder  # the streamed operand's anti-diagonal order (ifmap in os/ws, filter in is)
+    filter_order: _DiagOrder | None  # os only: the filter, streamed too
+    copies: _IfmapCopies | None  # is only: where the stationary ifmap repeats words or has none
+
+    @classmethod
+    def build(cls, layer: SystolicLayer, rows: int, cols: int, dataflow: str, ifmap_sram_words: int,
+              filter_sram_words: int, bw_line: int) -> _UserWalk:
+        ring_if, ring_fl = _rings(layer, rows, cols, dataflow)
+        overlap = layer.filter_h > layer.stride_h or layer.filter_w > layer.stride_w
+        if dataflow == "is":  # stationary ifmap (row-major), streamed filter (anti-diagonal)
+            copies = _IfmapCopies.build(layer, cols, overlap) if overlap or _partial_windows(layer) else None
+            valid_if = (ring_if.valid if copies is None or copies.valid_prefix is None
+                        else int(copies.valid_prefix[-1]))
+            order = _DiagOrder(layer, ring_fl, False, False, ifmap=False)
+        else:  # streamed ifmap (anti-diagonal); os filter anti-diagonal, ws filter stationary (row-major)
+            copies = None
+            order = _DiagOrder(layer, ring_if, dataflow == "ws", overlap)
+            valid_if = order.valid
+        ifm = _ReadBuffer(ring_if, ifmap_sram_words, bw_line, valid_if)
+        fil = _ReadBuffer(ring_fl, filter_sram_words, bw_line)
+        filter_order = _DiagOrder(layer, ring_fl, False, False, ifmap=False) if dataflow == "os" else None
+        return cls(ifm, fil, order, filter_order, copies)
+
+    def replay(self, layer: SystolicLayer, comp: SystolicCompute, rows: int, cols: int, dataflow: str) -> None:
+        """Walk both windows through every fold in SCALE-Sim's order (for c: for r)."""
+        ifm, fil, order = self.ifmap, self.filter, self.order
+        streamed, stationary = (fil, ifm) if dataflow == "is" else (ifm, fil)
+        sweep_from, settled = 0, False
+        for fc in range(comp.folds_col):
+            # An ifmap sweep that moved no window (every word had a resident copy) repeats for every later sweep.
+            settled = settled or (dataflow != "is" and fc >= 1 and len(streamed.advances) == sweep_from)
+            sweep_from = len(streamed.advances)
+            for fr in range(comp.folds_row):
+                line0 = (fc * comp.folds_row + fr) * comp.cycles_per_fold
+                if dataflow == "os":
+                    if not settled:
+                        _walk_streamed_copies(ifm, order, fr, line0, layer.window + rows - 1)
+                    assert self.filter_order is not None
+                    _walk_streamed_copies(fil, self.filter_order, fc, line0, layer.window + cols - 1)
+                    continue
+                _walk_stationary(stationary, fc, fr, rows, line0, self.copies)
+                if not settled:
+                    lines = (layer.ofmap_px if dataflow == "ws" else layer.num_filters) + rows - 1
+                    _walk_streamed_copies(streamed, order, fr, line0 + rows, lines)
+
+
+def _fold_dram_reads(ifm: _ReadBuffer, fil: _ReadBuffer, folds: int, cpf: int) -> tuple[int, ...]:
+    """DRAM words read ahead of each fold: both initial fills on fold 0, each prefetch on the fold it feeds."""
     per_fold = [0] * folds
     per_fold[0] += ifm.first_fill + fil.first_fill
     for buf in (ifm, fil):
@@ -354,9 +427,7 @@ def memory_stalls(
             # engine loads a fold's words while the previous fold computes, so book it one fold after the issue.
             issued = 1 + k * buf.prefetch_cycles
             per_fold[min(folds - 1, int(line) // cpf, issued // cpf + 1)] += buf.prefetch_words
-    return SystolicMemory(stall, comp.compute_cycles + stall, dram_if, dram_fl, ofmap_dram, tuple(per_fold),
-                          _with_flush(ofmap_per_fold, ofmap_dram), ifm.first_fill, fil.first_fill,
-                          ifm.prefetch_words, fil.prefetch_words, tuple(ifm.advances), tuple(fil.advances))
+    return tuple(per_fold)
 
 
 # SCALE-Sim's CALC mode (single_layer_sim: "the number 10 elems per cycle is arbitrary") fills its estimate

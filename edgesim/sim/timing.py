@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -55,44 +56,16 @@ class Interleaved(TileTiming):
 class DoubleBuffered(TileTiming):
     """Two tile buffers: the loader fills one while the other computes."""
 
+    BUFFERS = 2
+
     def run(self, up: UnitProcess, plan: OpPlan, rec: OpRecord, segs: list[tuple[TileGroup, int]]
                    ) -> Generator[Any, Any, None]:
         env = up.env
-        buffers = 2
         loaded = [env.event() for _ in segs]
         computed = [env.event() for _ in segs]
         rows_at = [0] * len(segs)  # when the producer rows segment i reads were there
         prefetch = up.prefetched.pop(plan.node, None)
-
-        def loader() -> Generator[Any, Any, None]:
-            tiles = 0
-            for i, (g, m) in enumerate(segs):
-                if i >= buffers:
-                    yield computed[i - buffers]  # the buffer this tile goes into is free again
-                rows = up.rows_ready(plan, tiles + m - 1)
-                if rows is not None:
-                    yield rows
-                rows_at[i] = now_ps(env)
-                tiles += m
-                # The DMA queues the next tile's requests as soon as the port has streamed this tile's bytes;
-                # the access latency delays only when this tile's data is usable.
-                after = None
-                reads = []
-                latency = 0
-                for t in g.traffic:
-                    nbytes = t.read_bytes * m
-                    if i == 0 and prefetch is not None and t.memory == prefetch[0]:
-                        nbytes = max(0, nbytes - prefetch[1])
-                        after = prefetch[2]  # it paid its own access latency
-                    if nbytes:
-                        reads.append(env.process(up.move(rec, t.memory, nbytes, 0, m, False)))
-                        latency = max(latency, up.ports[t.memory].latency_ps)
-                if reads:
-                    yield simpy.AllOf(env, reads)
-                env.process(up.arrive(loaded[i], latency, after))
-            up.prefetch_next(plan)
-
-        env.process(loader())
+        env.process(self._loader(up, plan, rec, segs, _Buffers(loaded, computed, rows_at), prefetch))
         writebacks: list[simpy.Process] = []
         tiles = 0
         for i, (g, m) in enumerate(segs):
@@ -119,6 +92,46 @@ class DoubleBuffered(TileTiming):
         if writebacks:
             yield simpy.AllOf(env, writebacks)
 
+    def _loader(self, up: UnitProcess, plan: OpPlan, rec: OpRecord, segs: list[tuple[TileGroup, int]],
+                bufs: _Buffers, prefetch: tuple[str, int, simpy.Process] | None) -> Generator[Any, Any, None]:
+        """The DMA process: loads each segment's reads into a free buffer, then prefetches the next op's."""
+        env = up.env
+        tiles = 0
+        for i, (g, m) in enumerate(segs):
+            if i >= self.BUFFERS:
+                yield bufs.computed[i - self.BUFFERS]  # the buffer this tile goes into is free again
+            rows = up.rows_ready(plan, tiles + m - 1)
+            if rows is not None:
+                yield rows
+            bufs.rows_at[i] = now_ps(env)
+            tiles += m
+            # The DMA queues the next tile's requests as soon as the port has streamed this tile's bytes;
+            # the access latency delays only when this tile's data is usable.
+            after = None
+            reads = []
+            latency = 0
+            for t in g.traffic:
+                nbytes = t.read_bytes * m
+                if i == 0 and prefetch is not None and t.memory == prefetch[0]:
+                    nbytes = max(0, nbytes - prefetch[1])
+                    after = prefetch[2]  # it paid its own access latency
+                if nbytes:
+                    reads.append(env.process(up.move(rec, t.memory, nbytes, 0, m, False)))
+                    latency = max(latency, up.ports[t.memory].latency_ps)
+            if reads:
+                yield simpy.AllOf(env, reads)
+            env.process(up.arrive(bufs.loaded[i], latency, after))
+        up.prefetch_next(plan)
+
+
+@dataclass(frozen=True)
+class _Buffers:
+    """Per segment: the event its data arrived, the event its compute ended, when its producer rows were there."""
+
+    loaded: list[simpy.Event]
+    computed: list[simpy.Event]
+    rows_at: list[int]
+
 
 class ScaleSimTiming(TileTiming):
     """SCALE-Sim v3's read-port streaming and stall counting."""
@@ -135,25 +148,9 @@ class ScaleSimTiming(TileTiming):
         env = up.env
         memories = sorted({t.memory for g, _ in segs for t in g.traffic if t.read_bytes})
         ready = {m: [env.event() for _ in segs] for m in memories}
-
-        def fill_ps(memory: str) -> int:
-            port = up.ports[memory]
-            nbytes = sum(t.read_bytes for t in segs[0][0].traffic if t.memory == memory) * segs[0][1]
-            return port.service_ps(nbytes, 0) + (port.latency_ps if nbytes else 0)
-
-        lead = max(max((fill_ps(m) for m in memories), default=0), up.cycles_ps(plan.fill_lead_cycles))
-
-        def stream(memory: str) -> Generator[Any, Any, None]:
-            if lead > fill_ps(memory):
-                yield env.timeout(lead - fill_ps(memory))
-            for i, (g, m) in enumerate(segs):
-                nbytes = sum(t.read_bytes for t in g.traffic if t.memory == memory) * m
-                if nbytes:
-                    yield from up.move(rec, memory, nbytes, 0, m)
-                ready[memory][i].succeed()
-
+        lead = max(max((_fill_ps(up, segs, m) for m in memories), default=0), up.cycles_ps(plan.fill_lead_cycles))
         for memory in memories:
-            env.process(stream(memory))
+            env.process(_stream(up, rec, segs, memory, lead, ready[memory]))
 
         def loaded(i: int) -> simpy.Event:
             events = [ready[m][i] for m in memories]
@@ -184,6 +181,26 @@ class ScaleSimTiming(TileTiming):
         if writebacks:
             yield simpy.AllOf(env, writebacks)
         rec.prefetch_ps += now_ps(env) - computed
+
+
+def _fill_ps(up: UnitProcess, segs: list[tuple[TileGroup, int]], memory: str) -> int:
+    """Picoseconds the read port ``memory`` takes to deliver the first segment's words (the initial fill)."""
+    port = up.ports[memory]
+    nbytes = sum(t.read_bytes for t in segs[0][0].traffic if t.memory == memory) * segs[0][1]
+    return port.service_ps(nbytes, 0) + (port.latency_ps if nbytes else 0)
+
+
+def _stream(up: UnitProcess, rec: OpRecord, segs: list[tuple[TileGroup, int]], memory: str, lead: int,
+            ready: list[simpy.Event]) -> Generator[Any, Any, None]:
+    """One read port streaming its operand's words segment after segment, its fill timed to land at ``lead``."""
+    env = up.env
+    if lead > _fill_ps(up, segs, memory):
+        yield env.timeout(lead - _fill_ps(up, segs, memory))
+    for i, (g, m) in enumerate(segs):
+        nbytes = sum(t.read_bytes for t in g.traffic if t.memory == memory) * m
+        if nbytes:
+            yield from up.move(rec, memory, nbytes, 0, m)
+        ready[i].succeed()
 
 
 TIMINGS: dict[TimingDiscipline, TileTiming] = {

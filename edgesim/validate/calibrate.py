@@ -280,40 +280,14 @@ def _fit(model: _Model, cases: list[tuple[_Case, str]], theta0: np.ndarray, iter
     loss (quadratic up to ~25%, linear beyond): sibling submissions of one benchmark 2-3x apart (different build
     settings the reference file does not record) would otherwise drag every parameter toward them.
     """
-    prior_w = 0.1
     batch = model.batch(cases)
-    meas = np.log(batch.meas_s)
-    # Consecutive releases (in release order, the base release's scales being 1) should not differ wildly per
-    # op group: depthwise and 1x1 convolutions only ever appear together (KWS, VWW), and without this their
-    # per-release factors trade off against each other from release to release.
-    pairs = [(a, b) for a, b in zip(model.chain, model.chain[1:], strict=False)]
-    ia = np.array([model.version_index(a, o) if a in model.versions else -1 for a, b in pairs for o in model.vops],
-                  dtype=int)
-    ib = np.array([model.version_index(b, o) if b in model.versions else -1 for a, b in pairs for o in model.vops],
-                  dtype=int)
-
-    def resid(th: np.ndarray) -> np.ndarray:
-        r = np.log(batch.latency_s(th)) - meas
-        # soft-L1 as a transformed residual: r'^2 = 2 c^2 (sqrt(1 + (r/c)^2) - 1)
-        robust = np.sign(r) * np.sqrt(2.0 * _ROBUST_C**2 * (np.sqrt(1.0 + (r / _ROBUST_C) ** 2) - 1.0))
-        tv = np.append(th, 0.0)  # index -1: the base release, log scale 0
-        return np.concatenate([robust, prior_w * (th - theta0), _SMOOTH_W * (tv[ia] - tv[ib])])
-
+    resid = _Residuals(batch, np.log(batch.meas_s), theta0, *_release_pairs(model))
     th = np.clip(theta0.copy(), model.lo, model.hi)
     lam = 1e-2
     r = resid(th)
     cost = float(r @ r)
-    # A parameter that moves no row's latency by a visible share (e.g. 3x3-conv efficiency when only the first
-    # layer of the training models is a 3x3 conv) stays at the profile value: fitted, it would absorb the other
-    # rows' residuals and extrapolate wildly to a model where it dominates.
-    n = batch.n
-    free = np.zeros(th.size, dtype=bool)
-    for j in range(th.size):
-        tp = th.copy()
-        tp[j] += 1e-3
-        free[j] = float(np.max(np.abs(np.log(batch.latency_s(tp)) - np.log(batch.latency_s(th))))) / 1e-3 \
-            >= _MIN_SENSITIVITY
-    if n == 0 or not free.any():
+    free = _free_parameters(batch, th)
+    if batch.n == 0 or not free.any():
         return th
     for _ in range(iters):
         jac = np.zeros((r.size, th.size))
@@ -340,6 +314,54 @@ def _fit(model: _Model, cases: list[tuple[_Case, str]], theta0: np.ndarray, iter
         if not improved or float(np.max(np.abs(g))) < 1e-9:
             break
     return th
+
+
+def _release_pairs(model: _Model) -> tuple[np.ndarray, np.ndarray]:
+    """Parameter indices (-1: the base release) of each op group's scale in consecutive releases (a, b).
+
+    Consecutive releases (in release order, the base release's scales being 1) should not differ wildly per
+    op group: depthwise and 1x1 convolutions only ever appear together (KWS, VWW), and without this their
+    per-release factors trade off against each other from release to release."""
+    pairs = [(a, b) for a, b in zip(model.chain, model.chain[1:], strict=False)]
+    ia = np.array([model.version_index(a, o) if a in model.versions else -1 for a, b in pairs for o in model.vops],
+                  dtype=int)
+    ib = np.array([model.version_index(b, o) if b in model.versions else -1 for a, b in pairs for o in model.vops],
+                  dtype=int)
+    return ia, ib
+
+
+@dataclass(frozen=True)
+class _Residuals:
+    """The fit's residual vector at parameters th: soft-L1 log-latency errors, the prior, the release smoothness."""
+
+    batch: _Batch
+    meas_log_s: np.ndarray
+    theta0: np.ndarray
+    ia: np.ndarray  # smoothness pairs: parameter index of release a's scale (-1: the base release)
+    ib: np.ndarray
+    prior_w: float = 0.1
+
+    def __call__(self, th: np.ndarray) -> np.ndarray:
+        r = np.log(self.batch.latency_s(th)) - self.meas_log_s
+        # soft-L1 as a transformed residual: r'^2 = 2 c^2 (sqrt(1 + (r/c)^2) - 1)
+        robust = np.sign(r) * np.sqrt(2.0 * _ROBUST_C**2 * (np.sqrt(1.0 + (r / _ROBUST_C) ** 2) - 1.0))
+        tv = np.append(th, 0.0)  # index -1: the base release, log scale 0
+        return np.concatenate([robust, self.prior_w * (th - self.theta0), _SMOOTH_W * (tv[self.ia] - tv[self.ib])])
+
+
+def _free_parameters(batch: _Batch, th: np.ndarray) -> np.ndarray:
+    """Which parameters the fit moves: those that move some row's latency by a visible share.
+
+    A parameter that moves no row's latency by a visible share (e.g. 3x3-conv efficiency when only the first
+    layer of the training models is a 3x3 conv) stays at the profile value: fitted, it would absorb the other
+    rows' residuals and extrapolate wildly to a model where it dominates."""
+    free = np.zeros(th.size, dtype=bool)
+    for j in range(th.size):
+        tp = th.copy()
+        tp[j] += 1e-3
+        free[j] = float(np.max(np.abs(np.log(batch.latency_s(tp)) - np.log(batch.latency_s(th))))) / 1e-3 \
+            >= _MIN_SENSITIVITY
+    return free
 
 
 def calibrate(
