@@ -40,7 +40,14 @@ from edgesim.llm.model import (
 )
 from edgesim.llm.predict import Setup, setup
 from edgesim.llm.reference import RefRow
-from edgesim.llm.runtime import CpuGemm, FitRecord, LlmRuntime, PlacementParams, load_llm_runtime
+from edgesim.llm.runtime import (
+    CpuGemm,
+    FitRecord,
+    LlmRuntime,
+    PlacementParams,
+    ServingOverhead,
+    load_llm_runtime,
+)
 
 PREFILL_METRICS = ("prefill_tps", "ttft_ms")
 DECODE_METRICS = ("decode_tps", "decode_ms_per_token")
@@ -337,3 +344,32 @@ def fit_placement(rows: list[RefRow], rt: LlmRuntime, unit: str, command: str, r
 
 def with_placement(rt: LlmRuntime, unit: str, p: PlacementParams) -> LlmRuntime:
     return rt.model_copy(update={"placements": {**rt.placements, unit: p}})
+
+
+# A serving layer's own cost on top of its engine (runtime.ServingOverhead): step = scale x engine step + per token.
+_SCALE_GRID = np.round(np.geomspace(1.0, 6.0, 145), 4)
+_SERVING_TOKEN_GRID = np.concatenate([[0.0], np.logspace(-4, -1.3, 28)])
+
+
+def fit_serving(rows: list[RefRow], rt: LlmRuntime, unit: str) -> ServingOverhead:
+    """The serving overhead of ``rt`` (Ollama over llama.cpp) on ``unit`` from its own decode rows, the engine's
+    placement held at its sourced numbers: grid search on the log error of scale x engine step + per token.
+    Fewer than three rows cannot tell the two apart: the per-token part keeps its prior then."""
+    prior = rt.serving[unit]  # type: ignore[index]
+    _, p = rt.placement(unit)
+    eng, meas = [], []
+    for r in rows:
+        if r.metric not in DECODE_METRICS:
+            continue
+        s = _setup(r, rt)
+        ctx = np.arange(r.prompt, r.prompt + max(r.gen, 1))
+        eng.append(float(decode_steps(s.arch, model_work(s.arch, s.qs), s.m, s.rt, p, ctx).time_s.mean()))
+        meas.append(measured_time_s(r))
+    if not eng:
+        return prior
+    tokens = np.array([prior.per_token_overhead_s]) if len(eng) < 3 else _SERVING_TOKEN_GRID
+    t = np.array(eng)[None, None, :] * _SCALE_GRID[:, None, None] + tokens[None, :, None]
+    loss = (np.log(t / np.array(meas)[None, None, :]) ** 2).sum(axis=2)
+    i, j = np.unravel_index(int(np.argmin(loss)), loss.shape)
+    return prior.model_copy(update={"decode_time_scale": float(_SCALE_GRID[i]),
+                                    "per_token_overhead_s": round(float(tokens[j]), 6)})

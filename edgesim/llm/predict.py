@@ -208,7 +208,7 @@ def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | Ll
                         energy_j(m, pc.time_s, pc.bytes, pc.macs, prec))
         if gen:
             steps = decode_steps(arch, work, m, rt, params, np.arange(prompt, prompt + gen))
-            t = float(steps.time_s.sum())
+            t = float(rt.decode_step_s(s.unit, steps.time_s).sum())
             nb, nm = float(steps.bytes.sum()), float(steps.macs.sum())
             dec = Phase(t, gen / t, _bound(float(steps.mem_s.sum()), float(steps.comp_s.sum())), nb, nm,
                         energy_j(m, t, nb, nm, prec))
@@ -230,4 +230,4 @@ def decode_curve(model: str | ModelArch, hw: str | HardwareProfile, contexts: np
     ctx = np.asarray(contexts)
     if ctx.size and int(ctx.max()) > s.arch.max_context:
         raise EdgesimError(f"context {int(ctx.max())} exceeds the model's {s.arch.max_context}", field="context")
-    return decode_steps(s.arch, model_work(s.arch, s.qs), s.m, s.rt, params, ctx).time_s
+    return s.rt.decode_step_s(s.unit, decode_steps(s.arch, model_work(s.arch, s.qs), s.m, s.rt, params, ctx).time_s)

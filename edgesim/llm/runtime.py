@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -176,6 +177,20 @@ class PlacementParams(_Frozen):
         return self.kernel_efficiency.get(kernel, self.kernel_efficiency["default"])
 
 
+class ServingOverhead(_Frozen):
+    """What a serving layer on top of an engine costs per decode step on one placement, beyond the engine it
+    inherits (Ollama's Go runner and its own ggml build on a Jetson): the step takes decode_time_scale x the
+    engine's step plus per_token_overhead_s. Fitted by 'edgesim llm-fit' on the serving runtime's own rows with
+    the engine held at its sourced numbers."""
+
+    decode_time_scale: float = Field(ge=1, le=10)
+    per_token_overhead_s: float = Field(default=0.0, ge=0, le=1)
+    fit: FitRecord | None = None
+
+    def step_s(self, engine_s: np.ndarray) -> np.ndarray:
+        return engine_s * self.decode_time_scale + self.per_token_overhead_s
+
+
 class LlmRuntime(_Frozen):
     id: str = Field(min_length=1)
     description: str
@@ -195,6 +210,8 @@ class LlmRuntime(_Frozen):
     os_reserved_bytes: int = Field(ge=0)
     # llama.cpp computes logits only for the last prompt token; HF transformers for all of them.
     prefill_logits_all: bool = False
+    # Per placement: a serving layer's own decode cost on top of the engine's (ServingOverhead); none = the engine's
+    serving: dict[Unit, ServingOverhead] = Field(default_factory=dict)
     sources: list[str] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -217,6 +234,11 @@ class LlmRuntime(_Frozen):
                 and re.search(self.gpu_default_on, gpu_description, re.IGNORECASE)):
             return "gpu"
         return self.default_unit
+
+    def decode_step_s(self, unit: str, engine_s: np.ndarray) -> np.ndarray:
+        """Seconds per decode step on ``unit``: the engine's, plus this runtime's serving overhead there (if any)."""
+        sv = self.serving.get(unit)  # type: ignore[call-overload]
+        return engine_s if sv is None else sv.step_s(engine_s)
 
     def quant_for(self, model_name: str) -> str:
         return self.default_quant_by_model.get(model_name, self.default_quant)
