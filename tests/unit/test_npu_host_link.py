@@ -11,9 +11,11 @@ from edgesim.hw.loader import load_runtime
 from edgesim.ir.graph import Graph
 from edgesim.mapping.host_link import host_transfer
 from edgesim.mapping.mapper import build_schedule
+from edgesim.passes.choices import QuantPreset
 from edgesim.passes.fusion import fuse_operators
 from edgesim.passes.optimize import optimize, options_from_cli
 from edgesim.passes.pipeline import run_pipeline
+from edgesim.pipeline import RunSpec, TransformOptions, run
 from edgesim.validate.npu_vendor import _link_variant, read_vendor, row_spec
 from edgesim.zoo.builder import GraphBuilder
 
@@ -61,3 +63,32 @@ def test_usb2_rows_run_on_the_usb2_variant_and_stay_under_their_device() -> None
     rows, _ = read_vendor("npu_vendor")
     ncs = {r.line: r for r in rows if r.device == "ncs2"}
     assert row_spec(ncs[707]).hw == "ncs2-usb2" and row_spec(ncs[709]).hw == "ncs2"
+
+
+def _prg_net(size: int, widths: list[int]) -> Graph:
+    """PRG's NCS2 test network (github.com/NitinJSanket/prg_prgncs NCS-2/tf_model.py): ResBlocks (3x3 conv, ReLU,
+    3x3 conv, 1x1 projection where the width changes, add, ReLU) each followed by a 2x2 max-pool, then per width
+    in reverse a stride-2 and a stride-1 3x3 ConvTranspose with ReLU, and a 3x3 conv to 4 channels. A stride-2
+    ConvTranspose is rebuilt as its MACs (a 3x3 conv at the input resolution) and an upsample to its output."""
+    b = GraphBuilder(f"prg_{size}_{widths[0]}")
+    net = b.input("x", (1, 1, size, size))
+    for f in widths:
+        y = b.conv(b.act(b.conv(net, f, 3, bias=True), "relu"), f, 3, bias=True)
+        skip = b.conv(net, f, 1, bias=True) if b.shape(net)[1] != f else net
+        net = b.maxpool(b.act(b.add(y, skip), "relu"), 2, 2)
+    for f in reversed(widths):
+        net = b.upsample(b.act(b.conv(net, f, 3, bias=True), "relu"), 2)
+        net = b.act(b.conv(net, f, 3, bias=True), "relu")
+    return run_pipeline(b.build([b.conv(net, 4, 3, bias=True)]), [fuse_operators])
+
+
+@pytest.mark.parametrize(("size", "widths", "fps"), [(256, [16, 32, 64, 128], 7.5), (512, [16, 32, 64, 128], 2.0),
+                                                     (256, [8, 16, 32, 64], 11.2), (512, [8, 16, 32, 64], 3.0)])
+def test_ncs2_matches_prgs_independent_usb2_timings(size: int, widths: list[int], fps: float) -> None:
+    """PRG's README table (OpenVINO, NCS2 on USB 2.0): the NCE rate and channel blocks of openvino-myriad come
+    from these four timings, not from the validation rows; the first-guess NCE efficiency was ~10x too fast."""
+    g = _prg_net(size, widths)
+    assert sum(n.attrs.kernel_hw == (3, 3) for n in g.nodes if hasattr(n.attrs, "kernel_hw")) >= 3 * len(widths)
+    fp16 = TransformOptions(quant=QuantPreset("fp16"), calibration="fixed", accuracy=False)
+    latency_ms = run(RunSpec(g, "ncs2-usb2", "openvino-myriad", transform=fp16)).estimate.latency_s * 1e3
+    assert latency_ms == pytest.approx(1000.0 / fps, rel=0.25)
