@@ -38,3 +38,14 @@ def reference_graph(model: str, precision: str = "int8") -> Graph:
 
     spec = reference_spec(model, precision)
     return transform_graph(load_source(spec.model, zoo_choices=spec.zoo_choices), spec.transform)[0]
+
+
+def runtime_residuals(runtime: str, devices: int, per_device: int, sigma: float, seed: int
+                      ) -> list[tuple[str, str, float]]:
+    """Synthetic (runtime, board, log residual) rows: ``per_device`` normal residuals of spread ``sigma`` on each
+    of ``devices`` boards of ``runtime`` (seeded), the shape the per-runtime interval calibration reads."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return [(runtime, f"{runtime}-board{d}", float(v)) for d in range(devices)
+            for v in rng.normal(0.0, sigma, per_device)]

@@ -385,6 +385,18 @@ class Int8IsaScale(_Frozen):
         return path * (1.0 if core.in_order else self.out_of_order)
 
 
+class HostIO(_Frozen):
+    """What a runtime moves over the host link every inference when the profile places the network's inputs and
+    outputs on a host_link memory (a USB accelerator): the tensors at the element size the host sends (OpenVINO's
+    Inference Engine feeds an IR input as FP32 unless the application sets another precision, and the MYRIAD
+    plugin converts it to FP16 on the device) and one link round trip per synchronous transfer."""
+
+    input_element_bytes: float = Field(gt=0)
+    output_element_bytes: float = Field(gt=0)
+    transfers: int = Field(default=2, ge=0)  # synchronous link round trips per inference (input, output)
+    source: str
+
+
 class RuntimeProfile(_Frozen):
     id: str = Field(min_length=1)
     description: str
@@ -459,6 +471,9 @@ class RuntimeProfile(_Frozen):
     # False: the runtime has no CPU fallback (ai8x synthesises the whole network onto the CNN engine; OpenVINO's
     # MYRIAD plugin without HETERO): an op it cannot place is refused instead of run on the host.
     host_fallback: bool = True
+    # Input/output transfer over the profile's host link each inference (edgesim.mapping.host_link); None = the
+    # runtime's per-inference overhead covers it (a device whose inputs are already in its memory).
+    host_io: HostIO | None = None
     # Precisions the runtime deploys on its accelerator (int8, fp16, int16 = w8a16 activations); empty = any the
     # unit has. An accelerator-only runtime asked for another precision is refused (edgesim.hw.targeting).
     precisions: list[Precision] = Field(default_factory=list)

@@ -31,6 +31,7 @@ from edgesim.mapping.compute import (
     kernel_key,
 )
 from edgesim.mapping.contexts import context_layers, contexts_needed
+from edgesim.mapping.host_link import host_transfer
 from edgesim.mapping.memo import node_signature, plan_memo
 from edgesim.mapping.plan import OpPlan, Schedule, TimingDiscipline
 from edgesim.mapping.rows import row_window
@@ -437,6 +438,10 @@ def _assemble(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfile | 
         plans = _prefetch(profile, runtime, plans)
     act_size = profile.memory(act_pref).size_bytes if act_pref else 0
     per_inf = (runtime.per_inference_overhead_cycles if runtime is not None else 0.0) * overhead_scale
+    link = host_transfer(graph, profile, runtime)
+    if link is not None:
+        # A USB stick's input and output cross the host link every inference, on the host's clock as above.
+        per_inf += link.seconds * host_clock_hz
     notes = []
     if peak > act_size:
         # The sizes are on the report's memory line and in the fit verdict, in the report's units.

@@ -380,5 +380,5 @@ __all__ = ["BOARD_POWER_FIELD", "BY_RUNTIME", "CALIBRATION_FILE", "DEFAULT_CONFI
            "FieldEffect", "Interval", "NoveltyClass", "PredictionInterval", "calibration_table", "check_confidence",
            "combine", "conformal_bounds", "energy_bounds", "format_range", "group_weights", "interval",
            "latency_sample", "model_bounds", "new_board_energy_bounds", "novelty", "perturbed_runs",
-           "power_log_bounds", "rerun", "rerun_changed", "runtime_bin", "runtime_scales", "scaled_sample", "set_field", "shared_margin", "weight_group",
-           "weighted_bounds"]
+           "power_log_bounds", "rerun", "rerun_changed", "runtime_bin", "runtime_scales", "scaled_sample",
+           "set_field", "shared_margin", "weight_group", "weighted_bounds"]

@@ -75,6 +75,9 @@ class VendorRow:
     # False when the table does not state the precision ("not stated"): int8 is assumed, unless the device's
     # accelerators have no int8 datapath (a Maxwell GPU), where the runtime builds fp16 kernels (row_spec).
     precision_stated: bool = True
+    # Profile the row runs on when the table states a host connection the device's profile does not have (a USB
+    # stick measured on a USB 2.0 port: ncs2-usb2); empty = the device's profile. Results stay under ``device``.
+    hw: str = ""
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,22 @@ def _row(rec: dict[str, str], line: int, path: Path) -> VendorRow | str:
                      metric="throughput" if metric == "throughput_fps" else "latency",
                      measured_ms=1000.0 / value if metric == "throughput_fps" else value,
                      batch=int(batch) if batch and batch >= 1 else 1,
-                     precision_stated=not _unstated(rec.get("precision", "")))
+                     precision_stated=not _unstated(rec.get("precision", "")),
+                     hw=_link_variant(device, rec.get("device", "")))
+
+
+_USB2 = re.compile(r"\bUSB\s*2(?:\.0)?\b", re.IGNORECASE)
+
+
+def _link_variant(profile_id: str, device_text: str) -> str:
+    """The bundled '<id>-usb2' profile when the row's device text says the stick sat on a USB 2.0 port, else ''
+    (the profile as given: its own host link)."""
+    from edgesim.hw.loader import list_profiles
+
+    if not _USB2.search(device_text or ""):
+        return ""
+    variant = f"{profile_id}-usb2"
+    return variant if any(pid == variant for pid, _ in list_profiles()) else ""
 
 
 def _unstated(text: str) -> bool:
@@ -237,7 +255,7 @@ def row_spec(row: VendorRow) -> RunSpec:
         # The table writes the BERT family's token input image-style (1x3x1xSEQ, input_size "1xSEQ"); the
         # model's input is one row of SEQ token ids.
         shape = (1, shape[-1])
-    return RunSpec(row.network, row.device, row.runtime, input_shape=shape, threads=row.threads,
+    return RunSpec(row.network, row.hw or row.device, row.runtime, input_shape=shape, threads=row.threads,
                    transform=transform)
 
 

@@ -30,14 +30,9 @@ from edgesim.validate.intervals import (
     runtime_coverage_table,
     shipped_residuals,
 )
+from tests._helpers import runtime_residuals as _rows
 
 NEW = NoveltyClass.NPU_NEW_DEVICE
-
-
-def _rows(runtime: str, devices: int, per_device: int, sigma: float, seed: int) -> list[tuple[str, str, float]]:
-    rng = np.random.default_rng(seed)
-    return [(runtime, f"{runtime}-board{d}", float(v)) for d in range(devices)
-            for v in rng.normal(0.0, sigma, per_device)]
 
 
 def test_a_runtime_needs_enough_rows_on_enough_devices_for_a_bin() -> None:

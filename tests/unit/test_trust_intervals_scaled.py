@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from edgesim.pipeline import RunSpec, run
@@ -25,15 +24,10 @@ from edgesim.pipeline.intervals import (
     weighted_bounds,
 )
 from edgesim.validate.intervals import Residual, _calibration_rows, coverage
+from tests._helpers import runtime_residuals as _rows
 
 NEW = NoveltyClass.NPU_NEW_DEVICE
 MEASURED = NoveltyClass.NPU_MEASURED_DEVICE
-
-
-def _rows(runtime: str, devices: int, per_device: int, sigma: float, seed: int) -> list[tuple[str, str, float]]:
-    rng = np.random.default_rng(seed)
-    return [(runtime, f"{runtime}-board{d}", float(v)) for d in range(devices)
-            for v in rng.normal(0.0, sigma, per_device)]
 
 
 def test_runtime_scales_are_root_mean_squares_of_runtimes_with_enough_rows() -> None:
