@@ -86,8 +86,9 @@ class ComputeUnit(_Frozen):
     # a Cortex-M33 has a shorter pipeline. Multiplies the runtime's kernel efficiency on this unit; 1.0 = M4-like.
     kernel_efficiency_scale: float = Field(default=1.0, gt=0, le=4.0)
     # MAC ops (by runtime kernel key, e.g. DEPTHWISE_CONV2D) whose rate on this unit is fixed by its architecture
-    # rather than a runtime's share of macs_per_cycle: MACs per unit cycle for the whole unit, at any precision
-    # (edgesim.mapping.fixed_rate). Empty = every MAC op runs at a share of the array's peak.
+    # rather than a runtime's share of macs_per_cycle: int8 MACs per unit cycle for the whole unit, other
+    # precisions narrowed as macs_per_cycle narrows them (edgesim.mapping.fixed_rate). Empty = every MAC op runs
+    # at a share of the array's peak.
     fixed_rate_macs_per_cycle: dict[str, float] = Field(default_factory=dict)
     # What the unit is to a runtime (RuntimeProfile.targets); None = cpu for kind cpu, npu otherwise.
     device_class: DeviceClass | None = None

@@ -149,7 +149,7 @@ def compute_cycles(unit: ComputeUnit, graph: Graph, node: Node, work: NodeWork, 
     eff = _efficiency(runtime, version, node, unit) * parallel_cores(unit, runtime) / unit.count
     precision = compute_precision(runtime, node, work.precision)
     if node.op.op_class is OpClass.MAC:
-        fixed = fixed_rate_cycles(unit, kernel_key(node), work, version)
+        fixed = fixed_rate_cycles(unit, kernel_key(node), work, version, precision)
         if fixed is not None:
             return fixed
         if unit.kind is UnitKind.SYSTOLIC and unit.systolic is not None:

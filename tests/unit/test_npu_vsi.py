@@ -74,3 +74,21 @@ def test_fixed_rates_are_refused_for_non_mac_keys_and_non_positive_rates() -> No
     for bad in ({"ADD": 8.0}, {"DEPTHWISE_CONV2D": 0.0}):
         with pytest.raises(ValidationError, match="fixed_rate_macs_per_cycle"):
             ComputeUnit.model_validate({**npu, "fixed_rate_macs_per_cycle": bad})
+
+
+def test_wider_types_narrow_the_fixed_rate_as_they_narrow_the_array() -> None:
+    npu = load_profile("vs680").units[0]
+    rt, ver = load_runtime("synap", note_missing_version=False)
+    b = GraphBuilder("dw16")
+    y = b.dwconv(b.conv_bn_act(b.input("x", (1, 3, 16, 16)), 32, 3, act="relu"), 3)
+    g = run_pipeline(b.build([b.flatten(b.gap(y))]), [fuse_operators])
+    cycles = {}
+    for quant in ("int8", "int16"):
+        q = optimize(g, options_from_cli(quant=quant, compress="none", graph=g))
+        prof = load_profile("vs680")
+        cycles[quant] = next(p for p in build_schedule(q, prof, rt, ver).plans if p.op == "DEPTHWISE_CONV2D")
+    macs = cycles["int8"].macs
+    rate = npu.fixed_rate_macs_per_cycle["DEPTHWISE_CONV2D"]
+    assert cycles["int8"].compute_cycles == pytest.approx(macs / rate)
+    # int16: 880 of the 4096 int8 MACs per cycle (SY1's 16-bit peak), so the depthwise rate narrows alike.
+    assert cycles["int16"].compute_cycles == pytest.approx(macs / (rate * 880 / 4096))
