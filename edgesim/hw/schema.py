@@ -85,6 +85,11 @@ class ComputeUnit(_Frozen):
     # runtime kernel efficiencies are referred to: a dual-issue Cortex-M7 pairs each SMLAD with its operand load,
     # a Cortex-M33 has a shorter pipeline. Multiplies the runtime's kernel efficiency on this unit; 1.0 = M4-like.
     kernel_efficiency_scale: float = Field(default=1.0, gt=0, le=4.0)
+    # MAC ops (by runtime kernel key, e.g. DEPTHWISE_CONV2D) whose rate on this unit is fixed by its architecture
+    # rather than a runtime's share of macs_per_cycle: int8 MACs per unit cycle for the whole unit, other
+    # precisions narrowed as macs_per_cycle narrows them (edgesim.mapping.fixed_rate). Empty = every MAC op runs
+    # at a share of the array's peak.
+    fixed_rate_macs_per_cycle: dict[str, float] = Field(default_factory=dict)
     # What the unit is to a runtime (RuntimeProfile.targets); None = cpu for kind cpu, npu otherwise.
     device_class: DeviceClass | None = None
     # Weight bytes one configuration ("context") of a dataflow accelerator holds on chip (Hailo): a network with
@@ -108,6 +113,17 @@ class ComputeUnit(_Frozen):
         for p, rate in v.items():
             if rate < 0:
                 raise ValueError(f"rate for {p.value} must be >= 0, got {rate}")
+        return v
+
+    @field_validator("fixed_rate_macs_per_cycle")
+    @classmethod
+    def _fixed_rates(cls, v: dict[str, float]) -> dict[str, float]:
+        mac_ops = {"CONV2D", "CONV2D_1X1", "DEPTHWISE_CONV2D", "CONV_TRANSPOSE2D", "FULLY_CONNECTED", "MATMUL"}
+        for key, rate in v.items():
+            if key not in mac_ops:
+                raise ValueError(f"fixed_rate_macs_per_cycle: '{key}' is not a MAC kernel key ({sorted(mac_ops)})")
+            if rate <= 0:
+                raise ValueError(f"fixed_rate_macs_per_cycle: rate for {key} must be > 0, got {rate}")
         return v
 
     @field_validator("supported_ops")

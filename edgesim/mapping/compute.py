@@ -12,6 +12,7 @@ from edgesim.hw.systolic import ceil_div
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
 from edgesim.ir.work import NodeWork
+from edgesim.mapping.fixed_rate import fixed_rate_cycles
 from edgesim.mapping.granule import padded_mac_factor
 from edgesim.mapping.tiling import DMA_UNIT_KINDS
 
@@ -148,6 +149,9 @@ def compute_cycles(unit: ComputeUnit, graph: Graph, node: Node, work: NodeWork, 
     eff = _efficiency(runtime, version, node, unit) * parallel_cores(unit, runtime) / unit.count
     precision = compute_precision(runtime, node, work.precision)
     if node.op.op_class is OpClass.MAC:
+        fixed = fixed_rate_cycles(unit, kernel_key(node), work, version, precision)
+        if fixed is not None:
+            return fixed
         if unit.kind is UnitKind.SYSTOLIC and unit.systolic is not None:
             return _systolic_cycles(unit, graph, node) / eff
         spec = unit.mac_block
