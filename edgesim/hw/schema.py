@@ -23,6 +23,7 @@ from edgesim.hw.schema_base import (
     UnitKind,
 )
 from edgesim.hw.schema_base import Frozen as _Frozen
+from edgesim.hw.schema_gpu import GpuArch, GpuKernels
 from edgesim.hw.schema_thermal import (
     DvfsSpec,
     ThermalSpec,
@@ -100,6 +101,8 @@ class ComputeUnit(_Frozen):
     # (Hailo's Layer Controller Units), so a network with more layers than count x this is split into contexts
     # too (edgesim.mapping.contexts.hardware_layers). None = no such limit.
     context_layers_per_core: int | None = Field(default=None, gt=0)
+    # The CUDA architecture of a GPU unit: picks a GPU runtime's kernels for it (RuntimeProfile.gpu_kernels).
+    gpu_arch: GpuArch | None = None
 
     @property
     def device(self) -> DeviceClass:
@@ -458,6 +461,9 @@ class RuntimeProfile(_Frozen):
     # TFLM): efficiency per op kind as a fraction of that unit's peak, by unit kind. kernel_efficiency (the
     # CPU kernels') is used for unit kinds not listed here.
     unit_kernel_efficiency: dict[UnitKind, dict[str, float]] = Field(default_factory=dict)
+    # A GPU runtime's kernels per GPU architecture (edgesim.hw.schema_gpu): used on a unit whose gpu_arch is
+    # listed, before unit_kernel_efficiency / kernel_efficiency.
+    gpu_kernels: dict[GpuArch, GpuKernels] = Field(default_factory=dict)
     # Lossless weight compression the engine applies when it packs weights for its units (Vela's weight encoder):
     # stored bytes / raw bytes for weights whose values are unknown; known int8 weights are entropy-coded instead
     # (edgesim.mapping.mapper._entropy_coded_ratio). None = weights are stored raw.
@@ -565,6 +571,13 @@ class RuntimeProfile(_Frozen):
             _check_efficiency_table(table)
         return v
 
+    @field_validator("gpu_kernels")
+    @classmethod
+    def _gpu_efficiencies(cls, v: dict[GpuArch, GpuKernels]) -> dict[GpuArch, GpuKernels]:
+        for kernels in v.values():
+            _check_efficiency_table(kernels.kernel_efficiency)
+        return v
+
     @model_validator(mode="after")
     def _default_version_known(self) -> RuntimeProfile:
         names = [v.version for v in self.versions]
@@ -574,12 +587,16 @@ class RuntimeProfile(_Frozen):
             raise ValueError(f"default_version '{self.default_version}' is not one of {names}")
         return self
 
-    def efficiency_for(self, key: str, unit_kind: UnitKind | str | None = None) -> float:
+    def efficiency_for(self, key: str, unit_kind: UnitKind | str | None = None,
+                       gpu_arch: GpuArch | None = None) -> float:
         """Kernel efficiency of an op kind or kernel variant (CONV2D_1X1 falls back to CONV2D, then default) on
-        a unit of ``unit_kind`` (its vendor kernels if listed in unit_kernel_efficiency)."""
+        a unit of ``unit_kind`` (its vendor kernels if listed in unit_kernel_efficiency) or of GPU architecture
+        ``gpu_arch`` (the runtime's kernels for it if listed in gpu_kernels)."""
         table = self.kernel_efficiency
         if unit_kind is not None and UnitKind(unit_kind) in self.unit_kernel_efficiency:
             table = self.unit_kernel_efficiency[UnitKind(unit_kind)]
+        if gpu_arch is not None and gpu_arch in self.gpu_kernels:
+            table = self.gpu_kernels[gpu_arch].kernel_efficiency
         if key in table:
             return table[key]
         if key == POINTWISE_CONV and OpKind.CONV2D.value in table:

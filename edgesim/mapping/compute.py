@@ -13,6 +13,7 @@ from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
 from edgesim.ir.work import NodeWork
 from edgesim.mapping.fixed_rate import fixed_rate_cycles
+from edgesim.mapping.gpu import grouped_conv_factor
 from edgesim.mapping.granule import padded_mac_factor
 from edgesim.mapping.tiling import DMA_UNIT_KINDS
 
@@ -97,7 +98,8 @@ def kernel_efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | 
     calibration use."""
     if runtime is None:
         return 1.0
-    eff = runtime.efficiency_for(key, unit.kind.value if unit is not None else None)
+    eff = runtime.efficiency_for(key, unit.kind.value if unit is not None else None,
+                                 unit.gpu_arch if unit is not None else None)
     scale = version.scale_for(key) if version is not None else 1.0
     # The same kernel code runs closer to peak on a core that hides its loads (M7 dual issue): a chip property.
     core = unit.kernel_efficiency_scale if unit is not None else 1.0
@@ -161,7 +163,9 @@ def compute_cycles(unit: ComputeUnit, graph: Graph, node: Node, work: NodeWork, 
         assert rate is not None
         # The int8 kernels are the ones that change with the core's dot-product instructions (SDOT, SMMLA).
         isa = int8_isa_scale(runtime, unit, node.op.value) if rate[0] in (Precision.INT8, Precision.INT4) else 1.0
-        return work.macs * _granule_factor(runtime, unit, graph, node) / (rate[1] * unit.count * eff * isa)
+        # Padding a kernel computes: an NPU's channel blocks, a GPU's per-group GEMM tiles (mapping.gpu).
+        padded = _granule_factor(runtime, unit, graph, node) * grouped_conv_factor(runtime, unit, graph, node)
+        return work.macs * padded / (rate[1] * unit.count * eff * isa)
     if work.elementwise_ops == 0:
         if unit.kind in DMA_UNIT_KINDS:
             # An accelerator copies with its DMA engine (Vela and the Edge TPU compiler even have producers write

@@ -177,8 +177,10 @@ def _decompose_uncached(row: ReferenceRow, hw: str, runtime_spec: str, models_di
         kkey = kernel_key(graph.node(plan.node))
         unit = units.get(plan.unit)
         kind = unit.kind.value if unit is not None else None
-        # Vendor kernels on an accelerator are not the engine's CPU kernels: their efficiency is not fitted.
+        # Vendor kernels on an accelerator are not the engine's CPU kernels: their efficiency is not fitted; nor
+        # are a GPU runtime's kernels for an architecture it lists apart (RuntimeProfile.gpu_kernels).
         vendor = kind is not None and kind in {k.value for k in rt.unit_kernel_efficiency}
+        vendor = vendor or (unit is not None and unit.gpu_arch is not None and unit.gpu_arch in rt.gpu_kernels)
         key = FIXED_GROUP if vendor else (kkey if kkey in FITTED_OPS else "default")
         core = unit.kernel_efficiency_scale if unit is not None else 1.0
         eff = kernel_efficiency(rt, version, kkey, unit)
