@@ -41,6 +41,16 @@ class LlmResidual:
     phase: str  # prefill | decode
     cls: str  # one of CLASSES
     tps_log: float  # log(measured / predicted) tokens/s
+    runtime: str = ""  # LLM runtime id of the row
+
+
+def measured_key(hw: str, runtime: str) -> str:
+    """What makes a case 'measured': the board with rows of the runtime's engine (``engine_of``: Ollama's rows
+    measure llama.cpp's kernels on the board). A board measured only with another engine (MLC rows on a Jetson
+    asked about llama.cpp) is new to the runtime's fit, as a board left out is."""
+    from edgesim.llm.runtime import engine_of
+
+    return f"{hw}/{engine_of(runtime) if runtime else ''}"
 
 
 def _residual(r: RowResult, cls: str) -> LlmResidual | None:
@@ -52,7 +62,8 @@ def _residual(r: RowResult, cls: str) -> LlmResidual | None:
     ratio = r.row.value / r.predicted
     if r.row.metric.endswith("_ms") or r.row.metric.endswith("_per_token"):
         ratio = 1.0 / ratio  # a time: more time measured = fewer tokens/s
-    return LlmResidual(r.row.line, r.row.hw or r.row.device, r.row.model or "", phase, cls, math.log(ratio))
+    return LlmResidual(r.row.line, r.row.hw or r.row.device, r.row.model or "", phase, cls, math.log(ratio),
+                       r.row.runtime or "")
 
 
 def collect_llm_residuals(reference: str | Path | None = None) -> list[LlmResidual]:
@@ -71,9 +82,10 @@ def write_llm_calibration(reference: str | Path | None = None, path: str | Path 
     body: dict[str, Any] = {
         "method": "split conformal on leave-one-model-out / leave-one-device-out log tokens/s residuals "
                   "(edgesim.llm.intervals)",
-        "devices": sorted({x.hw for x in res if x.cls == "measured_device"}),
-        "rows": [{"line": x.line, "hw": x.hw, "model": x.model, "phase": x.phase, "class": x.cls,
-                  "tps_log": round(x.tps_log, 6)} for x in res]}
+        # (board, engine) pairs with rows: a case of one of them is measured_device (measured_key)
+        "measured": sorted({measured_key(x.hw, x.runtime) for x in res if x.cls == "measured_device"}),
+        "rows": [{"line": x.line, "hw": x.hw, "runtime": x.runtime, "model": x.model, "phase": x.phase,
+                  "class": x.cls, "tps_log": round(x.tps_log, 6)} for x in res]}
     atomic_write_text(target, json.dumps(body, indent=1) + "\n")
     llm_table.cache_clear()
     return target, res
@@ -84,12 +96,12 @@ def llm_table() -> tuple[frozenset[str], tuple[LlmResidual, ...]]:
     path = data_path(*LLM_CALIBRATION_FILE)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        rows = tuple(LlmResidual(int(r["line"]), r["hw"], r["model"], r["phase"], r["class"], float(r["tps_log"]))
-                     for r in raw["rows"])
+        rows = tuple(LlmResidual(int(r["line"]), r["hw"], r["model"], r["phase"], r["class"], float(r["tps_log"]),
+                                 r["runtime"]) for r in raw["rows"])
     except (OSError, ValueError, KeyError) as exc:
         raise EdgesimError(f"cannot read the LLM interval calibration ({exc}); regenerate it with "
                            "'edgesim validate --calibrate-intervals'", file=str(path)) from None
-    return frozenset(raw["devices"]), rows
+    return frozenset(raw["measured"]), rows
 
 
 @dataclass(frozen=True)
@@ -118,10 +130,11 @@ def _bounds(rows: Sequence[LlmResidual], phase: str, cls: str, confidence: float
 
 
 def llm_interval(est: LlmEstimate, confidence: float = 0.8) -> LlmInterval:
-    """Tokens/s and TTFT intervals of an LLM estimate, by whether its board has measured rows."""
+    """Tokens/s and TTFT intervals of an LLM estimate, by whether its board has measured rows of its runtime's
+    engine (``measured_key``)."""
     check_confidence(confidence)
-    devices, rows = llm_table()
-    cls = "measured_device" if est.hw in devices else "new_device"
+    measured, rows = llm_table()
+    cls = "measured_device" if measured_key(est.hw, est.runtime) in measured else "new_device"
     capped = False
     pre = dec = ttft = energy = None
     if est.prefill is not None:

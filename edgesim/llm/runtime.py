@@ -308,6 +308,20 @@ def _with_fit(path: Path, data: dict[str, Any], fitted: bool) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=64)
+def engine_of(spec: str) -> str:
+    """The engine a runtime runs its kernels with: the root of its ``inherits`` chain (ollama -> llama.cpp), else
+    its own id. Rows measured with one runtime of an engine measure the engine on that board for the others."""
+    base = spec.partition("@")[0]
+    try:
+        path = _locate(base)
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (ProfileError, OSError, yaml.YAMLError):
+        return base
+    parent = data.get("inherits") if isinstance(data, dict) else None
+    return engine_of(str(parent)) if parent else (str(data.get("id", base)) if isinstance(data, dict) else base)
+
+
+@lru_cache(maxsize=64)
 def load_llm_runtime(spec: str, fitted: bool = True) -> LlmRuntime:
     """An LLM runtime by id (hw_profiles/llm_runtimes/ID.yaml) or YAML path; ``inherits`` merges a parent, and the
     fitted overlay ID.fit.yaml (if any, and ``fitted``) goes on top. fitted=False gives the sourced priors.

@@ -250,8 +250,9 @@ def test_llm_estimates_get_tokens_per_s_and_ttft_intervals(tmp_path: Path,
     from edgesim.llm.intervals import llm_interval, llm_table
     from edgesim.llm.predict import predict
 
-    devices, rows = llm_table()
-    assert "rpi5" in devices and {r.cls for r in rows} == {"measured_device", "new_device"}
+    measured, rows = llm_table()
+    # rpi5's rows are Ollama's: they measure llama.cpp's kernels (Ollama's engine) on the board
+    assert "rpi5/llama.cpp" in measured and {r.cls for r in rows} == {"measured_device", "new_device"}
     est = predict("llama-3.2-1b", "rpi5")
     iv = llm_interval(est, 0.8)
     assert iv.novelty == "measured_device"
@@ -266,6 +267,20 @@ def test_llm_estimates_get_tokens_per_s_and_ttft_intervals(tmp_path: Path,
     assert json.loads(out.read_text())["interval"]["decode_tokens_per_s_interval"][0] > 0
     assert main(["llm", "llama-3.2-1b", "--hw", "rpi5", "--confidence", "1"]) == 2
     assert "confidence" in capsys.readouterr().err
+
+
+def test_llm_board_measured_only_with_another_engine_is_new_to_the_runtime() -> None:
+    from edgesim.llm.intervals import llm_interval, measured_key
+    from edgesim.llm.predict import predict
+    from edgesim.llm.runtime import engine_of
+
+    assert engine_of("ollama") == "llama.cpp" and engine_of("mlc") == "mlc"
+    assert engine_of("llama.cpp@b7070") == "llama.cpp"
+    assert measured_key("rpi5", "ollama") == measured_key("rpi5", "llama.cpp")
+    # the AGX Orin's rows are MLC, TinyChat and HF transformers: llama.cpp's CUDA engine never saw the board
+    mlc = llm_interval(predict("llama-2-7b", "jetson-agx-orin", runtime="mlc"), 0.8)
+    cpp = llm_interval(predict("llama-2-7b", "jetson-agx-orin", runtime="llama.cpp"), 0.8)
+    assert mlc.novelty == "measured_device" and cpp.novelty == "new_device"
 
 
 def test_ranges_a_single_inference_never_reads_add_no_width(tmp_path: Path) -> None:
