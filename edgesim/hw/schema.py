@@ -34,7 +34,9 @@ _OP_NAMES = frozenset(k.value for k in OpKind)
 # Kernel variants an engine runs with different code: a 1x1 convolution is a plain matrix multiply (no im2col
 # gather), the fast path of CMSIS-NN-style engines. Looked up before the op kind itself.
 POINTWISE_CONV = "CONV2D_1X1"
-_KERNEL_KEYS = _OP_NAMES | {POINTWISE_CONV}
+# YOLO v3's RegionYolo output layer (UNARY_MATH region_yolo): OpenVINO runs it with a kernel of its own.
+REGION_YOLO = "REGION_YOLO"
+_KERNEL_KEYS = _OP_NAMES | {POINTWISE_CONV, REGION_YOLO}
 
 
 class SystolicSpec(_Frozen):
@@ -569,8 +571,9 @@ class RuntimeProfile(_Frozen):
             table = self.gpu_kernels[gpu_arch].kernel_efficiency
         if key in table:
             return table[key]
-        if key == POINTWISE_CONV and OpKind.CONV2D.value in table:
-            return table[OpKind.CONV2D.value]
+        base = {POINTWISE_CONV: OpKind.CONV2D.value, REGION_YOLO: OpKind.UNARY_MATH.value}.get(key)
+        if base in table:
+            return table[base]
         return table["default"]
 
     def version(self, name: str) -> RuntimeVersion:

@@ -126,6 +126,7 @@ MATH_OPS_PER_ELEMENT: dict[str, int] = {
     "shrink": 3, "softsign": 3, "elu": 5, "selu": 6, "celu": 6, "softplus": 8, "mish": 14, "swish": 5,
     "sin": 4, "cos": 4, "tan": 8, "asin": 8, "acos": 8, "atan": 8, "sinh": 8, "cosh": 8, "asinh": 10,
     "acosh": 10, "atanh": 10, "reciprocal": 4, "hardmax": 2,
+    "region_yolo": 4,  # the logistic (= SIGMOID's weight) on 83 of every 85 values, a copy for w, h
 }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgesim.hw.cpu_isa import core_int8
-from edgesim.hw.schema import ComputeUnit, Precision, RuntimeProfile, RuntimeVersion, UnitKind
+from edgesim.hw.schema import REGION_YOLO, ComputeUnit, Precision, RuntimeProfile, RuntimeVersion, UnitKind
 from edgesim.hw.systolic import ceil_div
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
@@ -48,7 +48,10 @@ def _systolic_cycles(unit: ComputeUnit, graph: Graph, node: Node) -> float:
 
 
 def kernel_key(node: Node) -> str:
-    """The runtime kernel-efficiency key of a node: its op kind, or CONV2D_1X1 for a pointwise convolution."""
+    """The runtime kernel-efficiency key of a node: its op kind, CONV2D_1X1 for a pointwise convolution, or
+    REGION_YOLO for the YOLO v3 output layer (UNARY_MATH region_yolo: runtimes run it with its own kernel)."""
+    if node.op is OpKind.UNARY_MATH and node.attrs.fn == "region_yolo":
+        return REGION_YOLO
     if node.op is OpKind.CONV2D and tuple(node.attrs.kernel_hw) == (1, 1) and max(node.attrs.groups, 1) == 1:
         return "CONV2D_1X1"
     return node.op.value

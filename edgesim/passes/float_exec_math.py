@@ -33,6 +33,18 @@ def _elu(x: Arr, alpha: float) -> Arr:
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
 
+def _region_yolo(x: Arr, box_len: int, coords: int) -> Arr:
+    """OpenVINO RegionYolo with do_softmax=0 (YOLO v3): along axis 1, per box of ``box_len`` = coords + 1 +
+    classes values, the logistic of x, y, the objectness and the class scores; w, h (coords 2..) pass through."""
+    c = x.shape[1]
+    keep = np.zeros(c, dtype=bool)
+    offsets = np.arange(c) % box_len
+    keep[(offsets >= 2) & (offsets < coords)] = True
+    shape = [1] * x.ndim
+    shape[1] = c
+    return np.where(keep.reshape(shape), x, 1.0 / (1.0 + np.exp(-x)))
+
+
 _UNARY: dict[str, Callable[[Arr, A.MathAttrs], Arr]] = {
     "sin": lambda x, a: np.sin(x), "cos": lambda x, a: np.cos(x), "tan": lambda x, a: np.tan(x),
     "asin": lambda x, a: np.arcsin(x), "acos": lambda x, a: np.arccos(x), "atan": lambda x, a: np.arctan(x),
@@ -54,6 +66,7 @@ _UNARY: dict[str, Callable[[Arr, A.MathAttrs], Arr]] = {
     "isinf": lambda x, a: ((np.isneginf(x) & bool(a.alpha)) | (np.isposinf(x) & bool(a.beta))).astype(np.float32),
     "thresholded_relu": lambda x, a: np.where(x > a.alpha, x, 0),
     "shrink": lambda x, a: np.where(x < -a.alpha, x + a.beta, np.where(x > a.alpha, x - a.beta, 0)),
+    "region_yolo": lambda x, a: _region_yolo(x, int(a.alpha), int(a.beta)),
 }
 
 _BINARY: dict[str, Callable[[Arr, Arr, A.MathAttrs], Arr]] = {

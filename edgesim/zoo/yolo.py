@@ -225,9 +225,23 @@ yolov8n, yolov8s, yolov8m = (_make("yolov8", s) for s in "nsm")
 yolo11n, yolo11s, yolo11m = (_make("yolo11", s) for s in "nsm")
 
 
-def yolov3_tiny(input_shape: Shape4, num_classes: int) -> Graph:
-    """Darknet yolov3-tiny.cfg: 3x3 conv/BN/leaky + 2x2 max-pool stack, two YOLO levels (strides 32 and 16)."""
+def _region_yolo(b: GraphBuilder, head: str, num_classes: int) -> str:
+    """OpenVINO's RegionYolo (do_softmax=0) on a head: the logistic of x, y, objectness and class scores."""
+    return b.one(OpKind.UNARY_MATH, [head], A.MathAttrs("region_yolo", alpha=5 + num_classes, beta=4),
+                 prefix="region_yolo")
+
+
+def yolov3_tiny(input_shape: Shape4, num_classes: int, region: int = 1) -> Graph:
+    """Darknet yolov3-tiny.cfg: 3x3 conv/BN/leaky + 2x2 max-pool stack, two YOLO levels (strides 32 and 16).
+
+    ``region=1`` (default) ends each head in a RegionYolo layer as OpenVINO's Open Model Zoo ``yolo-v3-tiny-tf``
+    IR does (its outputs are ``conv2d_9/BiasAdd/YoloRegion`` and ``conv2d_12/BiasAdd/YoloRegion``, converted with
+    the model's ``yolo-v3-tiny-tf.json`` transformations config; open_model_zoo models/public/yolo-v3-tiny-tf):
+    the model the OpenVINO benchmarks name ``yolo_v3_tiny`` (performance-benchmarks FAQ: yolo-v3-tiny-tf,
+    416x416). Box decoding and NMS stay host post-processing there. ``region=0`` stops at the conv heads."""
     _check("yolov3_tiny", input_shape)
+    if region not in (0, 1):
+        raise EdgesimError(f"must be 0 or 1, got {region!r}", field="region")
     b = GraphBuilder("yolov3_tiny", uniform_weights=True)
     x = b.input("images", input_shape)
     route8 = x
@@ -245,4 +259,6 @@ def yolov3_tiny(input_shape: Shape4, num_classes: int) -> Graph:
     y = b.upsample(_conv(b, route13, 128, 1, act="leaky"))
     y = _conv(b, b.concat([y, route8], axis=1), 256, 3, act="leaky")
     out2 = _head_conv(b, y, 3 * (5 + num_classes))
+    if region:
+        out1, out2 = _region_yolo(b, out1, num_classes), _region_yolo(b, out2, num_classes)
     return b.build([out1, out2])
