@@ -32,8 +32,22 @@ _MATH_EXPORT: dict[str, tuple[str, tuple[str, ...]]] = {
 _INT_ATTRS = {"detect_negative", "detect_positive", "fmod"}
 
 
+def _region_yolo(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
+    """RegionYolo (no ONNX op): Where(w/h channel mask, x, Sigmoid(x)), the mask constant along axis 1."""
+    a: A.MathAttrs = n.attrs
+    shape = e.tensor(n.inputs[0]).shape
+    offsets = np.arange(shape[1]) % int(a.alpha)
+    mask = ((offsets >= 2) & (offsets < int(a.beta))).reshape((1, shape[1]) + (1,) * (len(shape) - 2))
+    sig = e.tmp(n.name)
+    e.emit("Sigmoid", ins[:1], [sig], name=f"{n.name}__sigmoid")
+    e.emit("Where", [e.init(f"{n.name}_wh_mask", mask), ins[0], sig], outs, name=n.name)
+
+
 def _math(e: _Exporter, n: Node, ins: list[str], outs: list[str]) -> None:
     a: A.MathAttrs = n.attrs
+    if a.fn == "region_yolo":
+        _region_yolo(e, n, ins, outs)
+        return
     if a.fn not in _MATH_EXPORT:
         raise UnsupportedOpError(f"math function '{a.fn}' has no ONNX export", node=n.name)
     op_type, names = _MATH_EXPORT[a.fn]
