@@ -37,6 +37,8 @@ POINTWISE_CONV = "CONV2D_1X1"
 # YOLO v3's RegionYolo output layer (UNARY_MATH region_yolo): OpenVINO runs it with a kernel of its own.
 REGION_YOLO = "REGION_YOLO"
 _KERNEL_KEYS = _OP_NAMES | {POINTWISE_CONV, REGION_YOLO}
+# Kernel keys of MAC ops (the op table's MAC class, and the pointwise variant of a conv)
+_MAC_KERNEL_KEYS = frozenset(k.value for k in OpKind if k.op_class is OpClass.MAC) | {POINTWISE_CONV}
 
 
 class SystolicSpec(_Frozen):
@@ -123,10 +125,10 @@ class ComputeUnit(_Frozen):
     @field_validator("fixed_rate_macs_per_cycle")
     @classmethod
     def _fixed_rates(cls, v: dict[str, float]) -> dict[str, float]:
-        mac_ops = {"CONV2D", "CONV2D_1X1", "DEPTHWISE_CONV2D", "CONV_TRANSPOSE2D", "FULLY_CONNECTED", "MATMUL"}
         for key, rate in v.items():
-            if key not in mac_ops:
-                raise ValueError(f"fixed_rate_macs_per_cycle: '{key}' is not a MAC kernel key ({sorted(mac_ops)})")
+            if key not in _MAC_KERNEL_KEYS:
+                raise ValueError(f"fixed_rate_macs_per_cycle: '{key}' is not a MAC kernel key "
+                                 f"({sorted(_MAC_KERNEL_KEYS)})")
             if rate <= 0:
                 raise ValueError(f"fixed_rate_macs_per_cycle: rate for {key} must be > 0, got {rate}")
         return v
