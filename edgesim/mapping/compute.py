@@ -7,7 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 from edgesim.hw.cpu_isa import core_int8
-from edgesim.hw.schema import REGION_YOLO, ComputeUnit, Precision, RuntimeProfile, RuntimeVersion, UnitKind
+from edgesim.hw.schema import (
+    POINTWISE_CONV,
+    REGION_YOLO,
+    ComputeUnit,
+    Precision,
+    RuntimeProfile,
+    RuntimeVersion,
+    UnitKind,
+)
 from edgesim.hw.systolic import ceil_div
 from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
@@ -53,7 +61,7 @@ def kernel_key(node: Node) -> str:
     if node.op is OpKind.UNARY_MATH and node.attrs.fn == "region_yolo":
         return REGION_YOLO
     if node.op is OpKind.CONV2D and tuple(node.attrs.kernel_hw) == (1, 1) and max(node.attrs.groups, 1) == 1:
-        return "CONV2D_1X1"
+        return POINTWISE_CONV
     return node.op.value
 
 
