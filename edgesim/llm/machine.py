@@ -72,10 +72,13 @@ class Machine:
 
 # CPU cores sustain only part of an LPDDR interface's bandwidth when streaming (a core's outstanding misses and the
 # cluster's port cap it; GPU and NPU DMA engines get closer to the peak). Profiles state it per DRAM level
-# (MemoryLevel.cpu_stream_fraction, of read_bw, derived from tinymembench memcpy: rpi5 0.55 of its 17 GB/s peak,
-# qcs6490 0.42 of a read_bw that is 0.6 of its 51.2 GB/s peak = 0.25 of the peak). Where a profile states the
-# interface (bus width x MT/s) but no CPU share, the CPU streams the mean of those two as a fraction of the peak
-# (0.40); where it states neither, half of read_bw (estimate).
+# (MemoryLevel.cpu_stream_fraction, of read_bw). The rule: llama.cpp decode streams 84-91% (0.87) of an all-thread
+# STREAM read figure (Raspberry Pi 5, ggml-org/llama.cpp#26484), so where an all-core STREAM figure is published the
+# share is 0.87 x it (rpi5 0.59 of 17 GB/s, cix-p1 0.62 of 61.4). A one-thread memcpy (tinymembench, the figure most
+# boards have) undercounts many-core chips (one A720 moves 16.6 GB/s of Cix P1's ~44 GB/s all-core STREAM), so it is
+# the fallback: memcpy x 1.56 (the Pi 4's decode-stream / memcpy ratio; qcs6490 0.42 of a read_bw that is 0.6 of its
+# 51.2 GB/s peak = 0.25 of the peak). Where a profile states the interface (bus width x MT/s) but no CPU share, the
+# CPU streams 0.40 of the peak; where it states neither, half of read_bw (estimate).
 DEFAULT_CPU_PEAK_FRACTION = 0.40
 DEFAULT_CPU_STREAM_FRACTION = 0.5
 

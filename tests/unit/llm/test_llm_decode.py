@@ -222,3 +222,17 @@ def test_rkllm_per_layer_cost_runs_on_host_vector_slots_so_an_a72_host_pays_more
     layer_unit = p.per_layer_overhead_cycles / s76.m.clock_hz
     layer_host = p.per_layer_overhead_cycles / (s76.m.host_clock_hz * s76.m.host_vector_slots_per_cycle)
     assert t_host - t_unit == pytest.approx(arch.num_layers * (layer_host - layer_unit), rel=1e-6)
+
+
+@pytest.mark.parametrize("hw,stream_gbps", [("cix-p1", 44.0), ("rpi5", 11.59)])
+def test_cpu_share_is_llama_cpp_decode_share_of_all_core_stream(hw: str, stream_gbps: float) -> None:
+    # llama.cpp decode streams 84-91% of the all-thread STREAM read figure (Pi 5, ggml-org/llama.cpp#26484); the
+    # Cix P1's 12-thread STREAM is ~44 GB/s (cixtech/bios#3), the Pi 5's 4-thread read-only 11.59 GB/s
+    bw = machine(load_profile(hw), "cpu", None).dram_bw_bytes_per_s
+    assert 0.84 * stream_gbps * 1e9 <= bw <= 0.91 * stream_gbps * 1e9
+
+
+def test_a_many_core_chip_streams_more_than_one_core_memcpy_predicts() -> None:
+    # one A720's tinymembench memcpy (16.6 GB/s) x the Pi 4's 1.56 stream/memcpy ratio undercounts the 12-core Cix P1
+    # (the rule that fits 4-core boards); its CPU share is above that one-core figure
+    assert machine(load_profile("cix-p1"), "cpu", None).dram_bw_bytes_per_s > 1.3 * 16.6e9 * 1.56
