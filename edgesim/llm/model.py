@@ -211,7 +211,8 @@ def decode_steps(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
     nbytes = work.bytes_per_token + kv_bytes
     t_mem = nbytes / effective_bw(m, p)
     attn_macs = 2.0 * arch.q_dim * attended
-    t_w = _weight_compute_s(work, m, p, 1.0, 1.0, p.decode_compute_scale)
+    t_w = sum((k.macs_per_token + k.head_macs_per_token) / (kernel_peak(m, k.precision) * p.decode_efficiency(k.kernel))
+              for k in work.kernels)
     t_comp = t_w + attn_macs / _attn_rate(m, p)
     layer_s = p.layer_overhead_s(m)
     fixed = p.per_token_overhead_s + layer_s * arch.num_layers + softcap_head_s(arch, work, m, p)

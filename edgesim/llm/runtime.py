@@ -144,12 +144,24 @@ class PlacementParams(_Frozen):
     kernel_efficiency: dict[str, float]
     # Decode (GEMV, one token) reaches this fraction of the prefill kernel's rate: no reuse of an unpacked block.
     decode_compute_scale: float = Field(default=1.0, gt=0, le=4)
+    # Kernels whose one-token decode runs a dedicated GEMV routine rather than the prefill GEMM (ExecuTorch's bf16
+    # linear: a BFDOT dot per output row in its optimized op library, while its bf16 GEMM is the slow path): the
+    # fraction of the unit's peak that GEMV reaches, used in place of kernel_efficiency x decode_compute_scale.
+    decode_gemv_efficiency: dict[str, float] = Field(default_factory=dict)
     # NPU placements whose on-chip buffer holds the activations of only a block of prompt tokens: prefill streams
     # every weight once per block of this many tokens (None = once per 512-token ubatch, as llama.cpp)
     prefill_token_block: float | None = Field(default=None, gt=0, le=4096)
     # CPU placements: prefill GEMMs costed per core ISA and kernel path (None = kernel_efficiency x peak)
     cpu_gemm: CpuGemm | None = None
     fit: FitRecord | None = None
+
+    @field_validator("decode_gemv_efficiency")
+    @classmethod
+    def _gemv(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, e in v.items():
+            if not 0 < e <= 1:
+                raise ValueError(f"'{k}' efficiency must be in (0, 1], got {e}")
+        return v
 
     @field_validator("kernel_efficiency")
     @classmethod
@@ -175,6 +187,11 @@ class PlacementParams(_Frozen):
 
     def efficiency(self, kernel: str) -> float:
         return self.kernel_efficiency.get(kernel, self.kernel_efficiency["default"])
+
+    def decode_efficiency(self, kernel: str) -> float:
+        """Fraction of peak a weight kernel reaches in a one-token decode step."""
+        gemv = self.decode_gemv_efficiency.get(kernel)
+        return gemv if gemv is not None else self.efficiency(kernel) * self.decode_compute_scale
 
 
 class ServingOverhead(_Frozen):

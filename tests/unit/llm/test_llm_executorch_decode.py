@@ -56,3 +56,20 @@ def test_the_oneplus_12s_3b_bf16_model_fits_the_profile() -> None:
     est = predict("llama-3.2-3b", "snapdragon-8-gen3", "executorch", "bf16", prompt=64, gen=8)
     assert est.fits, est.fit_reason
     assert est.decode is not None
+
+
+def test_bf16_decode_runs_the_bfdot_gemv_not_the_prefill_gemm() -> None:
+    # ExecuTorch's bf16 linears run in its op library (no XNNPACK bf16 kernels): the one-token path is a BFDOT dot
+    # per output row, so decode is a weight stream, not the slow bf16 GEMM prefill fits kernel_efficiency on
+    from edgesim.llm.runtime import load_llm_runtime
+
+    _, p = load_llm_runtime("executorch").placement("cpu")
+    assert p.decode_efficiency("f16") > 2 * p.efficiency("f16")
+    assert p.decode_efficiency("w4") == pytest.approx(p.efficiency("w4") * p.decode_compute_scale)
+    est = predict("llama-3.2-1b", "snapdragon-8-gen3", "executorch", "bf16", prompt=64, gen=128)
+    assert est.decode is not None
+    # the step is within 5% of the weight stream alone plus the per-token cost
+    m = machine(load_profile("snapdragon-8-gen3"), "cpu", None)
+    stream_s = model_work(zoo_arch("llama-3.2-1b"), scheme("bf16", zoo_arch("llama-3.2-1b"))).bytes_per_token / (
+        p.bw_efficiency * m.dram_bw_bytes_per_s)
+    assert 1.0 / est.decode.tokens_per_s <= 1.05 * (stream_s + p.per_token_overhead_s)
