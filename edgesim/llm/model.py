@@ -96,6 +96,22 @@ def _weight_compute_s(work: ModelWork, m: Machine, p: PlacementParams, tokens: f
     return t
 
 
+def int8_path(m: Machine) -> str | None:
+    """The int8 kernel path of a CPU placement's first (big) cores: 'i8mm', 'dotprod' or 'neon'."""
+    if m.unit != "cpu" or not m.core_groups:
+        return None
+    isa = m.core_groups[0].isa
+    return "i8mm" if isa.i8mm else "dotprod" if isa.dotprod else "neon"
+
+
+def _decode_weight_s(work: ModelWork, m: Machine, p: PlacementParams) -> float:
+    """Weight GEMVs of one decode step: each kernel at its decode efficiency (PlacementParams.decode_efficiency)."""
+    path = int8_path(m)
+    return sum((k.macs_per_token + k.head_macs_per_token)
+               / (kernel_peak(m, k.precision) * p.decode_efficiency(k.kernel, path if k.precision == "int8" else None))
+               for k in work.kernels)
+
+
 def _prefill_weight_s(work: ModelWork, m: Machine, p: PlacementParams, tokens: float, head_tokens: float) -> float:
     """Weight GEMMs of a prefill: per core ISA and kernel path on CPUs with a cpu_gemm model, else peak x eff."""
     if p.cpu_gemm is None or m.unit != "cpu" or not m.core_groups:
@@ -211,8 +227,7 @@ def decode_steps(arch: ModelArch, work: ModelWork, m: Machine, rt: LlmRuntime, p
     nbytes = work.bytes_per_token + kv_bytes
     t_mem = nbytes / effective_bw(m, p)
     attn_macs = 2.0 * arch.q_dim * attended
-    t_w = sum((k.macs_per_token + k.head_macs_per_token) / (kernel_peak(m, k.precision) * p.decode_efficiency(k.kernel))
-              for k in work.kernels)
+    t_w = _decode_weight_s(work, m, p)
     t_comp = t_w + attn_macs / _attn_rate(m, p)
     layer_s = p.layer_overhead_s(m)
     fixed = p.per_token_overhead_s + layer_s * arch.num_layers + softcap_head_s(arch, work, m, p)

@@ -148,6 +148,11 @@ class PlacementParams(_Frozen):
     # linear: a BFDOT dot per output row in its optimized op library, while its bf16 GEMM is the slow path): the
     # fraction of the unit's peak that GEMV reaches, used in place of kernel_efficiency x decode_compute_scale.
     decode_gemv_efficiency: dict[str, float] = Field(default_factory=dict)
+    # CPU placements: decode_compute_scale per int8 kernel path of the cores ('i8mm', 'dotprod', 'neon'), or per
+    # weight kernel on a path ('w4/dotprod'), for runtimes whose one-row GEMV microkernel loses the reuse its GEMM
+    # tile gets (XNNPACK's 1xN against 4xN kernels: the unpacked weights feed one activation row, not four, and
+    # SMMLA's 2-row tile computes a wasted row); unlisted paths take decode_compute_scale.
+    decode_compute_scale_by_path: dict[str, float] = Field(default_factory=dict)
     # NPU placements whose on-chip buffer holds the activations of only a block of prompt tokens: prefill streams
     # every weight once per block of this many tokens (None = once per 512-token ubatch, as llama.cpp)
     prefill_token_block: float | None = Field(default=None, gt=0, le=4096)
@@ -155,7 +160,7 @@ class PlacementParams(_Frozen):
     cpu_gemm: CpuGemm | None = None
     fit: FitRecord | None = None
 
-    @field_validator("decode_gemv_efficiency")
+    @field_validator("decode_gemv_efficiency", "decode_compute_scale_by_path")
     @classmethod
     def _gemv(cls, v: dict[str, float]) -> dict[str, float]:
         for k, e in v.items():
@@ -188,10 +193,17 @@ class PlacementParams(_Frozen):
     def efficiency(self, kernel: str) -> float:
         return self.kernel_efficiency.get(kernel, self.kernel_efficiency["default"])
 
-    def decode_efficiency(self, kernel: str) -> float:
-        """Fraction of peak a weight kernel reaches in a one-token decode step."""
+    def decode_efficiency(self, kernel: str, int8_path: str | None = None) -> float:
+        """Fraction of peak a weight kernel reaches in a one-token decode step (``int8_path``: the CPU cores' int8
+        kernel path, for an int8 kernel on a CPU)."""
         gemv = self.decode_gemv_efficiency.get(kernel)
-        return gemv if gemv is not None else self.efficiency(kernel) * self.decode_compute_scale
+        if gemv is not None:
+            return gemv
+        scale = self.decode_compute_scale
+        if int8_path is not None:
+            by = self.decode_compute_scale_by_path
+            scale = by.get(f"{kernel}/{int8_path}", by.get(int8_path, scale))
+        return self.efficiency(kernel) * scale
 
 
 class ServingOverhead(_Frozen):

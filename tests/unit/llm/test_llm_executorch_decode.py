@@ -73,3 +73,28 @@ def test_bf16_decode_runs_the_bfdot_gemv_not_the_prefill_gemm() -> None:
     stream_s = model_work(zoo_arch("llama-3.2-1b"), scheme("bf16", zoo_arch("llama-3.2-1b"))).bytes_per_token / (
         p.bw_efficiency * m.dram_bw_bytes_per_s)
     assert 1.0 / est.decode.tokens_per_s <= 1.05 * (stream_s + p.per_token_overhead_s)
+
+
+def test_xnnpack_decode_gemv_loses_the_gemm_tile_reuse_per_core_path() -> None:
+    # XNNPACK runs decode on its mr=1 kernels: on i8mm cores half of each SMMLA tile is a wasted row and the nibble
+    # unpacks feed one row, not four (0.47 of the GEMM's rate for 4-bit weights); on SDOT cores only the unpacks
+    # are lost (0.68), and an int8 weight GEMV on SDOT keeps the GEMM's rate
+    from edgesim.llm.model import int8_path
+    from edgesim.llm.runtime import load_llm_runtime
+
+    _, p = load_llm_runtime("executorch").placement("cpu")
+    sd = machine(load_profile("snapdragon-8-gen3"), "cpu", None)
+    pi5 = machine(load_profile("rpi5"), "cpu", None)
+    assert (int8_path(sd), int8_path(pi5)) == ("i8mm", "dotprod")
+    assert p.decode_efficiency("w4", "i8mm") == pytest.approx(0.47 * p.efficiency("w4"))
+    assert p.decode_efficiency("w4", "dotprod") == pytest.approx(0.68 * p.efficiency("w4"))
+    assert p.decode_efficiency("w8", "dotprod") == pytest.approx(p.efficiency("w8"))
+
+
+def test_snapdragon_decode_orders_1b_bf16_above_3b_8da4w() -> None:
+    # measured on the OnePlus 12: 1B bf16 19.2 tokens/s, 3B SpinQuant / QLoRA 19.7 / 18.5 (mean 19.1): the bf16
+    # stream runs its BFDOT GEMV at the memory wall while the 4-bit model pays its GEMV's unpack and wasted tile
+    bf16 = predict("llama-3.2-1b", "snapdragon-8-gen3", "executorch", "bf16", prompt=64, gen=128).decode
+    w4 = predict("llama-3.2-3b", "snapdragon-8-gen3", "executorch", "w4a8-g32", prompt=64, gen=128).decode
+    assert bf16 is not None and w4 is not None
+    assert bf16.tokens_per_s > w4.tokens_per_s
