@@ -38,6 +38,25 @@ class RefRow:
     note: str
     status: str  # '' = predictable; else why not
     runtime_version: str = ""  # as published (llama.cpp build number or date, rkllm release, ...)
+    gcc: int | None = None  # GCC major a source-built llama.cpp was compiled with, where the source shows the OS
+
+
+# The compiler of a source-built llama.cpp, where the source shows the OS it was built on: cmake's default native
+# build uses the distribution's gcc (Ubuntu 24.04 'noble' ships GCC 13, 25.04 'plucky' GCC 14, 26.04 'resolute'
+# GCC 15). Geerling's ai-benchmarks script builds llama.cpp from source with 'cmake -B build' (GGML_NATIVE on).
+_SOURCE_GCC = (("geerlingguy/sbc-reviews/issues/85", 13),  # Radxa Dragon Q6A: screenfetch 'Ubuntu 24.04 noble'
+               # Framework 13 Cix P1 mainboard: fastfetch 'Ubuntu 25.04' (geerlingguy/sbc-reviews#103)
+               ("geerlingguy/ai-benchmarks/issues/51", 14),
+               # Radxa Dragon Q8B: Radxa's Ubuntu 26.04 'resolute' r6 image (geerlingguy/sbc-reviews#108)
+               ("geerlingguy/ai-benchmarks/issues/54", 15))
+
+
+def source_gcc(source_url: str, runtime: str | None) -> int | None:
+    """The GCC major a row's llama.cpp was built with (source-built llama.cpp only: Ollama ships prebuilt CPU
+    backends that pick their kernels at run time)."""
+    if runtime != "llama.cpp":
+        return None
+    return next((g for key, g in _SOURCE_GCC if key in source_url), None)
 
 
 def is_llm_reference(path: str | Path) -> bool:
@@ -169,7 +188,7 @@ def _row(line: int, r: dict[str, str]) -> RefRow:
         status = "no profile"
     return RefRow(line, r["device"], hw, runtime, unit, r["model_config"] or None, r.get("model", ""), quant,
                   _int(r.get("threads", "")), prompt, gen, cached, metric, value, approx, r.get("note", ""), status,
-                  r.get("runtime_version", "") or "")
+                  r.get("runtime_version", "") or "", source_gcc(r.get("source_url", "") or "", runtime))
 
 
 def read_reference(path: str | Path | None = None) -> list[RefRow]:
