@@ -13,6 +13,8 @@ vec_dot (2 rows). So one core runs a kernel at
 and the threads' cores add up (ggml hands out chunks through an atomic counter; a repacked GEMM cuts only ~4 per
 thread, so a slow LITTLE core holding one of the last chunks sets the finish). The same overhead fitted on a
 Cortex-A72 (no SDOT) then predicts an A76 (SDOT) or an X3 (SMMLA) through the mechanism, not a per-board factor.
+What the cores support is not always what the build uses: a native GCC build on a core pair GCC does not know is
+compiled for plain Armv8.0 (baseline_build), and ggml then runs the emulated path on SDOT cores too.
 """
 
 from __future__ import annotations
