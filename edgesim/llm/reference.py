@@ -42,8 +42,10 @@ class RefRow:
 
 
 # The compiler of a source-built llama.cpp, where the source shows the OS it was built on: cmake's default native
-# build uses the distribution's gcc (Ubuntu 24.04 'noble' ships GCC 13, 25.04 'plucky' GCC 14, 26.04 'resolute'
-# GCC 15). Geerling's ai-benchmarks script builds llama.cpp from source with 'cmake -B build' (GGML_NATIVE on).
+# build uses the distribution's gcc (Ubuntu 24.04 'noble' ships GCC 13, 25.04 'plucky' GCC 14 (14.2.0-19ubuntu2,
+# llama.cpp PR #16239), 25.10 and 26.04 'resolute' GCC 15 or later, taken as 15). Geerling's ai-benchmarks script
+# (ai-benchmarks.py) builds llama.cpp from source with 'cmake -B build' and the distribution's build-essential, so
+# GGML_NATIVE is on.
 _SOURCE_GCC = (("geerlingguy/sbc-reviews/issues/85", 13),  # Radxa Dragon Q6A: screenfetch 'Ubuntu 24.04 noble'
                # Framework 13 Cix P1 mainboard: fastfetch 'Ubuntu 25.04' (geerlingguy/sbc-reviews#103)
                ("geerlingguy/ai-benchmarks/issues/51", 14),
@@ -53,7 +55,7 @@ _SOURCE_GCC = (("geerlingguy/sbc-reviews/issues/85", 13),  # Radxa Dragon Q6A: s
 
 def source_gcc(source_url: str, runtime: str | None) -> int | None:
     """The GCC major a row's llama.cpp was built with (source-built llama.cpp only: Ollama ships prebuilt CPU
-    backends that pick their kernels at run time)."""
+    backends, not compiled with the board's own compiler)."""
     if runtime != "llama.cpp":
         return None
     return next((g for key, g in _SOURCE_GCC if key in source_url), None)

@@ -63,7 +63,7 @@ def test_decode_is_a_weight_stream_either_way() -> None:
 def test_rows_take_the_gcc_their_source_shows_for_source_built_llama_cpp_only() -> None:
     q6a = "https://github.com/geerlingguy/sbc-reviews/issues/85"
     assert source_gcc(q6a, "llama.cpp") == 13
-    assert source_gcc(q6a, "ollama") is None  # Ollama ships prebuilt, run-time dispatched CPU backends
+    assert source_gcc(q6a, "ollama") is None  # Ollama ships prebuilt CPU backends
     assert source_gcc("https://example.org/x", "llama.cpp") is None
     rows = [r for r in read_reference() if r.hw == "qcs6490" and r.runtime == "llama.cpp"]
     assert rows and all(r.gcc == 13 for r in rows)
