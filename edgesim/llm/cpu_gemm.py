@@ -13,12 +13,14 @@ vec_dot (2 rows). So one core runs a kernel at
 and the threads' cores add up (ggml hands out chunks through an atomic counter; a repacked GEMM cuts only ~4 per
 thread, so a slow LITTLE core holding one of the last chunks sets the finish). The same overhead fitted on a
 Cortex-A72 (no SDOT) then predicts an A76 (SDOT) or an X3 (SMMLA) through the mechanism, not a per-board factor.
+What the cores support is not always what the build uses: a native GCC build on a core pair GCC does not know is
+compiled for plain Armv8.0 (baseline_build), and ggml then runs the emulated path on SDOT cores too.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from edgesim.llm.machine import CoreGroup, Machine
@@ -55,13 +57,44 @@ def llama_build(version: str) -> int | None:
     return None
 
 
-def at_build(rt: LlmRuntime, build: int | None) -> LlmRuntime:
-    """``rt`` with its CPU GEMM model set to llama.cpp build ``build`` (kernels repacked only from their build)."""
+def at_build(rt: LlmRuntime, build: int | None, gcc: int | None = None) -> LlmRuntime:
+    """``rt`` with its CPU GEMM model set to llama.cpp build ``build`` (kernels repacked only from their build) and,
+    where given, compiled natively with GCC major ``gcc`` (baseline_build)."""
     p = rt.placements.get("cpu")
-    if build is None or p is None or p.cpu_gemm is None:
+    update = {k: v for k, v in (("build", build), ("gcc", gcc)) if v is not None}
+    if not update or p is None or p.cpu_gemm is None:
         return rt
-    cg = p.cpu_gemm.model_copy(update={"build": build})
+    cg = p.cpu_gemm.model_copy(update=update)
     return rt.model_copy(update={"placements": {**rt.placements, "cpu": p.model_copy(update={"cpu_gemm": cg})}})
+
+
+def baseline_build(groups: tuple[CoreGroup, ...], cg: CpuGemm) -> bool:
+    """Whether a native GCC build of ggml on these cores is compiled for plain Armv8.0 (no SDOT, I8MM or FP16
+    arithmetic), whatever the cores support.
+
+    cmake's default GGML_NATIVE build takes the -mcpu= that 'gcc -mcpu=native -E -v' prints, else passes
+    -mcpu=native itself (ggml-cpu/CMakeLists.txt); its '+dotprod' fix-ups fail on GCC, which rejects
+    'native+ext' (llama.cpp PR #10895). GCC's driver (config/aarch64/driver-aarch64.cc host_detect_local_cpu)
+    reads the core part numbers from /proc/cpuinfo: one type, or two that form one of its big.LITTLE pairs, get
+    that CPU; two others get the generic CPU with the cores' features only from ``cg.gcc_unknown_pair_since``,
+    and older GCC drop the option ("If detection fails we ignore the option"); three types fail in every GCC.
+    ggml then reports no dotprod (ggml_cpu_has_dotprod() is 0 without __ARM_FEATURE_DOTPROD): the emulated dot,
+    no repacked GEMM but IQ4_NL's NEON one, fp32 instead of fp16 FMA."""
+    if cg.gcc is None or any(g.isa.x86 for g in groups):
+        return False
+    names = list(dict.fromkeys(g.isa.name for g in groups))  # big cluster first, as the profile lists them
+    if len(names) <= 1 or "unknown" in names:
+        return False
+    if len(names) > 2:
+        return True
+    return f"{names[0]}.{names[1]}" not in cg.gcc_big_little_pairs and cg.gcc < cg.gcc_unknown_pair_since
+
+
+def compiled_groups(groups: tuple[CoreGroup, ...], cg: CpuGemm) -> tuple[CoreGroup, ...]:
+    """The cores as the build's kernels see them: without the instructions a baseline build compiled out."""
+    if not baseline_build(groups, cg):
+        return groups
+    return tuple(replace(g, isa=replace(g.isa, dotprod=False, i8mm=False, fp16_arith=False)) for g in groups)
 
 
 @dataclass(frozen=True)
@@ -149,12 +182,13 @@ def gemm_time_s(macs: float, kernel: str, precision: str, m: Machine, cg: CpuGem
     (split_chunks: a slow LITTLE core holding one of the last chunks, or its equal share, sets it)."""
     if macs <= 0:
         return 0.0
-    per_core = [core_rate(kernel, precision, g, cg, overhead) for g in m.core_groups]
-    total = sum(g.count * r for g, r in zip(m.core_groups, per_core, strict=True))
-    first = m.core_groups[0]
-    threads = sum(g.count for g in m.core_groups)
+    groups = compiled_groups(m.core_groups, cg)
+    per_core = [core_rate(kernel, precision, g, cg, overhead) for g in groups]
+    total = sum(g.count * r for g, r in zip(groups, per_core, strict=True))
+    first = groups[0]
+    threads = sum(g.count for g in groups)
     chunks = split_chunks(kernel, kernel_path(kernel, precision, first, cg), threads, cg, first.isa.x86)
     if len(set(per_core)) <= 1 or chunks is None:
         return macs / total
-    rates = [r for g, r in zip(m.core_groups, per_core, strict=True) for _ in range(g.count)]
+    rates = [r for g, r in zip(groups, per_core, strict=True) for _ in range(g.count)]
     return macs * _chunked_finish(rates, chunks)

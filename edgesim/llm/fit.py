@@ -74,7 +74,7 @@ def _quant(row: RefRow) -> str:
 
 
 def _setup(row: RefRow, rt: LlmRuntime) -> Setup:
-    rt = at_build(rt, llama_build(row.runtime_version))  # the llama.cpp build the row names, if any
+    rt = at_build(rt, llama_build(row.runtime_version), row.gcc)  # the build (and compiler) the row names
     try:
         return setup(row.model or "", row.hw or "", rt, _quant(row), row.threads, row.unit)
     except EdgesimError as exc:

@@ -38,6 +38,27 @@ class RefRow:
     note: str
     status: str  # '' = predictable; else why not
     runtime_version: str = ""  # as published (llama.cpp build number or date, rkllm release, ...)
+    gcc: int | None = None  # GCC major a source-built llama.cpp was compiled with, where the source shows the OS
+
+
+# The compiler of a source-built llama.cpp, where the source shows the OS it was built on: cmake's default native
+# build uses the distribution's gcc (Ubuntu 24.04 'noble' ships GCC 13, 25.04 'plucky' GCC 14 (14.2.0-19ubuntu2,
+# llama.cpp PR #16239), 25.10 and 26.04 'resolute' GCC 15 or later, taken as 15). Geerling's ai-benchmarks script
+# (ai-benchmarks.py) builds llama.cpp from source with 'cmake -B build' and the distribution's build-essential, so
+# GGML_NATIVE is on.
+_SOURCE_GCC = (("geerlingguy/sbc-reviews/issues/85", 13),  # Radxa Dragon Q6A: screenfetch 'Ubuntu 24.04 noble'
+               # Framework 13 Cix P1 mainboard: fastfetch 'Ubuntu 25.04' (geerlingguy/sbc-reviews#103)
+               ("geerlingguy/ai-benchmarks/issues/51", 14),
+               # Radxa Dragon Q8B: Radxa's Ubuntu 26.04 'resolute' r6 image (geerlingguy/sbc-reviews#108)
+               ("geerlingguy/ai-benchmarks/issues/54", 15))
+
+
+def source_gcc(source_url: str, runtime: str | None) -> int | None:
+    """The GCC major a row's llama.cpp was built with (source-built llama.cpp only: Ollama ships prebuilt CPU
+    backends, not compiled with the board's own compiler)."""
+    if runtime != "llama.cpp":
+        return None
+    return next((g for key, g in _SOURCE_GCC if key in source_url), None)
 
 
 def is_llm_reference(path: str | Path) -> bool:
@@ -169,7 +190,7 @@ def _row(line: int, r: dict[str, str]) -> RefRow:
         status = "no profile"
     return RefRow(line, r["device"], hw, runtime, unit, r["model_config"] or None, r.get("model", ""), quant,
                   _int(r.get("threads", "")), prompt, gen, cached, metric, value, approx, r.get("note", ""), status,
-                  r.get("runtime_version", "") or "")
+                  r.get("runtime_version", "") or "", source_gcc(r.get("source_url", "") or "", runtime))
 
 
 def read_reference(path: str | Path | None = None) -> list[RefRow]:

@@ -78,6 +78,13 @@ class CpuGemm(_Frozen):
     softmax_chain_cycles_per_score: float = Field(default=0.0, ge=0, le=64)
     # slots per 16 MACs around the dot (loads, unpack, scales, accumulate) per GGUF type; 'default' for the rest
     overhead_slots: dict[str, float]
+    # What a native build (cmake's default GGML_NATIVE: gcc -mcpu=native) compiles for on a CPU of two core types
+    # (edgesim.llm.cpu_gemm.baseline_build): the big.LITTLE pairs GCC's -mcpu=native recognises ("a76.a55"), the
+    # first GCC major that gives an unknown pair the cores' own features, and the GCC major the modelled build was
+    # compiled with (None = a compiler that handles the core mix: prebuilt or cross-compiled binaries)
+    gcc_big_little_pairs: list[str] = Field(default_factory=list)
+    gcc_unknown_pair_since: int = Field(default=1, ge=1)
+    gcc: int | None = Field(default=None, ge=4, le=99)
 
     @field_validator("dot_slots")
     @classmethod
@@ -354,16 +361,24 @@ def engine_of(spec: str) -> str:
 def load_llm_runtime(spec: str, fitted: bool = True) -> LlmRuntime:
     """An LLM runtime by id (hw_profiles/llm_runtimes/ID.yaml) or YAML path; ``inherits`` merges a parent, and the
     fitted overlay ID.fit.yaml (if any, and ``fitted``) goes on top. fitted=False gives the sourced priors.
-    'ID@bNNNN' (llama.cpp and its relatives) models that build's CPU kernels."""
-    base, sep, build = spec.partition("@")
+    'ID@bNNNN' (llama.cpp and its relatives) models that build's CPU kernels; 'ID@gccNN' a native build compiled
+    with GCC NN; both as 'ID@bNNNN,gccNN'."""
+    base, sep, tail = spec.partition("@")
     if sep:
-        if not re.fullmatch(r"b?\d{1,6}", build):
-            raise ProfileError(f"'{build}' is not a llama.cpp build (e.g. {base}@b7070)", field="runtime")
+        update: dict[str, int] = {}
+        for tok in tail.split(","):
+            m = re.fullmatch(r"(b?)(\d{1,6})|gcc(\d{1,2})", tok.strip())
+            if m is None:
+                raise ProfileError(f"'{tok}' is not a llama.cpp build or compiler (e.g. {base}@b7070, {base}@gcc13)",
+                                   field="runtime")
+            if m.group(3) and int(m.group(3)) < 4:
+                raise ProfileError(f"'{tok}': GCC before 4 has no AArch64 -mcpu=native", field="runtime")
+            update.update({"build": int(m.group(2))} if m.group(2) else {"gcc": int(m.group(3))})
         rt = load_llm_runtime(base, fitted)
         p = rt.placements.get("cpu")
         if p is None or p.cpu_gemm is None:
             raise ProfileError(f"runtime '{base}' has no CPU kernel model to set a build on", field="runtime")
-        cg = p.cpu_gemm.model_copy(update={"build": int(build.lstrip("b"))})
+        cg = p.cpu_gemm.model_copy(update=update)
         return rt.model_copy(update={"placements": {**rt.placements, "cpu": p.model_copy(update={"cpu_gemm": cg})}})
     path = _locate(spec)
     data = _with_fit(path, _raw(path, fitted), fitted)

@@ -51,7 +51,7 @@ class RowResult:
 def predict_row(row: RefRow, rt: LlmRuntime) -> tuple[float | None, str]:
     if row.status:
         return None, row.status
-    rt = at_build(rt, llama_build(row.runtime_version))  # the llama.cpp build the row names, if any
+    rt = at_build(rt, llama_build(row.runtime_version), row.gcc)  # the build (and compiler) the row names
     try:
         try:
             est = predict(row.model or "", row.hw or "", rt, row.quant, row.threads, row.unit, row.prompt, row.gen,
