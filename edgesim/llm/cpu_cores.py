@@ -33,6 +33,9 @@ class CoreIsa:
     x86: bool = False
     # 128-bit vector ops issued per cycle (None: not in the table, or a mixed unit: the profile's rate decides)
     vector_slots_per_cycle: float | None = None
+    # ASIMD widening multiplies (SMULL/SMULL2) issued per cycle: what ggml's emulated dot product (no SDOT) is
+    # bound by where fewer vector pipes multiply than issue (None: not in the table: no separate limit)
+    widening_muls_per_cycle: float | None = None
 
 
 # Which dot-product instructions a core has is the one table of edgesim.hw.cpu_isa (sources there); every
@@ -49,6 +52,21 @@ _SLOTS: dict[str, float] = {
     "x1": 4.0, "x2": 4.0, "x3": 4.0, "x4": 4.0, "x925": 4.0, "neoverse-v1": 4.0, "neoverse-v2": 4.0, "oryon": 4.0,
 }
 
+# ASIMD multiply long (SMULL, SMULL2) per cycle, from the Software Optimization Guides' instruction tables (via LLVM's
+# scheduling models where Arm's PDF is not in reach): Cortex-A57/A72 on F0 only, 1 per cycle (A72 SOG UAN 0016A;
+# llvm AArch64SchedA57.td, the model LLVM uses for the A72: [SU]MULL -> A57Write_5cyc_1W); Cortex-A76 = Neoverse N1
+# on V0 only, 1 per cycle (N1 SOG; llvm AArch64SchedNeoverseN1.td: ([SU]|SQD)MULLv -> N1Write_4c_1V0, while
+# [SU]ADALPv -> N1Write_4c_1V1 and SDOT issues on both V pipes); A720 V0, 1 per cycle (A720 SOG 109720: 'ASIMD
+# multiply long SMULL(2) ... 4, 1, V0', SADALP V1); the A77/A78 between them in that family (same two V pipes, SDOT
+# throughput 2) taken as the same split (their SOGs, swog011050 and 102160, were not read here); Cortex-X4 V0 and
+# V2, 2 per cycle of its four V pipes (X4 SOG: 'SMULL(2) ... 3, 2, V02'), the X1-X3 taken as the same pair; A55 both 64-bit pipes as one Q-form op per cycle
+# (llvm AArch64SchedA55.td: [SU]MULLv -> CortexA55WriteAluVq_4), above its 0.5 load-bound slots. Cores not listed
+# (A53, A73, A75, A710/A715/A725, A510/A520, Carmel, Oryon) have no separate limit.
+_WIDENING_MULS: dict[str, float] = {
+    "a57": 1.0, "a72": 1.0, "a55": 1.0, "a76": 1.0, "neoverse-n1": 1.0, "a77": 1.0, "a78": 1.0, "a78ae": 1.0,
+    "a78c": 1.0, "a720": 1.0, "x1": 2.0, "x2": 2.0, "x3": 2.0, "x4": 2.0,
+}
+
 _X86_RE = re.compile(r"x86|intel|amd|ryzen|core i\d|atom|celeron|pentium|avx|redwood|crestmont|gracemont|lion cove"
                      r"|skymont|golden cove|zen", re.IGNORECASE)
 
@@ -61,8 +79,10 @@ def core_isa(description: str, int8_macs_per_cycle: float, fp32_macs_per_cycle: 
         key = keys[0]
         path = core_int8_of(key).path
         dot = path is not Int8Path.NEON
+        single = len(set(keys)) == 1  # a mixed unit keeps the profile's averaged rate and no per-core limit
         return CoreIsa(key, dot, path is Int8Path.I8MM, dot,
-                       vector_slots_per_cycle=_SLOTS.get(key) if len(set(keys)) == 1 else None)
+                       vector_slots_per_cycle=_SLOTS.get(key) if single else None,
+                       widening_muls_per_cycle=_WIDENING_MULS.get(key) if single else None)
     dot = fp32_macs_per_cycle > 0 and int8_macs_per_cycle >= 4 * fp32_macs_per_cycle
     if _X86_RE.search(description):
         return CoreIsa("x86", True, False, False, x86=True)

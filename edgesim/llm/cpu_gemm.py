@@ -8,9 +8,12 @@ type). Kernels that reuse an unpacked weight register across several activation 
 ggml's repacked GEMMs (Q4_0 4x4/4x8, Q4_K 8x8, IQ4_NL 4x4: 4 activation rows per tile) and its nrc=2 SMMLA
 vec_dot (2 rows). So one core runs a kernel at
 
-    MACs/s = 16 x vector slots per cycle x clock / (overhead / reuse + dot)
+    MACs/s = 16 x clock / (overhead / reuse / vector slots per cycle + dot / dot issue rate)
 
-and the threads' cores add up (ggml hands out chunks through an atomic counter; a repacked GEMM cuts only ~4 per
+where the dot issues at the core's vector slots, except ggml's emulated dot (SMULL/SMULL2/SADALP, cores or builds
+without SDOT), whose widening multiplies issue only on the multiply-capable pipes: one on an A72 (F0) and one on an
+A76/A78 (V0, Arm's optimisation guides), so a second vector pipe halves the work around that dot, not the dot.
+The threads' cores add up (ggml hands out chunks through an atomic counter; a repacked GEMM cuts only ~4 per
 thread, so a slow LITTLE core holding one of the last chunks sets the finish). The same overhead fitted on a
 Cortex-A72 (no SDOT) then predicts an A76 (SDOT) or an X3 (SMMLA) through the mechanism, not a per-board factor.
 What the cores support is not always what the build uses: a native GCC build on a core pair GCC does not know is
@@ -102,6 +105,9 @@ class KernelPath:
     name: str  # neon | dotprod | i8mm | <path>-repack | fma16 | fma32
     dot_slots: float
     reuse: float
+    # the dot is ggml's emulation (ggml_vdotq_s32 without __ARM_FEATURE_DOTPROD: SMULL, SMULL2, SADALP), whose
+    # widening multiplies issue only on the core's multiply-capable pipes
+    emulated: bool = False
 
 
 def kernel_path(kernel: str, precision: str, core: CoreGroup, cg: CpuGemm) -> KernelPath:
@@ -117,14 +123,25 @@ def kernel_path(kernel: str, precision: str, core: CoreGroup, cg: CpuGemm) -> Ke
                                                       ("neon", True)) if ok]
     for p in paths:
         if cg.repacks(kernel, p):
-            return KernelPath(f"{p}-repack", cg.dot_slots.get(p, cg.dot_slots["dotprod"]), cg.repack_reuse)
+            return KernelPath(f"{p}-repack", cg.dot_slots.get(p, cg.dot_slots["dotprod"]), cg.repack_reuse,
+                              emulated=p == "neon")
     if isa.x86:
         return KernelPath("avx2", cg.dot_slots.get("avx2", cg.dot_slots["dotprod"]), 1.0)
     if isa.i8mm and kernel in cg.mmla_types:
         return KernelPath("i8mm", cg.dot_slots["i8mm"], cg.mmla_reuse)
     if isa.dotprod:
         return KernelPath("dotprod", cg.dot_slots["dotprod"], 1.0)
-    return KernelPath("neon", cg.dot_slots["neon"], 1.0)
+    return KernelPath("neon", cg.dot_slots["neon"], 1.0, emulated=True)
+
+
+def dot_issue_rate(path: KernelPath, core: CoreGroup) -> float:
+    """128-bit slots per cycle the dot itself issues at: the core's vector slots, but the emulated dot's SMULL /
+    SMULL2 only at the core's widening multiplies per cycle (edgesim.llm.cpu_cores: one pipe on A72 F0 and on
+    A76/A78 V0, so two vector pipes do not halve its cost as they halve SDOT's)."""
+    muls = core.isa.widening_muls_per_cycle
+    if path.emulated and muls is not None:
+        return min(core.vector_slots_per_cycle, muls)
+    return core.vector_slots_per_cycle
 
 
 def core_rate(kernel: str, precision: str, core: CoreGroup, cg: CpuGemm, overhead: float | None = None) -> float:
@@ -137,7 +154,8 @@ def core_rate(kernel: str, precision: str, core: CoreGroup, cg: CpuGemm, overhea
     else:
         # prefill attention runs ggml's F16 mul_mat against the f16 KV cache: the F16 weight path
         u = cg.overhead("F16" if kernel == "attention" else kernel)
-    return 16.0 * core.vector_slots_per_cycle * core.clock_hz / (u / path.reuse + path.dot_slots)
+    cycles = u / path.reuse / core.vector_slots_per_cycle + path.dot_slots / dot_issue_rate(path, core)
+    return 16.0 * core.clock_hz / cycles
 
 
 def _chunked_finish(rates: list[float], chunks: int) -> float:
