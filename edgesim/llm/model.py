@@ -81,7 +81,9 @@ def kernel_peak(m: Machine, precision: str) -> float:
     """The rate a weight kernel's efficiency is a fraction of. On CPUs, block-quantized dot products (int8
     activations against unpacked 2-8-bit blocks) are bound by the unpack/shift/scale instructions around the dot
     product, so they scale with the SIMD issue rate, not the dot-product MAC rate (a core with SDOT does 4x the
-    MACs per cycle of an A72 but issues only 2x the vector ops); float kernels are FMA-bound (MAC rate)."""
+    MACs per cycle of an A72 but issues only 2x the vector ops); float kernels are FMA-bound (MAC rate). On a GPU
+    an int8-activation kernel runs on the int8 tensor cores (llama.cpp's MMQ: int8 MMA on Turing and later at
+    every batch size, hw_profiles/llm_runtimes/llama.cpp.yaml), so its efficiency is of the dense int8 rate."""
     if m.unit == "cpu" and precision == "int8":
         return m.simd_rate("int8")
     return m.rate(precision)
