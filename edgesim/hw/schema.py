@@ -476,6 +476,11 @@ class RuntimeProfile(_Frozen):
     # Cores of a multi-core accelerator one model runs on by default (RKNN's core mask AUTO picks one of the
     # RK3588's three); None = all of them. Threads of a CPU runtime are set per run (--threads).
     cores_used: int | None = Field(default=None, ge=1)
+    # Queued inference requests (a throughput stream) each run on at most this many cores of the runtime's MAC
+    # unit, so unit count // this requests execute at once and the next waits for one to end (OpenVINO's NPU
+    # compiler gives a THROUGHPUT request all of NPU3720's 2 tiles, 2 of NPU4000's 6). None = queued frames
+    # overlap wherever the units allow (one frame's vector ops beside the next frame's convs).
+    request_cores: int | None = Field(default=None, ge=1)
     # Bytes the engine keeps in the activation memory besides the tensors themselves (interpreter state, per-tensor
     # metadata, scratch buffers): counted against the activation memory by the fit verdict. None = not declared
     # (counted as 0); give its source in ``sources`` when set.

@@ -425,6 +425,17 @@ def _node_plan(graph: Graph, node: Node, work: NodeWork, placed: tuple[ComputeUn
     )
 
 
+def requests_in_flight(profile: HardwareProfile, runtime: RuntimeProfile | None) -> int | None:
+    """Inference requests the device runs at once in a stream: the cores of the runtime's MAC unit (its largest
+    one on the device classes it targets) over the cores one request gets; None when the runtime sets no
+    limit."""
+    if runtime is None or runtime.request_cores is None:
+        return None
+    cores = [u.count for u in profile.units if u.kind is UnitKind.MAC_ARRAY
+             and (not runtime.targets or u.device_class in runtime.targets)]
+    return max(1, max(cores, default=1) // runtime.request_cores)
+
+
 def _assemble(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfile | None,
               version: RuntimeVersion | None, plans: list[OpPlan], fuse_residual_add: bool, *, peak: int,
               model_weight_bytes: int, total_weights: int, host_clock_hz: float) -> Schedule:
@@ -467,6 +478,7 @@ def _assemble(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfile | 
         total_weight_bytes=total_weights,
         inter_op_parallel=runtime is not None and runtime.inter_op_parallel,
         layer_pipelining=runtime is not None and runtime.layer_pipelining,
+        requests_in_flight=requests_in_flight(profile, runtime),
         notes=tuple(notes),
         contexts=contexts,
         context_switch_cycles=(runtime.context_switch_cycles * overhead_scale if runtime is not None else 0.0),

@@ -84,6 +84,9 @@ class Schedule:
     # multi-core unit, and consumers streaming row bands from producers on another unit/core.
     inter_op_parallel: bool = False
     layer_pipelining: bool = False
+    # Inference requests the device executes at once in a stream (RuntimeProfile.request_cores): frame f starts
+    # only when frame f - requests_in_flight has ended. None = no limit.
+    requests_in_flight: int | None = None
     # Multi-context execution (ComputeUnit.context_weight_bytes): contexts run one after another per inference,
     # each switch costing context_switch_cycles of the host clock; 1 = the network is resident at once.
     contexts: int = 1

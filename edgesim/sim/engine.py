@@ -107,11 +107,19 @@ def _frame_key(node: str, frame: int) -> str:
     return node if frame == 0 else f"{node}#{frame}"
 
 
-def _frame_plans(plans: list[OpPlan], frames: int) -> list[OpPlan]:
-    """Every plan once per frame; frame f reads only frame f's producers."""
+def _frame_plans(plans: list[OpPlan], frames: int, in_flight: int | None = None) -> list[OpPlan]:
+    """Every plan once per frame; frame f reads only frame f's producers. With ``in_flight`` requests at most on
+    the device, frame f's first ops (those no other op of the frame feeds) also wait for frame f - in_flight's
+    last ops (those feeding no other op): the runtime queues the request until one in flight ends."""
     out = list(plans)
+    names = {p.node for p in plans}
+    fed = {d for p in plans for d in p.depends_on}
+    sinks = [p.node for p in plans if p.node not in fed]
     for f in range(1, frames):
-        out += [replace(p, node=_frame_key(p.node, f), depends_on=tuple(_frame_key(d, f) for d in p.depends_on))
+        gate = tuple(_frame_key(s, f - in_flight) for s in sinks) if in_flight and f >= in_flight else ()
+        out += [replace(p, node=_frame_key(p.node, f),
+                        depends_on=tuple(_frame_key(d, f) for d in p.depends_on)
+                        + (() if names.intersection(p.depends_on) else gate))
                 for p in plans]
     return out
 
@@ -125,7 +133,7 @@ def simulate_schedule(schedule: Schedule, profile: HardwareProfile, tracer: Trac
     env = simpy.Environment()
     ports = {m.name: MemoryPort(env, m, profile.clock_mhz) for m in profile.memories}
     plans = [p for p in schedule.plans if p.unit != "-"]
-    all_plans = _frame_plans(plans, frames)
+    all_plans = _frame_plans(plans, frames, schedule.requests_in_flight)
     shared = Shared(env, ports, all_plans, {m.name: m.size_bytes for m in profile.memories},
                     schedule.inter_op_parallel, schedule.layer_pipelining,
                     {u.name: u.count for u in profile.units}, latency_first=frames == 1)
