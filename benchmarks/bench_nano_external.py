@@ -36,7 +36,8 @@ class Published:
 # TensorRT FP16, batch 1, Jetson Nano (10 W). NVIDIA's page gives FPS (ms = 1000 / FPS); torch2trt gives latency.
 PUBLISHED = (
     Published("resnet50", "1x3x224x224", 1000 / 36, NVIDIA, "36 FPS"),
-    Published("ssd_mobilenet_v2", "1x3x300x300", 1000 / 39, NVIDIA, "39 FPS, UFF sample incl. the NMS plugin"),
+    Published("ssd_mobilenet_v2_coco", "1x3x300x300", 1000 / 39, NVIDIA,
+              "39 FPS, UFF sample (TF ssd_mobilenet_v2_coco, 3x3 conv predictors) incl. the NMS plugin"),
     Published("yolov3_tiny", "1x3x416x416", 1000 / 25, NVIDIA, "25 FPS"),
     Published("resnet18", "1x3x224x224", 11.4, TORCH2TRT, "latency, fp16_mode"),
     Published("resnet34", "1x3x224x224", 20.2, TORCH2TRT, "latency, fp16_mode"),

@@ -53,6 +53,7 @@ _MODELS: dict[str, tuple[_Builder, tuple[int, int], int, int]] = {
     "yolov3_tiny": (yolo.yolov3_tiny, (416, 416), 80, 3),  # OpenVINO yolo-v3-tiny-tf runs 416x416
     "ssd_mobilenet_v1": (detection.ssd_mobilenet_v1, (300, 300), 91, 3),
     "ssd_mobilenet_v2": (detection.ssd_mobilenet_v2, (300, 300), 91, 3),
+    "ssd_mobilenet_v2_coco": (detection.ssd_mobilenet_v2_coco, (300, 300), 91, 3),
     "deeplabv3_mobilenet_v2": (detection.deeplabv3_mobilenet_v2, (513, 513), 21, 3),  # PASCAL VOC classes
     "deeplabv3plus_mobilenet": (detection.deeplabv3plus_mobilenet, (513, 513), 21, 3),
     "efficientdet_d0": (detection.efficientdet_d0, (512, 512), 90, 3),

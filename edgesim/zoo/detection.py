@@ -6,6 +6,12 @@
 - ``ssd_mobilenet_v2``: the SSDLite variant the Hailo model zoo times under that name (``ssdlite_mobilenet_v2``
   config: MobileNetV2 taps layer_15/expansion_output (19x19x576) and layer_19 (10x10x1280), depthwise-separable
   extras and predictors).
+- ``ssd_mobilenet_v2_coco``: TF OD API ``ssd_mobilenet_v2_coco`` (2018_03_29), the "SSD MobileNet v2 (COCO)" that
+  OpenVINO (Open Model Zoo), the TensorRT UFF sample and aallan/benchmarking-ml-on-the-edge run: the same body and
+  depthwise-separable extras (``use_depthwise: true``) but full 3x3 convolutions as box and class predictors
+  (``convolutional_box_predictor { kernel_size: 3 }``; the benchmark's OpenVINO IR has group-1 3x3
+  BoxPredictor_*/ClassPredictor convs with 3 x 91 and 6 x 91 outputs). Those predictors hold 14 of its 16.8 M
+  parameters and 1.3 of its 1.9 G MACs, 2.5x the SSDLite graph's.
 - ``deeplabv3_mobilenet_v2``: TF DeepLab ``mobilenetv2_coco_voc_trainaug`` (rknn_model_zoo's deeplabv3 demo): atrous
   MobileNetV2 to layer_18 at output stride 8 (option ``output_stride=16``), image pooling + 1x1 branch, 1x1
   projection, 21 VOC logits. (No ASPP rates and no decoder: the DeepLab authors drop both for MobileNetV2.)
@@ -97,7 +103,10 @@ _SSD_EXTRA_DEPTHS = (512, 256, 256, 128)
 _SSD_ANCHORS = (3, 6, 6, 6, 6, 6)
 
 
-def _ssd(name: str, input_shape: Shape4, num_classes: int, lite: bool, postprocess: int) -> Graph:
+def _ssd(name: str, input_shape: Shape4, num_classes: int, lite: bool, postprocess: int,
+         full_predictors: bool = False) -> Graph:
+    """``lite``: MobileNetV2 body with depthwise-separable extras (else MobileNetV1 with full 3x3 extras);
+    ``full_predictors``: 3x3 conv predictors (ssd_mobilenet_v2_coco) instead of the lite depthwise + 1x1 pair."""
     b, x = _start(name, input_shape)
     if lite:
         last, tap = _mbv2_body(b, x, tap_expansion=13)
@@ -117,6 +126,9 @@ def _ssd(name: str, input_shape: Shape4, num_classes: int, lite: bool, postproce
     classes: list[str] = []
     for f, anchors in zip(feats, _SSD_ANCHORS, strict=True):
         for out, per_anchor in ((boxes, 4), (classes, num_classes)):
+            if full_predictors:
+                out.append(b.conv(f, anchors * per_anchor, 3, bias=True))
+                continue
             z = b.act(b.bn(b.dwconv(f, 3)), "relu6") if lite else f
             out.append(b.conv(z, anchors * per_anchor, 1, bias=True))
     encodings, logits = _flat_predictions(b, boxes, 4), _flat_predictions(b, classes, num_classes)
@@ -125,7 +137,8 @@ def _ssd(name: str, input_shape: Shape4, num_classes: int, lite: bool, postproce
     if not postprocess:
         return b.build([encodings, logits])
     grids = [(b.shape(f)[2], b.shape(f)[3]) for f in feats]
-    cfg = ssd_post.SSDLITE_MOBILENET_V2_POST if lite else ssd_post.SSD_MOBILENET_V1_POST
+    cfg = (ssd_post.SSD_MOBILENET_V2_POST if full_predictors else ssd_post.SSDLITE_MOBILENET_V2_POST) if lite \
+        else ssd_post.SSD_MOBILENET_V1_POST
     return b.build([ssd_post.postprocess(b, encodings, logits, grids, cfg)])
 
 
@@ -136,6 +149,12 @@ def ssd_mobilenet_v1(input_shape: Shape4, num_classes: int, postprocess: int = 1
 
 def ssd_mobilenet_v2(input_shape: Shape4, num_classes: int, postprocess: int = 1) -> Graph:
     return _ssd("ssd_mobilenet_v2", input_shape, num_classes, lite=True, postprocess=postprocess)
+
+
+def ssd_mobilenet_v2_coco(input_shape: Shape4, num_classes: int, postprocess: int = 1) -> Graph:
+    """TF OD API ssd_mobilenet_v2_coco: the SSDLite body and extras with full 3x3 conv predictors."""
+    return _ssd("ssd_mobilenet_v2_coco", input_shape, num_classes, lite=True, postprocess=postprocess,
+                full_predictors=True)
 
 
 # --- DeepLab v3 -----------------------------------------------------------------------------------------------------

@@ -44,6 +44,9 @@ PUBLISHED = MappingProxyType({
                                        "hailo_model_zoo ssd_mobilenet_v2 (SSDLite head): 1.52 GOPS, 4.46 M params "
                                        "(OMZ ssdlite_mobilenet_v2: 1.525 GFLOPs, 4.475 MParams)",
                                        options=(("postprocess", 0),)),
+    "ssd_mobilenet_v2_coco": PublishedCount(3.775 / 2 * G, 16.818 * M,
+                                            "Open Model Zoo ssd_mobilenet_v2_coco at 300: 3.775 GFLOPs, 16.818 MParams",
+                                            options=(("postprocess", 0),)),
     "deeplabv3_mobilenet_v2": PublishedCount(2.75 * G, 2.11 * M,
                                              "Sandler et al. 2018 Table 7: Mobile DeepLabv3, OS 16, no ASPP, 513x513: "
                                              "2.75 B MAdds, 2.11 M params", options=(("output_stride", 16),)),

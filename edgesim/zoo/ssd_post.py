@@ -7,10 +7,11 @@ converted from them, which ends in one DetectionOutput layer) do after the box/c
   size + anchor centre, size = exp(t / 5) * anchor size, then corners): elementwise ops on (1, N, 4);
 - the SIGMOID score converter on every class logit (1, N, C);
 - ``batch_non_max_suppression`` per class, background excluded (iou_threshold 0.6, max_detections_per_class 100;
-  score_threshold 1e-8 for ssd_mobilenet_v1_coco, 0.3 for ssdlite_mobilenet_v2_coco).
+  score_threshold 1e-8 for ssd_mobilenet_v1_coco and ssd_mobilenet_v2_coco, 0.3 for ssdlite_mobilenet_v2_coco).
 
 Sources: the pipeline.config files shipped in the TF OD API model-zoo tarballs
-(models/research/object_detection/samples/configs/ssd_mobilenet_v1_coco.config, ssdlite_mobilenet_v2_coco.config)
+(models/research/object_detection/samples/configs/ssd_mobilenet_v1_coco.config, ssd_mobilenet_v2_coco.config,
+ssdlite_mobilenet_v2_coco.config)
 and models/research/object_detection/anchor_generators/multiple_grid_anchor_generator.py (create_ssd_anchors).
 The final gather of the 100 best boxes over all classes is a host copy of 100 rows and is left out.
 """
@@ -41,6 +42,7 @@ class SsdPostConfig:
 
 SSD_MOBILENET_V1_POST = SsdPostConfig(score_threshold=1e-8)
 SSDLITE_MOBILENET_V2_POST = SsdPostConfig(score_threshold=0.3)
+SSD_MOBILENET_V2_POST = SsdPostConfig(score_threshold=1e-8)  # ssd_mobilenet_v2_coco.config
 
 
 def ssd_anchors(grids: list[tuple[int, int]], min_scale: float = 0.2, max_scale: float = 0.95) -> np.ndarray:

@@ -51,6 +51,7 @@ OUTPUTS: dict[str, list[tuple[int, ...]]] = {
     "yolov3_tiny": [(1, 255, 13, 13), (1, 255, 26, 26)],
     "ssd_mobilenet_v1": [(1, 1917, 4), (1, 1917, 91)],
     "ssd_mobilenet_v2": [(1, 1917, 4), (1, 1917, 91)],
+    "ssd_mobilenet_v2_coco": [(1, 1917, 4), (1, 1917, 91)],
     "deeplabv3_mobilenet_v2": [(1, 21, 33, 33)],
     "deeplabv3plus_mobilenet": [(1, 21, 513, 513)],
     "efficientdet_d0": [(1, 49104, 4), (1, 49104, 90)],  # 9 anchors x (64^2 + 32^2 + 16^2 + 8^2 + 4^2)
@@ -69,7 +70,7 @@ SMALL_INPUT: dict[str, tuple[int, ...]] = {
     "vit_small": (1, 3, 96, 96), "vit_base": (1, 3, 64, 64), "inception_v3": (1, 3, 160, 160),
     "resnet34": (1, 3, 128, 128), "densenet121": (1, 3, 128, 128),
     "efficientdet_d0": (1, 3, 256, 256), "deeplabv3_mobilenet_v2": (1, 3, 257, 257),
-    "deeplabv3plus_mobilenet": (1, 3, 129, 129),
+    "deeplabv3plus_mobilenet": (1, 3, 129, 129), "ssd_mobilenet_v2_coco": (1, 3, 150, 150),
 }
 
 
@@ -169,6 +170,23 @@ def test_int8_quantization_of_a_transformer_with_embeddings() -> None:
     ref, got = run_float(g, x)[g.outputs[0]], run_float(q, x)[q.outputs[0]]
     assert np.isfinite(got).all()
     assert 10 * np.log10(np.sum(ref**2) / np.sum((ref - got) ** 2)) > 10  # SQNR in dB
+
+
+def test_ssd_mobilenet_v2_coco_has_full_3x3_predictors(built: dict[str, Graph]) -> None:
+    """TF OD API ssd_mobilenet_v2_coco (the OpenVINO IR of aallan/benchmarking-ml-on-the-edge): group-1 3x3
+    box/class predictor convs (3 or 6 anchors x 4 / 91 outputs) on the SSDLite body and depthwise extras; the
+    SSDLite graph Hailo times under 'ssd_mobilenet_v2' has depthwise 3x3 + 1x1 predictors instead."""
+    def heads(g: Graph) -> list[tuple[tuple[int, int], int]]:
+        outs = {3 * 4, 6 * 4, 3 * 91, 6 * 91}
+        return [(n.attrs.kernel_hw, g.tensors[n.outputs[0]].shape[1]) for n in g.nodes  # biased: the predictors
+                if n.op is OpKind.CONV2D and len(n.inputs) == 3 and g.tensors[n.outputs[0]].shape[1] in outs]
+    coco, lite = heads(built["ssd_mobilenet_v2_coco"]), heads(built["ssd_mobilenet_v2"])
+    assert len(coco) == len(lite) == 12
+    assert {k for k, _ in coco} == {(3, 3)} and {k for k, _ in lite} == {(1, 1)}
+    assert sorted(c for _, c in coco) == sorted([12, 273] + [24, 546] * 5)
+    dw = sum(n.op is OpKind.DEPTHWISE_CONV2D for n in built["ssd_mobilenet_v2_coco"].nodes)
+    assert dw == sum(n.op is OpKind.DEPTHWISE_CONV2D for n in built["ssd_mobilenet_v2"].nodes) - 12
+    assert graph_macs(built["ssd_mobilenet_v2_coco"]) > 2.4 * graph_macs(built["ssd_mobilenet_v2"])
 
 
 def test_detection_and_segmentation_structure(built: dict[str, Graph]) -> None:

@@ -11,7 +11,13 @@ from edgesim.ir.work import graph_macs, node_elementwise_ops
 from edgesim.passes.float_exec import run_float
 from edgesim.zoo import build
 from edgesim.zoo.builder import GraphBuilder
-from edgesim.zoo.ssd_post import SSD_MOBILENET_V1_POST, SSDLITE_MOBILENET_V2_POST, decode_boxes, ssd_anchors
+from edgesim.zoo.ssd_post import (
+    SSD_MOBILENET_V1_POST,
+    SSD_MOBILENET_V2_POST,
+    SSDLITE_MOBILENET_V2_POST,
+    decode_boxes,
+    ssd_anchors,
+)
 
 
 def _nms(g):  # type: ignore[no-untyped-def]
@@ -19,7 +25,8 @@ def _nms(g):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("name, cfg", [("ssd_mobilenet_v1", SSD_MOBILENET_V1_POST),
-                                       ("ssd_mobilenet_v2", SSDLITE_MOBILENET_V2_POST)])
+                                       ("ssd_mobilenet_v2", SSDLITE_MOBILENET_V2_POST),
+                                       ("ssd_mobilenet_v2_coco", SSD_MOBILENET_V2_POST)])
 def test_graph_ends_in_nms_over_the_foreground_classes(name: str, cfg: object) -> None:
     g = build(name)
     node = _nms(g)
