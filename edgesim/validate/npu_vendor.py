@@ -520,13 +520,17 @@ def cmd_vendor(args: Any) -> int:
     from dataclasses import asdict
 
     from edgesim.files import atomic_write_text
+    from edgesim.validate.device_offsets import device_offset_check
 
     v = validate_vendor(args.reference)
     print(v.table())
+    # what a device's own rows would add to its prediction, held out (a measurement, not applied)
+    offsets = device_offset_check(v.raw, v.lodo)
+    print(offsets.table())
     if getattr(args, "json", None):
         doc = {"reference": v.reference, "summary": v.summary(), "scales": dict(v.scales),
                "lodo": [asdict(r) for r in v.lodo], "raw": [asdict(r) for r in v.raw],
-               "skipped": [asdict(r) for r in v.skipped]}
+               "skipped": [asdict(r) for r in v.skipped], "device_offset_check": asdict(offsets)}
         atomic_write_text(args.json, json.dumps(doc, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     if getattr(args, "plot", None):
