@@ -32,11 +32,13 @@ from edgesim.validate.npu_vendor import VendorResult, fit_runtime_scales, scaled
 GroupKey = tuple[str, ...]
 # The groupings compared: a multiplier per device and runtime, split further by the deploy precision and/or by
 # what was measured (one inference's latency, or a stream's period).
-LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("device+runtime", ()),
-    ("device+runtime+precision", ("precision",)),
-    ("device+runtime+metric", ("metric",)),
-    ("device+runtime+precision+metric", ("precision", "metric")),
+# The last one takes each group's own row variance for its mean's (a group whose rows disagree moves less).
+LEVELS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    ("device+runtime", (), False),
+    ("device+runtime+precision", ("precision",), False),
+    ("device+runtime+metric", ("metric",), False),
+    ("device+runtime+precision+metric", ("precision", "metric"), False),
+    ("device+runtime, own variance", (), True),
 )
 
 
@@ -61,12 +63,13 @@ class ShrinkFit:
         return dict(self.offsets).get(key, 0.0)
 
 
-def shrunk_offsets(groups: dict[GroupKey, list[float]]) -> ShrinkFit:
+def shrunk_offsets(groups: dict[GroupKey, list[float]], own_variance: bool = False) -> ShrinkFit:
     """Empirical Bayes: y_gi = mu_g + e_gi, e ~ N(0, sigma^2), mu_g ~ N(0, tau^2). sigma^2 is the pooled
     within-group variance; a group's mean has variance v_g = sigma^2 / n_g; with the mean of mu_g known (0: the
     residuals are taken after the runtime's fit), E[sum w_g m_g^2] = k + tau^2 sum w_g (w_g = 1 / v_g), the
     DerSimonian-Laird moment estimator tau^2 = max(0, (Q - k) / sum w_g). Each group's offset is its mean shrunk
-    by tau^2 / (tau^2 + v_g): a few noisy rows move a device little, many consistent rows move it most of the way."""
+    by tau^2 / (tau^2 + v_g): a few noisy rows move a device little, many consistent rows move it most of the way.
+    ``own_variance``: v_g from the group's own rows (their sample variance / n_g; a lone row: the pooled one)."""
     groups = {k: v for k, v in groups.items() if v}
     if not groups:
         return ShrinkFit(0.0, 0.0, ())
@@ -76,7 +79,9 @@ def shrunk_offsets(groups: dict[GroupKey, list[float]]) -> ShrinkFit:
         return ShrinkFit(0.0, 0.0, tuple((k, 0.0) for k in sorted(groups)))
     s2 = ss / df
     means = {k: statistics.fmean(v) for k, v in groups.items()}
-    var = {k: s2 / len(v) for k, v in groups.items()}
+    var = {k: (statistics.variance(v) if own_variance and len(v) >= 2 else s2) / len(v) for k, v in groups.items()}
+    if any(x <= 0 for x in var.values()):  # rows that agree exactly: the pooled variance instead
+        var = {k: x if x > 0 else s2 / len(groups[k]) for k, x in var.items()}
     weights = {k: 1.0 / var[k] for k in groups}
     q = sum(weights[k] * means[k] ** 2 for k in groups)
     t2 = max(0.0, (q - len(groups)) / sum(weights.values()))
@@ -102,19 +107,21 @@ def runtime_scaled(results: Sequence[VendorResult]) -> list[VendorResult]:
     return scaled(done, fit_runtime_scales(done, lambda r: r.line % 2 == 0))
 
 
-def with_offsets(results: Sequence[VendorResult], extra: Sequence[str]) -> tuple[list[VendorResult], ShrinkFit]:
+def with_offsets(results: Sequence[VendorResult], extra: Sequence[str], own_variance: bool = False
+                 ) -> tuple[list[VendorResult], ShrinkFit]:
     """The odd lines with the runtime multipliers and the shrunk group offsets, both fitted on the even lines."""
     rows = runtime_scaled(results)
-    fit = shrunk_offsets(_groups([r for r in rows if r.line % 2 == 0], extra))
+    fit = shrunk_offsets(_groups([r for r in rows if r.line % 2 == 0], extra), own_variance)
     return [_times(r, fit.offset(group_key(r, extra))) for r in rows if r.line % 2 == 1], fit
 
 
-def leave_one_line_out(results: Sequence[VendorResult], extra: Sequence[str]) -> list[VendorResult]:
+def leave_one_line_out(results: Sequence[VendorResult], extra: Sequence[str], own_variance: bool = False
+                       ) -> list[VendorResult]:
     """Every line with the runtime multipliers and its group's shrunk offset fitted on all the table's other lines."""
     rows = runtime_scaled(results)
     out = []
     for r in rows:
-        fit = shrunk_offsets(_groups([x for x in rows if x.line != r.line], extra))
+        fit = shrunk_offsets(_groups([x for x in rows if x.line != r.line], extra), own_variance)
         out.append(_times(r, fit.offset(group_key(r, extra))))
     return out
 
@@ -146,10 +153,11 @@ class LevelCheck:
     per_runtime: tuple[tuple[str, int, float, float], ...]  # (runtime, odd rows, MAPE before, after)
 
 
-def check_level(results: Sequence[VendorResult], level: str, extra: Sequence[str]) -> LevelCheck:
-    after, fit = with_offsets(results, extra)
+def check_level(results: Sequence[VendorResult], level: str, extra: Sequence[str], own_variance: bool = False
+                ) -> LevelCheck:
+    after, fit = with_offsets(results, extra, own_variance)
     before = [r for r in runtime_scaled(results) if r.line % 2 == 1]
-    loo = leave_one_line_out(results, extra)
+    loo = leave_one_line_out(results, extra, own_variance)
 
     def by(rows: Sequence[VendorResult], pick: Callable[[VendorResult], str], value: str) -> list[VendorResult]:
         return [r for r in rows if pick(r) == value]
@@ -181,11 +189,18 @@ def even_odd_correlation(results: Sequence[VendorResult]) -> tuple[int, float]:
         return len(both), math.nan
 
 
+@dataclass(frozen=True)
+class CoverageFigures:
+    covered: float
+    half_width: float  # median over the rows, relative to the prediction
+    per_runtime: tuple[tuple[str, int, float, float], ...] = ()  # (runtime, rows, covered, median half-width)
+
+
 def measured_coverage(odd: Sequence[VendorResult], lodo: Sequence[VendorResult], confidence: float
-                      ) -> tuple[float, float]:
-    """(covered, median half-width) of the ``npu_measured_device`` intervals calibrated on ``odd`` (held-out
-    odd-line predictions), as ``edgesim validate --coverage`` measures them: each (device, network) group against
-    bounds from the others' residuals, per runtime (new boards' residuals, ``lodo``, give the runtime scales)."""
+                      ) -> CoverageFigures:
+    """The ``npu_measured_device`` intervals calibrated on ``odd`` (held-out odd-line predictions), as
+    ``edgesim validate --coverage`` measures them: each (device, network) group against bounds from the others'
+    residuals, per runtime (new boards' residuals, ``lodo``, give the runtime scales); also per runtime."""
     from edgesim.pipeline.intervals import NoveltyClass
     from edgesim.validate.intervals import Residual, coverage
 
@@ -194,18 +209,21 @@ def measured_coverage(odd: Sequence[VendorResult], lodo: Sequence[VendorResult],
                 for r in rows if r.predicted_ms]
 
     rows = residuals(odd, NoveltyClass.NPU_MEASURED_DEVICE) + residuals(lodo, NoveltyClass.NPU_NEW_DEVICE)
-    for c in coverage(rows, confidence):
-        if c.cls is NoveltyClass.NPU_MEASURED_DEVICE:
-            return c.covered, c.median_half_width
-    return math.nan, math.nan  # too few rows for any held-out group
+    mine = [c for c in coverage(rows, confidence) if c.cls is NoveltyClass.NPU_MEASURED_DEVICE]
+    if not mine:
+        return CoverageFigures(math.nan, math.nan)  # too few rows for any held-out group
+    per_rt = tuple((c.runtime or "", c.rows, c.covered, c.median_half_width)
+                   for c in coverage(rows, confidence, by_runtime=True)
+                   if c.cls is NoveltyClass.NPU_MEASURED_DEVICE and c.metric == "latency")
+    return CoverageFigures(mine[0].covered, mine[0].median_half_width, per_rt)
 
 
 @dataclass(frozen=True)
 class LevelCoverage:
     level: str
     confidence: float
-    before: tuple[float, float]  # (covered, median half-width), runtime multipliers only
-    after: tuple[float, float]  # with the group offsets
+    before: CoverageFigures  # runtime multipliers only
+    after: CoverageFigures  # with the group offsets
 
 
 @dataclass(frozen=True)
@@ -227,8 +245,12 @@ class OffsetCheck:
                        f"{c.mape_before:>6.1%} ->{c.mape_after:>6.1%} {c.log_sd_before:>6.3f} ->{c.log_sd_after:>6.3f} "
                        f"{c.mape_loo_before:>6.1%} ->{c.mape_loo:>6.1%}  {c.worst_device} {c.worst_change:+.1%}")
         for v in self.coverage:
-            out.append(f"  npu_measured_device at {v.confidence:.0%}, {v.level}: covered {v.before[0]:.0%} -> "
-                       f"{v.after[0]:.0%}, median half-width {v.before[1]:.0%} -> {v.after[1]:.0%}")
+            b, a = v.before, v.after
+            out.append(f"  npu_measured_device at {v.confidence:.0%}, {v.level}: covered {b.covered:.0%} -> "
+                       f"{a.covered:.0%}, median half-width {b.half_width:.0%} -> {a.half_width:.0%}")
+            after = {rt: (cov, w) for rt, _, cov, w in a.per_runtime}
+            out.append("    " + ", ".join(f"{rt} {cov:.0%}->{after[rt][0]:.0%} / {w:.0%}->{after[rt][1]:.0%}"
+                                          for rt, _, cov, w in b.per_runtime if rt in after))
         return "\n".join(out)
 
 
@@ -241,9 +263,9 @@ def device_offset_check(results: Sequence[VendorResult], lodo: Sequence[VendorRe
     cov: list[LevelCoverage] = []
     if lodo:
         before = [r for r in runtime_scaled(results) if r.line % 2 == 1]
-        for name, extra in LEVELS:
-            after, _ = with_offsets(results, extra)
+        for name, extra, own in LEVELS:
+            after, _ = with_offsets(results, extra, own)
             cov += [LevelCoverage(name, c, measured_coverage(before, lodo, c), measured_coverage(after, lodo, c))
                     for c in confidences]
-    return OffsetCheck(len(odd), n, rho, tuple(check_level(results, name, extra) for name, extra in LEVELS),
+    return OffsetCheck(len(odd), n, rho, tuple(check_level(results, name, extra, own) for name, extra, own in LEVELS),
                        tuple(cov))

@@ -94,5 +94,13 @@ def test_coverage_with_and_without_offsets() -> None:
     check = device_offset_check(rows, lodo=rows, confidences=(0.8,))
     first = check.coverage[0]
     assert first.level == LEVELS[0][0] and first.confidence == 0.8
-    assert first.after[1] < first.before[1]  # the offsets narrow the intervals of devices this far off
+    assert first.after.half_width < first.before.half_width  # the offsets narrow the intervals of devices this far off
     assert "npu_measured_device at 80%" in check.table()
+
+
+def test_own_variance_moves_a_group_whose_rows_disagree_less() -> None:
+    groups = {("a", "r"): [0.9, -0.1], ("b", "r"): [0.31, 0.29] * 3, ("c", "r"): [-0.29, -0.31] * 3,
+              ("d", "r"): [0.2, 0.22] * 3}
+    pooled, own = shrunk_offsets(groups), shrunk_offsets(groups, own_variance=True)
+    assert own.offset(("a", "r")) < pooled.offset(("a", "r"))  # its two rows 1.0 apart: its mean says little
+    assert own.offset(("b", "r")) > pooled.offset(("b", "r"))  # six rows that agree: trusted more
