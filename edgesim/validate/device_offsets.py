@@ -234,6 +234,23 @@ class OffsetCheck:
     levels: tuple[LevelCheck, ...]
     coverage: tuple[LevelCoverage, ...] = ()
 
+    def as_dict(self) -> dict[str, object]:
+        """The check for the JSON report (NaN, from too few rows, as null)."""
+        from dataclasses import asdict
+
+        def clean(x: object) -> object:
+            if isinstance(x, float) and math.isnan(x):
+                return None
+            if isinstance(x, dict):
+                return {k: clean(v) for k, v in x.items()}
+            if isinstance(x, list | tuple):
+                return [clean(v) for v in x]
+            return x
+
+        out = clean(asdict(self))
+        assert isinstance(out, dict)
+        return out
+
     def table(self) -> str:
         out = [f"device multipliers held out (runtime multipliers and shrunk per-group offsets fitted on the even "
                f"lines, scored on the {self.odd_rows} odd lines; correlation of the (device, runtime) groups' even "

@@ -530,7 +530,7 @@ def cmd_vendor(args: Any) -> int:
     if getattr(args, "json", None):
         doc = {"reference": v.reference, "summary": v.summary(), "scales": dict(v.scales),
                "lodo": [asdict(r) for r in v.lodo], "raw": [asdict(r) for r in v.raw],
-               "skipped": [asdict(r) for r in v.skipped], "device_offset_check": asdict(offsets)}
+               "skipped": [asdict(r) for r in v.skipped], "device_offset_check": offsets.as_dict()}
         atomic_write_text(args.json, json.dumps(doc, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     if getattr(args, "plot", None):

@@ -104,3 +104,13 @@ def test_own_variance_moves_a_group_whose_rows_disagree_less() -> None:
     pooled, own = shrunk_offsets(groups), shrunk_offsets(groups, own_variance=True)
     assert own.offset(("a", "r")) < pooled.offset(("a", "r"))  # its two rows 1.0 apart: its mean says little
     assert own.offset(("b", "r")) > pooled.offset(("b", "r"))  # six rows that agree: trusted more
+
+
+def test_json_form_has_no_nan() -> None:
+    import json
+
+    rows = _table({"a": 0.1}, noise=0.05)  # one group: no correlation between groups
+    check = device_offset_check(rows)
+    assert math.isnan(check.even_odd_correlation)
+    doc = json.loads(json.dumps(check.as_dict(), allow_nan=False))
+    assert doc["even_odd_correlation"] is None and doc["levels"][0]["level"] == LEVELS[0][0]
