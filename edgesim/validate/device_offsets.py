@@ -5,7 +5,7 @@ devices (``npu_vendor.fit_runtime_scales``). The question here is whether a mult
 rows, predicts its other rows better. The check (``device_offset_check``), on one run's predictions:
 
 - runtime multipliers fitted on the table's even lines, as ``validate_vendor`` fits them;
-- per group (device and runtime, optionally split by precision and/or metric), the shrunk mean of the even lines'
+- per group (device and runtime, optionally split by precision, metric or network), the shrunk mean of the even lines'
   log residuals log(measured / predicted) after the runtime multiplier (``shrunk_offsets``: empirical Bayes,
   normal-normal; the within-group variance pooled over the groups, the between-group variance by the
   DerSimonian-Laird moment estimator with the mean fixed at 0, the runtime fit); exp(offset) multiplies the group's
@@ -31,7 +31,8 @@ from edgesim.validate.npu_vendor import VendorResult, fit_runtime_scales, scaled
 
 GroupKey = tuple[str, ...]
 # The groupings compared: a multiplier per device and runtime, split further by the deploy precision and/or by
-# what was measured (one inference's latency, or a stream's period).
+# what was measured (one inference's latency, or a stream's period), or by the network (the same network on the
+# device at other precisions, input sizes or metrics).
 # The last one takes each group's own row variance for its mean's (a group whose rows disagree moves less).
 LEVELS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("device+runtime", (), False),
@@ -39,6 +40,7 @@ LEVELS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("device+runtime+metric", ("metric",), False),
     ("device+runtime+precision+metric", ("precision", "metric"), False),
     ("device+runtime, own variance", (), True),
+    ("device+runtime+network", ("network",), False),
 )
 
 
