@@ -16,8 +16,10 @@ rows, predicts its other rows better. The check (``device_offset_check``), on on
   same run's leave-one-device-out). A leave-one-line-out variant (each line's offset from all other lines of its
   group, as a run with every row would use them) bounds what more rows would add.
 
-``edgesim validate --reference npu_vendor.csv`` prints the check. It is a measurement, not a shipped correction:
-on the bundled tables the devices' own offsets are small next to the rows' scatter (docs/intervals.md).
+``edgesim validate --reference npu_vendor.csv`` prints the check. The grouping it supports best
+(``SHIPPED_LEVEL``: device, runtime and network) is what the driver applies (``edgesim.pipeline.device_calibration``,
+the table from ``device_calibration_dict``) and what ``validate_vendor`` scores held out (``held_out_calibrated``);
+docs/intervals.md has the figures.
 """
 
 from __future__ import annotations
@@ -288,3 +290,39 @@ def device_offset_check(results: Sequence[VendorResult], lodo: Sequence[VendorRe
                     for c in confidences]
     return OffsetCheck(len(odd), n, rho, tuple(check_level(results, name, extra, own) for name, extra, own in LEVELS),
                        tuple(cov))
+
+
+# -- the shipped calibration ----------------------------------------------------------------------------------
+# The grouping applied to predictions (``edgesim.pipeline.device_calibration``): chosen by the odd-line check
+# above (the lowest odd-line log standard deviation and one-line-out MAPE of the LEVELS, no device more than a
+# point worse; docs/intervals.md).
+SHIPPED_LEVEL: tuple[str, ...] = ("network",)
+
+
+def held_out_calibrated(results: Sequence[VendorResult]) -> list[VendorResult]:
+    """The odd lines as a run with the shipped calibration predicts them, fitted on the even lines only: the
+    runtime multipliers and the (device, runtime, network) offsets (``validate_vendor``'s held-out figures and
+    the ``npu_measured_device`` residuals)."""
+    return with_offsets(results, SHIPPED_LEVEL)[0]
+
+
+def device_calibration_dict(results: Sequence[VendorResult]) -> dict[str, object]:
+    """The table ``edgesim.pipeline.device_calibration`` applies, fitted on every predicted row (``results``: the
+    driver's predictions without it): per (device, runtime, network) group the runtime's multiplier (geometric
+    mean of measured / predicted over all its rows) times exp(the group's shrunk offset after it)."""
+    done = [r for r in results if r.predicted_ms]
+    runtime = fit_runtime_scales(done, lambda r: True)
+    fit = shrunk_offsets(_groups(scaled(done, runtime), SHIPPED_LEVEL))
+    rows: dict[GroupKey, int] = {}
+    for r in done:
+        key = group_key(r, SHIPPED_LEVEL)
+        rows[key] = rows.get(key, 0) + 1
+    groups = [{"device": k[0], "runtime": k[1], **dict(zip(SHIPPED_LEVEL, k[2:], strict=True)), "rows": rows[k],
+               "runtime_multiplier": round(runtime[k[1]], 6), "offset_log": round(off, 6),
+               "multiplier": round(runtime[k[1]] * math.exp(off), 6)} for k, off in fit.offsets]
+    return {"method": "per (device, runtime, network): the runtime's multiplier over all its vendor-table rows x "
+                      "exp(shrunk mean log residual of the group after it); empirical Bayes, within-group variance "
+                      "pooled, between-group variance by DerSimonian-Laird with the mean fixed at 0 "
+                      "(edgesim.validate.device_offsets)",
+            "level": list(SHIPPED_LEVEL), "within_var": round(fit.within_var, 6),
+            "between_var": round(fit.between_var, 6), "groups": groups}

@@ -26,6 +26,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgesim.errors import EdgesimError
 from edgesim.files import atomic_write_text, data_path
@@ -51,6 +52,9 @@ from edgesim.pipeline.intervals import (
 )
 from edgesim.validate.board_power import fit_board_power, held_out_power_logs, power_rows
 from edgesim.validate.calibrate import _fit, _prepare, leave_one_device_out
+
+if TYPE_CHECKING:
+    from edgesim.validate.npu_vendor import VendorValidation
 from edgesim.validate.core import (
     ReferenceRow,
     bundled_models_dir,
@@ -169,13 +173,14 @@ def collect_residuals(reference: str | Path | None = None) -> list[Residual]:
     return out
 
 
-def collect_npu_residuals() -> list[Residual]:
+def collect_npu_residuals(v: VendorValidation | None = None) -> list[Residual]:
     """Edge NPUs and SoCs (``edgesim.validate.npu_vendor``, the bundled vendor tables): boards with rows from the
-    odd lines predicted with runtime multipliers fitted on the even ones; new boards from leave-one-device-out.
-    Slow (every table row is predicted): minutes."""
+    odd lines predicted with the runtime and (device, network) multipliers fitted on the even ones, as a run with
+    the device calibration predicts them; new boards from leave-one-device-out (the model alone). Slow without
+    ``v`` (every table row is predicted): minutes."""
     from edgesim.validate.npu_vendor import validate_vendor
 
-    v = validate_vendor()
+    v = v if v is not None else validate_vendor()
     out: list[Residual] = []
     for cls, results in ((NoveltyClass.NPU_MEASURED_DEVICE, v.held_out), (NoveltyClass.NPU_NEW_DEVICE, v.lodo)):
         out += [Residual(r.line, r.device, r.runtime_id, r.network, cls, math.log(r.measured_ms / r.predicted_ms),
@@ -198,13 +203,23 @@ def npu_calibration_dict(residuals: Sequence[Residual]) -> dict[str, object]:
     }
 
 
-def write_npu_calibration(path: str | Path | None = None) -> tuple[Path, list[Residual]]:
-    residuals = collect_npu_residuals()
+def write_npu_calibration(path: str | Path | None = None, device_path: str | Path | None = None
+                          ) -> tuple[Path, list[Residual]]:
+    """The NPU interval calibration and, from the same predictions, the device calibration the driver applies
+    (``edgesim.pipeline.device_calibration``; ``device_path``, default the shipped file): one command."""
+    from edgesim.pipeline.device_calibration import DEVICE_CALIBRATION_FILE, device_scale_table
+    from edgesim.pipeline.intervals import calibration_table
+    from edgesim.validate.device_offsets import device_calibration_dict
+    from edgesim.validate.npu_vendor import validate_vendor
+
+    v = validate_vendor()
+    residuals = collect_npu_residuals(v)
     target = Path(path) if path is not None else data_path(*NPU_CALIBRATION_FILE)
     atomic_write_text(target, json.dumps(npu_calibration_dict(residuals), indent=1) + "\n")
-    from edgesim.pipeline.intervals import calibration_table
-
+    devices = Path(device_path) if device_path is not None else data_path(*DEVICE_CALIBRATION_FILE)
+    atomic_write_text(devices, json.dumps(device_calibration_dict(v.raw), indent=1) + "\n")
     calibration_table.cache_clear()
+    device_scale_table.cache_clear()
     return target, residuals
 
 
