@@ -139,3 +139,12 @@ def test_interval_names_the_calibration_and_an_edited_board_is_new() -> None:
     edited = with_field(prof, "memories.0.read_bw_bytes_per_cycle", prof.memories[0].read_bw_bytes_per_cycle * 0.9)
     new = interval(run(RunSpec(NETWORK, edited, RUNTIME, transform=INT8)))
     assert new.novelty is NoveltyClass.NPU_NEW_DEVICE and new.device_calibration is None
+
+
+def test_cycle_counts_stay_the_models() -> None:
+    k = _scale()
+    plain = run(RunSpec(NETWORK, DEVICE, RUNTIME, transform=INT8, device_calibration=False))
+    cal = run(RunSpec(NETWORK, DEVICE, RUNTIME, transform=INT8))
+    assert cal.estimate.cycles == plain.estimate.cycles
+    assert [x.compute_cycles for x in cal.estimate.layers] == [x.compute_cycles for x in plain.estimate.layers]
+    assert [x.latency_s for x in cal.estimate.layers] == pytest.approx([x.latency_s * k for x in plain.estimate.layers])
