@@ -43,6 +43,8 @@ def interval_lines(iv: PredictionInterval) -> list[str]:
         why += f"; {iv.uncertain_fields} profile fields with ranges propagated"
     if iv.capped:
         why += "; too few calibration rows for this confidence: the widest residual bounds it"
+    if iv.device_calibration:
+        why += f"; point {iv.device_calibration}"
     return [line, why]
 
 

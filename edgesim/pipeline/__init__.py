@@ -50,7 +50,7 @@ def _finish(state: State, stages: Sequence[tuple[str, Stage]]) -> RunResult:
                      transform=s.transform, runtime=s.runtime, version=s.version, schedule=s.schedule,
                      estimate=s.estimate, power=s.power, sim=s.sim, events=s.events,
                      fit=s.fit, fallback=s.fallback, overclocked=s.overclocked,
-                     forced=s.forced)
+                     forced=s.forced, device_scale=s.device_scale)
 
 
 def run_on(result: RunResult, profile: HardwareProfile) -> RunResult:
@@ -58,8 +58,10 @@ def run_on(result: RunResult, profile: HardwareProfile) -> RunResult:
     the stages after loading and transforming run again."""
     spec = replace(result.spec, hw=profile, clock_mhz=None)
     low, high = clock_range_mhz(profile)
+    # the same board at another clock or one cluster of it: its own vendor-table multiplier still holds
     state = State(spec, profile=profile, source_graph=result.source_graph, graph=result.graph,
-                  transform=result.transform, overclocked=not low <= profile.clock_mhz <= high)
+                  transform=result.transform, overclocked=not low <= profile.clock_mhz <= high,
+                  device_scale=result.device_scale)
     return _finish(state, STAGES[[name for name, _ in STAGES].index("load+transform") + 1:])
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from edgesim.errors import EdgesimError
 from edgesim.hw.schema import HardwareProfile, RuntimeProfile
 from edgesim.hw.uncertain import UncertainField, ranged_fields, with_field
+from edgesim.pipeline.device_calibration import is_shipped_device
 from edgesim.pipeline.interval_calibration import (
     _NEW_CHIP,
     BY_RUNTIME,
@@ -90,7 +91,8 @@ def rerun(result: RunResult, profile: HardwareProfile, runtime: RuntimeProfile |
 
     spec = replace(result.spec, hw=profile, clock_mhz=None, engine=Engine.ANALYTIC, frames=1, record_trace=False)
     state = State(spec, profile=profile, source_graph=result.source_graph, graph=result.graph,
-                  transform=result.transform, runtime=runtime or result.runtime, version=result.version)
+                  transform=result.transform, runtime=runtime or result.runtime, version=result.version,
+                  device_scale=result.device_scale)
     names = [name for name, _ in STAGES]
     if keep_schedule:
         # The fit verdict and the fallback warning read sizes, placement and whether rates are positive, none of
@@ -310,6 +312,8 @@ class PredictionInterval:
     calibration_runtime: str | None = None
     # True: that runtime has no bin of its own; the class's residuals rescaled to its scale (``scaled_sample``)
     calibration_scaled: bool = False
+    # the board's own vendor rows the point prediction was scaled by (``RunResult.device_scale``), None: the model
+    device_calibration: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -318,7 +322,8 @@ class PredictionInterval:
             "profile_part_log": list(self.profile_latency_log), "model_part_log": list(self.model_latency_log),
             "uncertain_fields": self.uncertain_fields, "calibration_rows": self.calibration_rows,
             "capped": self.capped, "power_ratio_interval": list(self.power_ratio),
-            "calibration_runtime": self.calibration_runtime, "calibration_scaled": self.calibration_scaled}
+            "calibration_runtime": self.calibration_runtime, "calibration_scaled": self.calibration_scaled,
+            "device_calibration": self.device_calibration}
         if self.throughput_inf_per_s is not None:
             out["throughput_interval_inf_per_s"] = self.throughput_inf_per_s.as_list()
         return out
@@ -341,6 +346,10 @@ def interval(result: RunResult, confidence: float = DEFAULT_CONFIDENCE, *,
     cls = novelty(result.profile, result.runtime, table)
     if at_least is not None and cls in _NEW_CHIP:
         cls = _NEW_CHIP[cls]
+    elif cls is NoveltyClass.NPU_MEASURED_DEVICE and not is_shipped_device(result.spec.hw, result.spec.clock_mhz):
+        # a board's vendor rows are its shipped profile's: an edited copy or another clock is a new board (its
+        # residuals are the calibrated predictions', which an edited chip does not get)
+        cls = _NEW_CHIP[cls]
     effects: tuple[FieldEffect, ...] = ()
     if ranged_fields(result.profile) or (result.runtime is not None and ranged_fields(result.runtime)):
         _, effects = perturbed_runs(result)
@@ -361,7 +370,8 @@ def interval(result: RunResult, confidence: float = DEFAULT_CONFIDENCE, *,
         thr = Interval(t * result.latency_s / lat.hi, t * result.latency_s / lat.lo)
     return PredictionInterval(confidence, cls, lat, en, thr, p_lat, (m_lo, m_hi), len(effects),
                               capped or e_capped, len(lat_res), (power.lo, power.hi), bin_runtime,
-                              bin_runtime is not None and table.runtime_bin(cls, rid, confidence) is None)
+                              bin_runtime is not None and table.runtime_bin(cls, rid, confidence) is None,
+                              result.device_scale.note() if result.device_scale is not None else None)
 
 
 def format_range(iv: Interval, confidence: float, unit: str) -> str:

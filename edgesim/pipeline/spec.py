@@ -19,6 +19,7 @@ from edgesim.mapping.plan import Schedule
 from edgesim.passes.accuracy import AccuracyReport
 from edgesim.passes.choices import Compression, QuantPreset
 from edgesim.pipeline.checks import FallbackWarning, FitVerdict, clock_range_mhz
+from edgesim.pipeline.device_calibration import DeviceScale
 from edgesim.report.units import si_bytes
 from edgesim.sim.engine import SimResult
 from edgesim.sim.trace import TraceEvent
@@ -82,6 +83,9 @@ class RunSpec:
     # A runtime on a chip it does not target (Vela on an MCU without an Ethos-U, TensorRT off a Jetson) is refused
     # unless this is set: then the run is a forced what-if, marked so in every output (RunResult.forced).
     force: bool = False
+    # A bundled board with vendor-table rows of its own gets their multiplier (edgesim.pipeline.device_calibration);
+    # False: the model alone (the validation scores the model, and scores the multipliers held out itself).
+    device_calibration: bool = True
 
     def __post_init__(self) -> None:
         if self.frames < 1:
@@ -172,6 +176,8 @@ class RunResult:
     fallback: FallbackWarning | None  # more than a tenth of the MACs on a fallback unit
     overclocked: bool  # the clock is outside the profile's DVFS table (spec.overclock allowed it)
     forced: str | None = None  # why the runtime does not target this chip, when spec.force ran it anyway
+    # the device's own vendor-table multiplier the run was scaled by (None: the model alone)
+    device_scale: DeviceScale | None = None
 
     @property
     def peak_hardware(self) -> bool:

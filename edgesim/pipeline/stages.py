@@ -33,6 +33,14 @@ from edgesim.pipeline.checks import (
     fallback_warning,
     fit_verdict,
 )
+from edgesim.pipeline.device_calibration import (
+    DeviceScale,
+    lookup,
+    scale_estimate,
+    scale_events,
+    scale_power,
+    scale_sim,
+)
 from edgesim.pipeline.spec import (
     Engine,
     FusedGroupInfo,
@@ -66,6 +74,9 @@ class State:
     forced: str | None = None
     fit: FitVerdict | None = None
     fallback: FallbackWarning | None = None
+    # the device's own vendor-table multiplier applied to the costed run (``stage_device_calibration``); set
+    # before the stages run by ``run_on`` and ``rerun``: the same device at another clock or a cluster of it
+    device_scale: DeviceScale | None = None
 
 
 def resolve_profile(hw: str | Path | HardwareProfile, clock_mhz: float | None = None) -> HardwareProfile:
@@ -291,6 +302,25 @@ def stage_cost(s: State) -> State:
                    power=power_summary(schedule, profile, result))
 
 
+def stage_device_calibration(s: State) -> State:
+    """A bundled board with vendor-table rows of its own (``edgesim.pipeline.device_calibration``): the costed run
+    scaled by the multiplier its rows give, when the chip is the shipped profile and the runtime (and the table's
+    level) match. ``device_scale`` already set (a rerun of a calibrated run): that multiplier."""
+    est, profile, power = s.estimate, s.profile, s.power
+    assert est is not None and profile is not None and power is not None
+    if not s.spec.device_calibration:
+        return s
+    scale = s.device_scale or lookup(s.spec.hw, s.spec.clock_mhz, s.spec.model, profile.id,
+                                     s.runtime.id if s.runtime is not None else None, est)
+    if scale is None:
+        return s
+    k = scale.multiplier
+    new = scale_estimate(est, k, scale.note())
+    return replace(s, estimate=new, device_scale=scale, power=scale_power(power, new, s.sim is None),
+                   sim=scale_sim(s.sim, k) if s.sim is not None else None,
+                   events=scale_events(s.events, k) if s.events is not None else None)
+
+
 Stage = Callable[[State], State]
 
 # The one list of stages. Every door runs all of them, in this order.
@@ -301,6 +331,7 @@ STAGES: tuple[tuple[str, Stage], ...] = (
     ("map", stage_map),
     ("checks", stage_checks),
     ("cost", stage_cost),
+    ("device calibration", stage_device_calibration),
 )
 
 

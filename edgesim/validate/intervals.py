@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgesim.errors import EdgesimError
 from edgesim.files import atomic_write_text, data_path
@@ -51,6 +52,9 @@ from edgesim.pipeline.intervals import (
 )
 from edgesim.validate.board_power import fit_board_power, held_out_power_logs, power_rows
 from edgesim.validate.calibrate import _fit, _prepare, leave_one_device_out
+
+if TYPE_CHECKING:
+    from edgesim.validate.npu_vendor import VendorValidation
 from edgesim.validate.core import (
     ReferenceRow,
     bundled_models_dir,
@@ -169,13 +173,14 @@ def collect_residuals(reference: str | Path | None = None) -> list[Residual]:
     return out
 
 
-def collect_npu_residuals() -> list[Residual]:
+def collect_npu_residuals(v: VendorValidation | None = None) -> list[Residual]:
     """Edge NPUs and SoCs (``edgesim.validate.npu_vendor``, the bundled vendor tables): boards with rows from the
-    odd lines predicted with runtime multipliers fitted on the even ones; new boards from leave-one-device-out.
-    Slow (every table row is predicted): minutes."""
+    odd lines predicted with the runtime and (device, network) multipliers fitted on the even ones, as a run with
+    the device calibration predicts them; new boards from leave-one-device-out (the model alone). Slow without
+    ``v`` (every table row is predicted): minutes."""
     from edgesim.validate.npu_vendor import validate_vendor
 
-    v = validate_vendor()
+    v = v if v is not None else validate_vendor()
     out: list[Residual] = []
     for cls, results in ((NoveltyClass.NPU_MEASURED_DEVICE, v.held_out), (NoveltyClass.NPU_NEW_DEVICE, v.lodo)):
         out += [Residual(r.line, r.device, r.runtime_id, r.network, cls, math.log(r.measured_ms / r.predicted_ms),
@@ -198,13 +203,23 @@ def npu_calibration_dict(residuals: Sequence[Residual]) -> dict[str, object]:
     }
 
 
-def write_npu_calibration(path: str | Path | None = None) -> tuple[Path, list[Residual]]:
-    residuals = collect_npu_residuals()
+def write_npu_calibration(path: str | Path | None = None, device_path: str | Path | None = None
+                          ) -> tuple[Path, list[Residual]]:
+    """The NPU interval calibration and, from the same predictions, the device calibration the driver applies
+    (``edgesim.pipeline.device_calibration``; ``device_path``, default the shipped file): one command."""
+    from edgesim.pipeline.device_calibration import DEVICE_CALIBRATION_FILE, device_scale_table
+    from edgesim.pipeline.intervals import calibration_table
+    from edgesim.validate.device_offsets import device_calibration_dict
+    from edgesim.validate.npu_vendor import validate_vendor
+
+    v = validate_vendor()
+    residuals = collect_npu_residuals(v)
     target = Path(path) if path is not None else data_path(*NPU_CALIBRATION_FILE)
     atomic_write_text(target, json.dumps(npu_calibration_dict(residuals), indent=1) + "\n")
-    from edgesim.pipeline.intervals import calibration_table
-
+    devices = Path(device_path) if device_path is not None else data_path(*DEVICE_CALIBRATION_FILE)
+    atomic_write_text(devices, json.dumps(device_calibration_dict(v.raw), indent=1) + "\n")
     calibration_table.cache_clear()
+    device_scale_table.cache_clear()
     return target, residuals
 
 
@@ -325,7 +340,7 @@ def _latency_bounds(cls: NoveltyClass, train: Sequence[Residual], confidence: fl
     return conformal_bounds([x.latency_log for x in train], confidence)
 
 
-def _held_out_energy_bounds(cls: NoveltyClass, held: Sequence[Residual], board: str, train_rows: Sequence[Residual],
+def held_out_energy_bounds(cls: NoveltyClass, held: Sequence[Residual], board: str, train_rows: Sequence[Residual],
                             power: Sequence[Residual], new_power: Sequence[Residual], confidence: float
                             ) -> tuple[float, float, bool]:
     """Energy bounds for a held-out group as ``interval`` would compute them at run time: the held-out rows'
@@ -371,12 +386,20 @@ class _Hit:
     capped: bool
 
 
+# (class, held-out rows, the held-out row's board, calibration rows, measured-board power rows, new-board power
+# rows, confidence) -> (lo, hi, capped): how a held-out group's energy bounds are built (``held_out_energy_bounds``
+# as shipped; ``validate.energy_bound_check`` passes the variants it compares)
+EnergyBoundsFn = Callable[[NoveltyClass, Sequence[Residual], str, Sequence[Residual], Sequence[Residual],
+                           Sequence[Residual], float], tuple[float, float, bool]]
+
+
 def _held_out_hits(cls: NoveltyClass, metric: str, mine: Sequence[Residual], power: Sequence[Residual],
-                   new_power: Sequence[Residual], confidence: float, others: Sequence[Residual] = ()
-                   ) -> tuple[list[_Hit], int]:
+                   new_power: Sequence[Residual], confidence: float, others: Sequence[Residual] = (),
+                   energy_bounds_fn: EnergyBoundsFn | None = None) -> tuple[list[_Hit], int]:
     """Each of the class's rows against the bounds computed without its group (``_group``), and how many groups.
     ``others``: the other BY_RUNTIME classes' rows (runtime scales); the held-out group's devices' are left out
     (they are the same measurements, predicted another way)."""
+    energy_fn = energy_bounds_fn or held_out_energy_bounds
     out: list[_Hit] = []
     groups = sorted({_group(x) for x in mine if metric == "latency" or x.energy_log is not None})
     for g in groups:
@@ -395,7 +418,7 @@ def _held_out_hits(cls: NoveltyClass, metric: str, mine: Sequence[Residual], pow
                 rows = _calibration_rows(cls, train, x.runtime, confidence, scale_rows)
                 bounds[x.device, x.runtime] = (
                     _latency_bounds(cls, rows, confidence) if metric == "latency" else
-                    _held_out_energy_bounds(cls, held, x.device, rows, power, new_power, confidence))
+                    energy_fn(cls, held, x.device, rows, power, new_power, confidence))
             lo, hi, cap = bounds[x.device, x.runtime]
             out.append(_Hit(x, lo <= v <= hi, (math.exp(max(hi, 0)) - math.exp(min(lo, 0))) / 2, cap))
     return out, len(groups)
@@ -462,3 +485,14 @@ def runtime_coverage_table(cov: Sequence[Coverage], confidence: float) -> str:
         lines.append(f"{c.cls.value:<20} {c.runtime or '':<16} {c.metric:<8} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
                      f"{c.median_half_width:>17.0%}" + (f"  ({c.capped_rows} rows capped)" if c.capped_rows else ""))
     return "\n".join(lines)
+
+
+def energy_coverage(residuals: Sequence[Residual], cls: NoveltyClass, confidence: float,
+                    energy_bounds_fn: EnergyBoundsFn | None = None) -> Coverage | None:
+    """``coverage``'s energy row of ``cls``, with the held-out bounds built by ``energy_bounds_fn`` (default: as
+    shipped); None without held-out energy rows. ``validate.energy_bound_check`` compares constructions with it."""
+    power = [x for x in residuals if x.cls is NoveltyClass.MEASURED_DEVICE and x.power_log is not None]
+    new_power = [x for x in residuals if x.cls in NEW_BOARD_POWER_CLASSES and x.power_log is not None]
+    hits, groups = _held_out_hits(cls, "energy", [x for x in residuals if x.cls is cls], power, new_power,
+                                  check_confidence(confidence), energy_bounds_fn=energy_bounds_fn)
+    return _summary(cls, "energy", hits, groups) if hits else None

@@ -8,7 +8,9 @@ mapping, a network the zoo lacks) are reported as skipped with the reason.
 
 Fitting is deliberately small: one latency multiplier per runtime (the geometric mean of measured / predicted
 over the rows it is fitted on), so the chip numbers keep coming from datasheets. Two figures come out:
-- devices with rows: the multipliers are fitted on the even-numbered lines of the table and scored on the odd ones;
+- devices with rows: the multipliers, and each (device, runtime, network) group's shrunk offset that a run of the
+  shipped board gets (``edgesim.validate.device_offsets``), are fitted on the even-numbered lines of the table and
+  scored on the odd ones;
 - devices with none: leave-one-device-out, every device predicted with multipliers fitted on the other devices
   only (a runtime seen on no other device keeps its unfitted, datasheet-only prediction).
 """
@@ -255,8 +257,9 @@ def row_spec(row: VendorRow) -> RunSpec:
         # The table writes the BERT family's token input image-style (1x3x1xSEQ, input_size "1xSEQ"); the
         # model's input is one row of SEQ token ids.
         shape = (1, shape[-1])
+    # the model alone: the device's own rows are what is scored (validate_vendor fits their multipliers held out)
     return RunSpec(row.network, row.hw or row.device, row.runtime, input_shape=shape, threads=row.threads,
-                   transform=transform)
+                   transform=transform, device_calibration=False)
 
 
 def predict_row(row: VendorRow) -> float:
@@ -459,7 +462,7 @@ class VendorValidation:
         rhos = network_rank_rho(self.lodo)
         rho = f"{sum(rhos) / len(rhos):.2f} mean, {min(rhos):.2f} min over {len(rhos)} groups" if rhos else "-"
         return (f"rows predicted {raw.rows}, skipped {len(self.skipped)}; unfitted MAPE {raw.mape:.1%}; "
-                f"devices with rows (fit even lines, score odd) MAPE {held.mape:.1%} over {held.rows} rows; "
+                f"devices with rows (runtime and device-network multipliers fit on even lines, score odd) MAPE {held.mape:.1%} over {held.rows} rows; "
                 f"devices with no rows (leave-one-device-out) MAPE {lodo.mape:.1%} over {lodo.rows} rows; "
                 f"per-device network rank Spearman {rho}")
 
@@ -469,8 +472,11 @@ def validate_vendor(reference: str | Path = "npu_vendor", predictor: Predictor |
     results = predict_all(rows, predictor)
     done = [r for r in results if r.predicted_ms is not None]
     refused = [r for r in results if r.predicted_ms is None]
+    from edgesim.validate.device_offsets import held_out_calibrated
+
     scales = fit_runtime_scales(done, lambda r: r.line % 2 == 0)
-    held = scaled([r for r in done if r.line % 2 == 1], scales)
+    # as a run predicts a board with rows (its own network's rows calibrate it), from the even lines only
+    held = held_out_calibrated(done)
     return VendorValidation(str(reference), tuple(done), tuple(skipped + refused), tuple(sorted(scales.items())),
                             tuple(held), tuple(leave_one_device_out(done, baked_scale if predictor is None
                                                                     else lambda spec: 1.0)))
@@ -520,13 +526,17 @@ def cmd_vendor(args: Any) -> int:
     from dataclasses import asdict
 
     from edgesim.files import atomic_write_text
+    from edgesim.validate.device_offsets import device_offset_check
 
     v = validate_vendor(args.reference)
     print(v.table())
+    # what a device's own rows add to its prediction at each grouping, held out (the check behind SHIPPED_LEVEL)
+    offsets = device_offset_check(v.raw, v.lodo)
+    print(offsets.table())
     if getattr(args, "json", None):
         doc = {"reference": v.reference, "summary": v.summary(), "scales": dict(v.scales),
                "lodo": [asdict(r) for r in v.lodo], "raw": [asdict(r) for r in v.raw],
-               "skipped": [asdict(r) for r in v.skipped]}
+               "skipped": [asdict(r) for r in v.skipped], "device_offset_check": offsets.as_dict()}
         atomic_write_text(args.json, json.dumps(doc, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     if getattr(args, "plot", None):
