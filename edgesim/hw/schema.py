@@ -418,6 +418,10 @@ class RuntimeProfile(_Frozen):
     # SiLU / Swish written as SIGMOID + MUL(x, sigmoid(x)) runs as the producer conv/FC's epilogue (OpenVINO's
     # eltwise Swish post-op): applied on the schedule like fused_residual_add (edgesim.mapping.fusion).
     fused_silu: bool = False
+    # LEAKY_RELU after a conv/FC/ADD runs in the producer's output stage (Intel NPU's PPE post-op: NPU37XX and
+    # later fuse LeakyReLU into the NCE op), applied on the schedule like fused_silu. Graph-level fusion
+    # (passes.fusion) folds only clamps/tanh/sigmoid/hard-swish, which every runtime fuses.
+    fused_leaky_relu: bool = False
     # Channels per activation block of the accelerator's layout: MAC ops cost their channel counts rounded up to
     # it (QNN HTP: blocks of 32, edgesim.mapping.granule). None = channels are not padded.
     channel_granule: int | None = Field(default=None, ge=1)

@@ -4,7 +4,8 @@ A conv/FC whose only consumer is a residual ADD can add the residual in its outp
 fuses it (TensorRT, Vela): the conv output is never written and read back. A conv/FC followed by SiLU written as
 SIGMOID + MUL(x, sigmoid(x)) (how YOLOv5/v8/11 and EfficientNet export it) runs the two as the conv's epilogue
 when the runtime fuses SiLU (OpenVINO's Swish post-op): neither the conv output nor the sigmoid is written and
-read back, and there is one dispatch instead of three. This works on plans, so it is mapping.
+read back, and there is one dispatch instead of three. A conv followed by LeakyReLU runs it in the output stage
+when the runtime fuses it (Intel NPU's PPE). This works on plans, so it is mapping.
 """
 
 from __future__ import annotations
@@ -90,22 +91,28 @@ def silu_epilogues(graph: Graph) -> tuple[SiluEpilogue, ...]:
 def _merge_silu(conv: OpPlan, sig: OpPlan, mul: OpPlan, cpu: bool) -> OpPlan:
     """One plan doing ``conv`` and SiLU on its output: it reads what the conv read and writes the MUL's output;
     the sigmoid's and MUL's own reads and the conv's and sigmoid's writes are gone, and so are their dispatches."""
+    return _merge_epilogue(conv, (sig, mul), cpu)
+
+
+def _merge_epilogue(conv: OpPlan, parts: Sequence[OpPlan], cpu: bool) -> OpPlan:
+    """One plan doing ``conv`` and the elementwise ``parts`` after it on its output: it reads what the conv read
+    and writes the last part's output; the parts' own reads and the intermediate writes are gone, and so are
+    their dispatches (the merged plan keeps the conv's overhead)."""
     totals: dict[str, list[int]] = {}
     for t in conv.traffic:
         totals.setdefault(t.memory, [0, 0])[0] += t.read_bytes
-    for t in mul.traffic:
+    for t in parts[-1].traffic:
         totals.setdefault(t.memory, [0, 0])[1] += t.write_bytes
     traffic = tuple(MemTraffic(k, r, w) for k, (r, w) in totals.items())
-    # A CPU evaluates the sigmoid and product in the conv's store loop (its vector ALU still does the work); an
+    # A CPU evaluates the epilogue in the conv's store loop (its vector ALU still does the work); an
     # accelerator's output stage (activation LUT + multiplier) works while the MAC array computes the next block.
-    act = sig.compute_cycles + mul.compute_cycles
+    act = sum(p.compute_cycles for p in parts)
     cycles = conv.compute_cycles + act if cpu else max(conv.compute_cycles, act)
     return replace(
-        conv, elementwise_ops=conv.elementwise_ops + sig.elementwise_ops + mul.elementwise_ops,
+        conv, elementwise_ops=conv.elementwise_ops + sum(p.elementwise_ops for p in parts),
         compute_cycles=cycles, traffic=traffic, tiles=_spread_tiles(conv.tiles, cycles, traffic),
-        fused_from=(*(conv.fused_from or (conv.node,)), *(sig.fused_from or (sig.node,)),
-                    *(mul.fused_from or (mul.node,))),
-        notes=(*conv.notes, *sig.notes, *mul.notes), output_bytes=mul.output_bytes,
+        fused_from=(*(conv.fused_from or (conv.node,)), *(n for p in parts for n in (p.fused_from or (p.node,)))),
+        notes=(*conv.notes, *(n for p in parts for n in p.notes)), output_bytes=parts[-1].output_bytes,
     )
 
 
@@ -130,6 +137,52 @@ def fuse_silu_plans(graph: Graph, plans: Sequence[OpPlan], fusing_units: Collect
         return tuple(plans), {}
     tails = {e.mul: e.producer for e in silu_epilogues(graph) if e.producer in merged}
     return _replace_plans(plans, set(renamed), merged, renamed), tails
+
+
+@dataclass(frozen=True)
+class LeakyEpilogue:
+    """A conv/FC/ADD whose output feeds only a LEAKY_RELU."""
+
+    producer: str
+    leaky: str
+
+
+# The NCE ops whose PPE applies a LeakyReLU post-op (NPU37XX: Convolution, GroupConvolution, AvgPool, Add,
+# MatMul; not MaxPool). edgesim's graph keeps AvgPool + LeakyReLU apart (no zoo network has it).
+_LEAKY_PRODUCERS = (*_RESIDUAL_PRODUCERS, OpKind.ADD)
+
+
+def leaky_epilogues(graph: Graph) -> tuple[LeakyEpilogue, ...]:
+    """Every producer -> LEAKY_RELU pair a runtime fusing LeakyReLU runs as one op: the producer's output must feed
+    only the LeakyReLU and not be a graph output (else it is written anyway)."""
+    found = []
+    for node in graph.nodes:
+        if node.op not in _LEAKY_PRODUCERS or len(node.outputs) != 1 or node.outputs[0] in graph.outputs:
+            continue
+        act = sole_consumer(graph, node.outputs[0])
+        if act is not None and act.op is OpKind.LEAKY_RELU and act.inputs == node.outputs:
+            found.append(LeakyEpilogue(node.name, act.name))
+    return tuple(found)
+
+
+def fuse_leaky_plans(graph: Graph, plans: Sequence[OpPlan], fusing_units: Collection[str],
+                     serial_units: Collection[str] = ()) -> tuple[tuple[OpPlan, ...], dict[str, str]]:
+    """Merge the plans of every ``leaky_epilogues`` pair whose two ops sit on one of ``fusing_units`` (neither a
+    host fallback) into the producer's plan, as ``fuse_silu_plans`` does. Returns the plans and the fused pairs
+    as LeakyReLU node -> producer node (a residual ADD after the LeakyReLU then fuses into the producer too)."""
+    by_name = {p.node: p for p in plans}
+    merged: dict[str, OpPlan] = {}
+    renamed: dict[str, str] = {}
+    for e in leaky_epilogues(graph):
+        conv, act = by_name.get(e.producer), by_name.get(e.leaky)
+        if (conv is None or act is None or conv.unit != act.unit or conv.unit not in fusing_units
+                or conv.fallback or act.fallback):
+            continue
+        merged[e.producer] = _merge_epilogue(conv, (act,), conv.unit in serial_units)
+        renamed[e.leaky] = e.producer
+    if not merged:
+        return tuple(plans), {}
+    return _replace_plans(plans, set(renamed), merged, renamed), dict(renamed)
 
 
 def _spread_tiles(template: tuple[TileGroup, ...], compute_cycles: float,

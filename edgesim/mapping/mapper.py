@@ -312,9 +312,9 @@ def _tile(profile: HardwareProfile, graph: Graph, node: Node, placed: tuple[Any,
 
 def _fuse_epilogues(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfile,
                     plans: list[OpPlan]) -> list[OpPlan]:
-    """SiLU first: a residual ADD after a fused SiLU then fuses into the same conv (conv + swish + sum); then
-    detector post-processing into its NMS."""
-    from edgesim.mapping.fusion import fuse_residual_plans, fuse_silu_plans
+    """SiLU / LeakyReLU first: a residual ADD after a fused activation then fuses into the same conv (conv + swish
+    + sum); then detector post-processing into its NMS."""
+    from edgesim.mapping.fusion import fuse_leaky_plans, fuse_residual_plans, fuse_silu_plans
 
     fusing = {u.name for u in profile.units if u.kind in runtime.applies_to}
     cpus = {u.name for u in profile.units if u.kind is UnitKind.CPU}
@@ -322,6 +322,11 @@ def _fuse_epilogues(graph: Graph, profile: HardwareProfile, runtime: RuntimeProf
     if runtime.fused_silu:
         fused, tails = fuse_silu_plans(graph, plans, fusing, cpus)
         plans = list(fused)
+    if runtime.fused_leaky_relu:
+        fused, leaky_tails = fuse_leaky_plans(graph, plans, fusing, cpus)
+        plans = list(fused)
+        # an ADD producer already used its output stage for the LeakyReLU: only conv/FC tails take a residual
+        tails.update((t, c) for t, c in leaky_tails.items() if graph.node(c).op is not OpKind.ADD)
     if runtime.fused_residual_add:
         plans = list(fuse_residual_plans(graph, plans, fusing, cpus, tails))
     from edgesim.mapping.detect_fusion import fuse_postprocess_plans

@@ -69,7 +69,8 @@ def residual_fusions(result: RunResult) -> tuple[ScheduledFusion, ...]:
     """The residual ADDs and SiLUs the runtime fused at mapping time, and the activation bytes each no longer moves
     (maps the graph once more without them to compare)."""
     if not (result.spec.transform.fuse and result.runtime is not None
-            and (result.runtime.fused_residual_add or result.runtime.fused_silu)):
+            and (result.runtime.fused_residual_add or result.runtime.fused_silu
+                 or result.runtime.fused_leaky_relu)):
         return ()
     from edgesim.mapping.mapper import build_schedule
 
