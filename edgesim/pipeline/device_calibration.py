@@ -48,7 +48,7 @@ class DeviceScale:
 
     def note(self) -> str:
         what = ", ".join(v for _, v in self.keys)
-        return (f"calibrated on {self.rows} vendor rows of this device ({self.runtime}"
+        return (f"calibrated on {self.rows} vendor row{'' if self.rows == 1 else 's'} of this device ({self.runtime}"
                 f"{', ' + what if what else ''}): latency x{self.multiplier:.3g}")
 
     def as_dict(self) -> dict[str, object]:
