@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgesim.cost.estimate import Estimate
-from edgesim.hw.schema import HardwareProfile
+from edgesim.hw.schema import HardwareProfile, RuntimeProfile
 from edgesim.ir.graph import Graph
+from edgesim.mapping.mapper import build_schedule
+from edgesim.mapping.plan import Schedule
 from edgesim.pipeline import Engine, RunResult, RunSpec, TransformOptions, run
 from edgesim.sim.engine import SimResult
 from edgesim.sim.trace import TraceEvent, write_chrome_trace
@@ -49,3 +51,10 @@ def runtime_residuals(runtime: str, devices: int, per_device: int, sigma: float,
     rng = np.random.default_rng(seed)
     return [(runtime, f"{runtime}-board{d}", float(v)) for d in range(devices)
             for v in rng.normal(0.0, sigma, per_device)]
+
+
+def schedule_with(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfile, **flags: bool) -> Schedule:
+    """``graph``'s schedule on ``profile`` with ``runtime`` at its default version, runtime fields set by ``flags``
+    (e.g. fused_silu=False), for tests that compare a runtime behaviour on and off."""
+    rt = runtime.model_copy(update=flags)
+    return build_schedule(graph, profile, rt, rt.version(rt.default_version))

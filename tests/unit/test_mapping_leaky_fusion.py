@@ -12,12 +12,12 @@ from edgesim.hw.schema import HardwareProfile, RuntimeProfile
 from edgesim.ir.graph import Graph
 from edgesim.ir.ops import OpKind
 from edgesim.mapping.fusion import leaky_epilogues, scheduled_fusions
-from edgesim.mapping.mapper import build_schedule
 from edgesim.mapping.plan import Schedule
 from edgesim.passes.fusion import fuse_operators, sole_consumer
 from edgesim.passes.pipeline import run_pipeline
 from edgesim.passes.quantize import QuantSpec, quantize_graph
 from edgesim.zoo.builder import GraphBuilder
+from tests._helpers import schedule_with
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +43,6 @@ def npu() -> tuple[HardwareProfile, RuntimeProfile]:
     return load_profile("core-ultra-7-165h"), rt
 
 
-def _sched(g: Graph, prof: HardwareProfile, rt: RuntimeProfile, **flags: bool) -> Schedule:
-    rt = rt.model_copy(update=flags)
-    return build_schedule(g, prof, rt, rt.version(rt.default_version))
-
 
 def _traffic(s: Schedule) -> int:
     return sum(t.read_bytes + t.write_bytes for p in s.plans for t in p.traffic)
@@ -64,8 +60,8 @@ def test_only_conv_producers_with_a_sole_leaky_consumer(darknet: Graph) -> None:
 def test_the_intel_npu_runtime_fuses_leaky_relu_into_the_nce_op(darknet: Graph, npu: tuple) -> None:
     prof, rt = npu
     assert rt.fused_leaky_relu and RuntimeProfile.model_fields["fused_leaky_relu"].default is False
-    plain = _sched(darknet, prof, rt, fused_leaky_relu=False, fused_residual_add=False)
-    fused = _sched(darknet, prof, rt, fused_residual_add=False)
+    plain = schedule_with(darknet, prof, rt, fused_leaky_relu=False, fused_residual_add=False)
+    fused = schedule_with(darknet, prof, rt, fused_residual_add=False)
     pairs = leaky_epilogues(darknet)
     assert len(fused.plans) == len(plain.plans) - len(pairs)
     old, new = {p.node: p for p in plain.plans}, {p.node: p for p in fused.plans}
@@ -87,7 +83,7 @@ def test_the_intel_npu_runtime_fuses_leaky_relu_into_the_nce_op(darknet: Graph, 
 
 def test_a_residual_after_a_fused_leaky_joins_the_same_conv(darknet: Graph, npu: tuple) -> None:
     prof, rt = npu
-    both = _sched(darknet, prof, rt, fused_residual_add=True)
+    both = schedule_with(darknet, prof, rt, fused_residual_add=True)
     last = leaky_epilogues(darknet)[-1]
     add = sole_consumer(darknet, darknet.node(last.leaky).outputs[0])
     assert add is not None and add.op is OpKind.ADD
@@ -100,5 +96,5 @@ def test_runtimes_without_the_flag_keep_the_leaky_layers(darknet: Graph) -> None
     prof = load_profile("core-ultra-7-165h")
     cpu, _ = load_runtime("openvino-cpu", note_missing_version=False)
     assert not cpu.fused_leaky_relu
-    plans = _sched(darknet, prof, cpu).plans
+    plans = schedule_with(darknet, prof, cpu).plans
     assert [p.op for p in plans].count("LEAKY_RELU") == 5

@@ -18,6 +18,7 @@ from edgesim.passes.fusion import fuse_operators
 from edgesim.passes.pipeline import run_pipeline
 from edgesim.sim import simulate_schedule
 from edgesim.zoo.builder import GraphBuilder
+from tests._helpers import schedule_with
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +43,6 @@ def cpu() -> tuple[HardwareProfile, RuntimeProfile]:
     return load_profile("core-ultra-7-165h"), rt
 
 
-def _sched(g: Graph, prof: HardwareProfile, rt: RuntimeProfile, **flags: bool) -> Schedule:
-    rt = rt.model_copy(update=flags)
-    ver = rt.version(rt.default_version)
-    return build_schedule(g, prof, rt, ver)
-
 
 def _traffic(s: Schedule) -> int:
     return sum(t.read_bytes + t.write_bytes for p in s.plans for t in p.traffic)
@@ -63,8 +59,8 @@ def test_only_true_silu_chains_are_found(bottleneck: Graph) -> None:
 
 def test_fusion_saves_the_intermediates_and_two_dispatches(bottleneck: Graph, cpu: tuple) -> None:
     prof, rt = cpu
-    plain = _sched(bottleneck, prof, rt, fused_silu=False, fused_residual_add=False)
-    fused = _sched(bottleneck, prof, rt, fused_silu=True, fused_residual_add=False)
+    plain = schedule_with(bottleneck, prof, rt, fused_silu=False, fused_residual_add=False)
+    fused = schedule_with(bottleneck, prof, rt, fused_silu=True, fused_residual_add=False)
     chains = silu_epilogues(bottleneck)
     assert len(fused.plans) == len(plain.plans) - 2 * len(chains)
     old = {p.node: p for p in plain.plans}
@@ -92,14 +88,14 @@ def test_fusion_saves_the_intermediates_and_two_dispatches(bottleneck: Graph, cp
 def test_off_by_default_and_without_the_flag(bottleneck: Graph, cpu: tuple) -> None:
     prof, rt = cpu
     assert RuntimeProfile.model_fields["fused_silu"].default is False
-    plain = _sched(bottleneck, prof, rt, fused_silu=False, fused_residual_add=False)
+    plain = schedule_with(bottleneck, prof, rt, fused_silu=False, fused_residual_add=False)
     assert [p.op for p in plain.plans].count("SIGMOID") == 4
 
 
 def test_residual_after_a_fused_silu_joins_the_same_conv(bottleneck: Graph, cpu: tuple) -> None:
     prof, rt = cpu
-    both = _sched(bottleneck, prof, rt, fused_silu=True, fused_residual_add=True)
-    only_res = _sched(bottleneck, prof, rt, fused_silu=False, fused_residual_add=True)
+    both = schedule_with(bottleneck, prof, rt, fused_silu=True, fused_residual_add=True)
+    only_res = schedule_with(bottleneck, prof, rt, fused_silu=False, fused_residual_add=True)
     add = next(n for n in bottleneck.nodes if n.op is OpKind.ADD)
     # Without SiLU fusion the ADD's operands are MUL outputs: no conv + ADD pair.
     assert all(r.add != add.name for r in residual_adds(bottleneck))
@@ -108,7 +104,7 @@ def test_residual_after_a_fused_silu_joins_the_same_conv(bottleneck: Graph, cpu:
     merged = next(p for p in both.plans if p.node == second.producer)
     assert merged.fused_from[-3:] == (second.sigmoid, second.mul, add.name)
     assert all(p.node != add.name for p in both.plans)
-    groups = scheduled_fusions(_sched(bottleneck, prof, rt, fused_silu=False, fused_residual_add=False).plans,
+    groups = scheduled_fusions(schedule_with(bottleneck, prof, rt, fused_silu=False, fused_residual_add=False).plans,
                                both.plans)
     assert [g.residual_add for g in groups] == [False, True]
 
@@ -117,8 +113,8 @@ def test_accelerator_epilogue_overlaps_and_fallback_is_not_fused(bottleneck: Gra
     """On an NPU the SiLU runs in the output stage alongside the MACs; an op left on the host CPU breaks it."""
     prof = load_profile("core-ultra-7-165h")
     rt, _ = load_runtime("openvino-npu", note_missing_version=False)
-    plain = _sched(bottleneck, prof, rt, fused_silu=False, fused_residual_add=False)
-    fused = _sched(bottleneck, prof, rt, fused_silu=True, fused_residual_add=False)
+    plain = schedule_with(bottleneck, prof, rt, fused_silu=False, fused_residual_add=False)
+    fused = schedule_with(bottleneck, prof, rt, fused_silu=True, fused_residual_add=False)
     old = {p.node: p for p in plain.plans}
     for e in silu_epilogues(bottleneck):
         p = next(q for q in fused.plans if q.node == e.producer)
@@ -134,7 +130,7 @@ def test_a_cpu_runtime_on_a_chip_with_accelerators_is_not_a_fallback(bottleneck:
     """OpenVINO's CPU plugin targets the CPU: its ops are placed, not fallen back (so they fuse, and no warning);
     the GPU plugin's ops that land on the host still are fallbacks."""
     prof, rt = cpu
-    assert not any(p.fallback for p in _sched(bottleneck, prof, rt).plans if p.unit != "-")
+    assert not any(p.fallback for p in schedule_with(bottleneck, prof, rt).plans if p.unit != "-")
     gpu, _ = load_runtime("openvino-gpu", note_missing_version=False)
     only_conv = gpu.model_copy(update={"supported_ops": ["CONV2D"]})
     plans = build_schedule(bottleneck, prof, only_conv, gpu.version(gpu.default_version)).plans
