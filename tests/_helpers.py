@@ -58,3 +58,8 @@ def schedule_with(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfil
     (e.g. fused_silu=False), for tests that compare a runtime behaviour on and off."""
     rt = runtime.model_copy(update=flags)
     return build_schedule(graph, profile, rt, rt.version(rt.default_version))
+
+
+def schedule_traffic_bytes(schedule: Schedule) -> int:
+    """Bytes every plan of ``schedule`` reads and writes."""
+    return sum(t.read_bytes + t.write_bytes for p in schedule.plans for t in p.traffic)

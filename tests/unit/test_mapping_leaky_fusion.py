@@ -12,12 +12,11 @@ from edgesim.hw.schema import HardwareProfile, RuntimeProfile
 from edgesim.ir.graph import Graph
 from edgesim.ir.ops import OpKind
 from edgesim.mapping.fusion import leaky_epilogues, scheduled_fusions
-from edgesim.mapping.plan import Schedule
 from edgesim.passes.fusion import fuse_operators, sole_consumer
 from edgesim.passes.pipeline import run_pipeline
 from edgesim.passes.quantize import QuantSpec, quantize_graph
 from edgesim.zoo.builder import GraphBuilder
-from tests._helpers import schedule_with
+from tests._helpers import schedule_traffic_bytes, schedule_with
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +40,6 @@ def darknet() -> Graph:
 def npu() -> tuple[HardwareProfile, RuntimeProfile]:
     rt, _ = load_runtime("openvino-npu", note_missing_version=False)
     return load_profile("core-ultra-7-165h"), rt
-
-
-
-def _traffic(s: Schedule) -> int:
-    return sum(t.read_bytes + t.write_bytes for p in s.plans for t in p.traffic)
 
 
 def test_only_conv_producers_with_a_sole_leaky_consumer(darknet: Graph) -> None:
@@ -74,7 +68,7 @@ def test_the_intel_npu_runtime_fuses_leaky_relu_into_the_nce_op(darknet: Graph, 
         # the PPE applies the slope while the MAC array computes the next block
         assert p.compute_cycles == pytest.approx(max(conv.compute_cycles, act.compute_cycles))
         saved += 2 * darknet.tensors[darknet.node(e.producer).outputs[0]].nbytes
-    assert _traffic(plain) - _traffic(fused) == saved
+    assert schedule_traffic_bytes(plain) - schedule_traffic_bytes(fused) == saved
     assert [p.op for p in fused.plans].count("LEAKY_RELU") == 2
     groups = scheduled_fusions(plain.plans, fused.plans)
     assert len(groups) == 3 and sum(g.saved_bytes for g in groups) == saved

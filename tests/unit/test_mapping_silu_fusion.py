@@ -13,12 +13,11 @@ from edgesim.ir.graph import Graph
 from edgesim.ir.ops import OpKind
 from edgesim.mapping.fusion import residual_adds, scheduled_fusions, silu_epilogues
 from edgesim.mapping.mapper import build_schedule
-from edgesim.mapping.plan import Schedule
 from edgesim.passes.fusion import fuse_operators
 from edgesim.passes.pipeline import run_pipeline
 from edgesim.sim import simulate_schedule
 from edgesim.zoo.builder import GraphBuilder
-from tests._helpers import schedule_with
+from tests._helpers import schedule_traffic_bytes, schedule_with
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +40,6 @@ def bottleneck() -> Graph:
 def cpu() -> tuple[HardwareProfile, RuntimeProfile]:
     rt, _ = load_runtime("openvino-cpu", note_missing_version=False)
     return load_profile("core-ultra-7-165h"), rt
-
-
-
-def _traffic(s: Schedule) -> int:
-    return sum(t.read_bytes + t.write_bytes for p in s.plans for t in p.traffic)
 
 
 def test_only_true_silu_chains_are_found(bottleneck: Graph) -> None:
@@ -77,7 +71,7 @@ def test_fusion_saves_the_intermediates_and_two_dispatches(bottleneck: Graph, cp
         s = bottleneck.tensors[bottleneck.node(e.sigmoid).outputs[0]].nbytes
         saved += 3 * x + 2 * s  # conv output written + read twice; sigmoid output written + read
         assert all(e.mul not in q.depends_on and e.sigmoid not in q.depends_on for q in fused.plans)
-    assert _traffic(plain) - _traffic(fused) == saved
+    assert schedule_traffic_bytes(plain) - schedule_traffic_bytes(fused) == saved
     groups = scheduled_fusions(plain.plans, fused.plans)
     assert len(groups) == 2 and not any(g.residual_add for g in groups)
     assert sum(g.saved_bytes for g in groups) == saved
