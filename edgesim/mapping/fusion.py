@@ -88,12 +88,6 @@ def silu_epilogues(graph: Graph) -> tuple[SiluEpilogue, ...]:
     return tuple(found)
 
 
-def _merge_silu(conv: OpPlan, sig: OpPlan, mul: OpPlan, cpu: bool) -> OpPlan:
-    """One plan doing ``conv`` and SiLU on its output: it reads what the conv read and writes the MUL's output;
-    the sigmoid's and MUL's own reads and the conv's and sigmoid's writes are gone, and so are their dispatches."""
-    return _merge_epilogue(conv, (sig, mul), cpu)
-
-
 def _merge_epilogue(conv: OpPlan, parts: Sequence[OpPlan], cpu: bool) -> OpPlan:
     """One plan doing ``conv`` and the elementwise ``parts`` after it on its output: it reads what the conv read
     and writes the last part's output; the parts' own reads and the intermediate writes are gone, and so are
@@ -116,27 +110,37 @@ def _merge_epilogue(conv: OpPlan, parts: Sequence[OpPlan], cpu: bool) -> OpPlan:
     )
 
 
-def fuse_silu_plans(graph: Graph, plans: Sequence[OpPlan], fusing_units: Collection[str],
-                    serial_units: Collection[str] = ()) -> tuple[tuple[OpPlan, ...], dict[str, str]]:
-    """Merge the plans of every ``silu_epilogues`` chain whose three ops sit on one of ``fusing_units`` (none a
-    host fallback); ``serial_units`` (CPUs) compute the SiLU after the MACs, not alongside. The merged plan keeps
-    the conv's name and place (its inputs are the conv's); plans that waited for the MUL wait for it instead.
-    Returns the plans and the fused chains as MUL node -> conv node (for ``residual_adds``)."""
+def _fuse_chains(plans: Sequence[OpPlan], chains: Sequence[tuple[str, tuple[str, ...]]],
+                 fusing_units: Collection[str], serial_units: Collection[str]
+                 ) -> tuple[tuple[OpPlan, ...], dict[str, str]]:
+    """Merge each (producer, epilogue nodes in order) chain whose ops all sit on one of ``fusing_units`` (none a
+    host fallback) into the producer's plan (``_merge_epilogue``); ``serial_units`` (CPUs) compute the epilogue
+    after the MACs, not alongside. The merged plan keeps the producer's name and place; plans that waited for an
+    epilogue node wait for it instead. Returns the plans and each fused chain's last node -> producer."""
     by_name = {p.node: p for p in plans}
     merged: dict[str, OpPlan] = {}
-    renamed: dict[str, str] = {}  # sigmoid / MUL node -> conv node
-    for e in silu_epilogues(graph):
-        parts = [by_name.get(n) for n in (e.producer, e.sigmoid, e.mul)]
-        conv, sig, mul = parts
-        if (conv is None or sig is None or mul is None or len({p.unit for p in (conv, sig, mul)}) != 1
-                or conv.unit not in fusing_units or any(p.fallback for p in (conv, sig, mul))):
+    renamed: dict[str, str] = {}  # epilogue node -> producer
+    tails: dict[str, str] = {}
+    for producer, parts in chains:
+        found = [by_name.get(n) for n in (producer, *parts)]
+        ops = [p for p in found if p is not None]
+        if (len(ops) != len(found) or len({p.unit for p in ops}) != 1 or ops[0].unit not in fusing_units
+                or any(p.fallback for p in ops)):
             continue
-        merged[e.producer] = _merge_silu(conv, sig, mul, conv.unit in serial_units)
-        renamed[e.sigmoid] = renamed[e.mul] = e.producer
+        merged[producer] = _merge_epilogue(ops[0], ops[1:], ops[0].unit in serial_units)
+        renamed.update((n, producer) for n in parts)
+        tails[parts[-1]] = producer
     if not merged:
         return tuple(plans), {}
-    tails = {e.mul: e.producer for e in silu_epilogues(graph) if e.producer in merged}
     return _replace_plans(plans, set(renamed), merged, renamed), tails
+
+
+def fuse_silu_plans(graph: Graph, plans: Sequence[OpPlan], fusing_units: Collection[str],
+                    serial_units: Collection[str] = ()) -> tuple[tuple[OpPlan, ...], dict[str, str]]:
+    """Merge the plans of every ``silu_epilogues`` chain (conv/FC, SIGMOID, MUL) into the conv's plan
+    (``_fuse_chains``). Returns the plans and the fused chains as MUL node -> conv node (for ``residual_adds``)."""
+    chains = [(e.producer, (e.sigmoid, e.mul)) for e in silu_epilogues(graph)]
+    return _fuse_chains(plans, chains, fusing_units, serial_units)
 
 
 @dataclass(frozen=True)
@@ -167,22 +171,11 @@ def leaky_epilogues(graph: Graph) -> tuple[LeakyEpilogue, ...]:
 
 def fuse_leaky_plans(graph: Graph, plans: Sequence[OpPlan], fusing_units: Collection[str],
                      serial_units: Collection[str] = ()) -> tuple[tuple[OpPlan, ...], dict[str, str]]:
-    """Merge the plans of every ``leaky_epilogues`` pair whose two ops sit on one of ``fusing_units`` (neither a
-    host fallback) into the producer's plan, as ``fuse_silu_plans`` does. Returns the plans and the fused pairs
-    as LeakyReLU node -> producer node (a residual ADD after the LeakyReLU then fuses into the producer too)."""
-    by_name = {p.node: p for p in plans}
-    merged: dict[str, OpPlan] = {}
-    renamed: dict[str, str] = {}
-    for e in leaky_epilogues(graph):
-        conv, act = by_name.get(e.producer), by_name.get(e.leaky)
-        if (conv is None or act is None or conv.unit != act.unit or conv.unit not in fusing_units
-                or conv.fallback or act.fallback):
-            continue
-        merged[e.producer] = _merge_epilogue(conv, (act,), conv.unit in serial_units)
-        renamed[e.leaky] = e.producer
-    if not merged:
-        return tuple(plans), {}
-    return _replace_plans(plans, set(renamed), merged, renamed), dict(renamed)
+    """Merge the plans of every ``leaky_epilogues`` pair into the producer's plan (``_fuse_chains``). Returns the
+    plans and the fused pairs as LeakyReLU node -> producer node (a residual ADD after the LeakyReLU then fuses
+    into the producer too)."""
+    chains = [(e.producer, (e.leaky,)) for e in leaky_epilogues(graph)]
+    return _fuse_chains(plans, chains, fusing_units, serial_units)
 
 
 def _spread_tiles(template: tuple[TileGroup, ...], compute_cycles: float,
