@@ -89,11 +89,10 @@ def kernel_peak(m: Machine, precision: str) -> float:
     return m.rate(precision)
 
 
-def _weight_compute_s(work: ModelWork, m: Machine, p: PlacementParams, tokens: float, head_tokens: float,
-                      scale: float) -> float:
+def _weight_compute_s(work: ModelWork, m: Machine, p: PlacementParams, tokens: float, head_tokens: float) -> float:
     t = 0.0
     for k in work.kernels:
-        rate = kernel_peak(m, k.precision) * p.efficiency(k.kernel) * scale
+        rate = kernel_peak(m, k.precision) * p.efficiency(k.kernel)
         t += (k.macs_per_token * tokens + k.head_macs_per_token * head_tokens) / rate
     return t
 
@@ -117,7 +116,7 @@ def _decode_weight_s(work: ModelWork, m: Machine, p: PlacementParams) -> float:
 def _prefill_weight_s(work: ModelWork, m: Machine, p: PlacementParams, tokens: float, head_tokens: float) -> float:
     """Weight GEMMs of a prefill: per core ISA and kernel path on CPUs with a cpu_gemm model, else peak x eff."""
     if p.cpu_gemm is None or m.unit != "cpu" or not m.core_groups:
-        return _weight_compute_s(work, m, p, tokens, head_tokens, 1.0)
+        return _weight_compute_s(work, m, p, tokens, head_tokens)
     return sum(gemm_time_s(k.macs_per_token * tokens + k.head_macs_per_token * head_tokens, k.kernel,
                            k.precision, m, p.cpu_gemm) for k in work.kernels)
 
