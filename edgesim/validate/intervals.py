@@ -52,15 +52,15 @@ from edgesim.pipeline.intervals import (
 )
 from edgesim.validate.board_power import fit_board_power, held_out_power_logs, power_rows
 from edgesim.validate.calibrate import _fit, _prepare, leave_one_device_out
-
-if TYPE_CHECKING:
-    from edgesim.validate.npu_vendor import VendorValidation
 from edgesim.validate.core import (
     ReferenceRow,
     bundled_models_dir,
     default_reference,
     read_reference,
 )
+
+if TYPE_CHECKING:
+    from edgesim.validate.npu_vendor import VendorValidation
 
 _MCU_CLASSES = (NoveltyClass.MEASURED_DEVICE, NoveltyClass.KNOWN_FAMILY, NoveltyClass.NEW_FAMILY,
                 NoveltyClass.NEW_RUNTIME)
