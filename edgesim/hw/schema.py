@@ -18,6 +18,7 @@ from edgesim.hw.schema_base import (
     DeviceClass,
     MemoryKind,
     Precision,
+    RunCurrentBasis,
     SparsitySupport,
     UnitKind,
 )
@@ -244,6 +245,9 @@ class PowerSpec(_Frozen):
     # power; memory traffic energy is per byte and not scaled. Fitted per device where MLPerf energy rows exist
     # (edgesim.validate.board_power), else a family/global value marked derived with its range. 1.0 = none.
     board_power_factor: float = Field(default=1.0, gt=0, le=4.0)
+    # What the run current behind the compute energy is (MCU board-power rule): a datasheet table value at the
+    # benchmark clock, a headline, or a maximum. None: not charged by that rule (NPUs, SoCs, GAP9's own basis).
+    run_current_basis: RunCurrentBasis | None = None
 
     @property
     def static_power_w(self) -> float:

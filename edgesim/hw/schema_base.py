@@ -65,3 +65,18 @@ class ChipKind(StrEnum):
     MCU = "mcu"
     NPU = "npu"
     SOC = "soc"
+
+
+class RunCurrentBasis(StrEnum):
+    """What an MCU profile's datasheet run current (i_run of the MCU board-power rule, docs/validation.md) is. The
+    board-power factor fitted on measured rows absorbs the gap between that figure and the board under ML load, so
+    factors of different bases are not the same quantity (``edgesim.validate.board_power`` reports them apart)."""
+
+    # the typical Run-mode current of the datasheet's table at the benchmark clock and voltage range, code from
+    # flash, in the supply mode the board uses
+    TABLE = "table"
+    # the front-page uA/MHz figure (quoted at the part's most efficient point: lowest voltage range, low clock, a
+    # tight loop), or a figure whose clock and range the datasheet excerpt does not state: a lower bound
+    HEADLINE = "headline"
+    # a maximum with all peripherals on: an upper bound, so no board-power factor is applied (factor 1, derived)
+    MAXIMUM = "maximum"

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgesim.hw.schema_base import RunCurrentBasis
 from edgesim.validate.core import bundled_models_dir, default_reference, read_reference, row_spec
 from edgesim.validate.supply import supply_scale
 
@@ -61,6 +62,7 @@ class PowerRow:
     scaled_fraction: float  # share of the predicted energy the factor multiplies (compute + static)
     # the row's supply / the profile's basis supply, for a part whose power follows its supply (validate.supply)
     supply_scale: float = 1.0
+    current_basis: RunCurrentBasis | None = None  # the profile's power.run_current_basis
 
     @property
     def exact_factor(self) -> float:
@@ -88,6 +90,7 @@ class DeviceFactor:
     shipped: float
     fitted: float
     log_sd: float  # spread of the rows' exact factors (standard deviation of their logs)
+    current_basis: RunCurrentBasis | None = None  # what the profile's run current is (table value or headline)
 
 
 @dataclass(frozen=True)
@@ -110,29 +113,46 @@ class BoardPowerFit:
     held_out_benchmark_errors: tuple[float, ...]  # per row, factor fitted on the device's other benchmarks
     lodo_errors: tuple[float, ...]  # per row, the device's factor replaced by the basis fallback without it
     shipped_errors: tuple[float, ...]  # per row, as the profiles ship
+    # per row, the LODO error with the fallback of the devices whose run current is of the same kind (table value
+    # or headline; all of the basis when none is): the check of "the factor spread is the datasheet basis"
+    current_basis_lodo_errors: tuple[float, ...] = ()
 
     def table(self) -> str:
         def mape(errs: Sequence[float]) -> str:
             return f"{sum(abs(e) for e in errs) / len(errs):.1%}" if errs else "-"
 
-        out = [f"{'device':<12} {'rows':>4} {'shipped':>8} {'fitted':>7} {'log sd':>7} {'shipped E':>10} "
-               f"{'fit E':>7} {'held-out bench E':>17} {'LODO E':>7}"]
+        out = [f"{'device':<12} {'rows':>4} {'i_run':>8} {'shipped':>8} {'fitted':>7} {'log sd':>7} {'shipped E':>10} "
+               f"{'fit E':>7} {'held-out bench E':>17} {'LODO E':>7} {'by kind':>8}"]
         for d in self.devices:
             idx = [i for i, r in enumerate(self.rows) if r.device == d.device]
 
             def pick(errs: Sequence[float], idx: list[int] = idx) -> list[float]:
                 return [errs[i] for i in idx]
 
-            out.append(f"{d.device:<12} {d.rows:>4} {d.shipped:>8.3f} {d.fitted:>7.3f} {d.log_sd:>7.2f} "
+            kind = d.current_basis.value if d.current_basis is not None else "-"
+            out.append(f"{d.device:<12} {d.rows:>4} {kind:>8} {d.shipped:>8.3f} {d.fitted:>7.3f} {d.log_sd:>7.2f} "
                        f"{mape(pick(self.shipped_errors)):>10} {mape(pick(self.fit_errors)):>7} "
-                       f"{mape(pick(self.held_out_benchmark_errors)):>17} {mape(pick(self.lodo_errors)):>7}")
-        out.append(f"{'ALL':<12} {len(self.rows):>4} {'':>8} {'':>7} {'':>7} {mape(self.shipped_errors):>10} "
+                       f"{mape(pick(self.held_out_benchmark_errors)):>17} {mape(pick(self.lodo_errors)):>7} "
+                       f"{mape(pick(self.current_basis_lodo_errors)):>8}")
+        out.append(f"{'ALL':<12} {len(self.rows):>4} {'':>8} {'':>8} {'':>7} {'':>7} {mape(self.shipped_errors):>10} "
                    f"{mape(self.fit_errors):>7} {mape(self.held_out_benchmark_errors):>17} "
-                   f"{mape(self.lodo_errors):>7}")
+                   f"{mape(self.lodo_errors):>7} {mape(self.current_basis_lodo_errors):>8}")
         f = self.fallback
         out.append(f"fallback for devices without energy rows ({f.basis}, {f.devices} devices): "
                    f"{f.value:.3f}, range [{f.lo:.3f}, {f.hi:.3f}]")
+        out.extend(self._current_basis_lines())
         return "\n".join(out)
+
+    def _current_basis_lines(self) -> list[str]:
+        """The fitted factors by the profiles' run_current_basis ("by kind" column: the LODO error of a fallback
+        per kind, same-kind devices when there are any; the shipped fallback pools the basis)."""
+        kinds = sorted({d.current_basis for d in self.devices if d.current_basis is not None})
+        parts = []
+        for kind in kinds:
+            mine = [d for d in self.devices if d.current_basis is kind]
+            listed = ", ".join(f"{d.device} {d.fitted:.3f}" for d in mine)
+            parts.append(f"{kind.value} {_geomean([d.fitted for d in mine]):.3f} ({listed})")
+        return ["factors by run-current kind (geometric mean): " + "; ".join(parts)] if parts else []
 
 
 def _geomean(values: Sequence[float]) -> float:
@@ -173,13 +193,14 @@ def power_rows(reference_csv: str | Path | None = None) -> tuple[PowerRow, ...]:
         scaled = est.energy.compute_j + est.energy.static_j
         if row.device not in bases:
             bases[row.device] = power_basis(row.device)
+        prof = load_profile(row.device)
         out.append(PowerRow(
             line=row.line, device=row.device, runtime=row.runtime, benchmark=row.benchmark,
-            basis=bases[row.device], shipped_factor=load_profile(row.device).power.board_power_factor,
+            basis=bases[row.device], shipped_factor=prof.power.board_power_factor,
             measured_energy_uj=row.energy_uj, predicted_energy_uj=est.energy_j * 1e6,
             measured_latency_ms=row.latency_ms, predicted_latency_ms=est.latency_s * 1e3,
             scaled_fraction=scaled / est.energy_j if est.energy_j > 0 else 0.0,
-            supply_scale=supply_scale(row),
+            supply_scale=supply_scale(row), current_basis=prof.power.run_current_basis,
         ))
     return tuple(out)
 
@@ -191,7 +212,7 @@ def fit_board_power(rows: Sequence[PowerRow]) -> BoardPowerFit:
         by_device.setdefault(r.device, []).append(r)
     devices = tuple(
         DeviceFactor(d, rs[0].basis, len(rs), rs[0].shipped_factor, _geomean([r.exact_factor for r in rs]),
-                     _log_sd([r.exact_factor for r in rs]))
+                     _log_sd([r.exact_factor for r in rs]), rs[0].current_basis)
         for d, rs in sorted(by_device.items()))
     fitted = {d.device: d.fitted for d in devices}
 
@@ -210,15 +231,21 @@ def fit_board_power(rows: Sequence[PowerRow]) -> BoardPowerFit:
         held_out_benchmark_errors=tuple(held_out_benchmark(r) for r in rows),
         lodo_errors=tuple(r.energy_error_at(fallback_without(r.device)) for r in rows),
         shipped_errors=tuple(r.energy_error_at(r.shipped_factor) for r in rows),
+        current_basis_lodo_errors=tuple(r.energy_error_at(_fallback_without(devices, r.device, by_current_basis=True))
+                                        for r in rows),
     )
 
 
-def _fallback_without(devices: Sequence[DeviceFactor], device: str, also: str = "") -> float:
+def _fallback_without(devices: Sequence[DeviceFactor], device: str, also: str = "",
+                      by_current_basis: bool = False) -> float:
     """The factor ``device`` would get as a new chip: the geometric mean of the other devices of its basis
-    (``also``: one more device left out, for a coverage check that holds that one out too)."""
-    basis = next(d.basis for d in devices if d.device == device)
-    peers = [d.fitted for d in devices if d.device not in (device, also) and d.basis == basis]
-    return _geomean(peers) if peers else 1.0  # no peer of its basis: the unscaled datasheet basis
+    (``also``: one more device left out, for a coverage check that holds that one out too). ``by_current_basis``:
+    only the peers whose run current is of the same kind (table value or headline) when there are any."""
+    me = next(d for d in devices if d.device == device)
+    peers = [d for d in devices if d.device not in (device, also) and d.basis == me.basis]
+    if by_current_basis:
+        peers = [d for d in peers if d.current_basis is me.current_basis] or peers
+    return _geomean([d.fitted for d in peers]) if peers else 1.0  # no peer of its basis: the unscaled datasheet basis
 
 
 def _held_out_factor(rows: Sequence[PowerRow], devices: Sequence[DeviceFactor], r: PowerRow, left_out: str) -> float:

@@ -8,6 +8,7 @@ import pytest
 
 from edgesim.api import load_model, load_profile, resolve_runtime
 from edgesim.cost.analytic import estimate_schedule
+from edgesim.hw.schema_base import RunCurrentBasis
 from edgesim.hw.uncertain import uncertain_fields, with_field
 from edgesim.mapping.mapper import build_schedule
 from edgesim.validate.board_power import (
@@ -21,9 +22,11 @@ from edgesim.validate.board_power import (
 
 
 def _row(device: str, bench: str, meas_mw: float, pred_mw: float, *, s: float = 0.9, k: float = 1.5,
-         basis: str = RUN_CURRENT_BASIS, line: int = 1, runtime: str = "x-cube-ai") -> PowerRow:
+         basis: str = RUN_CURRENT_BASIS, line: int = 1, runtime: str = "x-cube-ai",
+         kind: RunCurrentBasis | None = None) -> PowerRow:
     # 10 ms measured and predicted: energy uJ = mW x 10
-    return PowerRow(line, device, runtime, bench, basis, k, meas_mw * 10.0, pred_mw * 10.0, 10.0, 10.0, s)
+    return PowerRow(line, device, runtime, bench, basis, k, meas_mw * 10.0, pred_mw * 10.0, 10.0, 10.0, s,
+                    current_basis=kind)
 
 
 def test_factor_scales_compute_and_static_energy_not_memory() -> None:
@@ -74,6 +77,37 @@ def test_profiles_without_energy_rows_carry_a_derived_ranged_factor() -> None:
         assert f.derived and f.lo < f.value < f.hi, device
         assert power_basis(device) == RUN_CURRENT_BASIS
     assert power_basis("gap9") == "gap9"
+
+
+def test_mcu_profiles_say_what_their_run_current_is() -> None:
+    # The basis is typed in the profile (power.run_current_basis), cited in its comment: a table value at the
+    # benchmark clock where the datasheet table is known, a headline otherwise, a maximum for all-on figures.
+    kinds = {d: load_profile(d).power.run_current_basis for d in (
+        "stm32l4r5", "stm32h7a3", "stm32u575", "stm32u385", "efr32mg24", "nrf5340", "psoc62", "ra6m4", "m467",
+        "stm32g0b1", "stm32f746", "ra8d1")}
+    assert kinds["stm32u575"] is RunCurrentBasis.TABLE  # DS13737 Ranges 1-3, not the 19.5 uA/MHz headline
+    assert kinds["stm32l4r5"] is RunCurrentBasis.HEADLINE and kinds["efr32mg24"] is RunCurrentBasis.HEADLINE
+    assert {d for d, k in kinds.items() if k is RunCurrentBasis.MAXIMUM} == {"stm32f746", "ra8d1"}
+    assert all(k is not None for k in kinds.values())
+    for device in ("stm32f746", "ra8d1"):  # an upper bound: no board-power factor on top of it
+        assert load_profile(device).power.board_power_factor == 1.0
+    # GAP9 extends the STM32L4R5 profile but is charged per cluster cycle: it must not inherit a run-current kind
+    assert load_profile("gap9").power.run_current_basis is None
+
+
+def test_fallback_per_run_current_kind_uses_same_kind_peers_else_the_basis() -> None:
+    head, table = RunCurrentBasis.HEADLINE, RunCurrentBasis.TABLE
+    rows = [_row("a", "kws", 30, 20, kind=head, line=1), _row("b", "kws", 26, 20, kind=head, line=2),
+            _row("c", "kws", 18, 20, kind=table, line=3), _row("d", "kws", 24, 20, kind=head, line=4)]
+    fit = fit_board_power(rows)
+    fa = {d.device: d.fitted for d in fit.devices}
+    assert {d.device: d.current_basis for d in fit.devices}["c"] is table
+    # a headline device: the other headline devices only (b, d), not the table one
+    assert fit.current_basis_lodo_errors[0] == pytest.approx(rows[0].energy_error_at(math.sqrt(fa["b"] * fa["d"])))
+    assert fit.lodo_errors[0] == pytest.approx(rows[0].energy_error_at((fa["b"] * fa["c"] * fa["d"]) ** (1 / 3)))
+    # the only table device has no same-kind peer: the basis's fallback, as shipped
+    assert fit.current_basis_lodo_errors[2] == pytest.approx(fit.lodo_errors[2])
+    assert "headline" in fit.table() and "by kind" in fit.table()
 
 
 def test_held_out_power_logs_never_use_the_rows_own_factor() -> None:
