@@ -16,7 +16,9 @@ _CLASS_TEXT = {
     "known_family": "new device; its core/unit families have measured devices",
     "new_family": "a core or unit family no measured device has",
     "new_runtime": "a runtime no measured row used",
-    "npu_measured_device": "this board and runtime have vendor benchmark-table rows",
+    "npu_measured_device": "this board, runtime and network have vendor benchmark-table rows",
+    "npu_measured_device_new_network": "this board and runtime have vendor benchmark-table rows, this network has "
+                                       "none",
     "npu_new_device": "a runtime with vendor benchmark-table rows on other boards only",
 }
 

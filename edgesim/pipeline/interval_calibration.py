@@ -33,13 +33,33 @@ class NoveltyClass(StrEnum):
     NEW_FAMILY = "new_family"  # a core or unit family no measured device has
     NEW_RUNTIME = "new_runtime"  # a runtime no measured row used (or none: peak hardware)
     # Edge NPUs and SoCs, calibrated on the vendor benchmark tables (npu_vendor.csv) instead of MLPerf Tiny:
-    NPU_MEASURED_DEVICE = "npu_measured_device"  # this board and runtime have vendor-table rows
+    # this board and runtime have vendor-table rows, and so does this network (the point is calibrated on them)
+    NPU_MEASURED_DEVICE = "npu_measured_device"
+    # this board and runtime have vendor-table rows, this network has none (the point: the runtime's fit only)
+    NPU_MEASURED_DEVICE_NEW_NETWORK = "npu_measured_device_new_network"
     NPU_NEW_DEVICE = "npu_new_device"  # a runtime with vendor-table rows on other boards only
 
 
 # The less novel class an edited chip (a sweep point that changes its numbers) moves up from, per domain.
 _NEW_CHIP = {NoveltyClass.MEASURED_DEVICE: NoveltyClass.KNOWN_FAMILY,
-             NoveltyClass.NPU_MEASURED_DEVICE: NoveltyClass.NPU_NEW_DEVICE}
+             NoveltyClass.NPU_MEASURED_DEVICE: NoveltyClass.NPU_NEW_DEVICE,
+             NoveltyClass.NPU_MEASURED_DEVICE_NEW_NETWORK: NoveltyClass.NPU_NEW_DEVICE}
+# The edge-NPU classes, least novel first (the vendor tables' residuals, ``npu_intervals.json``).
+NPU_CLASSES = (NoveltyClass.NPU_MEASURED_DEVICE, NoveltyClass.NPU_MEASURED_DEVICE_NEW_NETWORK,
+               NoveltyClass.NPU_NEW_DEVICE)
+
+
+def npu_board_class(shipped: bool, calibrated: bool) -> NoveltyClass:
+    """The class of a run on a board whose runtime has vendor-table rows on it, from the facts the device
+    calibration stage uses (``edgesim.pipeline.device_calibration``): ``shipped``, the chip is the bundled profile
+    as shipped at its own clock (an edited copy, another clock or a sweep point's edit is a new board: the rows
+    are the shipped board's); ``calibrated``, the stage scaled the point by the board's rows of this network.
+    A network the board has no rows of gets the runtime's fit only, and its error is larger than a calibrated
+    point's (held out: the odd lines whose network has no even line spread by a log sd of about 0.31, the
+    calibrated ones by 0.18), so it has a class of its own."""
+    if not shipped:
+        return NoveltyClass.NPU_NEW_DEVICE
+    return NoveltyClass.NPU_MEASURED_DEVICE if calibrated else NoveltyClass.NPU_MEASURED_DEVICE_NEW_NETWORK
 
 
 def check_confidence(confidence: float) -> float:
@@ -111,7 +131,7 @@ class CalibrationTable:
 # under-covers those. Each runtime with enough residuals gets the conformal bounds of its own; the others the
 # pooled ones. The MCU classes are not split: their runtimes are fewer, and the new-runtime class's residuals
 # substitute one engine for another (the held-out runtime has no bin of its own by construction).
-BY_RUNTIME = frozenset({NoveltyClass.NPU_MEASURED_DEVICE, NoveltyClass.NPU_NEW_DEVICE})
+BY_RUNTIME = frozenset(NPU_CLASSES)
 # A runtime's bin needs this many residuals (so that its 90% conformal bounds are finite-sample ranks inside it)
 # from this many devices (one board's rows share its clocks and memories: a bin of one board says nothing of
 # the runtime on another; it also makes the held-out check test the bins it uses: with a device held out, a

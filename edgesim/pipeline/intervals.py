@@ -39,6 +39,7 @@ from edgesim.pipeline.interval_calibration import (
     MIN_BIN_ROWS,
     NEW_BOARD_POWER_CLASSES,
     NPU_CALIBRATION_FILE,
+    NPU_CLASSES,
     CalibrationTable,
     NoveltyClass,
     _energy_model_bounds,
@@ -52,6 +53,7 @@ from edgesim.pipeline.interval_calibration import (
     model_bounds,
     new_board_energy_bounds,
     novelty,
+    npu_board_class,
     power_log_bounds,
     runtime_bin,
     runtime_scales,
@@ -346,10 +348,11 @@ def interval(result: RunResult, confidence: float = DEFAULT_CONFIDENCE, *,
     cls = novelty(result.profile, result.runtime, table)
     if at_least is not None and cls in _NEW_CHIP:
         cls = _NEW_CHIP[cls]
-    elif cls is NoveltyClass.NPU_MEASURED_DEVICE and not is_shipped_device(result.spec.hw, result.spec.clock_mhz):
-        # a board's vendor rows are its shipped profile's: an edited copy or another clock is a new board (its
-        # residuals are the calibrated predictions', which an edited chip does not get)
-        cls = _NEW_CHIP[cls]
+    elif cls is NoveltyClass.NPU_MEASURED_DEVICE:
+        # a board's vendor rows are its shipped profile's: an edited copy or another clock is a new board; on the
+        # shipped board, a network its rows calibrated the point of, or one the runtime's fit alone predicts
+        cls = npu_board_class(is_shipped_device(result.spec.hw, result.spec.clock_mhz),
+                              result.device_scale is not None)
     effects: tuple[FieldEffect, ...] = ()
     if ranged_fields(result.profile) or (result.runtime is not None and ranged_fields(result.runtime)):
         _, effects = perturbed_runs(result)
@@ -386,9 +389,9 @@ def format_range(iv: Interval, confidence: float, unit: str) -> str:
 
 # The model-error names live in interval_calibration; callers ask this module for them (one door for intervals).
 __all__ = ["BOARD_POWER_FIELD", "BY_RUNTIME", "CALIBRATION_FILE", "DEFAULT_CONFIDENCE", "GROUP_WEIGHTED",
-           "MIN_BIN_ROWS", "NEW_BOARD_POWER_CLASSES", "NPU_CALIBRATION_FILE", "CalibrationTable",
+           "MIN_BIN_ROWS", "NEW_BOARD_POWER_CLASSES", "NPU_CALIBRATION_FILE", "NPU_CLASSES", "CalibrationTable",
            "FieldEffect", "Interval", "NoveltyClass", "PredictionInterval", "calibration_table", "check_confidence",
            "combine", "conformal_bounds", "energy_bounds", "format_range", "group_weights", "interval",
-           "latency_sample", "model_bounds", "new_board_energy_bounds", "novelty", "perturbed_runs",
+           "latency_sample", "model_bounds", "new_board_energy_bounds", "novelty", "npu_board_class", "perturbed_runs",
            "power_log_bounds", "rerun", "rerun_changed", "runtime_bin", "runtime_scales", "scaled_sample",
            "set_field", "shared_margin", "weight_group", "weighted_bounds"]

@@ -299,6 +299,14 @@ def device_offset_check(results: Sequence[VendorResult], lodo: Sequence[VendorRe
 SHIPPED_LEVEL: tuple[str, ...] = ("network",)
 
 
+def even_groups(results: Sequence[VendorResult]) -> frozenset[GroupKey]:
+    """The shipped level's groups (device, runtime, network) with a predicted even line: the odd lines of these
+    are predicted with their group's offset by ``held_out_calibrated`` (``npu_measured_device``), the others with
+    the runtime's multiplier only, as a run of a network the board has no rows of
+    (``npu_measured_device_new_network``)."""
+    return frozenset(group_key(r, SHIPPED_LEVEL) for r in results if r.predicted_ms and r.line % 2 == 0)
+
+
 def held_out_calibrated(results: Sequence[VendorResult]) -> list[VendorResult]:
     """The odd lines as a run with the shipped calibration predicts them, fitted on the even lines only: the
     runtime multipliers and the (device, runtime, network) offsets (``validate_vendor``'s held-out figures and

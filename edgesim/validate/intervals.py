@@ -38,6 +38,7 @@ from edgesim.pipeline.intervals import (
     GROUP_WEIGHTED,
     NEW_BOARD_POWER_CLASSES,
     NPU_CALIBRATION_FILE,
+    NPU_CLASSES,
     NoveltyClass,
     check_confidence,
     conformal_bounds,
@@ -178,24 +179,34 @@ def collect_npu_residuals(v: VendorValidation | None = None) -> list[Residual]:
     odd lines predicted with the runtime and (device, network) multipliers fitted on the even ones, as a run with
     the device calibration predicts them; new boards from leave-one-device-out (the model alone). Slow without
     ``v`` (every table row is predicted): minutes."""
-    from edgesim.validate.npu_vendor import validate_vendor
+    from edgesim.validate.device_offsets import SHIPPED_LEVEL, even_groups, group_key
+    from edgesim.validate.npu_vendor import VendorResult, validate_vendor
 
     v = v if v is not None else validate_vendor()
+    calibrated = even_groups(v.raw)
+
+    def measured_class(r: VendorResult) -> NoveltyClass:
+        # an odd line whose (device, runtime, network) has an even line got that group's offset; the others the
+        # runtime's multiplier only: a network new to the board (``npu_board_class``)
+        return (NoveltyClass.NPU_MEASURED_DEVICE if group_key(r, SHIPPED_LEVEL) in calibrated
+                else NoveltyClass.NPU_MEASURED_DEVICE_NEW_NETWORK)
+
     out: list[Residual] = []
-    for cls, results in ((NoveltyClass.NPU_MEASURED_DEVICE, v.held_out), (NoveltyClass.NPU_NEW_DEVICE, v.lodo)):
-        out += [Residual(r.line, r.device, r.runtime_id, r.network, cls, math.log(r.measured_ms / r.predicted_ms),
-                         None) for r in results if r.predicted_ms and r.measured_ms > 0]
+    for results, cls_of in ((v.held_out, measured_class), (v.lodo, lambda r: NoveltyClass.NPU_NEW_DEVICE)):
+        out += [Residual(r.line, r.device, r.runtime_id, r.network, cls_of(r),
+                         math.log(r.measured_ms / r.predicted_ms), None)
+                for r in results if r.predicted_ms and r.measured_ms > 0]
     return out
 
 
 def npu_calibration_dict(residuals: Sequence[Residual]) -> dict[str, object]:
-    mine = [x for x in residuals if x.cls in (NoveltyClass.NPU_MEASURED_DEVICE, NoveltyClass.NPU_NEW_DEVICE)]
+    mine = [x for x in residuals if x.cls in NPU_CLASSES]
     return {
         "method": "split conformal on held-out log residuals of the vendor NPU tables, per runtime where a runtime "
                   "has enough (Mondrian; edgesim.pipeline.interval_calibration.BY_RUNTIME), else normalised by "
                   "per-runtime scales where the runtime has MIN_SCALE_ROWS residuals, else pooled",
         "latency": {c.value: sorted(round(x.latency_log, 6) for x in mine if x.cls is c)
-                    for c in (NoveltyClass.NPU_MEASURED_DEVICE, NoveltyClass.NPU_NEW_DEVICE)},
+                    for c in NPU_CLASSES},
         "devices": sorted({(x.device, x.runtime) for x in mine}),
         "runtimes": sorted({x.runtime for x in mine}),
         "rows": [{"line": x.line, "device": x.device, "runtime": x.runtime, "benchmark": x.benchmark,
@@ -203,16 +214,17 @@ def npu_calibration_dict(residuals: Sequence[Residual]) -> dict[str, object]:
     }
 
 
-def write_npu_calibration(path: str | Path | None = None, device_path: str | Path | None = None
-                          ) -> tuple[Path, list[Residual]]:
+def write_npu_calibration(path: str | Path | None = None, device_path: str | Path | None = None,
+                          v: VendorValidation | None = None) -> tuple[Path, list[Residual]]:
     """The NPU interval calibration and, from the same predictions, the device calibration the driver applies
-    (``edgesim.pipeline.device_calibration``; ``device_path``, default the shipped file): one command."""
+    (``edgesim.pipeline.device_calibration``; ``device_path``, default the shipped file): one command. ``v``: the
+    vendor tables' predictions already made (``validate_vendor()``, minutes), else they are made here."""
     from edgesim.pipeline.device_calibration import DEVICE_CALIBRATION_FILE, device_scale_table
     from edgesim.pipeline.intervals import calibration_table
     from edgesim.validate.device_offsets import device_calibration_dict
     from edgesim.validate.npu_vendor import validate_vendor
 
-    v = validate_vendor()
+    v = v if v is not None else validate_vendor()
     residuals = collect_npu_residuals(v)
     target = Path(path) if path is not None else data_path(*NPU_CALIBRATION_FILE)
     atomic_write_text(target, json.dumps(npu_calibration_dict(residuals), indent=1) + "\n")
@@ -297,7 +309,8 @@ class Coverage:
 def _group(x: Residual) -> str:
     """The unit a case is new in, held out whole: a measured device's other benchmarks are in the calibration at
     run time, so (device, benchmark); a new runtime's rows, the runtime; otherwise the device."""
-    if x.cls in (NoveltyClass.MEASURED_DEVICE, NoveltyClass.NPU_MEASURED_DEVICE):
+    if x.cls in (NoveltyClass.MEASURED_DEVICE, NoveltyClass.NPU_MEASURED_DEVICE,
+                 NoveltyClass.NPU_MEASURED_DEVICE_NEW_NETWORK):
         return f"{x.device}/{x.benchmark}"
     return f"runtime:{x.runtime}" if x.cls is NoveltyClass.NEW_RUNTIME else x.device
 
@@ -467,10 +480,10 @@ def coverage(residuals: Sequence[Residual], confidence: float = 0.8, by_runtime:
 
 def coverage_table(cov: Sequence[Coverage], confidence: float) -> str:
     lines = [f"interval coverage at {confidence:.0%} (bounds from the other groups' residuals; a group is a device, for "
-             "measured_device and npu_measured_device a device's benchmark, for new_runtime a runtime):",
-             f"{'class':<20} {'metric':<8} {'rows':>5} {'groups':>7} {'covered':>8} {'median half-width':>18}"]
+             "measured_device and npu_measured_device(_new_network) a device's benchmark, for new_runtime a runtime):",
+             f"{'class':<31} {'metric':<8} {'rows':>5} {'groups':>7} {'covered':>8} {'median half-width':>18}"]
     for c in cov:
-        lines.append(f"{c.cls.value:<20} {c.metric:<8} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
+        lines.append(f"{c.cls.value:<31} {c.metric:<8} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
                      f"{c.median_half_width:>17.0%}" + (f"  ({c.capped_rows} rows capped)" if c.capped_rows else ""))
     return "\n".join(lines)
 
@@ -479,10 +492,10 @@ def runtime_coverage_table(cov: Sequence[Coverage], confidence: float) -> str:
     """``coverage(by_runtime=True)``: the per-runtime check of the classes calibrated per runtime."""
     lines = [f"per runtime at {confidence:.0%} (classes calibrated per runtime, and new_runtime; runtimes with at least "
              f"{REPORT_MIN_ROWS} held-out rows):",
-             f"{'class':<20} {'runtime':<16} {'metric':<8} {'rows':>5} {'groups':>7} {'covered':>8} "
+             f"{'class':<31} {'runtime':<16} {'metric':<8} {'rows':>5} {'groups':>7} {'covered':>8} "
              f"{'median half-width':>18}"]
     for c in cov:
-        lines.append(f"{c.cls.value:<20} {c.runtime or '':<16} {c.metric:<8} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
+        lines.append(f"{c.cls.value:<31} {c.runtime or '':<16} {c.metric:<8} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
                      f"{c.median_half_width:>17.0%}" + (f"  ({c.capped_rows} rows capped)" if c.capped_rows else ""))
     return "\n".join(lines)
 

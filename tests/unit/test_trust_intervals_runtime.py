@@ -108,11 +108,12 @@ def test_shipped_npu_calibration_has_bins_and_reports_per_runtime_coverage() -> 
 
 def test_an_npu_run_reports_its_runtime_bin() -> None:
     table = calibration_table()
-    board, rid = next((d, r) for d, r in sorted(table.npu_devices)
-                      if table.runtime_bin(NoveltyClass.NPU_MEASURED_DEVICE, r, 0.8) is not None)
+    # a model file: no vendor row names it, so a measured board's class is the new-network one
+    cls = NoveltyClass.NPU_MEASURED_DEVICE_NEW_NETWORK
+    board, rid = next((d, r) for d, r in sorted(table.npu_devices) if table.runtime_bin(cls, r, 0.8) is not None)
     result = run(RunSpec("kws_ref_model.tflite", board, rid))
     iv = interval(result, 0.8)
-    assert iv.novelty is NoveltyClass.NPU_MEASURED_DEVICE and iv.calibration_runtime == rid
+    assert iv.novelty is cls and iv.calibration_runtime == rid
     assert iv.model_latency_log == model_bounds(table, iv.novelty, 0.8, rid)[:2]
     assert iv.calibration_rows == len(table.runtime_bin(iv.novelty, rid, 0.8) or ())
     assert iv.as_dict()["calibration_runtime"] == rid
