@@ -54,6 +54,11 @@ def test_a_network_new_to_a_measured_board_gets_its_own_class() -> None:
     assert iv_cal.novelty is CAL and iv_new.novelty is NEWNET
     assert iv_new.as_dict()["novelty_class"] == "npu_measured_device_new_network"
     assert iv_new.device_calibration is None
+    from edgesim.cli.trust import interval_lines
+
+    assert "npu_measured_device_new_network (this board and runtime have vendor benchmark-table rows, this " \
+           "network has none" in interval_lines(iv_new)[1]
+    assert "point calibrated on" in interval_lines(iv_cal)[1]
     assert len(calibration_table().residuals(NEWNET)) >= 30
     # an edited copy, another clock or a sweep point is a new board, whatever the network
     prof = load_profile(DEVICE)
