@@ -74,8 +74,9 @@ def _int8_macs_per_s(pid: str) -> float:
 
 def test_8_gen_3_htp_is_faster_than_x_elite_and_8_gen_2() -> None:
     rate = {pid: _int8_macs_per_s(pid) for pid in ("snapdragon-8-gen3", "snapdragon-x-elite", "qcs8550")}
-    # "98% faster" than the previous generation (8 Gen 2 ~ QCS8550's HTP), as a faster clock
-    assert rate["snapdragon-8-gen3"] == pytest.approx(2 * rate["qcs8550"], rel=0.01)
+    # QCS8550 (SM8550, 8 Gen 2) and the X Elite carry the same Hexagon v73 HTP (QNN SoC table): one HMX width and
+    # clock; the 8 Gen 3's v75 is faster than both, as a faster clock
+    assert rate["qcs8550"] == pytest.approx(rate["snapdragon-x-elite"], rel=0.01)
     assert rate["snapdragon-8-gen3"] > rate["snapdragon-x-elite"]
     gen3, elite = load_profile("snapdragon-8-gen3").unit("npu"), load_profile("snapdragon-x-elite").unit("npu")
     assert gen3.macs_per_cycle[Precision.INT8] == elite.macs_per_cycle[Precision.INT8]
