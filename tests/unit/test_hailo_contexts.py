@@ -30,7 +30,8 @@ def test_activations_and_silu_belong_to_their_conv_layer() -> None:
     assert hardware_layers(plans, "cpu") == 1
 
 
-@pytest.mark.parametrize(("profile", "layers_one_context"), [("hailo-8l", 64), ("hailo-8", 128)])
+# hailo-10h: modelled as Hailo-8's 8 clusters with Hailo-8's control resource per cluster (hailo-10h.yaml)
+@pytest.mark.parametrize(("profile", "layers_one_context"), [("hailo-8l", 64), ("hailo-8", 128), ("hailo-10h", 128)])
 def test_more_layers_than_one_context_holds_split_the_network(profile: str, layers_one_context: int) -> None:
     prof = load_profile(profile)
     npu = prof.unit("npu")
