@@ -40,8 +40,10 @@ REQUIRED = ("hw_profile", "runtime_id", "zoo_model", "input_shape", "precision",
 _FLOAT_AS_FP16 = frozenset({"openvino-gpu", "openvino-npu", "openvino-myriad", "qnn", "rknn", "synap", "tflite-vx"})
 # Rows whose runtime_version names the RKNPU1 SDK run with that release of the rknn runtime profile.
 # OpenVINO's later benchmark page (graph-data-ov.json, 2024.6 era) runs with the openvino-cpu 2024.6 release.
+# Hailo Model Zoo / DFC v5.2 rows (Hailo-10H) run with hailort 5.2.
 _VERSION_RULES: tuple[tuple[str, str, str], ...] = (("rknn", r"RKNPU1", "1.7.5"),
                                                     ("hailort", r"v2\.17|v3\.33", "4.23"),
+                                                    ("hailort", r"v5\.2", "5.2"),
                                                     ("openvino-cpu", r"graph-data-ov\.json", "2024.6"))
 
 

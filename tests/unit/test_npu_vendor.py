@@ -55,6 +55,14 @@ def test_precisions_map_to_deployments() -> None:
         deploy_precision("bf12", "qnn")
 
 
+def test_runtime_version_text_picks_the_runtime_release() -> None:
+    from edgesim.validate.npu_vendor import _runtime_spec
+
+    assert _runtime_spec("hailort", "Hailo Model Zoo v5.2.0 / Dataflow Compiler v5.2.0") == "hailort@5.2"
+    assert _runtime_spec("hailort", "Hailo Model Zoo v2.17") == "hailort@4.23"
+    assert _runtime_spec("hailort", "") == "hailort"
+
+
 def test_read_converts_fps_to_a_period_and_skips_unmapped(tmp_path: Path) -> None:
     p = _table(tmp_path / "t.csv", [
         ["a", "rk3566", "", "rknn", "rknn_model_zoo (RKNPU1 SDK)", "resnet8", "1x3x32x32", "INT8", "1",
