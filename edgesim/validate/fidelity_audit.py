@@ -255,7 +255,7 @@ def implied_macs_per_cycle(entry: AuditEntry) -> float:
         return peak
     runtime, version = load_runtime(entry.runtime, note_missing_version=False)
     isa = int8_isa_scale(runtime, unit, entry.op) if precision is Precision.INT8 else 1.0
-    return peak * kernel_efficiency(runtime, version, entry.op, unit) * isa
+    return peak * kernel_efficiency(runtime, version, entry.op, unit, precision.value) * isa
 
 
 def holds(entry: AuditEntry, implied: float) -> bool:
