@@ -23,7 +23,6 @@ from edgesim.hw.schema_base import (
     UnitKind,
 )
 from edgesim.hw.schema_base import Frozen as _Frozen
-from edgesim.hw.schema_cpu import CpuKernels, VectorIsa
 from edgesim.hw.schema_gpu import GpuArch, GpuKernels
 from edgesim.hw.schema_runtime import HostIO, Int8IsaScale
 from edgesim.hw.schema_thermal import (
@@ -109,8 +108,6 @@ class ComputeUnit(_Frozen):
     context_layers_per_core: int | None = Field(default=None, gt=0)
     # The CUDA architecture of a GPU unit: picks a GPU runtime's kernels for it (RuntimeProfile.gpu_kernels).
     gpu_arch: GpuArch | None = None
-    # The x86 vector ISA of a CPU unit's cores: picks a CPU runtime's kernels for it (RuntimeProfile.isa_kernels).
-    vector_isa: VectorIsa | None = None
 
     @property
     def device(self) -> DeviceClass:
@@ -386,8 +383,8 @@ class RuntimeVersion(_Frozen):
         return self.efficiency_scale * scales.get(op_name, 1.0)
 
 
-def _check_efficiency_table(v: dict[str, float], need_default: bool = True) -> dict[str, float]:
-    if need_default and "default" not in v:
+def _check_efficiency_table(v: dict[str, float]) -> dict[str, float]:
+    if "default" not in v:
         raise ValueError("needs a 'default' entry")
     for k, eff in v.items():
         if k != "default" and k not in _KERNEL_KEYS:
@@ -449,8 +446,6 @@ class RuntimeProfile(_Frozen):
     # A GPU runtime's kernels per GPU architecture (edgesim.hw.schema_gpu): used on a unit whose gpu_arch is
     # listed, before unit_kernel_efficiency / kernel_efficiency.
     gpu_kernels: dict[GpuArch, GpuKernels] = Field(default_factory=dict)
-    # A CPU runtime's kernels per x86 vector ISA (edgesim.hw.schema_cpu), on a unit whose vector_isa is listed.
-    isa_kernels: dict[VectorIsa, CpuKernels] = Field(default_factory=dict)
     # Lossless weight compression the engine applies when it packs weights for its units (Vela's weight encoder):
     # stored bytes / raw bytes for weights whose values are unknown; known int8 weights are entropy-coded instead
     # (edgesim.mapping.mapper._entropy_coded_ratio). None = weights are stored raw.
@@ -570,14 +565,6 @@ class RuntimeProfile(_Frozen):
             _check_efficiency_table(kernels.kernel_efficiency)
         return v
 
-    @field_validator("isa_kernels")
-    @classmethod
-    def _isa_efficiencies(cls, v: dict[VectorIsa, CpuKernels]) -> dict[VectorIsa, CpuKernels]:
-        for kernels in v.values():
-            _check_efficiency_table(kernels.kernel_efficiency, need_default=False)
-            _check_efficiency_table(kernels.int8_kernel_efficiency, need_default=False)
-        return v
-
     @model_validator(mode="after")
     def _default_version_known(self) -> RuntimeProfile:
         names = [v.version for v in self.versions]
@@ -588,17 +575,10 @@ class RuntimeProfile(_Frozen):
         return self
 
     def efficiency_for(self, key: str, unit_kind: UnitKind | str | None = None,
-                       gpu_arch: GpuArch | None = None, vector_isa: VectorIsa | None = None,
-                       precision: str | None = None) -> float:
+                       gpu_arch: GpuArch | None = None) -> float:
         """Kernel efficiency of an op kind or kernel variant (CONV2D_1X1 falls back to CONV2D, then default) on
-        a unit of ``unit_kind`` (its vendor kernels if listed in unit_kernel_efficiency), of GPU architecture
-        ``gpu_arch`` (the runtime's kernels for it if listed in gpu_kernels) or of x86 ISA ``vector_isa`` (the
-        runtime's kernels for it at the compute ``precision`` if listed in isa_kernels)."""
-        base = {POINTWISE_CONV: OpKind.CONV2D.value, REGION_YOLO: OpKind.UNARY_MATH.value}.get(key)
-        if vector_isa is not None and vector_isa in self.isa_kernels:
-            isa_eff = self.isa_kernels[vector_isa].efficiency(key, base, precision)
-            if isa_eff is not None:
-                return isa_eff
+        a unit of ``unit_kind`` (its vendor kernels if listed in unit_kernel_efficiency) or of GPU architecture
+        ``gpu_arch`` (the runtime's kernels for it if listed in gpu_kernels)."""
         table = self.kernel_efficiency
         if unit_kind is not None and UnitKind(unit_kind) in self.unit_kernel_efficiency:
             table = self.unit_kernel_efficiency[UnitKind(unit_kind)]
@@ -606,6 +586,7 @@ class RuntimeProfile(_Frozen):
             table = self.gpu_kernels[gpu_arch].kernel_efficiency
         if key in table:
             return table[key]
+        base = {POINTWISE_CONV: OpKind.CONV2D.value, REGION_YOLO: OpKind.UNARY_MATH.value}.get(key)
         if base in table:
             return table[base]
         return table["default"]

@@ -98,22 +98,19 @@ def _mac_block_cycles(spec: Any, graph: Graph, node: Node, work: NodeWork) -> fl
     return float(max(dpu, out.num_elements / spec.output_elements_per_cycle))
 
 
-def _efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | None, node: Node,
-                unit: ComputeUnit | None = None, precision: str | None = None) -> float:
-    return kernel_efficiency(runtime, version, kernel_key(node), unit, precision)
+def _efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | None, node: Node, unit: ComputeUnit | None = None) -> float:
+    return kernel_efficiency(runtime, version, kernel_key(node), unit)
 
 
 def kernel_efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | None, key: str,
-                      unit: ComputeUnit | None = None, precision: str | None = None) -> float:
+                      unit: ComputeUnit | None = None) -> float:
     """Fraction of the unit's peak a runtime's kernel for ``key`` reaches: the runtime's efficiency (per unit
-    kind, GPU architecture or x86 vector ISA, the last at the ``precision`` the kernel computes in), its
-    release's scale and the core's own scale, capped at 1. The one lookup both cost paths and the calibration
-    use."""
+    kind), its release's scale and the core's own scale, capped at 1. The one lookup both cost paths and the
+    calibration use."""
     if runtime is None:
         return 1.0
     eff = runtime.efficiency_for(key, unit.kind.value if unit is not None else None,
-                                 unit.gpu_arch if unit is not None else None,
-                                 unit.vector_isa if unit is not None else None, precision)
+                                 unit.gpu_arch if unit is not None else None)
     scale = version.scale_for(key) if version is not None else 1.0
     # The same kernel code runs closer to peak on a core that hides its loads (M7 dual issue): a chip property.
     core = unit.kernel_efficiency_scale if unit is not None else 1.0
@@ -161,9 +158,9 @@ def compute_precision(runtime: RuntimeProfile | None, node: Node, precision: str
 def compute_cycles(unit: ComputeUnit, graph: Graph, node: Node, work: NodeWork, runtime: RuntimeProfile | None, version: RuntimeVersion | None) -> float:
     if node.op.op_class is OpClass.VIEW:
         return 0.0
-    precision = compute_precision(runtime, node, work.precision)
     # Rates below are per core: dividing by count / cores gives the same cycles split over the unit's cores.
-    eff = _efficiency(runtime, version, node, unit, precision) * parallel_cores(unit, runtime) / unit.count
+    eff = _efficiency(runtime, version, node, unit) * parallel_cores(unit, runtime) / unit.count
+    precision = compute_precision(runtime, node, work.precision)
     if node.op.op_class is OpClass.MAC:
         fixed = fixed_rate_cycles(unit, kernel_key(node), work, version, precision)
         if fixed is not None:

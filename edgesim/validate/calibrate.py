@@ -181,11 +181,9 @@ def _decompose_uncached(row: ReferenceRow, hw: str, runtime_spec: str, models_di
         # are a GPU runtime's kernels for an architecture it lists apart (RuntimeProfile.gpu_kernels).
         vendor = kind is not None and kind in {k.value for k in rt.unit_kernel_efficiency}
         vendor = vendor or (unit is not None and unit.gpu_arch is not None and unit.gpu_arch in rt.gpu_kernels)
-        # likewise a CPU runtime's kernels for an x86 ISA it lists apart (RuntimeProfile.isa_kernels)
-        vendor = vendor or (unit is not None and unit.vector_isa is not None and unit.vector_isa in rt.isa_kernels)
         key = FIXED_GROUP if vendor else (kkey if kkey in FITTED_OPS else "default")
         core = unit.kernel_efficiency_scale if unit is not None else 1.0
-        eff = kernel_efficiency(rt, version, kkey, unit, plan.precision)
+        eff = kernel_efficiency(rt, version, kkey, unit)
         mem = max(memory_cycles(plan, prof).values(), default=0.0)
         # A fixed layer keeps its cycles as costed (efficiency 1 in the fit).
         work = plan.compute_cycles if vendor else plan.compute_cycles * eff
