@@ -458,6 +458,12 @@ class RuntimeProfile(_Frozen):
     # at a barrier after every op (XNNPACK's pthreadpool). n threads run an op 1 + (n - 1) x this faster than one;
     # 1.0 = linear. Accelerator units are not affected.
     thread_scaling: float = Field(default=1.0, gt=0, le=1)
+    # Op kinds the runtime splits over its CPU threads; the rest run on one thread. None = every op (XNNPACK).
+    # ESP-DL v3 splits only the modules that call module_forward_dual_core (conv, gemm, matmul, add, mul, pools...).
+    threaded_ops: list[str] | None = None
+    # CPU threads a model runs on when the run names none; None = all host cores. ESP-DL's Model::run defaults
+    # to RUNTIME_MODE_SINGLE_CORE: the second core is used only when the app asks for it.
+    default_threads: int | None = Field(default=None, ge=1)
     # Layer pipelining: a consumer on another unit/core starts on a row band once its producer has written the
     # rows it reads (halo = kernel rows - stride). Hailo's dataflow architecture streams layer to layer
     # (hailo.ai, "Hailo-8 dataflow architecture" whitepaper); Vela's cascading runs convs on row stripes
@@ -517,7 +523,7 @@ class RuntimeProfile(_Frozen):
             raise ValueError(f"layers_per_op needs known op kinds and counts >= 1, got {bad}")
         return v
 
-    @field_validator("supported_ops", "widened_ops")
+    @field_validator("supported_ops", "widened_ops", "threaded_ops")
     @classmethod
     def _known_ops(cls, v: list[str] | dict[str, Precision] | None) -> list[str] | dict[str, Precision] | None:
         # op-kind names (a list, or a table's keys) must be IR op kinds: a typo would silently match nothing

@@ -128,11 +128,14 @@ def int8_isa_scale(runtime: RuntimeProfile | None, unit: ComputeUnit, op: str = 
     return runtime.int8_isa_scale.factor(core_int8(f"{unit.description} {unit.name}"))
 
 
-def parallel_cores(unit: ComputeUnit, runtime: RuntimeProfile | None) -> float:
+def parallel_cores(unit: ComputeUnit, runtime: RuntimeProfile | None, op: str | None = None) -> float:
     """Cores' worth of speed an op split over the unit's cores gets: all of them, except that a CPU runtime's
-    extra threads add only ``thread_scaling`` of a core each."""
+    extra threads add only ``thread_scaling`` of a core each, and an op kind the runtime does not split
+    (``threaded_ops``) runs on one of them."""
     if runtime is None or unit.kind is not UnitKind.CPU:
         return float(unit.count)
+    if op is not None and runtime.threaded_ops is not None and op not in runtime.threaded_ops:
+        return 1.0
     return 1.0 + (unit.count - 1) * runtime.thread_scaling
 
 
@@ -159,7 +162,7 @@ def compute_cycles(unit: ComputeUnit, graph: Graph, node: Node, work: NodeWork, 
     if node.op.op_class is OpClass.VIEW:
         return 0.0
     # Rates below are per core: dividing by count / cores gives the same cycles split over the unit's cores.
-    eff = _efficiency(runtime, version, node, unit) * parallel_cores(unit, runtime) / unit.count
+    eff = _efficiency(runtime, version, node, unit) * parallel_cores(unit, runtime, node.op.value) / unit.count
     precision = compute_precision(runtime, node, work.precision)
     if node.op.op_class is OpClass.MAC:
         fixed = fixed_rate_cycles(unit, kernel_key(node), work, version, precision)

@@ -75,3 +75,32 @@ def test_p4_over_s3_speedup_on_mobilenet_v2_is_near_espressifs_published_ratio()
     a 4.0x speedup from the clock (400 vs 240 MHz) and the faster PSRAM; the model must land within 2x of it."""
     s3, p4 = _run("esp32-s3", "mobilenet_v2", 224), _run("esp32-p4", "mobilenet_v2", 224)
     assert 2.0 <= s3.latency_s / p4.latency_s <= 8.0
+
+
+def test_esp_dl_runs_one_core_by_default_and_splits_only_its_dual_core_modules() -> None:
+    """ESP-DL's Model::run defaults to RUNTIME_MODE_SINGLE_CORE; with two threads (RUNTIME_MODE_MULTI_CORE) the
+    modules that call module_forward_dual_core (conv, add, ...) split their rows over both cores, the others
+    (concat, sigmoid, ...) stay on one. The P4's published dual-core mobilenetv2 (223.0 vs 326.6 ms) is in between."""
+    default = estimate("yolo11n", "esp32-p4", quant="int8", input_shape=(1, 3, 320, 320))
+    one = estimate("yolo11n", "esp32-p4", quant="int8", input_shape=(1, 3, 320, 320), threads=1)
+    two = estimate("yolo11n", "esp32-p4", quant="int8", input_shape=(1, 3, 320, 320), threads=2)
+    assert default.latency_s == pytest.approx(one.latency_s)
+    assert 1.3 < one.latency_s / two.latency_s < 2.0
+    single = {lc.name: lc for lc in one.layers}
+    conv = [lc for lc in two.layers if lc.op == "CONV2D" and lc.bound == "compute"]
+    other = [lc for lc in two.layers if lc.op == "CONCAT" and lc.bound == "compute"]
+    assert conv and other
+    for lc in conv:
+        assert single[lc.name].compute_cycles / lc.compute_cycles == pytest.approx(2.0, rel=1e-6), lc.name
+    for lc in other:
+        assert single[lc.name].compute_cycles == pytest.approx(lc.compute_cycles), lc.name
+
+
+def test_threaded_ops_must_name_ir_op_kinds() -> None:
+    from edgesim.hw.loader import load_runtime
+
+    rt = load_runtime("esp-dl")[0]
+    data = rt.model_dump()
+    data["threaded_ops"] = ["CONV2D", "CONV_2D"]
+    with pytest.raises(ValueError, match="CONV_2D"):
+        type(rt).model_validate(data)
