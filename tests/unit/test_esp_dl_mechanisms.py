@@ -8,6 +8,9 @@ import pytest
 
 from edgesim.api import estimate, load_profile, resolve_runtime
 from edgesim.cost.estimate import Estimate
+from edgesim.hw.schema import Precision
+from edgesim.ir.work import node_work
+from edgesim.zoo import build
 
 ELEMENTWISE = {"ADD", "MUL"}
 
@@ -104,3 +107,42 @@ def test_threaded_ops_must_name_ir_op_kinds() -> None:
     data["threaded_ops"] = ["CONV2D", "CONV_2D"]
     with pytest.raises(ValueError, match="CONV_2D"):
         type(rt).model_validate(data)
+
+
+def test_p4_convs_whose_weights_fit_its_l2_cache_run_at_the_cached_rate() -> None:
+    """ESP-DL's conv kernels re-read a layer's weights for every output pixel: on the P4 a 3x3 layer with at most
+    256 KB of weights (its L2 cache) runs at the cached (1x1) rate, a larger one at the PSRAM-streamed CONV2D rate;
+    the S3 (no weight cache modelled) keeps the per-kernel rates."""
+    profile = load_profile("esp32-p4")
+    rt, version = resolve_runtime(profile, "esp-dl")
+    assert rt is not None and version is not None and rt.weight_resweep is not None
+    cpu = profile.unit("cpu")
+    cache = cpu.weight_cache_bytes
+    assert cache == 256 * 1024
+    peak = cpu.macs_per_cycle[Precision.INT8] * cpu.kernel_efficiency_scale * version.efficiency_scale
+    cached_rate = peak * rt.kernel_efficiency[rt.weight_resweep.cached]
+    streamed_rate = peak * rt.kernel_efficiency[rt.weight_resweep.streamed]
+    assert cached_rate > 1.5 * streamed_rate
+    e = _run("esp32-p4", "yolo11n", 320)
+    graph = build("yolo11n", input_shape=(1, 3, 320, 320))
+    # int8 weights: one byte per weight element (the int32 biases add < 1%, hence the 10% margins)
+    weights = {n.name: node_work(graph, n).weight_elements for n in graph.nodes}
+    dense = [lc for lc in e.layers if lc.op == "CONV2D" and lc.bound == "compute" and lc.macs > 1_000_000
+             and lc.name in weights]
+    small = [lc for lc in dense if weights[lc.name] * 1.1 <= cache]
+    large = [lc for lc in dense if weights[lc.name] > 1.1 * cache]
+    assert small and large
+    for lc in small:
+        assert lc.macs / lc.compute_cycles == pytest.approx(cached_rate, rel=0.02), lc.name
+    for lc in large:
+        assert lc.macs / lc.compute_cycles == pytest.approx(streamed_rate, rel=0.02), lc.name
+    assert load_profile("esp32-s3").unit("cpu").weight_cache_bytes is None
+
+
+def test_weight_resweep_must_name_listed_kernels() -> None:
+    from edgesim.hw.loader import load_runtime
+
+    data = load_runtime("esp-dl")[0].model_dump()
+    data["weight_resweep"] = {"ops": ["CONV2D"], "cached": "CONV2D_3X3", "streamed": "CONV2D"}
+    with pytest.raises(ValueError, match="CONV2D_3X3"):
+        type(load_runtime("esp-dl")[0]).model_validate(data)
