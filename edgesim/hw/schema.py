@@ -24,7 +24,7 @@ from edgesim.hw.schema_base import (
 )
 from edgesim.hw.schema_base import Frozen as _Frozen
 from edgesim.hw.schema_gpu import GpuArch, GpuKernels
-from edgesim.hw.schema_runtime import HostIO, Int8IsaScale
+from edgesim.hw.schema_runtime import HostIO, Int8IsaScale, WeightResweep
 from edgesim.hw.schema_thermal import (
     DvfsSpec,
     ThermalSpec,
@@ -91,6 +91,9 @@ class ComputeUnit(_Frozen):
     # runtime kernel efficiencies are referred to: a dual-issue Cortex-M7 pairs each SMLAD with its operand load,
     # a Cortex-M33 has a shorter pipeline. Multiplies the runtime's kernel efficiency on this unit; 1.0 = M4-like.
     kernel_efficiency_scale: float = Field(default=1.0, gt=0, le=4.0)
+    # Cache keeping a layer's weights between output pixels (RuntimeProfile.weight_resweep; ESP32-P4's L2);
+    # None = not modelled, the runtime's per-kernel rates apply as listed.
+    weight_cache_bytes: int | None = Field(default=None, gt=0)
     # MAC ops (by runtime kernel key, e.g. DEPTHWISE_CONV2D) whose rate on this unit is fixed by its architecture
     # rather than a runtime's share of macs_per_cycle: int8 MACs per unit cycle for the whole unit, other
     # precisions narrowed as macs_per_cycle narrows them (edgesim.mapping.fixed_rate). Empty = every MAC op runs
@@ -458,6 +461,13 @@ class RuntimeProfile(_Frozen):
     # at a barrier after every op (XNNPACK's pthreadpool). n threads run an op 1 + (n - 1) x this faster than one;
     # 1.0 = linear. Accelerator units are not affected.
     thread_scaling: float = Field(default=1.0, gt=0, le=1)
+    # Op kinds the runtime splits over its CPU threads, the rest on one (ESP-DL); None = every op (XNNPACK).
+    threaded_ops: list[str] | None = None
+    # Kernels re-reading all weights per output pixel (ESP-DL): the cached rate while a layer's weights fit the
+    # unit's weight_cache_bytes, the streamed one beyond (edgesim.mapping.compute.resweep_key).
+    weight_resweep: WeightResweep | None = None
+    # CPU threads a model runs on when the run names none (ESP-DL: one); None = all host cores.
+    default_threads: int | None = Field(default=None, ge=1)
     # Layer pipelining: a consumer on another unit/core starts on a row band once its producer has written the
     # rows it reads (halo = kernel rows - stride). Hailo's dataflow architecture streams layer to layer
     # (hailo.ai, "Hailo-8 dataflow architecture" whitepaper); Vela's cascading runs convs on row stripes
@@ -517,7 +527,7 @@ class RuntimeProfile(_Frozen):
             raise ValueError(f"layers_per_op needs known op kinds and counts >= 1, got {bad}")
         return v
 
-    @field_validator("supported_ops", "widened_ops")
+    @field_validator("supported_ops", "widened_ops", "threaded_ops")
     @classmethod
     def _known_ops(cls, v: list[str] | dict[str, Precision] | None) -> list[str] | dict[str, Precision] | None:
         # op-kind names (a list, or a table's keys) must be IR op kinds: a typo would silently match nothing
@@ -572,6 +582,10 @@ class RuntimeProfile(_Frozen):
             raise ValueError(f"version names must be unique, got {names}")
         if self.default_version not in names:
             raise ValueError(f"default_version '{self.default_version}' is not one of {names}")
+        sweep = self.weight_resweep
+        missing = [k for k in (sweep.cached, sweep.streamed) if k not in self.kernel_efficiency] if sweep else []
+        if missing:
+            raise ValueError(f"weight_resweep names kernels {missing} that kernel_efficiency does not list")
         return self
 
     def efficiency_for(self, key: str, unit_kind: UnitKind | str | None = None,

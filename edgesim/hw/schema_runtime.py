@@ -37,3 +37,11 @@ class HostIO(_Frozen):
     output_element_bytes: float = Field(gt=0)
     transfers: int = Field(default=2, ge=0)  # synchronous link round trips per inference (input, output)
     source: str
+
+
+class WeightResweep(_Frozen):
+    """Kernels that re-read every weight byte for each output pixel (RuntimeProfile.weight_resweep)."""
+
+    ops: list[str] = Field(min_length=1)  # kernel keys (CONV2D, CONV2D_1X1, ...) whose loops re-read the weights
+    cached: str = Field(min_length=1)  # kernel_efficiency key of the rate with the weights in the cache
+    streamed: str = Field(min_length=1)  # kernel_efficiency key of the rate with the weights streamed per pixel

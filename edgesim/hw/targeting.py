@@ -71,8 +71,9 @@ def bind_runtime(profile: HardwareProfile, runtime: RuntimeProfile | None,
     units = []
     for u in profile.units:
         count = u.count
-        if u.name == profile.host_unit and threads is not None:
-            count = min(count, threads)
+        host_threads = threads if threads is not None else runtime.default_threads
+        if u.name == profile.host_unit and host_threads is not None:
+            count = min(count, host_threads)
         elif u.name in targeted and u.name != profile.host_unit and runtime.cores_used is not None:
             count = min(count, runtime.cores_used)
         units.append(u if count == u.count else u.model_copy(update={"count": count}))

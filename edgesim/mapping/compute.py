@@ -98,8 +98,20 @@ def _mac_block_cycles(spec: Any, graph: Graph, node: Node, work: NodeWork) -> fl
     return float(max(dpu, out.num_elements / spec.output_elements_per_cycle))
 
 
-def _efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | None, node: Node, unit: ComputeUnit | None = None) -> float:
-    return kernel_efficiency(runtime, version, kernel_key(node), unit)
+def _efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | None, node: Node, unit: ComputeUnit | None = None,
+                work: NodeWork | None = None) -> float:
+    return kernel_efficiency(runtime, version, resweep_key(runtime, unit, node, work), unit)
+
+
+def resweep_key(runtime: RuntimeProfile | None, unit: ComputeUnit | None, node: Node, work: NodeWork | None) -> str:
+    """The kernel key an op runs at: its own, or for a kernel that re-reads its weights for every output pixel
+    (RuntimeProfile.weight_resweep) the cached rate while the layer's weights fit the unit's weight cache and the
+    streamed rate once every pixel fetches them again from the memory behind it."""
+    key = kernel_key(node)
+    sweep = runtime.weight_resweep if runtime is not None else None
+    if sweep is None or unit is None or unit.weight_cache_bytes is None or work is None or key not in sweep.ops:
+        return key  # no weight cache modelled on this unit: the runtime's per-kernel rates as they are
+    return sweep.cached if work.weight_bytes <= unit.weight_cache_bytes else sweep.streamed
 
 
 def kernel_efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | None, key: str,
@@ -128,11 +140,14 @@ def int8_isa_scale(runtime: RuntimeProfile | None, unit: ComputeUnit, op: str = 
     return runtime.int8_isa_scale.factor(core_int8(f"{unit.description} {unit.name}"))
 
 
-def parallel_cores(unit: ComputeUnit, runtime: RuntimeProfile | None) -> float:
+def parallel_cores(unit: ComputeUnit, runtime: RuntimeProfile | None, op: str | None = None) -> float:
     """Cores' worth of speed an op split over the unit's cores gets: all of them, except that a CPU runtime's
-    extra threads add only ``thread_scaling`` of a core each."""
+    extra threads add only ``thread_scaling`` of a core each, and an op kind the runtime does not split
+    (``threaded_ops``) runs on one of them."""
     if runtime is None or unit.kind is not UnitKind.CPU:
         return float(unit.count)
+    if op is not None and runtime.threaded_ops is not None and op not in runtime.threaded_ops:
+        return 1.0
     return 1.0 + (unit.count - 1) * runtime.thread_scaling
 
 
@@ -159,7 +174,7 @@ def compute_cycles(unit: ComputeUnit, graph: Graph, node: Node, work: NodeWork, 
     if node.op.op_class is OpClass.VIEW:
         return 0.0
     # Rates below are per core: dividing by count / cores gives the same cycles split over the unit's cores.
-    eff = _efficiency(runtime, version, node, unit) * parallel_cores(unit, runtime) / unit.count
+    eff = _efficiency(runtime, version, node, unit, work) * parallel_cores(unit, runtime, node.op.value) / unit.count
     precision = compute_precision(runtime, node, work.precision)
     if node.op.op_class is OpClass.MAC:
         fixed = fixed_rate_cycles(unit, kernel_key(node), work, version, precision)

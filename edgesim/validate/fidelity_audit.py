@@ -170,9 +170,9 @@ OTHER_ENTRIES: tuple[AuditEntry, ...] = (
     AuditEntry("RISC-V V 1.0 (C908, VLEN 128)", "k230", "cpu", None, "peak", 16.0, "equal", 0.0,
                "../shared/reference/npu_specs.md: C908 RVV 1.0 with a 128-bit vector unit (16 int8 lanes)",
                "one 128-bit vector MAC per cycle"),
-    AuditEntry("ESP32-S3 PIE (Xtensa LX7)", "esp32-s3", "cpu", None, "peak", 16.0, "equal", 0.0,
+    AuditEntry("ESP32-S3 PIE (Xtensa LX7)", "esp32-s3", "cpu", None, "peak", 32.0, "equal", 0.0,
                "ESP32-S3 TRM, PIE: EE.VMULAS.S8 multiplies 16 int8 lanes of a 128-bit register",
-               "one core (ESP-DL runs a model on one)"),
+               "two cores x 16 lanes (ESP-DL runs a model on one unless threads=2: esp-dl.yaml default_threads)"),
 )
 
 # Intel x86 int8 paths of the OpenVINO CPU plugin's devices (npu-ov; issue #17/#18). Without VNNI an int8 dot

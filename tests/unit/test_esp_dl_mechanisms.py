@@ -8,6 +8,9 @@ import pytest
 
 from edgesim.api import estimate, load_profile, resolve_runtime
 from edgesim.cost.estimate import Estimate
+from edgesim.hw.schema import Precision
+from edgesim.ir.work import node_work
+from edgesim.zoo import build
 
 ELEMENTWISE = {"ADD", "MUL"}
 
@@ -75,3 +78,71 @@ def test_p4_over_s3_speedup_on_mobilenet_v2_is_near_espressifs_published_ratio()
     a 4.0x speedup from the clock (400 vs 240 MHz) and the faster PSRAM; the model must land within 2x of it."""
     s3, p4 = _run("esp32-s3", "mobilenet_v2", 224), _run("esp32-p4", "mobilenet_v2", 224)
     assert 2.0 <= s3.latency_s / p4.latency_s <= 8.0
+
+
+def test_esp_dl_runs_one_core_by_default_and_splits_only_its_dual_core_modules() -> None:
+    """ESP-DL's Model::run defaults to RUNTIME_MODE_SINGLE_CORE; with two threads (RUNTIME_MODE_MULTI_CORE) the
+    modules that call module_forward_dual_core (conv, add, ...) split their rows over both cores, the others
+    (concat, sigmoid, ...) stay on one. The P4's published dual-core mobilenetv2 (223.0 vs 326.6 ms) is in between."""
+    default = estimate("yolo11n", "esp32-p4", quant="int8", input_shape=(1, 3, 320, 320))
+    one = estimate("yolo11n", "esp32-p4", quant="int8", input_shape=(1, 3, 320, 320), threads=1)
+    two = estimate("yolo11n", "esp32-p4", quant="int8", input_shape=(1, 3, 320, 320), threads=2)
+    assert default.latency_s == pytest.approx(one.latency_s)
+    assert 1.3 < one.latency_s / two.latency_s < 2.0
+    single = {lc.name: lc for lc in one.layers}
+    conv = [lc for lc in two.layers if lc.op == "CONV2D" and lc.bound == "compute"]
+    other = [lc for lc in two.layers if lc.op == "CONCAT" and lc.bound == "compute"]
+    assert conv and other
+    for lc in conv:
+        assert single[lc.name].compute_cycles / lc.compute_cycles == pytest.approx(2.0, rel=1e-6), lc.name
+    for lc in other:
+        assert single[lc.name].compute_cycles == pytest.approx(lc.compute_cycles), lc.name
+
+
+def test_threaded_ops_must_name_ir_op_kinds() -> None:
+    from edgesim.hw.loader import load_runtime
+
+    rt = load_runtime("esp-dl")[0]
+    data = rt.model_dump()
+    data["threaded_ops"] = ["CONV2D", "CONV_2D"]
+    with pytest.raises(ValueError, match="CONV_2D"):
+        type(rt).model_validate(data)
+
+
+def test_p4_convs_whose_weights_fit_its_l2_cache_run_at_the_cached_rate() -> None:
+    """ESP-DL's conv kernels re-read a layer's weights for every output pixel: on the P4 a 3x3 layer with at most
+    256 KB of weights (its L2 cache) runs at the cached (1x1) rate, a larger one at the PSRAM-streamed CONV2D rate;
+    the S3 (no weight cache modelled) keeps the per-kernel rates."""
+    profile = load_profile("esp32-p4")
+    rt, version = resolve_runtime(profile, "esp-dl")
+    assert rt is not None and version is not None and rt.weight_resweep is not None
+    cpu = profile.unit("cpu")
+    cache = cpu.weight_cache_bytes
+    assert cache == 256 * 1024
+    peak = cpu.macs_per_cycle[Precision.INT8] * cpu.kernel_efficiency_scale * version.efficiency_scale
+    cached_rate = peak * rt.kernel_efficiency[rt.weight_resweep.cached]
+    streamed_rate = peak * rt.kernel_efficiency[rt.weight_resweep.streamed]
+    assert cached_rate > 1.5 * streamed_rate
+    e = _run("esp32-p4", "yolo11n", 320)
+    graph = build("yolo11n", input_shape=(1, 3, 320, 320))
+    # int8 weights: one byte per weight element (the int32 biases add < 1%, hence the 10% margins)
+    weights = {n.name: node_work(graph, n).weight_elements for n in graph.nodes}
+    dense = [lc for lc in e.layers if lc.op == "CONV2D" and lc.bound == "compute" and lc.macs > 1_000_000
+             and lc.name in weights]
+    small = [lc for lc in dense if weights[lc.name] * 1.1 <= cache]
+    large = [lc for lc in dense if weights[lc.name] > 1.1 * cache]
+    assert small and large
+    for lc in small:
+        assert lc.macs / lc.compute_cycles == pytest.approx(cached_rate, rel=0.02), lc.name
+    for lc in large:
+        assert lc.macs / lc.compute_cycles == pytest.approx(streamed_rate, rel=0.02), lc.name
+    assert load_profile("esp32-s3").unit("cpu").weight_cache_bytes is None
+
+
+def test_weight_resweep_must_name_listed_kernels() -> None:
+    from edgesim.hw.loader import load_runtime
+
+    data = load_runtime("esp-dl")[0].model_dump()
+    data["weight_resweep"] = {"ops": ["CONV2D"], "cached": "CONV2D_3X3", "streamed": "CONV2D"}
+    with pytest.raises(ValueError, match="CONV2D_3X3"):
+        type(load_runtime("esp-dl")[0]).model_validate(data)
