@@ -12,9 +12,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from edgesim.hw.schema_arrays import MacBlockSpec, SystolicSpec
 from edgesim.hw.schema_base import (
     ChipKind,
-    Dataflow,
     DeviceClass,
     MemoryKind,
     Precision,
@@ -40,29 +40,6 @@ REGION_YOLO = "REGION_YOLO"
 _KERNEL_KEYS = _OP_NAMES | {POINTWISE_CONV, REGION_YOLO}
 # Kernel keys of MAC ops (the op table's MAC class, and the pointwise variant of a conv)
 _MAC_KERNEL_KEYS = frozenset(k.value for k in OpKind if k.op_class is OpClass.MAC) | {POINTWISE_CONV}
-
-
-class SystolicSpec(_Frozen):
-    rows: int = Field(gt=0)
-    cols: int = Field(gt=0)
-    dataflow: Dataflow
-
-
-class MacBlockSpec(_Frozen):
-    """How a block-based MAC array (Arm Ethos-U: Vela's architecture_features.py) steps through a layer: it
-    computes one output micro-block (rows x cols x channels) per step, so layers are rounded up to whole
-    micro-blocks and whole input-channel blocks; depthwise layers, with no input channels to reduce over, cover a
-    few kernel positions per step instead."""
-
-    ofm_ublock_hwc: tuple[int, int, int]  # output rows x cols x channels of one micro-block
-    ifm_block_depth: int = Field(gt=0)  # input channels one depth-first step reduces over
-    ifm_ublock_depth: int = Field(gt=0)  # input channels of one part-kernel-first step (small-C_in layers)
-    cycles_per_step: float = Field(gt=0)  # cycles per micro-block per kernel position per input block
-    kernel_positions_per_step: int = Field(gt=0)  # kernel positions a depthwise / part-kernel step covers
-    # A step lasts at least this long however few micro-blocks the output has (Vela's cycles_wb: loading the
-    # weights of one micro-block's output channels); it dominates small maps and fully-connected layers.
-    min_cycles_per_step: float = Field(default=0.0, ge=0)
-    output_elements_per_cycle: float = Field(gt=0)  # output stage: requantise + activation
 
 
 class ComputeUnit(_Frozen):

@@ -146,3 +146,18 @@ def test_weight_resweep_must_name_listed_kernels() -> None:
     data["weight_resweep"] = {"ops": ["CONV2D"], "cached": "CONV2D_3X3", "streamed": "CONV2D"}
     with pytest.raises(ValueError, match="CONV2D_3X3"):
         type(load_runtime("esp-dl")[0]).model_validate(data)
+
+
+@pytest.mark.parametrize("rt_id", ["tflm", "microtvm", "plumerai", "onnc", "bosch-hal", "x-cube-ai"])
+def test_bare_metal_runtimes_use_one_core_of_a_dual_core_mcu(rt_id: str) -> None:
+    # the ESP32-S3 / P4 profiles carry both cores for ESP-DL's dual-core mode; a single-threaded MCU runtime
+    # must not be credited with the second one
+    from edgesim.hw.loader import load_runtime
+    from edgesim.hw.targeting import bind_runtime
+
+    rt = load_runtime(rt_id)[0]
+    assert rt.default_threads == 1
+    s3 = load_profile("esp32-s3")
+    assert s3.unit("cpu").count == 2
+    bound = bind_runtime(s3, rt, force=True)
+    assert bound.unit("cpu").count == 1
