@@ -166,6 +166,12 @@ def _weight_memory(profile: HardwareProfile, runtime: RuntimeProfile | None, uni
     reachable = [profile.memory(m) for m in unit.memories]
     if name not in unit.memories:
         return max(reachable, key=lambda m: m.size_bytes).name
+    # A unit whose compiler splits the weights into contexts of at most context_weight_bytes (Hailo) holds each
+    # context's share resident on chip while it runs: its weights are loaded at the context switch (the
+    # runtime's context_switch cost, once per inference or batch), not streamed per frame.
+    cap = unit.context_weight_bytes
+    if cap and cap <= profile.memory(name).size_bytes:
+        return name
     if profile.memory(name).size_bytes >= model_weight_bytes:
         return name
     holding = [m for m in reachable if m.size_bytes >= model_weight_bytes]

@@ -104,3 +104,27 @@ def test_switching_pays_per_context_and_per_layer_once_per_batch() -> None:
     assert base.context_switch_s == pytest.approx((3 * 1e6 + 100 * 1e4) / 1e9)
     # a resident network (one context) switches nothing, whatever its layers
     assert replace(base, contexts=1).context_switch_s == 0.0
+
+
+def test_hailo10h_weights_overflowing_the_chip_load_per_context_not_per_frame() -> None:
+    """Hailo-10H's on-module DRAM ("no longer limited by on-chip SRAM"): ViT-Base's 87 MB of int8 weights are
+    split into contexts that each fit the chip (context_weight_bytes), every FC reads its weights on chip and the
+    load is paid at the context switch; without the cap the mapper streamed the overflow over the host link
+    every frame."""
+    from edgesim.pipeline import run, run_on
+
+    prof = load_profile("hailo-10h")
+    cap = prof.unit("npu").context_weight_bytes
+    assert cap is not None and cap <= prof.memory("sram").size_bytes
+    row = VendorRow(1, "hailo-10h", "hailort@5.2", "vit_base", "1x3x224x224", None, "int8", "throughput", 1.0)
+    result = run(row_spec(row))
+    sched = result.schedule
+    assert sched.total_weight_bytes > cap
+    assert sched.contexts >= -(-sched.total_weight_bytes // cap)
+    fc = [p for p in sched.plans if p.op == "FULLY_CONNECTED"]
+    assert fc and all(p.weight_memory == "sram" for p in fc)
+    uncapped = prof.model_copy(update={"units": [u.model_copy(update={"context_weight_bytes": None})
+                                                 for u in prof.units]})
+    streamed = run_on(result, uncapped)
+    assert any(p.weight_memory == "host_link" for p in streamed.schedule.plans)
+    assert streamed.estimate.latency_s > 1.5 * result.estimate.latency_s
