@@ -25,9 +25,11 @@ def runtime_fit_problem(profile: HardwareProfile, runtime: RuntimeProfile) -> st
     # Runtimes that declare no targets (the MCU-era profiles) keep running everything on the host when the chip
     # lacks their unit kind; issue #15 decides whether those are refused too.
     if runtime.targets and not _targeted_units(profile, runtime):
-        wanted = "/".join(t.value for t in runtime.targets) or "/".join(k.value for k in runtime.applies_to)
-        units = ", ".join(f"{u.name} ({u.device.value})" for u in profile.units)
-        return f"device {profile.id}, runtime {runtime.id}: no {wanted} unit on this chip (units: {units})"
+        wanted = "/".join(t.value for t in runtime.targets)
+        kinds = "/".join(k.value for k in runtime.applies_to)
+        units = ", ".join(f"{u.name} ({u.device.value}, {u.kind.value})" for u in profile.units)
+        return (f"device {profile.id}, runtime {runtime.id}: no {wanted} unit on this chip of a kind it drives "
+                f"({kinds}; units: {units})")
     if runtime.chips and not any(fnmatch.fnmatchcase(profile.id, c) for c in runtime.chips):
         return (f"device {profile.id}, runtime {runtime.id}: the runtime targets only "
                 f"{', '.join(runtime.chips)}")

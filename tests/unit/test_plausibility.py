@@ -237,13 +237,22 @@ def test_sustain_json_carries_the_verdict_too(capsys: pytest.CaptureFixture[str]
     assert any("fall back to unit 'cpu'" in w for w in report["warnings"])  # float resnet8 on the Edge TPU
 
 
-@pytest.mark.parametrize("runtime, why", [("vela", "no npu unit"), ("tensorrt", "targets only jetson-*")])
+@pytest.mark.parametrize("runtime, why", [("vela", "no npu unit"), ("tensorrt", "targets only jetson-*"),
+                                          ("edgetpu", "no npu unit")])
 def test_a_runtime_on_a_chip_it_cannot_target_is_refused_naming_both(runtime: str, why: str,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     # Both used to run: Vela 11.3 ms and TensorRT 32.2 ms for DS-CNN on a Cortex-M4 with neither NPU nor GPU.
     assert main(["run", "kws_ref_model.tflite", "--hw", "stm32l4r5", "--runtime", runtime, "--fast"]) == 2
     (err,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert "stm32l4r5" in err and runtime in err and why in err
+
+
+def test_the_edge_tpu_runtime_needs_a_systolic_npu_not_any_npu(capsys: pytest.CaptureFixture[str]) -> None:
+    # it used to run silently on any chip (DS-CNN on an ESP32-S3's CPU: 14.6 ms); an RK3588's NPU is a MAC array
+    assert main(["run", "kws_ref_model.tflite", "--hw", "rk3588", "--runtime", "edgetpu", "--fast"]) == 2
+    (err,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert "rk3588" in err and "edgetpu" in err and "systolic" in err and "npu (npu, mac_array)" in err
+    assert main(["run", "kws_ref_model.tflite", "--hw", "coral-edgetpu", "--runtime", "edgetpu", "--fast"]) == 0
 
 
 def test_force_runs_an_untargeted_runtime_as_a_marked_what_if(tmp_path: Path) -> None:
