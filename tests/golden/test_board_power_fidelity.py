@@ -37,14 +37,34 @@ def test_energy_on_rows_not_used_for_fitting(fit) -> None:  # type: ignore[no-un
     # 2026-12-07, each submission at its supply (edgesim.validate.supply); 2026-12-06 without: 14.9%, 15.3%, 25.4%
     assert _mape(fit.shipped_errors) <= 0.135  # 11.8% (22.4% with one global factor 1.5)
     assert _mape(fit.held_out_benchmark_errors) <= 0.14  # 12.3%: the factor fitted on the device's other benchmarks
-    # A new device gets the fallback fitted on the others (22.7%; 25.4% with the single global factor).
-    assert _mape(fit.lodo_errors) <= 0.25
+    # A new device gets the fallback fitted on the others: 20.7% with stm32u575 charged at its DS13086 table row at
+    # the board's 1.8 V (22.7% at the ~42.5 uA/MHz x 3.0 V figure before; 25.4% with the single global factor).
+    assert _mape(fit.lodo_errors) <= 0.22
 
 
 def test_fallback_range_covers_every_fitted_mcu(fit) -> None:  # type: ignore[no-untyped-def]
     fb = fit.fallback
     assert fb.devices == 5 and fb.lo < fb.value < fb.hi
-    assert 1.3 <= fb.value <= 1.6  # 1.452 (1.477 before the supplies): the old global k_ML 1.5 was this mean
+    assert 1.3 <= fb.value <= 1.6  # 1.475 (1.452 before stm32u575's table row, 1.477 before the supplies)
+
+
+def test_profiles_without_rows_carry_the_fitted_fallback(fit) -> None:  # type: ignore[no-untyped-def]
+    # A refit that moves the fallback must be written into the profiles of devices without energy rows: the
+    # fallback and its range for a run current of the basis, factor 1 with the fallback's relative range for a
+    # maximum (an upper bound).
+    from edgesim.api import load_profile
+    from edgesim.hw.schema_base import RunCurrentBasis
+    from edgesim.hw.uncertain import uncertain_fields
+
+    fb = fit.fallback
+    for device in ("nrf5340", "ra6m4", "m467", "psoc62", "stm32g0b1", "stm32f746", "ra8d1"):
+        prof = load_profile(device)
+        f = {u.path: u for u in uncertain_fields(prof)}["power.board_power_factor"]
+        if prof.power.run_current_basis is RunCurrentBasis.MAXIMUM:
+            expected = (1.0, fb.lo / fb.value, fb.hi / fb.value)
+        else:
+            expected = (fb.value, fb.lo, fb.hi)
+        assert (f.value, f.lo, f.hi) == pytest.approx(expected, abs=1.5e-3), device
 
 
 def test_validation_doc_quotes_the_fit() -> None:

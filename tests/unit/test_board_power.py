@@ -85,7 +85,7 @@ def test_mcu_profiles_say_what_their_run_current_is() -> None:
     kinds = {d: load_profile(d).power.run_current_basis for d in (
         "stm32l4r5", "stm32h7a3", "stm32u575", "stm32u385", "efr32mg24", "nrf5340", "psoc62", "ra6m4", "m467",
         "stm32g0b1", "stm32f746", "ra8d1")}
-    assert kinds["stm32u575"] is RunCurrentBasis.TABLE  # DS13737 Ranges 1-3, not the 19.5 uA/MHz headline
+    assert kinds["stm32u575"] is RunCurrentBasis.TABLE  # DS13086 Table 39, not the 19.5 uA/MHz headline
     assert kinds["stm32l4r5"] is RunCurrentBasis.HEADLINE and kinds["efr32mg24"] is RunCurrentBasis.HEADLINE
     assert {d for d, k in kinds.items() if k is RunCurrentBasis.MAXIMUM} == {"stm32f746", "ra8d1"}
     assert all(k is not None for k in kinds.values())
@@ -93,6 +93,19 @@ def test_mcu_profiles_say_what_their_run_current_is() -> None:
         assert load_profile(device).power.board_power_factor == 1.0
     # GAP9 extends the STM32L4R5 profile but is charged per cluster cycle: it must not inherit a run-current kind
     assert load_profile("gap9").power.run_current_basis is None
+
+
+def test_u575_charges_its_datasheet_table_row_at_the_board_supply() -> None:
+    # DS13086 (STM32U585, the U575's die) Table 39: Run mode on SMPS at 160 MHz in Range 1, typ 10.50 mA at
+    # V_DD = 1.8 V, the supply of every U575 energy row (ST's NUCLEO-U575ZI-Q, 'Operating at 1.8V / SMPS'). The
+    # rule charges 90% of i_run x V per busy cycle and 10% as static power at the profile clock.
+    prof = load_profile("stm32u575")
+    i_run_ua_per_mhz, supply_v = 10.50e3 / 160.0, 1.8
+    cpu = next(u for u in prof.units if u.name == "cpu")
+    assert cpu.active_energy_pj_per_cycle == pytest.approx(0.9 * i_run_ua_per_mhz * supply_v, rel=1e-3)
+    run_mw = i_run_ua_per_mhz * supply_v * prof.clock_mhz * 1e-3
+    assert prof.power.static_power_mw == pytest.approx(0.1 * run_mw, rel=1e-3)
+    assert prof.power.run_current_basis is RunCurrentBasis.TABLE
 
 
 def test_fallback_per_run_current_kind_uses_same_kind_peers_else_the_basis() -> None:

@@ -325,10 +325,11 @@ def test_board_power_range_is_counted_once_in_the_model_part(tmp_path: Path) -> 
     and the model part alone makes it wider than the point."""
     ranged = tmp_path / "ranged.yaml"
     ranged.write_text("extends: m467\nid: m467-ranged\n")
-    plain = tmp_path / "plain.yaml"
+    p_ranged = load_profile(ranged)
+    plain = tmp_path / "plain.yaml"  # the same factor written as a plain number (the shipped fallback's value)
     plain.write_text("extends: m467\nid: m467-plain\npower:\n  static_power_mw: 8.580\n  idle_power_mw: 38.61\n"
-                     "  sleep_power_mw: 0.01\n  board_power_factor: 1.452\n")
-    p_ranged, p_plain = load_profile(ranged), load_profile(plain)
+                     f"  sleep_power_mw: 0.01\n  board_power_factor: {p_ranged.power.board_power_factor!r}\n")
+    p_plain = load_profile(plain)
     assert any(f.path == "power.board_power_factor" for f in ranged_fields(p_ranged))
     assert p_ranged.power.board_power_factor == p_plain.power.board_power_factor
     a = interval(run(RunSpec("kws_ref_model.tflite", p_ranged)))
