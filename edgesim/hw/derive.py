@@ -34,7 +34,8 @@ ASSUMED: dict[str, tuple[float, str]] = {
     "static_power": (0.50, "static power of the family template (leakage depends on process and temperature)"),
     "core_scale": (0.15, "kernel efficiency of the family's core (same core, different memory system)"),
     # power.board_power_factor fitted on the template's own MLPerf energy rows: another board of the family has its
-    # own regulator and datasheet conventions (fitted factors 1.27-1.85 around 1.48 across the five Cortex-M parts with rows: board_power.py prints them)
+    # own regulator and datasheet conventions (fitted factors 1.27-1.85 around 1.48 across the five Cortex-M parts
+    # with rows; python -m edgesim.validate.board_power prints them)
     "board_power": (0.30, "board power over datasheet figures of the family template (regulator, datasheet basis)"),
     "npu_step": (0.20, "NPU cycles per step scaled inversely with the MAC count (block shape assumed)"),
 }
