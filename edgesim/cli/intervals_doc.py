@@ -27,10 +27,18 @@ def checkout_doc() -> Path | None:
 
 
 def _coverage_block() -> str:
-    from edgesim.validate.intervals import coverage, coverage_table, runtime_coverage_table, shipped_residuals
+    from edgesim.validate.intervals import (
+        coverage,
+        coverage_table,
+        runtime_coverage_table,
+        shipped_residuals,
+        target_group_coverage,
+        target_group_table,
+    )
 
     res = shipped_residuals()
     return "\n\n".join(f"```text\n{coverage_table(coverage(res, c), c)}\n\n"
+                         f"{target_group_table(target_group_coverage(res, c), c)}\n\n"
                          f"{runtime_coverage_table(coverage(res, c, by_runtime=True), c)}\n```" for c in (0.8, 0.9))
 
 

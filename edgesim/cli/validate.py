@@ -36,10 +36,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(device_table(result))  # issue #18: the new-device figure, per device
     if args.reference is None:
         # How well the prediction intervals cover held-out rows, per novelty class (the shipped calibration).
-        from edgesim.validate.intervals import coverage, coverage_table, shipped_residuals
+        from edgesim.validate.intervals import (
+            coverage,
+            coverage_table,
+            shipped_residuals,
+            target_group_coverage,
+            target_group_table,
+        )
 
+        residuals = shipped_residuals()
         print()
-        print(coverage_table(coverage(shipped_residuals(), args.confidence), args.confidence))
+        print(coverage_table(coverage(residuals, args.confidence), args.confidence))
+        print(target_group_table(target_group_coverage(residuals, args.confidence), args.confidence))
     if args.json:
         write_json(result, args.json)
         print(f"wrote {args.json}", file=sys.stderr)
@@ -59,6 +67,8 @@ def _cmd_intervals(args: argparse.Namespace) -> int:
         coverage_table,
         runtime_coverage_table,
         shipped_residuals,
+        target_group_coverage,
+        target_group_table,
         write_calibration,
         write_npu_calibration,
     )
@@ -82,6 +92,8 @@ def _cmd_intervals(args: argparse.Namespace) -> int:
         residuals = collect_residuals(args.reference) if args.reference else shipped_residuals()
         llm_rows = list(llm_table()[1])
     print(coverage_table(coverage(residuals, confidence), confidence))
+    print()
+    print(target_group_table(target_group_coverage(residuals, confidence), confidence))
     if by_rt := coverage(residuals, confidence, by_runtime=True):
         print()
         print(runtime_coverage_table(by_rt, confidence))

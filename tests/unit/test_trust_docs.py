@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from edgesim.cli import main
-from edgesim.validate.intervals import coverage, coverage_table, runtime_coverage_table, shipped_residuals
+from edgesim.validate.intervals import (
+    coverage,
+    coverage_table,
+    runtime_coverage_table,
+    shipped_residuals,
+    target_group_coverage,
+    target_group_table,
+)
 from tests.conftest import REPO
 
 
@@ -43,6 +50,7 @@ def test_intervals_doc_tables_are_the_shipped_calibrations(index: int, confidenc
     quoted = _blocks("intervals.md", "text", "edgesim validate --coverage")[index]
     res = shipped_residuals()
     assert quoted == (coverage_table(coverage(res, confidence), confidence) + "\n\n"
+                      + target_group_table(target_group_coverage(res, confidence), confidence) + "\n\n"
                       + runtime_coverage_table(coverage(res, confidence, by_runtime=True), confidence))
 
 
