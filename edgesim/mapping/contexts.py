@@ -42,7 +42,10 @@ def hardware_layers(plans: tuple[OpPlan, ...] | list[OpPlan], unit: str,
     activations that are part of their conv/FC layer (an activation reading only conv/FC outputs, and the MUL of
     a SiLU, x * sigmoid(x), whose sigmoid is such an activation); an op the compiler decomposes counts as
     ``layers_per_op[op]`` layers. Hailo's network format gives a conv layer its activation (hailo_model_zoo
-    cfg/alls: change_output_activation(conv42, sigmoid))."""
+    cfg/alls: change_output_activation(conv42, sigmoid)), but a pooling, concat or elementwise add is a layer of
+    its own with its own resources, even a max-pool fed straight by a conv (hailo_model_zoo
+    cfg/alls/hailo15h/base/yolov11m.alls: compilation_param(maxpool1, ...), buffers(conv42, maxpool1, ...),
+    compilation_param(concat1, ...), compilation_param(ew_add1, ...))."""
     ops = {p.node: OpKind(p.op) if p.op in OpKind.__members__ else None for p in plans}
     epilogue: set[str] = set()
     for p in plans:
