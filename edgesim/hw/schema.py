@@ -86,6 +86,12 @@ class ComputeUnit(_Frozen):
     # (Hailo's Layer Controller Units), so a network with more layers than count x this is split into contexts
     # too (edgesim.mapping.contexts.hardware_layers). None = no such limit.
     context_layers_per_core: int | None = Field(default=None, gt=0)
+    # Memory the chip itself loads each context's weights from at a switch (one of ``memories``): Hailo-10H's
+    # firmware reads them from the module's own DRAM (hailort v5.2.0 loads 10H contexts over DmaType::DRAM), so a
+    # switch costs those bytes over that memory's bandwidth (edgesim.mapping.contexts.context_load) instead of
+    # the runtime's host-driven switch cycles. None = the host drives the switch (Hailo-8/8L: HailoRT over PCIe,
+    # RuntimeProfile.context_switch_cycles).
+    context_memory: str | None = Field(default=None, min_length=1)
     # The CUDA architecture of a GPU unit: picks a GPU runtime's kernels for it (RuntimeProfile.gpu_kernels).
     gpu_arch: GpuArch | None = None
 
@@ -285,6 +291,9 @@ class HardwareProfile(_Frozen):
             bad = [m for m in u.memories if m not in mem_names]
             if bad:
                 raise ValueError(f"units.{i}.memories names unknown memories {bad}; memories: {mem_names}")
+            if u.context_memory is not None and u.context_memory not in u.memories:
+                raise ValueError(f"units.{i}.context_memory '{u.context_memory}' is not one of the unit's memories "
+                                 f"{u.memories}")
         for fld in ("weights", "activations", "inputs", "outputs"):
             m = getattr(self.placement, fld)
             if m is not None and m not in mem_names:

@@ -42,7 +42,10 @@ def hardware_layers(plans: tuple[OpPlan, ...] | list[OpPlan], unit: str,
     activations that are part of their conv/FC layer (an activation reading only conv/FC outputs, and the MUL of
     a SiLU, x * sigmoid(x), whose sigmoid is such an activation); an op the compiler decomposes counts as
     ``layers_per_op[op]`` layers. Hailo's network format gives a conv layer its activation (hailo_model_zoo
-    cfg/alls: change_output_activation(conv42, sigmoid))."""
+    cfg/alls: change_output_activation(conv42, sigmoid)), but a pooling, concat or elementwise add is a layer of
+    its own with its own resources, even a max-pool fed straight by a conv (hailo_model_zoo
+    cfg/alls/hailo15h/base/yolov11m.alls: compilation_param(maxpool1, ...), buffers(conv42, maxpool1, ...),
+    compilation_param(concat1, ...), compilation_param(ew_add1, ...))."""
     ops = {p.node: OpKind(p.op) if p.op in OpKind.__members__ else None for p in plans}
     epilogue: set[str] = set()
     for p in plans:
@@ -62,3 +65,21 @@ def hardware_layers(plans: tuple[OpPlan, ...] | list[OpPlan], unit: str,
         if p.unit == unit and p.node not in epilogue and (kind is None or kind.op_class is not OpClass.VIEW):
             count += per_op.get(p.op, 1)
     return count
+
+
+
+def context_load(profile: HardwareProfile, plans: tuple[OpPlan, ...] | list[OpPlan]) -> tuple[int, float]:
+    """(bytes, bytes per second) a switch of the whole network reads into the chip when the chip loads its
+    contexts itself: for every unit running in contexts that names a context_memory, the weights placed on it,
+    read at that memory's bandwidth (HailoRT's configuration buffers hold "weights and layer configurations",
+    hailort memory_requirements_calculator.cpp; the 10H's live in its on-module DRAM). (0, 0.0) when no unit
+    names one: the runtime's host-driven switch cost applies instead."""
+    total = 0
+    seconds = 0.0
+    for u in profile.units:
+        if u.context_memory is None or not (u.context_weight_bytes or u.context_layers_per_core):
+            continue
+        nbytes = sum(p.weight_bytes for p in plans if p.unit == u.name)
+        total += nbytes
+        seconds += nbytes / profile.memory(u.context_memory).read_bw_bytes_per_s(profile.clock_mhz)
+    return (total, total / seconds) if total else (0, 0.0)

@@ -30,7 +30,7 @@ from edgesim.mapping.compute import (
     compute_cycles,
     kernel_key,
 )
-from edgesim.mapping.contexts import context_layers, contexts_needed
+from edgesim.mapping.contexts import context_layers, context_load, contexts_needed
 from edgesim.mapping.host_link import host_transfer
 from edgesim.mapping.memo import node_signature, plan_memo
 from edgesim.mapping.plan import OpPlan, Schedule, TimingDiscipline
@@ -468,7 +468,12 @@ def _assemble(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfile | 
     if peak > act_size:
         # The sizes are on the report's memory line and in the fit verdict, in the report's units.
         notes.append(f"peak activations exceed '{act_pref}': the excess spills to a larger memory where one exists")
-    contexts = contexts_needed(profile, plans, runtime.layers_per_op if runtime is not None else None)
+    layers_per_op = runtime.layers_per_op if runtime is not None else None
+    contexts = contexts_needed(profile, plans, layers_per_op)
+    load_bytes, load_bw = context_load(profile, plans)
+    # A chip that loads its contexts from its own memory (ComputeUnit.context_memory) pays those bytes, not the
+    # runtime's host-driven switch cycles (fitted where HailoRT loads every context over PCIe, Hailo-8L).
+    host_switch_scale = overhead_scale if runtime is not None and not load_bytes else 0.0
     if contexts > 1:
         notes.append(f"weights or layers exceed one context of the accelerator: run as {contexts} contexts in sequence")
     w_pref = profile.placement.weights
@@ -492,8 +497,10 @@ def _assemble(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfile | 
         requests_in_flight=requests_in_flight(profile, runtime),
         notes=tuple(notes),
         contexts=contexts,
-        context_switch_cycles=(runtime.context_switch_cycles * overhead_scale if runtime is not None else 0.0),
-        context_layers=context_layers(profile, plans, runtime.layers_per_op if runtime is not None else None),
-        context_switch_layer_cycles=(runtime.context_switch_layer_cycles * overhead_scale
+        context_switch_cycles=(runtime.context_switch_cycles * host_switch_scale if runtime is not None else 0.0),
+        context_layers=context_layers(profile, plans, layers_per_op),
+        context_switch_layer_cycles=(runtime.context_switch_layer_cycles * host_switch_scale
                                      if runtime is not None else 0.0),
+        context_load_bytes=load_bytes,
+        context_load_bytes_per_s=load_bw,
     )

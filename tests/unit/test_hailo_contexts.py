@@ -30,8 +30,8 @@ def test_activations_and_silu_belong_to_their_conv_layer() -> None:
     assert hardware_layers(plans, "cpu") == 1
 
 
-# hailo-10h: modelled as Hailo-8's 8 clusters with Hailo-8's control resource per cluster (hailo-10h.yaml)
-@pytest.mark.parametrize(("profile", "layers_one_context"), [("hailo-8l", 64), ("hailo-8", 128), ("hailo-10h", 128)])
+# hailo-10h: the Hailo-15H core's 5 clusters (hailort v5.2.0), 16 Layer Controller Units each as on Hailo-8
+@pytest.mark.parametrize(("profile", "layers_one_context"), [("hailo-8l", 64), ("hailo-8", 128), ("hailo-10h", 80)])
 def test_more_layers_than_one_context_holds_split_the_network(profile: str, layers_one_context: int) -> None:
     prof = load_profile(profile)
     npu = prof.unit("npu")
@@ -128,3 +128,58 @@ def test_hailo10h_weights_overflowing_the_chip_load_per_context_not_per_frame() 
     streamed = run_on(result, uncapped)
     assert any(p.weight_memory == "host_link" for p in streamed.schedule.plans)
     assert streamed.estimate.latency_s > 1.5 * result.estimate.latency_s
+
+
+def test_hailo10h_contexts_follow_its_l3_memory() -> None:
+    """hailort v5.2.0 (resource_manager.cpp): "L3 memory: H10, H15: 32KB x 128 x 5", 20 MiB on 5 clusters.
+    ResNet-18's 11.7 MB of int8 weights fit one context; ResNet-34's 21.8 MB do not, so it runs as two contexts
+    and pays the switch at batch 1 (the 32 MB the profile first assumed kept it resident)."""
+    from edgesim.pipeline import run
+
+    prof = load_profile("hailo-10h")
+    npu = prof.unit("npu")
+    assert npu.count == 5
+    assert npu.context_weight_bytes == prof.memory("sram").size_bytes == 32 * 1024 * 128 * 5
+    got = {}
+    for net in ("resnet18", "resnet34"):
+        row = VendorRow(1, "hailo-10h", "hailort@5.2", net, "1x3x224x224", None, "int8", "throughput", 1.0)
+        sched = run(row_spec(row)).schedule
+        got[net] = (sched.contexts, sched.context_switch_s)
+    assert got["resnet18"] == (1, 0.0)
+    assert got["resnet34"][0] == 2 and got["resnet34"][1] > 0.0
+
+
+def test_hailo10h_switch_loads_the_weights_from_its_own_dram() -> None:
+    """hailort v5.2.0 (memory_requirements_calculator.cpp get_dma_type): Hailo-8/8L configuration buffers
+    ("weights and layer configurations") go over PCIe from the host, Hailo-10H's over the module's DRAM. A 10H
+    switch is its weights read at the dram's bandwidth, not the host-driven cycles fitted on Hailo-8L; the 8L
+    keeps those."""
+    from edgesim.hw.loader import load_runtime
+    from edgesim.pipeline import run
+
+    prof = load_profile("hailo-10h")
+    assert prof.unit("npu").context_memory == "dram"
+    row = VendorRow(1, "hailo-10h", "hailort@5.2", "resnet34", "1x3x224x224", None, "int8", "throughput", 1.0)
+    sched = run(row_spec(row)).schedule
+    weights = sum(p.weight_bytes for p in sched.plans if p.unit == "npu")
+    dram_bw = prof.memory("dram").read_bw_bytes_per_s(prof.clock_mhz)
+    assert sched.contexts == 2 and sched.context_load_bytes == weights
+    assert sched.context_switch_cycles == 0.0 and sched.context_switch_layer_cycles == 0.0
+    assert sched.context_switch_s == pytest.approx(weights / dram_bw)
+    rt, _ = load_runtime("hailort")
+    host_driven_s = (2 * rt.context_switch_cycles + sched.context_layers * rt.context_switch_layer_cycles) / 2.4e9
+    assert sched.context_switch_s < 0.85 * host_driven_s
+    row8l = VendorRow(1, "hailo-8l", "hailort@4.23", "resnet34", "1x3x224x224", None, "int8", "throughput", 1.0)
+    s8 = run(row_spec(row8l)).schedule
+    assert s8.context_load_bytes == 0 and s8.context_switch_cycles == rt.context_switch_cycles
+
+
+def test_context_memory_must_be_one_of_the_units_memories() -> None:
+    from pydantic import ValidationError
+
+    prof = load_profile("hailo-10h")
+    data = prof.model_dump(mode="json")
+    npu = next(u for u in data["units"] if u["name"] == "npu")
+    npu["context_memory"] = "host_dram"  # a memory of the profile, but the host CPU's, not the NPU's
+    with pytest.raises(ValidationError, match="context_memory"):
+        type(prof).model_validate(data)
