@@ -179,6 +179,8 @@ def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | Ll
     runtime's KV cache type."""
     if prompt < 0 or gen < 0:
         raise EdgesimError(f"prompt and gen must be >= 0, got {prompt} and {gen}", field="prompt")
+    if prompt + gen == 0:
+        raise EdgesimError("prompt and gen are both 0: nothing to prefill or decode", field="prompt")
     if not 0 <= cached <= prompt:
         raise EdgesimError(f"cached tokens must be within the prompt (0..{prompt}), got {cached}", field="cached")
     s = setup(model, hw, runtime, quant, threads, unit, kv_cache)

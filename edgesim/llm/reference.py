@@ -66,7 +66,7 @@ def is_llm_reference(path: str | Path) -> bool:
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             header = next(csv.reader(fh), [])
-    except OSError:
+    except (OSError, UnicodeDecodeError):  # not this table: the reference reader names the problem
         return False
     return LLM_COLUMNS <= set(header)
 

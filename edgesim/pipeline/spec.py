@@ -58,6 +58,9 @@ class TransformOptions:
         return self.accuracy if self.accuracy is not None else self.changes_weights
 
 
+MAX_FRAMES = 10_000  # --frames above this is refused (see RunSpec.__post_init__)
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One question: this model, transformed so, on this hardware and runtime, costed by this engine.
@@ -90,6 +93,12 @@ class RunSpec:
     def __post_init__(self) -> None:
         if self.frames < 1:
             raise EdgesimError(f"frames must be >= 1, got {self.frames}", field="frames")
+        if self.frames > MAX_FRAMES:
+            # The event engine simulates every frame (about a millisecond of host time each for a small network):
+            # a billion frames would run for days, and throughput is steady after a few dozen (fill and drain
+            # amortised; the vendor-table checks queue at most 48).
+            raise EdgesimError(f"frames must be <= {MAX_FRAMES}, got {self.frames}: throughput is steady after a "
+                               f"few dozen queued frames", field="frames")
         if self.frames > 1 and self.engine is not Engine.EVENT:
             raise EdgesimError("--frames needs the event engine; drop --fast", field="frames")
         if self.record_trace and self.engine is not Engine.EVENT:
