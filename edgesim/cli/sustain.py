@@ -33,11 +33,14 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     from edgesim.thermal.sustain import characterise, sustain, throttle_onset_interval
 
     check_confidence(args.confidence)
-    if (args.battery_wh is not None or args.battery_mah is not None) and args.rate is None:
+    if args.battery_wh is not None or args.battery_mah is not None:
         from edgesim.errors import EdgesimError
 
         # before the run: not after minutes of simulation and a printed summary
-        raise EdgesimError("battery life needs --rate (inferences per second between sleeps)", field="rate")
+        if args.rate is None:
+            raise EdgesimError("battery life needs --rate (inferences per second between sleeps)", field="rate")
+        if args.policy:  # the big.LITTLE loop has no sleep state: the capacity would go unused
+            raise EdgesimError("battery life is not modelled with --policy; drop one of them", field="policy")
     base = run(spec_from_args(args))
     for line in base.warnings():
         print(f"warning: {line}")

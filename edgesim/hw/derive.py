@@ -182,6 +182,11 @@ def _check_given(chip: NewChip, template: str, d: dict[str, Any]) -> None:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", chip.id):
         raise ProfileError(f"profile id '{chip.id}' must be letters, digits and . _ + - (it names files and --hw "
                            "arguments)", field="id")
+    if not chip.source.strip():
+        raise ProfileError("--source must say where the given numbers come from", field="source")
+    if chip.id in _bundled_ids():
+        # A bundled id would give the new chip that board's measured calibration (keyed by profile id).
+        raise ProfileError(f"profile id '{chip.id}' is a bundled profile's; give the new chip its own --id", field="id")
     kinds = {MemoryKind(m["kind"]) for m in d["memories"]}
     for flag, value, kind in (("--dram-gbps", chip.dram_gbps, MemoryKind.DRAM),
                               ("--flash-kb", chip.flash_kb, MemoryKind.FLASH)):
@@ -192,6 +197,10 @@ def _check_given(chip: NewChip, template: str, d: dict[str, Any]) -> None:
     if chip.clock_mhz is not None and chip.clock_mhz > MAX_CLOCK_RATIO * top:
         raise ProfileError(f"--clock-mhz {chip.clock_mhz:g} is more than {MAX_CLOCK_RATIO:g}x the {top:g} MHz of "
                            f"family '{chip.family}' (template {template}): not a sister part", field="clock_mhz")
+
+
+def _bundled_ids() -> set[str]:
+    return {p.stem for p in profiles_dir().glob("*.yaml") if not p.name.startswith("_")}
 
 
 def new_profile_data(chip: NewChip) -> dict[str, Any]:

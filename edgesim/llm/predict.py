@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -177,6 +178,9 @@ def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | Ll
     prompt + gen); the first ``cached`` prompt tokens are already in the KV cache (prefix caching). A model that
     does not fit the board's memory gets fits=False and no timings. ``kv_cache`` (f16, q8_0, q4_0) overrides the
     runtime's KV cache type."""
+    for name, value in (("prompt", prompt), ("gen", gen), ("context", context), ("cached", cached)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+            raise EdgesimError(f"must be a whole number of tokens, got {value!r}", field=name)
     if prompt < 0 or gen < 0:
         raise EdgesimError(f"prompt and gen must be >= 0, got {prompt} and {gen}", field="prompt")
     if prompt + gen == 0:

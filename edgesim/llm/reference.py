@@ -180,6 +180,8 @@ def _row(line: int, r: dict[str, str]) -> RefRow:
         status = "prefill and decode not separable"
     elif metric not in METRICS or value is None:
         status = f"unreadable value '{r['value']}'"
+    elif not value > 0:  # a measured rate or time is positive; a negative one is a typo, not a measurement
+        status = f"non-positive value '{r['value']}'"
     elif not r["model_config"]:
         status = "no model config"
     elif runtime is None:

@@ -6,6 +6,7 @@ and hands it to ``edgesim.pipeline.run``, so one question gets one answer whiche
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -61,6 +62,27 @@ class TransformOptions:
 MAX_FRAMES = 10_000  # --frames above this is refused (see RunSpec.__post_init__)
 
 
+def _whole(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # numpy integers included
+
+
+def _check_types(spec: RunSpec) -> None:
+    """A library caller's wrong type is a one-line EdgesimError naming the field, not a TypeError deep in a stage
+    (or, worse, a float thread count used as given); a list input shape becomes the tuple the caches key on."""
+    if not isinstance(spec.model, str | Path | Graph):
+        raise EdgesimError(f"must be a model file, a zoo name or a Graph, got {type(spec.model).__name__}",
+                           field="model")
+    if spec.clock_mhz is not None and (isinstance(spec.clock_mhz, bool)
+                                       or not isinstance(spec.clock_mhz, numbers.Real)):
+        raise EdgesimError(f"must be a number of MHz, got {spec.clock_mhz!r}", field="clock_mhz")
+    for name in ("threads", "frames"):
+        value = getattr(spec, name)
+        if value is not None and not _whole(value):
+            raise EdgesimError(f"must be a whole number, got {value!r}", field=name)
+    if isinstance(spec.input_shape, list):
+        object.__setattr__(spec, "input_shape", tuple(spec.input_shape))
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One question: this model, transformed so, on this hardware and runtime, costed by this engine.
@@ -91,6 +113,7 @@ class RunSpec:
     device_calibration: bool = True
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.frames < 1:
             raise EdgesimError(f"frames must be >= 1, got {self.frames}", field="frames")
         if self.frames > MAX_FRAMES:

@@ -459,7 +459,7 @@ def validate(
                               # a row measured at another supply than its profile's basis, on a part whose
                               # power follows the supply
                               predicted_energy_uj=en_uj * supply_scale(row)))
-    _refuse_empty(ref, len(rows), skipped)
+    refuse_empty(ref, len(rows), skipped)
     by_bench: dict[str, list[RowResult]] = {}
     for r in done:
         by_bench.setdefault(r.benchmark, []).append(r)
@@ -467,7 +467,7 @@ def validate(
     return ValidationResult(str(ref), tuple(done), stats, summarize("ALL", done), tuple(skipped))
 
 
-def _refuse_empty(ref: Path, n_rows: int, skipped: Sequence[RowResult]) -> None:
+def refuse_empty(ref: Path, n_rows: int, skipped: Sequence[RowResult]) -> None:
     """A reference with no rows, or none that could be predicted, has no error to report: an empty table with
     exit 0 would read as a validation that passed."""
     if n_rows == 0:

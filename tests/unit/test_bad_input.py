@@ -230,3 +230,108 @@ def test_profile_check_takes_a_bundled_id_and_refuses_before_printing(capsys: py
 def test_llm_refuses_nonsense_and_unused_flags(argv: list[str], words: list[str],
                                                capsys: pytest.CaptureFixture[str]) -> None:
     _refused(["llm", "qwen2.5-0.5b", "--hw", "rpi5", *argv], capsys, *words)
+
+
+# -- the Python API: a wrong type or choice is an EdgesimError naming the field, never a TypeError/ValueError ------
+@pytest.mark.parametrize("kw, field", [
+    ({"quant": "int9"}, "quant"),
+    ({"compress": "zip"}, "compress"),
+    ({"clock_mhz": "fast"}, "clock_mhz"),
+    ({"threads": 2.5}, "threads"),
+    ({"threads": "2"}, "threads"),
+])
+def test_api_refuses_wrong_types_and_choices_by_field(kw: dict[str, object], field: str) -> None:
+    import edgesim
+
+    with pytest.raises(EdgesimError) as exc:
+        edgesim.estimate("resnet8", "rpi5", **kw)  # type: ignore[arg-type]
+    assert exc.value.field == field
+    with pytest.raises(EdgesimError) as exc:
+        edgesim.estimate(123, "rpi5")  # type: ignore[arg-type]
+    assert exc.value.field == "model"
+    with pytest.raises(EdgesimError, match="whole number") as exc:
+        edgesim.simulate("resnet8", "stm32l4r5", frames=2.5)  # type: ignore[arg-type]
+
+
+def test_api_takes_the_natural_spellings() -> None:
+    import edgesim
+
+    as_text = edgesim.estimate("resnet8", "rpi5", prune="0.5", input_shape=(1, 3, 32, 32), threads=2)
+    as_values = edgesim.estimate("resnet8", "rpi5", prune=0.5, input_shape=[1, 3, 32, 32],  # type: ignore[arg-type]
+                                 threads=np.int64(2))  # type: ignore[arg-type]
+    assert as_values.latency_s == as_text.latency_s
+
+
+def test_llm_token_counts_must_be_whole_numbers() -> None:
+    from edgesim.llm import predict
+
+    with pytest.raises(EdgesimError) as exc:
+        predict("qwen2.5-0.5b", "rpi5", prompt=10.5)  # type: ignore[arg-type]
+    assert exc.value.field == "prompt"
+
+
+# -- second pass -------------------------------------------------------------------------------------------------
+def test_an_input_shape_in_the_wrong_layout_is_refused_at_the_first_conv(tmp_path: Path) -> None:
+    from edgesim.frontends.loader import load_model
+    from edgesim.frontends.onnx_export import export_onnx
+
+    path = tmp_path / "r8.onnx"
+    export_onnx(load_model("resnet8"), path)
+    assert load_model(path, input_shape=(1, 3, 64, 64)).tensors  # the model's own layout, resized: fine
+    with pytest.raises(EdgesimError, match="input has 64 channels but the weights") as exc:
+        load_model(path, input_shape=(1, 64, 64, 3))  # NHWC on an NCHW model: ran with 64 channels before
+    assert exc.value.node
+
+
+def test_held_out_validations_refuse_a_reference_with_nothing_held_out(tmp_path: Path) -> None:
+    from edgesim.validate.calibrate import leave_one_benchmark_out
+    from edgesim.validate.core import default_reference
+
+    empty = tmp_path / "h.csv"
+    empty.write_text(default_reference().read_text(encoding="utf-8").splitlines()[0] + "\n")
+    with pytest.raises(EdgesimError, match="header but no measurement rows"):
+        leave_one_benchmark_out(empty)
+
+
+def test_an_llm_reference_without_a_predictable_row_is_refused(tmp_path: Path) -> None:
+    from edgesim.llm.validate import validate
+
+    path = tmp_path / "llm.csv"
+    path.write_text("device,hw_profile,accelerator,threads,runtime,runtime_version,model,model_config,params_b,quant,"
+                    "model_size_gb,prompt_tokens,gen_tokens,metric,value,unit,power_w,source_url,note\n"
+                    "Pi 5,rpi5,,4,llama.cpp,,Qwen2.5 0.5B,qwen2.5-0.5b.json,0.5,Q4_0,0.4,,128,decode_tps,-5,t/s,,,\n")
+    with pytest.raises(EdgesimError, match="line 2: non-positive value '-5'"):
+        validate(path, cross=False)
+
+
+def test_compare_refuses_a_model_or_target_listed_twice() -> None:
+    from edgesim.explore.compare import compare
+
+    with pytest.raises(EdgesimError, match="model 'resnet8' is listed twice"):
+        compare(["resnet8", "resnet8"], ["stm32l4r5"])
+    with pytest.raises(EdgesimError, match="--hw stm32l4r5 is listed twice"):
+        compare(["resnet8"], ["stm32l4r5", "stm32l4r5"])
+
+
+def test_an_uncertain_number_names_its_source() -> None:
+    from edgesim.hw.uncertain import split_uncertain
+
+    with pytest.raises(EdgesimError, match="must name its source or reason") as exc:
+        split_uncertain({"clock_mhz": {"value": 120.0, "rel": 0.1}}, "chip.yaml")
+    assert exc.value.field == "clock_mhz"
+    split_uncertain({"clock_mhz": {"value": 120.0, "rel": 0.1, "reason": "sister part"}}, "chip.yaml")
+
+
+@pytest.mark.parametrize("kw, field", [({"source": " "}, "source"), ({"id": "stm32l4r5"}, "id")])
+def test_profile_new_needs_a_source_and_its_own_id(kw: dict[str, object], field: str) -> None:
+    from edgesim.hw.derive import NewChip, new_profile
+
+    args: dict[str, object] = {"family": "cortex-m4", "id": "x", "clock_mhz": 200.0, **kw}
+    with pytest.raises(EdgesimError) as exc:
+        new_profile(NewChip(**args))  # type: ignore[arg-type]
+    assert exc.value.field == field
+
+
+def test_sustain_battery_with_a_big_little_policy_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    _refused(["sustain", "resnet8", "--hw", "rk3588", "--duration", "5", "--policy", "burst", "--rate", "1",
+              "--battery-wh", "1"], capsys, "not modelled with --policy")
