@@ -439,6 +439,7 @@ def validate(
     done: list[RowResult] = []
     skipped: list[RowResult] = []
     notified: set[str] = set()
+    notices: list[str] = []  # printed after the loop: when every row is skipped, the refusal is the one line
     for row in rows:
         base = dict(line=row.line, device=row.device, runtime=row.runtime_spec, benchmark=row.benchmark,
                     model_file=row.model_file, clock_mhz=row.clock_mhz, measured_latency_ms=row.latency_ms,
@@ -451,7 +452,7 @@ def validate(
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if msg not in notified:
                 notified.add(msg)
-                print(f"edgesim: validate: line {row.line} skipped: {msg}", file=sys.stderr)
+                notices.append(f"edgesim: validate: line {row.line} skipped: {msg}")
             skipped.append(RowResult(**base, predicted_latency_ms=None, predicted_energy_uj=None,  # type: ignore[arg-type]
                                      error=msg))
             continue
@@ -460,6 +461,8 @@ def validate(
                               # power follows the supply
                               predicted_energy_uj=en_uj * supply_scale(row)))
     refuse_empty(ref, len(rows), skipped)
+    for line in notices:
+        print(line, file=sys.stderr)
     by_bench: dict[str, list[RowResult]] = {}
     for r in done:
         by_bench.setdefault(r.benchmark, []).append(r)

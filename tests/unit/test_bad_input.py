@@ -157,7 +157,8 @@ def test_sustain_refuses_impossible_conditions(argv: list[str], words: list[str]
 
 
 # -- validate ------------------------------------------------------------------------------------------------------
-def test_validate_refuses_a_reference_with_nothing_to_score(tmp_path: Path) -> None:
+def test_validate_refuses_a_reference_with_nothing_to_score(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
     from edgesim.validate.core import default_reference, validate
 
     header = default_reference().read_text(encoding="utf-8").splitlines()[0]
@@ -173,6 +174,9 @@ def test_validate_refuses_a_reference_with_nothing_to_score(tmp_path: Path) -> N
     unknown.write_text(header + "\nnosuchdev,tflm,2.11.0,80,kws,kws_ref_model.tflite,10,,,,,,\n")
     with pytest.raises(EdgesimError, match="none of its 1 rows could be predicted"):
         validate(unknown)
+    capsys.readouterr()
+    # the CLI: the refusal alone, no "line 2 skipped" notice before it
+    _refused(["validate", "--reference", str(unknown)], capsys, "none of its 1 rows")
 
 
 # -- sweep spec ----------------------------------------------------------------------------------------------------
@@ -335,3 +339,8 @@ def test_profile_new_needs_a_source_and_its_own_id(kw: dict[str, object], field:
 def test_sustain_battery_with_a_big_little_policy_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     _refused(["sustain", "resnet8", "--hw", "rk3588", "--duration", "5", "--policy", "burst", "--rate", "1",
               "--battery-wh", "1"], capsys, "not modelled with --policy")
+
+
+def test_an_empty_decoder_onnx_is_called_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "d.onnx").write_bytes(b"")
+    _refused(["llm", str(tmp_path / "d.onnx"), "--hw", "rpi5"], capsys, "model file is empty")
