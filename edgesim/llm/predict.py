@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import numbers
 from dataclasses import dataclass
 from functools import lru_cache
@@ -158,7 +159,11 @@ def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmR
         qs = res.file_scheme
     else:
         qs = scheme(quant or rt.quant_for(arch.name), arch)
-    return Setup(arch, qs, rt, u, machine(prof, u, threads), prof)
+    m = machine(prof, u, threads)  # first: a board without the unit says so
+    if rt.chips and not any(fnmatch.fnmatchcase(prof.id, c) for c in rt.chips):
+        raise EdgesimError(f"device {prof.id}, runtime {rt.id}: the runtime targets only {', '.join(rt.chips)}",
+                           field="runtime")
+    return Setup(arch, qs, rt, u, m, prof)
 
 
 def _gpu_description(prof: HardwareProfile) -> str | None:

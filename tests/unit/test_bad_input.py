@@ -344,3 +344,27 @@ def test_sustain_battery_with_a_big_little_policy_is_refused(capsys: pytest.Capt
 def test_an_empty_decoder_onnx_is_called_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "d.onnx").write_bytes(b"")
     _refused(["llm", str(tmp_path / "d.onnx"), "--hw", "rpi5"], capsys, "model file is empty")
+
+
+def test_sweep_refuses_negative_workers_and_an_unusable_dask_address(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("dask.distributed")
+    spec = tmp_path / "s.yaml"
+    spec.write_text("profiles: [stm32l4r5]\naxes: {clock_mhz: [80.0]}\nmodels: [resnet8]\n")
+    _refused(["sweep", str(spec), "-o", str(tmp_path / "o.parquet"), "--workers", "-1"], capsys, "--workers")
+    code, _, err = _cli(["sweep", str(spec), "-o", str(tmp_path / "o.parquet"), "--no-progress",
+                         "--dask-scheduler", "bogus://x:1"], capsys)  # was exit 3 (ValueError from dask)
+    assert code == 2 and err.splitlines()[-1].startswith("error: ") and "Dask scheduler 'bogus://x:1'" in err
+
+
+@pytest.mark.parametrize("hw, runtime, chips", [
+    ("hailo-8", "hailo-genai", "hailo-10h*"),  # an LLM on a Hailo-8 (no DRAM) was answered at 4.1 bits/weight
+    ("jetson-nano", "tensorrt-llm", "jetson-*orin*"),
+])
+def test_an_llm_runtime_on_a_chip_it_does_not_target_is_refused(hw: str, runtime: str, chips: str) -> None:
+    from edgesim.llm import predict
+
+    with pytest.raises(EdgesimError, match=f"device {hw}, runtime {runtime}: the runtime targets only") as exc:
+        predict("qwen2.5-0.5b", hw, runtime=runtime)
+    assert exc.value.field == "runtime" and chips in str(exc.value)
+    assert predict("qwen2.5-0.5b", "rk3588", runtime="rkllm").fits  # its own chip
