@@ -113,6 +113,11 @@ def spec_from_args(args: argparse.Namespace, *, fast: bool = True, frames: int =
     from edgesim.frontends.loader import parse_shape
     from edgesim.pipeline import Engine, RunSpec
 
+    if getattr(args, "overclock", False) and getattr(args, "clock_mhz", None) is None:
+        from edgesim.errors import EdgesimError
+
+        # silently unused otherwise: the profile's own clock is inside its table
+        raise EdgesimError("--overclock needs --clock-mhz (the clock to run beyond the DVFS table)", field="overclock")
     # 'is not None': an empty --input-shape '' is a malformed shape, not the model's own one
     shape = parse_shape(args.input_shape) if getattr(args, "input_shape", None) is not None else None
     return RunSpec(model=args.model, hw=args.hw, runtime=getattr(args, "runtime", None), input_shape=shape,

@@ -76,6 +76,7 @@ def test_atomic_write_refuses_a_directory_and_an_unwritable_place_in_one_line(tm
     (["--fast", "--input-shape", ""], ["--input-shape ''"]),
     (["--fast", "--input-shape", "1xx3x32x32"], ["--input-shape '1xx3x32x32'"]),
     (["--frames", "1000000000"], ["frames", "<= 10000"]),
+    (["--fast", "--overclock"], ["--overclock needs --clock-mhz"]),
 ])
 def test_run_refuses_what_it_used_to_ignore(argv: list[str], words: list[str], tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
