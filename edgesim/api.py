@@ -3,7 +3,9 @@ pipeline driver (``edgesim.pipeline``), so the answers equal the CLI's for the s
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
+from typing import TypeVar
 
 from edgesim.cost.estimate import Estimate
 from edgesim.hw.schema import HardwareProfile, RuntimeProfile, RuntimeVersion
@@ -24,6 +26,8 @@ from edgesim.pipeline.intervals import DEFAULT_CONFIDENCE, PredictionInterval, c
 from edgesim.pipeline.intervals import interval as _interval
 from edgesim.pipeline.sensitivity import Sensitivity
 from edgesim.pipeline.sensitivity import sensitivity as _sensitivity
+
+_E = TypeVar("_E", bound=Enum)
 
 
 def load_model(path_or_name: str | Path, input_shape: tuple[int, ...] | None = None) -> Graph:
@@ -48,17 +52,29 @@ def bind(profile: HardwareProfile, runtime: str | None, threads: int | None = No
     return _bind(profile, runtime, threads)
 
 
+def _choice(kind: type[_E], value: object, name: str) -> _E:
+    """``kind(value)``, or a one-line EdgesimError naming the field and the choices (not enum's ValueError)."""
+    try:
+        return kind(value)
+    except ValueError:
+        from edgesim.errors import EdgesimError
+
+        raise EdgesimError(f"unknown {name} '{value}'; choose {', '.join(str(k.value) for k in kind)}",
+                           field=name) from None
+
+
 def _spec(model: Graph | str | Path, hw: HardwareProfile | str | Path, runtime: str | None, engine: Engine,
-          quant: str | None, prune: str | None, fuse: bool, compress: str, input_shape: tuple[int, ...] | None,
+          quant: str | None, prune: str | float | None, fuse: bool, compress: str, input_shape: tuple[int, ...] | None,
           clock_mhz: float | None, threads: int | None, frames: int = 1, overclock: bool = False) -> RunSpec:
-    transform = TransformOptions(quant=QuantPreset(quant) if quant else None, prune=prune, fuse=fuse,
-                                 compress=Compression(compress), accuracy=False)
+    transform = TransformOptions(quant=_choice(QuantPreset, quant, "quant") if quant else None,
+                                 prune=str(prune) if isinstance(prune, int | float) else prune, fuse=fuse,
+                                 compress=_choice(Compression, compress, "compress"), accuracy=False)
     return RunSpec(model=model, hw=hw, runtime=runtime, input_shape=input_shape, clock_mhz=clock_mhz,
                    threads=threads, transform=transform, engine=engine, frames=frames, overclock=overclock)
 
 
 def estimate(model: Graph | str | Path, profile: HardwareProfile | str | Path, runtime: str | None = None, *,
-             quant: str | None = None, prune: str | None = None, fuse: bool = True, compress: str = "int4",
+             quant: str | None = None, prune: str | float | None = None, fuse: bool = True, compress: str = "int4",
              input_shape: tuple[int, ...] | None = None, clock_mhz: float | None = None,
              threads: int | None = None, overclock: bool = False) -> Estimate:
     """Analytic latency/energy estimate of one inference (``edgesim run --fast``).
@@ -73,7 +89,7 @@ def estimate(model: Graph | str | Path, profile: HardwareProfile | str | Path, r
 
 
 def simulate(model: Graph | str | Path, profile: HardwareProfile | str | Path, runtime: str | None = None, *,
-             quant: str | None = None, prune: str | None = None, fuse: bool = True, compress: str = "int4",
+             quant: str | None = None, prune: str | float | None = None, fuse: bool = True, compress: str = "int4",
              input_shape: tuple[int, ...] | None = None, clock_mhz: float | None = None,
              threads: int | None = None, frames: int = 1, overclock: bool = False) -> Estimate:
     """Event-engine (SimPy) latency/energy of one inference, with contention and DMA/compute overlap (``edgesim

@@ -31,7 +31,12 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise EdgesimError(f"cannot write '{target}': directory '{directory}' does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    if target.is_dir():
+        raise EdgesimError(f"cannot write '{target}': it is a directory")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:  # a read-only or pseudo file system (/proc), a full disk: one line, not a traceback
+        raise EdgesimError(f"cannot write '{target}': {exc.strerror or exc}") from None
     os.close(fd)
     # mkstemp creates 0600; give the result the permissions a plain open() would (0666 less the umask).
     umask = os.umask(0)
@@ -41,6 +46,9 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     try:
         write(tmp)
         os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise EdgesimError(f"cannot write '{target}': {exc.strerror or exc}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import TYPE_CHECKING
 
 from edgesim.passes.choices import Compression, QuantPreset
@@ -27,6 +28,32 @@ def positive_int(text: str) -> int:
     value = non_negative_int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (a capacity, a voltage, a duration): 0, negatives, nan and inf are refused."""
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0 (a background load, an idle gap)."""
+    value = _finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
 
 
@@ -86,7 +113,13 @@ def spec_from_args(args: argparse.Namespace, *, fast: bool = True, frames: int =
     from edgesim.frontends.loader import parse_shape
     from edgesim.pipeline import Engine, RunSpec
 
-    shape = parse_shape(args.input_shape) if getattr(args, "input_shape", None) else None
+    if getattr(args, "overclock", False) and getattr(args, "clock_mhz", None) is None:
+        from edgesim.errors import EdgesimError
+
+        # silently unused otherwise: the profile's own clock is inside its table
+        raise EdgesimError("--overclock needs --clock-mhz (the clock to run beyond the DVFS table)", field="overclock")
+    # 'is not None': an empty --input-shape '' is a malformed shape, not the model's own one
+    shape = parse_shape(args.input_shape) if getattr(args, "input_shape", None) is not None else None
     return RunSpec(model=args.model, hw=args.hw, runtime=getattr(args, "runtime", None), input_shape=shape,
                    clock_mhz=getattr(args, "clock_mhz", None), threads=getattr(args, "threads", None),
                    overclock=getattr(args, "overclock", False), force=getattr(args, "force", False),

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from edgesim.cli.args import add_quant_argument, add_trust_arguments
+from edgesim.cli.args import add_quant_argument, add_trust_arguments, non_negative_int
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -103,7 +103,8 @@ def add_explore_parsers(subparsers: Any) -> None:
     sw.add_argument("spec", help="sweep spec YAML (profiles, axes, models, runtime)")
     sw.add_argument("-o", "--output", required=True, help="results .parquet (resumes if partial results exist)")
     sw.add_argument("--dask-scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
-    sw.add_argument("--workers", type=int, help="local worker processes (default: CPU count)")
+    sw.add_argument("--workers", type=non_negative_int, help="local worker processes (default: CPU count; 0 or 1: "
+                                                              "in this process)")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     sw.add_argument("--no-plot", action="store_true", help="skip the latency-vs-energy plot (OUT.png)")
     sw.add_argument("--peak-on-front", action="store_true",

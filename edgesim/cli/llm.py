@@ -56,12 +56,18 @@ def _context_plot(args: argparse.Namespace) -> None:
 
 def cmd_llm(args: argparse.Namespace) -> int:
     from edgesim.errors import EdgesimError
+    from edgesim.pipeline.intervals import check_confidence
 
+    check_confidence(args.confidence)
+    if args.chat_session is None:
+        given = [flag for flag, value in (("--think", args.think), ("--ambient", args.ambient)) if value is not None]
+        if given:  # silently unused otherwise: the single prediction has no idle time and no heating
+            raise EdgesimError(f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} to --chat-session", field=given[0].lstrip("-"))
     if args.chat_session is not None:
         from edgesim.llm.chat import chat_session
 
         r = chat_session(args.model, args.hw, duration_s=args.chat_session, prompt=args.prompt, gen=args.gen,
-                         think_s=args.think, ambient_c=args.ambient, runtime=args.runtime, quant=args.quant,
+                         think_s=20.0 if args.think is None else args.think, ambient_c=args.ambient, runtime=args.runtime, quant=args.quant,
                          threads=args.threads, unit=args.unit, kv_cache=args.kv_cache)
         d = r.as_dict()
         onset = "never" if r.throttle_onset_s is None else f"at {r.throttle_onset_s:.0f} s"
@@ -73,9 +79,8 @@ def cmd_llm(args: argparse.Namespace) -> int:
         return 0
     from edgesim.llm.intervals import llm_interval
     from edgesim.llm.predict import predict
-    from edgesim.pipeline.intervals import check_confidence, format_range
+    from edgesim.pipeline.intervals import format_range
 
-    check_confidence(args.confidence)
     est = predict(args.model, args.hw, args.runtime, args.quant, args.threads, args.unit, args.prompt, args.gen,
                   args.context, kv_cache=args.kv_cache)
     d = est.as_dict()
@@ -151,7 +156,8 @@ def add_llm_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--html", default=None, help="write the LLM report (decode roofline by format, context curve)")
     p.add_argument("--chat-session", type=float, default=None, metavar="SECONDS",
                    help="simulate a chat of this many seconds (prompt, answer, --think idle) with heating/throttling")
-    p.add_argument("--think", type=float, default=20.0, help="idle seconds between turns in --chat-session")
+    p.add_argument("--think", type=float, default=None,
+                   help="idle seconds between turns in --chat-session (default 20)")
     p.add_argument("--ambient", type=float, default=None, help="ambient temperature C for --chat-session")
     p.set_defaults(func=cmd_llm)
     f = sub.add_parser("llm-fit", help="refit LLM runtime efficiencies on a reference CSV (writes *.fit.yaml)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 from pathlib import Path
 
 from edgesim.errors import EdgesimError
@@ -32,7 +33,23 @@ OUTPUTS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("compare", "csv"): ("--csv", (".csv",)),
     ("compare", "plot"): ("--plot", PLOT_SUFFIXES),
     ("sweep", "output"): ("-o", (".parquet",)),
+    ("llm", "json"): ("--json", JSON),
+    ("llm", "html"): ("--html", (".html", ".htm")),
+    ("llm", "context_plot"): ("--context-plot", PLOT_SUFFIXES),
+    ("profile", "output"): ("-o", (".yaml", ".yml")),
 }
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Whether a file can be created in ``folder``: os.access says yes to root everywhere, and a pseudo or
+    read-only file system (/proc, a read-only mount) only refuses when a file is actually made."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".edgesim-probe.", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
 
 
 def check_output_path(path: str, flag: str, suffixes: tuple[str, ...]) -> None:
@@ -46,7 +63,7 @@ def check_output_path(path: str, flag: str, suffixes: tuple[str, ...]) -> None:
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise EdgesimError(f"{flag} '{path}': folder '{parent}' does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not os.access(parent, os.W_OK | os.X_OK) or not _can_create_in(parent):
         raise EdgesimError(f"{flag} '{path}': folder '{parent}' is not writable")
     if p.exists() and not os.access(p, os.W_OK):
         raise EdgesimError(f"{flag} '{path}' exists and is not writable")
@@ -55,10 +72,16 @@ def check_output_path(path: str, flag: str, suffixes: tuple[str, ...]) -> None:
 def check_outputs(args: argparse.Namespace) -> None:
     """Check every output flag the parsed command was given (before it runs)."""
     command = getattr(args, "command", None)
+    seen: dict[Path, str] = {}
     for (cmd, dest), (flag, suffixes) in OUTPUTS.items():
         value = getattr(args, dest, None)
         if cmd == command and value:
             check_output_path(str(value), flag, suffixes)
+            # Two outputs on one path: the second writer would silently replace the first one's file.
+            key = Path(value).resolve()
+            if key in seen:
+                raise EdgesimError(f"{seen[key]} and {flag} both name '{value}'; give each output its own file")
+            seen[key] = flag
 
 
 __all__ = ["OUTPUTS", "PLOT_SUFFIXES", "check_output_path", "check_outputs"]

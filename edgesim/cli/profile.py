@@ -48,14 +48,18 @@ def _unsourced_lines(path: Path) -> list[tuple[int, str]]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from edgesim.hw.loader import load_profile
+    from edgesim.errors import EdgesimError
+    from edgesim.hw.loader import load_profile, profile_file
     from edgesim.hw.uncertain import display_path, uncertain_fields
     from edgesim.pipeline import RunSpec, run
     from edgesim.pipeline.intervals import check_confidence, format_range, interval, perturbed_runs
 
     confidence = check_confidence(args.confidence)
-    path = Path(args.file)
+    if args.limit < 0:
+        raise EdgesimError(f"--limit must be >= 0, got {args.limit}", field="limit")
+    path = profile_file(args.file)  # a bundled id names its file in the bundled folder
     profile = load_profile(path)
+    result = run(RunSpec(args.model, profile))  # first: a bad --model fails before any line is printed
     fields = uncertain_fields(profile)
     print(f"{path}: profile {profile.id} loads and validates ({len(profile.units)} units, "
           f"{len(profile.memories)} memories)")
@@ -65,7 +69,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"  line {line}: {text}")
     if len(unsourced) > args.limit:
         print(f"  ... {len(unsourced) - args.limit} more")
-    result = run(RunSpec(args.model, profile))
     _, effects = perturbed_runs(result)
     swing = {e.field.path: (e.latency_s, e.energy_j) for e in effects}
     print(f"uncertain and derived fields ({len(fields)}), with the latency and energy swing each causes at its low / "

@@ -25,8 +25,21 @@ def add_plot_arguments(parser: argparse.ArgumentParser) -> None:
     from edgesim.report.plots import PLOT_KINDS
 
     parser.add_argument("--plot", help="write a figure (PNG or SVG by suffix); see --plot-kind")
-    parser.add_argument("--plot-kind", choices=PLOT_KINDS, default="roofline",
+    parser.add_argument("--plot-kind", choices=PLOT_KINDS, default=None,
                         help="which figure --plot draws (default roofline; timeline needs the event engine)")
+
+
+def check_plot_arguments(args: argparse.Namespace) -> str:
+    """The figure --plot draws, refused before the run when it cannot be drawn (after it, the report and --json
+    would already be out) or when --plot-kind comes without --plot (silently unused)."""
+    from edgesim.errors import EdgesimError
+
+    if args.plot_kind is not None and not args.plot:
+        raise EdgesimError(f"--plot-kind {args.plot_kind} needs --plot FILE", field="plot_kind")
+    kind = str(args.plot_kind or "roofline")
+    if kind == "timeline" and getattr(args, "fast", False):
+        raise EdgesimError("the timeline plot needs the event engine; drop --fast", field="plot_kind")
+    return kind
 
 
 def print_transform(report: TransformReport) -> None:
@@ -72,7 +85,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from edgesim.report.units import si
 
     check_confidence(args.confidence)  # before the run: bad input is refused, not answered
-    result = run(spec_from_args(args, fast=args.fast, frames=args.frames, record_trace=not args.fast))
+    kind = check_plot_arguments(args)
+    # --trace under --fast asks for events the analytic model has none of: the spec refuses it, not a silent skip.
+    result = run(spec_from_args(args, fast=args.fast, frames=args.frames,
+                                record_trace=not args.fast or bool(args.trace)))
     est = result.estimate
     if args.trace and result.events is not None:
         from edgesim.sim.trace import write_chrome_trace
@@ -111,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.plot:
         from edgesim.report.plots import plot_kind
 
-        plot_kind(args.plot_kind, est, result.profile, args.plot,
+        plot_kind(kind, est, result.profile, args.plot,
                   list(result.events) if result.events is not None else None)
         print(f"wrote {args.plot}")
     return 0
@@ -122,7 +138,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from edgesim.frontends.onnx_export import export_onnx
     from edgesim.pipeline import load_source, transform_graph
 
-    shape = parse_shape(args.input_shape) if args.input_shape else None
+    shape = parse_shape(args.input_shape) if args.input_shape is not None else None
     graph, report = transform_graph(load_source(args.model, shape), transform_from_args(args),
                                     random_weights=is_zoo_name(args.model))
     print_transform(report)

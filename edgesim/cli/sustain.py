@@ -10,6 +10,8 @@ from edgesim.cli.args import (
     add_target_arguments,
     add_transform_arguments,
     add_trust_arguments,
+    non_negative_float,
+    positive_float,
     spec_from_args,
 )
 
@@ -31,6 +33,14 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     from edgesim.thermal.sustain import characterise, sustain, throttle_onset_interval
 
     check_confidence(args.confidence)
+    if args.battery_wh is not None or args.battery_mah is not None:
+        from edgesim.errors import EdgesimError
+
+        # before the run: not after minutes of simulation and a printed summary
+        if args.rate is None:
+            raise EdgesimError("battery life needs --rate (inferences per second between sleeps)", field="rate")
+        if args.policy:  # the big.LITTLE loop has no sleep state: the capacity would go unused
+            raise EdgesimError("battery life is not modelled with --policy; drop one of them", field="policy")
     base = run(spec_from_args(args))
     for line in base.warnings():
         print(f"warning: {line}")
@@ -46,7 +56,7 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     _print_sustained(base, args, res)
     data.update(sustained_intervals(base, args, res.mean_latency_s, res.energy_per_inference_j,
                                     lambda ratio: throttle_onset_interval(base, ratio, points, **run_args)))
-    if args.battery_wh or args.battery_mah:
+    if args.battery_wh is not None or args.battery_mah is not None:
         data["battery"] = _battery(base, args, res)
     _write_sustain_outputs(args, data, res)
     return 0
@@ -71,11 +81,8 @@ def _battery(base: RunResult, args: argparse.Namespace, res: SustainResult) -> d
     """Battery life at ``--rate`` (printed), as the JSON report's "battery" entry."""
     from edgesim.thermal.sustain import battery_life
 
-    if args.rate is None:
-        from edgesim.errors import EdgesimError
-
-        raise EdgesimError("battery life needs --rate (inferences per second between sleeps)")
-    wh = args.battery_wh if args.battery_wh else args.battery_mah * 1e-3 * args.battery_v
+    assert args.rate is not None  # cmd_sustain refuses a battery without --rate before the run
+    wh = args.battery_wh if args.battery_wh is not None else args.battery_mah * 1e-3 * args.battery_v
     life = battery_life(res.energy_per_inference_j, res.mean_latency_s, args.rate,
                         base.profile.power.sleep_power_mw * 1e-3, wh)
     # The sustained run above idles between frames (idle power); on a battery the chip sleeps instead.
@@ -151,16 +158,20 @@ def add_sustain_parser(sub: Any) -> None:
     sus.add_argument("--ambient", type=float, help="ambient temperature in C (default: the profile's)")
     sus.add_argument("--governor", choices=["performance", "powersave", "ondemand"], default="performance")
     sus.add_argument("--window", type=float, default=0.5, help="thermal step in seconds (default 0.5)")
-    sus.add_argument("--battery-wh", type=float)
-    sus.add_argument("--battery-mah", type=float)
-    sus.add_argument("--battery-v", type=float, default=3.7, help="battery voltage for --battery-mah (default 3.7)")
+    battery = sus.add_mutually_exclusive_group()  # one capacity: both would leave one silently unused
+    battery.add_argument("--battery-wh", type=positive_float, help="battery capacity (Wh); needs --rate")
+    battery.add_argument("--battery-mah", type=positive_float, help="battery capacity (mAh); needs --rate")
+    sus.add_argument("--battery-v", type=positive_float, default=3.7,
+                     help="battery voltage for --battery-mah (default 3.7)")
     sus.add_argument("--json")
     sus.add_argument("--plot", help="PNG or SVG of temperature, clock and latency over time")
     sus.add_argument("--policy", choices=["big-only", "little-only", "burst"],
                      help="big.LITTLE placement of the inference (profiles with a little_cluster)")
-    sus.add_argument("--background-w", type=float, default=0.3, help="background load on the LITTLE cores (W)")
-    sus.add_argument("--burst-on", type=float, default=5.0, help="burst policy: seconds on the big cores")
-    sus.add_argument("--burst-off", type=float, default=5.0, help="burst policy: idle seconds between bursts")
+    sus.add_argument("--background-w", type=non_negative_float, default=0.3,
+                     help="background load on the LITTLE cores (W)")
+    sus.add_argument("--burst-on", type=positive_float, default=5.0, help="burst policy: seconds on the big cores")
+    sus.add_argument("--burst-off", type=non_negative_float, default=5.0,
+                     help="burst policy: idle seconds between bursts")
     add_transform_arguments(sus)
     add_trust_arguments(sus)
     sus.set_defaults(func=cmd_sustain)

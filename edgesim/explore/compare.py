@@ -77,6 +77,20 @@ def _model_label(spec: str | Path) -> str:
     return Path(spec).stem if Path(str(spec)).suffix else str(spec)
 
 
+def _refuse_repeats(models: Sequence[str | Path], hws: Sequence[str | Path | HardwareProfile],
+                    rts: Sequence[str | None]) -> None:
+    """The same model, or the same profile with the same runtime, twice: duplicate rows that tie on the front."""
+    names = [str(m) for m in models]
+    for m in names:
+        if names.count(m) > 1:
+            raise EdgesimError(f"model '{m}' is listed twice", field="models")
+    targets = [(h.id if isinstance(h, HardwareProfile) else str(h), rt) for h, rt in zip(hws, rts, strict=True)]
+    for hw, rt in targets:
+        if targets.count((hw, rt)) > 1:
+            raise EdgesimError(f"--hw {hw}" + (f" with --runtime {rt}" if rt else "") + " is listed twice",
+                               field="hw")
+
+
 def compare(models: Sequence[str | Path], hws: Sequence[str | Path | HardwareProfile],
             runtimes: Sequence[str | None] | None = None, quant: str | None = None,
             peak_on_front: bool = False, confidence: float | None = 0.8) -> list[CompareRow]:
@@ -102,6 +116,7 @@ def compare(models: Sequence[str | Path], hws: Sequence[str | Path | HardwarePro
     if len(rts) != len(hws):
         raise EdgesimError(f"give one --runtime for all profiles or one per --hw ({len(hws)}), got {len(rts)}",
                            field="runtime")
+    _refuse_repeats(models, hws, rts)
     profiles = [resolve_profile(h) for h in hws]
     # The same transformations as ``edgesim run --quant`` (the driver caches the transformed graph per model).
     transform = TransformOptions(quant=QuantPreset(quant) if quant else None, accuracy=False)

@@ -381,9 +381,7 @@ def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None
             if client is not None:
                 _run_dask(chunks, client, store, confidence)
             elif dask_scheduler:
-                from dask.distributed import Client
-
-                with Client(dask_scheduler) as c:
+                with _connect(dask_scheduler) as c:
                     _run_dask(chunks, c, store, confidence)
             else:
                 _run_local(chunks, workers or os.cpu_count() or 1, store, confidence)
@@ -395,6 +393,17 @@ def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None
         # Every finished point is in the parts; write them out now (no plot: stop fast) and let the caller say so.
         raise SweepInterrupted(consolidate(loaded, out, counter["n"], plot=False, peak_on_front=peak_on_front))
     return consolidate(loaded, out, counter["n"], plot=plot, peak_on_front=peak_on_front)
+
+
+def _connect(address: str) -> Any:
+    """A Dask client on ``address``; an unreachable or malformed address is the flag's one-line error."""
+    from dask.distributed import Client
+
+    try:
+        return Client(address)
+    except (OSError, ValueError, TypeError) as exc:  # dask raises OSError on a connect timeout
+        raise EdgesimError(f"cannot reach the Dask scheduler '{address}': {' '.join(str(exc).split())}",
+                           field="dask_scheduler") from None
 
 
 class SweepInterrupted(KeyboardInterrupt):

@@ -252,11 +252,33 @@ def expand_spec(spec: SweepSpec, source: str = "<spec>", base_dir: Path | None =
     for model in spec.models:
         if model.path is not None and not _abs(model.path, base).is_file():
             raise EdgesimError(f"model file '{model.path}' does not exist", file=source, field="models")
+    if check_profiles:
+        _check_models_and_runtime(spec, source)
     keys = [p.key for p in points]
     if len(set(keys)) != len(keys):
         raise EdgesimError("the spec lists the same design point twice (duplicate profiles or models)",
                            file=source)
     return LoadedSpec(spec, source, tuple(points))
+
+
+def _check_models_and_runtime(spec: SweepSpec, source: str) -> None:
+    """A typo in a zoo name, a builder option or the runtime id is the spec's error, found before the first point
+    (not one failed row per point of a sweep that otherwise 'succeeds')."""
+    from edgesim.hw.loader import load_runtime
+    from edgesim.zoo import check_choices
+
+    for model in spec.models:
+        if model.zoo is not None:
+            try:
+                check_choices(model.zoo, dict(model.choices))
+            except EdgesimError as err:
+                raise EdgesimError(err.message, file=source, field=f"models.{err.field}" if err.field else "models"
+                                   ) from None
+    if spec.runtime is not None:
+        try:
+            load_runtime(spec.runtime, quiet=True)
+        except EdgesimError as err:
+            raise EdgesimError(err.one_line(), file=source, field="runtime") from None
 
 
 def _abs(path: str, base: Path) -> Path:

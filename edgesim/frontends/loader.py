@@ -17,7 +17,9 @@ def parse_shape(text: str) -> tuple[int, ...]:
     """'1x3x299x299' (or '1,3,299,299') -> (1, 3, 299, 299)."""
     parts = text.replace(",", "x").lower().split("x")
     try:
-        dims = tuple(int(p) for p in parts if p.strip())
+        if not text.strip() or any(not p.strip() for p in parts):
+            raise ValueError(text)  # '1xx224', '1x3x224x': an empty dimension is a typo, not a missing one
+        dims = tuple(int(p) for p in parts)
     except ValueError:
         raise EdgesimError(f"--input-shape '{text}' is not of the form 1x3x224x224") from None
     if not dims or any(d <= 0 for d in dims):

@@ -13,6 +13,7 @@ cycle by process and regulator (+/-35%).
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,15 @@ ASSUMED: dict[str, tuple[float, str]] = {
     "board_power": (0.30, "board power over datasheet figures of the family template (regulator, datasheet basis)"),
     "npu_step": (0.20, "NPU cycles per step scaled inversely with the MAC count (block shape assumed)"),
 }
+
+
+# How far a given number may sit from the family template before it is no sister part: a clock 5x above the
+# template's top operating point (Cortex-M4 parts span 48-240 MHz around the 120 MHz template; Cortex-M0+ 32-200
+# MHz, RP2040's 133 MHz rated part run at 300, around the 64 MHz template), an NPU scaled
+# beyond 8x either way (Ethos-U55 spans 32-256 MACs around the 128-MAC template; the block-shape rule assumes a
+# same-shaped engine).
+MAX_CLOCK_RATIO = 5.0
+MAX_NPU_RATIO = 8.0
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,10 @@ def _scale_npu(u: dict[str, Any], macs: float, source: str) -> None:
     """Set an NPU unit to ``macs`` int8 MACs/cycle and scale what the MAC engine sizes with it."""
     old = float(u["macs_per_cycle"].get("int8") or max(u["macs_per_cycle"].values()))
     ratio = macs / old
+    if not 1 / MAX_NPU_RATIO <= ratio <= MAX_NPU_RATIO:
+        raise ProfileError(f"--npu-macs {macs:g} is {ratio:.3g}x the template's {old:g} MACs/cycle; the scaling rules "
+                           f"(block shape, stage widths) hold within {1 / MAX_NPU_RATIO:g}x..{MAX_NPU_RATIO:g}x",
+                           field="npu_macs")
     u["description"] = f"{macs:g} int8 MACs/cycle, scaled from: {u['description']}"
     u["macs_per_cycle"] = {p: (_given(macs, source) if p == "int8"
                                else _exactly_derived(v * ratio, f"template rate x {ratio:.4g} (int8 MAC ratio)"))
@@ -163,11 +177,39 @@ def _scale_npu(u: dict[str, Any], macs: float, source: str) -> None:
         u["systolic"]["rows"] = u["systolic"]["cols"] = side
 
 
+def _check_given(chip: NewChip, template: str, d: dict[str, Any]) -> None:
+    """Refuse a given number the template has nothing to put it on (a DRAM bandwidth for an MCU family: written
+    nowhere, reported as '0 given'), or one too far from the family to be a sister part (a 1 GHz Cortex-M4)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", chip.id):
+        raise ProfileError(f"profile id '{chip.id}' must be letters, digits and . _ + - (it names files and --hw "
+                           "arguments)", field="id")
+    if not chip.source.strip():
+        raise ProfileError("--source must say where the given numbers come from", field="source")
+    if chip.id in _bundled_ids():
+        # A bundled id would give the new chip that board's measured calibration (keyed by profile id).
+        raise ProfileError(f"profile id '{chip.id}' is a bundled profile's; give the new chip its own --id", field="id")
+    kinds = {MemoryKind(m["kind"]) for m in d["memories"]}
+    for flag, value, kind in (("--dram-gbps", chip.dram_gbps, MemoryKind.DRAM),
+                              ("--flash-kb", chip.flash_kb, MemoryKind.FLASH)):
+        if value is not None and kind not in kinds:
+            raise ProfileError(f"family '{chip.family}' (template {template}) has no {kind.value} memory; {flag} "
+                               "applies to a family with one", field=flag[2:].replace("-", "_"))
+    top = max([float(d["clock_mhz"]), *(float(p["freq_mhz"]) for p in d["dvfs"]["operating_points"])])
+    if chip.clock_mhz is not None and chip.clock_mhz > MAX_CLOCK_RATIO * top:
+        raise ProfileError(f"--clock-mhz {chip.clock_mhz:g} is more than {MAX_CLOCK_RATIO:g}x the {top:g} MHz of "
+                           f"family '{chip.family}' (template {template}): not a sister part", field="clock_mhz")
+
+
+def _bundled_ids() -> set[str]:
+    return {p.stem for p in profiles_dir().glob("*.yaml") if not p.name.startswith("_")}
+
+
 def new_profile_data(chip: NewChip) -> dict[str, Any]:
     """The YAML mapping of the new chip (uncertain numbers as {value, rel|range, source|reason, derived})."""
     for name in ("clock_mhz", "sram_kb", "flash_kb", "npu_macs", "dram_gbps"):
         _positive(f"--{name.replace('_', '-')}", getattr(chip, name))
     template, base = template_data(chip.family)
+    _check_given(chip, template, base)
     d = copy.deepcopy(base)
     d["id"] = chip.id
     d["description"] = chip.description or f"{chip.id}: new {chip.family} chip derived from {template}"

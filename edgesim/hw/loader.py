@@ -190,6 +190,11 @@ def _validate(model: type[BaseModel], data: dict[str, Any], path: Path) -> Any:
         raise ProfileError(f"{msg}{more}", file=str(path), field=field) from None
 
 
+def profile_file(id_or_path: str | Path) -> Path:
+    """The YAML file a hardware profile id or path names (a bundled id resolves into the bundled folder)."""
+    return _locate(id_or_path, profiles_dir(), "hardware profile")
+
+
 def load_profile(id_or_path: str | Path, *, clock_mhz: float | None = None) -> HardwareProfile:
     """A bundled hardware profile by id, or a YAML file path; optionally at another clock."""
     folder = profiles_dir()
@@ -244,12 +249,14 @@ def _note_once(message: str) -> None:
 
 
 def load_runtime(spec: str, note_missing_version: bool = True, profile_default: str | None = None,
-                 profile_id: str = "?") -> tuple[RuntimeProfile, RuntimeVersion]:
+                 profile_id: str = "?", quiet: bool = False) -> tuple[RuntimeProfile, RuntimeVersion]:
     """``id`` or ``id@version``; an unknown version resolves to the nearest known one (with a stderr notice).
 
     Without a version: the release ``profile_default`` (a chip profile's ``default_runtime``) names for this
     engine, the one the chip's numbers were built with, else the engine's default; either with a notice (once per
-    run) unless ``note_missing_version`` is off."""
+    run) unless ``note_missing_version`` is off. ``quiet`` prints no notice at all (a caller that may still refuse
+    the runtime resolves it quietly first, so a refusal is its one line)."""
+    note_missing_version = note_missing_version and not quiet
     rid, _, wanted = str(spec).partition("@")
     folder = runtimes_dir()
     path = _locate(rid, folder, "runtime")
@@ -274,7 +281,7 @@ def load_runtime(spec: str, note_missing_version: bool = True, profile_default: 
     if not re.search(r"\d", wanted):
         raise ProfileError(f"runtime '{rid}' has no version '{wanted}'; known: {', '.join(names)}")
     chosen = _nearest_version(runtime, wanted)
-    if _same_version(chosen.version, wanted):
+    if _same_version(chosen.version, wanted) or quiet:
         return runtime, chosen  # '9.0' names release 9.0.0: nothing to warn about
     print(
         f"edgesim: runtime {rid} version {wanted} is not modelled; using nearest {chosen.version}",

@@ -60,6 +60,13 @@ def bind_runtime(profile: HardwareProfile, runtime: RuntimeProfile | None,
     ``threads`` (TFLite/OpenVINO --threads N)."""
     if threads is not None and threads < 1:
         raise ProfileError(f"threads must be >= 1, got {threads}", field="threads")
+    if threads is not None:
+        # More threads than cores is not a faster run but a question about another chip (as edgesim.llm refuses).
+        little = profile.little_cluster.count if profile.little_cluster is not None else 0
+        cores = profile.unit(profile.host_unit).count + little
+        if threads > cores:
+            raise ProfileError(f"{threads} threads on '{profile.id}', which has {cores} CPU "
+                               f"core{'s' if cores != 1 else ''}", field="threads")
     if runtime is None:
         if threads is None:
             return profile

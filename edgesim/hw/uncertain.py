@@ -94,6 +94,9 @@ def _parse(node: Mapping[str, Any], file: str, path: str) -> UncertainField:
         default_range = True
     else:
         lo = hi = value
+    if not source.strip():
+        # The mapping form exists to carry where a number comes from (the profile rule: a source for every number).
+        raise ProfileError("an uncertain number {value, ...} must name its source or reason", file=file, field=path)
     return UncertainField(path, value, lo, hi, source, derived, default_range)
 
 

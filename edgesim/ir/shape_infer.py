@@ -52,7 +52,8 @@ def _pack(n: int, c: int, h: int, w: int, layout: A.Layout) -> Shape:
 def _conv(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     a: A.ConvAttrs = node.attrs
     x, w = _req(ins[0], node), _req(ins[1], node)
-    n, _, h, wd = _nchw_dims(x.shape, a.layout)
+    n, c, h, wd = _nchw_dims(x.shape, a.layout)
+    _check_in_channels(node, c, w.shape)
     kh, kw = a.kernel_hw
     if node.op is OpKind.CONV_TRANSPOSE2D:
         # weights: ONNX (C_in, C_out/groups, kh, kw); TFLite (C_out, kh, kw, C_in)
@@ -71,6 +72,19 @@ def _conv(node: Node, ins: list[Tensor | None]) -> list[Shape]:
     if oh <= 0 or ow <= 0:
         raise ShapeError(f"convolution output would be {oh}x{ow} for input {x.shape}", node=node.name)
     return [_pack(n, cout, oh, ow, a.layout)]
+
+
+def _check_in_channels(node: Node, c: int, wshape: Shape) -> None:
+    """A CONV2D's input channels must be what its weights take: an --input-shape in the wrong layout (1x64x64x3
+    for an NCHW model) would otherwise run with 64 channels through weights made for 3, answered silently."""
+    a: A.ConvAttrs = node.attrs
+    if node.op is not OpKind.CONV2D or len(wshape) != 4:
+        return
+    per_group = wshape[1] if a.layout is A.Layout.NCHW else wshape[3]  # OIHW / OHWI
+    if per_group * a.groups != c:
+        raise ShapeError(f"input has {c} channels but the weights {wshape} take {per_group * a.groups}"
+                         + (f" ({a.groups} groups)" if a.groups > 1 else "")
+                         + "; an --input-shape in the model's own layout keeps its channels", node=node.name)
 
 
 def _ceil_out(size: int, k: int, s: int, before: int, after: int) -> int:

@@ -87,6 +87,8 @@ def _past_shape(graph: Any, path: Path) -> tuple[int, int, int]:
 
 def read_onnx_decoder(path: str | Path) -> tuple[ModelArch, QuantScheme]:
     p = Path(path)
+    if p.is_file() and p.stat().st_size == 0:  # protobuf reads an empty file as an empty model: say what it is
+        raise ModelError("model file is empty", file=str(p))
     try:
         model = onnx.load(str(p), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError, OSError, ...

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import numbers
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -157,7 +159,11 @@ def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmR
         qs = res.file_scheme
     else:
         qs = scheme(quant or rt.quant_for(arch.name), arch)
-    return Setup(arch, qs, rt, u, machine(prof, u, threads), prof)
+    m = machine(prof, u, threads)  # first: a board without the unit says so
+    if rt.chips and not any(fnmatch.fnmatchcase(prof.id, c) for c in rt.chips):
+        raise EdgesimError(f"device {prof.id}, runtime {rt.id}: the runtime targets only {', '.join(rt.chips)}",
+                           field="runtime")
+    return Setup(arch, qs, rt, u, m, prof)
 
 
 def _gpu_description(prof: HardwareProfile) -> str | None:
@@ -177,8 +183,13 @@ def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | Ll
     prompt + gen); the first ``cached`` prompt tokens are already in the KV cache (prefix caching). A model that
     does not fit the board's memory gets fits=False and no timings. ``kv_cache`` (f16, q8_0, q4_0) overrides the
     runtime's KV cache type."""
+    for name, value in (("prompt", prompt), ("gen", gen), ("context", context), ("cached", cached)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+            raise EdgesimError(f"must be a whole number of tokens, got {value!r}", field=name)
     if prompt < 0 or gen < 0:
         raise EdgesimError(f"prompt and gen must be >= 0, got {prompt} and {gen}", field="prompt")
+    if prompt + gen == 0:
+        raise EdgesimError("prompt and gen are both 0: nothing to prefill or decode", field="prompt")
     if not 0 <= cached <= prompt:
         raise EdgesimError(f"cached tokens must be within the prompt (0..{prompt}), got {cached}", field="cached")
     s = setup(model, hw, runtime, quant, threads, unit, kv_cache)

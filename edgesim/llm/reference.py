@@ -66,7 +66,7 @@ def is_llm_reference(path: str | Path) -> bool:
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             header = next(csv.reader(fh), [])
-    except OSError:
+    except (OSError, UnicodeDecodeError):  # not this table: the reference reader names the problem
         return False
     return LLM_COLUMNS <= set(header)
 
@@ -180,6 +180,8 @@ def _row(line: int, r: dict[str, str]) -> RefRow:
         status = "prefill and decode not separable"
     elif metric not in METRICS or value is None:
         status = f"unreadable value '{r['value']}'"
+    elif not value > 0:  # a measured rate or time is positive; a negative one is a typo, not a measurement
+        status = f"non-positive value '{r['value']}'"
     elif not r["model_config"]:
         status = "no model config"
     elif runtime is None:

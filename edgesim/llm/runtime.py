@@ -249,6 +249,9 @@ class LlmRuntime(_Frozen):
     # Per placement: a serving layer's own decode cost on top of the engine's (ServingOverhead); none = the engine's
     serving: dict[Unit, ServingOverhead] = Field(default_factory=dict)
     sources: list[str] = Field(min_length=1)
+    # Profile-id globs of the chips the runtime is built for (RKLLM: Rockchip NPUs; HailoRT GenAI: the Hailo-10H);
+    # empty = any board with the placement's unit. Another chip is refused, not answered with its unit's numbers.
+    chips: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _default_unit_known(self) -> LlmRuntime:

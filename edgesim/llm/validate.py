@@ -107,14 +107,18 @@ def credible(r: RefRow) -> bool:
     return fit_eligible(r) and not r.approximate
 
 
-def _predictable(rows: list[RefRow]) -> list[RefRow]:
-    out = []
+def _predictable(rows: list[RefRow], ref: str | Path) -> list[RefRow]:
+    """The rows a prediction can be made for; none at all is the file's error (an empty table or no fit written,
+    with exit 0, would read as success)."""
+    out, first = [], ""
     for r in rows:
-        if r.status:
-            continue
-        _, status = predict_row(r, load_llm_runtime(r.runtime or "", fitted=False))
+        status = r.status or predict_row(r, load_llm_runtime(r.runtime or "", fitted=False))[1]
         if not status:
             out.append(r)
+        elif not first:
+            first = f" (line {r.line}: {status})"
+    if not out:
+        raise EdgesimError(f"none of its {len(rows)} rows can be predicted{first}", file=str(ref))
     return out
 
 
@@ -354,7 +358,7 @@ def _cross(rows: list[RefRow], reference: str, key: Callable[[RefRow], str]) -> 
 def validate(reference: str | Path | None = None, cross: bool = True) -> Validation:
     ref = str(reference or BUNDLED)
     rows = read_reference(ref)
-    ok = _predictable(rows)
+    ok = _predictable(rows, ref)
     fitted = fitted_runtimes(ok, ref)
     fit_lines = {r.line for fr in fit_rows(ok).values() for r in fr}
     results = []
@@ -371,7 +375,7 @@ def validate(reference: str | Path | None = None, cross: bool = True) -> Validat
 def write_fits(reference: str | Path | None = None) -> list[Path]:
     """Fit every runtime placement with rows and write its overlay (ID.fit.yaml) next to the runtime YAML."""
     ref = str(reference or BUNDLED)
-    rows = _predictable(read_reference(ref))
+    rows = _predictable(read_reference(ref), ref)
     by_rt: dict[str, dict[str, dict[str, Any]]] = defaultdict(lambda: defaultdict(dict))
     for (rt_id, unit), rt in fitted_runtimes(rows, Path(ref).name).items():
         if rt.id != rt_id:  # a serving runtime's own cost, fitted over the engine's sourced placement

@@ -110,8 +110,8 @@ def load_quant_spec(path: str | Path, **defaults: object) -> QuantSpec:
         raise EdgesimError(f"cannot read quantization spec: {e.strerror}", file=p) from None
     except yaml.YAMLError as e:
         raise EdgesimError(f"invalid YAML: {str(e).splitlines()[0]}", file=p) from None
-    if doc is None:
-        doc = {}
+    if doc is None:  # an empty file is more likely the wrong file than "all defaults" (that is '{}')
+        raise EdgesimError("the spec is empty; give at least 'preset:' (or '{}' for every default)", file=p)
     if not isinstance(doc, dict):
         raise EdgesimError("the spec must be a mapping", file=p)
     known = {"preset", "per_channel", "symmetric_weights", "symmetric_activations", "calibration", "percentile",
@@ -368,6 +368,13 @@ def load_calibration(path: str | Path, graph: Graph, max_samples: int = 16) -> t
         arr = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise EdgesimError(f"cannot read calibration data: {e}", file=str(path)) from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
+        what = "an .npz archive" if not isinstance(arr, np.ndarray) else f"{arr.dtype} values"
+        raise EdgesimError(f"holds {what}; calibration needs one numeric .npy array", file=str(path), field="calib")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        # NaN/inf ranges give NaN scales: every quantized tensor would be garbage, answered without a word.
+        raise EdgesimError(f"holds {int(np.size(arr) - np.isfinite(arr).sum())} NaN/inf values; calibration "
+                           "inputs must be finite", file=str(path), field="calib")
     shape = graph.tensors[graph.inputs[0]].shape
     n = int(np.prod(shape))
     if arr.size % n:

@@ -6,6 +6,7 @@ and hands it to ``edgesim.pipeline.run``, so one question gets one answer whiche
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -58,6 +59,30 @@ class TransformOptions:
         return self.accuracy if self.accuracy is not None else self.changes_weights
 
 
+MAX_FRAMES = 10_000  # --frames above this is refused (see RunSpec.__post_init__)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # numpy integers included
+
+
+def _check_types(spec: RunSpec) -> None:
+    """A library caller's wrong type is a one-line EdgesimError naming the field, not a TypeError deep in a stage
+    (or, worse, a float thread count used as given); a list input shape becomes the tuple the caches key on."""
+    if not isinstance(spec.model, str | Path | Graph):
+        raise EdgesimError(f"must be a model file, a zoo name or a Graph, got {type(spec.model).__name__}",
+                           field="model")
+    if spec.clock_mhz is not None and (isinstance(spec.clock_mhz, bool)
+                                       or not isinstance(spec.clock_mhz, numbers.Real)):
+        raise EdgesimError(f"must be a number of MHz, got {spec.clock_mhz!r}", field="clock_mhz")
+    for name in ("threads", "frames"):
+        value = getattr(spec, name)
+        if value is not None and not _whole(value):
+            raise EdgesimError(f"must be a whole number, got {value!r}", field=name)
+    if isinstance(spec.input_shape, list):
+        object.__setattr__(spec, "input_shape", tuple(spec.input_shape))
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One question: this model, transformed so, on this hardware and runtime, costed by this engine.
@@ -88,8 +113,15 @@ class RunSpec:
     device_calibration: bool = True
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.frames < 1:
             raise EdgesimError(f"frames must be >= 1, got {self.frames}", field="frames")
+        if self.frames > MAX_FRAMES:
+            # The event engine simulates every frame (about a millisecond of host time each for a small network):
+            # a billion frames would run for days, and throughput is steady after a few dozen (fill and drain
+            # amortised; the vendor-table checks queue at most 48).
+            raise EdgesimError(f"frames must be <= {MAX_FRAMES}, got {self.frames}: throughput is steady after a "
+                               f"few dozen queued frames", field="frames")
         if self.frames > 1 and self.engine is not Engine.EVENT:
             raise EdgesimError("--frames needs the event engine; drop --fast", field="frames")
         if self.record_trace and self.engine is not Engine.EVENT:

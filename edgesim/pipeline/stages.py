@@ -96,15 +96,15 @@ def resolve_profile(hw: str | Path | HardwareProfile, clock_mhz: float | None = 
     return load_profile(hw, clock_mhz=clock_mhz)
 
 
-def resolve_runtime(profile: HardwareProfile, runtime: str | None
+def resolve_runtime(profile: HardwareProfile, runtime: str | None, quiet: bool = False
                     ) -> tuple[RuntimeProfile | None, RuntimeVersion | None]:
     """(runtime, release) for an 'id[@version]' spec, or the profile's default runtime; (None, None) for a
-    profile that names none (peak hardware, no runtime)."""
+    profile that names none (peak hardware, no runtime). ``quiet``: no version notice on stderr."""
     default = profile.default_runtime
     if not runtime:
         # The profile's own default names the engine it was built with: no notice for a version it leaves out.
         return load_runtime(default, note_missing_version=False) if default else (None, None)
-    return load_runtime(runtime, profile_default=default, profile_id=profile.id)
+    return load_runtime(runtime, profile_default=default, profile_id=profile.id, quiet=quiet)
 
 
 def _file_stamp(ref: str | Path | None) -> tuple[int, int] | None:
@@ -221,8 +221,10 @@ def bind(profile: HardwareProfile, runtime: str | None, threads: int | None = No
     """(the profile as the runtime sees it, runtime, release): the runtime resolved and bound to the chip, refused
     where it cannot drive it (edgesim.hw.targeting), the accelerator narrowed to the cores the runtime uses, the
     host CPU to ``threads``."""
-    rt, version = resolve_runtime(profile, runtime)
+    rt, version = resolve_runtime(profile, runtime, quiet=True)
     bound = _BOUND.get((profile, rt), (threads, force), lambda: bind_runtime(profile, rt, threads, force))
+    if runtime:
+        resolve_runtime(profile, runtime)  # accepted: now its version notice (a refusal stays one line)
     return bound, rt, version
 
 

@@ -14,6 +14,9 @@ from edgesim.hw.schema import HardwareProfile
 from edgesim.thermal.governor import FanController, ThermalThrottle
 from edgesim.thermal.rc import RCLink, ThermalNetwork
 
+# The widest rated ambient range of electronic parts: MIL-STD-883 -55 C to AEC-Q100 grade 0's 150 C.
+AMBIENT_RANGE_C = (-55.0, 150.0)
+
 
 def with_ambient(profile: HardwareProfile, ambient_c: float | None) -> Any:
     """The profile with its thermal ambient replaced (None keeps the profile's own)."""
@@ -22,6 +25,10 @@ def with_ambient(profile: HardwareProfile, ambient_c: float | None) -> Any:
     # 'not a < x < b' also refuses nan
     if not -273.15 < ambient_c < 1000.0:
         raise EdgesimError(f"--ambient must be a temperature in C above absolute zero, got {ambient_c}")
+    if not AMBIENT_RANGE_C[0] <= ambient_c <= AMBIENT_RANGE_C[1]:
+        # A 500 C "ambient" heats the die to 500 C and answers with a throttled run: no board is rated for that.
+        raise EdgesimError(f"--ambient {ambient_c:g} C is outside the {AMBIENT_RANGE_C[0]:g}..{AMBIENT_RANGE_C[1]:g} C "
+                           "electronics are rated for (MIL-STD -55 C, AEC-Q100 grade 0 150 C)", field="ambient")
     return profile.model_copy(update={"thermal": profile.thermal.model_copy(update={"ambient_c": ambient_c})})
 
 

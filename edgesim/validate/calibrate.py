@@ -538,8 +538,9 @@ def leave_one_benchmark_out(
 
 def _result(ref: Path, out: list[Any], skipped: list[Any]) -> ValidationResult:
     """Held-out predictions in file order, summarised per benchmark and overall."""
-    from edgesim.validate.core import summarize
+    from edgesim.validate.core import refuse_empty, summarize
 
+    refuse_empty(ref, len(out) + len(skipped), skipped)  # nothing held out to score is no validation
     out.sort(key=lambda res: res.line)
     by_bench: dict[str, list[Any]] = {}
     for res in out:

@@ -84,6 +84,8 @@ def open_table(p: Path, required: Sequence[str], what: str) -> csv.DictReader[st
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise EdgesimError(f"cannot read reference file: {exc.strerror or exc}", file=str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise EdgesimError(f"not a UTF-8 CSV file (byte {exc.start})", file=str(p)) from None
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in required if c not in (reader.fieldnames or [])]
     if missing:
@@ -401,7 +403,7 @@ def _as_reference_format(path: Path) -> Path:
     """The edge_latency.csv layout (free-text device/model columns) is converted to a temporary reference file."""
     try:
         header = path.read_text(encoding="utf-8").split("\n", 1)[0].split(",")
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return path  # read_reference reports it
     if "model_file" in header or not {"accelerator", "model", "latency_ms"} <= set(header):
         return path
@@ -437,6 +439,7 @@ def validate(
     done: list[RowResult] = []
     skipped: list[RowResult] = []
     notified: set[str] = set()
+    notices: list[str] = []  # printed after the loop: when every row is skipped, the refusal is the one line
     for row in rows:
         base = dict(line=row.line, device=row.device, runtime=row.runtime_spec, benchmark=row.benchmark,
                     model_file=row.model_file, clock_mhz=row.clock_mhz, measured_latency_ms=row.latency_ms,
@@ -449,7 +452,7 @@ def validate(
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if msg not in notified:
                 notified.add(msg)
-                print(f"edgesim: validate: line {row.line} skipped: {msg}", file=sys.stderr)
+                notices.append(f"edgesim: validate: line {row.line} skipped: {msg}")
             skipped.append(RowResult(**base, predicted_latency_ms=None, predicted_energy_uj=None,  # type: ignore[arg-type]
                                      error=msg))
             continue
@@ -457,11 +460,24 @@ def validate(
                               # a row measured at another supply than its profile's basis, on a part whose
                               # power follows the supply
                               predicted_energy_uj=en_uj * supply_scale(row)))
+    refuse_empty(ref, len(rows), skipped)
+    for line in notices:
+        print(line, file=sys.stderr)
     by_bench: dict[str, list[RowResult]] = {}
     for r in done:
         by_bench.setdefault(r.benchmark, []).append(r)
     stats = tuple(summarize(b, rs) for b, rs in sorted(by_bench.items()))
     return ValidationResult(str(ref), tuple(done), stats, summarize("ALL", done), tuple(skipped))
+
+
+def refuse_empty(ref: Path, n_rows: int, skipped: Sequence[RowResult]) -> None:
+    """A reference with no rows, or none that could be predicted, has no error to report: an empty table with
+    exit 0 would read as a validation that passed."""
+    if n_rows == 0:
+        raise EdgesimError("reference file has a header but no measurement rows", file=str(ref))
+    if len(skipped) == n_rows:
+        raise EdgesimError(f"none of its {n_rows} rows could be predicted (line {skipped[0].line}: "
+                           f"{skipped[0].error})", file=str(ref))
 
 
 def write_json(result: ValidationResult, path: str | Path) -> Path:

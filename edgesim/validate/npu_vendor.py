@@ -59,7 +59,7 @@ def is_vendor_table(path: str | Path) -> bool:
     try:
         with open(path, encoding="utf-8") as fh:
             header = fh.readline()
-    except OSError:
+    except (OSError, UnicodeDecodeError):  # not this table: the reference reader names the problem
         return False
     return all(c in header.split(",") for c in ("hw_profile", "runtime_id", "zoo_model"))
 

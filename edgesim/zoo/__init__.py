@@ -122,6 +122,34 @@ def _input_shape(name: str, default_hw: tuple[int, int], channels: int, resoluti
     return (1, channels, resolution, resolution)
 
 
+def _unknown_model(name: str) -> EdgesimError:
+    from edgesim.files import bundled_models
+
+    # A name that is no zoo model may be a bundled model file typed without its suffix, or a typo.
+    hint = did_you_mean(name, [*names(), *(p.name for p in bundled_models())])
+    return EdgesimError(f"unknown model '{name}': not a model file and not a zoo model{hint} (zoo models: "
+                        f"{', '.join(names())}; 'edgesim models' lists the bundled files too)")
+
+
+def _options(name: str) -> list[str]:
+    if name in _SEQ_MODELS:
+        return ["input_shape", "seq_len"]
+    builder = _MODELS[name][0]
+    return ["resolution", "num_classes", "input_shape",
+            *(p for p in inspect.signature(builder).parameters if p not in ("input_shape", "num_classes"))]
+
+
+def check_choices(name: str, choices: dict[str, Any]) -> None:
+    """Refuse an unknown zoo name or an option its builder does not take, without building it (a sweep checks
+    every model of its spec before its first point)."""
+    if name not in _MODELS and name not in _SEQ_MODELS:
+        raise _unknown_model(name)
+    opts = _options(name)
+    for key in choices:
+        if key not in opts:
+            raise EdgesimError(f"{name} has no option '{key}'; options: {', '.join(opts)}", field=key)
+
+
 def build(name: str, **choices: Any) -> Graph:
     """Build the zoo model ``name``; ``choices`` are ``resolution``, ``num_classes``, ``input_shape`` and the
     model's own options (``alpha`` for MobileNet V1/V2, OFA ``kernel_sizes``/``expand_ratios``/``depths`` for
@@ -130,23 +158,14 @@ def build(name: str, **choices: Any) -> Graph:
     if name in _SEQ_MODELS:
         return _build_sequence(name, dict(choices))
     if name not in _MODELS:
-        from edgesim.files import bundled_models
-
-        # A name that is no zoo model may be a bundled model file typed without its suffix, or a typo.
-        hint = did_you_mean(name, [*names(), *(p.name for p in bundled_models())])
-        raise EdgesimError(f"unknown model '{name}': not a model file and not a zoo model{hint} (zoo models: "
-                           f"{', '.join(names())}; 'edgesim models' lists the bundled files too)")
+        raise _unknown_model(name)
     builder, default_hw, default_classes, channels = _MODELS[name]
     resolution = choices.pop("resolution", None)
     input_shape = choices.pop("input_shape", None)
     num_classes = choices.pop("num_classes", default_classes)
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes <= 0:
         raise EdgesimError(f"must be a positive integer, got {num_classes!r}", field="num_classes")
-    accepted = [p for p in inspect.signature(builder).parameters if p not in ("input_shape", "num_classes")]
-    for key in choices:
-        if key not in accepted:
-            opts = ", ".join(["resolution", "num_classes", "input_shape", *accepted])
-            raise EdgesimError(f"{name} has no option '{key}'; options: {opts}", field=key)
+    check_choices(name, choices)
     shape = _input_shape(name, default_hw, channels, resolution, input_shape)
     try:
         graph = builder(shape, num_classes, **choices)
@@ -158,4 +177,4 @@ def build(name: str, **choices: Any) -> Graph:
     return graph
 
 
-__all__ = ["Choice", "SearchSpace", "Stage", "build", "is_sequence_model", "names", "search_space", "search_spaces"]
+__all__ = ["Choice", "SearchSpace", "Stage", "build", "check_choices", "is_sequence_model", "names", "search_space", "search_spaces"]
