@@ -40,3 +40,15 @@ def shared_model(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not present")
     return path
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``edgesim ARGV`` in process: (exit code, stdout, stderr); argparse's own SystemExit is its exit code."""
+    from edgesim.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err

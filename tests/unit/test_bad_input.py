@@ -9,17 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgesim.cli import main
 from edgesim.errors import EdgesimError
+from tests.conftest import run_cli
 
-
-def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        code = main(argv)
-    except SystemExit as exc:  # argparse exits itself
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+_cli = run_cli
 
 
 def _refused(argv: list[str], capsys: pytest.CaptureFixture[str], *words: str) -> str:

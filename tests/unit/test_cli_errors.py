@@ -7,16 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from edgesim.cli import main
+from tests.conftest import run_cli
 
-
-def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        code = main(argv)
-    except SystemExit as exc:  # argparse exits itself
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+_cli = run_cli
 
 
 def _one_error_line(err: str) -> str:

@@ -14,16 +14,12 @@ from edgesim.hw.loader import load_profile
 from edgesim.passes.choices import QuantPreset
 from edgesim.pipeline import RunSpec, TransformOptions, run
 from edgesim.pipeline.checks import clock_range_mhz
+from tests.conftest import run_cli
 
 INT8 = TransformOptions(quant=QuantPreset.INT8, calibration="fixed")
 
 
-def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    from edgesim.cli import main
-
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
+_cli = run_cli
 
 
 # -- clock range -----------------------------------------------------------------------------------------------
