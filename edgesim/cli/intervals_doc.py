@@ -27,19 +27,10 @@ def checkout_doc() -> Path | None:
 
 
 def _coverage_block() -> str:
-    from edgesim.validate.intervals import (
-        coverage,
-        coverage_table,
-        runtime_coverage_table,
-        shipped_residuals,
-        target_group_coverage,
-        target_group_table,
-    )
+    from edgesim.validate.intervals import coverage_report, shipped_residuals
 
     res = shipped_residuals()
-    return "\n\n".join(f"```text\n{coverage_table(coverage(res, c), c)}\n\n"
-                         f"{target_group_table(target_group_coverage(res, c), c)}\n\n"
-                         f"{runtime_coverage_table(coverage(res, c, by_runtime=True), c)}\n```" for c in (0.8, 0.9))
+    return "\n\n".join(f"```text\n{coverage_report(res, c)}\n```" for c in (0.8, 0.9))
 
 
 def _llm_block() -> str:

@@ -63,12 +63,8 @@ def _cmd_intervals(args: argparse.Namespace) -> int:
     from edgesim.pipeline.intervals import check_confidence
     from edgesim.validate.intervals import (
         collect_residuals,
-        coverage,
-        coverage_table,
-        runtime_coverage_table,
+        coverage_report,
         shipped_residuals,
-        target_group_coverage,
-        target_group_table,
         write_calibration,
         write_npu_calibration,
     )
@@ -91,12 +87,7 @@ def _cmd_intervals(args: argparse.Namespace) -> int:
         # the shipped calibration's residuals, or fresh ones for another reference file
         residuals = collect_residuals(args.reference) if args.reference else shipped_residuals()
         llm_rows = list(llm_table()[1])
-    print(coverage_table(coverage(residuals, confidence), confidence))
-    print()
-    print(target_group_table(target_group_coverage(residuals, confidence), confidence))
-    if by_rt := coverage(residuals, confidence, by_runtime=True):
-        print()
-        print(runtime_coverage_table(by_rt, confidence))
+    print(coverage_report(residuals, confidence))
     print()
     print(llm_coverage_table(llm_rows, confidence))
     return 0

@@ -553,6 +553,16 @@ def runtime_coverage_table(cov: Sequence[Coverage], confidence: float) -> str:
     return "\n".join(lines)
 
 
+def coverage_report(residuals: Sequence[Residual], confidence: float) -> str:
+    """What ``edgesim validate --coverage`` prints (and docs/intervals.md quotes) for the non-LLM classes: the class
+    table, the issue's two device groups, and the per-runtime table when a runtime has enough held-out rows."""
+    parts = [coverage_table(coverage(residuals, confidence), confidence),
+             target_group_table(target_group_coverage(residuals, confidence), confidence)]
+    if by_runtime := coverage(residuals, confidence, by_runtime=True):
+        parts.append(runtime_coverage_table(by_runtime, confidence))
+    return "\n\n".join(parts)
+
+
 def energy_coverage(residuals: Sequence[Residual], cls: NoveltyClass, confidence: float,
                     energy_bounds_fn: EnergyBoundsFn | None = None) -> Coverage | None:
     """``coverage``'s energy row of ``cls``, with the held-out bounds built by ``energy_bounds_fn`` (default: as

@@ -11,14 +11,7 @@ from pathlib import Path
 import pytest
 
 from edgesim.cli import main
-from edgesim.validate.intervals import (
-    coverage,
-    coverage_table,
-    runtime_coverage_table,
-    shipped_residuals,
-    target_group_coverage,
-    target_group_table,
-)
+from edgesim.validate.intervals import coverage_report, shipped_residuals
 from tests.conftest import REPO
 
 
@@ -49,9 +42,7 @@ def test_profiles_worked_example_runs_and_prints_what_the_doc_quotes(
 def test_intervals_doc_tables_are_the_shipped_calibrations(index: int, confidence: float) -> None:
     quoted = _blocks("intervals.md", "text", "edgesim validate --coverage")[index]
     res = shipped_residuals()
-    assert quoted == (coverage_table(coverage(res, confidence), confidence) + "\n\n"
-                      + target_group_table(target_group_coverage(res, confidence), confidence) + "\n\n"
-                      + runtime_coverage_table(coverage(res, confidence, by_runtime=True), confidence))
+    assert quoted == coverage_report(res, confidence)
 
 
 def test_intervals_doc_llm_table_is_the_shipped_calibration() -> None:
