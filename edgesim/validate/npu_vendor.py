@@ -266,6 +266,11 @@ def row_spec(row: VendorRow) -> RunSpec:
 
 def predict_row(row: VendorRow) -> float:
     """Milliseconds: one inference (analytic model) or the steady-state period of a stream of frames."""
+    return predict_row_result(row)[0]
+
+
+def predict_row_result(row: VendorRow) -> tuple[float, RunResult]:
+    """``predict_row``'s milliseconds and the driver's result they come from (its interval, its novelty class)."""
     from edgesim import zoo
     from edgesim.hw.targeting import check_precision
     from edgesim.pipeline import run
@@ -282,8 +287,8 @@ def predict_row(row: VendorRow) -> float:
         little_s = little_cluster_period_s(result)
         if little_s:
             period_s = 1.0 / (1.0 / period_s + 1.0 / little_s)
-        return period_s * 1e3
-    return result.estimate.latency_s * 1e3
+        return period_s * 1e3, result
+    return result.estimate.latency_s * 1e3, result
 
 
 def little_cluster_period_s(result: RunResult) -> float | None:
