@@ -67,9 +67,8 @@ def hardware_layers(plans: tuple[OpPlan, ...] | list[OpPlan], unit: str,
     return count
 
 
-
 def context_load(profile: HardwareProfile, plans: tuple[OpPlan, ...] | list[OpPlan]) -> tuple[int, float]:
-    """(bytes, bytes per second) a switch of the whole network reads into the chip when the chip loads its
+    """(bytes, seconds) a switch of the whole network reads into the chip when the chip loads its
     contexts itself: for every unit running in contexts that names a context_memory, the weights placed on it,
     read at that memory's bandwidth (HailoRT's configuration buffers hold "weights and layer configurations",
     hailort memory_requirements_calculator.cpp; the 10H's live in its on-module DRAM). (0, 0.0) when no unit
@@ -82,4 +81,4 @@ def context_load(profile: HardwareProfile, plans: tuple[OpPlan, ...] | list[OpPl
         nbytes = sum(p.weight_bytes for p in plans if p.unit == u.name)
         total += nbytes
         seconds += nbytes / profile.memory(u.context_memory).read_bw_bytes_per_s(profile.clock_mhz)
-    return (total, total / seconds) if total else (0, 0.0)
+    return total, seconds

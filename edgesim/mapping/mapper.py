@@ -470,7 +470,7 @@ def _assemble(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfile | 
         notes.append(f"peak activations exceed '{act_pref}': the excess spills to a larger memory where one exists")
     layers_per_op = runtime.layers_per_op if runtime is not None else None
     contexts = contexts_needed(profile, plans, layers_per_op)
-    load_bytes, load_bw = context_load(profile, plans)
+    load_bytes, load_s = context_load(profile, plans)
     # A chip that loads its contexts from its own memory (ComputeUnit.context_memory) pays those bytes, not the
     # runtime's host-driven switch cycles (fitted where HailoRT loads every context over PCIe, Hailo-8L).
     host_switch_scale = overhead_scale if runtime is not None and not load_bytes else 0.0
@@ -502,5 +502,5 @@ def _assemble(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfile | 
         context_switch_layer_cycles=(runtime.context_switch_layer_cycles * host_switch_scale
                                      if runtime is not None else 0.0),
         context_load_bytes=load_bytes,
-        context_load_bytes_per_s=load_bw,
+        context_load_s=load_s,
     )

@@ -96,9 +96,9 @@ class Schedule:
     context_layers: int = 0
     context_switch_layer_cycles: float = 0.0
     # and the bytes a switch of the whole network reads into the chip (weights and layer configuration,
-    # mapping.contexts.context_load) at the bandwidth of the memory they are loaded from.
+    # mapping.contexts.context_load), and the seconds they take from the memory they are loaded from.
     context_load_bytes: int = 0
-    context_load_bytes_per_s: float = 0.0
+    context_load_s: float = 0.0
 
     @property
     def context_switch_s(self) -> float:
@@ -106,8 +106,7 @@ class Schedule:
         if self.contexts <= 1:
             return 0.0
         cycles = self.contexts * self.context_switch_cycles + self.context_layers * self.context_switch_layer_cycles
-        load_s = self.context_load_bytes / self.context_load_bytes_per_s if self.context_load_bytes_per_s else 0.0
-        return cycles / self.host_clock_hz + load_s
+        return cycles / self.host_clock_hz + self.context_load_s
 
     @property
     def fits_on_chip(self) -> bool:
