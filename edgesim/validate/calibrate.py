@@ -134,6 +134,9 @@ class CalibrationResult:
                        for o in set(v.op_efficiency_scale) | set(base_v.op_efficiency_scale)}
                 if ops:
                     entry["op_efficiency_scale"] = ops
+            if v.unit_op_efficiency_scale:
+                # Vendor programs are not fitted: the inherited unit_kernel_efficiency keeps each release's scale.
+                entry["unit_op_efficiency_scale"] = {k.value: dict(t) for k, t in v.unit_op_efficiency_scale.items()}
             versions.append(entry)
         body = {
             "extends": self.runtime,

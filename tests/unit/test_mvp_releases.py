@@ -98,3 +98,24 @@ def test_unknown_gsdk_release_is_refused_by_name() -> None:
 
     with pytest.raises(EdgesimError, match="no version 'gsdk'"):
         load_runtime("tflm@gsdk", quiet=True)
+
+
+def test_calibrated_tflm_profile_keeps_the_mvp_releases(tmp_path: Path) -> None:
+    """`edgesim calibrate` on the EFR32 rows writes a profile whose releases still differ on the MVP."""
+    from edgesim.api import estimate, load_profile
+    from edgesim.validate.calibrate import calibrate
+
+    if not (MODELS / "kws_ref_model.tflite").is_file():
+        pytest.skip("bundled models (edgesim/data/models) not present")
+    ref = tmp_path / "ref.csv"
+    ref.write_text(
+        "device,runtime,runtime_version,clock_mhz,benchmark,model_file,latency_ms,energy_uj\n"
+        "efr32mg24,tflm,gsdk-4.0.1,78,kws,kws_ref_model.tflite,63.09,\n"
+        "efr32mg24,tflm,gsdk-4.1.1,78,kws,kws_ref_model.tflite,36.28,\n")
+    res = calibrate(ref, "efr32mg24", "tflm@gsdk-4.1.1", models_dir=MODELS)
+    out = res.write_calibrated_profile(tmp_path / "cal.yaml")
+    prof = load_profile("efr32mg24")
+    for version, err in zip(("gsdk-4.0.1", "gsdk-4.1.1"), res.fit_errors, strict=True):
+        ms = estimate(str(MODELS / "kws_ref_model.tflite"), prof, f"{out}@{version}").latency_s * 1e3
+        # the MVP layers are not fitted: the written releases must keep their MVP scales for the fit to reproduce
+        assert ms == pytest.approx({"gsdk-4.0.1": 63.09, "gsdk-4.1.1": 36.28}[version] * (1 + err), rel=0.02)
