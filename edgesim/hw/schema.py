@@ -29,15 +29,11 @@ from edgesim.hw.schema_thermal import (
     DvfsSpec,
     ThermalSpec,
 )
+from edgesim.hw.schema_version import KERNEL_KEYS as _KERNEL_KEYS
+from edgesim.hw.schema_version import POINTWISE_CONV, REGION_YOLO, RuntimeVersion
 from edgesim.ir.ops import OpClass, OpKind
 
 _OP_NAMES = frozenset(k.value for k in OpKind)
-# Kernel variants an engine runs with different code: a 1x1 convolution is a plain matrix multiply (no im2col
-# gather), the fast path of CMSIS-NN-style engines. Looked up before the op kind itself.
-POINTWISE_CONV = "CONV2D_1X1"
-# YOLO v3's RegionYolo output layer (UNARY_MATH region_yolo): OpenVINO runs it with a kernel of its own.
-REGION_YOLO = "REGION_YOLO"
-_KERNEL_KEYS = _OP_NAMES | {POINTWISE_CONV, REGION_YOLO}
 # Kernel keys of MAC ops (the op table's MAC class, and the pointwise variant of a conv)
 _MAC_KERNEL_KEYS = frozenset(k.value for k in OpKind if k.op_class is OpClass.MAC) | {POINTWISE_CONV}
 
@@ -343,33 +339,6 @@ class HardwareProfile(_Frozen):
 
             raise ProfileError(f"clock must be positive and finite, got {mhz}", field="clock_mhz")
         return self.model_copy(update={"clock_mhz": float(mhz)})
-
-
-class RuntimeVersion(_Frozen):
-    version: str = Field(min_length=1)
-    efficiency_scale: float = Field(gt=0)
-    overhead_scale: float = Field(gt=0)
-    note: str | None = None
-    # Releases speed op types up unequally (X-CUBE-AI 8.1 rewrote depthwise, 9.0 conv): per-op-kind multipliers
-    # on top of efficiency_scale; kinds not listed use 1.0.
-    op_efficiency_scale: dict[str, float] = Field(default_factory=dict)
-
-    @field_validator("op_efficiency_scale")
-    @classmethod
-    def _op_scales(cls, v: dict[str, float]) -> dict[str, float]:
-        for k, scale in v.items():
-            if k not in _KERNEL_KEYS:
-                raise ValueError(f"'{k}' is not an op kind; known: {sorted(_KERNEL_KEYS)}")
-            if not 0 < scale < math.inf:
-                raise ValueError(f"'{k}' scale must be positive, got {scale}")
-        return v
-
-    def scale_for(self, op_name: str) -> float:
-        """Efficiency multiplier of this release for one op kind."""
-        scales = self.op_efficiency_scale
-        if op_name == POINTWISE_CONV and op_name not in scales:
-            op_name = OpKind.CONV2D.value
-        return self.efficiency_scale * scales.get(op_name, 1.0)
 
 
 def _check_efficiency_table(v: dict[str, float]) -> dict[str, float]:

@@ -123,7 +123,8 @@ def kernel_efficiency(runtime: RuntimeProfile | None, version: RuntimeVersion | 
         return 1.0
     eff = runtime.efficiency_for(key, unit.kind.value if unit is not None else None,
                                  unit.gpu_arch if unit is not None else None)
-    scale = version.scale_for(key) if version is not None else 1.0
+    kind = unit.kind if unit is not None else None
+    scale = version.scale_for(key) * version.unit_scale_for(key, kind) if version is not None else 1.0
     # The same kernel code runs closer to peak on a core that hides its loads (M7 dual issue): a chip property.
     core = unit.kernel_efficiency_scale if unit is not None else 1.0
     return min(1.0, eff * scale * core)

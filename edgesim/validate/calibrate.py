@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from edgesim.errors import EdgesimError
-from edgesim.hw.schema import POINTWISE_CONV
+from edgesim.hw.schema import POINTWISE_CONV, RuntimeVersion
 from edgesim.ir.ops import OpKind
 from edgesim.validate.core import (
     ReferenceRow,
@@ -54,6 +54,7 @@ class _Layer:
     memory_cycles: float
     clock_hz: float
     overhead_ratio: float  # unit clock / host clock: per-op overhead is counted in host cycles
+    unit_kind: str | None = None  # the unit's kind: a release's vendor-program scale (unit_scale_for) is per kind
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,9 @@ class CalibrationResult:
                        for o in set(v.op_efficiency_scale) | set(base_v.op_efficiency_scale)}
                 if ops:
                     entry["op_efficiency_scale"] = ops
+            if v.unit_op_efficiency_scale:
+                # Vendor programs are not fitted: the inherited unit_kernel_efficiency keeps each release's scale.
+                entry["unit_op_efficiency_scale"] = {k.value: dict(t) for k, t in v.unit_op_efficiency_scale.items()}
             versions.append(entry)
         body = {
             "extends": self.runtime,
@@ -188,7 +192,7 @@ def _decompose_uncached(row: ReferenceRow, hw: str, runtime_spec: str, models_di
         # A fixed layer keeps its cycles as costed (efficiency 1 in the fit).
         work = plan.compute_cycles if vendor else plan.compute_cycles * eff
         layers.append(_Layer(kkey, key, work, core, mem, plan.unit_clock_hz,
-                             plan.unit_clock_hz / sched.host_clock_hz))
+                             plan.unit_clock_hz / sched.host_clock_hz, kind))
     return _Case(row, tuple(layers), sched.host_clock_hz)
 
 
@@ -217,6 +221,17 @@ class _Model:
         self.fixed_scales: dict[str, dict[str, float]] = {}
         # fitted releases and the base release in release order
         self.chain: list[str] = [*self.versions, base_version]
+        self.base_version = base_version
+        # every release of the profile: a fixed (vendor) layer runs at its row's release's unit scale
+        self.releases: dict[str, RuntimeVersion] = {}
+
+    def unit_ratio(self, version: str, layer: _Layer) -> float:
+        """Speed of a fixed layer's vendor program in ``version`` over the base release it was costed with
+        (RuntimeVersion.unit_scale_for: Silicon Labs' MVP conv program per Gecko SDK release)."""
+        rel, base = self.releases.get(version), self.releases.get(self.base_version)
+        if rel is None or base is None:
+            return 1.0
+        return rel.unit_scale_for(layer.op, layer.unit_kind) / base.unit_scale_for(layer.op, layer.unit_kind)
 
     def version_index(self, version: str, op_key: str) -> int:
         return len(self.ops) + 2 + self.versions.index(version) * len(self.vops) + self.vops.index(op_key)
@@ -242,7 +257,9 @@ class _Batch:
                 eff_ix.append(-1 if is_fixed else model.ops.index(layer.op_key))
                 fitted = v in model.versions and layer.op_key in model.vops
                 ver_ix.append(model.version_index(v, layer.op_key) if fitted else -1)
-                fixed.append(model.fixed_scales.get(v, {}).get(layer.op, 1.0))
+                # a fixed layer's own speed-up is its release's vendor-program scale; a fitted one's the release's
+                release = model.fixed_scales.get(v, {}).get(layer.op, 1.0)
+                fixed.append(model.unit_ratio(v, layer) if is_fixed else release)
                 work.append(layer.work_cycles)
                 core.append(layer.core_scale)
                 mem.append(layer.memory_cycles)
@@ -268,7 +285,7 @@ class _Batch:
     def latency_s(self, theta: np.ndarray) -> np.ndarray:
         ex = np.exp(theta)
         vs = np.where(self.has_ver, ex[self.ver_ix_safe], self.fixed)
-        e = np.where(self.is_fixed, 1.0, np.minimum(1.0, ex[self.eff_ix_safe] * vs * self.core))
+        e = np.where(self.is_fixed, self.fixed, np.minimum(1.0, ex[self.eff_ix_safe] * vs * self.core))
         t = (np.maximum(self.work / e, self.mem) + ex[self.per_op_ix] * self.ratio) / self.clock
         return np.bincount(self.case_ix, weights=t, minlength=self.n) + ex[self.per_inf_ix] * self.inv_host
 
@@ -416,6 +433,7 @@ def _prepare(rows: list[ReferenceRow], hw: str | None, runtime: str, mdir: Path,
     all_ops = [k.value for k in OpKind] + [POINTWISE_CONV]
     model.fixed_scales = {v.version: {o: v.scale_for(o) / base_v.scale_for(o) for o in all_ops}
                           for v in rt.versions}
+    model.releases = {v.version: v for v in rt.versions}
     theta0 = np.array(
         [math.log(min(1.0, rt.efficiency_for(o)
                       * (base_v.scale_for(o) if o != "default" else base_v.efficiency_scale))) for o in ops]

@@ -294,14 +294,15 @@ def test_vendor_accelerator_kernels_use_their_own_efficiency() -> None:
     prof = load_profile("efr32mg24")
     rt, ver = load_runtime("tflm")
     eff = rt.efficiency_for("CONV2D", "vector")
-    assert eff == pytest.approx(rt.unit_kernel_efficiency[rt.applies_to[1]]["default"])
+    assert eff == pytest.approx(rt.unit_kernel_efficiency[rt.applies_to[1]]["CONV2D"])
     assert rt.efficiency_for("CONV2D", "cpu") == rt.kernel_efficiency["CONV2D"] != eff
     sched = build_schedule(load_model(str(_models() / "kws_ref_model.tflite")), prof, rt, ver)
     mvp = [p for p in sched.plans if p.unit == "mvp" and p.macs]
     assert mvp, "the MVP runs the MAC layers"
     peak = prof.unit("mvp").macs_per_cycle["int8"]  # type: ignore[index]
     for p in mvp:
-        assert p.compute_cycles == pytest.approx(p.macs / (peak * eff * ver.scale_for(p.op)), rel=0.02)
+        op_eff = rt.efficiency_for(p.op, "vector")
+        assert p.compute_cycles == pytest.approx(p.macs / (peak * op_eff * ver.scale_for(p.op)), rel=0.02)
 
 
 def test_unit_kernel_efficiency_rejects_bad_tables() -> None:
