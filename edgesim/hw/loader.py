@@ -221,9 +221,24 @@ def _same_version(a: str, b: str) -> bool:
     return ka == kb
 
 
+def _version_line(v: str) -> str:
+    """The release line a version names by its non-numeric prefix: '' for the engine's own releases (a leading
+    'v' included), e.g. 'gsdk' for the Silicon Labs Gecko SDK builds of TFLM."""
+    head = re.match(r"[A-Za-z_-]*", v.strip())
+    line = (head.group(0) if head else "").lower().rstrip("-_")
+    return "" if line == "v" else line
+
+
 def _nearest_version(runtime: RuntimeProfile, wanted: str) -> RuntimeVersion:
+    """The known release nearest ``wanted`` within its release line (a TFLM number never resolves to a Gecko SDK
+    build, nor the reverse: their numbers count different things)."""
+    line = _version_line(wanted)
+    same_line = [v for v in runtime.versions if _version_line(v.version) == line]
+    if not same_line:
+        raise ProfileError(f"runtime '{runtime.id}' has no version '{wanted}' (no release of that line); known: "
+                           f"{', '.join(v.version for v in runtime.versions)}", field="runtime")
     target = _version_key(wanted)
-    width = max(len(target), *(len(_version_key(v.version)) for v in runtime.versions))
+    width = max(len(target), *(len(_version_key(v.version)) for v in same_line))
 
     def padded(k: tuple[int, ...]) -> tuple[int, ...]:
         return k + (0,) * (width - len(k))
@@ -235,7 +250,7 @@ def _nearest_version(runtime: RuntimeProfile, wanted: str) -> RuntimeVersion:
         k = padded(_version_key(v.version))
         return tuple(abs(a - b) for a, b in zip(k, t, strict=True))
 
-    return min(runtime.versions, key=distance)
+    return min(same_line, key=distance)
 
 
 _DEFAULT_VERSION_NOTED: set[str] = set()  # missing-version notices already printed this run

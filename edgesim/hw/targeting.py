@@ -11,6 +11,7 @@ import fnmatch
 
 from edgesim.errors import ProfileError
 from edgesim.hw.schema import DeviceClass, HardwareProfile, RuntimeProfile
+from edgesim.hw.schema_version import RuntimeVersion
 
 
 def _targeted_units(profile: HardwareProfile, runtime: RuntimeProfile) -> list[str]:
@@ -33,6 +34,15 @@ def runtime_fit_problem(profile: HardwareProfile, runtime: RuntimeProfile) -> st
     if runtime.chips and not any(fnmatch.fnmatchcase(profile.id, c) for c in runtime.chips):
         return (f"device {profile.id}, runtime {runtime.id}: the runtime targets only "
                 f"{', '.join(runtime.chips)}")
+    return None
+
+
+def version_fit_problem(profile: HardwareProfile, runtime: RuntimeProfile, version: RuntimeVersion) -> str | None:
+    """Why release ``version`` of ``runtime`` cannot run on ``profile`` (a chip vendor's build of the runtime on
+    another vendor's chip), or None when it can."""
+    if version.chips and not any(fnmatch.fnmatchcase(profile.id, c) for c in version.chips):
+        return (f"device {profile.id}, runtime {runtime.id}@{version.version}: that release ships only for "
+                f"{', '.join(version.chips)}")
     return None
 
 

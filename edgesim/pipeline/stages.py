@@ -20,7 +20,7 @@ from edgesim.errors import EdgesimError, ProfileError
 from edgesim.frontends.loader import is_zoo_name, load_model
 from edgesim.hw.loader import load_profile, load_runtime
 from edgesim.hw.schema import HardwareProfile, RuntimeProfile, RuntimeVersion
-from edgesim.hw.targeting import bind_runtime, runtime_fit_problem
+from edgesim.hw.targeting import bind_runtime, runtime_fit_problem, version_fit_problem
 from edgesim.ir.graph import Graph
 from edgesim.mapping.mapper import build_schedule
 from edgesim.mapping.plan import Schedule
@@ -223,6 +223,9 @@ def bind(profile: HardwareProfile, runtime: str | None, threads: int | None = No
     host CPU to ``threads``."""
     rt, version = resolve_runtime(profile, runtime, quiet=True)
     bound = _BOUND.get((profile, rt), (threads, force), lambda: bind_runtime(profile, rt, threads, force))
+    problem = version_fit_problem(profile, rt, version) if rt is not None and version is not None else None
+    if problem is not None and not force:
+        raise ProfileError(f"{problem}; --force runs it as a what-if", field="runtime")
     if runtime:
         resolve_runtime(profile, runtime)  # accepted: now its version notice (a refusal stays one line)
     return bound, rt, version
@@ -231,7 +234,10 @@ def bind(profile: HardwareProfile, runtime: str | None, threads: int | None = No
 def stage_runtime(s: State) -> State:
     assert s.profile is not None
     profile, rt, version = bind(s.profile, s.spec.runtime, s.spec.threads, s.spec.force)
-    forced = runtime_fit_problem(s.profile, rt) if rt is not None and s.spec.force else None
+    forced = None
+    if rt is not None and s.spec.force:
+        forced = runtime_fit_problem(s.profile, rt) or (
+            version_fit_problem(s.profile, rt, version) if version is not None else None)
     return replace(s, profile=profile, runtime=rt, version=version, forced=forced)
 
 

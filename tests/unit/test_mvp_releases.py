@@ -119,3 +119,30 @@ def test_calibrated_tflm_profile_keeps_the_mvp_releases(tmp_path: Path) -> None:
         ms = estimate(str(MODELS / "kws_ref_model.tflite"), prof, f"{out}@{version}").latency_s * 1e3
         # the MVP layers are not fitted: the written releases must keep their MVP scales for the fit to reproduce
         assert ms == pytest.approx({"gsdk-4.0.1": 63.09, "gsdk-4.1.1": 36.28}[version] * (1 + err), rel=0.02)
+
+
+def test_gecko_sdk_release_on_another_vendors_chip_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import run_cli
+
+    model = MODELS / "kws_ref_model.tflite"
+    if not model.is_file():
+        pytest.skip("bundled models (edgesim/data/models) not present")
+    code, out, err = run_cli(["run", str(model), "--hw", "stm32l4r5", "--runtime", "tflm@gsdk-4.1.1"], capsys)
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:")
+    assert "stm32l4r5" in lines[0] and "gsdk-4.1.1" in lines[0] and "efr32*" in lines[0]
+    # --force runs it as a what-if, flagged
+    code, out, err = run_cli(["run", str(model), "--hw", "stm32l4r5", "--runtime", "tflm@gsdk-4.1.1", "--force"],
+                             capsys)
+    assert code == 0 and "forced what-if" in out
+
+
+def test_engine_numbers_never_resolve_to_a_vendor_release_line() -> None:
+    from edgesim.hw.loader import load_runtime
+
+    # '4.1.1' is a TFLM number (nearest TFLM release), not Gecko SDK 4.1.1; 'gsdk-4.1' is the SDK line
+    assert not load_runtime("tflm@4.1.1", quiet=True)[1].version.startswith("gsdk")
+    assert load_runtime("tflm@gsdk-4.1", quiet=True)[1].version == "gsdk-4.1.1"
+    with pytest.raises(EdgesimError, match="no release of that line"):
+        load_runtime("tflm@tvm-1.0", quiet=True)
