@@ -36,3 +36,12 @@ def test_layers_whose_live_tensors_overflow_the_kpu_sram_spill_to_dram() -> None
     # stage's tensors (<= 0.2 MB each) fit the SRAM and stay there.
     assert _dram(kpu[0], "write") > 0
     assert any(_dram(p, "write") == 0 for p in kpu[-20:])
+
+
+def test_ops_the_kpu_lacks_run_on_the_c908() -> None:
+    # Canaan's K230 RVV note: the KPU has no softmax, layer_norm, where, gather, reduce_arg (nor reshape): nncase
+    # runs them on the C908. YOLO11's attention softmax falls back to the CPU; its MatMuls and convs stay on the KPU.
+    plans = _run("yolo11n", "1x3x320x320").schedule.plans
+    soft = [p for p in plans if p.op == "SOFTMAX"]
+    assert soft and all(p.unit == "cpu" and p.fallback for p in soft)
+    assert all(p.unit == "npu" and not p.fallback for p in plans if p.op in ("MATMUL", "CONV2D"))
