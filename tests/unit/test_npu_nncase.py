@@ -45,3 +45,14 @@ def test_ops_the_kpu_lacks_run_on_the_c908() -> None:
     soft = [p for p in plans if p.op == "SOFTMAX"]
     assert soft and all(p.unit == "cpu" and p.fallback for p in soft)
     assert all(p.unit == "npu" and not p.fallback for p in plans if p.op in ("MATMUL", "CONV2D"))
+
+
+def test_vit_runs_on_the_k230_its_position_embedding_streams_through_the_l2() -> None:
+    # ViT-S's float position-embedding ADD ([1, 197, 384] fp32 constant, 302 KB) falls back to the C908, whose
+    # 256 KB L2 cannot hold the constant whole: it streams in row by row with the tokens (it was refused before).
+    res = _run("vit_small", "1x3x224x224")
+    add = next(p for p in res.schedule.plans if p.node == "add_0")
+    assert add.unit == "cpu" and add.local_memory == "l2"
+    assert all(g.working_set_bytes <= 262144 for g in add.tiles) and sum(g.count for g in add.tiles) > 1
+    assert sum(t.read_bytes for t in add.traffic) >= add.weight_bytes  # the constant is still read, once
+    assert res.latency_s > 0
