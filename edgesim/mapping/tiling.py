@@ -298,6 +298,11 @@ def _tile_row_channels(node: Node, work: NodeWork, compute_cycles: float, act_me
         channels = int(out.shape[node.attrs.layout.channel_axis()])
     streamed = work.input_bytes + work.output_bytes
     resident = work.weight_bytes
+    if resident and math.ceil(streamed / (rows * channels)) > capacity // buffers - resident:
+        # A constant operand too big to stay resident (a ViT's positional embedding, as large as the tokens it is
+        # added to, on a 256 KiB CPU L2): each output row of an elementwise op needs only its own slice of it, so
+        # the constant streams in with the rows instead (read once in all, as before).
+        streamed, resident = streamed + resident, 0
     per_row_channel = math.ceil(streamed / (rows * channels))
     room = capacity // buffers - resident
     if per_row_channel > room:
@@ -313,6 +318,9 @@ def _tile_row_channels(node: Node, work: NodeWork, compute_cycles: float, act_me
     if work.weight_bytes:
         _add(traffic, w_mem, work.weight_bytes, 0)
     ws = (tc * per_row_channel + resident) * buffers
+    if work.weight_bytes and not resident:  # the streamed constant arrives spread over the tiles
+        return Tiling(_groups(tiles, compute_cycles, traffic, ws), _traffic(traffic), local, (1, tc, 0),
+                      "rows-channels", ws)
     groups = _groups(tiles, compute_cycles, {act_mem: [work.input_bytes, work.output_bytes]}, ws)
     if work.weight_bytes:  # resident operands (tables, biases) arrive with the first tile
         g0 = groups[0]
