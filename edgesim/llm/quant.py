@@ -231,6 +231,11 @@ def quant_names() -> list[str]:
     return sorted(_FTYPE_BASE) + sorted(GROUP_FORMATS)
 
 
+def gguf_file_types() -> list[str]:
+    """The llama.cpp file types edgesim costs (the GGUF formats)."""
+    return sorted(_FTYPE_BASE)
+
+
 def canonical(name: str) -> str:
     if name in _FTYPE_BASE or name in GROUP_FORMATS:
         return name
