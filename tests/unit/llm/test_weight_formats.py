@@ -148,3 +148,21 @@ def test_the_docs_table_is_generated_from_the_yamls() -> None:
     m = re.search(r"<!-- weight-formats:begin -->\n(.*?)\n<!-- weight-formats:end -->", doc, re.S)
     assert m is not None and m.group(1) == weight_formats_markdown()
     assert set(quant_names()) >= {"Q4_K_M", "w8a8", "nvfp4"}
+
+
+def test_awq_keeps_the_embedding_and_head_fp16_and_a_tied_table_once() -> None:
+    """llm-awq quantizes only the linears of the decoder blocks: Llama-3.2-1B's tied 128256 x 2048 table stays fp16
+    and is stored once (6.67 bits/weight overall, not 4 + 20/128 = 4.16); an untied model's embedding is fp16 too."""
+    from edgesim.llm.arch import zoo_arch
+    from edgesim.llm.quant import scheme
+
+    arch = zoo_arch("llama-3.2-1b")
+    qs = scheme("int4-awq-g128", arch)
+    table = 128256 * 2048
+    total = sum(t.elements for t in arch.weights())
+    assert [t.role for t, _ in qs.tensors].count("token_embd") == 1 and not qs.untied
+    expected = ((total - table) * (4 + 20 / 128) + table * 16) / total
+    assert qs.bits_per_weight == pytest.approx(expected, rel=1e-9) and 6.6 < expected < 6.7
+    untied = scheme("int4-awq-g128", zoo_arch("llama-3.1-8b"))
+    bits = {t.role: f.bits_per_weight for t, f in untied.tensors if t.role in ("token_embd", "output")}
+    assert bits == {"token_embd": 16.0, "output": 16.0}
