@@ -216,7 +216,9 @@ GROUP_FORMATS: dict[str, GroupFormat] = {
     # get_blocks(model) (the decoder layers); the embedding and lm_head stay fp16. A tied model stores the shared
     # table once (Llama-3.2-1B: 0.263 of 1.236 B weights at 16 bits -> 6.67 bits/weight overall).
     "int4-awq-g128": GroupFormat(4, 128, 16, 4, "fp16", 16.0, embedding_bits=16.0),
-    "int4-gptq-g128": GroupFormat(4, 128, 16, 0, "fp16", None),
+    # AutoGPTQ (auto_gptq/modeling/*.py): only the inside_layer_modules of the decoder layers are quantized;
+    # embed_tokens is an outside_layer_module and lm_head is in neither, so both stay fp16 as in AWQ
+    "int4-gptq-g128": GroupFormat(4, 128, 16, 0, "fp16", 16.0, embedding_bits=16.0),
     "q4f16": GroupFormat(4, 32, 16, 0, "fp16", None),
     "w4a16": GroupFormat(4, 128, 16, 0, "fp16", None),
     "w8a8": GroupFormat(8, 0, 32, 0, "int8", None),
