@@ -286,6 +286,8 @@ class LlmRuntime(_Frozen):
                 raise ValueError(f"{where}: {exc.message}") from None
             if not self._listed(name):
                 raise ValueError(f"{where} '{q}' is not in weight_formats {self.weight_formats}")
+            if name in self.format_chips:  # a default must load on every chip the runtime targets
+                raise ValueError(f"{where} '{q}' loads only on {', '.join(self.format_chips[name])} (format_chips)")
         return self
 
     def _listed(self, fmt: str) -> bool:

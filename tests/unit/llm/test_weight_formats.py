@@ -124,6 +124,7 @@ def _write_runtime(tmp_path: Path, **changes: object) -> Path:
     ({"weight_formats": None}, ["weight_formats"]),  # required: a runtime says what it loads
     ({"format_chips": {"Q4_0": ["rk3588*"]}}, ["format_chips key 'Q4_0'"]),
     ({"default_quant_by_model": {"qwen2-0.5b": "Q4_0"}}, ["default_quant_by_model.qwen2-0.5b 'Q4_0'"]),
+    ({"default_quant": "w4a16"}, ["default_quant 'w4a16' loads only on rk3576*"]),  # refused on an RK3588
 ])
 def test_a_runtime_yaml_whose_lists_disagree_is_refused(changes: dict[str, object], words: list[str],
                                                         tmp_path: Path) -> None:
