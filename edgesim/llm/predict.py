@@ -163,6 +163,10 @@ def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmR
     if rt.chips and not any(fnmatch.fnmatchcase(prof.id, c) for c in rt.chips):
         raise EdgesimError(f"device {prof.id}, runtime {rt.id}: the runtime targets only {', '.join(rt.chips)}",
                            field="runtime")
+    if not isinstance(model, ModelArch) and Path(str(model)).suffix.lower() == ".gguf":
+        rt.check_gguf_file(str(model))  # a GGUF file is only readable by a GGUF loader, whatever --quant says
+    if res.file_scheme is None or quant is not None:
+        rt.check_format(qs.name, prof.id)  # the named format (or the runtime's default) must be one it loads
     return Setup(arch, qs, rt, u, m, prof)
 
 

@@ -197,6 +197,10 @@ class GroupFormat:
     # bits of the embedding table where the format stores it apart from the head (ExecuTorch: int8 per channel,
     # and a tied model's head is stored a second time); None = the embedding is quantized like the rest
     untied_embedding_bits: float | None = None
+    # bits of an untied model's token embedding table where the format leaves it unquantized (AWQ quantizes only
+    # the linear layers inside the decoder blocks, so the embedding stays fp16 like the head); None = quantized
+    # like the rest
+    embedding_bits: float | None = None
 
     def bpw(self, ne0: int) -> float:
         g = self.group or ne0
@@ -208,8 +212,13 @@ class GroupFormat:
 # per-channel int8, int4 group 128 with fp16 scale); Hailo A8W4 (hailo model zoo GenAI: 4-bit symmetric weights,
 # 8-bit activations); NVFP4 (NVIDIA: e2m1 values + one fp8 scale per 16).
 GROUP_FORMATS: dict[str, GroupFormat] = {
-    "int4-awq-g128": GroupFormat(4, 128, 16, 4, "fp16", 16.0),
-    "int4-gptq-g128": GroupFormat(4, 128, 16, 0, "fp16", None),
+    # llm-awq awq/quantize/quantizer.py real_quantize_model_weight: WQLinear replaces only the nn.Linear layers of
+    # get_blocks(model) (the decoder layers); the embedding and lm_head stay fp16. A tied model stores the shared
+    # table once (Llama-3.2-1B: 0.263 of 1.236 B weights at 16 bits -> 6.67 bits/weight overall).
+    "int4-awq-g128": GroupFormat(4, 128, 16, 4, "fp16", 16.0, embedding_bits=16.0),
+    # AutoGPTQ (auto_gptq/modeling/*.py): only the inside_layer_modules of the decoder layers are quantized;
+    # embed_tokens is an outside_layer_module and lm_head is in neither, so both stay fp16 as in AWQ
+    "int4-gptq-g128": GroupFormat(4, 128, 16, 0, "fp16", 16.0, embedding_bits=16.0),
     "q4f16": GroupFormat(4, 32, 16, 0, "fp16", None),
     "w4a16": GroupFormat(4, 128, 16, 0, "fp16", None),
     "w8a8": GroupFormat(8, 0, 32, 0, "int8", None),
@@ -229,6 +238,11 @@ ALIASES = {"q4_k_m": "Q4_K_M", "a8w4": "w4a8", "q4f16_1": "q4f16", "q4f16_ft": "
 
 def quant_names() -> list[str]:
     return sorted(_FTYPE_BASE) + sorted(GROUP_FORMATS)
+
+
+def gguf_file_types() -> list[str]:
+    """The llama.cpp file types edgesim costs (the GGUF formats)."""
+    return sorted(_FTYPE_BASE)
 
 
 def canonical(name: str) -> str:
@@ -266,6 +280,8 @@ def scheme(name: str, arch: ModelArch) -> QuantScheme:
                 rows.append((WeightTensor("output.weight", "output", -1, t.ne0, t.rows), head_fmt))
         elif head and g.head_bits is not None:
             rows.append((t, _head_format(g.head_bits)))
+        elif t.role == "token_embd" and g.embedding_bits is not None:  # untied: a gathered table, kept as stored
+            rows.append((t, _head_format(g.embedding_bits)))
         else:
             rows.append((t, TensorFormat(kernel, g.bpw(t.ne0), g.act_precision)))
     return QuantScheme(q, tuple(rows), untied=untie)

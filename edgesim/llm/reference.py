@@ -132,7 +132,7 @@ def map_quant(text: str, runtime: str | None) -> tuple[str | None, str]:
         return None, ""
     if low in _QUANT:
         q = _QUANT[low]
-        if runtime in ("llama.cpp", "ollama", "executorch") and q == "fp16":
+        if runtime in ("llama.cpp", "ollama") and q == "fp16":  # a GGUF runtime's fp16 is the F16 file type
             return "F16", ""
         return q, ""
     if runtime == "executorch" and low == "bf16":

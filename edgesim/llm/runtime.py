@@ -8,6 +8,7 @@ it needs besides weights and KV cache. Numbers that ``edgesim llm-fit`` produced
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -17,8 +18,9 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from edgesim.errors import ProfileError
+from edgesim.errors import EdgesimError, ProfileError
 from edgesim.hw.loader import bundled_dir
+from edgesim.llm.quant import canonical, gguf_file_types, quant_names
 
 if TYPE_CHECKING:
     from edgesim.llm.machine import Machine
@@ -252,12 +254,72 @@ class LlmRuntime(_Frozen):
     # Profile-id globs of the chips the runtime is built for (RKLLM: Rockchip NPUs; HailoRT GenAI: the Hailo-10H);
     # empty = any board with the placement's unit. Another chip is refused, not answered with its unit's numbers.
     chips: list[str] = Field(default_factory=list)
+    # The weight formats the runtime's loader reads: canonical names of edgesim.llm.quant (GGUF file types, group
+    # formats) or globs over them ("Q*" = every GGUF Q type). A format outside it is refused, not costed with this
+    # runtime's kernels (RKLLM cannot load a GGUF file; llama.cpp has no w8a8).
+    weight_formats: list[str] = Field(min_length=1)
+    # Formats only some of the runtime's chips load: format -> profile-id globs (RKLLM's w4a16 on the RK3576/RK3562
+    # NPUs, not on the RK3588's); a format not named here loads on every chip the runtime targets.
+    format_chips: dict[str, list[str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _default_unit_known(self) -> LlmRuntime:
         if self.default_unit not in self.placements:
             raise ValueError(f"default_unit '{self.default_unit}' has no placement; have {sorted(self.placements)}")
         return self
+
+    @model_validator(mode="after")
+    def _formats_known(self) -> LlmRuntime:
+        known = quant_names()
+        for pat in self.weight_formats:  # a typo would silently refuse a format (or a glob match nothing)
+            if not fnmatch.filter(known, pat):
+                raise ValueError(f"weight_formats entry '{pat}' names no edgesim format; known: {', '.join(known)}")
+        for fmt in self.format_chips:
+            if fmt not in known or not self._listed(fmt):
+                raise ValueError(f"format_chips key '{fmt}' is not one of the runtime's weight_formats")
+        defaults = {"default_quant": self.default_quant} | {
+            f"default_quant_by_model.{m}": q for m, q in self.default_quant_by_model.items()}
+        for where, q in defaults.items():
+            try:
+                name = canonical(q)
+            except EdgesimError as exc:
+                raise ValueError(f"{where}: {exc.message}") from None
+            if not self._listed(name):
+                raise ValueError(f"{where} '{q}' is not in weight_formats {self.weight_formats}")
+            if name in self.format_chips:  # a default must load on every chip the runtime targets
+                raise ValueError(f"{where} '{q}' loads only on {', '.join(self.format_chips[name])} (format_chips)")
+        return self
+
+    def _listed(self, fmt: str) -> bool:
+        return any(fnmatch.fnmatchcase(fmt, pat) for pat in self.weight_formats)
+
+    def loadable_formats(self, chip: str | None = None) -> list[str]:
+        """The canonical formats the runtime loads (on ``chip``, a profile id, if given)."""
+        return [q for q in quant_names() if self._listed(q) and self._on_chip(q, chip)]
+
+    def _on_chip(self, fmt: str, chip: str | None) -> bool:
+        globs = self.format_chips.get(fmt)
+        return chip is None or globs is None or any(fnmatch.fnmatchcase(chip, g) for g in globs)
+
+    @property
+    def loads_gguf(self) -> bool:
+        return any(self._listed(t) for t in gguf_file_types())
+
+    def check_format(self, quant: str, chip: str | None = None) -> None:
+        """Refuse a weight format (canonical name) this runtime cannot load, or cannot load on ``chip``."""
+        if not self._listed(quant):
+            raise EdgesimError(f"runtime {self.id} cannot load weight format {quant} (it loads: "
+                               f"{_summary(self.weight_formats)})", field="quant")
+        if not self._on_chip(quant, chip):
+            raise EdgesimError(f"runtime {self.id} cannot load weight format {quant} on {chip} (only on "
+                               f"{', '.join(self.format_chips[quant])}; it loads there: "
+                               f"{_summary(self.loadable_formats(chip))})", field="quant")
+
+    def check_gguf_file(self, path: str) -> None:
+        """Refuse a GGUF file as the model for a runtime whose loader does not read GGUF."""
+        if not self.loads_gguf:
+            raise EdgesimError(f"runtime {self.id} cannot load weight format GGUF (it loads: "
+                               f"{_summary(self.weight_formats)})", file=path, field="quant")
 
     def placement(self, unit: str | None) -> tuple[str, PlacementParams]:
         u = unit or self.default_unit
@@ -281,6 +343,13 @@ class LlmRuntime(_Frozen):
 
     def quant_for(self, model_name: str) -> str:
         return self.default_quant_by_model.get(model_name, self.default_quant)
+
+
+def _summary(formats: list[str]) -> str:
+    """The runtime's formats for a message, its GGUF file types (upper case, globs allowed) named as such."""
+    gguf = [f for f in formats if f[:1].isupper()]
+    rest = [f for f in formats if not f[:1].isupper()]
+    return ", ".join(([f"GGUF types {' '.join(gguf)}"] if gguf else []) + rest)
 
 
 def runtimes_dir() -> Path:
@@ -391,3 +460,14 @@ def load_llm_runtime(spec: str, fitted: bool = True) -> LlmRuntime:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
         raise ProfileError(err["msg"], file=str(path), field=loc) from None
+
+
+def weight_formats_markdown() -> str:
+    """The table docs/llm.md quotes: each bundled runtime's loadable weight formats (and per-chip limits)."""
+    lines = ["| runtime | weight formats it loads | only on some chips |", "|---|---|---|"]
+    for rid in runtime_ids():
+        rt = load_llm_runtime(rid)
+        limits = "; ".join(f"{q}: {', '.join(g)}" for q, g in rt.format_chips.items())
+        limits_cell = f"`{limits}`" if limits else ""
+        lines.append(f"| {rid} | `{_summary(rt.weight_formats)}` | {limits_cell} |")
+    return "\n".join(lines)

@@ -224,6 +224,9 @@ def test_profile_check_takes_a_bundled_id_and_refuses_before_printing(capsys: py
     (["--ambient", "30"], ["--ambient only applies to --chat-session"]),
     (["--chat-session", "30", "--confidence", "5"], ["confidence"]),
     (["--chat-session", "30", "--ambient", "500"], ["--ambient 500 C"]),
+    # a format the runtime cannot load was answered with a full prediction (tests/unit/llm/test_weight_formats.py)
+    (["--quant", "w8a8"], ["field 'quant'", "runtime llama.cpp cannot load weight format w8a8"]),
+    (["--runtime", "executorch", "--quant", "Q4_0"], ["runtime executorch cannot load weight format Q4_0"]),
 ])
 def test_llm_refuses_nonsense_and_unused_flags(argv: list[str], words: list[str],
                                                capsys: pytest.CaptureFixture[str]) -> None:

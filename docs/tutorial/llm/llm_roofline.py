@@ -27,7 +27,7 @@ from edgesim.llm.predict import setup  # noqa: E402
 
 BOARDS = (("rpi4", "llama.cpp"), ("rpi5", "llama.cpp"), ("jetson-orin-nano", "mlc"))
 CPU_FORMATS = ("F16", "Q8_0", "Q6_K", "Q4_K_M", "Q4_0", "Q3_K_S")
-GPU_FORMATS = ("fp16", "w8a8", "q4f16")
+GPU_FORMATS = ("fp16", "int4-awq-g128", "q4f16")  # formats MLC loads (q0f16, q4f16_awq, q4f16_1): no w8a8
 MODELS = ("qwen2.5-0.5b", "llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b")
 TABLE_MODEL = "llama-3.2-3b"
 BEGIN, END = "<!-- BEGIN GENERATED llm_roofline.py -->", "<!-- END GENERATED llm_roofline.py -->"
