@@ -29,6 +29,16 @@ def _plans(hw: str, runtime: str, model: str) -> dict[str, tuple[str, str, float
     return {p.node: (p.unit, p.op, p.compute_cycles) for p in sched.plans if p.macs}
 
 
+def _reference(tmp_path: Path, model: str, *rows: str) -> Path:
+    """A reference CSV of ``rows`` (skipped when the bundled ``model`` is absent)."""
+    if not (MODELS / model).is_file():
+        pytest.skip("bundled models (edgesim/data/models) not present")
+    ref = tmp_path / "ref.csv"
+    ref.write_text("device,runtime,runtime_version,clock_mhz,benchmark,model_file,latency_ms,energy_uj\n"
+                   + "".join(r + "\n" for r in rows))
+    return ref
+
+
 def test_gsdk_4_1_halves_the_mvp_conv_cycles_only() -> None:
     old = _plans("efr32mg24", "tflm@gsdk-4.0.1", "kws_ref_model.tflite")
     new = _plans("efr32mg24", "tflm@gsdk-4.1.1", "kws_ref_model.tflite")
@@ -63,15 +73,11 @@ def test_leave_one_device_out_keeps_each_rows_release(tmp_path: Path) -> None:
     """The refit model (validate.calibrate) costs vendor layers once: each row's release must still apply."""
     from edgesim.validate.calibrate import leave_one_device_out
 
-    if not (MODELS / "pretrainedResnet_quant.tflite").is_file():
-        pytest.skip("bundled models (edgesim/data/models) not present")
-    ref = tmp_path / "ref.csv"
-    ref.write_text(
-        "device,runtime,runtime_version,clock_mhz,benchmark,model_file,latency_ms,energy_uj\n"
-        "stm32l4r5,tflm,2.3.1,120,kws,kws_ref_model.tflite,181.917,\n"
-        "stm32l4r5,tflm,2.3.1,120,vww,vww_96_int8.tflite,600.601,\n"
-        "efr32mg24,tflm,gsdk-4.0.1,78,ic,pretrainedResnet_quant.tflite,239.98,\n"
-        "efr32mg24,tflm,gsdk-4.1.1,78,ic,pretrainedResnet_quant.tflite,120.93,\n")
+    ref = _reference(tmp_path, "pretrainedResnet_quant.tflite",
+                     "stm32l4r5,tflm,2.3.1,120,kws,kws_ref_model.tflite,181.917,",
+                     "stm32l4r5,tflm,2.3.1,120,vww,vww_96_int8.tflite,600.601,",
+                     "efr32mg24,tflm,gsdk-4.0.1,78,ic,pretrainedResnet_quant.tflite,239.98,",
+                     "efr32mg24,tflm,gsdk-4.1.1,78,ic,pretrainedResnet_quant.tflite,120.93,")
     rows = {(r.device, r.runtime): r for r in leave_one_device_out(ref).rows}
     old = rows[("efr32mg24", "tflm@gsdk-4.0.1")].predicted_latency_ms
     new = rows[("efr32mg24", "tflm@gsdk-4.1.1")].predicted_latency_ms
@@ -105,13 +111,9 @@ def test_calibrated_tflm_profile_keeps_the_mvp_releases(tmp_path: Path) -> None:
     from edgesim.api import estimate, load_profile
     from edgesim.validate.calibrate import calibrate
 
-    if not (MODELS / "kws_ref_model.tflite").is_file():
-        pytest.skip("bundled models (edgesim/data/models) not present")
-    ref = tmp_path / "ref.csv"
-    ref.write_text(
-        "device,runtime,runtime_version,clock_mhz,benchmark,model_file,latency_ms,energy_uj\n"
-        "efr32mg24,tflm,gsdk-4.0.1,78,kws,kws_ref_model.tflite,63.09,\n"
-        "efr32mg24,tflm,gsdk-4.1.1,78,kws,kws_ref_model.tflite,36.28,\n")
+    ref = _reference(tmp_path, "kws_ref_model.tflite",
+                     "efr32mg24,tflm,gsdk-4.0.1,78,kws,kws_ref_model.tflite,63.09,",
+                     "efr32mg24,tflm,gsdk-4.1.1,78,kws,kws_ref_model.tflite,36.28,")
     res = calibrate(ref, "efr32mg24", "tflm@gsdk-4.1.1", models_dir=MODELS)
     out = res.write_calibrated_profile(tmp_path / "cal.yaml")
     prof = load_profile("efr32mg24")
