@@ -47,12 +47,12 @@ def _summary(rows: list[dict[str, object]], key: str) -> list[dict[str, object]]
         mine = [r for r in rows if r[key] == value]
         ratios = [float(r["predicted_ms"]) / float(r["measured_ms"]) for r in mine]  # type: ignore[arg-type]
         covered, width = _coverage(mine)
-        out.append({key: value, "rows": len(mine), "devices": len({str(r["device"]) for r in mine}),
+        out.append({"novelty": sorted({str(r["novelty"]) for r in mine}),
+                    "runtimes": sorted({str(r["runtime"]) for r in mine}),
+                    key: value, "rows": len(mine), "devices": len({str(r["device"]) for r in mine}),
                     "mape": statistics.fmean(abs(x - 1.0) for x in ratios),
                     "median_ratio_predicted_over_measured": statistics.median(ratios),
-                    "interval_covered": covered, "interval_median_half_width": width,
-                    "novelty": sorted({str(r["novelty"]) for r in mine}),
-                    "runtimes": sorted({str(r["runtime"]) for r in mine})})
+                    "interval_covered": covered, "interval_median_half_width": width})
     return out
 
 
