@@ -66,3 +66,43 @@ def test_held_out_bounds_leave_the_devices_own_residuals_out() -> None:
     pred = ExternalPrediction("x.csv", 0, "ext", "rknn", "net0", "int8", "latency", math.exp(1.5), 1.0, NEWDEV)
     (h,) = held_out_intervals([pred], others + far, 0.8)
     assert not h.covered and h.hi_ms == pytest.approx(math.exp(hi))
+
+
+def test_an_external_row_is_predicted_as_shipped_in_the_class_the_driver_gives_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from edgesim.validate.npu_external import predict_external
+
+    lines = (data_path("reference", "npu_external", "ext7-a.csv").read_text(encoding="utf-8").splitlines())
+    row = next(i for i, line in enumerate(lines) if ",rk3576," in line and ",mobilenet_v2," in line)
+    path = tmp_path / "one.csv"
+    path.write_text("\n".join([lines[0], lines[row]]) + "\n", encoding="utf-8")
+    (p,), refused = predict_external([path])
+    assert refused == 0 and p.cls is NEWDEV and (p.device, p.runtime, p.network) == ("rk3576", "rknn", "mobilenet_v2")
+    assert p.residual().external == "one.csv"
+    assert p.residual().latency_log == pytest.approx(math.log(p.measured_ms / p.predicted_ms))
+    shipped = [r for r in json.loads(data_path(*NPU_CALIBRATION_FILE).read_text())["rows"]
+               if r.get("external") == "ext7-a.csv" and r["device"] == "rk3576" and r["benchmark"] == "mobilenet_v2"]
+    assert [r["class"] for r in shipped] == [NEWDEV.value]
+    assert shipped[0]["latency_log"] == pytest.approx(p.residual().latency_log, abs=1e-5)
+
+
+def test_a_class_uses_its_own_runtime_scales_where_it_has_them() -> None:
+    from edgesim.pipeline.interval_calibration import class_scales
+
+    own = [("a", "d1", 0.1)] * 12 + [("b", "d2", 0.2)] * 5
+    pooled = own + [("a", "d3", 2.0)] * 12 + [("b", "d4", 0.4)] * 12
+    assert class_scales(own, pooled, "a") == {"a": pytest.approx(0.1)}  # own: a's far-off rows elsewhere ignored
+    assert class_scales(own, pooled, "b")["b"] == pytest.approx(math.sqrt((5 * 0.04 + 12 * 0.16) / 17))
+
+
+def test_the_target_groups_count_the_external_new_boards() -> None:
+    from edgesim.validate.intervals import shipped_residuals, target_group_coverage
+
+    res = shipped_residuals()
+    table = [x for x in res if x.external is None]
+    ext_new = sum(x.cls is NEWDEV for x in res if x.external is not None)
+
+    def without(rows: list[Residual]) -> int:
+        return next(g.rows for g in target_group_coverage(rows, 0.8)
+                    if g.group == "devices without rows" and g.metric == "latency")
+
+    assert without(res) == without(table) + ext_new
