@@ -84,8 +84,7 @@ class Residual:
     power_log_without: tuple[tuple[str, float], ...] = ()
     # new_runtime: the runtime the row was predicted with instead of its own (its profile fitted on its own rows)
     substitute: str | None = None
-    # the external table (``npu_external``) the row comes from, None: the bundled tables'
-    external: str | None = None
+    external: str | None = None  # the external table (``npu_external``) the row comes from; None: a bundled one
 
     @property
     def energy_log(self) -> float | None:
