@@ -118,7 +118,8 @@ class CalibrationTable:
 
     def scaled_bin(self, cls: NoveltyClass, runtime: str | None) -> tuple[float, ...] | None:
         """The class's residuals normalised by their runtimes' scales and rescaled to ``runtime``'s
-        (``scaled_sample``; the scales from every BY_RUNTIME class's rows), None: ``runtime`` has no scale."""
+        (``scaled_sample``; the class's own scales, else every BY_RUNTIME class's: ``class_scales``), None: ``runtime``
+        has no scale."""
         if cls not in BY_RUNTIME or runtime is None:
             return None
         own = dict(self.runtime_rows).get(cls, ())
