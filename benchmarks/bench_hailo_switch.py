@@ -2,7 +2,7 @@
 hardware layer, host cycles) against the mechanism "a switch moves the network's int8 weights over the PCIe link,
 plus a fixed part" for the link widths a Hailo-8L may sit on. Each model's two free parameters are fitted by least
 squares in relative error on the EVEN lines of the bundled npu_vendor.csv's Hailo-8L rows (its batch-1 rows) and
-scored on the odd lines (batch 8, held out). Nothing is fitted to benchmarks/external.
+scored on the odd lines (batch 8, held out). Nothing is fitted to the npu_external tables.
 
 The switch cost enters only the prediction's last step (edgesim.sim.stream.schedule_period_s: switches once per
 batch, the first frame at its single-frame latency, the rest at the stream period), so each row is simulated once

@@ -1,51 +1,35 @@
 """External check of devices with no rows in the bundled vendor table (issue #17): edgesim's shipped prediction
-next to public vendor benchmark numbers collected in ``benchmarks/external/*.csv`` (the vendor table's format, one
-row per published number with its source URL). These numbers are a check only, never a fit target: nothing in the
-package reads them. Writes benchmarks/results/npu_external.json and prints per-device error, and how often the
-shipped 80% latency interval (issue #18: ``edgesim.pipeline.intervals.interval``, the novelty class the driver
-picks for the row; its relative bounds around the row's prediction, a frame period for throughput rows) contains the
-published number, with its median half-width: the intervals on data that neither the model nor the interval
-calibration ever saw.
+next to public vendor benchmark numbers shipped in ``edgesim/data/reference/npu_external/*.csv`` (the vendor
+table's format, one row per published number with its source URL). The predictions are never fitted to them.
+
+Since issue #18 these rows also calibrate the NPU intervals (``edgesim.validate.npu_external``: their residuals
+are out-of-sample for the device by construction). So the interval check here is leave-one-device-out: each row's
+80% latency interval is built as ``edgesim.pipeline.intervals.interval`` builds it (the profile's ranges and the
+model error of the novelty class the driver picks, in quadrature) with the model part calibrated on the shipped
+residuals WITHOUT the row's device (``npu_external.held_out_intervals``; for a board with vendor-table rows, without
+the board's rows of that network, as the coverage check holds it out). A throughput row's interval is that of a
+frame period. Writes benchmarks/results/npu_external.json and prints per-device error and the share of published
+numbers inside that interval with its median half-width, then the same by novelty class and by runtime.
 
 Run: python benchmarks/bench_npu_external.py
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgesim.pipeline.intervals import interval  # noqa: E402
-from edgesim.validate.npu_vendor import VendorResult, VendorRow, predict_all, predict_row_result, read_vendor  # noqa: E402
+from edgesim.validate.intervals import shipped_residuals  # noqa: E402
+from edgesim.validate.npu_external import external_files, held_out_intervals, predict_external  # noqa: E402
 
 CONFIDENCE = 0.8
-# (file, line) -> the row's interval relative to its prediction: (low, high, novelty class)
-Bounds = dict[tuple[str, int], tuple[float, float, str]]
-
-EXTERNAL = ROOT / "benchmarks" / "external"
 RESULT = ROOT / "benchmarks" / "results" / "npu_external.json"
-
-
-def _results(path: Path, bounds: Bounds) -> tuple[list[VendorResult], list[VendorResult]]:
-    rows, skipped = read_vendor(path)
-
-    def predict(row: VendorRow) -> float:
-        ms, result = predict_row_result(row)
-        iv = interval(result, CONFIDENCE)
-        bounds[path.name, row.line] = (iv.latency_s.lo / result.latency_s, iv.latency_s.hi / result.latency_s,
-                                       iv.novelty.value)
-        return ms
-
-    with contextlib.redirect_stderr(io.StringIO()):
-        results = predict_all(rows, predict)
-    return [r for r in results if r.predicted_ms is not None], skipped + [r for r in results if r.predicted_ms is None]
 
 
 def _coverage(rows: list[dict[str, object]]) -> tuple[float, float]:
@@ -57,56 +41,59 @@ def _coverage(rows: list[dict[str, object]]) -> tuple[float, float]:
     return sum(inside) / len(inside), statistics.median(widths)
 
 
-def _device_summary(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+def _summary(rows: list[dict[str, object]], key: str) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
-    for device in sorted({str(r["device"]) for r in rows}):
-        mine = [r for r in rows if r["device"] == device]
+    for value in sorted({str(r[key]) for r in rows}):
+        mine = [r for r in rows if r[key] == value]
         ratios = [float(r["predicted_ms"]) / float(r["measured_ms"]) for r in mine]  # type: ignore[arg-type]
         covered, width = _coverage(mine)
-        out.append({"device": device, "rows": len(mine),
+        out.append({"novelty": sorted({str(r["novelty"]) for r in mine}),
+                    "runtimes": sorted({str(r["runtime"]) for r in mine}),
+                    key: value, "rows": len(mine), "devices": len({str(r["device"]) for r in mine}),
                     "mape": statistics.fmean(abs(x - 1.0) for x in ratios),
                     "median_ratio_predicted_over_measured": statistics.median(ratios),
-                    "interval_covered": covered, "interval_median_half_width": width,
-                    "novelty": sorted({str(r["novelty"]) for r in mine}),
-                    "runtimes": sorted({str(r["runtime"]) for r in mine})})
+                    "interval_covered": covered, "interval_median_half_width": width})
     return out
 
 
-def main() -> dict[str, object]:
-    files = sorted(EXTERNAL.glob("*.csv"))
-    rows: list[dict[str, object]] = []
-    skipped: list[VendorResult] = []
-    for f in files:
-        bounds: Bounds = {}
-        done, s = _results(f, bounds)
-        skipped += s
-        for r in done:
-            lo, hi, cls = bounds[f.name, r.line]
-            rows.append({"file": f.name, "file_line": r.line, "device": r.device, "runtime": r.runtime,
-                         "network": r.network, "precision": r.precision, "metric": r.metric,
-                         "measured_ms": r.measured_ms, "predicted_ms": r.predicted_ms,
-                         "interval_lo_ms": lo * r.predicted_ms, "interval_hi_ms": hi * r.predicted_ms,  # type: ignore[operator]
-                         "novelty": cls})
+def _print(title: str, summary: list[dict[str, object]], key: str) -> None:
+    print(f"{title:<32} {'rows':>4} {'MAPE':>7} {'median pred/meas':>17} {'in 80% interval':>16} {'half-width':>11}")
+    for d in summary:
+        print(f"{d[key]:<32} {d['rows']:>4} {d['mape']:>7.1%} {d['median_ratio_predicted_over_measured']:>17.2f} "
+              f"{d['interval_covered']:>16.0%} {d['interval_median_half_width']:>11.0%}")
+
+
+def main(predict: Callable[..., tuple[list, int]] = predict_external) -> dict[str, object]:
+    files = external_files()
+    preds, refused = predict(files, with_profile=CONFIDENCE)
+    rows: list[dict[str, object]] = [
+        {"file": h.prediction.file, "file_line": h.prediction.line, "device": h.prediction.device,
+         "runtime": h.prediction.runtime, "network": h.prediction.network, "precision": h.prediction.precision,
+         "metric": h.prediction.metric, "measured_ms": h.prediction.measured_ms,
+         "predicted_ms": h.prediction.predicted_ms, "interval_lo_ms": h.lo_ms, "interval_hi_ms": h.hi_ms,
+         "novelty": h.prediction.cls.value}
+        for h in held_out_intervals(preds, shipped_residuals(), CONFIDENCE)]
     covered, width = _coverage(rows) if rows else (None, None)
     report: dict[str, object] = {
         "files": [str(f.relative_to(ROOT)) for f in files],
         "confidence": CONFIDENCE,
-        "devices": _device_summary(rows),
+        "interval_check": "leave-one-device-out: each row's model-error bounds calibrated without its device's "
+                          "residuals (npu_external.held_out_intervals)",
+        "devices": _summary(rows, "device"), "classes": _summary(rows, "novelty"),
+        "runtimes": _summary(rows, "runtime"),
         "mape_all": statistics.fmean(abs(float(r["predicted_ms"]) / float(r["measured_ms"]) - 1.0)  # type: ignore[arg-type]
                                      for r in rows) if rows else None,
         "interval_covered_all": covered, "interval_median_half_width_all": width,
-        "rows": rows,
-        "skipped": [{"file_line": r.line, "device": r.device, "why": r.error} for r in skipped],
+        "rows": rows, "skipped": refused,
     }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"{'device':<22} {'rows':>4} {'MAPE':>7} {'median pred/meas':>17} {'in 80% interval':>16} {'half-width':>11}")
-    for d in report["devices"]:  # type: ignore[union-attr]
-        print(f"{d['device']:<22} {d['rows']:>4} {d['mape']:>7.1%} {d['median_ratio_predicted_over_measured']:>17.2f} "
-              f"{d['interval_covered']:>16.0%} {d['interval_median_half_width']:>11.0%}")
+    _print("device", report["devices"], "device")  # type: ignore[arg-type]
+    _print("novelty class", report["classes"], "novelty")  # type: ignore[arg-type]
+    _print("runtime", report["runtimes"], "runtime")  # type: ignore[arg-type]
     if rows:
-        print(f"all {len(rows)} rows: MAPE {report['mape_all']:.1%}, {covered:.0%} inside the 80% interval (median "
-              f"half-width {width:.0%}); skipped {len(skipped)}; wrote {RESULT}")
+        print(f"all {len(rows)} rows: MAPE {report['mape_all']:.1%}, {covered:.0%} inside the 80% interval held out "
+              f"by device (median half-width {width:.0%}); skipped {refused}; wrote {RESULT}")
     return report
 
 

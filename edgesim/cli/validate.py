@@ -77,7 +77,9 @@ def _cmd_intervals(args: argparse.Namespace) -> int:
         print(f"wrote {llm_path} ({len(llm_rows)} held-out LLM residuals)", file=sys.stderr)
         if args.reference is None:  # the vendor NPU tables (minutes: every row is predicted)
             npu_path, npu_rows = write_npu_calibration()
-            print(f"wrote {npu_path} ({len(npu_rows)} held-out vendor-table residuals)", file=sys.stderr)
+            ext = sum(x.external is not None for x in npu_rows)
+            print(f"wrote {npu_path} ({len(npu_rows)} held-out vendor-table residuals, {ext} of them from the "
+                  "external tables)", file=sys.stderr)
             residuals = residuals + npu_rows
             from edgesim.cli.intervals_doc import BLOCKS, checkout_doc, rewrite_doc
 

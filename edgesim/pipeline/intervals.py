@@ -46,6 +46,7 @@ from edgesim.pipeline.interval_calibration import (
     _quantile,
     calibration_table,
     check_confidence,
+    class_scales,
     conformal_bounds,
     energy_bounds,
     group_weights,
@@ -338,6 +339,20 @@ def combine(nominal: float, profile_log: tuple[float, float], model_log: tuple[f
     return Interval(nominal * math.exp(-lo), nominal * math.exp(hi))
 
 
+def run_novelty(result: RunResult, table: CalibrationTable | None = None, *,
+                at_least: NoveltyClass | None = None) -> NoveltyClass:
+    """The novelty class of a run as ``interval`` calibrates it (``at_least``: see ``interval``)."""
+    cls = novelty(result.profile, result.runtime, table or calibration_table())
+    if at_least is not None and cls in _NEW_CHIP:
+        return _NEW_CHIP[cls]
+    if cls is NoveltyClass.NPU_MEASURED_DEVICE:
+        # a board's vendor rows are its shipped profile's: an edited copy or another clock is a new board; on the
+        # shipped board, a network its rows calibrated the point of, or one the runtime's fit alone predicts
+        return npu_board_class(is_shipped_device(result.spec.hw, result.spec.clock_mhz),
+                               result.device_scale is not None)
+    return cls
+
+
 def interval(result: RunResult, confidence: float = DEFAULT_CONFIDENCE, *,
              at_least: NoveltyClass | None = None) -> PredictionInterval:
     """The latency/energy (and throughput) interval of ``result`` at ``confidence``: profile ranges and model
@@ -345,14 +360,7 @@ def interval(result: RunResult, confidence: float = DEFAULT_CONFIDENCE, *,
     family), combined. Costs one analytic map+cost plus two per ranged profile field."""
     check_confidence(confidence)
     table = calibration_table()
-    cls = novelty(result.profile, result.runtime, table)
-    if at_least is not None and cls in _NEW_CHIP:
-        cls = _NEW_CHIP[cls]
-    elif cls is NoveltyClass.NPU_MEASURED_DEVICE:
-        # a board's vendor rows are its shipped profile's: an edited copy or another clock is a new board; on the
-        # shipped board, a network its rows calibrated the point of, or one the runtime's fit alone predicts
-        cls = npu_board_class(is_shipped_device(result.spec.hw, result.spec.clock_mhz),
-                              result.device_scale is not None)
+    cls = run_novelty(result, table, at_least=at_least)
     effects: tuple[FieldEffect, ...] = ()
     if ranged_fields(result.profile) or (result.runtime is not None and ranged_fields(result.runtime)):
         _, effects = perturbed_runs(result)
@@ -391,7 +399,7 @@ def format_range(iv: Interval, confidence: float, unit: str) -> str:
 __all__ = ["BOARD_POWER_FIELD", "BY_RUNTIME", "CALIBRATION_FILE", "DEFAULT_CONFIDENCE", "GROUP_WEIGHTED",
            "MIN_BIN_ROWS", "NEW_BOARD_POWER_CLASSES", "NPU_CALIBRATION_FILE", "NPU_CLASSES", "CalibrationTable",
            "FieldEffect", "Interval", "NoveltyClass", "PredictionInterval", "calibration_table", "check_confidence",
-           "combine", "conformal_bounds", "energy_bounds", "format_range", "group_weights", "interval",
+           "class_scales", "combine", "conformal_bounds", "energy_bounds", "format_range", "group_weights", "interval",
            "latency_sample", "model_bounds", "new_board_energy_bounds", "novelty", "npu_board_class", "perturbed_runs",
-           "power_log_bounds", "rerun", "rerun_changed", "runtime_bin", "runtime_scales", "scaled_sample",
-           "set_field", "shared_margin", "weight_group", "weighted_bounds"]
+           "power_log_bounds", "rerun", "rerun_changed", "run_novelty", "runtime_bin", "runtime_scales",
+           "scaled_sample", "set_field", "shared_margin", "weight_group", "weighted_bounds"]

@@ -41,12 +41,12 @@ from edgesim.pipeline.intervals import (
     NPU_CLASSES,
     NoveltyClass,
     check_confidence,
+    class_scales,
     conformal_bounds,
     energy_bounds,
     group_weights,
     new_board_energy_bounds,
     runtime_bin,
-    runtime_scales,
     scaled_sample,
     weight_group,
     weighted_bounds,
@@ -84,6 +84,7 @@ class Residual:
     power_log_without: tuple[tuple[str, float], ...] = ()
     # new_runtime: the runtime the row was predicted with instead of its own (its profile fitted on its own rows)
     substitute: str | None = None
+    external: str | None = None  # the external table (``npu_external``) the row comes from; None: a bundled one
 
     @property
     def energy_log(self) -> float | None:
@@ -174,11 +175,13 @@ def collect_residuals(reference: str | Path | None = None) -> list[Residual]:
     return out
 
 
-def collect_npu_residuals(v: VendorValidation | None = None) -> list[Residual]:
+def collect_npu_residuals(v: VendorValidation | None = None, external: Sequence[Residual] = ()
+                          ) -> list[Residual]:
     """Edge NPUs and SoCs (``edgesim.validate.npu_vendor``, the bundled vendor tables): boards with rows from the
     odd lines predicted with the runtime and (device, network) multipliers fitted on the even ones, as a run with
-    the device calibration predicts them; new boards from leave-one-device-out (the model alone). Slow without
-    ``v`` (every table row is predicted): minutes."""
+    the device calibration predicts them; new boards from leave-one-device-out (the model alone); then
+    ``external``, the external tables' residuals (``npu_external.external_residuals``). Slow without ``v`` (every
+    table row is predicted): minutes."""
     from edgesim.validate.device_offsets import SHIPPED_LEVEL, even_groups, group_key
     from edgesim.validate.npu_vendor import VendorResult, validate_vendor
 
@@ -196,36 +199,46 @@ def collect_npu_residuals(v: VendorValidation | None = None) -> list[Residual]:
         out += [Residual(r.line, r.device, r.runtime_id, r.network, cls_of(r),
                          math.log(r.measured_ms / r.predicted_ms), None)
                 for r in results if r.predicted_ms and r.measured_ms > 0]
-    return out
+    return out + list(external)
 
 
 def npu_calibration_dict(residuals: Sequence[Residual]) -> dict[str, object]:
-    mine = [x for x in residuals if x.cls in NPU_CLASSES]
+    # the external rows of a runtime nobody measured are new_runtime's (merged with the MCU table's at load)
+    mine = [x for x in residuals if x.cls in NPU_CLASSES or x.external is not None]
+    table = [x for x in mine if x.external is None]
     return {
         "method": "split conformal on held-out log residuals of the vendor NPU tables, per runtime where a runtime "
                   "has enough (Mondrian; edgesim.pipeline.interval_calibration.BY_RUNTIME), else normalised by "
-                  "per-runtime scales where the runtime has MIN_SCALE_ROWS residuals, else pooled",
+                  "per-runtime scales (the class's own where it has them) where the runtime has MIN_SCALE_ROWS "
+                  "residuals, else pooled; with the external tables' rows (npu_external: devices the model was never "
+                  "built with, in the classes the driver gives them)",
         "latency": {c.value: sorted(round(x.latency_log, 6) for x in mine if x.cls is c)
-                    for c in NPU_CLASSES},
-        "devices": sorted({(x.device, x.runtime) for x in mine}),
-        "runtimes": sorted({x.runtime for x in mine}),
+                    for c in NoveltyClass if c in NPU_CLASSES or any(x.cls is c for x in mine)},
+        # the boards and runtimes a run's class is decided by: the bundled table's only (an external device has
+        # no device calibration; its rows calibrate the class the driver gives it)
+        "devices": sorted({(x.device, x.runtime) for x in table}),
+        "runtimes": sorted({x.runtime for x in table}),
         "rows": [{"line": x.line, "device": x.device, "runtime": x.runtime, "benchmark": x.benchmark,
-                  "class": x.cls.value, "latency_log": round(x.latency_log, 6), "power_log": None} for x in mine],
+                  "class": x.cls.value, "latency_log": round(x.latency_log, 6), "power_log": None,
+                  **({"external": x.external} if x.external else {})} for x in mine],
     }
 
 
 def write_npu_calibration(path: str | Path | None = None, device_path: str | Path | None = None,
-                          v: VendorValidation | None = None) -> tuple[Path, list[Residual]]:
+                          v: VendorValidation | None = None, external: Sequence[Residual] | None = None
+                          ) -> tuple[Path, list[Residual]]:
     """The NPU interval calibration and, from the same predictions, the device calibration the driver applies
     (``edgesim.pipeline.device_calibration``; ``device_path``, default the shipped file): one command. ``v``: the
-    vendor tables' predictions already made (``validate_vendor()``, minutes), else they are made here."""
+    vendor tables' predictions already made (``validate_vendor()``, minutes), else they are made here;
+    ``external``: the external tables' residuals (``npu_external.external_residuals()``, minutes), else made here."""
     from edgesim.pipeline.device_calibration import DEVICE_CALIBRATION_FILE, device_scale_table
     from edgesim.pipeline.intervals import calibration_table
     from edgesim.validate.device_offsets import device_calibration_dict
+    from edgesim.validate.npu_external import external_residuals
     from edgesim.validate.npu_vendor import validate_vendor
 
     v = v if v is not None else validate_vendor()
-    residuals = collect_npu_residuals(v)
+    residuals = collect_npu_residuals(v, external if external is not None else external_residuals())
     target = Path(path) if path is not None else data_path(*NPU_CALIBRATION_FILE)
     atomic_write_text(target, json.dumps(npu_calibration_dict(residuals), indent=1) + "\n")
     devices = Path(device_path) if device_path is not None else data_path(*DEVICE_CALIBRATION_FILE)
@@ -286,7 +299,7 @@ def shipped_residuals(path: str | Path | None = None, npu: bool = True) -> list[
             out += [Residual(int(r["line"]), r["device"], r["runtime"], r["benchmark"], NoveltyClass(r["class"]),
                              float(r["latency_log"]), None if r["power_log"] is None else float(r["power_log"]),
                              tuple((d, float(v)) for d, v in sorted(r.get("power_log_without", {}).items())),
-                             r.get("substitute"))
+                             r.get("substitute"), r.get("external"))
                     for r in raw["rows"]]
         except (OSError, ValueError, KeyError) as exc:
             raise EdgesimError(f"cannot read the interval calibration ({exc}); regenerate it with "
@@ -315,6 +328,19 @@ def _group(x: Residual) -> str:
     return f"runtime:{x.runtime}" if x.cls is NoveltyClass.NEW_RUNTIME else x.device
 
 
+def held_out_latency_bounds(x: Residual, residuals: Sequence[Residual], confidence: float
+                            ) -> tuple[float, float, bool]:
+    """The latency bounds ``coverage`` checks ``x`` against: its class's ``residuals`` without ``x``'s group
+    (``_group``), as ``_held_out_hits`` builds them."""
+    g = _group(x)
+    mine = [y for y in residuals if y.cls is x.cls]
+    train = [y for y in mine if _group(y) != g and not _uses_held_out_runtime(y, g)]
+    held = {y.device for y in mine if _group(y) == g} | {x.device}
+    scale_rows = [y for y in residuals if x.cls in BY_RUNTIME and y.cls in BY_RUNTIME and y.cls is not x.cls
+                  and y.device not in held]
+    return _latency_bounds(x.cls, _calibration_rows(x.cls, train, x.runtime, confidence, scale_rows), confidence)
+
+
 def _power_group(cls: NoveltyClass, x: Residual) -> str:
     """The power rows held out with a case: board power is a property of the device, so a new device's all; a
     measured device's benchmark, that benchmark's; a new runtime's, the board's rows with that runtime (its rows
@@ -335,7 +361,7 @@ def _calibration_rows(cls: NoveltyClass, train: Sequence[Residual], runtime: str
     rows = [(x.runtime, x.device, x.latency_log) for x in train]
     if runtime_bin(rows, runtime, confidence) is not None:
         return [x for x in train if x.runtime == runtime]
-    scales = runtime_scales(rows + [(x.runtime, x.device, x.latency_log) for x in scale_rows])
+    scales = class_scales(rows, rows + [(x.runtime, x.device, x.latency_log) for x in scale_rows], runtime)
     scaled = scaled_sample(rows, scales, runtime)
     if scaled is None:
         return train
