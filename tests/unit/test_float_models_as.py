@@ -131,3 +131,21 @@ def test_only_runtimes_with_a_source_convert() -> None:
         assert (rt.float_models_as is not None) == (path.stem in converting), path.stem
         if rt.float_models_as is not None:
             assert "float_models_as" in path.read_text() and rt.float_models_as.precision.value == "fp16"
+
+
+def test_a_bad_float_models_as_in_a_runtime_file_is_one_error_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from edgesim.hw import loader
+
+    folder = tmp_path / "runtimes"
+    shutil.copytree(RUNTIMES, folder)
+    text = (folder / "rknn.yaml").read_text().replace("float_models_as: {precision: fp16,",
+                                                      "float_models_as: {precision: int8,")
+    (folder / "rknn.yaml").write_text(text)
+    monkeypatch.setattr(loader, "runtimes_dir", lambda: folder)
+    code, _, stderr = run_cli(["run", MODEL, "--hw", "rk3576", "--runtime", "rknn@2.3.2", "--fast"], capsys)
+    lines = stderr.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error:"), stderr
+    assert "rknn.yaml" in lines[0] and "float_models_as" in lines[0]
