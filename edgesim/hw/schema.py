@@ -24,7 +24,7 @@ from edgesim.hw.schema_base import (
 )
 from edgesim.hw.schema_base import Frozen as _Frozen
 from edgesim.hw.schema_gpu import GpuArch, GpuKernels
-from edgesim.hw.schema_runtime import HostIO, Int8IsaScale, WeightResweep
+from edgesim.hw.schema_runtime import FloatConversion, HostIO, Int8IsaScale, WeightResweep
 from edgesim.hw.schema_thermal import (
     DvfsSpec,
     ThermalSpec,
@@ -446,6 +446,9 @@ class RuntimeProfile(_Frozen):
     # Precisions the runtime deploys on its accelerator (int8, fp16, int16 = w8a16 activations); empty = any the
     # unit has. An accelerator-only runtime asked for another precision is refused (edgesim.hw.targeting).
     precisions: list[Precision] = Field(default_factory=list)
+    # The precision the runtime's compiler converts a float model's ops to when no quantization is asked (RKNN's
+    # fp16 build): the driver applies it as --quant would (edgesim.pipeline.stages). None = float ops stay float.
+    float_models_as: FloatConversion | None = None
     # Cores of a multi-core accelerator one model runs on by default (RKNN's core mask AUTO picks one of the
     # RK3588's three); None = all of them. Threads of a CPU runtime are set per run (--threads).
     cores_used: int | None = Field(default=None, ge=1)
@@ -541,6 +544,9 @@ class RuntimeProfile(_Frozen):
         missing = [k for k in (sweep.cached, sweep.streamed) if k not in self.kernel_efficiency] if sweep else []
         if missing:
             raise ValueError(f"weight_resweep names kernels {missing} that kernel_efficiency does not list")
+        conv = self.float_models_as
+        if conv is not None and self.precisions and conv.precision not in self.precisions:
+            raise ValueError(f"float_models_as {conv.precision} is not one of the runtime's precisions {self.precisions}")
         return self
 
     def efficiency_for(self, key: str, unit_kind: UnitKind | str | None = None,

@@ -1,12 +1,35 @@
 """Small records of a runtime profile (edgesim.hw.schema.RuntimeProfile): how its int8 kernels scale with a CPU
-core's dot-product instructions, and what it moves over a USB host link every inference."""
+core's dot-product instructions, what it moves over a USB host link every inference, and what its compiler
+converts a float model to."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from edgesim.hw.cpu_isa import CoreInt8, Int8Path
 from edgesim.hw.schema_base import Frozen as _Frozen
+from edgesim.hw.schema_base import Precision
+
+# The precisions a float model's ops can be converted to by the transformations (--quant fp16 is the one float
+# conversion there is): a runtime declaring another could not be applied.
+FLOAT_CONVERSIONS = (Precision.FP16,)
+
+
+class FloatConversion(_Frozen):
+    """What the runtime's compiler does with a float model when the user asks for no quantization: it converts the
+    ops to ``precision`` for its accelerator (rknn.build(do_quantization=False) builds an fp16 model), so they neither
+    run in fp32 nor fall back to the host CPU. ``source`` names the vendor tool and option (quoted in the run's
+    notice); the YAML comment above the field gives the document."""
+
+    precision: Precision
+    source: str = Field(min_length=1)
+
+    @field_validator("precision")
+    @classmethod
+    def _convertible(cls, v: Precision) -> Precision:
+        if v not in FLOAT_CONVERSIONS:
+            raise ValueError(f"a float model can be converted to {', '.join(FLOAT_CONVERSIONS)} only, got {v}")
+        return v
 
 
 class Int8IsaScale(_Frozen):

@@ -49,6 +49,9 @@ class TransformOptions:
     # Activation ranges for --quant: minmax/percentile/mse run the float executor on calibration inputs; "fixed"
     # skips it (costs read dtypes and shapes, never scales: identical costs, for cost-only searches).
     calibration: str = "minmax"
+    # The runtime whose compiler chose ``quant`` for a float model the user asked no quantization of (its
+    # float_models_as: RKNN builds fp16), set by the driver; None = ``quant`` is the caller's own.
+    quant_by_runtime: str | None = None
 
     @property
     def changes_weights(self) -> bool:
@@ -150,6 +153,8 @@ class TransformReport:
     # Why accuracy is not reported although the transformations change weights (zoo models carry seeded random
     # weights: agreement between two random networks means nothing); None = no such reason.
     accuracy_note: str | None = None
+    # A float model converted by the runtime's compiler (TransformOptions.quant_by_runtime): (runtime id, precision)
+    runtime_conversion: tuple[str, str] | None = None
 
     @property
     def saved_activation_bytes(self) -> int:
@@ -160,6 +165,9 @@ class TransformReport:
         out: dict[str, object] = {"transform": {
             "nodes_before": self.nodes_before, "nodes_after": self.nodes_after,
             "weight_bytes_before": self.weight_bytes_before, "weight_bytes_after": self.weight_bytes_after}}
+        if self.runtime_conversion is not None:
+            rt, precision = self.runtime_conversion
+            out["runtime_conversion"] = {"runtime": rt, "precision": precision}
         if self.fused is not None:
             groups: list[dict[str, object]] = []
             for g in self.fused:
@@ -185,6 +193,9 @@ class TransformReport:
         if self.fused is not None:
             line += (f"; fused {len(self.fused)} groups, {si_bytes(self.saved_activation_bytes)} of activations no "
                      f"longer written and read back")
+        if self.runtime_conversion is not None:
+            rt, precision = self.runtime_conversion
+            line += f"; float model converted to {precision} by runtime {rt}'s compiler"
         return line
 
 

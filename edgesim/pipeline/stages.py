@@ -7,6 +7,7 @@ load the profile -> load the model -> transform it -> resolve the runtime -> map
 from __future__ import annotations
 
 import math
+import sys
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -19,12 +20,14 @@ from edgesim.cost.power import PowerSummary, estimate_power
 from edgesim.errors import EdgesimError, ProfileError
 from edgesim.frontends.loader import is_zoo_name, load_model
 from edgesim.hw.loader import load_profile, load_runtime
-from edgesim.hw.schema import HardwareProfile, RuntimeProfile, RuntimeVersion
+from edgesim.hw.schema import HardwareProfile, Precision, RuntimeProfile, RuntimeVersion
 from edgesim.hw.targeting import bind_runtime, runtime_fit_problem, version_fit_problem
+from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph
 from edgesim.mapping.mapper import build_schedule
 from edgesim.mapping.plan import Schedule
 from edgesim.passes.accuracy import AccuracyReport
+from edgesim.passes.choices import QuantPreset
 from edgesim.passes.pipeline import run_pipeline
 from edgesim.pipeline.checks import (
     FallbackWarning,
@@ -119,7 +122,7 @@ def _file_stamp(ref: str | Path | None) -> tuple[int, int] | None:
 
 # Loaded (and transformed) graphs by what produced them: compare, sweep and validate ask for the same model many
 # times. Small, since a float ResNet-50 holds ~100 MB of weights.
-_GRAPHS: OrderedDict[tuple[object, ...], tuple[Graph, Graph, TransformReport]] = OrderedDict()
+_GRAPHS: OrderedDict[tuple[object, ...], tuple[Graph, Graph, TransformReport, TransformOptions]] = OrderedDict()
 _GRAPH_CACHE_SIZE = 8
 
 
@@ -172,8 +175,9 @@ def transform_graph(graph: Graph, options: TransformOptions, *, random_weights: 
     wanted = options.wants_accuracy and (options.accuracy is True or not random_weights)
     accuracy = _accuracy(graph, out) if wanted else None
     before, after = compression_summary(graph), compression_summary(out)
+    converted = (options.quant_by_runtime, str(options.quant)) if options.quant_by_runtime and options.quant else None
     return out, TransformReport(len(graph.nodes), len(out.nodes), before["stored_bytes"], after["stored_bytes"],
-                                fused, accuracy, note)
+                                fused, accuracy, note, converted)
 
 
 def _accuracy(reference: Graph, transformed: Graph) -> AccuracyReport:
@@ -198,22 +202,70 @@ def stage_profile(s: State) -> State:
                                                                      include_own_clock=False))
 
 
+def _float_model(graph: Graph) -> bool:
+    """No quantized tensor and some fp32 one. A float8/float4-quantized graph is not one: --quant leaves it as it
+    is, and no runtime profile says what its compiler does with it."""
+    from edgesim.passes.quantize import is_quantized
+
+    dtypes = {t.dtype for t in graph.tensors.values()}
+    return DType.FP32 in dtypes and not any(d.is_low_bit_float for d in dtypes) and not is_quantized(graph)
+
+
+def _converting_runtime(s: State) -> RuntimeProfile | None:
+    """The run's runtime when its compiler converts a float model itself (``float_models_as``) and the caller asked
+    for no quantization; None otherwise. A runtime that cannot be resolved is left to the runtime stage to refuse
+    (after the model's own errors, as before)."""
+    t = s.spec.transform
+    if (t.quant is not None and t.quant_by_runtime is None) or t.quant_spec is not None or s.profile is None:
+        return None
+    try:
+        rt, _ = resolve_runtime(s.profile, s.spec.runtime, quiet=True)
+    except EdgesimError:
+        return None
+    return rt if rt is not None and rt.float_models_as is not None else None
+
+
+_FLOAT_NOTED: set[str] = set()  # float-conversion notices already printed this run
+
+
+def _note_conversion(rt: RuntimeProfile) -> None:
+    conv = rt.float_models_as
+    assert conv is not None
+    hint = "; --quant int8 for an int8 model" if not rt.precisions or Precision.INT8 in rt.precisions else ""
+    message = (f"edgesim: runtime {rt.id} compiles float models to {conv.precision} ({conv.source}), so the model "
+               f"runs as --quant {conv.precision} would{hint}")
+    if message not in _FLOAT_NOTED:
+        _FLOAT_NOTED.add(message)
+        print(message, file=sys.stderr)
+
+
 def stage_load_and_transform(s: State) -> State:
-    key = _graph_key(s.spec)
+    """Load and transform the model. A float model the caller asked no quantization of, on a runtime whose
+    compiler converts float models (``RuntimeProfile.float_models_as``: RKNN builds fp16 for its NPU), is
+    transformed as ``--quant`` that precision would, and the state's spec records it (``quant_by_runtime``) so
+    the caches and every later reader see the precision that ran."""
+    rt = _converting_runtime(s)
+    spec = s.spec
+    if spec.transform.quant_by_runtime is not None:  # a spec from an earlier run: decided again for this runtime
+        spec = replace(spec, transform=replace(spec.transform, quant=None, quant_by_runtime=None))
+    key = (*_graph_key(spec), rt.id if rt is not None else None, rt.float_models_as if rt is not None else None)
     hit = _GRAPHS.get(key)
-    if hit is not None and isinstance(s.spec.model, Graph) and hit[0] is not s.spec.model:
+    if hit is not None and isinstance(spec.model, Graph) and hit[0] is not spec.model:
         hit = None  # another graph now has the id of a collected one
     if hit is None:
-        source = load_source(s.spec.model, s.spec.input_shape, s.spec.zoo_choices)
-        zoo = not isinstance(s.spec.model, Graph) and is_zoo_name(s.spec.model)
-        graph, report = transform_graph(source, s.spec.transform, random_weights=zoo)
-        hit = (source, graph, report)
+        source = load_source(spec.model, spec.input_shape, spec.zoo_choices)
+        zoo = not isinstance(spec.model, Graph) and is_zoo_name(spec.model)
+        options = spec.transform
+        if rt is not None and rt.float_models_as is not None and _float_model(source):
+            options = replace(options, quant=QuantPreset(rt.float_models_as.precision.value), quant_by_runtime=rt.id)
+        graph, report = transform_graph(source, options, random_weights=zoo)
+        hit = (source, graph, report, options)
         _GRAPHS[key] = hit
         while len(_GRAPHS) > _GRAPH_CACHE_SIZE:
             _GRAPHS.popitem(last=False)
     else:
         _GRAPHS.move_to_end(key)
-    return replace(s, source_graph=hit[0], graph=hit[1], transform=hit[2])
+    return replace(s, spec=replace(spec, transform=hit[3]), source_graph=hit[0], graph=hit[1], transform=hit[2])
 
 
 def bind(profile: HardwareProfile, runtime: str | None, threads: int | None = None, force: bool = False
@@ -234,6 +286,8 @@ def bind(profile: HardwareProfile, runtime: str | None, threads: int | None = No
 def stage_runtime(s: State) -> State:
     assert s.profile is not None
     profile, rt, version = bind(s.profile, s.spec.runtime, s.spec.threads, s.spec.force)
+    if rt is not None and s.spec.transform.quant_by_runtime == rt.id:
+        _note_conversion(rt)  # after the runtime is accepted: a refusal stays one line
     forced = None
     if rt is not None and s.spec.force:
         forced = runtime_fit_problem(s.profile, rt) or (

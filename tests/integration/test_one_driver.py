@@ -25,6 +25,7 @@ CASES = [
     ("mobilenet_v1", "ethos-u55-128", "w4a8"),  # the drift the issue found
     ("resnet8", "rpi5", "int8"),
     ("ds_cnn", "stm32h7a3", None),  # float model on an MCU
+    ("mobilenet_v2", "rk3576", None),  # float model that RKNN's compiler converts to fp16 (float_models_as)
 ]
 
 
