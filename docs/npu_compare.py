@@ -12,7 +12,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgesim.explore.compare import compare, format_compare, plot_compare  # noqa: E402
+from edgesim.explore.compare import CompareRow, compare, format_compare, plot_compare  # noqa: E402
 
 BOARDS = [("rk3588", "rknn"), ("rk3576", "rknn"), ("rk3566", "rknn"), ("hailo-8", "hailort"),
           ("hailo-8l", "hailort"), ("hailo-10h", "hailort"), ("core-ultra-7-165h", "openvino-npu"),
@@ -24,15 +24,30 @@ COMMAND = ("edgesim compare yolov8n --quant int8 " + " ".join(f"--hw {h}" for h,
            + " ".join(f"--runtime {r}" for _, r in BOARDS))
 
 
+PAGE = REPO / "docs" / "profiles.md"
+
+
+def rows() -> list[CompareRow]:
+    return compare(["yolov8n"], [h for h, _ in BOARDS], [r for _, r in BOARDS], quant="int8")
+
+
+def block(compared: list[CompareRow]) -> str:
+    """The text between the markers (tests/unit/test_docs_npu_compare.py checks the page quotes it)."""
+    return f"```\n$ {COMMAND}\n{format_compare(compared)}\n```\n![YOLOv8n across boards](npu_yolov8n_compare.png)"
+
+
+def quoted() -> str:
+    """The text the page holds between the markers now."""
+    return PAGE.read_text(encoding="utf-8").partition(BEGIN)[2].partition(END)[0].strip("\n")
+
+
 def main() -> None:
-    rows = compare(["yolov8n"], [h for h, _ in BOARDS], [r for _, r in BOARDS], quant="int8")
-    plot_compare(rows, REPO / "docs" / "npu_yolov8n_compare.png")
-    page = REPO / "docs" / "profiles.md"
-    text = page.read_text(encoding="utf-8")
+    compared = rows()
+    plot_compare(compared, REPO / "docs" / "npu_yolov8n_compare.png")
+    text = PAGE.read_text(encoding="utf-8")
     head, _, rest = text.partition(BEGIN)
     _, _, tail = rest.partition(END)
-    block = f"```\n$ {COMMAND}\n{format_compare(rows)}\n```\n![YOLOv8n across boards](npu_yolov8n_compare.png)"
-    page.write_text(f"{head}{BEGIN}\n{block}\n{END}{tail}", encoding="utf-8")
+    PAGE.write_text(f"{head}{BEGIN}\n{block(compared)}\n{END}{tail}", encoding="utf-8")
 
 
 if __name__ == "__main__":
