@@ -332,13 +332,20 @@ def held_out_latency_bounds(x: Residual, residuals: Sequence[Residual], confiden
                             ) -> tuple[float, float, bool]:
     """The latency bounds ``coverage`` checks ``x`` against: its class's ``residuals`` without ``x``'s group
     (``_group``), as ``_held_out_hits`` builds them."""
-    g = _group(x)
     mine = [y for y in residuals if y.cls is x.cls]
-    train = [y for y in mine if _group(y) != g and not _uses_held_out_runtime(y, g)]
-    held = {y.device for y in mine if _group(y) == g} | {x.device}
-    scale_rows = [y for y in residuals if x.cls in BY_RUNTIME and y.cls in BY_RUNTIME and y.cls is not x.cls
-                  and y.device not in held]
+    others = [y for y in residuals if x.cls in BY_RUNTIME and y.cls in BY_RUNTIME and y.cls is not x.cls]
+    train, scale_rows = _held_out_training(_group(x), mine, others, x.device)
     return _latency_bounds(x.cls, _calibration_rows(x.cls, train, x.runtime, confidence, scale_rows), confidence)
+
+
+def _held_out_training(g: str, mine: Sequence[Residual], others: Sequence[Residual], device: str | None = None
+                       ) -> tuple[list[Residual], list[Residual]]:
+    """The rows bounds for group ``g`` are calibrated on: the class's rows (``mine``) outside the group, and the
+    other BY_RUNTIME classes' rows (``others``, runtime scales) without the held-out devices' (the same
+    measurements, predicted another way); ``device``: one more device held out with the group."""
+    held = {x.device for x in mine if _group(x) == g} | ({device} if device is not None else set())
+    train = [x for x in mine if _group(x) != g and not _uses_held_out_runtime(x, g)]
+    return train, [y for y in others if y.device not in held]
 
 
 def _power_group(cls: NoveltyClass, x: Residual) -> str:
@@ -443,11 +450,9 @@ def _held_out_hits(cls: NoveltyClass, metric: str, mine: Sequence[Residual], pow
     groups = sorted({_group(x) for x in mine if metric == "latency" or x.energy_log is not None})
     for g in groups:
         held = [x for x in mine if _group(x) == g]
-        train = [x for x in mine if _group(x) != g and not _uses_held_out_runtime(x, g)]
+        train, scale_rows = _held_out_training(g, mine, others)
         if len(train) < 2:
             continue
-        held_devices = {x.device for x in held}
-        scale_rows = [y for y in others if y.device not in held_devices]
         bounds: dict[tuple[str, str], tuple[float, float, bool]] = {}
         for x in held:
             v = x.latency_log if metric == "latency" else x.energy_log
