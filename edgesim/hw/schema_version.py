@@ -33,7 +33,7 @@ class RuntimeVersion(_Frozen):
     # one MVP instruction per complex MAC from Gecko SDK 4.1 with SL_MVP_OPTIMIZE_SPEED, two before).
     unit_op_efficiency_scale: dict[UnitKind, dict[str, float]] = Field(default_factory=dict)
     # Hardware profile ids (fnmatch patterns) a vendor's build of the runtime ships for (the Gecko SDK's TFLM:
-    # Silicon Labs parts); empty = any chip the runtime targets. edgesim.hw.targeting.version_fit_problem.
+    # Silicon Labs parts); empty = any chip the runtime targets. edgesim.hw.targeting.runtime_fit_problem.
     chips: list[str] = Field(default_factory=list)
 
     @field_validator("op_efficiency_scale")

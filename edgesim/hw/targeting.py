@@ -21,8 +21,10 @@ def _targeted_units(profile: HardwareProfile, runtime: RuntimeProfile) -> list[s
             if u.kind.value in kinds and (not classes or u.device.value in classes)]
 
 
-def runtime_fit_problem(profile: HardwareProfile, runtime: RuntimeProfile) -> str | None:
-    """Why ``runtime`` cannot drive ``profile`` (one line naming both), or None when it can."""
+def runtime_fit_problem(profile: HardwareProfile, runtime: RuntimeProfile, version: RuntimeVersion | None = None
+                        ) -> str | None:
+    """Why ``runtime`` (its release ``version``, if given) cannot drive ``profile`` (one line naming both), or None
+    when it can."""
     # Runtimes that declare no targets (the MCU-era profiles) keep running everything on the host when the chip
     # lacks their unit kind; issue #15 decides whether those are refused too.
     if runtime.targets and not _targeted_units(profile, runtime):
@@ -34,13 +36,8 @@ def runtime_fit_problem(profile: HardwareProfile, runtime: RuntimeProfile) -> st
     if runtime.chips and not any(fnmatch.fnmatchcase(profile.id, c) for c in runtime.chips):
         return (f"device {profile.id}, runtime {runtime.id}: the runtime targets only "
                 f"{', '.join(runtime.chips)}")
-    return None
-
-
-def version_fit_problem(profile: HardwareProfile, runtime: RuntimeProfile, version: RuntimeVersion) -> str | None:
-    """Why release ``version`` of ``runtime`` cannot run on ``profile`` (a chip vendor's build of the runtime on
-    another vendor's chip), or None when it can."""
-    if version.chips and not any(fnmatch.fnmatchcase(profile.id, c) for c in version.chips):
+    # a chip vendor's build of the runtime (the Gecko SDK's TFLM) on another vendor's chip
+    if version is not None and version.chips and not any(fnmatch.fnmatchcase(profile.id, c) for c in version.chips):
         return (f"device {profile.id}, runtime {runtime.id}@{version.version}: that release ships only for "
                 f"{', '.join(version.chips)}")
     return None
@@ -64,8 +61,10 @@ def check_precision(profile: HardwareProfile, runtime: RuntimeProfile, precision
 
 
 def bind_runtime(profile: HardwareProfile, runtime: RuntimeProfile | None,
-                 threads: int | None = None, force: bool = False) -> HardwareProfile:
-    """The profile a run with ``runtime`` sees: refused if the runtime cannot drive the chip; its accelerator
+                 threads: int | None = None, force: bool = False, version: RuntimeVersion | None = None
+                 ) -> HardwareProfile:
+    """The profile a run with ``runtime`` (release ``version``) sees: refused if the runtime cannot drive the chip
+    (``runtime_fit_problem``); its accelerator
     narrowed to the cores the runtime uses by default (RKNN: one of RK3588's three); the host CPU narrowed to
     ``threads`` (TFLite/OpenVINO --threads N)."""
     if threads is not None and threads < 1:
@@ -83,7 +82,7 @@ def bind_runtime(profile: HardwareProfile, runtime: RuntimeProfile | None,
         units = [u.model_copy(update={"count": min(u.count, threads)}) if u.name == profile.host_unit else u
                  for u in profile.units]
         return profile if units == profile.units else profile.model_copy(update={"units": units})
-    problem = runtime_fit_problem(profile, runtime)
+    problem = runtime_fit_problem(profile, runtime, version)
     if problem is not None and not force:
         raise ProfileError(f"{problem}; --force runs it as a what-if", field="runtime")
     targeted = set(_targeted_units(profile, runtime))

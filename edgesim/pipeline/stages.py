@@ -21,7 +21,7 @@ from edgesim.errors import EdgesimError, ProfileError
 from edgesim.frontends.loader import is_zoo_name, load_model
 from edgesim.hw.loader import load_profile, load_runtime
 from edgesim.hw.schema import HardwareProfile, Precision, RuntimeProfile, RuntimeVersion
-from edgesim.hw.targeting import bind_runtime, runtime_fit_problem, version_fit_problem
+from edgesim.hw.targeting import bind_runtime, runtime_fit_problem
 from edgesim.ir.dtypes import DType
 from edgesim.ir.graph import Graph
 from edgesim.mapping.mapper import build_schedule
@@ -274,10 +274,8 @@ def bind(profile: HardwareProfile, runtime: str | None, threads: int | None = No
     where it cannot drive it (edgesim.hw.targeting), the accelerator narrowed to the cores the runtime uses, the
     host CPU to ``threads``."""
     rt, version = resolve_runtime(profile, runtime, quiet=True)
-    bound = _BOUND.get((profile, rt), (threads, force), lambda: bind_runtime(profile, rt, threads, force))
-    problem = version_fit_problem(profile, rt, version) if rt is not None and version is not None else None
-    if problem is not None and not force:
-        raise ProfileError(f"{problem}; --force runs it as a what-if", field="runtime")
+    bound = _BOUND.get((profile, rt, version), (threads, force),
+                       lambda: bind_runtime(profile, rt, threads, force, version))
     if runtime:
         resolve_runtime(profile, runtime)  # accepted: now its version notice (a refusal stays one line)
     return bound, rt, version
@@ -288,10 +286,7 @@ def stage_runtime(s: State) -> State:
     profile, rt, version = bind(s.profile, s.spec.runtime, s.spec.threads, s.spec.force)
     if rt is not None and s.spec.transform.quant_by_runtime == rt.id:
         _note_conversion(rt)  # after the runtime is accepted: a refusal stays one line
-    forced = None
-    if rt is not None and s.spec.force:
-        forced = runtime_fit_problem(s.profile, rt) or (
-            version_fit_problem(s.profile, rt, version) if version is not None else None)
+    forced = runtime_fit_problem(s.profile, rt, version) if rt is not None and s.spec.force else None
     return replace(s, profile=profile, runtime=rt, version=version, forced=forced)
 
 
