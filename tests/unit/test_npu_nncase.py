@@ -56,3 +56,20 @@ def test_vit_runs_on_the_k230_its_position_embedding_streams_through_the_l2() ->
     assert all(g.working_set_bytes <= 262144 for g in add.tiles) and sum(g.count for g in add.tiles) > 1
     assert sum(t.read_bytes for t in add.traffic) >= add.weight_bytes  # the constant is still read, once
     assert res.latency_s > 0
+
+
+def _cycles_per_element(plan, ops_per_element: int) -> float:  # type: ignore[no-untyped-def]
+    return plan.compute_cycles / (plan.elementwise_ops / ops_per_element)
+
+
+def test_c908_softmax_and_layer_norm_cost_nncases_rvv_kernels_instruction_counts() -> None:
+    # nncase's stackvm softmax/layer_norm kernels take float only (tensor_ops.cpp; riscv64/layer_norm.cpp), so an
+    # int8 model's softmax runs in fp32 on the C908: its RVV kernel issues 26 LMUL=8 vector instructions per 32
+    # elements (max 2, exp + sum 21, normalise 3) = 6.5 cycles/element at 128 bits a cycle; layer_norm 14 = 3.5.
+    # Without that the softmax was costed at the int8 rate (1.5 cycles/element), layer_norm at 8.
+    soft = [p for p in _run("yolo11n", "1x3x320x320").schedule.plans if p.op == "SOFTMAX"]
+    assert soft and all(p.unit == "cpu" for p in soft)
+    assert all(6.0 <= _cycles_per_element(p, 6) <= 7.0 for p in soft)
+    norms = [p for p in _run("vit_small", "1x3x224x224").schedule.plans if p.op == "LAYER_NORM"]
+    assert norms and all(p.unit == "cpu" for p in norms)
+    assert all(3.2 <= _cycles_per_element(p, 8) <= 3.8 for p in norms)
