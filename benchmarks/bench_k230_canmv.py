@@ -33,25 +33,25 @@ RESULT = ROOT / "benchmarks" / "results" / "k230_canmv.json"
 
 def main() -> dict[str, object]:
     preds, skipped = predict_external([DATA])
+    ratios = [p.predicted_ms / p.measured_ms for p in preds]
     rows = [{"line": p.line, "network": p.network, "measured_ms": p.measured_ms, "predicted_ms": p.predicted_ms,
-             "ratio_predicted_over_measured": p.predicted_ms / p.measured_ms,
-             "gap_ms": p.measured_ms - p.predicted_ms} for p in preds]
+             "ratio_predicted_over_measured": r, "gap_ms": p.measured_ms - p.predicted_ms}
+            for p, r in zip(preds, ratios, strict=True)]
     report: dict[str, object] = {
         "file": str(DATA.relative_to(ROOT)),
-        "mape": statistics.fmean(abs(float(r["ratio_predicted_over_measured"]) - 1.0) for r in rows) if rows else None,
-        "median_ratio_predicted_over_measured":
-            statistics.median(float(r["ratio_predicted_over_measured"]) for r in rows) if rows else None,
+        "mape": statistics.fmean(abs(r - 1.0) for r in ratios) if ratios else None,
+        "median_ratio_predicted_over_measured": statistics.median(ratios) if ratios else None,
         "rows": rows, "not_predicted": skipped,
     }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(report, indent=1) + "\n")
     print(f"{'line':>4} {'network':<10} {'measured ms':>11} {'predicted ms':>12} {'pred/meas':>9} {'gap ms':>7}")
-    for r in rows:
-        print(f"{r['line']:>4} {r['network']:<10} {r['measured_ms']:>11.1f} {r['predicted_ms']:>12.1f} "
-              f"{r['ratio_predicted_over_measured']:>9.2f} {r['gap_ms']:>7.1f}")
-    if rows:
-        print(f"{len(rows)} rows: MAPE {report['mape']:.1%}, median predicted/measured "
-              f"{report['median_ratio_predicted_over_measured']:.2f}; {skipped} rows not mapped; wrote {RESULT}")
+    for p, r in zip(preds, ratios, strict=True):
+        print(f"{p.line:>4} {p.network:<10} {p.measured_ms:>11.1f} {p.predicted_ms:>12.1f} {r:>9.2f} "
+              f"{p.measured_ms - p.predicted_ms:>7.1f}")
+    if ratios:
+        print(f"{len(ratios)} rows: MAPE {statistics.fmean(abs(r - 1.0) for r in ratios):.1%}, median "
+              f"predicted/measured {statistics.median(ratios):.2f}; {skipped} rows not mapped; wrote {RESULT}")
     return report
 
 
