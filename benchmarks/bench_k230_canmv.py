@@ -1,6 +1,7 @@
 """Second public check of the K230 (nncase) on YOLO, beside the nncase README rows of the external check: the
 CanMV K230 docs' "YOLO Battle" tables (k230_canmv_docs en/example/ai/YOLO_Battle.md, "kpu inference frame rate"
-of Ultralytics exports compiled by nncase with [uint8, uint8] quantization), shipped as
+of Ultralytics exports compiled by nncase 2.9.0 with [uint8, uint8] quantization; the rows run nncase@2.9, whose
+stackvm SPLIT still copies), shipped as
 ``benchmarks/data/k230_canmv_yolo.csv`` in the vendor table's format, one row per published number with the
 source line. Nothing is fitted to them: this script only predicts them as shipped.
 
