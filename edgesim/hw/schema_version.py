@@ -35,6 +35,10 @@ class RuntimeVersion(_Frozen):
     # Hardware profile ids (fnmatch patterns) a vendor's build of the runtime ships for (the Gecko SDK's TFLM:
     # Silicon Labs parts); empty = any chip the runtime targets. edgesim.hw.targeting.runtime_fit_problem.
     chips: list[str] = Field(default_factory=list)
+    # The release's SPLIT returns views of its input instead of copies when every dim before the split axis is 1
+    # (nncase 2.11's stackvm split, commit cf28c4f; earlier releases copy each output through their slice kernel):
+    # edgesim.mapping.mapper.runs_as_view.
+    in_place_split: bool = False
 
     @field_validator("op_efficiency_scale")
     @classmethod

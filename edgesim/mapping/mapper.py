@@ -99,7 +99,20 @@ def choose_unit(profile: HardwareProfile, runtime: RuntimeProfile | None, node: 
     return host, bool(accelerators) and not chosen
 
 
-def _live_activation_peak(graph: Graph) -> tuple[int, dict[str, int]]:
+def runs_as_view(graph: Graph, node: Node, version: RuntimeVersion | None = None) -> bool:
+    """The op moves no data: a view op (reshape, squeeze), or a SPLIT the runtime release returns as views of its
+    input (``RuntimeVersion.in_place_split``), which holds only when every dim before the split axis is 1 (each
+    output is then one contiguous run of the input: nncase 2.11's stackvm split, tensor_ops.cpp)."""
+    if node.op.op_class is OpClass.VIEW:
+        return True
+    if node.op is not OpKind.SPLIT or version is None or not version.in_place_split or not node.inputs:
+        return False
+    shape = graph.tensors[node.inputs[0]].shape
+    axis = node.attrs.axis % len(shape) if shape else 0
+    return all(d == 1 for d in shape[:axis])
+
+
+def _live_activation_peak(graph: Graph, version: RuntimeVersion | None = None) -> tuple[int, dict[str, int]]:
     """Peak bytes of simultaneously live activation tensors, in execution order, and the live set size per op."""
     last_use: dict[str, int] = {}
     for idx, node in enumerate(graph.nodes):
@@ -110,7 +123,7 @@ def _live_activation_peak(graph: Graph) -> tuple[int, dict[str, int]]:
         last_use[o] = len(graph.nodes)
     alias: set[str] = set()  # outputs of views share their input's storage
     for node in graph.nodes:
-        if node.op.op_class is OpClass.VIEW:
+        if runs_as_view(graph, node, version):
             alias.update(node.outputs)
     live: dict[str, int] = {i: graph.tensors[i].nbytes for i in graph.inputs}
     peak = sum(live.values())
@@ -359,7 +372,7 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
     runtime's epilogue fusions, conv/FC + SiLU (``fused_silu``) and conv/FC + residual ADD
     (``fused_residual_add``), on units the runtime drives (edgesim.mapping.fusion); False maps the graph as is."""
 
-    peak, live_per_op = _live_activation_peak(graph)
+    peak, live_per_op = _live_activation_peak(graph, version)
     host = profile.unit(profile.host_unit)
     host_clock_hz = host.effective_clock_mhz(profile.clock_mhz) * 1e6
     overhead_scale = version.overhead_scale if version is not None else 1.0
@@ -375,7 +388,7 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
     view_sources: dict[str, tuple[str, ...]] = {}
     for node in graph.nodes:
         work = works[node.name]
-        if node.op.op_class is OpClass.VIEW:
+        if runs_as_view(graph, node, version):
             view_sources[node.name] = _depends_on(graph, node, view_sources)
             plans.append(OpPlan(node.name, node.op.value, "-", work.precision, 0, 0, 0.0, (), 0.0, host_clock_hz,
                                 fused_from=node.fused_from))

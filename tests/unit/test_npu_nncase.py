@@ -8,8 +8,8 @@ from edgesim.pipeline import run
 from edgesim.validate.npu_vendor import VendorRow, row_spec
 
 
-def _run(network: str, shape: str):  # type: ignore[no-untyped-def]
-    row = VendorRow(line=2, device="k230", runtime="nncase", network=network, input_shape=shape, threads=None,
+def _run(network: str, shape: str, runtime: str = "nncase"):  # type: ignore[no-untyped-def]
+    row = VendorRow(line=2, device="k230", runtime=runtime, network=network, input_shape=shape, threads=None,
                     precision="int8", metric="latency", measured_ms=1.0)
     return run(row_spec(row))
 
@@ -56,3 +56,53 @@ def test_vit_runs_on_the_k230_its_position_embedding_streams_through_the_l2() ->
     assert all(g.working_set_bytes <= 262144 for g in add.tiles) and sum(g.count for g in add.tiles) > 1
     assert sum(t.read_bytes for t in add.traffic) >= add.weight_bytes  # the constant is still read, once
     assert res.latency_s > 0
+
+
+def _cycles_per_element(plan, ops_per_element: int) -> float:  # type: ignore[no-untyped-def]
+    return plan.compute_cycles / (plan.elementwise_ops / ops_per_element)
+
+
+def test_c908_softmax_and_layer_norm_cost_nncases_rvv_kernels_instruction_counts() -> None:
+    # nncase's stackvm softmax/layer_norm kernels take float only (tensor_ops.cpp; riscv64/layer_norm.cpp), so an
+    # int8 model's softmax runs in fp32 on the C908: its RVV kernel issues 26 LMUL=8 vector instructions per 32
+    # elements (max 2, exp + sum 21, normalise 3) = 6.5 cycles/element at 128 bits a cycle; layer_norm 14 = 3.5.
+    # Without that the softmax was costed at the int8 rate (1.5 cycles/element), layer_norm at 8.
+    soft = [p for p in _run("yolo11n", "1x3x320x320").schedule.plans if p.op == "SOFTMAX"]
+    assert soft and all(p.unit == "cpu" for p in soft)
+    assert all(6.0 <= _cycles_per_element(p, 6) <= 7.0 for p in soft)
+    norms = [p for p in _run("vit_small", "1x3x224x224").schedule.plans if p.op == "LAYER_NORM"]
+    assert norms and all(p.unit == "cpu" for p in norms)
+    assert all(3.2 <= _cycles_per_element(p, 8) <= 3.8 for p in norms)
+
+
+def test_split_runs_on_the_c908_a_copy_before_nncase_2_11_views_after() -> None:
+    # nncase's stackvm split (tensor_ops.cpp): up to 2.10 every output is copied through optimized::slice; from
+    # cf28c4f (v2.11) the outputs are views of the input when the dims before the axis are 1. YOLO11's C3k2
+    # channel splits of [1, C, H, W] become views; its attention split of [2, 128, 100] (two heads) stays a copy.
+    old = _run("yolo11n", "1x3x320x320", "nncase@2.9")
+    splits = [p for p in old.schedule.plans if p.op == "SPLIT"]
+    assert len(splits) == 10 and all(p.unit == "cpu" and p.fallback for p in splits)
+    # the copy reads the input and writes the outputs once, through the C908's DRAM side
+    assert all(_dram(p, "read") == p.activation_bytes == _dram(p, "write") for p in splits)
+    new = _run("yolo11n", "1x3x320x320", "nncase@2.11")
+    after = {p.node: p for p in new.schedule.plans if p.op == "SPLIT"}
+    graph = new.graph
+    views = {n.name for n in graph.nodes if n.op.value == "SPLIT" and graph.tensors[n.inputs[0]].shape[0] == 1}
+    assert len(views) == 9 and all(after[n].unit == "-" and after[n].compute_cycles == 0 for n in views)
+    assert [p.unit for n, p in after.items() if n not in views] == ["cpu"]
+    # ops after a viewed split wait for the op that produced its input, not for the split
+    assert not any(set(p.depends_on) & views for p in new.schedule.plans)
+    assert new.latency_s < old.latency_s
+
+
+def test_published_k230_rows_name_their_nncase_release() -> None:
+    # README benchmark table (2024-03, the 2.8 era) and CanMV's YOLO Battle (nncase 2.9.0): both before the view.
+    from pathlib import Path
+
+    from edgesim.files import data_path
+    from edgesim.validate.npu_vendor import read_vendor
+
+    readme, _ = read_vendor(data_path("reference", "npu_external", "ext7-a.csv"))
+    assert {r.runtime for r in readme if r.device == "k230"} == {"nncase@2.8"}
+    canmv, _ = read_vendor(Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "k230_canmv_yolo.csv")
+    assert canmv and {r.runtime for r in canmv} == {"nncase@2.9"}
