@@ -101,11 +101,13 @@ def op_count_line(n_ops: int, est: Estimate) -> str:
     """How the model's op count splits into the table's rows, the hidden zero-cost views and the ops fused away
     at mapping time, so the numbers add up."""
     rows = sum(1 for layer in est.layers if layer.unit != "-")
-    views = sum(1 for layer in est.layers if layer.unit == "-")
+    view_ops = [layer.op for layer in est.layers if layer.unit == "-"]
     fused = n_ops - len(est.layers)
     parts = [f"{rows} costed rows"]
-    if views:
-        parts.append(f"{views} zero-cost view{'s' if views > 1 else ''} (reshapes; not shown)")
+    if view_ops:
+        # a view is a reshape-like op, or a split a runtime release returns as views of its input
+        kinds = ", ".join(sorted(set(view_ops)))
+        parts.append(f"{len(view_ops)} zero-cost view{'s' if len(view_ops) > 1 else ''} ({kinds}; not shown)")
     if fused > 0:
         parts.append(f"{fused} residual ADDs fused into convs at mapping time")
     return f"{n_ops} ops = " + " + ".join(parts)

@@ -33,10 +33,17 @@ def test_op_counts_add_up_with_hidden_views() -> None:
     line = op_count_line(n, result.estimate)
     numbers = [int(x) for x in re.findall(r"(\d+) ", line)]
     assert numbers[0] == n and sum(numbers[1:]) == n, line
-    assert "zero-cost view" in line
+    assert "zero-cost view" in line and "(RESHAPE; not shown)" in line  # the views are named by kind
     table = format_table(result.estimate)
     rows = [ln for ln in table.splitlines() if re.match(r"\s+\d+ ", ln)]
     assert len(rows) == numbers[1]
+
+
+def test_splits_a_release_returns_as_views_are_named_as_such() -> None:
+    # nncase 2.11's stackvm split returns views of its input: they are hidden views, and the line says SPLIT
+    result = run(RunSpec("yolov8n", "k230", runtime="nncase@2.11", input_shape=(1, 3, 320, 320)))
+    line = op_count_line(len(result.graph.nodes), result.estimate)
+    assert "SPLIT" in line and "zero-cost views" in line, line
 
 
 def test_residual_adds_fused_at_mapping_time_are_counted() -> None:
