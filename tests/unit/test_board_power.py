@@ -86,6 +86,8 @@ def test_mcu_profiles_say_what_their_run_current_is() -> None:
         "stm32l4r5", "stm32h7a3", "stm32u575", "stm32u385", "efr32mg24", "nrf5340", "psoc62", "ra6m4", "m467",
         "stm32g0b1", "stm32f746", "ra8d1")}
     assert kinds["stm32u575"] is RunCurrentBasis.TABLE  # DS13086 Table 39, not the 19.5 uA/MHz headline
+    assert kinds["stm32u385"] is RunCurrentBasis.TABLE  # DS14830 Table 36, not the 10 uA/MHz while(1) headline
+    assert kinds["stm32h7a3"] is RunCurrentBasis.TABLE  # DS13195 Table 35 at 280 MHz in VOS0
     assert kinds["stm32l4r5"] is RunCurrentBasis.HEADLINE and kinds["efr32mg24"] is RunCurrentBasis.HEADLINE
     assert {d for d, k in kinds.items() if k is RunCurrentBasis.MAXIMUM} == {"stm32f746", "ra8d1"}
     assert all(k is not None for k in kinds.values())
@@ -95,15 +97,28 @@ def test_mcu_profiles_say_what_their_run_current_is() -> None:
     assert load_profile("gap9").power.run_current_basis is None
 
 
-def test_u575_charges_its_datasheet_table_row_at_the_board_supply() -> None:
-    # DS13086 (STM32U585, the U575's die) Table 39: Run mode on SMPS at 160 MHz in Range 1, typ 10.50 mA at
-    # V_DD = 1.8 V, the supply of every U575 energy row (ST's NUCLEO-U575ZI-Q, 'Operating at 1.8V / SMPS'). The
-    # rule charges 90% of i_run x V per busy cycle and 10% as static power at the profile clock.
-    prof = load_profile("stm32u575")
-    i_run_ua_per_mhz, supply_v = 10.50e3 / 160.0, 1.8
+@pytest.mark.parametrize(("device", "i_run_ma", "clock_mhz", "supply_v"), [
+    # DS13086 (STM32U585, the U575's die; DS13737 Table 38 gives the same row) Table 39: SMPS, 160 MHz, Range 1,
+    # typ 10.50 mA at V_DD = 1.8 V, the supply of every U575 energy row (ST's NUCLEO-U575ZI-Q, 'Operating at 1.8V
+    # / SMPS').
+    ("stm32u575", 10.50, 160.0, 1.8),
+    # DS14830 Rev 3 Table 36: SMPS, 96 MHz (MSI), Range 1, reduced code, typ 2.65 mA in the 1.8 V column, the
+    # supply of ST's v1.3 U385 rows ('Operating at 1.8V / SMPS').
+    ("stm32u385", 2.65, 96.0, 1.8),
+    # DS13195 Rev 8 Table 35: SMPS, 280 MHz, VOS0, flash with cache on, all peripherals off, typ 33.5 mA at the
+    # datasheet's typical V_DD 3.3 V (the SMPS power about constant in V_DD; the board runs at 3.0 V).
+    ("stm32h7a3", 33.5, 280.0, 3.3),
+])
+def test_table_parts_charge_their_datasheet_row_at_the_benchmark_point(
+        device: str, i_run_ma: float, clock_mhz: float, supply_v: float) -> None:
+    # The rule charges 90% of i_run x V per busy cycle and 10% as static power at the profile clock, which is the
+    # MLPerf Tiny benchmark clock of the part's rows.
+    prof = load_profile(device)
+    assert prof.clock_mhz == clock_mhz
+    i_run_ua_per_mhz = i_run_ma * 1e3 / clock_mhz
     cpu = next(u for u in prof.units if u.name == "cpu")
     assert cpu.active_energy_pj_per_cycle == pytest.approx(0.9 * i_run_ua_per_mhz * supply_v, rel=1e-3)
-    run_mw = i_run_ua_per_mhz * supply_v * prof.clock_mhz * 1e-3
+    run_mw = i_run_ma * supply_v
     assert prof.power.static_power_mw == pytest.approx(0.1 * run_mw, rel=1e-3)
     assert prof.power.run_current_basis is RunCurrentBasis.TABLE
 
