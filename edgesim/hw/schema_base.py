@@ -80,3 +80,12 @@ class RunCurrentBasis(StrEnum):
     HEADLINE = "headline"
     # a maximum with all peripherals on: an upper bound, so no board-power factor is applied (factor 1, derived)
     MAXIMUM = "maximum"
+    # an estimate of the table value when the part's own table is not available: a headline x a ratio documented
+    # across sister parts' datasheets (the profile field carries it as a derived number with its range). It
+    # stands for a table value, so it is grouped with TABLE wherever kinds are compared (``estimates``)
+    DERIVED = "derived"
+
+    @property
+    def estimates(self) -> RunCurrentBasis:
+        """The kind of figure this basis stands for: TABLE for a derived table estimate, else itself."""
+        return RunCurrentBasis.TABLE if self is RunCurrentBasis.DERIVED else self

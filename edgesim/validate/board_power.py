@@ -146,12 +146,14 @@ class BoardPowerFit:
     def _current_basis_lines(self) -> list[str]:
         """The fitted factors by the profiles' run_current_basis ("by kind" column: the LODO error of a fallback
         per kind, same-kind devices when there are any; the shipped fallback pools the basis)."""
-        kinds = sorted({d.current_basis for d in self.devices if d.current_basis is not None})
+        kinds = sorted({d.current_basis.estimates for d in self.devices if d.current_basis is not None})
         parts = []
         for kind in kinds:
-            mine = [d for d in self.devices if d.current_basis is kind]
-            listed = ", ".join(f"{d.device} {d.fitted:.3f}" for d in mine)
-            parts.append(f"{kind.value} {_geomean([d.fitted for d in mine]):.3f} ({listed})")
+            mine = [(d, d.current_basis) for d in self.devices
+                    if d.current_basis is not None and d.current_basis.estimates is kind]
+            listed = ", ".join(f"{d.device} {d.fitted:.3f}" + (f" ({b.value})" if b is not kind else "")
+                               for d, b in mine)
+            parts.append(f"{kind.value} {_geomean([d.fitted for d, _ in mine]):.3f} ({listed})")
         return ["factors by run-current kind (geometric mean): " + "; ".join(parts)] if parts else []
 
 
@@ -240,12 +242,18 @@ def _fallback_without(devices: Sequence[DeviceFactor], device: str, also: str = 
                       by_current_basis: bool = False) -> float:
     """The factor ``device`` would get as a new chip: the geometric mean of the other devices of its basis
     (``also``: one more device left out, for a coverage check that holds that one out too). ``by_current_basis``:
-    only the peers whose run current is of the same kind (table value or headline) when there are any."""
+    only the peers whose run current is of the same kind (table value, derived table estimate included, or
+    headline) when there are any."""
     me = next(d for d in devices if d.device == device)
     peers = [d for d in devices if d.device not in (device, also) and d.basis == me.basis]
     if by_current_basis:
-        peers = [d for d in peers if d.current_basis is me.current_basis] or peers
+        peers = [d for d in peers if _same_kind(d.current_basis, me.current_basis)] or peers
     return _geomean([d.fitted for d in peers]) if peers else 1.0  # no peer of its basis: the unscaled datasheet basis
+
+
+def _same_kind(a: RunCurrentBasis | None, b: RunCurrentBasis | None) -> bool:
+    """Whether two run currents are the same kind of figure (a derived table estimate counts as a table value)."""
+    return (a.estimates if a is not None else None) is (b.estimates if b is not None else None)
 
 
 def _held_out_factor(rows: Sequence[PowerRow], devices: Sequence[DeviceFactor], r: PowerRow, left_out: str) -> float:

@@ -37,15 +37,19 @@ def test_energy_on_rows_not_used_for_fitting(fit) -> None:  # type: ignore[no-un
     # 2026-12-07, each submission at its supply (edgesim.validate.supply); 2026-12-06 without: 14.9%, 15.3%, 25.4%
     assert _mape(fit.shipped_errors) <= 0.135  # 11.8% (22.4% with one global factor 1.5)
     assert _mape(fit.held_out_benchmark_errors) <= 0.14  # 12.3%: the factor fitted on the device's other benchmarks
-    # A new device gets the fallback fitted on the others: 20.7% with stm32u575 charged at its DS13086 table row at
-    # the board's 1.8 V (22.7% at the ~42.5 uA/MHz x 3.0 V figure before; 25.4% with the single global factor).
-    assert _mape(fit.lodo_errors) <= 0.22
+    # A new device gets the fallback fitted on the others: 14.2% with stm32u575, stm32u385 and stm32h7a3 charged at
+    # their datasheet table rows and stm32l4r5 at its headline x the STM32L4 dies' table/headline ratio (derived;
+    # 21.8% with its bare headline, 20.7% with stm32u575's table row alone, 22.7% with none; 25.4% with the single
+    # global factor): the five Cortex-M factors come within 1.09-1.48 (log sd 0.10; 0.18 with the headline).
+    assert _mape(fit.lodo_errors) <= 0.16
 
 
 def test_fallback_range_covers_every_fitted_mcu(fit) -> None:  # type: ignore[no-untyped-def]
     fb = fit.fallback
     assert fb.devices == 5 and fb.lo < fb.value < fb.hi
-    assert 1.3 <= fb.value <= 1.6  # 1.475 (1.452 before stm32u575's table row, 1.477 before the supplies)
+    # 1.276 [1.086, 1.483] (1.334 [1.086, 1.853] with stm32l4r5's bare headline; 1.475 before stm32u385's and
+    # stm32h7a3's table rows, 1.452 before stm32u575's, 1.477 before the supplies)
+    assert 1.2 <= fb.value <= 1.4 and fb.hi / fb.lo < 1.45
 
 
 def test_profiles_without_rows_carry_the_fitted_fallback(fit) -> None:  # type: ignore[no-untyped-def]
