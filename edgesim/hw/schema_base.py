@@ -81,7 +81,8 @@ class RunCurrentBasis(StrEnum):
     # a maximum with all peripherals on: an upper bound, so no board-power factor is applied (factor 1, derived)
     MAXIMUM = "maximum"
     # an estimate of the table value when the part's own table is not available: a headline x a ratio documented
-    # across sister parts' datasheets (the profile field carries it as a derived number with its range). It
+    # across sister parts' datasheets (the profile's comment gives the ratios and their range; the number stays
+    # plain, since the board's fitted factor absorbs its error and the intervals count that once). It
     # stands for a table value, so it is grouped with TABLE wherever kinds are compared (``estimates``)
     DERIVED = "derived"
 
