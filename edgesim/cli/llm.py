@@ -77,29 +77,19 @@ def cmd_llm(args: argparse.Namespace) -> int:
         if args.json:
             _write_json(args.json, d)
         return 0
-    from edgesim.llm.intervals import llm_interval
     from edgesim.llm.predict import predict
-    from edgesim.pipeline.intervals import format_range
 
     est = predict(args.model, args.hw, args.runtime, args.quant, args.threads, args.unit, args.prompt, args.gen,
                   args.context, kv_cache=args.kv_cache)
-    d = est.as_dict()
-    iv = llm_interval(est, args.confidence) if est.fits else None
-    if iv is not None:
-        d["interval"] = iv.as_dict()
+    d = est.as_dict(args.confidence)  # the API's dict: the same numbers and interval through every door
     if args.json:
         _write_json(args.json, d)
     if not est.fits:
         raise EdgesimError(f"{est.model} ({est.quant}) on {est.hw}: {est.fit_reason}")
     _print_estimate(d)
+    iv = est.interval(args.confidence)
     if iv is not None:
-        parts = [f"{name} {t.lo:.3g}-{t.hi:.3g} tokens/s" for name, t in
-                 (("prefill", iv.prefill_tokens_per_s), ("decode", iv.decode_tokens_per_s)) if t is not None]
-        if iv.ttft_s is not None:
-            parts.append(f"TTFT {format_range(iv.ttft_s, iv.confidence, 's')}")
-        if iv.energy_per_token_j is not None:
-            parts.append(f"energy/token {format_range(iv.energy_per_token_j, iv.confidence, 'J')}")
-        print(f"interval ({iv.confidence:.0%}, {iv.novelty}): " + ", ".join(parts))
+        print(iv.summary())
     if args.context_plot:
         _context_plot(args)
     if args.html:

@@ -135,7 +135,9 @@ def chat_session(model: str, hw: str | HardwareProfile, duration_s: float = 600.
     if not 0 < duration_s < math.inf or not 0 < window_s < math.inf or not 0 <= think_s < math.inf:
         raise EdgesimError("chat duration, window and think time must be positive and finite", field="chat")
     if duration_s / window_s > 2_000_000:
-        raise EdgesimError("chat session too long for its window; use a longer --window", field="chat")
+        # (`edgesim llm` has no window flag: name the duration, which the user gave, and the API's window_s)
+        raise EdgesimError(f"a {duration_s:g} s chat is more than 2,000,000 thermal windows of {window_s:g} s; "
+                           "shorten --chat-session (API: or lengthen window_s)", field="chat")
     profile = with_ambient(_profile(hw), ambient_c)
     pol = ChatPolicy(_points(model, profile, prompt, gen, **kw), profile.power.static_power_mw * 1e-3, think_s, gen)
     w = run_windows(profile, pol, duration_s, None, window_s)

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from edgesim.errors import EdgesimError
 from edgesim.files import atomic_write_text, data_path
-from edgesim.pipeline.intervals import Interval, check_confidence, combine, conformal_bounds, power_log_bounds
+from edgesim.pipeline.intervals import (
+    Interval,
+    check_confidence,
+    combine,
+    conformal_bounds,
+    format_range,
+    power_log_bounds,
+)
 
 if TYPE_CHECKING:
     from edgesim.llm.predict import LlmEstimate
@@ -123,6 +130,16 @@ class LlmInterval:
                 "decode_tokens_per_s_interval": lst(self.decode_tokens_per_s),
                 "ttft_interval_s": lst(self.ttft_s), "energy_per_token_interval_j": lst(self.energy_per_token_j),
                 "capped": self.capped}
+
+    def summary(self) -> str:
+        """The one-line interval every door shows (the ``llm`` text, its HTML report): 'interval (80%,
+        measured_device): prefill 73.6-114 tokens/s, decode 18.3-23 tokens/s, TTFT 4.47-6.95 s (80%), energy/token
+        225-376 mJ (80%)'; only the phases the estimate has."""
+        parts = [f"{name} {t.lo:.3g}-{t.hi:.3g} tokens/s" for name, t in
+                 (("prefill", self.prefill_tokens_per_s), ("decode", self.decode_tokens_per_s)) if t is not None]
+        parts += [f"{name} {format_range(t, self.confidence, unit)}" for name, t, unit in
+                  (("TTFT", self.ttft_s, "s"), ("energy/token", self.energy_per_token_j, "J")) if t is not None]
+        return f"interval ({self.confidence:.0%}, {self.novelty}): " + ", ".join(parts)
 
 
 def _bounds(rows: Sequence[LlmResidual], phase: str, cls: str, confidence: float) -> tuple[float, float, bool]:

@@ -168,3 +168,41 @@ def test_quantized_kv_cache_shrinks_memory_and_long_context_latency() -> None:
     assert f16.kv_cache_bytes / (4000 + 64) == pytest.approx(2 * 32 * 8 * 128 * 2)
     with pytest.raises(EdgesimError, match="KV cache"):
         predict("llama-3.1-8b", "rpi5", kv_cache="q3_z")
+
+
+@pytest.mark.parametrize("kw, field", [
+    ({"threads": 1.5}, "threads"), ({"threads": True}, "threads"),  # were costed as 1.5 and 1 cores
+    ({"threads": "2"}, "threads"),  # was a TypeError
+    ({"quant": ""}, "quant"), ({"runtime": ""}, "runtime"), ({"unit": ""}, "unit"),  # were the defaults, silently
+    ({"quant": 5}, "quant"), ({"runtime": 5}, "runtime"),  # were AttributeErrors
+])
+def test_api_refuses_wrong_types_and_empty_names_by_field(kw: dict[str, object], field: str) -> None:
+    with pytest.raises(EdgesimError) as exc:
+        predict("qwen2.5-0.5b", "rpi5", prompt=16, gen=4, **kw)  # type: ignore[arg-type]
+    assert exc.value.field == field
+    assert predict("qwen2.5-0.5b", "rpi5", prompt=16, gen=4, threads=np.int64(2)).threads == 2
+
+
+@pytest.mark.parametrize("contexts", [[-5], [1.5], [float("nan")], [[1, 2]], ["a"]])
+def test_decode_curve_refuses_contexts_that_are_not_token_counts(contexts: list[object]) -> None:
+    # -5, 1.5 and [[1, 2]] were answered with latencies; nan and 'a' were ValueError / UFuncTypeError
+    with pytest.raises(EdgesimError) as exc:
+        decode_curve("qwen2.5-0.5b", "rpi5", contexts)  # type: ignore[arg-type]
+    assert exc.value.field == "context"
+    assert decode_curve("qwen2.5-0.5b", "rpi5", [0, 16]).shape == (2,)
+
+
+def test_a_board_without_the_runtimes_unit_names_the_runtime() -> None:
+    # no --unit given: the placement is the runtime's choice, so the error says so (it blamed 'unit' alone)
+    with pytest.raises(EdgesimError, match="runtime mlc runs on the gpu, and profile 'rpi5' has no gpu unit"):
+        predict("qwen2.5-0.5b", "rpi5", runtime="mlc")
+    with pytest.raises(EdgesimError, match="^field 'unit': profile 'rpi5' has no gpu unit"):
+        predict("qwen2.5-0.5b", "rpi5", unit="gpu")
+
+
+def test_an_endless_chat_names_the_flag_the_user_has() -> None:
+    from edgesim.llm.chat import chat_session
+
+    with pytest.raises(EdgesimError, match="shorten --chat-session") as exc:  # it named a --window flag llm lacks
+        chat_session("qwen2.5-0.5b", "rpi5", duration_s=1e9)
+    assert "--window" not in str(exc.value)
