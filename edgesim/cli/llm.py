@@ -54,6 +54,29 @@ def _context_plot(args: argparse.Namespace) -> None:
     print(f"wrote {args.context_plot}", file=sys.stderr)
 
 
+def _chat(args: argparse.Namespace) -> int:
+    from edgesim.errors import EdgesimError
+    from edgesim.llm.chat import chat_session
+
+    given = [flag for flag, value in (("--context-plot", args.context_plot), ("--html", args.html)) if value]
+    if given:  # silently unwritten otherwise: both describe the single prediction, not a chat
+        raise EdgesimError(f"{' and '.join(given)} do{'' if len(given) > 1 else 'es'} not apply to --chat-session",
+                           field=given[0].lstrip("-"))
+    r = chat_session(args.model, args.hw, duration_s=args.chat_session, prompt=args.prompt, gen=args.gen,
+                     think_s=20.0 if args.think is None else args.think, ambient_c=args.ambient,
+                     confidence=args.confidence, runtime=args.runtime, quant=args.quant, threads=args.threads,
+                     unit=args.unit, kv_cache=args.kv_cache, context=args.context)
+    onset = "never" if r.throttle_onset_s is None else f"at {r.throttle_onset_s:.0f} s"
+    print(f"chat on {r.hw}: {r.turns} turns in {r.duration_s:g} s, max {r.max_temp_c:.1f} C, throttled {onset}; "
+          f"decode {r.first_turn_decode_tps:.2f} -> {r.last_turn_decode_tps:.2f} tokens/s, "
+          f"TTFT {r.first_turn_ttft_s:.2f} -> {r.last_turn_ttft_s:.2f} s, {r.energy_j:.0f} J")
+    if r.interval is not None:
+        print(r.interval.summary())
+    if args.json:
+        _write_json(args.json, r.as_dict())
+    return 0
+
+
 def cmd_llm(args: argparse.Namespace) -> int:
     from edgesim.errors import EdgesimError
     from edgesim.pipeline.intervals import check_confidence
@@ -64,19 +87,7 @@ def cmd_llm(args: argparse.Namespace) -> int:
         if given:  # silently unused otherwise: the single prediction has no idle time and no heating
             raise EdgesimError(f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} to --chat-session", field=given[0].lstrip("-"))
     if args.chat_session is not None:
-        from edgesim.llm.chat import chat_session
-
-        r = chat_session(args.model, args.hw, duration_s=args.chat_session, prompt=args.prompt, gen=args.gen,
-                         think_s=20.0 if args.think is None else args.think, ambient_c=args.ambient, runtime=args.runtime, quant=args.quant,
-                         threads=args.threads, unit=args.unit, kv_cache=args.kv_cache)
-        d = r.as_dict()
-        onset = "never" if r.throttle_onset_s is None else f"at {r.throttle_onset_s:.0f} s"
-        print(f"chat on {r.hw}: {r.turns} turns in {r.duration_s:g} s, max {r.max_temp_c:.1f} C, throttled {onset}; "
-              f"decode {r.first_turn_decode_tps:.2f} -> {r.last_turn_decode_tps:.2f} tokens/s, "
-              f"TTFT {r.first_turn_ttft_s:.2f} -> {r.last_turn_ttft_s:.2f} s, {r.energy_j:.0f} J")
-        if args.json:
-            _write_json(args.json, d)
-        return 0
+        return _chat(args)
     from edgesim.llm.predict import predict
 
     est = predict(args.model, args.hw, args.runtime, args.quant, args.threads, args.unit, args.prompt, args.gen,

@@ -146,33 +146,58 @@ def _bounds(rows: Sequence[LlmResidual], phase: str, cls: str, confidence: float
     return conformal_bounds([x.tps_log for x in rows if x.phase == phase and x.cls == cls], confidence)
 
 
+def novelty_of(hw: str, runtime: str) -> str:
+    """'measured_device' when the board has measured rows of the runtime's engine (``measured_key``), else
+    'new_device'."""
+    measured, _ = llm_table()
+    return "measured_device" if measured_key(hw, runtime) in measured else "new_device"
+
+
+@dataclass(frozen=True)
+class PhaseBounds:
+    """The calibrated log(measured / predicted) tokens/s bounds of one phase and novelty class, widened to hold
+    the prediction itself; a time is the inverse of a rate."""
+
+    lo: float
+    hi: float
+    capped: bool
+
+    def rate(self, tokens_per_s: float) -> Interval:
+        return Interval(tokens_per_s * math.exp(min(self.lo, 0.0)), tokens_per_s * math.exp(max(self.hi, 0.0)))
+
+    def time(self, seconds: float) -> Interval:
+        return Interval(seconds * math.exp(-max(self.hi, 0.0)), seconds * math.exp(-min(self.lo, 0.0)))
+
+
+def phase_bounds(phase: str, cls: str, confidence: float) -> PhaseBounds:
+    """``phase`` (prefill | decode) bounds of class ``cls`` at ``confidence``: what every LLM interval
+    (``llm_interval``, the chat session's) is made of."""
+    check_confidence(confidence)
+    return PhaseBounds(*_bounds(llm_table()[1], phase, cls, confidence))
+
+
 def llm_interval(est: LlmEstimate, confidence: float = 0.8) -> LlmInterval:
     """Tokens/s and TTFT intervals of an LLM estimate, by whether its board has measured rows of its runtime's
     engine (``measured_key``)."""
     check_confidence(confidence)
-    measured, rows = llm_table()
-    cls = "measured_device" if measured_key(est.hw, est.runtime) in measured else "new_device"
+    cls = novelty_of(est.hw, est.runtime)
     capped = False
     pre = dec = ttft = energy = None
     if est.prefill is not None:
-        lo, hi, c = _bounds(rows, "prefill", cls, confidence)
-        t = est.prefill.tokens_per_s
-        pre = Interval(t * math.exp(min(lo, 0.0)), t * math.exp(max(hi, 0.0)))
-        ttft_s = est.ttft_s
-        if ttft_s is not None:
-            ttft = Interval(ttft_s * math.exp(-max(hi, 0.0)), ttft_s * math.exp(-min(lo, 0.0)))
-        capped |= c
+        b = phase_bounds("prefill", cls, confidence)
+        pre = b.rate(est.prefill.tokens_per_s)
+        ttft = b.time(est.prefill.time_s)
+        capped |= b.capped
     if est.decode is not None:
-        lo, hi, c = _bounds(rows, "decode", cls, confidence)
-        t = est.decode.tokens_per_s
-        dec = Interval(t * math.exp(min(lo, 0.0)), t * math.exp(max(hi, 0.0)))
-        capped |= c
+        b = phase_bounds("decode", cls, confidence)
+        dec = b.rate(est.decode.tokens_per_s)
+        capped |= b.capped
         e_tok = est.energy_per_token_j
         if e_tok is not None and e_tok > 0:
             # energy per token = board power x time per token: the decode time's bounds (tokens/s inverted) and
             # the board power's (the CNN calibration's; no LLM row with a profile measured power) independent
             p_lo, p_hi = power_log_bounds(est.hw, confidence)
-            energy = combine(e_tok, (min(-hi, 0.0), max(-lo, 0.0)), (p_lo, p_hi))
+            energy = combine(e_tok, (min(-b.hi, 0.0), max(-b.lo, 0.0)), (p_lo, p_hi))
     return LlmInterval(confidence, cls, pre, dec, ttft, capped, energy)
 
 
