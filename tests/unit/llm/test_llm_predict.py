@@ -206,3 +206,17 @@ def test_an_endless_chat_names_the_flag_the_user_has() -> None:
     with pytest.raises(EdgesimError, match="shorten --chat-session") as exc:  # it named a --window flag llm lacks
         chat_session("qwen2.5-0.5b", "rpi5", duration_s=1e9)
     assert "--window" not in str(exc.value)
+
+
+@pytest.mark.parametrize("hw", ["hailo-10h", "hailo-8", "coral-edgetpu-usb"])
+def test_an_accelerator_cards_stand_in_host_cpu_runs_no_llm(hw: str) -> None:
+    # was answered: llama.cpp on the card's stand-in host cores at the card's static power (qwen2.5-0.5b on
+    # hailo-10h: 15.5 tokens/s at 0.75 W, where the same cores on rpi5 draw 6 W)
+    with pytest.raises(EdgesimError, match=f"runtime llama.cpp runs on the cpu, and profile '{hw}' is an "
+                                           "accelerator card"):
+        predict("qwen2.5-0.5b", hw)
+    with pytest.raises(EdgesimError, match="accelerator card") as exc:
+        predict("qwen2.5-0.5b", hw, unit="cpu")
+    assert exc.value.field == "unit"
+    if hw == "hailo-10h":  # its own runtime still runs on its NPU
+        assert predict("qwen2.5-0.5b", hw, runtime="hailo-genai").unit == "npu"
