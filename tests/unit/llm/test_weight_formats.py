@@ -133,6 +133,24 @@ def test_a_runtime_yaml_whose_lists_disagree_is_refused(changes: dict[str, objec
     assert all(w in str(exc.value) for w in words), str(exc.value)
 
 
+def test_a_runtime_yaml_that_cannot_be_read_or_inherits_in_a_loop_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("inherits: b.yaml\nid: a\n", encoding="utf-8")
+    (tmp_path / "b.yaml").write_text("inherits: a.yaml\nid: b\n", encoding="utf-8")
+    with pytest.raises(ProfileError, match="'inherits' cycle: a.yaml -> b.yaml -> a.yaml"):  # was RecursionError
+        load_llm_runtime(str(tmp_path / "a.yaml"))
+    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe binary")
+    with pytest.raises(ProfileError, match="not UTF-8"):  # was UnicodeDecodeError (exit 3)
+        load_llm_runtime(str(tmp_path / "bin.yaml"))
+    (tmp_path / "orphan.yaml").write_text("inherits: nope\nid: o\n", encoding="utf-8")
+    with pytest.raises(ProfileError) as exc:
+        load_llm_runtime(str(tmp_path / "orphan.yaml"))
+    assert exc.value.file == str(tmp_path / "orphan.yaml") and exc.value.field == "inherits"
+    # a parent YAML next to the child is found there, as a profile's 'extends' is
+    (tmp_path / "mine.yaml").write_text("inherits: base.yaml\nid: mine\n", encoding="utf-8")
+    (tmp_path / "base.yaml").write_text("inherits: llama.cpp\nid: base\n", encoding="utf-8")
+    assert load_llm_runtime(str(tmp_path / "mine.yaml")).id == "mine"
+
+
 def test_every_reference_row_is_a_pair_its_runtime_loads() -> None:
     from edgesim.llm.reference import read_reference
 
