@@ -140,6 +140,20 @@ def test_corrupt_or_truncated_gguf_is_one_clean_error(gguf_file: Callable[..., P
         read_gguf(gguf_file("rwkv.gguf", arch="rwkv6"))
 
 
+@pytest.mark.parametrize("header, field, words", [
+    # were answered as two models at once: weights from the 2-layer table, KV cache and per-layer cost for 32
+    ({"header_layers": 32}, "llama.block_count", "header gives 32 layers but the tensor table has blocks 0..1"),
+    ({"header_layers": 1}, "llama.block_count", "header gives 1 layers"),
+    ({"header_hidden": 4096}, "llama.embedding_length", "token_embd.weight rows are 256 wide"),
+])
+def test_a_gguf_whose_header_disagrees_with_its_tensors_is_refused(gguf_file: Callable[..., Path],
+                                                                    header: dict[str, int], field: str,
+                                                                    words: str) -> None:
+    with pytest.raises(ModelError, match=words) as exc:
+        read_gguf(gguf_file("bad.gguf", **header))
+    assert exc.value.field == field and exc.value.file is not None and exc.value.file.endswith("bad.gguf")
+
+
 def test_unknown_quant_is_refused() -> None:
     with pytest.raises(EdgesimError, match="quant"):
         scheme("Q7_Z", zoo_arch("llama-3.2-1b"))
