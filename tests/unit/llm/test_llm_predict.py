@@ -220,3 +220,22 @@ def test_an_accelerator_cards_stand_in_host_cpu_runs_no_llm(hw: str) -> None:
     assert exc.value.field == "unit"
     if hw == "hailo-10h":  # its own runtime still runs on its NPU
         assert predict("qwen2.5-0.5b", hw, runtime="hailo-genai").unit == "npu"
+
+
+def test_reference_rows_that_cannot_be_measurements_are_counted_not_read(tmp_path: Path) -> None:
+    header = BUNDLED.read_text(encoding="utf-8").splitlines()[0]
+    good = "Pi 4,rpi4,CPU,4,llama.cpp,b1,TinyLlama,tinyllama-1.1b,1.1,Q8_0,,{p},,{m},{v},t/s,,,"
+    lines = [good.format(p="", m="decode_tps", v="3"),
+             good.format(p="-5", m="prefill_tps", v="3"),  # was read as blank: predicted at a 128-token prompt
+             good.format(p="1.5", m="prefill_tps", v="3"),
+             good.format(p="", m="decode_tps", v="inf"),  # was a measurement of infinitely many tokens/s
+             good.format(p="", m="tokens_per_joule", v="3"),  # was 'unreadable value' for a readable 3
+             "Pi 4,rpi4,CPU,4,llama.cpp,b1,TinyLlama,tinyllama-1.1b,1.1,Q8_0,,,,decode_tps,3"]  # was a TypeError
+    path = tmp_path / "ref.csv"
+    path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+    status = [r.status for r in read_reference(path)]
+    assert status == ["", "unreadable prompt_tokens '-5'", "unreadable prompt_tokens '1.5'", "unreadable value 'inf'",
+                      "unknown metric 'tokens_per_joule'", "has 15 fields, the header 19"]
+    (tmp_path / "bin.csv").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(EdgesimError, match="not a UTF-8 CSV"):  # llm-fit --reference: was exit 3
+        read_reference(tmp_path / "bin.csv")
