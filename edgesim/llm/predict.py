@@ -225,6 +225,11 @@ def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | Ll
     for name, value in (("prompt", prompt), ("gen", gen), ("context", context), ("cached", cached)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
             raise EdgesimError(f"must be a whole number of tokens, got {value!r}", field=name)
+    # numpy integers are whole numbers too, but the estimate keeps Python ints (its JSON could not be written)
+    prompt, gen, cached = int(prompt), int(gen), int(cached)
+    context = None if context is None else int(context)
+    if isinstance(threads, numbers.Integral) and not isinstance(threads, bool):
+        threads = int(threads)  # anything else is refused, by name, in setup
     if prompt < 0 or gen < 0:
         raise EdgesimError(f"prompt and gen must be >= 0, got {prompt} and {gen}", field="prompt")
     if prompt + gen == 0:

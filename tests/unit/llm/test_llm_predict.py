@@ -180,7 +180,9 @@ def test_api_refuses_wrong_types_and_empty_names_by_field(kw: dict[str, object],
     with pytest.raises(EdgesimError) as exc:
         predict("qwen2.5-0.5b", "rpi5", prompt=16, gen=4, **kw)  # type: ignore[arg-type]
     assert exc.value.field == field
-    assert predict("qwen2.5-0.5b", "rpi5", prompt=16, gen=4, threads=np.int64(2)).threads == 2
+    est = predict("qwen2.5-0.5b", "rpi5", prompt=np.int64(16), gen=np.int32(4), threads=np.int64(2))
+    assert est.threads == 2 and type(est.threads) is int and type(est.prompt_tokens) is int
+    json.dumps(est.as_dict(0.8))  # numpy counts were kept as numpy ints, which the JSON writer refused
 
 
 @pytest.mark.parametrize("contexts", [[-5], [1.5], [float("nan")], [[1, 2]], ["a"]])
