@@ -128,7 +128,7 @@ def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine
         # An accelerator profile (Hailo, Coral, NCS2 on a host link) holds the accelerator's power; its cpu is a
         # stand-in host for the ops the compiler leaves out. A language model on it would be answered with the
         # host's cores at the card's 0.3-0.5 W (llama.cpp decode at a third of the same cores' energy on a board).
-        raise ProfileError(f"profile '{profile.id}' is an accelerator card; its cpu is a stand-in host for fallback "
+        raise ProfileError(f"profile '{profile.id}' describes an accelerator; its cpu is a stand-in host for fallback "
                            "ops, whose power the profile does not hold: give the host board's profile (e.g. "
                            "--hw rpi5) for a CPU runtime, or a runtime for the accelerator", field="unit")
     u = find_unit(profile, unit)

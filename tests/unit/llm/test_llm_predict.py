@@ -214,10 +214,10 @@ def test_an_endless_chat_names_the_flag_the_user_has() -> None:
 def test_an_accelerator_cards_stand_in_host_cpu_runs_no_llm(hw: str) -> None:
     # was answered: llama.cpp on the card's stand-in host cores at the card's static power (qwen2.5-0.5b on
     # hailo-10h: 15.5 tokens/s at 0.75 W, where the same cores on rpi5 draw 6 W)
-    with pytest.raises(EdgesimError, match=f"runtime llama.cpp runs on the cpu, and profile '{hw}' is an "
-                                           "accelerator card"):
+    with pytest.raises(EdgesimError, match=f"runtime llama.cpp runs on the cpu, and profile '{hw}' describes an "
+                                           "accelerator"):
         predict("qwen2.5-0.5b", hw)
-    with pytest.raises(EdgesimError, match="accelerator card") as exc:
+    with pytest.raises(EdgesimError, match="describes an accelerator") as exc:
         predict("qwen2.5-0.5b", hw, unit="cpu")
     assert exc.value.field == "unit"
     if hw == "hailo-10h":  # its own runtime still runs on its NPU
