@@ -133,6 +133,20 @@ def test_a_runtime_yaml_whose_lists_disagree_is_refused(changes: dict[str, objec
     assert all(w in str(exc.value) for w in words), str(exc.value)
 
 
+@pytest.mark.parametrize("hw, runtime", [
+    # were answered: TinyChat's CUDA kernels and PyTorch's fp16 on an Adreno GPU, TinyChat on an Intel iGPU and on the
+    # Maxwell Jetson Nano (its GEMM is an Ampere mma), PyTorch on Iris Xe graphics
+    ("snapdragon-8-gen3", "tinychat"), ("core-ultra-7-155h", "tinychat"), ("jetson-nano", "tinychat"),
+    ("snapdragon-8-gen3", "hf-transformers"), ("core-i7-1185gre", "hf-transformers"),
+])
+def test_a_gpu_runtime_is_refused_on_gpus_it_has_no_backend_for(hw: str, runtime: str,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["llm", "qwen2.5-0.5b", "--hw", hw, "--runtime", runtime], capsys)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert f"device {hw}, runtime {runtime}: the runtime targets only" in err
+    assert run_cli(["llm", "qwen2.5-0.5b", "--hw", "jetson-orin-nano", "--runtime", runtime], capsys)[0] == 0
+
+
 def test_a_runtime_yaml_that_cannot_be_read_or_inherits_in_a_loop_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text("inherits: b.yaml\nid: a\n", encoding="utf-8")
     (tmp_path / "b.yaml").write_text("inherits: a.yaml\nid: b\n", encoding="utf-8")
