@@ -241,3 +241,32 @@ def test_reference_rows_that_cannot_be_measurements_are_counted_not_read(tmp_pat
     (tmp_path / "bin.csv").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(EdgesimError, match="not a UTF-8 CSV"):  # llm-fit --reference: was exit 3
         read_reference(tmp_path / "bin.csv")
+
+
+def test_llm_fit_leaves_the_overlay_whole_when_its_write_fails(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgesim.llm import validate as llm_validate
+
+    with open(BUNDLED, newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["hw_profile"] == "rpi4" and r["model_config"] == "llama-3.2-1b"]
+    ref = tmp_path / "ref.csv"
+    with open(ref, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    monkeypatch.setattr(llm_validate, "fit_path", lambda rid: tmp_path / f"{rid}.fit.yaml")
+    overlay = tmp_path / "llama.cpp.fit.yaml"
+    overlay.write_text("placements: {}\n", encoding="utf-8")
+    real_write = Path.write_text
+
+    def full_disk(self: Path, data: str, *args: object, **kw: object) -> int:
+        real_write(self, data[: len(data) // 2], *args, **kw)  # type: ignore[arg-type]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    # was an OSError (exit 3) leaving half an overlay that every later llama.cpp prediction would read
+    with pytest.raises(EdgesimError, match="No space left on device"):
+        llm_validate.write_fits(ref)
+    monkeypatch.undo()
+    assert overlay.read_text(encoding="utf-8") == "placements: {}\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left either
