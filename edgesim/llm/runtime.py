@@ -454,7 +454,13 @@ def load_llm_runtime(spec: str, fitted: bool = True) -> LlmRuntime:
                                    field="runtime")
             if m.group(3) and int(m.group(3)) < 4:
                 raise ProfileError(f"'{tok}': GCC before 4 has no AArch64 -mcpu=native", field="runtime")
-            update.update({"build": int(m.group(2))} if m.group(2) else {"gcc": int(m.group(3))})
+            if m.group(2) and int(m.group(2)) < 1:  # model_copy below does not validate: build 0 was taken
+                raise ProfileError(f"'{tok}': llama.cpp builds are numbered from b1", field="runtime")
+            key = "build" if m.group(2) else "gcc"
+            if key in update:  # '@b7000,b8000' silently kept the last one
+                raise ProfileError(f"'{tail}' names two {'builds' if key == 'build' else 'compilers'}",
+                                   field="runtime")
+            update[key] = int(m.group(2) or m.group(3))
         rt = load_llm_runtime(base, fitted)
         p = rt.placements.get("cpu")
         if p is None or p.cpu_gemm is None:
