@@ -251,9 +251,13 @@ def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | Ll
     mem = work.weights_bytes + kv_bytes + rt.runtime_memory_bytes
     avail = float(m.dram_bytes - rt.os_reserved_bytes)
     fits = mem <= avail
+    # a board whose DRAM is below what the runtime's OS keeps (an MCU's PSRAM) has none left, not '-0.69 GB'
+    left = (f"of {avail / 1e9:.2f} GB available ({m.dram_bytes / 1e9:.2f} GB DRAM less "
+            f"{rt.os_reserved_bytes / 1e9:.2f} GB for the OS)") if avail > 0 else (
+        f"and none is left: the board's {m.dram_bytes / 1e9:.2f} GB DRAM is under the {rt.os_reserved_bytes / 1e9:.2f} "
+        f"GB {rt.id} leaves to the OS")
     reason = (f"needs {mem / 1e9:.2f} GB (weights {work.weights_bytes / 1e9:.2f} + KV cache {kv_bytes / 1e9:.2f} + "
-              f"runtime {rt.runtime_memory_bytes / 1e9:.2f}) of {avail / 1e9:.2f} GB available "
-              f"({m.dram_bytes / 1e9:.2f} GB DRAM less {rt.os_reserved_bytes / 1e9:.2f} GB for the OS)")
+              f"runtime {rt.runtime_memory_bytes / 1e9:.2f}) {left}")
     pre = dec = None
     if fits:
         pc = prefill_cost(arch, work, m, rt, params, prompt, cached)

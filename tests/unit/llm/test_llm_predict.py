@@ -270,3 +270,9 @@ def test_llm_fit_leaves_the_overlay_whole_when_its_write_fails(tmp_path: Path,
     monkeypatch.undo()
     assert overlay.read_text(encoding="utf-8") == "placements: {}\n"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left either
+
+
+def test_a_board_with_less_dram_than_the_os_keeps_says_so() -> None:
+    est = predict("qwen2.5-0.5b", "esp32-p4")  # 32 MB of PSRAM against llama.cpp's 0.7 GB for the OS
+    assert not est.fits and est.available_bytes < 0
+    assert "none is left" in est.fit_reason and "-0." not in est.fit_reason  # was '-0.67 GB available'
