@@ -153,7 +153,8 @@ def add_llm_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--context-plot", default=None, help="write decode latency vs context length (PNG/SVG)")
     p.add_argument("--json", default=None, help="write the estimate as JSON")
     p.add_argument("--confidence", type=float, default=0.8,
-                   help="confidence of the tokens/s and TTFT intervals, in (0, 1) (default 0.8)")
+                   help="confidence of the tokens/s, TTFT and energy/token intervals (a chat's: its first and last "
+                        "answers), in (0, 1) (default 0.8)")
     p.add_argument("--html", default=None, help="write the LLM report (decode roofline by format, context curve)")
     p.add_argument("--chat-session", type=float, default=None, metavar="SECONDS",
                    help="simulate a chat of this many seconds (prompt, answer, --think idle) with heating/throttling")
