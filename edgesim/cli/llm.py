@@ -54,6 +54,29 @@ def _context_plot(args: argparse.Namespace) -> None:
     print(f"wrote {args.context_plot}", file=sys.stderr)
 
 
+def _chat(args: argparse.Namespace) -> int:
+    from edgesim.errors import EdgesimError
+    from edgesim.llm.chat import chat_session
+
+    given = [flag for flag, value in (("--context-plot", args.context_plot), ("--html", args.html)) if value]
+    if given:  # silently unwritten otherwise: both describe the single prediction, not a chat
+        raise EdgesimError(f"{' and '.join(given)} do{'' if len(given) > 1 else 'es'} not apply to --chat-session",
+                           field=given[0].lstrip("-"))
+    r = chat_session(args.model, args.hw, duration_s=args.chat_session, prompt=args.prompt, gen=args.gen,
+                     think_s=20.0 if args.think is None else args.think, ambient_c=args.ambient,
+                     confidence=args.confidence, runtime=args.runtime, quant=args.quant, threads=args.threads,
+                     unit=args.unit, kv_cache=args.kv_cache, context=args.context)
+    onset = "never" if r.throttle_onset_s is None else f"at {r.throttle_onset_s:.0f} s"
+    print(f"chat on {r.hw}: {r.turns} turns in {r.duration_s:g} s, max {r.max_temp_c:.1f} C, throttled {onset}; "
+          f"decode {r.first_turn_decode_tps:.2f} -> {r.last_turn_decode_tps:.2f} tokens/s, "
+          f"TTFT {r.first_turn_ttft_s:.2f} -> {r.last_turn_ttft_s:.2f} s, {r.energy_j:.0f} J")
+    if r.interval is not None:
+        print(r.interval.summary())
+    if args.json:
+        _write_json(args.json, r.as_dict())
+    return 0
+
+
 def cmd_llm(args: argparse.Namespace) -> int:
     from edgesim.errors import EdgesimError
     from edgesim.pipeline.intervals import check_confidence
@@ -64,42 +87,20 @@ def cmd_llm(args: argparse.Namespace) -> int:
         if given:  # silently unused otherwise: the single prediction has no idle time and no heating
             raise EdgesimError(f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} to --chat-session", field=given[0].lstrip("-"))
     if args.chat_session is not None:
-        from edgesim.llm.chat import chat_session
-
-        r = chat_session(args.model, args.hw, duration_s=args.chat_session, prompt=args.prompt, gen=args.gen,
-                         think_s=20.0 if args.think is None else args.think, ambient_c=args.ambient, runtime=args.runtime, quant=args.quant,
-                         threads=args.threads, unit=args.unit, kv_cache=args.kv_cache)
-        d = r.as_dict()
-        onset = "never" if r.throttle_onset_s is None else f"at {r.throttle_onset_s:.0f} s"
-        print(f"chat on {r.hw}: {r.turns} turns in {r.duration_s:g} s, max {r.max_temp_c:.1f} C, throttled {onset}; "
-              f"decode {r.first_turn_decode_tps:.2f} -> {r.last_turn_decode_tps:.2f} tokens/s, "
-              f"TTFT {r.first_turn_ttft_s:.2f} -> {r.last_turn_ttft_s:.2f} s, {r.energy_j:.0f} J")
-        if args.json:
-            _write_json(args.json, d)
-        return 0
-    from edgesim.llm.intervals import llm_interval
+        return _chat(args)
     from edgesim.llm.predict import predict
-    from edgesim.pipeline.intervals import format_range
 
     est = predict(args.model, args.hw, args.runtime, args.quant, args.threads, args.unit, args.prompt, args.gen,
                   args.context, kv_cache=args.kv_cache)
-    d = est.as_dict()
-    iv = llm_interval(est, args.confidence) if est.fits else None
-    if iv is not None:
-        d["interval"] = iv.as_dict()
+    d = est.as_dict(args.confidence)  # the API's dict: the same numbers and interval through every door
     if args.json:
         _write_json(args.json, d)
     if not est.fits:
         raise EdgesimError(f"{est.model} ({est.quant}) on {est.hw}: {est.fit_reason}")
     _print_estimate(d)
+    iv = est.interval(args.confidence)
     if iv is not None:
-        parts = [f"{name} {t.lo:.3g}-{t.hi:.3g} tokens/s" for name, t in
-                 (("prefill", iv.prefill_tokens_per_s), ("decode", iv.decode_tokens_per_s)) if t is not None]
-        if iv.ttft_s is not None:
-            parts.append(f"TTFT {format_range(iv.ttft_s, iv.confidence, 's')}")
-        if iv.energy_per_token_j is not None:
-            parts.append(f"energy/token {format_range(iv.energy_per_token_j, iv.confidence, 'J')}")
-        print(f"interval ({iv.confidence:.0%}, {iv.novelty}): " + ", ".join(parts))
+        print(iv.summary())
     if args.context_plot:
         _context_plot(args)
     if args.html:
@@ -152,7 +153,8 @@ def add_llm_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--context-plot", default=None, help="write decode latency vs context length (PNG/SVG)")
     p.add_argument("--json", default=None, help="write the estimate as JSON")
     p.add_argument("--confidence", type=float, default=0.8,
-                   help="confidence of the tokens/s and TTFT intervals, in (0, 1) (default 0.8)")
+                   help="confidence of the tokens/s, TTFT and energy/token intervals (a chat's: its first and last "
+                        "answers), in (0, 1) (default 0.8)")
     p.add_argument("--html", default=None, help="write the LLM report (decode roofline by format, context curve)")
     p.add_argument("--chat-session", type=float, default=None, metavar="SECONDS",
                    help="simulate a chat of this many seconds (prompt, answer, --think idle) with heating/throttling")

@@ -47,6 +47,9 @@ GGUF_ARCH = {"llama": "llama", "mistral": "mistral", "qwen2": "qwen2", "qwen3": 
 _SOFTCAP_DEFAULT = {"gemma2": 30.0}
 
 _REQUIRED = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
+# More layers than any published decoder by far (the deepest are ~130: Llama 3.1 405B 126, PaLM 118): such a count
+# is a typo or a corrupt header, and listing its weight matrices one by one would take minutes and gigabytes.
+MAX_LAYERS = 1024
 
 
 @dataclass(frozen=True)
@@ -165,18 +168,32 @@ def arch_from_config(cfg: dict[str, Any], name: str, where: str) -> ModelArch:
     if family == "gpt_neox" and "intermediate_size" not in cfg and "hidden_size" in cfg:
         cfg["intermediate_size"] = 4 * cfg["hidden_size"]
     vals = {k: _int_field(cfg, k, where) for k in _REQUIRED}
+    layers = vals["num_hidden_layers"]
+    if layers > MAX_LAYERS:
+        raise ModelError(f"{layers} layers is not a plausible decoder (at most {MAX_LAYERS}; the deepest published "
+                         "have ~130)", file=where, field="num_hidden_layers")
     heads = vals["num_attention_heads"]
     kv_heads = _int_field(cfg, "num_key_value_heads", where, default=heads)
     if heads % kv_heads:
         raise ModelError(f"{heads} attention heads are not a multiple of {kv_heads} KV heads",
                          file=where, field="num_key_value_heads")
+    if cfg.get("head_dim") is None and vals["hidden_size"] % heads:
+        # without head_dim, transformers splits hidden_size evenly over the heads (and refuses to otherwise)
+        raise ModelError(f"hidden_size {vals['hidden_size']} is not a multiple of {heads} attention heads and no "
+                         "head_dim is given", file=where, field="num_attention_heads")
     head_dim = _int_field(cfg, "head_dim", where, default=max(1, vals["hidden_size"] // heads))
     ctx = _int_field(cfg, "max_position_embeddings", where, default=_int_field(cfg, "seq_length", where, 2048))
     win_raw = cfg.get("sliding_window")
+    if win_raw is not None:
+        _int_field(cfg, "sliding_window", where)  # a window is a positive token count, or null for none
     use_window = cfg.get("use_sliding_window", True) is not False
-    window = int(win_raw) if isinstance(win_raw, int) and win_raw > 0 and pattern and use_window else None
-    pattern = int(cfg.get("sliding_window_pattern", pattern) or 1)
-    layers = vals["num_hidden_layers"]
+    window = int(win_raw) if win_raw is not None and pattern and use_window else None
+    if cfg.get("sliding_window_pattern") is not None:
+        pattern = _int_field(cfg, "sliding_window_pattern", where)
+    pattern = pattern or 1
+    tied = cfg.get("tie_word_embeddings", False)
+    if tied is not None and not isinstance(tied, bool):  # a string ("false") would read as tied
+        raise ModelError(f"must be true, false or null, got {tied!r}", file=where, field="tie_word_embeddings")
     local = 0 if window is None else (layers if pattern == 1 else layers - layers // pattern)
     source = str(cfg.get("_source", where))
     cap = cfg.get("final_logit_softcapping", _SOFTCAP_DEFAULT.get(family))
@@ -185,7 +202,7 @@ def arch_from_config(cfg: dict[str, Any], name: str, where: str) -> ModelArch:
     return ModelArch(
         name=name, family=family, hidden_size=vals["hidden_size"], intermediate_size=vals["intermediate_size"],
         num_layers=layers, num_heads=heads, num_kv_heads=kv_heads, head_dim=head_dim,
-        vocab_size=vals["vocab_size"], max_context=ctx, tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
+        vocab_size=vals["vocab_size"], max_context=ctx, tied_embeddings=bool(tied),
         gated_mlp=gated, fused_qkv=fused, sliding_window=window, sliding_layers=local, source=source,
         final_logit_softcap=None if cap is None else float(cap),
     )
@@ -202,6 +219,8 @@ def load_config(path: str | Path) -> ModelArch:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ModelError(f"cannot read: {exc.strerror or exc}", file=str(p)) from None
+    except UnicodeDecodeError as exc:  # a binary file named .json (or a model file given as the config)
+        raise ModelError(f"not a UTF-8 text file: {exc.reason} at byte {exc.start}", file=str(p)) from None
     try:
         cfg = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

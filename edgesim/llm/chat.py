@@ -17,7 +17,9 @@ from typing import Any
 from edgesim.cost.analytic import voltage_at
 from edgesim.errors import EdgesimError
 from edgesim.hw.schema import HardwareProfile
+from edgesim.llm.intervals import novelty_of, phase_bounds
 from edgesim.llm.predict import LlmEstimate, _profile, predict
+from edgesim.pipeline.intervals import Interval, check_confidence
 from edgesim.thermal.loop import OperatingPointResult, WindowPolicy, WindowWork, run_windows
 from edgesim.thermal.plant import with_ambient
 
@@ -29,6 +31,32 @@ class _Point:
     prefill_w: float
     decode_s: float
     decode_w: float
+
+
+@dataclass(frozen=True)
+class ChatInterval:
+    """The chat's answers at a confidence: each turn's decode tokens/s and TTFT carry the same calibrated model
+    error as a single ``edgesim llm`` estimate of the board and runtime (``edgesim.llm.intervals``)."""
+
+    confidence: float
+    novelty: str
+    first_turn_decode_tps: Interval
+    last_turn_decode_tps: Interval
+    first_turn_ttft_s: Interval
+    last_turn_ttft_s: Interval
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"confidence": self.confidence, "novelty_class": self.novelty,
+                "first_turn_decode_tps_interval": self.first_turn_decode_tps.as_list(),
+                "last_turn_decode_tps_interval": self.last_turn_decode_tps.as_list(),
+                "first_turn_ttft_interval_s": self.first_turn_ttft_s.as_list(),
+                "last_turn_ttft_interval_s": self.last_turn_ttft_s.as_list()}
+
+    def summary(self) -> str:
+        d0, d1, t0, t1 = (self.first_turn_decode_tps, self.last_turn_decode_tps, self.first_turn_ttft_s,
+                          self.last_turn_ttft_s)
+        return (f"interval ({self.confidence:.0%}, {self.novelty}): decode {d0.lo:.3g}-{d0.hi:.3g} -> "
+                f"{d1.lo:.3g}-{d1.hi:.3g} tokens/s, TTFT {t0.lo:.3g}-{t0.hi:.3g} -> {t1.lo:.3g}-{t1.hi:.3g} s")
 
 
 @dataclass(frozen=True)
@@ -49,6 +77,7 @@ class ChatResult:
     temp_c: tuple[float, ...] = field(repr=False)
     freq_mhz: tuple[float, ...] = field(repr=False)
     power_w: tuple[float, ...] = field(repr=False)
+    interval: ChatInterval | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"hw": self.hw, "model": self.model, "duration_s": self.duration_s, "turns": self.turns,
@@ -57,7 +86,8 @@ class ChatResult:
                 "last_turn_decode_tps": self.last_turn_decode_tps, "first_turn_ttft_s": self.first_turn_ttft_s,
                 "last_turn_ttft_s": self.last_turn_ttft_s, "energy_j": self.energy_j,
                 "series": {"time_s": list(self.time_s), "temp_c": list(self.temp_c),
-                           "freq_mhz": list(self.freq_mhz), "power_w": list(self.power_w)}}
+                           "freq_mhz": list(self.freq_mhz), "power_w": list(self.power_w)}} | (
+            {} if self.interval is None else {"interval": self.interval.as_dict()})
 
 
 def _phase_power(est: LlmEstimate, profile: HardwareProfile, f: float) -> tuple[float, float, float, float]:
@@ -74,15 +104,25 @@ def _phase_power(est: LlmEstimate, profile: HardwareProfile, f: float) -> tuple[
         watts(est.decode.energy_j, est.decode.time_s)
 
 
-def _points(model: str, profile: HardwareProfile, prompt: int, gen: int, **kw: Any) -> dict[float, _Point]:
+def _points(model: str, profile: HardwareProfile, prompt: int, gen: int, **kw: Any
+            ) -> tuple[dict[float, _Point], str]:
+    """Each operating point's phase times and powers, and the runtime id the estimates were made with."""
     top = max(p.freq_mhz for p in profile.dvfs.operating_points)
     freqs = sorted({p.freq_mhz for p in profile.dvfs.operating_points} | {profile.clock_mhz})
-    out = {}
+    out, runtime = {}, ""
     for f in (f for f in freqs if f <= top + 1e-9):
         prof_f = profile.with_clock(f)
         est = predict(model, prof_f, prompt=prompt, gen=gen, **kw)
         out[f] = _Point(f, *_phase_power(est, prof_f, f))
-    return out
+        runtime = est.runtime
+    return out, runtime
+
+
+def _interval(hw: str, runtime: str, stats: list[tuple[float, float]], confidence: float) -> ChatInterval:
+    cls = novelty_of(hw, runtime)
+    pre, dec = phase_bounds("prefill", cls, confidence), phase_bounds("decode", cls, confidence)
+    (ttft0, tps0), (ttft1, tps1) = stats[0], stats[-1]
+    return ChatInterval(confidence, cls, dec.rate(tps0), dec.rate(tps1), pre.time(ttft0), pre.time(ttft1))
 
 
 class ChatPolicy(WindowPolicy):
@@ -130,18 +170,24 @@ class ChatPolicy(WindowPolicy):
 
 def chat_session(model: str, hw: str | HardwareProfile, duration_s: float = 600.0, prompt: int = 256,
                  gen: int = 256, think_s: float = 20.0, ambient_c: float | None = None, window_s: float = 1.0,
-                 **kw: Any) -> ChatResult:
-    """Turns of (prefill ``prompt``, decode ``gen``, idle ``think_s``) for ``duration_s`` seconds."""
+                 confidence: float = 0.8, **kw: Any) -> ChatResult:
+    """Turns of (prefill ``prompt``, decode ``gen``, idle ``think_s``) for ``duration_s`` seconds, with the
+    first and last answers' tokens/s and TTFT intervals at ``confidence``."""
+    check_confidence(confidence)
     if not 0 < duration_s < math.inf or not 0 < window_s < math.inf or not 0 <= think_s < math.inf:
         raise EdgesimError("chat duration, window and think time must be positive and finite", field="chat")
     if duration_s / window_s > 2_000_000:
-        raise EdgesimError("chat session too long for its window; use a longer --window", field="chat")
+        # (`edgesim llm` has no window flag: name the duration, which the user gave, and the API's window_s)
+        raise EdgesimError(f"a {duration_s:g} s chat is more than 2,000,000 thermal windows of {window_s:g} s; "
+                           "shorten --chat-session (API: or lengthen window_s)", field="chat")
     profile = with_ambient(_profile(hw), ambient_c)
-    pol = ChatPolicy(_points(model, profile, prompt, gen, **kw), profile.power.static_power_mw * 1e-3, think_s, gen)
+    pts, runtime = _points(model, profile, prompt, gen, **kw)
+    pol = ChatPolicy(pts, profile.power.static_power_mw * 1e-3, think_s, gen)
     w = run_windows(profile, pol, duration_s, None, window_s)
     if not pol.turn_stats:
         raise EdgesimError(f"no answer completed in {duration_s:g} s; lengthen --chat-session", field="chat")
     first, last = pol.turn_stats[0], pol.turn_stats[-1]
     return ChatResult(profile.id, model, duration_s, len(pol.turn_stats), w.throttle_onset_s is not None,
                       w.throttle_onset_s, max(w.temp_c), first[1], last[1], first[0], last[0], w.energy_j,
-                      w.time_s, w.temp_c, w.freq_mhz, w.power_w)
+                      w.time_s, w.temp_c, w.freq_mhz, w.power_w,
+                      _interval(profile.id, runtime, pol.turn_stats, confidence))

@@ -88,7 +88,25 @@ def read_gguf(path: str | Path) -> GgufModel:
             raise ModelError("GGUF is missing a required key", file=str(p), field=f"{a}.{gk}")
     cfg = {k: v for k, v in cfg.items() if v is not None}
     arch = arch_from_config(cfg, p.stem, str(p))
-    return GgufModel(arch, _scheme(tensors, p), _file_type(reader))
+    qs = _scheme(tensors, p)
+    _check_tensors_match_header(qs, arch, p, a)
+    return GgufModel(arch, qs, _file_type(reader))
+
+
+def _check_tensors_match_header(qs: QuantScheme, arch: ModelArch, p: Path, a: str) -> None:
+    """The header's depth and width must be the tensor table's: weights are costed from the table, the KV cache
+    and per-layer costs from the header, so a file that disagrees (as llama.cpp refuses: 'wrong number of
+    tensors', 'tensor has wrong shape') would be answered as two different models at once."""
+    layers = {t.layer for t, _ in qs.tensors if t.layer >= 0}
+    if layers != set(range(arch.num_layers)):
+        found = f"blocks 0..{max(layers)}" if layers else "no blocks"
+        raise ModelError(f"header gives {arch.num_layers} layers but the tensor table has {found}"
+                         f"{'' if not layers or len(layers) == max(layers) + 1 else ' with gaps'}",
+                         file=str(p), field=f"{a}.block_count")
+    embd = next((t for t, _ in qs.tensors if t.role == "token_embd"), None)
+    if embd is not None and embd.ne0 != arch.hidden_size:
+        raise ModelError(f"header gives embedding_length {arch.hidden_size} but token_embd.weight rows are "
+                         f"{embd.ne0} wide", file=str(p), field=f"{a}.embedding_length")
 
 
 def _scheme(tensors: list[Any], p: Path) -> QuantScheme:

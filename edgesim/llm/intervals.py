@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from edgesim.errors import EdgesimError
 from edgesim.files import atomic_write_text, data_path
-from edgesim.pipeline.intervals import Interval, check_confidence, combine, conformal_bounds, power_log_bounds
+from edgesim.pipeline.intervals import (
+    Interval,
+    check_confidence,
+    combine,
+    conformal_bounds,
+    format_range,
+    power_log_bounds,
+)
 
 if TYPE_CHECKING:
     from edgesim.llm.predict import LlmEstimate
@@ -124,38 +131,73 @@ class LlmInterval:
                 "ttft_interval_s": lst(self.ttft_s), "energy_per_token_interval_j": lst(self.energy_per_token_j),
                 "capped": self.capped}
 
+    def summary(self) -> str:
+        """The one-line interval every door shows (the ``llm`` text, its HTML report): 'interval (80%,
+        measured_device): prefill 73.6-114 tokens/s, decode 18.3-23 tokens/s, TTFT 4.47-6.95 s (80%), energy/token
+        225-376 mJ (80%)'; only the phases the estimate has."""
+        parts = [f"{name} {t.lo:.3g}-{t.hi:.3g} tokens/s" for name, t in
+                 (("prefill", self.prefill_tokens_per_s), ("decode", self.decode_tokens_per_s)) if t is not None]
+        parts += [f"{name} {format_range(t, self.confidence, unit)}" for name, t, unit in
+                  (("TTFT", self.ttft_s, "s"), ("energy/token", self.energy_per_token_j, "J")) if t is not None]
+        return f"interval ({self.confidence:.0%}, {self.novelty}): " + ", ".join(parts)
+
 
 def _bounds(rows: Sequence[LlmResidual], phase: str, cls: str, confidence: float) -> tuple[float, float, bool]:
     return conformal_bounds([x.tps_log for x in rows if x.phase == phase and x.cls == cls], confidence)
+
+
+def novelty_of(hw: str, runtime: str) -> str:
+    """'measured_device' when the board has measured rows of the runtime's engine (``measured_key``), else
+    'new_device'."""
+    measured, _ = llm_table()
+    return "measured_device" if measured_key(hw, runtime) in measured else "new_device"
+
+
+@dataclass(frozen=True)
+class PhaseBounds:
+    """The calibrated log(measured / predicted) tokens/s bounds of one phase and novelty class, widened to hold
+    the prediction itself; a time is the inverse of a rate."""
+
+    lo: float
+    hi: float
+    capped: bool
+
+    def rate(self, tokens_per_s: float) -> Interval:
+        return Interval(tokens_per_s * math.exp(min(self.lo, 0.0)), tokens_per_s * math.exp(max(self.hi, 0.0)))
+
+    def time(self, seconds: float) -> Interval:
+        return Interval(seconds * math.exp(-max(self.hi, 0.0)), seconds * math.exp(-min(self.lo, 0.0)))
+
+
+def phase_bounds(phase: str, cls: str, confidence: float) -> PhaseBounds:
+    """``phase`` (prefill | decode) bounds of class ``cls`` at ``confidence``: what every LLM interval
+    (``llm_interval``, the chat session's) is made of."""
+    check_confidence(confidence)
+    return PhaseBounds(*_bounds(llm_table()[1], phase, cls, confidence))
 
 
 def llm_interval(est: LlmEstimate, confidence: float = 0.8) -> LlmInterval:
     """Tokens/s and TTFT intervals of an LLM estimate, by whether its board has measured rows of its runtime's
     engine (``measured_key``)."""
     check_confidence(confidence)
-    measured, rows = llm_table()
-    cls = "measured_device" if measured_key(est.hw, est.runtime) in measured else "new_device"
+    cls = novelty_of(est.hw, est.runtime)
     capped = False
     pre = dec = ttft = energy = None
     if est.prefill is not None:
-        lo, hi, c = _bounds(rows, "prefill", cls, confidence)
-        t = est.prefill.tokens_per_s
-        pre = Interval(t * math.exp(min(lo, 0.0)), t * math.exp(max(hi, 0.0)))
-        ttft_s = est.ttft_s
-        if ttft_s is not None:
-            ttft = Interval(ttft_s * math.exp(-max(hi, 0.0)), ttft_s * math.exp(-min(lo, 0.0)))
-        capped |= c
+        b = phase_bounds("prefill", cls, confidence)
+        pre = b.rate(est.prefill.tokens_per_s)
+        ttft = b.time(est.prefill.time_s)
+        capped |= b.capped
     if est.decode is not None:
-        lo, hi, c = _bounds(rows, "decode", cls, confidence)
-        t = est.decode.tokens_per_s
-        dec = Interval(t * math.exp(min(lo, 0.0)), t * math.exp(max(hi, 0.0)))
-        capped |= c
+        b = phase_bounds("decode", cls, confidence)
+        dec = b.rate(est.decode.tokens_per_s)
+        capped |= b.capped
         e_tok = est.energy_per_token_j
         if e_tok is not None and e_tok > 0:
             # energy per token = board power x time per token: the decode time's bounds (tokens/s inverted) and
             # the board power's (the CNN calibration's; no LLM row with a profile measured power) independent
             p_lo, p_hi = power_log_bounds(est.hw, confidence)
-            energy = combine(e_tok, (min(-hi, 0.0), max(-lo, 0.0)), (p_lo, p_hi))
+            energy = combine(e_tok, (min(-b.hi, 0.0), max(-b.lo, 0.0)), (p_lo, p_hi))
     return LlmInterval(confidence, cls, pre, dec, ttft, capped, energy)
 
 

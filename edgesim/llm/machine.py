@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgesim.errors import ProfileError
-from edgesim.hw.schema import ComputeUnit, HardwareProfile, MemoryKind, Precision, UnitKind
+from edgesim.hw.schema import ChipKind, ComputeUnit, HardwareProfile, MemoryKind, Precision, UnitKind
 from edgesim.llm.cpu_cores import CoreIsa, core_isa
 
 
@@ -124,6 +124,13 @@ def find_unit(profile: HardwareProfile, unit: str) -> ComputeUnit:
 
 def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine:
     """The board as seen by a runtime on ``unit`` with ``threads`` CPU threads (None = all big cores)."""
+    if unit == "cpu" and profile.kind is ChipKind.NPU:
+        # An accelerator profile (Hailo, Coral, NCS2 on a host link) holds the accelerator's power; its cpu is a
+        # stand-in host for the ops the compiler leaves out. A language model on it would be answered with the
+        # host's cores at the card's 0.3-0.5 W (llama.cpp decode at a third of the same cores' energy on a board).
+        raise ProfileError(f"profile '{profile.id}' describes an accelerator; its cpu is a stand-in host for fallback "
+                           "ops, whose power the profile does not hold: give the host board's profile (e.g. "
+                           "--hw rpi5) for a CPU runtime, or a runtime for the accelerator", field="unit")
     u = find_unit(profile, unit)
     bw, size, pj = _dram(profile, unit)
     clock_hz = u.effective_clock_mhz(profile.clock_mhz) * 1e6

@@ -7,7 +7,7 @@ import numbers
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from edgesim.llm.machine import Machine, find_unit, machine
 from edgesim.llm.model import decode_steps, energy_j, model_work, prefill_cost
 from edgesim.llm.quant import QuantScheme, kv_bits, scheme
 from edgesim.llm.runtime import LlmRuntime, load_llm_runtime
+
+if TYPE_CHECKING:
+    from edgesim.llm.intervals import LlmInterval
 
 DEFAULT_RUNTIME = {"cpu": "llama.cpp", "gpu": "mlc", "npu": "rkllm"}
 
@@ -66,7 +69,20 @@ class LlmEstimate:
             return None
         return self.decode.energy_j / self.gen_tokens
 
-    def as_dict(self) -> dict[str, Any]:
+    def interval(self, confidence: float = 0.8) -> LlmInterval | None:
+        """Tokens/s, TTFT and energy-per-token intervals at ``confidence`` (``edgesim.llm.intervals``), the ones
+        ``edgesim llm`` prints and writes; None when the model does not fit (there is nothing to bound)."""
+        from edgesim.llm.intervals import llm_interval
+        from edgesim.pipeline.intervals import check_confidence
+
+        check_confidence(confidence)
+        return llm_interval(self, confidence) if self.fits else None
+
+    def as_dict(self, confidence: float | None = None) -> dict[str, Any]:
+        """The estimate as ``edgesim llm --json`` writes it; with ``confidence``, its ``interval`` too (a model
+        that fits)."""
+        iv = None if confidence is None else self.interval(confidence)
+
         def phase(ph: Phase | None) -> dict[str, Any] | None:
             return None if ph is None else {"time_s": ph.time_s, "tokens_per_s": ph.tokens_per_s,
                                             "bound": ph.bound, "bytes": ph.bytes, "macs": ph.macs,
@@ -84,7 +100,7 @@ class LlmEstimate:
             "decode_tokens_per_s": None if self.decode is None else self.decode.tokens_per_s,
             "ttft_s": self.ttft_s, "energy_per_token_j": self.energy_per_token_j,
             "prefill": phase(self.prefill), "decode": phase(self.decode),
-        }
+        } | ({} if iv is None else {"interval": iv.as_dict()})
 
 
 @dataclass(frozen=True)
@@ -136,11 +152,24 @@ class Setup:
     profile: HardwareProfile
 
 
+def _check_choices(runtime: object, quant: object, threads: object, unit: object, kv_cache: object) -> None:
+    """The API's optional choices are names or None (an empty name is not 'the default') and threads a whole
+    count: 1.5 threads or True would be costed as a fraction of a core."""
+    for name, value in (("runtime", runtime), ("quant", quant), ("unit", unit), ("kv_cache", kv_cache)):
+        if value is None or (name == "runtime" and isinstance(value, LlmRuntime)):
+            continue
+        if not isinstance(value, str) or not value:
+            raise EdgesimError(f"must be a name or None, got {value!r}", field=name)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, numbers.Integral)):
+        raise EdgesimError(f"must be a whole number of threads, got {threads!r}", field="threads")
+    if threads is not None and threads < 1:
+        raise EdgesimError(f"threads must be >= 1, got {threads}", field="threads")
+
+
 def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmRuntime | None = None,
           quant: str | None = None,
           threads: int | None = None, unit: str | None = None, kv_cache: str | None = None) -> Setup:
-    if threads is not None and threads < 1:
-        raise EdgesimError(f"threads must be >= 1, got {threads}", field="threads")
+    _check_choices(runtime, quant, threads, unit, kv_cache)
     if isinstance(model, ModelArch):
         res = ResolvedModel(model, None)
     else:
@@ -159,7 +188,13 @@ def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmR
         qs = res.file_scheme
     else:
         qs = scheme(quant or rt.quant_for(arch.name), arch)
-    m = machine(prof, u, threads)  # first: a board without the unit says so
+    try:
+        m = machine(prof, u, threads)  # first: a board without the unit says so
+    except ProfileError as exc:
+        if unit is not None or exc.field != "unit":
+            raise
+        # the user named no unit: say whose choice it was (the runtime's placement), not only what is missing
+        raise ProfileError(f"runtime {rt.id} runs on the {u}, and {exc.message}", field="runtime") from None
     if rt.chips and not any(fnmatch.fnmatchcase(prof.id, c) for c in rt.chips):
         raise EdgesimError(f"device {prof.id}, runtime {rt.id}: the runtime targets only {', '.join(rt.chips)}",
                            field="runtime")
@@ -190,6 +225,11 @@ def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | Ll
     for name, value in (("prompt", prompt), ("gen", gen), ("context", context), ("cached", cached)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
             raise EdgesimError(f"must be a whole number of tokens, got {value!r}", field=name)
+    # numpy integers are whole numbers too, but the estimate keeps Python ints (its JSON could not be written)
+    prompt, gen, cached = int(prompt), int(gen), int(cached)
+    context = None if context is None else int(context)
+    if isinstance(threads, numbers.Integral) and not isinstance(threads, bool):
+        threads = int(threads)  # anything else is refused, by name, in setup
     if prompt < 0 or gen < 0:
         raise EdgesimError(f"prompt and gen must be >= 0, got {prompt} and {gen}", field="prompt")
     if prompt + gen == 0:
@@ -211,9 +251,13 @@ def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | Ll
     mem = work.weights_bytes + kv_bytes + rt.runtime_memory_bytes
     avail = float(m.dram_bytes - rt.os_reserved_bytes)
     fits = mem <= avail
+    # a board whose DRAM is below what the runtime's OS keeps (an MCU's PSRAM) has none left, not '-0.69 GB'
+    left = (f"of {avail / 1e9:.2f} GB available ({m.dram_bytes / 1e9:.2f} GB DRAM less "
+            f"{rt.os_reserved_bytes / 1e9:.2f} GB for the OS)") if avail > 0 else (
+        f"and none is left: the board's {m.dram_bytes / 1e9:.2f} GB DRAM is under the {rt.os_reserved_bytes / 1e9:.2f} "
+        f"GB {rt.id} leaves to the OS")
     reason = (f"needs {mem / 1e9:.2f} GB (weights {work.weights_bytes / 1e9:.2f} + KV cache {kv_bytes / 1e9:.2f} + "
-              f"runtime {rt.runtime_memory_bytes / 1e9:.2f}) of {avail / 1e9:.2f} GB available "
-              f"({m.dram_bytes / 1e9:.2f} GB DRAM less {rt.os_reserved_bytes / 1e9:.2f} GB for the OS)")
+              f"runtime {rt.runtime_memory_bytes / 1e9:.2f}) {left}")
     pre = dec = None
     if fits:
         pc = prefill_cost(arch, work, m, rt, params, prompt, cached)
@@ -240,9 +284,13 @@ def decode_curve(model: str | ModelArch, hw: str | HardwareProfile, contexts: np
                  runtime: str | LlmRuntime | None = None, quant: str | None = None, threads: int | None = None,
                  unit: str | None = None, kv_cache: str | None = None) -> np.ndarray:
     """Seconds per decoded token at each context length (KV cache and attention grow with it)."""
+    ctx = np.asarray(contexts)
+    if ctx.ndim != 1 or (ctx.size and not np.issubdtype(ctx.dtype, np.integer)) or (ctx.size and ctx.min() < 0):
+        # a nan, 1.5 or -5 tokens of context would be costed as if it were a context length
+        raise EdgesimError(f"contexts must be a list of whole token counts >= 0, got {contexts!r}"[:200],
+                           field="context")
     s = setup(model, hw, runtime, quant, threads, unit, kv_cache)
     _, params = s.rt.placement(s.unit)
-    ctx = np.asarray(contexts)
     if ctx.size and int(ctx.max()) > s.arch.max_context:
         raise EdgesimError(f"context {int(ctx.max())} exceeds the model's {s.arch.max_context}", field="context")
     return s.rt.decode_step_s(s.unit, decode_steps(s.arch, model_work(s.arch, s.qs), s.m, s.rt, params, ctx).time_s)

@@ -7,6 +7,7 @@ profile for, prefill and decode not separable) are counted and reported, never d
 from __future__ import annotations
 
 import csv
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,7 +160,21 @@ def _int(text: str) -> int | None:
     return int(t) if t.isdigit() else None
 
 
-def _row(line: int, r: dict[str, str]) -> RefRow:
+def _count_status(r: dict[str, str]) -> str:
+    """Why a stated token or thread count is unusable ('' when blank or a whole number): -5 or 1.5 prompt tokens
+    were read as blank, and the row predicted at the default prompt as if the source had stated none."""
+    for col in ("prompt_tokens", "gen_tokens", "threads"):
+        text = r.get(col, "").strip()
+        if text and _int(text) is None:
+            return f"unreadable {col} '{text}'"
+    return ""
+
+
+def _row(line: int, raw: dict[str | None, str | list[str] | None], width: int) -> RefRow:
+    # a row with fewer fields than the header (DictReader fills None) or more (kept under the key None) is a
+    # broken line, not a measurement: it is counted with its reason, as every other unusable row
+    fields = sum(v is not None for k, v in raw.items() if k is not None) + len(raw.get(None) or [])
+    r = {k: v if isinstance(v, str) else "" for k, v in raw.items() if k is not None}
     metric = r["metric"]
     hw = map_hw(r["device"], r["hw_profile"])
     runtime, unit = map_runtime(r["runtime"], r.get("accelerator", ""))
@@ -176,12 +191,18 @@ def _row(line: int, r: dict[str, str]) -> RefRow:
     m_new = re.search(r"prefill of (\d+) new tokens", r.get("note", ""))
     cached = max(prompt - int(m_new.group(1)), 0) if m_new else 0
     status = ""
-    if metric == "mixed_tps":
+    if fields != width:
+        status = f"has {fields} fields, the header {width}"
+    elif metric == "mixed_tps":
         status = "prefill and decode not separable"
-    elif metric not in METRICS or value is None:
+    elif metric not in METRICS:
+        status = f"unknown metric '{metric}'"
+    elif value is None or not math.isfinite(value):
         status = f"unreadable value '{r['value']}'"
     elif not value > 0:  # a measured rate or time is positive; a negative one is a typo, not a measurement
         status = f"non-positive value '{r['value']}'"
+    elif _count_status(r):
+        status = _count_status(r)
     elif not r["model_config"]:
         status = "no model config"
     elif runtime is None:
@@ -203,6 +224,11 @@ def read_reference(path: str | Path | None = None) -> list[RefRow]:
             missing = LLM_COLUMNS - set(reader.fieldnames or [])
             if missing:
                 raise EdgesimError(f"not an LLM reference CSV: missing columns {sorted(missing)}", file=str(p))
-            return [_row(i + 2, r) for i, r in enumerate(reader)]
+            width = len(reader.fieldnames or [])
+            return [_row(i + 2, r, width) for i, r in enumerate(reader)]  # type: ignore[arg-type]
     except OSError as exc:
         raise EdgesimError(f"cannot read: {exc.strerror or exc}", file=str(p)) from None
+    except UnicodeDecodeError as exc:  # a binary file (llm-fit --reference takes any path)
+        raise EdgesimError(f"not a UTF-8 CSV file (byte {exc.start})", file=str(p)) from None
+    except csv.Error as exc:  # a NUL byte, an over-long field
+        raise EdgesimError(f"not a readable CSV: {exc}", file=str(p)) from None

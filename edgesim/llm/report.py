@@ -12,21 +12,26 @@ import numpy as np
 
 from edgesim.files import atomic_write_text
 from edgesim.llm.model import effective_bw
-from edgesim.llm.predict import LlmEstimate, decode_curve, predict, setup
+from edgesim.llm.predict import LlmEstimate, Setup, decode_curve, predict, setup
 from edgesim.llm.quant import GROUP_FORMATS
 from edgesim.report.html import CSS, e, figure, kv_table, png_data_uri
 from edgesim.report.plots import pyplot
 
 _CPU_FORMATS = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "IQ4_NL", "Q3_K_M", "Q2_K")
-_GROUP = ("fp16", "w8a8", "q4f16", "int4-awq-g128", "w4a16")
 
 
-def _formats(est: LlmEstimate) -> tuple[str, ...]:
-    return _GROUP if est.quant in GROUP_FORMATS else _CPU_FORMATS
+def _formats(est: LlmEstimate, s: Setup) -> tuple[str, ...]:
+    """The comparison formats this runtime loads on this chip (it refuses the others, so they cannot be points on
+    its roofline): the usual GGUF types for a GGUF loader (unless a group format was asked for), else its group
+    formats."""
+    loads = set(s.rt.loadable_formats(s.profile.id))
+    gguf = est.quant not in GROUP_FORMATS and any(q in loads for q in _CPU_FORMATS)
+    return tuple(q for q in (_CPU_FORMATS if gguf else tuple(GROUP_FORMATS)) if q in loads)
 
 
 def _quant(est: LlmEstimate) -> str | None:
-    return None if est.quant.startswith("gguf:") else est.quant  # a GGUF file keeps its own per-tensor types
+    # a model file (GGUF, decoder ONNX) keeps its own per-tensor types: its scheme is named 'gguf:...'/'onnx:...'
+    return None if ":" in est.quant else est.quant
 
 
 def _roofline(est: LlmEstimate, model: str, hw: Any, kw: dict[str, Any], path: Path) -> None:
@@ -35,7 +40,7 @@ def _roofline(est: LlmEstimate, model: str, hw: Any, kw: dict[str, Any], path: P
     bw = effective_bw(s.m, s.rt.placement(s.unit)[1])
     fig, ax = plt.subplots(figsize=(7, 4.5))
     pts = []
-    for q in _formats(est):
+    for q in _formats(est, s):
         e = predict(s.arch, s.profile, s.rt, q, kw.get("threads"), s.unit, 0, 32)
         if e.decode is not None:
             pts.append((q, e.decode_bytes_per_token, e.decode.tokens_per_s))
@@ -48,9 +53,8 @@ def _roofline(est: LlmEstimate, model: str, hw: Any, kw: dict[str, Any], path: P
     if est.decode is not None:
         ax.loglog(est.decode_bytes_per_token, est.decode.tokens_per_s, "*", ms=14, color="tab:red",
                   label=f"this run ({est.quant}, context {est.prompt_tokens}..{est.prompt_tokens + est.gen_tokens})")
-        from edgesim.llm.intervals import llm_interval
-
-        dec = llm_interval(est, float(kw.get("confidence", 0.8))).decode_tokens_per_s
+        iv = est.interval(float(kw.get("confidence", 0.8)))
+        dec = None if iv is None else iv.decode_tokens_per_s
         if dec is not None:  # the decode interval as a bar on this run's point
             y = est.decode.tokens_per_s
             ax.errorbar([est.decode_bytes_per_token], [y], yerr=[[y - dec.lo], [dec.hi - y]], fmt="none",
@@ -82,19 +86,6 @@ def _context(est: LlmEstimate, model: str, hw: Any, kw: dict[str, Any], path: Pa
     plt.close(fig)
 
 
-def _interval_row(est: LlmEstimate, confidence: float) -> tuple[str, object]:
-    """The intervals ``edgesim llm`` prints (``edgesim.llm.intervals``), as one summary row."""
-    from edgesim.llm.intervals import llm_interval
-    from edgesim.pipeline.intervals import format_range
-
-    iv = llm_interval(est, confidence)
-    parts = [f"{name} {t.lo:.3g}-{t.hi:.3g} tokens/s" for name, t in
-             (("prefill", iv.prefill_tokens_per_s), ("decode", iv.decode_tokens_per_s)) if t is not None]
-    parts += [f"{name} {format_range(t, confidence, unit)}" for name, t, unit in
-              (("TTFT", iv.ttft_s, "s"), ("energy/token", iv.energy_per_token_j, "J")) if t is not None]
-    return f"interval ({confidence:.0%}, {iv.novelty})", ", ".join(parts)
-
-
 def render_llm_html(est: LlmEstimate, model: str, hw: Any, **kw: Any) -> str:
     """``model``/``hw`` as given to predict; ``kw`` = runtime, threads, unit of the same call."""
     d = est.as_dict()
@@ -102,12 +93,16 @@ def render_llm_html(est: LlmEstimate, model: str, hw: Any, **kw: Any) -> str:
         ("model", est.model), ("hardware", est.hw), ("runtime", f"{est.runtime} on the {est.unit}"),
         ("format", f"{est.quant} ({est.bits_per_weight:.2f} bits/weight)"), ("memory", est.fit_reason),
     ]
-    if est.prefill and est.decode:
-        rows += [("prefill", f"{est.prefill.tokens_per_s:.1f} tokens/s ({est.prefill.bound}-bound), "
-                             f"TTFT {est.prefill.time_s:.3f} s"),
-                 ("decode", f"{est.decode.tokens_per_s:.2f} tokens/s ({est.decode.bound}-bound)"),
+    if est.prefill:  # each phase the run has (--prompt 0 or --gen 0 leave one out), as the text output does
+        rows.append(("prefill", f"{est.prefill.tokens_per_s:.1f} tokens/s ({est.prefill.bound}-bound), "
+                                f"TTFT {est.prefill.time_s:.3f} s"))
+    if est.decode:
+        rows += [("decode", f"{est.decode.tokens_per_s:.2f} tokens/s ({est.decode.bound}-bound)"),
                  ("energy per token", f"{d['energy_per_token_j']:.3f} J")]
-        rows.append(_interval_row(est, float(kw.get("confidence", 0.8))))
+    iv = est.interval(float(kw.get("confidence", 0.8)))
+    if iv is not None:  # the line `edgesim llm` prints, split at its colon into a summary row
+        head, _, body = iv.summary().partition(": ")
+        rows.append((head, body))
     figs = []
     with tempfile.TemporaryDirectory(prefix="edgesim-llm-") as tmp:
         roof, ctx = Path(tmp) / "roof.png", Path(tmp) / "ctx.png"

@@ -370,11 +370,16 @@ def fit_path(runtime_id: str) -> Path:
     return runtimes_dir() / f"{runtime_id}{FIT_SUFFIX}"
 
 
-def _raw(path: Path, fitted: bool = True) -> dict[str, Any]:
+def _raw(path: Path, fitted: bool = True, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path.resolve() in chain:  # a file inheriting itself, directly or round a loop, recursed without end (exit 3)
+        cycle = " -> ".join(p.name for p in (*chain, path.resolve()))
+        raise ProfileError(f"'inherits' cycle: {cycle}", file=str(path), field="inherits")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ProfileError(f"cannot read LLM runtime: {exc}", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from None
     if not isinstance(data, dict):
         raise ProfileError("top level must be a mapping", file=str(path))
     base = data.pop("inherits", None)
@@ -382,8 +387,12 @@ def _raw(path: Path, fitted: bool = True) -> dict[str, Any]:
         return data
     from edgesim.hw.loader import deep_merge
 
-    ppath = _locate(str(base))
-    parent = _with_fit(ppath, _raw(ppath, fitted), fitted)
+    rel = path.parent / str(base)  # a YAML parent next to the child, as a profile's 'extends' is found
+    try:
+        ppath = rel if rel.suffix in (".yaml", ".yml") and rel.is_file() else _locate(str(base))
+    except ProfileError as exc:
+        raise ProfileError(exc.message, file=str(path), field="inherits") from None
+    parent = _with_fit(ppath, _raw(ppath, fitted, (*chain, path.resolve())), fitted)
     merged = deep_merge(parent, data)
     assert isinstance(merged, dict)
     return merged
@@ -445,7 +454,13 @@ def load_llm_runtime(spec: str, fitted: bool = True) -> LlmRuntime:
                                    field="runtime")
             if m.group(3) and int(m.group(3)) < 4:
                 raise ProfileError(f"'{tok}': GCC before 4 has no AArch64 -mcpu=native", field="runtime")
-            update.update({"build": int(m.group(2))} if m.group(2) else {"gcc": int(m.group(3))})
+            if m.group(2) and int(m.group(2)) < 1:  # model_copy below does not validate: build 0 was taken
+                raise ProfileError(f"'{tok}': llama.cpp builds are numbered from b1", field="runtime")
+            key = "build" if m.group(2) else "gcc"
+            if key in update:  # '@b7000,b8000' silently kept the last one
+                raise ProfileError(f"'{tail}' names two {'builds' if key == 'build' else 'compilers'}",
+                                   field="runtime")
+            update[key] = int(m.group(2) or m.group(3))
         rt = load_llm_runtime(base, fitted)
         p = rt.placements.get("cpu")
         if p is None or p.cpu_gemm is None:

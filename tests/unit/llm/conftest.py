@@ -16,13 +16,15 @@ Q = gguf.GGMLQuantizationType
 def write_gguf(path: Path, *, layers: int = 2, hidden: int = 256, ff: int = 512, heads: int = 4, kv_heads: int = 2,
                vocab: int = 1000, ctx: int = 1024, tied: bool = False, arch: str = "llama",
                types: dict[str, gguf.GGMLQuantizationType] | None = None,
-               floats: dict[str, float] | None = None) -> Path:
+               floats: dict[str, float] | None = None, header_layers: int | None = None,
+               header_hidden: int | None = None) -> Path:
+    """header_layers / header_hidden: a header that disagrees with the tensor table written (a corrupt file)."""
     types = types or {}
     w = gguf.GGUFWriter(str(path), arch)
     for key, val in (floats or {}).items():
         w.add_float32(key, val)
-    w.add_block_count(layers)
-    w.add_embedding_length(hidden)
+    w.add_block_count(layers if header_layers is None else header_layers)
+    w.add_embedding_length(hidden if header_hidden is None else header_hidden)
     w.add_feed_forward_length(ff)
     w.add_head_count(heads)
     w.add_head_count_kv(kv_heads)

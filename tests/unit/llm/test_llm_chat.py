@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from edgesim.errors import EdgesimError
@@ -45,3 +48,39 @@ def test_loop_refuses_a_window_cut_to_nothing() -> None:
 
     with pytest.raises(EdgesimError, match="must be > 0"):
         run_windows(load_profile("rpi5"), _BadPolicy(), 1.0, None, 0.5)
+
+
+def test_the_chat_reports_its_interval_at_every_door(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from edgesim.llm.predict import predict
+    from tests.conftest import run_cli
+
+    # --confidence was taken and silently unused: the chat printed and wrote no interval
+    out = tmp_path / "c.json"
+    code, text, err = run_cli(["llm", "qwen2.5-0.5b", "--hw", "rpi5", "--chat-session", "30", "--prompt", "64",
+                               "--gen", "32", "--confidence", "0.9", "--json", str(out)], capsys)
+    assert code == 0, err
+    r = chat_session("qwen2.5-0.5b", "rpi5", duration_s=30, prompt=64, gen=32, confidence=0.9)
+    assert r.interval is not None and r.interval.summary() in text.splitlines()
+    assert json.loads(out.read_text())["interval"] == json.loads(json.dumps(r.interval.as_dict()))
+    # a cool first turn is one estimate at the nominal clock: its bounds are the single estimate's
+    single = predict("qwen2.5-0.5b", "rpi5", prompt=64, gen=32).interval(0.9)
+    assert single is not None and single.decode_tokens_per_s is not None and single.ttft_s is not None
+    assert r.interval.first_turn_decode_tps.as_list() == pytest.approx(single.decode_tokens_per_s.as_list())
+    assert r.interval.first_turn_ttft_s.as_list() == pytest.approx(single.ttft_s.as_list())
+    with pytest.raises(EdgesimError, match="confidence"):
+        chat_session("qwen2.5-0.5b", "rpi5", duration_s=30, confidence=1.0)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--html", "c.html"], "--html does not apply to --chat-session"),  # was silently not written
+    (["--context-plot", "c.png"], "--context-plot does not apply to --chat-session"),
+    (["--context", "100"], "smaller than prompt + gen"),  # --context was silently dropped: it now sizes the cache
+])
+def test_single_prediction_flags_are_not_silently_dropped_from_a_chat(argv: list[str], words: str, tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import run_cli
+
+    argv = [str(tmp_path / a) if a.startswith("c.") else a for a in argv]
+    code, out, err = run_cli(["llm", "qwen2.5-0.5b", "--hw", "rpi5", "--chat-session", "30", *argv], capsys)
+    assert code == 2 and words in err and out == "" and len(err.splitlines()) == 1
+    assert not any(tmp_path.iterdir())

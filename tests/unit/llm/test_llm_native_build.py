@@ -69,7 +69,8 @@ def test_rows_take_the_gcc_their_source_shows_for_source_built_llama_cpp_only() 
     assert rows and all(r.gcc == 13 for r in rows)
 
 
-@pytest.mark.parametrize("spec", ["llama.cpp@gcc", "llama.cpp@gcc3", "llama.cpp@clang17", "llama.cpp@b7070,x"])
+@pytest.mark.parametrize("spec", ["llama.cpp@gcc", "llama.cpp@gcc3", "llama.cpp@clang17", "llama.cpp@b7070,x",
+                                  "llama.cpp@b0", "llama.cpp@b7000,b8000", "llama.cpp@gcc13,gcc14"])  # last 3 were taken
 def test_bad_compiler_specs_are_refused(spec: str) -> None:
     with pytest.raises(ProfileError):
         load_llm_runtime(spec)

@@ -168,3 +168,111 @@ def test_quantized_kv_cache_shrinks_memory_and_long_context_latency() -> None:
     assert f16.kv_cache_bytes / (4000 + 64) == pytest.approx(2 * 32 * 8 * 128 * 2)
     with pytest.raises(EdgesimError, match="KV cache"):
         predict("llama-3.1-8b", "rpi5", kv_cache="q3_z")
+
+
+@pytest.mark.parametrize("kw, field", [
+    ({"threads": 1.5}, "threads"), ({"threads": True}, "threads"),  # were costed as 1.5 and 1 cores
+    ({"threads": "2"}, "threads"),  # was a TypeError
+    ({"quant": ""}, "quant"), ({"runtime": ""}, "runtime"), ({"unit": ""}, "unit"),  # were the defaults, silently
+    ({"quant": 5}, "quant"), ({"runtime": 5}, "runtime"),  # were AttributeErrors
+])
+def test_api_refuses_wrong_types_and_empty_names_by_field(kw: dict[str, object], field: str) -> None:
+    with pytest.raises(EdgesimError) as exc:
+        predict("qwen2.5-0.5b", "rpi5", prompt=16, gen=4, **kw)  # type: ignore[arg-type]
+    assert exc.value.field == field
+    est = predict("qwen2.5-0.5b", "rpi5", prompt=np.int64(16), gen=np.int32(4), threads=np.int64(2))
+    assert est.threads == 2 and type(est.threads) is int and type(est.prompt_tokens) is int
+    json.dumps(est.as_dict(0.8))  # numpy counts were kept as numpy ints, which the JSON writer refused
+
+
+@pytest.mark.parametrize("contexts", [[-5], [1.5], [float("nan")], [[1, 2]], ["a"]])
+def test_decode_curve_refuses_contexts_that_are_not_token_counts(contexts: list[object]) -> None:
+    # -5, 1.5 and [[1, 2]] were answered with latencies; nan and 'a' were ValueError / UFuncTypeError
+    with pytest.raises(EdgesimError) as exc:
+        decode_curve("qwen2.5-0.5b", "rpi5", contexts)  # type: ignore[arg-type]
+    assert exc.value.field == "context"
+    assert decode_curve("qwen2.5-0.5b", "rpi5", [0, 16]).shape == (2,)
+
+
+def test_a_board_without_the_runtimes_unit_names_the_runtime() -> None:
+    # no --unit given: the placement is the runtime's choice, so the error says so (it blamed 'unit' alone)
+    with pytest.raises(EdgesimError, match="runtime mlc runs on the gpu, and profile 'rpi5' has no gpu unit"):
+        predict("qwen2.5-0.5b", "rpi5", runtime="mlc")
+    with pytest.raises(EdgesimError, match="^field 'unit': profile 'rpi5' has no gpu unit"):
+        predict("qwen2.5-0.5b", "rpi5", unit="gpu")
+
+
+def test_an_endless_chat_names_the_flag_the_user_has() -> None:
+    from edgesim.llm.chat import chat_session
+
+    with pytest.raises(EdgesimError, match="shorten --chat-session") as exc:  # it named a --window flag llm lacks
+        chat_session("qwen2.5-0.5b", "rpi5", duration_s=1e9)
+    assert "--window" not in str(exc.value)
+
+
+@pytest.mark.parametrize("hw", ["hailo-10h", "hailo-8", "coral-edgetpu-usb"])
+def test_an_accelerator_cards_stand_in_host_cpu_runs_no_llm(hw: str) -> None:
+    # was answered: llama.cpp on the card's stand-in host cores at the card's static power (qwen2.5-0.5b on
+    # hailo-10h: 15.5 tokens/s at 0.75 W, where the same cores on rpi5 draw 6 W)
+    with pytest.raises(EdgesimError, match=f"runtime llama.cpp runs on the cpu, and profile '{hw}' describes an "
+                                           "accelerator"):
+        predict("qwen2.5-0.5b", hw)
+    with pytest.raises(EdgesimError, match="describes an accelerator") as exc:
+        predict("qwen2.5-0.5b", hw, unit="cpu")
+    assert exc.value.field == "unit"
+    if hw == "hailo-10h":  # its own runtime still runs on its NPU
+        assert predict("qwen2.5-0.5b", hw, runtime="hailo-genai").unit == "npu"
+
+
+def test_reference_rows_that_cannot_be_measurements_are_counted_not_read(tmp_path: Path) -> None:
+    header = BUNDLED.read_text(encoding="utf-8").splitlines()[0]
+    good = "Pi 4,rpi4,CPU,4,llama.cpp,b1,TinyLlama,tinyllama-1.1b,1.1,Q8_0,,{p},,{m},{v},t/s,,,"
+    lines = [good.format(p="", m="decode_tps", v="3"),
+             good.format(p="-5", m="prefill_tps", v="3"),  # was read as blank: predicted at a 128-token prompt
+             good.format(p="1.5", m="prefill_tps", v="3"),
+             good.format(p="", m="decode_tps", v="inf"),  # was a measurement of infinitely many tokens/s
+             good.format(p="", m="tokens_per_joule", v="3"),  # was 'unreadable value' for a readable 3
+             "Pi 4,rpi4,CPU,4,llama.cpp,b1,TinyLlama,tinyllama-1.1b,1.1,Q8_0,,,,decode_tps,3"]  # was a TypeError
+    path = tmp_path / "ref.csv"
+    path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+    status = [r.status for r in read_reference(path)]
+    assert status == ["", "unreadable prompt_tokens '-5'", "unreadable prompt_tokens '1.5'", "unreadable value 'inf'",
+                      "unknown metric 'tokens_per_joule'", "has 15 fields, the header 19"]
+    (tmp_path / "bin.csv").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(EdgesimError, match="not a UTF-8 CSV"):  # llm-fit --reference: was exit 3
+        read_reference(tmp_path / "bin.csv")
+
+
+def test_llm_fit_leaves_the_overlay_whole_when_its_write_fails(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgesim.llm import validate as llm_validate
+
+    with open(BUNDLED, newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["hw_profile"] == "rpi4" and r["model_config"] == "llama-3.2-1b"]
+    ref = tmp_path / "ref.csv"
+    with open(ref, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    monkeypatch.setattr(llm_validate, "fit_path", lambda rid: tmp_path / f"{rid}.fit.yaml")
+    overlay = tmp_path / "llama.cpp.fit.yaml"
+    overlay.write_text("placements: {}\n", encoding="utf-8")
+    real_write = Path.write_text
+
+    def full_disk(self: Path, data: str, *args: object, **kw: object) -> int:
+        real_write(self, data[: len(data) // 2], *args, **kw)  # type: ignore[arg-type]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    # was an OSError (exit 3) leaving half an overlay that every later llama.cpp prediction would read
+    with pytest.raises(EdgesimError, match="No space left on device"):
+        llm_validate.write_fits(ref)
+    monkeypatch.undo()
+    assert overlay.read_text(encoding="utf-8") == "placements: {}\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left either
+
+
+def test_a_board_with_less_dram_than_the_os_keeps_says_so() -> None:
+    est = predict("qwen2.5-0.5b", "esp32-p4")  # 32 MB of PSRAM against llama.cpp's 0.7 GB for the OS
+    assert not est.fits and est.available_bytes < 0
+    assert "none is left" in est.fit_reason and "-0." not in est.fit_reason  # was '-0.67 GB available'

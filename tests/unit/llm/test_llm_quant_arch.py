@@ -81,6 +81,37 @@ def test_config_bad_input_names_the_field(tmp_path: Path) -> None:
     assert load_config(_cfg(tmp_path)).num_kv_heads == 8
 
 
+@pytest.mark.parametrize("fields, field, words", [
+    # a layer count no decoder has: listing 10^7 layers' matrices ran out of memory (exit 1) after minutes
+    ({"num_hidden_layers": 10**7}, "num_hidden_layers", "not a plausible decoder"),
+    # 2048 / 3 heads was costed as 682-wide heads (2046 of 2048 columns): transformers refuses it
+    ({"num_attention_heads": 3, "num_key_value_heads": 1, "head_dim": None}, "num_attention_heads",
+     "not a multiple of 3 attention heads"),
+    # these three were silently read: a negative or text window ignored, 'yes' (or "false") taken as tied
+    ({"model_type": "mistral", "sliding_window": -1}, "sliding_window", "positive integer"),
+    ({"model_type": "mistral", "sliding_window": "4096"}, "sliding_window", "positive integer"),
+    ({"model_type": "gemma2", "sliding_window": 4096, "sliding_window_pattern": -2}, "sliding_window_pattern",
+     "positive integer"),  # made more local layers than layers (a negative KV cache for the global ones)
+    ({"tie_word_embeddings": "false"}, "tie_word_embeddings", "true, false or null"),
+    ({"hidden_size": 0}, "hidden_size", "positive integer"),
+    ({"vocab_size": -1}, "vocab_size", "positive integer"),
+])
+def test_implausible_config_fields_are_refused_by_name(tmp_path: Path, fields: dict[str, object], field: str,
+                                                       words: str) -> None:
+    with pytest.raises(ModelError, match=words) as exc:
+        load_config(_cfg(tmp_path, **fields))
+    assert exc.value.field == field
+    # a head_dim given explicitly may differ from hidden / heads (Gemma: 256-wide heads on a 2304-wide model)
+    assert load_config(_cfg(tmp_path, num_attention_heads=3, num_key_value_heads=1, head_dim=64)).q_dim == 192
+
+
+def test_a_binary_file_named_json_is_a_model_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_bytes(b"\xff\xfe\x00 not text")  # was exit 3 (UnicodeDecodeError out of read_text)
+    with pytest.raises(ModelError, match="not a UTF-8 text file"):
+        load_config(path)
+
+
 def test_gguf_header_gives_arch_and_per_tensor_types(gguf_file: Callable[..., Path]) -> None:
     path = gguf_file(types={"attn_v": Q.Q6_K, "ffn_down": Q.Q8_0, "output": Q.Q6_K})
     g = read_gguf(path)
@@ -107,6 +138,20 @@ def test_corrupt_or_truncated_gguf_is_one_clean_error(gguf_file: Callable[..., P
         read_gguf(junk)
     with pytest.raises(ModelError, match="architecture"):
         read_gguf(gguf_file("rwkv.gguf", arch="rwkv6"))
+
+
+@pytest.mark.parametrize("header, field, words", [
+    # were answered as two models at once: weights from the 2-layer table, KV cache and per-layer cost for 32
+    ({"header_layers": 32}, "llama.block_count", "header gives 32 layers but the tensor table has blocks 0..1"),
+    ({"header_layers": 1}, "llama.block_count", "header gives 1 layers"),
+    ({"header_hidden": 4096}, "llama.embedding_length", "token_embd.weight rows are 256 wide"),
+])
+def test_a_gguf_whose_header_disagrees_with_its_tensors_is_refused(gguf_file: Callable[..., Path],
+                                                                    header: dict[str, int], field: str,
+                                                                    words: str) -> None:
+    with pytest.raises(ModelError, match=words) as exc:
+        read_gguf(gguf_file("bad.gguf", **header))
+    assert exc.value.field == field and exc.value.file is not None and exc.value.file.endswith("bad.gguf")
 
 
 def test_unknown_quant_is_refused() -> None:

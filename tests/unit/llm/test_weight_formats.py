@@ -133,6 +133,38 @@ def test_a_runtime_yaml_whose_lists_disagree_is_refused(changes: dict[str, objec
     assert all(w in str(exc.value) for w in words), str(exc.value)
 
 
+@pytest.mark.parametrize("hw, runtime", [
+    # were answered: TinyChat's CUDA kernels and PyTorch's fp16 on an Adreno GPU, TinyChat on an Intel iGPU and on the
+    # Maxwell Jetson Nano (its GEMM is an Ampere mma), PyTorch on Iris Xe graphics
+    ("snapdragon-8-gen3", "tinychat"), ("core-ultra-7-155h", "tinychat"), ("jetson-nano", "tinychat"),
+    ("snapdragon-8-gen3", "hf-transformers"), ("core-i7-1185gre", "hf-transformers"),
+])
+def test_a_gpu_runtime_is_refused_on_gpus_it_has_no_backend_for(hw: str, runtime: str,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["llm", "qwen2.5-0.5b", "--hw", hw, "--runtime", runtime], capsys)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert f"device {hw}, runtime {runtime}: the runtime targets only" in err
+    assert run_cli(["llm", "qwen2.5-0.5b", "--hw", "jetson-orin-nano", "--runtime", runtime], capsys)[0] == 0
+
+
+def test_a_runtime_yaml_that_cannot_be_read_or_inherits_in_a_loop_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("inherits: b.yaml\nid: a\n", encoding="utf-8")
+    (tmp_path / "b.yaml").write_text("inherits: a.yaml\nid: b\n", encoding="utf-8")
+    with pytest.raises(ProfileError, match="'inherits' cycle: a.yaml -> b.yaml -> a.yaml"):  # was RecursionError
+        load_llm_runtime(str(tmp_path / "a.yaml"))
+    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe binary")
+    with pytest.raises(ProfileError, match="not UTF-8"):  # was UnicodeDecodeError (exit 3)
+        load_llm_runtime(str(tmp_path / "bin.yaml"))
+    (tmp_path / "orphan.yaml").write_text("inherits: nope\nid: o\n", encoding="utf-8")
+    with pytest.raises(ProfileError) as exc:
+        load_llm_runtime(str(tmp_path / "orphan.yaml"))
+    assert exc.value.file == str(tmp_path / "orphan.yaml") and exc.value.field == "inherits"
+    # a parent YAML next to the child is found there, as a profile's 'extends' is
+    (tmp_path / "mine.yaml").write_text("inherits: base.yaml\nid: mine\n", encoding="utf-8")
+    (tmp_path / "base.yaml").write_text("inherits: llama.cpp\nid: base\n", encoding="utf-8")
+    assert load_llm_runtime(str(tmp_path / "mine.yaml")).id == "mine"
+
+
 def test_every_reference_row_is_a_pair_its_runtime_loads() -> None:
     from edgesim.llm.reference import read_reference
 
