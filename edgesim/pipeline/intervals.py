@@ -392,7 +392,12 @@ def format_range(iv: Interval, confidence: float, unit: str) -> str:
         if iv.hi >= factor:
             scale, prefix = factor, p
             break
-    return f"{iv.lo / scale:.3g}-{iv.hi / scale:.3g} {prefix}{unit} ({confidence:.0%})"
+    return f"{_plain(iv.lo / scale)}-{_plain(iv.hi / scale)} {prefix}{unit} ({confidence:.0%})"
+
+
+def _plain(value: float) -> str:
+    """Three significant digits, never an exponent: a TTFT of 1490 s reads '1490', not '1.49e+03'."""
+    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 # The model-error names live in interval_calibration; callers ask this module for them (one door for intervals).

@@ -336,3 +336,9 @@ def test_board_power_range_is_counted_once_in_the_model_part(tmp_path: Path) -> 
     b = interval(run(RunSpec("kws_ref_model.tflite", p_plain)))
     assert a.energy_j.lo < run(RunSpec("kws_ref_model.tflite", p_ranged)).energy_j < a.energy_j.hi
     assert (a.energy_j.lo, a.energy_j.hi) == pytest.approx((b.energy_j.lo, b.energy_j.hi), rel=1e-9)
+
+
+def test_interval_text_never_uses_an_exponent() -> None:
+    from edgesim.pipeline.intervals import Interval, format_range
+    assert format_range(Interval(959.0, 1490.0), 0.8, "s") == "959-1490 s (80%)"  # was '959-1.49e+03 s'
+    assert format_range(Interval(0.0121, 0.0174), 0.8, "s") == "12.1-17.4 ms (80%)"
