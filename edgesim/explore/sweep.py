@@ -83,7 +83,17 @@ def _base_profile(ref: str) -> HardwareProfile:
     return resolve_profile(ref)
 
 
-def point_spec(point: SweepPoint, profile: HardwareProfile) -> RunSpec:
+def split_clock(overrides: tuple[tuple[str, Any], ...]) -> tuple[float | None, tuple[tuple[str, Any], ...]]:
+    """(the clock a ``clock_mhz`` axis sets, the other overrides). A clock is the driver's own question (``edgesim
+    run --clock-mhz``: the same chip at another DVFS point, checked against its table), not an edit of the chip's
+    numbers; a value that is not a number stays an override for the profile's validation to refuse."""
+    clock = [v for p, v in overrides if p == "clock_mhz" and isinstance(v, int | float) and not isinstance(v, bool)]
+    if not clock:
+        return None, overrides
+    return float(clock[0]), tuple((p, v) for p, v in overrides if p != "clock_mhz")
+
+
+def point_spec(point: SweepPoint, profile: HardwareProfile, clock_mhz: float | None = None) -> RunSpec:
     """The driver's question for one sweep point (the driver caches the loaded, transformed model)."""
     from edgesim.passes.choices import QuantPreset
     from edgesim.pipeline import RunSpec, TransformOptions
@@ -91,7 +101,8 @@ def point_spec(point: SweepPoint, profile: HardwareProfile) -> RunSpec:
     model = point.model
     choices = tuple(sorted(model.choices.items())) if model.zoo is not None else ()
     transform = TransformOptions(quant=QuantPreset(point.quant) if point.quant else None, accuracy=False)
-    return RunSpec(point.model_ref, profile, point.runtime, zoo_choices=choices, transform=transform)
+    return RunSpec(point.model_ref, profile, point.runtime, zoo_choices=choices, transform=transform,
+                   clock_mhz=clock_mhz)
 
 
 def evaluate_point(point: SweepPoint, confidence: float | None = None) -> dict[str, Any]:
@@ -106,11 +117,13 @@ def evaluate_point(point: SweepPoint, confidence: float | None = None) -> dict[s
     for path, value in point.overrides:
         row[axis_column(path)] = value
     try:
-        prof = apply_overrides(_base_profile(point.profile), point.overrides)
-        result = run(point_spec(point, prof))
-        # A point that changes profile numbers is a chip nobody measured, even when its base was.
+        clock, edits = split_clock(point.overrides)
+        prof = apply_overrides(_base_profile(point.profile), edits)
+        result = run(point_spec(point, prof, clock))
+        # A point that changes profile numbers is a chip nobody measured, even when its base was; one that only
+        # sets the clock is the question `run --clock-mhz` asks, and gets its interval.
         iv = interval(result, confidence if confidence is not None else _CONFIDENCE,
-                      at_least=NoveltyClass.KNOWN_FAMILY if point.overrides else None)
+                      at_least=NoveltyClass.KNOWN_FAMILY if edits else None)
     except EdgesimError as err:  # a clock axis beyond the DVFS table lands here too: an error, not a point
         row["error"] = err.one_line()
         return row

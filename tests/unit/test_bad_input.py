@@ -144,6 +144,11 @@ def test_an_empty_quantization_spec_is_refused(tmp_path: Path) -> None:
     (["--background-w", "-1"], ["--background-w"]),
     (["--battery-mah", "1000"], ["battery life needs --rate"]),  # before the run, not after its summary
     (["--ambient", "500"], ["--ambient 500 C", "-55..150 C"]),
+    # flags nothing read: a 10 s thermal step in a 5 s run, a voltage without mAh, big.LITTLE knobs without --policy
+    (["--window", "10"], ["field 'window'", "--window 10 s is longer than --duration 5 s"]),
+    (["--battery-v", "3"], ["field 'battery_v'", "without --battery-mah"]),
+    (["--burst-on", "1"], ["field 'burst_on'", "--burst-on applies only to --policy burst"]),
+    (["--background-w", "1"], ["field 'background_w'", "--background-w applies only to --policy"]),
 ])
 def test_sustain_refuses_impossible_conditions(argv: list[str], words: list[str],
                                                capsys: pytest.CaptureFixture[str]) -> None:
@@ -365,3 +370,88 @@ def test_an_llm_runtime_on_a_chip_it_does_not_target_is_refused(hw: str, runtime
         predict("qwen2.5-0.5b", hw, runtime=runtime)
     assert exc.value.field == "runtime" and chips in str(exc.value)
     assert predict("qwen2.5-0.5b", "rk3588", runtime="rkllm").fits  # its own chip
+
+
+# -- third pass (audit13) ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("content, words", [
+    (b"", ["the file is empty"]),  # was exit 3 (EOFError from numpy)
+    (None, ["holds no values", "at least one input"]),  # an empty array: quantized on nothing, without a word
+])
+def test_calibration_data_must_hold_a_sample(content: bytes | None, words: list[str], resnet8, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    from edgesim.passes.quantize import load_calibration
+
+    path = tmp_path / "c.npy"
+    if content is None:
+        np.save(path, np.zeros((0,), np.float32))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(EdgesimError) as exc:
+        load_calibration(path, resnet8)
+    assert exc.value.field == "calib" and all(w in str(exc.value) for w in words)
+    _refused(["optimize", "resnet8", "--quant", "int8", "--calib", str(path), "-o", str(tmp_path / "o.onnx")],
+             capsys, *words)
+    assert not (tmp_path / "o.onnx").exists()
+
+
+def _measurements(tmp_path: Path, *rows: str) -> Path:
+    from edgesim.validate.core import default_reference
+
+    path = tmp_path / "m.csv"
+    path.write_text("\n".join([default_reference().read_text(encoding="utf-8").splitlines()[0], *rows]) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("hw, runtime, field, words", [
+    # the rows measure X-CUBE-AI: fitting tflm to them (with 'version 7.3.0 is not modelled' notices) was exit 0
+    ("stm32l4r5", "tflm", "runtime", ["with tflm, found 0", "rows of stm32l4r5 with x-cube-ai"]),
+    # the rows are another board's: 'calibrated' as the RPi 5's (or refused for their clock after a notice)
+    ("rpi5", "x-cube-ai", "device", ["of rpi5 with x-cube-ai, found 0", "rows of stm32l4r5 with x-cube-ai"]),
+    ("stm32l4r5", "nosuch", None, ["unknown runtime 'nosuch'"]),
+])
+def test_calibrate_refuses_rows_of_another_chip_or_engine(hw: str, runtime: str, field: str | None,
+                                                          words: list[str], tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from edgesim.validate.calibrate import calibrate
+
+    path = _measurements(tmp_path, "stm32l4r5,x-cube-ai,7.3.0,120,kws,kws_ref_model.tflite,75.06,",
+                         "stm32l4r5,x-cube-ai,7.3.0,120,vww,vww_96_int8.tflite,230.47,")
+    with pytest.raises(EdgesimError) as exc:
+        calibrate(path, hw, runtime)
+    assert exc.value.field == field and all(w in str(exc.value) for w in words)
+    _refused(["calibrate", str(path), "--hw", hw, "--runtime", runtime], capsys, *words)  # no notice line first
+
+
+def test_calibrate_names_the_measurements_file_of_a_bad_row(tmp_path: Path) -> None:
+    from edgesim.validate.calibrate import calibrate
+
+    path = _measurements(tmp_path, "stm32l4r5,x-cube-ai,7.3.0,120,kws,kws_ref_model.tflite,75.06,",
+                         "stm32l4r5,x-cube-ai,7.3.0,120,kws,nosuch.tflite,75.06,")
+    with pytest.raises(EdgesimError, match="model file 'nosuch.tflite' does not exist") as exc:
+        calibrate(path, "stm32l4r5", "x-cube-ai@7.3.0")
+    assert exc.value.file == str(path)
+
+
+def test_a_sweep_spec_takes_a_bundled_model_by_file_name_as_run_does(tmp_path: Path) -> None:
+    from edgesim.explore.sweep_spec import load_sweep_spec
+    from edgesim.files import data_path
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("profiles: [stm32l4r5]\nmodels: [kws_ref_model.tflite]\n")
+    (point,) = load_sweep_spec(spec).points  # was: "model file 'kws_ref_model.tflite' does not exist"
+    assert Path(point.model_ref) == data_path("models", "kws_ref_model.tflite").resolve()
+    (tmp_path / "kws_ref_model.tflite").write_bytes(b"")  # a file of that name beside the spec comes first
+    (point,) = load_sweep_spec(spec).points
+    assert Path(point.model_ref) == (tmp_path / "kws_ref_model.tflite").resolve()
+    spec.write_text("profiles: [stm32l4r5]\nmodels: [nosuch.tflite]\n")
+    with pytest.raises(EdgesimError, match="model file 'nosuch.tflite' does not exist"):
+        load_sweep_spec(spec)
+
+
+@pytest.mark.parametrize("confidence", ["0.8", None, True])
+def test_api_interval_refuses_a_confidence_that_is_not_a_number(confidence: object) -> None:
+    import edgesim
+
+    with pytest.raises(EdgesimError) as exc:  # "0.8" was a TypeError from the comparison
+        edgesim.interval("resnet8", "stm32l4r5", confidence=confidence)  # type: ignore[arg-type]
+    assert exc.value.field == "confidence"
