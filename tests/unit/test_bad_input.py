@@ -455,3 +455,33 @@ def test_api_interval_refuses_a_confidence_that_is_not_a_number(confidence: obje
     with pytest.raises(EdgesimError) as exc:  # "0.8" was a TypeError from the comparison
         edgesim.interval("resnet8", "stm32l4r5", confidence=confidence)  # type: ignore[arg-type]
     assert exc.value.field == "confidence"
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--lobo", "--lodo"], ["field 'lodo'", "--lobo and --lodo are different runs"]),  # --lobo was dropped
+    (["--coverage", "--json", "{tmp}/v.json"], ["field 'json'", "--coverage prints coverage tables only"]),
+    (["--calibrate-intervals", "--lobo"], ["--lobo and --calibrate-intervals"]),
+    (["--reference", "{vendor}", "--lodo"], ["field 'lodo'", "is a vendor NPU table"]),
+])
+def test_validate_refuses_flags_it_would_drop(argv: list[str], words: list[str], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from edgesim.files import data_path
+
+    vendor = str(data_path("reference", "npu_vendor.csv"))
+    _refused(["validate", *[a.replace("{tmp}", str(tmp_path)).replace("{vendor}", vendor) for a in argv]], capsys,
+             *words)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_quantizing_a_quantized_model_says_it_is_kept(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # --quant fp16 on an int8 .tflite was answered with the int8 model's figures without a word
+    code, out, err = _cli(["run", "kws_ref_model.tflite", "--hw", "stm32l4r5", "--fast", "--quant", "fp16"], capsys)
+    assert code == 0 and "total: latency" in out
+    assert "kws_ref_model is already quantized (int8); --quant fp16 applies to float models" in err
+    code, _, err = _cli(["optimize", "vww_96_int8.tflite", "--quant", "w4a8", "-o", str(tmp_path / "o.onnx")], capsys)
+    assert code == 0 and "vww_96_int8 is already quantized (int8); --quant w4a8" in err
+    code, _, err = _cli(["run", "ad01_int8.tflite", "--hw", "stm32l4r5", "--fast", "--quant", "int8"], capsys)
+    assert code == 0 and "already quantized" not in err  # int8 of an int8 model: what it gets
+    # a refused runtime stays one line (the notice waits for the runtime to be accepted)
+    _refused(["run", "str_ww_ref_model.tflite", "--hw", "stm32l4r5", "--fast", "--quant", "fp16", "--runtime",
+              "vela"], capsys, "runtime vela")
