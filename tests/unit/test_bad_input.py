@@ -485,3 +485,15 @@ def test_quantizing_a_quantized_model_says_it_is_kept(tmp_path: Path, capsys: py
     # a refused runtime stays one line (the notice waits for the runtime to be accepted)
     _refused(["run", "str_ww_ref_model.tflite", "--hw", "stm32l4r5", "--fast", "--quant", "fp16", "--runtime",
               "vela"], capsys, "runtime vela")
+
+
+def test_report_compare_bars_do_not_inherit_the_main_chips_threads(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.html"
+    # --threads 4 is the RPi 5's; the what-if bar on a 1-core MCU refused the whole report
+    code, _, err = _cli(["report", "resnet8", "--hw", "rpi5", "--threads", "4", "--fast", "--compare", "stm32l4r5",
+                         "-o", str(out)], capsys)
+    assert code == 0 and out.is_file(), err
+    _refused(["report", "resnet8", "--hw", "rpi5", "--fast", "--compare", "stm32l4r5", "stm32l4r5", "-o",
+              str(tmp_path / "twice.html")], capsys, "field 'compare'", "--compare stm32l4r5 is listed twice")
+    assert not (tmp_path / "twice.html").exists()
