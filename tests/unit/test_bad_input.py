@@ -497,3 +497,12 @@ def test_report_compare_bars_do_not_inherit_the_main_chips_threads(tmp_path: Pat
     _refused(["report", "resnet8", "--hw", "rpi5", "--fast", "--compare", "stm32l4r5", "stm32l4r5", "-o",
               str(tmp_path / "twice.html")], capsys, "field 'compare'", "--compare stm32l4r5 is listed twice")
     assert not (tmp_path / "twice.html").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "resnet8", "--hw", "stm32l4r5", "--fast", "--json", ""],  # an unset shell variable: no output, exit 0
+    ["run", "resnet8", "--hw", "stm32l4r5", "--fast", "--plot", " "],
+    ["compare", "resnet8", "--hw", "stm32l4r5", "--csv", ""],
+])
+def test_an_empty_output_path_is_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    _refused(argv, capsys, "is empty; give a file name")
