@@ -101,7 +101,9 @@ class SweepSpec(_Frozen):
                 raise ValueError(f"axis '{path}' is not a dotted path like memories.sram.size_bytes")
             if not values:
                 raise ValueError(f"axis '{path}' has no values")
-            if len({json.dumps(x) for x in values}) != len(values):
+            # 80 and 80.0 are one value (one design point evaluated twice under two keys before)
+            same = {json.dumps(float(x) if isinstance(x, int) and not isinstance(x, bool) else x) for x in values}
+            if len(same) != len(values):
                 raise ValueError(f"axis '{path}' repeats a value")
         return v
 

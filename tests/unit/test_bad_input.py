@@ -183,6 +183,7 @@ def test_validate_refuses_a_reference_with_nothing_to_score(tmp_path: Path,
     ({"models": ["resnet9"]}, "models", ["unknown model 'resnet9'", "did you mean 'resnet8'"]),
     ({"models": [{"zoo": "mobilenet_v1", "choices": {"alphaa": 0.5}}]}, "models.alphaa", ["no option 'alphaa'"]),
     ({"runtime": "nosuch"}, "runtime", ["unknown runtime 'nosuch'"]),
+    ({"axes": {"clock_mhz": [80, 80.0]}}, "axes", ["axis 'clock_mhz' repeats a value"]),  # was 2 points
 ])
 def test_a_sweep_spec_typo_fails_before_the_first_point(extra: dict[str, object], field: str, words: list[str]
                                                         ) -> None:
