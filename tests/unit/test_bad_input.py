@@ -202,6 +202,11 @@ def test_a_sweep_spec_typo_fails_before_the_first_point(extra: dict[str, object]
     ({"family": "cortex-m55", "clock_mhz": 1e9}, "clock_mhz", ["more than 5x the 500 MHz"]),
     ({"family": "ethos-u55", "npu_macs": 7.0}, "npu_macs", ["0.0547x the template's 128"]),
     ({"family": "cortex-m55", "id": "bad id/x"}, "id", ["profile id 'bad id/x'"]),
+    # failed on a derived DVFS point rounded to 0 (a field the user never gave); 1 TB of MCU SRAM was written
+    ({"family": "cortex-m4", "clock_mhz": 0.001}, "clock_mhz", ["--clock-mhz 0.001 is below the 4.8 MHz", "26-120 MHz"]),
+    ({"family": "cortex-m4", "sram_kb": 1e9}, "sram_kb", ["--sram-kb 1e+09", "0.01x..100x"]),
+    ({"family": "cortex-m4", "flash_kb": 0.5}, "flash_kb", ["--flash-kb 0.5"]),
+    ({"family": "cortex-a76", "dram_gbps": 1e6}, "dram_gbps", ["the 17 GB/s of family 'cortex-a76'"]),
 ])
 def test_profile_new_refuses_numbers_the_family_cannot_take(kw: dict[str, object], field: str,
                                                             words: list[str]) -> None:
