@@ -512,3 +512,11 @@ def test_report_compare_bars_do_not_inherit_the_main_chips_threads(tmp_path: Pat
 ])
 def test_an_empty_output_path_is_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     _refused(argv, capsys, "is empty; give a file name")
+
+
+def test_validate_coverage_names_the_reference_line_it_cannot_predict(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    path = _measurements(tmp_path, "nosuchdev,x-cube-ai,7.3.0,120,kws,kws_ref_model.tflite,75.06,2000")
+    # was "unknown hardware profile 'nosuchdev'" alone: no file, no line
+    _refused(["validate", "--coverage", "--reference", str(path)], capsys, str(path), "line 2: unknown hardware "
+             "profile 'nosuchdev'")
