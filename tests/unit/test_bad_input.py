@@ -520,3 +520,12 @@ def test_validate_coverage_names_the_reference_line_it_cannot_predict(tmp_path: 
     # was "unknown hardware profile 'nosuchdev'" alone: no file, no line
     _refused(["validate", "--coverage", "--reference", str(path)], capsys, str(path), "line 2: unknown hardware "
              "profile 'nosuchdev'")
+
+
+def test_infer_runs_what_optimize_quantizes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "q.onnx"
+    assert _cli(["optimize", "resnet8", "--quant", "int8", "-o", str(out)], capsys)[0] == 0
+    # QDQ puts the quantize after the ReLU: the executor refused the conv's float output ("not quantized")
+    code, stdout, err = _cli(["infer", str(out), "--output", str(tmp_path / "y.npy")], capsys)
+    assert code == 0 and "shape (1, 10) int8" in stdout, err
+    assert np.load(tmp_path / "y.npy").shape == (1, 10)
