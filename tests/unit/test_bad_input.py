@@ -529,3 +529,20 @@ def test_infer_runs_what_optimize_quantizes(tmp_path: Path, capsys: pytest.Captu
     code, stdout, err = _cli(["infer", str(out), "--output", str(tmp_path / "y.npy")], capsys)
     assert code == 0 and "shape (1, 10) int8" in stdout, err
     assert np.load(tmp_path / "y.npy").shape == (1, 10)
+
+
+def test_runspec_takes_engine_names_and_refuses_unknown_ones() -> None:
+    from edgesim.pipeline import Engine, RunSpec, TransformOptions
+
+    # engine="fast" ran the event engine without a word; engine="event" with frames was refused as analytic
+    with pytest.raises(EdgesimError, match="unknown engine 'fast'") as exc:
+        RunSpec("resnet8", "stm32l4r5", engine="fast")  # type: ignore[arg-type]
+    assert exc.value.field == "engine"
+    assert RunSpec("resnet8", "stm32l4r5", engine="event", frames=2).engine is Engine.EVENT  # type: ignore[arg-type]
+    with pytest.raises(EdgesimError) as exc:
+        RunSpec("resnet8", "stm32l4r5", transform=None)  # type: ignore[arg-type]
+    assert exc.value.field == "transform"
+    assert TransformOptions(prune=0.5).prune == "0.5"  # type: ignore[arg-type]  # was an AttributeError in the pass
+    with pytest.raises(EdgesimError) as exc:
+        TransformOptions(prune=[0.5])  # type: ignore[arg-type]
+    assert exc.value.field == "prune"
