@@ -201,3 +201,27 @@ def test_runspec_takes_engine_names_and_refuses_unknown_ones() -> None:
     with pytest.raises(EdgesimError) as exc:
         TransformOptions(prune=[0.5])  # type: ignore[arg-type]
     assert exc.value.field == "prune"
+
+
+@pytest.mark.parametrize("latency, energy, field", [
+    ("nan", "", "latency_ms"),  # 'nan' and 'inf' parse as floats: were scored as errors of nan
+    ("inf", "", "latency_ms"),
+    ("75.06", "-5", "energy_uj"),  # was read as 'not measured' without a word
+])
+def test_a_reference_number_must_be_positive_and_finite(latency: str, energy: str, field: str,
+                                                        tmp_path: Path) -> None:
+    from edgesim.validate.core import read_reference
+
+    path = _measurements(tmp_path, f"stm32l4r5,x-cube-ai,7.3.0,120,kws,kws_ref_model.tflite,{latency},{energy}")
+    with pytest.raises(EdgesimError, match="line 2") as exc:
+        read_reference(path)
+    assert exc.value.field == field
+
+
+def test_a_reference_exported_with_a_byte_order_mark_reads(tmp_path: Path) -> None:
+    from edgesim.validate.core import read_reference
+
+    path = _measurements(tmp_path, "stm32l4r5,x-cube-ai,7.3.0,120,kws,kws_ref_model.tflite,75.06,")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # a spreadsheet's UTF-8 CSV: "lacks columns ['device']"
+    (row,) = read_reference(path)
+    assert row.device == "stm32l4r5" and row.latency_ms == 75.06
