@@ -260,7 +260,23 @@ class RunResult:
                        "an inference engine achieves")
         if self.fallback is not None:
             out.append(self.fallback.line().removeprefix("warning: "))
+        if (unused := self._unexploited_pruning()) is not None:
+            out.append(unused)
         return tuple(out)
+
+    def _unexploited_pruning(self) -> str | None:
+        """--prune asked of units that skip no zeros: the figures are the dense model's, which was said nowhere
+        (50% magnitude pruning on an MCU answered exactly the unpruned latency and energy)."""
+        t = self.spec.transform
+        if not t.prune or t.prune.strip().lower().startswith("channels") or t.compress is Compression.HUFFMAN:
+            return None  # channel pruning removes the work itself; Huffman stores the zeros in fewer bytes
+        if any("sparsity" in n or "zero-skipping" in n for p in self.schedule.plans for n in p.notes):
+            return None
+        units = sorted({p.unit for p in self.schedule.plans if p.macs})
+        support = sorted({s.value for u in self.profile.units if u.name in units for s in u.sparsity})
+        return (f"--prune {t.prune} buys no speed or energy here: the units running the pruned layers "
+                f"({', '.join(units)}) skip no zeros of it (their sparsity support: {', '.join(support) or 'none'}); "
+                "the figures are the dense model's (channels:X pruning removes the work on any unit)")
 
     @property
     def latency_s(self) -> float:

@@ -225,3 +225,17 @@ def test_a_reference_exported_with_a_byte_order_mark_reads(tmp_path: Path) -> No
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # a spreadsheet's UTF-8 CSV: "lacks columns ['device']"
     (row,) = read_reference(path)
     assert row.device == "stm32l4r5" and row.latency_ms == 75.06
+
+
+def test_pruning_no_unit_exploits_is_said_not_answered_silently() -> None:
+    from edgesim.pipeline import RunSpec, TransformOptions, run
+
+    def warned(hw: str, prune: str) -> list[str]:
+        res = run(RunSpec("resnet8", hw, transform=TransformOptions(quant="int8", prune=prune, accuracy=False)))  # type: ignore[arg-type]
+        return [w for w in res.warnings() if w.startswith(f"--prune {prune} buys no speed")]
+
+    # 50% magnitude pruning on an MCU answered exactly the unpruned latency and energy, without a word
+    (line,) = warned("stm32l4r5", "0.5")
+    assert "(cpu) skip no zeros" in line and "sparsity support: none" in line
+    assert warned("jetson-orin-nano", "3:4") and not warned("jetson-orin-nano", "2:4")  # Ampere skips 2:4 only
+    assert not warned("stm32l4r5", "channels:0.3")  # removes the work itself
