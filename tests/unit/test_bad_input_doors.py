@@ -239,3 +239,9 @@ def test_pruning_no_unit_exploits_is_said_not_answered_silently() -> None:
     assert "(cpu) skip no zeros" in line and "sparsity support: none" in line
     assert warned("jetson-orin-nano", "3:4") and not warned("jetson-orin-nano", "2:4")  # Ampere skips 2:4 only
     assert not warned("stm32l4r5", "channels:0.3")  # removes the work itself
+
+
+def test_a_runtime_spec_with_two_versions_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    # 'tflm@2.11.0@3' was "version 2.11.0@3 is not modelled; using nearest 2.11.0" and an answer
+    _refused(["run", "resnet8", "--hw", "stm32l4r5", "--fast", "--runtime", "tflm@2.11.0@3"], capsys,
+             "field 'runtime'", "names more than one version")
