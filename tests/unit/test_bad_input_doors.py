@@ -245,3 +245,16 @@ def test_a_runtime_spec_with_two_versions_is_refused(capsys: pytest.CaptureFixtu
     # 'tflm@2.11.0@3' was "version 2.11.0@3 is not modelled; using nearest 2.11.0" and an answer
     _refused(["run", "resnet8", "--hw", "stm32l4r5", "--fast", "--runtime", "tflm@2.11.0@3"], capsys,
              "field 'runtime'", "names more than one version")
+
+
+@pytest.mark.parametrize("runtime", ["opencv-dnn-cuda", "opencv-dnn-cuda-fp16"])
+def test_a_cuda_runtime_off_an_nvidia_chip_is_refused(runtime: str) -> None:
+    from edgesim.pipeline import RunSpec, run
+
+    # was answered on an STM32's CPU (249 ms) and on an Ethos-U55's MAC array, as if cuDNN ran there
+    for hw in ("stm32l4r5", "ethos-u55-128"):
+        with pytest.raises(EdgesimError, match=f"device {hw}, runtime {runtime}: the runtime targets only jetson") \
+                as exc:
+            run(RunSpec("resnet8", hw, runtime))
+        assert exc.value.field == "runtime"
+    assert run(RunSpec("resnet8", "jetson-orin-nano", runtime)).latency_s > 0
