@@ -258,3 +258,25 @@ def test_a_cuda_runtime_off_an_nvidia_chip_is_refused(runtime: str) -> None:
             run(RunSpec("resnet8", hw, runtime))
         assert exc.value.field == "runtime"
     assert run(RunSpec("resnet8", "jetson-orin-nano", runtime)).latency_s > 0
+
+
+def test_a_sweep_does_not_resume_into_another_sweeps_results(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "r.parquet"
+    first = tmp_path / "a.yaml"
+    first.write_text("name: a\nprofiles: [stm32l4r5]\naxes: {clock_mhz: [80.0]}\nmodels: [kws_ref_model.tflite]\n")
+    argv = ["-o", str(out), "--workers", "0", "--no-progress", "--no-plot"]
+    assert _cli(["sweep", str(first), *argv], capsys)[0] == 0
+    other = tmp_path / "b.yaml"
+    other.write_text("name: b\nprofiles: [stm32l4r5]\nmodels: [kws_ref_model.tflite]\n")
+    # was exit 0 replacing sweep a's rows with b's; with other axes an exit 3 (KeyError)
+    _refused(["sweep", str(other), *argv], capsys, "field 'output'", "holds the results of another sweep ('a'")
+    assert pq.read_table(out).column("model").to_pylist() == ["kws_ref_model"] and "axis.clock_mhz" in \
+        pq.read_schema(out).names
+    assert _cli(["sweep", str(first), *argv], capsys)[0] == 0  # its own sweep resumes
+    junk = tmp_path / "junk.parquet"
+    junk.write_text("not parquet")  # was exit 3 (ArrowInvalid)
+    _refused(["sweep", str(first), "-o", str(junk), "--workers", "0", "--no-progress", "--no-plot"], capsys,
+             "exists and is not a sweep's parquet file")
