@@ -7,6 +7,7 @@ load the profile -> load the model -> transform it -> resolve the runtime -> map
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 from collections import OrderedDict
 from collections.abc import Callable
@@ -84,6 +85,8 @@ class State:
 
 def resolve_profile(hw: str | Path | HardwareProfile, clock_mhz: float | None = None) -> HardwareProfile:
     """A profile object as given, a bundled id, a profile YAML or a SCALE-Sim .cfg; at ``clock_mhz`` if given."""
+    if clock_mhz is not None and (isinstance(clock_mhz, bool) or not isinstance(clock_mhz, numbers.Real)):
+        raise ProfileError(f"must be a number of MHz, got {clock_mhz!r}", field="clock_mhz")  # was a TypeError
     if clock_mhz is not None and not 0 < clock_mhz < math.inf:  # also refuses nan
         raise ProfileError(f"clock must be positive and finite, got {clock_mhz}", field="clock_mhz")
     if isinstance(hw, HardwareProfile):

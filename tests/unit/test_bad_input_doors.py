@@ -280,3 +280,31 @@ def test_a_sweep_does_not_resume_into_another_sweeps_results(tmp_path: Path,
     junk.write_text("not parquet")  # was exit 3 (ArrowInvalid)
     _refused(["sweep", str(first), "-o", str(junk), "--workers", "0", "--no-progress", "--no-plot"], capsys,
              "exists and is not a sweep's parquet file")
+
+
+def test_the_api_names_the_field_of_a_wrong_type(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    import edgesim
+    from edgesim import api
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "H", "W"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+    path = tmp_path / "dyn.onnx"
+    onnx.save(helper.make_model(helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g", [x], [y], [w]),
+                                opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    for call, field in [
+        (lambda: api.load_model(path, input_shape="1x3x8x8"), "input_shape"),  # was 'rank 7' (its characters)
+        (lambda: api.load_model(path, input_shape=(1, 3, 8.5, 8)), "input_shape"),
+        (lambda: api.load_profile("stm32l4r5", clock_mhz="80"), "clock_mhz"),  # was a TypeError
+        (lambda: api.bind(api.load_profile("rpi5"), None, "2"), "threads"),  # was a TypeError
+        (lambda: edgesim.sensitivity(None), "result"),  # was an AttributeError
+        # the result's own chip answers: a profile given beside it went unused
+        (lambda: edgesim.interval(edgesim.run(api.RunSpec("resnet8", "stm32l4r5")), "rpi5"), "profile"),
+    ]:
+        with pytest.raises(EdgesimError) as exc:
+            call()  # type: ignore[no-untyped-call]
+        assert exc.value.field == field, exc.value
+    assert api.load_model(path, input_shape=np.array([1, 3, 8, 8])).tensors["x"].shape == (1, 3, 8, 8)
