@@ -107,6 +107,11 @@ def interval(model: Graph | str | Path | RunResult, profile: HardwareProfile | s
     ``RunResult`` (from ``edgesim.run``) directly."""
     check_confidence(confidence)
     if isinstance(model, RunResult):
+        if profile is not None or runtime is not None:  # the result's own chip and runtime answer; these went unused
+            from edgesim.errors import EdgesimError
+
+            raise EdgesimError("a RunResult carries its profile and runtime; give them to edgesim.run instead",
+                               field="profile" if profile is not None else "runtime")
         return _interval(model, confidence)
     if profile is None:
         from edgesim.errors import EdgesimError
@@ -119,6 +124,10 @@ def interval(model: Graph | str | Path | RunResult, profile: HardwareProfile | s
 
 def sensitivity(result: RunResult) -> Sensitivity:
     """Elasticities of latency and energy to the profile's parameters (``edgesim run --sensitivity``)."""
+    if not isinstance(result, RunResult):
+        from edgesim.errors import EdgesimError
+
+        raise EdgesimError(f"needs the RunResult of edgesim.run, got {type(result).__name__}", field="result")
     return _sensitivity(result)
 
 

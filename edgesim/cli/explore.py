@@ -34,10 +34,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from edgesim.explore.sweep import SweepInterrupted, format_pareto, read_results, run_sweep
+    from edgesim.explore.sweep import (
+        SweepInterrupted,
+        check_existing_output,
+        format_pareto,
+        read_results,
+        run_sweep,
+    )
     from edgesim.explore.sweep_spec import load_sweep_spec
 
     loaded = load_sweep_spec(args.spec)
+    check_existing_output(args.output, loaded)  # before the header: a refusal is its one line
     print(f"sweep '{loaded.spec.name}': {len(loaded.points)} points "
           f"({len(loaded.spec.profiles)} profiles x {len(loaded.spec.models)} models x axes "
           f"{', '.join(loaded.spec.axes) or 'none'})")

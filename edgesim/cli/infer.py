@@ -13,9 +13,14 @@ if TYPE_CHECKING:
 
 def infer(model: str, input_path: str | None, output_path: str | None, seed: int) -> int:
     from edgesim.kernels.executor import execute
+    from edgesim.passes.fusion import fuse_activations
     from edgesim.pipeline import load_source
 
-    graph = load_source(model)
+    # A QDQ model (edgesim optimize's own export, onnxruntime's quantizer) quantizes after the activation:
+    # Conv -> Relu -> QuantizeLinear leaves the conv's own output float until the ReLU is folded into it, as
+    # every int8 runtime does (a clamp at the output zero point, exact). Without this the executor refused
+    # `edgesim optimize --quant int8`'s output.
+    graph = fuse_activations(load_source(model))
     inputs = _inputs_from_file(graph, input_path) if input_path else _random_inputs(graph, seed)
     _check_inputs(graph, inputs)
     outputs = execute(graph, inputs)

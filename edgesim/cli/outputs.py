@@ -75,6 +75,9 @@ def check_outputs(args: argparse.Namespace) -> None:
     seen: dict[Path, str] = {}
     for (cmd, dest), (flag, suffixes) in OUTPUTS.items():
         value = getattr(args, dest, None)
+        if cmd == command and value is not None and not str(value).strip():
+            # --json "" (an unset shell variable) was no output at all, without a word
+            raise EdgesimError(f"{flag} '{value}' is empty; give a file name ending in {' or '.join(suffixes)}")
         if cmd == command and value:
             check_output_path(str(value), flag, suffixes)
             # Two outputs on one path: the second writer would silently replace the first one's file.

@@ -26,11 +26,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     from edgesim.pipeline.intervals import check_confidence
 
     check_confidence(args.confidence)
+    twice = [hw for i, hw in enumerate(args.compare or []) if hw in (args.compare or [])[:i]]
+    if twice:  # as compare refuses a --hw listed twice: two bars of one question
+        raise EdgesimError(f"--compare {twice[0]} is listed twice", field="compare")
     spec = spec_from_args(args, fast=args.fast, record_trace=not args.fast)
     result = run(spec)
-    # The what-if bars: the same question on other profiles (their own default runtimes), analytic.
-    compare = [run(replace(spec, hw=other, runtime=None, clock_mhz=None, engine=Engine.ANALYTIC,
-                           record_trace=False)).estimate for other in args.compare or []]
+    # The what-if bars: the same question on other profiles (their own default runtimes on all their cores: a
+    # --threads for the chip asked about refused the report on a chip with fewer cores), analytic.
+    compare = [run(replace(spec, hw=other, runtime=None, clock_mhz=None, threads=None, force=False,
+                           engine=Engine.ANALYTIC, record_trace=False)).estimate for other in args.compare or []]
     write_html_report(args.output, result.estimate, result.profile,
                       events=list(result.events) if result.events is not None else None, compare=compare,
                       fit_summary=result.fit.summary(), warnings=result.warnings(),

@@ -136,11 +136,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_optimize(args: argparse.Namespace) -> int:
     from edgesim.frontends.loader import is_zoo_name, parse_shape
     from edgesim.frontends.onnx_export import export_onnx
-    from edgesim.pipeline import load_source, transform_graph
+    from edgesim.pipeline import load_source, note_kept_quantized, transform_graph
 
     shape = parse_shape(args.input_shape) if args.input_shape is not None else None
-    graph, report = transform_graph(load_source(args.model, shape), transform_from_args(args),
-                                    random_weights=is_zoo_name(args.model))
+    source, options = load_source(args.model, shape), transform_from_args(args)
+    graph, report = transform_graph(source, options, random_weights=is_zoo_name(args.model))
+    note_kept_quantized(source, options)
     print_transform(report)
     export_onnx(graph, args.output)
     print(f"wrote {args.output}")

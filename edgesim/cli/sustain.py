@@ -30,9 +30,12 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     from edgesim.pipeline import run
     from edgesim.pipeline.intervals import check_confidence
     from edgesim.thermal.governor import GovernorKind
+    from edgesim.thermal.loop import check_sustain_arguments
     from edgesim.thermal.sustain import characterise, sustain, throttle_onset_interval
 
     check_confidence(args.confidence)
+    check_sustain_arguments(args.duration, args.rate, args.window)  # before the run, not after it
+    _check_flag_pairs(args)
     if args.battery_wh is not None or args.battery_mah is not None:
         from edgesim.errors import EdgesimError
 
@@ -62,6 +65,25 @@ def cmd_sustain(args: argparse.Namespace) -> int:
     return 0
 
 
+# Flags that only a choice of another flag reads: given without it they went unused without a word.
+_BIG_LITTLE_DEFAULTS = {"background_w": 0.3, "burst_on": 5.0, "burst_off": 5.0}
+BATTERY_V_DEFAULT = 3.7
+
+
+def _check_flag_pairs(args: argparse.Namespace) -> None:
+    from edgesim.errors import EdgesimError
+
+    if args.battery_v is not None and args.battery_mah is None:
+        raise EdgesimError("--battery-v converts --battery-mah to Wh; without --battery-mah it would go unused",
+                           field="battery_v")
+    needs = {"background_w": None, "burst_on": "burst", "burst_off": "burst"}  # None: any --policy
+    for name, policy in needs.items():
+        flag = "--" + name.replace("_", "-")
+        if getattr(args, name) is not None and (args.policy is None or policy not in (None, args.policy)):
+            wanted = f"--policy {policy}" if policy else "--policy (a big.LITTLE run)"
+            raise EdgesimError(f"{flag} applies only to {wanted}; it would go unused", field=name)
+
+
 def _print_sustained(base: RunResult, args: argparse.Namespace, res: SustainResult) -> None:
     """The sustained run's summary: conditions, temperatures and throttling, latency, energy and power."""
     from edgesim.report.units import si
@@ -82,7 +104,8 @@ def _battery(base: RunResult, args: argparse.Namespace, res: SustainResult) -> d
     from edgesim.thermal.sustain import battery_life
 
     assert args.rate is not None  # cmd_sustain refuses a battery without --rate before the run
-    wh = args.battery_wh if args.battery_wh is not None else args.battery_mah * 1e-3 * args.battery_v
+    volts = args.battery_v if args.battery_v is not None else BATTERY_V_DEFAULT
+    wh = args.battery_wh if args.battery_wh is not None else args.battery_mah * 1e-3 * volts
     life = battery_life(res.energy_per_inference_j, res.mean_latency_s, args.rate,
                         base.profile.power.sleep_power_mw * 1e-3, wh)
     # The sustained run above idles between frames (idle power); on a battery the chip sleeps instead.
@@ -121,9 +144,10 @@ def _sustain_big_little(base: RunResult, args: argparse.Namespace) -> int:
 
     graph, profile = base.graph, base.profile
     big, little = characterise(base), characterise_little(base)
+    given = {k: v if (v := getattr(args, k)) is not None else d for k, d in _BIG_LITTLE_DEFAULTS.items()}
     run_args: dict[str, Any] = {"ambient_c": args.ambient, "duration_s": args.duration, "rate_hz": args.rate,
-                                "background_power_w": args.background_w, "burst_on_s": args.burst_on,
-                                "burst_off_s": args.burst_off, "window_s": args.window}
+                                "background_power_w": given["background_w"], "burst_on_s": given["burst_on"],
+                                "burst_off_s": given["burst_off"], "window_s": args.window}
     res = run_big_little(base, Policy(args.policy), big_points=big, little_point=little, **run_args)
 
     def onset_at(k: float) -> float | None:  # both clusters drawing k times the power predicted
@@ -131,7 +155,7 @@ def _sustain_big_little(base: RunResult, args: argparse.Namespace) -> int:
                               little_point=scaled_point(little, k), **run_args).throttle_onset_s
     onset = "never" if res.throttle_onset_s is None else f"{res.throttle_onset_s:.1f} s"
     print(f"{graph.name} on {profile.id}, policy {args.policy}, {args.duration:g} s, background "
-          f"{args.background_w:g} W on the LITTLE cores")
+          f"{given['background_w']:g} W on the LITTLE cores")
     print(f"  max temperature {res.max_temp_c:.1f} C, final {res.final_temp_c:.1f} C, throttled: "
           f"{'yes' if res.throttled else 'no'} (onset {onset})")
     print(f"  mean latency {res.mean_latency_s * 1e3:.3f} ms (wall time per inference "
@@ -161,17 +185,18 @@ def add_sustain_parser(sub: Any) -> None:
     battery = sus.add_mutually_exclusive_group()  # one capacity: both would leave one silently unused
     battery.add_argument("--battery-wh", type=positive_float, help="battery capacity (Wh); needs --rate")
     battery.add_argument("--battery-mah", type=positive_float, help="battery capacity (mAh); needs --rate")
-    sus.add_argument("--battery-v", type=positive_float, default=3.7,
-                     help="battery voltage for --battery-mah (default 3.7)")
+    sus.add_argument("--battery-v", type=positive_float, default=None,
+                     help=f"battery voltage for --battery-mah (default {BATTERY_V_DEFAULT:g})")
     sus.add_argument("--json")
     sus.add_argument("--plot", help="PNG or SVG of temperature, clock and latency over time")
     sus.add_argument("--policy", choices=["big-only", "little-only", "burst"],
                      help="big.LITTLE placement of the inference (profiles with a little_cluster)")
-    sus.add_argument("--background-w", type=non_negative_float, default=0.3,
-                     help="background load on the LITTLE cores (W)")
-    sus.add_argument("--burst-on", type=positive_float, default=5.0, help="burst policy: seconds on the big cores")
-    sus.add_argument("--burst-off", type=non_negative_float, default=5.0,
-                     help="burst policy: idle seconds between bursts")
+    sus.add_argument("--background-w", type=non_negative_float, default=None,
+                     help="--policy: background load on the LITTLE cores (W, default 0.3)")
+    sus.add_argument("--burst-on", type=positive_float, default=None,
+                     help="--policy burst: seconds on the big cores (default 5)")
+    sus.add_argument("--burst-off", type=non_negative_float, default=None,
+                     help="--policy burst: idle seconds between bursts (default 5)")
     add_transform_arguments(sus)
     add_trust_arguments(sus)
     sus.set_defaults(func=cmd_sustain)

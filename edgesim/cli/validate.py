@@ -8,6 +8,7 @@ import sys
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from edgesim.cli.llm import validate_llm
+    from edgesim.errors import EdgesimError
     from edgesim.llm.reference import is_llm_reference
     from edgesim.pipeline.intervals import check_confidence
     from edgesim.validate.calibrate import leave_one_benchmark_out, leave_one_device_out
@@ -15,12 +16,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from edgesim.validate.npu_vendor import cmd_vendor, is_vendor_table
 
     check_confidence(args.confidence)
+    held_out = _check_modes(args)
     if args.calibrate_intervals or args.coverage:
         return _cmd_intervals(args)
-    if args.reference and is_vendor_table(args.reference):
-        return cmd_vendor(args)  # issue #17's vendor NPU tables (hw_profile/runtime_id/zoo_model columns)
-    if args.reference and is_llm_reference(args.reference):
-        return validate_llm(args)  # llm_edge.csv-style language-model measurements (issue #16)
+    for is_kind, kind, cmd in ((is_vendor_table, "a vendor NPU table", cmd_vendor),  # issue #17
+                               (is_llm_reference, "a language-model reference", validate_llm)):  # issue #16
+        if args.reference and is_kind(args.reference):
+            if held_out:
+                raise EdgesimError(f"{held_out} applies to MCU/SoC reference files (the mlperf_tiny.csv columns); "
+                                   f"'{args.reference}' is {kind}, predicted row by row", field=_field(held_out))
+            return cmd(args)
     strict = getattr(args, "lobo_strict", False)
     if getattr(args, "lodo", False):
         result = leave_one_device_out(args.reference)
@@ -55,6 +60,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
         write_plot(result, args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
     return 0
+
+
+def _field(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def _check_modes(args: argparse.Namespace) -> str | None:
+    """The one held-out protocol or interval action asked for (its flag), refusing two at once and outputs the
+    action does not write: each was silently dropped (--lobo under --lodo, --json under --coverage)."""
+    from edgesim.errors import EdgesimError
+
+    modes = [flag for flag, on in (("--lobo", args.lobo and not args.lobo_strict), ("--lobo-strict", args.lobo_strict),
+                                   ("--lodo", args.lodo), ("--calibrate-intervals", args.calibrate_intervals),
+                                   ("--coverage", args.coverage)) if on]
+    if len(modes) > 1:
+        raise EdgesimError(f"{' and '.join(modes)} are different runs; give one", field=_field(modes[1]))
+    if modes and modes[0] in ("--calibrate-intervals", "--coverage"):
+        unused = [flag for flag, value in (("--json", args.json), ("--plot", args.plot)) if value]
+        if unused:
+            raise EdgesimError(f"{' and '.join(unused)} write the per-row validation; {modes[0]} prints coverage "
+                               "tables only", field=unused[0].lstrip("-"))
+    return modes[0] if modes and modes[0] in ("--lobo", "--lobo-strict", "--lodo") else None
 
 
 def _cmd_intervals(args: argparse.Namespace) -> int:

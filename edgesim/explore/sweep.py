@@ -83,7 +83,17 @@ def _base_profile(ref: str) -> HardwareProfile:
     return resolve_profile(ref)
 
 
-def point_spec(point: SweepPoint, profile: HardwareProfile) -> RunSpec:
+def split_clock(overrides: tuple[tuple[str, Any], ...]) -> tuple[float | None, tuple[tuple[str, Any], ...]]:
+    """(the clock a ``clock_mhz`` axis sets, the other overrides). A clock is the driver's own question (``edgesim
+    run --clock-mhz``: the same chip at another DVFS point, checked against its table), not an edit of the chip's
+    numbers; a value that is not a number stays an override for the profile's validation to refuse."""
+    clock = [v for p, v in overrides if p == "clock_mhz" and isinstance(v, int | float) and not isinstance(v, bool)]
+    if not clock:
+        return None, overrides
+    return float(clock[0]), tuple((p, v) for p, v in overrides if p != "clock_mhz")
+
+
+def point_spec(point: SweepPoint, profile: HardwareProfile, clock_mhz: float | None = None) -> RunSpec:
     """The driver's question for one sweep point (the driver caches the loaded, transformed model)."""
     from edgesim.passes.choices import QuantPreset
     from edgesim.pipeline import RunSpec, TransformOptions
@@ -91,7 +101,8 @@ def point_spec(point: SweepPoint, profile: HardwareProfile) -> RunSpec:
     model = point.model
     choices = tuple(sorted(model.choices.items())) if model.zoo is not None else ()
     transform = TransformOptions(quant=QuantPreset(point.quant) if point.quant else None, accuracy=False)
-    return RunSpec(point.model_ref, profile, point.runtime, zoo_choices=choices, transform=transform)
+    return RunSpec(point.model_ref, profile, point.runtime, zoo_choices=choices, transform=transform,
+                   clock_mhz=clock_mhz)
 
 
 def evaluate_point(point: SweepPoint, confidence: float | None = None) -> dict[str, Any]:
@@ -106,11 +117,13 @@ def evaluate_point(point: SweepPoint, confidence: float | None = None) -> dict[s
     for path, value in point.overrides:
         row[axis_column(path)] = value
     try:
-        prof = apply_overrides(_base_profile(point.profile), point.overrides)
-        result = run(point_spec(point, prof))
-        # A point that changes profile numbers is a chip nobody measured, even when its base was.
+        clock, edits = split_clock(point.overrides)
+        prof = apply_overrides(_base_profile(point.profile), edits)
+        result = run(point_spec(point, prof, clock))
+        # A point that changes profile numbers is a chip nobody measured, even when its base was; one that only
+        # sets the clock is the question `run --clock-mhz` asks, and gets its interval.
         iv = interval(result, confidence if confidence is not None else _CONFIDENCE,
-                      at_least=NoveltyClass.KNOWN_FAMILY if point.overrides else None)
+                      at_least=NoveltyClass.KNOWN_FAMILY if edits else None)
     except EdgesimError as err:  # a clock axis beyond the DVFS table lands here too: an error, not a point
         row["error"] = err.one_line()
         return row
@@ -359,6 +372,7 @@ def run_sweep(loaded: LoadedSpec, out: str | Path, *, workers: int | None = None
     if not out.parent.is_dir():
         raise EdgesimError(f"output directory '{out.parent}' does not exist", field="output")
     schema = result_schema(loaded.spec.axes)
+    check_existing_output(out, loaded)
     folder = parts_dir(out)
     folder.mkdir(exist_ok=True)
     _check_meta(folder, loaded)
@@ -414,16 +428,48 @@ class SweepInterrupted(KeyboardInterrupt):
         self.result = result
 
 
+_META_KEY = b"edgesim_sweep"  # the consolidated file's schema metadata: which sweep wrote it
+
+
+def _meta_json(loaded: LoadedSpec) -> str:
+    # The result columns too: parts written by an older edgesim lack columns this one stores.
+    return json.dumps({"name": loaded.spec.name, "axes": list(loaded.spec.axes),
+                       "columns": [n for n, _ in RESULT_COLUMNS]}, sort_keys=True)
+
+
 def _check_meta(folder: Path, loaded: LoadedSpec) -> None:
     # Parts from a different spec under the same output would silently mix two sweeps.
     meta = folder / "spec.json"
-    # The result columns too: parts written by an older edgesim lack columns this one stores.
-    now = json.dumps({"name": loaded.spec.name, "axes": list(loaded.spec.axes),
-                      "columns": [n for n, _ in RESULT_COLUMNS]}, sort_keys=True)
+    now = _meta_json(loaded)
     if meta.is_file() and meta.read_text() != now:
         raise EdgesimError(f"'{folder}' holds parts of a different sweep; remove it or choose another output",
                            field="output")
     meta.write_text(now)
+
+
+def check_existing_output(out: str | Path, loaded: LoadedSpec) -> None:
+    """An existing output is resumed only when this sweep wrote it: another sweep's results were silently
+    replaced by this one's (another name), or failed as an internal error (other axes), and a file that is no
+    parquet failed the same way."""
+    out = Path(out)
+    if not out.is_file():
+        return
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(out)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid/OSError for a file that is not parquet
+        raise EdgesimError(f"-o '{out}' exists and is not a sweep's parquet file ({' '.join(str(exc).split())[:120]}); "
+                           "remove it or choose another output", field="output") from None
+    stored = (schema.metadata or {}).get(_META_KEY)
+    wanted = result_schema(loaded.spec.axes).names
+    if stored is not None and stored.decode() == _meta_json(loaded):
+        return
+    if stored is None and set(wanted) <= set(schema.names):
+        return  # a file consolidated before the metadata was written, with this sweep's columns
+    other = json.loads(stored.decode()).get("name", "?") if stored is not None else "?"
+    raise EdgesimError(f"-o '{out}' holds the results of another sweep ('{other}', other axes or columns); "
+                       "remove it or choose another output", field="output")
 
 
 def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: bool = True,
@@ -454,7 +500,7 @@ def consolidate(loaded: LoadedSpec, out: str | Path, evaluated: int = 0, plot: b
     for r in ordered:
         r["pareto"] = r["key"] in on_front
     full_schema = schema.append(pa.field("pareto", pa.bool_()))
-    table = pa.Table.from_pylist(ordered, schema=full_schema)
+    table = pa.Table.from_pylist(ordered, schema=full_schema.with_metadata({_META_KEY: _meta_json(loaded).encode()}))
     atomic_write(out, lambda p: pq.write_table(table, p))
     complete = len(ordered) == len(loaded.points)
     if complete:
@@ -498,5 +544,6 @@ def format_pareto(rows: Iterable[dict[str, Any]], axes: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Progress", "SweepInterrupted", "SweepResult", "consolidate", "done_keys", "evaluate_chunk", "evaluate_point",
-           "format_pareto", "parts_dir", "read_results", "result_schema", "run_sweep"]
+__all__ = ["Progress", "SweepInterrupted", "SweepResult", "check_existing_output", "consolidate", "done_keys",
+           "evaluate_chunk", "evaluate_point", "format_pareto", "parts_dir", "read_results", "result_schema",
+           "run_sweep"]

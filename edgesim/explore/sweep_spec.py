@@ -101,7 +101,9 @@ class SweepSpec(_Frozen):
                 raise ValueError(f"axis '{path}' is not a dotted path like memories.sram.size_bytes")
             if not values:
                 raise ValueError(f"axis '{path}' has no values")
-            if len({json.dumps(x) for x in values}) != len(values):
+            # 80 and 80.0 are one value (one design point evaluated twice under two keys before)
+            same = {json.dumps(float(x) if isinstance(x, int) and not isinstance(x, bool) else x) for x in values}
+            if len(same) != len(values):
                 raise ValueError(f"axis '{path}' repeats a value")
         return v
 
@@ -245,12 +247,12 @@ def expand_spec(spec: SweepSpec, source: str = "<spec>", base_dir: Path | None =
             if check_profiles:
                 apply_overrides(base_profile, overrides, source)
             for model in spec.models:
-                ref = model.zoo if model.zoo is not None else str(_abs(str(model.path), base))
+                ref = model.zoo if model.zoo is not None else str(_model_file(str(model.path), base))
                 key = point_key(prof_ref, overrides, model, spec.runtime, spec.quant)
                 points.append(SweepPoint(len(points), key, prof_ref, overrides, model, str(ref), spec.runtime,
                                          spec.quant))
     for model in spec.models:
-        if model.path is not None and not _abs(model.path, base).is_file():
+        if model.path is not None and not _model_file(model.path, base).is_file():
             raise EdgesimError(f"model file '{model.path}' does not exist", file=source, field="models")
     if check_profiles:
         _check_models_and_runtime(spec, source)
@@ -284,6 +286,18 @@ def _check_models_and_runtime(spec: SweepSpec, source: str) -> None:
 def _abs(path: str, base: Path) -> Path:
     p = Path(path)
     return (p if p.is_absolute() else base / p).resolve()
+
+
+def _model_file(path: str, base: Path) -> Path:
+    """A model file relative to the spec's folder, else a bundled model by its bare file name, as ``edgesim run``
+    and ``edgesim models`` take it (a spec naming kws_ref_model.tflite is not a missing file)."""
+    from edgesim.files import data_path
+
+    found = _abs(path, base)
+    bundled = data_path("models", path)
+    if not found.exists() and Path(path).parent == Path(".") and bundled.is_file():
+        return bundled.resolve()
+    return found
 
 
 def load_sweep_spec(path: str | Path, check_profiles: bool = True) -> LoadedSpec:

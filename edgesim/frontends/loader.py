@@ -4,6 +4,7 @@ The graph comes back verified but not canonicalized: the pipeline driver (``edge
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,21 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return dims
 
 
+def _shape_tuple(shape: object) -> tuple[int, ...] | None:
+    """A library caller's input shape as the tuple the importers take: a list or numpy integers are fine; text
+    ('1x3x8x8' was read as the rank-7 shape of its characters) and fractions are a field error."""
+    if shape is None:
+        return None
+    if isinstance(shape, str | bytes) or not hasattr(shape, "__iter__"):
+        raise EdgesimError(f"must be a tuple of integers such as (1, 3, 224, 224), got {shape!r}",
+                           field="input_shape")
+    dims = tuple(shape)
+    if not all(isinstance(d, numbers.Real) and not isinstance(d, bool) and float(d).is_integer() for d in dims):
+        raise EdgesimError(f"must be a tuple of integers such as (1, 3, 224, 224), got {shape!r}",
+                           field="input_shape")
+    return tuple(int(d) for d in dims)
+
+
 def is_zoo_name(path_or_name: str | Path) -> bool:
     """True when ``load_model`` builds this from the zoo (seeded random weights) rather than reading a file."""
     text = str(path_or_name)
@@ -43,6 +59,7 @@ def load_model(path_or_name: str | Path, input_shape: tuple[int, ...] | None = N
     text = str(path_or_name)
     path = Path(text)
     suffix = path.suffix.lower()
+    input_shape = _shape_tuple(input_shape)
     if not path.exists() and path.parent == Path(".") and data_path("models", path.name).is_file():
         path = data_path("models", path.name)  # a bundled model by file name (``edgesim models`` lists them)
     if suffix in (".tflite", ".onnx", ".csv") or path.exists():

@@ -49,6 +49,9 @@ ASSUMED: dict[str, tuple[float, str]] = {
 # same-shaped engine).
 MAX_CLOCK_RATIO = 5.0
 MAX_NPU_RATIO = 8.0
+# A memory size or DRAM bandwidth 100x from the template's either way is no sister part either (Cortex-M4 parts
+# carry 32 KB-3 MB of SRAM around the 640 KB template, 64 KB-2 MB of flash; a 1 TB MCU SRAM was written as given).
+MAX_MEMORY_RATIO = 100.0
 
 
 @dataclass(frozen=True)
@@ -194,10 +197,42 @@ def _check_given(chip: NewChip, template: str, d: dict[str, Any]) -> None:
         if value is not None and kind not in kinds:
             raise ProfileError(f"family '{chip.family}' (template {template}) has no {kind.value} memory; {flag} "
                                "applies to a family with one", field=flag[2:].replace("-", "_"))
-    top = max([float(d["clock_mhz"]), *(float(p["freq_mhz"]) for p in d["dvfs"]["operating_points"])])
+    clocks = [float(d["clock_mhz"]), *(float(p["freq_mhz"]) for p in d["dvfs"]["operating_points"])]
+    top, low = max(clocks), min(clocks)
     if chip.clock_mhz is not None and chip.clock_mhz > MAX_CLOCK_RATIO * top:
         raise ProfileError(f"--clock-mhz {chip.clock_mhz:g} is more than {MAX_CLOCK_RATIO:g}x the {top:g} MHz of "
                            f"family '{chip.family}' (template {template}): not a sister part", field="clock_mhz")
+    # Downwards 5x under the lowest operating point, or 25x under the top where the table is one point (a 300 MHz
+    # Cortex-A7 from the 1.5 GHz RV1126): 0.001 MHz failed later on a derived DVFS point rounded to 0, naming a
+    # field the user never gave.
+    floor = min(low / MAX_CLOCK_RATIO, top / MAX_CLOCK_RATIO**2)
+    if chip.clock_mhz is not None and chip.clock_mhz < floor:
+        raise ProfileError(f"--clock-mhz {chip.clock_mhz:g} is below the {floor:.3g} MHz a sister part of family "
+                           f"'{chip.family}' (template {template}, {low:g}-{top:g} MHz) runs at", field="clock_mhz")
+    _check_memory_span(chip, template, d)
+
+
+def _check_memory_span(chip: NewChip, template: str, d: dict[str, Any]) -> None:
+    """--sram-kb, --flash-kb and --dram-gbps within MAX_MEMORY_RATIO of the template's numbers they replace."""
+    def number(v: Any) -> float:
+        return float(v["value"] if isinstance(v, dict) else v)
+
+    sram = _first(d, MemoryKind.SRAM) or _first(d, MemoryKind.TCM)
+    flash, dram = _first(d, MemoryKind.FLASH), _first(d, MemoryKind.DRAM)
+    dram_gbps = None
+    if dram is not None:
+        clock = dram.get("clock_mhz") or d["clock_mhz"]
+        dram_gbps = number(dram["read_bw_bytes_per_cycle"]) * number(clock) / 1e3
+    for flag, given, old, unit in (
+            ("--sram-kb", chip.sram_kb, number(sram["size_bytes"]) / 1024 if sram else None, "KB"),
+            ("--flash-kb", chip.flash_kb, number(flash["size_bytes"]) / 1024 if flash else None, "KB"),
+            ("--dram-gbps", chip.dram_gbps, dram_gbps, "GB/s")):
+        if given is None or not old:
+            continue
+        if not old / MAX_MEMORY_RATIO <= given <= old * MAX_MEMORY_RATIO:
+            raise ProfileError(f"{flag} {given:g} is {given / old:.3g}x the {old:g} {unit} of family "
+                               f"'{chip.family}' (template {template}); a sister part stays within "
+                               f"{1 / MAX_MEMORY_RATIO:g}x..{MAX_MEMORY_RATIO:g}x", field=flag[2:].replace("-", "_"))
 
 
 def _bundled_ids() -> set[str]:

@@ -273,6 +273,8 @@ def load_runtime(spec: str, note_missing_version: bool = True, profile_default: 
     the runtime resolves it quietly first, so a refusal is its one line)."""
     note_missing_version = note_missing_version and not quiet
     rid, _, wanted = str(spec).partition("@")
+    if "@" in wanted:  # 'tflm@2.11.0@3' resolved to the 'nearest' of a version that is no version
+        raise ProfileError(f"runtime '{spec}' names more than one version; give id@VERSION", field="runtime")
     folder = runtimes_dir()
     path = _locate(rid, folder, "runtime")
     runtime = _load_validated(RuntimeProfile, path, folder, "runtime")

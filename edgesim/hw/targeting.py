@@ -8,6 +8,7 @@ missing unit or precision) instead of silently running everything on the host CP
 from __future__ import annotations
 
 import fnmatch
+import numbers
 
 from edgesim.errors import ProfileError
 from edgesim.hw.schema import DeviceClass, HardwareProfile, RuntimeProfile
@@ -67,6 +68,8 @@ def bind_runtime(profile: HardwareProfile, runtime: RuntimeProfile | None,
     (``runtime_fit_problem``); its accelerator
     narrowed to the cores the runtime uses by default (RKNN: one of RK3588's three); the host CPU narrowed to
     ``threads`` (TFLite/OpenVINO --threads N)."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, numbers.Integral)):
+        raise ProfileError(f"must be a whole number, got {threads!r}", field="threads")  # was a TypeError
     if threads is not None and threads < 1:
         raise ProfileError(f"threads must be >= 1, got {threads}", field="threads")
     if threads is not None:

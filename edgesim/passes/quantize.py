@@ -366,6 +366,9 @@ def load_calibration(path: str | Path, graph: Graph, max_samples: int = 16) -> t
     """Calibration samples from a .npy file: one input (the model's shape) or a batch stacked on axis 0."""
     try:
         arr = np.load(path, allow_pickle=False)
+    except EOFError:  # an empty file
+        raise EdgesimError("cannot read calibration data: the file is empty", file=str(path), field="calib"
+                           ) from None
     except (OSError, ValueError) as e:
         raise EdgesimError(f"cannot read calibration data: {e}", file=str(path)) from None
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
@@ -377,6 +380,9 @@ def load_calibration(path: str | Path, graph: Graph, max_samples: int = 16) -> t
                            "inputs must be finite", file=str(path), field="calib")
     shape = graph.tensors[graph.inputs[0]].shape
     n = int(np.prod(shape))
+    if arr.size == 0:  # no sample: quantization would silently fall back to nothing measured
+        raise EdgesimError(f"holds no values (shape {arr.shape}); calibration needs at least one input of "
+                           f"{shape}", file=str(path), field="calib")
     if arr.size % n:
         raise EdgesimError(f"holds {arr.size} values, not a multiple of the input size {n} ({shape})",
                            file=str(path), field="calib")

@@ -28,6 +28,7 @@ from edgesim.pipeline.stages import (
     bind,
     clear_caches,
     load_source,
+    note_kept_quantized,
     resolve_profile,
     resolve_runtime,
     transform_graph,
@@ -90,5 +91,6 @@ def transform_report_with_mapping(result: RunResult) -> TransformReport:
 
 
 __all__ = ["STAGES", "bind", "Engine", "FallbackWarning", "FitVerdict", "FusedGroupInfo", "RunResult", "RunSpec",
-           "TransformOptions", "TransformReport", "clear_caches", "load_source", "residual_fusions",
-           "resolve_profile", "resolve_runtime", "run", "run_on", "transform_graph", "transform_report_with_mapping"]
+           "TransformOptions", "TransformReport", "clear_caches", "load_source", "note_kept_quantized",
+           "residual_fusions", "resolve_profile", "resolve_runtime", "run", "run_on", "transform_graph",
+           "transform_report_with_mapping"]

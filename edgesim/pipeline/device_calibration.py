@@ -16,6 +16,7 @@ table's even lines, scored on the odd ones; leave-one-device-out never sees the 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -94,11 +95,10 @@ def device_scale_table() -> DeviceScaleTable:
 def is_shipped_device(hw: str | Path | HardwareProfile, clock_mhz: float | None) -> bool:
     """True when the run's chip is a bundled profile exactly as shipped, at its own clock: the device the vendor
     rows were measured on. A profile file or object that differs from the bundled one of its id in any number
-    (a user's edit, a sweep point's override, another clock) is another chip."""
+    (a user's edit, a sweep point's override, another clock) is another chip; its own clock asked for explicitly
+    (``--clock-mhz`` at the shipped value, a sweep's clock axis through it) is not another chip."""
     from edgesim.hw.loader import list_profiles, load_profile
 
-    if clock_mhz is not None:
-        return False
     if isinstance(hw, HardwareProfile):
         pid, given = hw.id, hw
     else:
@@ -108,6 +108,8 @@ def is_shipped_device(hw: str | Path | HardwareProfile, clock_mhz: float | None)
             return False
         pid = given.id
     if not any(p == pid for p, _ in list_profiles()):
+        return False
+    if clock_mhz is not None and not math.isclose(clock_mhz, given.clock_mhz, rel_tol=1e-9):
         return False
     return given is load_profile(pid) or given == load_profile(pid)
 

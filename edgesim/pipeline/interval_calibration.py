@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -63,6 +64,9 @@ def npu_board_class(shipped: bool, calibrated: bool) -> NoveltyClass:
 
 
 def check_confidence(confidence: float) -> float:
+    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real):  # the API takes any object
+        raise EdgesimError(f"confidence must be a number strictly between 0 and 1, got {confidence!r}",
+                           field="confidence")
     if not 0 < confidence < 1 or math.isnan(confidence):
         raise EdgesimError(f"confidence must be strictly between 0 and 1, got {confidence:g}", field="confidence")
     return float(confidence)

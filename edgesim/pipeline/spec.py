@@ -53,6 +53,14 @@ class TransformOptions:
     # float_models_as: RKNN builds fp16), set by the driver; None = ``quant`` is the caller's own.
     quant_by_runtime: str | None = None
 
+    def __post_init__(self) -> None:
+        # A library caller's prune=0.5 (as edgesim.estimate takes it) failed as an AttributeError in the pass.
+        if isinstance(self.prune, numbers.Real) and not isinstance(self.prune, bool):
+            object.__setattr__(self, "prune", str(self.prune))
+        elif self.prune is not None and not isinstance(self.prune, str):
+            raise EdgesimError(f"must be a pruning spec like 0.5, 2:4 or channels:0.3, got {self.prune!r}",
+                               field="prune")
+
     @property
     def changes_weights(self) -> bool:
         return bool(self.quant or self.quant_spec or self.prune)
@@ -84,6 +92,15 @@ def _check_types(spec: RunSpec) -> None:
             raise EdgesimError(f"must be a whole number, got {value!r}", field=name)
     if isinstance(spec.input_shape, list):
         object.__setattr__(spec, "input_shape", tuple(spec.input_shape))
+    if not isinstance(spec.engine, Engine):
+        # engine="fast" ran the event engine (every check tests 'is Engine.ANALYTIC'); "event" as text is fine
+        try:
+            object.__setattr__(spec, "engine", Engine(spec.engine))
+        except ValueError:
+            raise EdgesimError(f"unknown engine {spec.engine!r}; choose {', '.join(e.value for e in Engine)}",
+                               field="engine") from None
+    if not isinstance(spec.transform, TransformOptions):
+        raise EdgesimError(f"must be a TransformOptions, got {type(spec.transform).__name__}", field="transform")
 
 
 @dataclass(frozen=True)
@@ -243,7 +260,23 @@ class RunResult:
                        "an inference engine achieves")
         if self.fallback is not None:
             out.append(self.fallback.line().removeprefix("warning: "))
+        if (unused := self._unexploited_pruning()) is not None:
+            out.append(unused)
         return tuple(out)
+
+    def _unexploited_pruning(self) -> str | None:
+        """--prune asked of units that skip no zeros: the figures are the dense model's, which was said nowhere
+        (50% magnitude pruning on an MCU answered exactly the unpruned latency and energy)."""
+        t = self.spec.transform
+        if not t.prune or t.prune.strip().lower().startswith("channels") or t.compress is Compression.HUFFMAN:
+            return None  # channel pruning removes the work itself; Huffman stores the zeros in fewer bytes
+        if any("sparsity" in n or "zero-skipping" in n for p in self.schedule.plans for n in p.notes):
+            return None
+        units = sorted({p.unit for p in self.schedule.plans if p.macs})
+        support = sorted({s.value for u in self.profile.units if u.name in units for s in u.sparsity})
+        return (f"--prune {t.prune} buys no speed or energy here: the units running the pruned layers "
+                f"({', '.join(units)}) skip no zeros of it (their sparsity support: {', '.join(support) or 'none'}); "
+                "the figures are the dense model's (channels:X pruning removes the work on any unit)")
 
     @property
     def latency_s(self) -> float:

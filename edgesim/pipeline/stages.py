@@ -7,6 +7,7 @@ load the profile -> load the model -> transform it -> resolve the runtime -> map
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 from collections import OrderedDict
 from collections.abc import Callable
@@ -84,6 +85,8 @@ class State:
 
 def resolve_profile(hw: str | Path | HardwareProfile, clock_mhz: float | None = None) -> HardwareProfile:
     """A profile object as given, a bundled id, a profile YAML or a SCALE-Sim .cfg; at ``clock_mhz`` if given."""
+    if clock_mhz is not None and (isinstance(clock_mhz, bool) or not isinstance(clock_mhz, numbers.Real)):
+        raise ProfileError(f"must be a number of MHz, got {clock_mhz!r}", field="clock_mhz")  # was a TypeError
     if clock_mhz is not None and not 0 < clock_mhz < math.inf:  # also refuses nan
         raise ProfileError(f"clock must be positive and finite, got {clock_mhz}", field="clock_mhz")
     if isinstance(hw, HardwareProfile):
@@ -239,6 +242,26 @@ def _note_conversion(rt: RuntimeProfile) -> None:
         print(message, file=sys.stderr)
 
 
+def note_kept_quantized(graph: Graph, t: TransformOptions) -> None:
+    """A stderr notice when the caller asked to quantize a model that already is (quantize_graph keeps it as it
+    is): `--quant fp16` on an int8 .tflite was answered with the int8 model's figures without a word. The driver
+    says it once the runtime is accepted (a refusal stays one line); ``edgesim optimize`` after transforming."""
+    from edgesim.passes.quantize import is_quantized
+
+    asked = f"--quant {t.quant}" if t.quant is not None else "--quant-spec" if t.quant_spec is not None else None
+    if asked is None or t.quant_by_runtime is not None or not is_quantized(graph):
+        return
+    held = {x.dtype for x in graph.tensors.values()} & {DType.INT4, DType.INT8, DType.UINT8, DType.INT16}
+    if t.quant is QuantPreset.INT8 and t.quant_spec is None and held <= {DType.INT8, DType.UINT8}:
+        return  # int8 asked of an int8 model (compare's "quantize the float ones"): what it gets
+    what = "/".join(sorted(d.name.lower() for d in held)) or "quantized"
+    message = (f"edgesim: {graph.name} is already quantized ({what}); {asked} applies to float models and leaves "
+               "it as it is")
+    if message not in _FLOAT_NOTED:
+        _FLOAT_NOTED.add(message)
+        print(message, file=sys.stderr)
+
+
 def stage_load_and_transform(s: State) -> State:
     """Load and transform the model. A float model the caller asked no quantization of, on a runtime whose
     compiler converts float models (``RuntimeProfile.float_models_as``: RKNN builds fp16 for its NPU), is
@@ -286,6 +309,8 @@ def stage_runtime(s: State) -> State:
     profile, rt, version = bind(s.profile, s.spec.runtime, s.spec.threads, s.spec.force)
     if rt is not None and s.spec.transform.quant_by_runtime == rt.id:
         _note_conversion(rt)  # after the runtime is accepted: a refusal stays one line
+    if s.source_graph is not None:
+        note_kept_quantized(s.source_graph, s.spec.transform)
     forced = runtime_fit_problem(s.profile, rt, version) if rt is not None and s.spec.force else None
     return replace(s, profile=profile, runtime=rt, version=version, forced=forced)
 

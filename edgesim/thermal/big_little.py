@@ -29,7 +29,7 @@ from edgesim.thermal.loop import (
     OperatingPointResult,
     WindowPolicy,
     WindowWork,
-    check_run_arguments,
+    check_sustain_arguments,
     run_windows,
 )
 from edgesim.thermal.plant import with_ambient
@@ -161,7 +161,7 @@ def run_big_little(
     little_point: OperatingPointResult | None = None,
 ) -> BigLittleResult:
     """Sustained inference of ``base`` (a pipeline run) on a big.LITTLE SoC under ``policy``."""
-    check_run_arguments(duration_s, rate_hz, window_s)
+    check_sustain_arguments(duration_s, rate_hz, window_s)
     if not 0.0 <= background_little_share < 1.0:
         raise EdgesimError(f"background_little_share must be in [0, 1), got {background_little_share}")
     if not 0 <= background_power_w < float("inf"):

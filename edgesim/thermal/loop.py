@@ -96,6 +96,15 @@ def check_run_arguments(duration_s: float, rate_hz: float | None, window_s: floa
                            f"{MAX_STEPS:.0e} steps; use a longer window")
 
 
+def check_sustain_arguments(duration_s: float, rate_hz: float | None, window_s: float) -> None:
+    """check_run_arguments, and a thermal step no longer than the run: a window past the duration makes the whole
+    run one step of the RC network, its heating and throttling unresolved (answered without a word before)."""
+    check_run_arguments(duration_s, rate_hz, window_s)
+    if window_s > duration_s:
+        raise EdgesimError(f"--window {window_s:g} s is longer than --duration {duration_s:g} s: the run would be "
+                           "one thermal step; use a window of at most the duration", field="window")
+
+
 def leakage_scale(profile: HardwareProfile) -> Callable[[float], float]:
     """Factor on static power at a die temperature (``PowerSpec.leakage_factor_at``)."""
     return profile.power.leakage_factor_at

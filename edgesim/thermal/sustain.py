@@ -22,6 +22,7 @@ from edgesim.thermal.loop import (
     OperatingPointResult,
     WindowPolicy,
     WindowWork,
+    check_sustain_arguments,
     run_windows,
 )
 from edgesim.thermal.plant import with_ambient
@@ -112,6 +113,7 @@ def sustain(
 ) -> SustainResult:
     """Run ``base`` (a pipeline run: model, profile, runtime) back to back (``rate_hz`` None) or at ``rate_hz``
     for ``duration_s`` seconds; ``points`` reuses a ``characterise(base)``."""
+    check_sustain_arguments(duration_s, rate_hz, window_s)
     profile = with_ambient(base.profile, ambient_c)
     policy = GovernorPolicy(points or characterise(base), governor, rate_hz)
     w = run_windows(profile, policy, duration_s, rate_hz, window_s)

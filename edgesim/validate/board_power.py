@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgesim.errors import EdgesimError
 from edgesim.hw.schema_base import RunCurrentBasis
 from edgesim.validate.core import bundled_models_dir, default_reference, read_reference, row_spec
 from edgesim.validate.supply import supply_scale
@@ -191,7 +192,10 @@ def power_rows(reference_csv: str | Path | None = None) -> tuple[PowerRow, ...]:
     for row in read_reference(ref):
         if row.energy_uj is None:
             continue
-        est = run(row_spec(row, mdir)).estimate
+        try:
+            est = run(row_spec(row, mdir)).estimate
+        except EdgesimError as err:  # an unknown device or model of a user's file: which file and line
+            raise EdgesimError(f"line {row.line}: {err.one_line()}", file=str(ref)) from None
         scaled = est.energy.compute_j + est.energy.static_j
         if row.device not in bases:
             bases[row.device] = power_basis(row.device)

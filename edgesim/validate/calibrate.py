@@ -396,31 +396,57 @@ def calibrate(
     names several runtimes; each row's ``runtime_version`` selects its version scale. ``hw=None`` fits one
     runtime across every device in the file (each row on its own device profile).
     """
-    rows = read_reference(measurements_csv)
+    from edgesim.hw.loader import load_runtime
+
+    load_runtime(runtime, quiet=True)  # an unknown runtime is named as such, not as 'no rows of it'
+    every = read_reference(measurements_csv)
     rid = runtime.partition("@")[0]
-    hw_id = Path(hw).stem if hw is not None else "*"
-    if hw is not None and len({r.device for r in rows}) > 1:
-        rows = [r for r in rows if r.device in (hw, hw_id)]
-    if len({r.runtime for r in rows}) > 1:
-        rows = [r for r in rows if r.runtime == rid]
-    return calibrate_rows(rows, hw, runtime, models_dir=models_dir, source=str(measurements_csv))
+    devices = _names_of_device(hw)
+    # A runtime given as a file (a calibrated YAML) is named by its rows however the user spelled it there.
+    engine = None if rid.lower().endswith((".yaml", ".yml")) else rid
+    rows = [r for r in every if (devices is None or r.device in devices) and (engine is None or r.runtime == engine)]
+    if len(rows) < 2 and every:
+        # Rows of another chip or engine fitted as this one's would be a calibration of nothing (it was: a file
+        # of x-cube-ai rows 'calibrated' tflm, rows of one board another board).
+        pairs = sorted({f"{r.device} with {r.runtime}" for r in every})
+        shown = ", ".join(pairs[:4]) + (f" and {len(pairs) - 4} more" if len(pairs) > 4 else "")
+        field = ("device" if devices is not None and not any(r.device in devices for r in every) else
+                 "runtime" if engine is not None and not any(r.runtime == engine for r in every) else None)
+        raise EdgesimError(f"calibration needs at least 2 measurements of {hw or 'any device'} with {rid}, found "
+                           f"{len(rows)}; the file has rows of {shown}", file=str(measurements_csv), field=field)
+    result = calibrate_rows(rows, hw, runtime, models_dir=models_dir, source=str(measurements_csv), quiet=True)
+    for spec in dict.fromkeys([runtime, *(f"{rid}@{r.runtime_version}" for r in rows if r.runtime_version)]):
+        load_runtime(spec)  # the fit is accepted: now the version notices (a refusal above stays one line)
+    return result
+
+
+def _names_of_device(hw: str | None) -> set[str] | None:
+    """The device names a reference row of ``hw`` may carry: the id or path given, the file's stem and the
+    profile's own id; None (every device) without ``hw``."""
+    if hw is None:
+        return None
+    from edgesim.pipeline import resolve_profile
+
+    return {hw, Path(hw).stem, resolve_profile(hw).id}
 
 
 def _prepare(rows: list[ReferenceRow], hw: str | None, runtime: str, mdir: Path,
-             fit_rows: int | None = None) -> tuple[_Model, np.ndarray, list[tuple[_Case, str]], str, str]:
+             fit_rows: int | None = None, quiet: bool = False
+             ) -> tuple[_Model, np.ndarray, list[tuple[_Case, str]], str, str]:
     """Model, start vector, cases. Only releases present in the first ``fit_rows`` rows (default: all) get
-    fitted parameters; the others keep the profile's scales."""
+    fitted parameters; the others keep the profile's scales. ``quiet``: no version notices."""
     from edgesim.hw.loader import load_runtime
 
     rid = runtime.partition("@")[0]
-    rt, base_v = load_runtime(runtime)
+    # no 'no version given' notice: the rows name their releases, and calibrate() notes the base it was given
+    rt, base_v = load_runtime(runtime, note_missing_version=False, quiet=quiet)
     known = [v.version for v in rt.versions]
     cases: list[tuple[_Case, str]] = []
     resolved: dict[str, str] = {}  # one 'nearest version' notice per spec, not one per row
     for row in rows:
         spec = f"{rid}@{row.runtime_version}" if row.runtime_version else f"{rid}@{base_v.version}"
         if spec not in resolved:
-            resolved[spec] = load_runtime(spec)[1].version
+            resolved[spec] = load_runtime(spec, quiet=quiet)[1].version
         # Decompose with the base version so work cycles are version-free; the fitted scale applies on top.
         case = _decompose(row, hw or row.device, f"{rid}@{base_v.version}", mdir)
         cases.append((case, resolved[spec]))
@@ -457,14 +483,20 @@ def calibrate_rows(
     models_dir: str | Path | None = None,
     source: str = "measurements",
     with_loo: bool = True,
+    quiet: bool = False,
 ) -> CalibrationResult:
-    """calibrate() on already-read rows (all of one runtime)."""
+    """calibrate() on already-read rows (all of one runtime); ``quiet``: no runtime version notices."""
     rid = runtime.partition("@")[0]
     if len(rows) < 2:
         raise EdgesimError(f"calibration needs at least 2 measurements of {hw or 'any device'} with {rid}, "
                            f"found {len(rows)}", file=source)
     mdir = Path(models_dir) if models_dir is not None else bundled_models_dir()
-    model, theta0, cases, rid, base_version = _prepare(rows, hw, runtime, mdir)
+    try:
+        model, theta0, cases, rid, base_version = _prepare(rows, hw, runtime, mdir, quiet=quiet)
+    except EdgesimError as err:  # a row's model or clock the run refuses: named with the measurements file
+        if err.file is not None:
+            raise
+        raise EdgesimError(err.message, file=source, field=err.field, node=err.node) from None
     before = _errors(model, theta0, cases)
     theta = _fit(model, cases, theta0)
     fit_err = _errors(model, theta, cases)

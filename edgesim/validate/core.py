@@ -81,7 +81,7 @@ def open_table(p: Path, required: Sequence[str], what: str) -> csv.DictReader[st
     """The rows of a reference CSV, once its header has every ``required`` column; an unreadable file or a
     missing column is a one-line EdgesimError naming the file."""
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a spreadsheet's UTF-8 export starts with a byte-order mark
     except OSError as exc:
         raise EdgesimError(f"cannot read reference file: {exc.strerror or exc}", file=str(p)) from None
     except UnicodeDecodeError as exc:
@@ -100,9 +100,12 @@ def read_reference(path: str | Path) -> list[ReferenceRow]:
     rows: list[ReferenceRow] = []
     for i, rec in enumerate(reader, start=2):
         lat = _float_or_none(rec.get("latency_ms"), p, i, "latency_ms")
-        if lat is None or lat <= 0:
+        if lat is None or not 0 < lat < math.inf:  # 'nan' and 'inf' parse as floats: scored as errors of nan
             raise EdgesimError(f"line {i}: latency_ms must be a positive number", file=str(p), field="latency_ms")
         energy = _float_or_none(rec.get("energy_uj"), p, i, "energy_uj")
+        if energy is not None and not 0 < energy < math.inf:  # was read as 'not measured' without a word
+            raise EdgesimError(f"line {i}: energy_uj must be a positive number (empty when not measured), got "
+                               f"{rec.get('energy_uj')}", file=str(p), field="energy_uj")
         model = (rec.get("model_file") or "").strip()
         metric = (rec.get("metric") or "").strip().lower() or "latency"
         if metric not in ("latency", "throughput"):
@@ -117,7 +120,7 @@ def read_reference(path: str | Path) -> list[ReferenceRow]:
             runtime_version=(rec.get("runtime_version") or "").strip(),
             clock_mhz=_float_or_none(rec.get("clock_mhz"), p, i, "clock_mhz"),
             benchmark=(rec.get("benchmark") or "").strip() or model, model_file=model, latency_ms=lat,
-            energy_uj=energy if energy is not None and energy > 0 else None, metric=metric, precision=precision,
+            energy_uj=energy, metric=metric, precision=precision,
             submitter=(rec.get("submitter") or "").strip(), mlperf_version=(rec.get("mlperf_version") or "").strip(),
         ))
     return rows
@@ -402,7 +405,7 @@ def api_predictor(models_dir: Path) -> Predictor:
 def _as_reference_format(path: Path) -> Path:
     """The edge_latency.csv layout (free-text device/model columns) is converted to a temporary reference file."""
     try:
-        header = path.read_text(encoding="utf-8").split("\n", 1)[0].split(",")
+        header = path.read_text(encoding="utf-8-sig").split("\n", 1)[0].split(",")
     except (OSError, UnicodeDecodeError):
         return path  # read_reference reports it
     if "model_file" in header or not {"accelerator", "model", "latency_ms"} <= set(header):

@@ -144,6 +144,11 @@ def test_an_empty_quantization_spec_is_refused(tmp_path: Path) -> None:
     (["--background-w", "-1"], ["--background-w"]),
     (["--battery-mah", "1000"], ["battery life needs --rate"]),  # before the run, not after its summary
     (["--ambient", "500"], ["--ambient 500 C", "-55..150 C"]),
+    # flags nothing read: a 10 s thermal step in a 5 s run, a voltage without mAh, big.LITTLE knobs without --policy
+    (["--window", "10"], ["field 'window'", "--window 10 s is longer than --duration 5 s"]),
+    (["--battery-v", "3"], ["field 'battery_v'", "without --battery-mah"]),
+    (["--burst-on", "1"], ["field 'burst_on'", "--burst-on applies only to --policy burst"]),
+    (["--background-w", "1"], ["field 'background_w'", "--background-w applies only to --policy"]),
 ])
 def test_sustain_refuses_impossible_conditions(argv: list[str], words: list[str],
                                                capsys: pytest.CaptureFixture[str]) -> None:
@@ -178,6 +183,7 @@ def test_validate_refuses_a_reference_with_nothing_to_score(tmp_path: Path,
     ({"models": ["resnet9"]}, "models", ["unknown model 'resnet9'", "did you mean 'resnet8'"]),
     ({"models": [{"zoo": "mobilenet_v1", "choices": {"alphaa": 0.5}}]}, "models.alphaa", ["no option 'alphaa'"]),
     ({"runtime": "nosuch"}, "runtime", ["unknown runtime 'nosuch'"]),
+    ({"axes": {"clock_mhz": [80, 80.0]}}, "axes", ["axis 'clock_mhz' repeats a value"]),  # was 2 points
 ])
 def test_a_sweep_spec_typo_fails_before_the_first_point(extra: dict[str, object], field: str, words: list[str]
                                                         ) -> None:
@@ -196,6 +202,11 @@ def test_a_sweep_spec_typo_fails_before_the_first_point(extra: dict[str, object]
     ({"family": "cortex-m55", "clock_mhz": 1e9}, "clock_mhz", ["more than 5x the 500 MHz"]),
     ({"family": "ethos-u55", "npu_macs": 7.0}, "npu_macs", ["0.0547x the template's 128"]),
     ({"family": "cortex-m55", "id": "bad id/x"}, "id", ["profile id 'bad id/x'"]),
+    # failed on a derived DVFS point rounded to 0 (a field the user never gave); 1 TB of MCU SRAM was written
+    ({"family": "cortex-m4", "clock_mhz": 0.001}, "clock_mhz", ["--clock-mhz 0.001 is below the 4.8 MHz", "26-120 MHz"]),
+    ({"family": "cortex-m4", "sram_kb": 1e9}, "sram_kb", ["--sram-kb 1e+09", "0.01x..100x"]),
+    ({"family": "cortex-m4", "flash_kb": 0.5}, "flash_kb", ["--flash-kb 0.5"]),
+    ({"family": "cortex-a76", "dram_gbps": 1e6}, "dram_gbps", ["the 17 GB/s of family 'cortex-a76'"]),
 ])
 def test_profile_new_refuses_numbers_the_family_cannot_take(kw: dict[str, object], field: str,
                                                             words: list[str]) -> None:

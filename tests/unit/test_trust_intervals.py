@@ -216,18 +216,27 @@ def test_event_engine_frames_get_a_throughput_interval(tmp_path: Path) -> None:
 
 
 def test_sweep_rows_carry_intervals_and_edited_chips_count_as_new() -> None:
+    import edgesim
     from edgesim.explore.sweep import evaluate_point
     from edgesim.explore.sweep_spec import spec_from_dict
     from edgesim.files import data_path
 
     model = str(data_path("models", "kws_ref_model.tflite"))
-    loaded = spec_from_dict({"name": "t", "profiles": ["stm32l4r5"], "axes": {"clock_mhz": [80.0, 120.0]},
-                             "models": [model]})
-    plain = spec_from_dict({"name": "p", "profiles": ["stm32l4r5"], "models": [model]})
+    loaded = spec_from_dict({"name": "t", "profiles": ["stm32l4r5"], "axes": {"clock_mhz": [80.0, 120.0],
+                             "memories.sram.size_bytes": [1048576]}, "models": [model]})
     for point in loaded.points:
         row = evaluate_point(point, 0.8)
         assert not row["error"] and row["latency_lo_s"] < row["latency_s"] < row["latency_hi_s"]
         assert row["novelty"] == "known_family"  # an edited measured chip is a new chip of a known family
+    # a clock axis alone asks what `run --clock-mhz` asks: the same chip at another DVFS point, the same interval
+    clocked = spec_from_dict({"name": "c", "profiles": ["stm32l4r5"], "axes": {"clock_mhz": [80.0]},
+                              "models": [model]})
+    row = evaluate_point(clocked.points[0], 0.8)
+    iv = edgesim.interval(model, "stm32l4r5", clock_mhz=80.0, confidence=0.8)
+    assert row["novelty"] == iv.novelty.value == "measured_device"
+    assert (row["latency_lo_s"], row["latency_hi_s"]) == (iv.latency_s.lo, iv.latency_s.hi)
+    assert (row["energy_lo_j"], row["energy_hi_j"]) == (iv.energy_j.lo, iv.energy_j.hi)
+    plain = spec_from_dict({"name": "p", "profiles": ["stm32l4r5"], "models": [model]})
     row = evaluate_point(plain.points[0], 0.8)
     assert row["novelty"] == "measured_device" and row["energy_lo_j"] <= row["energy_j"] < row["energy_hi_j"]
 
