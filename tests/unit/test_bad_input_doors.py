@@ -308,3 +308,19 @@ def test_the_api_names_the_field_of_a_wrong_type(tmp_path: Path) -> None:
             call()  # type: ignore[no-untyped-call]
         assert exc.value.field == field, exc.value
     assert api.load_model(path, input_shape=np.array([1, 3, 8, 8])).tensors["x"].shape == (1, 3, 8, 8)
+
+
+@pytest.mark.parametrize("argv", [["run", "llama-3.2-1b", "--hw", "rpi5"],
+                                  ["compare", "llama-3.2-1b", "--hw", "rpi5"],
+                                  ["report", "qwen2.5-0.5b", "--hw", "rpi5", "-o", "x.html"]])
+def test_a_language_model_at_a_cnn_door_is_sent_to_llm(argv: list[str], capsys: pytest.CaptureFixture[str],
+                                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    _refused(argv, capsys, "is a language model", "edgesim llm")
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_a_gguf_file_at_run_is_sent_to_llm(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    f = tmp_path / "m.gguf"
+    f.write_bytes(b"GGUF")
+    _refused(["run", str(f), "--hw", "rpi5"], capsys, "is a language model")
