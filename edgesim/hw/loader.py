@@ -250,7 +250,13 @@ def _nearest_version(runtime: RuntimeProfile, wanted: str) -> RuntimeVersion:
         k = padded(_version_key(v.version))
         return tuple(abs(a - b) for a, b in zip(k, t, strict=True))
 
-    return min(same_line, key=distance)
+    # A version beyond the known ones is nearest the newest (tflm@4.1.1 is 2.11.0, not 2.3.1 by its minor digit),
+    # one before them the oldest; one in between is nearest one of its two neighbours in release order.
+    ordered = sorted(same_line, key=lambda v: padded(_version_key(v.version)))
+    below = [v for v in ordered if padded(_version_key(v.version)) <= t]
+    above = [v for v in ordered if padded(_version_key(v.version)) >= t]
+    neighbours = [*below[-1:], *above[:1]]
+    return min(neighbours, key=distance)
 
 
 _DEFAULT_VERSION_NOTED: set[str] = set()  # missing-version notices already printed this run

@@ -220,6 +220,10 @@ def test_version_resolution(capsys: pytest.CaptureFixture[str]) -> None:
     _, v = load_runtime("x-cube-ai@6.0")
     assert v.version == "7.1.0"
     assert "nearest 7.1.0" in capsys.readouterr().err
+    # beyond the known releases: the newest, whatever its minor digit (tflm@4.1.1 was 2.3.1, 2's minor 3 < 11)
+    assert load_runtime("tflm@4.1.1")[1].version == "2.11.0"
+    assert load_runtime("tflm@2.4")[1].version == "2.5.0"
+    capsys.readouterr()
     _, v = load_runtime("x-cube-ai@9.0")  # the reference file's spelling of release 9.0.0: no notice
     assert v.version == "9.0.0"
     assert capsys.readouterr().err == ""
