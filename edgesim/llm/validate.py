@@ -123,15 +123,15 @@ def _predictable(rows: list[RefRow], ref: str | Path) -> list[RefRow]:
     return out
 
 
-def _fit_runtime(rt_id: str, unit: str, rows: list[RefRow], reference: str) -> LlmRuntime:
-    prior = load_llm_runtime(rt_id, fitted=False)
+def _fit_runtime(rt_id: str, unit: str, rows: list[RefRow], reference: str, start: bool = False) -> LlmRuntime:
+    prior = load_llm_runtime(rt_id, fitted=start)
     p = fit_placement(rows, prior, unit, FIT_COMMAND, reference)
     fitted = with_placement(prior, unit, p)
     # record how well the fitted numbers reproduce their own rows (in-sample MAPE, %)
     errs: dict[str, list[float]] = {"decode": [], "prefill": []}
     for r in rows:
-        rt = fitted if r.runtime == rt_id else load_llm_runtime(r.runtime or "", fitted=False).model_copy(
-            update={"placements": {**load_llm_runtime(r.runtime or "", fitted=False).placements, unit: p}})
+        own = load_llm_runtime(r.runtime or "", fitted=start)
+        rt = fitted if r.runtime == rt_id else own.model_copy(update={"placements": {**own.placements, unit: p}})
         pred, status = predict_row(r, rt)
         if pred is not None and r.value and not status:
             errs["decode" if r.metric in DECODE else "prefill"].append(abs(pred / r.value - 1.0) * 100)
@@ -169,8 +169,9 @@ def _serving_runtime(rows: list[RefRow], engine: str, unit: str) -> str | None:
     return rt_id if unit in load_llm_runtime(rt_id, fitted=False).serving else None
 
 
-def _fit_serving_runtime(rt_id: str, unit: str, rows: list[RefRow], reference: str) -> LlmRuntime:
-    prior = load_llm_runtime(rt_id, fitted=False)
+def _fit_serving_runtime(rt_id: str, unit: str, rows: list[RefRow], reference: str, start: bool = False
+                         ) -> LlmRuntime:
+    prior = load_llm_runtime(rt_id, fitted=start)
     sv = fit_serving(rows, prior, unit)
     fitted = prior.model_copy(update={"serving": {**prior.serving, unit: sv}})
     errs = [abs(pred / r.value - 1.0) * 100 for r in rows if r.metric in DECODE and r.value
@@ -180,17 +181,18 @@ def _fit_serving_runtime(rt_id: str, unit: str, rows: list[RefRow], reference: s
     return prior.model_copy(update={"serving": {**prior.serving, unit: sv.model_copy(update={"fit": rec})}})
 
 
-def fitted_runtimes(rows: list[RefRow], reference: str, exclude: Callable[[RefRow], bool] | None = None
-                    ) -> dict[tuple[str, str], LlmRuntime]:
+def fitted_runtimes(rows: list[RefRow], reference: str, exclude: Callable[[RefRow], bool] | None = None,
+                    start: bool = False) -> dict[tuple[str, str], LlmRuntime]:
     """Engines refitted on ``rows`` (minus ``exclude``d ones); placements without rows keep their priors. Where a
     placement's fit rows are all a serving runtime's (Ollama's) that declares its own cost there, that cost is
-    fitted instead and the entry is that runtime, over the engine's sourced placement."""
+    fitted instead and the entry is that runtime, over the engine's sourced placement. ``start``: the fit starts
+    from the shipped fit (ID.fit.yaml) instead of the sourced priors (a user's refit of the shipped numbers)."""
     keep = [r for r in rows if not (exclude and exclude(r))]
     out = {}
     for (rt_id, unit), fr in fit_rows(keep).items():
         serving = _serving_runtime(fr, rt_id, unit)
-        out[(rt_id, unit)] = (_fit_serving_runtime(serving, unit, fr, reference) if serving is not None
-                              else _fit_runtime(rt_id, unit, fr, reference))
+        out[(rt_id, unit)] = (_fit_serving_runtime(serving, unit, fr, reference, start) if serving is not None
+                              else _fit_runtime(rt_id, unit, fr, reference, start))
     return out
 
 
