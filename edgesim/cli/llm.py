@@ -113,13 +113,12 @@ def cmd_llm(args: argparse.Namespace) -> int:
 
 
 def cmd_llm_fit(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from edgesim.errors import EdgesimError
     from edgesim.llm.reference import BUNDLED
+    from edgesim.llm.validate import is_bundled
 
-    bundled = args.reference is None or Path(args.reference).resolve() == BUNDLED.resolve()
-    if args.output is None and not bundled:  # the package's overlays are the shipped fit every prediction reads
+    # the package's overlays are the shipped fit every later prediction reads: only the bundled reference refits them
+    if args.output is None and not is_bundled(args.reference):
         raise EdgesimError("--reference needs -o DIR (a user's fit is written there, never over the shipped fit)",
                            field="output")
     if args.output is None:

@@ -112,6 +112,7 @@ def _text(rid: str, sections: dict[str, dict[str, dict[str, Any]]], reference: s
 
 def _write_all(texts: dict[str, str], out: Path) -> list[Path]:
     """Every file or none: written to a scratch folder inside ``out``, then each renamed into place."""
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=".llm-fit-", dir=out))
@@ -120,12 +121,14 @@ def _write_all(texts: dict[str, str], out: Path) -> list[Path]:
     try:
         for name, text in texts.items():
             (scratch / name).write_text(text, encoding="utf-8")
-        for name in texts:
+        for name in texts:  # renames within one folder: once every file is whole
             os.replace(scratch / name, out / name)
     except OSError as exc:
-        raise EdgesimError(f"cannot write there: {exc.strerror or exc}", file=str(out), field="output") from None
-    finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise EdgesimError(f"cannot write there: {exc.strerror or exc}", file=str(out), field="output") from None
+    shutil.rmtree(scratch, ignore_errors=True)
     return [out / name for name in texts]
 
 
