@@ -128,7 +128,14 @@ def cmd_llm_fit(args: argparse.Namespace) -> int:
     else:
         from edgesim.llm.user_fit import write_user_fits
 
-        paths = write_user_fits(args.reference or BUNDLED, args.output)
+        fit = write_user_fits(args.reference or BUNDLED, args.output)
+        paths = fit.paths
+        by_reason: dict[str, list[int]] = {}
+        for line, why in fit.unused.items():  # a row of theirs left out must not go unmentioned
+            by_reason.setdefault(why, []).append(line)
+        for why, lines in by_reason.items():
+            print(f"not fitted on line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))}: {why}",
+                  file=sys.stderr)
     for path in paths:
         print(f"wrote {path}")
     return 0

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,18 @@ import yaml
 
 from edgesim.errors import EdgesimError
 from edgesim.llm.fit import constrained_fields, serving_constrained_fields
-from edgesim.llm.reference import read_reference
+from edgesim.llm.reference import RefRow, read_reference
 from edgesim.llm.runtime import FitRecord, engine_of, load_llm_runtime, runtime_ids, runtimes_dir
-from edgesim.llm.validate import FIT_COMMAND, _predictable, fit_rows, fitted_runtimes
+from edgesim.llm.validate import (
+    FIT_COMMAND,
+    _key,
+    _predictable,
+    contradictions,
+    fit_eligible,
+    fit_rows,
+    fitted_runtimes,
+    unpredictable,
+)
 
 # runtime id -> section ('placements' | 'serving') -> unit -> the fields written
 _Sections = dict[str, dict[str, dict[str, dict[str, Any]]]]
@@ -63,7 +73,34 @@ def _fit_record(rec: FitRecord | None) -> dict[str, Any]:
     return rec.model_dump()
 
 
-def user_sections(rows: list[Any], reference: str) -> _Sections:
+@dataclass(frozen=True)
+class UserFit:
+    paths: list[Path]  # the runtime YAMLs written
+    unused: dict[int, str]  # CSV line -> why the fit did not use it
+
+
+def unused_rows(rows: list[RefRow], bad: dict[int, str]) -> dict[int, str]:
+    """Why each row the fit leaves out is left out (a user's row must not vanish without a word)."""
+    ok = [r for r in rows if r.line not in bad]
+    chosen = fit_rows(ok)
+    used = {r.line for fr in chosen.values() for r in fr}
+    other = {a: b for pair in contradictions(ok) for a, b in (pair[:2], pair[1::-1])}
+    out = {line: f"cannot be predicted: {why}" for line, why in bad.items()}
+    for r in ok:
+        if r.line in used:
+            continue
+        if not fit_eligible(r):
+            out[r.line] = "its note flags it doubtful"
+        elif r.line in other:
+            out[r.line] = f"contradicts line {other[r.line]} (same setup, >30% apart)"
+        else:
+            fr = chosen[_key(r)]
+            out[r.line] = (f"held out: {_key(r)[0]} on the {r.unit} is fitted on one set of rows, the {len(fr)} "
+                           f"{fr[0].runtime} rows on {fr[0].hw} (the most of any board and runtime)")
+    return dict(sorted(out.items()))
+
+
+def user_sections(rows: list[RefRow], reference: str) -> _Sections:
     """Per runtime file: the fields the user's rows constrain, at their refitted values, and the fit records."""
     chosen = fit_rows(rows)
     out: _Sections = defaultdict(lambda: defaultdict(dict))
@@ -132,14 +169,15 @@ def _write_all(texts: dict[str, str], out: Path) -> list[Path]:
     return [out / name for name in texts]
 
 
-def write_user_fits(reference: str | Path, out_dir: str | Path) -> list[Path]:
+def write_user_fits(reference: str | Path, out_dir: str | Path) -> UserFit:
     """Refit the shipped fit on a user's reference CSV and write DIR/ID.yaml per runtime it changes; the package's
     overlays are untouched. A CSV with no row that fits any runtime placement is refused, nothing written."""
     out = check_output_dir(out_dir)
     ref = str(reference)
-    rows = _predictable(read_reference(ref), ref)
-    sections = user_sections(rows, Path(ref).name)
+    rows = read_reference(ref)
+    bad = unpredictable(rows)
+    sections = user_sections(_predictable(rows, ref, bad), Path(ref).name)
     if not sections:
         raise EdgesimError("no row can be fitted (each is flagged doubtful or contradicts another)", file=ref)
     texts = {f"{rid}.yaml": _text(rid, s, Path(ref).name, out) for rid, s in sorted(sections.items())}
-    return _write_all(texts, out)
+    return UserFit(_write_all(texts, out), unused_rows(rows, bad))

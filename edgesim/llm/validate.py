@@ -108,18 +108,25 @@ def credible(r: RefRow) -> bool:
     return fit_eligible(r) and not r.approximate
 
 
-def _predictable(rows: list[RefRow], ref: str | Path) -> list[RefRow]:
-    """The rows a prediction can be made for; none at all is the file's error (an empty table or no fit written,
-    with exit 0, would read as success)."""
-    out, first = [], ""
+def unpredictable(rows: list[RefRow]) -> dict[int, str]:
+    """CSV line -> why no prediction can be made for it (no profile, a runtime or format edgesim cannot cost...)."""
+    out = {}
     for r in rows:
         status = r.status or predict_row(r, load_llm_runtime(r.runtime or "", fitted=False))[1]
-        if not status:
-            out.append(r)
-        elif not first:
-            first = f" (line {r.line}: {status})"
+        if status:
+            out[r.line] = status
+    return out
+
+
+def _predictable(rows: list[RefRow], ref: str | Path, bad: dict[int, str] | None = None) -> list[RefRow]:
+    """The rows a prediction can be made for (``bad``: unpredictable(rows), if known); none at all is the file's
+    error (an empty table or no fit written, with exit 0, would read as success)."""
+    bad = unpredictable(rows) if bad is None else bad
+    out = [r for r in rows if r.line not in bad]
     if not out:
-        raise EdgesimError(f"none of its {len(rows)} rows can be predicted{first}", file=str(ref))
+        first = next(iter(bad.items()), None)
+        where = f" (line {first[0]}: {first[1]})" if first else ""
+        raise EdgesimError(f"none of its {len(rows)} rows can be predicted{where}", file=str(ref))
     return out
 
 

@@ -46,7 +46,7 @@ def test_one_decode_row_changes_its_bandwidth_efficiency_and_nothing_else(tmp_pa
     ref = _csv(tmp_path, DECODE)
     rows = read_reference(ref)
     assert constrained_fields(rows, load_llm_runtime("llama.cpp"), "cpu") == {("bw_efficiency",)}
-    written = write_user_fits(ref, tmp_path / "out")
+    written = write_user_fits(ref, tmp_path / "out").paths
     assert sorted(p.name for p in written) == ["llama.cpp.yaml", "ollama.yaml"]  # ollama runs llama.cpp's kernels
     assert _overlays() == before  # the package's runtime YAMLs and shipped fits: untouched
     shipped, mine = _cpu("llama.cpp"), _cpu(str(tmp_path / "out" / "llama.cpp.yaml"))
@@ -168,3 +168,20 @@ def test_the_api_refuses_a_users_reference_for_the_package_overlays(tmp_path: Pa
         write_fits(_csv(tmp_path, DECODE))
     assert _overlays() == before
     assert "llama.cpp" in runtime_ids()
+
+
+def test_every_row_left_out_is_named_with_its_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [DECODE, DECODE.replace("tinyllama-1.1b", "qwen2.5-0.5b").replace("Q8_0", "Q4_0"),  # lines 2, 3: fitted
+            DECODE.replace("rpi4", "rpi5"),  # another board
+            DECODE.replace("Q8_0", "Q4_K_M") + "low credibility",  # flagged in its note
+            DECODE.replace("llama.cpp", "FooLLM")]  # no runtime profile
+    ref = _csv(tmp_path, *rows)
+    fit = write_user_fits(ref, tmp_path / "out")
+    assert set(fit.unused) == {4, 5, 6}
+    assert fit.unused[4].startswith("held out: llama.cpp on the cpu is fitted on one set of rows, the 2 llama.cpp "
+                                    "rows on rpi4")
+    assert fit.unused[5] == "its note flags it doubtful"
+    assert fit.unused[6].startswith("cannot be predicted: no LLM runtime profile for 'FooLLM'")
+    assert load_llm_runtime(str(tmp_path / "out" / "llama.cpp.yaml")).placements["cpu"].fit.rows == [2, 3]  # type: ignore[union-attr]
+    code, out, err = run_cli(["llm-fit", "--reference", str(ref), "-o", str(tmp_path / "cli")], capsys)
+    assert code == 0 and "not fitted on line 4: held out" in err and "not fitted on line 6: cannot" in err
