@@ -184,7 +184,8 @@ def add_llm_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--ambient", type=float, default=None, help="ambient temperature C for --chat-session")
     p.set_defaults(func=cmd_llm)
     f = sub.add_parser(
-        "llm-fit", help="refit LLM runtime efficiencies on a reference CSV (writes *.fit.yaml)",
+        "llm-fit", help="refit LLM runtime efficiencies on a reference CSV (bundled: the package's *.fit.yaml; "
+                        "yours: -o DIR)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Without --reference: the maintainers' refit on the bundled llm_edge.csv, rewriting the "
                     "package's\nID.fit.yaml overlays (the shipped fit).\n\n"
@@ -198,5 +199,5 @@ def add_llm_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
                                                      "bundled llm_edge.csv)")
     f.add_argument("-o", "--output", default=None, metavar="DIR",
                    help="folder for your fit's runtime YAMLs (required with --reference; not the package's "
-                        "hw_profiles)")
+                        "hw_profiles; without --reference: the bundled CSV refitted from the shipped fit, into DIR)")
     f.set_defaults(func=cmd_llm_fit)

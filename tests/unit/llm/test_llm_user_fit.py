@@ -185,3 +185,15 @@ def test_every_row_left_out_is_named_with_its_reason(tmp_path: Path, capsys: pyt
     assert load_llm_runtime(str(tmp_path / "out" / "llama.cpp.yaml")).placements["cpu"].fit.rows == [2, 3]  # type: ignore[union-attr]
     code, out, err = run_cli(["llm-fit", "--reference", str(ref), "-o", str(tmp_path / "cli")], capsys)
     assert code == 0 and "not fitted on line 4: held out" in err and "not fitted on line 6: cannot" in err
+
+
+def test_the_bundled_reference_without_o_is_the_maintainers_refit(monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from edgesim.llm import validate as llm_validate
+
+    calls: list[object] = []
+    monkeypatch.setattr(llm_validate, "write_fits", lambda ref: calls.append(ref) or [])  # not the package's files
+    for argv in (["llm-fit"], ["llm-fit", "--reference", str(BUNDLED)]):
+        code, _, err = run_cli(argv, capsys)
+        assert code == 0, err
+    assert calls == [None, str(BUNDLED)]
