@@ -57,13 +57,25 @@ def _pick(data: dict[str, Any], paths: Iterable[tuple[str, ...]]) -> dict[str, A
     """The entries of ``data`` at ``paths`` (nested as in ``data``)."""
     out: dict[str, Any] = {}
     for path in sorted(paths):
-        src: Any = data
-        for key in path:
-            src = src[key]
+        src = _at(data, path)
         node = out
         for key in path[:-1]:
             node = node.setdefault(key, {})
         node[path[-1]] = src
+    return out
+
+
+def _at(data: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        data = data[key]
+    return data
+
+
+def _leaves(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """(key path, value) of every non-mapping entry of ``data``, sorted."""
+    out: list[tuple[tuple[str, ...], Any]] = []
+    for k, v in sorted(data.items()):
+        out += _leaves(v, (*prefix, k)) if isinstance(v, dict) else [((*prefix, k), v)]
     return out
 
 
@@ -136,12 +148,15 @@ def _text(rid: str, sections: dict[str, dict[str, dict[str, Any]]], reference: s
     lines = [f"# Written by '{FIT_COMMAND} --reference {reference} -o {out}'; re-run it rather than editing.",
              f"# Runtime {rid} as shipped (inherits: its YAML and shipped fit), with only the fields the rows of "
              f"{reference} constrain refitted:"]
+    rt = load_llm_runtime(rid)
     for section, units in sorted(sections.items()):
         for unit, fields in sorted(units.items()):
-            names = sorted(k for k in fields if k != "fit")
-            lines.append(f"#   {section}.{unit}: {', '.join(names) or 'nothing'} from {reference} lines "
-                         f"{', '.join(str(x) for x in fields['fit']['rows'])}; the rest from "
-                         f"{_shipped(rid, section, unit)}")
+            lines.append(f"#   {section}.{unit}, from {reference} lines "
+                         f"{', '.join(str(x) for x in fields['fit']['rows'])} (shipped -> refitted):")
+            shipped = (rt.serving if section == "serving" else rt.placements)[unit].model_dump()  # type: ignore[index]
+            for path, value in _leaves({k: v for k, v in fields.items() if k != "fit"}):
+                lines.append(f"#     {'.'.join(path)}: {_at(shipped, path)} -> {value}")
+            lines.append(f"#     every other field as shipped: {_shipped(rid, section, unit)}")
     lines.append(f"# Use: edgesim llm MODEL --hw HW --runtime {out / (rid + '.yaml')}")
     body = {"inherits": rid, **{k: {u: dict(v) for u, v in units.items()} for k, units in sorted(sections.items())}}
     return "\n".join(lines) + "\n" + yaml.safe_dump(body, sort_keys=False, width=110)

@@ -63,6 +63,9 @@ def test_one_decode_row_changes_its_bandwidth_efficiency_and_nothing_else(tmp_pa
     text = (tmp_path / "out" / "llama.cpp.yaml").read_text(encoding="utf-8")
     assert "mine.csv lines 2" in text and "llama.cpp.fit.yaml, fitted on" in text  # both fits named
     assert "inherits: llama.cpp" in text
+    # the one change, shipped -> refitted, is the only one the header lists
+    assert f"#     bw_efficiency: {shipped['bw_efficiency']} -> {mine['bw_efficiency']}\n" in text
+    assert text.count(" -> ") == 1
 
 
 def test_a_prefill_row_refits_only_the_gguf_types_it_runs(tmp_path: Path) -> None:
