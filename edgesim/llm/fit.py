@@ -379,10 +379,12 @@ def constrained_fields(rows: list[RefRow], rt: LlmRuntime, unit: str) -> frozens
         out.add(("prefill_token_block",))
     elif prefill:
         kernels = set()
-        for r in prefill:
+        for r in prefill:  # the kernels with a share of the row's time (fit_kernels: share > 0)
             s = _setup(r, rt)
+            new = r.prompt - r.cached
+            head = float(new) if rt.prefill_logits_all else 1.0
             kernels |= {k.kernel for k in model_work(s.arch, s.qs).kernels
-                        if k.macs_per_token > 0 or k.head_macs_per_token > 0}
+                        if k.macs_per_token * new + k.head_macs_per_token * head > 0}
         out.update(("kernel_efficiency", k) for k in kernels)
         if p.cpu_gemm is not None and unit == "cpu":
             out.update(("cpu_gemm", "overhead_slots", k) for k in kernels)

@@ -206,3 +206,45 @@ def test_the_bundled_reference_without_o_is_the_maintainers_refit(monkeypatch: p
         code, _, err = run_cli(argv, capsys)
         assert code == 0, err
     assert calls == [None, str(BUNDLED)]
+
+
+def _unconstrained_moves(rows: list[Any]) -> list[str]:
+    """Fields a fit from the shipped fit moved although constrained_fields says the rows do not inform them."""
+    from edgesim.llm.fit import serving_constrained_fields
+    from edgesim.llm.user_fit import _at, _leaves
+    from edgesim.llm.validate import fit_rows, fitted_runtimes
+
+    chosen, moved = fit_rows(rows), []
+    for (engine, unit), rt in fitted_runtimes(rows, "rows.csv", start=True).items():
+        fr = chosen[(engine, unit)]
+        if rt.id != engine:  # a serving runtime's own cost
+            was, now = (load_llm_runtime(rt.id).serving[unit].model_dump(),  # type: ignore[index]
+                        rt.serving[unit].model_dump())  # type: ignore[index]
+            paths = serving_constrained_fields(fr)
+        else:
+            was, now = (load_llm_runtime(engine).placements[unit].model_dump(),  # type: ignore[index]
+                        rt.placements[unit].model_dump())  # type: ignore[index]
+            paths = constrained_fields(fr, load_llm_runtime(engine), unit)
+        free = {("kernel_efficiency", "default")}  # recomputed from the fitted kernels, not written (see its doc)
+        for path, value in _leaves({k: v for k, v in now.items() if k != "fit"}):
+            if path not in paths and path not in free and (_at(was, path) if _has(was, path) else None) != value:
+                moved.append(f"{engine}/{unit}: {'.'.join(path)}")
+    return moved
+
+
+def _has(data: dict[str, Any], path: tuple[str, ...]) -> bool:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return False
+        data = data[key]
+    return True
+
+
+def test_constrained_fields_are_all_a_fit_moves_on_every_shipped_placement() -> None:
+    from edgesim.llm.validate import _predictable, fit_rows
+
+    rows = _predictable(read_reference(BUNDLED), str(BUNDLED))
+    assert _unconstrained_moves(rows) == []  # every placement, on all its rows
+    for fr in fit_rows(rows).values():  # and on one row, and three, of each (overheads need three)
+        for subset in (fr[:1], fr[-1:], fr[:3]):
+            assert _unconstrained_moves(subset) == [], subset
