@@ -113,9 +113,30 @@ def cmd_llm(args: argparse.Namespace) -> int:
 
 
 def cmd_llm_fit(args: argparse.Namespace) -> int:
-    from edgesim.llm.validate import write_fits
+    from edgesim.errors import EdgesimError
+    from edgesim.llm.reference import BUNDLED
+    from edgesim.llm.validate import is_bundled
 
-    for path in write_fits(args.reference):
+    # the package's overlays are the shipped fit every later prediction reads: only the bundled reference refits them
+    if args.output is None and not is_bundled(args.reference):
+        raise EdgesimError("--reference needs -o DIR (a user's fit is written there, never over the shipped fit)",
+                           field="output")
+    if args.output is None:
+        from edgesim.llm.validate import write_fits
+
+        paths = write_fits(args.reference)
+    else:
+        from edgesim.llm.user_fit import write_user_fits
+
+        fit = write_user_fits(args.reference or BUNDLED, args.output)
+        paths = fit.paths
+        by_reason: dict[str, list[int]] = {}
+        for line, why in fit.unused.items():  # a row of theirs left out must not go unmentioned
+            by_reason.setdefault(why, []).append(line)
+        for why, lines in by_reason.items():
+            print(f"not fitted on line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))}: {why}",
+                  file=sys.stderr)
+    for path in paths:
         print(f"wrote {path}")
     return 0
 
@@ -162,6 +183,21 @@ def add_llm_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
                    help="idle seconds between turns in --chat-session (default 20)")
     p.add_argument("--ambient", type=float, default=None, help="ambient temperature C for --chat-session")
     p.set_defaults(func=cmd_llm)
-    f = sub.add_parser("llm-fit", help="refit LLM runtime efficiencies on a reference CSV (writes *.fit.yaml)")
-    f.add_argument("--reference", default=None, help="llm_edge.csv (default: the bundled copy)")
+    f = sub.add_parser(
+        "llm-fit", help="refit LLM runtime efficiencies on a reference CSV (bundled: the package's *.fit.yaml; "
+                        "yours: -o DIR)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Without --reference: the maintainers' refit on the bundled llm_edge.csv, rewriting the "
+                    "package's\nID.fit.yaml overlays (the shipped fit).\n\n"
+                    "With --reference MY.csv -o DIR: your own measurements. The fit starts from the shipped fit and "
+                    "changes\nonly the fields your rows constrain (decode rows: that placement's bandwidth efficiency; "
+                    "3+ of them:\nits per-token overhead; prefill rows: the kernel efficiency / CPU overhead slots of "
+                    "the GGUF types\nthey run). It writes DIR/ID.yaml per runtime it changes: a runtime YAML that "
+                    "inherits the shipped\nruntime. Use it with  edgesim llm MODEL --hw HW --runtime DIR/ID.yaml ; "
+                    "the package is untouched.")
+    f.add_argument("--reference", default=None, help="measurements CSV in llm_edge.csv's columns (default: the "
+                                                     "bundled llm_edge.csv)")
+    f.add_argument("-o", "--output", default=None, metavar="DIR",
+                   help="folder for your fit's runtime YAMLs (required with --reference; not the package's "
+                        "hw_profiles; without --reference: the bundled CSV refitted from the shipped fit, into DIR)")
     f.set_defaults(func=cmd_llm_fit)

@@ -274,6 +274,26 @@ _LAYER_CYCLES_GRID = np.concatenate([[0.0], np.logspace(3, 6.6, 25)])
 _HEAD_GRID: list[float | None] = [None, *np.round(np.logspace(-3, 0, 19), 5).tolist()]  # None = no extra cost
 
 
+@dataclass(frozen=True)
+class _DecodePlan:
+    """Which decode fields the rows can tell apart (the rest keep the prior's value)."""
+
+    overhead: bool  # per_token_overhead_s
+    layers: bool  # per_layer_overhead_s and per_layer_overhead_cycles
+    head: bool  # softcap_head_efficiency
+
+
+def _decode_plan(terms: list[_DecodeTerms], p: PlacementParams) -> _DecodePlan:
+    layers = np.array([t.layers for t in terms], dtype=float)
+    has_layer_cost = p.per_layer_overhead_s > 0 or p.per_layer_overhead_cycles > 0
+    # fewer than three rows cannot separate bandwidth from a fixed cost: keep the prior overhead then
+    return _DecodePlan(
+        overhead=len(terms) >= 3,
+        layers=bool(has_layer_cost and len(terms) >= _MIN_ROWS_PER_LAYER and np.ptp(layers) > 0),
+        # only runtimes whose prior declares the unfused soft-capped head fit it (one Gemma-2 row must not invent it)
+        head=bool(max(t.softcap_head_s for t in terms) > 0 and p.softcap_head_efficiency is not None))
+
+
 def fit_decode(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> DecodeFit:
     """Grid search on the log error of t = blend(t_mem / bw_eff, t_comp) + per-token + per-layer x layers
     (+ the unfused soft-capped head / its efficiency): closed, bounded, and quick enough to refit per fold."""
@@ -288,18 +308,13 @@ def fit_decode(rows: list[RefRow], rt: LlmRuntime, p: PlacementParams) -> Decode
     head = np.array([t.softcap_head_s for t in terms])[None, None, :]
     meas = np.array([t.measured_s for t in terms])[None, None, :]
     effs = np.linspace(0.1, 1.0, 181)[:, None, None]
-    # fewer than three rows cannot separate bandwidth from a fixed cost: keep the prior overhead then
-    few = len(terms) < 3
-    ovh = (np.array([p.per_token_overhead_s]) if few else np.concatenate([[0.0], np.logspace(-4, -1, 61)]))[
-        None, :, None]
-    has_layer_cost = p.per_layer_overhead_s > 0 or p.per_layer_overhead_cycles > 0
-    fit_layers = has_layer_cost and len(terms) >= _MIN_ROWS_PER_LAYER and np.ptp(layers) > 0
+    plan = _decode_plan(terms, p)
+    ovh = (np.concatenate([[0.0], np.logspace(-4, -1, 61)]) if plan.overhead else np.array(
+        [p.per_token_overhead_s]))[None, :, None]
     # a fitted per-layer cost replaces the prior's (seconds and cycles) by cycles only
-    layer_s = 0.0 if fit_layers else p.per_layer_overhead_s
-    layer_grid = _LAYER_CYCLES_GRID if fit_layers else np.array([p.per_layer_overhead_cycles])
-    # only runtimes whose prior declares the unfused soft-capped head fit it (one Gemma-2 row must not invent it)
-    head_grid = _HEAD_GRID if head.max() > 0 and p.softcap_head_efficiency is not None else [
-        p.softcap_head_efficiency]
+    layer_s = 0.0 if plan.layers else p.per_layer_overhead_s
+    layer_grid = _LAYER_CYCLES_GRID if plan.layers else np.array([p.per_layer_overhead_cycles])
+    head_grid = _HEAD_GRID if plan.head else [p.softcap_head_efficiency]
     pe = p.overlap_exponent
     base = ((tm / effs) ** pe + tc ** pe) ** (1.0 / pe) + ovh
     best: tuple[float, DecodeFit] | None = None
@@ -340,6 +355,47 @@ def fit_placement(rows: list[RefRow], rt: LlmRuntime, unit: str, command: str, r
         p2 = _with_decode(p1, fit_decode(rows, rt, p1))
     rec = FitRecord(command=command, reference=reference, rows=sorted(r.line for r in rows))
     return p2.model_copy(update={"fit": rec})
+
+
+def constrained_fields(rows: list[RefRow], rt: LlmRuntime, unit: str) -> frozenset[tuple[str, ...]]:
+    """The placement fields ``fit_placement(rows, rt, unit)`` sets from what ``rows`` measured, as key paths
+    (('bw_efficiency',), ('kernel_efficiency', 'Q4_K'), ('cpu_gemm', 'overhead_slots', 'Q4_0')); it carries every other field over
+    from ``rt``. Decode rows set the bandwidth efficiency; three or more the per-token overhead; five or more of
+    different depths (where the prior has a per-layer cost) the per-layer cost; a soft-capped head among them (where
+    the prior declares one) its efficiency. Prefill rows set the efficiency (and on a CPU with a kernel model the
+    overhead slots) of each GGUF type / kernel their weights use, or an NPU's token block. kernel_efficiency.default
+    is not among them: the fit recomputes it as the mean of the fitted kernels, a guess for kernels no row ran."""
+    _, p = rt.placement(unit)
+    decode = [r for r in rows if r.metric in DECODE_METRICS]
+    prefill = [r for r in rows if r.metric in PREFILL_METRICS]
+    out: set[tuple[str, ...]] = set()
+    if decode:
+        plan = _decode_plan([_decode_terms(r, rt, p) for r in decode], p)
+        out.add(("bw_efficiency",))
+        out.update([("per_token_overhead_s",)] if plan.overhead else [])
+        out.update([("per_layer_overhead_s",), ("per_layer_overhead_cycles",)] if plan.layers else [])
+        out.update([("softcap_head_efficiency",)] if plan.head else [])
+    if prefill and p.prefill_token_block is not None:
+        out.add(("prefill_token_block",))
+    elif prefill:
+        kernels = set()
+        for r in prefill:  # the kernels with a share of the row's time (fit_kernels: share > 0)
+            s = _setup(r, rt)
+            new = r.prompt - r.cached
+            head = float(new) if rt.prefill_logits_all else 1.0
+            kernels |= {k.kernel for k in model_work(s.arch, s.qs).kernels
+                        if k.macs_per_token * new + k.head_macs_per_token * head > 0}
+        out.update(("kernel_efficiency", k) for k in kernels)
+        if p.cpu_gemm is not None and unit == "cpu":
+            out.update(("cpu_gemm", "overhead_slots", k) for k in kernels)
+    return frozenset(out)
+
+
+def serving_constrained_fields(rows: list[RefRow]) -> frozenset[tuple[str, ...]]:
+    """The serving-overhead fields ``fit_serving`` sets from ``rows``: the decode-time scale from any decode row,
+    the per-token part from three or more (fewer cannot tell the two apart)."""
+    n = sum(r.metric in DECODE_METRICS for r in rows)
+    return frozenset([("decode_time_scale",)] * (n > 0) + [("per_token_overhead_s",)] * (n >= 3))
 
 
 def with_placement(rt: LlmRuntime, unit: str, p: PlacementParams) -> LlmRuntime:

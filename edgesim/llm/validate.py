@@ -108,30 +108,37 @@ def credible(r: RefRow) -> bool:
     return fit_eligible(r) and not r.approximate
 
 
-def _predictable(rows: list[RefRow], ref: str | Path) -> list[RefRow]:
-    """The rows a prediction can be made for; none at all is the file's error (an empty table or no fit written,
-    with exit 0, would read as success)."""
-    out, first = [], ""
+def unpredictable(rows: list[RefRow]) -> dict[int, str]:
+    """CSV line -> why no prediction can be made for it (no profile, a runtime or format edgesim cannot cost...)."""
+    out = {}
     for r in rows:
         status = r.status or predict_row(r, load_llm_runtime(r.runtime or "", fitted=False))[1]
-        if not status:
-            out.append(r)
-        elif not first:
-            first = f" (line {r.line}: {status})"
-    if not out:
-        raise EdgesimError(f"none of its {len(rows)} rows can be predicted{first}", file=str(ref))
+        if status:
+            out[r.line] = status
     return out
 
 
-def _fit_runtime(rt_id: str, unit: str, rows: list[RefRow], reference: str) -> LlmRuntime:
-    prior = load_llm_runtime(rt_id, fitted=False)
+def _predictable(rows: list[RefRow], ref: str | Path, bad: dict[int, str] | None = None) -> list[RefRow]:
+    """The rows a prediction can be made for (``bad``: unpredictable(rows), if known); none at all is the file's
+    error (an empty table or no fit written, with exit 0, would read as success)."""
+    bad = unpredictable(rows) if bad is None else bad
+    out = [r for r in rows if r.line not in bad]
+    if not out:
+        first = next(iter(bad.items()), None)
+        where = f" (line {first[0]}: {first[1]})" if first else ""
+        raise EdgesimError(f"none of its {len(rows)} rows can be predicted{where}", file=str(ref))
+    return out
+
+
+def _fit_runtime(rt_id: str, unit: str, rows: list[RefRow], reference: str, start: bool = False) -> LlmRuntime:
+    prior = load_llm_runtime(rt_id, fitted=start)
     p = fit_placement(rows, prior, unit, FIT_COMMAND, reference)
     fitted = with_placement(prior, unit, p)
     # record how well the fitted numbers reproduce their own rows (in-sample MAPE, %)
     errs: dict[str, list[float]] = {"decode": [], "prefill": []}
     for r in rows:
-        rt = fitted if r.runtime == rt_id else load_llm_runtime(r.runtime or "", fitted=False).model_copy(
-            update={"placements": {**load_llm_runtime(r.runtime or "", fitted=False).placements, unit: p}})
+        own = load_llm_runtime(r.runtime or "", fitted=start)
+        rt = fitted if r.runtime == rt_id else own.model_copy(update={"placements": {**own.placements, unit: p}})
         pred, status = predict_row(r, rt)
         if pred is not None and r.value and not status:
             errs["decode" if r.metric in DECODE else "prefill"].append(abs(pred / r.value - 1.0) * 100)
@@ -169,8 +176,9 @@ def _serving_runtime(rows: list[RefRow], engine: str, unit: str) -> str | None:
     return rt_id if unit in load_llm_runtime(rt_id, fitted=False).serving else None
 
 
-def _fit_serving_runtime(rt_id: str, unit: str, rows: list[RefRow], reference: str) -> LlmRuntime:
-    prior = load_llm_runtime(rt_id, fitted=False)
+def _fit_serving_runtime(rt_id: str, unit: str, rows: list[RefRow], reference: str, start: bool = False
+                         ) -> LlmRuntime:
+    prior = load_llm_runtime(rt_id, fitted=start)
     sv = fit_serving(rows, prior, unit)
     fitted = prior.model_copy(update={"serving": {**prior.serving, unit: sv}})
     errs = [abs(pred / r.value - 1.0) * 100 for r in rows if r.metric in DECODE and r.value
@@ -180,17 +188,18 @@ def _fit_serving_runtime(rt_id: str, unit: str, rows: list[RefRow], reference: s
     return prior.model_copy(update={"serving": {**prior.serving, unit: sv.model_copy(update={"fit": rec})}})
 
 
-def fitted_runtimes(rows: list[RefRow], reference: str, exclude: Callable[[RefRow], bool] | None = None
-                    ) -> dict[tuple[str, str], LlmRuntime]:
+def fitted_runtimes(rows: list[RefRow], reference: str, exclude: Callable[[RefRow], bool] | None = None,
+                    start: bool = False) -> dict[tuple[str, str], LlmRuntime]:
     """Engines refitted on ``rows`` (minus ``exclude``d ones); placements without rows keep their priors. Where a
     placement's fit rows are all a serving runtime's (Ollama's) that declares its own cost there, that cost is
-    fitted instead and the entry is that runtime, over the engine's sourced placement."""
+    fitted instead and the entry is that runtime, over the engine's sourced placement. ``start``: the fit starts
+    from the shipped fit (ID.fit.yaml) instead of the sourced priors (a user's refit of the shipped numbers)."""
     keep = [r for r in rows if not (exclude and exclude(r))]
     out = {}
     for (rt_id, unit), fr in fit_rows(keep).items():
         serving = _serving_runtime(fr, rt_id, unit)
-        out[(rt_id, unit)] = (_fit_serving_runtime(serving, unit, fr, reference) if serving is not None
-                              else _fit_runtime(rt_id, unit, fr, reference))
+        out[(rt_id, unit)] = (_fit_serving_runtime(serving, unit, fr, reference, start) if serving is not None
+                              else _fit_runtime(rt_id, unit, fr, reference, start))
     return out
 
 
@@ -373,8 +382,17 @@ def validate(reference: str | Path | None = None, cross: bool = True) -> Validat
     return v
 
 
-def write_fits(reference: str | Path | None = None) -> list[Path]:
-    """Fit every runtime placement with rows and write its overlay (ID.fit.yaml) next to the runtime YAML."""
+def is_bundled(reference: str | Path | None) -> bool:
+    """Whether ``reference`` is the bundled llm_edge.csv (None included): the only reference the package's
+    overlays are fitted on."""
+    return reference is None or Path(reference).resolve() == BUNDLED.resolve()
+
+
+def shipped_fit_texts(reference: str | Path | None = None) -> dict[Path, str]:
+    """The overlays (ID.fit.yaml next to each runtime YAML) the bundled reference gives, path -> text."""
+    if not is_bundled(reference):  # a user's rows would overwrite the shipped fit every prediction reads
+        raise EdgesimError("only the bundled llm_edge.csv refits the package's overlays; a user's reference goes "
+                           "to a folder of its own ('edgesim llm-fit --reference CSV -o DIR')", file=str(reference))
     ref = str(reference or BUNDLED)
     rows = _predictable(read_reference(ref), ref)
     by_rt: dict[str, dict[str, dict[str, Any]]] = defaultdict(lambda: defaultdict(dict))
@@ -387,12 +405,20 @@ def write_fits(reference: str | Path | None = None) -> list[Path]:
         if p.cpu_gemm is not None:  # only the fitted part; the kernel-path facts stay in the runtime YAML
             fields["cpu_gemm"] = {"overhead_slots": dict(p.cpu_gemm.overhead_slots)}
         by_rt[rt_id]["placements"][unit] = fields
-    written = []
+    texts = {}
     for rt_id, sections in sorted(by_rt.items()):
-        path = fit_path(rt_id)
         text = (f"# Generated by '{FIT_COMMAND}' from {Path(ref).name}; do not edit (re-run the command).\n"
                 f"# fit.rows are CSV line numbers (header = 1) of the rows the numbers were fitted on.\n")
-        text += yaml.safe_dump({k: dict(v) for k, v in sections.items()}, sort_keys=True, width=110)
+        texts[fit_path(rt_id)] = text + yaml.safe_dump({k: dict(v) for k, v in sections.items()}, sort_keys=True,
+                                                       width=110)
+    return texts
+
+
+def write_fits(reference: str | Path | None = None) -> list[Path]:
+    """The maintainers' refit: fit every runtime placement with rows of the bundled reference and write its
+    overlay (ID.fit.yaml) next to the runtime YAML. A user's reference is refused here (edgesim.llm.user_fit)."""
+    written = []
+    for path, text in shipped_fit_texts(reference).items():
         atomic_write_text(path, text)  # every prediction reads these: a write cut short must not leave half a file
         written.append(path)
     load_llm_runtime.cache_clear()

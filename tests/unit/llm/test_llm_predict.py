@@ -255,6 +255,7 @@ def test_llm_fit_leaves_the_overlay_whole_when_its_write_fails(tmp_path: Path,
         w.writeheader()
         w.writerows(rows)
     monkeypatch.setattr(llm_validate, "fit_path", lambda rid: tmp_path / f"{rid}.fit.yaml")
+    monkeypatch.setattr(llm_validate, "BUNDLED", ref)  # only the bundled reference refits the overlays
     overlay = tmp_path / "llama.cpp.fit.yaml"
     overlay.write_text("placements: {}\n", encoding="utf-8")
     real_write = Path.write_text
