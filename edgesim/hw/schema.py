@@ -434,6 +434,10 @@ class RuntimeProfile(_Frozen):
     # Hardware profile ids (chip families) the runtime ships for, e.g. RKNN's Rockchip parts; empty = any.
     # Informational here; edgesim.hw.targeting.runtime_fit_problem reports a mismatch.
     chips: list[str] = Field(default_factory=list)
+    # Kinds of chip the runtime's builds run on (ChipKind); empty = any. XNNPACK, OpenVINO's CPU plugin and OpenCV
+    # need an application-class host (an OS, NEON/SSE/AVX), not a Cortex-M; MCU code generators (microTVM, ONNC)
+    # emit bare-metal C; none of them runs on an accelerator card's stand-in host (edgesim.hw.targeting).
+    chip_kinds: list[ChipKind] = Field(default_factory=list)
     # Op kinds the runtime's accelerator backend can place (its op support list); None = whatever the unit
     # supports. Other ops run on the host CPU when host_fallback, as RKNN, HailoRT and the TFLite delegates do.
     supported_ops: list[str] | None = None

@@ -34,6 +34,10 @@ def runtime_fit_problem(profile: HardwareProfile, runtime: RuntimeProfile, versi
         units = ", ".join(f"{u.name} ({u.device.value}, {u.kind.value})" for u in profile.units)
         return (f"device {profile.id}, runtime {runtime.id}: no {wanted} unit on this chip of a kind it drives "
                 f"({kinds}; units: {units})")
+    if runtime.chip_kinds and profile.kind not in runtime.chip_kinds:
+        kinds = "/".join(k.value for k in runtime.chip_kinds)
+        return (f"device {profile.id}, runtime {runtime.id}: the runtime runs on {kinds} chips, this one is "
+                f"{profile.kind.value}")
     if runtime.chips and not any(fnmatch.fnmatchcase(profile.id, c) for c in runtime.chips):
         return (f"device {profile.id}, runtime {runtime.id}: the runtime targets only "
                 f"{', '.join(runtime.chips)}")

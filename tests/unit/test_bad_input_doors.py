@@ -324,3 +324,26 @@ def test_a_gguf_file_at_run_is_sent_to_llm(capsys: pytest.CaptureFixture[str], t
     f = tmp_path / "m.gguf"
     f.write_bytes(b"GGUF")
     _refused(["run", str(f), "--hw", "rpi5"], capsys, "is a language model")
+
+
+@pytest.mark.parametrize(("hw", "runtime", "words"), [
+    ("stm32l4r5", "tflite-xnnpack", "runs on soc chips, this one is mcu"),  # XNNPACK needs an OS host
+    ("esp32-s3", "openvino-cpu", "runs on soc chips"),
+    ("rpi5", "microtvm", "runs on mcu chips, this one is soc"),  # bare-metal C for microcontrollers
+    ("hailo-8", "tflm", "this one is npu"),  # a card's stand-in host runs no TFLM
+])
+def test_a_runtime_on_a_kind_of_chip_it_does_not_run_on_is_refused(hw: str, runtime: str, words: str,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    _refused(["run", "resnet8", "--hw", hw, "--runtime", runtime], capsys, words, hw, runtime)
+
+
+def test_the_shipped_defaults_and_measured_pairs_pass_the_chip_kind_check() -> None:
+    from edgesim.api import load_profile
+    from edgesim.hw.loader import load_runtime
+    from edgesim.hw.targeting import runtime_fit_problem
+
+    for hw, runtime in [("imx8mp", "tflite-xnnpack"), ("rpi4", "leip"), ("stm32l4r5", "microtvm"),
+                        ("psoc62", "plumerai"), ("stm32l4r5", "onnc"), ("stm32g0b1", "bosch-hal"),
+                        ("rpi5", "opencv-dnn"), ("core-ultra-9-288v", "openvino-cpu"), ("efr32mg24", "tflm")]:
+        rt, version = load_runtime(runtime)
+        assert runtime_fit_problem(load_profile(hw), rt, version) is None, (hw, runtime)
