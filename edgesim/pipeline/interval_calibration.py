@@ -441,9 +441,9 @@ def new_board_energy_bounds(latency: Sequence[float], board_power: Sequence[Sequ
       (each board's deviations weighing one).
 
     The latency residual is added as independent (weighted by ``latency_weights`` when its class is
-    group-weighted): across the new-device boards, how far a board's latency is off and how far its power is
-    are nearly unrelated next to the power's spread (docs/intervals.md). ``capped`` with fewer than 3 boards: the
-    row-pooled bounds (``energy_bounds``) are used."""
+    group-weighted; a new device on a board without energy rows takes ``board_offsets_energy_bounds`` instead,
+    which keeps a row's two errors together). ``capped`` with fewer than 3 boards: the row-pooled bounds
+    (``energy_bounds``) are used."""
     boards = [np.asarray(b, dtype=float) for b in board_power if len(b)]
     if len(boards) < 3 or not len(latency):
         return energy_bounds(latency, [x for b in boards for x in b], confidence)[:2] + (True,)
