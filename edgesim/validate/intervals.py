@@ -396,13 +396,14 @@ def held_out_energy_bounds(cls: NoveltyClass, held: Sequence[Residual], board: s
     factors fitted without the row), one without is a new board (the spread of board offsets, from ``new_power``:
     residuals at the fallback factor each board would get as a new chip); a new device's on a new board, the
     joint construction (``board_offsets_energy_bounds``, on ``new_board_parts``). ``board``: the held-out row's."""
-    own = _left_by_board(cls, held, board, power).get(board, [])
+    measured = _left_by_board(cls, held, board, power)
+    own = measured.get(board, [])
     if cls in GROUP_WEIGHTED and not own:
         return board_offsets_energy_bounds(*new_board_parts(cls, held, board, train_rows, new_power), confidence)
-    by_board = _left_by_board(cls, held, board, power) if own else _left_by_board(cls, held, board, new_power)
-    left = [(d, p) for d, ps in by_board.items() for p in ps]
+    by_board = measured if own else _left_by_board(cls, held, board, new_power)
     if len(own) == 1 or len(by_board) < 3:  # one power row is no offset and no deviation: the pooled rows
-        return energy_bounds([x.latency_log for x in train_rows], [p for _, p in left], confidence)
+        return energy_bounds([x.latency_log for x in train_rows], [p for ps in by_board.values() for p in ps],
+                             confidence)
     return new_board_energy_bounds([x.latency_log for x in train_rows], list(by_board.values()), confidence,
                                    own=own)
 
@@ -428,9 +429,8 @@ def new_board_parts(cls: NoveltyClass, held: Sequence[Residual], board: str, tra
     held_devices = {x.device for x in held}
     joint = [(y.device, y.latency_log + dict(y.power_log_without).get(board, y.power_log))
              for y in new_power if y.cls is cls and y.device not in held_devices and y.power_log is not None]
-    by_board = _left_by_board(cls, held, board, new_power)
-    return ([(x.device, x.latency_log) for x in train_rows], [(d, p) for d, ps in by_board.items() for p in ps],
-            joint)
+    power = [(d, p) for d, ps in _left_by_board(cls, held, board, new_power).items() for p in ps]
+    return [(x.device, x.latency_log) for x in train_rows], power, joint
 
 
 def _uses_held_out_runtime(x: Residual, group: str) -> bool:
