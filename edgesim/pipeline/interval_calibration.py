@@ -74,6 +74,8 @@ def check_confidence(confidence: float) -> float:
 
 # (runtime id, device, log residual) of one held-out row
 BinRow = tuple[str, str, float]
+# (device, latency log residual, power log residual or None) of one held-out row
+DeviceRow = tuple[str, float, float | None]
 
 
 # -- (b) the calibration table --------------------------------------------------------------------------------
@@ -102,6 +104,9 @@ class CalibrationTable:
     new_board_power: tuple[tuple[str, tuple[float, ...]], ...] = ()
     # per class in BY_RUNTIME, every residual as (runtime, device, log residual): the runtimes' own bins
     runtime_rows: tuple[tuple[NoveltyClass, tuple[BinRow, ...]], ...] = ()
+    # per class in GROUP_WEIGHTED, every residual as (device, latency log, power log or None): the parts of a
+    # new board's energy bounds (``board_offsets_energy_bounds``)
+    device_rows: tuple[tuple[NoveltyClass, tuple[DeviceRow, ...]], ...] = ()
 
     def spread_boards(self) -> list[tuple[float, ...]]:
         """The boards whose offsets give a new board's spread (``board_power`` in a table that predates
@@ -271,7 +276,10 @@ def calibration_table() -> CalibrationTable:
                             tuple((d, tuple(sorted(v))) for d, v in sorted(boards.items())),
                             tuple(weights(raw) + weights(npu)), tuple(pair_diffs(raw) + pair_diffs(npu)),
                             tuple((d, tuple(sorted(v))) for d, v in sorted(new_boards.items())),
-                            tuple(_runtime_rows(raw) + _runtime_rows(npu)))
+                            tuple(_runtime_rows(raw) + _runtime_rows(npu)),
+                            tuple((c, tuple((r["device"], float(r["latency_log"]), None if r["power_log"] is None
+                                             else float(r["power_log"])) for r in raw.get("rows", ())
+                                            if r["class"] == c.value)) for c in sorted(GROUP_WEIGHTED)))
 
 
 def _runtime_rows(d: dict[str, Any]) -> list[tuple[NoveltyClass, tuple[BinRow, ...]]]:
@@ -433,9 +441,9 @@ def new_board_energy_bounds(latency: Sequence[float], board_power: Sequence[Sequ
       (each board's deviations weighing one).
 
     The latency residual is added as independent (weighted by ``latency_weights`` when its class is
-    group-weighted): across the new-device boards, how far a board's latency is off and how far its power is
-    are nearly unrelated next to the power's spread (docs/intervals.md). ``capped`` with fewer than 3 boards: the
-    row-pooled bounds (``energy_bounds``) are used."""
+    group-weighted; a new device on a board without energy rows takes ``board_offsets_energy_bounds`` instead,
+    which keeps a row's two errors together). ``capped`` with fewer than 3 boards: the row-pooled bounds
+    (``energy_bounds``) are used."""
     boards = [np.asarray(b, dtype=float) for b in board_power if len(b)]
     if len(boards) < 3 or not len(latency):
         return energy_bounds(latency, [x for b in boards for x in b], confidence)[:2] + (True,)
@@ -458,6 +466,36 @@ def new_board_energy_bounds(latency: Sequence[float], board_power: Sequence[Sequ
     order = np.argsort(total, kind="stable")
     lo, hi, _ = weighted_bounds(total[order], weight[order], confidence)
     return lo, hi, False
+
+
+def board_offsets_energy_bounds(latency: Sequence[tuple[str, float]], board_power: Sequence[tuple[str, float]],
+                                energy: Sequence[tuple[str, float]], confidence: float) -> tuple[float, float, bool]:
+    """(lo, hi) of log(measured/predicted) energy of a new device on a board without energy rows: a device's
+    latency offset + a board's power offset + the row's deviation, three independent parts, each (device or board)
+    weighing one: the devices' mean ``latency`` residuals, the boards' mean new-board ``board_power`` residuals
+    (at the fallback factor), and the rows' deviations from their device's mean of ``energy`` (latency + power of
+    the same row: a row's two errors are kept together within a board, they are not independent) or, for a
+    device without energy rows, of its latency. Each list is (device or board, log residual). Plain levels of the
+    mixture, as the new devices' latency bounds; ``capped`` with fewer than 3 boards or no deviation: the
+    row-pooled bounds (``energy_bounds``)."""
+    def means_and_deviations(pairs: Sequence[tuple[str, float]]) -> dict[str, np.ndarray]:
+        out: dict[str, list[float]] = {}
+        for g, v in pairs:
+            out.setdefault(g, []).append(v)
+        return {g: np.asarray(v, dtype=float) for g, v in out.items()}
+
+    lat, power, joint = (means_and_deviations(x) for x in (latency, board_power, energy))
+    dev = [v - v.mean() for v in joint.values() if len(v) >= 2]
+    dev += [v - v.mean() for d, v in lat.items() if len(joint.get(d, ())) < 2 and len(v) >= 2]
+    if len(power) < 3 or not lat or not dev:
+        return energy_bounds([v for _, v in latency], [v for _, v in board_power], confidence)[:2] + (True,)
+    offsets = (np.asarray([v.mean() for v in lat.values()])[:, None]
+               + np.asarray([v.mean() for v in power.values()])[None, :]).ravel()
+    w_rows = np.concatenate([np.full(len(d), 1.0 / len(d)) for d in dev])
+    total = (offsets[:, None] + np.concatenate(dev)[None, :]).ravel()
+    weight = np.tile(w_rows, len(offsets))
+    order = np.argsort(total, kind="stable")
+    return weighted_bounds(total[order], weight[order], confidence)
 
 
 def _compress(values: np.ndarray, weights: np.ndarray, k: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -489,10 +527,16 @@ def _energy_model_bounds(table: CalibrationTable, cls: NoveltyClass, board: str,
 @lru_cache(maxsize=64)
 def _energy_bounds_for(table: CalibrationTable, cls: NoveltyClass, board: str, confidence: float,
                        runtime: str | None = None) -> tuple[float, float, bool]:
-    """Energy's model-error bounds: the class's latency residuals (``runtime``'s bin when it has one) plus the
-    board power's, by board (``new_board_energy_bounds``: ``board`` names one with energy rows, '' one without).
-    Cached: the table is fixed for the process."""
+    """Energy's model-error bounds: a new device's on a board without energy rows from its class's rows
+    (``board_offsets_energy_bounds``); otherwise the class's latency residuals (``runtime``'s bin when it has one)
+    plus the board power's, by board (``new_board_energy_bounds``: ``board`` names one with energy rows, '' one
+    without). Cached: the table is fixed for the process."""
     own = dict(table.board_power).get(board, ())
+    rows = dict(table.device_rows).get(cls, ())
+    if not own and rows and table.new_board_power:  # a new device on a board without energy rows
+        return board_offsets_energy_bounds(
+            [(d, lat) for d, lat, _ in rows], [(b, p) for b, ps in table.new_board_power for p in ps],
+            [(d, lat + p) for d, lat, p in rows if p is not None], confidence)
     boards = list(dict(table.board_power).values()) if own else table.spread_boards()
     lat, w, _ = latency_sample(table, cls, runtime, confidence)
     return new_board_energy_bounds(lat, boards, confidence, w, own)

@@ -44,6 +44,7 @@ from edgesim.pipeline.interval_calibration import (
     NoveltyClass,
     _energy_model_bounds,
     _quantile,
+    board_offsets_energy_bounds,
     calibration_table,
     check_confidence,
     class_scales,
@@ -403,7 +404,8 @@ def _plain(value: float) -> str:
 # The model-error names live in interval_calibration; callers ask this module for them (one door for intervals).
 __all__ = ["BOARD_POWER_FIELD", "BY_RUNTIME", "CALIBRATION_FILE", "DEFAULT_CONFIDENCE", "GROUP_WEIGHTED",
            "MIN_BIN_ROWS", "NEW_BOARD_POWER_CLASSES", "NPU_CALIBRATION_FILE", "NPU_CLASSES", "CalibrationTable",
-           "FieldEffect", "Interval", "NoveltyClass", "PredictionInterval", "calibration_table", "check_confidence",
+           "FieldEffect", "Interval", "NoveltyClass", "PredictionInterval", "board_offsets_energy_bounds",
+           "calibration_table", "check_confidence",
            "class_scales", "combine", "conformal_bounds", "energy_bounds", "format_range", "group_weights", "interval",
            "latency_sample", "model_bounds", "new_board_energy_bounds", "novelty", "npu_board_class", "perturbed_runs",
            "power_log_bounds", "rerun", "rerun_changed", "run_novelty", "runtime_bin", "runtime_scales",

@@ -4,14 +4,16 @@
 
     python -c "from edgesim.validate.energy_bound_check import report; print(report())"
 
-- ``shipped``: the class's latency residuals (each device weighing one) plus the new-board power residuals (each
-  board weighing one), added as independent (``new_board_energy_bounds``);
-- ``board_offsets``: energy = a device's latency offset + a board's power offset + the row's deviation, three
-  independent parts: the training devices' mean latency residuals (each one draw), the boards' mean new-board
-  power residuals (each one draw), and the rows' deviations of latency + power of the same row from their
-  board's mean (jointly: a row's latency and power errors are not taken as independent within a board; a device
-  without energy rows gives its latency deviations), each device weighing one. Plain weighted levels, as shipped;
-- ``normal``: the same three parts as one normal distribution (their variances added; the offsets' means kept).
+- ``shipped`` (``board_offsets``, ``board_offsets_energy_bounds``, the run path's and the coverage check's):
+  energy = a device's latency offset + a board's power offset + the row's deviation, three independent parts:
+  the training devices' mean latency residuals (each one draw), the boards' mean new-board power residuals (each
+  one draw), and the rows' deviations of latency + power of the same row from their device's mean (jointly: a
+  row's latency and power errors are not taken as independent within a board; a device without energy rows
+  gives its latency deviations), each device weighing one. Plain weighted levels;
+- ``independent`` (shipped until 2026-12-07): the class's latency residuals (each device weighing one) plus the
+  new-board power residuals (each board weighing one), added as independent (``new_board_energy_bounds``);
+- ``normal``: the three parts of ``board_offsets`` as one normal distribution (their variances added; the
+  offsets' means kept).
 
 Coverage is measured as ``edgesim validate --coverage`` measures it: each held-out device's rows against bounds
 from the other devices' residuals, its power rows left out of the board spread (the nested fallback factors).
@@ -24,65 +26,61 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from edgesim.pipeline.intervals import GROUP_WEIGHTED, NoveltyClass, weighted_bounds
-from edgesim.validate.intervals import EnergyBoundsFn, Residual, energy_coverage, shipped_residuals
+from edgesim.pipeline.intervals import (
+    GROUP_WEIGHTED,
+    NoveltyClass,
+    energy_bounds,
+    group_weights,
+    new_board_energy_bounds,
+    weight_group,
+)
+from edgesim.validate.intervals import (
+    EnergyBoundsFn,
+    Residual,
+    energy_coverage,
+    held_out_energy_bounds,
+    new_board_parts,
+    shipped_residuals,
+)
 
 CLASSES = (NoveltyClass.KNOWN_FAMILY, NoveltyClass.NEW_FAMILY)
 
 
-def _parts(cls: NoveltyClass, held: Sequence[Residual], board: str, train: Sequence[Residual],
-           new_power: Sequence[Residual]) -> tuple[list[float], list[float], list[np.ndarray]]:
-    """(devices' mean latency residuals, boards' mean power residuals, per device its rows' deviations)."""
-    held_devices = {x.device for x in held}
-    power: dict[str, list[float]] = {}
-    energy: dict[str, list[float]] = {}
-    for y in new_power:
-        if y.device in held_devices or y.power_log is None:
-            continue
-        p = dict(y.power_log_without).get(board, y.power_log)  # the fallback fitted without the held-out board
-        power.setdefault(y.device, []).append(p)
-        if y.cls is cls:
-            energy.setdefault(y.device, []).append(y.latency_log + p)
-    latency: dict[str, list[float]] = {}
-    for x in train:
-        latency.setdefault(x.device, []).append(x.latency_log)
-    deviations = {d: np.asarray(v) - np.mean(v) for d, v in energy.items() if len(v) >= 2}
-    for d, v in latency.items():
-        if d not in deviations and len(v) >= 2:
-            deviations[d] = np.asarray(v) - np.mean(v)
-    return ([statistics.fmean(v) for v in latency.values()], [statistics.fmean(v) for v in power.values()],
-            list(deviations.values()))
+def _groups(pairs: Sequence[tuple[str, float]]) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for g, v in pairs:
+        out.setdefault(g, []).append(v)
+    return out
 
 
-def board_offsets_bounds(cls: NoveltyClass, held: Sequence[Residual], board: str, train: Sequence[Residual],
-                         power: Sequence[Residual], new_power: Sequence[Residual], confidence: float
-                         ) -> tuple[float, float, bool]:
-    """``board_offsets`` (module docstring); the shipped bounds for the classes that are not new devices."""
-    from edgesim.validate.intervals import held_out_energy_bounds
-
+def independent_bounds(cls: NoveltyClass, held: Sequence[Residual], board: str, train: Sequence[Residual],
+                       power: Sequence[Residual], new_power: Sequence[Residual], confidence: float
+                       ) -> tuple[float, float, bool]:
+    """``independent`` (module docstring); the shipped bounds for the classes that are not new devices."""
     if cls not in GROUP_WEIGHTED:
         return held_out_energy_bounds(cls, held, board, train, power, new_power, confidence)
-    lat, pw, dev = _parts(cls, held, board, train, new_power)
-    if not lat or not pw or not dev:
-        return held_out_energy_bounds(cls, held, board, train, power, new_power, confidence)
-    offsets = (np.asarray(lat)[:, None] + np.asarray(pw)[None, :]).ravel()
-    rows = np.concatenate(dev)
-    w_rows = np.concatenate([np.full(len(d), 1.0 / len(d)) for d in dev])
-    total = (offsets[:, None] + rows[None, :]).ravel()
-    weight = np.tile(w_rows, len(offsets))
-    order = np.argsort(total, kind="stable")
-    lo, hi, _ = weighted_bounds(total[order], weight[order], confidence)
-    return lo, hi, False
+    _, pw, _ = new_board_parts(cls, held, board, train, new_power)
+    by_board = _groups(pw)
+    if len(by_board) < 3:
+        return energy_bounds([x.latency_log for x in train], [p for _, p in pw], confidence)
+    pairs = group_weights([(x.latency_log, weight_group(cls, x.device, x.runtime)) for x in train])
+    return new_board_energy_bounds([v for v, _ in pairs], list(by_board.values()), confidence,
+                                   [w for _, w in pairs])
 
 
 def normal_bounds(cls: NoveltyClass, held: Sequence[Residual], board: str, train: Sequence[Residual],
                   power: Sequence[Residual], new_power: Sequence[Residual], confidence: float
                   ) -> tuple[float, float, bool]:
     """``normal`` (module docstring); the shipped bounds for the classes that are not new devices."""
-    from edgesim.validate.intervals import held_out_energy_bounds
-
-    lat, pw, dev = _parts(cls, held, board, train, new_power)
-    if cls not in GROUP_WEIGHTED or len(lat) < 2 or len(pw) < 2 or not dev:
+    if cls not in GROUP_WEIGHTED:
+        return held_out_energy_bounds(cls, held, board, train, power, new_power, confidence)
+    lat_pairs, pw_pairs, joint_pairs = new_board_parts(cls, held, board, train, new_power)
+    latency, joint = _groups(lat_pairs), _groups(joint_pairs)
+    lat = [statistics.fmean(v) for v in latency.values()]
+    pw = [statistics.fmean(v) for v in _groups(pw_pairs).values()]
+    dev = [np.asarray(v) - np.mean(v) for v in joint.values() if len(v) >= 2]
+    dev += [np.asarray(v) - np.mean(v) for d, v in latency.items() if len(joint.get(d, ())) < 2 and len(v) >= 2]
+    if len(lat) < 2 or len(pw) < 2 or not dev:
         return held_out_energy_bounds(cls, held, board, train, power, new_power, confidence)
     var = statistics.variance(lat) + statistics.variance(pw) + statistics.fmean(float(np.mean(d * d)) for d in dev)
     z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
@@ -91,7 +89,7 @@ def normal_bounds(cls: NoveltyClass, held: Sequence[Residual], board: str, train
 
 
 VARIANTS: tuple[tuple[str, EnergyBoundsFn | None], ...] = (
-    ("shipped", None), ("board_offsets", board_offsets_bounds), ("normal", normal_bounds))
+    ("shipped", None), ("independent", independent_bounds), ("normal", normal_bounds))
 
 
 def report(residuals: Sequence[Residual] | None = None, confidences: Sequence[float] = (0.8, 0.9)) -> str:

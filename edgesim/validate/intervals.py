@@ -40,6 +40,7 @@ from edgesim.pipeline.intervals import (
     NPU_CALIBRATION_FILE,
     NPU_CLASSES,
     NoveltyClass,
+    board_offsets_energy_bounds,
     check_confidence,
     class_scales,
     conformal_bounds,
@@ -393,29 +394,43 @@ def held_out_energy_bounds(cls: NoveltyClass, held: Sequence[Residual], board: s
     power residuals left out; a board with at least 2 power rows left (a measured device's other benchmarks, a new
     runtime's board with other runtimes) is a board with energy rows (its own offset, from ``power``: residuals at
     factors fitted without the row), one without is a new board (the spread of board offsets, from ``new_power``:
-    residuals at the fallback factor each board would get as a new chip). ``board``: the held-out row's."""
-    boards = {_power_group(cls, x) for x in held}
-
-    def left_by_board(src: Sequence[Residual]) -> dict[str, list[float]]:
-        out: dict[str, list[float]] = {}
-        for y in src:
-            if _power_group(cls, y) not in boards and y.power_log is not None:
-                # a new-board residual's fallback left the held-out board out too (nested), when it was fitted on it
-                out.setdefault(y.device, []).append(dict(y.power_log_without).get(board, y.power_log))
-        return out
-
-    measured = left_by_board(power)
+    residuals at the fallback factor each board would get as a new chip); a new device's on a new board, the
+    joint construction (``board_offsets_energy_bounds``, on ``new_board_parts``). ``board``: the held-out row's."""
+    measured = _left_by_board(cls, held, board, power)
     own = measured.get(board, [])
-    by_board = measured if own else left_by_board(new_power)
-    left = [(d, p) for d, ps in by_board.items() for p in ps]
+    if cls in GROUP_WEIGHTED and not own:
+        return board_offsets_energy_bounds(*new_board_parts(cls, held, board, train_rows, new_power), confidence)
+    by_board = measured if own else _left_by_board(cls, held, board, new_power)
     if len(own) == 1 or len(by_board) < 3:  # one power row is no offset and no deviation: the pooled rows
-        return energy_bounds([x.latency_log for x in train_rows], [p for _, p in left], confidence)
-    if cls in GROUP_WEIGHTED:
-        pairs = group_weights([(x.latency_log, weight_group(cls, x.device, x.runtime)) for x in train_rows])
-        return new_board_energy_bounds([v for v, _ in pairs], list(by_board.values()), confidence,
-                                       [w for _, w in pairs], own)
+        return energy_bounds([x.latency_log for x in train_rows], [p for ps in by_board.values() for p in ps],
+                             confidence)
     return new_board_energy_bounds([x.latency_log for x in train_rows], list(by_board.values()), confidence,
                                    own=own)
+
+
+def _left_by_board(cls: NoveltyClass, held: Sequence[Residual], board: str, src: Sequence[Residual]
+                   ) -> dict[str, list[float]]:
+    """``src``'s power residuals by board, the held-out rows' power groups (``_power_group``) left out; a new-board
+    residual's fallback factor left the held-out ``board`` out too (nested), when it was fitted on it."""
+    boards = {_power_group(cls, x) for x in held}
+    out: dict[str, list[float]] = {}
+    for y in src:
+        if _power_group(cls, y) not in boards and y.power_log is not None:
+            out.setdefault(y.device, []).append(dict(y.power_log_without).get(board, y.power_log))
+    return out
+
+
+def new_board_parts(cls: NoveltyClass, held: Sequence[Residual], board: str, train_rows: Sequence[Residual],
+                    new_power: Sequence[Residual]
+                    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]], list[tuple[str, float]]]:
+    """The (device, log residual) parts of a new device's energy bounds on a new board, as the run path reads them
+    from the table (``board_offsets_energy_bounds``): the class's latency rows (``train_rows``), the other boards'
+    new-board power rows, and the class's energy rows (latency + power of one row), the held-out group's left out."""
+    held_devices = {x.device for x in held}
+    joint = [(y.device, y.latency_log + dict(y.power_log_without).get(board, y.power_log))
+             for y in new_power if y.cls is cls and y.device not in held_devices and y.power_log is not None]
+    power = [(d, p) for d, ps in _left_by_board(cls, held, board, new_power).items() for p in ps]
+    return [(x.device, x.latency_log) for x in train_rows], power, joint
 
 
 def _uses_held_out_runtime(x: Residual, group: str) -> bool:
