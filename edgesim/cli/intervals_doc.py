@@ -27,7 +27,8 @@ def checkout_doc() -> Path | None:
 
 
 def _coverage_block() -> str:
-    from edgesim.validate.intervals import coverage_report, shipped_residuals
+    from edgesim.validate.coverage_tables import coverage_report
+    from edgesim.validate.intervals import shipped_residuals
 
     res = shipped_residuals()
     return "\n\n".join(f"```text\n{coverage_report(res, c)}\n```" for c in (0.8, 0.9))

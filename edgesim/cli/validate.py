@@ -41,13 +41,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(device_table(result))  # issue #18: the new-device figure, per device
     if args.reference is None:
         # How well the prediction intervals cover held-out rows, per novelty class (the shipped calibration).
-        from edgesim.validate.intervals import (
-            coverage,
-            coverage_table,
-            shipped_residuals,
-            target_group_coverage,
-            target_group_table,
-        )
+        from edgesim.validate.coverage_tables import coverage_table, target_group_table
+        from edgesim.validate.intervals import coverage, shipped_residuals, target_group_coverage
 
         residuals = shipped_residuals()
         print()
@@ -88,9 +83,9 @@ def _cmd_intervals(args: argparse.Namespace) -> int:
     """--calibrate-intervals: rewrite the shipped interval calibration; --coverage: only measure it."""
     from edgesim.llm.intervals import llm_coverage_table, llm_table, write_llm_calibration
     from edgesim.pipeline.intervals import check_confidence
+    from edgesim.validate.coverage_tables import coverage_report
     from edgesim.validate.intervals import (
         collect_residuals,
-        coverage_report,
         shipped_residuals,
         write_calibration,
         write_npu_calibration,

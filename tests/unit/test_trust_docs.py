@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from edgesim.cli import main
-from edgesim.validate.intervals import coverage_report, shipped_residuals
+from edgesim.validate.coverage_tables import coverage_report
+from edgesim.validate.intervals import shipped_residuals
 from tests.conftest import REPO
 
 

@@ -21,13 +21,13 @@ from edgesim.pipeline.intervals import (
     model_bounds,
     runtime_bin,
 )
+from edgesim.validate.coverage_tables import runtime_coverage_table
 from edgesim.validate.intervals import (
     REPORT_MIN_ROWS,
     Residual,
     _calibration_rows,
     _latency_bounds,
     coverage,
-    runtime_coverage_table,
     shipped_residuals,
 )
 from tests._helpers import runtime_residuals as _rows
