@@ -214,6 +214,24 @@ def _gpu_description(prof: HardwareProfile) -> str | None:
     return f"{prof.description} / {gpu.description}"
 
 
+def _token_counts(prompt: object, gen: object, context: object, cached: object
+                  ) -> tuple[int, int, int | None, int]:
+    """The run's token counts as Python ints (numpy integers are whole numbers too, but the estimate's JSON needs
+    ints), refused by name unless whole, non-negative, not both zero, and ``cached`` within the prompt."""
+    for name, value in (("prompt", prompt), ("gen", gen), ("context", context), ("cached", cached)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+            raise EdgesimError(f"must be a whole number of tokens, got {value!r}", field=name)
+    p, g, c = int(prompt), int(gen), int(cached)  # type: ignore[call-overload]
+    ctx = None if context is None else int(context)  # type: ignore[call-overload]
+    if p < 0 or g < 0:
+        raise EdgesimError(f"prompt and gen must be >= 0, got {p} and {g}", field="prompt")
+    if p + g == 0:
+        raise EdgesimError("prompt and gen are both 0: nothing to prefill or decode", field="prompt")
+    if not 0 <= c <= p:
+        raise EdgesimError(f"cached tokens must be within the prompt (0..{p}), got {c}", field="cached")
+    return p, g, ctx, c
+
+
 def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmRuntime | None = None,
             quant: str | None = None,
             threads: int | None = None, unit: str | None = None, prompt: int = 512, gen: int = 128,
@@ -222,20 +240,9 @@ def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | Ll
     prompt + gen); the first ``cached`` prompt tokens are already in the KV cache (prefix caching). A model that
     does not fit the board's memory gets fits=False and no timings. ``kv_cache`` (f16, q8_0, q4_0) overrides the
     runtime's KV cache type."""
-    for name, value in (("prompt", prompt), ("gen", gen), ("context", context), ("cached", cached)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
-            raise EdgesimError(f"must be a whole number of tokens, got {value!r}", field=name)
-    # numpy integers are whole numbers too, but the estimate keeps Python ints (its JSON could not be written)
-    prompt, gen, cached = int(prompt), int(gen), int(cached)
-    context = None if context is None else int(context)
+    prompt, gen, context, cached = _token_counts(prompt, gen, context, cached)
     if isinstance(threads, numbers.Integral) and not isinstance(threads, bool):
         threads = int(threads)  # anything else is refused, by name, in setup
-    if prompt < 0 or gen < 0:
-        raise EdgesimError(f"prompt and gen must be >= 0, got {prompt} and {gen}", field="prompt")
-    if prompt + gen == 0:
-        raise EdgesimError("prompt and gen are both 0: nothing to prefill or decode", field="prompt")
-    if not 0 <= cached <= prompt:
-        raise EdgesimError(f"cached tokens must be within the prompt (0..{prompt}), got {cached}", field="cached")
     s = setup(model, hw, runtime, quant, threads, unit, kv_cache)
     arch, rt, m = s.arch, s.rt, s.m
     ctx = context if context is not None else prompt + gen
