@@ -52,3 +52,14 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def refused_by_cli(argv: list[str], capsys: pytest.CaptureFixture[str], *words: str) -> str:
+    """The command exits 2 with exactly one stderr line, 'error: ...', containing ``words``; nothing on stdout."""
+    code, out, err = run_cli(argv, capsys)
+    lines = err.splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (code, err)
+    assert out == "", out
+    for w in words:
+        assert w in lines[0], lines[0]
+    return lines[0]

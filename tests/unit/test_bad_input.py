@@ -10,20 +10,12 @@ import numpy as np
 import pytest
 
 from edgesim.errors import EdgesimError
-from tests.conftest import run_cli
+from tests.conftest import refused_by_cli, run_cli
 
 _cli = run_cli
 
 
-def _refused(argv: list[str], capsys: pytest.CaptureFixture[str], *words: str) -> str:
-    """The command exits 2 with exactly one stderr line, 'error: ...', containing ``words``; nothing on stdout."""
-    code, out, err = _cli(argv, capsys)
-    lines = err.splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (code, err)
-    assert out == "", out
-    for w in words:
-        assert w in lines[0], lines[0]
-    return lines[0]
+_refused = refused_by_cli
 
 
 # -- output paths: checked before the work, whatever the command ------------------------------------------------
