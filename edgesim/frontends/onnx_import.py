@@ -1,4 +1,4 @@
-"""ONNX importer: float, QDQ and QLinear/Integer quantized models (opsets 7..21) -> edgesim IR ``Graph`` (NCHW).
+"""ONNX importer: float, QDQ and QLinear/Integer quantized models (opset 7 up to the installed onnx's newest) -> edgesim IR ``Graph`` (NCHW).
 
 Pipeline: load and validate the protobuf -> collect constants (initializers, Constant nodes) -> walk nodes in
 topological order, folding every node whose inputs are all constant (and Shape/Size of known shapes) with the onnx
@@ -15,6 +15,7 @@ QuantizeLinear of a graph input and DequantizeLinear into a graph output stay as
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -81,6 +82,25 @@ def _opset(model: ModelProto) -> int:
         if o.domain in ("", "ai.onnx"):
             return int(o.version)
     return 1 if not model.opset_import else 13
+
+
+# The oldest default-domain opset the op mappings read: before 7, Upsample, BatchNormalization and others carry
+# attributes (spatial, is_test, consumed_inputs) the mappings do not read. Newer opsets go up to what the installed
+# onnx defines (its function bodies expand the ops edgesim has no mapping of).
+OLDEST_OPSET = 7
+_OPSET_NOTED: set[str] = set()
+
+
+def _checked_opset(model: ModelProto, path: str) -> int:
+    """The model's opset; one stderr notice per file when it is older than ``OLDEST_OPSET`` or newer than the
+    installed onnx knows, so such an answer is flagged, not silent."""
+    opset = _opset(model)
+    lo, hi = OLDEST_OPSET, onnx.defs.onnx_opset_version()
+    if not lo <= opset <= hi and path not in _OPSET_NOTED:
+        _OPSET_NOTED.add(path)
+        print(f"edgesim: {path}: ONNX opset {opset} is outside the opsets {lo}-{hi} the importer supports; ops are "
+              f"read as their opset-{opset} definitions where they exist (check the result)", file=sys.stderr)
+    return opset
 
 
 # Initializers above this many elements are declared to shape inference by type and shape only: it needs the
@@ -319,7 +339,7 @@ def _import(model: ModelProto, path: str, input_shape: tuple[int, ...] | None, b
         for i in n.inputs:
             if i:
                 consumers.setdefault(i, []).append(n)
-    ctx = Ctx(path=path, opset=_opset(model), graph_inputs=[vi.name for vi in real_inputs],
+    ctx = Ctx(path=path, opset=_checked_opset(model, path), graph_inputs=[vi.name for vi in real_inputs],
               graph_outputs={o.name for o in g.output}, onnx_dtypes=_value_dtypes(model, path),
               onnx_consumers=consumers)
     for t in g.initializer:

@@ -655,3 +655,21 @@ def test_light_real_world_models(name: str) -> None:
                              if vi.name not in {t.name for t in model.graph.initializer})
     macs = [n for n in g.nodes if n.op in (OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D, OpKind.FULLY_CONNECTED)]
     assert len(macs) >= 20 and all(g.tensors[n.inputs[1]].is_const for n in macs)
+
+
+@pytest.mark.parametrize("opset", [6, 13, 23, 99])
+def test_an_opset_outside_the_supported_range_is_flagged(opset: int, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    path = tmp_path / f"relu{opset}.onnx"
+    onnx.save(model, str(path))
+    flagged = not 7 <= opset <= onnx.defs.onnx_opset_version()  # the installed onnx's newest opset, 28 with 1.23
+    g = import_onnx(path)
+    assert len(g.nodes) == 1  # still imported: flagged, not refused
+    err = capsys.readouterr().err
+    assert (f"ONNX opset {opset} is outside the opsets 7-" in err) is flagged, err
+    assert err.count("\n") == (1 if flagged else 0)
