@@ -28,26 +28,28 @@ def target_group_table(rows: Sequence[GroupCoverage], confidence: float) -> str:
     return "\n".join(lines)
 
 
-def coverage_table(cov: Sequence[Coverage], confidence: float) -> str:
-    lines = [f"interval coverage at {confidence:.0%} (bounds from the other groups' residuals; a group is a device, for "
-             "measured_device and npu_measured_device(_new_network) a device's benchmark, for new_runtime a runtime):",
-             f"{'class':<31} {'metric':<8} {'rows':>5} {'groups':>7} {'covered':>8} {'median half-width':>18}"]
+def _class_table(title: str, cov: Sequence[Coverage], by_runtime: bool) -> str:
+    """One row per (class[, runtime], metric): rows, groups, covered share and median half-width."""
+    runtime_head = f" {'runtime':<16}" if by_runtime else ""
+    lines = [title, f"{'class':<31}{runtime_head} {'metric':<8} {'rows':>5} {'groups':>7} {'covered':>8} "
+                    f"{'median half-width':>18}"]
     for c in cov:
-        lines.append(f"{c.cls.value:<31} {c.metric:<8} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
+        runtime = f" {c.runtime or '':<16}" if by_runtime else ""
+        lines.append(f"{c.cls.value:<31}{runtime} {c.metric:<8} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
                      f"{c.median_half_width:>17.0%}" + (f"  ({c.capped_rows} rows capped)" if c.capped_rows else ""))
     return "\n".join(lines)
+
+
+def coverage_table(cov: Sequence[Coverage], confidence: float) -> str:
+    return _class_table(f"interval coverage at {confidence:.0%} (bounds from the other groups' residuals; a group is a "
+                        "device, for measured_device and npu_measured_device(_new_network) a device's benchmark, for "
+                        "new_runtime a runtime):", cov, by_runtime=False)
 
 
 def runtime_coverage_table(cov: Sequence[Coverage], confidence: float) -> str:
     """``coverage(by_runtime=True)``: the per-runtime check of the classes calibrated per runtime."""
-    lines = [f"per runtime at {confidence:.0%} (classes calibrated per runtime, and new_runtime; runtimes with at least "
-             f"{REPORT_MIN_ROWS} held-out rows):",
-             f"{'class':<31} {'runtime':<16} {'metric':<8} {'rows':>5} {'groups':>7} {'covered':>8} "
-             f"{'median half-width':>18}"]
-    for c in cov:
-        lines.append(f"{c.cls.value:<31} {c.runtime or '':<16} {c.metric:<8} {c.rows:>5} {c.devices:>7} {c.covered:>8.0%} "
-                     f"{c.median_half_width:>17.0%}" + (f"  ({c.capped_rows} rows capped)" if c.capped_rows else ""))
-    return "\n".join(lines)
+    return _class_table(f"per runtime at {confidence:.0%} (classes calibrated per runtime, and new_runtime; runtimes "
+                        f"with at least {REPORT_MIN_ROWS} held-out rows):", cov, by_runtime=True)
 
 
 def coverage_report(residuals: Sequence[Residual], confidence: float) -> str:
