@@ -468,29 +468,38 @@ def new_board_energy_bounds(latency: Sequence[float], board_power: Sequence[Sequ
     return lo, hi, False
 
 
+def group_pairs(pairs: Sequence[tuple[str, float]]) -> dict[str, list[float]]:
+    """(group, value) pairs as each group's values, in first-seen order."""
+    out: dict[str, list[float]] = {}
+    for g, v in pairs:
+        out.setdefault(g, []).append(v)
+    return out
+
+
+def board_offset_parts(latency: Sequence[tuple[str, float]], board_power: Sequence[tuple[str, float]],
+                       energy: Sequence[tuple[str, float]]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """The three parts of ``board_offsets_energy_bounds``: the devices' mean ``latency`` residuals, the boards'
+    mean ``board_power`` residuals, and per device its rows' deviations from its mean of ``energy`` (latency +
+    power of the same row) or, for a device without 2 energy rows, of its latency. Each list is (device or
+    board, log residual)."""
+    lat, joint = group_pairs(latency), group_pairs(energy)
+    dev = [np.asarray(v) - np.mean(v) for v in joint.values() if len(v) >= 2]
+    dev += [np.asarray(v) - np.mean(v) for d, v in lat.items() if len(joint.get(d, ())) < 2 and len(v) >= 2]
+    return (np.asarray([np.mean(v) for v in lat.values()]),
+            np.asarray([np.mean(v) for v in group_pairs(board_power).values()]), dev)
+
+
 def board_offsets_energy_bounds(latency: Sequence[tuple[str, float]], board_power: Sequence[tuple[str, float]],
                                 energy: Sequence[tuple[str, float]], confidence: float) -> tuple[float, float, bool]:
     """(lo, hi) of log(measured/predicted) energy of a new device on a board without energy rows: a device's
-    latency offset + a board's power offset + the row's deviation, three independent parts, each (device or board)
-    weighing one: the devices' mean ``latency`` residuals, the boards' mean new-board ``board_power`` residuals
-    (at the fallback factor), and the rows' deviations from their device's mean of ``energy`` (latency + power of
-    the same row: a row's two errors are kept together within a board, they are not independent) or, for a
-    device without energy rows, of its latency. Each list is (device or board, log residual). Plain levels of the
-    mixture, as the new devices' latency bounds; ``capped`` with fewer than 3 boards or no deviation: the
-    row-pooled bounds (``energy_bounds``)."""
-    def means_and_deviations(pairs: Sequence[tuple[str, float]]) -> dict[str, np.ndarray]:
-        out: dict[str, list[float]] = {}
-        for g, v in pairs:
-            out.setdefault(g, []).append(v)
-        return {g: np.asarray(v, dtype=float) for g, v in out.items()}
-
-    lat, power, joint = (means_and_deviations(x) for x in (latency, board_power, energy))
-    dev = [v - v.mean() for v in joint.values() if len(v) >= 2]
-    dev += [v - v.mean() for d, v in lat.items() if len(joint.get(d, ())) < 2 and len(v) >= 2]
-    if len(power) < 3 or not lat or not dev:
+    latency offset + a board's power offset + the row's deviation, three independent parts
+    (``board_offset_parts``), each (device or board) weighing one; a row's two errors are kept together within a
+    board, they are not independent. Plain levels of the mixture, as the new devices' latency bounds; ``capped``
+    with fewer than 3 boards or no deviation: the row-pooled bounds (``energy_bounds``)."""
+    lat, power, dev = board_offset_parts(latency, board_power, energy)
+    if len(power) < 3 or not len(lat) or not dev:
         return energy_bounds([v for _, v in latency], [v for _, v in board_power], confidence)[:2] + (True,)
-    offsets = (np.asarray([v.mean() for v in lat.values()])[:, None]
-               + np.asarray([v.mean() for v in power.values()])[None, :]).ravel()
+    offsets = (lat[:, None] + power[None, :]).ravel()
     w_rows = np.concatenate([np.full(len(d), 1.0 / len(d)) for d in dev])
     total = (offsets[:, None] + np.concatenate(dev)[None, :]).ravel()
     weight = np.tile(w_rows, len(offsets))

@@ -29,7 +29,9 @@ import numpy as np
 from edgesim.pipeline.intervals import (
     GROUP_WEIGHTED,
     NoveltyClass,
+    board_offset_parts,
     energy_bounds,
+    group_pairs,
     group_weights,
     new_board_energy_bounds,
     weight_group,
@@ -46,13 +48,6 @@ from edgesim.validate.intervals import (
 CLASSES = (NoveltyClass.KNOWN_FAMILY, NoveltyClass.NEW_FAMILY)
 
 
-def _groups(pairs: Sequence[tuple[str, float]]) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {}
-    for g, v in pairs:
-        out.setdefault(g, []).append(v)
-    return out
-
-
 def independent_bounds(cls: NoveltyClass, held: Sequence[Residual], board: str, train: Sequence[Residual],
                        power: Sequence[Residual], new_power: Sequence[Residual], confidence: float
                        ) -> tuple[float, float, bool]:
@@ -60,7 +55,7 @@ def independent_bounds(cls: NoveltyClass, held: Sequence[Residual], board: str, 
     if cls not in GROUP_WEIGHTED:
         return held_out_energy_bounds(cls, held, board, train, power, new_power, confidence)
     _, pw, _ = new_board_parts(cls, held, board, train, new_power)
-    by_board = _groups(pw)
+    by_board = group_pairs(pw)
     if len(by_board) < 3:
         return energy_bounds([x.latency_log for x in train], [p for _, p in pw], confidence)
     pairs = group_weights([(x.latency_log, weight_group(cls, x.device, x.runtime)) for x in train])
@@ -74,12 +69,8 @@ def normal_bounds(cls: NoveltyClass, held: Sequence[Residual], board: str, train
     """``normal`` (module docstring); the shipped bounds for the classes that are not new devices."""
     if cls not in GROUP_WEIGHTED:
         return held_out_energy_bounds(cls, held, board, train, power, new_power, confidence)
-    lat_pairs, pw_pairs, joint_pairs = new_board_parts(cls, held, board, train, new_power)
-    latency, joint = _groups(lat_pairs), _groups(joint_pairs)
-    lat = [statistics.fmean(v) for v in latency.values()]
-    pw = [statistics.fmean(v) for v in _groups(pw_pairs).values()]
-    dev = [np.asarray(v) - np.mean(v) for v in joint.values() if len(v) >= 2]
-    dev += [np.asarray(v) - np.mean(v) for d, v in latency.items() if len(joint.get(d, ())) < 2 and len(v) >= 2]
+    lat_means, pw_means, dev = board_offset_parts(*new_board_parts(cls, held, board, train, new_power))
+    lat, pw = [float(v) for v in lat_means], [float(v) for v in pw_means]
     if len(lat) < 2 or len(pw) < 2 or not dev:
         return held_out_energy_bounds(cls, held, board, train, power, new_power, confidence)
     var = statistics.variance(lat) + statistics.variance(pw) + statistics.fmean(float(np.mean(d * d)) for d in dev)
