@@ -68,6 +68,7 @@ from edgesim.pipeline.interval_calibration import (
 )
 from edgesim.pipeline.interval_remap import compute_only, seed_plan_memo
 from edgesim.pipeline.spec import Engine
+from edgesim.report.units import plain
 
 if TYPE_CHECKING:
     from edgesim.pipeline.spec import RunResult
@@ -395,12 +396,7 @@ def format_range(iv: Interval, confidence: float, unit: str) -> str:
         if iv.hi >= factor:
             scale, prefix = factor, p
             break
-    return f"{_plain(iv.lo / scale)}-{_plain(iv.hi / scale)} {prefix}{unit} ({confidence:.0%})"
-
-
-def _plain(value: float) -> str:
-    """Three significant digits, never an exponent: a TTFT of 1490 s reads '1490', not '1.49e+03'."""
-    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    return f"{plain(iv.lo / scale)}-{plain(iv.hi / scale)} {prefix}{unit} ({confidence:.0%})"
 
 
 # The model-error names live in interval_calibration; callers ask this module for them (one door for intervals).

@@ -23,6 +23,12 @@ def si(value: float, unit: str, digits: int = 3) -> str:
     return f"{value:.{digits}g} {unit}"
 
 
+def plain(value: float, digits: int = 3) -> str:
+    """``digits`` significant digits and never an exponent, for a number printed without a prefix: a TTFT of
+    1490 s reads '1490', not '1.49e+03'."""
+    return f"{value:.0f}" if abs(value) >= 10 ** digits else f"{value:.{digits}g}"
+
+
 def si_bytes(n: int | float) -> str:
     """Bytes with decimal SI prefixes (kB = 1000 B), exact below 1 kB."""
     if abs(n) < 1000:
@@ -30,4 +36,4 @@ def si_bytes(n: int | float) -> str:
     return si(float(n), "B")
 
 
-__all__ = ["si", "si_bytes"]
+__all__ = ["plain", "si", "si_bytes"]

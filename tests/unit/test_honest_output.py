@@ -11,7 +11,7 @@ import pytest
 from edgesim.cli import main
 from edgesim.pipeline import RunSpec, run
 from edgesim.report.summary import display_names, format_table, op_count_line
-from edgesim.report.units import si, si_bytes
+from edgesim.report.units import plain, si, si_bytes
 
 
 def _out(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -25,6 +25,7 @@ def test_si_units() -> None:
     assert si(0.0, "J") == "0 J"
     assert si(999.6e-6, "s") == "1 ms"  # rounded before the prefix is chosen, never "1e+03 us"
     assert si_bytes(512) == "512 B" and si_bytes(16000) == "16 kB" and si_bytes(2097152) == "2.1 MB"
+    assert plain(1490.4) == "1490" and plain(12.345) == "12.3" and plain(0.01234) == "0.0123"  # no exponent
 
 
 def test_op_counts_add_up_with_hidden_views() -> None:

@@ -15,13 +15,9 @@ REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))
 
 from edgesim.llm.validate import RowResult, validate, write_plot  # noqa: E402
+from edgesim.report.units import plain  # noqa: E402
 
 BEGIN, END = "<!-- BEGIN GENERATED llm_validation.py -->", "<!-- END GENERATED llm_validation.py -->"
-
-
-def _three(value: float) -> str:
-    """Three significant digits without an exponent (1915 tokens/s reads 1915, not 1.92e+03)."""
-    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def _prompt_ratios(rows: list[RowResult]) -> dict[tuple[str, str, str], tuple[float, float]]:
@@ -52,7 +48,7 @@ def main() -> None:
             and r["metric"] in ("decode_tps", "decode_ms_per_token")]
     for r in sorted(held, key=lambda r: -abs(r["error"]))[:10]:
         lines.append(f"| {r['line']} | {r['hw']} | {r['runtime']} | {r['model']} | {r['quant'] or 'default'} | "
-                     f"{r['measured']:g} | {_three(r['predicted'])} | {r['error'] * 100:+.0f}% |")
+                     f"{r['measured']:g} | {plain(r['predicted'])} | {r['error'] * 100:+.0f}% |")
     lines += ["", "Held-out prefill rows (row = CSV line):", "",
               "| line | board | runtime | model | format | prompt | measured | predicted | error |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -60,7 +56,7 @@ def main() -> None:
            and r.row.metric in ("prefill_tps", "ttft_ms")]
     for x in sorted(pre, key=lambda x: -abs(x.error or 0.0)):
         lines.append(f"| {x.row.line} | {x.row.hw} | {x.row.runtime} | {x.row.model} | {x.row.quant or 'default'} | "
-                     f"{x.row.prompt} | {x.row.value:g} | {_three(x.predicted)} | {(x.error or 0.0) * 100:+.0f}% |")
+                     f"{x.row.prompt} | {x.row.value:g} | {plain(x.predicted)} | {(x.error or 0.0) * 100:+.0f}% |")
     lines += ["", "Long over short prompt (pp4096 / pp512 tokens/s, same board, model and format): a deficit in the "
               "weight GEMMs alone would raise the measured ratio above the predicted one (attention keeps its "
               "share); a deficit of the whole core leaves it equal.", "",
