@@ -65,6 +65,15 @@ def check_precision(profile: HardwareProfile, runtime: RuntimeProfile, precision
                        f"(op CONV2D/FULLY_CONNECTED at {precision} cannot be placed)")
 
 
+def check_thread_count(threads: object) -> None:
+    """A thread count is None (the runtime's default) or a whole number >= 1: 1.5 threads or True would be costed
+    as a fraction of a core (and was a TypeError deeper down). Every door that takes --threads asks this."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, numbers.Integral)):
+        raise ProfileError(f"must be a whole number of threads, got {threads!r}", field="threads")
+    if threads is not None and threads < 1:
+        raise ProfileError(f"threads must be >= 1, got {threads}", field="threads")
+
+
 def bind_runtime(profile: HardwareProfile, runtime: RuntimeProfile | None,
                  threads: int | None = None, force: bool = False, version: RuntimeVersion | None = None
                  ) -> HardwareProfile:
@@ -72,10 +81,7 @@ def bind_runtime(profile: HardwareProfile, runtime: RuntimeProfile | None,
     (``runtime_fit_problem``); its accelerator
     narrowed to the cores the runtime uses by default (RKNN: one of RK3588's three); the host CPU narrowed to
     ``threads`` (TFLite/OpenVINO --threads N)."""
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, numbers.Integral)):
-        raise ProfileError(f"must be a whole number, got {threads!r}", field="threads")  # was a TypeError
-    if threads is not None and threads < 1:
-        raise ProfileError(f"threads must be >= 1, got {threads}", field="threads")
+    check_thread_count(threads)
     if threads is not None:
         # More threads than cores is not a faster run but a question about another chip (as edgesim.llm refuses).
         little = profile.little_cluster.count if profile.little_cluster is not None else 0

@@ -13,6 +13,7 @@ import numpy as np
 
 from edgesim.errors import EdgesimError, ModelError, ProfileError
 from edgesim.hw.schema import HardwareProfile
+from edgesim.hw.targeting import check_thread_count
 from edgesim.llm.arch import ModelArch, load_config, zoo_arch
 from edgesim.llm.machine import Machine, find_unit, machine
 from edgesim.llm.model import decode_steps, energy_j, model_work, prefill_cost
@@ -160,10 +161,7 @@ def _check_choices(runtime: object, quant: object, threads: object, unit: object
             continue
         if not isinstance(value, str) or not value:
             raise EdgesimError(f"must be a name or None, got {value!r}", field=name)
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, numbers.Integral)):
-        raise EdgesimError(f"must be a whole number of threads, got {threads!r}", field="threads")
-    if threads is not None and threads < 1:
-        raise EdgesimError(f"threads must be >= 1, got {threads}", field="threads")
+    check_thread_count(threads)
 
 
 def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmRuntime | None = None,
