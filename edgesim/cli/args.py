@@ -108,14 +108,14 @@ def transform_from_args(args: argparse.Namespace) -> TransformOptions:
 
 
 def refuse_language_model(model: str) -> None:
-    """A language model (a GGUF file, a bundled LLM config name) asked of a CNN door gets the door that answers
-    it, not 'unknown model': tokens/s, prefill and memory fit are `edgesim llm`'s."""
+    """A bundled LLM config name asked of a CNN door gets the door that answers it, not 'unknown model': tokens/s,
+    prefill and memory fit are `edgesim llm`'s (a GGUF file gets the same from the model loader, at every door)."""
     from pathlib import Path
 
     from edgesim.errors import EdgesimError
     from edgesim.llm.arch import zoo_names
 
-    if Path(model).suffix.lower() == ".gguf" or (not Path(model).exists() and model in zoo_names()):
+    if not Path(model).exists() and model in zoo_names():
         raise EdgesimError(f"'{model}' is a language model: ask `edgesim llm {model} --hw BOARD` (tokens/s, "
                            "prefill, memory fit)")
 
