@@ -12,13 +12,14 @@ from edgesim.hw.schema_base import Precision
 
 # The precisions a float model's ops can be converted to by the transformations (--quant fp16 is the one float
 # conversion there is): a runtime declaring another could not be applied.
-FLOAT_CONVERSIONS = (Precision.FP16,)
+FLOAT_CONVERSIONS = (Precision.FP16, Precision.INT8)
 
 
 class FloatConversion(_Frozen):
     """What the runtime's compiler does with a float model when the user asks for no quantization: it converts the
-    ops to ``precision`` for its accelerator (rknn.build(do_quantization=False) builds an fp16 model), so they neither
-    run in fp32 nor fall back to the host CPU. ``source`` names the vendor tool and option (quoted in the run's
+    ops to ``precision`` for its accelerator (rknn.build(do_quantization=False) builds an fp16 model; Hailo's
+    Dataflow Compiler, ESP-PPQ and nncase's PTQ quantize every model to int8), so they neither run in fp32 nor fall
+    back to the host CPU. ``source`` names the vendor tool and option (quoted in the run's
     notice); the YAML comment above the field gives the document."""
 
     precision: Precision

@@ -234,7 +234,8 @@ _FLOAT_NOTED: set[str] = set()  # float-conversion notices already printed this 
 def _note_conversion(rt: RuntimeProfile) -> None:
     conv = rt.float_models_as
     assert conv is not None
-    hint = "; --quant int8 for an int8 model" if not rt.precisions or Precision.INT8 in rt.precisions else ""
+    int8_offered = (not rt.precisions or Precision.INT8 in rt.precisions) and conv.precision is not Precision.INT8
+    hint = "; --quant int8 for an int8 model" if int8_offered else ""
     message = (f"edgesim: runtime {rt.id} compiles float models to {conv.precision} ({conv.source}), so the model "
                f"runs as --quant {conv.precision} would{hint}")
     if message not in _FLOAT_NOTED:

@@ -35,9 +35,6 @@ if TYPE_CHECKING:
     from edgesim.pipeline import RunResult, RunSpec
 
 REQUIRED = ("hw_profile", "runtime_id", "zoo_model", "input_shape", "precision", "metric", "value")
-# Runtimes that run a float model at fp16 on their accelerator (OpenVINO GPU/NPU plugins' default inference
-# precision, MYRIAD's FP16-only NCEs, QNN HTP's float path, RKNN/SyNAP/VX float mode).
-_FLOAT_AS_FP16 = frozenset({"openvino-gpu", "openvino-npu", "openvino-myriad", "qnn", "rknn", "synap", "tflite-vx"})
 # Rows whose runtime_version names the RKNPU1 SDK run with that release of the rknn runtime profile.
 # OpenVINO's later benchmark page (graph-data-ov.json, 2024.6 era) runs with the openvino-cpu 2024.6 release.
 # Hailo Model Zoo / DFC v5.2 rows (Hailo-10H) run with hailort 5.2. nncase rows name their release (2.8: the
@@ -115,7 +112,8 @@ class VendorResult:
 
 def deploy_precision(text: str, runtime: str) -> str:
     """The edgesim precision of a table's precision text: W8A16 -> int16 (8-bit weights, 16-bit activations),
-    INT8 variants -> int8, FP16 -> fp16, float/FP32 -> fp16 on runtimes that run floats at fp16, else fp32."""
+    INT8 variants -> int8, FP16 -> fp16, float/FP32 -> what the runtime's compiler makes of a float model
+    (``RuntimeProfile.float_models_as``, the one record ``edgesim run`` also applies), else fp32."""
     t = (text or "").lower()
     if "w8a16" in t:
         return "int16"
@@ -124,8 +122,18 @@ def deploy_precision(text: str, runtime: str) -> str:
     if "fp16" in t:
         return "fp16"
     if "fp32" in t or "float" in t:
-        return "fp16" if runtime in _FLOAT_AS_FP16 else "fp32"
+        return _float_model_precision(runtime)
     raise EdgesimError(f"unknown precision '{text}'", field="precision")
+
+
+def _float_model_precision(runtime: str) -> str:
+    from edgesim.hw.loader import load_runtime
+
+    try:
+        conversion = load_runtime(runtime, note_missing_version=False)[0].float_models_as
+    except EdgesimError:
+        return "fp32"  # an unknown runtime id is refused where the row is run, naming it
+    return conversion.precision.value if conversion is not None else "fp32"
 
 
 def _runtime_spec(runtime: str, version_text: str) -> str:

@@ -104,7 +104,7 @@ def _runtime_yaml(tmp_path: Path, **changes: object) -> Path:
 
 @pytest.mark.parametrize("value, words", [
     ({"precision": "fp8", "source": "x"}, "precision"),  # not a precision at all
-    ({"precision": "int8", "source": "x"}, "fp16 only"),  # not a float conversion (int8 needs calibration data)
+    ({"precision": "int16", "source": "x"}, "fp16, int8 only"),  # no toolchain converts float models to it
     ({"precision": "fp16"}, "source"),  # no source
     ("fp16", "FloatConversion"),  # not the record
 ])
@@ -122,15 +122,18 @@ def test_a_conversion_to_a_precision_the_runtime_does_not_deploy_is_refused(tmp_
 
 
 def test_only_runtimes_with_a_source_convert() -> None:
-    # the toolchains that compile float models themselves (their YAML cites where); the rest keep float ops float
-    # or on the CPU: Ethos-U/Vela and the Edge TPU are int8-only, Hailo's DFC needs calibration data, TensorRT
-    # builds fp32/TF32 unless --fp16, OpenVINO CPU runs fp32.
-    converting = {"rknn", "openvino-npu", "openvino-myriad", "openvino-gpu"}
+    # the toolchains that compile float models themselves (their YAML cites where): to fp16 where the accelerator
+    # runs floats at fp16, to int8 where the toolchain always quantizes (Hailo's DFC optimize(), ESP-PPQ, nncase's
+    # PTQ, ai8x-synthesis). The rest keep float ops float or on the CPU: Vela and the Edge TPU compiler leave float
+    # ops to the CPU, TensorRT builds fp32/TF32 unless --fp16, OpenVINO CPU runs fp32.
+    converting = {"rknn": "fp16", "openvino-npu": "fp16", "openvino-myriad": "fp16", "openvino-gpu": "fp16",
+                  "qnn": "fp16", "hailort": "int8", "esp-dl": "int8", "nncase": "int8", "ai8x": "int8"}
     for path in RUNTIMES.glob("*.yaml"):
         rt, _ = load_runtime(path.stem, note_missing_version=False)
-        assert (rt.float_models_as is not None) == (path.stem in converting), path.stem
-        if rt.float_models_as is not None:
-            assert "float_models_as" in path.read_text() and rt.float_models_as.precision.value == "fp16"
+        conversion = rt.float_models_as
+        assert (conversion.precision.value if conversion else None) == converting.get(path.stem), path.stem
+        if conversion is not None:
+            assert "float_models_as" in path.read_text()
 
 
 def test_a_bad_float_models_as_in_a_runtime_file_is_one_error_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -142,10 +145,44 @@ def test_a_bad_float_models_as_in_a_runtime_file_is_one_error_line(tmp_path: Pat
     folder = tmp_path / "runtimes"
     shutil.copytree(RUNTIMES, folder)
     text = (folder / "rknn.yaml").read_text().replace("float_models_as: {precision: fp16,",
-                                                      "float_models_as: {precision: int8,")
+                                                      "float_models_as: {precision: int16,")
     (folder / "rknn.yaml").write_text(text)
     monkeypatch.setattr(loader, "runtimes_dir", lambda: folder)
     code, _, stderr = run_cli(["run", MODEL, "--hw", "rk3576", "--runtime", "rknn@2.3.2", "--fast"], capsys)
     lines = stderr.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error:"), stderr
     assert "rknn.yaml" in lines[0] and "float_models_as" in lines[0]
+
+
+@pytest.mark.parametrize("hw, runtime, precision", [
+    ("hailo-8l", "hailort@4.23", "int8"),   # the DFC quantizes every model; no float layer runs anywhere
+    ("k230", "nncase@2.9", "int8"),         # the K230 flow quantizes with nncase's PTQ (uint8)
+    ("qcs8550", "qnn", "fp16"),             # the HTP runs a float graph at fp16
+])
+def test_a_float_model_runs_as_the_toolchain_builds_it(hw: str, runtime: str, precision: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # these answered a whole-model CPU fallback (hailo-8l 40+ ms for MobileNet-V2) for a deployment that does not
+    # exist; the answer is now what --quant <precision> gives, with the one notice
+    converted = run(RunSpec(MODEL, hw, runtime))
+    explicit = run(RunSpec(MODEL, hw, runtime, transform=TransformOptions(quant=QuantPreset(precision))))
+    assert converted.latency_s == explicit.latency_s and converted.fallback is None
+    assert {p.unit for p in converted.schedule.plans if p.macs} == {"npu"}
+    assert {p.precision for p in converted.schedule.plans if p.macs} == {precision}
+    assert f"compiles float models to {precision}" in capsys.readouterr().err
+
+
+def test_the_v68_htp_has_no_fp16_so_a_float_model_falls_back_with_the_warning() -> None:
+    # QCS6490's Hexagon v68 HTP is int8-only (AI Hub lists no float jobs for it): fp16 ops go to the CPU, flagged
+    result = run(RunSpec(MODEL, "qcs6490", "qnn"))
+    assert result.spec.transform.quant_by_runtime == "qnn"
+    assert result.fallback is not None and result.fallback.unit == "cpu" and result.fallback.fix == "--quant int8"
+
+
+def test_validate_reads_a_float_row_as_the_runtime_profile_converts_it() -> None:
+    # one record (float_models_as) for run and validate: the validator kept its own list before
+    from edgesim.validate.npu_vendor import deploy_precision
+
+    assert deploy_precision('float (AI Hub "float" precision)', "qnn") == "fp16"
+    assert deploy_precision("FP32", "hailort") == "int8"
+    assert deploy_precision("FP32", "openvino-cpu") == "fp32"
+    assert deploy_precision("FP32", "synap") == "fp32"  # no source says SyNAP converts float models itself
