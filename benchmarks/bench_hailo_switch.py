@@ -24,8 +24,9 @@ sys.path.insert(0, str(ROOT))
 
 from edgesim.hw.loader import load_runtime  # noqa: E402
 from edgesim.pipeline import run  # noqa: E402
+from edgesim.pipeline.stream import stream_frames  # noqa: E402
 from edgesim.sim.engine import simulate_schedule  # noqa: E402
-from edgesim.validate.npu_vendor import VendorRow, read_vendor, row_spec, stream_frames  # noqa: E402
+from edgesim.validate.npu_vendor import VendorRow, read_vendor, row_spec  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "hailo_switch.json"
 # PCIe usable rate per lane after 128b/130b encoding: Gen2 0.5 GB/s (8b/10b of 5 GT/s), Gen3 0.985 GB/s. Lanes:

@@ -120,7 +120,7 @@ def refuse_language_model(model: str) -> None:
                            "prefill, memory fit)")
 
 
-def spec_from_args(args: argparse.Namespace, *, fast: bool = True, frames: int = 1,
+def spec_from_args(args: argparse.Namespace, *, fast: bool = True, frames: int = 1, batch: int = 1,
                    record_trace: bool = False) -> RunSpec:
     """The run specification of a command's flags (model, target, transformations)."""
     from edgesim.frontends.loader import parse_shape
@@ -138,7 +138,8 @@ def spec_from_args(args: argparse.Namespace, *, fast: bool = True, frames: int =
                    clock_mhz=getattr(args, "clock_mhz", None), threads=getattr(args, "threads", None),
                    overclock=getattr(args, "overclock", False), force=getattr(args, "force", False),
                    transform=transform_from_args(args),
-                   engine=Engine.ANALYTIC if fast else Engine.EVENT, frames=frames, record_trace=record_trace)
+                   engine=Engine.ANALYTIC if fast else Engine.EVENT, frames=frames, batch=batch,
+                   record_trace=record_trace)
 
 
 def add_trust_arguments(p: argparse.ArgumentParser, *, sensitivity: bool = False) -> None:

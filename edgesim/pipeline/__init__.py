@@ -47,11 +47,17 @@ def _finish(state: State, stages: Sequence[tuple[str, Stage]]) -> RunResult:
     assert (s.profile is not None and s.source_graph is not None and s.graph is not None
             and s.transform is not None and s.schedule is not None and s.estimate is not None
             and s.power is not None and s.fit is not None)
-    return RunResult(spec=s.spec, profile=s.profile, source_graph=s.source_graph, graph=s.graph,
-                     transform=s.transform, runtime=s.runtime, version=s.version, schedule=s.schedule,
-                     estimate=s.estimate, power=s.power, sim=s.sim, events=s.events,
-                     fit=s.fit, fallback=s.fallback, overclocked=s.overclocked,
-                     forced=s.forced, device_scale=s.device_scale)
+    result = RunResult(spec=s.spec, profile=s.profile, source_graph=s.source_graph, graph=s.graph,
+                       transform=s.transform, runtime=s.runtime, version=s.version, schedule=s.schedule,
+                       estimate=s.estimate, power=s.power, sim=s.sim, events=s.events,
+                       fit=s.fit, fallback=s.fallback, overclocked=s.overclocked,
+                       forced=s.forced, device_scale=s.device_scale)
+    if s.spec.frames > 1:
+        # frames queued: the stream's steady state, the one throughput every door reports (pipeline.stream)
+        from edgesim.pipeline.stream import steady_period_s
+
+        result = replace(result, stream_period_s=steady_period_s(result, s.spec.batch))
+    return result
 
 
 def run_on(result: RunResult, profile: HardwareProfile) -> RunResult:

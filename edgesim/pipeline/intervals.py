@@ -379,8 +379,8 @@ def interval(result: RunResult, confidence: float = DEFAULT_CONFIDENCE, *,
     power = combine(1.0, _surrogate_quantiles(effects, "power", confidence),
                     power_log_bounds(result.profile.id, confidence))
     thr = None
-    if result.sim is not None and result.spec.frames > 1:
-        t = result.sim.throughput_inf_per_s
+    if result.sim is not None and result.spec.frames > 1 and result.throughput_inf_per_s is not None:
+        t = result.throughput_inf_per_s  # the steady stream (pipeline.stream)
         # Throughput moves inversely with the time per frame: the latency interval's relative bounds, swapped.
         thr = Interval(t * result.latency_s / lat.hi, t * result.latency_s / lat.lo)
     return PredictionInterval(confidence, cls, lat, en, thr, p_lat, (m_lo, m_hi), len(effects),

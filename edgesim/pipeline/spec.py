@@ -86,7 +86,7 @@ def _check_types(spec: RunSpec) -> None:
     if spec.clock_mhz is not None and (isinstance(spec.clock_mhz, bool)
                                        or not isinstance(spec.clock_mhz, numbers.Real)):
         raise EdgesimError(f"must be a number of MHz, got {spec.clock_mhz!r}", field="clock_mhz")
-    for name in ("threads", "frames"):
+    for name in ("threads", "frames", "batch"):
         value = getattr(spec, name)
         if value is not None and not _whole(value):
             raise EdgesimError(f"must be a whole number, got {value!r}", field=name)
@@ -121,6 +121,8 @@ class RunSpec:
     engine: Engine = Engine.ANALYTIC
     threads: int | None = None  # CPU threads of the runtime (TFLite XNNPACK, OpenVINO CPU); None: all host cores
     frames: int = 1  # event engine: inferences queued at once (throughput)
+    # Frames per context switch of a stream on a multi-context accelerator (HailoRT's batch size); needs frames > 1
+    batch: int = 1
     record_trace: bool = False  # event engine: keep the trace events (Chrome trace, timeline plot)
     # A clock outside the profile's DVFS table is refused unless this is set: then the run is an overclocked
     # what-if, marked so in every output (RunResult.overclocked).
@@ -142,6 +144,11 @@ class RunSpec:
             # amortised; the vendor-table checks queue at most 48).
             raise EdgesimError(f"frames must be <= {MAX_FRAMES}, got {self.frames}: throughput is steady after a "
                                f"few dozen queued frames", field="frames")
+        if not 1 <= self.batch <= MAX_FRAMES:
+            raise EdgesimError(f"batch must be 1..{MAX_FRAMES}, got {self.batch}", field="batch")
+        if self.batch > 1 and self.frames == 1:
+            # a batch is frames of one stream switched in together: one frame has no batch to share a switch with
+            raise EdgesimError("--batch needs --frames N (N > 1): a batch is frames of a stream", field="batch")
         if self.frames > 1 and self.engine is not Engine.EVENT:
             raise EdgesimError("--frames needs the event engine; drop --fast", field="frames")
         if self.record_trace and self.engine is not Engine.EVENT:
@@ -238,6 +245,8 @@ class RunResult:
     forced: str | None = None  # why the runtime does not target this chip, when spec.force ran it anyway
     # the device's own vendor-table multiplier the run was scaled by (None: the model alone)
     device_scale: DeviceScale | None = None
+    # Seconds between frames of a steady stream (edgesim.pipeline.stream.steady_period_s), set when frames > 1
+    stream_period_s: float | None = None
 
     @property
     def peak_hardware(self) -> bool:
@@ -288,6 +297,11 @@ class RunResult:
 
     @property
     def throughput_inf_per_s(self) -> float | None:
+        """Inferences per second: a stream's steady state when frames were queued (what a vendor's FPS is, and
+        what `edgesim validate` scores), else one frame's 1 / latency (event engine); None under the analytic
+        engine with one frame."""
+        if self.stream_period_s is not None:
+            return 1.0 / self.stream_period_s if self.stream_period_s > 0 else None
         return self.sim.throughput_inf_per_s if self.sim is not None else None
 
 

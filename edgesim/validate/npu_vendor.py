@@ -26,12 +26,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgesim.errors import EdgesimError
-from edgesim.hw.schema import DeviceClass, Precision
+from edgesim.hw.schema import Precision
 from edgesim.passes.choices import QuantPreset
 from edgesim.validate.core import open_table, spearman
 
 if TYPE_CHECKING:
-    from edgesim.mapping.plan import Schedule
     from edgesim.pipeline import RunResult, RunSpec
 
 REQUIRED = ("hw_profile", "runtime_id", "zoo_model", "input_shape", "precision", "metric", "value")
@@ -287,7 +286,7 @@ def predict_row_result(row: VendorRow) -> tuple[float, RunResult]:
     from edgesim import zoo
     from edgesim.hw.targeting import check_precision
     from edgesim.pipeline import run
-    from edgesim.sim.stream import schedule_period_s
+    from edgesim.pipeline.stream import steady_period_s
 
     if row.network not in zoo.names():
         raise EdgesimError(f"the zoo has no '{row.network}' yet", field="zoo_model")
@@ -296,39 +295,9 @@ def predict_row_result(row: VendorRow) -> tuple[float, RunResult]:
         check_precision(result.profile, result.runtime,
                         row.precision if row.precision_stated else _unstated_precision(row))
     if row.metric == "throughput":
-        period_s = schedule_period_s(result.schedule, result.profile, stream_frames(result.schedule), row.batch)
-        little_s = little_cluster_period_s(result)
-        if little_s:
-            period_s = 1.0 / (1.0 / period_s + 1.0 / little_s)
-        return period_s * 1e3, result
+        # the steady stream every door reports (edgesim.pipeline.stream): `run --frames N --batch B` gives it too
+        return steady_period_s(result, row.batch) * 1e3, result
     return result.estimate.latency_s * 1e3, result
-
-
-def little_cluster_period_s(result: RunResult) -> float | None:
-    """Seconds between frames of the streams a multi-stream CPU runtime adds on a hybrid CPU's other core type
-    (OpenVINO's THROUGHPUT hint runs streams on the E-cores too; its LATENCY hint only on the P-cores, the
-    profile's host unit); None when the runtime or the chip has no such streams."""
-    from edgesim.pipeline import run_on
-    from edgesim.sim.stream import schedule_period_s
-
-    rt, profile = result.runtime, result.profile
-    lc = profile.little_cluster
-    if rt is None or lc is None or not rt.inter_op_parallel or rt.targets != [DeviceClass.CPU]:
-        return None
-    little = profile.model_copy(update={"units": [lc], "host_unit": lc.name, "little_cluster": None})
-    other = run_on(result, little)
-    return schedule_period_s(other.schedule, other.profile, stream_frames(other.schedule)) or None
-
-
-def stream_frames(schedule: Schedule) -> tuple[int, int]:
-    """Frames whose wall-time difference gives the steady-state period. A runtime that neither pipelines layers
-    nor runs frames on different cores at once only overlaps the next frame's host overhead with this one's
-    compute, so the stream is steady from the second frame (2 -> 4 frames); multi-stream runtimes need more
-    frames in flight (4 -> 12); a layer-pipelined dataflow chip fills over ~8 frames (edge.STREAM_FRAMES uses
-    8 -> 32; 8 -> 16 keeps a YOLOv8m stream affordable per row)."""
-    if schedule.layer_pipelining:
-        return (8, 16)
-    return (4, 12) if schedule.inter_op_parallel else (2, 4)
 
 
 Predictor = Callable[[VendorRow], float]

@@ -16,7 +16,8 @@ from edgesim.passes.fusion import fuse_operators
 from edgesim.passes.optimize import optimize, options_from_cli
 from edgesim.passes.pipeline import run_pipeline
 from edgesim.pipeline import RunSpec, TransformOptions, run
-from edgesim.validate.npu_vendor import VendorRow, little_cluster_period_s, predict_row
+from edgesim.pipeline.stream import little_cluster_period_s
+from edgesim.validate.npu_vendor import VendorRow, predict_row
 from edgesim.zoo.builder import GraphBuilder
 
 
@@ -75,8 +76,9 @@ def test_hybrid_cpu_throughput_adds_the_e_core_streams() -> None:
 
 
 def _p_only_ms() -> float:
+    from edgesim.pipeline.stream import stream_frames
     from edgesim.sim.stream import schedule_period_s
-    from edgesim.validate.npu_vendor import row_spec, stream_frames
+    from edgesim.validate.npu_vendor import row_spec
 
     result = run(row_spec(_row("core-ultra-7-165h", "throughput")))
     return schedule_period_s(result.schedule, result.profile, stream_frames(result.schedule)) * 1e3
