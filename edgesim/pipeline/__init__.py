@@ -13,6 +13,7 @@ from dataclasses import replace
 from edgesim.hw.schema import HardwareProfile
 from edgesim.mapping.fusion import ScheduledFusion, scheduled_fusions
 from edgesim.pipeline.checks import FallbackWarning, FitVerdict, clock_range_mhz
+from edgesim.pipeline.gaps import KnownGap, graph_kernel_keys, matching_gaps
 from edgesim.pipeline.spec import (
     Engine,
     FusedGroupInfo,
@@ -47,11 +48,14 @@ def _finish(state: State, stages: Sequence[tuple[str, Stage]]) -> RunResult:
     assert (s.profile is not None and s.source_graph is not None and s.graph is not None
             and s.transform is not None and s.schedule is not None and s.estimate is not None
             and s.power is not None and s.fit is not None)
+    declared = s.runtime is not None and bool(s.runtime.unmodelled)  # the graph's op kinds are read only then
+    gaps = matching_gaps(s.runtime, s.version, s.profile.id,
+                         graph_kernel_keys(s.graph, s.schedule) if declared else None)
     return RunResult(spec=s.spec, profile=s.profile, source_graph=s.source_graph, graph=s.graph,
                      transform=s.transform, runtime=s.runtime, version=s.version, schedule=s.schedule,
                      estimate=s.estimate, power=s.power, sim=s.sim, events=s.events,
                      fit=s.fit, fallback=s.fallback, overclocked=s.overclocked,
-                     forced=s.forced, device_scale=s.device_scale)
+                     forced=s.forced, device_scale=s.device_scale, gaps=gaps)
 
 
 def run_on(result: RunResult, profile: HardwareProfile) -> RunResult:
@@ -90,7 +94,8 @@ def transform_report_with_mapping(result: RunResult) -> TransformReport:
     return replace(report, fused=(*report.fused, *extra))
 
 
-__all__ = ["STAGES", "bind", "Engine", "FallbackWarning", "FitVerdict", "FusedGroupInfo", "RunResult", "RunSpec",
+__all__ = ["STAGES", "bind", "Engine", "FallbackWarning", "FitVerdict", "FusedGroupInfo", "KnownGap", "RunResult",
+           "RunSpec",
            "TransformOptions", "TransformReport", "clear_caches", "load_source", "note_kept_quantized",
            "residual_fusions", "resolve_profile", "resolve_runtime", "run", "run_on", "transform_graph",
            "transform_report_with_mapping"]
