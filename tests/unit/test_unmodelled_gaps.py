@@ -166,8 +166,8 @@ def test_validate_rows_carry_the_gap_only_where_it_applies(tmp_path: Path) -> No
 
 def test_held_out_external_rows_count_the_bounded_end_only(ssd_288v: RunResult) -> None:
     from edgesim.pipeline.intervals import NoveltyClass
-    from edgesim.validate.npu_external import ExternalPrediction, held_out_intervals
     from edgesim.validate.intervals import shipped_residuals
+    from edgesim.validate.npu_external import ExternalPrediction, held_out_intervals
 
     p = ExternalPrediction("ext7-b.csv", 2, "core-ultra-9-288v", "openvino-npu", "ssd_mobilenet_v1", "int8",
                            "latency", 7.55, 0.742, NoveltyClass.NPU_NEW_DEVICE, gaps=ssd_288v.gaps)
