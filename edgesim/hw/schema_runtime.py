@@ -125,7 +125,8 @@ class UnmodelledCost(_Frozen):
     chips: list[str] = Field(default_factory=list)
     # runtime releases (RuntimeVersion.version names) it applies to; empty = all
     versions: list[str] = Field(default_factory=list)
-    trigger: Literal["always"] | OpsPresent
+    # "always"; "multi_thread": the run uses more than one host CPU thread; or op kinds present in the costed graph
+    trigger: Literal["always", "multi_thread"] | OpsPresent
     direction: GapDirection
     scope: GapScope = GapScope.INFERENCE
     basis: GapBasis = GapBasis.MECHANISM

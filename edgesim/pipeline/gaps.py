@@ -3,8 +3,9 @@ prints for each.
 
 A runtime profile declares the costs a public source documents (or a public measurement shows) that the model
 leaves out because no number for them is published. A declaration applies to a run when the chip matches its
-``chips`` patterns, the runtime release its ``versions``, and its trigger holds: ``always``, or one of its op kinds
-(kernel keys: REGION_YOLO, CONV2D_1X1 too) is in the graph as costed. The driver attaches the matches to the
+``chips`` patterns, the runtime release its ``versions``, and its trigger holds: ``always``; ``multi_thread``, the
+run's host CPU runs more than one thread; or one of its op kinds (kernel keys: REGION_YOLO, CONV2D_1X1 too) is in
+the graph as costed. The driver attaches the matches to the
 ``RunResult`` (``RunResult.gaps``); ``RunResult.warnings`` prints their lines, the JSON doors carry
 ``gap_dicts``, and the interval opens the side the gap leaves unbounded (``intervals.open_sides``).
 """
@@ -50,15 +51,19 @@ class KnownGap:
                 "line": self.line()}
 
 
-def applies(cost: UnmodelledCost, chip: str, version: str | None, kernel_keys: frozenset[str] | None) -> bool:
+def applies(cost: UnmodelledCost, chip: str, version: str | None, kernel_keys: frozenset[str] | None,
+            threads: int | None = None) -> bool:
     """Whether ``cost`` applies on profile ``chip`` at runtime release ``version`` (None: unknown, not filtered)
-    to a graph with these op kinds and kernel keys (None: unknown, an op trigger does not hold)."""
+    to a graph with these op kinds and kernel keys, run on ``threads`` host CPU threads (None: unknown, an op or
+    thread trigger does not hold)."""
     if cost.chips and not any(fnmatch.fnmatchcase(chip, pattern) for pattern in cost.chips):
         return False
     if cost.versions and version is not None and version not in cost.versions:
         return False
     if isinstance(cost.trigger, OpsPresent):
         return kernel_keys is not None and any(op in kernel_keys for op in cost.trigger.ops)
+    if cost.trigger == "multi_thread":
+        return threads is not None and threads > 1
     return True
 
 
@@ -73,12 +78,14 @@ def graph_kernel_keys(graph: Graph, schedule: Schedule | None = None) -> frozens
 
 
 def matching_gaps(runtime: RuntimeProfile | None, version: RuntimeVersion | None, chip: str,
-                  kernel_keys: frozenset[str] | None) -> tuple[KnownGap, ...]:
-    """The runtime's declarations that apply (none without a runtime: peak hardware says so already)."""
+                  kernel_keys: frozenset[str] | None, threads: int | None = None) -> tuple[KnownGap, ...]:
+    """The runtime's declarations that apply (none without a runtime: peak hardware says so already);
+    ``threads``: the host CPU threads of the run (the bound profile's host unit count)."""
     if runtime is None:
         return ()
     name = version.version if version is not None else None
-    return tuple(KnownGap(runtime.id, c) for c in runtime.unmodelled if applies(c, chip, name, kernel_keys))
+    return tuple(KnownGap(runtime.id, c) for c in runtime.unmodelled
+                 if applies(c, chip, name, kernel_keys, threads))
 
 
 def any_open(gaps: Iterable[KnownGap], scopes: tuple[GapScope, ...], direction: GapDirection) -> bool:

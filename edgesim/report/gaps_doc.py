@@ -19,7 +19,7 @@ def gaps_markdown(runtimes: list[RuntimeProfile]) -> str:
             where = ", ".join(c.chips) or f"every chip {rt.id} targets"
             if c.versions:
                 where += f" ({rt.id} {', '.join(c.versions)})"
-            trigger = "always" if not isinstance(c.trigger, OpsPresent) else "op " + " or ".join(c.trigger.ops)
+            trigger = c.trigger if not isinstance(c.trigger, OpsPresent) else "op " + " or ".join(c.trigger.ops)
             direction = f"{c.direction.value}, {'a stream period' if c.scope.value == 'stream' else 'each inference'}"
             what = c.what + (" (a public measurement, no mechanism found)" if c.basis is GapBasis.MEASUREMENT else "")
             if c.magnitude:

@@ -200,3 +200,11 @@ def test_docs_list_the_declarations_from_the_yaml() -> None:
     text = (REPO / "docs" / "intervals.md").read_text(encoding="utf-8")
     block = text.split("<!-- intervals-unmodelled:begin -->\n", 1)[1].split("\n<!-- intervals-unmodelled:end -->")[0]
     assert block == bundled_gaps_markdown()
+
+
+def test_a_thread_trigger_holds_on_more_than_one_host_thread() -> None:
+    one = run(RunSpec("resnet8", "esp32-s3", "esp-dl", threads=1))
+    two = run(RunSpec("resnet8", "esp32-s3", "esp-dl", threads=2))
+    assert one.gaps == () and [g.cost.id for g in two.gaps] == ["dual-core-split"]
+    assert one.latency_s > two.latency_s  # the point is the modelled split; only what is claimed changes
+    assert not applies(_cost(trigger="multi_thread"), "esp32-s3", None, None)  # threads unknown: does not hold
