@@ -49,9 +49,13 @@ def _finish(state: State, stages: Sequence[tuple[str, Stage]]) -> RunResult:
             and s.transform is not None and s.schedule is not None and s.estimate is not None
             and s.power is not None and s.fit is not None)
     declared = s.runtime is not None and bool(s.runtime.unmodelled)  # the graph's op kinds are read only then
-    # the bound profile's host unit has the run's threads as its core count (hw.targeting.bind_runtime)
+    # the bound profile's host unit has the run's threads as its core count (hw.targeting.bind_runtime); a point
+    # scaled by this device's own rows of this network was measured with the cost in it (KnownGap.absorbed_by)
+    scale = s.device_scale
+    own_rows = scale is not None and bool(dict(scale.keys).get("network"))
     gaps = matching_gaps(s.runtime, s.version, s.profile.id,
-                         graph_kernel_keys(s.graph, s.schedule) if declared else None, s.profile.host.count)
+                         graph_kernel_keys(s.graph, s.schedule) if declared else None, s.profile.host.count,
+                         scale.note() if own_rows and scale is not None else None)
     return RunResult(spec=s.spec, profile=s.profile, source_graph=s.source_graph, graph=s.graph,
                      transform=s.transform, runtime=s.runtime, version=s.version, schedule=s.schedule,
                      estimate=s.estimate, power=s.power, sim=s.sim, events=s.events,

@@ -29,6 +29,9 @@ class KnownGap:
 
     runtime: str
     cost: UnmodelledCost
+    # the point is scaled by this device's own vendor rows of this network (RunResult.device_scale), which were
+    # measured with the cost in them: said, but no side is opened (``intervals.open_sides``); None = not absorbed
+    absorbed_by: str | None = None
 
     @property
     def optimistic(self) -> bool:
@@ -41,14 +44,15 @@ class KnownGap:
         size = f"; {c.magnitude}" if c.magnitude else ""
         what = c.what.rstrip(".")
         figure = "this latency" if c.scope is GapScope.INFERENCE else "a stream's throughput"
-        return (f"not modelled: {what} ({basis}{c.source}{size}); {figure} is likely {c.direction.value} "
-                f"[{self.runtime}:{c.id}]")
+        verdict = (f"{figure} is likely {c.direction.value}" if self.absorbed_by is None else
+                   f"the point is {self.absorbed_by}, measured with it")
+        return f"not modelled: {what} ({basis}{c.source}{size}); {verdict} [{self.runtime}:{c.id}]"
 
     def as_dict(self) -> dict[str, object]:
         c = self.cost
         return {"id": c.id, "runtime": self.runtime, "what": c.what, "direction": c.direction.value,
                 "scope": c.scope.value, "basis": c.basis.value, "magnitude": c.magnitude, "source": c.source,
-                "line": self.line()}
+                "absorbed_by": self.absorbed_by, "line": self.line()}
 
 
 def applies(cost: UnmodelledCost, chip: str, version: str | None, kernel_keys: frozenset[str] | None,
@@ -78,19 +82,22 @@ def graph_kernel_keys(graph: Graph, schedule: Schedule | None = None) -> frozens
 
 
 def matching_gaps(runtime: RuntimeProfile | None, version: RuntimeVersion | None, chip: str,
-                  kernel_keys: frozenset[str] | None, threads: int | None = None) -> tuple[KnownGap, ...]:
+                  kernel_keys: frozenset[str] | None, threads: int | None = None,
+                  absorbed_by: str | None = None) -> tuple[KnownGap, ...]:
     """The runtime's declarations that apply (none without a runtime: peak hardware says so already);
-    ``threads``: the host CPU threads of the run (the bound profile's host unit count)."""
+    ``threads``: the host CPU threads of the run (the bound profile's host unit count); ``absorbed_by``: the note
+    of a device calibration on this network's own rows, whose measurements hold the cost."""
     if runtime is None:
         return ()
     name = version.version if version is not None else None
-    return tuple(KnownGap(runtime.id, c) for c in runtime.unmodelled
+    return tuple(KnownGap(runtime.id, c, absorbed_by) for c in runtime.unmodelled
                  if applies(c, chip, name, kernel_keys, threads))
 
 
 def any_open(gaps: Iterable[KnownGap], scopes: tuple[GapScope, ...], direction: GapDirection) -> bool:
-    """A gap of ``direction`` whose scope is one of ``scopes`` is among ``gaps``."""
-    return any(g.cost.direction is direction and g.cost.scope in scopes for g in gaps)
+    """A gap of ``direction`` whose scope is one of ``scopes`` is among ``gaps`` (not absorbed by the point's own
+    device calibration)."""
+    return any(g.cost.direction is direction and g.cost.scope in scopes and g.absorbed_by is None for g in gaps)
 
 
 def gap_dicts(gaps: Iterable[KnownGap]) -> list[dict[str, object]]:

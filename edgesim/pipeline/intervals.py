@@ -425,7 +425,7 @@ def interval(result: RunResult, confidence: float = DEFAULT_CONFIDENCE, *,
                               capped or e_capped, len(lat_res), (power.lo, power.hi), bin_runtime,
                               bin_runtime is not None and table.runtime_bin(cls, rid, confidence) is None,
                               result.device_scale.note() if result.device_scale is not None else None,
-                              tuple(f"{g.runtime}:{g.cost.id}" for g in result.gaps))
+                              tuple(f"{g.runtime}:{g.cost.id}" for g in result.gaps if g.absorbed_by is None))
 
 
 def format_range(iv: Interval, confidence: float, unit: str) -> str:

@@ -208,3 +208,17 @@ def test_a_thread_trigger_holds_on_more_than_one_host_thread() -> None:
     assert one.gaps == () and [g.cost.id for g in two.gaps] == ["dual-core-split"]
     assert one.latency_s > two.latency_s  # the point is the modelled split; only what is claimed changes
     assert not applies(_cost(trigger="multi_thread"), "esp32-s3", None, None)  # threads unknown: does not hold
+
+
+def test_a_point_scaled_by_the_networks_own_rows_absorbs_the_gap() -> None:
+    spec = RunSpec("yolov3_tiny", "core-ultra-7-165h", "openvino-npu", transform=_INT8)
+    own = run(spec)  # the 165H's vendor rows of yolov3_tiny scale the point: they were measured with the cost
+    assert own.device_scale is not None and [g.cost.id for g in own.gaps] == ["region-yolo-npu37xx"]
+    assert own.gaps[0].absorbed_by is not None and "measured with it" in own.gaps[0].line()
+    iv = interval(own, 0.8)
+    assert iv.latency_s.upper_bounded and iv.unmodelled == ()
+    from dataclasses import replace
+
+    model_only = run(replace(spec, device_calibration=False))
+    assert model_only.gaps[0].absorbed_by is None and "likely optimistic" in model_only.gaps[0].line()
+    assert not interval(model_only, 0.8).latency_s.upper_bounded
