@@ -83,7 +83,7 @@ def estimate(model: Graph | str | Path, profile: HardwareProfile | str | Path, r
     channels:0.3), ``fuse`` folds BatchNorm/activations, ``compress`` stores weights (none, int4, huffman);
     ``threads``: CPU threads of the runtime. ``clock_mhz`` must lie in the profile's DVFS table unless
     ``overclock`` (a what-if). The fit verdict and warnings are on ``edgesim.run(RunSpec(...))``'s result
-    (``.fit``, ``.warnings()``)."""
+    (``.fit``, ``.warnings()``; ``.gaps``: the runtime's declared unmodelled costs that apply)."""
     return run(_spec(model, profile, runtime, Engine.ANALYTIC, quant, prune, fuse, compress, input_shape,
                      clock_mhz, threads, overclock=overclock)).estimate
 

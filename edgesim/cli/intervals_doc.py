@@ -1,5 +1,6 @@
 """The figures docs/intervals.md quotes, generated from the shipped calibration and the benchmark results (never
-typed): the coverage tables at 80% and 90%, the LLM table and the interval cost ratios.
+typed): the coverage tables at 80% and 90%, the LLM table, the interval cost ratios and the declared unmodelled
+costs of the bundled runtimes.
 
 ``edgesim validate --calibrate-intervals`` rewrites the blocks between the markers when it runs from a checkout
 (docs/intervals.md next to the package); ``python docs/intervals_tables.py`` does it alone.
@@ -13,7 +14,7 @@ from pathlib import Path
 from edgesim.errors import EdgesimError
 from edgesim.files import atomic_write_text
 
-BLOCKS = ("coverage", "llm-coverage", "cost")
+BLOCKS = ("coverage", "llm-coverage", "cost", "unmodelled")
 
 
 def _marker(name: str) -> tuple[str, str]:
@@ -57,6 +58,10 @@ def cost_table(results: Path) -> str:
 def block(name: str, doc: Path) -> str:
     if name == "coverage":
         return _coverage_block()
+    if name == "unmodelled":  # the declared unmodelled costs of the bundled runtimes (edgesim.report.gaps_doc)
+        from edgesim.report.gaps_doc import bundled_gaps_markdown
+
+        return bundled_gaps_markdown()
     if name == "llm-coverage":
         return _llm_block()
     return cost_table(doc.parents[1] / "benchmarks" / "results" / "intervals.json")

@@ -53,10 +53,11 @@ def print_transform(report: TransformReport) -> None:
 def run_report_extra(result: RunResult) -> dict[str, Any]:
     """The JSON report's entries beyond the estimate: transformations, utilisation, throughput, power."""
     from edgesim.pipeline import transform_report_with_mapping
+    from edgesim.pipeline.gaps import gap_dicts
 
     extra: dict[str, Any] = {"fits": result.fit.fits, "fit_problems": list(result.fit.problems),
                              "warnings": list(result.warnings()), "overclocked": result.overclocked,
-                             "peak_hardware": result.peak_hardware}
+                             "peak_hardware": result.peak_hardware, "unmodelled": gap_dicts(result.gaps)}
     if result.fallback is not None:
         f = result.fallback
         extra["fallback"] = {"unit": f.unit, "mac_share": f.share, "cause": f.cause, "fix": f.fix}

@@ -37,7 +37,8 @@ def interval_lines(iv: PredictionInterval) -> list[str]:
             f"{format_range(iv.energy_j, iv.confidence, 'J')}")
     if iv.throughput_inf_per_s is not None:
         t = iv.throughput_inf_per_s
-        line += f", throughput {t.lo:.4g}-{t.hi:.4g} inferences/s"
+        line += (f", throughput {t.lo:.4g}-{t.hi:.4g} inferences/s" if t.lower_bounded and t.upper_bounded else
+                 f", throughput {format_range(t, iv.confidence, 'inferences/s')}")
     bin_text = f" scaled to {iv.calibration_runtime}" if iv.calibration_scaled else f" of {iv.calibration_runtime}"
     rows = f"{iv.calibration_rows} held-out rows" + (bin_text if iv.calibration_runtime else "")
     why = f"  novelty: {iv.novelty.value} ({_CLASS_TEXT[iv.novelty.value]}; {rows})"
@@ -47,6 +48,8 @@ def interval_lines(iv: PredictionInterval) -> list[str]:
         why += "; too few calibration rows for this confidence: the widest residual bounds it"
     if iv.device_calibration:
         why += f"; point {iv.device_calibration}"
+    if iv.unmodelled:
+        why += f"; not bounded where {', '.join(iv.unmodelled)} applies (a cost the model leaves out, see warnings)"
     return [line, why]
 
 
@@ -76,12 +79,16 @@ def sustained_intervals(base: RunResult, args: argparse.Namespace, mean_latency_
     model and profile errors are the same; the thermal model's own error is not in it), and with ``onset`` (the
     run again at a power ratio: ``thermal.sustain.throttle_onset_interval``) the throttle onset's. Printed; JSON
     entries."""
-    from edgesim.pipeline.intervals import Interval, format_range
+    from dataclasses import replace
+
+    from edgesim.pipeline.intervals import format_range
 
     iv = interval_of(base, args)
-    lat = Interval(mean_latency_s * iv.latency_s.lo / base.latency_s, mean_latency_s * iv.latency_s.hi / base.latency_s)
-    en = Interval(energy_per_inference_j * iv.energy_j.lo / base.energy_j,
-                  energy_per_inference_j * iv.energy_j.hi / base.energy_j)
+    # the single run's relative bounds, and its open ends (an unmodelled cost opens them in a sustained run too)
+    lat = replace(iv.latency_s, lo=mean_latency_s * iv.latency_s.lo / base.latency_s,
+                  hi=mean_latency_s * iv.latency_s.hi / base.latency_s)
+    en = replace(iv.energy_j, lo=energy_per_inference_j * iv.energy_j.lo / base.energy_j,
+                 hi=energy_per_inference_j * iv.energy_j.hi / base.energy_j)
     print(f"  interval: mean latency {format_range(lat, iv.confidence, 's')}, energy/inference "
           f"{format_range(en, iv.confidence, 'J')}; novelty {iv.novelty.value}")
     out: dict[str, Any] = {"latency_interval_s": lat.as_list(), "energy_interval_j": en.as_list(),

@@ -130,9 +130,11 @@ def compare(models: Sequence[str | Path], hws: Sequence[str | Path | HardwarePro
                                           warnings="; ".join(w for w in res.warnings() if "peak hardware" not in w)))
             if confidence is not None:
                 iv = interval(res, confidence)
-                rows[-1] = CompareRow(**{**asdict(rows[-1]), "latency_lo_s": iv.latency_s.lo,
-                                         "latency_hi_s": iv.latency_s.hi, "energy_lo_j": iv.energy_j.lo,
-                                         "energy_hi_j": iv.energy_j.hi, "confidence": confidence,
+                # an end an unmodelled cost leaves open is None (intervals.open_sides), as in every JSON door
+                (lat_lo, lat_hi), (en_lo, en_hi) = iv.latency_s.as_list(), iv.energy_j.as_list()
+                rows[-1] = CompareRow(**{**asdict(rows[-1]), "latency_lo_s": lat_lo,
+                                         "latency_hi_s": lat_hi, "energy_lo_j": en_lo,
+                                         "energy_hi_j": en_hi, "confidence": confidence,
                                          "novelty": iv.novelty.value,
                                          "latency_profile_lo_log": min(iv.profile_latency_log[0], 0.0),
                                          "latency_profile_hi_log": max(iv.profile_latency_log[1], 0.0)})
@@ -170,14 +172,16 @@ def indistinguishable(rows: Sequence[CompareRow]) -> list[tuple[CompareRow, Comp
         for b in rows[i + 1:]:
             if a.model != b.model or a.latency_lo_s is None or b.latency_lo_s is None:
                 continue
-            assert a.latency_hi_s is not None and b.latency_hi_s is not None
+            # an upper end left open by an unmodelled cost reaches any slower chip
+            a_hi = math.inf if a.latency_hi_s is None else a.latency_hi_s
+            b_hi = math.inf if b.latency_hi_s is None else b.latency_hi_s
             margin = _shared_margin(a, b)
             if margin is not None:
                 slow, fast = (a, b) if a.latency_s >= b.latency_s else (b, a)
                 limit = math.hypot(margin, slow.latency_profile_lo_log, fast.latency_profile_hi_log)
                 if math.log(slow.latency_s / fast.latency_s) <= limit:
                     out.append((a, b))
-            elif a.latency_lo_s <= b.latency_hi_s and b.latency_lo_s <= a.latency_hi_s:
+            elif a.latency_lo_s <= b_hi and b.latency_lo_s <= a_hi:
                 out.append((a, b))
     return out
 
@@ -216,8 +220,10 @@ def format_compare(rows: Sequence[CompareRow], peak_on_front: bool = False) -> s
         runtime = "none (peak)" if r.peak_hardware else r.runtime
         span = ""
         if conf is not None:
-            span = (f"{si(r.latency_lo_s, 's')}-{si(r.latency_hi_s, 's')}"
-                    if r.latency_lo_s is not None and r.latency_hi_s is not None else "-")
+            span = "-"
+            if r.latency_lo_s is not None:
+                span = (f"{si(r.latency_lo_s, 's')}-{si(r.latency_hi_s, 's')}" if r.latency_hi_s is not None
+                        else f">= {si(r.latency_lo_s, 's')}")  # upper end left open by an unmodelled cost
             span = f"{span:>20} "
         lines.append(f"{r.model[:22]:<22} {r.hw[:16]:<16} {runtime[:18]:<18} {si(r.latency_s, 's'):>10} {span}"
                      f"{si(r.energy_j, 'J'):>10} {si(r.average_power_w, 'W'):>10} {si(r.peak_power_w, 'W'):>10} "
@@ -302,7 +308,8 @@ def plot_tradeoff(labels: Sequence[str], latency_s: Sequence[float], energy_j: S
 def plot_compare(rows: Sequence[CompareRow], path: str | Path) -> Path:
     ivs: list[tuple[float, float, float, float]] | None = None
     if all(r.latency_lo_s is not None for r in rows):
-        ivs = [(r.latency_lo_s or 0.0, r.latency_hi_s or 0.0, r.energy_lo_j or 0.0, r.energy_hi_j or 0.0)
+        # an end left open by an unmodelled cost draws no whisker on that side
+        ivs = [(r.latency_lo_s or 0.0, r.latency_hi_s or r.latency_s, r.energy_lo_j or 0.0, r.energy_hi_j or r.energy_j)
                for r in rows]
     conf = f", {rows[0].confidence:.0%} intervals" if rows and rows[0].confidence is not None else ""
     return plot_tradeoff([f"{r.model}@{r.hw}" for r in rows], [r.latency_s for r in rows],

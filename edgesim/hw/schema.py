@@ -24,7 +24,14 @@ from edgesim.hw.schema_base import (
 )
 from edgesim.hw.schema_base import Frozen as _Frozen
 from edgesim.hw.schema_gpu import GpuArch, GpuKernels
-from edgesim.hw.schema_runtime import FloatConversion, HostIO, Int8IsaScale, WeightResweep
+from edgesim.hw.schema_runtime import (
+    FloatConversion,
+    HostIO,
+    Int8IsaScale,
+    UnmodelledCost,
+    WeightResweep,
+    check_unmodelled,
+)
 from edgesim.hw.schema_thermal import (
     DvfsSpec,
     ThermalSpec,
@@ -479,6 +486,9 @@ class RuntimeProfile(_Frozen):
     # The runtime's int8 GEMM kernels differ by the CPU core's dot-product instructions (XNNPACK: SMLAL, SDOT or
     # SMMLA microkernels): applied to int8 MAC ops on CPU units (edgesim.mapping.compute.int8_isa_scale).
     int8_isa_scale: Int8IsaScale | None = None
+    # Costs a public source documents on this runtime (or a public measurement shows) that the model leaves out,
+    # no number being published: runs they apply to say so (edgesim.pipeline.gaps). docs/unmodelled.md lists them.
+    unmodelled: list[UnmodelledCost] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
 
     @field_validator("layers_per_op")
@@ -544,6 +554,7 @@ class RuntimeProfile(_Frozen):
             raise ValueError(f"version names must be unique, got {names}")
         if self.default_version not in names:
             raise ValueError(f"default_version '{self.default_version}' is not one of {names}")
+        check_unmodelled(self.unmodelled, names)
         sweep = self.weight_resweep
         missing = [k for k in (sweep.cached, sweep.streamed) if k not in self.kernel_efficiency] if sweep else []
         if missing:

@@ -1,14 +1,18 @@
 """Small records of a runtime profile (edgesim.hw.schema.RuntimeProfile): how its int8 kernels scale with a CPU
 core's dot-product instructions, what it moves over a USB host link every inference, and what its compiler
-converts a float model to."""
+converts a float model to, and the costs it is known to have that the model leaves out."""
 
 from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
 
 from pydantic import Field, field_validator
 
 from edgesim.hw.cpu_isa import CoreInt8, Int8Path
 from edgesim.hw.schema_base import Frozen as _Frozen
 from edgesim.hw.schema_base import Precision
+from edgesim.hw.schema_version import KERNEL_KEYS
 
 # The precisions a float model's ops can be converted to by the transformations (--quant fp16 is the one float
 # conversion there is): a runtime declaring another could not be applied.
@@ -69,3 +73,74 @@ class WeightResweep(_Frozen):
     ops: list[str] = Field(min_length=1)  # kernel keys (CONV2D, CONV2D_1X1, ...) whose loops re-read the weights
     cached: str = Field(min_length=1)  # kernel_efficiency key of the rate with the weights in the cache
     streamed: str = Field(min_length=1)  # kernel_efficiency key of the rate with the weights streamed per pixel
+
+
+class GapDirection(StrEnum):
+    """Which way a known unmodelled cost moves the truth from the prediction: optimistic = the real latency is
+    longer (the cost is missing from it), pessimistic = shorter."""
+
+    OPTIMISTIC = "optimistic"
+    PESSIMISTIC = "pessimistic"
+
+
+class GapScope(StrEnum):
+    """What the missing cost adds to: every inference's time (so its latency, its energy and a stream's period), or
+    only the period of a stream of frames (a per-frame floor that one inference's latency already pays)."""
+
+    INFERENCE = "inference"
+    STREAM = "stream"
+
+
+class GapBasis(StrEnum):
+    """What the declaration rests on: a mechanism a public source documents whose cost cannot be derived, or a
+    public measurement the model misses with no mechanism found."""
+
+    MECHANISM = "mechanism"
+    MEASUREMENT = "measurement"
+
+
+class OpsPresent(_Frozen):
+    """Trigger: at least one of ``ops`` (IR op kinds or kernel keys: CONV2D_1X1, REGION_YOLO) is in the graph as
+    costed."""
+
+    ops: list[str] = Field(min_length=1)
+
+    @field_validator("ops")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        unknown = [op for op in v if op not in KERNEL_KEYS]
+        if unknown:
+            raise ValueError(f"unknown op kinds {unknown}; known: {sorted(KERNEL_KEYS)}")
+        return v
+
+
+class UnmodelledCost(_Frozen):
+    """A cost a public source documents (or a public measurement shows) on this runtime that the model leaves out,
+    because no number for it is published: every run it applies to says so, and its interval does not claim to
+    bound that side (edgesim.pipeline.gaps, edgesim.pipeline.intervals.open_sides). No magnitude is fitted to
+    any row; ``magnitude`` quotes a source's own figure, when one gives it."""
+
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    what: str = Field(min_length=1)  # one sentence: what is left out, and where it runs
+    # hardware profile ids (fnmatch patterns, as RuntimeVersion.chips); empty = every chip the runtime targets
+    chips: list[str] = Field(default_factory=list)
+    # runtime releases (RuntimeVersion.version names) it applies to; empty = all
+    versions: list[str] = Field(default_factory=list)
+    # "always"; "multi_thread": the run uses more than one host CPU thread; or op kinds present in the costed graph
+    trigger: Literal["always", "multi_thread"] | OpsPresent
+    direction: GapDirection
+    scope: GapScope = GapScope.INFERENCE
+    basis: GapBasis = GapBasis.MECHANISM
+    magnitude: str | None = Field(default=None, min_length=1)  # a source's own figure, quoted; None = none given
+    source: str = Field(min_length=1)
+
+
+def check_unmodelled(costs: list[UnmodelledCost], version_names: list[str]) -> None:
+    """Ids unique and every named release one of the runtime's (RuntimeProfile's validator)."""
+    ids = [c.id for c in costs]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"unmodelled ids must be unique, got {ids}")
+    for c in costs:
+        bad = [v for v in c.versions if v not in version_names]
+        if bad:
+            raise ValueError(f"unmodelled '{c.id}' names releases {bad} the runtime does not list {version_names}")

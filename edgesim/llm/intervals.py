@@ -122,7 +122,7 @@ class LlmInterval:
     energy_per_token_j: Interval | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        def lst(iv: Interval | None) -> list[float] | None:
+        def lst(iv: Interval | None) -> list[float | None] | None:
             return None if iv is None else iv.as_list()
 
         return {"confidence": self.confidence, "novelty_class": self.novelty,

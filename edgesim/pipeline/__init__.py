@@ -13,6 +13,7 @@ from dataclasses import replace
 from edgesim.hw.schema import HardwareProfile
 from edgesim.mapping.fusion import ScheduledFusion, scheduled_fusions
 from edgesim.pipeline.checks import FallbackWarning, FitVerdict, clock_range_mhz
+from edgesim.pipeline.gaps import KnownGap, graph_kernel_keys, matching_gaps
 from edgesim.pipeline.spec import (
     Engine,
     FusedGroupInfo,
@@ -47,11 +48,19 @@ def _finish(state: State, stages: Sequence[tuple[str, Stage]]) -> RunResult:
     assert (s.profile is not None and s.source_graph is not None and s.graph is not None
             and s.transform is not None and s.schedule is not None and s.estimate is not None
             and s.power is not None and s.fit is not None)
+    declared = s.runtime is not None and bool(s.runtime.unmodelled)  # the graph's op kinds are read only then
+    # the bound profile's host unit has the run's threads as its core count (hw.targeting.bind_runtime); a point
+    # scaled by this device's own rows of this network was measured with the cost in it (KnownGap.absorbed_by)
+    scale = s.device_scale
+    own_rows = scale is not None and bool(dict(scale.keys).get("network"))
+    gaps = matching_gaps(s.runtime, s.version, s.profile.id,
+                         graph_kernel_keys(s.graph, s.schedule) if declared else None, s.profile.host.count,
+                         scale.note() if own_rows and scale is not None else None)
     result = RunResult(spec=s.spec, profile=s.profile, source_graph=s.source_graph, graph=s.graph,
                        transform=s.transform, runtime=s.runtime, version=s.version, schedule=s.schedule,
                        estimate=s.estimate, power=s.power, sim=s.sim, events=s.events,
                        fit=s.fit, fallback=s.fallback, overclocked=s.overclocked,
-                       forced=s.forced, device_scale=s.device_scale)
+                       forced=s.forced, device_scale=s.device_scale, gaps=gaps)
     if s.spec.frames > 1:
         # frames queued: the stream's steady state, the one throughput every door reports (pipeline.stream)
         from edgesim.pipeline.stream import steady_period_s
@@ -96,7 +105,8 @@ def transform_report_with_mapping(result: RunResult) -> TransformReport:
     return replace(report, fused=(*report.fused, *extra))
 
 
-__all__ = ["STAGES", "bind", "Engine", "FallbackWarning", "FitVerdict", "FusedGroupInfo", "RunResult", "RunSpec",
+__all__ = ["STAGES", "bind", "Engine", "FallbackWarning", "FitVerdict", "FusedGroupInfo", "KnownGap", "RunResult",
+           "RunSpec",
            "TransformOptions", "TransformReport", "clear_caches", "load_source", "note_kept_quantized",
            "residual_fusions", "resolve_profile", "resolve_runtime", "run", "run_on", "transform_graph",
            "transform_report_with_mapping"]

@@ -13,6 +13,10 @@ Two parts, combined in log space:
 
 The half-widths of (a) and (b) on each side add in quadrature (independent errors); the interval always contains
 the point estimate.
+
+(c) a declared unmodelled cost that applies to the run (``RunResult.gaps``, ``edgesim.pipeline.gaps``) opens the side
+    it moves the truth to: the end is reported as not bounded (">= lo", ``upper_bounded: false``), because nothing
+    calibrates a cost the model leaves out (``open_sides``, the one place this is done).
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ import numpy as np
 
 from edgesim.errors import EdgesimError
 from edgesim.hw.schema import HardwareProfile, RuntimeProfile
+from edgesim.hw.schema_runtime import GapDirection, GapScope
 from edgesim.hw.uncertain import UncertainField, ranged_fields, with_field
 from edgesim.pipeline.device_calibration import is_shipped_device
+from edgesim.pipeline.gaps import KnownGap, any_open
 from edgesim.pipeline.interval_calibration import (
     _NEW_CHIP,
     BY_RUNTIME,
@@ -288,11 +294,20 @@ def _surrogate_quantiles(effects: Sequence[FieldEffect], metric: str, confidence
 # -- the combined interval ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Interval:
+    """``lo``..``hi``; an end that is not bounded (``open_sides``) keeps the calibrated number in ``lo``/``hi`` for
+    the arithmetic of derived intervals, but is reported as None (JSON) or left out of the text (">= lo")."""
+
     lo: float
     hi: float
+    upper_bounded: bool = True
+    lower_bounded: bool = True
 
-    def as_list(self) -> list[float]:
-        return [self.lo, self.hi]
+    def as_list(self) -> list[float | None]:
+        return [self.lo if self.lower_bounded else None, self.hi if self.upper_bounded else None]
+
+    def contains(self, value: float) -> bool:
+        """``value`` inside the bounded ends."""
+        return (not self.lower_bounded or self.lo <= value) and (not self.upper_bounded or value <= self.hi)
 
     def half_width_rel(self, nominal: float) -> float:
         return (self.hi - self.lo) / (2 * nominal) if nominal else 0.0
@@ -321,11 +336,15 @@ class PredictionInterval:
     calibration_scaled: bool = False
     # the board's own vendor rows the point prediction was scaled by (``RunResult.device_scale``), None: the model
     device_calibration: str | None = None
+    # the declared unmodelled costs that apply ('runtime:id'), which opened the sides they move the truth to
+    unmodelled: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
             "confidence": self.confidence, "novelty_class": self.novelty.value,
             "latency_interval_s": self.latency_s.as_list(), "energy_interval_j": self.energy_j.as_list(),
+            "upper_bounded": self.latency_s.upper_bounded, "energy_upper_bounded": self.energy_j.upper_bounded,
+            "unmodelled": list(self.unmodelled),
             "profile_part_log": list(self.profile_latency_log), "model_part_log": list(self.model_latency_log),
             "uncertain_fields": self.uncertain_fields, "calibration_rows": self.calibration_rows,
             "capped": self.capped, "power_ratio_interval": list(self.power_ratio),
@@ -341,6 +360,24 @@ def combine(nominal: float, profile_log: tuple[float, float], model_log: tuple[f
     lo = math.hypot(min(profile_log[0], 0.0), min(model_log[0], 0.0))
     hi = math.hypot(max(profile_log[1], 0.0), max(model_log[1], 0.0))
     return Interval(nominal * math.exp(-lo), nominal * math.exp(hi))
+
+
+# A stream's period (and throughput) pays both scopes of gap; one inference's latency and energy the inference's only.
+_INFERENCE_SCOPES = (GapScope.INFERENCE,)
+_STREAM_SCOPES = (GapScope.INFERENCE, GapScope.STREAM)
+
+
+def open_sides(iv: Interval, gaps: Sequence[KnownGap], *, stream: bool = False, rate: bool = False) -> Interval:
+    """``iv`` with the side each applying gap moves the truth to reported as not bounded: an optimistic gap (the
+    real time is longer) opens a time's upper end, a pessimistic one its lower end. ``stream``: ``iv`` is a
+    stream's period or throughput (stream-scope gaps count too); ``rate``: ``iv`` is per second, so the sides
+    swap. The calibrated numbers stay in ``lo``/``hi``; only what is claimed changes (point estimates never do)."""
+    scopes = _STREAM_SCOPES if stream else _INFERENCE_SCOPES
+    longer = any_open(gaps, scopes, GapDirection.OPTIMISTIC)
+    shorter = any_open(gaps, scopes, GapDirection.PESSIMISTIC)
+    if rate:
+        longer, shorter = shorter, longer
+    return replace(iv, upper_bounded=iv.upper_bounded and not longer, lower_bounded=iv.lower_bounded and not shorter)
 
 
 def run_novelty(result: RunResult, table: CalibrationTable | None = None, *,
@@ -374,29 +411,39 @@ def interval(result: RunResult, confidence: float = DEFAULT_CONFIDENCE, *,
     lat_res, _, bin_runtime = latency_sample(table, cls, rid, confidence)
     m_lo, m_hi, capped = model_bounds(table, cls, confidence, rid)
     e_lo, e_hi, e_capped = _energy_model_bounds(table, cls, result.profile.id, confidence, rid)
-    lat = combine(result.latency_s, p_lat, (m_lo, m_hi))
-    en = combine(result.energy_j, p_en, (e_lo, e_hi))
+    lat = open_sides(combine(result.latency_s, p_lat, (m_lo, m_hi)), result.gaps)
+    en = open_sides(combine(result.energy_j, p_en, (e_lo, e_hi)), result.gaps)
     power = combine(1.0, _surrogate_quantiles(effects, "power", confidence),
                     power_log_bounds(result.profile.id, confidence))
     thr = None
     if result.sim is not None and result.spec.frames > 1 and result.throughput_inf_per_s is not None:
         t = result.throughput_inf_per_s  # the steady stream (pipeline.stream)
         # Throughput moves inversely with the time per frame: the latency interval's relative bounds, swapped.
-        thr = Interval(t * result.latency_s / lat.hi, t * result.latency_s / lat.lo)
+        thr = open_sides(Interval(t * result.latency_s / lat.hi, t * result.latency_s / lat.lo), result.gaps,
+                         stream=True, rate=True)
     return PredictionInterval(confidence, cls, lat, en, thr, p_lat, (m_lo, m_hi), len(effects),
                               capped or e_capped, len(lat_res), (power.lo, power.hi), bin_runtime,
                               bin_runtime is not None and table.runtime_bin(cls, rid, confidence) is None,
-                              result.device_scale.note() if result.device_scale is not None else None)
+                              result.device_scale.note() if result.device_scale is not None else None,
+                              tuple(f"{g.runtime}:{g.cost.id}" for g in result.gaps if g.absorbed_by is None))
 
 
 def format_range(iv: Interval, confidence: float, unit: str) -> str:
-    """'12-17 ms (80%)': both ends in the unit that suits the upper end."""
+    """'12-17 ms (80%)': both ends in the unit that suits the upper end; '>= 12 ms (80%, upper end not bounded)'
+    when an unmodelled cost opened it (``open_sides``), '<= 17 ms (...)' for the lower end."""
     scale, prefix = 1.0, ""
     for factor, p in ((1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n")):
-        if iv.hi >= factor:
+        if (iv.hi if iv.upper_bounded else iv.lo) >= factor:
             scale, prefix = factor, p
             break
-    return f"{plain(iv.lo / scale)}-{plain(iv.hi / scale)} {prefix}{unit} ({confidence:.0%})"
+    lo, hi = plain(iv.lo / scale), plain(iv.hi / scale)
+    if not iv.upper_bounded and not iv.lower_bounded:
+        return f"not bounded ({confidence:.0%}: unmodelled costs both ways)"
+    if not iv.upper_bounded:
+        return f">= {lo} {prefix}{unit} ({confidence:.0%}, upper end not bounded: unmodelled cost)"
+    if not iv.lower_bounded:
+        return f"<= {hi} {prefix}{unit} ({confidence:.0%}, lower end not bounded: unmodelled cost)"
+    return f"{lo}-{hi} {prefix}{unit} ({confidence:.0%})"
 
 
 # The model-error names live in interval_calibration; callers ask this module for them (one door for intervals).
@@ -404,7 +451,7 @@ __all__ = ["BOARD_POWER_FIELD", "BY_RUNTIME", "CALIBRATION_FILE", "DEFAULT_CONFI
            "MIN_BIN_ROWS", "NEW_BOARD_POWER_CLASSES", "NPU_CALIBRATION_FILE", "NPU_CLASSES", "CalibrationTable",
            "FieldEffect", "Interval", "NoveltyClass", "PredictionInterval", "board_offset_parts", "board_offsets_energy_bounds",
            "calibration_table", "check_confidence",
-           "class_scales", "combine", "conformal_bounds", "energy_bounds", "format_range", "group_pairs", "group_weights", "interval",
+           "class_scales", "combine", "conformal_bounds", "energy_bounds", "format_range", "open_sides", "group_pairs", "group_weights", "interval",
            "latency_sample", "model_bounds", "new_board_energy_bounds", "novelty", "npu_board_class", "perturbed_runs",
            "power_log_bounds", "rerun", "rerun_changed", "run_novelty", "runtime_bin", "runtime_scales",
            "scaled_sample", "set_field", "shared_margin", "weight_group", "weighted_bounds"]

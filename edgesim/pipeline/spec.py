@@ -21,6 +21,7 @@ from edgesim.passes.accuracy import AccuracyReport
 from edgesim.passes.choices import Compression, QuantPreset
 from edgesim.pipeline.checks import FallbackWarning, FitVerdict, clock_range_mhz
 from edgesim.pipeline.device_calibration import DeviceScale
+from edgesim.pipeline.gaps import KnownGap
 from edgesim.report.units import si_bytes
 from edgesim.sim.engine import SimResult
 from edgesim.sim.trace import TraceEvent
@@ -245,6 +246,8 @@ class RunResult:
     forced: str | None = None  # why the runtime does not target this chip, when spec.force ran it anyway
     # the device's own vendor-table multiplier the run was scaled by (None: the model alone)
     device_scale: DeviceScale | None = None
+    # the runtime's declared unmodelled costs that apply to this chip, release and graph (edgesim.pipeline.gaps)
+    gaps: tuple[KnownGap, ...] = ()
     # Seconds between frames of a steady stream (edgesim.pipeline.stream.steady_period_s), set when frames > 1
     stream_period_s: float | None = None
 
@@ -271,6 +274,7 @@ class RunResult:
             out.append(self.fallback.line().removeprefix("warning: "))
         if (unused := self._unexploited_pruning()) is not None:
             out.append(unused)
+        out += [g.line() for g in self.gaps]
         return tuple(out)
 
     def _unexploited_pruning(self) -> str | None:

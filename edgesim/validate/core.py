@@ -140,6 +140,8 @@ class RowResult:
     predicted_energy_uj: float | None
     error: str | None = None  # why the row could not be predicted
     metric: str = "latency"  # "throughput": both latencies are the period between frames of a stream
+    # the declared unmodelled costs that apply to the row's run, one line each (edgesim.pipeline.gaps)
+    unmodelled: tuple[str, ...] = ()
 
     @property
     def latency_error(self) -> float | None:
@@ -201,6 +203,8 @@ class ValidationResult:
     def as_dict(self) -> dict[str, Any]:
         def row(r: RowResult) -> dict[str, Any]:
             d = asdict(r)
+            if not r.unmodelled:
+                del d["unmodelled"]  # only where a declared gap applies: the rows of other runtimes read as before
             d["latency_error"] = r.latency_error
             d["energy_error"] = r.energy_error
             d["power_error"] = r.power_error
@@ -347,7 +351,8 @@ def resolve_model(model_file: str, models_dir: Path) -> str:
     return model_file
 
 
-Predictor = Callable[[ReferenceRow], tuple[float, float]]
+# (latency_ms, energy_uj), and optionally the lines of the declared unmodelled costs that apply to the row's run
+Predictor = Callable[[ReferenceRow], tuple[float, float] | tuple[float, float, tuple[str, ...]]]
 
 
 def reference_spec(model: str, precision: str = "int8") -> RunSpec:
@@ -392,12 +397,13 @@ def api_predictor(models_dir: Path) -> Predictor:
     from edgesim.pipeline import run
     from edgesim.validate.edge import stream_period_s
 
-    def predict(row: ReferenceRow) -> tuple[float, float]:
+    def predict(row: ReferenceRow) -> tuple[float, float, tuple[str, ...]]:
         spec = row_spec(row, models_dir)
-        est = run(spec).estimate
+        result = run(spec)
+        est, gaps = result.estimate, tuple(g.line() for g in result.gaps)
         if row.metric == "throughput":
-            return stream_period_s(spec) * 1e3, est.energy_j * 1e6
-        return est.latency_s * 1e3, est.energy_j * 1e6
+            return stream_period_s(spec) * 1e3, est.energy_j * 1e6, gaps
+        return est.latency_s * 1e3, est.energy_j * 1e6, gaps
 
     return predict
 
@@ -448,7 +454,7 @@ def validate(
                     model_file=row.model_file, clock_mhz=row.clock_mhz, measured_latency_ms=row.latency_ms,
                     measured_energy_uj=row.energy_uj, metric=row.metric)
         try:
-            lat_ms, en_uj = predict(row)
+            got = predict(row)
         except (EdgesimError, ProfileError) as exc:
             if strict:
                 raise
@@ -459,10 +465,12 @@ def validate(
             skipped.append(RowResult(**base, predicted_latency_ms=None, predicted_energy_uj=None,  # type: ignore[arg-type]
                                      error=msg))
             continue
+        lat_ms, en_uj = got[0], got[1]
         done.append(RowResult(**base, predicted_latency_ms=lat_ms,  # type: ignore[arg-type]
                               # a row measured at another supply than its profile's basis, on a part whose
                               # power follows the supply
-                              predicted_energy_uj=en_uj * supply_scale(row)))
+                              predicted_energy_uj=en_uj * supply_scale(row),
+                              unmodelled=got[2] if len(got) > 2 else ()))
     refuse_empty(ref, len(rows), skipped)
     for line in notices:
         print(line, file=sys.stderr)

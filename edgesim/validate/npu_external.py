@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgesim.files import data_path
+from edgesim.pipeline.gaps import KnownGap
 from edgesim.pipeline.intervals import NoveltyClass, run_novelty
 from edgesim.validate.intervals import Residual, held_out_latency_bounds
 from edgesim.validate.npu_vendor import VendorRow, predict_all, predict_row_result, read_vendor
@@ -48,6 +49,7 @@ class ExternalPrediction:
     predicted_ms: float
     cls: NoveltyClass  # the class the driver assigns the run
     profile_latency_log: tuple[float, float] = (0.0, 0.0)  # the interval's profile part (``with_profile``)
+    gaps: tuple[KnownGap, ...] = ()  # the declared unmodelled costs that apply to the row's run
 
     def residual(self) -> Residual:
         return Residual(self.line, self.device, self.runtime, self.network, self.cls,
@@ -58,13 +60,13 @@ def _predict_file(path: Path, with_profile: float | None) -> tuple[list[External
     from edgesim.pipeline.intervals import interval
 
     rows, skipped = read_vendor(path)
-    made: dict[int, tuple[str, NoveltyClass, tuple[float, float]]] = {}
+    made: dict[int, tuple[str, NoveltyClass, tuple[float, float], tuple[KnownGap, ...]]] = {}
 
     def predict(row: VendorRow) -> float:
         ms, result = predict_row_result(row)
         rid = result.runtime.id if result.runtime is not None else row.runtime.partition("@")[0]
         prof = interval(result, with_profile).profile_latency_log if with_profile else (0.0, 0.0)
-        made[row.line] = (rid, run_novelty(result), prof)
+        made[row.line] = (rid, run_novelty(result), prof, result.gaps)
         return ms
 
     with contextlib.redirect_stderr(io.StringIO()):
@@ -72,9 +74,9 @@ def _predict_file(path: Path, with_profile: float | None) -> tuple[list[External
     out: list[ExternalPrediction] = []
     for r in results:
         if r.predicted_ms is not None and r.measured_ms > 0:
-            rid, cls, prof = made[r.line]
+            rid, cls, prof, gaps = made[r.line]
             out.append(ExternalPrediction(path.name, r.line, r.device, rid, r.network, r.precision, r.metric,
-                                          r.measured_ms, r.predicted_ms, cls, prof))
+                                          r.measured_ms, r.predicted_ms, cls, prof, gaps))
     return out, len(skipped) + len(results) - len(out)
 
 
@@ -104,9 +106,21 @@ class HeldOutInterval:
     prediction: ExternalPrediction
     lo_ms: float
     hi_ms: float
+    # False: a declared unmodelled cost applies and leaves that end open (``intervals.open_sides``); lo_ms/hi_ms
+    # keep the calibrated number
+    upper_bounded: bool = True
+    lower_bounded: bool = True
 
     @property
     def covered(self) -> bool:
+        """The measurement inside the bounded ends (one-sided where an end is open)."""
+        m = self.prediction.measured_ms
+        return (not self.lower_bounded or self.lo_ms <= m) and (not self.upper_bounded or m <= self.hi_ms)
+
+    @property
+    def covered_two_sided(self) -> bool:
+        """The measurement inside lo_ms..hi_ms as calibrated, open ends ignored (what the check counted before
+        the ends were opened)."""
         return self.lo_ms <= self.prediction.measured_ms <= self.hi_ms
 
 
@@ -116,11 +130,13 @@ def held_out_intervals(predictions: Sequence[ExternalPrediction], calibration: S
     from ``calibration`` (the shipped residuals) without the row's group: its device for a new device (the same
     leave-one-group-out the coverage check gives every row), so the check stays out-of-sample now that the
     external rows are in the calibration."""
-    from edgesim.pipeline.intervals import combine
+    from edgesim.pipeline.intervals import combine, open_sides
 
     out: list[HeldOutInterval] = []
     for p in predictions:
         m_lo, m_hi, _ = held_out_latency_bounds(p.residual(), calibration, confidence)
-        iv = combine(p.predicted_ms, p.profile_latency_log, (m_lo, m_hi))
-        out.append(HeldOutInterval(p, iv.lo, iv.hi))
+        # a throughput row's number is a stream's period: stream-scope gaps open it too
+        iv = open_sides(combine(p.predicted_ms, p.profile_latency_log, (m_lo, m_hi)), p.gaps,
+                        stream=p.metric == "throughput")
+        out.append(HeldOutInterval(p, iv.lo, iv.hi, iv.upper_bounded, iv.lower_bounded))
     return out

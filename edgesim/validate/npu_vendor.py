@@ -96,6 +96,8 @@ class VendorResult:
     measured_ms: float
     predicted_ms: float | None
     error: str | None = None
+    # the declared unmodelled costs that apply to the row's run, one line each (edgesim.pipeline.gaps)
+    unmodelled: tuple[str, ...] = ()
 
     @property
     def ape(self) -> float | None:
@@ -305,14 +307,17 @@ Predictor = Callable[[VendorRow], float]
 
 def predict_all(rows: Iterable[VendorRow], predictor: Predictor | None = None) -> list[VendorResult]:
     """Every row predicted; a row the simulator refuses keeps its one-line reason (predicted_ms None)."""
-    predict = predictor or predict_row
     out: list[VendorResult] = []
     noted: set[str] = set()
     for row in rows:
         base = VendorResult(row.line, row.device, row.runtime, row.network, row.precision, row.metric,
                             row.measured_ms, None)
         try:
-            out.append(replace(base, predicted_ms=predict(row)))
+            if predictor is not None:
+                out.append(replace(base, predicted_ms=predictor(row)))
+            else:  # the driver's own answer: its declared unmodelled costs go with the row
+                ms, result = predict_row_result(row)
+                out.append(replace(base, predicted_ms=ms, unmodelled=tuple(g.line() for g in result.gaps)))
         except EdgesimError as exc:
             msg = str(exc).splitlines()[0].split("; known:")[0]
             if msg not in noted:
