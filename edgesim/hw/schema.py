@@ -427,6 +427,9 @@ class RuntimeProfile(_Frozen):
     weight_resweep: WeightResweep | None = None
     # CPU threads a model runs on when the run names none (ESP-DL: one); None = all host cores.
     default_threads: int | None = Field(default=None, ge=1)
+    # The most CPU threads the runtime can run a model on (bare-metal TFLM, X-CUBE-AI: the calling core alone);
+    # --threads above it is refused (edgesim.hw.targeting), not costed on cores it never uses. None = any.
+    max_threads: int | None = Field(default=None, ge=1)
     # Layer pipelining: a consumer on another unit/core starts on a row band once its producer has written the
     # rows it reads (halo = kernel rows - stride). Hailo's dataflow architecture streams layer to layer
     # (hailo.ai, "Hailo-8 dataflow architecture" whitepaper); Vela's cascading runs convs on row stripes

@@ -112,6 +112,11 @@ def bind_runtime(profile: HardwareProfile, runtime: RuntimeProfile | None,
         if threads > cores:
             raise ProfileError(f"{threads} threads on '{profile.id}', which has {cores} CPU "
                                f"core{'s' if cores != 1 else ''}", field="threads")
+    if runtime is not None and runtime.max_threads is not None and threads is not None \
+            and threads > runtime.max_threads:
+        raise ProfileError(f"runtime {runtime.id} runs a model on at most {runtime.max_threads} thread"
+                           f"{'s' if runtime.max_threads != 1 else ''}, got {threads} (the other cores stay idle)",
+                           field="threads")
     if runtime is None:
         if threads is None:
             return profile
