@@ -13,6 +13,14 @@ from typing import Any
 from edgesim.errors import EdgesimError
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+# The bundled language-model configs (edgesim.llm's zoo), named here, below every door: the model loader sends such
+# a name to `edgesim llm` at every door (run, compare, sweep, report, the API) without importing llm above it.
+LLM_CONFIG_DIR = Path(__file__).resolve().parent / "llm" / "data" / "configs"
+
+
+def language_model_names() -> list[str]:
+    """The bundled LLM config names (``edgesim llm`` takes them; no CNN door does)."""
+    return sorted(p.stem for p in LLM_CONFIG_DIR.glob("*.json"))
 
 
 def data_path(*parts: str) -> Path:

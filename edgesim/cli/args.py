@@ -107,19 +107,6 @@ def transform_from_args(args: argparse.Namespace) -> TransformOptions:
         accuracy=getattr(args, "accuracy", None))
 
 
-def refuse_language_model(model: str) -> None:
-    """A bundled LLM config name asked of a CNN door gets the door that answers it, not 'unknown model': tokens/s,
-    prefill and memory fit are `edgesim llm`'s (a GGUF file gets the same from the model loader, at every door)."""
-    from pathlib import Path
-
-    from edgesim.errors import EdgesimError
-    from edgesim.llm.arch import zoo_names
-
-    if not Path(model).exists() and model in zoo_names():
-        raise EdgesimError(f"'{model}' is a language model: ask `edgesim llm {model} --hw BOARD` (tokens/s, "
-                           "prefill, memory fit)")
-
-
 def spec_from_args(args: argparse.Namespace, *, fast: bool = True, frames: int = 1, batch: int = 1,
                    record_trace: bool = False) -> RunSpec:
     """The run specification of a command's flags (model, target, transformations)."""
@@ -131,7 +118,6 @@ def spec_from_args(args: argparse.Namespace, *, fast: bool = True, frames: int =
 
         # silently unused otherwise: the profile's own clock is inside its table
         raise EdgesimError("--overclock needs --clock-mhz (the clock to run beyond the DVFS table)", field="overclock")
-    refuse_language_model(args.model)
     # 'is not None': an empty --input-shape '' is a malformed shape, not the model's own one
     shape = parse_shape(args.input_shape) if getattr(args, "input_shape", None) is not None else None
     return RunSpec(model=args.model, hw=args.hw, runtime=getattr(args, "runtime", None), input_shape=shape,

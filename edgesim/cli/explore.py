@@ -10,7 +10,6 @@ from edgesim.cli.args import add_quant_argument, add_trust_arguments, non_negati
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from edgesim.cli.args import refuse_language_model
     from edgesim.explore.compare import (
         compare,
         format_compare,
@@ -19,8 +18,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         write_compare_csv,
     )
 
-    for model in args.models:
-        refuse_language_model(model)
     rows = compare(args.models, args.hw, args.runtime, quant=args.quant, peak_on_front=args.peak_on_front,
                    confidence=args.confidence)
     print(format_compare(rows, args.peak_on_front))

@@ -19,7 +19,8 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
 
 
 def _print_estimate(d: dict[str, Any]) -> None:
-    print(f"{d['model']} on {d['hw']} ({d['runtime']}, {d['unit']}, {d['quant']}, "
+    runtime = d["runtime"] if d["runtime_source"] is None else f"{d['runtime']}, {d['runtime_source']}"
+    print(f"{d['model']} on {d['hw']} ({runtime}, {d['unit']}, {d['quant']}, "
           f"{d['bits_per_weight']:.2f} bits/weight)")
     print(f"memory: {d['fit_reason']}")
     if d["prefill"]:

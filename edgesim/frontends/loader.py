@@ -84,8 +84,9 @@ def load_model(path_or_name: str | Path, input_shape: tuple[int, ...] | None = N
                 raise EdgesimError("--input-shape does not apply to a SCALE-Sim topology (shapes are per layer)")
             graph = topology_to_graph(read_topology(path), path.stem)
         elif suffix == ".gguf":  # every door that loads a model (the API too) sends a language model to its own
-            raise ModelError(f"'{path}' is a language model: ask `edgesim llm {path} --hw BOARD` (tokens/s, prefill, "
-                             "memory fit)")
+            from edgesim.zoo import language_model_error
+
+            raise language_model_error(str(path))
         else:
             raise ModelError(f"'{path}': unknown model format '{suffix}' (expected .tflite, .onnx or a SCALE-Sim .csv)")
     else:

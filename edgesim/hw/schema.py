@@ -20,6 +20,7 @@ from edgesim.hw.schema_base import (
     Precision,
     RunCurrentBasis,
     SparsitySupport,
+    UnitFamily,
     UnitKind,
 )
 from edgesim.hw.schema_base import Frozen as _Frozen
@@ -97,6 +98,9 @@ class ComputeUnit(_Frozen):
     context_memory: str | None = Field(default=None, min_length=1)
     # The CUDA architecture of a GPU unit: picks a GPU runtime's kernels for it (RuntimeProfile.gpu_kernels).
     gpu_arch: GpuArch | None = None
+    # Whose accelerator IP the unit is (an Ethos-U, an NVIDIA GPU): a vendor runtime drives only its own
+    # (RuntimeProfile.unit_families). None = not declared (CPU units; a runtime that names families refuses it).
+    unit_family: UnitFamily | None = None
 
     @property
     def device(self) -> DeviceClass:
@@ -430,6 +434,9 @@ class RuntimeProfile(_Frozen):
     weight_resweep: WeightResweep | None = None
     # CPU threads a model runs on when the run names none (ESP-DL: one); None = all host cores.
     default_threads: int | None = Field(default=None, ge=1)
+    # The most CPU threads the runtime can run a model on (bare-metal TFLM, X-CUBE-AI: the calling core alone);
+    # --threads above it is refused (edgesim.hw.targeting), not costed on cores it never uses. None = any.
+    max_threads: int | None = Field(default=None, ge=1)
     # Layer pipelining: a consumer on another unit/core starts on a row band once its producer has written the
     # rows it reads (halo = kernel rows - stride). Hailo's dataflow architecture streams layer to layer
     # (hailo.ai, "Hailo-8 dataflow architecture" whitepaper); Vela's cascading runs convs on row stripes
@@ -445,6 +452,11 @@ class RuntimeProfile(_Frozen):
     # need an application-class host (an OS, NEON/SSE/AVX), not a Cortex-M; MCU code generators (microTVM, ONNC)
     # emit bare-metal C; none of them runs on an accelerator card's stand-in host (edgesim.hw.targeting).
     chip_kinds: list[ChipKind] = Field(default_factory=list)
+    # Accelerator families (ComputeUnit.unit_family) the runtime's compiler or kernels drive (Vela: arm-ethos-u);
+    # empty = any. It places no op on a unit of another family, and a chip needs one of them unless
+    # unit_family_required is False (TFLM: the MVP kernels of Silicon Labs' build are an extra to the CPU's).
+    unit_families: list[UnitFamily] = Field(default_factory=list)
+    unit_family_required: bool = True
     # Op kinds the runtime's accelerator backend can place (its op support list); None = whatever the unit
     # supports. Other ops run on the host CPU when host_fallback, as RKNN, HailoRT and the TFLite delegates do.
     supported_ops: list[str] | None = None

@@ -40,6 +40,28 @@ class DeviceClass(StrEnum):
     DSP = "dsp"
 
 
+class UnitFamily(StrEnum):
+    """Whose IP an accelerator unit is: what a vendor compiler can target (Vela emits Ethos-U command streams
+    only, libedgetpu drives an Edge TPU, RKNN a Rockchip RKNPU). ComputeUnit.unit_family, checked against
+    RuntimeProfile.unit_families by edgesim.hw.targeting."""
+
+    ARM_ETHOS_U = "arm-ethos-u"
+    GOOGLE_EDGETPU = "google-edgetpu"
+    HAILO = "hailo"
+    ROCKCHIP_RKNPU = "rockchip-rknpu"
+    VERISILICON_VIP = "verisilicon-vip"
+    NVIDIA_GPU = "nvidia-gpu"
+    INTEL_NPU = "intel-npu"
+    INTEL_GPU = "intel-gpu"
+    INTEL_MOVIDIUS = "intel-movidius"
+    QUALCOMM_HEXAGON = "qualcomm-hexagon"
+    QUALCOMM_ADRENO = "qualcomm-adreno"
+    KENDRYTE_KPU = "kendryte-kpu"
+    ADI_CNN = "adi-cnn"
+    GREENWAVES_NE16 = "greenwaves-ne16"
+    SILABS_MVP = "silabs-mvp"
+
+
 class Dataflow(StrEnum):
     OS = "os"
     WS = "ws"

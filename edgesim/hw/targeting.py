@@ -22,6 +22,26 @@ def _targeted_units(profile: HardwareProfile, runtime: RuntimeProfile) -> list[s
             if u.kind.value in kinds and (not classes or u.device.value in classes)]
 
 
+def _family_problem(profile: HardwareProfile, runtime: RuntimeProfile) -> str | None:
+    """Why the runtime's compiler cannot drive the chip's accelerators (Vela on a Jetson's GPU, gapflow on an STM32):
+    a unit it would place ops on is of another vendor's IP, or the chip has none of the families it compiles for."""
+    if not runtime.unit_families:
+        return None
+    families = "/".join(f.value for f in runtime.unit_families)
+    driven = [u for u in profile.units if u.name != profile.host_unit and u.kind in runtime.applies_to
+              and (not runtime.targets or u.device in runtime.targets)]
+    alien = [u for u in driven if u.unit_family not in runtime.unit_families]
+    if alien:
+        units = ", ".join(f"{u.name} is {u.unit_family.value if u.unit_family else 'of no declared unit_family'}"
+                          for u in alien)
+        return f"device {profile.id}, runtime {runtime.id}: the runtime compiles for {families} units only; {units}"
+    if runtime.unit_family_required and not driven:
+        units = ", ".join(f"{u.name} ({u.unit_family.value if u.unit_family else u.kind.value})" for u in profile.units)
+        return (f"device {profile.id}, runtime {runtime.id}: the runtime compiles for {families} units; this chip has "
+                f"none (units: {units})")
+    return None
+
+
 def runtime_fit_problem(profile: HardwareProfile, runtime: RuntimeProfile, version: RuntimeVersion | None = None
                         ) -> str | None:
     """Why ``runtime`` (its release ``version``, if given) cannot drive ``profile`` (one line naming both), or None
@@ -41,6 +61,9 @@ def runtime_fit_problem(profile: HardwareProfile, runtime: RuntimeProfile, versi
     if runtime.chips and not any(fnmatch.fnmatchcase(profile.id, c) for c in runtime.chips):
         return (f"device {profile.id}, runtime {runtime.id}: the runtime targets only "
                 f"{', '.join(runtime.chips)}")
+    family = _family_problem(profile, runtime)
+    if family is not None:
+        return family
     # a chip vendor's build of the runtime (the Gecko SDK's TFLM) on another vendor's chip
     if version is not None and version.chips and not any(fnmatch.fnmatchcase(profile.id, c) for c in version.chips):
         return (f"device {profile.id}, runtime {runtime.id}@{version.version}: that release ships only for "
@@ -89,6 +112,11 @@ def bind_runtime(profile: HardwareProfile, runtime: RuntimeProfile | None,
         if threads > cores:
             raise ProfileError(f"{threads} threads on '{profile.id}', which has {cores} CPU "
                                f"core{'s' if cores != 1 else ''}", field="threads")
+    if runtime is not None and runtime.max_threads is not None and threads is not None \
+            and threads > runtime.max_threads:
+        raise ProfileError(f"runtime {runtime.id} runs a model on at most {runtime.max_threads} thread"
+                           f"{'s' if runtime.max_threads != 1 else ''}, got {threads} (the other cores stay idle)",
+                           field="threads")
     if runtime is None:
         if threads is None:
             return profile

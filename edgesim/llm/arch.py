@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from edgesim.errors import ModelError
+from edgesim.files import LLM_CONFIG_DIR, language_model_names
 
-_CONFIG_DIR = Path(__file__).resolve().parent / "data" / "configs"
+_CONFIG_DIR = LLM_CONFIG_DIR
 
 # model_type -> (gated MLP, fused QKV tensor, sliding-window layer pattern when the config gives a window)
 # Pattern n: every n-th layer is global, the others use the window (Gemma 2 alternates, Gemma 3 is 5 local : 1
@@ -209,7 +210,7 @@ def arch_from_config(cfg: dict[str, Any], name: str, where: str) -> ModelArch:
 
 
 def zoo_names() -> list[str]:
-    return sorted(p.stem for p in _CONFIG_DIR.glob("*.json"))
+    return language_model_names()
 
 
 def load_config(path: str | Path) -> ModelArch:

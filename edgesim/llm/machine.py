@@ -161,6 +161,9 @@ def machine(profile: HardwareProfile, unit: str, threads: int | None) -> Machine
                 simd[p.value] = simd.get(p.value, 0.0) + extra * r * lc.clock_mhz * 1e6
         cores = n
     else:
+        if threads is not None:  # was silently unused (and written to the JSON as if it had counted)
+            raise ProfileError(f"{threads} threads: the model runs on the {unit} ('{u.name}'), where CPU threads do "
+                               "not apply (drop --threads, or --unit cpu)", field="threads")
         cores = u.count  # NPU cores / GPU units: the per-core bandwidth limit counts them
         rates = {p.value: r * u.count * clock_hz for p, r in u.macs_per_cycle.items()}
         simd = {p.value: r * u.count * clock_hz for p, r in u.elementwise_ops_per_cycle.items()}

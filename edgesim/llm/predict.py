@@ -59,6 +59,13 @@ class LlmEstimate:
     decode_bytes_per_token: float
     prefill: Phase | None  # None when the model does not fit
     decode: Phase | None
+    # The user's runtime file the run used ('user fit DIR/ID.yaml'); None = the bundled runtime ``runtime`` names.
+    runtime_source: str | None = None
+
+    @property
+    def runtime_label(self) -> str:
+        """The runtime as every output names it: the id, and the user's file when it is one."""
+        return self.runtime if self.runtime_source is None else f"{self.runtime} ({self.runtime_source})"
 
     @property
     def ttft_s(self) -> float | None:
@@ -89,7 +96,8 @@ class LlmEstimate:
                                             "bound": ph.bound, "bytes": ph.bytes, "macs": ph.macs,
                                             "energy_j": ph.energy_j}
         return {
-            "model": self.model, "hw": self.hw, "runtime": self.runtime, "unit": self.unit, "quant": self.quant,
+            "model": self.model, "hw": self.hw, "runtime": self.runtime, "runtime_source": self.runtime_source,
+            "unit": self.unit, "quant": self.quant,
             "kv_cache": self.kv_cache,
             "threads": self.threads, "prompt_tokens": self.prompt_tokens, "gen_tokens": self.gen_tokens,
             "context_tokens": self.context_tokens, "bits_per_weight": self.bits_per_weight,
@@ -178,8 +186,8 @@ def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmR
     else:
         rt = load_llm_runtime(runtime or DEFAULT_RUNTIME.get(unit or "cpu", "llama.cpp"))
     if kv_cache is not None:
-        kv_bits(kv_cache)  # refuses an unknown cache type by name
-        rt = rt.model_copy(update={"kv_cache": kv_cache})
+        # an unknown cache type is refused by name, a known one the runtime cannot store (MLC's q4_0) by runtime
+        rt = rt.model_copy(update={"kv_cache": rt.check_kv_cache(kv_cache)})
     prof = _profile(hw)
     u, _ = rt.placement(unit or rt.unit_for_board(_gpu_description(prof)))
     if res.file_scheme is not None and quant is None:
@@ -196,8 +204,11 @@ def setup(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | LlmR
     if rt.chips and not any(fnmatch.fnmatchcase(prof.id, c) for c in rt.chips):
         raise EdgesimError(f"device {prof.id}, runtime {rt.id}: the runtime targets only {', '.join(rt.chips)}",
                            field="runtime")
-    if not isinstance(model, ModelArch) and Path(str(model)).suffix.lower() == ".gguf":
+    suffix = "" if isinstance(model, ModelArch) else Path(str(model)).suffix.lower()
+    if suffix == ".gguf":
         rt.check_gguf_file(str(model))  # a GGUF file is only readable by a GGUF loader, whatever --quant says
+    elif suffix == ".onnx":
+        rt.check_onnx_file(str(model))  # the same for a decoder ONNX: onnxruntime-genai's, no GGUF/MLC loader's
     if res.file_scheme is None or quant is not None:
         rt.check_format(qs.name, prof.id)  # the named format (or the runtime's default) must be one it loads
     return Setup(arch, qs, rt, u, m, prof)
@@ -282,6 +293,7 @@ def predict(model: str | ModelArch, hw: str | HardwareProfile, runtime: str | Ll
         weights_bytes=work.weights_bytes, kv_cache_bytes=kv_bytes, runtime_bytes=float(rt.runtime_memory_bytes),
         memory_bytes=mem, available_bytes=avail, fits=fits, fit_reason=("fits: " if fits else "does not fit: ")
         + reason, decode_bytes_per_token=work.bytes_per_token, prefill=pre, decode=dec,
+        runtime_source=rt.user_source,
     )
 
 

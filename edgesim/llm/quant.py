@@ -301,7 +301,12 @@ KV_BITS = {"f16": 16.0, "fp16": 16.0, "q8_0": ggml_bits_per_weight("Q8_0"), "q4_
 
 
 def kv_bits(name: str) -> float:
-    try:
-        return KV_BITS[name.lower()]
-    except KeyError:
-        raise EdgesimError(f"unknown KV cache type '{name}'; known: f16, q8_0, q4_0, int8", field="kv_cache") from None
+    return KV_BITS[canonical_kv(name)]
+
+
+def canonical_kv(name: str) -> str:
+    """The one name of a KV cache type (fp16 is f16), refused by name when unknown."""
+    key = name.lower()
+    if key not in KV_BITS:
+        raise EdgesimError(f"unknown KV cache type '{name}'; known: f16, q8_0, q4_0, int8", field="kv_cache")
+    return "f16" if key == "fp16" else key

@@ -90,7 +90,7 @@ def render_llm_html(est: LlmEstimate, model: str, hw: Any, **kw: Any) -> str:
     """``model``/``hw`` as given to predict; ``kw`` = runtime, threads, unit of the same call."""
     d = est.as_dict()
     rows: list[tuple[str, object]] = [
-        ("model", est.model), ("hardware", est.hw), ("runtime", f"{est.runtime} on the {est.unit}"),
+        ("model", est.model), ("hardware", est.hw), ("runtime", f"{est.runtime_label} on the {est.unit}"),
         ("format", f"{est.quant} ({est.bits_per_weight:.2f} bits/weight)"), ("memory", est.fit_reason),
     ]
     if est.prefill:  # each phase the run has (--prompt 0 or --gen 0 leave one out), as the text output does

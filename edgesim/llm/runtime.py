@@ -16,11 +16,19 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from edgesim.errors import EdgesimError, ProfileError
 from edgesim.hw.loader import bundled_dir
-from edgesim.llm.quant import canonical, gguf_file_types, quant_names
+from edgesim.llm.quant import canonical, canonical_kv, gguf_file_types, quant_names
 
 if TYPE_CHECKING:
     from edgesim.llm.machine import Machine
@@ -242,6 +250,22 @@ class LlmRuntime(_Frozen):
     # Per zoo model, the format the runtime's default download uses (ollama's default tags).
     default_quant_by_model: dict[str, str] = Field(default_factory=dict)
     kv_cache: str = "f16"
+    # The KV cache element types the runtime can store (edgesim.llm.quant.KV_BITS names: llama.cpp's
+    # --cache-type-k/v f16, q8_0, q4_0; TensorRT-LLM's int8): another is refused, not costed at its size. Empty =
+    # only kv_cache.
+    kv_cache_types: list[str] = Field(default_factory=list)
+    # The loader reads a decoder ONNX graph with past key/values (onnxruntime-genai does; no bundled runtime here:
+    # llama.cpp reads GGUF, MLC/TinyChat/RKLLM/TensorRT-LLM convert Hugging Face checkpoints): a user's runtime
+    # profile of such an engine sets it. False: an ONNX decoder given as the model is refused.
+    onnx_decoders: bool = False
+    # Set by load_llm_runtime for a runtime YAML outside the package (an 'llm-fit -o DIR' overlay, a user's own
+    # profile): what every output says beside the id it inherits, so a user's fit never reads as the shipped one.
+    _user_source: str | None = PrivateAttr(default=None)
+
+    @property
+    def user_source(self) -> str | None:
+        """'user fit DIR/ID.yaml' or 'user profile FILE' for a runtime read from outside the package, else None."""
+        return self._user_source
     # Memory the runtime needs besides weights and KV cache (compute buffers, CUDA context, the engine itself).
     runtime_memory_bytes: int = Field(ge=0)
     # Memory the OS and desktop keep on a board that runs the runtime (not available to the model).
@@ -267,6 +291,25 @@ class LlmRuntime(_Frozen):
         if self.default_unit not in self.placements:
             raise ValueError(f"default_unit '{self.default_unit}' has no placement; have {sorted(self.placements)}")
         return self
+
+    @model_validator(mode="after")
+    def _kv_types_known(self) -> LlmRuntime:
+        try:
+            names = [canonical_kv(k) for k in (self.kv_cache, *self.kv_cache_types)]
+        except EdgesimError as exc:
+            raise ValueError(exc.message) from None
+        if self.kv_cache_types and names[0] not in names[1:]:
+            raise ValueError(f"kv_cache '{self.kv_cache}' is not one of kv_cache_types {self.kv_cache_types}")
+        return self
+
+    def check_kv_cache(self, kv_cache: str) -> str:
+        """The canonical name of a KV cache type this runtime stores; refused (naming runtime and type) otherwise."""
+        name = canonical_kv(kv_cache)
+        have = [canonical_kv(k) for k in self.kv_cache_types or (self.kv_cache,)]
+        if name not in have:
+            raise EdgesimError(f"runtime {self.id} has no {name} KV cache (it stores: {', '.join(have)})",
+                               field="kv_cache")
+        return name
 
     @model_validator(mode="after")
     def _formats_known(self) -> LlmRuntime:
@@ -320,6 +363,13 @@ class LlmRuntime(_Frozen):
         if not self.loads_gguf:
             raise EdgesimError(f"runtime {self.id} cannot load weight format GGUF (it loads: "
                                f"{_summary(self.weight_formats)})", file=path, field="quant")
+
+    def check_onnx_file(self, path: str) -> None:
+        """Refuse a decoder ONNX as the model for a runtime whose loader does not read ONNX graphs."""
+        if not self.onnx_decoders:
+            raise EdgesimError(f"runtime {self.id} cannot load a decoder ONNX (onnxruntime-genai's format; it loads: "
+                               f"{_summary(self.weight_formats)}); the model's config.json gives its architecture "
+                               f"in {self.id}'s own formats", file=path, field="runtime")
 
     def placement(self, unit: str | None) -> tuple[str, PlacementParams]:
         u = unit or self.default_unit
@@ -470,11 +520,21 @@ def load_llm_runtime(spec: str, fitted: bool = True) -> LlmRuntime:
     path = _locate(spec)
     data = _with_fit(path, _raw(path, fitted), fitted)
     try:
-        return LlmRuntime.model_validate(data)
+        rt = LlmRuntime.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
         raise ProfileError(err["msg"], file=str(path), field=loc) from None
+    if path.resolve().parent != runtimes_dir().resolve():
+        rt._user_source = f"{'user fit' if _is_user_fit(path) else 'user profile'} {path}"
+    return rt
+
+
+def _is_user_fit(path: Path) -> bool:
+    """The file carries its own fit records (what 'llm-fit -o DIR' writes), not only sourced numbers."""
+    own = yaml.safe_load(path.read_text(encoding="utf-8"))
+    sections = [own.get(k) for k in ("placements", "serving")] if isinstance(own, dict) else []
+    return any(isinstance(u, dict) and "fit" in u for sec in sections if isinstance(sec, dict) for u in sec.values())
 
 
 def weight_formats_markdown() -> str:

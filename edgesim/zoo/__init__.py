@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from edgesim.errors import EdgesimError, did_you_mean
+from edgesim.errors import EdgesimError, ModelError, did_you_mean
 from edgesim.ir.graph import Graph
 from edgesim.zoo import bert, classic, cnn, detection, vit, yolo
 from edgesim.zoo.spaces import Choice, SearchSpace, Stage, search_space, search_spaces
@@ -122,8 +122,17 @@ def _input_shape(name: str, default_hw: tuple[int, int], channels: int, resoluti
     return (1, channels, resolution, resolution)
 
 
+def language_model_error(name: str) -> ModelError:
+    """A language model (a GGUF file, a bundled LLM config's name) asked of a CNN door: sent to `edgesim llm`."""
+    return ModelError(f"'{name}' is a language model: ask `edgesim llm {name} --hw BOARD` (tokens/s, prefill, "
+                      "memory fit)")
+
+
 def _unknown_model(name: str) -> EdgesimError:
-    from edgesim.files import bundled_models
+    from edgesim.files import bundled_models, language_model_names
+
+    if name in language_model_names():  # every door that builds or checks a zoo name (run, sweep, the API) says so
+        return language_model_error(name)
 
     # A name that is no zoo model may be a bundled model file typed without its suffix, or a typo.
     hint = did_you_mean(name, [*names(), *(p.name for p in bundled_models())])

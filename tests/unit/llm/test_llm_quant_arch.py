@@ -171,7 +171,9 @@ def test_onnx_decoder_with_past_key_values_imports(tmp_path: Path) -> None:
     assert arch.gated_mlp and not arch.tied_embeddings
     fmts = {t.name: f for t, f in qs.tensors}
     assert fmts["q0"].bits_per_weight == pytest.approx(4.5) and fmts["k0"].bits_per_weight == 16
-    est = predict(str(path), "rpi5", prompt=16, gen=8)
+    ort = tmp_path / "ort.yaml"  # an engine that reads decoder ONNX (llama.cpp, the rpi5's default, refuses it)
+    ort.write_text("inherits: llama.cpp\nonnx_decoders: true\n", encoding="utf-8")
+    est = predict(str(path), "rpi5", str(ort), prompt=16, gen=8)
     assert est.fits and est.decode is not None and est.quant == "onnx:decoder_model.onnx"
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\x00garbage")
