@@ -199,7 +199,13 @@ def test_write_onnx_roundtrip(tmp_path: Path, quant: str | None) -> None:
     x = synthetic_inputs(g, 1, seed=6)[0]
     a = run_float(o, x)[o.outputs[0]]
     b = run_float(back, {back.inputs[0]: x[g.inputs[0]]})[back.outputs[0]]
-    np.testing.assert_allclose(b.reshape(a.shape), a, rtol=1e-4, atol=1e-4)
+    # Quantized: a value on a rounding tie can land one step either side with another float summation order
+    # (the exported graph's ops run through other kernels; AVX2 and AVX-512 sum in other orders): one output step.
+    q = o.tensors[o.outputs[0]].quant
+    step = float(np.max(q.scale)) if quant is not None and q is not None else 0.0
+    np.testing.assert_allclose(b.reshape(a.shape), a, rtol=1e-4, atol=1e-4 + 1.001 * step)
+    if step:
+        assert np.count_nonzero(np.abs(b.reshape(a.shape) - a) > 1e-4) <= 1  # at most the one tie
 
 
 def test_activation_zero_fractions(resnet8: Graph) -> None:
