@@ -185,3 +185,16 @@ def test_a_slice_reads_only_what_it_keeps_and_vit_base_maps_on_a_256k_npu_sram()
         assert w.input_bytes == w.output_bytes < g.tensors[node.inputs[0]].nbytes
     opts = TransformOptions(quant=QuantPreset("int8"), calibration="fixed", accuracy=False)
     assert run(RunSpec("vit_base", "rk3566", "rknn", transform=opts)).latency_s > 0
+
+
+def test_a_tiling_refusal_through_the_driver_names_the_device() -> None:
+    """The tiler's 'cannot tile' named the node and the memory only; through run (compare, a sweep over boards) the
+    one-line refusal now says which device (and runtime) it was asked of."""
+    from edgesim.pipeline import RunSpec, run
+
+    b = GraphBuilder("wide")
+    x = b.input("x", (1, 1, 1, 65536))
+    g = b.build([b.gap(x)])
+    profile = npu_profile(sram_bytes=64 * 1024)
+    with pytest.raises(MappingError, match=rf"^node '\w+': device {profile.id}: cannot tile MEAN: one row needs"):
+        run(RunSpec(g, profile))
