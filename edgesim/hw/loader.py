@@ -323,6 +323,12 @@ def _iter_described(folder: Path) -> Iterator[tuple[str, str]]:
         yield rid, " ".join(str(desc).split())
 
 
+def bundled_profile_ids() -> list[str]:
+    """Ids of the bundled hardware profiles, from the file names alone (list_profiles parses every YAML for its
+    description: seconds, which a question asked per run must not pay)."""
+    return _ids(profiles_dir())
+
+
 def list_profiles() -> list[tuple[str, str]]:
     """(id, description) of every bundled hardware profile."""
     return list(_iter_described(profiles_dir()))

@@ -161,6 +161,11 @@ def node_work(graph: Graph, node: Node) -> NodeWork:
         seen.add(name)
         input_bytes += t.nbytes
     outs = graph.output_tensors(node)
+    if node.op is OpKind.SLICE and ins and ins[0] is not None and not ins[0].is_const:
+        # A slice is a strided copy: it reads only the elements it keeps (a ViT's class token is 1 of 197 rows). The
+        # whole input was counted, and the tiler then wanted all of it staged for the one output row (vit_base was
+        # refused on every 256-512 KiB NPU SRAM).
+        input_bytes = min(input_bytes, ins[0].dtype.nbytes(sum(t.num_elements for t in outs)))
     if node.op is OpKind.GATHER and ins[0] is not None and ins[0].is_const:
         # An embedding lookup fetches only the indexed rows of its table, not the whole table (BERT's 94 MB
         # vocabulary is read 128 rows at a time).

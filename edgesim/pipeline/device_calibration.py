@@ -97,7 +97,7 @@ def is_shipped_device(hw: str | Path | HardwareProfile, clock_mhz: float | None)
     rows were measured on. A profile file or object that differs from the bundled one of its id in any number
     (a user's edit, a sweep point's override, another clock) is another chip; its own clock asked for explicitly
     (``--clock-mhz`` at the shipped value, a sweep's clock axis through it) is not another chip."""
-    from edgesim.hw.loader import list_profiles, load_profile
+    from edgesim.hw.loader import bundled_profile_ids, load_profile
 
     if isinstance(hw, HardwareProfile):
         pid, given = hw.id, hw
@@ -107,7 +107,7 @@ def is_shipped_device(hw: str | Path | HardwareProfile, clock_mhz: float | None)
         except EdgesimError:
             return False
         pid = given.id
-    if not any(p == pid for p, _ in list_profiles()):
+    if pid not in bundled_profile_ids():
         return False
     if clock_mhz is not None and not math.isclose(clock_mhz, given.clock_mhz, rel_tol=1e-9):
         return False

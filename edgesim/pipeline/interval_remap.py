@@ -64,7 +64,10 @@ def seed_plan_memo(base: RunResult, new: HardwareProfile, unit_index: int) -> No
         new_unit = new.unit(unit.name)
         k = 1.0
         if unit.name == name:
-            new_cycles = max(compute_cycles(new_unit, graph, node, work, runtime, version) * effect.mac_scale,
+            # at the precision the mapper costed it at (``after``'s: a converter that quantizes an op's params, QNN's,
+            # runs an fp32 LAYER_NORM at its activations' int16, a rate the HTP has where fp32 it has not)
+            converted = replace(work, precision=after.precision)
+            new_cycles = max(compute_cycles(new_unit, graph, node, converted, runtime, version) * effect.mac_scale,
                              effect.decode_cycles)
             if cycles <= 0:
                 if new_cycles != cycles:

@@ -18,7 +18,7 @@ from typing import TypeVar
 from edgesim.cost.analytic import estimate_schedule
 from edgesim.cost.estimate import Estimate
 from edgesim.cost.power import PowerSummary, estimate_power
-from edgesim.errors import EdgesimError, ProfileError
+from edgesim.errors import EdgesimError, MappingError, ProfileError
 from edgesim.frontends.loader import is_zoo_name, load_model
 from edgesim.hw.loader import load_profile, load_runtime
 from edgesim.hw.schema import HardwareProfile, Precision, RuntimeProfile, RuntimeVersion
@@ -347,9 +347,21 @@ def stage_map(s: State) -> State:
     graph, profile = s.graph, s.profile
     assert graph is not None and profile is not None
     fuse = s.spec.transform.fuse
-    schedule = _SCHEDULES.get((graph, profile, s.runtime, s.version), (fuse,), lambda: build_schedule(
-        graph, profile, s.runtime, s.version, fuse_residual_add=fuse))
+    try:
+        schedule = _SCHEDULES.get((graph, profile, s.runtime, s.version), (fuse,), lambda: build_schedule(
+            graph, profile, s.runtime, s.version, fuse_residual_add=fuse))
+    except MappingError as exc:
+        raise _naming_device(exc, profile, s.runtime) from None
     return replace(s, schedule=schedule)
+
+
+def _naming_device(exc: MappingError, profile: HardwareProfile, runtime: RuntimeProfile | None) -> MappingError:
+    """The mapper's refusal naming the device and runtime it was asked of: the tiler's 'cannot tile X' named only
+    the node and the memory, so a sweep or compare over boards did not say which board refused."""
+    if exc.message.startswith("device "):
+        return exc
+    where = f"device {profile.id}" + (f", runtime {runtime.id}" if runtime is not None else "")
+    return MappingError(f"{where}: {exc.message}", file=exc.file, field=exc.field, node=exc.node)
 
 
 def stage_checks(s: State) -> State:

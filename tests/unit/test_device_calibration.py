@@ -68,6 +68,21 @@ def test_another_chip_network_or_runtime_is_not_scaled() -> None:
     assert run(RunSpec("squeezenet", DEVICE, RUNTIME, transform=INT8)).device_scale is None  # no rows of it
 
 
+def test_asking_whether_a_board_is_shipped_parses_no_profile_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run of a board with vendor rows asks is_shipped_device; it listed the bundled profiles by parsing all
+    ~60 YAML files for their descriptions (2-7 s a run, a compare or sweep over these boards crawled)."""
+    import edgesim.hw.loader as loader
+
+    load_profile(DEVICE)  # cached: the question needs no file read again
+
+    def no_parse(path: Path) -> None:
+        raise AssertionError(f"parsed {path}")
+
+    monkeypatch.setattr(loader, "_read_yaml", no_parse)
+    assert is_shipped_device(DEVICE, None)
+    assert not is_shipped_device(load_profile(DEVICE).model_copy(update={"id": "not-bundled"}), None)
+
+
 def test_reruns_of_a_scaled_board_keep_its_multiplier() -> None:
     k = _scale()
     cal = run(RunSpec(NETWORK, DEVICE, RUNTIME, transform=INT8))

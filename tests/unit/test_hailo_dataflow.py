@@ -186,3 +186,25 @@ def test_a_zoo_width_option_in_the_model_file_builds_that_width() -> None:
     assert 1.7 < ratio < 2.1  # width 1.4: about 1.4^2 the MACs
     with pytest.raises(EdgesimError, match="model_file"):
         reference_graph("mobilenet_v2:alpha=wide")
+
+
+def test_w8a16_runs_on_hailo8_as_on_hailo8l() -> None:
+    """hailort lists int16 (the DFC's a16_w16 mode) and Hailo-8L, a Hailo-8 with fewer clusters, had its rate; Hailo-8
+    had none, so a w8a16 yolov8n ran wholly on the host CPU (135 ms against 1.1 ms int8) and validate refused the
+    question the run door answered (found by benchmarks/fuzz_npu_matrix.py)."""
+    from edgesim.hw.targeting import check_precision
+    from edgesim.passes.choices import QuantPreset
+    from edgesim.pipeline import RunSpec, TransformOptions, run
+
+    h8, h8l = load_profile("hailo-8"), load_profile("hailo-8l")
+    assert h8.unit("npu").macs_per_cycle[Precision.INT16] == h8l.unit("npu").macs_per_cycle[Precision.INT16]
+    runtime, _ = resolve_runtime(h8, "hailort")
+    assert runtime is not None
+    check_precision(h8, runtime, "int16")
+    latency = {}
+    for precision in ("int8", "int16"):
+        opts = TransformOptions(quant=QuantPreset(precision), calibration="fixed", accuracy=False)
+        result = run(RunSpec("yolov8n", "hailo-8", "hailort", transform=opts))
+        assert result.fallback is None
+        latency[precision] = result.latency_s
+    assert latency["int8"] < latency["int16"] < 5 * latency["int8"]

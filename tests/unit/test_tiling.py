@@ -166,3 +166,35 @@ def test_global_pool_wider_than_a_tiny_scratchpad_maps_by_channels() -> None:
     assert all(0 < g.working_set_bytes <= size for g in pool.tiles)
     for t in pool.traffic:
         assert sum(g.count * x.read_bytes for g in pool.tiles for x in g.traffic if x.memory == t.memory) == t.read_bytes
+
+
+def test_a_slice_reads_only_what_it_keeps_and_vit_base_maps_on_a_256k_npu_sram() -> None:
+    """A SLICE counted its whole input as read, and the tiler wanted all of it staged for the one output row: ViT-B's
+    class token (1 of 197 rows of 768) needed 304 KB on RK3566's 256 KiB NPU SRAM and the network was refused on
+    every such NPU (found by benchmarks/fuzz_npu_matrix.py)."""
+    from edgesim.ir.ops import OpKind
+    from edgesim.ir.work import node_work
+    from edgesim.passes.choices import QuantPreset
+    from edgesim.pipeline import RunSpec, TransformOptions, run
+
+    g = load_model("vit_base")
+    sliced = [n for n in g.nodes if n.op is OpKind.SLICE]
+    assert sliced
+    for node in sliced:
+        w = node_work(g, node)
+        assert w.input_bytes == w.output_bytes < g.tensors[node.inputs[0]].nbytes
+    opts = TransformOptions(quant=QuantPreset("int8"), calibration="fixed", accuracy=False)
+    assert run(RunSpec("vit_base", "rk3566", "rknn", transform=opts)).latency_s > 0
+
+
+def test_a_tiling_refusal_through_the_driver_names_the_device() -> None:
+    """The tiler's 'cannot tile' named the node and the memory only; through run (compare, a sweep over boards) the
+    one-line refusal now says which device (and runtime) it was asked of."""
+    from edgesim.pipeline import RunSpec, run
+
+    b = GraphBuilder("wide")
+    x = b.input("x", (1, 1, 1, 65536))
+    g = b.build([b.gap(x)])
+    profile = npu_profile(sram_bytes=64 * 1024)
+    with pytest.raises(MappingError, match=rf"^node '\w+': device {profile.id}: cannot tile MEAN: one row needs"):
+        run(RunSpec(g, profile))
