@@ -308,6 +308,19 @@ def bind(profile: HardwareProfile, runtime: str | None, threads: int | None = No
 def stage_runtime(s: State) -> State:
     assert s.profile is not None
     profile, rt, version = bind(s.profile, s.spec.runtime, s.spec.threads, s.spec.force)
+    quant = s.spec.transform.quant
+    if rt is not None and quant is not None and not s.spec.force:
+        # A precision none of the runtime's accelerator units has (fp16 on the int8-only v68 HTP) is refused here,
+        # as `validate` refuses the row: the run door answered it as a CPU fallback. W4 presets run int8 MACs.
+        from edgesim.hw.targeting import check_precision
+
+        try:
+            check_precision(profile, rt, "int8" if quant.value.startswith("w4") else quant.value)
+        except ProfileError as err:
+            if s.spec.transform.quant_by_runtime != rt.id:
+                raise
+            raise ProfileError(f"{err.message}: {rt.id} builds a float model at {quant.value} "
+                               "(float_models_as); --quant int8 for an int8 model") from None
     if rt is not None and s.spec.transform.quant_by_runtime == rt.id:
         _note_conversion(rt)  # after the runtime is accepted: a refusal stays one line
     if s.source_graph is not None:

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 import edgesim
+from edgesim.errors import ProfileError
 from edgesim.explore.compare import compare
 from edgesim.hw.loader import load_runtime
 from edgesim.hw.schema import RuntimeProfile
@@ -171,11 +172,14 @@ def test_a_float_model_runs_as_the_toolchain_builds_it(hw: str, runtime: str, pr
     assert f"compiles float models to {precision}" in capsys.readouterr().err
 
 
-def test_the_v68_htp_has_no_fp16_so_a_float_model_falls_back_with_the_warning() -> None:
-    # QCS6490's Hexagon v68 HTP is int8-only (AI Hub lists no float jobs for it): fp16 ops go to the CPU, flagged
-    result = run(RunSpec(MODEL, "qcs6490", "qnn"))
-    assert result.spec.transform.quant_by_runtime == "qnn"
-    assert result.fallback is not None and result.fallback.unit == "cpu" and result.fallback.fix == "--quant int8"
+def test_the_v68_htp_has_no_fp16_so_a_float_model_is_refused_naming_the_fix() -> None:
+    # QCS6490's Hexagon v68 HTP is int8-only (AI Hub lists no float jobs for it): a precision the unit lacks is
+    # refused at every door, as validate refuses such a row (run answered it as a CPU fallback)
+    with pytest.raises(ProfileError, match=r"device qcs6490, runtime qnn: unit npu has no fp16 .*--quant int8"):
+        run(RunSpec(MODEL, "qcs6490", "qnn"))
+    with pytest.raises(ProfileError, match="unit npu has no fp16"):
+        run(RunSpec(MODEL, "qcs6490", "qnn", transform=TransformOptions(quant=QuantPreset.FP16)))
+    assert run(RunSpec(MODEL, "qcs6490", "qnn", transform=TransformOptions(quant=QuantPreset.INT8))).fallback is None
 
 
 def test_validate_reads_a_float_row_as_the_runtime_profile_converts_it() -> None:
