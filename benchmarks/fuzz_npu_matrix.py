@@ -535,8 +535,9 @@ def write(out: Path, runtimes: dict[str, list[tuple[str, bool, tuple[str, ...]]]
         "categories": found.as_dict(),
         "notes": NOTES,
         "doors": doors,
+        # the questions not answered plainly (refusals, failures); the 11k plain answers would make a 3 MB file
         "answers": [{**asdict(a.question), **{k: v for k, v in asdict(a).items() if k != "question"}}
-                    for a in answers if a.status != "ok" or a.question.kind == "base"],
+                    for a in answers if a.status != "ok"],
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=str) + "\n")
