@@ -314,12 +314,13 @@ def stage_runtime(s: State) -> State:
         # as `validate` refuses the row: the run door answered it as a CPU fallback. W4 presets run int8 MACs.
         from edgesim.hw.targeting import check_precision
 
+        wanted = str(getattr(quant, "value", quant))  # a preset, or its name as a spec built by hand holds it
         try:
-            check_precision(profile, rt, "int8" if quant.value.startswith("w4") else quant.value)
+            check_precision(profile, rt, "int8" if wanted.startswith("w4") else wanted)
         except ProfileError as err:
             if s.spec.transform.quant_by_runtime != rt.id:
                 raise
-            raise ProfileError(f"{err.message}: {rt.id} builds a float model at {quant.value} "
+            raise ProfileError(f"{err.message}: {rt.id} builds a float model at {wanted} "
                                "(float_models_as); --quant int8 for an int8 model") from None
     if rt is not None and s.spec.transform.quant_by_runtime == rt.id:
         _note_conversion(rt)  # after the runtime is accepted: a refusal stays one line
