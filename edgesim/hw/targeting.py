@@ -28,8 +28,7 @@ def _family_problem(profile: HardwareProfile, runtime: RuntimeProfile) -> str | 
     if not runtime.unit_families:
         return None
     families = "/".join(f.value for f in runtime.unit_families)
-    driven = [u for u in profile.units if u.name != profile.host_unit and u.kind in runtime.applies_to
-              and (not runtime.targets or u.device in runtime.targets)]
+    driven = [profile.unit(n) for n in _targeted_units(profile, runtime) if n != profile.host_unit]
     alien = [u for u in driven if u.unit_family not in runtime.unit_families]
     if alien:
         units = ", ".join(f"{u.name} is {u.unit_family.value if u.unit_family else 'of no declared unit_family'}"
