@@ -104,18 +104,27 @@ def node_elementwise_ops(graph: Graph, node: Node) -> int:
     return out_elems * info.elementwise_ops_per_output
 
 
+# A score threshold at or above this is a detection threshold (deployed detectors use 0.2-0.3): a trained
+# detector's sigmoid/softmax scores pass it on a few anchors per object, fewer than the kept boxes per class. Below
+# it (TF OD API SSDs ship 1e-8) every box is a candidate.
+DETECTION_SCORE_THRESHOLD = 0.1
+
+
 def _nms_ops(graph: Graph, node: Node) -> int:
     """Greedy per-class NMS as the runtimes implement it (TF NonMaxSuppressionV3, OpenVINO DetectionOutput /
     NMS, ONNX Runtime): per (batch, class) a score-threshold compare of every one of the N boxes, a heap
-    selection of the best K = min(max_boxes, N) candidates (N log2 K compares), then each kept box tested
-    against the ones kept before it (K (K - 1) / 2 IoUs of ~12 ops: 4 min/max, 2 widths, 3 areas, a division, a
-    compare). All K slots are taken as filled (the score threshold's effect depends on the data); the search
-    stops once K boxes are kept, so the boxes^2 term is over the kept boxes, not all N."""
+    selection of the best K = min(max_boxes, N) of the boxes that pass it (log2 K compares each), then each kept
+    box tested against the ones kept before it (K (K - 1) / 2 IoUs of ~12 ops: 4 min/max, 2 widths, 3 areas, a
+    division, a compare). How many boxes pass depends on the data: all N below ``DETECTION_SCORE_THRESHOLD``, at
+    most K per class above it (the runtimes filter before they sort: OpenVINO's DetectionOutput spec,
+    "confidence_threshold"). All K slots are taken as filled; the search stops once K boxes are kept, so the
+    boxes^2 term is over the kept boxes, not all N."""
     scores = graph.input_tensors(node)[1]
     assert scores is not None
     b, c, n = scores.shape
     kept = min(node.attrs.max_boxes_per_class, n)
-    select = n * max(math.ceil(math.log2(max(kept, 2))), 1)
+    candidates = kept if node.attrs.score_threshold >= DETECTION_SCORE_THRESHOLD else n
+    select = candidates * max(math.ceil(math.log2(max(kept, 2))), 1)
     return b * c * (n + select + 12 * kept * (kept - 1) // 2)
 
 

@@ -21,8 +21,9 @@
 - ``efficientdet_d0``: Tan et al. 2020 (automl): EfficientNet-B0 P3-P5, P6/P7 by 1x1 conv + max-pool, three BiFPN
   layers of width 64 with fast normalised fusion, class/box nets of depth 3 with weights shared across levels.
 
-The SSD graphs end, as the published TF OD API / Open Model Zoo models do, with box decoding, sigmoid scores and
-per-class NMS (``ssd_post``; ``postprocess=0`` stops at the box encodings and class logits). The other graphs stop at
+The SSD graphs and efficientdet_d0 end, as the published TF OD API / automl / Open Model Zoo models do, with box
+decoding, sigmoid scores and per-class NMS (``ssd_post``; ``postprocess=0`` stops at the box encodings and class
+logits). The other graphs stop at
 the predictor outputs (DeepLabv3's segmentation logits at 1/8 resolution): their anchor decoding, NMS and mask
 upsampling are host post-processing in the vendor demos.
 """
@@ -139,7 +140,7 @@ def _ssd(name: str, input_shape: Shape4, num_classes: int, lite: bool, postproce
     grids = [(b.shape(f)[2], b.shape(f)[3]) for f in feats]
     cfg = (ssd_post.SSD_MOBILENET_V2_POST if full_predictors else ssd_post.SSDLITE_MOBILENET_V2_POST) if lite \
         else ssd_post.SSD_MOBILENET_V1_POST
-    return b.build([ssd_post.postprocess(b, encodings, logits, grids, cfg)])
+    return b.build([ssd_post.postprocess(b, encodings, logits, ssd_post.ssd_anchors(grids), cfg)])
 
 
 def ssd_mobilenet_v1(input_shape: Shape4, num_classes: int, postprocess: int = 1) -> Graph:
@@ -270,7 +271,11 @@ def _effdet_head(b: GraphBuilder, feats: list[str], per_anchor: int) -> list[str
     return outs
 
 
-def efficientdet_d0(input_shape: Shape4, num_classes: int) -> Graph:
+def efficientdet_d0(input_shape: Shape4, num_classes: int, postprocess: int = 1) -> Graph:
+    """``postprocess=0`` stops at the box encodings and class logits (automl's ``model_inspect`` without its
+    post-processing); the default ends in OpenVINO's DetectionOutput, as the benchmarked OMZ model does."""
+    if postprocess not in (0, 1):
+        raise EdgesimError(f"must be 0 or 1, got {postprocess!r}", field="postprocess")
     _, _, h, w = input_shape
     if h % 128 or w % 128:
         raise EdgesimError(f"efficientdet_d0 needs an input divisible by 128 (P7), got {h}x{w}", field="input_shape")
@@ -288,4 +293,8 @@ def efficientdet_d0(input_shape: Shape4, num_classes: int) -> Graph:
         feats = _bifpn_layer(b, feats, first=layer == 0)
     classes = _effdet_head(b, feats, num_classes)
     boxes = _effdet_head(b, feats, 4)
-    return b.build([_flat_predictions(b, boxes, 4), _flat_predictions(b, classes, num_classes)])
+    encodings, logits = _flat_predictions(b, boxes, 4), _flat_predictions(b, classes, num_classes)
+    if not postprocess:
+        return b.build([encodings, logits])
+    anchors = ssd_post.effdet_anchors([(b.shape(f)[2], b.shape(f)[3]) for f in feats], (h, w))
+    return b.build([ssd_post.postprocess(b, encodings, logits, anchors, ssd_post.EFFICIENTDET_POST)])

@@ -54,7 +54,8 @@ PUBLISHED = MappingProxyType({
     "deeplabv3plus_mobilenet": PublishedCount(None, 5.80 * M, "Qualcomm AI Hub DeepLabV3-Plus-MobileNet model card: "
                                                               "5.80 M params"),
     "efficientdet_d0": PublishedCount(2.5 * G, 3.9 * M, "Tan et al. 2020 Table 2: D0 at 512, 2.5 B FLOPs (MAdds), "
-                                                        "3.9 M params (OMZ efficientdet-d0-tf: 2.54, 3.9)"),
+                                                        "3.9 M params (OMZ efficientdet-d0-tf: 2.54, 3.9)",
+                                      options=(("postprocess", 0),)),  # heads only: decode/NMS add no MACs
     "resnet34": PublishedCount(3.66 * G, 21.798 * M, _TV),
     "efficientnet_b0": PublishedCount(0.39 * G, 5.289 * M, _TV + "; Tan & Le 2019 Table 2: 0.39 B FLOPs, 5.3 M"),
     "densenet121": PublishedCount(2.83 * G, 7.979 * M, _TV),

@@ -14,6 +14,14 @@ Sources: the pipeline.config files shipped in the TF OD API model-zoo tarballs
 ssdlite_mobilenet_v2_coco.config)
 and models/research/object_detection/anchor_generators/multiple_grid_anchor_generator.py (create_ssd_anchors).
 The final gather of the 100 best boxes over all classes is a host copy of 100 rows and is left out.
+
+EfficientDet-D0 as the OpenVINO Open Model Zoo ships it (``efficientdet-d0-tf``, the model of OpenVINO's benchmark
+tables) ends the same way: the Model Optimizer transformation for the automl graph
+(tools/mo/openvino/tools/mo/front/tf/AutomlEfficientDet.py with automl_efficientdet.json) replaces automl's own
+post-processing by a Sigmoid on the class logits and one DetectionOutput (CENTER_SIZE decode with variance 1,
+top_k = keep_top_k = 100, nms_threshold 0.6, confidence_threshold 0.2, no background class) over
+PriorBoxClustered anchors: 3 scales (2^(i/3)) x 3 aspect ratios ((1, 1), (1.4, 0.7), (0.7, 1.4)) per cell, base
+size 4 * 2^level on levels 3-7 (``effdet_anchors``).
 """
 
 from __future__ import annotations
@@ -38,11 +46,15 @@ class SsdPostConfig:
     iou_threshold: float = 0.6
     max_detections_per_class: int = 100
     box_scales: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)  # faster_rcnn_box_coder y, x, h, w
+    background_class: bool = True  # class 0 of the logits is background (TF OD API SSD), dropped before the NMS
 
 
 SSD_MOBILENET_V1_POST = SsdPostConfig(score_threshold=1e-8)
 SSDLITE_MOBILENET_V2_POST = SsdPostConfig(score_threshold=0.3)
 SSD_MOBILENET_V2_POST = SsdPostConfig(score_threshold=1e-8)  # ssd_mobilenet_v2_coco.config
+# automl_efficientdet.json: nms_threshold 0.6, confidence_threshold 0.2, variance 1 (no coder scales); top_k 100
+EFFICIENTDET_POST = SsdPostConfig(score_threshold=0.2, iou_threshold=0.6, box_scales=(1.0, 1.0, 1.0, 1.0),
+                                  background_class=False)
 
 
 def ssd_anchors(grids: list[tuple[int, int]], min_scale: float = 0.2, max_scale: float = 0.95) -> np.ndarray:
@@ -65,6 +77,23 @@ def ssd_anchors(grids: list[tuple[int, int]], min_scale: float = 0.2, max_scale:
     return np.asarray(rows, np.float32)
 
 
+def effdet_anchors(grids: list[tuple[int, int]], image_hw: tuple[int, int], min_level: int = 3,
+                   anchor_scale: float = 4.0) -> np.ndarray:
+    """(N, 4) anchors (y_centre, x_centre, height, width), normalised, in the heads' (y, x, anchor) order: per
+    level ``min_level + i`` a base size ``anchor_scale * 2^level`` pixels, scales 2^(0, 1/3, 2/3) times the aspect
+    pairs (w, h) = (1, 1), (1.4, 0.7), (0.7, 1.4), centres at the cell centres (PriorBoxClustered, offset 0.5)."""
+    img_h, img_w = image_hw
+    aspects = ((1.0, 1.0), (1.4, 0.7), (0.7, 1.4))
+    rows: list[tuple[float, float, float, float]] = []
+    for level, (h, w) in enumerate(grids, start=min_level):
+        base = anchor_scale * 2.0 ** level
+        sizes = [(base * 2.0 ** (s / 3) * ah, base * 2.0 ** (s / 3) * aw) for s in range(3) for aw, ah in aspects]
+        yc, xc = np.meshgrid((np.arange(h) + 0.5) / h, (np.arange(w) + 0.5) / w, indexing="ij")
+        for y, x in zip(yc.reshape(-1), xc.reshape(-1), strict=True):
+            rows.extend((y, x, sh / img_h, sw / img_w) for sh, sw in sizes)
+    return np.asarray(rows, np.float32)
+
+
 def _ew(b: GraphBuilder, op: OpKind, x: str, y: str) -> str:
     return b.one(op, [x, y], A.ElementwiseAttrs())
 
@@ -83,16 +112,15 @@ def decode_boxes(b: GraphBuilder, encodings: str, anchors: np.ndarray, cfg: SsdP
     return b.concat([lo, hi], axis=2)
 
 
-def postprocess(b: GraphBuilder, encodings: str, logits: str, grids: list[tuple[int, int]],
-                cfg: SsdPostConfig) -> str:
-    """Decode, sigmoid scores without the background class, per-class NMS; returns the NMS selection (int64
-    rows (batch, class, box), sized by its upper bound as in ``NmsAttrs``)."""
-    anchors = ssd_anchors(grids)
+def postprocess(b: GraphBuilder, encodings: str, logits: str, anchors: np.ndarray, cfg: SsdPostConfig) -> str:
+    """Decode, sigmoid scores (without the background class where there is one), per-class NMS; returns the NMS
+    selection (int64 rows (batch, class, box), sized by its upper bound as in ``NmsAttrs``)."""
     boxes = decode_boxes(b, encodings, anchors, cfg)
     _, n, c = b.shape(logits)
     scores = b.one(OpKind.SIGMOID, [logits], A.NoAttrs())
-    fg = b.one(OpKind.SLICE, [scores], A.SliceAttrs(begin=(0, 0, 1), end=(1, n, c), step=(1, 1, 1)))
-    per_class = b.transpose(fg, (0, 2, 1))
+    if cfg.background_class:
+        scores = b.one(OpKind.SLICE, [scores], A.SliceAttrs(begin=(0, 0, 1), end=(1, n, c), step=(1, 1, 1)))
+    per_class = b.transpose(scores, (0, 2, 1))
     nms = A.NmsAttrs(cfg.max_detections_per_class, cfg.iou_threshold, cfg.score_threshold)
     out = b.one(OpKind.NON_MAX_SUPPRESSION, [boxes, per_class], nms, prefix="nms")
     b.tensors[out] = Tensor(out, b.shape(out), DType.INT64)  # box indices, not activations

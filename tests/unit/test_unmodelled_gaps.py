@@ -222,3 +222,13 @@ def test_a_point_scaled_by_the_networks_own_rows_absorbs_the_gap() -> None:
     model_only = run(replace(spec, device_calibration=False))
     assert model_only.gaps[0].absorbed_by is None and "likely optimistic" in model_only.gaps[0].line()
     assert not interval(model_only, 0.8).latency_s.upper_bounded
+
+
+def test_the_npu40xx_sort_flag_reaches_efficientdet() -> None:
+    # OMZ efficientdet-d0-tf ends in a DetectionOutput as the SSDs do: the Lunar Lake NPU's legacy sort applies
+    eff = run(RunSpec("efficientdet_d0", "core-ultra-9-288v", "openvino-npu", input_shape=(1, 3, 128, 128),
+                      transform=_INT8))
+    assert [f"{g.runtime}:{g.cost.id}" for g in eff.gaps] == [SSD_GAP]
+    bare = run(RunSpec("efficientdet_d0", "core-ultra-7-155h", "openvino-npu", input_shape=(1, 3, 128, 128),
+                       transform=_INT8))
+    assert not bare.gaps  # NPU37XX splits the sort over its SHAVEs: modelled

@@ -244,9 +244,9 @@ def test_exports_to_onnx_and_onnxruntime_agrees_with_the_float_executor(name: st
 
     from edgesim.frontends.onnx_export import to_onnx_model
 
-    # SSD's NMS rows are data-dependent (the IR shape is their upper bound): the post-processed graph is checked
-    # against ONNX Runtime row by row in test_zoo_ssd_post.py
-    g = build(name, input_shape=shape, **({"postprocess": 0} if name.startswith("ssd") else {}))
+    # SSD's and EfficientDet's NMS rows are data-dependent (the IR shape is their upper bound): the post-processed
+    # graph is checked against ONNX Runtime row by row in test_zoo_ssd_post.py
+    g = build(name, input_shape=shape, **({"postprocess": 0} if name.startswith(("ssd", "efficientdet")) else {}))
     model = to_onnx_model(g)
     onnx.checker.check_model(model)
     x_t = g.tensors[g.inputs[0]]

@@ -71,13 +71,14 @@ def test_decode_matches_the_faster_rcnn_box_coder() -> None:
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
-def test_exported_graph_selects_the_same_boxes_as_onnxruntime() -> None:
+@pytest.mark.parametrize("name, shape", [("ssd_mobilenet_v2", (1, 3, 96, 96)), ("efficientdet_d0", (1, 3, 128, 128))])
+def test_exported_graph_selects_the_same_boxes_as_onnxruntime(name: str, shape: tuple[int, ...]) -> None:
     import onnxruntime as ort
 
     from edgesim.frontends.onnx_export import to_onnx_model
 
-    g = build("ssd_mobilenet_v2", input_shape=(1, 3, 96, 96))
-    x = np.random.default_rng(0).standard_normal((1, 3, 96, 96)).astype(np.float32)
+    g = build(name, input_shape=shape)
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     sess = ort.InferenceSession(to_onnx_model(g).SerializeToString(), providers=["CPUExecutionProvider"])
     got = sess.run(None, {g.inputs[0]: x})[0]
     ref = run_float(g, {g.inputs[0]: x})[g.outputs[0]]
@@ -93,6 +94,11 @@ def test_nms_cost_is_a_score_filter_plus_kept_boxes_squared() -> None:
     # fewer kept boxes: the quadratic suppression term shrinks, the per-box filter stays
     small = build("ssd_mobilenet_v1", num_classes=11)
     assert node_elementwise_ops(small, _nms(small)) * 9 == ops
+    # a detection threshold (ssdlite's 0.3, EfficientDet's 0.2): at most K boxes per class reach the heap
+    lite = build("ssd_mobilenet_v2")
+    assert node_elementwise_ops(lite, _nms(lite)) == c * (n + k * 7 + 12 * k * (k - 1) // 2)
+    eff = build("efficientdet_d0")
+    assert node_elementwise_ops(eff, _nms(eff)) == 90 * (49104 + k * 7 + 12 * k * (k - 1) // 2)
 
 
 def test_nms_placement_follows_the_runtime_op_support() -> None:
@@ -132,3 +138,34 @@ def test_decode_ops_fuse_into_the_nms_layer() -> None:
                                             "core-ultra-7-165h", "openvino-gpu", quant="int8").layers
                 if layer.op == "NON_MAX_SUPPRESSION")
     assert bare.compute_cycles < nms.compute_cycles
+
+
+def test_efficientdet_ends_in_the_omz_detection_output() -> None:
+    # OMZ efficientdet-d0-tf (the model of OpenVINO's benchmark tables): Sigmoid + DetectionOutput over every
+    # prior and all 90 classes (no background class), top_k 100, nms 0.6, confidence 0.2 (automl_efficientdet.json)
+    g = build("efficientdet_d0", input_shape=(1, 3, 128, 128))
+    node = _nms(g)
+    boxes, scores = (g.tensors[i] for i in node.inputs)
+    n = 9 * (16 * 16 + 8 * 8 + 4 * 4 + 2 * 2 + 1)
+    assert boxes.shape == (1, n, 4) and scores.shape == (1, 90, n)
+    assert (node.attrs.max_boxes_per_class, node.attrs.iou_threshold, node.attrs.score_threshold) == (100, 0.6, 0.2)
+    assert not any(x.op is OpKind.SLICE for x in g.nodes if x.name.startswith("slice"))
+    bare = build("efficientdet_d0", input_shape=(1, 3, 128, 128), postprocess=0)
+    assert graph_macs(bare) == graph_macs(g)
+    assert [bare.tensors[o].shape for o in bare.outputs] == [(1, n, 4), (1, n, 90)]
+    with pytest.raises(EdgesimError, match="0 or 1"):
+        build("efficientdet_d0", postprocess=2)
+
+
+def test_efficientdet_anchors_follow_the_priorbox_clustered_generator() -> None:
+    from edgesim.zoo.ssd_post import effdet_anchors
+
+    a = effdet_anchors([(64, 64), (32, 32), (16, 16), (8, 8), (4, 4)], (512, 512))
+    assert a.shape == (49104, 4)
+    # level 3: base 4 * 2^3 = 32 px; first box scale 1, aspect (1, 1), in the first cell's centre
+    np.testing.assert_allclose(a[0], [0.5 / 64, 0.5 / 64, 32 / 512, 32 / 512], rtol=1e-6)
+    # second box: aspect (w 1.4, h 0.7); ninth: scale 2^(2/3), aspect (0.7, 1.4)
+    np.testing.assert_allclose(a[1, 2:], [32 * 0.7 / 512, 32 * 1.4 / 512], rtol=1e-6)
+    np.testing.assert_allclose(a[8, 2:], [32 * 2 ** (2 / 3) * 1.4 / 512, 32 * 2 ** (2 / 3) * 0.7 / 512], rtol=1e-6)
+    # the last anchor: level 7 (base 512 px) in the centre cell of the 4x4 map's last cell
+    np.testing.assert_allclose(a[-1, :2], [3.5 / 4, 3.5 / 4], rtol=1e-6)
