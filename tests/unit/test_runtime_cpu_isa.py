@@ -81,6 +81,14 @@ def test_every_door_refuses_as_run_does(tmp_path: Path, capsys: pytest.CaptureFi
     code, out, _ = run_cli(["sweep", str(spec), "-o", str(tmp_path / "r.parquet"), "--workers", "0",
                             "--no-progress", "--no-plot"], capsys)
     assert code == 0 and "1 failed points" in out and "cpu is xtensa" in out  # a point the sweep could not answer
+    from edgesim.validate.core import default_reference
+
+    rows = default_reference().read_text(encoding="utf-8").splitlines()
+    onnc = next(r for r in rows if r.startswith("stm32l4r5,onnc,"))
+    measured = tmp_path / "m.csv"
+    measured.write_text("\n".join([rows[0], onnc.replace("stm32l4r5,onnc,,120.0", "esp32-s3,onnc,,240.0")]) + "\n")
+    refused_by_cli(["validate", "--reference", str(measured)], capsys, "device esp32-s3, runtime onnc",
+                   "cpu is xtensa")
 
 
 def test_every_cpu_unit_of_every_bundled_profile_has_an_isa() -> None:
