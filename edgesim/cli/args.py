@@ -66,14 +66,32 @@ def add_target_arguments(p: argparse.ArgumentParser, *, cfg: bool = True) -> Non
     p.add_argument("--hw", required=True, help="bundled profile id, a profile YAML path"
                    + (", or a SCALE-Sim .cfg" if cfg else ""))
     p.add_argument("--runtime", help="inference engine id, optionally with @version (e.g. x-cube-ai@7.3.0)")
-    p.add_argument("--input-shape", help="override the input shape in the model's own layout, e.g. 1x3x299x299")
+    add_input_shape_argument(p)
     p.add_argument("--clock-mhz", type=float, help="override the profile's clock (within its DVFS table)")
     p.add_argument("--overclock", action="store_true",
                    help="allow --clock-mhz outside the profile's DVFS table (output marked 'overclocked what-if')")
     p.add_argument("--force", action="store_true",
                    help="run a runtime on a chip it does not target (output marked 'forced what-if')")
+    add_threads_argument(p)
+
+
+def add_input_shape_argument(p: argparse.ArgumentParser) -> None:
+    """--input-shape (run, report, compare...): the model's input at another size."""
+    p.add_argument("--input-shape", help="override the input shape in the model's own layout, e.g. 1x3x299x299")
+
+
+def add_threads_argument(p: argparse.ArgumentParser) -> None:
+    """--threads (run, report, compare...): checked by the driver (hw.targeting.bind_runtime) as every door's."""
     p.add_argument("--threads", type=int, help="CPU threads the runtime uses (TFLite XNNPACK, OpenVINO CPU); "
                    "default: all host cores")
+
+
+def input_shape_from_args(args: argparse.Namespace) -> tuple[int, ...] | None:
+    """The --input-shape of a command's flags, parsed (None: the model's own)."""
+    from edgesim.frontends.loader import parse_shape
+
+    # 'is not None': an empty --input-shape '' is a malformed shape, not the model's own one
+    return parse_shape(args.input_shape) if getattr(args, "input_shape", None) is not None else None
 
 
 def add_quant_argument(p: argparse.ArgumentParser | argparse._ArgumentGroup, help_text: str) -> None:
@@ -110,7 +128,6 @@ def transform_from_args(args: argparse.Namespace) -> TransformOptions:
 def spec_from_args(args: argparse.Namespace, *, fast: bool = True, frames: int = 1, batch: int = 1,
                    record_trace: bool = False) -> RunSpec:
     """The run specification of a command's flags (model, target, transformations)."""
-    from edgesim.frontends.loader import parse_shape
     from edgesim.pipeline import Engine, RunSpec
 
     if getattr(args, "overclock", False) and getattr(args, "clock_mhz", None) is None:
@@ -118,8 +135,7 @@ def spec_from_args(args: argparse.Namespace, *, fast: bool = True, frames: int =
 
         # silently unused otherwise: the profile's own clock is inside its table
         raise EdgesimError("--overclock needs --clock-mhz (the clock to run beyond the DVFS table)", field="overclock")
-    # 'is not None': an empty --input-shape '' is a malformed shape, not the model's own one
-    shape = parse_shape(args.input_shape) if getattr(args, "input_shape", None) is not None else None
+    shape = input_shape_from_args(args)
     return RunSpec(model=args.model, hw=args.hw, runtime=getattr(args, "runtime", None), input_shape=shape,
                    clock_mhz=getattr(args, "clock_mhz", None), threads=getattr(args, "threads", None),
                    overclock=getattr(args, "overclock", False), force=getattr(args, "force", False),

@@ -6,7 +6,14 @@ import argparse
 import sys
 from typing import Any
 
-from edgesim.cli.args import add_quant_argument, add_trust_arguments, non_negative_int
+from edgesim.cli.args import (
+    add_input_shape_argument,
+    add_quant_argument,
+    add_threads_argument,
+    add_trust_arguments,
+    input_shape_from_args,
+    non_negative_int,
+)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -19,7 +26,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
 
     rows = compare(args.models, args.hw, args.runtime, quant=args.quant, peak_on_front=args.peak_on_front,
-                   confidence=args.confidence)
+                   confidence=args.confidence, input_shape=input_shape_from_args(args), threads=args.threads)
     print(format_compare(rows, args.peak_on_front))
     print("* = on the latency/energy Pareto front for that model")
     if text := format_indistinguishable(rows):
@@ -99,6 +106,8 @@ def add_explore_parsers(subparsers: Any) -> None:
                      help="runtime id[@version]: once for all profiles or once per --hw (default: each "
                           "profile's own)")
     add_quant_argument(cmp, "quantize float models first (post-training, synthetic calibration)")
+    add_input_shape_argument(cmp)
+    add_threads_argument(cmp)
     cmp.add_argument("--csv", help="write the table as CSV")
     cmp.add_argument("--peak-on-front", action="store_true",
                      help="let profiles without a runtime (peak hardware speed) onto the Pareto front")

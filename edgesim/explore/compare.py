@@ -93,9 +93,11 @@ def _refuse_repeats(models: Sequence[str | Path], hws: Sequence[str | Path | Har
 
 def compare(models: Sequence[str | Path], hws: Sequence[str | Path | HardwareProfile],
             runtimes: Sequence[str | None] | None = None, quant: str | None = None,
-            peak_on_front: bool = False, confidence: float | None = 0.8) -> list[CompareRow]:
+            peak_on_front: bool = False, confidence: float | None = 0.8, input_shape: tuple[int, ...] | None = None,
+            threads: int | None = None) -> list[CompareRow]:
     """Estimate every model on every profile. ``runtimes`` is one entry for all profiles or one per profile
-    (None = the profile's default runtime); ``quant`` quantizes float models first. Rows on the
+    (None = the profile's default runtime); ``quant`` quantizes float models first; ``input_shape`` and
+    ``threads`` are those of ``edgesim run`` (the driver checks them per profile and runtime). Rows on the
     latency/energy Pareto front of their model have ``pareto=True``; rows that do not fit never are, nor rows
     without a runtime (peak hardware) unless ``peak_on_front``. Each row carries its interval at ``confidence``
     (None: no intervals)."""
@@ -123,7 +125,7 @@ def compare(models: Sequence[str | Path], hws: Sequence[str | Path | HardwarePro
     rows: list[CompareRow] = []
     for m in models:
         for prof, rt in zip(profiles, rts, strict=True):
-            res = run(RunSpec(m, prof, rt, transform=transform))
+            res = run(RunSpec(m, prof, rt, input_shape=input_shape, threads=threads, transform=transform))
             rows.append(row_from_estimate(res.estimate, _model_label(m), prof.id, fits=res.fit.fits,
                                           fit_problems="; ".join(res.fit.problems),
                                           peak_hardware=res.peak_hardware,

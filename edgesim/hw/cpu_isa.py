@@ -22,6 +22,26 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
+class CpuIsa(StrEnum):
+    """The instruction set a CPU unit executes (ComputeUnit.isa): a CPU runtime's kernels are built for some of
+    these only (RuntimeProfile.cpu_isas; edgesim.hw.targeting refuses the others). Arm's M-profile levels differ
+    in the DSP/SIMD instructions CMSIS-NN selects (v6-M none, v7E-M and v8-M Mainline SMLAD, v8.1-M Helium);
+    AArch32 is an Armv7-A core (NEON on 32-bit Linux), AArch64 every Armv8-A/Armv9-A core edgesim profiles."""
+
+    ARMV6_M = "armv6-m"  # Cortex-M0/M0+
+    ARMV7E_M = "armv7e-m"  # Cortex-M4/M7 with the DSP extension
+    ARMV8_M = "armv8-m"  # Cortex-M33/M23 (Mainline with DSP on the M33)
+    ARMV8_1_M = "armv8.1-m"  # Cortex-M55/M85 with Helium (MVE)
+    AARCH32 = "aarch32"  # Armv7-A (Cortex-A7), NEON
+    AARCH64 = "aarch64"  # Armv8-A and later (Cortex-A35 ... X925, Neoverse, Carmel, Oryon)
+    X86_64 = "x86-64"
+    XTENSA = "xtensa"  # Cadence Xtensa LX (ESP32-S3's LX7 with PIE)
+    RISCV32 = "riscv32"  # RV32 (ESP32-P4's HP cores, GAP9's cluster)
+    RISCV64 = "riscv64"  # RV64 (K230's C908 with RVV 1.0)
+    SHAVE = "shave"  # Movidius SHAVE VLIW vector cores (Myriad X): no general-purpose CPU runtime targets them
+
+
+
 class Int8Path(StrEnum):
     NEON = "neon"
     DOTPROD = "dotprod"

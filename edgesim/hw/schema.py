@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from edgesim.hw.cpu_isa import CpuIsa
 from edgesim.hw.schema_arrays import MacBlockSpec, SystolicSpec
 from edgesim.hw.schema_base import (
     ChipKind,
@@ -26,11 +27,13 @@ from edgesim.hw.schema_base import (
 from edgesim.hw.schema_base import Frozen as _Frozen
 from edgesim.hw.schema_gpu import GpuArch, GpuKernels
 from edgesim.hw.schema_runtime import (
+    CpuIsaSupport,
     FloatConversion,
     HostIO,
     Int8IsaScale,
     UnmodelledCost,
     WeightResweep,
+    check_efficiency_table,
     check_unmodelled,
 )
 from edgesim.hw.schema_thermal import (
@@ -101,6 +104,9 @@ class ComputeUnit(_Frozen):
     # Whose accelerator IP the unit is (an Ethos-U, an NVIDIA GPU): a vendor runtime drives only its own
     # (RuntimeProfile.unit_families). None = not declared (CPU units; a runtime that names families refuses it).
     unit_family: UnitFamily | None = None
+    # The instruction set of a cpu-kind unit: a CPU runtime runs only on the ISAs its kernels are built for
+    # (RuntimeProfile.cpu_isas). None = read from the core the description names (edgesim.hw.family.unit_isa).
+    isa: CpuIsa | None = None
 
     @property
     def device(self) -> DeviceClass:
@@ -144,6 +150,8 @@ class ComputeUnit(_Frozen):
             raise ValueError(f"unit '{self.name}' has a 'systolic' spec but kind {self.kind.value}")
         if all(r <= 0 for r in self.macs_per_cycle.values()):
             raise ValueError(f"unit '{self.name}' needs a positive macs_per_cycle for at least one precision")
+        if self.isa is not None and self.kind is not UnitKind.CPU:
+            raise ValueError(f"unit '{self.name}' has an isa but kind {self.kind.value} (isa is for cpu units)")
         return self
 
     def supports(self, op_name: str) -> bool:
@@ -352,17 +360,6 @@ class HardwareProfile(_Frozen):
         return self.model_copy(update={"clock_mhz": float(mhz)})
 
 
-def _check_efficiency_table(v: dict[str, float]) -> dict[str, float]:
-    if "default" not in v:
-        raise ValueError("needs a 'default' entry")
-    for k, eff in v.items():
-        if k != "default" and k not in _KERNEL_KEYS:
-            raise ValueError(f"'{k}' is not an op kind; known: {sorted(_KERNEL_KEYS)}")
-        if not 0 < eff <= 1:
-            raise ValueError(f"'{k}' efficiency must be in (0, 1], got {eff}")
-    return v
-
-
 class RuntimeProfile(_Frozen):
     id: str = Field(min_length=1)
     description: str
@@ -457,6 +454,9 @@ class RuntimeProfile(_Frozen):
     # unit_family_required is False (TFLM: the MVP kernels of Silicon Labs' build are an extra to the CPU's).
     unit_families: list[UnitFamily] = Field(default_factory=list)
     unit_family_required: bool = True
+    # CPU instruction sets the runtime's kernels are built for, each with its source; empty = the runtime puts no
+    # op on a CPU, or any CPU. A chip whose CPU unit has another ISA is refused (edgesim.hw.targeting).
+    cpu_isas: list[CpuIsaSupport] = Field(default_factory=list)
     # Op kinds the runtime's accelerator backend can place (its op support list); None = whatever the unit
     # supports. Other ops run on the host CPU when host_fallback, as RKNN, HailoRT and the TFLite delegates do.
     supported_ops: list[str] | None = None
@@ -523,7 +523,7 @@ class RuntimeProfile(_Frozen):
     @field_validator("kernel_efficiency")
     @classmethod
     def _efficiencies(cls, v: dict[str, float]) -> dict[str, float]:
-        return _check_efficiency_table(v)
+        return check_efficiency_table(v)
 
     @field_validator("op_overhead_scale")
     @classmethod
@@ -549,14 +549,14 @@ class RuntimeProfile(_Frozen):
     @classmethod
     def _unit_efficiencies(cls, v: dict[UnitKind, dict[str, float]]) -> dict[UnitKind, dict[str, float]]:
         for table in v.values():
-            _check_efficiency_table(table)
+            check_efficiency_table(table)
         return v
 
     @field_validator("gpu_kernels")
     @classmethod
     def _gpu_efficiencies(cls, v: dict[GpuArch, GpuKernels]) -> dict[GpuArch, GpuKernels]:
         for kernels in v.values():
-            _check_efficiency_table(kernels.kernel_efficiency)
+            check_efficiency_table(kernels.kernel_efficiency)
         return v
 
     @model_validator(mode="after")

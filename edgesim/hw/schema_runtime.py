@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from edgesim.hw.cpu_isa import CoreInt8, Int8Path
+from edgesim.hw.cpu_isa import CoreInt8, CpuIsa, Int8Path
 from edgesim.hw.schema_base import Frozen as _Frozen
 from edgesim.hw.schema_base import Precision
 from edgesim.hw.schema_version import KERNEL_KEYS
@@ -35,6 +35,14 @@ class FloatConversion(_Frozen):
         if v not in FLOAT_CONVERSIONS:
             raise ValueError(f"a float model can be converted to {', '.join(FLOAT_CONVERSIONS)} only, got {v}")
         return v
+
+
+class CpuIsaSupport(_Frozen):
+    """CPU instruction sets a runtime's kernels are built for (RuntimeProfile.cpu_isas), with the public source
+    that says so (a vendor's supported-targets page, the build targets in the runtime's repository)."""
+
+    isas: list[CpuIsa] = Field(min_length=1)
+    source: str = Field(min_length=1)
 
 
 class Int8IsaScale(_Frozen):
@@ -144,3 +152,16 @@ def check_unmodelled(costs: list[UnmodelledCost], version_names: list[str]) -> N
         bad = [v for v in c.versions if v not in version_names]
         if bad:
             raise ValueError(f"unmodelled '{c.id}' names releases {bad} the runtime does not list {version_names}")
+
+
+def check_efficiency_table(v: dict[str, float]) -> dict[str, float]:
+    """A kernel-efficiency table (RuntimeProfile.kernel_efficiency and the per-unit/per-GPU ones): a 'default', op
+    kinds or kernel variants as keys, fractions of peak in (0, 1]."""
+    if "default" not in v:
+        raise ValueError("needs a 'default' entry")
+    for k, eff in v.items():
+        if k != "default" and k not in KERNEL_KEYS:
+            raise ValueError(f"'{k}' is not an op kind; known: {sorted(KERNEL_KEYS)}")
+        if not 0 < eff <= 1:
+            raise ValueError(f"'{k}' efficiency must be in (0, 1], got {eff}")
+    return v

@@ -11,7 +11,8 @@ import fnmatch
 import numbers
 
 from edgesim.errors import ProfileError
-from edgesim.hw.schema import DeviceClass, HardwareProfile, RuntimeProfile
+from edgesim.hw.family import unit_isa
+from edgesim.hw.schema import DeviceClass, HardwareProfile, RuntimeProfile, UnitKind
 from edgesim.hw.schema_version import RuntimeVersion
 
 
@@ -41,6 +42,24 @@ def _family_problem(profile: HardwareProfile, runtime: RuntimeProfile) -> str | 
     return None
 
 
+def _isa_problem(profile: HardwareProfile, runtime: RuntimeProfile) -> str | None:
+    """Why the runtime's CPU kernels cannot run on the chip's CPU (ONNC's CMSIS-NN calls on an Xtensa, TFLite
+    Micro on a Linux SoC's Cortex-A): a CPU unit it would place ops on executes an instruction set it is not
+    built for, or declares none edgesim can read."""
+    if not runtime.cpu_isas:
+        return None
+    allowed = [isa for support in runtime.cpu_isas for isa in support.isas]
+    cpus = [profile.unit(n) for n in _targeted_units(profile, runtime) if profile.unit(n).kind is UnitKind.CPU]
+    alien = [(u, unit_isa(profile, u)) for u in cpus]
+    alien = [(u, isa) for u, isa in alien if isa not in allowed]
+    if not alien:
+        return None
+    units = ", ".join(f"{u.name} is {isa.value}" if isa is not None else
+                      f"{u.name} declares no isa and names no core edgesim knows" for u, isa in alien)
+    return (f"device {profile.id}, runtime {runtime.id}: the runtime's kernels are built for "
+            f"{'/'.join(dict.fromkeys(isa.value for isa in allowed))} CPUs only; {units}")
+
+
 def runtime_fit_problem(profile: HardwareProfile, runtime: RuntimeProfile, version: RuntimeVersion | None = None
                         ) -> str | None:
     """Why ``runtime`` (its release ``version``, if given) cannot drive ``profile`` (one line naming both), or None
@@ -60,7 +79,7 @@ def runtime_fit_problem(profile: HardwareProfile, runtime: RuntimeProfile, versi
     if runtime.chips and not any(fnmatch.fnmatchcase(profile.id, c) for c in runtime.chips):
         return (f"device {profile.id}, runtime {runtime.id}: the runtime targets only "
                 f"{', '.join(runtime.chips)}")
-    family = _family_problem(profile, runtime)
+    family = _family_problem(profile, runtime) or _isa_problem(profile, runtime)
     if family is not None:
         return family
     # a chip vendor's build of the runtime (the Gecko SDK's TFLM) on another vendor's chip

@@ -55,7 +55,7 @@ _TABLE = [
     ("imx8mp", "tflite-vx", None),
     ("efr32mg24", "tflm", None),  # the Silicon Labs MVP
     ("stm32l4r5", "tflm", None),  # no accelerator: TFLM on the CPU alone
-    ("core-i7-1185gre", "tflm", None),  # an Intel GPU is no unit kind TFLM drives
+    ("core-i7-1185gre", "tflm", "built for armv6-m/armv7e-m/armv8-m/armv8.1-m/xtensa/riscv32 CPUs only; cpu is x86-64"),
     ("rk3588", "tflite-xnnpack", None),
 ]
 
