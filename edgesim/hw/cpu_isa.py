@@ -41,7 +41,6 @@ class CpuIsa(StrEnum):
     SHAVE = "shave"  # Movidius SHAVE VLIW vector cores (Myriad X): no general-purpose CPU runtime targets them
 
 
-
 class Int8Path(StrEnum):
     NEON = "neon"
     DOTPROD = "dotprod"
