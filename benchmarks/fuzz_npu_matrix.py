@@ -148,8 +148,7 @@ def _answer_of(q: Question) -> Answer:
         note = (note + "; " if note else "") + result.fallback.line()
     period = None
     if q.kind == "batch":
-        from edgesim.sim.stream import schedule_period_s
-        from edgesim.validate.npu_vendor import stream_frames
+        from edgesim.sim.stream import schedule_period_s, stream_frames
 
         frames = stream_frames(result.schedule)
         period = schedule_period_s(result.schedule, result.profile, frames, 8) * 1e3
