@@ -55,6 +55,8 @@ def test_groups_and_extent_follow_the_axes() -> None:
     assert split((1, 21, 8, 8), OpKind.SOFTMAX, A.SoftmaxAttrs(1)) == (64, 21, two)  # per pixel over classes
     assert split((1, 197, 768), OpKind.LAYER_NORM, A.LayerNormAttrs(-1)) == (197, 768, two)
     assert split((1, 32, 8, 8), OpKind.GROUP_NORM, A.GroupNormAttrs(8)) == (8, 256, two)
+    assert split((2, 10, 5), OpKind.ARG_REDUCE, A.ArgReduceAttrs(1)) == (10, 10, one)  # running value and index
+    assert split((2, 10, 5), OpKind.CUMSUM, A.CumSumAttrs(-1)) == (20, 5, one)  # a running carry
     assert reduction_split(*(lambda g: (g, g.nodes[0]))(_one_op((1, 8, 4, 4), OpKind.LRN, A.LRNAttrs(3)))) is None
 
 
