@@ -6,8 +6,8 @@
 3. Multi-core scheduling: SqueezeNet (int8, fire modules = parallel branches) on hailo-8 as shipped (8 clusters as
    cores, HailoRT declaring inter-op parallelism and layer pipelining) vs. the same runtime with those declarations
    off: one frame, 8 frames in flight (throughput mode), and the steady-state period between frames of a stream
-   (edgesim.validate.edge.stream_period_s, how the Hailo model-zoo FPS rows are predicted). No target: figures
-   for the note.
+   (edgesim.sim.stream.schedule_period_s, the core of how the Hailo model-zoo FPS rows are predicted). No target:
+   figures for the note.
 
 Run: python benchmarks/bench_sim.py
 """
@@ -37,7 +37,7 @@ from edgesim.ir.graph import Graph  # noqa: E402
 from edgesim.mapping.mapper import build_schedule  # noqa: E402
 from edgesim.passes.optimize import optimize, options_from_cli, write_onnx  # noqa: E402
 from edgesim.sim import TraceRecorder, simulate_schedule, to_estimate, utilisation  # noqa: E402
-from edgesim.validate.edge import stream_period_s  # noqa: E402
+from edgesim.sim.stream import schedule_period_s  # noqa: E402
 
 REPEATS = 3
 
@@ -79,7 +79,7 @@ def multicore(graph: Graph) -> dict[str, Any]:
                 "latency_ms": est.latency_s * 1e3, "throughput_inf_per_s": result.throughput_inf_per_s,
                 "simulation_s": time.perf_counter() - t0}
         t0 = time.perf_counter()
-        period_s = stream_period_s(schedule, prof)
+        period_s = schedule_period_s(schedule, prof)  # stream_frames(schedule), as every door's stream
         out[f"{label}_stream"] = {"period_ms": period_s * 1e3, "throughput_inf_per_s": 1.0 / period_s,
                                   "simulation_s": time.perf_counter() - t0}
     return out

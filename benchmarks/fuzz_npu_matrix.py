@@ -148,8 +148,7 @@ def _answer_of(q: Question) -> Answer:
         note = (note + "; " if note else "") + result.fallback.line()
     period = None
     if q.kind == "batch":
-        from edgesim.sim.stream import schedule_period_s
-        from edgesim.validate.npu_vendor import stream_frames
+        from edgesim.sim.stream import schedule_period_s, stream_frames
 
         frames = stream_frames(result.schedule)
         period = schedule_period_s(result.schedule, result.profile, frames, 8) * 1e3
@@ -573,10 +572,11 @@ NOTES: dict[str, str] = {
         "cores and share the DRAM bandwidth of a memory-bound network; a real multi-stream run gains little there)",
     "refusal_names_neither_device_nor_runtime": "a refusal naming the node and memory but neither device nor "
         "runtime (the tiler's 'cannot tile'); before the SLICE fix vit_base/bert_base were refused so on 256-512 "
-        "KiB NPU SRAMs and L2s. Left (not fixed, a defect): efficientdet_d0 at int16/fp16 on 256 KiB NPU SRAMs (rk3566, "
-        "rk3562, rv1126, rv1109, rk1808 rknn, imx8mp tflite-vx) and fp32 on 256 KiB L2s: its first squeeze-excite "
-        "MEAN ('gap_0') wants a whole row 4 bytes over the memory, though a mean over H, W splits across channels "
-        "(mapping.tiling._CHANNEL_SPLITTABLE has POOL but not MEAN); now named by device and runtime (stage_map)",
+        "KiB NPU SRAMs and L2s, and efficientdet_d0 at int16/fp16 on 256 KiB NPU SRAMs (rk3566, rk3562, rv1126, "
+        "rv1109, rk1808 rknn, imx8mp tflite-vx) and fp32 on 256 KiB L2s: its first squeeze-excite MEAN ('gap_0', "
+        "one channel's 256x256 plane double-buffered 4 bytes over the memory) is now cut along the plane with the "
+        "sums carried on chip (mapping.reduction_split, tile15); a tiling refusal is named by device and runtime "
+        "(stage_map)",
     "more_threads_slower": f"more threads slower by more than {THREAD_SLACK - 1:.0%} (a barrier per op per thread "
         "can cost a few percent on networks of tiny ops; more is a defect)",
 }

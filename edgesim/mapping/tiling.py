@@ -19,6 +19,7 @@ from edgesim.ir.graph import Graph, Node
 from edgesim.ir.ops import OpClass, OpKind
 from edgesim.ir.work import NodeWork
 from edgesim.mapping.plan import MemTraffic, TileGroup
+from edgesim.mapping.reduction_split import ReductionSplit, reduction_split
 
 ON_CHIP_KINDS = frozenset({MemoryKind.SRAM, MemoryKind.TCM, MemoryKind.CACHE})
 DMA_UNIT_KINDS = frozenset({UnitKind.MAC_ARRAY, UnitKind.SYSTOLIC})
@@ -322,12 +323,17 @@ def _tile_row_channels(node: Node, work: NodeWork, compute_cycles: float, act_me
         return Tiling(_groups(tiles, compute_cycles, traffic, ws), _traffic(traffic), local, (1, tc, 0),
                       "rows-channels", ws)
     groups = _groups(tiles, compute_cycles, {act_mem: [work.input_bytes, work.output_bytes]}, ws)
-    if work.weight_bytes:  # resident operands (tables, biases) arrive with the first tile
-        g0 = groups[0]
-        first = TileGroup(1, g0.compute_cycles, g0.traffic + (MemTraffic(w_mem, work.weight_bytes, 0),), ws)
-        rest = ((TileGroup(g0.count - 1, g0.compute_cycles, g0.traffic, ws),) if g0.count > 1 else ())
-        groups = (first,) + rest + groups[1:]
+    if work.weight_bytes:
+        groups = _resident_first(groups, w_mem, work.weight_bytes, ws)
     return Tiling(groups, _traffic(traffic), local, (1, tc, 0), "rows-channels", ws)
+
+
+def _resident_first(groups: tuple[TileGroup, ...], w_mem: str, weight_bytes: int, ws: int) -> tuple[TileGroup, ...]:
+    """Resident operands (tables, biases) arrive with the first tile."""
+    g0 = groups[0]
+    first = TileGroup(1, g0.compute_cycles, g0.traffic + (MemTraffic(w_mem, weight_bytes, 0),), ws)
+    rest = ((TileGroup(g0.count - 1, g0.compute_cycles, g0.traffic, ws),) if g0.count > 1 else ())
+    return (first,) + rest + groups[1:]
 
 
 def _tile_rows(graph: Graph, node: Node, work: NodeWork, compute_cycles: float, act_mem: str, w_mem: str,
@@ -344,14 +350,25 @@ def _tile_rows(graph: Graph, node: Node, work: NodeWork, compute_cycles: float, 
         # they stream with the output rows; nothing of the table stays resident.
         streamed, resident = streamed + resident, 0
     per_row = math.ceil(streamed / rows)
-    if (per_row + resident) * buffers > capacity and node.op.info.op_class in _CHANNEL_SPLITTABLE:
-        return _tile_row_channels(node, work, compute_cycles, act_mem, w_mem, local, capacity, buffers, rows, out)
     if (per_row + resident) * buffers > capacity:
+        reduction = reduction_split(graph, node)
+        if reduction is not None:
+            return _tile_reduction(node, work, compute_cycles, act_mem, w_mem, local, capacity, buffers, reduction)
+        if node.op.info.op_class in _CHANNEL_SPLITTABLE:
+            return _tile_row_channels(node, work, compute_cycles, act_mem, w_mem, local, capacity, buffers, rows,
+                                      out)
         raise MappingError(
             f"cannot tile {node.op.value}: one row needs {(per_row + resident) * buffers} bytes but '{local}' "
             f"holds {capacity}",
             node=node.name,
         )
+    return _row_bands(work, compute_cycles, act_mem, w_mem, local, capacity, buffers, rows, per_row, resident)
+
+
+def _row_bands(work: NodeWork, compute_cycles: float, act_mem: str, w_mem: str, local: str, capacity: int,
+               buffers: int, rows: int, per_row: int, resident: int, loop_order: str = "rows") -> Tiling:
+    """Tiles of whole rows (of a reduction: whole groups), as many as fit beside the resident operands."""
+    streamed = work.input_bytes + work.output_bytes + (work.weight_bytes if not resident else 0)
     th = max(1, min(rows, (capacity // buffers - resident) // max(per_row, 1)))
     if buffers > 1:
         th = min(th, max(1, math.ceil(rows / MIN_PIPELINE_TILES)))
@@ -366,9 +383,52 @@ def _tile_rows(graph: Graph, node: Node, work: NodeWork, compute_cycles: float, 
         _add(per_tile, w_mem, work.weight_bytes, 0)  # gathered rows, spread over the tiles
     groups = _groups(tiles, compute_cycles, per_tile, ws)
     if work.weight_bytes and resident:
-        # Resident operands arrive with the first tile.
-        g0 = groups[0]
-        first = TileGroup(1, g0.compute_cycles, g0.traffic + (MemTraffic(w_mem, work.weight_bytes, 0),), ws)
-        rest = ((TileGroup(g0.count - 1, g0.compute_cycles, g0.traffic, ws),) if g0.count > 1 else ())
-        groups = (first,) + rest + groups[1:]
-    return Tiling(groups, _traffic(traffic), local, (th, 0, 0), "rows", ws)
+        groups = _resident_first(groups, w_mem, work.weight_bytes, ws)
+    return Tiling(groups, _traffic(traffic), local, (th, 0, 0), loop_order, ws)
+
+
+def _tile_reduction(node: Node, work: NodeWork, compute_cycles: float, act_mem: str, w_mem: str, local: str,
+                    capacity: int, buffers: int, r: ReductionSplit) -> Tiling:
+    """A reduction whose row (the tiler's last-axis row) does not fit: tiles of whole groups when one group fits
+    beside the resident operands (the kept axes, the channel axis among them, split freely), else every group's
+    reduced extent cut into chunks at the cost reduction_split states."""
+    per_group = math.ceil((work.input_bytes + work.output_bytes) / r.groups)
+    if (per_group + work.weight_bytes) * buffers <= capacity:
+        return _row_bands(work, compute_cycles, act_mem, w_mem, local, capacity, buffers, r.groups, per_group,
+                          work.weight_bytes, "groups")
+    return _tile_extent(node, work, compute_cycles, act_mem, w_mem, local, capacity, buffers, r)
+
+
+def _tile_extent(node: Node, work: NodeWork, compute_cycles: float, act_mem: str, w_mem: str, local: str,
+                 capacity: int, buffers: int, r: ReductionSplit) -> Tiling:
+    """Each group's reduced extent in chunks: the input is read ``r.extent_split.input_reads`` times, the output
+    written once, a partial state per group stays on chip. Constants as long as the extent (a LayerNorm's scale
+    and bias) stay resident when a chunk still fits beside them, else they stream with the chunks, once per
+    group. Compute is not scaled: the chunked passes do the resident version's arithmetic (Welford, online
+    softmax; the exponentials the second softmax pass recomputes are left out)."""
+    reads = r.extent_split.input_reads
+    per_group = (work.input_bytes + work.output_bytes) / r.groups
+    for resident in dict.fromkeys((work.weight_bytes, 0)):
+        bytes_per_element = (per_group + (0 if resident else work.weight_bytes)) / r.extent_elements
+        room = capacity // buffers - resident - r.carry_bytes_per_group
+        if room >= math.ceil(bytes_per_element):
+            break
+    else:
+        need = (math.ceil(bytes_per_element) + r.carry_bytes_per_group) * buffers
+        raise MappingError(f"cannot tile {node.op.value}: one element of its reduced extent needs {need} bytes but "
+                           f"'{local}' holds {capacity}", node=node.name)
+    chunks = math.ceil(r.extent_elements / max(1, int(room // bytes_per_element)))
+    chunk_elements = math.ceil(r.extent_elements / chunks)
+    ws = (math.ceil(chunk_elements * bytes_per_element) + r.carry_bytes_per_group + resident) * buffers
+    weight_reads = work.weight_bytes if resident else work.weight_bytes * r.groups
+    traffic: dict[str, list[int]] = {}
+    _add(traffic, act_mem, work.input_bytes * reads, work.output_bytes)
+    if work.weight_bytes:
+        _add(traffic, w_mem, weight_reads, 0)
+    per_tile = {act_mem: [work.input_bytes * reads, work.output_bytes]}
+    if work.weight_bytes and not resident:
+        _add(per_tile, w_mem, weight_reads, 0)
+    groups = _groups(r.groups * chunks * reads, compute_cycles, per_tile, ws)
+    if work.weight_bytes and resident:
+        groups = _resident_first(groups, w_mem, work.weight_bytes, ws)
+    return Tiling(groups, _traffic(traffic), local, (1, 0, chunk_elements), "extent-chunks", ws)

@@ -14,22 +14,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from edgesim.hw.schema import DeviceClass
-from edgesim.mapping.plan import Schedule
-from edgesim.sim.stream import schedule_period_s
+from edgesim.sim.stream import schedule_period_s, stream_frames
 
 if TYPE_CHECKING:
     from edgesim.pipeline.spec import RunResult
 
-
-def stream_frames(schedule: Schedule) -> tuple[int, int]:
-    """Frames whose wall-time difference gives the steady-state period. A runtime that neither pipelines layers
-    nor runs frames on different cores at once only overlaps the next frame's host overhead with this one's
-    compute, so the stream is steady from the second frame (2 -> 4 frames); multi-stream runtimes need more
-    frames in flight (4 -> 12); a layer-pipelined dataflow chip fills over ~8 frames (edge.STREAM_FRAMES uses
-    8 -> 32; 8 -> 16 keeps a YOLOv8m stream affordable per row)."""
-    if schedule.layer_pipelining:
-        return (8, 16)
-    return (4, 12) if schedule.inter_op_parallel else (2, 4)
+__all__ = ["little_cluster_period_s", "steady_period_s", "stream_frames"]
 
 
 def little_cluster_period_s(result: RunResult) -> float | None:

@@ -7,20 +7,27 @@ from edgesim.hw.schema import HardwareProfile
 from edgesim.mapping.plan import Schedule
 from edgesim.sim.engine import simulate_schedule
 
-# Frames in flight for the steady-state period: the difference of two streams' wall times cancels pipeline fill
-# and drain. Below ~8 frames a 50-layer CNN on Hailo-8's 8 clusters is still filling (marginal frames come
-# cheaper), and single wall times carry +-5% dispatch noise, so the span is wide: 8 -> 32 frames agree with
-# 16 -> 48 within 0.3% on ResNet-50, MobileNet v1 and EfficientNet-Lite0.
-STREAM_FRAMES = (8, 32)
+
+def stream_frames(schedule: Schedule) -> tuple[int, int]:
+    """Frames whose wall-time difference gives the steady-state period; the difference of two streams' wall times
+    cancels pipeline fill and drain. A runtime that neither pipelines layers nor runs frames on different cores
+    at once only overlaps the next frame's host overhead with this one's compute, so the stream is steady from
+    the second frame (2 -> 4 frames); multi-stream runtimes need more frames in flight (4 -> 12); a
+    layer-pipelined dataflow chip fills over ~8 frames: below that a 50-layer CNN on Hailo-8's 8 clusters is
+    still filling (marginal frames come cheaper). On the four Hailo-8 model-zoo FPS rows of edge_latency.csv
+    8 -> 16 agrees with 16 -> 48 within 0.2% (ResNet-50; 8 -> 32 within 0.3%, at twice the simulation)."""
+    if schedule.layer_pipelining:
+        return (8, 16)
+    return (4, 12) if schedule.inter_op_parallel else (2, 4)
 
 
-def schedule_period_s(schedule: Schedule, profile: HardwareProfile, frames: tuple[int, int] = STREAM_FRAMES,
+def schedule_period_s(schedule: Schedule, profile: HardwareProfile, frames: tuple[int, int] | None = None,
                       batch: int = 1) -> float:
     """Seconds between frames of a steady stream of ``schedule``: the event engine's wall time with ``frames[1]``
-    frames queued at once minus that with ``frames[0]``, per extra frame. It is 1 / throughput of the
-    bottleneck once the pipeline is full, whatever the fill and drain cost (a one-off per-stream overhead
-    included). A multi-context network (Schedule.contexts > 1) is run ``batch`` frames per context switch."""
-    lo, hi = frames
+    frames queued at once minus that with ``frames[0]`` (default ``stream_frames(schedule)``), per extra frame.
+    It is 1 / throughput of the bottleneck once the pipeline is full, whatever the fill and drain cost (a one-off
+    per-stream overhead included). A multi-context network (Schedule.contexts > 1) is run ``batch`` frames per context switch."""
+    lo, hi = frames if frames is not None else stream_frames(schedule)
     if not 1 <= lo < hi:
         raise EdgesimError(f"need 1 <= frames[0] < frames[1], got {frames}", field="frames")
     if batch < 1:

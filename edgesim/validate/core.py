@@ -393,16 +393,16 @@ def row_spec(row: ReferenceRow, models_dir: Path, device: str | None = None, run
 
 def api_predictor(models_dir: Path) -> Predictor:
     """(latency_ms, energy_uj) of a row through the pipeline driver (which caches the graphs). A throughput row's
-    latency_ms is the event engine's steady-state period between frames (edgesim.validate.edge.stream_period_s)."""
+    latency_ms is the steady stream's period between frames every door reports (``run --frames N``, the API, the
+    vendor-table validator: edgesim.pipeline.stream.steady_period_s)."""
     from edgesim.pipeline import run
-    from edgesim.validate.edge import stream_period_s
+    from edgesim.pipeline.stream import steady_period_s
 
     def predict(row: ReferenceRow) -> tuple[float, float, tuple[str, ...]]:
-        spec = row_spec(row, models_dir)
-        result = run(spec)
+        result = run(row_spec(row, models_dir))
         est, gaps = result.estimate, tuple(g.line() for g in result.gaps)
         if row.metric == "throughput":
-            return stream_period_s(spec) * 1e3, est.energy_j * 1e6, gaps
+            return steady_period_s(result) * 1e3, est.energy_j * 1e6, gaps
         return est.latency_s * 1e3, est.energy_j * 1e6, gaps
 
     return predict

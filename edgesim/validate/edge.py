@@ -7,7 +7,7 @@ float). Everything else (desktop CPUs, Jetson Nano, other engines' fp16/fp32 row
 MultiStream/Offline batches) is dropped, because predicting it would test a guess about the mapping rather than
 the simulator. The input size and the Edge TPU runtime's clock (libedgetpu1-std) carry over, and so
 does what a row measures: one inference's latency, or the period of a stream of frames (``metric`` column,
-predicted by ``stream_period_s``).
+predicted as every door's steady stream, ``edgesim.pipeline.stream.steady_period_s``).
 """
 
 from __future__ import annotations
@@ -16,14 +16,9 @@ import csv
 import io
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from edgesim.errors import EdgesimError
 from edgesim.files import atomic_write_text
-from edgesim.sim.stream import STREAM_FRAMES, schedule_period_s
-
-if TYPE_CHECKING:
-    from edgesim.pipeline import RunSpec
 
 # (regex on the device column, profile id); first match wins, order matters (USB before Dev Board).
 _DEVICES: tuple[tuple[str, str], ...] = (
@@ -90,15 +85,6 @@ _EDGETPU_STD = re.compile(r"libedgetpu1?-std", flags=re.I)
 # throughput, NOT single-frame latency)", whose latency_ms is 1000 / FPS. On a dataflow chip frames overlap in the
 # pipeline, so that is the period between frames, shorter than a frame's latency.
 _THROUGHPUT_METRIC = re.compile(r"\bFPS\b|throughput", flags=re.I)
-
-
-def stream_period_s(spec: RunSpec, frames: tuple[int, int] = STREAM_FRAMES) -> float:
-    """Seconds between frames of a steady stream of ``spec`` (``edgesim.sim.stream.schedule_period_s`` of the
-    driver's schedule)."""
-    from edgesim.pipeline import run
-
-    result = run(spec)
-    return schedule_period_s(result.schedule, result.profile, frames)
 
 
 def row_metric(metric_text: str) -> str:

@@ -3,7 +3,7 @@
 Each row names the profile (``hw_profile``), runtime (``runtime_id``), zoo network (``zoo_model``), input shape,
 precision, CPU threads and what was measured: one inference's latency, or a frame rate (``throughput_fps``),
 which is predicted as the event engine's steady-state period of a stream of frames
-(``edgesim.validate.edge.stream_period_s``), never as 1 / latency. Rows the simulator cannot run yet (no profile
+(``edgesim.pipeline.stream.steady_period_s``), never as 1 / latency. Rows the simulator cannot run yet (no profile
 mapping, a network the zoo lacks) are reported as skipped with the reason.
 
 Fitting is deliberately small: one latency multiplier per runtime (the geometric mean of measured / predicted

@@ -65,3 +65,27 @@ def test_a_batch_without_a_stream_is_one_error_line(flags: list[str], words: str
     code, _, stderr = run_cli(["run", "resnet8", "--hw", "hailo-8", "--quant", "int8", *flags], capsys)
     lines = stderr.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], stderr
+
+
+@pytest.mark.parametrize("device, runtime, network", [
+    ("hailo-8", "hailort", "mobilenet_v1"),  # an edge_latency.csv model-zoo FPS row: layer-pipelined, 8 -> 16 frames
+    ("core-ultra-9-288v", "openvino-cpu@2024.6", "mobilenet_v2"),  # the E-core streams as a second server
+])
+def test_the_edge_validator_scores_the_throughput_run_frames_reports(
+        device: str, runtime: str, network: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The edge-board table's throughput rows used their own stream formula (8 -> 32 frames, no little-core
+    streams, no device multiplier); they now go through the one every other door uses."""
+    from edgesim.validate import validate
+
+    name, _, version = runtime.partition("@")
+    ref = tmp_path / "ref.csv"
+    ref.write_text("device,runtime,runtime_version,clock_mhz,benchmark,model_file,latency_ms,metric,precision\n"
+                   f"{device},{name},{version},,{network},{network},1.0,throughput,int8\n", encoding="utf-8")
+    (row,) = validate(ref, strict=True).rows
+    out = tmp_path / "r.json"
+    code, _, stderr = run_cli(["run", network, "--hw", device, "--runtime", runtime, "--quant", "int8",
+                               "--frames", "8", "--json", str(out)], capsys)
+    assert code == 0, stderr
+    report = json.loads(out.read_text())
+    assert row.metric == "throughput"
+    assert 1e3 / report["throughput_inf_per_s"] == pytest.approx(row.predicted_latency_ms, rel=1e-9)

@@ -6,12 +6,14 @@ import pytest
 
 from edgesim.api import load_model
 from edgesim.errors import MappingError
+from edgesim.ir import attrs as A
 from edgesim.ir.graph import Graph
+from edgesim.ir.ops import OpKind
 from edgesim.mapping.mapper import build_schedule
 from edgesim.mapping.plan import OpPlan, Schedule
 from edgesim.zoo.builder import GraphBuilder
 from tests.conftest import DATA
-from tests.unit.test_sim_profiles import make_profile, npu_profile, systolic_profile
+from tests.unit.test_sim_profiles import NPU_OPS, make_profile, npu_profile, systolic_profile
 
 F32 = 4
 
@@ -141,12 +143,12 @@ def test_a_row_too_wide_for_sram_is_split_across_channels_when_the_op_allows_it(
     assert _check_consistent(sched, profile) == 1
 
 
-def test_impossible_row_tiling_of_a_row_reduction() -> None:
+def test_impossible_row_tiling_of_a_cross_channel_window() -> None:
     b = GraphBuilder("wide")
-    x = b.input("x", (1, 1, 1, 65536))  # a reduction (MEAN) needs its whole 256 KiB row at once
-    g = b.build([b.gap(x)])
+    x = b.input("x", (1, 1, 1, 65536))  # LRN's channel window is not split: it needs its whole 256 KiB row
+    g = b.build([b.one(OpKind.LRN, [x], A.LRNAttrs(size=5))])
     with pytest.raises(MappingError, match=r"one row needs \d+ bytes but 'sram' holds 65536"):
-        build_schedule(g, npu_profile(sram_bytes=64 * 1024))
+        build_schedule(g, npu_profile(sram_bytes=64 * 1024, npu_ops=[*NPU_OPS, "LRN"]))
 
 
 def test_global_pool_wider_than_a_tiny_scratchpad_maps_by_channels() -> None:
@@ -172,7 +174,6 @@ def test_a_slice_reads_only_what_it_keeps_and_vit_base_maps_on_a_256k_npu_sram()
     """A SLICE counted its whole input as read, and the tiler wanted all of it staged for the one output row: ViT-B's
     class token (1 of 197 rows of 768) needed 304 KB on RK3566's 256 KiB NPU SRAM and the network was refused on
     every such NPU (found by benchmarks/fuzz_npu_matrix.py)."""
-    from edgesim.ir.ops import OpKind
     from edgesim.ir.work import node_work
     from edgesim.passes.choices import QuantPreset
     from edgesim.pipeline import RunSpec, TransformOptions, run
@@ -194,7 +195,7 @@ def test_a_tiling_refusal_through_the_driver_names_the_device() -> None:
 
     b = GraphBuilder("wide")
     x = b.input("x", (1, 1, 1, 65536))
-    g = b.build([b.gap(x)])
-    profile = npu_profile(sram_bytes=64 * 1024)
-    with pytest.raises(MappingError, match=rf"^node '\w+': device {profile.id}: cannot tile MEAN: one row needs"):
+    g = b.build([b.one(OpKind.LRN, [x], A.LRNAttrs(size=5))])
+    profile = npu_profile(sram_bytes=64 * 1024, npu_ops=[*NPU_OPS, "LRN"])
+    with pytest.raises(MappingError, match=rf"^node '\w+': device {profile.id}: cannot tile LRN: one row needs"):
         run(RunSpec(g, profile))
