@@ -136,3 +136,12 @@ def test_efficientdet_d0_maps_on_a_256k_npu_sram_at_int16() -> None:
     gap = next(p for p in result.schedule.plans if p.node == "gap_0")
     assert gap.loop_order == "extent-chunks"
     assert sum(t.read_bytes for t in gap.traffic) == 32 * 256 * 256 * 2
+
+
+def test_a_copy_too_long_for_the_local_memory_is_cut_along_its_last_axis() -> None:
+    # EfficientDet's score transpose (1, 49104, 90) -> (1, 90, 49104) was refused on a 256 KiB NPU SRAM at int16
+    # once the zoo graph carried its DetectionOutput: each output element is one input element, so the row splits
+    g = _one_op((1, 16384, 8), OpKind.TRANSPOSE, A.TransposeAttrs(perm=(0, 2, 1)))
+    plan = _plan(g, ("TRANSPOSE",))
+    assert plan.loop_order == "rows-channels" and sum(g.count for g in plan.tiles) > 8  # 8 rows of 128 KiB, cut
+    assert sum(t.read_bytes for t in plan.traffic) == 16384 * 8 * F32  # still read once
