@@ -16,12 +16,7 @@ from edgesim.hw.loader import list_profiles, load_profile, load_runtime
 from edgesim.hw.schema_base import UnitKind
 from edgesim.hw.targeting import runtime_fit_problem
 from tests.conftest import refused_by_cli, run_cli
-
-
-def _problem(hw: str, runtime: str) -> str | None:
-    rt, version = load_runtime(runtime, quiet=True)
-    return runtime_fit_problem(load_profile(hw), rt, version)
-
+from tests.unit.test_runtime_unit_family import check_fit_row
 
 _M = "armv6-m/armv7e-m/armv8-m/armv8.1-m"
 # (chip, runtime, words of the refusal; None = accepted). Every refused row was answered before this check.
@@ -50,11 +45,7 @@ _TABLE = [
 
 @pytest.mark.parametrize(("hw", "runtime", "words"), _TABLE)
 def test_the_runtime_cpu_isa_table(hw: str, runtime: str, words: str | None) -> None:
-    problem = _problem(hw, runtime)
-    if words is None:
-        assert problem is None, problem
-    else:
-        assert problem is not None and words in problem and f"device {hw}, runtime {runtime}" in problem, problem
+    check_fit_row(hw, runtime, words)
 
 
 def test_onnc_on_an_xtensa_is_one_line_exit_2_and_force_is_a_what_if(capsys: pytest.CaptureFixture[str]) -> None:

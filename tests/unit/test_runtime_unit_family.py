@@ -60,13 +60,19 @@ _TABLE = [
 ]
 
 
-@pytest.mark.parametrize(("hw", "runtime", "words"), _TABLE)
-def test_the_runtime_unit_family_table(hw: str, runtime: str, words: str | None) -> None:
+def check_fit_row(hw: str, runtime: str, words: str | None) -> None:
+    """One row of a (chip, runtime, refusal words or None) table: refused naming both and saying ``words``, or
+    accepted."""
     problem = _problem(hw, runtime)
     if words is None:
         assert problem is None, problem
     else:
         assert problem is not None and words in problem and f"device {hw}, runtime {runtime}" in problem, problem
+
+
+@pytest.mark.parametrize(("hw", "runtime", "words"), _TABLE)
+def test_the_runtime_unit_family_table(hw: str, runtime: str, words: str | None) -> None:
+    check_fit_row(hw, runtime, words)
 
 
 def test_vela_on_a_jetson_is_one_line_exit_2_and_force_is_a_what_if(capsys: pytest.CaptureFixture[str]) -> None:
