@@ -286,13 +286,23 @@ def _timing(unit: ComputeUnit, tiling: Tiling) -> TimingDiscipline:
 
 
 def _converter_precision(runtime: RuntimeProfile | None, graph: Graph, node: Node, work: NodeWork) -> NodeWork:
-    """A float op on integer activations (float constant parameters, edgesim.ir.work.node_precision) at its
-    activations' precision when the runtime's converter quantizes every constant (quantizes_params)."""
-    if runtime is None or not runtime.quantizes_params or work.precision != "fp32":
+    """A float op on integer activations (float constant parameters, edgesim.ir.work.node_precision; a float
+    table's lookup by integer ids) in a quantized graph: at its activations' precision when the runtime's
+    converter quantizes every constant (quantizes_params), else at fp16 when the runtime's compiler computes
+    floats at fp16 (float_models_as fp16: OpenVINO's NPU, GPU and MYRIAD plugins, RKNN), as it does a float
+    model's ops, on its accelerator rather than a host fallback those compilers do not make."""
+    if runtime is None or work.precision != "fp32":
         return work
     acts = [t for t in graph.input_tensors(node) if t is not None and not t.is_const]
-    precision = {DType.INT8: "int8", DType.UINT8: "int8", DType.INT16: "int16"}.get(acts[0].dtype) if acts else None
-    return replace(work, precision=precision) if precision else work
+    if not acts or not acts[0].dtype.is_integer:
+        return work
+    if runtime.quantizes_params:
+        precision = {DType.INT8: "int8", DType.UINT8: "int8", DType.INT16: "int16"}.get(acts[0].dtype)
+        return replace(work, precision=precision) if precision else work
+    conversion = runtime.float_models_as
+    if conversion is not None and conversion.precision.value == "fp16":
+        return replace(work, precision="fp16")
+    return work
 
 
 def _runtime_ops(runtime: RuntimeProfile, node: Node, work: NodeWork) -> int:

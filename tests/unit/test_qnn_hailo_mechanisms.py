@@ -181,8 +181,9 @@ def test_qnn_runs_float_parameter_ops_on_the_htp_at_the_activation_precision() -
     assert res.runtime is not None and res.runtime.quantizes_params
     bns = [p for p in res.schedule.plans if p.op == "BATCH_NORM"]
     assert bns and all(p.unit == "npu" and p.precision == "int8" and not p.fallback for p in bns)
-    # without it, the same ops are float ops the HTP (no fp32) leaves to the CPU
-    plain = res.runtime.model_copy(update={"quantizes_params": False})
+    # without it (and without the fp16 float compile, mapper._converter_precision), the same ops are float ops the
+    # HTP (no fp32) leaves to the CPU
+    plain = res.runtime.model_copy(update={"quantizes_params": False, "float_models_as": None})
     sched = build_schedule(res.graph, res.profile, plain, res.version)
     bns = [p for p in sched.plans if p.op == "BATCH_NORM"]
     assert bns and all(p.unit == "cpu" and p.precision == "fp32" for p in bns)

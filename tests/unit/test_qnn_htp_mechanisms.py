@@ -142,3 +142,21 @@ def test_a_quantized_batchnorm_dispatches_twice() -> None:
         overhead[quant] = bn[0].overhead_cycles
     one = rt.op_overhead_cycles("BATCH_NORM", "elementwise") * ver.overhead_scale
     assert overhead["fp16"] == pytest.approx(one) and overhead["int8"] == pytest.approx(2 * one) and clock > 0
+
+
+
+@pytest.mark.parametrize("hw, runtime", [("core-ultra-9-288v", "openvino-npu"), ("rk3588", "rknn")])
+def test_a_float_island_of_a_quantized_graph_runs_at_fp16_where_the_compiler_computes_floats_so(
+        hw: str, runtime: str) -> None:
+    # MobileBERT's NoNorm (a multiply and an add by float vectors on int8 activations) and BERT's embedding
+    # lookup were sent to the host CPU, a fallback the OpenVINO NPU plugin and RKNN never make: their compilers
+    # run float ops at fp16 on the accelerator (float_models_as fp16)
+    from edgesim.passes.choices import QuantPreset
+    from edgesim.pipeline import RunSpec, TransformOptions, run
+
+    opts = TransformOptions(quant=QuantPreset.INT8, calibration="fixed", accuracy=False)
+    result = run(RunSpec("mobilebert", hw, runtime, input_shape=(1, 16), transform=opts))
+    nonorm = [layer for layer in result.estimate.layers if layer.op in ("MUL", "ADD")]
+    assert nonorm and not any(layer.fallback for layer in nonorm)
+    if runtime == "openvino-npu":  # the NPU plugin has no CPU fallback at all (RKNN's CPU runs its GATHERs)
+        assert not any(layer.fallback for layer in result.estimate.layers)
