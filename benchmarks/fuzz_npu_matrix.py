@@ -549,16 +549,18 @@ NOTES: dict[str, str] = {
     "refused": "refusals (one line each). Questions that make no sense on the chip (a YOLO or BERT through ai8x "
                "on MAX78000: an op its CNN engine cannot place and no CPU fallback) are right to refuse; any "
                "other refusal of a #17 combination is a defect",
-    "precision_run_answers_validate_refuses": "the run door answers a precision the runtime's targeted unit lacks "
-        "(its ops fall back to the host CPU, with the 'fall back' warning) while validate's check_precision refuses "
-        "the same row: qnn fp16 on qcs6490 (Hexagon v68 HTP has no fp16), openvino-gpu int8 on Qualcomm parts. "
-        "Which door is right depends on the runtime (a TFLite delegate falls back, QNN's HTP backend fails to "
-        "finalize): a hw.targeting decision, reported to the lead, not changed here",
-    "int8_slower_than_fp16": "every case is openvino-gpu on a Qualcomm part: the Adreno units have no int8 rate, so "
-        "int8 falls back to the CPU while fp16 runs on the GPU. OpenVINO's GPU plugin drives Intel GPUs only, so "
-        "the pair itself should be refused (runtime/unit-family targeting, another helper's work)",
-    "runtimes_accepted": "'(off-target, legacy)' runtimes are accepted by hw.targeting although they do not drive "
-        "the chip (vela on rk3588, tflm on a Core Ultra, gapflow everywhere): reported for the unit-family check",
+    "precision_run_answers_validate_refuses": "the run door answering a precision the runtime's targeted unit "
+        "lacks while validate refused it (qnn fp16 on qcs6490's v68 HTP): gone since pipeline.stage_runtime asks "
+        "hw.targeting.check_precision at every door; those questions are now among the refusals",
+    "int8_slower_than_fp16": "openvino-cpu efficientnet_b0 on the Arm SoCs (rk3588, qcs6490, qcs9075, qcs8550; "
+        "3-5%): the int8 depthwise kernels are slower than the fp16 ones (the per-op efficiencies), which the "
+        "squeeze-excite network's many depthwise layers show; openvino-npu mobilebert int8 on the 288V was the "
+        "NoNorm's host fallback, fixed after this run (mapping.mapper._converter_precision: 7.83 -> 6.33 ms, fp16 "
+        "7.08)",
+    "interval_refused": "the interval asked of a question the driver refuses (the ai8x YOLO/BERT questions "
+        "above, one per network): the refusal itself, counted again",
+    "runtimes_accepted": "the runtimes hw.targeting binds to each device after the unit-family (audit14) and CPU "
+        "instruction-set (isa15) checks",
     "batch8_period_over_batch1": "a stream period above the single latency by more than 1%; the batch check "
         "compares with the event engine's own single latency (the analytic latency differs from it by ~1%). A "
         "multi-context Hailo network (vit_base on hailo-8) is no defect: that single latency leaves out the context "
