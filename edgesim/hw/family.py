@@ -62,24 +62,31 @@ FAMILIES: tuple[Family, ...] = (
 )
 
 
+def _named_family(text: str, cpu_only: bool = False) -> Family | None:
+    """The first family (most specific first) ``text`` names; ``cpu_only``: CPU core families (an ``isa``) only."""
+    return next((f for f in FAMILIES if (f.isa is not None or not cpu_only)
+                 and re.search(f.pattern, text, re.IGNORECASE)), None)
+
+
 def family_of(description: str) -> str | None:
     """The family id a unit description names, or None when it names none edgesim knows."""
-    for fam in FAMILIES:
-        if re.search(fam.pattern, description, re.IGNORECASE):
-            return fam.id
-    return None
+    fam = _named_family(description)
+    return fam.id if fam is not None else None
+
+
+def unit_family(profile: HardwareProfile, unit: ComputeUnit, cpu_only: bool = False) -> Family | None:
+    """The family a unit's description (and name) names; for the host unit, else the chip's description, which
+    often names the host core the unit description leaves out. ``cpu_only``: CPU core families only."""
+    fam = _named_family(f"{unit.description} {unit.name}", cpu_only)
+    if fam is None and unit.name == profile.host_unit:
+        fam = _named_family(profile.description, cpu_only)
+    return fam
 
 
 def profile_families(profile: HardwareProfile) -> frozenset[str]:
     """Families of every compute unit (unknown units as 'unknown:<profile>.<unit>', so they count as new)."""
-    out: set[str] = set()
-    for u in profile.units:
-        fam = family_of(f"{u.description} {u.name}")
-        if fam is None:
-            # The chip's own description often names the host core the unit description leaves out.
-            fam = family_of(profile.description) if u.name == profile.host_unit else None
-        out.add(fam or f"unknown:{profile.id}.{u.name}")
-    return frozenset(out)
+    return frozenset(fam.id if (fam := unit_family(profile, u)) is not None else f"unknown:{profile.id}.{u.name}"
+                     for u in profile.units)
 
 
 def unit_isa(profile: HardwareProfile, unit: ComputeUnit) -> CpuIsa | None:
@@ -87,13 +94,8 @@ def unit_isa(profile: HardwareProfile, unit: ComputeUnit) -> CpuIsa | None:
     names (or the chip's description, for the host unit), else None (a core edgesim has no family for)."""
     if unit.isa is not None:
         return unit.isa
-    texts = [f"{unit.description} {unit.name}"] + ([profile.description] if unit.name == profile.host_unit else [])
-    for text in texts:
-        isa = next((f.isa for f in FAMILIES if f.isa is not None and re.search(f.pattern, text, re.IGNORECASE)),
-                   None)
-        if isa is not None:
-            return isa
-    return None
+    fam = unit_family(profile, unit, cpu_only=True)
+    return fam.isa if fam is not None else None
 
 
 def family(family_id: str) -> Family:

@@ -49,9 +49,8 @@ def _isa_problem(profile: HardwareProfile, runtime: RuntimeProfile) -> str | Non
     if not runtime.cpu_isas:
         return None
     allowed = [isa for support in runtime.cpu_isas for isa in support.isas]
-    cpus = [profile.unit(n) for n in _targeted_units(profile, runtime) if profile.unit(n).kind is UnitKind.CPU]
-    alien = [(u, unit_isa(profile, u)) for u in cpus]
-    alien = [(u, isa) for u, isa in alien if isa not in allowed]
+    cpus = [u for u in map(profile.unit, _targeted_units(profile, runtime)) if u.kind is UnitKind.CPU]
+    alien = [(u, isa) for u in cpus if (isa := unit_isa(profile, u)) not in allowed]
     if not alien:
         return None
     units = ", ".join(f"{u.name} is {isa.value}" if isa is not None else

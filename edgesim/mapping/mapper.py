@@ -17,6 +17,7 @@ from edgesim.hw.schema import (
     ComputeUnit,
     HardwareProfile,
     MemoryKind,
+    Precision,
     RuntimeProfile,
     RuntimeVersion,
     UnitKind,
@@ -300,8 +301,8 @@ def _converter_precision(runtime: RuntimeProfile | None, graph: Graph, node: Nod
         precision = {DType.INT8: "int8", DType.UINT8: "int8", DType.INT16: "int16"}.get(acts[0].dtype)
         return replace(work, precision=precision) if precision else work
     conversion = runtime.float_models_as
-    if conversion is not None and conversion.precision.value == "fp16":
-        return replace(work, precision="fp16")
+    if conversion is not None and conversion.precision is Precision.FP16:
+        return replace(work, precision=Precision.FP16.value)
     return work
 
 

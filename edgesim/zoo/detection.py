@@ -46,6 +46,12 @@ from edgesim.zoo.cnn import _MBV1, _MBV2
 Shape4 = tuple[int, int, int, int]
 
 
+def _check_postprocess(postprocess: int) -> None:
+    """The ``postprocess`` build option of the detectors: 1 = the published graph's tail, 0 = the heads only."""
+    if postprocess not in (0, 1):
+        raise EdgesimError(f"must be 0 or 1, got {postprocess!r}", field="postprocess")
+
+
 def _start(name: str, input_shape: Shape4) -> tuple[GraphBuilder, str]:
     b = GraphBuilder(name, uniform_weights=True)
     return b, b.input("input", input_shape)
@@ -108,6 +114,7 @@ def _ssd(name: str, input_shape: Shape4, num_classes: int, lite: bool, postproce
          full_predictors: bool = False) -> Graph:
     """``lite``: MobileNetV2 body with depthwise-separable extras (else MobileNetV1 with full 3x3 extras);
     ``full_predictors``: 3x3 conv predictors (ssd_mobilenet_v2_coco) instead of the lite depthwise + 1x1 pair."""
+    _check_postprocess(postprocess)
     b, x = _start(name, input_shape)
     if lite:
         last, tap = _mbv2_body(b, x, tap_expansion=13)
@@ -133,8 +140,6 @@ def _ssd(name: str, input_shape: Shape4, num_classes: int, lite: bool, postproce
             z = b.act(b.bn(b.dwconv(f, 3)), "relu6") if lite else f
             out.append(b.conv(z, anchors * per_anchor, 1, bias=True))
     encodings, logits = _flat_predictions(b, boxes, 4), _flat_predictions(b, classes, num_classes)
-    if postprocess not in (0, 1):
-        raise EdgesimError(f"must be 0 or 1, got {postprocess!r}", field="postprocess")
     if not postprocess:
         return b.build([encodings, logits])
     grids = [(b.shape(f)[2], b.shape(f)[3]) for f in feats]
@@ -274,8 +279,7 @@ def _effdet_head(b: GraphBuilder, feats: list[str], per_anchor: int) -> list[str
 def efficientdet_d0(input_shape: Shape4, num_classes: int, postprocess: int = 1) -> Graph:
     """``postprocess=0`` stops at the box encodings and class logits (automl's ``model_inspect`` without its
     post-processing); the default ends in OpenVINO's DetectionOutput, as the benchmarked OMZ model does."""
-    if postprocess not in (0, 1):
-        raise EdgesimError(f"must be 0 or 1, got {postprocess!r}", field="postprocess")
+    _check_postprocess(postprocess)
     _, _, h, w = input_shape
     if h % 128 or w % 128:
         raise EdgesimError(f"efficientdet_d0 needs an input divisible by 128 (P7), got {h}x{w}", field="input_shape")

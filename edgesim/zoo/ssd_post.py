@@ -71,9 +71,7 @@ def ssd_anchors(grids: list[tuple[int, int]], min_scale: float = 0.2, max_scale:
             s = scales[level]
             boxes = [(s, ar) for ar in (1.0, 2.0, 0.5, 3.0, 1.0 / 3.0)]
             boxes.append((math.sqrt(s * scales[level + 1]), 1.0))
-        yc, xc = np.meshgrid((np.arange(h) + 0.5) / h, (np.arange(w) + 0.5) / w, indexing="ij")
-        for y, x in zip(yc.reshape(-1), xc.reshape(-1), strict=True):
-            rows.extend((y, x, s / math.sqrt(ar), s * math.sqrt(ar)) for s, ar in boxes)
+        rows.extend(_cell_anchors(h, w, [(s / math.sqrt(ar), s * math.sqrt(ar)) for s, ar in boxes]))
     return np.asarray(rows, np.float32)
 
 
@@ -88,10 +86,15 @@ def effdet_anchors(grids: list[tuple[int, int]], image_hw: tuple[int, int], min_
     for level, (h, w) in enumerate(grids, start=min_level):
         base = anchor_scale * 2.0 ** level
         sizes = [(base * 2.0 ** (s / 3) * ah, base * 2.0 ** (s / 3) * aw) for s in range(3) for aw, ah in aspects]
-        yc, xc = np.meshgrid((np.arange(h) + 0.5) / h, (np.arange(w) + 0.5) / w, indexing="ij")
-        for y, x in zip(yc.reshape(-1), xc.reshape(-1), strict=True):
-            rows.extend((y, x, sh / img_h, sw / img_w) for sh, sw in sizes)
+        rows.extend(_cell_anchors(h, w, [(sh / img_h, sw / img_w) for sh, sw in sizes]))
     return np.asarray(rows, np.float32)
+
+
+def _cell_anchors(h: int, w: int, sizes: list[tuple[float, float]]) -> list[tuple[float, float, float, float]]:
+    """One (y_centre, x_centre, height, width) row per cell of an h x w map (row-major, centres at the cells'
+    middles, normalised) and per normalised (height, width) in ``sizes``, in the heads' (y, x, anchor) order."""
+    yc, xc = np.meshgrid((np.arange(h) + 0.5) / h, (np.arange(w) + 0.5) / w, indexing="ij")
+    return [(y, x, sh, sw) for y, x in zip(yc.reshape(-1), xc.reshape(-1), strict=True) for sh, sw in sizes]
 
 
 def _ew(b: GraphBuilder, op: OpKind, x: str, y: str) -> str:
