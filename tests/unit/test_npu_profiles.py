@@ -122,3 +122,13 @@ def test_cli_bad_pair_is_one_line_exit_2() -> None:
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "celeron-6305e" in lines[0]
     assert "openvino-npu" in lines[0]
+
+
+def test_skymont_e_cores_have_twice_crestmonts_vector_rates() -> None:
+    """Lunar Lake's Skymont E-cores have four 128-bit SIMD pipes where Meteor Lake's Crestmont had two, and Intel
+    doubled both AVX and VNNI throughput: the int8 rate doubles with the fp32 rate (it was left at Crestmont's)."""
+    skymont = load_profile("core-ultra-9-288v").little_cluster
+    crestmont = load_profile("core-ultra-7-165h").little_cluster
+    assert skymont is not None and crestmont is not None
+    for precision in (Precision.INT8, Precision.FP32):
+        assert skymont.macs_per_cycle[precision] == 2 * crestmont.macs_per_cycle[precision]
