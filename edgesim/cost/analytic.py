@@ -113,9 +113,10 @@ def cost_layer(plan: OpPlan, profile: HardwareProfile, scale: float) -> LayerCos
 def estimate_schedule(schedule: Schedule, profile: HardwareProfile) -> Estimate:
     scale = dynamic_energy_scale(profile)
     layers = tuple(cost_layer(p, profile, scale) for p in schedule.plans)
-    # A multi-context network also switches contexts once per inference (Schedule.context_switch_s).
-    overhead_s = schedule.per_inference_overhead_cycles / schedule.host_clock_hz + schedule.context_switch_s
-    latency_s = sum(layer.latency_s for layer in layers) + overhead_s
+    ops_s = sum(layer.latency_s for layer in layers)
+    latency_s = schedule.inference_latency_s(ops_s)
+    # Static power also burns while no op runs: the per-inference overhead, context switches, a round-trip wait.
+    overhead_s = max(schedule.overhead_s, schedule.frame_floor_s - ops_s)
     energy = EnergyBreakdown()
     for layer in layers:
         energy = energy + layer.energy

@@ -29,6 +29,7 @@ from edgesim.hw.schema_gpu import GpuArch, GpuKernels
 from edgesim.hw.schema_runtime import (
     CpuIsaSupport,
     FloatConversion,
+    FrameRoundTrip,
     HostIO,
     Int8IsaScale,
     UnmodelledCost,
@@ -36,10 +37,7 @@ from edgesim.hw.schema_runtime import (
     check_efficiency_table,
     check_unmodelled,
 )
-from edgesim.hw.schema_thermal import (
-    DvfsSpec,
-    ThermalSpec,
-)
+from edgesim.hw.schema_thermal import DvfsSpec, ThermalSpec
 from edgesim.hw.schema_version import KERNEL_KEYS as _KERNEL_KEYS
 from edgesim.hw.schema_version import POINTWISE_CONV, REGION_YOLO, RuntimeVersion
 from edgesim.ir.ops import OpClass, OpKind
@@ -464,8 +462,10 @@ class RuntimeProfile(_Frozen):
     # MYRIAD plugin without HETERO): an op it cannot place is refused instead of run on the host.
     host_fallback: bool = True
     # Input/output transfer over the profile's host link each inference (edgesim.mapping.host_link); None = the
-    # runtime's per-inference overhead covers it (a device whose inputs are already in its memory).
+    # runtime's per-inference overhead covers it (a device whose inputs are already in its memory). A round trip
+    # per frame that a stream cannot overlap (an RPC to the device): frame_round_trips, by chip.
     host_io: HostIO | None = None
+    frame_round_trips: list[FrameRoundTrip] = Field(default_factory=list)
     # Precisions the runtime deploys on its accelerator (int8, fp16, int16 = w8a16 activations); empty = any the
     # unit has. An accelerator-only runtime asked for another precision is refused (edgesim.hw.targeting).
     precisions: list[Precision] = Field(default_factory=list)

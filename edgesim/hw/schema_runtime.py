@@ -75,6 +75,17 @@ class HostIO(_Frozen):
     source: str
 
 
+class FrameRoundTrip(_Frozen):
+    """A synchronous host round trip every inference that queued frames cannot overlap, on the chips named: a
+    floor under both a frame's latency and a stream's period (HailoRT on the Hailo-10H sends each inference as an
+    RPC to hailort_server on the module and waits for its reply; edgesim.mapping.plan.Schedule.frame_floor_s)."""
+
+    # hardware profile ids (fnmatch patterns, as UnmodelledCost.chips); at least one
+    chips: list[str] = Field(min_length=1)
+    round_trip_us: float = Field(gt=0)
+    source: str = Field(min_length=1)
+
+
 class WeightResweep(_Frozen):
     """Kernels that re-read every weight byte for each output pixel (RuntimeProfile.weight_resweep)."""
 

@@ -1,4 +1,5 @@
-"""Per-inference input/output transfer over a host link (a USB accelerator: NCS2, Coral USB).
+"""Per-inference input/output transfer over a host link (a USB accelerator: NCS2, Coral USB), and the round trip
+a frame waits for where every inference is a remote call to the device (frame_round_trip_s).
 
 A stick's runtime copies the network input from the host over USB before every inference and reads the output
 back after it, each a synchronous transfer with its own round trip. The link is the profile's own ``host_link``
@@ -10,6 +11,7 @@ added to the schedule's per-inference cost, on the host clock like the rest of i
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 
 from edgesim.hw.schema import HardwareProfile, MemoryKind, MemoryLevel, RuntimeProfile
@@ -64,3 +66,13 @@ def host_transfer(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfil
                                profile.clock_mhz, trips_out)
     return HostTransfer(in_bytes if link_in is not None else 0.0, out_bytes if link_out is not None else 0.0,
                         seconds)
+
+
+def frame_round_trip_s(profile: HardwareProfile, runtime: RuntimeProfile | None) -> float:
+    """Seconds of the host round trip every frame waits for on this chip (RuntimeProfile.frame_round_trips: an
+    RPC per inference that queued frames cannot overlap), the longest that applies; 0 when none does."""
+    if runtime is None:
+        return 0.0
+    trips = [t.round_trip_us for t in runtime.frame_round_trips
+             if any(fnmatch.fnmatchcase(profile.id, pattern) for pattern in t.chips)]
+    return max(trips, default=0.0) / 1e6

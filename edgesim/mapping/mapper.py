@@ -32,7 +32,7 @@ from edgesim.mapping.compute import (
     kernel_key,
 )
 from edgesim.mapping.contexts import context_layers, context_load, contexts_needed
-from edgesim.mapping.host_link import host_transfer
+from edgesim.mapping.host_link import frame_round_trip_s, host_transfer
 from edgesim.mapping.memo import node_signature, plan_memo
 from edgesim.mapping.plan import OpPlan, Schedule, TimingDiscipline
 from edgesim.mapping.rows import row_window
@@ -527,4 +527,5 @@ def _assemble(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfile | 
                                      if runtime is not None else 0.0),
         context_load_bytes=load_bytes,
         context_load_s=load_s,
+        frame_floor_s=frame_round_trip_s(profile, runtime),
     )

@@ -99,6 +99,9 @@ class Schedule:
     # mapping.contexts.context_load), and the seconds they take from the memory they are loaded from.
     context_load_bytes: int = 0
     context_load_s: float = 0.0
+    # Seconds of a host round trip every frame waits for and queued frames cannot overlap (an RPC to the device,
+    # RuntimeProfile.frame_round_trips): no frame's latency and no stream's period is shorter. 0 = none.
+    frame_floor_s: float = 0.0
 
     @property
     def context_switch_s(self) -> float:
@@ -107,6 +110,17 @@ class Schedule:
             return 0.0
         cycles = self.contexts * self.context_switch_cycles + self.context_layers * self.context_switch_layer_cycles
         return cycles / self.host_clock_hz + self.context_load_s
+
+    @property
+    def overhead_s(self) -> float:
+        """Seconds one inference spends outside its ops: the runtime's per-inference overhead and, for a
+        multi-context network, its context switches."""
+        return self.per_inference_overhead_cycles / self.host_clock_hz + self.context_switch_s
+
+    def inference_latency_s(self, ops_s: float) -> float:
+        """One inference's latency when its ops take ``ops_s`` seconds (a sum of layers, or the event engine's
+        makespan): the one formula both cost paths and the power trace use."""
+        return max(ops_s + self.overhead_s, self.frame_floor_s)
 
     @property
     def fits_on_chip(self) -> bool:

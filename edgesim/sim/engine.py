@@ -157,6 +157,8 @@ def simulate_schedule(schedule: Schedule, profile: HardwareProfile, tracer: Trac
     # The runtime's per-inference overhead (host side) is paid once per stream: the host queues the next frame
     # while the units work, so it adds to the wall time but not per frame.
     wall_s = all_end_ps / PS_PER_S + schedule.per_inference_overhead_cycles / schedule.host_clock_hz
+    # ... but a per-frame round trip the host waits for (Schedule.frame_floor_s) is paid by every frame.
+    wall_s = max(wall_s, frames * schedule.frame_floor_s)
     throughput = frames / wall_s if wall_s > 0 else 0.0
     if tracer is not None:
         rows = {u.name: u for u in units}
@@ -203,8 +205,7 @@ def to_estimate(schedule: Schedule, profile: HardwareProfile, result: SimResult)
             bytes_by_memory=tuple((m.memory, m.read_bytes, m.write_bytes) for m in p.traffic),
             fallback=p.fallback, fused_from=p.fused_from, prefetch_cycles=t.prefetch_cycles,
         ))
-    latency_s = (result.makespan_s + schedule.per_inference_overhead_cycles / schedule.host_clock_hz
-                 + schedule.context_switch_s)
+    latency_s = schedule.inference_latency_s(result.makespan_s)
     # Static power burns once over the wall-clock time, however many units run at once.
     energy = dynamic + EnergyBreakdown(static_j=static_w * latency_s)
     return Estimate(

@@ -20,13 +20,13 @@ def power_trace(schedule: Schedule, profile: HardwareProfile, result: SimResult)
     """Piecewise-constant power of one inference: ``p_w[i]`` holds on ``[t_s[i], t_s[i+1])``.
 
     ``t_s`` has one more element than ``p_w`` (the edges; ``matplotlib.pyplot.stairs(p_w, t_s)`` draws it). The
-    trace ends at the inference latency (makespan plus the per-inference overhead, which draws static power only).
+    trace ends at the inference latency (Schedule.inference_latency_s; the time outside the ops draws static
+    power only).
     """
     scale = dynamic_energy_scale(profile)
     static_w = profile.power.static_power_w
     timing = {t.node: t for t in result.ops}
-    latency_s = (result.makespan_s + schedule.per_inference_overhead_cycles / schedule.host_clock_hz
-                 + schedule.context_switch_s)
+    latency_s = schedule.inference_latency_s(result.makespan_s)
     starts: list[float] = []
     ends: list[float] = []
     powers: list[float] = []

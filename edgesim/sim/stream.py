@@ -35,11 +35,12 @@ def schedule_period_s(schedule: Schedule, profile: HardwareProfile, frames: tupl
     rates = [simulate_schedule(schedule, profile, frames=n).throughput_inf_per_s for n in (lo, hi)]
     if min(rates) <= 0:
         return 0.0  # nothing to run (every op a view): no time between frames
-    period = (hi / rates[1] - lo / rates[0]) / (hi - lo)
+    # No frame leaves before its round trip (Schedule.frame_floor_s), however the frames overlap.
+    period = max((hi / rates[1] - lo / rates[0]) / (hi - lo), schedule.frame_floor_s)
     if schedule.contexts <= 1:
         return period
     # The chip holds one context at a time, so a batch runs context by context: the switches once per batch, the
     # batch's first frame through the network at its single-frame latency, the others at the pipelined period
     # (HailoRT's batch size: contexts are switched once per batch, hailo_model_zoo's batch-1 vs batch-8 FPS).
     latency = simulate_schedule(schedule, profile, frames=1).makespan_s
-    return (schedule.context_switch_s + latency + (batch - 1) * period) / batch
+    return max((schedule.context_switch_s + latency + (batch - 1) * period) / batch, schedule.frame_floor_s)
