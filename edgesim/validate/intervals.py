@@ -86,6 +86,9 @@ class Residual:
     # new_runtime: the runtime the row was predicted with instead of its own (its profile fitted on its own rows)
     substitute: str | None = None
     external: str | None = None  # the external table (``npu_external``) the row comes from; None: a bundled one
+    # a declared unmodelled cost applies to the row (``coverage_tables.residual_gaps``): its error is one the model
+    # says it leaves out, so it calibrates no bounds (its own interval leaves that side open); still checked
+    flagged: bool = False
 
     @property
     def energy_log(self) -> float | None:
@@ -203,10 +206,22 @@ def collect_npu_residuals(v: VendorValidation | None = None, external: Sequence[
     return out + list(external)
 
 
+def _row_dict(x: Residual) -> dict[str, object]:
+    return {"line": x.line, "device": x.device, "runtime": x.runtime, "benchmark": x.benchmark,
+            "class": x.cls.value, "latency_log": round(x.latency_log, 6), "power_log": None,
+            **({"external": x.external} if x.external else {})}
+
+
 def npu_calibration_dict(residuals: Sequence[Residual]) -> dict[str, object]:
+    from edgesim.validate.coverage_tables import residual_gaps
+
     # the external rows of a runtime nobody measured are new_runtime's (merged with the MCU table's at load)
-    mine = [x for x in residuals if x.cls in NPU_CLASSES or x.external is not None]
-    table = [x for x in mine if x.external is None]
+    every = [x for x in residuals if x.cls in NPU_CLASSES or x.external is not None]
+    table = [x for x in every if x.external is None]
+    # A row a declared unmodelled cost applies to calibrates nothing (``Residual.flagged``): the Lunar Lake NPU's
+    # legacy DetectionOutput sort (6-15x the model) made every openvino-npu new-device bound ~5x wide.
+    flagged = [x for x in every if residual_gaps(x)]
+    mine = [x for x in every if x not in flagged]
     return {
         "method": "split conformal on held-out log residuals of the vendor NPU tables, per runtime where a runtime "
                   "has enough (Mondrian; edgesim.pipeline.interval_calibration.BY_RUNTIME), else normalised by "
@@ -219,9 +234,8 @@ def npu_calibration_dict(residuals: Sequence[Residual]) -> dict[str, object]:
         # no device calibration; its rows calibrate the class the driver gives it)
         "devices": sorted({(x.device, x.runtime) for x in table}),
         "runtimes": sorted({x.runtime for x in table}),
-        "rows": [{"line": x.line, "device": x.device, "runtime": x.runtime, "benchmark": x.benchmark,
-                  "class": x.cls.value, "latency_log": round(x.latency_log, 6), "power_log": None,
-                  **({"external": x.external} if x.external else {})} for x in mine],
+        "rows": [_row_dict(x) for x in mine],
+        "flagged_rows": [_row_dict(x) for x in flagged],
     }
 
 
@@ -300,8 +314,8 @@ def shipped_residuals(path: str | Path | None = None, npu: bool = True) -> list[
             out += [Residual(int(r["line"]), r["device"], r["runtime"], r["benchmark"], NoveltyClass(r["class"]),
                              float(r["latency_log"]), None if r["power_log"] is None else float(r["power_log"]),
                              tuple((d, float(v)) for d, v in sorted(r.get("power_log_without", {}).items())),
-                             r.get("substitute"), r.get("external"))
-                    for r in raw["rows"]]
+                             r.get("substitute"), r.get("external"), key == "flagged_rows")
+                    for key in ("rows", "flagged_rows") for r in (raw["rows"] if key == "rows" else raw.get(key, ()))]
         except (OSError, ValueError, KeyError) as exc:
             raise EdgesimError(f"cannot read the interval calibration ({exc}); regenerate it with "
                                "'edgesim validate --calibrate-intervals'", file=str(target)) from None
@@ -345,8 +359,8 @@ def _held_out_training(g: str, mine: Sequence[Residual], others: Sequence[Residu
     other BY_RUNTIME classes' rows (``others``, runtime scales) without the held-out devices' (the same
     measurements, predicted another way); ``device``: one more device held out with the group."""
     held = {x.device for x in mine if _group(x) == g} | ({device} if device is not None else set())
-    train = [x for x in mine if _group(x) != g and not _uses_held_out_runtime(x, g)]
-    return train, [y for y in others if y.device not in held]
+    train = [x for x in mine if _group(x) != g and not _uses_held_out_runtime(x, g) and not x.flagged]
+    return train, [y for y in others if y.device not in held and not y.flagged]
 
 
 def _power_group(cls: NoveltyClass, x: Residual) -> str:

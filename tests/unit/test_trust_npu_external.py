@@ -7,6 +7,7 @@ import fnmatch
 import json
 import math
 import tomllib
+from dataclasses import replace
 
 import pytest
 
@@ -14,6 +15,7 @@ from edgesim.files import data_path
 from edgesim.hw.loader import load_profile, load_runtime
 from edgesim.pipeline.interval_calibration import (
     NPU_CALIBRATION_FILE,
+    NPU_CLASSES,
     NoveltyClass,
     calibration_table,
     novelty,
@@ -106,3 +108,34 @@ def test_the_target_groups_count_the_external_new_boards() -> None:
                     if g.group == "devices without rows" and g.metric == "latency")
 
     assert without(res) == without(table) + ext_new
+
+
+def test_a_flagged_row_calibrates_no_bound_but_is_still_checked() -> None:
+    """A row a declared unmodelled cost applies to (Residual.flagged: the Lunar Lake NPU's legacy DetectionOutput
+    sort, 6-15x the model) made every openvino-npu new-device bound ~5x wide while in the calibration."""
+    others = [x for k in range(6) for x in _res(f"b{k}", [0.02 * (i - 5) * (k + 1) / 3 for i in range(11)])]
+    wild = [replace(x, flagged=True) for x in _res("lnl", [2.0, 2.3, 2.6])]
+    plain = _res("new", [0.0])[0]
+    assert held_out_latency_bounds(plain, others + wild + [plain], 0.8) == \
+        held_out_latency_bounds(plain, others + [plain], 0.8)
+    assert held_out_latency_bounds(plain, others + [replace(x, flagged=False) for x in wild] + [plain], 0.8)[1] > \
+        held_out_latency_bounds(plain, others + [plain], 0.8)[1]
+    # the flagged rows are still held out and checked against the others' bounds
+    (cov,) = [c for c in coverage(others + wild, 0.8) if c.cls is NEWDEV and c.metric == "latency"]
+    assert cov.rows == len(others) + len(wild)
+
+
+def test_the_shipped_npu_calibration_keeps_flagged_rows_apart() -> None:
+    from edgesim.validate.coverage_tables import residual_gaps
+    from edgesim.validate.intervals import shipped_residuals
+
+    raw = json.loads(data_path(*NPU_CALIBRATION_FILE).read_text())
+    assert raw["flagged_rows"] and all(r["class"] for r in raw["flagged_rows"])
+    residuals = [x for x in shipped_residuals() if x.cls in NPU_CLASSES or x.external]
+    flagged = [x for x in residuals if x.flagged]
+    assert len(flagged) == len(raw["flagged_rows"])
+    assert all(residual_gaps(x) for x in flagged)
+    assert not any(residual_gaps(x) for x in residuals if not x.flagged)
+    # the run-time bounds never see them
+    lnl_sort = {round(x.latency_log, 6) for x in flagged if x.device == "core-ultra-9-288v"}
+    assert lnl_sort and not lnl_sort & set(raw["latency"][NEWDEV.value])
