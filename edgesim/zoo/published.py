@@ -25,8 +25,8 @@ class PublishedCount:
 _ULTRA = "docs.ultralytics.com/models/{} table at 640 (FLOPs = 2 x MACs)"
 _TV = "torchvision classification table (GFLOPS column = multiply-adds), params"
 _POSE = "docs.ultralytics.com/tasks/pose table at 640 (FLOPs = 2 x MACs)"
-_SEG = ("docs.ultralytics.com/tasks/segment table at 640 (FLOPs = 2 x MACs), less the Proto ConvTranspose2d's "
-        "overcount (see _thop_deconv_excess_macs)")
+_SEG = ("docs.ultralytics.com/tasks/segment table at 640 (FLOPs = 2 x MACs), less 3x the Proto ConvTranspose2d's "
+        "MACs: the table's thop counted that layer per output pixel, 4x its real MACs (zoo/published.py)")
 _V5_SEG = "github.com/ultralytics/yolov5 README segmentation table (v7.0) at 640 (FLOPs = 2 x MACs)"
 
 
