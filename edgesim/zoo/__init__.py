@@ -12,7 +12,7 @@ from typing import Any
 
 from edgesim.errors import EdgesimError, ModelError, did_you_mean
 from edgesim.ir.graph import Graph
-from edgesim.zoo import bert, classic, cnn, detection, vit, yolo
+from edgesim.zoo import bert, classic, cnn, detection, vit, yolo, yolo_tasks
 from edgesim.zoo.spaces import Choice, SearchSpace, Stage, search_space, search_spaces
 
 # name -> (builder, default input height/width, default number of classes, input channels)
@@ -50,6 +50,17 @@ _MODELS: dict[str, tuple[_Builder, tuple[int, int], int, int]] = {
     "yolo11n": (yolo.yolo11n, (640, 640), 80, 3),
     "yolo11s": (yolo.yolo11s, (640, 640), 80, 3),
     "yolo11m": (yolo.yolo11m, (640, 640), 80, 3),
+    # Pose (COCO keypoints: one class, person) and instance segmentation: keypoint decode and mask assembly are
+    # host post-processing too (yolo_tasks.py); the seg graphs end in the heads and the stride-4 prototypes.
+    "yolov8n_pose": (yolo_tasks.yolov8n_pose, (640, 640), 1, 3),
+    "yolov8s_pose": (yolo_tasks.yolov8s_pose, (640, 640), 1, 3),
+    "yolov8m_pose": (yolo_tasks.yolov8m_pose, (640, 640), 1, 3),
+    "yolov8n_seg": (yolo_tasks.yolov8n_seg, (640, 640), 80, 3),
+    "yolov8s_seg": (yolo_tasks.yolov8s_seg, (640, 640), 80, 3),
+    "yolov8m_seg": (yolo_tasks.yolov8m_seg, (640, 640), 80, 3),
+    "yolov5n_seg": (yolo_tasks.yolov5n_seg, (640, 640), 80, 3),
+    "yolov5s_seg": (yolo_tasks.yolov5s_seg, (640, 640), 80, 3),
+    "yolov5m_seg": (yolo_tasks.yolov5m_seg, (640, 640), 80, 3),
     "yolov3_tiny": (yolo.yolov3_tiny, (416, 416), 80, 3),  # OpenVINO yolo-v3-tiny-tf runs 416x416
     "ssd_mobilenet_v1": (detection.ssd_mobilenet_v1, (300, 300), 91, 3),
     "ssd_mobilenet_v2": (detection.ssd_mobilenet_v2, (300, 300), 91, 3),

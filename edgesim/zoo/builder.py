@@ -181,6 +181,22 @@ class GraphBuilder:
         self.nodes.append(node)
         return out
 
+    def conv_transpose(self, x: str, cout: int, k: int, stride: int, bias: bool = True) -> str:
+        """Unpadded transposed convolution (nn.ConvTranspose2d, ONNX ConvTranspose): IOHW weights, NCHW."""
+        cin = self.shape(x)[1]
+        name = self.uid("deconv")
+        w = self.const(f"{name}_w", self._he(name, (cin, cout, k, k), cin * k * k // (stride * stride)))
+        ins = [x, w]
+        if bias:
+            ins.append(self.const(f"{name}_b", filled(cout, 0.0)))
+        attrs = A.ConvAttrs(kernel_hw=(k, k), stride_hw=(stride, stride), padding=A.Padding(), layout=NCHW)
+        out = f"{name}_out"
+        node = Node(name, OpKind.CONV_TRANSPOSE2D, tuple(ins), (out,), attrs)
+        (shape,) = infer_node(node, [self.tensors[i] for i in ins])
+        self.tensors[out] = Tensor(out, shape, DType.FP32)
+        self.nodes.append(node)
+        return out
+
     def dwconv(self, x: str, k: int, stride: int = 1, bias: bool = False,
                padding: A.Padding | None = None, dilation: int = 1) -> str:
         c = self.shape(x)[1]

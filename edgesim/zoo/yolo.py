@@ -136,8 +136,8 @@ def _c2psa(b: GraphBuilder, x: str, n: int) -> str:
     return _conv(b, b.concat([a, t], axis=1), c1, 1)
 
 
-def _detect_v8(b: GraphBuilder, feats: list[str], nc: int, legacy: bool) -> list[str]:
-    """Decoupled anchor-free head: a box branch (to 4*reg_max DFL bins) and a class branch per level."""
+def _detect_v8_branches(b: GraphBuilder, feats: list[str], nc: int, legacy: bool) -> list[tuple[str, str]]:
+    """Decoupled anchor-free head: per level, a box branch (to 4*reg_max DFL bins) and a class branch."""
     ch0 = b.shape(feats[0])[1]
     c2 = max(16, ch0 // 4, _REG_MAX * 4)
     c3 = max(ch0, min(nc, 100))
@@ -150,11 +150,17 @@ def _detect_v8(b: GraphBuilder, feats: list[str], nc: int, legacy: bool) -> list
             cin = b.shape(f)[1]
             cls = _conv(b, _conv(b, f, cin, 3, g=cin), c3, 1)
             cls = _conv(b, _conv(b, cls, c3, 3, g=c3), c3, 1)
-        outs.append(b.concat([box, _head_conv(b, cls, nc)], axis=1))
+        outs.append((box, _head_conv(b, cls, nc)))
     return outs
 
 
-def _yolov8_like(name: str, input_shape: Shape4, nc: int, sc: _Scaler, v11: bool) -> Graph:
+def _detect_v8(b: GraphBuilder, feats: list[str], nc: int, legacy: bool) -> list[str]:
+    """The Detect head's per-level outputs: ``[box bins ++ class logits]``."""
+    return [b.concat([box, cls], axis=1) for box, cls in _detect_v8_branches(b, feats, nc, legacy)]
+
+
+def _yolov8_body(name: str, input_shape: Shape4, sc: _Scaler, v11: bool) -> tuple[GraphBuilder, list[str]]:
+    """Backbone and PAN neck of YOLOv8/YOLO11: the builder and the P3, P4, P5 maps the heads read."""
     _check(name, input_shape)
     b = GraphBuilder(name, uniform_weights=True)
     x = b.input("images", input_shape)
@@ -185,10 +191,16 @@ def _yolov8_like(name: str, input_shape: Shape4, nc: int, sc: _Scaler, v11: bool
     p3 = block(b.concat([b.upsample(p4), taps[1]], axis=1), 256)
     n4 = block(b.concat([_conv(b, p3, sc.ch(256), 3, 2), p4], axis=1), 512)
     n5 = block(b.concat([_conv(b, n4, sc.ch(512), 3, 2), p5], axis=1), 1024, last=True)
-    return b.build(_detect_v8(b, [p3, n4, n5], nc, legacy=not v11))
+    return b, [p3, n4, n5]
 
 
-def _yolov5(name: str, input_shape: Shape4, nc: int, sc: _Scaler) -> Graph:
+def _yolov8_like(name: str, input_shape: Shape4, nc: int, sc: _Scaler, v11: bool) -> Graph:
+    b, feats = _yolov8_body(name, input_shape, sc, v11)
+    return b.build(_detect_v8(b, feats, nc, legacy=not v11))
+
+
+def _yolov5_body(name: str, input_shape: Shape4, sc: _Scaler) -> tuple[GraphBuilder, list[str]]:
+    """Backbone and PAN neck of YOLOv5 (v6.0+): the builder and the P3, P4, P5 maps the heads read."""
     _check(name, input_shape)
     b = GraphBuilder(name, uniform_weights=True)
     x = b.input("images", input_shape)
@@ -204,7 +216,12 @@ def _yolov5(name: str, input_shape: Shape4, nc: int, sc: _Scaler) -> Graph:
     p3 = _c3(b, b.concat([b.upsample(h14), taps[1]], axis=1), sc.ch(256), sc.n(3), False)
     p4 = _c3(b, b.concat([_conv(b, p3, sc.ch(256), 3, 2), h14], axis=1), sc.ch(512), sc.n(3), False)
     p5 = _c3(b, b.concat([_conv(b, p4, sc.ch(512), 3, 2), h10], axis=1), sc.ch(1024), sc.n(3), False)
-    return b.build([_head_conv(b, p, 3 * (5 + nc)) for p in (p3, p4, p5)])
+    return b, [p3, p4, p5]
+
+
+def _yolov5(name: str, input_shape: Shape4, nc: int, sc: _Scaler) -> Graph:
+    b, feats = _yolov5_body(name, input_shape, sc)
+    return b.build([_head_conv(b, p, 3 * (5 + nc)) for p in feats])
 
 
 def _make(family: str, scale: str) -> Callable[[Shape4, int], Graph]:

@@ -48,6 +48,11 @@ _UNPUBLISHED_MACS = {"mobilebert": _mobilebert_macs, "deeplabv3plus_mobilenet": 
 OUTPUTS: dict[str, list[tuple[int, ...]]] = {
     **{f"yolov5{s}": [(1, 255, 80, 80), (1, 255, 40, 40), (1, 255, 20, 20)] for s in "nsm"},
     **{f"{f}{s}": [(1, 144, 80, 80), (1, 144, 40, 40), (1, 144, 20, 20)] for f in ("yolov8", "yolo11") for s in "nsm"},
+    # pose: box bins (64) + person logit (1) + 17 keypoints x (x, y, visibility); seg: box bins + 80 logits + 32 mask
+    # coefficients per stride, then the stride-4 prototypes; YOLOv5-seg: 3 anchors x (5 + 80 + 32)
+    **{f"yolov8{s}_pose": [(1, 116, 80, 80), (1, 116, 40, 40), (1, 116, 20, 20)] for s in "nsm"},
+    **{f"yolov8{s}_seg": [(1, 176, 80, 80), (1, 176, 40, 40), (1, 176, 20, 20), (1, 32, 160, 160)] for s in "nsm"},
+    **{f"yolov5{s}_seg": [(1, 351, 80, 80), (1, 351, 40, 40), (1, 351, 20, 20), (1, 32, 160, 160)] for s in "nsm"},
     "yolov3_tiny": [(1, 255, 13, 13), (1, 255, 26, 26)],
     "ssd_mobilenet_v1": [(1, 1917, 4), (1, 1917, 91)],
     "ssd_mobilenet_v2": [(1, 1917, 4), (1, 1917, 91)],
@@ -119,6 +124,34 @@ def test_input_shape_scales_detectors() -> None:
     assert [voc.tensors[o].shape[1] for o in voc.outputs] == [64 + 20] * 3  # DFL box bins + class logits
     v5 = build("yolov5s", num_classes=20, input_shape=(1, 3, 320, 320))
     assert [v5.tensors[o].shape[1] for o in v5.outputs] == [3 * (5 + 20)] * 3  # anchors x (box, objectness, classes)
+
+
+def test_pose_and_seg_heads_are_ultralytics_ones(built: dict[str, Graph]) -> None:
+    pose = build("yolov8n_pose", input_shape=(1, 3, 320, 320))
+    assert [pose.tensors[o].shape for o in pose.outputs] == [(1, 4 * 16 + 1 + 17 * 3, 320 // s, 320 // s)
+                                                              for s in (8, 16, 32)]
+    def convs(g: Graph, cout: int) -> list[tuple[int, int]]:  # (kernel, biased) of the convs giving cout channels
+        return sorted((n.attrs.kernel_hw[0], len(n.inputs)) for n in g.nodes
+                      if n.op is OpKind.CONV2D and g.tensors[n.outputs[0]].shape[1] == cout)
+
+    # cv4 per level: two 3x3 Conv to c4, a biased 1x1 to the keypoints / mask coefficients; c4 = max(P3 // 4, nk):
+    # 51 for the m pose model (P3 has 192 channels), 48 for the m seg model (192 // 4 > 32)
+    assert convs(built["yolov8m_pose"], 51) == [(1, 3)] * 3 + [(3, 2)] * 6
+    m_seg = built["yolov8m_seg"]
+    coeffs = [n for n in m_seg.nodes if n.op is OpKind.CONV2D and len(n.inputs) == 3
+              and m_seg.tensors[n.outputs[0]].shape[1] == 32]
+    assert [m_seg.tensors[n.inputs[0]].shape[1] for n in coeffs] == [48] * 3
+    seg = build("yolov8n_seg", input_shape=(1, 3, 320, 320))
+    assert seg.tensors[seg.outputs[-1]].shape == (1, 32, 80, 80)  # prototypes at H/4, W/4
+    deconv = [n for n in seg.nodes if n.op is OpKind.CONV_TRANSPOSE2D]
+    assert len(deconv) == 1 and deconv[0].attrs.stride_hw == (2, 2)
+    assert seg.tensors[deconv[0].outputs[0]].shape == (1, 64, 80, 80)  # npr = 256 x width 0.25
+    assert build("yolov8m_seg", input_shape=(1, 3, 64, 64)).tensors["deconv_0_out"].shape[1] == 192  # 256 x 0.75
+    v5 = build("yolov5s_seg", input_shape=(1, 3, 320, 320))
+    assert not any(n.op is OpKind.CONV_TRANSPOSE2D for n in v5.nodes)  # yolov5's Proto: nearest nn.Upsample
+    assert v5.tensors[v5.outputs[-1]].shape == (1, 32, 80, 80)
+    few = build("yolov8s_seg", num_classes=3, input_shape=(1, 3, 320, 320))
+    assert [few.tensors[o].shape[1] for o in few.outputs] == [64 + 3 + 32] * 3 + [32]
 
 
 @pytest.mark.parametrize("profile_id", ["rpi5", "hailo-8"])
@@ -231,7 +264,7 @@ def test_vendor_rows_of_sequence_models_run_on_token_ids() -> None:
     assert row_spec(image).input_shape == (1, 3, 608, 608) or row_spec(image).input_shape == (1, 3, 640, 640)
 
 
-ONNX_CASES = [("yolov8n", (1, 3, 64, 64)), ("yolo11n", (1, 3, 64, 64)), ("yolov5n", (1, 3, 64, 64)),
+ONNX_CASES = [("yolov8n", (1, 3, 64, 64)), ("yolov8n_seg", (1, 3, 64, 64)), ("yolo11n", (1, 3, 64, 64)), ("yolov5n", (1, 3, 64, 64)),
               ("yolov3_tiny", (1, 3, 64, 64)), ("ssd_mobilenet_v2", (1, 3, 96, 96)),
               ("deeplabv3plus_mobilenet", (1, 3, 65, 65)), ("efficientdet_d0", (1, 3, 128, 128)),
               ("inception_v1", (1, 3, 64, 64)), ("mobilebert", (1, 8))]
