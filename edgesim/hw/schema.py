@@ -578,9 +578,9 @@ class RuntimeProfile(_Frozen):
 
     def efficiency_for(self, key: str, unit_kind: UnitKind | str | None = None,
                        gpu_arch: GpuArch | None = None) -> float:
-        """Kernel efficiency of an op kind or kernel variant (CONV2D_1X1 falls back to CONV2D, then default) on
-        a unit of ``unit_kind`` (its vendor kernels if listed in unit_kernel_efficiency) or of GPU architecture
-        ``gpu_arch`` (the runtime's kernels for it if listed in gpu_kernels)."""
+        """Kernel efficiency of an op kind or kernel variant (CONV2D_1X1 and CONV_TRANSPOSE2D fall back to CONV2D,
+        then default: compilers lower a transposed conv to convs) on a unit of ``unit_kind`` (its vendor kernels if
+        listed in unit_kernel_efficiency) or of GPU architecture ``gpu_arch`` (its kernels in gpu_kernels)."""
         table = self.kernel_efficiency
         if unit_kind is not None and UnitKind(unit_kind) in self.unit_kernel_efficiency:
             table = self.unit_kernel_efficiency[UnitKind(unit_kind)]
@@ -588,10 +588,9 @@ class RuntimeProfile(_Frozen):
             table = self.gpu_kernels[gpu_arch].kernel_efficiency
         if key in table:
             return table[key]
-        base = {POINTWISE_CONV: OpKind.CONV2D.value, REGION_YOLO: OpKind.UNARY_MATH.value}.get(key)
-        if base in table:
-            return table[base]
-        return table["default"]
+        base = {POINTWISE_CONV: OpKind.CONV2D.value, OpKind.CONV_TRANSPOSE2D.value: OpKind.CONV2D.value,
+                REGION_YOLO: OpKind.UNARY_MATH.value}.get(key)
+        return table[base] if base in table else table["default"]
 
     def version(self, name: str) -> RuntimeVersion:
         for v in self.versions:

@@ -40,3 +40,17 @@ def test_rknn_kernel_classes_and_npu_generations() -> None:
     assert kernel_efficiency(rt, v1, "CONV2D") < dense and kernel_efficiency(rt, v1, "CONV2D_1X1") < pointwise
     # The CPU fallback kernels have their own table (rknn's float reference code, not the NPU's).
     assert rt.efficiency_for("MATMUL", "cpu") != rt.efficiency_for("MATMUL", "mac_array")
+
+
+def test_a_transposed_convolution_runs_at_the_runtimes_conv_rate() -> None:
+    """No runtime lists CONV_TRANSPOSE2D: it ran at the 'default' rate meant for elementwise ops (0.035 on rknn),
+    so YOLOv8s-seg's one 2x2/2 ConvTranspose2d (2% of its MACs) took 8 of 46 ms on the RK3588. The compilers
+    lower it to convolutions, so it takes CONV2D's rate."""
+    rknn = load_runtime("rknn", quiet=True)[0]
+    assert "CONV_TRANSPOSE2D" not in rknn.kernel_efficiency
+    assert rknn.efficiency_for("CONV_TRANSPOSE2D") == rknn.efficiency_for("CONV2D") > rknn.efficiency_for("ADD")
+    result = run(row_spec(VendorRow(line=2, device="rk3588", runtime="rknn", network="yolov8s_seg", precision="int8",
+                                    metric="latency", measured_ms=1.0, input_shape="1x3x640x640", threads=None,
+                                    batch=1, hw="rk3588", precision_stated=True)))
+    deconv = [layer for layer in result.estimate.layers if layer.op == "CONV_TRANSPOSE2D"]
+    assert len(deconv) == 1 and deconv[0].latency_s < 0.02 * result.latency_s
