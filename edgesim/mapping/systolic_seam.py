@@ -30,7 +30,8 @@ MAX_SCALESIM_TILES = 1 << 14
 
 
 def systolic_layer(graph: Any, node: Any) -> tuple[SystolicLayer, int]:
-    """(SCALE-Sim layer, how many times the array runs it) for a conv, depthwise conv, FC or matmul node."""
+    """(SCALE-Sim layer, how many times the array runs it) for a conv, depthwise or transposed conv, FC or matmul
+    node."""
     from edgesim.ir import attrs as A
     from edgesim.ir.ops import OpKind
 
@@ -57,6 +58,15 @@ def systolic_layer(graph: Any, node: Any) -> tuple[SystolicLayer, int]:
         groups = max(a.groups, 1)
         return (SystolicLayer(ph, pw, kh, kw, c_in // groups, c_out // groups, a.stride_hw[0], a.stride_hw[1]),
                 n * groups)
+    if node.op is OpKind.CONV_TRANSPOSE2D:
+        # Lowered as the compilers lower it (the Edge TPU's TransposeConv): one GEMM of every input pixel by the
+        # C_in x (C_out * kh * kw) filter matrix, each product scattered to its output pixel (col2im; where windows
+        # overlap, kernel > stride, the adds of that scatter are not counted).
+        t: A.ConvAttrs = node.attrs
+        hx, wx = (x.shape[1], x.shape[2]) if t.layout is A.Layout.NHWC else (x.shape[2], x.shape[3])
+        groups = max(t.groups, 1)
+        c_in, c_out = x.shape[t.layout.channel_axis()] // groups, out.shape[t.layout.channel_axis()] // groups
+        return SystolicLayer(1, hx * wx, 1, 1, c_in, c_out * t.kernel_hw[0] * t.kernel_hw[1], 1, 1), x.shape[0] * groups
     if node.op is OpKind.FULLY_CONNECTED:
         w = graph.tensors[node.inputs[1]]
         k, n_out = w.shape[-1], w.shape[0]

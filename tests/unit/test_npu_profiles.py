@@ -132,3 +132,18 @@ def test_skymont_e_cores_have_twice_crestmonts_vector_rates() -> None:
     assert skymont is not None and crestmont is not None
     for precision in (Precision.INT8, Precision.FP32):
         assert skymont.macs_per_cycle[precision] == 2 * crestmont.macs_per_cycle[precision]
+
+
+def test_a_transposed_convolution_maps_onto_a_systolic_array() -> None:
+    """The Edge TPU runs TransposeConv; edgesim refused YOLOv8-seg's ConvTranspose2d there ('no systolic mapping').
+    It is the GEMM of every input pixel by the C_in x (C_out kh kw) filter matrix: the same MACs as the op's work."""
+    from edgesim.ir.work import node_work
+    from edgesim.mapping.systolic_seam import systolic_layer
+    from edgesim.pipeline import load_source
+
+    graph = load_source("yolov8n_seg")
+    (node,) = [n for n in graph.nodes if n.op.value == "CONV_TRANSPOSE2D"]
+    layer, runs = systolic_layer(graph, node)
+    assert layer.macs * runs == node_work(graph, node).macs == 80 * 80 * 64 * 64 * 2 * 2
+    est = estimate("yolov8n_seg", "coral-edgetpu", quant="int8")
+    assert any(layer.op == "CONV_TRANSPOSE2D" and layer.unit == "tpu" for layer in est.layers)
