@@ -23,11 +23,14 @@ _ENERGY_FALLBACK = {
 
 
 def lookup_precision(table: dict[Any, float], precision: str) -> float:
-    by_label = {getattr(k, "value", k): v for k, v in table.items()}
+    """The table's entry for ``precision``, else for the nearest precision it has (``_ENERGY_FALLBACK``), else its
+    largest. The keys are Precision members, a StrEnum: a label finds its member directly (hash and == of the
+    text), no relabelled copy of the table per layer (this runs for every layer of every interval rerun)."""
     for p in _ENERGY_FALLBACK.get(precision, (precision,)):
-        if p in by_label:
-            return float(by_label[p])
-    return max(by_label.values()) if by_label else 0.0
+        value = table.get(p)
+        if value is not None:
+            return float(value)
+    return max(table.values()) if table else 0.0
 
 
 def voltage_at(profile: HardwareProfile, clock_mhz: float) -> float:

@@ -33,7 +33,7 @@ from edgesim.mapping.compute import (
 )
 from edgesim.mapping.contexts import context_layers, context_load, contexts_needed
 from edgesim.mapping.host_link import host_transfer
-from edgesim.mapping.memo import node_signature, plan_memo
+from edgesim.mapping.memo import graph_signatures, plan_memo
 from edgesim.mapping.plan import OpPlan, Schedule, TimingDiscipline
 from edgesim.mapping.rows import row_window
 from edgesim.mapping.sparsity import SparsityEffect, apply_to_work, sparsity_effect
@@ -392,7 +392,7 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
     total_weights = 0
     memo = plan_memo(profile, runtime, version)
     with_data = runtime is not None and runtime.weight_compression_ratio is not None
-    sigs = {n.name: node_signature(graph, n, with_data) for n in graph.nodes}
+    sigs = graph_signatures(graph, with_data)
     works = {n.name: memo.lookup(memo.works, sigs[n.name], partial(node_work, graph, n)) for n in graph.nodes}
     model_weight_bytes = sum(apply_to_work(w, sparsity_effect(w, profile.host)).weight_bytes for w in works.values())
     cached_weight_bytes = 0  # weights placed so far in an on-chip parameter cache (_parameter_cache)

@@ -9,6 +9,7 @@ per (profile, runtime, release) object holds the results.
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
@@ -31,21 +32,69 @@ def _tensor_signature(t: Tensor, with_data: bool) -> Hashable:
 _PINNED: dict[int, object] = {}
 
 
-def node_signature(graph: Graph, node: Node, with_data: bool) -> Hashable | None:
+class Signature:
+    """An op's signature with its hash computed once. The memo tables are asked by it several times per op and per
+    map (works, placement, tiling; an interval's seeded maps once more), and hashing the nested tuple anew each
+    time (enums and frozen attrs hash in Python) was a tenth of an interval's cost on a new chip."""
+
+    __slots__ = ("key", "_hash")
+
+    def __init__(self, key: Hashable) -> None:
+        self.key = key
+        self._hash = hash(key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, Signature) and self._hash == other._hash and self.key == other.key)
+
+    def __repr__(self) -> str:
+        return f"Signature({self.key!r})"
+
+
+def node_signature(graph: Graph, node: Node, with_data: bool) -> Signature | None:
     """What an op's costs depend on (see the module doc); None when it cannot be hashed (then it is not memoised).
     ``with_data``: the weight values matter (the runtime entropy-codes them), named by their arrays' identity."""
     ins = tuple(_tensor_signature(graph.tensors[i], with_data) if i else None for i in node.inputs)
     outs = tuple((graph.tensors[o].shape, graph.tensors[o].dtype) for o in node.outputs)
-    sig = (node.op, node.attrs, ins, outs, bool(node.inputs) and is_network_input(graph, node.inputs[0]))
     try:
-        hash(sig)
+        sig = Signature((node.op, node.attrs, ins, outs, bool(node.inputs) and is_network_input(graph, node.inputs[0])))
     except TypeError:
         return None
     if with_data:
-        for i in node.inputs:
-            if i and graph.tensors[i].data is not None:
-                _PINNED[id(graph.tensors[i].data)] = graph.tensors[i].data
+        _pin(graph, node)
     return sig
+
+
+def _pin(graph: Graph, node: Node) -> None:
+    for i in node.inputs:
+        if i and graph.tensors[i].data is not None:
+            _PINNED[id(graph.tensors[i].data)] = graph.tensors[i].data
+
+
+# The signatures of a graph's ops by (graph identity, with_data); the graph is referenced weakly (a dead one is
+# recomputed, never matched by a reused id) and the table is bounded. A graph is immutable, so its signatures are
+# too: a sweep or an interval maps one graph on many chips and asks for them on each.
+_GRAPH_SIGNATURES: OrderedDict[tuple[int, bool], tuple[weakref.ref[Graph], dict[str, Signature | None]]] = OrderedDict()
+_GRAPHS_KEPT = 32
+
+
+def graph_signatures(graph: Graph, with_data: bool) -> dict[str, Signature | None]:
+    """``node_signature`` of every op of ``graph``, by node name (read-only: shared between calls)."""
+    key = (id(graph), with_data)
+    hit = _GRAPH_SIGNATURES.get(key)
+    if hit is not None and hit[0]() is graph:
+        _GRAPH_SIGNATURES.move_to_end(key)
+        if with_data:  # pinned again, as node_signature does on every call (the pins may have been dropped)
+            for node in graph.nodes:
+                _pin(graph, node)
+        return hit[1]
+    sigs = {n.name: node_signature(graph, n, with_data) for n in graph.nodes}
+    _GRAPH_SIGNATURES[key] = (weakref.ref(graph), sigs)
+    while len(_GRAPH_SIGNATURES) > _GRAPHS_KEPT:
+        _GRAPH_SIGNATURES.popitem(last=False)
+    return sigs
 
 
 class PlanMemo:
@@ -88,3 +137,4 @@ def plan_memo(profile: object, runtime: object, version: object) -> PlanMemo:
 def clear_memos() -> None:
     _MEMOS.clear()
     _PINNED.clear()
+    _GRAPH_SIGNATURES.clear()

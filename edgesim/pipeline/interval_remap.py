@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from edgesim.hw.schema import HardwareProfile
 from edgesim.mapping.compute import compute_cycles
-from edgesim.mapping.memo import node_signature, plan_memo
+from edgesim.mapping.memo import graph_signatures, plan_memo
 
 if TYPE_CHECKING:
     from edgesim.pipeline.spec import RunResult
@@ -54,8 +54,9 @@ def seed_plan_memo(base: RunResult, new: HardwareProfile, unit_index: int) -> No
     for key in old_memo.tilings:
         if isinstance(key, tuple) and len(key) == 4 and key[1] == 0.0:
             tilings.setdefault(key[0], []).append(key)
+    sigs = graph_signatures(graph, with_data)
     for node in graph.nodes:
-        sig = node_signature(graph, node, with_data)
+        sig = sigs[node.name]
         work = old_memo.works.get(sig) if sig is not None else None
         placed = old_memo.placed.get((sig, 0.0))
         if work is None or placed is None or (sig, 0.0) in memo.placed:
