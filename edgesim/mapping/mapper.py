@@ -33,7 +33,7 @@ from edgesim.mapping.compute import (
 )
 from edgesim.mapping.contexts import context_layers, context_load, contexts_needed
 from edgesim.mapping.host_link import host_transfer
-from edgesim.mapping.memo import graph_signatures, plan_memo
+from edgesim.mapping.memo import graph_memo, graph_signatures, plan_memo
 from edgesim.mapping.plan import OpPlan, Schedule, TimingDiscipline
 from edgesim.mapping.rows import row_window
 from edgesim.mapping.sparsity import SparsityEffect, apply_to_work, sparsity_effect
@@ -383,7 +383,7 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
     runtime's epilogue fusions, conv/FC + SiLU (``fused_silu``) and conv/FC + residual ADD
     (``fused_residual_add``), on units the runtime drives (edgesim.mapping.fusion); False maps the graph as is."""
 
-    peak, live_per_op = _live_activation_peak(graph, version)
+    peak, live_per_op = graph_memo(graph, "live activations", version, lambda: _live_activation_peak(graph, version))
     host = profile.unit(profile.host_unit)
     host_clock_hz = host.effective_clock_mhz(profile.clock_mhz) * 1e6
     overhead_scale = version.overhead_scale if version is not None else 1.0
@@ -394,7 +394,8 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
     with_data = runtime is not None and runtime.weight_compression_ratio is not None
     sigs = graph_signatures(graph, with_data)
     works = {n.name: memo.lookup(memo.works, sigs[n.name], partial(node_work, graph, n)) for n in graph.nodes}
-    model_weight_bytes = sum(apply_to_work(w, sparsity_effect(w, profile.host)).weight_bytes for w in works.values())
+    # the weight bytes apply_to_work would give each op on the host (the effect's), without copying every work
+    model_weight_bytes = sum(sparsity_effect(w, profile.host).weight_bytes for w in works.values())
     cached_weight_bytes = 0  # weights placed so far in an on-chip parameter cache (_parameter_cache)
     view_sources: dict[str, tuple[str, ...]] = {}
     for node in graph.nodes:

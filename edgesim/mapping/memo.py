@@ -73,27 +73,35 @@ def _pin(graph: Graph, node: Node) -> None:
             _PINNED[id(graph.tensors[i].data)] = graph.tensors[i].data
 
 
-# The signatures of a graph's ops by (graph identity, with_data); the graph is referenced weakly (a dead one is
-# recomputed, never matched by a reused id) and the table is bounded. A graph is immutable, so its signatures are
-# too: a sweep or an interval maps one graph on many chips and asks for them on each.
-_GRAPH_SIGNATURES: OrderedDict[tuple[int, bool], tuple[weakref.ref[Graph], dict[str, Signature | None]]] = OrderedDict()
-_GRAPHS_KEPT = 32
+# Data derived from one graph object alone (its ops' signatures, its live activation bytes), by (graph identity,
+# what, identity of the other input): a graph is immutable, and a sweep or an interval maps one graph on many chips.
+# The graph is referenced weakly (a dead one's entry is never matched by a reused id) and the table is bounded.
+_PER_GRAPH: OrderedDict[tuple[int, str, int], tuple[weakref.ref[Graph], object, Any]] = OrderedDict()
+_PER_GRAPH_KEPT = 64
+
+
+def graph_memo(graph: Graph, what: str, other: object, compute: Callable[[], _T]) -> _T:
+    """``compute()``, which reads only ``graph`` and ``other`` (a runtime release, a flag), once per pair of
+    objects. The value is shared between callers: read-only."""
+    key = (id(graph), what, id(other))
+    hit = _PER_GRAPH.get(key)
+    if hit is not None and hit[0]() is graph and hit[1] is other:
+        _PER_GRAPH.move_to_end(key)
+        return hit[2]  # type: ignore[no-any-return]
+    value = compute()
+    _PER_GRAPH[key] = (weakref.ref(graph), other, value)
+    while len(_PER_GRAPH) > _PER_GRAPH_KEPT:
+        _PER_GRAPH.popitem(last=False)
+    return value
 
 
 def graph_signatures(graph: Graph, with_data: bool) -> dict[str, Signature | None]:
     """``node_signature`` of every op of ``graph``, by node name (read-only: shared between calls)."""
-    key = (id(graph), with_data)
-    hit = _GRAPH_SIGNATURES.get(key)
-    if hit is not None and hit[0]() is graph:
-        _GRAPH_SIGNATURES.move_to_end(key)
-        if with_data:  # pinned again, as node_signature does on every call (the pins may have been dropped)
-            for node in graph.nodes:
-                _pin(graph, node)
-        return hit[1]
-    sigs = {n.name: node_signature(graph, n, with_data) for n in graph.nodes}
-    _GRAPH_SIGNATURES[key] = (weakref.ref(graph), sigs)
-    while len(_GRAPH_SIGNATURES) > _GRAPHS_KEPT:
-        _GRAPH_SIGNATURES.popitem(last=False)
+    sigs = graph_memo(graph, "signatures", with_data,
+                      lambda: {n.name: node_signature(graph, n, with_data) for n in graph.nodes})
+    if with_data:  # pinned on every call, as node_signature does (the pins may have been dropped since)
+        for node in graph.nodes:
+            _pin(graph, node)
     return sigs
 
 
@@ -137,4 +145,4 @@ def plan_memo(profile: object, runtime: object, version: object) -> PlanMemo:
 def clear_memos() -> None:
     _MEMOS.clear()
     _PINNED.clear()
-    _GRAPH_SIGNATURES.clear()
+    _PER_GRAPH.clear()

@@ -67,7 +67,7 @@ def seed_plan_memo(base: RunResult, new: HardwareProfile, unit_index: int) -> No
         if unit.name == name:
             # at the precision the mapper costed it at (``after``'s: a converter that quantizes an op's params, QNN's,
             # runs an fp32 LAYER_NORM at its activations' int16, a rate the HTP has where fp32 it has not)
-            converted = replace(work, precision=after.precision)
+            converted = work if work.precision == after.precision else replace(work, precision=after.precision)
             new_cycles = max(compute_cycles(new_unit, graph, node, converted, runtime, version) * effect.mac_scale,
                              effect.decode_cycles)
             if cycles <= 0:
@@ -80,5 +80,4 @@ def seed_plan_memo(base: RunResult, new: HardwareProfile, unit_index: int) -> No
         memo.placed[(sig, 0.0)] = (new_unit, fallback, cycles, effect, after)
         for key in tilings.get(sig, ()):
             tiling = old_memo.tilings[key]
-            memo.tilings[key] = tiling if k == 1.0 else replace(tiling, groups=tuple(
-                replace(g, compute_cycles=g.compute_cycles * k) for g in tiling.groups))
+            memo.tilings[key] = tiling if k == 1.0 else replace(tiling, groups=tuple(g.scaled(k) for g in tiling.groups))

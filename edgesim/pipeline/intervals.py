@@ -277,8 +277,8 @@ def _surrogate_quantiles(effects: Sequence[FieldEffect], metric: str, confidence
             lo_v, nom_v, hi_v = (en / max(t, 1e-30) for en, t in zip(e.energy_j, e.latency_s, strict=True))
         else:
             lo_v, nom_v, hi_v = e.latency_s if metric == "latency" else e.energy_j
-        if nom_v <= 0:
-            continue
+        if nom_v <= 0 or lo_v == nom_v == hi_v:
+            continue  # a field this metric does not move adds log(1) = +0.0 to every draw: nothing
         u = f.lo + _stratum_order(j) * (f.hi - f.lo)
         xs = np.array([f.lo, f.value, f.hi])
         ys = np.log(np.array([max(lo_v, 1e-30), nom_v, max(hi_v, 1e-30)]) / nom_v)

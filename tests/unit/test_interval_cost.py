@@ -65,3 +65,34 @@ def test_lookup_precision_finds_a_precision_member_by_its_label() -> None:
     assert lookup_precision({Precision.FP16: 2.0, Precision.FP32: 5.0}, "int8") == 5.0  # none near: the largest
     assert lookup_precision({}, "int8") == 0.0
     assert isinstance(lookup_precision({Precision.INT8: np.float32(0.5)}, "int8"), float)
+
+
+def test_a_scaled_tile_group_is_dataclasses_replace_of_its_cycles() -> None:
+    from dataclasses import fields, replace
+
+    from edgesim.mapping.plan import MemTraffic, TileGroup
+
+    g = TileGroup(3, 1234.5, (MemTraffic("sram", 10, 20),), 4096)
+    assert g.scaled(1.1) == replace(g, compute_cycles=g.compute_cycles * 1.1)
+    # scaled() names every field: one added to TileGroup must be added there too
+    assert [f.name for f in fields(TileGroup)] == ["count", "compute_cycles", "traffic", "working_set_bytes"]
+
+
+def test_a_field_a_metric_does_not_move_leaves_the_surrogate_as_it_was() -> None:
+    """An energy-only field (its latencies all nominal) adds exactly +0.0 to every latency draw: skipped, the
+    quantiles are the ones with it."""
+    from edgesim.hw.uncertain import UncertainField
+    from edgesim.pipeline.intervals import FieldEffect, _stratum_order, _surrogate_quantiles
+
+    bw = FieldEffect(UncertainField("memories.0.read_bw_bytes_per_cycle", 8.0, 6.8, 9.2, ""), "hw",
+                     (1.2e-3, 1.0e-3, 0.9e-3), (2.1e-5, 2.0e-5, 1.95e-5))
+    mac = FieldEffect(UncertainField("energy.mac_energy_pj.int8", 0.5, 0.325, 0.675, ""), "hw",
+                      (1.0e-3, 1.0e-3, 1.0e-3), (1.8e-5, 2.0e-5, 2.2e-5))
+    lat = _surrogate_quantiles([bw, mac], "latency", 0.8)
+    assert lat == _surrogate_quantiles([bw], "latency", 0.8)
+    # what the skipped field would have added: +0.0 on every draw
+    f = mac.field
+    u = f.lo + _stratum_order(1) * (f.hi - f.lo)
+    added = np.interp(u, np.array([f.lo, f.value, f.hi]), np.log(np.array(mac.latency_s) / mac.latency_s[1]))
+    assert not np.any(added) and not np.any(np.signbit(added))
+    assert _surrogate_quantiles([bw, mac], "energy", 0.8) != _surrogate_quantiles([bw], "energy", 0.8)
