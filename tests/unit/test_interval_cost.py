@@ -96,3 +96,25 @@ def test_a_field_a_metric_does_not_move_leaves_the_surrogate_as_it_was() -> None
     added = np.interp(u, np.array([f.lo, f.value, f.hi]), np.log(np.array(mac.latency_s) / mac.latency_s[1]))
     assert not np.any(added) and not np.any(np.signbit(added))
     assert _surrogate_quantiles([bw, mac], "energy", 0.8) != _surrogate_quantiles([bw], "energy", 0.8)
+
+
+def test_total_of_is_the_left_fold_of_plus_bit_for_bit() -> None:
+    from functools import reduce
+
+    from edgesim.cost.estimate import EnergyBreakdown
+
+    rng = np.random.default_rng(7)
+    parts = [EnergyBreakdown(float(rng.random()) * 1e-6,
+                             tuple(sorted((m, float(rng.random()) * 1e-7) for m in rng.choice(
+                                 ["dram", "flash", "sram"], size=int(rng.integers(0, 4)), replace=False))),
+                             float(rng.random()) * 1e-8) for _ in range(40)]
+    assert EnergyBreakdown.total_of(parts) == reduce(lambda a, b: a + b, parts, EnergyBreakdown())
+    assert EnergyBreakdown.total_of([]) == EnergyBreakdown()
+
+
+def test_the_device_table_answers_which_pairs_have_rows() -> None:
+    from edgesim.pipeline.device_calibration import device_scale_table
+
+    table = device_scale_table()
+    assert table.pairs == {(g.device, g.runtime) for g in table.groups}
+    assert ("no-such-chip", "none") not in table.pairs
