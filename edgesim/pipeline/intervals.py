@@ -264,6 +264,15 @@ def _stratum_order(j: int) -> np.ndarray:
     return order
 
 
+@lru_cache(maxsize=256)
+def _field_draws(j: int, lo: float, hi: float) -> np.ndarray:
+    """The j-th field's _MC_DRAWS stratified values on [lo, hi] (``_stratum_order``). Read-only: cached and shared
+    by the three metrics of an interval and by every interval on the same chip (same ranges, same draws)."""
+    u = lo + _stratum_order(j) * (hi - lo)
+    u.flags.writeable = False
+    return u
+
+
 def _surrogate_quantiles(effects: Sequence[FieldEffect], metric: str, confidence: float) -> tuple[float, float]:
     """(lo, hi) of log(value / nominal) over the fields' uniform ranges, additive in log space: a seeded Latin
     hypercube (each field's range cut into _MC_DRAWS strata, one draw per stratum, strata paired by a fixed
@@ -279,7 +288,7 @@ def _surrogate_quantiles(effects: Sequence[FieldEffect], metric: str, confidence
             lo_v, nom_v, hi_v = e.latency_s if metric == "latency" else e.energy_j
         if nom_v <= 0 or lo_v == nom_v == hi_v:
             continue  # a field this metric does not move adds log(1) = +0.0 to every draw: nothing
-        u = f.lo + _stratum_order(j) * (f.hi - f.lo)
+        u = _field_draws(j, f.lo, f.hi)
         xs = np.array([f.lo, f.value, f.hi])
         ys = np.log(np.array([max(lo_v, 1e-30), nom_v, max(hi_v, 1e-30)]) / nom_v)
         if xs[0] == xs[1]:  # one-sided range: interpolate on the side that exists

@@ -118,3 +118,19 @@ def test_the_device_table_answers_which_pairs_have_rows() -> None:
     table = device_scale_table()
     assert table.pairs == {(g.device, g.runtime) for g in table.groups}
     assert ("no-such-chip", "none") not in table.pairs
+
+
+def test_the_calibration_tables_hash_is_its_fields_hash_computed_once() -> None:
+    import pickle
+    from dataclasses import fields, replace
+
+    from edgesim.pipeline.interval_calibration import calibration_table
+
+    table = calibration_table()
+    h = hash(table)
+    assert h == hash(tuple(getattr(table, f.name) for f in fields(table)))  # the dataclass's own hash
+    assert table.__dict__["_fields_hash"] == h  # kept: the lru_caches keyed by the table do not rehash it
+    copy = replace(table)
+    assert copy == table and hash(copy) == h
+    restored = pickle.loads(pickle.dumps(table))
+    assert "_fields_hash" not in restored.__dict__ and restored == table and hash(restored) == h
