@@ -103,16 +103,15 @@ def rerun(result: RunResult, profile: HardwareProfile, runtime: RuntimeProfile |
     from edgesim.pipeline.stages import STAGES, State
 
     spec = replace(result.spec, hw=profile, clock_mhz=None, engine=Engine.ANALYTIC, frames=1, record_trace=False)
+    names = [name for name, _ in STAGES]
+    # keep_schedule: the fit verdict and the fallback warning read sizes, placement and whether rates are
+    # positive, none of which a cost-only number changes: the cost stage alone, on the schedule as it is.
+    kept = result if keep_schedule else None
     state = State(spec, profile=profile, source_graph=result.source_graph, graph=result.graph,
                   transform=result.transform, runtime=runtime or result.runtime, version=result.version,
-                  device_scale=result.device_scale)
-    names = [name for name, _ in STAGES]
-    if keep_schedule:
-        # The fit verdict and the fallback warning read sizes, placement and whether rates are positive, none of
-        # which a cost-only number changes: the cost stage alone.
-        state = replace(state, schedule=result.schedule, fit=result.fit, fallback=result.fallback)
-        return _finish(state, STAGES[names.index("checks") + 1:])
-    return _finish(state, STAGES[names.index("map"):])
+                  device_scale=result.device_scale, schedule=kept.schedule if kept else None,
+                  fit=kept.fit if kept else None, fallback=kept.fallback if kept else None)
+    return _finish(state, STAGES[names.index("checks") + 1 if keep_schedule else names.index("map"):])
 
 
 _COST_ONLY_MEMORY_FIELDS = ("read_bw_bytes_per_cycle", "write_bw_bytes_per_cycle", "latency_cycles")

@@ -134,3 +134,21 @@ def test_the_calibration_tables_hash_is_its_fields_hash_computed_once() -> None:
     assert copy == table and hash(copy) == h
     restored = pickle.loads(pickle.dumps(table))
     assert "_fields_hash" not in restored.__dict__ and restored == table and hash(restored) == h
+
+
+def test_a_schedule_from_the_per_graph_memos_is_the_one_mapped_from_scratch() -> None:
+    """The op signatures, live activation bytes and op wiring memoised per graph give the schedule a cold map
+    gives, plan for plan (a second graph of the same model shares nothing by identity)."""
+    from edgesim.mapping.memo import clear_memos
+    from edgesim.pipeline import RunSpec, run
+    from edgesim.pipeline.stages import clear_caches
+
+    warm = run(RunSpec("pretrainedResnet_quant.tflite", "ethos-u55-128"))
+    again = run(RunSpec("pretrainedResnet_quant.tflite", "stm32h7a3"))  # the same graph object, another chip
+    assert again.graph is warm.graph
+    clear_memos()
+    clear_caches()
+    cold = run(RunSpec("pretrainedResnet_quant.tflite", "ethos-u55-128"))
+    assert cold.graph is not warm.graph
+    assert cold.schedule.plans == warm.schedule.plans
+    assert (cold.latency_s, cold.energy_j) == (warm.latency_s, warm.energy_j)
