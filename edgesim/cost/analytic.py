@@ -22,6 +22,10 @@ _ENERGY_FALLBACK = {
 }
 
 
+# Off-chip memories whose bytes also pay the DMA engine's energy per byte.
+_DMA_CHARGED = frozenset({MemoryKind.DRAM, MemoryKind.FLASH, MemoryKind.HOST_LINK})
+
+
 def lookup_precision(table: dict[Any, float], precision: str) -> float:
     """The table's entry for ``precision``, else for the nearest precision it has (``_ENERGY_FALLBACK``), else its
     largest. The keys are Precision members, a StrEnum: a label finds its member directly (hash and == of the
@@ -90,7 +94,7 @@ def _layer_energy(plan: OpPlan, profile: HardwareProfile, latency_s: float, scal
     mem: dict[str, float] = {}
     for t, m in zip(plan.traffic, mems, strict=True):
         pj = t.read_bytes * m.read_energy_pj_per_byte + t.write_bytes * m.write_energy_pj_per_byte
-        if m.kind in (MemoryKind.DRAM, MemoryKind.FLASH, MemoryKind.HOST_LINK):
+        if m.kind in _DMA_CHARGED:
             pj += (t.read_bytes + t.write_bytes) * e.dma_energy_pj_per_byte
         mem[t.memory] = mem.get(t.memory, 0.0) + pj * 1e-12 * scale
     static_j = profile.power.static_power_w * latency_s

@@ -202,8 +202,11 @@ class MemoryLevel(_Frozen):
     def transfer_s(self, read_bytes: int, write_bytes: int, profile_clock_mhz: float) -> tuple[float, float]:
         """(read, write) seconds the port is busy moving these bytes at its bandwidth (no access latency): the one
         memory-transfer formula of both cost paths. A port without write bandwidth takes writes for free."""
-        read_s = read_bytes / self.read_bw_bytes_per_s(profile_clock_mhz) if read_bytes else 0.0
-        wr_bw = self.write_bw_bytes_per_s(profile_clock_mhz)
+        # read_bw_bytes_per_s and write_bw_bytes_per_s, the clock looked up once (the analytic cost calls this for
+        # every op's every memory, an interval's reruns several times over)
+        clock_hz = self._clock_hz(profile_clock_mhz)
+        read_s = read_bytes / (self.read_bw_bytes_per_cycle * clock_hz) if read_bytes else 0.0
+        wr_bw = self.write_bw_bytes_per_cycle * clock_hz
         write_s = write_bytes / wr_bw if write_bytes and wr_bw > 0 else 0.0
         return read_s, write_s
 

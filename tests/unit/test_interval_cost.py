@@ -152,3 +152,16 @@ def test_a_schedule_from_the_per_graph_memos_is_the_one_mapped_from_scratch() ->
     assert cold.graph is not warm.graph
     assert cold.schedule.plans == warm.schedule.plans
     assert (cold.latency_s, cold.energy_j) == (warm.latency_s, warm.energy_j)
+
+
+def test_transfer_s_is_bytes_over_the_ports_bandwidths_bit_for_bit() -> None:
+    from edgesim.hw.loader import load_profile
+
+    for pid in ("stm32l4r5", "hailo-8", "rk3588"):
+        prof = load_profile(pid)
+        for m in prof.memories:
+            for rd, wr in ((0, 0), (1000, 0), (0, 777), (123456, 65432)):
+                read_s, write_s = m.transfer_s(rd, wr, prof.clock_mhz)
+                assert read_s == (rd / m.read_bw_bytes_per_s(prof.clock_mhz) if rd else 0.0)
+                wr_bw = m.write_bw_bytes_per_s(prof.clock_mhz)
+                assert write_s == (wr / wr_bw if wr and wr_bw > 0 else 0.0)
