@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgesim.cost.estimate import EnergyBreakdown, Estimate, LayerCost
-from edgesim.hw.schema import ChipKind, HardwareProfile, MemoryKind
+from edgesim.hw.schema import ChipKind, HardwareProfile, MemoryKind, MemoryLevel
 from edgesim.mapping.plan import OpPlan, Schedule
 
 _ENERGY_FALLBACK = {
@@ -22,12 +22,19 @@ _ENERGY_FALLBACK = {
 }
 
 
+# Off-chip memories whose bytes also pay the DMA engine's energy per byte.
+_DMA_CHARGED = frozenset({MemoryKind.DRAM, MemoryKind.FLASH, MemoryKind.HOST_LINK})
+
+
 def lookup_precision(table: dict[Any, float], precision: str) -> float:
-    by_label = {getattr(k, "value", k): v for k, v in table.items()}
+    """The table's entry for ``precision``, else for the nearest precision it has (``_ENERGY_FALLBACK``), else its
+    largest. The keys are Precision members, a StrEnum: a label finds its member directly (hash and == of the
+    text), no relabelled copy of the table per layer (this runs for every layer of every interval rerun)."""
     for p in _ENERGY_FALLBACK.get(precision, (precision,)):
-        if p in by_label:
-            return float(by_label[p])
-    return max(by_label.values()) if by_label else 0.0
+        value = table.get(p)
+        if value is not None:
+            return float(value)
+    return max(table.values()) if table else 0.0
 
 
 def voltage_at(profile: HardwareProfile, clock_mhz: float) -> float:
@@ -49,9 +56,13 @@ def dynamic_energy_scale(profile: HardwareProfile) -> float:
 
 def memory_cycles(plan: OpPlan, profile: HardwareProfile) -> dict[str, float]:
     """Cycles (unit clock) each memory level is busy for this op."""
+    return _memory_cycles(plan, profile, [profile.memory(t.memory) for t in plan.traffic])
+
+
+def _memory_cycles(plan: OpPlan, profile: HardwareProfile, mems: list[MemoryLevel]) -> dict[str, float]:
+    """``memory_cycles`` with the memory level of each of ``plan.traffic`` already looked up (``mems``)."""
     out: dict[str, float] = {}
-    for t in plan.traffic:
-        mem = profile.memory(t.memory)
+    for t, mem in zip(plan.traffic, mems, strict=True):
         read_s, write_s = mem.transfer_s(t.read_bytes, t.write_bytes, profile.clock_mhz)
         cycles = (read_s + write_s) * plan.unit_clock_hz
         if t.read_bytes or t.write_bytes:
@@ -61,6 +72,12 @@ def memory_cycles(plan: OpPlan, profile: HardwareProfile) -> dict[str, float]:
 
 
 def layer_energy(plan: OpPlan, profile: HardwareProfile, latency_s: float, scale: float) -> EnergyBreakdown:
+    return _layer_energy(plan, profile, latency_s, scale, [profile.memory(t.memory) for t in plan.traffic])
+
+
+def _layer_energy(plan: OpPlan, profile: HardwareProfile, latency_s: float, scale: float,
+                  mems: list[MemoryLevel]) -> EnergyBreakdown:
+    """``layer_energy`` with the memory level of each of ``plan.traffic`` already looked up (``mems``)."""
     e = profile.energy
     unit = profile.unit(plan.unit)
     if unit.active_energy_pj_per_cycle is not None:
@@ -75,10 +92,9 @@ def layer_energy(plan: OpPlan, profile: HardwareProfile, latency_s: float, scale
         compute_pj += plan.elementwise_ops * lookup_precision(e.elementwise_energy_pj_per_op, plan.precision)
     compute_pj *= profile.power.board_power_factor  # measured board power / datasheet figures (1.0 = none)
     mem: dict[str, float] = {}
-    for t in plan.traffic:
-        m = profile.memory(t.memory)
+    for t, m in zip(plan.traffic, mems, strict=True):
         pj = t.read_bytes * m.read_energy_pj_per_byte + t.write_bytes * m.write_energy_pj_per_byte
-        if m.kind in (MemoryKind.DRAM, MemoryKind.FLASH, MemoryKind.HOST_LINK):
+        if m.kind in _DMA_CHARGED:
             pj += (t.read_bytes + t.write_bytes) * e.dma_energy_pj_per_byte
         mem[t.memory] = mem.get(t.memory, 0.0) + pj * 1e-12 * scale
     static_j = profile.power.static_power_w * latency_s
@@ -89,7 +105,8 @@ def cost_layer(plan: OpPlan, profile: HardwareProfile, scale: float) -> LayerCos
     if plan.unit == "-":
         return LayerCost(plan.node, plan.op, "-", plan.precision, 0, 0.0, 0.0, 0.0, 0.0, EnergyBreakdown(),
                          "none", (), False, plan.fused_from)
-    mem = memory_cycles(plan, profile)
+    mems = [profile.memory(t.memory) for t in plan.traffic]  # looked up once for the cycles and the energy
+    mem = _memory_cycles(plan, profile, mems)
     worst_mem, worst_cycles = max(mem.items(), key=lambda kv: kv[1]) if mem else ("", 0.0)
     busy = max(plan.compute_cycles, worst_cycles)
     stall = busy - plan.compute_cycles
@@ -104,7 +121,7 @@ def cost_layer(plan: OpPlan, profile: HardwareProfile, scale: float) -> LayerCos
     return LayerCost(
         name=plan.node, op=plan.op, unit=plan.unit, precision=plan.precision, macs=plan.macs,
         compute_cycles=plan.compute_cycles, stall_cycles=stall, overhead_cycles=plan.overhead_cycles,
-        latency_s=latency_s, energy=layer_energy(plan, profile, latency_s, scale), bound=bound,
+        latency_s=latency_s, energy=_layer_energy(plan, profile, latency_s, scale, mems), bound=bound,
         bytes_by_memory=tuple((t.memory, t.read_bytes, t.write_bytes) for t in plan.traffic),
         fallback=plan.fallback, fused_from=plan.fused_from,
     )
@@ -117,9 +134,7 @@ def estimate_schedule(schedule: Schedule, profile: HardwareProfile) -> Estimate:
     latency_s = schedule.inference_latency_s(ops_s)
     # Static power also burns while no op runs: the per-inference overhead, context switches, a round-trip wait.
     overhead_s = max(schedule.overhead_s, schedule.frame_floor_s - ops_s)
-    energy = EnergyBreakdown()
-    for layer in layers:
-        energy = energy + layer.energy
+    energy = EnergyBreakdown.total_of(layer.energy for layer in layers)
     energy = energy + EnergyBreakdown(static_j=profile.power.static_power_w * overhead_s)
     return Estimate(
         model=schedule.model, hw=schedule.hw, runtime=schedule.runtime, latency_s=latency_s, energy=energy,

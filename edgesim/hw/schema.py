@@ -200,8 +200,10 @@ class MemoryLevel(_Frozen):
     def transfer_s(self, read_bytes: int, write_bytes: int, profile_clock_mhz: float) -> tuple[float, float]:
         """(read, write) seconds the port is busy moving these bytes at its bandwidth (no access latency): the one
         memory-transfer formula of both cost paths. A port without write bandwidth takes writes for free."""
-        read_s = read_bytes / self.read_bw_bytes_per_s(profile_clock_mhz) if read_bytes else 0.0
-        wr_bw = self.write_bw_bytes_per_s(profile_clock_mhz)
+        # the two *_bw_bytes_per_s with the clock looked up once: called per op and memory, per interval rerun
+        clock_hz = self._clock_hz(profile_clock_mhz)
+        read_s = read_bytes / (self.read_bw_bytes_per_cycle * clock_hz) if read_bytes else 0.0
+        wr_bw = self.write_bw_bytes_per_cycle * clock_hz
         write_s = write_bytes / wr_bw if write_bytes and wr_bw > 0 else 0.0
         return read_s, write_s
 
@@ -462,8 +464,7 @@ class RuntimeProfile(_Frozen):
     # MYRIAD plugin without HETERO): an op it cannot place is refused instead of run on the host.
     host_fallback: bool = True
     # Input/output transfer over the profile's host link each inference (edgesim.mapping.host_link); None = the
-    # runtime's per-inference overhead covers it (a device whose inputs are already in its memory). A round trip
-    # per frame that a stream cannot overlap (an RPC to the device): frame_round_trips, by chip.
+    # runtime's per-inference overhead covers it (a device whose inputs are already in its memory).
     host_io: HostIO | None = None
     frame_round_trips: list[FrameRoundTrip] = Field(default_factory=list)
     # Precisions the runtime deploys on its accelerator (int8, fp16, int16 = w8a16 activations); empty = any the

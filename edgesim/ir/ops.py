@@ -29,6 +29,11 @@ class OpInfo:
     num_inputs: tuple[int, int] = (1, 1)  # (min, max); max -1 = variadic
     num_outputs: tuple[int, int] = (1, 1)
     elementwise_ops_per_output: int = 1  # arithmetic ops per output element, for non-MAC ops
+    # Every output element is a copy of one input element (or a constant: PAD's value, TRILU's zeros) whose index
+    # follows from the output index alone: the output can be cut anywhere, so the tiler cuts a row too long for
+    # the local memory along its last axis (a transpose's DMA then gathers each chunk with a stride). Not the
+    # gathers and scatters (the source index is data) nor RESIZE (a blend of several elements).
+    is_element_copy: bool = False
 
 
 class OpKind(Enum):
@@ -162,17 +167,17 @@ OP_INFO: dict[OpKind, OpInfo] = {
     OpKind.BATCH_NORM: OpInfo(OpClass.ELEMENTWISE, A.BatchNormAttrs, (1, 2, 3, 4), (5, 5), elementwise_ops_per_output=2),
     OpKind.LAYER_NORM: OpInfo(OpClass.REDUCE, A.LayerNormAttrs, (1, 2), (1, 3), elementwise_ops_per_output=8),
     OpKind.LRN: OpInfo(OpClass.REDUCE, A.LRNAttrs, elementwise_ops_per_output=8),
-    OpKind.RESHAPE: OpInfo(OpClass.VIEW, A.ReshapeAttrs, (), (1, 2)),
-    OpKind.TRANSPOSE: OpInfo(OpClass.DATA, A.TransposeAttrs, (), (1, 2)),
-    OpKind.CONCAT: OpInfo(OpClass.DATA, A.ConcatAttrs, (), (1, _VAR)),
-    OpKind.SPLIT: OpInfo(OpClass.DATA, A.SplitAttrs, (), (1, 2), (1, _VAR)),
-    OpKind.SLICE: OpInfo(OpClass.DATA, A.SliceAttrs, (), (1, 5)),
-    OpKind.PAD: OpInfo(OpClass.DATA, A.PadAttrs, (), (1, 3)),
+    OpKind.RESHAPE: OpInfo(OpClass.VIEW, A.ReshapeAttrs, (), (1, 2), is_element_copy=True),
+    OpKind.TRANSPOSE: OpInfo(OpClass.DATA, A.TransposeAttrs, (), (1, 2), is_element_copy=True),
+    OpKind.CONCAT: OpInfo(OpClass.DATA, A.ConcatAttrs, (), (1, _VAR), is_element_copy=True),
+    OpKind.SPLIT: OpInfo(OpClass.DATA, A.SplitAttrs, (), (1, 2), (1, _VAR), is_element_copy=True),
+    OpKind.SLICE: OpInfo(OpClass.DATA, A.SliceAttrs, (), (1, 5), is_element_copy=True),
+    OpKind.PAD: OpInfo(OpClass.DATA, A.PadAttrs, (), (1, 3), is_element_copy=True),
     OpKind.RESIZE: OpInfo(OpClass.DATA, A.ResizeAttrs, (), (1, 4), elementwise_ops_per_output=4),
     OpKind.GATHER: OpInfo(OpClass.DATA, A.GatherAttrs, (0,), (2, 2)),
-    OpKind.EXPAND: OpInfo(OpClass.DATA, A.ExpandAttrs, (), (1, 2)),
+    OpKind.EXPAND: OpInfo(OpClass.DATA, A.ExpandAttrs, (), (1, 2), is_element_copy=True),
     OpKind.CAST: OpInfo(OpClass.QUANT, A.CastAttrs),
-    OpKind.IDENTITY: OpInfo(OpClass.VIEW, A.NoAttrs),
+    OpKind.IDENTITY: OpInfo(OpClass.VIEW, A.NoAttrs, is_element_copy=True),
     OpKind.QUANTIZE: OpInfo(OpClass.QUANT, A.QuantizeAttrs, (), (1, 3)),
     OpKind.DEQUANTIZE: OpInfo(OpClass.QUANT, A.QuantizeAttrs, (), (1, 3)),
     # the long tail of ONNX math, one kind per family; per-function work is in ir.work.MATH_OPS_PER_ELEMENT
@@ -181,7 +186,7 @@ OP_INFO: dict[OpKind, OpInfo] = {
     OpKind.REDUCE_MATH: OpInfo(OpClass.REDUCE, A.ReduceMathAttrs),
     OpKind.ARG_REDUCE: OpInfo(OpClass.REDUCE, A.ArgReduceAttrs),
     OpKind.CUMSUM: OpInfo(OpClass.REDUCE, A.CumSumAttrs),
-    OpKind.TRILU: OpInfo(OpClass.DATA, A.TriluAttrs),
+    OpKind.TRILU: OpInfo(OpClass.DATA, A.TriluAttrs, is_element_copy=True),
     OpKind.RMS_NORM: OpInfo(OpClass.REDUCE, A.LayerNormAttrs, (1,), (1, 2), elementwise_ops_per_output=6),
     OpKind.GROUP_NORM: OpInfo(OpClass.REDUCE, A.GroupNormAttrs, (1, 2), (3, 3), elementwise_ops_per_output=8),
     OpKind.GATHER_ELEMENTS: OpInfo(OpClass.DATA, A.GatherAttrs, (), (2, 2)),

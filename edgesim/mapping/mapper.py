@@ -6,7 +6,7 @@ Ops a unit cannot run fall back to the profile's host unit, as NPU compilers (Ve
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -33,7 +33,7 @@ from edgesim.mapping.compute import (
 )
 from edgesim.mapping.contexts import context_layers, context_load, contexts_needed
 from edgesim.mapping.host_link import frame_round_trip_s, host_transfer
-from edgesim.mapping.memo import node_signature, plan_memo
+from edgesim.mapping.memo import graph_memo, graph_signatures, plan_memo
 from edgesim.mapping.plan import OpPlan, Schedule, TimingDiscipline
 from edgesim.mapping.rows import row_window
 from edgesim.mapping.sparsity import SparsityEffect, apply_to_work, sparsity_effect
@@ -383,7 +383,7 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
     runtime's epilogue fusions, conv/FC + SiLU (``fused_silu``) and conv/FC + residual ADD
     (``fused_residual_add``), on units the runtime drives (edgesim.mapping.fusion); False maps the graph as is."""
 
-    peak, live_per_op = _live_activation_peak(graph, version)
+    peak, live_per_op = graph_memo(graph, "live activations", version, lambda: _live_activation_peak(graph, version))
     host = profile.unit(profile.host_unit)
     host_clock_hz = host.effective_clock_mhz(profile.clock_mhz) * 1e6
     overhead_scale = version.overhead_scale if version is not None else 1.0
@@ -392,15 +392,15 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
     total_weights = 0
     memo = plan_memo(profile, runtime, version)
     with_data = runtime is not None and runtime.weight_compression_ratio is not None
-    sigs = {n.name: node_signature(graph, n, with_data) for n in graph.nodes}
+    sigs = graph_signatures(graph, with_data)
     works = {n.name: memo.lookup(memo.works, sigs[n.name], partial(node_work, graph, n)) for n in graph.nodes}
-    model_weight_bytes = sum(apply_to_work(w, sparsity_effect(w, profile.host)).weight_bytes for w in works.values())
+    # the weight bytes apply_to_work would give each op on the host (the effect's), without copying every work
+    model_weight_bytes = sum(sparsity_effect(w, profile.host).weight_bytes for w in works.values())
     cached_weight_bytes = 0  # weights placed so far in an on-chip parameter cache (_parameter_cache)
-    view_sources: dict[str, tuple[str, ...]] = {}
+    wiring = graph_memo(graph, "op wiring", version, lambda: _op_wiring(graph, version))
     for node in graph.nodes:
         work = works[node.name]
-        if runs_as_view(graph, node, version):
-            view_sources[node.name] = _depends_on(graph, node, view_sources)
+        if wiring[node.name].is_view:
             plans.append(OpPlan(node.name, node.op.value, "-", work.precision, 0, 0, 0.0, (), 0.0, host_clock_hz,
                                 fused_from=node.fused_from))
             continue
@@ -420,14 +420,35 @@ def build_schedule(graph: Graph, profile: HardwareProfile, runtime: RuntimeProfi
         per_op = (runtime.op_overhead_cycles(kernel_key(node), node.op.op_class.value) * overhead_scale
                   * _runtime_ops(runtime, node, work) if runtime is not None else 0.0)
         overhead = per_op * (1.0 if unit_clocked_overhead else clock_hz / host_clock_hz)
-        plans.append(_node_plan(graph, node, work, placed[:4], tiling, w_mem, overhead, clock_hz,
-                                _depends_on(graph, node, view_sources)))
+        plans.append(_node_plan(node, work, placed[:4], tiling, w_mem, overhead, clock_hz, wiring[node.name]))
     return _assemble(graph, profile, runtime, version, plans, fuse_residual_add, peak=peak,
                      model_weight_bytes=model_weight_bytes, total_weights=total_weights, host_clock_hz=host_clock_hz)
 
 
-def _node_plan(graph: Graph, node: Node, work: NodeWork, placed: tuple[ComputeUnit, bool, float, SparsityEffect],
-               tiling: Tiling, w_mem: str, overhead: float, clock_hz: float, depends_on: tuple[str, ...]) -> OpPlan:
+@dataclass(frozen=True)
+class _OpWiring:
+    """What of an op's plan follows from the graph (and the runtime release) alone."""
+
+    is_view: bool  # runs_as_view: no plan of its own
+    depends_on: tuple[str, ...]  # producer ops of its inputs, views looked through (_depends_on)
+    row_window: tuple[int, int, int, int]  # rows.row_window
+
+
+def _op_wiring(graph: Graph, version: RuntimeVersion | None) -> dict[str, _OpWiring]:
+    """``_OpWiring`` of every op, by name: the same for every chip the graph is mapped on (memoised per graph)."""
+    view_sources: dict[str, tuple[str, ...]] = {}
+    out: dict[str, _OpWiring] = {}
+    for node in graph.nodes:
+        depends_on = _depends_on(graph, node, view_sources)
+        is_view = runs_as_view(graph, node, version)
+        if is_view:
+            view_sources[node.name] = depends_on
+        out[node.name] = _OpWiring(is_view, depends_on, row_window(graph, node))
+    return out
+
+
+def _node_plan(node: Node, work: NodeWork, placed: tuple[ComputeUnit, bool, float, SparsityEffect],
+               tiling: Tiling, w_mem: str, overhead: float, clock_hz: float, wiring: _OpWiring) -> OpPlan:
     """The plan of one placed, tiled op (``placed``: its unit, whether that is a fallback, its compute cycles and
     sparsity effect)."""
     unit, fallback, cycles, effect = placed
@@ -448,13 +469,13 @@ def _node_plan(graph: Graph, node: Node, work: NodeWork, placed: tuple[ComputeUn
         weight_bytes=work.weight_bytes,
         activation_bytes=work.input_bytes,
         output_bytes=work.output_bytes,
-        depends_on=depends_on,
+        depends_on=wiring.depends_on,
         local_memory=tiling.local_memory,
         tile_shape=tiling.tile_shape,
         loop_order=tiling.loop_order,
         timing=_timing(unit, tiling),
         fill_lead_cycles=tiling.fill_lead_cycles,
-        row_window=row_window(graph, node),
+        row_window=wiring.row_window,
         weight_memory=w_mem if work.weight_bytes else "",
         notes=(effect.note,) if effect.note else (),
     )

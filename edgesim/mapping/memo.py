@@ -9,6 +9,7 @@ per (profile, runtime, release) object holds the results.
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
@@ -31,21 +32,77 @@ def _tensor_signature(t: Tensor, with_data: bool) -> Hashable:
 _PINNED: dict[int, object] = {}
 
 
-def node_signature(graph: Graph, node: Node, with_data: bool) -> Hashable | None:
+class Signature:
+    """An op's signature with its hash computed once. The memo tables are asked by it several times per op and per
+    map (works, placement, tiling; an interval's seeded maps once more), and hashing the nested tuple anew each
+    time (enums and frozen attrs hash in Python) was a tenth of an interval's cost on a new chip."""
+
+    __slots__ = ("key", "_hash")
+
+    def __init__(self, key: Hashable) -> None:
+        self.key = key
+        self._hash = hash(key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, Signature) and self._hash == other._hash and self.key == other.key)
+
+    def __repr__(self) -> str:
+        return f"Signature({self.key!r})"
+
+
+def node_signature(graph: Graph, node: Node, with_data: bool) -> Signature | None:
     """What an op's costs depend on (see the module doc); None when it cannot be hashed (then it is not memoised).
     ``with_data``: the weight values matter (the runtime entropy-codes them), named by their arrays' identity."""
     ins = tuple(_tensor_signature(graph.tensors[i], with_data) if i else None for i in node.inputs)
     outs = tuple((graph.tensors[o].shape, graph.tensors[o].dtype) for o in node.outputs)
-    sig = (node.op, node.attrs, ins, outs, bool(node.inputs) and is_network_input(graph, node.inputs[0]))
     try:
-        hash(sig)
+        sig = Signature((node.op, node.attrs, ins, outs, bool(node.inputs) and is_network_input(graph, node.inputs[0])))
     except TypeError:
         return None
     if with_data:
-        for i in node.inputs:
-            if i and graph.tensors[i].data is not None:
-                _PINNED[id(graph.tensors[i].data)] = graph.tensors[i].data
+        _pin(graph, node)
     return sig
+
+
+def _pin(graph: Graph, node: Node) -> None:
+    for i in node.inputs:
+        if i and graph.tensors[i].data is not None:
+            _PINNED[id(graph.tensors[i].data)] = graph.tensors[i].data
+
+
+# Data derived from one graph object alone (its ops' signatures, its live activation bytes), by (graph identity,
+# what, identity of the other input): a graph is immutable, and a sweep or an interval maps one graph on many chips.
+# The graph is referenced weakly (a dead one's entry is never matched by a reused id) and the table is bounded.
+_PER_GRAPH: OrderedDict[tuple[int, str, int], tuple[weakref.ref[Graph], object, Any]] = OrderedDict()
+_PER_GRAPH_KEPT = 64
+
+
+def graph_memo(graph: Graph, what: str, other: object, compute: Callable[[], _T]) -> _T:
+    """``compute()``, which reads only ``graph`` and ``other`` (a runtime release, a flag), once per pair of
+    objects. The value is shared between callers: read-only."""
+    key = (id(graph), what, id(other))
+    hit = _PER_GRAPH.get(key)
+    if hit is not None and hit[0]() is graph and hit[1] is other:
+        _PER_GRAPH.move_to_end(key)
+        return hit[2]  # type: ignore[no-any-return]
+    value = compute()
+    _PER_GRAPH[key] = (weakref.ref(graph), other, value)
+    while len(_PER_GRAPH) > _PER_GRAPH_KEPT:
+        _PER_GRAPH.popitem(last=False)
+    return value
+
+
+def graph_signatures(graph: Graph, with_data: bool) -> dict[str, Signature | None]:
+    """``node_signature`` of every op of ``graph``, by node name (read-only: shared between calls)."""
+    sigs = graph_memo(graph, "signatures", with_data,
+                      lambda: {n.name: node_signature(graph, n, with_data) for n in graph.nodes})
+    if with_data:  # pinned on every call, as node_signature does (the pins may have been dropped since)
+        for node in graph.nodes:
+            _pin(graph, node)
+    return sigs
 
 
 class PlanMemo:
@@ -88,3 +145,4 @@ def plan_memo(profile: object, runtime: object, version: object) -> PlanMemo:
 def clear_memos() -> None:
     _MEMOS.clear()
     _PINNED.clear()
+    _PER_GRAPH.clear()

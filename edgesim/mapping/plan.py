@@ -32,6 +32,11 @@ class TileGroup:
     traffic: tuple[MemTraffic, ...]
     working_set_bytes: int = 0  # bytes one tile occupies in the local memory, double-buffering included
 
+    def scaled(self, k: float) -> TileGroup:
+        """The group with its compute cycles times ``k`` (an interval's perturbed compute rate scales every tile's
+        cycles alike: pipeline.interval_remap). Built directly: dataclasses.replace walks the fields on each call."""
+        return TileGroup(self.count, self.compute_cycles * k, self.traffic, self.working_set_bytes)
+
 
 @dataclass(frozen=True)
 class OpPlan:

@@ -290,11 +290,6 @@ def _tile_mac(graph: Graph, node: Node, work: NodeWork, compute_cycles: float, a
 # Ops whose output channels depend only on the same input channels: a row too wide for the local memory can be
 # split across channels (a global average pool over a 25x5 map with 64 channels on a 1 KiB scratchpad).
 _CHANNEL_SPLITTABLE = frozenset({OpClass.POOL, OpClass.ELEMENTWISE, OpClass.ACTIVATION, OpClass.QUANT})
-# Copies: every output element is one input element, so a row too long for the local memory is cut along the
-# output's last axis (a transpose's DMA then gathers each chunk with a stride): EfficientDet's (1, 49104, 90) ->
-# (1, 90, 49104) score transpose on a 256 KiB NPU SRAM.
-_COPY_SPLITTABLE = frozenset({OpKind.TRANSPOSE, OpKind.CONCAT, OpKind.SPLIT, OpKind.SLICE, OpKind.PAD,
-                              OpKind.EXPAND, OpKind.TRILU, OpKind.RESHAPE, OpKind.IDENTITY})
 
 
 def _tile_row_channels(node: Node, work: NodeWork, compute_cycles: float, act_mem: str, w_mem: str, local: str,
@@ -359,7 +354,9 @@ def _tile_rows(graph: Graph, node: Node, work: NodeWork, compute_cycles: float, 
         reduction = reduction_split(graph, node)
         if reduction is not None:
             return _tile_reduction(node, work, compute_cycles, act_mem, w_mem, local, capacity, buffers, reduction)
-        if node.op.info.op_class in _CHANNEL_SPLITTABLE or node.op in _COPY_SPLITTABLE:
+        # a copy's row is cut along its last axis: EfficientDet's (1, 49104, 90) -> (1, 90, 49104) score transpose
+        # on a 256 KiB NPU SRAM
+        if node.op.info.op_class in _CHANNEL_SPLITTABLE or node.op.info.is_element_copy:
             return _tile_row_channels(node, work, compute_cycles, act_mem, w_mem, local, capacity, buffers, rows,
                                       out)
         raise MappingError(

@@ -19,7 +19,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,11 @@ class DeviceScale:
 class DeviceScaleTable:
     level: tuple[str, ...]  # LEVEL_KEYS the groups are split by, in order
     groups: tuple[DeviceScale, ...]
+
+    @cached_property
+    def pairs(self) -> frozenset[tuple[str, str]]:
+        """The (device, runtime) pairs with a group: every run asks (an interval's reruns each)."""
+        return frozenset((g.device, g.runtime) for g in self.groups)
 
     def find(self, device: str, runtime: str, keys: dict[str, str]) -> DeviceScale | None:
         want = tuple((k, keys.get(k, "")) for k in self.level)
@@ -134,8 +139,7 @@ def lookup(hw: str | Path | HardwareProfile, clock_mhz: float | None, model: obj
     """The group multiplier for this run, or None (no rows of this device, runtime and level keys, or the chip
     is not the shipped device)."""
     table = device_scale_table()
-    if runtime is None or not table.groups or not any(g.device == device and g.runtime == runtime
-                                                       for g in table.groups):
+    if runtime is None or (device, runtime) not in table.pairs:
         return None
     keys = {"precision": run_precision(est), "metric": metric, "network": network_name(model)}
     found = table.find(device, runtime, keys)

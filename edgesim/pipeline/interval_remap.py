@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from edgesim.hw.schema import HardwareProfile
 from edgesim.mapping.compute import compute_cycles
-from edgesim.mapping.memo import node_signature, plan_memo
+from edgesim.mapping.memo import graph_signatures, plan_memo
 
 if TYPE_CHECKING:
     from edgesim.pipeline.spec import RunResult
@@ -54,8 +54,9 @@ def seed_plan_memo(base: RunResult, new: HardwareProfile, unit_index: int) -> No
     for key in old_memo.tilings:
         if isinstance(key, tuple) and len(key) == 4 and key[1] == 0.0:
             tilings.setdefault(key[0], []).append(key)
+    sigs = graph_signatures(graph, with_data)
     for node in graph.nodes:
-        sig = node_signature(graph, node, with_data)
+        sig = sigs[node.name]
         work = old_memo.works.get(sig) if sig is not None else None
         placed = old_memo.placed.get((sig, 0.0))
         if work is None or placed is None or (sig, 0.0) in memo.placed:
@@ -66,7 +67,7 @@ def seed_plan_memo(base: RunResult, new: HardwareProfile, unit_index: int) -> No
         if unit.name == name:
             # at the precision the mapper costed it at (``after``'s: a converter that quantizes an op's params, QNN's,
             # runs an fp32 LAYER_NORM at its activations' int16, a rate the HTP has where fp32 it has not)
-            converted = replace(work, precision=after.precision)
+            converted = work if work.precision == after.precision else replace(work, precision=after.precision)
             new_cycles = max(compute_cycles(new_unit, graph, node, converted, runtime, version) * effect.mac_scale,
                              effect.decode_cycles)
             if cycles <= 0:
@@ -79,5 +80,4 @@ def seed_plan_memo(base: RunResult, new: HardwareProfile, unit_index: int) -> No
         memo.placed[(sig, 0.0)] = (new_unit, fallback, cycles, effect, after)
         for key in tilings.get(sig, ()):
             tiling = old_memo.tilings[key]
-            memo.tilings[key] = tiling if k == 1.0 else replace(tiling, groups=tuple(
-                replace(g, compute_cycles=g.compute_cycles * k) for g in tiling.groups))
+            memo.tilings[key] = tiling if k == 1.0 else replace(tiling, groups=tuple(g.scaled(k) for g in tiling.groups))

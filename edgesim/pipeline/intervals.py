@@ -103,16 +103,15 @@ def rerun(result: RunResult, profile: HardwareProfile, runtime: RuntimeProfile |
     from edgesim.pipeline.stages import STAGES, State
 
     spec = replace(result.spec, hw=profile, clock_mhz=None, engine=Engine.ANALYTIC, frames=1, record_trace=False)
+    names = [name for name, _ in STAGES]
+    # keep_schedule: the fit verdict and the fallback warning read sizes, placement and whether rates are
+    # positive, none of which a cost-only number changes: the cost stage alone, on the schedule as it is.
+    kept = result if keep_schedule else None
     state = State(spec, profile=profile, source_graph=result.source_graph, graph=result.graph,
                   transform=result.transform, runtime=runtime or result.runtime, version=result.version,
-                  device_scale=result.device_scale)
-    names = [name for name, _ in STAGES]
-    if keep_schedule:
-        # The fit verdict and the fallback warning read sizes, placement and whether rates are positive, none of
-        # which a cost-only number changes: the cost stage alone.
-        state = replace(state, schedule=result.schedule, fit=result.fit, fallback=result.fallback)
-        return _finish(state, STAGES[names.index("checks") + 1:])
-    return _finish(state, STAGES[names.index("map"):])
+                  device_scale=result.device_scale, schedule=kept.schedule if kept else None,
+                  fit=kept.fit if kept else None, fallback=kept.fallback if kept else None)
+    return _finish(state, STAGES[names.index("checks") + 1 if keep_schedule else names.index("map"):])
 
 
 _COST_ONLY_MEMORY_FIELDS = ("read_bw_bytes_per_cycle", "write_bw_bytes_per_cycle", "latency_cycles")
@@ -264,6 +263,15 @@ def _stratum_order(j: int) -> np.ndarray:
     return order
 
 
+@lru_cache(maxsize=256)
+def _field_draws(j: int, lo: float, hi: float) -> np.ndarray:
+    """The j-th field's _MC_DRAWS stratified values on [lo, hi] (``_stratum_order``). Read-only: cached and shared
+    by the three metrics of an interval and by every interval on the same chip (same ranges, same draws)."""
+    u = lo + _stratum_order(j) * (hi - lo)
+    u.flags.writeable = False
+    return u
+
+
 def _surrogate_quantiles(effects: Sequence[FieldEffect], metric: str, confidence: float) -> tuple[float, float]:
     """(lo, hi) of log(value / nominal) over the fields' uniform ranges, additive in log space: a seeded Latin
     hypercube (each field's range cut into _MC_DRAWS strata, one draw per stratum, strata paired by a fixed
@@ -277,9 +285,9 @@ def _surrogate_quantiles(effects: Sequence[FieldEffect], metric: str, confidence
             lo_v, nom_v, hi_v = (en / max(t, 1e-30) for en, t in zip(e.energy_j, e.latency_s, strict=True))
         else:
             lo_v, nom_v, hi_v = e.latency_s if metric == "latency" else e.energy_j
-        if nom_v <= 0:
-            continue
-        u = f.lo + _stratum_order(j) * (f.hi - f.lo)
+        if nom_v <= 0 or lo_v == nom_v == hi_v:
+            continue  # a field this metric does not move adds log(1) = +0.0 to every draw: nothing
+        u = _field_draws(j, f.lo, f.hi)
         xs = np.array([f.lo, f.value, f.hi])
         ys = np.log(np.array([max(lo_v, 1e-30), nom_v, max(hi_v, 1e-30)]) / nom_v)
         if xs[0] == xs[1]:  # one-sided range: interpolate on the side that exists

@@ -145,3 +145,26 @@ def test_a_copy_too_long_for_the_local_memory_is_cut_along_its_last_axis() -> No
     plan = _plan(g, ("TRANSPOSE",))
     assert plan.loop_order == "rows-channels" and sum(g.count for g in plan.tiles) > 8  # 8 rows of 128 KiB, cut
     assert sum(t.read_bytes for t in plan.traffic) == 16384 * 8 * F32  # still read once
+
+
+# What the tiler cut by a hand list in mapping.tiling before the op table carried it (OpInfo.is_element_copy).
+_ELEMENT_COPIES = {OpKind.TRANSPOSE, OpKind.CONCAT, OpKind.SPLIT, OpKind.SLICE, OpKind.PAD, OpKind.EXPAND,
+                   OpKind.TRILU, OpKind.RESHAPE, OpKind.IDENTITY}
+
+
+def test_the_op_table_marks_exactly_the_copies_the_tiler_cuts() -> None:
+    assert {k for k in OpKind if k.info.is_element_copy} == _ELEMENT_COPIES
+    assert not any(k.info.is_element_copy for k in (OpKind.GATHER, OpKind.GATHER_ND, OpKind.RESIZE, OpKind.CAST))
+
+
+def test_the_tiler_cuts_a_copy_by_the_op_table_not_by_a_list_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pad too long for the local memory is cut like the transpose; the same transpose with the table's mark
+    taken away is refused: the tiler reads OpInfo.is_element_copy."""
+    pad = _one_op((1, 8, 16384), OpKind.PAD, A.PadAttrs(pads=((0, 0), (0, 0), (0, 4))))
+    assert _plan(pad, ("PAD",)).loop_order == "rows-channels"
+    from dataclasses import replace
+
+    monkeypatch.setattr(OpKind.TRANSPOSE, "_info", replace(OpKind.TRANSPOSE.info, is_element_copy=False))
+    g = _one_op((1, 12288, 8), OpKind.TRANSPOSE, A.TransposeAttrs(perm=(0, 2, 1)))
+    with pytest.raises(MappingError, match="cannot tile TRANSPOSE: one row needs"):
+        build_schedule(g, npu_profile(sram_bytes=SRAM, npu_ops=[*NPU_OPS, "TRANSPOSE"]))
