@@ -200,7 +200,9 @@ def questions_for(network: str, device: str, runtime: str, precisions: tuple[str
         return base[:1]
     first = precisions[0]
     out = list(base)
-    turn = NETWORKS.index(network) + DEVICES.index(device)
+    # a network outside the #17 list (--networks) rotates from a fixed position of its own
+    position = NETWORKS.index(network) if network in NETWORKS else len(NETWORKS) + sum(map(ord, network))
+    turn = position + DEVICES.index(device)
     if turn % SHAPE_EVERY == 0:
         out += [Question(device, runtime, network, first, input_shape=s, kind="shape")
                 for s in SHAPES.get(network, _CLS) if s != default_shape]
