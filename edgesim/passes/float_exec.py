@@ -21,7 +21,7 @@ from edgesim.ir.ops import OpKind
 from edgesim.ir.tensor import QuantParams, Tensor
 from edgesim.passes.float_exec_detect import nms, roi_align
 from edgesim.passes.float_exec_grid import grid_sample
-from edgesim.passes.float_exec_math import MATH_OPS
+from edgesim.passes.float_exec_math import MATH_OPS, sigmoid
 from edgesim.passes.float_exec_nn import EXTRA_OPS, round_bf16
 
 Arr = np.ndarray
@@ -111,7 +111,7 @@ def apply_activation(x: Arr, act: A.Activation) -> Arr:
     if act is A.Activation.TANH:
         return np.tanh(x)
     if act is A.Activation.SIGMOID:
-        return 1.0 / (1.0 + np.exp(-x))
+        return sigmoid(x)
     if act is A.Activation.HARD_SWISH:
         return x * np.clip(x + 3, 0, 6) / 6
     if act is A.Activation.LEAKY_RELU:
@@ -411,7 +411,7 @@ _OPS: dict[OpKind, _Run] = {
     OpKind.LAYER_NORM: _layer_norm,
     OpKind.CLIP: _clip,
     OpKind.RELU: _unary(lambda x: np.maximum(x, 0)),
-    OpKind.SIGMOID: _unary(lambda x: 1.0 / (1.0 + np.exp(-x))),
+    OpKind.SIGMOID: _unary(sigmoid),
     OpKind.TANH: _unary(np.tanh),
     OpKind.HARD_SWISH: _unary(lambda x: x * np.clip(x + 3, 0, 6) / 6),
     OpKind.HARD_SIGMOID: _hard_sigmoid,

@@ -33,6 +33,13 @@ def _elu(x: Arr, alpha: float) -> Arr:
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
 
+def sigmoid(x: Arr) -> Arr:
+    """1 / (1 + e^-x). Below x ~ -88 (fp32) e^-x overflows to inf and the result is exactly 0, the right limit: the
+    overflow is expected, so it is not reported (YOLO heads' large negative logits warned on every run)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
 def _region_yolo(x: Arr, box_len: int, coords: int) -> Arr:
     """OpenVINO RegionYolo with do_softmax=0 (YOLO v3): along axis 1, per box of ``box_len`` = coords + 1 +
     classes values, the logistic of x, y, the objectness and the class scores; w, h (coords 2..) pass through."""
@@ -42,7 +49,7 @@ def _region_yolo(x: Arr, box_len: int, coords: int) -> Arr:
     keep[(offsets >= 2) & (offsets < coords)] = True
     shape = [1] * x.ndim
     shape[1] = c
-    return np.where(keep.reshape(shape), x, 1.0 / (1.0 + np.exp(-x)))
+    return np.where(keep.reshape(shape), x, sigmoid(x))
 
 
 _UNARY: dict[str, Callable[[Arr, A.MathAttrs], Arr]] = {
