@@ -132,10 +132,9 @@ def estimate_schedule(schedule: Schedule, profile: HardwareProfile) -> Estimate:
     layers = tuple(cost_layer(p, profile, scale) for p in schedule.plans)
     ops_s = sum(layer.latency_s for layer in layers)
     latency_s = schedule.inference_latency_s(ops_s)
-    # Static power also burns while no op runs: the per-inference overhead, context switches, a round-trip wait.
-    overhead_s = max(schedule.overhead_s, schedule.frame_floor_s - ops_s)
     energy = EnergyBreakdown.total_of(layer.energy for layer in layers)
-    energy = energy + EnergyBreakdown(static_j=profile.power.static_power_w * overhead_s)
+    # the layers charged their own static power; the time outside them draws it too
+    energy = energy + EnergyBreakdown(static_j=profile.power.static_power_w * schedule.idle_s(ops_s))
     return Estimate(
         model=schedule.model, hw=schedule.hw, runtime=schedule.runtime, latency_s=latency_s, energy=energy,
         cycles=latency_s * schedule.host_clock_hz, layers=layers,

@@ -122,10 +122,15 @@ class Schedule:
         multi-context network, its context switches."""
         return self.per_inference_overhead_cycles / self.host_clock_hz + self.context_switch_s
 
+    def idle_s(self, ops_s: float) -> float:
+        """Seconds one inference spends outside its ops when they take ``ops_s``: its overhead, or the rest of a
+        frame's round trip where that is longer (static power still burns)."""
+        return max(self.overhead_s, self.frame_floor_s - ops_s)
+
     def inference_latency_s(self, ops_s: float) -> float:
         """One inference's latency when its ops take ``ops_s`` seconds (a sum of layers, or the event engine's
         makespan): the one formula both cost paths and the power trace use."""
-        return max(ops_s + self.overhead_s, self.frame_floor_s)
+        return ops_s + self.idle_s(ops_s)
 
     @property
     def fits_on_chip(self) -> bool:
