@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -184,8 +184,9 @@ def collect_npu_residuals(v: VendorValidation | None = None, external: Sequence[
     """Edge NPUs and SoCs (``edgesim.validate.npu_vendor``, the bundled vendor tables): boards with rows from the
     odd lines predicted with the runtime and (device, network) multipliers fitted on the even ones, as a run with
     the device calibration predicts them; new boards from leave-one-device-out (the model alone); then
-    ``external``, the external tables' residuals (``npu_external.external_residuals``). Slow without ``v`` (every
-    table row is predicted): minutes."""
+    ``external``, the external tables' residuals (``npu_external.external_residuals``). Each is ``flagged`` where a
+    declared unmodelled cost applies. Slow without ``v`` (every table row is predicted): minutes."""
+    from edgesim.validate.coverage_tables import residual_gaps
     from edgesim.validate.device_offsets import SHIPPED_LEVEL, even_groups, group_key
     from edgesim.validate.npu_vendor import VendorResult, validate_vendor
 
@@ -203,7 +204,9 @@ def collect_npu_residuals(v: VendorValidation | None = None, external: Sequence[
         out += [Residual(r.line, r.device, r.runtime_id, r.network, cls_of(r),
                          math.log(r.measured_ms / r.predicted_ms), None)
                 for r in results if r.predicted_ms and r.measured_ms > 0]
-    return out + list(external)
+    # A row a declared unmodelled cost applies to calibrates no bound (``Residual.flagged``): the Lunar Lake NPU's
+    # legacy DetectionOutput sort (6-15x the model) made every openvino-npu new-device bound ~5x wide.
+    return [replace(x, flagged=bool(residual_gaps(x))) for x in out + list(external)]
 
 
 def _row_dict(x: Residual) -> dict[str, object]:
@@ -213,15 +216,12 @@ def _row_dict(x: Residual) -> dict[str, object]:
 
 
 def npu_calibration_dict(residuals: Sequence[Residual]) -> dict[str, object]:
-    from edgesim.validate.coverage_tables import residual_gaps
-
     # the external rows of a runtime nobody measured are new_runtime's (merged with the MCU table's at load)
     every = [x for x in residuals if x.cls in NPU_CLASSES or x.external is not None]
     table = [x for x in every if x.external is None]
-    # A row a declared unmodelled cost applies to calibrates nothing (``Residual.flagged``): the Lunar Lake NPU's
-    # legacy DetectionOutput sort (6-15x the model) made every openvino-npu new-device bound ~5x wide.
-    flagged = [x for x in every if residual_gaps(x)]
-    mine = [x for x in every if x not in flagged]
+    # flagged rows (collect_npu_residuals) are kept apart: the run-time table reads only "rows"
+    mine = [x for x in every if not x.flagged]
+    flagged = [x for x in every if x.flagged]
     return {
         "method": "split conformal on held-out log residuals of the vendor NPU tables, per runtime where a runtime "
                   "has enough (Mondrian; edgesim.pipeline.interval_calibration.BY_RUNTIME), else normalised by "

@@ -139,3 +139,26 @@ def test_the_shipped_npu_calibration_keeps_flagged_rows_apart() -> None:
     # the run-time bounds never see them
     lnl_sort = {round(x.latency_log, 6) for x in flagged if x.device == "core-ultra-9-288v"}
     assert lnl_sort and not lnl_sort & set(raw["latency"][NEWDEV.value])
+
+
+def test_residuals_are_flagged_where_they_are_collected(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The calibration command prints its coverage from the residuals it collects: they carry the flag the file
+    keeps, so it is the same check `validate --coverage` makes from the file (before, the fresh residuals were
+    unflagged and the printed coverage trained on the Lunar Lake sort rows)."""
+    import csv
+
+    from edgesim.validate.intervals import collect_npu_residuals, npu_calibration_dict
+    from edgesim.validate.npu_vendor import validate_vendor
+
+    header = ["device", "hw_profile", "runtime_id", "zoo_model", "input_shape", "precision", "metric", "value"]
+    rows = [["lnl", "core-ultra-9-288v", "openvino-npu", net, "", "INT8", "latency_ms", "2"]
+            for net in ("ssd_mobilenet_v1", "mobilenet_v2", "ssd_mobilenet_v1", "mobilenet_v2")]
+    path = tmp_path / "t.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([header, *rows])
+    res = collect_npu_residuals(validate_vendor(path, predictor=lambda r: 1.0))
+    assert res and {x.benchmark for x in res if x.flagged} == {"ssd_mobilenet_v1"}
+    assert {x.benchmark for x in res if not x.flagged} == {"mobilenet_v2"}
+    doc = npu_calibration_dict(res)
+    assert {r["benchmark"] for r in doc["flagged_rows"]} == {"ssd_mobilenet_v1"}  # type: ignore[index, union-attr]
+    assert {r["benchmark"] for r in doc["rows"]} == {"mobilenet_v2"}  # type: ignore[index, union-attr]
