@@ -121,7 +121,11 @@ class GraphBuilder:
 
     def node(self, op: OpKind, inputs: list[str], attrs: Any, prefix: str | None = None,
              num_outputs: int = 1) -> list[str]:
-        name = self.uid(prefix or op.value.lower())
+        return self._emit(self.uid(prefix or op.value.lower()), op, inputs, attrs, num_outputs)
+
+    def _emit(self, name: str, op: OpKind, inputs: list[str], attrs: Any, num_outputs: int = 1) -> list[str]:
+        """Append node ``name`` (already named: a layer names its weights after it first) with float outputs of
+        the inferred shapes."""
         outs = [f"{name}_out" if num_outputs == 1 else f"{name}_out{i}" for i in range(num_outputs)]
         node = Node(name, op, tuple(inputs), tuple(outs), attrs)
         shapes = infer_node(node, [self.tensors[i] if i else None for i in inputs])
@@ -173,13 +177,7 @@ class GraphBuilder:
             ins.append(self.const(f"{name}_b", filled(cout, 0.0)))
         attrs = A.ConvAttrs(kernel_hw=(kh, kw), stride_hw=(sh, sw), dilation_hw=(dilation, dilation), padding=padding,
                             groups=groups, layout=NCHW)
-        op = OpKind.DEPTHWISE_CONV2D if depthwise else OpKind.CONV2D
-        out = f"{name}_out"
-        node = Node(name, op, tuple(ins), (out,), attrs)
-        (shape,) = infer_node(node, [self.tensors[i] for i in ins])
-        self.tensors[out] = Tensor(out, shape, DType.FP32)
-        self.nodes.append(node)
-        return out
+        return self._emit(name, OpKind.DEPTHWISE_CONV2D if depthwise else OpKind.CONV2D, ins, attrs)[0]
 
     def conv_transpose(self, x: str, cout: int, k: int, stride: int, bias: bool = True) -> str:
         """Unpadded transposed convolution (nn.ConvTranspose2d, ONNX ConvTranspose): IOHW weights, NCHW."""
@@ -190,12 +188,7 @@ class GraphBuilder:
         if bias:
             ins.append(self.const(f"{name}_b", filled(cout, 0.0)))
         attrs = A.ConvAttrs(kernel_hw=(k, k), stride_hw=(stride, stride), padding=A.Padding(), layout=NCHW)
-        out = f"{name}_out"
-        node = Node(name, OpKind.CONV_TRANSPOSE2D, tuple(ins), (out,), attrs)
-        (shape,) = infer_node(node, [self.tensors[i] for i in ins])
-        self.tensors[out] = Tensor(out, shape, DType.FP32)
-        self.nodes.append(node)
-        return out
+        return self._emit(name, OpKind.CONV_TRANSPOSE2D, ins, attrs)[0]
 
     def dwconv(self, x: str, k: int, stride: int = 1, bias: bool = False,
                padding: A.Padding | None = None, dilation: int = 1) -> str:
@@ -287,12 +280,7 @@ class GraphBuilder:
         ins = [x, w]
         if bias:
             ins.append(self.const(f"{name}_b", filled(out_features, 0.0)))
-        out = f"{name}_out"
-        node = Node(name, OpKind.FULLY_CONNECTED, tuple(ins), (out,), A.FullyConnectedAttrs())
-        (shape,) = infer_node(node, [self.tensors[i] for i in ins])
-        self.tensors[out] = Tensor(out, shape, DType.FP32)
-        self.nodes.append(node)
-        return out
+        return self._emit(name, OpKind.FULLY_CONNECTED, ins, A.FullyConnectedAttrs())[0]
 
     def classifier(self, x: str, num_classes: int) -> str:
         """Global pool -> (1, C) -> fully connected."""
