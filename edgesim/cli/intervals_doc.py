@@ -1,6 +1,6 @@
 """The figures docs/intervals.md quotes, generated from the shipped calibration and the benchmark results (never
-typed): the coverage tables at 80% and 90%, the LLM table, the interval cost ratios and the declared unmodelled
-costs of the bundled runtimes.
+typed): the coverage tables at 80% and 90%, the LLM table, the interval cost ratios, the declared unmodelled
+costs of the bundled runtimes and the held-out check of the device calibration's groupings.
 
 ``edgesim validate --calibrate-intervals`` rewrites the blocks between the markers when it runs from a checkout
 (docs/intervals.md next to the package); ``python docs/intervals_tables.py`` does it alone.
@@ -14,7 +14,9 @@ from pathlib import Path
 from edgesim.errors import EdgesimError
 from edgesim.files import atomic_write_text
 
-BLOCKS = ("coverage", "llm-coverage", "cost", "unmodelled")
+# the blocks the calibration files alone give ('edgesim validate --calibrate-intervals' rewrites them), then the rest
+CALIBRATION_BLOCKS = ("coverage", "llm-coverage", "device-offsets")
+BLOCKS = (*CALIBRATION_BLOCKS, "cost", "unmodelled")
 
 
 def _marker(name: str) -> tuple[str, str]:
@@ -41,6 +43,21 @@ def _llm_block() -> str:
     return f"```text\n{llm_coverage_table(list(llm_table()[1]), 0.8)}\n```"
 
 
+def _device_offsets_block() -> str:
+    """The held-out check of the device calibration's groupings, as the shipped npu_device_scales.json keeps it."""
+    from edgesim.files import data_path
+    from edgesim.pipeline.device_calibration import DEVICE_CALIBRATION_FILE
+    from edgesim.validate.device_offsets import OffsetCheck
+
+    path = data_path(*DEVICE_CALIBRATION_FILE)
+    try:
+        check = OffsetCheck.levels_from_dict(json.loads(path.read_text(encoding="utf-8"))["check"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EdgesimError(f"cannot read the device calibration's check ({exc}); regenerate it with "
+                           "'edgesim validate --calibrate-intervals'", file=str(path)) from None
+    return f"```text\n{check.table()}\n```"
+
+
 def cost_table(results: Path) -> str:
     """The interval cost ratios of benchmarks/results/intervals.json (``benchmarks/bench_intervals.py``)."""
     try:
@@ -64,6 +81,8 @@ def block(name: str, doc: Path) -> str:
         return bundled_gaps_markdown()
     if name == "llm-coverage":
         return _llm_block()
+    if name == "device-offsets":
+        return _device_offsets_block()
     return cost_table(doc.parents[1] / "benchmarks" / "results" / "intervals.json")
 
 

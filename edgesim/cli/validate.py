@@ -103,10 +103,10 @@ def _cmd_intervals(args: argparse.Namespace) -> int:
             print(f"wrote {npu_path} ({len(npu_rows)} held-out vendor-table residuals, {ext} of them from the "
                   "external tables)", file=sys.stderr)
             residuals = residuals + npu_rows
-            from edgesim.cli.intervals_doc import BLOCKS, checkout_doc, rewrite_doc
+            from edgesim.cli.intervals_doc import CALIBRATION_BLOCKS, checkout_doc, rewrite_doc
 
             if (doc := checkout_doc()) is not None:  # a checkout: the doc quotes the new calibration's figures
-                print(f"wrote {rewrite_doc(doc, BLOCKS[:2])}", file=sys.stderr)
+                print(f"wrote {rewrite_doc(doc, CALIBRATION_BLOCKS)}", file=sys.stderr)
     else:
         # the shipped calibration's residuals, or fresh ones for another reference file
         residuals = collect_residuals(args.reference) if args.reference else shipped_residuals()

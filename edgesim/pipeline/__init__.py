@@ -52,7 +52,7 @@ def _finish(state: State, stages: Sequence[tuple[str, Stage]]) -> RunResult:
     # the bound profile's host unit has the run's threads as its core count (hw.targeting.bind_runtime); a point
     # scaled by this device's own rows of this network was measured with the cost in it (KnownGap.absorbed_by)
     scale = s.device_scale
-    own_rows = scale is not None and bool(dict(scale.keys).get("network"))
+    own_rows = scale is not None and scale.of_network
     gaps = matching_gaps(s.runtime, s.version, s.profile.id,
                          graph_kernel_keys(s.graph, s.schedule) if declared else None, s.profile.host.count,
                          scale.note() if own_rows and scale is not None else None)

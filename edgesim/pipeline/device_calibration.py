@@ -1,16 +1,17 @@
-"""A board's own vendor-table rows in its point prediction (issue #18): the per-(device, runtime, network)
-latency multipliers of ``edgesim/data/calibration/npu_device_scales.json``, applied by the driver after the cost
-stage.
+"""A board's own vendor-table rows in its point prediction (issue #18): the latency multipliers of
+``edgesim/data/calibration/npu_device_scales.json``, applied by the driver after the cost stage.
 
 A chip whose vendor publishes benchmark numbers (``npu_vendor.csv``) is predicted from its datasheet profile and
-the runtime's model like any other, then scaled by the multiplier its own rows of that network give (at any
-precision, input size or metric): the runtime's table fit times the shrunk geometric mean of the group's
-measured / predicted (empirical Bayes toward the runtime's fit; ``edgesim.validate.device_offsets``, written by
-``write_npu_calibration``, the one command that also writes the NPU interval calibration). It applies only to the
-bundled profile as shipped (a profile edited by the user, at another clock, or a sweep point that changes the
-chip's numbers is no longer the measured device), with the runtime and the zoo network the rows were measured
-with (``level`` in the file names the keys). ``edgesim validate`` scores it held out: multipliers from the
-table's even lines, scored on the odd ones; leave-one-device-out never sees the device's rows.
+the runtime's model like any other, then scaled by what its own rows give: the runtime's table fit, times the
+board's shrunk offset at the run's deploy precision (from all its rows of that runtime and precision, whatever the
+network: what a network new to the board gets), times its shrunk offset for the network on top of that (its rows
+of that network at any precision, input size or metric). Each offset is a group's mean log(measured / predicted)
+shrunk toward 0 (empirical Bayes; ``edgesim.validate.device_offsets``, written by ``write_npu_calibration``, the
+one command that also writes the NPU interval calibration). It applies only to the bundled profile as shipped (a
+profile edited by the user, at another clock, or a sweep point that changes the chip's numbers is no longer the
+measured device) with the runtime the rows were measured with (``tiers`` in the file name the keys).
+``edgesim validate`` scores it held out: multipliers from the table's even lines, scored on the odd ones;
+leave-one-device-out never sees the device's rows.
 """
 
 from __future__ import annotations
@@ -39,18 +40,26 @@ LEVEL_KEYS = ("precision", "metric", "network")
 
 @dataclass(frozen=True)
 class DeviceScale:
-    """One group's latency multiplier (measured / predicted, shrunk) and the rows it comes from."""
+    """A run's latency multiplier (measured / predicted, shrunk) and the rows it comes from."""
 
     device: str
     runtime: str
-    keys: tuple[tuple[str, str], ...]  # (level key, value), e.g. (("precision", "int8"),)
-    rows: int
+    keys: tuple[tuple[str, str], ...]  # (level key, value) of each tier whose group matched, e.g. (("precision", "int8"),)
+    rows: int  # the rows of the most specific group that matched (0: the runtime's fit across boards only)
     multiplier: float
+
+    @property
+    def of_network(self) -> bool:
+        """True when the board's own rows of this network calibrated it (not only its other networks')."""
+        return any(k == "network" for k, _ in self.keys)
 
     def note(self) -> str:
         what = ", ".join(v for _, v in self.keys)
+        if not self.rows:
+            return f"calibrated on the {self.runtime} rows of other boards: latency x{self.multiplier:.3g}"
+        other = "" if self.of_network else "; other networks"
         return (f"calibrated on {self.rows} vendor row{'' if self.rows == 1 else 's'} of this device ({self.runtime}"
-                f"{', ' + what if what else ''}): latency x{self.multiplier:.3g}")
+                f"{', ' + what if what else ''}{other}): latency x{self.multiplier:.3g}")
 
     def as_dict(self) -> dict[str, object]:
         return {"device": self.device, "runtime": self.runtime, **dict(self.keys), "rows": self.rows,
@@ -58,30 +67,55 @@ class DeviceScale:
 
 
 @dataclass(frozen=True)
-class DeviceScaleTable:
+class ScaleTier:
+    """One tier of the table: per (device, runtime, *level values) group its rows and shrunk log offset."""
+
     level: tuple[str, ...]  # LEVEL_KEYS the groups are split by, in order
-    groups: tuple[DeviceScale, ...]
+    groups: tuple[tuple[tuple[str, ...], int, float], ...]  # ((device, runtime, *values), rows, offset_log)
+
+    @cached_property
+    def by_key(self) -> dict[tuple[str, ...], tuple[int, float]]:
+        return {k: (n, off) for k, n, off in self.groups}
+
+
+@dataclass(frozen=True)
+class DeviceScaleTable:
+    runtime_multipliers: tuple[tuple[str, float], ...]
+    tiers: tuple[ScaleTier, ...]
 
     @cached_property
     def pairs(self) -> frozenset[tuple[str, str]]:
         """The (device, runtime) pairs with a group: every run asks (an interval's reruns each)."""
-        return frozenset((g.device, g.runtime) for g in self.groups)
+        return frozenset((k[0], k[1]) for t in self.tiers for k, _, _ in t.groups)
 
     def find(self, device: str, runtime: str, keys: dict[str, str]) -> DeviceScale | None:
-        want = tuple((k, keys.get(k, "")) for k in self.level)
-        for g in self.groups:
-            if g.device == device and g.runtime == runtime and g.keys == want:
-                return g
-        return None
+        """The runtime's multiplier times exp(the offsets of the tiers' groups ``keys`` fall in), for a pair with
+        rows; None for a pair without, or with nothing that applies to these keys."""
+        if (device, runtime) not in self.pairs:
+            return None
+        log_k, rows, matched = 0.0, 0, []
+        for tier in self.tiers:
+            values = tuple(keys.get(k, "") for k in tier.level)
+            found = tier.by_key.get((device, runtime, *values))
+            if found is not None:
+                rows, log_k = found[0], log_k + found[1]
+                matched += list(zip(tier.level, values, strict=True))
+        runtime_k = dict(self.runtime_multipliers).get(runtime)
+        if not matched and runtime_k is None:
+            return None  # the pair's only rows carry a declared unmodelled cost and this is another network
+        return DeviceScale(device, runtime, tuple(matched), rows, (runtime_k or 1.0) * math.exp(log_k))
 
 
 def table_from_dict(raw: dict[str, Any]) -> DeviceScaleTable:
-    level = tuple(str(k) for k in raw["level"])
-    if not set(level) <= set(LEVEL_KEYS):
-        raise EdgesimError(f"unknown level keys {sorted(set(level) - set(LEVEL_KEYS))}", field="level")
-    groups = tuple(DeviceScale(str(g["device"]), str(g["runtime"]), tuple((k, str(g[k])) for k in level),
-                               int(g["rows"]), float(g["multiplier"])) for g in raw["groups"])
-    return DeviceScaleTable(level, groups)
+    tiers = []
+    for t in raw["tiers"]:
+        level = tuple(str(k) for k in t["level"])
+        if not set(level) <= set(LEVEL_KEYS):
+            raise EdgesimError(f"unknown level keys {sorted(set(level) - set(LEVEL_KEYS))}", field="level")
+        tiers.append(ScaleTier(level, tuple(((str(g["device"]), str(g["runtime"]), *(str(g[k]) for k in level)),
+                                             int(g["rows"]), float(g["offset_log"])) for g in t["groups"])))
+    multipliers = tuple((str(k), float(v)) for k, v in raw["runtime_multipliers"].items())
+    return DeviceScaleTable(multipliers, tuple(tiers))
 
 
 @lru_cache(maxsize=1)
@@ -136,8 +170,9 @@ def network_name(model: object) -> str:
 
 def lookup(hw: str | Path | HardwareProfile, clock_mhz: float | None, model: object, device: str,
            runtime: str | None, est: Estimate, metric: str = "latency") -> DeviceScale | None:
-    """The group multiplier for this run, or None (no rows of this device, runtime and level keys, or the chip
-    is not the shipped device)."""
+    """The multiplier for this run, or None (no rows of this device and runtime, or the chip is not the shipped
+    device). A network the board has no rows of gets the runtime's fit and the board's offset at the run's
+    precision (``DeviceScale.of_network`` False)."""
     table = device_scale_table()
     if runtime is None or (device, runtime) not in table.pairs:
         return None

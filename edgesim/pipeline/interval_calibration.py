@@ -36,7 +36,8 @@ class NoveltyClass(StrEnum):
     # Edge NPUs and SoCs, calibrated on the vendor benchmark tables (npu_vendor.csv) instead of MLPerf Tiny:
     # this board and runtime have vendor-table rows, and so does this network (the point is calibrated on them)
     NPU_MEASURED_DEVICE = "npu_measured_device"
-    # this board and runtime have vendor-table rows, this network has none (the point: the runtime's fit only)
+    # this board and runtime have vendor-table rows, this network has none (the point: the runtime's fit and the
+    # board's offset from its other networks at the run's precision)
     NPU_MEASURED_DEVICE_NEW_NETWORK = "npu_measured_device_new_network"
     NPU_NEW_DEVICE = "npu_new_device"  # a runtime with vendor-table rows on other boards only
 
@@ -55,9 +56,9 @@ def npu_board_class(shipped: bool, calibrated: bool) -> NoveltyClass:
     calibration stage uses (``edgesim.pipeline.device_calibration``): ``shipped``, the chip is the bundled profile
     as shipped at its own clock (an edited copy, another clock or a sweep point's edit is a new board: the rows
     are the shipped board's); ``calibrated``, the stage scaled the point by the board's rows of this network.
-    A network the board has no rows of gets the runtime's fit only, and its error is larger than a calibrated
-    point's (held out: the odd lines whose network has no even line spread by a log sd of about 0.31, the
-    calibrated ones by 0.18), so it has a class of its own."""
+    A network the board has no rows of gets the runtime's fit and the board's offset from its other networks, and
+    its error is larger than a calibrated point's (held out, the odd lines whose network has no even line spread
+    about twice as wide in log; docs/intervals.md), so it has a class of its own."""
     if not shipped:
         return NoveltyClass.NPU_NEW_DEVICE
     return NoveltyClass.NPU_MEASURED_DEVICE if calibrated else NoveltyClass.NPU_MEASURED_DEVICE_NEW_NETWORK

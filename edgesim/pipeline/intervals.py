@@ -396,9 +396,9 @@ def run_novelty(result: RunResult, table: CalibrationTable | None = None, *,
         return _NEW_CHIP[cls]
     if cls is NoveltyClass.NPU_MEASURED_DEVICE:
         # a board's vendor rows are its shipped profile's: an edited copy or another clock is a new board; on the
-        # shipped board, a network its rows calibrated the point of, or one the runtime's fit alone predicts
+        # shipped board, a network its rows calibrated the point of, or one its other networks' rows scaled
         return npu_board_class(is_shipped_device(result.spec.hw, result.spec.clock_mhz),
-                               result.device_scale is not None)
+                               result.device_scale is not None and result.device_scale.of_network)
     return cls
 
 

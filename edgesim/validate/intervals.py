@@ -182,12 +182,12 @@ def collect_residuals(reference: str | Path | None = None) -> list[Residual]:
 def collect_npu_residuals(v: VendorValidation | None = None, external: Sequence[Residual] = ()
                           ) -> list[Residual]:
     """Edge NPUs and SoCs (``edgesim.validate.npu_vendor``, the bundled vendor tables): boards with rows from the
-    odd lines predicted with the runtime and (device, network) multipliers fitted on the even ones, as a run with
+    odd lines predicted with the runtime multipliers and the device offsets fitted on the even ones, as a run with
     the device calibration predicts them; new boards from leave-one-device-out (the model alone); then
     ``external``, the external tables' residuals (``npu_external.external_residuals``). Each is ``flagged`` where a
     declared unmodelled cost applies. Slow without ``v`` (every table row is predicted): minutes."""
     from edgesim.validate.coverage_tables import residual_gaps
-    from edgesim.validate.device_offsets import SHIPPED_LEVEL, even_groups, group_key
+    from edgesim.validate.device_offsets import NETWORK_TIER, even_groups, group_key
     from edgesim.validate.npu_vendor import VendorResult, validate_vendor
 
     v = v if v is not None else validate_vendor()
@@ -195,8 +195,8 @@ def collect_npu_residuals(v: VendorValidation | None = None, external: Sequence[
 
     def measured_class(r: VendorResult) -> NoveltyClass:
         # an odd line whose (device, runtime, network) has an even line got that group's offset; the others the
-        # runtime's multiplier only: a network new to the board (``npu_board_class``)
-        return (NoveltyClass.NPU_MEASURED_DEVICE if group_key(r, SHIPPED_LEVEL) in calibrated
+        # runtime's multiplier and the board's precision offset only: a network new to the board (``npu_board_class``)
+        return (NoveltyClass.NPU_MEASURED_DEVICE if group_key(r, NETWORK_TIER.keys) in calibrated
                 else NoveltyClass.NPU_MEASURED_DEVICE_NEW_NETWORK)
 
     out: list[Residual] = []

@@ -6,7 +6,8 @@ The bundled vendor table's leave-one-device-out residuals are partly in-sample: 
 efficiencies were built looking at the table boards' rows, only the runtime multiplier is refitted without the
 board. Their network-to-network scatter (log sd 0.19) is far below the external devices' (0.50), so intervals
 calibrated on the table alone cover 69% of the external rows at 80%. Each external row is predicted as shipped
-(``predict_row_result``) and its residual log(measured / predicted) filed under the novelty class the driver
+(``predict_row_result``, with the device calibration a run of a board with table rows gets: the external rows
+are in no fit) and its residual log(measured / predicted) filed under the novelty class the driver
 assigns the run (``edgesim.pipeline.intervals.run_novelty``: mostly npu_new_device; a board with table rows of
 another network, npu_measured_device_new_network; a runtime nobody measured, new_runtime). The coverage check
 (``edgesim.validate.intervals.coverage``) and ``benchmarks/bench_npu_external.py`` hold each device out of the
@@ -63,7 +64,7 @@ def _predict_file(path: Path, with_profile: float | None) -> tuple[list[External
     made: dict[int, tuple[str, NoveltyClass, tuple[float, float], tuple[KnownGap, ...]]] = {}
 
     def predict(row: VendorRow) -> float:
-        ms, result = predict_row_result(row)
+        ms, result = predict_row_result(row, device_calibration=True)
         rid = result.runtime.id if result.runtime is not None else row.runtime.partition("@")[0]
         prof = interval(result, with_profile).profile_latency_log if with_profile else (0.0, 0.0)
         made[row.line] = (rid, run_novelty(result), prof, result.gaps)

@@ -8,9 +8,9 @@ mapping, a network the zoo lacks) are reported as skipped with the reason.
 
 Fitting is deliberately small: one latency multiplier per runtime (the geometric mean of measured / predicted
 over the rows it is fitted on), so the chip numbers keep coming from datasheets. Two figures come out:
-- devices with rows: the multipliers, and each (device, runtime, network) group's shrunk offset that a run of the
-  shipped board gets (``edgesim.validate.device_offsets``), are fitted on the even-numbered lines of the table and
-  scored on the odd ones;
+- devices with rows: the multipliers, and the shrunk offsets a run of the shipped board gets (its runtime and
+  precision, then its network; ``edgesim.validate.device_offsets``), are fitted on the even-numbered lines of the
+  table and scored on the odd ones;
 - devices with none: leave-one-device-out, every device predicted with multipliers fitted on the other devices
   only (a runtime seen on no other device keeps its unfitted, datasheet-only prediction).
 """
@@ -283,8 +283,10 @@ def predict_row(row: VendorRow) -> float:
     return predict_row_result(row)[0]
 
 
-def predict_row_result(row: VendorRow) -> tuple[float, RunResult]:
-    """``predict_row``'s milliseconds and the driver's result they come from (its interval, its novelty class)."""
+def predict_row_result(row: VendorRow, device_calibration: bool = False) -> tuple[float, RunResult]:
+    """``predict_row``'s milliseconds and the driver's result they come from (its interval, its novelty class).
+    ``device_calibration``: with the shipped board's own rows applied, as a run gets them (the external tables'
+    rows, which no fit saw); the table's own rows are predicted by the model alone (they fit it)."""
     from edgesim import zoo
     from edgesim.hw.targeting import check_precision
     from edgesim.pipeline import run
@@ -292,7 +294,7 @@ def predict_row_result(row: VendorRow) -> tuple[float, RunResult]:
 
     if row.network not in zoo.names():
         raise EdgesimError(f"the zoo has no '{row.network}' yet", field="zoo_model")
-    spec = row_spec(row)
+    spec = replace(row_spec(row), device_calibration=device_calibration)
     result = run(spec)
     if result.runtime is not None and spec.transform.quant is None:
         # a quantized precision the accelerator lacks the driver refuses itself (stages.stage_runtime); an fp32
@@ -458,7 +460,7 @@ class VendorValidation:
         rhos = network_rank_rho(self.lodo)
         rho = f"{sum(rhos) / len(rhos):.2f} mean, {min(rhos):.2f} min over {len(rhos)} groups" if rhos else "-"
         return (f"rows predicted {raw.rows}, skipped {len(self.skipped)}; unfitted MAPE {raw.mape:.1%}; "
-                f"devices with rows (runtime and device-network multipliers fit on even lines, score odd) MAPE {held.mape:.1%} over {held.rows} rows; "
+                f"devices with rows (runtime multipliers and device offsets fit on even lines, score odd) MAPE {held.mape:.1%} over {held.rows} rows; "
                 f"devices with no rows (leave-one-device-out) MAPE {lodo.mape:.1%} over {lodo.rows} rows; "
                 f"per-device network rank Spearman {rho}")
 
@@ -471,7 +473,7 @@ def validate_vendor(reference: str | Path = "npu_vendor", predictor: Predictor |
     from edgesim.validate.device_offsets import held_out_calibrated
 
     scales = fit_runtime_scales(done, lambda r: r.line % 2 == 0)
-    # as a run predicts a board with rows (its own network's rows calibrate it), from the even lines only
+    # as a run predicts a board with rows (its own rows of the precision and network calibrate it), from the even lines only
     held = held_out_calibrated(done)
     return VendorValidation(str(reference), tuple(done), tuple(skipped + refused), tuple(sorted(scales.items())),
                             tuple(held), tuple(leave_one_device_out(done, baked_scale if predictor is None
@@ -526,7 +528,7 @@ def cmd_vendor(args: Any) -> int:
 
     v = validate_vendor(args.reference)
     print(v.table())
-    # what a device's own rows add to its prediction at each grouping, held out (the check behind SHIPPED_LEVEL)
+    # what a device's own rows add to its prediction at each grouping, held out (the check behind SHIPPED_TIERS)
     offsets = device_offset_check(v.raw, v.lodo)
     print(offsets.table())
     if getattr(args, "json", None):

@@ -23,8 +23,8 @@ INT8 = TransformOptions(quant=QuantPreset("int8"), calibration="fixed", accuracy
 
 
 def _scale() -> float:
-    found = device_scale_table().find(DEVICE, RUNTIME, {"network": NETWORK})
-    assert found is not None and found.rows >= 2  # the shipped table has the board's MobileNet v2 rows
+    found = device_scale_table().find(DEVICE, RUNTIME, {"network": NETWORK, "precision": "int8"})
+    assert found is not None and found.of_network and found.rows >= 2  # the board's MobileNet v2 rows
     return found.multiplier
 
 
@@ -65,7 +65,10 @@ def test_another_chip_network_or_runtime_is_not_scaled() -> None:
     assert same.latency_s == run(RunSpec(NETWORK, DEVICE, RUNTIME, transform=INT8)).latency_s
     assert run(RunSpec(NETWORK, prof, RUNTIME, transform=INT8)).device_scale is not None  # the same numbers
     assert run(RunSpec(NETWORK, edited, RUNTIME, transform=INT8)).device_scale is None
-    assert run(RunSpec("squeezenet", DEVICE, RUNTIME, transform=INT8)).device_scale is None  # no rows of it
+    # a network without rows on the board: its other networks' int8 rows scale it, not as its own
+    other = run(RunSpec("squeezenet", DEVICE, RUNTIME, transform=INT8)).device_scale
+    assert other is not None and not other.of_network and "other networks" in other.note()
+    assert other == device_scale_table().find(DEVICE, RUNTIME, {"network": "squeezenet", "precision": "int8"})
 
 
 def test_asking_whether_a_board_is_shipped_parses_no_profile_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,14 +141,20 @@ def test_the_table_is_fitted_on_every_row_and_read_back() -> None:
     rows = _rows()
     doc = device_calibration_dict(rows)
     table = table_from_dict(doc)
-    assert table.level == ("network",)
+    assert [t.level for t in table.tiers] == [("precision",), ("network",)]
     a0 = table.find("a", "rknn", {"network": "n0", "precision": "int8"})
-    assert a0 is not None and a0.rows == 2
+    assert a0 is not None and a0.rows == 2 and a0.of_network
     # runtime multiplier over all 16 rows, then a's n0 offset shrunk toward it: between the two
     runtime = math.exp(sum(math.log(r.measured_ms) for r in rows) / len(rows))
     own = math.exp(sum(math.log(r.measured_ms) for r in rows if r.device == "a" and r.network == "n0") / 2)
     assert runtime < a0.multiplier <= own
     assert table.find("a", "qnn", {"network": "n0"}) is None
+    # a network new to board a: the runtime's multiplier and a's int8 offset (its rows all run slow), not n0's own
+    new = table.find("a", "rknn", {"network": "n9", "precision": "int8"})
+    assert new is not None and not new.of_network and new.rows == 4
+    assert runtime < new.multiplier <= own
+    bare = table.find("a", "rknn", {"network": "n9", "precision": "fp16"})  # no rows at fp16 either
+    assert bare is not None and bare.rows == 0 and bare.multiplier == pytest.approx(runtime, rel=1e-5)
 
 
 def test_interval_names_the_calibration_and_an_edited_board_is_new() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from edgesim.validate.device_offsets import (
     LEVELS,
+    Tier,
     device_offset_check,
     leave_one_line_out,
     shrunk_offsets,
@@ -75,17 +76,17 @@ def test_no_device_offsets_gain_nothing() -> None:
 
 def test_odd_lines_never_set_their_own_offsets() -> None:
     rows = _table({"a": 0.5, "b": -0.4, "c": 0.2, "d": -0.3}, noise=0.05)
-    held, _ = with_offsets(rows, ())
+    held, _ = with_offsets(rows, (Tier(),))
     # make every odd line of device a ten times slower: the even-line fit, hence a's odd predictions, stay
     moved = [replace(r, measured_ms=r.measured_ms * 10) if r.line % 2 and r.device == "a" else r for r in rows]
-    held2, _ = with_offsets(moved, ())
+    held2, _ = with_offsets(moved, (Tier(),))
     assert [r.predicted_ms for r in held] == [r.predicted_ms for r in held2]
     # one (odd) line left out: its own offset comes from the other lines only
     odd = rows[1]
     assert odd.line % 2 == 1
-    loo = {r.line: r for r in leave_one_line_out(rows, ())}
+    loo = {r.line: r for r in leave_one_line_out(rows, (Tier(),))}
     moved = [replace(r, measured_ms=r.measured_ms * 10) if r.line == odd.line else r for r in rows]
-    assert {r.line: r for r in leave_one_line_out(moved, ())}[odd.line].predicted_ms == pytest.approx(
+    assert {r.line: r for r in leave_one_line_out(moved, (Tier(),))}[odd.line].predicted_ms == pytest.approx(
         loo[odd.line].predicted_ms)
 
 
@@ -114,3 +115,66 @@ def test_json_form_has_no_nan() -> None:
     assert math.isnan(check.even_odd_correlation)
     doc = json.loads(json.dumps(check.as_dict(), allow_nan=False))
     assert doc["even_odd_correlation"] is None and doc["levels"][0]["level"] == LEVELS[0][0]
+
+
+def test_a_second_tier_is_fitted_on_what_the_first_leaves() -> None:
+    """Board a runs everything ~1.6x slow and its network n0 1.5x on top: the precision tier takes the board's
+    part, the network tier n0's, and a network new to a gets the board's part only."""
+    from edgesim.validate.device_offsets import fit_tiers
+
+    rng = random.Random(5)
+    rows, line = [], 2
+    for device, off in {"a": 0.47, "b": -0.4, "c": 0.2, "d": -0.3, "e": 0.1}.items():
+        for net in ("n0", "n1", "n2", "n3"):
+            extra = math.log(1.5) if device == "a" and net == "n0" else rng.gauss(0.0, 0.03)
+            for _ in range(3):
+                rows.append(VendorResult(line, device, "rknn", net, "int8", "latency",
+                                         10.0 * math.exp(off + extra + rng.gauss(0.0, 0.02)), 10.0))
+                line += 1
+    fit = fit_tiers(rows, (Tier(("precision",)), Tier(("network",))))
+    new = VendorResult(999, "a", "rknn", "n99", "int8", "latency", 1.0, 1.0)
+    n0 = next(r for r in rows if r.device == "a" and r.network == "n0")
+    assert fit.offset(new) == pytest.approx(0.47 + math.log(1.5) / 4, abs=0.05)  # the board's mean, n0 in it
+    assert fit.offset(n0) == pytest.approx(0.47 + math.log(1.5), abs=0.05)  # n0's own part on top
+
+
+def test_new_networks_are_scored_without_their_own_rows() -> None:
+    from edgesim.validate.device_offsets import leave_one_network_out
+
+    rows = _table({"a": 0.5, "b": -0.4, "c": 0.2, "d": -0.3}, noise=0.05)
+    tiers = (Tier(("precision",)), Tier(("network",)))
+    base = {r.line: r.predicted_ms for r in leave_one_network_out(rows, tiers)}
+    moved = [replace(r, measured_ms=r.measured_ms * 10) if r.device == "a" and r.network == "n3" else r for r in rows]
+    again = {r.line: r.predicted_ms for r in leave_one_network_out(moved, tiers)}
+    mine = [r.line for r in rows if r.device == "a" and r.network == "n3"]
+    assert all(again[x] == pytest.approx(base[x]) for x in mine)  # its own rows never set its prediction
+    # and the board's offset carries: a's other networks say it runs ~1.65x slow
+    assert all(base[x] > 10.0 * 1.4 for x in mine)
+
+
+def test_a_row_with_a_declared_unmodelled_cost_sets_only_its_own_network() -> None:
+    """The Jetson Nano's one TensorRT row (SSD with the NMS plugin the model leaves out, 5x) set TensorRT's
+    runtime multiplier, hence every network's on the board, to 5."""
+    from edgesim.validate.device_offsets import board_wide, device_calibration_dict
+
+    rows = _table({"a": 0.1, "b": -0.1, "c": 0.0, "d": 0.05}, noise=0.05)
+    gap = VendorResult(900, "e", "tensorrt", "ssd", "int8", "latency", 50.0, 10.0, unmodelled=("not modelled: x",))
+    assert not board_wide(gap) and board_wide(gap, Tier(("network",)))
+    doc = device_calibration_dict([*rows, gap])
+    assert "tensorrt" not in doc["runtime_multipliers"]  # type: ignore[operator]
+    tiers = doc["tiers"]
+    assert isinstance(tiers, list)
+    assert not any(g["device"] == "e" for g in tiers[0]["groups"])
+    assert any(g["device"] == "e" and g["network"] == "ssd" for g in tiers[1]["groups"])
+
+
+def test_the_check_kept_in_the_shipped_file_reads_back_to_the_same_table() -> None:
+    import json
+
+    from edgesim.validate.device_offsets import OffsetCheck
+
+    check = device_offset_check(_table({"a": 0.5, "b": -0.4, "c": 0.2, "d": -0.3}, noise=0.05))
+    kept = {k: v for k, v in check.as_dict().items() if k != "coverage"}
+    back = OffsetCheck.levels_from_dict(json.loads(json.dumps(kept, allow_nan=False)))
+    assert back.table() == check.table()
+    assert "new network" in back.table() and len(back.levels) == len(LEVELS)

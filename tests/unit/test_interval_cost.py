@@ -116,7 +116,7 @@ def test_the_device_table_answers_which_pairs_have_rows() -> None:
     from edgesim.pipeline.device_calibration import device_scale_table
 
     table = device_scale_table()
-    assert table.pairs == {(g.device, g.runtime) for g in table.groups}
+    assert table.pairs == {(k[0], k[1]) for t in table.tiers for k, _, _ in t.groups}
     assert ("no-such-chip", "none") not in table.pairs
 
 

@@ -87,6 +87,28 @@ def test_an_external_row_is_predicted_as_shipped_in_the_class_the_driver_gives_i
     assert shipped[0]["latency_log"] == pytest.approx(p.residual().latency_log, abs=1e-5)
 
 
+def test_an_external_row_of_a_measured_board_gets_the_device_calibration_a_run_gets(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The 8 Gen 3's Inception-v1: the board has QNN rows of other networks, so a run scales the model by their
+    int8 offset; the external row (in no fit) is checked as that run predicts it."""
+    from edgesim.passes.choices import QuantPreset
+    from edgesim.pipeline import RunSpec, TransformOptions, run
+    from edgesim.validate.npu_external import predict_external
+
+    lines = (data_path("reference", "npu_external", "ext7-b.csv").read_text(encoding="utf-8").splitlines())
+    row = next(i for i, line in enumerate(lines)
+               if ",snapdragon-8-gen3," in line and ",inception_v1," in line and "INT8" in line.upper())
+    path = tmp_path / "one.csv"
+    path.write_text("\n".join([lines[0], lines[row]]) + "\n", encoding="utf-8")
+    (p,), refused = predict_external([path])
+    assert refused == 0 and p.cls is NoveltyClass.NPU_MEASURED_DEVICE_NEW_NETWORK
+    int8 = TransformOptions(quant=QuantPreset("int8"), calibration="fixed", accuracy=False)
+    spec = RunSpec("inception_v1", "snapdragon-8-gen3", "qnn", transform=int8)
+    scaled, plain = run(spec), run(replace(spec, device_calibration=False))
+    assert scaled.device_scale is not None and not scaled.device_scale.of_network
+    assert scaled.device_scale.multiplier != 1.0
+    assert p.predicted_ms == pytest.approx(plain.latency_s * 1e3 * scaled.device_scale.multiplier, rel=1e-9)
+
+
 def test_a_class_uses_its_own_runtime_scales_where_it_has_them() -> None:
     from edgesim.pipeline.interval_calibration import class_scales
 
