@@ -128,7 +128,7 @@ def _times(r: VendorResult, log_k: float) -> VendorResult:
 def runtime_scaled(results: Sequence[VendorResult]) -> list[VendorResult]:
     """Every predicted row times its runtime's multiplier fitted on the even lines (``validate_vendor``'s fit)."""
     done = [r for r in results if r.predicted_ms]
-    return scaled(done, fit_runtime_scales(done, lambda r: r.line % 2 == 0 and board_wide(r)))
+    return scaled(done, fit_runtime_scales(done, lambda r: r.line % 2 == 0))
 
 
 @dataclass(frozen=True)
@@ -142,11 +142,10 @@ class TierFit:
         return sum(fit.offset(group_key(r, tier.keys)) for tier, fit in zip(self.tiers, self.fits, strict=True))
 
 
-def board_wide(r: VendorResult, tier: Tier = Tier()) -> bool:
-    """Whether ``r`` may fit a multiplier that other networks get (the runtime's, a tier without the network):
-    not a row a declared unmodelled cost applies to. Its network's own group may take it (that network is
-    measured with the cost in it); other networks have no such cost, and the Jetson Nano's one SSD row (TensorRT's
-    NMS plugin, 5x the model) set TensorRT's runtime multiplier to 5 for every network on the board."""
+def board_wide(r: VendorResult, tier: Tier) -> bool:
+    """Whether ``r`` may fit ``tier``'s offsets: a tier without the network goes to other networks, so not a row
+    a declared unmodelled cost applies to (as the runtime's multiplier, ``fit_runtime_scales``); its network's own
+    group may take it (that network is measured with the cost in it)."""
     return tier.of_network or not r.unmodelled
 
 
@@ -194,7 +193,7 @@ def leave_one_network_out(results: Sequence[VendorResult], tiers: Sequence[Tier]
     out = []
     for key in sorted({group_key(r, ("network",)) for r in done}):
         train = [r for r in done if group_key(r, ("network",)) != key]
-        runtime = fit_runtime_scales(train, board_wide)
+        runtime = fit_runtime_scales(train, lambda r: True)
         fit = fit_tiers(scaled(train, runtime), tiers)
         out += [_times(r, fit.offset(r)) for r in scaled([r for r in done if group_key(r, ("network",)) == key],
                                                            runtime)]
@@ -427,7 +426,7 @@ def device_calibration_dict(results: Sequence[VendorResult]) -> dict[str, object
     driver's predictions without it): the runtimes' multipliers (geometric mean of measured / predicted over all
     their rows), then per tier the groups' shrunk offsets of what the tiers before leave."""
     done = [r for r in results if r.predicted_ms]
-    runtime = fit_runtime_scales(done, board_wide)
+    runtime = fit_runtime_scales(done, lambda r: True)
     fit = fit_tiers(scaled(done, runtime), SHIPPED_TIERS)
     tiers = []
     for tier, shrink in zip(fit.tiers, fit.fits, strict=True):

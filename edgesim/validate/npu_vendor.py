@@ -332,10 +332,13 @@ def predict_all(rows: Iterable[VendorRow], predictor: Predictor | None = None) -
 
 
 def fit_runtime_scales(results: Iterable[VendorResult], use: Callable[[VendorResult], bool]) -> dict[str, float]:
-    """Per runtime id: the geometric mean of measured / predicted over the rows ``use`` selects."""
+    """Per runtime id: the geometric mean of measured / predicted over the rows ``use`` selects, never a row a
+    declared unmodelled cost applies to (``VendorResult.unmodelled``): a runtime's multiplier goes to every network
+    on every board, and those rows carry a cost other networks do not have (the Jetson Nano's one TensorRT row, SSD
+    with the NMS plugin at 5x the model, set TensorRT's multiplier to 5)."""
     logs: dict[str, list[float]] = {}
     for r in results:
-        if r.predicted_ms and use(r):
+        if r.predicted_ms and not r.unmodelled and use(r):
             logs.setdefault(r.runtime_id, []).append(math.log(r.measured_ms / r.predicted_ms))
     return {rid: math.exp(sum(v) / len(v)) for rid, v in logs.items()}
 

@@ -159,7 +159,7 @@ def test_a_row_with_a_declared_unmodelled_cost_sets_only_its_own_network() -> No
 
     rows = _table({"a": 0.1, "b": -0.1, "c": 0.0, "d": 0.05}, noise=0.05)
     gap = VendorResult(900, "e", "tensorrt", "ssd", "int8", "latency", 50.0, 10.0, unmodelled=("not modelled: x",))
-    assert not board_wide(gap) and board_wide(gap, Tier(("network",)))
+    assert not board_wide(gap, Tier(("precision",))) and board_wide(gap, Tier(("network",)))
     doc = device_calibration_dict([*rows, gap])
     assert "tensorrt" not in doc["runtime_multipliers"]  # type: ignore[operator]
     tiers = doc["tiers"]
@@ -178,3 +178,16 @@ def test_the_check_kept_in_the_shipped_file_reads_back_to_the_same_table() -> No
     back = OffsetCheck.levels_from_dict(json.loads(json.dumps(kept, allow_nan=False)))
     assert back.table() == check.table()
     assert "new network" in back.table() and len(back.levels) == len(LEVELS)
+
+
+def test_no_runtime_multiplier_is_fitted_on_a_row_with_a_declared_unmodelled_cost() -> None:
+    """Leave-one-device-out and the held-out figures fit the runtime multipliers the same way as the shipped
+    table: a new board on TensorRT is not predicted 5x slow because the Jetson Nano's SSD row is."""
+    from edgesim.validate.npu_vendor import fit_runtime_scales, leave_one_device_out
+
+    plain = VendorResult(3, "a", "tensorrt", "resnet", "int8", "latency", 10.0, 10.0)
+    gap = VendorResult(2, "b", "tensorrt", "ssd", "int8", "latency", 50.0, 10.0, unmodelled=("not modelled: x",))
+    assert fit_runtime_scales([plain, gap], lambda r: True) == {"tensorrt": 1.0}
+    assert "tensorrt" not in fit_runtime_scales([gap], lambda r: True)
+    (a, b) = sorted(leave_one_device_out([plain, gap]), key=lambda r: r.device)
+    assert a.predicted_ms == 10.0  # a's rows with b's multiplier: b has none to give
