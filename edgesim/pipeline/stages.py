@@ -413,8 +413,9 @@ def stage_cost(s: State) -> State:
 
 def stage_device_calibration(s: State) -> State:
     """A bundled board with vendor-table rows of its own (``edgesim.pipeline.device_calibration``): the costed run
-    scaled by the multiplier its rows give, when the chip is the shipped profile and the runtime (and the table's
-    level) match. ``device_scale`` already set (a rerun of a calibrated run): that multiplier."""
+    scaled by the multiplier its rows give (of the run's precision and, where it has them, its network), when the
+    chip is the shipped profile and the runtime matches. ``device_scale`` already set (a rerun of a calibrated run):
+    that multiplier."""
     est, profile, power = s.estimate, s.profile, s.power
     assert est is not None and profile is not None and power is not None
     if not s.spec.device_calibration:
