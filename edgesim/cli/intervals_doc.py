@@ -45,16 +45,10 @@ def _llm_block() -> str:
 
 def _device_offsets_block() -> str:
     """The held-out check of the device calibration's groupings, as the shipped npu_device_scales.json keeps it."""
-    from edgesim.files import data_path
-    from edgesim.pipeline.device_calibration import DEVICE_CALIBRATION_FILE
+    from edgesim.pipeline.device_calibration import read_shipped
     from edgesim.validate.device_offsets import OffsetCheck
 
-    path = data_path(*DEVICE_CALIBRATION_FILE)
-    try:
-        check = OffsetCheck.levels_from_dict(json.loads(path.read_text(encoding="utf-8"))["check"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise EdgesimError(f"cannot read the device calibration's check ({exc}); regenerate it with "
-                           "'edgesim validate --calibrate-intervals'", file=str(path)) from None
+    check = read_shipped(lambda raw: OffsetCheck.levels_from_dict(raw["check"]))
     return f"```text\n{check.table()}\n```"
 
 

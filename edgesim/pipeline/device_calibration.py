@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from edgesim.cost.estimate import Estimate, LayerCost
 from edgesim.cost.power import PowerSummary, estimate_power
@@ -33,6 +34,7 @@ from edgesim.sim.engine import OpTiming, SimResult
 from edgesim.sim.trace import TraceEvent
 
 DEVICE_CALIBRATION_FILE = ("calibration", "npu_device_scales.json")
+T = TypeVar("T")
 # The keys a group of rows can be split by beyond (device, runtime): the deploy precision of the run's MACs, what
 # was measured (one inference's latency, or the period of a stream of frames), the zoo network.
 LEVEL_KEYS = ("precision", "metric", "network")
@@ -55,8 +57,9 @@ class DeviceScale:
 
     def note(self) -> str:
         what = ", ".join(v for _, v in self.keys)
-        if not self.rows:
-            return f"calibrated on the {self.runtime} rows of other boards: latency x{self.multiplier:.3g}"
+        if not self.rows:  # the board has rows of this runtime, none at this precision or of this network
+            return (f"calibrated on the {self.runtime} vendor rows of every board (none of this device at this "
+                    f"precision or network): latency x{self.multiplier:.3g}")
         other = "" if self.of_network else "; other networks"
         return (f"calibrated on {self.rows} vendor row{'' if self.rows == 1 else 's'} of this device ({self.runtime}"
                 f"{', ' + what if what else ''}{other}): latency x{self.multiplier:.3g}")
@@ -118,17 +121,23 @@ def table_from_dict(raw: dict[str, Any]) -> DeviceScaleTable:
     return DeviceScaleTable(multipliers, tuple(tiers))
 
 
-@lru_cache(maxsize=1)
-def device_scale_table() -> DeviceScaleTable:
-    """The shipped table (empty when the package has none)."""
+def read_shipped(parse: Callable[[dict[str, Any]], T]) -> T:
+    """``parse`` of the shipped file's JSON (the table; docs/intervals.md's block reads its "check"), a missing or
+    malformed file a one-line error naming it."""
     path = data_path(*DEVICE_CALIBRATION_FILE)
-    if not path.is_file():
-        return DeviceScaleTable((), ())
     try:
-        return table_from_dict(json.loads(path.read_text(encoding="utf-8")))
+        return parse(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise EdgesimError(f"cannot read the device calibration ({exc}); regenerate it with "
                            "'edgesim validate --calibrate-intervals'", file=str(path)) from None
+
+
+@lru_cache(maxsize=1)
+def device_scale_table() -> DeviceScaleTable:
+    """The shipped table (empty when the package has none)."""
+    if not data_path(*DEVICE_CALIBRATION_FILE).is_file():
+        return DeviceScaleTable((), ())
+    return read_shipped(table_from_dict)
 
 
 def is_shipped_device(hw: str | Path | HardwareProfile, clock_mhz: float | None) -> bool:

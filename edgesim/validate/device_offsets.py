@@ -143,10 +143,10 @@ class TierFit:
 
 
 def board_wide(r: VendorResult, tier: Tier) -> bool:
-    """Whether ``r`` may fit ``tier``'s offsets: a tier without the network goes to other networks, so not a row
-    a declared unmodelled cost applies to (as the runtime's multiplier, ``fit_runtime_scales``); its network's own
-    group may take it (that network is measured with the cost in it)."""
-    return tier.of_network or not r.unmodelled
+    """Whether ``r`` may fit ``tier``'s offsets: a tier without the network goes to other networks, so only a
+    ``VendorResult.board_wide`` row (as for the runtime's multiplier); its network's own group may take any (that
+    network is measured with the cost in it)."""
+    return tier.of_network or r.board_wide
 
 
 def fit_tiers(rows: Sequence[VendorResult], tiers: Sequence[Tier]) -> TierFit:
@@ -229,7 +229,12 @@ class LevelCheck:
     mape_new_network_before: float = math.nan  # the same, with the runtime multipliers only
 
 
-def check_level(results: Sequence[VendorResult], level: str, tiers: Sequence[Tier]) -> LevelCheck:
+def check_level(results: Sequence[VendorResult], level: str, tiers: Sequence[Tier],
+                new_network_before: float | None = None) -> LevelCheck:
+    """One grouping's figures; ``new_network_before``: the leave-one-network-out MAPE with the runtime multipliers
+    only, the same for every grouping (computed here when not given)."""
+    if new_network_before is None:
+        new_network_before = mape(leave_one_network_out(results, ()))
     after, fit = with_offsets(results, tiers)
     before = [r for r in runtime_scaled(results) if r.line % 2 == 1]
     loo = leave_one_line_out(results, tiers)
@@ -245,8 +250,7 @@ def check_level(results: Sequence[VendorResult], level: str, tiers: Sequence[Tie
     last = fit.fits[-1]
     return LevelCheck(level, len(last.offsets), last.within_var, last.between_var, mape(before), mape(after),
                       log_sd(before), log_sd(after), mape(loo), mape(runtime_scaled(results)), worst[1], worst[0],
-                      per_rt, mape(leave_one_network_out(results, tiers)),
-                      mape(leave_one_network_out(results, ())))
+                      per_rt, mape(leave_one_network_out(results, tiers)), new_network_before)
 
 
 def even_odd_correlation(results: Sequence[VendorResult]) -> tuple[int, float]:
@@ -383,7 +387,9 @@ def device_offset_check(results: Sequence[VendorResult], lodo: Sequence[VendorRe
             after, _ = with_offsets(results, tiers)
             cov += [LevelCoverage(name, c, measured_coverage(before, lodo, c), measured_coverage(after, lodo, c))
                     for c in confidences]
-    return OffsetCheck(len(odd), n, rho, tuple(check_level(results, name, tiers) for name, tiers in LEVELS),
+    new_before = mape(leave_one_network_out(results, ()))
+    return OffsetCheck(len(odd), n, rho, tuple(check_level(results, name, tiers, new_before)
+                                               for name, tiers in LEVELS),
                        tuple(cov))
 
 

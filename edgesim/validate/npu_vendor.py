@@ -110,6 +110,13 @@ class VendorResult:
     def runtime_id(self) -> str:
         return self.runtime.partition("@")[0]
 
+    @property
+    def board_wide(self) -> bool:
+        """Whether the row may fit a multiplier other networks get (a runtime's, a board's precision offset): not a
+        row a declared unmodelled cost applies to, whose cost other networks do not have (the Jetson Nano's one
+        TensorRT row, SSD with the NMS plugin at 5x the model, set TensorRT's multiplier to 5)."""
+        return not self.unmodelled
+
 
 def deploy_precision(text: str, runtime: str) -> str:
     """The edgesim precision of a table's precision text: W8A16 -> int16 (8-bit weights, 16-bit activations),
@@ -332,13 +339,11 @@ def predict_all(rows: Iterable[VendorRow], predictor: Predictor | None = None) -
 
 
 def fit_runtime_scales(results: Iterable[VendorResult], use: Callable[[VendorResult], bool]) -> dict[str, float]:
-    """Per runtime id: the geometric mean of measured / predicted over the rows ``use`` selects, never a row a
-    declared unmodelled cost applies to (``VendorResult.unmodelled``): a runtime's multiplier goes to every network
-    on every board, and those rows carry a cost other networks do not have (the Jetson Nano's one TensorRT row, SSD
-    with the NMS plugin at 5x the model, set TensorRT's multiplier to 5)."""
+    """Per runtime id: the geometric mean of measured / predicted over the rows ``use`` selects, only
+    ``VendorResult.board_wide`` ones (a runtime's multiplier goes to every network on every board)."""
     logs: dict[str, list[float]] = {}
     for r in results:
-        if r.predicted_ms and not r.unmodelled and use(r):
+        if r.predicted_ms and r.board_wide and use(r):
             logs.setdefault(r.runtime_id, []).append(math.log(r.measured_ms / r.predicted_ms))
     return {rid: math.exp(sum(v) / len(v)) for rid, v in logs.items()}
 
